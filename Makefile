@@ -1,0 +1,50 @@
+# The workbook's commands. Quick start: `make lab` (learn) and `make test` (check everything).
+#
+# Variables you may set on the command line, without editing any file:
+#   PYTHON=python3.11      the interpreter that creates .venv
+#   TORCH_INDEX=https://download.pytorch.org/whl/cpu
+#                          take torch/torchvision from PyTorch's CPU-only wheel index
+#                          (same versions, ~1 GB instead of ~6 GB; needs internet)
+#   PORT=8888              JupyterLab's port for `make lab`
+
+PYTHON ?= python3
+TORCH_INDEX ?=
+PORT ?= 8888
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser clean
+
+venv: $(STAMP)
+
+# Reinstall only when requirements.txt changes: a second `make test` installs nothing.
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifneq ($(TORCH_INDEX),)
+	$(BIN)/python -m pip install --index-url $(TORCH_INDEX) \
+	    "$$(grep '^torch==' requirements.txt | cut -d' ' -f1)" \
+	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
+endif
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python scripts/link_helpers.py
+	@touch $(STAMP)
+
+lab: venv
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+	    notebooks/00_start_here.ipynb
+
+test: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env
+
+test-unit: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+
+test-notebooks: venv
+	$(BIN)/python -m pytest -p no:cacheprovider notebooks --nbval-lax --nbval-current-env
+
+clean-notebooks: venv
+	$(BIN)/python scripts/clean_notebooks.py notebooks solutions
+
+clean:
+	rm -rf work build

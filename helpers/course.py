@@ -1,0 +1,27 @@
+"""The first call of every notebook (introduced in 00_start_here): ``WORK = H.start("03_tracing")``."""
+import torch
+
+from .deprecations import hide_deprecation_warnings
+from .seeding import seed_everything
+from .workdir import REPO_ROOT, work_dir
+
+__all__ = ["start"]
+
+
+def start(notebook: str, seed: int = 0, hide_deprecations: bool = True):
+    """Seed everything, hide only the TorchScript deprecation notices, and return this kernel's work folder.
+
+    ``hide_deprecations=False`` keeps the deprecation FutureWarnings visible (00 and 02 show
+    them once before hiding them).
+    """
+    seed_everything(seed)
+    if hide_deprecations:
+        hide_deprecation_warnings()
+    folder = work_dir(notebook)
+    try:
+        shown = folder.relative_to(REPO_ROOT)
+    except ValueError:
+        shown = folder
+    note = "hidden (explained in 02)" if hide_deprecations else "shown"
+    print(f"torch {torch.__version__} · seed {seed} · files go to {shown} · TorchScript deprecation notices {note}")
+    return folder

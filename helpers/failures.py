@@ -1,0 +1,87 @@
+"""Live failures, asserted (introduced in 00_start_here, used by every notebook that shows an error).
+
+``with H.expect_failure(RuntimeError, "example_kwarg_inputs"):`` runs its body and
+
+* fails the notebook (``AssertionError``) if nothing is raised, or if the error has another
+  type or does not mention the expected fragment, so a torch release that fixes a pitfall
+  turns the test suite red instead of leaving the workbook teaching something false;
+* otherwise prints the error as one short line, and keeps the full text and traceback on the
+  returned object (``.message``, ``.show_traceback()``) for whoever wants them.
+"""
+import re
+import traceback
+
+__all__ = ["expect_failure", "CaughtFailure", "short_message"]
+
+
+def short_message(error: BaseException, limit: int = 160) -> str:
+    """The first informative line of an error message, cut to ``limit`` characters."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    first = lines[0] if lines else "(no message)"
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+class CaughtFailure:
+    """Context manager that expects ``error_type`` whose message contains ``match``."""
+
+    def __init__(self, error_type, match=None, quiet=False):
+        types = error_type if isinstance(error_type, tuple) else (error_type,)
+        if not types or not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+            raise TypeError("expect_failure needs an exception class, e.g. expect_failure(RuntimeError, 'text')")
+        if match is not None and not isinstance(match, str):
+            raise TypeError("expect_failure's match must be a piece of the message (a str) or None")
+        self.error_type, self.match, self.quiet = types, match, quiet
+        self.error = None
+
+    @property
+    def expected(self) -> str:
+        names = " or ".join(t.__name__ for t in self.error_type)
+        return names + (f" mentioning {self.match!r}" if self.match else "")
+
+    @property
+    def message(self) -> str:
+        """The whole error message (empty before the block has run)."""
+        return str(self.error) if self.error is not None else ""
+
+    def show_traceback(self) -> None:
+        """Print the full traceback of the caught error."""
+        if self.error is None:
+            print("Nothing was caught yet.")
+        else:
+            print("".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None:
+            raise AssertionError(f"Expected {self.expected}, but the code ran without error: "
+                                 "has this torch version changed the behaviour the notebook describes?")
+        if not isinstance(exc, self.error_type):
+            raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
+        if self.match and not re.search(re.escape(self.match), str(exc), flags=re.IGNORECASE):
+            raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
+        self.error = exc
+        if not self.quiet:
+            print(f"✔ failed as expected → {type(exc).__name__}: {short_message(exc)}")
+        return True  # swallow the expected error: the notebook goes on
+
+    def __repr__(self):
+        state = f"caught {type(self.error).__name__}" if self.error is not None else "nothing caught yet"
+        return f"<expect_failure {self.expected}: {state}>"
+
+
+def expect_failure(error_type, match=None, fn=None, *args, quiet=False, **kwargs):
+    """Assert that code fails with ``error_type`` (and ``match`` in its message).
+
+    Use as ``with expect_failure(TypeError, "text") as caught: ...`` or call it with a function:
+    ``expect_failure(TypeError, "text", fn, *args)``. Either way you get the ``CaughtFailure``.
+    """
+    caught = CaughtFailure(error_type, match, quiet=quiet)
+    if fn is None:
+        return caught
+    if not callable(fn):
+        raise TypeError(f"expect_failure's third argument must be a function to call, got {type(fn).__name__}")
+    with caught:
+        fn(*args, **kwargs)
+    return caught
