@@ -1,0 +1,92 @@
+"""The course map and the mental-model picture (introduced in 00_start_here)."""
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["COURSE_MAP", "course_map", "mental_model_picture"]
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@dataclass(frozen=True)
+class Stop:
+    notebook: str
+    title: str
+    minutes: int
+    idea: str
+
+
+COURSE_MAP = [
+    Stop("00_start_here.ipynb", "Start here", 10, "how the workbook works; a first script-save-load"),
+    Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 10, "a model is a Python program"),
+    Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 15, "a static, typed program: .graph and .code"),
+    Stop("03_tracing.ipynb", "torch.jit.trace", 20, "records the path one input takes"),
+    Stop("04_scripting.ipynb", "torch.jit.script", 20, "compiles the code, control flow included"),
+    Stop("05_save_and_load.ipynb", "Saving and loading", 20, "what a .pt holds; running it from C++"),
+    Stop("06_limitations.ipynb", "Limitations", 20, "what TorchScript rejects, and the fixes"),
+    Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 20, "freeze, measure, profile, debug"),
+    Stop("08_myth_busters.ipynb", "Myths and pitfalls", 15, "four myths, three pitfalls, a self-check quiz"),
+    Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 15, "torch.export, ONNX, production patterns"),
+]
+
+
+class CourseMap:
+    """The notebooks in order with their time estimates; shows as a linked table in JupyterLab."""
+
+    def __init__(self, stops):
+        self.stops = list(stops)
+
+    @property
+    def total_minutes(self) -> int:
+        return sum(s.minutes for s in self.stops)
+
+    def _repr_html_(self):
+        rows = "".join(
+            f"<tr><td>{i:02d}</td><td><a href='{s.notebook}'>{html.escape(s.title)}</a></td>"
+            f"<td>{html.escape(s.idea)}</td><td style='text-align:right'>{s.minutes} min</td></tr>"
+            for i, s in enumerate(self.stops))
+        return (f"<table><tr><th>#</th><th>notebook</th><th>the idea</th><th>time</th></tr>{rows}"
+                f"<tr><td></td><td><b>total</b></td><td></td><td style='text-align:right'>"
+                f"<b>{self.total_minutes} min</b></td></tr></table>")
+
+    def __repr__(self):
+        lines = [f"{i:02d}  {s.title:<28} {s.minutes:>3} min  {s.idea}" for i, s in enumerate(self.stops)]
+        return "\n".join(lines + [f"    {'total':<28} {self.total_minutes:>3} min"])
+
+
+def course_map() -> CourseMap:
+    """The map of all notebooks with time estimates."""
+    return CourseMap(COURSE_MAP)
+
+
+def mental_model_picture():
+    """A matplotlib figure: a dynamic Python model becomes a static, portable program."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, colour):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.08", fc=colour, ec="#333"))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=10)
+
+    def arrow(x0, y0, x1, y1, label=""):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=16, color="#333"))
+        if label:
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.18, label, ha="center", fontsize=9, family="monospace")
+
+    box(0.2, 1.3, 2.4, 1.4, "nn.Module\n(Python code,\ndecides each path\nat run time)", "#ffe9b3")
+    box(4.0, 1.3, 2.4, 1.4, "TorchScript program\n(static, typed graph\n+ weights)", "#cfe8ff")
+    arrow(2.7, 2.25, 3.9, 2.25, "trace")
+    arrow(2.7, 1.75, 3.9, 1.75, "script")
+    targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7), ("mobile\n(lite interpreter)", 0.4)]
+    for text, y in targets:
+        box(7.4, y, 2.3, 0.9, text, "#d9f2d9")
+        arrow(6.5, 2.0, 7.3, y + 0.45)
+    ax.text(5.2, 0.9, "saved as model.pt: code + weights", ha="center", fontsize=9, style="italic")
+    ax.set_title("The mental model: a dynamic Python model becomes a static, portable program", fontsize=11)
+    fig.tight_layout()
+    return fig

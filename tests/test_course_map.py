@@ -1,0 +1,29 @@
+"""The course map matches the notebooks on disk and fits a 3-hour workshop."""
+import matplotlib
+
+import helpers as H
+from helpers.course_map import NOTEBOOK_DIR
+
+matplotlib.use("Agg")
+
+
+def test_map_lists_every_notebook_on_disk_in_order():
+    on_disk = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
+    listed = [s.notebook for s in H.COURSE_MAP]
+    assert listed == sorted(listed)
+    assert set(on_disk) <= set(listed), f"notebooks missing from the map: {set(on_disk) - set(listed)}"
+
+
+def test_map_fits_three_hours_with_a_break():
+    assert H.course_map().total_minutes <= 180 - 15
+
+
+def test_map_renders_links():
+    html = H.course_map()._repr_html_()
+    assert "href='03_tracing.ipynb'" in html and "total" in html
+
+
+def test_mental_model_picture_draws():
+    fig = H.mental_model_picture()
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "TorchScript program" in texts and "C++" in texts
