@@ -35,13 +35,18 @@ lab: venv
 	    notebooks/00_start_here.ipynb
 
 test: venv
-	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --nbval-lax --nbval-current-env
+	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env
 
 test-unit: venv
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/browser
 
 test-notebooks: venv
 	$(BIN)/python -m pytest -p no:cacheprovider notebooks --nbval-lax --nbval-current-env
+
+# Every notebook in a real JupyterLab driven by headless Chromium (Debian's `chromium` package);
+# screenshots land in build/browser/screenshots/.
+test-browser: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -v
 
 clean-notebooks: venv
 	$(BIN)/python scripts/clean_notebooks.py notebooks solutions

@@ -42,8 +42,8 @@ class CourseMap:
 
     def _repr_html_(self):
         rows = "".join(
-            f"<tr><td>{i:02d}</td><td><a href='{s.notebook}'>{html.escape(s.title)}</a></td>"
-            f"<td>{html.escape(s.idea)}</td><td style='text-align:right'>{s.minutes} min</td></tr>"
+            f"<tr><td>{i:02d}</td><td style='text-align:left'><a href='{s.notebook}'>{html.escape(s.title)}</a></td>"
+            f"<td style='text-align:left'>{html.escape(s.idea)}</td><td style='text-align:right'>{s.minutes} min</td></tr>"
             for i, s in enumerate(self.stops))
         return (f"<table><tr><th>#</th><th>notebook</th><th>the idea</th><th>time</th></tr>{rows}"
                 f"<tr><td></td><td><b>total</b></td><td></td><td style='text-align:right'>"

@@ -101,7 +101,7 @@ class PredictionWidget(widgets.VBox):
 
     def __init__(self, prediction: Prediction):
         self.prediction = prediction
-        self.question = widgets.HTML(f"<b>🤔 Predict:</b> {markdown_html(prediction.question)}")
+        self.question = widgets.HTML(f"<b>Predict:</b> {markdown_html(prediction.question)}")
         if prediction.choices is not None:
             self.input = widgets.RadioButtons(options=prediction.choices, value=None,
                                               layout=widgets.Layout(width="auto"))
@@ -133,7 +133,7 @@ class PredictionWidget(widgets.VBox):
         # Front ends without widgets (a static HTML render) get the question with the answer behind a click.
         p = self.prediction
         choices = "".join(f"<li>{html.escape(c)}</li>" for c in (p.choices or []))
-        bundle["text/html"] = (f"<div><b>🤔 Predict:</b> {markdown_html(p.question)}<ul>{choices}</ul>"
+        bundle["text/html"] = (f"<div><b>Predict:</b> {markdown_html(p.question)}<ul>{choices}</ul>"
                                f"<details><summary>Commit to an answer, then click to reveal</summary>"
                                f"<p>Answer: {html.escape(str(p.answer)) if not callable(p.answer) else ''}</p>"
                                f"{markdown_html(p.explanation)}</details></div>")
