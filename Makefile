@@ -14,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser clean
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust clean
 
 venv: $(STAMP)
 
@@ -35,10 +35,10 @@ lab: venv
 	    notebooks/00_start_here.ipynb
 
 test: venv
-	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env
+	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --ignore=tests/browser --ignore=tests/robustness --nbval-lax --nbval-current-env
 
 test-unit: venv
-	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/browser
+	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/browser --ignore=tests/robustness
 
 test-notebooks: venv
 	$(BIN)/python -m pytest -p no:cacheprovider notebooks --nbval-lax --nbval-current-env
@@ -47,6 +47,10 @@ test-notebooks: venv
 # screenshots land in build/browser/screenshots/.
 test-browser: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -v
+
+# Classroom robustness: each notebook twice in one kernel; two users at once, one offline.
+test-robust: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/robustness -v
 
 clean-notebooks: venv
 	$(BIN)/python scripts/clean_notebooks.py notebooks solutions

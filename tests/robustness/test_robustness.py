@@ -1,0 +1,59 @@
+"""Classroom robustness (`make test-robust`): reruns, two users at once, and no network.
+
+- Every notebook runs twice in a row in the same kernel, and the second run is green too.
+- The whole notebook suite runs twice at the same time from one checkout, as two users, one of
+  them with no network at all (`unshare -n`, where the machine allows it): both green, no collision.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_twice_in_one_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel():
+        for run in (1, 2):
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    client.execute_cell(cell, index)  # raises CellExecutionError on any error
+    assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+
+
+def network_is_isolatable() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+def test_two_users_at_once_one_offline(tmp_path):
+    offline = network_is_isolatable()
+    runs = {}
+    for user in ("alice", "bob"):
+        env = {**os.environ, "USER": user, "LOGNAME": user, "TS_WORKBOOK_WORK": str(tmp_path / "work")}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+               "--nbval-current-env", str(ROOT / "notebooks")]
+        if user == "bob" and offline:
+            cmd = ["unshare", "-n"] + cmd  # a private network namespace: no interface but loopback
+        log = open(tmp_path / f"{user}.log", "w")
+        runs[user] = (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log)
+    for user, (proc, log) in runs.items():
+        proc.wait(timeout=1800)
+        log.close()
+        text = (tmp_path / f"{user}.log").read_text()
+        assert proc.returncode == 0, f"{user}'s run failed:\n{text[-3000:]}"
+    folders = {user: sorted(p.name for p in (tmp_path / "work" / user).iterdir()) for user in runs}
+    assert folders["alice"] and folders["bob"], "each user got a work folder of their own"
+    print(f"offline run: {'yes (unshare -n)' if offline else 'not possible on this machine'}")
+    if not offline:
+        pytest.skip("both users green, but this machine cannot cut the network (unshare -n failed)")
