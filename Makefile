@@ -52,6 +52,10 @@ test-browser: venv
 test-robust: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/robustness -v
 
+# The executed course as static HTML in build/html/, readable without running anything.
+html: venv
+	$(BIN)/python scripts/render_html.py
+
 clean-notebooks: venv
 	$(BIN)/python scripts/clean_notebooks.py notebooks solutions
 

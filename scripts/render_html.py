@@ -1,0 +1,54 @@
+"""Render every notebook, executed, to static HTML in build/html/ (what `make html` runs).
+
+Widgets cannot run in a static page, so each widget output is replaced by its static fallback:
+a prediction shows its question with the answer behind a click (<details>), a graph picture
+shows its PNG. Usage: python scripts/render_html.py [NOTEBOOK ...]
+"""
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "build" / "html"
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def static_outputs(nb) -> None:
+    """Keep each output's static fallback and drop the live-widget reference it cannot render."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET in data and len(data) > 1:
+                del data[WIDGET]
+    nb.metadata.pop("widgets", None)
+
+
+def render(path: Path) -> Path:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    static_outputs(nb)
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    # links between notebooks point at the rendered pages
+    body = body.replace('.ipynb"', '.html"')
+    target = OUT / path.with_suffix(".html").name
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def main(args):
+    OUT.mkdir(parents=True, exist_ok=True)
+    paths = [Path(a) for a in args] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in paths:
+        start = time.perf_counter()
+        target = render(path)
+        print(f"{target.relative_to(ROOT)}  ({time.perf_counter() - start:.0f} s)")
+    print(f"open {OUT / '00_start_here.html'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
