@@ -52,6 +52,10 @@ test-browser: venv
 test-robust: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/robustness -v
 
+# Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
+cpp: venv
+	$(BIN)/python -c "import helpers as H; H.build_cpp()"
+
 # The executed course as static HTML in build/html/, readable without running anything.
 html: venv
 	$(BIN)/python scripts/render_html.py

@@ -1,0 +1,310 @@
+"""What a saved .pt file holds, and loading one with errors that say what to do (introduced in 05_save_and_load).
+
+A TorchScript file is a zip archive. ``H.show_archive(path)`` lists its entries with what each
+one is for; ``H.archive_text(path, "code/__torch__.py")`` prints one of them;
+``H.read_extra_files(path, "labels.json")`` reads the extra files saved beside the model.
+``H.load_torchscript(path)`` wraps ``torch.jit.load`` and turns its long internal errors (missing
+file, not a zip, truncated, written by ``torch.save``, from a newer torch) into one line each.
+"""
+import html
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .failures import short_message
+
+__all__ = ["TorchScriptFileError", "ArchiveEntryError", "ArchiveEntry", "ArchiveTable", "archive_contents",
+           "show_archive", "archive_text", "class_code_entry", "read_extra_files", "copy_archive_with_changes", "load_torchscript"]
+
+
+class TorchScriptFileError(RuntimeError):
+    """A file that is not a loadable TorchScript archive; the message says what to do about it.
+
+    A RuntimeError, like the errors torch.jit.load raises, so existing ``except RuntimeError`` still works.
+    """
+
+
+class ArchiveEntryError(KeyError):
+    """An entry that is not in the archive; the message lists the entries that are."""
+
+    def __str__(self):  # a plain KeyError would print the message inside quotes
+        return str(self.args[0]) if self.args else ""
+
+
+# (pattern on the name inside the top folder, what the entry is for). First match wins.
+_ROLES = [
+    (r"version", "format version: a reader refuses numbers outside the range it supports"),
+    (r"\.data/version", "format version of a torch.save file"),
+    (r"byteorder", "byte order of the tensor bytes"),
+    (r"data\.pkl", "the module tree as a pickle: attributes, submodules, references to tensors"),
+    (r"constants\.pkl", "tensors the code uses as constants"),
+    (r"bytecode\.pkl", "bytecode for the lite interpreter (.ptl files)"),
+    (r"data/\d+", "raw bytes of one tensor (a weight or a buffer)"),
+    (r"code/.*\.py\.debug_pkl", "debug info: maps the code back to your source lines, for error messages"),
+    (r"code/.*\.py", "TorchScript source of the classes and functions the model calls"),
+    (r"extra/.+", "an extra file you attached with _extra_files"),
+    (r"\.data/serialization_id", "a random id stamped on each save"),
+]
+
+
+def _inner(name: str) -> str:
+    return name.split("/", 1)[1] if "/" in name else name
+
+
+def _role(inner: str) -> str:
+    for pattern, role in _ROLES:
+        if re.fullmatch(pattern, inner):
+            return role
+    return "other"
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One file inside the archive: full ``name``, ``size`` in bytes, and what it is for."""
+    name: str
+    size: int
+    role: str
+
+    @property
+    def inner(self) -> str:
+        """The name without the archive's top folder (named after the file at save time)."""
+        return _inner(self.name)
+
+
+def _check_path(path, who: str) -> Path:
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"{who} takes a file path (str or pathlib.Path), got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: pass the .pt file inside it")
+    if not path.is_file():
+        raise FileNotFoundError(f"no file at {path}: check the name and folder (files you save go under WORK), "
+                                "or save it first with torch.jit.save(model, path)")
+    return path
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    """The archive, or a one-line TorchScriptFileError saying why the file is not a readable zip."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    size = path.stat().st_size
+    if size == 0:
+        raise TorchScriptFileError(f"{path.name} is empty (0 bytes): the save was interrupted; save the model again")
+    if head != b"PK\x03\x04":
+        if head[:1] == b"\x80":  # pickle protocol marker: torch.save(..., _use_new_zipfile_serialization=False)
+            raise TorchScriptFileError(f"{path.name} is a plain pickle (old torch.save format), not TorchScript: "
+                                       "load it with torch.load(path, weights_only=True)")
+        raise TorchScriptFileError(f"{path.name} is not a zip archive (it starts with {head!r}), so it is not a "
+                                   "TorchScript file: check that you picked the right file")
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        # A zip keeps its table of contents at the very end, so a cut-short file has the start but not the table.
+        raise TorchScriptFileError(f"{path.name} is truncated or damaged ({size:,} bytes, its zip directory at the "
+                                   "end is missing): copy or download it again and compare sizes") from None
+
+
+def archive_contents(path) -> list:
+    """Every entry of the .pt / .ptl zip archive at ``path`` as ``ArchiveEntry(name, size, role)``."""
+    path = _check_path(path, "archive_contents")
+    with _open_zip(path) as archive:
+        return [ArchiveEntry(info.filename, info.file_size, _role(_inner(info.filename)))
+                for info in archive.infolist()]
+
+
+class ArchiveTable:
+    """The entries of one archive, shown as a table (HTML in JupyterLab, text elsewhere)."""
+
+    def __init__(self, path, entries, collapse=True):
+        self.path, self.entries, self.collapse = Path(path), list(entries), collapse
+
+    @property
+    def names(self) -> list:
+        return [e.name for e in self.entries]
+
+    @property
+    def inner_names(self) -> list:
+        """Entry names without the top folder, e.g. ``code/__torch__.py``, ``version``."""
+        return [e.inner for e in self.entries]
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    def rows(self) -> list:
+        """(name, size, role) rows; with ``collapse``, tensors and debug info become one summary row each."""
+        rows, groups = [], {}
+        for e in self.entries:
+            key = role = None
+            if self.collapse and re.fullmatch(r"data/\d+", e.inner):
+                key, role = "data/0, data/1, ...", "raw bytes of the tensors (weights, buffers), one entry each"
+            elif self.collapse and e.inner.endswith(".debug_pkl"):
+                key, role = "code/....py.debug_pkl", e.role
+            if key is None:
+                rows.append([e.inner, e.size, e.role])
+            elif key in groups:
+                groups[key][1] += e.size
+                groups[key][3] += 1
+            else:
+                groups[key] = [key, e.size, role, 1]
+                rows.append(groups[key])  # the group row sits where its first member was
+        return [(f"{r[0]} ({r[3]} entries)", r[1], r[2]) if len(r) == 4 else tuple(r) for r in rows]
+
+    def _title(self) -> str:
+        top = self.entries[0].name.split("/")[0] if self.entries else ""
+        return f"{self.path.name}: {len(self.entries)} entries, {self.total_size:,} bytes, all inside the folder {top}/"
+
+    def __str__(self):
+        rows = self.rows()
+        width = max((len(r[0]) for r in rows), default=10)
+        return "\n".join([self._title()] + [f"  {name:{width}s} {size:>8,}  {role}" for name, size, role in rows])
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        body = "".join(f"<tr><td style='text-align:left'><code>{html.escape(n)}</code></td>"
+                       f"<td style='text-align:right'>{s:,}</td><td style='text-align:left'>{html.escape(r)}</td></tr>"
+                       for n, s, r in self.rows())
+        return (f"<div><b>{html.escape(self._title())}</b><table><tr><th style='text-align:left'>entry</th>"
+                f"<th>bytes</th><th style='text-align:left'>what it is for</th></tr>{body}</table></div>")
+
+
+def show_archive(path, collapse=True) -> ArchiveTable:
+    """A table of what the archive at ``path`` holds; ``collapse=False`` lists every tensor and debug file."""
+    return ArchiveTable(path, archive_contents(path), collapse=collapse)
+
+
+def _find(archive: zipfile.ZipFile, member: str, path: Path) -> str:
+    names = archive.namelist()
+    matches = [n for n in names if n == member or n.endswith("/" + member.lstrip("/"))]
+    if not matches:
+        shown = sorted({_inner(n) for n in names if not n.endswith(".debug_pkl")})
+        raise ArchiveEntryError(f"{path.name} has no entry {member!r}; it has: {', '.join(shown[:12])}"
+                                + (", ..." if len(shown) > 12 else ""))
+    return min(matches, key=len)  # "code/__torch__.py" must not pick a longer name that ends the same way
+
+
+def archive_text(path, member: str) -> str:
+    """The text of one entry, found by the end of its name: ``archive_text(p, "code/__torch__.py")``."""
+    path = _check_path(path, "archive_text")
+    if not isinstance(member, str) or not member:
+        raise TypeError("archive_text needs the entry's name as a str, e.g. 'code/__torch__.py' or 'version'")
+    with _open_zip(path) as archive:
+        data = archive.read(_find(archive, member, path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{member!r} in {path.name} is binary (a pickle or tensor bytes), not text: "
+                         "use archive_contents to see its size, or torch.jit.load to use it") from None
+
+
+def class_code_entry(path, class_name: str) -> str:
+    """The entry under ``code/`` whose TorchScript source defines ``class_name``, e.g. ``code/__torch__.py``.
+
+    A class defined in a notebook lands in ``code/__torch__.py``; scripted again after being redefined
+    (a notebook run twice in one kernel), TorchScript gives it a mangled module name
+    such as ``code/__torch__/___torch_mangle_3.py``, so look it up rather than hard-code it.
+    """
+    path = _check_path(path, "class_code_entry")
+    if not isinstance(class_name, str) or not class_name.isidentifier():
+        raise TypeError(f"class_code_entry needs a class name like 'DigitReader', got {class_name!r}")
+    pattern = re.compile(rf"^class {re.escape(class_name)}\(", re.MULTILINE)
+    with _open_zip(path) as archive:
+        for name in archive.namelist():
+            inner = _inner(name)
+            if inner.startswith("code/") and inner.endswith(".py") and pattern.search(
+                    archive.read(name).decode("utf-8", errors="replace")):
+                return inner
+        classes = sorted({m for n in archive.namelist() if _inner(n).startswith("code/") and n.endswith(".py")
+                          for m in re.findall(r"^class (\w+)\(", archive.read(n).decode("utf-8", "replace"), re.M)})
+    raise ArchiveEntryError(f"{path.name} defines no class {class_name!r} in its code; it defines: "
+                            f"{', '.join(classes) or 'none'}")
+
+
+def read_extra_files(path, *names) -> dict:
+    """The extra files saved with ``_extra_files``, as ``{name: text}``; a missing name is an error.
+
+    ``torch.jit.load(p, _extra_files={"x": ""})`` silently leaves ``""`` for a name the file lacks;
+    this says so instead. With no names, every extra file is returned.
+    """
+    path = _check_path(path, "read_extra_files")
+    with _open_zip(path) as archive:
+        extras = {n.split("/extra/", 1)[1]: n for n in archive.namelist() if "/extra/" in n}
+        wanted = names or tuple(extras)
+        missing = [n for n in wanted if n not in extras]
+        if missing:
+            have = ", ".join(sorted(extras)) or "none"
+            raise ArchiveEntryError(f"{path.name} has no extra file {missing[0]!r} (it has: {have}): attach it "
+                                    "when saving, with torch.jit.save(m, path, _extra_files={name: text})")
+        return {n: archive.read(extras[n]).decode("utf-8", errors="replace") for n in wanted}
+
+
+def copy_archive_with_changes(source, destination, changes: dict):
+    """Copy the archive at ``source`` to ``destination``, replacing the text of some entries.
+
+    ``changes`` maps an entry (found by the end of its name, as in :func:`archive_text`) to its new
+    text, or to a function from the old text to the new one. The notebook uses it to play the part
+    of someone who edits a file between saving and loading: a newer version number, altered code.
+    """
+    source, destination = _check_path(source, "copy_archive_with_changes"), Path(destination)
+    if not isinstance(changes, dict) or not changes:
+        raise TypeError("copy_archive_with_changes needs a dict like {'version': '99\\n'} or "
+                        "{'code/__torch__.py': lambda text: text.replace(...)}")
+    if destination.resolve() == source.resolve():
+        raise ValueError("copy_archive_with_changes writes a copy: give a destination other than the source")
+    with _open_zip(source) as archive:
+        targets = {_find(archive, member, source): change for member, change in changes.items()}
+        # Stored, not compressed: torch reads tensor bytes straight out of the file, so it expects them stored.
+        with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as out:
+            for info in archive.infolist():
+                data = archive.read(info.filename)
+                if info.filename in targets:
+                    change = targets[info.filename]
+                    text = change(data.decode("utf-8")) if callable(change) else change
+                    data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+                out.writestr(info.filename, data)
+    return destination
+
+
+_TOO_NEW = re.compile(r"version (\d+), but the maximum supported version for reading is (\d+)")
+
+
+def load_torchscript(path, map_location="cpu"):
+    """``torch.jit.load(path, map_location)``, with a one-line error that says what to do when the file is wrong.
+
+    Checks, in order: the file exists; it is a zip; its zip directory is intact (not truncated);
+    every entry passes its checksum; it holds TorchScript code (not a ``torch.save`` checkpoint);
+    then lets torch load it and rewrites the "file from a newer torch" error.
+    """
+    path = _check_path(path, "load_torchscript")
+    with _open_zip(path) as archive:
+        names = archive.namelist()
+        try:
+            bad = archive.testzip()  # reads every entry: cheap next to loading, and catches flipped bytes
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+            bad = "?"
+        if bad is not None:
+            raise TorchScriptFileError(f"{path.name} is damaged (entry {bad} fails its checksum): "
+                                       "copy or download it again")
+    inner = {_inner(n) for n in names}
+    if not any(n.startswith("code/") for n in inner) or "constants.pkl" not in inner:
+        if "data.pkl" in inner:
+            raise TorchScriptFileError(f"{path.name} was written by torch.save (tensors or a state_dict), not "
+                                       "torch.jit.save: load it with torch.load(path, weights_only=True) and "
+                                       "model.load_state_dict(...), which needs the model's class")
+        raise TorchScriptFileError(f"{path.name} is a zip archive but not a PyTorch file: check that you picked "
+                                   "the right file")
+    try:
+        return torch.jit.load(str(path), map_location=map_location)
+    except RuntimeError as error:
+        too_new = _TOO_NEW.search(str(error))
+        if too_new:
+            raise TorchScriptFileError(
+                f"{path.name} was written by a newer PyTorch (file format {too_new.group(1)}; this torch "
+                f"{torch.__version__} reads up to {too_new.group(2)}): upgrade torch, or re-export the model "
+                "with this version") from error
+        raise TorchScriptFileError(f"torch could not load {path.name}: {short_message(error)}") from error

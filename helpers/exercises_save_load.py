@@ -1,0 +1,122 @@
+"""Exercise checkers for 05_save_and_load: a self-describing export, and a loader that refuses code.
+
+Each checker prints one line starting with ✔ or ✘ that says what is right or what to change,
+and returns True or False.
+"""
+import json
+import pathlib
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
+from .digits import DigitsCNN, load_digits, load_digits_cnn
+
+__all__ = ["check_labelled_export", "check_safe_weights_loader", "UntrustedPayload"]
+
+
+def _fail(message: str) -> bool:
+    print(f"✘ {message}")
+    return False
+
+
+def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
+    """05, exercise 1: ``path`` holds the trained digits CNN as TorchScript, with its ten class names inside.
+
+    The names travel in an extra file ``labels.json`` holding a JSON list of 10 strings.
+    """
+    if path is None:
+        return _fail("Save your model first, then pass the path: check_labelled_export(WORK / 'labelled_digits.pt').")
+    try:
+        model = load_torchscript(path)
+    except FileNotFoundError:
+        return _fail(f"There is no file at {path}: did the torch.jit.save cell run, with this same path?")
+    except (TorchScriptFileError, TypeError, IsADirectoryError) as error:
+        return _fail(f"{error} (save it with torch.jit.save(torch.jit.script(cnn), path, _extra_files=...))")
+    try:
+        text = read_extra_files(path, labels_file)[labels_file]
+    except ArchiveEntryError:
+        return _fail(f"The file has no extra file {labels_file!r}: pass _extra_files={{'{labels_file}': "
+                     "json.dumps(labels)} to torch.jit.save.")
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError:
+        return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}): write it with json.dumps(labels).")
+    if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x for x in labels):
+        return _fail(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
+                     f"it holds {type(labels).__name__} {str(labels)[:60]}.")
+    if len(set(labels)) != 10:
+        return _fail("Two digits share a name: give each of the 10 digits its own label.")
+    x, _ = load_digits("test")
+    with torch.inference_mode():
+        try:
+            ours = model(x)
+        except RuntimeError as error:
+            return _fail(f"The saved model fails on a batch of digits (1, 8x8 images): {str(error).splitlines()[0]}")
+        expected = load_digits_cnn()(x)
+    if not isinstance(ours, torch.Tensor) or ours.shape != expected.shape:
+        return _fail(f"The saved model should return scores of shape {tuple(expected.shape)} for the test digits, "
+                     f"it returns {getattr(ours, 'shape', type(ours).__name__)}: export H.load_digits_cnn() itself.")
+    if not torch.equal(ours.argmax(1), expected.argmax(1)):
+        return _fail("The saved model does not give the trained CNN's answers: export H.load_digits_cnn() (trained, "
+                     "eval mode), not a fresh DigitsCNN().")
+    first = labels[int(ours[0].argmax())]
+    print(f"✔ The file carries the model and its labels: the first test digit reads as {first!r}, "
+          "with no Python class and no separate label file needed.")
+    return True
+
+
+class UntrustedPayload:
+    """A stand-in for a malicious checkpoint: unpickling it creates the file ``marker`` (and nothing worse)."""
+
+    def __init__(self, marker):
+        self.marker = Path(marker)
+
+    def __reduce__(self):
+        # pickle stores "call this function with these arguments" and torch.load(weights_only=False) obeys
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def check_safe_weights_loader(load_weights) -> bool:
+    """05, exercise 2: ``load_weights(path)`` returns a DigitsCNN with the saved weights, and refuses code.
+
+    It is given a real state_dict file (the model must give the trained CNN's outputs) and a file whose
+    unpickling would run code (it must raise, and the code must not have run).
+    """
+    if load_weights is None:
+        return _fail("Define your function first, then pass it: check_safe_weights_loader(load_weights).")
+    if not callable(load_weights):
+        return _fail(f"Pass the function itself (no parentheses), not a {type(load_weights).__name__}.")
+    with tempfile.TemporaryDirectory(prefix="check05-") as folder:
+        folder = Path(folder)
+        good, bad, marker = folder / "weights.pt", folder / "untrusted.pt", folder / "code_ran.txt"
+        trained = load_digits_cnn()
+        torch.save(trained.state_dict(), good)
+        try:
+            model = load_weights(good)
+        except Exception as error:  # any failure is the learner's to see, as one line
+            return _fail(f"Loading a real state_dict failed: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
+        if not isinstance(model, DigitsCNN):
+            return _fail(f"Return the model (a DigitsCNN with the weights loaded), not a {type(model).__name__}: "
+                         "model = H.DigitsCNN(); model.load_state_dict(...); return model.")
+        x, _ = load_digits("test")
+        with torch.inference_mode():
+            if not torch.equal(model.eval()(x), trained(x)):
+                return _fail("The returned model does not give the trained answers: did you load the state_dict "
+                             "into it with model.load_state_dict(state)?")
+        torch.save({"weights": trained.state_dict(), "note": UntrustedPayload(marker)}, bad)
+        try:
+            load_weights(bad)
+        except Exception:
+            refused = True
+        else:
+            refused = False
+        if marker.exists():
+            return _fail("Loading the untrusted file ran its code (it created a file): use "
+                         "torch.load(path, weights_only=True), which refuses anything but tensors and plain data.")
+        if not refused:
+            return _fail("The untrusted file loaded without an error: make sure nothing but tensors can come back, "
+                         "with torch.load(path, weights_only=True).")
+    print("✔ Real weights load into a DigitsCNN, and the file carrying code was refused before its code could run.")
+    return True

@@ -1,0 +1,162 @@
+"""helpers/archive.py: what a .pt holds, and load_torchscript's one-line errors for bad files."""
+import json
+import struct
+import zipfile
+
+import pytest
+import torch
+
+import helpers as H
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """The trained digits CNN, scripted and saved with one extra file; also a state_dict file."""
+    folder = tmp_path_factory.mktemp("archive")
+    cnn = H.load_digits_cnn()
+    path = folder / "digits.pt"
+    torch.jit.save(torch.jit.script(cnn), str(path), _extra_files={"labels.json": json.dumps(list("0123456789"))})
+    weights = folder / "weights.pt"
+    torch.save(cnn.state_dict(), weights)
+    return path, weights, cnn
+
+
+def test_archive_lists_the_expected_entries(saved):
+    path, _, cnn = saved
+    entries = H.archive_contents(path)
+    inner = {e.inner for e in entries}
+    for name in ["data.pkl", "constants.pkl", "version", "byteorder", "code/__torch__/helpers/digits.py",
+                 "extra/labels.json", "data/0"]:
+        assert name in inner, name
+    assert all(e.name.startswith("digits/") for e in entries)  # the top folder is named after the file
+    roles = {e.inner: e.role for e in entries}
+    assert "pickle" in roles["data.pkl"] and "_extra_files" in roles["extra/labels.json"]
+    assert "TorchScript source" in roles["code/__torch__/helpers/digits.py"]
+    # The weights are stored raw: the data/N entries add up to exactly the parameters' bytes.
+    tensor_bytes = sum(e.size for e in entries if e.role.startswith("raw bytes"))
+    assert tensor_bytes == sum(p.numel() * p.element_size() for p in cnn.parameters())
+
+
+def test_show_archive_collapses_and_renders(saved):
+    path, _, _ = saved
+    table = H.show_archive(path)
+    names = [row[0] for row in table.rows()]
+    assert any(n.startswith("data/0, data/1, ...") and "(6 entries)" in n for n in names)
+    assert "version" in names and "extra/labels.json" in names
+    assert len(H.show_archive(path, collapse=False).rows()) == len(table.entries)
+    assert "<table>" in table._repr_html_() and "what it is for" in table._repr_html_()
+    assert str(table).startswith("digits.pt:") and "version" in str(table)
+    assert table.total_size == sum(e.size for e in table.entries)
+
+
+def test_archive_text_and_extra_files(saved):
+    path, _, _ = saved
+    assert "class DigitsCNN" in H.archive_text(path, "code/__torch__/helpers/digits.py")
+    assert int(H.archive_text(path, "version")) >= 1
+    assert json.loads(H.read_extra_files(path, "labels.json")["labels.json"]) == list("0123456789")
+    assert set(H.read_extra_files(path)) == {"labels.json"}
+    with pytest.raises(KeyError, match="no extra file 'classes.txt' .it has: labels.json"):
+        H.read_extra_files(path, "classes.txt")
+    with pytest.raises(KeyError, match="has no entry 'nope.py'; it has: "):
+        H.archive_text(path, "nope.py")
+    with pytest.raises(ValueError, match="binary"):
+        H.archive_text(path, "data.pkl")
+
+
+def test_load_torchscript_loads_a_good_file(saved):
+    path, _, cnn = saved
+    x, _ = H.load_digits("test")
+    loaded = H.load_torchscript(path)
+    assert torch.equal(loaded(x), cnn(x))
+    assert next(H.load_torchscript(path, map_location="meta").parameters()).device.type == "meta"
+
+
+def test_missing_file_and_wrong_types(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no file at .*save it first with torch.jit.save"):
+        H.load_torchscript(tmp_path / "nothing.pt")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        H.load_torchscript(tmp_path)
+    with pytest.raises(TypeError, match="takes a file path"):
+        H.load_torchscript(42)
+
+
+def test_not_a_zip_empty_and_old_pickle(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(H.TorchScriptFileError, match="not a zip archive"):
+        H.load_torchscript(text)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(H.TorchScriptFileError, match="empty"):
+        H.load_torchscript(empty)
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"w": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(H.TorchScriptFileError, match="plain pickle.*weights_only=True"):
+        H.load_torchscript(legacy)
+
+
+def test_truncated_file(saved, tmp_path):
+    path, _, _ = saved
+    data = path.read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RuntimeError, match="failed finding central directory"):  # torch's own words
+        torch.jit.load(str(cut))
+    with pytest.raises(H.TorchScriptFileError, match="truncated or damaged .* copy or download it again"):
+        H.load_torchscript(cut)
+
+
+def test_flipped_byte_fails_its_checksum(saved, tmp_path):
+    path, _, _ = saved
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data/2"))
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len  # first byte of the entry's contents
+    data[start + 10] ^= 0xFF
+    broken = tmp_path / "flipped.pt"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(H.TorchScriptFileError, match="damaged .entry .*data/2 fails its checksum"):
+        H.load_torchscript(broken)
+
+
+def test_state_dict_and_other_zips_are_not_torchscript(saved, tmp_path):
+    _, weights, _ = saved
+    with pytest.raises(RuntimeError, match="constants.pkl"):  # torch's own, puzzling, words
+        torch.jit.load(str(weights))
+    with pytest.raises(H.TorchScriptFileError, match="written by torch.save.*weights_only=True"):
+        H.load_torchscript(weights)
+    other = tmp_path / "photos.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("a.txt", "hi")
+    with pytest.raises(H.TorchScriptFileError, match="not a PyTorch file"):
+        H.load_torchscript(other)
+
+
+def test_newer_version_and_edited_code(saved, tmp_path):
+    path, _, cnn = saved
+    newer = H.copy_archive_with_changes(path, tmp_path / "newer.pt", {"version": "99\n"})
+    with pytest.raises(RuntimeError, match="maximum supported version for reading"):
+        torch.jit.load(str(newer))
+    with pytest.raises(H.TorchScriptFileError, match="newer PyTorch .file format 99"):
+        H.load_torchscript(newer)
+    edited = H.copy_archive_with_changes(
+        path, tmp_path / "edited.pt",
+        {"code/__torch__/helpers/digits.py": lambda t: t.replace("return (classifier).forward(_0, )",
+                                                                  "return -(classifier).forward(_0, )")})
+    x, _ = H.load_digits("test")
+    assert torch.equal(H.load_torchscript(edited)(x), -cnn(x))  # the file's code is what runs
+    with pytest.raises(ValueError, match="other than the source"):
+        H.copy_archive_with_changes(path, path, {"version": "3\n"})
+    with pytest.raises(TypeError, match="needs a dict"):
+        H.copy_archive_with_changes(path, tmp_path / "x.pt", {})
+
+
+def test_class_code_entry_finds_the_class(saved, tmp_path):
+    path, _, _ = saved
+    assert H.class_code_entry(path, "DigitsCNN") == "code/__torch__/helpers/digits.py"
+    assert H.class_code_entry(path, "Linear") == "code/__torch__/torch/nn/modules/linear.py"
+    with pytest.raises(KeyError, match="defines no class 'Nope' in its code; it defines: .*DigitsCNN"):
+        H.class_code_entry(path, "Nope")
+    with pytest.raises(TypeError, match="class name"):
+        H.class_code_entry(path, "not a name")

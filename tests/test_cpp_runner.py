@@ -1,0 +1,224 @@
+"""helpers/cpp_runner.py: the C++ program builds once, runs without Python, and agrees with Python.
+
+The real build is cached in cpp/build/ (the first run of this file compiles for 15-20 s, later runs
+reuse it). The caching, locking and error paths are also checked with a stand-in compiler, a
+small shell script, so they run in a fraction of a second.
+"""
+import os
+import shutil
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+import helpers as H
+from helpers import cpp_runner
+
+FAKE_COMPILER = """#!/bin/sh
+# Stands in for g++: answers --version, logs each compile, writes a tiny executable to the -o path.
+if [ "$1" = "--version" ]; then echo "fakecc 1.0"; exit 0; fi
+out=""; prev=""
+for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
+echo compile >> "$(dirname "$0")/calls.log"
+sleep 0.3
+printf '#!/bin/sh\\necho fake\\n' > "$out"
+chmod +x "$out"
+"""
+
+BROKEN_COMPILER = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo "brokencc 1.0"; exit 0; fi
+echo "load_ts.cpp:12:5: error: 'torch' has not been declared"
+exit 1
+"""
+
+
+def make_script(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """A stand-in compiler, a copy of the source and an empty build folder."""
+    compiler = make_script(tmp_path, "fakecc", FAKE_COMPILER)
+    source = tmp_path / "load_ts.cpp"
+    source.write_text(H.CPP_SOURCE.read_text())
+    calls = tmp_path / "calls.log"
+
+    def build(**kwargs):
+        return H.build_cpp(compiler=str(compiler), source=source, build_dir=tmp_path / "build", progress=False,
+                           quiet=True, **kwargs)
+
+    build.source, build.count = source, (lambda: len(calls.read_text().splitlines()) if calls.exists() else 0)
+    return build
+
+
+@pytest.fixture(scope="module")
+def real_binary():
+    if shutil.which(os.environ.get("CXX") or "g++") is None:
+        pytest.skip("no C++ compiler on this machine")
+    return H.build_cpp(progress=False, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def digits_files(tmp_path_factory, real_binary):
+    folder = tmp_path_factory.mktemp("cpp")
+    cnn = H.load_digits_cnn()
+    x, y = H.load_digits("test")
+    scripted, traced = folder / "scripted.pt", folder / "traced.pt"
+    torch.jit.script(cnn).save(str(scripted))
+    torch.jit.trace(cnn, x[:1]).save(str(traced))
+    weights = folder / "weights.pt"
+    torch.save(cnn.state_dict(), weights)
+    return cnn, x, y, scripted, traced, weights
+
+
+# ---------------------------------------------------------------- the real program
+
+def test_cpp_output_agrees_with_python(digits_files):
+    cnn, x, y, scripted, traced, _ = digits_files
+    with torch.inference_mode():
+        expected = cnn(x)
+    for path in (scripted, traced):
+        out = H.run_cpp(path, x)
+        assert out.shape == expected.shape
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+        assert torch.equal(out.argmax(1), expected.argmax(1))
+    assert (out.argmax(1) == y).float().mean() > 0.8  # real digits, read correctly from C++
+
+
+def test_time_cpp_reports_its_own_measurements(digits_files):
+    _, x, _, scripted, _, _ = digits_files
+    run = H.time_cpp(scripted, x[:8], repeats=5)
+    assert run.runs == 5 and run.run_ms > 0 and run.load_ms > 0 and run.wall_s > 0
+    assert run.output.shape == (8, 10)
+
+
+def test_second_build_is_cached(real_binary):
+    before = real_binary.path.stat().st_mtime_ns
+    again = H.build_cpp(progress=False, quiet=True)
+    assert not again.compiled and again.path == real_binary.path and again.seconds < 1.0
+    assert again.path.stat().st_mtime_ns == before  # not rewritten
+    assert os.readlink(H.CPP_BUILD_DIR / "load_ts") == again.path.name
+
+
+def test_binary_needs_no_python(real_binary):
+    data = real_binary.path.read_bytes()
+    assert b"libtorch_cpu.so" in data and b"libpython" not in data
+
+
+def test_not_torchscript_gives_clear_error(digits_files, tmp_path):
+    _, x, _, _, _, weights = digits_files
+    with pytest.raises(H.TorchScriptFileError, match="cannot load weights.pt, it is not a TorchScript archive"):
+        H.run_cpp(weights, x[:1])
+    text = tmp_path / "notes.pt"
+    text.write_text("not a model")
+    with pytest.raises(H.TorchScriptFileError, match="not a ZIP archive"):
+        H.run_cpp(text, x[:1])
+    with pytest.raises(FileNotFoundError, match="save the model first"):
+        H.run_cpp(tmp_path / "missing.pt", x[:1])
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        H.run_cpp(weights, [1.0, 2.0])
+
+
+def test_model_that_fails_on_the_input(digits_files):
+    _, _, _, scripted, _, _ = digits_files
+    with pytest.raises(RuntimeError, match=r"exit 5\): the model failed on the input"):
+        H.run_cpp(scripted, torch.zeros(3))  # a CNN cannot take a 1-d tensor
+
+
+# ---------------------------------------------------------------- building, with a stand-in compiler
+
+def test_builds_once_and_rebuilds_when_the_source_changes(fake):
+    first = fake()
+    assert first.compiled and first.path.is_file() and fake.count() == 1
+    second = fake()
+    assert not second.compiled and second.path == first.path and fake.count() == 1
+    fake.source.write_text(fake.source.read_text() + "\n// changed\n")
+    third = fake()
+    assert third.compiled and third.path != first.path and fake.count() == 2
+    assert not first.path.exists()  # the stale binary is removed
+    assert fake(force=True).compiled and fake.count() == 3
+
+
+def test_progress_bar_ticks_while_compiling(tmp_path, capsys):
+    compiler = make_script(tmp_path, "fakecc", FAKE_COMPILER)
+    build = H.build_cpp(compiler=str(compiler), build_dir=tmp_path / "build", progress=True)
+    captured = capsys.readouterr()
+    assert build.compiled and "compiling load_ts.cpp" in captured.err  # tqdm writes to stderr
+    assert f"built {build.path}" in captured.out or "✔ built" in captured.out
+
+
+def test_two_builds_at_once_compile_once(fake):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(fake())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.count() == 1
+    assert sorted(r.compiled for r in results) == [False, True]
+    assert results[0].path == results[1].path
+    assert not list(results[0].path.parent.glob("*.tmp"))  # no half-written file left behind
+
+
+def test_no_compiler_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no compiler on it
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(H.CppToolchainError, match=r"no C\+\+ compiler found .*apt-get install g\+\+"):
+        H.build_cpp(build_dir=tmp_path / "build", progress=False)
+    with pytest.raises(H.CppToolchainError, match="'clang-99' is not on PATH"):
+        H.build_cpp(compiler="clang-99", build_dir=tmp_path / "build", progress=False)
+
+
+def test_compiler_error_is_quoted(tmp_path):
+    broken = make_script(tmp_path, "brokencc", BROKEN_COMPILER)
+    with pytest.raises(H.CppBuildError, match="error: 'torch' has not been declared .* full log in"):
+        H.build_cpp(compiler=str(broken), build_dir=tmp_path / "build", progress=False, quiet=True)
+    assert not list((tmp_path / "build").glob("load_ts-*"))
+
+
+def test_build_key_follows_source_compiler_and_torch():
+    base = cpp_runner.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base == cpp_runner.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_runner.build_key("int main(){ }", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_runner.build_key("int main(){}", "g++ 13", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_runner.build_key("int main(){}", "g++ 12", "2.15.0", ["g++", "-O1"])
+
+
+def test_build_command_matches_the_documented_one():
+    command = H.cpp_build_command("out")
+    assert command[:3] == ["g++", "-O1", "-std=c++20"]
+    assert "-ltorch_cpu" in command and "-lc10" in command and "-Wl,--no-as-needed" in command
+    assert any(c.startswith("-Wl,-rpath,") and c.endswith("torch/lib") for c in command)
+
+
+# ---------------------------------------------------------------- tensor files
+
+def test_tensor_file_round_trip(tmp_path):
+    x = torch.linspace(-1, 1, 24).reshape(2, 3, 4)
+    path = H.write_tensor_file(tmp_path / "x.f32", x)
+    assert path.read_bytes().startswith(b"f32 3 2 3 4\n")
+    assert torch.equal(H.read_tensor_file(path), x)
+    assert torch.equal(H.read_tensor_file(H.write_tensor_file(tmp_path / "s.f32", torch.tensor(2.5))),
+                       torch.tensor(2.5))
+    assert H.read_tensor_file(H.write_tensor_file(tmp_path / "i.f32", torch.arange(3))).dtype == torch.float32
+
+
+def test_tensor_file_errors(tmp_path):
+    bad = tmp_path / "bad.f32"
+    bad.write_bytes(b"hello\n")
+    with pytest.raises(ValueError, match="not a tensor file"):
+        H.read_tensor_file(bad)
+    short = tmp_path / "short.f32"
+    short.write_bytes(b"f32 1 4\n" + b"\0" * 8)
+    with pytest.raises(ValueError, match="needs 16"):
+        H.read_tensor_file(short)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        H.write_tensor_file(tmp_path / "x.f32", [1.0])
+    with pytest.raises(TypeError, match="complex"):
+        H.write_tensor_file(tmp_path / "x.f32", torch.zeros(2, dtype=torch.complex64))
