@@ -14,11 +14,23 @@ import traceback
 __all__ = ["expect_failure", "CaughtFailure", "short_message"]
 
 
-def short_message(error: BaseException, limit: int = 160) -> str:
-    """The first informative line of an error message, cut to ``limit`` characters."""
+# TorchScript often opens its messages with a generic line; the cause comes later.
+_GENERIC_OPENERS = ("Arguments for call are not valid", "The following operation failed in the TorchScript interpreter",
+                    "Traceback of TorchScript")
+
+
+def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
+    """One informative line of an error message, cut to ``limit`` characters.
+
+    The line holding ``fragment`` when given, else the first line that is not a generic opener.
+    """
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    first = lines[0] if lines else "(no message)"
-    return first if len(first) <= limit else first[: limit - 1] + "…"
+    pick = None
+    if fragment:
+        pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
+    if pick is None:
+        pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
+    return pick if len(pick) <= limit else pick[: limit - 1] + "…"
 
 
 class CaughtFailure:
@@ -63,7 +75,7 @@ class CaughtFailure:
             raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
         self.error = exc
         if not self.quiet:
-            print(f"✔ failed as expected → {type(exc).__name__}: {short_message(exc)}")
+            print(f"✔ failed as expected → {type(exc).__name__}: {short_message(exc, fragment=self.match)}")
         return True  # swallow the expected error: the notebook goes on
 
     def __repr__(self):

@@ -153,6 +153,9 @@ def test_expect_failure_bad_arguments():
 def test_short_message_keeps_first_line_and_cuts():
     assert H.short_message(ValueError("first\nsecond")) == "first"
     assert len(H.short_message(ValueError("x" * 500))) == 160
+    generic = ValueError("Arguments for call are not valid.\nExpected a value of type 'Tensor'\nmore")
+    assert H.short_message(generic) == "Expected a value of type 'Tensor'"
+    assert H.short_message(generic, fragment="MORE") == "more"
 
 
 def test_require_module_messages():

@@ -1,0 +1,314 @@
+"""“Will it script?”: edit a small model, see at once whether TorchScript takes it (introduced in 06_limitations).
+
+``attempt_script(source)`` is the logic and returns a ``ScriptAttempt``: a verdict, the error
+as one line plus its full text, any warning, and the generated ``.code``. It never raises for
+what the learner typed: a ``SyntaxError`` is reported as "not valid Python", an error in the
+module's own code as a Python error, and code that runs too long is stopped (``time_limit``).
+``WillItScript`` holds the editor's state (presets from the gallery, the text, the test
+inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script()`` builds both.
+"""
+import ast
+import contextlib
+import copy
+import html
+import signal
+import textwrap
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Optional
+
+import ipywidgets as widgets
+import torch
+
+from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
+                      snippet_model)
+
+__all__ = ["ScriptAttempt", "attempt_script", "WillItScript", "WillItScriptWidget", "will_it_script",
+           "VERDICTS", "STARTER_FORWARD"]
+
+VERDICTS = {
+    "scripts": "✔ scripts",
+    "fails to script": "✘ torch.jit.script fails",
+    "fails when run": "✘ scripts, but fails when called on the test input",
+    "differs from eager": "✘ scripts and runs, but differs from eager PyTorch",
+    "not valid Python": "✘ not valid Python (a SyntaxError, before TorchScript is even asked)",
+    "Python error": "✘ the code fails as plain Python, before TorchScript is asked",
+    "no model": "✘ nothing to script",
+    "timed out": "✘ stopped: the code ran longer than the time limit",
+}
+
+STARTER_FORWARD = textwrap.dedent("""\
+    def forward(self, x):
+        # Edit me, then press "Will it script?". Try a lambda, a try/except, y=None ...
+        return [x + i for i in range(3)]
+    """)
+
+
+@dataclass
+class ScriptAttempt:
+    """What happened to one piece of source: ``verdict`` is a key of ``VERDICTS``."""
+    source: str
+    verdict: str
+    short_error: str = ""
+    full_error: str = ""
+    warning: str = ""
+    code: Optional[str] = None
+    note: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "scripts"
+
+    @property
+    def headline(self) -> str:
+        return VERDICTS[self.verdict]
+
+    def __repr__(self):
+        tail = f" → {self.short_error}" if self.short_error else ""
+        return f"<ScriptAttempt {self.verdict}{tail} ({self.seconds * 1000:.0f} ms)>"
+
+    def _repr_html_(self):
+        return attempt_html(self)
+
+
+class _TimeLimit(BaseException):
+    """Not an Exception: the handlers for the learner's own errors must not swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Interrupt Python code that runs longer than ``seconds`` (main thread, POSIX only).
+
+    Learner code may loop forever at module level or in forward; an alarm signal stops the
+    Python part. Elsewhere (a worker thread, Windows) the code simply runs unguarded.
+    """
+    usable = (seconds and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def _stop(signum, frame):
+        raise _TimeLimit(f"stopped after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _copy(model):
+    """A deep copy, so that running eager cannot change what gets scripted; the model itself if it cannot be copied."""
+    try:
+        return copy.deepcopy(model)
+    except Exception:
+        return model
+
+
+def _module_source(source: str):
+    """The source to import, or None if there is nothing to script.
+
+    A snippet that defines ``class Model`` is used as it is. Otherwise, if it defines a top-level
+    ``forward``, its top-level functions become the methods of a ``class Model(nn.Module)``, and
+    everything else (imports, constants) stays at module level, above the class.
+    """
+    top = ast.parse(source).body
+    if any(isinstance(n, ast.ClassDef) and n.name == "Model" for n in top):
+        return source
+    is_def = lambda n: isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    if not any(is_def(n) and n.name == "forward" for n in top):
+        return None
+    lines = source.splitlines(keepends=True)
+    module_part, class_part, done = [], [], 0
+    for node in top:  # each piece takes the comments and blank lines just above it along
+        (class_part if is_def(node) else module_part).append("".join(lines[done:node.end_lineno]))
+        done = node.end_lineno
+    class_part.append("".join(lines[done:]))
+    body = "".join(class_part)
+    return "".join(module_part) + "class Model(nn.Module):\n" + textwrap.indent(body, "    ")
+
+
+def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=None) -> ScriptAttempt:
+    """Try to script ``source`` (a ``class Model(nn.Module)`` or just ``def forward(self, ...)``).
+
+    With ``inputs`` (a list of argument tuples) the scripted model is also called on each and
+    compared with eager PyTorch. Every outcome is returned as a ``ScriptAttempt``, never raised.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"attempt_script expects the code as a str, got {type(source).__name__}")
+    start = time.perf_counter()
+
+    def done(verdict, error=None, **fields):
+        if error is not None:
+            fields.setdefault("short_error", script_error_line(error))
+            fields.setdefault("full_error", "".join(traceback.format_exception_only(type(error), error))
+                              if isinstance(error, SyntaxError) else str(error))
+        return ScriptAttempt(source, verdict, seconds=time.perf_counter() - start, **fields)
+
+    if not source.strip():
+        return done("no model", short_error="The editor is empty: write a `def forward(self, x): ...`")
+    try:
+        compile(source, "<your code>", "exec")
+        wrapped = _module_source(source)
+    except SyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return done("not valid Python", exc, short_error=f"SyntaxError: {exc.msg}{where}")
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes, absurdly nested code
+        return done("not valid Python", exc)
+    if wrapped is None:
+        return done("no model", short_error="Define `class Model(nn.Module)`, or write just "
+                                            "`def forward(self, x): ...` (imports and helper defs may go with it)")
+    calls = _calls(inputs) if inputs else []
+    try:
+        with _time_limit(time_limit):
+            try:
+                model = snippet_model(wrapped, folder)
+            except (Exception, SystemExit) as exc:  # NameError, ImportError, ... in the learner's module
+                return done("Python error", exc)
+            if not isinstance(model, torch.nn.Module):
+                return done("no model", short_error="`Model` must be a torch model: write `class Model(nn.Module):`")
+            scripted, error, warning = _script(_copy(model))
+            if error is not None:
+                return done("fails to script", error, warning=warning)
+            code, note = None, ""
+            try:
+                code = scripted.code
+            except Exception as exc:  # e.g. a Tensor argument defaulting to None cannot be printed
+                note = f"It scripted, but printing its `.code` fails: {script_error_line(exc)}."
+            for i, call in enumerate(calls):
+                try:
+                    expected = call(_copy(model))
+                except (Exception, SystemExit) as exc:
+                    note += (f" Not run on the test input: the eager model fails on it too "
+                             f"({script_error_line(exc)}), so that is not a TorchScript problem.")
+                    break
+                try:
+                    got = call(scripted)
+                except Exception as exc:
+                    return done("fails when run", exc, warning=warning, code=code, note=note)
+                same, why = _same_outputs(expected, got)
+                if not same:
+                    return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
+                                code=code, note=note)
+            else:
+                if calls:
+                    note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
+            return done("scripts", warning=warning, code=code, note=note.strip())
+    except _TimeLimit as exc:
+        return done("timed out", short_error=f"Stopped after {time_limit:g} s: does the code loop forever?",
+                    full_error=str(exc))
+
+
+def attempt_html(attempt: ScriptAttempt) -> str:
+    """The widget's result panel for one attempt."""
+    colour = "#1a7f37" if attempt.ok else "#b35900"
+    parts = [f"<div style='color:{colour};font-weight:bold'>{html.escape(attempt.headline)}</div>"]
+    if attempt.short_error:
+        parts.append(f"<div><code>{html.escape(attempt.short_error)}</code></div>")
+    if attempt.full_error and attempt.full_error.strip() != attempt.short_error.strip():
+        parts.append(f"<details><summary>full message</summary>"
+                     f"<pre style='white-space:pre-wrap'>{html.escape(attempt.full_error)}</pre></details>")
+    if attempt.warning:
+        parts.append(f"<details open><summary>⚠ warning while scripting</summary>"
+                     f"<pre style='white-space:pre-wrap'>{html.escape(attempt.warning)}</pre></details>")
+    if attempt.note:
+        parts.append(f"<div><i>{html.escape(attempt.note)}</i></div>")
+    if attempt.code:
+        parts.append(f"<div>TorchScript's <code>.code</code>:</div>{_highlight(attempt.code)}")
+    parts.append(f"<div style='color:#777;font-size:smaller'>took {attempt.seconds * 1000:.0f} ms</div>")
+    return "".join(parts)
+
+
+def _default_inputs():
+    return [(torch.linspace(-2.0, 2.0, 6).reshape(2, 3),)]
+
+
+OWN_CODE = "(your own code)"
+
+
+class WillItScript:
+    """The editor's state: current text, test inputs, presets (every gallery entry, broken and fixed)."""
+
+    def __init__(self, source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0, folder=None):
+        if not isinstance(source, str):
+            raise TypeError(f"WillItScript expects the starting code as a str, got {type(source).__name__}")
+        self.source, self.time_limit, self.folder = source, time_limit, folder
+        self.inputs = inputs if inputs is not None else _default_inputs()
+        self.presets = {}
+        for entry in GALLERY:
+            self.presets[f"✘ {entry.title} (broken)"] = (entry.broken, entry.inputs)
+            self.presets[f"✔ {entry.title} (fixed)"] = (entry.fixed, entry.fixed_inputs or entry.inputs)
+        self.attempt = None
+
+    def choose(self, label: str) -> ScriptAttempt:
+        """Load a preset into the editor and try it."""
+        if label not in self.presets:
+            raise KeyError(f"no preset {label!r}: choose one of the dropdown's entries")
+        source, make_inputs = self.presets[label]
+        self.source, self.inputs = source, make_inputs()
+        return self.update()
+
+    def edit(self, source: str) -> None:
+        """Replace the editor's text (the test inputs stay)."""
+        if not isinstance(source, str):
+            raise TypeError(f"edit expects the code as a str, got {type(source).__name__}")
+        self.source = source
+
+    def update(self) -> ScriptAttempt:
+        """Try the current text; the result is also kept in ``self.attempt``."""
+        self.attempt = attempt_script(self.source, self.inputs, self.time_limit, self.folder)
+        return self.attempt
+
+
+class WillItScriptWidget(widgets.VBox):
+    """The view: a preset dropdown, a code editor, a button, and the result panel."""
+
+    def __init__(self, logic: WillItScript):
+        self.logic = logic
+        self.preset = widgets.Dropdown(options=[OWN_CODE, *logic.presets], value=OWN_CODE,
+                                       description="Preset:", layout=widgets.Layout(width="auto"))
+        self.editor = widgets.Textarea(value=logic.source, rows=12, layout=widgets.Layout(width="100%"))
+        self.editor.add_class("ts-will-it-script-editor")
+        self.button = widgets.Button(description="Will it script?", button_style="primary", icon="play")
+        self.result = widgets.HTML("")
+        self.preset.observe(self._on_preset, names="value")
+        self.button.on_click(self._on_button)
+        header = ("<style>.ts-will-it-script-editor textarea {font-family: monospace}</style>"
+                  "<b>🧪 Will it script?</b> Edit the model (or pick a preset), then press the button.")
+        super().__init__([widgets.HTML(header),
+                          self.preset, self.editor, self.button, self.result])
+        self._show(logic.update())
+
+    def _show(self, attempt: ScriptAttempt) -> None:
+        self.result.value = attempt_html(attempt)
+
+    def _on_preset(self, change):
+        if change["new"] == OWN_CODE:
+            return
+        self._show(self.logic.choose(change["new"]))
+        self.editor.value = self.logic.source
+
+    def _on_button(self, _button=None):
+        self.logic.edit(self.editor.value)
+        self._show(self.logic.update())
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        # Without a live kernel (a static render) show the starting code and its result.
+        attempt = self.logic.attempt
+        bundle["text/html"] = (f"<div><b>🧪 Will it script?</b> (run in JupyterLab to edit)"
+                               f"<pre>{html.escape(self.logic.source)}</pre>"
+                               f"{attempt_html(attempt) if attempt else ''}</div>")
+        bundle["text/plain"] = f"Will it script? {attempt!r}"
+        return bundle
+
+
+def will_it_script(source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0) -> WillItScriptWidget:
+    """An editor that says whether a small model scripts, why not, and what TorchScript made of it."""
+    return WillItScriptWidget(WillItScript(source, inputs, time_limit))

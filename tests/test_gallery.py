@@ -1,0 +1,174 @@
+"""The limitations gallery, checked live: every broken entry fails as recorded, every fix scripts and matches eager."""
+import dataclasses
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+import helpers as H
+from helpers.workdir import REPO_ROOT
+
+
+@pytest.mark.parametrize("key", [e.key for e in H.GALLERY])
+def test_every_entry_still_behaves_as_the_gallery_says(key, tmp_path):
+    # Fails with a message naming the entry if a torch release lifts the limitation or changes its error.
+    check = H.check_gallery_entry(key, folder=tmp_path)
+    assert check.entry.key == key
+    assert check.short and check.n_inputs >= 1
+
+
+def test_gallery_covers_the_constructs_the_notebook_teaches():
+    keys = {e.key for e in H.GALLERY}
+    assert {"try_except", "lambda", "varargs", "kwargs", "sum_builtin", "numpy_call", "new_attribute",
+            "none_default", "mixed_list", "mixed_dict", "helper_ignore", "helper_unused",
+            "global_counter", "global_list", "global_read"} <= keys
+    assert len(keys) == len(H.GALLERY)
+
+
+def _variant(key, **changes):
+    return dataclasses.replace(H.gallery_entry(key), **changes)
+
+
+def test_an_accepted_construct_fails_the_check_and_names_the_entry(tmp_path):
+    entry = _variant("lambda", broken=H.gallery_entry("lambda").fixed)  # as if torch now accepted lambdas
+    with pytest.raises(AssertionError, match=r"gallery entry 'lambda'.*accepts the construct"):
+        H.check_gallery_entry(entry, folder=tmp_path)
+
+
+def test_a_changed_message_fails_the_check(tmp_path):
+    entry = _variant("try_except", fragment="a message torch never wrote")
+    with pytest.raises(AssertionError, match=r"gallery entry 'try_except': expected UnsupportedNodeError"):
+        H.check_gallery_entry(entry, folder=tmp_path)
+    with pytest.raises(AssertionError, match="expected RuntimeError"):
+        H.check_gallery_entry(_variant("try_except", error_type=RuntimeError), folder=tmp_path)
+
+
+def test_a_run_stage_entry_that_runs_fails_the_check(tmp_path):
+    entry = _variant("none_default", broken=H.gallery_entry("none_default").fixed)
+    with pytest.raises(AssertionError, match="expected the broken model to script|but it ran"):
+        H.check_gallery_entry(entry, folder=tmp_path)
+
+
+def test_a_warning_that_disappears_fails_the_check(tmp_path):
+    entry = _variant("mixed_list", broken=H.gallery_entry("mixed_list").fixed)
+    with pytest.raises(AssertionError, match=r"gallery entry 'mixed_list': expected a warning"):
+        H.check_gallery_entry(entry, folder=tmp_path)
+
+
+def test_a_fix_that_changes_the_result_fails_the_check(tmp_path):
+    wrong_fix = H.gallery_entry("try_except").fixed.replace("x.reshape(-1)", "x.reshape(-1) * 2")
+    with pytest.raises(AssertionError, match="changes the result of the original code"):
+        H.check_gallery_entry(_variant("try_except", fixed=wrong_fix), folder=tmp_path)
+
+
+def test_a_fix_that_does_not_script_fails_the_check(tmp_path):
+    with pytest.raises(AssertionError, match="the fix does not script"):
+        H.check_gallery_entry(_variant("lambda", fixed=H.gallery_entry("lambda").broken), folder=tmp_path)
+
+
+def test_entries_validate_their_fields():
+    with pytest.raises(ValueError, match="stage must be one of"):
+        _variant("lambda", stage="compile")
+    with pytest.raises(ValueError, match="exception class"):
+        _variant("lambda", error_type=None)
+    with pytest.raises(KeyError, match="choose one of"):
+        H.gallery_entry("lambdas")
+
+
+def test_report_lists_every_entry_with_its_four_parts(tmp_path):
+    report = H.check_gallery(["try_except", "mixed_list"], folder=tmp_path)
+    text, page = repr(report), report._repr_html_()
+    assert "try_except" in text and "try blocks aren't supported" in text
+    for part in ("1 · Broken", "2 · What happens", "3 · Why", "4 · Fix", "List[Union[Tensor, int]]"):
+        assert part in page
+    assert report["mixed_list"].short.startswith("List consists of heterogeneous types")
+    with pytest.raises(KeyError):
+        report["nope"]
+
+
+def test_exec_defined_classes_cannot_be_scripted_but_snippets_can(tmp_path):
+    source = "class Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
+    namespace = dict(H.SNIPPET_GLOBALS)
+    exec(source, namespace)
+    with pytest.raises(OSError, match="Can't get source"):
+        torch.jit.script(namespace["Model"]())
+    model = H.snippet_model(source, folder=tmp_path)
+    assert inspect.getsource(type(model)) == source
+    assert torch.equal(torch.jit.script(model)(torch.ones(2)), torch.full((2,), 2.0))
+
+
+def test_snippets_work_from_any_directory_and_default_to_the_work_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path / "work"))
+    monkeypatch.chdir(tmp_path)
+    module = H.load_snippet("def twice(x: torch.Tensor) -> torch.Tensor:\n    return x * 2\n")
+    # work_dir keeps one folder per process, so compare with what it returns rather than with tmp_path
+    assert os.path.isabs(module.__file__)
+    assert module.__file__.startswith(str(H.work_dir("06_limitations") / "snippets"))
+    assert torch.jit.script(module.twice)(torch.ones(1)).item() == 2.0
+
+
+def test_each_load_is_a_fresh_module(tmp_path):
+    source = "COUNT = [0]\n"
+    a, b = H.load_snippet(source, tmp_path), H.load_snippet(source, tmp_path)
+    a.COUNT.append(1)
+    assert a.__file__ == b.__file__ and b.COUNT == [0]
+
+
+def test_snippet_errors_are_raised_as_they_are(tmp_path):
+    with pytest.raises(SyntaxError):
+        H.load_snippet("def broken(:\n", tmp_path)
+    with pytest.raises(NameError):
+        H.load_snippet("undefined_name + 1\n", tmp_path)
+    with pytest.raises(ValueError, match="class named Model"):
+        H.snippet_model("x = 1\n", tmp_path)
+    with pytest.raises(TypeError, match="source code as a str"):
+        H.load_snippet(b"x = 1")
+
+
+def test_two_processes_at_once_share_a_snippet_folder(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, types, torch, warnings
+        warnings.simplefilter("ignore")
+        package = types.ModuleType("helpers")  # import only the gallery, not every helper module
+        package.__path__ = [{str(REPO_ROOT / "helpers")!r}]
+        sys.modules["helpers"] = package
+        from helpers.gallery import GALLERY, snippet_model
+        for entry in GALLERY[:6]:
+            for _ in range(2):
+                torch.jit.script(snippet_model(entry.fixed, {str(tmp_path)!r}))
+        print("ok")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0 and out.strip() == "ok", err[-2000:]
+    assert not list(tmp_path.glob("*.tmp")), "temporary files must be renamed into place"
+
+
+def test_native_warnings_are_captured():
+    def mixed(x):
+        return [x, 1]
+    with H.captured_native_warnings() as box:
+        torch.jit.script(mixed)
+    assert "List consists of heterogeneous types" in box[0]
+    assert "is deprecated" not in box[0]
+
+
+def test_script_error_line_picks_the_informative_line():
+    class SumOverTensors(nn.Module):
+        def forward(self, x):
+            return sum([x, x])
+    with pytest.raises(RuntimeError) as caught:
+        torch.jit.script(SumOverTensors())
+    line = H.script_error_line(caught.value)
+    assert line.startswith("RuntimeError: Expected a value of type 'Tensor'")
+    assert H.script_error_line(ValueError("first\nsecond"), fragment="SECOND") == "ValueError: second"
+    with pytest.raises(TypeError, match="expects an exception"):
+        H.script_error_line("not an error")

@@ -1,0 +1,137 @@
+"""“Will it script?”: the logic driven without a browser, and what the widget shows."""
+import time
+
+import pytest
+import torch
+
+import helpers as H
+from helpers.will_it_script import OWN_CODE, attempt_html
+
+
+def x():
+    return [(torch.linspace(-2.0, 2.0, 6).reshape(2, 3),)]
+
+
+def test_starter_scripts_and_shows_code(tmp_path):
+    attempt = H.attempt_script(H.STARTER_FORWARD, x(), folder=tmp_path)
+    assert attempt.ok and attempt.verdict == "scripts"
+    assert "List[Tensor]" in attempt.code and "matches eager" in attempt.note
+
+
+def test_syntax_error_is_reported_as_python_not_torchscript(tmp_path):
+    attempt = H.attempt_script("def forward(self, x)\n    return x\n", folder=tmp_path)
+    assert attempt.verdict == "not valid Python" and not attempt.ok
+    assert attempt.short_error.startswith("SyntaxError:") and "line 1" in attempt.short_error
+    assert "TorchScript" not in attempt.short_error and "before TorchScript" in attempt.headline
+    assert "^" in attempt.full_error  # the caret under the offending spot
+
+
+def test_scripting_failure_gives_one_line_and_full_text(tmp_path):
+    attempt = H.attempt_script(H.gallery_entry("try_except").broken, folder=tmp_path)
+    assert attempt.verdict == "fails to script"
+    assert attempt.short_error == "UnsupportedNodeError: try blocks aren't supported"
+    assert "\n" not in attempt.short_error and "<--- HERE" in attempt.full_error
+
+
+@pytest.mark.parametrize("source", [
+    "def forward(self, x):\n    return self.double(x)\n\ndef double(self, t):\n    return t * 2\n",
+    "import math\n\n# a comment\ndef forward(self, x):\n    return x * math.pi\n",
+    "def forward(self, x):\n    return x * math.pi\n\nimport math  # module level, even below forward\n",
+])
+def test_bare_forward_with_helpers_becomes_a_model(tmp_path, source):
+    attempt = H.attempt_script(source, x(), folder=tmp_path)
+    assert attempt.ok and "matches eager" in attempt.note, attempt.full_error
+
+
+@pytest.mark.parametrize("source, verdict, words", [
+    ("", "no model", "empty"),
+    ("y = 1\n", "no model", "class Model"),
+    ("class Model:\n    pass\n", "no model", "nn.Module"),
+    ("import not_a_module_anywhere\n\nclass Model(nn.Module):\n    pass\n", "Python error", "ModuleNotFoundError"),
+    ("def forward(self, x):\n    return x.numpy()\n", "fails to script", "numpy"),
+    ("def forward(self, x, bias=None):\n    return x if bias is None else x + bias\n", "fails when run",
+     "Expected a proper Tensor"),
+    ("def forward(self, x):\n    return x * torch.rand(())\n", "scripts", ""),
+])
+def test_verdicts(tmp_path, source, verdict, words):
+    attempt = H.attempt_script(source, x(), folder=tmp_path)
+    assert attempt.verdict == verdict, attempt
+    assert words in attempt.short_error
+
+
+def test_code_that_cannot_be_printed_is_explained(tmp_path):
+    attempt = H.attempt_script("def forward(self, x, bias=None):\n    return x\n", x(), folder=tmp_path)
+    assert attempt.ok and attempt.code is None and "printing its `.code` fails" in attempt.note
+
+
+def test_eager_failure_on_the_test_input_is_not_blamed_on_torchscript(tmp_path):
+    attempt = H.attempt_script("def forward(self, x, y):\n    return x + y\n", x(), folder=tmp_path)
+    assert attempt.ok and "eager model fails on it too" in attempt.note
+
+
+def test_a_difference_from_eager_is_caught(tmp_path):
+    # TorchScript prints floats its own way, so str(1.0) has another length than Python's "1.0".
+    attempt = H.attempt_script("def forward(self, x):\n    return x + len(str(1.0))\n", x(), folder=tmp_path)
+    assert attempt.verdict == "differs from eager" and not attempt.ok
+    assert attempt.short_error.startswith("test input 0: values differ")
+
+
+def test_mixed_list_shows_its_warning_and_union_type(tmp_path):
+    attempt = H.attempt_script(H.gallery_entry("mixed_list").broken, x(), folder=tmp_path)
+    assert attempt.ok and "heterogeneous types" in attempt.warning
+    assert "List[Union[Tensor, int]]" in attempt.code
+
+
+@pytest.mark.parametrize("source", ["while True:\n    pass\n\nclass Model(nn.Module):\n    pass\n",
+                                    "def forward(self, x):\n    while True:\n        x = x + 1\n    return x\n"])
+def test_endless_code_is_stopped(tmp_path, source):
+    start = time.perf_counter()
+    attempt = H.attempt_script(source, x(), time_limit=0.3, folder=tmp_path)
+    assert attempt.verdict == "timed out" and "loop forever" in attempt.short_error
+    assert time.perf_counter() - start < 3
+
+
+def test_every_preset_gives_the_gallery_verdict(tmp_path):
+    logic = H.WillItScript(folder=tmp_path)
+    for entry in H.GALLERY:
+        broken = logic.choose(f"✘ {entry.title} (broken)")
+        expected = {"script": "fails to script", "run": "fails when run", "warn": "scripts"}[entry.stage]
+        assert broken.verdict == expected, (entry.key, broken)
+        fixed = logic.choose(f"✔ {entry.title} (fixed)")
+        assert fixed.ok and "matches eager" in fixed.note, (entry.key, fixed)
+
+
+def test_one_update_feels_instant(tmp_path):
+    logic = H.WillItScript(folder=tmp_path)
+    logic.update()  # the first scripting in a process warms torch up
+    start = time.perf_counter()
+    logic.update()
+    assert time.perf_counter() - start < 1.0
+
+
+def test_widget_follows_presets_and_edits(tmp_path):
+    widget = H.WillItScriptWidget(H.WillItScript(folder=tmp_path))
+    assert "✔ scripts" in widget.result.value
+    widget.preset.value = "✘ lambda (broken)"
+    assert "lambda" in widget.editor.value and "Lambda aren" in widget.result.value
+    widget.editor.value = "def forward(self, x)\n    return x\n"
+    widget._on_button()
+    assert "not valid Python" in widget.result.value
+    widget.preset.value = OWN_CODE  # choosing "your own code" keeps the text
+    assert widget.editor.value.startswith("def forward(self, x)")
+
+
+def test_results_are_escaped_and_inputs_checked(tmp_path):
+    attempt = H.attempt_script("def forward(self, x):\n    return x.numpy()  # <blink>\n", folder=tmp_path)
+    page = attempt_html(attempt)
+    assert "&lt;blink&gt;" in page and "<blink>" not in page
+    with pytest.raises(TypeError, match="as a str"):
+        H.attempt_script(None)
+    with pytest.raises(KeyError, match="no preset"):
+        H.WillItScript(folder=tmp_path).choose("nope")
+
+
+def test_works_from_another_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path / "work"))
+    monkeypatch.chdir(tmp_path)
+    assert H.attempt_script(H.STARTER_FORWARD).ok
