@@ -1,0 +1,120 @@
+"""Exercise checkers for 03_tracing: each prints ✔ or ✘ with a reason and returns True or False."""
+import warnings
+
+import torch
+
+from .guards import require_module
+from .models import BranchModel, sample_model, example_input
+from .parity import parity, _one_line
+
+__all__ = ["check_branch_without_if", "check_catching_inputs"]
+
+_BOOL_WARNING = "Converting a tensor to a Python boolean"
+
+
+def _branch_test_inputs():
+    """Inputs on both sides of BranchModel's `if`, the boundary (sum exactly 0) included."""
+    return {"[1, 2, 3]": torch.tensor([1.0, 2.0, 3.0]), "[-1, -2, -3]": torch.tensor([-1.0, -2.0, -3.0]),
+            "[2, -3]": torch.tensor([2.0, -3.0]), "[-1, 4, -2]": torch.tensor([-1.0, 4.0, -2.0]),
+            "[1, -1]": torch.tensor([1.0, -1.0]), "zeros(4)": torch.zeros(4)}
+
+
+def _instantiate(model, who):
+    if isinstance(model, type) and issubclass(model, torch.nn.Module):
+        try:
+            model = model()
+        except TypeError as error:
+            print(f"✘ {who}: could not build {model.__name__}() without arguments ({error}); "
+                  "pass an instance instead")
+            return None
+    return require_module(model, who)
+
+
+def check_branch_without_if(model) -> bool:
+    """03, exercise 1: ``model`` answers like BranchModel, and its trace is right for every input."""
+    model = _instantiate(model, "check_branch_without_if")
+    if model is None:
+        return False
+    example = torch.tensor([1.0, 2.0, 3.0])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # the tracer's warning is part of the diagnosis
+        try:
+            traced = torch.jit.trace(model, example, check_trace=False)
+        except Exception as error:
+            print(f"✘ Tracing your model failed ({_one_line(error)}). Keep forward(x) to tensor operations.")
+            return False
+    if any(_BOOL_WARNING in str(w.message) for w in seen):
+        print("✘ Not yet: tracing still warned “Converting a tensor to a Python boolean”, so forward still "
+              "decides in Python (an `if` on a tensor). Compute both results and let torch.where(condition, a, b) pick.")
+        return False
+    reference = BranchModel()
+    for label, x in _branch_test_inputs().items():
+        try:
+            got = model(x)
+        except Exception as error:
+            print(f"✘ Your eager model fails on x = {label} ({_one_line(error)}).")
+            return False
+        want = reference(x)
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want):
+            print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {want.tolist()} "
+                  f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
+                  f"yours returned {got.tolist() if isinstance(got, torch.Tensor) else got!r}.")
+            return False
+    report = parity(model, traced, inputs=_branch_test_inputs())
+    if not report.all_close:
+        print(f"✘ Eager is right, but the traced copy diverges first at x = {report.first_divergence}: "
+              "something in forward is still decided in Python while tracing.")
+        return False
+    print(f"✔ Right: no tracer warning, and the traced copy agrees with BranchModel on all {len(report.rows)} "
+          "inputs, both signs and a zero sum included. torch.where is a tensor operation, so the trace "
+          "records the choice itself instead of the branch one example took.")
+    return True
+
+
+def _gate_sum(model, x, h) -> float:
+    """What the RNN cell's `if` looks at: the sum of the new hidden state."""
+    with torch.no_grad():
+        return torch.tanh(model.linear(x) + h).sum().item()
+
+
+def check_catching_inputs(check_inputs) -> bool:
+    """03, exercise 2: ``torch.jit.trace(rnn_cell, example, check_inputs=check_inputs)`` must refuse the trace."""
+    if isinstance(check_inputs, tuple) and check_inputs and all(isinstance(t, torch.Tensor) for t in check_inputs):
+        check_inputs = [check_inputs]  # one (x, h) tuple given without the surrounding list: accept it
+    if not isinstance(check_inputs, list) or not check_inputs:
+        print("✘ check_inputs is a non-empty list of argument tuples, e.g. [(x1, h1), (x2, h2)]; "
+              f"you gave {type(check_inputs).__name__}.")
+        return False
+    model, example = sample_model("rnn_cell"), example_input("rnn_cell")
+    for i, args in enumerate(check_inputs):
+        if not (isinstance(args, tuple) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
+            print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
+                  f"two arguments; you gave {type(args).__name__}.")
+            return False
+        try:
+            with torch.no_grad():
+                model(*args)
+        except Exception as error:
+            print(f"✘ The eager model itself fails on check input {i} ({_one_line(error)}): "
+                  "use shapes like the example's, x and h both (3, 4).")
+            return False
+    sums = [_gate_sum(model, *args) for args in check_inputs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warnings were shown in the notebook already
+        try:
+            torch.jit.trace(model, example, check_inputs=check_inputs)
+        except torch.jit.TracingCheckError:
+            other = next(i for i, s in enumerate(sums) if s <= 0) if any(s <= 0 for s in sums) else None
+            reason = (f"check input {other} makes new_h.sum() = {sums[other]:.3g} ≤ 0, so Python skipped the "
+                      "halving and its recorded graph differs from the example's" if other is not None
+                      else "its recorded graph differs from the example's")
+            print(f"✔ Right: trace refused with TracingCheckError: {reason}.")
+            return True
+        except Exception as error:
+            print(f"✘ Tracing failed for another reason ({_one_line(error)}).")
+            return False
+    shown = ", ".join(f"{s:.3g}" for s in sums)
+    print(f"✘ Not yet: the trace passed its checks. On your inputs new_h.sum() = {shown}, all > 0 like the example "
+          f"({_gate_sum(model, *example):.3g}), so every check ran the same branch. Find an (x, h) that makes "
+          "tanh(linear(x) + h) sum to ≤ 0.")
+    return False

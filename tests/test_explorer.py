@@ -1,0 +1,83 @@
+"""The divergence explorer: the verdict a learner reads flips where a trace goes wrong, and updates are instant."""
+import time
+
+import pytest
+
+import helpers as H
+
+
+def test_traced_branch_flips_when_the_slider_crosses_zero():
+    ex = H.DivergenceExplorer(model="branch", method="trace")
+    verdicts = {s: ex.set(scale=s).verdict for s in (2.0, 1.0, 0.25, 0.0, -0.25, -1.0, -2.0)}
+    assert all(verdicts[s].startswith("✔ agree") for s in (2.0, 1.0, 0.25, 0.0))  # zero: -0 equals 2 * 0
+    assert all(verdicts[s].startswith("✘ disagree") for s in (-0.25, -1.0, -2.0))
+    assert "traced model answers differently" in verdicts[-1.0]
+    state = ex.set(scale=-1.0)
+    assert state.eager_output.tolist() == [1.0, 2.0, 3.0] and state.exported_output.tolist() == [-2.0, -4.0, -6.0]
+    assert state.path == "x.sum() = -6 → eager Python negates x" and state.example_path == "x.sum() = 6 → doubles x"
+
+
+def test_scripted_branch_agrees_everywhere():
+    ex = H.DivergenceExplorer(model="branch", method="script")
+    for s in (2.0, 0.5, 0.0, -0.5, -2.0):
+        assert ex.set(scale=s).verdict == "✔ agree: the scripted model gives exactly the eager output"
+
+
+def test_traced_loop_is_wrong_for_another_sequence_length():
+    ex = H.DivergenceExplorer(model="loop", method="trace", scale=1.0)
+    assert ex.set(length=3).agree
+    assert ex.set(length=5).verdict.startswith("✘ disagree: the traced model answers differently")
+    state = ex.set(length=1)  # the trace indexes rows 1 and 2, which a 1-row input lacks
+    assert not state.agree and "fails on this input" in state.verdict and "out of range" in state.error
+    ex.set(method="script")
+    assert all(ex.set(length=n).agree for n in (1, 3, 5, 8))
+
+
+def test_traced_rnn_cell_flips_where_its_gate_does():
+    ex = H.DivergenceExplorer(model="rnn_cell", method="trace")
+    assert ex.set(scale=1.0).agree and not ex.set(scale=-1.0).agree
+    assert "keeps new_h as is" in ex.state.path and "halves new_h" in ex.state.example_path
+    assert ex.set(method="script").agree
+
+
+def test_exports_are_cached_and_a_slider_move_is_instant():
+    ex = H.DivergenceExplorer(model="branch", method="trace")
+    first = ex.exported()
+    ex.set(method="script")
+    ex.set(method="trace")
+    assert ex.exported() is first  # switching back reuses the trace instead of tracing again
+    start = time.perf_counter()
+    for s in (-2.0, -1.0, 0.0, 1.0, 2.0):
+        ex.set(scale=s)
+    assert (time.perf_counter() - start) / 5 < 0.2
+
+
+def test_tracer_warning_is_recorded_and_code_shows_no_branch():
+    ex = H.DivergenceExplorer(model="branch", method="trace")
+    assert any("Converting a tensor to a Python boolean" in w for w in ex.export_warnings())
+    assert "if" not in ex.code.split() and "torch.mul" in ex.code
+    ex.set(method="script")
+    assert ex.export_warnings() == [] and "if" in ex.code.split()
+
+
+def test_widget_shows_the_logic_state():
+    w = H.divergence_explorer()
+    assert "✔ agree" in w.result.value and "tracing warned" in w.result.value
+    w.scale_slider.value = -1.0
+    assert "✘ disagree" in w.result.value and "[-2. -4. -6.]" in w.result.value
+    w.method_picker.value = "script"
+    assert "✔ agree" in w.result.value
+    assert w.length_slider.layout.display == "none"
+    w.model_picker.value = "loop"
+    assert w.length_slider.layout.display == ""
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"model": "lstm"}, "model must be one of branch, loop, rnn_cell"),
+    ({"method": "export"}, "method must be 'trace' or 'script'"),
+    ({"scale": "big"}, "scale must be a number"),
+    ({"length": 0}, "length must be a whole number"),
+])
+def test_bad_settings_get_a_one_line_error(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        H.DivergenceExplorer(**kwargs)
