@@ -18,7 +18,7 @@ class Stop:
 
 COURSE_MAP = [
     Stop("00_start_here.ipynb", "Start here", 10, "how the workbook works; a first script-save-load"),
-    Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 10, "a model is a Python program"),
+    Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 15, "a model is a Python program"),
     Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 15, "a static, typed program: .graph and .code"),
     Stop("03_tracing.ipynb", "torch.jit.trace", 20, "records the path one input takes"),
     Stop("04_scripting.ipynb", "torch.jit.script", 20, "compiles the code, control flow included"),

@@ -1,0 +1,115 @@
+"""Exercise checkers for 04_scripting.
+
+Each checker scripts or traces the learner's code itself, runs it on inputs it picks, compares
+with the expected behaviour, and prints one line starting with ✔ or ✘ that says what to do next.
+"""
+import warnings
+
+import torch
+
+from .deprecations import DEPRECATION_PATTERN
+from .exercises_basics import _gist
+
+__all__ = ["check_optional_input", "check_traced_branches"]
+
+
+def _quiet_jit(fn, *args, **kwargs):
+    """Run a torch.jit entry point without its deprecation notice (explained in 02); return result and warnings."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+        result = fn(*args, **kwargs)
+    return result, seen
+
+
+def _instance(model, who):
+    if isinstance(model, type):
+        try:
+            model = model()
+        except TypeError as error:
+            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
+    return model
+
+
+# ---------------------------------------------------------------- exercise 1: an optional input
+
+def _centre(x, mean=None):
+    return x - (x.mean() if mean is None else mean)
+
+
+_CENTRE_CASES = [
+    ("without mean", (torch.tensor([1.0, 2.0, 6.0]),)),
+    ("with mean", (torch.tensor([1.0, 2.0, 6.0]), torch.tensor(1.0))),
+    ("with a mean per column", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]), torch.tensor([1.0, 4.0]))),
+]
+
+
+def check_optional_input(model) -> bool:
+    """04: ``model(x)`` returns x - x.mean(); ``model(x, mean)`` returns x - mean; and it scripts."""
+    model = _instance(model, "check_optional_input")
+    try:
+        scripted, _ = _quiet_jit(torch.jit.script, model)
+    except Exception as error:  # the compile error is the feedback
+        print(f"✘ torch.jit.script rejects it: {_gist(error)} Keep forward as given and change only "
+              "the type of `mean` (section 3).")
+        return False
+    for label, args in _CENTRE_CASES:
+        want = _centre(*args)
+        try:
+            got = scripted(*args)
+        except Exception as error:
+            hint = (" Without an annotation `mean` is typed as a plain Tensor, which can never be None: "
+                    "give it a type that allows None (section 3)."
+                    if "None" in str(error) or "undefined" in str(error) else "")
+            print(f"✘ The scripted model fails {label}: {type(error).__name__}: {_gist(error)}{hint}")
+            return False
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want):
+            print(f"✘ Not yet: {label}, x = {args[0].tolist()} gives {got}, expected {want}. "
+                  "Subtract the given mean, or x.mean() when none is given.")
+            return False
+    print("✔ Right: Optional[Tensor] lets the scripted model take the second input or leave it out.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 2: a branch inside a trace
+
+def _soft_clip_times_three(x):
+    peak = x.abs().max()
+    return (x / peak if peak > 1 else x) * 3
+
+
+_SMALL = torch.tensor([0.5, -0.25, 0.1])
+_LARGE = torch.tensor([4.0, -2.0, 1.0])
+
+
+def check_traced_branches(model) -> bool:
+    """04: the model traced on a small input must still clip a large one, and the other way round."""
+    model = _instance(model, "check_traced_branches")
+    for x in (_SMALL, _LARGE):
+        try:
+            got = model(x)
+        except Exception as error:
+            print(f"✘ Your eager model fails on {x}: {type(error).__name__}: {_gist(error)}")
+            return False
+        if not torch.allclose(got, _soft_clip_times_three(x)):
+            print(f"✘ Keep the model's maths as given: eager on {x} gives {got}, "
+                  f"expected {_soft_clip_times_three(x)}. Only add the decorator.")
+            return False
+    for example, other in ((_SMALL, _LARGE), (_LARGE, _SMALL)):
+        try:
+            traced, seen = _quiet_jit(torch.jit.trace, model, example)
+        except Exception as error:
+            print(f"✘ torch.jit.trace fails: {type(error).__name__}: {_gist(error)}")
+            return False
+        got, want = traced(other), _soft_clip_times_three(other)
+        if not torch.allclose(got, want):
+            froze = any(issubclass(w.category, torch.jit.TracerWarning) for w in seen)
+            print(f"✘ Not yet: traced on {example}, the model gives {got} for {other}, but eager gives {want}. "
+                  + ("The tracer warned that it turned a tensor into a Python bool: the `if` was frozen. "
+                     if froze else "")
+                  + "Decorate the helper that holds the `if` so that it is compiled, not traced (section 5).")
+            return False
+    print("✔ Right: the helper was scripted during tracing, so its `if` survives and both branches work.")
+    return True

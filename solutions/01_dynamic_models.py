@@ -1,0 +1,21 @@
+"""Worked solutions for the exercises of 01_dynamic_models."""
+import torch
+from torch import nn
+
+# Exercise 1. The loop body runs once per row (x.size(0)), whatever the number of columns.
+# The branch tests x.sum() > 0: 2 + (-5) = -3 is not positive, and 0 is not greater than 0 either.
+path_answers = {
+    "loop, input of shape (7, 2): runs of the loop body": 7,
+    "loop, input of shape (1, 10): runs of the loop body": 1,
+    "branch, tensor([2., -5.]): 'double' or 'negate'": "negate",
+    "branch, tensor([0., 0.]): 'double' or 'negate'": "negate",
+}
+
+
+# Exercise 2. A `while` loop whose condition reads the data: Python decides, call by call,
+# how many times the body runs.
+class HalveUntilSmall(nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x = x / 2
+        return x

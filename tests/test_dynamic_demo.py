@@ -1,0 +1,90 @@
+"""The path recorder counts the lines a model's Python forward runs, per input."""
+import matplotlib
+import pytest
+import torch
+
+import helpers as H
+
+matplotlib.use("Agg")
+
+
+def test_branch_takes_one_return_per_sign():
+    model = H.sample_model("branch")
+    positive = H.record_path(model, torch.tensor([1.0, 2.0]))
+    negative = H.record_path(model, torch.tensor([-1.0, -2.0]))
+    assert positive.ran("return x * 2") and not positive.ran("return -x")
+    assert negative.ran("return -x") and not negative.ran("return x * 2")
+    assert positive.steps == ["if x.sum() > 0:", "return x * 2"]
+    assert torch.equal(positive.output, torch.tensor([2.0, 4.0]))
+
+
+def test_loop_body_runs_once_per_row():
+    model = H.sample_model("loop")
+    for rows in (1, 5, 9):
+        record = H.record_path(model, torch.ones(rows, 3))
+        assert record.count("h = h + x[i]") == rows
+        assert record.count("for i in range") == rows + 1  # one more test finds the end
+
+
+def test_what_a_learner_sees():
+    record = H.record_path(H.sample_model("branch"), torch.tensor([-3.0]))
+    text = str(record)
+    assert text.startswith("BranchModel.forward: 2 line runs")
+    assert "1×      return -x" in text and "·          return x * 2" in text
+    assert "<table>" in record._repr_html_() and "return -x" in record._repr_html_()
+
+
+def test_scripted_model_runs_no_python_lines():
+    scripted = torch.jit.script(H.sample_model("branch"))
+    record = H.record_path(scripted, torch.tensor([1.0]), source=H.BranchModel.forward)
+    assert record.total == 0
+    assert torch.equal(record.output, torch.tensor([2.0]))
+
+
+def test_tracer_is_handed_back():
+    before = lambda *a: None  # noqa: E731 - a stand-in debugger
+    import sys
+    previous = sys.gettrace()
+    sys.settrace(before)
+    try:
+        H.record_path(H.sample_model("branch"), torch.tensor([1.0]))
+        assert sys.gettrace() is before
+    finally:
+        sys.settrace(previous)
+
+
+def test_plain_functions_work():
+    def clip(x):
+        if x.max() > 1:
+            return x / x.max()
+        return x
+    assert H.record_path(clip, torch.tensor([4.0, 2.0])).ran("return x / x.max()")
+
+
+def test_helpful_errors():
+    model = H.sample_model("branch")
+    with pytest.raises(TypeError, match="add parentheses"):
+        H.record_path(H.BranchModel, torch.ones(1))
+    with pytest.raises(TypeError, match="needs the input"):
+        H.record_path(model)
+    with pytest.raises(TypeError, match="source=MyModel.forward"):
+        H.record_path(torch.jit.script(model), torch.ones(1))
+    with pytest.raises(TypeError, match="nn.Module or a Python function"):
+        H.record_path(42, torch.ones(1))
+    record = H.record_path(model, torch.ones(1))
+    with pytest.raises(ValueError, match=r"no line of BranchModel.forward contains 'x \* 3'"):
+        record.count("x * 3")
+    with pytest.raises(ValueError, match="give a longer piece"):
+        record.count("return")
+
+
+def test_path_map_splits_the_plane_along_the_sum():
+    result = H.path_map(H.sample_model("branch"), "return x * 2", torch.linspace(-2, 2, 5))
+    a = result.values.view(1, -1)
+    b = result.values.view(-1, 1)
+    assert torch.equal(result.taken, (a + b) > 0)
+    assert 0 < result.fraction < 1
+    fig = result.plot()
+    assert "return x * 2" in fig.axes[0].get_title()
+    with pytest.raises(TypeError, match="1-D tensor"):
+        H.path_map(H.sample_model("branch"), "return x * 2", [1, 2])

@@ -1,0 +1,78 @@
+"""The 04 checkers accept the worked solutions and explain wrong answers."""
+import importlib.util
+
+import pytest
+import torch
+from torch import nn
+
+import helpers as H
+from helpers.workdir import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("solution_04", REPO_ROOT / "solutions" / "04_scripting.py")
+SOL04 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(SOL04)
+
+
+def test_solutions_pass(capsys):
+    assert H.check_optional_input(SOL04.Centre)
+    assert H.check_traced_branches(SOL04.ClipTimesThree())
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and all(line.startswith("✔") for line in out)
+
+
+class CentreNoAnnotation(nn.Module):
+    def forward(self, x, mean=None):
+        if mean is None:
+            return x - x.mean()
+        return x - mean
+
+
+class CentreIgnoresMean(nn.Module):
+    def forward(self, x):
+        return x - x.mean()
+
+
+class CentreUnscriptable(nn.Module):
+    def forward(self, x, mean=None):
+        try:
+            return x - mean
+        except TypeError:
+            return x - x.mean()
+
+
+def test_optional_feedback(capsys):
+    assert not H.check_optional_input(CentreNoAnnotation)
+    out = capsys.readouterr().out
+    assert "fails without mean" in out and "a type that allows None" in out
+    assert "Expected a proper Tensor but got None" in out  # torch's own reason, not its generic first line
+    assert not H.check_optional_input(CentreIgnoresMean())
+    assert "fails with mean" in capsys.readouterr().out
+    assert not H.check_optional_input(CentreUnscriptable)
+    assert "torch.jit.script rejects it: try blocks aren't supported" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="nn.Module class or an instance"):
+        H.check_optional_input(lambda x: x)
+
+
+def soft_clip_plain(x):
+    peak = x.abs().max()
+    if peak > 1:
+        return x / peak
+    return x
+
+
+class ClipUndecorated(nn.Module):
+    def forward(self, x):
+        return soft_clip_plain(x) * 3
+
+
+class ClipChangedMaths(nn.Module):
+    def forward(self, x):
+        return SOL04.soft_clip(x) * 2
+
+
+def test_traced_branches_feedback(capsys):
+    assert not H.check_traced_branches(ClipUndecorated())
+    out = capsys.readouterr().out
+    assert "the `if` was frozen" in out and "compiled, not traced" in out
+    assert not H.check_traced_branches(ClipChangedMaths)
+    assert "Keep the model's maths" in capsys.readouterr().out
