@@ -8,13 +8,15 @@ from .workdir import REPO_ROOT, work_dir
 __all__ = ["start"]
 
 
-def start(notebook: str, seed: int = 0, hide_deprecations: bool = True):
+def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads: int = 1):
     """Seed everything, hide only the TorchScript deprecation notices, and return this kernel's work folder.
 
     ``hide_deprecations=False`` keeps the deprecation FutureWarnings visible (00 and 02 show
-    them once before hiding them).
+    them once before hiding them). ``threads=1``: the workbook's models are small, and on a shared
+    server (or a 2-core laptop) extra torch threads only fight each other and make timings erratic.
     """
     seed_everything(seed)
+    torch.set_num_threads(threads)
     if hide_deprecations:
         hide_deprecation_warnings()
     folder = work_dir(notebook)
@@ -23,5 +25,5 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True):
     except ValueError:
         shown = folder
     note = "hidden (explained in 02)" if hide_deprecations else "shown"
-    print(f"torch {torch.__version__} · seed {seed} · files go to {shown} · TorchScript deprecation notices {note}")
+    print(f"torch {torch.__version__} · seed {seed} · {threads} thread{'s' if threads != 1 else ''} · files go to {shown} · TorchScript deprecation notices {note}")
     return folder

@@ -57,6 +57,15 @@ class QuizWidget(widgets.VBox):
     def _update(self, _button=None):
         self.score.value = f"<b>{self.logic.summary()}</b>"
 
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        # Without widgets (a static HTML page): every question with its answer behind a click.
+        parts = [q._repr_mimebundle_()["text/html"].replace("<b>Predict:</b>", f"<b>Q{n}.</b>", 1)
+                 for n, q in enumerate(self.questions, 1)]
+        bundle["text/html"] = "<div>" + "".join(parts) + "</div>"
+        bundle["text/plain"] = f"Self-check quiz: {len(self.questions)} questions (run in JupyterLab to answer)"
+        return bundle
+
 
 def quiz(questions) -> QuizWidget:
     """A self-check quiz: one committed answer per question, then the explanation and a running score."""

@@ -38,3 +38,8 @@ def test_bad_questions(bad, error):
 def test_question_without_answer_is_refused():
     with pytest.raises(ValueError, match="correct answer"):
         H.Quiz([dict(question="?", answer=None, explanation="x")])
+
+
+def test_static_fallback_lists_every_question_with_hidden_answers():
+    bundle = H.quiz(QUESTIONS)._repr_mimebundle_()
+    assert bundle["text/html"].count("<details>") == 2 and "Q2." in bundle["text/html"]
