@@ -94,6 +94,8 @@ def test_notebook_in_jupyterlab(lab, name):
         assert problems["loading"] == 0, f"{name}: a widget was still loading"
         check_graph_pictures(page, name)
         check_first_prediction(page, name)
+        if name.startswith("03_"):
+            check_explorer_flips_at_zero(page)
     finally:
         page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
         page.close()
@@ -116,12 +118,27 @@ def check_first_prediction(page, name):
     box = found.first.element_handle()  # pinned: the locator would move on once the button is renamed
     box.scroll_into_view_if_needed()
     # HTML widgets drop class attributes, so look for the feedback line that heads the explanation
-    assert not FEEDBACK.search(box.inner_text()), f"{name}: explanation visible before commit"
+    assert not FEEDBACK.search(box.text_content()), f"{name}: explanation visible before commit"
     radio = box.query_selector("input[type=radio]")
     if radio:
         radio.check()
     else:
         box.query_selector("input[type=text]").fill("my guess")
     box.query_selector("button").click()
-    page.wait_for_function("b => /Committed/.test(b.innerText)", arg=box, timeout=5_000)
-    assert FEEDBACK.search(box.inner_text()), f"{name}: no feedback or explanation after the commit"
+    page.wait_for_function("b => /Committed/.test(b.textContent)", arg=box, timeout=5_000)
+    assert FEEDBACK.search(box.text_content()), f"{name}: no feedback or explanation after the commit"
+
+
+def check_explorer_flips_at_zero(page):
+    """The divergence explorer (traced branch model) agrees at s = 1 and disagrees once s < 0."""
+    found = page.locator(".widget-vbox:has(.widget-slider:has-text('scale s'))")
+    assert found.count() >= 1, "03: the divergence explorer did not render"
+    box = found.last.element_handle()
+    box.scroll_into_view_if_needed()
+    assert "✔ agree" in box.text_content(), "03: the traced model should agree with eager at s = 1"
+    handle = box.query_selector(".widget-slider:has-text('scale s') .noUi-handle")
+    handle.focus()
+    for _ in range(5):  # 1.0 -> -0.25 in steps of 0.25, as a learner dragging the slider would
+        handle.press("ArrowLeft")
+    page.wait_for_function("b => /✘ disagree/.test(b.textContent)", arg=box, timeout=10_000)
+    page.screenshot(path=str(OUT / "screenshots" / "03_explorer_after_zero.png"))
