@@ -1,0 +1,103 @@
+"""Exercise checkers for 09_beyond_torchscript: make a model exportable; export one program for every batch size."""
+import torch
+
+from .digits import load_digits, load_digits_cnn
+from .export_bridge import quiet_export
+from .failures import short_message
+from .guards import require_module
+
+__all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports", "check_dynamic_batch_program"]
+
+# Both regimes of the limiter: inputs whose largest |value| is above 1 (scaled down) and at most 1 (unchanged).
+LIMITER_INPUTS = {
+    "large, mixed signs": torch.tensor([[3.0, -4.0, 1.0]]),
+    "small": torch.tensor([[0.2, -0.5, 0.1]]),
+    "large negative": torch.tensor([[-10.0, 2.0, -0.5]]),
+    "exactly 1": torch.tensor([[1.0, -1.0, 0.5]]),
+}
+
+
+def reference_limiter(x: torch.Tensor) -> torch.Tensor:
+    """What the limiter must compute: scale x into [-1, 1] if its largest |value| is above 1, else leave it."""
+    peak = x.abs().max()
+    return x / peak if peak > 1 else x
+
+
+def _close(a, b) -> bool:
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def check_limiter_exports(model) -> bool:
+    """09: ``model`` computes ``reference_limiter`` and torch.export captures it for inputs in both regimes."""
+    require_module(model, "check_limiter_exports")
+    with torch.no_grad():
+        for label, x in LIMITER_INPUTS.items():
+            try:
+                got = model(x)
+            except Exception as error:
+                print(f"✘ Your model fails in eager mode on the {label} input {x.tolist()}: "
+                      f"{type(error).__name__}: {short_message(error, 120)}")
+                return False
+            if not _close(got, reference_limiter(x)):
+                print(f"✘ In eager mode your model gives {got} for the {label} input {x.tolist()}, "
+                      f"but the limiter must give {reference_limiter(x)}. Keep what it computes; change only how.")
+                return False
+    example = LIMITER_INPUTS["large, mixed signs"]
+    try:
+        with quiet_export():
+            program = torch.export.export(model, (example,))
+    except Exception as error:
+        if type(error).__name__ == "GuardOnDataDependentSymNode":
+            print("✘ Not yet: torch.export still stops at an `if` on a tensor's value (GuardOnDataDependentSymNode). "
+                  "Replace it with torch.cond(condition, true_fn, false_fn, (x,)).")
+        elif "aliasing" in str(error):
+            print("✘ Almost: a torch.cond branch returns its input itself, which torch.cond refuses (aliasing). "
+                  "Return a new tensor instead, e.g. x.clone().")
+        else:
+            print(f"✘ torch.export fails: {type(error).__name__}: {short_message(error, 160)}")
+        return False
+    exported = program.module()
+    with torch.no_grad():
+        for label, x in LIMITER_INPUTS.items():
+            got = exported(x)
+            if not _close(got, reference_limiter(x)):
+                print(f"✘ It exports, but the exported program gets the {label} input {x.tolist()} wrong "
+                      f"({got} instead of {reference_limiter(x)}): it seems to have kept only one branch.")
+                return False
+    uses_cond = any(getattr(node.target, "__name__", "") == "cond" for node in program.graph.nodes)
+    how = ("the graph holds a torch.cond, so both branches travel with the program and only one runs"
+           if uses_cond else "without torch.cond (computing both sides and selecting, e.g. torch.where, also works "
+           "here, at the price of always running both)")
+    print(f"✔ Exported, and the program is right on all {len(LIMITER_INPUTS)} inputs, both regimes: {how}.")
+    return True
+
+
+def check_dynamic_batch_program(program) -> bool:
+    """09: ``program`` is an ExportedProgram of the digits CNN that runs any batch size from 1 to 297."""
+    if isinstance(program, torch.nn.Module):
+        print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")
+        return False
+    if not isinstance(program, torch.export.ExportedProgram):
+        print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave a {type(program).__name__}.")
+        return False
+    eager = require_module(load_digits_cnn(), "check_dynamic_batch_program")
+    images, _ = load_digits("test")
+    exported = program.module()
+    with torch.no_grad():
+        for size in (1, 2, 7, len(images)):
+            batch = images[:size]
+            try:
+                got = exported(batch)
+            except Exception as error:
+                message = short_message(error, 120)
+                hint = ("export with dynamic_shapes={'x': {0: Dim('batch')}} (and an example batch of 2 or more: "
+                        "a batch of 1 makes torch.export treat the size as the constant 1)"
+                        if "Guard failed" in message else "check the model you exported is H.load_digits_cnn()")
+                print(f"✘ A batch of {size} fails: {type(error).__name__}: {message} → {hint}.")
+                return False
+            if not _close(got, eager(batch)):
+                print(f"✘ A batch of {size} runs but gives other scores than the eager CNN: "
+                      "export H.load_digits_cnn() itself, in eval mode.")
+                return False
+    print(f"✔ One program, every batch size: 1, 2, 7 and {len(images)} all match the eager CNN.")
+    return True

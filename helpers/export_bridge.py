@@ -1,0 +1,255 @@
+"""Bridges from TorchScript to torch.export and ONNX (introduced in 09_beyond_torchscript).
+
+* ``with H.quiet_export():`` hides what torch's exporters print on their own (progress lines,
+  partial graphs dumped on a failure, internal log lines) and keeps every warning visible;
+  the hidden text stays on the object (``.hidden``) for whoever wants it.
+* ``H.onnx_runner(path)`` runs an ``.onnx`` file in onnxruntime as if it were a torch model
+  (tensors in, tensors out), so ``H.parity(eager, runner, ...)`` compares it with eager PyTorch.
+* ``H.onnx_op_types(path)`` counts the ONNX operators in a file (is there an ``If`` node?).
+* ``H.archive_names(path)`` lists what a ``.pt`` / ``.pt2`` zip archive holds.
+* ``H.fact_table({...})`` renders facts computed by earlier cells as a table.
+* ``H.side_by_side(a, b)`` shows two pictures (e.g. two ``H.draw_graph`` results) next to each other.
+"""
+import collections
+import contextlib
+import base64
+import html
+import io
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+
+__all__ = ["QuietExport", "quiet_export", "OnnxRunner", "onnx_runner", "onnx_op_types",
+           "archive_names", "FactTable", "fact_table", "SideBySide", "side_by_side"]
+
+
+# ---------------------------------------------------------------- quiet exporters
+
+class QuietExport:
+    """Context manager: swallow the exporters' own printing, re-show every warning after the block.
+
+    torch.export prints the partial graph of a failed capture straight to stderr (twice), and the
+    ONNX exporter prints progress lines; both drown the one-line failure a notebook wants to show.
+    Warnings are recorded and shown again when the block ends, so none that teaches is lost.
+    """
+
+    def __init__(self):
+        self.hidden = ""
+        self.warnings = []
+        self._stack = None
+
+    def __enter__(self):
+        self._out, self._err = io.StringIO(), io.StringIO()
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(contextlib.redirect_stdout(self._out))
+        self._stack.enter_context(contextlib.redirect_stderr(self._err))
+        # record=True keeps the active filters: exactly the warnings that would have shown are recorded
+        self.warnings = self._stack.enter_context(warnings.catch_warnings(record=True))
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._stack.close()
+        self.hidden = self._out.getvalue() + self._err.getvalue()
+        for w in self.warnings:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+        return False  # errors go on to the caller (e.g. H.expect_failure)
+
+    def show_hidden(self) -> None:
+        """Print what the exporter printed while it was hidden."""
+        print(self.hidden if self.hidden.strip() else "(the exporter printed nothing)")
+
+    def __repr__(self):
+        return f"<quiet_export: {len(self.hidden.splitlines())} hidden lines, {len(self.warnings)} warnings re-shown>"
+
+
+def quiet_export() -> QuietExport:
+    """``with H.quiet_export(): torch.export.export(...)``: exporter chatter hidden, warnings kept."""
+    return QuietExport()
+
+
+# ---------------------------------------------------------------- ONNX
+
+def _onnx_file(path, who) -> Path:
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"{who} takes the path of an .onnx file, got {type(path).__name__}: "
+                        "save the model first, e.g. torch.onnx.export(model, args, WORK / 'model.onnx')")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{who}: no file at {path}: export the model there first with torch.onnx.export")
+    return path
+
+
+class OnnxRunner:
+    """An ONNX file in onnxruntime, called like a torch model: ``runner(x)`` takes and returns tensors."""
+
+    def __init__(self, path):
+        import onnxruntime as ort  # imported here: only 09 needs it
+        self.path = _onnx_file(path, "onnx_runner")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: onnxruntime's notes on its own graph rewrites are not for learners
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def __call__(self, *args):
+        if len(args) != len(self.input_names):
+            raise TypeError(f"{self.path.name} takes {len(self.input_names)} input(s) "
+                            f"({', '.join(self.input_names)}), got {len(args)}")
+        for name, value in zip(self.input_names, args):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(value).__name__}")
+        feed = {name: t.detach().cpu().numpy() for name, t in zip(self.input_names, args)}
+        outputs = [torch.from_numpy(o) for o in self.session.run(None, feed)]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def __repr__(self):
+        return f"<OnnxRunner {self.path.name}: inputs {self.input_names} -> outputs {self.output_names}>"
+
+
+def onnx_runner(path) -> OnnxRunner:
+    """Load an ``.onnx`` file into onnxruntime (CPU); the result is called like the torch model."""
+    return OnnxRunner(path)
+
+
+def onnx_op_types(model, nested: bool = False) -> collections.Counter:
+    """How many nodes of each ONNX operator the graph has; ``nested=True`` also counts inside If/Loop bodies."""
+    import onnx  # imported here: only 09 needs it
+    if isinstance(model, onnx.ModelProto):
+        proto = model
+    else:
+        proto = onnx.load(str(_onnx_file(model, "onnx_op_types")))
+    counts = collections.Counter()
+
+    def walk(graph):
+        for node in graph.node:
+            counts[node.op_type] += 1
+            if nested:
+                for attribute in node.attribute:
+                    if attribute.type == onnx.AttributeProto.GRAPH:
+                        walk(attribute.g)
+                    for sub in attribute.graphs:
+                        walk(sub)
+
+    walk(proto.graph)
+    return counts
+
+
+# ---------------------------------------------------------------- archives
+
+def archive_names(path) -> list:
+    """The member names of a saved model archive (``.pt`` from torch.jit.save, ``.pt2`` from torch.export.save)."""
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"archive_names takes the path of a saved model, got {type(path).__name__}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"archive_names: no file at {path}: save the model there first")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"archive_names: {path.name} is not a zip archive (an .onnx file is a protobuf, not a zip)")
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+# ---------------------------------------------------------------- fact table
+
+def _cell_text(value) -> str:
+    if isinstance(value, bool):
+        return "✔ yes" if value else "✘ no"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], bool):
+        return f"{'✔' if value[0] else '✘'} {value[1]}"
+    return str(value)
+
+
+class FactTable:
+    """Rows of facts (row label -> {column -> value}); a bool shows as ✔/✘, ``(bool, note)`` as ✔/✘ note."""
+
+    def __init__(self, rows: dict):
+        if not isinstance(rows, dict) or not rows:
+            raise TypeError("fact_table takes a non-empty dict: {row label: {column: value, ...}, ...}")
+        columns = []
+        for label, row in rows.items():
+            if not isinstance(row, dict):
+                raise TypeError(f"fact_table: row {label!r} must be a dict of column -> value, got {type(row).__name__}")
+            for column in row:
+                if column not in columns:
+                    columns.append(column)
+        self.rows = {str(k): dict(v) for k, v in rows.items()}
+        self.columns = columns
+
+    def cell(self, row: str, column: str) -> str:
+        """The text shown in one cell ("" where the row has no value for that column)."""
+        if row not in self.rows:
+            raise KeyError(f"no row {row!r}: the rows are {list(self.rows)}")
+        return _cell_text(self.rows[row][column]) if column in self.rows[row] else ""
+
+    def markdown(self) -> str:
+        lines = ["| | " + " | ".join(self.columns) + " |", "|---" * (len(self.columns) + 1) + "|"]
+        for label in self.rows:
+            lines.append(f"| **{label}** | " + " | ".join(self.cell(label, c).replace("|", "\\|")
+                                                         for c in self.columns) + " |")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return self.markdown()
+
+    def _repr_markdown_(self):
+        return self.markdown()
+
+    def _repr_html_(self):
+        def td(text):
+            colour = "#1a7f37" if text.startswith("✔") else "#cf222e" if text.startswith("✘") else "inherit"
+            return f"<td style='text-align:left;color:{colour}'>{html.escape(text)}</td>"
+
+        head = "".join(f"<th style='text-align:left'>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
+                       + "".join(td(self.cell(label, c)) for c in self.columns) + "</tr>"
+                       for label in self.rows)
+        return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def fact_table(rows: dict) -> FactTable:
+    """A table of facts the notebook computed: ``{"torch.export": {"keeps the if": False, ...}, ...}``."""
+    return FactTable(rows)
+
+
+# ---------------------------------------------------------------- side by side
+
+def _as_html(item) -> str:
+    """One displayable object as HTML: its PNG if it has one (graph pictures), else its HTML, else its text."""
+    png = getattr(item, "png", None)
+    if callable(png):
+        data = base64.b64encode(png()).decode("ascii")
+        return f"<img src='data:image/png;base64,{data}' style='max-width:100%'/>"
+    if hasattr(item, "_repr_html_"):
+        return item._repr_html_()
+    return f"<pre>{html.escape(repr(item))}</pre>"
+
+
+class SideBySide:
+    """Several pictures or tables in one row, each under its caption; plain HTML, so every front end shows it."""
+
+    def __init__(self, items, captions):
+        self.items, self.captions = items, captions
+
+    def _repr_html_(self):
+        def caption(text):
+            return f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(text)}</div>" if text else ""
+
+        cells = "".join(f"<td style='vertical-align:top;text-align:center;padding:0 12px'>{caption(c)}{_as_html(i)}</td>"
+                        for i, c in zip(self.items, self.captions))
+        return f"<table style='border:none'><tr>{cells}</tr></table>"
+
+    def __repr__(self):
+        return "  |  ".join(f"{c}: {i!r}" if c else repr(i) for i, c in zip(self.items, self.captions))
+
+
+def side_by_side(*items, captions=None) -> SideBySide:
+    """Show ``items`` (e.g. two ``H.draw_graph`` pictures, which carry their own titles) next to each other."""
+    if len(items) < 2:
+        raise TypeError("side_by_side takes two or more things to show, e.g. side_by_side(picture_a, picture_b)")
+    if captions is None:
+        captions = [""] * len(items)
+    if isinstance(captions, str) or len(captions) != len(items):
+        raise ValueError(f"side_by_side: give one caption per item ({len(items)}), as a list of strings")
+    return SideBySide(list(items), [str(c) for c in captions])

@@ -1,0 +1,320 @@
+"""Export, save, reload in a fresh process, run, compare: the check to put in CI (introduced in 09_beyond_torchscript).
+
+``H.export_roundtrip_check(model, inputs, method="export")`` exports ``model`` (``"script"``,
+``"trace"`` or ``"export"``), saves it, loads the file in a new Python process that has never
+imported the model's class, runs it on every input there, and compares the outputs with eager
+PyTorch. It returns a ``RoundtripReport`` saying where it stopped (export, load, run, compare or
+passed) and why, with a hint. ``H.export_roundtrip_checks(model, inputs, methods=(...))`` checks
+several methods with one fresh process. templates/test_export_roundtrip.py is the same check
+as a self-contained pytest file to copy into a project.
+"""
+import html
+import json
+import math
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .export_bridge import quiet_export
+from .failures import short_message
+from .guards import require_module
+from .workdir import work_dir
+
+__all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
+           "export_roundtrip_checks"]
+
+ROUNDTRIP_METHODS = ("script", "trace", "export")
+_SUFFIX = {"script": ".pt", "trace": ".pt", "export": ".pt2"}
+
+# Runs in the fresh process. It imports torch only: loading must work from the file alone.
+_RUNNER = r"""
+import json, sys, warnings
+warnings.filterwarnings("ignore")  # the parent process reports what matters
+import torch
+jobs, inputs_file, outputs_file = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+inputs = torch.load(inputs_file, weights_only=True)
+results = {}
+for method, path in jobs.items():
+    try:
+        model = torch.export.load(path).module() if method == "export" else torch.jit.load(path)
+    except Exception as error:
+        results[method] = {"stage": "load", "error": f"{type(error).__name__}: {error}"}
+        continue
+    outputs, errors = [], []
+    with torch.no_grad():
+        for args in inputs:
+            try:
+                outputs.append(model(*args)); errors.append("")
+            except Exception as error:
+                outputs.append(None); errors.append(f"{type(error).__name__}: {error}")
+    results[method] = {"stage": "ran", "outputs": outputs, "errors": errors}
+torch.save(results, outputs_file)
+"""
+
+
+@dataclass
+class RoundtripReport:
+    """One method's round trip. ``stage`` is where it stopped: export, load, run, compare, or passed."""
+    method: str
+    stage: str
+    error: str = ""
+    max_diffs: list = field(default_factory=list)
+    failed_inputs: list = field(default_factory=list)
+    path: Path = None
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.stage == "passed"
+
+    def __bool__(self):
+        return self.ok
+
+    @property
+    def detail(self) -> str:
+        """What happened, in one line, without the method's name."""
+        if self.ok:
+            worst = max(self.max_diffs) if self.max_diffs else 0.0
+            n = len(self.max_diffs)
+            return (f"saved, reloaded in a fresh process, agrees with eager on {'all ' if n > 1 else ''}"
+                    f"{n} input{'s' if n != 1 else ''} (largest |diff| {worst:.3g})")
+        inputs = ", ".join(str(i) for i in self.failed_inputs)
+        plural = "s" if len(self.failed_inputs) > 1 else ""
+        where = {"export": "export failed", "load": "the fresh process could not load the file",
+                 "run": f"the reloaded model fails on input{plural} {inputs}",
+                 "compare": f"the reloaded model disagrees with eager on input{plural} {inputs}"}[self.stage]
+        return where + (f": {self.error}" if self.error else "")
+
+    @property
+    def summary(self) -> str:
+        return f"{'✔' if self.ok else '✘'} {self.method}: {self.detail}"
+
+    def assert_ok(self):
+        """Raise AssertionError with the summary and hint unless the round trip passed; return self."""
+        if not self.ok:
+            raise AssertionError(self.summary + (f" → {self.hint}" if self.hint else ""))
+        return self
+
+    def __str__(self):
+        return self.summary + (f"\n  → {self.hint}" if self.hint and not self.ok else "")
+
+    __repr__ = __str__
+
+
+class RoundtripTable(list):
+    """The reports of ``export_roundtrip_checks``, one per method; ``table["trace"]`` picks one."""
+
+    @property
+    def all_ok(self) -> bool:
+        return bool(self) and all(r.ok for r in self)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for report in self:
+                if report.method == key:
+                    return report
+            raise KeyError(f"no report for {key!r}: checked {[r.method for r in self]}")
+        return super().__getitem__(key)
+
+    def assert_ok(self):
+        """Raise AssertionError listing every failed method; return self if all passed."""
+        bad = [str(r) for r in self if not r.ok]
+        if bad:
+            raise AssertionError("export round trip failed:\n" + "\n".join(bad))
+        return self
+
+    def __str__(self):
+        return "\n".join(str(r) for r in self)
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        rows = []
+        for r in self:
+            colour = "#1a7f37" if r.ok else "#cf222e"
+            rows.append(f"<tr><td><code>{html.escape(r.method)}</code></td>"
+                        f"<td style='color:{colour};font-weight:bold'>{html.escape(r.stage)}</td>"
+                        f"<td style='text-align:left'>{html.escape(r.detail)}</td>"
+                        f"<td style='text-align:left'>{html.escape('' if r.ok else r.hint)}</td></tr>")
+        return ("<table><thead><tr><th>method</th><th>stopped at</th><th style='text-align:left'>what happened</th>"
+                f"<th style='text-align:left'>what to do</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+# ---------------------------------------------------------------- pieces
+
+def _as_input_list(inputs) -> list:
+    if isinstance(inputs, torch.Tensor) or not isinstance(inputs, (list, tuple)):
+        raise TypeError("export_roundtrip_check: inputs must be a list of inputs, e.g. [x] or [x1, x2] "
+                        f"(each a tensor or a tuple of tensors), got {type(inputs).__name__}")
+    if not inputs:
+        raise ValueError("export_roundtrip_check: inputs is empty: pass at least one input, e.g. [x]")
+    result = []
+    for i, value in enumerate(inputs):
+        args = (value,) if isinstance(value, torch.Tensor) else value
+        if not isinstance(args, (tuple, list)) or not args or not all(isinstance(t, torch.Tensor) for t in args):
+            raise TypeError(f"export_roundtrip_check: input {i} must be a tensor or a tuple of tensors, "
+                            f"got {type(value).__name__}")
+        result.append(tuple(args))
+    return result
+
+
+def _leaves(out):
+    if isinstance(out, (tuple, list)):
+        return [leaf for o in out for leaf in _leaves(o)]
+    if isinstance(out, dict):
+        return [leaf for k in sorted(out, key=str) for leaf in _leaves(out[k])]
+    return [out]
+
+
+def _max_diff(expected, got, rtol, atol):
+    """(close, largest absolute difference) of two model outputs."""
+    left, right = _leaves(expected), _leaves(got)
+    if len(left) != len(right):
+        return False, math.inf
+    close, worst = True, 0.0
+    for a, b in zip(left, right):
+        if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+            same = type(a) is type(b) and not isinstance(a, torch.Tensor) and a == b
+            close, worst = close and bool(same), worst if same else math.inf
+            continue
+        if a.shape != b.shape:
+            return False, math.inf
+        if a.numel() == 0:
+            continue
+        a64, b64 = a.detach().double(), b.detach().double()
+        close = close and bool(torch.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True).all())
+        diff = (a64 - b64).abs().nan_to_num(nan=0.0).max().item()
+        worst = max(worst, diff)
+    return close, worst
+
+
+def _export_hint(method, error) -> str:
+    name = type(error).__name__
+    if name == "GuardOnDataDependentSymNode":
+        return "an `if` on tensor values: rewrite it with torch.cond (09), or use method='script'"
+    if "Constraints violated" in str(error):
+        return "a dimension marked dynamic is fixed by the model or the example: read the suggested fixes"
+    if method == "script":
+        return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
+    return "read the error above; run the export by hand to see the full traceback"
+
+
+def _export_and_save(model, example, method, path, dynamic_shapes):
+    if method == "script":
+        torch.jit.save(torch.jit.script(model), str(path))
+    elif method == "trace":
+        torch.jit.save(torch.jit.trace(model, example), str(path))
+    else:
+        with quiet_export():  # hides the partial graph torch prints on failure; warnings still show
+            program = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
+        torch.export.save(program, str(path))
+
+
+def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
+    """Load and run every saved file in one new Python process; method -> its results."""
+    inputs_file, outputs_file = folder / "roundtrip_inputs.pt", folder / "roundtrip_outputs.pt"
+    outputs_file.unlink(missing_ok=True)
+    torch.save(inputs, inputs_file)
+    command = [sys.executable, "-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}),
+               str(inputs_file), str(outputs_file)]
+    try:
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {m: {"stage": "load", "error": f"the fresh process took more than {timeout:g} s"} for m in jobs}
+    if done.returncode != 0 or not outputs_file.is_file():
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        return {m: {"stage": "load", "error": f"the fresh process exited with code {done.returncode}: {last}"}
+                for m in jobs}
+    return torch.load(outputs_file, weights_only=True)
+
+
+# ---------------------------------------------------------------- the check
+
+def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic_shapes=None,
+                            rtol=1e-5, atol=1e-6, folder=None, timeout=120.0) -> RoundtripTable:
+    """Export ``model`` with each of ``methods``, reload every file in one fresh process, compare with eager.
+
+    ``inputs``: a list of inputs (each a tensor or a tuple of tensors); the first one is the example
+    that trace and export record. ``dynamic_shapes`` is passed to torch.export.export. Files go to
+    ``folder`` (default: a work folder under work/).
+    """
+    require_module(model, "export_roundtrip_check")
+    args_list = _as_input_list(inputs)
+    if isinstance(methods, str):
+        methods = (methods,)
+    unknown = [m for m in methods if m not in ROUNDTRIP_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"export_roundtrip_check: method must be one of {ROUNDTRIP_METHODS}, got {unknown or methods}")
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
+            raise ValueError(f"export_roundtrip_check: {name} must be a number >= 0, got {tol!r}")
+    folder = Path(folder) if folder is not None else work_dir("export_check")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    expected = []
+    with torch.no_grad():
+        for i, args in enumerate(args_list):
+            try:
+                expected.append(model(*args))
+            except Exception as error:
+                raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
+                                 f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
+
+    reports, jobs = {}, {}
+    for method in dict.fromkeys(methods):
+        path = folder / f"roundtrip_{method}{_SUFFIX[method]}"
+        path.unlink(missing_ok=True)
+        try:
+            _export_and_save(model, args_list[0], method, path, dynamic_shapes)
+        except Exception as error:  # a failed export is a finding of the check, not a crash
+            reports[method] = RoundtripReport(method, "export", f"{type(error).__name__}: {short_message(error, 140)}",
+                                              path=None, hint=_export_hint(method, error))
+            continue
+        jobs[method] = path
+
+    results = _run_fresh(jobs, args_list, folder, timeout) if jobs else {}
+    for method, path in jobs.items():
+        result = results.get(method, {"stage": "load", "error": "no result from the fresh process"})
+        if result["stage"] == "load":
+            reports[method] = RoundtripReport(method, "load", short_message(result["error"], 160), path=path,
+                                              hint="the file does not load on its own: export it again and check the error")
+            continue
+        failed = [i for i, e in enumerate(result["errors"]) if e]
+        if failed:
+            first = result["errors"][failed[0]]
+            hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that vary"
+                    if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
+            reports[method] = RoundtripReport(method, "run", short_message(first, 160), failed_inputs=failed,
+                                              path=path, hint=hint)
+            continue
+        diffs, bad = [], []
+        for i, (want, got) in enumerate(zip(expected, result["outputs"])):
+            close, diff = _max_diff(want, got, rtol, atol)
+            diffs.append(diff)
+            if not close:
+                bad.append(i)
+        if bad:
+            if method == "trace":
+                hint = "the trace recorded the path of input 0 only: script the model, or rewrite the if with torch.cond"
+            elif model.training:
+                hint = "the model is in training mode (dropout, batch norm): call model.eval() before exporting"
+            else:
+                hint = "compare the outputs input by input with H.parity to find where they part"
+            reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)
+        else:
+            reports[method] = RoundtripReport(method, "passed", max_diffs=diffs, path=path)
+    return RoundtripTable(reports[m] for m in dict.fromkeys(methods))
+
+
+def export_roundtrip_check(model, inputs, method="export", **options) -> RoundtripReport:
+    """One method's round trip: export, save, reload in a fresh process, run every input, compare with eager.
+
+    ``method`` is "script", "trace" or "export"; ``options`` as for ``export_roundtrip_checks``.
+    """
+    if not isinstance(method, str):
+        raise TypeError(f"export_roundtrip_check: method is one string of {ROUNDTRIP_METHODS}, got {method!r}; "
+                        "for several use export_roundtrip_checks(model, inputs, methods=[...])")
+    return export_roundtrip_checks(model, inputs, (method,), **options)[0]

@@ -1,0 +1,143 @@
+"""The torch.export / ONNX helpers of 09: quiet exporters, onnxruntime runner, archives, fact table, side by side."""
+import warnings
+
+import pytest
+import torch
+
+import helpers as H
+
+
+class Gate(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return -x
+
+
+BOTH_SIGNS = [torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, 0.5])]
+
+
+# ---------------------------------------------------------------- quiet_export
+
+def test_quiet_export_hides_printing_but_reshows_warnings(capsys):
+    with pytest.warns(UserWarning, match="teaches"):
+        with H.quiet_export() as quiet:
+            print("progress line")
+            warnings.warn("a warning that teaches", UserWarning)
+    seen = capsys.readouterr()
+    assert "progress line" not in seen.out + seen.err
+    assert "progress line" in quiet.hidden
+    assert len(quiet.warnings) == 1 and "1 warnings re-shown" in repr(quiet)
+
+
+def test_quiet_export_lets_the_error_through_and_keeps_torchs_dump(capsys):
+    from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+    with pytest.raises(GuardOnDataDependentSymNode, match="data-dependent"):
+        with H.quiet_export() as quiet:
+            torch.export.export(Gate(), (BOTH_SIGNS[0],))
+    seen = capsys.readouterr()
+    assert "def forward" not in seen.err  # the partial graph torch prints went into .hidden
+    assert "def forward" in quiet.hidden
+    quiet.show_hidden()
+    assert "def forward" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- ONNX
+
+@pytest.fixture(scope="module")
+def legacy_onnx(tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "gate.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's notice, shown once in 09
+        torch.onnx.export(torch.jit.script(Gate()), (BOTH_SIGNS[0],), path, dynamo=False)
+    return path
+
+
+def test_onnx_op_types_finds_the_if_and_what_is_inside_it(legacy_onnx):
+    top = H.onnx_op_types(legacy_onnx)
+    assert top["If"] == 1 and "Neg" not in top
+    nested = H.onnx_op_types(legacy_onnx, nested=True)
+    assert nested["Neg"] == 1 and nested["Mul"] == 1
+
+
+def test_onnx_runner_takes_and_returns_tensors(legacy_onnx):
+    runner = H.onnx_runner(legacy_onnx)
+    assert len(runner.input_names) == 1 and len(runner.output_names) == 1
+    report = H.parity(Gate(), runner, inputs=BOTH_SIGNS)
+    assert report.all_close
+    assert isinstance(runner(BOTH_SIGNS[1]), torch.Tensor)
+    assert "gate.onnx" in repr(runner)
+
+
+def test_onnx_runner_errors_say_what_to_do(legacy_onnx, tmp_path):
+    runner = H.onnx_runner(legacy_onnx)
+    with pytest.raises(TypeError, match="takes 1 input"):
+        runner(BOTH_SIGNS[0], BOTH_SIGNS[1])
+    with pytest.raises(TypeError, match="must be a torch.Tensor"):
+        runner([1.0, 2.0, 3.0])
+    with pytest.raises(FileNotFoundError, match="torch.onnx.export"):
+        H.onnx_runner(tmp_path / "missing.onnx")
+    with pytest.raises(TypeError, match="path of an .onnx file"):
+        H.onnx_op_types(Gate())
+
+
+# ---------------------------------------------------------------- archives
+
+def test_archive_names_tells_code_from_data(tmp_path):
+    pt, pt2 = tmp_path / "gate.pt", tmp_path / "mlp.pt2"
+    torch.jit.script(Gate()).save(str(pt))
+    torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),)), pt2)
+    assert any(n.endswith(".py") for n in H.archive_names(pt))
+    names = H.archive_names(pt2)
+    assert not any(n.endswith(".py") for n in names) and any(n.endswith("models/model.json") for n in names)
+
+
+def test_archive_names_errors(tmp_path):
+    not_zip = tmp_path / "model.onnx"
+    not_zip.write_bytes(b"protobuf, not zip")
+    with pytest.raises(ValueError, match="not a zip archive"):
+        H.archive_names(not_zip)
+    with pytest.raises(FileNotFoundError, match="save the model there first"):
+        H.archive_names(tmp_path / "nothing.pt")
+    with pytest.raises(TypeError, match="path of a saved model"):
+        H.archive_names(42)
+
+
+# ---------------------------------------------------------------- fact table
+
+def test_fact_table_renders_booleans_and_notes():
+    table = H.fact_table({"A": {"works": True, "why": (False, "refused")}, "B": {"works": False, "extra": "text"}})
+    assert table.columns == ["works", "why", "extra"]
+    assert table.cell("A", "works") == "✔ yes" and table.cell("A", "why") == "✘ refused"
+    assert table.cell("B", "why") == "" and table.cell("B", "extra") == "text"
+    markdown = table.markdown()
+    assert markdown.splitlines()[0] == "| | works | why | extra |"
+    assert "| **B** | ✘ no |  | text |" in markdown
+    html = table._repr_html_()
+    assert "#1a7f37" in html and "#cf222e" in html and "<th style='text-align:left'>A</th>" in html
+    with pytest.raises(KeyError, match="the rows are"):
+        table.cell("C", "works")
+
+
+def test_fact_table_rejects_malformed_input():
+    with pytest.raises(TypeError, match="non-empty dict"):
+        H.fact_table({})
+    with pytest.raises(TypeError, match="row 'A' must be a dict"):
+        H.fact_table({"A": [True]})
+
+
+# ---------------------------------------------------------------- side by side
+
+def test_side_by_side_shows_pictures_as_images():
+    left = H.draw_graph(torch.jit.script(Gate()), title="left")
+    shown = H.side_by_side(left, H.fact_table({"row": {"c": True}}), captions=["graph", "table"])
+    html = shown._repr_html_()
+    assert html.count("<img src='data:image/png;base64,") == 1 and "✔ yes" in html and ">graph</div>" in html
+    assert "GraphPicture" in repr(shown)
+
+
+def test_side_by_side_errors():
+    with pytest.raises(TypeError, match="two or more"):
+        H.side_by_side(1)
+    with pytest.raises(ValueError, match="one caption per item"):
+        H.side_by_side(1, 2, captions="ab")

@@ -1,0 +1,136 @@
+"""The export round-trip check of 09 (helpers/export_check.py and templates/test_export_roundtrip.py) on the sample models."""
+import importlib.util
+
+import pytest
+import torch
+
+import helpers as H
+from helpers import export_check
+from helpers.workdir import REPO_ROOT
+
+
+class LocalGate(torch.nn.Module):
+    """Defined here only: the fresh process cannot import it, so a pass proves the file stands alone."""
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return -x
+
+
+BOTH_SIGNS = [torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, -2.0, 0.5])]
+
+
+def load_template():
+    spec = importlib.util.spec_from_file_location("export_roundtrip_template",
+                                                  REPO_ROOT / "templates" / "test_export_roundtrip.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------- helpers/export_check.py
+
+def test_each_method_stops_where_it_should(tmp_path):
+    with pytest.warns(torch.jit.TracerWarning):  # the tracer's own hint stays visible
+        checks = H.export_roundtrip_checks(LocalGate(), BOTH_SIGNS, folder=tmp_path)
+    assert [r.method for r in checks] == ["script", "trace", "export"]
+    assert [r.stage for r in checks] == ["passed", "compare", "export"]
+    assert checks["script"].ok and checks["script"].max_diffs == [0.0, 0.0]
+    assert checks["script"].path.suffix == ".pt" and checks["script"].path.is_file()
+    assert checks["trace"].failed_inputs == [1] and "torch.cond" in checks["trace"].hint
+    assert "GuardOnDataDependentSymNode" in checks["export"].error and "torch.cond" in checks["export"].hint
+    assert not checks.all_ok
+    with pytest.raises(AssertionError, match="trace: the reloaded model disagrees with eager on input 1"):
+        checks.assert_ok()
+    html = checks._repr_html_()
+    assert html.count("<tr>") == 4 and "passed" in html and "compare" in html
+    with pytest.raises(KeyError, match="checked"):
+        checks["onnx"]
+
+
+def test_a_static_export_fails_at_run_time_on_another_batch_size(tmp_path):
+    images, _ = H.load_digits("test")
+    report = H.export_roundtrip_check(H.load_digits_cnn(), [images[:4], images[:5]], method="export", folder=tmp_path)
+    assert report.stage == "run" and report.failed_inputs == [1]
+    assert "Guard failed" in report.error and "dynamic_shapes" in report.hint
+    with pytest.raises(AssertionError, match="dynamic_shapes"):
+        report.assert_ok()
+
+
+def test_training_mode_is_named_when_outputs_differ(tmp_path, monkeypatch):
+    # stand-in for the fresh process: run the model again here, which draws new dropout masks
+    def rerun(jobs, inputs, folder, timeout):
+        with torch.no_grad():
+            return {m: {"stage": "ran", "outputs": [model(*a) for a in inputs], "errors": [""] * len(inputs)} for m in jobs}
+
+    monkeypatch.setattr(export_check, "_run_fresh", rerun)
+    model = H.sample_model("dropout_bn").train()
+    report = H.export_roundtrip_check(model, [H.example_input("dropout_bn")], method="script", folder=tmp_path)
+    assert report.stage == "compare" and "model.eval()" in report.hint
+
+
+def test_tuple_outputs_pass_and_an_unloadable_file_is_reported(tmp_path, monkeypatch):
+    real_export_and_save = export_check._export_and_save
+
+    def broken_export_file(model, example, method, path, dynamic_shapes):
+        if method == "export":
+            path.write_bytes(b"not a model")  # as if the file were truncated on its way to production
+        else:
+            real_export_and_save(model, example, method, path, dynamic_shapes)
+
+    monkeypatch.setattr(export_check, "_export_and_save", broken_export_file)
+    checks = H.export_roundtrip_checks(H.sample_model("rnn_cell"), [H.example_input("rnn_cell")],
+                                       methods=("script", "export"), folder=tmp_path)
+    assert checks["script"].ok, checks  # two arguments in, a tuple of two tensors out
+    assert str(checks["script"]).startswith("✔ script: saved, reloaded in a fresh process, agrees with eager on 1 input ")
+    assert checks["export"].stage == "load" and "could not load" in checks["export"].summary
+
+
+def test_inputs_and_options_are_validated(tmp_path):
+    gate = LocalGate()
+    with pytest.raises(TypeError, match="list of inputs"):
+        H.export_roundtrip_check(gate, BOTH_SIGNS[0], folder=tmp_path)
+    with pytest.raises(ValueError, match="inputs is empty"):
+        H.export_roundtrip_check(gate, [], folder=tmp_path)
+    with pytest.raises(TypeError, match="input 1 must be a tensor"):
+        H.export_roundtrip_check(gate, [BOTH_SIGNS[0], [1.0]], folder=tmp_path)
+    with pytest.raises(ValueError, match="method must be one of"):
+        H.export_roundtrip_check(gate, BOTH_SIGNS, method="onnx", folder=tmp_path)
+    with pytest.raises(TypeError, match="export_roundtrip_checks"):
+        H.export_roundtrip_check(gate, BOTH_SIGNS, method=["script"], folder=tmp_path)
+    with pytest.raises(ValueError, match="rtol"):
+        H.export_roundtrip_check(gate, BOTH_SIGNS, rtol=-1, folder=tmp_path)
+    with pytest.raises(TypeError, match="add parentheses"):
+        H.export_roundtrip_check(LocalGate, BOTH_SIGNS, folder=tmp_path)
+    with pytest.raises(ValueError, match="eager model itself fails on input 0"):
+        H.export_roundtrip_check(H.sample_model("deep_mlp"), [torch.ones(1, 3)], folder=tmp_path)
+
+
+# ---------------------------------------------------------------- templates/test_export_roundtrip.py
+
+def test_template_passes_its_own_example(tmp_path):
+    template = load_template()
+    for name in template.CASES:
+        for method in template.METHODS:
+            template.test_export_roundtrip(name, method, tmp_path)
+
+
+def test_template_checks_a_sample_model_with_a_dynamic_batch(tmp_path):
+    template = load_template()
+    images, _ = H.load_digits("test")
+    path = template.roundtrip(H.load_digits_cnn(), [(images[:4],), (images[:1],), (images,)], "export", tmp_path,
+                              {"x": {0: torch.export.Dim("batch")}})
+    assert path.suffix == ".pt2" and path.is_file()
+
+
+def test_template_names_the_first_input_that_differs():
+    template = load_template()
+    expected = [torch.ones(2), (torch.ones(2), torch.zeros(1))]
+    template.assert_same_outputs("trace", expected, [torch.ones(2), (torch.ones(2), torch.zeros(1))])
+    with pytest.raises(AssertionError, match="trace: input 1: the reloaded model differs from eager by up to 0.5"):
+        template.assert_same_outputs("trace", expected, [torch.ones(2), (torch.ones(2), torch.full((1,), 0.5))])
+    with pytest.raises(AssertionError, match="input 0: shape \\(2,\\) in eager, \\(3,\\) reloaded"):
+        template.assert_same_outputs("export", expected[:1], [torch.ones(3)])
+    with pytest.raises(AssertionError, match="eager gives 2 outputs, the reloaded model 1"):
+        template.assert_same_outputs("script", expected[1:], [torch.ones(2)])
