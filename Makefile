@@ -6,10 +6,13 @@
 #                          take torch/torchvision from PyTorch's CPU-only wheel index
 #                          (same versions, ~1 GB instead of ~6 GB; needs internet)
 #   PORT=8888              JupyterLab's port for `make lab`
+#   PIP_FLAGS="--no-index --find-links wheels"
+#                          install from wheels prepared in advance with `pip download` (offline classrooms)
 
 PYTHON ?= python3
 TORCH_INDEX ?=
 PORT ?= 8888
+PIP_FLAGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -22,11 +25,11 @@ venv: $(STAMP)
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifneq ($(TORCH_INDEX),)
-	$(BIN)/python -m pip install --index-url $(TORCH_INDEX) \
+	$(BIN)/python -m pip install $(PIP_FLAGS) --index-url $(TORCH_INDEX) \
 	    "$$(grep '^torch==' requirements.txt | cut -d' ' -f1)" \
 	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
 endif
-	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
 	$(BIN)/python scripts/link_helpers.py
 	@touch $(STAMP)
 

@@ -61,7 +61,7 @@ def _code_of(obj, who: str) -> str:
     if isinstance(obj, (torch.jit.ScriptModule, torch.jit.ScriptFunction, torch._C.ScriptMethod)):
         try:
             return obj.code
-        except (AttributeError, RuntimeError):
+        except AttributeError:  # a scripted container (ModuleList) has no forward, hence no code
             raise TypeError(f"{who}: this {type(obj).__name__} has no forward method, so it has no code; "
                             "pass the module that defines forward") from None
     if obj is None:
@@ -94,7 +94,7 @@ def _submodule_sections(module) -> list:
             continue
         try:
             code = sub.code
-        except (AttributeError, RuntimeError):  # containers without forward (ModuleList) have no code
+        except AttributeError:  # containers without forward (ModuleList) have no code
             continue
         kind = getattr(sub, "original_name", type(sub).__name__)
         by_code.setdefault(code, (kind, []))[1].append(name)

@@ -110,6 +110,7 @@ def _add_order_links(builder):
     """Keep nodes with no visible input (an ``if training`` whose condition is a hidden attribute)
     in program order: an invisible link from the item before them, else layouts float them to the top."""
     fed = {target for _source, target, _style in builder.edges}
+    linked = {(source, target) for source, target, _style in builder.edges}
 
     def item_is_output(item):  # "return" goes last, under everything, as in the code
         return isinstance(item, _Node) and item.style == "output"
@@ -126,7 +127,8 @@ def _add_order_links(builder):
                     visit(block)
                 entry = item.header.id if item.header else _first_node_id(item.blocks[0])
                 exit_ = item.join.id if item.join else None
-            if previous is not None and entry is not None and (entry not in fed or item_is_output(item)):
+            if (previous is not None and entry is not None and (previous, entry) not in linked
+                    and (entry not in fed or item_is_output(item))):
                 builder.edge(previous, entry, "order")
             previous = exit_ or previous
 
@@ -581,7 +583,9 @@ def _source(obj, inlined, who):
     if isinstance(obj, torch.jit.ScriptModule):
         try:
             graph = obj.inlined_graph if inlined else obj.graph
-        except Exception:
+        except RuntimeError as error:
+            if "is not defined" not in str(error):
+                raise
             raise TypeError(f"{who}: this ScriptModule has no forward method to draw; "
                             "pass a module that defines forward") from None
         how = "traced" if isinstance(obj, torch.jit.TracedModule) else "scripted"
@@ -711,10 +715,13 @@ class GraphPicture:
         # JupyterLab ranks text/vnd.mermaid (61) above image/png (90), so it draws the Mermaid
         # diagram; front ends that do not know Mermaid fall back to the PNG. No text/html on
         # purpose: it would outrank both.
-        text = self.mermaid if not self.message else f"{self.message}\n{self.mermaid}"
-        bundle = {"text/plain": text}
+        notes = [self.message] if self.message else []
         if self.mermaid_fits:
-            bundle["text/vnd.mermaid"] = self.mermaid
+            bundle = {"text/vnd.mermaid": self.mermaid}
+        else:
+            bundle = {}
+            notes.append("Too big for Mermaid's limits: shown as a PNG (lower max_nodes for a diagram).")
+        bundle["text/plain"] = "\n".join(notes + [self.mermaid])
         wanted = lambda mime: (include is None or mime in include) and not (exclude and mime in exclude)
         if wanted("image/png"):
             bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")

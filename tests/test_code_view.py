@@ -125,3 +125,20 @@ def test_bad_options_raise_one_line_type_errors(branch):
         H.show_code(scripted, submodules="yes")
     with pytest.raises(ValueError, match="one of the labels"):
         H.compare_code(traced, scripted).lines_of("eager")
+
+
+class NoneDefault(torch.nn.Module):
+    def forward(self, x, bias: torch.Tensor = None):  # scripts, but the default is an undefined tensor
+        return x + bias
+
+
+def test_containers_without_forward_and_torch_errors():
+    container = torch.jit.script(torch.nn.ModuleList([torch.nn.ReLU()]))
+    with pytest.raises(TypeError, match="no forward method"):
+        H.show_code(container)
+    with pytest.raises(TypeError, match="no forward method"):
+        H.draw_graph(container)
+    broken = torch.jit.script(NoneDefault())
+    with pytest.raises(RuntimeError, match="undefined Tensor"):  # torch's own error is not disguised
+        H.show_code(broken)
+    assert H.draw_graph(broken).kinds["aten::add"] == 1  # the graph itself is fine to draw

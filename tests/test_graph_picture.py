@@ -253,7 +253,8 @@ def test_a_diagram_too_big_for_mermaid_falls_back_to_the_png(monkeypatch):
     monkeypatch.setattr(graph_picture, "MERMAID_LIMITS", (200, 5))
     picture = H.draw_graph(scripted("branch"))
     assert not picture.mermaid_fits
-    assert set(picture._repr_mimebundle_()) == {"image/png", "text/plain"}
+    bundle = picture._repr_mimebundle_()
+    assert set(bundle) == {"image/png", "text/plain"} and "Too big for Mermaid" in bundle["text/plain"]
 
 
 def test_labels_are_escaped_for_mermaid():
