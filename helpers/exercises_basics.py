@@ -12,6 +12,7 @@ from .dynamic_demo import record_path
 from .deprecations import DEPRECATION_PATTERN
 from .failures import short_message
 from .models import BranchModel, LoopModel
+from .guards import model_instance
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -85,20 +86,11 @@ _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([3.0, 1.0]), torch.t
                    torch.tensor([1.0, -1.0])]
 
 
-def _instance(model, who):
-    if isinstance(model, type):
-        try:
-            model = model()
-        except TypeError as error:
-            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error})") from None
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
-    return model
 
 
 def check_halving_model(model) -> bool:
     """01: ``model`` halves its input while any |value| > 1; the number of halvings depends on the data."""
-    model = _instance(model, "check_halving_model")
+    model = model_instance(model, "check_halving_model")
     runs = {}
     for x in _HALVING_INPUTS:
         try:

@@ -9,6 +9,7 @@ import torch
 
 from .deprecations import DEPRECATION_PATTERN
 from .exercises_basics import _gist
+from .guards import model_instance
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -22,15 +23,6 @@ def _quiet_jit(fn, *args, **kwargs):
     return result, seen
 
 
-def _instance(model, who):
-    if isinstance(model, type):
-        try:
-            model = model()
-        except TypeError as error:
-            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error})") from None
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
-    return model
 
 
 # ---------------------------------------------------------------- exercise 1: an optional input
@@ -48,7 +40,7 @@ _CENTRE_CASES = [
 
 def check_optional_input(model) -> bool:
     """04: ``model(x)`` returns x - x.mean(); ``model(x, mean)`` returns x - mean; and it scripts."""
-    model = _instance(model, "check_optional_input")
+    model = model_instance(model, "check_optional_input")
     try:
         scripted, _ = _quiet_jit(torch.jit.script, model)
     except Exception as error:  # the compile error is the feedback
@@ -86,7 +78,7 @@ _LARGE = torch.tensor([4.0, -2.0, 1.0])
 
 def check_traced_branches(model) -> bool:
     """04: the model traced on a small input must still clip a large one, and the other way round."""
-    model = _instance(model, "check_traced_branches")
+    model = model_instance(model, "check_traced_branches")
     for x in (_SMALL, _LARGE):
         try:
             got = model(x)

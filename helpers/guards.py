@@ -5,7 +5,7 @@ gives a sentence to act on rather than a traceback from deep inside torch.
 """
 import torch
 
-__all__ = ["require_module", "require_tensor"]
+__all__ = ["require_module", "require_tensor", "model_instance"]
 
 
 def require_module(obj, who: str = "this helper"):
@@ -21,3 +21,15 @@ def require_tensor(obj, who: str = "this helper"):
     if isinstance(obj, torch.Tensor):
         return obj
     raise TypeError(f"{who} expects a torch.Tensor input, got {type(obj).__name__}: wrap it with torch.tensor(...)")
+
+
+def model_instance(model, who: str = "this checker"):
+    """An exercise answer as a module instance: a class is instantiated with no arguments."""
+    if isinstance(model, type):
+        try:
+            model = model()
+        except TypeError as error:
+            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
+    return model

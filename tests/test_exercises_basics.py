@@ -1,18 +1,12 @@
 """The 01 and 02 checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 
 import torch
 from torch import nn
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
 
-def load_solution(name):
-    spec = importlib.util.spec_from_file_location(f"solution_{name}", REPO_ROOT / "solutions" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load_solution = H.load_solution
 
 
 SOL01 = load_solution("01_dynamic_models")

@@ -1,19 +1,14 @@
 """The 09 exercise checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 
 import pytest
 import torch
 from torch.export import Dim
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
 
 def load_solution():
-    spec = importlib.util.spec_from_file_location("sol09", REPO_ROOT / "solutions" / "09_beyond_torchscript.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return H.load_solution("09_beyond_torchscript")
 
 
 class PlainLimiter(torch.nn.Module):  # the exercise as given

@@ -1,5 +1,4 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -7,11 +6,8 @@ import torch
 from torch import nn
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
-spec = importlib.util.spec_from_file_location("solution_06", REPO_ROOT / "solutions" / "06_limitations.py")
-SOL06 = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(SOL06)
+SOL06 = H.load_solution("06_limitations")
 
 
 def test_solutions_pass(capsys):

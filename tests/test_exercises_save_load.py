@@ -1,18 +1,13 @@
 """The 05 exercise checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 import json
 
 import torch
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
 
 def load_solution():
-    spec = importlib.util.spec_from_file_location("sol05", REPO_ROOT / "solutions" / "05_save_and_load.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return H.load_solution("05_save_and_load")
 
 
 def test_labelled_export_solution_passes(tmp_path, capsys):

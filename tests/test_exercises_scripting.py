@@ -1,16 +1,12 @@
 """The 04 checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 
 import pytest
 import torch
 from torch import nn
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
-spec = importlib.util.spec_from_file_location("solution_04", REPO_ROOT / "solutions" / "04_scripting.py")
-SOL04 = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(SOL04)
+SOL04 = H.load_solution("04_scripting")
 
 
 def test_solutions_pass(capsys):

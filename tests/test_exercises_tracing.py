@@ -1,19 +1,14 @@
 """The 03 exercise checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 
 import pytest
 import torch
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
 def solution():
-    spec = importlib.util.spec_from_file_location("sol03", REPO_ROOT / "solutions" / "03_tracing.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return H.load_solution("03_tracing")
 
 
 def test_branch_solution_passes(solution, capsys):

@@ -180,3 +180,17 @@ def test_start_seeds_and_returns_folder(tmp_path, monkeypatch, capsys):
 def test_helpers_exports_are_unique_and_located():
     assert len(H.__all__) == len(set(H.__all__))
     assert H.where("expect_failure") == "helpers/failures.py"
+
+
+def test_load_solution_by_name_and_bad_name():
+    assert hasattr(H.load_solution("00_start_here"), "other_branch_input")
+    with pytest.raises(FileNotFoundError, match="choose one of 00_start_here"):
+        H.load_solution("99_nothing")
+
+
+def test_model_instance_builds_classes_and_refuses_the_rest():
+    assert isinstance(H.model_instance(torch.nn.ReLU), torch.nn.ReLU)
+    with pytest.raises(TypeError, match="needs no arguments"):
+        H.model_instance(torch.nn.Linear, "check_x")
+    with pytest.raises(TypeError, match="class or an instance"):
+        H.model_instance(3)
