@@ -82,7 +82,7 @@ def mental_model_picture():
     box(4.0, 1.3, 2.4, 1.4, "TorchScript program\n(static, typed graph\n+ weights)", "#cfe8ff")
     arrow(2.7, 2.25, 3.9, 2.25, "trace")
     arrow(2.7, 1.75, 3.9, 1.75, "script")
-    targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7), ("mobile\n(lite interpreter)", 0.4)]
+    targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7), ("mobile: .ptl, lite\ninterpreter (deprecated)", 0.4)]
     for text, y in targets:
         box(7.4, y, 2.3, 0.9, text, "#d9f2d9")
         arrow(6.5, 2.0, 7.3, y + 0.45)
