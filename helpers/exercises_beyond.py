@@ -1,4 +1,4 @@
-"""Exercise checkers for 09_beyond_torchscript: make a model exportable; export one program for every batch size."""
+"""Exercise checkers for 09_beyond_torchscript: make a model exportable; export a two-input model for every batch size."""
 import torch
 
 from .digits import load_digits, load_digits_cnn
@@ -6,7 +6,8 @@ from .export_bridge import quiet_export
 from .failures import short_message
 from .guards import require_module
 
-__all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports", "check_dynamic_batch_program"]
+__all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports",
+           "TemperedDigits", "tempered_inputs", "check_tempered_digits_program"]
 
 # Both regimes of the limiter: inputs whose largest |value| is above 1 (scaled down) and at most 1 (unchanged).
 LIMITER_INPUTS = {
@@ -72,32 +73,60 @@ def check_limiter_exports(model) -> bool:
     return True
 
 
-def check_dynamic_batch_program(program) -> bool:
-    """09: ``program`` is an ExportedProgram of the digits CNN that runs any batch size from 1 to 297."""
+class TemperedDigits(torch.nn.Module):
+    """09, exercise 2: the trained digits CNN with two inputs, images and one softmax temperature per image."""
+
+    def __init__(self):
+        super().__init__()
+        self.cnn = load_digits_cnn()
+        self.eval()
+
+    def forward(self, images, temperature):
+        # temperature[i] divides the scores of image i: both arguments share the batch dimension
+        return torch.softmax(self.cnn(images) / temperature.unsqueeze(1), dim=1)
+
+
+def tempered_inputs(size: int) -> tuple:
+    """The first ``size`` test digits and a temperature for each, from 0.5 to 2 (the exercise's inputs)."""
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"tempered_inputs takes a batch size of 1 or more, got {size!r}")
+    images, _ = load_digits("test")
+    if size > len(images):
+        raise ValueError(f"tempered_inputs: there are only {len(images)} test digits, asked for {size}")
+    return images[:size], torch.linspace(0.5, 2.0, size)
+
+
+_SHARE_HINT = ("mark dimension 0 of both arguments as dynamic with one and the same Dim (the two sizes must "
+               "always be equal), and export with an example batch of 2 or more")
+
+
+def check_tempered_digits_program(program) -> bool:
+    """09: ``program`` is an ExportedProgram of ``TemperedDigits`` that runs any batch size from 1 to 297."""
     if isinstance(program, torch.nn.Module):
         print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")
         return False
     if not isinstance(program, torch.export.ExportedProgram):
         print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave a {type(program).__name__}.")
         return False
-    eager = require_module(load_digits_cnn(), "check_dynamic_batch_program")
-    images, _ = load_digits("test")
+    eager = TemperedDigits()
     exported = program.module()
+    largest = len(load_digits("test")[0])
+    sizes = (1, 2, 7, largest)
     with torch.no_grad():
-        for size in (1, 2, 7, len(images)):
-            batch = images[:size]
+        for size in sizes:
+            images, temperature = tempered_inputs(size)
             try:
-                got = exported(batch)
+                got = exported(images, temperature)
             except Exception as error:
                 message = short_message(error, 120)
-                hint = ("export with dynamic_shapes={'x': {0: Dim('batch')}} (and an example batch of 2 or more: "
-                        "a batch of 1 makes torch.export treat the size as the constant 1)"
-                        if "Guard failed" in message else "check the model you exported is H.load_digits_cnn()")
+                hint = (_SHARE_HINT if "Guard failed" in message
+                        else "export H.TemperedDigits() itself, with its two arguments (images, temperature)")
                 print(f"✘ A batch of {size} fails: {type(error).__name__}: {message} → {hint}.")
                 return False
-            if not _close(got, eager(batch)):
-                print(f"✘ A batch of {size} runs but gives other scores than the eager CNN: "
-                      "export H.load_digits_cnn() itself, in eval mode.")
+            if not _close(got, eager(images, temperature)):
+                print(f"✘ A batch of {size} runs but gives other probabilities than the eager model: "
+                      "export H.TemperedDigits() itself, with its trained weights.")
                 return False
-    print(f"✔ One program, every batch size: 1, 2, 7 and {len(images)} all match the eager CNN.")
+    print(f"✔ One program, two inputs, every batch size: {', '.join(map(str, sizes[:-1]))} and {largest} "
+          "all match the eager model.")
     return True

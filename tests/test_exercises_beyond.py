@@ -83,22 +83,53 @@ def test_reference_limiter_covers_both_regimes():
     assert H.reference_limiter(big).abs().max() == 1 and torch.equal(H.reference_limiter(small), small)
 
 
-def test_dynamic_batch_solution_passes(solution, capsys):
-    assert H.check_dynamic_batch_program(solution.export_digits_any_batch())
-    assert capsys.readouterr().out.startswith("✔ One program, every batch size")
+def test_tempered_solution_passes(solution, capsys):
+    assert H.check_tempered_digits_program(solution.export_tempered_any_batch())
+    assert capsys.readouterr().out.startswith("✔ One program, two inputs, every batch size")
 
 
-def test_dynamic_batch_wrong_answers_get_feedback(capsys):
-    images, _ = H.load_digits("test")
-    cnn = H.load_digits_cnn()
-    assert not H.check_dynamic_batch_program(torch.export.export(cnn, (images[:4],)))
+def test_tempered_model_divides_each_image_by_its_own_temperature():
+    images, temperature = H.tempered_inputs(3)
+    assert temperature.tolist() == [0.5, 1.25, 2.0]
+    scores = H.load_digits_cnn()(images)
+    expected = torch.softmax(scores / temperature[:, None], dim=1)
+    assert torch.allclose(H.TemperedDigits()(images, temperature), expected)
+
+
+def test_tempered_inputs_refuses_impossible_sizes():
+    with pytest.raises(ValueError, match="1 or more"):
+        H.tempered_inputs(0)
+    with pytest.raises(ValueError, match="only 297 test digits"):
+        H.tempered_inputs(1000)
+
+
+def test_tempered_static_program_gets_the_sharing_hint(capsys):
+    static = torch.export.export(H.TemperedDigits(), H.tempered_inputs(4))
+    assert not H.check_tempered_digits_program(static)
     out = capsys.readouterr().out
-    assert "A batch of 1 fails" in out and "Guard failed" in out and "Dim('batch')" in out
-    assert not H.check_dynamic_batch_program(cnn)
+    assert "A batch of 1 fails" in out and "Guard failed" in out and "one and the same Dim" in out
+
+
+def test_tempered_wrong_answers_get_feedback(capsys):
+    images, _ = H.tempered_inputs(4)
+    cnn_only = torch.export.export(H.load_digits_cnn(), (images,), dynamic_shapes={"x": {0: Dim("batch")}})
+    assert not H.check_tempered_digits_program(cnn_only)
+    assert "export H.TemperedDigits() itself, with its two arguments" in capsys.readouterr().out
+    assert not H.check_tempered_digits_program(H.TemperedDigits())
     assert "not the model itself" in capsys.readouterr().out
-    assert not H.check_dynamic_batch_program("program.pt2")
+    assert not H.check_tempered_digits_program("program.pt2")
     assert "you gave a str" in capsys.readouterr().out
-    untrained = H.DigitsCNN().eval()
-    other = torch.export.export(untrained, (images[:4],), dynamic_shapes={"x": {0: Dim("batch")}})
-    assert not H.check_dynamic_batch_program(other)
-    assert "other scores than the eager CNN" in capsys.readouterr().out
+    untrained = H.TemperedDigits()
+    untrained.cnn = H.DigitsCNN().eval()
+    batch = Dim("batch")
+    other = torch.export.export(untrained, H.tempered_inputs(4),
+                                dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})
+    assert not H.check_tempered_digits_program(other)
+    assert "other probabilities than the eager model" in capsys.readouterr().out
+
+
+def test_tempered_separate_dims_are_refused_by_torch_with_the_fix():
+    # what a learner sees before the checker: torch itself says the two sizes must be equal
+    with pytest.raises(torch._dynamo.exc.UserError, match="must always be equal"), H.quiet_export():
+        torch.export.export(H.TemperedDigits(), H.tempered_inputs(4),
+                            dynamic_shapes={"images": {0: Dim("n")}, "temperature": {0: Dim("m")}})
