@@ -12,7 +12,7 @@ import torch
 from .deprecations import DEPRECATION_PATTERN
 from .gallery import script_error_line
 
-__all__ = ["check_standardize_scriptable", "check_call_counter", "check_saveable_debug_helper"]
+__all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
 
 def _instance(model, who, **kwargs):
@@ -34,12 +34,24 @@ def _script(model):
         return torch.jit.script(model)
 
 
-def _try_script(model, hint):
+def _try_script(model, hint, hints=None):
+    """Script ``model`` or print why not; ``hints`` maps a fragment of the error to a better hint."""
     try:
         return _script(model)
     except Exception as error:  # the compile error is the feedback
+        for fragment, better in (hints or {}).items():
+            if fragment in str(error):
+                hint = better
+                break
         print(f"✘ torch.jit.script still fails: {script_error_line(error)}. {hint}")
         return None
+
+
+def _save_and_load(scripted):
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    buffer.seek(0)
+    return torch.jit.load(buffer)
 
 
 # ---------------------------------------------------------------- exercise 1: make it scriptable
@@ -85,69 +97,107 @@ def check_standardize_scriptable(model) -> bool:
 
 # ---------------------------------------------------------------- exercise 2: state without globals
 
-def check_call_counter(model) -> bool:
-    """06 exercise 2: doubles its input and counts its calls in ``calls``, a count that survives save/load."""
-    model = _instance(model, "check_call_counter")
-    scripted = _try_script(model, "Keep the count on the model (`self.calls`), not in a global.")
+# Inputs whose peaks go up, stay, then go up again, so that a peak reset on every call shows.
+_PEAK_INPUTS = [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, -0.25]), torch.tensor([-4.0, 1.0, 3.0])]
+_PEAK_AFTER_LOAD = torch.tensor([2.0, -1.0])
+
+
+def _peak_value(model):
+    """The model's ``peak`` as a float (a number or a one-value tensor), or None."""
+    peak = getattr(model, "peak", None)
+    if isinstance(peak, torch.Tensor) and peak.numel() == 1:
+        return float(peak)
+    if isinstance(peak, (int, float)) and not isinstance(peak, bool):
+        return float(peak)
+    return None
+
+
+def check_running_peak(model) -> bool:
+    """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load."""
+    model = _instance(model, "check_running_peak")
+    scripted = _try_script(model, "Keep the peak on the model (`self.peak`), not in a global.", hints={
+        "Expected int but got float": "TorchScript gives `self.peak` the type of its value in `__init__`, "
+                                      "and 0 is an int: start it at 0.0."})
     if scripted is None:
         return False
-    if not isinstance(getattr(scripted, "calls", None), int):
-        print("✘ The scripted model has no integer attribute `calls`: create `self.calls = 0` in `__init__`.")
+    if _peak_value(scripted) is None:
+        print("✘ The scripted model has no number `peak`: create `self.peak = 0.0` in `__init__`.")
         return False
-    start = scripted.calls
-    x = torch.tensor([1.0, -2.0, 3.0])
-    for _ in range(3):
+    if _peak_value(scripted) != 0.0:
+        print(f"✘ `peak` starts at {_peak_value(scripted)}: start it at 0.0, since nothing has been seen yet.")
+        return False
+    peak = 0.0
+    for i, x in enumerate(_PEAK_INPUTS):
+        peak = max(peak, float(x.abs().max()))
         try:
             got = scripted(x)
         except Exception as error:
             print(f"✘ The scripted model fails when called: {script_error_line(error)}")
             return False
-        if not isinstance(got, torch.Tensor) or not torch.equal(got, x * 2):
-            print(f"✘ It should still return x * 2: got {got} for x = {x.tolist()}.")
+        if not isinstance(got, torch.Tensor) or got.shape != x.shape or not torch.allclose(got, x / peak):
+            print(f"✘ Call {i + 1}, x = {x.tolist()}: expected {(x / peak).tolist()} (the largest value so far "
+                  f"is {peak:g}), got {got.tolist() if isinstance(got, torch.Tensor) else got}. "
+                  "Keep the largest value seen over all calls: `max(self.peak, ...)`.")
             return False
-    if start != 0 or scripted.calls != 3:
-        print(f"✘ After 3 calls `calls` went from {start} to {scripted.calls}; it should go from 0 to 3: "
-              "add 1 in forward, every time.")
+    try:
+        loaded = _save_and_load(scripted)
+        got = loaded(_PEAK_AFTER_LOAD)
+    except Exception as error:
+        print(f"✘ It runs, but saving, loading and calling it again fails: {script_error_line(error)}")
         return False
-    buffer = io.BytesIO()
-    torch.jit.save(scripted, buffer)
-    buffer.seek(0)
-    loaded = torch.jit.load(buffer)
-    loaded(x)
-    if loaded.calls != 4:
-        print(f"✘ Saved after 3 calls and called once more after loading, `calls` is {loaded.calls}, not 4.")
+    if _peak_value(loaded) != peak or not torch.allclose(got, _PEAK_AFTER_LOAD / peak):
+        print(f"✘ Saved and loaded, the model should still divide by {peak:g}, the peak seen before saving; "
+              f"its `peak` is {_peak_value(loaded)}.")
         return False
-    print("✔ Right: the count lives on the model, so it is compiled, and even saved and loaded with it.")
+    print("✔ Right: the peak lives on the model, so it is compiled, typed, and saved and loaded with it.")
     return True
 
 
 # ---------------------------------------------------------------- exercise 3: ignore or unused?
 
+_CLIPPER_X = torch.tensor([-3.0, -0.5, 0.25, 2.0])
+
+
 def check_saveable_debug_helper(model_class) -> bool:
-    """06 exercise 3: the Clipper class scripts, saves, loads and clamps; its debug report may fail when reached."""
+    """06 exercise 3: Clipper scripts, saves, loads and clamps; in eager PyTorch its debug count still works."""
     if not (isinstance(model_class, type) and issubclass(model_class, torch.nn.Module)):
         raise TypeError("check_saveable_debug_helper expects your class itself (no parentheses), "
                         f"got {type(model_class).__name__}")
     model = _instance(model_class, "check_saveable_debug_helper", debug=False)
-    scripted = _try_script(model, "Decorate the helper that TorchScript cannot compile.")
+    scripted = _try_script(model, "Decorate the helper that TorchScript cannot compile.", hints={
+        "Expected int but got Tensor": "TorchScript does not compile a decorated helper's body, so it trusts "
+                                       "the helper's signature, and without annotations it assumes Tensors in "
+                                       "and out. Annotate it: `(self, x: torch.Tensor) -> int`."})
     if scripted is None:
         return False
-    buffer = io.BytesIO()
     try:
-        torch.jit.save(scripted, buffer)
+        loaded = _save_and_load(scripted)
     except Exception as error:
         hint = (" That is what @torch.jit.ignore does: the helper stays a Python call, which cannot be saved. "
-                "The deployed model never reports, so use @torch.jit.unused."
+                "The deployed model never counts, so use @torch.jit.unused."
                 if "Could not export Python function" in str(error) else "")
         print(f"✘ It scripts but cannot be saved: {script_error_line(error)}.{hint}")
         return False
-    buffer.seek(0)
-    loaded = torch.jit.load(buffer)
-    x = torch.tensor([-3.0, -0.5, 0.25, 2.0])
-    got = loaded(x)
-    if not isinstance(got, torch.Tensor) or not torch.equal(got, x.clamp(-1.0, 1.0)):
-        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {x.tolist()}.")
+    try:
+        got = loaded(_CLIPPER_X)
+    except Exception as error:
+        print(f"✘ Saved and loaded, but calling it fails: {script_error_line(error)}")
         return False
-    print("✔ Right: @torch.jit.unused compiles the report as 'raise an error', so the model scripts, saves "
-          "and runs without Python; only a call with debug=True would fail.")
+    if not isinstance(got, torch.Tensor) or not torch.equal(got, _CLIPPER_X.clamp(-1.0, 1.0)):
+        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {_CLIPPER_X.tolist()}.")
+        return False
+    debugging = _instance(model_class, "check_saveable_debug_helper", debug=True)
+    try:
+        debugging(_CLIPPER_X)
+    except Exception as error:
+        print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` fails: "
+              f"{script_error_line(error)}. Keep the helper's body as it was.")
+        return False
+    if getattr(debugging, "outside", None) != 2:
+        print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` should count the "
+              f"2 values of {_CLIPPER_X.tolist()} outside [-1, 1]; `outside` is {getattr(debugging, 'outside', None)}. "
+              "Keep the helper's body as it was.")
+        return False
+    print("✔ Right: @torch.jit.unused compiles the helper as 'raise an error', and its annotations let forward "
+          "type-check around the call, so the model scripts, saves and runs without Python.")
     return True

@@ -20,6 +20,7 @@ import html
 import importlib.util
 import itertools
 import os
+import re
 import sys
 import tempfile
 import textwrap
@@ -38,7 +39,7 @@ from .failures import short_message
 from .workdir import work_dir
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
-           "script_error_line",
+           "script_error_line", "script_signature",
            "GalleryEntry", "EntryCheck", "GalleryReport", "GALLERY", "gallery_entry", "check_gallery_entry",
            "check_gallery"]
 
@@ -154,37 +155,56 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
     return (a == b, "same") if a == b else (False, f"{a!r} against {b!r}")
 
 
-# First lines TorchScript puts before the informative one.
-_GENERIC_LINES = ("Arguments for call are not valid", "The following operation failed in the TorchScript interpreter",
-                  "Traceback of TorchScript", "The following variants are available")
+# Lines of an overload error that list candidates rather than say what went wrong.
+_OVERLOAD_LINES = ("The following variants are available", "aten::")
+_INTERPRETER_OPENER = "The following operation failed in the TorchScript interpreter"
+# Python objects print with their memory address, which changes on every run and says nothing.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
     """One informative line of a (TorchScript) error: ``"Type: the line"``.
 
     The line holding ``fragment`` if given; else the interpreter's own message (the last
-    ``RuntimeError:`` line of a run-time failure); else the first line that is not one of the
-    generic openers such as "Arguments for call are not valid.".
+    ``RuntimeError:`` line of a run-time failure); else the first line that says what went
+    wrong, skipping generic openers such as "Arguments for call are not valid." and the list
+    of overloads. Memory addresses are left out.
     """
     if not isinstance(error, BaseException):
         raise TypeError(f"script_error_line expects an exception, got {type(error).__name__}")
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    pick = None
-    if fragment:
-        pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
-    if pick is None:
+    text = _ADDRESS.sub("", str(error))
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not (fragment and fragment.lower() in text.lower()):
         inner = [ln for ln in lines if ln.startswith("RuntimeError: ")]
-        if inner and any(ln.startswith(_GENERIC_LINES[1]) for ln in lines):
-            pick = inner[-1][len("RuntimeError: "):]
-    if pick is None:
-        pick = next((ln for ln in lines if not ln.startswith(_GENERIC_LINES) and not ln.startswith("aten::")),
-                    lines[0] if lines else "(no message)")
+        if inner and _INTERPRETER_OPENER in text:
+            text = inner[-1][len("RuntimeError:"):].strip()  # the interpreter's own message, whatever the type
+        else:
+            text = "\n".join(ln for ln in lines if not ln.startswith(_OVERLOAD_LINES)) or text
+    name = type(error).__name__
+    pick = short_message(text, limit=len(text) + 1, fragment=fragment)  # short_message only needs str(error)
     pick = pick.rstrip(":")
-    if pick.startswith(f"{type(error).__name__}: "):  # the interpreter repeats the type inside the text
-        pick = pick[len(type(error).__name__) + 2:]
+    if pick.startswith(f"{name}:"):  # the interpreter repeats the type inside the text
+        pick = pick[len(name) + 1:].strip()
     if len(pick) > limit:
         pick = pick[: limit - 1] + "…"
-    return f"{type(error).__name__}: {pick}"
+    return f"{name}: {pick}"
+
+
+def script_signature(scripted, method: str = "forward") -> str:
+    """The compiled signature of ``scripted.<method>`` (or of a scripted function), e.g.
+    ``"forward(self, Tensor x, Tensor? bias=None) -> Tensor"``.
+
+    The generated class name TorchScript gives ``self`` is left out: it changes from run to run.
+    """
+    if isinstance(scripted, torch.jit.ScriptFunction):
+        return str(scripted.schema)
+    if not isinstance(scripted, torch.jit.ScriptModule):
+        raise TypeError(f"script_signature expects a scripted model (torch.jit.script(model)), "
+                        f"got {type(scripted).__name__}")
+    compiled = getattr(scripted, method, None) if isinstance(method, str) else None
+    if not isinstance(compiled, torch._C.ScriptMethod):
+        raise AttributeError(f"the scripted model has no compiled method {method!r}")
+    return re.sub(r"^(\w+)\([^,()]*? self\b", r"\1(self", str(compiled.schema))
 
 
 @dataclass(frozen=True)
@@ -690,9 +710,11 @@ class EntryCheck:
 
     @property
     def short(self) -> str:
-        """The error (or warning) as one line."""
+        """The cause, as one line: the error's first informative line (or the warning)."""
         if self.error is not None:
-            return script_error_line(self.error, self.entry.fragment)
+            # Not the line the check matched: for a helper that fails deep inside library code that is
+            # the call chain ("… is being compiled since it was called from …"), and the cause comes first.
+            return script_error_line(self.error)
         return short_message(self.warning.replace("Warning: ", "", 1).split("] ", 1)[-1])
 
     @property

@@ -22,31 +22,34 @@ class Standardize(nn.Module):
         return clip3(z)
 
 
-# Exercise 2. The count is an attribute of the model: TorchScript compiles `self.calls += 1`,
-# and torch.jit.save stores the attribute's current value with the model.
-class CountedDouble(nn.Module):
+# Exercise 2. The peak is an attribute of the model: TorchScript compiles `self.peak = max(...)`, and
+# torch.jit.save stores the attribute's current value with the model. It starts at 0.0, not 0: TorchScript
+# types an attribute from its value in __init__, and an int attribute cannot take the float from max().
+class PeakNormalize(nn.Module):
     def __init__(self):
         super().__init__()
-        self.calls = 0
+        self.peak = 0.0
 
     def forward(self, x):
-        self.calls += 1
-        return x * 2
+        self.peak = max(self.peak, float(x.abs().max()))
+        return x / self.peak
 
 
-# Exercise 3. @torch.jit.unused, not @torch.jit.ignore: the deployed model never reports, and an
-# ignored helper would stay a Python call that torch.jit.save refuses. The unused helper is compiled
-# as "raise an error", so only a call with debug=True would fail.
+# Exercise 3. @torch.jit.unused, not @torch.jit.ignore: the deployed model never counts, and an ignored
+# helper would stay a Python call that torch.jit.save refuses. The unused helper is compiled as "raise an
+# error", so only a call with debug=True would fail. Its body is never compiled, so TorchScript takes its
+# types from the annotations (Tensor in, Tensor out without them); `-> int` lets `self.outside += ...` compile.
 class Clipper(nn.Module):
     def __init__(self, debug: bool = False):
         super().__init__()
         self.debug = debug
+        self.outside = 0
 
     def forward(self, x):
         if self.debug:
-            self.report(x)
+            self.outside += self.count_outside(x)
         return x.clamp(-1.0, 1.0)
 
     @torch.jit.unused
-    def report(self, x: torch.Tensor) -> None:
-        print("values outside [-1, 1]:", int(np.sum(np.abs(x.numpy()) > 1)))
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))

@@ -12,7 +12,7 @@ SOL06 = H.load_solution("06_limitations")
 
 def test_solutions_pass(capsys):
     assert H.check_standardize_scriptable(SOL06.Standardize)
-    assert H.check_call_counter(SOL06.CountedDouble)
+    assert H.check_running_peak(SOL06.PeakNormalize)
     assert H.check_saveable_debug_helper(SOL06.Clipper)
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3 and all(line.startswith("✔") for line in out)
@@ -69,39 +69,66 @@ def test_standardize_wrong_answers(capsys, model, words):
 
 # ---------------------------------------------------------------- exercise 2
 
-CALLS = 0
+PEAK = 0.0
 
 
-class CountedWithGlobal(nn.Module):
+class PeakWithGlobal(nn.Module):  # the notebook's starting point
     def forward(self, x):
-        global CALLS
-        CALLS += 1
-        return x * 2
+        global PEAK
+        PEAK = max(PEAK, float(x.abs().max()))
+        return x / PEAK
 
 
-class CountedNever(nn.Module):
+class PeakStartsAsInt(nn.Module):
     def __init__(self):
         super().__init__()
-        self.calls = 0
+        self.peak = 0
 
     def forward(self, x):
-        return x * 2
+        self.peak = max(self.peak, float(x.abs().max()))
+        return x / self.peak
 
 
-class CountedNoAttribute(nn.Module):
+class PeakOfThisCallOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
     def forward(self, x):
-        return x * 2
+        self.peak = float(x.abs().max())
+        return x / self.peak
+
+
+class PeakNoAttribute(nn.Module):
+    def forward(self, x):
+        return x / x.abs().max()
+
+
+class PeakAsBuffer(nn.Module):  # another fair answer: a one-value tensor, saved as a buffer
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("peak", torch.zeros(()))
+
+    def forward(self, x):
+        self.peak = torch.maximum(self.peak, x.abs().max())
+        return x / self.peak
 
 
 @pytest.mark.parametrize("model, words", [
-    (CountedWithGlobal, "global variables aren't supported"),
-    (CountedNever, "from 0 to 3"),
-    (CountedNoAttribute, "self.calls = 0"),
+    (PeakWithGlobal, "global variables aren't supported"),
+    (PeakStartsAsInt, "start it at 0.0"),
+    (PeakOfThisCallOnly, "max(self.peak, ...)"),
+    (PeakNoAttribute, "self.peak = 0.0"),
 ])
-def test_counter_wrong_answers(capsys, model, words):
-    assert not H.check_call_counter(model)
+def test_peak_wrong_answers(capsys, model, words):
+    assert not H.check_running_peak(model)
     out = capsys.readouterr().out
-    assert out.startswith("✘") and words in out
+    assert out.startswith("✘") and words in out and out.count("\n") == 1
+
+
+def test_peak_accepts_a_buffer(capsys):
+    assert H.check_running_peak(PeakAsBuffer)
+    assert capsys.readouterr().out.startswith("✔")
 
 
 # ---------------------------------------------------------------- exercise 3
@@ -110,30 +137,45 @@ class ClipperAsGiven(nn.Module):
     def __init__(self, debug: bool = False):
         super().__init__()
         self.debug = debug
+        self.outside = 0
 
     def forward(self, x):
         if self.debug:
-            self.report(x)
+            self.outside += self.count_outside(x)
         return x.clamp(-1.0, 1.0)
 
-    def report(self, x):
-        print("values outside [-1, 1]:", int(np.sum(np.abs(x.numpy()) > 1)))
+    def count_outside(self, x):
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperUnusedNoAnnotations(ClipperAsGiven):
+    @torch.jit.unused
+    def count_outside(self, x):
+        return int(np.sum(np.abs(x.numpy()) > 1))
 
 
 class ClipperIgnored(ClipperAsGiven):
     @torch.jit.ignore
-    def report(self, x: torch.Tensor) -> None:
-        print("values outside [-1, 1]:", int(np.sum(np.abs(x.numpy()) > 1)))
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperHelperEmptied(ClipperAsGiven):
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return 0
 
 
 @pytest.mark.parametrize("model, words", [
-    (ClipperAsGiven, "still fails"),
+    (ClipperAsGiven, "Decorate the helper"),
+    (ClipperUnusedNoAnnotations, "-> int"),
     (ClipperIgnored, "@torch.jit.unused"),
+    (ClipperHelperEmptied, "should count the 2 values"),
 ])
 def test_debug_helper_wrong_answers(capsys, model, words):
     assert not H.check_saveable_debug_helper(model)
     out = capsys.readouterr().out
-    assert out.startswith("✘") and words in out
+    assert out.startswith("✘") and words in out and out.count("\n") == 1
 
 
 def test_checkers_explain_bad_arguments():
@@ -142,4 +184,4 @@ def test_checkers_explain_bad_arguments():
     with pytest.raises(TypeError, match="class itself"):
         H.check_saveable_debug_helper(SOL06.Clipper())
     with pytest.raises(TypeError, match="constructor"):
-        H.check_call_counter(type("NeedsArgs", (nn.Module,), {"__init__": lambda self, n: None}))
+        H.check_running_peak(type("NeedsArgs", (nn.Module,), {"__init__": lambda self, n: None}))

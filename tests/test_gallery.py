@@ -172,3 +172,48 @@ def test_script_error_line_picks_the_informative_line():
     assert H.script_error_line(ValueError("first\nsecond"), fragment="SECOND") == "ValueError: second"
     with pytest.raises(TypeError, match="expects an exception"):
         H.script_error_line("not an error")
+
+
+def test_script_error_line_drops_addresses_and_repeated_types():
+    error = RuntimeError("Python builtin <built-in method random of Random object at 0x55bfad8cfc20> is "
+                         "currently not supported in Torchscript:\n  File ...")
+    assert H.script_error_line(error) == ("RuntimeError: Python builtin <built-in method random of Random object> "
+                                          "is currently not supported in Torchscript")
+    repeated = RuntimeError("The following operation failed in the TorchScript interpreter.\n"
+                            "Traceback of TorchScript (most recent call last):\n  File x, line 1\n"
+                            "RuntimeError:  expected value of type Tensor for return value\nValue: 1.0")
+    assert H.script_error_line(repeated) == "RuntimeError: expected value of type Tensor for return value"
+    assert H.script_error_line(repeated, "return value") == "RuntimeError: expected value of type Tensor for return value"
+    reached = torch.jit.Error(repeated.args[0].replace("expected value of type Tensor for return value",
+                                                       "This Python function is annotated to be ignored"))
+    assert H.script_error_line(reached) == "Error: This Python function is annotated to be ignored"
+
+
+def test_summaries_show_the_cause_not_the_call_chain(tmp_path):
+    # A helper that fails deep in library code: the check matches the stable call-chain line, the summary
+    # shows the first line of the message, which says what went wrong.
+    check = H.check_gallery_entry("helper_ignore", folder=tmp_path)
+    assert "is being compiled since it was called from" in check.message
+    assert "is being compiled" not in check.short and check.short.startswith("RuntimeError: ")
+    first = next(ln for ln in check.message.splitlines() if ln.strip())
+    assert check.short == "RuntimeError: " + first.strip().rstrip(":")
+    assert "0x" not in H.check_gallery_entry("python_random", folder=tmp_path).short
+
+
+def test_script_signature_hides_the_generated_class_name(tmp_path):
+    entry = H.gallery_entry("none_default")
+    broken = torch.jit.script(H.snippet_model(entry.broken, tmp_path))
+    fixed = torch.jit.script(H.snippet_model(entry.fixed, tmp_path))
+    assert "__torch__" in str(broken.forward.schema)
+    assert H.script_signature(broken) == "forward(self, Tensor x, Tensor bias=[ Tensor (undefined) ]) -> Tensor"
+    assert H.script_signature(fixed) == "forward(self, Tensor x, Tensor? bias=None) -> Tensor"
+
+    def twice(x: torch.Tensor, n: int = 2) -> torch.Tensor:
+        return x * n
+    assert H.script_signature(torch.jit.script(twice)) == "twice(Tensor x, int n=2) -> Tensor"
+    with pytest.raises(TypeError, match="torch.jit.script"):
+        H.script_signature(H.snippet_model(entry.fixed, tmp_path))
+    with pytest.raises(AttributeError, match="no compiled method 'backward'"):
+        H.script_signature(fixed, "backward")
+    with pytest.raises(AttributeError, match="no compiled method"):
+        H.script_signature(fixed, "training")
