@@ -66,9 +66,16 @@ def check_path_answers(answers) -> bool:
                 print(f"✘ Not yet: {question!r} — you said {given!r}; {hint}. "
                       "Check with H.record_path.")
                 return False
+        elif str(given).strip().lower() not in ("double", "negate"):
+            print(f"✘ Not yet: {question!r} — you said {given!r}; answer with one of the two words "
+                  "'double' or 'negate'.")
+            return False
         elif str(given).strip().lower() != right:
+            make_input = PATH_QUESTIONS[question][1]
+            # The tie is the classic slip: a zero sum is not greater than zero.
+            tie = " (is 0 greater than 0?)" if make_input().sum() == 0 else ""
             print(f"✘ Not yet: {question!r} — you said {given!r}. The branch is chosen by `x.sum() > 0`: "
-                  "work out the sum (is 0 greater than 0?), or check with H.record_path.")
+                  f"work out the sum{tie} and compare it with 0, or check with H.record_path.")
             return False
     print("✔ All right: the number of loop runs follows the input's rows, and the branch follows its values.")
     return True
@@ -134,8 +141,8 @@ def check_type_fix(fn) -> bool:
             warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
             scripted = torch.jit.script(fn)
     except Exception as error:  # a compile error is the feedback this exercise is about
-        print(f"✘ TorchScript still rejects it: {_gist(error)} Make every return give a Tensor, "
-              "e.g. torch.zeros(()) instead of 0.")
+        print(f"✘ TorchScript still rejects it: {_gist(error)} Every return must give a Tensor: "
+              "change the one that does not.")
         return False
     for x in _FIRST_INPUTS:
         want = _first_or_zero(x)

@@ -3,6 +3,7 @@
 Each checker scripts or traces the learner's code itself, runs it on inputs it picks, compares
 with the expected behaviour, and prints one line starting with ✔ or ✘ that says what to do next.
 """
+import inspect
 import warnings
 
 import torch
@@ -38,6 +39,24 @@ _CENTRE_CASES = [
 ]
 
 
+def _mean_type_hint(model, scripted) -> str:
+    """A hint fitted to the type the compiler gave ``mean``: missing annotation, or the wrong one."""
+    arguments = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}
+    compiled = arguments.get("mean")
+    if compiled is None or compiled == "Optional[Tensor]":
+        return ""  # no `mean` argument, or already the right type: the failure lies elsewhere
+    try:
+        parameter = inspect.signature(type(model).forward).parameters.get("mean")
+    except (TypeError, ValueError):  # a forward Python cannot introspect: fall back on the compiled type
+        parameter = None
+    annotated = parameter is not None and parameter.annotation is not inspect.Parameter.empty
+    if compiled == "Tensor" and not annotated:
+        return (" Without an annotation `mean` is typed as a plain Tensor, which can never be None: "
+                "give it a type that allows None (section 3).")
+    return (f" Your annotation compiles `mean` as {compiled}, but `mean` must allow both None and a Tensor: "
+            "`Optional[torch.Tensor]`.")
+
+
 def check_optional_input(model) -> bool:
     """04: ``model(x)`` returns x - x.mean(); ``model(x, mean)`` returns x - mean; and it scripts."""
     model = model_instance(model, "check_optional_input")
@@ -52,10 +71,8 @@ def check_optional_input(model) -> bool:
         try:
             got = scripted(*args)
         except Exception as error:
-            hint = (" Without an annotation `mean` is typed as a plain Tensor, which can never be None: "
-                    "give it a type that allows None (section 3)."
-                    if "None" in str(error) or "undefined" in str(error) else "")
-            print(f"✘ The scripted model fails {label}: {type(error).__name__}: {_gist(error)}{hint}")
+            print(f"✘ The scripted model fails {label}: {type(error).__name__}: {_gist(error)}"
+                  f"{_mean_type_hint(model, scripted)}")
             return False
         if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want):
             print(f"✘ Not yet: {label}, x = {args[0].tolist()} gives {got}, expected {want}. "

@@ -27,6 +27,13 @@ def test_path_answers_feedback(capsys):
     answers["branch, tensor([0., 0.]): 'double' or 'negate'"] = "double"
     assert not H.check_path_answers(answers)
     assert "is 0 greater than 0?" in capsys.readouterr().out
+    answers = dict(SOL01.path_answers, **{"branch, tensor([2., -5.]): 'double' or 'negate'": "double"})
+    assert not H.check_path_answers(answers)
+    out = capsys.readouterr().out
+    assert "work out the sum and compare it with 0" in out and "0 greater than 0" not in out  # not a tie
+    answers = dict(SOL01.path_answers, **{"branch, tensor([2., -5.]): 'double' or 'negate'": "negative"})
+    assert not H.check_path_answers(answers)
+    assert "'double' or 'negate'" in capsys.readouterr().out.split("you said")[1]  # names the accepted words
     answers = dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 2})
     assert not H.check_path_answers(answers)
     assert "count the rows" in capsys.readouterr().out
@@ -82,7 +89,8 @@ def first_or_zero_sum(x):
 def test_type_fix_feedback(capsys):
     assert not H.check_type_fix(first_or_zero_int)
     out = capsys.readouterr().out
-    assert "TorchScript still rejects it" in out and "type int" in out and "torch.zeros(())" in out
+    assert "TorchScript still rejects it" in out and "type int" in out and "must give a Tensor" in out
+    assert "torch.zeros" not in out  # the feedback points at the problem, not at the literal fix
     assert not H.check_type_fix(first_or_zero_sum)
     assert "Keep x[0]" in capsys.readouterr().out
     assert not H.check_type_fix(3)

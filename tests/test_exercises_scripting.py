@@ -1,5 +1,7 @@
 """The 04 checkers accept the worked solutions and explain wrong answers."""
 
+from typing import Optional
+
 import pytest
 import torch
 from torch import nn
@@ -23,6 +25,20 @@ class CentreNoAnnotation(nn.Module):
         return x - mean
 
 
+class CentreTensorNone(nn.Module):
+    def forward(self, x, mean: torch.Tensor = None):
+        if mean is None:
+            return x - x.mean()
+        return x - mean
+
+
+class CentreOptionalFloat(nn.Module):
+    def forward(self, x, mean: Optional[float] = None):
+        if mean is None:
+            return x - x.mean()
+        return x - mean
+
+
 class CentreIgnoresMean(nn.Module):
     def forward(self, x):
         return x - x.mean()
@@ -41,6 +57,11 @@ def test_optional_feedback(capsys):
     out = capsys.readouterr().out
     assert "fails without mean" in out and "a type that allows None" in out
     assert "Expected a proper Tensor but got None" in out  # torch's own reason, not its generic first line
+    for wrongly_typed, compiled in ((CentreTensorNone, "Tensor"), (CentreOptionalFloat, "Optional[float]")):
+        assert not H.check_optional_input(wrongly_typed)
+        out = capsys.readouterr().out
+        assert f"compiles `mean` as {compiled}" in out and "Optional[torch.Tensor]" in out
+        assert "Without an annotation" not in out  # they did annotate: the hint must say what is wrong instead
     assert not H.check_optional_input(CentreIgnoresMean())
     assert "fails with mean" in capsys.readouterr().out
     assert not H.check_optional_input(CentreUnscriptable)
