@@ -1,0 +1,645 @@
+"""Time a model as eager, TorchScript, torch.compile and C++ variants (introduced in 07_optimize_and_debug).
+
+``H.benchmark_model(model, example)`` prepares every variant, times its first calls, then measures
+all of them in one run with ``torch.utils.benchmark.Timer``: rounds that visit every variant in
+turn, so a busy machine slows them all alike, and each round gives a ratio against eager. The
+``BenchmarkReport`` keeps the median and interquartile range (IQR) of the times and of those
+ratios, says which variant failed and why, and displays as a table; ``H.plot_benchmark(...)``
+draws the ratios with their spread and the one-off costs before the first answer.
+"""
+import logging
+import math
+import re
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .failures import short_message
+from .guards import require_module
+
+
+class _DropNoCudaNotice(logging.Filter):
+    # The CUDA build of torch logs "No CUDA runtime is found" when torch.utils.benchmark imports its
+    # C++-extension module; the workbook runs on the CPU on purpose, so that notice only distracts.
+    def filter(self, record):
+        return "No CUDA runtime is found" not in record.getMessage()
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
+
+from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
+
+__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "VariantResult", "BenchmarkReport",
+           "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
+
+# Every variant the benchmark knows, in the order the tables and plots show them.
+BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
+_PYTHON_VARIANTS = BENCHMARK_VARIANTS[:-1]
+
+# Quick: what CI runs (seconds per model). Thorough: more rounds and longer blocks, for the curious.
+# ``seconds`` caps the timed rounds of one model (fewer rounds for slow models, never fewer than
+# ``min_rounds``, so that quartiles still mean something).
+QUICK_SETTINGS = {"rounds": 15, "min_rounds": 7, "seconds": 2.5, "block_seconds": 0.01, "cpp_runs": 3}
+THOROUGH_SETTINGS = {"rounds": 41, "min_rounds": 21, "seconds": 30.0, "block_seconds": 0.05, "cpp_runs": 7}
+
+
+def ratio_verdict(q25: float, q75: float) -> str:
+    """'faster' if the ratio's whole interquartile range is below 1, 'slower' if above, else 'no clear difference'.
+
+    A ratio is a variant's time divided by eager's: below 1 means less time per call.
+    """
+    if q25 is None or q75 is None or any(map(math.isnan, (q25, q75))):
+        return "not measured"
+    if q25 > q75:
+        raise ValueError(f"ratio_verdict needs q25 <= q75, got {q25} and {q75}: pass the lower quartile first")
+    if q75 < 1.0:
+        return "faster"
+    if q25 > 1.0:
+        return "slower"
+    return "no clear difference"
+
+
+def _quartiles(values):
+    """(q25, median, q75) of a list, with the same interpolation as numpy's default."""
+    if not values:
+        return (math.nan,) * 3
+    if len(values) == 1:
+        return (values[0],) * 3
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[1], q[2]
+
+
+@dataclass
+class VariantResult:
+    """One row of the report: how one variant did. Times are in seconds per call."""
+    name: str
+    error: str = None           # why it failed, one line (None if it ran)
+    stage: str = None           # where it failed: "prepare", "first call", "measure"; or "skipped"
+    prepare_s: float = None     # trace / script / freeze / optimize / compile wrapper / save for C++
+    first_call_s: float = None  # the first answer: TorchScript profiles it, torch.compile compiles
+    second_call_s: float = None  # TorchScript optimizes its graph during the second call
+    times: list = field(default_factory=list)   # one time per call per round
+    ratios: list = field(default_factory=list)  # per round: this variant's time / eager's time
+    max_abs_diff: float = None  # largest difference from eager's output on the example
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.times)
+
+    @property
+    def median(self) -> float:
+        return _quartiles(self.times)[1]
+
+    @property
+    def iqr(self) -> float:
+        q25, _, q75 = _quartiles(self.times)
+        return q75 - q25
+
+    @property
+    def ratio(self) -> float:
+        """Median over rounds of (this variant's time / eager's time): below 1 is faster than eager."""
+        return _quartiles(self.ratios)[1]
+
+    @property
+    def ratio_q25(self) -> float:
+        return _quartiles(self.ratios)[0]
+
+    @property
+    def ratio_q75(self) -> float:
+        return _quartiles(self.ratios)[2]
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "skipped" if self.stage == "skipped" else "failed"
+        if not self.ratios:
+            return "not measured"
+        return ratio_verdict(self.ratio_q25, self.ratio_q75)
+
+
+def _ms(seconds) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def _x(ratio) -> str:
+    """A ratio with two decimals, or three near 1, so that 0.998 never prints as 1.00 beside the word 'faster'."""
+    return f"{ratio:.3f}" if abs(ratio - 1) < 0.005 and ratio != 1 else f"{ratio:.2f}"
+
+
+class BenchmarkReport:
+    """What :func:`benchmark_model` measured: one :class:`VariantResult` per variant, in one run."""
+
+    def __init__(self, label, rows, *, input_shapes, threads, rounds, block_seconds):
+        self.label, self.rows = label, rows
+        self.input_shapes, self.threads, self.rounds, self.block_seconds = input_shapes, threads, rounds, block_seconds
+
+    def __getitem__(self, name) -> VariantResult:
+        if name not in self.rows:
+            raise KeyError(f"{name!r} was not benchmarked here; this report has {', '.join(self.rows)}")
+        return self.rows[name]
+
+    def __contains__(self, name):
+        return name in self.rows
+
+    @property
+    def measured(self) -> list:
+        """Names of the variants that ran and were timed."""
+        return [n for n, r in self.rows.items() if r.ok]
+
+    @property
+    def failures(self) -> dict:
+        """Variant name -> 'stage: why' for every variant that failed (skipped ones are in ``skipped``)."""
+        return {n: f"{r.stage}: {r.error}" for n, r in self.rows.items()
+                if r.error is not None and r.stage != "skipped"}
+
+    @property
+    def skipped(self) -> dict:
+        """Variant name -> why it was not attempted (the C++ program when it is not built)."""
+        return {n: r.error for n, r in self.rows.items() if r.stage == "skipped"}
+
+    def ratio(self, name) -> float:
+        return self[name].ratio
+
+    def verdict(self, name) -> str:
+        return self[name].verdict
+
+    def describe(self, name) -> str:
+        """One sentence about ``name`` against eager, built only from what was measured."""
+        r = self[name]
+        if r.stage == "skipped":
+            return f"{name} skipped: {r.error}"
+        if r.error is not None:
+            return f"{name} could not be measured ({r.stage}): {r.error}"
+        if name == "eager":
+            return f"eager takes {_ms(r.median)} per call (IQR {_ms(r.iqr)})"
+        if not r.ratios:
+            return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
+        spread = f"{_x(r.ratio)}× eager's time (IQR {_x(r.ratio_q25)}–{_x(r.ratio_q75)})"
+        meaning = {"faster": "faster than eager in at least three rounds out of four",
+                   "slower": "slower than eager in at least three rounds out of four",
+                   "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
+        return f"{name}: {spread}, {meaning}"
+
+    def table_rows(self) -> list:
+        """The table as rows of strings (header first), used by both the text and the HTML views."""
+        rows = [("variant", "prepare", "1st call", "2nd call", "median / call", "IQR", "× eager (IQR)", "verdict")]
+        for name, r in self.rows.items():
+            if r.error is not None:
+                why = f"skipped: {r.error}" if r.stage == "skipped" else f"failed at {r.stage}: {r.error}"
+                rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), "–", "–", "–", "–", why))
+                continue
+            ratio = f"{_x(r.ratio)} ({_x(r.ratio_q25)}–{_x(r.ratio_q75)})" if r.ratios else "–"
+            verdict = "baseline" if name == "eager" else r.verdict
+            if r.note:
+                verdict += f" · {r.note}"
+            rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), _ms(r.second_call_s), _ms(r.median),
+                         _ms(r.iqr), ratio, verdict))
+        return rows
+
+    def _title(self) -> str:
+        shapes = ", ".join("×".join(map(str, s)) for s in self.input_shapes)
+        return (f"{self.label}: input {shapes}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
+                f"{self.rounds} interleaved rounds")
+
+    def __str__(self):
+        rows = self.table_rows()
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+        lines = [self._title()]
+        for row in rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<BenchmarkReport {self.label}: measured {', '.join(self.measured) or 'nothing'}>"
+
+    def _repr_html_(self):
+        import html
+        rows = self.table_rows()
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = ""
+        for row in rows[1:]:
+            colour = " style='color:#b00020'" if row[-1].startswith("failed") else ""
+            body += "<tr>" + "".join(f"<td{colour}>{html.escape(c)}</td>" for c in row) + "</tr>"
+        return (f"<div><b>{html.escape(self._title())}</b><table><thead><tr>{head}</tr></thead>"
+                f"<tbody>{body}</tbody></table></div>")
+
+
+def compare_gains(first, second, variant) -> str:
+    """One sentence: does ``variant`` gain more against eager on ``first``'s model or ``second``'s, beyond the spread?"""
+    if not isinstance(first, BenchmarkReport) or not isinstance(second, BenchmarkReport):
+        raise TypeError("compare_gains takes two reports from H.benchmark_model(...) and a variant name")
+    a, b = first[variant], second[variant]
+    if not (a.ratios and b.ratios):
+        return f"{variant}: not measured against eager on both {first.label} and {second.label}"
+
+    def show(report, row):
+        return f"{report.label} {_x(row.ratio)}× eager (IQR {_x(row.ratio_q25)}–{_x(row.ratio_q75)})"
+
+    both = f"{show(first, a)}, {show(second, b)}"
+    if a.ratio_q75 < b.ratio_q25:  # even a's worst quarter beats b's best quarter
+        return f"{variant}: a bigger gain on {first.label} than on {second.label}, beyond both spreads: {both}"
+    if b.ratio_q75 < a.ratio_q25:
+        return f"{variant}: a bigger gain on {second.label} than on {first.label}, beyond both spreads: {both}"
+    return f"{variant}: the spreads overlap, so this run cannot rank the two: {both}"
+
+
+# ------------------------------------------------------------------ preparing the variants
+
+def _fresh_script(model):
+    """torch.jit.script(model), compiled anew even if this class was scripted before in this process.
+
+    Every module scripted from one class shares the compiled methods, and with them the profiling
+    executor's state: a second ``torch.jit.script`` of the class would start already optimized, and
+    its "first call" would hide the cost a fresh process pays. A new type store (what torch's own
+    test suite does between tests) makes this compile a type of its own.
+    """
+    torch.jit._recursive.concrete_type_store = torch.jit._recursive.ConcreteTypeStore()
+    return torch.jit.script(model)
+
+
+def _prepare(name, model, example, compile_backend):
+    """Build the callable for one variant (eager is the model itself)."""
+    if name == "eager":
+        return model
+    if name == "trace":
+        return torch.jit.trace(model, example)
+    if name == "script":
+        return _fresh_script(model)
+    if name == "script+freeze":
+        return torch.jit.freeze(_fresh_script(model))
+    if name == "optimize_for_inference":
+        return torch.jit.optimize_for_inference(_fresh_script(model))
+    if name == "torch.compile":
+        # A fresh start: earlier compilations in this kernel (a rerun of the cell) would otherwise be
+        # reused, or pile up until dynamo gives up recompiling and silently runs eager.
+        torch._dynamo.reset()
+        return torch.compile(model, backend=compile_backend)
+    raise ValueError(name)
+
+
+def _leaves(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _leaves(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _leaves(o)]
+    return []
+
+
+def _max_diff(a, b):
+    la, lb = _leaves(a), _leaves(b)
+    if len(la) != len(lb) or any(x.shape != y.shape for x, y in zip(la, lb)):
+        return math.inf
+    diffs = [(x.float() - y.float()).abs().max().item() for x, y in zip(la, lb) if x.numel()]
+    return max(diffs, default=0.0)
+
+
+def _timed_call(fn, example):
+    start = time.perf_counter()
+    out = fn(*example)
+    return out, time.perf_counter() - start
+
+
+def _cpp_binary():
+    """The C++ program from 05 if it is built and newer than its source (building it here would cost ~20 s)."""
+    try:
+        from .cpp_runner import CPP_BUILD_DIR, CPP_SOURCE
+    except ImportError:
+        return None
+    binary = Path(CPP_BUILD_DIR) / "load_ts"
+    if not binary.exists():
+        return None
+    if Path(CPP_SOURCE).is_file() and Path(CPP_SOURCE).stat().st_mtime > binary.stat().st_mtime:
+        return None  # built from an older source: its command line may differ
+    return binary
+
+
+def _time_cpp_once(binary, model_path, example, repeats, threads):
+    """One run of the C++ program: (its own median time of one call in seconds, the whole process in seconds, output)."""
+    from .cpp_runner import time_cpp
+    run = time_cpp(model_path, example[0], repeats=repeats, threads=threads, binary=binary)
+    return run.run_ms / 1e3, run.wall_s, run.output
+
+
+# ------------------------------------------------------------------ measuring
+
+def _check_example(example):
+    if isinstance(example, torch.Tensor):
+        return (example,)
+    if isinstance(example, (tuple, list)) and example and all(isinstance(t, torch.Tensor) for t in example):
+        return tuple(example)
+    raise TypeError(f"benchmark_model needs the example input as a tensor or a tuple of tensors, "
+                    f"got {type(example).__name__}: use e.g. H.example_input('deep_mlp')")
+
+
+def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, thorough=False, rounds=None,
+                    seconds=None, block_seconds=None, threads=1, compile_backend="inductor", cpp_runs=None,
+                    work_dir=None, progress=True) -> BenchmarkReport:
+    """Measure ``model`` on ``example`` as each of ``variants``, all in one run; return a BenchmarkReport.
+
+    Every variant is prepared and called twice (both calls timed: the one-off costs), calibrated
+    with ``Timer.blocked_autorange``, then timed in rounds that visit every variant once each, in
+    blocks of about ``block_seconds``: up to ``rounds`` rounds, fewer if they would take longer
+    than ``seconds``. A variant that fails is reported with its reason; the others are still
+    measured. ``threads=1`` keeps the numbers steady on a shared machine. ``"C++"`` in ``variants``
+    adds the C++ program from 05 if it is already built (a row saying it was skipped if not);
+    ``work_dir`` is where the model file it loads is written. ``thorough=True`` measures longer.
+    """
+    require_module(model, "benchmark_model")
+    example = _check_example(example)
+    if isinstance(variants, str):
+        variants = [variants]
+    if model.training:
+        raise ValueError("benchmark_model times inference: call model.eval() first (freezing needs it, and "
+                         "dropout or batch-norm updates would change what is measured)")
+    unknown = [v for v in variants if v not in BENCHMARK_VARIANTS]
+    if unknown or not variants:
+        raise ValueError(f"unknown variant(s) {unknown}: choose from {', '.join(BENCHMARK_VARIANTS)}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
+    settings = dict(THOROUGH_SETTINGS if thorough else QUICK_SETTINGS)
+    for key, value in (("rounds", rounds), ("seconds", seconds), ("block_seconds", block_seconds),
+                       ("cpp_runs", cpp_runs)):
+        if value is not None:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{key} must be a positive number, got {value!r}")
+            settings[key] = value
+    if rounds is not None:
+        settings["min_rounds"] = min(settings["min_rounds"], rounds)
+    settings["rounds"], settings["cpp_runs"] = int(settings["rounds"]), int(settings["cpp_runs"])
+    want_cpp = "C++" in variants
+    variants = [v for v in BENCHMARK_VARIANTS if v in variants and v != "C++"]  # the fixed display order
+    label = label or type(model).__name__
+
+    rows = {name: VariantResult(name) for name in variants}
+    fns, extra, scratch = {}, {}, None
+    bar = _progress_bar(2 * len(variants) + len(variants) * settings["rounds"], label, progress)
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label)
+        if want_cpp:
+            # The C++ program loads a file: the frozen module (already built above, if it was asked for).
+            scratch = tempfile.TemporaryDirectory(prefix="bench-") if work_dir is None else None
+            extra = _prepare_cpp(model, fns.get("script+freeze"), example, rows, reference,
+                                 threads, work_dir if scratch is None else scratch.name, label)
+        done = _measure_rounds(fns, rows, example, settings, bar, label, extra)
+    finally:
+        torch.set_num_threads(old_threads)
+        bar.close()
+        if scratch is not None:
+            scratch.cleanup()
+    return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in example], threads=threads,
+                           rounds=done, block_seconds=settings["block_seconds"])
+
+
+def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label):
+    """Build every variant and time its first two calls; return eager's output (None if eager failed)."""
+    reference = None
+    for name in variants:
+        bar.set_description(f"{label}: preparing {name}")
+        bar.update(2)
+        row = rows[name]
+        try:
+            start = time.perf_counter()
+            fn = _prepare(name, model, example, compile_backend)
+            row.prepare_s = None if name == "eager" else time.perf_counter() - start  # eager has nothing to prepare
+        except Exception as error:  # any failure is a result to report, not a reason to stop
+            _fail(row, error, "prepare")
+            continue
+        try:
+            with torch.inference_mode():
+                out, row.first_call_s = _timed_call(fn, example)
+                _, row.second_call_s = _timed_call(fn, example)
+        except Exception as error:
+            _fail(row, error, "first call")
+            continue
+        if name == "eager":
+            reference = out
+        elif reference is not None:
+            _check_output(row, out, reference)
+        fns[name] = fn
+    return reference
+
+
+def _check_output(row, out, reference):
+    # A variant that computes something else is not a faster version of the model: say so in the table.
+    row.max_abs_diff = _max_diff(out, reference)
+    scale = max((t.abs().max().item() for t in _leaves(reference) if t.numel()), default=1.0)
+    if not row.max_abs_diff <= 1e-4 * max(1.0, scale):
+        row.note = f"output differs from eager by {row.max_abs_diff:.3g}"
+
+
+def _measure_rounds(fns, rows, example, settings, bar, label, extra):
+    """Calibrate every variant, then time them round by round; return how many rounds ran."""
+    timers, numbers, per_round = {}, {}, 0.0
+    block = settings["block_seconds"]
+    with torch.inference_mode():
+        for name, fn in fns.items():
+            bar.set_description(f"{label}: warming up {name}")
+            timer = Timer("fn(*example)", globals={"fn": fn, "example": example},
+                          num_threads=torch.get_num_threads(), label=label, sub_label=name)
+            try:
+                # blocked_autorange warms the variant up and tells how long one call takes.
+                one_call = timer.blocked_autorange(min_run_time=block).median
+            except Exception as error:
+                _fail(rows[name], error, "measure")
+                continue
+            timers[name] = timer
+            numbers[name] = max(1, round(block / max(one_call, 1e-9)))
+            # Timer.timeit(n) makes max(n // 100, 2) warm-up calls before its n timed ones.
+            per_round += (numbers[name] + max(numbers[name] // 100, 2)) * one_call
+        cpp_total = sum(settings["cpp_runs"] * run.seconds_per_run for run in extra.values())
+        affordable = int(max(0.0, settings["seconds"] - cpp_total) / max(per_round, 1e-9))
+        rounds = max(settings["min_rounds"], min(settings["rounds"], affordable))
+        for run in extra.values():
+            # Spread the runs over the rounds, so each is compared with the eager time measured beside it.
+            runs = min(settings["cpp_runs"], rounds)
+            run.rounds = sorted({min(rounds - 1, int((i + 0.5) * rounds / runs)) for i in range(runs)})
+        bar.total = bar.n + rounds * (len(timers) + len(extra))
+        names = list(timers)
+        for r in range(rounds):
+            bar.set_description(f"{label}: round {r + 1} of {rounds}")
+            # Rotate the order each round so that no variant always runs right after another one.
+            order = names[r % len(names):] + names[:r % len(names)] if names else []
+            this_round = {}
+            for name in order:
+                bar.update(1)
+                if rows[name].error is not None:
+                    continue
+                try:
+                    this_round[name] = timers[name].timeit(numbers[name]).median
+                except Exception as error:
+                    _fail(rows[name], error, "measure")
+            for name, run in extra.items():
+                bar.update(1)
+                if r in run.rounds and rows[name].error is None:
+                    try:
+                        this_round[name] = run(example)
+                    except Exception as error:
+                        _fail(rows[name], error, "measure")
+            eager = this_round.get("eager") if rows.get("eager") and rows["eager"].error is None else None
+            for name, seconds in this_round.items():
+                if rows[name].error is None:
+                    rows[name].times.append(seconds)
+                    if eager is not None:
+                        rows[name].ratios.append(seconds / eager)
+    return rounds
+
+
+def _why(error) -> str:
+    """One line saying why: for an error inside TorchScript, the underlying error is the last line."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    if lines and "TorchScript" in lines[0] and len(lines) > 1:
+        last = lines[-1]
+        return last if len(last) <= 200 else last[:199] + "…"
+    return f"{type(error).__name__}: {short_message(error, limit=200).rstrip(':')}"
+
+
+def _fail(row, error, stage):
+    row.error, row.stage = _why(error), stage
+    row.times.clear()
+    row.ratios.clear()
+
+
+class _CppRun:
+    """Times the C++ program in the rounds listed in ``rounds`` (one process per run)."""
+
+    def __init__(self, binary, path, repeats, threads, row, reference, seconds_per_run):
+        self.binary, self.path, self.repeats, self.threads = binary, path, repeats, threads
+        self.row, self.reference, self.seconds_per_run = row, reference, seconds_per_run
+        self.rounds = []
+
+    def __call__(self, example):
+        seconds, _, out = _time_cpp_once(self.binary, self.path, example, self.repeats, self.threads)
+        if self.reference is not None and self.row.max_abs_diff is None:
+            _check_output(self.row, out, self.reference)
+        return seconds
+
+
+def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label):
+    """Save the frozen model, time one run of the C++ program; return the hook that times it, or {}."""
+    row = rows["C++"] = VariantResult("C++")
+    binary = _cpp_binary()
+    if binary is None:
+        row.error, row.stage = ("the C++ program is not built (or older than its source): run notebook 05 or "
+                                "`make cpp`, then rerun"), "skipped"
+        return {}
+    if len(example) != 1:
+        row.error, row.stage = "the C++ program takes a single input tensor", "skipped"
+        return {}
+    try:
+        start = time.perf_counter()
+        path = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}_frozen_for_cpp.pt"
+        frozen = frozen if frozen is not None else torch.jit.freeze(torch.jit.script(model))
+        torch.jit.save(frozen, str(path))
+        row.prepare_s = time.perf_counter() - start
+        # One run of a single call: the whole process (start, load, first call), like a first call.
+        first, row.first_call_s, _ = _time_cpp_once(binary, path, example, 1, threads)
+    except Exception as error:
+        _fail(row, error, "prepare" if row.prepare_s is None else "first call")
+        return {}
+    eager = rows.get("eager")
+    one_call = eager.second_call_s if eager is not None and eager.second_call_s else first
+    repeats = int(min(2000, max(10, 0.05 / max(one_call, 1e-9))))  # about 0.05 s of calls per run
+    row.note = f"1st call = a whole process (start, load, 1 call); then median of {repeats} calls per run"
+    return {"C++": _CppRun(binary, path, repeats, threads, row, reference, row.first_call_s + repeats * one_call)}
+
+
+class _NoBar:
+    total = n = 0
+
+    def update(self, n=1):
+        pass
+
+    def set_description(self, text):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, label, progress):
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=f"{label}: preparing", unit="step", leave=True)
+
+
+# ------------------------------------------------------------------ pictures
+
+def plot_benchmark(*reports):
+    """Two panels: each variant's time per call as a ratio of eager's (median and IQR over rounds),
+    and the one-off costs (prepare, 1st call, 2nd call) beside one steady call, on log scales."""
+    if not reports or not all(isinstance(r, BenchmarkReport) for r in reports):
+        raise TypeError("plot_benchmark takes one or more reports from H.benchmark_model(...)")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter
+
+    names = [n for n in BENCHMARK_VARIANTS if any(n in r.rows for r in reports)]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.3 * len(names) * len(reports) + 2.2))
+    step = 0.7 / len(reports)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    costs = (("prepare_s", "s", "prepare"), ("first_call_s", "o", "1st call"), ("second_call_s", "^", "2nd call"),
+             ("median", "|", "one steady call"))
+    for k, report in enumerate(reports):
+        colour = colours[k % len(colours)]
+        for i, name in enumerate(names):
+            y = i + (k - (len(reports) - 1) / 2) * step
+            row = report.rows.get(name)
+            if row is None:
+                continue
+            if row.error is not None:
+                what = "skipped (not built)" if row.stage == "skipped" else f"failed at {row.stage}"
+                for axis in (left, right):
+                    axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
+                                  xycoords=("axes fraction", "data"), color="#b00020")
+            if row.ratios:
+                left.errorbar(row.ratio, y, xerr=[[row.ratio - row.ratio_q25], [row.ratio_q75 - row.ratio]],
+                              fmt="o", color=colour, capsize=3)
+            for attribute, marker, _ in costs:
+                value = getattr(row, attribute)
+                if value is not None and value == value and value > 0 and (attribute != "median" or row.times):
+                    right.plot([value], [y], marker=marker, color=colour, linestyle="none",
+                               markersize=12 if marker == "|" else 6)
+    left.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    left.set_xscale("log")
+    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in (row.ratio_q25, row.ratio_q75)]
+    low, high = min(spread + [1.0]) / 1.25, max(spread + [1.0]) * 1.25
+    left.set_xlim(low, high)
+    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
+    left.set_xticks(ticks, [f"{t:g}×" for t in ticks])
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.set_title("time per call ÷ eager's time\n(dot: median, bar: IQR over rounds; left of 1× = faster)",
+                   fontsize=10)
+    right.set_xscale("log")
+    right.set_xlabel("seconds")
+    right.set_title("one-off costs, then one steady call\n(prepare: trace, script, freeze, compile or save)",
+                    fontsize=10)
+    model_keys = [Line2D([], [], color=colours[k % len(colours)], marker="o", linestyle="none", label=r.label)
+                  for k, r in enumerate(reports)]
+    marker_keys = [Line2D([], [], color="grey", marker=m, linestyle="none", label=text,
+                          markersize=12 if m == "|" else 6) for _, m, text in costs]
+    left.legend(handles=model_keys, fontsize=8, loc="best")
+    right.legend(handles=marker_keys + model_keys, fontsize=8, loc="best")
+    left.grid(axis="x", alpha=0.3, which="both")
+    right.grid(axis="x", alpha=0.3)
+    for axis in (left, right):
+        axis.set_yticks(range(len(names)), names)
+        axis.set_ylim(len(names) - 0.5, -0.5)
+    fig.tight_layout()
+    plt.close(fig)  # returned, not shown twice: the notebook displays the returned figure
+    return fig

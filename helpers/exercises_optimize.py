@@ -1,0 +1,212 @@
+"""Exercise checkers for 07_optimize_and_debug.
+
+Each checker calls the learner's function on cases it builds itself (real models, real TorchScript
+error messages, measured-looking ratios), compares with what is expected, and prints one line
+starting with ✔ or ✘ that says what to do next. A wrong answer never raises: it explains.
+"""
+import collections
+import statistics
+import warnings
+
+import torch
+from torch import nn
+
+from .deprecations import DEPRECATION_PATTERN
+from .failures import short_message
+
+__all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_verdict", "offending_line_cases"]
+
+
+def _require_function(fn, who, example):
+    if not callable(fn) or isinstance(fn, type):
+        raise TypeError(f"{who} expects your function itself, e.g. {who}({example}), "
+                        "without parentheses after its name")
+    return fn
+
+
+def _quiet(fn, *args):
+    """Call ``fn`` without the TorchScript deprecation notices (explained in 02)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+        return fn(*args)
+
+
+# ---------------------------------------------------------------- exercise 1: ready to serve
+
+class _SmallConvNet(nn.Module):
+    """Convolution, batch norm, ReLU, dropout, linear: what freezing should simplify."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.norm = nn.BatchNorm2d(4)
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        x = self.drop(torch.relu(self.norm(self.conv(x))))
+        return self.head(torch.flatten(x, 1))
+
+
+def _serving_case():
+    torch.manual_seed(7)
+    model = _SmallConvNet()
+    with torch.no_grad():  # statistics a trained network would have, so batch norm really changes values
+        model.norm.running_mean.uniform_(-0.5, 0.5)
+        model.norm.running_var.uniform_(0.5, 2.0)
+    x = torch.linspace(-1, 1, 2 * 64).reshape(2, 1, 8, 8)
+    return model.train(), x  # handed over in training mode, as a model fresh from a training loop is
+
+
+def check_prepare_for_serving(prepare_for_serving) -> bool:
+    """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in eval mode."""
+    _require_function(prepare_for_serving, "check_prepare_for_serving", "prepare_for_serving")
+    model, x = _serving_case()
+    try:
+        served = _quiet(prepare_for_serving, model)
+    except Exception as error:
+        hint = (" A model fresh from training is in training mode: switch it to eval mode first."
+                if "eval" in str(error) else "")
+        print(f"✘ prepare_for_serving raised {type(error).__name__}: {short_message(error)}{hint}")
+        return False
+    if not isinstance(served, torch.jit.ScriptModule):
+        print(f"✘ Return the frozen TorchScript module, not a {type(served).__name__}: "
+              "torch.jit.freeze(torch.jit.script(...)).")
+        return False
+    kinds = collections.Counter(n.kind() for n in served.graph.nodes())
+    if kinds["prim::GetAttr"]:
+        print(f"✘ The graph still reads {kinds['prim::GetAttr']} attribute(s) with prim::GetAttr: "
+              "it is scripted but not frozen. Pass it through torch.jit.freeze.")
+        return False
+    leftovers = [k for k in ("aten::batch_norm", "aten::dropout") if kinds[k]]
+    if leftovers:
+        print(f"✘ Frozen, but {' and '.join(leftovers)} survived: keep freeze's default optimize_numerics=True, "
+              "which folds batch norm into the convolution and drops dropout.")
+        return False
+    model.eval()
+    with torch.no_grad():
+        want, got = model(x), served(x)
+    if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        print("✘ The frozen module gives other answers than the model in eval mode: freeze the model you were given.")
+        return False
+    print(f"✔ Right: {sum(kinds.values())} nodes, no attribute reads, batch norm folded into the convolution, "
+          "dropout gone, same answers as the model in eval mode.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 2: which line broke?
+
+class _Stack(nn.Module):
+    def forward(self, x, y):
+        both = torch.cat([x, y.t()], dim=0)
+        return both.sum()
+
+
+class _Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stack = _Stack()
+
+    def forward(self, x):
+        doubled = x * 2
+        return self.stack(doubled, x)
+
+
+class _WithTry(nn.Module):
+    def forward(self, x):
+        try:
+            return x.relu()
+        except RuntimeError:
+            return x
+
+
+class _Reshape(nn.Module):
+    def forward(self, x):
+        flat = x.view(-1)
+        return flat.reshape(3, 5)
+
+
+def offending_line_cases() -> list:
+    """(label, error message, expected line) for three real TorchScript errors: two runtime, one compile."""
+    cases = []
+    try:
+        _quiet(torch.jit.script, _Outer())(torch.ones(2, 3))
+    except RuntimeError as error:
+        cases.append(("a shape error inside a submodule", str(error), "both = torch.cat([x, y.t()], dim=0)"))
+    try:
+        _quiet(torch.jit.script, _Reshape())(torch.ones(4, 4))
+    except RuntimeError as error:
+        cases.append(("a reshape that cannot work", str(error), "return flat.reshape(3, 5)"))
+    try:
+        _quiet(torch.jit.script, _WithTry())
+    except Exception as error:  # torch.jit.frontend.NotSupportedError
+        cases.append(("a compile error", str(error), "try:"))
+    return cases
+
+
+def _marked_lines(message):
+    lines = message.splitlines()
+    return [a.strip() for a, b in zip(lines, lines[1:]) if "HERE" in b and "~" in b]
+
+
+def check_offending_line(offending_line) -> bool:
+    """07: ``offending_line(message)`` returns the source line that a TorchScript error marks, innermost frame."""
+    _require_function(offending_line, "check_offending_line", "offending_line")
+    cases = offending_line_cases()
+    for label, message, expected in cases:
+        try:
+            got = offending_line(message)
+        except Exception as error:
+            print(f"✘ On {label}, offending_line raised {type(error).__name__}: {short_message(error)}")
+            return False
+        if not isinstance(got, str):
+            print(f"✘ Return the line as a string, got {type(got).__name__} on {label}.")
+            return False
+        if got.strip() != expected:
+            marked = _marked_lines(message)
+            if "~" in got or "HERE" in got:
+                hint = "the marker `~~~ <--- HERE` sits on the line *below* the code it points at"
+            elif got.strip() in marked:
+                hint = "that frame called the failing one: the most recent call is the last frame"
+            else:
+                hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
+            print(f"✘ On {label} you returned {got.strip()!r}, expected {expected!r}: {hint}.")
+            return False
+    print(f"✔ Right on all {len(cases)} real errors: the marked line is where to look first.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 3: an honest verdict
+
+_VERDICT_CASES = [
+    ("clearly faster", [0.41, 0.40, 0.44, 0.39, 0.42, 0.47, 0.40]),
+    ("clearly slower", [1.30, 1.21, 1.25, 1.40, 1.19, 1.27, 1.33]),
+    ("a faster median, but a spread across 1", [0.82, 1.10, 0.75, 0.95, 1.20, 0.70, 1.05]),
+    ("a slower median, but a spread across 1", [1.25, 0.92, 1.10, 1.31, 0.97, 1.18, 1.02]),
+    ("one lucky round", [1.02, 0.99, 1.01, 0.30, 1.00, 1.03, 0.98]),
+]
+
+
+def _reference_verdict(ratios):
+    q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
+
+
+def check_honest_verdict(verdict) -> bool:
+    """07: ``verdict(ratios)`` says 'faster', 'slower' or 'no clear difference' from per-round ratios' quartiles."""
+    _require_function(verdict, "check_honest_verdict", "verdict")
+    for label, ratios in _VERDICT_CASES:
+        want = _reference_verdict(ratios)
+        try:
+            got = verdict(list(ratios))
+        except Exception as error:
+            print(f"✘ On {label}, verdict raised {type(error).__name__}: {short_message(error)}")
+            return False
+        if got != want:
+            median = statistics.median(ratios)
+            q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+            print(f"✘ On {label} (median {median:.2f}, IQR {q25:.2f}–{q75:.2f}) you said {got!r}, expected {want!r}: "
+                  "claim a difference only when the whole interquartile range is on one side of 1.")
+            return False
+    print(f"✔ Right on all {len(_VERDICT_CASES)} cases: a median alone is not a claim, its spread decides.")
+    return True

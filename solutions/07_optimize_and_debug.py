@@ -1,0 +1,35 @@
+"""Worked solutions for the exercises of 07_optimize_and_debug."""
+import statistics
+
+import torch
+
+
+# Exercise 1. Freezing needs eval mode: it bakes the current values of every attribute into the
+# graph, and `training` is one of them. In eval mode freeze also folds batch norm into the
+# convolution before it and removes dropout (its default optimize_numerics=True).
+def prepare_for_serving(model):
+    model.eval()
+    return torch.jit.freeze(torch.jit.script(model))
+
+
+# Exercise 2. Each frame of a TorchScript error shows a few lines of source and, under the line
+# it means, a row of ~ ending in "<--- HERE". The most recent call is the last frame, so the last
+# marker wins; the code line is the one just above it.
+def offending_line(message):
+    lines = message.splitlines()
+    found = None
+    for above, below in zip(lines, lines[1:]):
+        if "~" in below and below.replace("<--- HERE", "").strip().strip("~") == "":
+            found = above.strip()
+    return found
+
+
+# Exercise 3. The ratio is below 1 in at least three rounds out of four only if its upper quartile
+# is below 1 (and the other way round for slower). Anything else is no clear difference.
+def verdict(ratios):
+    q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+    if q75 < 1:
+        return "faster"
+    if q25 > 1:
+        return "slower"
+    return "no clear difference"

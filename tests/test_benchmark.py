@@ -1,0 +1,231 @@
+"""The benchmark helper measures what runs, reports what fails, and never claims more than its spread shows."""
+import math
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+import helpers as H
+import helpers.benchmark as benchmark
+
+matplotlib.use("Agg")
+
+FAST = dict(rounds=3, block_seconds=0.001, seconds=0.3, progress=False)
+TORCHSCRIPT = ["eager", "trace", "script", "script+freeze", "optimize_for_inference"]
+
+
+def tiny():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+
+
+X = torch.linspace(-1, 1, 8).reshape(2, 4)
+
+
+class Unscriptable(nn.Module):
+    def forward(self, x):
+        try:
+            return torch.relu(x)
+        except RuntimeError:
+            return x
+
+
+def report_with(label, ratios_by_variant):
+    """A report built from given per-round ratios, to test the wording without timing anything."""
+    rows = {}
+    for name, ratios in ratios_by_variant.items():
+        rows[name] = H.VariantResult(name, times=[1e-3 * r for r in ratios], ratios=list(ratios))
+    return H.BenchmarkReport(label, rows, input_shapes=[(1, 4)], threads=1, rounds=len(ratios), block_seconds=0.01)
+
+
+# ---------------------------------------------------------------- verdicts and wording
+
+@pytest.mark.parametrize("q25, q75, expected", [
+    (0.3, 0.5, "faster"), (1.1, 1.4, "slower"), (0.8, 1.2, "no clear difference"),
+    (0.9, 1.0, "no clear difference"), (1.0, 1.3, "no clear difference"), (math.nan, 1.0, "not measured"),
+])
+def test_ratio_verdict_needs_the_whole_spread_on_one_side(q25, q75, expected):
+    assert H.ratio_verdict(q25, q75) == expected
+
+
+def test_ratio_verdict_rejects_swapped_quartiles():
+    with pytest.raises(ValueError, match="lower quartile first"):
+        H.ratio_verdict(1.2, 0.8)
+
+
+def test_describe_and_compare_gains_follow_the_numbers():
+    mlp = report_with("mlp", {"eager": [1, 1, 1, 1, 1], "script": [0.4, 0.42, 0.41, 0.39, 0.45]})
+    big = report_with("big", {"eager": [1, 1, 1, 1, 1], "script": [0.9, 1.1, 0.95, 1.05, 1.0]})
+    assert "faster than eager" in mlp.describe("script") and "0.41× eager's time" in mlp.describe("script")
+    assert "no clear difference" in big.describe("script")
+    assert H.compare_gains(mlp, big, "script").startswith("script: a bigger gain on mlp than on big")
+    assert H.compare_gains(big, mlp, "script").startswith("script: a bigger gain on mlp than on big")
+    close = report_with("close", {"eager": [1, 1, 1, 1, 1], "script": [0.38, 0.5, 0.44, 0.47, 0.36]})
+    assert "the spreads overlap" in H.compare_gains(mlp, close, "script")
+    with pytest.raises(KeyError, match="was not benchmarked"):
+        mlp.describe("torch.compile")
+    with pytest.raises(TypeError, match="two reports"):
+        H.compare_gains(mlp, "big", "script")
+
+
+def test_ratios_near_one_never_print_as_one_beside_a_verdict():
+    r = report_with("m", {"eager": [1] * 4, "C++": [0.97, 0.996, 0.997, 0.998]})
+    assert r.verdict("C++") == "faster"
+    line = str(r).splitlines()[-1]
+    assert line.startswith("C++") and "1.00" not in line and "–0.997)" in line
+
+
+# ---------------------------------------------------------------- real measurements on a tiny model
+
+def test_every_torchscript_variant_is_measured_in_interleaved_rounds():
+    report = H.benchmark_model(tiny(), X, label="tiny", variants=TORCHSCRIPT, **FAST)
+    assert report.measured == TORCHSCRIPT and report.failures == {}
+    for name in TORCHSCRIPT:
+        row = report[name]
+        assert len(row.times) == len(row.ratios) == report.rounds == 3
+        assert all(t > 0 for t in row.times) and row.first_call_s > 0 and row.second_call_s > 0
+        assert row.verdict in ("faster", "slower", "no clear difference", "not measured")
+        if name != "eager":
+            assert row.prepare_s > 0 and row.max_abs_diff < 1e-5 and row.note == ""
+    assert report["eager"].ratios == [1.0, 1.0, 1.0] and report["eager"].prepare_s is None
+    text, page = str(report), report._repr_html_()
+    assert text.startswith("tiny: input 2×4, 1 thread, 3 interleaved rounds")
+    assert all(name in text and name in page for name in TORCHSCRIPT) and "<table>" in page
+
+
+def test_a_model_that_does_not_script_fails_only_where_it_must():
+    report = H.benchmark_model(Unscriptable().eval(), X, label="u", variants=TORCHSCRIPT, **FAST)
+    assert set(report.failures) == {"script", "script+freeze", "optimize_for_inference"}
+    assert all(why.startswith("prepare: UnsupportedNodeError: try blocks aren't supported")
+               for why in report.failures.values())
+    assert report.measured == ["eager", "trace"] and len(report["trace"].ratios) == 3
+    assert "failed at prepare" in str(report) and "could not be measured (prepare)" in report.describe("script")
+    H.plot_benchmark(report)  # a picture with failed rows still draws
+
+
+def test_a_wrong_input_shape_is_reported_for_every_variant():
+    report = H.benchmark_model(tiny(), torch.ones(1, 5), label="wrong", variants=["eager", "trace", "script"], **FAST)
+    assert report.measured == []
+    assert report.failures["eager"].startswith("first call: RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+    assert report.failures["trace"].startswith("prepare: RuntimeError: mat1 and mat2")
+    # inside TorchScript the useful line is the last one, not "The following operation failed..."
+    assert report.failures["script"] == report.failures["eager"]
+    assert "no eager time" not in str(report)
+    H.plot_benchmark(report)
+
+
+def test_a_variant_that_computes_something_else_is_flagged():
+    row = H.VariantResult("trace")
+    benchmark._check_output(row, torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5]))
+    assert row.note == "output differs from eager by 0.5"
+    same = H.VariantResult("script")
+    benchmark._check_output(same, (torch.ones(2), torch.zeros(1)), (torch.ones(2), torch.zeros(1)))
+    assert same.note == "" and same.max_abs_diff == 0
+    shape = H.VariantResult("script")
+    benchmark._check_output(shape, torch.ones(3), torch.ones(2))
+    assert shape.max_abs_diff == math.inf and "differs" in shape.note
+
+
+def test_first_calls_are_cold_even_when_the_class_was_scripted_before():
+    model = tiny()
+    warm = torch.jit.script(model)
+    for _ in range(3):
+        warm(X)  # this class's compiled forward is now profiled and optimized in this process
+    for _ in range(2):
+        script = H.benchmark_model(model, X, variants=["eager", "script"], **FAST)["script"]
+        # the profiling executor optimizes during the second call: far slower than a steady call if cold
+        assert script.second_call_s > 3 * script.median
+
+
+def test_the_time_budget_caps_the_rounds_but_not_below_the_minimum():
+    report = H.benchmark_model(tiny(), X, variants=["eager", "script"], rounds=50, seconds=1e-6,
+                               block_seconds=0.001, progress=False)
+    assert report.rounds == H.QUICK_SETTINGS["min_rounds"]
+    assert len(report["script"].ratios) == report.rounds
+
+
+def test_torch_compile_row_with_a_quick_backend():
+    report = H.benchmark_model(tiny(), X, variants=["eager", "torch.compile"], compile_backend="eager", **FAST)
+    row = report["torch.compile"]
+    assert row.ok and row.max_abs_diff < 1e-6 and row.first_call_s > row.median
+
+
+# ---------------------------------------------------------------- the C++ row
+
+def test_cpp_row_is_skipped_with_a_note_when_the_program_is_not_built(monkeypatch):
+    monkeypatch.setattr(benchmark, "_cpp_binary", lambda: None)
+    report = H.benchmark_model(tiny(), X, variants=["eager", "C++"], **FAST)
+    assert report.measured == ["eager"] and report.failures == {}
+    assert "not built" in report.skipped["C++"] and report.verdict("C++") == "skipped"
+    assert report.describe("C++").startswith("C++ skipped: the C++ program is not built")
+    assert "skipped: the C++ program is not built" in str(report)
+    H.plot_benchmark(report)
+
+
+def test_a_binary_older_than_its_source_counts_as_not_built(monkeypatch, tmp_path):
+    import os
+    import helpers.cpp_runner as cpp_runner
+    source, binary = tmp_path / "load_ts.cpp", tmp_path / "load_ts"
+    source.write_text("// the program")
+    binary.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(cpp_runner, "CPP_BUILD_DIR", tmp_path)
+    monkeypatch.setattr(cpp_runner, "CPP_SOURCE", source)
+    os.utime(binary, (1_000_000, 1_000_000))  # built long before the source was last changed
+    assert benchmark._cpp_binary() is None
+    os.utime(binary, None)
+    os.utime(source, (1_000_000, 1_000_000))
+    assert benchmark._cpp_binary() == binary
+    binary.unlink()
+    assert benchmark._cpp_binary() is None
+
+
+def test_cpp_program_that_fails_is_reported_and_the_rest_measured(monkeypatch, tmp_path):
+    monkeypatch.setattr(benchmark, "_cpp_binary", lambda: "/bin/false")
+    report = H.benchmark_model(tiny(), X, variants=["eager", "script", "C++"], work_dir=tmp_path, **FAST)
+    assert report.measured == ["eager", "script"]
+    assert report.failures["C++"].startswith("first call: RuntimeError")
+    assert list(tmp_path.glob("*_frozen_for_cpp.pt"))  # the model file went where it was asked to
+
+
+@pytest.mark.skipif(benchmark._cpp_binary() is None, reason="the C++ program of 05 is not built")
+def test_cpp_program_is_timed_beside_eager_when_built(tmp_path):
+    report = H.benchmark_model(tiny(), X[:1], variants=["eager", "C++"], cpp_runs=1, work_dir=tmp_path, **FAST)
+    row = report["C++"]
+    assert row.ok and len(row.times) == len(row.ratios) == 1 and row.max_abs_diff < 1e-5
+    assert "whole process" in row.note
+
+
+# ---------------------------------------------------------------- input checks and the picture
+
+def test_learner_mistakes_get_one_line_errors():
+    with pytest.raises(TypeError, match="add parentheses"):
+        H.benchmark_model(nn.Linear, X)
+    with pytest.raises(TypeError, match="tensor or a tuple of tensors"):
+        H.benchmark_model(tiny(), [[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"call model.eval\(\) first"):
+        H.benchmark_model(tiny().train(), X)
+    with pytest.raises(ValueError, match="unknown variant"):
+        H.benchmark_model(tiny(), X, variants=["eager", "onnx"])
+    with pytest.raises(ValueError, match="threads"):
+        H.benchmark_model(tiny(), X, threads=0)
+    with pytest.raises(ValueError, match="rounds must be a positive number"):
+        H.benchmark_model(tiny(), X, rounds=0)
+    with pytest.raises(TypeError, match="plot_benchmark takes"):
+        H.plot_benchmark()
+
+
+def test_plot_has_the_ratio_panel_and_the_one_off_cost_panel():
+    a = report_with("a", {"eager": [1, 1, 1], "script": [0.5, 0.6, 0.55]})
+    a["script"].first_call_s, a["script"].second_call_s, a["script"].prepare_s = 1e-3, 2e-3, 5e-3
+    fig = H.plot_benchmark(a, report_with("b", {"eager": [1, 1, 1], "script": [0.9, 1.1, 1.0]}))
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_yticklabels()] == ["eager", "script"]
+    assert "÷ eager" in left.get_title() and right.get_xscale() == "log"
+    assert any(t.get_text() == "1×" for t in left.get_xticklabels())
+
+
+def test_threads_are_restored_after_measuring():
+    before = torch.get_num_threads()
+    H.benchmark_model(tiny(), X, variants=["eager"], threads=1, **FAST)
+    assert torch.get_num_threads() == before

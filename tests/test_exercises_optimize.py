@@ -1,0 +1,94 @@
+"""The 07 checkers accept the worked solutions and explain wrong answers."""
+import importlib.util
+import statistics
+
+import pytest
+import torch
+
+import helpers as H
+from helpers.workdir import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("solution_07", REPO_ROOT / "solutions" / "07_optimize_and_debug.py")
+SOL07 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(SOL07)
+
+
+def test_solutions_pass(capsys):
+    assert H.check_prepare_for_serving(SOL07.prepare_for_serving)
+    assert H.check_offending_line(SOL07.offending_line)
+    assert H.check_honest_verdict(SOL07.verdict)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and all(line.startswith("✔") for line in out)
+
+
+def last_line(capsys):
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------- exercise 1
+
+def test_the_notebook_starting_point_is_told_about_eval_mode(capsys):
+    def as_given(model):
+        return torch.jit.freeze(torch.jit.script(model))
+
+    assert not H.check_prepare_for_serving(as_given)
+    assert "switch it to eval mode first" in last_line(capsys)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda m: torch.jit.script(m.eval()), "scripted but not frozen"),
+    (lambda m: torch.jit.freeze(torch.jit.script(m.eval()), optimize_numerics=False), "aten::batch_norm"),
+    (lambda m: m.eval(), "not a _SmallConvNet"),
+    (lambda m: torch.jit.freeze(torch.jit.script(type(m)().eval())), "other answers than the model"),
+])
+def test_wrong_serving_answers_get_a_reason(capsys, answer, message):
+    assert not H.check_prepare_for_serving(answer)
+    line = last_line(capsys)
+    assert line.startswith("✘") and message in line
+
+
+# ---------------------------------------------------------------- exercise 2
+
+def test_the_cases_are_real_torchscript_errors():
+    cases = H.offending_line_cases()
+    assert [label for label, _, _ in cases] == ["a shape error inside a submodule", "a reshape that cannot work",
+                                               "a compile error"]
+    for _, message, expected in cases:
+        assert expected in message and "<--- HERE" in message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda m: m.splitlines()[0], "return the code line just above it"),
+    (lambda m: [ln for ln in m.splitlines() if "HERE" in ln][-1], "sits on the line *below*"),
+    (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][0], "most recent call is the last"),
+    (lambda m: None, "Return the line as a string"),
+    (lambda m: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_wrong_line_finders_get_a_hint(capsys, answer, hint):
+    assert not H.check_offending_line(answer)
+    assert hint in last_line(capsys)
+
+
+# ---------------------------------------------------------------- exercise 3
+
+def test_a_median_alone_is_not_a_verdict(capsys):
+    assert not H.check_honest_verdict(lambda r: "faster" if statistics.median(r) < 1 else "slower")
+    line = last_line(capsys)
+    assert "a faster median, but a spread across 1" in line and "whole interquartile range" in line
+
+
+def test_one_lucky_round_is_not_a_speed_up(capsys):
+    def trusts_the_best_round(ratios):
+        return "faster" if min(ratios) < 0.5 else SOL07.verdict(ratios)
+
+    assert not H.check_honest_verdict(trusts_the_best_round)
+    line = last_line(capsys)
+    assert "one lucky round" in line and "expected 'no clear difference'" in line
+
+
+def test_checkers_want_the_function_itself():
+    for checker in (H.check_prepare_for_serving, H.check_offending_line, H.check_honest_verdict):
+        with pytest.raises(TypeError, match="without parentheses"):
+            checker("my answer")
+    with pytest.raises(TypeError):
+        H.check_honest_verdict(list)
