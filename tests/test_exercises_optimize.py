@@ -1,16 +1,12 @@
 """The 07 checkers accept the worked solutions and explain wrong answers."""
-import importlib.util
 import statistics
 
 import pytest
 import torch
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
 
-spec = importlib.util.spec_from_file_location("solution_07", REPO_ROOT / "solutions" / "07_optimize_and_debug.py")
-SOL07 = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(SOL07)
+SOL07 = H.load_solution("07_optimize_and_debug")
 
 
 def test_solutions_pass(capsys):
