@@ -60,7 +60,7 @@ def check_branch_without_if(model) -> bool:
                   f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
                   f"yours returned {got.tolist() if isinstance(got, torch.Tensor) else got!r}.")
             return False
-    report = parity(model, traced, inputs=_branch_test_inputs())
+    report = parity(model, traced, inputs=_branch_test_inputs(), label="traced")
     if not report.all_close:
         print(f"✘ Eager is right, but the traced copy diverges first at x = {report.first_divergence}: "
               "something in forward is still decided in Python while tracing.")

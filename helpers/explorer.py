@@ -1,9 +1,9 @@
-"""Slide an input across a model's branch and watch a traced export go wrong (introduced in 03_tracing).
+"""Slide an input across a model's branch and watch a traced model go wrong (introduced in 03_tracing).
 
 ``DivergenceExplorer`` is the logic, driven by pytest: pick a sample model ("branch", "loop",
-"rnn_cell"), an export method ("trace" or "script") and an input ``scale * base`` (plus a sequence
-length for the loop model); it runs the eager and the exported model and says whether they agree.
-Each export is made once per (model, method) and cached, so moving a slider only reruns the models.
+"rnn_cell"), a method ("trace" or "script") and an input ``scale * base`` (plus a sequence length for
+the loop model); it runs the eager model and its traced or scripted copy and says whether they agree.
+Each copy is made once per (model, method) and cached, so moving a slider only reruns the models.
 ``divergence_explorer()`` is the thin ipywidgets view over it.
 """
 import html
@@ -69,7 +69,7 @@ class ExplorerState:
     length: int
     inputs: tuple
     eager_output: object
-    exported_output: object  # None when the exported model raised
+    torchscript_output: object  # None when the traced or scripted copy raised
     agree: bool
     max_diff: float
     verdict: str
@@ -77,13 +77,22 @@ class ExplorerState:
     example_path: str    # the same for the trace example: the path a trace has baked in
     error: str = ""
 
+    @property
+    def name(self) -> str:
+        """What the copy is called everywhere the explorer speaks of it: "traced" or "scripted"."""
+        return _copy_name(self.method)
+
+
+def _copy_name(method: str) -> str:
+    return "traced" if method == "trace" else "scripted"
+
 
 class DivergenceExplorer:
-    """Eager vs exported outputs for a chosen model, export method and input; exports are cached."""
+    """Eager vs traced or scripted outputs for a chosen model, method and input; the copies are cached."""
 
     def __init__(self, model: str = "branch", method: str = "trace", scale: float = 1.0,
                  length: int = EXAMPLE_LENGTH, rtol: float = 1e-5, atol: float = 1e-6):
-        self._cache = {}          # (model, method) -> (eager model, exported model, warnings while exporting)
+        self._cache = {}          # (model, method) -> (eager model, traced/scripted copy, warnings while making it)
         self.rtol, self.atol = rtol, atol
         self.model, self.method, self.scale, self.length = "branch", "trace", 1.0, EXAMPLE_LENGTH
         self.state = None
@@ -122,8 +131,8 @@ class DivergenceExplorer:
     def verdict(self) -> str:
         return self.state.verdict
 
-    def exported(self, model=None, method=None):
-        """The exported model for (model, method), made on first use and then reused."""
+    def torchscript(self, model=None, method=None):
+        """The traced or scripted copy for (model, method), made on first use and then reused."""
         model, method = model or self.model, method or self.method
         key = (model, method)
         if key not in self._cache:
@@ -131,17 +140,17 @@ class DivergenceExplorer:
             with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")  # record the tracer's warnings even if shown before
                 if method == "trace":
-                    exported = torch.jit.trace(eager, self._example(model), check_trace=False)
+                    copy = torch.jit.trace(eager, self._example(model), check_trace=False)
                 else:
-                    exported = torch.jit.script(eager)
+                    copy = torch.jit.script(eager)
             notes = list(dict.fromkeys(str(w.message).split(". ")[0] for w in seen
                                        if not is_deprecation_warning(w.message)))
-            self._cache[key] = (eager, exported, notes)
+            self._cache[key] = (eager, copy, notes)
         return self._cache[key][1]
 
-    def export_warnings(self, model=None, method=None) -> list:
-        """First sentences of the warnings (other than deprecation notices) that exporting printed."""
-        self.exported(model, method)
+    def conversion_warnings(self, model=None, method=None) -> list:
+        """First sentences of the warnings (other than deprecation notices) printed while tracing or scripting."""
+        self.torchscript(model, method)
         return self._cache[(model or self.model, method or self.method)][2]
 
     @staticmethod
@@ -150,37 +159,38 @@ class DivergenceExplorer:
 
     @property
     def code(self) -> str:
-        """The TorchScript code of the current exported model."""
-        return self.exported().code
+        """The TorchScript code of the current traced or scripted copy."""
+        return self.torchscript().code
 
     def graph(self, **kwargs):
-        """The graph picture of the current exported model (H.draw_graph)."""
+        """The graph picture of the current traced or scripted copy (H.draw_graph)."""
         from .graph_picture import draw_graph  # imported late: only the widget and curious learners need it
-        return draw_graph(self.exported(), **kwargs)
+        kwargs.setdefault("title", f"{self.model}, {_copy_name(self.method)}")
+        return draw_graph(self.torchscript(), **kwargs)
 
     def show_code(self):
-        """The highlighted code of the current exported model (H.show_code)."""
+        """The highlighted code of the current traced or scripted copy (H.show_code)."""
         from .code_view import show_code
-        return show_code(self.exported())
+        return show_code(self.torchscript())
 
     def _run(self) -> ExplorerState:
-        exported = self.exported()
+        copy = self.torchscript()
         eager = self._cache[(self.model, self.method)][0]
         _, make_inputs, describe = EXPLORER_MODELS[self.model]
         inputs = make_inputs(self.scale, self.length)
-        name = "traced" if self.method == "trace" else "scripted"
+        name = _copy_name(self.method)
         with torch.no_grad():
             expected = eager(*inputs)
             path = "{} → eager Python {}".format(*describe(eager, *inputs))
             example_path = "{} → {}".format(*describe(eager, *self._example(self.model)))
             try:
-                got = exported(*inputs)
-            except Exception as error:  # a failing export is a result to show, not a crash
+                got = copy(*inputs)
+            except Exception as error:  # a copy that fails is a result to show, not a crash
                 message = _one_line(error)
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
                                      False, float("inf"), f"✘ disagree: the {name} model fails on this input ({message})",
                                      path, example_path, message)
-        exact, close, max_diff, note = _compare_outputs(expected, got, self.rtol, self.atol)
+        exact, close, max_diff, note = _compare_outputs(expected, got, self.rtol, self.atol, ("eager", name))
         if exact:
             verdict = f"✔ agree: the {name} model gives exactly the eager output"
         elif close:
@@ -210,7 +220,7 @@ class DivergenceExplorerWidget(widgets.VBox):
     def __init__(self, explorer: DivergenceExplorer):
         self.explorer = explorer
         self.model_picker = widgets.Dropdown(options=explorer.models, value=explorer.model, description="model")
-        self.method_picker = widgets.ToggleButtons(options=explorer.methods, value=explorer.method, description="export")
+        self.method_picker = widgets.ToggleButtons(options=explorer.methods, value=explorer.method, description="method")
         # step 0.25 keeps every value, 0 included, exact in binary: the branch flips exactly at 0
         self.scale_slider = widgets.FloatSlider(value=explorer.scale, min=-2.0, max=2.0, step=0.25,
                                                 description="scale s", continuous_update=True)
@@ -222,14 +232,14 @@ class DivergenceExplorerWidget(widgets.VBox):
         tabs.set_title(0, "graph")
         tabs.set_title(1, "code")
         for control in (self.model_picker, self.method_picker):
-            control.observe(self._on_export_change, names="value")
+            control.observe(self._on_method_change, names="value")
         for control in (self.scale_slider, self.length_slider):
             control.observe(self._on_input_change, names="value")
         super().__init__([widgets.HBox([self.model_picker, self.method_picker]),
                           widgets.HBox([self.scale_slider, self.length_slider]), self.result, tabs])
-        self._on_export_change()
+        self._on_method_change()
 
-    def _on_export_change(self, _change=None):
+    def _on_method_change(self, _change=None):
         self.explorer.set(model=self.model_picker.value, method=self.method_picker.value)
         self.length_slider.layout.display = "" if self.explorer.model == "loop" else "none"
         self._show_result()
@@ -247,9 +257,9 @@ class DivergenceExplorerWidget(widgets.VBox):
 
     def _show_result(self):
         s = self.explorer.state
-        name = "traced" if s.method == "trace" else "scripted"
+        name = s.name
         colour = "#1a7f37" if s.agree else "#cf222e"
-        notes = self.explorer.export_warnings()
+        notes = self.explorer.conversion_warnings()
         warned = (f"<div style='color:#9a6700'>⚠ tracing warned: {html.escape(notes[0])}</div>"
                   if notes and s.method == "trace" else "")
         baked = (f"<div><i>Trace example: {html.escape(s.example_path)}. The trace replays that path for every input.</i></div>"
@@ -260,10 +270,10 @@ class DivergenceExplorerWidget(widgets.VBox):
             f"<div>input = {s.scale:g} × base = <code>{html.escape(shown)}</code>: {html.escape(s.path)}</div>"
             f"{baked}{warned}"
             f"<pre style='margin:4px 0'>eager   : {html.escape(_fmt(s.eager_output))}\n"
-            f"{name:8s}: {html.escape(_fmt(s.exported_output) if s.exported_output is not None else s.error)}</pre>"
+            f"{name:8s}: {html.escape(_fmt(s.torchscript_output) if s.torchscript_output is not None else s.error)}</pre>"
             f"<div style='color:{colour};font-weight:bold;font-size:1.1em'>{html.escape(s.verdict)}</div>")
 
 
 def divergence_explorer(model: str = "branch", method: str = "trace") -> DivergenceExplorerWidget:
-    """Sliders over a sample model's input: do the eager and exported (traced or scripted) models agree?"""
+    """Sliders over a sample model's input: do the eager model and its traced or scripted copy agree?"""
     return DivergenceExplorerWidget(DivergenceExplorer(model=model, method=method))

@@ -1,9 +1,11 @@
-"""Does the exported model give the eager model's answers? (introduced in 03_tracing, used by every later notebook).
+"""Does a traced, scripted or exported copy give the eager model's answers? (introduced in 03_tracing, used by every later notebook).
 
-``H.parity(eager, exported, example=x)`` runs both models over ``x`` and variants of it (negated,
-scaled, zeros, another batch size) and returns a ``ParityReport``: one row per input saying whether
-the outputs are exact, close, and how far apart. It displays as a table in JupyterLab, and works in
-tests: ``assert H.parity(m, traced, example=x).all_close`` or ``report.assert_close()``.
+``H.parity(eager, traced, example=x, label="traced")`` runs both models over ``x`` and variants of it
+(negated, scaled, zeros, another batch size) and returns a ``ParityReport``: one row per input saying
+whether the outputs are exact, close, and how far apart. ``label`` names the copy in the verdict
+("✘ traced diverges from eager …"); without it the copy is called "converted" ("loaded" for a file).
+It displays as a table in JupyterLab, and works in tests:
+``assert H.parity(m, traced, example=x).all_close`` or ``report.assert_close()``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
 """
 import html
@@ -16,6 +18,10 @@ import torch
 from .failures import short_message
 
 __all__ = ["parity", "ParityReport", "ParityRow", "vary_inputs", "InputVariants", "compare"]
+
+# Neutral on purpose: the copy may be traced, scripted, exported with torch.export or run by onnxruntime,
+# and "exported" would suggest torch.export. Callers name it with label="traced" etc.
+DEFAULT_LABEL = "converted"
 
 
 # ---------------------------------------------------------------- inputs
@@ -144,10 +150,10 @@ def _compare_leaf(a, b, rtol, atol):
     return exact, close, max_diff, note
 
 
-def _compare_outputs(a, b, rtol, atol):
+def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     left, right = _flatten(a), _flatten(b)
     if len(left) != len(right):
-        return False, False, math.inf, f"eager gives {len(left)} outputs, exported {len(right)}"
+        return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
     exact, close, worst, notes = True, True, 0.0, []
     for (path, x), (_, y) in zip(left, right):
         e, c, d, n = _compare_leaf(x, y, rtol, atol)
@@ -160,10 +166,10 @@ def _compare_outputs(a, b, rtol, atol):
 # ---------------------------------------------------------------- models
 
 def _require_callable(obj, who, role):
-    if isinstance(obj, (str, Path)) and role == "exported model":
+    if isinstance(obj, (str, Path)) and role == "model to check":
         path = Path(obj)
         if not path.is_file():
-            raise FileNotFoundError(f"{who}: no file at {path}: save the exported model there first, or pass the model itself")
+            raise FileNotFoundError(f"{who}: no file at {path}: save the traced or scripted model there first, or pass the model itself")
         return torch.jit.load(str(path))
     if isinstance(obj, type):
         raise TypeError(f"{who} expects the {role}, got the class {obj.__name__}: "
@@ -229,16 +235,16 @@ class ParityReport:
     rtol: float
     atol: float
     skipped: dict = field(default_factory=dict)
-    names: tuple = ("eager", "exported")
+    names: tuple = ("eager", DEFAULT_LABEL)
 
     @property
     def all_close(self) -> bool:
-        """True when the exported model ran on every input and its outputs are close to eager's."""
+        """True when the checked model ran on every input and its outputs are close to eager's."""
         return bool(self.rows) and not any(r.diverges for r in self.rows)
 
     @property
     def first_divergence(self):
-        """Label of the first input where the two models disagree (or the exported one fails); None if none."""
+        """Label of the first input where the two models disagree (or the checked one fails); None if none."""
         return next((r.label for r in self.rows if r.diverges), None)
 
     @property
@@ -270,9 +276,10 @@ class ParityReport:
         n = len(self.rows)
         tol = f"rtol={self.rtol:g}, atol={self.atol:g}"
         if self.all_close:
-            return f"✔ {self.names[1]} agrees with {self.names[0]} on all {n} inputs ({tol})"
+            where = "its 1 input" if n == 1 else f"all {n} inputs"
+            return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol})"
         bad = len(self.divergences)
-        return (f"✘ {self.names[1]} diverges from {self.names[0]} on {bad} of {n} inputs, "
+        return (f"✘ {self.names[1]} diverges from {self.names[0]} on {bad} of {n} input{'s' if n > 1 else ''}, "
                 f"first at {self.first_divergence!r} ({tol})")
 
     def __str__(self):
@@ -309,18 +316,27 @@ class ParityReport:
                 + (f"<ul style='margin:0'>{skipped}</ul>" if skipped else "") + "</div>")
 
 
-def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6) -> ParityReport:
-    """Run ``eager`` and ``exported`` on each input and compare their outputs.
+def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None) -> ParityReport:
+    """Run ``eager`` and ``exported`` (the copy to check) on each input and compare their outputs.
 
     ``inputs``: a list of inputs (each a tensor, or a tuple of tensors for a model with several
     arguments), or a dict label -> input. ``example``: one input, from which ``vary_inputs`` makes
     variants (those the eager model rejects are skipped and listed). Pass one of the two.
-    ``exported`` may be a traced or scripted model, any function, or the path of a saved TorchScript file.
-    An input on which the exported model raises counts as a divergence; one on which the eager
+    ``exported`` may be a traced or scripted model, a torch.export module, any function, or the path
+    of a saved TorchScript file. ``label`` is the word the verdict uses for it ("traced", "scripted",
+    "exported", ...); by default "converted", or "loaded" for a path.
+    An input on which the checked model raises counts as a divergence; one on which the eager
     model raises is a mistake in the inputs and raises ValueError.
     """
+    if label is None:
+        label = "loaded" if isinstance(exported, (str, Path)) else DEFAULT_LABEL
+    elif not isinstance(label, str):
+        raise TypeError(f"parity: label is the word the verdict uses for the checked model, "
+                        f"e.g. label='traced' or label='scripted'; got {type(label).__name__}")
+    elif not label.strip() or "\n" in label:
+        raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
     eager = _require_callable(eager, "parity", "eager model")
-    exported = _require_callable(exported, "parity", "exported model")
+    exported = _require_callable(exported, "parity", "model to check")
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
@@ -342,28 +358,29 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6) -> 
     if not labelled:
         raise ValueError("parity got an empty list of inputs: pass at least one, e.g. inputs=[x] or example=x")
 
+    names = ("eager", label.strip())
     rows = []
     with torch.no_grad():
-        for label, args in labelled:
+        for row_label, args in labelled:
             try:
                 expected = eager(*args)
             except Exception as error:
-                if example is not None and label != "example":
-                    skipped[label] = f"the eager model itself rejects it: {_one_line(error)}"
+                if example is not None and row_label != "example":
+                    skipped[row_label] = f"the eager model itself rejects it: {_one_line(error)}"
                     continue
-                what = "the example" if example is not None else f"input {label!r}"
+                what = "the example" if example is not None else f"input {row_label!r}"
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
                                  f"{_shapes(args)} ({_one_line(error)}): "
                                  "pass inputs the eager model accepts") from None
             try:
                 got = exported(*args)
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
-                rows.append(ParityRow(label, _shapes(args), False, False, math.inf,
+                rows.append(ParityRow(row_label, _shapes(args), False, False, math.inf,
                                       error=_one_line(error)))
                 continue
-            exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol)
-            rows.append(ParityRow(label, _shapes(args), exact, close, max_diff, note))
-    return ParityReport(rows, rtol, atol, skipped)
+            exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
+            rows.append(ParityRow(row_label, _shapes(args), exact, close, max_diff, note))
+    return ParityReport(rows, rtol, atol, skipped, names)
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
@@ -373,7 +390,7 @@ def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
     for side, value in (("a", a), ("b", b)):
         if not all(isinstance(leaf, torch.Tensor) for _, leaf in _flatten(value)):
             raise TypeError(f"compare: {side} must be a tensor or a tuple/list of tensors, got {_describe(value)}")
-    exact, close, max_diff, note = _compare_outputs(a, b, rtol, atol)
+    exact, close, max_diff, note = _compare_outputs(a, b, rtol, atol, names=("a", "b"))
     diff = note if math.isinf(max_diff) and note else f"{max_diff:.3g}" + (f" ({note})" if note else "")
     print(f"{name:15s} | exact: {str(exact):5s} | close: {str(close):5s} | largest |diff|: {diff}")
     return close

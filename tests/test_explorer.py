@@ -13,7 +13,7 @@ def test_traced_branch_flips_when_the_slider_crosses_zero():
     assert all(verdicts[s].startswith("✘ disagree") for s in (-0.25, -1.0, -2.0))
     assert "traced model answers differently" in verdicts[-1.0]
     state = ex.set(scale=-1.0)
-    assert state.eager_output.tolist() == [1.0, 2.0, 3.0] and state.exported_output.tolist() == [-2.0, -4.0, -6.0]
+    assert state.eager_output.tolist() == [1.0, 2.0, 3.0] and state.torchscript_output.tolist() == [-2.0, -4.0, -6.0]
     assert state.path == "x.sum() = -6 → eager Python negates x" and state.example_path == "x.sum() = 6 → doubles x"
 
 
@@ -40,12 +40,36 @@ def test_traced_rnn_cell_flips_where_its_gate_does():
     assert ex.set(method="script").agree
 
 
-def test_exports_are_cached_and_a_slider_move_is_instant():
+def test_rnn_cell_flips_at_a_positive_scale_as_the_notebook_says():
+    # 03 tells learners the rnn_cell flip is not at s = 0 and leaves finding it to them (and to exercise 2)
+    ex = H.DivergenceExplorer(model="rnn_cell", method="trace")
+    positive = [0.25 * k for k in range(1, 9)]
+    flips = [s for s in positive if not ex.set(scale=s).agree]
+    assert flips and max(flips) < max(positive) and ex.set(scale=max(positive)).agree
+    assert "keeps new_h as is" in ex.set(scale=flips[0]).path  # the gate, not the sign of s, decides
+
+
+def test_the_copy_is_called_traced_or_scripted_everywhere():
+    ex = H.DivergenceExplorer(model="loop", method="trace", length=1)
+    assert ex.state.name == "traced" and "the traced model fails on this input" in ex.state.verdict
+    assert ex.set(method="script").name == "scripted"
+    assert ex.graph().mermaid.startswith('---\ntitle: "loop, scripted"')
+    w = H.divergence_explorer()
+    assert w.method_picker.description == "method"
+    for method in ("trace", "script"):
+        w.method_picker.value = method
+        for scale in (1.0, -1.0):
+            w.scale_slider.value = scale
+            page = w.result.value
+            assert "export" not in page.lower() and ("traced  :" if method == "trace" else "scripted:") in page
+
+
+def test_copies_are_cached_and_a_slider_move_is_instant():
     ex = H.DivergenceExplorer(model="branch", method="trace")
-    first = ex.exported()
+    first = ex.torchscript()
     ex.set(method="script")
     ex.set(method="trace")
-    assert ex.exported() is first  # switching back reuses the trace instead of tracing again
+    assert ex.torchscript() is first  # switching back reuses the trace instead of tracing again
     start = time.perf_counter()
     for s in (-2.0, -1.0, 0.0, 1.0, 2.0):
         ex.set(scale=s)
@@ -54,10 +78,10 @@ def test_exports_are_cached_and_a_slider_move_is_instant():
 
 def test_tracer_warning_is_recorded_and_code_shows_no_branch():
     ex = H.DivergenceExplorer(model="branch", method="trace")
-    assert any("Converting a tensor to a Python boolean" in w for w in ex.export_warnings())
+    assert any("Converting a tensor to a Python boolean" in w for w in ex.conversion_warnings())
     assert "if" not in ex.code.split() and "torch.mul" in ex.code
     ex.set(method="script")
-    assert ex.export_warnings() == [] and "if" in ex.code.split()
+    assert ex.conversion_warnings() == [] and "if" in ex.code.split()
 
 
 def test_widget_shows_the_logic_state():

@@ -72,6 +72,28 @@ def test_several_inputs_and_tuple_outputs():
     assert H.parity(model, torch.jit.script(model), example=example).all_close
 
 
+def test_label_names_the_checked_model_in_the_verdict_the_table_and_the_error(branch):
+    model, traced, x = branch
+    report = H.parity(model, traced, example=x, label="traced")
+    assert report.summary.startswith("✘ traced diverges from eager on 1 of 7 inputs, first at 'negated'")
+    assert str(report).startswith("✘ traced diverges") and "✘ traced diverges" in report._repr_html_()
+    with pytest.raises(AssertionError, match="^traced diverges from eager first at 'negated'"):
+        report.assert_close()
+    scripted = H.parity(model, torch.jit.script(model), example=x, label="scripted")
+    assert scripted.summary.startswith("✔ scripted agrees with eager on all 7 inputs")
+    twice = H.parity(model, lambda t: (model(t), model(t)), inputs=[x], label="exported")
+    assert twice.rows[0].note == "eager gives 1 outputs, exported 2"
+
+
+def test_without_a_label_the_word_is_neutral(tmp_path, branch):
+    model, traced, x = branch
+    assert H.parity(model, traced, example=x).summary.startswith("✘ converted diverges from eager")
+    path = tmp_path / "branch.pt"
+    torch.jit.script(model).save(str(path))
+    assert H.parity(model, path, inputs=[x]).summary.startswith("✔ loaded agrees with eager on its 1 input (")
+    assert H.parity(model, str(path), inputs=[x], label="scripted").summary.startswith("✔ scripted agrees")
+
+
 def test_labelled_inputs_tolerances_and_a_saved_file(tmp_path, branch):
     model, _, x = branch
     scripted = torch.jit.script(model)
@@ -87,7 +109,7 @@ def test_labelled_inputs_tolerances_and_a_saved_file(tmp_path, branch):
 def test_output_structure_and_shape_mismatches_are_divergences(branch):
     model, _, x = branch
     report = H.parity(model, lambda t: (model(t), model(t)), inputs=[x])
-    assert not report.all_close and "eager gives 1 outputs, exported 2" in report.rows[0].note
+    assert not report.all_close and "eager gives 1 outputs, converted 2" in report.rows[0].note
     report = H.parity(model, lambda t: model(t)[:2], inputs=[x])
     assert report.rows[0].diff_text == "shape (3,) vs (2,)" and math.isinf(report.max_diff)
 
@@ -137,6 +159,8 @@ def test_compare_prints_one_line(capsys):
     (lambda m, t, x: H.parity(m, t, inputs=[[1, 2]]), TypeError, "tensor or a tuple of tensors"),
     (lambda m, t, x: H.parity(m, t, inputs=[x], example=x), ValueError, "not both"),
     (lambda m, t, x: H.parity(m, t, inputs=[x], rtol=-1), ValueError, "rtol must be"),
+    (lambda m, t, x: H.parity(m, t, inputs=[x], label=1), TypeError, "e.g. label='traced'"),
+    (lambda m, t, x: H.parity(m, t, inputs=[x], label=" "), ValueError, "e.g. label='traced'"),
 ])
 def test_bad_input_gets_a_one_line_error(branch, call, error, fragment):
     model, traced, x = branch
