@@ -1,15 +1,18 @@
 // load_ts: run a TorchScript file from C++, with no Python anywhere (notebook 05_save_and_load).
 //
-//   load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS]
+//   load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]
 //
 // Loads MODEL.pt with torch::jit::load, reads one float32 tensor from INPUT.f32, calls the
-// model's forward REPEATS times (default 1), writes the output tensor to OUTPUT.f32 and prints
-// one line: "ok shape=297x10 load_ms=... run_ms=... runs=N" (run_ms is the median of the runs).
+// model's forward REPEATS times (default 1) on THREADS threads (default: LibTorch's own choice),
+// writes the output tensor to OUTPUT.f32 and prints one line:
+// "ok shape=297x10 load_ms=... run_ms=... runs=N threads=T work_ms=..." (run_ms is the median of
+// the runs; work_ms is everything main() did, so the rest of the process's time is start-up).
 // Any problem prints one line starting with "load_ts: error:" to stderr and exits non-zero.
 //
 // Tensor files are deliberately plain, so Python can write them without extra packages:
 // a text header line "f32 <ndim> <d0> <d1> ...\n", then the values as little-endian float32.
 
+#include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -93,18 +96,26 @@ double ms_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+int whole_number(const char* text) {
+    try {
+        return std::stoi(text);
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
 int run(int argc, char** argv) {
-    if (argc < 4 || argc > 5)
-        throw Failure{kUsage, "usage: load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS]"};
+    const auto main_start = std::chrono::steady_clock::now();
+    if (argc < 4 || argc > 6)
+        throw Failure{kUsage, "usage: load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]"};
     const std::string model_path = argv[1], input_path = argv[2], output_path = argv[3];
-    int repeats = 1;
-    if (argc == 5) {
-        try {
-            repeats = std::stoi(argv[4]);
-        } catch (const std::exception&) {
-            repeats = 0;
-        }
-        if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
+    const int repeats = argc >= 5 ? whole_number(argv[4]) : 1;
+    if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
+    if (argc == 6) {
+        const int threads = whole_number(argv[5]);
+        if (threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
+        // Set before any work, so a comparison with Python can use the same thread count as Python.
+        at::set_num_threads(threads);
     }
 
     if (!std::ifstream(model_path)) throw Failure{kBadModel, "no readable file at " + model_path};
@@ -142,7 +153,8 @@ int run(int argc, char** argv) {
     std::ostringstream shape;
     for (int64_t d = 0; d < output.dim(); ++d) shape << (d ? "x" : "") << output.size(d);
     std::cout << "ok shape=" << shape.str() << " load_ms=" << load_ms << " run_ms=" << times[times.size() / 2]
-              << " runs=" << repeats << std::endl;
+              << " runs=" << repeats << " threads=" << at::get_num_threads()
+              << " work_ms=" << ms_since(main_start) << std::endl;
     return kOk;
 }
 

@@ -4,7 +4,8 @@ A TorchScript file is a zip archive. ``H.show_archive(path)`` lists its entries 
 one is for; ``H.archive_text(path, "code/__torch__.py")`` prints one of them;
 ``H.read_extra_files(path, "labels.json")`` reads the extra files saved beside the model.
 ``H.load_torchscript(path)`` wraps ``torch.jit.load`` and turns its long internal errors (missing
-file, not a zip, truncated, written by ``torch.save``, from a newer torch) into one line each.
+file, not a zip, truncated, written by ``torch.save``, from a newer torch) into one line each;
+``H.torch_error_line(error)`` shows torch's own message without its C++ bookkeeping.
 """
 import html
 import re
@@ -18,7 +19,8 @@ import torch
 from .failures import short_message
 
 __all__ = ["TorchScriptFileError", "ArchiveEntryError", "ArchiveEntry", "ArchiveTable", "archive_contents",
-           "show_archive", "archive_text", "class_code_entry", "read_extra_files", "copy_archive_with_changes", "load_torchscript"]
+           "show_archive", "archive_text", "class_code_entry", "read_extra_files", "copy_archive_with_changes", "load_torchscript",
+           "torch_error_line"]
 
 
 class TorchScriptFileError(RuntimeError):
@@ -64,10 +66,16 @@ def _role(inner: str) -> str:
 
 @dataclass(frozen=True)
 class ArchiveEntry:
-    """One file inside the archive: full ``name``, ``size`` in bytes, and what it is for."""
+    """One file inside the archive: full ``name``, ``size`` in bytes (unpacked), what it is for, and
+    ``packed``, the bytes it takes inside the zip (smaller than ``size`` when the entry is compressed)."""
     name: str
     size: int
     role: str
+    packed: int = None
+
+    @property
+    def compressed(self) -> bool:
+        return self.packed is not None and self.packed != self.size
 
     @property
     def inner(self) -> str:
@@ -109,10 +117,10 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 
 
 def archive_contents(path) -> list:
-    """Every entry of the .pt / .ptl zip archive at ``path`` as ``ArchiveEntry(name, size, role)``."""
+    """Every entry of the .pt / .ptl zip archive at ``path`` as ``ArchiveEntry(name, size, role, packed)``."""
     path = _check_path(path, "archive_contents")
     with _open_zip(path) as archive:
-        return [ArchiveEntry(info.filename, info.file_size, _role(_inner(info.filename)))
+        return [ArchiveEntry(info.filename, info.file_size, _role(_inner(info.filename)), info.compress_size)
                 for info in archive.infolist()]
 
 
@@ -121,6 +129,7 @@ class ArchiveTable:
 
     def __init__(self, path, entries, collapse=True):
         self.path, self.entries, self.collapse = Path(path), list(entries), collapse
+        self.file_size = self.path.stat().st_size if self.path.is_file() else None
 
     @property
     def names(self) -> list:
@@ -133,6 +142,7 @@ class ArchiveTable:
 
     @property
     def total_size(self) -> int:
+        """The entries' bytes once unpacked; not the file's size (see ``file_size``)."""
         return sum(e.size for e in self.entries)
 
     def rows(self) -> list:
@@ -155,8 +165,12 @@ class ArchiveTable:
         return [(f"{r[0]} ({r[3]} entries)", r[1], r[2]) if len(r) == 4 else tuple(r) for r in rows]
 
     def _title(self) -> str:
+        # Two totals that differ, each named: the zip adds headers and compresses some entries, so the
+        # file on disk is not the sum of the unpacked entries.
         top = self.entries[0].name.split("/")[0] if self.entries else ""
-        return f"{self.path.name}: {len(self.entries)} entries, {self.total_size:,} bytes, all inside the folder {top}/"
+        disk = f"{self.file_size:,} bytes on disk · " if self.file_size is not None else ""
+        return (f"{self.path.name}: {disk}{len(self.entries)} entries holding {self.total_size:,} bytes unpacked, "
+                f"all inside the folder {top}/")
 
     def __str__(self):
         rows = self.rows()
@@ -270,6 +284,24 @@ def copy_archive_with_changes(source, destination, changes: dict):
     return destination
 
 
+_ENFORCE = re.compile(r"\[enforce fail at [^\]]*\]\s*\.?\s*")
+
+
+def torch_error_line(error, limit: int = 160) -> str:
+    """One line of a torch error, without its C++ bookkeeping.
+
+    Drops the ``[enforce fail at inline_container.cc:230] .`` prefix (where in torch's C++ the
+    check sits) and the ``This is an internal miniz error...`` note, which say nothing about your file.
+    """
+    if not isinstance(error, (BaseException, str)):
+        raise TypeError(f"torch_error_line takes an exception or its message, got {type(error).__name__}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 10:
+        raise ValueError(f"limit must be a whole number of characters, at least 10, got {limit!r}")
+    line = short_message(_ENFORCE.sub("", str(error)), limit=10 ** 6)
+    line = line.split(" This is an internal miniz error")[0].strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 _TOO_NEW = re.compile(r"version (\d+), but the maximum supported version for reading is (\d+)")
 
 
@@ -307,4 +339,4 @@ def load_torchscript(path, map_location="cpu"):
                 f"{path.name} was written by a newer PyTorch (file format {too_new.group(1)}; this torch "
                 f"{torch.__version__} reads up to {too_new.group(2)}): upgrade torch, or re-export the model "
                 "with this version") from error
-        raise TorchScriptFileError(f"torch could not load {path.name}: {short_message(error)}") from error
+        raise TorchScriptFileError(f"torch could not load {path.name}: {torch_error_line(error)}") from error

@@ -5,7 +5,9 @@ wheel (``find_package(Torch)`` fails with the CUDA wheel, so it calls g++ direct
 the binary in ``cpp/build/`` (git-ignored), keyed by a hash of the source, the compiler and the
 torch version: it recompiles only when one of them changes. ``H.run_cpp(model_path, x)`` runs
 the binary with an empty environment (no Python, no PYTHONPATH: the rpath finds the libraries)
-and returns the output tensor; ``H.time_cpp`` also returns the program's own timings.
+and returns the output tensor; ``H.time_cpp`` also returns the program's own timings, and
+``H.time_fresh_python`` times a new Python process doing the same job step for step, so that the
+two can be compared like for like (same steps, same thread count, same empty environment).
 """
 import hashlib
 import os
@@ -26,8 +28,9 @@ from .archive import TorchScriptFileError
 from .guards import require_tensor
 from .workdir import REPO_ROOT
 
-__all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "CppRun",
-           "cpp_build_command", "build_cpp", "run_cpp", "time_cpp", "write_tensor_file", "read_tensor_file"]
+__all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "ProgramRun", "CppRun",
+           "cpp_build_command", "build_cpp", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN",
+           "write_tensor_file", "read_tensor_file"]
 
 CPP_SOURCE = REPO_ROOT / "cpp" / "load_ts.cpp"
 CPP_BUILD_DIR = REPO_ROOT / "cpp" / "build"
@@ -265,59 +268,150 @@ def read_tensor_file(path) -> torch.Tensor:
 # ------------------------------------------------------------------ running
 
 @dataclass(frozen=True)
-class CppRun:
-    """One run of the C++ program: the ``output`` tensor and its own measurements.
+class ProgramRun:
+    """One run of the C++ program (or of its Python twin): the ``output`` tensor and the measurements.
 
-    ``load_ms``: torch::jit::load; ``run_ms``: median time of one forward call over ``runs`` calls;
-    ``wall_s``: the whole process, start-up and library loading included, measured from Python.
+    ``load_ms``: loading the model file; ``run_ms``: median time of one forward call over ``runs``
+    calls on ``threads`` threads; ``work_ms``: everything the program did once it was running (C++:
+    all of ``main``; Python: everything after ``import torch``); ``wall_s``: the whole process,
+    measured from outside. The difference, :attr:`startup_s`, is what happened before the work began.
     """
+    program: str
     output: torch.Tensor
     load_ms: float
     run_ms: float
     runs: int
+    threads: int
+    work_ms: float
     wall_s: float
 
+    @property
+    def startup_s(self) -> float:
+        """Seconds before the program's first step: starting the process and loading the libraries (and, for
+        Python, the interpreter and ``import torch``)."""
+        return max(self.wall_s - self.work_ms / 1000, 0.0)
 
-_OK_LINE = re.compile(r"ok shape=(\S+) load_ms=(\S+) run_ms=(\S+) runs=(\d+)")
+    def __str__(self):
+        return (f"{self.program}: start-up {self.startup_s:.2f} s · load {self.load_ms:.1f} ms · one forward "
+                f"{self.run_ms:.3f} ms (median of {self.runs}, {self.threads} thread{'s' * (self.threads != 1)}) · "
+                f"whole process {self.wall_s:.2f} s")
 
 
-def time_cpp(model_path, input_tensor, repeats: int = 20, *, binary=None, timeout: float = 120) -> CppRun:
-    """Run the C++ program on ``model_path`` with ``input_tensor`` (forward called ``repeats`` times)."""
-    require_tensor(input_tensor, "run_cpp")
+CppRun = ProgramRun  # the name earlier versions used
+
+_OK_LINE = re.compile(r"ok shape=(\S+) load_ms=(\S+) run_ms=(\S+) runs=(\d+) threads=(\d+) work_ms=(\S+)")
+
+# What cpp/load_ts.cpp does, in Python, step for step: the same file formats, the same timings.
+PYTHON_TWIN = r'''
+import sys, time
+import torch                                          # interpreter start and this import are the start-up
+
+def main(model_path, input_path, output_path, repeats, threads):
+    main_start = time.perf_counter()
+    torch.set_num_threads(int(threads))
+    start = time.perf_counter()
+    try:
+        model = torch.jit.load(model_path, map_location="cpu")
+    except Exception as error:  # the C++ program's exit code 3, with the same wording
+        print(f"load_ts.py: error: {model_path} is not a TorchScript file this torch can load: "
+              f"{str(error).splitlines()[0]}", file=sys.stderr)
+        sys.exit(3)
+    model.eval()
+    load_ms = (time.perf_counter() - start) * 1000
+    with open(input_path, "rb") as f:
+        sizes = [int(n) for n in f.readline().split()[2:]]
+        x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(sizes)
+    times = []
+    with torch.inference_mode():
+        for _ in range(int(repeats)):
+            start = time.perf_counter()
+            y = model(x)
+            times.append((time.perf_counter() - start) * 1000)
+    with open(output_path, "wb") as f:
+        f.write(("f32 %d" % y.dim() + "".join(" %d" % n for n in y.shape) + "\n").encode())
+        f.write(y.contiguous().numpy().astype("<f4").tobytes())
+    times.sort()
+    print("ok shape=%s load_ms=%f run_ms=%f runs=%s threads=%d work_ms=%f" % (
+        "x".join(map(str, y.shape)), load_ms, times[len(times) // 2], repeats, torch.get_num_threads(),
+        (time.perf_counter() - main_start) * 1000))
+
+main(*sys.argv[1:6])
+'''
+
+
+def _check_run_arguments(model_path, input_tensor, repeats, threads, who):
+    require_tensor(input_tensor, who)
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
         raise ValueError(f"repeats must be a whole number of at least 1, got {repeats!r}")
+    if threads is None:
+        threads = torch.get_num_threads()  # the same as this Python process, so the comparison is fair
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a whole number of at least 1 (or None for this process's "
+                         f"torch.get_num_threads()), got {threads!r}")
     if not isinstance(model_path, (str, Path)):
-        raise TypeError(f"run_cpp takes the path of a saved TorchScript file, got {type(model_path).__name__}: "
+        raise TypeError(f"{who} takes the path of a saved TorchScript file, got {type(model_path).__name__}: "
                         "save the model first with torch.jit.save(model, WORK / 'model.pt')")
     model_path = Path(model_path).resolve()
     if not model_path.is_file():
         raise FileNotFoundError(f"no file at {model_path}: save the model first with torch.jit.save(model, path)")
-    binary = Path(binary) if binary is not None else build_cpp(quiet=True).path
+    return model_path, threads
+
+
+def _run_program(program, command, model_path, input_tensor, timeout) -> ProgramRun:
     with tempfile.TemporaryDirectory(prefix="load_ts-") as scratch:
         inp, out = Path(scratch) / "input.f32", Path(scratch) / "output.f32"
         write_tensor_file(inp, input_tensor)
         start = time.perf_counter()
         # env={}: nothing from this Python process leaks in (no PYTHONPATH, no LD_LIBRARY_PATH); the
         # binary finds libtorch through its rpath, and libtorch finds its own dependencies through its rpath.
-        done = subprocess.run([str(binary), str(model_path), str(inp), str(out), str(repeats)], env={},
-                              cwd=scratch, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(command(inp, out), env={}, cwd=scratch, capture_output=True, text=True, timeout=timeout)
         wall = time.perf_counter() - start
         if done.returncode != 0:
             message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            message = message.replace("load_ts: error: ", "").split(" This is an internal miniz error")[0]
+            message = re.sub(r"^load_ts(\.py)?: error: ", "", message).split(" This is an internal miniz error")[0]
             if done.returncode == 3:  # the program's "cannot load the model" exit code
                 reason = message.split("can load: ", 1)[-1].rstrip(". ")
-                raise TorchScriptFileError(f"the C++ program cannot load {model_path.name}, it is not a TorchScript "
-                                           f"archive ({reason}): save the model with torch.jit.save, and "
+                raise TorchScriptFileError(f"the {program} program cannot load {model_path.name}, it is not a "
+                                           f"TorchScript archive ({reason}): save the model with torch.jit.save, and "
                                            "H.load_torchscript(path) tells you what the file is instead")
-            raise RuntimeError(f"the C++ program failed (exit {done.returncode}): {message}")
+            raise RuntimeError(f"the {program} program failed (exit {done.returncode}): {message}")
         match = _OK_LINE.search(done.stdout)
         if match is None:
-            raise RuntimeError(f"the C++ program printed something unexpected: {done.stdout.strip()[:200]!r}")
+            raise RuntimeError(f"the {program} program printed something unexpected: {done.stdout.strip()[:200]!r}")
         output = read_tensor_file(out)
-    return CppRun(output, float(match.group(2)), float(match.group(3)), int(match.group(4)), wall)
+    load_ms, run_ms, runs, threads, work_ms = match.group(2, 3, 4, 5, 6)
+    return ProgramRun(program, output, float(load_ms), float(run_ms), int(runs), int(threads), float(work_ms), wall)
+
+
+def time_cpp(model_path, input_tensor, repeats: int = 20, *, threads=None, binary=None,
+             timeout: float = 120) -> ProgramRun:
+    """Run the C++ program on ``model_path`` with ``input_tensor`` (forward called ``repeats`` times).
+
+    ``threads`` defaults to this process's ``torch.get_num_threads()``, so C++ computes like Python here.
+    """
+    model_path, threads = _check_run_arguments(model_path, input_tensor, repeats, threads, "time_cpp")
+    binary = Path(binary) if binary is not None else build_cpp(quiet=True).path
+    return _run_program("C++", lambda inp, out: [str(binary), str(model_path), str(inp), str(out), str(repeats),
+                                                 str(threads)], model_path, input_tensor, timeout)
+
+
+def time_fresh_python(model_path, input_tensor, repeats: int = 20, *, threads=None,
+                      timeout: float = 300) -> ProgramRun:
+    """A new Python process doing what the C++ program does (:data:`PYTHON_TWIN`), timed the same way.
+
+    Same steps (load the file, read the input file, ``repeats`` forward calls, write the output file),
+    same thread count (default: this process's), same empty environment: only the language differs.
+    """
+    model_path, threads = _check_run_arguments(model_path, input_tensor, repeats, threads, "time_fresh_python")
+    return _run_program("Python", lambda inp, out: [sys.executable, "-c", PYTHON_TWIN, str(model_path), str(inp),
+                                                    str(out), str(repeats), str(threads)],
+                        model_path, input_tensor, timeout)
 
 
 def run_cpp(model_path, input_tensor, *, binary=None, timeout: float = 120) -> torch.Tensor:
     """The output tensor of the TorchScript file at ``model_path`` on ``input_tensor``, computed by the C++ program."""
+    if not isinstance(model_path, (str, Path)):
+        raise TypeError(f"run_cpp takes the path of a saved TorchScript file, got {type(model_path).__name__}: "
+                        "save the model first with torch.jit.save(model, WORK / 'model.pt')")
+    require_tensor(input_tensor, "run_cpp")
     return time_cpp(model_path, input_tensor, repeats=1, binary=binary, timeout=timeout).output

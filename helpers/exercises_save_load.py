@@ -78,6 +78,19 @@ class UntrustedPayload:
         return (pathlib.Path.touch, (self.marker,))
 
 
+def _not_a_model(returned) -> str:
+    """What to change when ``load_weights`` returned something other than a DigitsCNN: a hint, not the answer."""
+    if returned is None:
+        return ("Your function returned None: it should return the model, a H.DigitsCNN holding the weights "
+                "saved in the file.")
+    if isinstance(returned, dict):
+        return ("Your function returned the state_dict itself, a dict of named tensors: a dict cannot read digits, "
+                "so put those weights into a model and return the model.")
+    name = type(returned).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"Your function returned {article} {name}: it should return the model, a H.DigitsCNN holding the saved weights."
+
+
 def check_safe_weights_loader(load_weights) -> bool:
     """05, exercise 2: ``load_weights(path)`` returns a DigitsCNN with the saved weights, and refuses code.
 
@@ -98,8 +111,7 @@ def check_safe_weights_loader(load_weights) -> bool:
         except Exception as error:  # any failure is the learner's to see, as one line
             return _fail(f"Loading a real state_dict failed: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
         if not isinstance(model, DigitsCNN):
-            return _fail(f"Return the model (a DigitsCNN with the weights loaded), not a {type(model).__name__}: "
-                         "model = H.DigitsCNN(); model.load_state_dict(...); return model.")
+            return _fail(_not_a_model(model))
         x, _ = load_digits("test")
         with torch.inference_mode():
             if not torch.equal(model.eval()(x), trained(x)):

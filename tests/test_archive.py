@@ -49,6 +49,48 @@ def test_show_archive_collapses_and_renders(saved):
     assert table.total_size == sum(e.size for e in table.entries)
 
 
+def test_title_names_both_totals(saved):
+    # The file on disk and the unpacked entries differ in size; the title says which is which.
+    path, _, _ = saved
+    table = H.show_archive(path)
+    assert table.file_size == path.stat().st_size != table.total_size
+    title = str(table).splitlines()[0]
+    assert f"{table.file_size:,} bytes on disk" in title and f"{table.total_size:,} bytes unpacked" in title
+
+
+def test_weights_are_stored_and_code_compressed(saved):
+    path, _, _ = saved
+    entries = H.archive_contents(path)
+    assert all(not e.compressed and e.packed == e.size for e in entries if e.inner.startswith("data/"))
+    assert any(e.compressed and e.packed < e.size for e in entries if e.inner.endswith(".debug_pkl"))
+    assert all(e.inner.startswith("code/") for e in entries if e.compressed)  # as the notebook says
+
+
+def test_torch_error_line_drops_the_cpp_bookkeeping(saved, tmp_path):
+    path, _, _ = saved
+    newer = H.copy_archive_with_changes(path, tmp_path / "newer.pt", {"version": "99\n"})
+    with pytest.raises(RuntimeError) as raw:
+        torch.jit.load(str(newer))
+    assert "[enforce fail at" in str(raw.value)  # what torch says...
+    line = H.torch_error_line(raw.value)
+    assert line.startswith("Attempted to read a PyTorch file with version 99") and "enforce" not in line
+    # A text file (longer than a zip's 22-byte end record) and a cut-short model: torch says the same for both.
+    text, cut = tmp_path / "notes.pt", tmp_path / "cut.pt"
+    text.write_text("the model will go here")
+    cut.write_bytes(path.read_bytes()[:1000])
+    lines = set()
+    for broken in (text, cut):
+        with pytest.raises(RuntimeError) as raw:
+            torch.jit.load(str(broken))
+        lines.add(H.torch_error_line(raw.value))
+    assert lines == {"PytorchStreamReader failed reading zip archive: failed finding central directory."}
+    assert len(H.torch_error_line("x" * 500, limit=40)) == 40
+    with pytest.raises(TypeError, match="exception or its message"):
+        H.torch_error_line(42)
+    with pytest.raises(ValueError, match="at least 10"):
+        H.torch_error_line("message", limit=0)
+
+
 def test_archive_text_and_extra_files(saved):
     path, _, _ = saved
     assert "class DigitsCNN" in H.archive_text(path, "code/__torch__/helpers/digits.py")

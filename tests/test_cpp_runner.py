@@ -7,6 +7,7 @@ small shell script, so they run in a fraction of a second.
 import os
 import shutil
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
@@ -94,8 +95,53 @@ def test_cpp_output_agrees_with_python(digits_files):
 def test_time_cpp_reports_its_own_measurements(digits_files):
     _, x, _, scripted, _, _ = digits_files
     run = H.time_cpp(scripted, x[:8], repeats=5)
-    assert run.runs == 5 and run.run_ms > 0 and run.load_ms > 0 and run.wall_s > 0
+    assert run.program == "C++" and run.runs == 5 and run.run_ms > 0 and run.load_ms > 0 and run.wall_s > 0
     assert run.output.shape == (8, 10)
+    assert run.threads == torch.get_num_threads()  # computes like this Python process by default
+    assert 0 < run.work_ms / 1000 < run.wall_s and run.startup_s == pytest.approx(run.wall_s - run.work_ms / 1000)
+    assert H.time_cpp(scripted, x[:8], repeats=2, threads=2).threads == 2
+    assert "C++: start-up" in str(run) and "median of 5" in str(run)
+
+
+def test_python_twin_does_the_same_job(digits_files):
+    cnn, x, _, scripted, traced, weights = digits_files
+    with torch.inference_mode():
+        expected = cnn(x)
+    twin = H.time_fresh_python(traced, x, repeats=3)
+    assert twin.program == "Python" and twin.runs == 3 and twin.threads == torch.get_num_threads()
+    torch.testing.assert_close(twin.output, expected, rtol=1e-5, atol=1e-5)
+    assert 0 < twin.work_ms / 1000 < twin.wall_s and twin.startup_s > 0
+    with pytest.raises(H.TorchScriptFileError, match="Python program cannot load weights.pt, it is not a TorchScript"):
+        H.time_fresh_python(weights, x[:1], repeats=1)
+    with pytest.raises(RuntimeError, match=r"Python program failed \(exit 1\)"):
+        H.time_fresh_python(scripted, torch.zeros(3), repeats=1)
+
+
+def test_run_arguments_are_checked(digits_files, tmp_path):
+    _, x, _, scripted, _, _ = digits_files
+    for timer in (H.time_cpp, H.time_fresh_python):
+        with pytest.raises(ValueError, match="repeats must be a whole number"):
+            timer(scripted, x[:1], repeats=0)
+        with pytest.raises(ValueError, match="threads must be a whole number"):
+            timer(scripted, x[:1], threads=0)
+        with pytest.raises(FileNotFoundError, match="save the model first"):
+            timer(tmp_path / "missing.pt", x[:1])
+        with pytest.raises(TypeError, match="path of a saved TorchScript file"):
+            timer(42, x[:1])
+
+
+def test_binary_checks_its_arguments(real_binary, digits_files, tmp_path):
+    _, x, _, scripted, _, _ = digits_files
+    inp = H.write_tensor_file(tmp_path / "x.f32", x[:1])
+    bare = subprocess.run([str(real_binary.path)], env={}, capture_output=True, text=True)
+    assert bare.returncode == 2 and "usage: load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]" in bare.stderr
+    bad = subprocess.run([str(real_binary.path), str(scripted), str(inp), str(tmp_path / "y.f32"), "1", "x"],
+                         env={}, capture_output=True, text=True)
+    assert bad.returncode == 2 and "THREADS must be a whole number" in bad.stderr
+    # The four-argument form still works and leaves the thread count to LibTorch.
+    ok = subprocess.run([str(real_binary.path), str(scripted), str(inp), str(tmp_path / "y.f32"), "2"],
+                        env={}, capture_output=True, text=True)
+    assert ok.returncode == 0 and "runs=2 threads=" in ok.stdout
 
 
 def test_second_build_is_cached(real_binary):

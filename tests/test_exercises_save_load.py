@@ -65,7 +65,21 @@ def test_safe_loader_wrong_answers(capsys):
         return torch.load(path, weights_only=True)
 
     assert not H.check_safe_weights_loader(returns_dict)
-    assert "Return the model" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "returned the state_dict itself" in out and "return the model" in out
+
+    def stub(path):  # the cell as the notebook hands it out
+        return None
+
+    assert not H.check_safe_weights_loader(stub)
+    out = capsys.readouterr().out
+    assert "returned None" in out and "H.DigitsCNN" in out
+    assert "load_state_dict" not in out  # a hint, not the solution
+
+    assert not H.check_safe_weights_loader(lambda path: [1, 2])
+    assert "returned a list" in capsys.readouterr().out
+    assert not H.check_safe_weights_loader(lambda path: 3)
+    assert "returned an int" in capsys.readouterr().out
 
     def forgets_weights(path):
         torch.load(path, weights_only=True)
