@@ -21,3 +21,12 @@ def pytest_runtest_logreport(report):
 def pytest_collection_modifyitems(items):
     """Run the budget tests last, so they can read the times of the notebooks nbval just ran."""
     items.sort(key=lambda item: "test_budgets.py" in item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Show how long each notebook took (the agenda in docs/INSTRUCTORS.md uses these numbers)."""
+    if not NOTEBOOK_SECONDS:
+        return
+    terminalreporter.section("notebook execution times (2-core budget: 20 s; 07: 60 s; 09: 30 s)")
+    for name in sorted(NOTEBOOK_SECONDS):
+        terminalreporter.write_line(f"{name:<34} {NOTEBOOK_SECONDS[name]:6.1f} s")
