@@ -33,8 +33,11 @@ endif
 	$(BIN)/python scripts/link_helpers.py
 	@touch $(STAMP)
 
+# JupyterLab refuses to run as root unless told; containers often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: venv
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) \
 	    notebooks/00_start_here.ipynb
 
 test: venv

@@ -1,11 +1,23 @@
 """Strip outputs and execution counts from notebooks, so predictions stay unanswered on screen.
 
+It also folds the code of every prediction and quiz cell (`H.predict(...)`, `H.quiz(...)`): that
+code holds the answer and its explanation, so JupyterLab shows it collapsed and `make html`
+leaves it out (tag `hide-input`).
+
 Usage: python scripts/clean_notebooks.py [FOLDER_OR_NOTEBOOK ...]   (what `make clean-notebooks` runs)
 """
 import sys
 from pathlib import Path
 
 import nbformat
+
+
+ANSWER_CALLS = ("H.predict(", "H.quiz(")
+
+
+def holds_answers(cell) -> bool:
+    """A code cell whose source spells out a prediction's answer and explanation."""
+    return cell.cell_type == "code" and any(call in cell.source for call in ANSWER_CALLS)
 
 
 def clean(path: Path) -> bool:
@@ -19,6 +31,11 @@ def clean(path: Path) -> bool:
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
+        if holds_answers(cell):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            tags = cell.metadata.setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
     nb.metadata.pop("widgets", None)  # saved widget state is output too
     after = nbformat.writes(nb)
     if after != before:

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "html"
@@ -32,7 +33,10 @@ def render(path: Path) -> Path:
     NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     static_outputs(nb)
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(nb)
+    exporter = HTMLExporter(embed_images=True)
+    # prediction cells' code holds the answers: show only their output (the question)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"hide-input"}), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
     # links between notebooks point at the rendered pages
     body = body.replace('.ipynb"', '.html"')
     target = OUT / path.with_suffix(".html").name

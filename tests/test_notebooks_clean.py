@@ -49,3 +49,14 @@ def test_links_to_notebooks_exist(path):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for target in re.findall(r"\]\(([^)#]+\.ipynb)", text):
         assert (path.parent / target).is_file(), f"{path.name} links to missing {target}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prediction_code_is_folded(path):
+    """The code of a prediction holds its answer, so it is folded in JupyterLab and left out of `make html`."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and ("H.predict(" in cell.source or "H.quiz(" in cell.source):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, \
+                f"{path.name} cell {i}: prediction code visible; run `make clean-notebooks` to fold it"
+            assert "hide-input" in cell.metadata.get("tags", []), f"{path.name} cell {i}: missing hide-input tag"

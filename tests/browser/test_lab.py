@@ -126,6 +126,8 @@ def check_first_prediction(page, name):
         return
     box = found.first.element_handle()  # pinned: the locator would move on once the button is renamed
     box.scroll_into_view_if_needed()
+    assert box.evaluate("b => !!b.closest('.jp-Cell').querySelector('.jp-InputPlaceholder')"), \
+        f"{name}: the prediction's code (which holds its answer) is not folded"
     # HTML widgets drop class attributes, so look for the feedback line that heads the explanation
     assert not FEEDBACK.search(box.text_content()), f"{name}: explanation visible before commit"
     radio = box.query_selector("input[type=radio]")

@@ -1,0 +1,20 @@
+"""`make html`: the executed course as static pages, with prediction answers still behind a click."""
+import importlib.util
+import re
+
+from helpers.workdir import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("render_html", REPO_ROOT / "scripts" / "render_html.py")
+render_html = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(render_html)
+
+
+def test_start_here_renders_with_hidden_answers(tmp_path, monkeypatch):
+    monkeypatch.setattr(render_html, "OUT", tmp_path)
+    page = render_html.render(REPO_ROOT / "notebooks" / "00_start_here.ipynb").read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in page   # no dead widget placeholders
+    assert "<details>" in page and "Commit to an answer, then click to reveal" in page
+    outside = re.sub(r"<details>.*?</details>", "", page, flags=re.S)
+    assert "the branch from the data: the sum is negative" not in outside  # the explanation is hidden
+    assert 'href="01_dynamic_models.html"' in page                         # links point at rendered pages
+    assert "data:image/png;base64" in page                                  # the mental-model picture is embedded
