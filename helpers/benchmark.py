@@ -5,7 +5,9 @@ all of them in one run with ``torch.utils.benchmark.Timer``: rounds that visit e
 turn, so a busy machine slows them all alike, and each round gives a ratio against eager. The
 ``BenchmarkReport`` keeps the median and interquartile range (IQR) of the times and of those
 ratios, says which variant failed and why, and displays as a table; ``H.plot_benchmark(...)``
-draws the ratios with their spread and the one-off costs before the first answer.
+draws the ratios with their spread and the one-off costs before the first answer. The C++
+program runs as a separate process in only a few of the rounds: with fewer than ``FEW_RUNS``
+ratios a row shows (and judges by) their whole range instead of quartiles.
 """
 import logging
 import math
@@ -33,8 +35,8 @@ logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
 
 from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
 
-__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "VariantResult", "BenchmarkReport",
-           "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
+__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "FEW_RUNS", "VariantResult",
+           "BenchmarkReport", "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
 
 # Every variant the benchmark knows, in the order the tables and plots show them.
 BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
@@ -45,6 +47,9 @@ _PYTHON_VARIANTS = BENCHMARK_VARIANTS[:-1]
 # ``min_rounds``, so that quartiles still mean something).
 QUICK_SETTINGS = {"rounds": 15, "min_rounds": 7, "seconds": 2.5, "block_seconds": 0.01, "cpp_runs": 3}
 THOROUGH_SETTINGS = {"rounds": 41, "min_rounds": 21, "seconds": 30.0, "block_seconds": 0.05, "cpp_runs": 7}
+
+# Quartiles of three or four numbers say little: below this many ratios, a row is judged by its whole range.
+FEW_RUNS = 5
 
 
 def ratio_verdict(q25: float, q75: float) -> str:
@@ -114,12 +119,31 @@ class VariantResult:
         return _quartiles(self.ratios)[2]
 
     @property
+    def few_runs(self) -> bool:
+        """True when there are too few ratios for quartiles (the C++ row in quick mode)."""
+        return 0 < len(self.ratios) < FEW_RUNS
+
+    @property
+    def spread(self) -> tuple:
+        """(low, high) of the ratios: the interquartile range, or the whole range when ``few_runs``."""
+        if self.few_runs:
+            return min(self.ratios), max(self.ratios)
+        return self.ratio_q25, self.ratio_q75
+
+    @property
+    def spread_text(self) -> str:
+        low, high = self.spread
+        if self.few_runs:
+            return f"{_x(low)}–{_x(high)} over {len(self.ratios)} run{'s' if len(self.ratios) != 1 else ''}"
+        return f"IQR {_x(low)}–{_x(high)}"
+
+    @property
     def verdict(self) -> str:
         if self.error is not None:
             return "skipped" if self.stage == "skipped" else "failed"
         if not self.ratios:
             return "not measured"
-        return ratio_verdict(self.ratio_q25, self.ratio_q75)
+        return ratio_verdict(*self.spread)
 
 
 def _ms(seconds) -> str:
@@ -185,26 +209,30 @@ class BenchmarkReport:
             return f"eager takes {_ms(r.median)} per call (IQR {_ms(r.iqr)})"
         if not r.ratios:
             return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
-        spread = f"{_x(r.ratio)}× eager's time (IQR {_x(r.ratio_q25)}–{_x(r.ratio_q75)})"
-        meaning = {"faster": "faster than eager in at least three rounds out of four",
-                   "slower": "slower than eager in at least three rounds out of four",
+        spread = f"{_x(r.ratio)}× eager's time ({r.spread_text})"
+        share = "in every run" if r.few_runs else "in at least three rounds out of four"
+        meaning = {"faster": f"faster than eager {share}",
+                   "slower": f"slower than eager {share}",
                    "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
         return f"{name}: {spread}, {meaning}"
 
     def table_rows(self) -> list:
         """The table as rows of strings (header first), used by both the text and the HTML views."""
-        rows = [("variant", "prepare", "1st call", "2nd call", "median / call", "IQR", "× eager (IQR)", "verdict")]
+        rows = [("variant", "prepare", "1st call", "2nd call", "median / call", "IQR", "× eager (IQR or range)", "verdict")]
         for name, r in self.rows.items():
             if r.error is not None:
                 why = f"skipped: {r.error}" if r.stage == "skipped" else f"failed at {r.stage}: {r.error}"
                 rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), "–", "–", "–", "–", why))
                 continue
-            ratio = f"{_x(r.ratio)} ({_x(r.ratio_q25)}–{_x(r.ratio_q75)})" if r.ratios else "–"
+            low, high = r.spread if r.ratios else (None, None)
+            ratio = "–" if not r.ratios else (f"{_x(r.ratio)} ({_x(low)}–{_x(high)}, {len(r.ratios)} runs)"
+                                              if r.few_runs else f"{_x(r.ratio)} ({_x(low)}–{_x(high)})")
             verdict = "baseline" if name == "eager" else r.verdict
             if r.note:
                 verdict += f" · {r.note}"
+            iqr = "–" if len(r.times) < FEW_RUNS else _ms(r.iqr)  # no quartiles from a handful of times
             rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), _ms(r.second_call_s), _ms(r.median),
-                         _ms(r.iqr), ratio, verdict))
+                         iqr, ratio, verdict))
         return rows
 
     def _title(self) -> str:
@@ -244,12 +272,13 @@ def compare_gains(first, second, variant) -> str:
         return f"{variant}: not measured against eager on both {first.label} and {second.label}"
 
     def show(report, row):
-        return f"{report.label} {_x(row.ratio)}× eager (IQR {_x(row.ratio_q25)}–{_x(row.ratio_q75)})"
+        return f"{report.label} {_x(row.ratio)}× eager ({row.spread_text})"
 
     both = f"{show(first, a)}, {show(second, b)}"
-    if a.ratio_q75 < b.ratio_q25:  # even a's worst quarter beats b's best quarter
+    (a_low, a_high), (b_low, b_high) = a.spread, b.spread
+    if a_high < b_low:  # even a's worst quarter beats b's best quarter
         return f"{variant}: a bigger gain on {first.label} than on {second.label}, beyond both spreads: {both}"
-    if b.ratio_q75 < a.ratio_q25:
+    if b_high < a_low:
         return f"{variant}: a bigger gain on {second.label} than on {first.label}, beyond both spreads: {both}"
     return f"{variant}: the spreads overlap, so this run cannot rank the two: {both}"
 
@@ -608,7 +637,8 @@ def plot_benchmark(*reports):
                     axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
                                   xycoords=("axes fraction", "data"), color="#b00020")
             if row.ratios:
-                left.errorbar(row.ratio, y, xerr=[[row.ratio - row.ratio_q25], [row.ratio_q75 - row.ratio]],
+                low, high = row.spread
+                left.errorbar(row.ratio, y, xerr=[[row.ratio - low], [high - row.ratio]],
                               fmt="o", color=colour, capsize=3)
             for attribute, marker, _ in costs:
                 value = getattr(row, attribute)
@@ -617,13 +647,14 @@ def plot_benchmark(*reports):
                                markersize=12 if marker == "|" else 6)
     left.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     left.set_xscale("log")
-    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in (row.ratio_q25, row.ratio_q75)]
+    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in row.spread]
     low, high = min(spread + [1.0]) / 1.25, max(spread + [1.0]) * 1.25
     left.set_xlim(low, high)
     ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
     left.set_xticks(ticks, [f"{t:g}×" for t in ticks])
     left.xaxis.set_minor_formatter(NullFormatter())
-    left.set_title("time per call ÷ eager's time\n(dot: median, bar: IQR over rounds; left of 1× = faster)",
+    left.set_title("time per call ÷ eager's time (left of 1× = faster)\ndot: median; bar: IQR over rounds, "
+                   "or the range of a few runs",
                    fontsize=10)
     right.set_xscale("log")
     right.set_xlabel("seconds")

@@ -45,10 +45,18 @@ class FreshRun:
         lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
         for i in range(len(lines) - 1, -1, -1):
             if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b:?", lines[i]):
+                text = lines[i]
                 # "RuntimeError:" alone means the message starts on the next line (TorchScript does that)
-                if lines[i].endswith(":") and i + 1 < len(lines):
-                    return f"{lines[i]} {lines[i + 1]}"
-                return lines[i]
+                if text.endswith(":") and i + 1 < len(lines):
+                    i += 1
+                    text = f"{text} {lines[i]}"
+                # A TorchScript compile error ends its sentence with ":" and quotes the code below: say which line
+                if text.endswith(":"):
+                    text = text[:-1]
+                    where = _HEADER.search(lines[i + 1]) if i + 1 < len(lines) else None
+                    if where:
+                        text += f" (line {where['line']} of the code)"
+                return text
         return lines[-1] if lines else f"exit code {self.returncode}"
 
     def __str__(self):
@@ -128,13 +136,23 @@ def _parse_range(text: str):
     return header["file"], int(header["line"]), "", ""
 
 
+def _place(file: str, line: int) -> str:
+    """``name.py:line``; code typed in a notebook cell lives in a temporary file named by a number: ``cell:line``."""
+    if re.search(r"ipykernel_\d+", file):
+        return f"cell:{line}"
+    return f"{Path(file).name}:{line}"
+
+
 class NodeSources(list):
-    """A list of :class:`NodeSource` that prints as a table: kind, file:line, the marked code, the whole line."""
+    """A list of :class:`NodeSource` that prints as a table: kind, file:line, the marked code, the whole line.
+
+    Code from a notebook cell shows as ``cell:line`` (its file is a temporary one with a numbered name).
+    """
 
     def __str__(self):
         if not self:
             return "(no node carries a source range)"
-        places = [f"{Path(s.file).name}:{s.line}" for s in self]
+        places = [_place(s.file, s.line) for s in self]
         width, place, mark = (max(len(t) for t in texts) for texts in ([s.kind for s in self], places,
                                                                        [s.marked for s in self]))
         return "\n".join(f"{s.kind.ljust(width)}  {at.ljust(place)}  {s.marked.ljust(mark)}  ← {s.code}"
@@ -143,9 +161,9 @@ class NodeSources(list):
     def _repr_pretty_(self, printer, cycle):
         printer.text(str(self))
 
-    def for_kind(self, kind: str) -> list:
-        """The entries whose node kind is ``kind`` (e.g. ``"aten::sum"``)."""
-        return [s for s in self if s.kind == kind]
+    def for_kind(self, kind: str) -> "NodeSources":
+        """The entries whose node kind is ``kind`` (e.g. ``"aten::sum"``), as a table of their own."""
+        return NodeSources(s for s in self if s.kind == kind)
 
 
 def node_sources(obj, *, inlined: bool = False, nested: bool = True) -> NodeSources:

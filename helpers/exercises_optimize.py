@@ -5,6 +5,7 @@ error messages, measured-looking ratios), compares with what is expected, and pr
 starting with ✔ or ✘ that says what to do next. A wrong answer never raises: it explains.
 """
 import collections
+import copy
 import statistics
 import warnings
 
@@ -59,13 +60,16 @@ def _serving_case():
 
 
 def check_prepare_for_serving(prepare_for_serving) -> bool:
-    """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in eval mode."""
+    """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in
+    eval mode, and leaves the model it was given as it was (the training loop still owns it)."""
     _require_function(prepare_for_serving, "check_prepare_for_serving", "prepare_for_serving")
     model, x = _serving_case()
+    reference = copy.deepcopy(model).eval()  # taken first: the answer may change the model it is given
     try:
         served = _quiet(prepare_for_serving, model)
     except Exception as error:
-        hint = (" A model fresh from training is in training mode: switch it to eval mode first."
+        hint = (" Which mode does a model fresh from a training loop arrive in? Serve a version of it in the "
+                "mode freezing needs, without changing the model the training loop still uses."
                 if "eval" in str(error) else "")
         print(f"✘ prepare_for_serving raised {type(error).__name__}: {short_message(error)}{hint}")
         return False
@@ -78,19 +82,34 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print(f"✘ The graph still reads {kinds['prim::GetAttr']} attribute(s) with prim::GetAttr: "
               "it is scripted but not frozen. Pass it through torch.jit.freeze.")
         return False
-    leftovers = [k for k in ("aten::batch_norm", "aten::dropout") if kinds[k]]
-    if leftovers:
-        print(f"✘ Frozen, but {' and '.join(leftovers)} survived: keep freeze's default optimize_numerics=True, "
-              "which folds batch norm into the convolution and drops dropout.")
+    if kinds["aten::batch_norm"]:
+        print("✘ Frozen, but aten::batch_norm survived: keep freeze's default optimize_numerics=True, "
+              "which folds batch norm into the convolution before it.")
         return False
-    model.eval()
+    if kinds["aten::dropout"]:
+        print("✘ aten::dropout survived: freezing a module in eval mode removes it, so freeze the eval-mode version.")
+        return False
+    switched = [name or "the model" for name, m in model.named_modules() if not m.training]
+    if switched:
+        print(f"✘ prepare_for_serving switched the model it was given to eval mode ({', '.join(switched[:3])}): "
+              "the training loop that still uses it would go on without dropout. Leave the original as it is "
+              "and prepare a copy.")
+        return False
     with torch.no_grad():
-        want, got = model(x), served(x)
+        want, got = reference(x), served(x)
     if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
         print("✘ The frozen module gives other answers than the model in eval mode: freeze the model you were given.")
         return False
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(0.5)  # what the training loop's next optimizer step does: in place
+        after = served(x)
+    if not torch.equal(after, got):
+        print("✘ An in-place update of the original model (as the next optimizer step makes) changed what the "
+              "frozen module computes: it shares the weights freezing left alone. Freeze a deep copy.")
+        return False
     print(f"✔ Right: {sum(kinds.values())} nodes, no attribute reads, batch norm folded into the convolution, "
-          "dropout gone, same answers as the model in eval mode.")
+          "dropout gone, same answers as the model in eval mode, and training can go on without touching it.")
     return True
 
 
@@ -164,7 +183,10 @@ def check_offending_line(offending_line) -> bool:
             return False
         if got.strip() != expected:
             marked = _marked_lines(message)
-            if "~" in got or "HERE" in got:
+            if "".join(got.split()) == "".join(expected.split()):
+                hint = ("right line, but keep the spaces inside it: remove only the leading and trailing "
+                        "whitespace, as str.strip() does")
+            elif "~" in got or "HERE" in got:
                 hint = "the marker `~~~ <--- HERE` sits on the line *below* the code it points at"
             elif got.strip() in marked:
                 hint = "that frame called the failing one: the most recent call is the last frame"

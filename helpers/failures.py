@@ -75,7 +75,10 @@ class CaughtFailure:
             raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
         self.error = exc
         if not self.quiet:
-            print(f"✔ failed as expected → {type(exc).__name__}: {short_message(exc, fragment=self.match)}")
+            # torch often repeats the type inside its message and ends a line on ':' before quoting code
+            line = short_message(exc, fragment=self.match).rstrip(":")
+            prefix = f"{type(exc).__name__}: "
+            print(f"✔ failed as expected → {line if line.startswith(prefix) else prefix + line}")
         return True  # swallow the expected error: the notebook goes on
 
     def __repr__(self):

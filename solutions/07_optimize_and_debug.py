@@ -1,15 +1,20 @@
 """Worked solutions for the exercises of 07_optimize_and_debug."""
+import copy
 import statistics
 
 import torch
 
 
 # Exercise 1. Freezing needs eval mode: it bakes the current values of every attribute into the
-# graph, and `training` is one of them. In eval mode freeze also folds batch norm into the
-# convolution before it and removes dropout (its default optimize_numerics=True).
+# graph, and `training` is one of them. In eval mode freeze also removes dropout, and folds batch
+# norm into the convolution before it (that folding is what its default optimize_numerics=True
+# controls). The model still belongs to the training loop, so work on a deep copy: calling eval()
+# on the original would switch its dropout off for the next training steps, and the weights
+# freezing leaves alone would stay shared with the original, so the next optimizer step (in place)
+# would change the served model too.
 def prepare_for_serving(model):
-    model.eval()
-    return torch.jit.freeze(torch.jit.script(model))
+    serving = copy.deepcopy(model).eval()
+    return torch.jit.freeze(torch.jit.script(serving))
 
 
 # Exercise 2. Each frame of a TorchScript error shows a few lines of source and, under the line

@@ -70,10 +70,26 @@ def test_describe_and_compare_gains_follow_the_numbers():
 
 
 def test_ratios_near_one_never_print_as_one_beside_a_verdict():
-    r = report_with("m", {"eager": [1] * 4, "C++": [0.97, 0.996, 0.997, 0.998]})
-    assert r.verdict("C++") == "faster"
+    r = report_with("m", {"eager": [1] * 7, "script": [0.97, 0.996, 0.997, 0.998, 0.997, 0.996, 0.998]})
+    assert r.verdict("script") == "faster"
     line = str(r).splitlines()[-1]
-    assert line.startswith("C++") and "1.00" not in line and "–0.997)" in line
+    assert line.startswith("script") and "1.00" not in line and "–0.998)" in line
+
+
+def test_a_few_runs_are_judged_by_their_whole_range_not_by_quartiles():
+    # Three C++ runs: quartiles of three numbers would hide the one run that was slower than eager.
+    r = report_with("m", {"eager": [1] * 3, "C++": [0.8, 0.85, 1.05]})
+    cpp = r["C++"]
+    assert cpp.few_runs and cpp.spread == (0.8, 1.05) and cpp.ratio_q75 < 1.0
+    assert cpp.verdict == "no clear difference"
+    assert "(0.80–1.05 over 3 runs)" in r.describe("C++")
+    line = str(r).splitlines()[-1]
+    assert "0.85 (0.80–1.05, 3 runs)" in line and "IQR" not in line
+    clear = report_with("m", {"eager": [1] * 3, "C++": [0.3, 0.35, 0.34]})
+    assert clear.describe("C++").endswith("faster than eager in every run")
+    many = report_with("m", {"eager": [1] * 7, "script": [0.5] * 6 + [1.2]})
+    assert not many["script"].few_runs and many.verdict("script") == "faster"
+    assert "in at least three rounds out of four" in many.describe("script")
 
 
 # ---------------------------------------------------------------- real measurements on a tiny model
@@ -223,6 +239,32 @@ def test_plot_has_the_ratio_panel_and_the_one_off_cost_panel():
     assert [t.get_text() for t in left.get_yticklabels()] == ["eager", "script"]
     assert "÷ eager" in left.get_title() and right.get_xscale() == "log"
     assert any(t.get_text() == "1×" for t in left.get_xticklabels())
+
+
+class RecordingBar:
+    """Stands in for the tqdm bar: remembers how far it got and whether it was closed."""
+
+    def __init__(self, total):
+        self.total, self.n, self.closed = total, 0, False
+
+    def update(self, n=1):
+        self.n += n
+
+    def set_description(self, text):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("model, example", [(tiny(), X), (Unscriptable().eval(), X)])
+def test_the_progress_bar_ends_full_and_closed(monkeypatch, model, example):
+    bars = []
+    monkeypatch.setattr(benchmark, "_progress_bar", lambda total, label, progress: bars.append(RecordingBar(total))
+                        or bars[-1])
+    H.benchmark_model(model, example, variants=TORCHSCRIPT, rounds=3, block_seconds=0.001, seconds=0.3)
+    (bar,) = bars
+    assert bar.closed and bar.n == bar.total > 0
 
 
 def test_threads_are_restored_after_measuring():

@@ -47,6 +47,22 @@ def test_a_failing_child_reports_its_error_in_one_line():
     assert H.run_fresh_python("import sys; sys.exit(3)").error == "exit code 3"
 
 
+def test_a_torchscript_compile_error_reads_as_one_whole_sentence():
+    stderr = """Traceback (most recent call last):
+  File "/tmp/fresh-python-x/fresh.py", line 9, in <module>
+RuntimeError: 
+Python builtin <built-in function breakpoint> is currently not supported in Torchscript:
+  File "/tmp/fresh-python-x/fresh.py", line 6
+    def forward(self, x):
+        breakpoint()
+        ~~~~~~~~~~ <--- HERE
+"""
+    run = H.FreshRun(1, "", stderr)
+    assert run.error == ("RuntimeError: Python builtin <built-in function breakpoint> is currently not supported "
+                         "in Torchscript (line 6 of the code)")
+    assert str(run).endswith("(line 6 of the code)")
+
+
 def test_fresh_python_input_checks_and_timeout():
     with pytest.raises(TypeError, match="code to run as a string"):
         H.run_fresh_python(["print(1)"])
@@ -80,6 +96,15 @@ def test_node_sources_lists_kind_line_and_marked_piece():
     assert sources.for_kind("aten::mul")[0].line == summed.line + 2
     first = str(sources).splitlines()[0]
     assert first.startswith("prim::CallMethod") and "test_debugging.py:" in first and first.endswith("← h = self.linear(x)")
+
+
+def test_code_from_a_notebook_cell_shows_as_cell_and_line():
+    from helpers.debugging import _place
+    assert _place("/tmp/ipykernel_19622/286445649.py", 8) == "cell:8"
+    assert _place("/work/main/.venv/lib/python3.11/site-packages/torch/nn/modules/linear.py", 134) == "linear.py:134"
+    one = H.NodeSources([H.NodeSource("aten::sum", "/tmp/ipykernel_7/123.py", 3, "if h.sum() > 0:", "h.sum")])
+    assert str(one) == "aten::sum  cell:3  h.sum  ← if h.sum() > 0:"
+    assert str(one.for_kind("aten::sum")) == str(one) and isinstance(one.for_kind("aten::mul"), H.NodeSources)
 
 
 def test_node_sources_options():

@@ -1,4 +1,5 @@
 """The 07 checkers accept the worked solutions and explain wrong answers."""
+import copy
 import statistics
 
 import pytest
@@ -28,13 +29,18 @@ def test_the_notebook_starting_point_is_told_about_eval_mode(capsys):
         return torch.jit.freeze(torch.jit.script(model))
 
     assert not H.check_prepare_for_serving(as_given)
-    assert "switch it to eval mode first" in last_line(capsys)
+    line = last_line(capsys)
+    assert "only implemented for modules in eval mode" in line and "without changing the model" in line
 
 
 @pytest.mark.parametrize("answer, message", [
     (lambda m: torch.jit.script(m.eval()), "scripted but not frozen"),
-    (lambda m: torch.jit.freeze(torch.jit.script(m.eval()), optimize_numerics=False), "aten::batch_norm"),
+    (lambda m: torch.jit.freeze(torch.jit.script(copy.deepcopy(m).eval()), optimize_numerics=False),
+     "aten::batch_norm survived: keep freeze's default optimize_numerics=True"),
     (lambda m: m.eval(), "not a _SmallConvNet"),
+    (lambda m: torch.jit.freeze(torch.jit.script(m.eval())), "switched the model it was given to eval mode"),
+    (lambda m: torch.jit.freeze(torch.jit.script(copy.copy(m).eval())), "switched the model it was given"),
+    (lambda m: torch.jit.freeze(torch.jit.script(m).eval()), "Freeze a deep copy"),
     (lambda m: torch.jit.freeze(torch.jit.script(type(m)().eval())), "other answers than the model"),
 ])
 def test_wrong_serving_answers_get_a_reason(capsys, answer, message):
@@ -57,6 +63,7 @@ def test_the_cases_are_real_torchscript_errors():
     (lambda m: m.splitlines()[0], "return the code line just above it"),
     (lambda m: [ln for ln in m.splitlines() if "HERE" in ln][-1], "sits on the line *below*"),
     (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][0], "most recent call is the last"),
+    (lambda m: "".join(SOL07.offending_line(m).split()), "keep the spaces inside it"),
     (lambda m: None, "Return the line as a string"),
     (lambda m: 1 / 0, "raised ZeroDivisionError"),
 ])
@@ -80,6 +87,17 @@ def test_one_lucky_round_is_not_a_speed_up(capsys):
     assert not H.check_honest_verdict(trusts_the_best_round)
     line = last_line(capsys)
     assert "one lucky round" in line and "expected 'no clear difference'" in line
+
+
+def test_the_worked_solution_leaves_the_training_model_alone():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5)).train()
+    served = SOL07.prepare_for_serving(model)
+    assert model.training and all(m.training for m in model.modules())
+    x = torch.ones(2, 3)
+    before = served(x)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    assert torch.equal(served(x), before)
 
 
 def test_checkers_want_the_function_itself():

@@ -194,3 +194,9 @@ def test_model_instance_builds_classes_and_refuses_the_rest():
         H.model_instance(torch.nn.Linear, "check_x")
     with pytest.raises(TypeError, match="class or an instance"):
         H.model_instance(3)
+
+
+def test_expect_failure_line_is_not_doubled(capsys):
+    with H.expect_failure(RuntimeError, "boom"):
+        raise RuntimeError("RuntimeError: boom happened:")
+    assert capsys.readouterr().out == "✔ failed as expected → RuntimeError: boom happened\n"
