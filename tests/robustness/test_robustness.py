@@ -31,9 +31,23 @@ def test_runs_twice_in_one_kernel(path):
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
 
 
+# A private network namespace has only a loopback interface, and it starts down: bring it up,
+# since Jupyter kernels talk to nbval over 127.0.0.1. Nothing else is reachable.
+OFFLINE = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "offline"]
+
+
 def network_is_isolatable() -> bool:
-    return shutil.which("unshare") is not None and subprocess.run(
-        ["unshare", "-n", "true"], capture_output=True).returncode == 0
+    return shutil.which("unshare") is not None and shutil.which("ip") is not None and subprocess.run(
+        OFFLINE + ["true"], capture_output=True).returncode == 0
+
+
+def test_offline_namespace_really_has_no_network():
+    if not network_is_isolatable():
+        pytest.skip("this machine cannot make a private network namespace (unshare -n)")
+    # `ip -o link` lists the interfaces of the namespace the command runs in: only loopback there
+    result = subprocess.run(OFFLINE + ["ip", "-o", "link"], capture_output=True, text=True)
+    names = [line.split(":")[1].strip() for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and names == ["lo"], result.stdout + result.stderr
 
 
 def test_two_users_at_once_one_offline(tmp_path):
@@ -44,7 +58,7 @@ def test_two_users_at_once_one_offline(tmp_path):
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                "--nbval-current-env", str(ROOT / "notebooks")]
         if user == "bob" and offline:
-            cmd = ["unshare", "-n"] + cmd  # a private network namespace: no interface but loopback
+            cmd = OFFLINE + cmd
         log = open(tmp_path / f"{user}.log", "w")
         runs[user] = (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log)
     for user, (proc, log) in runs.items():
