@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .failures import short_message
-from .guards import require_module
+from .guards import input_args, require_module
 
 
 class _DropNoCudaNotice(logging.Filter):
@@ -342,17 +342,9 @@ def _timed_call(fn, example):
 
 
 def _cpp_binary():
-    """The C++ program from 05 if it is built and newer than its source (building it here would cost ~20 s)."""
-    try:
-        from .cpp_runner import CPP_BUILD_DIR, CPP_SOURCE
-    except ImportError:
-        return None
-    binary = Path(CPP_BUILD_DIR) / "load_ts"
-    if not binary.exists():
-        return None
-    if Path(CPP_SOURCE).is_file() and Path(CPP_SOURCE).stat().st_mtime > binary.stat().st_mtime:
-        return None  # built from an older source: its command line may differ
-    return binary
+    """The C++ program from 05 if it is already built from today's source (building it here would cost ~20 s)."""
+    from .cpp_runner import cached_cpp_binary
+    return cached_cpp_binary()
 
 
 def _time_cpp_once(binary, model_path, example, repeats, threads):
@@ -365,10 +357,9 @@ def _time_cpp_once(binary, model_path, example, repeats, threads):
 # ------------------------------------------------------------------ measuring
 
 def _check_example(example):
-    if isinstance(example, torch.Tensor):
-        return (example,)
-    if isinstance(example, (tuple, list)) and example and all(isinstance(t, torch.Tensor) for t in example):
-        return tuple(example)
+    args = input_args(example)
+    if args is not None:
+        return args
     raise TypeError(f"benchmark_model needs the example input as a tensor or a tuple of tensors, "
                     f"got {type(example).__name__}: use e.g. H.example_input('deep_mlp')")
 

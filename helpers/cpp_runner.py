@@ -28,8 +28,8 @@ from .archive import TorchScriptFileError
 from .guards import require_tensor
 from .workdir import REPO_ROOT
 
-__all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "ProgramRun", "CppRun",
-           "cpp_build_command", "build_cpp", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN",
+__all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "ProgramRun",
+           "cpp_build_command", "build_cpp", "cached_cpp_binary", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN",
            "write_tensor_file", "read_tensor_file"]
 
 CPP_SOURCE = REPO_ROOT / "cpp" / "load_ts.cpp"
@@ -76,6 +76,25 @@ def build_key(source_text: str, compiler_identity: str, torch_version: str, comm
     for part in (source_text, compiler_identity, torch_version, "\0".join(command)):
         digest.update(part.encode("utf-8") + b"\0\1")
     return digest.hexdigest()[:16]
+
+
+def _build_target(compiler: str, compiler_path: str, source: Path, build_dir: Path):
+    """(where the binary for this source, compiler and torch lives, its cache key)."""
+    key = build_key(source.read_text(encoding="utf-8"), _compiler_identity(compiler_path), torch.__version__,
+                    cpp_build_command(build_dir / "load_ts", source, compiler))
+    return build_dir / f"load_ts-{key}", key
+
+
+def cached_cpp_binary(compiler=None, source=None, build_dir=None):
+    """The binary already built from today's source with this compiler and torch, or None; compiles nothing."""
+    compiler = compiler or os.environ.get("CXX") or "g++"
+    compiler_path = shutil.which(compiler)
+    source = Path(source) if source is not None else CPP_SOURCE
+    build_dir = Path(build_dir) if build_dir is not None else CPP_BUILD_DIR
+    if compiler_path is None or not source.is_file():
+        return None
+    target, _ = _build_target(compiler, compiler_path, source, build_dir)
+    return target if target.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -173,9 +192,7 @@ def build_cpp(force: bool = False, *, compiler=None, source=None, build_dir=None
         raise FileNotFoundError(f"the C++ source {source} is missing: restore it with `git checkout cpp/`")
 
     placeholder = build_dir / "load_ts"
-    key = build_key(source.read_text(encoding="utf-8"), _compiler_identity(compiler_path), torch.__version__,
-                    cpp_build_command(placeholder, source, compiler))
-    target = build_dir / f"load_ts-{key}"
+    target, key = _build_target(compiler, compiler_path, source, build_dir)
     if target.is_file() and not force:
         if not quiet:
             print(f"✔ using the cached build {_shown(target)} (the source has not changed since it was compiled)")
@@ -296,8 +313,6 @@ class ProgramRun:
                 f"{self.run_ms:.3f} ms (median of {self.runs}, {self.threads} thread{'s' * (self.threads != 1)}) · "
                 f"whole process {self.wall_s:.2f} s")
 
-
-CppRun = ProgramRun  # the name earlier versions used
 
 _OK_LINE = re.compile(r"ok shape=(\S+) load_ms=(\S+) run_ms=(\S+) runs=(\d+) threads=(\d+) work_ms=(\S+)")
 

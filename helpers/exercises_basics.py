@@ -4,12 +4,11 @@ Each checker prints one line starting with ✔ or ✘ that says what to do next,
 False. The right answers are computed here from the models themselves, never typed in.
 """
 import re
-import warnings
 
 import torch
 
 from .dynamic_demo import record_path
-from .deprecations import DEPRECATION_PATTERN
+from .deprecations import deprecations_hidden
 from .failures import short_message
 from .models import BranchModel, LoopModel
 from .guards import model_instance
@@ -19,10 +18,7 @@ __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check
 
 def _gist(error) -> str:
     """The line of an error that says what went wrong, as a sentence ending in a full stop."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    # A run-time TorchScript error opens with a generic line and ends with the real reason.
-    line = lines[-1] if lines and lines[0].startswith("The following operation failed") else short_message(error)
-    line = re.sub(r"^\w+(Error|Exception): ", "", short_message(line)).rstrip(":. ")
+    line = re.sub(r"^\w+(Error|Exception): ", "", short_message(error)).rstrip(":. ")
     return line + "."
 
 
@@ -137,8 +133,7 @@ def check_type_fix(fn) -> bool:
         print(f"✘ Pass your function itself, e.g. check_type_fix(first_or_zero); you gave a {type(fn).__name__}.")
         return False
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+        with deprecations_hidden():
             scripted = torch.jit.script(fn)
     except Exception as error:  # a compile error is the feedback this exercise is about
         print(f"✘ TorchScript still rejects it: {_gist(error)} Every return must give a Tensor: "
@@ -171,8 +166,7 @@ def _reference_count(graph, kind):
 
 def _count_cases():
     """(label, graph, kind) triples; nested blocks are what a flat walk misses."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+    with deprecations_hidden():
         branch = torch.jit.script(BranchModel()).graph
         loop = torch.jit.script(LoopModel()).graph
         nested = torch.jit.script(_nested).graph

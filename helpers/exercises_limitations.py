@@ -5,32 +5,19 @@ expected behaviour, and prints one line starting with ✔ or ✘ that says what 
 returns True or False. A wrong answer never raises: the notebook keeps running.
 """
 import io
-import warnings
 
 import torch
 
-from .deprecations import DEPRECATION_PATTERN
+from .deprecations import deprecations_hidden
+from .guards import model_instance
 from .gallery import script_error_line
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
 
-def _instance(model, who, **kwargs):
-    if isinstance(model, type):
-        try:
-            model = model(**kwargs)
-        except TypeError as error:
-            raise TypeError(f"{who}: building {model.__name__}({', '.join(kwargs)}) failed ({error}); "
-                            "keep the constructor's arguments as given") from None
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{who} expects your nn.Module class (or an instance of it), got {type(model).__name__}")
-    return model
-
-
 def _script(model):
     """Script without the deprecation notice (explained in 02); other warnings stay visible."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+    with deprecations_hidden():
         return torch.jit.script(model)
 
 
@@ -70,7 +57,7 @@ _STANDARDIZE_CASES = [
 
 def check_standardize_scriptable(model) -> bool:
     """06 exercise 1: ``Standardize`` scripts, gives the same result, takes ``eps=...`` and keeps ``last_mean``."""
-    model = _instance(model, "check_standardize_scriptable")
+    model = model_instance(model, "check_standardize_scriptable")
     scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.")
     if scripted is None:
         return False
@@ -114,7 +101,7 @@ def _peak_value(model):
 
 def check_running_peak(model) -> bool:
     """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load."""
-    model = _instance(model, "check_running_peak")
+    model = model_instance(model, "check_running_peak")
     scripted = _try_script(model, "Keep the peak on the model (`self.peak`), not in a global.", hints={
         "Expected int but got float": "TorchScript gives `self.peak` the type of its value in `__init__`, "
                                       "and 0 is an int: start it at 0.0."})
@@ -163,7 +150,7 @@ def check_saveable_debug_helper(model_class) -> bool:
     if not (isinstance(model_class, type) and issubclass(model_class, torch.nn.Module)):
         raise TypeError("check_saveable_debug_helper expects your class itself (no parentheses), "
                         f"got {type(model_class).__name__}")
-    model = _instance(model_class, "check_saveable_debug_helper", debug=False)
+    model = model_instance(model_class, "check_saveable_debug_helper", debug=False)
     scripted = _try_script(model, "Decorate the helper that TorchScript cannot compile.", hints={
         "Expected int but got Tensor": "TorchScript does not compile a decorated helper's body, so it trusts "
                                        "the helper's signature, and without annotations it assumes Tensors in "
@@ -186,7 +173,7 @@ def check_saveable_debug_helper(model_class) -> bool:
     if not isinstance(got, torch.Tensor) or not torch.equal(got, _CLIPPER_X.clamp(-1.0, 1.0)):
         print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {_CLIPPER_X.tolist()}.")
         return False
-    debugging = _instance(model_class, "check_saveable_debug_helper", debug=True)
+    debugging = model_instance(model_class, "check_saveable_debug_helper", debug=True)
     try:
         debugging(_CLIPPER_X)
     except Exception as error:

@@ -7,12 +7,11 @@ starting with ✔ or ✘ that says what to do next. A wrong answer never raises:
 import collections
 import copy
 import statistics
-import warnings
 
 import torch
 from torch import nn
 
-from .deprecations import DEPRECATION_PATTERN
+from .deprecations import deprecations_hidden
 from .failures import short_message
 
 __all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_verdict", "offending_line_cases"]
@@ -27,8 +26,7 @@ def _require_function(fn, who, example):
 
 def _quiet(fn, *args):
     """Call ``fn`` without the TorchScript deprecation notices (explained in 02)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+    with deprecations_hidden():
         return fn(*args)
 
 

@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from .deprecations import DEPRECATION_PATTERN
+from .deprecations import deprecations_hidden
 from .exercises_basics import _gist
 from .guards import model_instance
 
@@ -17,9 +17,7 @@ __all__ = ["check_optional_input", "check_traced_branches"]
 
 def _quiet_jit(fn, *args, **kwargs):
     """Run a torch.jit entry point without its deprecation notice (explained in 02); return result and warnings."""
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
-        warnings.filterwarnings("ignore", message=DEPRECATION_PATTERN, category=FutureWarning)
+    with deprecations_hidden(record=True) as seen:
         result = fn(*args, **kwargs)
     return result, seen
 

@@ -20,7 +20,7 @@ import torch
 
 from .export_bridge import quiet_export
 from .failures import short_message
-from .guards import require_module
+from .guards import input_args, require_module
 from .workdir import work_dir
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
@@ -153,11 +153,11 @@ def _as_input_list(inputs) -> list:
         raise ValueError("export_roundtrip_check: inputs is empty: pass at least one input, e.g. [x]")
     result = []
     for i, value in enumerate(inputs):
-        args = (value,) if isinstance(value, torch.Tensor) else value
-        if not isinstance(args, (tuple, list)) or not args or not all(isinstance(t, torch.Tensor) for t in args):
+        args = input_args(value)
+        if args is None:
             raise TypeError(f"export_roundtrip_check: input {i} must be a tensor or a tuple of tensors, "
                             f"got {type(value).__name__}")
-        result.append(tuple(args))
+        result.append(args)
     return result
 
 

@@ -15,19 +15,23 @@ __all__ = ["expect_failure", "CaughtFailure", "short_message"]
 
 
 # TorchScript often opens its messages with a generic line; the cause comes later.
-_GENERIC_OPENERS = ("Arguments for call are not valid", "The following operation failed in the TorchScript interpreter",
-                    "Traceback of TorchScript")
+INTERPRETER_OPENER = "The following operation failed in the TorchScript interpreter"
+_GENERIC_OPENERS = ("Arguments for call are not valid", INTERPRETER_OPENER, "Traceback of TorchScript")
 
 
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     """One informative line of an error message, cut to ``limit`` characters.
 
-    The line holding ``fragment`` when given, else the first line that is not a generic opener.
+    The line holding ``fragment`` when given; for an error raised inside the TorchScript interpreter,
+    its last line (the interpreter's own message, after a TorchScript traceback); else the first line
+    that is not a generic opener.
     """
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
     pick = None
     if fragment:
         pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
+    if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
+        pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
     return pick if len(pick) <= limit else pick[: limit - 1] + "…"

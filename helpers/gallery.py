@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .deprecations import is_deprecation_warning
-from .failures import short_message
+from .failures import INTERPRETER_OPENER, short_message
 from .workdir import work_dir
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
@@ -157,7 +157,6 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
 
 # Lines of an overload error that list candidates rather than say what went wrong.
 _OVERLOAD_LINES = ("The following variants are available", "aten::")
-_INTERPRETER_OPENER = "The following operation failed in the TorchScript interpreter"
 # Python objects print with their memory address, which changes on every run and says nothing.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
@@ -176,7 +175,7 @@ def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not (fragment and fragment.lower() in text.lower()):
         inner = [ln for ln in lines if ln.startswith("RuntimeError: ")]
-        if inner and _INTERPRETER_OPENER in text:
+        if inner and INTERPRETER_OPENER in text:
             text = inner[-1][len("RuntimeError:"):].strip()  # the interpreter's own message, whatever the type
         else:
             text = "\n".join(ln for ln in lines if not ln.startswith(_OVERLOAD_LINES)) or text

@@ -5,7 +5,7 @@ gives a sentence to act on rather than a traceback from deep inside torch.
 """
 import torch
 
-__all__ = ["require_module", "require_tensor", "model_instance"]
+__all__ = ["require_module", "require_tensor", "model_instance", "input_args"]
 
 
 def require_module(obj, who: str = "this helper"):
@@ -23,13 +23,29 @@ def require_tensor(obj, who: str = "this helper"):
     raise TypeError(f"{who} expects a torch.Tensor input, got {type(obj).__name__}: wrap it with torch.tensor(...)")
 
 
-def model_instance(model, who: str = "this checker"):
-    """An exercise answer as a module instance: a class is instantiated with no arguments."""
+def model_instance(model, who: str = "this checker", **kwargs):
+    """An exercise answer as a module instance: a class is built with ``kwargs`` (usually none)."""
     if isinstance(model, type):
         try:
-            model = model()
+            model = model(**kwargs)
         except TypeError as error:
-            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error})") from None
+            if kwargs:
+                raise TypeError(f"{who}: building {model.__name__}({', '.join(kwargs)}) failed ({error}); "
+                                "keep the constructor's arguments as given") from None
+            raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error}); "
+                            "keep the constructor as given") from None
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
     return model
+
+
+def input_args(value):
+    """One model input as the tuple of tensors the model is called with, or None if it is not one.
+
+    A tensor is one argument; a non-empty tuple or list of tensors is one tensor per argument.
+    """
+    if isinstance(value, torch.Tensor):
+        return (value,)
+    if isinstance(value, (tuple, list)) and value and all(isinstance(t, torch.Tensor) for t in value):
+        return tuple(value)
+    return None

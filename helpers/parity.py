@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .failures import short_message
+from .failures import INTERPRETER_OPENER, short_message
+from .guards import input_args
 
 __all__ = ["parity", "ParityReport", "ParityRow", "vary_inputs", "InputVariants", "compare"]
 
@@ -28,10 +29,9 @@ DEFAULT_LABEL = "converted"
 
 def _as_args(value, who: str, label: str) -> tuple:
     """One input as the tuple of positional arguments the model is called with."""
-    if isinstance(value, torch.Tensor):
-        return (value,)
-    if isinstance(value, (tuple, list)) and value and all(isinstance(v, torch.Tensor) for v in value):
-        return tuple(value)
+    args = input_args(value)
+    if args is not None:
+        return args
     raise TypeError(f"{who}: input {label!r} must be a tensor or a tuple of tensors (one per model argument), "
                     f"got {_describe(value)}")
 
@@ -192,9 +192,8 @@ def _eager_failure(model, args):
 
 def _one_line(error: BaseException) -> str:
     """``Type: message`` in one line; for TorchScript interpreter errors, the real cause on their last line."""
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    if lines and lines[0].startswith("The following operation failed in the TorchScript interpreter"):
-        return short_message(lines[-1], 140)  # already reads "RuntimeError: select(): index 1 out of range ..."
+    if str(error).lstrip().startswith(INTERPRETER_OPENER):
+        return short_message(error, 140)  # its last line already reads "RuntimeError: select(): index 1 out of range ..."
     return f"{type(error).__name__}: {short_message(error, 120)}"
 
 
