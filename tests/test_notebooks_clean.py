@@ -1,4 +1,5 @@
 """Every notebook is committed clean and has the workbook's shape."""
+import ast
 import json
 import re
 from pathlib import Path
@@ -60,3 +61,6 @@ def test_prediction_code_is_folded(path):
             assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, \
                 f"{path.name} cell {i}: prediction code visible; run `make clean-notebooks` to fold it"
             assert "hide-input" in cell.metadata.get("tags", []), f"{path.name} cell {i}: missing hide-input tag"
+            calls = ast.parse(cell.source).body
+            assert len(calls) == 1 and isinstance(calls[0], ast.Expr), \
+                f"{path.name} cell {i}: a folded prediction cell must hold only the H.predict/H.quiz call"
