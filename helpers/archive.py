@@ -284,9 +284,6 @@ def copy_archive_with_changes(source, destination, changes: dict):
     return destination
 
 
-_ENFORCE = re.compile(r"\[enforce fail at [^\]]*\]\s*\.?\s*")
-
-
 def torch_error_line(error, limit: int = 160) -> str:
     """One line of a torch error, without its C++ bookkeeping.
 
@@ -297,9 +294,7 @@ def torch_error_line(error, limit: int = 160) -> str:
         raise TypeError(f"torch_error_line takes an exception or its message, got {type(error).__name__}")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 10:
         raise ValueError(f"limit must be a whole number of characters, at least 10, got {limit!r}")
-    line = short_message(_ENFORCE.sub("", str(error)), limit=10 ** 6)
-    line = line.split(" This is an internal miniz error")[0].strip()
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return short_message(error, limit=limit)
 
 
 _TOO_NEW = re.compile(r"version (\d+), but the maximum supported version for reading is (\d+)")

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .archive import TorchScriptFileError
+from .failures import short_message
 from .guards import require_tensor
 from .workdir import REPO_ROOT
 
@@ -382,8 +383,8 @@ def _run_program(program, command, model_path, input_tensor, timeout) -> Program
         done = subprocess.run(command(inp, out), env={}, cwd=scratch, capture_output=True, text=True, timeout=timeout)
         wall = time.perf_counter() - start
         if done.returncode != 0:
-            message = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            message = re.sub(r"^load_ts(\.py)?: error: ", "", message).split(" This is an internal miniz error")[0]
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            message = short_message(re.sub(r"^load_ts(\.py)?: error: ", "", last), limit=10 ** 6)
             if done.returncode == 3:  # the program's "cannot load the model" exit code
                 reason = message.split("can load: ", 1)[-1].rstrip(". ")
                 raise TorchScriptFileError(f"the {program} program cannot load {model_path.name}, it is not a "

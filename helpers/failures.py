@@ -17,6 +17,9 @@ __all__ = ["expect_failure", "CaughtFailure", "short_message"]
 # TorchScript often opens its messages with a generic line; the cause comes later.
 INTERPRETER_OPENER = "The following operation failed in the TorchScript interpreter"
 _GENERIC_OPENERS = ("Arguments for call are not valid", INTERPRETER_OPENER, "Traceback of TorchScript")
+# Torch's C++ checks prefix where they sit ("[enforce fail at inline_container.cc:230] .") and the zip
+# reader appends a note about miniz: neither says anything about the learner's code or file.
+_CPP_BOOKKEEPING = re.compile(r"\[enforce fail at [^\]]*\]\s*\.?\s*| This is an internal miniz error.*")
 
 
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
@@ -24,9 +27,9 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
 
     The line holding ``fragment`` when given; for an error raised inside the TorchScript interpreter,
     its last line (the interpreter's own message, after a TorchScript traceback); else the first line
-    that is not a generic opener.
+    that is not a generic opener. Torch's C++ bookkeeping is left out.
     """
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in _CPP_BOOKKEEPING.sub("", str(error)).splitlines() if ln.strip()]
     pick = None
     if fragment:
         pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
