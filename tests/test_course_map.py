@@ -27,3 +27,15 @@ def test_mental_model_picture_draws():
     fig = H.mental_model_picture()
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "TorchScript program" in texts and "C++" in texts
+
+
+def test_each_notebook_states_the_time_the_map_gives():
+    import re
+
+    import nbformat
+    for stop in H.COURSE_MAP:
+        path = NOTEBOOK_DIR / stop.notebook
+        if path.exists():
+            intro = nbformat.read(path, as_version=4).cells[0].source
+            stated = re.search(r"\*\*Time:\*\* about (\d+) minutes", intro)
+            assert stated and int(stated.group(1)) == stop.minutes, f"{stop.notebook} and the course map disagree"
