@@ -1,4 +1,4 @@
-"""The digits data set and the small CNN trained on it (introduced in 00_start_here; exported in 03, 05, 09).
+"""The digits data set and the small CNN trained on it (introduced in 03_tracing; exported again in 05 and 09).
 
 ``data/digits.npz`` holds 1,797 real 8x8 handwritten digits; ``data/digits_cnn_state.pt`` holds
 the weights of ``DigitsCNN`` trained on them by ``data/train_digits_cnn.py`` in a few seconds.

@@ -1,4 +1,4 @@
-"""helpers/archive.py: what a .pt holds, and load_torchscript's one-line errors for bad files."""
+"""helpers/routes/archive.py: what a .pt holds, and load_torchscript's one-line errors for bad files."""
 import json
 import struct
 import zipfile

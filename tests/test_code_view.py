@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.code_view import highlight_lines
+from helpers.tools.code_view import highlight_lines
 
 
 def plain(fragment):

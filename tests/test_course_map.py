@@ -2,7 +2,7 @@
 import matplotlib
 
 import helpers as H
-from helpers.course_map import NOTEBOOK_DIR
+from helpers.course.course_map import NOTEBOOK_DIR
 
 matplotlib.use("Agg")
 

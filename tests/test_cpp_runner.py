@@ -1,4 +1,4 @@
-"""helpers/cpp_runner.py: the C++ program builds once, runs without Python, and agrees with Python.
+"""helpers/routes/cpp_runner.py: the C++ program builds once, runs without Python, and agrees with Python.
 
 The real build is cached in cpp/build/ (the first run of this file compiles for 15-20 s, later runs
 reuse it). The caching, locking and error paths are also checked with a stand-in compiler, a
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers import cpp_runner
+from helpers.routes import cpp_runner
 
 FAKE_COMPILER = """#!/bin/sh
 # Stands in for g++: answers --version, logs each compile, writes a tiny executable to the -o path.

@@ -1,12 +1,12 @@
-"""The export round-trip check of 09 (helpers/export_check.py and templates/test_export_roundtrip.py) on the sample models."""
+"""The export round-trip check of 09 (helpers/routes/export_check.py and templates/test_export_roundtrip.py) on the sample models."""
 import importlib.util
 
 import pytest
 import torch
 
 import helpers as H
-from helpers import export_check
-from helpers.workdir import REPO_ROOT
+from helpers.routes import export_check
+from helpers.course.workdir import REPO_ROOT
 
 
 class LocalGate(torch.nn.Module):
@@ -29,7 +29,7 @@ def load_template():
     return module
 
 
-# ---------------------------------------------------------------- helpers/export_check.py
+# ---------------------------------------------------------------- helpers/routes/export_check.py
 
 def test_each_method_stops_where_it_should(tmp_path):
     with pytest.warns(torch.jit.TracerWarning):  # the tracer's own hint stays visible

@@ -87,7 +87,7 @@ def test_work_dir_removes_folders_of_dead_kernels_only(tmp_path, monkeypatch):
                           capture_output=True, text=True).stdout.strip()
     (user_dir / f"00_gc-{dead}").mkdir()
     (user_dir / f"00_gc-{os.getppid()}").mkdir()  # a live process: must survive
-    H.workdir._current.clear()
+    H.course.workdir._current.clear()
     H.work_dir("00_gc")
     assert not (user_dir / f"00_gc-{dead}").exists()
     assert (user_dir / f"00_gc-{os.getppid()}").exists()
@@ -179,7 +179,7 @@ def test_start_seeds_and_returns_folder(tmp_path, monkeypatch, capsys):
 
 def test_helpers_exports_are_unique_and_located():
     assert len(H.__all__) == len(set(H.__all__))
-    assert H.where("expect_failure") == "helpers/failures.py"
+    assert H.where("expect_failure") == "helpers/course/failures.py"
 
 
 def test_load_solution_by_name_and_bad_name():

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import helpers as H
-from helpers.workdir import REPO_ROOT
+from helpers.course.workdir import REPO_ROOT
 
 
 @pytest.mark.parametrize("key", [e.key for e in H.GALLERY])
@@ -137,7 +137,7 @@ def test_two_processes_at_once_share_a_snippet_folder(tmp_path):
         package = types.ModuleType("helpers")  # import only the gallery, not every helper module
         package.__path__ = [{str(REPO_ROOT / "helpers")!r}]
         sys.modules["helpers"] = package
-        from helpers.gallery import GALLERY, snippet_model
+        from helpers.tools.gallery import GALLERY, snippet_model
         for entry in GALLERY[:6]:
             for _ in range(2):
                 torch.jit.script(snippet_model(entry.fixed, {str(tmp_path)!r}))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers import graph_picture
+from helpers.tools import graph_picture
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NODE_LINE = re.compile(r'^(\w+)(\(\[|\[\[|\[/|\{\{|\(|\[|>)"(.*)"(\]\)|\]\]|/\]|\}\}|\)|\])(:::\w+)?$')

@@ -2,7 +2,7 @@
 import importlib.util
 import re
 
-from helpers.workdir import REPO_ROOT
+from helpers.course.workdir import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location("render_html", REPO_ROOT / "scripts" / "render_html.py")
 render_html = importlib.util.module_from_spec(spec)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.will_it_script import OWN_CODE, attempt_html
+from helpers.tools.will_it_script import OWN_CODE, attempt_html
 
 
 def x():

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from .deprecations import is_deprecation_warning
-from .models import sample_model
+from ..course.deprecations import is_deprecation_warning
+from ..models import sample_model
 from .parity import _compare_outputs, _one_line
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]

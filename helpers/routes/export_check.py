@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from .export_bridge import quiet_export
-from .failures import short_message
-from .guards import input_args, require_module
-from .workdir import work_dir
+from ..course.failures import short_message
+from ..course.guards import input_args, require_module
+from ..course.workdir import work_dir
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks"]

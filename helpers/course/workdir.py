@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["REPO_ROOT", "work_dir", "work_path"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _current = {}
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from .archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
-from .digits import DigitsCNN, load_digits, load_digits_cnn
+from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
+from ..digits import DigitsCNN, load_digits, load_digits_cnn
 
 __all__ = ["check_labelled_export", "check_safe_weights_loader", "UntrustedPayload"]
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from .archive import TorchScriptFileError
-from .failures import short_message
-from .guards import require_tensor
-from .workdir import REPO_ROOT
+from ..course.failures import short_message
+from ..course.guards import require_tensor
+from ..course.workdir import REPO_ROOT
 
 __all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "ProgramRun",
            "cpp_build_command", "build_cpp", "cached_cpp_binary", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN",

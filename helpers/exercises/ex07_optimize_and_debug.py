@@ -11,8 +11,8 @@ import statistics
 import torch
 from torch import nn
 
-from .deprecations import deprecations_hidden
-from .failures import short_message
+from ..course.deprecations import deprecations_hidden
+from ..course.failures import short_message
 
 __all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_verdict", "offending_line_cases"]
 

@@ -1,4 +1,4 @@
-"""Live failures, asserted (introduced in 00_start_here, used by every notebook that shows an error).
+"""Live failures, asserted (introduced in 01_dynamic_models, used by every notebook that shows an error).
 
 ``with H.expect_failure(RuntimeError, "example_kwarg_inputs"):`` runs its body and
 

@@ -8,9 +8,9 @@ import io
 
 import torch
 
-from .deprecations import deprecations_hidden
-from .guards import model_instance
-from .gallery import script_error_line
+from ..course.deprecations import deprecations_hidden
+from ..course.guards import model_instance
+from ..tools.gallery import script_error_line
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 

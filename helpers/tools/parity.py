@@ -1,4 +1,4 @@
-"""Does a traced, scripted or exported copy give the eager model's answers? (introduced in 03_tracing, used by every later notebook).
+"""Does a traced, scripted or exported copy give the eager model's answers? (introduced in 02_what_is_torchscript, used by every later notebook).
 
 ``H.parity(eager, traced, example=x, label="traced")`` runs both models over ``x`` and variants of it
 (negated, scaled, zeros, another batch size) and returns a ``ParityReport``: one row per input saying
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .failures import INTERPRETER_OPENER, short_message
-from .guards import input_args
+from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.guards import input_args
 
 __all__ = ["parity", "ParityReport", "ParityRow", "vary_inputs", "InputVariants", "compare"]
 

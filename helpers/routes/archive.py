@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .failures import short_message
+from ..course.failures import short_message
 
 __all__ = ["TorchScriptFileError", "ArchiveEntryError", "ArchiveEntry", "ArchiveTable", "archive_contents",
            "show_archive", "archive_text", "class_code_entry", "read_extra_files", "copy_archive_with_changes", "load_torchscript",

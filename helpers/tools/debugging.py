@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .workdir import REPO_ROOT
+from ..course.workdir import REPO_ROOT
 
 __all__ = ["run_fresh_python", "FreshRun", "node_sources", "NodeSource", "NodeSources"]
 

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .deprecations import is_deprecation_warning
-from .failures import INTERPRETER_OPENER, short_message
-from .workdir import work_dir
+from ..course.deprecations import is_deprecation_warning
+from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.workdir import work_dir
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
            "script_error_line", "script_signature",
@@ -740,7 +740,7 @@ def _highlight(source: str) -> str:
 
 def _card_html(check: EntryCheck, open_details: bool) -> str:
     e = check.entry
-    from .predict import markdown_html
+    from ..course.predict import markdown_html
     code = ""
     if check.broken_code and e.code_fragment:
         code = (f"<div>The broken model's <code>.code</code> (note <code>{html.escape(e.code_fragment)}</code>):"

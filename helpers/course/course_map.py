@@ -5,7 +5,7 @@ from pathlib import Path
 
 __all__ = ["COURSE_MAP", "course_map", "mental_model_picture"]
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @dataclass(frozen=True)

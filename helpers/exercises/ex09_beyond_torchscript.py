@@ -1,10 +1,10 @@
 """Exercise checkers for 09_beyond_torchscript: make a model exportable; export a two-input model for every batch size."""
 import torch
 
-from .digits import load_digits, load_digits_cnn
-from .export_bridge import quiet_export
-from .failures import short_message
-from .guards import require_module
+from ..digits import load_digits, load_digits_cnn
+from ..routes.export_bridge import quiet_export
+from ..course.failures import short_message
+from ..course.guards import require_module
 
 __all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports",
            "TemperedDigits", "tempered_inputs", "check_tempered_digits_program"]

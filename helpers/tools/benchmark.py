@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from .failures import short_message
-from .guards import input_args, require_module
+from ..course.failures import short_message
+from ..course.guards import input_args, require_module
 
 
 class _DropNoCudaNotice(logging.Filter):
@@ -343,13 +343,13 @@ def _timed_call(fn, example):
 
 def _cpp_binary():
     """The C++ program from 05 if it is already built from today's source (building it here would cost ~20 s)."""
-    from .cpp_runner import cached_cpp_binary
+    from ..routes.cpp_runner import cached_cpp_binary
     return cached_cpp_binary()
 
 
 def _time_cpp_once(binary, model_path, example, repeats, threads):
     """One run of the C++ program: (its own median time of one call in seconds, the whole process in seconds, output)."""
-    from .cpp_runner import time_cpp
+    from ..routes.cpp_runner import time_cpp
     run = time_cpp(model_path, example[0], repeats=repeats, threads=threads, binary=binary)
     return run.run_ms / 1e3, run.wall_s, run.output
 

@@ -8,9 +8,9 @@ import warnings
 
 import torch
 
-from .deprecations import deprecations_hidden
-from .exercises_basics import _gist
-from .guards import model_instance
+from ..course.deprecations import deprecations_hidden
+from .ex01_02_basics import _gist
+from ..course.guards import model_instance
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 

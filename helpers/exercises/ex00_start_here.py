@@ -1,7 +1,7 @@
 """Exercise checker for 00_start_here."""
 import torch
 
-from .guards import require_module
+from ..course.guards import require_module
 
 __all__ = ["check_other_branch"]
 

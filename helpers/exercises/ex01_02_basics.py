@@ -7,11 +7,11 @@ import re
 
 import torch
 
-from .dynamic_demo import record_path
-from .deprecations import deprecations_hidden
-from .failures import short_message
-from .models import BranchModel, LoopModel
-from .guards import model_instance
+from ..tools.path_recorder import record_path
+from ..course.deprecations import deprecations_hidden
+from ..course.failures import short_message
+from ..models import BranchModel, LoopModel
+from ..course.guards import model_instance
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 

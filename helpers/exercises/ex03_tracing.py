@@ -3,9 +3,9 @@ import warnings
 
 import torch
 
-from .guards import require_module
-from .models import BranchModel, sample_model, example_input
-from .parity import parity, _one_line
+from ..course.guards import require_module
+from ..models import BranchModel, sample_model, example_input
+from ..tools.parity import parity, _one_line
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
