@@ -63,43 +63,154 @@ def test_show_deprecation_warnings_undoes_hiding():
     assert any(H.is_deprecation_warning(w.message) for w in caught)
 
 
-def test_work_dir_is_per_kernel_and_ignored(tmp_path, monkeypatch):
+def test_work_dir_is_per_user_and_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path))
     folder = H.work_dir("00_test")
-    assert folder.is_dir() and folder.name == f"00_test-{os.getpid()}"
+    assert folder.is_dir() and folder.name == "00_test"
     assert folder.parent.parent == tmp_path
     assert H.work_path("m.pt", "00_test") == folder / "m.pt"
+    assert H.work_dir("00_test") == folder  # the same kernel asks again: the same folder
+    assert (folder / ".kernel.lock").read_text().strip() == str(os.getpid())
 
 
 def test_default_work_folder_is_git_ignored():
     repo = H.REPO_ROOT
     if not (repo / ".git").exists():
         pytest.skip("not a git checkout")
-    probe = "work/someone/00_x-1/model.pt"
+    probe = "work/someone/00_x/model.pt"
     result = subprocess.run(["git", "check-ignore", "-q", probe], cwd=repo)
     assert result.returncode == 0, "work/ must be git-ignored so notebooks never write tracked files"
 
 
-def test_work_dir_removes_folders_of_dead_kernels_only(tmp_path, monkeypatch):
+# A "kernel": a fresh Python process that starts the way every notebook does, then follows orders.
+KERNEL = """
+import sys, helpers as H
+WORK = H.start("00_keep")
+print(WORK, flush=True)
+for line in sys.stdin:  # orders: "write NAME TEXT", "read NAME", "quit"
+    order = line.split(maxsplit=2)
+    if order[0] == "write":
+        (WORK / order[1]).write_text(order[2])
+        print("written", flush=True)
+    elif order[0] == "read":
+        print((WORK / order[1]).read_text() if (WORK / order[1]).exists() else "MISSING", flush=True)
+    else:
+        break
+"""
+
+
+class _Kernel:
+    def __init__(self, work):
+        env = {**os.environ, "TS_WORKBOOK_WORK": str(work), "PYTHONPATH": str(H.REPO_ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-c", KERNEL], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        self.folder = self._line()  # H.start prints its banner line first, then the folder
+
+    def _line(self):
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, "the kernel process exited early"
+            if not line.startswith(("torch ", "another kernel")):
+                return line.strip()
+
+    def ask(self, order):
+        self.proc.stdin.write(order + "\n")
+        self.proc.stdin.flush()
+        return self._line()
+
+    def stop(self):
+        self.proc.communicate("quit\n", timeout=120)
+
+
+def test_a_file_written_in_the_work_folder_survives_a_kernel_restart(tmp_path):
+    first = _Kernel(tmp_path)
+    assert first.ask("write model.txt saved before the restart") == "written"
+    first.stop()
+    second = _Kernel(tmp_path)  # the restarted kernel
+    try:
+        assert second.folder == first.folder and second.folder.endswith("00_keep")
+        assert second.ask("read model.txt") == "saved before the restart"
+    finally:
+        second.stop()
+
+
+def test_two_live_kernels_of_one_notebook_get_two_folders(tmp_path):
+    first, second = _Kernel(tmp_path), _Kernel(tmp_path)
+    try:
+        assert {first.folder.rsplit("/", 1)[1], second.folder.rsplit("/", 1)[1]} == {"00_keep", "00_keep-2"}
+        first.ask("write a.txt first")
+        assert second.ask("read a.txt") == "MISSING"
+    finally:
+        first.stop()
+        second.stop()
+    third = _Kernel(tmp_path)  # both exited: the next kernel takes the first folder back, files intact
+    try:
+        assert third.folder.endswith("00_keep") and third.ask("read a.txt") == "first"
+    finally:
+        third.stop()
+
+
+def test_a_stale_lock_is_taken_over_and_nothing_is_deleted(tmp_path, monkeypatch):
     monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path))
-    user_dir = H.work_dir("00_gc").parent
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
-    (user_dir / f"00_gc-{dead}").mkdir()
-    (user_dir / f"00_gc-{os.getppid()}").mkdir()  # a live process: must survive
-    H.course.workdir._current.clear()
-    H.work_dir("00_gc")
-    assert not (user_dir / f"00_gc-{dead}").exists()
-    assert (user_dir / f"00_gc-{os.getppid()}").exists()
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)
+    user_dir = tmp_path / H.course.workdir._user()
+    stale = user_dir / "00_stale"
+    stale.mkdir(parents=True)
+    (stale / ".kernel.lock").write_text(f"{dead}\n")
+    (stale / "mine.pt").write_bytes(b"learner's file")
+    old_style = user_dir / f"00_stale-{dead}"  # a folder from an older helper, named by pid
+    old_style.mkdir()
+    assert H.work_dir("00_stale") == stale
+    assert (stale / ".kernel.lock").read_text().strip() == str(os.getpid())
+    assert (stale / "mine.pt").read_bytes() == b"learner's file" and old_style.is_dir()
 
 
-def test_two_processes_get_separate_folders(tmp_path):
-    code = "import helpers as H; print(H.work_dir('00_two'))"
-    env = {**os.environ, "TS_WORKBOOK_WORK": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-             for _ in range(2)]
-    folders = {p.communicate()[0].strip() for p in procs}
-    assert len(folders) == 2
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "model.pt"
+    target.write_bytes(b"good")
+    with pytest.raises(RuntimeError, match="boom"):
+        with H.atomic_path(target) as tmp:
+            assert tmp.parent == tmp_path and tmp.suffix == ".pt" and tmp != target
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert target.read_bytes() == b"good" and sorted(tmp_path.iterdir()) == [target]
+    with H.atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+    H.atomic_write_text(tmp_path / "sub" / "a.txt", "text")
+    H.atomic_write_bytes(tmp_path / "b.bin", b"\x00\x01")
+    assert (tmp_path / "sub" / "a.txt").read_text() == "text" and (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+    with pytest.raises(TypeError, match="use atomic_write_bytes"):
+        H.atomic_write_text(tmp_path / "c.txt", b"bytes")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        H.atomic_write_bytes(tmp_path, b"x")
+
+
+def test_atomic_path_with_a_saver_that_writes_nothing_leaves_nothing(tmp_path):
+    def saver_that_deletes(tmp):
+        tmp.unlink()  # a saver that removes its output on error, or never writes it
+    with pytest.raises(FileNotFoundError, match="nothing was written"):
+        with H.atomic_path(tmp_path / "x.pt") as tmp:
+            saver_that_deletes(tmp)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_torchscript_save_leaves_no_file(tmp_path):
+    class WithIgnored(torch.nn.Module):
+        @torch.jit.ignore
+        def helper(self, x):
+            return x
+
+        def forward(self, x):
+            return self.helper(x)
+
+    scripted = torch.jit.script(WithIgnored())
+    target = tmp_path / "ignored.pt"
+    with pytest.raises(Exception, match="(?i)ignore|python"):
+        with H.atomic_path(target) as tmp:
+            torch.jit.save(scripted, str(tmp))
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", 3])

@@ -11,6 +11,9 @@ __all__ = ["start"]
 def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads: int = 1):
     """Seed everything, hide only the TorchScript deprecation notices, and return this kernel's work folder.
 
+    The work folder (``work/<user>/<notebook>/``) is kept across kernel restarts: files saved there
+    in an earlier session are still there.
+
     ``hide_deprecations=False`` keeps the deprecation FutureWarnings visible (00 and 02 show
     them once before hiding them). ``threads=1``: the workbook's models are small, and on a shared
     server (or a 2-core laptop) extra torch threads only fight each other and make timings erratic.
@@ -26,4 +29,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
         shown = folder
     note = "hidden (explained in 02)" if hide_deprecations else "shown"
     print(f"torch {torch.__version__} · seed {seed} · {threads} thread{'s' if threads != 1 else ''} · files go to {shown} · TorchScript deprecation notices {note}")
+    if folder.name != notebook:  # work_dir gave a second folder: another kernel holds the first
+        print(f"another kernel of {notebook} is running and holds {folder.parent.name}/{notebook}/, "
+              f"so this one writes to {folder.name}/ (stop the other kernel to get the first folder back)")
     return folder
