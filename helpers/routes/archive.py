@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
+from ..course.workdir import atomic_path
 
 __all__ = ["TorchScriptFileError", "ArchiveEntryError", "ArchiveEntry", "ArchiveTable", "archive_contents",
            "show_archive", "archive_text", "class_code_entry", "read_extra_files", "copy_archive_with_changes", "load_torchscript",
@@ -270,10 +271,12 @@ def copy_archive_with_changes(source, destination, changes: dict):
                         "{'code/__torch__.py': lambda text: text.replace(...)}")
     if destination.resolve() == source.resolve():
         raise ValueError("copy_archive_with_changes writes a copy: give a destination other than the source")
-    with _open_zip(source) as archive:
+    # Written to a temporary file renamed into place at the end: a change function that raises
+    # leaves ``destination`` as it was (an earlier good copy stays whole).
+    with _open_zip(source) as archive, atomic_path(destination) as temporary:
         targets = {_find(archive, member, source): change for member, change in changes.items()}
         # Stored, not compressed: torch reads tensor bytes straight out of the file, so it expects them stored.
-        with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as out:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as out:
             for info in archive.infolist():
                 data = archive.read(info.filename)
                 if info.filename in targets:

@@ -27,7 +27,7 @@ import torch
 from .archive import TorchScriptFileError
 from ..course.failures import short_message
 from ..course.guards import require_tensor
-from ..course.workdir import REPO_ROOT
+from ..course.workdir import REPO_ROOT, atomic_write_bytes, atomic_write_text
 
 __all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CppToolchainError", "CppBuildError", "CppBuild", "ProgramRun",
            "cpp_build_command", "build_cpp", "cached_cpp_binary", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN",
@@ -223,7 +223,7 @@ def build_cpp(force: bool = False, *, compiler=None, source=None, build_dir=None
             raise CppBuildError(f"{compiler} failed (exit {code}): {_first_error(log_path.read_text(errors='replace'))}"
                                 f" — full log in {_shown(log_path)}")
         os.replace(temporary, target)  # atomic: readers see no file or the whole binary
-        timing.write_text(f"{time.monotonic() - compile_start:.1f}")
+        atomic_write_text(timing, f"{time.monotonic() - compile_start:.1f}")
         link = build_dir / f".load_ts.{os.getpid()}.link"
         try:
             link.unlink(missing_ok=True)
@@ -258,9 +258,7 @@ def write_tensor_file(path, tensor) -> Path:
     values = tensor.detach().to("cpu", torch.float32).contiguous()
     header = f"f32 {values.dim()}" + "".join(f" {s}" for s in values.shape) + "\n"
     path = Path(path)
-    with open(path, "wb") as f:
-        f.write(header.encode("ascii"))
-        f.write(values.numpy().astype("<f4", copy=False).tobytes())
+    atomic_write_bytes(path, header.encode("ascii") + values.numpy().astype("<f4", copy=False).tobytes())
     return path
 
 

@@ -21,7 +21,7 @@ import torch
 from .export_bridge import quiet_export
 from ..course.failures import short_message
 from ..course.guards import input_args, require_module
-from ..course.workdir import work_dir
+from ..course.workdir import atomic_path, work_dir
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks"]
@@ -31,7 +31,7 @@ _SUFFIX = {"script": ".pt", "trace": ".pt", "export": ".pt2"}
 
 # Runs in the fresh process. It imports torch only: loading must work from the file alone.
 _RUNNER = r"""
-import json, sys, warnings
+import json, os, sys, warnings
 warnings.filterwarnings("ignore")  # the parent process reports what matters
 import torch
 jobs, inputs_file, outputs_file = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -51,7 +51,8 @@ for method, path in jobs.items():
             except Exception as error:
                 outputs.append(None); errors.append(f"{type(error).__name__}: {error}")
     results[method] = {"stage": "ran", "outputs": outputs, "errors": errors}
-torch.save(results, outputs_file)
+torch.save(results, outputs_file + ".tmp")
+os.replace(outputs_file + ".tmp", outputs_file)  # whole or absent: the parent never reads a partial file
 """
 
 
@@ -204,20 +205,22 @@ def _export_hint(method, error) -> str:
 
 def _export_and_save(model, example, method, path, dynamic_shapes):
     if method == "script":
-        torch.jit.save(torch.jit.script(model), str(path))
+        exported = torch.jit.script(model)
     elif method == "trace":
-        torch.jit.save(torch.jit.trace(model, example), str(path))
+        exported = torch.jit.trace(model, example)
     else:
         with quiet_export():  # hides the partial graph torch prints on failure; warnings still show
-            program = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
-        torch.export.save(program, str(path))
+            exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
+    with atomic_path(path) as temporary:  # a save that fails half-way leaves no partial file
+        (torch.export.save if method == "export" else torch.jit.save)(exported, str(temporary))
 
 
 def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
     """Load and run every saved file in one new Python process; method -> its results."""
     inputs_file, outputs_file = folder / "roundtrip_inputs.pt", folder / "roundtrip_outputs.pt"
     outputs_file.unlink(missing_ok=True)
-    torch.save(inputs, inputs_file)
+    with atomic_path(inputs_file) as temporary:
+        torch.save(inputs, temporary)
     command = [sys.executable, "-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}),
                str(inputs_file), str(outputs_file)]
     try:

@@ -170,7 +170,8 @@ def _require_callable(obj, who, role):
         path = Path(obj)
         if not path.is_file():
             raise FileNotFoundError(f"{who}: no file at {path}: save the traced or scripted model there first, or pass the model itself")
-        return torch.jit.load(str(path))
+        from ..routes.archive import load_torchscript  # the same one-line errors for a wrong or damaged file
+        return load_torchscript(path)
     if isinstance(obj, type):
         raise TypeError(f"{who} expects the {role}, got the class {obj.__name__}: "
                         f"pass an instance, e.g. {obj.__name__}()")
