@@ -147,7 +147,7 @@ def test_binary_checks_its_arguments(real_binary, digits_files, tmp_path):
 def test_second_build_is_cached(real_binary):
     before = real_binary.path.stat().st_mtime_ns
     again = H.build_cpp(progress=False, quiet=True)
-    assert not again.compiled and again.path == real_binary.path and again.seconds < 1.0
+    assert not again.compiled and again.path == real_binary.path  # a cache hit: nothing compiled
     assert again.path.stat().st_mtime_ns == before  # not rewritten
     assert os.readlink(H.CPP_BUILD_DIR / "load_ts") == again.path.name
 

@@ -564,7 +564,9 @@ def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label
         start = time.perf_counter()
         path = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}_frozen_for_cpp.pt"
         frozen = frozen if frozen is not None else torch.jit.freeze(torch.jit.script(model))
-        torch.jit.save(frozen, str(path))
+        from ..course.workdir import atomic_path
+        with atomic_path(path) as temporary:  # a failed save leaves no partial file for the C++ run
+            torch.jit.save(frozen, str(temporary))
         row.prepare_s = time.perf_counter() - start
         # One run of a single call: the whole process (start, load, first call), like a first call.
         first, row.first_call_s, _ = _time_cpp_once(binary, path, example, 1, threads)

@@ -705,10 +705,11 @@ class GraphPicture:
         if not isinstance(path, (str, Path)):
             raise TypeError(f"save() takes a file path such as WORK / 'graph.png', got {type(path).__name__}")
         path = Path(path)
+        from ..course.workdir import atomic_write_bytes, atomic_write_text  # whole file or none
         if path.suffix.lower() in (".mmd", ".mermaid"):
-            path.write_text(self.mermaid, encoding="utf-8")
+            atomic_write_text(path, self.mermaid)
         else:
-            path.write_bytes(self.png())
+            atomic_write_bytes(path, self.png())
         return path
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
