@@ -8,6 +8,7 @@
 #   PORT=8888              JupyterLab's port for `make lab`
 #   PIP_FLAGS="--no-index --find-links wheels"
 #                          install from wheels prepared in advance with `pip download` (offline classrooms)
+#   NOTEBOOKS="00 07"      `make bench` on these notebooks only (numbers or names; default: all)
 
 PYTHON ?= python3
 TORCH_INDEX ?=
@@ -16,8 +17,13 @@ PIP_FLAGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NOTEBOOKS ?=
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust clean
+# Every command imports the helpers of THIS checkout (and so do the kernels it starts), whatever
+# PYTHONPATH the shell had and whichever checkout the venv was first linked to.
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust bench clean
 
 venv: $(STAMP)
 
@@ -54,9 +60,16 @@ test-notebooks: venv
 test-browser: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -v
 
-# Classroom robustness: each notebook twice in one kernel; two users at once, one offline.
+# Classroom robustness: each notebook twice in one kernel; two users at once, one offline;
+# all of it while two busy processes load both cores (tests/robustness/conftest.py).
 test-robust: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/robustness -v
+
+# The course benchmark: each notebook's time, CPU-seconds and memory as ratios to a floor kernel
+# (import helpers; H.start) timed between the notebooks in the same run. Reports; never fails on time.
+# Writes build/bench/course_bench.json (read by docs/INSTRUCTORS.md's tables and the hub sizing) and a plot.
+bench: venv
+	$(BIN)/python scripts/course_bench.py $(NOTEBOOKS)
 
 # Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
 cpp: venv
@@ -69,5 +82,9 @@ html: venv
 clean-notebooks: venv
 	$(BIN)/python scripts/clean_notebooks.py notebooks solutions
 
+# The only command that deletes learners' files: nothing else, no kernel and no helper, removes them.
 clean:
+	@echo "deleting work/  (every learner's work folders: the files the notebooks saved, kept across restarts)"
+	@echo "deleting build/ (benchmark reports, HTML renders, browser screenshots)"
+	@echo "keeping  cpp/build/ (the compiled C++ runner) and .venv/"
 	rm -rf work build

@@ -1,5 +1,6 @@
-"""Classroom robustness (`make test-robust`): reruns, two users at once, and no network.
+"""Classroom robustness (`make test-robust`): reruns, two users at once, and no network, on a busy machine.
 
+- Everything here runs while two processes load both cores (conftest.py's background_load).
 - Every notebook runs twice in a row in the same kernel, and the second run is green too.
 - The whole notebook suite runs twice at the same time from one checkout, as two users, one of
   them with no network at all (`unshare -n`, where the machine allows it): both green, no collision.
@@ -16,6 +17,27 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_background_load_is_running(background_load):
+    if os.environ.get("ROBUST_BACKGROUND_LOAD", "1") == "0":
+        pytest.skip("ROBUST_BACKGROUND_LOAD=0: the background load is off")
+    import psutil
+    assert len(background_load) == 2 and all(proc.poll() is None for proc in background_load)
+    assert all(psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE for proc in background_load)
+
+
+def test_burners_stop_when_told_and_by_themselves():
+    import importlib.util  # tests/robustness/conftest.py, by path: the repo root has a conftest.py too
+    spec = importlib.util.spec_from_file_location("robust_conftest", Path(__file__).with_name("conftest.py"))
+    load = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(load)
+    start_burners, stop_burners = load.start_burners, load.stop_burners
+    burners = start_burners(count=2, seconds=600)
+    stop_burners(burners)
+    assert all(proc.returncode is not None for proc in burners)
+    bounded = start_burners(count=1, seconds=0.5)  # its own deadline, without being told
+    assert bounded[0].wait(timeout=120) == 0
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

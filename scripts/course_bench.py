@@ -1,0 +1,444 @@
+"""The course benchmark (`make bench`): each notebook's cost as a ratio to the floor, measured in one run.
+
+The floor is a kernel that only runs ``import helpers as H; H.start("floor")``. It is started
+and timed between the notebooks of the same run, so the ratios hold on a busy machine as well as
+a quiet one (the absolute seconds do not). A kernel that only runs ``import torch`` is timed too:
+the floor should stay within 1.2x of it. Each notebook runs in a fresh kernel with nbclient,
+kernel start included, cell by cell as "Restart & Run All" does.
+
+    make bench                                 # every notebook in notebooks/
+    make bench NOTEBOOKS="00 07"               # a cheap subset (numbers or names)
+    python scripts/course_bench.py 03_tracing  # the same without make
+
+It reports and never fails on time: the exit code is 0 unless a notebook raised an error
+(then 1) or the arguments are wrong (2). The figures go to build/bench/course_bench.json
+(written atomically) with a plot beside it (course_bench.png), and a table is printed.
+docs/INSTRUCTORS.md's tables and the classroom load test read the JSON.
+
+JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cpu; MB = 10**6 bytes:
+    schema            "course_bench/1"
+    created           UTC time of the run, ISO 8601
+    machine           {"cpus", "load_avg_start": [1, 5, 15 min], "load_avg_end", "platform", "python", "torch"}
+    settings          {"notebooks": [file names asked for], "timeout_s", "warmup": bool}
+    floor             a reference kernel, see below; code 'import helpers as H; H.start("floor")'
+    torch_only        a reference kernel, see below; code 'import torch'
+      reference kernel: {"code", "runs": [measurement...], "wall_s" (median of runs), "wall_s_min",
+                         "wall_s_max", "start_s" (median kernel start), "cpu_s" (median), "peak_rss_mb" (median)}
+    floor_over_torch  floor.wall_s / torch_only.wall_s (target <= 1.2)
+    notebooks         one per notebook, in run order: {"name" (file name), "key" ("07"), "ok", "error" (one
+                      line or null), "cells" (code cells run), "wall_s" (kernel start + every cell),
+                      "start_s" (kernel start alone), "ratio" (wall_s / floor.wall_s), "work_s"
+                      (wall_s - floor.wall_s), "cpu_s" (CPU-seconds of the kernel and every process it
+                      started, start-up included), "cpu_ratio" (cpu_s / floor.cpu_s), "peak_rss_mb" (the
+                      kernel's own peak resident memory), "peak_tree_rss_mb" (kernel + live children,
+                      sampled), "target_ratio", "within_target"}
+    course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
+                       "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
+                       "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
+                       "cpu_s_per_learner" (sum of cpu_s: one learner running every notebook run once),
+                       "peak_rss_mb_max" (the largest notebook's peak)}
+    targets           {"notebook_ratio": 3.0, "per_notebook": {key: ratio}, "new_notebook_ratio": 2.0,
+                       "work_beyond_floor_today": 12.0, "floor_over_torch": 1.2}
+    verdicts          {"notebooks_within_target": bool, "work_beyond_floor_today_within": bool or null
+                       (null unless all ten ran), "floor_over_torch_within": bool}
+    measurement       {"wall_s", "start_s", "cpu_s", "peak_rss_mb", "peak_tree_rss_mb", "ok", "error", "cells"}
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # this checkout's helpers, whatever PYTHONPATH or the venv's link say
+    sys.path.insert(0, str(ROOT))
+
+SCHEMA = "course_bench/1"
+NOTEBOOK_DIR = ROOT / "notebooks"
+OUT_DIR = ROOT / "build" / "bench"
+FLOOR_CODE = 'import helpers as H\nWORK = H.start("floor")'
+TORCH_CODE = "import torch"
+TODAY = tuple(f"{i:02d}" for i in range(10))  # the ten notebooks the targets of the whole course were set for
+TARGETS = {"notebook_ratio": 3.0, "per_notebook": {"07": 5.0}, "new_notebook_ratio": 2.0,
+           "work_beyond_floor_today": 12.0, "floor_over_torch": 1.2}
+MB = 1e6
+
+
+@dataclass
+class Measurement:
+    """One kernel's run: wall seconds from launch to the last cell's reply, and what it cost."""
+    wall_s: float
+    start_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    peak_tree_rss_mb: float
+    ok: bool = True
+    error: str = None
+    cells: int = 0
+
+
+# ---------------------------------------------------------------- choosing notebooks
+
+def notebook_key(name: str) -> str:
+    """'07_optimize_and_debug.ipynb' -> '07' (the two-digit number, else the stem)."""
+    stem = Path(name).stem
+    head = stem.split("_", 1)[0]
+    return head if head.isdigit() else stem
+
+
+def select_notebooks(wanted=None, folder: Path = NOTEBOOK_DIR) -> list:
+    """The notebooks to run: all of ``folder``, or those named by number ('07'), stem or file name.
+
+    ``wanted`` is a list of names or one string separated by spaces or commas (the NOTEBOOKS variable).
+    """
+    available = sorted(Path(folder).glob("*.ipynb"))
+    if isinstance(wanted, str):
+        wanted = wanted.replace(",", " ").split()
+    if not wanted:
+        return available
+    chosen = []
+    for name in wanted:
+        base = Path(name).name
+        matches = [p for p in available if base in (p.name, p.stem, notebook_key(p.name))]
+        if len(matches) != 1:
+            known = ", ".join(notebook_key(p.name) for p in available)
+            raise ValueError(f"no single notebook matches {name!r}: give a number or a name ({known})")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def one_cell_notebook(code: str):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nb
+
+
+# ---------------------------------------------------------------- measuring one kernel
+
+def _kernel_pid(client):
+    provisioner = getattr(client.km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    return getattr(process, "pid", None) or getattr(provisioner, "pid", None)
+
+
+def tree_cpu_seconds(process) -> float:
+    """CPU-seconds of ``process`` (a psutil.Process), the children it has waited for, and its live descendants."""
+    import psutil
+    times = process.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in process.children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.Error:
+            continue
+        # a live descendant is not yet in its parent's children_* figures; its own waited children are in its
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def peak_rss_bytes(pid: int):
+    """The process's own peak resident memory from /proc (VmHWM), or None where there is no /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class _Sampler(threading.Thread):
+    """Samples the resident memory of a process and its descendants until stopped; keeps the peaks."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        super().__init__(daemon=True)
+        import psutil
+        self.process, self.interval = psutil.Process(pid), interval
+        self.peak_self = self.peak_tree = 0
+        self._stop_event = threading.Event()
+
+    def sample(self):
+        import psutil
+        try:
+            own = self.process.memory_info().rss
+            tree = own
+            for child in self.process.children(recursive=True):
+                try:
+                    tree += child.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            return
+        self.peak_self, self.peak_tree = max(self.peak_self, own), max(self.peak_tree, tree)
+
+    def run(self):
+        while not self._stop_event.wait(self.interval):
+            self.sample()
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+
+
+def run_kernel(nb, cwd: Path = NOTEBOOK_DIR, timeout: float = 600) -> Measurement:
+    """Run every code cell of ``nb`` in a fresh kernel; time it from launch, and count its CPU and memory."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    # The kernel's stderr (ipykernel's start-up notices) goes to a scratch file, shown only if the kernel fails.
+    with tempfile.TemporaryFile(mode="w+") as kernel_log:
+        try:
+            return _run_in_kernel(client, nb, kernel_log, CellExecutionError)
+        except Exception as exc:
+            kernel_log.seek(0)
+            tail = "".join(kernel_log.readlines()[-5:]).strip()
+            if tail:
+                raise RuntimeError(f"the kernel failed ({type(exc).__name__}: {exc}); its stderr ends:\n{tail}") from exc
+            raise
+
+
+def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
+    import psutil
+    ok, error, cells = True, None, 0
+    start = time.perf_counter()
+    with client.setup_kernel(stderr=kernel_log):
+        started = time.perf_counter()
+        pid = _kernel_pid(client)
+        sampler = _Sampler(pid)
+        sampler.sample()
+        sampler.start()
+        try:
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", "")
+                    first = (str(evalue).splitlines() or [""])[0]
+                    ok, error = False, f"cell {index}: {ename}: {first}"[:300]
+                    break
+                cells += 1
+            done = time.perf_counter()
+            sampler.stop()
+            sampler.sample()
+            process = psutil.Process(pid)
+            cpu = tree_cpu_seconds(process)  # before shutdown: the kernel's own counters go with it
+            hwm = peak_rss_bytes(pid)
+        finally:
+            if sampler.is_alive():
+                sampler.stop()
+    peak_self = max(hwm or 0, sampler.peak_self)
+    return Measurement(wall_s=done - start, start_s=started - start, cpu_s=cpu, peak_rss_mb=peak_self / MB,
+                       peak_tree_rss_mb=max(sampler.peak_tree, peak_self) / MB, ok=ok, error=error, cells=cells)
+
+
+def measure_floor(timeout: float = 600) -> Measurement:
+    """One floor kernel: ``import helpers as H; H.start("floor")``, kernel start included."""
+    return run_kernel(one_cell_notebook(FLOOR_CODE), timeout=timeout)
+
+
+# ---------------------------------------------------------------- the run and its summary
+
+def plan(notebooks: list, warmup: bool = True) -> list:
+    """The order of kernels: (kind, notebook or None). Floors sit between notebooks, torch-only at both ends."""
+    steps = [("warmup", None)] if warmup else []
+    steps += [("torch", None), ("floor", None)]
+    for path in notebooks:
+        steps += [("notebook", path), ("floor", None)]
+    steps.append(("torch", None))
+    return steps
+
+
+def _reference(code: str, runs: list) -> dict:
+    walls = [m.wall_s for m in runs]
+    return {"code": code, "runs": [asdict(m) for m in runs], "wall_s": statistics.median(walls),
+            "wall_s_min": min(walls), "wall_s_max": max(walls),
+            "start_s": statistics.median(m.start_s for m in runs), "cpu_s": statistics.median(m.cpu_s for m in runs),
+            "peak_rss_mb": statistics.median(m.peak_rss_mb for m in runs)}
+
+
+def target_for(key: str) -> float:
+    if key in TARGETS["per_notebook"]:
+        return TARGETS["per_notebook"][key]
+    return TARGETS["notebook_ratio"] if key in TODAY else TARGETS["new_notebook_ratio"]
+
+
+def summarise(results: list, floors: list, torches: list, *, all_names=None, settings=None,
+              load_start=None, load_end=None) -> dict:
+    """The report (see the schema above) from measurements: results is [(notebook file name, Measurement)]."""
+    floor, torch_only = _reference(FLOOR_CODE, floors), _reference(TORCH_CODE, torches)
+    rows = []
+    for name, m in results:
+        key = notebook_key(name)
+        ratio = m.wall_s / floor["wall_s"]
+        rows.append({"name": name, "key": key, "ok": m.ok, "error": m.error, "cells": m.cells,
+                     "wall_s": m.wall_s, "start_s": m.start_s, "ratio": ratio, "work_s": m.wall_s - floor["wall_s"],
+                     "cpu_s": m.cpu_s, "cpu_ratio": m.cpu_s / floor["cpu_s"] if floor["cpu_s"] else None,
+                     "peak_rss_mb": m.peak_rss_mb, "peak_tree_rss_mb": m.peak_tree_rss_mb,
+                     "target_ratio": target_for(key), "within_target": ratio <= target_for(key)})
+    ran = {r["name"] for r in rows}
+    today = [r for r in rows if r["key"] in TODAY]
+    all_today = {k for k in TODAY} <= {r["key"] for r in rows}
+    work_today = sum(r["ratio"] - 1 for r in today)
+    floor_over_torch = floor["wall_s"] / torch_only["wall_s"]
+    try:  # the installed version, without importing torch into this process
+        from importlib.metadata import version
+        torch_version = version("torch")
+    except Exception:
+        torch_version = None
+    return {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "load_avg_start": load_start, "load_avg_end": load_end,
+                    "platform": platform.platform(), "python": platform.python_version(), "torch": torch_version},
+        "settings": settings or {},
+        "floor": floor,
+        "torch_only": torch_only,
+        "floor_over_torch": floor_over_torch,
+        "notebooks": rows,
+        "course": {"notebooks_run": len(rows), "complete": all_names is not None and set(all_names) <= ran,
+                   "all_ok": all(r["ok"] for r in rows), "wall_s": sum(r["wall_s"] for r in rows),
+                   "ratio_total": sum(r["ratio"] for r in rows),
+                   "work_beyond_floor": sum(r["ratio"] - 1 for r in rows),
+                   "work_beyond_floor_today": work_today,
+                   "cpu_s_per_learner": sum(r["cpu_s"] for r in rows),
+                   "peak_rss_mb_max": max((r["peak_rss_mb"] for r in rows), default=0.0)},
+        "targets": TARGETS,
+        "verdicts": {"notebooks_within_target": all(r["within_target"] for r in rows),
+                     "work_beyond_floor_today_within": (work_today <= TARGETS["work_beyond_floor_today"])
+                     if all_today else None,
+                     "floor_over_torch_within": floor_over_torch <= TARGETS["floor_over_torch"]},
+    }
+
+
+def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print) -> dict:
+    """Run the plan (floors interleaved) and return the summary. ``runner(nb, timeout=...)`` runs one kernel."""
+    import nbformat
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    floors, torches, results = [], [], []
+    for kind, path in plan(notebooks, warmup):
+        if kind == "notebook":
+            label, nb = path.name, nbformat.read(path, as_version=4)
+        else:
+            label, nb = kind, one_cell_notebook(TORCH_CODE if kind == "torch" else FLOOR_CODE)
+        m = runner(nb, timeout=timeout)
+        log(f"  {label:<34} {m.wall_s:6.1f} s{'' if m.ok else '  ✘ ' + str(m.error)}", flush=True)
+        if kind == "notebook":
+            results.append((path.name, m))
+        elif kind == "floor":
+            floors.append(m)
+        elif kind == "torch":
+            torches.append(m)
+    load_end = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    settings = {"notebooks": [p.name for p in notebooks], "timeout_s": timeout, "warmup": warmup}
+    return summarise(results, floors, torches, all_names=[p.name for p in sorted(NOTEBOOK_DIR.glob("*.ipynb"))],
+                     settings=settings, load_start=load_start, load_end=load_end)
+
+
+# ---------------------------------------------------------------- output
+
+def format_table(report: dict) -> str:
+    """The report as the table `make bench` prints."""
+    floor, torch_only, course = report["floor"], report["torch_only"], report["course"]
+    lines = [f"{'notebook':<34} {'wall s':>7} {'× floor':>8} {'target':>7} {'CPU s':>7} {'peak MB':>8}"]
+    for r in report["notebooks"]:
+        mark = "✔" if r["within_target"] else "✘"
+        lines.append(f"{r['name']:<34} {r['wall_s']:7.1f} {r['ratio']:8.2f} {'≤' + format(r['target_ratio'], 'g'):>6}"
+                     f"{mark} {r['cpu_s']:7.1f} {r['peak_rss_mb']:8.0f}" + ("" if r["ok"] else f"  ✘ {r['error']}"))
+    lines.append("")
+    lines.append(f"floor ({floor['code'].replace(chr(10), '; ')}): {floor['wall_s']:.2f} s "
+                 f"(median of {len(floor['runs'])}, {floor['wall_s_min']:.2f}–{floor['wall_s_max']:.2f}; "
+                 f"kernel start {floor['start_s']:.2f} s), {floor['cpu_s']:.1f} CPU-s, {floor['peak_rss_mb']:.0f} MB")
+    within = "✔" if report["verdicts"]["floor_over_torch_within"] else "✘"
+    lines.append(f"torch only ({torch_only['code']}): {torch_only['wall_s']:.2f} s (median of {len(torch_only['runs'])})"
+                 f" → the floor is {report['floor_over_torch']:.2f}× it (target ≤ {TARGETS['floor_over_torch']:g} {within})")
+    today = report["verdicts"]["work_beyond_floor_today_within"]
+    today_text = ("" if today is None else
+                  f"; notebooks 00–09: {course['work_beyond_floor_today']:.1f} (target ≤ "
+                  f"{TARGETS['work_beyond_floor_today']:g} {'✔' if today else '✘'})")
+    lines.append(f"course ({course['notebooks_run']} notebook{'s' * (course['notebooks_run'] != 1)}"
+                 f"{'' if course['complete'] else ', a subset'}): {course['wall_s']:.1f} s = "
+                 f"{course['ratio_total']:.1f} floors; work beyond the floor Σ(ratio − 1) = "
+                 f"{course['work_beyond_floor']:.1f}{today_text}")
+    lines.append(f"CPU-seconds per learner for {'the whole course' if course['complete'] else 'these notebooks'}: "
+                 f"{course['cpu_s_per_learner']:.0f}; largest kernel peak {course['peak_rss_mb_max']:.0f} MB")
+    load = report["machine"].get("load_avg_start")
+    if load:
+        lines.append(f"load average at start {load[0]:.2f}, at end {report['machine']['load_avg_end'][0]:.2f} on "
+                     f"{report['machine']['cpus']} CPUs: seconds inflate with load; ratios to the same run's floor less so")
+    return "\n".join(lines)
+
+
+def write_report(report: dict, out_dir: Path = OUT_DIR) -> tuple:
+    """Write course_bench.json and course_bench.png into ``out_dir``, each atomically; return both paths."""
+    from helpers.course.workdir import atomic_path, atomic_write_text
+    out_dir = Path(out_dir)
+    json_path, png_path = out_dir / "course_bench.json", out_dir / "course_bench.png"
+    atomic_write_text(json_path, json.dumps(report, indent=1) + "\n")
+    with atomic_path(png_path) as temporary:
+        plot(report, temporary)
+    return json_path, png_path
+
+
+def plot(report: dict, path):
+    """Bars: each notebook's ratio to the floor, with its target as a tick; the floor is the line at 1."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = report["notebooks"]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(rows) + 2), 3.8))
+    xs = range(len(rows))
+    colours = ["#2f6fb0" if r["within_target"] else "#cf5a2a" for r in rows]
+    ax.bar(xs, [r["ratio"] for r in rows], color=colours)
+    ax.scatter(xs, [r["target_ratio"] for r in rows], marker="_", s=400, color="black", label="target")
+    ax.axhline(1.0, color="grey", linewidth=1, linestyle="--", label=f"floor = {report['floor']['wall_s']:.1f} s")
+    ax.set_xticks(list(xs), [r["key"] for r in rows])
+    ax.set_ylabel("× floor (kernel start + H.start)")
+    course = report["course"]
+    ax.set_title(f"course benchmark{'' if course['complete'] else ' (a subset)'}: Σ(ratio − 1) = "
+                 f"{course['work_beyond_floor']:.1f}\n{course['cpu_s_per_learner']:.0f} CPU-s per learner · "
+                 f"load {report['machine']['load_avg_start'][0]:.1f} on {report['machine']['cpus']} CPUs"
+                 if report["machine"].get("load_avg_start") else
+                 f"course benchmark: Σ(ratio − 1) = {course['work_beyond_floor']:.1f}", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
+    parser = argparse.ArgumentParser(description="Time each notebook as a ratio to the floor kernel, in one run.")
+    parser.add_argument("notebooks", nargs="*", help="numbers or names (default: $NOTEBOOKS, else all)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the uncounted first kernel")
+    args = parser.parse_args(argv)
+    try:
+        notebooks = select_notebooks(args.notebooks or os.environ.get("NOTEBOOKS"))
+    except ValueError as error:
+        print(f"course_bench: {error}", file=sys.stderr)
+        return 2
+    # Kernels inherit the environment: make them import this checkout's helpers too.
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    print(f"course benchmark: {len(notebooks)} notebook(s), each between floor kernels", flush=True)
+    report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner)
+    json_path, png_path = write_report(report, out_dir)
+    print()
+    print(format_table(report))
+    print(f"\nwritten: {json_path} and {png_path}")
+    return 0 if report["course"]["all_ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

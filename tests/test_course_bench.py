@@ -1,0 +1,145 @@
+"""The course benchmark (scripts/course_bench.py): what it runs, what it reports, and that it never fails on time."""
+import importlib.util
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from helpers.course.workdir import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location("course_bench", REPO_ROOT / "scripts" / "course_bench.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+ALL = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+
+
+def fake(wall, cpu=None, ok=True, error=None):
+    return bench.Measurement(wall_s=wall, start_s=1.0, cpu_s=wall if cpu is None else cpu, peak_rss_mb=500.0,
+                             peak_tree_rss_mb=600.0, ok=ok, error=error, cells=3)
+
+
+# ---------------------------------------------------------------- choosing and planning
+
+def test_notebooks_are_chosen_by_number_stem_or_file_name():
+    assert [p.name for p in bench.select_notebooks()] == ALL
+    first, second = ALL[0], ALL[1]
+    assert [p.name for p in bench.select_notebooks(first[:2])] == [first]
+    assert [p.name for p in bench.select_notebooks(f"{second[:-6]}, {first}")] == [second, first]
+    assert [p.name for p in bench.select_notebooks([first, first[:2]])] == [first]  # once each
+    with pytest.raises(ValueError, match="no single notebook matches '99'"):
+        bench.select_notebooks("99")
+
+
+def test_floors_sit_between_the_notebooks_and_torch_only_at_both_ends():
+    steps = bench.plan(["a", "b"], warmup=True)
+    assert steps == [("warmup", None), ("torch", None), ("floor", None), ("notebook", "a"), ("floor", None),
+                     ("notebook", "b"), ("floor", None), ("torch", None)]
+    assert bench.plan([], warmup=False)[0] == ("torch", None)
+
+
+# ---------------------------------------------------------------- the summary
+
+def test_ratios_sums_and_targets_are_computed_from_the_same_runs_floor():
+    results = [("00_a.ipynb", fake(6.0)), ("07_b.ipynb", fake(16.0)), ("10_new.ipynb", fake(9.0, ok=False, error="x"))]
+    report = bench.summarise(results, floors=[fake(3.0), fake(4.0), fake(5.0)], torches=[fake(3.6), fake(4.4)])
+    assert report["schema"] == bench.SCHEMA and report["floor"]["wall_s"] == 4.0  # the median floor
+    assert report["floor_over_torch"] == pytest.approx(1.0) and report["verdicts"]["floor_over_torch_within"]
+    rows = {r["key"]: r for r in report["notebooks"]}
+    assert rows["00"]["ratio"] == 1.5 and rows["00"]["target_ratio"] == 3.0 and rows["00"]["within_target"]
+    assert rows["07"]["ratio"] == 4.0 and rows["07"]["target_ratio"] == 5.0 and rows["07"]["within_target"]
+    assert rows["10"]["target_ratio"] == 2.0 and not rows["10"]["within_target"]  # a new notebook: 2.25 > 2
+    course = report["course"]
+    assert course["work_beyond_floor"] == pytest.approx(0.5 + 3.0 + 1.25)
+    assert course["work_beyond_floor_today"] == pytest.approx(3.5)
+    assert course["cpu_s_per_learner"] == pytest.approx(31.0) and not course["all_ok"] and not course["complete"]
+    # the whole-course target only judges a run of all ten notebooks of today
+    assert report["verdicts"]["work_beyond_floor_today_within"] is None
+    assert not report["verdicts"]["notebooks_within_target"]
+
+
+def test_the_course_target_is_judged_when_all_ten_ran():
+    results = [(f"{i:02d}_x.ipynb", fake(8.0)) for i in range(10)]
+    report = bench.summarise(results, floors=[fake(4.0)], torches=[fake(4.0)], all_names=[n for n, _ in results])
+    assert report["course"]["complete"] and report["course"]["work_beyond_floor_today"] == pytest.approx(10.0)
+    assert report["verdicts"]["work_beyond_floor_today_within"] is True
+
+
+def test_the_schema_at_the_top_of_the_script_names_every_field():
+    report = bench.summarise([("00_a.ipynb", fake(6.0))], floors=[fake(4.0)], torches=[fake(4.0)])
+    doc = bench.__doc__
+    fields = (list(report) + list(report["machine"]) + list(report["settings"] or {}) + list(report["floor"])
+              + list(report["notebooks"][0]) + list(report["course"]) + list(report["verdicts"])
+              + list(report["floor"]["runs"][0]))
+    missing = [f for f in fields if f'"{f}"' not in doc and f"{f} " not in doc]
+    assert not missing, f"document these fields in course_bench.py's docstring: {missing}"
+
+
+# ---------------------------------------------------------------- a whole run, with fake kernels
+
+def fake_runner(nb, timeout):
+    code = nb.cells[0].source
+    if code == bench.FLOOR_CODE:
+        return fake(4.0)
+    if code == bench.TORCH_CODE:
+        return fake(3.8)
+    return fake(10.0) if "fail" not in code else fake(5.0, ok=False, error="cell 0: ValueError: fail")
+
+
+def test_main_writes_json_and_plot_prints_a_table_and_never_fails_on_time(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NOTEBOOKS", ALL[0][:2])
+    monkeypatch.setattr(bench, "OUT_DIR", tmp_path)
+    assert bench.main([], runner=fake_runner, out_dir=tmp_path) == 0  # 2.5× floor: reported, not failed
+    out = capsys.readouterr().out
+    assert ALL[0] in out and "2.50" in out and "Σ(ratio − 1) = 1.5" in out and "CPU-seconds per learner" in out
+    report = json.loads((tmp_path / "course_bench.json").read_text())
+    assert report["notebooks"][0]["name"] == ALL[0] and len(report["floor"]["runs"]) == 2
+    assert len(report["torch_only"]["runs"]) == 2  # the warm-up kernel is not counted
+    assert (tmp_path / "course_bench.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["course_bench.json", "course_bench.png"]  # no temp files
+
+
+def test_main_exits_1_only_when_a_notebook_raised(tmp_path, monkeypatch):
+    broken = tmp_path / "nbs"
+    broken.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("fail"))
+    nbformat.write(nb, broken / "10_broken.ipynb")
+    monkeypatch.setattr(bench, "NOTEBOOK_DIR", broken)
+    monkeypatch.setattr(bench, "select_notebooks", lambda wanted: sorted(broken.glob("*.ipynb")))
+    assert bench.main(["10"], runner=fake_runner, out_dir=tmp_path / "out") == 1
+    row = json.loads((tmp_path / "out" / "course_bench.json").read_text())["notebooks"][0]
+    assert not row["ok"] and "ValueError: fail" in row["error"]
+
+
+def test_a_wrong_notebook_name_is_a_usage_error(capsys):
+    assert bench.main(["nope"], runner=fake_runner) == 2
+    assert "no single notebook matches 'nope'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- one real kernel
+
+CHILD = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\nprint(time.process_time())"
+
+
+def test_a_real_kernel_counts_its_childrens_cpu_and_reports_a_failed_cell():
+    nb = nbformat.v4.new_notebook()
+    nb.cells += [nbformat.v4.new_markdown_cell("# a title"),
+                 nbformat.v4.new_code_cell(f"import subprocess, sys\nchild_cpu = float(subprocess.run("
+                                           f"[sys.executable, '-c', {CHILD!r}], capture_output=True, text=True).stdout)"),
+                 nbformat.v4.new_code_cell("raise ValueError('stop here')"),
+                 nbformat.v4.new_code_cell("never = 1")]
+    m = bench.run_kernel(nb, timeout=300)
+    assert not m.ok and m.cells == 1 and "ValueError: stop here" in m.error and m.error.startswith("cell 2")
+    # the kernel's count includes what its finished child burnt (0.5 CPU-s at least): a sum, not a speed
+    assert m.cpu_s >= 0.5
+    assert m.peak_rss_mb > 0 and m.peak_tree_rss_mb >= m.peak_rss_mb and 0 < m.start_s <= m.wall_s
+
+
+def test_the_script_runs_from_any_folder_without_pythonpath(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "course_bench.py"), "--help"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "ratio to the floor" in done.stdout
