@@ -41,7 +41,8 @@ def test_burners_stop_when_told_and_by_themselves():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_twice_in_one_kernel(path):
+def test_runs_twice_in_one_kernel_and_again_after_a_restart(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path))  # kernels inherit it: a work folder for this test
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
@@ -51,6 +52,13 @@ def test_runs_twice_in_one_kernel(path):
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)  # raises CellExecutionError on any error
     assert all(c.execution_count for c in nb.cells if c.cell_type == "code")
+    # Restart: a new kernel finds the work folder as the last one left it (files kept), and runs green on it.
+    before = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    again = nbformat.read(path, as_version=4)
+    NotebookClient(again, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    after = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+    assert before <= after, f"files lost across the restart: {sorted(map(str, before - after))}"
+    assert not [p for p in tmp_path.rglob("*-2") if p.is_dir()], "the restarted kernel got a second folder"
 
 
 # A private network namespace has only a loopback interface, and it starts down: bring it up,
