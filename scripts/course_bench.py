@@ -400,7 +400,11 @@ def plot(report: dict, path):
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(rows) + 2), 3.8))
     xs = range(len(rows))
     colours = ["#2f6fb0" if r["within_target"] else "#cf5a2a" for r in rows]
-    ax.bar(xs, [r["ratio"] for r in rows], color=colours)
+    bars = ax.bar(xs, [r["ratio"] for r in rows], color=colours)
+    for bar, r in zip(bars, rows):
+        if not r["ok"]:  # stopped by an error: its time covers only the cells before it
+            bar.set_hatch("//")
+            bar.set_edgecolor("black")
     ax.scatter(xs, [r["target_ratio"] for r in rows], marker="_", s=400, color="black", label="target")
     ax.axhline(1.0, color="grey", linewidth=1, linestyle="--", label=f"floor = {report['floor']['wall_s']:.1f} s")
     ax.set_xticks(list(xs), [r["key"] for r in rows])
