@@ -187,6 +187,18 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
         H.atomic_write_bytes(tmp_path, b"x")
 
 
+def test_atomic_writes_keep_the_usual_file_mode(tmp_path):
+    fresh = H.atomic_write_text(tmp_path / "fresh.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as a plain new file, not private
+    shared = tmp_path / "shared.txt"
+    shared.write_text("old")
+    shared.chmod(0o640)
+    H.atomic_write_text(shared, "new")
+    assert shared.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+
+
 def test_atomic_path_with_a_saver_that_writes_nothing_leaves_nothing(tmp_path):
     def saver_that_deletes(tmp):
         tmp.unlink()  # a saver that removes its output on error, or never writes it

@@ -22,6 +22,8 @@ __all__ = ["REPO_ROOT", "work_dir", "work_path", "atomic_path", "atomic_write", 
            "atomic_write_text"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_UMASK = os.umask(0o022)  # read the process's umask (the only portable way is to set it) ...
+os.umask(_UMASK)          # ... and put it straight back
 LOCK_NAME = ".kernel.lock"
 _current = {}  # (base, notebook) -> (folder, open lock file or None)
 
@@ -47,6 +49,10 @@ def atomic_path(path):
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(handle)
     temporary = Path(name)
+    try:  # mkstemp makes it private (0600): give it the mode the file has, or a plain new file would get
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
+    except OSError:
+        pass
     try:
         yield temporary
         if not temporary.exists():
