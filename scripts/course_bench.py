@@ -9,6 +9,7 @@ kernel start included, cell by cell as "Restart & Run All" does.
     make bench                                 # every notebook in notebooks/
     make bench NOTEBOOKS="00 07"               # a cheap subset (numbers or names)
     python scripts/course_bench.py 03_tracing  # the same without make
+    python scripts/course_bench.py --show build/bench/course_bench.json --markdown   # the docs' table
 
 It reports and never fails on time: the exit code is 0 unless a notebook raised an error
 (then 1) or the arguments are wrong (2). The figures go to build/bench/course_bench.json
@@ -380,6 +381,24 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(report: dict) -> str:
+    """The per-notebook figures as a Markdown table, for docs/INSTRUCTORS.md (made from the JSON, not typed)."""
+    floor = report["floor"]
+    lines = [f"Measured {report['created'][:10]} with torch {report['machine'].get('torch')} on "
+             f"{report['machine'].get('cpus')} CPUs; floor (kernel start + `H.start`) {floor['wall_s']:.1f} s, "
+             f"{floor['cpu_s']:.1f} CPU-s, {floor['peak_rss_mb']:.0f} MB"
+             + (f"; load average {report['machine']['load_avg_start'][0]:.1f} at the start."
+                if report["machine"].get("load_avg_start") else "."), "",
+             "| notebook | × floor | wall s | CPU s | peak MB |", "|---|---|---|---|---|"]
+    for r in report["notebooks"]:
+        name = Path(r["name"]).stem + ("" if r["ok"] else " (stopped by an error)")
+        lines.append(f"| {name} | {r['ratio']:.1f} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    course = report["course"]
+    lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | "
+                 f"{course['wall_s']:.1f} | {course['cpu_s_per_learner']:.1f} | {course['peak_rss_mb_max']:.0f} (max) |")
+    return "\n".join(lines)
+
+
 def write_report(report: dict, out_dir: Path = OUT_DIR) -> tuple:
     """Write course_bench.json and course_bench.png into ``out_dir``, each atomically; return both paths."""
     from helpers.course.workdir import atomic_path, atomic_write_text
@@ -426,7 +445,20 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: $NOTEBOOKS, else all)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
     parser.add_argument("--no-warmup", action="store_true", help="skip the uncounted first kernel")
+    parser.add_argument("--show", metavar="JSON", help="print the table of a report already written; run nothing")
+    parser.add_argument("--markdown", action="store_true", help="with --show: as a Markdown table")
     args = parser.parse_args(argv)
+    if args.show:
+        try:
+            report = json.loads(Path(args.show).read_text())
+        except (OSError, ValueError) as error:
+            print(f"course_bench: cannot read {args.show}: {error}", file=sys.stderr)
+            return 2
+        if report.get("schema") != SCHEMA:
+            print(f"course_bench: {args.show} is not a {SCHEMA} report", file=sys.stderr)
+            return 2
+        print(markdown_table(report) if args.markdown else format_table(report))
+        return 0
     try:
         notebooks = select_notebooks(args.notebooks or os.environ.get("NOTEBOOKS"))
     except ValueError as error:

@@ -114,6 +114,16 @@ def test_main_exits_1_only_when_a_notebook_raised(tmp_path, monkeypatch):
     assert not row["ok"] and "ValueError: fail" in row["error"]
 
 
+def test_a_written_report_is_shown_again_as_a_markdown_table(tmp_path, capsys):
+    assert bench.main(["00"], runner=fake_runner, out_dir=tmp_path) == 0
+    capsys.readouterr()
+    assert bench.main(["--show", str(tmp_path / "course_bench.json"), "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert f"| {ALL[0][:-6]} | 2.5 | 10.0 | 10.0 | 500 |" in table and "floor (kernel start + `H.start`) 4.0 s" in table
+    (tmp_path / "other.json").write_text('{"schema": "something else"}')
+    assert bench.main(["--show", str(tmp_path / "other.json")]) == 2
+
+
 def test_a_wrong_notebook_name_is_a_usage_error(capsys):
     assert bench.main(["nope"], runner=fake_runner) == 2
     assert "no single notebook matches 'nope'" in capsys.readouterr().err
