@@ -126,9 +126,10 @@ class Diagnosis:
             return ("Use torch.export: it works and agrees with eager, and it is the route PyTorch develops, "
                     "on to AOTInductor (server) or ExecuTorch (device)." + warn)
         if "script" in ok:
+            export = self.results.get("export")
+            state = f"export {export.status} (see its row)" if export else "export was not tried"
             return ("Use torch.jit.script for a LibTorch deployment today, and plan the move to torch.export: "
-                    f"export {self.results['export'].status if 'export' in self.results else 'was not tried'} "
-                    f"({self.results['export'].reason if 'export' in self.results else ''})." + warn)
+                    f"{state}." + warn)
         if "trace" in ok:
             return ("Only tracing agrees, and only on the inputs tried: add inputs that take every branch before "
                     "trusting it, then fix export's first failure." + warn)
@@ -220,6 +221,9 @@ def _routes(routes) -> tuple:
 
 
 # ---------------------------------------------------------------- where the failure came from
+
+# Symbolic-shape bookkeeping torch appends to data-dependent errors: true, but no help to the learner.
+_TORCH_NOISE = re.compile(r"\s*\((?:unhinted|Size-like symbols):(?:[^()]|\([^()]*\))*\)\.?")
 
 _FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -464,7 +468,8 @@ def _run_route(route, model, example, inputs, folder, training_note):
         if isinstance(error, KeyboardInterrupt):
             raise
         cause = _cause(error)
-        message = short_message(cause, limit=200)
+        message = _TORCH_NOISE.sub("", short_message(cause, limit=400)).strip()
+        message = message if len(message) <= 200 else message[:199] + "…"
         if message and type(cause).__name__ not in message:
             message = f"{type(cause).__name__}: {message}"
         return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause)),
