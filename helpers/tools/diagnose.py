@@ -75,6 +75,7 @@ class RouteResult:
     notes: list = dataclasses.field(default_factory=list)  # caveats that do not change the verdict
     seconds: float = 0.0
     parity_text: str = ""
+    parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -106,6 +107,15 @@ class Diagnosis:
         if route not in self.results:
             raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
         return self.results[route].status
+
+    def parity(self, route: str):
+        """The parity table of a route that converted: every input compared, the diverging ones marked."""
+        result = self.results.get(route)
+        if result is None:
+            raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
+        if result.parity is None:
+            raise ValueError(f"route {route!r} {result.status}: there is no comparison to show")
+        return result.parity
 
     def copy(self, route: str):
         """The converted copy of a route that worked, reloaded here from its saved file (to draw or call it)."""
@@ -443,7 +453,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} with a shape guard "
                      f"({refused[0].error}): it was specialised to the example's shapes")
     if not wrong:
-        return "ok", "", "", notes, text
+        return "ok", "", "", notes, text, report
     row = wrong[0]
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
@@ -451,7 +461,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         reason = f"differs from eager on input {row.label!r} (largest |diff| {row.diff_text})"
     if training_note:
         reason += f"; {training_note}"
-    return "diverges", reason, row.label, notes, text
+    return "diverges", reason, row.label, notes, text, report
 
 
 def _run_route(route, model, example, inputs, folder, training_note):
@@ -475,9 +485,13 @@ def _run_route(route, model, example, inputs, folder, training_note):
         return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause)),
                            where=_learner_line(cause) or _learner_line(error), notes=notes,
                            seconds=time.perf_counter() - start), None
-    status, reason, first, parity_notes, text = _parity_verdict(eager, copy_, inputs, route, training_note)
+    status, reason, first, parity_notes, text, report = _parity_verdict(eager, copy_, inputs, route, training_note)
+    try:
+        pickle.dumps(report)
+    except Exception:  # the text is enough where the report holds something unpicklable
+        report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
-                       seconds=time.perf_counter() - start, parity_text=text), (data, suffix)
+                       seconds=time.perf_counter() - start, parity_text=text, parity=report), (data, suffix)
 
 
 def _fresh(model):
