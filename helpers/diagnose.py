@@ -70,5 +70,16 @@ def main(argv=None):
     return 0 if all(r.status == "ok" for r in report.results.values()) else 1
 
 
+class _CallableModule(type(sys)):
+    """Importing ``helpers.diagnose`` makes Python set ``helpers.diagnose`` to this module, hiding the function
+    ``H.diagnose``; calling the module calls the function, so ``H.diagnose(model, x)`` works either way."""
+
+    def __call__(self, *args, **kwargs):
+        from .tools.diagnose import diagnose
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
 if __name__ == "__main__":
     sys.exit(main())

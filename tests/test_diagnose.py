@@ -228,3 +228,27 @@ def test_command_line(tmp_path):
                           "--example", "eval('1')"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
     assert bad.returncode != 0 and "not allowed" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_editor_logic_runs_and_explains_bad_input(tmp_path):
+    editor = H.DiagnoseEditor(folder=tmp_path, routes=("trace", "script"))
+    assert editor.run() is not None and editor.report.status("trace") == "diverges"
+    assert "<table>" in editor.html()
+    editor.edit(source="class Model(nn.Module):\n    def forward(self, x):\n        return torch.where(x > 0, x, -x)\n")
+    assert {r: editor.run().status(r) for r in ("trace", "script")} == {"trace": "ok", "script": "ok"}
+    for source, example, words in [("def f(:", "randn(2)", "does not parse"),
+                                    ("x = 1", "randn(2)", "Define `class Model"),
+                                    ("class Model(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n",
+                                     "randn(2)", "Model() raised"),
+                                    (H.STARTER_MODEL, "randn(2", "The example"),
+                                    (H.STARTER_MODEL, "os.system('x')", "The example")]:
+        editor.edit(source=source, example=example)
+        assert editor.run() is None and words in editor.error and words in editor.html()
+    with pytest.raises(ValueError, match="routes are some of"):
+        editor.edit(routes=["jit"])
+
+
+def test_calling_the_command_line_module_still_diagnoses():
+    import helpers.diagnose  # noqa: F401 - Python now sets helpers.diagnose to the module
+    report = H.diagnose(nn.ReLU(), torch.randn(3), routes=("script",), progress=False)
+    assert report.status("script") == "ok"
