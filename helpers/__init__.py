@@ -9,37 +9,69 @@ The folders say what each part is for:
 
 Every public name in a module's ``__all__`` is re-exported here, so ``H.expect_failure`` and
 ``H.parity`` work without knowing which file holds them; ``H.where(name)`` tells you the file.
+A module is imported the first time one of its names is used, so ``import helpers`` costs almost nothing.
 """
+import ast
 import difflib
 import importlib
-import pkgutil
+from pathlib import Path
 
 __all__ = []
 _origin = {}
 
 _PARTS = ("course", "tools", "routes", "exercises")
+_ROOT = Path(__file__).resolve().parent
+_COMMAND_LINES = ("diagnose", "migrate")  # `python -m helpers.<name>` entry points: no names of their own
 
 
-def _modules():
-    """Top-level modules first, then each part's modules, each in name order."""
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_") and not info.ispkg and info.name not in ("diagnose", "migrate"):
-            yield info.name
+def _module_files():
+    """Top-level modules first, then each part's modules, each in name order, as (dotted name, path)."""
+    for path in sorted(_ROOT.glob("*.py")):
+        if not path.stem.startswith("_") and path.stem not in _COMMAND_LINES:
+            yield path.stem, path
     for part in _PARTS:
-        package = importlib.import_module(f"{__name__}.{part}")
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            if not info.name.startswith("_"):
-                yield f"{part}.{info.name}"
+        for path in sorted((_ROOT / part).glob("*.py")):
+            if not path.stem.startswith("_"):
+                yield f"{part}.{path.stem}", path
 
 
-for _dotted in _modules():
-    _module = importlib.import_module(f"{__name__}.{_dotted}")
-    for _name in getattr(_module, "__all__", ()):
+def _declared_names(path):
+    """A module's ``__all__``, read from its source: importing every module up front would cost
+    every notebook the import of onnx, ipywidgets, torch.export and the rest before its first line."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    return []
+
+
+for _dotted, _path in _module_files():
+    for _name in _declared_names(_path):
         if _name in _origin:  # two modules exporting one name would shadow each other silently
             raise ImportError(f"helpers: {_name!r} is exported by both {_origin[_name]} and {_dotted}")
         _origin[_name] = _dotted
-        globals()[_name] = getattr(_module, _name)
         __all__.append(_name)
+
+
+def __getattr__(name):
+    """``H.parity`` imports ``helpers/tools/parity.py`` the first time it is used."""
+    dotted = _origin.get(name)
+    if dotted is None and ((_ROOT / f"{name}.py").is_file() or (_ROOT / name / "__init__.py").is_file()):
+        return importlib.import_module(f"{__name__}.{name}")  # H.models, H.tools: the module itself
+    if dotted is None:
+        raise AttributeError(f"module 'helpers' has no attribute {name!r}" + _suggestion(name))
+    value = getattr(importlib.import_module(f"{__name__}.{dotted}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def _suggestion(key):
+    close = difflib.get_close_matches(key, list(_origin) + ["where"], n=3, cutoff=0.5)
+    close += [n for n in _origin if key.lower() in n.lower() and n not in close][:3]
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " dir(H) lists every helper."
 
 
 def where(name):
@@ -49,7 +81,4 @@ def where(name):
     key = name.removeprefix("H.")
     if key in _origin:
         return f"helpers/{_origin[key].replace('.', '/')}.py"
-    close = difflib.get_close_matches(key, list(_origin) + ["where"], n=3, cutoff=0.5)
-    close += [n for n in _origin if key.lower() in n.lower() and n not in close][:3]
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else " dir(H) lists every helper."
-    raise KeyError(f"H.{key} is not a helper.{hint}")
+    raise KeyError(f"H.{key} is not a helper.{_suggestion(key)}")

@@ -1,0 +1,85 @@
+"""Command line of the diagnosis (11_your_model): ``python -m helpers.diagnose my_model.py:make_model``.
+
+``make_model`` is a function in the learner's file that returns a model, or a ``(model, example)``
+pair. Without a pair, ``--example "randn(1,3,64,64)"`` gives the input (read with a whitelist,
+never eval), or the file may define ``EXAMPLE``. The code lives in ``helpers/tools/diagnose.py``.
+"""
+import argparse
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+
+def _load(spec_text):
+    if ":" not in spec_text:
+        raise SystemExit(f"diagnose: write FILE.py:FUNCTION, e.g. my_model.py:make_model (got {spec_text!r})")
+    file_part, func_name = spec_text.rsplit(":", 1)
+    path = Path(file_part)
+    if not path.is_file():
+        raise SystemExit(f"diagnose: no file {file_part!r}")
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # TorchScript reads classes' source through their module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise SystemExit(f"diagnose: {path.name} fails on import: {type(error).__name__}: {error}") from None
+    factory = getattr(module, func_name, None)
+    if not callable(factory):
+        raise SystemExit(f"diagnose: {path.name} has no function {func_name!r}")
+    return module, factory
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m helpers.diagnose",
+                                     description="Does my model trace, script, export and run in ONNX, "
+                                                 "and do the copies compute what eager computes?")
+    parser.add_argument("target", help="FILE.py:FUNCTION returning a model or a (model, example) pair")
+    parser.add_argument("--example", help='the input, e.g. "randn(1,3,64,64)" or "(randn(2,4), arange(2))"')
+    parser.add_argument("--routes", help="comma-separated, from trace,script,export,onnx,aoti (default: all but aoti)")
+    parser.add_argument("--time-limit", type=float, help="seconds per route")
+    args = parser.parse_args(argv)
+
+    import torch  # noqa: F401 - imported after argument errors, which should be instant
+    from .course.deprecations import hide_deprecation_warnings
+    from .tools.diagnose import diagnose
+    from .tools.example_parser import ExampleSyntaxError, parse_example
+
+    hide_deprecation_warnings()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    module, factory = _load(args.target)
+    made = factory()
+    model, example = made if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module) \
+        else (made, None)
+    if args.example:
+        try:
+            example = parse_example(args.example)
+        except ExampleSyntaxError as error:
+            raise SystemExit(f"diagnose: --example: {error}") from None
+    if example is None:
+        example = getattr(module, "EXAMPLE", None)
+    if example is None:
+        raise SystemExit('diagnose: give an input: --example "randn(1,3,64,64)", or return (model, example)')
+    try:
+        report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"diagnose: {error}") from None
+    print(report)
+    return 0 if all(r.status == "ok" for r in report.results.values()) else 1
+
+
+class _CallableModule(type(sys)):
+    """Importing ``helpers.diagnose`` makes Python set ``helpers.diagnose`` to this module, hiding the function
+    ``H.diagnose``; calling the module calls the function, so ``H.diagnose(model, x)`` works either way."""
+
+    def __call__(self, *args, **kwargs):
+        from .tools.diagnose import diagnose
+        return diagnose(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Exercise checkers for 11_your_model: a dataclass config, a branch on shape, a dict output.
+
+Each checker converts or runs the learner's answer itself on inputs it picks, prints one line
+starting with ✔ or ✘ that names what happened, and returns True or False. A wrong answer never
+raises: the notebook keeps running.
+"""
+import dataclasses
+import io
+
+import torch
+from torch import nn
+
+from ..course.deprecations import deprecations_hidden
+from ..course.failures import short_message
+from ..course.guards import model_instance
+
+__all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configured_head",
+           "check_shipped_pool", "check_dict_trace"]
+
+
+# ---------------------------------------------------------------- exercise 1: a dataclass config
+
+@dataclasses.dataclass
+class HeadConfig:
+    scale: float = 2.0
+    clip: float = 1.0
+    activation: str = "relu"
+
+
+class ConfiguredHead(nn.Module):
+    """The model as a learner meets it: a config object kept whole on the module."""
+
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.lin = nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.cfg.activation == "relu" else y.tanh()
+        return (y * self.cfg.scale).clamp(-self.cfg.clip, self.cfg.clip)
+
+
+_CONFIGS = [HeadConfig(), HeadConfig(scale=3.0, clip=0.5, activation="tanh"), HeadConfig(scale=0.5, clip=4.0)]
+
+
+def _build(model_class, cfg, who):
+    """The learner's model for ``cfg``, with the same weights as the reference (same seed, same layers)."""
+    torch.manual_seed(0)
+    return model_instance(model_class, who, cfg=cfg)
+
+
+def _script_save_load(model):
+    with deprecations_hidden():
+        scripted = torch.jit.script(model)
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+        buffer.seek(0)
+        return torch.jit.load(buffer)
+
+
+def check_configured_head(model_class) -> bool:
+    """11 exercise 1: the head scripts, saves, and follows every config (scale, clip, activation)."""
+    if not isinstance(model_class, type) or not issubclass(model_class, nn.Module):
+        print("✘ Pass your class itself (e.g. check_configured_head(MyHead)): the checker builds it "
+              "with several configs.")
+        return False
+    x = torch.linspace(-3.0, 3.0, 24).reshape(4, 6)
+    for cfg in _CONFIGS:
+        torch.manual_seed(0)
+        expected = ConfiguredHead(cfg)(x)
+        try:
+            model = _build(model_class, cfg, "check_configured_head")
+        except TypeError as error:
+            print(f"✘ {model_class.__name__}(cfg=...) fails: {short_message(error)}. Keep the constructor "
+                  "taking the config: only what forward reads from it should change.")
+            return False
+        try:
+            loaded = _script_save_load(model)
+        except Exception as error:
+            text = str(error)
+            if "Could not export Python function" in text or "ignored" in text.lower():
+                print("✘ It scripts, but torch.jit.save refuses it: an @torch.jit.ignore'd method stays Python. "
+                      "Copy the config's fields into plain attributes instead.")
+            else:
+                print(f"✘ torch.jit.script still fails: {short_message(error)}. TorchScript cannot type a "
+                      "dataclass attribute: copy the fields forward reads (scale, clip, activation) into "
+                      "attributes of their own in __init__.")
+            return False
+        try:
+            got = loaded(x)
+        except Exception as error:
+            if "forward" in str(error):
+                print("✘ The saved file has no forward: @torch.jit.ignore on forward kept it in Python, and "
+                      "torch.jit.save stores no Python. Copy the config's fields into attributes instead.")
+            else:
+                print(f"✘ The saved model fails when called: {short_message(error)}")
+            return False
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-6):
+            print(f"✘ With {cfg} the saved model gives other numbers than the original. Did forward stop "
+                  "reading the config (a hard-coded scale, clip or activation)? Keep the maths and the layers.")
+            return False
+    print("✔ Your head scripts and saves, and it follows each config it was built with "
+          f"({len(_CONFIGS)} configs, relu and tanh): the fields forward reads are now plain attributes.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 2: a branch on shape
+
+class PairPool(nn.Module):
+    """Sequences longer than 8 are averaged in pairs first; then a running sum."""
+
+    def forward(self, x):
+        if x.shape[-1] > 8:
+            x = x.unflatten(-1, (-1, 2)).mean(-1)
+        return x.cumsum(-1)
+
+
+_LENGTHS = (4, 6, 8, 10, 12, 16, 20)  # both sides of `> 8`, and the boundary itself (even: pairs)
+
+
+def check_shipped_pool(ship) -> bool:
+    """11 exercise 2: ``ship(model, example)`` returns a copy that agrees with eager on every length."""
+    if not callable(ship) or isinstance(ship, nn.Module):
+        print("✘ Pass your function, e.g. check_shipped_pool(ship): it takes (model, example) and returns the copy.")
+        return False
+    model, example = PairPool(), torch.randn(3, 12)
+    try:
+        with deprecations_hidden():
+            copy = ship(PairPool(), example.clone())
+    except Exception as error:
+        hint = (" check_inputs made the tracer compare lengths, and it found the trace wrong: that is the "
+                "warning to listen to." if "TracingCheckError" in type(error).__name__ else "")
+        print(f"✘ ship(...) raised {type(error).__name__}: {short_message(error)}.{hint}")
+        return False
+    if copy is None or isinstance(copy, PairPool):
+        print("✘ ship(...) must return the converted copy (a scripted, traced or exported module), "
+              "not None or the eager model itself.")
+        return False
+    if isinstance(copy, torch.export.ExportedProgram):
+        copy = copy.module()
+    if not callable(copy):
+        print(f"✘ ship(...) returned a {type(copy).__name__}, which cannot be called on an input.")
+        return False
+    torch.manual_seed(1)
+    for n in _LENGTHS:
+        x = torch.randn(3, n)
+        try:
+            got = copy(x)
+        except Exception as error:
+            print(f"✘ The copy refuses length {n} ({short_message(error, limit=90)}). It was fixed to the "
+                  "example's shape, or to one side of `> 8`: the branch has to travel with the model.")
+            return False
+        if not isinstance(got, torch.Tensor) or got.shape != model(x).shape or not torch.allclose(got, model(x), atol=1e-5):
+            print(f"✘ On length {n} the copy computes something else: it kept only the side of `> 8` that the "
+                  "example took (a trace records one path).")
+            return False
+    kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
+            "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
+    print(f"✔ Your {kind} copy agrees with eager on every even length from 4 to 20, on both sides of `> 8`: "
+          "the branch on the shape went with the model.")
+    return True
+
+
+# ---------------------------------------------------------------- exercise 3: a dict output
+
+class Summary(nn.Module):
+    def forward(self, x):
+        return {"mean": x.mean(-1), "top": x.argmax(-1)}
+
+
+def check_dict_trace(trace_it) -> bool:
+    """11 exercise 3: ``trace_it(model, example)`` returns a *traced* copy whose dict output matches eager."""
+    if not callable(trace_it) or isinstance(trace_it, nn.Module):
+        print("✘ Pass your function, e.g. check_dict_trace(trace_it): it takes (model, example) and returns the trace.")
+        return False
+    model = Summary()
+    try:
+        with deprecations_hidden():
+            traced = trace_it(Summary(), torch.randn(2, 5))
+    except Exception as error:
+        hint = (" torch's message names the flag that allows a dict output." if "dict" in str(error).lower() else "")
+        print(f"✘ trace_it(...) raised {type(error).__name__}: {short_message(error)}.{hint}")
+        return False
+    if isinstance(traced, torch.jit.RecursiveScriptModule) and not isinstance(traced, torch.jit.TopLevelTracedModule):
+        print("✘ That copy was scripted, not traced: the exercise is to make torch.jit.trace accept the dict.")
+        return False
+    if not isinstance(traced, torch.jit.TopLevelTracedModule):
+        print(f"✘ trace_it(...) returned a {type(traced).__name__}; return what torch.jit.trace gives you.")
+        return False
+    for x in (torch.randn(3, 5), torch.randn(1, 7)):
+        got, want = traced(x), model(x)
+        if not isinstance(got, dict):
+            print(f"✘ The traced copy returns a {type(got).__name__}: callers index it by key, so it must stay a dict.")
+            return False
+        if set(got) != set(want):
+            print(f"✘ The keys changed: {sorted(got)} instead of {sorted(want)}.")
+            return False
+        if not all(torch.equal(got[k], want[k]) for k in want):
+            print("✘ The traced copy's values differ from eager's on a new input.")
+            return False
+    print("✔ torch.jit.trace accepted the dict output, and the copy answers by key, equal to eager on new inputs.")
+    return True

@@ -1,0 +1,652 @@
+"""Diagnose any model across every export route: does it convert, and does the copy compute the same? (introduced in 11_your_model).
+
+``report = H.diagnose(model, example)`` takes the model through ``trace``, ``script``, ``export``
+and ``onnx`` (``aoti`` on request), each in a forked worker process that is stopped at its time
+limit, so a route that hangs inside C++ cannot hang the notebook. For each route it reports:
+
+- ``"fails"``: the route raised. The report gives the first line of the real cause, the line of
+  the learner's source that triggered it when one can be found, and the fix from the limitations
+  gallery (06) or from a short table of export hints.
+- ``"diverges"``: the copy converted (and survived a save and a reload) but gives other answers
+  than the eager model on at least one varied input (``H.vary_inputs``).
+- ``"ok"``: the copy agrees with eager on every input that was tried, with any caveat the
+  comparison raised (for example: no input took the other side of a branch).
+
+``report.status("trace")`` returns the verdict, ``report.recommend()`` names a route in one
+sentence, and the report shows as a table in JupyterLab and as text in a terminal. The command
+line does the same: ``python -m helpers.diagnose my_model.py:make_model``.
+"""
+import copy
+import dataclasses
+import html
+import io
+import linecache
+import os
+import pickle
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..course.failures import short_message
+from .parity import parity, vary_inputs
+
+__all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
+
+DEFAULT_ROUTES = ("trace", "script", "export", "onnx")
+ALL_ROUTES = DEFAULT_ROUTES + ("aoti",)  # AOTInductor compiles C++ (tens of seconds): opt-in only
+STATUSES = ("ok", "diverges", "fails")
+
+_HELPERS_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep  # the separator keeps torchvision out
+
+# First-line fragments of export and ONNX errors that have a known fix. The limitations gallery (06)
+# covers torch.jit.script's errors; these cover the routes the gallery does not.
+_HINTS = (
+    ("data-dependent", "a Python `if`/`while` on a tensor's value: use torch.cond, or torch.where for both branches"),
+    ("guardondatadependent", "a Python `if`/`while` on a tensor's value: use torch.cond, or torch.where for both branches"),
+    ("could not guard on data-dependent", "a Python `if`/`while` on a tensor's value: use torch.cond, or torch.where"),
+    ("constraints violated", "a dimension you marked dynamic is fixed by the code: drop it from dynamic_shapes"),
+    ("unsupported operator", "this operator has no ONNX translation: rewrite it with common ops, or stay on torch.export"),
+    ("unknown builtin op", "an operator from another library: import that library (e.g. `import torchvision`) before loading"),
+    ("failed to get source", "TorchScript cannot read this class's source (a dataclass or a class made at run time): "
+                             "pass plain values, or mark the method @torch.jit.ignore"),
+    ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
+                                                        "output, if its keys never change with the input"),
+    ("is not a module", "use an nn.Module, or wrap the function in one"),
+)
+
+
+@dataclasses.dataclass
+class RouteResult:
+    """One route's verdict, with what a learner needs to act on it."""
+    route: str
+    status: str
+    reason: str = ""            # first line of the cause (fails) or of the divergence (diverges)
+    fix: str = ""               # what to do, when known
+    where: str = ""             # "file.py:12: the source line" that triggered a failure
+    first_divergence: str = ""  # label of the first input on which the copy differs
+    notes: list = dataclasses.field(default_factory=list)  # caveats that do not change the verdict
+    seconds: float = 0.0
+    parity_text: str = ""
+    parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
+    copy: object = None         # the converted copy, reloaded on request (None when the route failed)
+    _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
+
+    @property
+    def mark(self) -> str:
+        return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
+
+    def detail(self) -> str:
+        parts = [self.reason] if self.reason else []
+        if self.where:
+            parts.append(f"at {self.where}")
+        if self.fix:
+            parts.append(f"fix: {self.fix}")
+        parts += self.notes
+        return " — ".join(parts) if parts else ""
+
+
+class Diagnosis:
+    """The verdict of every route for one model. ``status(route)``, ``recommend()``, ``copy(route)``."""
+
+    def __init__(self, model_name, results, notes, inputs, spec=None):
+        self.model_name = model_name
+        self._spec = spec
+        self.results = {r.route: r for r in results}
+        self.notes = list(notes)
+        self.inputs = inputs  # label -> tuple of arguments, as compared
+
+    def status(self, route: str) -> str:
+        if route not in self.results:
+            raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
+        return self.results[route].status
+
+    def parity(self, route: str):
+        """The parity table of a route that converted: every input compared, the diverging ones marked."""
+        result = self.results.get(route)
+        if result is None:
+            raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
+        if result.parity is None:
+            raise ValueError(f"route {route!r} {result.status}: there is no comparison to show")
+        return result.parity
+
+    def copy(self, route: str):
+        """The converted copy of a route that worked, reloaded here from its saved file (to draw or call it)."""
+        result = self.results.get(route)
+        if result is None:
+            raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
+        if result.copy is None and getattr(result, "_saved", None) is not None:
+            with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
+                spec = self._spec() if route == "onnx" and self._spec else None
+                result.copy = _load(route, result._saved[0], result._saved[1], folder, spec)
+        return result.copy
+
+    def recommend(self) -> str:
+        ok = [r for r in ("export", "script", "trace", "onnx", "aoti") if self.results.get(r) and self.results[r].status == "ok"]
+        diverging = [r for r, res in self.results.items() if res.status == "diverges"]
+        warn = f" Do not ship {' or '.join(diverging)}: it computes something else." if diverging else ""
+        if "export" in ok:
+            return ("Use torch.export: it works and agrees with eager, and it is the route PyTorch develops, "
+                    "on to AOTInductor (server) or ExecuTorch (device)." + warn)
+        if "script" in ok:
+            export = self.results.get("export")
+            state = f"export {export.status} (see its row)" if export else "export was not tried"
+            return ("Use torch.jit.script for a LibTorch deployment today, and plan the move to torch.export: "
+                    f"{state}." + warn)
+        if "trace" in ok:
+            return ("Only tracing agrees, and only on the inputs tried: add inputs that take every branch before "
+                    "trusting it, then fix export's first failure." + warn)
+        if "onnx" in ok:
+            return "Only ONNX agrees: ship it with ONNX Runtime." + warn
+        export = self.results.get("export")
+        first = export if export and export.status == "fails" else next(iter(self.results.values()), None)
+        hint = f" Start with {first.route}'s first failure: {first.reason}" if first else ""
+        return "No route agrees with eager yet." + hint + warn
+
+    # ---------------------------------------------------------------- display
+    def rows(self):
+        return [(r.route, r.status, r.detail(), r.seconds) for r in self.results.values()]
+
+    def __str__(self):
+        head = f"Diagnosis of {self.model_name} on {len(self.inputs)} input(s)"
+        lines = [head, "-" * len(head)]
+        for r in self.results.values():
+            lines.append(f"{r.mark} {r.route:<7} {r.status:<9} {r.seconds:5.1f} s  {r.detail()}")
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append(f"→ {self.recommend()}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Diagnosis of {self.model_name}: " + ", ".join(f"{k} {v.status}" for k, v in self.results.items()) + ">"
+
+    def _repr_html_(self):
+        colours = {"ok": "#1a7f37", "diverges": "#9a6700", "fails": "#cf222e"}
+        rows = "".join(
+            f"<tr><td><b>{html.escape(r.route)}</b></td>"
+            f"<td style='color:{colours[r.status]};font-weight:bold'>{r.mark} {r.status}</td>"
+            f"<td style='text-align:left'>{html.escape(r.detail())}</td>"
+            f"<td style='text-align:right'>{r.seconds:.1f} s</td></tr>" for r in self.results.values())
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        return (f"<div><b>Diagnosis of {html.escape(self.model_name)}</b> on {len(self.inputs)} input(s)"
+                "<table><thead><tr><th>route</th><th>verdict</th><th style='text-align:left'>why</th>"
+                f"<th>time</th></tr></thead><tbody>{rows}</tbody></table>"
+                + (f"<ul style='margin:0'>{notes}</ul>" if notes else "")
+                + f"<div>→ {html.escape(self.recommend())}</div></div>")
+
+
+# ---------------------------------------------------------------- checks of the learner's input
+
+def _model_name(model) -> str:
+    return type(model).__name__
+
+
+def _check_model(model):
+    if isinstance(model, type):
+        raise TypeError(f"diagnose expects a model instance, got the class {model.__name__}: add parentheses, "
+                        f"e.g. H.diagnose({model.__name__}(), example)")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: wrap a function in a small nn.Module")
+
+
+def _as_call(example) -> tuple:
+    """An example as the tuple of positional arguments (a tuple means several arguments)."""
+    if isinstance(example, tuple):
+        if not example:
+            raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
+        return example
+    return (example,)
+
+
+def _time_limit(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise ValueError(f"diagnose: time_limit is seconds per route, a number > 0 (e.g. 60); got {value!r}")
+    return float(value)
+
+
+def _default_limit(model) -> float:
+    """More time for bigger models: 60 s, plus 10 s per million parameters (export of a detector takes tens)."""
+    params = sum(p.numel() for p in model.parameters())
+    return 60.0 + 10.0 * params / 1e6
+
+
+def _routes(routes) -> tuple:
+    if routes is None:
+        return DEFAULT_ROUTES
+    if isinstance(routes, str):
+        routes = [r.strip() for r in routes.split(",") if r.strip()]
+    routes = tuple(routes)
+    unknown = [r for r in routes if r not in ALL_ROUTES]
+    if unknown or not routes:
+        raise ValueError(f"diagnose: routes are some of {', '.join(ALL_ROUTES)}; got {', '.join(map(str, unknown)) or 'none'}")
+    return routes
+
+
+# ---------------------------------------------------------------- where the failure came from
+
+# Symbolic-shape bookkeeping torch appends to data-dependent errors: true, but no help to the learner.
+_TORCH_NOISE = re.compile(r"\s*\((?:unhinted|Size-like symbols):(?:[^()]|\([^()]*\))*\)\.?")
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _is_learner_file(filename: str) -> bool:
+    if not filename or filename.startswith("<"):  # <string>, <frozen ...>: generated code, no line to show
+        return False
+    real = os.path.realpath(filename) if os.path.exists(filename) else filename
+    return not (real.startswith(_TORCH_DIR) or real.startswith(_HELPERS_DIR) or "site-packages" in real
+                or real.startswith(sys.prefix) or real.startswith(sys.base_prefix))
+
+
+def _source_line(filename, lineno) -> str:
+    text = linecache.getline(filename, lineno).strip()
+    short = Path(filename).name if filename.startswith("/") else filename
+    return f"{short}:{lineno}" + (f": {text}" if text else "")
+
+
+def _learner_line(error: BaseException) -> str:
+    """The learner's line that triggered ``error``: from the message's source range, else the traceback."""
+    for filename, lineno in reversed(_FILE_LINE.findall(str(error))):
+        if _is_learner_file(filename):
+            return _source_line(filename, int(lineno))
+    frames = []
+    seen = set()
+    chain = error
+    while chain is not None and id(chain) not in seen:  # the cause often hides in __cause__/__context__
+        seen.add(id(chain))
+        frames += traceback.extract_tb(chain.__traceback__)
+        chain = chain.__cause__ or chain.__context__
+    learner = [f for f in frames if _is_learner_file(f.filename)]
+    if learner:
+        return _source_line(learner[-1].filename, learner[-1].lineno)
+    # A library model (torchvision's): its own line is the next best thing, shown from the package's folder.
+    library = [f for f in frames if "site-packages" in f.filename
+               and not os.path.realpath(f.filename).startswith((_TORCH_DIR, _HELPERS_DIR))]
+    if library:
+        f = library[-1]
+        shown = f.filename.split("site-packages/", 1)[1]
+        text = linecache.getline(f.filename, f.lineno).strip()
+        return f"{shown}:{f.lineno}" + (f": {text}" if text else "")
+    return ""
+
+
+def _gallery_fix(message: str) -> str:
+    lowered = message.lower()
+    try:
+        from .gallery import GALLERY
+    except Exception:  # the gallery is a nice-to-have here; a diagnosis must not fail for it
+        GALLERY = []
+    for entry in GALLERY:
+        fragment = (getattr(entry, "fragment", "") or "").lower()
+        if fragment and len(fragment) > 6 and fragment in lowered:
+            return f"{entry.title} (see the gallery in 06, entry {entry.key!r})"
+    for fragment, hint in _HINTS:
+        if fragment in lowered:
+            return hint
+    return ""
+
+
+def _cause(error: BaseException) -> BaseException:
+    """torch wraps the real error (the converter, the ONNX exporter): follow the chain to the most specific one."""
+    seen = set()
+    best = error
+    chain = error
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        text = str(chain).strip()
+        if text and not text.lower().startswith(("failed to export", "an error occurred")):
+            best = chain
+            break
+        chain = chain.__cause__ or chain.__context__
+    return best
+
+
+# ---------------------------------------------------------------- the routes (run inside the worker)
+
+def _dynamic_batch(args):
+    """dynamic_shapes that let export decide each tensor's first dimension (AUTO specialises where it must)."""
+    from torch.export import Dim
+    def spec(a):
+        if isinstance(a, torch.Tensor):
+            return {0: Dim.AUTO} if a.dim() >= 1 else None
+        if isinstance(a, (list, tuple)):
+            return type(a)(spec(x) for x in a)
+        if isinstance(a, dict):
+            return {k: spec(v) for k, v in a.items()}
+        return None
+    return tuple(spec(a) for a in args)
+
+
+def _batch_of_two(args):
+    """The example with its batch of 1 made 2 (rows repeated): export specialises a size-1 dimension to 1."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 1]
+    if not tensors or any(t.shape[0] != 1 for t in tensors):
+        return None
+    return tuple(torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.dim() >= 1 else a for a in args)
+
+
+def _export_program(model, args, notes):
+    two = _batch_of_two(args)
+    if two is not None:
+        try:
+            program = torch.export.export(model, two, dynamic_shapes=_dynamic_batch(two))
+            notes.append("exported from the example repeated to batch 2, so that the batch stays dynamic")
+            return program
+        except Exception:  # the model may need batch 1; fall through to the example itself
+            pass
+    try:
+        return torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args))
+    except Exception:
+        program = torch.export.export(model, args)
+        notes.append("exported for the example's shapes only (a dynamic batch failed)")
+        return program
+
+
+def _to_bytes(save, obj) -> bytes:
+    buffer = io.BytesIO()
+    save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _convert(route, model, args, folder, notes):
+    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
+    if route == "trace":
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            traced = torch.jit.trace(model, args, check_trace=False)
+        tracer = sorted({short_message(w.message, limit=110) for w in caught
+                         if issubclass(w.category, torch.jit.TracerWarning)})
+        if tracer:
+            notes.append(f"the tracer warned: {tracer[0]}" + (f" (+{len(tracer) - 1} more)" if len(tracer) > 1 else ""))
+        return _to_bytes(torch.jit.save, traced), ".pt"
+    if route == "script":
+        return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
+    if route == "export":
+        return _to_bytes(torch.export.save, _export_program(model, args, notes)), ".pt2"
+    if route == "onnx":
+        path = Path(folder) / "model.onnx"
+        shaped = _batch_of_two(args) or args  # as for export: a batch of 1 would be fixed at 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(model, shaped, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(shaped),
+                                  verbose=False, external_data=False)
+            except Exception:
+                if shaped is args:
+                    raise
+                torch.onnx.export(model, args, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
+                                  verbose=False, external_data=False)
+        return path.read_bytes(), ".onnx"
+    if route == "aoti":
+        program = _export_program(model, args, notes)
+        path = Path(folder) / "model_aoti.pt2"
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+        return path.read_bytes(), ".pt2"
+    raise ValueError(route)
+
+
+class _OnnxCopy:
+    """An ONNX file in onnxruntime, answering in the eager model's output structure (dicts by key)."""
+
+    def __init__(self, path, spec):
+        import onnxruntime as ort  # imported here: only the onnx route needs it
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.spec = spec
+
+    def __call__(self, *args):
+        from torch.utils._pytree import tree_flatten, tree_unflatten
+        leaves = [a for a in tree_flatten(args)[0] if isinstance(a, torch.Tensor)]
+        names = [i.name for i in self.session.get_inputs()]
+        if len(names) != len(leaves):
+            raise TypeError(f"the ONNX file takes {len(names)} tensor input(s), got {len(leaves)}")
+        outs = [torch.from_numpy(o) for o in self.session.run(None, {n: t.numpy() for n, t in zip(names, leaves)})]
+        return tree_unflatten(outs, self.spec)
+
+
+def _load(route, data, suffix, folder, eager_out_spec):
+    path = Path(folder) / f"copy_{route}{suffix}"
+    path.write_bytes(data)
+    if route in ("trace", "script"):
+        return torch.jit.load(str(path))
+    if route == "export":
+        return torch.export.load(str(path)).module()
+    if route == "onnx":
+        return _OnnxCopy(path, eager_out_spec)
+    if route == "aoti":
+        return torch._inductor.aoti_load_package(str(path))
+    raise ValueError(route)
+
+
+def _eager_spec(model, args):
+    from torch.utils._pytree import tree_flatten
+    with torch.no_grad():
+        return tree_flatten(model(*args))[1]
+
+
+# Copies compiled by other kernels (oneDNN, onnxruntime, Inductor) round float32 differently from eager:
+# 1e-6 apart is the same answer. A divergence that matters is orders of magnitude larger.
+RTOL, ATOL = 1e-4, 1e-5
+
+# A copy that refuses an input with a shape guard is not silently wrong: it says so. These rows become notes.
+_SHAPE_REFUSALS = ("guard failed", "got invalid dimensions", "expected input", "size mismatch")
+
+
+def _parity_verdict(eager, copy_, inputs, label, training_note):
+    """(status, reason, first divergence, notes, text) from the course's parity checker."""
+    report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL)
+    notes = [str(n) for n in getattr(report, "warnings", []) or []]
+    text = str(report)
+    refused = [r for r in report.rows if r.diverges and getattr(r, "error", None)
+               and any(f in r.error.lower() for f in _SHAPE_REFUSALS)]
+    wrong = [r for r in report.rows if r.diverges and r not in refused]
+    if refused:
+        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} with a shape guard "
+                     f"({refused[0].error}): it was specialised to the example's shapes")
+    if not wrong:
+        return "ok", "", "", notes, text, report
+    row = wrong[0]
+    if getattr(row, "error", None):
+        reason = f"raises on input {row.label!r} where eager does not: {row.error}"
+    else:
+        reason = f"differs from eager on input {row.label!r} (largest |diff| {row.diff_text})"
+    if training_note:
+        reason += f"; {training_note}"
+    return "diverges", reason, row.label, notes, text, report
+
+
+def _run_route(route, model, example, inputs, folder, training_note):
+    """Everything one route does, in the worker. Returns a RouteResult without its copy, and the file bytes."""
+    start = time.perf_counter()
+    notes = []
+    eager = _fresh(model)           # state (counters, buffers) equal on both sides before the comparison
+    subject = _fresh(model)
+    try:
+        spec = _eager_spec(_fresh(model), example)
+        data, suffix = _convert(route, subject, example, folder, notes)
+        copy_ = _load(route, data, suffix, folder, spec)
+    except BaseException as error:  # noqa: BLE001 - every failure is the finding
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        cause = _cause(error)
+        message = _TORCH_NOISE.sub("", short_message(cause, limit=400)).strip()
+        message = message if len(message) <= 200 else message[:199] + "…"
+        if message and type(cause).__name__ not in message:
+            message = f"{type(cause).__name__}: {message}"
+        return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause)),
+                           where=_learner_line(cause) or _learner_line(error), notes=notes,
+                           seconds=time.perf_counter() - start), None
+    status, reason, first, parity_notes, text, report = _parity_verdict(eager, copy_, inputs, route, training_note)
+    try:
+        pickle.dumps(report)
+    except Exception:  # the text is enough where the report holds something unpicklable
+        report = None
+    return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
+                       seconds=time.perf_counter() - start, parity_text=text, parity=report), (data, suffix)
+
+
+def _fresh(model):
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # a model that cannot be copied is compared as it is
+        return model
+
+
+# ---------------------------------------------------------------- the worker process
+
+def _in_worker(route, model, example, inputs, folder, training_note, time_limit):
+    """Run one route in a forked child; stop it at ``time_limit``. Returns (RouteResult, file bytes or None)."""
+    result_path = Path(folder) / f"result_{route}.pkl"
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the worker: never return into the caller's code
+        code = 1
+        try:
+            sys.stdout = sys.stderr = io.StringIO()  # the kernel's output streams belong to the parent
+            torch.set_num_threads(1)  # as DataLoader workers do: thread pools do not survive fork
+            try:
+                outcome = _run_route(route, model, example, inputs, folder, training_note)
+                pickle.dumps(outcome)
+            except Exception as error:  # a bug of the diagnosis itself: say so, never blame the model
+                outcome = (RouteResult(route, "fails", reason=f"the diagnosis itself failed here "
+                                       f"({type(error).__name__}: {short_message(error, limit=120)})"), None)
+            tmp = result_path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(outcome, f)
+            os.replace(tmp, result_path)
+            code = 0
+        except BaseException:  # noqa: BLE001
+            code = 1
+        finally:
+            os._exit(code)
+    status = None
+    while time.perf_counter() - start < time_limit:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return RouteResult(route, "fails", reason=f"stopped after {time_limit:.0f} s (time_limit): the route is too slow "
+                           "for this limit, or hangs", fix="raise time_limit=, or try this route alone",
+                           seconds=time.perf_counter() - start), None
+    if not result_path.exists():
+        signal_note = f" (signal {os.WTERMSIG(status)})" if status is not None and os.WIFSIGNALED(status) else ""
+        return RouteResult(route, "fails", reason=f"the worker process crashed{signal_note} inside torch",
+                           seconds=time.perf_counter() - start), None
+    with open(result_path, "rb") as f:
+        result, saved = pickle.load(f)
+    result.seconds = time.perf_counter() - start
+    return result, saved
+
+
+def _eager_notes(model, example):
+    """Things about the eager model itself that explain divergences on every route."""
+    notes = []
+    training = ""
+    active = sorted({type(m).__name__ for m in model.modules()
+                     if m.training and isinstance(m, (torch.nn.modules.dropout._DropoutNd,
+                                                      torch.nn.modules.batchnorm._BatchNorm))})
+    if model.training and active:
+        training = (f"the model is in training mode ({', '.join(active)} active): call model.eval() "
+                    "before exporting")
+        notes.append(training)
+    return notes, training
+
+
+def _labelled_inputs(model, example, inputs):
+    """Label -> argument tuple: the example, its variants the eager model accepts, and the learner's own."""
+    labelled = {}
+    skipped = {}
+    try:
+        batch = next((a.shape[0] for a in example if isinstance(a, torch.Tensor) and a.dim() >= 1), None)
+        # batch 1 alone hides shape branches whose two sides agree on one row (sum vs mean): try 2 and 3 too
+        sizes = sorted({1, 2, 3, batch + 2}) if batch else None
+        variants = vary_inputs(example, batch_sizes=sizes) if sizes else vary_inputs(example)
+        labelled.update({k: tuple(v) for k, v in variants.items()})
+        skipped.update(getattr(variants, "skipped", {}) or {})
+    except (TypeError, ValueError) as error:  # inputs vary_inputs cannot vary: keep the example alone
+        labelled["example"] = example
+        skipped["variants"] = short_message(error, limit=120)
+    for i, extra in enumerate(inputs or []):
+        labelled[f"yours {i}"] = _as_call(extra)
+    usable = {}
+    probe = _fresh(model)
+    with torch.no_grad():
+        for label, args in labelled.items():
+            try:
+                probe(*args)
+            except Exception as error:
+                if label == "example":
+                    raise ValueError(f"diagnose: the eager model fails on the example "
+                                     f"({short_message(error, limit=120)}): pass an input it accepts") from None
+                skipped[label] = "the eager model rejects it"
+                continue
+            usable[label] = args
+    return usable, skipped
+
+
+def _warm_up(routes):
+    """Import in this process what the workers need, so each forked worker does not import it again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if {"export", "onnx", "aoti"} & set(routes):
+            import torch._dynamo  # noqa: F401 - the slow part of torch.export's first call
+            import torch.export  # noqa: F401
+        if "onnx" in routes:
+            import onnxruntime  # noqa: F401
+            import onnxscript  # noqa: F401
+            import torch.onnx._internal.exporter._core  # noqa: F401
+        if "aoti" in routes:
+            import torch._inductor  # noqa: F401
+
+
+def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress=True) -> Diagnosis:
+    """Run ``model`` through every export route and check each copy against eager.
+
+    ``example``: one input, or a tuple with one input per argument (tensors, lists, dicts, ints).
+    ``inputs``: more inputs to compare on, each like ``example``. ``routes``: some of
+    ``trace, script, export, onnx, aoti`` (default: all but aoti). ``time_limit``: seconds per
+    route (default: 60 s plus 10 s per million parameters).
+    """
+    _check_model(model)
+    routes = _routes(routes)
+    limit = _time_limit(time_limit) or _default_limit(model)
+    example = _as_call(example)
+    if inputs is not None and not isinstance(inputs, (list, tuple)):
+        raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
+    labelled, skipped = _labelled_inputs(model, example, inputs)
+    notes, training_note = _eager_notes(model, example)
+    if skipped:
+        notes.append("not compared: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+    results = []
+    _warm_up(routes)
+    bar = _progress(routes, progress)
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
+        for route in bar:
+            if hasattr(bar, "set_description"):
+                bar.set_description(f"diagnose: {route}")
+            result, saved = _in_worker(route, model, example, labelled, folder, training_note, limit)
+            result._saved = saved  # loaded on first use of report.copy(route): most diagnoses never need it
+            results.append(result)
+    return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(_fresh(model), example))
+
+
+def _progress(routes, progress):
+    if not progress:
+        return routes
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return routes
+    return tqdm(routes, leave=False, unit="route")

@@ -1,0 +1,189 @@
+"""11_your_model's checkers accept the worked solutions and reject the mistakes learners really make."""
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+from torch.export import Dim
+
+import helpers as H
+from helpers.exercises.ex11_your_model import HeadConfig, PairPool
+
+SOLUTION = H.load_solution("11_your_model")
+
+
+def verdict(check, answer, capsys):
+    ok = check(answer)
+    return ok, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- exercise 1
+
+class HardCoded(nn.Module):
+    """Scripts, but forgets the config: right for the default only."""
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return (self.lin(x).relu() * 2.0).clamp(-1.0, 1.0)
+
+
+class IgnoredForward(nn.Module):
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.lin = nn.Linear(6, 3)
+
+    @torch.jit.ignore
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.cfg.activation == "relu" else y.tanh()
+        return (y * self.cfg.scale).clamp(-self.cfg.clip, self.cfg.clip)
+
+
+class AsDict(nn.Module):
+    """dataclasses.asdict: a dict mixing floats and a str, which TorchScript cannot type either."""
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.cfg = dataclasses.asdict(cfg)
+        self.lin = nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.cfg["activation"] == "relu" else y.tanh()
+        return (y * self.cfg["scale"]).clamp(-self.cfg["clip"], self.cfg["clip"])
+
+
+class NoCfgArgument(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_configured_head_solution(capsys):
+    ok, out = verdict(H.check_configured_head, SOLUTION.ConfiguredHead, capsys)
+    assert ok and out.startswith("✔") and "relu and tanh" in out
+
+
+@pytest.mark.parametrize("answer, words", [
+    (H.ConfiguredHead, "torch.jit.script still fails"),
+    (HardCoded, "hard-coded"),
+    (IgnoredForward, "has no forward"),
+    (AsDict, "torch.jit.script still fails"),
+    (NoCfgArgument, "Keep the constructor"),
+    (SOLUTION.ConfiguredHead(), "Pass your class itself"),
+    (None, "Pass your class itself"),
+    (torch.tensor([True]), "Pass your class itself"),
+])
+def test_configured_head_rejects(answer, words, capsys):
+    ok, out = verdict(H.check_configured_head, answer, capsys)
+    assert not ok and out.startswith("✘") and words in out, out
+
+
+# ---------------------------------------------------------------- exercise 2
+
+def traced(model, example):
+    return torch.jit.trace(model, example)
+
+
+def exported_static(model, example):
+    return torch.export.export(model, (example,)).module()
+
+
+def exported_auto(model, example):
+    return torch.export.export(model, (example,), dynamic_shapes=({1: Dim.AUTO},)).module()
+
+
+def traced_checked(model, example):
+    return torch.jit.trace(model, example, check_inputs=[(torch.randn(3, 4),)])
+
+
+def returns_eager(model, example):
+    return model
+
+
+def returns_nothing(model, example):
+    torch.jit.script(model)
+
+
+@pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_scripted])
+def test_shipped_pool_solutions(answer, capsys):
+    ok, out = verdict(H.check_shipped_pool, answer, capsys)
+    assert ok and out.startswith("✔") and "both sides" in out
+
+
+@pytest.mark.parametrize("answer, words", [
+    (traced, "computes something else"),  # the trace pools every input, short ones too
+    (exported_static, "refuses length 4"),
+    (exported_auto, "refuses length 4"),  # dynamic, but specialised to the long side
+    (traced_checked, "TracingCheckError"),
+    (returns_eager, "not None or the eager model"),
+    (returns_nothing, "not None or the eager model"),
+    (PairPool(), "Pass your function"),
+    (None, "Pass your function"),
+])
+def test_shipped_pool_rejects(answer, words, capsys):
+    ok, out = verdict(H.check_shipped_pool, answer, capsys)
+    assert not ok and out.startswith("✘") and words in out, out
+
+
+def test_a_trace_that_is_silently_wrong_is_named(capsys):
+    class Averaging(nn.Module):  # both sides keep the length, so the trace runs everywhere and is wrong
+        def forward(self, x):
+            if x.shape[-1] > 8:
+                return x * 0.5
+            return x.cumsum(-1)
+
+    def ship(model, example):
+        return torch.jit.trace(Averaging(), example)
+    ok, out = verdict(H.check_shipped_pool, ship, capsys)
+    assert not ok and "computes something else" in out
+
+
+# ---------------------------------------------------------------- exercise 3
+
+def strict_trace(model, example):
+    return torch.jit.trace(model, example)
+
+
+def scripted(model, example):
+    return torch.jit.script(model)
+
+
+def as_tuple(model, example):
+    class Tupled(nn.Module):
+        def forward(self, x):
+            out = model(x)
+            return out["mean"], out["top"]
+    return torch.jit.trace(Tupled(), example)
+
+
+def renamed(model, example):
+    class Renamed(nn.Module):
+        def forward(self, x):
+            out = model(x)
+            return {"avg": out["mean"], "top": out["top"]}
+    return torch.jit.trace(Renamed(), example, strict=False)
+
+
+def test_dict_trace_solution(capsys):
+    ok, out = verdict(H.check_dict_trace, SOLUTION.trace_it, capsys)
+    assert ok and out.startswith("✔")
+
+
+@pytest.mark.parametrize("answer, words", [
+    (strict_trace, "names the flag"),
+    (scripted, "scripted, not traced"),
+    (as_tuple, "must stay a dict"),
+    (renamed, "keys changed"),
+    (returns_eager, "return what torch.jit.trace gives you"),
+    (H.Summary(), "Pass your function"),
+    ("trace", "Pass your function"),
+])
+def test_dict_trace_rejects(answer, words, capsys):
+    ok, out = verdict(H.check_dict_trace, answer, capsys)
+    assert not ok and out.startswith("✘") and words in out, out
