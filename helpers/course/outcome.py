@@ -5,6 +5,7 @@ order they came, one line each, whole words) and the error if any, one line, the
 go on. It asserts nothing, so an experiment cell after a prediction says nothing of the answer; a
 folded check cell then asserts on ``run.error`` and ``run.warned(...)``.
 """
+import os
 import warnings
 
 from .deprecations import is_deprecation_warning
@@ -47,7 +48,8 @@ class Attempt:
     def lines(self) -> list:
         out = []
         for w in self.warnings:
-            line = f"{w.category.__name__}: {one_line(w.message)}"
+            where = os.path.basename(w.filename or "")
+            line = f"{w.category.__name__}{f' ({where})' if where else ''}: {one_line(w.message)}"
             if out and out[-1][0] == line:
                 out[-1][1] += 1
             else:
