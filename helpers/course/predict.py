@@ -221,6 +221,7 @@ class ChoiceView(widgets.VBox):
     def _show_value(self, change):
         for choice, button in zip(self.choices, self.buttons):
             button.value = choice == change["new"]
+            button.button_style = "info" if button.value else ""  # the chosen letter stands out
 
     @traitlets.observe("disabled")
     def _show_disabled(self, change):
