@@ -44,6 +44,11 @@ def test_path_answers_feedback(capsys):
     assert "4 still empty" in capsys.readouterr().out
     assert not H.check_path_answers([7, 1])
     assert "Give a dict" in capsys.readouterr().out
+    for odd in (float("nan"), True, 7.5):
+        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": odd}))
+        assert "answer with a whole number" in capsys.readouterr().out
+    assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 7.0}))
+    capsys.readouterr()
 
 
 class DoesNothing(nn.Module):

@@ -56,6 +56,8 @@ def check_path_answers(answers) -> bool:
             number = given if isinstance(given, int) and not isinstance(given, bool) else None
             if number is None and isinstance(given, str) and given.strip().isdigit():
                 number = int(given)
+            if number is None and isinstance(given, float) and given.is_integer():
+                number = int(given)  # 7.0 is a whole number too (NaN and 7.5 are not)
             if number != right:
                 hint = ("count the rows: the loop is `for i in range(x.size(0))`"
                         if number is not None else "answer with a whole number")
