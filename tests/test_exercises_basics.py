@@ -44,6 +44,11 @@ def test_path_answers_feedback(capsys):
     assert "4 still empty" in capsys.readouterr().out
     assert not H.check_path_answers([7, 1])
     assert "Give a dict" in capsys.readouterr().out
+    for odd in (float("nan"), True, 7.5):
+        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": odd}))
+        assert "answer with a whole number" in capsys.readouterr().out
+    assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 7.0}))
+    capsys.readouterr()
 
 
 class DoesNothing(nn.Module):
@@ -65,13 +70,84 @@ class NoBranches(nn.Module):
         return x / 2 ** steps
 
 
+class HalvesInPlace(nn.Module):
+    """Right outputs, but `x /= 2` halves the caller's tensor too."""
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x /= 2
+        return x
+
+
+class ClosedForm(nn.Module):
+    """Right outputs with a branch but no loop: the lines differ per input, yet nothing repeats."""
+    def forward(self, x):
+        peak = x.abs().max()
+        if peak <= 1:
+            return x
+        return x / 2 ** torch.ceil(torch.log2(peak))
+
+
+class NoAbs(nn.Module):
+    """Forgets abs(): a large negative value is never halved."""
+    def forward(self, x):
+        while x.max() > 1:
+            x = x / 2
+        return x
+
+
+class AtLeastOne(nn.Module):
+    """`>=` instead of `>`: a value of exactly 1 is halved too."""
+    def forward(self, x):
+        while x.abs().max() >= 1:
+            x = x / 2
+        return x
+
+
+class OneLineLoop(nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1: x = x / 2  # noqa: E701 (a learner's style: the check must not depend on it)
+        return x
+
+
+class Recursive(nn.Module):
+    def forward(self, x):
+        if x.abs().max() > 1:
+            return self.forward(x / 2)
+        return x
+
+
+def test_halving_wrong_solutions_are_rejected_with_the_mistake_named(capsys):
+    assert not H.check_halving_model(HalvesInPlace)
+    assert "changed the caller's tensor" in capsys.readouterr().out
+    assert not H.check_halving_model(ClosedForm)
+    out = capsys.readouterr().out
+    assert "without a loop the data controls" in out and "✔" not in out
+    assert not H.check_halving_model(NoAbs)
+    assert "Halve while any |value| is above 1" in capsys.readouterr().out
+    assert not H.check_halving_model(AtLeastOne)
+    assert "for tensor([ 1., -1.])" in capsys.readouterr().out
+
+
+def test_halving_right_in_any_style(capsys):
+    for model in (OneLineLoop, Recursive, SOL01.HalveUntilSmall()):
+        assert H.check_halving_model(model), model
+        out = capsys.readouterr().out
+        assert out.startswith("✔") and "0 to 6" in out
+
+
+def test_halving_odd_input_does_not_crash(capsys):
+    for odd in (None, 3, "model"):
+        assert not H.check_halving_model(odd)
+        assert capsys.readouterr().out.startswith("✘")
+
+
 def test_halving_feedback(capsys):
     assert not H.check_halving_model(DoesNothing)
-    assert "expected tensor([0.7500, 0.2500])" in capsys.readouterr().out
+    assert "expected tensor([0.7500, 0.0000])" in capsys.readouterr().out
     assert not H.check_halving_model(FixedLoop())
     assert "leave small inputs alone" in capsys.readouterr().out
     assert not H.check_halving_model(NoBranches)
-    assert "same number of times" in capsys.readouterr().out
+    assert "without a loop the data controls" in capsys.readouterr().out
 
 
 def first_or_zero_int(x):
@@ -84,6 +160,37 @@ def first_or_zero_sum(x):
     if x.numel() == 0:
         return torch.zeros(())
     return x.sum()
+
+
+def first_or_zero_vector(x):
+    if x.numel() == 0:
+        return torch.zeros(1)
+    return x[0]
+
+
+def first_or_zero_int_tensor(x):
+    if x.numel() == 0:
+        return torch.tensor(0)
+    return x[0]
+
+
+def first_or_zero_slice(x):
+    if x.numel() == 0:
+        return torch.zeros(())
+    return x[:1]
+
+
+def test_type_fix_wrong_shapes_and_dtypes_are_rejected(capsys):
+    assert not H.check_type_fix(first_or_zero_vector)
+    out = capsys.readouterr().out
+    assert "shape (1,)" in out and "0-dimensional scalar" in out and "✔" not in out
+    assert not H.check_type_fix(first_or_zero_slice)
+    assert "shape (1,)" in capsys.readouterr().out
+    assert not H.check_type_fix(first_or_zero_int_tensor)
+    assert "dtype torch.int64" in capsys.readouterr().out
+    assert not H.check_type_fix(None) and not H.check_type_fix(nn.Linear)
+    out = capsys.readouterr().out
+    assert "NoneType" in out and "the class Linear" in out
 
 
 def test_type_fix_feedback(capsys):
@@ -107,3 +214,28 @@ def test_count_kind_feedback(capsys):
     assert "expected 1" in out and "node.blocks()" in out
     assert not H.check_count_kind(lambda graph, kind: graph.missing())
     assert "failed: AttributeError" in capsys.readouterr().out
+
+
+def one_level_count(graph, kind):
+    """Looks inside blocks, but only one level deep: misses a loop inside a branch."""
+    total = 0
+    for node in graph.nodes():
+        total += node.kind() == kind
+        for block in node.blocks():
+            total += sum(inner.kind() == kind for inner in block.nodes())
+    return total
+
+
+def found_or_not(graph, kind):
+    return any(node.kind() == kind for node in graph.nodes())
+
+
+def test_count_kind_wrong_solutions(capsys):
+    assert not H.check_count_kind(one_level_count)
+    assert "a loop inside a branch" in capsys.readouterr().out
+    assert not H.check_count_kind(found_or_not)
+    assert "whole number" in capsys.readouterr().out
+    assert not H.check_count_kind(lambda graph, kind: None)
+    assert "returned None" in capsys.readouterr().out
+    assert not H.check_count_kind(None)
+    assert "Pass your function itself" in capsys.readouterr().out

@@ -66,8 +66,10 @@ def test_optional_feedback(capsys):
     assert "fails with mean" in capsys.readouterr().out
     assert not H.check_optional_input(CentreUnscriptable)
     assert "torch.jit.script rejects it: try blocks aren't supported" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="nn.Module class or an instance"):
-        H.check_optional_input(lambda x: x)
+    assert not H.check_optional_input(lambda x: x)
+    assert "nn.Module class or an instance" in capsys.readouterr().out
+    assert not H.check_optional_input(None)
+    assert "got NoneType" in capsys.readouterr().out
 
 
 def soft_clip_plain(x):
@@ -93,3 +95,55 @@ def test_traced_branches_feedback(capsys):
     assert "the `if` was frozen" in out and "compiled, not traced" in out
     assert not H.check_traced_branches(ClipChangedMaths)
     assert "Keep the model's maths" in capsys.readouterr().out
+
+
+
+class ClipWhere(nn.Module):
+    """A torch.where rewrite: right answers, but neither a compiled helper nor an `if`."""
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.where(peak > 1, x / peak, x) * 3
+
+
+@torch.jit.script
+def soft_clip_scripted(x):
+    peak = x.abs().max()
+    if bool(peak > 1):
+        return x / peak
+    return x
+
+
+class ClipScriptedHelper(nn.Module):
+    """@torch.jit.script on the helper instead of script_if_tracing: the `if` is compiled too."""
+    def forward(self, x):
+        return soft_clip_scripted(x) * 3
+
+
+def soft_clip_no_abs(x):
+    peak = x.max()
+    if peak > 1:
+        return x / peak
+    return x
+
+
+class ClipNoAbs(nn.Module):
+    def forward(self, x):
+        return torch.jit.script_if_tracing(soft_clip_no_abs)(x) * 3
+
+
+def test_traced_branches_wrong_solutions(capsys):
+    assert not H.check_traced_branches(ClipWhere)
+    out = capsys.readouterr().out
+    assert "no call to a compiled helper and no `if`" in out and "torch.where" in out and "✔" not in out
+    assert not H.check_traced_branches(torch.jit.script(ClipUndecorated()))
+    assert "already scripted as a whole" in capsys.readouterr().out
+    assert not H.check_traced_branches(ClipNoAbs)
+    assert "Keep the model's maths" in capsys.readouterr().out   # [-1.5, 0.5, 0.2]: the peak is large only in abs
+    assert not H.check_traced_branches(None)
+    assert "got NoneType" in capsys.readouterr().out
+
+
+def test_traced_branches_praise_names_what_was_done(capsys):
+    assert H.check_traced_branches(ClipScriptedHelper)
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "prim::CallFunction" in out

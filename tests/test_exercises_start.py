@@ -28,3 +28,28 @@ def test_wrong_answers_get_feedback(capsys):
     assert not H.check_other_branch(scripted, [1.0])
     assert "should be a tensor" in capsys.readouterr().out
     assert H.check_other_branch(scripted, torch.tensor([-1, -2]))  # integer tensors take the branch too
+
+
+def test_odd_inputs_get_feedback_without_a_crash(capsys):
+    scripted = torch.jit.script(Gate())
+    cases = [
+        (torch.tensor([2.0, -1.0]), "sum(x) = 1 > 0"),              # one side of the threshold
+        (torch.tensor([0.5, -0.5]), "✔"),                            # the boundary: a zero sum is not positive
+        (torch.tensor([True, False]), "bool tensor"),                # -x is not defined for bools
+        (torch.tensor([float("nan"), -1.0]), "holds NaN"),           # -NaN never equals anything
+        (None, "you gave a NoneType"),
+    ]
+    for x, expected in cases:
+        result = H.check_other_branch(scripted, x)
+        out = capsys.readouterr().out
+        assert expected in out, (x, out)
+        assert result == (expected == "✔")
+    assert not H.check_other_branch(Gate, torch.tensor([-1.0]))
+    assert "the class itself" in capsys.readouterr().out
+    assert not H.check_other_branch(None, torch.tensor([-1.0]))
+    assert "should be the loaded model" in capsys.readouterr().out
+
+
+def test_praise_says_what_happened(capsys):
+    assert H.check_other_branch(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
+    assert "sum(x) = -2 is not positive" in capsys.readouterr().out

@@ -42,8 +42,38 @@ def test_branch_wrong_answers_get_feedback(capsys):
     assert "for x = [1, -1] it should return [-1.0, 1.0]" in out and "sum 0 ≤ 0" in out
     assert not H.check_branch_without_if(NeedsArgument)
     assert "pass an instance" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="expects a torch model"):
-        H.check_branch_without_if(lambda x: x)
+    assert not H.check_branch_without_if(lambda x: x)
+    assert "expects a torch model" in capsys.readouterr().out
+    assert not H.check_branch_without_if(None)
+    assert "got NoneType" in capsys.readouterr().out
+
+
+class Elementwise(torch.nn.Module):
+    """torch.where per element instead of on the sum: traces cleanly, wrong answers."""
+    def forward(self, x):
+        return torch.where(x > 0, x * 2, -x)
+
+
+class ReturnsBool(torch.nn.Module):
+    def forward(self, x):
+        return x.sum() > 0
+
+
+class ArithmeticChoice(torch.nn.Module):
+    """No torch.where, yet a tensor operation makes the choice: right, and the praise must not name torch.where."""
+    def forward(self, x):
+        positive = (x.sum() > 0).to(x.dtype)
+        return positive * (x * 2) + (1 - positive) * (-x)
+
+
+def test_branch_more_wrong_solutions(capsys):
+    assert not H.check_branch_without_if(Elementwise)
+    assert "for x = [2, -3] it should return [-2.0, 3.0]" in capsys.readouterr().out
+    assert not H.check_branch_without_if(ReturnsBool)     # a bool tensor comes back: no crash
+    assert "Not the same answers" in capsys.readouterr().out
+    assert H.check_branch_without_if(ArithmeticChoice)
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "torch.where" not in out
 
 
 def test_catching_inputs_solution_passes(solution, capsys):
@@ -62,3 +92,24 @@ def test_catching_inputs_wrong_answers_get_feedback(capsys):
     assert "eager model itself fails on check input 0" in capsys.readouterr().out
     assert not H.check_catching_inputs([])
     assert "non-empty list" in capsys.readouterr().out
+
+
+def test_a_bare_tuple_is_not_praised(solution, capsys):
+    x, h = H.example_input("rnn_cell")
+    bare = solution.catching_check_inputs[0]          # the right (x, h), without the surrounding list
+    assert not H.check_catching_inputs(bare)
+    out = capsys.readouterr().out
+    assert "raised TypeError" in out and "missing 1 required positional argument: 'h'" in out
+    assert "TracingCheckError" not in out and "Put your tuple in a list" in out
+
+
+def test_catching_inputs_odd_values(capsys):
+    x, h = H.example_input("rnn_cell")
+    assert not H.check_catching_inputs([(torch.full_like(x, float("nan")), h)])
+    assert "NaN or infinity" in capsys.readouterr().out
+    assert not H.check_catching_inputs([(x > 0, h > 0)])        # bool tensors
+    assert "eager model itself fails" in capsys.readouterr().out
+    assert not H.check_catching_inputs(None)
+    assert "you gave NoneType" in capsys.readouterr().out
+    assert not H.check_catching_inputs([(x, None)])
+    assert "tuple (x, h) of two tensors" in capsys.readouterr().out

@@ -43,3 +43,11 @@ def test_question_without_answer_is_refused():
 def test_static_fallback_lists_every_question_with_hidden_answers():
     bundle = H.quiz(QUESTIONS)._repr_mimebundle_()
     assert bundle["text/html"].count("<details>") == 2 and "Q2." in bundle["text/html"]
+
+
+def test_final_message_says_what_the_score_means_only():
+    q = H.Quiz(QUESTIONS)
+    for item in q.items:
+        item.choose(item.answer)
+        item.commit()
+    assert q.summary() == "Final score: 2 / 2. You predicted every answer."

@@ -18,10 +18,10 @@ class Stop:
 
 COURSE_MAP = [
     Stop("00_start_here.ipynb", "Start here", 10, "how the workbook works; a first script-save-load"),
-    Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 15, "a model is a Python program"),
-    Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 15, "a static, typed program: .graph and .code"),
-    Stop("03_tracing.ipynb", "torch.jit.trace", 20, "records the path one input takes"),
-    Stop("04_scripting.ipynb", "torch.jit.script", 20, "compiles the code, control flow included"),
+    Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 20, "a model is a Python program"),
+    Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 35, "a static, typed program: .graph and .code"),
+    Stop("03_tracing.ipynb", "torch.jit.trace", 40, "records the path one input takes"),
+    Stop("04_scripting.ipynb", "torch.jit.script", 30, "compiles the code, control flow included"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 20, "what a .pt holds; running it from C++"),
     Stop("06_limitations.ipynb", "Limitations", 20, "what TorchScript rejects, and the fixes"),
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 20, "freeze, measure, profile, debug"),

@@ -1,8 +1,13 @@
 """One place for torch 2.14's TorchScript deprecation warnings (explained in 00 and 02).
 
-Every ``torch.jit`` entry point warns ``FutureWarning: `torch.jit.X` is deprecated``. The
-workbook shows that warning once, explains it, and then hides exactly that message and
-nothing else: TracerWarnings and every other warning that teaches stay visible.
+The ``torch.jit`` calls that do TorchScript work (trace, script, save, load, freeze,
+optimize_for_inference, fork, wait, ...) warn ``FutureWarning: `torch.jit.X` is deprecated``;
+``set_fusion_strategy`` warns the same text as a ``DeprecationWarning``; the decorators and markers
+(``ignore``, ``unused``, ``export``, ``script_if_tracing``), ``annotate``, ``isinstance`` and
+``ScriptModule.save()`` do not warn (02 computes this list). The workbook shows the notice once,
+explains it, and then hides exactly that FutureWarning and nothing else: TracerWarnings and every
+other warning that teaches stay visible. On Python 3.14+ torch words it differently ("is not
+supported in Python 3.14+"), which this pattern does not hide: the workbook supports 3.10-3.13.
 """
 import contextlib
 import re

@@ -36,9 +36,10 @@ class Quiz:
         total = len(self.items)
         if self.answered < total:
             return f"Score so far: {self.score} / {self.answered} answered ({total - self.answered} to go)."
-        verdict = ("Excellent: you are ready to ship models." if self.score == total else
-                   "Good: revisit the notebooks behind the questions you missed." if self.score >= total * 0.6 else
-                   "Worth another pass: each explanation names the notebook to revisit.")
+        # What the score measures, and nothing more: predictions right on these questions.
+        missed = total - self.score
+        verdict = ("You predicted every answer." if not missed else
+                   f"{missed} missed: their explanations say what to revisit.")
         return f"Final score: {self.score} / {total}. {verdict}"
 
 

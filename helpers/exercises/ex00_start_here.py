@@ -1,20 +1,38 @@
 """Exercise checker for 00_start_here."""
 import torch
 
-from ..course.guards import require_module
+from ..course.failures import short_message
 
 __all__ = ["check_other_branch"]
 
 
 def check_other_branch(model, x) -> bool:
     """00: ``x`` must make the loaded gate model take its ``else`` branch (output == -x)."""
-    require_module(model, "check_other_branch")
+    if not isinstance(model, torch.nn.Module):
+        extra = " (the class itself: build it with parentheses)" if isinstance(model, type) else ""
+        print(f"✘ The first argument should be the loaded model, e.g. check_other_branch(loaded, x); "
+              f"you gave a {type(model).__name__}{extra}.")
+        return False
     if not isinstance(x, torch.Tensor):
         print(f"✘ x should be a tensor, like torch.tensor([1.0, 2.0]); you gave a {type(x).__name__}.")
         return False
-    out = model(x)
-    if torch.equal(out, -x):
-        print(f"✔ Right: sum(x) = {x.sum().item():g} is not positive, so the loaded program negated x.")
+    if x.dtype == torch.bool:
+        print("✘ x is a bool tensor: its sum counts the Trues, and `-x` (the else branch) is not defined for bools. "
+              "Use numbers, like torch.tensor([-1.0, 0.5]).")
+        return False
+    if x.is_floating_point() and torch.isnan(x).any():
+        print("✘ x holds NaN: the model negates it (NaN > 0 is false), but -NaN never equals anything, so no "
+              "check can confirm the branch. Use ordinary numbers whose sum is ≤ 0.")
+        return False
+    try:
+        out = model(x)
+    except Exception as error:  # e.g. a bool tensor: `-x` is not defined for bools
+        print(f"✘ The model fails on your x ({type(error).__name__}: {short_message(error)}). "
+              "Use a float tensor, like torch.tensor([-1.0, 0.5]).")
+        return False
+    total = x.sum().item()
+    if isinstance(out, torch.Tensor) and out.shape == x.shape and torch.equal(out, -x):
+        print(f"✔ Right: sum(x) = {total:g} is not positive, so the loaded program took its else branch and negated x.")
         return True
-    print(f"✘ Not yet: sum(x) = {x.sum().item():g} > 0, so the model doubled x. Try an input whose sum is ≤ 0.")
+    print(f"✘ Not yet: sum(x) = {total:g} > 0, so the model doubled x. Try an input whose sum is ≤ 0.")
     return False

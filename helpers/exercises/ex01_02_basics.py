@@ -56,6 +56,8 @@ def check_path_answers(answers) -> bool:
             number = given if isinstance(given, int) and not isinstance(given, bool) else None
             if number is None and isinstance(given, str) and given.strip().isdigit():
                 number = int(given)
+            if number is None and isinstance(given, float) and given.is_integer():
+                number = int(given)  # 7.0 is a whole number too (NaN and 7.5 are not)
             if number != right:
                 hint = ("count the rows: the loop is `for i in range(x.size(0))`"
                         if number is not None else "answer with a whole number")
@@ -85,34 +87,87 @@ def _halve_until_small(x):
     return x
 
 
-_HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([3.0, 1.0]), torch.tensor([-40.0, 2.0]),
-                   torch.tensor([1.0, -1.0])]
+# Both sides of the threshold: |value| exactly 1 stays, just above 1 halves once, 2 halves once to 1,
+# a large negative value (the abs matters) halves six times.
+_HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.tensor([1.5, 0.0]),
+                   torch.tensor([3.0, 1.0]), torch.tensor([2.0, -0.5]), torch.tensor([-40.0, 2.0]),
+                   torch.tensor([-3.0, 0.5])]
 
 
+def _halvings(x) -> int:
+    steps = 0
+    while x.abs().max() > 1:
+        x, steps = x / 2, steps + 1
+    return steps
+
+
+def _same(got, want) -> bool:
+    """``got`` is a tensor with ``want``'s shape and values (never raises, whatever the learner returned)."""
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+        return False
+    try:
+        return bool(torch.allclose(got.to(want.dtype), want))
+    except (RuntimeError, TypeError):
+        return False
+
+
+def _as_model(model, who):
+    """The learner's answer as a module instance, or None after printing what to pass instead."""
+    try:
+        return model_instance(model, who)
+    except TypeError as error:
+        print(f"✘ {error}.")
+        return None
 
 
 def check_halving_model(model) -> bool:
-    """01: ``model`` halves its input while any |value| > 1; the number of halvings depends on the data."""
-    model = model_instance(model, "check_halving_model")
-    runs = {}
+    """01: ``model`` halves its input while any |value| > 1, in a loop whose length the data decides."""
+    model = _as_model(model, "check_halving_model")
+    if model is None:
+        return False
     for x in _HALVING_INPUTS:
+        given = x.clone()
         try:
-            got = model(x.clone())
+            got = model(given)
         except Exception as error:  # the learner's code failing is feedback, not a crash
             print(f"✘ Your model failed on {x}: {type(error).__name__}: {_gist(error)}")
             return False
+        if not torch.equal(given, x):
+            print(f"✘ Your forward changed the caller's tensor: after the call, the input {x} had become {given}. "
+                  "`x /= 2` (or x.div_(2)) halves in place; write `x = x / 2`, which makes a new tensor.")
+            return False
         want = _halve_until_small(x)
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want):
+        if not _same(got, want):
             print(f"✘ Not yet: for {x} you return {got}, expected {want}. "
                   "Halve while any |value| is above 1 (a `while` loop), and leave small inputs alone.")
             return False
-        record = record_path(model, x.clone())
-        runs[tuple(x.tolist())] = tuple(sorted(record.counts.items()))
-    if len(set(runs.values())) < 2:
-        print("✘ The outputs are right, but every input ran the same lines the same number of times: "
-              "let the input decide how often the loop runs, with `while x.abs().max() > 1:`.")
+    counts = {}
+    for x in _HALVING_INPUTS:
+        counts[tuple(x.tolist())] = record_path(model, x.clone()).counts
+    # The loop: some line of forward whose run count follows the number of halvings the input needs, and
+    # grows with it. A closed form (one division by a computed power of 2) has no such line.
+    lines = set().union(*(c.keys() for c in counts.values()))
+
+    def follows_halvings(line) -> bool:
+        by_steps = {}
+        for x, c in counts.items():
+            by_steps.setdefault(_halvings(torch.tensor(x)), set()).add(c.get(line, 0))
+        if any(len(runs) != 1 for runs in by_steps.values()):
+            return False
+        runs = [next(iter(by_steps[k])) for k in sorted(by_steps)]
+        # never fewer runs for more halvings, and at least 3 different counts: a line that merely runs
+        # or not (the two arms of an `if`) gives two
+        return all(a <= b for a, b in zip(runs, runs[1:])) and len(set(runs)) >= 3
+
+    if not any(follows_halvings(line) for line in lines):
+        most = max((max(c.values(), default=0) for c in counts.values()), default=0)
+        print("✘ The outputs are right, but no line of forward ran more often when more halvings were needed "
+              f"(the busiest line ran at most {most} times, while [-40, 2] needs 6 halvings): the answer is "
+              "computed without a loop the data controls. Write `while x.abs().max() > 1:` and halve inside it.")
         return False
-    print("✔ Right: the loop ran a different number of times per input. Python decided each time, as it ran.")
+    print(f"✔ Right: a line of your forward ran more often the more halvings the input needed (0 to "
+          f"{max(_halvings(x) for x in _HALVING_INPUTS)}), and the caller's tensor was left untouched. "
+          "Python decided the count each time, as it ran.")
     return True
 
 
@@ -130,7 +185,8 @@ def _first_or_zero(x):
 def check_type_fix(fn) -> bool:
     """02: ``fn`` returns x[0], or a zero tensor for an empty x, and compiles with torch.jit.script."""
     if not callable(fn) or isinstance(fn, type):
-        print(f"✘ Pass your function itself, e.g. check_type_fix(first_or_zero); you gave a {type(fn).__name__}.")
+        what = f"the class {fn.__name__}" if isinstance(fn, type) else f"a {type(fn).__name__}"
+        print(f"✘ Pass your function itself, e.g. check_type_fix(first_or_zero); you gave {what}.")
         return False
     try:
         with deprecations_hidden():
@@ -146,10 +202,22 @@ def check_type_fix(fn) -> bool:
         except Exception as error:
             print(f"✘ It compiles, but fails on {x}: {type(error).__name__}: {_gist(error)}")
             return False
-        if not isinstance(got, torch.Tensor) or got.numel() != 1 or got.item() != want.item():
+        if not isinstance(got, torch.Tensor):
+            print(f"✘ It compiles, but for {x} it returns a {type(got).__name__}; expected the tensor {want}.")
+            return False
+        if got.shape != want.shape:
+            print(f"✘ It compiles, but for {x} it returns shape {tuple(got.shape)}, where x[0] has shape "
+                  f"{tuple(want.shape)} (a 0-dimensional scalar). Give both returns the same shape: a scalar zero.")
+            return False
+        if got.dtype != want.dtype:
+            print(f"✘ It compiles, but for {x} it returns dtype {got.dtype}, where x[0] of this float input is "
+                  f"{want.dtype}. Make the zero a float tensor.")
+            return False
+        if not torch.equal(got, want):
             print(f"✘ It compiles, but for {x} it returns {got}; expected {want}. Keep x[0] for a non-empty input.")
             return False
-    print("✔ Right: both returns are Tensors now, so the compiler accepts it, and the behaviour is unchanged.")
+    print("✔ Right: both returns are Tensors now, so the compiler accepts it, and it gives x[0], or a scalar zero "
+          "of the same dtype for an empty x.")
     return True
 
 
@@ -186,7 +254,7 @@ def _nested(x: torch.Tensor) -> torch.Tensor:
 
 def check_count_kind(fn) -> bool:
     """02: ``fn(graph, kind)`` counts the nodes of ``kind``, including those nested in If/Loop blocks."""
-    if not callable(fn):
+    if not callable(fn) or isinstance(fn, type):
         print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave a {type(fn).__name__}.")
         return False
     for label, graph, kind in _count_cases():
@@ -196,10 +264,15 @@ def check_count_kind(fn) -> bool:
         except Exception as error:
             print(f"✘ count_kind(graph of {label}, {kind!r}) failed: {type(error).__name__}: {_gist(error)}")
             return False
+        if isinstance(got, bool) or not isinstance(got, int):
+            print(f"✘ count_kind should return a whole number (an int); for the graph of {label} and {kind!r} it "
+                  f"returned {got!r} ({type(got).__name__}).")
+            return False
         if got != want:
             hint = (" Nodes inside a prim::If or prim::Loop live in node.blocks(); each block has .nodes() "
                     "too, so walk them as well." if isinstance(got, int) and got < want else "")
             print(f"✘ Not yet: count_kind(graph of {label}, {kind!r}) gave {got!r}, expected {want}.{hint}")
             return False
-    print("✔ Right: your walk reaches the nodes nested in prim::If and prim::Loop blocks.")
+    print("✔ Right: your count matches on all 6 cases, a loop nested inside a branch included: your walk reaches "
+          "the nodes inside prim::If and prim::Loop blocks.")
     return True

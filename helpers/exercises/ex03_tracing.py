@@ -4,6 +4,7 @@ import warnings
 import torch
 
 from ..course.guards import require_module
+from ..course.failures import short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
 
@@ -20,6 +21,7 @@ def _branch_test_inputs():
 
 
 def _instantiate(model, who):
+    """The learner's model as an instance, or None after printing what to pass instead (never raises)."""
     if isinstance(model, type) and issubclass(model, torch.nn.Module):
         try:
             model = model()
@@ -27,7 +29,21 @@ def _instantiate(model, who):
             print(f"✘ {who}: could not build {model.__name__}() without arguments ({error}); "
                   "pass an instance instead")
             return None
-    return require_module(model, who)
+    try:
+        return require_module(model, who)
+    except TypeError as error:
+        print(f"✘ {error}.")
+        return None
+
+
+def _same(got, want) -> bool:
+    """``got`` is a tensor with ``want``'s shape and values (never raises on odd dtypes)."""
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+        return False
+    try:
+        return bool(torch.allclose(got.to(want.dtype), want))
+    except (RuntimeError, TypeError):
+        return False
 
 
 def check_branch_without_if(model) -> bool:
@@ -55,7 +71,7 @@ def check_branch_without_if(model) -> bool:
             print(f"✘ Your eager model fails on x = {label} ({_one_line(error)}).")
             return False
         want = reference(x)
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want):
+        if not _same(got, want):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {want.tolist()} "
                   f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
                   f"yours returned {got.tolist() if isinstance(got, torch.Tensor) else got!r}.")
@@ -66,8 +82,8 @@ def check_branch_without_if(model) -> bool:
               "something in forward is still decided in Python while tracing.")
         return False
     print(f"✔ Right: no tracer warning, and the traced copy agrees with BranchModel on all {len(report.rows)} "
-          "inputs, both signs and a zero sum included. torch.where is a tensor operation, so the trace "
-          "records the choice itself instead of the branch one example took.")
+          "inputs, both signs and a zero sum included: the choice is now a tensor operation in the recorded "
+          "graph, not a decision Python made once for the example.")
     return True
 
 
@@ -79,24 +95,39 @@ def _gate_sum(model, x, h) -> float:
 
 def check_catching_inputs(check_inputs) -> bool:
     """03, exercise 2: ``torch.jit.trace(rnn_cell, example, check_inputs=check_inputs)`` must refuse the trace."""
-    if isinstance(check_inputs, tuple) and check_inputs and all(isinstance(t, torch.Tensor) for t in check_inputs):
-        check_inputs = [check_inputs]  # one (x, h) tuple given without the surrounding list: accept it
+    model, example = sample_model("rnn_cell"), example_input("rnn_cell")
+    if isinstance(check_inputs, tuple) and len(check_inputs) == 2 and all(isinstance(t, torch.Tensor) for t in check_inputs):
+        # A bare (x, h): trace takes each element as one check input and calls the cell with x alone.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                torch.jit.trace(model, example, check_inputs=check_inputs)
+                what = "it ran without refusing"
+            except Exception as error:
+                what = f"it raised {type(error).__name__}: {short_message(error)}"
+        print("✘ check_inputs is a list of argument tuples: [(x, h)]. Given the bare tuple (x, h), trace takes x and "
+              f"h as two separate check inputs and calls the cell with one argument each; {what}. "
+              "Put your tuple in a list.")
+        return False
     if not isinstance(check_inputs, list) or not check_inputs:
         print("✘ check_inputs is a non-empty list of argument tuples, e.g. [(x1, h1), (x2, h2)]; "
               f"you gave {type(check_inputs).__name__}.")
         return False
-    model, example = sample_model("rnn_cell"), example_input("rnn_cell")
     for i, args in enumerate(check_inputs):
         if not (isinstance(args, tuple) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
             print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
                   f"two arguments; you gave {type(args).__name__}.")
+            return False
+        if any(t.is_floating_point() and not torch.isfinite(t).all() for t in args):
+            print(f"✘ Check input {i} holds NaN or infinity: its outputs can never match, whatever branch runs, so "
+                  "a refusal would prove nothing. Use finite values.")
             return False
         try:
             with torch.no_grad():
                 model(*args)
         except Exception as error:
             print(f"✘ The eager model itself fails on check input {i} ({_one_line(error)}): "
-                  "use shapes like the example's, x and h both (3, 4).")
+                  "use float tensors shaped like the example's, x and h both (3, 4).")
             return False
     sums = [_gate_sum(model, *args) for args in check_inputs]
     with warnings.catch_warnings():
@@ -104,11 +135,14 @@ def check_catching_inputs(check_inputs) -> bool:
         try:
             torch.jit.trace(model, example, check_inputs=check_inputs)
         except torch.jit.TracingCheckError:
-            other = next(i for i, s in enumerate(sums) if s <= 0) if any(s <= 0 for s in sums) else None
-            reason = (f"check input {other} makes new_h.sum() = {sums[other]:.3g} ≤ 0, so Python skipped the "
-                      "halving and its recorded graph differs from the example's" if other is not None
-                      else "its recorded graph differs from the example's")
-            print(f"✔ Right: trace refused with TracingCheckError: {reason}.")
+            other = next((i for i, s in enumerate(sums) if s <= 0), None)
+            if other is None:  # refused, but not because a check input took the other branch
+                print("✘ trace refused with TracingCheckError, but every check input makes new_h.sum() > 0 like the "
+                      "example, so the refusal is not about the branch. Find an (x, h) whose new hidden state sums ≤ 0.")
+                return False
+            print(f"✔ Right: trace refused with TracingCheckError. Check input {other} makes new_h.sum() = "
+                  f"{sums[other]:.3g} ≤ 0, so Python skipped the halving there and its recorded graph differs "
+                  "from the example's.")
             return True
         except Exception as error:
             print(f"✘ Tracing failed for another reason ({_one_line(error)}).")

@@ -130,14 +130,18 @@ def check_first_prediction(page, name):
         f"{name}: the prediction's code (which holds its answer) is not folded"
     # HTML widgets drop class attributes, so look for the feedback line that heads the explanation
     assert not FEEDBACK.search(box.text_content()), f"{name}: explanation visible before commit"
-    radio = box.query_selector("input[type=radio]")
-    if radio:
-        radio.check()
+    choice = box.query_selector("button.ts-choice")  # choices: a letter button beside a rendered label
+    if choice:
+        labels = box.evaluate("b => [...b.querySelectorAll('.widget-hbox .widget-html')].map(h => h.innerHTML)")
+        assert labels and not any("`" in label for label in labels), f"{name}: a choice shows raw Markdown"
+        choice.click()
+        page.wait_for_function("c => c.classList.contains('mod-active')", arg=choice, timeout=5_000)
     else:
-        box.query_selector("input[type=text]").fill("my guess")
-    box.query_selector("button").click()
+        box.query_selector("input[type=text]").fill("1")  # a number: a typed answer that is no number gets a hint, not a commit
+    box.query_selector("button:has-text('Commit my answer')").click()
     page.wait_for_function("b => /Committed/.test(b.textContent)", arg=box, timeout=5_000)
     assert FEEDBACK.search(box.text_content()), f"{name}: no feedback or explanation after the commit"
+    assert "`" not in box.evaluate("b => b.innerText"), f"{name}: backticks shown instead of code"
     box.screenshot(path=str(OUT / "screenshots" / name.replace(".ipynb", "-prediction.png")))
 
 
