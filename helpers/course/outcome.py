@@ -5,6 +5,7 @@ order they came, one line each, whole words) and the error if any, one line, the
 go on. It asserts nothing, so an experiment cell after a prediction says nothing of the answer; a
 folded check cell then asserts on ``run.error`` and ``run.warned(...)``.
 """
+import os
 import warnings
 
 from .deprecations import is_deprecation_warning
@@ -25,8 +26,8 @@ def one_line(text, limit: int = 200) -> str:
 class Attempt:
     """What a block did: ``error`` (or None), ``warnings`` (warning messages, in order), printed as it ends."""
 
-    def __init__(self, show: bool = True, keep_deprecations: bool = False):
-        self.show, self.keep_deprecations = show, keep_deprecations
+    def __init__(self, label: str = "", show: bool = True, keep_deprecations: bool = False):
+        self.label, self.show, self.keep_deprecations = label, show, keep_deprecations
         self.error = None
         self.warnings = []
         self._recorder = None
@@ -47,15 +48,19 @@ class Attempt:
     def lines(self) -> list:
         out = []
         for w in self.warnings:
-            line = f"{w.category.__name__}: {one_line(w.message)}"
+            where = os.path.basename(w.filename or "")
+            line = f"{w.category.__name__}{f' ({where})' if where else ''}: {one_line(w.message)}"
             if out and out[-1][0] == line:
                 out[-1][1] += 1
             else:
                 out.append([line, 1])
         shown = [f"warned  {line}" + (f"  (×{n})" if n > 1 else "") for line, n in out]
         if self.error is not None:
-            shown.append(f"raised  {type(self.error).__name__}: {short_message(self.error, limit=200)}")
-        return shown or ["no error, no warning"]
+            name = type(self.error).__name__
+            text = short_message(self.error, limit=200).removeprefix(f"{name}: ")  # torch often repeats the type
+            shown.append(f"raised  {name}: {text}")
+        shown = shown or ["no error, no warning"]
+        return [f"{self.label}: {line}" for line in shown] if self.label else shown
 
     def __enter__(self):
         self._recorder = warnings.catch_warnings(record=True)
@@ -77,9 +82,12 @@ class Attempt:
         return f"<attempt: {'; '.join(self.lines())}>"
 
 
-def attempt(show: bool = True, keep_deprecations: bool = False) -> Attempt:
+def attempt(label: str = "", show: bool = True, keep_deprecations: bool = False) -> Attempt:
     """``with H.attempt() as run:`` runs a block, prints its warnings and error (if any), and keeps them.
 
-    The TorchScript deprecation notice (explained in 02) is left out unless ``keep_deprecations=True``.
+    ``label`` starts each printed line (to tell two attempts apart). The TorchScript deprecation notice
+    (explained in 02) is left out unless ``keep_deprecations=True``.
     """
-    return Attempt(show=show, keep_deprecations=keep_deprecations)
+    if not isinstance(label, str):
+        raise TypeError(f"attempt's label is a short text, e.g. H.attempt('defaults'), not {type(label).__name__}")
+    return Attempt(label=label, show=show, keep_deprecations=keep_deprecations)
