@@ -11,7 +11,8 @@ class Limiter(nn.Module):
 
     def forward(self, x):
         peak = x.abs().max()
-        # Both branches take the same operands and return a tensor of the same shape and dtype.
+        # Both branches take the same operands and return a tensor of the same dtype (torch.cond refuses a
+        # mismatch; 09 shows it). Neither returns x itself: torch.cond refuses that aliasing, hence x.clone().
         return torch.cond(peak > 1, lambda x, peak: x / peak, lambda x, peak: x.clone(), (x, peak))
 
 

@@ -39,6 +39,22 @@ class ScalesOnlyWhenExported(torch.nn.Module):
         return PlainLimiter()(x)
 
 
+class ClampLimiter(torch.nn.Module):  # clips into [-1, 1] instead of scaling: exports, but computes something else
+    def forward(self, x):
+        return x.clamp(-1.0, 1.0)
+
+
+class SwappedCond(torch.nn.Module):  # torch.cond with the branches the wrong way round
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x, p: x.clone(), lambda x, p: x / p, (x, peak))
+
+
+class MaskLimiter(torch.nn.Module):  # an odd answer: a bool tensor must not crash the checker
+    def forward(self, x):
+        return x.abs() > 1
+
+
 class WhereLimiter(torch.nn.Module):
     def forward(self, x):
         peak = x.abs().max()
@@ -61,6 +77,9 @@ def test_limiter_solution_passes(solution, capsys):
     (AliasingLimiter(), "x.clone()"),
     (AlwaysScales(), "Keep what it computes"),
     (ScalesOnlyWhenExported(), "kept only one branch"),
+    (ClampLimiter(), "Keep what it computes"),
+    (SwappedCond(), "Keep what it computes"),
+    (MaskLimiter(), "Keep what it computes"),
 ])
 def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     assert not H.check_limiter_exports(model)
@@ -73,9 +92,18 @@ def test_limiter_with_where_passes_and_says_what_it_costs(capsys):
     assert "always running both" in capsys.readouterr().out
 
 
-def test_limiter_check_needs_a_model():
-    with pytest.raises(TypeError, match="add parentheses"):
-        H.check_limiter_exports(PlainLimiter)
+@pytest.mark.parametrize("answer, says", [
+    (PlainLimiter, "add parentheses"), (None, "got NoneType"), (torch.tensor([float("nan")]), "got Tensor"),
+])
+def test_limiter_check_answers_odd_arguments_with_one_line(answer, says, capsys):
+    assert H.check_limiter_exports(answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out and out.count("\n") == 1
+
+
+def test_limiter_inputs_cover_both_regimes_and_the_boundary():
+    peaks = [float(x.abs().max()) for x in H.LIMITER_INPUTS.values()]
+    assert any(p > 1 for p in peaks) and any(p < 1 for p in peaks) and 1.0 in peaks
 
 
 def test_reference_limiter_covers_both_regimes():
@@ -119,6 +147,10 @@ def test_tempered_wrong_answers_get_feedback(capsys):
     assert "not the model itself" in capsys.readouterr().out
     assert not H.check_tempered_digits_program("program.pt2")
     assert "you gave a str" in capsys.readouterr().out
+    assert not H.check_tempered_digits_program(H.TemperedDigits)
+    assert "you gave the class TemperedDigits" in capsys.readouterr().out
+    assert not H.check_tempered_digits_program(None)
+    assert "you gave a NoneType" in capsys.readouterr().out
     untrained = H.TemperedDigits()
     untrained.cnn = H.DigitsCNN().eval()
     batch = Dim("batch")

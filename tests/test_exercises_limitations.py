@@ -55,7 +55,54 @@ class StandardizeNoEps(nn.Module):
         return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + 1e-5)).clamp(-3.0, 3.0)
 
 
+class StandardizeIgnoresEps(nn.Module):  # takes eps, then uses the default anyway
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + 1e-5)).clamp(-3.0, 3.0)
+
+
+class StandardizeMeanNeverUpdated(nn.Module):  # creates last_mean in __init__ but forward uses a local
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        mean = x.mean(dim=-1, keepdim=True)
+        return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class StandardizeReturnsMask(nn.Module):  # an odd answer: a bool tensor must not crash the checker
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return x > self.last_mean
+
+
+class StandardizeNaN(StandardizeMeanNeverUpdated):
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return x * float("nan")
+
+
+def test_the_cases_reach_both_sides_of_the_clip():
+    sol = SOL06.Standardize()
+    x_plain, x_outlier = H.exercises.ex06_limitations._STANDARDIZE_CASES[0][1], H.exercises.ex06_limitations._STANDARDIZE_CASES[1][1]
+    assert sol(x_plain).abs().max() < 3  # nothing clipped
+    assert (sol(x_outlier).abs() == 3).any()  # the outlier is clipped
+
+
 @pytest.mark.parametrize("model, words", [
+    (StandardizeIgnoresEps, "the result changed on eps=0.5"),
+    (StandardizeMeanNeverUpdated, "last_mean"),
+    (StandardizeReturnsMask, "the result changed"),
+    (StandardizeNaN, "the result changed"),
     (StandardizeAsGiven, "still fails"),
     (StandardizeForgetsMean, "last_mean"),
     (StandardizeNoClip, "the result changed"),
@@ -114,7 +161,24 @@ class PeakAsBuffer(nn.Module):  # another fair answer: a one-value tensor, saved
         return x / self.peak
 
 
+class PeakStartsAtOne(PeakStartsAsInt):  # hides the first call's peak below 1
+    def __init__(self):
+        super().__init__()
+        self.peak = 1.0
+
+
+class PeakNotUpdated(nn.Module):  # divides by the running max but never stores it
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        return x / max(self.peak, float(x.abs().max()))
+
+
 @pytest.mark.parametrize("model, words", [
+    (PeakStartsAtOne, "start it at 0.0"),
+    (PeakNotUpdated, "max(self.peak, ...)"),
     (PeakWithGlobal, "global variables aren't supported"),
     (PeakStartsAsInt, "start it at 0.0"),
     (PeakOfThisCallOnly, "max(self.peak, ...)"),
@@ -166,7 +230,32 @@ class ClipperHelperEmptied(ClipperAsGiven):
         return 0
 
 
+class ClipperTorchCount(ClipperAsGiven):  # no decorator: the count rewritten in torch, which compiles
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int((x.abs() > 1).sum())
+
+
+class ClipperClampsWrong(ClipperAsGiven):
+    def forward(self, x):
+        if self.debug:
+            self.outside += self.count_outside(x)
+        return x.clamp(-1.0, 2.0)
+
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+def test_debug_helper_praise_names_what_was_done(capsys):
+    assert H.check_saveable_debug_helper(SOL06.Clipper)
+    assert "@torch.jit.unused" in capsys.readouterr().out
+    assert H.check_saveable_debug_helper(ClipperTorchCount)
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "@torch.jit.unused" not in out and "no decorator was needed" in out
+
+
 @pytest.mark.parametrize("model, words", [
+    (ClipperClampsWrong, "should still clamp to [-1, 1]"),
     (ClipperAsGiven, "Decorate the helper"),
     (ClipperUnusedNoAnnotations, "-> int"),
     (ClipperIgnored, "@torch.jit.unused"),
@@ -178,10 +267,24 @@ def test_debug_helper_wrong_answers(capsys, model, words):
     assert out.startswith("✘") and words in out and out.count("\n") == 1
 
 
-def test_checkers_explain_bad_arguments():
-    with pytest.raises(TypeError, match="nn.Module class"):
-        H.check_standardize_scriptable("Standardize")
-    with pytest.raises(TypeError, match="class itself"):
-        H.check_saveable_debug_helper(SOL06.Clipper())
-    with pytest.raises(TypeError, match="constructor"):
-        H.check_running_peak(type("NeedsArgs", (nn.Module,), {"__init__": lambda self, n: None}))
+class BrokenInit(nn.Module):
+    def __init__(self, debug: bool = False):
+        super().__init__()
+        raise ValueError("oops")
+
+
+@pytest.mark.parametrize("checker, answer, words", [
+    (H.check_standardize_scriptable, "Standardize", "nn.Module class"),
+    (H.check_standardize_scriptable, None, "got NoneType"),
+    (H.check_standardize_scriptable, torch.tensor([True]), "got Tensor"),
+    (H.check_saveable_debug_helper, SOL06.Clipper(), "drop the parentheses"),
+    (H.check_saveable_debug_helper, None, "you gave a NoneType"),
+    (H.check_saveable_debug_helper, BrokenInit, "ValueError: oops"),
+    (H.check_running_peak, type("NeedsArgs", (nn.Module,), {"__init__": lambda self, n: None}), "constructor"),
+    (H.check_running_peak, BrokenInit, "Building your model failed"),
+    (H.check_running_peak, torch.tensor([float("nan")]), "got Tensor"),
+])
+def test_checkers_answer_odd_arguments_with_one_line(capsys, checker, answer, words):
+    assert checker(answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and out.count("\n") == 1

@@ -12,6 +12,7 @@ from torch import nn
 
 import helpers as H
 from helpers.course.workdir import REPO_ROOT
+from helpers.tools.gallery import _same_outputs
 
 
 @pytest.mark.parametrize("key", [e.key for e in H.GALLERY])
@@ -26,8 +27,64 @@ def test_gallery_covers_the_constructs_the_notebook_teaches():
     keys = {e.key for e in H.GALLERY}
     assert {"try_except", "lambda", "varargs", "kwargs", "sum_builtin", "numpy_call", "new_attribute",
             "none_default", "mixed_list", "mixed_dict", "helper_ignore", "helper_unused",
-            "global_counter", "global_list", "global_read"} <= keys
+            "global_counter", "global_list", "global_read",
+            # constructs real models use
+            "comprehension_if", "comprehension_two_for", "set_comprehension", "dataclass_output",
+            "dataclass_config", "enum_call", "property", "super_forward", "final_assigned", "fstring_spec",
+            "format_spec_ignored"} <= keys
     assert len(keys) == len(H.GALLERY)
+
+
+def test_the_entries_are_data_apart_from_the_code_that_runs_them():
+    from helpers.tools import gallery, gallery_entries
+    assert gallery.GALLERY is gallery_entries.GALLERY
+    assert H.where("GALLERY") == "helpers/tools/gallery_entries.py"
+    assert H.where("check_gallery") == "helpers/tools/gallery.py"
+    source = inspect.getsource(gallery_entries)
+    assert "torch.jit.script(" not in source  # nothing in the data module runs TorchScript
+    # names other tools import from the gallery module stay there
+    for name in ("GALLERY", "_calls", "_highlight", "_script", "_same_outputs", "script_error_line"):
+        assert hasattr(gallery, name), name
+
+
+# What the comprehension entries teach, in full: which comprehensions compile on this torch.
+def _plain_list(x):
+    return [x + i for i in range(3)]
+
+
+def _dict_comprehension(x):
+    return {str(i): x + i for i in range(3)}
+
+
+def _nested(x):
+    return [[x + i + j for j in range(2)] for i in range(2)]
+
+
+def _conditional_value(x):
+    return [x + i if i > 0 else x for i in range(3)]
+
+
+@pytest.mark.parametrize("fn", [_plain_list, _dict_comprehension, _nested, _conditional_value])
+def test_these_comprehensions_compile_and_match_eager(fn):
+    x = torch.linspace(-1, 1, 4)
+    ok, why = _same_outputs(fn(x), torch.jit.script(fn)(x))
+    assert ok, why
+
+
+def test_a_dict_comprehension_with_an_if_is_refused_like_a_list_one():
+    def dict_if(x):
+        return {str(i): x + i for i in range(3) if i > 0}
+    with pytest.raises(torch.jit.frontend.NotSupportedError, match="Comprehension ifs are not supported yet"):
+        torch.jit.script(dict_if)
+
+
+def test_a_differs_entry_that_matches_eager_fails_the_check(tmp_path):
+    entry = _variant("format_spec_ignored", broken=H.gallery_entry("format_spec_ignored").fixed)
+    with pytest.raises(AssertionError, match="answer differently from eager.*but it matched"):
+        H.check_gallery_entry(entry, folder=tmp_path)
+    check = H.check_gallery_entry("format_spec_ignored", folder=tmp_path)
+    assert check.where == "scripts, runs, answers differently" and "head_{:02d}" in check.short
+    assert check.error is None and "eager:" in check.message
 
 
 def _variant(key, **changes):
@@ -76,6 +133,8 @@ def test_entries_validate_their_fields():
         _variant("lambda", stage="compile")
     with pytest.raises(ValueError, match="exception class"):
         _variant("lambda", error_type=None)
+    with pytest.raises(ValueError, match="exception class"):
+        _variant("none_default", error_type=None)  # a run-time failure names its exception too
     with pytest.raises(KeyError, match="choose one of"):
         H.gallery_entry("lambdas")
 

@@ -23,10 +23,10 @@ COURSE_MAP = [
     Stop("03_tracing.ipynb", "torch.jit.trace", 40, "records the path one input takes"),
     Stop("04_scripting.ipynb", "torch.jit.script", 30, "compiles the code, control flow included"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 20, "what a .pt holds; running it from C++"),
-    Stop("06_limitations.ipynb", "Limitations", 20, "what TorchScript rejects, and the fixes"),
+    Stop("06_limitations.ipynb", "Limitations", 40, "what TorchScript rejects, and the fixes"),
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 20, "freeze, measure, profile, debug"),
-    Stop("08_myth_busters.ipynb", "Myths and pitfalls", 15, "four myths, three pitfalls, a self-check quiz"),
-    Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 15, "torch.export, ONNX, production patterns"),
+    Stop("08_myth_busters.ipynb", "Myths and pitfalls", 30, "four myths, three pitfalls, a self-check quiz"),
+    Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 40, "torch.export, ONNX, production patterns"),
     Stop("11_your_model.ipynb", "Your own model", 30, "diagnose any model across every route; fix what it finds"),
 ]
 

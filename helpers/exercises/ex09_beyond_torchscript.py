@@ -25,12 +25,18 @@ def reference_limiter(x: torch.Tensor) -> torch.Tensor:
 
 
 def _close(a, b) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    """``a`` is a tensor of ``b``'s dtype, shape and values (a bool answer is a wrong answer, not a crash)."""
+    return (isinstance(a, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+            and bool(torch.allclose(a, b, rtol=1e-5, atol=1e-6)))
 
 
 def check_limiter_exports(model) -> bool:
     """09: ``model`` computes ``reference_limiter`` and torch.export captures it for inputs in both regimes."""
-    require_module(model, "check_limiter_exports")
+    try:
+        require_module(model, "check_limiter_exports")
+    except TypeError as error:  # a wrong kind of argument: one line saying what to pass, not a traceback
+        print(f"✘ {error}")
+        return False
     with torch.no_grad():
         for label, x in LIMITER_INPUTS.items():
             try:
@@ -60,7 +66,12 @@ def check_limiter_exports(model) -> bool:
     exported = program.module()
     with torch.no_grad():
         for label, x in LIMITER_INPUTS.items():
-            got = exported(x)
+            try:
+                got = exported(x)
+            except Exception as error:
+                print(f"✘ It exports, but the exported program fails on the {label} input {x.tolist()}: "
+                      f"{type(error).__name__}: {short_message(error, 120)}")
+                return False
             if not _close(got, reference_limiter(x)):
                 print(f"✘ It exports, but the exported program gets the {label} input {x.tolist()} wrong "
                       f"({got} instead of {reference_limiter(x)}): it seems to have kept only one branch.")
@@ -106,7 +117,8 @@ def check_tempered_digits_program(program) -> bool:
         print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")
         return False
     if not isinstance(program, torch.export.ExportedProgram):
-        print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave a {type(program).__name__}.")
+        what = f"the class {program.__name__}" if isinstance(program, type) else f"a {type(program).__name__}"
+        print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave {what}.")
         return False
     eager = TemperedDigits()
     exported = program.module()

@@ -1,8 +1,9 @@
 """The limitations gallery: what TorchScript refuses, the real error, why, and the fix (introduced in 06_limitations).
 
-The gallery is data: ``GALLERY`` is a list of ``GalleryEntry`` holding the *source text* of a
-broken and a fixed model, the error the broken one must raise, and test inputs on which the
-fix must script and agree with eager PyTorch. ``check_gallery_entry`` runs one entry live and
+The gallery is data, kept apart in ``gallery_entries.py``: ``GALLERY`` is a list of ``GalleryEntry``
+holding the *source text* of a broken and a fixed model, the error the broken one must raise, and
+test inputs on which the fix must script and agree with eager PyTorch. This module runs them:
+``check_gallery_entry`` runs one entry live and
 raises ``AssertionError`` naming the entry as soon as torch stops behaving as the entry says,
 so a torch release that lifts a limitation turns the tests red instead of leaving the
 workbook teaching something false.
@@ -23,12 +24,10 @@ import os
 import re
 import sys
 import tempfile
-import textwrap
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,10 +36,11 @@ from torch import nn
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import INTERPRETER_OPENER, short_message
 from ..course.workdir import work_dir
+from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
            "script_error_line", "script_signature",
-           "GalleryEntry", "EntryCheck", "GalleryReport", "GALLERY", "gallery_entry", "check_gallery_entry",
+           "EntryCheck", "GalleryReport", "gallery_entry", "check_gallery_entry",
            "check_gallery"]
 
 # Names every snippet can use without importing them (so the gallery's code stays short).
@@ -124,6 +124,10 @@ def captured_native_warnings():
         box.append("\n".join(t for t in [native.strip(), *python] if t))
 
 
+def _is_namedtuple(value) -> bool:
+    return isinstance(value, tuple) and isinstance(getattr(value, "_fields", None), tuple)
+
+
 def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, str]:
     """Compare two model outputs (tensors, numbers, or lists/tuples/dicts of them): ``(equal, reason)``."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
@@ -134,7 +138,9 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
         if not torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
             return False, f"values differ by up to {(a.double() - b.double()).abs().max().item():.3g}"
         return True, "same"
-    if type(a) is not type(b):
+    if _is_namedtuple(a) and _is_namedtuple(b) and (type(a).__name__, a._fields) == (type(b).__name__, b._fields):
+        pass  # TorchScript hands back its own class for a NamedTuple: same name and fields is the same type
+    elif type(a) is not type(b):
         return False, f"a {type(a).__name__} against a {type(b).__name__}"
     if isinstance(a, (list, tuple)):
         if len(a) != len(b):
@@ -206,464 +212,6 @@ def script_signature(scripted, method: str = "forward") -> str:
     return re.sub(r"^(\w+)\([^,()]*? self\b", r"\1(self", str(compiled.schema))
 
 
-@dataclass(frozen=True)
-class _Call:
-    """One test call: positional and keyword arguments."""
-    args: tuple
-    kwargs: dict = field(default_factory=dict)
-
-    def __call__(self, model):
-        # Models that draw random numbers draw the same ones in eager and script; fork_rng puts the
-        # caller's random state back afterwards, so checking a model never shifts a notebook's numbers.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return model(*self.args, **self.kwargs)
-
-
-def _calls(items) -> List[_Call]:
-    return [item if isinstance(item, _Call) else _Call(tuple(item)) for item in items]
-
-
-STAGES = ("script", "run", "warn")
-
-
-@dataclass(frozen=True)
-class GalleryEntry:
-    """One construct TorchScript rejects: broken source, the error it must raise, why, and a fixed source.
-
-    ``stage`` says where the broken model goes wrong: ``"script"`` (``torch.jit.script``
-    raises), ``"run"`` (it scripts, then the first test input fails when called) or ``"warn"``
-    (it scripts with a warning; ``fragment`` is then part of the warning). ``code_fragment``
-    must appear in the broken model's ``.code`` (to show a Union type, for instance).
-    ``fixed_inputs`` replaces ``inputs`` for the fix when its signature differs.
-    """
-    key: str
-    title: str
-    broken: str
-    fixed: str
-    error_type: Optional[type]
-    fragment: str
-    why: str
-    inputs: Callable[[], list]
-    stage: str = "script"
-    fixed_inputs: Optional[Callable[[], list]] = None
-    code_fragment: str = ""
-    same_as_broken: bool = True
-
-    def __post_init__(self):
-        if self.stage not in STAGES:
-            raise ValueError(f"GalleryEntry {self.key!r}: stage must be one of {STAGES}, got {self.stage!r}")
-        is_exception = isinstance(self.error_type, type) and issubclass(self.error_type, BaseException)
-        if self.stage != "warn" and not is_exception:
-            raise ValueError(f"GalleryEntry {self.key!r}: give the exception class the broken code raises")
-
-    def __repr__(self):
-        return f"<GalleryEntry {self.key!r}: {self.title}>"
-
-
-def _src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n") + "\n"
-
-
-def _x():
-    return torch.linspace(-2.0, 2.0, 6).reshape(2, 3)
-
-
-GALLERY = [
-    GalleryEntry(
-        key="try_except", title="try / except",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    try:
-                        return x.view(-1)
-                    except RuntimeError:  # a transposed x cannot be viewed
-                        return x.reshape(-1)
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x.reshape(-1)  # a view when possible, a copy otherwise
-            """),
-        error_type=torch.jit.frontend.UnsupportedNodeError, fragment="try blocks aren't supported",
-        why="TorchScript's compiler does not support `try` / `except`: a scripted model cannot catch "
-            "an error. Decide up front instead. Here `reshape` already does what the `except` branch "
-            "was for: a view when possible, a copy otherwise.",
-        inputs=lambda: [(_x(),), (_x().t(),)]),
-    GalleryEntry(
-        key="lambda", title="lambda",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    relu6 = lambda t: t.clamp(0.0, 6.0)
-                    return relu6(x) + relu6(-x)
-            """),
-        fixed=_src("""
-            def relu6(t: torch.Tensor) -> torch.Tensor:
-                return t.clamp(0.0, 6.0)
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return relu6(x) + relu6(-x)
-            """),
-        error_type=torch.jit.frontend.UnsupportedNodeError, fragment="Lambda aren't supported",
-        why="TorchScript compiles named functions whose source it can read, and `lambda` is not "
-            "supported inside them. Make it a module-level `def`: TorchScript compiles every "
-            "function `forward` calls, so the helper comes along.",
-        inputs=lambda: [(_x() * 4,)]),
-    GalleryEntry(
-        key="nested_def", title="a def inside forward",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    def relu6(t):
-                        return t.clamp(0.0, 6.0)
-                    return relu6(x) + relu6(-x)
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return self.relu6(x) + self.relu6(-x)
-
-                def relu6(self, t):
-                    return t.clamp(0.0, 6.0)
-            """),
-        error_type=torch.jit.frontend.UnsupportedNodeError, fragment="function definitions aren't supported",
-        why="A function defined inside `forward` is rejected like a lambda. Make it a method (or a "
-            "module-level function): methods that `forward` calls are compiled too.",
-        inputs=lambda: [(_x() * 4,)]),
-    GalleryEntry(
-        key="varargs", title="*args",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, *parts):
-                    return torch.cat(parts, dim=-1)
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, parts: List[torch.Tensor]):
-                    return torch.cat(parts, dim=-1)
-            """),
-        error_type=torch.jit.frontend.NotSupportedError, fragment="can't take variable number of arguments",
-        why="A scripted method has one fixed signature with a type for every argument, and `*args` "
-            "has neither a fixed count nor a type. Name the arguments, or take a "
-            "`List[torch.Tensor]` when the count really varies (callers then pass a list).",
-        inputs=lambda: [(_x(), _x()), (_x(), _x(), _x())],
-        fixed_inputs=lambda: [([_x(), _x()],), ([_x(), _x(), _x()],)]),
-    GalleryEntry(
-        key="kwargs", title="**kwargs",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x, **options):
-                    scale = options.get("scale", 1.0)
-                    return x * scale
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x, scale: float = 1.0):
-                    return x * scale
-            """),
-        error_type=torch.jit.frontend.NotSupportedError, fragment="can't take variable number of arguments",
-        why="Same reason as `*args`: `**kwargs` has no fixed names or types. Turn each option into "
-            "a keyword argument with a type annotation and a default.",
-        inputs=lambda: [(_x(),), _Call((_x(),), {"scale": 3.0})]),
-    GalleryEntry(
-        key="sum_builtin", title="Python's sum() over tensors",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return sum(x ** p for p in range(1, 4))
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return torch.stack([x ** p for p in range(1, 4)]).sum(dim=0)
-            """),
-        error_type=RuntimeError, fragment="found type 'List[Tensor]'",
-        why="The generator expression is not the problem: TorchScript compiles it like a list "
-            "comprehension (the message speaks of a `List[Tensor]`). The built-in `sum` is: "
-            "TorchScript maps it to `aten::sum`, which takes one tensor or a list of numbers, not "
-            "a list of tensors. Stack the tensors, then sum over the new dimension.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="numpy_call", title="a NumPy call",
-        broken=_src("""
-            import numpy as np
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return torch.from_numpy(np.tanh(x.numpy()))
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return torch.tanh(x)
-            """),
-        error_type=TypeError, fragment="cannot create weak reference",
-        why="A scripted model runs without Python, so it cannot call NumPy, and its tensors have no "
-            "`.numpy()`. Note how unhelpful the message is: it names a NumPy object, not the "
-            "limitation. Use the torch function of the same name.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="python_random", title="Python's random module",
-        broken=_src("""
-            import random
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x + 0.1 * random.random()
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x + 0.1 * torch.rand(())
-            """),
-        error_type=RuntimeError, fragment="is currently not supported in Torchscript",
-        why="`random.random` is a Python built-in, and TorchScript cannot call Python built-ins it "
-            "does not know. Draw the number with torch instead: torch's random functions run inside "
-            "the scripted model and follow `torch.manual_seed`.",
-        inputs=lambda: [(_x(),)], same_as_broken=False),
-    GalleryEntry(
-        key="new_attribute", title="a new attribute on self in forward",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    self.last_input = x
-                    return x * 2
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.last_input = torch.zeros(0)  # created here, with its type
-
-                def forward(self, x):
-                    self.last_input = x
-                    return x * 2
-            """),
-        error_type=RuntimeError, fragment="Tried to set nonexistent attribute: last_input",
-        why="A scripted module has a fixed set of typed attributes, known once `__init__` has run. "
-            "Assigning one that `__init__` did not create is rejected. Create it in `__init__` with "
-            "a value of the right type (an empty tensor here).",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="none_default", title="a None default without Optional",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x, bias=None):
-                    if bias is None:
-                        return x
-                    return x + bias
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x, bias: Optional[torch.Tensor] = None):
-                    if bias is None:
-                        return x
-                    return x + bias
-            """),
-        error_type=RuntimeError, fragment="Expected a proper Tensor but got None", stage="run",
-        why="Without an annotation TorchScript takes every argument to be a Tensor, so `bias=None` "
-            "becomes a Tensor argument. Scripting succeeds, `bias is None` is compiled as always "
-            "false, and the first call without `bias` fails. Annotate `Optional[torch.Tensor]`.",
-        inputs=lambda: [(_x(),), (_x(), torch.ones(3))]),
-    GalleryEntry(
-        key="mixed_list", title="a list holding a tensor and an int",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return [x * 2, x.shape[0]]
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x) -> Tuple[torch.Tensor, int]:
-                    return x * 2, x.shape[0]
-            """),
-        error_type=None, fragment="List consists of heterogeneous types", stage="warn",
-        code_fragment="List[Union[Tensor, int]]",
-        why="A TorchScript list holds one type. Given a tensor and an int, it becomes a "
-            "`List[Union[Tensor, int]]`, with a warning, and every later use of an item needs an "
-            "`isinstance` check. A tuple has one type per position: return `Tuple[Tensor, int]`.",
-        inputs=lambda: [(_x(),)], same_as_broken=False),
-    GalleryEntry(
-        key="mixed_dict", title="a dict with tensor and int values",
-        broken=_src("""
-            class Model(nn.Module):
-                def forward(self, x):
-                    return {"scores": x.softmax(-1), "label": int(x.argmax())}
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def forward(self, x) -> Dict[str, torch.Tensor]:
-                    return {"scores": x.softmax(-1), "label": x.argmax()}
-            """),
-        error_type=None, fragment="Dict values consist of heterogeneous types", stage="warn",
-        code_fragment="Dict[str, Union[Tensor, int]]",
-        why="Dict values share one type too: mixing a tensor and an int makes them "
-            "`Union[Tensor, int]`, with a warning. Keep every value a tensor (`x.argmax()` without "
-            "`int(...)`), and annotate the return type.",
-        inputs=lambda: [(_x(),)], same_as_broken=False),
-    GalleryEntry(
-        key="helper_ignore", title="a helper TorchScript cannot compile (keep it in Python)",
-        broken=_src("""
-            import statistics
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x / self.robust_scale(x)
-
-                def robust_scale(self, x):
-                    return statistics.median(x.abs().flatten().tolist()) + 1e-6
-            """),
-        fixed=_src("""
-            import statistics
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x / self.robust_scale(x)
-
-                @torch.jit.ignore  # stays a Python call
-                def robust_scale(self, x: torch.Tensor) -> float:
-                    return statistics.median(x.abs().flatten().tolist()) + 1e-6
-            """),
-        error_type=RuntimeError, fragment="'median' is being compiled since it was called from 'Model.robust_scale'",
-        why="TorchScript compiles every function `forward` calls, recursively, down into library "
-            "code (here the standard library's `statistics.median`), and stops at the first thing "
-            "it cannot type. `@torch.jit.ignore` leaves the helper as a call back into Python: it "
-            "needs type annotations, and the model then runs only where Python is, and cannot be saved.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="helper_unused", title="a debug-only helper (replace it by an error)",
-        broken=_src("""
-            import json
-
-
-            class Model(nn.Module):
-                def __init__(self, debug: bool = False):
-                    super().__init__()
-                    self.debug = debug
-
-                def forward(self, x):
-                    if self.debug:
-                        self.dump(x)
-                    return x.relu()
-
-                def dump(self, x):
-                    with open("activations.json", "w") as f:
-                        json.dump(x.tolist(), f)
-            """),
-        fixed=_src("""
-            import json
-
-
-            class Model(nn.Module):
-                def __init__(self, debug: bool = False):
-                    super().__init__()
-                    self.debug = debug
-
-                def forward(self, x):
-                    if self.debug:
-                        self.dump(x)
-                    return x.relu()
-
-                @torch.jit.unused  # compiled as "raise an error"
-                def dump(self, x: torch.Tensor) -> None:
-                    with open("activations.json", "w") as f:
-                        json.dump(x.tolist(), f)
-            """),
-        error_type=RuntimeError, fragment="Python builtin <built-in function open> is currently not supported",
-        why="The debugging helper uses `open`, which TorchScript cannot compile, even though the "
-            "deployed model never sets `debug`. `@torch.jit.unused` compiles the helper as "
-            "'raise an error': the model scripts and saves, and only a call that reaches the "
-            "helper fails.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="global_counter", title="a global counter",
-        broken=_src("""
-            CALLS = 0
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    global CALLS
-                    CALLS += 1
-                    return x * 2
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.calls = 0
-
-                def forward(self, x):
-                    self.calls += 1
-                    return x * 2
-            """),
-        error_type=torch.jit.frontend.UnsupportedNodeError, fragment="global variables aren't supported",
-        why="The `global` statement is rejected: a scripted model has no Python module to write "
-            "back to. Keep state on the model, as an attribute created in `__init__`.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="global_list", title="a module-level list that forward appends to",
-        broken=_src("""
-            SEEN = []
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    SEEN.append(x.shape[0])
-                    return x * 2
-            """),
-        fixed=_src("""
-            class Model(nn.Module):
-                seen: List[int]  # an empty list does not say what it will hold
-
-                def __init__(self):
-                    super().__init__()
-                    self.seen = []
-
-                def forward(self, x):
-                    self.seen.append(x.shape[0])
-                    return x * 2
-            """),
-        error_type=RuntimeError, fragment="attribute lookup is not defined on python value of type 'list'",
-        why="A module-level list is a Python object the compiled code cannot reach, so not even "
-            "its `append` can be looked up. Keep the list on the model; annotate it in the class "
-            "body, since an empty list does not tell TorchScript its element type.",
-        inputs=lambda: [(_x(),)]),
-    GalleryEntry(
-        key="global_read", title="reading a module-level number",
-        broken=_src("""
-            SCALE = 2.0
-
-
-            class Model(nn.Module):
-                def forward(self, x):
-                    return x * SCALE
-            """),
-        fixed=_src("""
-            SCALE = 2.0
-
-
-            class Model(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.scale = SCALE  # read once, when the model is built
-
-                def forward(self, x):
-                    return x * self.scale
-            """),
-        error_type=RuntimeError, fragment="cannot be used as a value. Perhaps it is a closed over global variable?",
-        why="Even reading a plain module-level number is rejected. Copy it into an attribute in "
-            "`__init__`: the model then carries the value with it when it is saved.",
-        inputs=lambda: [(_x(),)]),
-]
-
 _BY_KEY = {e.key: e for e in GALLERY}
 assert len(_BY_KEY) == len(GALLERY), "two gallery entries share a key"
 
@@ -714,12 +262,15 @@ class EntryCheck:
             # Not the line the check matched: for a helper that fails deep inside library code that is
             # the call chain ("… is being compiled since it was called from …"), and the cause comes first.
             return script_error_line(self.error)
+        if self.entry.stage == "differs":
+            first = self.message.splitlines()[0].removeprefix("scripted: ")
+            return f"no error; the scripted result differs from eager: {first}"
         return short_message(self.warning.replace("Warning: ", "", 1).split("] ", 1)[-1])
 
     @property
     def where(self) -> str:
         return {"script": "torch.jit.script fails", "run": "scripts, then fails when called",
-                "warn": "scripts with a warning"}[self.entry.stage]
+                "warn": "scripts with a warning", "differs": "scripts, runs, answers differently"}[self.entry.stage]
 
     def __repr__(self):
         return f"<EntryCheck {self.entry.key!r}: {self.where} → {self.short}; fix scripts and matches eager>"
@@ -790,7 +341,17 @@ def check_gallery_entry(entry, folder=None) -> EntryCheck:
         else:
             raise AssertionError(f"{name}: expected the scripted broken model to fail on its first test input "
                                  f"with {_expected(entry)}, but it ran: update the gallery")
-    if entry.stage == "warn":
+    if entry.stage == "differs":
+        got, expected = calls[0](scripted), eager_broken[0]
+        same, why = _same_outputs(expected, got)
+        if same:
+            raise AssertionError(f"{name}: expected the scripted broken model to answer differently from eager "
+                                 f"on its first test input, but it matched: update the gallery")
+        message = f"scripted: {got!r}\neager:    {expected!r}\n({why})"
+        if entry.fragment.lower() not in repr(got).lower():
+            raise AssertionError(f"{name}: expected {entry.fragment!r} in the scripted result, got {got!r}")
+        error = None
+    elif entry.stage == "warn":
         message = warning
         if entry.fragment.lower() not in warning.lower():
             raise AssertionError(f"{name}: expected a warning mentioning {entry.fragment!r} while scripting, "
