@@ -11,6 +11,7 @@ a cache folder in the learner's home instead, and builds made ahead by ``make cp
 """
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,9 +121,10 @@ def build_key(source_text: str, compiler_identity: str, torch_version: str, comm
 
 
 def _source_text(source: Path) -> str:
-    """The source and the workbook's headers beside it (e.g. value_io.h), which it may include."""
-    headers = sorted(source.parent.glob("*.h"))
-    return source.read_text(encoding="utf-8") + "".join(h.read_text(encoding="utf-8") for h in headers)
+    """The source and the workbook's own headers it includes (``#include "value_io.h"``), which are part of it."""
+    text = source.read_text(encoding="utf-8")
+    headers = [source.parent / name for name in re.findall(r'^\s*#include\s+"([^"]+)"', text, re.MULTILINE)]
+    return text + "".join(h.read_text(encoding="utf-8") for h in headers if h.is_file())
 
 
 def _key(target: _Target, compiler: str, compiler_path: str, source: Path) -> str:
