@@ -13,6 +13,7 @@
 // It prints "ok shape=... load_ms=... run_ms=... first_ms=... runs=N threads=T work_ms=..." and then
 // "out_spec <text>": the package's description of how Python nests the flat outputs (a pytree spec).
 // Errors: one line starting with "aoti_run: error:", exit codes as load_ts's (cpp/README.md).
+// It turns on the compiled model's input checks (AOTI_RUNTIME_CHECK_INPUTS=1, see below).
 //
 // The first call is slower than the next ones (memory is allocated, caches are cold), but there is no
 // profiling executor: the code was compiled and optimised before the package was written.
@@ -24,6 +25,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -62,6 +64,11 @@ int run(int argc, char** argv) {
     }
 
     if (!std::ifstream(package_path)) throw Failure{kBadModel, "no readable file at " + package_path};
+    // By default the compiled model trusts its inputs: given a batch of 2 and a batch of 3 where the
+    // export said both are the same "batch", it returned zeros without a word. This variable makes it
+    // check every input's dtype, shape and strides first ("expected size 3==2, stride 3==3 at dim=0").
+    // A service that has validated its requests itself may leave it unset and save those checks.
+    setenv("AOTI_RUNTIME_CHECK_INPUTS", "1", /*overwrite=*/0);
     auto start = std::chrono::steady_clock::now();
     // The loader unpacks the package into a temporary folder, dlopens the compiled model from it and
     // removes the folder when it is destroyed (here: at the end of run()).

@@ -260,10 +260,12 @@ def aoti_package():
         batch = torch.export.Dim("batch", max=64)
         exported = torch.export.export(model, (torch.randn(4, 4), torch.randn(4, 3)),
                                        dynamic_shapes=({0: batch}, {0: batch}))
-        temporary = cache / f".tiny-{key}.{os.getpid()}.pt2"
-        torch._inductor.aoti_compile_and_package(exported, package_path=str(temporary))
+        scratch = cache / f".tiny-{key}.{os.getpid()}"  # the package names its inner folder after its file
+        scratch.mkdir(exist_ok=True)
+        torch._inductor.aoti_compile_and_package(exported, package_path=str(scratch / package.name))
         torch.save(model.state_dict(), weights)
-        os.replace(temporary, package)
+        os.replace(scratch / package.name, package)
+        scratch.rmdir()
     model.load_state_dict(torch.load(weights))
     return model, package
 
@@ -281,6 +283,25 @@ def test_aoti_package_runs_in_cpp_like_eager(aoti_package):
     assert run.program == "C++ AOTI" and run.runs == 3 and run.output["score"].shape == (5,)
 
 
+def test_aoti_runner_checks_the_inputs(aoti_package, tmp_path):
+    # Without AOTI_RUNTIME_CHECK_INPUTS=1 (set by aoti_run) the compiled model takes mismatched batches silently.
+    _, package = aoti_package
+    with pytest.raises(RuntimeError, match=r"exit 5\): the model failed on the input: expected size 3==2"):
+        H.run_aoti_cpp(package, torch.ones(2, 4), torch.ones(3, 3))
+    binary = H.build_cpp(program="aoti_run", progress=False, quiet=True)
+    inputs = H.write_value_file(tmp_path / "inputs.pt", (torch.ones(2, 4), torch.ones(3, 3)))
+    unchecked = subprocess.run([str(binary.path), str(package), str(inputs), str(tmp_path / "out.pt")],
+                               env={"AOTI_RUNTIME_CHECK_INPUTS": "0"}, capture_output=True, text=True)
+    assert unchecked.returncode == 0  # no error at all: the compiled model trusted the shapes
+    # A dynamic dimension of torch.export starts at 2 unless told otherwise (0 and 1 are special-cased).
+    with pytest.raises(RuntimeError, match="dim value is too small at 0, expected it to be >= 2, but got: 1"):
+        H.run_aoti_cpp(package, torch.ones(1, 4), torch.ones(1, 3))
+    with pytest.raises(RuntimeError, match="expected inputs vector size to be 2, but got 1"):
+        H.run_aoti_cpp(package, torch.ones(2, 4))
+    with pytest.raises(H.CppInputError, match="an AOTI model takes tensors only"):
+        H.run_aoti_cpp(package, torch.ones(2, 4), 3)
+
+
 def test_aoti_runner_refuses_an_exported_program(tmp_path, aoti_package):
     path = tmp_path / "exported.pt2"
     torch.export.save(torch.export.export(TwoInputs(), (torch.ones(2), torch.ones(2))), str(path))
@@ -293,12 +314,12 @@ def test_aoti_runner_leaves_no_folder_behind(aoti_package, tmp_path):
     # The loader unpacks the package into $TMPDIR/aotinductor_*, and removes that folder when it is done.
     _, package = aoti_package
     binary = H.build_cpp(program="aoti_run", progress=False, quiet=True)
-    inputs = H.write_value_file(tmp_path / "inputs.pt", (torch.ones(1, 4), torch.ones(1, 3)))
+    inputs = H.write_value_file(tmp_path / "inputs.pt", (torch.ones(2, 4), torch.ones(2, 3)))
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     done = subprocess.run([str(binary.path), str(package), str(inputs), str(tmp_path / "out.pt")],
                           env={"TMPDIR": str(scratch)}, capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.startswith("ok shape=(1x3,1)")
+    assert done.returncode == 0 and done.stdout.startswith("ok shape=(2x3,2)")
     assert list(scratch.iterdir()) == []
 
 
