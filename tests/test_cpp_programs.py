@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import helpers as H
+from helpers.routes import cpp_build
 
 pytestmark = pytest.mark.skipif(shutil.which(os.environ.get("CXX") or "g++") is None, reason="no C++ compiler")
 
@@ -252,7 +253,7 @@ def aoti_package():
     torch.manual_seed(0)
     model = TinyExported().eval()
     key = hashlib.sha256((inspect.getsource(TinyExported) + torch.__version__).encode()).hexdigest()[:12]
-    cache = H.CPP_BUILD_DIR / "test-cache"
+    cache = cpp_build._build_dirs(None)[1] / "test-cache"  # cpp/build/, or the home cache if the repo is read-only
     package = cache / f"tiny-{key}.pt2"
     weights = cache / f"tiny-{key}.weights.pt"
     if not package.is_file():

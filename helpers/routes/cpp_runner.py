@@ -10,6 +10,7 @@ like. ``H.run_aoti_cpp`` / ``H.time_aoti_cpp`` do the same for an AOTInductor pa
 Every program runs with an empty environment: no PYTHONPATH, no LD_LIBRARY_PATH; the rpath
 recorded at build time finds LibTorch. Building and caching: ``cpp_build.py``; the files: ``cpp_io.py``.
 """
+import os
 import re
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def _as_arguments(inputs) -> tuple:
 
 
 def _check_model_path(model_path, who, what="a saved TorchScript file", how="torch.jit.save(model, WORK / 'model.pt')"):
-    if not isinstance(model_path, (str, Path)):
+    if not isinstance(model_path, (str, os.PathLike)):  # os.PathLike: also a package or build object with a path
         raise TypeError(f"{who} takes the path of {what}, got {type(model_path).__name__}: save the model first with "
                         f"{how}")
     model_path = Path(model_path).resolve()
@@ -134,11 +135,11 @@ def _check_counts(repeats, threads):
 
 
 def _check_libraries(libraries) -> list:
-    if isinstance(libraries, (str, Path)) or hasattr(libraries, "__fspath__"):
+    if isinstance(libraries, (str, os.PathLike)):
         libraries = [libraries]
     paths = []
     for library in libraries:
-        if not isinstance(library, (str, Path)) and not hasattr(library, "__fspath__"):
+        if not isinstance(library, (str, os.PathLike)):
             raise TypeError(f"libraries takes paths of shared libraries (.so), got {type(library).__name__}")
         path = Path(library).resolve()
         if not path.is_file():
