@@ -70,13 +70,16 @@ int main(int argc, char** argv) {
         for (int64_t d = 0; d < output.dim(); ++d) std::cerr << (d ? "x" : "") << output.size(d);
         std::cerr << std::endl;
         return 0;
-    } catch (const c10::Error& error) {
-        // what_without_backtrace(): the message without the C++ stack; its first line is the cause.
-        const std::string text = error.what_without_backtrace();
-        std::cerr << "main: error: " << text.substr(0, text.find('\n')) << std::endl;
-        return 1;
     } catch (const std::exception& error) {
-        std::cerr << "main: error: " << error.what() << std::endl;
+        // One line, the cause. A c10::Error's what() appends a C++ backtrace; what_without_backtrace()
+        // leaves it out, and its first line is the cause. An error raised inside the model's TorchScript
+        // code starts with a TorchScript traceback instead, and the cause is the last line.
+        const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
+        std::string text = c10_error ? c10_error->what_without_backtrace() : error.what();
+        while (!text.empty() && text.back() == '\n') text.pop_back();
+        const bool traceback = text.find("Traceback of TorchScript") != std::string::npos;
+        text = traceback ? text.substr(text.rfind('\n') + 1) : text.substr(0, text.find('\n'));
+        std::cerr << "main: error: " << text << std::endl;
         return 1;
     }
 }

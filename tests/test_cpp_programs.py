@@ -348,3 +348,12 @@ def test_service_starter_refuses_a_short_request(folder):
     torch.jit.script(nn.Linear(6, 3)).save(str(path))
     done = subprocess.run([str(binary.path), str(path), "2", "6"], input=b"\0" * 8, env={}, capture_output=True)
     assert done.returncode == 4 and b"the request holds 8 bytes, shape needs 48" in done.stderr
+
+
+def test_service_starter_reports_the_cause(folder):
+    path = scripted(folder, Reshapes(), "reshapes_service")
+    with pytest.raises(RuntimeError, match=r"exit 1\): RuntimeError: shape '\[-1, 7\]' is invalid for input of size 3$"):
+        H.run_main_cpp(path, torch.ones(3))
+    two = scripted(folder, TwoInputs(), "two_service")
+    with pytest.raises(RuntimeError, match=r"exit 1\): forward\(\) is missing value for argument 'y'"):
+        H.run_main_cpp(two, torch.ones(3))
