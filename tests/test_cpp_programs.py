@@ -75,6 +75,17 @@ class TinyExported(nn.Module):
         return {"hidden": hidden, "score": (hidden * y).sum(1)}
 
 
+class OneInput(nn.Module):
+    """For the starter of an AOTI service: one input, one output, a fixed shape."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.tanh(self.linear(x))
+
+
 def scripted(folder: Path, module: nn.Module, name: str) -> Path:
     path = folder / f"{name}.pt"
     torch.jit.script(module).save(str(path))
@@ -247,28 +258,32 @@ def test_operator_library_is_cached(ops_library):
 
 # ---------------------------------------------------------------- AOTInductor
 
-@pytest.fixture(scope="module")
-def aoti_package():
-    """A package of TinyExported, compiled once (20-60 s) and kept until this model's source or torch changes."""
+def compiled_package(cls, example, dynamic_shapes=None):
+    """(model, package): ``cls`` compiled once (20-60 s) and kept until its source or torch changes."""
     torch.manual_seed(0)
-    model = TinyExported().eval()
-    key = hashlib.sha256((inspect.getsource(TinyExported) + torch.__version__).encode()).hexdigest()[:12]
+    model = cls().eval()
+    key = hashlib.sha256((inspect.getsource(cls) + repr(dynamic_shapes) + torch.__version__).encode()).hexdigest()[:12]
     cache = cpp_build._build_dirs(None)[1] / "test-cache"  # cpp/build/, or the home cache if the repo is read-only
-    package = cache / f"tiny-{key}.pt2"
-    weights = cache / f"tiny-{key}.weights.pt"
-    if not package.is_file():
+    name = cls.__name__.lower()
+    package, weights = cache / f"{name}-{key}.pt2", cache / f"{name}-{key}.weights.pt"
+    if not (package.is_file() and weights.is_file()):
         cache.mkdir(parents=True, exist_ok=True)
-        batch = torch.export.Dim("batch", max=64)
-        exported = torch.export.export(model, (torch.randn(4, 4), torch.randn(4, 3)),
-                                       dynamic_shapes=({0: batch}, {0: batch}))
-        scratch = cache / f".tiny-{key}.{os.getpid()}"  # the package names its inner folder after its file
+        exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
+        scratch = cache / f".{name}-{key}.{os.getpid()}"  # the package names its inner folder after its file
         scratch.mkdir(exist_ok=True)
         torch._inductor.aoti_compile_and_package(exported, package_path=str(scratch / package.name))
-        torch.save(model.state_dict(), weights)
+        torch.save(model.state_dict(), scratch / weights.name)
+        os.replace(scratch / weights.name, weights)
         os.replace(scratch / package.name, package)
         scratch.rmdir()
     model.load_state_dict(torch.load(weights))
     return model, package
+
+
+@pytest.fixture(scope="module")
+def aoti_package():
+    batch = torch.export.Dim("batch", max=64)
+    return compiled_package(TinyExported, (torch.randn(4, 4), torch.randn(4, 3)), ({0: batch}, {0: batch}))
 
 
 def test_aoti_package_runs_in_cpp_like_eager(aoti_package):
@@ -322,6 +337,21 @@ def test_aoti_runner_leaves_no_folder_behind(aoti_package, tmp_path):
                           env={"TMPDIR": str(scratch)}, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("ok shape=(2x3,2)")
     assert list(scratch.iterdir()) == []
+
+
+def test_aoti_service_starter_matches_eager(aoti_package):
+    model, package = aoti_package
+    # The starter feeds one input; this package takes two, so it says so in one line.
+    with pytest.raises(RuntimeError, match=r"AOTI service starter program failed \(exit 1\): expected inputs vector size to be 2"):
+        H.run_main_cpp(package, torch.ones(2, 4), program="aoti_main")
+
+
+def test_aoti_service_starter_runs_a_one_input_package():
+    model, package = compiled_package(OneInput, (torch.randn(2, 4),))
+    x = torch.randn(2, 4)
+    with torch.inference_mode():
+        expected = model(x)
+    torch.testing.assert_close(H.run_main_cpp(package, x, program="aoti_main"), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_aoti_binary_links_libtorch():

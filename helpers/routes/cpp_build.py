@@ -4,7 +4,7 @@
 wheel (``find_package(Torch)`` fails with the CUDA wheel, so it calls g++ directly) and caches the
 binary in ``cpp/build/`` (git-ignored), keyed by a hash of the source (and the headers it includes),
 the compiler, the torch version and the command line: it recompiles only when one of them changes.
-``H.build_cpp(program="aoti_run")`` and ``program="main"`` build the other programs,
+``H.build_cpp(program="aoti_run")`` (and ``"main"``, ``"aoti_main"``) build the other programs,
 ``H.custom_op_library()`` the operator library ``libworkbook_ops.so``, and ``H.build_all_cpp()``
 (what ``make cpp`` runs) all of them. When the repository is read-only (a shared hub), builds go to
 a cache folder in the learner's home instead, and builds made ahead by ``make cpp`` are still found.
@@ -64,10 +64,11 @@ _TARGETS = {
     # The compiled model inside an AOTI package is a shared library that needs libtorch.so; it has no
     # rpath of its own, so the program must have libtorch.so loaded already: -ltorch (kept by --no-as-needed).
     "aoti_run": _Target("aoti_run", CPP_DIR / "aoti_run.cpp", links=("torch", "torch_cpu", "c10"), estimate=30.0),
+    "aoti_main": _Target("aoti_main", CPP_DIR / "aoti_main.cpp", links=("torch", "torch_cpu", "c10"), estimate=30.0),
     # The operator library is loaded into a process that already holds LibTorch (Python or load_ts).
     "custom_op": _Target("workbook_ops", CPP_DIR / "custom_op" / "clip_relu.cpp", library=True),
 }
-CPP_PROGRAMS = ("load_ts", "main", "aoti_run")
+CPP_PROGRAMS = ("load_ts", "main", "aoti_run", "aoti_main")
 
 
 class CppToolchainError(RuntimeError):
@@ -190,7 +191,7 @@ def _build_target(compiler: str, compiler_path: str, source: Path, build_dir: Pa
 def cached_cpp_binary(compiler=None, source=None, build_dir=None, *, program="load_ts"):
     """The build of ``program`` already made from today's source with this compiler and torch, or None; compiles nothing.
 
-    ``program`` is ``"load_ts"``, ``"main"``, ``"aoti_run"`` or ``"custom_op"`` (the operator library).
+    ``program`` is one of :data:`CPP_PROGRAMS` or ``"custom_op"`` (the operator library).
     """
     target = _target(program)
     compiler, compiler_path, source = _resolve(compiler, source, target)
@@ -342,7 +343,8 @@ def build_cpp(force: bool = False, *, program="load_ts", compiler=None, source=N
     """Compile a C++ program of ``cpp/`` once and return the binary; later calls reuse it until the source changes.
 
     ``program``: ``"load_ts"`` (the TorchScript runner, default), ``"main"`` (the starter for a C++
-    service) or ``"aoti_run"`` (the AOTInductor runner). ``force=True`` recompiles anyway.
+    service), ``"aoti_run"`` (the AOTInductor runner) or ``"aoti_main"`` (the starter for an AOTI
+    service). ``force=True`` recompiles anyway.
     ``compiler`` defaults to ``$CXX`` or ``g++``. Safe when two processes build at once: they take
     turns on a lock file, and the binary appears by an atomic rename, so nobody runs a half-written file.
     """

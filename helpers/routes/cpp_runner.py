@@ -6,7 +6,8 @@ forward returned (a tensor, tuple, list, dict, nested), read back from the progr
 program's own timings, and ``H.time_fresh_python`` times a new Python process doing the same job
 step for step (same files, same thread count, same empty environment), so the two compare like for
 like. ``H.run_aoti_cpp`` / ``H.time_aoti_cpp`` do the same for an AOTInductor package with
-``cpp/aoti_run``, and ``H.run_main_cpp`` runs the starter for a C++ service, ``cpp/main.cpp``.
+``cpp/aoti_run``, and ``H.run_main_cpp`` runs the starters for a C++ service, ``cpp/main.cpp``
+and ``cpp/aoti_main.cpp``.
 Every program runs with an empty environment: no PYTHONPATH, no LD_LIBRARY_PATH; the rpath
 recorded at build time finds LibTorch. Building and caching: ``cpp_build.py``; the files: ``cpp_io.py``.
 """
@@ -277,22 +278,29 @@ def run_aoti_cpp(package_path, *inputs, binary=None, timeout: float = 120):
 
 # ------------------------------------------------------------------ the starter for a C++ service
 
-def run_main_cpp(model_path, x, *, binary=None, timeout: float = 120) -> torch.Tensor:
-    """Run ``cpp/main.cpp`` (the starter for a C++ service) on one float tensor: its raw float32 bytes go in
-    on standard input, the output's come back on standard output."""
-    model_path = _check_model_path(model_path, "run_main_cpp")
+_STARTERS = {"main": "C++ service starter", "aoti_main": "C++ AOTI service starter"}
+
+
+def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float = 120) -> torch.Tensor:
+    """Run a starter for a C++ service on one float tensor: its raw float32 bytes go in on standard input, the
+    output's come back on standard output. ``program="main"`` (``cpp/main.cpp``) takes a TorchScript file,
+    ``program="aoti_main"`` (``cpp/aoti_main.cpp``) an AOTInductor package, and returns its first output."""
+    if program not in _STARTERS:
+        raise ValueError(f"run_main_cpp runs one of the starters {', '.join(map(repr, _STARTERS))}, not {program!r}")
+    model_path = _check_model_path(model_path, "run_main_cpp", *(() if program == "main" else (
+        "an AOTInductor package (.pt2)", "torch._inductor.aoti_compile_and_package(exported, package_path=...)")))
     if not isinstance(x, torch.Tensor) or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
         raise CppInputError(f"run_main_cpp takes one real-valued tensor, got {type(x).__name__}: the starter reads "
                             "float32 values")
-    binary = Path(binary) if binary is not None else build_cpp(program="main", quiet=True).path
+    binary = Path(binary) if binary is not None else build_cpp(program=program, quiet=True).path
     body = x.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes()
     done = subprocess.run([str(binary), str(model_path), *map(str, x.shape)], input=body, env={},
                           capture_output=True, timeout=timeout)
     stderr = done.stderr.decode(errors="replace")
     if done.returncode != 0:
-        raise _failure("C++ service starter", done.returncode, stderr, model_path, "main")
+        raise _failure(_STARTERS[program], done.returncode, stderr, model_path, program)
     match = re.search(r"^shape=([\dx]*)$", stderr, re.MULTILINE)
     if match is None:
-        raise RuntimeError(f"the C++ service starter printed something unexpected: {stderr.strip()[:200]!r}")
+        raise RuntimeError(f"the {_STARTERS[program]} printed something unexpected: {stderr.strip()[:200]!r}")
     shape = [int(s) for s in match.group(1).split("x") if s]
     return torch.frombuffer(bytearray(done.stdout), dtype=torch.float32).reshape(shape).clone()
