@@ -298,19 +298,20 @@ def test_link_lines_say_what_each_build_needs():
 
 
 def test_read_only_repository_builds_into_the_home_cache(monkeypatch, tmp_path):
-    read_only = tmp_path / "repo" / "cpp" / "build"
-    read_only.parent.mkdir(parents=True)
-    read_only.parent.chmod(0o555)
-    try:
-        monkeypatch.setattr(cpp_build, "CPP_BUILD_DIR", read_only)
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-        look_in, build_into = cpp_build._build_dirs(None)
-        if os.access(read_only.parent, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        assert look_in == [read_only, tmp_path / "cache" / "torchscript-workbook" / "cpp"]
-        assert build_into == tmp_path / "cache" / "torchscript-workbook" / "cpp"
-    finally:
-        read_only.parent.chmod(0o755)
+    # A shared hub: the repository (with what `make cpp` built ahead) cannot be written by the learner.
+    compiler = make_script(tmp_path, "fakecc", FAKE_COMPILER)
+    repo_build = tmp_path / "repo" / "cpp" / "build"
+    monkeypatch.setattr(cpp_build, "CPP_BUILD_DIR", repo_build)
+    monkeypatch.setattr(cpp_build, "_writable", lambda folder: folder != repo_build)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = tmp_path / "cache" / "torchscript-workbook" / "cpp"
+    built = H.build_cpp(program="main", compiler=str(compiler), progress=False, quiet=True)
+    assert built.compiled and built.path.parent == home and not repo_build.exists()
+    # A build made ahead in the repository is used, and nothing is compiled.
+    ahead = H.build_cpp(program="load_ts", compiler=str(compiler), build_dir=repo_build, progress=False, quiet=True)
+    again = H.build_cpp(program="load_ts", compiler=str(compiler), progress=False, quiet=True)
+    assert not again.compiled and again.path == ahead.path
+    assert H.cached_cpp_binary(str(compiler), program="load_ts") == ahead.path
 
 
 # ---------------------------------------------------------------- value files (the structured format)
