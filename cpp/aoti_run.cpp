@@ -76,7 +76,7 @@ int run(int argc, char** argv) {
     try {
         loader = std::make_unique<torch::inductor::AOTIModelPackageLoader>(package_path);
     } catch (const std::exception& error) {
-        throw Failure{kBadModel, package_path + " is not an AOTInductor package this LibTorch can load: " + cause(error)};
+        throw Failure{kBadModel, "cannot load " + package_path + " as an AOTInductor package: " + cause(error)};
     }
     const double load_ms = ms_since(start);
 

@@ -160,7 +160,9 @@ def _failure(program, code, stderr, model_path, kind):
     last = (stderr.strip().splitlines() or ["(no message)"])[-1]
     message = short_message(re.sub(r"^[\w.]+: error: ", "", last), limit=10 ** 6)
     if code == 3 and kind == "aoti":
-        reason = message.split("can load: ", 1)[-1].rstrip(". ")
+        reason = message.split("as an AOTInductor package: ", 1)[-1].rstrip(". ")
+        if "Failed to find a generated cpp file" not in reason:  # e.g. a library missing on this machine
+            return RuntimeError(f"the {program} program cannot load {model_path.name}: {reason}")
         return AotiPackageError(f"the {program} program cannot load {model_path.name}, it is not an AOTInductor package "
                                 f"({reason}): torch.export.save writes a graph, not compiled code; compile it with "
                                 "torch._inductor.aoti_compile_and_package")
