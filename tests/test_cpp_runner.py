@@ -5,6 +5,7 @@ reuse it). The caching, locking and error paths are also checked with a stand-in
 small shell script, so they run in a fraction of a second.
 """
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -343,3 +344,22 @@ def test_value_file_refuses_what_cpp_cannot_read(tmp_path):
     with pytest.raises(H.CppInputError, match="key"):
         H.write_value_file(tmp_path / "x.pt", {(1, 2): torch.ones(1)})
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_readme_commands_are_the_ones_the_helpers_run():
+    """cpp/README.md's by-hand commands, with $FLAGS and $T expanded, are cpp_build_command's, flag for flag."""
+    text = (H.CPP_BUILD_DIR.parent / "README.md").read_text()
+    flags = re.search(r'^FLAGS="([^"]+)"$', text, re.MULTILINE).group(1)
+    t = str(cpp_build.torch_dir())
+    documented = {}
+    for line in re.findall(r"^g\+\+ \$FLAGS (.+)$", text, re.MULTILINE):
+        words = f"g++ {flags} {line}".replace("$T", t).split()
+        documented[Path(words[words.index("-o") + 1]).name] = words
+    targets = {"load_ts": "load_ts", "main": "main", "aoti_run": "aoti_run", "aoti_main": "aoti_main",
+               "libworkbook_ops.so": "custom_op"}
+    assert set(documented) == set(targets)
+    for name, program in targets.items():
+        expected = cpp_build.cpp_build_command(f"cpp/build/{name}", program=program)
+        source = str(cpp_build._target(program).source.relative_to(H.CPP_BUILD_DIR.parent.parent))
+        expected = [source if word == str(cpp_build._target(program).source) else word for word in expected]
+        assert sorted(documented[name]) == sorted(expected), name
