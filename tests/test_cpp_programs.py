@@ -387,3 +387,15 @@ def test_service_starter_reports_the_cause(folder):
     two = scripted(folder, TwoInputs(), "two_service")
     with pytest.raises(RuntimeError, match=r"exit 1\): forward\(\) is missing value for argument 'y'"):
         H.run_main_cpp(two, torch.ones(3))
+
+
+def test_a_torchvision_model(folder, load_ts):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    model = torchvision.models.squeezenet1_1(weights=None).eval()  # no download: random weights
+    path = folder / "squeezenet.pt"
+    torch.jit.script(model).save(str(path))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        expected = model(x)
+    torch.testing.assert_close(H.run_cpp(path, x), expected, rtol=1e-4, atol=1e-4)
