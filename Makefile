@@ -73,9 +73,9 @@ test-robust: venv
 bench: venv
 	$(BIN)/python scripts/course_bench.py $(NOTEBOOKS)
 
-# Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
+# Build the C++ programs of notebooks 05 and 10 and the operator library once (cached in cpp/build/ until a source changes).
 cpp: venv
-	$(BIN)/python -c "import helpers as H; H.build_cpp()"
+	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
 
 # The executed course as static HTML in build/html/, readable without running anything.
 html: venv
