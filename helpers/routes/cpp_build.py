@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.workdir import REPO_ROOT
+from ..course.workdir import REPO_ROOT, atomic_write_text
 
 __all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CPP_PROGRAMS", "CppToolchainError", "CppBuildError", "CppBuild",
            "cpp_build_command", "build_cpp", "cached_cpp_binary", "custom_op_library", "build_all_cpp"]
@@ -261,15 +261,8 @@ def _first_error(log_text: str) -> str:
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename: readers never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write through a temporary file and a rename: readers never see half a file."""
+    atomic_write_text(path, text)
 
 
 def _build(program: str, force: bool, compiler, source, build_dir, progress: bool, quiet: bool) -> CppBuild:

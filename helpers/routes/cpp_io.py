@@ -20,22 +20,16 @@ from ..course.guards import require_tensor
 __all__ = ["write_tensor_file", "read_tensor_file", "write_value_file", "read_value_file", "CppInputError"]
 
 
+from ..course.workdir import atomic_write_bytes  # noqa: E402
+
+
 class CppInputError(TypeError):
     """An input the C++ programs cannot receive; the message names it and says what to pass."""
 
 
 def _atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` through a temporary file in the same folder, then rename: no reader sees half a file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` through a temporary file and a rename: no reader sees half a file."""
+    return atomic_write_bytes(path, data)
 
 
 # ------------------------------------------------------------------ the structured format
