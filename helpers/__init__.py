@@ -37,7 +37,10 @@ for _dotted in _modules():
     for _name in getattr(_module, "__all__", ()):
         if _name in _origin:  # two modules exporting one name would shadow each other silently
             raise ImportError(f"helpers: {_name!r} is exported by both {_origin[_name]} and {_dotted}")
-        _origin[_name] = _dotted
+        # a package (tools.graph) re-exports its modules' names: point at the module that defines each
+        _defined_in = getattr(getattr(_module, _name), "__module__", "") or ""
+        _inner = _defined_in.removeprefix(f"{__name__}.")
+        _origin[_name] = _inner if hasattr(_module, "__path__") and _inner.startswith(f"{_dotted}.") else _dotted
         globals()[_name] = getattr(_module, _name)
         __all__.append(_name)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.tools import graph_picture
+from helpers.tools.graph import mermaid, picture as graph_picture
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NODE_LINE = re.compile(r'^(\w+)(\(\[|\[\[|\[/|\{\{|\(|\[|>)"(.*)"(\]\)|\]\]|/\]|\}\}|\)|\])(:::\w+)?$')
@@ -258,7 +258,7 @@ def test_a_diagram_too_big_for_mermaid_falls_back_to_the_png(monkeypatch):
 
 
 def test_labels_are_escaped_for_mermaid():
-    escaped = graph_picture.mermaid_escape('say "hi" <b>#1</b> & `x`\nnext')
+    escaped = mermaid.mermaid_escape('say "hi" <b>#1</b> & `x`\nnext')
     assert '"' not in escaped and "<b>" not in escaped and "`" not in escaped
     assert escaped.endswith("<br>next") and "#quot;" in escaped and "#lt;" in escaped and "#35;1" in escaped
 

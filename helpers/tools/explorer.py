@@ -164,7 +164,7 @@ class DivergenceExplorer:
 
     def graph(self, **kwargs):
         """The graph picture of the current traced or scripted copy (H.draw_graph)."""
-        from .graph_picture import draw_graph  # imported late: only the widget and curious learners need it
+        from .graph import draw_graph  # imported late: only the widget and curious learners need it
         kwargs.setdefault("title", f"{self.model}, {_copy_name(self.method)}")
         return draw_graph(self.torchscript(), **kwargs)
 
