@@ -50,8 +50,54 @@ class _TorchScriptWalker:
     def source(self, frame, value):
         return self.env.get(self.key(frame, value))
 
-    def walk_block(self, nodes, region, frame, depth):
+    def count_rest(self, nodes, frame, depth):
+        """How many nodes of ``nodes`` would have been drawn: the budget is spent, so they are
+        counted, not laid out (a detection model's inlined graph has ~6000). Constants and attribute
+        reads go through their usual (cheap) handlers, so the count matches what a bigger budget draws."""
+        total = 0
         for node in nodes:
+            kind = node.kind()
+            skipped = self.b.skipped
+            if kind == "prim::Constant":
+                self.constant(node, None, frame)
+            elif kind == "prim::GetAttr":
+                self.getattr(node, None, frame)
+            elif (self.hide_constants and kind in _CONSTANT_LISTS
+                  and all(self.key(frame, v) in self.constants for v in node.inputs())):
+                self.b.hidden[kind] += 1
+                for value in node.outputs():
+                    self.constants.add(self.key(frame, value))
+            elif kind in ("prim::CallMethod", "prim::CallFunction"):
+                graph, module, _label, on_self = self.callee(node, frame)
+                if graph is not None and depth < 12 and (on_self or not self.collapse_calls):
+                    callee = next(self._frames)
+                    graph_inputs = list(graph.inputs())
+                    if kind == "prim::CallMethod" and graph_inputs:
+                        self.paths[self.key(callee, graph_inputs[0])] = self.paths.get(
+                            self.key(frame, node.inputsAt(0)), "")
+                        if module is not None:
+                            self.modules[self.key(callee, graph_inputs[0])] = module
+                    args = list(node.inputs())[1:]
+                    for value, inner in zip(args, graph_inputs[1:] if kind == "prim::CallMethod" else graph_inputs):
+                        if self.key(frame, value) in self.constants:
+                            self.constants.add(self.key(callee, inner))
+                    total += self.count_rest(graph.nodes(), callee, depth + 1)
+                else:
+                    total += 1
+            else:
+                total += 1
+                for block in node.blocks():
+                    total += self.count_rest(block.nodes(), frame, depth)
+            total += self.b.skipped - skipped  # a shown constant or attribute read, past the budget
+            self.b.skipped = skipped
+        return total
+
+    def walk_block(self, nodes, region, frame, depth):
+        nodes = list(nodes)
+        for index, node in enumerate(nodes):
+            if self.b.shown >= self.b.max_nodes:
+                self.b.skipped += self.count_rest(nodes[index:], frame, depth)
+                return
             kind = node.kind()
             outs = list(node.outputs())
             ins = list(node.inputs())
