@@ -5,7 +5,10 @@ all of them in one run with ``torch.utils.benchmark.Timer``: rounds that visit e
 turn, so a busy machine slows them all alike, and each round gives a ratio against eager. The
 ``BenchmarkReport`` keeps the median and interquartile range (IQR) of the times and of those
 ratios, says which variant failed and why, and displays as a table; ``H.plot_benchmark(...)``
-draws the ratios with their spread and the one-off costs before the first answer. The C++
+draws the ratios with their spread and the one-off costs before the first answer. Before any
+timing, every variant is checked with ``H.parity`` on varied inputs: a variant that computes
+something else is shown as wrong, with the first input where it diverges, and is never timed or
+called faster. The C++
 program runs as a separate process in only a few of the rounds: with fewer than ``FEW_RUNS``
 ratios a row shows (and judges by) their whole range instead of quartiles.
 """
@@ -21,7 +24,9 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import input_args, require_module
+from ..course.guards import require_module
+from .input_variants import as_args, leaves, vary_inputs
+from .parity import parity
 
 
 class _DropNoCudaNotice(logging.Filter):
@@ -91,10 +96,15 @@ class VariantResult:
     ratios: list = field(default_factory=list)  # per round: this variant's time / eager's time
     max_abs_diff: float = None  # largest difference from eager's output on the example
     note: str = ""
+    wrong: str = None           # why its answers are not eager's (first diverging input), None if they agree
+    parity: object = field(default=None, repr=False)  # the H.parity report it was checked with
+
+    def __post_init__(self):
+        self.checked_on = []    # labels of the inputs the parity check used
 
     @property
     def ok(self) -> bool:
-        return self.error is None and bool(self.times)
+        return self.error is None and self.wrong is None and bool(self.times)
 
     @property
     def median(self) -> float:
@@ -141,6 +151,8 @@ class VariantResult:
     def verdict(self) -> str:
         if self.error is not None:
             return "skipped" if self.stage == "skipped" else "failed"
+        if self.wrong is not None:
+            return "wrong"
         if not self.ratios:
             return "not measured"
         return ratio_verdict(*self.spread)
@@ -188,6 +200,11 @@ class BenchmarkReport:
                 if r.error is not None and r.stage != "skipped"}
 
     @property
+    def wrong(self) -> dict:
+        """Variant name -> how it diverges from eager, for every variant that computes something else."""
+        return {n: r.wrong for n, r in self.rows.items() if r.wrong is not None}
+
+    @property
     def skipped(self) -> dict:
         """Variant name -> why it was not attempted (the C++ program when it is not built)."""
         return {n: r.error for n, r in self.rows.items() if r.stage == "skipped"}
@@ -205,6 +222,8 @@ class BenchmarkReport:
             return f"{name} skipped: {r.error}"
         if r.error is not None:
             return f"{name} could not be measured ({r.stage}): {r.error}"
+        if r.wrong is not None:
+            return f"{name} computes something else: it {r.wrong}, so its speed is not compared"
         if name == "eager":
             return f"eager takes {_ms(r.median)} per call (IQR {_ms(r.iqr)})"
         if not r.ratios:
@@ -223,6 +242,10 @@ class BenchmarkReport:
             if r.error is not None:
                 why = f"skipped: {r.error}" if r.stage == "skipped" else f"failed at {r.stage}: {r.error}"
                 rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), "–", "–", "–", "–", why))
+                continue
+            if r.wrong is not None:
+                rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), _ms(r.second_call_s), "–", "–", "–",
+                             f"wrong: {r.wrong}"))
                 continue
             low, high = r.spread if r.ratios else (None, None)
             ratio = "–" if not r.ratios else (f"{_x(r.ratio)} ({_x(low)}–{_x(high)}, {len(r.ratios)} runs)"
@@ -257,7 +280,7 @@ class BenchmarkReport:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
         body = ""
         for row in rows[1:]:
-            colour = " style='color:#b00020'" if row[-1].startswith("failed") else ""
+            colour = " style='color:#b00020'" if row[-1].startswith(("failed", "wrong")) else ""
             body += "<tr>" + "".join(f"<td{colour}>{html.escape(c)}</td>" for c in row) + "</tr>"
         return (f"<div><b>{html.escape(self._title())}</b><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table></div>")
@@ -331,7 +354,13 @@ def _max_diff(a, b):
     la, lb = _leaves(a), _leaves(b)
     if len(la) != len(lb) or any(x.shape != y.shape for x, y in zip(la, lb)):
         return math.inf
-    diffs = [(x.float() - y.float()).abs().max().item() for x, y in zip(la, lb) if x.numel()]
+    diffs = []
+    for x, y in zip(la, lb):
+        if x.numel():
+            x, y = x.double(), y.double()
+            both_nan = torch.isnan(x) & torch.isnan(y)  # NaN where eager has NaN too is agreement
+            diff = torch.where(both_nan, torch.zeros_like(x), x - y).abs().max().item()
+            diffs.append(math.inf if math.isnan(diff) else diff)
     return max(diffs, default=0.0)
 
 
@@ -357,11 +386,8 @@ def _time_cpp_once(binary, model_path, example, repeats, threads):
 # ------------------------------------------------------------------ measuring
 
 def _check_example(example):
-    args = input_args(example)
-    if args is not None:
-        return args
-    raise TypeError(f"benchmark_model needs the example input as a tensor or a tuple of tensors, "
-                    f"got {type(example).__name__}: use e.g. H.example_input('deep_mlp')")
+    """The example as the tuple of positional arguments (a list or dict is one structured argument)."""
+    return as_args(example, "benchmark_model", "example")
 
 
 def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, thorough=False, rounds=None,
@@ -421,13 +447,42 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
         bar.close()
         if scratch is not None:
             scratch.cleanup()
-    return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in example], threads=threads,
+    return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in leaves(example)], threads=threads,
                            rounds=done, block_seconds=settings["block_seconds"])
 
 
+def _parity_inputs(model, example):
+    """The inputs every variant is checked on: the example and its variants the model accepts."""
+    try:
+        return dict(vary_inputs(example, model=model))
+    except ValueError:  # the model rejects the example itself: eager's own row says why
+        return {"example": example}
+
+
+def _check_parity(model, name, fn, inputs, reference, row):
+    """Check ``fn`` against eager before timing it; mark the row wrong when it diverges."""
+    same_shape = {k: v for k, v in inputs.items()
+                  if [tuple(t.shape) for t in leaves(v)] == [tuple(t.shape) for t in leaves(inputs["example"])]}
+    if name == "torch.compile":
+        inputs = same_shape  # another shape would recompile, which is the compile's cost, not its answer
+    finite = [t[torch.isfinite(t)].abs().max().item() for t in leaves(reference)
+              if t.is_floating_point() and torch.isfinite(t).any()]
+    scale = max(finite, default=1.0)
+    report = parity(model, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * max(1.0, scale), label=name)
+    row.parity, row.checked_on = report, [r.label for r in report.rows]
+    if report.all_close:
+        return True
+    first = report[report.first_divergence]
+    how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"
+    row.wrong = f"diverges from eager at {report.first_divergence!r} ({how})"
+    return False
+
+
 def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label):
-    """Build every variant and time its first two calls; return eager's output (None if eager failed)."""
+    """Build every variant, check it against eager, time its first two calls; return eager's output
+    (None if eager failed). A variant that diverges is kept out of the timed rounds."""
     reference = None
+    inputs = None
     for name in variants:
         bar.set_description(f"{label}: preparing {name}")
         bar.update(2)
@@ -450,6 +505,15 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
             reference = out
         elif reference is not None:
             _check_output(row, out, reference)
+            if inputs is None:
+                inputs = _parity_inputs(model, example)
+            bar.set_description(f"{label}: checking {name} against eager")
+            try:
+                if not _check_parity(model, name, fn, inputs, reference, row):
+                    continue  # not the model: timing it would compare speeds of different computations
+            except Exception as error:
+                _fail(row, error, "parity check")
+                continue
         fns[name] = fn
     return reference
 
@@ -622,8 +686,9 @@ def plot_benchmark(*reports):
             row = report.rows.get(name)
             if row is None:
                 continue
-            if row.error is not None:
-                what = "skipped (not built)" if row.stage == "skipped" else f"failed at {row.stage}"
+            if row.error is not None or row.wrong is not None:
+                what = ("skipped (not built)" if row.stage == "skipped" else f"failed at {row.stage}"
+                        if row.error is not None else "wrong: diverges from eager, not timed")
                 for axis in (left, right):
                     axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
                                   xycoords=("axes fraction", "data"), color="#b00020")
