@@ -40,8 +40,8 @@ logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
 
 from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
 
-__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "FEW_RUNS", "VariantResult",
-           "BenchmarkReport", "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
+__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "FEW_RUNS", "QUICK_COMPILE_MAX_PARAMETERS",
+           "VariantResult", "BenchmarkReport", "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
 
 # Every variant the benchmark knows, in the order the tables and plots show them.
 BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
@@ -52,6 +52,10 @@ _PYTHON_VARIANTS = BENCHMARK_VARIANTS[:-1]
 # ``min_rounds``, so that quartiles still mean something).
 QUICK_SETTINGS = {"rounds": 15, "min_rounds": 7, "seconds": 2.5, "block_seconds": 0.01, "cpp_runs": 3}
 THOROUGH_SETTINGS = {"rounds": 41, "min_rounds": 21, "seconds": 30.0, "block_seconds": 0.05, "cpp_runs": 7}
+
+# In quick mode, torch.compile is left out of the default variants for models bigger than this many
+# parameters: its first call compiles for minutes on a mobilenet-sized model on a small machine.
+QUICK_COMPILE_MAX_PARAMETERS = 1_000_000
 
 # Quartiles of three or four numbers say little: below this many ratios, a row is judged by its whole range.
 FEW_RUNS = 5
@@ -390,7 +394,7 @@ def _check_example(example):
     return as_args(example, "benchmark_model", "example")
 
 
-def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, thorough=False, rounds=None,
+def benchmark_model(model, example, *, label=None, variants=None, thorough=False, rounds=None,
                     seconds=None, block_seconds=None, threads=1, compile_backend="inductor", cpp_runs=None,
                     work_dir=None, progress=True) -> BenchmarkReport:
     """Measure ``model`` on ``example`` as each of ``variants``, all in one run; return a BenchmarkReport.
@@ -402,9 +406,19 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
     measured. ``threads=1`` keeps the numbers steady on a shared machine. ``"C++"`` in ``variants``
     adds the C++ program from 05 if it is already built (a row saying it was skipped if not);
     ``work_dir`` is where the model file it loads is written. ``thorough=True`` measures longer.
+    By default every Python variant is measured, except that quick mode leaves torch.compile out for
+    a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
+    ``variants`` or pass ``thorough=True`` to include it.
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
+    compile_left_out = None
+    if variants is None:
+        variants = list(_PYTHON_VARIANTS)
+        size = sum(p.numel() for p in model.parameters())
+        if not thorough and size > QUICK_COMPILE_MAX_PARAMETERS:
+            compile_left_out = (f"left out of quick mode for a model of {size / 1e6:.1f} M parameters (its first "
+                                "call compiles for minutes): pass thorough=True or name it in variants=")
     if isinstance(variants, str):
         variants = [variants]
     if model.training:
@@ -430,6 +444,8 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
     label = label or type(model).__name__
 
     rows = {name: VariantResult(name) for name in variants}
+    if compile_left_out:
+        rows["torch.compile"].error, rows["torch.compile"].stage = compile_left_out, "skipped"
     fns, extra, scratch = {}, {}, None
     bar = _progress_bar(2 * len(variants) + len(variants) * settings["rounds"], label, progress)
     old_threads = torch.get_num_threads()
@@ -487,6 +503,8 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
         bar.set_description(f"{label}: preparing {name}")
         bar.update(2)
         row = rows[name]
+        if row.stage == "skipped":
+            continue
         try:
             start = time.perf_counter()
             fn = _prepare(name, model, example, compile_backend)
@@ -687,7 +705,7 @@ def plot_benchmark(*reports):
             if row is None:
                 continue
             if row.error is not None or row.wrong is not None:
-                what = ("skipped (not built)" if row.stage == "skipped" else f"failed at {row.stage}"
+                what = ("skipped" if row.stage == "skipped" else f"failed at {row.stage}"
                         if row.error is not None else "wrong: diverges from eager, not timed")
                 for axis in (left, right):
                     axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
