@@ -352,3 +352,12 @@ def test_empty_detections_prove_little():
         pytest.skip("these random weights happened to detect something")
     assert report.all_close and report.empty and report.proves_little
     assert any("every output was empty" in w for w in report.warnings)
+
+
+def test_the_verdict_line_says_when_variants_were_not_built_or_notes_follow():
+    model = TwoInputs()
+    ids, mask = torch.tensor([[3, 3]]), torch.tensor([[True, True]])
+    report = H.parity(model, model, example=(ids, mask))
+    assert report.all_close and "3 variants not built, see below" in report.summary
+    rare = H.parity(RareBranch(), RareBranch(), example=torch.ones(3))
+    assert rare.summary.endswith("⚠ read the notes below")

@@ -311,12 +311,18 @@ class ParityReport:
     def summary(self) -> str:
         n = len(self.rows)
         tol = f"rtol={self.rtol:g}, atol={self.atol:g}"
+        notes = []
+        if self.skipped:
+            notes.append(f"{len(self.skipped)} variant{'s' if len(self.skipped) > 1 else ''} not built, see below")
+        if self.warnings:
+            notes.append("⚠ read the notes below")
+        tail = f"; {'; '.join(notes)}" if notes else ""
         if self.all_close:
             where = "its 1 input" if n == 1 else f"all {n} inputs"
-            return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol})"
+            return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}){tail}"
         bad = len(self.divergences)
         return (f"✘ {self.names[1]} diverges from {self.names[0]} on {bad} of {n} input{'s' if n > 1 else ''}, "
-                f"first at {self.first_divergence!r} ({tol})")
+                f"first at {self.first_divergence!r} ({tol}){tail}")
 
     def __str__(self):
         head = ("input", "shape", "exact", "close", "largest |diff|")
