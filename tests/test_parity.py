@@ -361,3 +361,18 @@ def test_the_verdict_line_says_when_variants_were_not_built_or_notes_follow():
     assert report.all_close and "3 variants not built, see below" in report.summary
     rare = H.parity(RareBranch(), RareBranch(), example=torch.ones(3))
     assert rare.summary.endswith("⚠ read the notes below")
+
+
+def test_a_dict_argument_is_one_structured_argument():
+    class Features(torch.nn.Module):
+        def forward(self, batch):
+            return batch["image"].mean(dim=1) + batch["ids"].float()
+
+    batch = {"image": torch.rand(2, 3), "ids": torch.tensor([1, 4])}
+    variants = H.vary_inputs(batch)
+    assert torch.equal(variants["negated"][0]["image"], -batch["image"])
+    assert torch.equal(variants["negated"][0]["ids"], batch["ids"])  # ints are never negated
+    assert variants["batch 4"][0]["ids"].shape == (4,) and "ints shifted" in variants
+    model = Features()
+    report = H.parity(model, model, example=batch)
+    assert report.all_close and report["example"].shapes == "{'image': (2, 3), 'ids': (2,)}"
