@@ -317,12 +317,13 @@ class _Watch:
             return None
 
         self.previous = sys.gettrace()
-        if not self.coverage.reason:
+        self.active = not self.coverage.reason and bool(codes)  # nothing to watch: no tracer, no slowdown
+        if self.active:
             sys.settrace(on_call)
         return self
 
     def __exit__(self, *exc):
-        if not self.coverage.reason:
+        if self.active:
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
             self.coverage.paths[self.label] = frozenset(self.lines)
         return False
