@@ -33,6 +33,8 @@ def _module_files():
         for path in sorted((_ROOT / part).glob("*.py")):
             if not path.stem.startswith("_"):
                 yield f"{part}.{path.stem}", path
+        for package in sorted(p.parent for p in (_ROOT / part).glob("*/__init__.py")):
+            yield f"{part}.{package.name}", package / "__init__.py"  # a small package, e.g. tools/graph/
 
 
 def _declared_names(path):
@@ -44,11 +46,25 @@ def _declared_names(path):
     return []
 
 
+def _defining_module(package_init, name):
+    """In a package that re-exports its modules' names, the module whose top level defines ``name``."""
+    for path in sorted(package_init.parent.glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            defined = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                       [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+            if name in defined:
+                return path.stem
+    return None
+
+
 for _dotted, _path in _module_files():
     for _name in _declared_names(_path):
         if _name in _origin:  # two modules exporting one name would shadow each other silently
             raise ImportError(f"helpers: {_name!r} is exported by both {_origin[_name]} and {_dotted}")
-        _origin[_name] = _dotted
+        _inner = _defining_module(_path, _name) if _path.name == "__init__.py" else None
+        _origin[_name] = f"{_dotted}.{_inner}" if _inner else _dotted  # where() names the file that defines it
         __all__.append(_name)
 
 

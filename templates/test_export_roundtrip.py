@@ -13,6 +13,7 @@ Step 3 is the point: a file that only works in the process that wrote it is not 
 ship. Needs only torch and pytest. Run it with: ``pytest tests/test_export_roundtrip.py -q``
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -35,6 +36,7 @@ def build_cases():
 
 
 METHODS = ("export",)  # add "script" or "trace" if you ship TorchScript .pt files
+LOADER_IMPORTS = ()  # libraries whose operators your model calls, e.g. ("torchvision",): the loader imports them
 RTOL, ATOL = 1e-5, 1e-6
 TIMEOUT = 300  # seconds for the fresh process (it imports torch)
 # ---------------------------------------------------------------- end of EDIT HERE
@@ -43,10 +45,12 @@ SUFFIX = {"script": ".pt", "trace": ".pt", "export": ".pt2"}
 
 # Runs in the fresh process: it imports torch only, so loading must work from the file alone.
 RUNNER = r"""
-import sys, warnings
+import importlib, json, sys, warnings
 warnings.filterwarnings("ignore")
 import torch
-method, path, inputs_file, outputs_file = sys.argv[1:5]
+method, path, inputs_file, outputs_file, imports = sys.argv[1:6]
+for name in json.loads(imports):  # what your serving process imports too (it registers their operators)
+    importlib.import_module(name)
 model = torch.export.load(path).module() if method == "export" else torch.jit.load(path)
 inputs = torch.load(inputs_file, weights_only=True)
 with torch.no_grad():
@@ -70,10 +74,28 @@ def run_in_fresh_process(method, path, inputs, folder):
     """Load ``path`` in a new Python process, run it on every input there, return its outputs."""
     inputs_file, outputs_file = folder / "inputs.pt", folder / "outputs.pt"
     torch.save(inputs, inputs_file)
-    done = subprocess.run([sys.executable, "-c", RUNNER, method, str(path), str(inputs_file), str(outputs_file)],
-                          cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, f"{method}: the fresh process could not load or run {path.name}:\n{done.stderr[-3000:]}"
+    done = subprocess.run([sys.executable, "-c", RUNNER, method, str(path), str(inputs_file), str(outputs_file),
+                           json.dumps(list(LOADER_IMPORTS))], cwd=folder, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, (f"{method}: the fresh process could not load or run {path.name}: "
+                                  f"{explain_failure(done.stderr)}\n{done.stderr[-3000:]}")
     return torch.load(outputs_file, weights_only=True)
+
+
+def explain_failure(stderr):
+    """The cause in the fresh process's error output (torch puts it on its own line, far from the end),
+    and for an operator of another library, the import the loading process needs."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    cause = next((ln for ln in lines if "Unknown builtin op" in ln or "failed to resolve" in ln), None)
+    if cause is None:
+        errors = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+        cause = errors[-1] if errors else (lines[-1] if lines else "(no message)")
+    found = re.search(r"Unknown builtin op: (\w+)::(\w+)|torch\.ops\.(\w+)\.(\w+)", cause)
+    if found and (found.group(1) or found.group(3)) not in ("aten", "prim", "quantized"):
+        library = found.group(1) or found.group(3)
+        operator = found.group(2) or found.group(4)
+        cause += (f" -> the file calls {library}::{operator}, an operator of another library: the loading process "
+                  f"must `import {library}` first (add it to LOADER_IMPORTS; a C++ program must link its library)")
+    return cause
 
 
 def leaves(out):

@@ -275,3 +275,49 @@ def test_threads_are_restored_after_measuring():
     before = torch.get_num_threads()
     H.benchmark_model(tiny(), X, variants=["eager"], threads=1, **FAST)
     assert torch.get_num_threads() == before
+
+
+# ---------------------------------------------------------------- the benchmark checks before it ranks
+
+class SignBranch(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return -x
+
+
+def test_a_variant_that_diverges_is_shown_wrong_and_never_timed():
+    report = H.benchmark_model(SignBranch().eval(), torch.ones(2, 3), variants=["eager", "trace", "script"], **FAST)
+    trace = report["trace"]
+    assert trace.verdict == "wrong" and not trace.ok and trace.times == [] and trace.ratios == []
+    assert "diverges from eager at 'negated'" in trace.wrong and report.wrong == {"trace": trace.wrong}
+    assert trace.parity.first_divergence == "negated"
+    assert "computes something else" in report.describe("trace") and "faster" not in report.describe("trace")
+    assert "wrong: diverges from eager at 'negated'" in str(report) and "wrong:" in report._repr_html_()
+    assert report["script"].ok and report["script"].parity.all_close and "negated" in report["script"].checked_on
+    assert report.measured == ["eager", "script"]
+    H.plot_benchmark(report)
+
+
+def test_a_nan_in_the_example_raises_no_false_alarm():
+    x = torch.linspace(-1, 1, 8).reshape(2, 4)
+    x[0, 1] = math.nan
+    report = H.benchmark_model(tiny(), x, variants=["eager", "trace", "script"], **FAST)
+    assert report.wrong == {} and report.failures == {}
+    assert all(report[name].note == "" for name in ("trace", "script"))
+
+
+def test_two_inputs_and_an_int_input_are_checked_and_timed():
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(10, 4)
+
+        def forward(self, ids, scale):
+            return self.embed(ids) * scale
+
+    model = Mixed().eval()
+    report = H.benchmark_model(model, (torch.tensor([[1, 2, 3]]), torch.tensor(2.0)),
+                               variants=["eager", "trace", "script"], **FAST)
+    assert report.measured == ["eager", "trace", "script"]
+    assert "ints permuted" in report["trace"].checked_on

@@ -108,3 +108,87 @@ def test_widget_shows_the_logic_state():
 def test_bad_settings_get_a_one_line_error(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         H.DivergenceExplorer(**kwargs)
+
+
+# ---------------------------------------------------------------- your own model
+
+import torch  # noqa: E402
+
+
+class TwoInputs(torch.nn.Module):
+    def forward(self, x, y):
+        if (x * y).sum() > 0:
+            return x + y
+        return x - y
+
+
+class Masked(torch.nn.Module):
+    def forward(self, x, mask):
+        return x * mask
+
+
+def test_your_own_model_gets_a_scale_per_input_and_the_path_it_took():
+    x, y = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])
+    ex = H.DivergenceExplorer(TwoInputs(), "trace", example=(x, y))
+    assert ex.models[0] == "TwoInputs" and ex.input_count == 2 and ex.state.agree
+    assert "same path as the example" in ex.state.path
+    state = ex.set(scales=[1.0, -1.0])
+    assert not state.agree and torch.equal(state.inputs[1], -y) and torch.equal(state.inputs[0], x)
+    assert "another path" in state.path and "`return x - y`" in state.path
+    assert ex.set(method="script").agree
+    assert ex.set(model="branch").agree and ex.set(model="TwoInputs").model == "TwoInputs"  # samples still there
+
+
+def test_only_floating_point_inputs_are_scaled_and_every_input_is_shown():
+    x, mask = torch.tensor([1.0, -2.0]), torch.tensor([True, False])
+    ex = H.DivergenceExplorer(Masked(), "script", example=(x, mask))
+    assert ex.scalable == [True, False]
+    state = ex.set(scales=[2.0, -1.0])
+    assert torch.equal(state.inputs[1], mask) and torch.equal(state.inputs[0], 2 * x) and state.agree
+    w = H.divergence_explorer(Masked(), "trace", example=(x, mask))
+    assert len(w.scale_sliders) == 2 and w.scale_sliders[1].layout.display == "none"
+    assert "input 1 =" in w.result.value and "input 2 =" in w.result.value
+    w.scale_sliders[0].value = -1.0
+    assert "✔ agree" in w.result.value
+
+
+def test_a_model_that_cannot_be_scripted_is_a_state_not_a_crash():
+    class Unscriptable(torch.nn.Module):
+        def forward(self, x):
+            try:
+                return torch.relu(x)
+            except RuntimeError:
+                return x
+
+    ex = H.DivergenceExplorer(Unscriptable(), "script", example=torch.ones(2))
+    assert not ex.state.agree and "torch.jit.script cannot convert Unscriptable" in ex.state.verdict
+    assert "\n" not in ex.state.verdict
+    assert ex.set(method="trace").agree
+
+
+@pytest.mark.parametrize("model, kwargs, error, fragment", [
+    ("branch", {"example": torch.ones(3)}, ValueError, "brings its own example"),
+    (TwoInputs(), {}, TypeError, "needs example="),
+    (TwoInputs, {"example": torch.ones(2)}, TypeError, "pass an instance"),
+    (3, {"example": torch.ones(2)}, TypeError, "your eager nn.Module"),
+    (TwoInputs(), {"example": torch.ones(2)}, ValueError, "TwoInputs fails on the example"),
+    (TwoInputs(), {"example": [1, 2]}, TypeError, "tensor or a tuple of tensors"),
+])
+def test_bad_input_for_your_own_model_gets_one_line(model, kwargs, error, fragment):
+    with pytest.raises(error, match=fragment) as info:
+        H.DivergenceExplorer(model, "trace", **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_a_detection_model_gets_one_line_never_its_repr():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None).eval()
+    with pytest.raises(ValueError) as info:
+        H.DivergenceExplorer(model, "trace", example=torch.rand(3, 64, 64))  # one image, not a list of images
+    message = str(info.value)
+    assert "\n" not in message and "FasterRCNN(" not in message and len(message) < 400
+    ex = H.DivergenceExplorer(H.sample_model("branch"), "trace", example=torch.ones(3))
+    with pytest.raises(ValueError, match="model must be one of") as info:
+        ex.set(model=model)
+    assert "\n" not in str(info.value) and "FasterRCNN(" not in str(info.value)

@@ -134,3 +134,66 @@ def test_template_names_the_first_input_that_differs():
         template.assert_same_outputs("export", expected[:1], [torch.ones(3)])
     with pytest.raises(AssertionError, match="eager gives 2 outputs, the reloaded model 1"):
         template.assert_same_outputs("script", expected[1:], [torch.ones(2)])
+
+
+# ---------------------------------------------------------------- an operator from another library
+
+try:
+    import torchvision
+except ImportError:  # the tests below skip themselves
+    torchvision = None
+
+
+class UsesNms(torch.nn.Module):
+    def forward(self, boxes, scores):
+        return torchvision.ops.nms(boxes, scores, 0.5)
+
+
+NMS_INPUTS = [(torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]]), torch.tensor([0.9, 0.8, 0.7]))]
+
+
+def test_an_operator_from_another_library_keeps_its_cause_and_names_the_import(tmp_path):
+    pytest.importorskip("torchvision")
+    checks = H.export_roundtrip_checks(UsesNms(), NMS_INPUTS, methods=("script", "export"), folder=tmp_path)
+    for method in ("script", "export"):
+        report = checks[method]
+        assert report.stage == "load" and "torchvision" in report.error and "nms" in report.error, report
+        assert "`import torchvision`" in report.hint and "export it again" not in report.hint
+    assert checks["script"].error == "RuntimeError: Unknown builtin op: torchvision::nms."
+
+
+def test_torch_suggested_fixes_are_kept(tmp_path):
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"a": x * 2, "b": x + 1}
+
+    class Reshape(torch.nn.Module):
+        def forward(self, x):
+            return x.reshape(4, -1)
+
+    trace = H.export_roundtrip_check(DictOut(), [torch.ones(2)], method="trace", folder=tmp_path)
+    assert trace.stage == "export" and "strict=False" in trace.hint and trace.hint.startswith("torch suggests")
+    fixed = H.export_roundtrip_check(Reshape(), [torch.ones(8, 2)], method="export", folder=tmp_path,
+                                     dynamic_shapes={"x": {0: torch.export.Dim("n")}})
+    assert fixed.stage == "export" and "torch suggests: " in fixed.hint and "n = 4*_n" in fixed.hint
+
+
+def test_cause_line_reads_past_a_bare_error_name():
+    assert export_check.cause_line("RuntimeError: \nUnknown builtin op: vision::roi_align.\nCould not find") == \
+        "RuntimeError: Unknown builtin op: vision::roi_align."
+    assert "import vision" in export_check.library_hint("Unknown builtin op: vision::roi_align.")
+    assert export_check.library_hint("Unknown builtin op: aten::foo.") == ""
+
+
+def test_template_names_the_cause_and_the_import_the_loader_needs(tmp_path):
+    pytest.importorskip("torchvision")
+    template = load_template()
+    with pytest.raises(AssertionError) as info:
+        template.roundtrip(UsesNms(), NMS_INPUTS, "script", tmp_path)
+    first = str(info.value).splitlines()[0]
+    assert "Unknown builtin op: torchvision::nms" in first and "`import torchvision`" in first
+    template.LOADER_IMPORTS = ("torchvision",)
+    try:
+        template.roundtrip(UsesNms(), NMS_INPUTS, "script", tmp_path)  # with the import, it loads and agrees
+    finally:
+        template.LOADER_IMPORTS = ()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.tools import graph_picture
+from helpers.tools.graph import mermaid, picture as graph_picture
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NODE_LINE = re.compile(r'^(\w+)(\(\[|\[\[|\[/|\{\{|\(|\[|>)"(.*)"(\]\)|\]\]|/\]|\}\}|\)|\])(:::\w+)?$')
@@ -253,7 +253,7 @@ def test_a_diagram_too_big_for_mermaid_falls_back_to_the_png(monkeypatch):
 
 
 def test_labels_are_escaped_for_mermaid():
-    escaped = graph_picture.mermaid_escape('say "hi" <b>#1</b> & `x`\nnext')
+    escaped = mermaid.mermaid_escape('say "hi" <b>#1</b> & `x`\nnext')
     assert '"' not in escaped and "<b>" not in escaped and "`" not in escaped
     assert escaped.endswith("<br>next") and "#quot;" in escaped and "#lt;" in escaped and "#35;1" in escaped
 
@@ -292,3 +292,43 @@ def test_bad_options_raise_one_line_type_errors():
         H.draw_graph(model, max_nodes=0)
     with pytest.raises(TypeError, match="title"):
         H.draw_graph(model, title=3)
+
+
+@pytest.fixture(scope="module")
+def detection_model_scripted():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)
+    return torch.jit.script(model.eval())
+
+
+def test_a_detection_model_is_capped_at_the_default_budget_and_its_rest_is_counted_not_walked(
+        detection_model_scripted):
+    # its inlined graph holds thousands of nodes: the default picture draws the first
+    # DEFAULT_MAX_NODES and says how many more there are (counted without being laid out)
+    picture = H.draw_graph(detection_model_scripted, inlined=True)
+    assert H.count_nodes(detection_model_scripted, inlined=True) > 3000
+    assert picture.node_count == graph_picture.DEFAULT_MAX_NODES and picture.not_drawn > 3000
+    total = picture.node_count + picture.not_drawn
+    assert f"pass max_nodes={total} to draw them all" in picture.message
+    nodes, _, _ = check_mermaid(picture.mermaid)
+    assert len(nodes) < 2 * graph_picture.DEFAULT_MAX_NODES  # notes, joins, inputs: not thousands
+    assert picture.mermaid_fits and picture.png().startswith(PNG_SIGNATURE)
+
+
+def test_calls_opened_past_the_budget_are_counted_too(detection_model_scripted):
+    small = H.draw_graph(detection_model_scripted, collapse_calls=False, max_nodes=30)
+    full = H.draw_graph(detection_model_scripted, collapse_calls=False, max_nodes=100_000)
+    assert small.node_count == 30 and full.not_drawn == 0
+    assert small.node_count + small.not_drawn == full.node_count
+    nodes, _, _ = check_mermaid(small.mermaid)
+    assert f"… {small.not_drawn} more nodes not drawn" in nodes.values()
+
+
+def test_a_small_budget_draws_a_small_picture_of_any_torchvision_model():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.mobilenet_v3_small(weights=None).eval()
+    traced_model = torch.jit.trace(model, torch.rand(1, 3, 64, 64))
+    full = H.draw_graph(traced_model, inlined=True, max_nodes=10_000)
+    small = H.draw_graph(traced_model, inlined=True, max_nodes=25)
+    assert small.node_count == 25 and small.node_count + small.not_drawn == full.node_count
+    assert small.hidden == full.hidden  # the rest is counted the way a full walk counts it

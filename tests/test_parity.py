@@ -179,3 +179,200 @@ def test_an_input_the_eager_model_rejects_is_named_with_the_reason():
         H.parity(model, model, example=torch.ones(3))
     with pytest.raises(ValueError, match="fails on the example"):
         H.vary_inputs(torch.ones(3), model=model)
+
+
+# ---------------------------------------------------------------- models the course did not write
+
+class TwoInputs(torch.nn.Module):
+    """Token ids (int64) and a mask (bool): neither may be negated or scaled."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 4)
+
+    def forward(self, ids, mask):
+        return self.embed(ids) * mask.unsqueeze(-1)
+
+
+class ListOfImages(torch.nn.Module):
+    def forward(self, images):
+        return torch.stack([image.mean() for image in images])
+
+
+class DictOut(torch.nn.Module):
+    def forward(self, x):
+        return {"scores": x.softmax(-1), "logits": x * 2}
+
+
+class RareBranch(torch.nn.Module):
+    def forward(self, x):
+        if x.abs().max() > 1e6:
+            return -x
+        return x * 2
+
+
+class Wrapper(torch.nn.Module):
+    """The data-dependent branch sits in a submodule's forward, not in the top-level one."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = RareBranch()
+        self.linear = torch.nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.inner(self.linear(x))
+
+
+def test_int_and_bool_inputs_are_varied_validly_and_nothing_is_dropped_silently():
+    ids, mask = torch.tensor([[1, 2, 3], [4, 5, 9]]), torch.tensor([[True, False, True], [True, True, False]])
+    variants = H.vary_inputs((ids, mask))
+    assert {"ints permuted", "ints shifted", "bools flipped", "batch 1", "batch 4"} <= set(variants)
+    permuted, shifted = variants["ints permuted"][0], variants["ints shifted"][0]
+    assert sorted(permuted.flatten().tolist()) == sorted(ids.flatten().tolist()) and not torch.equal(permuted, ids)
+    assert shifted.min() >= 1 and shifted.max() <= 9 and not torch.equal(shifted, ids)  # within the example's range
+    assert torch.equal(variants["bools flipped"][1], ~mask) and torch.equal(variants["bools flipped"][0], ids)
+    assert "negated" not in variants and "no floating-point tensor" in variants.skipped["sign and scale"]
+    model = TwoInputs()
+    report = H.parity(model, torch.jit.trace(model, (ids, mask)), example=(ids, mask), label="traced")
+    assert report.all_close and len(report.rows) == 6 and "skipped sign and scale" in str(report)
+    single = H.vary_inputs((torch.tensor([[3, 3]]), torch.tensor([[True, True]])))
+    assert "ints permuted" in single.skipped and "ints shifted" in single.skipped  # said, not dropped
+
+
+def test_a_list_argument_is_one_structured_argument():
+    images = [torch.rand(3, 8, 8), torch.rand(3, 6, 10)]
+    model = ListOfImages()
+    report = H.parity(model, model, example=(images,))
+    assert report.all_close and "1 item" in [r.label for r in report.rows] and "3 items" in [r.label for r in report.rows]
+    assert report["example"].shapes == "[(3, 8, 8), (3, 6, 10)]"
+    assert [r.label for r in H.parity(model, model, example=images).rows] == [r.label for r in report.rows]
+    broken = H.parity(model, lambda imgs: torch.stack([i.sum() for i in imgs]), inputs=[(images,)])
+    assert broken.status == "diverges" and broken.first_diverging_input[0] is images
+
+
+def test_dict_outputs_are_compared_by_key_not_order():
+    model, x = DictOut(), torch.randn(2, 3)
+    reordered = H.parity(model, lambda t: {"logits": t * 2, "scores": t.softmax(-1)}, example=x)
+    assert reordered.all_close
+    as_sequence = H.parity(model, lambda t: [t.softmax(-1), t * 2], example=x)  # ONNX returns a list in insertion order
+    assert as_sequence.all_close
+    missing = H.parity(model, lambda t: {"scores": t.softmax(-1)}, inputs=[x])
+    assert missing.status == "diverges" and "keys differ (missing ['logits'])" in missing.rows[0].note
+    wrong = H.parity(model, lambda t: {"logits": t * 3, "scores": t.softmax(-1)}, inputs=[x])
+    assert not wrong.all_close
+
+
+def test_namedtuple_none_and_int_outputs():
+    from collections import namedtuple
+    Out = namedtuple("Out", "value count extra")
+    model = lambda t: Out(t * 2, int(t.numel()), None)  # noqa: E731
+    assert H.parity(model, lambda t: (t * 2, t.numel(), None), inputs=[torch.ones(3)]).all_close
+    report = H.parity(model, lambda t: (t * 2, t.numel() + 1, None), inputs=[torch.ones(3)])
+    assert not report.all_close and "3 vs 4" in report.rows[0].note
+    assert not H.parity(model, lambda t: (t * 2, t.numel(), t), inputs=[torch.ones(3)]).all_close
+
+
+def test_a_branch_no_input_reached_is_named():
+    model = RareBranch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, torch.ones(3))
+    report = H.parity(model, traced, example=torch.ones(3), label="traced")
+    assert report.all_close and report.status == "ok" and report.proves_little and report.same_path
+    assert [text for _, _, text in report.uncovered] == ["return -x"]
+    assert any("no input ran `return -x`" in w and "not tested on that path" in w for w in report.warnings)
+    assert "⚠" in str(report) and "return -x" in report._repr_html_()
+    both = H.parity(model, traced, inputs=[torch.ones(3), torch.full((3,), 2e6)], label="traced")
+    assert both.uncovered == [] and both.divergences == ["input 1"]
+
+
+def test_coverage_reaches_into_submodules_and_says_when_it_cannot_be_recorded():
+    model = Wrapper()
+    report = H.parity(model, model, example=torch.randn(2, 3))
+    assert [(where, text) for where, _, text in report.uncovered] == [("RareBranch.forward", "return -x")]
+    scripted = torch.jit.script(RareBranch())
+    note = H.parity(scripted, scripted, example=torch.ones(3)).coverage_note
+    assert "scripted or traced model runs no Python" in note
+    plain = torch.nn.Sequential(torch.nn.Linear(3, 3))  # nothing of its own: nothing to report
+    assert H.parity(plain, plain, example=torch.ones(2, 3)).warnings == []
+
+
+def test_training_mode_is_named_as_the_cause():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).train()
+    torch.manual_seed(0)
+    report = H.parity(model, model, example=torch.ones(8, 4), label="traced")
+    assert not report.all_close and report.self_divergent and report.training_mode == ["Dropout '1'"]
+    assert any("training mode" in w and "model.eval()" in w and "not the traced copy's fault" in w
+               for w in report.warnings)
+    batchnorm = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)).train()
+    frozen = torch.jit.trace(batchnorm.eval(), torch.randn(8, 4))
+    report = H.parity(batchnorm.train(), frozen, inputs=[torch.randn(8, 4)], label="traced")
+    assert not report.all_close and not report.self_divergent
+    assert any("in training mode (BatchNorm1d '1')" in w for w in report.warnings)
+
+
+def test_status_and_first_diverging_input_for_tools_that_build_on_the_report(branch):
+    model, traced, x = branch
+    report = H.parity(model, traced, example=x)
+    assert report.status == "diverges" and torch.equal(report.first_diverging_input[0], -x)
+    assert H.parity(model, torch.jit.script(model), example=x).status == "ok"
+
+    def broken(t):
+        raise RuntimeError("Unknown builtin op: vision::nms")
+
+    failing = H.parity(model, broken, example=x)
+    assert failing.status == "fails" and failing.first_divergence == "example"
+
+
+def test_a_model_that_fails_on_the_input_gets_one_line_without_its_repr():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None).eval()
+    with pytest.raises((ValueError, TypeError)) as info:
+        H.parity(model, model, inputs=[torch.rand(3, 64, 64)])  # one image, not a list of images
+    assert "\n" not in str(info.value) and "FasterRCNN(" not in str(info.value)
+    with pytest.raises(TypeError) as info:
+        H.parity(model, 3, inputs=[[torch.rand(3, 64, 64)]])
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_empty_detections_prove_little():
+    torchvision = pytest.importorskip("torchvision")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a shared machine runs a detection model faster on one thread
+    try:
+        torch.manual_seed(0)
+        model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+            weights=None, weights_backbone=None).eval()
+        images = [torch.rand(3, 160, 200)]
+        report = H.parity(model, model, inputs={"one image": (images,)})
+    finally:
+        torch.set_num_threads(threads)
+    if not report.rows[0].empty:
+        pytest.skip("these random weights happened to detect something")
+    assert report.all_close and report.empty and report.proves_little
+    assert any("every output was empty" in w for w in report.warnings)
+
+
+def test_the_verdict_line_says_when_variants_were_not_built_or_notes_follow():
+    model = TwoInputs()
+    ids, mask = torch.tensor([[3, 3]]), torch.tensor([[True, True]])
+    report = H.parity(model, model, example=(ids, mask))
+    assert report.all_close and "3 variants not built, see below" in report.summary
+    rare = H.parity(RareBranch(), RareBranch(), example=torch.ones(3))
+    assert rare.summary.endswith("⚠ read the notes below")
+
+
+def test_a_dict_argument_is_one_structured_argument():
+    class Features(torch.nn.Module):
+        def forward(self, batch):
+            return batch["image"].mean(dim=1) + batch["ids"].float()
+
+    batch = {"image": torch.rand(2, 3), "ids": torch.tensor([1, 4])}
+    variants = H.vary_inputs(batch)
+    assert torch.equal(variants["negated"][0]["image"], -batch["image"])
+    assert torch.equal(variants["negated"][0]["ids"], batch["ids"])  # ints are never negated
+    assert variants["batch 4"][0]["ids"].shape == (4,) and "ints shifted" in variants
+    model = Features()
+    report = H.parity(model, model, example=batch)
+    assert report.all_close and report["example"].shapes == "{'image': (2, 3), 'ids': (2,)}"

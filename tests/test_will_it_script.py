@@ -148,3 +148,69 @@ def test_works_from_another_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path / "work"))
     monkeypatch.chdir(tmp_path)
     assert H.attempt_script(H.STARTER_FORWARD).ok
+
+
+# ---------------------------------------------------------------- models the course did not write
+
+STATEFUL = '''
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(1))
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+'''
+
+MOBILENET = '''
+import torchvision
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torchvision.models.mobilenet_v3_small(weights=None).eval()
+
+    def forward(self, x):
+        return self.net(x)
+'''
+
+
+def test_a_stateful_model_is_compared_fairly(tmp_path):
+    inputs = [(torch.ones(2),), (torch.ones(2),), (torch.ones(2),)]
+    attempt = H.attempt_script(STATEFUL, inputs, folder=tmp_path)
+    assert attempt.ok and "matches eager PyTorch on 3 test inputs" in attempt.note, attempt
+
+
+def test_a_big_model_is_not_taken_for_an_endless_loop(tmp_path):
+    pytest.importorskip("torchvision")
+    attempt = H.attempt_script(MOBILENET, [(torch.rand(1, 3, 64, 64),)], time_limit=5, folder=tmp_path)
+    assert attempt.verdict == "scripts", attempt
+    assert "loop forever" not in attempt.short_error
+
+
+def test_the_call_limit_grows_with_the_model():
+    from helpers.tools.will_it_script import PARAMETERS_PER_LIMIT, _scaled
+    small, big = torch.nn.Linear(2, 2), torch.nn.Linear(1000, 3 * PARAMETERS_PER_LIMIT // 1000)
+    assert _scaled(5.0, small) == 5.0 and _scaled(5.0, big) > 3 * 5.0 * 0.99
+    assert _scaled(None, big) is None
+
+
+@pytest.mark.parametrize("limit, error, fragment", [
+    (0, ValueError, "positive number of seconds"),
+    (-1, ValueError, "positive number of seconds"),
+    ("5", TypeError, "takes a number of seconds"),
+    (True, TypeError, "takes a number of seconds"),
+    (float("nan"), ValueError, "positive number of seconds"),
+])
+def test_bad_time_limits_get_one_line(limit, error, fragment):
+    for call in (lambda: H.attempt_script(H.STARTER_FORWARD, time_limit=limit),
+                 lambda: H.WillItScript(time_limit=limit),
+                 lambda: H.will_it_script(time_limit=limit)):
+        with pytest.raises(error, match=fragment) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_no_time_limit_still_scripts(tmp_path):
+    assert H.attempt_script(H.STARTER_FORWARD, time_limit=None, folder=tmp_path).ok

@@ -11,6 +11,7 @@ as a self-contained pytest file to copy into a project.
 import html
 import json
 import math
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -31,9 +32,22 @@ _SUFFIX = {"script": ".pt", "trace": ".pt", "export": ".pt2"}
 
 # Runs in the fresh process. It imports torch only: loading must work from the file alone.
 _RUNNER = r"""
-import json, os, sys, warnings
+import json, logging, os, sys, warnings
 warnings.filterwarnings("ignore")  # the parent process reports what matters
 import torch
+logged = []  # torch.export.load logs the real cause (an unknown operator) before raising a vague error
+class Keep(logging.Handler):
+    def emit(self, record):
+        error = record.exc_info[1] if record.exc_info else None
+        logged.append(record.getMessage() + (f" {type(error).__name__}: {error}" if error is not None else ""))
+for name in ("torch", "torch.export", "torch._export"):  # torch's loggers do not propagate to each other
+    logging.getLogger(name).addHandler(Keep(logging.WARNING))
+def why(error):
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error)); chain.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(chain + logged)
 jobs, inputs_file, outputs_file = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 inputs = torch.load(inputs_file, weights_only=True)
 results = {}
@@ -41,7 +55,8 @@ for method, path in jobs.items():
     try:
         model = torch.export.load(path).module() if method == "export" else torch.jit.load(path)
     except Exception as error:
-        results[method] = {"stage": "load", "error": f"{type(error).__name__}: {error}"}
+        results[method] = {"stage": "load", "error": why(error)}
+        del logged[:]
         continue
     outputs, errors = [], []
     with torch.no_grad():
@@ -192,12 +207,72 @@ def _max_diff(expected, got, rtol, atol):
     return close, worst
 
 
+# Operator namespaces torch registers itself; any other one comes from a library the loader must import.
+_TORCH_NAMESPACES = {"aten", "prim", "prims", "quantized", "_quantized", "quantized_decomposed", "higher_order",
+                     "profiler", "cuda", "_c10d_functional", "c10d_functional", "debugprims", "rngprims", "onednn",
+                     "mkldnn", "mkl", "_caffe2", "inductor", "_inductor_test", "mkldnn_prepacked", "torchao"}
+_IMPORTS = {"torchvision": ("import torchvision", "libtorchvision"), "torchaudio": ("import torchaudio", "libtorchaudio"),
+            "fbgemm": ("import fbgemm_gpu", "fbgemm_gpu"), "torchtext": ("import torchtext", "libtorchtext")}
+
+
+def cause_line(text, limit=200) -> str:
+    """The line of an error that says what went wrong: 'RuntimeError: Unknown builtin op: torchvision::nms.'
+    (torch often puts the cause on the line after a bare 'RuntimeError:')."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    name = re.match(r"^(\w+(?:\.\w+)*):\s*$", lines[0])
+    first = f"{name.group(1)}: {lines[1]}" if name and len(lines) > 1 else lines[0]
+    return short_message(first, limit)
+
+
+def foreign_operator(text):
+    """(namespace, operator) of an operator from another library named in an error, e.g. ('torchvision', 'nms')."""
+    for pattern in (r"Unknown builtin op: (\w+)::(\w+)", r"torch\.ops\.(\w+)\.(\w+)", r"\b(\w+)::(\w+)\b"):
+        for namespace, operator in re.findall(pattern, str(text)):
+            if namespace not in _TORCH_NAMESPACES and not namespace.startswith("_"):
+                return namespace, operator
+    return None
+
+
+def library_hint(text) -> str:
+    """What the loading process needs for an operator of another library; "" if none is named."""
+    found = foreign_operator(text)
+    if not found:
+        return ""
+    namespace, operator = found
+    python, cpp = _IMPORTS.get(namespace, (f"import {namespace}", f"the library that defines {namespace}::"))
+    return (f"the file calls {namespace}::{operator}, an operator of another library: the process that loads it "
+            f"must run `{python}` first (a C++ program must link {cpp})")
+
+
+def torch_suggestion(text) -> str:
+    """The fix torch itself suggests in an error ("Suggested fixes:" lines, or its strict=False advice), one line."""
+    text = str(text)
+    block = re.search(r"Suggested fixes:\s*\n((?:[ \t]+\S.*\n?)+)", text)
+    if block:
+        fixes = "; ".join(ln.strip() for ln in block.group(1).splitlines() if ln.strip())
+        return f"torch suggests: {fixes}"
+    sentence = re.search(r"[^.]*\bstrict=False\b[^.]*\.", text)
+    if sentence:
+        return f"torch suggests: {sentence.group(0).strip()}"
+    return ""
+
+
 def _export_hint(method, error) -> str:
     name = type(error).__name__
     if name == "GuardOnDataDependentSymNode":
         return "an `if` on tensor values: rewrite it with torch.cond (09), or use method='script'"
     if "Constraints violated" in str(error):
-        return "a dimension marked dynamic is fixed by the model or the example: read the suggested fixes"
+        fixes = torch_suggestion(error)
+        return ("a dimension marked dynamic is fixed by the model or the example: "
+                + (fixes if fixes else "read the suggested fixes"))
+    library = library_hint(error)
+    if library:
+        return library
+    suggestion = torch_suggestion(error)
+    if suggestion:
+        return suggestion
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
     return "read the error above; run the export by hand to see the full traceback"
@@ -273,7 +348,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
         try:
             _export_and_save(model, args_list[0], method, path, dynamic_shapes)
         except Exception as error:  # a failed export is a finding of the check, not a crash
-            reports[method] = RoundtripReport(method, "export", f"{type(error).__name__}: {short_message(error, 140)}",
+            reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))
             continue
         jobs[method] = path
@@ -282,15 +357,22 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
     for method, path in jobs.items():
         result = results.get(method, {"stage": "load", "error": "no result from the fresh process"})
         if result["stage"] == "load":
-            reports[method] = RoundtripReport(method, "load", short_message(result["error"], 160), path=path,
-                                              hint="the file does not load on its own: export it again and check the error")
+            text = result["error"]
+            library = library_hint(text)
+            cause = cause_line(text)
+            if library and foreign_operator(text)[0] not in cause:  # the vague error hid the operator: name it
+                cause = next((cause_line(ln) for ln in text.splitlines() if "failed to resolve" in ln), cause)
+            reports[method] = RoundtripReport(
+                method, "load", cause, path=path,
+                hint=library or torch_suggestion(text) or "the file does not load on its own: the cause is above")
             continue
         failed = [i for i, e in enumerate(result["errors"]) if e]
         if failed:
             first = result["errors"][failed[0]]
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that vary"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
-            reports[method] = RoundtripReport(method, "run", short_message(first, 160), failed_inputs=failed,
+            hint = library_hint(first) or hint
+            reports[method] = RoundtripReport(method, "run", cause_line(first), failed_inputs=failed,
                                               path=path, hint=hint)
             continue
         diffs, bad = [], []

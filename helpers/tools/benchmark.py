@@ -1,28 +1,28 @@
 """Time a model as eager, TorchScript, torch.compile and C++ variants (introduced in 07_optimize_and_debug).
 
-``H.benchmark_model(model, example)`` prepares every variant, times its first calls, then measures
-all of them in one run with ``torch.utils.benchmark.Timer``: rounds that visit every variant in
-turn, so a busy machine slows them all alike, and each round gives a ratio against eager. The
-``BenchmarkReport`` keeps the median and interquartile range (IQR) of the times and of those
-ratios, says which variant failed and why, and displays as a table; ``H.plot_benchmark(...)``
-draws the ratios with their spread and the one-off costs before the first answer. The C++
-program runs as a separate process in only a few of the rounds: with fewer than ``FEW_RUNS``
-ratios a row shows (and judges by) their whole range instead of quartiles.
+``H.benchmark_model(model, example)`` prepares every variant and checks it with ``H.parity`` on
+varied inputs: a variant that computes something else is shown as wrong, with the first input where
+it diverges, and is never timed or called faster. It then times the first calls, and measures all
+variants in one run with ``torch.utils.benchmark.Timer``: rounds that visit every variant in turn,
+so a busy machine slows them all alike, and each round gives a ratio against eager. The result is a
+``BenchmarkReport`` (benchmark_report.py: medians and interquartile ranges of the times and ratios,
+the table, ``H.plot_benchmark``). The C++ program runs as a separate process in only a few of the
+rounds: with fewer than ``FEW_RUNS`` ratios a row shows (and judges by) their whole range.
 """
 import logging
 import math
 import re
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import input_args, require_module
-
+from ..course.guards import require_module
+from .input_variants import as_args, leaves, vary_inputs
+from .parity import parity
+from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
 
 class _DropNoCudaNotice(logging.Filter):
     # The CUDA build of torch logs "No CUDA runtime is found" when torch.utils.benchmark imports its
@@ -35,11 +35,8 @@ logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
 
 from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
 
-__all__ = ["BENCHMARK_VARIANTS", "QUICK_SETTINGS", "THOROUGH_SETTINGS", "FEW_RUNS", "VariantResult",
-           "BenchmarkReport", "benchmark_model", "plot_benchmark", "ratio_verdict", "compare_gains"]
+__all__ = ["QUICK_SETTINGS", "THOROUGH_SETTINGS", "QUICK_COMPILE_MAX_PARAMETERS", "benchmark_model"]
 
-# Every variant the benchmark knows, in the order the tables and plots show them.
-BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
 _PYTHON_VARIANTS = BENCHMARK_VARIANTS[:-1]
 
 # Quick: what CI runs (seconds per model). Thorough: more rounds and longer blocks, for the curious.
@@ -48,239 +45,9 @@ _PYTHON_VARIANTS = BENCHMARK_VARIANTS[:-1]
 QUICK_SETTINGS = {"rounds": 15, "min_rounds": 7, "seconds": 2.5, "block_seconds": 0.01, "cpp_runs": 3}
 THOROUGH_SETTINGS = {"rounds": 41, "min_rounds": 21, "seconds": 30.0, "block_seconds": 0.05, "cpp_runs": 7}
 
-# Quartiles of three or four numbers say little: below this many ratios, a row is judged by its whole range.
-FEW_RUNS = 5
-
-
-def ratio_verdict(q25: float, q75: float) -> str:
-    """'faster' if the ratio's whole interquartile range is below 1, 'slower' if above, else 'no clear difference'.
-
-    A ratio is a variant's time divided by eager's: below 1 means less time per call.
-    """
-    if q25 is None or q75 is None or any(map(math.isnan, (q25, q75))):
-        return "not measured"
-    if q25 > q75:
-        raise ValueError(f"ratio_verdict needs q25 <= q75, got {q25} and {q75}: pass the lower quartile first")
-    if q75 < 1.0:
-        return "faster"
-    if q25 > 1.0:
-        return "slower"
-    return "no clear difference"
-
-
-def _quartiles(values):
-    """(q25, median, q75) of a list, with the same interpolation as numpy's default."""
-    if not values:
-        return (math.nan,) * 3
-    if len(values) == 1:
-        return (values[0],) * 3
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], q[1], q[2]
-
-
-@dataclass
-class VariantResult:
-    """One row of the report: how one variant did. Times are in seconds per call."""
-    name: str
-    error: str = None           # why it failed, one line (None if it ran)
-    stage: str = None           # where it failed: "prepare", "first call", "measure"; or "skipped"
-    prepare_s: float = None     # trace / script / freeze / optimize / compile wrapper / save for C++
-    first_call_s: float = None  # the first answer: TorchScript profiles it, torch.compile compiles
-    second_call_s: float = None  # TorchScript optimizes its graph during the second call
-    times: list = field(default_factory=list)   # one time per call per round
-    ratios: list = field(default_factory=list)  # per round: this variant's time / eager's time
-    max_abs_diff: float = None  # largest difference from eager's output on the example
-    note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and bool(self.times)
-
-    @property
-    def median(self) -> float:
-        return _quartiles(self.times)[1]
-
-    @property
-    def iqr(self) -> float:
-        q25, _, q75 = _quartiles(self.times)
-        return q75 - q25
-
-    @property
-    def ratio(self) -> float:
-        """Median over rounds of (this variant's time / eager's time): below 1 is faster than eager."""
-        return _quartiles(self.ratios)[1]
-
-    @property
-    def ratio_q25(self) -> float:
-        return _quartiles(self.ratios)[0]
-
-    @property
-    def ratio_q75(self) -> float:
-        return _quartiles(self.ratios)[2]
-
-    @property
-    def few_runs(self) -> bool:
-        """True when there are too few ratios for quartiles (the C++ row in quick mode)."""
-        return 0 < len(self.ratios) < FEW_RUNS
-
-    @property
-    def spread(self) -> tuple:
-        """(low, high) of the ratios: the interquartile range, or the whole range when ``few_runs``."""
-        if self.few_runs:
-            return min(self.ratios), max(self.ratios)
-        return self.ratio_q25, self.ratio_q75
-
-    @property
-    def spread_text(self) -> str:
-        low, high = self.spread
-        if self.few_runs:
-            return f"{_x(low)}–{_x(high)} over {len(self.ratios)} run{'s' if len(self.ratios) != 1 else ''}"
-        return f"IQR {_x(low)}–{_x(high)}"
-
-    @property
-    def verdict(self) -> str:
-        if self.error is not None:
-            return "skipped" if self.stage == "skipped" else "failed"
-        if not self.ratios:
-            return "not measured"
-        return ratio_verdict(*self.spread)
-
-
-def _ms(seconds) -> str:
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return "–"
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} µs"
-
-
-def _x(ratio) -> str:
-    """A ratio with two decimals, or three near 1, so that 0.998 never prints as 1.00 beside the word 'faster'."""
-    return f"{ratio:.3f}" if abs(ratio - 1) < 0.005 and ratio != 1 else f"{ratio:.2f}"
-
-
-class BenchmarkReport:
-    """What :func:`benchmark_model` measured: one :class:`VariantResult` per variant, in one run."""
-
-    def __init__(self, label, rows, *, input_shapes, threads, rounds, block_seconds):
-        self.label, self.rows = label, rows
-        self.input_shapes, self.threads, self.rounds, self.block_seconds = input_shapes, threads, rounds, block_seconds
-
-    def __getitem__(self, name) -> VariantResult:
-        if name not in self.rows:
-            raise KeyError(f"{name!r} was not benchmarked here; this report has {', '.join(self.rows)}")
-        return self.rows[name]
-
-    def __contains__(self, name):
-        return name in self.rows
-
-    @property
-    def measured(self) -> list:
-        """Names of the variants that ran and were timed."""
-        return [n for n, r in self.rows.items() if r.ok]
-
-    @property
-    def failures(self) -> dict:
-        """Variant name -> 'stage: why' for every variant that failed (skipped ones are in ``skipped``)."""
-        return {n: f"{r.stage}: {r.error}" for n, r in self.rows.items()
-                if r.error is not None and r.stage != "skipped"}
-
-    @property
-    def skipped(self) -> dict:
-        """Variant name -> why it was not attempted (the C++ program when it is not built)."""
-        return {n: r.error for n, r in self.rows.items() if r.stage == "skipped"}
-
-    def ratio(self, name) -> float:
-        return self[name].ratio
-
-    def verdict(self, name) -> str:
-        return self[name].verdict
-
-    def describe(self, name) -> str:
-        """One sentence about ``name`` against eager, built only from what was measured."""
-        r = self[name]
-        if r.stage == "skipped":
-            return f"{name} skipped: {r.error}"
-        if r.error is not None:
-            return f"{name} could not be measured ({r.stage}): {r.error}"
-        if name == "eager":
-            return f"eager takes {_ms(r.median)} per call (IQR {_ms(r.iqr)})"
-        if not r.ratios:
-            return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
-        spread = f"{_x(r.ratio)}× eager's time ({r.spread_text})"
-        share = "in every run" if r.few_runs else "in at least three rounds out of four"
-        meaning = {"faster": f"faster than eager {share}",
-                   "slower": f"slower than eager {share}",
-                   "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
-        return f"{name}: {spread}, {meaning}"
-
-    def table_rows(self) -> list:
-        """The table as rows of strings (header first), used by both the text and the HTML views."""
-        rows = [("variant", "prepare", "1st call", "2nd call", "median / call", "IQR", "× eager (IQR or range)", "verdict")]
-        for name, r in self.rows.items():
-            if r.error is not None:
-                why = f"skipped: {r.error}" if r.stage == "skipped" else f"failed at {r.stage}: {r.error}"
-                rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), "–", "–", "–", "–", why))
-                continue
-            low, high = r.spread if r.ratios else (None, None)
-            ratio = "–" if not r.ratios else (f"{_x(r.ratio)} ({_x(low)}–{_x(high)}, {len(r.ratios)} runs)"
-                                              if r.few_runs else f"{_x(r.ratio)} ({_x(low)}–{_x(high)})")
-            verdict = "baseline" if name == "eager" else r.verdict
-            if r.note:
-                verdict += f" · {r.note}"
-            iqr = "–" if len(r.times) < FEW_RUNS else _ms(r.iqr)  # no quartiles from a handful of times
-            rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), _ms(r.second_call_s), _ms(r.median),
-                         iqr, ratio, verdict))
-        return rows
-
-    def _title(self) -> str:
-        shapes = ", ".join("×".join(map(str, s)) for s in self.input_shapes)
-        return (f"{self.label}: input {shapes}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
-                f"{self.rounds} interleaved rounds")
-
-    def __str__(self):
-        rows = self.table_rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-        lines = [self._title()]
-        for row in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
-        return "\n".join(lines)
-
-    def __repr__(self):
-        return f"<BenchmarkReport {self.label}: measured {', '.join(self.measured) or 'nothing'}>"
-
-    def _repr_html_(self):
-        import html
-        rows = self.table_rows()
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-        body = ""
-        for row in rows[1:]:
-            colour = " style='color:#b00020'" if row[-1].startswith("failed") else ""
-            body += "<tr>" + "".join(f"<td{colour}>{html.escape(c)}</td>" for c in row) + "</tr>"
-        return (f"<div><b>{html.escape(self._title())}</b><table><thead><tr>{head}</tr></thead>"
-                f"<tbody>{body}</tbody></table></div>")
-
-
-def compare_gains(first, second, variant) -> str:
-    """One sentence: does ``variant`` gain more against eager on ``first``'s model or ``second``'s, beyond the spread?"""
-    if not isinstance(first, BenchmarkReport) or not isinstance(second, BenchmarkReport):
-        raise TypeError("compare_gains takes two reports from H.benchmark_model(...) and a variant name")
-    a, b = first[variant], second[variant]
-    if not (a.ratios and b.ratios):
-        return f"{variant}: not measured against eager on both {first.label} and {second.label}"
-
-    def show(report, row):
-        return f"{report.label} {_x(row.ratio)}× eager ({row.spread_text})"
-
-    both = f"{show(first, a)}, {show(second, b)}"
-    (a_low, a_high), (b_low, b_high) = a.spread, b.spread
-    if a_high < b_low:  # even a's worst quarter beats b's best quarter
-        return f"{variant}: a bigger gain on {first.label} than on {second.label}, beyond both spreads: {both}"
-    if b_high < a_low:
-        return f"{variant}: a bigger gain on {second.label} than on {first.label}, beyond both spreads: {both}"
-    return f"{variant}: the spreads overlap, so this run cannot rank the two: {both}"
+# In quick mode, torch.compile is left out of the default variants for models bigger than this many
+# parameters: its first call compiles for minutes on a mobilenet-sized model on a small machine.
+QUICK_COMPILE_MAX_PARAMETERS = 1_000_000
 
 
 # ------------------------------------------------------------------ preparing the variants
@@ -302,7 +69,8 @@ def _prepare(name, model, example, compile_backend):
     if name == "eager":
         return model
     if name == "trace":
-        return torch.jit.trace(model, example)
+        # no check_trace: the parity check that follows runs the trace on more inputs than it would
+        return torch.jit.trace(model, example, check_trace=False)
     if name == "script":
         return _fresh_script(model)
     if name == "script+freeze":
@@ -331,7 +99,13 @@ def _max_diff(a, b):
     la, lb = _leaves(a), _leaves(b)
     if len(la) != len(lb) or any(x.shape != y.shape for x, y in zip(la, lb)):
         return math.inf
-    diffs = [(x.float() - y.float()).abs().max().item() for x, y in zip(la, lb) if x.numel()]
+    diffs = []
+    for x, y in zip(la, lb):
+        if x.numel():
+            x, y = x.double(), y.double()
+            both_nan = torch.isnan(x) & torch.isnan(y)  # NaN where eager has NaN too is agreement
+            diff = torch.where(both_nan, torch.zeros_like(x), x - y).abs().max().item()
+            diffs.append(math.inf if math.isnan(diff) else diff)
     return max(diffs, default=0.0)
 
 
@@ -357,14 +131,11 @@ def _time_cpp_once(binary, model_path, example, repeats, threads):
 # ------------------------------------------------------------------ measuring
 
 def _check_example(example):
-    args = input_args(example)
-    if args is not None:
-        return args
-    raise TypeError(f"benchmark_model needs the example input as a tensor or a tuple of tensors, "
-                    f"got {type(example).__name__}: use e.g. H.example_input('deep_mlp')")
+    """The example as the tuple of positional arguments (a list or dict is one structured argument)."""
+    return as_args(example, "benchmark_model", "example")
 
 
-def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, thorough=False, rounds=None,
+def benchmark_model(model, example, *, label=None, variants=None, thorough=False, rounds=None,
                     seconds=None, block_seconds=None, threads=1, compile_backend="inductor", cpp_runs=None,
                     work_dir=None, progress=True) -> BenchmarkReport:
     """Measure ``model`` on ``example`` as each of ``variants``, all in one run; return a BenchmarkReport.
@@ -376,9 +147,19 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
     measured. ``threads=1`` keeps the numbers steady on a shared machine. ``"C++"`` in ``variants``
     adds the C++ program from 05 if it is already built (a row saying it was skipped if not);
     ``work_dir`` is where the model file it loads is written. ``thorough=True`` measures longer.
+    By default every Python variant is measured, except that quick mode leaves torch.compile out for
+    a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
+    ``variants`` or pass ``thorough=True`` to include it.
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
+    compile_left_out = None
+    if variants is None:
+        variants = list(_PYTHON_VARIANTS)
+        size = sum(p.numel() for p in model.parameters())
+        if not thorough and size > QUICK_COMPILE_MAX_PARAMETERS:
+            compile_left_out = (f"left out of quick mode for a model of {size / 1e6:.1f} M parameters (its first "
+                                "call compiles for minutes): pass thorough=True or name it in variants=")
     if isinstance(variants, str):
         variants = [variants]
     if model.training:
@@ -404,6 +185,8 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
     label = label or type(model).__name__
 
     rows = {name: VariantResult(name) for name in variants}
+    if compile_left_out:
+        rows["torch.compile"].error, rows["torch.compile"].stage = compile_left_out, "skipped"
     fns, extra, scratch = {}, {}, None
     bar = _progress_bar(2 * len(variants) + len(variants) * settings["rounds"], label, progress)
     old_threads = torch.get_num_threads()
@@ -421,17 +204,71 @@ def benchmark_model(model, example, *, label=None, variants=_PYTHON_VARIANTS, th
         bar.close()
         if scratch is not None:
             scratch.cleanup()
-    return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in example], threads=threads,
+    return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in leaves(example)], threads=threads,
                            rounds=done, block_seconds=settings["block_seconds"])
 
 
+def _parity_inputs(model, example):
+    """The inputs every variant is checked on: the example and its variants the model accepts, one
+    other batch size only (x0.1 adds little beside x10 and zeros; every input costs a call per variant)."""
+    try:
+        variants = vary_inputs(example, model=model)
+    except ValueError:  # the model rejects the example itself: eager's own row says why
+        return {"example": example}
+    chosen, other_size = {}, False
+    for label, args in variants.items():
+        resized = label.startswith("batch ") or label.endswith(("item", "items"))
+        if label == "x0.1" or (resized and other_size):
+            continue
+        other_size = other_size or resized
+        chosen[label] = args
+    return chosen
+
+
+class _EagerOnce:
+    """The eager model with its answer to each checking input kept: every variant is compared with
+    the same eager outputs, computed once (the inputs are the same tuple objects each time)."""
+
+    def __init__(self, model):
+        self.model, self.answers = model, {}
+
+    def __call__(self, *args):
+        key = id(args[0]) if len(args) == 1 else tuple(map(id, args))
+        if key not in self.answers:
+            self.answers[key] = (args, self.model(*args))  # keeps args alive, so no id is reused
+        return self.answers[key][1]
+
+
+def _check_parity(eager, name, fn, inputs, reference, row):
+    """Check ``fn`` against eager before timing it; mark the row wrong when it diverges."""
+    same_shape = {k: v for k, v in inputs.items()
+                  if [tuple(t.shape) for t in leaves(v)] == [tuple(t.shape) for t in leaves(inputs["example"])]}
+    if name == "torch.compile":
+        inputs = same_shape  # another shape would recompile, which is the compile's cost, not its answer
+    finite = [t[torch.isfinite(t)].abs().max().item() for t in leaves(reference)
+              if t.is_floating_point() and torch.isfinite(t).any()]
+    scale = max(finite, default=1.0)
+    report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * max(1.0, scale), label=name)
+    row.parity, row.checked_on = report, [r.label for r in report.rows]
+    if report.all_close:
+        return True
+    first = report[report.first_divergence]
+    how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"
+    row.wrong = f"diverges from eager at {report.first_divergence!r} ({how})"
+    return False
+
+
 def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label):
-    """Build every variant and time its first two calls; return eager's output (None if eager failed)."""
+    """Build every variant, check it against eager, time its first two calls; return eager's output
+    (None if eager failed). A variant that diverges is kept out of the timed rounds."""
     reference = None
+    inputs = None
     for name in variants:
         bar.set_description(f"{label}: preparing {name}")
         bar.update(2)
         row = rows[name]
+        if row.stage == "skipped":
+            continue
         try:
             start = time.perf_counter()
             fn = _prepare(name, model, example, compile_backend)
@@ -450,6 +287,15 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
             reference = out
         elif reference is not None:
             _check_output(row, out, reference)
+            if inputs is None:
+                inputs, eager = _parity_inputs(model, example), _EagerOnce(model)
+            bar.set_description(f"{label}: checking {name} against eager")
+            try:
+                if not _check_parity(eager, name, fn, inputs, reference, row):
+                    continue  # not the model: timing it would compare speeds of different computations
+            except Exception as error:
+                _fail(row, error, "parity check")
+                continue
         fns[name] = fn
     return reference
 
@@ -598,72 +444,3 @@ def _progress_bar(total, label, progress):
         return _NoBar()
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=f"{label}: preparing", unit="step", leave=True)
-
-
-# ------------------------------------------------------------------ pictures
-
-def plot_benchmark(*reports):
-    """Two panels: each variant's time per call as a ratio of eager's (median and IQR over rounds),
-    and the one-off costs (prepare, 1st call, 2nd call) beside one steady call, on log scales."""
-    if not reports or not all(isinstance(r, BenchmarkReport) for r in reports):
-        raise TypeError("plot_benchmark takes one or more reports from H.benchmark_model(...)")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import NullFormatter
-
-    names = [n for n in BENCHMARK_VARIANTS if any(n in r.rows for r in reports)]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.3 * len(names) * len(reports) + 2.2))
-    step = 0.7 / len(reports)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    costs = (("prepare_s", "s", "prepare"), ("first_call_s", "o", "1st call"), ("second_call_s", "^", "2nd call"),
-             ("median", "|", "one steady call"))
-    for k, report in enumerate(reports):
-        colour = colours[k % len(colours)]
-        for i, name in enumerate(names):
-            y = i + (k - (len(reports) - 1) / 2) * step
-            row = report.rows.get(name)
-            if row is None:
-                continue
-            if row.error is not None:
-                what = "skipped (not built)" if row.stage == "skipped" else f"failed at {row.stage}"
-                for axis in (left, right):
-                    axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
-                                  xycoords=("axes fraction", "data"), color="#b00020")
-            if row.ratios:
-                low, high = row.spread
-                left.errorbar(row.ratio, y, xerr=[[row.ratio - low], [high - row.ratio]],
-                              fmt="o", color=colour, capsize=3)
-            for attribute, marker, _ in costs:
-                value = getattr(row, attribute)
-                if value is not None and value == value and value > 0 and (attribute != "median" or row.times):
-                    right.plot([value], [y], marker=marker, color=colour, linestyle="none",
-                               markersize=12 if marker == "|" else 6)
-    left.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-    left.set_xscale("log")
-    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in row.spread]
-    low, high = min(spread + [1.0]) / 1.25, max(spread + [1.0]) * 1.25
-    left.set_xlim(low, high)
-    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
-    left.set_xticks(ticks, [f"{t:g}×" for t in ticks])
-    left.xaxis.set_minor_formatter(NullFormatter())
-    left.set_title("time per call ÷ eager's time (left of 1× = faster)\ndot: median; bar: IQR over rounds, "
-                   "or the range of a few runs",
-                   fontsize=10)
-    right.set_xscale("log")
-    right.set_xlabel("seconds")
-    right.set_title("one-off costs, then one steady call\n(prepare: trace, script, freeze, compile or save)",
-                    fontsize=10)
-    model_keys = [Line2D([], [], color=colours[k % len(colours)], marker="o", linestyle="none", label=r.label)
-                  for k, r in enumerate(reports)]
-    marker_keys = [Line2D([], [], color="grey", marker=m, linestyle="none", label=text,
-                          markersize=12 if m == "|" else 6) for _, m, text in costs]
-    left.legend(handles=model_keys, fontsize=8, loc="best")
-    right.legend(handles=marker_keys + model_keys, fontsize=8, loc="best")
-    left.grid(axis="x", alpha=0.3, which="both")
-    right.grid(axis="x", alpha=0.3)
-    for axis in (left, right):
-        axis.set_yticks(range(len(names)), names)
-        axis.set_ylim(len(names) - 0.5, -0.5)
-    fig.tight_layout()
-    plt.close(fig)  # returned, not shown twice: the notebook displays the returned figure
-    return fig

@@ -3,10 +3,14 @@
 ``DivergenceExplorer`` is the logic, driven by pytest: pick a sample model ("branch", "loop",
 "rnn_cell"), a method ("trace" or "script") and an input ``scale * base`` (plus a sequence length for
 the loop model); it runs the eager model and its traced or scripted copy and says whether they agree.
+It also takes your own model: ``DivergenceExplorer(my_model, "trace", example=(x, mask))`` gives
+every input a scale of its own (``set(scales=[...])``; only floating-point tensors are scaled) and
+says which lines of your Python ran, against the path the trace example took.
 Each copy is made once per (model, method) and cached, so moving a slider only reruns the models.
 ``divergence_explorer()`` is the thin ipywidgets view over it.
 """
 import html
+import linecache
 import warnings
 from dataclasses import dataclass
 
@@ -16,8 +20,11 @@ import torch
 from IPython.display import display
 
 from ..course.deprecations import is_deprecation_warning
+from ..course.failures import short_message
 from ..models import sample_model
+from .input_variants import as_args, describe, leaves, rebuild
 from .parity import _compare_outputs, _one_line
+from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
 
@@ -87,39 +94,125 @@ def _copy_name(method: str) -> str:
     return "traced" if method == "trace" else "scripted"
 
 
+def _is_float(t):
+    return t.is_floating_point() or t.is_complex()
+
+
+class _YourModel:
+    """A learner's model and example: inputs at any scales, and which lines of its Python ran."""
+
+    def __init__(self, model, example):
+        if isinstance(model, type):
+            raise TypeError(f"DivergenceExplorer got the class {model.__name__}: pass an instance, "
+                            f"e.g. DivergenceExplorer({model.__name__}(), 'trace', example=x)")
+        if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+            raise TypeError(f"DivergenceExplorer takes a sample name ({', '.join(EXPLORER_MODELS)}) or your "
+                            f"eager nn.Module, got {describe(model)}")
+        if example is None:
+            raise TypeError(f"DivergenceExplorer({type(model).__name__}(...)) needs example=: one input the model "
+                            "accepts (a tensor, or a tuple with one entry per argument)")
+        self.model, self.name = model, type(model).__name__
+        self.example = as_args(example, "DivergenceExplorer", "example")
+        self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
+        self.coverage = LineCoverage(model)
+        try:
+            with torch.no_grad(), self.coverage.watch("example"):
+                model(*self.example)
+        except Exception as error:  # one line: never the model's repr
+            raise ValueError(f"DivergenceExplorer: {self.name} fails on the example "
+                             f"({_one_line(error)}): pass an example it accepts") from None
+
+    def inputs(self, scales):
+        return tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
+                     for arg, s, ok in zip(self.example, scales, self.scalable))
+
+    def path(self, inputs):
+        """(what eager Python did on ``inputs``, what it did on the example), from the lines that ran."""
+        if self.coverage.reason or not self.coverage.codes:
+            return "", ""
+        with torch.no_grad(), self.coverage.watch("now"):
+            self.model(*inputs)
+        now, example = self.coverage.paths.pop("now"), self.coverage.paths["example"]
+        if now == example:
+            return "eager Python takes the same path as the example", "the example you passed"
+
+        def lines(keys):
+            texts = [linecache.getline(f, n).strip() for f, n in sorted(keys)]
+            shown = "; ".join(f"`{x}`" for x in texts[:2] if x) + (" …" if len(texts) > 2 else "")
+            return shown
+
+        parts = ([f"runs {lines(now - example)}"] if now - example else []) + \
+                ([f"skips {lines(example - now)}"] if example - now else [])
+        return f"eager Python takes another path than the example: it {' and '.join(parts)}", "the example you passed"
+
+
 class DivergenceExplorer:
     """Eager vs traced or scripted outputs for a chosen model, method and input; the copies are cached."""
 
-    def __init__(self, model: str = "branch", method: str = "trace", scale: float = 1.0,
-                 length: int = EXAMPLE_LENGTH, rtol: float = 1e-5, atol: float = 1e-6):
+    def __init__(self, model="branch", method: str = "trace", scale: float = 1.0,
+                 length: int = EXAMPLE_LENGTH, rtol: float = 1e-5, atol: float = 1e-6, *, example=None):
         self._cache = {}          # (model, method) -> (eager model, traced/scripted copy, warnings while making it)
         self.rtol, self.atol = rtol, atol
         self.model, self.method, self.scale, self.length = "branch", "trace", 1.0, EXAMPLE_LENGTH
+        self.yours = None         # a learner's model (_YourModel), when one was passed
+        self.scales = [1.0]
         self.state = None
+        if isinstance(model, str):
+            if example is not None:
+                raise ValueError(f"DivergenceExplorer: example= is for your own model; the sample {model!r} "
+                                 "brings its own example")
+        else:
+            self.yours = _YourModel(model, example)
+            self.model = model = self.yours.name
+            self.scales = [1.0] * len(self.yours.example)
         self.set(model=model, method=method, scale=scale, length=length)
 
     @property
     def models(self):
-        return list(EXPLORER_MODELS)
+        return ([self.yours.name] if self.yours else []) + list(EXPLORER_MODELS)
+
+    @property
+    def input_count(self) -> int:
+        """How many positional inputs the current model takes (one scale each)."""
+        return len(self.yours.example) if self._is_yours() else 1
+
+    @property
+    def scalable(self) -> list:
+        """For each input, whether a scale changes it (only floating-point tensors are scaled)."""
+        return list(self.yours.scalable) if self._is_yours() else [True]
+
+    def _is_yours(self, model=None) -> bool:
+        return self.yours is not None and (model or self.model) == self.yours.name
 
     @property
     def methods(self):
         return list(METHODS)
 
-    def set(self, model=None, method=None, scale=None, length=None) -> ExplorerState:
-        """Change any of the four settings, rerun both models and return the new state."""
+    def set(self, model=None, method=None, scale=None, length=None, scales=None) -> ExplorerState:
+        """Change any of the settings, rerun both models and return the new state. ``scale`` is the
+        first input's scale; ``scales`` gives one per input (your own model's)."""
         if model is not None:
-            if model not in EXPLORER_MODELS:
-                raise ValueError(f"DivergenceExplorer: model must be one of {', '.join(EXPLORER_MODELS)}, got {model!r}")
+            if not isinstance(model, str) or model not in self.models:
+                shown = model if isinstance(model, str) else describe(model)
+                raise ValueError(f"DivergenceExplorer: model must be one of {', '.join(self.models)}, got {shown!r}; "
+                                 "for your own model use DivergenceExplorer(model, 'trace', example=x)")
             self.model = model
+        if scales is not None:
+            if (not isinstance(scales, (list, tuple)) or len(scales) != self.input_count
+                    or not all(_is_scale(s) for s in scales)):
+                raise ValueError(f"DivergenceExplorer: scales must be a list of {self.input_count} number(s), "
+                                 f"one per input, got {scales!r}"[:300])
+            self.scales = [float(s) for s in scales]
+            self.scale = self.scales[0]
         if method is not None:
             if method not in METHODS:
                 raise ValueError(f"DivergenceExplorer: method must be 'trace' or 'script', got {method!r}")
             self.method = method
         if scale is not None:
-            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not -1e6 < scale < 1e6:
-                raise ValueError(f"DivergenceExplorer: scale must be a number such as -1.5 or 2, got {scale!r}")
+            if not _is_scale(scale):
+                raise ValueError(f"DivergenceExplorer: scale must be a number such as -1.5 or 2, got {scale!r}"[:300])
             self.scale = float(scale)
+            self.scales = [self.scale] + list(self.scales[1:])
         if length is not None:
             if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 64:
                 raise ValueError(f"DivergenceExplorer: length must be a whole number of rows from 1 to 64, got {length!r}")
@@ -136,13 +229,17 @@ class DivergenceExplorer:
         model, method = model or self.model, method or self.method
         key = (model, method)
         if key not in self._cache:
-            eager = sample_model(model)
+            eager = self.yours.model if self._is_yours(model) else sample_model(model)
             with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")  # record the tracer's warnings even if shown before
-                if method == "trace":
-                    copy = torch.jit.trace(eager, self._example(model), check_trace=False)
-                else:
-                    copy = torch.jit.script(eager)
+                try:
+                    if method == "trace":
+                        copy = torch.jit.trace(eager, self._example(model), check_trace=False)
+                    else:
+                        copy = torch.jit.script(eager)
+                except Exception as error:  # one line (a scripting error can quote pages of source)
+                    copy = _CannotConvert(f"torch.jit.{method} cannot convert {type(eager).__name__}: "
+                                          f"{short_message(error, 200)}")
             notes = list(dict.fromkeys(str(w.message).split(". ")[0] for w in seen
                                        if not is_deprecation_warning(w.message)))
             self._cache[key] = (eager, copy, notes)
@@ -153,36 +250,59 @@ class DivergenceExplorer:
         self.torchscript(model, method)
         return self._cache[(model or self.model, method or self.method)][2]
 
-    @staticmethod
-    def _example(model):
+    def _example(self, model):
+        if self._is_yours(model):
+            return self.yours.example
         return EXPLORER_MODELS[model][1](1.0, EXAMPLE_LENGTH)
 
     @property
     def code(self) -> str:
         """The TorchScript code of the current traced or scripted copy."""
-        return self.torchscript().code
+        copy = self.torchscript()
+        if isinstance(copy, _CannotConvert):
+            raise ValueError(copy.reason)
+        return copy.code
 
     def graph(self, **kwargs):
         """The graph picture of the current traced or scripted copy (H.draw_graph)."""
-        from .graph_picture import draw_graph  # imported late: only the widget and curious learners need it
+        from .graph import draw_graph  # imported late: only the widget and curious learners need it
         kwargs.setdefault("title", f"{self.model}, {_copy_name(self.method)}")
-        return draw_graph(self.torchscript(), **kwargs)
+        copy = self.torchscript()
+        if isinstance(copy, _CannotConvert):
+            raise ValueError(copy.reason)
+        return draw_graph(copy, **kwargs)
 
     def show_code(self):
         """The highlighted code of the current traced or scripted copy (H.show_code)."""
         from .code_view import show_code
-        return show_code(self.torchscript())
+        copy = self.torchscript()
+        if isinstance(copy, _CannotConvert):
+            raise ValueError(copy.reason)
+        return show_code(copy)
 
     def _run(self) -> ExplorerState:
         copy = self.torchscript()
         eager = self._cache[(self.model, self.method)][0]
-        _, make_inputs, describe = EXPLORER_MODELS[self.model]
-        inputs = make_inputs(self.scale, self.length)
         name = _copy_name(self.method)
         with torch.no_grad():
-            expected = eager(*inputs)
-            path = "{} → eager Python {}".format(*describe(eager, *inputs))
-            example_path = "{} → {}".format(*describe(eager, *self._example(self.model)))
+            if self._is_yours():
+                inputs = self.yours.inputs(self.scales)
+                try:
+                    expected = eager(*inputs)
+                except Exception as error:  # these scales give an input the model itself rejects
+                    message = f"the eager model itself fails on this input ({_one_line(error)})"
+                    return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
+                                         False, float("inf"), f"? {message}", "", "", message)
+                path, example_path = self.yours.path(inputs)
+            else:
+                _, make_inputs, path_of = EXPLORER_MODELS[self.model]
+                inputs = make_inputs(self.scale, self.length)
+                expected = eager(*inputs)
+                path = "{} → eager Python {}".format(*path_of(eager, *inputs))
+                example_path = "{} → {}".format(*path_of(eager, *self._example(self.model)))
+            if isinstance(copy, _CannotConvert):
+                return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
+                                     False, float("inf"), f"✘ {copy.reason}", path, example_path, copy.reason)
             try:
                 got = copy(*inputs)
             except Exception as error:  # a copy that fails is a result to show, not a crash
@@ -201,8 +321,20 @@ class DivergenceExplorer:
                              close, max_diff, verdict, path, example_path)
 
     def __repr__(self):
-        return (f"<DivergenceExplorer {self.model} · {self.method} · scale={self.scale:g} · "
+        scales = ", ".join(f"{s:g}" for s in self.scales) if self._is_yours() else f"{self.scale:g}"
+        return (f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · "
                 f"length={self.length}: {self.verdict}>")
+
+
+class _CannotConvert:
+    """Stands in for a copy that torch.jit could not make; ``reason`` says why in one line."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
+def _is_scale(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -1e6 < value < 1e6
 
 
 def _fmt(value) -> str:
@@ -222,8 +354,14 @@ class DivergenceExplorerWidget(widgets.VBox):
         self.model_picker = widgets.Dropdown(options=explorer.models, value=explorer.model, description="model")
         self.method_picker = widgets.ToggleButtons(options=explorer.methods, value=explorer.method, description="method")
         # step 0.25 keeps every value, 0 included, exact in binary: the branch flips exactly at 0
-        self.scale_slider = widgets.FloatSlider(value=explorer.scale, min=-2.0, max=2.0, step=0.25,
-                                                description="scale s", continuous_update=True)
+        self.scale_sliders = [
+            widgets.FloatSlider(value=explorer.scales[i] if i < len(explorer.scales) else 1.0, min=-2.0, max=2.0,
+                                step=0.25, description="scale s" if explorer.input_count == 1 else f"scale of {i + 1}",
+                                continuous_update=True)
+            for i in range(explorer.input_count)]
+        for slider, scalable in zip(self.scale_sliders, explorer.scalable):
+            slider.layout.display = "" if scalable else "none"  # an integer or boolean input is not scaled
+        self.scale_slider = self.scale_sliders[0]
         self.length_slider = widgets.IntSlider(value=explorer.length, min=1, max=8, description="rows",
                                                continuous_update=True)
         self.result = widgets.HTML()
@@ -233,15 +371,19 @@ class DivergenceExplorerWidget(widgets.VBox):
         tabs.set_title(1, "code")
         for control in (self.model_picker, self.method_picker):
             control.observe(self._on_method_change, names="value")
-        for control in (self.scale_slider, self.length_slider):
+        for control in (*self.scale_sliders, self.length_slider):
             control.observe(self._on_input_change, names="value")
         super().__init__([widgets.HBox([self.model_picker, self.method_picker]),
-                          widgets.HBox([self.scale_slider, self.length_slider]), self.result, tabs])
+                          widgets.HBox([*self.scale_sliders, self.length_slider]), self.result, tabs])
         self._on_method_change()
 
     def _on_method_change(self, _change=None):
         self.explorer.set(model=self.model_picker.value, method=self.method_picker.value)
         self.length_slider.layout.display = "" if self.explorer.model == "loop" else "none"
+        yours = self.explorer._is_yours()
+        for index, slider in enumerate(self.scale_sliders):  # a sample model has one scaled input
+            slider.layout.display = "" if (index == 0 or yours) and self.explorer.scalable[min(
+                index, len(self.explorer.scalable) - 1)] else "none"
         self._show_result()
         for out, show in ((self.graph_out, self.explorer.graph), (self.code_out, self.explorer.show_code)):
             out.clear_output()
@@ -252,7 +394,10 @@ class DivergenceExplorerWidget(widgets.VBox):
                     print(f"(cannot draw this view: {_one_line(error)})")
 
     def _on_input_change(self, _change=None):
-        self.explorer.set(scale=self.scale_slider.value, length=self.length_slider.value)
+        if self.explorer._is_yours():
+            self.explorer.set(scales=[s.value for s in self.scale_sliders], length=self.length_slider.value)
+        else:
+            self.explorer.set(scale=self.scale_slider.value, length=self.length_slider.value)
         self._show_result()
 
     def _show_result(self):
@@ -264,16 +409,27 @@ class DivergenceExplorerWidget(widgets.VBox):
                   if notes and s.method == "trace" else "")
         baked = (f"<div><i>Trace example: {html.escape(s.example_path)}. The trace replays that path for every input.</i></div>"
                  if s.method == "trace" else "")
-        shown = " and ".join(_fmt(t) if t.dim() < 2 else f"a {tuple(t.shape)} tensor" for t in s.inputs[:1])
+        what = EXPLORER_MODELS[s.model][0] if s.model in EXPLORER_MODELS else "your model"
+        inputs = "".join(f"<div>input {i + 1} = <code>{html.escape(_fmt_input(value))}</code></div>"
+                         for i, value in enumerate(s.inputs)) if len(s.inputs) > 1 else \
+            f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
+        path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
         self.result.value = (
-            f"<div><b>{html.escape(s.model)}</b>: {html.escape(EXPLORER_MODELS[s.model][0])}</div>"
-            f"<div>input = {s.scale:g} × base = <code>{html.escape(shown)}</code>: {html.escape(s.path)}</div>"
+            f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
+            f"{inputs}{path}"
             f"{baked}{warned}"
             f"<pre style='margin:4px 0'>eager   : {html.escape(_fmt(s.eager_output))}\n"
             f"{name:8s}: {html.escape(_fmt(s.torchscript_output) if s.torchscript_output is not None else s.error)}</pre>"
             f"<div style='color:{colour};font-weight:bold;font-size:1.1em'>{html.escape(s.verdict)}</div>")
 
 
-def divergence_explorer(model: str = "branch", method: str = "trace") -> DivergenceExplorerWidget:
-    """Sliders over a sample model's input: do the eager model and its traced or scripted copy agree?"""
-    return DivergenceExplorerWidget(DivergenceExplorer(model=model, method=method))
+def _fmt_input(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return _fmt(value) if value.dim() < 2 and value.numel() <= 8 else f"a {tuple(value.shape)} tensor"
+    return describe(value)
+
+
+def divergence_explorer(model="branch", method: str = "trace", *, example=None) -> DivergenceExplorerWidget:
+    """Sliders over a model's inputs: do the eager model and its traced or scripted copy agree?
+    ``model`` is a sample name, or your own nn.Module with ``example=`` (one input it accepts)."""
+    return DivergenceExplorerWidget(DivergenceExplorer(model=model, method=method, example=example))

@@ -1,11 +1,14 @@
 """Does a traced, scripted or exported copy give the eager model's answers? (introduced in 02_what_is_torchscript, used by every later notebook).
 
 ``H.parity(eager, traced, example=x, label="traced")`` runs both models over ``x`` and variants of it
-(negated, scaled, zeros, another batch size) and returns a ``ParityReport``: one row per input saying
-whether the outputs are exact, close, and how far apart. ``label`` names the copy in the verdict
-("✘ traced diverges from eager …"); without it the copy is called "converted" ("loaded" for a file).
-It displays as a table in JupyterLab, and works in tests:
-``assert H.parity(m, traced, example=x).all_close`` or ``report.assert_close()``.
+(``H.vary_inputs``: every argument and dtype varied in ways that keep it valid) and returns a
+``ParityReport``: one row per input saying whether the outputs are exact, close, and how far apart.
+``label`` names the copy in the verdict ("✘ traced diverges from eager …"); without it the copy is
+called "converted" ("loaded" for a file). Outputs may be tensors, numbers, None, or nested tuples,
+lists, NamedTuples and dicts (compared by key). The report also says when the comparison proves
+little: outputs that are all empty, a line of the eager model's Python that no input ran, an eager
+model in training mode. It displays as a table in JupyterLab, and works in tests:
+``assert H.parity(m, traced, example=x).all_close``, ``report.assert_close()``, ``report.status``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
 """
 import html
@@ -16,123 +19,71 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
-from ..course.guards import input_args
+from .input_variants import InputVariants, as_args, describe, leaves, shapes, vary_inputs
+from .path_recorder import LineCoverage
 
-__all__ = ["parity", "ParityReport", "ParityRow", "vary_inputs", "InputVariants", "compare"]
+__all__ = ["parity", "ParityReport", "ParityRow", "compare"]
 
 # Neutral on purpose: the copy may be traced, scripted, exported with torch.export or run by onnxruntime,
 # and "exported" would suggest torch.export. Callers name it with label="traced" etc.
 DEFAULT_LABEL = "converted"
 
-
-# ---------------------------------------------------------------- inputs
-
-def _as_args(value, who: str, label: str) -> tuple:
-    """One input as the tuple of positional arguments the model is called with."""
-    args = input_args(value)
-    if args is not None:
-        return args
-    raise TypeError(f"{who}: input {label!r} must be a tensor or a tuple of tensors (one per model argument), "
-                    f"got {_describe(value)}")
-
-
-def _describe(value) -> str:
-    if isinstance(value, (tuple, list)):
-        inner = ", ".join(type(v).__name__ for v in value[:4]) + (", …" if len(value) > 4 else "")
-        return f"a {type(value).__name__} of ({inner})" if value else f"an empty {type(value).__name__}"
-    return f"a {type(value).__name__}"
-
-
-def _resized(t: torch.Tensor, size: int) -> torch.Tensor:
-    """``t`` with ``size`` rows on dim 0, repeating its own rows so the values stay like the example's."""
-    reps = math.ceil(size / t.shape[0])
-    return torch.cat([t] * reps, dim=0)[:size]
-
-
-class InputVariants(dict):
-    """Label -> tuple of model arguments; ``.skipped`` maps each dropped variant's label to the reason."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.skipped = {}
-
-    def __repr__(self):
-        shapes = ", ".join(f"{k}: {' & '.join(str(tuple(t.shape)) for t in v)}" for k, v in self.items())
-        skipped = f"; skipped {', '.join(self.skipped)}" if self.skipped else ""
-        return f"<InputVariants {shapes}{skipped}>"
-
-
-def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
-    """The example and variants of it by sign, scale and shape, each a tuple of model arguments.
-
-    Variants: ``negated``, ``x0.1``, ``x10``, ``zeros`` (floating-point arguments only) and
-    ``batch N`` (every argument that shares the first one's leading dimension gets N rows, reusing
-    its own rows). ``batch_sizes`` defaults to 1 and the example's size + 2. With ``model`` given,
-    variants the model itself rejects are dropped, and ``.skipped`` says which and why.
-    """
-    args = _as_args(example, "vary_inputs", "example")
-    variants = InputVariants(example=args)
-    floats = [t.is_floating_point() or t.is_complex() for t in args]
-
-    def scaled(fn):
-        return tuple(fn(t) if f else t for t, f in zip(args, floats))
-
-    candidates = {}
-    if any(floats):
-        candidates["negated"] = scaled(torch.neg)
-        candidates["x0.1"] = scaled(lambda t: t * 0.1)
-        candidates["x10"] = scaled(lambda t: t * 10)
-        candidates["zeros"] = scaled(torch.zeros_like)
-    else:
-        variants.skipped["sign and scale"] = "no floating-point argument to vary"
-
-    lead = args[0].shape[0] if args[0].dim() > 0 else None
-    if lead is None or lead == 0:
-        variants.skipped["batch"] = "the first argument has no leading dimension to change"
-    else:
-        if batch_sizes is None:
-            batch_sizes = [1, lead + 2] if lead != 1 else [2, 3]
-        for size in batch_sizes:
-            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"vary_inputs: batch_sizes must be positive ints, got {size!r}")
-            if size == lead:
-                continue
-            candidates[f"batch {size}"] = tuple(_resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t
-                                                for t in args)
-
-    if model is not None:
-        model = _require_callable(model, "vary_inputs", "model")
-        failure = _eager_failure(model, args)
-        if failure:
-            raise ValueError(f"vary_inputs: the model itself fails on the example ({failure}): "
-                             "pass an example the model accepts")
-    for label, variant in candidates.items():
-        failure = _eager_failure(model, variant) if model is not None else None
-        if failure:
-            variants.skipped[label] = f"the model itself rejects it: {failure}"
-        else:
-            variants[label] = variant
-    return variants
+_as_args, _describe, _shapes = as_args, describe, shapes  # the names other helpers used
+_ = (InputVariants, vary_inputs)  # re-exported here for callers that import them from parity
 
 
 # ---------------------------------------------------------------- outputs
 
+def _align(a, b):
+    """``b`` arranged like ``a`` where that is safe: a dict's entries in ``a``'s key order (a copy may
+    return them in another order, or as a plain sequence in insertion order, as ONNX does)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) == set(b):
+            return {k: _align(a[k], b[k]) for k in a}
+        return b
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return [_align(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return [_align(x, y) for x, y in zip(a.values(), b)]
+    return b
+
+
 def _flatten(out, path="out"):
-    """(path, leaf) pairs of a tensor or of tuples/lists/dicts of tensors, in a stable order."""
+    """(path, leaf) pairs of a tensor or of nested tuples/lists/dicts (dicts in their own key order)."""
     if isinstance(out, (tuple, list)):
         return [pair for i, o in enumerate(out) for pair in _flatten(o, f"{path}[{i}]")]
     if isinstance(out, dict):
-        return [pair for k in sorted(out, key=str) for pair in _flatten(out[k], f"{path}[{k!r}]")]
+        return [pair for k, v in out.items() for pair in _flatten(v, f"{path}[{k!r}]")]
     return [(path, out)]
+
+
+def _key_note(a, b, path="out"):
+    """Where two dicts inside the outputs have different keys, in words; "" when they do not."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            missing, extra = [k for k in a if k not in b], [k for k in b if k not in a]
+            parts = ([f"missing {missing}"] if missing else []) + ([f"extra {extra}"] if extra else [])
+            return f"{path}: keys differ ({', '.join(parts)})"
+        return next((n for k in a for n in [_key_note(a[k], b[k], f"{path}[{k!r}]")] if n), "")
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_key_note(x, y, f"{path}[{i}]")] if n), "")
+    return ""
 
 
 def _compare_leaf(a, b, rtol, atol):
     """(exact, close, largest absolute difference, note) for one pair of output leaves."""
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        if isinstance(a, (int, float)) and isinstance(b, torch.Tensor) and b.dim() == 0:
+            b = b.item()  # a number the copy returns as a 0-d tensor (ONNX does)
+        if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+            return False, False, math.inf, f"{describe(a)} vs {describe(b)}"
+        if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+            same = a == b or (math.isnan(a) and math.isnan(b))
+            close = same or math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+            return same, close, (0.0 if same else abs(a - b)), ""
         same = type(a) is type(b) and a == b
-        if isinstance(same, torch.Tensor):  # a tensor compared with a number
-            same = False
-        return bool(same), bool(same), (0.0 if same else math.inf), ("" if same else f"{a!r} vs {b!r}")
+        same = bool(same) if isinstance(same, bool) else False
+        return same, same, (0.0 if same else math.inf), ("" if same else f"{a!r} vs {b!r}")
     a, b = a.detach(), b.detach()
     if a.shape != b.shape:
         return False, False, math.inf, f"shape {tuple(a.shape)} vs {tuple(b.shape)}"
@@ -151,7 +102,10 @@ def _compare_leaf(a, b, rtol, atol):
 
 
 def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
-    left, right = _flatten(a), _flatten(b)
+    keys = _key_note(a, b)
+    if keys:
+        return False, False, math.inf, keys
+    left, right = _flatten(a), _flatten(_align(a, b))
     if len(left) != len(right):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
     exact, close, worst, notes = True, True, 0.0, []
@@ -163,9 +117,17 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     return exact, close, worst, "; ".join(notes)
 
 
+def _is_empty(output) -> bool:
+    """True when an output holds no numbers at all (no detections, empty tensors, only None)."""
+    tensors = leaves(output) if not isinstance(output, torch.Tensor) else [output]
+    numbers = [leaf for _, leaf in _flatten(output) if isinstance(leaf, (int, float)) and not isinstance(leaf, bool)]
+    return not numbers and all(t.numel() == 0 for t in tensors)
+
+
 # ---------------------------------------------------------------- models
 
-def _require_callable(obj, who, role):
+def require_callable(obj, who, role):
+    """``obj`` if it can be called (a saved TorchScript path is loaded); a one-line TypeError otherwise."""
     if isinstance(obj, (str, Path)) and role == "model to check":
         path = Path(obj)
         if not path.is_file():
@@ -177,11 +139,11 @@ def _require_callable(obj, who, role):
                         f"pass an instance, e.g. {obj.__name__}()")
     if not callable(obj):
         raise TypeError(f"{who} expects the {role} (an nn.Module, a traced or scripted model, "
-                        f"or a function), got {type(obj).__name__}")
+                        f"or a function), got {describe(obj)}")
     return obj
 
 
-def _eager_failure(model, args):
+def eager_failure(model, args):
     """None if ``model(*args)`` runs, else a one-line description of the error."""
     try:
         with torch.no_grad():
@@ -191,6 +153,9 @@ def _eager_failure(model, args):
     return None
 
 
+_require_callable, _eager_failure = require_callable, eager_failure
+
+
 def _one_line(error: BaseException) -> str:
     """``Type: message`` in one line; for TorchScript interpreter errors, the real cause on their last line."""
     if str(error).lstrip().startswith(INTERPRETER_OPENER):
@@ -198,8 +163,16 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {short_message(error, 120)}"
 
 
-def _shapes(args) -> str:
-    return " & ".join(str(tuple(t.shape)) for t in args)
+_RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+
+
+def training_layers(model) -> list:
+    """Names of the Dropout / BatchNorm layers of ``model`` that are in training mode (random, or
+    using the batch's own statistics): why an eager model can differ from itself, or from a copy."""
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return []
+    return [f"{type(m).__name__} {name!r}" if name else type(m).__name__
+            for name, m in model.named_modules() if isinstance(m, _RANDOM_IN_TRAINING) and m.training]
 
 
 # ---------------------------------------------------------------- report
@@ -214,6 +187,8 @@ class ParityRow:
     max_diff: float
     note: str = ""
     error: str = ""
+    empty: bool = False   # the eager output holds no numbers (e.g. no detections): agreeing proves little
+    args: tuple = field(default=(), repr=False)  # the model arguments of this input
 
     @property
     def diverges(self) -> bool:
@@ -223,19 +198,32 @@ class ParityRow:
     def diff_text(self) -> str:
         if self.error:
             return f"error: {self.error}"
+        empty = " (empty output)" if self.empty else ""
         if math.isinf(self.max_diff):
-            return self.note or "inf"
-        return f"{self.max_diff:.3g}" + (f" ({self.note})" if self.note else "")
+            return (self.note or "inf") + empty
+        return f"{self.max_diff:.3g}" + (f" ({self.note})" if self.note else "") + empty
 
 
 @dataclass
 class ParityReport:
-    """What ``parity`` found: one ``ParityRow`` per input, in order. Truthy when every input is close."""
+    """What ``parity`` found: one ``ParityRow`` per input, in order. Truthy when every input is close.
+
+    For tools that build on it: ``status`` is "ok", "diverges" or "fails" (the copy raised on every
+    input); ``first_divergence`` / ``first_diverging_input`` name and give the first input where
+    the two disagree; ``warnings`` lists, in plain sentences, why an agreement may prove little
+    (``uncovered`` lines of the eager model's Python no input ran, ``empty`` outputs, eager in
+    ``training_mode``); ``coverage_note`` says when coverage could not be recorded.
+    """
     rows: list
     rtol: float
     atol: float
     skipped: dict = field(default_factory=dict)
     names: tuple = ("eager", DEFAULT_LABEL)
+    uncovered: list = field(default_factory=list)   # (where, line number, source text)
+    coverage_note: str = ""
+    same_path: bool = False
+    training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
+    self_divergent: bool = False  # eager gave two different answers to the same input
 
     @property
     def all_close(self) -> bool:
@@ -243,9 +231,21 @@ class ParityReport:
         return bool(self.rows) and not any(r.diverges for r in self.rows)
 
     @property
+    def status(self) -> str:
+        """"ok" (every input agrees), "fails" (the copy raised on every input) or "diverges"."""
+        if self.all_close:
+            return "ok"
+        return "fails" if self.rows and all(r.error for r in self.rows) else "diverges"
+
+    @property
     def first_divergence(self):
         """Label of the first input where the two models disagree (or the checked one fails); None if none."""
         return next((r.label for r in self.rows if r.diverges), None)
+
+    @property
+    def first_diverging_input(self):
+        """The model arguments (a tuple) of the first diverging input; None if every input agrees."""
+        return next((r.args for r in self.rows if r.diverges), None)
 
     @property
     def divergences(self) -> list:
@@ -254,6 +254,43 @@ class ParityReport:
     @property
     def max_diff(self) -> float:
         return max((r.max_diff if not r.error else math.inf) for r in self.rows) if self.rows else 0.0
+
+    @property
+    def empty(self) -> bool:
+        """True when every eager output was empty: the two agree on nothing but emptiness."""
+        return bool(self.rows) and all(r.empty for r in self.rows)
+
+    @property
+    def proves_little(self) -> bool:
+        """True when the inputs left a line of the eager model unrun, or every output was empty."""
+        return self.empty or bool(self.uncovered)
+
+    @property
+    def warnings(self) -> list:
+        """Plain sentences saying why this check may prove less than it seems; [] when none applies."""
+        notes = []
+        if self.self_divergent:
+            notes.append(f"{self.names[0]} gives two different answers to the same input: it is in training "
+                         f"mode ({', '.join(self.training_mode) or 'a random layer is active'}); call "
+                         f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
+        elif self.training_mode and not self.all_close:
+            notes.append(f"{self.names[0]} is in training mode ({', '.join(self.training_mode)}): call model.eval() "
+                         f"first; the {self.names[1]} copy may not be to blame")
+        if self.empty:
+            notes.append("every output was empty (e.g. no detections): the copy agreed on emptiness only; "
+                         "use inputs that give results (trained weights, real data)")
+        elif any(r.empty for r in self.rows):
+            empty = [r.label for r in self.rows if r.empty]
+            notes.append(f"the output was empty on {', '.join(repr(e) for e in empty)}: those rows prove little")
+        if self.uncovered:
+            shown = "; ".join(f"`{text}` ({where}, line {line})" for where, line, text in self.uncovered[:3])
+            more = f" and {len(self.uncovered) - 3} more lines" if len(self.uncovered) > 3 else ""
+            path = "every input took the same path, and " if self.same_path else ""
+            notes.append(f"{path}no input ran {shown}{more}: the copy was not tested on "
+                         f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
+        if self.coverage_note:
+            notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        return notes
 
     def __bool__(self):  # so that `assert H.parity(...)` means what it says
         return self.all_close
@@ -275,12 +312,18 @@ class ParityReport:
     def summary(self) -> str:
         n = len(self.rows)
         tol = f"rtol={self.rtol:g}, atol={self.atol:g}"
+        notes = []
+        if self.skipped:
+            notes.append(f"{len(self.skipped)} variant{'s' if len(self.skipped) > 1 else ''} not built, see below")
+        if self.warnings:
+            notes.append("⚠ read the notes below")
+        tail = f"; {'; '.join(notes)}" if notes else ""
         if self.all_close:
             where = "its 1 input" if n == 1 else f"all {n} inputs"
-            return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol})"
+            return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}){tail}"
         bad = len(self.divergences)
         return (f"✘ {self.names[1]} diverges from {self.names[0]} on {bad} of {n} input{'s' if n > 1 else ''}, "
-                f"first at {self.first_divergence!r} ({tol})")
+                f"first at {self.first_divergence!r} ({tol}){tail}")
 
     def __str__(self):
         head = ("input", "shape", "exact", "close", "largest |diff|")
@@ -291,6 +334,7 @@ class ParityReport:
         for row in [head] + body:
             lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
         lines += [f"  skipped {label}: {why}" for label, why in self.skipped.items()]
+        lines += [f"⚠ {note}" for note in self.warnings]
         return "\n".join(lines)
 
     def __repr__(self):
@@ -309,19 +353,44 @@ class ParityReport:
                         f"<td style='text-align:left'>{html.escape(r.diff_text)}</td></tr>")
         colour = "#1a7f37" if self.all_close else "#cf222e"
         skipped = "".join(f"<li>skipped <b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in self.skipped.items())
+        warnings = "".join(f"<div style='color:#9a6700'>⚠ {html.escape(w)}</div>" for w in self.warnings)
         return (f"<div><div style='color:{colour};font-weight:bold'>{html.escape(self.summary)}</div>"
                 "<table><thead><tr><th>input</th><th>shape</th><th>exact</th><th>close</th>"
                 "<th style='text-align:left'>largest |diff|</th></tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table>"
-                + (f"<ul style='margin:0'>{skipped}</ul>" if skipped else "") + "</div>")
+                + (f"<ul style='margin:0'>{skipped}</ul>" if skipped else "") + warnings + "</div>")
+
+
+def _labelled_inputs(inputs, example):
+    if inputs is not None and example is not None:
+        raise ValueError("parity takes inputs=[...] or example=x, not both: "
+                         "put the example in the inputs list if you want it checked too")
+    if example is not None:
+        variants = vary_inputs(example)  # variants the eager model rejects are skipped by parity
+        return list(variants.items()), dict(variants.skipped)
+    if inputs is None:
+        raise ValueError("parity needs inputs to run: pass example=x (variants are made for you) or inputs=[x1, x2, ...]")
+    if isinstance(inputs, dict):
+        labelled = [(str(k), as_args(v, "parity", str(k))) for k, v in inputs.items()]
+    elif isinstance(inputs, torch.Tensor):
+        raise TypeError("parity: inputs must be a list of inputs, e.g. inputs=[x] or inputs=[x1, x2]; "
+                        "for one example use example=x")
+    elif not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"parity: inputs must be a list of inputs or a dict label -> input, got {describe(inputs)}")
+    else:
+        labelled = [(f"input {i}", as_args(v, "parity", f"input {i}")) for i, v in enumerate(inputs)]
+    if not labelled:
+        raise ValueError("parity got an empty list of inputs: pass at least one, e.g. inputs=[x] or example=x")
+    return labelled, {}
 
 
 def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None) -> ParityReport:
     """Run ``eager`` and ``exported`` (the copy to check) on each input and compare their outputs.
 
-    ``inputs``: a list of inputs (each a tensor, or a tuple of tensors for a model with several
-    arguments), or a dict label -> input. ``example``: one input, from which ``vary_inputs`` makes
-    variants (those the eager model rejects are skipped and listed). Pass one of the two.
+    ``inputs``: a list of inputs, or a dict label -> input. Each input is a tensor, a tuple (one
+    entry per model argument), or a list / dict (ONE structured argument, e.g. a list of images).
+    ``example``: one input, from which ``vary_inputs`` makes variants (those the eager model rejects
+    are skipped and listed). Pass one of the two.
     ``exported`` may be a traced or scripted model, a torch.export module, any function, or the path
     of a saved TorchScript file. ``label`` is the word the verdict uses for it ("traced", "scripted",
     "exported", ...); by default "converted", or "loaded" for a path.
@@ -335,52 +404,51 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                         f"e.g. label='traced' or label='scripted'; got {type(label).__name__}")
     elif not label.strip() or "\n" in label:
         raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
-    eager = _require_callable(eager, "parity", "eager model")
-    exported = _require_callable(exported, "parity", "model to check")
+    eager = require_callable(eager, "parity", "eager model")
+    exported = require_callable(exported, "parity", "model to check")
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
-    if inputs is not None and example is not None:
-        raise ValueError("parity takes inputs=[...] or example=x, not both: "
-                         "put the example in the inputs list if you want it checked too")
-    skipped = {}
-    if example is not None:
-        labelled = list(vary_inputs(example).items())  # variants the eager model rejects are skipped below
-    elif inputs is None:
-        raise ValueError("parity needs inputs to run: pass example=x (variants are made for you) or inputs=[x1, x2, ...]")
-    elif isinstance(inputs, dict):
-        labelled = [(str(k), _as_args(v, "parity", str(k))) for k, v in inputs.items()]
-    elif isinstance(inputs, torch.Tensor):
-        raise TypeError("parity: inputs must be a list of inputs, e.g. inputs=[x] or inputs=[x1, x2]; "
-                        "for one example use example=x")
-    else:
-        labelled = [(f"input {i}", _as_args(v, "parity", f"input {i}")) for i, v in enumerate(inputs)]
-    if not labelled:
-        raise ValueError("parity got an empty list of inputs: pass at least one, e.g. inputs=[x] or example=x")
+    labelled, skipped = _labelled_inputs(inputs, example)
 
     names = ("eager", label.strip())
+    coverage = LineCoverage(eager)
     rows = []
     with torch.no_grad():
         for row_label, args in labelled:
             try:
-                expected = eager(*args)
+                with coverage.watch(row_label):
+                    expected = eager(*args)
             except Exception as error:
+                coverage.paths.pop(row_label, None)
                 if example is not None and row_label != "example":
                     skipped[row_label] = f"the eager model itself rejects it: {_one_line(error)}"
                     continue
                 what = "the example" if example is not None else f"input {row_label!r}"
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
-                                 f"{_shapes(args)} ({_one_line(error)}): "
+                                 f"{shapes(args)} ({_one_line(error)}): "
                                  "pass inputs the eager model accepts") from None
+            empty = _is_empty(expected)
             try:
                 got = exported(*args)
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
-                rows.append(ParityRow(row_label, _shapes(args), False, False, math.inf,
-                                      error=_one_line(error)))
+                rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
+                                      error=_one_line(error), empty=empty, args=args))
                 continue
             exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
-            rows.append(ParityRow(row_label, _shapes(args), exact, close, max_diff, note))
-    return ParityReport(rows, rtol, atol, skipped, names)
+            rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, args=args))
+        training = training_layers(eager)
+        self_divergent = False
+        if training and rows and any(r.diverges for r in rows):
+            first = rows[0].args  # does eager even agree with itself? (dropout: no)
+            try:
+                again = _compare_outputs(eager(*first), eager(*first), rtol, atol)
+                self_divergent = not again[1]
+            except Exception:  # it ran once already; a second failure says nothing new
+                pass
+    return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
+                        coverage_note=coverage.reason, same_path=coverage.same_path,
+                        training_mode=training, self_divergent=self_divergent)
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:

@@ -6,16 +6,23 @@ every line, and answers ``record.count("h = h + x[i]")``. ``H.path_map(model, "r
 calls the model on a grid of two-number inputs and pictures which of them ran that line.
 Pass ``source=SomeClass.forward`` to watch a function other than the model's own forward:
 02 uses it to show that a scripted model never runs its Python source.
+``H.LineCoverage(model)`` watches every method of the model's own classes and of its submodules'
+(installed libraries such as torch.nn and torchvision excepted) over several calls, and says which lines no call ran:
+``H.parity`` uses it to tell when a check never exercised a branch.
 """
 import html
 import inspect
+import linecache
 import sys
+import sysconfig
 import textwrap
+import types
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-__all__ = ["record_path", "PathRecord", "path_map", "PathMap"]
+__all__ = ["record_path", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
 
 @dataclass
@@ -186,3 +193,137 @@ def path_map(model, fragment: str, values=None) -> PathMap:
             taken[row, col] = record.ran(fragment)
             name = record.name
     return PathMap(values, taken, fragment, name)
+
+
+# ---------------------------------------------------------------- every submodule's Python, over many calls
+
+def _nested_codes(code):
+    """``code`` and the code objects defined inside it (comprehensions, lambdas, inner functions)."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _nested_codes(const)
+
+
+_LIBRARY_DIRS = tuple({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                       for p in [sysconfig.get_paths().get(key)] if p})
+
+
+def _is_library(cls) -> bool:
+    """True for a class installed with Python or a package (torch.nn, torchvision): not the learner's code."""
+    module = sys.modules.get(getattr(cls, "__module__", "") or "")
+    path = getattr(module, "__file__", None)
+    if not path:
+        return cls.__module__ == "builtins"
+    resolved = str(Path(path).resolve())
+    return resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved or "dist-packages" in resolved
+
+
+def _own_classes(model):
+    """The classes whose Python the model runs and the learner wrote: its own and its submodules'.
+    Installed libraries (torch.nn's layers, torchvision) are left out: their branches (training-only
+    code, shape checks) are not the learner's paths, and watching them is slow."""
+    seen = []
+    modules = model.modules() if isinstance(model, torch.nn.Module) else []
+    for module in modules:
+        if isinstance(module, torch.jit.ScriptModule):
+            continue  # a scripted submodule runs no Python
+        for cls in type(module).__mro__:
+            if cls not in seen and not _is_library(cls):
+                seen.append(cls)
+    return seen
+
+
+class LineCoverage:
+    """Which lines of a model's Python (its class's methods and its submodules') ran over several calls.
+
+    ``with coverage.watch(label): model(x)`` records one call; ``coverage.uncovered()`` lists
+    ``(where, line number, text)`` of each line, in a method that ran, that no call ran;
+    ``coverage.paths`` maps each label to the set of lines it ran. ``coverage.reason`` is set
+    (and nothing is recorded) when there is no Python to watch, e.g. for a scripted model.
+    """
+
+    def __init__(self, model):
+        self.codes = {}  # code object -> "Class.method"
+        self.reason = ""
+        function = getattr(model, "__func__", model)
+        if isinstance(model, torch.jit.ScriptModule) or isinstance(model, torch.jit.ScriptFunction):
+            self.reason = "a scripted or traced model runs no Python, so there are no lines to watch"
+        elif isinstance(model, torch.nn.Module):
+            for cls in _own_classes(model):
+                for name, member in vars(cls).items():
+                    member = getattr(member, "__func__", member)
+                    code = getattr(member, "__code__", None)
+                    if isinstance(code, types.CodeType) and name != "__init__":
+                        for inner in _nested_codes(code):
+                            self.codes[inner] = f"{cls.__name__}.{name}"
+            # no codes: built only from torch's own layers, so no Python of its own to branch in
+        elif callable(function) and hasattr(function, "__code__"):
+            for inner in _nested_codes(function.__code__):
+                self.codes[inner] = function.__qualname__
+        else:
+            self.reason = f"a {type(model).__name__} has no Python source to watch"
+        self.paths = {}  # label -> frozenset of (filename, line number)
+        self.ran_codes = set()
+
+    def watch(self, label):
+        """A context manager recording the lines one call runs under ``label``."""
+        return _Watch(self, label)
+
+    def executable_lines(self, code):
+        """Line numbers of ``code`` that hold instructions (the ``def`` line itself excepted)."""
+        return {line for _start, _end, line in code.co_lines()
+                if line is not None and line != code.co_firstlineno}
+
+    def uncovered(self):
+        """``(where, line number, source text)`` of lines no call ran, in methods that ran at least once."""
+        if self.reason:
+            return []
+        ran = set().union(*self.paths.values()) if self.paths else set()
+        missing = {}
+        for code, where in self.codes.items():
+            owner = code if code in self.ran_codes else None
+            if owner is None:
+                continue
+            for line in self.executable_lines(code):
+                if (code.co_filename, line) not in ran:
+                    text = linecache.getline(code.co_filename, line).strip()
+                    if text and not text.startswith(("#", "@")):
+                        missing[(code.co_filename, line)] = (where, line, text)
+        return [missing[key] for key in sorted(missing)]
+
+    @property
+    def same_path(self) -> bool:
+        """True when two or more calls were watched and every one ran exactly the same lines."""
+        return len(self.paths) > 1 and len(set(self.paths.values())) == 1
+
+
+class _Watch:
+    def __init__(self, coverage, label):
+        self.coverage, self.label, self.lines = coverage, label, set()
+
+    def __enter__(self):
+        codes, lines, ran = self.coverage.codes, self.lines, self.coverage.ran_codes
+
+        def local(frame, event, arg):
+            if event == "line":
+                lines.add((frame.f_code.co_filename, frame.f_lineno))
+            return local
+
+        def on_call(frame, event, arg):
+            if frame.f_code in codes:
+                ran.add(frame.f_code)
+                return local
+            return None
+
+        self.previous = sys.gettrace()
+        self.active = not self.coverage.reason and bool(codes)  # nothing to watch: no tracer, no slowdown
+        if self.active:
+            sys.settrace(on_call)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
+            self.coverage.paths[self.label] = frozenset(self.lines)
+        return False

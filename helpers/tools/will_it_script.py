@@ -3,7 +3,11 @@
 ``attempt_script(source)`` is the logic and returns a ``ScriptAttempt``: a verdict, the error
 as one line plus its full text, any warning, and the generated ``.code``. It never raises for
 what the learner typed: a ``SyntaxError`` is reported as "not valid Python", an error in the
-module's own code as a Python error, and code that runs too long is stopped (``time_limit``).
+module's own code as a Python error, and Python that runs too long (building the model, or calling
+it) is stopped after ``time_limit`` seconds, scaled up for a big model. ``torch.jit.script`` itself
+is never stopped: a slow compile is reported as slow, not as an endless loop. Eager and scripted
+models are compared fairly: each side is one copy called on the test inputs in order, so a model
+with state (a counter, a running buffer) gets the same history on both sides.
 ``WillItScript`` holds the editor's state (presets from the gallery, the text, the test
 inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script()`` builds both.
 """
@@ -38,6 +42,10 @@ VERDICTS = {
     "no model": "✘ nothing to script",
     "timed out": "✘ stopped: the code ran longer than the time limit",
 }
+
+# Past this many parameters the time limit grows in proportion (calling mobilenet takes longer than a toy).
+PARAMETERS_PER_LIMIT = 1_000_000
+SLOW_COMPILE_SECONDS = 2.0  # a compile slower than this is mentioned in the note
 
 STARTER_FORWARD = textwrap.dedent("""\
     def forward(self, x):
@@ -103,6 +111,26 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
+def check_time_limit(time_limit, who="attempt_script"):
+    """A positive number of seconds (or None for no limit); a one-line error otherwise."""
+    if time_limit is None:
+        return None
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)):
+        raise TypeError(f"{who}(time_limit=...) takes a number of seconds such as 5, got {time_limit!r}"[:200])
+    if not time_limit > 0 or time_limit == float("inf"):
+        raise ValueError(f"{who}(time_limit=...) must be a positive number of seconds such as 5 "
+                         f"(or None for no limit), got {time_limit!r}")
+    return float(time_limit)
+
+
+def _scaled(time_limit, model):
+    """The limit for calling ``model``: ``time_limit`` per million parameters, never less than ``time_limit``."""
+    if time_limit is None:
+        return None
+    size = sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
+    return time_limit * max(1.0, size / PARAMETERS_PER_LIMIT)
+
+
 def _copy(model):
     """A deep copy, so that running eager cannot change what gets scripted; the model itself if it cannot be copied."""
     try:
@@ -142,6 +170,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     """
     if not isinstance(source, str):
         raise TypeError(f"attempt_script expects the code as a str, got {type(source).__name__}")
+    time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
 
     def done(verdict, error=None, **fields):
@@ -165,44 +194,59 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         return done("no model", short_error="Define `class Model(nn.Module)`, or write just "
                                             "`def forward(self, x): ...` (imports and helper defs may go with it)")
     calls = _calls(inputs) if inputs else []
+
+    def stopped(exc, limit, while_doing):
+        return done("timed out", short_error=f"Stopped after {limit:g} s while {while_doing}: does the code loop forever?",
+                    full_error=str(exc))
+
     try:
         with _time_limit(time_limit):
-            try:
-                model = snippet_model(wrapped, folder)
-            except (Exception, SystemExit) as exc:  # NameError, ImportError, ... in the learner's module
-                return done("Python error", exc)
-            if not isinstance(model, torch.nn.Module):
-                return done("no model", short_error="`Model` must be a torch model: write `class Model(nn.Module):`")
-            scripted, error, warning = _script(_copy(model))
-            if error is not None:
-                return done("fails to script", error, warning=warning)
-            code, note = None, ""
-            try:
-                code = scripted.code
-            except Exception as exc:  # e.g. a Tensor argument defaulting to None cannot be printed
-                note = f"It scripted, but printing its `.code` fails: {script_error_line(exc)}."
-            for i, call in enumerate(calls):
-                try:
-                    expected = call(_copy(model))
-                except (Exception, SystemExit) as exc:
-                    note += (f" Not run on the test input: the eager model fails on it too "
-                             f"({script_error_line(exc)}), so that is not a TorchScript problem.")
-                    break
-                try:
-                    got = call(scripted)
-                except Exception as exc:
-                    return done("fails when run", exc, warning=warning, code=code, note=note)
-                same, why = _same_outputs(expected, got)
-                if not same:
-                    return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
-                                code=code, note=note)
-            else:
-                if calls:
-                    note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
-            return done("scripts", warning=warning, code=code, note=note.strip())
+            model = snippet_model(wrapped, folder)
     except _TimeLimit as exc:
-        return done("timed out", short_error=f"Stopped after {time_limit:g} s: does the code loop forever?",
-                    full_error=str(exc))
+        return stopped(exc, time_limit, "running your module's code and building Model()")
+    except (Exception, SystemExit) as exc:  # NameError, ImportError, ... in the learner's module
+        return done("Python error", exc)
+    if not isinstance(model, torch.nn.Module):
+        return done("no model", short_error="`Model` must be a torch model: write `class Model(nn.Module):`")
+    eager = _copy(model)  # one copy per side, made before either runs: the same starting state
+    compile_start = time.perf_counter()
+    scripted, error, warning = _script(_copy(model))  # not under the alarm: a compile is slow, never endless
+    compile_seconds = time.perf_counter() - compile_start
+    slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
+            if compile_seconds > SLOW_COMPILE_SECONDS else "")
+    if error is not None:
+        return done("fails to script", error, warning=warning, note=slow.strip())
+    code, note = None, slow
+    try:
+        code = scripted.code
+    except Exception as exc:  # e.g. a Tensor argument defaulting to None cannot be printed
+        note += f"It scripted, but printing its `.code` fails: {script_error_line(exc)}."
+    limit = _scaled(time_limit, model)
+    for i, call in enumerate(calls):
+        try:
+            with _time_limit(limit):
+                expected = call(eager)
+        except _TimeLimit as exc:
+            return stopped(exc, limit, f"calling the eager model on test input {i}")
+        except (Exception, SystemExit) as exc:
+            note += (f" Not run on the test input: the eager model fails on it too "
+                     f"({script_error_line(exc)}), so that is not a TorchScript problem.")
+            break
+        try:
+            with _time_limit(limit):
+                got = call(scripted)
+        except _TimeLimit as exc:
+            return stopped(exc, limit, f"calling the scripted model on test input {i}")
+        except Exception as exc:
+            return done("fails when run", exc, warning=warning, code=code, note=note.strip())
+        same, why = _same_outputs(expected, got)
+        if not same:
+            return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
+                        code=code, note=note.strip())
+    else:
+        if calls:
+            note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
+    return done("scripts", warning=warning, code=code, note=note.strip())
 
 
 def attempt_html(attempt: ScriptAttempt) -> str:
@@ -238,7 +282,7 @@ class WillItScript:
     def __init__(self, source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0, folder=None):
         if not isinstance(source, str):
             raise TypeError(f"WillItScript expects the starting code as a str, got {type(source).__name__}")
-        self.source, self.time_limit, self.folder = source, time_limit, folder
+        self.source, self.time_limit, self.folder = source, check_time_limit(time_limit, "WillItScript"), folder
         self.inputs = inputs if inputs is not None else _default_inputs()
         self.presets = {}
         for entry in GALLERY:
@@ -311,4 +355,5 @@ class WillItScriptWidget(widgets.VBox):
 
 def will_it_script(source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0) -> WillItScriptWidget:
     """An editor that says whether a small model scripts, why not, and what TorchScript made of it."""
+    check_time_limit(time_limit, "will_it_script")
     return WillItScriptWidget(WillItScript(source, inputs, time_limit))

@@ -1,0 +1,204 @@
+"""draw_graph, count_nodes and GraphPicture: what a learner calls to see a graph (02_what_is_torchscript)."""
+import base64
+import collections
+from pathlib import Path
+
+import torch
+
+from .builder import _Builder, _add_order_links
+from .mermaid import _to_mermaid
+from .png import _to_png
+from .read_fx import _FxWalker, _export_input_kinds
+from .read_torchscript import _TorchScriptWalker
+
+__all__ = ["draw_graph", "count_nodes", "GraphPicture"]
+
+DEFAULT_MAX_NODES = 120  # past this a diagram is a wall of boxes; the rest is summarised in one node
+MERMAID_LIMITS = (50_000, 500)  # Mermaid's default maxTextSize and maxEdges: past them it draws an error
+
+# Shown in error messages: what draw_graph can read.
+_ACCEPTS = ("a scripted or traced model or function (torch.jit.script / torch.jit.trace), its .graph, "
+            "a torch.export ExportedProgram or a torch.fx GraphModule")
+
+
+def _describe_bad_input(obj, who):
+    if obj is None:
+        return f"{who} got None: pass {_ACCEPTS}"
+    if isinstance(obj, str):
+        return f"{who} got a string: pass the model itself, e.g. {who}(torch.jit.script(model))"
+    if isinstance(obj, type):
+        return f"{who} got the class {obj.__name__}: create an instance, then pass torch.jit.script(instance)"
+    if isinstance(obj, torch.nn.Module):
+        name = type(obj).__name__
+        return (f"{who} got a plain nn.Module ({name}) that has no graph yet: pass torch.jit.script(model) "
+                f"or torch.jit.trace(model, example_input)")
+    if callable(obj):
+        name = getattr(obj, "__name__", type(obj).__name__)
+        if name == "<lambda>":
+            return (f"{who} got a lambda, which has no graph: write it with def, then pass "
+                    "torch.jit.script(fn) or torch.jit.trace(fn, example_input)")
+        return (f"{who} got the Python function {name}, which has no graph: pass torch.jit.script({name}) "
+                f"or torch.jit.trace({name}, example_input)")
+    return f"{who} got {type(obj).__name__}: pass {_ACCEPTS}"
+
+
+def _source(obj, inlined, who):
+    """(kind, object, graph, title) for anything draw_graph accepts; one-line TypeError otherwise."""
+    if not isinstance(inlined, bool):
+        raise TypeError(f"{who}(inlined=...) takes True or False, got {type(inlined).__name__}")
+    if isinstance(obj, torch.export.ExportedProgram):
+        return "export", obj, obj.graph_module, "ExportedProgram · torch.export graph"
+    if isinstance(obj, torch.fx.GraphModule):
+        return "fx", obj, obj, f"{type(obj).__name__} · torch.fx graph"
+    if isinstance(obj, torch.jit.ScriptModule):
+        try:
+            graph = obj.inlined_graph if inlined else obj.graph
+        except RuntimeError as error:
+            if "is not defined" not in str(error):
+                raise
+            raise TypeError(f"{who}: this ScriptModule has no forward method to draw; "
+                            "pass a module that defines forward") from None
+        how = "traced" if isinstance(obj, torch.jit.TracedModule) else "scripted"
+        name = getattr(obj, "original_name", type(obj).__name__)
+        return "ts", obj, graph, f"{name} · {how} · {'inlined_graph' if inlined else 'graph'}"
+    if isinstance(obj, torch.jit.ScriptFunction):
+        graph = obj.inlined_graph if inlined else obj.graph
+        return "ts", None, graph, f"{obj.name} · function · {'inlined_graph' if inlined else 'graph'}"
+    if isinstance(obj, torch._C.ScriptMethod):
+        return "ts", None, obj.graph, f"{obj.name} · method · graph"
+    if isinstance(obj, torch._C.Graph):
+        if inlined:
+            raise TypeError(f"{who}(graph, inlined=True) cannot inline a bare graph: "
+                            "pass the model itself, or its .inlined_graph")
+        return "ts", None, obj, "TorchScript graph"
+    raise TypeError(_describe_bad_input(obj, who))
+
+
+# ----------------------------------------------------------------------------------------------
+# Public API
+
+def draw_graph(obj, *, inlined=False, hide_constants=True, collapse_calls=True, hide_getattr=True,
+               max_nodes=DEFAULT_MAX_NODES, title=None):
+    """A picture of the graph of ``obj``: a ScriptModule / ScriptFunction (scripted or traced),
+    its ``.graph``, a torch.export ``ExportedProgram`` or a torch.fx ``GraphModule``.
+
+    ``inlined=True`` draws ``.inlined_graph`` (every call replaced by its operations);
+    ``hide_constants`` drops ``prim::Constant`` nodes (and lists built only from constants);
+    ``collapse_calls`` folds each call of a submodule or function into one box (``False`` opens
+    it as a region, when the model itself was passed); ``hide_getattr`` drops attribute reads
+    (``prim::GetAttr``, parameters). Past ``max_nodes`` operations the rest is summarised in one
+    "… K more nodes" box.
+    """
+    kind, owner, graph, default_title = _source(obj, inlined, "draw_graph")
+    for name, value in (("hide_constants", hide_constants), ("collapse_calls", collapse_calls),
+                        ("hide_getattr", hide_getattr)):
+        if not isinstance(value, bool):
+            raise TypeError(f"draw_graph({name}=...) takes True or False, got {value!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise TypeError(f"draw_graph(max_nodes=...) takes a positive int, got {max_nodes!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"draw_graph(title=...) takes a string, got {type(title).__name__}")
+    builder = _Builder(max_nodes)
+    if kind == "ts":
+        walker = _TorchScriptWalker(builder, hide_constants, collapse_calls, hide_getattr)
+        module = owner._c if owner is not None else None
+        results = walker.walk_graph(graph, builder.root, 0, owner=module)
+        output_id = builder.node(builder.root, "return", "output", "output", counted=False)
+        for source in results:
+            builder.edge(source, output_id)
+    else:
+        input_kinds = _export_input_kinds(owner) if kind == "export" else {}
+        walker = _FxWalker(builder, hide_constants, collapse_calls, hide_getattr, input_kinds)
+        walker.walk(graph, builder.root)
+    _add_order_links(builder)
+    message = ""
+    if builder.skipped:
+        total = builder.shown + builder.skipped
+        message = (f"Showing the first {builder.shown} of {total} nodes: "
+                   f"pass max_nodes={total} to draw them all.")
+        more = builder.node(builder.root, f"… {builder.skipped} more nodes not drawn", "note", "note",
+                            counted=False)
+        builder.edge(builder.last_counted, more, "control")
+    return GraphPicture(builder, title if title is not None else default_title, message)
+
+
+def count_nodes(obj, *, inlined=False) -> int:
+    """How many nodes torch stores in the graph of ``obj``, nested blocks, constants and attribute
+    reads included (for torch.fx / torch.export graphs: every node except inputs and the output)."""
+    kind, _owner, graph, _title = _source(obj, inlined, "count_nodes")
+    if kind != "ts":
+        return sum(1 for n in graph.graph.nodes if n.op not in ("placeholder", "output"))
+
+    def count(nodes):
+        total = 0
+        for node in nodes:
+            total += 1
+            for block in node.blocks():
+                total += count(block.nodes())
+        return total
+
+    return count(graph.nodes())
+
+
+class GraphPicture:
+    """A drawn graph: ``.mermaid`` text, ``.png()`` bytes, ``.save(path)``, and what was drawn.
+
+    ``node_count`` is the number of operations drawn (inputs, outputs and "end if" markers are not
+    counted); ``kinds`` counts them by kind (``sum(kinds.values()) == node_count``); ``regions``
+    lists the control-flow or call regions (one entry per ``prim::If`` / ``prim::Loop`` /
+    opened call), ``blocks`` their block labels; ``hidden`` counts what was left out.
+    """
+
+    def __init__(self, builder, title, message):
+        self._builder = builder
+        self.title = title
+        self.message = message
+        self.node_count = builder.shown
+        self.kinds = builder.kinds
+        self.regions = list(builder.regions)
+        self.blocks = list(builder.blocks)
+        self.hidden = collections.Counter({k: v for k, v in builder.hidden.items() if v})
+        self.not_drawn = builder.skipped
+        self.mermaid = _to_mermaid(builder, title)
+        # Too big for Mermaid's defaults: JupyterLab would show an error box, so only the PNG is offered.
+        self.mermaid_fits = len(self.mermaid) <= MERMAID_LIMITS[0] and len(builder.edges) <= MERMAID_LIMITS[1]
+        self._png = None
+
+    def png(self) -> bytes:
+        """The picture as PNG bytes (drawn once, on first use)."""
+        if self._png is None:
+            self._png = _to_png(self._builder, self.title, self.message)
+        return self._png
+
+    def save(self, path):
+        """Write the PNG to ``path`` (or the Mermaid text when the name ends in .mmd); returns the path."""
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"save() takes a file path such as WORK / 'graph.png', got {type(path).__name__}")
+        path = Path(path)
+        from ...course.workdir import atomic_write_bytes, atomic_write_text  # whole file or none
+        if path.suffix.lower() in (".mmd", ".mermaid"):
+            atomic_write_text(path, self.mermaid)
+        else:
+            atomic_write_bytes(path, self.png())
+        return path
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        # JupyterLab ranks text/vnd.mermaid (61) above image/png (90), so it draws the Mermaid
+        # diagram; front ends that do not know Mermaid fall back to the PNG. No text/html on
+        # purpose: it would outrank both.
+        notes = [self.message] if self.message else []
+        if self.mermaid_fits:
+            bundle = {"text/vnd.mermaid": self.mermaid}
+        else:
+            bundle = {}
+            notes.append("Too big for Mermaid's limits: shown as a PNG (lower max_nodes for a diagram).")
+        bundle["text/plain"] = "\n".join(notes + [self.mermaid])
+        wanted = lambda mime: (include is None or mime in include) and not (exclude and mime in exclude)
+        if wanted("image/png"):
+            bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        return bundle
+
+    def __repr__(self):
+        regions = ", ".join(self.regions) if self.regions else "none"
+        more = f", {self.not_drawn} more not drawn" if self.not_drawn else ""
+        return f"<GraphPicture {self.title!r}: {self.node_count} nodes{more}; regions: {regions}>"

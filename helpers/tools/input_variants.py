@@ -1,0 +1,224 @@
+"""Variants of one example input, for every argument and dtype, for H.parity (introduced in 02_what_is_torchscript).
+
+An *input* is the tuple of positional arguments a model is called with. A tensor is one argument;
+a ``tuple`` is one entry per argument; a ``list`` or a ``dict`` is ONE structured argument (a
+detection model's list of images, a dict of features). ``H.vary_inputs(example)`` changes every
+tensor inside, whatever its dtype, in ways that keep it valid:
+- floating-point tensors: ``negated``, ``x0.1``, ``x10``, ``zeros``;
+- integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around)
+  and ``ints shifted`` (each value moved to the next one within the example's own range);
+- boolean tensors (masks): ``bools flipped``;
+- ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
+  rows (for a list of tensors: a list of N items).
+A variant that cannot be built is listed in ``.skipped`` with the reason, never dropped silently.
+"""
+import math
+
+import torch
+
+__all__ = ["vary_inputs", "InputVariants"]
+
+
+# ---------------------------------------------------------------- the shape of an input
+
+def is_positional(value) -> bool:
+    """A plain tuple is one entry per argument (a NamedTuple is one structured argument)."""
+    return type(value) is tuple
+
+
+def leaves(value):
+    """Every tensor inside a (nested) tuple, list or dict, in order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in leaves(v)]
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in leaves(v)]
+    return []
+
+
+def rebuild(value, fn):
+    """``value`` with every tensor ``t`` inside replaced by ``fn(t)``, the structure kept."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, dict):
+        return type(value)((k, rebuild(v, fn)) for k, v in value.items())
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
+        return type(value)(*(rebuild(v, fn) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(rebuild(v, fn) for v in value)
+    return value
+
+
+def describe(value) -> str:
+    """A few words naming what ``value`` is, never its whole repr (a model's repr is hundreds of lines)."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(type(v).__name__ for v in value[:4]) + (", …" if len(value) > 4 else "")
+        return f"a {type(value).__name__} of ({inner})" if value else f"an empty {type(value).__name__}"
+    if isinstance(value, dict):
+        keys = ", ".join(repr(k) for k in list(value)[:4]) + (", …" if len(value) > 4 else "")
+        return f"a dict with keys ({keys})" if value else "an empty dict"
+    if isinstance(value, torch.nn.Module):
+        return f"a model ({type(value).__name__})"
+    return f"a {type(value).__name__}"
+
+
+def as_args(value, who: str, label: str) -> tuple:
+    """One input as the tuple of positional arguments the model is called with."""
+    args = value if is_positional(value) else (value,)
+    if args and leaves(args):
+        return args
+    raise TypeError(f"{who}: input {label!r} must be a tensor or a tuple of tensors (one per model argument), "
+                    f"or a list/dict holding tensors (one structured argument); got {describe(value)}")
+
+
+def shapes(args) -> str:
+    """'(3, 4) & (3, 4)' for two tensors; a list argument reads '[(3, 64, 64), (3, 48, 48)]'."""
+    def one(value):
+        if isinstance(value, torch.Tensor):
+            return str(tuple(value.shape))
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, (tuple, list)):
+            inner = ", ".join(one(v) for v in value[:4]) + (", …" if len(value) > 4 else "")
+            return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+        return repr(value) if isinstance(value, (int, float, bool, type(None))) else type(value).__name__
+    return " & ".join(one(a) for a in args)
+
+
+# ---------------------------------------------------------------- variants
+
+class InputVariants(dict):
+    """Label -> tuple of model arguments; ``.skipped`` maps each variant not built to the reason."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skipped = {}
+
+    def __repr__(self):
+        described = ", ".join(f"{k}: {shapes(v)}" for k, v in self.items())
+        skipped = f"; skipped {', '.join(self.skipped)}" if self.skipped else ""
+        return f"<InputVariants {described}{skipped}>"
+
+
+def _resized(t: torch.Tensor, size: int) -> torch.Tensor:
+    """``t`` with ``size`` rows on dim 0, repeating its own rows so the values stay like the example's."""
+    reps = math.ceil(size / t.shape[0])
+    return torch.cat([t] * reps, dim=0)[:size]
+
+
+def _is_int(t):
+    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool
+
+
+def _permuted(t):
+    generator = torch.Generator().manual_seed(0)  # the same variant every run
+    flat = t.reshape(-1)
+    order = torch.randperm(flat.numel(), generator=generator)
+    if flat.numel() > 1 and torch.equal(order, torch.arange(flat.numel())):
+        order = order.roll(1)
+    return flat[order].reshape(t.shape)
+
+
+def _shifted(t):
+    """Each value moved to the next within [min, max] of the tensor (max wraps round to min)."""
+    low, high = t.min(), t.max()
+    return ((t - low + 1) % (high - low + 1) + low).to(t.dtype)
+
+
+def _value_variants(args, floats, ints, bools):
+    """Sign, scale and value variants; (candidates, skipped)."""
+    candidates, skipped = {}, {}
+    if floats:
+        def on_floats(fn):
+            return rebuild(args, lambda t: fn(t) if t.is_floating_point() or t.is_complex() else t)
+        candidates["negated"] = on_floats(torch.neg)
+        candidates["x0.1"] = on_floats(lambda t: t * 0.1)
+        candidates["x10"] = on_floats(lambda t: t * 10)
+        candidates["zeros"] = on_floats(torch.zeros_like)
+    elif ints or bools:
+        kinds = " and ".join(k for k, present in (("integer", ints), ("boolean", bools)) if present)
+        skipped["sign and scale"] = (f"no floating-point tensor to negate or scale; {kinds} tensors are "
+                                     "varied only in ways that keep them valid (below)")
+    if ints:
+        varied = [t for t in ints if t.numel() > 1 and t.unique().numel() > 1]
+        if varied:
+            candidates["ints permuted"] = rebuild(args, lambda t: _permuted(t) if _is_int(t) else t)
+        else:
+            skipped["ints permuted"] = "every integer tensor holds a single value: moving values around changes nothing"
+        if any(t.numel() and t.min() < t.max() for t in ints):
+            candidates["ints shifted"] = rebuild(args, lambda t: _shifted(t) if _is_int(t) and t.numel() else t)
+        else:
+            skipped["ints shifted"] = ("every integer tensor holds one value, so no other value is known to be "
+                                       "valid (a token id, an index): pass inputs=[...] with other values")
+    if bools:
+        candidates["bools flipped"] = rebuild(args, lambda t: ~t if t.dtype == torch.bool else t)
+    return candidates, skipped
+
+
+def _batch_variants(args, batch_sizes):
+    candidates, skipped = {}, {}
+    first = args[0]
+    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+        count = len(first)  # a list of images: its length is the batch
+        sizes = batch_sizes if batch_sizes is not None else ([1, count + 1] if count != 1 else [2, 3])
+        for size in _checked_sizes(sizes):
+            if size != count:
+                items = [first[i % count] for i in range(size)]
+                candidates[f"{size} item{'s' if size > 1 else ''}"] = (items, *args[1:])
+        return candidates, skipped
+    tensors = leaves(args)
+    lead = tensors[0].shape[0] if tensors[0].dim() > 0 else None
+    if lead is None or lead == 0:
+        skipped["batch"] = "the first tensor has no leading dimension to change"
+        return candidates, skipped
+    sizes = batch_sizes if batch_sizes is not None else ([1, lead + 2] if lead != 1 else [2, 3])
+    for size in _checked_sizes(sizes):
+        if size != lead:
+            candidates[f"batch {size}"] = rebuild(
+                args, lambda t: _resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t)
+    return candidates, skipped
+
+
+def _checked_sizes(sizes):
+    for size in sizes:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"vary_inputs: batch_sizes must be positive ints, got {size!r}")
+    return sizes
+
+
+def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
+    """The example and variants of it, each a tuple of model arguments (see the module's docstring).
+
+    ``batch_sizes`` defaults to 1 and the example's size + 2. With ``model`` given, variants the
+    model itself rejects are dropped, and ``.skipped`` says which and why.
+    """
+    from .parity import eager_failure, require_callable  # parity imports this module
+
+    args = as_args(example, "vary_inputs", "example")
+    tensors = leaves(args)
+    floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
+    ints = [t for t in tensors if _is_int(t)]
+    bools = [t for t in tensors if t.dtype == torch.bool]
+    variants = InputVariants(example=args)
+    candidates, skipped = _value_variants(args, floats, ints, bools)
+    more, more_skipped = _batch_variants(args, batch_sizes)
+    candidates.update(more)
+    variants.skipped.update(skipped)
+    variants.skipped.update(more_skipped)
+
+    if model is not None:
+        model = require_callable(model, "vary_inputs", "model")
+        failure = eager_failure(model, args)
+        if failure:
+            raise ValueError(f"vary_inputs: the model itself fails on the example ({failure}): "
+                             "pass an example the model accepts")
+    for label, variant in candidates.items():
+        failure = eager_failure(model, variant) if model is not None else None
+        if failure:
+            variants.skipped[label] = f"the model itself rejects it: {failure}"
+        else:
+            variants[label] = variant
+    return variants
