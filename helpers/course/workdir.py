@@ -145,18 +145,18 @@ def _try_lock(folder: Path):
         with os.fdopen(fd, "w") as f:
             f.write(f"{os.getpid()}\n")
         return True, None
-    handle = open(lock, "a+")
+    # A raw descriptor, not a file object: it stays open for the kernel's life, and a file object
+    # would print a ResourceWarning at every interpreter exit.
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:  # another live process holds it
-        handle.close()
+        os.close(handle)
         return False, None
     # The flock is the truth: the OS drops it when its holder exits, however it exits. The pid in the
     # file is for people; trusting it here would mistake a reused pid (common in containers) for a holder.
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
     return True, handle  # kept open (and locked) for as long as this process lives
 
 
@@ -176,7 +176,7 @@ def work_dir(notebook: str = "scratch") -> Path:
         if folder.is_dir() and (folder / LOCK_NAME).exists():
             return folder
         if handle is not None:  # the folder was removed under us (make clean): take a fresh one
-            handle.close()
+            os.close(handle)
         del _current[key]
     user_dir = base / _user()
     if not user_dir.is_dir():
