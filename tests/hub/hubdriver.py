@@ -84,6 +84,7 @@ class Hub:
         self.users = []
 
     def start(self, timeout: float = 240) -> "Hub":
+        self.started_at = time.monotonic()
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -116,10 +117,13 @@ class Hub:
                 continue
         return found
 
-    def stop(self) -> list:
-        """Stop the servers, the hub and the proxy; end any process of this run still alive; remove its accounts."""
+    def stop(self, remove_files: bool = True) -> list:
+        """Stop the servers, the hub and the proxy; end any process of this run still alive.
+
+        With ``remove_files``, also remove this run's accounts and its temporary folder (learners' homes included).
+        """
         notes = []
-        for user in self.users:
+        for user in self.users if self.proc is not None and self.proc.poll() is None else []:
             try:
                 user.stop_server()
             except Exception as exc:  # keep stopping the rest
@@ -149,14 +153,15 @@ class Hub:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
-        if self.isolated:
+        if remove_files and self.isolated:
             for user in self.users:
                 try:
                     pwd.getpwnam(user.system_name)
                 except KeyError:
                     continue
                 subprocess.run(["userdel", user.system_name], capture_output=True, timeout=60)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if remove_files:
+            shutil.rmtree(self.tmp, ignore_errors=True)
         return notes
 
     def learner(self, name: str, password: str = None) -> "Learner":
@@ -258,7 +263,10 @@ class KernelClient:
                 if remaining <= 0:
                     raise HubError(f"{self.learner.name}: a cell ran over {timeout:.0f} s")
                 self.ws.settimeout(remaining)
-                msg = json.loads(self.ws.recv())
+                raw = self.ws.recv()
+                if not raw:
+                    raise HubError(f"{self.learner.name}: the kernel's websocket closed during a cell")
+                msg = json.loads(raw)
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
                 kind, content = msg["header"]["msg_type"], msg["content"]
@@ -282,6 +290,11 @@ class KernelClient:
             done = time.monotonic() - start
         return {"outputs": outputs, "error": error, "first_output_s": first, "done_s": done,
                 "count": (reply or {}).get("execution_count")}
+
+    def reconnect(self) -> "KernelClient":
+        """A new websocket to the same kernel (an idle one is closed by the server after its ping timeout)."""
+        self.close()
+        return KernelClient(self.learner, self.kernel_id, self.session_id)
 
     def probe(self) -> dict:
         result = self.execute(PROBE)

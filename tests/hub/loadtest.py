@@ -9,7 +9,28 @@ kernels, sampled from outside every second), and the time from "run cell" to its
 
     python tests/hub/loadtest.py               # LOAD_LEARNERS, LOAD_NOTEBOOKS, LOAD_STAGGER, LOAD_TIMEOUT
 
-writes build/hub/load_report.json and build/hub/load_report.png, and prints a table.
+writes build/hub/load_report.json and build/hub/load_report.png, and prints a table
+(`python tests/hub/loadtest.py --table` prints the table of the last report without running).
+
+Report ("schema": "hub_load/1"; seconds are wall-clock unless named cpu; MB = 10**6 bytes):
+    created, machine {"cores", "memory_gb", "load_average_1min_at_end", "note"}, mode (accounts used)
+    settings      {"learners", "notebooks" (numbers), "stagger_s", "timeout_s"}
+    wall_s        first login to the last learner done
+    learners      one per learner: {"name", "login_s", "spawn_s", "errors", "finished", "peak_total_mb"
+                  (server + all its kernels, sampled), "peak_server_mb", "active_s": [from, to],
+                  "notebooks": {stem: {"cells", "errors", "cpu_s" (the notebook's cells, kernel and its
+                  children), "kernel_start_cpu_s", "peak_kernel_mb" (the kernel's own peak), "wall_s"}}}
+    notebooks     {stem: {"cpu_s_median", "cpu_s_max", "peak_kernel_mb_median", "peak_kernel_mb_max", ...}}
+    summary       {"learners", "learners_finished", "max_concurrent_learners", "cells_run",
+                   "cell_latency_s" {"p50", "p95", "max"} (run cell -> idle after its last output),
+                   "first_output_latency_s" {"p50", "p95"}, "kernel_start_cpu_s_median",
+                   "peak_kernel_mb_max", "peak_learner_total_mb_max", "peak_learner_total_mb_median",
+                   "peak_server_mb_max", "hub_and_proxy_peak_mb", "kernels_open_per_learner",
+                   "cpu_s_per_learner_total"}
+    checks        {"errors", "lost", "readable_by_others", "repo_writable", "isolation" (bool),
+                   "isolation_skipped" (why, if not), "isolation_checked", "shared_notebooks_unchanged",
+                   "left_running", "stop_notes"}
+    timeline      [[seconds, learners' total MB, kernels running], ...]
 """
 import hashlib
 import json
@@ -31,7 +52,8 @@ from hubdriver import REPO, Hub, HubError, why_not_isolated  # noqa: E402
 
 REPORT = REPO / "build" / "hub" / "load_report.json"
 PLOT = REPORT.with_suffix(".png")
-SCHEMA = 1
+SCHEMA = "hub_load/1"
+MB = 1e6  # as the course benchmark counts
 
 
 def settings_from_env() -> dict:
@@ -86,7 +108,8 @@ class Sampler(threading.Thread):
         name = environ.get("JUPYTERHUB_USER", "")
         self.owner[proc.pid] = name
         try:
-            if any("ipykernel" in part for part in proc.cmdline()):
+            # a learner's server is the single-user process; everything else of theirs is a kernel or its children
+            if name and not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in proc.cmdline()):
                 self.kernel_pids.add(proc.pid)
         except psutil.Error:
             pass
@@ -99,7 +122,7 @@ class Sampler(threading.Thread):
             if name is None:
                 continue
             try:
-                rss = proc.memory_info().rss / 2**20
+                rss = proc.memory_info().rss / MB
             except psutil.Error:
                 continue
             if name == "":
@@ -107,7 +130,7 @@ class Sampler(threading.Thread):
                 continue
             per_learner[name] = per_learner.get(name, 0.0) + rss
             if proc.pid in self.kernel_pids:
-                kernels += 1
+                kernels += any("ipykernel" in part for part in proc.cmdline())
             else:
                 servers[name] = servers.get(name, 0.0) + rss
         for name, mb in per_learner.items():
@@ -138,6 +161,7 @@ def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: d
         t1 = time.monotonic()
         learner.start_server()
         record["spawn_s"] = round(time.monotonic() - t1, 2)
+        record["active_s"] = [round(time.monotonic() - hub.started_at, 1), None]
         for path in notebooks:
             rel = f"notebooks/{path.name}"
             model = learner.api("GET", f"contents/{rel}")  # the learner's own copy, as JupyterLab opens it
@@ -170,10 +194,11 @@ def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: d
             record["saved"][rel] = sum(len(c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code")
             stats.update(cpu_s=round(after["cpu_s"] - before["cpu_s"] + after["children_cpu_s"] - before["children_cpu_s"], 3),
                          kernel_start_cpu_s=round(before["cpu_s"], 3),
-                         peak_kernel_mb=round(after["maxrss_kb"] / 1024, 1),
+                         peak_kernel_mb=round(after["maxrss_kb"] * 1024 / MB, 1),
                          wall_s=round(time.monotonic() - t_open, 2))
             record["notebooks"][path.stem] = stats
         record["finished"] = True
+        record["active_s"][1] = round(time.monotonic() - hub.started_at, 1)
     except Exception as exc:
         record["errors"].append(f"{type(exc).__name__}: {exc}")
         record["traceback"] = traceback.format_exc()[-2000:]
@@ -200,7 +225,8 @@ def isolation_checks(hub: Hub, records: list) -> dict:
                 f"try:\n    open({str(REPO / 'helpers' / '__init__.py')!r}, 'a').close()\n    _seen['repo'] = 'written'\n"
                 "except PermissionError:\n    _seen['repo'] = 'denied'\n"
                 "print('SEEN' + json.dumps(_seen))")
-        result = record["kernels"][-1].execute(code)
+        kernel = record["kernels"][-1] = record["kernels"][-1].reconnect()
+        result = kernel.execute(code)
         text = "".join(o.get("text", "") for o in result["outputs"])
         if result["error"] or "SEEN" not in text:
             found["readable_by_others"].append(f"{record['name']}: the check did not run ({result['error']})")
@@ -236,6 +262,17 @@ def lost_checks(hub: Hub, records: list) -> list:
             except Exception as exc:
                 lost.append(f"{record['name']}: reading back {rel}: {exc}")
     return lost
+
+
+def max_concurrent(intervals: list) -> int:
+    """Most learners running notebooks at one moment (from each learner's [start, end])."""
+    events = sorted([(a, 1) for a, b in (i for i in intervals if i and i[1] is not None)]
+                    + [(b, -1) for a, b in (i for i in intervals if i and i[1] is not None)], key=lambda e: (e[0], e[1]))
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
 
 
 def fingerprint(folder: Path) -> str:
@@ -278,6 +315,7 @@ def summarise(settings: dict, records: list, sampler: Sampler, checks: dict, wal
         "summary": {
             "learners": len(records),
             "learners_finished": sum(bool(r.get("finished")) for r in records),
+            "max_concurrent_learners": max_concurrent([r.get("active_s") for r in records]),
             "cells_run": len(latencies),
             "cell_latency_s": {"p50": round3(percentile(latencies, 0.5)), "p95": round3(percentile(latencies, 0.95)),
                                "max": round3(max(latencies, default=None) if latencies else None)},
@@ -318,8 +356,8 @@ def plot(report: dict, path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     if report["timeline"]:
         t, mb, kernels = zip(*report["timeline"])
-        left.plot(t, [m / 1024 for m in mb], color="tab:blue")
-        left.set_xlabel("seconds since the first login")
+        left.plot(t, [m / 1000 for m in mb], color="tab:blue")
+        left.set_xlabel("seconds since the hub answered")
         left.set_ylabel("learners' memory (GB, resident)", color="tab:blue")
         twin = left.twinx()
         twin.step(t, kernels, color="tab:orange", where="post")
@@ -352,7 +390,7 @@ def table(report: dict) -> str:
     s = report["summary"]
     lines = [f"Classroom load test: {s['learners']} learners ({report['mode']}), notebooks "
              f"{', '.join(report['settings']['notebooks'])}, staggered {report['settings']['stagger_s']} s, "
-             f"{report['machine']['cores']} cores, {report['wall_s']} s",
+             f"{report['machine']['cores']} cores, {report['wall_s']} s, at most {s['max_concurrent_learners']} at once",
              f"{'learner':<10} {'login s':>8} {'spawn s':>8} {'peak MB':>8} {'server MB':>9}  " +
              "  ".join(f"{stem[:2]} cpu s / MB" for stem in report["notebooks"]) + "  errors"]
     for learner in report["learners"]:
@@ -432,6 +470,9 @@ def run(settings: dict = None) -> dict:
 
 
 if __name__ == "__main__":
+    if "--table" in sys.argv:
+        print(table(json.loads(REPORT.read_text())))
+        sys.exit(0)
     result = run()
     print(table(result))
     c = result["checks"]
