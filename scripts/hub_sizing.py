@@ -12,7 +12,8 @@ The formula (every assumption is a named number in ASSUMPTIONS):
     kernel_mb          = the largest peak memory of one notebook's kernel (benchmark and load test)
     per_learner_mb     = server_mb + kernels_open * kernel_mb        (memory guarantee per learner)
     limit_mb           = server_mb + (kernels_open + 1) * kernel_mb  (memory limit: one more kernel fits)
-    heavy_cpu_s        = CPU-seconds of the heaviest notebook, kernel start included (benchmark)
+    heavy_cpu_s        = CPU-seconds of the heaviest notebook, kernel start included (benchmark; the load
+                         test's own figures count too, for the notebooks it ran)
     learners_per_core  = floor(window_s * utilisation / heavy_cpu_s)
                          (everyone presses "Run All" at once; all are done within window_s on a core
                          kept below `utilisation` busy)
@@ -54,11 +55,10 @@ def inputs_from(bench: dict, load: dict) -> dict:
     kernel_candidates = [(max(n.get("peak_rss_mb") or 0, n.get("peak_tree_rss_mb") or 0), f"benchmark {n['key']}") for n in bench_rows]
     kernel_candidates += [(v["peak_kernel_mb_max"], f"load test {k[:2]}") for k, v in load["notebooks"].items()]
     kernel_mb, kernel_from = max(kernel_candidates)
-    if bench_rows:
-        heavy_cpu_s, heavy_from = max((n["cpu_s"], f"benchmark {n['key']}") for n in bench_rows)
-    else:
-        start = summary.get("kernel_start_cpu_s_median") or 0.0
-        heavy_cpu_s, heavy_from = max((v["cpu_s_max"] + start, f"load test {k[:2]}") for k, v in load["notebooks"].items())
+    start = summary.get("kernel_start_cpu_s_median") or 0.0
+    cpu_candidates = [(n["cpu_s"], f"benchmark {n['key']}") for n in bench_rows]
+    cpu_candidates += [(v["cpu_s_max"] + start, f"load test {k[:2]}") for k, v in load["notebooks"].items()]
+    heavy_cpu_s, heavy_from = max(cpu_candidates)
     covered = sorted({n["key"] for n in bench_rows} | {k[:2] for k in load["notebooks"]})
     return {
         "kernel_mb": round(kernel_mb, 1), "kernel_mb_from": kernel_from,
@@ -159,6 +159,11 @@ def main(argv=None) -> int:
     print(f"\nLoad test behind it: {lt['learners']} learners on {lt['cores']} cores ({lt['mode']}): run cell -> output "
           f"p50 {lt['cell_latency_s']['p50']} s, p95 {lt['cell_latency_s']['p95']} s; load average at its end "
           f"{lt['load_average_1min_at_end']} (other work on the machine inflates these).")
+    per = sized["per_learner"]
+    fits_cpu = max(0, lt["cores"] - ASSUMPTIONS["hub_cores"]) * per["learners_per_core"]
+    fits_mem = math.floor((lt["memory_gb"] * 1000 - inputs["hub_mb"] - ASSUMPTIONS["system_reserve_mb"]) / per["memory_mb"])
+    print(f"By this formula, the load test's machine ({lt['cores']} cores, {lt['memory_gb']} GB) holds "
+          f"{min(fits_cpu, fits_mem)} learners ({fits_cpu} by CPU, {fits_mem} by memory); the load test ran {lt['learners']}.")
     write_atomic(OUT, json.dumps(result, indent=1) + "\n")
     if args.update:
         write_atomic(COMMITTED, json.dumps(result, indent=1) + "\n")

@@ -90,7 +90,8 @@ class Sampler(threading.Thread):
         self.hub, self.period = hub, period
         self.stop_event = threading.Event()
         self.owner = {}  # pid -> learner name ("" for the hub, proxy, culler)
-        self.kernel_pids = set()
+        self.kernel_pids = set()  # kernels and the processes they started
+        self.kernels_proper = set()
         self.peak_learner_mb, self.peak_server_mb, self.peak_hub_mb = {}, {}, 0.0
         self.timeline = []  # (seconds, total MB of learners, number of kernels)
         self.start_time = time.monotonic()
@@ -109,8 +110,11 @@ class Sampler(threading.Thread):
         self.owner[proc.pid] = name
         try:
             # a learner's server is the single-user process; everything else of theirs is a kernel or its children
-            if name and not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in proc.cmdline()):
+            cmdline = proc.cmdline()
+            if name and not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in cmdline):
                 self.kernel_pids.add(proc.pid)
+                if any("ipykernel" in part for part in cmdline):
+                    self.kernels_proper.add(proc.pid)
         except psutil.Error:
             pass
         return name
@@ -130,7 +134,7 @@ class Sampler(threading.Thread):
                 continue
             per_learner[name] = per_learner.get(name, 0.0) + rss
             if proc.pid in self.kernel_pids:
-                kernels += any("ipykernel" in part for part in proc.cmdline())
+                kernels += proc.pid in self.kernels_proper
             else:
                 servers[name] = servers.get(name, 0.0) + rss
         for name, mb in per_learner.items():

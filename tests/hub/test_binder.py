@@ -29,7 +29,7 @@ def test_the_image_reads_binder_and_the_course_python(dockerfile):
     assert re.search(r'pip install --no-cache-dir -r "binder/requirements\.txt"', dockerfile)
     # the repo is copied in before pip runs, so binder/requirements.txt can include ../requirements.txt
     assert dockerfile.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/") < dockerfile.index('-r "binder/requirements.txt"')
-    assert "ARG REPO_DIR=/srv/workbook" in dockerfile or "REPO_DIR=/srv/workbook" in dockerfile
+    assert "ARG REPO_DIR=" in dockerfile and "WORKDIR ${REPO_DIR}" in dockerfile  # --target-repo-dir is a build argument
 
 
 def test_binder_requirements_are_the_pinned_course(dockerfile):
