@@ -40,7 +40,8 @@ def learner_python(folder: Path) -> Path:
     A venv made from an interpreter in a private folder (pyenv under /root, say) cannot be run by
     learner accounts. Then the same packages are offered through a small venv in ``folder``, made from
     a readable interpreter of the same version (python3.X in /usr/bin or /usr/local/bin), whose
-    site-packages point at this environment's.
+    site-packages point at this environment's, and whose etc/ and share/ are this environment's
+    (Jupyter finds its server extensions, JupyterLab and settings under sys.prefix).
     """
     if not unreadable_for_others(Path(sys.base_prefix)) and not unreadable_for_others(Path(sys.prefix)):
         return Path(sys.executable)
@@ -53,7 +54,9 @@ def learner_python(folder: Path) -> Path:
     shim = folder / "bin" / "python"
     link = folder / "lib" / version / "site-packages" / "course_env.pth"
     line = f"import site; site.addsitedir({str(Path(sys.prefix) / 'lib' / version / 'site-packages')!r})\n"
-    if not (shim.exists() and link.exists() and link.read_text() == line):
+    shared = {name: Path(sys.prefix) / name for name in ("etc", "share")}  # Jupyter's config and data (JupyterLab, kernels)
+    if not (shim.exists() and link.exists() and link.read_text() == line
+            and all(os.path.realpath(folder / n) == os.path.realpath(t) for n, t in shared.items())):
         shutil.rmtree(folder, ignore_errors=True)
         old_mask = os.umask(0o022)  # readable by every learner
         try:
@@ -61,6 +64,8 @@ def learner_python(folder: Path) -> Path:
         finally:
             os.umask(old_mask)
         link.write_text(line)
+        for name, target in shared.items():
+            (folder / name).symlink_to(target)
     return shim
 
 

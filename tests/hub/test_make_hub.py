@@ -3,6 +3,7 @@ import json
 import os
 import re
 import stat
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -65,7 +66,9 @@ def test_the_server_opens_on_notebook_00(hub):
     learner = hub.users[0]
     answer = learner.http.get(f"{learner.server}/", headers=learner._auth(), allow_redirects=False, timeout=60)
     assert answer.status_code in (301, 302)
-    assert answer.headers["Location"].endswith("/lab/tree/notebooks/00_start_here.ipynb")
+    assert urlsplit(answer.headers["Location"]).path == f"/user/{learner.name}/lab/tree/notebooks/00_start_here.ipynb"
+    # and JupyterLab is there to open it
+    assert learner.http.get(f"{learner.server}/lab/tree/notebooks/00_start_here.ipynb", headers=learner._auth(), timeout=60).ok
 
 
 def test_jupyterlab_neither_asks_about_news_nor_fetches_it(hub):
