@@ -34,6 +34,18 @@ def unreadable_for_others(path: Path) -> list:
     return bad
 
 
+def needs_stand_in() -> bool:
+    """True when other accounts cannot run this environment's interpreter."""
+    return bool(unreadable_for_others(Path(sys.base_prefix)) or unreadable_for_others(Path(sys.prefix)))
+
+
+def stand_in_base():
+    """A python3.X of this version that every account can run, or None."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return next((Path(d) / version for d in ("/usr/bin", "/usr/local/bin")
+                 if (Path(d) / version).exists() and not unreadable_for_others(Path(d) / version)), None)
+
+
 def learner_python(folder: Path) -> Path:
     """The Python learners' servers and kernels run: this environment's, if every account can read it.
 
@@ -43,11 +55,10 @@ def learner_python(folder: Path) -> Path:
     site-packages point at this environment's, and whose etc/ and share/ are this environment's
     (Jupyter finds its server extensions, JupyterLab and settings under sys.prefix).
     """
-    if not unreadable_for_others(Path(sys.base_prefix)) and not unreadable_for_others(Path(sys.prefix)):
+    if not needs_stand_in():
         return Path(sys.executable)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    base = next((Path(d) / version for d in ("/usr/bin", "/usr/local/bin")
-                 if (Path(d) / version).exists() and not unreadable_for_others(Path(d) / version)), None)
+    base = stand_in_base()
     if base is None:
         raise SystemExit(f"make hub: learners cannot run {sys.base_prefix} (a private folder), and there is no "
                          f"readable {version} to stand in; build .venv with `make venv PYTHON=/usr/bin/{version}`.")

@@ -28,7 +28,7 @@ PYTHON = REPO / ".venv" / "bin" / "python"
 JUPYTERHUB = REPO / ".venv" / "bin" / "jupyterhub"
 PROXY = REPO / ".venv" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 sys.path.insert(0, str(REPO / "hub"))
-from workshop import running_as_root, unreadable_for_others  # noqa: E402
+from workshop import running_as_root, stand_in_base, unreadable_for_others  # noqa: E402
 
 # Run first and last in every kernel: the kernel's own CPU time and peak memory (ru_maxrss is KiB on Linux).
 PROBE = ("import json as _j, resource as _r\n"
@@ -52,6 +52,17 @@ def why_not_isolated() -> str:
     blocked = unreadable_for_others(REPO) + unreadable_for_others(PYTHON.parent.parent)
     if blocked:
         return f"the repo is not readable by other accounts ({', '.join(sorted(set(blocked)))})"
+    base = Path(os.path.realpath(PYTHON)).parent.parent
+    if unreadable_for_others(base) and stand_in_base() is None:
+        return f"learners cannot run the venv's Python ({base}) and no readable python3.X of its version stands in"
+    return ""
+
+
+def why_no_hub() -> str:
+    """Empty when a hub can run here; else why not (as root, learners' accounts must be able to read the repo)."""
+    reason = why_not_isolated()
+    if running_as_root() and reason:
+        return f"as root the hub runs learners under their own accounts, but {reason}"
     return ""
 
 

@@ -9,13 +9,15 @@ import pytest
 import requests
 
 from conftest import heavy
-from hubdriver import REPO, Hub, HubError, why_not_isolated
+from hubdriver import REPO, Hub, HubError, why_no_hub, why_not_isolated
 
 pytestmark = heavy
 
 
 @pytest.fixture(scope="module")
 def hub():
+    if why_no_hub():
+        pytest.skip(why_no_hub())
     hub = Hub(via_make=True)
     try:
         hub.start(timeout=600)  # make may first build the C++ program of notebook 05 (cached after)
