@@ -88,8 +88,8 @@ c.Spawner.args = [
     "--MappingKernelManager.cull_interval=300",
     "--MappingKernelManager.cull_connected=False",
 ]
-c.Spawner.start_timeout = 180  # a class logging in at once on a small machine
-c.Spawner.http_timeout = 180
+c.Spawner.start_timeout = 300  # a class logging in at once on a small machine
+c.Spawner.http_timeout = 300
 
 # --- the idle culler: stops servers nobody used for HUB_CULL_IDLE seconds ---
 c.JupyterHub.services = [{

@@ -4,8 +4,9 @@ A fresh JupyterLab asks every learner whether to fetch "official Jupyter news" a
 the internet for it; a classroom needs neither. Written into the environment's own folders
 (sys.prefix), so `make lab`, every hub learner and a repo2docker image all read them:
   - share/jupyter/lab/settings/overrides.json: fetchNews "false", checkForUpdates false (no question asked);
-  - etc/jupyter/jupyter_server_config.d/torchscript_workbook_no_news.json: the server offers no news
-    feed and never checks for updates (page config "news": {"disabled": true}).
+  - etc/jupyter/jupyter_server_config.json (merged into, other settings kept): the server offers no
+    news feed and never checks for updates (page config "news": {"disabled": true}). Not a file in
+    jupyter_server_config.d/: the server reads those folders for its extensions' switches only.
 """
 import json
 import os
@@ -39,7 +40,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def install(prefix: Path = Path(sys.prefix)) -> list:
     targets = [prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json",
-               prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "torchscript_workbook_no_news.json"]
+               prefix / "etc" / "jupyter" / "jupyter_server_config.json"]
     _write_json(targets[0], OVERRIDES)
     _write_json(targets[1], SERVER_CONFIG)
     return targets

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import pytest
 import requests
 import websocket
 
@@ -29,6 +30,15 @@ JUPYTERHUB = REPO / ".venv" / "bin" / "jupyterhub"
 PROXY = REPO / ".venv" / "hub-proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 sys.path.insert(0, str(REPO / "hub"))
 from workshop import running_as_root, stand_in_base, unreadable_for_others  # noqa: E402
+
+# The load test and the `make hub` test run real servers: only `make test-hub` runs them.
+heavy = pytest.mark.skipif(not os.environ.get("TS_HUB_TESTS"),
+                           reason="starts a real JupyterHub with learners' servers: run by `make test-hub`")
+
+# Bounds on every wait (kernel handshake, one cell, a server start): generous, since a busy machine is slow,
+# and finite, so a stuck test ends by itself.
+WAIT_S = 600
+HTTP_S = 300  # one HTTP request (a login hashes a password; a session starts a kernel)
 
 # Run first and last in every kernel: the kernel's own CPU time and peak memory (ru_maxrss is KiB on Linux).
 PROBE = ("import json as _j, resource as _r\n"
@@ -202,27 +212,27 @@ class Learner:
 
     def login(self) -> None:
         """Log in at the hub's login page (the first login sets this learner's password), then ask the REST API for a token."""
-        self.http.get(f"{self.hub.url}/hub/login", timeout=60)
+        self.http.get(f"{self.hub.url}/hub/login", timeout=HTTP_S)
         xsrf = self.http.cookies.get("_xsrf", "")
-        answer = self.http.post(f"{self.hub.url}/hub/login", timeout=120, allow_redirects=False,
+        answer = self.http.post(f"{self.hub.url}/hub/login", timeout=HTTP_S, allow_redirects=False,
                                 data={"username": self.name, "password": self.password, "_xsrf": xsrf})
         if answer.status_code != 302:
             raise HubError(f"{self.name}: login refused ({answer.status_code})")
         xsrf = self.http.cookies.get("_xsrf", xsrf)
-        answer = self.http.post(f"{self.hub.url}/hub/api/users/{self.name}/tokens", timeout=60,
+        answer = self.http.post(f"{self.hub.url}/hub/api/users/{self.name}/tokens", timeout=HTTP_S,
                                 headers={"X-XSRFToken": xsrf},
                                 json={"note": "classroom load test", "expires_in": 3600})
         if answer.status_code not in (200, 201):
             raise HubError(f"{self.name}: no token ({answer.status_code}): {answer.text[:200]}")
         self.token = answer.json()["token"]
 
-    def start_server(self, timeout: float = 300) -> None:
-        answer = self.http.post(f"{self.hub.url}/hub/api/users/{self.name}/server", headers=self._auth(), timeout=60)
+    def start_server(self, timeout: float = WAIT_S) -> None:
+        answer = self.http.post(f"{self.hub.url}/hub/api/users/{self.name}/server", headers=self._auth(), timeout=HTTP_S)
         if answer.status_code not in (201, 202, 400):  # 400: already running
             raise HubError(f"{self.name}: spawn refused ({answer.status_code}): {answer.text[:200]}")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            model = self.http.get(f"{self.hub.url}/hub/api/users/{self.name}", headers=self._auth(), timeout=30).json()
+            model = self.http.get(f"{self.hub.url}/hub/api/users/{self.name}", headers=self._auth(), timeout=HTTP_S).json()
             server = (model.get("servers") or {}).get("")
             if server and server.get("ready"):
                 return
@@ -233,10 +243,10 @@ class Learner:
 
     def stop_server(self) -> None:
         if self.token:
-            self.http.delete(f"{self.hub.url}/hub/api/users/{self.name}/server", headers=self._auth(), timeout=60)
+            self.http.delete(f"{self.hub.url}/hub/api/users/{self.name}/server", headers=self._auth(), timeout=HTTP_S)
 
     def api(self, method: str, path: str, **kwargs):
-        answer = self.http.request(method, f"{self.server}/api/{path}", headers=self._auth(), timeout=120, **kwargs)
+        answer = self.http.request(method, f"{self.server}/api/{path}", headers=self._auth(), timeout=HTTP_S, **kwargs)
         if not answer.ok:
             raise HubError(f"{self.name}: {method} /api/{path} -> {answer.status_code}: {answer.text[:300]}")
         return answer.json() if answer.content else None
@@ -254,10 +264,11 @@ class KernelClient:
     def __init__(self, learner: Learner, kernel_id: str, session_id: str):
         self.learner, self.kernel_id, self.session_id = learner, kernel_id, session_id
         url = learner.server.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
-        self.ws = websocket.create_connection(url, header=[f"Authorization: token {learner.token}"], timeout=60)
+        # the server answers the handshake once the kernel is ready: on a busy machine that can take minutes
+        self.ws = websocket.create_connection(url, header=[f"Authorization: token {learner.token}"], timeout=WAIT_S)
         self.lock = threading.Lock()
 
-    def execute(self, code: str, timeout: float = 300) -> dict:
+    def execute(self, code: str, timeout: float = WAIT_S) -> dict:
         """Run ``code``; returns outputs, error (or None), and the seconds to the first output and to the end."""
         msg_id = uuid.uuid4().hex
         message = {"header": {"msg_id": msg_id, "username": self.learner.name, "session": self.session_id,

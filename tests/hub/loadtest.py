@@ -60,7 +60,7 @@ def settings_from_env() -> dict:
     return {"learners": int(os.environ.get("LOAD_LEARNERS", "8")),
             "notebooks": [n.strip() for n in os.environ.get("LOAD_NOTEBOOKS", "00,01,02").split(",") if n.strip()],
             "stagger_s": float(os.environ.get("LOAD_STAGGER", "4")),
-            "timeout_s": float(os.environ.get("LOAD_TIMEOUT", "1200"))}
+            "timeout_s": float(os.environ.get("LOAD_TIMEOUT", "1800"))}
 
 
 def notebook_files(prefixes: list) -> list:

@@ -4,8 +4,7 @@ import json
 import pytest
 
 import loadtest
-from conftest import heavy
-from hubdriver import why_no_hub
+from hubdriver import heavy, why_no_hub
 
 pytestmark = heavy
 

@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import heavy
-from hubdriver import REPO, Hub, HubError, why_no_hub, why_not_isolated
+from hubdriver import REPO, Hub, HubError, heavy, why_no_hub, why_not_isolated
 
 pytestmark = heavy
 
