@@ -82,8 +82,10 @@ hub: venv cpp $(LAB_SETTINGS) $(CHP_STAMP)
 # Classroom load test: LOAD_LEARNERS simulated learners run notebooks on a real hub at once; writes
 # build/hub/load_report.json and a plot, then prints the sizing table (scripts/hub_sizing.py).
 test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
-	TS_HUB_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/hub -v
-	$(BIN)/python scripts/hub_sizing.py
+	TS_HUB_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/hub -v; status=$$?; \
+	if [ -f build/hub/load_report.json ]; then \
+	    $(BIN)/python tests/hub/loadtest.py --table && $(BIN)/python scripts/hub_sizing.py; fi; \
+	exit $$status
 
 # Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
 cpp: venv

@@ -9,7 +9,8 @@ fresh kernel) and build/hub/load_report.json (`make test-hub`: a learner's serve
 memory, several learners at once). MB = 10**6 bytes, GB = 10**9 (as Kubernetes counts "G").
 
 The formula (every assumption is a named number in ASSUMPTIONS):
-    kernel_mb          = the largest peak memory of one notebook's kernel (benchmark and load test)
+    kernel_mb          = the largest peak memory of one notebook's kernel with the processes it starts
+                         (benchmark and load test)
     per_learner_mb     = server_mb + kernels_open * kernel_mb        (memory guarantee per learner)
     limit_mb           = server_mb + (kernels_open + 1) * kernel_mb  (memory limit: one more kernel fits)
     heavy_cpu_s        = CPU-seconds of the heaviest notebook, kernel start included (benchmark; the load
@@ -54,6 +55,8 @@ def inputs_from(bench: dict, load: dict) -> dict:
     bench_rows = [n for n in (bench or {}).get("notebooks", []) if n.get("ok")]
     kernel_candidates = [(max(n.get("peak_rss_mb") or 0, n.get("peak_tree_rss_mb") or 0), f"benchmark {n['key']}") for n in bench_rows]
     kernel_candidates += [(v["peak_kernel_mb_max"], f"load test {k[:2]}") for k, v in load["notebooks"].items()]
+    if summary.get("peak_kernel_tree_mb_max"):
+        kernel_candidates.append((summary["peak_kernel_tree_mb_max"], "load test, a kernel with the processes it started"))
     kernel_mb, kernel_from = max(kernel_candidates)
     start = summary.get("kernel_start_cpu_s_median") or 0.0
     cpu_candidates = [(n["cpu_s"], f"benchmark {n['key']}") for n in bench_rows]
@@ -164,6 +167,9 @@ def main(argv=None) -> int:
     fits_mem = math.floor((lt["memory_gb"] * 1000 - inputs["hub_mb"] - ASSUMPTIONS["system_reserve_mb"]) / per["memory_mb"])
     print(f"By this formula, the load test's machine ({lt['cores']} cores, {lt['memory_gb']} GB) holds "
           f"{min(fits_cpu, fits_mem)} learners ({fits_cpu} by CPU, {fits_mem} by memory); the load test ran {lt['learners']}.")
+    print(f"Memory check: the formula gives {per['memory_mb']} MB per learner; in the load test a learner's server with "
+          f"{load['summary'].get('kernels_open_per_learner')} kernels open peaked at {lt['peak_learner_total_mb_max']} MB "
+          f"(notebooks {', '.join(load['settings']['notebooks'])} only).")
     write_atomic(OUT, json.dumps(result, indent=1) + "\n")
     if args.update:
         write_atomic(COMMITTED, json.dumps(result, indent=1) + "\n")

@@ -3,7 +3,8 @@
 Each simulated learner logs in, starts their server and, for each notebook of the set, opens it
 (a kernel in the notebook's folder, as JupyterLab does), runs its code cells one by one, writes a
 file of their own into the notebook's work folder and saves the notebook with its outputs (what
-autosave does). Kernels stay open, like browser tabs nobody closes. Measured: each kernel's own
+autosave does). A learner keeps the kernels of their last two notebooks open (LOAD_KERNELS_OPEN)
+and closes older tabs, as the sizing assumes. Measured: each kernel's own
 peak memory and CPU-seconds (from the kernel itself), each learner's memory in total (server +
 kernels, sampled from outside every second), and the time from "run cell" to its output.
 
@@ -14,7 +15,7 @@ writes build/hub/load_report.json and build/hub/load_report.png, and prints a ta
 
 Report ("schema": "hub_load/1"; seconds are wall-clock unless named cpu; MB = 10**6 bytes):
     created, machine {"cores", "memory_gb", "load_average_1min_at_end", "note"}, mode (accounts used)
-    settings      {"learners", "notebooks" (numbers), "stagger_s", "timeout_s"}
+    settings      {"learners", "notebooks" (numbers), "stagger_s", "kernels_open", "timeout_s"}
     wall_s        first login to the last learner done
     learners      one per learner: {"name", "login_s", "spawn_s", "errors", "finished", "peak_total_mb"
                   (server + all its kernels, sampled), "peak_server_mb", "active_s": [from, to],
@@ -24,7 +25,8 @@ Report ("schema": "hub_load/1"; seconds are wall-clock unless named cpu; MB = 10
     summary       {"learners", "learners_finished", "max_concurrent_learners", "cells_run",
                    "cell_latency_s" {"p50", "p95", "max"} (run cell -> idle after its last output),
                    "first_output_latency_s" {"p50", "p95"}, "kernel_start_cpu_s_median",
-                   "peak_kernel_mb_max", "peak_learner_total_mb_max", "peak_learner_total_mb_median",
+                   "peak_kernel_mb_max", "peak_kernel_tree_mb_max" (a kernel + the processes it started,
+                   sampled), "peak_learner_total_mb_max", "peak_learner_total_mb_median",
                    "peak_server_mb_max", "hub_and_proxy_peak_mb", "kernels_open_per_learner",
                    "cpu_s_per_learner_total"}
     checks        {"errors", "lost", "readable_by_others", "repo_writable", "isolation" (bool),
@@ -60,6 +62,8 @@ def settings_from_env() -> dict:
     return {"learners": int(os.environ.get("LOAD_LEARNERS", "8")),
             "notebooks": [n.strip() for n in os.environ.get("LOAD_NOTEBOOKS", "00,01,02").split(",") if n.strip()],
             "stagger_s": float(os.environ.get("LOAD_STAGGER", "4")),
+            # kernels a learner keeps open: the sizing's assumption (scripts/hub_sizing.py, kernels_open)
+            "kernels_open": max(1, int(os.environ.get("LOAD_KERNELS_OPEN", "2"))),
             "timeout_s": float(os.environ.get("LOAD_TIMEOUT", "1800"))}
 
 
@@ -92,6 +96,7 @@ class Sampler(threading.Thread):
         self.owner = {}  # pid -> learner name ("" for the hub, proxy, culler)
         self.kernel_pids = set()  # kernels and the processes they started
         self.kernels_proper = set()
+        self.peak_kernel_tree_mb = 0.0
         self.peak_learner_mb, self.peak_server_mb, self.peak_hub_mb = {}, {}, 0.0
         self.timeline = []  # (seconds, total MB of learners, number of kernels)
         self.start_time = time.monotonic()
@@ -137,6 +142,13 @@ class Sampler(threading.Thread):
                 kernels += proc.pid in self.kernels_proper
             else:
                 servers[name] = servers.get(name, 0.0) + rss
+        for pid in list(self.kernels_proper):  # a kernel with every process it started (a fresh-process check, say)
+            try:
+                kernel = psutil.Process(pid)
+                tree = kernel.memory_info().rss + sum(c.memory_info().rss for c in kernel.children(recursive=True))
+                self.peak_kernel_tree_mb = max(self.peak_kernel_tree_mb, tree / MB)
+            except psutil.Error:
+                self.kernels_proper.discard(pid)
         for name, mb in per_learner.items():
             self.peak_learner_mb[name] = max(self.peak_learner_mb.get(name, 0.0), mb)
         for name, mb in servers.items():
@@ -152,7 +164,7 @@ class Sampler(threading.Thread):
                 pass
 
 
-def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: dict) -> None:
+def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: dict, keep_open: int = 2) -> None:
     """One learner's whole session; everything observed goes into ``record``."""
     record.update(name=name, errors=[], notebooks={}, latencies=[], first_output=[], files={}, saved={})
     learner = hub.learner(name)
@@ -170,6 +182,10 @@ def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: d
             rel = f"notebooks/{path.name}"
             model = learner.api("GET", f"contents/{rel}")  # the learner's own copy, as JupyterLab opens it
             nb = model["content"]
+            while len(kernels) >= keep_open:  # the learner closes their oldest tab: its kernel shuts down
+                oldest = kernels.pop(0)
+                oldest.close()
+                learner.api("DELETE", f"sessions/{oldest.session_id}")
             t_open = time.monotonic()
             kernel = learner.open_notebook(rel)
             kernels.append(kernel)
@@ -326,11 +342,12 @@ def summarise(settings: dict, records: list, sampler: Sampler, checks: dict, wal
             "first_output_latency_s": {"p50": round3(percentile(first, 0.5)), "p95": round3(percentile(first, 0.95))},
             "kernel_start_cpu_s_median": round3(statistics.median(kernel_start)) if kernel_start else None,
             "peak_kernel_mb_max": max((n["peak_kernel_mb_max"] for n in notebooks.values()), default=None),
+            "peak_kernel_tree_mb_max": round(sampler.peak_kernel_tree_mb, 1),
             "peak_learner_total_mb_max": round(max(sampler.peak_learner_mb.values(), default=0.0), 1),
             "peak_learner_total_mb_median": round(statistics.median(sampler.peak_learner_mb.values()), 1) if sampler.peak_learner_mb else None,
             "peak_server_mb_max": round(max(sampler.peak_server_mb.values(), default=0.0), 1),
             "hub_and_proxy_peak_mb": round(sampler.peak_hub_mb, 1),
-            "kernels_open_per_learner": len(settings["notebooks"]),
+            "kernels_open_per_learner": min(settings["kernels_open"], len(settings["notebooks"])),
             "cpu_s_per_learner_total": round(sum(s["cpu_s"] + s["kernel_start_cpu_s"] for r in records for s in r["notebooks"].values()) / max(len(records), 1), 2),
         },
         "checks": checks,
@@ -392,7 +409,7 @@ def plot(report: dict, path: Path) -> None:
 
 def table(report: dict) -> str:
     s = report["summary"]
-    lines = [f"Classroom load test: {s['learners']} learners ({report['mode']}), notebooks "
+    lines = [f"Classroom load test of {report['created']}: {s['learners']} learners ({report['mode']}), notebooks "
              f"{', '.join(report['settings']['notebooks'])}, staggered {report['settings']['stagger_s']} s, "
              f"{report['machine']['cores']} cores, {report['wall_s']} s, at most {s['max_concurrent_learners']} at once",
              f"{'learner':<10} {'login s':>8} {'spawn s':>8} {'peak MB':>8} {'server MB':>9}  " +
@@ -405,7 +422,7 @@ def table(report: dict) -> str:
     lat = s["cell_latency_s"]
     lines.append(f"cells run: {s['cells_run']}; run cell -> last output p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s; "
                  f"first output p50 {s['first_output_latency_s']['p50']} s, p95 {s['first_output_latency_s']['p95']} s")
-    lines.append(f"peak kernel {s['peak_kernel_mb_max']} MB; peak learner (server + {s['kernels_open_per_learner']} kernels) "
+    lines.append(f"peak kernel {s['peak_kernel_mb_max']} MB ({s.get('peak_kernel_tree_mb_max')} MB with the processes it started); peak learner (server + {s['kernels_open_per_learner']} kernels) "
                  f"{s['peak_learner_total_mb_max']} MB; hub + proxy {s['hub_and_proxy_peak_mb']} MB; load average at the end "
                  f"{report['machine']['load_average_1min_at_end']} (other work on the machine inflates latencies)")
     c = report["checks"]
@@ -435,7 +452,8 @@ def run(settings: dict = None) -> dict:
         sampler.start()
         first = time.monotonic() + 1
         threads = [threading.Thread(target=run_learner, daemon=True,
-                                    args=(hub, f"learner{i + 1:02d}", notebooks, first + i * settings["stagger_s"], records[i]))
+                                    args=(hub, f"learner{i + 1:02d}", notebooks, first + i * settings["stagger_s"], records[i],
+                                          settings["kernels_open"]))
                    for i in range(settings["learners"])]
         for thread in threads:
             thread.start()

@@ -79,7 +79,9 @@ def test_jupyterlab_neither_asks_about_news_nor_fetches_it(hub):
     assert config["news"] == {"disabled": True}
     settings = learner.http.get(f"{learner.server}/lab/api/settings/@jupyterlab/apputils-extension:notification",
                                 headers=learner._auth(), timeout=60).json()
-    assert settings["settings"]["fetchNews"] == "false" and settings["settings"]["checkForUpdates"] is False
+    # the effective value: the learner's own setting if any, else the default, which overrides.json replaced
+    effective = {key: settings["settings"].get(key, spec.get("default")) for key, spec in settings["schema"]["properties"].items()}
+    assert effective["fetchNews"] == "false" and effective["checkForUpdates"] is False
 
 
 def test_the_instructor_is_admin_and_the_culler_runs(hub):
