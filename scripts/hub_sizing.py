@@ -9,10 +9,11 @@ fresh kernel) and build/hub/load_report.json (`make test-hub`: a learner's serve
 memory, several learners at once). MB = 10**6 bytes, GB = 10**9 (as Kubernetes counts "G").
 
 The formula (every assumption is a named number in ASSUMPTIONS):
-    kernel_mb          = the largest peak memory of one notebook's kernel with the processes it starts
-                         (benchmark and load test)
-    per_learner_mb     = server_mb + kernels_open * kernel_mb        (memory guarantee per learner)
-    limit_mb           = server_mb + (kernels_open + 1) * kernel_mb  (memory limit: one more kernel fits)
+    kernel_mb          = the largest peak memory of one notebook's kernel (benchmark and load test)
+    kernel_tree_mb     = the same, with the processes a kernel starts (a fresh-process check, the C++ runner)
+    per_learner_mb     = server_mb + (kernels_open - 1) * kernel_mb + kernel_tree_mb
+                         (memory guarantee: the kernels a learner keeps open, one of them at its busiest)
+    limit_mb           = per_learner_mb + kernel_mb                  (memory limit: one more kernel fits)
     heavy_cpu_s        = CPU-seconds of the heaviest notebook, kernel start included (benchmark; the load
                          test's own figures count too, for the notebooks it ran)
     learners_per_core  = floor(window_s * utilisation / heavy_cpu_s)
@@ -53,11 +54,12 @@ def inputs_from(bench: dict, load: dict) -> dict:
         raise SystemExit(f"hub_sizing: no load report at {LOAD}; run `make test-hub` first")
     summary = load["summary"]
     bench_rows = [n for n in (bench or {}).get("notebooks", []) if n.get("ok")]
-    kernel_candidates = [(max(n.get("peak_rss_mb") or 0, n.get("peak_tree_rss_mb") or 0), f"benchmark {n['key']}") for n in bench_rows]
-    kernel_candidates += [(v["peak_kernel_mb_max"], f"load test {k[:2]}") for k, v in load["notebooks"].items()]
-    if summary.get("peak_kernel_tree_mb_max"):
-        kernel_candidates.append((summary["peak_kernel_tree_mb_max"], "load test, a kernel with the processes it started"))
-    kernel_mb, kernel_from = max(kernel_candidates)
+    own = [(n.get("peak_rss_mb") or 0, f"benchmark {n['key']}") for n in bench_rows]
+    own += [(v["peak_kernel_mb_max"], f"load test {k[:2]}") for k, v in load["notebooks"].items()]
+    kernel_mb, kernel_from = max(own)
+    tree = [(max(n.get("peak_tree_rss_mb") or 0, n.get("peak_rss_mb") or 0), f"benchmark {n['key']}") for n in bench_rows]
+    tree.append((max(summary.get("peak_kernel_tree_mb_max") or 0, summary.get("peak_kernel_mb_max") or 0), "load test"))
+    tree_mb, tree_from = max(tree)
     start = summary.get("kernel_start_cpu_s_median") or 0.0
     cpu_candidates = [(n["cpu_s"], f"benchmark {n['key']}") for n in bench_rows]
     cpu_candidates += [(v["cpu_s_max"] + start, f"load test {k[:2]}") for k, v in load["notebooks"].items()]
@@ -65,6 +67,7 @@ def inputs_from(bench: dict, load: dict) -> dict:
     covered = sorted({n["key"] for n in bench_rows} | {k[:2] for k in load["notebooks"]})
     return {
         "kernel_mb": round(kernel_mb, 1), "kernel_mb_from": kernel_from,
+        "kernel_tree_mb": round(tree_mb, 1), "kernel_tree_mb_from": tree_from,
         "server_mb": summary["peak_server_mb_max"], "hub_mb": summary["hub_and_proxy_peak_mb"],
         "heavy_cpu_s": round(heavy_cpu_s, 3), "heavy_cpu_s_from": heavy_from,
         "course_cpu_s_per_learner": (bench or {}).get("course", {}).get("cpu_s_per_learner"),
@@ -84,8 +87,8 @@ def ceil_to(value: float, step: float) -> float:
 def size(inputs: dict, assumptions: dict = ASSUMPTIONS) -> dict:
     """The formula of the module docstring; pure, so a test can recompute a committed table."""
     a = assumptions
-    per_learner_mb = inputs["server_mb"] + a["kernels_open"] * inputs["kernel_mb"]
-    limit_mb = inputs["server_mb"] + (a["kernels_open"] + 1) * inputs["kernel_mb"]
+    per_learner_mb = inputs["server_mb"] + (a["kernels_open"] - 1) * inputs["kernel_mb"] + inputs["kernel_tree_mb"]
+    limit_mb = per_learner_mb + inputs["kernel_mb"]
     per_core = max(1, math.floor(a["window_s"] * a["utilisation"] / inputs["heavy_cpu_s"]))
     classes = [{"learners": n, "cores": math.ceil(n / per_core) + a["hub_cores"],
                 "memory_gb": math.ceil((n * per_learner_mb + inputs["hub_mb"] + a["system_reserve_mb"]) / 1000)}
@@ -103,8 +106,9 @@ def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
     lines = ["| learners | cores | memory |", "|---:|---:|---:|"]
     lines += [f"| {c['learners']} | {c['cores']} | {c['memory_gb']} GB |" for c in sized["classes"]]
     lines += ["",
-              f"Per learner: {p['memory_mb'] / 1000:.2f} GB (a server of {inputs['server_mb']:.0f} MB + {a['kernels_open']} kernels "
-              f"of {inputs['kernel_mb']:.0f} MB, the largest peak: {inputs['kernel_mb_from']}); {p['learners_per_core']} learners per core "
+              f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB, {a['kernels_open']} kernels open "
+              f"(the largest peak {inputs['kernel_mb']:.0f} MB, {inputs['kernel_mb_from']}), one of them with the processes it starts "
+              f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']}); {p['learners_per_core']} learners per core "
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "
               f"{a['window_s']} s x {a['utilisation']} / {inputs['heavy_cpu_s']:.1f}); plus {a['hub_cores']} core and "
               f"{(inputs['hub_mb'] + a['system_reserve_mb']) / 1000:.1f} GB for the hub, the proxy and the system. "

@@ -113,16 +113,17 @@ class Sampler(threading.Thread):
             return None
         name = environ.get("JUPYTERHUB_USER", "")
         self.owner[proc.pid] = name
-        try:
-            # a learner's server is the single-user process; everything else of theirs is a kernel or its children
-            cmdline = proc.cmdline()
-            if name and not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in cmdline):
-                self.kernel_pids.add(proc.pid)
-                if any("ipykernel" in part for part in cmdline):
-                    self.kernels_proper.add(proc.pid)
-        except psutil.Error:
-            pass
         return name
+
+    def _sort(self, proc, name):
+        """Server or kernel: asked on every sample, as a just-forked kernel still shows its server's command line."""
+        if not name:
+            return
+        cmdline = proc.cmdline()
+        if not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in cmdline):
+            self.kernel_pids.add(proc.pid)  # a learner's process that is not their server: a kernel or its child
+            if any("ipykernel" in part for part in cmdline):
+                self.kernels_proper.add(proc.pid)
 
     def sample(self):
         per_learner, servers, hub_mb, kernels = {}, {}, 0.0, 0
@@ -131,6 +132,7 @@ class Sampler(threading.Thread):
             if name is None:
                 continue
             try:
+                self._sort(proc, name)
                 rss = proc.memory_info().rss / MB
             except psutil.Error:
                 continue
