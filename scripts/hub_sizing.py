@@ -53,7 +53,8 @@ def inputs_from(bench: dict, load: dict) -> dict:
     if load is None:
         raise SystemExit(f"hub_sizing: no load report at {LOAD}; run `make test-hub` first")
     summary = load["summary"]
-    bench_rows = [n for n in (bench or {}).get("notebooks", []) if n.get("ok")]
+    # a notebook that stopped on an error still counts what it used until then (an under-estimate, named below)
+    bench_rows = [n for n in (bench or {}).get("notebooks", []) if n.get("cpu_s") and n.get("peak_rss_mb")]
     own = [(n.get("peak_rss_mb") or 0, f"benchmark {n['key']}") for n in bench_rows]
     own += [(v["peak_kernel_mb_max"], f"load test {k[:2]}") for k, v in load["notebooks"].items()]
     kernel_mb, kernel_from = max(own)
@@ -72,6 +73,7 @@ def inputs_from(bench: dict, load: dict) -> dict:
         "heavy_cpu_s": round(heavy_cpu_s, 3), "heavy_cpu_s_from": heavy_from,
         "course_cpu_s_per_learner": (bench or {}).get("course", {}).get("cpu_s_per_learner"),
         "notebooks_covered": covered,
+        "benchmark_stopped_early": sorted(n["key"] for n in bench_rows if not n.get("ok")),
         "benchmark": {"created": bench.get("created"), "load_avg_start": bench.get("machine", {}).get("load_avg_start")} if bench else None,
         "load_test": {"created": load["created"], "learners": summary["learners"], "cores": load["machine"]["cores"],
                       "memory_gb": load["machine"]["memory_gb"], "wall_s": load["wall_s"], "mode": load["mode"],
@@ -112,7 +114,9 @@ def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "
               f"{a['window_s']} s x {a['utilisation']} / {inputs['heavy_cpu_s']:.1f}); plus {a['hub_cores']} core and "
               f"{(inputs['hub_mb'] + a['system_reserve_mb']) / 1000:.1f} GB for the hub, the proxy and the system. "
-              f"Measured on notebooks {', '.join(inputs['notebooks_covered'])}."]
+              f"Measured on notebooks {', '.join(inputs['notebooks_covered'])}"
+              + (f" ({', '.join(inputs['benchmark_stopped_early'])} stopped on an error in the benchmark run: counted up to there)."
+                 if inputs.get("benchmark_stopped_early") else ".")]
     return "\n".join(lines)
 
 
