@@ -120,7 +120,10 @@ class Sampler(threading.Thread):
         if not name:
             return
         cmdline = proc.cmdline()
-        if not any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in cmdline):
+        is_server = any("jupyterhub.singleuser" in part or "learner_start.py" in part for part in cmdline)
+        if is_server and self.owner.get(proc.ppid()) == name:
+            is_server = False  # forked by the server, not yet a kernel by its command line
+        if not is_server:
             self.kernel_pids.add(proc.pid)  # a learner's process that is not their server: a kernel or its child
             if any("ipykernel" in part for part in cmdline):
                 self.kernels_proper.add(proc.pid)
