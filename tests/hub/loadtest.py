@@ -383,7 +383,7 @@ def plot(report: dict, path: Path) -> None:
     if report["timeline"]:
         t, mb, kernels = zip(*report["timeline"])
         left.plot(t, [m / 1000 for m in mb], color="tab:blue")
-        left.set_xlabel("seconds since the hub answered")
+        left.set_xlabel("seconds since the hub was started")
         left.set_ylabel("learners' memory (GB, resident)", color="tab:blue")
         twin = left.twinx()
         twin.step(t, kernels, color="tab:orange", where="post")
