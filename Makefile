@@ -9,6 +9,10 @@
 #   PIP_FLAGS="--no-index --find-links wheels"
 #                          install from wheels prepared in advance with `pip download` (offline classrooms)
 #   NOTEBOOKS="00 07"      `make bench` on these notebooks only (numbers or names; default: all)
+#   HUB_IP=0.0.0.0 HUB_PORT=8000 ...
+#                          `make hub` settings, listed at the top of hub/jupyterhub_config.py
+#   LOAD_LEARNERS=8 LOAD_NOTEBOOKS=00,01,02
+#                          `make test-hub`: how many simulated learners, which notebooks they run
 
 PYTHON ?= python3
 TORCH_INDEX ?=
@@ -23,7 +27,7 @@ NOTEBOOKS ?=
 # PYTHONPATH the shell had and whichever checkout the venv was first linked to.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust bench clean
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust bench hub test-hub clean
 
 venv: $(STAMP)
 
@@ -39,12 +43,18 @@ ifneq ($(TORCH_INDEX),)
 endif
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
 	$(BIN)/python scripts/link_helpers.py
+	$(BIN)/python hub/lab_settings.py
 	@touch $(STAMP)
+
+# JupyterLab's news pop-up and update checks off, for `make lab` and the hub (see hub/lab_settings.py).
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): hub/lab_settings.py | $(STAMP)
+	$(BIN)/python hub/lab_settings.py
 
 # JupyterLab refuses to run as root unless told; containers often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-lab: venv
+lab: venv $(LAB_SETTINGS)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) \
 	    notebooks/00_start_here.ipynb
 
@@ -72,6 +82,25 @@ test-robust: venv
 # Writes build/bench/course_bench.json (read by docs/INSTRUCTORS.md's tables and the hub sizing) and a plot.
 bench: venv
 	$(BIN)/python scripts/course_bench.py $(NOTEBOOKS)
+
+# The classroom JupyterHub on http://127.0.0.1:8000 (docs/INSTRUCTORS.md); Ctrl-C stops it and every
+# learner's server. configurable-http-proxy comes from npm into .venv/hub-proxy (pinned below).
+CHP_VERSION := 5.3.0
+CHP_STAMP := $(VENV)/hub-proxy/.installed-$(CHP_VERSION)
+$(CHP_STAMP): | $(STAMP)
+	npm install --prefix $(VENV)/hub-proxy --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
+	@touch $(CHP_STAMP)
+
+hub: venv cpp $(LAB_SETTINGS) $(CHP_STAMP)
+	$(BIN)/jupyterhub -f hub/jupyterhub_config.py
+
+# Classroom load test: LOAD_LEARNERS simulated learners run notebooks on a real hub at once; writes
+# build/hub/load_report.json and a plot, then prints the sizing table (scripts/hub_sizing.py).
+test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
+	TS_HUB_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/hub -v; status=$$?; \
+	if [ -f build/hub/load_report.json ]; then \
+	    $(BIN)/python tests/hub/loadtest.py --table && $(BIN)/python scripts/hub_sizing.py; fi; \
+	exit $$status
 
 # Build the C++ programs of notebooks 05 and 10 and the operator library once (cached in cpp/build/ until a source changes).
 cpp: venv

@@ -1,0 +1,52 @@
+"""The Zero to JupyterHub example (hub/z2jh-config.yaml) carries the measured sizing, the culler and per-user storage."""
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = yaml.safe_load((REPO / "hub" / "z2jh-config.yaml").read_text())
+SIZING = json.loads((REPO / "hub" / "sizing.json").read_text())
+spec = importlib.util.spec_from_file_location("hub_sizing", REPO / "scripts" / "hub_sizing.py")
+hub_sizing = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(hub_sizing)
+
+
+def test_memory_and_cpu_are_the_measured_sizing():
+    single, per = CONFIG["singleuser"], SIZING["per_learner"]
+    assert single["memory"] == {"guarantee": per["memory_guarantee"], "limit": per["memory_limit"]}
+    assert single["cpu"] == {"guarantee": per["cpu_guarantee"], "limit": per["cpu_limit"]}
+    assert float(per["memory_guarantee"][:-1]) * 1000 >= per["memory_mb"]  # rounded up, never down
+
+
+def test_the_committed_sizing_follows_its_formula_from_its_measurements():
+    recomputed = hub_sizing.size(SIZING["inputs"], SIZING["assumptions"])
+    assert recomputed["per_learner"] == SIZING["per_learner"]
+    assert recomputed["classes"] == SIZING["classes"]
+    doc = (REPO / "docs" / "INSTRUCTORS.md").read_text()
+    table = hub_sizing.table(SIZING["inputs"], recomputed, SIZING["assumptions"])
+    assert f"<!-- sizing:start -->\n{table}\n<!-- sizing:end -->" in doc, "run scripts/hub_sizing.py --update"
+
+
+def test_image_start_command_culler_and_storage():
+    single = CONFIG["singleuser"]
+    assert single["image"]["name"] and single["image"]["tag"]
+    assert single["cmd"][-1] == "/srv/workbook/hub/learner_start.py" and (REPO / "hub" / "learner_start.py").exists()
+    assert single["defaultUrl"] == "/lab/tree/notebooks/00_start_here.ipynb"
+    assert (REPO / "notebooks" / "00_start_here.ipynb").exists()
+    assert single["extraEnv"]["PYTHONPATH"] == "/srv/workbook"
+    assert single["storage"]["type"] == "dynamic" and single["storage"]["capacity"].endswith("Gi")
+    assert single["storage"]["homeMountPath"] == "/home/jovyan"
+    assert CONFIG["cull"]["enabled"] is True and CONFIG["cull"]["timeout"] > 0
+    assert CONFIG["hub"]["config"]["Authenticator"]["admin_users"] == ["instructor"]
+
+
+def test_valid_against_the_charts_schema_when_given():
+    schema_path = os.environ.get("Z2JH_VALUES_SCHEMA")  # the chart's values.schema.json, e.g. from `helm pull --untar`
+    if not schema_path:
+        pytest.skip("the chart's schema is not available offline; set Z2JH_VALUES_SCHEMA=path/to/values.schema.json")
+    import jsonschema
+    jsonschema.validate(CONFIG, json.loads(Path(schema_path).read_text()))
