@@ -22,9 +22,9 @@ COURSE_MAP = [
     Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 15, "a static, typed program: .graph and .code"),
     Stop("03_tracing.ipynb", "torch.jit.trace", 20, "records the path one input takes"),
     Stop("04_scripting.ipynb", "torch.jit.script", 20, "compiles the code, control flow included"),
-    Stop("05_save_and_load.ipynb", "Saving and loading", 20, "what a .pt holds; running it from C++"),
+    Stop("05_save_and_load.ipynb", "Saving and loading", 45, "what a .pt holds; running it from C++"),
     Stop("06_limitations.ipynb", "Limitations", 20, "what TorchScript rejects, and the fixes"),
-    Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 20, "freeze, measure, profile, debug"),
+    Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 40, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 15, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 15, "torch.export, ONNX, production patterns"),
 ]
