@@ -170,3 +170,9 @@ def test_a_returned_module_that_fails_is_explained(capsys):
     assert not H.check_prepare_for_serving(lambda m: torch.jit.freeze(torch.jit.script(Broken().eval())))
     line = last_line(capsys)
     assert line.startswith("✘") and "fails on a batch" in line
+
+
+def test_optimize_for_inference_on_a_copy_is_a_right_answer_too(capsys):
+    """It freezes (after calling eval() on the scripted copy), folds batch norm and drops dropout: all the check asks."""
+    assert H.check_prepare_for_serving(lambda m: torch.jit.optimize_for_inference(torch.jit.script(copy.deepcopy(m))))
+    assert last_line(capsys).startswith("✔")
