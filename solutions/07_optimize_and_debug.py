@@ -5,8 +5,9 @@ import statistics
 import torch
 
 
-# Exercise 1. Freezing needs eval mode: it bakes the current values of every attribute into the
-# graph, and `training` is one of them. In eval mode freeze also removes dropout, and folds batch
+# Exercise 1. Freezing needs eval mode: it bakes the current values of the attributes forward
+# only reads into the graph, and `training` is one of them (an attribute forward assigns would stay
+# an attribute). In eval mode freeze also removes dropout, and folds batch
 # norm into the convolution before it (that folding is what its default optimize_numerics=True
 # controls). The model still belongs to the training loop, so work on a deep copy: calling eval()
 # on the original would switch its dropout off for the next training steps, and the weights

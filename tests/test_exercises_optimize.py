@@ -100,9 +100,79 @@ def test_the_worked_solution_leaves_the_training_model_alone():
     assert torch.equal(served(x), before)
 
 
-def test_checkers_want_the_function_itself():
-    for checker in (H.check_prepare_for_serving, H.check_offending_line, H.check_honest_verdict):
-        with pytest.raises(TypeError, match="without parentheses"):
-            checker("my answer")
-    with pytest.raises(TypeError):
-        H.check_honest_verdict(list)
+def test_checkers_never_crash_on_odd_input(capsys):
+    """Not a function, a class, None: each checker says what to pass, returns False, raises nothing."""
+    checkers = (H.check_prepare_for_serving, H.check_offending_line, H.check_honest_verdict)
+    for odd in ("my answer", None, torch.tensor(float("nan")), torch.tensor(True), torch.nn.Linear):
+        for checker in checkers:
+            assert checker(odd) is False
+            line = last_line(capsys)
+            assert line.startswith("✘") and "expects your function" in line
+    assert not H.check_honest_verdict(list)
+    assert "class" in last_line(capsys)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (lambda r: None, "return one of the strings"),
+    (lambda r: True, "return one of the strings"),
+    (lambda r: float("nan"), "return one of the strings"),
+    (lambda r: "Faster", "return one of the strings"),
+    (lambda r: r[10], "raised IndexError"),
+])
+def test_odd_verdict_answers_are_explained(capsys, answer, hint):
+    assert not H.check_honest_verdict(answer)
+    line = last_line(capsys)
+    assert line.startswith("✘") and hint in line
+
+
+def _quartile_verdict(ratios, method="inclusive", strict=True):
+    q25, _, q75 = statistics.quantiles(ratios, n=4, method=method)
+    if strict:
+        return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
+    return "faster" if q75 <= 1 else "slower" if q25 >= 1 else "no clear difference"
+
+
+@pytest.mark.parametrize("answer, named", [
+    # the whole range instead of the interquartile range: one odd round blocks every claim
+    (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference", "lowest and highest"),
+    # <= and >=: a quartile of exactly 1 counted as a side
+    (lambda r: _quartile_verdict(r, strict=False), "not <= and >="),
+    # statistics.quantiles' default method
+    (lambda r: _quartile_verdict(r, method="exclusive"), "method='inclusive'"),
+    (lambda r: "faster" if statistics.quantiles(r, n=4)[2] < 1 else "slower" if statistics.quantiles(r, n=4)[0] > 1
+     else "no clear difference", "method='inclusive'"),
+    # the median with a third answer for exactly 1
+    (lambda r: "faster" if statistics.median(r) < 1 else "slower" if statistics.median(r) > 1
+     else "no clear difference", "a median alone"),
+    # the mean and a tolerance: still no spread
+    (lambda r: "faster" if statistics.mean(r) < 0.95 else "slower" if statistics.mean(r) > 1.05
+     else "no clear difference", "strictly on one side of 1"),
+])
+def test_wrong_verdicts_are_rejected_and_named(capsys, answer, named):
+    assert not H.check_honest_verdict(answer)
+    line = last_line(capsys)
+    assert line.startswith("✘") and named in line
+
+
+def test_the_verdict_cases_cover_both_sides_of_every_boundary():
+    verdicts = [SOL07.verdict(r) for _, r in H.exercises.ex07_optimize_and_debug._VERDICT_CASES]
+    assert {"faster", "slower", "no clear difference"} == set(verdicts)
+    quartiles = [statistics.quantiles(r, n=4, method="inclusive") for _, r in
+                 H.exercises.ex07_optimize_and_debug._VERDICT_CASES]
+    assert any(q[2] == 1.0 for q in quartiles) and any(q[0] == 1.0 for q in quartiles)  # ties at 1, both sides
+
+
+def test_a_returned_module_that_fails_is_explained(capsys):
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            return x.view(3, -1, 7)
+
+    assert not H.check_prepare_for_serving(lambda m: torch.jit.freeze(torch.jit.script(Broken().eval())))
+    line = last_line(capsys)
+    assert line.startswith("✘") and "fails on a batch" in line
+
+
+def test_optimize_for_inference_on_a_copy_is_a_right_answer_too(capsys):
+    """It freezes (after calling eval() on the scripted copy), folds batch norm and drops dropout: all the check asks."""
+    assert H.check_prepare_for_serving(lambda m: torch.jit.optimize_for_inference(torch.jit.script(copy.deepcopy(m))))
+    assert last_line(capsys).startswith("✔")

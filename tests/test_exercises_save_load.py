@@ -107,3 +107,103 @@ def test_untrusted_payload_really_runs_code_when_trusted(tmp_path):
     assert not marker.exists()
     torch.load(tmp_path / "bait.pt", weights_only=False)
     assert marker.exists()
+
+
+def test_labelled_export_names_the_real_mistake(tmp_path, capsys):
+    scripted = torch.jit.script(H.load_digits_cnn())
+    names = [str(i) for i in range(10)]
+    mistakes = {
+        # the extra file under another name: the message lists what the file does hold
+        "wrong_name.pt": ({"labels": json.dumps(names)}, "its extra files: 'labels'"),
+        # str() of a list instead of json.dumps: single quotes
+        "repr.pt": ({"labels.json": str(names)}, "Python's str() of a list"),
+        # a dict from digit to name instead of a list
+        "dict.pt": ({"labels.json": json.dumps({i: n for i, n in enumerate(names)})}, "it holds dict"),
+        # numbers instead of names
+        "numbers.pt": ({"labels.json": json.dumps(list(range(10)))}, "list of 10 non-empty strings"),
+    }
+    for name, (extra, hint) in mistakes.items():
+        torch.jit.save(scripted, str(tmp_path / name), _extra_files=extra)
+        assert not H.check_labelled_export(tmp_path / name)
+        out = capsys.readouterr().out
+        assert out.startswith("✘") and hint in out, (name, out)
+
+    torch.save(H.load_digits_cnn(), tmp_path / "pickled.pt")  # torch.save of the module, not torch.jit.save
+    assert not H.check_labelled_export(tmp_path / "pickled.pt")
+    assert "torch.save" in capsys.readouterr().out
+
+
+def test_labelled_export_never_crashes_on_odd_input(tmp_path, capsys):
+    for odd in (True, 3, torch.tensor(float("nan")), torch.tensor(True), H.DigitsCNN, tmp_path, ""):
+        assert H.check_labelled_export(odd) is False
+        out = capsys.readouterr().out
+        assert out.startswith("✘") and len(out.strip().splitlines()) == 1
+
+
+def test_labelled_export_praises_what_was_done(tmp_path, capsys):
+    """A traced export of the softmax wrapper is a fine answer too: the ✔ says only what the check saw."""
+    class WithSoftmax(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cnn = H.load_digits_cnn()
+
+        def forward(self, x):
+            return torch.softmax(self.cnn(x), dim=1)
+
+    x, _ = H.load_digits("test")
+    torch.jit.save(torch.jit.trace(WithSoftmax().eval(), x[:1]), str(tmp_path / "traced.pt"),
+                   _extra_files={"labels.json": json.dumps([f"digit {i}" for i in range(10)])})
+    assert H.check_labelled_export(tmp_path / "traced.pt")
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "digit " in out
+
+
+def test_safe_loader_names_the_real_mistake(capsys):
+    def swallows_the_refusal(path):  # catches the error and hands back an empty model
+        model = H.DigitsCNN()
+        try:
+            model.load_state_dict(torch.load(path, weights_only=True))
+        except Exception:
+            return model
+        return model
+
+    assert not H.check_safe_weights_loader(swallows_the_refusal)
+    out = capsys.readouterr().out
+    assert "instead of raising" in out and "returned a model" in out
+
+    def returns_none_when_refused(path):
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            return None
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    assert not H.check_safe_weights_loader(returns_none_when_refused)
+    assert "returned None instead of raising" in capsys.readouterr().out
+
+    def uses_jit_load(path):  # the TorchScript loader on a torch.save file
+        return torch.jit.load(str(path))
+
+    assert not H.check_safe_weights_loader(uses_jit_load)
+    out = capsys.readouterr().out
+    assert "torch.jit.load reads TorchScript files" in out
+
+    def unpickles_by_hand(path):  # plain pickle: the file is a zip, and pickle would run code anyway
+        import pickle
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+    assert not H.check_safe_weights_loader(unpickles_by_hand)
+    assert capsys.readouterr().out.startswith("✘")
+
+
+def test_safe_loader_never_crashes_on_odd_input(capsys):
+    for odd in (True, torch.tensor(True), torch.tensor(float("nan")), 3):
+        assert H.check_safe_weights_loader(odd) is False
+        assert "Pass the function itself" in capsys.readouterr().out
+    assert H.check_safe_weights_loader(H.DigitsCNN) is False
+    assert "not the class DigitsCNN" in capsys.readouterr().out
+    assert H.check_safe_weights_loader(lambda path: H.DigitsCNN) is False  # returns the class, not a model
+    assert "returned the class DigitsCNN itself" in capsys.readouterr().out

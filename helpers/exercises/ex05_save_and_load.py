@@ -6,6 +6,7 @@ and returns True or False.
 import json
 import pathlib
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -28,6 +29,9 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     """
     if path is None:
         return _fail("Save your model first, then pass the path: check_labelled_export(WORK / 'labelled_digits.pt').")
+    if not isinstance(path, (str, pathlib.PurePath)):
+        what = f"the class {path.__name__}" if isinstance(path, type) else f"a {type(path).__name__}"
+        return _fail(f"Pass the path you saved the model to (a str or pathlib.Path, e.g. labelled_path), not {what}.")
     try:
         model = load_torchscript(path)
     except FileNotFoundError:
@@ -37,12 +41,16 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     try:
         text = read_extra_files(path, labels_file)[labels_file]
     except ArchiveEntryError:
-        return _fail(f"The file has no extra file {labels_file!r}: pass _extra_files={{'{labels_file}': "
-                     "json.dumps(labels)} to torch.jit.save.")
+        present = _extra_names(path)
+        found = f" (its extra files: {', '.join(map(repr, present))})" if present else " (it has no extra files at all)"
+        return _fail(f"The file has no extra file {labels_file!r}{found}: pass _extra_files={{'{labels_file}': "
+                     "json.dumps(labels)} to torch.jit.save, with that exact name.")
     try:
         labels = json.loads(text)
     except json.JSONDecodeError:
-        return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}): write it with json.dumps(labels).")
+        looks_like_repr = text.lstrip().startswith(("[", "{", "(")) and "'" in text
+        why = " That is Python's str() of a list (single quotes), not JSON." if looks_like_repr else ""
+        return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}).{why} Write it with json.dumps(labels).")
     if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x for x in labels):
         return _fail(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
                      f"it holds {type(labels).__name__} {str(labels)[:60]}.")
@@ -67,6 +75,15 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     return True
 
 
+def _extra_names(path) -> list:
+    """The names of the extra files inside a TorchScript archive (its ``extra/`` entries)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sorted(name.split("/extra/", 1)[1] for name in archive.namelist() if "/extra/" in name)
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
 class UntrustedPayload:
     """A stand-in for a malicious checkpoint: unpickling it creates the file ``marker`` (and nothing worse)."""
 
@@ -86,6 +103,9 @@ def _not_a_model(returned) -> str:
     if isinstance(returned, dict):
         return ("Your function returned the state_dict itself, a dict of named tensors: a dict cannot read digits, "
                 "so put those weights into a model and return the model.")
+    if isinstance(returned, type):
+        return (f"Your function returned the class {returned.__name__} itself: return a model built from it, "
+                "holding the saved weights.")
     name = type(returned).__name__
     article = "an" if name[:1].lower() in "aeiou" else "a"
     return f"Your function returned {article} {name}: it should return the model, a H.DigitsCNN holding the saved weights."
@@ -99,6 +119,9 @@ def check_safe_weights_loader(load_weights) -> bool:
     """
     if load_weights is None:
         return _fail("Define your function first, then pass it: check_safe_weights_loader(load_weights).")
+    if isinstance(load_weights, type):
+        return _fail(f"Pass your function load_weights, not the class {load_weights.__name__}: the function builds "
+                     "the model and fills it.")
     if not callable(load_weights):
         return _fail(f"Pass the function itself (no parentheses), not a {type(load_weights).__name__}.")
     with tempfile.TemporaryDirectory(prefix="check05-") as folder:
@@ -109,7 +132,10 @@ def check_safe_weights_loader(load_weights) -> bool:
         try:
             model = load_weights(good)
         except Exception as error:  # any failure is the learner's to see, as one line
-            return _fail(f"Loading a real state_dict failed: {type(error).__name__}: {str(error).splitlines()[0][:120]}")
+            first = (str(error).splitlines() or [""])[0][:120]
+            hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
+                    "torch.load." if "constants.pkl" in str(error) else "")
+            return _fail(f"Loading a real state_dict failed: {type(error).__name__}: {first}.{hint}")
         if not isinstance(model, DigitsCNN):
             return _fail(_not_a_model(model))
         x, _ = load_digits("test")
@@ -118,8 +144,9 @@ def check_safe_weights_loader(load_weights) -> bool:
                 return _fail("The returned model does not give the trained answers: did you load the state_dict "
                              "into it with model.load_state_dict(state)?")
         torch.save({"weights": trained.state_dict(), "note": UntrustedPayload(marker)}, bad)
+        returned = None
         try:
-            load_weights(bad)
+            returned = load_weights(bad)
         except Exception:
             refused = True
         else:
@@ -127,6 +154,10 @@ def check_safe_weights_loader(load_weights) -> bool:
         if marker.exists():
             return _fail("Loading the untrusted file ran its code (it created a file): use "
                          "torch.load(path, weights_only=True), which refuses anything but tensors and plain data.")
+        if not refused and (returned is None or isinstance(returned, DigitsCNN)):
+            return _fail(f"For the file carrying code your function returned {'None' if returned is None else 'a model'} "
+                         "instead of raising: let torch.load's error through (don't catch it), so the caller knows "
+                         "the file was refused.")
         if not refused:
             return _fail("The untrusted file loaded without an error: make sure nothing but tensors can come back, "
                          "with torch.load(path, weights_only=True).")

@@ -18,10 +18,15 @@ __all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_ve
 
 
 def _require_function(fn, who, example):
-    if not callable(fn) or isinstance(fn, type):
-        raise TypeError(f"{who} expects your function itself, e.g. {who}({example}), "
-                        "without parentheses after its name")
-    return fn
+    """True if ``fn`` is a function to call; else print what to pass instead and return False."""
+    if isinstance(fn, type):
+        print(f"✘ {who} expects your function, e.g. {who}({example}); {fn.__name__} is a class.")
+        return False
+    if not callable(fn):
+        print(f"✘ {who} expects your function itself, e.g. {who}({example}), without parentheses after its "
+              f"name; you passed a {type(fn).__name__}.")
+        return False
+    return True
 
 
 def _quiet(fn, *args):
@@ -60,7 +65,8 @@ def _serving_case():
 def check_prepare_for_serving(prepare_for_serving) -> bool:
     """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in
     eval mode, and leaves the model it was given as it was (the training loop still owns it)."""
-    _require_function(prepare_for_serving, "check_prepare_for_serving", "prepare_for_serving")
+    if not _require_function(prepare_for_serving, "check_prepare_for_serving", "prepare_for_serving"):
+        return False
     model, x = _serving_case()
     reference = copy.deepcopy(model).eval()  # taken first: the answer may change the model it is given
     try:
@@ -93,9 +99,14 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
               "the training loop that still uses it would go on without dropout. Leave the original as it is "
               "and prepare a copy.")
         return False
-    with torch.no_grad():
-        want, got = reference(x), served(x)
-    if got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+    try:
+        with torch.no_grad():
+            want, got = reference(x), served(x)
+    except Exception as error:  # the learner's module failing on a batch is theirs to see, as one line
+        print(f"✘ The module you returned fails on a batch of two 8×8 images: {type(error).__name__}: "
+              f"{short_message(error)}")
+        return False
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
         print("✘ The frozen module gives other answers than the model in eval mode: freeze the model you were given.")
         return False
     with torch.no_grad():
@@ -168,7 +179,8 @@ def _marked_lines(message):
 
 def check_offending_line(offending_line) -> bool:
     """07: ``offending_line(message)`` returns the source line that a TorchScript error marks, innermost frame."""
-    _require_function(offending_line, "check_offending_line", "offending_line")
+    if not _require_function(offending_line, "check_offending_line", "offending_line"):
+        return False
     cases = offending_line_cases()
     for label, message, expected in cases:
         try:
@@ -204,29 +216,79 @@ _VERDICT_CASES = [
     ("a faster median, but a spread across 1", [0.82, 1.10, 0.75, 0.95, 1.20, 0.70, 1.05]),
     ("a slower median, but a spread across 1", [1.25, 0.92, 1.10, 1.31, 0.97, 1.18, 1.02]),
     ("one lucky round", [1.02, 0.99, 1.01, 0.30, 1.00, 1.03, 0.98]),
+    ("faster, with one slow round", [0.80, 0.82, 0.78, 0.85, 1.30, 0.79, 0.81]),
+    ("slower, with one fast round", [1.20, 1.25, 0.70, 1.22, 1.31, 1.18, 1.27]),
+    ("an upper quartile of exactly 1", [0.7, 0.8, 0.9, 1.0, 1.1]),
+    ("a lower quartile of exactly 1", [0.9, 1.0, 1.1, 1.2, 1.3]),
+    ("seven rounds, upper quartile just below 1", [0.6, 0.7, 0.8, 0.85, 0.9, 1.05, 1.2]),
+    ("seven rounds, lower quartile just above 1", [0.8, 0.95, 1.1, 1.15, 1.2, 1.3, 1.4]),
 ]
 
 
+def _by_quartiles(ratios, method="inclusive", strict=True):
+    q25, _, q75 = statistics.quantiles(ratios, n=4, method=method)
+    if strict:
+        return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
+    return "faster" if q75 <= 1 else "slower" if q25 >= 1 else "no clear difference"
+
+
 def _reference_verdict(ratios):
-    q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
-    return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
+    return _by_quartiles(ratios)
+
+
+# The mistakes a learner really makes, each as the verdict it gives, with what to say about it.
+_MISTAKES = [
+    (lambda r: "faster" if statistics.median(r) < 1 else "slower",
+     "a median alone is not a claim: claim a difference only when the whole interquartile range is on one side of 1"),
+    (lambda r: "faster" if statistics.median(r) < 1 else "slower" if statistics.median(r) > 1 else "no clear difference",
+     "a median alone is not a claim: claim a difference only when the whole interquartile range is on one side of 1"),
+    (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference",
+     "you judged by the lowest and highest ratio, the whole range: then one odd round blocks every claim. "
+     "Use the quartiles, the middle half of the rounds"),
+    (lambda r: _by_quartiles(r, strict=False),
+     "a quartile of exactly 1 is not below (or above) 1: compare with < and >, not <= and >="),
+    (lambda r: _by_quartiles(r, method="exclusive"),
+     "statistics.quantiles uses method='exclusive' unless told otherwise, which gives other quartiles for a few "
+     "rounds: pass method='inclusive' (numpy's default, and the benchmark's)"),
+]
+
+
+def _answers(verdict):
+    """The learner's answer on every case, or (label, error) for the first case where the function raised."""
+    answers = []
+    for label, ratios in _VERDICT_CASES:
+        try:
+            answers.append(verdict(list(ratios)))
+        except Exception as error:  # any error is the learner's to see, as one line
+            return answers, (label, error)
+    return answers, None
 
 
 def check_honest_verdict(verdict) -> bool:
     """07: ``verdict(ratios)`` says 'faster', 'slower' or 'no clear difference' from per-round ratios' quartiles."""
-    _require_function(verdict, "check_honest_verdict", "verdict")
-    for label, ratios in _VERDICT_CASES:
-        want = _reference_verdict(ratios)
-        try:
-            got = verdict(list(ratios))
-        except Exception as error:
-            print(f"✘ On {label}, verdict raised {type(error).__name__}: {short_message(error)}")
-            return False
-        if got != want:
-            median = statistics.median(ratios)
-            q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
-            print(f"✘ On {label} (median {median:.2f}, IQR {q25:.2f}–{q75:.2f}) you said {got!r}, expected {want!r}: "
-                  "claim a difference only when the whole interquartile range is on one side of 1.")
-            return False
-    print(f"✔ Right on all {len(_VERDICT_CASES)} cases: a median alone is not a claim, its spread decides.")
-    return True
+    if not _require_function(verdict, "check_honest_verdict", "verdict"):
+        return False
+    answers, raised = _answers(verdict)
+    if raised:
+        label, error = raised
+        print(f"✘ On {label}, verdict raised {type(error).__name__}: {short_message(error)}")
+        return False
+    allowed = ("faster", "slower", "no clear difference")
+    odd = [a for a in answers if not isinstance(a, str) or a not in allowed]
+    if odd:
+        print(f"✘ verdict returned {odd[0]!r}: return one of the strings {', '.join(map(repr, allowed))}.")
+        return False
+    wanted = [_reference_verdict(r) for _, r in _VERDICT_CASES]
+    if answers == wanted:
+        print(f"✔ Right on all {len(_VERDICT_CASES)} cases, quartile ties and one-off rounds included: "
+              "your verdict claims a difference only when the interquartile range is on one side of 1.")
+        return True
+    hint = next((why for mistake, why in _MISTAKES if [mistake(r) for _, r in _VERDICT_CASES] == answers),
+                "claim a difference only when the whole interquartile range, computed with "
+                "method='inclusive', is strictly on one side of 1")
+    i = next(i for i, (a, w) in enumerate(zip(answers, wanted)) if a != w)
+    label, ratios = _VERDICT_CASES[i]
+    q25, median, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+    print(f"✘ On {label} {ratios} (median {median:.2f}, interquartile range {q25:.2f}–{q75:.2f}) you said "
+          f"{answers[i]!r}, expected {wanted[i]!r}: {hint}.")
+    return False

@@ -1,0 +1,84 @@
+"""How much memory loading a TorchScript file takes, per ``map_location`` (05_save_and_load)."""
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["LoadMemory", "measure_load_memory"]
+
+
+def _kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field} line")
+
+
+def _measure_in_child(path: str, where: str, report_fd: int) -> None:
+    """Runs in a forked child: load the file once, write what memory did as JSON, and never return."""
+    try:
+        import torch
+        # Reset this process's peak resident memory (VmHWM) to what it holds now: the peak it reaches
+        # from here on is the load's own, not the parent's history.
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _kib("VmRSS:")
+        model = torch.jit.load(path, map_location=where)
+        row = {"where": where, "peak_kib": _kib("VmHWM:") - before, "kept_kib": _kib("VmRSS:") - before,
+               "data_bytes": sum(p.untyped_storage().nbytes() for p in model.parameters() if not p.is_meta),
+               "all_meta": all(p.is_meta for p in model.parameters())}
+    except BaseException as error:  # whatever happened, the parent gets one line, and the child exits
+        row = {"where": where, "error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"}
+    try:
+        os.write(report_fd, json.dumps(row).encode())
+    finally:
+        os._exit(0)  # never run the parent's code (a notebook kernel's event loop) in the child
+
+
+@dataclass(frozen=True)
+class LoadMemory:
+    """One load of a file: how far resident memory rose (``peak_mb``), what it still held after (``kept_mb``),
+    the bytes of parameter data the loaded model holds, and whether every parameter is a meta tensor."""
+    where: str
+    peak_mb: float
+    kept_mb: float
+    data_bytes: int
+    all_meta: bool
+
+    def __str__(self):
+        return (f"map_location={self.where!r}: memory rose by {self.peak_mb:.0f} MB at the peak, "
+                f"{self.kept_mb:.0f} MB still held after the load · parameter data held: {self.data_bytes / 2**20:.0f} MB")
+
+
+def measure_load_memory(path, locations=("meta", "cpu")) -> dict:
+    """Load the TorchScript file ``path`` once per ``map_location`` in ``locations``, each in its own process.
+
+    Each process is forked from this one, so it starts with torch already imported and measures nothing but
+    the load. Returns ``{location: LoadMemory}``. Linux only: it reads the kernel's per-process memory counters.
+    """
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        raise FileNotFoundError(f"measure_load_memory needs the path of a saved TorchScript file, got {path!r}")
+    if isinstance(locations, str):
+        locations = [locations]
+    if not all(isinstance(w, str) for w in locations) or not locations:
+        raise TypeError("measure_load_memory(locations=...) takes device names as strings, e.g. ('meta', 'cpu')")
+    if not Path("/proc/self/clear_refs").exists():
+        raise OSError("measure_load_memory reads Linux's /proc memory counters, which this system does not have")
+    found = {}
+    for where in locations:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()  # a separate process that starts from this one's memory and measures only its own load
+        if pid == 0:
+            os.close(read_fd)
+            _measure_in_child(str(Path(path).resolve()), where, write_fd)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as pipe:
+            text = pipe.read().decode()
+        os.waitpid(pid, 0)
+        row = json.loads(text) if text.strip() else {"where": where, "error": "the measuring process said nothing"}
+        if "error" in row:
+            raise RuntimeError(f"loading with map_location={where!r} failed in the measuring process: {row['error']}")
+        found[where] = LoadMemory(where, row["peak_kib"] / 1024, row["kept_kib"] / 1024, row["data_bytes"],
+                                  row["all_meta"])
+    return found
