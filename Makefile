@@ -17,12 +17,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust clean
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp aoti html test-browser test-robust clean
 
 venv: $(STAMP)
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-shipping.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifneq ($(TORCH_INDEX),)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --index-url $(TORCH_INDEX) \
@@ -30,6 +30,7 @@ ifneq ($(TORCH_INDEX),)
 	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
 endif
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements-shipping.txt
 	$(BIN)/python scripts/link_helpers.py
 	@touch $(STAMP)
 
@@ -61,6 +62,12 @@ test-robust: venv
 # Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
 cpp: venv
 	$(BIN)/python -c "import helpers as H; H.build_cpp()"
+
+# Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, ~30-60 s each the first time),
+# ExecuTorch .pte files (build/executorch/) and the start-up time of each route (build/shipping_startup.json).
+# Cached and keyed on sources and torch's version: a second run only checks the keys.
+aoti: venv
+	$(BIN)/python scripts/ship_ahead.py
 
 # The executed course as static HTML in build/html/, readable without running anything.
 html: venv
