@@ -298,10 +298,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             timing_tmp = work / "timing.txt"
             timing_tmp.write_text(f"{compile_seconds:.1f}")
             os.replace(timing_tmp, timing)
-            for old in cache_dir.glob(f"{name}-*.pt2"):  # older builds of the same name: stale now
-                if old != target:
-                    old.unlink(missing_ok=True)
-                    _meta_path(old).unlink(missing_ok=True)
+            # Other builds of the same name stay: another kernel may be using one (`make clean` empties build/)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     package = _package(target, key, True, start)

@@ -171,10 +171,6 @@ def lower_to_pte(model, example, dynamic_shapes=None, *, backend="portable", nam
     with os.fdopen(handle, "w") as out:
         json.dump({"lower_seconds": round(seconds, 2), "backend": backend, "torch": torch.__version__}, out)
     os.replace(temporary, meta)
-    for old in cache_dir.glob(f"{name}-{backend}-*.pte"):
-        if old != target and old.name.count("-decomposed") == target.name.count("-decomposed"):
-            old.unlink(missing_ok=True)
-            old.with_suffix(".json").unlink(missing_ok=True)
     return PteFile(target, backend, True, seconds, key)
 
 
