@@ -27,6 +27,7 @@ COURSE_MAP = [
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 20, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 15, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 15, "torch.export, ONNX, production patterns"),
+    Stop("10_shipping.ipynb", "Shipping in 2026", 40, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),
 ]
 
 
