@@ -163,3 +163,17 @@ def test_cli_ok_and_fails(tmp_path):
     refused = subprocess.run(env_python + [str(loop), "--example", "eval('1')"],
                              capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
     assert refused.returncode == 3 and "may be called" in refused.stderr
+
+
+def test_template_migrate_checks_a_legacy_file(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("roundtrip_template", H.REPO_ROOT / "templates" / "test_export_roundtrip.py")
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    assert template.build_legacy_cases() == {}  # a new project starts with no legacy files
+    converted = template.migrate(LEGACY, [(torch.rand(4, 1, 8, 8),), (torch.rand(1, 1, 8, 8),)], tmp_path)
+    assert converted.suffix == ".pt2" and converted.is_file()
+    loop = tmp_path / "loop.pt"
+    scripted(DataLoop()).save(str(loop))
+    with pytest.raises(RuntimeError, match="failed for node prim::Loop"):
+        template.migrate(loop, [(torch.randn(5, 3),)], tmp_path)
