@@ -59,9 +59,9 @@ test-browser: venv
 test-robust: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/robustness -v
 
-# Build the C++ TorchScript runner of notebook 05 once (cached in cpp/build/ until cpp/load_ts.cpp changes).
+# Build the C++ programs of notebooks 05 and 10 and the operator library once (cached in cpp/build/ until a source changes).
 cpp: venv
-	$(BIN)/python -c "import helpers as H; H.build_cpp()"
+	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
 
 # Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, ~30-60 s each the first time),
 # ExecuTorch .pte files (build/executorch/) and the start-up time of each route (build/shipping_startup.json).

@@ -1,121 +1,104 @@
 // load_ts: run a TorchScript file from C++, with no Python anywhere (notebook 05_save_and_load).
 //
-//   load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]
+//   load_ts MODEL.pt INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]...
 //
-// Loads MODEL.pt with torch::jit::load, reads one float32 tensor from INPUT.f32, calls the
-// model's forward REPEATS times (default 1) on THREADS threads (default: LibTorch's own choice),
-// writes the output tensor to OUTPUT.f32 and prints one line:
-// "ok shape=297x10 load_ms=... run_ms=... runs=N threads=T work_ms=..." (run_ms is the median of
-// the runs; work_ms is everything main() did, so the rest of the process's time is start-up).
-// Any problem prints one line starting with "load_ts: error:" to stderr and exits non-zero.
+// Loads MODEL.pt with torch::jit::load, reads the forward arguments from INPUTS.pt (what Python's
+// torch.save((x, y, ...), path) writes: tensors of any dtype, lists, tuples, dicts, numbers), calls
+// forward REPEATS times (default 1) on THREADS threads (default: LibTorch's own choice), writes what
+// forward returned (a tensor, a tuple, a list, a dict, nested) to OUTPUT.pt with torch::pickle_save
+// (Python's torch.load reads it) and prints one line:
+// "ok shape=297x10 load_ms=... run_ms=... first_ms=... runs=N threads=T work_ms=..."
+// run_ms is the median of the runs and first_ms the first of them; work_ms is everything main() did,
+// so the rest of the process's time is start-up (loading the libraries).
+// Any problem prints one line starting with "load_ts: error:" to stderr (the cause, never a C++
+// backtrace) and exits non-zero (see cpp/README.md for the codes).
 //
-// Tensor files are deliberately plain, so Python can write them without extra packages:
-// a text header line "f32 <ndim> <d0> <d1> ...\n", then the values as little-endian float32.
+// --load-library LIB.so (repeatable) opens an operator library before the model is loaded: its
+// TORCH_LIBRARY block registers the operators (e.g. workbook::clip_relu) that the model calls.
+//
+// Why the first call is slow: TorchScript's profiling executor runs the first call(s) while recording
+// the shapes and dtypes it sees, then builds an optimised graph for them; later calls reuse it. So a
+// server warms up before it takes traffic, and run_ms is a median, not the first call.
+//
+// The older plain files still work: an INPUT "f32 <ndim> <d0> ...\n" + float32 values, and an OUTPUT
+// whose name ends in .f32 receives one tensor in that format.
+
+#include "value_io.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/script.h>
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
-#include <cstdint>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-// The raw values are copied byte for byte, which is only correct on a little-endian machine.
-static_assert(std::endian::native == std::endian::little, "load_ts reads little-endian float32 files");
-
 namespace {
 
-enum Exit { kOk = 0, kUsage = 2, kBadModel = 3, kBadInput = 4, kRunFailed = 5, kBadOutput = 6 };
+using namespace value_io;
 
-struct Failure {
-    int code;
-    std::string message;
-};
-
-// c10::Error messages carry a C++ backtrace and several lines; one line is what a reader needs.
-std::string first_line(const std::string& text) {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.find_first_not_of(" \t\r") != std::string::npos) return line;
+// torch.save stores a Python list or dict without an element type, so it comes back as List[Any]
+// or Dict[Any, Any], which forward refuses ("Expected a value of type 'List[Tensor]' for argument
+// 'parts' but instead found type 'List[Any]'"). Rebuild each input with the type forward declares.
+c10::IValue with_type(const c10::IValue& value, const c10::TypePtr& expected) {
+    if (const auto optional = expected->cast<c10::OptionalType>())
+        return value.isNone() ? value : with_type(value, optional->getElementType());
+    if (const auto list = expected->cast<c10::ListType>(); list && value.isList()) {
+        c10::impl::GenericList typed(list->getElementType());
+        for (const auto& item : value.toListRef()) typed.push_back(with_type(item, list->getElementType()));
+        return typed;
     }
-    return "(no message)";
-}
-
-std::string last_line(const std::string& text) {
-    std::istringstream lines(text);
-    std::string line, last = "(no message)";
-    while (std::getline(lines, line)) {
-        if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+    if (const auto dict = expected->cast<c10::DictType>(); dict && value.isGenericDict()) {
+        c10::impl::GenericDict typed(dict->getKeyType(), dict->getValueType());
+        for (const auto& item : value.toGenericDict())
+            typed.insert(with_type(item.key(), dict->getKeyType()), with_type(item.value(), dict->getValueType()));
+        return typed;
     }
-    return last;
-}
-
-torch::Tensor read_tensor(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Failure{kBadInput, "cannot open input tensor file " + path};
-    std::string header;
-    if (!std::getline(in, header)) throw Failure{kBadInput, path + " is empty"};
-    std::istringstream fields(header);
-    std::string dtype;
-    int64_t ndim = -1;
-    fields >> dtype >> ndim;
-    if (dtype != "f32" || ndim < 0 || ndim > 8)
-        throw Failure{kBadInput, path + " does not start with a header like 'f32 2 3 4'"};
-    std::vector<int64_t> shape(ndim);
-    int64_t count = 1;
-    for (auto& size : shape) {
-        if (!(fields >> size) || size < 0) throw Failure{kBadInput, path + " has a malformed shape in its header"};
-        count *= size;
+    if (const auto tuple = expected->cast<c10::TupleType>(); tuple && value.isTuple()) {
+        const auto& items = value.toTupleRef().elements();
+        if (items.size() != tuple->elements().size()) return value;  // forward's own check explains the mismatch
+        std::vector<c10::IValue> typed;
+        for (size_t i = 0; i < items.size(); ++i) typed.push_back(with_type(items[i], tuple->elements()[i]));
+        return c10::ivalue::Tuple::create(std::move(typed));
     }
-    auto tensor = torch::empty(shape, torch::kFloat32);
-    const auto bytes = static_cast<std::streamsize>(count * sizeof(float));
-    in.read(reinterpret_cast<char*>(tensor.data_ptr<float>()), bytes);
-    if (in.gcount() != bytes) throw Failure{kBadInput, path + " is shorter than its header says (truncated?)"};
-    return tensor;
-}
-
-void write_tensor(const std::string& path, torch::Tensor tensor) {
-    tensor = tensor.to(torch::kFloat32).contiguous();
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw Failure{kBadOutput, "cannot write output tensor file " + path};
-    out << "f32 " << tensor.dim();
-    for (auto size : tensor.sizes()) out << ' ' << size;
-    out << '\n';
-    out.write(reinterpret_cast<const char*>(tensor.data_ptr<float>()),
-              static_cast<std::streamsize>(tensor.numel() * sizeof(float)));
-    if (!out) throw Failure{kBadOutput, "could not write all of " + path};
+    return value;
 }
 
 double ms_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-int whole_number(const char* text) {
-    try {
-        return std::stoi(text);
-    } catch (const std::exception&) {
-        return 0;
-    }
-}
-
 int run(int argc, char** argv) {
     const auto main_start = std::chrono::steady_clock::now();
-    if (argc < 4 || argc > 6)
-        throw Failure{kUsage, "usage: load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]"};
-    const std::string model_path = argv[1], input_path = argv[2], output_path = argv[3];
-    const int repeats = argc >= 5 ? whole_number(argv[4]) : 1;
+    std::vector<std::string> positional, libraries;
+    for (int i = 1; i < argc; ++i) {
+        const std::string argument = argv[i];
+        if (argument == "--load-library") {
+            if (i + 1 == argc) throw Failure{kUsage, "--load-library needs the path of a shared library after it"};
+            libraries.push_back(argv[++i]);
+        } else {
+            positional.push_back(argument);
+        }
+    }
+    if (positional.size() < 3 || positional.size() > 5)
+        throw Failure{kUsage, "usage: load_ts MODEL.pt INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]..."};
+    const std::string model_path = positional[0], input_path = positional[1], output_path = positional[2];
+    const int repeats = positional.size() >= 4 ? whole_number(positional[3].c_str()) : 1;
     if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
-    if (argc == 6) {
-        const int threads = whole_number(argv[5]);
+    if (positional.size() == 5) {
+        const int threads = whole_number(positional[4].c_str());
         if (threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
         // Set before any work, so a comparison with Python can use the same thread count as Python.
         at::set_num_threads(threads);
+    }
+
+    // RTLD_NOW: fail here, with the loader's message, if a symbol is missing. The library's static
+    // initialisers (TORCH_LIBRARY) run during dlopen and register its operators with the dispatcher.
+    for (const auto& library : libraries) {
+        if (!dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL))
+            throw Failure{kBadLibrary, "cannot load the operator library " + library + ": " + dlerror()};
     }
 
     if (!std::ifstream(model_path)) throw Failure{kBadModel, "no readable file at " + model_path};
@@ -123,37 +106,34 @@ int run(int argc, char** argv) {
     torch::jit::Module model;
     try {
         model = torch::jit::load(model_path, torch::kCPU);
-    } catch (const c10::Error& e) {
-        throw Failure{kBadModel, model_path + " is not a TorchScript file this LibTorch can load: " +
-                                     first_line(e.what_without_backtrace())};
+    } catch (const std::exception& error) {
+        throw Failure{kBadModel, model_path + " is not a TorchScript file this LibTorch can load: " + cause(error)};
     }
     model.eval();
     const double load_ms = ms_since(start);
 
-    const auto input = read_tensor(input_path);
+    auto inputs = read_inputs(input_path);
+    const auto& arguments = model.get_method("forward").function().getSchema().arguments();  // [0] is self
+    for (size_t i = 0; i < inputs.size() && i + 1 < arguments.size(); ++i)
+        inputs[i] = with_type(inputs[i], arguments[i + 1].type());
     torch::InferenceMode no_autograd;  // inference only: no gradient bookkeeping, as in Python's inference_mode
     std::vector<double> times;
     c10::IValue result;
     for (int i = 0; i < repeats; ++i) {
         start = std::chrono::steady_clock::now();
         try {
-            result = model.forward({input});
-        } catch (const std::exception& e) {
-            // The interpreter's message starts with a TorchScript traceback; the cause is its last line.
-            throw Failure{kRunFailed, "the model failed on the input: " + last_line(e.what())};
+            result = model.forward(inputs);
+        } catch (const std::exception& error) {
+            throw Failure{kRunFailed, "the model failed on the input: " + cause(error)};
         }
         times.push_back(ms_since(start));
     }
-    if (!result.isTensor())
-        throw Failure{kRunFailed, "the model returned a " + result.tagKind() + ", but load_ts writes one tensor"};
-    const auto output = result.toTensor();
-    write_tensor(output_path, output);
+    write_output(output_path, result);
 
+    const double first_ms = times.front();
     std::sort(times.begin(), times.end());
-    std::ostringstream shape;
-    for (int64_t d = 0; d < output.dim(); ++d) shape << (d ? "x" : "") << output.size(d);
-    std::cout << "ok shape=" << shape.str() << " load_ms=" << load_ms << " run_ms=" << times[times.size() / 2]
-              << " runs=" << repeats << " threads=" << at::get_num_threads()
+    std::cout << "ok shape=" << describe(result) << " load_ms=" << load_ms << " run_ms=" << times[times.size() / 2]
+              << " first_ms=" << first_ms << " runs=" << repeats << " threads=" << at::get_num_threads()
               << " work_ms=" << ms_since(main_start) << std::endl;
     return kOk;
 }
@@ -166,8 +146,8 @@ int main(int argc, char** argv) {
     } catch (const Failure& f) {
         std::cerr << "load_ts: error: " << f.message << std::endl;
         return f.code;
-    } catch (const std::exception& e) {
-        std::cerr << "load_ts: error: " << first_line(e.what()) << std::endl;
+    } catch (const std::exception& error) {
+        std::cerr << "load_ts: error: " << cause(error) << std::endl;
         return 1;
     }
 }

@@ -182,7 +182,7 @@ def test_cpp_row_is_skipped_with_a_note_when_the_program_is_not_built(monkeypatc
 
 
 def test_a_binary_older_than_its_source_counts_as_not_built(monkeypatch, tmp_path):
-    import helpers.routes.cpp_runner as cpp_runner
+    import helpers.routes.cpp_build as cpp_runner
     monkeypatch.delenv("CXX", raising=False)
     source = tmp_path / "load_ts.cpp"
     source.write_text("// the program")

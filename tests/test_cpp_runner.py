@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import helpers as H
-from helpers.routes import cpp_runner
+from helpers.routes import cpp_build
 
 FAKE_COMPILER = """#!/bin/sh
 # Stands in for g++: answers --version, logs each compile, writes a tiny executable to the -o path.
@@ -134,7 +134,7 @@ def test_binary_checks_its_arguments(real_binary, digits_files, tmp_path):
     _, x, _, scripted, _, _ = digits_files
     inp = H.write_tensor_file(tmp_path / "x.f32", x[:1])
     bare = subprocess.run([str(real_binary.path)], env={}, capture_output=True, text=True)
-    assert bare.returncode == 2 and "usage: load_ts MODEL.pt INPUT.f32 OUTPUT.f32 [REPEATS [THREADS]]" in bare.stderr
+    assert bare.returncode == 2 and "usage: load_ts MODEL.pt INPUTS.pt OUTPUT.pt [REPEATS [THREADS]]" in bare.stderr
     bad = subprocess.run([str(real_binary.path), str(scripted), str(inp), str(tmp_path / "y.f32"), "1", "x"],
                          env={}, capture_output=True, text=True)
     assert bad.returncode == 2 and "THREADS must be a whole number" in bad.stderr
@@ -142,12 +142,14 @@ def test_binary_checks_its_arguments(real_binary, digits_files, tmp_path):
     ok = subprocess.run([str(real_binary.path), str(scripted), str(inp), str(tmp_path / "y.f32"), "2"],
                         env={}, capture_output=True, text=True)
     assert ok.returncode == 0 and "runs=2 threads=" in ok.stdout
+    # The plain float32 files of the first version still work, in and out.
+    assert H.read_tensor_file(tmp_path / "y.f32").shape == (1, 10)
 
 
 def test_second_build_is_cached(real_binary):
     before = real_binary.path.stat().st_mtime_ns
     again = H.build_cpp(progress=False, quiet=True)
-    assert not again.compiled and again.path == real_binary.path and again.seconds < 1.0
+    assert not again.compiled and again.path == real_binary.path  # a cache hit: nothing compiled
     assert again.path.stat().st_mtime_ns == before  # not rewritten
     assert os.readlink(H.CPP_BUILD_DIR / "load_ts") == again.path.name
 
@@ -167,8 +169,8 @@ def test_not_torchscript_gives_clear_error(digits_files, tmp_path):
         H.run_cpp(text, x[:1])
     with pytest.raises(FileNotFoundError, match="save the model first"):
         H.run_cpp(tmp_path / "missing.pt", x[:1])
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        H.run_cpp(weights, [1.0, 2.0])
+    with pytest.raises(TypeError, match="a C\\+\\+ program cannot receive"):
+        H.run_cpp(weights, object())
 
 
 def test_model_that_fails_on_the_input(digits_files):
@@ -229,11 +231,11 @@ def test_compiler_error_is_quoted(tmp_path):
 
 
 def test_build_key_follows_source_compiler_and_torch():
-    base = cpp_runner.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
-    assert base == cpp_runner.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
-    assert base != cpp_runner.build_key("int main(){ }", "g++ 12", "2.14.1", ["g++", "-O1"])
-    assert base != cpp_runner.build_key("int main(){}", "g++ 13", "2.14.1", ["g++", "-O1"])
-    assert base != cpp_runner.build_key("int main(){}", "g++ 12", "2.15.0", ["g++", "-O1"])
+    base = cpp_build.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base == cpp_build.build_key("int main(){}", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_build.build_key("int main(){ }", "g++ 12", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_build.build_key("int main(){}", "g++ 13", "2.14.1", ["g++", "-O1"])
+    assert base != cpp_build.build_key("int main(){}", "g++ 12", "2.15.0", ["g++", "-O1"])
 
 
 def test_build_command_matches_the_documented_one():
@@ -268,3 +270,76 @@ def test_tensor_file_errors(tmp_path):
         H.write_tensor_file(tmp_path / "x.f32", [1.0])
     with pytest.raises(TypeError, match="complex"):
         H.write_tensor_file(tmp_path / "x.f32", torch.zeros(2, dtype=torch.complex64))
+
+
+# ---------------------------------------------------------------- the other programs and the library (stand-in compiler)
+
+def test_each_program_and_the_library_build_and_cache_apart(tmp_path):
+    compiler = make_script(tmp_path, "fakecc", FAKE_COMPILER)
+    kwargs = dict(compiler=str(compiler), build_dir=tmp_path / "build", progress=False, quiet=True)
+    builds = {program: H.build_cpp(program=program, **kwargs) for program in H.CPP_PROGRAMS}
+    library = H.custom_op_library(**kwargs)
+    assert all(b.compiled for b in builds.values()) and library.compiled
+    assert library.path.name.startswith("libworkbook_ops-") and library.path.name.endswith(".so")
+    assert len({b.path for b in builds.values()} | {library.path}) == len(H.CPP_PROGRAMS) + 1
+    assert not any(b.compiled for b in (H.build_cpp(program="aoti_run", **kwargs), H.custom_op_library(**kwargs)))
+    assert H.cached_cpp_binary(str(compiler), build_dir=tmp_path / "build", program="main") == builds["main"].path
+    assert os.readlink(tmp_path / "build" / "libworkbook_ops.so") == library.path.name
+
+
+def test_link_lines_say_what_each_build_needs():
+    aoti, library, main = (H.cpp_build_command("out", program=p) for p in ("aoti_run", "custom_op", "main"))
+    assert "-ltorch" in aoti and "-ltorch" not in main  # the compiled model in a package needs libtorch.so
+    assert "-shared" in library and "-fPIC" in library and str(H.CPP_BUILD_DIR.parent / "custom_op" / "clip_relu.cpp") in library
+    with pytest.raises(ValueError, match="unknown C\\+\\+ program 'nope'"):
+        H.cpp_build_command("out", program="nope")
+    with pytest.raises(ValueError, match="H.custom_op_library"):
+        H.build_cpp(program="custom_op")
+
+
+def test_read_only_repository_builds_into_the_home_cache(monkeypatch, tmp_path):
+    # A shared hub: the repository (with what `make cpp` built ahead) cannot be written by the learner.
+    compiler = make_script(tmp_path, "fakecc", FAKE_COMPILER)
+    repo_build = tmp_path / "repo" / "cpp" / "build"
+    monkeypatch.setattr(cpp_build, "CPP_BUILD_DIR", repo_build)
+    monkeypatch.setattr(cpp_build, "_writable", lambda folder: folder != repo_build)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    home = tmp_path / "cache" / "torchscript-workbook" / "cpp"
+    built = H.build_cpp(program="main", compiler=str(compiler), progress=False, quiet=True)
+    assert built.compiled and built.path.parent == home and not repo_build.exists()
+    # A build made ahead in the repository is used, and nothing is compiled.
+    ahead = H.build_cpp(program="load_ts", compiler=str(compiler), build_dir=repo_build, progress=False, quiet=True)
+    again = H.build_cpp(program="load_ts", compiler=str(compiler), progress=False, quiet=True)
+    assert not again.compiled and again.path == ahead.path
+    assert H.cached_cpp_binary(str(compiler), program="load_ts") == ahead.path
+
+
+# ---------------------------------------------------------------- value files (the structured format)
+
+def test_value_file_round_trip(tmp_path):
+    inputs = (torch.arange(3), torch.tensor([True, False]), torch.ones(2, dtype=torch.float64),
+              [torch.zeros(1), torch.ones(1)], {"a": torch.tensor(2.5)}, 3, 0.5, "text")
+    path = H.write_value_file(tmp_path / "in.pt", inputs)
+    back = H.read_value_file(path)
+    assert isinstance(back, tuple) and len(back) == len(inputs)
+    assert back[0].dtype == torch.int64 and back[1].dtype == torch.bool and back[2].dtype == torch.float64
+    assert back[5:] == (3, 0.5, "text") and torch.equal(back[4]["a"], torch.tensor(2.5))
+    assert H.read_value_file(H.write_value_file(tmp_path / "one.pt", torch.ones(2)))[0].shape == (2,)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_value_file_writes_only_the_values_of_a_view(tmp_path):
+    big = torch.zeros(1000, 100)
+    small = H.write_value_file(tmp_path / "view.pt", big[:1]).stat().st_size
+    assert small < 20_000  # the view's 100 values, not the 100 000 of its storage
+
+
+def test_value_file_refuses_what_cpp_cannot_read(tmp_path):
+    import numpy as np
+    with pytest.raises(H.CppInputError, match="input 0 is a ndarray.*torch.from_numpy"):
+        H.write_value_file(tmp_path / "x.pt", np.zeros(2))
+    with pytest.raises(H.CppInputError, match=r"input 1\[0\] is a set"):
+        H.write_value_file(tmp_path / "x.pt", (torch.ones(1), [set()]))
+    with pytest.raises(H.CppInputError, match="key"):
+        H.write_value_file(tmp_path / "x.pt", {(1, 2): torch.ones(1)})
+    assert not (tmp_path / "x.pt").exists()
