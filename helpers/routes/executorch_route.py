@@ -26,6 +26,14 @@ import torch
 from ..course.workdir import REPO_ROOT
 from .aoti import aoti_cache_key
 
+
+def _readable(path) -> None:
+    """mkstemp makes files private (0600); give them the permissions a normal new file gets (umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "lower_to_pte", "cached_pte", "PteRunner",
            "pte_runner", "BACKENDS"]
 
@@ -165,11 +173,13 @@ def lower_to_pte(model, example, dynamic_shapes=None, *, backend="portable", nam
     handle, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".pte", dir=cache_dir)
     with os.fdopen(handle, "wb") as out:
         executorch_program.write_to_file(out)
+    _readable(temporary)
     os.replace(temporary, target)  # atomic
     meta = target.with_suffix(".json")
     handle, temporary = tempfile.mkstemp(prefix=".meta-", suffix=".json", dir=cache_dir)
     with os.fdopen(handle, "w") as out:
         json.dump({"lower_seconds": round(seconds, 2), "backend": backend, "torch": torch.__version__}, out)
+    _readable(temporary)
     os.replace(temporary, meta)
     return PteFile(target, backend, True, seconds, key)
 

@@ -30,6 +30,14 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import input_args
 
+
+def _readable(path) -> None:
+    """mkstemp makes files private (0600); give them the permissions a normal new file gets (umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 __all__ = ["MigrationReport", "MigrationFailure", "migrate", "CONVERTER_IS_PRIVATE", "loop_advice"]
 
 CONVERTER_IS_PRIVATE = ("torch._export.converter.TS2EPConverter is a private torch API: it may change or "
@@ -98,6 +106,7 @@ class MigrationReport:
         os.close(handle)
         try:
             torch.export.save(self.program, temporary)
+            _readable(temporary)
             os.replace(temporary, path)  # readers see the old file or the whole new one
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -19,6 +19,14 @@ import torch
 
 from ..course.workdir import REPO_ROOT
 
+
+def _readable(path) -> None:
+    """mkstemp makes files private (0600); give them the permissions a normal new file gets (umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 __all__ = ["STARTUP_FILE", "STARTUP_SNIPPETS", "measure_startup", "measure_startups", "startup_figures",
            "per_call_ms", "artifact_paths"]
 
@@ -106,6 +114,7 @@ def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
     handle, temporary = tempfile.mkstemp(prefix=".startup-", suffix=".json", dir=path.parent)
     with os.fdopen(handle, "w") as out:
         json.dump(result, out, indent=1)
+    _readable(temporary)
     os.replace(temporary, path)
     return result
 
