@@ -27,7 +27,7 @@ def _readable(path) -> None:
     os.chmod(path, 0o666 & ~mask)
 
 
-__all__ = ["STARTUP_FILE", "STARTUP_SNIPPETS", "measure_startup", "measure_startups", "startup_figures",
+__all__ = ["STARTUP_FILE", "STARTUP_SNIPPETS", "CPP_ROUTES", "measure_cpp", "measure_startup", "measure_startups", "startup_figures",
            "per_call_ms", "artifact_paths"]
 
 STARTUP_FILE = REPO_ROOT / "build" / "shipping_startup.json"
@@ -99,17 +99,43 @@ def artifact_paths(folder) -> dict:
     return paths
 
 
+CPP_ROUTES = ("LibTorch C++ .pt", "AOTInductor C++ .pt2")
+
+
+def measure_cpp(paths: dict, runs: int = 2) -> dict:
+    """route -> (start-up s, per-call ms) for the C++ programs already built (``make cpp``); {} if none is."""
+    from .cpp_build import cached_cpp_binary
+    from .cpp_runner import time_aoti_cpp, time_cpp
+    x = torch.rand(4, 1, 8, 8)
+    jobs = {"LibTorch C++ .pt": ("load_ts", lambda b: time_cpp(paths["TorchScript .pt (Python)"], x, repeats=50, threads=1, binary=b)),
+            "AOTInductor C++ .pt2": ("aoti_run", lambda b: time_aoti_cpp(paths["AOTInductor .pt2 (Python)"], x, repeats=50,
+                                                                          threads=1, binary=b))}
+    out = {}
+    for route, (program, run) in jobs.items():
+        binary = cached_cpp_binary(program=program)
+        if binary is None:
+            continue
+        results = [run(binary) for _ in range(max(1, runs))]
+        # start-up: the whole process measured from outside, minus its repeated calls beyond the first
+        out[route] = (min(r.wall_s - (r.runs - 1) * r.run_ms / 1000 for r in results), min(r.run_ms for r in results))
+    return out
+
+
 def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
     """Measure every route's start-up in fresh processes and write the figures to ``path`` (JSON, atomic)."""
     path = Path(path)
     with tempfile.TemporaryDirectory() as folder:
         paths = artifact_paths(folder)
         figures = {route: round(measure_startup(route, p, runs=runs), 2) for route, p in paths.items()}
+        cpp = measure_cpp(paths, runs=runs)
+    figures.update({route: round(seconds, 2) for route, (seconds, _) in cpp.items()})
+    cpp_per_call = {route: round(ms, 4) for route, (_, ms) in cpp.items()}
     floor_code = _PRELUDE
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", floor_code], capture_output=True, timeout=120)
     result = {"torch": torch.__version__, "measured": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
-              "import torch only": round(time.perf_counter() - start, 2), "startup_seconds": figures}
+              "import torch only": round(time.perf_counter() - start, 2), "startup_seconds": figures,
+              "cpp_per_call_ms": cpp_per_call}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".startup-", suffix=".json", dir=path.parent)
     with os.fdopen(handle, "w") as out:
