@@ -71,11 +71,18 @@ def _quiet_native():
         os.close(devnull)
     except OSError:  # no real file descriptors (some embedded consoles): print as is
         pass
+    import logging
+    pytree_log = logging.getLogger("torch.utils._pytree")  # executorch's import registers an Enum torch now warns about
+    level = pytree_log.level
+    pytree_log.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        # ExecuTorch's runtime also logs through Python's sys.stdout / sys.stderr (piece by piece)
+        captured = io.StringIO()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
             warnings.simplefilter("ignore")
-            yield
+            yield captured
     finally:
+        pytree_log.setLevel(level)
         for fd, copy in saved:
             os.dup2(copy, fd)
             os.close(copy)
@@ -200,8 +207,13 @@ class PteRunner:
         self.load_seconds = time.perf_counter() - start
 
     def __call__(self, *inputs):
-        with _quiet_native():
-            outputs = self.method.execute([t.contiguous() for t in inputs])
+        with _quiet_native() as log:
+            try:
+                outputs = self.method.execute([t.contiguous() for t in inputs])
+            except RuntimeError as error:
+                # the runtime's reason is in its log, not in the exception: put it there
+                reason = [ln.split("] ", 1)[-1].strip() for ln in log.getvalue().splitlines() if "] " in ln]
+                raise RuntimeError(f"{error}: {'; '.join(reason)}" if reason else str(error)) from None
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def __repr__(self):
