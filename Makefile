@@ -27,12 +27,12 @@ NOTEBOOKS ?=
 # PYTHONPATH the shell had and whichever checkout the venv was first linked to.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp html test-browser test-robust bench hub test-hub clean
+.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp aoti html test-browser test-robust bench hub test-hub clean
 
 venv: $(STAMP)
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-shipping.txt
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' \
 	    || { echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the workbook needs 3.10 to 3.13 (torch 2.14's TorchScript is not supported on 3.14+): pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ ifneq ($(TORCH_INDEX),)
 	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
 endif
 	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements-shipping.txt
 	$(BIN)/python scripts/link_helpers.py
 	$(BIN)/python hub/lab_settings.py
 	@touch $(STAMP)
@@ -105,6 +106,12 @@ test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
 # Build the C++ programs of notebooks 05 and 10 and the operator library once (cached in cpp/build/ until a source changes).
 cpp: venv
 	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
+
+# Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, ~30-60 s each the first time),
+# ExecuTorch .pte files (build/executorch/) and the start-up time of each route (build/shipping_startup.json).
+# Cached and keyed on sources and torch's version: a second run only checks the keys.
+aoti: venv
+	$(BIN)/python scripts/ship_ahead.py
 
 # The executed course as static HTML in build/html/, readable without running anything.
 html: venv

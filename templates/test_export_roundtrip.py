@@ -139,3 +139,43 @@ CASES = build_cases()
 def test_export_roundtrip(name, method, tmp_path):
     model, inputs, dynamic_shapes = CASES[name]
     roundtrip(model, inputs, method, tmp_path, dynamic_shapes)
+
+
+# ---------------------------------------------------------------- legacy .pt files: EDIT HERE
+def build_legacy_cases():
+    """name -> (path of a deployed TorchScript .pt, list of inputs (each a tuple of tensors)).
+
+    Each file is converted to torch.export, saved as .pt2, reloaded in a fresh process and compared
+    with the TorchScript file itself. The first input is the conversion's example: give it a batch of
+    2 or more, or the converted program accepts batch 1 only.
+    """
+    return {}  # e.g. {"ranker_v3": ("models/ranker_v3.pt", [(torch.randn(8, 32),), (torch.randn(3, 32),)])}
+# ---------------------------------------------------------------- end of legacy EDIT HERE
+
+
+def migrate(path, inputs, folder):
+    """Convert a TorchScript .pt to a torch.export .pt2 and check it against the .pt in a fresh process.
+
+    The converter, torch._export.converter.TS2EPConverter, is a PRIVATE torch API: it may change or
+    disappear in any torch release. That is why this test exists: pin torch, and run it on every upgrade.
+    """
+    from torch._export.converter import TS2EPConverter  # private: see the docstring
+
+    inputs = [tuple(args) for args in inputs]
+    legacy = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        expected = [legacy(*args) for args in inputs]
+    program = TS2EPConverter(legacy, inputs[0]).convert()  # raises "TS2EPConverter failed for node <kind>"
+    converted = folder / "migrated.pt2"
+    torch.export.save(program, str(converted))
+    assert_same_outputs("migrate", expected, run_in_fresh_process("export", converted, inputs, folder))
+    return converted
+
+
+LEGACY_CASES = build_legacy_cases()
+
+
+@pytest.mark.parametrize("name", sorted(LEGACY_CASES))
+def test_legacy_file_migrates(name, tmp_path):
+    path, inputs = LEGACY_CASES[name]
+    migrate(path, inputs, tmp_path)

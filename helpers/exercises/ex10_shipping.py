@@ -1,0 +1,136 @@
+"""Exercise checkers for 10_shipping: make a looping model migrate; a two-input ONNX file for every batch size."""
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..course.failures import short_message
+from ..digits import load_digits
+from .ex09_beyond_torchscript import TemperedDigits, tempered_inputs
+
+__all__ = ["reference_running_sum", "RUNNING_SUM_INPUTS", "check_running_sum_migrates", "check_tempered_onnx"]
+
+# Several batch sizes (the loop's trip count), and values of both signs.
+RUNNING_SUM_INPUTS = {
+    "5 rows": torch.arange(15, dtype=torch.float32).reshape(5, 3) - 7,
+    "1 row": torch.tensor([[1.0, -2.0, 3.0]]),
+    "8 rows": torch.linspace(-4, 4, 24).reshape(8, 3),
+}
+
+
+def reference_running_sum(x: torch.Tensor) -> torch.Tensor:
+    """What RunningSum computes: the sum of the rows of ``x`` (shape ``x.shape[1:]``)."""
+    total = torch.zeros_like(x[0])
+    for i in range(x.size(0)):
+        total = total + x[i]
+    return total
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    name = type(obj).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def check_running_sum_migrates(model) -> bool:
+    """10, exercise 1: ``model`` adds up the rows of its input, and its scripted ``.pt`` migrates to torch.export."""
+    from ..routes.migrate import migrate
+    if isinstance(model, type):
+        print(f"✘ Pass an instance, e.g. {model.__name__}(), not the class itself.")
+        return False
+    if not isinstance(model, torch.nn.Module):
+        print(f"✘ Pass your model (a torch.nn.Module), not {_describe(model)}.")
+        return False
+    with torch.no_grad():
+        for label, x in RUNNING_SUM_INPUTS.items():
+            try:
+                got = model(x)
+            except Exception as error:
+                print(f"✘ Your model fails on the {label} input: {type(error).__name__}: {short_message(error, 120)}")
+                return False
+            want = reference_running_sum(x)
+            if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
+                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+                print(f"✘ On the {label} input your model gives {shape}, {got if isinstance(got, torch.Tensor) else ''}; "
+                      f"the running sum is {want} (shape {tuple(want.shape)}): add up the rows, i.e. over dimension 0.")
+                return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scripted = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model)
+    except Exception as error:
+        print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}")
+        return False
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "running_sum.pt"
+        scripted.save(str(path))
+        report = migrate(path, RUNNING_SUM_INPUTS["5 rows"])
+    if report.status == "fails":
+        kind = report.failure.node_kind
+        hint = (" The loop's trip count still depends on the input: replace the loop by one tensor operation."
+                if kind == "prim::Loop" else "")
+        print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
+        return False
+    if report.status != "ok":
+        print(f"✘ It converts, but the converted program {report.verdict}.")
+        return False
+    refused = [label for label in report.refused]
+    if refused:
+        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).")
+        return False
+    print("✔ Same sums as the loop on 1, 5 and 8 rows, and the saved .pt now migrates to torch.export "
+          f"({report.verdict}).")
+    return True
+
+
+def check_tempered_onnx(path) -> bool:
+    """10, exercise 2: ``path`` is a legacy-exporter ONNX file of ``TemperedDigits`` that runs any batch size."""
+    from ..routes.export_bridge import onnx_runner
+    if path is None or not isinstance(path, (str, os.PathLike)):
+        print(f"✘ Pass the path of your .onnx file, not {_describe(path) if path is not None else 'None'}.")
+        return False
+    path = Path(path)
+    if not path.is_file():
+        print(f"✘ There is no file at {path.name} yet: export to it first, then run the check.")
+        return False
+    try:
+        import onnx
+        graph = onnx.load(str(path)).graph
+        runner = onnx_runner(path)
+    except Exception as error:
+        print(f"✘ onnx cannot read {path.name}: {short_message(error, 120)}")
+        return False
+    if len(graph.input) != 2:
+        print(f"✘ The file has {len(graph.input)} input(s); TemperedDigits takes two (images, temperature).")
+        return False
+    fixed = []
+    for value in graph.input:
+        first = value.type.tensor_type.shape.dim[0] if value.type.tensor_type.shape.dim else None
+        if first is not None and first.HasField("dim_value"):
+            fixed.append(f"{value.name} (batch fixed at {first.dim_value})")
+    if fixed:
+        names = [v.name for v in graph.input]
+        print(f"✘ Not every batch is dynamic: {', '.join(fixed)}. List each input, under the name the file gives it "
+              f"({', '.join(names)}: set them with input_names), in dynamic_axes with its dimension 0.")
+        return False
+    model = TemperedDigits()
+    with torch.no_grad():
+        for size in (1, 7, 297):
+            inputs = tempered_inputs(size)
+            try:
+                got = runner(*inputs)
+            except Exception as error:
+                print(f"✘ onnxruntime fails on a batch of {size}: {short_message(error, 140)}")
+                return False
+            want = model(*inputs)
+            if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+                diff = (got - want).abs().max().item() if isinstance(got, torch.Tensor) and got.shape == want.shape else math.inf
+                print(f"✘ On a batch of {size} the file's answers differ from TemperedDigits (largest |diff| {diff:.3g}): "
+                      "export H.TemperedDigits() itself, scripted, with the legacy exporter.")
+                return False
+    print("✔ Both inputs have a dynamic batch: onnxruntime matches TemperedDigits on batches of 1, 7 and 297.")
+    return True

@@ -1,0 +1,164 @@
+"""Migrate a TorchScript .pt file to torch.export from the shell (the command-line face of H.migrate, 10_shipping).
+
+    python -m helpers.migrate model.pt --example "randn(4, 3, 64, 64)"
+    python -m helpers.migrate model.pt --example "randn(2, 8), zeros(2, dtype=int64)" --output model.pt2
+    python -m helpers.migrate model.pt --example inputs.pt      # a file written by torch.save(tuple_of_inputs)
+
+The example is parsed, never evaluated: only calls of randn, rand, zeros, ones, full, arange and
+randint with number arguments, and the dtype keyword, are accepted. Exit code 0: converted and
+matching; 1: converted but different; 2: the conversion fails; 3: a mistake on the command line.
+"""
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+_FACTORIES = {"randn", "rand", "zeros", "ones", "full", "arange", "randint"}
+_DTYPES = {"float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",
+           "int16", "int8", "uint8", "bool"}
+
+
+class ExampleError(ValueError):
+    """The --example text is not one the whitelist accepts; the message says what is."""
+
+
+def _number(node, text):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _number(node.operand, text)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Tuple):
+        return tuple(_number(e, text) for e in node.elts)
+    raise ExampleError(f"in {text!r}: only numbers (and tuples of numbers) may be arguments, "
+                       f"not {ast.get_source_segment(text, node) or type(node).__name__}")
+
+
+def _dtype(node, text):
+    import torch
+    name = None
+    if isinstance(node, ast.Name):
+        name = node.id
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch":
+        name = node.attr
+    if name not in _DTYPES:
+        raise ExampleError(f"in {text!r}: dtype must be one of {', '.join(sorted(_DTYPES))}")
+    return getattr(torch, name)
+
+
+def _call(node, text):
+    import torch
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else (
+        func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "torch" else None)
+    if name not in _FACTORIES:
+        raise ExampleError(f"in {text!r}: only {', '.join(sorted(_FACTORIES))} may be called "
+                           f"(e.g. randn(4, 3, 64, 64)), not {ast.get_source_segment(text, func)}")
+    args = [_number(a, text) for a in node.args]
+    kwargs = {}
+    for keyword in node.keywords:
+        if keyword.arg != "dtype":
+            raise ExampleError(f"in {text!r}: the only keyword accepted is dtype=..., not {keyword.arg}=")
+        kwargs["dtype"] = _dtype(keyword.value, text)
+    try:
+        return getattr(torch, name)(*args, **kwargs)
+    except (TypeError, RuntimeError, ValueError) as error:
+        raise ExampleError(f"in {text!r}: torch.{name} refused these arguments ({str(error).splitlines()[0]})") from None
+
+
+def parse_example(text: str):
+    """A tensor, or a tuple of tensors, from text like ``"randn(1, 3, 64, 64)"``, without eval."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExampleError('the example is empty: write it like "randn(4, 3, 64, 64)"')
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ExampleError(f'cannot read {text!r}: write it like "randn(4, 3, 64, 64)" or '
+                           '"randn(2, 8), zeros(2, dtype=int64)"') from None
+    body = tree.body
+    nodes = body.elts if isinstance(body, ast.Tuple) else [body]
+    tensors = []
+    for node in nodes:
+        if not isinstance(node, ast.Call):
+            raise ExampleError(f"in {text!r}: each input must be a call like randn(4, 8), not "
+                               f"{ast.get_source_segment(text.strip(), node)}")
+        tensors.append(_call(node, text.strip()))
+    return tensors[0] if len(tensors) == 1 else tuple(tensors)
+
+
+def _load_example(value: str):
+    import torch
+    path = Path(value)
+    if path.suffix in (".pt", ".pth") and path.is_file():
+        loaded = torch.load(path, weights_only=True)  # weights_only: a data file must not run code
+        if isinstance(loaded, list):
+            loaded = tuple(loaded)
+        return loaded
+    return parse_example(value)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.migrate",
+        description="Convert a TorchScript .pt file to a torch.export .pt2 and check it matches "
+                    "(uses torch's private converter torch._export.converter.TS2EPConverter).")
+    parser.add_argument("model", help="the TorchScript file (.pt); its Python class is not needed")
+    parser.add_argument("--example", required=True,
+                        help='an input, e.g. "randn(4, 3, 64, 64)", or a .pt file saved with torch.save(inputs)')
+    parser.add_argument("--output", help="where to write the .pt2 (default: beside the model, same name)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--no-save", action="store_true", help="check only; write nothing")
+    options = parser.parse_args(argv)
+
+    try:
+        example = _load_example(options.example)
+    except ExampleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    model = Path(options.model)
+    output = Path(options.output) if options.output else model.with_suffix(".pt2")
+    if not options.no_save and output.exists() and not options.overwrite:
+        print(f"error: {output} exists; pass --overwrite to replace it or --output to choose another name",
+              file=sys.stderr)
+        return 3
+
+    from tqdm import tqdm
+    from helpers.routes.migrate import CONVERTER_IS_PRIVATE, migrate
+
+    steps = ["loading", "converting", "checking"] + ([] if options.no_save else ["saving"])
+    with tqdm(total=len(steps), desc="migrate", bar_format="{desc}: {bar} {n}/{total} {postfix}", file=sys.stderr) as bar:
+        def step(name):
+            if bar.n or name != "loading":
+                bar.update(1)
+            bar.set_postfix_str(name)
+        try:
+            report = migrate(model, example, progress=step)
+        except (ValueError, TypeError, FileNotFoundError) as error:
+            bar.close()
+            print(f"error: {error}", file=sys.stderr)
+            return 3
+        if report.program is not None and not options.no_save:
+            step("saving")
+            report.save(output)
+        bar.update(bar.total - bar.n)
+
+    print(str(report))
+    if report.program is not None and not options.no_save:
+        print(f"  saved {output} (load it with torch.export.load)")
+    print(f"  note: {CONVERTER_IS_PRIVATE}")
+    return {"ok": 0, "diverges": 1, "fails": 2}[report.status]
+
+
+class _CallableModule(type(sys)):
+    """Importing ``helpers.migrate`` binds this module to the name ``helpers.migrate``, over the function
+    ``H.migrate``; calling the module calls the function, so ``H.migrate(...)`` works either way."""
+
+    def __call__(self, *args, **kwargs):
+        from helpers.routes.migrate import migrate
+        return migrate(*args, **kwargs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+else:
+    sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,365 @@
+"""AOTInductor: compile a model ahead of time into a ``.pt2`` package, cache it, load it cleanly (introduced in 10_shipping).
+
+``H.aoti_package(model, example, dynamic_shapes=...)`` exports the model with ``torch.export`` and
+compiles it with ``torch._inductor.aoti_compile_and_package`` in a separate Python process (so a
+progress bar can tick, and the compiler's own chatter stays out of the notebook). Compiling takes
+tens of seconds, so the package is cached in ``build/aoti/`` (git-ignored), keyed by the model's
+class source, its weights, the example's shapes and dtypes, the dynamic shapes and torch's version:
+change any of them and it compiles again. ``make aoti`` builds the course's packages ahead.
+
+``H.load_aoti(path)`` loads a package with ``torch._inductor.aoti_load_package``. The loader unpacks
+the compiled library into a fresh ``aotinductor_*`` folder under ``$TMPDIR`` and leaves it there;
+this helper points ``$TMPDIR`` at a private folder for the load and removes that folder afterwards
+(the library is already mapped into the process, so nothing needs it any more).
+
+The CUDA build of torch logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
+``torch.utils.cpp_extension`` is first imported on a machine that has a CUDA toolkit (``nvcc``) but no
+GPU (``_find_cuda_home`` in that module). Inductor imports that module to compile; the notice is
+harmless for a CPU build, and is dropped at that logger, nowhere else.
+"""
+import hashlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..course.failures import short_message
+from ..course.workdir import REPO_ROOT
+
+__all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
+           "cached_aoti_package", "load_aoti", "no_cuda_notice_source", "zip_entries"]
+
+AOTI_CACHE_DIR = REPO_ROOT / "build" / "aoti"
+_DEFAULT_SECONDS = 35.0  # a first guess at one compile, for the progress bar, until one is measured
+_NOTICE = "No CUDA runtime is found"
+
+
+class AotiCompileError(RuntimeError):
+    """The AOTInductor compile failed; the message quotes its cause and where the full log is."""
+
+
+class _DropNoCudaNotice(logging.Filter):
+    def filter(self, record):
+        return _NOTICE not in record.getMessage()
+
+
+def _silence_cuda_notice():
+    """Drop only the 'No CUDA runtime is found' record, at the logger that emits it."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _DropNoCudaNotice) for f in logger.filters):
+        logger.addFilter(_DropNoCudaNotice())
+
+
+_silence_cuda_notice()
+
+
+def no_cuda_notice_source() -> dict:
+    """Where the 'No CUDA runtime is found' notice comes from, and whether this machine triggers it."""
+    import torch.utils.cpp_extension as ext  # already filtered above
+    source = inspect.getsource(ext._find_cuda_home)
+    line = next(ln.strip() for ln in source.splitlines() if _NOTICE in ln)
+    return {"module": ext.__name__, "function": "_find_cuda_home", "line": line,
+            "cuda_build": bool(torch.version.cuda), "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
+            "triggers": bool(torch.version.cuda) and ext.CUDA_HOME is not None and not torch.cuda.is_available()}
+
+
+# ---------------------------------------------------------------- cache key
+
+def _class_source(model) -> str:
+    cls = type(model)
+    try:
+        return inspect.getsource(cls)
+    except (OSError, TypeError):  # defined where no source is kept: the module tree stands in for it
+        return f"{cls.__module__}.{cls.__qualname__}\n{model!r}"
+
+
+def _flat_tensors(value, prefix="input"):
+    if isinstance(value, torch.Tensor):
+        yield prefix, value
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _flat_tensors(v, f"{prefix}[{i}]")
+    elif isinstance(value, dict):
+        for k in sorted(value, key=str):
+            yield from _flat_tensors(value[k], f"{prefix}[{k!r}]")
+    else:
+        yield prefix, value
+
+
+def _as_args(example) -> tuple:
+    return example if isinstance(example, tuple) else (example,)
+
+
+def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
+    """16 hex digits that change when the class source, weights, example shapes, dynamic shapes or torch change."""
+    digest = hashlib.sha256()
+
+    def add(text):
+        digest.update(str(text).encode("utf-8") + b"\0\1")
+
+    add(_class_source(model))
+    for name, tensor in model.state_dict().items():
+        add(name)
+        add(f"{tuple(tensor.shape)}{tensor.dtype}")
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes() if tensor.dtype != torch.bfloat16
+                      else tensor.detach().float().numpy().tobytes())
+    for name, value in _flat_tensors(_as_args(example)):
+        add(f"{name}:{tuple(value.shape)}:{value.dtype}" if isinstance(value, torch.Tensor) else f"{name}:{value!r}")
+    add(repr(dynamic_shapes))
+    add(torch.__version__)
+    add(model.training)
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AotiPackage:
+    """A compiled package: ``path``, whether this call ``compiled`` it, this call's ``seconds``,
+    ``compile_seconds`` (how long its compile took, when it was made) and the cache ``key``."""
+    path: Path
+    compiled: bool
+    seconds: float
+    compile_seconds: float
+    key: str
+
+    def __fspath__(self):
+        return str(self.path)
+
+    def __str__(self):
+        return str(self.path)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+def _target(name: str, key: str, cache_dir: Path) -> Path:
+    return cache_dir / f"{name}-{key}.pt2"
+
+
+def _meta_path(target: Path) -> Path:
+    return target.with_suffix(".json")
+
+
+def _package(target: Path, key: str, compiled: bool, start: float) -> AotiPackage:
+    try:
+        meta = json.loads(_meta_path(target).read_text())
+        compile_seconds = float(meta["compile_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        compile_seconds = float("nan")
+    return AotiPackage(target, compiled, time.monotonic() - start, compile_seconds, key)
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError(f"aoti_package: name must be a short word like 'digits_cnn', got {name!r}")
+
+
+def _check_model(model, who):
+    if isinstance(model, type):
+        raise TypeError(f"{who}: pass a model instance, e.g. {model.__name__}(), not the class itself")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{who}: the model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(f"{who}: this is a TorchScript model; AOTInductor starts from the Python model "
+                        "(or convert the TorchScript file first with H.migrate)")
+
+
+def cached_aoti_package(model, example, dynamic_shapes=None, *, name="model", cache_dir=None):
+    """The package already compiled for this model, example and torch, or None; compiles nothing."""
+    _check_model(model, "cached_aoti_package")
+    _check_name(name)
+    cache_dir = Path(cache_dir) if cache_dir is not None else AOTI_CACHE_DIR
+    key = aoti_cache_key(model, example, dynamic_shapes)
+    target = _target(name, key, cache_dir)
+    return _package(target, key, False, time.monotonic()) if target.is_file() else None
+
+
+@contextmanager
+def _lock(folder: Path):
+    """One compile at a time per cache folder (two kernels asking for the same package take turns)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as handle:
+        try:
+            import fcntl
+        except ImportError:
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_with_progress(command, log_path: Path, estimate: float, progress: bool, label: str) -> int:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT), env=env)
+        bar = None
+        try:
+            if progress:
+                from tqdm.auto import tqdm
+                bar = tqdm(total=round(estimate, 1), desc=f"compiling {label} with AOTInductor", unit="s",
+                           bar_format="{desc}: {bar} {n:.0f} s of about {total:.0f} s")
+            start = time.monotonic()
+            while process.poll() is None:
+                time.sleep(0.25)
+                if bar is not None:
+                    elapsed = time.monotonic() - start
+                    if elapsed > bar.total:
+                        bar.total = round(elapsed + 2, 1)
+                    bar.n = round(elapsed, 1)
+                    bar.refresh()
+            if bar is not None:
+                bar.n = bar.total = round(time.monotonic() - start, 1)
+                bar.refresh()
+        finally:
+            if process.poll() is None:  # interrupted: do not leave a compiler running
+                process.kill()
+                process.wait()
+            if bar is not None:
+                bar.close()
+    return process.returncode
+
+
+def _last_error(log_text: str) -> str:
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error:" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=False, progress=True, quiet=False,
+                 cache_dir=None) -> AotiPackage:
+    """Export ``model`` on ``example`` and compile it with AOTInductor, once; later calls reuse the package.
+
+    ``example``: one tensor or a tuple of the model's positional arguments. ``dynamic_shapes`` is
+    passed to ``torch.export.export`` (e.g. ``({0: torch.export.Dim("batch")},)``). ``name`` starts
+    the cached file's name. ``force=True`` compiles again. Returns an ``AotiPackage`` (path-like).
+    """
+    start = time.monotonic()
+    _check_model(model, "aoti_package")
+    _check_name(name)
+    args = _as_args(example)
+    cache_dir = Path(cache_dir) if cache_dir is not None else AOTI_CACHE_DIR
+    key = aoti_cache_key(model, example, dynamic_shapes)
+    target = _target(name, key, cache_dir)
+    if target.is_file() and not force:
+        package = _package(target, key, False, start)
+        if not quiet:
+            print(f"✔ using the cached package {_shown(target)} (compiled earlier in {package.compile_seconds:.0f} s)")
+        return package
+    with _lock(cache_dir):
+        if target.is_file() and not force:
+            return _package(target, key, False, start)
+        from .export_bridge import quiet_export
+        try:
+            with quiet_export():
+                program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+        except Exception as error:
+            raise AotiCompileError(f"torch.export failed before AOTInductor could start: {short_message(error)}") from error
+        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
+        try:
+            exported = work / "exported.pt2"
+            torch.export.save(program, exported)
+            timing = cache_dir / "compile_seconds.txt"
+            try:
+                estimate = float(timing.read_text())
+            except (OSError, ValueError):
+                estimate = _DEFAULT_SECONDS
+            temporary = work / "package.pt2"
+            log_path = cache_dir / f"last_compile_{name}.log"
+            compile_start = time.monotonic()
+            code = _run_with_progress([sys.executable, "-c", _CHILD, str(exported), str(temporary)],
+                                      log_path, estimate, progress, name)
+            compile_seconds = time.monotonic() - compile_start
+            if code != 0 or not temporary.is_file():
+                raise AotiCompileError(f"AOTInductor failed (exit {code}): {_last_error(log_path.read_text(errors='replace'))}"
+                                       f" — full log in {_shown(log_path)}")
+            os.replace(temporary, target)  # atomic: readers see no package or the whole package
+            meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
+                    "model": f"{type(model).__module__}.{type(model).__qualname__}",
+                    "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)]}
+            meta_tmp = work / "meta.json"
+            meta_tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(meta_tmp, _meta_path(target))
+            timing_tmp = work / "timing.txt"
+            timing_tmp.write_text(f"{compile_seconds:.1f}")
+            os.replace(timing_tmp, timing)
+            # Other builds of the same name stay: another kernel may be using one (`make clean` empties build/)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    package = _package(target, key, True, start)
+    if not quiet:
+        print(f"✔ compiled {_shown(target)} in {package.compile_seconds:.0f} s")
+    return package
+
+
+# ---------------------------------------------------------------- loading
+
+_load_lock = threading.Lock()
+
+
+def load_aoti(path, *, scratch=None):
+    """Load an AOTInductor package for calling from Python, leaving no ``aotinductor_*`` folder behind.
+
+    ``scratch``: where the loader may unpack (default: a temporary folder); it is removed after loading.
+    A ``.pt2`` written by ``torch.export.save`` is not a compiled package: the loader refuses it.
+    """
+    path = Path(os.fspath(path))
+    if path.suffix != ".pt2":
+        raise ValueError(f"load_aoti takes a .pt2 package made by aoti_compile_and_package, got {path.name!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"no package at {path}: build it with H.aoti_package(...) or `make aoti`")
+    base = Path(scratch) if scratch is not None else None
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="aoti-load-", dir=base))
+    with _load_lock:  # $TMPDIR is process-wide: one load at a time
+        old = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(folder)  # the C++ loader unpacks under $TMPDIR (read at each load)
+        try:
+            return torch._inductor.aoti_load_package(str(path))
+        finally:
+            if old is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = old
+            shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
+
+
+def zip_entries(path) -> list:
+    """The entries of a zip archive (``.pt``, ``.pt2``), with the top folder name dropped."""
+    import zipfile
+    path = Path(os.fspath(path))
+    with zipfile.ZipFile(path) as archive:
+        return [n.split("/", 1)[1] if "/" in n else n for n in archive.namelist()]
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _compile_main(exported: str, output: str) -> None:
+    """Run in a child process: load an exported program and compile it to ``output``."""
+    _silence_cuda_notice()
+    program = torch.export.load(exported)
+    torch._inductor.aoti_compile_and_package(program, package_path=output)
+
+
+_CHILD = "import sys; from helpers.routes.aoti import _compile_main; _compile_main(sys.argv[1], sys.argv[2])"

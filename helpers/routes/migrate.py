@@ -1,0 +1,343 @@
+"""Move a deployed TorchScript ``.pt`` to torch.export: convert, check, explain, save (introduced in 10_shipping).
+
+``report = H.migrate("model.pt", example)`` loads the file (no Python class needed), converts it with
+torch's converter ``torch._export.converter.TS2EPConverter`` and checks the result against the
+TorchScript model with ``H.parity`` over the example and variants of it. ``report.status`` is
+``"ok"``, ``"diverges"`` or ``"fails"``; ``report.program`` is the ``ExportedProgram``;
+``report.save("model.pt2")`` writes it (atomically); ``report.failure`` names the TorchScript node
+kind that could not be converted, the source line it came from, and what to do.
+
+The converter is a PRIVATE API (the leading underscore in ``torch._export``): it may change or go
+away in any torch release without notice. A migration plan that uses it pins torch, and keeps a CI
+test that every legacy file still converts and matches (``templates/test_export_roundtrip.py``).
+
+Dynamic shapes: the converter takes no ``dynamic_shapes``; it re-exports with ``Dim.AUTO`` on every
+dimension, so a dimension whose example size is 1 is specialised to 1 (torch.export treats sizes 0
+and 1 as constants), while larger ones come out dynamic. ``report.dynamic_dims`` says which did;
+``report.reexport(dynamic_shapes)`` exports ``program.module()`` again with your own ``Dim``s.
+"""
+import math
+import os
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..course.failures import short_message
+from ..course.guards import input_args
+
+
+def _readable(path) -> None:
+    """mkstemp makes files private (0600); give them the permissions a normal new file gets (umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+__all__ = ["MigrationReport", "MigrationFailure", "migrate", "CONVERTER_IS_PRIVATE", "loop_advice"]
+
+CONVERTER_IS_PRIVATE = ("torch._export.converter.TS2EPConverter is a private torch API: it may change or "
+                        "disappear in any release. Pin torch, and keep a CI test that each legacy file converts.")
+
+_ADVICE = {
+    "prim::Loop": ("a loop whose trip count depends on the input (e.g. `for i in range(x.size(0))`): rewrite it "
+                   "with tensor operations (or a constant count such as range(3)), script and save again, then migrate; "
+                   "or keep this model on LibTorch, where the .pt runs as it is"),
+    "prim::If": ("a branch the converter could not turn into torch.cond: make both branches return tensors of the "
+                 "same shape, or keep this model on LibTorch"),
+}
+_GENERIC_ADVICE = ("rewrite that construct in the model's Python source with plain tensor operations and export it with "
+                   "torch.export.export; or keep this model on LibTorch, where the .pt runs as it is")
+
+
+def loop_advice() -> str:
+    """What to do about a data-dependent loop (the most common reason a conversion fails)."""
+    return _ADVICE["prim::Loop"]
+
+
+@dataclass
+class MigrationFailure:
+    """Why a conversion failed: the node kind, where it came from in the TorchScript source, and what to do."""
+    node_kind: str
+    location: str          # 'File "…", line N' as TorchScript recorded it ('' if unknown)
+    source_line: str       # the code on that line ('' if unknown)
+    cause: str             # torch's own reason, one line
+    advice: str
+
+    def __str__(self):
+        where = f" at {self.location}: {self.source_line}" if self.location else ""
+        return f"{self.node_kind}{where} — {self.cause}. What to do: {self.advice}"
+
+
+@dataclass
+class MigrationReport:
+    """What ``migrate`` found. ``status``: "ok", "diverges" or "fails"."""
+    status: str
+    source: str
+    example: tuple
+    program: object = None
+    parity: object = None
+    failure: MigrationFailure = None
+    dynamic_dims: dict = field(default_factory=dict)
+    refused: dict = field(default_factory=dict)   # input label -> why the program refused its shape
+    notes: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def __bool__(self):
+        return self.ok
+
+    def save(self, path) -> Path:
+        """Write the converted program as a ``.pt2`` (``torch.export.save``), atomically; returns the path."""
+        if self.program is None:
+            raise ValueError(f"nothing to save: the conversion {self.status} ({self.failure or 'no program'})")
+        path = Path(os.fspath(path))
+        if path.suffix != ".pt2":
+            raise ValueError(f"save the converted program as a .pt2 file (torch.export's format), got {path.name!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".pt2", dir=path.parent)
+        os.close(handle)
+        try:
+            torch.export.save(self.program, temporary)
+            _readable(temporary)
+            os.replace(temporary, path)  # readers see the old file or the whole new one
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return path
+
+    def reexport(self, dynamic_shapes, example=None):
+        """Export ``program.module()`` again with your own dynamic shapes (e.g. ``({0: Dim("batch", min=1)},)``)."""
+        if self.program is None:
+            raise ValueError(f"nothing to re-export: the conversion {self.status}")
+        args = self.example if example is None else _example_args(example)
+        return torch.export.export(self.program.module(), args, dynamic_shapes=dynamic_shapes)
+
+    @property
+    def summary(self) -> str:
+        mark = {"ok": "✔", "diverges": "✘", "fails": "✘"}[self.status]
+        if self.status == "fails":
+            return f"{mark} {self.source}: conversion fails at {self.failure}"
+        dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
+        return f"{mark} {self.source}: converted in {self.seconds:.1f} s · {self.verdict} · dims: {dyn}"
+
+    @property
+    def verdict(self) -> str:
+        """How the converted program compares with the TorchScript model, in words."""
+        if self.parity is None:
+            return "not checked"
+        rows = self.parity.rows
+        checked = [r for r in rows if r.label not in self.refused]
+        bad = [r.label for r in checked if r.diverges]
+        if bad:
+            return f"differs from the TorchScript model on {len(bad)} of {len(checked)} inputs (first: {bad[0]})"
+        return f"matches the TorchScript model on {len(checked)} inputs (largest |diff| {max(r.max_diff for r in checked):.2g})"
+
+    def __str__(self):
+        lines = [self.summary]
+        lines += [f"  shape refused ({label}): {why}" for label, why in self.refused.items()]
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.status == "diverges" and self.parity is not None:
+            lines.append(str(self.parity))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<MigrationReport {self.status}: {self.source}>"
+
+    def _repr_html_(self):
+        import html
+        colour = "#1a7f37" if self.ok else "#cf222e"
+        body = "".join(f"<li>{html.escape(line.strip())}</li>" for line in str(self).splitlines()[1:])
+        return (f"<div><div style='color:{colour};font-weight:bold'>{html.escape(self.summary)}</div>"
+                f"<ul style='margin:0'>{body}</ul></div>")
+
+
+# ---------------------------------------------------------------- inputs
+
+def _example_args(example) -> tuple:
+    args = input_args(example)
+    if args is None or not args:
+        raise TypeError("migrate: example must be a tensor or a tuple of tensors (one per forward argument), "
+                        f"e.g. torch.randn(4, 3, 64, 64); got {type(example).__name__}")
+    return args
+
+
+def _load(source):
+    """(ScriptModule, its name for the report) from a path or a ScriptModule."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.suffix == ".pt2":
+            raise ValueError(f"{path.name} is already a .pt2 (torch.export or AOTInductor): there is nothing to migrate")
+        if not path.is_file():
+            raise FileNotFoundError(f"migrate: no file at {path}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice (explained in 02)
+                return torch.jit.load(str(path), map_location="cpu"), path.name
+        except Exception as error:
+            raise ValueError(f"migrate: {path.name} is not a TorchScript file torch.jit.load can read "
+                             f"({short_message(error)})") from None
+    if isinstance(source, type):
+        raise TypeError(f"migrate takes a TorchScript model or a .pt path, not the class {source.__name__}")
+    if isinstance(source, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        return source, type(source).__name__ if not hasattr(source, "original_name") else source.original_name
+    if isinstance(source, torch.nn.Module):
+        raise TypeError("migrate converts TorchScript models (scripted, traced, or loaded from a .pt); this is a plain "
+                        "nn.Module: export it directly with torch.export.export(model, (x,))")
+    raise TypeError(f"migrate takes a .pt path or a TorchScript model, got {type(source).__name__}")
+
+
+# ---------------------------------------------------------------- failure details
+
+_FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _source_line(range_text: str):
+    """(location, code) from a TorchScript source range: the first line marked with ~~~ under it."""
+    lines = range_text.splitlines()
+    location = ""
+    match = _FILE_LINE.search(range_text)
+    if match:
+        location = f'{Path(match.group(1)).name}, line {match.group(2)}'
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() and set(line.strip()) <= set("~^") and i > 1:
+            code = lines[i - 1].strip()
+            # The first marked line is the range's start: its number is the one after "line"
+            if match:
+                first_code = next((j for j in range(1, len(lines)) if lines[j].strip()), 1)
+                offset = sum(1 for j in range(first_code, i - 1) if not (set(lines[j].strip()) <= set("~^") and lines[j].strip()))
+                location = f'{Path(match.group(1)).name}, line {int(match.group(2)) + offset}'
+            return location, code
+    return location, ""
+
+
+def _unsupported_nodes(converter) -> list:
+    """The nodes the converter cannot handle (what its own explain() lists), or [] if that fails."""
+    try:
+        from torch._export.converter import ExplainTS2FXGraphConverter, get_block_to_lifted_attrs
+        blocks, names = get_block_to_lifted_attrs(converter.ts_graph)
+        explainer = ExplainTS2FXGraphConverter(converter.ts_graph, converter.name_to_param, converter.name_to_buffer,
+                                               blocks, converter.name_to_non_tensor_attributes,
+                                               converter.name_to_constant, names)
+        explainer.explain()
+        return list(explainer.unsupported_node_list)
+    except Exception:
+        return []
+
+
+def _failure(error, converter) -> MigrationFailure:
+    match = re.search(r"failed for node (\S+)", str(error))
+    kind = match.group(1) if match else ""
+    cause = (short_message(error.__cause__) if error.__cause__ is not None else short_message(error)).rstrip(".")
+    location = code = ""
+    nodes = _unsupported_nodes(converter) if converter is not None else []
+    node = next((n for n in nodes if n.kind() == kind), nodes[0] if nodes else None)
+    if node is not None:
+        kind = kind or node.kind()
+        try:
+            location, code = _source_line(str(node.sourceRange()))
+        except Exception:
+            pass
+    kind = kind or type(error).__name__
+    return MigrationFailure(kind, location, code, cause, _ADVICE.get(kind, _GENERIC_ADVICE))
+
+
+# ---------------------------------------------------------------- dynamic dims
+
+def _dynamic_dims(program, args) -> dict:
+    """'input i dim d' -> 'dynamic [lo, hi]' or 'fixed N' for each dimension of each tensor input."""
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
+    user_inputs = [s.arg.name for s in program.graph_signature.input_specs
+                   if s.kind == torch.export.graph_signature.InputKind.USER_INPUT]
+    by_name = {n.name: n for n in placeholders}
+    out = {}
+    for i, name in enumerate(user_inputs):
+        value = by_name[name].meta.get("val") if name in by_name else None
+        if not isinstance(value, torch.Tensor):
+            continue
+        for d, size in enumerate(value.shape):
+            label = f"input {i} dim {d}" if len(user_inputs) > 1 else f"dim {d}"
+            if isinstance(size, torch.SymInt) and not getattr(size.node.expr, "is_number", False):
+                lo, hi = _range(program, size)
+                out[label] = f"dynamic [{lo}, {hi}]"
+            else:
+                out[label] = f"fixed {int(size.node.expr) if isinstance(size, torch.SymInt) else int(size)}"
+    return out
+
+
+def _range(program, size):
+    expr = size.node.expr
+    constraint = program.range_constraints.get(expr)
+    if constraint is None:
+        return "?", "?"
+    lo, hi = constraint.lower, constraint.upper
+    hi = "∞" if (not isinstance(hi, int) and str(hi) in ("int_oo", "oo")) or (isinstance(hi, (int, float)) and math.isinf(hi)) else hi
+    return lo, hi
+
+
+_REFUSAL = re.compile(r"Guard failed|Expected input at|to be equal to|but got", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------- the migration
+
+def migrate(source, example, *, progress=None) -> MigrationReport:
+    """Convert a TorchScript model (``.pt`` path or ScriptModule) to an ``ExportedProgram`` and check it.
+
+    ``example``: one input (tensor) or a tuple of inputs, with a batch size of 2 or more if the batch
+    should stay dynamic. ``progress``: optional function called with the name of each step.
+    Uses the private ``torch._export.converter.TS2EPConverter`` (see ``H.CONVERTER_IS_PRIVATE``).
+    """
+    from ..tools.parity import parity
+
+    step = progress if callable(progress) else (lambda name: None)
+    start = time.monotonic()
+    step("loading")
+    model, name = _load(source)
+    args = _example_args(example)
+    try:
+        with torch.no_grad():
+            model(*args)
+    except Exception as error:
+        raise ValueError(f"migrate: the TorchScript model itself fails on the example "
+                         f"{[tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]} ({short_message(error)}): "
+                         "pass an input the deployed model accepts") from None
+    notes = []
+    step("converting")
+    from torch._export.converter import TS2EPConverter  # private: see CONVERTER_IS_PRIVATE
+    converter = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the converter warns about state_dict entries and deprecations
+        from .export_bridge import quiet_export
+        try:
+            with quiet_export():
+                converter = TS2EPConverter(model, args)
+                program = converter.convert()
+        except Exception as error:
+            failure = _failure(error, converter)
+            return MigrationReport("fails", name, args, failure=failure, notes=notes,
+                                   seconds=time.monotonic() - start)
+    dims = _dynamic_dims(program, args)
+    first = next((a for a in args if isinstance(a, torch.Tensor) and a.dim() > 0), None)
+    if first is not None and first.shape[0] == 1:
+        notes.append("the example has batch size 1, so the converter fixed the batch to 1 (torch.export treats sizes "
+                     "0 and 1 as constants); migrate again with a batch of 2 or more to keep it dynamic, then "
+                     "report.reexport(...) with your own Dim if you need bounds")
+    step("checking")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check = parity(model, program.module(), example=args if len(args) > 1 else args[0], label="converted")
+    refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
+    diverging = [r for r in check.rows if r.diverges and r.label not in refused]
+    if refused:
+        notes.append(f"the program refuses {len(refused)} input shape(s) the TorchScript model accepts "
+                     "(fixed dimensions); see the dims above")
+    status = "diverges" if diverging or len(refused) == len(check.rows) else "ok"
+    return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
+                           notes=notes, seconds=time.monotonic() - start)

@@ -1,0 +1,179 @@
+"""H.migrate converts TorchScript files to torch.export, checks them, and names what fails (10_shipping)."""
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import helpers as H
+from helpers.migrate import ExampleError, parse_example
+
+LEGACY = H.REPO_ROOT / "data" / "digits_cnn_legacy.pt"
+
+
+def scripted(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.jit.script(model)
+
+
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.linear(x)
+        return -x
+
+
+class DataLoop(nn.Module):
+    def forward(self, x):
+        total = torch.zeros_like(x[0])
+        for i in range(x.size(0)):
+            total = total + x[i]
+        return total
+
+
+class ConstantLoop(nn.Module):
+    def forward(self, x):
+        for _ in range(3):
+            x = x * 2
+        return x
+
+
+class TwoInputs(nn.Module):
+    def forward(self, x, y):
+        return x * 2 + y
+
+
+def test_scripted_branch_converts_and_matches():
+    report = H.migrate(scripted(Branchy()), torch.randn(3, 4))
+    assert report.status == "ok" and report.parity.all_close
+    assert report.dynamic_dims["dim 0"].startswith("dynamic") and report.dynamic_dims["dim 1"] == "fixed 4"
+    assert any(n.target is torch.ops.higher_order.cond for n in report.program.graph.nodes)
+
+
+def test_traced_model_converts():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(H.load_digits_cnn(), torch.randn(2, 1, 8, 8))
+    assert H.migrate(traced, torch.randn(2, 1, 8, 8)).status == "ok"
+
+
+def test_legacy_file_loads_without_its_class_and_saves(tmp_path):
+    report = H.migrate(LEGACY, torch.rand(4, 1, 8, 8))
+    assert report.status == "ok" and report.source == LEGACY.name
+    saved = report.save(tmp_path / "digits.pt2")
+    assert saved.is_file() and not list(tmp_path.glob(".*"))  # no temporary left behind
+    x = torch.rand(6, 1, 8, 8)
+    assert torch.allclose(torch.export.load(saved).module()(x), torch.jit.load(str(LEGACY))(x))
+
+
+def test_batch_one_is_fixed_and_explained():
+    report = H.migrate(LEGACY, torch.rand(1, 1, 8, 8))
+    assert report.dynamic_dims["dim 0"] == "fixed 1"
+    assert report.refused and any("batch size 1" in n for n in report.notes)
+    with pytest.raises(Exception, match="specialized it to be a constant"):
+        report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
+
+
+def test_reexport_with_learner_dims():
+    report = H.migrate(LEGACY, torch.rand(4, 1, 8, 8))
+    program = report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
+    assert [(c.lower, c.upper) for c in program.range_constraints.values()] == [(1, 64)]
+
+
+def test_data_dependent_loop_fails_with_node_and_line(tmp_path):
+    path = tmp_path / "loop.pt"
+    scripted(DataLoop()).save(str(path))
+    report = H.migrate(path, torch.randn(5, 3))
+    assert report.status == "fails" and report.program is None
+    assert report.failure.node_kind == "prim::Loop"
+    assert "test_migrate.py, line" in report.failure.location
+    assert "for i in range(x.size(0)):" in report.failure.source_line
+    assert "LibTorch" in report.failure.advice and "dynamic value of number of iterations" in report.failure.cause
+    with pytest.raises(ValueError, match="nothing to save"):
+        report.save(tmp_path / "loop.pt2")
+
+
+def test_constant_loop_converts():
+    assert H.migrate(scripted(ConstantLoop()), torch.randn(2, 3)).status == "ok"
+
+
+def test_two_inputs():
+    report = H.migrate(scripted(TwoInputs()), (torch.randn(3, 2), torch.randn(3, 2)))
+    assert report.status == "ok" and "input 1 dim 0" in report.dynamic_dims
+
+
+def test_torchvision_resnet18(tmp_path):
+    path = tmp_path / "resnet18.pt"
+    scripted(H.torchvision_model("resnet18").eval()).save(str(path))
+    report = H.migrate(path, torch.randn(2, 3, 64, 64))
+    assert report.status == "ok", report
+
+
+@pytest.mark.parametrize("source, error, fragment", [
+    (None, TypeError, "takes a .pt path"),
+    (Branchy, TypeError, "not the class"),
+    (Branchy(), TypeError, "export it directly"),
+    ("no_such_file.pt", FileNotFoundError, "no file"),
+])
+def test_bad_sources_get_one_line_errors(source, error, fragment):
+    with pytest.raises(error, match=fragment) as caught:
+        H.migrate(source, torch.randn(2, 4))
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_example_is_the_learners_mistake():
+    with pytest.raises(ValueError, match="itself fails on the example"):
+        H.migrate(LEGACY, torch.randn(2, 3))
+    with pytest.raises(TypeError, match="example must be a tensor"):
+        H.migrate(LEGACY, "randn(2, 1, 8, 8)")
+
+
+def test_parse_example_whitelist():
+    assert parse_example("randn(1, 3, 64, 64)").shape == (1, 3, 64, 64)
+    x, y = parse_example("rand(2, 8), zeros(2, dtype=int64)")
+    assert y.dtype == torch.int64 and x.shape == (2, 8)
+    assert parse_example("torch.ones((2, 3), dtype=torch.bool)").dtype == torch.bool
+    for bad in ["__import__('os').system('id')", "randn(2, x)", "open('f')", "randn(2, device='cuda')", "1 + 2", ""]:
+        with pytest.raises(ExampleError):
+            parse_example(bad)
+
+
+def test_cli_ok_and_fails(tmp_path):
+    env_python = [sys.executable, "-m", "helpers.migrate"]
+    out = tmp_path / "digits.pt2"
+    done = subprocess.run(env_python + [str(LEGACY), "--example", "rand(4, 1, 8, 8)", "--output", str(out)],
+                          capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "✔ digits_cnn_legacy.pt" in done.stdout and "private" in done.stdout and out.is_file()
+    again = subprocess.run(env_python + [str(LEGACY), "--example", "rand(4, 1, 8, 8)", "--output", str(out)],
+                           capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert again.returncode == 3 and "--overwrite" in again.stderr  # never replaces a file silently
+    loop = tmp_path / "loop.pt"
+    scripted(DataLoop()).save(str(loop))
+    failed = subprocess.run(env_python + [str(loop), "--example", "randn(5, 3)", "--no-save"],
+                            capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert failed.returncode == 2 and "prim::Loop" in failed.stdout
+    refused = subprocess.run(env_python + [str(loop), "--example", "eval('1')"],
+                             capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert refused.returncode == 3 and "may be called" in refused.stderr
+
+
+def test_template_migrate_checks_a_legacy_file(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("roundtrip_template", H.REPO_ROOT / "templates" / "test_export_roundtrip.py")
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    assert template.build_legacy_cases() == {}  # a new project starts with no legacy files
+    converted = template.migrate(LEGACY, [(torch.rand(4, 1, 8, 8),), (torch.rand(1, 1, 8, 8),)], tmp_path)
+    assert converted.suffix == ".pt2" and converted.is_file()
+    loop = tmp_path / "loop.pt"
+    scripted(DataLoop()).save(str(loop))
+    with pytest.raises(RuntimeError, match="failed for node prim::Loop"):
+        template.migrate(loop, [(torch.randn(5, 3),)], tmp_path)
