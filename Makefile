@@ -59,7 +59,7 @@ lab: venv $(LAB_SETTINGS)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) \
 	    notebooks/00_start_here.ipynb
 
-test: venv
+test: venv cpp aoti
 	$(BIN)/python -m pytest -p no:cacheprovider tests notebooks --ignore=tests/browser --ignore=tests/robustness --nbval-lax --nbval-current-env
 
 test-unit: venv
