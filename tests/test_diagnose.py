@@ -172,7 +172,7 @@ def test_a_hanging_route_is_stopped_and_marked_fails():
     report = H.diagnose(SlowToTrace(), torch.randn(2), routes=("trace", "script"), time_limit=3, progress=False)
     assert report.status("trace") == "fails" and "stopped after" in report.results["trace"].reason
     assert report.status("script") == "fails"  # the next route still ran (time.sleep does not script)
-    assert "not supported" in report.results["script"].reason
+    assert "supported" in report.results["script"].reason  # the import inside forward
 
 
 def test_an_eager_model_that_never_answers_is_stopped():
