@@ -64,8 +64,8 @@ def main(argv=None):
         raise SystemExit('diagnose: give an input: --example "randn(1,3,64,64)", or return (model, example)')
     try:
         report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"diagnose: {error}") from None
+    except (TypeError, ValueError, TimeoutError, RuntimeError) as error:
+        raise SystemExit(f"diagnose: {str(error).removeprefix('diagnose: ')}") from None
     print(report)
     return 0 if all(r.status == "ok" for r in report.results.values()) else 1
 

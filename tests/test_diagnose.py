@@ -163,13 +163,43 @@ def test_torchvision_detector_with_a_list_of_images():
 
 
 def test_a_hanging_route_is_stopped_and_marked_fails():
-    class Slow(nn.Module):
+    class SlowToTrace(nn.Module):
         def forward(self, x):
-            import time
-            time.sleep(30)
+            if torch.jit.is_tracing():  # hangs in the tracer only: eager answers at once
+                import time
+                time.sleep(60)
             return x
-    report = H.diagnose(Slow(), torch.randn(2), routes=("trace",), time_limit=1, progress=False)
+    report = H.diagnose(SlowToTrace(), torch.randn(2), routes=("trace", "script"), time_limit=3, progress=False)
     assert report.status("trace") == "fails" and "stopped after" in report.results["trace"].reason
+    assert report.status("script") == "fails"  # the next route still ran (time.sleep does not script)
+    assert "supported" in report.results["script"].reason  # the import inside forward
+
+
+def test_an_eager_model_that_never_answers_is_stopped():
+    class Forever(nn.Module):
+        def forward(self, x):
+            while True:
+                x = x + 1
+    with pytest.raises(TimeoutError, match="loop forever"):
+        H.diagnose(Forever(), torch.randn(2), routes=("trace",), time_limit=2, progress=False)
+
+
+def test_list_and_dict_arguments_and_a_none_output():
+    class Pair(nn.Module):
+        def forward(self, xs: list[torch.Tensor]):
+            return xs[0] + xs[1], None
+
+    report = H.diagnose(Pair(), ([torch.randn(2, 3), torch.randn(2, 3)],), routes=("script", "onnx"), progress=False)
+    assert report.status("script") == "ok", report
+    assert report.status("onnx") == "ok", report  # ONNX has no output for None: put back where eager had it
+
+
+def test_randomness_in_forward_is_named():
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + torch.randn_like(x)
+    report = H.diagnose(Noisy(), torch.randn(2, 3), routes=("script",), progress=False)
+    assert report.status("script") == "diverges" and "randomness" in report.results["script"].reason
 
 
 @pytest.mark.parametrize("bad, message", [

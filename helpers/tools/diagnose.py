@@ -76,6 +76,7 @@ class RouteResult:
     seconds: float = 0.0
     parity_text: str = ""
     parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
+    untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -129,25 +130,31 @@ class Diagnosis:
         return result.copy
 
     def recommend(self) -> str:
-        ok = [r for r in ("export", "script", "trace", "onnx", "aoti") if self.results.get(r) and self.results[r].status == "ok"]
-        diverging = [r for r, res in self.results.items() if res.status == "diverges"]
-        warn = f" Do not ship {' or '.join(diverging)}: it computes something else." if diverging else ""
-        if "export" in ok:
+        """One sentence: the route to use and why, from the routes that ran."""
+        ran = self.results
+        ok = [r for r in ("export", "aoti", "script", "onnx", "trace") if r in ran and ran[r].status == "ok"]
+        diverging = [r for r, res in ran.items() if res.status == "diverges"]
+        warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
+                "other answers than eager, or refuse inputs eager takes." if diverging else "")
+        caveat = lambda r: (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+        if "export" in ok or "aoti" in ok:
+            r = "export" if "export" in ok else "aoti"
             return ("Use torch.export: it works and agrees with eager, and it is the route PyTorch develops, "
-                    "on to AOTInductor (server) or ExecuTorch (device)." + warn)
+                    "on to AOTInductor (server) or ExecuTorch (device)." + caveat(r) + warn)
         if "script" in ok:
-            export = self.results.get("export")
-            state = f"export {export.status} (see its row)" if export else "export was not tried"
+            export = ran.get("export")
+            state = (f"torch.export {'fails' if export.status == 'fails' else 'diverges'} here (see its row)"
+                     if export else "torch.export was not tried")
             return ("Use torch.jit.script for a LibTorch deployment today, and plan the move to torch.export: "
-                    f"{state}." + warn)
-        if "trace" in ok:
-            return ("Only tracing agrees, and only on the inputs tried: add inputs that take every branch before "
-                    "trusting it, then fix export's first failure." + warn)
+                    f"{state}." + caveat("script") + warn)
         if "onnx" in ok:
-            return "Only ONNX agrees: ship it with ONNX Runtime." + warn
-        export = self.results.get("export")
-        first = export if export and export.status == "fails" else next(iter(self.results.values()), None)
-        hint = f" Start with {first.route}'s first failure: {first.reason}" if first else ""
+            return "ONNX agrees: ship it with ONNX Runtime." + caveat("onnx") + warn
+        if "trace" in ok:
+            return ("Only the trace agrees, and only on the inputs tried: add inputs that take every branch "
+                    "before trusting it." + caveat("trace") + warn)
+        failing = [res for res in ran.values() if res.status == "fails"]
+        first = ran.get("export") if "export" in ran and ran["export"].status == "fails" else (failing[0] if failing else None)
+        hint = f" Start with {first.route}'s failure: {first.reason.rstrip('.')}." if first else ""
         return "No route agrees with eager yet." + hint + warn
 
     # ---------------------------------------------------------------- display
@@ -197,6 +204,9 @@ def _check_model(model):
 
 def _as_call(example) -> tuple:
     """An example as the tuple of positional arguments (a tuple means several arguments)."""
+    if example is None or isinstance(example, (str, bytes)):
+        raise TypeError(f"diagnose: the example is an input for the model (a tensor, a list or dict of them, or a "
+                        f"tuple with one per argument), got {type(example).__name__}")
     if isinstance(example, tuple):
         if not example:
             raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
@@ -235,6 +245,9 @@ def _routes(routes) -> tuple:
 # Symbolic-shape bookkeeping torch appends to data-dependent errors: true, but no help to the learner.
 _TORCH_NOISE = re.compile(r"\s*\((?:unhinted|Size-like symbols):(?:[^()]|\([^()]*\))*\)\.?")
 
+# The exporters' own packages: a line there is never the model's.
+_TOOL_PACKAGES = ("onnx", "onnxscript", "onnxruntime", "onnx_ir", "executorch", "sympy")
+
 _FILE_LINE = re.compile(r'File "([^"]+)", line (\d+)')
 
 
@@ -269,7 +282,8 @@ def _learner_line(error: BaseException) -> str:
         return _source_line(learner[-1].filename, learner[-1].lineno)
     # A library model (torchvision's): its own line is the next best thing, shown from the package's folder.
     library = [f for f in frames if "site-packages" in f.filename
-               and not os.path.realpath(f.filename).startswith((_TORCH_DIR, _HELPERS_DIR))]
+               and not os.path.realpath(f.filename).startswith((_TORCH_DIR, _HELPERS_DIR))
+               and not any(f"site-packages/{tool}" in f.filename for tool in _TOOL_PACKAGES)]
     if library:
         f = library[-1]
         shown = f.filename.split("site-packages/", 1)[1]
@@ -278,20 +292,35 @@ def _learner_line(error: BaseException) -> str:
     return ""
 
 
-def _gallery_fix(message: str) -> str:
+def _gallery_fix(message: str, where: str = "") -> str:
+    """The limitations gallery's fix for this error, when an entry matches it; else a known export hint.
+
+    A gallery entry matches when its error fragment is in the message and, for fragments that many
+    errors share ("is currently not supported"), when the entry's construct is on the failing line too.
+    """
     lowered = message.lower()
     try:
         from .gallery import GALLERY
     except Exception:  # the gallery is a nice-to-have here; a diagnosis must not fail for it
         GALLERY = []
+    line = where.split(": ", 1)[-1] if where else ""
     for entry in GALLERY:
         fragment = (getattr(entry, "fragment", "") or "").lower()
-        if fragment and len(fragment) > 6 and fragment in lowered:
+        if not fragment or fragment not in lowered:
+            continue
+        construct = getattr(entry, "code_fragment", "") or ""
+        specific = len(fragment) > 45 or (construct and construct in line)
+        if specific:
             return f"{entry.title} (see the gallery in 06, entry {entry.key!r})"
     for fragment, hint in _HINTS:
         if fragment in lowered:
             return hint
     return ""
+
+
+# Messages of errors that only wrap the real one (the ONNX exporter's, the converter's).
+_WRAPPERS = ("failed to export", "an error occurred", "failed to convert", "conversionerror")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _cause(error: BaseException) -> BaseException:
@@ -302,7 +331,7 @@ def _cause(error: BaseException) -> BaseException:
     while chain is not None and id(chain) not in seen:
         seen.add(id(chain))
         text = str(chain).strip()
-        if text and not text.lower().startswith(("failed to export", "an error occurred")):
+        if text and not text.lower().startswith(_WRAPPERS):
             best = chain
             break
         chain = chain.__cause__ or chain.__context__
@@ -325,23 +354,15 @@ def _dynamic_batch(args):
     return tuple(spec(a) for a in args)
 
 
-def _batch_of_two(args):
-    """The example with its batch of 1 made 2 (rows repeated): export specialises a size-1 dimension to 1."""
+def _batch_one(args) -> bool:
     tensors = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 1]
-    if not tensors or any(t.shape[0] != 1 for t in tensors):
-        return None
-    return tuple(torch.cat([a, a]) if isinstance(a, torch.Tensor) and a.dim() >= 1 else a for a in args)
+    return bool(tensors) and all(t.shape[0] == 1 for t in tensors)
 
 
 def _export_program(model, args, notes):
-    two = _batch_of_two(args)
-    if two is not None:
-        try:
-            program = torch.export.export(model, two, dynamic_shapes=_dynamic_batch(two))
-            notes.append("exported from the example repeated to batch 2, so that the batch stays dynamic")
-            return program
-        except Exception:  # the model may need batch 1; fall through to the example itself
-            pass
+    if _batch_one(args):
+        notes.append("the example has batch 1, which torch.export fixes at 1: give an example with a batch "
+                     "of 2 or more for a copy that takes any batch")
     try:
         return torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args))
     except Exception:
@@ -373,17 +394,12 @@ def _convert(route, model, args, folder, notes):
         return _to_bytes(torch.export.save, _export_program(model, args, notes)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
-        shaped = _batch_of_two(args) or args  # as for export: a batch of 1 would be fixed at 1
+        if _batch_one(args):
+            notes.append("the example has batch 1, which the exporter fixes at 1")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                torch.onnx.export(model, shaped, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(shaped),
-                                  verbose=False, external_data=False)
-            except Exception:
-                if shaped is args:
-                    raise
-                torch.onnx.export(model, args, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
-                                  verbose=False, external_data=False)
+            torch.onnx.export(model, args, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
+                              verbose=False, external_data=False)
         return path.read_bytes(), ".onnx"
     if route == "aoti":
         program = _export_program(model, args, notes)
@@ -398,6 +414,7 @@ class _OnnxCopy:
 
     def __init__(self, path, spec):
         import onnxruntime as ort  # imported here: only the onnx route needs it
+        # spec is (treespec, kinds): ONNX drops None outputs, so they are put back where eager had them
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -409,8 +426,9 @@ class _OnnxCopy:
         names = [i.name for i in self.session.get_inputs()]
         if len(names) != len(leaves):
             raise TypeError(f"the ONNX file takes {len(names)} tensor input(s), got {len(leaves)}")
-        outs = [torch.from_numpy(o) for o in self.session.run(None, {n: t.numpy() for n, t in zip(names, leaves)})]
-        return tree_unflatten(outs, self.spec)
+        outs = iter(torch.from_numpy(o) for o in self.session.run(None, {n: t.numpy() for n, t in zip(names, leaves)}))
+        treespec, kinds = self.spec
+        return tree_unflatten([None if kind == "none" else next(outs, None) for kind in kinds], treespec)
 
 
 def _load(route, data, suffix, folder, eager_out_spec):
@@ -428,32 +446,40 @@ def _load(route, data, suffix, folder, eager_out_spec):
 
 
 def _eager_spec(model, args):
+    """The structure of eager's output, and which leaves are None (ONNX has no output for those)."""
     from torch.utils._pytree import tree_flatten
     with torch.no_grad():
-        return tree_flatten(model(*args))[1]
+        leaves, treespec = tree_flatten(model(*args))
+    return treespec, ["none" if leaf is None else "value" for leaf in leaves]
 
 
 # Copies compiled by other kernels (oneDNN, onnxruntime, Inductor) round float32 differently from eager:
 # 1e-6 apart is the same answer. A divergence that matters is orders of magnitude larger.
 RTOL, ATOL = 1e-4, 1e-5
 
-# A copy that refuses an input with a shape guard is not silently wrong: it says so. These rows become notes.
-_SHAPE_REFUSALS = ("guard failed", "got invalid dimensions", "expected input", "size mismatch")
+# Variants that change a shape or a list's length ("batch 3", "3 items"): a copy fixed to the example's
+# structure refuses them with an error, which is not silently wrong. Those rows become notes.
+_STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
 def _parity_verdict(eager, copy_, inputs, label, training_note):
-    """(status, reason, first divergence, notes, text) from the course's parity checker."""
+    """(status, reason, first divergence, notes, text, report, untested) from the course's parity checker.
+
+    A copy that refuses another *batch size* with a shape guard is not silently wrong: it says so,
+    and that becomes a note. A refusal of the example, of the learner's own inputs or of a value
+    variant counts as a divergence: the copy does not do what eager does on them.
+    """
     report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL)
     notes = [str(n) for n in getattr(report, "warnings", []) or []]
     text = str(report)
-    refused = [r for r in report.rows if r.diverges and getattr(r, "error", None)
-               and any(f in r.error.lower() for f in _SHAPE_REFUSALS)]
+    refused = [r for r in report.rows if r.diverges and getattr(r, "error", None) and _STRUCTURAL.match(r.label)]
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
-        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} with a shape guard "
-                     f"({refused[0].error}): it was specialised to the example's shapes")
+        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): it was fixed "
+                     "to the example's shapes")
+    untested = bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False))
     if not wrong:
-        return "ok", "", "", notes, text, report
+        return "ok", "", "", notes, text, report, untested
     row = wrong[0]
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
@@ -461,7 +487,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         reason = f"differs from eager on input {row.label!r} (largest |diff| {row.diff_text})"
     if training_note:
         reason += f"; {training_note}"
-    return "diverges", reason, row.label, notes, text, report
+    return "diverges", reason, row.label, notes, text, report, untested
 
 
 def _run_route(route, model, example, inputs, folder, training_note):
@@ -478,20 +504,23 @@ def _run_route(route, model, example, inputs, folder, training_note):
         if isinstance(error, KeyboardInterrupt):
             raise
         cause = _cause(error)
-        message = _TORCH_NOISE.sub("", short_message(cause, limit=400)).strip()
+        message = _TORCH_NOISE.sub("", _ANSI.sub("", short_message(cause, limit=400))).strip()
         message = message if len(message) <= 200 else message[:199] + "…"
         if message and type(cause).__name__ not in message:
             message = f"{type(cause).__name__}: {message}"
-        return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause)),
-                           where=_learner_line(cause) or _learner_line(error), notes=notes,
+        where = _learner_line(cause) or _learner_line(error)
+        return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause), where),
+                           where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
-    status, reason, first, parity_notes, text, report = _parity_verdict(eager, copy_, inputs, route, training_note)
+    status, reason, first, parity_notes, text, report, untested = _parity_verdict(eager, copy_, inputs, route,
+                                                                                  training_note)
     try:
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
-                       seconds=time.perf_counter() - start, parity_text=text, parity=report), (data, suffix)
+                       seconds=time.perf_counter() - start, parity_text=text, parity=report,
+                       untested=untested), (data, suffix)
 
 
 def _fresh(model):
@@ -503,49 +532,81 @@ def _fresh(model):
 
 # ---------------------------------------------------------------- the worker process
 
-def _in_worker(route, model, example, inputs, folder, training_note, time_limit):
-    """Run one route in a forked child; stop it at ``time_limit``. Returns (RouteResult, file bytes or None)."""
-    result_path = Path(folder) / f"result_{route}.pkl"
-    start = time.perf_counter()
+class _Stopped(Exception):
+    """The worker ran past its time limit and was stopped."""
+
+
+class _Crashed(Exception):
+    """The worker died without an answer (a signal inside torch's C++, for example)."""
+
+
+def _forked(name, folder, time_limit, fn, *args):
+    """``fn(*args)`` in a forked child process, stopped at ``time_limit`` seconds; returns its result.
+
+    A child can be stopped wherever it is, a C++ call included, which a signal in this process cannot
+    do. The child writes its result to a file (pickled) and exits without running the parent's cleanup.
+    Raises _Stopped or _Crashed; an exception inside ``fn`` comes back as ("error", exception text).
+    """
+    result_path = Path(folder) / f"result_{name}.pkl"
     pid = os.fork()
     if pid == 0:  # the worker: never return into the caller's code
         code = 1
         try:
             sys.stdout = sys.stderr = io.StringIO()  # the kernel's output streams belong to the parent
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)  # C++ libraries (onnxruntime) write their own error lines to fd 2
+            os.environ["TMPDIR"] = str(folder)  # AOTInductor unpacks here; the parent removes the folder
+            tempfile.tempdir = str(folder)
             torch.set_num_threads(1)  # as DataLoader workers do: thread pools do not survive fork
             try:
-                outcome = _run_route(route, model, example, inputs, folder, training_note)
+                outcome = ("ok", fn(*args))
                 pickle.dumps(outcome)
-            except Exception as error:  # a bug of the diagnosis itself: say so, never blame the model
-                outcome = (RouteResult(route, "fails", reason=f"the diagnosis itself failed here "
-                                       f"({type(error).__name__}: {short_message(error, limit=120)})"), None)
+            except Exception as error:  # noqa: BLE001 - reported to the parent, never raised there
+                outcome = ("error", f"{type(error).__name__}: {short_message(error, limit=160)}")
             tmp = result_path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(outcome, f)
             os.replace(tmp, result_path)
             code = 0
-        except BaseException:  # noqa: BLE001
-            code = 1
         finally:
             os._exit(code)
+    start = time.perf_counter()
     status = None
-    while time.perf_counter() - start < time_limit:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = None
+                break
+            if time.perf_counter() - start > time_limit:
+                raise _Stopped()
+            time.sleep(0.02)
+    finally:
+        if pid is not None:  # stopped, or interrupted (Ctrl-C, a kernel interrupt): never leave the worker running
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    if not result_path.exists():
+        raise _Crashed(f" (signal {os.WTERMSIG(status)})" if status is not None and os.WIFSIGNALED(status) else "")
+    with open(result_path, "rb") as f:
+        return pickle.load(f)
+
+
+def _in_worker(route, model, example, inputs, folder, training_note, time_limit):
+    """Run one route in a worker process. Returns (RouteResult, file bytes or None)."""
+    start = time.perf_counter()
+    try:
+        kind, value = _forked(route, folder, time_limit, _run_route, route, model, example, inputs, folder, training_note)
+    except _Stopped:
         return RouteResult(route, "fails", reason=f"stopped after {time_limit:.0f} s (time_limit): the route is too slow "
                            "for this limit, or hangs", fix="raise time_limit=, or try this route alone",
                            seconds=time.perf_counter() - start), None
-    if not result_path.exists():
-        signal_note = f" (signal {os.WTERMSIG(status)})" if status is not None and os.WIFSIGNALED(status) else ""
-        return RouteResult(route, "fails", reason=f"the worker process crashed{signal_note} inside torch",
+    except _Crashed as crash:
+        return RouteResult(route, "fails", reason=f"the worker process crashed{crash} inside torch",
                            seconds=time.perf_counter() - start), None
-    with open(result_path, "rb") as f:
-        result, saved = pickle.load(f)
+    if kind == "error":  # a bug of the diagnosis itself: say so, never blame the model
+        return RouteResult(route, "fails", reason=f"the diagnosis itself failed here ({value})",
+                           seconds=time.perf_counter() - start), None
+    result, saved = value
     result.seconds = time.perf_counter() - start
     return result, saved
 
@@ -579,7 +640,7 @@ def _labelled_inputs(model, example, inputs):
         labelled["example"] = example
         skipped["variants"] = short_message(error, limit=120)
     for i, extra in enumerate(inputs or []):
-        labelled[f"yours {i}"] = _as_call(extra)
+        labelled[f"your input {i}"] = _as_call(extra)
     usable = {}
     probe = _fresh(model)
     with torch.no_grad():
@@ -593,7 +654,24 @@ def _labelled_inputs(model, example, inputs):
                 skipped[label] = "the eager model rejects it"
                 continue
             usable[label] = args
-    return usable, skipped
+        random = not _same_answers(_fresh(model)(*example), _fresh(model)(*example))
+    return usable, skipped, random
+
+
+def _same_answers(a, b) -> bool:
+    """Two eager outputs for one input: equal tensors (and equal everything else)?"""
+    from torch.utils._pytree import tree_flatten
+    leaves_a, spec_a = tree_flatten(a)
+    leaves_b, spec_b = tree_flatten(b)
+    if spec_a != spec_b:
+        return False
+    for x, y in zip(leaves_a, leaves_b):
+        if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+            if x.shape != y.shape or not torch.equal(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
 
 
 def _warm_up(routes):
@@ -625,8 +703,23 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     example = _as_call(example)
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
-    labelled, skipped = _labelled_inputs(model, example, inputs)
+    with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
+        try:
+            kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs)
+        except _Stopped:
+            raise TimeoutError(f"diagnose: the eager model did not answer the example within {limit:.0f} s "
+                               "(time_limit): does forward loop forever?") from None
+        except _Crashed as crash:
+            raise RuntimeError(f"diagnose: the eager model crashed the process{crash} on the example") from None
+    if kind == "error":
+        raise ValueError(value.split(": ", 1)[1] if value.startswith(("ValueError: ", "TypeError: ")) else
+                         f"diagnose: the eager model fails on the example ({value}): pass an input it accepts")
+    labelled, skipped, random = value
     notes, training_note = _eager_notes(model, example)
+    if random and not training_note:
+        training_note = ("eager itself gives two answers to one input (randomness in forward?): "
+                         "no copy can match it exactly")
+        notes.append(training_note)
     if skipped:
         notes.append("not compared: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
     results = []

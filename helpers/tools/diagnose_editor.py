@@ -45,6 +45,8 @@ class DiagnoseEditor:
             self.source = source
         if example is not None:
             self.example = example
+        if isinstance(routes, str):
+            routes = [r.strip() for r in routes.split(",") if r.strip()]
         if routes is not None:
             unknown = [r for r in routes if r not in ALL_ROUTES]
             if unknown or not routes:
