@@ -12,6 +12,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..models import BranchModel, LoopModel
 from ..course.guards import model_instance
+from ._common import same_tensor as _same
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -101,10 +102,6 @@ def _halvings(x) -> int:
     return steps
 
 
-def _same(got, want) -> bool:
-    """``got`` is a tensor with ``want``'s shape and values (never raises, whatever the learner returned)."""
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-        return False
     try:
         return bool(torch.allclose(got.to(want.dtype), want))
     except (RuntimeError, TypeError):

@@ -7,6 +7,7 @@ from ..course.guards import require_module
 from ..course.failures import short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
+from ._common import same_tensor as _same
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
@@ -36,10 +37,6 @@ def _instantiate(model, who):
         return None
 
 
-def _same(got, want) -> bool:
-    """``got`` is a tensor with ``want``'s shape and values (never raises on odd dtypes)."""
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-        return False
     try:
         return bool(torch.allclose(got.to(want.dtype), want))
     except (RuntimeError, TypeError):

@@ -11,6 +11,7 @@ import torch
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
 from ..course.guards import model_instance
+from ._common import same_tensor as _same
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -100,10 +101,6 @@ def _soft_clip_times_three(x):
     return (x / peak if peak > 1 else x) * 3
 
 
-def _same(got, want) -> bool:
-    """``got`` is a tensor with ``want``'s shape and values (never raises on odd dtypes)."""
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-        return False
     try:
         return bool(torch.allclose(got.to(want.dtype), want))
     except (RuntimeError, TypeError):

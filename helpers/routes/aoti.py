@@ -36,6 +36,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT
+from .cpp_build import _compile_with_progress
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
            "cached_aoti_package", "load_aoti", "no_cuda_notice_source", "zip_entries"]
@@ -203,34 +204,10 @@ def _lock(folder: Path):
 
 
 def _run_with_progress(command, log_path: Path, estimate: float, progress: bool, label: str) -> int:
+    """The compile in a child Python that imports this checkout's helpers, with the C++ builds' progress bar."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT), env=env)
-        bar = None
-        try:
-            if progress:
-                from tqdm.auto import tqdm
-                bar = tqdm(total=round(estimate, 1), desc=f"compiling {label} with AOTInductor", unit="s",
-                           bar_format="{desc}: {bar} {n:.0f} s of about {total:.0f} s")
-            start = time.monotonic()
-            while process.poll() is None:
-                time.sleep(0.25)
-                if bar is not None:
-                    elapsed = time.monotonic() - start
-                    if elapsed > bar.total:
-                        bar.total = round(elapsed + 2, 1)
-                    bar.n = round(elapsed, 1)
-                    bar.refresh()
-            if bar is not None:
-                bar.n = bar.total = round(time.monotonic() - start, 1)
-                bar.refresh()
-        finally:
-            if process.poll() is None:  # interrupted: do not leave a compiler running
-                process.kill()
-                process.wait()
-            if bar is not None:
-                bar.close()
-    return process.returncode
+    return _compile_with_progress(command, log_path, estimate, progress, f"{label} with AOTInductor",
+                                  cwd=str(REPO_ROOT), env=env)
 
 
 def _last_error(log_text: str) -> str:

@@ -221,10 +221,12 @@ def _build_lock(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _compile_with_progress(command: list, log_path: Path, estimate: float, progress: bool, label: str) -> int:
-    """Run the compiler, ticking a progress bar every quarter second until it exits; return its exit code."""
+def _compile_with_progress(command: list, log_path: Path, estimate: float, progress: bool, label: str,
+                           cwd=None, env=None) -> int:
+    """Run a compile (g++, or AOTInductor in a child Python), ticking a progress bar every quarter second
+    until it exits; return its exit code. ``label`` completes "compiling …"."""
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         bar = None
         try:
             if progress:
