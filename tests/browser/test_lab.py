@@ -19,7 +19,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 OUT = ROOT / "build" / "browser"
-SHOWS_GRAPHS = {"02", "03", "04", "07", "09"}  # the notebooks that display graph pictures
+SHOWS_GRAPHS = {"02", "03", "04", "07", "09", "11"}  # the notebooks that display graph pictures
 FEEDBACK = re.compile(r"✔ Right|✘ Not quite")
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 
