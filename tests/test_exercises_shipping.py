@@ -7,6 +7,15 @@ import torch
 import helpers as H
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fresh_script_cache_afterwards():
+    """The legacy ONNX exporter, given a scripted model, inlines the compiled graph that torch.jit.script
+    shares between every scripted copy of the same class in this process: later tests that script
+    DigitsCNN would see its inlined graph. Forget the compiled classes after this module."""
+    yield
+    torch.jit._recursive.concrete_type_store = torch.jit._recursive.ConcreteTypeStore()
+
+
 def solution():
     return H.load_solution("10_shipping")
 
