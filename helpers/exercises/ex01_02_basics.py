@@ -11,8 +11,7 @@ from ..tools.path_recorder import record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..models import BranchModel, LoopModel
-from ..course.guards import model_instance
-from ._common import same_tensor as _same
+from ._common import as_model as _as_model, same_tensor as _same
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -106,15 +105,6 @@ def _halvings(x) -> int:
         return bool(torch.allclose(got.to(want.dtype), want))
     except (RuntimeError, TypeError):
         return False
-
-
-def _as_model(model, who):
-    """The learner's answer as a module instance, or None after printing what to pass instead."""
-    try:
-        return model_instance(model, who)
-    except TypeError as error:
-        print(f"✘ {error}.")
-        return None
 
 
 def check_halving_model(model) -> bool:

@@ -10,8 +10,7 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
-from ..course.guards import model_instance
-from ._common import same_tensor as _same
+from ._common import as_model as _as_model, same_tensor as _same
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -54,15 +53,6 @@ def _mean_type_hint(model, scripted) -> str:
                 "give it a type that allows None (section 3).")
     return (f" Your annotation compiles `mean` as {compiled}, but `mean` must allow both None and a Tensor: "
             "`Optional[torch.Tensor]`.")
-
-
-def _as_model(model, who):
-    """The learner's answer as a module instance, or None after printing what to pass instead."""
-    try:
-        return model_instance(model, who)
-    except TypeError as error:
-        print(f"✘ {error}.")
-        return None
 
 
 def check_optional_input(model) -> bool:
