@@ -36,7 +36,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT
-from .cpp_build import _compile_with_progress
+from .cpp_build import BuiltFile, _compile_with_progress
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
            "cached_aoti_package", "load_aoti", "no_cuda_notice_source", "zip_entries"]
@@ -124,7 +124,7 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
 
 
 @dataclass(frozen=True)
-class AotiPackage:
+class AotiPackage(BuiltFile):
     """A compiled package: ``path``, whether this call ``compiled`` it, this call's ``seconds``,
     ``compile_seconds`` (how long its compile took, when it was made) and the cache ``key``."""
     path: Path
@@ -132,16 +132,6 @@ class AotiPackage:
     seconds: float
     compile_seconds: float
     key: str
-
-    def __fspath__(self):
-        return str(self.path)
-
-    def __str__(self):
-        return str(self.path)
-
-    @property
-    def size_bytes(self) -> int:
-        return self.path.stat().st_size
 
 
 def _target(name: str, key: str, cache_dir: Path) -> Path:

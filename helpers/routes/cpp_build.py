@@ -159,19 +159,27 @@ def _build_dirs(build_dir):
     return [CPP_BUILD_DIR, _user_build_dir()], _user_build_dir()
 
 
-@dataclass(frozen=True)
-class CppBuild:
-    """A built binary or library: ``path``, whether this call ``compiled`` it, and how long the call took."""
-    path: Path
-    compiled: bool
-    seconds: float
-    key: str
+class BuiltFile:
+    """What a cached build result is used as: a path (``open``, ``torch.load`` and ``str`` take it), with its size."""
 
     def __fspath__(self):
         return str(self.path)
 
     def __str__(self):
         return str(self.path)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
+class CppBuild(BuiltFile):
+    """A built binary or library: ``path``, whether this call ``compiled`` it, and how long the call took."""
+    path: Path
+    compiled: bool
+    seconds: float
+    key: str
 
 
 def _resolve(compiler, source, target):

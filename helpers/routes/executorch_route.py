@@ -25,6 +25,7 @@ import torch
 
 from ..course.workdir import REPO_ROOT
 from .aoti import aoti_cache_key
+from .cpp_build import BuiltFile
 
 
 def _readable(path) -> None:
@@ -98,23 +99,13 @@ def _import_executorch():
 
 
 @dataclass(frozen=True)
-class PteFile:
+class PteFile(BuiltFile):
     """A lowered program: ``path``, ``backend``, whether this call ``lowered`` it, ``lower_seconds``."""
     path: Path
     backend: str
     lowered: bool
     lower_seconds: float
     key: str
-
-    def __fspath__(self):
-        return str(self.path)
-
-    def __str__(self):
-        return str(self.path)
-
-    @property
-    def size_bytes(self) -> int:
-        return self.path.stat().st_size
 
 
 def _check(model, backend, who):
