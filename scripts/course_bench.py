@@ -131,13 +131,20 @@ def _kernel_pid(client):
     return getattr(process, "pid", None) or getattr(provisioner, "pid", None)
 
 
-def tree_cpu_seconds(process) -> float:
-    """CPU-seconds of ``process`` (a psutil.Process), the children it has waited for, and its live descendants."""
+def tree_cpu_seconds(process, skip=()) -> float:
+    """CPU-seconds of ``process`` (a psutil.Process), the children it has waited for, and its live descendants.
+
+    ``skip``: pids left out with their descendants (the waiting torch process, counted on its own).
+    """
     import psutil
     times = process.cpu_times()
     total = times.user + times.system + times.children_user + times.children_system
+    skipped = set(skip)
     for child in process.children(recursive=True):
         try:
+            if child.pid in skipped or child.ppid() in skipped:
+                skipped.add(child.pid)
+                continue
             t = child.cpu_times()
         except psutil.Error:
             continue
@@ -210,7 +217,9 @@ def run_kernel(nb, cwd: Path = NOTEBOOK_DIR, timeout: float = 600) -> Measuremen
 
 def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
     import psutil
+    from helpers.course.warm_torch import warm_torch_status
     ok, error, cells = True, None, 0
+    warm_before = warm_torch_status().get("cpu_s", 0.0)
     start = time.perf_counter()
     with client.setup_kernel(stderr=kernel_log):
         started = time.perf_counter()
@@ -234,7 +243,11 @@ def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
             sampler.stop()
             sampler.sample()
             process = psutil.Process(pid)
-            cpu = tree_cpu_seconds(process)  # before shutdown: the kernel's own counters go with it
+            # The processes the notebook forked from the waiting torch process ran outside the kernel's tree:
+            # their CPU (and the waiting process's start, in the notebook that started it) is its delta.
+            warm = warm_torch_status()
+            cpu = tree_cpu_seconds(process, skip=[warm["pid"]] if warm else [])  # before shutdown: counters go with it
+            cpu += max(0.0, warm.get("cpu_s", 0.0) - warm_before)
             hwm = peak_rss_bytes(pid)
         finally:
             if sampler.is_alive():
@@ -468,10 +481,19 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     os.environ.setdefault("MPLBACKEND", "Agg")
     print(f"course benchmark: {len(notebooks)} notebook(s), each between floor kernels", flush=True)
+    from helpers.course.warm_torch import stop_warm_torch, warm_torch_status
+    if runner is run_kernel:
+        stop_warm_torch()  # so that the first notebook that forks from it pays its start, as a learner's first does
     report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner)
+    warm = warm_torch_status() if runner is run_kernel else {}
+    # One per learner, shared by their notebooks: its memory is counted once in the hub sizing.
+    report["warm_torch"] = {"running": bool(warm), "rss_mb": warm.get("rss_mb"), "cpu_s": warm.get("cpu_s")}
     json_path, png_path = write_report(report, out_dir)
     print()
     print(format_table(report))
+    if report["warm_torch"]["running"]:
+        print(f"waiting torch process (forks the notebooks' fresh processes): {report['warm_torch']['rss_mb']:.0f} MB "
+              f"resident, {report['warm_torch']['cpu_s']:.1f} CPU-s in all, counted in the notebooks that used it")
     print(f"\nwritten: {json_path} and {png_path}")
     return 0 if report["course"]["all_ok"] else 1
 

@@ -11,7 +11,9 @@ memory, several learners at once). MB = 10**6 bytes, GB = 10**9 (as Kubernetes c
 The formula (every assumption is a named number in ASSUMPTIONS):
     kernel_mb          = the largest peak memory of one notebook's kernel (benchmark and load test)
     kernel_tree_mb     = the same, with the processes a kernel starts (a fresh-process check, the C++ runner)
-    per_learner_mb     = server_mb + (kernels_open - 1) * kernel_mb + kernel_tree_mb
+    warm_torch_mb      = the waiting torch process that the notebooks' fresh processes fork from (benchmark; one per
+                         learner, shared by their kernels)
+    per_learner_mb     = server_mb + (kernels_open - 1) * kernel_mb + kernel_tree_mb + warm_torch_mb
                          (memory guarantee: the kernels a learner keeps open, one of them at its busiest)
     limit_mb           = per_learner_mb + kernel_mb                  (memory limit: one more kernel fits)
     heavy_cpu_s        = CPU-seconds of the heaviest notebook, kernel start included (benchmark; the load
@@ -70,6 +72,7 @@ def inputs_from(bench: dict, load: dict) -> dict:
         "kernel_mb": round(kernel_mb, 1), "kernel_mb_from": kernel_from,
         "kernel_tree_mb": round(tree_mb, 1), "kernel_tree_mb_from": tree_from,
         "server_mb": summary["peak_server_mb_max"], "hub_mb": summary["hub_and_proxy_peak_mb"],
+        "warm_torch_mb": round(((bench or {}).get("warm_torch") or {}).get("rss_mb") or 0.0, 1),
         "heavy_cpu_s": round(heavy_cpu_s, 3), "heavy_cpu_s_from": heavy_from,
         "course_cpu_s_per_learner": (bench or {}).get("course", {}).get("cpu_s_per_learner"),
         "notebooks_covered": covered,
@@ -89,7 +92,8 @@ def ceil_to(value: float, step: float) -> float:
 def size(inputs: dict, assumptions: dict = ASSUMPTIONS) -> dict:
     """The formula of the module docstring; pure, so a test can recompute a committed table."""
     a = assumptions
-    per_learner_mb = inputs["server_mb"] + (a["kernels_open"] - 1) * inputs["kernel_mb"] + inputs["kernel_tree_mb"]
+    per_learner_mb = (inputs["server_mb"] + (a["kernels_open"] - 1) * inputs["kernel_mb"] + inputs["kernel_tree_mb"]
+                      + inputs.get("warm_torch_mb", 0.0))
     limit_mb = per_learner_mb + inputs["kernel_mb"]
     per_core = max(1, math.floor(a["window_s"] * a["utilisation"] / inputs["heavy_cpu_s"]))
     classes = [{"learners": n, "cores": math.ceil(n / per_core) + a["hub_cores"],
@@ -110,7 +114,10 @@ def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
     lines += ["",
               f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB, {a['kernels_open']} kernels open "
               f"(the largest peak {inputs['kernel_mb']:.0f} MB, {inputs['kernel_mb_from']}), one of them with the processes it starts "
-              f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']}); {p['learners_per_core']} learners per core "
+              f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']})"
+              + (f", and the waiting torch process fresh processes fork from ({inputs['warm_torch_mb']:.0f} MB)"
+                 if inputs.get("warm_torch_mb") else "")
+              + f"; {p['learners_per_core']} learners per core "
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "
               f"{a['window_s']} s x {a['utilisation']} / {inputs['heavy_cpu_s']:.1f}); plus {a['hub_cores']} core and "
               f"{(inputs['hub_mb'] + a['system_reserve_mb']) / 1000:.1f} GB for the hub, the proxy and the system. "

@@ -22,6 +22,7 @@ import torch
 from .export_bridge import quiet_export
 from ..course.failures import short_message
 from ..course.guards import input_args, require_module
+from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
@@ -296,10 +297,9 @@ def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
     outputs_file.unlink(missing_ok=True)
     with atomic_path(inputs_file) as temporary:
         torch.save(inputs, temporary)
-    command = [sys.executable, "-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}),
-               str(inputs_file), str(outputs_file)]
-    try:
-        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=timeout)
+    arguments = ["-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}), str(inputs_file), str(outputs_file)]
+    try:  # forked from the waiting torch process: a new process that never imported the helpers or your classes
+        done = run_python(arguments, cwd=folder, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {m: {"stage": "load", "error": f"the fresh process took more than {timeout:g} s"} for m in jobs}
     if done.returncode != 0 or not outputs_file.is_file():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.warm_torch import run_python
 from ..course.workdir import REPO_ROOT
 
 __all__ = ["run_fresh_python", "FreshRun", "node_sources", "NodeSource", "NodeSources"]
@@ -90,8 +91,9 @@ def run_fresh_python(code, env=None, stdin: str = "", timeout: float = 120) -> F
         script = Path(folder) / "fresh.py"
         script.write_text(textwrap.dedent(code), encoding="utf-8")
         try:
-            done = subprocess.run([sys.executable, str(script)], env=child_env, cwd=REPO_ROOT, capture_output=True,
-                                  input=stdin, text=True, timeout=timeout)
+            # forked from the waiting torch process unless env changes a switch torch reads at import (PYTORCH_JIT):
+            # then a cold interpreter, which is the point of such a run
+            done = run_python([str(script)], env=child_env, cwd=REPO_ROOT, input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"the fresh Python did not finish within {timeout} s: "
                                "is the code waiting for input, or looping? pass timeout=... to wait longer") from None

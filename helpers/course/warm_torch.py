@@ -1,0 +1,333 @@
+"""Fresh Python processes that start in milliseconds: forked from a waiting process that has imported torch (05, 09, 10).
+
+A notebook that shows "this file loads in a new process that never saw your class" pays about two
+seconds each time, most of it importing torch again. ``run_python`` forks that process instead from
+a *waiting* one: a separate Python started once per learner and machine, which has run
+``import torch`` and nothing else, and which then waits on a socket. Each request gets its own
+forked process, with its own environment, working folder, ``sys.argv``, ``sys.path`` and
+``__main__``: a real separate process whose only head start is that torch is imported.
+
+What the waiting process never does: import the workbook's helpers or any model class (it is
+started from this file's path, not as ``helpers.course...``), run a torch operation (so no thread
+pool exists when it forks), or keep torch settings that are read at import. A request whose
+environment changes such a setting (``PYTORCH_JIT=0`` for example, or anything starting with
+``PYTORCH_``, ``TORCH``, ``OMP_``, ``MKL_``, ``LD_``) runs in a cold ``python`` instead, as does
+``fresh_import=True``; ``result.warm`` says which it was. ``WORKBOOK_WARM_TORCH=0`` turns the
+waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
+
+It costs memory: the waiting process holds torch (about 0.5 GB resident, most of it shared with the
+processes it forks); it exits after 30 idle minutes. The course benchmark counts its CPU-seconds
+in the notebook that used it, and the hub sizing counts its memory once per learner.
+
+This file uses the standard library only, because it is also the waiting process's program.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["run_python", "warm_torch_status", "stop_warm_torch"]
+
+IDLE_SECONDS = 30 * 60
+START_TIMEOUT = 120.0
+# Settings torch (or the libraries it loads) read once, at import: a forked process would keep the waiting one's.
+IMPORT_TIME_PREFIXES = ("PYTORCH_", "TORCH", "OMP_", "MKL_", "KMP_", "GOMP_", "LD_", "CUDA_", "PYTHONHASHSEED",
+                        "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE")
+
+
+# ------------------------------------------------------------------ where the waiting process listens
+
+def _socket_path() -> Path:
+    """One socket per user, interpreter, torch install and version of this file."""
+    import importlib.util
+    spec = importlib.util.find_spec("torch")
+    torch_init = Path(spec.origin) if spec and spec.origin else Path("none")
+    stamp = "|".join([os.path.realpath(sys.executable), str(torch_init),
+                      str(torch_init.stat().st_mtime_ns) if torch_init.exists() else "",
+                      str(Path(__file__).stat().st_mtime_ns)])
+    folder = Path(os.environ.get("WORKBOOK_WARM_TORCH_DIR") or tempfile.gettempdir()) / f"workbook-warm-torch-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / (hashlib.sha256(stamp.encode()).hexdigest()[:16] + ".sock")
+
+
+def _import_time_env(env) -> dict:
+    return {k: v for k, v in env.items() if k.startswith(IMPORT_TIME_PREFIXES)}
+
+
+def _request(path: Path, message: dict, timeout):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(path))
+        conn.sendall(json.dumps(message).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise ConnectionError("the waiting torch process closed the connection")
+            reply += chunk
+    return json.loads(reply)
+
+
+def _ping(path: Path):
+    try:
+        return _request(path, {"ping": True}, timeout=5)
+    except (OSError, ValueError):
+        return None
+
+
+def _ensure_server():
+    """The waiting process's ping reply, starting it first if none listens; None if it cannot start."""
+    path = _socket_path()
+    answer = _ping(path)
+    if answer:
+        return path, answer
+    import fcntl
+    with open(str(path) + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two kernels asking at once start one waiting process
+        answer = _ping(path)
+        if answer:
+            return path, answer
+        # torch's own switches are left out, so that one set for a moment (07 sets PYTORCH_JIT) is not kept
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTORCH_", "TORCH", "PYTHONPATH"))}
+        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path)], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            answer = _ping(path)
+            if answer:
+                return path, answer
+            time.sleep(0.05)
+    return None, None
+
+
+def warm_torch_status() -> dict:
+    """The waiting process's pid, its CPU-seconds (its own and its finished forks') and resident MB; {} if none runs."""
+    answer = _ping(_socket_path())
+    return answer or {}
+
+
+def stop_warm_torch() -> bool:
+    """Stop the waiting process, if one runs (the next ``run_python`` starts another); True if one was stopped."""
+    import signal
+    pid = warm_torch_status().get("pid")
+    if not pid:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _ping(_socket_path()):
+        time.sleep(0.05)
+    return True
+
+
+# ------------------------------------------------------------------ the client
+
+def run_python(args, *, env=None, cwd=None, input: str = "", timeout: float = 120,
+               fresh_import: bool = False) -> subprocess.CompletedProcess:
+    """Run ``python *args`` (``["-c", code, ...]`` or ``[script, ...]``) in a new process; output comes back as text.
+
+    Like ``subprocess.run([sys.executable, *args], capture_output=True, text=True)``: it returns a
+    ``CompletedProcess`` (plus ``.warm``: True when it was forked from the waiting torch process) and
+    raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds. ``env`` is the whole environment
+    (default: this process's); ``input`` is what the process reads on stdin.
+    """
+    if isinstance(args, str) or not isinstance(args, (list, tuple)) or not args \
+            or not all(isinstance(a, str) for a in args):
+        raise TypeError("run_python takes Python's arguments as a list of strings, "
+                        "e.g. run_python(['-c', 'import torch; print(torch.__version__)'])")
+    env = dict(os.environ if env is None else env)
+    cwd = str(cwd or os.getcwd())
+    warm = (not fresh_import and hasattr(os, "fork") and os.environ.get("WORKBOOK_WARM_TORCH", "1") != "0"
+            and _parse_args(list(args)) is not None)
+    if warm:
+        path, answer = _ensure_server()
+        warm = bool(answer) and _import_time_env(env) == answer.get("import_time_env")
+    if not warm:
+        done = subprocess.run([sys.executable, *args], env=env, cwd=cwd, input=input, capture_output=True,
+                              text=True, timeout=timeout)
+        done.warm = False
+        return done
+    with tempfile.TemporaryDirectory(prefix="warm-torch-") as folder:
+        files = {name: os.path.join(folder, name) for name in ("stdin", "stdout", "stderr")}
+        Path(files["stdin"]).write_text(input, encoding="utf-8")
+        reply = _request(path, {"args": list(args), "env": env, "cwd": cwd, "files": files, "timeout": timeout},
+                         timeout=timeout + 30)
+        out, err = (Path(files[n]).read_text(encoding="utf-8", errors="replace") for n in ("stdout", "stderr"))
+    if reply.get("timed_out"):
+        raise subprocess.TimeoutExpired([sys.executable, *args], timeout, output=out, stderr=err)
+    done = subprocess.CompletedProcess([sys.executable, *args], reply["returncode"], out, err)
+    done.warm = True
+    return done
+
+
+def _parse_args(args):
+    """(warning options, code or None, script or None, argv) for the forms the waiting process runs; None otherwise."""
+    warnings_options = []
+    while len(args) >= 2 and args[0] == "-W":
+        warnings_options.append(args[1])
+        args = args[2:]
+    if len(args) >= 2 and args[0] == "-c":
+        return warnings_options, args[1], None, ["-c", *args[2:]]
+    if args and not args[0].startswith("-"):
+        return warnings_options, None, args[0], list(args)
+    return None
+
+
+# ------------------------------------------------------------------ the waiting process
+
+def _serve(path: str):
+    import signal
+    import warnings
+    base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
+    import torch  # noqa: F401  -- the head start; no torch operation runs here, so no thread pool exists to fork
+    filters = list(warnings.filters)
+    import_time_env = _import_time_env(os.environ)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(64)
+    server.settimeout(5)
+    last_used = time.monotonic()
+    while time.monotonic() - last_used < IDLE_SECONDS:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:  # reaping adds the handlers' (and their forks') CPU to ours
+                pass
+        try:
+            conn, _ = server.accept()
+        except socket.timeout:
+            continue
+        last_used = time.monotonic()
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:  # so that a ping counts every fork that has finished
+                pass
+        if os.fork() == 0:  # a handler per request: reads it, forks the process, waits for it, answers
+            server.close()
+            try:
+                _handle(conn, base_path, filters, import_time_env)
+            finally:
+                os._exit(0)
+        conn.close()
+    server.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _handle(conn, base_path, filters, import_time_env):
+    import resource
+    import signal
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    request = json.loads(data)
+    if request.get("ping"):
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        parent = os.getppid()
+        conn.sendall(json.dumps({"pid": parent, "import_time_env": import_time_env,
+                                 "cpu_s": _process_cpu(parent), "rss_mb": _rss_mb(parent),
+                                 "handler_max_rss_mb": usage.ru_maxrss / 1000}).encode() + b"\n")
+        return
+    child = os.fork()
+    if child == 0:
+        conn.close()
+        _become(request, base_path, filters)  # never returns
+    deadline = time.monotonic() + float(request.get("timeout", 120))
+    timed_out, status = False, 0
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGKILL)
+            _, status = os.waitpid(child, 0)
+            timed_out = True
+            break
+        time.sleep(0.005)
+    code = os.waitstatus_to_exitcode(status)
+    conn.sendall(json.dumps({"returncode": code, "timed_out": timed_out}).encode() + b"\n")
+
+
+def _become(request, base_path, filters):
+    """Turn this forked process into ``python *args`` as a new interpreter would run it, then exit."""
+    import runpy
+    import signal
+    import traceback
+    import types
+    import warnings
+    code = 1
+    try:
+        os.setpgid(0, 0)  # its own group: a time-out kills it and whatever it started
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        files = request["files"]
+        for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY | os.O_TRUNC | os.O_CREAT),
+                               (2, "stderr", os.O_WRONLY | os.O_TRUNC | os.O_CREAT)):
+            opened = os.open(files[name], mode, 0o600)
+            os.dup2(opened, fd)
+            os.close(opened)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        options, source, script, argv = _parse_args(request["args"])
+        extra = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        first = os.path.dirname(os.path.abspath(script)) if script else ""
+        sys.path[:] = [first, *extra, *base_path]
+        sys.argv = argv
+        warnings.filters[:] = filters
+        for option in options:
+            warnings._setoption(option)
+        try:
+            if script:
+                runpy.run_path(script, run_name="__main__")
+            else:
+                main = types.ModuleType("__main__")
+                sys.modules["__main__"] = main
+                exec(compile(source, "<string>", "exec"), main.__dict__)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            if stop.code is not None and not isinstance(stop.code, int):
+                print(stop.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        import atexit
+        atexit._run_exitfuncs()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU-seconds of ``pid`` and of the children it has reaped, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
+    _serve(sys.argv[2])

@@ -1,0 +1,118 @@
+"""The fresh processes forked from the waiting torch process behave like a new `python`, torch already imported."""
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from helpers.course.warm_torch import _parse_args, run_python, stop_warm_torch, warm_torch_status
+
+
+@pytest.fixture(autouse=True, scope="module")
+def own_waiting_process(tmp_path_factory):
+    """A waiting process of these tests' own, started with this environment (a kernel's may differ)."""
+    saved = os.environ.get("WORKBOOK_WARM_TORCH_DIR")
+    os.environ["WORKBOOK_WARM_TORCH_DIR"] = str(tmp_path_factory.mktemp("warm"))
+    yield
+    assert stop_warm_torch()
+    if saved is None:
+        del os.environ["WORKBOOK_WARM_TORCH_DIR"]
+    else:
+        os.environ["WORKBOOK_WARM_TORCH_DIR"] = saved
+
+
+def test_a_forked_process_has_torch_but_not_the_helpers_nor_our_classes(tmp_path):
+    probe = ("import json, sys, torch, os\n"
+             "print(json.dumps({'helpers': 'helpers' in sys.modules, 'this_test': any('test_warm' in m for m in sys.modules),"
+             " 'argv': sys.argv, 'cwd': os.getcwd(), 'path0': sys.path[0], 'env': os.environ.get('WORKBOOK_PROBE'),"
+             " 'sum': torch.ones(3).sum().item()}))")
+    done = run_python(["-c", probe, "a", "b"], cwd=tmp_path, env={**os.environ, "WORKBOOK_PROBE": "yes"})
+    assert done.returncode == 0, done.stderr
+    assert done.warm
+    import json
+    seen = json.loads(done.stdout)
+    assert seen == {"helpers": False, "this_test": False, "argv": ["-c", "a", "b"], "cwd": str(tmp_path),
+                    "path0": "", "env": "yes", "sum": 3.0}
+
+
+def test_a_script_file_runs_as_main_and_its_classes_can_be_scripted(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent("""
+        import sys, torch
+        class Twice(torch.nn.Module):
+            def forward(self, x):
+                return x * 2
+        print(__name__, torch.jit.script(Twice())(torch.ones(2)).tolist(), sys.argv[1:], sys.path[0])
+    """))
+    done = run_python([str(script), "--flag"])
+    assert done.warm and done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["__main__", "[2.0,", "2.0]", "['--flag']", str(tmp_path)]
+
+
+@pytest.mark.parametrize("code, returncode, last_line", [
+    ("raise ValueError('boom')", 1, "ValueError: boom"),
+    ("import sys; sys.exit(3)", 3, ""),
+    ("import sys; sys.exit('bye')", 1, "bye"),
+    ("import os; os._exit(5)", 5, ""),
+])
+def test_exit_codes_and_errors_are_those_of_python(code, returncode, last_line):
+    done = run_python(["-c", code])
+    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.warm
+    assert done.returncode == cold.returncode == returncode
+    assert (done.stderr.strip().splitlines() or [""])[-1] == (cold.stderr.strip().splitlines() or [""])[-1] == last_line
+
+
+def test_stdin_and_warning_options():
+    done = run_python(["-W", "error::UserWarning", "-c", "import warnings\nprint(input())\nwarnings.warn('w')"],
+                      input="typed\n")
+    assert done.warm and done.stdout == "typed\n" and done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "UserWarning: w"
+
+
+def test_a_switch_torch_reads_at_import_gets_a_cold_process():
+    code = "import torch; print(torch.jit._state._enabled.enabled)"
+    done = run_python(["-c", code], env={**os.environ, "PYTORCH_JIT": "0"})
+    assert not done.warm and done.stdout.strip() == "False"
+    assert run_python(["-c", code]).stdout.strip() == "True"
+    assert not run_python(["-c", "print(1)"], fresh_import=True).warm
+
+
+def test_a_time_out_kills_the_process_and_raises():
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_python(["-c", "import time; time.sleep(60)"], timeout=1)
+
+
+def test_requests_at_the_same_time_each_get_their_own_process():
+    results = [None] * 4
+
+    def one(i):
+        results[i] = run_python(["-c", f"import os, time; time.sleep(0.3); print({i}, os.getpid())"])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.stdout.split()[0] for r in results] == ["0", "1", "2", "3"]
+    assert len({r.stdout.split()[1] for r in results}) == 4
+    assert all(r.warm for r in results)
+
+
+def test_the_status_counts_the_forks_cpu():
+    before = warm_torch_status()["cpu_s"] if warm_torch_status() else 0.0
+    run_python(["-c", "x = 0\nfor i in range(3_000_000): x += i"])
+    status = warm_torch_status()
+    assert status["pid"] and status["rss_mb"] > 0
+    assert status["cpu_s"] > before
+
+
+@pytest.mark.parametrize("bad", ["print(1)", [], ["-c"], [1, 2], None])
+def test_bad_arguments_get_one_clear_error(bad):
+    if isinstance(bad, list) and bad and all(isinstance(a, str) for a in bad):
+        assert _parse_args(bad) is None  # not a form the waiting process runs: a cold python gets it
+        return
+    with pytest.raises(TypeError, match="run_python takes Python's arguments as a list of strings"):
+        run_python(bad)
