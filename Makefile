@@ -108,8 +108,9 @@ cpp: venv
 	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
 
 # Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, ~30-60 s each the first time),
-# ExecuTorch .pte files (build/executorch/) and the start-up time of each route (build/shipping_startup.json).
-# Cached and keyed on sources and torch's version: a second run only checks the keys.
+# ExecuTorch .pte files and the error of the lowering 10 shows failing (build/executorch/) and the start-up time
+# of each route (build/shipping_startup.json). Cached and keyed on sources and torch's (and executorch's) version:
+# a second run only checks the keys.
 aoti: venv
 	$(BIN)/python scripts/ship_ahead.py
 

@@ -26,8 +26,11 @@ def test_digits_pte_matches_eager(backend):
 
 def test_xnnpack_inside_cond_fails_and_decomposing_first_works(tmp_path):
     model, example, dynamic = H.ship_spec("cond_net")
-    with pytest.raises(RuntimeError, match="was not decomposed or delegated"):
+    with pytest.raises(RuntimeError, match="was not decomposed or delegated") as lowered:
         H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="cond_net", cache_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="was not decomposed or delegated") as recorded:  # the record, no lowering
+        H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="cond_net", cache_dir=tmp_path)
+    assert str(recorded.value) == str(lowered.value)
     pte = H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="cond_net", decompose=True)
     assert H.parity(model, H.pte_runner(pte), inputs=[example.abs(), -example.abs(), torch.randn(6, 4)]).all_close
 

@@ -11,6 +11,15 @@ def test_error_is_kept_and_shown_in_one_line(capsys):
     assert capsys.readouterr().out.strip() == "raised  RuntimeError: first line"
 
 
+def test_notes_of_the_error_are_shown_after_it(capsys):
+    error = RuntimeError("lowering failed")
+    error.add_note("recorded when the file was lowered")
+    with H.attempt("X"):
+        raise error
+    assert capsys.readouterr().out.strip().splitlines() == ["X: raised  RuntimeError: lowering failed",
+                                                           "X: note    recorded when the file was lowered"]
+
+
 def test_warnings_in_print_order_counted_and_cut_at_a_word():
     long = "word " * 60
     with H.attempt(show=False) as run:

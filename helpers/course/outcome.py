@@ -59,6 +59,7 @@ class Attempt:
             name = type(self.error).__name__
             text = short_message(self.error, limit=200).removeprefix(f"{name}: ")  # torch often repeats the type
             shown.append(f"raised  {name}: {text}")
+            shown += [f"note    {one_line(note)}" for note in getattr(self.error, "__notes__", ())]
         shown = shown or ["no error, no warning"]
         return [f"{self.label}: {line}" for line in shown] if self.label else shown
 

@@ -7,15 +7,25 @@ notebook pays for its import.
 
 * ``H.lower_to_pte(model, example, backend="portable"|"xnnpack", dynamic_shapes=...)`` exports,
   lowers (``executorch.exir.to_edge_transform_and_lower``) and writes a ``.pte`` into a cache in
-  ``build/executorch/`` (keyed like the AOTInductor cache), so ``make aoti`` can build it ahead.
-* ``H.pte_runner(path)`` loads a ``.pte`` with ``executorch.runtime.Runtime`` and returns a callable
+  ``build/executorch/``, so ``make aoti`` can build it ahead. The key is the AOTInductor cache's
+  (class source, weights, example shapes, dynamic shapes, torch) plus executorch's version; an
+  ``ExportedProgram`` is keyed by its graph, ranges and weights instead. A lowering that *fails* is
+  recorded too (error type and text, versions, date): later calls raise the recorded error again
+  without importing ``executorch.exir``, and a new torch or executorch runs the lowering anew.
+* ``H.cached_pte(...)`` is that cache's lookup alone; ``H.save_pte(program, source, name=...)`` files
+  a lowering made in a notebook cell under the same key.
+* ``H.pte_runner(path)`` loads a ``.pte`` in ExecuTorch's C++ runtime and returns a callable
   (tensors in, tensor or tuple out), so ``H.parity(eager, runner, ...)`` checks it.
+
+Importing ``executorch.exir`` (lowering) costs seconds: it imports torch's compiler stack. Running a
+``.pte`` needs none of it, so nothing here imports ``exir`` unless a lowering actually runs.
 """
+import builtins
 import contextlib
+import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,20 +33,12 @@ from pathlib import Path
 
 import torch
 
-from ..course.workdir import REPO_ROOT
+from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text
 from .aoti import aoti_cache_key
 from .cpp_build import BuiltFile
 
-
-def _readable(path) -> None:
-    """mkstemp makes files private (0600); give them the permissions a normal new file gets (umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-
-__all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "lower_to_pte", "cached_pte", "PteRunner",
-           "pte_runner", "BACKENDS"]
+__all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
+           "lower_to_pte", "cached_pte", "save_pte", "PteRunner", "pte_runner", "BACKENDS"]
 
 PTE_CACHE_DIR = REPO_ROOT / "build" / "executorch"
 BACKENDS = ("portable", "xnnpack")
@@ -46,6 +48,15 @@ def executorch_available() -> bool:
     """True when the ``executorch`` package is installed (``make`` installs it)."""
     import importlib.util
     return importlib.util.find_spec("executorch") is not None
+
+
+def executorch_version() -> str:
+    """The installed executorch's version, read from its metadata (importing it would cost seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("executorch")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _require():
@@ -100,86 +111,197 @@ def _import_executorch():
 
 @dataclass(frozen=True)
 class PteFile(BuiltFile):
-    """A lowered program: ``path``, ``backend``, whether this call ``lowered`` it, ``lower_seconds``."""
+    """A lowered program: ``path``, ``backend``, whether this call ``lowered`` it, ``lower_seconds``
+    (how long its lowering took, when it was made), the cache ``key`` and the ``versions`` it was made with."""
     path: Path
     backend: str
     lowered: bool
     lower_seconds: float
     key: str
+    versions: str = ""
+
+
+def _is_program(source) -> bool:
+    return isinstance(source, torch.export.ExportedProgram)
 
 
 def _check(model, backend, who):
-    if isinstance(model, type):
+    if _is_program(model):
+        pass
+    elif isinstance(model, type):
         raise TypeError(f"{who}: pass a model instance, e.g. {model.__name__}(), not the class itself")
-    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
-        raise TypeError(f"{who}: the model must be a Python torch.nn.Module (not {type(model).__name__}); "
-                        "a TorchScript file goes through H.migrate first")
+    elif not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(f"{who}: the model must be a Python torch.nn.Module or an ExportedProgram (not "
+                        f"{type(model).__name__}); a TorchScript file goes through H.migrate first")
     if backend not in BACKENDS:
         raise ValueError(f"{who}: backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def _check_name(name, who):
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-" for c in name):
+        raise ValueError(f"{who}: name must be a short word like 'digits_cnn', got {name!r}")
+
+
+def _program_key(program) -> str:
+    """What an ExportedProgram computes: its graph, signature, ranges, weights and constants."""
+    digest = hashlib.sha256()
+    for part in (program.graph_module.code, str(program.graph_signature), str(program.range_constraints)):
+        digest.update(part.encode("utf-8") + b"\0\1")
+    for name, value in list(program.state_dict.items()) + list(program.constants.items()):
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes() if isinstance(value, torch.Tensor)
+                      else repr(value).encode("utf-8"))
+    digest.update(torch.__version__.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def pte_cache_key(model, example=None, dynamic_shapes=None) -> str:
+    """16 hex digits that change with the model (class source and weights) or program, the example's
+    shapes, the dynamic shapes, torch's version and executorch's version."""
+    base = _program_key(model) if _is_program(model) else aoti_cache_key(model, example, dynamic_shapes)
+    return hashlib.sha256(f"{base}\0executorch {executorch_version()}".encode("utf-8")).hexdigest()[:16]
+
+
+def _versions() -> str:
+    return f"torch {torch.__version__}, executorch {executorch_version()}"
 
 
 def _target(name, backend, key, cache_dir, decompose=False):
     return cache_dir / f"{name}-{backend}{'-decomposed' if decompose else ''}-{key}.pte"
 
 
-def cached_pte(model, example, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
-               cache_dir=None):
-    """The ``.pte`` already lowered for this model, example, backend and torch, or None."""
-    _check(model, backend, "cached_pte")
-    cache_dir = Path(cache_dir) if cache_dir is not None else PTE_CACHE_DIR
-    key = aoti_cache_key(model, example, dynamic_shapes)
-    target = _target(name, backend, key, cache_dir, decompose)
-    return _pte(target, backend, False, key) if target.is_file() else None
+def _record(target) -> dict:
+    try:
+        record = json.loads(target.with_suffix(".json").read_text())
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def _pte(target, backend, lowered, key):
+    record = _record(target)
     try:
-        seconds = float(json.loads(target.with_suffix(".json").read_text())["lower_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
+        seconds = float(record["lower_seconds"])
+    except (KeyError, TypeError, ValueError):
         seconds = float("nan")
-    return PteFile(target, backend, lowered, seconds, key)
+    return PteFile(target, backend, lowered, seconds, key, record.get("versions", ""))
 
 
-def lower_to_pte(model, example, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
-                 force=False, cache_dir=None) -> PteFile:
+def _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir, who):
+    _check(model, backend, who)
+    _check_name(name, who)
+    cache_dir = Path(cache_dir) if cache_dir is not None else PTE_CACHE_DIR
+    key = pte_cache_key(model, example, dynamic_shapes)
+    return cache_dir, key, _target(name, backend, key, cache_dir, decompose)
+
+
+def cached_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
+               cache_dir=None):
+    """The ``.pte`` already lowered for this model (or ExportedProgram), example, backend and versions, or None.
+
+    Lowers nothing and imports nothing from executorch: a notebook cell can lower only on a miss.
+    """
+    cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir, "cached_pte")
+    return _pte(target, backend, False, key) if target.is_file() else None
+
+
+def _write_record(target, record) -> None:
+    atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, backend="portable", name="model",
+             decompose=False, lower_seconds=float("nan"), cache_dir=None) -> PteFile:
+    """File ``executorch_program`` (what ``.to_executorch()`` returned) in the cache under ``source``'s key.
+
+    ``source`` is what was lowered: the ExportedProgram, or the model with its ``example`` and ``dynamic_shapes``.
+    The ``.pte`` and its record are each written to a temporary name and renamed into place.
+    """
+    if not hasattr(executorch_program, "write_to_file"):
+        raise TypeError("save_pte: pass what .to_executorch() returned (an ExecutorchProgramManager), "
+                        f"got {type(executorch_program).__name__}")
+    cache_dir, key, target = _lookup(source, example, dynamic_shapes, backend, name, decompose, cache_dir, "save_pte")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as temporary, open(temporary, "wb") as out:
+        executorch_program.write_to_file(out)
+    seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
+    _write_record(target, {"lower_seconds": seconds, "backend": backend, "torch": torch.__version__,
+                           "executorch": executorch_version(), "versions": _versions(),
+                           "made": time.strftime("%Y-%m-%d %H:%M")})
+    return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
+
+
+def _replay(record, target):
+    """The exception a lowering raised when it was recorded: the same built-in type and message."""
+    kind = getattr(builtins, record.get("error_type", ""), None)
+    message = record.get("error", "")
+    if not (isinstance(kind, type) and issubclass(kind, Exception)):
+        kind, message = RuntimeError, f"{record.get('error_type', 'Error')}: {message}"
+    error = kind(message)
+    error.add_note(f"recorded when {_shown(target)} was lowered ({record.get('versions', '?')}, "
+                   f"{record.get('made', '?')}); a new torch or executorch lowers again")
+    return error
+
+
+def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
+                 force=False, cache_dir=None, quiet=True) -> PteFile:
     """Export ``model``, lower it for ExecuTorch (portable kernels, or the XNNPACK delegate), write a ``.pte``.
 
+    ``model`` may also be an ``ExportedProgram`` (then no ``example``): it is lowered as it is.
     ``decompose=True`` runs ``program.run_decompositions()`` before lowering: ops such as ``linear``
     become core ATen ops (``permute`` + ``addmm``) that the portable kernels run wherever XNNPACK does
-    not reach (inside a ``torch.cond`` branch). Cached in ``build/executorch/`` by model source,
-    weights, example shapes, dynamic shapes, backend and torch version. A lowering error propagates unchanged.
+    not reach (inside a ``torch.cond`` branch). Cached in ``build/executorch/`` by ``pte_cache_key``
+    and the backend. A lowering error propagates unchanged, and is recorded: the next call with the same
+    key raises it again without lowering (``force=True`` lowers anyway). ``quiet=False`` prints where
+    the file came from.
     """
-    _check(model, backend, "lower_to_pte")
-    args = example if isinstance(example, tuple) else (example,)
-    cache_dir = Path(cache_dir) if cache_dir is not None else PTE_CACHE_DIR
-    key = aoti_cache_key(model, example, dynamic_shapes)
-    target = _target(name, backend, key, cache_dir, decompose)
-    if target.is_file() and not force:
-        return _pte(target, backend, False, key)
+    cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
+                                     "lower_to_pte")
+    say = (lambda text: None) if quiet else print
+    if not force:
+        if target.is_file():
+            pte = _pte(target, backend, False, key)
+            say(f"✔ cached {_shown(target)} (lowered in {pte.lower_seconds:.1f} s with {pte.versions or '?'})")
+            return pte
+        record = _record(target)
+        if record.get("failed"):
+            say(f"✘ this lowering failed when it was recorded ({record.get('versions', '?')}); raising its error again")
+            raise _replay(record, target)
+    import sys
+    first = "executorch.exir" not in sys.modules
+    print(f"lowering {name} for ExecuTorch ({backend}{', decomposed first' if decompose else ''}), not in "
+          f"{_shown(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
     lower, partitioner = _import_executorch()
     from .export_bridge import quiet_export
     start = time.monotonic()
-    with quiet_export():
-        program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
-        if decompose:
-            program = program.run_decompositions()
-    with _quiet_native():
-        edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
-        executorch_program = edge.to_executorch()
-    seconds = time.monotonic() - start
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".pte", dir=cache_dir)
-    with os.fdopen(handle, "wb") as out:
-        executorch_program.write_to_file(out)
-    _readable(temporary)
-    os.replace(temporary, target)  # atomic
-    meta = target.with_suffix(".json")
-    handle, temporary = tempfile.mkstemp(prefix=".meta-", suffix=".json", dir=cache_dir)
-    with os.fdopen(handle, "w") as out:
-        json.dump({"lower_seconds": round(seconds, 2), "backend": backend, "torch": torch.__version__}, out)
-    _readable(temporary)
-    os.replace(temporary, meta)
-    return PteFile(target, backend, True, seconds, key)
+    try:
+        with quiet_export():
+            if _is_program(model):
+                program = model
+            else:
+                args = example if isinstance(example, tuple) else (example,)
+                program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+            if decompose:
+                program = program.run_decompositions()
+        with _quiet_native():
+            edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
+            executorch_program = edge.to_executorch()
+    except Exception as error:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write_record(target, {"failed": True, "error_type": type(error).__name__,
+                               "error_module": type(error).__module__, "error": str(error),
+                               "lower_seconds": round(time.monotonic() - start, 2), "backend": backend,
+                               "torch": torch.__version__, "executorch": executorch_version(),
+                               "versions": _versions(), "made": time.strftime("%Y-%m-%d %H:%M")})
+        raise
+    return save_pte(executorch_program, model, example, dynamic_shapes, backend=backend, name=name,
+                    decompose=decompose, lower_seconds=time.monotonic() - start, cache_dir=cache_dir)
 
 
 class PteRunner:
@@ -192,15 +314,18 @@ class PteRunner:
             raise FileNotFoundError(f"no .pte at {self.path}: make it with H.lower_to_pte(...) or `make aoti`")
         start = time.perf_counter()
         with _quiet_native():
-            from executorch.runtime import Runtime
-            program = Runtime.get().load_program(self.path)
+            # executorch.runtime.Runtime is a thin wrapper over this C++ extension, but importing it runs
+            # executorch/exir/__init__ (all of the lowering side, seconds). Running a .pte needs only the
+            # extension: the same loader, the same verification, a fraction of a second.
+            from executorch.extension.pybindings import _C
+            program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
             self.method = program.load_method("forward")
         self.load_seconds = time.perf_counter() - start
 
     def __call__(self, *inputs):
         with _quiet_native() as log:
             try:
-                outputs = self.method.execute([t.contiguous() for t in inputs])
+                outputs = self.method([t.contiguous() for t in inputs])
             except RuntimeError as error:
                 # the runtime's reason is in its log, not in the exception: put it there
                 reason = [ln.split("] ", 1)[-1].strip() for ln in log.getvalue().splitlines() if "] " in ln]
@@ -212,5 +337,5 @@ class PteRunner:
 
 
 def pte_runner(path) -> PteRunner:
-    """Load a ``.pte`` file in ExecuTorch's Python runtime; the result is callable like the model."""
+    """Load a ``.pte`` file in ExecuTorch's runtime (its C++ extension); the result is callable like the model."""
     return PteRunner(path)
