@@ -49,3 +49,15 @@ def pytest_terminal_summary(terminalreporter):
     if floor:
         terminalreporter.write_line(f"floor: a kernel running only `import helpers as H; H.start(...)`, "
                                     f"{floor:.1f} s now; `make bench` measures ratios with floors between notebooks")
+
+
+def pytest_sessionfinish(session):
+    """Stop the waiting torch process the notebooks forked from, so no test run leaves a process behind.
+
+    (A learner's next fresh process simply starts another.)
+    """
+    try:
+        from helpers.course.warm_torch import stop_warm_torch
+        stop_warm_torch()
+    except Exception:  # never turn a finished run red over the clean-up
+        pass
