@@ -2,7 +2,7 @@
 
 A notebook that shows "this file loads in a new process that never saw your class" pays about two
 seconds each time, most of it importing torch again. ``run_python`` forks that process instead from
-a *waiting* one: a separate Python started once per learner and machine, which has run
+a *waiting* one: a separate Python started once per learner and machine (it exits after three idle hours), which has run
 ``import torch`` and nothing else, and which then waits on a socket. Each request gets its own
 forked process, with its own environment, working folder, ``sys.argv``, ``sys.path`` and
 ``__main__``: a real separate process whose only head start is that torch is imported.
@@ -16,7 +16,7 @@ environment changes such a setting (``PYTORCH_JIT=0`` for example, or anything s
 waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
 
 It costs memory: the waiting process holds torch (about 0.5 GB resident, most of it shared with the
-processes it forks); it exits after 30 idle minutes. The course benchmark counts its CPU-seconds
+processes it forks); it exits after three idle hours, one workshop session. The course benchmark counts its CPU-seconds
 in the notebook that used it, and the hub sizing counts its memory once per learner.
 
 This file uses the standard library only, because it is also the waiting process's program.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 __all__ = ["run_python", "warm_torch_status", "stop_warm_torch"]
 
-IDLE_SECONDS = 30 * 60
+IDLE_SECONDS = 3 * 60 * 60  # one workshop session: 02 starts it, 05, 09 and 10 come an hour or more later
 START_TIMEOUT = 120.0
 # Settings torch (or the libraries it loads) read once, at import: a forked process would keep the waiting one's.
 IMPORT_TIME_PREFIXES = ("PYTORCH_", "TORCH", "OMP_", "MKL_", "KMP_", "GOMP_", "LD_", "CUDA_", "PYTHONHASHSEED",
