@@ -1,4 +1,5 @@
 """How much memory loading a TorchScript file takes, per ``map_location`` (05_save_and_load)."""
+import gc
 import json
 import os
 from dataclasses import dataclass
@@ -15,17 +16,36 @@ def _kib(field: str) -> int:
     raise OSError(f"/proc/self/status has no {field} line")
 
 
+def _library_kib(folder: str) -> int:
+    """Resident pages of the files under ``folder`` mapped into this process (torch's shared libraries)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's header: address range ... path
+                inside = len(fields) > 5 and fields[5].startswith(folder)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
 def _measure_in_child(path: str, where: str, report_fd: int) -> None:
     """Runs in a forked child: load the file once, write what memory did as JSON, and never return."""
     try:
         import torch
+        # Objects the parent had not collected yet (a model a notebook cell built and dropped, held in a
+        # reference cycle) would be freed whenever the load's allocations trigger Python's collector, and
+        # that would subtract from the figures, even below zero. Collect them before the baseline.
+        gc.collect()
+        libraries = os.path.join(os.path.dirname(os.path.realpath(torch.__file__)), "lib")
         # Reset this process's peak resident memory (VmHWM) to what it holds now: the peak it reaches
         # from here on is the load's own, not the parent's history.
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        before = _kib("VmRSS:")
+        before, libraries_before = _kib("VmRSS:"), _library_kib(libraries)
         model = torch.jit.load(path, map_location=where)
         row = {"where": where, "peak_kib": _kib("VmHWM:") - before, "kept_kib": _kib("VmRSS:") - before,
+               "library_kib": _library_kib(libraries) - libraries_before,
                "data_bytes": sum(p.untyped_storage().nbytes() for p in model.parameters() if not p.is_meta),
                "all_meta": all(p.is_meta for p in model.parameters())}
     except BaseException as error:  # whatever happened, the parent gets one line, and the child exits
@@ -39,16 +59,19 @@ def _measure_in_child(path: str, where: str, report_fd: int) -> None:
 @dataclass(frozen=True)
 class LoadMemory:
     """One load of a file: how far resident memory rose (``peak_mb``), what it still held after (``kept_mb``),
-    the bytes of parameter data the loaded model holds, and whether every parameter is a meta tensor."""
+    how much of that is pages of torch's own library files the load ran (``kept_library_mb``), the bytes of
+    parameter data the loaded model holds, and whether every parameter is a meta tensor."""
     where: str
     peak_mb: float
     kept_mb: float
+    kept_library_mb: float
     data_bytes: int
     all_meta: bool
 
     def __str__(self):
         return (f"map_location={self.where!r}: memory rose by {self.peak_mb:.0f} MB at the peak, "
-                f"{self.kept_mb:.0f} MB still held after the load · parameter data held: {self.data_bytes / 2**20:.0f} MB")
+                f"{self.kept_mb:.0f} MB still held after the load ({self.kept_library_mb:.0f} MB of it torch's own "
+                f"library code) · parameter data held: {self.data_bytes / 2**20:.0f} MB")
 
 
 def measure_load_memory(path, locations=("meta", "cpu")) -> dict:
@@ -79,6 +102,6 @@ def measure_load_memory(path, locations=("meta", "cpu")) -> dict:
         row = json.loads(text) if text.strip() else {"where": where, "error": "the measuring process said nothing"}
         if "error" in row:
             raise RuntimeError(f"loading with map_location={where!r} failed in the measuring process: {row['error']}")
-        found[where] = LoadMemory(where, row["peak_kib"] / 1024, row["kept_kib"] / 1024, row["data_bytes"],
-                                  row["all_meta"])
+        found[where] = LoadMemory(where, row["peak_kib"] / 1024, row["kept_kib"] / 1024, row["library_kib"] / 1024,
+                                  row["data_bytes"], row["all_meta"])
     return found
