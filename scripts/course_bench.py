@@ -246,7 +246,7 @@ def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
             # The processes the notebook forked from the waiting torch process ran outside the kernel's tree:
             # their CPU (and the waiting process's start, in the notebook that started it) is its delta.
             warm = warm_torch_status()
-            cpu = tree_cpu_seconds(process, skip=[warm["pid"]] if warm else [])  # before shutdown: counters go with it
+            cpu = tree_cpu_seconds(process, skip=warm.get("pids", []))  # before shutdown: counters go with it
             cpu += max(0.0, warm.get("cpu_s", 0.0) - warm_before)
             hwm = peak_rss_bytes(pid)
         finally:

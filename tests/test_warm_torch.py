@@ -80,6 +80,19 @@ def test_a_switch_torch_reads_at_import_gets_a_cold_process():
     assert not run_python(["-c", "print(1)"], fresh_import=True).warm
 
 
+def test_a_setting_torch_sets_for_itself_keeps_the_process_warm():
+    # torch.export sets TORCHINDUCTOR_CACHE_DIR in the kernel; a fork is still right for what that kernel asks
+    done = run_python(["-c", "print(1)"], env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": "/tmp/somewhere"})
+    assert done.warm and done.stdout == "1\n"
+
+
+def test_other_import_time_settings_get_a_waiting_process_of_their_own():
+    code = "import os, torch; print(os.environ['OMP_NUM_THREADS'])"
+    done = run_python(["-c", code], env={**os.environ, "OMP_NUM_THREADS": "3"})
+    assert done.warm and done.stdout == "3\n"
+    assert len(warm_torch_status()["pids"]) >= 2
+
+
 def test_a_time_out_kills_the_process_and_raises():
     with pytest.raises(subprocess.TimeoutExpired):
         run_python(["-c", "import time; time.sleep(60)"], timeout=1)
@@ -105,7 +118,7 @@ def test_the_status_counts_the_forks_cpu():
     before = warm_torch_status()["cpu_s"] if warm_torch_status() else 0.0
     run_python(["-c", "x = 0\nfor i in range(3_000_000): x += i"])
     status = warm_torch_status()
-    assert status["pid"] and status["rss_mb"] > 0
+    assert status["pids"] and status["rss_mb"] > 0
     assert status["cpu_s"] > before
 
 

@@ -9,10 +9,10 @@ forked process, with its own environment, working folder, ``sys.argv``, ``sys.pa
 
 What the waiting process never does: import the workbook's helpers or any model class (it is
 started from this file's path, not as ``helpers.course...``), run a torch operation (so no thread
-pool exists when it forks), or keep torch settings that are read at import. A request whose
-environment changes such a setting (``PYTORCH_JIT=0`` for example, or anything starting with
-``PYTORCH_``, ``TORCH``, ``OMP_``, ``MKL_``, ``LD_``) runs in a cold ``python`` instead, as does
-``fresh_import=True``; ``result.warm`` says which it was. ``WORKBOOK_WARM_TORCH=0`` turns the
+pool exists when it forks), or keep torch settings that are read at import. A request that sets
+one of torch's own switches (``PYTORCH_JIT=0``, anything starting with ``PYTORCH_``) runs in a cold
+``python`` instead, as does ``fresh_import=True``; ``result.warm`` says which it was. Other settings
+read at import (``TORCH_*``, ``OMP_*``, ``MKL_*``, ``LD_*`` ...) get a waiting process per set of values. ``WORKBOOK_WARM_TORCH=0`` turns the
 waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
 
 It costs memory: the waiting process holds torch (about 0.5 GB resident, most of it shared with the
@@ -37,23 +37,30 @@ __all__ = ["run_python", "warm_torch_status", "stop_warm_torch"]
 IDLE_SECONDS = 3 * 60 * 60  # one workshop session: 02 starts it, 05, 09 and 10 come an hour or more later
 START_TIMEOUT = 120.0
 # Settings torch (or the libraries it loads) read once, at import: a forked process would keep the waiting one's.
-IMPORT_TIME_PREFIXES = ("PYTORCH_", "TORCH", "OMP_", "MKL_", "KMP_", "GOMP_", "LD_", "CUDA_", "PYTHONHASHSEED",
+# Each set of them gets a waiting process of its own. (Not TORCHINDUCTOR_*: torch sets those itself, at run time.)
+IMPORT_TIME_PREFIXES = ("PYTORCH_", "TORCH_", "OMP_", "MKL_", "KMP_", "GOMP_", "LD_", "PYTHONHASHSEED",
                         "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE")
+# torch's documented switches (PYTORCH_JIT=0 ...): a process that sets one wants torch imported anew, so it gets a cold one
+COLD_PREFIXES = ("PYTORCH_",)
 
 
 # ------------------------------------------------------------------ where the waiting process listens
 
-def _socket_path() -> Path:
-    """One socket per user, interpreter, torch install and version of this file."""
+def _folder() -> Path:
+    folder = Path(os.environ.get("WORKBOOK_WARM_TORCH_DIR") or tempfile.gettempdir()) / f"workbook-warm-torch-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _socket_path(import_env: dict) -> Path:
+    """One socket per user, interpreter, torch install, version of this file and set of import-time settings."""
     import importlib.util
     spec = importlib.util.find_spec("torch")
     torch_init = Path(spec.origin) if spec and spec.origin else Path("none")
     stamp = "|".join([os.path.realpath(sys.executable), str(torch_init),
                       str(torch_init.stat().st_mtime_ns) if torch_init.exists() else "",
-                      str(Path(__file__).stat().st_mtime_ns)])
-    folder = Path(os.environ.get("WORKBOOK_WARM_TORCH_DIR") or tempfile.gettempdir()) / f"workbook-warm-torch-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / (hashlib.sha256(stamp.encode()).hexdigest()[:16] + ".sock")
+                      str(Path(__file__).stat().st_mtime_ns), json.dumps(sorted(import_env.items()))])
+    return _folder() / (hashlib.sha256(stamp.encode()).hexdigest()[:16] + ".sock")
 
 
 def _import_time_env(env) -> dict:
@@ -81,9 +88,9 @@ def _ping(path: Path):
         return None
 
 
-def _ensure_server():
-    """The waiting process's ping reply, starting it first if none listens; None if it cannot start."""
-    path = _socket_path()
+def _ensure_server(env: dict):
+    """(socket, ping reply) of the waiting process for ``env``'s import-time settings, started first if need be."""
+    path = _socket_path(_import_time_env(env))
     answer = _ping(path)
     if answer:
         return path, answer
@@ -93,9 +100,9 @@ def _ensure_server():
         answer = _ping(path)
         if answer:
             return path, answer
-        # torch's own switches are left out, so that one set for a moment (07 sets PYTORCH_JIT) is not kept
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTORCH_", "TORCH", "PYTHONPATH"))}
-        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path)], env=env,
+        # the request's own environment (its import-time settings are the socket's), without the request's PYTHONPATH
+        server_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path)], env=server_env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
         deadline = time.monotonic() + START_TIMEOUT
@@ -107,24 +114,35 @@ def _ensure_server():
     return None, None
 
 
+def _running() -> list:
+    """(socket, ping reply) of every waiting process of this user that answers."""
+    answers = ((path, _ping(path)) for path in sorted(_folder().glob("*.sock")))
+    return [(path, answer) for path, answer in answers if answer]
+
+
 def warm_torch_status() -> dict:
-    """The waiting process's pid, its CPU-seconds (its own and its finished forks') and resident MB; {} if none runs."""
-    answer = _ping(_socket_path())
-    return answer or {}
+    """This user's waiting processes: ``pids``, CPU-seconds (their own and their finished forks') and resident MB.
+
+    ``{}`` if none runs. (Usually there is one; another set of import-time settings gets another.)
+    """
+    running = [answer for _, answer in _running()]
+    if not running:
+        return {}
+    return {"pids": [a["pid"] for a in running], "cpu_s": sum(a["cpu_s"] for a in running),
+            "rss_mb": sum(a["rss_mb"] for a in running)}
 
 
 def stop_warm_torch() -> bool:
-    """Stop the waiting process, if one runs (the next ``run_python`` starts another); True if one was stopped."""
+    """Stop this user's waiting processes (the next ``run_python`` starts one again); True if one was stopped."""
     import signal
-    pid = warm_torch_status().get("pid")
-    if not pid:
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+    running = _running()
+    for _, answer in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(answer["pid"], signal.SIGTERM)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _ping(_socket_path()):
+    while time.monotonic() < deadline and any(_ping(path) for path, _ in running):
         time.sleep(0.05)
-    return True
+    return bool(running)
 
 
 # ------------------------------------------------------------------ the client
@@ -145,10 +163,10 @@ def run_python(args, *, env=None, cwd=None, input: str = "", timeout: float = 12
     env = dict(os.environ if env is None else env)
     cwd = str(cwd or os.getcwd())
     warm = (not fresh_import and hasattr(os, "fork") and os.environ.get("WORKBOOK_WARM_TORCH", "1") != "0"
-            and _parse_args(list(args)) is not None)
+            and not any(k.startswith(COLD_PREFIXES) for k in env) and _parse_args(list(args)) is not None)
     if warm:
-        path, answer = _ensure_server()
-        warm = bool(answer) and _import_time_env(env) == answer.get("import_time_env")
+        path, answer = _ensure_server(env)
+        warm = bool(answer)
     if not warm:
         done = subprocess.run([sys.executable, *args], env=env, cwd=cwd, input=input, capture_output=True,
                               text=True, timeout=timeout)
