@@ -8,11 +8,10 @@ raises ``AssertionError`` naming the entry as soon as torch stops behaving as th
 so a torch release that lifts a limitation turns the tests red instead of leaving the
 workbook teaching something false.
 
-``torch.jit.script`` reads the source of what it compiles (with ``inspect``), so code built
-from a string by ``exec`` cannot be scripted. ``load_snippet`` therefore writes each snippet
-to a file named after its content, in this process's own work folder, and imports it from
-there: the source is always retrievable, from any current directory, and two processes never
-touch each other's files.
+``load_snippet`` writes each snippet to a file named after its content, in this process's own
+work folder, and imports it from there, so that every model it builds has a source file behind
+it (``torch.jit.script`` reads that source with ``inspect``): the file is found from any
+current directory, and two processes never touch each other's files.
 """
 import contextlib
 import copy
