@@ -409,6 +409,10 @@ def markdown_table(report: dict) -> str:
     course = report["course"]
     lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | "
                  f"{course['wall_s']:.1f} | {course['cpu_s_per_learner']:.1f} | {course['peak_rss_mb_max']:.0f} (max) |")
+    warm = report.get("warm_torch") or {}
+    if warm.get("running"):
+        lines += ["", f"Besides the kernels: the waiting torch process that fresh processes fork from, "
+                      f"{warm['rss_mb']:.0f} MB resident (one per learner; its CPU-seconds are in the notebooks that used it)."]
     return "\n".join(lines)
 
 
