@@ -61,6 +61,30 @@ def test_an_exported_model_that_raises_is_a_divergent_row_not_a_crash():
     assert not report["batch 5"].close and report["negated"].exact
 
 
+def test_the_summary_says_fails_on_and_shows_the_error_when_the_copy_raises():
+    def refuses_big_batches(x):
+        if x.shape[0] > 2:
+            raise RuntimeError("input too large")
+        return x * 2
+
+    def double(x):
+        return x * 2
+
+    small, big = torch.ones(2, 3), torch.ones(5, 3)
+    only_fails = H.parity(double, refuses_big_batches, inputs={"small": small, "big": big}, label="runtime")
+    assert only_fails.summary.startswith("✘ runtime fails on 1 of 2 inputs, first at 'big' "
+                                         "(RuntimeError: input too large)")
+    assert "diverges" not in only_fails.summary and not only_fails.all_close
+
+    def off_and_refusing(x):
+        return refuses_big_batches(x) + 1
+
+    both = H.parity(double, off_and_refusing, inputs={"small": small, "big": big}, label="runtime")
+    assert both.summary.startswith("✘ runtime fails on 1 of 2 inputs, first at 'big' (RuntimeError: input too large), "
+                                   "and diverges from eager on 1 more (")
+    assert H.parity(double, lambda x: x * 3, inputs=[small]).summary.startswith(
+        "✘ converted diverges from eager on 1 of 1 input, first at 'input 0'")
+
 def test_several_inputs_and_tuple_outputs():
     model, example = H.sample_model("rnn_cell"), H.example_input("rnn_cell")
     with warnings.catch_warnings():

@@ -8,9 +8,10 @@ class source, its weights, the example's shapes and dtypes, the dynamic shapes a
 change any of them and it compiles again. ``make aoti`` builds the course's packages ahead.
 
 ``H.load_aoti(path)`` loads a package with ``torch._inductor.aoti_load_package``. The loader unpacks
-the compiled library into a fresh ``aotinductor_*`` folder under ``$TMPDIR`` and leaves it there;
-this helper points ``$TMPDIR`` at a private folder for the load and removes that folder afterwards
-(the library is already mapped into the process, so nothing needs it any more).
+the compiled library into a fresh ``aotinductor_*`` folder under ``$TMPDIR``; torch removes it when
+the model is freed or Python exits normally, but a process that ends abruptly leaves it behind (10
+shows both). This helper points ``$TMPDIR`` at a private folder for the load and removes that folder
+at once (the library is already mapped into the process, so nothing needs it any more).
 
 The CUDA build of torch logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
 ``torch.utils.cpp_extension`` is first imported on a machine that has a CUDA toolkit (``nvcc``) but no

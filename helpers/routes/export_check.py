@@ -383,7 +383,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                 bad.append(i)
         if bad:
             if method == "trace":
-                hint = "the trace recorded the path of input 0 only: script the model, or rewrite the if with torch.cond"
+                hint = ("the trace recorded only what input 0 ran (its branches, its loop counts): script the model, "
+                        "or write a data-dependent if with torch.cond")
             elif model.training:
                 hint = "the model is in training mode (dropout, batch norm): call model.eval() before exporting"
             else:

@@ -321,9 +321,16 @@ class ParityReport:
         if self.all_close:
             where = "its 1 input" if n == 1 else f"all {n} inputs"
             return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}){tail}"
-        bad = len(self.divergences)
-        return (f"✘ {self.names[1]} diverges from {self.names[0]} on {bad} of {n} input{'s' if n > 1 else ''}, "
-                f"first at {self.first_divergence!r} ({tol}){tail}")
+        inputs = f"input{'s' if n > 1 else ''}"
+        failed = [r for r in self.rows if r.error]
+        if not failed:
+            return (f"✘ {self.names[1]} diverges from {self.names[0]} on {len(self.divergences)} of {n} {inputs}, "
+                    f"first at {self.first_divergence!r} ({tol}){tail}")
+        # an input the copy raised on is no numeric divergence: say that it failed, and with what
+        differs = len(self.divergences) - len(failed)
+        also = f", and diverges from {self.names[0]} on {differs} more ({tol})" if differs else ""
+        return (f"✘ {self.names[1]} fails on {len(failed)} of {n} {inputs}, first at {failed[0].label!r} "
+                f"({failed[0].error}){also}{tail}")
 
     def __str__(self):
         head = ("input", "shape", "exact", "close", "largest |diff|")
