@@ -129,3 +129,12 @@ def test_bad_arguments_get_one_clear_error(bad):
         return
     with pytest.raises(TypeError, match="run_python takes Python's arguments as a list of strings"):
         run_python(bad)
+
+
+def test_a_forked_process_ends_as_python_does_finalizers_and_atexit_included():
+    code = ("import atexit\nclass Noisy:\n    def __del__(self):\n        print('finalized', flush=True)\n"
+            "keep = Noisy()\natexit.register(lambda: print('atexit', flush=True))\nprint('body')")
+    done = run_python(["-c", code])
+    cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.warm
+    assert done.stdout.split() == cold.stdout.split() == ["body", "atexit", "finalized"]

@@ -230,8 +230,11 @@ def _serve(path: str):
             server.close()
             try:
                 _handle(conn, base_path, filters, import_time_env)
-            finally:
-                os._exit(0)
+            except _Finished as finished:  # only in the forked process: leave as python does, finalizers and all
+                sys.exit(finished.code)
+            except BaseException:
+                pass
+            os._exit(0)  # the handler leaves at once: nothing of it needs cleaning up
         conn.close()
     server.close()
     with contextlib.suppress(FileNotFoundError):
@@ -276,8 +279,16 @@ def _handle(conn, base_path, filters, import_time_env):
     conn.sendall(json.dumps({"returncode": code, "timed_out": timed_out}).encode() + b"\n")
 
 
+class _Finished(BaseException):
+    """Raised in a forked process when its code has run: the interpreter then shuts down as ``python`` would."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
 def _become(request, base_path, filters):
-    """Turn this forked process into ``python *args`` as a new interpreter would run it, then exit."""
+    """Turn this forked process into ``python *args`` as a new interpreter would run it; raise _Finished at its end."""
     import runpy
     import signal
     import traceback
@@ -319,13 +330,11 @@ def _become(request, base_path, filters):
         except BaseException:
             traceback.print_exc()
             code = 1
-        import atexit
-        atexit._run_exitfuncs()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    except BaseException:  # setting up failed: say why, as an interpreter that cannot start would
+        traceback.print_exc()
+        code = 1
+    # A normal shutdown from here: atexit functions, finalizers and flushing run as in any ``python``.
+    raise _Finished(code)
 
 
 def _process_cpu(pid: int) -> float:
