@@ -19,6 +19,7 @@ line does the same: ``python -m helpers.diagnose my_model.py:make_model``.
 import copy
 import dataclasses
 import html
+import functools
 import io
 import linecache
 import os
@@ -674,13 +675,20 @@ def _same_answers(a, b) -> bool:
     return True
 
 
+@functools.cache
+def _first_export():
+    """torch.export's first call sets up what every later call reuses: done once here, each forked worker
+    inherits it instead of setting it up again and throwing it away."""
+    torch.export.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),))
+
+
 def _warm_up(routes):
     """Import in this process what the workers need, so each forked worker does not import it again."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if {"export", "onnx", "aoti"} & set(routes):
             import torch._dynamo  # noqa: F401 - the slow part of torch.export's first call
-            import torch.export  # noqa: F401
+            _first_export()
         if "onnx" in routes:
             import onnxruntime  # noqa: F401
             import onnxscript  # noqa: F401
