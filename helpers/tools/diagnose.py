@@ -18,8 +18,8 @@ line does the same: ``python -m helpers.diagnose my_model.py:make_model``.
 """
 import copy
 import dataclasses
-import html
 import functools
+import html
 import io
 import linecache
 import os
