@@ -230,11 +230,8 @@ def _serve(path: str):
             server.close()
             try:
                 _handle(conn, base_path, filters, import_time_env)
-            except _Finished as finished:  # only in the forked process: leave as python does, finalizers and all
-                sys.exit(finished.code)
-            except BaseException:
-                pass
-            os._exit(0)  # the handler leaves at once: nothing of it needs cleaning up
+            finally:
+                os._exit(0)
         conn.close()
     server.close()
     with contextlib.suppress(FileNotFoundError):
@@ -279,22 +276,14 @@ def _handle(conn, base_path, filters, import_time_env):
     conn.sendall(json.dumps({"returncode": code, "timed_out": timed_out}).encode() + b"\n")
 
 
-class _Finished(BaseException):
-    """Raised in a forked process when its code has run: the interpreter then shuts down as ``python`` would."""
-
-    def __init__(self, code):
-        super().__init__(code)
-        self.code = code
-
-
 def _become(request, base_path, filters):
-    """Turn this forked process into ``python *args`` as a new interpreter would run it; raise _Finished at its end."""
+    """Turn this forked process into ``python *args`` as a new interpreter would run it, then exit."""
     import runpy
     import signal
     import traceback
     import types
     import warnings
-    code = 1
+    code, scope = 1, {}
     try:
         os.setpgid(0, 0)  # its own group: a time-out kills it and whatever it started
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -317,11 +306,12 @@ def _become(request, base_path, filters):
             warnings._setoption(option)
         try:
             if script:
-                runpy.run_path(script, run_name="__main__")
+                scope = runpy.run_path(script, run_name="__main__")
             else:
                 main = types.ModuleType("__main__")
                 sys.modules["__main__"] = main
-                exec(compile(source, "<string>", "exec"), main.__dict__)
+                scope = main.__dict__
+                exec(compile(source, "<string>", "exec"), scope)
             code = 0
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
@@ -333,8 +323,20 @@ def _become(request, base_path, filters):
     except BaseException:  # setting up failed: say why, as an interpreter that cannot start would
         traceback.print_exc()
         code = 1
-    # A normal shutdown from here: atexit functions, finalizers and flushing run as in any ``python``.
-    raise _Finished(code)
+    # The end of an interpreter, in its order: atexit functions, then the script's globals go (their finalizers
+    # run: a loaded model cleans up after itself), then files are flushed. The rest of a normal shutdown, tearing
+    # down torch's own modules, would take most of a second and change nothing the script can see.
+    try:
+        import atexit
+        import gc
+        atexit._run_exitfuncs()
+        scope.clear()
+        gc.collect()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def _process_cpu(pid: int) -> float:
