@@ -138,3 +138,23 @@ def test_a_forked_process_ends_as_python_does_finalizers_and_atexit_included():
     cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.warm
     assert done.stdout.split() == cold.stdout.split() == ["body", "atexit", "finalized"]
+
+
+def test_the_waiting_process_ends_with_its_owner(tmp_path):
+    # "server" plays a Jupyter server: it starts a "kernel" that asks for a fresh process, then it ends
+    env = {**os.environ, "WORKBOOK_WARM_TORCH_DIR": str(tmp_path)}
+    kernel = ("from helpers.course.warm_torch import run_python, warm_torch_status\n"
+              "assert run_python(['-c', 'print(1)']).warm\nprint(warm_torch_status()['pids'][0])")
+    server = f"import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', {kernel!r}], capture_output=True, text=True).stdout)"
+    ran = subprocess.run([sys.executable, "-c", server], env=env, capture_output=True, text=True, timeout=120)
+    pid = int(ran.stdout.split()[-1])
+    import time
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the waiting process outlived the process that started the one that asked for it")

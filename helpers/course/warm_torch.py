@@ -2,7 +2,7 @@
 
 A notebook that shows "this file loads in a new process that never saw your class" pays about two
 seconds each time, most of it importing torch again. ``run_python`` forks that process instead from
-a *waiting* one: a separate Python started once per learner and machine (it exits after three idle hours), which has run
+a *waiting* one: a separate Python started once per learner and Jupyter server, which has run
 ``import torch`` and nothing else, and which then waits on a socket. Each request gets its own
 forked process, with its own environment, working folder, ``sys.argv``, ``sys.path`` and
 ``__main__``: a real separate process whose only head start is that torch is imported.
@@ -16,7 +16,8 @@ read at import (``TORCH_*``, ``OMP_*``, ``MKL_*``, ``LD_*`` ...) get a waiting p
 waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
 
 It costs memory: the waiting process holds torch (about 0.5 GB resident, most of it shared with the
-processes it forks); it exits after three idle hours, one workshop session. The course benchmark counts its CPU-seconds
+processes it forks); it exits with whatever started the kernel that asked for it (JupyterLab, a hub
+server, the benchmark), or after three idle hours. The course benchmark counts its CPU-seconds
 in the notebook that used it, and the hub sizing counts its memory once per learner.
 
 This file uses the standard library only, because it is also the waiting process's program.
@@ -102,7 +103,11 @@ def _ensure_server(env: dict):
             return path, answer
         # the request's own environment (its import-time settings are the socket's), without the request's PYTHONPATH
         server_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
-        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path)], env=server_env,
+        # Its owner is whatever started the asking process (a kernel's Jupyter server, the benchmark, pytest): when
+        # the owner ends, so does the waiting process, and a stopped hub server leaves nothing behind.
+        owner = os.getppid()
+        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path), str(owner),
+                          _start_time(owner)], env=server_env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
         deadline = time.monotonic() + START_TIMEOUT
@@ -200,7 +205,15 @@ def _parse_args(args):
 
 # ------------------------------------------------------------------ the waiting process
 
-def _serve(path: str):
+def _start_time(pid: int) -> str:
+    """When ``pid`` started (clock ticks since boot), so that a reused pid is not taken for the same process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _serve(path: str, owner: int = 0, owner_start: str = ""):
     import signal
     import warnings
     base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
@@ -212,9 +225,9 @@ def _serve(path: str):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(64)
-    server.settimeout(5)
+    server.settimeout(1)
     last_used = time.monotonic()
-    while time.monotonic() - last_used < IDLE_SECONDS:
+    while time.monotonic() - last_used < IDLE_SECONDS and (not owner or _start_time(owner) == owner_start):
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:  # reaping adds the handlers' (and their forks') CPU to ours
                 pass
@@ -359,4 +372,4 @@ def _rss_mb(pid: int) -> float:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
-    _serve(sys.argv[2])
+    _serve(sys.argv[2], *([int(sys.argv[3]), sys.argv[4]] if len(sys.argv) > 4 else []))
