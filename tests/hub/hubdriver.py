@@ -159,6 +159,8 @@ class Hub:
             except subprocess.TimeoutExpired:
                 notes.append("the hub ignored SIGTERM for 60 s")
         left = self.processes()
+        # a process may end on its own once its server has gone: the waiting torch process looks each second
+        _, left = psutil.wait_procs(left, timeout=5)
         for proc in left:
             notes.append(f"left running, ended: {proc.pid} {' '.join(proc.cmdline()[:3]) if proc.is_running() else ''}")
             try:
