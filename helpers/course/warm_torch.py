@@ -205,21 +205,25 @@ def _parse_args(args):
 
 # ------------------------------------------------------------------ the waiting process
 
+def _stat(pid: int) -> list:
+    """The fields of /proc/<pid>/stat after the command name (state first); [] if there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def _start_time(pid: int) -> str:
     """When ``pid`` started (clock ticks since boot), so that a reused pid is not taken for the same process."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 def _serve(path: str, owner: int = 0, owner_start: str = ""):
-    import signal
     import warnings
     base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
     import torch  # noqa: F401  -- the head start; no torch operation runs here, so no thread pool exists to fork
     filters = list(warnings.filters)
-    import_time_env = _import_time_env(os.environ)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -242,7 +246,7 @@ def _serve(path: str, owner: int = 0, owner_start: str = ""):
         if os.fork() == 0:  # a handler per request: reads it, forks the process, waits for it, answers
             server.close()
             try:
-                _handle(conn, base_path, filters, import_time_env)
+                _handle(conn, base_path, filters)
             finally:
                 os._exit(0)
         conn.close()
@@ -251,8 +255,7 @@ def _serve(path: str, owner: int = 0, owner_start: str = ""):
         os.unlink(path)
 
 
-def _handle(conn, base_path, filters, import_time_env):
-    import resource
+def _handle(conn, base_path, filters):
     import signal
     data = b""
     while not data.endswith(b"\n"):
@@ -262,11 +265,9 @@ def _handle(conn, base_path, filters, import_time_env):
         data += chunk
     request = json.loads(data)
     if request.get("ping"):
-        usage = resource.getrusage(resource.RUSAGE_SELF)
         parent = os.getppid()
-        conn.sendall(json.dumps({"pid": parent, "import_time_env": import_time_env,
-                                 "cpu_s": _process_cpu(parent), "rss_mb": _rss_mb(parent),
-                                 "handler_max_rss_mb": usage.ru_maxrss / 1000}).encode() + b"\n")
+        conn.sendall(json.dumps({"pid": parent, "cpu_s": _process_cpu(parent),
+                                 "rss_mb": _rss_mb(parent)}).encode() + b"\n")
         return
     child = os.fork()
     if child == 0:
@@ -354,11 +355,8 @@ def _become(request, base_path, filters):
 
 def _process_cpu(pid: int) -> float:
     """User + system CPU-seconds of ``pid`` and of the children it has reaped, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
+    fields = _stat(pid)
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK") if len(fields) > 14 else 0.0
 
 
 def _rss_mb(pid: int) -> float:

@@ -72,6 +72,14 @@ def atomic_write_bytes(path, data) -> Path:
     return Path(path)
 
 
+def repo_relative(path) -> str:
+    """``path`` as the learner finds it: relative to the repository when it lies inside, else as it is."""
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` through a temporary file and an atomic rename; return the path."""
     if not isinstance(text, str):

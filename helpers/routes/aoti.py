@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.workdir import REPO_ROOT
+from ..course.workdir import REPO_ROOT, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
@@ -227,7 +227,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
     if target.is_file() and not force:
         package = _package(target, key, False, start)
         if not quiet:
-            print(f"✔ using the cached package {_shown(target)} (compiled earlier in {package.compile_seconds:.0f} s)")
+            print(f"✔ using the cached package {repo_relative(target)} (compiled earlier in {package.compile_seconds:.0f} s)")
         return package
     with _lock(cache_dir):
         if target.is_file() and not force:
@@ -255,7 +255,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             compile_seconds = time.monotonic() - compile_start
             if code != 0 or not temporary.is_file():
                 raise AotiCompileError(f"AOTInductor failed (exit {code}): {_last_error(log_path.read_text(errors='replace'))}"
-                                       f" — full log in {_shown(log_path)}")
+                                       f" — full log in {repo_relative(log_path)}")
             os.replace(temporary, target)  # atomic: readers see no package or the whole package
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -271,7 +271,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             shutil.rmtree(work, ignore_errors=True)
     package = _package(target, key, True, start)
     if not quiet:
-        print(f"✔ compiled {_shown(target)} in {package.compile_seconds:.0f} s")
+        print(f"✔ compiled {repo_relative(target)} in {package.compile_seconds:.0f} s")
     return package
 
 
@@ -314,13 +314,6 @@ def zip_entries(path) -> list:
     path = Path(os.fspath(path))
     with zipfile.ZipFile(path) as archive:
         return [n.split("/", 1)[1] if "/" in n else n for n in archive.namelist()]
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _compile_main(exported: str, output: str) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.workdir import REPO_ROOT, atomic_write_text
+from ..course.workdir import REPO_ROOT, atomic_write_text, repo_relative
 
 __all__ = ["CPP_SOURCE", "CPP_BUILD_DIR", "CPP_PROGRAMS", "CppToolchainError", "CppBuildError", "CppBuild",
            "cpp_build_command", "build_cpp", "cached_cpp_binary", "custom_op_library", "build_all_cpp"]
@@ -295,7 +295,7 @@ def _build(program: str, force: bool, compiler, source, build_dir, progress: boo
         for folder in look_in:
             if (folder / target.file_name(key)).is_file():
                 if not quiet:
-                    print(f"✔ using the cached build {_shown(folder / target.file_name(key))} "
+                    print(f"✔ using the cached build {repo_relative(folder / target.file_name(key))} "
                           "(the source has not changed since it was compiled)")
                 return CppBuild(folder / target.file_name(key), False, time.monotonic() - start, key)
 
@@ -303,7 +303,7 @@ def _build(program: str, force: bool, compiler, source, build_dir, progress: boo
     with _build_lock(build_dir):
         if built.is_file() and not force:  # another process finished the same build while we waited
             if not quiet:
-                print(f"✔ another process has just built {_shown(built)}: using it")
+                print(f"✔ another process has just built {repo_relative(built)}: using it")
             return CppBuild(built, False, time.monotonic() - start, key)
         timing = build_dir / f"build_seconds-{target.name}.txt"
         try:
@@ -322,7 +322,7 @@ def _build(program: str, force: bool, compiler, source, build_dir, progress: boo
         if code != 0 or not temporary.is_file():
             temporary.unlink(missing_ok=True)
             raise CppBuildError(f"{compiler} failed (exit {code}): {_first_error(log_path.read_text(errors='replace'))}"
-                                f" — full log in {_shown(log_path)}")
+                                f" — full log in {repo_relative(log_path)}")
         os.replace(temporary, built)  # atomic: readers see no file or the whole binary
         _write_text_atomically(timing, f"{time.monotonic() - compile_start:.1f}")
         link = build_dir / f".{target.link_name}.{os.getpid()}.link"
@@ -337,7 +337,7 @@ def _build(program: str, force: bool, compiler, source, build_dir, progress: boo
                 old.unlink(missing_ok=True)
     seconds = time.monotonic() - start
     if not quiet:
-        print(f"✔ built {_shown(built)} in {seconds:.1f} s")
+        print(f"✔ built {repo_relative(built)} in {seconds:.1f} s")
     return CppBuild(built, True, seconds, key)
 
 
@@ -372,10 +372,3 @@ def build_all_cpp(force: bool = False, *, progress: bool = True, quiet: bool = F
     built = {program: build_cpp(force, program=program, progress=progress, quiet=quiet) for program in CPP_PROGRAMS}
     built["custom_op"] = custom_op_library(force, progress=progress, quiet=quiet)
     return built
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)

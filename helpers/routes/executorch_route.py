@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text
+from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import aoti_cache_key
 from .cpp_build import BuiltFile
 
@@ -166,6 +167,12 @@ def _versions() -> str:
     return f"torch {torch.__version__}, executorch {executorch_version()}"
 
 
+def _stamp(backend) -> dict:
+    """What every record says of how its lowering was made: backend, versions and when."""
+    return {"backend": backend, "torch": torch.__version__, "executorch": executorch_version(),
+            "versions": _versions(), "made": time.strftime("%Y-%m-%d %H:%M")}
+
+
 def _target(name, backend, key, cache_dir, decompose=False):
     return cache_dir / f"{name}-{backend}{'-decomposed' if decompose else ''}-{key}.pte"
 
@@ -209,13 +216,6 @@ def _write_record(target, record) -> None:
     atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(Path(path).relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, backend="portable", name="model",
              decompose=False, lower_seconds=float("nan"), cache_dir=None) -> PteFile:
     """File ``executorch_program`` (what ``.to_executorch()`` returned) in the cache under ``source``'s key.
@@ -231,9 +231,7 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
     with atomic_path(target) as temporary, open(temporary, "wb") as out:
         executorch_program.write_to_file(out)
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
-    _write_record(target, {"lower_seconds": seconds, "backend": backend, "torch": torch.__version__,
-                           "executorch": executorch_version(), "versions": _versions(),
-                           "made": time.strftime("%Y-%m-%d %H:%M")})
+    _write_record(target, {"lower_seconds": seconds, **_stamp(backend)})
     return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
 
 
@@ -244,7 +242,7 @@ def _replay(record, target):
     if not (isinstance(kind, type) and issubclass(kind, Exception)):
         kind, message = RuntimeError, f"{record.get('error_type', 'Error')}: {message}"
     error = kind(message)
-    error.add_note(f"recorded when {_shown(target)} was lowered ({record.get('versions', '?')}, "
+    error.add_note(f"recorded when {repo_relative(target)} was lowered ({record.get('versions', '?')}, "
                    f"{record.get('made', '?')}); a new torch or executorch lowers again")
     return error
 
@@ -267,16 +265,15 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     if not force:
         if target.is_file():
             pte = _pte(target, backend, False, key)
-            say(f"✔ cached {_shown(target)} (lowered in {pte.lower_seconds:.1f} s with {pte.versions or '?'})")
+            say(f"✔ cached {repo_relative(target)} (lowered in {pte.lower_seconds:.1f} s with {pte.versions or '?'})")
             return pte
         record = _record(target)
         if record.get("failed"):
             say(f"✘ this lowering failed when it was recorded ({record.get('versions', '?')}); raising its error again")
             raise _replay(record, target)
-    import sys
     first = "executorch.exir" not in sys.modules
     print(f"lowering {name} for ExecuTorch ({backend}{', decomposed first' if decompose else ''}), not in "
-          f"{_shown(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
+          f"{repo_relative(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
     lower, partitioner = _import_executorch()
     from .export_bridge import quiet_export
     start = time.monotonic()
@@ -296,9 +293,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_record(target, {"failed": True, "error_type": type(error).__name__,
                                "error_module": type(error).__module__, "error": str(error),
-                               "lower_seconds": round(time.monotonic() - start, 2), "backend": backend,
-                               "torch": torch.__version__, "executorch": executorch_version(),
-                               "versions": _versions(), "made": time.strftime("%Y-%m-%d %H:%M")})
+                               "lower_seconds": round(time.monotonic() - start, 2), **_stamp(backend)})
         raise
     return save_pte(executorch_program, model, example, dynamic_shapes, backend=backend, name=name,
                     decompose=decompose, lower_seconds=time.monotonic() - start, cache_dir=cache_dir)
