@@ -65,6 +65,26 @@ def test_exit_codes_and_errors_are_those_of_python(code, returncode, last_line):
     assert (done.stderr.strip().splitlines() or [""])[-1] == (cold.stderr.strip().splitlines() or [""])[-1] == last_line
 
 
+def _without_addresses(text):
+    import re
+    return re.sub(r"0x[0-9a-f]+", "0x…", text)
+
+
+def test_a_traceback_reads_as_python_prints_it(tmp_path):
+    """From the script's own frame: no frame of the waiting process's program, none of runpy's."""
+    code = "import torch\ndef load(path):\n    return torch.jit.load(path)\nload('no_such_file.pt')\n"
+    script = tmp_path / "job.py"
+    script.write_text(code)
+    for args in (["-c", code], [str(script)]):
+        done = run_python(args, cwd=tmp_path)
+        cold = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert done.warm and done.returncode == cold.returncode == 1
+        warm_trace = done.stderr[done.stderr.index("Traceback"):]
+        cold_trace = cold.stderr[cold.stderr.index("Traceback"):]
+        assert _without_addresses(warm_trace) == _without_addresses(cold_trace)
+        assert "warm_torch" not in done.stderr and "runpy" not in done.stderr
+
+
 def test_stdin_and_warning_options():
     done = run_python(["-W", "error::UserWarning", "-c", "import warnings\nprint(input())\nwarnings.warn('w')"],
                       input="typed\n")

@@ -331,8 +331,8 @@ def _become(request, base_path, filters):
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
             if stop.code is not None and not isinstance(stop.code, int):
                 print(stop.code, file=sys.stderr)
-        except BaseException:
-            traceback.print_exc()
+        except BaseException as error:
+            _print_traceback(error)
             code = 1
     except BaseException:  # setting up failed: say why, as an interpreter that cannot start would
         traceback.print_exc()
@@ -351,6 +351,18 @@ def _become(request, base_path, filters):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def _print_traceback(error: BaseException):
+    """Print ``error``'s traceback as ``python`` would: from the script's own frame, without this file's or runpy's."""
+    import runpy
+    import traceback
+    own = {os.path.abspath(__file__), os.path.abspath(runpy.__file__), "<frozen runpy>"}
+    frames = error.__traceback__
+    while frames is not None and (frames.tb_frame.f_code.co_filename in own
+                                  or os.path.abspath(frames.tb_frame.f_code.co_filename) in own):
+        frames = frames.tb_next
+    traceback.print_exception(type(error), error, frames)
 
 
 def _process_cpu(pid: int) -> float:
