@@ -17,17 +17,17 @@ def load_solution():
 
 
 def test_solution_passes(capsys):
-    assert H.check_other_branch(torch.jit.script(Gate()), load_solution().other_branch_input)
+    assert H.check_gate_probe(torch.jit.script(Gate()), load_solution().other_branch_input)
     assert capsys.readouterr().out.startswith("✔")
 
 
 def test_wrong_answers_get_feedback(capsys):
     scripted = torch.jit.script(Gate())
-    assert not H.check_other_branch(scripted, torch.tensor([1.0]))
+    assert not H.check_gate_probe(scripted, torch.tensor([1.0]))
     assert "sum(x) = 1 > 0" in capsys.readouterr().out
-    assert not H.check_other_branch(scripted, [1.0])
+    assert not H.check_gate_probe(scripted, [1.0])
     assert "should be a tensor" in capsys.readouterr().out
-    assert H.check_other_branch(scripted, torch.tensor([-1, -2]))  # integer tensors take the branch too
+    assert H.check_gate_probe(scripted, torch.tensor([-1, -2]))  # integer tensors take the branch too
 
 
 def test_odd_inputs_get_feedback_without_a_crash(capsys):
@@ -40,16 +40,16 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         (None, "you gave a NoneType"),
     ]
     for x, expected in cases:
-        result = H.check_other_branch(scripted, x)
+        result = H.check_gate_probe(scripted, x)
         out = capsys.readouterr().out
         assert expected in out, (x, out)
         assert result == (expected == "✔")
-    assert not H.check_other_branch(Gate, torch.tensor([-1.0]))
+    assert not H.check_gate_probe(Gate, torch.tensor([-1.0]))
     assert "the class itself" in capsys.readouterr().out
-    assert not H.check_other_branch(None, torch.tensor([-1.0]))
+    assert not H.check_gate_probe(None, torch.tensor([-1.0]))
     assert "should be the loaded model" in capsys.readouterr().out
 
 
 def test_praise_says_what_happened(capsys):
-    assert H.check_other_branch(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
     assert "sum(x) = -2 is not positive" in capsys.readouterr().out

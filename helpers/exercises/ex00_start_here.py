@@ -3,14 +3,14 @@ import torch
 
 from ..course.failures import short_message
 
-__all__ = ["check_other_branch"]
+__all__ = ["check_gate_probe"]
 
 
-def check_other_branch(model, x) -> bool:
+def check_gate_probe(model, x) -> bool:
     """00: ``x`` must make the loaded gate model take its ``else`` branch (output == -x)."""
     if not isinstance(model, torch.nn.Module):
         extra = " (the class itself: build it with parentheses)" if isinstance(model, type) else ""
-        print(f"✘ The first argument should be the loaded model, e.g. check_other_branch(loaded, x); "
+        print(f"✘ The first argument should be the loaded model, e.g. check_gate_probe(loaded, x); "
               f"you gave a {type(model).__name__}{extra}.")
         return False
     if not isinstance(x, torch.Tensor):
