@@ -253,12 +253,13 @@ class PredictionWidget(widgets.VBox):
         if not self.prediction.committed:
             self.result.value = f"<i>{html.escape(message)}</i>"  # try again: nothing is locked
             return
+        colour = "#1a7f37" if self.prediction.correct else "#b35900"
+        # the feedback first: a front end that shows "Committed" has already been sent what to show under it
+        self.result.value = (f"<div style='color:{colour}'><b>{inline_html(message)}</b></div>"
+                             f"<div class='ts-explanation'>{markdown_html(self.prediction.explanation)}</div>")
         self.input.disabled = True
         self.button.disabled = True
         self.button.description = "Committed"
-        colour = "#1a7f37" if self.prediction.correct else "#b35900"
-        self.result.value = (f"<div style='color:{colour}'><b>{inline_html(message)}</b></div>"
-                             f"<div class='ts-explanation'>{markdown_html(self.prediction.explanation)}</div>")
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)

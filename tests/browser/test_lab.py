@@ -140,6 +140,10 @@ def check_first_prediction(page, name):
         box.query_selector("input[type=text]").fill("1")  # a number: a typed answer that is no number gets a hint, not a commit
     box.query_selector("button:has-text('Commit my answer')").click()
     page.wait_for_function("b => /Committed/.test(b.textContent)", arg=box, timeout=5_000)
+    try:  # the feedback is its own widget: the browser may draw it a moment after the button's new label
+        page.wait_for_function(f"b => /{FEEDBACK.pattern}/.test(b.textContent)", arg=box, timeout=10_000)
+    except playwright.TimeoutError:
+        pass
     assert FEEDBACK.search(box.text_content()), f"{name}: no feedback or explanation after the commit"
     assert "`" not in box.evaluate("b => b.innerText"), f"{name}: backticks shown instead of code"
     box.screenshot(path=str(OUT / "screenshots" / name.replace(".ipynb", "-prediction.png")))
