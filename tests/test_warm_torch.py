@@ -1,9 +1,11 @@
 """The fresh processes forked from the waiting torch process behave like a new `python`, torch already imported."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -66,7 +68,6 @@ def test_exit_codes_and_errors_are_those_of_python(code, returncode, last_line):
 
 
 def _without_addresses(text):
-    import re
     return re.sub(r"0x[0-9a-f]+", "0x…", text)
 
 
@@ -168,7 +169,6 @@ def test_the_waiting_process_ends_with_its_owner(tmp_path):
     server = f"import subprocess, sys\nprint(subprocess.run([sys.executable, '-c', {kernel!r}], capture_output=True, text=True).stdout)"
     ran = subprocess.run([sys.executable, "-c", server], env=env, capture_output=True, text=True, timeout=120)
     pid = int(ran.stdout.split()[-1])
-    import time
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
