@@ -132,7 +132,7 @@ def test_side_by_side_shows_pictures_as_images():
     left = H.draw_graph(torch.jit.script(Gate()), title="left")
     shown = H.side_by_side(left, H.fact_table({"row": {"c": True}}), captions=["graph", "table"])
     html = shown._repr_html_()
-    assert html.count("<img src='data:image/png;base64,") == 1 and "✔ yes" in html and ">graph</div>" in html
+    assert html.count("<img src='data:image/svg+xml;base64,") == 1 and "✔ yes" in html and ">graph</div>" in html
     assert "GraphPicture" in repr(shown)
 
 

@@ -1,6 +1,10 @@
-"""H.draw_graph / H.count_nodes: the right regions for each sample model, valid Mermaid, a PNG, speed."""
-import base64
+"""H.draw_graph / H.count_nodes: the right regions for each sample model, valid Mermaid, SVG and PNG, speed."""
+import os
 import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
 import warnings
 
 import pytest
@@ -12,6 +16,16 @@ from helpers.tools.graph import mermaid, picture as graph_picture
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NODE_LINE = re.compile(r'^(\w+)(\(\[|\[\[|\[/|\{\{|\(|\[|>)"(.*)"(\]\)|\]\]|/\]|\}\}|\)|\])(:::\w+)?$')
 EDGE_LINE = re.compile(r"^(\w+) (-->|-\.->|~~~) (\w+)$")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def check_svg(picture):
+    """Parse the SVG: well-formed, one box per drawn node, every node's label written in it."""
+    root = ET.fromstring(picture.svg())
+    assert root.tag == SVG + "svg" and float(root.get("width")) > 0 and float(root.get("height")) > 0
+    written = ["\n".join(span.text or "" for span in text.iter(SVG + "tspan")) for text in root.iter(SVG + "text")]
+    boxes = [r for r in root.iter(SVG + "rect") if r.get("rx") is not None]
+    return root, written, boxes
 
 
 def check_mermaid(text):
@@ -178,12 +192,14 @@ def test_nested_regions_are_listed_outer_first():
 
 
 @pytest.mark.parametrize("how", ["script", "trace"])
-def test_resnet18_renders_mermaid_and_png_within_the_node_cap(resnet, how):
+def test_resnet18_renders_mermaid_and_svg_within_the_node_cap(resnet, how):
     picture = H.draw_graph(resnet[how])
     bundle = picture._repr_mimebundle_()
-    # the cost of a picture grows with its nodes: the cap bounds it, and the PNG is drawn once
-    assert picture.node_count <= graph_picture.DEFAULT_MAX_NODES and picture.png() is picture.png()
-    assert base64.b64decode(bundle["image/png"]).startswith(PNG_SIGNATURE)
+    # the cost of a picture grows with its nodes: the cap bounds it, and the SVG is drawn once
+    assert picture.node_count <= graph_picture.DEFAULT_MAX_NODES and picture.svg() is picture.svg()
+    assert bundle["image/svg+xml"] is picture.svg()
+    _root, written, _boxes = check_svg(picture)
+    assert "conv1.forward()\nConv2d" in written
     check_mermaid(bundle["text/vnd.mermaid"])
     assert picture.kinds["prim::CallMethod"] == 10  # conv1, bn1, relu, maxpool, layer1-4, avgpool, fc
     # scripted resnet's forward only calls self._forward_impl: the picture opens that helper method
@@ -198,6 +214,9 @@ def test_big_graphs_are_capped_with_a_message(resnet):
     assert f"max_nodes={total}" in picture.message
     nodes, _, _ = check_mermaid(picture.mermaid)
     assert f"… {picture.not_drawn} more nodes not drawn" in nodes.values()
+    _root, written, boxes = check_svg(picture)
+    assert f"… {picture.not_drawn} more nodes not drawn" in written and picture.message in written
+    assert len(boxes) == len(nodes)  # one box per Mermaid node: inputs, operations, the note and the output
     default = H.draw_graph(resnet["script"], inlined=True)
     default._repr_mimebundle_()
     assert default.node_count == graph_picture.DEFAULT_MAX_NODES and default.not_drawn > 0
@@ -229,27 +248,28 @@ def test_torch_cond_in_an_exported_program_is_a_region():
     check_mermaid(picture.mermaid)
 
 
-def test_png_save_and_display_bundle(tmp_path):
+def test_png_svg_save_and_display_bundle(tmp_path):
     picture = H.draw_graph(scripted("branch"), title="BranchModel, scripted")
     saved = picture.save(tmp_path / "branch.png")
     assert saved.read_bytes().startswith(PNG_SIGNATURE) and saved.stat().st_size > 1000
     assert picture.save(tmp_path / "branch.mmd").read_text() == picture.mermaid
+    assert picture.save(tmp_path / "branch.svg").read_text() == picture.svg()
     bundle = picture._repr_mimebundle_()
-    # JupyterLab prefers text/vnd.mermaid over image/png; text/html would outrank both, so it is absent
-    assert set(bundle) == {"text/vnd.mermaid", "image/png", "text/plain"}
+    # JupyterLab prefers text/vnd.mermaid over image/svg+xml; text/html would outrank both, so it is absent
+    assert set(bundle) == {"text/vnd.mermaid", "image/svg+xml", "text/plain"}
     assert bundle["text/plain"] == picture.mermaid and 'title: "BranchModel, scripted"' in picture.mermaid
-    assert "image/png" not in picture._repr_mimebundle_(include={"text/vnd.mermaid", "text/plain"})
+    assert "image/svg+xml" not in picture._repr_mimebundle_(include={"text/vnd.mermaid", "text/plain"})
     assert "BranchModel, scripted" in repr(picture) and "prim::If" in repr(picture)
     with pytest.raises(TypeError, match="file path"):
         picture.save(3)
 
 
-def test_a_diagram_too_big_for_mermaid_falls_back_to_the_png(monkeypatch):
+def test_a_diagram_too_big_for_mermaid_falls_back_to_the_svg(monkeypatch):
     monkeypatch.setattr(graph_picture, "MERMAID_LIMITS", (200, 5))
     picture = H.draw_graph(scripted("branch"))
     assert not picture.mermaid_fits
     bundle = picture._repr_mimebundle_()
-    assert set(bundle) == {"image/png", "text/plain"} and "Too big for Mermaid" in bundle["text/plain"]
+    assert set(bundle) == {"image/svg+xml", "text/plain"} and "Too big for Mermaid" in bundle["text/plain"]
 
 
 def test_labels_are_escaped_for_mermaid():
@@ -332,3 +352,30 @@ def test_a_small_budget_draws_a_small_picture_of_any_torchvision_model():
     small = H.draw_graph(traced_model, inlined=True, max_nodes=25)
     assert small.node_count == 25 and small.node_count + small.not_drawn == full.node_count
     assert small.hidden == full.hidden  # the rest is counted the way a full walk counts it
+
+
+def test_svg_draws_every_node_region_and_title_with_text_made_safe():
+    picture = H.draw_graph(scripted("branch"), title="if a < b & c > d")
+    root, written, boxes = check_svg(picture)
+    nodes, subgraphs, _edges = check_mermaid(picture.mermaid)
+    assert len(boxes) == len(nodes) and "if a < b & c > d" in written  # escaped in the file, intact when read
+    assert "&" not in picture.svg().replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    for label in picture.blocks:
+        assert label in written
+
+
+def test_showing_a_graph_does_not_import_matplotlib(tmp_path):
+    # a picture is shown in every notebook that draws one; matplotlib's import would cost more than the drawing
+    code = ("import sys, torch, helpers as H\n"
+            "@torch.jit.script\n"
+            "def f(x):\n"
+            "    return x * 2 if bool(x.sum() > 0) else -x\n"
+            "H.draw_graph(f)._repr_mimebundle_()\n"
+            "print('matplotlib' in sys.modules)")
+    script = tmp_path / "show.py"  # a file: torch.jit.script reads the function's source
+    script.write_text(code)
+    root = str(Path(H.__file__).resolve().parent.parent)  # these helpers, whatever the venv links
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

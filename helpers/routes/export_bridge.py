@@ -216,11 +216,11 @@ def fact_table(rows: dict) -> FactTable:
 # ---------------------------------------------------------------- side by side
 
 def _as_html(item) -> str:
-    """One displayable object as HTML: its PNG if it has one (graph pictures), else its HTML, else its text."""
-    png = getattr(item, "png", None)
-    if callable(png):
-        data = base64.b64encode(png()).decode("ascii")
-        return f"<img src='data:image/png;base64,{data}' style='max-width:100%'/>"
+    """One displayable object as HTML: its SVG if it has one (graph pictures), else its HTML, else its text."""
+    svg = getattr(item, "svg", None)
+    if callable(svg):  # as an image, so that the picture's own ids and styles cannot touch the page's
+        data = base64.b64encode(svg().encode()).decode("ascii")
+        return f"<img src='data:image/svg+xml;base64,{data}' style='max-width:100%'/>"
     if hasattr(item, "_repr_html_"):
         return item._repr_html_()
     return f"<pre>{html.escape(repr(item))}</pre>"

@@ -105,8 +105,8 @@ def test_notebook_in_jupyterlab(lab, name):
 def check_graph_pictures(page, name):
     """Every graph picture (a Mermaid output) is drawn as an SVG diagram, not left as source or an error."""
     pictures = page.locator(".jp-RenderedMermaid")
-    if name[:2] in SHOWS_GRAPHS:  # a picture: a Mermaid diagram, or the PNG that side-by-side views embed
-        images = page.locator(".jp-OutputArea-output img[src^='data:image/png']")
+    if name[:2] in SHOWS_GRAPHS:  # a picture: a Mermaid diagram, or the SVG that side-by-side views embed
+        images = page.locator(".jp-OutputArea-output img[src^='data:image/svg+xml']")
         assert pictures.count() + images.count() >= 1, f"{name}: draws graphs, yet no picture rendered"
     for i in range(pictures.count()):
         picture = pictures.nth(i)

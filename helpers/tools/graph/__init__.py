@@ -6,11 +6,12 @@ values that flow between them, and a shaded region per block of a ``prim::If`` /
 submodules are folded away by default so that a picture of a whole network stays readable.
 
 JupyterLab (4.1 and later) draws the ``text/vnd.mermaid`` source itself, offline. Other front
-ends (a static HTML export, VS Code) get a PNG drawn here with matplotlib and the Mermaid text.
+ends (a static HTML export, VS Code) get an SVG written here as plain text, and the Mermaid text;
+``.save("graph.png")`` paints a PNG file with matplotlib.
 
 Reading a graph is apart from drawing it:
 - ``read_torchscript`` and ``read_fx`` walk a graph into ``builder``'s nodes and regions;
-- ``layout`` places them, ``png`` paints them, ``mermaid`` writes them as text;
+- ``layout`` places them, ``svg`` and ``png`` paint them, ``mermaid`` writes them as text;
 - ``picture`` holds what a learner calls: ``draw_graph``, ``count_nodes``, ``GraphPicture``.
 """
 from .picture import GraphPicture, count_nodes, draw_graph

@@ -1,5 +1,4 @@
 """draw_graph, count_nodes and GraphPicture: what a learner calls to see a graph (02_what_is_torchscript)."""
-import base64
 import collections
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import torch
 from .builder import _Builder, _add_order_links
 from .mermaid import _to_mermaid
 from .png import _to_png
+from .svg import _to_svg
 from .read_fx import _FxWalker, _export_input_kinds
 from .read_torchscript import _TorchScriptWalker
 
@@ -141,7 +141,7 @@ def count_nodes(obj, *, inlined=False) -> int:
 
 
 class GraphPicture:
-    """A drawn graph: ``.mermaid`` text, ``.png()`` bytes, ``.save(path)``, and what was drawn.
+    """A drawn graph: ``.mermaid`` text, ``.svg()`` text, ``.png()`` bytes, ``.save(path)``, and what was drawn.
 
     ``node_count`` is the number of operations drawn (inputs, outputs and "end if" markers are not
     counted); ``kinds`` counts them by kind (``sum(kinds.values()) == node_count``); ``regions``
@@ -160,42 +160,50 @@ class GraphPicture:
         self.hidden = collections.Counter({k: v for k, v in builder.hidden.items() if v})
         self.not_drawn = builder.skipped
         self.mermaid = _to_mermaid(builder, title)
-        # Too big for Mermaid's defaults: JupyterLab would show an error box, so only the PNG is offered.
+        # Too big for Mermaid's defaults: JupyterLab would show an error box, so only the SVG is offered.
         self.mermaid_fits = len(self.mermaid) <= MERMAID_LIMITS[0] and len(builder.edges) <= MERMAID_LIMITS[1]
-        self._png = None
+        self._png = self._svg = None
+
+    def svg(self) -> str:
+        """The picture as SVG text (drawn once, on first use): what notebooks show where Mermaid is not drawn."""
+        if self._svg is None:
+            self._svg = _to_svg(self._builder, self.title, self.message)
+        return self._svg
 
     def png(self) -> bytes:
-        """The picture as PNG bytes (drawn once, on first use)."""
+        """The picture as PNG bytes (drawn once, on first use, with matplotlib): for files, not for display."""
         if self._png is None:
             self._png = _to_png(self._builder, self.title, self.message)
         return self._png
 
     def save(self, path):
-        """Write the PNG to ``path`` (or the Mermaid text when the name ends in .mmd); returns the path."""
+        """Write the picture to ``path``: PNG, or SVG for .svg, or the Mermaid text for .mmd; returns the path."""
         if not isinstance(path, (str, Path)):
             raise TypeError(f"save() takes a file path such as WORK / 'graph.png', got {type(path).__name__}")
         path = Path(path)
         from ...course.workdir import atomic_write_bytes, atomic_write_text  # whole file or none
         if path.suffix.lower() in (".mmd", ".mermaid"):
             atomic_write_text(path, self.mermaid)
+        elif path.suffix.lower() == ".svg":
+            atomic_write_text(path, self.svg())
         else:
             atomic_write_bytes(path, self.png())
         return path
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        # JupyterLab ranks text/vnd.mermaid (61) above image/png (90), so it draws the Mermaid
-        # diagram; front ends that do not know Mermaid fall back to the PNG. No text/html on
-        # purpose: it would outrank both.
+        # JupyterLab ranks text/vnd.mermaid (61) above image/svg+xml (80), so it draws the Mermaid
+        # diagram; front ends that do not know Mermaid fall back to the SVG. No text/html on
+        # purpose: it would outrank both. SVG rather than PNG: no matplotlib import to show a graph.
         notes = [self.message] if self.message else []
         if self.mermaid_fits:
             bundle = {"text/vnd.mermaid": self.mermaid}
         else:
             bundle = {}
-            notes.append("Too big for Mermaid's limits: shown as a PNG (lower max_nodes for a diagram).")
+            notes.append("Too big for Mermaid's limits: shown as an SVG picture (lower max_nodes for a diagram).")
         bundle["text/plain"] = "\n".join(notes + [self.mermaid])
         wanted = lambda mime: (include is None or mime in include) and not (exclude and mime in exclude)
-        if wanted("image/png"):
-            bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
+        if wanted("image/svg+xml"):
+            bundle["image/svg+xml"] = self.svg()
         return bundle
 
     def __repr__(self):

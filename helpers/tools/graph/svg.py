@@ -1,0 +1,85 @@
+"""Painting a laid-out graph picture as SVG text, for draw_graph (02_what_is_torchscript).
+
+Plain string building on purpose: the picture is shown in every notebook that draws a graph, and
+painting it with matplotlib would import matplotlib (about a third of a second) just for that.
+"""
+from html import escape
+
+from .layout import _Layout
+from .mermaid import _REGION_COLOURS
+from .png import _PNG_COLOURS
+
+_SCALE = 110.0 / 72.0  # points to pixels at the PNG's 110 dots per inch, so both come out the same size
+_SANS = "DejaVu Sans, Verdana, sans-serif"
+_MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _text(x, y, text, size, *, anchor="middle", baseline="middle", family=_SANS, colour="#1f2937", bold=False):
+    lines = str(text).split("\n")
+    weight = " font-weight='bold'" if bold else ""
+    head = (f"<text x='{_n(x)}' y='{_n(y)}' font-size='{_n(size)}' font-family='{family}' fill='{colour}' "
+            f"text-anchor='{anchor}'{weight}>")
+    if len(lines) == 1 and baseline == "middle":
+        return head + f"<tspan dy='0.35em'>{escape(lines[0])}</tspan></text>"
+    # several lines centred on y (or hanging below it): each line one line-height below the last
+    step = size * 1.1
+    first = -(len(lines) - 1) * step / 2 + size * 0.35 if baseline == "middle" else size * 0.8
+    spans = [f"<tspan x='{_n(x)}' dy='{_n(first if i == 0 else step)}'>{escape(line)}</tspan>"
+             for i, line in enumerate(lines)]
+    return head + "".join(spans) + "</text>"
+
+
+def _to_svg(builder, title, message) -> str:
+    """The same picture as the PNG (boxes, regions, arrows, title, footer), as one SVG document."""
+    layout = _Layout(builder)
+    margin = 14.0
+    heading = 18.0 if title else 0.0
+    footer = 14.0 if message else 0.0
+    xs = [0.0, layout.width] + [x for points, _ in layout.routes for x, _ in points]
+    left, right = min(xs) - margin, max(xs) + margin
+    width = max(right - left, len(title or "") * 6.5 + 2 * margin, len(message) * 5.0 + 2 * margin)
+    left -= (width - (right - left)) / 2
+    top = -margin - heading
+    height = layout.height + 2 * margin + heading + footer
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{_n(width * _SCALE)}' height='{_n(height * _SCALE)}' "
+             f"viewBox='{_n(left)} {_n(top)} {_n(width)} {_n(height)}'>",
+             f"<rect x='{_n(left)}' y='{_n(top)}' width='{_n(width)}' height='{_n(height)}' fill='white'/>"]
+
+    for x, y, w, h, region in layout.regions:
+        fill, stroke = _REGION_COLOURS.get(region.style, _REGION_COLOURS["call"])
+        parts.append(f"<rect x='{_n(x)}' y='{_n(y)}' width='{_n(w)}' height='{_n(h)}' fill='{fill}' "
+                     f"stroke='{stroke}' stroke-width='0.8'/>")
+        parts.append(_text(x + 4, y + 3, region.label, 7.5, anchor="start", baseline="hanging", colour=stroke,
+                           bold=True))
+
+    for points, style in layout.routes:
+        colour, dash = ("#c0622b", " stroke-dasharray='3 2'") if style == "control" else ("#6b7280", "")
+        line = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+        parts.append(f"<polyline points='{line}' fill='none' stroke='{colour}' stroke-width='0.8'{dash}/>")
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+        length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-6)
+        ux, uy = (x1 - x0) / length, (y1 - y0) / length
+        bx, by = x1 - 5 * ux, y1 - 5 * uy
+        head = [(x1, y1), (bx - 2.5 * uy, by + 2.5 * ux), (bx + 2.5 * uy, by - 2.5 * ux)]
+        parts.append(f"<polygon points='{' '.join(f'{_n(a)},{_n(b)}' for a, b in head)}' fill='#6b7280'/>")
+
+    for node_id, (x, y, w, h) in layout.boxes.items():
+        node = layout.nodes[node_id]
+        fill, stroke = _PNG_COLOURS[node.style]
+        rounding = h / 2 if node.style in ("input", "output", "join") else 3.0
+        dash = " stroke-dasharray='3 3'" if node.style == "note" else ""
+        parts.append(f"<rect x='{_n(x)}' y='{_n(y)}' width='{_n(w)}' height='{_n(h)}' rx='{_n(rounding)}' "
+                     f"fill='{fill}' stroke='{stroke}' stroke-width='0.9'{dash}/>")
+        parts.append(_text(x + w / 2, y + h / 2, node.label, 8, family=_MONO))
+
+    centre = left + width / 2
+    if title:
+        parts.append(_text(centre, top + 4, title, 10, baseline="hanging", bold=True))
+    if message:
+        parts.append(_text(centre, layout.height + margin / 2, message, 7.5, baseline="hanging", colour="#555555"))
+    parts.append("</svg>")
+    return "\n".join(parts)
