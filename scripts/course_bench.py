@@ -32,7 +32,8 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
                       (wall_s - floor.wall_s), "cpu_s" (CPU-seconds of the kernel and every process it
                       started, start-up included), "cpu_ratio" (cpu_s / floor.cpu_s), "peak_rss_mb" (the
                       kernel's own peak resident memory), "peak_tree_rss_mb" (kernel + live children,
-                      sampled), "target_ratio", "within_target"}
+                      sampled; the waiting torch process left out, its forks' own pages only: see
+                      scripts/process_memory.py), "target_ratio", "within_target"}
     course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
                        "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
                        "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
@@ -56,6 +57,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import process_memory  # noqa: E402  -- beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # this checkout's helpers, whatever PYTHONPATH or the venv's link say
@@ -178,14 +182,9 @@ class _Sampler(threading.Thread):
         import psutil
         try:
             own = self.process.memory_info().rss
-            tree = own
-            for child in self.process.children(recursive=True):
-                try:
-                    tree += child.memory_info().rss
-                except psutil.Error:
-                    pass
         except psutil.Error:
             return
+        tree = process_memory.tree_bytes(self.process)  # forks of the waiting torch process: their own pages only
         self.peak_self, self.peak_tree = max(self.peak_self, own), max(self.peak_tree, tree)
 
     def run(self):

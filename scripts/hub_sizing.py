@@ -10,7 +10,9 @@ memory, several learners at once). MB = 10**6 bytes, GB = 10**9 (as Kubernetes c
 
 The formula (every assumption is a named number in ASSUMPTIONS):
     kernel_mb          = the largest peak memory of one notebook's kernel (benchmark and load test)
-    kernel_tree_mb     = the same, with the processes a kernel starts (a fresh-process check, the C++ runner)
+    kernel_tree_mb     = the same, with the processes a kernel starts (a fresh-process check, the C++ runner);
+                         a process forked from the waiting torch process counts only its own pages, and the
+                         waiting process is left out of the tree (scripts/process_memory.py)
     warm_torch_mb      = the waiting torch process that the notebooks' fresh processes fork from (benchmark; one per
                          learner, shared by their kernels)
     per_learner_mb     = server_mb + (kernels_open - 1) * kernel_mb + kernel_tree_mb + warm_torch_mb

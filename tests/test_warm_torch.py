@@ -178,3 +178,39 @@ def test_the_waiting_process_ends_with_its_owner(tmp_path):
         time.sleep(0.2)
     else:
         pytest.fail("the waiting process outlived the process that started the one that asked for it")
+
+
+def test_memory_of_a_tree_counts_the_waiting_process_apart_and_a_fork_by_its_own_pages():
+    """scripts/process_memory.py: what the benchmark and the hub load test add up for a kernel and its processes."""
+    import importlib.util
+
+    import psutil
+    from helpers.course.workdir import REPO_ROOT
+    spec = importlib.util.spec_from_file_location("process_memory", REPO_ROOT / "scripts" / "process_memory.py")
+    memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(memory)
+
+    holding = threading.Thread(target=run_python, args=(["-c", "import time; x = bytearray(50_000_000); time.sleep(4)"],))
+    holding.start()
+    try:
+        me = psutil.Process()
+        deadline = time.monotonic() + 30
+        forks = []
+        while time.monotonic() < deadline and not forks:  # the fork that holds 50 MB of its own
+            forks = [p for p in me.children(recursive=True) if memory.is_waiting_torch(p)
+                     and memory._parent_is_waiting(p) and p.memory_info().rss > 0
+                     and memory.own_bytes(p, count_waiting=False) > 40e6]
+            time.sleep(0.1)
+        assert forks, "no forked process seen"
+        waiting = [p for p in me.children(recursive=True) if memory.is_waiting_torch(p) and not memory._parent_is_waiting(p)]
+        assert waiting, "the waiting process should be this test process's child"
+        server = waiting[0]
+        assert memory.own_bytes(server, count_waiting=False) == 0
+        assert memory.own_bytes(server, count_waiting=True) == server.memory_info().rss > 200e6  # torch is in it
+        fork = forks[0]
+        own = memory.own_bytes(fork, count_waiting=False)
+        assert 40e6 < own < fork.memory_info().rss - 100e6  # its 50 MB, not torch's pages again
+        by_rss = me.memory_info().rss + sum(p.memory_info().rss for p in me.children(recursive=True))
+        assert memory.tree_bytes(me) < by_rss - server.memory_info().rss
+    finally:
+        holding.join()

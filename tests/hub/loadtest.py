@@ -52,6 +52,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hubdriver import REPO, Hub, HubError, why_not_isolated  # noqa: E402
 
+sys.path.insert(0, str(REPO / "scripts"))
+import process_memory  # noqa: E402
+
 REPORT = REPO / "build" / "hub" / "load_report.json"
 PLOT = REPORT.with_suffix(".png")
 SCHEMA = "hub_load/1"
@@ -136,7 +139,8 @@ class Sampler(threading.Thread):
                 continue
             try:
                 self._sort(proc, name)
-                rss = proc.memory_info().rss / MB
+                # the waiting torch process once per learner, its forks by their own pages only
+                rss = process_memory.own_bytes(proc, count_waiting=True) / MB
             except psutil.Error:
                 continue
             if name == "":
@@ -150,7 +154,7 @@ class Sampler(threading.Thread):
         for pid in list(self.kernels_proper):  # a kernel with every process it started (a fresh-process check, say)
             try:
                 kernel = psutil.Process(pid)
-                tree = kernel.memory_info().rss + sum(c.memory_info().rss for c in kernel.children(recursive=True))
+                tree = process_memory.tree_bytes(kernel)  # without the waiting torch process: sized on its own
                 self.peak_kernel_tree_mb = max(self.peak_kernel_tree_mb, tree / MB)
             except psutil.Error:
                 self.kernels_proper.discard(pid)
