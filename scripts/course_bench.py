@@ -24,7 +24,8 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
     floor             a reference kernel, see below; code 'import helpers as H; H.start("floor")'
     torch_only        a reference kernel, see below; code 'import torch'
       reference kernel: {"code", "runs": [measurement...], "wall_s" (median of runs), "wall_s_min",
-                         "wall_s_max", "start_s" (median kernel start), "cpu_s" (median), "peak_rss_mb" (median)}
+                         "wall_s_max", "wall_s_q1", "wall_s_q3" (quartiles of the runs), "start_s" (median
+                         kernel start), "cpu_s" (median), "peak_rss_mb" (median)}
     floor_over_torch  floor.wall_s / torch_only.wall_s (target <= 1.2)
     notebooks         one per notebook, in run order: {"name" (file name), "key" ("07"), "ok", "error" (one
                       line or null), "cells" (code cells run), "wall_s" (kernel start + every cell),
@@ -33,10 +34,14 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
                       started, start-up included), "cpu_ratio" (cpu_s / floor.cpu_s), "peak_rss_mb" (the
                       kernel's own peak resident memory), "peak_tree_rss_mb" (kernel + live children,
                       sampled; the waiting torch process left out, its forks' own pages only: see
-                      scripts/process_memory.py), "target_ratio", "within_target"}
+                      scripts/process_memory.py), "target_ratio", "within_target" (ratio <= target_ratio),
+                      "ratio_low", "ratio_high" (wall_s over the floor's third and first quartile: how far
+                      the floor's own spread in this run moves the ratio), "call" ("within", "over", or
+                      "too close to call" when the target lies between ratio_low and ratio_high)}
     course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
                        "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
                        "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
+                       "work_beyond_floor_today_range" ([low, high]: the same from ratio_low and ratio_high),
                        "cpu_s_per_learner" (sum of cpu_s: one learner running every notebook run once),
                        "peak_rss_mb_max" (the largest notebook's peak)}
     targets           {"notebook_ratio": 3.0, "per_notebook": {key: ratio}, "new_notebook_ratio": 2.0,
@@ -273,10 +278,20 @@ def plan(notebooks: list, warmup: bool = True) -> list:
     return steps
 
 
+def _quartiles(values: list) -> tuple:
+    """First and third quartile (the median's own value for fewer than four runs)."""
+    if len(values) < 4:
+        middle = statistics.median(values)
+        return middle, middle
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q1, q3
+
+
 def _reference(code: str, runs: list) -> dict:
     walls = [m.wall_s for m in runs]
+    q1, q3 = _quartiles(walls)
     return {"code": code, "runs": [asdict(m) for m in runs], "wall_s": statistics.median(walls),
-            "wall_s_min": min(walls), "wall_s_max": max(walls),
+            "wall_s_min": min(walls), "wall_s_max": max(walls), "wall_s_q1": q1, "wall_s_q3": q3,
             "start_s": statistics.median(m.start_s for m in runs), "cpu_s": statistics.median(m.cpu_s for m in runs),
             "peak_rss_mb": statistics.median(m.peak_rss_mb for m in runs)}
 
@@ -287,6 +302,15 @@ def target_for(key: str) -> float:
     return TARGETS["notebook_ratio"] if key in TODAY else TARGETS["new_notebook_ratio"]
 
 
+def target_call(low: float, high: float, target: float) -> str:
+    """Within or over the target, or too close to call when the floor's spread puts the ratio on both sides."""
+    if high <= target:
+        return "within"
+    if low > target:
+        return "over"
+    return "too close to call"
+
+
 def summarise(results: list, floors: list, torches: list, *, all_names=None, settings=None,
               load_start=None, load_end=None) -> dict:
     """The report (see the schema above) from measurements: results is [(notebook file name, Measurement)]."""
@@ -295,15 +319,18 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
     for name, m in results:
         key = notebook_key(name)
         ratio = m.wall_s / floor["wall_s"]
+        low, high = m.wall_s / floor["wall_s_q3"], m.wall_s / floor["wall_s_q1"]
         rows.append({"name": name, "key": key, "ok": m.ok, "error": m.error, "cells": m.cells,
                      "wall_s": m.wall_s, "start_s": m.start_s, "ratio": ratio, "work_s": m.wall_s - floor["wall_s"],
                      "cpu_s": m.cpu_s, "cpu_ratio": m.cpu_s / floor["cpu_s"] if floor["cpu_s"] else None,
                      "peak_rss_mb": m.peak_rss_mb, "peak_tree_rss_mb": m.peak_tree_rss_mb,
-                     "target_ratio": target_for(key), "within_target": ratio <= target_for(key)})
+                     "target_ratio": target_for(key), "within_target": ratio <= target_for(key),
+                     "ratio_low": low, "ratio_high": high, "call": target_call(low, high, target_for(key))})
     ran = {r["name"] for r in rows}
     today = [r for r in rows if r["key"] in TODAY]
     all_today = {k for k in TODAY} <= {r["key"] for r in rows}
     work_today = sum(r["ratio"] - 1 for r in today)
+    work_today_range = [sum(r["ratio_low"] - 1 for r in today), sum(r["ratio_high"] - 1 for r in today)]
     floor_over_torch = floor["wall_s"] / torch_only["wall_s"]
     try:  # the installed version, without importing torch into this process
         from importlib.metadata import version
@@ -325,6 +352,7 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
                    "ratio_total": sum(r["ratio"] for r in rows),
                    "work_beyond_floor": sum(r["ratio"] - 1 for r in rows),
                    "work_beyond_floor_today": work_today,
+                   "work_beyond_floor_today_range": work_today_range,
                    "cpu_s_per_learner": sum(r["cpu_s"] for r in rows),
                    "peak_rss_mb_max": max((r["peak_rss_mb"] for r in rows), default=0.0)},
         "targets": TARGETS,
@@ -333,6 +361,19 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
                      if all_today else None,
                      "floor_over_torch_within": floor_over_torch <= TARGETS["floor_over_torch"]},
     }
+
+
+def resummarise(report: dict) -> dict:
+    """The summary made again from the measurements a written report keeps (for --show: older reports
+    get the fields added since); when it was made, on what machine, and the waiting process's figures stay."""
+    fields = Measurement.__dataclass_fields__
+    measured = lambda row: Measurement(**{name: row.get(name) for name in fields})
+    again = summarise([(r["name"], measured(r)) for r in report["notebooks"]],
+                      [measured(m) for m in report["floor"]["runs"]], [measured(m) for m in report["torch_only"]["runs"]],
+                      all_names=[r["name"] for r in report["notebooks"]] if report["course"]["complete"] else None,
+                      settings=report.get("settings"))
+    again.update({key: report[key] for key in ("created", "machine", "warm_torch") if key in report})
+    return again
 
 
 def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print) -> dict:
@@ -364,11 +405,15 @@ def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runne
 def format_table(report: dict) -> str:
     """The report as the table `make bench` prints."""
     floor, torch_only, course = report["floor"], report["torch_only"], report["course"]
-    lines = [f"{'notebook':<34} {'wall s':>7} {'× floor':>8} {'target':>7} {'CPU s':>7} {'peak MB':>8}"]
+    lines = [f"{'notebook':<34} {'wall s':>7} {'× floor':>8} {'range':>11} {'target':>7} {'CPU s':>7} {'peak MB':>8}"]
+    marks = {"within": "✔", "over": "✘", "too close to call": "≈"}
     for r in report["notebooks"]:
-        mark = "✔" if r["within_target"] else "✘"
-        lines.append(f"{r['name']:<34} {r['wall_s']:7.1f} {r['ratio']:8.2f} {'≤' + format(r['target_ratio'], 'g'):>6}"
+        mark, spread = marks[r["call"]], f"{r['ratio_low']:.2f}–{r['ratio_high']:.2f}"
+        lines.append(f"{r['name']:<34} {r['wall_s']:7.1f} {r['ratio']:8.2f} {spread:>11} "
+                     f"{'≤' + format(r['target_ratio'], 'g'):>6}"
                      f"{mark} {r['cpu_s']:7.1f} {r['peak_rss_mb']:8.0f}" + ("" if r["ok"] else f"  ✘ {r['error']}"))
+    lines.append("range: the ratio over the floor's interquartile range in this run; ✔ within the target, ✘ over it, "
+                 "≈ too close to call (the target lies inside the range)")
     lines.append("")
     lines.append(f"floor ({floor['code'].replace(chr(10), '; ')}): {floor['wall_s']:.2f} s "
                  f"(median of {len(floor['runs'])}, {floor['wall_s_min']:.2f}–{floor['wall_s_max']:.2f}; "
@@ -378,8 +423,10 @@ def format_table(report: dict) -> str:
                  f" → the floor is {report['floor_over_torch']:.2f}× it (target ≤ {TARGETS['floor_over_torch']:g} {within})")
     today = report["verdicts"]["work_beyond_floor_today_within"]
     today_text = ("" if today is None else
-                  f"; notebooks 00–09: {course['work_beyond_floor_today']:.1f} (target ≤ "
-                  f"{TARGETS['work_beyond_floor_today']:g} {'✔' if today else '✘'})")
+                  f"; notebooks 00–09: {course['work_beyond_floor_today']:.1f}, range "
+                  f"{course['work_beyond_floor_today_range'][0]:.1f}–{course['work_beyond_floor_today_range'][1]:.1f} "
+                  f"(target ≤ {TARGETS['work_beyond_floor_today']:g} "
+                  f"{ {'within': '✔', 'over': '✘'}.get(target_call(*course['work_beyond_floor_today_range'], TARGETS['work_beyond_floor_today']), '≈')})")
     lines.append(f"course ({course['notebooks_run']} notebook{'s' * (course['notebooks_run'] != 1)}"
                  f"{'' if course['complete'] else ', a subset'}): {course['wall_s']:.1f} s = "
                  f"{course['ratio_total']:.1f} floors; work beyond the floor Σ(ratio − 1) = "
@@ -401,13 +448,18 @@ def markdown_table(report: dict) -> str:
              f"{floor['cpu_s']:.1f} CPU-s, {floor['peak_rss_mb']:.0f} MB"
              + (f"; load average {report['machine']['load_avg_start'][0]:.1f} at the start."
                 if report["machine"].get("load_avg_start") else "."), "",
-             "| notebook | × floor | wall s | CPU s | peak MB |", "|---|---|---|---|---|"]
+             "| notebook | × floor | range | target | wall s | CPU s | peak MB |", "|---|---|---|---|---|---|---|"]
+    marks = {"within": "✔", "over": "✘", "too close to call": "≈"}
     for r in report["notebooks"]:
         name = Path(r["name"]).stem + ("" if r["ok"] else " (stopped by an error)")
-        lines.append(f"| {name} | {r['ratio']:.1f} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+        lines.append(f"| {name} | {r['ratio']:.1f} | {r['ratio_low']:.1f}–{r['ratio_high']:.1f} | "
+                     f"≤{r['target_ratio']:g} {marks[r['call']]} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
     course = report["course"]
-    lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | "
+    lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | | | "
                  f"{course['wall_s']:.1f} | {course['cpu_s_per_learner']:.1f} | {course['peak_rss_mb_max']:.0f} (max) |")
+    lines += ["", "Range: the ratio over the floor's interquartile range in this run. ✔ within the target, ✘ over it, "
+                  "≈ too close to call (the target lies inside the range)."]
     warm = report.get("warm_torch") or {}
     if warm.get("running"):
         lines += ["", f"Besides the kernels: the waiting torch process that fresh processes fork from, "
@@ -434,7 +486,7 @@ def plot(report: dict, path):
     rows = report["notebooks"]
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(rows) + 2), 3.8))
     xs = range(len(rows))
-    colours = ["#2f6fb0" if r["within_target"] else "#cf5a2a" for r in rows]
+    colours = [{"within": "#2f6fb0", "over": "#cf5a2a"}.get(r["call"], "#9a8fb0") for r in rows]
     bars = ax.bar(xs, [r["ratio"] for r in rows], color=colours)
     for bar, r in zip(bars, rows):
         if not r["ok"]:  # stopped by an error: its time covers only the cells before it
@@ -473,6 +525,7 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
         if report.get("schema") != SCHEMA:
             print(f"course_bench: {args.show} is not a {SCHEMA} report", file=sys.stderr)
             return 2
+        report = resummarise(report)
         print(markdown_table(report) if args.markdown else format_table(report))
         return 0
     try:

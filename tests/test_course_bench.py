@@ -119,7 +119,7 @@ def test_a_written_report_is_shown_again_as_a_markdown_table(tmp_path, capsys):
     capsys.readouterr()
     assert bench.main(["--show", str(tmp_path / "course_bench.json"), "--markdown"]) == 0
     table = capsys.readouterr().out
-    assert f"| {ALL[0][:-6]} | 2.5 | 10.0 | 10.0 | 500 |" in table and "floor (kernel start + `H.start`) 4.0 s" in table
+    assert f"| {ALL[0][:-6]} | 2.5 | 2.5–2.5 | ≤3 ✔ | 10.0 | 10.0 | 500 |" in table and "floor (kernel start + `H.start`) 4.0 s" in table
     (tmp_path / "other.json").write_text('{"schema": "something else"}')
     assert bench.main(["--show", str(tmp_path / "other.json")]) == 2
 
@@ -153,3 +153,34 @@ def test_the_script_runs_from_any_folder_without_pythonpath(tmp_path):
     done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "course_bench.py"), "--help"],
                           cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "ratio to the floor" in done.stdout
+
+
+def test_a_ratio_comes_with_the_range_the_floors_spread_gives_and_a_call_that_says_when_it_is_too_close():
+    floors = [fake(w) for w in (3.6, 3.8, 4.0, 4.2, 4.4)]  # quartiles 3.7 and 4.3
+    report = bench.summarise([("07_a.ipynb", fake(20.0)), ("00_b.ipynb", fake(8.0)), ("09_c.ipynb", fake(16.0))],
+                             floors=floors, torches=[fake(4.0)])
+    rows = {r["key"]: r for r in report["notebooks"]}
+    assert report["floor"]["wall_s_q1"] == pytest.approx(3.7) and report["floor"]["wall_s_q3"] == pytest.approx(4.3)
+    assert rows["07"]["ratio_low"] == pytest.approx(20 / 4.3) and rows["07"]["ratio_high"] == pytest.approx(20 / 3.7)
+    assert rows["07"]["ratio"] == 5.0 and rows["07"]["call"] == "too close to call"  # 4.65-5.41 around the target 5
+    assert rows["00"]["call"] == "within" and rows["09"]["call"] == "over"              # 1.86-2.16 ≤ 3; 3.72-4.32 > 3
+    assert bench.target_call(2.0, 2.9, 3.0) == "within" and bench.target_call(3.01, 4, 3.0) == "over"
+    table = bench.format_table(report)
+    assert "≤5≈" in table and "≤3✔" in table and "≤3✘" in table and "too close to call" in table
+
+
+def test_show_makes_the_summary_again_from_an_older_report(tmp_path):
+    report = bench.summarise([("00_a.ipynb", fake(6.0))], floors=[fake(w) for w in (3.8, 4.0, 4.2, 4.4)],
+                             torches=[fake(4.0)])
+    for row in report["notebooks"]:  # as written before the ranges existed
+        for key in ("ratio_low", "ratio_high", "call"):
+            del row[key]
+    report["created"] = "2026-01-01T00:00:00+00:00"
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(report))
+    again = bench.resummarise(json.loads(old.read_text()))
+    assert again["created"] == "2026-01-01T00:00:00+00:00" and again["notebooks"][0]["call"] == "within"
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "course_bench.py"), "--show", str(old),
+                           "--markdown"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "| 00_a | 1.5 | 1.4–1.6 | ≤3 ✔ |" in done.stdout
