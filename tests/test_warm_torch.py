@@ -214,3 +214,35 @@ def test_memory_of_a_tree_counts_the_waiting_process_apart_and_a_fork_by_its_own
         assert memory.tree_bytes(me) < by_rss - server.memory_info().rss
     finally:
         holding.join()
+
+
+def test_export_loaders_fork_from_a_second_waiting_process_with_torch_loaders_and_nothing_of_ours(tmp_path):
+    from helpers.course import warm_torch
+    probe = ("import json, os, sys\n"
+             "print(json.dumps({'loaders': all(m in sys.modules for m in sys.argv[1:]), 'helpers': 'helpers' in sys.modules,"
+             " 'this_test': any('test_warm' in m for m in sys.modules), 'parent': os.getppid()}))")
+    first = run_python(["-c", probe, *warm_torch.EXPORT_LOADERS], cwd=tmp_path, export_loaders=True)
+    second = run_python(["-c", probe, *warm_torch.EXPORT_LOADERS], cwd=tmp_path, export_loaders=True)
+    plain = run_python(["-c", probe, *warm_torch.EXPORT_LOADERS], cwd=tmp_path)
+    import json
+    seen = [json.loads(done.stdout) for done in (first, second, plain)]
+    assert first.warm and second.warm and plain.warm
+    assert seen[0]["loaders"] and seen[1]["loaders"] and not seen[2]["loaders"]  # the plain one has torch only
+    assert not any(s["helpers"] or s["this_test"] for s in seen)
+    running = [answer for _, answer in warm_torch._running()]
+    loaders = [a for a in running if a.get("preload")]
+    assert len(loaders) == 1 and tuple(loaders[0]["preload"]) == warm_torch.EXPORT_LOADERS  # reused, not one per call
+    assert 0 < loaders[0]["own_mb"] < loaders[0]["rss_mb"] / 2  # forked: most of its pages are the first one's
+    status = warm_torch_status()  # its own pages only: the rest is counted with the first one
+    assert status["rss_mb"] == pytest.approx(sum(a["own_mb"] if a.get("preload") else a["rss_mb"] for a in running),
+                                             rel=0.05)
+    with pytest.raises(TypeError, match="export_loaders"):
+        run_python(["-c", "pass"], export_loaders="yes")
+
+
+def test_a_waiting_process_imports_nothing_but_torch_modules_on_request():
+    from helpers.course import warm_torch
+    base, answer = warm_torch._ensure_server(dict(os.environ))
+    assert answer
+    reply = warm_torch._request(base, {"spawn": str(base) + ".other", "preload": ["helpers"], "owner": 0}, timeout=10)
+    assert reply == {"spawned": False}

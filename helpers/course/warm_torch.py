@@ -15,6 +15,13 @@ one of torch's own switches (``PYTORCH_JIT=0``, anything starting with ``PYTORCH
 read at import (``TORCH_*``, ``OMP_*``, ``MKL_*``, ``LD_*`` ...) get a waiting process per set of values. ``WORKBOOK_WARM_TORCH=0`` turns the
 waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
 
+A second waiting process, on request only (``export_loaders=True``), has also imported torch's loaders
+for exported programs and AOTInductor packages (``EXPORT_LOADERS``: torch.export.load and
+aoti_load_package import about a second of torch._dynamo and torch._inductor on their first call). It is
+forked from the first, so it pays only those imports, once per learner, instead of every fresh process
+that loads a ``.pt2`` file paying them (09's round trip, 10's AOTInductor probes). It holds about 150 MB
+of its own and exits after ``LOADERS_IDLE_SECONDS`` without a request.
+
 It costs memory: the waiting process holds torch (about 0.5 GB resident, most of it shared with the
 processes it forks); it exits with whatever started the kernel that asked for it (JupyterLab, a hub
 server, the benchmark), or after three idle hours. The course benchmark counts its CPU-seconds
@@ -36,6 +43,9 @@ from pathlib import Path
 __all__ = ["run_python", "warm_torch_status", "stop_warm_torch"]
 
 IDLE_SECONDS = 3 * 60 * 60  # one workshop session: 02 starts it, 05, 09 and 10 come an hour or more later
+LOADERS_IDLE_SECONDS = 30 * 60  # the export loaders serve 09-11, one stretch of the course: then its memory goes
+# What the second waiting process imports beyond torch: torch's own modules only, never the workbook's or yours.
+EXPORT_LOADERS = ("torch._export.serde.serialize", "torch._inductor.package")
 START_TIMEOUT = 120.0
 # Settings torch (or the libraries it loads) read once, at import: a forked process would keep the waiting one's.
 # Each set of them gets a waiting process of its own. (Not TORCHINDUCTOR_*: torch sets those itself, at run time.)
@@ -53,14 +63,16 @@ def _folder() -> Path:
     return folder
 
 
-def _socket_path(import_env: dict) -> Path:
-    """One socket per user, interpreter, torch install, version of this file and set of import-time settings."""
+def _socket_path(import_env: dict, preload: tuple = ()) -> Path:
+    """One socket per user, interpreter, torch install, version of this file, set of import-time settings and
+    modules imported beyond torch."""
     import importlib.util
     spec = importlib.util.find_spec("torch")
     torch_init = Path(spec.origin) if spec and spec.origin else Path("none")
     stamp = "|".join([os.path.realpath(sys.executable), str(torch_init),
                       str(torch_init.stat().st_mtime_ns) if torch_init.exists() else "",
-                      str(Path(__file__).stat().st_mtime_ns), json.dumps(sorted(import_env.items()))])
+                      str(Path(__file__).stat().st_mtime_ns), json.dumps(sorted(import_env.items()))]
+                     + ([json.dumps(list(preload))] if preload else []))
     return _folder() / (hashlib.sha256(stamp.encode()).hexdigest()[:16] + ".sock")
 
 
@@ -89,9 +101,10 @@ def _ping(path: Path):
         return None
 
 
-def _ensure_server(env: dict):
-    """(socket, ping reply) of the waiting process for ``env``'s import-time settings, started first if need be."""
-    path = _socket_path(_import_time_env(env))
+def _ensure_server(env: dict, preload: tuple = ()):
+    """(socket, ping reply) of the waiting process for ``env``'s import-time settings (and ``preload``), started
+    first if need be: one with ``preload`` is forked from the plain one, which imports those modules only."""
+    path = _socket_path(_import_time_env(env), preload)
     answer = _ping(path)
     if answer:
         return path, answer
@@ -101,21 +114,32 @@ def _ensure_server(env: dict):
         answer = _ping(path)
         if answer:
             return path, answer
+        owner = os.getppid()  # see below
+        if preload:
+            base, base_answer = _ensure_server(env)
+            if not base_answer:
+                return None, None
+            _request(base, {"spawn": str(path), "preload": list(preload), "owner": owner,
+                            "owner_start": _start_time(owner)}, timeout=30)
+            return _wait_for(path)
         # the request's own environment (its import-time settings are the socket's), without the request's PYTHONPATH
         server_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         # Its owner is whatever started the asking process (a kernel's Jupyter server, the benchmark, pytest): when
         # the owner ends, so does the waiting process, and a stopped hub server leaves nothing behind.
-        owner = os.getppid()
         subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path), str(owner),
                           _start_time(owner)], env=server_env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            answer = _ping(path)
-            if answer:
-                return path, answer
-            time.sleep(0.05)
+        return _wait_for(path)
+
+
+def _wait_for(path: Path):
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        answer = _ping(path)
+        if answer:
+            return path, answer
+        time.sleep(0.05)
     return None, None
 
 
@@ -128,13 +152,14 @@ def _running() -> list:
 def warm_torch_status() -> dict:
     """This user's waiting processes: ``pids``, CPU-seconds (their own and their finished forks') and resident MB.
 
-    ``{}`` if none runs. (Usually there is one; another set of import-time settings gets another.)
+    ``{}`` if none runs. (Usually there is one; another set of import-time settings gets another, and
+    ``export_loaders=True`` one forked from it, whose memory counts only its own pages: the rest is shared.)
     """
     running = [answer for _, answer in _running()]
     if not running:
         return {}
     return {"pids": [a["pid"] for a in running], "cpu_s": sum(a["cpu_s"] for a in running),
-            "rss_mb": sum(a["rss_mb"] for a in running)}
+            "rss_mb": sum(a["own_mb"] if a.get("preload") else a["rss_mb"] for a in running)}
 
 
 def stop_warm_torch() -> bool:
@@ -153,13 +178,15 @@ def stop_warm_torch() -> bool:
 # ------------------------------------------------------------------ the client
 
 def run_python(args, *, env=None, cwd=None, input: str = "", timeout: float = 120,
-               fresh_import: bool = False) -> subprocess.CompletedProcess:
+               fresh_import: bool = False, export_loaders: bool = False) -> subprocess.CompletedProcess:
     """Run ``python *args`` (``["-c", code, ...]`` or ``[script, ...]``) in a new process; output comes back as text.
 
     Like ``subprocess.run([sys.executable, *args], capture_output=True, text=True)``: it returns a
     ``CompletedProcess`` (plus ``.warm``: True when it was forked from the waiting torch process) and
     raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds. ``env`` is the whole environment
-    (default: this process's); ``input`` is what the process reads on stdin.
+    (default: this process's); ``input`` is what the process reads on stdin. ``export_loaders=True``
+    forks it from the waiting process that has also imported ``EXPORT_LOADERS`` (for a process that
+    loads a ``.pt2`` file).
     """
     if isinstance(args, str) or not isinstance(args, (list, tuple)) or not args \
             or not all(isinstance(a, str) for a in args):
@@ -169,8 +196,10 @@ def run_python(args, *, env=None, cwd=None, input: str = "", timeout: float = 12
     cwd = str(cwd or os.getcwd())
     warm = (not fresh_import and hasattr(os, "fork") and os.environ.get("WORKBOOK_WARM_TORCH", "1") != "0"
             and not any(k.startswith(COLD_PREFIXES) for k in env) and _parse_args(list(args)) is not None)
+    if not isinstance(export_loaders, bool):
+        raise TypeError(f"run_python(export_loaders=...) takes True or False, got {export_loaders!r}")
     if warm:
-        path, answer = _ensure_server(env)
+        path, answer = _ensure_server(env, EXPORT_LOADERS if export_loaders else ())
         warm = bool(answer)
     if not warm:
         done = subprocess.run([sys.executable, *args], env=env, cwd=cwd, input=input, capture_output=True,
@@ -219,10 +248,17 @@ def _start_time(pid: int) -> str:
     return fields[19] if len(fields) > 19 else ""
 
 
-def _serve(path: str, owner: int = 0, owner_start: str = ""):
+def _serve(path: str, owner: int = 0, owner_start: str = "", preload: tuple = (), idle: float = IDLE_SECONDS,
+           base_path=None):
+    import importlib
     import warnings
-    base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
+    if base_path is None:
+        base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
     import torch  # noqa: F401  -- the head start; no torch operation runs here, so no thread pool exists to fork
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in preload:  # torch's own loaders only (EXPORT_LOADERS): imports, no operation, no thread
+            importlib.import_module(name)
     filters = list(warnings.filters)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -231,7 +267,7 @@ def _serve(path: str, owner: int = 0, owner_start: str = ""):
     server.listen(64)
     server.settimeout(1)
     last_used = time.monotonic()
-    while time.monotonic() - last_used < IDLE_SECONDS and (not owner or _start_time(owner) == owner_start):
+    while time.monotonic() - last_used < idle and (not owner or _start_time(owner) == owner_start):
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:  # reaping adds the handlers' (and their forks') CPU to ours
                 pass
@@ -246,7 +282,7 @@ def _serve(path: str, owner: int = 0, owner_start: str = ""):
         if os.fork() == 0:  # a handler per request: reads it, forks the process, waits for it, answers
             server.close()
             try:
-                _handle(conn, base_path, filters)
+                _handle(conn, base_path, filters, preload)
             finally:
                 os._exit(0)
         conn.close()
@@ -255,7 +291,7 @@ def _serve(path: str, owner: int = 0, owner_start: str = ""):
         os.unlink(path)
 
 
-def _handle(conn, base_path, filters):
+def _handle(conn, base_path, filters, preload=()):
     import signal
     data = b""
     while not data.endswith(b"\n"):
@@ -266,8 +302,25 @@ def _handle(conn, base_path, filters):
     request = json.loads(data)
     if request.get("ping"):
         parent = os.getppid()
-        conn.sendall(json.dumps({"pid": parent, "cpu_s": _process_cpu(parent),
-                                 "rss_mb": _rss_mb(parent)}).encode() + b"\n")
+        conn.sendall(json.dumps({"pid": parent, "cpu_s": _process_cpu(parent), "rss_mb": _rss_mb(parent),
+                                 "own_mb": _own_mb(parent), "preload": list(preload)}).encode() + b"\n")
+        return
+    if request.get("spawn"):  # a waiting process that also imports request["preload"], forked from this one
+        if not all(name.startswith("torch.") for name in request["preload"]):  # torch's own modules, nothing else
+            conn.sendall(b'{"spawned": false}\n')
+            return
+        if os.fork() == 0:
+            conn.close()
+            os.setsid()  # on its own, as the first one: it outlives the kernel that asked
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            try:
+                _serve(request["spawn"], int(request.get("owner") or 0), request.get("owner_start", ""),
+                       tuple(request["preload"]), LOADERS_IDLE_SECONDS, base_path)
+            finally:
+                os._exit(0)
+        conn.sendall(b'{"spawned": true}\n')
         return
     child = os.fork()
     if child == 0:
@@ -369,6 +422,15 @@ def _process_cpu(pid: int) -> float:
     """User + system CPU-seconds of ``pid`` and of the children it has reaped, from /proc."""
     fields = _stat(pid)
     return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK") if len(fields) > 14 else 0.0
+
+
+def _own_mb(pid: int) -> float:
+    """The pages ``pid`` does not share (private clean + dirty, from /proc): a forked waiting process's own memory."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+        return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty")) * 1024 / 1e6
+    except (OSError, ValueError, KeyError):
+        return 0.0
 
 
 def _rss_mb(pid: int) -> float:

@@ -299,7 +299,8 @@ def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
         torch.save(inputs, temporary)
     arguments = ["-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}), str(inputs_file), str(outputs_file)]
     try:  # forked from the waiting torch process: a new process that never imported the helpers or your classes
-        done = run_python(arguments, cwd=folder, timeout=timeout)
+        # (for a .pt2 file, from the one that has also imported torch's loaders: torch's modules, nothing of yours)
+        done = run_python(arguments, cwd=folder, timeout=timeout, export_loaders="export" in jobs)
     except subprocess.TimeoutExpired:
         return {m: {"stage": "load", "error": f"the fresh process took more than {timeout:g} s"} for m in jobs}
     if done.returncode != 0 or not outputs_file.is_file():
