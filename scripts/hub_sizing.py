@@ -13,8 +13,9 @@ The formula (every assumption is a named number in ASSUMPTIONS):
     kernel_tree_mb     = the same, with the processes a kernel starts (a fresh-process check, the C++ runner);
                          a process forked from the waiting torch process counts only its own pages, and the
                          waiting process is left out of the tree (scripts/process_memory.py)
-    warm_torch_mb      = the waiting torch process that the notebooks' fresh processes fork from (benchmark; one per
-                         learner, shared by their kernels)
+    warm_torch_mb      = the waiting torch processes that the notebooks' fresh processes fork from (benchmark; one
+                         set per learner, shared by their kernels: the first, and from 09 on the one forked from it
+                         with torch's export loaders, which counts only its own pages)
     per_learner_mb     = server_mb + (kernels_open - 1) * kernel_mb + kernel_tree_mb + warm_torch_mb
                          (memory guarantee: the kernels a learner keeps open, one of them at its busiest)
     limit_mb           = per_learner_mb + kernel_mb                  (memory limit: one more kernel fits)
@@ -117,7 +118,8 @@ def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
               f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB, {a['kernels_open']} kernels open "
               f"(the largest peak {inputs['kernel_mb']:.0f} MB, {inputs['kernel_mb_from']}), one of them with the processes it starts "
               f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']})"
-              + (f", and the waiting torch process fresh processes fork from ({inputs['warm_torch_mb']:.0f} MB)"
+              + (f", and the waiting torch processes fresh processes fork from ({inputs['warm_torch_mb']:.0f} MB, "
+                 "each page counted once)"
                  if inputs.get("warm_torch_mb") else "")
               + f"; {p['learners_per_core']} learners per core "
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "

@@ -184,3 +184,10 @@ def test_show_makes_the_summary_again_from_an_older_report(tmp_path):
                            "--markdown"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "| 00_a | 1.5 | 1.4–1.6 | ≤3 ✔ |" in done.stdout
+
+
+def test_a_long_run_has_torch_only_kernels_after_every_fourth_notebook_too():
+    steps = bench.plan([f"n{i}" for i in range(9)], warmup=False)
+    torch_at = [i for i, step in enumerate(steps) if step == ("torch", None)]
+    assert len(torch_at) == 4 and steps[torch_at[1] - 2] == ("notebook", "n3")  # after n3's floor, after n7's, and the ends
+    assert steps.count(("floor", None)) == 10
