@@ -2,7 +2,7 @@
 
 Widgets cannot run in a static page, so each widget output is replaced by its static fallback:
 a prediction shows its question with the answer behind a click (<details>), a graph picture
-shows its PNG. Usage: python scripts/render_html.py [NOTEBOOK ...]
+shows its SVG (the page's Mermaid script would load Mermaid from the internet: the SVG needs nothing). Usage: python scripts/render_html.py [NOTEBOOK ...]
 """
 import sys
 import time
@@ -16,6 +16,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "html"
 WIDGET = "application/vnd.jupyter.widget-view+json"
+MERMAID = "text/vnd.mermaid"
 
 
 def static_outputs(nb) -> None:
@@ -25,6 +26,8 @@ def static_outputs(nb) -> None:
             data = output.get("data", {})
             if WIDGET in data and len(data) > 1:
                 del data[WIDGET]
+            if MERMAID in data and "image/svg+xml" in data:  # a graph picture: its SVG, drawn offline
+                del data[MERMAID]
     nb.metadata.pop("widgets", None)
 
 
@@ -40,7 +43,9 @@ def render(path: Path) -> Path:
     # links between notebooks point at the rendered pages
     body = body.replace('.ipynb"', '.html"')
     target = OUT / path.with_suffix(".html").name
-    target.write_text(body, encoding="utf-8")
+    sys.path.insert(0, str(ROOT))
+    from helpers.course.workdir import atomic_write_text  # a page is written whole or not at all
+    atomic_write_text(target, body)
     return target
 
 
