@@ -163,3 +163,20 @@ class _Layout:
             lane += 6 * side
         self.lanes.append((top, bottom, lane))
         return [start, (lane, top), (lane, bottom), end]
+
+
+_MARGIN = 14.0  # points around the picture
+
+
+def _page(layout, title, message):
+    """The page a laid-out picture is painted on, in points: (left, top, width, height, margin).
+
+    Wide enough for every box, every detour, the title and the footer; the graph's own y runs from
+    0 at the first row, so the title sits above it (top < 0) and the footer below it."""
+    heading = 18.0 if title else 0.0
+    footer = 14.0 if message else 0.0
+    xs = [0.0, layout.width] + [x for points, _ in layout.routes for x, _ in points]
+    left, right = min(xs) - _MARGIN, max(xs) + _MARGIN
+    width = max(right - left, len(title or "") * 6.5 + 2 * _MARGIN, len(message) * 5.0 + 2 * _MARGIN)
+    left -= (width - (right - left)) / 2
+    return left, -_MARGIN - heading, width, layout.height + 2 * _MARGIN + heading + footer, _MARGIN

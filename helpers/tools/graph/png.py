@@ -1,7 +1,7 @@
 """Painting a laid-out graph picture as a PNG with matplotlib, for draw_graph (02_what_is_torchscript)."""
 import io
 
-from .layout import _Layout
+from .layout import _Layout, _page
 from .mermaid import _REGION_COLOURS
 
 _PNG_COLOURS = {  # style -> (fill, edge)
@@ -18,14 +18,7 @@ def _to_png(builder, title, message) -> bytes:
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
     layout = _Layout(builder)
-    margin = 14.0
-    heading = 18.0 if title else 0.0
-    footer = 14.0 if message else 0.0
-    xs = [0.0, layout.width] + [x for points, _ in layout.routes for x, _ in points]
-    left, right = min(xs) - margin, max(xs) + margin
-    width_pt = max(right - left, len(title or "") * 6.5 + 2 * margin, len(message) * 5.0 + 2 * margin)
-    left -= (width_pt - (right - left)) / 2
-    height_pt = layout.height + 2 * margin + heading + footer
+    left, top, width_pt, height_pt, margin = _page(layout, title, message)
     dpi = 110.0
     pixels = (width_pt / 72.0 * dpi) * (height_pt / 72.0 * dpi)
     if pixels > 4e6:  # big pictures get fewer dots per point: PNG encoding time grows with pixels
@@ -34,7 +27,7 @@ def _to_png(builder, title, message) -> bytes:
     FigureCanvasAgg(figure)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_xlim(left, left + width_pt)
-    axes.set_ylim(layout.height + margin + footer, -margin - heading)
+    axes.set_ylim(top + height_pt, top)
     axes.axis("off")
     centre = left + width_pt / 2
 
@@ -73,7 +66,7 @@ def _to_png(builder, title, message) -> bytes:
     axes.add_collection(PatchCollection(patches, facecolors=faces, edgecolors=edges, linewidths=0.9, zorder=3))
 
     if title:
-        axes.text(centre, -margin - heading + 4, title, fontsize=10, fontweight="bold",
+        axes.text(centre, top + 4, title, fontsize=10, fontweight="bold",
                   ha="center", va="top", family="DejaVu Sans")
     if message:
         axes.text(centre, layout.height + margin / 2, message, fontsize=7.5,

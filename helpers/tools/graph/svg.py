@@ -5,7 +5,7 @@ painting it with matplotlib would import matplotlib (about a third of a second) 
 """
 from html import escape
 
-from .layout import _Layout
+from .layout import _Layout, _page
 from .mermaid import _REGION_COLOURS
 from .png import _PNG_COLOURS
 
@@ -36,15 +36,7 @@ def _text(x, y, text, size, *, anchor="middle", baseline="middle", family=_SANS,
 def _to_svg(builder, title, message) -> str:
     """The same picture as the PNG (boxes, regions, arrows, title, footer), as one SVG document."""
     layout = _Layout(builder)
-    margin = 14.0
-    heading = 18.0 if title else 0.0
-    footer = 14.0 if message else 0.0
-    xs = [0.0, layout.width] + [x for points, _ in layout.routes for x, _ in points]
-    left, right = min(xs) - margin, max(xs) + margin
-    width = max(right - left, len(title or "") * 6.5 + 2 * margin, len(message) * 5.0 + 2 * margin)
-    left -= (width - (right - left)) / 2
-    top = -margin - heading
-    height = layout.height + 2 * margin + heading + footer
+    left, top, width, height, margin = _page(layout, title, message)
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{_n(width * _SCALE)}' height='{_n(height * _SCALE)}' "
              f"viewBox='{_n(left)} {_n(top)} {_n(width)} {_n(height)}'>",
              f"<rect x='{_n(left)}' y='{_n(top)}' width='{_n(width)}' height='{_n(height)}' fill='white'/>"]
