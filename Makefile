@@ -9,6 +9,7 @@
 #   PIP_FLAGS="--no-index --find-links wheels"
 #                          install from wheels prepared in advance with `pip download` (offline classrooms)
 #   NOTEBOOKS="00 07"      `make bench` on these notebooks only (numbers or names; default: all)
+#   REPEAT=3               `make bench` runs the whole plan three times and reports each notebook's median
 #   HUB_IP=0.0.0.0 HUB_PORT=8000 ...
 #                          `make hub` settings, listed at the top of hub/jupyterhub_config.py
 #   LOAD_LEARNERS=8 LOAD_NOTEBOOKS=00,01,02
@@ -82,7 +83,7 @@ test-robust: venv
 # (import helpers; H.start) timed between the notebooks in the same run. Reports; never fails on time.
 # Writes build/bench/course_bench.json (read by docs/INSTRUCTORS.md's tables and the hub sizing) and a plot.
 bench: venv
-	$(BIN)/python scripts/course_bench.py $(NOTEBOOKS)
+	$(BIN)/python scripts/course_bench.py $(if $(REPEAT),--repeat $(REPEAT)) $(NOTEBOOKS)
 
 # The classroom JupyterHub on http://127.0.0.1:8000 (docs/INSTRUCTORS.md); Ctrl-C stops it and every
 # learner's server. configurable-http-proxy comes from npm into .venv/hub-proxy (pinned below).

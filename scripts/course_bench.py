@@ -9,6 +9,7 @@ kernel start included, cell by cell as "Restart & Run All" does.
     make bench                                 # every notebook in notebooks/
     make bench NOTEBOOKS="00 07"               # a cheap subset (numbers or names)
     python scripts/course_bench.py 03_tracing  # the same without make
+    make bench REPEAT=3                        # the whole plan three times: each notebook's median, and its spread
     python scripts/course_bench.py --show build/bench/course_bench.json --markdown   # the docs' table
 
 It reports and never fails on time: the exit code is 0 unless a notebook raised an error
@@ -20,7 +21,8 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
     schema            "course_bench/1"
     created           UTC time of the run, ISO 8601
     machine           {"cpus", "load_avg_start": [1, 5, 15 min], "load_avg_end", "platform", "python", "torch"}
-    settings          {"notebooks": [file names asked for], "timeout_s", "warmup": bool}
+    settings          {"notebooks": [file names asked for], "timeout_s", "warmup": bool, "repeat" (the whole
+                       plan run this many times, floors and all)}
     floor             a reference kernel, see below; code 'import helpers as H; H.start("floor")'
     torch_only        a reference kernel, see below; code 'import torch'
       reference kernel: {"code", "runs": [measurement...], "wall_s" (median of runs), "wall_s_min",
@@ -36,9 +38,12 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
                       kernel's own peak resident memory), "peak_tree_rss_mb" (kernel + live children,
                       sampled; the waiting torch process left out, its forks' own pages only: see
                       scripts/process_memory.py), "target_ratio", "within_target" (ratio <= target_ratio),
-                      "ratio_low", "ratio_high" (wall_s over the floor's third and first quartile: how far
-                      the floor's own spread in this run moves the ratio), "call" ("within", "over", or
-                      "too close to call" when the target lies between ratio_low and ratio_high)}
+                      "ratio_low", "ratio_high" (the fastest and slowest of the notebook's runs over the
+                      floor's third and first quartile: how far the floor's spread, and the notebook's own
+                      when it ran more than once, move the ratio), "call" ("within", "over", or "too close
+                      to call" when the target lies between ratio_low and ratio_high), "runs" (how many
+                      times it ran: settings.repeat), "wall_s_runs" (each run's wall_s); with repeat > 1,
+                      wall_s, start_s and cpu_s are medians of the runs and the memory figures the largest}
     course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
                        "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
                        "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
@@ -310,6 +315,15 @@ def target_for(key: str) -> float:
     return TARGETS["notebook_ratio"] if key in TODAY else TARGETS["new_notebook_ratio"]
 
 
+def _median_run(runs: list) -> "Measurement":
+    """One notebook's repeated runs as one: median times, the largest memory, the first error."""
+    failed = [r for r in runs if not r.ok]
+    return Measurement(wall_s=statistics.median(r.wall_s for r in runs), start_s=statistics.median(r.start_s for r in runs),
+                       cpu_s=statistics.median(r.cpu_s for r in runs), peak_rss_mb=max(r.peak_rss_mb for r in runs),
+                       peak_tree_rss_mb=max(r.peak_tree_rss_mb for r in runs), ok=not failed,
+                       error=failed[0].error if failed else None, cells=runs[0].cells)
+
+
 def target_call(low: float, high: float, target: float) -> str:
     """Within or over the target, or too close to call when the floor's spread puts the ratio on both sides."""
     if high <= target:
@@ -323,17 +337,22 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
               load_start=None, load_end=None) -> dict:
     """The report (see the schema above) from measurements: results is [(notebook file name, Measurement)]."""
     floor, torch_only = _reference(FLOOR_CODE, floors), _reference(TORCH_CODE, torches)
-    rows = []
-    for name, m in results:
+    rows, runs_of = [], {}
+    for name, m in results:  # a repeated run: each notebook once, from the median of its runs
+        runs_of.setdefault(name, []).append(m)
+    for name, runs in runs_of.items():
+        m = _median_run(runs)
         key = notebook_key(name)
         ratio = m.wall_s / floor["wall_s"]
-        low, high = m.wall_s / floor["wall_s_q3"], m.wall_s / floor["wall_s_q1"]
+        walls = [r.wall_s for r in runs]
+        low, high = min(walls) / floor["wall_s_q3"], max(walls) / floor["wall_s_q1"]
         rows.append({"name": name, "key": key, "ok": m.ok, "error": m.error, "cells": m.cells,
                      "wall_s": m.wall_s, "start_s": m.start_s, "ratio": ratio, "work_s": m.wall_s - floor["wall_s"],
                      "cpu_s": m.cpu_s, "cpu_ratio": m.cpu_s / floor["cpu_s"] if floor["cpu_s"] else None,
                      "peak_rss_mb": m.peak_rss_mb, "peak_tree_rss_mb": m.peak_tree_rss_mb,
                      "target_ratio": target_for(key), "within_target": ratio <= target_for(key),
-                     "ratio_low": low, "ratio_high": high, "call": target_call(low, high, target_for(key))})
+                     "ratio_low": low, "ratio_high": high, "call": target_call(low, high, target_for(key)),
+                     "runs": len(runs), "wall_s_runs": walls})
     ran = {r["name"] for r in rows}
     today = [r for r in rows if r["key"] in TODAY]
     all_today = {k for k in TODAY} <= {r["key"] for r in rows}
@@ -379,7 +398,9 @@ def resummarise(report: dict) -> dict:
     get the fields added since); when it was made, on what machine, and the waiting process's figures stay."""
     fields = Measurement.__dataclass_fields__
     measured = lambda row: Measurement(**{name: row.get(name) for name in fields})
-    again = summarise([(r["name"], measured(r)) for r in report["notebooks"]],
+    runs = [(r["name"], measured({**r, "wall_s": wall})) for r in report["notebooks"]
+            for wall in r.get("wall_s_runs") or [r["wall_s"]]]  # a repeated run keeps each run's time
+    again = summarise(runs,
                       [measured(m) for m in report["floor"]["runs"]], [measured(m) for m in report["torch_only"]["runs"]],
                       all_names=[r["name"] for r in report["notebooks"]] if report["course"]["complete"] else None,
                       settings=report.get("settings"))
@@ -387,12 +408,15 @@ def resummarise(report: dict) -> dict:
     return again
 
 
-def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print) -> dict:
-    """Run the plan (floors interleaved) and return the summary. ``runner(nb, timeout=...)`` runs one kernel."""
+def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print,
+               repeat: int = 1) -> dict:
+    """Run the plan (floors interleaved) ``repeat`` times and return the summary. ``runner(nb, timeout=...)``
+    runs one kernel."""
     import nbformat
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     floors, torches, results = [], [], []
-    for kind, path in plan(notebooks, warmup):
+    steps = plan(notebooks, warmup) + [step for _ in range(repeat - 1) for step in plan(notebooks, warmup=False)]
+    for kind, path in steps:
         if kind == "notebook":
             label, nb = path.name, nbformat.read(path, as_version=4)
         else:
@@ -406,7 +430,7 @@ def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runne
         elif kind == "torch":
             torches.append(m)
     load_end = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    settings = {"notebooks": [p.name for p in notebooks], "timeout_s": timeout, "warmup": warmup}
+    settings = {"notebooks": [p.name for p in notebooks], "timeout_s": timeout, "warmup": warmup, "repeat": repeat}
     return summarise(results, floors, torches, all_names=[p.name for p in sorted(NOTEBOOK_DIR.glob("*.ipynb"))],
                      settings=settings, load_start=load_start, load_end=load_end)
 
@@ -423,8 +447,8 @@ def format_table(report: dict) -> str:
         lines.append(f"{r['name']:<34} {r['wall_s']:7.1f} {r['ratio']:8.2f} {spread:>11} "
                      f"{'≤' + format(r['target_ratio'], 'g'):>6}"
                      f"{mark} {r['cpu_s']:7.1f} {r['peak_rss_mb']:8.0f}" + ("" if r["ok"] else f"  ✘ {r['error']}"))
-    lines.append("range: the ratio over the floor's interquartile range in this run; ✔ within the target, ✘ over it, "
-                 "≈ too close to call (the target lies inside the range)")
+    lines.append("range: the notebook's fastest and slowest run over the floor's interquartile range in this run; "
+                 "✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)")
     lines.append("")
     lines.append(f"floor ({floor['code'].replace(chr(10), '; ')}): {floor['wall_s']:.2f} s "
                  f"(median of {len(floor['runs'])}, {floor['wall_s_min']:.2f}–{floor['wall_s_max']:.2f}; "
@@ -471,8 +495,11 @@ def markdown_table(report: dict) -> str:
     course = report["course"]
     lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | | | "
                  f"{course['wall_s']:.1f} | {course['cpu_s_per_learner']:.1f} | {course['peak_rss_mb_max']:.0f} (max) |")
-    lines += ["", "Range: the ratio over the floor's interquartile range in this run. ✔ within the target, ✘ over it, "
-                  "≈ too close to call (the target lies inside the range)."]
+    repeat = (report.get("settings") or {}).get("repeat") or 1
+    lines += ["", ("Range: the notebook's fastest and slowest run" if repeat > 1 else "Range: the ratio")
+              + " over the floor's interquartile range in this run"
+              + (f" ({repeat} runs of each notebook; the ratio is their median)" if repeat > 1 else "")
+              + ". ✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)."]
     warm = report.get("warm_torch") or {}
     if warm.get("running"):
         two = warm.get("processes", 1) > 1
@@ -529,6 +556,8 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     parser.add_argument("notebooks", nargs="*", help="numbers or names (default: $NOTEBOOKS, else all)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
     parser.add_argument("--no-warmup", action="store_true", help="skip the uncounted first kernel")
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT") or 1),
+                        help="run the whole plan this many times (default: $REPEAT, else 1)")
     parser.add_argument("--show", metavar="JSON", help="print the table of a report already written; run nothing")
     parser.add_argument("--markdown", action="store_true", help="with --show: as a Markdown table")
     args = parser.parse_args(argv)
@@ -556,7 +585,10 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     from helpers.course.warm_torch import stop_warm_torch, warm_torch_status
     if runner is run_kernel:
         stop_warm_torch()  # so that the first notebook that forks from it pays its start, as a learner's first does
-    report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner)
+    if args.repeat < 1:
+        print(f"course_bench: --repeat takes a whole number of at least 1, got {args.repeat}", file=sys.stderr)
+        return 2
+    report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner, repeat=args.repeat)
     warm = warm_torch_status() if runner is run_kernel else {}
     # One per learner, shared by their notebooks: its memory is counted once in the hub sizing.
     report["warm_torch"] = {"running": bool(warm), "processes": len(warm.get("pids", [])), "rss_mb": warm.get("rss_mb"),

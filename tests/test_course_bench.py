@@ -191,3 +191,33 @@ def test_a_long_run_has_torch_only_kernels_after_every_fourth_notebook_too():
     torch_at = [i for i, step in enumerate(steps) if step == ("torch", None)]
     assert len(torch_at) == 4 and steps[torch_at[1] - 2] == ("notebook", "n3")  # after n3's floor, after n7's, and the ends
     assert steps.count(("floor", None)) == 10
+
+
+def test_a_repeated_run_reports_each_notebooks_median_and_the_spread_of_its_runs():
+    floors = [fake(w) for w in (4.0, 4.0, 4.0, 4.0)]
+    runs = [("05_a.ipynb", fake(12.0)), ("05_a.ipynb", fake(16.0)), ("05_a.ipynb", fake(13.0, ok=False, error="E: x"))]
+    report = bench.summarise(runs, floors=floors, torches=[fake(4.0)], settings={"repeat": 3})
+    (row,) = report["notebooks"]
+    assert row["runs"] == 3 and row["wall_s_runs"] == [12.0, 16.0, 13.0] and row["wall_s"] == 13.0
+    assert row["ratio"] == 3.25 and row["ratio_low"] == 3.0 and row["ratio_high"] == 4.0
+    assert row["call"] == "too close to call" and not row["ok"] and row["error"] == "E: x"
+
+
+def test_repeat_runs_the_whole_plan_again_without_a_second_warmup(tmp_path):
+    seen = []
+
+    def runner(nb, timeout):
+        seen.append(nb.cells[0].source.splitlines()[0][:30] if nb.cells else "")
+        return fake(4.0)
+
+    report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, repeat=2, log=lambda *a, **k: None)
+    assert len(seen) == len(bench.plan(["x"], warmup=True)) + len(bench.plan(["x"], warmup=False))
+    assert report["notebooks"][0]["runs"] == 2 and report["settings"]["repeat"] == 2
+    assert bench.main(["--repeat", "0", "00"], runner=runner, out_dir=tmp_path) == 2
+
+
+def test_show_keeps_the_spread_of_a_repeated_run():
+    runs = [("05_a.ipynb", fake(12.0)), ("05_a.ipynb", fake(16.0)), ("05_a.ipynb", fake(13.0))]
+    report = bench.summarise(runs, floors=[fake(4.0)] * 4, torches=[fake(4.0)], settings={"repeat": 3})
+    again = bench.resummarise(json.loads(json.dumps(report)))
+    assert again["notebooks"][0]["wall_s"] == 13.0 and again["notebooks"][0]["ratio_high"] == 4.0
