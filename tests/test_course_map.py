@@ -33,9 +33,12 @@ def test_map_renders_links():
 
 
 def test_mental_model_picture_draws():
-    fig = H.mental_model_picture()
-    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    assert "TorchScript program" in texts and "C++" in texts
+    from xml.etree import ElementTree
+    picture = H.mental_model_picture()
+    svg = ElementTree.fromstring(picture._repr_svg_())
+    texts = " ".join("".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "TorchScript program" in texts and "C++ / LibTorch" in texts and "trace" in texts
+    assert len(list(svg.iter("{http://www.w3.org/2000/svg}polygon"))) == 5  # an arrow head for each arrow
 
 
 def test_each_notebook_states_the_time_the_map_gives():

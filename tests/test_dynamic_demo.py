@@ -1,6 +1,7 @@
 """The path recorder counts the lines a model's Python forward runs, per input."""
 import matplotlib
 import pytest
+from xml.etree import ElementTree
 import torch
 
 import helpers as H
@@ -84,7 +85,15 @@ def test_path_map_splits_the_plane_along_the_sum():
     b = result.values.view(-1, 1)
     assert torch.equal(result.taken, (a + b) > 0)
     assert 0 < result.fraction < 1
-    fig = result.plot()
-    assert "return x * 2" in fig.axes[0].get_title()
+    picture = result.plot(line=((-2, 2), (2, -2)))
+    svg = ElementTree.fromstring(picture.svg)  # well-formed SVG, with every text escaped
+    texts = " ".join("".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    assert "'return x * 2'" in texts and "ran it" in texts and "did not" in texts
+    cells = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") in ("#8fc9a8", "#f2c18d")]
+    assert len(cells) == 25 + 2  # one per input, and the two legend keys
+    assert sum(r.get("fill") == "#8fc9a8" for r in cells) == int(result.taken.sum()) + 1
+    assert any(p.get("stroke-dasharray") for p in svg.iter("{http://www.w3.org/2000/svg}polyline"))  # the line
+    with pytest.raises(TypeError, match="two points"):
+        result.plot(line=(1, 2))
     with pytest.raises(TypeError, match="1-D tensor"):
         H.path_map(H.sample_model("branch"), "return x * 2", [1, 2])

@@ -62,33 +62,34 @@ def course_map() -> CourseMap:
 
 
 def mental_model_picture():
-    """A matplotlib figure: a dynamic Python model becomes a static, portable program."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    """A picture (SVG): a dynamic Python model becomes a static, portable program."""
+    from ..tools.svg_picture import MONO, Canvas
 
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 4)
-    ax.axis("off")
+    unit, top = 90.0, 44.0  # drawn on a 10 × 4 grid of 90-pixel units, below a title line
+    canvas = Canvas(10 * unit, 4 * unit + top)
+    at = lambda x, y: (x * unit, top + (4 - y) * unit)  # grid units, y upwards, to pixels
 
     def box(x, y, w, h, text, colour):
-        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.08", fc=colour, ec="#333"))
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=10)
+        left, bottom = at(x, y)
+        canvas.rect(left, bottom - h * unit, w * unit, h * unit, colour, "#333333", rx=8)
+        canvas.text(left + w * unit / 2, bottom - h * unit / 2, text, 12)
 
     def arrow(x0, y0, x1, y1, label=""):
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=16, color="#333"))
+        canvas.arrow(*at(x0, y0), *at(x1, y1))
         if label:
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.18, label, ha="center", fontsize=9, family="monospace")
+            x, y = at((x0 + x1) / 2, (y0 + y1) / 2 + 0.18)
+            canvas.text(x, y, label, 11, family=MONO)
 
     box(0.2, 1.3, 2.4, 1.4, "nn.Module\n(Python code,\ndecides each path\nat run time)", "#ffe9b3")
     box(4.0, 1.3, 2.4, 1.4, "TorchScript program\n(static, typed graph\n+ weights)", "#cfe8ff")
     arrow(2.7, 2.25, 3.9, 2.25, "trace")
     arrow(2.7, 1.75, 3.9, 1.75, "script")
-    targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7), ("mobile: .ptl, lite\ninterpreter (deprecated)", 0.4)]
+    targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7),
+               ("mobile: .ptl, lite\ninterpreter (deprecated)", 0.4)]
     for text, y in targets:
         box(7.4, y, 2.3, 0.9, text, "#d9f2d9")
         arrow(6.5, 2.0, 7.3, y + 0.45)
-    ax.text(5.2, 0.9, "saved as model.pt: code + weights", ha="center", fontsize=9, style="italic")
-    ax.set_title("The mental model: a dynamic Python model becomes a static, portable program", fontsize=11)
-    fig.tight_layout()
-    return fig
+    canvas.text(*at(5.2, 0.9), "saved as model.pt: code + weights", 11, italic=True)
+    title = "The mental model: a dynamic Python model becomes a static, portable program"
+    canvas.text(5 * unit, top / 2, title, 14)
+    return canvas.picture(title)

@@ -265,68 +265,93 @@ def compare_gains(first, second, variant) -> str:
 # ------------------------------------------------------------------ pictures
 
 def plot_benchmark(*reports):
-    """Two panels: each variant's time per call as a ratio of eager's (median and IQR over rounds),
-    and the one-off costs (prepare, 1st call, 2nd call) beside one steady call, on log scales."""
+    """A picture (SVG) in two panels: each variant's time per call as a ratio of eager's (median and
+    IQR over rounds), and the one-off costs (prepare, 1st call, 2nd call) beside one steady call, on log scales."""
     if not reports or not all(isinstance(r, BenchmarkReport) for r in reports):
         raise TypeError("plot_benchmark takes one or more reports from H.benchmark_model(...)")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import NullFormatter
+    from .svg_picture import PALETTE, Canvas, LogScale, seconds_label
 
     names = [n for n in BENCHMARK_VARIANTS if any(n in r.rows for r in reports)]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.3 * len(names) * len(reports) + 2.2))
-    step = 0.7 / len(reports)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    row_h = max(28.0, 16.0 * len(reports) + 12)
+    label_w, panel_w, gap, top = 150.0, 360.0, 40.0, 62.0
+    panels = {"ratio": label_w, "cost": label_w + panel_w + gap}
+    plot_h = row_h * max(len(names), 1)
+    canvas = Canvas(label_w + 2 * panel_w + gap + 20, top + plot_h + 96)
     costs = (("prepare_s", "s", "prepare"), ("first_call_s", "o", "1st call"), ("second_call_s", "^", "2nd call"),
              ("median", "|", "one steady call"))
-    for k, report in enumerate(reports):
-        colour = colours[k % len(colours)]
-        for i, name in enumerate(names):
-            y = i + (k - (len(reports) - 1) / 2) * step
-            row = report.rows.get(name)
+    colour_of = {id(r): PALETTE[k % len(PALETTE)] for k, r in enumerate(reports)}
+
+    def y_of(i, k):  # row i, report k: the reports side by side within a variant's row
+        return top + (i + 0.5) * row_h + (k - (len(reports) - 1) / 2) * 16
+
+    # left panel: ratios to eager, log scale, the 1× line dashed
+    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in row.spread]
+    low, high = min(spread + [1.0]) / 1.25, max(spread + [1.0]) * 1.25
+    ratio_x = LogScale(low, high, panels["ratio"], panels["ratio"] + panel_w)
+    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
+    _axis(canvas, ratio_x, ticks, [f"{t:g}×" for t in ticks], top, plot_h)
+    canvas.line([(ratio_x(1.0), top), (ratio_x(1.0), top + plot_h)], "#888888", dash="5 4")
+    canvas.text(ratio_x.start + panel_w / 2, 10, "time per call ÷ eager's time (left of 1× = faster)\n"
+                "dot: median; bar: IQR over rounds, or the range of a few runs", 11, baseline="hanging")
+
+    # right panel: one-off costs and one steady call, in seconds, log scale
+    seconds = [getattr(row, a) for r in reports for row in r.rows.values() for a, _, _ in costs
+               if _positive(getattr(row, a)) and (a != "median" or row.times)]
+    cost_low = 10 ** math.floor(math.log10(min(seconds) / 1.3)) if seconds else 1e-4
+    cost_high = 10 ** math.ceil(math.log10(max(seconds) * 1.3)) if seconds else 1.0
+    cost_x = LogScale(cost_low, cost_high, panels["cost"], panels["cost"] + panel_w)
+    decades = [10.0 ** e for e in range(round(math.log10(cost_low)), round(math.log10(cost_high)) + 1)]
+    _axis(canvas, cost_x, decades, [seconds_label(d) for d in decades], top, plot_h)
+    canvas.text(cost_x.start + panel_w / 2, top + plot_h + 34, "seconds", 11)
+    canvas.text(cost_x.start + panel_w / 2, 10, "one-off costs, then one steady call\n"
+                "(prepare: trace, script, freeze, compile or save)", 11, baseline="hanging")
+
+    for i, name in enumerate(names):
+        canvas.text(label_w - 10, top + (i + 0.5) * row_h, name, 11, anchor="end")
+        for k, report in enumerate(reports):
+            row, y, colour = report.rows.get(name), y_of(i, k), colour_of[id(report)]
             if row is None:
                 continue
             if row.error is not None or row.wrong is not None:
                 what = ("skipped" if row.stage == "skipped" else f"failed at {row.stage}"
                         if row.error is not None else "wrong: diverges from eager, not timed")
-                for axis in (left, right):
-                    axis.annotate(f"{report.label}: {what}", (0.02, y), va="center", fontsize=8,
-                                  xycoords=("axes fraction", "data"), color="#b00020")
+                for start in panels.values():
+                    canvas.text(start + 6, y, f"{report.label}: {what}", 9, anchor="start", colour="#b00020")
             if row.ratios:
-                low, high = row.spread
-                left.errorbar(row.ratio, y, xerr=[[row.ratio - low], [high - row.ratio]],
-                              fmt="o", color=colour, capsize=3)
+                (a, b), mid = row.spread, ratio_x(row.ratio)
+                canvas.line([(ratio_x(a), y), (ratio_x(b), y)], colour, width=1.4)
+                for end in (a, b):
+                    canvas.line([(ratio_x(end), y - 4), (ratio_x(end), y + 4)], colour, width=1.4)
+                canvas.marker("o", mid, y, colour)
             for attribute, marker, _ in costs:
                 value = getattr(row, attribute)
-                if value is not None and value == value and value > 0 and (attribute != "median" or row.times):
-                    right.plot([value], [y], marker=marker, color=colour, linestyle="none",
-                               markersize=12 if marker == "|" else 6)
-    left.axvline(1.0, color="grey", linestyle="--", linewidth=1)
-    left.set_xscale("log")
-    spread = [v for r in reports for row in r.rows.values() if row.ratios for v in row.spread]
-    low, high = min(spread + [1.0]) / 1.25, max(spread + [1.0]) * 1.25
-    left.set_xlim(low, high)
-    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50) if low <= t <= high]
-    left.set_xticks(ticks, [f"{t:g}×" for t in ticks])
-    left.xaxis.set_minor_formatter(NullFormatter())
-    left.set_title("time per call ÷ eager's time (left of 1× = faster)\ndot: median; bar: IQR over rounds, "
-                   "or the range of a few runs",
-                   fontsize=10)
-    right.set_xscale("log")
-    right.set_xlabel("seconds")
-    right.set_title("one-off costs, then one steady call\n(prepare: trace, script, freeze, compile or save)",
-                    fontsize=10)
-    model_keys = [Line2D([], [], color=colours[k % len(colours)], marker="o", linestyle="none", label=r.label)
-                  for k, r in enumerate(reports)]
-    marker_keys = [Line2D([], [], color="grey", marker=m, linestyle="none", label=text,
-                          markersize=12 if m == "|" else 6) for _, m, text in costs]
-    left.legend(handles=model_keys, fontsize=8, loc="best")
-    right.legend(handles=marker_keys + model_keys, fontsize=8, loc="best")
-    left.grid(axis="x", alpha=0.3, which="both")
-    right.grid(axis="x", alpha=0.3)
-    for axis in (left, right):
-        axis.set_yticks(range(len(names)), names)
-        axis.set_ylim(len(names) - 0.5, -0.5)
-    fig.tight_layout()
-    plt.close(fig)  # returned, not shown twice: the notebook displays the returned figure
-    return fig
+                if _positive(value) and (attribute != "median" or row.times):
+                    canvas.marker(marker, cost_x(value), y, colour)
+
+    # one legend below both panels: which colour is which model, which mark is which cost
+    legend_y = top + plot_h + 62
+    x = label_w
+    for report in reports:
+        canvas.marker("o", x + 5, legend_y, colour_of[id(report)])
+        canvas.text(x + 14, legend_y, report.label, 10, anchor="start")
+        x += 24 + 7 * len(report.label)
+    x = max(x + 20, panels["cost"])
+    for _, marker, text in costs:
+        canvas.marker(marker, x + 5, legend_y, "#777777", size=4.5 if marker == "|" else 7.0)
+        canvas.text(x + 14, legend_y, text, 10, anchor="start")
+        x += 24 + 6.5 * len(text)
+    title = "benchmark: " + ", ".join(r.label for r in reports)
+    return canvas.picture(title)
+
+
+def _positive(value) -> bool:
+    return value is not None and value == value and value > 0  # value == value: not NaN
+
+
+def _axis(canvas, scale, ticks, labels, top, plot_h):
+    """A panel's frame, its vertical grid lines at the ticks, and the tick labels below it."""
+    for tick, label in zip(ticks, labels):
+        x = scale(tick)
+        canvas.line([(x, top), (x, top + plot_h)], "#e5e7eb")
+        canvas.text(x, top + plot_h + 14, label, 10)
+    canvas.rect(scale.start, top, scale.end - scale.start, plot_h, "none", "#333333")

@@ -13,6 +13,7 @@ Pass ``source=SomeClass.forward`` to watch a function other than the model's own
 import html
 import inspect
 import linecache
+import math
 import sys
 import sysconfig
 import textwrap
@@ -157,25 +158,49 @@ class PathMap:
         """Share of the grid's inputs that ran the line."""
         return self.taken.float().mean().item()
 
-    def plot(self, ax=None):
-        """Draw the grid: one colour where the line ran, another where it did not."""
-        import matplotlib.pyplot as plt
-        from matplotlib.colors import ListedColormap
-        from matplotlib.patches import Patch
+    def plot(self, line=None):
+        """A picture (SVG) of the grid: one colour where the line ran, another where it did not.
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(4.4, 4.4), layout="constrained")
+        ``line=((x0, y0), (x1, y1))`` draws a dashed line over it, such as the border you expect.
+        """
+        from .svg_picture import MONO, Canvas
+
+        if line is not None:
+            try:
+                (x0, y0), (x1, y1) = [(float(x), float(y)) for x, y in line]
+            except (TypeError, ValueError):
+                raise TypeError("plot(line=...) takes two points, e.g. line=((-3, 3), (3, -3))") from None
+        size, left, top = 330.0, 62.0, 58.0  # the square grid, and room for the axis labels and title
+        canvas = Canvas(left + size + 24, top + size + 86)
         # Each cell is centred on its input, so the picture reaches half a step past both ends.
         half = (self.values[1] - self.values[0]).item() / 2
         lo, hi = self.values[0].item() - half, self.values[-1].item() + half
-        ax.imshow(self.taken.int().numpy(), origin="lower", extent=[lo, hi, lo, hi],
-                  cmap=ListedColormap(["#f2c18d", "#8fc9a8"]), vmin=0, vmax=1)
-        ax.set_xlabel("x[0]")
-        ax.set_ylabel("x[1]")
-        ax.set_title(f"{self.name}: which inputs ran\n{self.fragment!r}", fontsize=10)
-        ax.legend(handles=[Patch(color="#8fc9a8", label="ran it"), Patch(color="#f2c18d", label="did not")],
-                  loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
-        return ax.figure
+        x_of = lambda a: left + (a - lo) / (hi - lo) * size
+        y_of = lambda b: top + size - (b - lo) / (hi - lo) * size  # b upwards
+        cell = size / len(self.values)
+        colours = {True: "#8fc9a8", False: "#f2c18d"}
+        for row, taken_row in enumerate(self.taken.tolist()):
+            for col, taken in enumerate(taken_row):
+                # a hair wider than the cell, so no white seams show between neighbours
+                canvas.rect(left + col * cell, top + size - (row + 1) * cell, cell + 0.4, cell + 0.4, colours[taken])
+        canvas.rect(left, top, size, size, "none", "#333333")
+        for tick in range(math.ceil(lo), math.floor(hi) + 1):
+            canvas.line([(x_of(tick), top + size), (x_of(tick), top + size + 5)])
+            canvas.text(x_of(tick), top + size + 15, f"{tick}", 10)
+            canvas.line([(left - 5, y_of(tick)), (left, y_of(tick))])
+            canvas.text(left - 8, y_of(tick), f"{tick}", 10, anchor="end")
+        canvas.text(left + size / 2, top + size + 32, "x[0]", 11)
+        canvas.text(left - 34, top + size / 2, "x[1]", 11, rotate=-90)
+        if line is not None:
+            canvas.line([(x_of(x0), y_of(y0)), (x_of(x1), y_of(y1))], "#111111", width=1.2, dash="6 4")
+        canvas.text(left + size / 2, 8, f"{self.name}: which inputs ran", 12, baseline="hanging")
+        canvas.text(left + size / 2, 26, repr(self.fragment), 11, baseline="hanging", family=MONO)
+        legend_y = top + size + 58
+        for k, (taken, label) in enumerate(((True, "ran it"), (False, "did not"))):
+            x = left + size / 2 - 90 + k * 100
+            canvas.rect(x, legend_y - 6, 14, 12, colours[taken])
+            canvas.text(x + 20, legend_y, label, 10, anchor="start")
+        return canvas.picture(f"{self.name}: which inputs ran {self.fragment!r}")
 
 
 def path_map(model, fragment: str, values=None) -> PathMap:

@@ -3,34 +3,12 @@
 Plain string building on purpose: the picture is shown in every notebook that draws a graph, and
 painting it with matplotlib would import matplotlib (about a third of a second) just for that.
 """
-from html import escape
-
 from .layout import _Layout, _page
 from .mermaid import _REGION_COLOURS
 from .png import _PNG_COLOURS
+from ..svg_picture import MONO as _MONO, _n, _text
 
 _SCALE = 110.0 / 72.0  # points to pixels at the PNG's 110 dots per inch, so both come out the same size
-_SANS = "DejaVu Sans, Verdana, sans-serif"
-_MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
-
-
-def _n(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
-def _text(x, y, text, size, *, anchor="middle", baseline="middle", family=_SANS, colour="#1f2937", bold=False):
-    lines = str(text).split("\n")
-    weight = " font-weight='bold'" if bold else ""
-    head = (f"<text x='{_n(x)}' y='{_n(y)}' font-size='{_n(size)}' font-family='{family}' fill='{colour}' "
-            f"text-anchor='{anchor}'{weight}>")
-    if len(lines) == 1 and baseline == "middle":
-        return head + f"<tspan dy='0.35em'>{escape(lines[0])}</tspan></text>"
-    # several lines centred on y (or hanging below it): each line one line-height below the last
-    step = size * 1.1
-    first = -(len(lines) - 1) * step / 2 + size * 0.35 if baseline == "middle" else size * 0.8
-    spans = [f"<tspan x='{_n(x)}' dy='{_n(first if i == 0 else step)}'>{escape(line)}</tspan>"
-             for i, line in enumerate(lines)]
-    return head + "".join(spans) + "</text>"
 
 
 def _to_svg(builder, title, message) -> str:
