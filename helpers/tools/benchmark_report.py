@@ -279,8 +279,6 @@ def plot_benchmark(*reports):
     canvas = Canvas(label_w + 2 * panel_w + gap + 20, top + plot_h + 96)
     costs = (("prepare_s", "s", "prepare"), ("first_call_s", "o", "1st call"), ("second_call_s", "^", "2nd call"),
              ("median", "|", "one steady call"))
-    colour_of = {id(r): PALETTE[k % len(PALETTE)] for k, r in enumerate(reports)}
-
     def y_of(i, k):  # row i, report k: the reports side by side within a variant's row
         return top + (i + 0.5) * row_h + (k - (len(reports) - 1) / 2) * 16
 
@@ -295,8 +293,7 @@ def plot_benchmark(*reports):
                 "dot: median; bar: IQR over rounds, or the range of a few runs", 11, baseline="hanging")
 
     # right panel: one-off costs and one steady call, in seconds, log scale
-    seconds = [getattr(row, a) for r in reports for row in r.rows.values() for a, _, _ in costs
-               if _positive(getattr(row, a)) and (a != "median" or row.times)]
+    seconds = [value for r in reports for row in r.rows.values() for value, _ in _cost_marks(row, costs)]
     cost_low = 10 ** math.floor(math.log10(min(seconds) / 1.3)) if seconds else 1e-4
     cost_high = 10 ** math.ceil(math.log10(max(seconds) * 1.3)) if seconds else 1.0
     cost_x = LogScale(cost_low, cost_high, panels["cost"], panels["cost"] + panel_w)
@@ -309,7 +306,7 @@ def plot_benchmark(*reports):
     for i, name in enumerate(names):
         canvas.text(label_w - 10, top + (i + 0.5) * row_h, name, 11, anchor="end")
         for k, report in enumerate(reports):
-            row, y, colour = report.rows.get(name), y_of(i, k), colour_of[id(report)]
+            row, y, colour = report.rows.get(name), y_of(i, k), PALETTE[k % len(PALETTE)]
             if row is None:
                 continue
             if row.error is not None or row.wrong is not None:
@@ -323,16 +320,14 @@ def plot_benchmark(*reports):
                 for end in (a, b):
                     canvas.line([(ratio_x(end), y - 4), (ratio_x(end), y + 4)], colour, width=1.4)
                 canvas.marker("o", mid, y, colour)
-            for attribute, marker, _ in costs:
-                value = getattr(row, attribute)
-                if _positive(value) and (attribute != "median" or row.times):
-                    canvas.marker(marker, cost_x(value), y, colour)
+            for value, marker in _cost_marks(row, costs):
+                canvas.marker(marker, cost_x(value), y, colour)
 
     # one legend below both panels: which colour is which model, which mark is which cost
     legend_y = top + plot_h + 62
     x = label_w
-    for report in reports:
-        canvas.marker("o", x + 5, legend_y, colour_of[id(report)])
+    for k, report in enumerate(reports):
+        canvas.marker("o", x + 5, legend_y, PALETTE[k % len(PALETTE)])
         canvas.text(x + 14, legend_y, report.label, 10, anchor="start")
         x += 24 + 7 * len(report.label)
     x = max(x + 20, panels["cost"])
@@ -344,8 +339,12 @@ def plot_benchmark(*reports):
     return canvas.picture(title)
 
 
-def _positive(value) -> bool:
-    return value is not None and value == value and value > 0  # value == value: not NaN
+def _cost_marks(row, costs):
+    """(seconds, marker) for each cost the row measured; the steady call only if it was timed."""
+    for attribute, marker, _ in costs:
+        value = getattr(row, attribute)
+        if value is not None and value == value and value > 0 and (attribute != "median" or row.times):
+            yield value, marker  # value == value: not NaN
 
 
 def _axis(canvas, scale, ticks, labels, top, plot_h):

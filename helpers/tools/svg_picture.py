@@ -21,6 +21,22 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
+def _points(points) -> str:
+    """An SVG points list: 'x,y x,y ...'."""
+    return " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+
+
+def arrow_head(points, length, half_width):
+    """The head of an arrow along ``points``, pointing at the last one: (its three corners, the point
+    where the shaft should stop so that its end hides under the head)."""
+    (x0, y0), (x1, y1) = points[-2], points[-1]
+    size = max(math.hypot(x1 - x0, y1 - y0), 1e-6)
+    ux, uy = (x1 - x0) / size, (y1 - y0) / size
+    bx, by = x1 - length * ux, y1 - length * uy
+    corners = [(x1, y1), (bx - half_width * uy, by + half_width * ux), (bx + half_width * uy, by - half_width * ux)]
+    return corners, (bx, by)
+
+
 def _text(x, y, text, size, *, anchor="middle", baseline="middle", family=SANS, colour="#1f2937", bold=False,
           italic=False, rotate=None):
     """A text element; several lines (split on newlines) are centred on y, or hang below it."""
@@ -65,7 +81,6 @@ class Canvas:
     """Shapes and text in pixels, top left at (0, 0); ``picture()`` closes the document."""
 
     def __init__(self, width: float, height: float):
-        self.width, self.height = width, height
         self.parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{_n(width)}' height='{_n(height)}' "
                       f"viewBox='0 0 {_n(width)} {_n(height)}'>",
                       f"<rect x='0' y='0' width='{_n(width)}' height='{_n(height)}' fill='white'/>"]
@@ -77,18 +92,14 @@ class Canvas:
 
     def line(self, points, colour="#333333", *, width=1.0, dash=None):
         dashed = f" stroke-dasharray='{dash}'" if dash else ""
-        joined = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-        self.parts.append(f"<polyline points='{joined}' fill='none' stroke='{colour}' stroke-width='{_n(width)}'"
-                          f"{dashed}/>")
+        self.parts.append(f"<polyline points='{_points(points)}' fill='none' stroke='{colour}' "
+                          f"stroke-width='{_n(width)}'{dashed}/>")
 
     def arrow(self, x0, y0, x1, y1, colour="#333333", *, head=9.0):
         """A line from (x0, y0) with a filled head at (x1, y1)."""
-        length = max(math.hypot(x1 - x0, y1 - y0), 1e-6)
-        ux, uy = (x1 - x0) / length, (y1 - y0) / length
-        bx, by = x1 - head * ux, y1 - head * uy
-        self.line([(x0, y0), (bx, by)], colour, width=1.4)
-        tip = [(x1, y1), (bx - head * 0.4 * uy, by + head * 0.4 * ux), (bx + head * 0.4 * uy, by - head * 0.4 * ux)]
-        self.parts.append(f"<polygon points='{' '.join(f'{_n(a)},{_n(b)}' for a, b in tip)}' fill='{colour}'/>")
+        tip, base = arrow_head([(x0, y0), (x1, y1)], head, head * 0.4)
+        self.line([(x0, y0), base], colour, width=1.4)
+        self.parts.append(f"<polygon points='{_points(tip)}' fill='{colour}'/>")
 
     def marker(self, kind, x, y, colour, size=7.0):
         """One point: 'o' circle, 's' square, '^' triangle, '|' a tall tick."""
@@ -99,8 +110,7 @@ class Canvas:
             self.rect(x - r, y - r, size, size, colour)
         elif kind == "^":
             corners = [(x, y - r * 1.15), (x - r, y + r * 0.85), (x + r, y + r * 0.85)]
-            self.parts.append(f"<polygon points='{' '.join(f'{_n(a)},{_n(b)}' for a, b in corners)}' "
-                              f"fill='{colour}'/>")
+            self.parts.append(f"<polygon points='{_points(corners)}' fill='{colour}'/>")
         else:
             self.line([(x, y - size), (x, y + size)], colour, width=2.0)
 

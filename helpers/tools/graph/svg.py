@@ -6,7 +6,7 @@ painting it with matplotlib would import matplotlib (about a third of a second) 
 from .layout import _Layout, _page
 from .mermaid import _REGION_COLOURS
 from .png import _PNG_COLOURS
-from ..svg_picture import MONO as _MONO, _n, _text
+from ..svg_picture import MONO as _MONO, _n, _points, _text, arrow_head
 
 _SCALE = 110.0 / 72.0  # points to pixels at the PNG's 110 dots per inch, so both come out the same size
 
@@ -28,14 +28,9 @@ def _to_svg(builder, title, message) -> str:
 
     for points, style in layout.routes:
         colour, dash = ("#c0622b", " stroke-dasharray='3 2'") if style == "control" else ("#6b7280", "")
-        line = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-        parts.append(f"<polyline points='{line}' fill='none' stroke='{colour}' stroke-width='0.8'{dash}/>")
-        (x0, y0), (x1, y1) = points[-2], points[-1]
-        length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-6)
-        ux, uy = (x1 - x0) / length, (y1 - y0) / length
-        bx, by = x1 - 5 * ux, y1 - 5 * uy
-        head = [(x1, y1), (bx - 2.5 * uy, by + 2.5 * ux), (bx + 2.5 * uy, by - 2.5 * ux)]
-        parts.append(f"<polygon points='{' '.join(f'{_n(a)},{_n(b)}' for a, b in head)}' fill='#6b7280'/>")
+        parts.append(f"<polyline points='{_points(points)}' fill='none' stroke='{colour}' stroke-width='0.8'{dash}/>")
+        head, _ = arrow_head(points, 5, 2.5)
+        parts.append(f"<polygon points='{_points(head)}' fill='#6b7280'/>")
 
     for node_id, (x, y, w, h) in layout.boxes.items():
         node = layout.nodes[node_id]
