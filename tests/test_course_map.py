@@ -1,13 +1,10 @@
 """The course map matches the notebooks on disk and fits a 3-hour workshop."""
 import re
 
-import matplotlib
 import pytest
 
 import helpers as H
 from helpers.course.course_map import NOTEBOOK_DIR
-
-matplotlib.use("Agg")
 
 
 def test_map_lists_every_notebook_on_disk_in_order():

@@ -1,12 +1,9 @@
 """The path recorder counts the lines a model's Python forward runs, per input."""
-import matplotlib
 import pytest
 from xml.etree import ElementTree
 import torch
 
 import helpers as H
-
-matplotlib.use("Agg")
 
 
 def test_branch_takes_one_return_per_sign():
