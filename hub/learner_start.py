@@ -44,7 +44,14 @@ def main() -> None:
     os.environ["TS_WORKBOOK_WORK"] = str(work)
     os.chdir(home)
     # by module, not by script: the interpreter may be the hub's stand-in (see workshop.learner_python)
-    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub.singleuser", *sys.argv[1:]])
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub.singleuser", *sys.argv[1:], log_format()])
+
+
+def log_format() -> str:
+    """Jupyter's own log format, with the learner's name: every server writes into the hub's one log."""
+    user = os.environ.get("JUPYTERHUB_USER", "?").replace("%", "%%")
+    return ("--Application.log_format=%(color)s[%(levelname)1.1s %(asctime)s.%(msecs).03d "
+            f"{user} %(name)s]%(end_color)s %(message)s")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ their server, and runs notebook cells through jupyter_server's kernel protocol (
 exactly as JupyterLab would. Everything this module starts carries one run mark in its environment,
 so `Hub.stop()` finds and ends every process of the run (hub, proxy, servers, kernels) by id.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -121,11 +122,24 @@ class Hub:
             time.sleep(1)
         raise HubError(f"the hub did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
-    def log_tail(self, chars: int = 4000) -> str:
+    def log_tail(self, chars: int = 4000, about: str = None) -> str:
+        """The end of the hub's log; with ``about``, only the lines naming that learner, without the API polls."""
         try:
-            return self.log_path.read_text(errors="replace")[-chars:]
+            lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        if about:  # the hub's lines and (hub/learner_start.py's log format) the learner's own server's
+            poll = f"200 GET /hub/api/users/{about} "
+            lines = [line for line in lines if about in line and poll not in line]
+        return "\n".join(lines)[-chars:]
+
+    def keep_log(self, path: Path) -> None:
+        """Copy the hub's log to ``path`` (before ``stop`` removes this run's folder)."""
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            shutil.copyfile(self.log_path, tmp)
+            os.replace(tmp, path)
 
     def processes(self) -> list:
         """Every live process of this run (found by the run mark in its environment)."""
@@ -239,9 +253,9 @@ class Learner:
             if server and server.get("ready"):
                 return
             if server is None and model.get("pending") is None and time.monotonic() > deadline - timeout + 5:
-                raise HubError(f"{self.name}: the server stopped while starting:\n{self.hub.log_tail()}")
+                raise HubError(f"{self.name}: the server stopped while starting:\n{self.hub.log_tail(about=self.name)}")
             time.sleep(1)
-        raise HubError(f"{self.name}: server not ready after {timeout:.0f} s")
+        raise HubError(f"{self.name}: server not ready after {timeout:.0f} s:\n{self.hub.log_tail(about=self.name)}")
 
     def stop_server(self) -> None:
         if self.token:

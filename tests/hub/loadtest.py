@@ -10,7 +10,8 @@ kernels, sampled from outside every second), and the time from "run cell" to its
 
     python tests/hub/loadtest.py               # LOAD_LEARNERS, LOAD_NOTEBOOKS, LOAD_STAGGER, LOAD_TIMEOUT
 
-writes build/hub/load_report.json and build/hub/load_report.png, and prints a table
+writes build/hub/load_report.json and build/hub/load_report.png (and, when a learner saw an error, the
+hub's log, the learners' servers' lines included, as build/hub/hub.log), and prints a table
 (`python tests/hub/loadtest.py --table` prints the table of the last report without running).
 
 Report ("schema": "hub_load/1"; seconds are wall-clock unless named cpu; MB = 10**6 bytes):
@@ -57,6 +58,7 @@ import process_memory  # noqa: E402
 
 REPORT = REPO / "build" / "hub" / "load_report.json"
 PLOT = REPORT.with_suffix(".png")
+HUB_LOG = REPORT.with_name("hub.log")  # kept only from a run where a learner saw an error
 SCHEMA = "hub_load/1"
 MB = 1e6  # as the course benchmark counts
 
@@ -483,6 +485,8 @@ def run(settings: dict = None) -> dict:
         for record in records:
             for kernel in record.get("kernels", []):
                 kernel.close()
+        if checks["errors"] or any(r.get("errors") for r in records):
+            hub.keep_log(HUB_LOG)  # the learners' servers log there too: kept for reading after the run
         notes = hub.stop()
     checks["stop_notes"] = notes
     checks["left_running"] = len(hub.processes())
