@@ -4,17 +4,21 @@ Run as root, the hub gives every learner a real system account (``<prefix><name>
 folder only they can read; run as anyone else, it is a trial hub: every learner's server runs as
 your own account, in its own folder, but nothing stops one learner from reading another's files.
 """
+import asyncio
 import os
 import pwd
+import random
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from hmac import compare_digest
 from pathlib import Path
 
 from firstuseauthenticator import FirstUseAuthenticator
 from jupyterhub.spawner import LocalProcessSpawner
-from traitlets import Unicode
+from traitlets import Tuple, Unicode
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -101,6 +105,56 @@ class WorkshopAuthenticator(FirstUseAuthenticator):
         return await super().authenticate(handler, data)
 
 
+def ephemeral_ports() -> tuple:
+    """The range Linux hands out for port 0 and outgoing connections (kernels' ports, every HTTP client)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port(low: int, high: int, taken=()) -> int:
+    """A port in [low, high) that nothing listens on, outside the ephemeral range and not in ``taken``.
+
+    JupyterHub's own choice is a port from the ephemeral range, free when chosen; the server binds it
+    seconds later, and on a busy hub a kernel or a connection can take it meanwhile: the server then
+    exits at once, and the hub waits for it until ``http_timeout``. Ports below the range are never
+    handed out that way.
+    """
+    ephemeral_low, ephemeral_high = ephemeral_ports()
+    candidates = [p for p in range(low, high) if not ephemeral_low <= p <= ephemeral_high and p not in taken]
+    random.shuffle(candidates)  # two hubs on one machine rarely try the same ports in the same order
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {low} and {high} outside the ephemeral range "
+                       f"{ephemeral_low}-{ephemeral_high}: set CourseSpawner.ports to another range")
+
+
+async def wait_until_listening(proc, ip: str, port: int, timeout: float, name: str = "the server") -> None:
+    """Return once ``ip:port`` accepts a connection; raise at once if ``proc`` ends first, or after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = proc.poll()
+        if status is not None:
+            raise RuntimeError(f"{name} exited while starting (exit code {status}); "
+                               "its lines in the hub's log say why")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=2)
+        except (OSError, asyncio.TimeoutError):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not listen on {ip}:{port} within {timeout:.0f} s") from None
+            await asyncio.sleep(0.2)
+            continue
+        writer.close()
+        return
+
+
 class CourseSpawner(LocalProcessSpawner):
     """Each learner's server runs as their own account, in a home folder only they can read.
 
@@ -110,6 +164,9 @@ class CourseSpawner(LocalProcessSpawner):
 
     user_prefix = Unicode("tsw-", config=True, help="System accounts are this prefix + the hub name.")
     homes = Unicode("/home", config=True, help="Folder that holds the learners' home folders.")
+    ports = Tuple((20000, 32000), config=True, help="Learners' servers listen on ports from [low, high), "
+                  "outside the ephemeral range (see free_port).")
+    _recent = {}  # port -> when it was given: not given again while a server may still be starting on it
 
     @property
     def system_name(self) -> str:
@@ -151,4 +208,15 @@ class CourseSpawner(LocalProcessSpawner):
 
     async def start(self):
         self.ensure_account()
-        return await super().start()
+        if not self.port:
+            now = time.monotonic()
+            recent = CourseSpawner._recent
+            for port, given in list(recent.items()):
+                if now - given > self.start_timeout + self.http_timeout:
+                    del recent[port]
+            self.port = free_port(*self.ports, taken=recent)
+            recent[self.port] = now
+        ip, port = await super().start()
+        # A server that ends while starting is reported now, not after http_timeout.
+        await wait_until_listening(self.proc, ip, port, self.start_timeout, f"{self.user.name}'s server")
+        return ip, port

@@ -1,6 +1,7 @@
 """The classroom load test (`make test-hub`): N learners run notebooks on a real hub at the same time.
 
-Each simulated learner logs in, starts their server and, for each notebook of the set, opens it
+Each simulated learner logs in (a few seconds after the one before) and starts their server; once every
+server is up, as when the instructor says "go", each learner, for each notebook of the set, opens it
 (a kernel in the notebook's folder, as JupyterLab does), runs its code cells one by one, writes a
 file of their own into the notebook's work folder and saves the notebook with its outputs (what
 autosave does). A learner keeps the kernels of their last two notebooks open (LOAD_KERNELS_OPEN)
@@ -175,11 +176,29 @@ class Sampler(threading.Thread):
                 pass
 
 
-def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: dict, keep_open: int = 2) -> None:
+class Gate:
+    """Where the class gathers: each learner arrives once their server is up (or could not start), and the
+    notebooks begin when everyone has arrived, as when the instructor says "go". Without it, on a fast machine
+    the first learners finish before the last have logged in, and the hub never holds the class at once."""
+
+    def __init__(self, count: int, timeout: float):
+        self.left, self.timeout, self.condition = count, timeout, threading.Condition()
+
+    def arrive(self, wait: bool = True) -> None:
+        with self.condition:
+            self.left -= 1
+            self.condition.notify_all()
+            if wait:
+                self.condition.wait_for(lambda: self.left <= 0, timeout=self.timeout)
+
+
+def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: dict, keep_open: int = 2,
+                gate: Gate = None) -> None:
     """One learner's whole session; everything observed goes into ``record``."""
     record.update(name=name, errors=[], notebooks={}, latencies=[], first_output=[], files={}, saved={})
     learner = hub.learner(name)
     record["kernels"] = kernels = []
+    arrived = gate is None
     try:
         time.sleep(max(0.0, start_at - time.monotonic()))
         t0 = time.monotonic()
@@ -188,6 +207,9 @@ def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: d
         t1 = time.monotonic()
         learner.start_server()
         record["spawn_s"] = round(time.monotonic() - t1, 2)
+        if not arrived:
+            arrived = True
+            gate.arrive()
         record["active_s"] = [round(time.monotonic() - hub.started_at, 1), None]
         for path in notebooks:
             rel = f"notebooks/{path.name}"
@@ -233,6 +255,9 @@ def run_learner(hub: Hub, name: str, notebooks: list, start_at: float, record: d
     except Exception as exc:
         record["errors"].append(f"{type(exc).__name__}: {exc}")
         record["traceback"] = traceback.format_exc()[-2000:]
+    finally:
+        if not arrived:  # no server: the others need not wait for this learner
+            gate.arrive(wait=False)
 
 
 def isolation_checks(hub: Hub, records: list) -> dict:
@@ -462,9 +487,10 @@ def run(settings: dict = None) -> dict:
         hub.start()
         sampler.start()
         first = time.monotonic() + 1
+        gate = Gate(settings["learners"], timeout=max(0.0, deadline - time.monotonic()))
         threads = [threading.Thread(target=run_learner, daemon=True,
                                     args=(hub, f"learner{i + 1:02d}", notebooks, first + i * settings["stagger_s"], records[i],
-                                          settings["kernels_open"]))
+                                          settings["kernels_open"], gate))
                    for i in range(settings["learners"])]
         for thread in threads:
             thread.start()

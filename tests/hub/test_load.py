@@ -23,7 +23,7 @@ def test_at_least_six_learners_ran_at_the_same_time(report):
     assert learners >= 6, f"LOAD_LEARNERS={learners}: the classroom test needs at least 6"
     assert report["summary"]["learners_finished"] == learners, [l["errors"] for l in report["learners"]]
     assert report["summary"]["max_concurrent_learners"] >= 6, (
-        "the learners ran one after another, not together: lower LOAD_STAGGER")
+        "the learners did not run their notebooks together (see loadtest.Gate)")
 
 
 def test_no_learner_saw_an_error(report):
