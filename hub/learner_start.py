@@ -2,10 +2,12 @@
 
 Before the server starts: files it creates are private (umask 077); the course notebooks are copied
 into ``~/notebooks`` when missing (a learner's own copy is never overwritten, so autosave never
-writes into a shared file); work folders go to ``~/work``. Then it becomes ``jupyterhub-singleuser``.
+writes into a shared file); work folders go to ``~/work``. Then it becomes ``jupyterhub-singleuser``,
+with kernels that talk to the server over Unix sockets in a private folder rather than TCP ports.
 """
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -42,9 +44,41 @@ def main() -> None:
     work = home / "work"
     work.mkdir(exist_ok=True)
     os.environ["TS_WORKBOOK_WORK"] = str(work)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime_dir(home, os.getuid()))
     os.chdir(home)
     # by module, not by script: the interpreter may be the hub's stand-in (see workshop.learner_python)
-    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub.singleuser", *sys.argv[1:], log_format()])
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterhub.singleuser", *sys.argv[1:], log_format(),
+                              KERNEL_SOCKETS])
+
+
+# Every server on one machine picks its kernels' TCP ports on its own (bind a free port, release it,
+# hand it to the kernel), so when a class opens notebooks together two servers can pick the same port
+# and a kernel dies at start with "Address already in use". Unix sockets are files in the learner's
+# private runtime folder: they cannot collide, and another account cannot connect to them.
+KERNEL_SOCKETS = "--KernelManager.transport=ipc"
+SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path on Linux (sun_path holds 108 with the final NUL)
+LONGEST_SOCKET = "/kernel-00000000-0000-0000-0000-000000000000-ipc-99"  # what jupyter_client names them
+
+
+def runtime_dir(home: Path, uid: int) -> Path:
+    """Jupyter's runtime folder in ``home``, or a private one in /tmp when sockets there would be too long."""
+    usual = home / ".local" / "share" / "jupyter" / "runtime"
+    if len(os.fsencode(str(usual) + LONGEST_SOCKET)) <= SOCKET_PATH_MAX:
+        return usual
+    return private_dir(Path(tempfile.gettempdir()) / f"jupyter-runtime-{uid}", uid)
+
+
+def private_dir(path: Path, uid: int) -> Path:
+    """``path`` as a folder only ``uid`` can enter; a fresh private folder if ``path`` is anyone else's."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = path.lstat()
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077:
+        return path
+    # someone else made it, or it is a link: never put a learner's kernel sockets there
+    return Path(tempfile.mkdtemp(prefix=f"{path.name}-", dir=path.parent))
 
 
 def log_format() -> str:

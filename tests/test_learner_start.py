@@ -1,5 +1,7 @@
 """What the classroom hub runs before each learner's server (hub/learner_start.py), without a hub."""
 import importlib.util
+import os
+import stat
 import logging
 from pathlib import Path
 
@@ -38,3 +40,28 @@ def test_copying_never_overwrites_a_learners_notebook(tmp_path):
     assert learner_start.copy_missing_notebooks(source, target) == ["01.ipynb"]
     assert (target / "00.ipynb").read_text() == "my own answers" and (target / "01.ipynb").read_text() == "course 01"
     assert sorted(p.name for p in target.iterdir()) == ["00.ipynb", "01.ipynb"]  # no temporary file left
+
+
+def test_kernel_sockets_stay_in_the_usual_folder_when_its_path_is_short(tmp_path):
+    home = Path("/home/learner05")
+    assert learner_start.runtime_dir(home, 1000) == home / ".local/share/jupyter/runtime"
+
+
+def test_a_home_too_deep_for_socket_paths_gets_a_private_short_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(learner_start.tempfile, "tempdir", str(tmp_path))
+    deep = Path("/srv/classroom/homes/" + "x" * 40 + "/learner05")
+    folder = learner_start.runtime_dir(deep, os.getuid())
+    assert folder == tmp_path / f"jupyter-runtime-{os.getuid()}"
+    assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert learner_start.runtime_dir(deep, os.getuid()) == folder  # the same folder on the next start
+
+
+def test_a_runtime_folder_someone_else_can_enter_is_not_used(tmp_path):
+    shared = tmp_path / "jupyter-runtime-1000"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    folder = learner_start.private_dir(shared, os.getuid())
+    assert folder != shared and folder.parent == tmp_path and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    link = tmp_path / "link"
+    link.symlink_to(folder)
+    assert learner_start.private_dir(link, os.getuid()) not in (link, folder)

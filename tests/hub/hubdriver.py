@@ -193,9 +193,13 @@ class Hub:
         if remove_files and self.isolated:
             for user in self.users:
                 try:
-                    pwd.getpwnam(user.system_name)
+                    uid = pwd.getpwnam(user.system_name).pw_uid
                 except KeyError:
                     continue
+                # the kernel sockets' folder learner_start.py made in /tmp, as the homes here are deep
+                runtime = Path(tempfile.gettempdir()) / f"jupyter-runtime-{uid}"
+                if runtime.is_dir() and not runtime.is_symlink() and runtime.stat().st_uid == uid:
+                    shutil.rmtree(runtime, ignore_errors=True)
                 subprocess.run(["userdel", user.system_name], capture_output=True, timeout=60)
         if remove_files:
             shutil.rmtree(self.tmp, ignore_errors=True)

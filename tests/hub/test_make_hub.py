@@ -39,8 +39,10 @@ def first_cells(hub):
             results[learner.name] = kernel.execute(
                 "import json, os, sys, torch\nimport helpers as H\nWORK = H.start('00_start_here')\n"
                 "(WORK / 'mine.txt').write_text('kept')\n"
+                "from ipykernel.connect import get_connection_info\nlink = json.loads(get_connection_info())\n"
                 "print('FACTS' + json.dumps({'torch': torch.__version__, 'helpers': H.__file__, 'work': str(WORK),"
-                " 'cwd': os.getcwd(), 'uid': os.getuid(), 'python': sys.executable}))")
+                " 'cwd': os.getcwd(), 'uid': os.getuid(), 'python': sys.executable,"
+                " 'transport': link['transport'], 'sockets': link['ip']}))")
         finally:
             kernel.close()
     return results
@@ -61,6 +63,16 @@ def test_two_learners_each_run_a_cell_with_the_course_kernel(hub, first_cells):
         assert seen["cwd"] == str(home / "notebooks")  # the learner's own copy of the notebooks
         assert seen["work"].startswith(str(home / "work"))
         assert (home / "notebooks" / "00_start_here.ipynb").read_bytes() == (REPO / "notebooks" / "00_start_here.ipynb").read_bytes()
+
+
+def test_kernels_talk_to_their_server_over_private_unix_sockets(hub, first_cells):
+    # TCP ports picked by each server on its own can collide when a class opens notebooks together
+    for name in ("ana", "ben"):
+        seen = facts(first_cells[name])
+        assert seen["transport"] == "ipc", seen
+        folder = os.path.dirname(seen["sockets"])
+        assert len(seen["sockets"]) + len("-99") <= 107  # a Unix socket's path limit
+        assert os.stat(folder).st_uid == seen["uid"] and not os.stat(folder).st_mode & 0o077
 
 
 def test_the_server_opens_on_notebook_00(hub):
