@@ -57,8 +57,45 @@ def test_running_sum_scripted_solution_passes():
         assert H.check_running_sum_migrates(torch.jit.script(solution().RunningSum()))
 
 
+class BuiltinSum(torch.nn.Module):  # right in eager (Python adds up the rows); scripted, torch.sum of everything
+    def forward(self, x):
+        return sum(x)
+
+
+class Float64Sum(torch.nn.Module):
+    def forward(self, x):
+        return x.sum(0, dtype=torch.float64)
+
+
+class LoopLeftInPython(torch.nn.Module):  # scripts, but a .pt cannot hold the ignored Python
+    @torch.jit.ignore
+    def loop(self, x: torch.Tensor) -> torch.Tensor:
+        return reference_loop(x)
+
+    def forward(self, x):
+        return self.loop(x)
+
+
+class InPlaceSum(torch.nn.Module):  # the right numbers, but the caller's tensor changes
+    def forward(self, x):
+        total = x[0]
+        total += x[1:].sum(0)
+        return total
+
+
+def reference_loop(x):
+    total = torch.zeros_like(x[0])
+    for i in range(x.size(0)):
+        total = total + x[i]
+    return total
+
+
 @pytest.mark.parametrize("model, feedback", [
     (LoopAsGiven(), "prim::Loop"),
+    (BuiltinSum(), "TorchScript reads Python's sum(x) as torch.sum(x)"),
+    (Float64Sum(), "keep the input's dtype"),
+    (LoopLeftInPython(), "cannot be saved"),
+    (InPlaceSum(), "changed its input in place"),
     (SumsEverything(), "over dimension 0"),
     (SumsColumns(), "over dimension 0"),
     (ConstantTripCount(), "fails on the 1 row input"),
@@ -67,6 +104,13 @@ def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False
     out = capsys.readouterr().out
     assert "✘" in out and feedback in out and "✔" not in out
+    # the course's inputs are as they were: a later answer is checked against the true running sums
+    assert torch.equal(H.RUNNING_SUM_INPUTS["5 rows"], torch.arange(15, dtype=torch.float32).reshape(5, 3) - 7)
+
+
+def test_the_sum_named_is_the_true_one_after_an_in_place_answer(capsys):
+    H.check_running_sum_migrates(InPlaceSum())
+    assert "tensor([-3., 6., 15.])" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("odd", [None, LoopAsGiven, torch.tensor(True), torch.tensor(float("nan")), "model.pt"])
@@ -86,6 +130,18 @@ def _legacy_export(path, **options):
         warnings.simplefilter("ignore")
         torch.onnx.export(torch.jit.script(H.TemperedDigits()), H.tempered_inputs(4), str(path), dynamo=False, **options)
     return path
+
+
+def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
+    batch = torch.export.Dim("batch")
+    path = tmp_path / "dynamo.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(H.TemperedDigits(), H.tempered_inputs(4), path, dynamo=True, verbose=False,
+                          dynamic_shapes=({0: batch}, {0: batch}))
+    assert H.check_tempered_onnx(path) is False
+    out = capsys.readouterr().out
+    assert "made by the default exporter" in out and "dynamo=False" in out and "✔" not in out
 
 
 @pytest.mark.parametrize("options, feedback", [

@@ -1,5 +1,6 @@
 """11_your_model's checkers accept the worked solutions and reject the mistakes learners really make."""
 import dataclasses
+import io
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from torch import nn
 from torch.export import Dim
 
 import helpers as H
+from helpers.exercises import ex11_your_model
 from helpers.exercises.ex11_your_model import HeadConfig, PairPool
 
 SOLUTION = H.load_solution("11_your_model")
@@ -73,8 +75,8 @@ def test_configured_head_solution(capsys):
     (H.ConfiguredHead, "torch.jit.script still fails"),
     (HardCoded, "hard-coded"),
     (IgnoredForward, "has no forward"),
-    (AsDict, "torch.jit.script still fails"),
-    (NoCfgArgument, "Keep the constructor"),
+    (AsDict, "self.cfg (a dict whose values have different types)"),
+    (NoCfgArgument, "keep the constructor taking the config"),
     (SOLUTION.ConfiguredHead(), "Pass your class itself"),
     (None, "Pass your class itself"),
     (torch.tensor([True]), "Pass your class itself"),
@@ -82,6 +84,7 @@ def test_configured_head_solution(capsys):
 def test_configured_head_rejects(answer, words, capsys):
     ok, out = verdict(H.check_configured_head, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
+    assert out.count("onstructor") <= 1 and ("dataclass" in out) == (answer is H.ConfiguredHead), out
 
 
 # ---------------------------------------------------------------- exercise 2
@@ -110,10 +113,19 @@ def returns_nothing(model, example):
     torch.jit.script(model)
 
 
+def compiled(model, example):
+    return torch.compile(model)
+
+
+def wrapped(model, example):
+    return lambda x: model(x)
+
+
 @pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_scripted])
 def test_shipped_pool_solutions(answer, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
-    assert ok and out.startswith("✔") and "both sides" in out
+    assert ok and out.startswith("✔") and "both sides" in out and "from 4 to 20" in out
+    assert ex11_your_model._LENGTHS == tuple(range(4, 21, 2))  # "every even length" is true
 
 
 @pytest.mark.parametrize("answer, words", [
@@ -123,6 +135,8 @@ def test_shipped_pool_solutions(answer, capsys):
     (traced_checked, "TracingCheckError"),
     (returns_eager, "not None or the eager model"),
     (returns_nothing, "not None or the eager model"),
+    (compiled, "torch.compile keeps running your Python class"),  # agrees on every length, but ships nothing
+    (wrapped, "a function, not a converted copy"),
     (PairPool(), "Pass your function"),
     (None, "Pass your function"),
 ])
@@ -170,6 +184,17 @@ def renamed(model, example):
     return torch.jit.trace(Renamed(), example, strict=False)
 
 
+def saved_and_loaded(model, example):
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.trace(model, example, strict=False), buffer)
+    buffer.seek(0)
+    return torch.jit.load(buffer)
+
+
+def traced_function(model, example):
+    return torch.jit.trace(lambda x: tuple(model(x).values()), example)
+
+
 def test_dict_trace_solution(capsys):
     ok, out = verdict(H.check_dict_trace, SOLUTION.trace_it, capsys)
     assert ok and out.startswith("✔")
@@ -177,7 +202,9 @@ def test_dict_trace_solution(capsys):
 
 @pytest.mark.parametrize("answer, words", [
     (strict_trace, "names the flag"),
-    (scripted, "scripted, not traced"),
+    (scripted, "not the module torch.jit.trace returns"),
+    (saved_and_loaded, "saved and loaded again"),
+    (traced_function, "a traced function, not the traced model"),
     (as_tuple, "must stay a dict"),
     (renamed, "keys changed"),
     (returns_eager, "return what torch.jit.trace gives you"),

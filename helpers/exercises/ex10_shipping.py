@@ -36,6 +36,32 @@ def _describe(obj) -> str:
     return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
+def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str):
+    """Why ``run`` (eager or scripted) does not give the running sum of ``x``, or None when it does."""
+    want = reference_running_sum(x)
+    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
+    try:
+        got = run(given)
+    except Exception as error:
+        return f"{who} fails on the {label} input: {type(error).__name__}: {short_message(error, 120)}"
+    if not torch.equal(given, x):
+        return (f"{who} changed its input in place on the {label} input (an in-place `+=` or `_` method on x or "
+                "on a row of it): add up into a new tensor instead, e.g. x.sum(0).")
+    if not isinstance(got, torch.Tensor):
+        return f"{who} returns {_describe(got)} on the {label} input; return one tensor, the sum of the rows."
+    if got.shape != want.shape:
+        hint = " (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)" \
+            if who != "Your model" and got.dim() == 0 else ""
+        return (f"{who} gives shape {tuple(got.shape)} on the {label} input; the running sum has shape "
+                f"{tuple(want.shape)}{hint}: add up the rows, i.e. over dimension 0.")
+    if got.dtype != want.dtype:
+        return f"{who} returns {got.dtype} on the {label} input; keep the input's dtype, {want.dtype}."
+    if not torch.allclose(got, want, atol=1e-5):
+        return (f"{who} gives {got} on the {label} input; the running sum is {want}: add up the rows, "
+                "i.e. over dimension 0.")
+    return None
+
+
 def check_running_sum_migrates(model) -> bool:
     """10, exercise 1: ``model`` adds up the rows of its input, and its scripted ``.pt`` migrates to torch.export."""
     from ..routes.migrate import migrate
@@ -47,16 +73,9 @@ def check_running_sum_migrates(model) -> bool:
         return False
     with torch.no_grad():
         for label, x in RUNNING_SUM_INPUTS.items():
-            try:
-                got = model(x)
-            except Exception as error:
-                print(f"✘ Your model fails on the {label} input: {type(error).__name__}: {short_message(error, 120)}")
-                return False
-            want = reference_running_sum(x)
-            if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
-                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-                print(f"✘ On the {label} input your model gives {shape}, {got if isinstance(got, torch.Tensor) else ''}; "
-                      f"the running sum is {want} (shape {tuple(want.shape)}): add up the rows, i.e. over dimension 0.")
+            mistake = _running_sum_mistake(model, label, x, "Your model")
+            if mistake:
+                print(f"✘ {mistake}")
                 return False
     try:
         with warnings.catch_warnings():
@@ -65,9 +84,21 @@ def check_running_sum_migrates(model) -> bool:
     except Exception as error:
         print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}")
         return False
+    # the .pt holds the scripted code, which can compute something else than the Python it came from
+    with torch.no_grad():
+        for label, x in RUNNING_SUM_INPUTS.items():
+            mistake = _running_sum_mistake(scripted, label, x, "Scripted, your model")
+            if mistake:
+                print(f"✘ {mistake}")
+                return False
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "running_sum.pt"
-        scripted.save(str(path))
+        try:
+            scripted.save(str(path))
+        except Exception as error:
+            print(f"✘ The scripted model cannot be saved: {short_message(error, 160)} (code left to Python, such as "
+                  "a @torch.jit.ignore method, cannot go into a .pt: write the sum with tensor operations).")
+            return False
         report = migrate(path, RUNNING_SUM_INPUTS["5 rows"])
     if report.status == "fails":
         kind = report.failure.node_kind
@@ -82,8 +113,8 @@ def check_running_sum_migrates(model) -> bool:
     if refused:
         print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).")
         return False
-    print("✔ Same sums as the loop on 1, 5 and 8 rows, and the saved .pt now migrates to torch.export "
-          f"({report.verdict}).")
+    print("✔ Same sums as the loop on 1, 5 and 8 rows, eager and scripted, and the saved .pt now migrates to "
+          f"torch.export ({report.verdict}).")
     return True
 
 
@@ -103,6 +134,12 @@ def check_tempered_onnx(path) -> bool:
         runner = onnx_runner(path)
     except Exception as error:
         print(f"✘ onnx cannot read {path.name}: {short_message(error, 120)}")
+        return False
+    names = [node.name for node in graph.node]
+    if any(name.startswith("node_") for name in names) and not any(name.startswith("/") for name in names):
+        # the default exporter names nodes after the aten op (node_conv2d); the legacy one after the module (/cnn/...)
+        print(f"✘ {path.name} was made by the default exporter (torch.export based): this exercise is the legacy "
+              "one, torch.onnx.export(tempered_script, ..., dynamo=False) with input_names and dynamic_axes.")
         return False
     if len(graph.input) != 2:
         print(f"✘ The file has {len(graph.input)} input(s); TemperedDigits takes two (images, temperature).")

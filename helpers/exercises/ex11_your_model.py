@@ -18,6 +18,10 @@ __all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configu
            "check_shipped_pool", "check_dict_trace"]
 
 
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 # ---------------------------------------------------------------- exercise 1: a dataclass config
 
 @dataclasses.dataclass
@@ -59,6 +63,16 @@ def _script_save_load(model):
         return torch.jit.load(buffer)
 
 
+def _untypeable_attribute(model) -> str:
+    """The first plain attribute of ``model`` that holds a dataclass or a dict of mixed values, described."""
+    for name, value in vars(model).items():
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return f"self.{name} (a dataclass, {type(value).__name__})"
+        if isinstance(value, dict) and len({type(v) for v in value.values()}) > 1:
+            return f"self.{name} (a dict whose values have different types)"
+    return ""
+
+
 def check_configured_head(model_class) -> bool:
     """11 exercise 1: the head scripts, saves, and follows every config (scale, clip, activation)."""
     if not isinstance(model_class, type) or not issubclass(model_class, nn.Module):
@@ -71,9 +85,9 @@ def check_configured_head(model_class) -> bool:
         expected = ConfiguredHead(cfg)(x)
         try:
             model = _build(model_class, cfg, "check_configured_head")
-        except TypeError as error:
-            print(f"✘ {model_class.__name__}(cfg=...) fails: {short_message(error)}. Keep the constructor "
-                  "taking the config: only what forward reads from it should change.")
+        except TypeError:
+            print(f"✘ {model_class.__name__}(cfg=HeadConfig(...)) fails: keep the constructor taking the config "
+                  "as given; only what forward reads from it should change.")
             return False
         try:
             loaded = _script_save_load(model)
@@ -83,9 +97,10 @@ def check_configured_head(model_class) -> bool:
                 print("✘ It scripts, but torch.jit.save refuses it: an @torch.jit.ignore'd method stays Python. "
                       "Copy the config's fields into plain attributes instead.")
             else:
-                print(f"✘ torch.jit.script still fails: {short_message(error)}. TorchScript cannot type a "
-                      "dataclass attribute: copy the fields forward reads (scale, clip, activation) into "
-                      "attributes of their own in __init__.")
+                kept = _untypeable_attribute(model)
+                why = f" TorchScript cannot type the attribute {kept}." if kept else ""
+                print(f"✘ torch.jit.script still fails: {short_message(error)}.{why} Copy the fields forward "
+                      "reads (scale, clip, activation) into attributes of their own in __init__.")
             return False
         try:
             got = loaded(x)
@@ -116,7 +131,7 @@ class PairPool(nn.Module):
         return x.cumsum(-1)
 
 
-_LENGTHS = (4, 6, 8, 10, 12, 16, 20)  # both sides of `> 8`, and the boundary itself (even: pairs)
+_LENGTHS = tuple(range(4, 21, 2))  # both sides of `> 8`, and the boundary itself (even: pairs)
 
 
 def check_shipped_pool(ship) -> bool:
@@ -139,8 +154,12 @@ def check_shipped_pool(ship) -> bool:
         return False
     if isinstance(copy, torch.export.ExportedProgram):
         copy = copy.module()
-    if not callable(copy):
-        print(f"✘ ship(...) returned a {type(copy).__name__}, which cannot be called on an input.")
+    if not isinstance(copy, (torch.jit.ScriptModule, torch.jit.ScriptFunction, torch.fx.GraphModule)):
+        compiled = " torch.compile keeps running your Python class; it makes nothing to ship." \
+            if type(copy).__name__ == "OptimizedModule" else ""
+        print(f"✘ ship(...) returned {_a(type(copy).__name__)}, not a converted copy.{compiled} Return what "
+              "torch.jit.script, torch.jit.trace or torch.export.export gives you: a copy that runs without the "
+              "Python class.")
         return False
     torch.manual_seed(1)
     for n in _LENGTHS:
@@ -157,8 +176,8 @@ def check_shipped_pool(ship) -> bool:
             return False
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
-    print(f"✔ Your {kind} copy agrees with eager on every even length from 4 to 20, on both sides of `> 8`: "
-          "the branch on the shape went with the model.")
+    print(f"✔ Your {kind} copy agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]}, on "
+          "both sides of `> 8`: the branch on the shape went with the model.")
     return True
 
 
@@ -182,11 +201,17 @@ def check_dict_trace(trace_it) -> bool:
         hint = (" torch's message names the flag that allows a dict output." if "dict" in str(error).lower() else "")
         print(f"✘ trace_it(...) raised {type(error).__name__}: {short_message(error)}.{hint}")
         return False
+    if isinstance(traced, torch.jit.ScriptFunction):
+        print("✘ That is a traced function, not the traced model: trace the module itself, "
+              "torch.jit.trace(model, example, ...), so its output stays the dict.")
+        return False
     if isinstance(traced, torch.jit.RecursiveScriptModule) and not isinstance(traced, torch.jit.TopLevelTracedModule):
-        print("✘ That copy was scripted, not traced: the exercise is to make torch.jit.trace accept the dict.")
+        # a script, or a trace that went through torch.jit.save/load or freeze: the check cannot tell them apart
+        print("✘ That is a ScriptModule, but not the module torch.jit.trace returns (a scripted copy, or a trace "
+              "saved and loaded again, or frozen): return torch.jit.trace's own result.")
         return False
     if not isinstance(traced, torch.jit.TopLevelTracedModule):
-        print(f"✘ trace_it(...) returned a {type(traced).__name__}; return what torch.jit.trace gives you.")
+        print(f"✘ trace_it(...) returned {_a(type(traced).__name__)}; return what torch.jit.trace gives you.")
         return False
     for x in (torch.randn(3, 5), torch.randn(1, 7)):
         got, want = traced(x), model(x)
