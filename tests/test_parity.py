@@ -310,6 +310,32 @@ def test_a_branch_no_input_reached_is_named():
     assert both.uncovered == [] and both.divergences == ["input 1"]
 
 
+class DualRoute(torch.nn.Module):
+    """A branch only the scripting compiler runs, one only eager runs, and one no input reaches."""
+    def forward(self, x):
+        if torch.jit.is_scripting():
+            return x * 3
+        if not torch.jit.is_tracing():
+            y = x * 3
+        else:
+            y = x + 0
+        if x.sum() > 1e6:
+            return -y
+        return y
+
+
+def test_lines_only_a_compiler_runs_are_not_called_untested():
+    model = DualRoute()
+    scripted = torch.jit.script(model)
+    report = H.parity(model, scripted, inputs={"a": torch.ones(3), "b": -torch.ones(3)}, label="scripted")
+    assert report.all_close
+    # `return x * 3` and `y = x + 0` cannot run in eager, whatever the input: only `return -y` is untested
+    assert [text for _, _, text in report.uncovered] == ["return -y"], report.uncovered
+    assert report.names == ("eager", "scripted")
+    against_script = H.parity(scripted, model, inputs=[torch.ones(3)], label="eager copy")
+    assert against_script.summary.startswith("✔ eager copy agrees with the TorchScript model on its 1 input")
+
+
 def test_coverage_reaches_into_submodules_and_says_when_it_cannot_be_recorded():
     model = Wrapper()
     report = H.parity(model, model, example=torch.randn(2, 3))

@@ -418,7 +418,9 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
     labelled, skipped = _labelled_inputs(inputs, example)
 
-    names = ("eager", label.strip())
+    # the word for the reference: a TorchScript file or module is no eager model (10 compares with a legacy .pt)
+    scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
+    names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
     coverage = LineCoverage(eager)
     rows = []
     with torch.no_grad():

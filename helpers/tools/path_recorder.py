@@ -10,6 +10,8 @@ Pass ``source=SomeClass.forward`` to watch a function other than the model's own
 (installed libraries such as torch.nn and torchvision excepted) over several calls, and says which lines no call ran:
 ``H.parity`` uses it to tell when a check never exercised a branch.
 """
+import ast
+import functools
 import html
 import inspect
 import linecache
@@ -222,6 +224,42 @@ def path_map(model, fragment: str, values=None) -> PathMap:
 
 # ---------------------------------------------------------------- every submodule's Python, over many calls
 
+_COMPILER_CHECKS = ("is_scripting", "is_tracing")  # False in eager: their branch runs only inside a compiler
+
+
+def _is_compiler_check(test) -> bool:
+    return (isinstance(test, ast.Call) and not test.args
+            and getattr(test.func, "attr", getattr(test.func, "id", None)) in _COMPILER_CHECKS)
+
+
+def _compiler_only_lines(filename: str) -> frozenset:
+    """Line numbers of ``filename`` that eager Python never runs: the body of ``if torch.jit.is_scripting():``
+    (or ``is_tracing()``), and the ``else`` of ``if not torch.jit.is_scripting():``."""
+    return _compiler_only_lines_of(filename, "".join(linecache.getlines(filename)))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiler_only_lines_of(filename: str, source: str) -> frozenset:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    lines = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If):
+            continue
+        if _is_compiler_check(node.test):
+            block = node.body
+        elif isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) \
+                and _is_compiler_check(node.test.operand):
+            block = node.orelse
+        else:
+            continue
+        for statement in block:
+            lines.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    return frozenset(lines)
+
+
 def _nested_codes(code):
     """``code`` and the code objects defined inside it (comprehensions, lambdas, inner functions)."""
     yield code
@@ -301,7 +339,11 @@ class LineCoverage:
                 if line is not None and line != code.co_firstlineno}
 
     def uncovered(self):
-        """``(where, line number, source text)`` of lines no call ran, in methods that ran at least once."""
+        """``(where, line number, source text)`` of lines no call ran, in methods that ran at least once.
+
+        Lines that only a compiler runs (under ``if torch.jit.is_scripting():`` or ``is_tracing()``)
+        are left out: no eager call can run them, whatever the input.
+        """
         if self.reason:
             return []
         ran = set().union(*self.paths.values()) if self.paths else set()
@@ -310,8 +352,9 @@ class LineCoverage:
             owner = code if code in self.ran_codes else None
             if owner is None:
                 continue
+            compiler_only = _compiler_only_lines(code.co_filename)
             for line in self.executable_lines(code):
-                if (code.co_filename, line) not in ran:
+                if (code.co_filename, line) not in ran and line not in compiler_only:
                     text = linecache.getline(code.co_filename, line).strip()
                     if text and not text.startswith(("#", "@")):
                         missing[(code.co_filename, line)] = (where, line, text)
