@@ -47,6 +47,73 @@ def test_key_changes_with_weights_shapes_and_dims():
     assert key != H.aoti_cache_key(other, example, dynamic)
 
 
+class Scale(torch.nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor  # a plain float: no weight holds it, the compiled code does
+
+    def forward(self, x):
+        return x * self.factor
+
+
+class Block(torch.nn.Module):
+    def forward(self, x):
+        return x + 1
+
+
+class Net(torch.nn.Module):
+    def __init__(self, block):
+        super().__init__()
+        self.lin, self.block = torch.nn.Linear(4, 3), block
+
+    def forward(self, x):
+        return self.block(self.lin(x))
+
+
+def test_key_changes_with_what_the_compiled_code_depends_on():
+    x = torch.rand(2, 4)
+    relu = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()
+    tanh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()).eval()
+    tanh.load_state_dict(relu.state_dict())  # the same weights: only the layer differs
+    assert H.aoti_cache_key(relu, x) != H.aoti_cache_key(tanh, x)
+    assert H.aoti_cache_key(Scale(2.0), x) != H.aoti_cache_key(Scale(3.0), x)
+    torch.manual_seed(0)
+    net = Net(Block())
+    # a submodule's own class is in the key by its source: editing Block.forward changes the key
+    assert "return x + 1" in H.routes.aoti.model_description(net)
+    torch.manual_seed(0)
+    assert H.aoti_cache_key(net, x) == H.aoti_cache_key(Net(Block()), x)  # rebuilt the same: the same key
+    assert H.aoti_cache_key(relu, x) == H.aoti_cache_key(relu.train().eval(), x)
+
+
+def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
+    compiled = H.load_aoti(digits_package[1])
+    x = torch.rand(3, 1, 8, 8)
+    for wrong, fragment in ((x.double(), "dtype torch.float64, compiled for torch.float32"),
+                            (torch.rand(3, 1, 9, 8), "size 9 at dimension 2, compiled for 8"),
+                            ((x * 10).int(), "dtype torch.int32"), (torch.rand(3, 8, 8), "3 dimensions")):
+        with pytest.raises(ValueError, match=fragment):
+            compiled(wrong)
+    images, _ = H.load_digits("test")
+    # any batch passes, 1 and 297 included: the dynamic size is not bounded by the check
+    assert H.parity(digits_package[0], compiled, inputs=[images[:1], images], rtol=1e-4, atol=1e-5).all_close
+
+
+def test_torchs_own_input_checks_refuse_batches_the_code_computes(digits_package):
+    # AOTI_RUNTIME_CHECK_INPUTS=1 (which the C++ programs turn on) bounds the batch to 2-15 in this torch;
+    # when a torch stops doing so, this fails, and load_aoti can turn the switch on instead of checking itself
+    source = next(_wrapper_source(digits_package[1].path))
+    assert "expected it to be >= 2" in source and "expected to be <= 15" in source
+
+
+def _wrapper_source(path):
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith("wrapper.cpp"):
+                yield archive.read(name).decode("utf-8", "replace")
+
+
 def test_loading_leaves_no_aotinductor_folder(digits_package, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     H.load_aoti(digits_package[1])

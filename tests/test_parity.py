@@ -106,7 +106,30 @@ def test_label_names_the_checked_model_in_the_verdict_the_table_and_the_error(br
     scripted = H.parity(model, torch.jit.script(model), example=x, label="scripted")
     assert scripted.summary.startswith("✔ scripted agrees with eager on all 7 inputs")
     twice = H.parity(model, lambda t: (model(t), model(t)), inputs=[x], label="exported")
-    assert twice.rows[0].note == "eager gives 1 outputs, exported 2"
+    assert twice.rows[0].note == "the output nests differently: eager tensor, exported tuple(tensor, tensor)"
+
+
+def test_the_same_numbers_nested_otherwise_are_a_divergence():
+    x = torch.randn(3)
+    for eager, copy, words in [
+        (lambda t: [t], lambda t: ({}, [t]), "eager list(tensor), converted tuple(dict(), list(tensor))"),
+        (lambda t: t, lambda t: [[t]], "eager tensor, converted list(list(tensor))"),
+        (lambda t: {"a": t, "b": t * 2}, lambda t: ((t, t * 2),), "eager dict(2 keys), converted tuple(tuple("),
+    ]:
+        report = H.parity(eager, copy, inputs=[x])
+        assert not report.all_close and words in report.rows[0].note, report.rows[0].note
+    # what stays allowed: a tuple for a list, a dict as the sequence of its values (ONNX), keys in another order
+    assert H.parity(lambda t: [t, t], lambda t: (t, t), inputs=[x]).all_close
+    assert H.parity(lambda t: {"a": t, "b": -t}, lambda t: [t, -t], inputs=[x]).all_close
+    assert H.parity(lambda t: {"a": t, "b": -t}, lambda t: {"b": -t, "a": t}, inputs=[x]).all_close
+
+
+def test_integer_outputs_get_no_tolerance():
+    x = torch.randn(4, 5)
+    report = H.parity(lambda t: t.argmax(-1) + 200000, lambda t: t.argmax(-1) + 200001, inputs=[x])
+    assert not report.all_close
+    assert H.parity(lambda t: t.argmax(-1), lambda t: t.argmax(-1).int(), inputs=[x]).all_close  # int32 vs int64: equal
+    assert H.parity(lambda t: t > 0, lambda t: t > 0, inputs=[x]).all_close
 
 
 def test_without_a_label_the_word_is_neutral(tmp_path, branch):
@@ -133,7 +156,7 @@ def test_labelled_inputs_tolerances_and_a_saved_file(tmp_path, branch):
 def test_output_structure_and_shape_mismatches_are_divergences(branch):
     model, _, x = branch
     report = H.parity(model, lambda t: (model(t), model(t)), inputs=[x])
-    assert not report.all_close and "eager gives 1 outputs, converted 2" in report.rows[0].note
+    assert not report.all_close and "nests differently: eager tensor, converted tuple(tensor, tensor)" in report.rows[0].note
     report = H.parity(model, lambda t: model(t)[:2], inputs=[x])
     assert report.rows[0].diff_text == "shape (3,) vs (2,)" and math.isinf(report.max_diff)
 

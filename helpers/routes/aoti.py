@@ -78,12 +78,56 @@ def no_cuda_notice_source() -> dict:
 
 # ---------------------------------------------------------------- cache key
 
-def _class_source(model) -> str:
-    cls = type(model)
+def _plain(value, depth: int = 0) -> bool:
+    """True for a setting worth keying on: a number, a string, None, or a small container of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if depth < 2 and isinstance(value, (tuple, list)) and len(value) <= 64:
+        return all(_plain(v, depth + 1) for v in value)
+    if depth < 2 and isinstance(value, dict) and len(value) <= 64:
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _class_source(cls) -> str:
     try:
         return inspect.getsource(cls)
-    except (OSError, TypeError):  # defined where no source is kept: the module tree stands in for it
-        return f"{cls.__module__}.{cls.__qualname__}\n{model!r}"
+    except (OSError, TypeError):  # a class from a notebook cell: its methods' sources are kept, the class's may not be
+        methods = []
+        for name, member in sorted(vars(cls).items()):
+            member = getattr(member, "__func__", member)
+            if hasattr(member, "__code__"):
+                try:
+                    methods.append(inspect.getsource(member))
+                except (OSError, TypeError):
+                    methods.append(f"{name}: {member.__code__.co_code.hex()}")
+        return f"{cls.__module__}.{cls.__qualname__}\n" + "\n".join(methods)
+
+
+def model_description(model) -> str:
+    """What compiled code depends on besides weights and inputs, as text: each submodule's class and settings
+    (``extra_repr`` and plain attributes, such as a scale kept as a float), the code of a scripted one, and the
+    source of every class in the tree that is not an installed library's, base classes included.
+    Python outside the classes (a module-level function that ``forward`` calls) is not in it: after changing
+    one, pass ``force=True``."""
+    from ..tools.path_recorder import _is_library
+    parts, sources = [], {}
+    for path, module in model.named_modules():
+        cls = type(module)
+        parts.append(f"{path or '.'}: {cls.__module__}.{cls.__qualname__}({module.extra_repr()})")
+        for key, value in sorted(vars(module).items()):
+            if not key.startswith("_") and key != "training" and _plain(value):
+                parts.append(f"  {key}={value!r}")
+        if isinstance(module, torch.jit.ScriptModule):
+            try:
+                parts.append(module.code)
+            except (RuntimeError, AttributeError):  # a module with no forward of its own
+                pass
+        for base in cls.__mro__:
+            if base in (torch.nn.Module, object) or base in sources or _is_library(base):
+                continue
+            sources[base] = _class_source(base)
+    return "\n".join(parts + list(sources.values()))
 
 
 def _flat_tensors(value, prefix="input"):
@@ -104,13 +148,14 @@ def _as_args(example) -> tuple:
 
 
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
-    """16 hex digits that change when the class source, weights, example shapes, dynamic shapes or torch change."""
+    """16 hex digits that change when the model (its classes' source, structure and settings: see
+    ``model_description``), its weights, the example's shapes, the dynamic shapes or torch change."""
     digest = hashlib.sha256()
 
     def add(text):
         digest.update(str(text).encode("utf-8") + b"\0\1")
 
-    add(_class_source(model))
+    add(model_description(model))
     for name, tensor in model.state_dict().items():
         add(name)
         add(f"{tuple(tensor.shape)}{tensor.dtype}")
@@ -259,7 +304,8 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             os.replace(temporary, target)  # atomic: readers see no package or the whole package
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
-                    "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)]}
+                    "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)],
+                    "inputs": _input_specs(program)}  # what load_aoti checks each call against
             meta_tmp = work / "meta.json"
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, _meta_path(target))
@@ -285,6 +331,12 @@ def load_aoti(path, *, scratch=None):
 
     ``scratch``: where the loader may unpack (default: a temporary folder); it is removed after loading.
     A ``.pt2`` written by ``torch.export.save`` is not a compiled package: the loader refuses it.
+    A compiled package runs whatever it is given: a float64 or a wrongly sized input gives wrong numbers with
+    no error. So a package made by ``aoti_package`` comes back wrapped: each call first compares the inputs'
+    dtypes and fixed sizes with what it was compiled for (kept beside it in its ``.json``) and raises a
+    one-line ValueError on a mismatch. Torch's own switch for that, ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left
+    off: in this torch it also bounds the dynamic batch (to 2-15 for the digits CNN), refusing batches the
+    compiled code computes right (10 shows it with the C++ program, which turns the switch on).
     """
     path = Path(os.fspath(path))
     if path.suffix != ".pt2":
@@ -299,13 +351,73 @@ def load_aoti(path, *, scratch=None):
         old = os.environ.get("TMPDIR")
         os.environ["TMPDIR"] = str(folder)  # the C++ loader unpacks under $TMPDIR (read at each load)
         try:
-            return torch._inductor.aoti_load_package(str(path))
+            compiled = torch._inductor.aoti_load_package(str(path))
         finally:
             if old is None:
                 os.environ.pop("TMPDIR", None)
             else:
                 os.environ["TMPDIR"] = old
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
+    try:
+        specs = json.loads(_meta_path(path).read_text()).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        specs = None  # a package made elsewhere: nothing recorded to check against
+    return CheckedPackage(compiled, specs, path.name) if isinstance(specs, list) else compiled
+
+
+class CheckedPackage:
+    """A loaded AOTInductor package that refuses inputs of another dtype or fixed size than it was compiled for."""
+
+    def __init__(self, compiled, specs: list, name: str):
+        self._compiled, self._specs, self._name = compiled, specs, name
+
+    def __call__(self, *args, **kwargs):
+        leaves = torch.utils._pytree.tree_leaves((args, kwargs))
+        if len(leaves) == len(self._specs):  # another count: the package's own error says it
+            for i, (value, spec) in enumerate(zip(leaves, self._specs)):
+                problem = _input_problem(value, spec)
+                if problem:
+                    raise ValueError(f"{self._name}, input {i}: {problem}")
+        return self._compiled(*args, **kwargs)
+
+    def __getattr__(self, attribute):
+        return getattr(self._compiled, attribute)
+
+    def __repr__(self):
+        return f"<AOTInductor package {self._name}, inputs checked>"
+
+
+def _input_problem(value, spec) -> str:
+    """What is wrong with ``value`` for an input compiled as ``spec`` ({dtype, shape with None = dynamic}); ""."""
+    if not isinstance(spec, dict):
+        return ""
+    if not isinstance(value, torch.Tensor):
+        return f"got {type(value).__name__}, compiled for a tensor"
+    dtype, shape = spec.get("dtype"), spec.get("shape") or []
+    if dtype and str(value.dtype).replace("torch.", "") != dtype:
+        return f"dtype {value.dtype}, compiled for torch.{dtype} (convert it, e.g. x.to(torch.{dtype}))"
+    if value.dim() != len(shape):
+        return f"{value.dim()} dimensions {tuple(value.shape)}, compiled for {len(shape)}"
+    for dim, (size, want) in enumerate(zip(value.shape, shape)):
+        if want is not None and size != want:
+            wanted = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ")"
+            return f"size {size} at dimension {dim}, compiled for {want}: shape {tuple(value.shape)}, expected {wanted}"
+    return ""
+
+
+def _input_specs(program) -> list:
+    """Each user input of ``program``: its dtype and sizes (None where the size is dynamic); None for a non-tensor."""
+    names = list(program.graph_signature.user_inputs)
+    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
+    specs = []
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, torch.Tensor):
+            specs.append({"dtype": str(value.dtype).replace("torch.", ""),
+                          "shape": [size if isinstance(size, int) else None for size in value.shape]})
+        else:
+            specs.append(None)
+    return specs
 
 
 def zip_entries(path) -> list:

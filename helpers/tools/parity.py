@@ -57,6 +57,32 @@ def _flatten(out, path="out"):
     return [(path, out)]
 
 
+def _same_nesting(a, b) -> bool:
+    """True when ``b`` nests its leaves as ``a`` does (a tuple and a list count as the same; a dict may come
+    back as the sequence of its values, as ONNX gives it)."""
+    if isinstance(a, dict):
+        if isinstance(b, dict):
+            return set(a) == set(b) and all(_same_nesting(a[k], b[k]) for k in a)
+        return (isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same_nesting(x, y) for x, y in zip(a.values(), b)))
+    if isinstance(a, (tuple, list)):
+        return (isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same_nesting(x, y) for x, y in zip(a, b)))
+    return not isinstance(b, (dict, tuple, list))
+
+
+def _nesting(value, limit: int = 60) -> str:
+    """How an output nests, in a few characters: ``tuple(dict(2 keys), list(tensor))``."""
+    def words(v):
+        if isinstance(v, dict):
+            return f"dict({len(v)} key{'s' if len(v) != 1 else ''})" if v else "dict()"
+        if isinstance(v, (tuple, list)):
+            return f"{type(v).__name__}({', '.join(words(x) for x in v[:4])}{', ...' if len(v) > 4 else ''})"
+        return "tensor" if isinstance(v, torch.Tensor) else type(v).__name__
+    text = words(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _key_note(a, b, path="out"):
     """Where two dicts inside the outputs have different keys, in words; "" when they do not."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -97,6 +123,9 @@ def _compare_leaf(a, b, rtol, atol):
     max_diff = diff.max().item()
     max_diff = math.inf if math.isnan(max_diff) else max_diff
     exact = not note and bool(((a64 == b64) | both_nan).all())
+    if not (a.is_floating_point() or a.is_complex() or b.is_floating_point() or b.is_complex()):
+        # integers (class indices, counts, ids) and bools: no tolerance, a neighbouring value is another answer
+        return exact, bool((a64 == b64).all()), max_diff, note
     close = bool(torch.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True).all())
     return exact, close, max_diff, note
 
@@ -105,6 +134,8 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     keys = _key_note(a, b)
     if keys:
         return False, False, math.inf, keys
+    if not _same_nesting(a, b):  # the same leaves wrapped otherwise: a caller indexing the output breaks
+        return False, False, math.inf, f"the output nests differently: {names[0]} {_nesting(a)}, {names[1]} {_nesting(b)}"
     left, right = _flatten(a), _flatten(_align(a, b))
     if len(left) != len(right):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
