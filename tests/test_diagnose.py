@@ -99,6 +99,25 @@ def test_branch_on_shape():
     assert report.status("script") == "ok"
     assert report.status("export") == "ok"  # it refuses small batches loudly rather than computing something else
     assert any("refuses" in n for n in report.results["export"].notes)
+    assert not any("fixed to the example" in n for n in report.results["export"].notes)  # batch 5 runs: not fixed
+    assert "refuses some input sizes eager takes" in report.recommend()
+
+
+class Counter(nn.Module):  # a side effect the output does not show
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 2
+
+
+def test_a_side_effect_that_leaves_the_output_alone_is_named():
+    report = H.diagnose(Counter(), torch.randn(2, 3), routes=FAST, progress=False)
+    assert report.status("export") == "ok"
+    assert any("changed its own Python attributes" in n for n in report.results["export"].notes)
+    assert "changes its own Python attributes" in report.recommend()
 
 
 def test_python_side_effect():

@@ -67,7 +67,14 @@ def test_training_mode_is_named_when_outputs_differ(tmp_path, monkeypatch):
     monkeypatch.setattr(export_check, "_run_fresh", rerun)
     model = H.sample_model("dropout_bn").train()
     report = H.export_roundtrip_check(model, [H.example_input("dropout_bn")], method="script", folder=tmp_path)
-    assert report.stage == "compare" and "model.eval()" in report.hint
+    assert report.stage == "compare" and "model.eval()" in report.hint and "Dropout" in report.hint
+
+
+def test_training_mode_without_random_layers_is_not_blamed(tmp_path):
+    model = LocalGate().train()  # training mode, but nothing in it draws randomly: the trace's branch is the cause
+    checks = H.export_roundtrip_checks(model, [(x,) for x in BOTH_SIGNS], methods=("trace",), folder=tmp_path)
+    assert checks["trace"].stage == "compare" and "model.eval()" not in checks["trace"].hint
+    assert "recorded only what input 0 ran" in checks["trace"].hint
 
 
 def test_tuple_outputs_pass_and_an_unloadable_file_is_reported(tmp_path, monkeypatch):

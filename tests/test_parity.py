@@ -449,3 +449,22 @@ def test_a_dict_argument_is_one_structured_argument():
     model = Features()
     report = H.parity(model, model, example=batch)
     assert report.all_close and report["example"].shapes == "{'image': (2, 3), 'ids': (2,)}"
+
+
+class Counter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1  # a Python side effect: state, not output
+        return x * 2
+
+
+def test_a_python_side_effect_is_named_as_unchecked():
+    model = Counter()
+    report = H.parity(model, lambda t: t * 2, inputs=[torch.ones(3), torch.zeros(2)], label="traced")
+    assert report.all_close and report.state_changes == ["self.calls: 0 → 2"]
+    assert any("changed its own Python attributes" in w and "compares outputs only" in w for w in report.warnings)
+    plain = H.parity(lambda t: t * 2, lambda t: t * 2, inputs=[torch.ones(3)])
+    assert plain.state_changes == [] and not any("Python attributes" in w for w in plain.warnings)

@@ -78,17 +78,6 @@ def no_cuda_notice_source() -> dict:
 
 # ---------------------------------------------------------------- cache key
 
-def _plain(value, depth: int = 0) -> bool:
-    """True for a setting worth keying on: a number, a string, None, or a small container of them."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if depth < 2 and isinstance(value, (tuple, list)) and len(value) <= 64:
-        return all(_plain(v, depth + 1) for v in value)
-    if depth < 2 and isinstance(value, dict) and len(value) <= 64:
-        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
-    return False
-
-
 def _class_source(cls) -> str:
     try:
         return inspect.getsource(cls)
@@ -110,13 +99,14 @@ def model_description(model) -> str:
     source of every class in the tree that is not an installed library's, base classes included.
     Python outside the classes (a module-level function that ``forward`` calls) is not in it: after changing
     one, pass ``force=True``."""
+    from ..tools.parity import plain_value
     from ..tools.path_recorder import _is_library
     parts, sources = [], {}
     for path, module in model.named_modules():
         cls = type(module)
         parts.append(f"{path or '.'}: {cls.__module__}.{cls.__qualname__}({module.extra_repr()})")
         for key, value in sorted(vars(module).items()):
-            if not key.startswith("_") and key != "training" and _plain(value):
+            if not key.startswith("_") and key != "training" and plain_value(value):
                 parts.append(f"  {key}={value!r}")
         if isinstance(module, torch.jit.ScriptModule):
             try:

@@ -276,7 +276,7 @@ def _export_hint(method, error) -> str:
         return suggestion
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
-    return "read the error above; run the export by hand to see the full traceback"
+    return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
 def _export_and_save(model, example, method, path, dynamic_shapes):
@@ -383,11 +383,14 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             if not close:
                 bad.append(i)
         if bad:
-            if method == "trace":
+            from ..tools.parity import training_layers
+            random_layers = training_layers(model)
+            if random_layers:  # eager itself answers differently each call: no copy can match it
+                hint = (f"the model is in training mode ({', '.join(random_layers)}): call model.eval() "
+                        "before exporting")
+            elif method == "trace":
                 hint = ("the trace recorded only what input 0 ran (its branches, its loop counts): script the model, "
                         "or write a data-dependent if with torch.cond")
-            elif model.training:
-                hint = "the model is in training mode (dropout, batch norm): call model.eval() before exporting"
             else:
                 hint = "compare the outputs input by input with H.parity to find where they part"
             reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)

@@ -137,10 +137,14 @@ class Diagnosis:
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
                 "other answers than eager, or refuse inputs eager takes." if diverging else "")
-        caveat = lambda r: (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if any(
+            str(n).startswith("refuses ") for n in ran[r].notes) else "")
+            + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+            + (" Your model changes its own Python attributes as it runs, which no route's check compares: "
+               "see its notes." if any("changed its own Python attributes" in str(n) for n in ran[r].notes) else ""))
         if "export" in ok or "aoti" in ok:
             r = "export" if "export" in ok else "aoti"
-            return ("Use torch.export: it works and agrees with eager, and it is the route PyTorch develops, "
+            return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
                     "on to AOTInductor (server) or ExecuTorch (device)." + caveat(r) + warn)
         if "script" in ok:
             export = ran.get("export")
@@ -476,8 +480,9 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     refused = [r for r in report.rows if r.diverges and getattr(r, "error", None) and _STRUCTURAL.match(r.label)]
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
-        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): it was fixed "
-                     "to the example's shapes")
+        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): its shape "
+                     "checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
+                     "(dynamic_shapes with a Dim for torch.export)")
     untested = bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False))
     if not wrong:
         return "ok", "", "", notes, text, report, untested

@@ -157,6 +157,29 @@ def _is_empty(output) -> bool:
 
 # ---------------------------------------------------------------- models
 
+def plain_value(value, depth: int = 0) -> bool:
+    """True for a plain Python setting: a number, a string, None, or a small container of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if depth < 2 and isinstance(value, (tuple, list)) and len(value) <= 64:
+        return all(plain_value(v, depth + 1) for v in value)
+    if depth < 2 and isinstance(value, dict) and len(value) <= 64:
+        return all(isinstance(k, str) and plain_value(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def python_state(model) -> dict:
+    """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
+    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+        return {}
+    state = {}
+    for path, module in model.named_modules():
+        for key, value in vars(module).items():
+            if not key.startswith("_") and key != "training" and plain_value(value):
+                state[f"{path}.{key}" if path else key] = repr(value)
+    return state
+
+
 def require_callable(obj, who, role):
     """``obj`` if it can be called (a saved TorchScript path is loaded); a one-line TypeError otherwise."""
     if isinstance(obj, (str, Path)) and role == "model to check":
@@ -255,6 +278,7 @@ class ParityReport:
     same_path: bool = False
     training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
     self_divergent: bool = False  # eager gave two different answers to the same input
+    state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
 
     @property
     def all_close(self) -> bool:
@@ -321,6 +345,11 @@ class ParityReport:
                          f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
         if self.coverage_note:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        if self.state_changes:
+            shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
+            notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}): a side effect "
+                         "is not an output, and this check compares outputs only, so it says nothing about whether "
+                         f"the {self.names[1]} copy keeps that state: check it on the copy")
         return notes
 
     def __bool__(self):  # so that `assert H.parity(...)` means what it says
@@ -453,6 +482,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
     names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
     coverage = LineCoverage(eager)
+    state_before = python_state(eager)
     rows = []
     with torch.no_grad():
         for row_label, args in labelled:
@@ -486,7 +516,10 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 self_divergent = not again[1]
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
-    return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
+    state_after = python_state(eager)
+    state_changes = [f"self.{k}: {state_before.get(k, 'unset')} → {state_after.get(k, 'unset')}"
+                     for k in sorted(set(state_before) | set(state_after)) if state_before.get(k) != state_after.get(k)]
+    return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(), state_changes=state_changes,
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent)
 
