@@ -137,6 +137,11 @@ class Diagnosis:
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
                 "other answers than eager, or refuse inputs eager takes." if diverging else "")
+        training = next((n for n in self.notes if n.startswith(("the model is in training mode",
+                                                                 "eager itself gives two answers"))), "")
+        if training and diverging:  # the model, not the routes, explains the divergences: say that first
+            return (f"Fix the eager model first, then diagnose again: {training}. The routes that diverge "
+                    f"({', '.join(diverging)}) may differ because of that, not because of the route.")
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if any(
             str(n).startswith("refuses ") for n in ran[r].notes) else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
