@@ -50,3 +50,11 @@ def test_startup_figures_are_read_from_the_build(tmp_path):
     path.write_text(json.dumps({"torch": torch.__version__, "startup_seconds": {"python (eager)": 1.0}}))
     assert H.startup_figures(path)["startup_seconds"] == {"python (eager)": 1.0}
     assert H.startup_figures(tmp_path / "missing.json", measure_if_missing=False) == {}
+
+
+def test_a_dynamic_size_without_a_bound_is_refused_before_lowering(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
+    with pytest.raises(ValueError, match=r"input 0 dim 0 has no upper bound.*Dim\('batch', min=1, max=64\)"):
+        H.lower_to_pte(model, torch.randn(2, 4), ({0: torch.export.Dim("batch")},), name="unbounded",
+                       cache_dir=tmp_path)
+    assert not list(tmp_path.glob("*.json"))  # not recorded as a lowering failure

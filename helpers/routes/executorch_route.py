@@ -247,6 +247,28 @@ def _replay(record, target):
     return error
 
 
+class UnboundedSizeError(ValueError):
+    """A dynamic size with no upper bound, which ExecuTorch's memory plan would cap at the example's size."""
+
+
+def _unbounded_sizes(program) -> list:
+    """The symbols of ``program``'s dynamic sizes that have no finite upper bound."""
+    from torch.utils._sympy.numbers import IntInfinity
+    symbols = {str(symbol) for symbol, bounds in program.range_constraints.items()
+               if isinstance(bounds.upper, IntInfinity) or str(bounds.upper) in ("oo", "int_oo")}
+    if not symbols:
+        return []
+    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
+    named = []  # "input 0, dim 0" reads better than torch's symbol s31
+    for i, name in enumerate(program.graph_signature.user_inputs):
+        value = values.get(name)
+        for dim, size in enumerate(getattr(value, "shape", ())):
+            if str(size) in symbols:
+                named.append(f"input {i} dim {dim}")
+                symbols.discard(str(size))
+    return named + sorted(symbols)
+
+
 def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
                  force=False, cache_dir=None, quiet=True) -> PteFile:
     """Export ``model``, lower it for ExecuTorch (portable kernels, or the XNNPACK delegate), write a ``.pte``.
@@ -257,7 +279,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     not reach (inside a ``torch.cond`` branch). Cached in ``build/executorch/`` by ``pte_cache_key``
     and the backend. A lowering error propagates unchanged, and is recorded: the next call with the same
     key raises it again without lowering (``force=True`` lowers anyway). ``quiet=False`` prints where
-    the file came from.
+    the file came from. Each dynamic size needs an upper bound (``Dim("batch", min=1, max=64)``):
+    ExecuTorch plans memory for the largest size, so without one this raises a ValueError saying so.
     """
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
@@ -286,9 +309,18 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
             if decompose:
                 program = program.run_decompositions()
+        unbounded = _unbounded_sizes(program)
+        if unbounded:
+            raise UnboundedSizeError(
+                f"lower_to_pte: the dynamic size{'s' if len(unbounded) > 1 else ''} {', '.join(unbounded)} "
+                "ha{} no upper bound; ExecuTorch plans memory for the largest size, and without a bound the .pte "
+                "holds only the example's size: give each Dim a max, e.g. Dim('batch', min=1, max=64)".format(
+                    "ve" if len(unbounded) > 1 else "s"))
         with _quiet_native():
             edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
             executorch_program = edge.to_executorch()
+    except UnboundedSizeError:
+        raise  # the learner's dynamic_shapes, not a lowering outcome: nothing to record
     except Exception as error:
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_record(target, {"failed": True, "error_type": type(error).__name__,
