@@ -58,3 +58,12 @@ def test_a_dynamic_size_without_a_bound_is_refused_before_lowering(tmp_path):
         H.lower_to_pte(model, torch.randn(2, 4), ({0: torch.export.Dim("batch")},), name="unbounded",
                        cache_dir=tmp_path)
     assert not list(tmp_path.glob("*.json"))  # not recorded as a lowering failure
+
+
+def test_a_list_argument_reaches_the_program_as_its_tensors(tmp_path):
+    class ListIn(torch.nn.Module):
+        def forward(self, xs):
+            return xs[0] * 2 + xs[1]
+    xs = [torch.randn(3, 4), torch.randn(3, 4)]
+    pte = H.lower_to_pte(ListIn(), (xs,), name="list_in", cache_dir=tmp_path)
+    assert H.parity(ListIn(), H.pte_runner(pte), inputs=[(xs,)]).all_close

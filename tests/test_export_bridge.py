@@ -81,6 +81,19 @@ def test_onnx_runner_errors_say_what_to_do(legacy_onnx, tmp_path):
         H.onnx_op_types(Gate())
 
 
+def test_onnx_runner_takes_a_list_argument_as_the_file_has_it(tmp_path):
+    class ListIn(torch.nn.Module):
+        def forward(self, xs):
+            return xs[0] * 2 + xs[1]
+    xs = [torch.randn(3, 4), torch.randn(3, 4)]
+    path = tmp_path / "list_in.onnx"
+    with H.quiet_export():
+        torch.onnx.export(ListIn(), (xs,), path, dynamo=True, verbose=False)
+    runner = H.onnx_runner(path)
+    assert len(runner.input_names) == 2  # the list became two ONNX inputs
+    assert H.parity(ListIn(), runner, inputs=[(xs,)]).all_close
+
+
 # ---------------------------------------------------------------- archives
 
 def test_archive_names_tells_code_from_data(tmp_path):

@@ -1,5 +1,6 @@
 """The export round-trip check of 09 (helpers/routes/export_check.py and templates/test_export_roundtrip.py) on the sample models."""
 import importlib.util
+import typing
 
 import pytest
 import torch
@@ -204,3 +205,18 @@ def test_template_names_the_cause_and_the_import_the_loader_needs(tmp_path):
         template.roundtrip(UsesNms(), NMS_INPUTS, "script", tmp_path)  # with the import, it loads and agrees
     finally:
         template.LOADER_IMPORTS = ()
+
+
+class ListIn(torch.nn.Module):
+    def forward(self, xs: typing.List[torch.Tensor]):
+        return xs[0] * 2 + xs[1]
+
+
+def test_a_list_argument_makes_the_round_trip(tmp_path):
+    inputs = [([torch.randn(3, 4), torch.randn(3, 4)],), ([torch.randn(3, 4), -torch.ones(3, 4)],)]
+    checks = H.export_roundtrip_checks(ListIn(), inputs, methods=("script",), folder=tmp_path)
+    assert checks["script"].stage == "passed", checks["script"]
+    migrated = H.migrate(torch.jit.script(ListIn()), inputs[0])
+    assert migrated.status in ("ok", "diverges") and migrated.failure is None
+    with pytest.raises(TypeError, match="one entry per forward argument"):
+        H.export_roundtrip_checks(ListIn(), [(object(),)], methods=("script",), folder=tmp_path)

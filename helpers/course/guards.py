@@ -39,6 +39,32 @@ def model_instance(model, who: str = "this checker", **kwargs):
     return model
 
 
+def _tensor_tree(value, depth: int = 0) -> bool:
+    """A tensor, a number, or a list / tuple / dict (string keys) of them: what a forward argument may be."""
+    if isinstance(value, (torch.Tensor, bool, int, float)):
+        return True
+    if depth < 4 and isinstance(value, (list, tuple)) and value:
+        return all(_tensor_tree(v, depth + 1) for v in value)
+    if depth < 4 and isinstance(value, dict) and value:
+        return all(isinstance(k, str) and _tensor_tree(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def model_args(value):
+    """One model input as the tuple of arguments the model is called with, or None if it is not one.
+
+    A tensor is one argument; a list of tensors is one tensor per argument (as ``input_args``); a tuple
+    has one entry per argument, each a tensor, a number, or a list / dict of them (``([x1, x2],)`` is
+    one argument that is a list).
+    """
+    args = input_args(value)
+    if args is not None:
+        return args
+    if isinstance(value, tuple) and value and all(_tensor_tree(v) for v in value):
+        return value
+    return None
+
+
 def input_args(value):
     """One model input as the tuple of tensors the model is called with, or None if it is not one.
 

@@ -352,7 +352,9 @@ class PteRunner:
     def __call__(self, *inputs):
         with _quiet_native() as log:
             try:
-                outputs = self.method([t.contiguous() for t in inputs])
+                # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it
+                leaves = torch.utils._pytree.tree_leaves(inputs)
+                outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
             except RuntimeError as error:
                 # the runtime's reason is in its log, not in the exception: put it there
                 reason = [ln.split("] ", 1)[-1].strip() for ln in log.getvalue().splitlines() if "] " in ln]

@@ -94,6 +94,11 @@ class OnnxRunner:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, *args):
+        if len(args) != len(self.input_names) or not all(isinstance(a, torch.Tensor) for a in args):
+            # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order
+            tensors = [leaf for leaf in torch.utils._pytree.tree_leaves(args) if isinstance(leaf, torch.Tensor)]
+            if len(tensors) == len(self.input_names):
+                args = tuple(tensors)
         if len(args) != len(self.input_names):
             raise TypeError(f"{self.path.name} takes {len(self.input_names)} input(s) "
                             f"({', '.join(self.input_names)}), got {len(args)}")

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import input_args
+from ..course.guards import model_args
 
 
 def _readable(path) -> None:
@@ -162,9 +162,10 @@ class MigrationReport:
 # ---------------------------------------------------------------- inputs
 
 def _example_args(example) -> tuple:
-    args = input_args(example)
+    args = model_args(example)
     if args is None or not args:
-        raise TypeError("migrate: example must be a tensor or a tuple of tensors (one per forward argument), "
+        raise TypeError("migrate: example must be a tensor, or a tuple with one entry per forward argument "
+                        "(a tensor, a number, or a list / dict of tensors: ([x1, x2],) for one list argument), "
                         f"e.g. torch.randn(4, 3, 64, 64); got {type(example).__name__}")
     return args
 
