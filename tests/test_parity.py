@@ -468,3 +468,14 @@ def test_a_python_side_effect_is_named_as_unchecked():
     assert any("changed its own Python attributes" in w and "compares outputs only" in w for w in report.warnings)
     plain = H.parity(lambda t: t * 2, lambda t: t * 2, inputs=[torch.ones(3)])
     assert plain.state_changes == [] and not any("Python attributes" in w for w in plain.warnings)
+
+
+def test_a_scripted_model_left_in_training_mode_is_named():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).train()
+    scripted = torch.jit.script(model)
+    from helpers.tools.parity import training_layers
+    assert training_layers(scripted) == ["Dropout '1'"] and training_layers(scripted.eval()) == []
+    torch.manual_seed(0)
+    report = H.parity(scripted.train(), scripted.train(), example=torch.ones(8, 4), label="loaded")
+    assert not report.all_close and report.self_divergent
+    assert any("training mode" in w and "model.eval()" in w for w in report.warnings)

@@ -220,13 +220,26 @@ def _one_line(error: BaseException) -> str:
 _RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
 
 
+_RANDOM_NAMES = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+                 "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")
+
+
 def training_layers(model) -> list:
     """Names of the Dropout / BatchNorm layers of ``model`` that are in training mode (random, or
-    using the batch's own statistics): why an eager model can differ from itself, or from a copy."""
-    if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
+    using the batch's own statistics): why an eager model can differ from itself, or from a copy.
+    A scripted or loaded TorchScript model keeps each layer's class name and training flag too."""
+    if not isinstance(model, torch.nn.Module):
         return []
-    return [f"{type(m).__name__} {name!r}" if name else type(m).__name__
-            for name, m in model.named_modules() if isinstance(m, _RANDOM_IN_TRAINING) and m.training]
+    found = []
+    for name, m in model.named_modules():
+        if isinstance(m, torch.jit.ScriptModule):
+            kind = getattr(m, "original_name", "")
+            random = kind in _RANDOM_NAMES and getattr(m, "training", False)
+        else:
+            kind, random = type(m).__name__, isinstance(m, _RANDOM_IN_TRAINING) and m.training
+        if random:
+            found.append(f"{kind} {name!r}" if name else kind)
+    return found
 
 
 # ---------------------------------------------------------------- report
