@@ -344,8 +344,9 @@ def load_aoti(path, *, scratch=None):
             compiled = torch._inductor.aoti_load_package(str(path))
         except RuntimeError as error:
             if "Failed to find a generated cpp file or so file" in str(error):
-                raise ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file (a graph as "
-                                 "data). Load it with torch.export.load, or compile it with H.aoti_package(...)") from None
+                raise ValueError(f"{path.name} holds no compiled code (torch: {short_message(error, 100)}): it is a "
+                                 "torch.export.save file, a graph as data. Load it with torch.export.load, or compile "
+                                 "it with H.aoti_package(...)") from None
             raise
         finally:
             if old is None:
