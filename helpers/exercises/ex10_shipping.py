@@ -62,6 +62,17 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str):
     return None
 
 
+def _reports_a_mistake(run, who: str) -> bool:
+    """Print the first input on which ``run`` misses the running sum, and say whether there was one."""
+    with torch.no_grad():
+        for label, x in RUNNING_SUM_INPUTS.items():
+            mistake = _running_sum_mistake(run, label, x, who)
+            if mistake:
+                print(f"✘ {mistake}")
+                return True
+    return False
+
+
 def check_running_sum_migrates(model) -> bool:
     """10, exercise 1: ``model`` adds up the rows of its input, and its scripted ``.pt`` migrates to torch.export."""
     from ..routes.migrate import migrate
@@ -71,12 +82,8 @@ def check_running_sum_migrates(model) -> bool:
     if not isinstance(model, torch.nn.Module):
         print(f"✘ Pass your model (a torch.nn.Module), not {_describe(model)}.")
         return False
-    with torch.no_grad():
-        for label, x in RUNNING_SUM_INPUTS.items():
-            mistake = _running_sum_mistake(model, label, x, "Your model")
-            if mistake:
-                print(f"✘ {mistake}")
-                return False
+    if _reports_a_mistake(model, "Your model"):
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -85,12 +92,8 @@ def check_running_sum_migrates(model) -> bool:
         print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}")
         return False
     # the .pt holds the scripted code, which can compute something else than the Python it came from
-    with torch.no_grad():
-        for label, x in RUNNING_SUM_INPUTS.items():
-            mistake = _running_sum_mistake(scripted, label, x, "Scripted, your model")
-            if mistake:
-                print(f"✘ {mistake}")
-                return False
+    if _reports_a_mistake(scripted, "Scripted, your model"):
+        return False
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "running_sum.pt"
         try:
