@@ -3,9 +3,9 @@
 ``H.aoti_package(model, example, dynamic_shapes=...)`` exports the model with ``torch.export`` and
 compiles it with ``torch._inductor.aoti_compile_and_package`` in a separate Python process (so a
 progress bar can tick, and the compiler's own chatter stays out of the notebook). Compiling takes
-tens of seconds, so the package is cached in ``build/aoti/`` (git-ignored), keyed by the model's
-class source, its weights, the example's shapes and dtypes, the dynamic shapes and torch's version:
-change any of them and it compiles again. ``make aoti`` builds the course's packages ahead.
+tens of seconds, so the package is cached in ``build/aoti/`` (git-ignored), keyed by the model (its
+own classes' source, its layers and settings: ``model_description``), its weights, the example's shapes
+and dtypes, the dynamic shapes and torch's version: change any of them and it compiles again. ``make aoti`` builds the course's packages ahead.
 
 ``H.load_aoti(path)`` loads a package with ``torch._inductor.aoti_load_package``. The loader unpacks
 the compiled library into a fresh ``aotinductor_*`` folder under ``$TMPDIR``; torch removes it when

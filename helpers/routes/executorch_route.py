@@ -8,7 +8,7 @@ notebook pays for its import.
 * ``H.lower_to_pte(model, example, backend="portable"|"xnnpack", dynamic_shapes=...)`` exports,
   lowers (``executorch.exir.to_edge_transform_and_lower``) and writes a ``.pte`` into a cache in
   ``build/executorch/``, so ``make aoti`` can build it ahead. The key is the AOTInductor cache's
-  (class source, weights, example shapes, dynamic shapes, torch) plus executorch's version; an
+  (the model's classes, layers, settings and weights, example shapes, dynamic shapes, torch) plus executorch's version; an
   ``ExportedProgram`` is keyed by its graph, ranges and weights instead. A lowering that *fails* is
   recorded too (error type and text, versions, date): later calls raise the recorded error again
   without importing ``executorch.exir``, and a new torch or executorch runs the lowering anew.
@@ -157,7 +157,7 @@ def _program_key(program) -> str:
 
 
 def pte_cache_key(model, example=None, dynamic_shapes=None) -> str:
-    """16 hex digits that change with the model (class source and weights) or program, the example's
+    """16 hex digits that change with the model (classes, layers, settings and weights) or program, the example's
     shapes, the dynamic shapes, torch's version and executorch's version."""
     base = _program_key(model) if _is_program(model) else aoti_cache_key(model, example, dynamic_shapes)
     return hashlib.sha256(f"{base}\0executorch {executorch_version()}".encode("utf-8")).hexdigest()[:16]
