@@ -39,6 +39,11 @@ def model_instance(model, who: str = "this checker", **kwargs):
     return model
 
 
+def with_article(name: str) -> str:
+    """``"an int"``, ``"a Tensor"``: a type name as a checker's feedback says it."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def _tensor_tree(value, depth: int = 0) -> bool:
     """A tensor, a number, or a list / tuple / dict (string keys) of them: what a forward argument may be."""
     if isinstance(value, (torch.Tensor, bool, int, float)):

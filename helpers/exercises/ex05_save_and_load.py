@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.guards import with_article
 from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
 from ..digits import DigitsCNN, load_digits, load_digits_cnn
 
@@ -106,9 +107,7 @@ def _not_a_model(returned) -> str:
     if isinstance(returned, type):
         return (f"Your function returned the class {returned.__name__} itself: return a model built from it, "
                 "holding the saved weights.")
-    name = type(returned).__name__
-    article = "an" if name[:1].lower() in "aeiou" else "a"
-    return f"Your function returned {article} {name}: it should return the model, a H.DigitsCNN holding the saved weights."
+    return f"Your function returned {with_article(type(returned).__name__)}: it should return the model, a H.DigitsCNN holding the saved weights."
 
 
 def check_safe_weights_loader(load_weights) -> bool:

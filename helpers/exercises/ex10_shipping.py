@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
+from ..course.guards import with_article
 from ..digits import load_digits
 from .ex09_beyond_torchscript import TemperedDigits, tempered_inputs
 
@@ -32,11 +33,10 @@ def reference_running_sum(x: torch.Tensor) -> torch.Tensor:
 def _describe(obj) -> str:
     if isinstance(obj, type):
         return f"the class {obj.__name__}"
-    name = type(obj).__name__
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+    return with_article(type(obj).__name__)
 
 
-def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str):
+def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: bool):
     """Why ``run`` (eager or scripted) does not give the running sum of ``x``, or None when it does."""
     want = reference_running_sum(x)
     given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
@@ -51,7 +51,7 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str):
         return f"{who} returns {_describe(got)} on the {label} input; return one tensor, the sum of the rows."
     if got.shape != want.shape:
         hint = " (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)" \
-            if who != "Your model" and got.dim() == 0 else ""
+            if scripted and got.dim() == 0 else ""
         return (f"{who} gives shape {tuple(got.shape)} on the {label} input; the running sum has shape "
                 f"{tuple(want.shape)}{hint}: add up the rows, i.e. over dimension 0.")
     if got.dtype != want.dtype:
@@ -62,11 +62,11 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str):
     return None
 
 
-def _reports_a_mistake(run, who: str) -> bool:
+def _reports_a_mistake(run, who: str, scripted: bool = False) -> bool:
     """Print the first input on which ``run`` misses the running sum, and say whether there was one."""
     with torch.no_grad():
         for label, x in RUNNING_SUM_INPUTS.items():
-            mistake = _running_sum_mistake(run, label, x, who)
+            mistake = _running_sum_mistake(run, label, x, who, scripted)
             if mistake:
                 print(f"✘ {mistake}")
                 return True
@@ -92,7 +92,7 @@ def check_running_sum_migrates(model) -> bool:
         print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}")
         return False
     # the .pt holds the scripted code, which can compute something else than the Python it came from
-    if _reports_a_mistake(scripted, "Scripted, your model"):
+    if _reports_a_mistake(scripted, "Scripted, your model", scripted=True):
         return False
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "running_sum.pt"

@@ -12,14 +12,10 @@ from torch import nn
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
-from ..course.guards import model_instance
+from ..course.guards import model_instance, with_article
 
 __all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configured_head",
            "check_shipped_pool", "check_dict_trace"]
-
-
-def _a(name: str) -> str:
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 # ---------------------------------------------------------------- exercise 1: a dataclass config
@@ -157,7 +153,7 @@ def check_shipped_pool(ship) -> bool:
     if not isinstance(copy, (torch.jit.ScriptModule, torch.jit.ScriptFunction, torch.fx.GraphModule)):
         compiled = " torch.compile keeps running your Python class; it makes nothing to ship." \
             if type(copy).__name__ == "OptimizedModule" else ""
-        print(f"✘ ship(...) returned {_a(type(copy).__name__)}, not a converted copy.{compiled} Return what "
+        print(f"✘ ship(...) returned {with_article(type(copy).__name__)}, not a converted copy.{compiled} Return what "
               "torch.jit.script, torch.jit.trace or torch.export.export gives you: a copy that runs without the "
               "Python class.")
         return False
@@ -211,7 +207,7 @@ def check_dict_trace(trace_it) -> bool:
               "saved and loaded again, or frozen): return torch.jit.trace's own result.")
         return False
     if not isinstance(traced, torch.jit.TopLevelTracedModule):
-        print(f"✘ trace_it(...) returned {_a(type(traced).__name__)}; return what torch.jit.trace gives you.")
+        print(f"✘ trace_it(...) returned {with_article(type(traced).__name__)}; return what torch.jit.trace gives you.")
         return False
     for x in (torch.randn(3, 5), torch.randn(1, 7)):
         got, want = traced(x), model(x)

@@ -99,15 +99,13 @@ def model_description(model) -> str:
     source of every class in the tree that is not an installed library's, base classes included.
     Python outside the classes (a module-level function that ``forward`` calls) is not in it: after changing
     one, pass ``force=True``."""
-    from ..tools.parity import plain_value
+    from ..tools.parity import plain_attributes
     from ..tools.path_recorder import _is_library
     parts, sources = [], {}
     for path, module in model.named_modules():
         cls = type(module)
         parts.append(f"{path or '.'}: {cls.__module__}.{cls.__qualname__}({module.extra_repr()})")
-        for key, value in sorted(vars(module).items()):
-            if not key.startswith("_") and key != "training" and plain_value(value):
-                parts.append(f"  {key}={value!r}")
+        parts += [f"  {key}={value!r}" for key, value in sorted(plain_attributes(module).items())]
         if isinstance(module, torch.jit.ScriptModule):
             try:
                 parts.append(module.code)
@@ -401,13 +399,16 @@ def _input_problem(value, spec) -> str:
     return ""
 
 
+def user_input_values(program) -> list:
+    """The example value (a fake tensor, or a number) of each user input of an ``ExportedProgram``, in order."""
+    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
+    return [values.get(name) for name in program.graph_signature.user_inputs]
+
+
 def _input_specs(program) -> list:
     """Each user input of ``program``: its dtype and sizes (None where the size is dynamic); None for a non-tensor."""
-    names = list(program.graph_signature.user_inputs)
-    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
     specs = []
-    for name in names:
-        value = values.get(name)
+    for value in user_input_values(program):
         if isinstance(value, torch.Tensor):
             specs.append({"dtype": str(value.dtype).replace("torch.", ""),
                           "shape": [size if isinstance(size, int) else None for size in value.shape]})

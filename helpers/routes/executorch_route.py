@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import aoti_cache_key
+from .aoti import aoti_cache_key, user_input_values
 from .cpp_build import BuiltFile
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -258,10 +258,8 @@ def _unbounded_sizes(program) -> list:
                if isinstance(bounds.upper, IntInfinity) or str(bounds.upper) in ("oo", "int_oo")}
     if not symbols:
         return []
-    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
     named = []  # "input 0, dim 0" reads better than torch's symbol s31
-    for i, name in enumerate(program.graph_signature.user_inputs):
-        value = values.get(name)
+    for i, value in enumerate(user_input_values(program)):
         for dim, size in enumerate(getattr(value, "shape", ())):
             if str(size) in symbols:
                 named.append(f"input {i} dim {dim}")

@@ -49,10 +49,11 @@ _TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep  # the separato
 
 # First-line fragments of export and ONNX errors that have a known fix. The limitations gallery (06)
 # covers torch.jit.script's errors; these cover the routes the gallery does not.
+_DATA_DEPENDENT = ("a Python `if` or `while` on a tensor's value: for an `if`, torch.cond (or torch.where to compute both sides); for a `while`, tensor operations of a fixed shape, or torch.jit.script, which keeps the loop")
 _HINTS = (
-    ("data-dependent", "a Python `if` or `while` on a tensor's value: for an `if`, torch.cond (or torch.where to compute both sides); for a `while`, tensor operations of a fixed shape, or torch.jit.script, which keeps the loop"),
-    ("guardondatadependent", "a Python `if` or `while` on a tensor's value: for an `if`, torch.cond (or torch.where to compute both sides); for a `while`, tensor operations of a fixed shape, or torch.jit.script, which keeps the loop"),
-    ("could not guard on data-dependent", "a Python `if` or `while` on a tensor's value: for an `if`, torch.cond (or torch.where to compute both sides); for a `while`, tensor operations of a fixed shape, or torch.jit.script, which keeps the loop"),
+    ("data-dependent", _DATA_DEPENDENT),
+    ("guardondatadependent", _DATA_DEPENDENT),
+    ("could not guard on data-dependent", _DATA_DEPENDENT),
     ("constraints violated", "a dimension you marked dynamic is fixed by the code: drop it from dynamic_shapes"),
     ("unsupported operator", "this operator has no ONNX translation: rewrite it with common ops, or stay on torch.export"),
     ("unknown builtin op", "an operator from another library: import that library (e.g. `import torchvision`) before loading"),

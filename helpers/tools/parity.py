@@ -168,16 +168,18 @@ def plain_value(value, depth: int = 0) -> bool:
     return False
 
 
+def plain_attributes(module) -> dict:
+    """A module's own plain Python attributes (``training`` and private ones left out), by name."""
+    return {key: value for key, value in vars(module).items()
+            if not key.startswith("_") and key != "training" and plain_value(value)}
+
+
 def python_state(model) -> dict:
     """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return {}
-    state = {}
-    for path, module in model.named_modules():
-        for key, value in vars(module).items():
-            if not key.startswith("_") and key != "training" and plain_value(value):
-                state[f"{path}.{key}" if path else key] = repr(value)
-    return state
+    return {f"{path}.{key}" if path else key: repr(value)
+            for path, module in model.named_modules() for key, value in plain_attributes(module).items()}
 
 
 def require_callable(obj, who, role):
