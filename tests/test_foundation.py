@@ -300,6 +300,13 @@ def test_start_seeds_and_returns_folder(tmp_path, monkeypatch, capsys):
     assert "deprecation notices hidden" in capsys.readouterr().out
 
 
+def test_start_leaves_the_collector_on_with_the_imports_frozen(tmp_path, monkeypatch, capsys):
+    import gc
+    monkeypatch.setenv("TS_WORKBOOK_WORK", str(tmp_path))
+    H.start("00_start")
+    assert gc.isenabled() and gc.get_freeze_count() > 100_000  # torch's modules: no full collection walks them again
+
+
 def test_helpers_exports_are_unique_and_located():
     assert len(H.__all__) == len(set(H.__all__))
     assert H.where("expect_failure") == "helpers/course/failures.py"

@@ -39,6 +39,20 @@ def test_a_forked_process_has_torch_but_not_the_helpers_nor_our_classes(tmp_path
                     "path0": "", "env": "yes", "sum": 3.0}
 
 
+def test_a_forked_process_collects_garbage_and_only_torchs_import_is_frozen():
+    # The waiting process freezes what importing torch made (no collector walks over it in every fork); a fork
+    # must still collect its own garbage, as any Python does.
+    probe = ("import gc, json\n"
+             "class Cycle: pass\n"
+             "a = Cycle(); a.me = a; del a\n"
+             "print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(), 'collected': gc.collect()}))")
+    done = run_python(["-c", probe])
+    assert done.returncode == 0 and done.warm, done.stderr
+    import json
+    seen = json.loads(done.stdout)
+    assert seen["enabled"] and seen["collected"] >= 1 and seen["frozen"] > 100_000, seen
+
+
 def test_a_script_file_runs_as_main_and_its_classes_can_be_scripted(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(textwrap.dedent("""

@@ -11,7 +11,9 @@ What the waiting process never does: import the workbook's helpers or any model 
 started from this file's path, not as ``helpers.course...``), run a torch operation (so no thread
 pool exists when it forks), or keep torch settings that are read at import. A request that sets
 one of torch's own switches (``PYTORCH_JIT=0``, anything starting with ``PYTORCH_``) runs in a cold
-``python`` instead, as does ``fresh_import=True``; ``result.warm`` says which it was. Other settings
+``python`` instead, as does ``fresh_import=True``; ``result.warm`` says which it was. It imports with Python's
+collector paused and then freezes what it imported (``gc.freeze``): no fork walks torch's objects again at each
+full collection or copies their pages by touching them; a fork collects its own garbage as any Python does. Other settings
 read at import (``TORCH_*``, ``OMP_*``, ``MKL_*``, ``LD_*`` ...) get a waiting process per set of values. ``WORKBOOK_WARM_TORCH=0`` turns the
 waiting process off everywhere; ``WORKBOOK_WARM_TORCH_DIR`` puts its socket elsewhere (the tests get their own).
 
@@ -254,11 +256,19 @@ def _serve(path: str, owner: int = 0, owner_start: str = "", preload: tuple = ()
     import warnings
     if base_path is None:
         base_path = [p for p in sys.path[1:]]  # without this file's folder: a fresh `python` would not have it
-    import torch  # noqa: F401  -- the head start; no torch operation runs here, so no thread pool exists to fork
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in preload:  # torch's own loaders only (EXPORT_LOADERS): imports, no operation, no thread
-            importlib.import_module(name)
+    import gc
+    gc.disable()  # imports make hundreds of thousands of objects and no garbage: collecting meanwhile is wasted work
+    try:
+        import torch  # noqa: F401  -- the head start; no torch operation runs here, so no thread pool exists to fork
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name in preload:  # torch's own loaders only (EXPORT_LOADERS): imports, no operation, no thread
+                importlib.import_module(name)
+    finally:
+        gc.enable()
+    # Modules live as long as the process: keep the collector from walking them again in every fork (which would
+    # also copy their memory pages, shared with this process until written to).
+    gc.freeze()
     filters = list(warnings.filters)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
