@@ -30,7 +30,10 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp aoti html test-browser test-robust bench hub test-hub clean
 
+# Then the helpers' bytecode, so that no kernel compiles them again: kernels cannot write it where the checkout is
+# read-only (a classroom hub) or PYTHONDONTWRITEBYTECODE is set. compileall rewrites only what a source change made stale.
 venv: $(STAMP)
+	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q helpers hub > /dev/null
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
 $(STAMP): requirements.txt requirements-shipping.txt
