@@ -311,6 +311,26 @@ def test_a_variant_that_diverges_is_shown_wrong_and_never_timed():
     H.plot_benchmark(report)
 
 
+class CallCounter(nn.Module):
+    """Scales by how often it has run: a side effect, so copies that ran other numbers of times answer otherwise."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+def test_a_model_that_changes_its_own_state_is_not_called_wrong_but_not_compared_either():
+    report = H.benchmark_model(CallCounter().eval(), torch.ones(3), variants=["eager", "script"], **FAST)
+    script = report["script"]
+    assert script.wrong is None and script.ok and report.wrong == {}
+    assert script.note.startswith("answers not compared") and "self.calls: 0 → " in script.note
+    assert "answers not compared" in str(report) and "answers not compared" in report.describe("script")
+
+
 def test_a_nan_in_the_example_raises_no_false_alarm():
     x = torch.linspace(-1, 1, 8).reshape(2, 4)
     x[0, 1] = math.nan

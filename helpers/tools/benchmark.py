@@ -21,7 +21,7 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import as_args, leaves, vary_inputs
-from .parity import parity
+from .parity import parity, python_state
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
 
 class _DropNoCudaNotice(logging.Filter):
@@ -239,8 +239,12 @@ class _EagerOnce:
         return self.answers[key][1]
 
 
-def _check_parity(eager, name, fn, inputs, reference, row):
-    """Check ``fn`` against eager before timing it; mark the row wrong when it diverges."""
+def _check_parity(eager, name, fn, inputs, reference, row, model=None, state_before=None):
+    """Check ``fn`` against eager before timing it; mark the row wrong when it diverges.
+
+    A model that changes its own Python attributes as it runs (a call counter, a cache) gives answers that depend
+    on how often it ran, and eager and each copy ran different numbers of times here: a difference then proves
+    nothing, so the row says its answers were not compared and is timed like the others."""
     same_shape = {k: v for k, v in inputs.items()
                   if [tuple(t.shape) for t in leaves(v)] == [tuple(t.shape) for t in leaves(inputs["example"])]}
     if name == "torch.compile":
@@ -251,6 +255,13 @@ def _check_parity(eager, name, fn, inputs, reference, row):
     report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * max(1.0, scale), label=name)
     row.parity, row.checked_on = report, [r.label for r in report.rows]
     if report.all_close:
+        return True
+    state_now = python_state(model) if model is not None else {}
+    if state_before is not None and state_now != state_before:
+        changed = [f"self.{k}: {state_before.get(k, 'unset')} → {v}" for k, v in state_now.items()
+                   if state_before.get(k) != v][:2]
+        row.note = (f"answers not compared: the model changes its own Python attributes as it runs "
+                    f"({'; '.join(changed)}), so each copy's answers depend on how often it ran")
         return True
     first = report[report.first_divergence]
     how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"
@@ -263,6 +274,7 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
     (None if eager failed). A variant that diverges is kept out of the timed rounds."""
     reference = None
     inputs = None
+    state_before = python_state(model)
     for name in variants:
         bar.set_description(f"{label}: preparing {name}")
         bar.update(2)
@@ -291,7 +303,7 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
                 inputs, eager = _parity_inputs(model, example), _EagerOnce(model)
             bar.set_description(f"{label}: checking {name} against eager")
             try:
-                if not _check_parity(eager, name, fn, inputs, reference, row):
+                if not _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
                     continue  # not the model: timing it would compare speeds of different computations
             except Exception as error:
                 _fail(row, error, "parity check")

@@ -190,7 +190,8 @@ class BenchmarkReport:
         meaning = {"faster": f"faster than eager {share}",
                    "slower": f"slower than eager {share}",
                    "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
-        return f"{name}: {spread}, {meaning}"
+        about_answers = r.note.startswith(("answers", "output"))  # the C++ row's note is about how it was timed
+        return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
 
     def table_rows(self) -> list:
         """The table as rows of strings (header first), used by both the text and the HTML views."""
