@@ -330,3 +330,11 @@ def test_expect_failure_line_is_not_doubled(capsys):
     with H.expect_failure(RuntimeError, "boom"):
         raise RuntimeError("RuntimeError: boom happened:")
     assert capsys.readouterr().out == "✔ failed as expected → RuntimeError: boom happened\n"
+
+
+def test_a_message_put_into_a_sentence_ends_in_one_full_stop():
+    from helpers.course.failures import as_sentence
+    assert as_sentence("needs a tensor") == "needs a tensor."
+    assert as_sentence("needs a tensor.") == "needs a tensor."
+    assert as_sentence("a message cut at its limit…") == "a message cut at its limit…"
+    assert as_sentence("is it? ") == "is it?"

@@ -22,6 +22,12 @@ _GENERIC_OPENERS = ("Arguments for call are not valid", INTERPRETER_OPENER, "Tra
 _CPP_BOOKKEEPING = re.compile(r"\[enforce fail at [^\]]*\]\s*\.?\s*| This is an internal miniz error.*")
 
 
+def as_sentence(text: str) -> str:
+    """``text`` ending in one full stop: a message that already ends in one (or in "…", "?", "!") gets none more."""
+    text = text.rstrip()
+    return text if text.endswith((".", "…", "?", "!")) else text + "."
+
+
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     """One informative line of an error message, cut to ``limit`` characters.
 

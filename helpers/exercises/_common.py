@@ -1,6 +1,7 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
 import torch
 
+from ..course.failures import as_sentence
 from ..course.guards import model_instance
 
 
@@ -19,5 +20,5 @@ def as_model(model, who):
     try:
         return model_instance(model, who)
     except TypeError as error:
-        print(f"✘ {error}.")
+        print(f"✘ {as_sentence(str(error))}")
         return None

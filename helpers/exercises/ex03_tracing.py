@@ -4,7 +4,7 @@ import warnings
 import torch
 
 from ..course.guards import require_module
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
 from ._common import same_tensor as _same
@@ -33,7 +33,7 @@ def _instantiate(model, who):
     try:
         return require_module(model, who)
     except TypeError as error:
-        print(f"✘ {error}.")
+        print(f"✘ {as_sentence(str(error))}")
         return None
 
 

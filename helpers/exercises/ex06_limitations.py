@@ -9,7 +9,7 @@ import io
 import torch
 
 from ..course.deprecations import deprecations_hidden
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 from ..course.guards import model_instance
 from ..tools.gallery import script_error_line
 
@@ -31,7 +31,7 @@ def _try_script(model, hint, hints=None):
             if fragment in str(error):
                 hint = better
                 break
-        print(f"✘ torch.jit.script still fails: {script_error_line(error)}. {hint}")
+        print(f"✘ torch.jit.script still fails: {as_sentence(script_error_line(error))} {hint}")
         return None
 
 
@@ -42,7 +42,7 @@ def _answer(model, who, **kwargs):
     except TypeError as error:  # a wrong kind of argument: say what to pass, never a traceback
         print(f"✘ {error}")
     except Exception as error:  # the learner's own __init__ failed
-        print(f"✘ Building your model failed: {type(error).__name__}: {short_message(error, 120)}. "
+        print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
               "Fix __init__ and run the cell again.")
     return None
 
@@ -207,7 +207,7 @@ def check_saveable_debug_helper(model_class) -> bool:
         debugging(_CLIPPER_X)
     except Exception as error:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` fails: "
-              f"{script_error_line(error)}. Keep the helper's body as it was.")
+              f"{as_sentence(script_error_line(error))} Keep the helper's body as it was.")
         return False
     if getattr(debugging, "outside", None) != 2:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` should count the "

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..course.deprecations import deprecations_hidden
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 from ..course.guards import model_instance, with_article
 
 __all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configured_head",
@@ -95,7 +95,7 @@ def check_configured_head(model_class) -> bool:
             else:
                 kept = _untypeable_attribute(model)
                 why = f" TorchScript cannot type the attribute {kept}." if kept else ""
-                print(f"✘ torch.jit.script still fails: {short_message(error)}.{why} Copy the fields forward "
+                print(f"✘ torch.jit.script still fails: {as_sentence(short_message(error))}{why} Copy the fields forward "
                       "reads (scale, clip, activation) into attributes of their own in __init__.")
             return False
         try:
@@ -142,7 +142,7 @@ def check_shipped_pool(ship) -> bool:
     except Exception as error:
         hint = (" check_inputs made the tracer compare lengths, and it found the trace wrong: that is the "
                 "warning to listen to." if "TracingCheckError" in type(error).__name__ else "")
-        print(f"✘ ship(...) raised {type(error).__name__}: {short_message(error)}.{hint}")
+        print(f"✘ ship(...) raised {type(error).__name__}: {as_sentence(short_message(error))}{hint}")
         return False
     if copy is None or isinstance(copy, PairPool):
         print("✘ ship(...) must return the converted copy (a scripted, traced or exported module), "
@@ -195,7 +195,7 @@ def check_dict_trace(trace_it) -> bool:
             traced = trace_it(Summary(), torch.randn(2, 5))
     except Exception as error:
         hint = (" torch's message names the flag that allows a dict output." if "dict" in str(error).lower() else "")
-        print(f"✘ trace_it(...) raised {type(error).__name__}: {short_message(error)}.{hint}")
+        print(f"✘ trace_it(...) raised {type(error).__name__}: {as_sentence(short_message(error))}{hint}")
         return False
     if isinstance(traced, torch.jit.ScriptFunction):
         print("✘ That is a traced function, not the traced model: trace the module itself, "

@@ -27,7 +27,7 @@ import torch.utils._pytree as pytree
 from .archive import TorchScriptFileError
 from .cpp_build import build_cpp, cached_cpp_binary  # noqa: F401  (cached_cpp_binary: older code imports it here)
 from .cpp_io import CppInputError, read_value_file, write_value_file
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 
 __all__ = ["ProgramRun", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN", "run_aoti_cpp", "time_aoti_cpp",
            "run_main_cpp", "AotiPackageError"]
@@ -168,7 +168,7 @@ def _failure(program, code, stderr, model_path, kind):
                                 "torch._inductor.aoti_compile_and_package")
     if code == 3 and "Unknown builtin op" in message:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")
-        return RuntimeError(f"the {program} program cannot load {model_path.name}: {reason}. The model calls an "
+        return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The model calls an "
                             "operator from a library: pass libraries=[path of its .so]")
     if code == 3:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")

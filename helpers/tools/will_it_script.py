@@ -26,6 +26,7 @@ from typing import Optional
 import ipywidgets as widgets
 import torch
 
+from ..course.failures import as_sentence
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
                       snippet_model)
 
@@ -220,7 +221,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     try:
         code = scripted.code
     except Exception as exc:  # e.g. a Tensor argument defaulting to None cannot be printed
-        note += f"It scripted, but printing its `.code` fails: {script_error_line(exc)}."
+        note += f"It scripted, but printing its `.code` fails: {as_sentence(script_error_line(exc))}"
     limit = _scaled(time_limit, model)
     for i, call in enumerate(calls):
         try:
