@@ -130,9 +130,11 @@ def test_the_two_pt2_files_are_not_interchangeable(digits_package, tmp_path, mon
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="Failed to find a generated cpp file or so file"):
         torch._inductor.aoti_load_package(str(exported))  # torch's own words, several lines long
-    with pytest.raises(ValueError, match="^digits.export.pt2 holds no compiled code .torch: Failed to find a generated "
-                                         "cpp file or so file.*it is a torch.export.save file"):
+    with pytest.raises(ValueError, match="^digits.export.pt2 holds no compiled code: it is a torch.export.save file"
+                                         ".*torch.export.load.*.torch: Failed to find a generated cpp file or so file"
+                                         ) as refused:
         H.load_aoti(exported)
+    assert "Load it with torch.export.load" in H.short_message(refused.value)  # the advice survives the one-line cut
     with pytest.raises(RuntimeError, match="error when deserializing"):
         torch.export.load(package.path)
 

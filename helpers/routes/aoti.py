@@ -342,9 +342,10 @@ def load_aoti(path, *, scratch=None):
             compiled = torch._inductor.aoti_load_package(str(path))
         except RuntimeError as error:
             if "Failed to find a generated cpp file or so file" in str(error):
-                raise ValueError(f"{path.name} holds no compiled code (torch: {short_message(error, 100)}): it is a "
-                                 "torch.export.save file, a graph as data. Load it with torch.export.load, or compile "
-                                 "it with H.aoti_package(...)") from None
+                # what to do first, torch's own words last: a message cut to one line keeps the advice
+                raise ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file, a graph as "
+                                 "data. Load it with torch.export.load, or compile it with H.aoti_package(...) "
+                                 f"(torch: {short_message(error, 100)})") from None
             raise
         finally:
             if old is None:
