@@ -101,6 +101,7 @@ def test_branch_on_shape():
     assert any("refuses" in n for n in report.results["export"].notes)
     assert not any("fixed to the example" in n for n in report.results["export"].notes)  # batch 5 runs: not fixed
     assert "refuses some input sizes eager takes" in report.recommend()
+    assert report.results["export"].refuses_sizes and not report.results["script"].refuses_sizes
 
 
 class Counter(nn.Module):  # a side effect the output does not show
@@ -118,6 +119,7 @@ def test_a_side_effect_that_leaves_the_output_alone_is_named():
     assert report.status("export") == "ok"
     assert any("changed its own Python attributes" in n for n in report.results["export"].notes)
     assert "changes its own Python attributes" in report.recommend()
+    assert report.results["export"].side_effects and report.model_problem == ""
 
 
 def test_python_side_effect():
@@ -131,6 +133,7 @@ def test_dropout_in_training_mode_is_named_as_the_cause():
     assert "training mode" in report.results["trace"].reason
     assert any("model.eval()" in n for n in report.notes)
     assert report.recommend().startswith("Fix the eager model first") and "model.eval()" in report.recommend()
+    assert report.model_problem.startswith("the model is in training mode")
     evaluated = H.diagnose(Dropping().eval(), torch.randn(2, 4), routes=("trace", "script"), progress=False)
     assert statuses(evaluated) == {"trace": "ok", "script": "ok"}
 

@@ -79,6 +79,8 @@ class RouteResult:
     parity_text: str = ""
     parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
+    refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
+    side_effects: bool = False   # eager changed its own Python attributes while the copy was compared
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -99,11 +101,12 @@ class RouteResult:
 class Diagnosis:
     """The verdict of every route for one model. ``status(route)``, ``recommend()``, ``copy(route)``."""
 
-    def __init__(self, model_name, results, notes, inputs, spec=None):
+    def __init__(self, model_name, results, notes, inputs, spec=None, model_problem=""):
         self.model_name = model_name
         self._spec = spec
         self.results = {r.route: r for r in results}
         self.notes = list(notes)
+        self.model_problem = model_problem  # the eager model's own trouble (training mode, randomness), if any
         self.inputs = inputs  # label -> tuple of arguments, as compared
 
     def status(self, route: str) -> str:
@@ -138,16 +141,13 @@ class Diagnosis:
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
                 "other answers than eager, or refuse inputs eager takes." if diverging else "")
-        training = next((n for n in self.notes if n.startswith(("the model is in training mode",
-                                                                 "eager itself gives two answers"))), "")
-        if training and diverging:  # the model, not the routes, explains the divergences: say that first
-            return (f"Fix the eager model first, then diagnose again: {training}. The routes that diverge "
+        if self.model_problem and diverging:  # the model, not the routes, explains the divergences: say that first
+            return (f"Fix the eager model first, then diagnose again: {self.model_problem}. The routes that diverge "
                     f"({', '.join(diverging)}) may differ because of that, not because of the route.")
-        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if any(
-            str(n).startswith("refuses ") for n in ran[r].notes) else "")
+        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Your model changes its own Python attributes as it runs, which no route's check compares: "
-               "see its notes." if any("changed its own Python attributes" in str(n) for n in ran[r].notes) else ""))
+               "see its notes." if ran[r].side_effects else ""))
         if "export" in ok or "aoti" in ok:
             r = "export" if "export" in ok else "aoti"
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
@@ -474,7 +474,8 @@ _STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
 def _parity_verdict(eager, copy_, inputs, label, training_note):
-    """(status, reason, first divergence, notes, text, report, untested) from the course's parity checker.
+    """(status, reason, first divergence, notes, text, report, flags) from the course's parity checker;
+    ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes, side_effects).
 
     A copy that refuses another *batch size* with a shape guard is not silently wrong: it says so,
     and that becomes a note. A refusal of the example, of the learner's own inputs or of a value
@@ -489,9 +490,10 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): its shape "
                      "checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
                      "(dynamic_shapes with a Dim for torch.export)")
-    untested = bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False))
+    flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
+             "refuses_sizes": bool(refused), "side_effects": bool(getattr(report, "state_changes", None))}
     if not wrong:
-        return "ok", "", "", notes, text, report, untested
+        return "ok", "", "", notes, text, report, flags
     row = wrong[0]
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
@@ -499,7 +501,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         reason = f"differs from eager on input {row.label!r} (largest |diff| {row.diff_text})"
     if training_note:
         reason += f"; {training_note}"
-    return "diverges", reason, row.label, notes, text, report, untested
+    return "diverges", reason, row.label, notes, text, report, flags
 
 
 def _run_route(route, model, example, inputs, folder, training_note):
@@ -524,15 +526,14 @@ def _run_route(route, model, example, inputs, folder, training_note):
         return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause), where),
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
-    status, reason, first, parity_notes, text, report, untested = _parity_verdict(eager, copy_, inputs, route,
-                                                                                  training_note)
+    status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
+                                                                               training_note)
     try:
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
-                       seconds=time.perf_counter() - start, parity_text=text, parity=report,
-                       untested=untested), (data, suffix)
+                       seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)
 
 
 def _fresh(model):
@@ -751,7 +752,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
             result, saved = _in_worker(route, model, example, labelled, folder, training_note, limit)
             result._saved = saved  # loaded on first use of report.copy(route): most diagnoses never need it
             results.append(result)
-    return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(_fresh(model), example))
+    return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(_fresh(model), example),
+                     model_problem=training_note)
 
 
 def _progress(routes, progress):
