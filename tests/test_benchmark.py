@@ -311,20 +311,9 @@ def test_a_variant_that_diverges_is_shown_wrong_and_never_timed():
     H.plot_benchmark(report)
 
 
-class CallCounter(nn.Module):
-    """Scales by how often it has run: a side effect, so copies that ran other numbers of times answer otherwise."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x * self.calls
-
-
 def test_a_model_that_changes_its_own_state_is_not_called_wrong_but_not_compared_either():
-    report = H.benchmark_model(CallCounter().eval(), torch.ones(3), variants=["eager", "script"], **FAST)
+    from test_diagnose import SideEffect  # scales by how often it has run: copies that ran less answer otherwise
+    report = H.benchmark_model(SideEffect().eval(), torch.ones(3), variants=["eager", "script"], **FAST)
     script = report["script"]
     assert script.wrong is None and script.ok and report.wrong == {}
     assert script.note.startswith("answers not compared") and "self.calls: 0 → " in script.note
