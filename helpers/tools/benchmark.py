@@ -21,7 +21,7 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import as_args, leaves, vary_inputs
-from .parity import parity, python_state
+from .parity import parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
 
 class _DropNoCudaNotice(logging.Filter):
@@ -239,7 +239,7 @@ class _EagerOnce:
         return self.answers[key][1]
 
 
-def _check_parity(eager, name, fn, inputs, reference, row, model=None, state_before=None):
+def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     """Check ``fn`` against eager before timing it; mark the row wrong when it diverges.
 
     A model that changes its own Python attributes as it runs (a call counter, a cache) gives answers that depend
@@ -256,12 +256,10 @@ def _check_parity(eager, name, fn, inputs, reference, row, model=None, state_bef
     row.parity, row.checked_on = report, [r.label for r in report.rows]
     if report.all_close:
         return True
-    state_now = python_state(model) if model is not None else {}
-    if state_before is not None and state_now != state_before:
-        changed = [f"self.{k}: {state_before.get(k, 'unset')} → {v}" for k, v in state_now.items()
-                   if state_before.get(k) != v][:2]
+    changed = state_changes(state_before, python_state(model))
+    if changed:
         row.note = (f"answers not compared: the model changes its own Python attributes as it runs "
-                    f"({'; '.join(changed)}), so each copy's answers depend on how often it ran")
+                    f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
         return True
     first = report[report.first_divergence]
     how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"

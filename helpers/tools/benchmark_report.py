@@ -190,7 +190,7 @@ class BenchmarkReport:
         meaning = {"faster": f"faster than eager {share}",
                    "slower": f"slower than eager {share}",
                    "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
-        about_answers = r.note.startswith(("answers", "output"))  # the C++ row's note is about how it was timed
+        about_answers = r.note and name != "C++"  # the C++ row's note says how it was timed, not what it answered
         return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
 
     def table_rows(self) -> list:

@@ -182,6 +182,12 @@ def python_state(model) -> dict:
             for path, module in model.named_modules() for key, value in plain_attributes(module).items()}
 
 
+def state_changes(before: dict, after: dict) -> list:
+    """``["self.calls: 0 → 3", ...]``: what changed between two ``python_state`` snapshots, by attribute name."""
+    return [f"self.{k}: {before.get(k, 'unset')} → {after.get(k, 'unset')}"
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+
+
 def require_callable(obj, who, role):
     """``obj`` if it can be called (a saved TorchScript path is loaded); a one-line TypeError otherwise."""
     if isinstance(obj, (str, Path)) and role == "model to check":
@@ -531,10 +537,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 self_divergent = not again[1]
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
-    state_after = python_state(eager)
-    state_changes = [f"self.{k}: {state_before.get(k, 'unset')} → {state_after.get(k, 'unset')}"
-                     for k in sorted(set(state_before) | set(state_after)) if state_before.get(k) != state_after.get(k)]
-    return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(), state_changes=state_changes,
+    return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
+                        state_changes=state_changes(state_before, python_state(eager)),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent)
 
