@@ -305,3 +305,11 @@ def test_calling_the_command_line_module_still_diagnoses():
     import helpers.diagnose  # noqa: F401 - Python now sets helpers.diagnose to the module
     report = H.diagnose(nn.ReLU(), torch.randn(3), routes=("script",), progress=False)
     assert report.status("script") == "ok"
+
+
+def test_the_recommendation_quotes_a_cut_failure_without_a_second_full_stop():
+    from helpers.tools.diagnose import Diagnosis, RouteResult
+    cut = Diagnosis("M", [RouteResult("export", "fails", reason="RuntimeError: a message cut at its limit…")], [], {})
+    whole = Diagnosis("M", [RouteResult("export", "fails", reason="RuntimeError: a whole message.")], [], {})
+    assert cut.recommend().endswith("Start with export's failure: RuntimeError: a message cut at its limit…")
+    assert whole.recommend().endswith("Start with export's failure: RuntimeError: a whole message.")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 from .parity import parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -165,7 +165,7 @@ class Diagnosis:
                     "before trusting it." + caveat("trace") + warn)
         failing = [res for res in ran.values() if res.status == "fails"]
         first = ran.get("export") if "export" in ran and ran["export"].status == "fails" else (failing[0] if failing else None)
-        hint = f" Start with {first.route}'s failure: {first.reason.rstrip('.')}." if first else ""
+        hint = f" Start with {first.route}'s failure: {as_sentence(first.reason)}" if first else ""
         return "No route agrees with eager yet." + hint + warn
 
     # ---------------------------------------------------------------- display
