@@ -343,8 +343,8 @@ def load_aoti(path, *, scratch=None):
         except RuntimeError as error:
             if "Failed to find a generated cpp file or so file" in str(error):
                 # what to do first, torch's own words last: a message cut to one line keeps the advice
-                raise ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file, a graph as "
-                                 "data. Load it with torch.export.load, or compile it with H.aoti_package(...) "
+                raise ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file. Load it "
+                                 "with torch.export.load, or compile it with H.aoti_package(...) "
                                  f"(torch: {short_message(error, 100)})") from None
             raise
         finally:
