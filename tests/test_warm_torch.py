@@ -260,3 +260,45 @@ def test_a_waiting_process_imports_nothing_but_torch_modules_on_request():
     assert answer
     reply = warm_torch._request(base, {"spawn": str(base) + ".other", "preload": ["helpers"], "owner": 0}, timeout=10)
     assert reply == {"spawned": False}
+
+
+def test_start_in_background_returns_at_once_and_the_first_fresh_process_finds_it_waiting(tmp_path, monkeypatch):
+    from helpers.course import warm_torch
+    monkeypatch.setenv("WORKBOOK_WARM_TORCH_DIR", str(tmp_path))  # nothing waits here yet
+    assert warm_torch_status() == {}
+    began = time.monotonic()
+    thread = warm_torch.start_in_background("09_beyond_torchscript")
+    assert time.monotonic() - began < 0.5 and thread.is_alive()  # importing torch takes the waiting process seconds
+    thread.join(timeout=120)
+    running = [answer for _, answer in warm_torch._running()]
+    assert [tuple(a["preload"]) for a in running] in ([(), warm_torch.EXPORT_LOADERS], [warm_torch.EXPORT_LOADERS, ()])
+    done = run_python(["-c", "import sys; print('torch._inductor.package' in sys.modules)"], export_loaders=True)
+    assert done.warm and done.stdout.strip() == "True"
+    assert len(warm_torch._running()) == 2  # it used the one started in the background
+    assert stop_warm_torch()
+
+
+def test_start_in_background_does_nothing_for_a_notebook_without_fresh_processes_or_when_switched_off(monkeypatch,
+                                                                                                      tmp_path):
+    from helpers.course import warm_torch
+    monkeypatch.setenv("WORKBOOK_WARM_TORCH_DIR", str(tmp_path))
+    assert warm_torch.start_in_background("03_tracing") is None
+    assert warm_torch.start_in_background("floor") is None
+    monkeypatch.setenv("WORKBOOK_WARM_TORCH", "0")
+    assert warm_torch.start_in_background("05_save_and_load") is None
+    assert warm_torch_status() == {}
+
+
+def test_the_notebooks_that_fork_fresh_processes_are_the_ones_started_in_background():
+    """The list in warm_torch names every notebook whose cells reach run_python on a warm path, and no other."""
+    import json
+    from pathlib import Path
+    from helpers.course import warm_torch
+    found = {}
+    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        code = re.sub(r"run_fresh_python\([^)]*PYTORCH_JIT[^)]*\)", "", code)  # a PYTORCH_ switch: a cold process
+        loaders = "export_loaders=True" in code or "export_roundtrip_checks(" in code
+        if loaders or "run_python(" in code or "run_fresh_python(" in code:
+            found[path.stem] = loaders
+    assert found == warm_torch.NOTEBOOKS_WITH_FRESH_PROCESSES

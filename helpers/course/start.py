@@ -9,6 +9,7 @@ finally:
 
 from .deprecations import hide_deprecation_warnings
 from .seeding import seed_everything
+from .warm_torch import start_in_background
 from .workdir import REPO_ROOT, work_dir
 
 __all__ = ["start"]
@@ -37,6 +38,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     # collection, which torch.export and the ONNX exporter trigger often (a fifth to a third of their time with
     # torch 2.14 on this course's machines).
     gc.freeze()
+    start_in_background(notebook)  # the waiting torch process for this notebook's fresh processes, if it has any
     note = "hidden (explained in 02)" if hide_deprecations else "shown"
     print(f"torch {torch.__version__} · seed {seed} · {threads} thread{'s' if threads != 1 else ''} · files go to {shown} · TorchScript deprecation notices {note}")
     if folder.name != notebook:  # work_dir gave a second folder: another kernel holds the first

@@ -1,4 +1,4 @@
-"""Fresh Python processes that start in milliseconds: forked from a waiting process that has imported torch (05, 09, 10).
+"""Fresh Python processes that start in milliseconds: forked from a waiting process that has imported torch (02, 05, 09, 10).
 
 A notebook that shows "this file loads in a new process that never saw your class" pays about two
 seconds each time, most of it importing torch again. ``run_python`` forks that process instead from
@@ -11,7 +11,9 @@ What the waiting process never does: import the workbook's helpers or any model 
 started from this file's path, not as ``helpers.course...``), run a torch operation (so no thread
 pool exists when it forks), or keep torch settings that are read at import. A request that sets
 one of torch's own switches (``PYTORCH_JIT=0``, anything starting with ``PYTORCH_``) runs in a cold
-``python`` instead, as does ``fresh_import=True``; ``result.warm`` says which it was. It imports with Python's
+``python`` instead, as does ``fresh_import=True``; ``result.warm`` says which it was. ``H.start`` begins the
+waiting process in the background for the notebooks that use one (``NOTEBOOKS_WITH_FRESH_PROCESSES``), so that
+it imports torch while the first cells run. It imports with Python's
 collector paused and then freezes what it imported (``gc.freeze``): no fork walks torch's objects again at each
 full collection or copies their pages by touching them; a fork collects its own garbage as any Python does. Other settings
 read at import (``TORCH_*``, ``OMP_*``, ``MKL_*``, ``LD_*`` ...) get a waiting process per set of values. ``WORKBOOK_WARM_TORCH=0`` turns the
@@ -55,6 +57,12 @@ IMPORT_TIME_PREFIXES = ("PYTORCH_", "TORCH_", "OMP_", "MKL_", "KMP_", "GOMP_", "
                         "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE")
 # torch's documented switches (PYTORCH_JIT=0 ...): a process that sets one wants torch imported anew, so it gets a cold one
 COLD_PREFIXES = ("PYTORCH_",)
+# The notebooks whose cells fork fresh processes (True: some of them load .pt2 files, so they want the export loaders
+# too). H.start begins their waiting process in the background: it imports torch on the other core while the first
+# cells run, and the learner's first fresh process does not wait for it. A notebook missing here still works: its
+# first fresh process starts the waiting one and waits (tests/test_warm_torch.py keeps this list in step).
+NOTEBOOKS_WITH_FRESH_PROCESSES = {"02_what_is_torchscript": False, "05_save_and_load": False,
+                                  "09_beyond_torchscript": True, "10_shipping": True}
 
 
 # ------------------------------------------------------------------ where the waiting process listens
@@ -133,6 +141,26 @@ def _ensure_server(env: dict, preload: tuple = ()):
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
         return _wait_for(path)
+
+
+def start_in_background(notebook: str):
+    """Begin starting the waiting process ``notebook``'s fresh processes will fork from, if it has any; return the
+    thread doing it (None if there is nothing to start). Never raises: if the start fails, ``run_python`` tries again."""
+    if notebook not in NOTEBOOKS_WITH_FRESH_PROCESSES or not hasattr(os, "fork") \
+            or os.environ.get("WORKBOOK_WARM_TORCH", "1") == "0":
+        return None
+    import threading
+    preload = EXPORT_LOADERS if NOTEBOOKS_WITH_FRESH_PROCESSES[notebook] else ()
+    env = dict(os.environ)
+
+    def start():
+        with contextlib.suppress(Exception):
+            _ensure_server(env, preload)
+
+    # A thread, because the start is mostly waiting for the other process: the kernel's own cells run meanwhile.
+    thread = threading.Thread(target=start, name="start-waiting-torch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _wait_for(path: Path):
