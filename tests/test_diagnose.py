@@ -313,3 +313,34 @@ def test_the_recommendation_quotes_a_cut_failure_without_a_second_full_stop():
     whole = Diagnosis("M", [RouteResult("export", "fails", reason="RuntimeError: a whole message.")], [], {})
     assert cut.recommend().endswith("Start with export's failure: RuntimeError: a message cut at its limit…")
     assert whole.recommend().endswith("Start with export's failure: RuntimeError: a whole message.")
+
+
+def _meet(marker_folder, me, other):
+    """A worker's job: leave a mark, then wait (up to 30 s) for the other worker's mark. True if it came."""
+    import time
+    from pathlib import Path
+    Path(marker_folder, me).touch()
+    deadline = time.monotonic() + (30 if other != "never" else 0.3)
+    while time.monotonic() < deadline:
+        if Path(marker_folder, other).exists():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("at_most", [1, 2])
+def test_route_workers_run_side_by_side_up_to_the_limit(tmp_path, at_most):
+    from helpers.tools import diagnose as diagnosing
+    ended_order = []
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # each worker waits for the other's mark: side by side both see it; one at a time, the first waits in vain
+    jobs = {"a": (tmp_path, 60, _meet, marks, "a", "b"), "b": (tmp_path, 60, _meet, marks, "b", "a")}
+    if at_most == 1:
+        jobs = {"a": (tmp_path, 60, _meet, marks, "a", "never"), "b": (tmp_path, 60, _meet, marks, "b", "a")}
+    ended = diagnosing._run_workers(jobs, at_most, on_end=ended_order.append)
+    results = {name: worker.result() for name, worker in ended.items()}
+    if at_most == 2:
+        assert results == {"a": ("ok", True), "b": ("ok", True)}
+    else:  # b started only after a had ended, and found a's mark
+        assert results == {"a": ("ok", False), "b": ("ok", True)} and ended_order == ["a", "b"]

@@ -2,7 +2,8 @@
 
 ``report = H.diagnose(model, example)`` takes the model through ``trace``, ``script``, ``export``
 and ``onnx`` (``aoti`` on request), each in a forked worker process that is stopped at its time
-limit, so a route that hangs inside C++ cannot hang the notebook. For each route it reports:
+limit, so a route that hangs inside C++ cannot hang the notebook; the workers run side by side, one
+per core. For each route it reports:
 
 - ``"fails"``: the route raised. The report gives the first line of the real cause, the line of
   the learner's source that triggered it when one can be found, and the fix from the limitations
@@ -553,16 +554,25 @@ class _Crashed(Exception):
     """The worker died without an answer (a signal inside torch's C++, for example)."""
 
 
-def _forked(name, folder, time_limit, fn, *args):
-    """``fn(*args)`` in a forked child process, stopped at ``time_limit`` seconds; returns its result.
+class _Worker:
+    """``fn(*args)`` in a forked child process, stopped at ``time_limit`` seconds.
 
     A child can be stopped wherever it is, a C++ call included, which a signal in this process cannot
     do. The child writes its result to a file (pickled) and exits without running the parent's cleanup.
-    Raises _Stopped or _Crashed; an exception inside ``fn`` comes back as ("error", exception text).
+    ``poll()`` says whether it has ended (stopping it once its time is up); ``result()`` then returns
+    what ``fn`` returned, or ("error", exception text) for an exception inside ``fn``, or raises
+    _Stopped or _Crashed.
     """
-    result_path = Path(folder) / f"result_{name}.pkl"
-    pid = os.fork()
-    if pid == 0:  # the worker: never return into the caller's code
+
+    def __init__(self, name, folder, time_limit, fn, *args):
+        self.result_path = Path(folder) / f"result_{name}.pkl"
+        self.time_limit, self.status, self.stopped = time_limit, None, False
+        self.start = time.perf_counter()
+        self.pid = os.fork()
+        if self.pid == 0:  # the worker: never return into the caller's code
+            self._run(fn, args, folder)
+
+    def _run(self, fn, args, folder):
         code = 1
         try:
             sys.stdout = sys.stderr = io.StringIO()  # the kernel's output streams belong to the parent
@@ -576,52 +586,96 @@ def _forked(name, folder, time_limit, fn, *args):
                 pickle.dumps(outcome)
             except Exception as error:  # noqa: BLE001 - reported to the parent, never raised there
                 outcome = ("error", f"{type(error).__name__}: {short_message(error, limit=160)}")
-            tmp = result_path.with_suffix(".tmp")
+            tmp = self.result_path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(outcome, f)
-            os.replace(tmp, result_path)
+            os.replace(tmp, self.result_path)
             code = 0
         finally:
             os._exit(code)
-    start = time.perf_counter()
-    status = None
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = None
-                break
-            if time.perf_counter() - start > time_limit:
-                raise _Stopped()
-            time.sleep(0.02)
-    finally:
-        if pid is not None:  # stopped, or interrupted (Ctrl-C, a kernel interrupt): never leave the worker running
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    if not result_path.exists():
-        raise _Crashed(f" (signal {os.WTERMSIG(status)})" if status is not None and os.WIFSIGNALED(status) else "")
-    with open(result_path, "rb") as f:
-        return pickle.load(f)
+
+    def poll(self) -> bool:
+        """True once the worker has ended: by itself, or stopped here because its time was up."""
+        if self.pid is None:
+            return True
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        if done:
+            self.pid, self.status = None, status
+            return True
+        if time.perf_counter() - self.start > self.time_limit:
+            self.stopped = True
+            self.kill()
+            return True
+        return False
+
+    def kill(self):
+        """Stop the worker if it still runs (its time is up, or the caller was interrupted): none is left behind."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+    def result(self):
+        if self.stopped:
+            raise _Stopped()
+        if not self.result_path.exists():
+            status = self.status
+            raise _Crashed(f" (signal {os.WTERMSIG(status)})" if status is not None and os.WIFSIGNALED(status) else "")
+        with open(self.result_path, "rb") as f:
+            return pickle.load(f)
 
 
-def _in_worker(route, model, example, inputs, folder, training_note, time_limit):
-    """Run one route in a worker process. Returns (RouteResult, file bytes or None)."""
-    start = time.perf_counter()
+def _run_workers(workers: dict, at_most: int, on_end=lambda name: None) -> dict:
+    """Start each of ``workers`` (name -> (time_limit, fn, *args)), at most ``at_most`` at a time, and wait for them
+    all; return name -> ended _Worker. ``on_end(name)`` is called as each one ends."""
+    waiting, running, ended = list(workers.items()), {}, {}
     try:
-        kind, value = _forked(route, folder, time_limit, _run_route, route, model, example, inputs, folder, training_note)
+        while waiting or running:
+            while waiting and len(running) < at_most:
+                name, (folder, time_limit, fn, *args) = waiting.pop(0)
+                running[name] = _Worker(name, folder, time_limit, fn, *args)
+            for name in [n for n, worker in running.items() if worker.poll()]:
+                ended[name] = running.pop(name)
+                on_end(name)
+            if running:
+                time.sleep(0.02)
+    finally:  # interrupted (Ctrl-C, a kernel interrupt): never leave a worker running
+        for worker in running.values():
+            worker.kill()
+    return ended
+
+
+def _forked(name, folder, time_limit, fn, *args):
+    """``fn(*args)`` in one forked worker (see _Worker); returns its result or raises _Stopped or _Crashed."""
+    return _run_workers({name: (folder, time_limit, fn, *args)}, 1)[name].result()
+
+
+def _route_result(route, worker, time_limit):
+    """The RouteResult (and the file's bytes, or None) of one route's ended worker."""
+    seconds = time.perf_counter() - worker.start
+    try:
+        kind, value = worker.result()
     except _Stopped:
         return RouteResult(route, "fails", reason=f"stopped after {time_limit:.0f} s (time_limit): the route is too slow "
                            "for this limit, or hangs", fix="raise time_limit=, or try this route alone",
-                           seconds=time.perf_counter() - start), None
+                           seconds=seconds), None
     except _Crashed as crash:
         return RouteResult(route, "fails", reason=f"the worker process crashed{crash} inside torch",
-                           seconds=time.perf_counter() - start), None
+                           seconds=seconds), None
     if kind == "error":  # a bug of the diagnosis itself: say so, never blame the model
         return RouteResult(route, "fails", reason=f"the diagnosis itself failed here ({value})",
-                           seconds=time.perf_counter() - start), None
+                           seconds=seconds), None
     result, saved = value
-    result.seconds = time.perf_counter() - start
+    result.seconds = seconds
     return result, saved
+
+
+def _parallel_workers() -> int:
+    """How many route workers run at once: one per core this process may use (each runs torch on one thread)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _eager_notes(model, example):
@@ -744,23 +798,38 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         notes.append("not compared: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
     results = []
     _warm_up(routes)
-    bar = _progress(routes, progress)
+    bar = _Progress(routes, progress)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
-        for route in bar:
-            if hasattr(bar, "set_description"):
-                bar.set_description(f"diagnose: {route}")
-            result, saved = _in_worker(route, model, example, labelled, folder, training_note, limit)
+        # The routes run side by side, each in its own worker (forked, one torch thread): on a machine with
+        # two cores the diagnosis takes about half as long, and no route sees another's state.
+        ended = _run_workers({route: (folder, limit, _run_route, route, model, example, labelled, folder, training_note)
+                              for route in routes}, _parallel_workers(), on_end=bar.ended)
+        for route in routes:
+            result, saved = _route_result(route, ended[route], limit)
             result._saved = saved  # loaded on first use of report.copy(route): most diagnoses never need it
             results.append(result)
+    bar.close()
     return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(_fresh(model), example),
                      model_problem=training_note)
 
 
-def _progress(routes, progress):
-    if not progress:
-        return routes
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return routes
-    return tqdm(routes, leave=False, unit="route")
+class _Progress:
+    """The diagnosis's progress bar: one step per route as it ends (the routes run side by side)."""
+
+    def __init__(self, routes, progress):
+        self.bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self.bar = tqdm(total=len(routes), leave=False, unit="route", desc="diagnose: " + ", ".join(routes))
+
+    def ended(self, route):
+        if self.bar is not None:
+            self.bar.set_description(f"diagnose: {route} done")
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
