@@ -83,6 +83,20 @@ class InPlaceSum(torch.nn.Module):  # the right numbers, but the caller's tensor
         return total
 
 
+class LoopHiddenFromScript(torch.nn.Module):  # the .pt migrates, but the class still loops in eager
+    def forward(self, x):
+        if torch.jit.is_scripting():
+            return x.sum(0)
+        return reference_loop(x)
+
+
+class BranchOnRows(torch.nn.Module):  # right sums, but a branch on the row count: the program keeps one side
+    def forward(self, x):
+        if x.size(0) == 1:
+            return x[0]
+        return x.sum(0)
+
+
 def reference_loop(x):
     total = torch.zeros_like(x[0])
     for i in range(x.size(0)):
@@ -99,6 +113,8 @@ def reference_loop(x):
     (SumsEverything(), "over dimension 0"),
     (SumsColumns(), "over dimension 0"),
     (ConstantTripCount(), "fails on the 1 row input"),
+    (LoopHiddenFromScript(), "a loop over the rows is still there"),
+    (BranchOnRows(), "Does forward branch on the number of rows"),
 ])
 def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False

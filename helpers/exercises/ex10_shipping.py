@@ -1,6 +1,8 @@
 """Exercise checkers for 10_shipping: make a looping model migrate; a two-input ONNX file for every batch size."""
+import inspect
 import math
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -62,6 +64,48 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
     return None
 
 
+def _operations_per_call(run, x: torch.Tensor) -> int:
+    """How many tensor operations one call of ``run`` on ``x`` dispatches (a loop over the rows runs more for more rows)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        calls = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.calls += 1
+            return func(*args, **(kwargs or {}))
+
+    counter = Count()
+    with torch.no_grad(), counter:
+        run(x.clone())
+    return counter.calls
+
+
+def _still_loops(run) -> str:
+    """A sentence if ``run`` dispatches more tensor operations for more rows (a loop left in some path), else ''."""
+    try:
+        one, eight = (_operations_per_call(run, RUNNING_SUM_INPUTS[label]) for label in ("1 row", "8 rows"))
+    except Exception:  # counting is a check of ours: a model it cannot count is judged by the other checks
+        return ""
+    if eight <= one:
+        return ""
+    return (f"In eager, your forward still runs more tensor operations for more rows ({one} for 1 row, {eight} for "
+            "8 rows): a loop over the rows is still there. Replace it, in every path of forward, by tensor "
+            "operations whose number does not depend on the rows.")
+
+
+def _size_branch_hint(model) -> str:
+    """A question about a branch on the number of rows, when forward's source reads it; '' otherwise."""
+    try:
+        source = inspect.getsource(type(model).forward)
+    except (OSError, TypeError):
+        return ""
+    if re.search(r"size\(\s*0\s*\)|shape\[\s*0\s*\]", source):
+        return (" Does forward branch on the number of rows (x.size(0) or x.shape[0])? The converted program keeps "
+                "the side the 5-row example took.")
+    return ""
+
+
 def _reports_a_mistake(run, who: str, scripted: bool = False) -> bool:
     """Print the first input on which ``run`` misses the running sum, and say whether there was one."""
     with torch.no_grad():
@@ -114,7 +158,11 @@ def check_running_sum_migrates(model) -> bool:
         return False
     refused = [label for label in report.refused]
     if refused:
-        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).")
+        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).{_size_branch_hint(model)}")
+        return False
+    loops = _still_loops(model)  # e.g. a torch.jit.is_scripting() path for the .pt, the loop kept for eager
+    if loops:
+        print(f"✘ The saved .pt migrates, but: {loops}")
         return False
     print("✔ Same sums as the loop on 1, 5 and 8 rows, eager and scripted, and the saved .pt now migrates to "
           f"torch.export ({report.verdict}).")
