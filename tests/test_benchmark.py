@@ -342,3 +342,17 @@ def test_two_inputs_and_an_int_input_are_checked_and_timed():
                                variants=["eager", "trace", "script"], **FAST)
     assert report.measured == ["eager", "trace", "script"]
     assert "ints permuted" in report["trace"].checked_on
+
+
+class BranchAboveTwo(nn.Module):  # a branch on the batch size, on the larger side of a batch-2 example
+    def forward(self, x):
+        return x.sum(0, keepdim=True) if x.shape[0] > 2 else x * 2
+
+
+def test_a_trace_wrong_only_on_the_larger_batch_size_is_not_timed_as_right():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = H.benchmark_model(BranchAboveTwo().eval(), torch.randn(2, 4), variants=["eager", "trace"],
+                                   rounds=3, progress=False)
+    assert "batch 4" in report["trace"].wrong and "computes something else" in report.describe("trace")

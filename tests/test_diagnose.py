@@ -344,3 +344,18 @@ def test_route_workers_run_side_by_side_up_to_the_limit(tmp_path, at_most):
         assert results == {"a": ("ok", True), "b": ("ok", True)}
     else:  # b started only after a had ended, and found a's mark
         assert results == {"a": ("ok", False), "b": ("ok", True)} and ended_order == ["a", "b"]
+
+
+def test_an_example_holding_nan_is_not_called_randomness():
+    report = H.diagnose(nn.Linear(4, 2).eval(), torch.full((2, 4), float("nan")), routes=("script",), progress=False)
+    assert not any("randomness" in note for note in report.notes)
+    assert not report.model_problem
+
+
+def test_a_model_taking_one_dict_exports_to_onnx():
+    class FromDict(nn.Module):
+        def forward(self, d):
+            return d["a"] * 2
+
+    report = H.diagnose(FromDict(), {"a": torch.randn(2, 3)}, routes=("onnx",), progress=False)
+    assert report.status("onnx") == "ok", report.results["onnx"].reason

@@ -192,3 +192,19 @@ def test_a_detection_model_gets_one_line_never_its_repr():
     with pytest.raises(ValueError, match="model must be one of") as info:
         ex.set(model=model)
     assert "\n" not in str(info.value) and "FasterRCNN(" not in str(info.value)
+
+
+def test_a_model_counting_its_calls_stays_in_step_with_its_scripted_copy():
+    class Counter(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x + self.calls
+
+    explorer = H.DivergenceExplorer(Counter(), "script", example=torch.randn(3))
+    for scale in (2.0, -1.0, 0.5):  # each move calls eager once, and the copy once
+        state = explorer.set(scale=scale)
+        assert state.verdict.startswith("✔ agree"), state.verdict

@@ -220,3 +220,20 @@ def test_a_list_argument_makes_the_round_trip(tmp_path):
     assert migrated.status in ("ok", "diverges") and migrated.failure is None
     with pytest.raises(TypeError, match="one entry per forward argument"):
         H.export_roundtrip_checks(ListIn(), [(object(),)], methods=("script",), folder=tmp_path)
+
+
+class CountsCalls(torch.nn.Module):  # changes its own state as it runs
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + self.calls
+
+
+def test_a_model_counting_its_calls_is_saved_as_it_was_passed(tmp_path):
+    model = CountsCalls()
+    checks = H.export_roundtrip_checks(model, [torch.randn(3), torch.randn(3)], methods=("script",), folder=tmp_path)
+    assert checks["script"].stage == "passed", checks["script"]  # the file and eager both start from calls = 0
+    assert model.calls == 0  # the learner's model was not run

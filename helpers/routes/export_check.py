@@ -8,6 +8,7 @@ passed) and why, with a hint. ``H.export_roundtrip_checks(model, inputs, methods
 several methods with one fresh process. templates/test_export_roundtrip.py is the same check
 as a self-contained pytest file to copy into a project.
 """
+import copy
 import html
 import json
 import math
@@ -280,6 +281,14 @@ def _export_hint(method, error) -> str:
     return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
+def _copied(model):
+    """A deep copy of ``model`` (its state as it is now), or the model itself if it cannot be copied."""
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # a model that cannot be copied is run and exported as it is
+        return model
+
+
 def _export_and_save(model, example, method, path, dynamic_shapes):
     if method == "script":
         exported = torch.jit.script(model)
@@ -334,11 +343,15 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
     folder = Path(folder) if folder is not None else work_dir("export_check")
     folder.mkdir(parents=True, exist_ok=True)
 
+    # Eager and every export start from the model as it was passed: a model that changes its own state as it runs
+    # (a call counter) must not have run the inputs before it is saved, or the file starts where eager ended.
+    pristine = _copied(model)
+    eager = _copied(pristine)
     expected = []
     with torch.no_grad():
         for i, args in enumerate(args_list):
             try:
-                expected.append(model(*args))
+                expected.append(eager(*args))
             except Exception as error:
                 raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
                                  f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
@@ -348,7 +361,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
         path = folder / f"roundtrip_{method}{_SUFFIX[method]}"
         path.unlink(missing_ok=True)
         try:
-            _export_and_save(model, args_list[0], method, path, dynamic_shapes)
+            _export_and_save(_copied(pristine), args_list[0], method, path, dynamic_shapes)
         except Exception as error:  # a failed export is a finding of the check, not a crash
             reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))

@@ -126,12 +126,19 @@ class _YourModel:
         return tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
                      for arg, s, ok in zip(self.example, scales, self.scalable))
 
-    def path(self, inputs):
-        """(what eager Python did on ``inputs``, what it did on the example), from the lines that ran."""
+    def call(self, eager, inputs):
+        """``eager(*inputs)``, recording which lines of the model's Python ran, for ``path()``. One call per input:
+        a model that changes its own state as it runs (a call counter) stays in step with its copy."""
+        self.coverage.paths.pop("now", None)
         if self.coverage.reason or not self.coverage.codes:
+            return eager(*inputs)
+        with self.coverage.watch("now"):
+            return eager(*inputs)
+
+    def path(self):
+        """(what eager Python did in the last ``call``, what it did on the example), from the lines that ran."""
+        if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.paths:
             return "", ""
-        with torch.no_grad(), self.coverage.watch("now"):
-            self.model(*inputs)
         now, example = self.coverage.paths.pop("now"), self.coverage.paths["example"]
         if now == example:
             return "eager Python takes the same path as the example", "the example you passed"
@@ -288,12 +295,12 @@ class DivergenceExplorer:
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales)
                 try:
-                    expected = eager(*inputs)
+                    expected = self.yours.call(eager, inputs)
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
                                          False, float("inf"), f"? {message}", "", "", message)
-                path, example_path = self.yours.path(inputs)
+                path, example_path = self.yours.path()
             else:
                 _, make_inputs, path_of = EXPLORER_MODELS[self.model]
                 inputs = make_inputs(self.scale, self.length)
