@@ -67,3 +67,22 @@ def test_a_list_argument_reaches_the_program_as_its_tensors(tmp_path):
     xs = [torch.randn(3, 4), torch.randn(3, 4)]
     pte = H.lower_to_pte(ListIn(), (xs,), name="list_in", cache_dir=tmp_path)
     assert H.parity(ListIn(), H.pte_runner(pte), inputs=[(xs,)]).all_close
+
+
+def test_a_model_torch_export_refuses_gets_one_line_and_no_record(tmp_path):
+    class TwoIn(torch.nn.Module):
+        def forward(self, x, y):
+            return x + y
+
+    class Halve(torch.nn.Module):
+        def forward(self, x):
+            while x.norm() > 1:
+                x = x / 2
+            return x
+
+    with pytest.raises(TypeError, match="pass example="):
+        H.lower_to_pte(TwoIn(), None, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="torch.export failed before ExecuTorch") as caught:
+        H.lower_to_pte(Halve(), torch.full((2,), 3.0), name="halve", cache_dir=tmp_path)
+    assert "\n" not in str(caught.value) and caught.value.__suppress_context__
+    assert not list(tmp_path.glob("*.json"))  # the model's problem, not a lowering outcome: nothing recorded

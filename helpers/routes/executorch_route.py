@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import aoti_cache_key, user_input_values
 from .cpp_build import BuiltFile
@@ -247,6 +248,10 @@ def _replay(record, target):
     return error
 
 
+class PteExportError(ValueError):
+    """torch.export refused the model before any lowering: the message says why, in one line."""
+
+
 class UnboundedSizeError(ValueError):
     """A dynamic size with no upper bound, which ExecuTorch's memory plan would cap at the example's size."""
 
@@ -282,6 +287,9 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     """
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
+    if example is None and not _is_program(model):
+        raise TypeError("lower_to_pte: pass example=, one input the model accepts (a tensor, or a tuple with one "
+                        "entry per argument); only an ExportedProgram lowers without one")
     say = (lambda text: None) if quiet else print
     if not force:
         if target.is_file():
@@ -304,7 +312,11 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 program = model
             else:
                 args = example if isinstance(example, tuple) else (example,)
-                program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+                try:
+                    program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+                except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
+                    raise PteExportError("lower_to_pte: torch.export failed before ExecuTorch could lower the "
+                                         f"model: {short_message(error)}") from None
             if decompose:
                 program = program.run_decompositions()
         unbounded = _unbounded_sizes(program)
@@ -317,8 +329,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
         with _quiet_native():
             edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
             executorch_program = edge.to_executorch()
-    except UnboundedSizeError:
-        raise  # the learner's dynamic_shapes, not a lowering outcome: nothing to record
+    except (UnboundedSizeError, PteExportError):
+        raise  # the learner's model or dynamic_shapes, not a lowering outcome: nothing to record
     except Exception as error:
         cache_dir.mkdir(parents=True, exist_ok=True)
         _write_record(target, {"failed": True, "error_type": type(error).__name__,
