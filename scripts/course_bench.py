@@ -409,14 +409,18 @@ def resummarise(report: dict) -> dict:
 
 
 def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print,
-               repeat: int = 1) -> dict:
+               repeat: int = 1, before_pass=lambda: None) -> dict:
     """Run the plan (floors interleaved) ``repeat`` times and return the summary. ``runner(nb, timeout=...)``
-    runs one kernel."""
+    runs one kernel; ``before_pass()`` runs before each pass (one learner's way through the course)."""
     import nbformat
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     floors, torches, results = [], [], []
-    steps = plan(notebooks, warmup) + [step for _ in range(repeat - 1) for step in plan(notebooks, warmup=False)]
+    passes = [plan(notebooks, warmup)] + [plan(notebooks, warmup=False) for _ in range(repeat - 1)]
+    steps = [step for one in passes for step in [("pass", None), *one]]
     for kind, path in steps:
+        if kind == "pass":
+            before_pass()
+            continue
         if kind == "notebook":
             label, nb = path.name, nbformat.read(path, as_version=4)
         else:
@@ -583,12 +587,14 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     print(f"course benchmark: {len(notebooks)} notebook(s), each between floor kernels", flush=True)
     from helpers.course.warm_torch import stop_warm_torch, warm_torch_status
-    if runner is run_kernel:
-        stop_warm_torch()  # so that the first notebook that forks from it pays its start, as a learner's first does
     if args.repeat < 1:
         print(f"course_bench: --repeat takes a whole number of at least 1, got {args.repeat}", file=sys.stderr)
         return 2
-    report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner, repeat=args.repeat)
+    # Each pass is one learner's: the first notebook that forks from the waiting torch process pays its start, as a
+    # learner's first does, in every pass.
+    before_pass = stop_warm_torch if runner is run_kernel else (lambda: None)
+    report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner, repeat=args.repeat,
+                        before_pass=before_pass)
     warm = warm_torch_status() if runner is run_kernel else {}
     # One per learner, shared by their notebooks: its memory is counted once in the hub sizing.
     report["warm_torch"] = {"running": bool(warm), "processes": len(warm.get("pids", [])), "rss_mb": warm.get("rss_mb"),

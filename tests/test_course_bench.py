@@ -210,8 +210,14 @@ def test_repeat_runs_the_whole_plan_again_without_a_second_warmup(tmp_path):
         seen.append(nb.cells[0].source.splitlines()[0][:30] if nb.cells else "")
         return fake(4.0)
 
-    report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, repeat=2, log=lambda *a, **k: None)
-    assert len(seen) == len(bench.plan(["x"], warmup=True)) + len(bench.plan(["x"], warmup=False))
+    def before_pass():  # each pass is one learner's: the waiting torch process is stopped before it
+        seen.append("-- pass --")
+
+    report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, repeat=2, log=lambda *a, **k: None,
+                              before_pass=before_pass)
+    first, second = len(bench.plan(["x"], warmup=True)), len(bench.plan(["x"], warmup=False))
+    assert len(seen) == 2 + first + second
+    assert seen[0] == seen[1 + first] == "-- pass --" and seen.count("-- pass --") == 2
     assert report["notebooks"][0]["runs"] == 2 and report["settings"]["repeat"] == 2
     assert bench.main(["--repeat", "0", "00"], runner=runner, out_dir=tmp_path) == 2
 
