@@ -359,3 +359,14 @@ def test_a_model_taking_one_dict_exports_to_onnx():
 
     report = H.diagnose(FromDict(), {"a": torch.randn(2, 3)}, routes=("onnx",), progress=False)
     assert report.status("onnx") == "ok", report.results["onnx"].reason
+
+
+def test_an_unannotated_list_argument_gets_the_annotation_not_a_note_about_sizes():
+    class ListIn(nn.Module):
+        def forward(self, xs):
+            return xs[0] * 2 + xs[1]
+
+    report = H.diagnose(ListIn(), ([torch.randn(2, 3), torch.randn(2, 3)],), routes=("script",), progress=False)
+    result = report.results["script"]
+    assert result.status == "diverges" and "xs: List[torch.Tensor]" in result.fix
+    assert not any("shape checks" in note for note in result.notes) and not result.refuses_sizes

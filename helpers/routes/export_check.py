@@ -265,7 +265,8 @@ def torch_suggestion(text) -> str:
 def _export_hint(method, error) -> str:
     name = type(error).__name__
     if name == "GuardOnDataDependentSymNode":
-        return "an `if` on tensor values: rewrite it with torch.cond (09), or use method='script'"
+        return ("a Python decision on tensor values (an `if`, or a loop's condition): rewrite an `if` with "
+                "torch.cond (09) and a loop with tensor operations, or use method='script'")
     if "Constraints violated" in str(error):
         fixes = torch_suggestion(error)
         return ("a dimension marked dynamic is fixed by the model or the example: "

@@ -488,7 +488,10 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL)
     notes = [str(n) for n in getattr(report, "warnings", []) or []]
     text = str(report)
-    refused = [r for r in report.rows if r.diverges and getattr(r, "error", None) and _STRUCTURAL.match(r.label)]
+    example_raises = any(r.label == "example" and r.diverges and getattr(r, "error", None) for r in report.rows)
+    # a copy that refuses the example itself refuses more than sizes: its other refusals are the same failure
+    refused = [] if example_raises else [r for r in report.rows if r.diverges and getattr(r, "error", None)
+                                         and _STRUCTURAL.match(r.label)]
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): its shape "
@@ -537,7 +540,23 @@ def _run_route(route, model, example, inputs, folder, training_note):
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
+                       fix=_argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)
+
+
+_ANNOTATIONS = {"list": "List[torch.Tensor]", "dict": "Dict[str, torch.Tensor]", "tuple": "Tuple[torch.Tensor, ...]",
+                "int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+def _argument_type_fix(reason: str) -> str:
+    """The annotation to add when the scripted copy was given another type than the one TorchScript assumed."""
+    found = re.search(r"Expected a value of type '([^']+)' for argument '(\w+)' but instead found type '(\w+)", reason)
+    if not found:
+        return ""
+    expected, argument, given = found.groups()
+    annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
+    return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
+            f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
 
 
 def _fresh(model):
