@@ -479,3 +479,11 @@ def test_a_scripted_model_left_in_training_mode_is_named():
     report = H.parity(scripted.train(), scripted.train(), example=torch.ones(8, 4), label="loaded")
     assert not report.all_close and report.self_divergent
     assert any("training mode" in w and "model.eval()" in w for w in report.warnings)
+
+
+def test_outputs_nested_otherwise_are_called_so_even_when_a_dict_meets_an_empty_one():
+    # a detection model's scripted copy: (losses, detections) where eager gave detections
+    report = H.parity(lambda x: [{"a": x}] * 2, lambda x: ({}, [{"a": x}] * 2), inputs=[torch.ones(2)])
+    assert report.rows[0].diff_text.startswith("the output nests differently")
+    missing = H.parity(lambda x: {"a": x, "b": x}, lambda x: {"a": x}, inputs=[torch.ones(2)])
+    assert missing.rows[0].diff_text == "out: keys differ (missing ['b'])"
