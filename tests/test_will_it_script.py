@@ -214,3 +214,13 @@ def test_bad_time_limits_get_one_line(limit, error, fragment):
 
 def test_no_time_limit_still_scripts(tmp_path):
     assert H.attempt_script(H.STARTER_FORWARD, time_limit=None, folder=tmp_path).ok
+
+
+def test_a_tensor_input_is_one_argument_not_its_rows():
+    from helpers.tools.will_it_script import attempt_script
+    x = torch.randn(2, 3)
+    for inputs in ([x], x, [(x,)]):
+        attempt = attempt_script("def forward(self, x): return x.sum(0)", inputs)
+        assert attempt.verdict == "scripts" and attempt.note.startswith("Runs and matches eager"), attempt.note
+    with pytest.raises(TypeError, match="takes a list of inputs"):
+        attempt_script("def forward(self, x): return x", inputs=3)

@@ -163,11 +163,23 @@ def _module_source(source: str):
     return "".join(module_part) + "class Model(nn.Module):\n" + textwrap.indent(body, "    ")
 
 
+def _argument_tuples(inputs) -> list:
+    """``inputs`` as a list of argument tuples: a tensor alone is one call with one argument, never its rows."""
+    if inputs is None:
+        return []
+    if isinstance(inputs, torch.Tensor):
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"attempt_script(inputs=...) takes a list of inputs, each a tensor or a tuple of arguments, "
+                        f"got {type(inputs).__name__}")
+    return [(item,) if isinstance(item, torch.Tensor) else item for item in inputs]
+
+
 def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=None) -> ScriptAttempt:
     """Try to script ``source`` (a ``class Model(nn.Module)`` or just ``def forward(self, ...)``).
 
-    With ``inputs`` (a list of argument tuples) the scripted model is also called on each and
-    compared with eager PyTorch. Every outcome is returned as a ``ScriptAttempt``, never raised.
+    With ``inputs`` (a list of inputs, each a tensor or a tuple of arguments) the scripted model is also
+    called on each and compared with eager PyTorch. Every outcome is returned as a ``ScriptAttempt``, never raised.
     """
     if not isinstance(source, str):
         raise TypeError(f"attempt_script expects the code as a str, got {type(source).__name__}")
@@ -194,7 +206,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     if wrapped is None:
         return done("no model", short_error="Define `class Model(nn.Module)`, or write just "
                                             "`def forward(self, x): ...` (imports and helper defs may go with it)")
-    calls = _calls(inputs) if inputs else []
+    calls = _calls(_argument_tuples(inputs))
 
     def stopped(exc, limit, while_doing):
         return done("timed out", short_error=f"Stopped after {limit:g} s while {while_doing}: does the code loop forever?",
