@@ -159,3 +159,19 @@ def test_load_aoti_refuses_other_files(tmp_path):
         H.load_aoti(tmp_path / "model.pt")
     with pytest.raises(FileNotFoundError, match="make aoti"):
         H.load_aoti(tmp_path / "missing.pt2")
+
+
+def test_the_recorded_ranges_of_dynamic_sizes_are_checked_at_each_call():
+    from helpers.routes.aoti import _input_problem, _input_specs
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
+    program = torch.export.export(model, (torch.randn(8, 4),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch", min=2, max=64)},))
+    (spec,) = _input_specs(program)
+    assert spec["shape"] == [None, 4] and spec["ranges"] == [[2, 64], None]
+    assert _input_problem(torch.randn(64, 4), spec) == ""
+    assert "outside the range it was exported for (2 to 64)" in _input_problem(torch.randn(100, 4), spec)
+    assert "outside the range" in _input_problem(torch.randn(1, 4), spec)
+    unbounded = torch.export.export(model, (torch.randn(8, 4),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    assert _input_specs(unbounded)[0]["ranges"][0][1] is None  # no upper bound recorded as None
+    assert _input_problem(torch.randn(5000, 4), _input_specs(unbounded)[0]) == ""
+    assert _input_problem(torch.randn(100, 4), {"dtype": "float32", "shape": [None, 4]}) == ""  # an older record

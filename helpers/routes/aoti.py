@@ -321,8 +321,8 @@ def load_aoti(path, *, scratch=None):
     A ``.pt2`` written by ``torch.export.save`` is not a compiled package: the loader refuses it.
     A compiled package runs whatever it is given: a float64 or a wrongly sized input gives wrong numbers with
     no error. So a package made by ``aoti_package`` comes back wrapped: each call first compares the inputs'
-    dtypes and fixed sizes with what it was compiled for (kept beside it in its ``.json``) and raises a
-    one-line ValueError on a mismatch. Torch's own switch for that, ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left
+    dtypes, fixed sizes and the ranges of its dynamic sizes (its ``Dim``s) with what it was exported for (kept
+    beside it in its ``.json``) and raises a one-line ValueError on a mismatch. Torch's own switch for that, ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left
     off: in this torch it also bounds the dynamic batch (to 2-15 for the digits CNN), refusing batches the
     compiled code computes right (10 shows it with the C++ program, which turns the switch on).
     """
@@ -361,7 +361,8 @@ def load_aoti(path, *, scratch=None):
 
 
 class CheckedPackage:
-    """A loaded AOTInductor package that refuses inputs of another dtype or fixed size than it was compiled for."""
+    """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
+    exported for."""
 
     def __init__(self, compiled, specs: list, name: str):
         self._compiled, self._specs, self._name = compiled, specs, name
@@ -397,6 +398,12 @@ def _input_problem(value, spec) -> str:
         if want is not None and size != want:
             wanted = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ")"
             return f"size {size} at dimension {dim}, compiled for {want}: shape {tuple(value.shape)}, expected {wanted}"
+    ranges = spec.get("ranges") or []  # packages built before ranges were recorded have none
+    for dim, (size, allowed) in enumerate(zip(value.shape, ranges)):
+        if allowed and not (allowed[0] <= size and (allowed[1] is None or size <= allowed[1])):
+            upper = "any size" if allowed[1] is None else str(allowed[1])
+            return (f"size {size} at dimension {dim}, outside the range it was exported for ({allowed[0]} to "
+                    f"{upper}): export it again with a Dim that includes {size}")
     return ""
 
 
@@ -406,13 +413,31 @@ def user_input_values(program) -> list:
     return [values.get(name) for name in program.graph_signature.user_inputs]
 
 
+def _size_range(program, size):
+    """[lowest, highest or None] that ``program`` was exported for at a dynamic ``size``; None if unknown."""
+    try:
+        allowed = program.range_constraints[size.node.expr]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    bounds = []
+    for bound in (allowed.lower, allowed.upper):
+        try:
+            bounds.append(int(bound))
+        except (TypeError, ValueError, OverflowError, AttributeError):  # infinity: no bound on that side
+            bounds.append(None)
+    return [bounds[0] if bounds[0] is not None else 0, bounds[1]]
+
+
 def _input_specs(program) -> list:
-    """Each user input of ``program``: its dtype and sizes (None where the size is dynamic); None for a non-tensor."""
+    """Each user input of ``program``: its dtype, sizes (None where the size is dynamic) and each dynamic size's
+    exported range (``ranges``: [lowest, highest or None], None for a fixed size); None for a non-tensor."""
     specs = []
     for value in user_input_values(program):
         if isinstance(value, torch.Tensor):
             specs.append({"dtype": str(value.dtype).replace("torch.", ""),
-                          "shape": [size if isinstance(size, int) else None for size in value.shape]})
+                          "shape": [size if isinstance(size, int) else None for size in value.shape],
+                          "ranges": [None if isinstance(size, int) else _size_range(program, size)
+                                     for size in value.shape]})
         else:
             specs.append(None)
     return specs
