@@ -195,16 +195,8 @@ def test_a_detection_model_gets_one_line_never_its_repr():
 
 
 def test_a_model_counting_its_calls_stays_in_step_with_its_scripted_copy():
-    class Counter(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            return x + self.calls
-
-    explorer = H.DivergenceExplorer(Counter(), "script", example=torch.randn(3))
+    from models_with_state import CountsCalls
+    explorer = H.DivergenceExplorer(CountsCalls(), "script", example=torch.randn(3))
     for scale in (2.0, -1.0, 0.5):  # each move calls eager once, and the copy once
         state = explorer.set(scale=scale)
         assert state.verdict.startswith("✔ agree"), state.verdict

@@ -8,6 +8,7 @@ import torch
 import helpers as H
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
+from models_with_state import CountsCalls
 
 
 class LocalGate(torch.nn.Module):
@@ -220,16 +221,6 @@ def test_a_list_argument_makes_the_round_trip(tmp_path):
     assert migrated.status in ("ok", "diverges") and migrated.failure is None
     with pytest.raises(TypeError, match="one entry per forward argument"):
         H.export_roundtrip_checks(ListIn(), [(object(),)], methods=("script",), folder=tmp_path)
-
-
-class CountsCalls(torch.nn.Module):  # changes its own state as it runs
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x + self.calls
 
 
 def test_a_model_counting_its_calls_is_saved_as_it_was_passed(tmp_path):
