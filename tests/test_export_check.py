@@ -62,7 +62,7 @@ def test_a_static_export_fails_at_run_time_on_another_batch_size(tmp_path):
 
 def test_training_mode_is_named_when_outputs_differ(tmp_path, monkeypatch):
     # stand-in for the fresh process: run the model again here, which draws new dropout masks
-    def rerun(jobs, inputs, folder, timeout):
+    def rerun(jobs, inputs, folder, timeout, imports=()):
         with torch.no_grad():
             return {m: {"stage": "ran", "outputs": [model(*a) for a in inputs], "errors": [""] * len(inputs)} for m in jobs}
 
@@ -168,6 +168,7 @@ def test_an_operator_from_another_library_keeps_its_cause_and_names_the_import(t
         report = checks[method]
         assert report.stage == "load" and "torchvision" in report.error and "nms" in report.error, report
         assert "`import torchvision`" in report.hint and "export it again" not in report.hint
+        assert "imports=('torchvision',)" in report.hint
     assert checks["script"].error == "RuntimeError: Unknown builtin op: torchvision::nms."
 
 
@@ -228,3 +229,15 @@ def test_a_model_counting_its_calls_is_saved_as_it_was_passed(tmp_path):
     checks = H.export_roundtrip_checks(model, [torch.randn(3), torch.randn(3)], methods=("script",), folder=tmp_path)
     assert checks["script"].stage == "passed", checks["script"]  # the file and eager both start from calls = 0
     assert model.calls == 0  # the learner's model was not run
+
+
+def test_the_fresh_process_imports_what_imports_names_before_loading(tmp_path):
+    pytest.importorskip("torchvision")
+    checks = H.export_roundtrip_checks(UsesNms(), NMS_INPUTS, methods=("script", "export"), folder=tmp_path,
+                                       imports=("torchvision",))
+    assert all(checks[m].stage == "passed" for m in ("script", "export")), checks
+    missing = H.export_roundtrip_checks(UsesNms(), NMS_INPUTS, methods=("script",), folder=tmp_path,
+                                        imports=["no_such_module_here"])
+    assert missing["script"].stage == "load" and "no_such_module_here" in missing["script"].error
+    with pytest.raises(ValueError, match="module names"):
+        H.export_roundtrip_checks(UsesNms(), NMS_INPUTS, methods=("script",), folder=tmp_path, imports=["os; rm"])

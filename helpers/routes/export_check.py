@@ -53,7 +53,17 @@ def why(error):
 jobs, inputs_file, outputs_file = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 inputs = torch.load(inputs_file, weights_only=True)
 results = {}
+try:  # libraries that register operators the files call (imports=...), as a deployment would import them
+    import importlib
+    for name in json.loads(sys.argv[4]):
+        importlib.import_module(name)
+    imported = None
+except Exception as error:
+    imported = error
 for method, path in jobs.items():
+    if imported is not None:
+        results[method] = {"stage": "load", "error": f"importing what imports= names failed: {why(imported)}"}
+        continue
     try:
         model = torch.export.load(path).module() if method == "export" else torch.jit.load(path)
     except Exception as error:
@@ -302,13 +312,14 @@ def _export_and_save(model, example, method, path, dynamic_shapes):
         (torch.export.save if method == "export" else torch.jit.save)(exported, str(temporary))
 
 
-def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
-    """Load and run every saved file in one new Python process; method -> its results."""
+def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float, imports=()) -> dict:
+    """Load and run every saved file in one new Python process, after importing ``imports``; method -> its results."""
     inputs_file, outputs_file = folder / "roundtrip_inputs.pt", folder / "roundtrip_outputs.pt"
     outputs_file.unlink(missing_ok=True)
     with atomic_path(inputs_file) as temporary:
         torch.save(inputs, temporary)
-    arguments = ["-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}), str(inputs_file), str(outputs_file)]
+    arguments = ["-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}), str(inputs_file), str(outputs_file),
+                 json.dumps(list(imports))]
     try:  # forked from the waiting torch process: a new process that never imported the helpers or your classes
         # (for a .pt2 file, from the one that has also imported torch's loaders: torch's modules, nothing of yours)
         done = run_python(arguments, cwd=folder, timeout=timeout, export_loaders="export" in jobs)
@@ -324,14 +335,21 @@ def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float) -> dict:
 # ---------------------------------------------------------------- the check
 
 def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic_shapes=None,
-                            rtol=1e-5, atol=1e-6, folder=None, timeout=120.0) -> RoundtripTable:
+                            rtol=1e-5, atol=1e-6, folder=None, timeout=120.0, imports=()) -> RoundtripTable:
     """Export ``model`` with each of ``methods``, reload every file in one fresh process, compare with eager.
 
     ``inputs``: a list of inputs (each a tensor or a tuple of tensors); the first one is the example
     that trace and export record. ``dynamic_shapes`` is passed to torch.export.export. Files go to
-    ``folder`` (default: a work folder under work/).
+    ``folder`` (default: a work folder under work/). ``imports``: modules the fresh process imports
+    before loading, for files that call operators of another library (``imports=("torchvision",)``
+    registers ``torchvision::nms``).
     """
     require_module(model, "export_roundtrip_check")
+    if isinstance(imports, str):
+        imports = (imports,)
+    if not isinstance(imports, (list, tuple)) or not all(
+            isinstance(name, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name) for name in imports):
+        raise ValueError(f"export_roundtrip_check: imports= takes module names, e.g. ('torchvision',), got {imports!r}")
     args_list = _as_input_list(inputs)
     if isinstance(methods, str):
         methods = (methods,)
@@ -369,7 +387,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             continue
         jobs[method] = path
 
-    results = _run_fresh(jobs, args_list, folder, timeout) if jobs else {}
+    results = _run_fresh(jobs, args_list, folder, timeout, imports) if jobs else {}
     for method, path in jobs.items():
         result = results.get(method, {"stage": "load", "error": "no result from the fresh process"})
         if result["stage"] == "load":
@@ -378,6 +396,9 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             cause = cause_line(text)
             if library and foreign_operator(text)[0] not in cause:  # the vague error hid the operator: name it
                 cause = next((cause_line(ln) for ln in text.splitlines() if "failed to resolve" in ln), cause)
+            if library:
+                module = _IMPORTS.get(foreign_operator(text)[0], (f"import {foreign_operator(text)[0]}",))[0].split()[1]
+                library += f"; here, pass imports=({module!r},)"
             reports[method] = RoundtripReport(
                 method, "load", cause, path=path,
                 hint=library or torch_suggestion(text) or "the file does not load on its own: the cause is above")
