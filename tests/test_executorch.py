@@ -86,3 +86,12 @@ def test_a_model_torch_export_refuses_gets_one_line_and_no_record(tmp_path):
         H.lower_to_pte(Halve(), torch.full((2,), 3.0), name="halve", cache_dir=tmp_path)
     assert "\n" not in str(caught.value) and caught.value.__suppress_context__
     assert not list(tmp_path.glob("*.json"))  # the model's problem, not a lowering outcome: nothing recorded
+
+
+def test_a_model_in_training_mode_is_refused_with_the_fix(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).train()
+    with pytest.raises(ValueError, match=r"training mode \(.*Dropout.*\): call model.eval\(\) first"):
+        H.lower_to_pte(model, torch.randn(2, 4), cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="call model.eval"):
+        H.aoti_package(model, torch.randn(2, 4), cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing built, nothing recorded

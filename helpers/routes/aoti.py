@@ -198,6 +198,18 @@ def _check_model(model, who):
     if isinstance(model, torch.jit.ScriptModule):
         raise TypeError(f"{who}: this is a TorchScript model; AOTInductor starts from the Python model "
                         "(or convert the TorchScript file first with H.migrate)")
+    refuse_training_mode(model, who)
+
+
+def refuse_training_mode(model, who):
+    """A one-line ValueError for a model whose Dropout or BatchNorm layers are in training mode: compiled or
+    lowered so, the file would draw new dropout masks (or use each batch's statistics) on every call."""
+    from ..tools.parity import training_layers
+    active = training_layers(model)
+    if active:
+        shown = ", ".join(active[:3]) + (", ..." if len(active) > 3 else "")
+        raise ValueError(f"{who}: the model is in training mode ({shown} active): call model.eval() first, or the "
+                         "file would compute training's random or per-batch answers")
 
 
 def cached_aoti_package(model, example, dynamic_shapes=None, *, name="model", cache_dir=None):

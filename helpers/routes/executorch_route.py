@@ -36,7 +36,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import aoti_cache_key, user_input_values
+from .aoti import aoti_cache_key, refuse_training_mode, user_input_values
 from .cpp_build import BuiltFile
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -287,6 +287,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     """
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
+    if not _is_program(model):
+        refuse_training_mode(model, "lower_to_pte")
     if example is None and not _is_program(model):
         raise TypeError("lower_to_pte: pass example=, one input the model accepts (a tensor, or a tuple with one "
                         "entry per argument); only an ExportedProgram lowers without one")
