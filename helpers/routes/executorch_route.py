@@ -289,9 +289,9 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                                      "lower_to_pte")
     if not _is_program(model):
         refuse_training_mode(model, "lower_to_pte")
-    if example is None and not _is_program(model):
-        raise TypeError("lower_to_pte: pass example=, one input the model accepts (a tensor, or a tuple with one "
-                        "entry per argument); only an ExportedProgram lowers without one")
+        if example is None:
+            raise TypeError("lower_to_pte: pass example=, one input the model accepts (a tensor, or a tuple with "
+                            "one entry per argument); only an ExportedProgram lowers without one")
     say = (lambda text: None) if quiet else print
     if not force:
         if target.is_file():

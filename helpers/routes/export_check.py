@@ -8,7 +8,6 @@ passed) and why, with a hint. ``H.export_roundtrip_checks(model, inputs, methods
 several methods with one fresh process. templates/test_export_roundtrip.py is the same check
 as a self-contained pytest file to copy into a project.
 """
-import copy
 import html
 import json
 import math
@@ -25,6 +24,7 @@ from ..course.failures import short_message
 from ..course.guards import model_args, require_module
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
+from ..tools.parity import fresh_copy
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks"]
@@ -292,14 +292,6 @@ def _export_hint(method, error) -> str:
     return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
-def _copied(model):
-    """A deep copy of ``model`` (its state as it is now), or the model itself if it cannot be copied."""
-    try:
-        return copy.deepcopy(model)
-    except Exception:  # a model that cannot be copied is run and exported as it is
-        return model
-
-
 def _export_and_save(model, example, method, path, dynamic_shapes):
     if method == "script":
         exported = torch.jit.script(model)
@@ -364,8 +356,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
 
     # Eager and every export start from the model as it was passed: a model that changes its own state as it runs
     # (a call counter) must not have run the inputs before it is saved, or the file starts where eager ended.
-    pristine = _copied(model)
-    eager = _copied(pristine)
+    pristine = fresh_copy(model)
+    eager = fresh_copy(pristine)
     expected = []
     with torch.no_grad():
         for i, args in enumerate(args_list):
@@ -380,7 +372,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
         path = folder / f"roundtrip_{method}{_SUFFIX[method]}"
         path.unlink(missing_ok=True)
         try:
-            _export_and_save(_copied(pristine), args_list[0], method, path, dynamic_shapes)
+            _export_and_save(fresh_copy(pristine), args_list[0], method, path, dynamic_shapes)
         except Exception as error:  # a failed export is a finding of the check, not a crash
             reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))
@@ -394,10 +386,11 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             text = result["error"]
             library = library_hint(text)
             cause = cause_line(text)
-            if library and foreign_operator(text)[0] not in cause:  # the vague error hid the operator: name it
-                cause = next((cause_line(ln) for ln in text.splitlines() if "failed to resolve" in ln), cause)
             if library:
-                module = _IMPORTS.get(foreign_operator(text)[0], (f"import {foreign_operator(text)[0]}",))[0].split()[1]
+                namespace = foreign_operator(text)[0]
+                if namespace not in cause:  # the vague error hid the operator: name it
+                    cause = next((cause_line(ln) for ln in text.splitlines() if "failed to resolve" in ln), cause)
+                module = _IMPORTS.get(namespace, (f"import {namespace}",))[0].removeprefix("import ")
                 library += f"; here, pass imports=({module!r},)"
             reports[method] = RoundtripReport(
                 method, "load", cause, path=path,

@@ -17,7 +17,6 @@ per core. For each route it reports:
 sentence, and the report shows as a table in JupyterLab and as text in a terminal. The command
 line does the same: ``python -m helpers.diagnose my_model.py:make_model``.
 """
-import copy
 import dataclasses
 import functools
 import html
@@ -37,7 +36,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message
-from .parity import parity, vary_inputs
+from .parity import fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -515,10 +514,10 @@ def _run_route(route, model, example, inputs, folder, training_note):
     """Everything one route does, in the worker. Returns a RouteResult without its copy, and the file bytes."""
     start = time.perf_counter()
     notes = []
-    eager = _fresh(model)           # state (counters, buffers) equal on both sides before the comparison
-    subject = _fresh(model)
+    eager = fresh_copy(model)           # state (counters, buffers) equal on both sides before the comparison
+    subject = fresh_copy(model)
     try:
-        spec = _eager_spec(_fresh(model), example)
+        spec = _eager_spec(fresh_copy(model), example)
         data, suffix = _convert(route, subject, example, folder, notes)
         copy_ = _load(route, data, suffix, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
@@ -557,13 +556,6 @@ def _argument_type_fix(reason: str) -> str:
     annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
     return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
             f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
-
-
-def _fresh(model):
-    try:
-        return copy.deepcopy(model)
-    except Exception:  # a model that cannot be copied is compared as it is
-        return model
 
 
 # ---------------------------------------------------------------- the worker process
@@ -648,7 +640,7 @@ class _Worker:
 
 
 def _run_workers(workers: dict, at_most: int, on_end=lambda name: None) -> dict:
-    """Start each of ``workers`` (name -> (time_limit, fn, *args)), at most ``at_most`` at a time, and wait for them
+    """Start each of ``workers`` (name -> (folder, time_limit, fn, *args)), at most ``at_most`` at a time, and wait for them
     all; return name -> ended _Worker. ``on_end(name)`` is called as each one ends."""
     waiting, running, ended = list(workers.items()), {}, {}
     try:
@@ -731,7 +723,7 @@ def _labelled_inputs(model, example, inputs):
     for i, extra in enumerate(inputs or []):
         labelled[f"your input {i}"] = _as_call(extra)
     usable = {}
-    probe = _fresh(model)
+    probe = fresh_copy(model)
     with torch.no_grad():
         for label, args in labelled.items():
             try:
@@ -743,7 +735,7 @@ def _labelled_inputs(model, example, inputs):
                 skipped[label] = "the eager model rejects it"
                 continue
             usable[label] = args
-        random = not _same_answers(_fresh(model)(*example), _fresh(model)(*example))
+        random = not _same_answers(fresh_copy(model)(*example), fresh_copy(model)(*example))
     return usable, skipped, random
 
 
@@ -836,7 +828,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
             result._saved = saved  # loaded on first use of report.copy(route): most diagnoses never need it
             results.append(result)
     bar.close()
-    return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(_fresh(model), example),
+    return Diagnosis(_model_name(model), results, notes, labelled, spec=lambda: _eager_spec(fresh_copy(model), example),
                      model_problem=training_note)
 
 

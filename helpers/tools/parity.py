@@ -11,6 +11,7 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 ``assert H.parity(m, traced, example=x).all_close``, ``report.assert_close()``, ``report.status``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
 """
+import copy
 import html
 import math
 from dataclasses import dataclass, field
@@ -182,6 +183,15 @@ def plain_attributes(module) -> dict:
     """A module's own plain Python attributes (``training`` and private ones left out), by name."""
     return {key: value for key, value in vars(module).items()
             if not key.startswith("_") and key != "training" and plain_value(value)}
+
+
+def fresh_copy(model):
+    """A deep copy of ``model`` as it is now, so that running one copy cannot change another's state (a call
+    counter, a cache); the model itself if it cannot be copied."""
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # a model that cannot be copied is used as it is
+        return model
 
 
 def python_state(model) -> dict:

@@ -13,7 +13,6 @@ inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script(
 """
 import ast
 import contextlib
-import copy
 import html
 import signal
 import textwrap
@@ -27,6 +26,7 @@ import ipywidgets as widgets
 import torch
 
 from ..course.failures import as_sentence
+from .parity import fresh_copy
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
                       snippet_model)
 
@@ -132,14 +132,6 @@ def _scaled(time_limit, model):
     return time_limit * max(1.0, size / PARAMETERS_PER_LIMIT)
 
 
-def _copy(model):
-    """A deep copy, so that running eager cannot change what gets scripted; the model itself if it cannot be copied."""
-    try:
-        return copy.deepcopy(model)
-    except Exception:
-        return model
-
-
 def _module_source(source: str):
     """The source to import, or None if there is nothing to script.
 
@@ -221,9 +213,9 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         return done("Python error", exc)
     if not isinstance(model, torch.nn.Module):
         return done("no model", short_error="`Model` must be a torch model: write `class Model(nn.Module):`")
-    eager = _copy(model)  # one copy per side, made before either runs: the same starting state
+    eager = fresh_copy(model)  # one copy per side, made before either runs: the same starting state
     compile_start = time.perf_counter()
-    scripted, error, warning = _script(_copy(model))  # not under the alarm: a compile is slow, never endless
+    scripted, error, warning = _script(fresh_copy(model))  # not under the alarm: a compile is slow, never endless
     compile_seconds = time.perf_counter() - compile_start
     slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
