@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -95,6 +96,8 @@ def test_data_dependent_loop_fails_with_node_and_line(tmp_path):
     assert report.failure.node_kind == "prim::Loop"
     assert "test_migrate.py, line" in report.failure.location
     assert "for i in range(x.size(0)):" in report.failure.source_line
+    line = int(report.failure.location.rsplit("line ", 1)[1])  # the line it names is the loop's own
+    assert "for i in range(x.size(0)):" in Path(__file__).read_text().splitlines()[line - 1]
     assert "LibTorch" in report.failure.advice and "dynamic value of number of iterations" in report.failure.cause
     with pytest.raises(ValueError, match="nothing to save"):
         report.save(tmp_path / "loop.pt2")

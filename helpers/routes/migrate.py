@@ -209,13 +209,9 @@ def _source_line(range_text: str):
         location = f'{Path(match.group(1)).name}, line {match.group(2)}'
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() and set(line.strip()) <= set("~^") and i > 1:
-            code = lines[i - 1].strip()
-            # The first marked line is the range's start: its number is the one after "line"
-            if match:
-                first_code = next((j for j in range(1, len(lines)) if lines[j].strip()), 1)
-                offset = sum(1 for j in range(first_code, i - 1) if not (set(lines[j].strip()) <= set("~^") and lines[j].strip()))
-                location = f'{Path(match.group(1)).name}, line {int(match.group(2)) + offset}'
-            return location, code
+            # The first marked line is the range's start, and the number after "line" is already its own: the
+            # lines of context printed above it are not counted in it
+            return location, lines[i - 1].strip()
     return location, ""
 
 
