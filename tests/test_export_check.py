@@ -224,6 +224,17 @@ def test_a_list_argument_makes_the_round_trip(tmp_path):
         H.export_roundtrip_checks(ListIn(), [(object(),)], methods=("script",), folder=tmp_path)
 
 
+def test_a_list_input_is_one_argument_as_in_parity(tmp_path):
+    # [x1, x2] is one list argument for parity, the benchmark and the diagnosis: the round trip and migrate read it so too
+    pair = [torch.randn(3, 4), torch.randn(3, 4)]
+    assert H.parity(ListIn(), ListIn(), inputs=[pair]).all_close
+    checks = H.export_roundtrip_checks(ListIn(), [pair], methods=("script",), folder=tmp_path)
+    assert checks["script"].stage == "passed", checks["script"]
+    assert H.migrate(torch.jit.script(ListIn()), pair).failure is None
+    with pytest.raises(TypeError, match="a list / dict of tensors"):  # numbers alone are no input
+        H.export_roundtrip_checks(ListIn(), [[1.0, 2.0]], methods=("script",), folder=tmp_path)
+
+
 def test_a_model_counting_its_calls_is_saved_as_it_was_passed(tmp_path):
     model = CountsCalls()
     checks = H.export_roundtrip_checks(model, [torch.randn(3), torch.randn(3)], methods=("script",), folder=tmp_path)

@@ -5,7 +5,7 @@ gives a sentence to act on rather than a traceback from deep inside torch.
 """
 import torch
 
-__all__ = ["require_module", "require_tensor", "model_instance", "input_args"]
+__all__ = ["require_module", "require_tensor", "model_instance", "model_args"]
 
 
 def require_module(obj, who: str = "this helper"):
@@ -58,25 +58,17 @@ def _tensor_tree(value, depth: int = 0) -> bool:
 def model_args(value):
     """One model input as the tuple of arguments the model is called with, or None if it is not one.
 
-    A tensor is one argument; a list of tensors is one tensor per argument (as ``input_args``); a tuple
-    has one entry per argument, each a tensor, a number, or a list / dict of them (``([x1, x2],)`` is
-    one argument that is a list).
+    The same reading as parity, the benchmark and the diagnosis: a plain tuple has one entry per argument
+    (each a tensor, a number, or a list / dict of them); anything else, a tensor or a list or dict of
+    tensors, is the one argument (``[x1, x2]`` is one argument that is a list).
     """
-    args = input_args(value)
-    if args is not None:
-        return args
-    if isinstance(value, tuple) and value and all(_tensor_tree(v) for v in value):
-        return value
-    return None
+    args = value if type(value) is tuple else (value,)
+    return args if args and all(_tensor_tree(v) for v in args) and _holds_tensor(args) else None
 
 
-def input_args(value):
-    """One model input as the tuple of tensors the model is called with, or None if it is not one.
-
-    A tensor is one argument; a non-empty tuple or list of tensors is one tensor per argument.
-    """
+def _holds_tensor(value) -> bool:
     if isinstance(value, torch.Tensor):
-        return (value,)
-    if isinstance(value, (tuple, list)) and value and all(isinstance(t, torch.Tensor) for t in value):
-        return tuple(value)
-    return None
+        return True
+    if isinstance(value, dict):
+        return any(_holds_tensor(v) for v in value.values())
+    return isinstance(value, (list, tuple)) and any(_holds_tensor(v) for v in value)

@@ -176,15 +176,16 @@ class RoundtripTable(list):
 def _as_input_list(inputs) -> list:
     if isinstance(inputs, torch.Tensor) or not isinstance(inputs, (list, tuple)):
         raise TypeError("export_roundtrip_check: inputs must be a list of inputs, e.g. [x] or [x1, x2] "
-                        f"(each a tensor or a tuple of arguments), got {type(inputs).__name__}")
+                        f"(each a tensor, or a tuple with one entry per argument), got {type(inputs).__name__}")
     if not inputs:
         raise ValueError("export_roundtrip_check: inputs is empty: pass at least one input, e.g. [x]")
     result = []
     for i, value in enumerate(inputs):
         args = model_args(value)
         if args is None:
-            raise TypeError(f"export_roundtrip_check: input {i} must be a tensor, or a tuple with one entry per "
-                            "forward argument (a tensor, a number, or a list / dict of tensors), "
+            raise TypeError(f"export_roundtrip_check: input {i} must be a tensor, a list / dict of tensors (one "
+                            "argument), or a tuple with one entry per forward argument (a tensor, a number, or a "
+                            "list / dict of tensors), "
                             f"got {type(value).__name__}")
         result.append(args)
     return result

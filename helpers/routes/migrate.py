@@ -164,8 +164,8 @@ class MigrationReport:
 def _example_args(example) -> tuple:
     args = model_args(example)
     if args is None or not args:
-        raise TypeError("migrate: example must be a tensor, or a tuple with one entry per forward argument "
-                        "(a tensor, a number, or a list / dict of tensors: ([x1, x2],) for one list argument), "
+        raise TypeError("migrate: example must be a tensor, a list / dict of tensors (one argument), or a tuple "
+                        "with one entry per forward argument (a tensor, a number, or a list / dict of tensors), "
                         f"e.g. torch.randn(4, 3, 64, 64); got {type(example).__name__}")
     return args
 
