@@ -200,3 +200,12 @@ def test_a_model_counting_its_calls_stays_in_step_with_its_scripted_copy():
     for scale in (2.0, -1.0, 0.5):  # each move calls eager once, and the copy once
         state = explorer.set(scale=scale)
         assert state.verdict.startswith("✔ agree"), state.verdict
+
+
+def test_a_model_left_in_training_mode_is_named_as_the_reason():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5))  # train() by default
+    state = H.DivergenceExplorer(model, "trace", example=torch.randn(8, 4)).set(scale=1.0)
+    assert state.verdict.startswith("✘ disagree") and "training mode (Dropout '1')" in state.verdict, state.verdict
+    assert "model.eval()" in state.verdict
+    evaluated = H.DivergenceExplorer(model.eval(), "trace", example=torch.randn(8, 4)).set(scale=1.0)
+    assert evaluated.verdict.startswith("✔ agree"), evaluated.verdict

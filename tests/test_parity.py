@@ -427,6 +427,17 @@ def test_empty_detections_prove_little():
     assert any("every output was empty" in w for w in report.warnings)
 
 
+def test_outputs_that_are_all_nan_prove_nothing_and_say_so():
+    model = torch.nn.Linear(3, 2).eval()
+    nan = torch.full((2, 3), float("nan"))
+    report = H.parity(model, model, inputs={"nan": nan, "ones": torch.ones(2, 3)})
+    assert report.all_close and not report.proves_little and "(all NaN)" in str(report)
+    assert [w for w in report.warnings if "NaN on 'nan'" in w and "proves nothing" in w], report.warnings
+    only_nan = H.parity(model, model, inputs=[nan])
+    assert only_nan.proves_little and "⚠ read the notes below" in only_nan.summary
+    assert not H.parity(model, model, inputs=[torch.ones(2, 3)]).warnings  # numbers: no note
+
+
 def test_the_verdict_line_says_when_variants_were_not_built_or_notes_follow():
     model = TwoInputs()
     ids, mask = torch.tensor([[3, 3]]), torch.tensor([[True, True]])

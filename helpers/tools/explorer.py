@@ -23,7 +23,7 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..models import sample_model
 from .input_variants import as_args, describe, leaves, rebuild
-from .parity import _compare_outputs, _one_line
+from .parity import _compare_outputs, _one_line, training_layers
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -324,6 +324,10 @@ class DivergenceExplorer:
             verdict = f"✔ agree: the {name} model matches the eager output (largest difference {max_diff:.2g})"
         else:
             verdict = f"✘ disagree: the {name} model answers differently (largest difference {note or f'{max_diff:.3g}'})"
+            training = training_layers(eager)
+            if training:  # a random layer draws anew on each call: eager differs even from itself
+                verdict += (f"; but the model is in training mode ({', '.join(training[:3])}), so each call draws "
+                            "anew: pass model.eval() to compare what was converted")
         return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, got,
                              close, max_diff, verdict, path, example_path)
 

@@ -166,6 +166,14 @@ def _is_empty(output) -> bool:
     return not numbers and all(t.numel() == 0 for t in tensors)
 
 
+def _only_nan(output) -> bool:
+    """True when every number an output holds is NaN (NaN counts as equal to NaN here, so agreeing proves nothing)."""
+    tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output]) if t.numel()]
+    numbers = [leaf for _, leaf in _flatten(output) if isinstance(leaf, (int, float)) and not isinstance(leaf, bool)]
+    return bool(tensors) and all(t.is_floating_point() and bool(t.isnan().all()) for t in tensors) \
+        and all(math.isnan(n) for n in numbers)
+
+
 # ---------------------------------------------------------------- models
 
 def plain_value(value, depth: int = 0) -> bool:
@@ -283,6 +291,7 @@ class ParityRow:
     note: str = ""
     error: str = ""
     empty: bool = False   # the eager output holds no numbers (e.g. no detections): agreeing proves little
+    nan: bool = False     # every number of the eager output is NaN: agreeing proves nothing
     args: tuple = field(default=(), repr=False)  # the model arguments of this input
 
     @property
@@ -296,7 +305,8 @@ class ParityRow:
         empty = " (empty output)" if self.empty else ""
         if math.isinf(self.max_diff):
             return (self.note or "inf") + empty
-        return f"{self.max_diff:.3g}" + (f" ({self.note})" if self.note else "") + empty
+        nan = " (all NaN)" if self.nan else ""
+        return f"{self.max_diff:.3g}" + (f" ({self.note})" if self.note else "") + empty + nan
 
 
 @dataclass
@@ -358,8 +368,8 @@ class ParityReport:
 
     @property
     def proves_little(self) -> bool:
-        """True when the inputs left a line of the eager model unrun, or every output was empty."""
-        return self.empty or bool(self.uncovered)
+        """True when the inputs left a line of the eager model unrun, or every output was empty or all NaN."""
+        return self.empty or bool(self.uncovered) or (bool(self.rows) and all(r.nan for r in self.rows))
 
     @property
     def warnings(self) -> list:
@@ -378,6 +388,10 @@ class ParityReport:
         elif any(r.empty for r in self.rows):
             empty = [r.label for r in self.rows if r.empty]
             notes.append(f"the output was empty on {', '.join(repr(e) for e in empty)}: those rows prove little")
+        nan = [r.label for r in self.rows if r.nan and not r.diverges]
+        if nan:
+            notes.append(f"every output number was NaN on {', '.join(repr(n) for n in nan)}: NaN counts as equal to "
+                         "NaN here, so agreeing there proves nothing; use inputs that give numbers")
         if self.uncovered:
             shown = "; ".join(f"`{text}` ({where}, line {line})" for where, line, text in self.uncovered[:3])
             more = f" and {len(self.uncovered) - 3} more lines" if len(self.uncovered) > 3 else ""
@@ -539,15 +553,16 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
                                  f"{shapes(args)} ({_one_line(error)}): "
                                  "pass inputs the eager model accepts") from None
-            empty = _is_empty(expected)
+            empty, nan = _is_empty(expected), _only_nan(expected)
             try:
                 got = exported(*args)
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
-                                      error=_one_line(error), empty=empty, args=args))
+                                      error=_one_line(error), empty=empty, nan=nan, args=args))
                 continue
             exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
-            rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, args=args))
+            rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
+                                  args=args))
         training = training_layers(eager)
         self_divergent = False
         if training and rows and any(r.diverges for r in rows):
