@@ -97,6 +97,11 @@ class BranchOnRows(torch.nn.Module):  # right sums, but a branch on the row coun
         return x.sum(0)
 
 
+class FirstEightRows(torch.nn.Module):  # a bound taken from the sizes the notebook shows
+    def forward(self, x):
+        return x[:8].sum(0)
+
+
 def reference_loop(x):
     total = torch.zeros_like(x[0])
     for i in range(x.size(0)):
@@ -115,6 +120,7 @@ def reference_loop(x):
     (ConstantTripCount(), "fails on the 1 row input"),
     (LoopHiddenFromScript(), "a loop over the rows is still there"),
     (BranchOnRows(), "Does forward branch on the number of rows"),
+    (FirstEightRows(), "the sum of the first 8 rows only on the 12 rows input"),
 ])
 def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False
@@ -165,6 +171,8 @@ def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
     ({"input_names": ["images", "temperature"], "dynamic_axes": {"images": {0: "batch"}}},
      "temperature (batch fixed at 4)"),                                                            # one input only
     ({"dynamic_axes": {"images": {0: "batch"}, "temperature": {0: "batch"}}}, "set them with input_names"),  # names unset
+    ({"input_names": ["temperature", "images"], "dynamic_axes": {"images": {0: "b"}, "temperature": {0: "b"}}},
+     "The input named temperature has 4 dimension(s)"),                                              # names swapped
 ])
 def test_tempered_onnx_wrong_exports_rejected(tmp_path, options, feedback, capsys):
     path = _legacy_export(tmp_path / "wrong.onnx", **options)

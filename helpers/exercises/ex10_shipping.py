@@ -21,6 +21,7 @@ RUNNING_SUM_INPUTS = {
     "5 rows": torch.arange(15, dtype=torch.float32).reshape(5, 3) - 7,
     "1 row": torch.tensor([[1.0, -2.0, 3.0]]),
     "8 rows": torch.linspace(-4, 4, 24).reshape(8, 3),
+    "12 rows": torch.linspace(3, -5, 36).reshape(12, 3),  # more rows than any size the notebook shows
 }
 
 
@@ -33,6 +34,8 @@ def reference_running_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def _describe(obj) -> str:
+    if obj is None:
+        return "None"
     if isinstance(obj, type):
         return f"the class {obj.__name__}"
     return with_article(type(obj).__name__)
@@ -59,6 +62,10 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
     if got.dtype != want.dtype:
         return f"{who} returns {got.dtype} on the {label} input; keep the input's dtype, {want.dtype}."
     if not torch.allclose(got, want, atol=1e-5):
+        partial = next((k for k in range(1, x.size(0)) if torch.allclose(got, x[:k].sum(0), atol=1e-5)), None)
+        if partial is not None:  # e.g. x[:8].sum(0): a bound taken from the sizes tried so far
+            return (f"{who} gives the sum of the first {partial} rows only on the {label} input: add up every row, "
+                    "whatever their number.")
         return (f"{who} gives {got} on the {label} input; the running sum is {want}: add up the rows, "
                 "i.e. over dimension 0.")
     return None
@@ -164,7 +171,7 @@ def check_running_sum_migrates(model) -> bool:
     if loops:
         print(f"✘ The saved .pt migrates, but: {loops}")
         return False
-    print("✔ Same sums as the loop on 1, 5 and 8 rows, eager and scripted, and the saved .pt now migrates to "
+    print("✔ Same sums as the loop on 1, 5, 8 and 12 rows, eager and scripted, and the saved .pt now migrates to "
           f"torch.export ({report.verdict}).")
     return True
 
@@ -195,6 +202,13 @@ def check_tempered_onnx(path) -> bool:
     if len(graph.input) != 2:
         print(f"✘ The file has {len(graph.input)} input(s); TemperedDigits takes two (images, temperature).")
         return False
+    ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in graph.input}
+    for name, rank in ranks.items():  # names follow forward's order: a caller feeding by name trusts them
+        says = "images" if re.search(r"image|img", name, re.I) else "temperature" if re.search(r"temp", name, re.I) else None
+        if says and rank != {"images": 4, "temperature": 1}[says]:
+            print(f"✘ The input named {name} has {rank} dimension(s), so it is not the {says}: input_names follow "
+                  "forward's order, (images, temperature). A caller feeding by name would swap them.")
+            return False
     fixed = []
     for value in graph.input:
         first = value.type.tensor_type.shape.dim[0] if value.type.tensor_type.shape.dim else None
