@@ -66,6 +66,20 @@ class NoCfgArgument(nn.Module):
         return self.lin(x)
 
 
+class OneSidedClamp(SOLUTION.ConfiguredHead):  # reads the config, but forgets the lower bound
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.activation == "relu" else y.tanh()
+        return (y * self.scale).clamp(max=self.clip)
+
+
+class ClampBeforeScale(SOLUTION.ConfiguredHead):
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.activation == "relu" else y.tanh()
+        return y.clamp(-self.clip, self.clip) * self.scale
+
+
 def test_configured_head_solution(capsys):
     ok, out = verdict(H.check_configured_head, SOLUTION.ConfiguredHead, capsys)
     assert ok and out.startswith("✔") and "relu and tanh" in out
@@ -73,7 +87,9 @@ def test_configured_head_solution(capsys):
 
 @pytest.mark.parametrize("answer, words", [
     (H.ConfiguredHead, "torch.jit.script still fails"),
-    (HardCoded, "hard-coded"),
+    (HardCoded, "gives the default config's numbers"),
+    (OneSidedClamp, "still in eager, computes something else than ConfiguredHead"),
+    (ClampBeforeScale, "still in eager, computes something else than ConfiguredHead"),
     (IgnoredForward, "has no forward"),
     (AsDict, "self.cfg (a dict whose values have different types)"),
     (NoCfgArgument, "keep the constructor taking the config"),
@@ -85,6 +101,8 @@ def test_configured_head_rejects(answer, words, capsys):
     ok, out = verdict(H.check_configured_head, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
     assert out.count("onstructor") <= 1 and ("dataclass" in out) == (answer is H.ConfiguredHead), out
+    if answer in (OneSidedClamp, ClampBeforeScale):
+        assert "hard-coded" not in out, out  # the config is read: the feedback must not say otherwise
 
 
 # ---------------------------------------------------------------- exercise 2
@@ -103,6 +121,29 @@ def exported_auto(model, example):
 
 def traced_checked(model, example):
     return torch.jit.trace(model, example, check_inputs=[(torch.randn(3, 4),)])
+
+
+def cond_at_eight(model, example):  # torch.cond, both sides kept, but the boundary off by one
+    class Cond(nn.Module):
+        def forward(self, x):
+            return torch.cond(x.shape[-1] >= 8, lambda t: t.unflatten(-1, (-1, 2)).mean(-1).cumsum(-1),
+                              lambda t: t.cumsum(-1), (x,))
+    return torch.export.export(Cond(), (example,), dynamic_shapes=({1: Dim.AUTO},)).module()
+
+
+def keeps_python(model, example):  # scripts, runs, but the model itself stays Python: no file can hold it
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fns = [model]
+
+        @torch.jit.ignore
+        def run(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fns[0](x)
+
+        def forward(self, x):
+            return self.run(x)
+    return torch.jit.script(Wrap())
 
 
 def returns_eager(model, example):
@@ -129,9 +170,12 @@ def test_shipped_pool_solutions(answer, capsys):
 
 
 @pytest.mark.parametrize("answer, words", [
-    (traced, "computes something else"),  # the trace pools every input, short ones too
-    (exported_static, "refuses length 4"),
-    (exported_auto, "refuses length 4"),  # dynamic, but specialised to the long side
+    (traced, "takes the other side of the branch: eager does not pool there (`4 > 8` is False), your copy does "
+             "(a trace records"),  # the trace pools every input, short ones too
+    (exported_static, "fails on length 4 (Guard failed"),
+    (exported_auto, "fails on length 4"),  # dynamic, but specialised to the long side
+    (cond_at_eight, "On length 8 the copy takes the other side"),  # not a trace: no word of traces
+    (keeps_python, "cannot be saved, so it cannot ship"),
     (traced_checked, "TracingCheckError"),
     (returns_eager, "not None or the eager model"),
     (returns_nothing, "not None or the eager model"),
@@ -143,6 +187,8 @@ def test_shipped_pool_solutions(answer, capsys):
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
+    if answer is cond_at_eight:
+        assert "trace" not in out, out
 
 
 def test_a_trace_that_is_silently_wrong_is_named(capsys):

@@ -36,6 +36,8 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     that is not a generic opener. Torch's C++ bookkeeping is left out.
     """
     lines = [ln.strip() for ln in _CPP_BOOKKEEPING.sub("", str(error)).splitlines() if ln.strip()]
+    if "At:" in lines:  # a Python error raised through TorchScript ends with the Python frames it passed: not the message
+        lines = lines[:len(lines) - lines[::-1].index("At:") - 1]
     pick = None
     if fragment:
         pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
@@ -43,7 +45,11 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
         pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
-    return pick if len(pick) <= limit else pick[: limit - 1] + "…"
+    if len(pick) <= limit:
+        return pick
+    cut = pick[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"  # at a word's end where one is near
 
 
 class CaughtFailure:

@@ -69,6 +69,28 @@ def _untypeable_attribute(model) -> str:
     return ""
 
 
+def _eager_mistake(model, x, expected, cfg) -> str:
+    """What the learner's eager model gets wrong against ConfiguredHead(cfg), before any scripting; '' if nothing."""
+    try:
+        with torch.no_grad():
+            got = model(x)
+    except Exception as error:
+        return f"Your model fails in eager with {cfg}: {type(error).__name__}: {short_message(error, 120)}"
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        what = f"shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else with_article(type(got).__name__)
+        return f"Your model returns {what} with {cfg}; ConfiguredHead returns shape {tuple(expected.shape)}."
+    if torch.allclose(got, expected, atol=1e-6):
+        return ""
+    torch.manual_seed(0)
+    if torch.allclose(got, ConfiguredHead(HeadConfig())(x), atol=1e-6):
+        return (f"With {cfg} your model gives the default config's numbers: forward no longer reads the config "
+                "(a hard-coded scale, clip or activation).")
+    i, j = divmod(int((got - expected).abs().argmax()), got.shape[1])
+    return (f"With {cfg} your forward, still in eager, computes something else than ConfiguredHead: at [{i}, {j}] it "
+            f"gives {got[i, j].item():.4g}, ConfiguredHead {expected[i, j].item():.4g}. Keep the maths (both bounds "
+            "of the clamp, scale before clamp) and change only where forward reads the config from.")
+
+
 def check_configured_head(model_class) -> bool:
     """11 exercise 1: the head scripts, saves, and follows every config (scale, clip, activation)."""
     if not isinstance(model_class, type) or not issubclass(model_class, nn.Module):
@@ -84,6 +106,10 @@ def check_configured_head(model_class) -> bool:
         except TypeError:
             print(f"✘ {model_class.__name__}(cfg=HeadConfig(...)) fails: keep the constructor taking the config "
                   "as given; only what forward reads from it should change.")
+            return False
+        mistake = _eager_mistake(model, x, expected, cfg)
+        if mistake:
+            print(f"✘ {mistake}")
             return False
         try:
             loaded = _script_save_load(model)
@@ -108,8 +134,8 @@ def check_configured_head(model_class) -> bool:
                 print(f"✘ The saved model fails when called: {short_message(error)}")
             return False
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-6):
-            print(f"✘ With {cfg} the saved model gives other numbers than the original. Did forward stop "
-                  "reading the config (a hard-coded scale, clip or activation)? Keep the maths and the layers.")
+            print(f"✘ With {cfg} the saved model gives other numbers than your eager model, which is right: "
+                  "scripting changed what forward computes. Compare the two on this config to find the line.")
             return False
     print("✔ Your head scripts and saves, and it follows each config it was built with "
           f"({len(_CONFIGS)} configs, relu and tanh): the fields forward reads are now plain attributes.")
@@ -157,18 +183,38 @@ def check_shipped_pool(ship) -> bool:
               "torch.jit.script, torch.jit.trace or torch.export.export gives you: a copy that runs without the "
               "Python class.")
         return False
+    if isinstance(copy, torch.jit.ScriptModule):  # shipping means saving: Python left in the copy cannot go
+        try:
+            with deprecations_hidden():
+                torch.jit.save(copy, io.BytesIO())
+        except Exception as error:
+            print(f"✘ The copy cannot be saved, so it cannot ship: {as_sentence(short_message(error, 140))} "
+                  "(a @torch.jit.ignore'd method stays Python). Script or export the model itself.")
+            return False
+    traced = isinstance(copy, torch.jit.TopLevelTracedModule)
     torch.manual_seed(1)
     for n in _LENGTHS:
         x = torch.randn(3, n)
         try:
             got = copy(x)
         except Exception as error:
-            print(f"✘ The copy refuses length {n} ({short_message(error, limit=90)}). It was fixed to the "
-                  "example's shape, or to one side of `> 8`: the branch has to travel with the model.")
+            message = short_message(error, limit=110)
+            fixed = (" It was fixed to the example's shape: the length has to stay free, and the branch travel "
+                     "with the model." if any(w in message for w in ("Guard", "size", "shape", "Expected")) else "")
+            print(f"✘ The copy fails on length {n} ({message}).{fixed}")
             return False
-        if not isinstance(got, torch.Tensor) or got.shape != model(x).shape or not torch.allclose(got, model(x), atol=1e-5):
-            print(f"✘ On length {n} the copy computes something else: it kept only the side of `> 8` that the "
-                  "example took (a trace records one path).")
+        want = model(x)
+        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
+            pools = n > 8
+            other = x.cumsum(-1) if pools else x.unflatten(-1, (-1, 2)).mean(-1).cumsum(-1)
+            if isinstance(got, torch.Tensor) and got.shape == other.shape and torch.allclose(got, other, atol=1e-5):
+                took = (f"eager {'pools' if pools else 'does not pool'} there (`{n} > 8` is {pools}), your copy "
+                        f"{'does not' if pools else 'does'}")
+                why = " (a trace records the one path its example took)" if traced else ""
+                print(f"✘ On length {n} the copy takes the other side of the branch: {took}{why}.")
+            else:
+                print(f"✘ On length {n} the copy computes something else than eager"
+                      f"{' (a trace records the one path its example took)' if traced else ''}.")
             return False
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
