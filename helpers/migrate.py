@@ -6,7 +6,8 @@
 
 The example is parsed, never evaluated: only calls of randn, rand, zeros, ones, full, arange and
 randint with number arguments, and the dtype keyword, are accepted. Exit code 0: converted and
-matching; 1: converted but different; 2: the conversion fails; 3: a mistake on the command line.
+matching; 1: converted but different, or refusing input shapes the .pt takes; 2: the conversion fails; 3: a
+mistake on the command line.
 """
 import argparse
 import ast
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
     if report.program is not None and not options.no_save:
         print(f"  saved {output} (load it with torch.export.load)")
     print(f"  note: {CONVERTER_IS_PRIVATE}")
-    return {"ok": 0, "diverges": 1, "fails": 2}[report.status]
+    return {"ok": 0, "restricted": 1, "diverges": 1, "fails": 2}[report.status]
 
 
 class _CallableModule(type(sys)):

@@ -78,6 +78,7 @@ def test_batch_one_is_fixed_and_explained():
     report = H.migrate(LEGACY, torch.rand(1, 1, 8, 8))
     assert report.dynamic_dims["dim 0"] == "fixed 1"
     assert report.refused and any("batch size 1" in n for n in report.notes)
+    assert report.status == "restricted" and report.summary.startswith("⚠") and not report  # as diagnose: not ✔
     with pytest.raises(Exception, match="specialized it to be a constant"):
         report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
 

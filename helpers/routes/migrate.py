@@ -3,7 +3,8 @@
 ``report = H.migrate("model.pt", example)`` loads the file (no Python class needed), converts it with
 torch's converter ``torch._export.converter.TS2EPConverter`` and checks the result against the
 TorchScript model with ``H.parity`` over the example and variants of it. ``report.status`` is
-``"ok"``, ``"diverges"`` or ``"fails"``; ``report.program`` is the ``ExportedProgram``;
+``"ok"``, ``"restricted"`` (it matches, but refuses input shapes the ``.pt`` takes), ``"diverges"`` or
+``"fails"``; ``report.program`` is the ``ExportedProgram``;
 ``report.save("model.pt2")`` writes it (atomically); ``report.failure`` names the TorchScript node
 kind that could not be converted, the source line it came from, and what to do.
 
@@ -75,7 +76,8 @@ class MigrationFailure:
 
 @dataclass
 class MigrationReport:
-    """What ``migrate`` found. ``status``: "ok", "diverges" or "fails"."""
+    """What ``migrate`` found. ``status``: "ok", "restricted" (matches where it runs, but refuses input shapes
+    the TorchScript model takes: ``refused``), "diverges" or "fails"."""
     status: str
     source: str
     example: tuple
@@ -122,7 +124,7 @@ class MigrationReport:
 
     @property
     def summary(self) -> str:
-        mark = {"ok": "✔", "diverges": "✘", "fails": "✘"}[self.status]
+        mark = {"ok": "✔", "restricted": "⚠", "diverges": "✘", "fails": "✘"}[self.status]
         if self.status == "fails":
             return f"{mark} {self.source}: conversion fails at {self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
@@ -335,6 +337,6 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if refused:
         notes.append(f"the program refuses {len(refused)} input shape(s) the TorchScript model accepts "
                      "(fixed dimensions); see the dims above")
-    status = "diverges" if diverging or len(refused) == len(check.rows) else "ok"
+    status = "diverges" if diverging or len(refused) == len(check.rows) else "restricted" if refused else "ok"
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)
