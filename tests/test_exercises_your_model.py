@@ -171,7 +171,7 @@ def test_shipped_pool_solutions(answer, capsys):
 
 @pytest.mark.parametrize("answer, words", [
     (traced, "takes the other side of the branch: eager does not pool there (`4 > 8` is False), your copy does "
-             "(a trace records"),  # the trace pools every input, short ones too
+             "(a trace records the one path its example took; the tracer warned of it"),  # the trace pools every input, short ones too
     (exported_static, "fails on length 4 (Guard failed"),
     (exported_auto, "fails on length 4"),  # dynamic, but specialised to the long side
     (cond_at_eight, "On length 8 the copy takes the other side"),  # not a trace: no word of traces
@@ -260,3 +260,9 @@ def test_dict_trace_solution(capsys):
 def test_dict_trace_rejects(answer, words, capsys):
     ok, out = verdict(H.check_dict_trace, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
+
+
+def test_the_tracer_warning_is_told_in_the_feedback_not_shown_raw(recwarn, capsys):
+    ok, out = verdict(H.check_shipped_pool, traced, capsys)
+    assert not ok and "the tracer warned of it as it traced" in out
+    assert not [w for w in recwarn if issubclass(w.category, torch.jit.TracerWarning)]
