@@ -21,7 +21,8 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import as_args, leaves, vary_inputs
-from .parity import parity, python_state, state_changes
+from .input_variants import shapes
+from .parity import eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
 
 class _DropNoCudaNotice(logging.Filter):
@@ -170,6 +171,12 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         raise ValueError(f"unknown variant(s) {unknown}: choose from {', '.join(BENCHMARK_VARIANTS)}")
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
+    # The example must suit the model before any copy is built: a scripted or frozen copy fed a wrong input can take
+    # the whole process down in torch's own code (a crash, not an exception), which no row could report.
+    failure = eager_failure(fresh_copy(model), example)
+    if failure:
+        raise ValueError(f"benchmark_model: the eager model itself fails on the example with shape {shapes(example)} "
+                         f"({failure}): pass an input it accepts")
     settings = dict(THOROUGH_SETTINGS if thorough else QUICK_SETTINGS)
     for key, value in (("rounds", rounds), ("seconds", seconds), ("block_seconds", block_seconds),
                        ("cpp_runs", cpp_runs)):
