@@ -224,6 +224,25 @@ def test_cpp_program_is_timed_beside_eager_when_built(tmp_path):
     assert "whole process" in row.note
 
 
+def test_cpp_program_takes_two_inputs_as_time_cpp_does(tmp_path):
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler to build the program of 05")
+    H.build_cpp(progress=False, quiet=True)
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 3), nn.Linear(5, 3)
+
+        def forward(self, x, y):
+            return self.a(x) + self.b(y)
+
+    example = (torch.randn(2, 4), torch.randn(2, 5))
+    report = H.benchmark_model(TwoInputs().eval(), example, variants=["eager", "C++"], cpp_runs=1, work_dir=tmp_path,
+                               **FAST)
+    assert report["C++"].ok and report["C++"].max_abs_diff < 1e-5, report["C++"]
+
+
 # ---------------------------------------------------------------- input checks and the picture
 
 def test_learner_mistakes_get_one_line_errors():
