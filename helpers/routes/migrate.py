@@ -248,6 +248,14 @@ def _failure(error, converter) -> MigrationFailure:
     return MigrationFailure(kind, location, code, cause, _ADVICE.get(kind, _GENERIC_ADVICE))
 
 
+def _sets_attributes(model) -> bool:
+    """True when the scripted forward writes an attribute of the module (``self.calls += 1``)."""
+    try:
+        return any(node.kind() == "prim::SetAttr" for node in model.inlined_graph.nodes())
+    except Exception:  # a model whose graph cannot be read is judged by its answers alone
+        return False
+
+
 # ---------------------------------------------------------------- dynamic dims
 
 def _dynamic_dims(program, args) -> dict:
@@ -332,8 +340,12 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check = parity(model, program.module(), example=args if len(args) > 1 else args[0], label="converted")
+    check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
     refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
+    if diverging and _sets_attributes(model):
+        notes.append("the TorchScript model changes its own attributes as it runs (prim::SetAttr, e.g. a call "
+                     "counter), and the converted program keeps no such state: answers that depend on it differ")
     if refused:
         notes.append(f"the program refuses {len(refused)} input shape(s) the TorchScript model accepts "
                      "(fixed dimensions); see the dims above")
