@@ -6,6 +6,7 @@ Nothing here asserts a time: the routes run in worker processes with generous li
 import subprocess
 import sys
 import textwrap
+import typing
 
 import pytest
 import torch
@@ -102,6 +103,36 @@ def test_branch_on_shape():
     assert not any("fixed to the example" in n for n in report.results["export"].notes)  # batch 5 runs: not fixed
     assert "refuses some input sizes eager takes" in report.recommend()
     assert report.results["export"].refuses_sizes and not report.results["script"].refuses_sizes
+    # script takes every batch, export keeps one side of the branch: script is the advice, and no Dim is offered
+    assert report.recommend().startswith("Use torch.jit.script"), report.recommend()
+    assert report.results["export"].mark == "⚠" and report.results["script"].mark == "✔"
+    export_note = next(n for n in report.results["export"].notes if n.startswith("refuses"))
+    assert "a Dim cannot keep both sides" in export_note and "torch.cond" in export_note
+
+
+class ListSum(nn.Module):
+    def forward(self, xs: typing.List[torch.Tensor]):
+        out = xs[0]
+        for t in xs[1:]:
+            out = out + t
+        return out
+
+
+def test_a_list_length_refused_gets_no_dim_advice():
+    report = H.diagnose(ListSum(), ([torch.randn(2, 3) for _ in range(3)],), routes=FAST, progress=False)
+    for route in ("trace", "export"):
+        notes = [n for n in report.results[route].notes if n.startswith("refuses")]
+        assert notes and "list's length" in notes[0] and "Dim" not in notes[0], report
+
+
+def test_the_batch_one_note_comes_only_with_an_export_that_worked():
+    class WhileHalve(nn.Module):
+        def forward(self, x):
+            while x.abs().max() > 1:
+                x = x / 2
+            return x
+    report = H.diagnose(WhileHalve(), torch.tensor([[0.5, 3.0, -1.5, 2.0]]), routes=["export"], progress=False)
+    assert report.status("export") == "fails" and "batch 1" not in report.results["export"].detail()
 
 
 class Counter(nn.Module):  # a side effect the output does not show

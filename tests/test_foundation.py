@@ -281,6 +281,18 @@ def test_short_message_keeps_first_line_and_cuts():
     assert H.short_message(generic, fragment="MORE") == "more"
 
 
+def test_short_message_skips_frames_follows_colons_and_ends_at_a_word():
+    through_script = RuntimeError("The following operation failed in the TorchScript interpreter.\nTraceback ...\n"
+                                  "RuntimeError: AttributeError: no attribute 'fns'\n\nAt:\n  /tmp/x.py(6): run\n")
+    assert H.short_message(through_script) == "RuntimeError: AttributeError: no attribute 'fns'"
+    assert H.short_message(ValueError("the reason is:\nthis one")) == "the reason is: this one"
+    flatten = ValueError("Trying to flatten user inputs with exported input tree spec: \nTreeSpec(...)\n"
+                         "but actually got inputs with tree spec of: \nTreeSpec(...).\nPlease check the inputs.")
+    assert H.short_message(flatten) == "the inputs are not structured like the example's. Please check the inputs."
+    cut = H.short_message(ValueError("word " * 60), limit=50)
+    assert cut.endswith("word…") and len(cut) <= 50
+
+
 def test_require_module_messages():
     assert H.require_module(torch.nn.ReLU()) is not None
     with pytest.raises(TypeError, match="add parentheses"):

@@ -41,10 +41,16 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     pick = None
     if fragment:
         pick = next((ln for ln in lines if fragment.lower() in ln.lower()), None)
+    if pick is None and lines and lines[0].startswith("Trying to flatten user inputs"):
+        # torch.export's input-structure mismatch: two tree specs, then the one readable sentence
+        pick = next((ln for ln in lines if ln.startswith("Please check")), None)
+        pick = f"the inputs are not structured like the example's. {pick}" if pick else None
     if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
         pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
+    if pick.endswith(":") and pick in lines and lines.index(pick) + 1 < len(lines):
+        pick = f"{pick} {lines[lines.index(pick) + 1]}"  # a line that ends in a colon announces the next one
     if len(pick) <= limit:
         return pick
     cut = pick[: limit - 1]

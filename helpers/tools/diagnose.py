@@ -86,6 +86,8 @@ class RouteResult:
 
     @property
     def mark(self) -> str:
+        if self.status == "ok" and (self.refuses_sizes or self.untested):
+            return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
     def detail(self) -> str:
@@ -138,6 +140,10 @@ class Diagnosis:
         """One sentence: the route to use and why, from the routes that ran."""
         ran = self.results
         ok = [r for r in ("export", "aoti", "script", "onnx", "trace") if r in ran and ran[r].status == "ok"]
+        # a route that takes every size eager takes comes before one that refuses some (script before an export
+        # that keeps one side of a branch on the batch); the trace, right only on the paths it recorded, comes last
+        ok = ([r for r in ok if r != "trace" and not ran[r].refuses_sizes]
+              + [r for r in ok if r != "trace" and ran[r].refuses_sizes] + [r for r in ok if r == "trace"])
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
                 "other answers than eager, or refuse inputs eager takes." if diverging else "")
@@ -148,19 +154,21 @@ class Diagnosis:
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Your model changes its own Python attributes as it runs, which no route's check compares: "
                "see its notes." if ran[r].side_effects else ""))
-        if "export" in ok or "aoti" in ok:
-            r = "export" if "export" in ok else "aoti"
+        best = ok[0] if ok else None
+        if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
-                    "on to AOTInductor (server) or ExecuTorch (device)." + caveat(r) + warn)
-        if "script" in ok:
+                    "on to AOTInductor (server) or ExecuTorch (device)." + caveat(best) + warn)
+        if best == "script":
             export = ran.get("export")
-            state = (f"torch.export {'fails' if export.status == 'fails' else 'diverges'} here (see its row)"
+            state = ("torch.export refuses some input sizes eager takes here (see its row)"
+                     if export and export.status == "ok" else
+                     f"torch.export {'fails' if export.status == 'fails' else 'diverges'} here (see its row)"
                      if export else "torch.export was not tried")
             return ("Use torch.jit.script for a LibTorch deployment today, and plan the move to torch.export: "
                     f"{state}." + caveat("script") + warn)
-        if "onnx" in ok:
+        if best == "onnx":
             return "ONNX agrees: ship it with ONNX Runtime." + caveat("onnx") + warn
-        if "trace" in ok:
+        if best == "trace":
             return ("Only the trace agrees, and only on the inputs tried: add inputs that take every branch "
                     "before trusting it." + caveat("trace") + warn)
         failing = [res for res in ran.values() if res.status == "fails"]
@@ -371,15 +379,15 @@ def _batch_one(args) -> bool:
 
 
 def _export_program(model, args, notes):
-    if _batch_one(args):
-        notes.append("the example has batch 1, which torch.export fixes at 1: give an example with a batch "
-                     "of 2 or more for a copy that takes any batch")
     try:
-        return torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args))
+        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args))
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
-        return program
+    if _batch_one(args):  # only once it exported: a failure for another reason is not the batch's fault
+        notes.append("the example has batch 1, which torch.export fixes at 1: give an example with a batch "
+                     "of 2 or more for a copy that takes any batch")
+    return program
 
 
 def _to_bytes(save, obj) -> bytes:
@@ -405,8 +413,6 @@ def _convert(route, model, args, folder, notes):
         return _to_bytes(torch.export.save, _export_program(model, args, notes)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
-        if _batch_one(args):
-            notes.append("the example has batch 1, which the exporter fixes at 1")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # torch.onnx.export reads a dict at the end of args as keyword arguments: an empty one after it
@@ -414,6 +420,8 @@ def _convert(route, model, args, folder, notes):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
                               verbose=False, external_data=False)
+        if _batch_one(args):
+            notes.append("the example has batch 1, which the exporter fixes at 1")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
         program = _export_program(model, args, notes)
@@ -476,6 +484,21 @@ RTOL, ATOL = 1e-4, 1e-5
 _STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
+def _refusal_advice(route, refused) -> str:
+    """What to do about a copy that refuses sizes eager takes; a Dim is advised only where one can help."""
+    error = refused[0].error
+    if all(r.label.endswith(("item", "items")) for r in refused):
+        return ("the copy fixed the list's length to the example's; no dynamic size changes that, so convert with the "
+                "length you will ship, or keep the list out of the converted part")
+    if route == "trace":
+        return "the trace recorded the example's sizes; torch.jit.script or torch.export keep them free"
+    if re.search(r"Guard failed: .*(>=|<=|>|<) ", error) and "==" not in error:
+        return ("its guard keeps one side of a condition on the size (a branch on it): a Dim cannot keep both "
+                "sides; torch.cond can (09), or torch.jit.script")
+    return ("its shape checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
+            "(dynamic_shapes with a Dim for torch.export)")
+
+
 def _parity_verdict(eager, copy_, inputs, label, training_note):
     """(status, reason, first divergence, notes, text, report, flags) from the course's parity checker;
     ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes, side_effects).
@@ -493,9 +516,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
                                          and _STRUCTURAL.match(r.label)]
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
-        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): its shape "
-                     "checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
-                     "(dynamic_shapes with a Dim for torch.export)")
+        notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
+                     + _refusal_advice(label, refused))
     flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
              "refuses_sizes": bool(refused), "side_effects": bool(getattr(report, "state_changes", None))}
     if not wrong:
