@@ -252,3 +252,30 @@ def test_the_fresh_process_imports_what_imports_names_before_loading(tmp_path):
     assert missing["script"].stage == "load" and "no_such_module_here" in missing["script"].error
     with pytest.raises(ValueError, match="module names"):
         H.export_roundtrip_checks(UsesNms(), NMS_INPUTS, methods=("script",), folder=tmp_path, imports=["os; rm"])
+
+
+class PaddingBranch(torch.nn.Module):  # an int64 input whose branch no input of the check takes
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(100, 8)
+
+    def forward(self, ids):
+        h = self.emb(ids).mean(1)
+        if (ids == 0).any():
+            h = h * 0.5
+        return h
+
+
+def test_a_trace_the_tracer_warned_about_passes_only_with_a_caveat(tmp_path):
+    torch.manual_seed(0)
+    inputs = [torch.randint(1, 100, (3, 6)), torch.randint(1, 100, (3, 6))]
+    checks = H.export_roundtrip_checks(PaddingBranch().eval(), inputs, methods=("trace", "script"), folder=tmp_path)
+    trace, script = checks["trace"], checks["script"]
+    assert trace.ok and trace.summary.startswith("⚠ trace") and "at `if (ids == 0).any():`" in trace.summary
+    assert script.summary.startswith("✔ script") and not script.caveat
+
+
+def test_a_trace_that_fails_its_sanity_check_says_what_differed(tmp_path):
+    checks = H.export_roundtrip_checks(CountsCalls(), [torch.randn(3)], methods=("trace",), folder=tmp_path)
+    assert checks["trace"].stage == "export" and "differed across invocations" in checks["trace"].error
+    assert "computes differently on each call" in checks["trace"].hint

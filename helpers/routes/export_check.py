@@ -10,10 +10,12 @@ as a self-contained pytest file to copy into a project.
 """
 import html
 import json
+import linecache
 import math
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +95,7 @@ class RoundtripReport:
     failed_inputs: list = field(default_factory=list)
     path: Path = None
     hint: str = ""
+    caveat: str = ""  # passed, but something says the inputs may not cover it (the tracer warned)
 
     @property
     def ok(self) -> bool:
@@ -108,7 +111,8 @@ class RoundtripReport:
             worst = max(self.max_diffs) if self.max_diffs else 0.0
             n = len(self.max_diffs)
             return (f"saved, reloaded in a fresh process, agrees with eager on {'all ' if n > 1 else ''}"
-                    f"{n} input{'s' if n != 1 else ''} (largest |diff| {worst:.3g})")
+                    f"{n} input{'s' if n != 1 else ''} (largest |diff| {worst:.3g})"
+                    + (f"; but {self.caveat}" if self.caveat else ""))
         inputs = ", ".join(str(i) for i in self.failed_inputs)
         plural = "s" if len(self.failed_inputs) > 1 else ""
         where = {"export": "export failed", "load": "the fresh process could not load the file",
@@ -118,7 +122,7 @@ class RoundtripReport:
 
     @property
     def summary(self) -> str:
-        return f"{'✔' if self.ok else '✘'} {self.method}: {self.detail}"
+        return f"{('⚠' if self.caveat else '✔') if self.ok else '✘'} {self.method}: {self.detail}"
 
     def assert_ok(self):
         """Raise AssertionError with the summary and hint unless the round trip passed; return self."""
@@ -237,6 +241,8 @@ def cause_line(text, limit=200) -> str:
         return ""
     name = re.match(r"^(\w+(?:\.\w+)*):\s*$", lines[0])
     first = f"{name.group(1)}: {lines[1]}" if name and len(lines) > 1 else lines[0]
+    if first.endswith("Tracing failed sanity checks!") and len(lines) > 1 and lines[1].startswith("ERROR:"):
+        first = f"{first} {lines[1].removeprefix('ERROR: ')}"  # what differed: the graphs, or the values
     return short_message(first, limit)
 
 
@@ -288,21 +294,37 @@ def _export_hint(method, error) -> str:
     suggestion = torch_suggestion(error)
     if suggestion:
         return suggestion
+    if "Tracing failed sanity checks" in str(error):
+        return ("two traces of input 0 differ, so the model computes differently on each call (a counter it updates, "
+                "a random draw): a trace cannot hold that; keep such state out of forward, or script the model")
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
     return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
-def _export_and_save(model, example, method, path, dynamic_shapes):
+def _export_and_save(model, example, method, path, dynamic_shapes) -> str:
+    """Export and save; returns a caveat for a copy that may hold one path only ('' if none)."""
+    caveat = ""
     if method == "script":
         exported = torch.jit.script(model)
     elif method == "trace":
-        exported = torch.jit.trace(model, example)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", torch.jit.TracerWarning)  # recorded for the caveat, then shown
+            exported = torch.jit.trace(model, example)
+        told = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+        for key in dict.fromkeys((str(w.message), w.filename, w.lineno) for w in told):  # still shown, once each
+            warnings.warn_explicit(key[0], torch.jit.TracerWarning, key[1], key[2])
+        if told:
+            source = linecache.getline(told[0].filename, told[0].lineno).strip()
+            caveat = (f"the tracer warned ({short_message(told[0].message, 90)}"
+                      + (f", at `{source}`" if source else "") + "): the trace holds the path input 0 took, "
+                      "and these inputs may all take it; add inputs that take the other paths, or script the model")
     else:
         with quiet_export():  # hides the partial graph torch prints on failure; warnings still show
             exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
     with atomic_path(path) as temporary:  # a save that fails half-way leaves no partial file
         (torch.export.save if method == "export" else torch.jit.save)(exported, str(temporary))
+    return caveat
 
 
 def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float, imports=()) -> dict:
@@ -368,12 +390,12 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                 raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
                                  f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
 
-    reports, jobs = {}, {}
+    reports, jobs, caveats = {}, {}, {}
     for method in dict.fromkeys(methods):
         path = folder / f"roundtrip_{method}{_SUFFIX[method]}"
         path.unlink(missing_ok=True)
         try:
-            _export_and_save(fresh_copy(pristine), args_list[0], method, path, dynamic_shapes)
+            caveats[method] = _export_and_save(fresh_copy(pristine), args_list[0], method, path, dynamic_shapes)
         except Exception as error:  # a failed export is a finding of the check, not a crash
             reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))
@@ -425,7 +447,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                 hint = "compare the outputs input by input with H.parity to find where they part"
             reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)
         else:
-            reports[method] = RoundtripReport(method, "passed", max_diffs=diffs, path=path)
+            reports[method] = RoundtripReport(method, "passed", max_diffs=diffs, path=path,
+                                              caveat=caveats.get(method, ""))
     return RoundtripTable(reports[m] for m in dict.fromkeys(methods))
 
 
