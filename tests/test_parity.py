@@ -498,3 +498,18 @@ def test_outputs_nested_otherwise_are_called_so_even_when_a_dict_meets_an_empty_
     assert report.rows[0].diff_text.startswith("the output nests differently")
     missing = H.parity(lambda x: {"a": x, "b": x}, lambda x: {"a": x}, inputs=[torch.ones(2)])
     assert missing.rows[0].diff_text == "out: keys differ (missing ['b'])"
+
+
+def test_a_dict_that_comes_back_as_a_tuple_is_noted():
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"logits": x * 2, "probs": x.softmax(-1)}
+
+    class TupleOut(torch.nn.Module):  # what an ExecuTorch program gives back for DictOut
+        def forward(self, x):
+            return x * 2, x.softmax(-1)
+
+    x = torch.randn(2, 4)
+    report = H.parity(DictOut(), TupleOut(), inputs=[x])
+    assert report.all_close and any("code that reads the output by key breaks" in w for w in report.warnings)
+    assert not H.parity(DictOut(), DictOut(), inputs=[x]).warnings

@@ -72,6 +72,17 @@ def _same_nesting(a, b) -> bool:
     return not isinstance(b, (dict, tuple, list))
 
 
+def _dict_as_sequence(a, b) -> bool:
+    """True when somewhere ``a`` holds a dict where ``b`` holds the sequence of its values (keys lost)."""
+    if isinstance(a, dict):
+        if isinstance(b, dict):
+            return any(_dict_as_sequence(a[k], b[k]) for k in a if k in b)
+        return isinstance(b, (tuple, list))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return any(_dict_as_sequence(x, y) for x, y in zip(a, b))
+    return False
+
+
 def _nesting(value, limit: int = 60) -> str:
     """How an output nests, in a few characters: ``tuple(dict(2 keys), list(tensor))``."""
     def words(v):
@@ -330,6 +341,7 @@ class ParityReport:
     training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
     self_divergent: bool = False  # eager gave two different answers to the same input
     state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
+    unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
 
     @property
     def all_close(self) -> bool:
@@ -400,6 +412,9 @@ class ParityReport:
                          f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
         if self.coverage_note:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        if self.unkeyed:
+            notes.append(f"{self.names[1]} returns {self.unkeyed}: the values match in order, but code that reads "
+                         "the output by key breaks; rebuild the dict around the copy (its keys, in eager's order)")
         if self.state_changes:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}): a side effect "
@@ -538,7 +553,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
     coverage = LineCoverage(eager)
     state_before = python_state(eager)
-    rows = []
+    rows, unkeyed = [], ""
     with torch.no_grad():
         for row_label, args in labelled:
             try:
@@ -561,6 +576,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                                       error=_one_line(error), empty=empty, nan=nan, args=args))
                 continue
             exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
+            if close and not unkeyed and _dict_as_sequence(expected, got):
+                unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
                                   args=args))
         training = training_layers(eager)
@@ -575,7 +592,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
                         state_changes=state_changes(state_before, python_state(eager)),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
-                        training_mode=training, self_divergent=self_divergent)
+                        training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed)
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
