@@ -209,3 +209,11 @@ def test_a_model_left_in_training_mode_is_named_as_the_reason():
     assert "model.eval()" in state.verdict
     evaluated = H.DivergenceExplorer(model.eval(), "trace", example=torch.randn(8, 4)).set(scale=1.0)
     assert evaluated.verdict.startswith("✔ agree"), evaluated.verdict
+
+
+def test_a_dict_output_that_cannot_be_traced_gets_the_fix():
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"y": x * 2}
+    verdict = H.DivergenceExplorer(DictOut(), "trace", example=torch.randn(2, 4)).state.verdict
+    assert verdict.startswith("✘") and "strict=False" in verdict and "\n" not in verdict, verdict

@@ -245,8 +245,10 @@ class DivergenceExplorer:
                     else:
                         copy = torch.jit.script(eager)
                 except Exception as error:  # one line (a scripting error can quote pages of source)
-                    copy = _CannotConvert(f"torch.jit.{method} cannot convert {type(eager).__name__}: "
-                                          f"{short_message(error, 200)}")
+                    fix = (": torch.jit.trace(model, x, strict=False) accepts a dict output whose keys never change"
+                           if "dict at the output of the tracer" in str(error) else "")
+                    copy = _CannotConvert(f"torch.jit.{method} cannot convert {type(eager).__name__}"
+                                          f"{fix}. torch says: {short_message(error, 160)}")
             notes = list(dict.fromkeys(str(w.message).split(". ")[0] for w in seen
                                        if not is_deprecation_warning(w.message)))
             self._cache[key] = (eager, copy, notes)
