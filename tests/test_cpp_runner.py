@@ -180,6 +180,22 @@ def test_model_that_fails_on_the_input(digits_files):
         H.run_cpp(scripted, torch.zeros(3))  # a CNN cannot take a 1-d tensor
 
 
+def test_a_torchvision_operator_gets_advice_that_can_work(real_binary, tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+
+    class Nms(torch.nn.Module):
+        def forward(self, boxes, scores):
+            return torchvision.ops.nms(boxes, scores, 0.5)
+
+    path = tmp_path / "nms.pt"
+    torch.jit.script(Nms()).save(str(path))
+    boxes, scores = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.1]]), torch.tensor([0.9, 0.8])
+    with pytest.raises(RuntimeError) as info:
+        H.run_cpp(path, (boxes, scores))
+    message = str(info.value)
+    assert "torchvision::nms" in message and "built from source against LibTorch" in message and "\n" not in message
+
+
 # ---------------------------------------------------------------- building, with a stand-in compiler
 
 def test_builds_once_and_rebuilds_when_the_source_changes(fake):
