@@ -217,3 +217,15 @@ def test_a_dict_output_that_cannot_be_traced_gets_the_fix():
             return {"y": x * 2}
     verdict = H.DivergenceExplorer(DictOut(), "trace", example=torch.randn(2, 4)).state.verdict
     assert verdict.startswith("✘") and "strict=False" in verdict and "\n" not in verdict, verdict
+
+
+def test_a_loop_that_turns_another_number_of_times_is_not_the_same_path():
+    class WhileHalve(torch.nn.Module):
+        def forward(self, x):
+            while x.abs().max() > 1:
+                x = x / 2
+            return x
+    explorer = H.DivergenceExplorer(WhileHalve(), "trace", example=torch.tensor([[0.5, 3.0, -1.5, 2.0]]))
+    state = explorer.set(scales=[2.0])
+    assert state.verdict.startswith("✘") and "not as often: `x = x / 2` 3 times here, 2 on the example" in state.path
+    assert explorer.set(scales=[1.0]).path == "eager Python takes the same path as the example"

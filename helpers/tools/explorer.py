@@ -140,8 +140,17 @@ class _YourModel:
         if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.paths:
             return "", ""
         now, example = self.coverage.paths.pop("now"), self.coverage.paths["example"]
+        now_counts, example_counts = self.coverage.counts.pop("now", {}), self.coverage.counts.get("example", {})
         if now == example:
-            return "eager Python takes the same path as the example", "the example you passed"
+            differ = [(key, now_counts.get(key, 0), example_counts.get(key, 0)) for key in sorted(now)
+                      if now_counts.get(key, 0) != example_counts.get(key, 0)]
+            if not differ:
+                return "eager Python takes the same path as the example", "the example you passed"
+            (where, line), here, there = max(differ, key=lambda d: (abs(d[1] - d[2]), d[0][1]))  # the loop's body
+            text = linecache.getline(where, line).strip()
+            return (f"eager Python runs the same lines as the example, but not as often: `{text}` {here} time"
+                    f"{'s' if here != 1 else ''} here, {there} on the example (a loop turns another number of "
+                    "times)"), "the example you passed"
 
         def lines(keys):
             texts = [linecache.getline(f, n).strip() for f, n in sorted(keys)]

@@ -11,6 +11,7 @@ Pass ``source=SomeClass.forward`` to watch a function other than the model's own
 ``H.parity`` uses it to tell when a check never exercised a branch.
 """
 import ast
+import collections
 import functools
 import html
 import inspect
@@ -327,6 +328,7 @@ class LineCoverage:
         else:
             self.reason = f"a {type(model).__name__} has no Python source to watch"
         self.paths = {}  # label -> frozenset of (filename, line number)
+        self.counts = {}  # label -> {(filename, line number): how many times it ran}
         self.ran_codes = set()
 
     def watch(self, label):
@@ -368,14 +370,14 @@ class LineCoverage:
 
 class _Watch:
     def __init__(self, coverage, label):
-        self.coverage, self.label, self.lines = coverage, label, set()
+        self.coverage, self.label, self.lines = coverage, label, collections.Counter()
 
     def __enter__(self):
         codes, lines, ran = self.coverage.codes, self.lines, self.coverage.ran_codes
 
         def local(frame, event, arg):
             if event == "line":
-                lines.add((frame.f_code.co_filename, frame.f_lineno))
+                lines[(frame.f_code.co_filename, frame.f_lineno)] += 1  # how often, too: a loop's turns
             return local
 
         def on_call(frame, event, arg):
@@ -394,4 +396,5 @@ class _Watch:
         if self.active:
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
             self.coverage.paths[self.label] = frozenset(self.lines)
+            self.coverage.counts[self.label] = dict(self.lines)
         return False
