@@ -401,3 +401,20 @@ def test_an_unannotated_list_argument_gets_the_annotation_not_a_note_about_sizes
     result = report.results["script"]
     assert result.status == "diverges" and "xs: List[torch.Tensor]" in result.fix
     assert not any("shape checks" in note for note in result.notes) and not result.refuses_sizes
+
+
+def test_float_rounding_on_large_outputs_is_not_a_divergence_but_a_real_difference_is():
+    from helpers.tools.diagnose import _parity_verdict
+    model = nn.Linear(4, 4).eval()
+    inputs = {"example": (torch.randn(8, 4),), "x10": (torch.randn(8, 4) * 10,)}
+
+    class Rounded(nn.Module):  # a compiled copy's float32 rounding: 3e-5 apart where eager's values reach ~10
+        def forward(self, x):
+            return model(x) + 3e-5
+
+    class Off(nn.Module):
+        def forward(self, x):
+            return model(x) + 1e-2
+
+    assert _parity_verdict(model, Rounded(), inputs, "aoti", "")[0] == "ok"
+    assert _parity_verdict(model, Off(), inputs, "aoti", "")[0] == "diverges"
