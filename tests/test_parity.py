@@ -513,3 +513,24 @@ def test_a_dict_that_comes_back_as_a_tuple_is_noted():
     report = H.parity(DictOut(), TupleOut(), inputs=[x])
     assert report.all_close and any("code that reads the output by key breaks" in w for w in report.warnings)
     assert not H.parity(DictOut(), DictOut(), inputs=[x]).warnings
+
+
+def test_a_scripted_detector_is_compared_on_its_detections_and_its_lazy_cache_is_no_side_effect():
+    torchvision = pytest.importorskip("torchvision")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+            weights=None, weights_backbone=None, num_classes=5).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scripted = torch.jit.script(model)
+        image = torch.rand(3, 240, 320)
+        report = H.parity(model, scripted, inputs={"first": ([image],), "again": ([image],)}, label="scripted")
+    finally:
+        torch.set_num_threads(threads)
+    assert report.all_close and report.detections_only, report
+    assert any("(losses, detections)" in w for w in report.warnings)
+    assert report.state_settled and any("first call and left them alone" in w for w in report.warnings)
+    assert not any("<a LevelMapper>" in w and "unset" in w for w in report.warnings)

@@ -537,7 +537,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused))
     flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused), "side_effects": bool(getattr(report, "state_changes", None))}
+             "refuses_sizes": bool(refused), "side_effects": bool(getattr(report, "state_changes", None)) and not getattr(report, "state_settled", False)}
     if not wrong:
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]

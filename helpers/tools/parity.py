@@ -83,6 +83,12 @@ def _dict_as_sequence(a, b) -> bool:
     return False
 
 
+def _losses_and_detections(expected, got) -> bool:
+    """True for a scripted torchvision detector's answer: (losses dict, detections) where eager gives detections."""
+    return (isinstance(expected, list) and isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], dict)
+            and isinstance(got[1], list) and len(got[1]) == len(expected))
+
+
 def _nesting(value, limit: int = 60) -> str:
     """How an output nests, in a few characters: ``tuple(dict(2 keys), list(tensor))``."""
     def words(v):
@@ -217,8 +223,10 @@ def python_state(model) -> dict:
     """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return {}
-    return {f"{path}.{key}" if path else key: repr(value)
-            for path, module in model.named_modules() for key, value in plain_attributes(module).items()}
+    # a plain value as its repr; any other (a list of objects, a function) by its type: a change of kind shows too
+    return {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else f"<a {type(value).__name__}>"
+            for path, module in model.named_modules() for key, value in vars(module).items()
+            if not key.startswith("_") and key != "training"}
 
 
 def state_changes(before: dict, after: dict) -> list:
@@ -341,7 +349,9 @@ class ParityReport:
     training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
     self_divergent: bool = False  # eager gave two different answers to the same input
     state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
+    state_settled: bool = False  # they changed on the first call only (a lazy cache), not on every call
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
+    detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
 
     @property
     def all_close(self) -> bool:
@@ -412,10 +422,19 @@ class ParityReport:
                          f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
         if self.coverage_note:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        if self.detections_only:
+            notes.append(f"{self.names[1]} returns (losses, detections), as torchvision's detection models do when "
+                         "scripted; its detections, [1], were compared with eager's output: index [1] where you "
+                         "call it")
         if self.unkeyed:
             notes.append(f"{self.names[1]} returns {self.unkeyed}: the values match in order, but code that reads "
                          "the output by key breaks; rebuild the dict around the copy (its keys, in eager's order)")
-        if self.state_changes:
+        if self.state_changes and self.state_settled:
+            shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
+            notes.append(f"{self.names[0]} set some of its own Python attributes on its first call and left them "
+                         f"alone after ({shown}): a one-time set-up, such as a cache filled lazily, not a change "
+                         "on every call")
+        elif self.state_changes:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}): a side effect "
                          "is not an output, and this check compares outputs only, so it says nothing about whether "
@@ -553,12 +572,17 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
     coverage = LineCoverage(eager)
     state_before = python_state(eager)
+    state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
+    detector = type(eager).__module__.startswith("torchvision.models.detection")
+    detections_only = False
     rows, unkeyed = [], ""
     with torch.no_grad():
         for row_label, args in labelled:
             try:
                 with coverage.watch(row_label):
                     expected = eager(*args)
+                if state_first is None:
+                    state_first = python_state(eager)
             except Exception as error:
                 coverage.paths.pop(row_label, None)
                 if example is not None and row_label != "example":
@@ -575,6 +599,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
                                       error=_one_line(error), empty=empty, nan=nan, args=args))
                 continue
+            if detector and _losses_and_detections(expected, got):
+                got, detections_only = got[1], True
             exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
@@ -590,9 +616,11 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
-                        state_changes=state_changes(state_before, python_state(eager)),
+                        state_changes=state_changes(state_before, state_after := python_state(eager)),
+                        state_settled=len(rows) > 1 and state_first == state_after,
                         coverage_note=coverage.reason, same_path=coverage.same_path,
-                        training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed)
+                        training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
+                        detections_only=detections_only)
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
