@@ -421,3 +421,9 @@ def test_float_rounding_on_large_outputs_is_not_a_divergence_but_a_real_differen
 
     assert _parity_verdict(model, Rounded(), inputs, "aoti", "")[0] == "ok"
     assert _parity_verdict(model, Off(), inputs, "aoti", "")[0] == "diverges"
+
+
+def test_a_list_given_for_two_arguments_is_told_apart_from_a_tuple():
+    with pytest.raises(ValueError) as info:
+        H.diagnose(TwoInputs(), [torch.randn(3, 2), torch.tensor([0, 2])], routes=FAST, progress=False)
+    assert "a list is one argument, a tuple (x, y) is two" in str(info.value) and "\n" not in str(info.value)

@@ -37,7 +37,7 @@ import torch
 
 from ..course.failures import as_sentence, short_message
 from .input_variants import leaves
-from .parity import fresh_copy, parity, vary_inputs
+from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -639,7 +639,7 @@ class _Worker:
                 outcome = ("ok", fn(*args))
                 pickle.dumps(outcome)
             except Exception as error:  # noqa: BLE001 - reported to the parent, never raised there
-                outcome = ("error", f"{type(error).__name__}: {short_message(error, limit=160)}")
+                outcome = ("error", f"{type(error).__name__}: {short_message(error, limit=300)}")
             tmp = self.result_path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(outcome, f)
@@ -770,8 +770,8 @@ def _labelled_inputs(model, example, inputs):
                 probe(*args)
             except Exception as error:
                 if label == "example":
-                    raise ValueError(f"diagnose: the eager model fails on the example "
-                                     f"({short_message(error, limit=120)}): pass an input it accepts") from None
+                    raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
+                                     f"{argument_hint(args, error)}): pass an input it accepts") from None
                 skipped[label] = "the eager model rejects it"
                 continue
             usable[label] = args

@@ -14,6 +14,7 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 import copy
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,8 +259,16 @@ def eager_failure(model, args):
         with torch.no_grad():
             model(*args)
     except Exception as error:  # any failure means: this input is not one the model accepts
-        return _one_line(error)
+        return _one_line(error) + argument_hint(args, error)
     return None
+
+
+def argument_hint(args, error) -> str:
+    """A word on how inputs map to arguments, when forward missed one and the input was a list: '' otherwise."""
+    if re.search(r"missing \d+ required positional argument", str(error)) and len(args) == 1 \
+            and isinstance(args[0], list):
+        return "; a list is one argument, a tuple (x, y) is two"
+    return ""
 
 
 _require_callable, _eager_failure = require_callable, eager_failure
@@ -590,7 +599,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                     continue
                 what = "the example" if example is not None else f"input {row_label!r}"
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
-                                 f"{shapes(args)} ({_one_line(error)}): "
+                                 f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): "
                                  "pass inputs the eager model accepts") from None
             empty, nan = _is_empty(expected), _only_nan(expected)
             try:
