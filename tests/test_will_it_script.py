@@ -224,3 +224,10 @@ def test_a_tensor_input_is_one_argument_not_its_rows():
         assert attempt.verdict == "scripts" and attempt.note.startswith("Runs and matches eager"), attempt.note
     with pytest.raises(TypeError, match="takes a list of inputs"):
         attempt_script("def forward(self, x): return x", inputs=3)
+
+
+def test_a_list_input_is_one_argument_as_in_parity():
+    source = ("def forward(self, xs: List[torch.Tensor]):\n"
+              "    return xs[0] * 2 + xs[1]\n")
+    attempt = H.attempt_script(source, inputs=[[torch.randn(3), torch.randn(3)]])
+    assert attempt.ok and "matches eager" in attempt.note, (attempt, attempt.note)

@@ -49,8 +49,9 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
         pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
-    if pick.endswith(":") and pick in lines and lines.index(pick) + 1 < len(lines):
-        pick = f"{pick} {lines[lines.index(pick) + 1]}"  # a line that ends in a colon announces the next one
+    after = lines[lines.index(pick) + 1] if pick.endswith(":") and pick in lines[:-1] else ""
+    if after and not re.match(r'(File |Traceback|at |[~^])', after) and '.py", line' not in after:
+        pick = f"{pick} {after}"  # a line that ends in a colon announces the next one (unless it is a place in code)
     if len(pick) <= limit:
         return pick
     cut = pick[: limit - 1]

@@ -27,6 +27,7 @@ import torch
 
 from ..course.failures import as_sentence
 from .parity import fresh_copy
+from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
                       snippet_model)
 
@@ -156,7 +157,8 @@ def _module_source(source: str):
 
 
 def _argument_tuples(inputs) -> list:
-    """``inputs`` as a list of argument tuples: a tensor alone is one call with one argument, never its rows."""
+    """``inputs`` as a list of argument tuples: a tensor alone is one call with one argument, never its rows, and a
+    list inside is one argument (``[[x1, x2]]`` calls forward with the list)."""
     if inputs is None:
         return []
     if isinstance(inputs, torch.Tensor):
@@ -164,7 +166,8 @@ def _argument_tuples(inputs) -> list:
     if not isinstance(inputs, (list, tuple)):
         raise TypeError(f"attempt_script(inputs=...) takes a list of inputs, each a tensor or a tuple of arguments, "
                         f"got {type(inputs).__name__}")
-    return [(item,) if isinstance(item, torch.Tensor) else item for item in inputs]
+    # as parity reads them: a plain tuple is one entry per argument; a tensor, list or dict is one argument
+    return [item if type(item) is tuple or isinstance(item, _Call) else (item,) for item in inputs]
 
 
 def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=None) -> ScriptAttempt:
