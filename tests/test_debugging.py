@@ -140,3 +140,12 @@ def test_node_sources_explains_wrong_inputs():
         H.node_sources("graph")
     with pytest.raises(TypeError, match="cannot inline a bare graph"):
         H.node_sources(torch.jit.script(Gate()).graph, inlined=True)
+
+
+def test_path_map_on_a_model_of_two_inputs_says_so_in_one_line():
+    class TwoInputs(torch.nn.Module):
+        def forward(self, x, y):
+            return x + y
+    with pytest.raises(ValueError) as info:
+        H.path_map(TwoInputs(), "x + y")
+    assert "one tensor of two numbers" in str(info.value) and "\n" not in str(info.value)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from ..course.failures import short_message
+
 __all__ = ["record_path", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
 
@@ -217,7 +219,13 @@ def path_map(model, fragment: str, values=None) -> PathMap:
     name = ""
     for row, b in enumerate(values):
         for col, a in enumerate(values):
-            record = record_path(model, torch.stack([a, b]))
+            try:
+                record = record_path(model, torch.stack([a, b]))
+            except Exception as error:  # one line, never a traceback from inside the learner's model
+                raise ValueError(f"path_map calls the model on one tensor of two numbers, tensor([a, b]), and "
+                                 f"{type(model).__name__} fails on it ({type(error).__name__}: "
+                                 f"{short_message(error, 120)}): for other inputs use H.record_path(model, ...)") \
+                    from None
             taken[row, col] = record.ran(fragment)
             name = record.name
     return PathMap(values, taken, fragment, name)
