@@ -227,3 +227,23 @@ def test_show_keeps_the_spread_of_a_repeated_run():
     report = bench.summarise(runs, floors=[fake(4.0)] * 4, torches=[fake(4.0)], settings={"repeat": 3})
     again = bench.resummarise(json.loads(json.dumps(report)))
     assert again["notebooks"][0]["wall_s"] == 13.0 and again["notebooks"][0]["ratio_high"] == 4.0
+
+
+def test_a_kernel_that_leaves_a_request_unread_is_run_again_once_and_said_so(tmp_path):
+    runs = []
+
+    def runner(nb, timeout):
+        code = nb.cells[0].source
+        if code in (bench.FLOOR_CODE, bench.TORCH_CODE):
+            return fake(4.0)
+        runs.append(code)
+        if len(runs) == 1:  # the first run of the notebook: the kernel stood idle with the request unread
+            return fake(timeout, ok=False, error=f"cell 3: {bench.LOST} within {timeout:g} s")
+        return fake(8.0)
+
+    logged = []
+    report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, warmup=False,
+                              log=lambda *a, **k: logged.append(a[0]))
+    assert len(runs) == 2 and report["notebooks"][0]["wall_s"] == 8.0
+    assert report["settings"]["reruns"] == [f"{ALL[0]}: cell 3: {bench.LOST} within 600 s"]
+    assert any("running it again" in line for line in logged)
