@@ -389,7 +389,7 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
                    "work_beyond_floor": sum(r["ratio"] - 1 for r in rows),
                    "work_beyond_floor_today": work_today,
                    "work_beyond_floor_today_range": work_today_range,
-                   "cpu_s_per_learner": sum(r["cpu_s"] for r in rows),
+                   "cpu_s_per_learner": round(sum(r["cpu_s"] for r in rows), 2),
                    "peak_rss_mb_max": max((r["peak_rss_mb"] for r in rows), default=0.0)},
         "targets": TARGETS,
         "verdicts": {"notebooks_within_target": all(r["within_target"] for r in rows),
