@@ -187,14 +187,6 @@ def test_a_clean_migration_has_no_note_and_a_dropped_counter_is_named():
     clean = H.migrate(scripted(torch.nn.Linear(4, 3)), torch.randn(2, 4))
     assert clean.status == "ok" and not clean.parity.warnings and "read the notes" not in clean.parity.summary
 
-    class CountCalls(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            return x + self.calls
-
-    counting = H.migrate(scripted(CountCalls()), torch.randn(4, 4))
+    from models_with_state import CountsCalls
+    counting = H.migrate(scripted(CountsCalls()), torch.randn(4, 4))
     assert counting.status == "diverges" and any("prim::SetAttr" in note for note in counting.notes), counting
