@@ -6,7 +6,9 @@ the kernel: restart it and the files you exported are still there. A kernel hold
 with a lock file (``.kernel.lock``, holding its process id); a second kernel of the same notebook
 running at the same time gets ``<notebook>-2/`` (then ``-3/``...), and a lock left by a kernel that
 has exited is taken over. Nothing here ever deletes a file: only ``make clean`` does. Set
-``TS_WORKBOOK_WORK`` to put the work folders somewhere else (for example beside a read-only checkout).
+``TS_WORKBOOK_WORK`` to put the work folders somewhere else (for example beside a read-only checkout). It moves
+the work folders only: the build caches (``build/aoti``, ``build/executorch``) stay in the checkout, so make them
+there ahead with ``make aoti``, or pass ``cache_dir=`` to ``H.aoti_package`` and ``H.lower_to_pte``.
 
 ``atomic_path(path)`` gives a temporary name in the same folder and renames it into place only
 when the block succeeds, so a failed save never leaves a half-written file or spoils a good one.
