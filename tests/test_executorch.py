@@ -95,3 +95,22 @@ def test_a_model_in_training_mode_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ValueError, match="call model.eval"):
         H.aoti_package(model, torch.randn(2, 4), cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())  # nothing built, nothing recorded
+
+
+def test_a_dict_output_comes_back_a_dict(tmp_path):
+    class DictOut(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            y = self.lin(x)
+            return {"logits": y, "probs": y.softmax(-1)}
+
+    model, x = DictOut().eval(), torch.randn(2, 4)
+    run = H.pte_runner(H.lower_to_pte(model, (x,), name="dict_out", cache_dir=tmp_path))
+    out = run(x)
+    assert isinstance(out, dict) and list(out) == ["logits", "probs"]
+    assert torch.allclose(out["probs"], model(x)["probs"], atol=1e-6)
+    report = H.parity(model, run, inputs=[x], label="portable")
+    assert report.all_close and not report.unkeyed  # the keys came back: no note about reading by position

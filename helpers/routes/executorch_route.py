@@ -213,6 +213,15 @@ def cached_pte(model, example=None, dynamic_shapes=None, *, backend="portable", 
     return _pte(target, backend, False, key) if target.is_file() else None
 
 
+def _out_spec(executorch_program):
+    """How forward's outputs nest (a dict, a tuple ...), as text, so the runner can give them back that way; or None."""
+    try:
+        spec = executorch_program.exported_program().call_spec.out_spec
+        return torch.utils._pytree.treespec_dumps(spec) if spec is not None else None
+    except Exception:  # an older program without a readable spec: the runner gives the flat outputs
+        return None
+
+
 def _write_record(target, record) -> None:
     atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
@@ -232,7 +241,7 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
     with atomic_path(target) as temporary, open(temporary, "wb") as out:
         executorch_program.write_to_file(out)
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
-    _write_record(target, {"lower_seconds": seconds, **_stamp(backend)})
+    _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program), **_stamp(backend)})
     return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
 
 
@@ -360,6 +369,12 @@ class PteRunner:
             program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
             self.method = program.load_method("forward")
         self.load_seconds = time.perf_counter() - start
+        self.out_spec = None  # the model's output structure, recorded beside the .pte when it was lowered
+        try:
+            text = json.loads(self.path.with_suffix(".json").read_text()).get("out_spec")
+            self.out_spec = torch.utils._pytree.treespec_loads(text) if text else None
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
 
     def __call__(self, *inputs):
         with _quiet_native() as log:
@@ -371,6 +386,8 @@ class PteRunner:
                 # the runtime's reason is in its log, not in the exception: put it there
                 reason = [ln.split("] ", 1)[-1].strip() for ln in log.getvalue().splitlines() if "] " in ln]
                 raise RuntimeError(f"{error}: {'; '.join(reason)}" if reason else str(error)) from None
+        if self.out_spec is not None and self.out_spec.num_leaves == len(outputs):
+            return torch.utils._pytree.tree_unflatten(list(outputs), self.out_spec)  # a dict comes back a dict
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def __repr__(self):
