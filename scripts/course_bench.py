@@ -436,7 +436,8 @@ def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runne
         if not m.ok and LOST in str(m.error):
             # ipykernel 7 can leave a request unread while it stands idle (ipykernel issue #1554): that is not the
             # notebook's time. Say so, and run the same kernel step again, once.
-            log(f"  {label:<34} ✘ {m.error}: the kernel stood idle with the request unread; running it again", flush=True)
+            log(f"  {label:<34} ✘ {m.error}: the kernel stood idle with the request unread; running it again",
+                flush=True)
             reruns.append(f"{label}: {m.error}")
             m = runner(nb, timeout=timeout)
         log(f"  {label:<34} {m.wall_s:6.1f} s{'' if m.ok else '  ✘ ' + str(m.error)}", flush=True)

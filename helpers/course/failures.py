@@ -36,7 +36,7 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     that is not a generic opener. Torch's C++ bookkeeping is left out.
     """
     lines = [ln.strip() for ln in _CPP_BOOKKEEPING.sub("", str(error)).splitlines() if ln.strip()]
-    if "At:" in lines:  # a Python error raised through TorchScript ends with the Python frames it passed: not the message
+    if "At:" in lines:  # a Python error raised through TorchScript ends with the Python frames it passed
         lines = lines[:len(lines) - lines[::-1].index("At:") - 1]
     pick = None
     if fragment:

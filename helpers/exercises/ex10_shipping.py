@@ -72,7 +72,7 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
 
 
 def _operations_per_call(run, x: torch.Tensor) -> int:
-    """How many tensor operations one call of ``run`` on ``x`` dispatches (a loop over the rows runs more for more rows)."""
+    """How many tensor operations one call of ``run`` on ``x`` dispatches (a loop over rows runs more for more rows)."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
@@ -160,12 +160,13 @@ def check_running_sum_migrates(model) -> bool:
                 if kind == "prim::Loop" else "")
         print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
         return False
-    refused = [label for label in report.refused]
+    refused = list(report.refused)
     if report.status == "diverges" and not refused:
         print(f"✘ It converts, but the converted program {report.verdict}.")
         return False
     if refused:
-        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).{_size_branch_hint(model)}")
+        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)})."
+              f"{_size_branch_hint(model)}")
         return False
     loops = _still_loops(model)  # e.g. a torch.jit.is_scripting() path for the .pt, the loop kept for eager
     if loops:
@@ -204,7 +205,8 @@ def check_tempered_onnx(path) -> bool:
         return False
     ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in graph.input}
     for name, rank in ranks.items():  # names follow forward's order: a caller feeding by name trusts them
-        says = "images" if re.search(r"image|img", name, re.I) else "temperature" if re.search(r"temp", name, re.I) else None
+        says = ("images" if re.search(r"image|img", name, re.I) else
+                "temperature" if re.search(r"temp", name, re.I) else None)
         if says and rank != {"images": 4, "temperature": 1}[says]:
             print(f"✘ The input named {name} has {rank} dimension(s), so it is not the {says}: input_names follow "
                   "forward's order, (images, temperature). A caller feeding by name would swap them.")

@@ -71,6 +71,12 @@ def _untypeable_attribute(model) -> str:
     return ""
 
 
+def _reference(cfg, x):
+    """What ConfiguredHead computes for ``cfg`` on ``x``, with the weights every build gets (seed 0)."""
+    torch.manual_seed(0)
+    return ConfiguredHead(cfg)(x)
+
+
 def _eager_mistake(model, x, expected, cfg) -> str:
     """What the learner's eager model gets wrong against ConfiguredHead(cfg), before any scripting; '' if nothing."""
     try:
@@ -83,8 +89,7 @@ def _eager_mistake(model, x, expected, cfg) -> str:
         return f"Your model returns {what} with {cfg}; ConfiguredHead returns shape {tuple(expected.shape)}."
     if torch.allclose(got, expected, atol=1e-6):
         return ""
-    torch.manual_seed(0)
-    if torch.allclose(got, ConfiguredHead(HeadConfig())(x), atol=1e-6):
+    if torch.allclose(got, _reference(HeadConfig(), x), atol=1e-6):
         return (f"With {cfg} your model gives the default config's numbers: forward no longer reads the config "
                 "(a hard-coded scale, clip or activation).")
     i, j = divmod(int((got - expected).abs().argmax()), got.shape[1])
@@ -101,8 +106,7 @@ def check_configured_head(model_class) -> bool:
         return False
     x = torch.linspace(-3.0, 3.0, 24).reshape(4, 6)
     for cfg in _CONFIGS:
-        torch.manual_seed(0)
-        expected = ConfiguredHead(cfg)(x)
+        expected = _reference(cfg, x)
         try:
             model = _build(model_class, cfg, "check_configured_head")
         except TypeError:
@@ -198,8 +202,8 @@ def check_shipped_pool(ship) -> bool:
     traced = isinstance(copy, torch.jit.TopLevelTracedModule)
     warned = any(issubclass(w.category, torch.jit.TracerWarning)
                  and "x.shape[-1] > 8" in linecache.getline(w.filename, w.lineno) for w in caught)
-    trace_note = (" (a trace records the one path its example took; the tracer warned of it as it traced, "
-                  "about the `if` on the shape)" if warned else " (a trace records the one path its example took)")
+    why = ("" if not traced else " (a trace records the one path its example took; the tracer warned of it as it "
+           "traced, about the `if` on the shape)" if warned else " (a trace records the one path its example took)")
     torch.manual_seed(1)
     for n in _LENGTHS:
         x = torch.randn(3, n)
@@ -218,10 +222,9 @@ def check_shipped_pool(ship) -> bool:
             if isinstance(got, torch.Tensor) and got.shape == other.shape and torch.allclose(got, other, atol=1e-5):
                 took = (f"eager {'pools' if pools else 'does not pool'} there (`{n} > 8` is {pools}), your copy "
                         f"{'does not' if pools else 'does'}")
-                why = trace_note if traced else ""
                 print(f"✘ On length {n} the copy takes the other side of the branch: {took}{why}.")
             else:
-                print(f"✘ On length {n} the copy computes something else than eager{trace_note if traced else ''}.")
+                print(f"✘ On length {n} the copy computes something else than eager{why}.")
             return False
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")

@@ -334,9 +334,9 @@ def load_aoti(path, *, scratch=None):
     A compiled package runs whatever it is given: a float64 or a wrongly sized input gives wrong numbers with
     no error. So a package made by ``aoti_package`` comes back wrapped: each call first compares the inputs'
     dtypes, fixed sizes and the ranges of its dynamic sizes (its ``Dim``s) with what it was exported for (kept
-    beside it in its ``.json``) and raises a one-line ValueError on a mismatch. Torch's own switch for that, ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left
-    off: in this torch it also bounds the dynamic batch (to 2-15 for the digits CNN), refusing batches the
-    compiled code computes right (10 shows it with the C++ program, which turns the switch on).
+    beside it in its ``.json``) and raises a one-line ValueError on a mismatch. Torch's own switch for that,
+    ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left off: in this torch it also bounds the dynamic batch (to 2-15 for
+    the digits CNN), refusing batches the compiled code computes right (10 shows it with the C++ program, which turns the switch on).
     """
     path = Path(os.fspath(path))
     if path.suffix != ".pt2":

@@ -169,11 +169,11 @@ def _failure(program, code, stderr, model_path, kind):
     if code == 3 and "Unknown builtin op" in message:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")
         if "torchvision::" in reason:  # the pip wheel's library is built against Python torch, not bare LibTorch
-            return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The model "
-                                "calls torchvision's C++ operators; the library in torchvision's pip wheel links against torch's "
-                                "Python library (libtorch_python.so) and finds torch's libraries only through Python, "
-                                "so a LibTorch program needs torchvision built from source "
-                                "against LibTorch (its CMake build), passed as libraries=[path of that .so]")
+            return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The "
+                                "model calls torchvision's C++ operators; the library in torchvision's pip wheel links "
+                                "against torch's Python library (libtorch_python.so) and finds torch's libraries only "
+                                "through Python, so a LibTorch program needs torchvision built from source against "
+                                "LibTorch (its CMake build), passed as libraries=[path of that .so]")
         return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The model calls an "
                             "operator from a library: pass libraries=[path of its .so]")
     if code == 3:

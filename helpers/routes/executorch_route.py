@@ -369,12 +369,11 @@ class PteRunner:
             program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
             self.method = program.load_method("forward")
         self.load_seconds = time.perf_counter() - start
-        self.out_spec = None  # the model's output structure, recorded beside the .pte when it was lowered
+        text = _record(self.path).get("out_spec")  # the model's output structure, recorded when it was lowered
         try:
-            text = json.loads(self.path.with_suffix(".json").read_text()).get("out_spec")
             self.out_spec = torch.utils._pytree.treespec_loads(text) if text else None
-        except (OSError, ValueError, TypeError, KeyError):
-            pass
+        except (ValueError, TypeError, KeyError):  # a spec this torch cannot read: the flat outputs, as before
+            self.out_spec = None
 
     def __call__(self, *inputs):
         with _quiet_native() as log:

@@ -20,9 +20,8 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, leaves, vary_inputs
-from .input_variants import shapes
-from .parity import eager_failure, fresh_copy, parity, python_state, state_changes
+from .input_variants import as_args, leaves, shapes, vary_inputs
+from .parity import eager_failure, fresh_copy, output_scale, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
 
 class _DropNoCudaNotice(logging.Filter):
@@ -86,18 +85,8 @@ def _prepare(name, model, example, compile_backend):
     raise ValueError(name)
 
 
-def _leaves(out):
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, (tuple, list)):
-        return [t for o in out for t in _leaves(o)]
-    if isinstance(out, dict):
-        return [t for o in out.values() for t in _leaves(o)]
-    return []
-
-
 def _max_diff(a, b):
-    la, lb = _leaves(a), _leaves(b)
+    la, lb = leaves(a), leaves(b)
     if len(la) != len(lb) or any(x.shape != y.shape for x, y in zip(la, lb)):
         return math.inf
     diffs = []
@@ -250,10 +239,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
                   if [tuple(t.shape) for t in leaves(v)] == [tuple(t.shape) for t in leaves(inputs["example"])]}
     if name == "torch.compile":
         inputs = same_shape  # another shape would recompile, which is the compile's cost, not its answer
-    finite = [t[torch.isfinite(t)].abs().max().item() for t in leaves(reference)
-              if t.is_floating_point() and torch.isfinite(t).any()]
-    scale = max(finite, default=1.0)
-    report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * max(1.0, scale), label=name)
+    report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * output_scale(reference), label=name)
     row.parity, row.checked_on = report, [r.label for r in report.rows]
     if report.all_close:
         return True
@@ -314,7 +300,7 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
 def _check_output(row, out, reference):
     # A variant that computes something else is not a faster version of the model: say so in the table.
     row.max_abs_diff = _max_diff(out, reference)
-    scale = max((t.abs().max().item() for t in _leaves(reference) if t.numel()), default=1.0)
+    scale = max((t.abs().max().item() for t in leaves(reference) if t.numel()), default=1.0)
     if not row.max_abs_diff <= 1e-4 * max(1.0, scale):
         row.note = f"output differs from eager by {row.max_abs_diff:.3g}"
 

@@ -36,8 +36,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message
-from .input_variants import leaves
-from .parity import argument_hint, fresh_copy, parity, vary_inputs
+from .parity import argument_hint, fresh_copy, output_scale, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -493,12 +492,9 @@ def _output_scale(eager, inputs) -> float:
     with torch.no_grad():
         for args in (inputs.values() if isinstance(inputs, dict) else inputs):
             try:
-                out = model(*args)
+                largest = max(largest, output_scale(model(*args)))
             except Exception:  # an input eager rejects is parity's to report
                 continue
-            for t in leaves(out):
-                if t.is_floating_point() and t.numel() and torch.isfinite(t).any():
-                    largest = max(largest, t[torch.isfinite(t)].abs().max().item())
     return largest
 
 
@@ -537,7 +533,9 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused))
     flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused), "side_effects": bool(getattr(report, "state_changes", None)) and not getattr(report, "state_settled", False)}
+             "refuses_sizes": bool(refused),
+             "side_effects": (bool(getattr(report, "state_changes", None))
+                              and not getattr(report, "state_settled", False))}
     if not wrong:
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]
@@ -680,8 +678,8 @@ class _Worker:
 
 
 def _run_workers(workers: dict, at_most: int, on_end=lambda name: None) -> dict:
-    """Start each of ``workers`` (name -> (folder, time_limit, fn, *args)), at most ``at_most`` at a time, and wait for them
-    all; return name -> ended _Worker. ``on_end(name)`` is called as each one ends."""
+    """Start each of ``workers`` (name -> (folder, time_limit, fn, *args)), at most ``at_most`` at a time, and wait
+    for them all; return name -> ended _Worker. ``on_end(name)`` is called as each one ends."""
     waiting, running, ended = list(workers.items()), {}, {}
     try:
         while waiting or running:

@@ -129,7 +129,7 @@ class _YourModel:
     def call(self, eager, inputs):
         """``eager(*inputs)``, recording which lines of the model's Python ran, for ``path()``. One call per input:
         a model that changes its own state as it runs (a call counter) stays in step with its copy."""
-        self.coverage.paths.pop("now", None)
+        self.coverage.forget("now")
         if self.coverage.reason or not self.coverage.codes:
             return eager(*inputs)
         with self.coverage.watch("now"):
@@ -137,13 +137,13 @@ class _YourModel:
 
     def path(self):
         """(what eager Python did in the last ``call``, what it did on the example), from the lines that ran."""
-        if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.paths:
+        if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.counts:
             return "", ""
-        now, example = self.coverage.paths.pop("now"), self.coverage.paths["example"]
-        now_counts, example_counts = self.coverage.counts.pop("now", {}), self.coverage.counts.get("example", {})
+        now_counts, example_counts = self.coverage.forget("now"), self.coverage.counts["example"]
+        now, example = set(now_counts), set(example_counts)
         if now == example:
-            differ = [(key, now_counts.get(key, 0), example_counts.get(key, 0)) for key in sorted(now)
-                      if now_counts.get(key, 0) != example_counts.get(key, 0)]
+            differ = [(key, now_counts[key], example_counts[key]) for key in sorted(now)
+                      if now_counts[key] != example_counts[key]]
             if not differ:
                 return "eager Python takes the same path as the example", "the example you passed"
             (where, line), here, there = max(differ, key=lambda d: (abs(d[1] - d[2]), d[0][1]))  # the loop's body

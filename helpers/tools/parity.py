@@ -184,6 +184,14 @@ def _is_empty(output) -> bool:
     return not numbers and all(t.numel() == 0 for t in tensors)
 
 
+def output_scale(output) -> float:
+    """The largest finite |value| among an output's floating-point tensors, at least 1: what an absolute tolerance
+    is scaled by, so that float32 rounding on large outputs is not taken for a difference."""
+    finite = [t[torch.isfinite(t)].abs().max().item() for t in leaves(output)
+              if t.is_floating_point() and t.numel() and torch.isfinite(t).any()]
+    return max([1.0, *finite])
+
+
 def _only_nan(output) -> bool:
     """True when every number an output holds is NaN (NaN counts as equal to NaN here, so agreeing proves nothing)."""
     tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output]) if t.numel()]
@@ -205,10 +213,14 @@ def plain_value(value, depth: int = 0) -> bool:
     return False
 
 
+def _own_attributes(module) -> dict:
+    """A module's own Python attributes, by name: ``training`` and private ones left out."""
+    return {key: value for key, value in vars(module).items() if not key.startswith("_") and key != "training"}
+
+
 def plain_attributes(module) -> dict:
     """A module's own plain Python attributes (``training`` and private ones left out), by name."""
-    return {key: value for key, value in vars(module).items()
-            if not key.startswith("_") and key != "training" and plain_value(value)}
+    return {key: value for key, value in _own_attributes(module).items() if plain_value(value)}
 
 
 def fresh_copy(model):
@@ -226,8 +238,7 @@ def python_state(model) -> dict:
         return {}
     # a plain value as its repr; any other (a list of objects, a function) by its type: a change of kind shows too
     return {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else f"<a {type(value).__name__}>"
-            for path, module in model.named_modules() for key, value in vars(module).items()
-            if not key.startswith("_") and key != "training"}
+            for path, module in model.named_modules() for key, value in _own_attributes(module).items()}
 
 
 def state_changes(before: dict, after: dict) -> list:
@@ -593,7 +604,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 if state_first is None:
                     state_first = python_state(eager)
             except Exception as error:
-                coverage.paths.pop(row_label, None)
+                coverage.forget(row_label)
                 if example is not None and row_label != "example":
                     skipped[row_label] = f"the eager model itself rejects it: {_one_line(error)}"
                     continue

@@ -311,7 +311,8 @@ class LineCoverage:
 
     ``with coverage.watch(label): model(x)`` records one call; ``coverage.uncovered()`` lists
     ``(where, line number, text)`` of each line, in a method that ran, that no call ran;
-    ``coverage.paths`` maps each label to the set of lines it ran. ``coverage.reason`` is set
+    ``coverage.counts`` maps each label to how often each line ran, ``coverage.paths`` to the set of those
+    lines; ``coverage.forget(label)`` drops one call's record. ``coverage.reason`` is set
     (and nothing is recorded) when there is no Python to watch, e.g. for a scripted model.
     """
 
@@ -335,9 +336,17 @@ class LineCoverage:
                 self.codes[inner] = function.__qualname__
         else:
             self.reason = f"a {type(model).__name__} has no Python source to watch"
-        self.paths = {}  # label -> frozenset of (filename, line number)
         self.counts = {}  # label -> {(filename, line number): how many times it ran}
         self.ran_codes = set()
+
+    @property
+    def paths(self) -> dict:
+        """label -> frozenset of the (filename, line number) that call ran."""
+        return {label: frozenset(lines) for label, lines in self.counts.items()}
+
+    def forget(self, label) -> dict:
+        """Drop the record of the call ``label`` (a call that failed, a probe); returns its counts ({} if none)."""
+        return self.counts.pop(label, {})
 
     def watch(self, label):
         """A context manager recording the lines one call runs under ``label``."""
@@ -356,7 +365,7 @@ class LineCoverage:
         """
         if self.reason:
             return []
-        ran = set().union(*self.paths.values()) if self.paths else set()
+        ran = set().union(*self.counts.values())
         missing = {}
         for code, where in self.codes.items():
             owner = code if code in self.ran_codes else None
@@ -403,6 +412,5 @@ class _Watch:
     def __exit__(self, *exc):
         if self.active:
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
-            self.coverage.paths[self.label] = frozenset(self.lines)
             self.coverage.counts[self.label] = dict(self.lines)
         return False
