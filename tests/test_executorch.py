@@ -114,3 +114,14 @@ def test_a_dict_output_comes_back_a_dict(tmp_path):
     assert torch.allclose(out["probs"], model(x)["probs"], atol=1e-6)
     report = H.parity(model, run, inputs=[x], label="portable")
     assert report.all_close and not report.unkeyed  # the keys came back: no note about reading by position
+
+
+def test_the_xnnpack_bound_of_15_comes_from_torchs_cpu_convolution_kernels(tmp_path):
+    # what 10 says of its 15 images: lowered with mkldnn and nnpack switched off, the same XNNPACK .pte runs 16 and 64
+    model, example, dynamic = H.ship_spec("digits_cnn")
+    images, _ = H.load_digits("test")
+    with torch.backends.mkldnn.flags(enabled=False), torch.backends.nnpack.flags(enabled=False):
+        pte = H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="no_cpu_kernels", cache_dir=tmp_path,
+                             quiet=True)
+    runner = H.pte_runner(pte)
+    assert H.parity(model, runner, inputs=[images[:16], images[:64]], rtol=1e-4, atol=1e-5).all_close
