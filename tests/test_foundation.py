@@ -350,3 +350,23 @@ def test_a_message_put_into_a_sentence_ends_in_one_full_stop():
     assert as_sentence("needs a tensor.") == "needs a tensor."
     assert as_sentence("a message cut at its limit…") == "a message cut at its limit…"
     assert as_sentence("is it? ") == "is it?"
+
+
+def test_a_class_whose_scripting_failed_before_gets_the_reason_not_torchs_redefinition_error(tmp_path):
+    import importlib.util
+    source = tmp_path / "norms_model.py"
+    source.write_text("import torch\n\nclass Norms(torch.nn.Module):\n    def forward(self, h):\n"
+                      "        return h.norm(dim=1)  # a keyword TorchScript's norm overloads do not take\n")
+    spec = importlib.util.spec_from_file_location("norms_model", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    errors = []
+    for _ in range(2):
+        try:
+            torch.jit.script(module.Norms())
+        except Exception as error:
+            errors.append(error)
+    assert len(errors) == 2 and "Can't redefine method" in str(errors[1])  # torch keeps the half-made class
+    message = H.short_message(errors[1], limit=400)
+    assert message.startswith("scripting Norms failed earlier in this process"), message
+    assert len(message) < 160

@@ -45,6 +45,11 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
         # torch.export's input-structure mismatch: two tree specs, then the one readable sentence
         pick = next((ln for ln in lines if ln.startswith("Please check")), None)
         pick = f"the inputs are not structured like the example's. {pick}" if pick else None
+    redefined = next((found for ln in lines for found in [re.search(r"Can't redefine method: \w+ on class: "
+                                                                    r"[\w.]*?(\w+) ", ln)] if found), None)
+    if pick is None and redefined:  # torch keeps a class whose scripting failed: later attempts all say only this
+        pick = (f"scripting {redefined.group(1)} failed earlier in this process and torch kept the half-made class: "
+                "fix that first error (restart the kernel to see it again)")
     if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
         pick = lines[-1]
     if pick is None:
