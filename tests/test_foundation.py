@@ -370,3 +370,6 @@ def test_a_class_whose_scripting_failed_before_gets_the_reason_not_torchs_redefi
     message = H.short_message(errors[1], limit=400)
     assert message.startswith("scripting Norms failed earlier in this process"), message
     assert len(message) < 160
+    from helpers.routes.export_check import _export_hint
+    hint = _export_hint("script", errors[1])
+    assert "first error" in hint and "cannot compile" not in hint, hint  # not a claim about code nobody saw

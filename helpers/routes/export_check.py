@@ -297,6 +297,8 @@ def _export_hint(method, error) -> str:
     if "Tracing failed sanity checks" in str(error):
         return ("two traces of input 0 differ, so the model computes differently on each call (a counter it updates, "
                 "a random draw): a trace cannot hold that; keep such state out of forward, or script the model")
+    if method == "script" and "failed earlier in this process" in short_message(error):
+        return "fix the first error this class's scripting gave, then restart the kernel (torch keeps the half-made class)"
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
     return "this row shows the error's first line; run the export by hand to see the full traceback"
