@@ -61,6 +61,35 @@ class WhereLimiter(torch.nn.Module):
         return torch.where(peak > 1, x / peak, x)
 
 
+class InPlaceLimiter(torch.nn.Module):  # a first try that divides in place: it must not change the checker's inputs
+    def forward(self, x):
+        peak = x.abs().max()
+        if peak > 1:
+            x /= peak
+        return x
+
+
+class DoesNothing(torch.nn.Module):
+    def forward(self, x):
+        return x.clone()
+
+
+class CondDtypes(torch.nn.Module):  # branches of two dtypes: torch.cond refuses to merge them
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x, p: (x / p).half(), lambda x, p: x.clone(), (x, peak))
+
+
+class Float64Limiter(torch.nn.Module):
+    def forward(self, x):
+        return WhereLimiter()(x).double()
+
+
+class FlatLimiter(torch.nn.Module):
+    def forward(self, x):
+        return WhereLimiter()(x).flatten()
+
+
 @pytest.fixture(scope="module")
 def solution():
     return load_solution()
@@ -79,12 +108,32 @@ def test_limiter_solution_passes(solution, capsys):
     (ScalesOnlyWhenExported(), "kept only one branch"),
     (ClampLimiter(), "Keep what it computes"),
     (SwappedCond(), "Keep what it computes"),
-    (MaskLimiter(), "Keep what it computes"),
+    (MaskLimiter(), "returns torch.bool"),
 ])
 def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     assert not H.check_limiter_exports(model)
     out = capsys.readouterr().out
     assert out.startswith("✘") and says in out
+
+
+@pytest.mark.parametrize("model, says", [
+    (InPlaceLimiter(), "changed its input in place"),
+    (CondDtypes(), "must return the same dtype (section 1); yours give torch.float16 and torch.float32"),
+    (Float64Limiter(), "returns torch.float64"),
+    (FlatLimiter(), "gives shape (3,)"),
+])
+def test_limiter_feedback_names_the_mistake(model, says, capsys):
+    assert not H.check_limiter_exports(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out and "Keep what it computes" not in out, out
+
+
+def test_an_in_place_answer_leaves_the_checkers_inputs_as_they_were(capsys):
+    before = {k: v.clone() for k, v in H.LIMITER_INPUTS.items()}
+    assert not H.check_limiter_exports(InPlaceLimiter())
+    assert all(torch.equal(H.LIMITER_INPUTS[k], v) for k, v in before.items())
+    assert not H.check_limiter_exports(DoesNothing())  # so a model that does nothing is still refused
+    assert "Keep what it computes" in capsys.readouterr().out
 
 
 def test_limiter_with_where_passes_and_says_what_it_costs(capsys):
@@ -165,3 +214,20 @@ def test_tempered_separate_dims_are_refused_by_torch_with_the_fix():
     with pytest.raises(torch._dynamo.exc.UserError, match="must always be equal"), H.quiet_export():
         torch.export.export(H.TemperedDigits(), H.tempered_inputs(4),
                             dynamic_shapes={"images": {0: Dim("n")}, "temperature": {0: Dim("m")}})
+
+
+def test_tempered_mistakes_in_the_dims_and_shapes_are_named(capsys):
+    images, temperature = H.tempered_inputs(4)
+    capped = Dim("capped", max=100)
+    program = torch.export.export(H.TemperedDigits(), (images, temperature),
+                                  dynamic_shapes={"images": {0: capped}, "temperature": {0: capped}})
+    assert not H.check_tempered_digits_program(program)
+    assert "your Dim's max= leaves a batch of 297 out" in capsys.readouterr().out
+    assert not H.check_tempered_digits_program(program.module())
+    assert "not program.module()" in capsys.readouterr().out
+    batch = Dim("batch")
+    column = torch.export.export(H.TemperedDigits(), (images, temperature[:, None]),
+                                 dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})
+    assert not H.check_tempered_digits_program(column)
+    out = capsys.readouterr().out
+    assert "temperature argument was exported with 2 dimensions" in out and "(N,)" in out

@@ -26,7 +26,7 @@ COURSE_MAP = [
     Stop("06_limitations.ipynb", "Limitations", 40, "what TorchScript rejects, and the fixes"),
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 40, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 30, "four myths, three pitfalls, a self-check quiz"),
-    Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 40, "torch.export, ONNX, production patterns"),
+    Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 50, "torch.export, ONNX, production patterns"),
     Stop("10_shipping.ipynb", "Shipping in 2026", 90, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),
     Stop("11_your_model.ipynb", "Your own model", 30, "diagnose any model across every route; fix what it finds"),
 ]

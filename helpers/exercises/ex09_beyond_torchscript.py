@@ -1,4 +1,6 @@
 """Exercise checkers for 09_beyond_torchscript: make a model exportable; export a two-input model for every batch size."""
+import re
+
 import torch
 
 from ..digits import load_digits, load_digits_cnn
@@ -30,6 +32,56 @@ def _close(a, b) -> bool:
             and bool(torch.allclose(a, b, rtol=1e-5, atol=1e-6)))
 
 
+def _torch_cause(error) -> str:
+    """What a torch.cond error means, in one line, for the causes a learner meets here ('' for any other)."""
+    text = str(error)
+    if "input mutation" in text:
+        return ("a torch.cond branch changes its input in place (`x /= p`, `x.div_(p)`), which torch.cond refuses: "
+                "return a new tensor, e.g. x / p")
+    merged = re.search(r"expected same (\w+) but got ([\w.]+) and ([\w.]+?)\.?[\"')]", text)
+    if merged:
+        what, one, other = merged.groups()
+        return f"the two branches of torch.cond must return the same {what} (section 1); yours give {one} and {other}"
+    if "aliasing" in text:
+        return ("a torch.cond branch returns its input itself, which torch.cond refuses (aliasing): "
+                "return a new tensor instead, e.g. x.clone()")
+    return ""
+
+
+def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
+    """Why ``run`` (the eager model or the exported program) does not compute the limiter on ``x``, or None."""
+    want = reference_limiter(x)
+    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
+    try:
+        with torch.no_grad():
+            got = run(given)
+    except Exception as error:
+        cause = _torch_cause(error)
+        return (f"{who} fails on the {label} input {x.tolist()}: "
+                + (cause if cause else f"{type(error).__name__}: {short_message(error, 120)}"))
+    if not torch.equal(given, x):
+        return (f"{who} changed its input in place on the {label} input {x.tolist()} (`x /= peak` or a `_` method): "
+                "compute a new tensor instead, e.g. x / peak.")
+    if not isinstance(got, torch.Tensor):
+        return f"{who} returns {_describe(got)} on the {label} input; return one tensor, the input limited."
+    if got.shape != want.shape:
+        return (f"{who} gives shape {tuple(got.shape)} on the {label} input; the limiter keeps the input's shape, "
+                f"{tuple(want.shape)}.")
+    if got.dtype != want.dtype:
+        return f"{who} returns {got.dtype} on the {label} input; keep the input's dtype, {want.dtype}."
+    if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
+        return (f"{who} gives {got} for the {label} input {x.tolist()}, but the limiter must give {want}"
+                + (". Keep what it computes; change only how." if who == "In eager mode your model" else
+                   ": it seems to have kept only one branch."))
+    return None
+
+
+def _describe(obj) -> str:
+    if obj is None:
+        return "None"
+    return f"a {type(obj).__name__}"
+
+
 def check_limiter_exports(model) -> bool:
     """09: ``model`` computes ``reference_limiter`` and torch.export captures it for inputs in both regimes."""
     try:
@@ -37,45 +89,31 @@ def check_limiter_exports(model) -> bool:
     except TypeError as error:  # a wrong kind of argument: one line saying what to pass, not a traceback
         print(f"✘ {error}")
         return False
-    with torch.no_grad():
-        for label, x in LIMITER_INPUTS.items():
-            try:
-                got = model(x)
-            except Exception as error:
-                print(f"✘ Your model fails in eager mode on the {label} input {x.tolist()}: "
-                      f"{type(error).__name__}: {short_message(error, 120)}")
-                return False
-            if not _close(got, reference_limiter(x)):
-                print(f"✘ In eager mode your model gives {got} for the {label} input {x.tolist()}, "
-                      f"but the limiter must give {reference_limiter(x)}. Keep what it computes; change only how.")
-                return False
-    example = LIMITER_INPUTS["large, mixed signs"]
+    for label, x in LIMITER_INPUTS.items():
+        mistake = _limiter_mistake(model, label, x, "In eager mode your model")
+        if mistake:
+            print(f"✘ {mistake}")
+            return False
+    example = LIMITER_INPUTS["large, mixed signs"].clone()
     try:
         with quiet_export():
             program = torch.export.export(model, (example,))
     except Exception as error:
+        cause = _torch_cause(error)
         if type(error).__name__ == "GuardOnDataDependentSymNode":
             print("✘ Not yet: torch.export still stops at an `if` on a tensor's value (GuardOnDataDependentSymNode). "
                   "Replace it with torch.cond(condition, true_fn, false_fn, (x,)).")
-        elif "aliasing" in str(error):
-            print("✘ Almost: a torch.cond branch returns its input itself, which torch.cond refuses (aliasing). "
-                  "Return a new tensor instead, e.g. x.clone().")
+        elif cause:
+            print(f"✘ Almost: {cause}.")
         else:
             print(f"✘ torch.export fails: {type(error).__name__}: {short_message(error, 160)}")
         return False
     exported = program.module()
-    with torch.no_grad():
-        for label, x in LIMITER_INPUTS.items():
-            try:
-                got = exported(x)
-            except Exception as error:
-                print(f"✘ It exports, but the exported program fails on the {label} input {x.tolist()}: "
-                      f"{type(error).__name__}: {short_message(error, 120)}")
-                return False
-            if not _close(got, reference_limiter(x)):
-                print(f"✘ It exports, but the exported program gets the {label} input {x.tolist()} wrong "
-                      f"({got} instead of {reference_limiter(x)}): it seems to have kept only one branch.")
-                return False
+    for label, x in LIMITER_INPUTS.items():
+        mistake = _limiter_mistake(exported, label, x, "It exports, but the exported program")
+        if mistake:
+            print(f"✘ {mistake}")
+            return False
     uses_cond = any(getattr(node.target, "__name__", "") == "cond" for node in program.graph.nodes)
     how = ("the graph holds a torch.cond, so both branches travel with the program and only one runs"
            if uses_cond else "without torch.cond (computing both sides and selecting, e.g. torch.where, also works "
@@ -111,14 +149,43 @@ _SHARE_HINT = ("mark dimension 0 of both arguments as dynamic with one and the s
                "always be equal), and export with an example batch of 2 or more")
 
 
+def _argument_shape_mistake(program):
+    """Why ``program``'s arguments do not take the exercise's (images, temperature), or None: read from its inputs."""
+    try:
+        specs = [s.arg.name for s in program.graph_signature.input_specs
+                 if s.kind == torch.export.graph_signature.InputKind.USER_INPUT]
+        values = {n.name: n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder"}
+        shapes = [tuple(values[name].shape) for name in specs if isinstance(values.get(name), torch.Tensor)]
+    except Exception:  # a program this reading does not understand: let the calls below judge it
+        return None
+    if len(shapes) != 2:
+        return None  # another model (one argument, say): the calls below say so
+    wanted = {"images": 4, "temperature": 1}
+    for (name, dims), shape in zip(wanted.items(), shapes):
+        if len(shape) != dims:
+            example = "(N, 1, 8, 8)" if name == "images" else "(N,), one number per image"
+            return (f"The program's {name} argument was exported with {len(shape)} dimension"
+                    f"{'s' if len(shape) != 1 else ''}; the exercise passes {name} shaped {example}: export with "
+                    "the example H.tempered_inputs(4) gives.")
+    return None
+
+
 def check_tempered_digits_program(program) -> bool:
     """09: ``program`` is an ExportedProgram of ``TemperedDigits`` that runs any batch size from 1 to 297."""
+    if isinstance(program, torch.fx.GraphModule):
+        print("✘ Pass the ExportedProgram itself, as torch.export.export returns it, not program.module() "
+              "(a module made from it).")
+        return False
     if isinstance(program, torch.nn.Module):
         print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")
         return False
     if not isinstance(program, torch.export.ExportedProgram):
         what = f"the class {program.__name__}" if isinstance(program, type) else f"a {type(program).__name__}"
         print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave {what}.")
+        return False
+    shape_mistake = _argument_shape_mistake(program)
+    if shape_mistake:
+        print(f"✘ {shape_mistake}")
         return False
     eager = TemperedDigits()
     exported = program.module()
@@ -131,8 +198,14 @@ def check_tempered_digits_program(program) -> bool:
                 got = exported(images, temperature)
             except Exception as error:
                 message = short_message(error, 120)
-                hint = (_SHARE_HINT if "Guard failed" in message
-                        else "export H.TemperedDigits() itself, with its two arguments (images, temperature)")
+                bound = re.search(r"size\(\)\[0\] ([<>]=) (\d+)", message)
+                if bound:  # the batch is dynamic, but a Dim's max= or min= leaves this size out
+                    hint = (f"your Dim's {'max' if bound.group(1) == '<=' else 'min'}= leaves a batch of {size} out: "
+                            f"drop it, or make the range hold 1 to {largest}")
+                elif "Guard failed" in message:
+                    hint = _SHARE_HINT
+                else:
+                    hint = "export H.TemperedDigits() itself, with its two arguments (images, temperature)"
                 print(f"✘ A batch of {size} fails: {type(error).__name__}: {message} → {hint}.")
                 return False
             if not _close(got, eager(images, temperature)):
