@@ -231,3 +231,10 @@ def test_tempered_mistakes_in_the_dims_and_shapes_are_named(capsys):
     assert not H.check_tempered_digits_program(column)
     out = capsys.readouterr().out
     assert "temperature argument was exported with 2 dimensions" in out and "(N,)" in out
+
+
+def test_torchs_suggested_fix_for_one_dynamic_argument_fixes_the_size():
+    # 09's exercise prose: a suggestion such as `batch = 4` fixes the size instead of freeing it
+    with pytest.raises(torch._dynamo.exc.UserError, match=r"Suggested fixes:\s+batch = 4"), H.quiet_export():
+        torch.export.export(H.TemperedDigits(), H.tempered_inputs(4),
+                            dynamic_shapes={"images": {0: Dim("batch")}, "temperature": None})
