@@ -567,12 +567,13 @@ GALLERY = [
             """),
         error_type=OSError, fragment="Failed to get source for <function Out.__init__",
         why="The message sounds like a file problem, but the file is fine: `@dataclass` *writes* the "
-            "class's `__init__` at run time, so that method has no source for TorchScript to read. "
-            "A `typing.NamedTuple` with annotated fields compiles, and callers read it by name as "
-            "before (`out.logits`).",
+            "class's `__init__` at run time, so when TorchScript meets the class inside `forward`, that "
+            "method has no source to read. A `typing.NamedTuple` with annotated fields compiles, and "
+            "callers read it by name as before (`out.logits`). Scripting the dataclass itself first, "
+            "`torch.jit.script(Out)`, also works: torch then writes that `__init__`'s source itself.",
         inputs=lambda: [(_x(),)], same_as_broken=False),
     GalleryEntry(
-        key="dataclass_config", title="a config object kept on the model",
+        key="dataclass_config", title="a dataclass config kept on the model",
         broken=_src("""
             from dataclasses import dataclass
 
@@ -617,10 +618,13 @@ GALLERY = [
                     return y
             """),
         error_type=RuntimeError, fragment="failed to convert Python type",
-        why="TorchScript turns each attribute of the module into a typed value, and a config object "
-            "of your own class has no TorchScript type (the message says the attribute is missing, "
-            "then why). Copy the fields `forward` reads into plain attributes in `__init__`; the "
-            "config object can stay in Python, where the model is built.",
+        why="TorchScript turns each attribute of the module into a typed value, compiling the "
+            "attribute's class when it meets one. A plain class with typed attributes compiles; a "
+            "`@dataclass` met this way does not, because its `__init__` is written at run time and has "
+            "no source (the message says only that the attribute could not be converted). Copy the "
+            "fields `forward` reads into plain attributes in `__init__`; the config object can stay in "
+            "Python, where the model is built. Scripting the class first, `torch.jit.script(Config)`, "
+            "also works.",
         inputs=lambda: [(_x(),)]),
     GalleryEntry(
         key="enum_call", title="an Enum looked up by value in forward",
@@ -701,7 +705,8 @@ GALLERY = [
         why="TorchScript compiles every `@property` of the module, even one `forward` never reads, "
             "and here `next` over `self.parameters()` cannot be compiled. A property that compiles "
             "is fine (and `forward` may read it); list the others in the class attribute "
-            "`__jit_unused_properties__`, and they stay Python-only.",
+            "`__jit_unused_properties__` (or put `@torch.jit.unused` under `@property`), and they stay "
+            "Python-only.",
         inputs=lambda: [(_x(),)]),
     GalleryEntry(
         key="super_forward", title="super().forward(x) in forward",
@@ -813,8 +818,8 @@ GALLERY = [
                     return heads
             """),
         error_type=None, fragment="'head_{:02d}'", stage="differs",
-        why="No error and no warning: TorchScript's `str.format` fills a bare `{}` but leaves a "
-            "placeholder with a spec as it is, so every key here is the same text `'head_{:02d}'` "
+        why="No error and no warning: TorchScript's `str.format` fills only bare `{}` placeholders "
+            "and leaves any other (`{:02d}`, `{0}`) as it is, so every key here is the same text `'head_{:02d}'` "
             "and each head overwrites the last. Only comparing with eager PyTorch shows it. Build "
             "the text with `str`, `zfill` and `+` instead.",
         inputs=lambda: [(_x(),)]),
