@@ -569,8 +569,8 @@ GALLERY = [
         why="The message sounds like a file problem, but the file is fine: `@dataclass` *writes* the "
             "class's `__init__` at run time, so when TorchScript meets the class inside `forward`, that "
             "method has no source to read. A `typing.NamedTuple` with annotated fields compiles, and "
-            "callers read it by name as before (`out.logits`). Scripting the dataclass itself first, "
-            "`torch.jit.script(Out)`, also works: torch then writes that `__init__`'s source itself.",
+            "callers read it by name as before (`out.logits`). Passing the dataclass itself to "
+            "`torch.jit.script` first also works: torch then writes that `__init__`'s source itself.",
         inputs=lambda: [(_x(),)], same_as_broken=False),
     GalleryEntry(
         key="dataclass_config", title="a dataclass config kept on the model",
@@ -623,8 +623,8 @@ GALLERY = [
             "`@dataclass` met this way does not, because its `__init__` is written at run time and has "
             "no source (the message says only that the attribute could not be converted). Copy the "
             "fields `forward` reads into plain attributes in `__init__`; the config object can stay in "
-            "Python, where the model is built. Scripting the class first, `torch.jit.script(Config)`, "
-            "also works.",
+            "Python, where the model is built. Passing the class `Config` itself to `torch.jit.script` "
+            "first also works.",
         inputs=lambda: [(_x(),)]),
     GalleryEntry(
         key="enum_call", title="an Enum looked up by value in forward",
