@@ -13,8 +13,13 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 """
 import copy
 import html
+import io
 import math
+import os
 import re
+import signal
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -560,6 +565,71 @@ def _labelled_inputs(inputs, example):
     return labelled, {}
 
 
+def crashing_inputs(model, labelled, time_limit: float = 60.0) -> dict:
+    """Label -> why, for the inputs on which calling ``model`` takes the whole process down, or never returns.
+
+    Tried in a forked child, so this process survives. Needed for a TorchScript reference: a trace keeps no shape
+    checks (an LSTM's hidden size, say), and a variant that eager would refuse goes straight into torch's C++ code,
+    which can corrupt memory. The child runs the inputs in turn and tells which one it is on; a child that dies is
+    replaced for the inputs after the one that killed it. Empty where fork is not available."""
+    if not hasattr(os, "fork") or not labelled:
+        return {}
+    found, remaining = {}, list(labelled)
+    while remaining:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: nothing it does may reach this process, not even torch's crash message
+            os.close(read_end)
+            code = 0
+            try:
+                sys.stdout = sys.stderr = io.StringIO()  # a kernel's output streams belong to the parent
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                torch.set_num_threads(1)  # as DataLoader workers do: thread pools do not survive fork
+                with torch.no_grad():
+                    for i, (_, args) in enumerate(remaining):
+                        os.write(write_end, f"{i}\n".encode())
+                        try:
+                            model(*args)
+                        except Exception:  # an error is the caller's to report, not a crash
+                            pass
+                os.write(write_end, b"done\n")
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        deadline, seen, status = time.monotonic() + time_limit, b"", None
+        while status is None:
+            done, status_now = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = status_now
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                status = -1
+            else:
+                time.sleep(0.005)
+        while True:  # what the child wrote before it ended
+            chunk = os.read(read_end, 4096)
+            if not chunk:
+                break
+            seen += chunk
+        os.close(read_end)
+        lines = seen.decode().split()
+        if lines and lines[-1] == "done":
+            break
+        if not lines:  # it died before the first input: nothing to learn from it
+            break
+        last = int(lines[-1])
+        found[remaining[last][0]] = ("never returned" if status == -1 else
+                                     f"it takes the process down (signal {os.WTERMSIG(status)})"
+                                     if os.WIFSIGNALED(status) else "it ends the process")
+        remaining = remaining[last + 1:]
+    return found
+
+
 def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None) -> ParityReport:
     """Run ``eager`` and ``exported`` (the copy to check) on each input and compare their outputs.
 
@@ -590,6 +660,18 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     # the word for the reference: a TorchScript file or module is no eager model (10 compares with a legacy .pt)
     scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
     names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
+    if scripted_reference and example is not None:  # variants only: the example is the caller's own input
+        started = time.perf_counter()
+        with torch.no_grad():
+            try:
+                eager(*labelled[0][1])  # the example, first of the variants
+            except Exception:  # reported below, as for any reference
+                pass
+        limit = max(5.0, 50 * (time.perf_counter() - started))  # a variant 50 times slower than the example hangs
+        variants = [(k, a) for k, a in labelled if k != "example"]
+        for row_label, why in crashing_inputs(eager, variants, time_limit=limit).items():
+            skipped[row_label] = f"the TorchScript model cannot run it: {why}"
+        labelled = [(k, a) for k, a in labelled if k not in skipped]
     coverage = LineCoverage(eager)
     state_before = python_state(eager)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
