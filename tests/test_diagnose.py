@@ -427,3 +427,19 @@ def test_a_list_given_for_two_arguments_is_told_apart_from_a_tuple():
     with pytest.raises(ValueError) as info:
         H.diagnose(TwoInputs(), [torch.randn(3, 2), torch.tensor([0, 2])], routes=FAST, progress=False)
     assert "a list is one argument, a tuple (x, y) is two" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_number_argument_is_varied_so_a_copy_that_wrote_it_in_is_caught():
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+
+        def forward(self, x, scale: float = 2.0):
+            return self.fc(x) * scale
+
+    report = H.diagnose(Scaled().eval(), (torch.randn(2, 4), 3.0), routes=["trace", "script", "export"], progress=False)
+    assert "numbers changed" in report.inputs
+    assert report.status("script") == "ok" and report.status("export") == "diverges"
+    assert "scale == 3.0" in report.results["export"].reason
+    assert "torch.jit.trace takes tensors only" in report.results["trace"].fix

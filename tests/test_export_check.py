@@ -4,6 +4,7 @@ import typing
 
 import pytest
 import torch
+from typing import NamedTuple
 
 import helpers as H
 from helpers.routes import export_check
@@ -279,3 +280,38 @@ def test_a_trace_that_fails_its_sanity_check_says_what_differed(tmp_path):
     checks = H.export_roundtrip_checks(CountsCalls(), [torch.randn(3)], methods=("trace",), folder=tmp_path)
     assert checks["trace"].stage == "export" and "differed across invocations" in checks["trace"].error
     assert "computes differently on each call" in checks["trace"].hint
+
+
+class _Total(torch.nn.Module):
+    def forward(self, x):
+        return x.sum()
+
+
+def test_the_fresh_process_runs_with_the_callers_thread_count(tmp_path):
+    # another thread count sums in another order: a detector's boxes moved by 1e-3, a false "disagrees"
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        check = H.export_roundtrip_checks(_Total(), [torch.rand(2 ** 22)], methods=("script",), folder=tmp_path,
+                                          rtol=0, atol=0)[0]
+        assert check.ok, check
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Pair(NamedTuple):
+    logits: torch.Tensor
+    total: torch.Tensor
+
+
+class _NamedTupleOut(torch.nn.Module):
+    def forward(self, x) -> _Pair:
+        return _Pair(x * 2, x.sum())
+
+
+def test_a_namedtuple_output_comes_back_from_the_fresh_process(tmp_path):
+    # the class TorchScript makes for it cannot be pickled: its fields come back as a tuple, and nothing is left over
+    checks = H.export_roundtrip_checks(_NamedTupleOut(), [torch.randn(2, 4)], methods=("script", "trace"),
+                                       folder=tmp_path)
+    assert all(check.ok for check in checks), checks
+    assert not list(tmp_path.glob("*.tmp"))

@@ -53,6 +53,15 @@ def why(error):
         error = error.__cause__ or error.__context__
     return "\n".join(chain + logged)
 jobs, inputs_file, outputs_file = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+torch.set_num_threads(int(sys.argv[5]))  # the caller's: another count sums in another order (a detector's boxes moved 1e-3)
+def plain(value):  # a NamedTuple TorchScript made has a class pickle cannot find: send its fields as a tuple
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 inputs = torch.load(inputs_file, weights_only=True)
 results = {}
 try:  # libraries that register operators the files call (imports=...), as a deployment would import them
@@ -76,12 +85,16 @@ for method, path in jobs.items():
     with torch.no_grad():
         for args in inputs:
             try:
-                outputs.append(model(*args)); errors.append("")
+                outputs.append(plain(model(*args))); errors.append("")
             except Exception as error:
                 outputs.append(None); errors.append(f"{type(error).__name__}: {error}")
     results[method] = {"stage": "ran", "outputs": outputs, "errors": errors}
-torch.save(results, outputs_file + ".tmp")
-os.replace(outputs_file + ".tmp", outputs_file)  # whole or absent: the parent never reads a partial file
+try:
+    torch.save(results, outputs_file + ".tmp")
+    os.replace(outputs_file + ".tmp", outputs_file)  # whole or absent: the parent never reads a partial file
+finally:
+    if os.path.exists(outputs_file + ".tmp"):
+        os.remove(outputs_file + ".tmp")
 """
 
 
@@ -336,7 +349,7 @@ def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float, imports=()) -> 
     with atomic_path(inputs_file) as temporary:
         torch.save(inputs, temporary)
     arguments = ["-c", _RUNNER, json.dumps({m: str(p) for m, p in jobs.items()}), str(inputs_file), str(outputs_file),
-                 json.dumps(list(imports))]
+                 json.dumps(list(imports)), str(torch.get_num_threads())]
     try:  # forked from the waiting torch process: a new process that never imported the helpers or your classes
         # (for a .pt2 file, from the one that has also imported torch's loaders: torch's modules, nothing of yours)
         done = run_python(arguments, cwd=folder, timeout=timeout, export_loaders="export" in jobs)

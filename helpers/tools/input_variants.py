@@ -8,6 +8,7 @@ tensor inside, whatever its dtype, in ways that keep it valid:
 - integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around)
   and ``ints shifted`` (each value moved to the next one within the example's own range);
 - boolean tensors (masks): ``bools flipped``;
+- number arguments (an ``int`` or ``float`` passed as an argument of its own): ``numbers changed``;
 - ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
   rows (for a list of tensors: a list of N items).
 A variant that cannot be built is listed in ``.skipped`` with the reason, never dropped silently.
@@ -155,7 +156,17 @@ def _value_variants(args, floats, ints, bools):
                                        "valid (a token id, an index): pass inputs=[...] with other values")
     if bools:
         candidates["bools flipped"] = rebuild(args, lambda t: ~t if t.dtype == torch.bool else t)
+    numbers = [i for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if numbers:  # a number argument: a trace, torch.export or ONNX may have written the example's value in
+        candidates["numbers changed"] = tuple(_other_number(a) if i in numbers else a for i, a in enumerate(args))
     return candidates, skipped
+
+
+def _other_number(value):
+    """Another valid-looking value for a number argument: the next int, or a float moved by half its size plus 1."""
+    if isinstance(value, int):
+        return value + 1
+    return value * 1.5 + 1.0 if math.isfinite(value) else value
 
 
 def _batch_variants(args, batch_sizes):

@@ -78,12 +78,19 @@ def _same_nesting(a, b) -> bool:
     return not isinstance(b, (dict, tuple, list))
 
 
+def _is_namedtuple(value) -> bool:
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
+
+
 def _dict_as_sequence(a, b) -> bool:
-    """True when somewhere ``a`` holds a dict where ``b`` holds the sequence of its values (keys lost)."""
+    """True when somewhere ``a`` holds a dict (or a NamedTuple) where ``b`` holds the plain sequence of its values
+    (keys or field names lost)."""
     if isinstance(a, dict):
         if isinstance(b, dict):
             return any(_dict_as_sequence(a[k], b[k]) for k in a if k in b)
         return isinstance(b, (tuple, list))
+    if _is_namedtuple(a) and isinstance(b, (tuple, list)) and not _is_namedtuple(b):
+        return True
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return any(_dict_as_sequence(x, y) for x, y in zip(a, b))
     return False
@@ -101,7 +108,8 @@ def _nesting(value, limit: int = 60) -> str:
         if isinstance(v, dict):
             return f"dict({len(v)} key{'s' if len(v) != 1 else ''})" if v else "dict()"
         if isinstance(v, (tuple, list)):
-            return f"{type(v).__name__}({', '.join(words(x) for x in v[:4])}{', ...' if len(v) > 4 else ''})"
+            name = f"NamedTuple {type(v).__name__}" if _is_namedtuple(v) else type(v).__name__
+            return f"{name}({', '.join(words(x) for x in v[:4])}{', ...' if len(v) > 4 else ''})"
         return "tensor" if isinstance(v, torch.Tensor) else type(v).__name__
     text = words(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -453,7 +461,8 @@ class ParityReport:
                          "call it")
         if self.unkeyed:
             notes.append(f"{self.names[1]} returns {self.unkeyed}: the values match in order, but code that reads "
-                         "the output by key breaks; rebuild the dict around the copy (its keys, in eager's order)")
+                         "the output by key or field name (out.logits) breaks; rebuild the dict or NamedTuple around "
+                         "the copy (its keys or fields, in eager's order)")
         if self.state_changes and self.state_settled:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} set some of its own Python attributes on its first call and left them "
