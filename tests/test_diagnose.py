@@ -443,3 +443,19 @@ def test_a_number_argument_is_varied_so_a_copy_that_wrote_it_in_is_caught():
     assert report.status("script") == "ok" and report.status("export") == "diverges"
     assert "scale == 3.0" in report.results["export"].reason
     assert "torch.jit.trace takes tensors only" in report.results["trace"].fix
+
+
+def test_batch_sizes_eager_rejects_are_explained_once_with_what_to_do():
+    class StatefulLSTM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(8, 16, batch_first=True)
+
+        def forward(self, x, state: typing.Tuple[torch.Tensor, torch.Tensor]):
+            return self.lstm(x, state)
+
+    example = (torch.randn(2, 5, 8), (torch.zeros(1, 2, 16), torch.zeros(1, 2, 16)))
+    report = H.diagnose(StatefulLSTM().eval(), example, routes=["script"], progress=False)
+    note = next(n for n in report.notes if n.startswith("not compared"))
+    assert "batch 1, 3, 4 (the eager model rejects this variant: Expected hidden[0] size" in note
+    assert note.count("pass inputs=[...]") == 1

@@ -574,3 +574,16 @@ def test_a_namedtuple_that_comes_back_as_a_plain_tuple_is_named():
     traced = H.parity(model, torch.jit.trace(model, x), example=x)
     assert traced.all_close and "where eager returns NamedTuple _Pair" in str(traced)
     assert "NamedTuple" not in str(H.parity(model, torch.jit.script(model), example=x))  # script keeps the class
+
+
+def test_nan_on_one_side_only_is_named():
+    class NaNRow(torch.nn.Module):  # as a transformer's fast path does for a fully masked row
+        def forward(self, x):
+            return torch.where(x > 0, x, torch.full_like(x, float("nan")))
+
+    class Numbers(torch.nn.Module):
+        def forward(self, x):
+            return torch.where(x > 0, x, torch.zeros_like(x))
+
+    report = H.parity(NaNRow(), Numbers(), inputs=[torch.tensor([1.0, -1.0, -2.0])], label="traced")
+    assert not report.all_close and "eager gives NaN at 2 places where traced gives numbers" in str(report)

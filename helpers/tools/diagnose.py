@@ -772,11 +772,23 @@ def _labelled_inputs(model, example, inputs):
                 if label == "example":
                     raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
                                      f"{argument_hint(args, error)}): pass an input it accepts") from None
-                skipped[label] = "the eager model rejects it"
+                skipped[label] = f"the eager model rejects this variant: {short_message(error, limit=90)}"
                 continue
             usable[label] = args
         random = not _same_answers(fresh_copy(model)(*example), fresh_copy(model)(*example))
     return usable, skipped, random
+
+
+def _skipped_note(skipped: dict) -> str:
+    """One note for the inputs not compared; the batch sizes eager rejected share one explanation."""
+    rejected = [k for k, v in skipped.items() if k.startswith("batch ") and v.startswith("the eager model rejects")]
+    parts = [f"{k} ({v})" for k, v in skipped.items() if k not in rejected]
+    if rejected:
+        sizes = ", ".join(k.removeprefix("batch ") for k in rejected)
+        parts.append(f"batch {sizes} ({skipped[rejected[0]]}{' for the first' if len(rejected) > 1 else ''}: only "
+                     "tensors whose dimension 0 is the example's batch were resized, so pass inputs=[...] of other "
+                     "sizes yourself)")
+    return "not compared: " + "; ".join(parts)
 
 
 def _same_answers(a, b) -> bool:
@@ -854,7 +866,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
                          "no copy can match it exactly")
         notes.append(training_note)
     if skipped:
-        notes.append("not compared: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()))
+        notes.append(_skipped_note(skipped))
     results = []
     _warm_up(routes)
     bar = _Progress(routes, progress)

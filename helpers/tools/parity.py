@@ -128,7 +128,7 @@ def _key_note(a, b, path="out"):
     return ""
 
 
-def _compare_leaf(a, b, rtol, atol):
+def _compare_leaf(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     """(exact, close, largest absolute difference, note) for one pair of output leaves."""
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         if isinstance(a, (int, float)) and isinstance(b, torch.Tensor) and b.dim() == 0:
@@ -159,6 +159,12 @@ def _compare_leaf(a, b, rtol, atol):
         # integers (class indices, counts, ids) and bools: no tolerance, a neighbouring value is another answer
         return exact, bool((a64 == b64).all()), max_diff, note
     close = bool(torch.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True).all())
+    nan_a, nan_b = torch.isnan(a64), torch.isnan(b64)
+    if not close and (nan_a != nan_b).any():  # say which side gave NaN: an "inf" alone hides it
+        only_a, only_b = int((nan_a & ~nan_b).sum()), int((nan_b & ~nan_a).sum())
+        where = [f"{name} gives NaN at {count} place{'s' if count != 1 else ''} where {other} gives numbers"
+                 for count, name, other in ((only_a, *names), (only_b, *names[::-1])) if count]
+        note = "; ".join(filter(None, [note, *where]))
     return exact, close, max_diff, note
 
 
@@ -183,7 +189,7 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
     exact, close, worst, notes = True, True, 0.0, []
     for (path, x), (_, y) in zip(left, right):
-        e, c, d, n = _compare_leaf(x, y, rtol, atol)
+        e, c, d, n = _compare_leaf(x, y, rtol, atol, names)
         exact, close, worst = exact and e, close and c, max(worst, d)
         if n:
             notes.append(n if len(left) == 1 else f"{path}: {n}")
