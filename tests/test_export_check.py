@@ -315,3 +315,24 @@ def test_a_namedtuple_output_comes_back_from_the_fresh_process(tmp_path):
                                        folder=tmp_path)
     assert all(check.ok for check in checks), checks
     assert not list(tmp_path.glob("*.tmp"))
+
+
+class _LSTMOut(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 16, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x)[0]
+
+
+class _ListOut(torch.nn.Module):
+    def forward(self, x):
+        return [x * 2, x + 1]
+
+
+def test_tracer_warnings_from_torchs_own_checks_raise_no_caveat_and_a_list_output_gets_its_own(tmp_path):
+    lstm = H.export_roundtrip_checks(_LSTMOut().eval(), [torch.randn(2, 5, 8)], methods=("trace",), folder=tmp_path)
+    assert lstm[0].ok and not lstm[0].caveat  # the LSTM's input-size check warns inside torch's rnn.py
+    listed = H.export_roundtrip_checks(_ListOut(), [torch.ones(2)], methods=("trace",), folder=tmp_path)
+    assert listed[0].ok and "a list or dict output is right only while" in listed[0].caveat

@@ -329,11 +329,18 @@ def _export_and_save(model, example, method, path, dynamic_shapes) -> str:
         told = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
         for key in dict.fromkeys((str(w.message), w.filename, w.lineno) for w in told):  # still shown, once each
             warnings.warn_explicit(key[0], torch.jit.TracerWarning, key[1], key[2])
-        if told:
-            source = linecache.getline(told[0].filename, told[0].lineno).strip()
-            caveat = (f"the tracer warned ({short_message(told[0].message, 90)}"
+        container = next((w for w in told if "at the output of the tracer" in str(w.message)), None)
+        torch_dir = str(Path(torch.__file__).resolve().parent)
+        # a warning raised in torch's own modules is one of their checks (an LSTM's input size), not your path
+        yours = [w for w in told if not str(Path(w.filename).resolve()).startswith(torch_dir)]
+        if yours:
+            source = linecache.getline(yours[0].filename, yours[0].lineno).strip()
+            caveat = (f"the tracer warned ({short_message(yours[0].message, 90)}"
                       + (f", at `{source}`" if source else "") + "): the trace holds the path input 0 took, "
                       "and these inputs may all take it; add inputs that take the other paths, or script the model")
+        elif container is not None:
+            caveat = ("the tracer warned that a list or dict output is right only while its length and keys stay "
+                      "the same for every input: return a tuple, or script the model if they change")
     else:
         with quiet_export():  # hides the partial graph torch prints on failure; warnings still show
             exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
