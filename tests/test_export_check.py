@@ -336,3 +336,22 @@ def test_tracer_warnings_from_torchs_own_checks_raise_no_caveat_and_a_list_outpu
     assert lstm[0].ok and not lstm[0].caveat  # the LSTM's input-size check warns inside torch's rnn.py
     listed = H.export_roundtrip_checks(_ListOut(), [torch.ones(2)], methods=("trace",), folder=tmp_path)
     assert listed[0].ok and "a list or dict output is right only while" in listed[0].caveat
+
+
+class _Encoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, x, mask):
+        return self.encoder(x, src_key_padding_mask=mask)
+
+
+def test_a_transformer_whose_trace_fails_its_check_gets_the_grad_mode_cause(tmp_path):
+    mask = torch.zeros(2, 5, dtype=torch.bool)
+    mask[0, 3:] = True
+    check = H.export_roundtrip_checks(_Encoder().eval(), [(torch.randn(2, 5, 16), mask)], methods=("trace",),
+                                      folder=tmp_path)[0]
+    assert check.stage == "export" and "Tracing failed sanity checks" in check.error
+    assert "fast path" in check.hint and "torch.no_grad()" in check.hint and "counter" not in check.hint

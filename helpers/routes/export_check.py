@@ -307,9 +307,13 @@ def _export_hint(method, error) -> str:
     suggestion = torch_suggestion(error)
     if suggestion:
         return suggestion
+    if "Tracing failed sanity checks" in str(error) and "transformer.py" in str(error):
+        return ("the tracer's check runs without autograd, and nn.Transformer layers then take their fast path, so "
+                "the two traces differ: trace under torch.no_grad(), or script the model")
     if "Tracing failed sanity checks" in str(error):
         return ("two traces of input 0 differ, so the model computes differently on each call (a counter it updates, "
-                "a random draw): a trace cannot hold that; keep such state out of forward, or script the model")
+                "a random draw, a path chosen by whether autograd is on: the tracer's check runs without it): a "
+                "trace cannot hold that; keep such state out of forward, trace under torch.no_grad(), or script it")
     if method == "script" and "failed earlier in this process" in short_message(error):
         return "fix the first error this class's scripting gave, then restart the kernel (torch keeps the half-made class)"
     if method == "script":
