@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import warnings
+from typing import Optional, Tuple
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,33 @@ def test_a_clean_migration_has_no_note_and_a_dropped_counter_is_named():
     from models_with_state import CountsCalls
     counting = H.migrate(scripted(CountsCalls()), torch.randn(4, 4))
     assert counting.status == "diverges" and any("prim::SetAttr" in note for note in counting.notes), counting
+
+
+class _LSTMWithState(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 16, batch_first=True)
+
+    def forward(self, x, state: Tuple[torch.Tensor, torch.Tensor]):
+        return self.lstm(x, state)
+
+
+class _OptionalBias(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x, bias: Optional[torch.Tensor] = None):
+        y = self.fc(x)
+        if bias is not None:
+            y = y + bias
+        return y
+
+
+def test_a_failure_inside_torchs_own_modules_or_the_converter_gets_advice_that_leads_somewhere(tmp_path):
+    example = (torch.randn(2, 5, 8), (torch.zeros(1, 2, 16), torch.zeros(1, 2, 16)))
+    inside_torch = H.migrate(torch.jit.script(_LSTMWithState()), example)
+    assert inside_torch.status == "fails" and "inside torch's own rnn.py" in str(inside_torch)
+    assert "same shape" not in str(inside_torch)  # not advice to edit torch's code
+    converter_bug = H.migrate(torch.jit.script(_OptionalBias()), torch.randn(2, 4))
+    assert converter_bug.status == "fails" and "a bug of the converter, not of your model" in str(converter_bug)

@@ -245,7 +245,16 @@ def _failure(error, converter) -> MigrationFailure:
         except Exception:
             pass
     kind = kind or type(error).__name__
-    return MigrationFailure(kind, location, code, cause, _ADVICE.get(kind, _GENERIC_ADVICE))
+    advice = _ADVICE.get(kind, _GENERIC_ADVICE)
+    file = _FILE_LINE.search(str(node.sourceRange())) if node is not None else None
+    if file and "/torch/" in file.group(1).replace("\\", "/"):  # torch's own module (nn.LSTM's rnn.py): not yours to edit
+        module = Path(file.group(1)).stem
+        advice = (f"the construct is inside torch's own {module}.py, a module the converter cannot take as it is: "
+                  "export the model from its Python class with torch.export.export instead, or keep it on LibTorch")
+    elif "INTERNAL ASSERT FAILED" in str(error) or "INTERNAL ASSERT FAILED" in cause:
+        advice = ("torch's private converter failed inside itself (a bug of the converter, not of your model): "
+                  "export the model from its Python class with torch.export.export instead, or keep it on LibTorch")
+    return MigrationFailure(kind, location, code, cause, advice)
 
 
 def _sets_attributes(model) -> bool:
