@@ -459,3 +459,9 @@ def test_batch_sizes_eager_rejects_are_explained_once_with_what_to_do():
     note = next(n for n in report.notes if n.startswith("not compared"))
     assert "batch 1, 3, 4 (the eager model rejects this variant: Expected hidden[0] size" in note
     assert note.count("pass inputs=[...]") == 1
+
+
+def test_a_failing_line_inside_an_installed_library_is_recognised():
+    from helpers.tools.diagnose import _library_of
+    assert _library_of("torchvision/ops/boxes.py:86: keep = ...") == "torchvision"
+    assert _library_of("model.py:3: if x.sum() > 0:") == "" and _library_of("") == ""

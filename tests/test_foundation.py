@@ -373,3 +373,23 @@ def test_a_class_whose_scripting_failed_before_gets_the_reason_not_torchs_redefi
     from helpers.routes.export_check import _export_hint
     hint = _export_hint("script", errors[1])
     assert "first error" in hint and "cannot compile" not in hint, hint  # not a claim about code nobody saw
+
+
+def test_odd_inputs_to_the_path_tools_the_explorer_parity_and_the_pte_cache_get_one_line_that_says_what_to_pass():
+    import numpy as np
+
+    class ListOut(torch.nn.Module):
+        def forward(self, x):
+            return [x * 2, x + 1]
+
+    linear = torch.nn.Linear(3, 2)
+    with pytest.raises(TypeError, match=r"^path_map expects a model instance, got the class ListOut"):
+        H.path_map(ListOut, "return")
+    with pytest.raises(TypeError, match=r"^record_path: an input is a NumPy ndarray; pass tensors"):
+        H.record_path(linear, np.ones((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"model must be one of .* \(got 'model.pt'\); .* pass the model object itself"):
+        H.DivergenceExplorer("model.pt", "trace", example=torch.ones(2, 3))
+    with pytest.raises(TypeError, match=r"^parity: example= must be a tensor"):
+        H.parity(linear, linear, example=np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"^cached_pte: example is the model's input .* pass the name as name="):
+        H.cached_pte(linear, "hello")

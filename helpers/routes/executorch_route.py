@@ -198,6 +198,9 @@ def _pte(target, backend, lowered, key):
 def _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir, who):
     _check(model, backend, who)
     _check_name(name, who)
+    if example is not None and not isinstance(example, (torch.Tensor, tuple, list, dict)):
+        raise TypeError(f"{who}: example is the model's input (a tensor, or a tuple with one per argument), got a "
+                        f"{type(example).__name__}; pass the name as name=...")
     cache_dir = Path(cache_dir) if cache_dir is not None else PTE_CACHE_DIR
     key = pte_cache_key(model, example, dynamic_shapes)
     return cache_dir, key, _target(name, backend, key, cache_dir, decompose)

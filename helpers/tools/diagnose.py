@@ -313,6 +313,19 @@ def _learner_line(error: BaseException) -> str:
     return ""
 
 
+def _library_of(where: str) -> str:
+    """The installed package a ``where`` line points into ('torchvision/ops/boxes.py:86: ...'), or ''."""
+    first = where.split("/", 1)[0] if "/" in where.split(":", 1)[0] else ""
+    if not first.isidentifier():
+        return ""
+    import importlib.util
+    try:
+        spec = importlib.util.find_spec(first)
+    except (ImportError, ValueError):
+        return ""
+    return first if spec is not None and spec.origin and "site-packages" in spec.origin else ""
+
+
 def _gallery_fix(message: str, where: str = "") -> str:
     """The limitations gallery's fix for this error, when an entry matches it; else a known export hint.
 
@@ -569,7 +582,12 @@ def _run_route(route, model, example, inputs, folder, training_note):
         if message and type(cause).__name__ not in message:
             message = f"{type(cause).__name__}: {message}"
         where = _learner_line(cause) or _learner_line(error)
-        return RouteResult(route, "fails", reason=message, fix=_gallery_fix(str(cause), where),
+        fix = _gallery_fix(str(cause), where)
+        package = _library_of(where)
+        if package and fix:  # the fix would mean editing the library's code: say so instead
+            fix = (f"the failing line is in {package}'s own code, not yours: this model does not take the {route} "
+                   f"route as it is; use a route that worked here, or what {package} documents for exporting it")
+        return RouteResult(route, "fails", reason=message, fix=fix,
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,

@@ -174,6 +174,10 @@ class DivergenceExplorer:
         self.scales = [1.0]
         self.state = None
         if isinstance(model, str):
+            if model not in EXPLORER_MODELS:
+                raise ValueError(f"DivergenceExplorer: model must be one of {', '.join(EXPLORER_MODELS)} (got "
+                                 f"{model!r}); for your own model pass the model object itself (a file path is not "
+                                 "one), with example=...")
             if example is not None:
                 raise ValueError(f"DivergenceExplorer: example= is for your own model; the sample {model!r} "
                                  "brings its own example")

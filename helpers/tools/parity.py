@@ -562,7 +562,11 @@ def _labelled_inputs(inputs, example):
         raise ValueError("parity takes inputs=[...] or example=x, not both: "
                          "put the example in the inputs list if you want it checked too")
     if example is not None:
-        variants = vary_inputs(example)  # variants the eager model rejects are skipped by parity
+        try:
+            variants = vary_inputs(example)  # variants the eager model rejects are skipped by parity
+        except (TypeError, ValueError) as error:  # said as parity's, the function the learner called
+            raise type(error)(str(error).replace("vary_inputs: input 'example'", "parity: example=", 1)
+                              .replace("vary_inputs:", "parity:", 1)) from None
         return list(variants.items()), dict(variants.skipped)
     if inputs is None:
         raise ValueError("parity needs inputs to run: pass example=x (variants are made for you) or inputs=[x1, x2, ...]")

@@ -120,6 +120,9 @@ def record_path(model, *inputs, source=None) -> PathRecord:
     """Call ``model(*inputs)`` and count how many times each line of its Python ``forward`` runs."""
     if not inputs:
         raise TypeError("record_path needs the input(s) to call the model with, e.g. record_path(model, x)")
+    foreign = next((type(i) for i in inputs if type(i).__module__ == "numpy"), None)
+    if foreign is not None:  # torch's own message names linear() or whatever the first layer is
+        raise TypeError(f"record_path: an input is a NumPy {foreign.__name__}; pass tensors, e.g. torch.from_numpy(a)")
     function = _python_function(model, source)
     code = function.__code__
     try:
@@ -215,6 +218,10 @@ def path_map(model, fragment: str, values=None) -> PathMap:
     if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.numel() < 2:
         raise TypeError("path_map(values=...) takes a 1-D tensor of at least two numbers, e.g. torch.linspace(-3, 3, 25)")
     values = values.float()
+    try:  # the wrong kind of model (a class, a str) is said as such, before any call
+        _python_function(model, None)
+    except TypeError as error:
+        raise TypeError(str(error).replace("record_path", "path_map", 1)) from None
     taken = torch.zeros(len(values), len(values), dtype=torch.bool)
     name = ""
     for row, b in enumerate(values):
