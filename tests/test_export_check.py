@@ -355,3 +355,9 @@ def test_a_transformer_whose_trace_fails_its_check_gets_the_grad_mode_cause(tmp_
                                       folder=tmp_path)[0]
     assert check.stage == "export" and "Tracing failed sanity checks" in check.error
     assert "fast path" in check.hint and "torch.no_grad()" in check.hint and "counter" not in check.hint
+
+
+def test_an_exported_namedtuple_output_that_cannot_be_saved_gets_a_public_fix(tmp_path):
+    check = H.export_roundtrip_checks(_NamedTupleOut(), [torch.randn(2, 4)], methods=("export",), folder=tmp_path)[0]
+    assert check.stage == "export" and "return a tuple or a dict from forward" in check.hint
+    assert "_register_namedtuple" not in check.hint

@@ -304,6 +304,9 @@ def _export_hint(method, error) -> str:
     library = library_hint(error)
     if library:
         return library
+    if "serialize TreeSpec of namedtuple" in str(error):  # torch's own advice names a private function
+        return ("torch.export.save cannot store a NamedTuple output (its class is not registered): return a tuple or "
+                "a dict from forward, and rebuild the NamedTuple where you load the program")
     suggestion = torch_suggestion(error)
     if suggestion:
         return suggestion

@@ -62,6 +62,9 @@ _HINTS = (
     ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
                                                         "output, if its keys never change with the input"),
     ("is not a module", "use an nn.Module, or wrap the function in one"),
+    ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
+                                         "registered): return a tuple or a dict from forward, and rebuild the "
+                                         "NamedTuple where you load the program"),
     ("cannot be traced. only tensors", "torch.jit.trace takes tensors only: pass the number as a tensor, make it a "
                                        "constructor argument of the model, or script the model"),
 )
