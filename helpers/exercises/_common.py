@@ -1,8 +1,8 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
 import torch
 
-from ..course.failures import as_sentence
-from ..course.guards import model_instance
+from ..course.failures import as_sentence, short_message
+from ..course.guards import model_instance, with_article
 
 
 def same_tensor(got, want) -> bool:
@@ -22,3 +22,39 @@ def as_model(model, who):
     except TypeError as error:
         print(f"✘ {as_sentence(str(error))}")
         return None
+
+
+def describe(obj) -> str:
+    """A learner's answer in a few words: None, the class X, a Tensor ..."""
+    if obj is None:
+        return "None"
+    if isinstance(obj, type):
+        return f"the class {obj.__name__}"
+    return with_article(type(obj).__name__)
+
+
+def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda got: "", error_cause=lambda e: ""):
+    """(got, mistake) for ``run`` on a copy of ``x``, whose answer should be a tensor shaped and typed like ``want``.
+
+    ``mistake`` names the first of: an error, an in-place change of the input, not a tensor, another shape, another
+    dtype; it is None when those are right, and the values are the caller's to judge. ``said``: "{who} ... on the
+    {label} input" as the messages start; ``in_place`` and ``one_tensor``: what to do instead, in the exercise's words.
+    """
+    who, on = said
+    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
+    try:
+        with torch.no_grad():
+            got = run(given)
+    except Exception as error:
+        cause = error_cause(error) or f"{type(error).__name__}: {short_message(error, 120)}"
+        return None, f"{who} fails {on}: {cause}"
+    if not torch.equal(given, x):
+        return got, f"{who} changed its input in place {on}: {in_place}"
+    if not isinstance(got, torch.Tensor):
+        return got, f"{who} returns {describe(got)} {on}; {one_tensor}"
+    if got.shape != want.shape:
+        return got, (f"{who} gives shape {tuple(got.shape)} {on}; the answer has shape {tuple(want.shape)}"
+                     f"{shape_hint(got)}.")
+    if got.dtype != want.dtype:
+        return got, f"{who} returns {got.dtype} {on}; keep the input's dtype, {want.dtype}."
+    return got, None

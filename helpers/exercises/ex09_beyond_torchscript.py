@@ -7,6 +7,7 @@ from ..digits import load_digits, load_digits_cnn
 from ..routes.export_bridge import quiet_export
 from ..course.failures import short_message
 from ..course.guards import require_module
+from ._common import tensor_answer
 
 __all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports",
            "TemperedDigits", "tempered_inputs", "check_tempered_digits_program"]
@@ -51,35 +52,16 @@ def _torch_cause(error) -> str:
 def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     """Why ``run`` (the eager model or the exported program) does not compute the limiter on ``x``, or None."""
     want = reference_limiter(x)
-    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
-    try:
-        with torch.no_grad():
-            got = run(given)
-    except Exception as error:
-        cause = _torch_cause(error)
-        return (f"{who} fails on the {label} input {x.tolist()}: "
-                + (cause if cause else f"{type(error).__name__}: {short_message(error, 120)}"))
-    if not torch.equal(given, x):
-        return (f"{who} changed its input in place on the {label} input {x.tolist()} (`x /= peak` or a `_` method): "
-                "compute a new tensor instead, e.g. x / peak.")
-    if not isinstance(got, torch.Tensor):
-        return f"{who} returns {_describe(got)} on the {label} input; return one tensor, the input limited."
-    if got.shape != want.shape:
-        return (f"{who} gives shape {tuple(got.shape)} on the {label} input; the limiter keeps the input's shape, "
-                f"{tuple(want.shape)}.")
-    if got.dtype != want.dtype:
-        return f"{who} returns {got.dtype} on the {label} input; keep the input's dtype, {want.dtype}."
+    got, mistake = tensor_answer(run, x, want, (who, f"on the {label} input {x.tolist()}"),
+                                 in_place="(`x /= peak` or a `_` method): compute a new tensor instead, e.g. x / peak.",
+                                 one_tensor="return one tensor, the input limited.", error_cause=_torch_cause)
+    if mistake:
+        return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
         return (f"{who} gives {got} for the {label} input {x.tolist()}, but the limiter must give {want}"
                 + (". Keep what it computes; change only how." if who == "In eager mode your model" else
                    ": it seems to have kept only one branch."))
     return None
-
-
-def _describe(obj) -> str:
-    if obj is None:
-        return "None"
-    return f"a {type(obj).__name__}"
 
 
 def check_limiter_exports(model) -> bool:

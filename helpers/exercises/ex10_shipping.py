@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import with_article
 from ..digits import load_digits
+from ._common import describe as _describe, tensor_answer
 from .ex09_beyond_torchscript import TemperedDigits, tempered_inputs
 
 __all__ = ["reference_running_sum", "RUNNING_SUM_INPUTS", "check_running_sum_migrates", "check_tempered_onnx"]
@@ -33,34 +33,18 @@ def reference_running_sum(x: torch.Tensor) -> torch.Tensor:
     return total
 
 
-def _describe(obj) -> str:
-    if obj is None:
-        return "None"
-    if isinstance(obj, type):
-        return f"the class {obj.__name__}"
-    return with_article(type(obj).__name__)
-
-
 def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: bool):
     """Why ``run`` (eager or scripted) does not give the running sum of ``x``, or None when it does."""
     want = reference_running_sum(x)
-    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
-    try:
-        got = run(given)
-    except Exception as error:
-        return f"{who} fails on the {label} input: {type(error).__name__}: {short_message(error, 120)}"
-    if not torch.equal(given, x):
-        return (f"{who} changed its input in place on the {label} input (an in-place `+=` or `_` method on x or "
-                "on a row of it): add up into a new tensor instead, e.g. x.sum(0).")
-    if not isinstance(got, torch.Tensor):
-        return f"{who} returns {_describe(got)} on the {label} input; return one tensor, the sum of the rows."
-    if got.shape != want.shape:
-        hint = " (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)" \
-            if scripted and got.dim() == 0 else ""
-        return (f"{who} gives shape {tuple(got.shape)} on the {label} input; the running sum has shape "
-                f"{tuple(want.shape)}{hint}: add up the rows, i.e. over dimension 0.")
-    if got.dtype != want.dtype:
-        return f"{who} returns {got.dtype} on the {label} input; keep the input's dtype, {want.dtype}."
+    got, mistake = tensor_answer(
+        run, x, want, (who, f"on the {label} input"),
+        in_place="(an in-place `+=` or `_` method on x or on a row of it): add up into a new tensor instead, e.g. "
+                 "x.sum(0).",
+        one_tensor="return one tensor, the sum of the rows.",
+        shape_hint=lambda got: (" (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)"
+                                if scripted and got.dim() == 0 else "") + ": add up the rows, i.e. over dimension 0")
+    if mistake:
+        return mistake
     if not torch.allclose(got, want, atol=1e-5):
         partial = next((k for k in range(1, x.size(0)) if torch.allclose(got, x[:k].sum(0), atol=1e-5)), None)
         if partial is not None:  # e.g. x[:8].sum(0): a bound taken from the sizes tried so far
