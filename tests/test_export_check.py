@@ -4,9 +4,9 @@ import typing
 
 import pytest
 import torch
-from typing import NamedTuple
 
 import helpers as H
+from outside_models import NamedTupleOut
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
 from models_with_state import CountsCalls
@@ -299,19 +299,10 @@ def test_the_fresh_process_runs_with_the_callers_thread_count(tmp_path):
         torch.set_num_threads(before)
 
 
-class _Pair(NamedTuple):
-    logits: torch.Tensor
-    total: torch.Tensor
-
-
-class _NamedTupleOut(torch.nn.Module):
-    def forward(self, x) -> _Pair:
-        return _Pair(x * 2, x.sum())
-
 
 def test_a_namedtuple_output_comes_back_from_the_fresh_process(tmp_path):
     # the class TorchScript makes for it cannot be pickled: its fields come back as a tuple, and nothing is left over
-    checks = H.export_roundtrip_checks(_NamedTupleOut(), [torch.randn(2, 4)], methods=("script", "trace"),
+    checks = H.export_roundtrip_checks(NamedTupleOut(), [torch.randn(2, 4)], methods=("script", "trace"),
                                        folder=tmp_path)
     assert all(check.ok for check in checks), checks
     assert not list(tmp_path.glob("*.tmp"))
@@ -358,6 +349,6 @@ def test_a_transformer_whose_trace_fails_its_check_gets_the_grad_mode_cause(tmp_
 
 
 def test_an_exported_namedtuple_output_that_cannot_be_saved_gets_a_public_fix(tmp_path):
-    check = H.export_roundtrip_checks(_NamedTupleOut(), [torch.randn(2, 4)], methods=("export",), folder=tmp_path)[0]
+    check = H.export_roundtrip_checks(NamedTupleOut(), [torch.randn(2, 4)], methods=("export",), folder=tmp_path)[0]
     assert check.stage == "export" and "return a tuple or a dict from forward" in check.hint
     assert "_register_namedtuple" not in check.hint

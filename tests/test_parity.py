@@ -4,9 +4,9 @@ import warnings
 
 import pytest
 import torch
-from typing import NamedTuple
 
 import helpers as H
+from outside_models import NamedTupleOut
 
 
 @pytest.fixture(scope="module")
@@ -559,20 +559,11 @@ def test_a_traced_reference_that_would_crash_on_a_variant_is_skipped_not_run(tmp
     assert "batch 4" in report.skipped and "cannot run it" in report.skipped["batch 4"]
 
 
-class _Pair(NamedTuple):
-    logits: torch.Tensor
-    total: torch.Tensor
-
-
-class _NamedTupleOut(torch.nn.Module):
-    def forward(self, x) -> _Pair:
-        return _Pair(x * 2, x.sum())
-
 
 def test_a_namedtuple_that_comes_back_as_a_plain_tuple_is_named():
-    model, x = _NamedTupleOut(), torch.randn(2, 4)
+    model, x = NamedTupleOut(), torch.randn(2, 4)
     traced = H.parity(model, torch.jit.trace(model, x), example=x)
-    assert traced.all_close and "where eager returns NamedTuple _Pair" in str(traced)
+    assert traced.all_close and "where eager returns NamedTuple Pair" in str(traced)
     assert "NamedTuple" not in str(H.parity(model, torch.jit.script(model), example=x))  # script keeps the class
 
 
