@@ -380,3 +380,23 @@ def test_a_trace_wrong_only_on_the_larger_batch_size_is_not_timed_as_right():
         report = H.benchmark_model(BranchAboveTwo().eval(), torch.randn(2, 4), variants=["eager", "trace"],
                                    rounds=3, progress=False)
     assert "batch 4" in report["trace"].wrong and "computes something else" in report.describe("trace")
+
+
+class LazyScale(torch.nn.Module):
+    """Fills a cache on its first call, then leaves it alone; its trace keeps the example's branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = None
+
+    def forward(self, x):
+        if self.scale is None:
+            self.scale = 2.0
+        return x * self.scale if bool(x.sum() > 0) else -x
+
+
+def test_a_cache_filled_once_does_not_excuse_a_copy_that_diverges():
+    report = H.benchmark_model(LazyScale().eval(), torch.ones(2, 3), variants=["eager", "trace"], **FAST)
+    trace = report["trace"]
+    assert trace.verdict == "wrong" and "diverges from eager at 'negated'" in trace.wrong
+    assert not (trace.note or "").startswith("answers not compared")
