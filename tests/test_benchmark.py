@@ -169,6 +169,8 @@ def test_the_time_budget_caps_the_rounds_but_not_below_the_minimum():
                                block_seconds=0.001, progress=False)
     assert report.rounds == H.QUICK_SETTINGS["min_rounds"]
     assert len(report["script"].ratios) == report.rounds
+    # the title says that the minimum, not seconds=, set the time, and how to trade it for a rougher figure
+    assert "rounds took" in str(report) and "beyond seconds=1e-06" in str(report) and "rounds=3" in str(report)
 
 
 def test_torch_compile_row_with_a_quick_backend():

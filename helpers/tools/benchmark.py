@@ -194,14 +194,20 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
             scratch = tempfile.TemporaryDirectory(prefix="bench-") if work_dir is None else None
             extra = _prepare_cpp(model, fns.get("script+freeze"), example, rows, reference,
                                  threads, work_dir if scratch is None else scratch.name, label)
+        started = time.perf_counter()
         done = _measure_rounds(fns, rows, example, settings, bar, label, extra)
+        took = time.perf_counter() - started
+        over = ""
+        if 3 < done == settings["min_rounds"] and took > 2 * settings["seconds"]:  # the floor on rounds set the time
+            over = (f"{done} rounds took {took:.0f} s, beyond seconds={settings['seconds']:g}: the fewest whose "
+                    f"quartiles mean something; rounds=3 gives a rougher figure sooner")
     finally:
         torch.set_num_threads(old_threads)
         bar.close()
         if scratch is not None:
             scratch.cleanup()
     return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in leaves(example)], threads=threads,
-                           rounds=done, block_seconds=settings["block_seconds"])
+                           rounds=done, block_seconds=settings["block_seconds"], budget_note=over)
 
 
 def _parity_inputs(model, example):

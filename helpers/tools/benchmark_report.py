@@ -133,8 +133,9 @@ def _x(ratio) -> str:
 class BenchmarkReport:
     """What :func:`benchmark_model` measured: one :class:`VariantResult` per variant, in one run."""
 
-    def __init__(self, label, rows, *, input_shapes, threads, rounds, block_seconds):
+    def __init__(self, label, rows, *, input_shapes, threads, rounds, block_seconds, budget_note=""):
         self.label, self.rows = label, rows
+        self.budget_note = budget_note  # why the rounds took longer than seconds= asked, or ''
         self.input_shapes, self.threads, self.rounds, self.block_seconds = input_shapes, threads, rounds, block_seconds
 
     def __getitem__(self, name) -> VariantResult:
@@ -219,7 +220,7 @@ class BenchmarkReport:
     def _title(self) -> str:
         shapes = ", ".join("×".join(map(str, s)) for s in self.input_shapes)
         return (f"{self.label}: input {shapes}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
-                f"{self.rounds} interleaved rounds")
+                f"{self.rounds} interleaved rounds" + (f" ({self.budget_note})" if self.budget_note else ""))
 
     def __str__(self):
         rows = self.table_rows()
