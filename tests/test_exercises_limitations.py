@@ -101,7 +101,7 @@ def test_the_cases_reach_both_sides_of_the_clip():
 @pytest.mark.parametrize("model, words", [
     (StandardizeIgnoresEps, "the result changed on eps=0.5"),
     (StandardizeMeanNeverUpdated, "last_mean"),
-    (StandardizeReturnsMask, "the result changed"),
+    (StandardizeReturnsMask, "returns torch.bool"),
     (StandardizeNaN, "the result changed"),
     (StandardizeAsGiven, "still fails"),
     (StandardizeForgetsMean, "last_mean"),
@@ -288,3 +288,136 @@ def test_checkers_answer_odd_arguments_with_one_line(capsys, checker, answer, wo
     assert checker(answer) is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and words in out and out.count("\n") == 1
+
+
+# ---------------------------------------------------------------- wrong answers a learner really writes (second round)
+
+class StandardizeGood(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class StandardizeIgnoredForward(nn.Module):  # "make it script" by telling TorchScript to skip forward
+    @torch.jit.ignore
+    def forward(self, x, **options):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + options.get("eps", 1e-5))).clamp(-3.0, 3.0)
+
+
+class StandardizeClipsAbove(StandardizeGood):
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(max=3.0)
+
+
+class StandardizeInPlace(StandardizeGood):
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        x.sub_(self.last_mean)
+        return (x / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class StandardizeSqueezedMean(StandardizeGood):
+    def forward(self, x, eps: float = 1e-5):
+        mean = x.mean(dim=-1, keepdim=True)
+        self.last_mean = mean.squeeze(-1)
+        return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+@pytest.mark.parametrize("model, words", [
+    (StandardizeIgnoredForward, "compiled nothing"),
+    (StandardizeClipsAbove, "clips on both sides"),
+    (StandardizeInPlace, "in place"),
+    (StandardizeSqueezedMean, "has shape (3,)"),
+])
+def test_standardize_second_round(capsys, model, words):
+    from helpers.exercises import ex06_limitations as ex06
+    before = [x.clone() for _, x, _ in ex06._STANDARDIZE_CASES]
+    assert not H.check_standardize_scriptable(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out
+    assert "no longer kept" not in out  # only a missing last_mean is called missing
+    assert all(torch.equal(a, x) for a, (_, x, _) in zip(before, ex06._STANDARDIZE_CASES))  # inputs untouched
+
+
+class PeakInPlace(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()))
+        x /= self.peak
+        return x
+
+
+class PeakSigned(PeakInPlace):
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.max()))
+        return x / self.peak
+
+
+class PeakHalf(PeakInPlace):
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()))
+        return (x / self.peak).half()
+
+
+class PeakIgnoredForward(PeakInPlace):
+    @torch.jit.ignore
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()))
+        return x / self.peak
+
+
+@pytest.mark.parametrize("model, words", [
+    (PeakInPlace, "in place"),
+    (PeakSigned, "x.abs().max()"),
+    (PeakHalf, "torch.float16"),
+    (PeakIgnoredForward, "compiled nothing"),
+])
+def test_running_peak_second_round(capsys, model, words):
+    from helpers.exercises import ex06_limitations as ex06
+    before = [x.clone() for x in ex06._PEAK_INPUTS]
+    assert not H.check_running_peak(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out
+    assert all(torch.equal(a, x) for a, x in zip(before, ex06._PEAK_INPUTS))
+    assert H.check_running_peak(SOL06.PeakNormalize)  # and the course's inputs still judge the solution right
+
+
+def _clipper(decorator, body):
+    class Clipper(nn.Module):
+        def __init__(self, debug: bool = False):
+            super().__init__()
+            self.debug = debug
+            self.outside = 0
+
+        def forward(self, x):
+            if self.debug:
+                self.outside += self.count_outside(x)
+            return x.clamp(-1.0, 1.0)
+
+    Clipper.count_outside = decorator(body)
+    return Clipper
+
+
+def _count_at_least(self, x: torch.Tensor) -> int:
+    return int(np.sum(np.abs(x.numpy()) >= 1))
+
+
+def _count_as_float(self, x: torch.Tensor) -> float:
+    return float(np.sum(np.abs(x.numpy()) > 1))
+
+
+def test_clipper_second_round(capsys):
+    assert not H.check_saveable_debug_helper(_clipper(torch.jit.unused, _count_at_least))  # >= counts the limits
+    assert "should count the 2 values" in capsys.readouterr().out
+    assert not H.check_saveable_debug_helper(_clipper(torch.jit.unused, _count_as_float))
+    out = capsys.readouterr().out
+    assert "already carries @torch.jit.unused" in out and "-> int" in out and "Decorate the helper" not in out

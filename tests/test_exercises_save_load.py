@@ -207,3 +207,36 @@ def test_safe_loader_never_crashes_on_odd_input(capsys):
     assert "not the class DigitsCNN" in capsys.readouterr().out
     assert H.check_safe_weights_loader(lambda path: H.DigitsCNN) is False  # returns the class, not a model
     assert "returned the class DigitsCNN itself" in capsys.readouterr().out
+
+
+def test_safe_loader_needs_the_files_own_weights(capsys):
+    def ignores_the_file(path):  # a shortcut: the course's trained model, whatever the file holds
+        torch.load(path, weights_only=True)
+        return H.load_digits_cnn()
+
+    assert not H.check_safe_weights_loader(ignores_the_file)
+    out = capsys.readouterr().out
+    assert "not those of the weights in the file" in out and out.startswith("✘")
+    assert not H.check_safe_weights_loader(3)
+    assert "not an int" in capsys.readouterr().out
+
+
+def test_labelled_export_names_a_pickled_model_and_a_dtype(tmp_path, capsys):
+    whole = tmp_path / "whole.pt"
+    torch.save(H.load_digits_cnn(), whole)  # a whole module: weights_only=True refuses it as well
+    assert not H.check_labelled_export(whole)
+    out = capsys.readouterr().out
+    assert "whole pickled model" in out and "load it with torch.load" not in out
+
+    doubled = tmp_path / "double.pt"
+    torch.jit.save(torch.jit.script(H.load_digits_cnn().double()), str(doubled),
+                   _extra_files={"labels.json": json.dumps([f"d{i}" for i in range(10)])})
+    assert not H.check_labelled_export(doubled)
+    out = capsys.readouterr().out
+    assert "297 test digits" in out and "float32" in out and "interpreter" not in out
+
+    blank = tmp_path / "blank.pt"
+    torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(blank),
+                   _extra_files={"labels.json": json.dumps([" " * (i + 1) for i in range(10)])})
+    assert not H.check_labelled_export(blank)
+    assert "non-empty strings" in capsys.readouterr().out

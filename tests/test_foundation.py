@@ -368,7 +368,7 @@ def test_a_class_whose_scripting_failed_before_gets_the_reason_not_torchs_redefi
             errors.append(error)
     assert len(errors) == 2 and "Can't redefine method" in str(errors[1])  # torch keeps the half-made class
     message = H.short_message(errors[1], limit=400)
-    assert message.startswith("scripting Norms failed earlier in this process"), message
+    assert message.startswith("scripting Norms failed earlier in this kernel"), message
     assert len(message) < 160
     from helpers.routes.export_check import _export_hint
     hint = _export_hint("script", errors[1])

@@ -48,15 +48,15 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     redefined = next((found for ln in lines for found in [re.search(r"Can't redefine method: \w+ on class: "
                                                                     r"[\w.]*?(\w+) ", ln)] if found), None)
     if pick is None and redefined:  # torch keeps a class whose scripting failed: later attempts all say only this
-        pick = (f"scripting {redefined.group(1)} failed earlier in this process and torch kept the half-made class: "
-                "fix that first error (restart the kernel to see it again)")
+        pick = (f"scripting {redefined.group(1)} failed earlier in this kernel and torch kept the half-made class: "
+                "restart the kernel, then fix the first error")
     if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
         pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
-    after = lines[lines.index(pick) + 1] if pick.endswith(":") and pick in lines[:-1] else ""
+    after = lines[lines.index(pick) + 1] if pick.endswith((":", ",")) and pick in lines[:-1] else ""
     if after and not re.match(r'(File |Traceback|at |[~^])', after) and '.py", line' not in after:
-        pick = f"{pick} {after}"  # a line that ends in a colon announces the next one (unless it is a place in code)
+        pick = f"{pick} {after}"  # a line that ends in a colon or comma goes on in the next (unless that is a place in code)
     if len(pick) <= limit:
         return pick
     cut = pick[: limit - 1]

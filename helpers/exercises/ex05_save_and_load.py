@@ -4,6 +4,7 @@ Each checker prints one line starting with ✔ or ✘ that says what is right or
 and returns True or False.
 """
 import json
+import re
 import pathlib
 import tempfile
 import zipfile
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.failures import as_sentence, short_message
 from ..course.guards import with_article
 from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
 from ..digits import DigitsCNN, load_digits, load_digits_cnn
@@ -38,7 +40,8 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     except FileNotFoundError:
         return _fail(f"There is no file at {path}: did the torch.jit.save cell run, with this same path?")
     except (TorchScriptFileError, TypeError, IsADirectoryError) as error:
-        return _fail(f"{error} (save it with torch.jit.save(torch.jit.script(cnn), path, _extra_files=...))")
+        here = " Here: torch.jit.save(torch.jit.script(cnn), path, _extra_files=...)." if "torch.save" in str(error) else ""
+        return _fail(f"{as_sentence(str(error))}{here}")
     try:
         text = read_extra_files(path, labels_file)[labels_file]
     except ArchiveEntryError:
@@ -52,9 +55,9 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         looks_like_repr = text.lstrip().startswith(("[", "{", "(")) and "'" in text
         why = " That is Python's str() of a list (single quotes), not JSON." if looks_like_repr else ""
         return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}).{why} Write it with json.dumps(labels).")
-    if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x for x in labels):
-        return _fail(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
-                     f"it holds {type(labels).__name__} {str(labels)[:60]}.")
+    if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x.strip() for x in labels):
+        return _fail(as_sentence(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
+                     f"it holds {type(labels).__name__} {_shortened(labels)}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
     x, _ = load_digits("test")
@@ -62,7 +65,10 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         try:
             ours = model(x)
         except RuntimeError as error:
-            return _fail(f"The saved model fails on a batch of digits (1, 8x8 images): {str(error).splitlines()[0]}")
+            cause = short_message(error, 140)
+            hint = (" The test digits are float32: export the trained CNN as it is, without .double() or .half()."
+                    if re.search(r"double|half|bfloat16|dtype", cause, re.I) else "")
+            return _fail(f"The saved model fails on the {len(x)} test digits (each 1x8x8): {as_sentence(cause)}{hint}")
         expected = load_digits_cnn()(x)
     if not isinstance(ours, torch.Tensor) or ours.shape != expected.shape:
         return _fail(f"The saved model should return scores of shape {tuple(expected.shape)} for the test digits, "
@@ -74,6 +80,12 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     print(f"✔ The file carries the model and its labels: the first test digit reads as {first!r}, "
           "with no Python class and no separate label file needed.")
     return True
+
+
+def _shortened(value, limit: int = 60) -> str:
+    """``str(value)``, cut to ``limit`` characters with "…" when longer."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _extra_names(path) -> list:
@@ -110,6 +122,16 @@ def _not_a_model(returned) -> str:
     return f"Your function returned {with_article(type(returned).__name__)}: it should return the model, a H.DigitsCNN holding the saved weights."
 
 
+def _weights_of_our_own():
+    """The trained CNN with its weights nudged (seeded): a loader that ignores the file cannot give its answers."""
+    model = load_digits_cnn()
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+    return model
+
+
 def check_safe_weights_loader(load_weights) -> bool:
     """05, exercise 2: ``load_weights(path)`` returns a DigitsCNN with the saved weights, and refuses code.
 
@@ -122,26 +144,31 @@ def check_safe_weights_loader(load_weights) -> bool:
         return _fail(f"Pass your function load_weights, not the class {load_weights.__name__}: the function builds "
                      "the model and fills it.")
     if not callable(load_weights):
-        return _fail(f"Pass the function itself (no parentheses), not a {type(load_weights).__name__}.")
+        return _fail(f"Pass the function itself (no parentheses), not {with_article(type(load_weights).__name__)}.")
     with tempfile.TemporaryDirectory(prefix="check05-") as folder:
         folder = Path(folder)
         good, bad, marker = folder / "weights.pt", folder / "untrusted.pt", folder / "code_ran.txt"
-        trained = load_digits_cnn()
+        trained = _weights_of_our_own()
         torch.save(trained.state_dict(), good)
         try:
             model = load_weights(good)
         except Exception as error:  # any failure is the learner's to see, as one line
-            first = (str(error).splitlines() or [""])[0][:120]
             hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
                     "torch.load." if "constants.pkl" in str(error) else "")
-            return _fail(f"Loading a real state_dict failed: {type(error).__name__}: {first}.{hint}")
+            return _fail(f"Loading a real state_dict failed: {type(error).__name__}: "
+                         f"{as_sentence(short_message(error, 120))}{hint}")
         if not isinstance(model, DigitsCNN):
             return _fail(_not_a_model(model))
         x, _ = load_digits("test")
         with torch.inference_mode():
-            if not torch.equal(model.eval()(x), trained(x)):
-                return _fail("The returned model does not give the trained answers: did you load the state_dict "
-                             "into it with model.load_state_dict(state)?")
+            answers = model.eval()(x)
+            if not torch.equal(answers, trained(x)):
+                if torch.equal(answers, load_digits_cnn()(x)):
+                    return _fail("The returned model gives the course's trained CNN's answers, not those of the "
+                                 "weights in the file (the checker saved weights of its own): build a DigitsCNN and "
+                                 "load the file's state_dict into it.")
+                return _fail("The returned model does not give the answers of the weights in the file: did you load "
+                             "the state_dict into it with model.load_state_dict(state)?")
         torch.save({"weights": trained.state_dict(), "note": UntrustedPayload(marker)}, bad)
         returned = None
         try:
@@ -155,8 +182,8 @@ def check_safe_weights_loader(load_weights) -> bool:
                          "torch.load(path, weights_only=True), which refuses anything but tensors and plain data.")
         if not refused and (returned is None or isinstance(returned, DigitsCNN)):
             return _fail(f"For the file carrying code your function returned {'None' if returned is None else 'a model'} "
-                         "instead of raising: let torch.load's error through (don't catch it), so the caller knows "
-                         "the file was refused.")
+                         "instead of raising: torch.load(path, weights_only=True) raises on this file; if your code "
+                         "catches that error, let it through, so the caller knows the file was refused.")
         if not refused:
             return _fail("The untrusted file loaded without an error: make sure nothing but tensors can come back, "
                          "with torch.load(path, weights_only=True).")

@@ -5,6 +5,7 @@ expected behaviour, and prints one line starting with ✔ or ✘ that says what 
 returns True or False. A wrong answer never raises: the notebook keeps running.
 """
 import io
+import re
 
 import torch
 
@@ -12,6 +13,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
 from ..course.guards import model_instance
 from ..tools.gallery import script_error_line
+from ._common import tensor_answer
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
@@ -27,11 +29,13 @@ def _try_script(model, hint, hints=None):
     try:
         return _script(model)
     except Exception as error:  # the compile error is the feedback
+        if "Can't redefine method" in str(error):  # the message is about the kernel, not the code: no hint
+            hint = ""
         for fragment, better in (hints or {}).items():
             if fragment in str(error):
                 hint = better
                 break
-        print(f"✘ torch.jit.script still fails: {as_sentence(script_error_line(error))} {hint}")
+        print(f"✘ torch.jit.script still fails: {as_sentence(script_error_line(error))} {hint}".rstrip())
         return None
 
 
@@ -67,11 +71,40 @@ def _standardize(x, eps=1e-5):
     return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0), mean
 
 
+# Outliers on both sides, so that a clip on one side only shows; eps=0.5 so that a dropped eps shows.
 _STANDARDIZE_CASES = [
     ("a 3x5 batch", torch.linspace(-4.0, 6.0, 15).reshape(3, 5), {}),
-    ("a row with an outlier", torch.cat([torch.linspace(-0.5, 0.5, 19), torch.tensor([10.0])]).reshape(1, 20), {}),
+    ("a row with a large outlier", torch.cat([torch.linspace(-0.5, 0.5, 19), torch.tensor([10.0])]).reshape(1, 20), {}),
+    ("a row with a negative outlier", torch.cat([torch.linspace(-0.5, 0.5, 19), torch.tensor([-10.0])]).reshape(1, 20),
+     {}),
     ("eps=0.5", torch.linspace(-1.0, 1.0, 8).reshape(2, 4), {"eps": 0.5}),
 ]
+
+_MODIFIERS = {torch._jit_internal.FunctionModifiers.IGNORE: "@torch.jit.ignore",
+              torch._jit_internal.FunctionModifiers.UNUSED: "@torch.jit.unused"}
+
+
+def _compiled_forward(model, scripted) -> bool:
+    """True if ``forward`` was compiled; else print why (a decorator on forward itself leaves nothing compiled)."""
+    if scripted._c._has_method("forward"):
+        return True
+    decorator = _MODIFIERS.get(getattr(type(model).forward, "_torchscript_modifier", None), "a decorator")
+    print(f"✘ `forward` itself carries {decorator}, so TorchScript compiled nothing: the saved file has no forward "
+          "at all. Leave forward undecorated and change the constructs TorchScript rejects.")
+    return False
+
+
+def _wrong_mean(last, mean) -> str:
+    """What is wrong with the ``last_mean`` kept after a call ("" when it is the input's mean, shape included)."""
+    if not isinstance(last, torch.Tensor):
+        return ("`last_mean` is no longer kept: create it in `__init__` (e.g. `self.last_mean = torch.zeros(0)`) "
+                "so forward may update it.")
+    if last.shape != mean.shape:
+        return (f"`last_mean` has shape {tuple(last.shape)}; the original keeps the mean with keepdim=True, "
+                f"shape {tuple(mean.shape)} here.")
+    if not _same_tensor(last, mean):
+        return "`last_mean` holds other values than the mean of the last input: keep `x.mean(dim=-1, keepdim=True)`."
+    return ""
 
 
 def check_standardize_scriptable(model) -> bool:
@@ -80,32 +113,42 @@ def check_standardize_scriptable(model) -> bool:
     if model is None:
         return False
     scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.")
-    if scripted is None:
+    if scripted is None or not _compiled_forward(model, scripted):
         return False
     for label, x, kwargs in _STANDARDIZE_CASES:
         want, mean = _standardize(x, **kwargs)
-        try:
-            got = scripted(x, **kwargs)
-        except Exception as error:
-            hint = (" Keep `eps` as an argument: `eps: float = 1e-5`." if "eps" in str(error) else "")
-            print(f"✘ The scripted model fails on {label}: {script_error_line(error)}.{hint}")
+        got, mistake = tensor_answer(lambda given: scripted(given, **kwargs), x, want,
+                                     ("The scripted model", f"on {label}"),
+                                     in_place="compute a new tensor (`x - mean`), as the original does.",
+                                     one_tensor="return the clipped tensor, as the original does.",
+                                     error_cause=lambda error: _call_error(error))
+        if mistake:
+            print(f"✘ {as_sentence(mistake)}")
             return False
         if not _same_tensor(got, want):
+            low, high = float(want.min()), float(want.max())
+            clip = (" The original clips on both sides, to [-3, 3]." if low <= -3.0 or high >= 3.0 else "")
             print(f"✘ Scripts, but the result changed on {label}: keep the maths of Standardize as it is "
-                  "and change only what TorchScript rejects.")
+                  f"and change only what TorchScript rejects.{clip}")
             return False
-        last = getattr(scripted, "last_mean", None)
-        if not _same_tensor(last, mean):
-            print("✘ Scripts and computes the right values, but `last_mean` is no longer kept: create it in "
-                  "`__init__` (e.g. `self.last_mean = torch.zeros(0)`) so forward may update it.")
+        wrong = _wrong_mean(getattr(scripted, "last_mean", None), mean)
+        if wrong:
+            print(f"✘ Scripts and computes the right values, but {wrong}")
             return False
     print("✔ Right: it scripts, matches the original on every input, takes eps=..., and still keeps last_mean.")
     return True
 
 
+def _call_error(error) -> str:
+    """The one line to show for a failed call, with a hint when ``eps`` is the cause."""
+    hint = " Keep `eps` as an argument: `eps: float = 1e-5`." if "eps" in str(error) else ""
+    return f"{script_error_line(error)}.{hint}".replace("..", ".")
+
+
 # ---------------------------------------------------------------- exercise 2: state without globals
 
-# Inputs whose peaks go up, stay, then go up again, so that a peak reset on every call shows.
+# Inputs whose peaks go up, stay, then go up again, so that a peak reset on every call shows; the first has its
+# largest absolute value on the negative side, so that a peak without abs() shows.
 _PEAK_INPUTS = [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, -0.25]), torch.tensor([-4.0, 1.0, 3.0])]
 _PEAK_AFTER_LOAD = torch.tensor([2.0, -1.0])
 
@@ -120,6 +163,18 @@ def _peak_value(model):
     return None
 
 
+def _peak_hint(got, call) -> str:
+    """Which common mistake ``got`` (the answer to ``_PEAK_INPUTS[call]``) matches, as what to change."""
+    inputs = _PEAK_INPUTS[: call + 1]
+    x = inputs[-1]
+    if _same_tensor(got, x / x.abs().max()):
+        return "It divides by this call's own peak: keep the largest value seen over all calls, `max(self.peak, ...)`."
+    signed = max(0.0, *(float(i.max()) for i in inputs))
+    if signed and _same_tensor(got, x / signed):
+        return "It divides by the largest signed value: the peak is the largest absolute value, `x.abs().max()`."
+    return "Keep the largest absolute value seen over all calls: `max(self.peak, float(x.abs().max()))`."
+
+
 def check_running_peak(model) -> bool:
     """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load."""
     model = _answer(model, "check_running_peak")
@@ -128,7 +183,7 @@ def check_running_peak(model) -> bool:
     scripted = _try_script(model, "Keep the peak on the model (`self.peak`), not in a global.", hints={
         "Expected int but got float": "TorchScript gives `self.peak` the type of its value in `__init__`, "
                                       "and 0 is an int: start it at 0.0."})
-    if scripted is None:
+    if scripted is None or not _compiled_forward(model, scripted):
         return False
     if _peak_value(scripted) is None:
         print("✘ The scripted model has no number `peak`: create `self.peak = 0.0` in `__init__`.")
@@ -139,19 +194,21 @@ def check_running_peak(model) -> bool:
     peak = 0.0
     for i, x in enumerate(_PEAK_INPUTS):
         peak = max(peak, float(x.abs().max()))
-        try:
-            got = scripted(x)
-        except Exception as error:
-            print(f"✘ The scripted model fails when called: {script_error_line(error)}")
+        want = x / peak
+        got, mistake = tensor_answer(scripted, x, want, ("The scripted model", f"on call {i + 1}"),
+                                     in_place="divide into a new tensor (`x / self.peak`), not `x /= ...`.",
+                                     one_tensor="return the divided tensor.",
+                                     error_cause=lambda error: script_error_line(error))
+        if mistake:
+            print(f"✘ {as_sentence(mistake)}")
             return False
-        if not _same_tensor(got, x / peak):
-            print(f"✘ Call {i + 1}, x = {x.tolist()}: expected {(x / peak).tolist()} (the largest value so far "
-                  f"is {peak:g}), got {got.tolist() if isinstance(got, torch.Tensor) else got}. "
-                  "Keep the largest value seen over all calls: `max(self.peak, ...)`.")
+        if not _same_tensor(got, want):
+            print(f"✘ Call {i + 1}, x = {x.tolist()}: expected {want.tolist()} (the largest absolute value so far "
+                  f"is {peak:g}), got {got.tolist()}. {_peak_hint(got, i)}")
             return False
     try:
         loaded = _save_and_load(scripted)
-        got = loaded(_PEAK_AFTER_LOAD)
+        got = loaded(_PEAK_AFTER_LOAD.clone())
     except Exception as error:
         print(f"✘ It runs, but saving, loading and calling it again fails: {script_error_line(error)}")
         return False
@@ -165,7 +222,8 @@ def check_running_peak(model) -> bool:
 
 # ---------------------------------------------------------------- exercise 3: ignore or unused?
 
-_CLIPPER_X = torch.tensor([-3.0, -0.5, 0.25, 2.0])
+# Values exactly at the limits are not clipped: a count with `>=` instead of `>` shows.
+_CLIPPER_X = torch.tensor([-3.0, -1.0, -0.5, 0.25, 1.0, 2.0])
 
 
 def check_saveable_debug_helper(model_class) -> bool:
@@ -178,11 +236,15 @@ def check_saveable_debug_helper(model_class) -> bool:
     model = _answer(model_class, "check_saveable_debug_helper", debug=False)
     if model is None:
         return False
-    scripted = _try_script(model, "Decorate the helper that TorchScript cannot compile.", hints={
+    decorated = _MODIFIERS.get(getattr(getattr(model_class, "count_outside", None), "_torchscript_modifier", None))
+    hint = ("Decorate the helper that TorchScript cannot compile." if decorated is None else
+            f"The helper already carries {decorated}, so TorchScript now checks forward against its annotations: "
+            "`self.outside` is an int, so `count_outside` must be annotated `-> int`.")
+    scripted = _try_script(model, hint, hints={
         "Expected int but got Tensor": "TorchScript does not compile a decorated helper's body, so it trusts "
                                        "the helper's signature, and without annotations it assumes Tensors in "
                                        "and out. Annotate it: `(self, x: torch.Tensor) -> int`."})
-    if scripted is None:
+    if scripted is None or not _compiled_forward(model, scripted):
         return False
     try:
         loaded = _save_and_load(scripted)
@@ -190,7 +252,9 @@ def check_saveable_debug_helper(model_class) -> bool:
         hint = (" That is what @torch.jit.ignore does: the helper stays a Python call, which cannot be saved. "
                 "The deployed model never counts, so use @torch.jit.unused."
                 if "Could not export Python function" in str(error) else "")
-        print(f"✘ It scripts but cannot be saved: {script_error_line(error)}.{hint}")
+        python_call = re.search(r"Could not export Python function call '\w+'", str(error))
+        line = f"RuntimeError: {python_call.group(0)}" if python_call else script_error_line(error)
+        print(f"✘ It scripts but cannot be saved: {as_sentence(line)}{hint}")
         return False
     try:
         got = loaded(_CLIPPER_X)
@@ -226,8 +290,8 @@ def _how_the_helper_was_handled(model_class) -> str:
     modifier = getattr(helper, "_torchscript_modifier", None)
     kinds = torch._jit_internal.FunctionModifiers
     if modifier == kinds.UNUSED:
-        return ("@torch.jit.unused compiles the helper as 'raise an error', and its annotations let forward "
-                "type-check around the call.")
+        return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
+                "let forward type-check around the call.")
     if modifier is None and helper is not None:
         return "count_outside now compiles as it is, so no decorator was needed."
     return ""

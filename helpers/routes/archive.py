@@ -303,6 +303,17 @@ def torch_error_line(error, limit: int = 160) -> str:
 _TOO_NEW = re.compile(r"version (\d+), but the maximum supported version for reading is (\d+)")
 
 
+def _pickles_a_module(archive, names) -> bool:
+    """The archive's ``data.pkl`` names a class from ``torch.nn.modules``: a whole model, not tensors or a dict."""
+    import pickletools
+    entry = next(n for n in names if _inner(n) == "data.pkl")
+    try:
+        strings = [arg for _, arg, _ in pickletools.genops(archive.read(entry)) if isinstance(arg, str)]
+    except Exception:  # an unreadable pickle is not evidence of a model
+        return False
+    return any(s.startswith("torch.nn.modules") for s in strings)
+
+
 def load_torchscript(path, map_location="cpu"):
     """``torch.jit.load(path, map_location)``, with a one-line error that says what to do when the file is wrong.
 
@@ -320,8 +331,13 @@ def load_torchscript(path, map_location="cpu"):
         if bad is not None:
             raise TorchScriptFileError(f"{path.name} is damaged (entry {bad} fails its checksum): "
                                        "copy or download it again")
-    inner = {_inner(n) for n in names}
+        inner = {_inner(n) for n in names}
+        pickled_module = "data.pkl" in inner and _pickles_a_module(archive, names)
     if not any(n.startswith("code/") for n in inner) or "constants.pkl" not in inner:
+        if pickled_module:
+            raise TorchScriptFileError(f"{path.name} holds a whole pickled model, written by torch.save(model), not "
+                                       "torch.jit.save: torch.load(path, weights_only=True) refuses it too. Save "
+                                       "torch.jit.script(model) with torch.jit.save, or save model.state_dict()")
         if "data.pkl" in inner:
             raise TorchScriptFileError(f"{path.name} was written by torch.save (tensors or a state_dict), not "
                                        "torch.jit.save: load it with torch.load(path, weights_only=True) and "

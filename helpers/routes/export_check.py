@@ -317,7 +317,7 @@ def _export_hint(method, error) -> str:
         return ("two traces of input 0 differ, so the model computes differently on each call (a counter it updates, "
                 "a random draw, a path chosen by whether autograd is on: the tracer's check runs without it): a "
                 "trace cannot hold that; keep such state out of forward, trace under torch.no_grad(), or script it")
-    if method == "script" and "failed earlier in this process" in short_message(error):
+    if method == "script" and "failed earlier in this kernel" in short_message(error):
         return "fix the first error this class's scripting gave, then restart the kernel (torch keeps the half-made class)"
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"

@@ -185,7 +185,7 @@ def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
         else:
             text = "\n".join(ln for ln in lines if not ln.startswith(_OVERLOAD_LINES)) or text
     name = type(error).__name__
-    pick = short_message(text, limit=len(text) + 1, fragment=fragment)  # short_message only needs str(error)
+    pick = short_message(text, limit=len(text) + 400, fragment=fragment)  # no cut here (a rewording may be longer)
     pick = pick.rstrip(":")
     if pick.startswith(f"{name}:"):  # the interpreter repeats the type inside the text
         pick = pick[len(name) + 1:].strip()
