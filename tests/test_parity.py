@@ -473,11 +473,11 @@ class Counter(torch.nn.Module):
         return x * 2
 
 
-def test_a_python_side_effect_is_named_as_unchecked():
+def test_a_python_side_effect_a_function_cannot_keep_is_named():
     model = Counter()
     report = H.parity(model, lambda t: t * 2, inputs=[torch.ones(3), torch.zeros(2)], label="traced")
     assert report.all_close and report.state_changes == ["self.calls: 0 → 2"]
-    assert any("changed its own Python attributes" in w and "compares outputs only" in w for w in report.warnings)
+    assert any("changed its own Python attributes" in w and "does not keep them" in w for w in report.warnings)
     plain = H.parity(lambda t: t * 2, lambda t: t * 2, inputs=[torch.ones(3)])
     assert plain.state_changes == [] and not any("Python attributes" in w for w in plain.warnings)
 
@@ -578,3 +578,26 @@ def test_nan_on_one_side_only_is_named():
 
     report = H.parity(NaNRow(), Numbers(), inputs=[torch.tensor([1.0, -1.0, -2.0])], label="traced")
     assert not report.all_close and "eager gives NaN at 2 places where traced gives numbers" in str(report)
+
+
+class _CountingLinear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.lin(x)
+
+
+def test_parity_checks_eager_state_on_the_copy():
+    x = torch.randn(3, 4)
+    traced = _CountingLinear()
+    lost = H.parity(traced, torch.jit.trace(traced, x), example=x, label="traced")
+    assert lost.all_close and lost.state_lost == ["self.calls: the copy has no such attribute"]
+    assert any("does not keep them" in note for note in lost.warnings)
+    scripted = _CountingLinear()
+    kept = H.parity(scripted, torch.jit.script(scripted), example=x, label="scripted")
+    assert kept.all_close and kept.state_lost == [] and kept.state_changes
+    assert any("changed the same way" in note for note in kept.warnings)

@@ -85,7 +85,6 @@ class RouteResult:
     parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
-    side_effects: bool = False   # eager changed its own Python attributes while the copy was compared
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -151,14 +150,12 @@ class Diagnosis:
               + [r for r in ok if r != "trace" and ran[r].refuses_sizes] + [r for r in ok if r == "trace"])
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
-                "other answers than eager, or refuse inputs eager takes." if diverging else "")
+                "other answers than eager, refuse inputs eager takes, or lose state eager keeps." if diverging else "")
         if self.model_problem and diverging:  # the model, not the routes, explains the divergences: say that first
             return (f"Fix the eager model first, then diagnose again: {self.model_problem}. The routes that diverge "
                     f"({', '.join(diverging)}) may differ because of that, not because of the route.")
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
-            + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
-            + (" Your model changes its own Python attributes as it runs, which no route's check compares: "
-               "see its notes." if ran[r].side_effects else ""))
+            + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else ""))
         best = ok[0] if ok else None
         if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
@@ -533,7 +530,8 @@ def _refusal_advice(route, refused) -> str:
 
 def _parity_verdict(eager, copy_, inputs, label, training_note):
     """(status, reason, first divergence, notes, text, report, flags) from the course's parity checker;
-    ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes, side_effects).
+    ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes). A copy whose outputs
+    match but which loses state eager changes as it runs (a call counter) diverges.
 
     A copy that refuses another *batch size* with a shape guard is not silently wrong: it says so,
     and that becomes a note. A refusal of the example, of the learner's own inputs or of a value
@@ -551,9 +549,12 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused))
     flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused),
-             "side_effects": (bool(getattr(report, "state_changes", None))
-                              and not getattr(report, "state_settled", False))}
+             "refuses_sizes": bool(refused)}
+    lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
+    if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
+        notes = [n for n in notes if "does not keep them" not in n]  # the reason says it
+        return ("diverges", f"does not keep the state eager changes as it runs: {lost[0]}", "", notes, text, report,
+                flags)
     if not wrong:
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]

@@ -260,6 +260,41 @@ def python_state(model) -> dict:
             for path, module in model.named_modules() for key, value in _own_attributes(module).items()}
 
 
+_MISSING = "<missing>"
+
+
+def copy_state(copy_, keys) -> dict:
+    """The copy's values of eager's ``python_state`` keys ("block.calls"), as text; ``_MISSING`` where it has none.
+
+    A scripted copy keeps its module attributes under the same names; a traced or exported copy, an ONNX or
+    AOTInductor runner has none of them."""
+    found = {}
+    for key in keys:
+        value = copy_
+        for part in key.split("."):
+            try:
+                value = getattr(value, part)
+            except Exception:  # no such attribute (a ScriptModule raises AttributeError, others may raise more)
+                value = _MISSING
+                break
+        found[key] = value if value is _MISSING else repr(value) if plain_value(value) else f"<a {type(value).__name__}>"
+    return found
+
+
+def state_on_copy(changes_keys, before: dict, after: dict, copy_before: dict, copy_after: dict) -> list:
+    """``["self.calls: the copy has no such attribute", ...]``: how the copy fails to keep eager's changed state."""
+    lost = []
+    for key in changes_keys:
+        if copy_after.get(key, _MISSING) == _MISSING:
+            lost.append(f"self.{key}: the copy has no such attribute")
+        elif copy_before.get(key) == copy_after.get(key) and before.get(key) != after.get(key):
+            lost.append(f"self.{key}: stays {copy_after[key]} on the copy, while eager's went "
+                        f"{before.get(key, 'unset')} → {after.get(key, 'unset')}")
+        elif copy_after.get(key) != after.get(key):
+            lost.append(f"self.{key}: {copy_after[key]} on the copy, {after.get(key, 'unset')} in eager")
+    return lost
+
+
 def state_changes(before: dict, after: dict) -> list:
     """``["self.calls: 0 → 3", ...]``: what changed between two ``python_state`` snapshots, by attribute name."""
     return [f"self.{k}: {before.get(k, 'unset')} → {after.get(k, 'unset')}"
@@ -389,6 +424,7 @@ class ParityReport:
     self_divergent: bool = False  # eager gave two different answers to the same input
     state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
     state_settled: bool = False  # they changed on the first call only (a lazy cache), not on every call
+    state_lost: list = field(default_factory=list)  # how the copy fails to keep those changes (empty: it keeps them)
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
 
@@ -474,11 +510,14 @@ class ParityReport:
             notes.append(f"{self.names[0]} set some of its own Python attributes on its first call and left them "
                          f"alone after ({shown}): a one-time set-up, such as a cache filled lazily, not a change "
                          "on every call")
+        elif self.state_changes and self.state_lost:
+            shown = "; ".join(self.state_lost[:3]) + ("; ..." if len(self.state_lost) > 3 else "")
+            notes.append(f"{self.names[0]} changed its own Python attributes while running, and the {self.names[1]} "
+                         f"copy does not keep them ({shown}): the outputs above match, the state does not travel")
         elif self.state_changes:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
-            notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}): a side effect "
-                         "is not an output, and this check compares outputs only, so it says nothing about whether "
-                         f"the {self.names[1]} copy keeps that state: check it on the copy")
+            notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}), and the "
+                         f"{self.names[1]} copy's attributes of the same names changed the same way")
         return notes
 
     def __bool__(self):  # so that `assert H.parity(...)` means what it says
@@ -693,6 +732,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         labelled = [(k, a) for k, a in labelled if k not in skipped]
     coverage = LineCoverage(eager)
     state_before = python_state(eager)
+    copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detector = type(eager).__module__.startswith("torchvision.models.detection")
     detections_only = False
@@ -739,6 +779,10 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
                         state_changes=state_changes(state_before, state_after := python_state(eager)),
                         state_settled=len(rows) > 1 and state_first == state_after,
+                        state_lost=state_on_copy([k for k in sorted(set(state_before) | set(state_after))
+                                                  if state_before.get(k) != state_after.get(k)],
+                                                 state_before, state_after, copy_before,
+                                                 copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
                         detections_only=detections_only)
