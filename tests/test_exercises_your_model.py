@@ -73,6 +73,22 @@ class OneSidedClamp(SOLUTION.ConfiguredHead):  # reads the config, but forgets t
         return (y * self.scale).clamp(max=self.clip)
 
 
+class ClampsInPlace(SOLUTION.ConfiguredHead):  # clamps its input in place, where the head clamps its output
+    def forward(self, x):
+        x.clamp_(-self.clip, self.clip)
+        y = self.lin(x)
+        y = y.relu() if self.activation == "relu" else y.tanh()
+        return (y * self.scale).clamp(-self.clip, self.clip)
+
+
+class UnusedForward(IgnoredForward):
+    @torch.jit.unused
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.cfg.activation == "relu" else y.tanh()
+        return (y * self.cfg.scale).clamp(-self.cfg.clip, self.cfg.clip)
+
+
 class ClampBeforeScale(SOLUTION.ConfiguredHead):
     def forward(self, x):
         y = self.lin(x)
@@ -91,6 +107,8 @@ def test_configured_head_solution(capsys):
     (OneSidedClamp, "still in eager, computes something else than ConfiguredHead"),
     (ClampBeforeScale, "still in eager, computes something else than ConfiguredHead"),
     (IgnoredForward, "has no forward"),
+    (UnusedForward, "@torch.jit.ignore or @torch.jit.unused on forward"),
+    (ClampsInPlace, "changes its input in place"),
     (AsDict, "self.cfg (a dict whose values have different types)"),
     (NoCfgArgument, "keep the constructor taking the config"),
     (SOLUTION.ConfiguredHead(), "Pass your class itself"),
@@ -158,6 +176,10 @@ def compiled(model, example):
     return torch.compile(model)
 
 
+def exported_strict(model, example):  # a strict Dim: export refuses to specialise it
+    return torch.export.export(model, (example,), dynamic_shapes=({1: Dim("L", min=4, max=20)},))
+
+
 def wrapped(model, example):
     return lambda x: model(x)
 
@@ -173,7 +195,8 @@ def test_shipped_pool_solutions(answer, capsys):
     (traced, "takes the other side of the branch: eager does not pool there (`4 > 8` is False), your copy does "
              "(a trace records the one path its example took; the tracer warned of it"),  # the trace pools every input, short ones too
     (exported_static, "fails on length 4 (Guard failed"),
-    (exported_auto, "fails on length 4"),  # dynamic, but specialised to the long side
+    (exported_auto, "kept the example's side of `x.shape[-1] > 8` as a guard"),  # dynamic, but one side only
+    (exported_strict, "A Dim must stay free"),
     (cond_at_eight, "On length 8 the copy takes the other side"),  # not a trace: no word of traces
     (keeps_python, "cannot be saved, so it cannot ship"),
     (traced_checked, "TracingCheckError"),

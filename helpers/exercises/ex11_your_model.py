@@ -7,6 +7,7 @@ raises: the notebook keeps running.
 import dataclasses
 import io
 import linecache
+import re
 import warnings
 
 import torch
@@ -79,11 +80,15 @@ def _reference(cfg, x):
 
 def _eager_mistake(model, x, expected, cfg) -> str:
     """What the learner's eager model gets wrong against ConfiguredHead(cfg), before any scripting; '' if nothing."""
+    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the checker's input
     try:
         with torch.no_grad():
-            got = model(x)
+            got = model(given)
     except Exception as error:
         return f"Your model fails in eager with {cfg}: {type(error).__name__}: {short_message(error, 120)}"
+    if not torch.equal(given, x):
+        return (f"With {cfg} your forward changes its input in place (a method ending in _, such as clamp_): "
+                "ConfiguredHead leaves x alone; use the form without the underscore.")
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         what = f"shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else with_article(type(got).__name__)
         return f"Your model returns {what} with {cfg}; ConfiguredHead returns shape {tuple(expected.shape)}."
@@ -131,11 +136,12 @@ def check_configured_head(model_class) -> bool:
                       "reads (scale, clip, activation) into attributes of their own in __init__.")
             return False
         try:
-            got = loaded(x)
+            got = loaded(x.clone())
         except Exception as error:
             if "forward" in str(error):
-                print("✘ The saved file has no forward: @torch.jit.ignore on forward kept it in Python, and "
-                      "torch.jit.save stores no Python. Copy the config's fields into attributes instead.")
+                print("✘ The saved file has no forward: @torch.jit.ignore or @torch.jit.unused on forward leaves it "
+                      "uncompiled, and torch.jit.save stores no Python. Copy the config's fields into attributes "
+                      "instead.")
             else:
                 print(f"✘ The saved model fails when called: {short_message(error)}")
             return False
@@ -175,7 +181,10 @@ def check_shipped_pool(ship) -> bool:
             copy = ship(PairPool(), example.clone())
     except Exception as error:
         hint = (" check_inputs made the tracer compare lengths, and it found the trace wrong: that is the "
-                "warning to listen to." if "TracingCheckError" in type(error).__name__ else "")
+                "warning to listen to." if "TracingCheckError" in type(error).__name__ else
+                " A Dim must stay free, but the `if x.shape[-1] > 8` ties the length to one side of 8: make the "
+                "branch part of the program (torch.cond, or torch.jit.script)."
+                if "Constraints violated" in str(error) else "")
         print(f"✘ ship(...) raised {type(error).__name__}: {as_sentence(short_message(error))}{hint}")
         return False
     if copy is None or isinstance(copy, PairPool):
@@ -211,8 +220,15 @@ def check_shipped_pool(ship) -> bool:
             got = copy(x)
         except Exception as error:
             message = short_message(error, limit=110)
-            fixed = (" It was fixed to the example's shape: the length has to stay free, and the branch travel "
-                     "with the model." if any(w in message for w in ("Guard", "size", "shape", "Expected")) else "")
+            if re.search(r"[<>]=?\s*\d", message) and "Guard" in message:  # a bound: export kept one side of `> 8`
+                fixed = (" Export kept the example's side of `x.shape[-1] > 8` as a guard, so lengths on the other "
+                         "side are refused: the branch has to be part of the program (torch.cond, or "
+                         "torch.jit.script).")
+            elif any(w in message for w in ("Guard", "size", "shape", "Expected")):
+                fixed = (" It was fixed to the example's shape: the length has to stay free, and the branch has to "
+                         "travel with the model.")
+            else:
+                fixed = ""
             print(f"✘ The copy fails on length {n} ({message}).{fixed}")
             return False
         want = model(x)

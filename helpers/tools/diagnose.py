@@ -149,8 +149,10 @@ class Diagnosis:
         ok = ([r for r in ok if r != "trace" and not ran[r].refuses_sizes]
               + [r for r in ok if r != "trace" and ran[r].refuses_sizes] + [r for r in ok if r == "trace"])
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
-        warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if len(diverging) == 1 else 'their copies give'} "
-                "other answers than eager, refuse inputs eager takes, or lose state eager keeps." if diverging else "")
+        one = len(diverging) == 1
+        warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if one else 'their copies give'} other "
+                f"answers than eager, {'refuses' if one else 'refuse'} inputs eager takes, or "
+                f"{'loses' if one else 'lose'} state eager keeps." if diverging else "")
         if self.model_problem and diverging:  # the model, not the routes, explains the divergences: say that first
             return (f"Fix the eager model first, then diagnose again: {self.model_problem}. The routes that diverge "
                     f"({', '.join(diverging)}) may differ because of that, not because of the route.")
