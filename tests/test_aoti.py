@@ -1,6 +1,7 @@
 """AOTInductor route of 10_shipping: cached packages, clean loading, the two kinds of .pt2."""
 import glob
 import os
+import re
 
 import pytest
 import torch
@@ -100,10 +101,12 @@ def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
 
 
 def test_torchs_own_input_checks_refuse_batches_the_code_computes(digits_package):
-    # AOTI_RUNTIME_CHECK_INPUTS=1 (which the C++ programs turn on) bounds the batch to 2-15 in this torch;
-    # when a torch stops doing so, this fails, and load_aoti can turn the switch on instead of checking itself
+    # AOTI_RUNTIME_CHECK_INPUTS=1 (which the C++ programs turn on) bounds the batch to 2-15 in this torch on the
+    # machine the course was checked on (the upper bound follows the CPU's convolution kernel), narrower than the
+    # Dim's 1-1024; when a torch stops doing so, this fails, and load_aoti can turn the switch on instead
     source = next(_wrapper_source(digits_package[1].path))
-    assert "expected it to be >= 2" in source and "expected to be <= 15" in source
+    upper = re.search(r"expected to be <= (\d+)", source)
+    assert "expected it to be >= 2" in source and upper and int(upper.group(1)) < 1024
 
 
 def _wrapper_source(path):

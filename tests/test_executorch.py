@@ -18,9 +18,10 @@ def test_digits_pte_matches_eager(backend):
     assert report.all_close, report
     if backend == "portable":
         assert H.parity(model, runner, inputs=[images], rtol=1e-4, atol=1e-5).all_close
-    else:  # measured on executorch 1.5.1: the XNNPACK delegate refuses batches of 16 and more (10 shows it)
-        with pytest.raises(RuntimeError, match="maximum capacity of 960 elements"):
-            runner(images[:16])
+    else:  # executorch 1.5.1: the XNNPACK delegate refuses batches beyond a capacity (16 and more where the course
+        # was checked; the figure follows the CPU's convolution kernel), which 10 shows
+        with pytest.raises(RuntimeError, match=r"maximum capacity of \d+ elements"):
+            runner(images)
     assert pte.size_bytes < 64 * 1024
 
 
