@@ -214,10 +214,10 @@ class _Sampler(threading.Thread):
 
 def run_kernel(nb, cwd: Path = NOTEBOOK_DIR, timeout: float = 600) -> Measurement:
     """Run every code cell of ``nb`` in a fresh kernel; time it from launch, and count its CPU and memory."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from steady_client import SteadyNotebookClient  # beside this file: replies read in slices, no lost wake-up
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client = SteadyNotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     # The kernel's stderr (ipykernel's start-up notices) goes to a scratch file, shown only if the kernel fails.
     with tempfile.TemporaryFile(mode="w+") as kernel_log:
         try:

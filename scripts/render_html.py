@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
+from steady_client import SteadyNotebookClient as NotebookClient  # beside this file: replies read in slices
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 

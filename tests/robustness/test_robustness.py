@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from steady_client import SteadyNotebookClient as NotebookClient  # noqa: E402  (replies read in slices)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
