@@ -392,16 +392,8 @@ def test_running_peak_second_round(capsys, model, words):
 
 
 def _clipper(decorator, body):
-    class Clipper(nn.Module):
-        def __init__(self, debug: bool = False):
-            super().__init__()
-            self.debug = debug
-            self.outside = 0
-
-        def forward(self, x):
-            if self.debug:
-                self.outside += self.count_outside(x)
-            return x.clamp(-1.0, 1.0)
+    class Clipper(ClipperAsGiven):  # the notebook's class, with the learner's helper
+        pass
 
     Clipper.count_outside = decorator(body)
     return Clipper
