@@ -97,6 +97,19 @@ class BranchOnRows(torch.nn.Module):  # right sums, but a branch on the row coun
         return x.sum(0)
 
 
+class StackedRows(torch.nn.Module):  # a list of the rows: its length is fixed when converted
+    def forward(self, x):
+        return torch.stack(x.unbind(0)).sum(0)
+
+
+class FixedEight(torch.nn.Module):  # a loop over a fixed count
+    def forward(self, x):
+        total = torch.zeros_like(x[0])
+        for i in range(8):
+            total = total + x[i]
+        return total
+
+
 class FirstEightRows(torch.nn.Module):  # a bound taken from the sizes the notebook shows
     def forward(self, x):
         return x[:8].sum(0)
@@ -121,6 +134,8 @@ def reference_loop(x):
     (LoopHiddenFromScript(), "a loop over the rows is still there"),
     (BranchOnRows(), "Does forward branch on the number of rows"),
     (FirstEightRows(), "the sum of the first 8 rows only on the 12 rows input"),
+    (StackedRows(), "a list made from the rows (x.unbind(0)"),
+    (FixedEight(), "a loop over a fixed number of rows, such as range(8)"),
 ])
 def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False
@@ -173,6 +188,10 @@ def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
     ({"dynamic_axes": {"images": {0: "batch"}, "temperature": {0: "batch"}}}, "set them with input_names"),  # names unset
     ({"input_names": ["temperature", "images"], "dynamic_axes": {"images": {0: "b"}, "temperature": {0: "b"}}},
      "The input named temperature has 4 dimension(s)"),                                              # names swapped
+    ({"input_names": ["images", "temperature"], "dynamic_axes": {"images": {0: "n"}, "temperature": {0: "m"}}},
+     "under two names"),                                                                # nothing ties the batches
+    ({"input_names": ["images", "temperature"], "dynamic_axes": {"images": [0], "temperature": [0]}},
+     "the list form, [0], gives each input a generated name"),
 ])
 def test_tempered_onnx_wrong_exports_rejected(tmp_path, options, feedback, capsys):
     path = _legacy_export(tmp_path / "wrong.onnx", **options)

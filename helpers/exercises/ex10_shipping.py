@@ -33,16 +33,26 @@ def reference_running_sum(x: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def _fixed_count_cause(error) -> str:
+    """The error, with a hint when an index ran past the rows (a loop over a fixed count, such as range(8))."""
+    line = f"{type(error).__name__}: {short_message(error, 120)}"
+    if isinstance(error, IndexError) or "out of bounds" in str(error):
+        line += (" (a loop over a fixed number of rows, such as range(8), runs past a smaller input: the count "
+                 "must come from the input, and one tensor operation over dimension 0 needs no count at all)")
+    return line
+
+
 def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: bool):
     """Why ``run`` (eager or scripted) does not give the running sum of ``x``, or None when it does."""
     want = reference_running_sum(x)
     got, mistake = tensor_answer(
         run, x, want, (who, f"on the {label} input"),
-        in_place="(an in-place `+=` or `_` method on x or on a row of it): add up into a new tensor instead, e.g. "
-                 "x.sum(0).",
+        in_place="an in-place `+=` or `_` method on x, or on a row of it, changes the caller's tensor; add up into a "
+                 "new tensor instead, e.g. x.sum(0).",
         one_tensor="return one tensor, the sum of the rows.",
         shape_hint=lambda got: (" (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)"
-                                if scripted and got.dim() == 0 else "") + ": add up the rows, i.e. over dimension 0")
+                                if scripted and got.dim() == 0 else "") + ": add up the rows, i.e. over dimension 0",
+        error_cause=_fixed_count_cause)
     if mistake:
         return mistake
     if not torch.allclose(got, want, atol=1e-5):
@@ -149,8 +159,11 @@ def check_running_sum_migrates(model) -> bool:
         print(f"✘ It converts, but the converted program {report.verdict}.")
         return False
     if refused:
-        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)})."
-              f"{_size_branch_hint(model)}")
+        why = _size_branch_hint(model) or (
+            " Something in forward is tied to the 5-row example's number of rows: a list made from the rows "
+            "(x.unbind(0), list(x), a comprehension over x) gets that length when converted. Add up with one tensor "
+            "operation over dimension 0, such as x.sum(0).")
+        print(f"✘ It converts, but the program refuses some batch sizes ({', '.join(refused)}).{why}")
         return False
     loops = _still_loops(model)  # e.g. a torch.jit.is_scripting() path for the .pt, the loop kept for eager
     if loops:
@@ -205,6 +218,15 @@ def check_tempered_onnx(path) -> bool:
         print(f"✘ Not every batch is dynamic: {', '.join(fixed)}. List each input, under the name the file gives it "
               f"({', '.join(names)}: set them with input_names), in dynamic_axes with its dimension 0.")
         return False
+    batch_names = {v.name: v.type.tensor_type.shape.dim[0].dim_param for v in graph.input}
+    if len(set(batch_names.values())) > 1:
+        shown = ", ".join(f"{name}: {dim!r}" for name, dim in batch_names.items())
+        generated = (" (the list form, [0], gives each input a generated name of its own)"
+                     if any("_dynamic_axes_" in dim for dim in batch_names.values()) else "")
+        print(f"✘ Both batches are dynamic, under two names ({shown}){generated}: nothing in the file then says that "
+              "the images and the temperatures come in the same number. Give dimension 0 of both one name, e.g. "
+              "{0: 'batch'} for each, as 09 gave both inputs one Dim.")
+        return False
     model = TemperedDigits()
     with torch.no_grad():
         for size in (1, 7, 297):
@@ -220,5 +242,6 @@ def check_tempered_onnx(path) -> bool:
                 print(f"✘ On a batch of {size} the file's answers differ from TemperedDigits (largest |diff| {diff:.3g}): "
                       "export H.TemperedDigits() itself, scripted, with the legacy exporter.")
                 return False
-    print("✔ Both inputs have a dynamic batch: onnxruntime matches TemperedDigits on batches of 1, 7 and 297.")
+    print("✔ Both inputs have a dynamic batch, under one name: onnxruntime matches TemperedDigits on batches of 1, 7 "
+          "and 297.")
     return True
