@@ -402,8 +402,9 @@ def test_an_unannotated_list_argument_gets_the_annotation_not_a_note_about_sizes
             return xs[0] * 2 + xs[1]
 
     report = H.diagnose(ListIn(), ([torch.randn(2, 3), torch.randn(2, 3)],), routes=("script",), progress=False)
+    # the scripted copy cannot run the example itself (it takes xs as one Tensor): a failure, with the annotation
     result = report.results["script"]
-    assert result.status == "diverges" and "xs: List[torch.Tensor]" in result.fix
+    assert result.status == "fails" and "xs: List[torch.Tensor]" in result.fix
     assert not any("shape checks" in note for note in result.notes) and not result.refuses_sizes
 
 
@@ -466,3 +467,14 @@ def test_a_failing_line_inside_an_installed_library_is_recognised():
     from helpers.tools.diagnose import _library_of
     assert _library_of("torchvision/ops/boxes.py:86: keep = ...") == "torchvision"
     assert _library_of("model.py:3: if x.sum() > 0:") == "" and _library_of("") == ""
+
+
+def test_a_copy_that_cannot_run_the_example_fails_rather_than_diverges():
+    class TopK(nn.Module):  # k without an annotation: TorchScript takes it as a Tensor, and the example's 2 is refused
+        def forward(self, x, k):
+            return x.topk(k, dim=-1).values
+
+    report = H.diagnose(TopK(), (torch.randn(5, 3), 2), routes=("script",), progress=False)
+    result = report.results["script"]
+    assert result.status == "fails" and result.mark == "✘"
+    assert "raises on the example itself" in result.reason and "k: int" in result.fix

@@ -536,8 +536,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     match but which loses state eager changes as it runs (a call counter) diverges.
 
     A copy that refuses another *batch size* with a shape guard is not silently wrong: it says so,
-    and that becomes a note. A refusal of the example, of the learner's own inputs or of a value
-    variant counts as a divergence: the copy does not do what eager does on them.
+    and that becomes a note. A refusal of the learner's own inputs or of a value variant counts as a divergence:
+    the copy does not do what eager does on them; a refusal of the example itself is a failure.
     """
     report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL * _output_scale(eager, inputs))
     notes = [str(n) for n in getattr(report, "warnings", []) or []]
@@ -560,6 +560,12 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     if not wrong:
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]
+    if example_raises:  # not a divergence on some inputs: the copy cannot run the one input it was made from
+        example = next(r for r in report.rows if r.label == "example")
+        reason = f"converts, but the copy raises on the example itself, which eager runs: {example.error}"
+        if training_note:
+            reason += f"; {training_note}"
+        return "fails", reason, "example", notes, text, report, flags
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
     else:
