@@ -128,7 +128,9 @@ class MigrationReport:
         if self.status == "fails":
             return f"{mark} {self.source}: conversion fails at {self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
-        return f"{mark} {self.source}: converted in {self.seconds:.1f} s · {self.verdict} · dims: {dyn}"
+        # the ranges are the program's records; its shape checks (a Linear's input size) can refuse more
+        checks = " (the program's shape checks may refuse more)" if "dynamic" in dyn else ""
+        return f"{mark} {self.source}: converted in {self.seconds:.1f} s · {self.verdict} · recorded dims: {dyn}{checks}"
 
     @property
     def verdict(self) -> str:
