@@ -147,3 +147,53 @@ def test_traced_branches_praise_names_what_was_done(capsys):
     assert H.check_traced_branches(ClipScriptedHelper)
     out = capsys.readouterr().out
     assert out.startswith("✔") and "prim::CallFunction" in out
+
+
+# ---------------------------------------------------------------- in place, dtype, a decorated forward
+
+class CentreInPlace(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        return x.sub_(x.mean() if mean is None else mean)
+
+
+class CentreDouble(SOL04.Centre):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        return (x - (x.mean() if mean is None else mean)).double()
+
+
+class CentreIgnored(nn.Module):
+    @torch.jit.ignore
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        return x - (x.mean() if mean is None else mean)
+
+
+@pytest.mark.parametrize("model, words", [
+    (CentreInPlace, "changes its input in place"),
+    (CentreDouble, "returns torch.float64"),
+    (CentreIgnored, "compiled nothing"),
+])
+def test_optional_input_in_place_dtype_and_ignored_forward(model, words, capsys):
+    from helpers.exercises import ex04_scripting as ex04
+    before = [tuple(a.clone() for a in args) for _, args in ex04._CENTRE_CASES]
+    assert not H.check_optional_input(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out
+    assert all(torch.equal(a, b) for old, (_, new) in zip(before, ex04._CENTRE_CASES) for a, b in zip(old, new))
+
+
+class ClipInPlace(nn.Module):
+    def forward(self, x):
+        peak = x.abs().max()
+        if peak > 1:
+            x /= peak
+        return x * 3
+
+
+def test_traced_branches_names_an_in_place_change_and_keeps_its_inputs(capsys):
+    from helpers.exercises import ex04_scripting as ex04
+    before = ex04._LARGE.clone()
+    assert not H.check_traced_branches(ClipInPlace())
+    assert "changes its input in place" in capsys.readouterr().out
+    assert torch.equal(ex04._LARGE, before)
+    assert not H.check_traced_branches(ClipUndecorated())  # and the untouched starting code is still judged right
+    assert "Decorate the helper" in capsys.readouterr().out

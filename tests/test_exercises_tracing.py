@@ -69,8 +69,8 @@ class ArithmeticChoice(torch.nn.Module):
 def test_branch_more_wrong_solutions(capsys):
     assert not H.check_branch_without_if(Elementwise)
     assert "for x = [2, -3] it should return [-2.0, 3.0]" in capsys.readouterr().out
-    assert not H.check_branch_without_if(ReturnsBool)     # a bool tensor comes back: no crash
-    assert "Not the same answers" in capsys.readouterr().out
+    assert not H.check_branch_without_if(ReturnsBool)     # a bool tensor comes back: no crash, its dtype named
+    assert "returns torch.bool" in capsys.readouterr().out
     assert H.check_branch_without_if(ArithmeticChoice)
     out = capsys.readouterr().out
     assert out.startswith("✔") and "torch.where" not in out
@@ -113,3 +113,38 @@ def test_catching_inputs_odd_values(capsys):
     assert "you gave NoneType" in capsys.readouterr().out
     assert not H.check_catching_inputs([(x, None)])
     assert "tuple (x, h) of two tensors" in capsys.readouterr().out
+
+
+class _WhereInPlace(torch.nn.Module):
+    def forward(self, x):
+        x *= torch.where(x.sum() > 0, torch.tensor(2.0), torch.tensor(-1.0))
+        return x
+
+
+class _WhereDouble(torch.nn.Module):
+    def forward(self, x):
+        return torch.where(x.sum() > 0, x * 2, -x).double()
+
+
+@torch.jit.script_if_tracing
+def _branch(x):
+    if bool(x.sum() > 0):
+        return x * 2
+    return -x
+
+
+class _CompiledIf(torch.nn.Module):
+    def forward(self, x):
+        return _branch(x)
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_WhereInPlace(), "changes its input in place"),
+    (_WhereDouble(), "returns torch.float64"),
+    (torch.jit.script(H.BranchModel()), "That is a scripted model"),
+    (_CompiledIf(), "still holds prim::If"),
+])
+def test_branch_in_place_dtype_and_compiled_if_are_named(answer, words, capsys):
+    assert not H.check_branch_without_if(answer)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and "✔" not in out, out

@@ -6,13 +6,38 @@ from ..course.guards import model_instance, with_article
 
 
 def same_tensor(got, want) -> bool:
-    """``got`` is a tensor with ``want``'s shape and values (never raises, whatever the learner returned)."""
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+    """``got`` is a tensor with ``want``'s shape, dtype and values (never raises, whatever the learner returned)."""
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or got.dtype != want.dtype:
         return False
     try:
-        return bool(torch.allclose(got.to(want.dtype), want))
+        return bool(torch.allclose(got, want))
     except (RuntimeError, TypeError):
         return False
+
+
+def dtype_mistake(got, want, who: str) -> str:
+    """A sentence when ``got`` is a tensor of another dtype than ``want`` ('' otherwise)."""
+    if isinstance(got, torch.Tensor) and isinstance(want, torch.Tensor) and got.dtype != want.dtype:
+        return f"{who} returns {got.dtype}; keep the input's dtype, {want.dtype}."
+    return ""
+
+
+def _unchanged(before, after) -> bool:
+    if before.shape != after.shape or before.dtype != after.dtype:
+        return False
+    if before.is_floating_point() or before.is_complex():
+        return bool(torch.equal(torch.nan_to_num(before), torch.nan_to_num(after))
+                    and torch.equal(before.isnan(), after.isnan()))
+    return bool(torch.equal(before, after))
+
+
+def on_copies(run, *args):
+    """``(run(*copies of args), changed)``: the learner's code gets copies, so an in-place change cannot alter the
+    course's inputs; ``changed`` says whether it altered one. Errors from ``run`` propagate."""
+    copies = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    got = run(*copies)
+    changed = any(isinstance(a, torch.Tensor) and not _unchanged(a, c) for a, c in zip(args, copies))
+    return got, changed
 
 
 def as_model(model, who):

@@ -7,7 +7,7 @@ from ..course.guards import require_module
 from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
-from ._common import same_tensor as _same
+from ._common import dtype_mistake, on_copies, same_tensor as _same
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
@@ -37,16 +37,14 @@ def _instantiate(model, who):
         return None
 
 
-    try:
-        return bool(torch.allclose(got.to(want.dtype), want))
-    except (RuntimeError, TypeError):
-        return False
-
-
 def check_branch_without_if(model) -> bool:
     """03, exercise 1: ``model`` answers like BranchModel, and its trace is right for every input."""
     model = _instantiate(model, "check_branch_without_if")
     if model is None:
+        return False
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        print("✘ That is a scripted model: torch.jit.trace hands it back unchanged, with its `if` compiled, so nothing "
+              "is traced. Pass your nn.Module, with forward rewritten to tensor operations (torch.where).")
         return False
     example = torch.tensor([1.0, 2.0, 3.0])
     with warnings.catch_warnings(record=True) as seen:
@@ -62,17 +60,36 @@ def check_branch_without_if(model) -> bool:
         return False
     reference = BranchModel()
     for label, x in _branch_test_inputs().items():
+        want = reference(x)
         try:
-            got = model(x)
+            got, changed = on_copies(model, x)
         except Exception as error:
             print(f"✘ Your eager model fails on x = {label} ({_one_line(error)}).")
             return False
-        want = reference(x)
+        if changed:
+            print(f"✘ Your model changes its input in place (on x = {label}): the caller's tensor is altered. Compute a "
+                  "new tensor, e.g. torch.where(condition, a, b), instead of `*=` or a method ending in _.")
+            return False
+        wrong_dtype = dtype_mistake(got, want, "Your model")
+        if wrong_dtype:
+            print(f"✘ {wrong_dtype}")
+            return False
+        if isinstance(got, torch.Tensor) and got.shape != want.shape:
+            print(f"✘ For x = {label} your model returns shape {tuple(got.shape)}; BranchModel returns shape "
+                  f"{tuple(want.shape)}, one value per input value.")
+            return False
         if not _same(got, want):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {want.tolist()} "
                   f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
                   f"yours returned {got.tolist() if isinstance(got, torch.Tensor) else got!r}.")
             return False
+    compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
+                if traced.inlined_graph.findNode(k) is not None]
+    if compiled:
+        print(f"✘ The traced graph still holds {compiled[0]}: the `if` was compiled (a scripted function or "
+              "@torch.jit.script_if_tracing, which 04 teaches), not replaced. This exercise asks for tensor "
+              "operations only, so that the trace itself has no branch: torch.where(condition, a, b).")
+        return False
     report = parity(model, traced, inputs=_branch_test_inputs(), label="traced")
     if not report.all_close:
         print(f"✘ Eager is right, but the traced copy diverges first at x = {report.first_divergence}: "
@@ -124,7 +141,7 @@ def check_catching_inputs(check_inputs) -> bool:
                 model(*args)
         except Exception as error:
             print(f"✘ The eager model itself fails on check input {i} ({_one_line(error)}): "
-                  "use float tensors shaped like the example's, x and h both (3, 4).")
+                  "use float32 tensors shaped like the example's, x and h both (3, 4).")
             return False
     sums = [_gate_sum(model, *args) for args in check_inputs]
     with warnings.catch_warnings():

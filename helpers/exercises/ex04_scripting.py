@@ -10,7 +10,7 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
-from ._common import as_model as _as_model, same_tensor as _same
+from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -66,13 +66,24 @@ def check_optional_input(model) -> bool:
         print(f"✘ torch.jit.script rejects it: {_gist(error)} Keep forward as given and change only "
               "the type of `mean` (section 3).")
         return False
+    if not scripted._c._has_method("forward"):
+        print("✘ forward carries @torch.jit.ignore or @torch.jit.unused, so TorchScript compiled nothing: it stays "
+              "Python and cannot be saved. Leave forward undecorated and change only the type of `mean`.")
+        return False
     for label, args in _CENTRE_CASES:
         want = _centre(*args)
         try:
-            got = scripted(*args)
+            got, changed = on_copies(scripted, *args)
         except Exception as error:
             print(f"✘ The scripted model fails {label}: {type(error).__name__}: {_gist(error)}"
                   f"{_mean_type_hint(model, scripted)}")
+            return False
+        if changed:
+            print(f"✘ The scripted model changes its input in place ({label}): `x.sub_(...)` or `-=` alters the "
+                  "caller's tensor. Return a new tensor, x - mean.")
+            return False
+        if dtype_mistake(got, want, "The scripted model"):
+            print(f"✘ {dtype_mistake(got, want, 'The scripted model')}")
             return False
         if not _same(got, want):
             print(f"✘ Not yet: {label}, x = {args[0].tolist()} gives {got}, expected {want}. "
@@ -89,12 +100,6 @@ def check_optional_input(model) -> bool:
 def _soft_clip_times_three(x):
     peak = x.abs().max()
     return (x / peak if peak > 1 else x) * 3
-
-
-    try:
-        return bool(torch.allclose(got.to(want.dtype), want))
-    except (RuntimeError, TypeError):
-        return False
 
 
 # Both sides of `peak > 1`: a small input, a large one, peak exactly 1 (left alone), and a peak that is
@@ -120,9 +125,16 @@ def check_traced_branches(model) -> bool:
         return False
     for x in [_SMALL, _LARGE] + _EDGES:
         try:
-            got = model(x)
+            got, changed = on_copies(model, x)
         except Exception as error:
             print(f"✘ Your eager model fails on {x}: {type(error).__name__}: {_gist(error)}")
+            return False
+        if changed:
+            print(f"✘ Your model changes its input in place (on {x}): `x /= peak` alters the caller's tensor. Keep "
+                  "the model's maths as given, which makes a new tensor (x / peak), and only add the decorator.")
+            return False
+        if dtype_mistake(got, _soft_clip_times_three(x), "Your model"):
+            print(f"✘ {dtype_mistake(got, _soft_clip_times_three(x), 'Your model')}")
             return False
         if not _same(got, _soft_clip_times_three(x)):
             print(f"✘ Keep the model's maths as given: eager on {x} gives {got}, "
@@ -137,11 +149,13 @@ def check_traced_branches(model) -> bool:
         try:
             traced, seen = _quiet_jit(torch.jit.trace, model, example)
         except Exception as error:
-            print(f"✘ torch.jit.trace fails: {type(error).__name__}: {_gist(error)}")
+            on_method = (" The decorator goes on the free function that holds the `if` (soft_clip), not on a method "
+                         "of the model." if "argument 'self'" in str(error) else "")
+            print(f"✘ torch.jit.trace fails: {type(error).__name__}: {_gist(error)}{on_method}")
             return False
         traces[tuple(example.tolist())] = traced
         for other in others:
-            got, want = traced(other), _soft_clip_times_three(other)
+            got, want = traced(other.clone()), _soft_clip_times_three(other)
             if not _same(got, want):
                 froze = any(issubclass(w.category, torch.jit.TracerWarning) for w in seen)
                 print(f"✘ Not yet: traced on {example}, the model gives {got} for {other}, but eager gives {want}. "
