@@ -1,5 +1,6 @@
 """The 01 and 02 checkers accept the worked solutions and explain wrong answers."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -132,7 +133,7 @@ def test_halving_right_in_any_style(capsys):
     for model in (OneLineLoop, Recursive, SOL01.HalveUntilSmall()):
         assert H.check_halving_model(model), model
         out = capsys.readouterr().out
-        assert out.startswith("✔") and "0 to 6" in out
+        assert out.startswith("✔") and "0 to 13" in out
 
 
 def test_halving_odd_input_does_not_crash(capsys):
@@ -239,3 +240,41 @@ def test_count_kind_wrong_solutions(capsys):
     assert "returned None" in capsys.readouterr().out
     assert not H.check_count_kind(None)
     assert "Pass your function itself" in capsys.readouterr().out
+
+
+class _CappedHalving(nn.Module):  # right for every input that needs at most 10 halvings
+    def forward(self, x):
+        for _ in range(10):
+            if x.abs().max() > 1:
+                x = x / 2
+        return x
+
+
+class _ForgetsTheAssignment(nn.Module):  # `x / 2` alone: the loop never ends
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x / 2
+        return x
+
+
+class _HalvesIntoDouble(nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x = x / 2
+        return x.double()
+
+
+@pytest.mark.parametrize("model, words", [
+    (_CappedHalving, "for tensor([5000.,    0.])"),
+    (_ForgetsTheAssignment, "did not finish"),
+    (_HalvesIntoDouble, "returns torch.float64"),
+])
+def test_halving_cap_endless_loop_and_dtype(model, words, capsys):
+    assert not H.check_halving_model(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out
+
+
+def test_count_kind_rejects_a_text_count(capsys):
+    assert not H.check_count_kind(lambda graph, kind: str(graph).count(kind))
+    assert "aten::mul_ is another kind" in capsys.readouterr().out

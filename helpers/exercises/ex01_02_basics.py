@@ -3,6 +3,7 @@
 Each checker prints one line starting with ✔ or ✘ that says what to do next, and returns True or
 False. The right answers are computed here from the models themselves, never typed in.
 """
+import operator
 import re
 
 import torch
@@ -10,8 +11,9 @@ import torch
 from ..tools.path_recorder import record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
+from ..course.guards import with_article
 from ..models import BranchModel, LoopModel
-from ._common import as_model as _as_model, same_tensor as _same
+from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, time_limit
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -58,6 +60,11 @@ def check_path_answers(answers) -> bool:
                 number = int(given)
             if number is None and isinstance(given, float) and given.is_integer():
                 number = int(given)  # 7.0 is a whole number too (NaN and 7.5 are not)
+            if number is None and not isinstance(given, (bool, str, float)):
+                try:  # a NumPy integer or a one-value integer tensor is a whole number too
+                    number = operator.index(given)
+                except (TypeError, RuntimeError, ValueError):
+                    number = None
             if number != right:
                 hint = ("count the rows: the loop is `for i in range(x.size(0))`"
                         if number is not None else "answer with a whole number")
@@ -91,7 +98,7 @@ def _halve_until_small(x):
 # a large negative value (the abs matters) halves six times.
 _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.tensor([1.5, 0.0]),
                    torch.tensor([3.0, 1.0]), torch.tensor([2.0, -0.5]), torch.tensor([-40.0, 2.0]),
-                   torch.tensor([-3.0, 0.5])]
+                   torch.tensor([-3.0, 0.5]), torch.tensor([5000.0, 0.0])]  # 13 halvings: no cap of 10 passes
 
 
 def _halvings(x) -> int:
@@ -101,21 +108,24 @@ def _halvings(x) -> int:
     return steps
 
 
-    try:
-        return bool(torch.allclose(got.to(want.dtype), want))
-    except (RuntimeError, TypeError):
-        return False
-
-
 def check_halving_model(model) -> bool:
     """01: ``model`` halves its input while any |value| > 1, in a loop whose length the data decides."""
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        print("✘ Pass your eager nn.Module: this check follows forward's Python lines as they run, and a scripted "
+              "copy has none.")
+        return False
     model = _as_model(model, "check_halving_model")
     if model is None:
         return False
     for x in _HALVING_INPUTS:
         given = x.clone()
         try:
-            got = model(given)
+            with time_limit(5.0):
+                got = model(given)
+        except TimeoutError:
+            print(f"✘ Your model did not finish on {x} within 5 s: does the loop change x? `x / 2` alone computes a "
+                  "value and drops it; write `x = x / 2`.")
+            return False
         except Exception as error:  # the learner's code failing is feedback, not a crash
             print(f"✘ Your model failed on {x}: {type(error).__name__}: {_gist(error)}")
             return False
@@ -124,6 +134,9 @@ def check_halving_model(model) -> bool:
                   "`x /= 2` (or x.div_(2)) halves in place; write `x = x / 2`, which makes a new tensor.")
             return False
         want = _halve_until_small(x)
+        if dtype_mistake(got, want, "Your model"):
+            print(f"✘ {dtype_mistake(got, want, 'Your model')}")
+            return False
         if not _same(got, want):
             print(f"✘ Not yet: for {x} you return {got}, expected {want}. "
                   "Halve while any |value| is above 1 (a `while` loop), and leave small inputs alone.")
@@ -185,12 +198,16 @@ def check_type_fix(fn) -> bool:
     for x in _FIRST_INPUTS:
         want = _first_or_zero(x)
         try:
-            got = scripted(x)
+            got, changed = on_copies(scripted, x)
         except Exception as error:
             print(f"✘ It compiles, but fails on {x}: {type(error).__name__}: {_gist(error)}")
             return False
+        if changed:
+            print(f"✘ It compiles, but it changes its input in place (on {x}): the caller's tensor is altered. "
+                  "Read x[0] without writing into x.")
+            return False
         if not isinstance(got, torch.Tensor):
-            print(f"✘ It compiles, but for {x} it returns a {type(got).__name__}; expected the tensor {want}.")
+            print(f"✘ It compiles, but for {x} it returns {with_article(type(got).__name__)}; expected the tensor {want}.")
             return False
         if got.shape != want.shape:
             print(f"✘ It compiles, but for {x} it returns shape {tuple(got.shape)}, where x[0] has shape "
@@ -198,13 +215,15 @@ def check_type_fix(fn) -> bool:
             return False
         if got.dtype != want.dtype:
             print(f"✘ It compiles, but for {x} it returns dtype {got.dtype}, where x[0] of this float input is "
-                  f"{want.dtype}. Make the zero a float tensor.")
+                  f"{want.dtype}. Make the zero {want.dtype} too, e.g. torch.zeros(()).")
             return False
         if not torch.equal(got, want):
-            print(f"✘ It compiles, but for {x} it returns {got}; expected {want}. Keep x[0] for a non-empty input.")
+            what = ("For an empty x return a zero, torch.zeros(())." if x.numel() == 0 else
+                    "Keep x[0] for a non-empty input.")
+            print(f"✘ It compiles, but for {x} it returns {got}; expected {want}. {what}")
             return False
-    print("✔ Right: both returns are Tensors now, so the compiler accepts it, and it gives x[0], or a scalar zero "
-          "of the same dtype for an empty x.")
+    print("✔ Right: every return gives a Tensor now, so the compiler accepts it, and it gives x[0], or a scalar zero "
+          "for an empty x.")
     return True
 
 
@@ -225,9 +244,18 @@ def _count_cases():
         branch = torch.jit.script(BranchModel()).graph
         loop = torch.jit.script(LoopModel()).graph
         nested = torch.jit.script(_nested).graph
+        in_place = torch.jit.script(_mul_and_mul_).graph
     return [("BranchModel", branch, "aten::mul"), ("BranchModel", branch, "aten::sum"),
             ("LoopModel", loop, "aten::add"), ("LoopModel", loop, "prim::Loop"),
-            ("a loop inside a branch", nested, "aten::mul"), ("BranchModel", branch, "aten::conv2d")]
+            ("a loop inside a branch", nested, "aten::mul"), ("BranchModel", branch, "aten::conv2d"),
+            # aten::mul_ is another kind than aten::mul: a count of text or of a part of the name is too high
+            ("aten::mul beside aten::mul_", in_place, "aten::mul")]
+
+
+def _mul_and_mul_(x: torch.Tensor) -> torch.Tensor:
+    y = x * 3
+    y.mul_(2)
+    return y.mul_(2)
 
 
 def _nested(x: torch.Tensor) -> torch.Tensor:
@@ -242,7 +270,7 @@ def _nested(x: torch.Tensor) -> torch.Tensor:
 def check_count_kind(fn) -> bool:
     """02: ``fn(graph, kind)`` counts the nodes of ``kind``, including those nested in If/Loop blocks."""
     if not callable(fn) or isinstance(fn, type):
-        print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave a {type(fn).__name__}.")
+        print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave {with_article(type(fn).__name__)}.")
         return False
     for label, graph, kind in _count_cases():
         want = _reference_count(graph, kind)
@@ -252,14 +280,17 @@ def check_count_kind(fn) -> bool:
             print(f"✘ count_kind(graph of {label}, {kind!r}) failed: {type(error).__name__}: {_gist(error)}")
             return False
         if isinstance(got, bool) or not isinstance(got, int):
+            shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:59] + "…"
             print(f"✘ count_kind should return a whole number (an int); for the graph of {label} and {kind!r} it "
-                  f"returned {got!r} ({type(got).__name__}).")
+                  f"returned {shown} ({type(got).__name__}).")
             return False
         if got != want:
-            hint = (" Nodes inside a prim::If or prim::Loop live in node.blocks(); each block has .nodes() "
-                    "too, so walk them as well." if isinstance(got, int) and got < want else "")
+            hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes of "
+                    "its node.blocks(), walked the same way." if got < want else
+                    f" That is too many: does the count match text (str(graph)) or part of a kind's name? "
+                    f"{kind}_ is another kind than {kind}: compare node.kind() == kind.")
             print(f"✘ Not yet: count_kind(graph of {label}, {kind!r}) gave {got!r}, expected {want}.{hint}")
             return False
-    print("✔ Right: your count matches on all 6 cases, a loop nested inside a branch included: your walk reaches "
-          "the nodes inside prim::If and prim::Loop blocks.")
+    print(f"✔ Right: your count matches on all {len(_count_cases())} cases, the nodes inside prim::If and prim::Loop "
+          "blocks included, and it tells aten::mul from aten::mul_.")
     return True
