@@ -30,8 +30,8 @@ def offending_line(message):
     return found
 
 
-# Exercise 3. The ratio is below 1 in at least three rounds out of four only if its upper quartile
-# is below 1 (and the other way round for slower). Anything else is no clear difference.
+# Exercise 3. Faster when the upper quartile of the ratios is below 1 (roughly three rounds in four below 1),
+# slower when the lower quartile is above 1. Anything else is no clear difference.
 def verdict(ratios):
     q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
     if q75 < 1:

@@ -134,9 +134,9 @@ def _quartile_verdict(ratios, method="inclusive", strict=True):
 
 @pytest.mark.parametrize("answer, named", [
     # the whole range instead of the interquartile range: one odd round blocks every claim
-    (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference", "lowest and highest"),
+    (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference", "the whole range (lowest to highest ratio)"),
     # <= and >=: a quartile of exactly 1 counted as a side
-    (lambda r: _quartile_verdict(r, strict=False), "not <= and >="),
+    (lambda r: _quartile_verdict(r, strict=False), "the ones <= and >= give"),
     # statistics.quantiles' default method
     (lambda r: _quartile_verdict(r, method="exclusive"), "method='inclusive'"),
     (lambda r: "faster" if statistics.quantiles(r, n=4)[2] < 1 else "slower" if statistics.quantiles(r, n=4)[0] > 1
@@ -176,3 +176,36 @@ def test_optimize_for_inference_on_a_copy_is_a_right_answer_too(capsys):
     """It freezes (after calling eval() on the scripted copy), folds batch norm and drops dropout: all the check asks."""
     assert H.check_prepare_for_serving(lambda m: torch.jit.optimize_for_inference(torch.jit.script(copy.deepcopy(m))))
     assert last_line(capsys).startswith("✔")
+
+
+def test_serving_checker_catches_changes_to_the_original(capsys):
+    import copy
+
+    def freezes_and_stops_learning(model):
+        model.requires_grad_(False)
+        return torch.jit.freeze(torch.jit.script(copy.deepcopy(model).eval()))
+
+    def freezes_and_drops_dropout(model):
+        model.drop = torch.nn.Identity()
+        return torch.jit.freeze(torch.jit.script(copy.deepcopy(model).eval()))
+
+    def flips_only_the_top_flag(model):
+        served = copy.deepcopy(model)
+        served.training = False
+        return torch.jit.freeze(torch.jit.script(served))
+
+    for answer, words in ((freezes_and_stops_learning, "requires_grad"),
+                          (freezes_and_drops_dropout, "replaced or reconfigured"),
+                          (flips_only_the_top_flag, "still in training mode")):
+        assert not H.check_prepare_for_serving(answer)
+        out = capsys.readouterr().out
+        assert out.startswith("✘") and words in out, out
+
+
+def test_offending_line_must_be_stripped(capsys):
+    def unstripped(message):
+        lines = message.splitlines()
+        return [a for a, b in zip(lines, lines[1:]) if "HERE" in b][-1]
+
+    assert not H.check_offending_line(unstripped)
+    assert "right line, but strip it" in capsys.readouterr().out

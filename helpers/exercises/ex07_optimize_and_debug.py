@@ -62,29 +62,74 @@ def _serving_case():
     return model.train(), x  # handed over in training mode, as a model fresh from a training loop is
 
 
+def _fingerprint(model) -> dict:
+    """What a training loop relies on: the modules, their modes, parameters (and whether they learn), buffers."""
+    return {"repr": repr(model), "training": [m.training for m in model.modules()],
+            "requires_grad": [p.requires_grad for p in model.parameters()],
+            "state": {k: v.clone() for k, v in model.state_dict().items()},
+            "dropout_p": [m.p for m in model.modules() if isinstance(m, nn.Dropout)]}
+
+
+def _what_changed(before: dict, after: dict) -> str:
+    """How ``prepare_for_serving`` changed the model it was given, in words ('' if it did not)."""
+    if after["repr"] != before["repr"]:
+        return "it replaced or reconfigured one of its layers"
+    if after["dropout_p"] != before["dropout_p"]:
+        return "it changed a dropout's probability"
+    if after["requires_grad"] != before["requires_grad"]:
+        return "it switched off requires_grad on its parameters, so the training loop would stop learning"
+    changed = [k for k, v in before["state"].items()
+               if k not in after["state"] or not torch.equal(after["state"][k], v)]
+    if changed:
+        return f"it changed its weights or buffers ({', '.join(changed[:3])})"
+    return ""
+
+
+def _one_error(error) -> str:
+    """``Type: message``, without the type twice when the message repeats it."""
+    message = short_message(error)
+    name = type(error).__name__
+    return message if message.startswith(f"{name}:") else f"{name}: {message}"
+
+
 def check_prepare_for_serving(prepare_for_serving) -> bool:
     """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in
     eval mode, and leaves the model it was given as it was (the training loop still owns it)."""
+    if isinstance(prepare_for_serving, nn.Module):
+        print("✘ check_prepare_for_serving expects your function prepare_for_serving, which takes a model; you "
+              "passed a model itself.")
+        return False
     if not _require_function(prepare_for_serving, "check_prepare_for_serving", "prepare_for_serving"):
         return False
     model, x = _serving_case()
     reference = copy.deepcopy(model).eval()  # taken first: the answer may change the model it is given
+    before = _fingerprint(model)
     try:
         served = _quiet(prepare_for_serving, model)
     except Exception as error:
         hint = (" Which mode does a model fresh from a training loop arrive in? Serve a version of it in the "
                 "mode freezing needs, without changing the model the training loop still uses."
                 if "eval" in str(error) else "")
-        print(f"✘ prepare_for_serving raised {type(error).__name__}: {short_message(error)}{hint}")
+        print(f"✘ prepare_for_serving raised {_one_error(error)}{hint}")
         return False
     if not isinstance(served, torch.jit.ScriptModule):
         print(f"✘ Return the frozen TorchScript module, not a {type(served).__name__}: "
               "torch.jit.freeze(torch.jit.script(...)).")
         return False
+    if not served._c._has_method("forward"):
+        print("✘ The module you returned has no compiled forward (an @torch.jit.ignore'd forward stays Python): "
+              "script the model itself, then freeze it.")
+        return False
     kinds = collections.Counter(n.kind() for n in served.graph.nodes())
     if kinds["prim::GetAttr"]:
-        print(f"✘ The graph still reads {kinds['prim::GetAttr']} attribute(s) with prim::GetAttr: "
-              "it is scripted but not frozen. Pass it through torch.jit.freeze.")
+        read = {n.s("name") for n in served.graph.findAllNodes("prim::GetAttr")}
+        if read & {"running_mean", "running_var", "num_batches_tracked"} or kinds["aten::batch_norm"]:
+            print("✘ The graph still reads batch norm's statistics with prim::GetAttr: a submodule was still in "
+                  "training mode when it was frozen, and freeze keeps what training mode updates. Call .eval() "
+                  "on the whole copy (module.eval() switches every submodule), then script and freeze it.")
+        else:
+            print(f"✘ The graph still reads {kinds['prim::GetAttr']} attribute(s) with prim::GetAttr: "
+                  "it is scripted but not frozen. Pass it through torch.jit.freeze.")
         return False
     if kinds["aten::batch_norm"]:
         print("✘ Frozen, but aten::batch_norm survived: keep freeze's default optimize_numerics=True, "
@@ -94,6 +139,11 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print("✘ aten::dropout survived: freezing a module in eval mode removes it, so freeze the eval-mode version.")
         return False
     switched = [name or "the model" for name, m in model.named_modules() if not m.training]
+    changed = "" if switched else _what_changed(before, _fingerprint(model))
+    if changed:
+        print(f"✘ prepare_for_serving changed the model it was given: {changed}. The training loop still uses "
+              "that model: leave it as it is and prepare a deep copy.")
+        return False
     if switched:
         print(f"✘ prepare_for_serving switched the model it was given to eval mode ({', '.join(switched[:3])}): "
               "the training loop that still uses it would go on without dropout. Leave the original as it is "
@@ -103,8 +153,7 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         with torch.no_grad():
             want, got = reference(x), served(x)
     except Exception as error:  # the learner's module failing on a batch is theirs to see, as one line
-        print(f"✘ The module you returned fails on a batch of two 8×8 images: {type(error).__name__}: "
-              f"{short_message(error)}")
+        print(f"✘ The module you returned fails on a batch of two 8×8 images: {_one_error(error)}")
         return False
     if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
         print("✘ The frozen module gives other answers than the model in eval mode: freeze the model you were given.")
@@ -191,9 +240,11 @@ def check_offending_line(offending_line) -> bool:
         if not isinstance(got, str):
             print(f"✘ Return the line as a string, got {type(got).__name__} on {label}.")
             return False
-        if got.strip() != expected:
+        if got != expected:
             marked = _marked_lines(message)
-            if "".join(got.split()) == "".join(expected.split()):
+            if got.strip() == expected:
+                hint = "right line, but strip it: remove its leading and trailing whitespace, as str.strip() does"
+            elif "".join(got.split()) == "".join(expected.split()):
                 hint = ("right line, but keep the spaces inside it: remove only the leading and trailing "
                         "whitespace, as str.strip() does")
             elif "~" in got or "HERE" in got:
@@ -202,7 +253,7 @@ def check_offending_line(offending_line) -> bool:
                 hint = "that frame called the failing one: the most recent call is the last frame"
             else:
                 hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
-            print(f"✘ On {label} you returned {got.strip()!r}, expected {expected!r}: {hint}.")
+            print(f"✘ On {label} you returned {got!r}, expected {expected!r}: {hint}.")
             return False
     print(f"✔ Right on all {len(cases)} real errors: the marked line is where to look first.")
     return True
@@ -243,13 +294,14 @@ _MISTAKES = [
     (lambda r: "faster" if statistics.median(r) < 1 else "slower" if statistics.median(r) > 1 else "no clear difference",
      "a median alone is not a claim: claim a difference only when the whole interquartile range is on one side of 1"),
     (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference",
-     "you judged by the lowest and highest ratio, the whole range: then one odd round blocks every claim. "
-     "Use the quartiles, the middle half of the rounds"),
+     "your answers are the ones a judgment by the whole range (lowest to highest ratio) gives: then one odd round "
+     "blocks every claim. Use the quartiles, the middle half of the rounds"),
     (lambda r: _by_quartiles(r, strict=False),
-     "a quartile of exactly 1 is not below (or above) 1: compare with < and >, not <= and >="),
+     "your answers are the ones <= and >= give: a quartile of exactly 1 is not below (or above) 1, so compare "
+     "with < and >"),
     (lambda r: _by_quartiles(r, method="exclusive"),
-     "statistics.quantiles uses method='exclusive' unless told otherwise, which gives other quartiles for a few "
-     "rounds: pass method='inclusive' (numpy's default, and the benchmark's)"),
+     "your answers are the ones 'exclusive' quartiles give (statistics.quantiles' default, or a count of rounds "
+     "by position): the benchmark uses method='inclusive', numpy's default"),
 ]
 
 

@@ -187,9 +187,10 @@ class BenchmarkReport:
         if not r.ratios:
             return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
         spread = f"{_x(r.ratio)}× eager's time ({r.spread_text})"
-        share = "in every run" if r.few_runs else "in at least three rounds out of four"
-        meaning = {"faster": f"faster than eager {share}",
-                   "slower": f"slower than eager {share}",
+        share = ("in every run" if r.few_runs else
+                 "its interquartile range {} 1 (roughly three rounds in four)")
+        meaning = {"faster": f"faster than eager: {share.format('below')}" if not r.few_runs else f"faster than eager {share}",
+                   "slower": f"slower than eager: {share.format('above')}" if not r.few_runs else f"slower than eager {share}",
                    "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
         about_answers = r.note and name != "C++"  # the C++ row's note says how it was timed, not what it answered
         return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
@@ -257,10 +258,17 @@ def compare_gains(first, second, variant) -> str:
 
     both = f"{show(first, a)}, {show(second, b)}"
     (a_low, a_high), (b_low, b_high) = a.spread, b.spread
+    def ranked(better, worse, worse_low):
+        # "a bigger gain" only if the worse one gains too; past 1× in its whole spread it is a loss
+        if worse_low > 1:
+            return (f"{variant}: slower than eager on {worse.label} (its whole spread above 1×), better on "
+                    f"{better.label}, beyond both spreads: {both}")
+        return f"{variant}: a bigger gain on {better.label} than on {worse.label}, beyond both spreads: {both}"
+
     if a_high < b_low:  # even a's worst quarter beats b's best quarter
-        return f"{variant}: a bigger gain on {first.label} than on {second.label}, beyond both spreads: {both}"
+        return ranked(first, second, b_low)
     if b_high < a_low:
-        return f"{variant}: a bigger gain on {second.label} than on {first.label}, beyond both spreads: {both}"
+        return ranked(second, first, a_low)
     return f"{variant}: the spreads overlap, so this run cannot rank the two: {both}"
 
 
