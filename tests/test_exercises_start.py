@@ -53,3 +53,12 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
 def test_praise_says_what_happened(capsys):
     assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
     assert "sum(x) = -2 is not positive" in capsys.readouterr().out
+
+
+def test_the_eager_model_and_the_input_tried_above_are_named(capsys):
+    assert not H.check_gate_probe(Gate(), torch.tensor([-3.0, 1.0]))   # eager branches anyway: not the question
+    assert "That is the eager Gate" in capsys.readouterr().out
+    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-1.0, -2.0]))
+    assert "the input tried above" in capsys.readouterr().out
+    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.Tensor)
+    assert "the class Tensor" in capsys.readouterr().out

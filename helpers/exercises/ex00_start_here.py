@@ -13,8 +13,21 @@ def check_gate_probe(model, x) -> bool:
         print(f"✘ The first argument should be the loaded model, e.g. check_gate_probe(loaded, x); "
               f"you gave a {type(model).__name__}{extra}.")
         return False
+    if not isinstance(model, torch.jit.ScriptModule):
+        print(f"✘ That is the eager {type(model).__name__}: pass the model loaded from the file, "
+              "check_gate_probe(loaded, x). The question is whether the loaded program still branches.")
+        return False
     if not isinstance(x, torch.Tensor):
-        print(f"✘ x should be a tensor, like torch.tensor([1.0, 2.0]); you gave a {type(x).__name__}.")
+        what = f"the class {x.__name__}" if isinstance(x, type) else f"a {type(x).__name__}"
+        print(f"✘ x should be a tensor, like torch.tensor([1.0, 2.0]); you gave {what}.")
+        return False
+    if x.is_complex():
+        print("✘ x is complex: `x.sum() > 0` has no meaning for complex numbers. Use real numbers, like "
+              "torch.tensor([-1.0, 0.5]).")
+        return False
+    if x.dtype == torch.float32 and x.shape == (2,) and torch.equal(x, torch.tensor([-1.0, -2.0])):
+        print("✘ That is the input tried above. Find another whose sum is not positive, for instance one mixing "
+              "positive and negative values, or one whose sum is exactly 0.")
         return False
     if x.dtype == torch.bool:
         print("✘ x is a bool tensor: its sum counts the Trues, and `-x` (the else branch) is not defined for bools. "
@@ -32,7 +45,8 @@ def check_gate_probe(model, x) -> bool:
         return False
     total = x.sum().item()
     if isinstance(out, torch.Tensor) and out.shape == x.shape and torch.equal(out, -x):
-        print(f"✔ Right: sum(x) = {total:g} is not positive, so the loaded program took its else branch and negated x.")
+        print(f"✔ Right: sum(x) = {total:g} is not positive, so the loaded program took its else branch and negated x, "
+              "as the eager Gate does.")
         return True
     print(f"✘ Not yet: sum(x) = {total:g} > 0, so the model doubled x. Try an input whose sum is ≤ 0.")
     return False
