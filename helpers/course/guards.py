@@ -3,6 +3,10 @@
 Each raises a one-line error that says what to pass instead, so a typo in a notebook cell
 gives a sentence to act on rather than a traceback from deep inside torch.
 """
+import contextlib
+import signal
+import threading
+
 import torch
 
 __all__ = ["require_module", "require_tensor", "model_instance", "model_args"]
@@ -72,3 +76,30 @@ def _holds_tensor(value) -> bool:
     if isinstance(value, dict):
         return any(_holds_tensor(v) for v in value.values())
     return isinstance(value, (list, tuple)) and any(_holds_tensor(v) for v in value)
+
+
+class TimeLimitReached(BaseException):
+    """Not an Exception: the handlers around a learner's own code must not swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Stop Python code that runs longer than ``seconds`` with TimeLimitReached (a learner's endless loop).
+
+    Only the main thread receives signals, and only POSIX has SIGALRM: elsewhere (a worker thread, Windows),
+    or with ``seconds`` None or 0, the code runs unguarded.
+    """
+    if not (seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeLimitReached(f"stopped after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,8 +1,4 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
-import contextlib
-import signal
-import threading
-
 import torch
 
 from ..course.failures import as_sentence, short_message
@@ -88,22 +84,3 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
         return got, f"{who} returns {got.dtype} {on}; keep the input's dtype, {want.dtype}."
     return got, None
 
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in the block after ``seconds`` (a learner's loop that never ends); a no-op off the main
-    thread or where there is no SIGALRM, since only the main thread receives signals."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -11,9 +11,9 @@ import torch
 from ..tools.path_recorder import record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
-from ..course.guards import with_article
+from ..course.guards import TimeLimitReached, time_limit, with_article
 from ..models import BranchModel, LoopModel
-from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, time_limit
+from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -122,7 +122,7 @@ def check_halving_model(model) -> bool:
         try:
             with time_limit(5.0):
                 got = model(given)
-        except TimeoutError:
+        except TimeLimitReached:
             print(f"✘ Your model did not finish on {x} within 5 s: does the loop change x? `x / 2` alone computes a "
                   "value and drops it; write `x = x / 2`.")
             return False

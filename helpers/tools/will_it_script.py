@@ -12,11 +12,8 @@ with state (a counter, a running buffer) gets the same history on both sides.
 inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script()`` builds both.
 """
 import ast
-import contextlib
 import html
-import signal
 import textwrap
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ import ipywidgets as widgets
 import torch
 
 from ..course.failures import as_sentence
+from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
 from .parity import fresh_copy
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
@@ -82,35 +80,6 @@ class ScriptAttempt:
 
     def _repr_html_(self):
         return attempt_html(self)
-
-
-class _TimeLimit(BaseException):
-    """Not an Exception: the handlers for the learner's own errors must not swallow it."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """Interrupt Python code that runs longer than ``seconds`` (main thread, POSIX only).
-
-    Learner code may loop forever at module level or in forward; an alarm signal stops the
-    Python part. Elsewhere (a worker thread, Windows) the code simply runs unguarded.
-    """
-    usable = (seconds and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def _stop(signum, frame):
-        raise _TimeLimit(f"stopped after {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, _stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def check_time_limit(time_limit, who="attempt_script"):
