@@ -40,6 +40,12 @@ def on_copies(run, *args):
     return got, changed
 
 
+def shortened(value, limit: int = 60) -> str:
+    """``repr(value)`` (``str`` for a str), cut to ``limit`` characters with "…" when longer."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def as_model(model, who):
     """The learner's answer as a module instance, or None after printing what to pass instead."""
     try:
@@ -66,14 +72,13 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     {label} input" as the messages start; ``in_place`` and ``one_tensor``: what to do instead, in the exercise's words.
     """
     who, on = said
-    given = x.clone()  # the learner's model gets a copy: an in-place change must not alter the course's inputs
     try:
         with torch.no_grad():
-            got = run(given)
+            got, changed = on_copies(run, x)  # a copy: an in-place change must not alter the course's inputs
     except Exception as error:
         cause = error_cause(error) or f"{type(error).__name__}: {short_message(error, 120)}"
         return None, f"{who} fails {on}: {cause}"
-    if not torch.equal(given, x):
+    if changed:
         return got, f"{who} changed its input in place {on}: {in_place}"
     if not isinstance(got, torch.Tensor):
         return got, f"{who} returns {describe(got)} {on}; {one_tensor}"
@@ -83,4 +88,3 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     if got.dtype != want.dtype:
         return got, f"{who} returns {got.dtype} {on}; keep the input's dtype, {want.dtype}."
     return got, None
-

@@ -13,7 +13,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..course.guards import TimeLimitReached, time_limit, with_article
 from ..models import BranchModel, LoopModel
-from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same
+from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, shortened
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -280,9 +280,8 @@ def check_count_kind(fn) -> bool:
             print(f"✘ count_kind(graph of {label}, {kind!r}) failed: {type(error).__name__}: {_gist(error)}")
             return False
         if isinstance(got, bool) or not isinstance(got, int):
-            shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:59] + "…"
             print(f"✘ count_kind should return a whole number (an int); for the graph of {label} and {kind!r} it "
-                  f"returned {shown} ({type(got).__name__}).")
+                  f"returned {shortened(repr(got))} ({type(got).__name__}).")
             return False
         if got != want:
             hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes of "

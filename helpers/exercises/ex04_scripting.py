@@ -82,8 +82,9 @@ def check_optional_input(model) -> bool:
             print(f"✘ The scripted model changes its input in place ({label}): `x.sub_(...)` or `-=` alters the "
                   "caller's tensor. Return a new tensor, x - mean.")
             return False
-        if dtype_mistake(got, want, "The scripted model"):
-            print(f"✘ {dtype_mistake(got, want, 'The scripted model')}")
+        wrong_dtype = dtype_mistake(got, want, "The scripted model")
+        if wrong_dtype:
+            print(f"✘ {wrong_dtype}")
             return False
         if not _same(got, want):
             print(f"✘ Not yet: {label}, x = {args[0].tolist()} gives {got}, expected {want}. "
@@ -124,6 +125,7 @@ def check_traced_branches(model) -> bool:
     if model is None:
         return False
     for x in [_SMALL, _LARGE] + _EDGES:
+        want = _soft_clip_times_three(x)
         try:
             got, changed = on_copies(model, x)
         except Exception as error:
@@ -133,12 +135,13 @@ def check_traced_branches(model) -> bool:
             print(f"✘ Your model changes its input in place (on {x}): `x /= peak` alters the caller's tensor. Keep "
                   "the model's maths as given, which makes a new tensor (x / peak), and only add the decorator.")
             return False
-        if dtype_mistake(got, _soft_clip_times_three(x), "Your model"):
-            print(f"✘ {dtype_mistake(got, _soft_clip_times_three(x), 'Your model')}")
+        wrong_dtype = dtype_mistake(got, want, "Your model")
+        if wrong_dtype:
+            print(f"✘ {wrong_dtype}")
             return False
-        if not _same(got, _soft_clip_times_three(x)):
+        if not _same(got, want):
             print(f"✘ Keep the model's maths as given: eager on {x} gives {got}, "
-                  f"expected {_soft_clip_times_three(x)}. Only add the decorator.")
+                  f"expected {want}. Only add the decorator.")
             return False
     if isinstance(model, torch.jit.ScriptModule):
         print("✘ Your model is already scripted as a whole, so torch.jit.trace returns it unchanged and traces "

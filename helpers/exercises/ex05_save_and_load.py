@@ -16,6 +16,7 @@ from ..course.failures import as_sentence, short_message
 from ..course.guards import with_article
 from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
 from ..digits import DigitsCNN, load_digits, load_digits_cnn
+from ._common import shortened
 
 __all__ = ["check_labelled_export", "check_safe_weights_loader", "UntrustedPayload"]
 
@@ -57,7 +58,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}).{why} Write it with json.dumps(labels).")
     if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x.strip() for x in labels):
         return _fail(as_sentence(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
-                     f"it holds {type(labels).__name__} {_shortened(labels)}"))
+                     f"it holds {type(labels).__name__} {shortened(str(labels))}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
     x, _ = load_digits("test")
@@ -80,12 +81,6 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     print(f"✔ The file carries the model and its labels: the first test digit reads as {first!r}, "
           "with no Python class and no separate label file needed.")
     return True
-
-
-def _shortened(value, limit: int = 60) -> str:
-    """``str(value)``, cut to ``limit`` characters with "…" when longer."""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _extra_names(path) -> list:

@@ -142,7 +142,7 @@ def check_standardize_scriptable(model) -> bool:
 def _call_error(error) -> str:
     """The one line to show for a failed call, with a hint when ``eps`` is the cause."""
     hint = " Keep `eps` as an argument: `eps: float = 1e-5`." if "eps" in str(error) else ""
-    return f"{script_error_line(error)}.{hint}".replace("..", ".")
+    return as_sentence(script_error_line(error)) + hint
 
 
 # ---------------------------------------------------------------- exercise 2: state without globals

@@ -187,11 +187,10 @@ class BenchmarkReport:
         if not r.ratios:
             return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
         spread = f"{_x(r.ratio)}× eager's time ({r.spread_text})"
-        share = ("in every run" if r.few_runs else
-                 "its interquartile range {} 1 (roughly three rounds in four)")
-        meaning = {"faster": f"faster than eager: {share.format('below')}" if not r.few_runs else f"faster than eager {share}",
-                   "slower": f"slower than eager: {share.format('above')}" if not r.few_runs else f"slower than eager {share}",
-                   "no clear difference": "no clear difference from eager: the spread straddles 1"}[r.verdict]
+        side = {"faster": "below", "slower": "above"}.get(r.verdict)
+        meaning = ("no clear difference from eager: the spread straddles 1" if side is None else
+                   f"{r.verdict} than eager in every run" if r.few_runs else
+                   f"{r.verdict} than eager: its interquartile range {side} 1 (roughly three rounds in four)")
         about_answers = r.note and name != "C++"  # the C++ row's note says how it was timed, not what it answered
         return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
 

@@ -281,10 +281,11 @@ def copy_state(copy_, keys) -> dict:
     return found
 
 
-def state_on_copy(changes_keys, before: dict, after: dict, copy_before: dict, copy_after: dict) -> list:
-    """``["self.calls: the copy has no such attribute", ...]``: how the copy fails to keep eager's changed state."""
+def state_on_copy(before: dict, after: dict, copy_before: dict, copy_after: dict) -> list:
+    """``["self.calls: the copy has no such attribute", ...]``: how the copy fails to keep eager's changed state
+    (``before``/``after``: eager's ``python_state``; ``copy_*``: the copy's ``copy_state`` of the same keys)."""
     lost = []
-    for key in changes_keys:
+    for key in sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)):
         if copy_after.get(key, _MISSING) == _MISSING:
             lost.append(f"self.{key}: the copy has no such attribute")
         elif copy_before.get(key) == copy_after.get(key) and before.get(key) != after.get(key):
@@ -779,9 +780,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
                         state_changes=state_changes(state_before, state_after := python_state(eager)),
                         state_settled=len(rows) > 1 and state_first == state_after,
-                        state_lost=state_on_copy([k for k in sorted(set(state_before) | set(state_after))
-                                                  if state_before.get(k) != state_after.get(k)],
-                                                 state_before, state_after, copy_before,
+                        state_lost=state_on_copy(state_before, state_after, copy_before,
                                                  copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
