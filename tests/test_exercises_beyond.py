@@ -80,6 +80,29 @@ class CondDtypes(torch.nn.Module):  # branches of two dtypes: torch.cond refuses
         return torch.cond(peak > 1, lambda x, p: (x / p).half(), lambda x, p: x.clone(), (x, peak))
 
 
+class PositiveSideOnly(torch.nn.Module):  # tests x > 1 only: a large negative value is never scaled
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond((x > 1).any(), lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+class MaxWithoutAbs(torch.nn.Module):  # forgets abs() in the condition
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(x.max() > 1, lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+class BoolCond(torch.nn.Module):  # torch.cond, but on a Python bool: export still needs the value
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(bool(peak > 1), lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+class ClampedPeak(torch.nn.Module):  # right values with no branch at all: not the technique asked for
+    def forward(self, x):
+        return x / x.abs().max().clamp(min=1)
+
+
 class Float64Limiter(torch.nn.Module):
     def forward(self, x):
         return WhereLimiter()(x).double()
@@ -102,7 +125,7 @@ def test_limiter_solution_passes(solution, capsys):
 
 
 @pytest.mark.parametrize("model, says", [
-    (PlainLimiter(), "Replace it with torch.cond"),
+    (PlainLimiter(), "Replace the `if` with torch.cond"),
     (AliasingLimiter(), "x.clone()"),
     (AlwaysScales(), "Keep what it computes"),
     (ScalesOnlyWhenExported(), "kept only one branch"),
@@ -121,6 +144,9 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (CondDtypes(), "must return the same dtype (section 1); yours give torch.float16 and torch.float32"),
     (Float64Limiter(), "returns torch.float64"),
     (FlatLimiter(), "gives shape (3,)"),
+    (PositiveSideOnly(), "measure x's size in both directions"),
+    (MaxWithoutAbs(), "measure x's size in both directions"),
+    (BoolCond(), "or bool(...) of one"),
 ])
 def test_limiter_feedback_names_the_mistake(model, says, capsys):
     assert not H.check_limiter_exports(model)
@@ -136,9 +162,20 @@ def test_an_in_place_answer_leaves_the_checkers_inputs_as_they_were(capsys):
     assert "Keep what it computes" in capsys.readouterr().out
 
 
-def test_limiter_with_where_passes_and_says_what_it_costs(capsys):
-    assert H.check_limiter_exports(WhereLimiter())
-    assert "always running both" in capsys.readouterr().out
+@pytest.mark.parametrize("model, did", [
+    (WhereLimiter(), "selects with torch.where"), (ClampedPeak(), "one formula serves both cases"),
+])
+def test_a_right_answer_without_torch_cond_is_refused_for_what_it_did(model, did, capsys):
+    assert H.check_limiter_exports(model) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Right on all") and "without torch.cond" in out and did in out, out
+    assert ("torch.where" in out.split("This exercise")[0]) == (did == "selects with torch.where")
+
+
+def test_limiter_messages_show_inputs_without_float_noise(capsys):
+    assert not H.check_limiter_exports(InPlaceLimiter())
+    out = capsys.readouterr().out
+    assert "[[3, -4, 1]]" in out and "0000000" not in out, out
 
 
 @pytest.mark.parametrize("answer, says", [

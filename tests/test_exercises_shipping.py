@@ -214,3 +214,26 @@ def test_tempered_onnx_other_model_rejected(tmp_path, capsys):
 def test_tempered_onnx_odd_input_does_not_crash(odd, capsys):
     assert H.check_tempered_onnx(odd) is False
     assert "✘" in capsys.readouterr().out
+
+
+def test_tempered_onnx_in_float64_is_named_as_such(tmp_path, capsys):
+    path = tmp_path / "f64.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.jit.script(H.TemperedDigits().double()),
+                          tuple(t.double() for t in H.tempered_inputs(4)), str(path), dynamo=False,
+                          input_names=["images", "temperature"],
+                          dynamic_axes={"images": {0: "batch"}, "temperature": {0: "batch"}})
+    assert H.check_tempered_onnx(path) is False
+    out = capsys.readouterr().out
+    assert "takes DOUBLE inputs" in out and "float32" in out and "cannot read" not in out, out
+
+
+def test_tempered_onnx_given_a_folder_or_a_file_that_is_not_onnx(tmp_path, capsys):
+    assert H.check_tempered_onnx(tmp_path) is False
+    assert "is a folder" in capsys.readouterr().out
+    junk = tmp_path / "notes.onnx"
+    junk.write_text("not a model")
+    assert H.check_tempered_onnx(junk) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ onnx cannot read notes.onnx") and out.count("\n") == 1, out

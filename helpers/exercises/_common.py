@@ -46,6 +46,15 @@ def shortened(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def values(t) -> str:
+    """A tensor's values as a nested list for a message, floats to 4 significant digits (0.2, not 0.20000000298...)."""
+    def tidy(v):
+        if isinstance(v, list):
+            return "[" + ", ".join(tidy(item) for item in v) + "]"
+        return f"{v:.4g}" if isinstance(v, float) else repr(v)
+    return tidy(t.tolist()) if isinstance(t, torch.Tensor) else repr(t)
+
+
 def as_model(model, who):
     """The learner's answer as a module instance, or None after printing what to pass instead."""
     try:

@@ -7,7 +7,7 @@ from ..digits import load_digits, load_digits_cnn
 from ..routes.export_bridge import quiet_export
 from ..course.failures import short_message
 from ..course.guards import require_module
-from ._common import tensor_answer
+from ._common import tensor_answer, values
 
 __all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports",
            "TemperedDigits", "tempered_inputs", "check_tempered_digits_program"]
@@ -17,6 +17,7 @@ LIMITER_INPUTS = {
     "large, mixed signs": torch.tensor([[3.0, -4.0, 1.0]]),
     "small": torch.tensor([[0.2, -0.5, 0.1]]),
     "large negative": torch.tensor([[-10.0, 2.0, -0.5]]),
+    "large only below -1": torch.tensor([[-3.0, 0.5, 0.2]]),  # a test on x.max() alone, or on x > 1, misses it
     "exactly 1": torch.tensor([[1.0, -1.0, 0.5]]),
 }
 
@@ -52,13 +53,17 @@ def _torch_cause(error) -> str:
 def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     """Why ``run`` (the eager model or the exported program) does not compute the limiter on ``x``, or None."""
     want = reference_limiter(x)
-    got, mistake = tensor_answer(run, x, want, (who, f"on the {label} input {x.tolist()}"),
-                                 in_place="(`x /= peak` or a `_` method): compute a new tensor instead, e.g. x / peak.",
+    got, mistake = tensor_answer(run, x, want, (who, f"on the {label} input {values(x)}"),
+                                 in_place="compute a new tensor instead (not `x /= peak` or a `_` method), e.g. x / peak.",
                                  one_tensor="return one tensor, the input limited.", error_cause=_torch_cause)
     if mistake:
         return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
-        return (f"{who} gives {got} for the {label} input {x.tolist()}, but the limiter must give {want}"
+        if torch.equal(got, x) and x.max() <= 1 < x.abs().max():  # the only value beyond 1 is below -1
+            return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value is "
+                    f"{x.abs().max().item():g}: the condition must measure x's size in both directions, as "
+                    "x.abs().max() does")
+        return (f"{who} gives {values(got)} for the {label} input {values(x)}, but the limiter must give {values(want)}"
                 + (". Keep what it computes; change only how." if who == "In eager mode your model" else
                    ": it seems to have kept only one branch."))
     return None
@@ -83,8 +88,9 @@ def check_limiter_exports(model) -> bool:
     except Exception as error:
         cause = _torch_cause(error)
         if type(error).__name__ == "GuardOnDataDependentSymNode":
-            print("✘ Not yet: torch.export still stops at an `if` on a tensor's value (GuardOnDataDependentSymNode). "
-                  "Replace it with torch.cond(condition, true_fn, false_fn, (x,)).")
+            print("✘ Not yet: torch.export still stops where Python needs a tensor's value as True or False "
+                  "(GuardOnDataDependentSymNode): an `if` on a tensor, or bool(...) of one. Replace the `if` with "
+                  "torch.cond(condition, true_fn, false_fn, (x,)), and give it the condition tensor itself.")
         elif cause:
             print(f"✘ Almost: {cause}.")
         else:
@@ -97,10 +103,16 @@ def check_limiter_exports(model) -> bool:
             print(f"✘ {mistake}")
             return False
     uses_cond = any(getattr(node.target, "__name__", "") == "cond" for node in program.graph.nodes)
-    how = ("the graph holds a torch.cond, so both branches travel with the program and only one runs"
-           if uses_cond else "without torch.cond (computing both sides and selecting, e.g. torch.where, also works "
-           "here, at the price of always running both)")
-    print(f"✔ Exported, and the program is right on all {len(LIMITER_INPUTS)} inputs, both regimes: {how}.")
+    if not uses_cond:  # right, but the exercise practises torch.cond: say what the answer did, and what it skipped
+        kinds = {getattr(node.target, "__name__", "") for node in program.graph.nodes if node.op == "call_function"}
+        how = ("it computes both sides and selects with torch.where, so both always run"
+               if any(k.startswith("where") for k in kinds) else "one formula serves both cases")
+        print(f"✘ Right on all {len(LIMITER_INPUTS)} inputs and it exports, but without torch.cond: {how}. This "
+              "exercise practises torch.cond: rewrite the `if` as "
+              "torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
+        return False
+    print(f"✔ Exported, and the program is right on all {len(LIMITER_INPUTS)} inputs, both regimes: the graph holds a "
+          "torch.cond, so both branches travel with the program and only one runs.")
     return True
 
 

@@ -181,15 +181,27 @@ def check_tempered_onnx(path) -> bool:
         print(f"✘ Pass the path of your .onnx file, not {_describe(path) if path is not None else 'None'}.")
         return False
     path = Path(path)
+    if path.is_dir():
+        print(f"✘ {path} is a folder: pass the path of the .onnx file inside it that torch.onnx.export wrote.")
+        return False
     if not path.is_file():
         print(f"✘ There is no file at {path.name} yet: export to it first, then run the check.")
         return False
+    import onnx
     try:
-        import onnx
         graph = onnx.load(str(path)).graph
-        runner = onnx_runner(path)
     except Exception as error:
         print(f"✘ onnx cannot read {path.name}: {short_message(error, 120)}")
+        return False
+    kinds = {onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type) for value in graph.input}
+    if kinds - {"FLOAT"}:  # e.g. a model made .double() first: onnxruntime has no float64 Conv to run it with
+        print(f"✘ {path.name} takes {', '.join(sorted(kinds))} inputs; TemperedDigits works in float32: export "
+              "the model as it is, without .double() or .half().")
+        return False
+    try:
+        runner = onnx_runner(path)
+    except Exception as error:
+        print(f"✘ onnxruntime cannot run {path.name}: {short_message(error, 120)}")
         return False
     names = [node.name for node in graph.node]
     if any(name.startswith("node_") for name in names) and not any(name.startswith("/") for name in names):
