@@ -175,7 +175,7 @@ def test_a_right_answer_without_torch_cond_is_refused_for_what_it_did(model, did
 def test_limiter_messages_show_inputs_without_float_noise(capsys):
     assert not H.check_limiter_exports(InPlaceLimiter())
     out = capsys.readouterr().out
-    assert "[[3, -4, 1]]" in out and "0000000" not in out, out
+    assert "[[3.0, -4.0, 1.0]]" in out and "0000000" not in out, out
 
 
 @pytest.mark.parametrize("answer, says", [
@@ -275,3 +275,10 @@ def test_torchs_suggested_fix_for_one_dynamic_argument_fixes_the_size():
     with pytest.raises(torch._dynamo.exc.UserError, match=r"Suggested fixes:\s+batch = 4"), H.quiet_export():
         torch.export.export(H.TemperedDigits(), H.tempered_inputs(4),
                             dynamic_shapes={"images": {0: Dim("batch")}, "temperature": None})
+
+
+def test_values_in_messages_are_short_floats_and_whole_ints():
+    from helpers.exercises._common import values
+    assert values(torch.tensor([[0.2, -0.5, 1 / 3]])) == "[[0.2, -0.5, 0.3333]]"
+    assert values(torch.tensor([1.0, 2.0])) == "[1.0, 2.0]" and values(torch.tensor([3, 4])) == "[3, 4]"
+    assert values(torch.tensor(True)) == "True" and values(None) == "None"

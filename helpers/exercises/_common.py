@@ -51,7 +51,7 @@ def values(t) -> str:
     def tidy(v):
         if isinstance(v, list):
             return "[" + ", ".join(tidy(item) for item in v) + "]"
-        return f"{v:.4g}" if isinstance(v, float) else repr(v)
+        return repr(float(f"{v:.4g}")) if isinstance(v, float) else repr(v)  # 1.0 stays 1.0: a float, not an int
     return tidy(t.tolist()) if isinstance(t, torch.Tensor) else repr(t)
 
 

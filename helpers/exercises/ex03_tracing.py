@@ -7,7 +7,7 @@ from ..course.guards import require_module
 from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
-from ._common import dtype_mistake, on_copies, same_tensor as _same
+from ._common import dtype_mistake, on_copies, same_tensor as _same, values
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
@@ -79,9 +79,9 @@ def check_branch_without_if(model) -> bool:
                   f"{tuple(want.shape)}, one value per input value.")
             return False
         if not _same(got, want):
-            print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {want.tolist()} "
+            print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
                   f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
-                  f"yours returned {got.tolist() if isinstance(got, torch.Tensor) else got!r}.")
+                  f"yours returned {values(got)}.")
             return False
     compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
                 if traced.inlined_graph.findNode(k) is not None]

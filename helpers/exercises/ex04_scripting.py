@@ -10,7 +10,7 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
-from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same
+from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, values
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -87,7 +87,7 @@ def check_optional_input(model) -> bool:
             print(f"✘ {wrong_dtype}")
             return False
         if not _same(got, want):
-            print(f"✘ Not yet: {label}, x = {args[0].tolist()} gives {got}, expected {want}. "
+            print(f"✘ Not yet: {label}, x = {values(args[0])} gives {got}, expected {want}. "
                   "Subtract the given mean, or x.mean() when none is given.")
             return False
     compiled = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}.get("mean", "?")

@@ -13,7 +13,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
 from ..course.guards import model_instance
 from ..tools.gallery import script_error_line
-from ._common import tensor_answer
+from ._common import tensor_answer, values
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
@@ -203,8 +203,8 @@ def check_running_peak(model) -> bool:
             print(f"✘ {as_sentence(mistake)}")
             return False
         if not _same_tensor(got, want):
-            print(f"✘ Call {i + 1}, x = {x.tolist()}: expected {want.tolist()} (the largest absolute value so far "
-                  f"is {peak:g}), got {got.tolist()}. {_peak_hint(got, i)}")
+            print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so far "
+                  f"is {peak:g}), got {values(got)}. {_peak_hint(got, i)}")
             return False
     try:
         loaded = _save_and_load(scripted)
@@ -262,7 +262,7 @@ def check_saveable_debug_helper(model_class) -> bool:
         print(f"✘ Saved and loaded, but calling it fails: {script_error_line(error)}")
         return False
     if not isinstance(got, torch.Tensor) or not torch.equal(got, _CLIPPER_X.clamp(-1.0, 1.0)):
-        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {_CLIPPER_X.tolist()}.")
+        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {values(_CLIPPER_X)}.")
         return False
     debugging = _answer(model_class, "check_saveable_debug_helper", debug=True)
     if debugging is None:
@@ -275,7 +275,7 @@ def check_saveable_debug_helper(model_class) -> bool:
         return False
     if getattr(debugging, "outside", None) != 2:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` should count the "
-              f"2 values of {_CLIPPER_X.tolist()} outside [-1, 1]; `outside` is {getattr(debugging, 'outside', None)}. "
+              f"2 values of {values(_CLIPPER_X)} outside [-1, 1]; `outside` is {getattr(debugging, 'outside', None)}. "
               "Keep the helper's body as it was.")
         return False
     how = _how_the_helper_was_handled(model_class)
