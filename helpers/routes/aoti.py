@@ -40,7 +40,7 @@ from ..course.workdir import REPO_ROOT, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
-           "cached_aoti_package", "load_aoti", "no_cuda_notice_source", "zip_entries"]
+           "cached_aoti_package", "load_aoti", "no_cuda_notice_source"]
 
 AOTI_CACHE_DIR = REPO_ROOT / "build" / "aoti"
 _DEFAULT_SECONDS = 35.0  # a first guess at one compile, for the progress bar, until one is measured
@@ -453,14 +453,6 @@ def _input_specs(program) -> list:
         else:
             specs.append(None)
     return specs
-
-
-def zip_entries(path) -> list:
-    """The entries of a zip archive (``.pt``, ``.pt2``), with the top folder name dropped."""
-    import zipfile
-    path = Path(os.fspath(path))
-    with zipfile.ZipFile(path) as archive:
-        return [n.split("/", 1)[1] if "/" in n else n for n in archive.namelist()]
 
 
 def _compile_main(exported: str, output: str) -> None:

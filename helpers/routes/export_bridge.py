@@ -16,6 +16,7 @@ import base64
 import html
 import io
 import warnings
+import os
 import zipfile
 from pathlib import Path
 
@@ -143,17 +144,20 @@ def onnx_op_types(model, nested: bool = False) -> collections.Counter:
 
 # ---------------------------------------------------------------- archives
 
-def archive_names(path) -> list:
-    """The member names of a saved model archive (``.pt`` from torch.jit.save, ``.pt2`` from torch.export.save)."""
-    if not isinstance(path, (str, Path)):
+def archive_names(path, *, top_folder: bool = True) -> list:
+    """The member names of a saved model archive (``.pt`` from torch.jit.save, ``.pt2`` from torch.export.save or
+    AOTInductor). ``top_folder=False`` drops the archive's own top folder from each name (``model/code/...`` →
+    ``code/...``), which differs from file to file."""
+    if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"archive_names takes the path of a saved model, got {type(path).__name__}")
-    path = Path(path)
+    path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"archive_names: no file at {path}: save the model there first")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"archive_names: {path.name} is not a zip archive (an .onnx file is a protobuf, not a zip)")
     with zipfile.ZipFile(path) as archive:
-        return archive.namelist()
+        names = archive.namelist()
+    return names if top_folder else [n.split("/", 1)[1] if "/" in n else n for n in names]
 
 
 # ---------------------------------------------------------------- fact table
