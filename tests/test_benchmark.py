@@ -404,3 +404,23 @@ def test_a_cache_filled_once_does_not_excuse_a_copy_that_diverges():
     trace = report["trace"]
     assert trace.verdict == "wrong" and "diverges from eager at 'negated'" in trace.wrong
     assert not (trace.note or "").startswith("answers not compared")
+
+
+def test_a_scripted_torchvision_detector_is_compared_on_its_detections():
+    import torchvision
+    torch.manual_seed(0)
+    detector = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None, box_score_thresh=0.0).eval()
+    report = H.benchmark_model(detector, ([torch.rand(3, 160, 160)],), variants=["eager", "script"],
+                               progress=False, rounds=2, seconds=0.5)
+    assert not report.rows["script"].wrong, report.rows["script"].wrong
+
+
+def test_outputs_within_the_checks_tolerance_of_zero_are_said_to_be_hardly_compared():
+    class Tiny(torch.nn.Module):
+        def forward(self, x):
+            return x * 1e-9
+
+    report = H.benchmark_model(Tiny().eval(), torch.randn(4, 8), variants=["eager", "script"], progress=False,
+                               rounds=2, seconds=0.2)
+    assert "answers hardly compared" in report.rows["script"].note

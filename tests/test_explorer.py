@@ -229,3 +229,31 @@ def test_a_loop_that_turns_another_number_of_times_is_not_the_same_path():
     state = explorer.set(scales=[2.0])
     assert state.verdict.startswith("✘") and "not as often: `x = x / 2` 3 times here, 2 on the example" in state.path
     assert explorer.set(scales=[1.0]).path == "eager Python takes the same path as the example"
+
+
+class GrowToUnit(torch.nn.Module):
+    """Doubles x until its norm reaches 1: at scale 0 the loop never ends."""
+
+    def forward(self, x):
+        while x.norm() < 1:
+            x = x * 2
+        return x
+
+
+def test_a_slider_position_where_eager_never_finishes_is_stopped_and_said():
+    ex = H.DivergenceExplorer(GrowToUnit(), "script", example=(torch.tensor([0.01, 0.02]),))
+    state = ex.set(scales=[0.0])
+    assert state.verdict.startswith("? the eager model did not finish") and not state.agree
+
+
+class Tiny(torch.nn.Module):
+    def forward(self, x):
+        return x * 1e-9
+
+
+def test_outputs_within_atol_of_zero_get_no_tick():
+    ex = H.DivergenceExplorer(Tiny(), "trace", example=(torch.tensor([1.0, 2.0]),))
+    eager, _, notes = ex._cache[(ex.model, "trace")]
+    ex._cache[(ex.model, "trace")] = (eager, lambda x: x * 2e-9, notes)  # a copy that answers otherwise
+    state = ex.set(scales=[1.0])
+    assert state.verdict.startswith("⚠ agree only within atol") and "✔" not in state.verdict

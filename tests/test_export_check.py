@@ -352,3 +352,14 @@ def test_an_exported_namedtuple_output_that_cannot_be_saved_gets_a_public_fix(tm
     check = H.export_roundtrip_checks(NamedTupleOut(), [torch.randn(2, 4)], methods=("export",), folder=tmp_path)[0]
     assert check.stage == "export" and "return a tuple or a dict from forward" in check.hint
     assert "_register_namedtuple" not in check.hint
+
+
+def test_a_round_trip_on_outputs_within_atol_of_zero_says_so():
+    class Branchy(torch.nn.Module):  # the trace keeps input 0's branch: wrong on input 1, by less than atol
+        def forward(self, x):
+            if x.mean() > 0:
+                return x * 1e-9
+            return x * 2e-9
+
+    report = H.export_roundtrip_check(Branchy(), [torch.ones(3), -torch.ones(3)], method="trace")
+    assert report.stage == "passed" and "within atol=1e-06 of zero" in report.caveat, report

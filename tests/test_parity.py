@@ -601,3 +601,71 @@ def test_parity_checks_eager_state_on_the_copy():
     kept = H.parity(scripted, torch.jit.script(scripted), example=x, label="scripted")
     assert kept.all_close and kept.state_lost == [] and kept.state_changes
     assert any("changed the same way" in note for note in kept.warnings)
+
+
+class _Tiny(torch.nn.Module):
+    """Outputs far below parity's default atol, as a randomly initialised deep classifier can give."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+
+@pytest.mark.parametrize("scale, says", [(1e-9, "at most"), (0.0, "all exactly 0")])
+def test_outputs_within_atol_of_zero_get_no_tick(scale, says):
+    x = torch.randn(3, 4)
+    zeros = H.parity(_Tiny(scale), lambda t: torch.zeros_like(t), example=x, label="zeros")
+    assert zeros.all_close and zeros.tiny and zeros.proves_little
+    assert zeros.summary.startswith("⚠ zeros agrees") and "✔" not in zeros.summary
+    assert any(says in w and "zeros" in w for w in zeros.warnings), zeros.warnings
+    # with an atol below the outputs' size, the same wrong copy is caught
+    if scale:
+        assert not H.parity(_Tiny(scale), lambda t: torch.zeros_like(t), example=x, atol=1e-12)
+
+
+def test_ordinary_outputs_and_int_outputs_are_not_called_tiny():
+    x = torch.randn(3, 4)
+    assert not H.parity(_Tiny(1.0), _Tiny(1.0), example=x).tiny
+    counts = H.parity(lambda t: (t > 0).sum(1), lambda t: (t > 0).sum(1), inputs=[torch.zeros(2, 3)])
+    assert not counts.tiny and counts.summary.startswith("✔")
+
+
+class _GrowToUnit(torch.nn.Module):
+    def forward(self, x):  # never ends on zeros
+        while x.norm() < 1:
+            x = x * 2
+        return x
+
+
+def test_a_variant_on_which_eager_never_finishes_is_skipped_not_hung():
+    x = torch.tensor([0.01, 0.02])
+    report = H.parity(_GrowToUnit(), torch.jit.script(_GrowToUnit()), example=x, label="scripted")
+    assert report.all_close and "zeros" in report.skipped and "did not finish" in report.skipped["zeros"]
+    assert "zeros" in H.vary_inputs(x, model=_GrowToUnit()).skipped
+
+
+class _Counter(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + self.calls
+
+
+def test_the_lost_state_note_says_match_only_when_the_outputs_match():
+    x = torch.ones(2)
+    traced = torch.jit.trace(_Counter(), x, check_trace=False)
+    report = H.parity(_Counter(), traced, inputs=[x, x, x], label="traced")
+    assert not report.all_close
+    note = next(w for w in report.warnings if "does not keep them" in w)
+    assert "outputs above match" not in note and "differ as well" in note
+
+
+def test_compare_says_when_close_says_little(capsys):
+    H.compare("tiny", torch.tensor([1e-9]), torch.tensor([3e-9]))
+    assert "close says little" in capsys.readouterr().out

@@ -231,3 +231,20 @@ def test_a_list_input_is_one_argument_as_in_parity():
               "    return xs[0] * 2 + xs[1]\n")
     attempt = H.attempt_script(source, inputs=[[torch.randn(3), torch.randn(3)]])
     assert attempt.ok and "matches eager" in attempt.note, (attempt, attempt.note)
+
+
+def test_a_scripted_torchvision_detector_counts_as_matching_on_its_detections():
+    source = '''
+from typing import List
+import torchvision
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.det = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+            weights=None, weights_backbone=None, box_score_thresh=0.0).eval()
+    def forward(self, images: List[torch.Tensor]):
+        return self.det(images)
+'''
+    torch.manual_seed(0)
+    attempt = H.WillItScript(source, inputs=[([torch.rand(3, 160, 160)],)]).update()
+    assert attempt.headline.startswith("✔"), (attempt.headline, attempt.short_error)

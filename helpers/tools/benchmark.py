@@ -260,6 +260,10 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
         inputs = same_shape  # another shape would recompile, which is the compile's cost, not its answer
     report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * output_scale(reference), label=name)
     row.parity, row.checked_on = report, [r.label for r in report.rows]
+    if report.all_close and report.tiny:  # every eager output lay within the tolerance of zero: zeros would pass too
+        row.note = (f"answers hardly compared: eager's outputs are at most "
+                    f"{max(r.tiny for r in report.rows):.2g} in size, within the check's tolerance of zero")
+        return True
     if report.all_close:
         return True
     changed = state_changes(state_before, python_state(model))

@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message
+from ..course.guards import TimeLimitReached, time_limit as guard_time  # diagnose has a time_limit argument
 from .parity import argument_hint, fresh_copy, output_scale, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -85,12 +86,13 @@ class RouteResult:
     parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
+    tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
     @property
     def mark(self) -> str:
-        if self.status == "ok" and (self.refuses_sizes or self.untested):
+        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -157,7 +159,9 @@ class Diagnosis:
             return (f"Fix the eager model first, then diagnose again: {self.model_problem}. The routes that diverge "
                     f"({', '.join(diverging)}) may differ because of that, not because of the route.")
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
-            + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else ""))
+            + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+            + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
+               if ran[r].tiny else ""))
         best = ok[0] if ok else None
         if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
@@ -551,7 +555,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused))
     flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused)}
+             "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep them" not in n]  # the reason says it
@@ -794,16 +798,25 @@ def _labelled_inputs(model, example, inputs):
         labelled[f"your input {i}"] = _as_call(extra)
     usable = {}
     probe = fresh_copy(model)
+    limit = None  # seconds for a variant, from the example's time: a loop that never ends on zeros is dropped
     with torch.no_grad():
         for label, args in labelled.items():
+            started = time.perf_counter()
             try:
-                probe(*args)
+                with guard_time(limit if label != "example" else None):
+                    probe(*args)
+            except TimeLimitReached:
+                skipped[label] = (f"the eager model did not finish on this variant within {limit:.0f} s "
+                                  "(a loop that never ends on it?)")
+                continue
             except Exception as error:
                 if label == "example":
                     raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
                                      f"{argument_hint(args, error)}): pass an input it accepts") from None
                 skipped[label] = f"the eager model rejects this variant: {short_message(error, limit=90)}"
                 continue
+            if label == "example":
+                limit = max(5.0, 50 * (time.perf_counter() - started))
             usable[label] = args
         random = not _same_answers(fresh_copy(model)(*example), fresh_copy(model)(*example))
     return usable, skipped, random
@@ -882,8 +895,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         try:
             kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs)
         except _Stopped:
-            raise TimeoutError(f"diagnose: the eager model did not answer the example within {limit:.0f} s "
-                               "(time_limit): does forward loop forever?") from None
+            raise TimeoutError(f"diagnose: the eager model did not finish on the example and the variants made from "
+                               f"it within {limit:.0f} s (time_limit): does forward loop forever on some input?") from None
         except _Crashed as crash:
             raise RuntimeError(f"diagnose: the eager model crashed the process{crash} on the example") from None
     if kind == "error":

@@ -21,14 +21,16 @@ from IPython.display import display
 
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
+from ..course.guards import TimeLimitReached, time_limit
 from ..models import sample_model
 from .input_variants import as_args, describe, leaves, rebuild
-from .parity import _compare_outputs, _one_line, training_layers
+from .parity import _compare_outputs, _one_line, _within_atol_of_zero, detections_of, training_layers
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
 
 EXAMPLE_LENGTH = 3  # rows of the loop model's trace example, as in H.example_input("loop")
+EAGER_SECONDS = 5.0  # the eager model on one slider position: past this, it is stopped and the panel says so
 
 
 def _branch_inputs(scale, length):
@@ -310,7 +312,13 @@ class DivergenceExplorer:
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales)
                 try:
-                    expected = self.yours.call(eager, inputs)
+                    with time_limit(EAGER_SECONDS):
+                        expected = self.yours.call(eager, inputs)
+                except TimeLimitReached:  # e.g. a while loop that never ends at scale 0
+                    message = (f"the eager model did not finish on this input within {EAGER_SECONDS:g} s: a loop that "
+                               "never ends here?")
+                    return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
+                                         False, float("inf"), f"? {message}", "", "", message)
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
@@ -332,9 +340,15 @@ class DivergenceExplorer:
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
                                      False, float("inf"), f"✘ disagree: the {name} model fails on this input ({message})",
                                      path, example_path, message)
+        detections = detections_of(eager, expected, got)  # a scripted detector adds its losses: compare detections
+        got = got if detections is None else detections
         exact, close, max_diff, note = _compare_outputs(expected, got, self.rtol, self.atol, ("eager", name))
+        tiny = None if exact else _within_atol_of_zero(expected, self.atol)
         if exact:
             verdict = f"✔ agree: the {name} model gives exactly the eager output"
+        elif close and tiny is not None:  # any numbers that small would match: no ✔
+            verdict = (f"⚠ agree only within atol={self.atol:g} of zero: the eager output is at most {tiny:.2g} in "
+                       f"size, so any answer that small would match (zeros too); pass a smaller atol")
         elif close:
             verdict = f"✔ agree: the {name} model matches the eager output (largest difference {max_diff:.2g})"
         else:

@@ -14,8 +14,11 @@ tensor inside, whatever its dtype, in ways that keep it valid:
 A variant that cannot be built is listed in ``.skipped`` with the reason, never dropped silently.
 """
 import math
+import time
 
 import torch
+
+from ..course.guards import TimeLimitReached, time_limit
 
 __all__ = ["vary_inputs", "InputVariants"]
 
@@ -220,14 +223,21 @@ def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
     variants.skipped.update(skipped)
     variants.skipped.update(more_skipped)
 
+    limit = None
     if model is not None:
         model = require_callable(model, "vary_inputs", "model")
+        started = time.perf_counter()
         failure = eager_failure(model, args)
+        limit = max(5.0, 50 * (time.perf_counter() - started))  # a variant 50 times slower than the example hangs
         if failure:
             raise ValueError(f"vary_inputs: the model itself fails on the example ({failure}): "
                              "pass an example the model accepts")
     for label, variant in candidates.items():
-        failure = eager_failure(model, variant) if model is not None else None
+        try:
+            with time_limit(limit):
+                failure = eager_failure(model, variant) if model is not None else None
+        except TimeLimitReached:
+            failure = f"it did not finish within {limit:.0f} s (a loop that never ends on this input?)"
         if failure:
             variants.skipped[label] = f"the model itself rejects it: {failure}"
         else:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.guards import TimeLimitReached, time_limit
 from .input_variants import InputVariants, as_args, describe, leaves, shapes, vary_inputs
 from .path_recorder import LineCoverage
 
@@ -100,6 +101,20 @@ def _losses_and_detections(expected, got) -> bool:
     """True for a scripted torchvision detector's answer: (losses dict, detections) where eager gives detections."""
     return (isinstance(expected, list) and isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], dict)
             and isinstance(got[1], list) and len(got[1]) == len(expected))
+
+
+def _holds_detector(model) -> bool:
+    """True when ``model`` is or contains a torchvision detection model (looking through a wrapper's ``.model``)."""
+    while not isinstance(model, torch.nn.Module) and isinstance(getattr(model, "model", None), torch.nn.Module):
+        model = model.model  # e.g. the benchmark's eager model with its answers kept
+    return isinstance(model, torch.nn.Module) and any(
+        type(m).__module__.startswith("torchvision.models.detection") for m in model.modules())
+
+
+def detections_of(eager, expected, got):
+    """``got[1]`` when ``got`` is a scripted torchvision detector's (losses, detections) where eager gave detections
+    (scripting keeps both, by torchvision's design), else None: what to compare with eager's answer."""
+    return got[1] if _losses_and_detections(expected, got) and _holds_detector(eager) else None
 
 
 def _nesting(value, limit: int = 60) -> str:
@@ -209,6 +224,22 @@ def output_scale(output) -> float:
     finite = [t[torch.isfinite(t)].abs().max().item() for t in leaves(output)
               if t.is_floating_point() and t.numel() and torch.isfinite(t).any()]
     return max([1.0, *finite])
+
+
+def _within_atol_of_zero(output, atol: float):
+    """The largest |value| of an output's floating numbers when all of them lie within ``atol`` of zero (NaN left
+    out), else None: then a copy returning zeros, or any other tiny numbers, agrees with it."""
+    tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output])
+               if t.numel() and (t.is_floating_point() or t.is_complex())]
+    if not tensors or any(not (t.is_floating_point() or t.is_complex()) for t in leaves(output)
+                          if isinstance(t, torch.Tensor) and t.numel()):
+        return None
+    finite = [t[~t.isnan()].abs() for t in tensors]
+    finite = [t for t in finite if t.numel()]
+    if not finite:
+        return None
+    largest = max(float(t.max()) for t in finite)
+    return largest if largest <= atol else None
 
 
 def _only_nan(output) -> bool:
@@ -386,6 +417,7 @@ class ParityRow:
     error: str = ""
     empty: bool = False   # the eager output holds no numbers (e.g. no detections): agreeing proves little
     nan: bool = False     # every number of the eager output is NaN: agreeing proves nothing
+    tiny: float = None    # the eager output's largest |value| when all lie within atol of zero: zeros would agree
     args: tuple = field(default=(), repr=False)  # the model arguments of this input
 
     @property
@@ -467,7 +499,13 @@ class ParityReport:
     @property
     def proves_little(self) -> bool:
         """True when the inputs left a line of the eager model unrun, or every output was empty or all NaN."""
-        return self.empty or bool(self.uncovered) or (bool(self.rows) and all(r.nan for r in self.rows))
+        return (self.empty or bool(self.uncovered) or (bool(self.rows) and all(r.nan for r in self.rows))
+                or self.tiny)
+
+    @property
+    def tiny(self) -> bool:
+        """True when on every input eager's outputs all lay within atol of zero: a copy returning zeros agrees."""
+        return bool(self.rows) and all(r.tiny is not None for r in self.rows)
 
     @property
     def warnings(self) -> list:
@@ -490,6 +528,17 @@ class ParityReport:
         if nan:
             notes.append(f"every output number was NaN on {', '.join(repr(n) for n in nan)}: NaN counts as equal to "
                          "NaN here, so agreeing there proves nothing; use inputs that give numbers")
+        if self.tiny:  # on every input: one such row among others (zeros in, zeros out) is no cause for a note
+            largest, where = max(r.tiny for r in self.rows), "every input"
+            if largest == 0:
+                notes.append(f"{self.names[0]}'s outputs were all exactly 0 on {where}: any copy returning zeros "
+                             "agrees there; use weights and inputs that give other numbers (a layer initialised "
+                             "to zero gives zeros)")
+            else:
+                notes.append(f"{self.names[0]}'s outputs were at most {largest:.2g} in size on {where}, within "
+                             f"atol={self.atol:g} of zero: any copy returning numbers that small agrees there, zeros "
+                             "included; compare with H.parity and an atol below the outputs' size, or use weights "
+                             "and inputs that give larger outputs")
         if self.uncovered:
             shown = "; ".join(f"`{text}` ({where}, line {line})" for where, line, text in self.uncovered[:3])
             more = f" and {len(self.uncovered) - 3} more lines" if len(self.uncovered) > 3 else ""
@@ -514,7 +563,9 @@ class ParityReport:
         elif self.state_changes and self.state_lost:
             shown = "; ".join(self.state_lost[:3]) + ("; ..." if len(self.state_lost) > 3 else "")
             notes.append(f"{self.names[0]} changed its own Python attributes while running, and the {self.names[1]} "
-                         f"copy does not keep them ({shown}): the outputs above match, the state does not travel")
+                         f"copy does not keep them ({shown}): "
+                         + ("the outputs above match, the state does not travel" if self.all_close else
+                            "the state does not travel, and the outputs above differ as well"))
         elif self.state_changes:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}), and the "
@@ -549,6 +600,9 @@ class ParityReport:
         tail = f"; {'; '.join(notes)}" if notes else ""
         if self.all_close:
             where = "its 1 input" if n == 1 else f"all {n} inputs"
+            if self.tiny:  # no ✔: zeros would have agreed as well
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only as numbers within "
+                        f"atol of zero, as eager's outputs are{tail}")
             return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}){tail}"
         inputs = f"input{'s' if n > 1 else ''}"
         failed = [r for r in self.rows if r.error]
@@ -735,16 +789,23 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     state_before = python_state(eager)
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
-    detector = type(eager).__module__.startswith("torchvision.models.detection")
     detections_only = False
     rows, unkeyed = [], ""
+    variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
         for row_label, args in labelled:
+            started = time.perf_counter()
             try:
-                with coverage.watch(row_label):
+                guarded = example is not None and row_label != "example"
+                with coverage.watch(row_label), time_limit(variant_limit if guarded else None):
                     expected = eager(*args)
                 if state_first is None:
                     state_first = python_state(eager)
+            except TimeLimitReached:
+                coverage.forget(row_label)
+                skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a loop "
+                                      "that never ends on this input?")
+                continue
             except Exception as error:
                 coverage.forget(row_label)
                 if example is not None and row_label != "example":
@@ -754,20 +815,24 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
                                  f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): "
                                  "pass inputs the eager model accepts") from None
+            if row_label == "example":
+                variant_limit = max(5.0, 50 * (time.perf_counter() - started))  # 50 times slower than the example
             empty, nan = _is_empty(expected), _only_nan(expected)
+            tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
             try:
                 got = exported(*args)
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
-                                      error=_one_line(error), empty=empty, nan=nan, args=args))
+                                      error=_one_line(error), empty=empty, nan=nan, tiny=tiny, args=args))
                 continue
-            if detector and _losses_and_detections(expected, got):
-                got, detections_only = got[1], True
+            detections = detections_of(eager, expected, got)
+            if detections is not None:
+                got, detections_only = detections, True
             exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
-                                  args=args))
+                                  tiny=tiny, args=args))
         training = training_layers(eager)
         self_divergent = False
         if training and rows and any(r.diverges for r in rows):
@@ -796,5 +861,7 @@ def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
             raise TypeError(f"compare: {side} must be a tensor or a tuple/list of tensors, got {_describe(value)}")
     exact, close, max_diff, note = _compare_outputs(a, b, rtol, atol, names=("a", "b"))
     diff = note if math.isinf(max_diff) and note else f"{max_diff:.3g}" + (f" ({note})" if note else "")
+    if close and not exact and _within_atol_of_zero(a, atol) is not None:
+        diff += f" (a is within atol={atol:g} of zero: any numbers that small are close, so close says little)"
     print(f"{name:15s} | exact: {str(exact):5s} | close: {str(close):5s} | largest |diff|: {diff}")
     return close
