@@ -178,3 +178,21 @@ def test_the_recorded_ranges_of_dynamic_sizes_are_checked_at_each_call():
     assert _input_specs(unbounded)[0]["ranges"][0][1] is None  # no upper bound recorded as None
     assert _input_problem(torch.randn(5000, 4), _input_specs(unbounded)[0]) == ""
     assert _input_problem(torch.randn(100, 4), {"dtype": "float32", "shape": [None, 4]}) == ""  # an older record
+
+
+def test_inputs_that_share_one_dim_must_agree_and_each_stays_in_its_range():
+    from helpers.routes.aoti import _input_specs, inputs_problem
+
+    class TwoInputs(torch.nn.Module):
+        def forward(self, ids, x):
+            return ids.float().sum(1) + x.sum(1)
+
+    batch = torch.export.Dim("batch", min=1, max=64)
+    program = torch.export.export(TwoInputs(), (torch.ones(3, 5, dtype=torch.long), torch.ones(3, 4)),
+                                  dynamic_shapes=({0: batch}, {0: batch}))
+    specs = _input_specs(program)
+    assert specs[0]["symbols"][0] == specs[1]["symbols"][0] is not None
+    assert inputs_problem([torch.ones(2, 5, dtype=torch.long), torch.ones(2, 4)], specs) == ""
+    mismatch = inputs_problem([torch.ones(2, 5, dtype=torch.long), torch.ones(3, 4)], specs)
+    assert "input 1 has size 3 at dimension 0, input 0 has size 2" in mismatch and "one Dim for both" in mismatch
+    assert "outside the range" in inputs_problem([torch.ones(65, 5, dtype=torch.long), torch.ones(65, 4)], specs)

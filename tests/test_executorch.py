@@ -143,3 +143,19 @@ def test_the_xnnpack_bound_of_15_comes_from_torchs_cpu_convolution_kernels(tmp_p
                              quiet=True)
     runner = H.pte_runner(pte)
     assert H.parity(model, runner, inputs=[images[:16], images[:64]], rtol=1e-4, atol=1e-5).all_close
+
+
+def test_the_runner_refuses_a_batch_outside_the_exported_range(tmp_path):
+    class ShapeBranch(torch.nn.Module):  # the .pte keeps the branch of sizes above 2 only: 1 would answer wrongly
+        def forward(self, x):
+            if x.shape[0] > 2:
+                return x.sum(0, keepdim=True)
+            return x * 2
+
+    batch = torch.export.Dim("batch", min=3, max=8)
+    pte = H.lower_to_pte(ShapeBranch(), torch.randn(4, 4), ({0: batch},), name="shape_branch", cache_dir=tmp_path)
+    runner = H.pte_runner(pte)
+    assert torch.allclose(runner(torch.ones(5, 4)), torch.full((1, 4), 5.0))
+    with pytest.raises(ValueError, match=r"input 0: size 1 at dimension 0, outside the range it was exported for "
+                                         r"\(3 to 8\)"):
+        runner(torch.ones(1, 4))

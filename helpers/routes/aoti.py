@@ -380,12 +380,9 @@ class CheckedPackage:
         self._compiled, self._specs, self._name = compiled, specs, name
 
     def __call__(self, *args, **kwargs):
-        leaves = torch.utils._pytree.tree_leaves((args, kwargs))
-        if len(leaves) == len(self._specs):  # another count: the package's own error says it
-            for i, (value, spec) in enumerate(zip(leaves, self._specs)):
-                problem = _input_problem(value, spec)
-                if problem:
-                    raise ValueError(f"{self._name}, input {i}: {problem}")
+        problem = inputs_problem(torch.utils._pytree.tree_leaves((args, kwargs)), self._specs)
+        if problem:
+            raise ValueError(f"{self._name}, {problem}")
         return self._compiled(*args, **kwargs)
 
     def __getattr__(self, attribute):
@@ -393,6 +390,30 @@ class CheckedPackage:
 
     def __repr__(self):
         return f"<AOTInductor package {self._name}, inputs checked>"
+
+
+def inputs_problem(leaves, specs) -> str:
+    """What is wrong with a call's flat inputs for a program exported as ``specs`` (see ``_input_specs``), or "":
+    each input on its own, then sizes that are one dynamic size (one Dim) in the program but differ in the call.
+    Neither a compiled package nor a .pte checks this itself: a mismatch gives wrong numbers, not an error."""
+    if not isinstance(specs, list) or len(leaves) != len(specs):  # another count: the program's own error says it
+        return ""
+    for i, (value, spec) in enumerate(zip(leaves, specs)):
+        problem = _input_problem(value, spec)
+        if problem:
+            return f"input {i}: {problem}"
+    seen = {}  # symbol -> (input, dimension, size) where it was first met
+    for i, (value, spec) in enumerate(zip(leaves, specs)):
+        symbols = (spec.get("symbols") or []) if isinstance(spec, dict) else []
+        for dim, symbol in enumerate(symbols):
+            if symbol is None or dim >= value.dim():
+                continue
+            first = seen.setdefault(symbol, (i, dim, value.shape[dim]))
+            if value.shape[dim] != first[2]:
+                return (f"input {i} has size {value.shape[dim]} at dimension {dim}, input {first[0]} has size "
+                        f"{first[2]} at dimension {first[1]}: the program was exported with one Dim for both, so "
+                        "they must be equal")
+    return ""
 
 
 def _input_problem(value, spec) -> str:
@@ -440,6 +461,12 @@ def _size_range(program, size):
     return [bounds[0] if bounds[0] is not None else 0, bounds[1]]
 
 
+def _plain_symbol(size):
+    """A dynamic size's symbol name (``s77``) when it is a symbol alone, else None (``2*s77`` is derived)."""
+    text = str(getattr(getattr(size, "node", None), "expr", ""))
+    return text if text.isidentifier() else None
+
+
 def _input_specs(program) -> list:
     """Each user input of ``program``: its dtype, sizes (None where the size is dynamic) and each dynamic size's
     exported range (``ranges``: [lowest, highest or None], None for a fixed size); None for a non-tensor."""
@@ -449,7 +476,9 @@ def _input_specs(program) -> list:
             specs.append({"dtype": str(value.dtype).replace("torch.", ""),
                           "shape": [size if isinstance(size, int) else None for size in value.shape],
                           "ranges": [None if isinstance(size, int) else _size_range(program, size)
-                                     for size in value.shape]})
+                                     for size in value.shape],
+                          # the dynamic sizes' symbols: inputs that share one (one Dim) must agree on it
+                          "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})
         else:
             specs.append(None)
     return specs

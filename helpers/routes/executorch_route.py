@@ -36,7 +36,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import aoti_cache_key, refuse_training_mode, user_input_values
+from .aoti import _input_specs, aoti_cache_key, inputs_problem, refuse_training_mode, user_input_values
 from .cpp_build import BuiltFile
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -225,12 +225,25 @@ def _out_spec(executorch_program):
         return None
 
 
+def _inputs_of(program):
+    """The exported program's input specs (dtypes, sizes, each Dim's range and symbol), which PteRunner checks each
+    call against: the runtime checks only its memory plan's capacity, not the export's ranges. Read from the program
+    as exported, not from the lowered one, whose ranges start at 2 (0/1 specialization) though a batch of 1 runs.
+    None when there is no program (a model was passed) or it cannot be read."""
+    if not _is_program(program):
+        return None
+    try:
+        return _input_specs(program)
+    except Exception:  # an unreadable program: the runner checks nothing, as before
+        return None
+
+
 def _write_record(target, record) -> None:
     atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
 
 def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, backend="portable", name="model",
-             decompose=False, lower_seconds=float("nan"), cache_dir=None) -> PteFile:
+             decompose=False, lower_seconds=float("nan"), cache_dir=None, _exported=None) -> PteFile:
     """File ``executorch_program`` (what ``.to_executorch()`` returned) in the cache under ``source``'s key.
 
     ``source`` is what was lowered: the ExportedProgram, or the model with its ``example`` and ``dynamic_shapes``.
@@ -244,7 +257,8 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
     with atomic_path(target) as temporary, open(temporary, "wb") as out:
         executorch_program.write_to_file(out)
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
-    _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program), **_stamp(backend)})
+    _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program),
+                           "inputs": _inputs_of(_exported if _exported is not None else source), **_stamp(backend)})
     return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
 
 
@@ -331,6 +345,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
                     raise PteExportError("lower_to_pte: torch.export failed before ExecuTorch could lower the "
                                          f"model: {short_message(error)}") from None
+            exported = program  # its ranges are what the runner checks inputs against
             if decompose:
                 program = program.run_decompositions()
         unbounded = _unbounded_sizes(program)
@@ -352,7 +367,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                                "lower_seconds": round(time.monotonic() - start, 2), **_stamp(backend)})
         raise
     return save_pte(executorch_program, model, example, dynamic_shapes, backend=backend, name=name,
-                    decompose=decompose, lower_seconds=time.monotonic() - start, cache_dir=cache_dir)
+                    decompose=decompose, lower_seconds=time.monotonic() - start, cache_dir=cache_dir,
+                    _exported=exported)
 
 
 class PteRunner:
@@ -372,7 +388,9 @@ class PteRunner:
             program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
             self.method = program.load_method("forward")
         self.load_seconds = time.perf_counter() - start
-        text = _record(self.path).get("out_spec")  # the model's output structure, recorded when it was lowered
+        record = _record(self.path)
+        self.input_specs = record.get("inputs")  # the export's dtypes, sizes and Dim ranges, recorded when lowered
+        text = record.get("out_spec")  # the model's output structure, recorded when it was lowered
         try:
             self.out_spec = torch.utils._pytree.treespec_loads(text) if text else None
         except (ValueError, TypeError, KeyError):  # a spec this torch cannot read: the flat outputs, as before
@@ -383,6 +401,9 @@ class PteRunner:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it
                 leaves = torch.utils._pytree.tree_leaves(inputs)
+                problem = inputs_problem(leaves, self.input_specs)
+                if problem:  # the .pte would run it, and answer for another branch or size than eager
+                    raise ValueError(f"{self.path.name}, {problem}")
                 outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
             except RuntimeError as error:
                 # the runtime's reason is in its log, not in the exception: put it there
