@@ -478,3 +478,21 @@ def test_a_copy_that_cannot_run_the_example_fails_rather_than_diverges():
     result = report.results["script"]
     assert result.status == "fails" and result.mark == "✘"
     assert "raises on the example itself" in result.reason and "k: int" in result.fix
+
+
+def test_the_copy_of_a_failed_route_is_refused_with_its_reason_and_an_onnx_copy_is_named():
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"double": x * 2}
+
+    report = H.diagnose(DictOut(), torch.randn(2, 4), routes=["trace", "onnx"], progress=False)
+    assert report.status("trace") == "fails" and report.status("onnx") == "ok"  # a dict output: strict trace refuses
+    with pytest.raises(ValueError, match="there is no copy to show"):
+        report.copy("trace")
+    with pytest.raises(TypeError, match="ONNX copy, which runs in onnxruntime"):
+        H.draw_graph(report.copy("onnx"))
+
+
+def test_a_path_given_to_diagnose_gets_told_to_pass_the_model(tmp_path):
+    with pytest.raises(TypeError, match="takes the eager model itself, not a file"):
+        H.diagnose(str(tmp_path / "model.pt"), torch.randn(2))

@@ -154,3 +154,29 @@ def test_side_by_side_errors():
         H.side_by_side(1)
     with pytest.raises(ValueError, match="one caption per item"):
         H.side_by_side(1, 2, captions="ab")
+
+
+def test_runners_given_the_wrong_kind_of_file_or_no_path_say_so(tmp_path):
+    pt = tmp_path / "model.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(pt))
+    with pytest.raises(ValueError, match="is a zip archive .* not an ONNX file"):
+        H.onnx_runner(pt)
+    with pytest.raises(TypeError, match="load_aoti takes the path of a .pt2 package"):
+        H.load_aoti(None)
+    if H.executorch_available():
+        with pytest.raises(ValueError, match="not an ExecuTorch .pte"):
+            H.pte_runner(pt)
+        with pytest.raises(TypeError, match="pte_runner takes the path of a .pte file"):
+            H.pte_runner(torch.nn.Linear(2, 2))
+
+
+def test_show_code_of_an_exported_program_says_where_its_code_is():
+    program = torch.export.export(torch.nn.Linear(2, 2), (torch.randn(1, 2),))
+    with pytest.raises(TypeError, match=r"print\(program.graph_module.code\)"):
+        H.show_code(program)
+
+
+def test_a_numpy_array_inside_an_input_is_named():
+    import numpy as np
+    with pytest.raises(TypeError, match="a tuple holding a numpy ndarray .torch.from_numpy"):
+        H.export_roundtrip_check(torch.nn.Linear(2, 2), [(np.zeros(2),)])

@@ -248,3 +248,11 @@ class Model(nn.Module):
     torch.manual_seed(0)
     attempt = H.WillItScript(source, inputs=[([torch.rand(3, 160, 160)],)]).update()
     assert attempt.headline.startswith("✔"), (attempt.headline, attempt.short_error)
+
+
+def test_an_unannotated_argument_used_as_a_list_gets_a_note_a_plain_x_does_not():
+    looped = H.WillItScript("def forward(self, xs):\n    out = xs[0]\n    for t in xs[1:]:\n        out = out + t\n"
+                            "    return out\n").update()
+    assert "TorchScript took `xs` for a Tensor" in looped.note and "List[torch.Tensor]" in looped.note
+    plain = H.WillItScript("def forward(self, x):\n    return x * 2\n").update()
+    assert "no annotation" not in plain.note

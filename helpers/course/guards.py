@@ -70,6 +70,26 @@ def model_args(value):
     return args if args and all(_tensor_tree(v) for v in args) and _holds_tensor(args) else None
 
 
+def odd_input(value) -> str:
+    """What makes ``value`` no model input, in a few words: "a tuple holding a numpy ndarray (torch.from_numpy(...)
+    converts it)", "a list with no tensor in it" ..."""
+    def first_odd(v, depth=0):  # the first part that is neither a tensor, a number nor a non-empty container
+        if isinstance(v, (torch.Tensor, bool, int, float)):
+            return None
+        parts = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else None
+        if depth < 4 and parts:
+            return next((odd for odd in (first_odd(x, depth + 1) for x in parts) if odd is not None), None)
+        return v
+    odd = first_odd(value)
+    if odd is None:
+        return f"{with_article(type(value).__name__)} with no tensor in it"
+    numpy = type(odd).__module__.split(".")[0] == "numpy"
+    kind = f"{'numpy ' if numpy else ''}{type(odd).__name__}"
+    hint = " (torch.from_numpy(...) converts it)" if numpy else ""
+    return with_article(kind) + hint if odd is value else \
+        f"{with_article(type(value).__name__)} holding {with_article(kind)}{hint}"
+
+
 def _holds_tensor(value) -> bool:
     if isinstance(value, torch.Tensor):
         return True

@@ -338,6 +338,9 @@ def load_aoti(path, *, scratch=None):
     ``AOTI_RUNTIME_CHECK_INPUTS=1``, is left off: in this torch it also bounds the dynamic batch (to 2-15 for
     the digits CNN), refusing batches the compiled code computes right (10 shows it with the C++ program, which turns the switch on).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_aoti takes the path of a .pt2 package (or what H.aoti_package returned), got "
+                        f"{type(path).__name__}: compile one first with H.aoti_package(model, example, ...)")
     path = Path(os.fspath(path))
     if path.suffix != ".pt2":
         raise ValueError(f"load_aoti takes a .pt2 package made by aoti_compile_and_package, got {path.name!r}")

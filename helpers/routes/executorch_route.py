@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import time
+import zipfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,9 +377,15 @@ class PteRunner:
 
     def __init__(self, path):
         _require()
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"pte_runner takes the path of a .pte file (or what H.lower_to_pte returned), got "
+                            f"{type(path).__name__}: lower the model first with H.lower_to_pte(model, example, ...)")
         self.path = Path(os.fspath(path))
         if not self.path.is_file():
             raise FileNotFoundError(f"no .pte at {self.path}: make it with H.lower_to_pte(...) or `make aoti`")
+        if zipfile.is_zipfile(self.path):  # ExecuTorch would only say "error: 0x:23"
+            raise ValueError(f"pte_runner: {self.path.name} is a zip archive (a TorchScript .pt or a .pt2), not an "
+                             "ExecuTorch .pte: lower the model with H.lower_to_pte(model, example, ...)")
         start = time.perf_counter()
         with _quiet_native():
             # executorch.runtime.Runtime is a thin wrapper over this C++ extension, but importing it runs

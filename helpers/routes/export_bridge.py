@@ -73,12 +73,15 @@ def quiet_export() -> QuietExport:
 # ---------------------------------------------------------------- ONNX
 
 def _onnx_file(path, who) -> Path:
-    if not isinstance(path, (str, Path)):
+    if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{who} takes the path of an .onnx file, got {type(path).__name__}: "
                         "save the model first, e.g. torch.onnx.export(model, args, WORK / 'model.onnx')")
-    path = Path(path)
+    path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"{who}: no file at {path}: export the model there first with torch.onnx.export")
+    if zipfile.is_zipfile(path):  # onnxruntime would only say "Protobuf parsing failed"
+        raise ValueError(f"{who}: {path.name} is a zip archive (a TorchScript .pt or a .pt2), not an ONNX file: "
+                         "write one with torch.onnx.export(model, args, 'model.onnx')")
     return path
 
 

@@ -23,7 +23,7 @@ import torch
 
 from .export_bridge import quiet_export
 from ..course.failures import short_message
-from ..course.guards import model_args, require_module
+from ..course.guards import model_args, odd_input, require_module
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.parity import fresh_copy
@@ -203,7 +203,7 @@ def _as_input_list(inputs) -> list:
             raise TypeError(f"export_roundtrip_check: input {i} must be a tensor, a list / dict of tensors (one "
                             "argument), or a tuple with one entry per forward argument (a tensor, a number, or a "
                             "list / dict of tensors), "
-                            f"got {type(value).__name__}")
+                            f"got {odd_input(value)}")
         result.append(args)
     return result
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import model_args
+from ..course.guards import model_args, odd_input
 
 
 def _readable(path) -> None:
@@ -170,7 +170,7 @@ def _example_args(example) -> tuple:
     if args is None or not args:
         raise TypeError("migrate: example must be a tensor, a list / dict of tensors (one argument), or a tuple "
                         "with one entry per forward argument (a tensor, a number, or a list / dict of tensors), "
-                        f"e.g. torch.randn(4, 3, 64, 64); got {type(example).__name__}")
+                        f"e.g. torch.randn(4, 3, 64, 64); got {odd_input(example)}")
     return args
 
 

@@ -72,7 +72,10 @@ def _code_of(obj, who: str) -> str:
         problem = f"got the class {obj.__name__} (create an instance first)"
     elif isinstance(obj, torch.nn.Module):
         problem = f"got a plain nn.Module ({type(obj).__name__}), which has no TorchScript code yet"
-    elif callable(obj):
+    elif isinstance(obj, torch.export.ExportedProgram):
+        raise TypeError(f"{who} shows TorchScript code; an ExportedProgram's Python code is "
+                        "print(program.graph_module.code), and H.draw_graph(program) draws its graph")
+    elif callable(obj) and getattr(obj, "__name__", ""):
         problem = f"got the Python function {getattr(obj, '__name__', '')}, which has no TorchScript code yet"
     else:
         problem = f"got {type(obj).__name__}"

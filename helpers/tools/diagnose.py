@@ -136,7 +136,9 @@ class Diagnosis:
         result = self.results.get(route)
         if result is None:
             raise KeyError(f"this diagnosis did not run route {route!r}; it ran {', '.join(self.results)}")
-        if result.copy is None and getattr(result, "_saved", None) is not None:
+        if result.copy is None and getattr(result, "_saved", None) is None:
+            raise ValueError(f"route {route!r} {result.status}: there is no copy to show ({result.reason or 'no file'})")
+        if result.copy is None:
             with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
                 spec = self._spec() if route == "onnx" and self._spec else None
                 result.copy = _load(route, result._saved[0], result._saved[1], folder, spec)
@@ -225,6 +227,9 @@ def _check_model(model):
     if isinstance(model, type):
         raise TypeError(f"diagnose expects a model instance, got the class {model.__name__}: add parentheses, "
                         f"e.g. H.diagnose({model.__name__}(), example)")
+    if isinstance(model, (str, os.PathLike)):
+        raise TypeError("diagnose takes the eager model itself, not a file: a saved TorchScript file has already "
+                        "taken a route (H.migrate(path, example) checks one against torch.export)")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: wrap a function in a small nn.Module")
 
@@ -462,6 +467,9 @@ class _OnnxCopy:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.spec = spec
+
+    def __repr__(self):
+        return "<an ONNX copy in onnxruntime: call it like the model; it has no TorchScript graph or code>"
 
     def __call__(self, *args):
         from torch.utils._pytree import tree_flatten, tree_unflatten

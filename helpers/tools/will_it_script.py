@@ -13,6 +13,7 @@ inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script(
 """
 import ast
 import html
+import inspect
 import textwrap
 import time
 import traceback
@@ -224,7 +225,40 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     else:
         if calls:
             note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
+        note += _unannotated_note(model)
     return done("scripts", warning=warning, code=code, note=note.strip())
+
+
+def _unannotated_note(model) -> str:
+    """A sentence when forward uses an argument without a type as a container (``for t in xs``, ``len(xs)``,
+    ``xs.items()``): TorchScript takes it for a Tensor, so a test with a tensor passes though the argument is meant
+    to be a list or a dict ('' otherwise: a plain ``x`` used as a tensor needs no note)."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+        tree = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
+    except (TypeError, ValueError, OSError, SyntaxError):
+        return ""
+    bare = {p.name for p in parameters if p.annotation is inspect.Parameter.empty
+            and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    as_container = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.For, ast.comprehension)):
+            looped = node.iter.value if isinstance(node.iter, ast.Subscript) else node.iter  # `xs` or `xs[1:]`
+            if isinstance(looped, ast.Name):
+                as_container.add(looped.id)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" and node.args \
+                and isinstance(node.args[0], ast.Name):
+            as_container.add(node.args[0].id)
+        elif isinstance(node, ast.Attribute) and node.attr in ("items", "keys", "values", "append") \
+                and isinstance(node.value, ast.Name):
+            as_container.add(node.value.id)
+    used = sorted(bare & as_container)
+    if not used:
+        return ""
+    names = ", ".join(f"`{n}`" for n in used)
+    return (f" TorchScript took {names} for {'a Tensor' if len(used) == 1 else 'Tensors'} (no annotation), though "
+            "forward loops over it or takes its len: if it is a list or a dict, annotate it (e.g. "
+            "`xs: List[torch.Tensor]`) and test it with one.")
 
 
 def attempt_html(attempt: ScriptAttempt) -> str:

@@ -32,6 +32,9 @@ def _describe_bad_input(obj, who):
         name = type(obj).__name__
         return (f"{who} got a plain nn.Module ({name}) that has no graph yet: pass torch.jit.script(model) "
                 f"or torch.jit.trace(model, example_input)")
+    if type(obj).__name__ == "_OnnxCopy":  # H.diagnose's copy for the onnx route
+        return (f"{who} got an ONNX copy, which runs in onnxruntime and has no TorchScript graph: "
+                "H.onnx_op_types(path) counts the operators of an .onnx file")
     if callable(obj):
         name = getattr(obj, "__name__", type(obj).__name__)
         if name == "<lambda>":
