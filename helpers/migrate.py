@@ -4,87 +4,30 @@
     python -m helpers.migrate model.pt --example "randn(2, 8), zeros(2, dtype=int64)" --output model.pt2
     python -m helpers.migrate model.pt --example inputs.pt      # a file written by torch.save(tuple_of_inputs)
 
-The example is parsed, never evaluated: only calls of randn, rand, zeros, ones, full, arange and
-randint with number arguments, and the dtype keyword, are accepted. Exit code 0: converted and
+The example is parsed, never evaluated: calls of randn, rand, zeros, ones, full, arange and randint with
+number arguments and the dtype keyword, numbers, and tuples, lists and dicts of these are accepted. Exit code 0: converted and
 matching; 1: converted but different, or refusing input shapes the .pt takes; 2: the conversion fails; 3: a
 mistake on the command line.
 """
 import argparse
-import ast
 import sys
 from pathlib import Path
 
-_FACTORIES = {"randn", "rand", "zeros", "ones", "full", "arange", "randint"}
-_DTYPES = {"float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",
-           "int16", "int8", "uint8", "bool"}
+from helpers.tools.example_parser import ExampleSyntaxError, parse_example
+
+# The example is read by the same whitelist parser as the diagnosis's command line (tensors, numbers, lists,
+# dicts), never evaluated.
+ExampleError = ExampleSyntaxError
 
 
-class ExampleError(ValueError):
-    """The --example text is not one the whitelist accepts; the message says what is."""
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line exits with 3, as the docstring says (argparse's own is 2, the
+    code for a conversion that fails)."""
 
-
-def _number(node, text):
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _number(node.operand, text)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.Tuple):
-        return tuple(_number(e, text) for e in node.elts)
-    raise ExampleError(f"in {text!r}: only numbers (and tuples of numbers) may be arguments, "
-                       f"not {ast.get_source_segment(text, node) or type(node).__name__}")
-
-
-def _dtype(node, text):
-    import torch
-    name = None
-    if isinstance(node, ast.Name):
-        name = node.id
-    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "torch":
-        name = node.attr
-    if name not in _DTYPES:
-        raise ExampleError(f"in {text!r}: dtype must be one of {', '.join(sorted(_DTYPES))}")
-    return getattr(torch, name)
-
-
-def _call(node, text):
-    import torch
-    func = node.func
-    name = func.id if isinstance(func, ast.Name) else (
-        func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "torch" else None)
-    if name not in _FACTORIES:
-        raise ExampleError(f"in {text!r}: only {', '.join(sorted(_FACTORIES))} may be called "
-                           f"(e.g. randn(4, 3, 64, 64)), not {ast.get_source_segment(text, func)}")
-    args = [_number(a, text) for a in node.args]
-    kwargs = {}
-    for keyword in node.keywords:
-        if keyword.arg != "dtype":
-            raise ExampleError(f"in {text!r}: the only keyword accepted is dtype=..., not {keyword.arg}=")
-        kwargs["dtype"] = _dtype(keyword.value, text)
-    try:
-        return getattr(torch, name)(*args, **kwargs)
-    except (TypeError, RuntimeError, ValueError) as error:
-        raise ExampleError(f"in {text!r}: torch.{name} refused these arguments ({str(error).splitlines()[0]})") from None
-
-
-def parse_example(text: str):
-    """A tensor, or a tuple of tensors, from text like ``"randn(1, 3, 64, 64)"``, without eval."""
-    if not isinstance(text, str) or not text.strip():
-        raise ExampleError('the example is empty: write it like "randn(4, 3, 64, 64)"')
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise ExampleError(f'cannot read {text!r}: write it like "randn(4, 3, 64, 64)" or '
-                           '"randn(2, 8), zeros(2, dtype=int64)"') from None
-    body = tree.body
-    nodes = body.elts if isinstance(body, ast.Tuple) else [body]
-    tensors = []
-    for node in nodes:
-        if not isinstance(node, ast.Call):
-            raise ExampleError(f"in {text!r}: each input must be a call like randn(4, 8), not "
-                               f"{ast.get_source_segment(text.strip(), node)}")
-        tensors.append(_call(node, text.strip()))
-    return tensors[0] if len(tensors) == 1 else tuple(tensors)
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(3)
 
 
 def _load_example(value: str):
@@ -99,7 +42,7 @@ def _load_example(value: str):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m helpers.migrate",
         description="Convert a TorchScript .pt file to a torch.export .pt2 and check it matches "
                     "(uses torch's private converter torch._export.converter.TS2EPConverter).")

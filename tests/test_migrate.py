@@ -167,7 +167,14 @@ def test_cli_ok_and_fails(tmp_path):
     assert failed.returncode == 2 and "prim::Loop" in failed.stdout
     refused = subprocess.run(env_python + [str(loop), "--example", "eval('1')"],
                              capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
-    assert refused.returncode == 3 and "may be called" in refused.stderr
+    assert refused.returncode == 3 and "eval() is not allowed" in refused.stderr
+    missing = subprocess.run(env_python + [str(loop)], capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert missing.returncode == 3 and "--example" in missing.stderr  # a command-line mistake, not a failed conversion
+
+
+def test_cli_example_takes_numbers_and_lists_as_the_diagnosis_does():
+    assert parse_example("randn(2, 6), 3")[1] == 3
+    assert isinstance(parse_example("[randn(2, 3), randn(2, 3)]"), list)
 
 
 def test_template_migrate_checks_a_legacy_file(tmp_path):
