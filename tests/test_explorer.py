@@ -257,3 +257,21 @@ def test_outputs_within_atol_of_zero_get_no_tick():
     ex._cache[(ex.model, "trace")] = (eager, lambda x: x * 2e-9, notes)  # a copy that answers otherwise
     state = ex.set(scales=[1.0])
     assert state.verdict.startswith("⚠ agree only within atol") and "✔" not in state.verdict
+
+
+class Counting(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + self.calls
+
+
+def test_a_counter_is_named_in_the_verdict_and_the_learners_model_is_left_alone():
+    model = Counting()
+    ex = H.DivergenceExplorer(model, "trace", example=(torch.ones(2),))
+    state = ex.set(scales=[1.0])
+    assert not state.agree and "changes its own attributes as it runs (self.calls" in state.verdict
+    assert model.calls == 0

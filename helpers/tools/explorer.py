@@ -24,7 +24,8 @@ from ..course.failures import short_message
 from ..course.guards import TimeLimitReached, time_limit
 from ..models import sample_model
 from .input_variants import as_args, describe, leaves, rebuild
-from .parity import _compare_outputs, _one_line, _within_atol_of_zero, detections_of, training_layers
+from .parity import (_compare_outputs, _one_line, _within_atol_of_zero, detections_of, fresh_copy, python_state,
+                     state_changes, training_layers)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -113,7 +114,9 @@ class _YourModel:
         if example is None:
             raise TypeError(f"DivergenceExplorer({type(model).__name__}(...)) needs example=: one input the model "
                             "accepts (a tensor, or a tuple with one entry per argument)")
-        self.model, self.name = model, type(model).__name__
+        # a copy: the explorer calls the model many times, and a counter in it must not move in the learner's own
+        self.model, self.name = fresh_copy(model), type(model).__name__
+        model = self.model
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
         self.coverage = LineCoverage(model)
@@ -251,7 +254,7 @@ class DivergenceExplorer:
         model, method = model or self.model, method or self.method
         key = (model, method)
         if key not in self._cache:
-            eager = self.yours.model if self._is_yours(model) else sample_model(model)
+            eager = fresh_copy(self.yours.model) if self._is_yours(model) else sample_model(model)
             with warnings.catch_warnings(record=True) as seen:
                 warnings.simplefilter("always")  # record the tracer's warnings even if shown before
                 try:
@@ -308,6 +311,7 @@ class DivergenceExplorer:
         copy = self.torchscript()
         eager = self._cache[(self.model, self.method)][0]
         name = _copy_name(self.method)
+        before = python_state(eager)  # to see whether eager changes its own attributes (a call counter)
         with torch.no_grad():
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales)
@@ -354,6 +358,10 @@ class DivergenceExplorer:
         else:
             verdict = f"✘ disagree: the {name} model answers differently (largest difference {note or f'{max_diff:.3g}'})"
             training = training_layers(eager)
+            changed = state_changes(before, python_state(eager))
+            if changed:  # a counter: eager's answer depends on how often it ran, and the copy froze the count
+                verdict += (f"; eager changes its own attributes as it runs ({'; '.join(changed[:2])}), which the "
+                            f"{name} copy does not keep: H.parity(model, copy, inputs=...) shows it")
             if training:  # a random layer draws anew on each call: eager differs even from itself
                 verdict += (f"; but the model is in training mode ({', '.join(training[:3])}), so each call draws "
                             "anew: pass model.eval() to compare what was converted")
