@@ -228,3 +228,17 @@ def test_a_failure_inside_torchs_own_modules_or_the_converter_gets_advice_that_l
     assert "same shape" not in str(inside_torch)  # not advice to edit torch's code
     converter_bug = H.migrate(torch.jit.script(_OptionalBias()), torch.randn(2, 4))
     assert converter_bug.status == "fails" and "a bug of the converter, not of your model" in str(converter_bug)
+
+
+class IntArg(torch.nn.Module):
+    def forward(self, x, k: int):
+        return x * k
+
+
+def test_a_number_argument_fixed_by_export_is_called_a_number_not_a_shape(tmp_path):
+    path = tmp_path / "intarg.pt"
+    torch.jit.script(IntArg()).save(str(path))
+    report = H.migrate(path, (torch.randn(2, 3), 3))
+    text = str(report)
+    assert report.status == "restricted" and "number refused (numbers changed)" in text
+    assert "shape refused" not in text and "keeps an int argument as a constant" in text

@@ -146,7 +146,8 @@ class MigrationReport:
 
     def __str__(self):
         lines = [self.summary]
-        lines += [f"  shape refused ({label}): {why}" for label, why in self.refused.items()]
+        lines += [f"  {'number' if 'number' in label else 'shape'} refused ({label}): {why}"
+                  for label, why in self.refused.items()]
         lines += [f"  note: {n}" for n in self.notes]
         if self.status == "diverges" and self.parity is not None:
             lines.append(str(self.parity))
@@ -357,9 +358,13 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if diverging and _sets_attributes(model):
         notes.append("the TorchScript model changes its own attributes as it runs (prim::SetAttr, e.g. a call "
                      "counter), and the converted program keeps no such state: answers that depend on it differ")
-    if refused:
-        notes.append(f"the program refuses {len(refused)} input shape(s) the TorchScript model accepts "
+    numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
+    if len(refused) > len(numbers):
+        notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
                      "(fixed dimensions); see the dims above")
+    if numbers:
+        notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
+                     "model accepts: export keeps an int argument as a constant")
     status = "diverges" if diverging or len(refused) == len(check.rows) else "restricted" if refused else "ok"
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)
