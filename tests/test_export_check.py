@@ -363,3 +363,16 @@ def test_a_round_trip_on_outputs_within_atol_of_zero_says_so():
 
     report = H.export_roundtrip_check(Branchy(), [torch.ones(3), -torch.ones(3)], method="trace")
     assert report.stage == "passed" and "within atol=1e-06 of zero" in report.caveat, report
+
+
+def test_a_list_of_another_length_gets_cause_lines_that_say_something():
+    from typing import List
+
+    class ListIn(torch.nn.Module):
+        def forward(self, xs: List[torch.Tensor]):
+            return torch.stack(xs).sum(0) * len(xs)
+
+    table = H.export_roundtrip_checks(ListIn(), [[torch.ones(2)] * 3, [torch.ones(2)] * 2], methods=("trace", "export"))
+    text = str(table)
+    assert "Expected 3 elements in a list but found 2" in text and "nests differently" in text
+    assert "The following operation failed" not in text

@@ -252,6 +252,14 @@ def cause_line(text, limit=200) -> str:
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
     if not lines:
         return ""
+    if any("Trying to flatten user inputs with exported input tree spec" in ln for ln in lines):
+        return ("the input nests differently from the example the program was exported with (a list of another "
+                "length?): an exported program takes only that structure")
+    if any("The following operation failed in the TorchScript interpreter" in ln for ln in lines):
+        # the interpreter's own cause is on its last error line, after the traceback of TorchScript frames
+        last = next((ln for ln in reversed(lines) if re.match(r"^\w+(Error|Exception):", ln)), None)
+        if last:
+            return short_message(last, limit)
     name = re.match(r"^(\w+(?:\.\w+)*):\s*$", lines[0])
     first = f"{name.group(1)}: {lines[1]}" if name and len(lines) > 1 else lines[0]
     if first.endswith("Tracing failed sanity checks!") and len(lines) > 1 and lines[1].startswith("ERROR:"):
