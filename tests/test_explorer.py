@@ -259,18 +259,10 @@ def test_outputs_within_atol_of_zero_get_no_tick():
     assert state.verdict.startswith("⚠ agree only within atol") and "✔" not in state.verdict
 
 
-class Counting(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x + self.calls
-
 
 def test_a_counter_is_named_in_the_verdict_and_the_learners_model_is_left_alone():
-    model = Counting()
+    from models_with_state import CountsCalls
+    model = CountsCalls()
     ex = H.DivergenceExplorer(model, "trace", example=(torch.ones(2),))
     state = ex.set(scales=[1.0])
     assert not state.agree and "changes its own attributes as it runs (self.calls" in state.verdict

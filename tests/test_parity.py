@@ -647,20 +647,12 @@ def test_a_variant_on_which_eager_never_finishes_is_skipped_not_hung():
     assert "zeros" in H.vary_inputs(x, model=_GrowToUnit()).skipped
 
 
-class _Counter(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x + self.calls
-
 
 def test_the_lost_state_note_says_match_only_when_the_outputs_match():
     x = torch.ones(2)
-    traced = torch.jit.trace(_Counter(), x, check_trace=False)
-    report = H.parity(_Counter(), traced, inputs=[x, x, x], label="traced")
+    from models_with_state import CountsCalls
+    traced = torch.jit.trace(CountsCalls(), x, check_trace=False)
+    report = H.parity(CountsCalls(), traced, inputs=[x, x, x], label="traced")
     assert not report.all_close
     note = next(w for w in report.warnings if "does not keep them" in w)
     assert "outputs above match" not in note and "differ as well" in note
