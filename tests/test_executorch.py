@@ -19,7 +19,7 @@ def test_digits_pte_matches_eager(backend):
     if backend == "portable":
         assert H.parity(model, runner, inputs=[images], rtol=1e-4, atol=1e-5).all_close
     else:  # executorch 1.5.1: the XNNPACK delegate refuses batches of 16 and more, lowered from an example of 4
-        # (torch's CPU convolution takes another path from 16 on; see the next tests), which 10 shows
+        # (torch's CPU convolution chooses its kernel with a test on "batch >= 16"; see the tests below), which 10 shows
         with pytest.raises(RuntimeError, match=r"maximum capacity of \d+ elements"):
             runner(images)
     assert pte.size_bytes < 64 * 1024
@@ -119,7 +119,7 @@ def test_a_dict_output_comes_back_a_dict(tmp_path):
 
 @pytest.mark.parametrize("batch, takes_16", [(15, False), (16, True)])
 def test_the_xnnpack_bound_follows_the_examples_side_of_16(tmp_path, batch, takes_16):
-    # what 10 says: torch's CPU convolution uses mkldnn/nnpack only from a batch of 16, and the lowering writes down
+    # what 10 says: torch's CPU convolution tests "batch >= 16" to choose a kernel, and the lowering writes down
     # the example's side of that test: an example of 15 gives the bound of 15, one of 16 a file that takes 297
     model, _, dynamic = H.ship_spec("digits_cnn")
     images, _ = H.load_digits("test")
