@@ -393,3 +393,18 @@ def test_odd_inputs_to_the_path_tools_the_explorer_parity_and_the_pte_cache_get_
         H.parity(linear, linear, example=np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"^cached_pte: example is the model's input .* pass the name as name="):
         H.cached_pte(linear, "hello")
+
+
+def test_time_limit_stops_an_endless_loop_and_leaves_an_outer_limit_in_charge():
+    import signal
+    from helpers.course.guards import TimeLimitReached, time_limit
+
+    with pytest.raises(TimeLimitReached):
+        with time_limit(0.2):
+            while True:
+                pass
+    with time_limit(30):          # the outer limit
+        with time_limit(60):      # an inner one must neither cancel nor replace it
+            pass
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0

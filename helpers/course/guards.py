@@ -112,6 +112,9 @@ def time_limit(seconds):
     if not (seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
         yield
         return
+    if signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # inside another time limit: that one keeps guarding, untouched
+        yield
+        return
 
     def stop(signum, frame):
         raise TimeLimitReached(f"stopped after {seconds:g} s")
