@@ -424,3 +424,13 @@ def test_outputs_within_the_checks_tolerance_of_zero_are_said_to_be_hardly_compa
     report = H.benchmark_model(Tiny().eval(), torch.randn(4, 8), variants=["eager", "script"], progress=False,
                                rounds=2, seconds=0.2)
     assert "answers hardly compared" in report.rows["script"].note
+
+
+def test_a_bool_output_is_measured_not_a_crash():
+    class Positive(torch.nn.Module):
+        def forward(self, x):
+            return x > 0
+
+    report = H.benchmark_model(Positive().eval(), torch.randn(4, 8), variants=["eager", "script"], progress=False,
+                               rounds=2, seconds=0.2)
+    assert not report.rows["script"].wrong and not report.failures

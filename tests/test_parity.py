@@ -661,3 +661,21 @@ def test_the_lost_state_note_says_match_only_when_the_outputs_match():
 def test_compare_says_when_close_says_little(capsys):
     H.compare("tiny", torch.tensor([1e-9]), torch.tensor([3e-9]))
     assert "close says little" in capsys.readouterr().out
+
+
+def test_an_outer_time_limit_reached_inside_parity_is_not_taken_for_a_variants():
+    from helpers.course.guards import TimeLimitReached, time_limit
+    x = torch.tensor([0.01, 0.02])
+    with pytest.raises(TimeLimitReached):
+        with time_limit(1.0):  # the caller's limit: parity's own variant limit stands aside, and this one must reach out
+            H.parity(_GrowToUnit(), torch.jit.script(_GrowToUnit()), example=x)
+
+
+def test_float_outputs_within_atol_beside_an_int_output_still_get_no_tick():
+    class TinyWithArgmax(torch.nn.Module):
+        def forward(self, x):
+            return x * 1e-9, x.argmax(-1)
+
+    model, x = TinyWithArgmax(), torch.randn(4, 6)
+    report = H.parity(model, lambda t: (torch.zeros_like(t), t.argmax(-1)), example=x, label="zeros")
+    assert report.tiny and report.summary.startswith("⚠")

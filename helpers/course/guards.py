@@ -99,30 +99,37 @@ def _holds_tensor(value) -> bool:
 
 
 class TimeLimitReached(BaseException):
-    """Not an Exception: the handlers around a learner's own code must not swallow it."""
+    """Not an Exception: the handlers around a learner's own code must not swallow it. ``limit`` is the token of
+    the ``time_limit`` block that raised it, so that a handler can tell its own limit from an outer one."""
+
+    def __init__(self, message, limit=None):
+        super().__init__(message)
+        self.limit = limit
 
 
 @contextlib.contextmanager
 def time_limit(seconds):
     """Stop Python code that runs longer than ``seconds`` with TimeLimitReached (a learner's endless loop).
 
+    Yields a token: ``error.limit is token`` tells that this block's limit was reached, not an outer one.
     Only the main thread receives signals, and only POSIX has SIGALRM: elsewhere (a worker thread, Windows),
-    or with ``seconds`` None or 0, the code runs unguarded.
+    or with ``seconds`` None or 0, the code runs unguarded. Inside another time limit, that one keeps guarding.
     """
+    token = object()
     if not (seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
-        yield
+        yield token
         return
     if signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # inside another time limit: that one keeps guarding, untouched
-        yield
+        yield token
         return
 
     def stop(signum, frame):
-        raise TimeLimitReached(f"stopped after {seconds:g} s")
+        raise TimeLimitReached(f"stopped after {seconds:g} s", token)
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        yield token
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -811,9 +811,11 @@ def _labelled_inputs(model, example, inputs):
         for label, args in labelled.items():
             started = time.perf_counter()
             try:
-                with guard_time(limit if label != "example" else None):
+                with guard_time(limit if label != "example" else None) as own:
                     probe(*args)
-            except TimeLimitReached:
+            except TimeLimitReached as reached:
+                if reached.limit is not own:  # an outer limit, not this variant's
+                    raise
                 skipped[label] = (f"the eager model did not finish on this variant within {limit:.0f} s "
                                   "(a loop that never ends on it?)")
                 continue

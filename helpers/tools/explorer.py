@@ -316,9 +316,11 @@ class DivergenceExplorer:
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales)
                 try:
-                    with time_limit(EAGER_SECONDS):
+                    with time_limit(EAGER_SECONDS) as own:
                         expected = self.yours.call(eager, inputs)
-                except TimeLimitReached:  # e.g. a while loop that never ends at scale 0
+                except TimeLimitReached as reached:  # e.g. a while loop that never ends at scale 0
+                    if reached.limit is not own:  # an outer limit, not the slider's
+                        raise
                     message = (f"the eager model did not finish on this input within {EAGER_SECONDS:g} s: a loop that "
                                "never ends here?")
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,

@@ -234,9 +234,11 @@ def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
                              "pass an example the model accepts")
     for label, variant in candidates.items():
         try:
-            with time_limit(limit):
+            with time_limit(limit) as own:
                 failure = eager_failure(model, variant) if model is not None else None
-        except TimeLimitReached:
+        except TimeLimitReached as reached:
+            if reached.limit is not own:  # an outer limit (the caller's), not this variant's
+                raise
             failure = f"it did not finish within {limit:.0f} s (a loop that never ends on this input?)"
         if failure:
             variants.skipped[label] = f"the model itself rejects it: {failure}"
