@@ -679,3 +679,15 @@ def test_float_outputs_within_atol_beside_an_int_output_still_get_no_tick():
     model, x = TinyWithArgmax(), torch.randn(4, 6)
     report = H.parity(model, lambda t: (torch.zeros_like(t), t.argmax(-1)), example=x, label="zeros")
     assert report.tiny and report.summary.startswith("⚠")
+
+
+def test_a_tuple_given_as_inputs_is_explained_as_several_inputs():
+    class TwoIn(torch.nn.Module):
+        def forward(self, x, y):
+            return x + y
+
+    x, y = torch.ones(2), torch.ones(2)
+    with pytest.raises(ValueError, match=r"a tuple of 2 is 2 inputs: for one input of several arguments pass "
+                                         r"inputs=\[\(x, y\)\]"):
+        H.parity(TwoIn(), TwoIn(), inputs=(x, y))
+    assert H.parity(TwoIn(), TwoIn(), inputs=[(x, y)])

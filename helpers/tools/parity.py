@@ -815,9 +815,13 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                     skipped[row_label] = f"the eager model itself rejects it: {_one_line(error)}"
                     continue
                 what = "the example" if example is not None else f"input {row_label!r}"
+                tuple_read_as_inputs = (type(inputs) is tuple and len(inputs) > 1
+                                        and re.search(r"missing \d+ required positional argument", str(error)))
+                advice = (f"inputs= is a list of inputs, so a tuple of {len(inputs)} is {len(inputs)} inputs: for one "
+                          "input of several arguments pass inputs=[(x, y)]" if tuple_read_as_inputs else
+                          "pass inputs the eager model accepts")
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
-                                 f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): "
-                                 "pass inputs the eager model accepts") from None
+                                 f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): {advice}") from None
             if row_label == "example":
                 variant_limit = max(5.0, 50 * (time.perf_counter() - started))  # 50 times slower than the example
             empty, nan = _is_empty(expected), _only_nan(expected)
