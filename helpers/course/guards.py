@@ -133,3 +133,21 @@ def time_limit(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def variant_seconds(example_seconds: float) -> float:
+    """How long the model may take on a variant of its example before it counts as never finishing (a loop that
+    never ends on zeros): 50 times the example's time, at least 5 s."""
+    return max(5.0, 50 * example_seconds)
+
+
+def call_within(seconds, fn, *args):
+    """``(fn(*args), True)``, or ``(None, False)`` when ``seconds`` ran out first (None: no limit). An outer time
+    limit reached meanwhile is passed on, not taken for this one."""
+    with time_limit(seconds) as own:
+        try:
+            return fn(*args), True
+        except TimeLimitReached as reached:
+            if reached.limit is not own:
+                raise
+    return None, False

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message
-from ..course.guards import TimeLimitReached, time_limit as guard_time  # diagnose has a time_limit argument
+from ..course.guards import call_within, variant_seconds
 from .parity import argument_hint, fresh_copy, output_scale, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -811,22 +811,19 @@ def _labelled_inputs(model, example, inputs):
         for label, args in labelled.items():
             started = time.perf_counter()
             try:
-                with guard_time(limit if label != "example" else None) as own:
-                    probe(*args)
-            except TimeLimitReached as reached:
-                if reached.limit is not own:  # an outer limit, not this variant's
-                    raise
-                skipped[label] = (f"the eager model did not finish on this variant within {limit:.0f} s "
-                                  "(a loop that never ends on it?)")
-                continue
+                _, answered = call_within(limit, probe, *args)  # None until the example, which comes first, has run
             except Exception as error:
                 if label == "example":
                     raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
                                      f"{argument_hint(args, error)}): pass an input it accepts") from None
                 skipped[label] = f"the eager model rejects this variant: {short_message(error, limit=90)}"
                 continue
+            if not answered:
+                skipped[label] = (f"the eager model did not finish on this variant within {limit:.0f} s "
+                                  "(a loop that never ends on it?)")
+                continue
             if label == "example":
-                limit = max(5.0, 50 * (time.perf_counter() - started))
+                limit = variant_seconds(time.perf_counter() - started)
             usable[label] = args
         random = not _same_answers(fresh_copy(model)(*example), fresh_copy(model)(*example))
     return usable, skipped, random

@@ -21,7 +21,7 @@ from IPython.display import display
 
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
-from ..course.guards import TimeLimitReached, time_limit
+from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import as_args, describe, leaves, rebuild
 from .parity import (_compare_outputs, _one_line, _within_atol_of_zero, detections_of, fresh_copy, python_state,
@@ -316,17 +316,12 @@ class DivergenceExplorer:
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales)
                 try:
-                    with time_limit(EAGER_SECONDS) as own:
-                        expected = self.yours.call(eager, inputs)
-                except TimeLimitReached as reached:  # e.g. a while loop that never ends at scale 0
-                    if reached.limit is not own:  # an outer limit, not the slider's
-                        raise
-                    message = (f"the eager model did not finish on this input within {EAGER_SECONDS:g} s: a loop that "
-                               "never ends here?")
-                    return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
-                                         False, float("inf"), f"? {message}", "", "", message)
+                    expected, answered = call_within(EAGER_SECONDS, self.yours.call, eager, inputs)
+                    message = "" if answered else (f"the eager model did not finish on this input within "
+                                                   f"{EAGER_SECONDS:g} s: a loop that never ends here?")
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
+                if message:
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
                                          False, float("inf"), f"? {message}", "", "", message)
                 path, example_path = self.yours.path()

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from ..course.guards import TimeLimitReached, time_limit
+from ..course.guards import call_within, variant_seconds
 
 __all__ = ["vary_inputs", "InputVariants"]
 
@@ -228,17 +228,13 @@ def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
         model = require_callable(model, "vary_inputs", "model")
         started = time.perf_counter()
         failure = eager_failure(model, args)
-        limit = max(5.0, 50 * (time.perf_counter() - started))  # a variant 50 times slower than the example hangs
+        limit = variant_seconds(time.perf_counter() - started)
         if failure:
             raise ValueError(f"vary_inputs: the model itself fails on the example ({failure}): "
                              "pass an example the model accepts")
     for label, variant in candidates.items():
-        try:
-            with time_limit(limit) as own:
-                failure = eager_failure(model, variant) if model is not None else None
-        except TimeLimitReached as reached:
-            if reached.limit is not own:  # an outer limit (the caller's), not this variant's
-                raise
+        failure, answered = call_within(limit, eager_failure, model, variant) if model is not None else (None, True)
+        if not answered:
             failure = f"it did not finish within {limit:.0f} s (a loop that never ends on this input?)"
         if failure:
             variants.skipped[label] = f"the model itself rejects it: {failure}"

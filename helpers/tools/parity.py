@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
-from ..course.guards import TimeLimitReached, time_limit
+from ..course.guards import call_within, variant_seconds
 from .input_variants import InputVariants, as_args, describe, leaves, shapes, vary_inputs
 from .path_recorder import LineCoverage
 
@@ -781,7 +781,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 eager(*labelled[0][1])  # the example, first of the variants
             except Exception:  # reported below, as for any reference
                 pass
-        limit = max(5.0, 50 * (time.perf_counter() - started))  # a variant 50 times slower than the example hangs
+        limit = variant_seconds(time.perf_counter() - started)
         variants = [(k, a) for k, a in labelled if k != "example"]
         for row_label, why in crashing_inputs(eager, variants, time_limit=limit).items():
             skipped[row_label] = f"the TorchScript model cannot run it: {why}"
@@ -798,17 +798,15 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
             started = time.perf_counter()
             try:
                 guarded = example is not None and row_label != "example"
-                with coverage.watch(row_label), time_limit(variant_limit if guarded else None) as limit:
-                    expected = eager(*args)
+                with coverage.watch(row_label):
+                    expected, answered = call_within(variant_limit if guarded else None, eager, *args)
+                if not answered:
+                    coverage.forget(row_label)
+                    skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a "
+                                          "loop that never ends on this input?")
+                    continue
                 if state_first is None:
                     state_first = python_state(eager)
-            except TimeLimitReached as reached:
-                if reached.limit is not limit:  # an outer limit (the caller's), not this variant's
-                    raise
-                coverage.forget(row_label)
-                skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a loop "
-                                      "that never ends on this input?")
-                continue
             except Exception as error:
                 coverage.forget(row_label)
                 if example is not None and row_label != "example":
@@ -823,7 +821,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
                                  f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): {advice}") from None
             if row_label == "example":
-                variant_limit = max(5.0, 50 * (time.perf_counter() - started))  # 50 times slower than the example
+                variant_limit = variant_seconds(time.perf_counter() - started)
             empty, nan = _is_empty(expected), _only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
             try:
