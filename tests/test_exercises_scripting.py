@@ -2,6 +2,8 @@
 
 from typing import Optional
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -136,7 +138,13 @@ def test_traced_branches_wrong_solutions(capsys):
     out = capsys.readouterr().out
     assert "no call to a compiled helper and no `if`" in out and "torch.where" in out and "✔" not in out
     assert not H.check_traced_branches(torch.jit.script(ClipUndecorated()))
-    assert "already scripted as a whole" in capsys.readouterr().out
+    assert "already a scripted module" in capsys.readouterr().out
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # trace's own "already a ScriptModule" note
+        traced = torch.jit.trace(ClipUndecorated(), torch.tensor([0.5, -0.25]))
+    assert not H.check_traced_branches(traced)
+    out = capsys.readouterr().out
+    assert "already a traced module" in out and "scripted" not in out, out
     assert not H.check_traced_branches(ClipNoAbs)
     assert "Keep the model's maths" in capsys.readouterr().out   # [-1.5, 0.5, 0.2]: the peak is large only in abs
     assert not H.check_traced_branches(None)

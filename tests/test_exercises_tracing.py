@@ -1,5 +1,7 @@
 """The 03 exercise checkers accept the worked solutions and explain wrong answers."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -141,10 +143,48 @@ class _CompiledIf(torch.nn.Module):
 @pytest.mark.parametrize("answer, words", [
     (_WhereInPlace(), "changes its input in place"),
     (_WhereDouble(), "returns torch.float64"),
-    (torch.jit.script(H.BranchModel()), "That is a scripted model"),
+    (torch.jit.script(H.BranchModel()), "already a scripted module"),
     (_CompiledIf(), "still holds prim::If"),
 ])
 def test_branch_in_place_dtype_and_compiled_if_are_named(answer, words, capsys):
     assert not H.check_branch_without_if(answer)
     out = capsys.readouterr().out
     assert out.startswith("✘") and words in out and "✔" not in out, out
+
+
+class _HalfThreshold(torch.nn.Module):
+    def forward(self, x):
+        return torch.where(x.sum() > 0.5, x * 2, -x)
+
+
+class _MeanThreshold(torch.nn.Module):
+    def forward(self, x):
+        return torch.where(x.mean() >= 0.3, x * 2, -x)
+
+
+class _NegativeThreshold(torch.nn.Module):
+    def forward(self, x):
+        return torch.where(x.sum() > -0.5, x * 2, -x)
+
+
+@pytest.mark.parametrize("answer, named", [(_HalfThreshold, "sum 0.01 > 0: double"),
+                                           (_MeanThreshold, "sum 0.01 > 0: double"),
+                                           (_NegativeThreshold, "sum 0 ≤ 0: negate")])
+def test_a_condition_on_another_threshold_is_caught(answer, named, capsys):
+    """Conditions on a threshold between 0 and 1 agreed with BranchModel on sums of 6, -6, -1, 1 and 0."""
+    assert not H.check_branch_without_if(answer)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Not the same answers") and named in out, out
+
+
+def test_an_already_traced_or_scripted_answer_is_named_for_what_it_is(solution, capsys):
+    """A traced copy is not called scripted, and a scripted copy of a torch.where answer is not said to hold an `if`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # trace's deprecation notice
+        traced = torch.jit.trace(solution.BranchWithoutIf(), torch.ones(3))
+    assert not H.check_branch_without_if(traced)
+    out = capsys.readouterr().out
+    assert "already a traced module" in out and "scripted" not in out and "`if`" not in out, out
+    assert not H.check_branch_without_if(torch.jit.script(solution.BranchWithoutIf()))
+    out = capsys.readouterr().out
+    assert "already a scripted module" in out and "`if`" not in out, out

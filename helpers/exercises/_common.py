@@ -97,3 +97,12 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     if got.dtype != want.dtype:
         return got, f"{who} returns {got.dtype} {on}; keep the input's dtype, {want.dtype}."
     return got, None
+
+
+def torchscript_kind(model) -> str:
+    """What a TorchScript object is, in a learner's words (a traced module is a ScriptModule too)."""
+    if isinstance(model, torch.jit.TopLevelTracedModule):
+        return "traced module (torch.jit.trace's result)"
+    if isinstance(model, torch.jit.ScriptFunction):
+        return "TorchScript function"
+    return "scripted module (torch.jit.script's result)"

@@ -7,7 +7,7 @@ from ..course.guards import require_module
 from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
-from ._common import dtype_mistake, on_copies, same_tensor as _same, values
+from ._common import dtype_mistake, on_copies, same_tensor as _same, torchscript_kind as _torchscript_kind, values
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
@@ -15,10 +15,13 @@ _BOOL_WARNING = "Converting a tensor to a Python boolean"
 
 
 def _branch_test_inputs():
-    """Inputs on both sides of BranchModel's `if`, the boundary (sum exactly 0) included."""
+    """Inputs on both sides of BranchModel's `if`: the boundary (sum exactly 0) and sums just either side of it."""
     return {"[1, 2, 3]": torch.tensor([1.0, 2.0, 3.0]), "[-1, -2, -3]": torch.tensor([-1.0, -2.0, -3.0]),
             "[2, -3]": torch.tensor([2.0, -3.0]), "[-1, 4, -2]": torch.tensor([-1.0, 4.0, -2.0]),
-            "[1, -1]": torch.tensor([1.0, -1.0]), "zeros(4)": torch.zeros(4)}
+            "[1, -1]": torch.tensor([1.0, -1.0]), "zeros(4)": torch.zeros(4),
+            # sums just above and below 0 (0.01 and -0.01): a condition on another threshold, such as
+            # x.sum() > 0.5 or x.mean() >= 0.3, agrees on every input above and fails on one of these
+            "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25])}
 
 
 def _instantiate(model, who):
@@ -43,8 +46,9 @@ def check_branch_without_if(model) -> bool:
     if model is None:
         return False
     if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
-        print("✘ That is a scripted model: torch.jit.trace hands it back unchanged, with its `if` compiled, so nothing "
-              "is traced. Pass your nn.Module, with forward rewritten to tensor operations (torch.where).")
+        print(f"✘ That is already a {_torchscript_kind(model)}: torch.jit.trace hands it back unchanged, so this check "
+              "cannot trace it. Pass your nn.Module itself (the class or an instance), with forward written in tensor "
+              "operations (torch.where).")
         return False
     example = torch.tensor([1.0, 2.0, 3.0])
     with warnings.catch_warnings(record=True) as seen:
@@ -80,7 +84,7 @@ def check_branch_without_if(model) -> bool:
             return False
         if not _same(got, want):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
-                  f"(sum {x.sum().item():g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
+                  f"(sum {x.sum().item():.3g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
                   f"yours returned {values(got)}.")
             return False
     compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
@@ -96,7 +100,7 @@ def check_branch_without_if(model) -> bool:
               "something in forward is still decided in Python while tracing.")
         return False
     print(f"✔ Right: no tracer warning, and the traced copy agrees with BranchModel on all {len(report.rows)} "
-          "inputs, both signs and a zero sum included: the choice is now a tensor operation in the recorded "
+          "inputs, both signs, a zero sum and sums of ±0.01 included: the choice is now a tensor operation in the recorded "
           "graph, not a decision Python made once for the example.")
     return True
 

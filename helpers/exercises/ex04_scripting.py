@@ -11,6 +11,7 @@ import torch
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
 from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, values
+from ._common import torchscript_kind as _torchscript_kind
 
 __all__ = ["check_optional_input", "check_traced_branches"]
 
@@ -124,6 +125,12 @@ def check_traced_branches(model) -> bool:
     model = _as_model(model, "check_traced_branches")
     if model is None:
         return False
+    # before its answers: a traced copy's answers are the trace's, and calling them "eager" would be false
+    if isinstance(model, torch.jit.ScriptModule):
+        print(f"✘ Your model is already a {_torchscript_kind(model)}, so torch.jit.trace returns it unchanged and "
+              "traces nothing. Pass the nn.Module (the class or an instance): the exercise traces it, and compiles "
+              "only the helper that holds the `if`.")
+        return False
     for x in [_SMALL, _LARGE] + _EDGES:
         want = _soft_clip_times_three(x)
         try:
@@ -143,10 +150,6 @@ def check_traced_branches(model) -> bool:
             print(f"✘ Keep the model's maths as given: eager on {x} gives {got}, "
                   f"expected {want}. Only add the decorator.")
             return False
-    if isinstance(model, torch.jit.ScriptModule):
-        print("✘ Your model is already scripted as a whole, so torch.jit.trace returns it unchanged and traces "
-              "nothing. The exercise keeps the model traced and compiles only the helper that holds the `if`.")
-        return False
     traces = {}
     for example, others in ((_SMALL, [_LARGE] + _EDGES), (_LARGE, [_SMALL] + _EDGES)):
         try:
