@@ -57,9 +57,10 @@ def test_ratio_verdict_rejects_swapped_quartiles():
 
 
 def test_describe_and_compare_gains_follow_the_numbers():
-    mlp = report_with("mlp", {"eager": [1, 1, 1, 1, 1], "script": [0.4, 0.42, 0.41, 0.39, 0.45]})
+    mlp = report_with("mlp", {"eager": [1] * 7, "script": [0.4, 0.42, 0.41, 0.39, 0.45, 0.43, 0.4]})
     big = report_with("big", {"eager": [1, 1, 1, 1, 1], "script": [0.9, 1.1, 0.95, 1.05, 1.0]})
     assert "faster than eager" in mlp.describe("script") and "0.41× eager's time" in mlp.describe("script")
+    assert "so were 7 of 7 rounds" in mlp.describe("script")
     assert "no clear difference" in big.describe("script")
     assert H.compare_gains(mlp, big, "script").startswith("script: a bigger gain on mlp than on big")
     assert H.compare_gains(big, mlp, "script").startswith("script: a bigger gain on mlp than on big")
@@ -80,6 +81,39 @@ def test_ratios_near_one_never_print_as_one_beside_a_verdict():
     assert line.startswith("script") and "1.00" not in line and "–0.998)" in line
 
 
+@pytest.mark.parametrize("ratios, expected", [
+    ([0.5] * 7, (7, 0, 2 / 2 ** 7)), ([1.5] * 6, (0, 6, 2 / 2 ** 6)), ([0.5, 1.0, 1.5], (1, 1, 1.0)), ([], (0, 0, 1.0)),
+    ([0.9] * 8 + [1.1], (8, 1, 2 * 10 / 2 ** 9)),
+])
+def test_sign_test_counts_rounds_on_each_side(ratios, expected):
+    below, above, p = H.sign_test(ratios)
+    assert (below, above) == expected[:2] and p == pytest.approx(expected[2])
+
+
+@pytest.mark.parametrize("ratios, expected", [
+    ([0.5] * 5, "too few rounds"),                # 5 of 5: two equally fast variants do that 6% of the time
+    ([0.5] * 6, "faster"),                        # 6 of 6: 3%
+    ([1.5] * 7, "slower"),
+    ([0.8] * 11 + [1.02] * 4, "too few rounds"),  # IQR below 1, but 11 of 15 is 12%
+    ([0.8] * 12 + [1.2] * 3, "faster"),           # 12 of 15: 3.5%
+    ([0.8] * 4 + [1.2] * 3, "no clear difference"),
+])
+def test_a_verdict_needs_more_rounds_on_its_side_than_chance_gives(ratios, expected):
+    r = report_with("m", {"eager": [1] * len(ratios), "script": ratios})
+    assert r.verdict("script") == expected
+    assert (expected == "too few rounds") == ("too few rounds to call" in r.describe("script"))
+
+
+def test_identical_variants_rarely_get_a_verdict():
+    """The rule on noise alone: two variants of the same speed, 5 to 15 rounds, 2000 simulated runs each."""
+    import random
+    rng = random.Random(0)
+    for rounds in (5, 7, 9, 15):
+        called = sum(report_with("m", {"eager": [1] * rounds, "script": [rng.lognormvariate(0, 0.1) for _ in range(rounds)]}
+                                 ).verdict("script") in ("faster", "slower") for _ in range(2000))
+        assert called / 2000 < 0.05, (rounds, called)
+
+
 def test_a_few_runs_are_judged_by_their_whole_range_not_by_quartiles():
     # Three C++ runs: quartiles of three numbers would hide the one run that was slower than eager.
     r = report_with("m", {"eager": [1] * 3, "C++": [0.8, 0.85, 1.05]})
@@ -89,11 +123,12 @@ def test_a_few_runs_are_judged_by_their_whole_range_not_by_quartiles():
     assert "(0.80–1.05 over 3 runs)" in r.describe("C++")
     line = str(r).splitlines()[-1]
     assert "0.85 (0.80–1.05, 3 runs)" in line and "IQR" not in line
-    clear = report_with("m", {"eager": [1] * 3, "C++": [0.3, 0.35, 0.34]})
-    assert clear.describe("C++").endswith("faster than eager in every run")
-    many = report_with("m", {"eager": [1] * 7, "script": [0.5] * 6 + [1.2]})
+    three = report_with("m", {"eager": [1] * 3, "C++": [0.3, 0.35, 0.34]})
+    assert three.verdict("C++") == "too few rounds"  # three of three: a coin does that a quarter of the time
+    assert "too few rounds to call" in three.describe("C++") and "25% of the time" in three.describe("C++")
+    many = report_with("m", {"eager": [1] * 10, "script": [0.5] * 9 + [1.2]})
     assert not many["script"].few_runs and many.verdict("script") == "faster"
-    assert "its interquartile range below 1 (roughly three rounds in four)" in many.describe("script")
+    assert "its interquartile range is below 1, and so were 9 of 10 rounds" in many.describe("script")
 
 
 # ---------------------------------------------------------------- real measurements on a tiny model
@@ -105,7 +140,7 @@ def test_every_torchscript_variant_is_measured_in_interleaved_rounds():
         row = report[name]
         assert len(row.times) == len(row.ratios) == report.rounds == 3
         assert all(t > 0 for t in row.times) and row.first_call_s > 0 and row.second_call_s > 0
-        assert row.verdict in ("faster", "slower", "no clear difference", "not measured")
+        assert row.verdict in ("faster", "slower", "no clear difference", "too few rounds", "not measured")
         if name != "eager":
             assert row.prepare_s > 0 and row.max_abs_diff < 1e-5 and row.note == ""
     assert report["eager"].ratios == [1.0, 1.0, 1.0] and report["eager"].prepare_s is None

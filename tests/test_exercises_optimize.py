@@ -143,7 +143,7 @@ def _quartile_verdict(ratios, method="inclusive", strict=True):
      else "no clear difference", "method='inclusive'"),
     # the median with a third answer for exactly 1
     (lambda r: "faster" if statistics.median(r) < 1 else "slower" if statistics.median(r) > 1
-     else "no clear difference", "a median alone"),
+     else "no clear difference", "a single middle value"),
     # the mean and a tolerance: still no spread
     (lambda r: "faster" if statistics.mean(r) < 0.95 else "slower" if statistics.mean(r) > 1.05
      else "no clear difference", "strictly on one side of 1"),
@@ -175,7 +175,21 @@ def test_a_returned_module_that_fails_is_explained(capsys):
 def test_optimize_for_inference_on_a_copy_is_a_right_answer_too(capsys):
     """It freezes (after calling eval() on the scripted copy), folds batch norm and drops dropout: all the check asks."""
     assert H.check_prepare_for_serving(lambda m: torch.jit.optimize_for_inference(torch.jit.script(copy.deepcopy(m))))
-    assert last_line(capsys).startswith("✔")
+    line = last_line(capsys)
+    assert line.startswith("✔") and "cannot be saved and loaded again" in line  # section 2's lesson, named
+    assert H.check_prepare_for_serving(SOL07.prepare_for_serving)
+    assert "cannot be saved" not in last_line(capsys)  # a plain frozen module reloads: no note
+
+
+def test_hints_say_whose_answers_they_match_not_what_the_learner_did(capsys):
+    def iqr_midpoint(r):
+        q25, _, q75 = statistics.quantiles(r, n=4, method="inclusive")
+        mid = (q25 + q75) / 2
+        return "faster" if mid < 1 else "slower" if mid > 1 else "no clear difference"
+
+    assert not H.check_honest_verdict(iqr_midpoint)
+    line = last_line(capsys)
+    assert "a single middle value" in line and "a median alone" not in line
 
 
 def test_serving_checker_catches_changes_to_the_original(capsys):

@@ -6,6 +6,7 @@ starting with ✔ or ✘ that says what to do next. A wrong answer never raises:
 """
 import collections
 import copy
+import io
 import statistics
 
 import torch
@@ -167,8 +168,23 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
               "frozen module computes: it shares the weights freezing left alone. Freeze a deep copy.")
         return False
     print(f"✔ Right: {sum(kinds.values())} nodes, no attribute reads, batch norm folded into the convolution, "
-          "dropout gone, same answers as the model in eval mode, and training can go on without touching it.")
+          "dropout gone, same answers as the model in eval mode, and training can go on without touching it."
+          + _reload_note(served))
     return True
+
+
+def _reload_note(served) -> str:
+    """'' if the served module survives a save and a load; else a note (optimize_for_inference's result does not)."""
+    buffer = io.BytesIO()
+    try:
+        with deprecations_hidden():
+            torch.jit.save(served, buffer)
+            buffer.seek(0)
+            torch.jit.load(buffer)
+    except Exception as error:  # the module works in this process: worth a note, not a ✘
+        return (f" One note: it cannot be saved and loaded again ({_one_error(error)}), so ship the frozen module "
+                "and run torch.jit.optimize_for_inference after loading, in the serving process (section 2).")
+    return ""
 
 
 # ---------------------------------------------------------------- exercise 2: which line broke?
@@ -290,9 +306,11 @@ def _reference_verdict(ratios):
 # The mistakes a learner really makes, each as the verdict it gives, with what to say about it.
 _MISTAKES = [
     (lambda r: "faster" if statistics.median(r) < 1 else "slower",
-     "a median alone is not a claim: claim a difference only when the whole interquartile range is on one side of 1"),
+     "your answers are the ones a single middle value (the median, say) gives, and one number is not a claim: "
+     "claim a difference only when the whole interquartile range is on one side of 1"),
     (lambda r: "faster" if statistics.median(r) < 1 else "slower" if statistics.median(r) > 1 else "no clear difference",
-     "a median alone is not a claim: claim a difference only when the whole interquartile range is on one side of 1"),
+     "your answers are the ones a single middle value (the median, say) gives, and one number is not a claim: "
+     "claim a difference only when the whole interquartile range is on one side of 1"),
     (lambda r: "faster" if max(r) < 1 else "slower" if min(r) > 1 else "no clear difference",
      "your answers are the ones a judgment by the whole range (lowest to highest ratio) gives: then one odd round "
      "blocks every claim. Use the quartiles, the middle half of the rounds"),

@@ -4,14 +4,19 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-__all__ = ["BENCHMARK_VARIANTS", "FEW_RUNS", "VariantResult", "BenchmarkReport", "plot_benchmark", "ratio_verdict",
-           "compare_gains"]
+__all__ = ["BENCHMARK_VARIANTS", "FEW_RUNS", "CHANCE_LIMIT", "VariantResult", "BenchmarkReport", "plot_benchmark",
+           "ratio_verdict", "sign_test", "compare_gains"]
 
 # Every variant the benchmark knows, in the order the tables and plots show them.
 BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
 
 # Quartiles of three or four numbers say little: below this many ratios, a row is judged by its whole range.
 FEW_RUNS = 5
+
+# A verdict also needs enough rounds on its side: with two variants of the same speed, a spread on one side of 1
+# happens by chance in about a third of 5-round runs, so a split that a fair coin would give this often or more
+# is not called.
+CHANCE_LIMIT = 0.05
 
 
 def ratio_verdict(q25: float, q75: float) -> str:
@@ -28,6 +33,21 @@ def ratio_verdict(q25: float, q75: float) -> str:
     if q25 > 1.0:
         return "slower"
     return "no clear difference"
+
+
+def sign_test(ratios) -> tuple:
+    """(rounds below 1, rounds above 1, p): p is the chance that a fair coin splits that many rounds at least as unevenly.
+
+    Two-sided, ties (a ratio of exactly 1) left out: the chance that a variant no faster or slower than eager gives
+    a split like this one.
+    """
+    below = sum(r < 1 for r in ratios)
+    above = sum(r > 1 for r in ratios)
+    n, most = below + above, max(below, above)
+    if n == 0:
+        return below, above, 1.0
+    tail = sum(math.comb(n, k) for k in range(most, n + 1)) / 2 ** n
+    return below, above, min(1.0, 2 * tail)
 
 
 def _quartiles(values):
@@ -106,13 +126,27 @@ class VariantResult:
 
     @property
     def verdict(self) -> str:
+        """'faster' or 'slower' (the spread on that side of 1, in enough rounds), 'no clear difference' (the spread
+        straddles 1), 'too few rounds' (on one side, but a split chance gives too often), or why it was not measured."""
         if self.error is not None:
             return "skipped" if self.stage == "skipped" else "failed"
         if self.wrong is not None:
             return "wrong"
         if not self.ratios:
             return "not measured"
+        if self.too_few_rounds:
+            return "too few rounds"  # the spread is on one side of 1, but chance alone does that too often
         return ratio_verdict(*self.spread)
+
+    @property
+    def chance(self) -> float:
+        """The sign test's p over this row's rounds (see ``sign_test``)."""
+        return sign_test(self.ratios)[2]
+
+    @property
+    def too_few_rounds(self) -> bool:
+        """True when the spread lies on one side of 1 but the rounds are too few, or too mixed, to call it."""
+        return bool(self.ratios) and ratio_verdict(*self.spread) in ("faster", "slower") and self.chance >= CHANCE_LIMIT
 
 
 def _ms(seconds) -> str:
@@ -188,9 +222,16 @@ class BenchmarkReport:
             return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
         spread = f"{_x(r.ratio)}× eager's time ({r.spread_text})"
         side = {"faster": "below", "slower": "above"}.get(r.verdict)
-        meaning = ("no clear difference from eager: the spread straddles 1" if side is None else
-                   f"{r.verdict} than eager in every run" if r.few_runs else
-                   f"{r.verdict} than eager: its interquartile range {side} 1 (roughly three rounds in four)")
+        if r.too_few_rounds:
+            below, above, p = sign_test(r.ratios)
+            where, count = ("below", below) if ratio_verdict(*r.spread) == "faster" else ("above", above)
+            meaning = (f"too few rounds to call: the spread is {where} 1, but two equally fast variants would put "
+                       f"{count} of {below + above} rounds {where} 1 (or a split as uneven) {p:.0%} of the time; a "
+                       f"verdict needs under {CHANCE_LIMIT:.0%}, so more rounds")
+        else:
+            meaning = ("no clear difference from eager: the spread straddles 1" if side is None else
+                       f"{r.verdict} than eager: its interquartile range is {side} 1, and so were "
+                       f"{sign_test(r.ratios)[0 if side == 'below' else 1]} of {len(r.ratios)} rounds")
         about_answers = r.note and name != "C++"  # the C++ row's note says how it was timed, not what it answered
         return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
 
