@@ -188,3 +188,11 @@ def test_an_already_traced_or_scripted_answer_is_named_for_what_it_is(solution, 
     assert not H.check_branch_without_if(torch.jit.script(solution.BranchWithoutIf()))
     out = capsys.readouterr().out
     assert "already a scripted module" in out and "`if`" not in out, out
+
+
+def test_a_check_input_of_one_tensor_is_counted(capsys):
+    x, h = H.example_input("rnn_cell")
+    assert not H.check_catching_inputs([(-x,)])
+    assert "you gave a tuple of 1 item." in capsys.readouterr().out
+    assert not H.check_catching_inputs([[-x, h]])
+    assert "you gave a list." in capsys.readouterr().out

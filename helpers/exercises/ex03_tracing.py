@@ -133,8 +133,10 @@ def check_catching_inputs(check_inputs) -> bool:
         return False
     for i, args in enumerate(check_inputs):
         if not (isinstance(args, tuple) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
+            gave = (f"a tuple of {len(args)} item{'s' * (len(args) != 1)}" if isinstance(args, tuple) else
+                    f"a {type(args).__name__}")
             print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
-                  f"two arguments; you gave {type(args).__name__}.")
+                  f"two arguments; you gave {gave}.")
             return False
         if any(t.is_floating_point() and not torch.isfinite(t).all() for t in args):
             print(f"✘ Check input {i} holds NaN or infinity: its outputs can never match, whatever branch runs, so "
