@@ -1,5 +1,7 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
 
+from typing import Optional
+
 import numpy as np
 import pytest
 import torch
@@ -413,3 +415,152 @@ def test_clipper_second_round(capsys):
     assert not H.check_saveable_debug_helper(_clipper(torch.jit.unused, _count_as_float))
     out = capsys.readouterr().out
     assert "already carries @torch.jit.unused" in out and "-> int" in out and "Decorate the helper" not in out
+
+
+# ---------------------------------------------------------------- third round: a reviewer's cases
+
+def test_an_in_place_clipper_is_named_and_cannot_spoil_the_next_check(capsys):
+    """clamp_ on the checker's own input once made the worked solution fail until a kernel restart."""
+    from helpers.exercises import ex06_limitations as ex06
+    before = ex06._CLIPPER_X.clone()
+
+    class ClipperInPlace(ClipperAsGiven):
+        def forward(self, x):
+            if self.debug:
+                self.outside += self.count_outside(x)
+            return x.clamp_(-1.0, 1.0)
+
+        @torch.jit.unused
+        def count_outside(self, x: torch.Tensor) -> int:
+            return int(np.sum(np.abs(x.numpy()) > 1))
+
+    assert not H.check_saveable_debug_helper(ClipperInPlace)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "changed its input in place" in out and "x.clamp(-1.0, 1.0)" in out, out
+    assert torch.equal(ex06._CLIPPER_X, before)
+    assert H.check_saveable_debug_helper(SOL06.Clipper)
+    assert capsys.readouterr().out.startswith("✔")
+
+
+class ClipperGuarded(ClipperAsGiven):  # no decorator: the NumPy call hidden from the compiler
+    def forward(self, x):
+        if not torch.jit.is_scripting():
+            if self.debug:
+                self.outside += self.count_outside(x)
+        return x.clamp(-1.0, 1.0)
+
+
+class ClipperGuardedUnused(ClipperGuarded):
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+@pytest.mark.parametrize("model", [ClipperGuarded, ClipperGuardedUnused])
+def test_a_scripting_guard_is_not_praised_as_compiling(capsys, model):
+    """The guard drops the call when scripting: count_outside never compiles, and a scripted debug model counts 0."""
+    assert torch.jit.script(model(debug=True))(torch.tensor([2.0])) is not None  # it really scripts and runs
+    assert not H.check_saveable_debug_helper(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert "compiles as it is" not in out and "is_scripting" in out and "leaves `outside` at 0" in out
+    assert "@torch.jit.unused" in out
+
+
+class PeakInTrainingOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        if self.training:
+            self.peak = max(self.peak, float(x.abs().max()))
+        return x / self.peak
+
+
+class PeakBufferCopied(nn.Module):  # a fair answer whose in-place update also reaches the eager model's buffer
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("peak", torch.tensor(0.0))
+
+    def forward(self, x):
+        self.peak.copy_(torch.maximum(self.peak, x.abs().max()))
+        return x / self.peak
+
+
+def test_peak_is_checked_in_eval_mode_too(capsys):
+    deployed = torch.jit.script(PeakInTrainingOnly().eval())
+    assert torch.isinf(deployed(torch.tensor([1.0, -2.0]))).all()  # the case: the deployed model never updates
+    assert not H.check_running_peak(PeakInTrainingOnly)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "eval mode" in out and "training mode only" in out and out.count("\n") == 1, out
+    for fair in (SOL06.PeakNormalize, PeakBufferCopied, PeakAsBuffer):  # the eval pass starts from a fresh copy
+        assert H.check_running_peak(fair)
+        assert capsys.readouterr().out.startswith("✔")
+
+
+def test_peak_never_stored_is_named(capsys):
+    assert not H.check_running_peak(PeakNotUpdated)  # `peak = max(self.peak, ...)`, a local
+    out = capsys.readouterr().out
+    assert "`self.peak` is still 0.0" in out and "`self.peak = max(self.peak, ...)`" in out, out
+    assert "this call's own peak" not in out
+
+
+class StandardizeMeanOnce(StandardizeGood):  # keeps the mean of the first call only
+    def forward(self, x, eps: float = 1e-5):
+        if self.last_mean.numel() == 0:
+            self.last_mean = x.mean(dim=-1, keepdim=True)
+        mean = x.mean(dim=-1, keepdim=True)
+        return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class StandardizeNoneMean(StandardizeGood):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = None
+
+
+class StandardizeFloatMean(StandardizeGood):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = 0.0
+
+
+class StandardizeOptionalMean(StandardizeGood):  # the hint's second way, which must really work
+    last_mean: Optional[torch.Tensor]
+
+    def __init__(self):
+        super().__init__()
+        self.last_mean = None
+
+    def forward(self, x, eps: float = 1e-5):
+        mean = x.mean(dim=-1, keepdim=True)  # a local: TorchScript would not subtract the Optional attribute
+        self.last_mean = mean
+        return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class StandardizeOptionalUsed(StandardizeOptionalMean):  # ... as the hint says: computing with it does not script
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+@pytest.mark.parametrize("model, present, absent", [
+    (StandardizeMeanOnce, ["still holds the mean of an earlier input", "every call"], ["with keepdim", "shape"]),
+    (StandardizeMeanNeverUpdated, ["still holds its value from `__init__`", "every call"], ["with keepdim"]),
+    (StandardizeNoneMean, ["starts as None", "Optional[torch.Tensor]", "class body", "torch.zeros(0)"], []),
+    (StandardizeFloatMean, ["a float", "start it as a tensor"], ["Optional"]),
+    (StandardizeNoEps, ["no `eps` argument", "forward(x)", "Keep `eps` as an argument"], []),
+])
+def test_standardize_names_the_real_mistake(capsys, model, present, absent):
+    assert not H.check_standardize_scriptable(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert all(words in out for words in present) and not any(words in out for words in absent), out
+
+
+def test_standardize_accepts_an_optional_last_mean(capsys):
+    assert H.check_standardize_scriptable(StandardizeOptionalMean)
+    assert capsys.readouterr().out.startswith("✔")
+    with pytest.raises(RuntimeError, match="found type 'Optional\\[Tensor\\]'"):
+        torch.jit.script(StandardizeOptionalUsed())

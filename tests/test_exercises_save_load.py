@@ -240,3 +240,96 @@ def test_labelled_export_names_a_pickled_model_and_a_dtype(tmp_path, capsys):
                    _extra_files={"labels.json": json.dumps([" " * (i + 1) for i in range(10)])})
     assert not H.check_labelled_export(blank)
     assert "non-empty strings" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- a reviewer's cases
+
+def test_labelled_export_names_the_true_digit_and_rejects_labels_out_of_order(tmp_path, capsys):
+    x, truth = H.load_digits("test")
+    path = load_solution().export_with_labels(tmp_path / "labelled.pt")
+    assert H.check_labelled_export(path)
+    assert f"the first test digit, a {int(truth[0])}, reads as " in capsys.readouterr().out
+
+    scripted = torch.jit.script(H.load_digits_cnn())
+    shifted = tmp_path / "shifted.pt"  # one off: digit 0 named "1", ..., digit 9 named "10"
+    torch.jit.save(scripted, str(shifted), _extra_files={"labels.json": json.dumps([str(i) for i in range(1, 11)])})
+    assert not H.check_labelled_export(shifted)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "not in the digits' order" in out and "digit 0 '1'" in out, out
+    assert f"the first test digit, a {int(truth[0])}, reads as '{int(truth[0]) + 1}'" in out
+
+    latin1 = tmp_path / "latin1.pt"
+    names = ["zéro"] + [f"d{i}" for i in range(1, 10)]
+    torch.jit.save(scripted, str(latin1),
+                   _extra_files={"labels.json": json.dumps(names, ensure_ascii=False).encode("latin-1")})
+    assert not H.check_labelled_export(latin1)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "not UTF-8" in out and "0xe9" in out, out
+
+    utf8 = tmp_path / "utf8.pt"  # the same names written as a str: fine, and names that spell no digit are fine
+    torch.jit.save(scripted, str(utf8), _extra_files={"labels.json": json.dumps(names, ensure_ascii=False)})
+    assert H.check_labelled_export(utf8)
+    assert capsys.readouterr().out.startswith("✔")
+
+
+def test_safe_loader_names_a_fallback_to_unsafe_loading(capsys):
+    def falls_back(path):  # "if the safe load fails, try the unsafe one"
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            state = torch.load(path, weights_only=False)["weights"]
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    original = torch.load
+    assert not H.check_safe_weights_loader(falls_back)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "Drop the fallback" in out and "weights_only=False" in out, out
+    assert torch.load is original and torch.serialization.load is original  # the recording is undone
+
+
+def test_safe_loader_is_not_fooled_by_looking_for_one_payload(capsys):
+    def sniffs(path):  # looks for the first payload's names, then trusts the file
+        raw = _pickle_bytes(path)
+        if b"touch" in raw or b"posix" in raw:
+            raise ValueError("suspicious")
+        model = H.DigitsCNN()
+        model.load_state_dict(torch.load(path, weights_only=False))
+        return model
+
+    assert not H.check_safe_weights_loader(sniffs)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "a second one ran its code" in out and "weights_only=False" in out, out
+    from helpers.exercises.ex05_save_and_load import _Tripwire
+    assert "ran" not in _Tripwire.__dict__  # the checker leaves no trace
+    assert H.check_safe_weights_loader(load_solution().load_weights)
+    assert capsys.readouterr().out.startswith("✔")
+
+
+def _pickle_bytes(path) -> bytes:
+    """The pickle inside a torch.save file (its data.pkl), what a loader that looks for names would read."""
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        return b"".join(archive.read(n) for n in archive.namelist() if n.endswith("data.pkl"))
+
+
+def test_other_payload_is_real_and_shares_no_name_with_the_first(tmp_path):
+    """The second bait must be real too, and look nothing like the first."""
+    from helpers.exercises.ex05_save_and_load import OtherPayload, _Tripwire
+    torch.save({"note": OtherPayload("token-1")}, tmp_path / "bait.pt")
+    raw = _pickle_bytes(tmp_path / "bait.pt")
+    assert b"touch" not in raw and b"posix" not in raw and b"pathlib" not in raw
+    try:
+        torch.load(tmp_path / "bait.pt", weights_only=True)
+    except Exception as error:
+        assert "Weights only load failed" in str(error)
+    else:
+        raise AssertionError("weights_only=True loaded a pickled object")
+    assert "ran" not in _Tripwire.__dict__
+    try:
+        torch.load(tmp_path / "bait.pt", weights_only=False)
+        assert _Tripwire.__dict__.get("ran") == "token-1"
+    finally:
+        if "ran" in _Tripwire.__dict__:
+            del _Tripwire.ran

@@ -3,6 +3,8 @@
 Each checker prints one line starting with ✔ or ✘ that says what is right or what to change,
 and returns True or False.
 """
+import contextlib
+import functools
 import json
 import re
 import pathlib
@@ -50,6 +52,9 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         found = f" (its extra files: {', '.join(map(repr, present))})" if present else " (it has no extra files at all)"
         return _fail(f"The file has no extra file {labels_file!r}{found}: pass _extra_files={{'{labels_file}': "
                      "json.dumps(labels)} to torch.jit.save, with that exact name.")
+    not_utf8 = _not_utf8(path, labels_file)
+    if not_utf8:
+        return _fail(not_utf8)
     try:
         labels = json.loads(text)
     except json.JSONDecodeError:
@@ -61,7 +66,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
                      f"it holds {type(labels).__name__} {shortened(str(labels))}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
-    x, _ = load_digits("test")
+    x, truth = load_digits("test")
     with torch.inference_mode():
         try:
             ours = model(x)
@@ -77,10 +82,61 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     if not torch.equal(ours.argmax(1), expected.argmax(1)):
         return _fail("The saved model does not give the trained CNN's answers: export H.load_digits_cnn() (trained, "
                      "eval mode), not a fresh DigitsCNN().")
-    first = labels[int(ours[0].argmax())]
-    print(f"✔ The file carries the model and its labels: the first test digit reads as {first!r}, "
-          "with no Python class and no separate label file needed.")
+    read = ours.argmax(1)
+    out_of_order = _out_of_order(labels, read, truth)
+    if out_of_order:
+        return _fail(out_of_order)
+    first = labels[int(read[0])]
+    print(f"✔ The file carries the model and its labels: the first test digit, a {int(truth[0])}, reads as "
+          f"{first!r}, with no Python class and no separate label file needed.")
     return True
+
+
+_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def _digit_named(label: str):
+    """The digit a label names ("7", "seven", "digit 7"), or None when it names none or several (any name is fine)."""
+    named = {int(n) for n in re.findall(r"\d+", label)}
+    named |= {_DIGIT_WORDS.index(w) for w in re.findall(r"[a-z]+", label.lower()) if w in _DIGIT_WORDS}
+    return named.pop() if len(named) == 1 and named <= set(range(10)) else None
+
+
+def _out_of_order(labels, read, truth) -> str:
+    """A sentence when some names clearly name another digit than their position's ('' otherwise).
+
+    Only names that spell a digit can be judged; the test digits then show what a user would see.
+    """
+    wrong = [(i, label) for i, label in enumerate(labels) if _digit_named(label) not in (None, i)]
+    if not wrong:
+        return ""
+    shown = ", ".join(f"digit {i} {label!r}" for i, label in wrong[:3]) + ("…" if len(wrong) > 3 else "")
+    named = torch.tensor([-1 if _digit_named(label) is None else _digit_named(label) for label in labels])
+    misread = ((named[read] >= 0) & (named[read] != truth)).nonzero().flatten().tolist()
+    example = ""
+    if misread:
+        k = misread[0]
+        which = "the first test digit" if k == 0 else f"test digit #{k + 1}"
+        example = (f" With it, {len(misread)} of the {len(truth)} test digits show another digit's name "
+                   f"({which}, a {int(truth[k])}, reads as {labels[int(read[k])]!r}).")
+    return (f"labels.json is not in the digits' order: the name at position i is shown for digit i, from 0, but it "
+            f"names {shown}{'' if shown.endswith('…') else '.'}{example} List the names from digit 0 to digit 9.")
+
+
+def _not_utf8(path, name) -> str:
+    """A sentence when the extra file ``name`` is not UTF-8 text ('' otherwise): JSON text is UTF-8."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entry = next(n for n in archive.namelist() if n.endswith(f"/extra/{name}"))
+            archive.read(entry).decode("utf-8")
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        return (f"{name} is not UTF-8 text: its byte 0x{byte:02x} at position {error.start} is not UTF-8, so the "
+                "text was encoded another way (for example with .encode('latin-1')). JSON is UTF-8: pass the str "
+                "json.dumps(labels), which torch.jit.save writes as UTF-8.")
+    except (OSError, zipfile.BadZipFile, StopIteration):  # read_extra_files already read it: nothing to add
+        pass
+    return ""
 
 
 def _extra_names(path) -> list:
@@ -103,6 +159,61 @@ class UntrustedPayload:
         return (pathlib.Path.touch, (self.marker,))
 
 
+class _Tripwire:
+    """What the second payload changes: unpickling it sets ``_Tripwire.ran``, an attribute of this class, nothing else."""
+
+
+class OtherPayload:
+    """A second stand-in, with another function of another module than ``UntrustedPayload``: a loader that looks
+    for one payload's names in the file, then unpickles it, is caught by this one."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __reduce__(self):
+        return (setattr, (_Tripwire, "ran", self.token))  # builtins.setattr: harmless, and visible afterwards
+
+
+@contextlib.contextmanager
+def _recorded_loads():
+    """Record each torch.load call made inside, as ``(weights_only, error)``: the function is wrapped, not changed.
+
+    ``weights_only`` is what the caller passed (None when left out); ``error`` is the exception it raised, or None.
+    """
+    calls, original = [], torch.load
+
+    @functools.wraps(original)
+    def load(*args, **kwargs):
+        try:
+            result = original(*args, **kwargs)
+        except Exception as error:
+            calls.append((kwargs.get("weights_only"), error))
+            raise
+        calls.append((kwargs.get("weights_only"), None))
+        return result
+
+    torch.load = torch.serialization.load = load
+    try:
+        yield calls
+    finally:
+        torch.load = torch.serialization.load = original
+
+
+def _how_it_ran(calls) -> str:
+    """What the recorded torch.load calls show about the load that ran the payload ('' when they show nothing)."""
+    unsafe = [i for i, (weights_only, _) in enumerate(calls) if weights_only is False]
+    if not unsafe:
+        return ""
+    refusals = [weights_only for weights_only, error in calls[:unsafe[0]] if weights_only is not False and error]
+    if refusals:
+        safe = "weights_only=True" if refusals[0] else "weights_only=True, the default"
+        return (f"your function's first torch.load ({safe}) refused the file, then it loaded the file again with "
+                "weights_only=False, and that second load ran the code. Drop the fallback: let the refusal raise, "
+                "so the caller knows the file was refused.")
+    return ("your function loaded it with torch.load(..., weights_only=False), which runs whatever the file "
+            "asks. Use weights_only=True, which refuses anything but tensors and plain data.")
+
+
 def _not_a_model(returned) -> str:
     """What to change when ``load_weights`` returned something other than a DigitsCNN: a hint, not the answer."""
     if returned is None:
@@ -115,6 +226,35 @@ def _not_a_model(returned) -> str:
         return (f"Your function returned the class {returned.__name__} itself: return a model built from it, "
                 "holding the saved weights.")
     return f"Your function returned {with_article(type(returned).__name__)}: it should return the model, a H.DigitsCNN holding the saved weights."
+
+
+def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
+    """What is wrong when ``load_weights`` meets a file carrying ``payload`` ('' when it raised and nothing ran).
+
+    ``effect`` says what the payload does, ``ran()`` whether it did; ``n`` counts the payloads before this one.
+    """
+    torch.save({"weights": trained.state_dict(), "note": payload}, path)
+    returned, refused = None, False
+    with _recorded_loads() as calls:
+        try:
+            returned = load_weights(path)
+        except Exception:
+            refused = True
+    if ran():
+        how = _how_it_ran(calls) or ("use torch.load(path, weights_only=True), which refuses anything but tensors "
+                                     "and plain data.")
+        if n == 0:
+            return f"Loading the untrusted file ran its code ({effect}): {how}"
+        return (f"Your function refused the first untrusted file, but loading a second one ran its code ({effect}): "
+                f"whatever refused the first let this one through; {how}")
+    if not refused and (returned is None or isinstance(returned, DigitsCNN)):
+        return (f"For the file carrying code your function returned {'None' if returned is None else 'a model'} "
+                "instead of raising: torch.load(path, weights_only=True) raises on this file; if your code "
+                "catches that error, let it through, so the caller knows the file was refused.")
+    if not refused:
+        return ("The untrusted file loaded without an error: make sure nothing but tensors can come back, "
+                "with torch.load(path, weights_only=True).")
+    return ""
 
 
 def _weights_of_our_own():
@@ -130,8 +270,8 @@ def _weights_of_our_own():
 def check_safe_weights_loader(load_weights) -> bool:
     """05, exercise 2: ``load_weights(path)`` returns a DigitsCNN with the saved weights, and refuses code.
 
-    It is given a real state_dict file (the model must give the trained CNN's outputs) and a file whose
-    unpickling would run code (it must raise, and the code must not have run).
+    It is given a real state_dict file (the model must give the trained CNN's outputs), then two files whose
+    unpickling would run code, each through another function (it must raise, and the code must not have run).
     """
     if load_weights is None:
         return _fail("Define your function first, then pass it: check_safe_weights_loader(load_weights).")
@@ -142,7 +282,7 @@ def check_safe_weights_loader(load_weights) -> bool:
         return _fail(f"Pass the function itself (no parentheses), not {with_article(type(load_weights).__name__)}.")
     with tempfile.TemporaryDirectory(prefix="check05-") as folder:
         folder = Path(folder)
-        good, bad, marker = folder / "weights.pt", folder / "untrusted.pt", folder / "code_ran.txt"
+        good, marker = folder / "weights.pt", folder / "code_ran.txt"
         trained = _weights_of_our_own()
         torch.save(trained.state_dict(), good)
         try:
@@ -164,23 +304,18 @@ def check_safe_weights_loader(load_weights) -> bool:
                                  "load the file's state_dict into it.")
                 return _fail("The returned model does not give the answers of the weights in the file: did you load "
                              "the state_dict into it with model.load_state_dict(state)?")
-        torch.save({"weights": trained.state_dict(), "note": UntrustedPayload(marker)}, bad)
-        returned = None
+        # Two payloads, each with its own function and module, so that no check of one payload's names will do
+        baits = [(UntrustedPayload(marker), "it called pathlib's Path.touch, which created a file", marker.exists),
+                 (OtherPayload(folder.name), "it called builtins.setattr instead of pathlib's Path.touch, and set an "
+                  "attribute of a class of the checker's", lambda: _Tripwire.__dict__.get("ran") == folder.name)]
         try:
-            returned = load_weights(bad)
-        except Exception:
-            refused = True
-        else:
-            refused = False
-        if marker.exists():
-            return _fail("Loading the untrusted file ran its code (it created a file): use "
-                         "torch.load(path, weights_only=True), which refuses anything but tensors and plain data.")
-        if not refused and (returned is None or isinstance(returned, DigitsCNN)):
-            return _fail(f"For the file carrying code your function returned {'None' if returned is None else 'a model'} "
-                         "instead of raising: torch.load(path, weights_only=True) raises on this file; if your code "
-                         "catches that error, let it through, so the caller knows the file was refused.")
-        if not refused:
-            return _fail("The untrusted file loaded without an error: make sure nothing but tensors can come back, "
-                         "with torch.load(path, weights_only=True).")
-    print("✔ Real weights load into a DigitsCNN, and the file carrying code was refused before its code could run.")
+            for n, (payload, effect, ran) in enumerate(baits):
+                mistake = _refuses(load_weights, folder / f"untrusted{n + 1}.pt", trained, payload, effect, ran, n)
+                if mistake:
+                    return _fail(mistake)
+        finally:
+            if "ran" in _Tripwire.__dict__:
+                del _Tripwire.ran
+    print("✔ Real weights load into a DigitsCNN, and both files carrying code (each through another function) were "
+          "refused before their code could run.")
     return True

@@ -4,6 +4,8 @@ Each checker scripts the learner's model itself, runs it on inputs it picks, com
 expected behaviour, and prints one line starting with ✔ or ✘ that says what to do next; it
 returns True or False. A wrong answer never raises: the notebook keeps running.
 """
+import copy
+import inspect
 import io
 import re
 
@@ -13,7 +15,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
 from ..course.guards import model_instance
 from ..tools.gallery import script_error_line
-from ._common import tensor_answer, values
+from ._common import on_copies, tensor_answer, values
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
@@ -25,7 +27,8 @@ def _script(model):
 
 
 def _try_script(model, hint, hints=None):
-    """Script ``model`` or print why not; ``hints`` maps a fragment of the error to a better hint."""
+    """Script ``model`` or print why not; ``hints`` maps a fragment of the error to a better hint (or to a
+    function of the error that writes it)."""
     try:
         return _script(model)
     except Exception as error:  # the compile error is the feedback
@@ -33,7 +36,7 @@ def _try_script(model, hint, hints=None):
             hint = ""
         for fragment, better in (hints or {}).items():
             if fragment in str(error):
-                hint = better
+                hint = better(error) if callable(better) else better
                 break
         print(f"✘ torch.jit.script still fails: {as_sentence(script_error_line(error))} {hint}".rstrip())
         return None
@@ -94,17 +97,70 @@ def _compiled_forward(model, scripted) -> bool:
     return False
 
 
-def _wrong_mean(last, mean) -> str:
-    """What is wrong with the ``last_mean`` kept after a call ("" when it is the input's mean, shape included)."""
+def _same_values(got, want) -> bool:
+    """``_same_tensor`` that also takes a shape of zero elements (``torch.zeros(0)``) without a crash."""
+    return (isinstance(got, torch.Tensor) and got.dtype == want.dtype and got.shape == want.shape
+            and (got.numel() == 0 or bool(torch.allclose(got, want, atol=1e-6))))
+
+
+def _wrong_mean(last, mean, initial, earlier) -> str:
+    """What is wrong with the ``last_mean`` kept after a call ("" when it is the input's mean, shape included).
+
+    ``initial`` is its value before any call, ``earlier`` the (label, mean) of the inputs seen before this one:
+    a value that is still one of those was not assigned on this call, whatever its shape.
+    """
     if not isinstance(last, torch.Tensor):
         return ("`last_mean` is no longer kept: create it in `__init__` (e.g. `self.last_mean = torch.zeros(0)`) "
                 "so forward may update it.")
+    if _same_tensor(last, mean):
+        return ""
+    if isinstance(initial, torch.Tensor) and _same_values(last, initial):
+        return ("`last_mean` still holds its value from `__init__` after the call: forward does not keep the "
+                "input's mean there. Assign it on every call, `self.last_mean = x.mean(dim=-1, keepdim=True)`.")
+    for label, before in reversed(earlier):
+        if _same_tensor(last, before):
+            return (f"`last_mean` still holds the mean of an earlier input ({label}), not of this one: "
+                    "assign it on every call, not only on some.")
     if last.shape != mean.shape:
-        return (f"`last_mean` has shape {tuple(last.shape)}; the original keeps the mean with keepdim=True, "
-                f"shape {tuple(mean.shape)} here.")
-    if not _same_tensor(last, mean):
-        return "`last_mean` holds other values than the mean of the last input: keep `x.mean(dim=-1, keepdim=True)`."
+        if last.numel() == mean.numel() and _same_tensor(last.reshape(mean.shape), mean):
+            return (f"`last_mean` has shape {tuple(last.shape)}; the original keeps the mean with keepdim=True, "
+                    f"shape {tuple(mean.shape)} here.")
+        return (f"`last_mean` has shape {tuple(last.shape)}, and the mean of this input, "
+                f"`x.mean(dim=-1, keepdim=True)`, has shape {tuple(mean.shape)}: keep that mean in it.")
+    return "`last_mean` holds other values than the mean of the last input: keep `x.mean(dim=-1, keepdim=True)`."
+
+
+def _attribute_type_hint(error) -> str:
+    """For "Wrong type for attribute assignment": TorchScript typed the attribute from its value in ``__init__``."""
+    found = re.search(r"Expected (\w+) but got Tensor", str(error))
+    kind = found.group(1) if found else "another type"
+    name = _assigned_attribute(error) or "last_mean"
+    if kind == "NoneType":
+        return (f"TorchScript types `self.{name}` from its value in `__init__`, and one that starts as None can only "
+                f"ever hold None. Start it as a tensor: `self.{name} = torch.zeros(0)`. (Declaring "
+                f"`{name}: Optional[torch.Tensor]` in the class body, not in `__init__`, scripts too, but then forward "
+                "must compute with a local tensor: TorchScript does not use an Optional attribute as a Tensor.)")
+    return (f"TorchScript types `self.{name}` from its value in `__init__`, a {kind}, so it cannot hold a Tensor "
+            f"later: start it as a tensor, `self.{name} = torch.zeros(0)`.")
+
+
+def _assigned_attribute(error) -> str:
+    """The ``x`` of the ``self.x = ...`` line that a TorchScript error marks with ``<--- HERE`` ("" if none)."""
+    lines = str(error).splitlines()
+    for above, line in zip(lines, lines[1:]):
+        if "<--- HERE" in line:
+            found = re.search(r"self\.(\w+)\s*(?::[^=]*)?=", above)
+            if found:
+                return found.group(1)
     return ""
+
+
+def _takes_eps(scripted) -> bool:
+    """True if the compiled forward has an argument named ``eps`` (the schema is what TorchScript compiled)."""
+    try:
+        return any(argument.name == "eps" for argument in scripted.forward.schema.arguments)
+    except (AttributeError, RuntimeError):  # no schema to read: let the call itself say what is wrong
+        return True
 
 
 def check_standardize_scriptable(model) -> bool:
@@ -112,10 +168,19 @@ def check_standardize_scriptable(model) -> bool:
     model = _answer(model, "check_standardize_scriptable")
     if model is None:
         return False
-    scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.")
+    scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.",
+                           hints={"Wrong type for attribute assignment": _attribute_type_hint})
     if scripted is None or not _compiled_forward(model, scripted):
         return False
+    initial = getattr(scripted, "last_mean", None)
+    if isinstance(initial, torch.Tensor):
+        initial = initial.clone()  # the calls below replace it; its first value tells "never assigned" apart
+    earlier = []
     for label, x, kwargs in _STANDARDIZE_CASES:
+        if "eps" in kwargs and not _takes_eps(scripted):
+            print(f"✘ The scripted forward has no `eps` argument (it compiled `{_signature(scripted)}`), so "
+                  "`eps=...` cannot be passed. Keep `eps` as an argument: `eps: float = 1e-5`.")
+            return False
         want, mean = _standardize(x, **kwargs)
         got, mistake = tensor_answer(lambda given: scripted(given, **kwargs), x, want,
                                      ("The scripted model", f"on {label}"),
@@ -131,12 +196,19 @@ def check_standardize_scriptable(model) -> bool:
             print(f"✘ Scripts, but the result changed on {label}: keep the maths of Standardize as it is "
                   f"and change only what TorchScript rejects.{clip}")
             return False
-        wrong = _wrong_mean(getattr(scripted, "last_mean", None), mean)
+        wrong = _wrong_mean(getattr(scripted, "last_mean", None), mean, initial, earlier)
         if wrong:
             print(f"✘ Scripts and computes the right values, but {wrong}")
             return False
+        earlier.append((label, mean))
     print("✔ Right: it scripts, matches the original on every input, takes eps=..., and still keeps last_mean.")
     return True
+
+
+def _signature(scripted) -> str:
+    """``forward(x)``: the compiled forward's arguments, without ``self`` and types."""
+    names = [a.name for a in scripted.forward.schema.arguments if a.name != "self"]
+    return f"forward({', '.join(names)})"
 
 
 def _call_error(error) -> str:
@@ -163,10 +235,14 @@ def _peak_value(model):
     return None
 
 
-def _peak_hint(got, call) -> str:
-    """Which common mistake ``got`` (the answer to ``_PEAK_INPUTS[call]``) matches, as what to change."""
+def _peak_hint(got, call, kept) -> str:
+    """Which common mistake ``got`` (the answer to ``_PEAK_INPUTS[call]``) matches, as what to change; ``kept`` is
+    the scripted model's ``peak`` after the call."""
     inputs = _PEAK_INPUTS[: call + 1]
     x = inputs[-1]
+    if kept == 0.0:  # nothing was stored, whatever forward divided by
+        return (f"After {call + 1} calls `self.peak` is still 0.0, so the running peak is not kept on the model and "
+                "each call starts again from 0.0. Store it: `self.peak = max(self.peak, ...)`.")
     if _same_tensor(got, x / x.abs().max()):
         return "It divides by this call's own peak: keep the largest value seen over all calls, `max(self.peak, ...)`."
     signed = max(0.0, *(float(i.max()) for i in inputs))
@@ -175,8 +251,43 @@ def _peak_hint(got, call) -> str:
     return "Keep the largest absolute value seen over all calls: `max(self.peak, float(x.abs().max()))`."
 
 
+def _peak_calls(scripted, mode) -> bool:
+    """Call ``scripted`` on ``_PEAK_INPUTS`` and compare with the running peak; print one ✘ line on a mistake.
+
+    ``mode`` is "" for the first pass, or the words naming the mode of a second pass ("in eval mode ...").
+    """
+    peak = 0.0
+    for i, x in enumerate(_PEAK_INPUTS):
+        peak = max(peak, float(x.abs().max()))
+        want = x / peak
+        got, mistake = tensor_answer(scripted, x, want, ("The scripted model", f"on call {i + 1}{mode}"),
+                                     in_place="divide into a new tensor (`x / self.peak`), not `x /= ...`.",
+                                     one_tensor="return the divided tensor.",
+                                     error_cause=lambda error: script_error_line(error))
+        if mistake:
+            print(f"✘ {as_sentence(mistake)}")
+            return False
+        if not _same_tensor(got, want):
+            kept = _peak_value(scripted)
+            if mode and kept == 0.0:
+                print(f"✘ In training mode it keeps the running peak, but{mode} `peak` stays 0.0: call {i + 1}, "
+                      f"x = {values(x)}, gives {values(got)} instead of {values(want)}. It updates `peak` in "
+                      "training mode only; a deployed model runs in eval mode, so update it on every call, whatever "
+                      "`self.training` says.")
+            elif mode:
+                print(f"✘ In training mode it keeps the running peak, but{mode} call {i + 1}, x = {values(x)}, "
+                      f"gives {values(got)} instead of {values(want)}: it should divide by the largest absolute "
+                      "value seen so far in both modes.")
+            else:
+                print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so "
+                      f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept)}")
+            return False
+    return True
+
+
 def check_running_peak(model) -> bool:
-    """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load."""
+    """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load;
+    in eval mode too, since that is how a deployed model runs."""
     model = _answer(model, "check_running_peak")
     if model is None:
         return False
@@ -191,21 +302,20 @@ def check_running_peak(model) -> bool:
     if _peak_value(scripted) != 0.0:
         print(f"✘ `peak` starts at {_peak_value(scripted)}: start it at 0.0, since nothing has been seen yet.")
         return False
-    peak = 0.0
-    for i, x in enumerate(_PEAK_INPUTS):
-        peak = max(peak, float(x.abs().max()))
-        want = x / peak
-        got, mistake = tensor_answer(scripted, x, want, ("The scripted model", f"on call {i + 1}"),
-                                     in_place="divide into a new tensor (`x / self.peak`), not `x /= ...`.",
-                                     one_tensor="return the divided tensor.",
-                                     error_cause=lambda error: script_error_line(error))
-        if mistake:
-            print(f"✘ {as_sentence(mistake)}")
-            return False
-        if not _same_tensor(got, want):
-            print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so far "
-                  f"is {peak:g}), got {values(got)}. {_peak_hint(got, i)}")
-            return False
+    try:  # the scripted model shares its tensors with the eager one: an in-place update (peak.copy_) reaches both
+        spare = copy.deepcopy(model)
+    except Exception:  # a model that cannot be copied is checked in training mode only
+        spare = None
+    scripted.train()  # the first pass as a freshly built model runs; eval mode is checked next
+    if not _peak_calls(scripted, ""):
+        return False
+    peak = max(float(x.abs().max()) for x in _PEAK_INPUTS)
+    deployed = _try_script(spare, "") if spare is not None else None  # a second copy, its peak still at 0.0
+    if spare is not None and deployed is None:
+        return False
+    if deployed is not None and not _peak_calls(deployed.eval(),
+                                                " in eval mode (`model.eval()`, as a deployed model runs)"):
+        return False
     try:
         loaded = _save_and_load(scripted)
         got = loaded(_PEAK_AFTER_LOAD.clone())
@@ -216,7 +326,8 @@ def check_running_peak(model) -> bool:
         print(f"✘ Saved and loaded, the model should still divide by {peak:g}, the peak seen before saving; "
               f"its `peak` is {_peak_value(loaded)}.")
         return False
-    print("✔ Right: the peak lives on the model, so it is compiled, typed, and saved and loaded with it.")
+    modes = " kept in training and eval mode alike," if deployed is not None else ""
+    print(f"✔ Right: the peak lives on the model, so it is compiled, typed,{modes} and saved and loaded with it.")
     return True
 
 
@@ -256,42 +367,91 @@ def check_saveable_debug_helper(model_class) -> bool:
         line = f"RuntimeError: {python_call.group(0)}" if python_call else script_error_line(error)
         print(f"✘ It scripts but cannot be saved: {as_sentence(line)}{hint}")
         return False
-    try:
-        got = loaded(_CLIPPER_X)
-    except Exception as error:
-        print(f"✘ Saved and loaded, but calling it fails: {script_error_line(error)}")
+    want = _CLIPPER_X.clamp(-1.0, 1.0)
+    # tensor_answer calls on a copy: an in-place clamp_ would otherwise change _CLIPPER_X for every later check
+    got, mistake = tensor_answer(loaded, _CLIPPER_X, want,
+                                 ("Saved and loaded, the model", f"on x = {values(_CLIPPER_X)}"),
+                                 in_place="compute a new tensor, `x.clamp(-1.0, 1.0)`, as the original does.",
+                                 one_tensor="return the clamped tensor.",
+                                 error_cause=lambda error: script_error_line(error))
+    if mistake:
+        print(f"✘ {as_sentence(mistake)}")
         return False
-    if not isinstance(got, torch.Tensor) or not torch.equal(got, _CLIPPER_X.clamp(-1.0, 1.0)):
-        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {got} for x = {values(_CLIPPER_X)}.")
+    if not torch.equal(got, want):
+        print(f"✘ Saved and loaded, but it should still clamp to [-1, 1]: got {values(got)} for "
+              f"x = {values(_CLIPPER_X)}.")
         return False
     debugging = _answer(model_class, "check_saveable_debug_helper", debug=True)
     if debugging is None:
         return False
     try:
-        debugging(_CLIPPER_X)
+        _, changed = on_copies(debugging, _CLIPPER_X)
     except Exception as error:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` fails: "
               f"{as_sentence(script_error_line(error))} Keep the helper's body as it was.")
+        return False
+    if changed:
+        print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` changes its input "
+              "in place: compute a new tensor, `x.clamp(-1.0, 1.0)`, as the original does.")
         return False
     if getattr(debugging, "outside", None) != 2:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` should count the "
               f"2 values of {values(_CLIPPER_X)} outside [-1, 1]; `outside` is {getattr(debugging, 'outside', None)}. "
               "Keep the helper's body as it was.")
         return False
-    how = _how_the_helper_was_handled(model_class)
+    how = _how_the_helper_was_handled(model_class, scripted)
+    if how is None:
+        return False
     print(f"✔ Right: {how + ' ' if how else ''}The model scripts, saves, loads and clamps, "
           "and in eager PyTorch it still counts.")
     return True
 
 
-def _how_the_helper_was_handled(model_class) -> str:
-    """What the learner did to ``count_outside``, read from its TorchScript modifier: praise only that."""
+def _scripted_debug_count(model_class):
+    """``(outside, error)`` after one call of the scripted ``model_class(debug=True)`` on a copy of the input."""
+    try:
+        with deprecations_hidden():
+            scripted = torch.jit.script(model_class(debug=True))
+        on_copies(scripted, _CLIPPER_X)
+    except Exception as error:  # raising is what @torch.jit.unused makes a reached helper do
+        return None, error
+    return getattr(scripted, "outside", None), None
+
+
+def _how_the_helper_was_handled(model_class, scripted):
+    """What the learner did to ``count_outside``, read from its modifier, from what TorchScript compiled, and from
+    a scripted ``debug=True`` model: the words of praise ("" for none), or None after printing a ✘ line.
+
+    A scripted ``debug=True`` model that runs and counts nothing is not an answer: it differs from eager PyTorch
+    without a word (a call dropped by a ``torch.jit.is_scripting()`` guard does that, decorated or not).
+    """
     helper = getattr(model_class, "count_outside", None)
     modifier = getattr(helper, "_torchscript_modifier", None)
-    kinds = torch._jit_internal.FunctionModifiers
-    if modifier == kinds.UNUSED:
+    outside, error = _scripted_debug_count(model_class)
+    if error is None and outside != 2:
+        guard = "is_scripting" in _source(getattr(model_class, "forward", None))
+        skipped = " (forward skips the call when scripted, `torch.jit.is_scripting()`)" if guard else ""
+        print(f"✘ It scripts and saves, but a scripted `{model_class.__name__}(debug=True)` runs without a word and "
+              f"leaves `outside` at {outside}{skipped}, where eager PyTorch counts 2. Call the helper as the "
+              "original does and decorate it with @torch.jit.unused: the deployed model still never counts, and a "
+              "scripted model that reaches the helper raises instead of skipping the count.")
+        return None
+    if modifier == torch._jit_internal.FunctionModifiers.UNUSED:
         return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
                 "let forward type-check around the call.")
-    if modifier is None and helper is not None:
+    if modifier is not None or helper is None:
+        return ""
+    if scripted._c._has_method("count_outside"):
         return "count_outside now compiles as it is, so no decorator was needed."
-    return ""
+    if error is not None:
+        return ("count_outside is left out of the compiled model, and a scripted debug=True model raises rather "
+                "than skip the count.")
+    return "count_outside is left out of the compiled model, and the scripted model still counts with debug=True."
+
+
+def _source(function) -> str:
+    """The source of ``function``, or "" when Python cannot find it."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
