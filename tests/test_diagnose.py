@@ -336,6 +336,14 @@ def test_editor_logic_runs_and_explains_bad_input(tmp_path):
         editor.edit(routes=["jit"])
 
 
+def test_the_editor_widget_with_no_route_ticked_says_so_and_runs_nothing(tmp_path):
+    widget = H.DiagnoseEditorWidget(H.DiagnoseEditor(folder=tmp_path, routes=("trace",)))
+    for box in widget.boxes.values():
+        box.value = False
+    widget._on_button()
+    assert "Tick at least one route" in widget.result.value and widget.logic.report is None
+
+
 def test_calling_the_command_line_module_still_diagnoses():
     import helpers.diagnose  # noqa: F401 - Python now sets helpers.diagnose to the module
     report = H.diagnose(nn.ReLU(), torch.randn(3), routes=("script",), progress=False)
@@ -496,3 +504,50 @@ def test_the_copy_of_a_failed_route_is_refused_with_its_reason_and_an_onnx_copy_
 def test_a_path_given_to_diagnose_gets_told_to_pass_the_model(tmp_path):
     with pytest.raises(TypeError, match="takes the eager model itself, not a file"):
         H.diagnose(str(tmp_path / "model.pt"), torch.randn(2))
+
+
+class AlwaysTrueBranch(nn.Module):
+    """A data-dependent `if` that every input the variants make takes the same way: the trace agrees, and warned."""
+    def forward(self, x):
+        if x.abs().sum() >= 0:
+            return x * 2
+        return x
+
+
+def test_a_trace_that_agrees_after_a_tracer_warning_gets_no_plain_tick():
+    report = H.diagnose(AlwaysTrueBranch(), torch.randn(2, 3), routes=["trace"], progress=False)
+    trace = report.results["trace"]
+    assert trace.status == "ok" and trace.tracer_warned and trace.mark == "⚠", str(report)
+    assert "the tracer warned" in trace.detail() and "may disagree" in report.recommend()
+
+
+class OneHotOfMax(nn.Module):
+    """A size computed from the largest id: the trace writes the example's size in."""
+    def forward(self, ids):
+        return nn.functional.one_hot(ids, int(ids.max()) + 1).float().sum(1)
+
+
+def test_an_int_variant_changes_the_largest_value_so_a_size_read_from_it_is_caught():
+    ids = torch.tensor([[5, 0, 1], [2, 3, 4]])  # shifting keeps the max (4 becomes 5): only "max lowered" changes it
+    report = H.diagnose(OneHotOfMax(), ids, routes=["trace", "script"], progress=False)
+    assert statuses(report) == {"trace": "diverges", "script": "ok"}, str(report)
+    assert "output shape" in report.results["trace"].reason and "largest |diff| shape" not in report.results["trace"].reason
+    variants = H.vary_inputs((ids,))
+    lowered = variants["ints, max lowered"][0]
+    assert int(lowered.max()) == 4 and int(lowered.min()) == 0 and lowered.shape == ids.shape
+
+
+class BufferCounter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+def test_a_buffer_the_tracing_run_changed_is_named():
+    report = H.diagnose(BufferCounter(), torch.ones(2, 3), routes=["trace"], progress=False)
+    assert report.status("trace") == "diverges"
+    assert "tracing ran forward once, which changed the buffer calls" in report.results["trace"].detail()

@@ -87,12 +87,13 @@ class RouteResult:
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
+    tracer_warned: bool = False  # the tracer fixed something Python computed from the data: agreeing proves less
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
     @property
     def mark(self) -> str:
-        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny):
+        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.tracer_warned):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -163,7 +164,9 @@ class Diagnosis:
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
-               if ran[r].tiny else ""))
+               if ran[r].tiny else "")
+            + (" The tracer warned that it fixed a value Python computed from the data: inputs that change that "
+               "value may disagree." if ran[r].tracer_warned else ""))
         best = ok[0] if ok else None
         if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
@@ -416,22 +419,40 @@ def _export_program(model, args, notes):
     return program
 
 
+def _onnx_batch_fixed_at_one(path) -> bool:
+    """True if every tensor input of the ONNX file at ``path`` has a first dimension fixed at 1 (not a symbol)."""
+    import onnx  # already imported by torch.onnx.export, which wrote the file
+    inputs = onnx.load(str(path), load_external_data=False).graph.input
+    dims = [i.type.tensor_type.shape.dim for i in inputs if i.type.HasField("tensor_type")]
+    firsts = [d[0] for d in dims if len(d)]
+    return bool(firsts) and all(d.HasField("dim_value") and d.dim_value == 1 for d in firsts)
+
+
 def _to_bytes(save, obj) -> bytes:
     buffer = io.BytesIO()
     save(obj, buffer)
     return buffer.getvalue()
 
 
+_TRACER_NOTE = "the tracer warned: "
+
+
 def _convert(route, model, args, folder, notes):
     """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
     if route == "trace":
+        buffers = {name: b.clone() for name, b in model.named_buffers()}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             traced = torch.jit.trace(model, args, check_trace=False)
+        # tracing runs forward once: a buffer that call changes (a counter) is where the traced copy starts from
+        moved = [name for name, b in model.named_buffers() if name in buffers and not torch.equal(buffers[name], b)]
+        if moved:
+            notes.append(f"tracing ran forward once, which changed the buffer{'s' * (len(moved) > 1)} "
+                         f"{', '.join(moved[:3])}: the traced copy starts from those values, eager from the start")
         tracer = sorted({short_message(w.message, limit=110) for w in caught
                          if issubclass(w.category, torch.jit.TracerWarning)})
         if tracer:
-            notes.append(f"the tracer warned: {tracer[0]}" + (f" (+{len(tracer) - 1} more)" if len(tracer) > 1 else ""))
+            notes.append(f"{_TRACER_NOTE}{tracer[0]}" + (f" (+{len(tracer) - 1} more)" if len(tracer) > 1 else ""))
         return _to_bytes(torch.jit.save, traced), ".pt"
     if route == "script":
         return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
@@ -446,8 +467,9 @@ def _convert(route, model, args, folder, notes):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
                               verbose=False, external_data=False)
-        if _batch_one(args):
-            notes.append("the example has batch 1, which the exporter fixes at 1")
+        if _batch_one(args) and _onnx_batch_fixed_at_one(path):
+            notes.append("the example has batch 1, and the ONNX file fixes its inputs' first dimension at 1: give an "
+                         "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
         program = _export_program(model, args, notes)
@@ -581,7 +603,9 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
     else:
-        reason = f"differs from eager on input {row.label!r} (largest |diff| {row.diff_text})"
+        gap = (f"output {row.diff_text}" if str(row.diff_text).startswith("shape") else
+               f"largest |diff| {row.diff_text}")
+        reason = f"differs from eager on input {row.label!r} ({gap})"
     if training_note:
         reason += f"; {training_note}"
     return "diverges", reason, row.label, notes, text, report, flags
@@ -620,6 +644,7 @@ def _run_route(route, model, example, inputs, folder, training_note):
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
+    flags["tracer_warned"] = any(n.startswith(_TRACER_NOTE) for n in notes)
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
                        fix=_argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)

@@ -108,7 +108,10 @@ class DiagnoseEditorWidget(widgets.VBox):
                           widgets.HBox(list(self.boxes.values())), self.button, self.result])
 
     def _on_button(self, _button=None):
-        routes = [r for r, box in self.boxes.items() if box.value] or ["script"]
+        routes = [r for r, box in self.boxes.items() if box.value]
+        if not routes:  # nothing to run: say so, rather than run a route nobody ticked
+            self.result.value = "<b style='color:#cf222e'>✘ Tick at least one route to diagnose.</b>"
+            return
         self.logic.edit(source=self.code.value, example=self.example.value, routes=routes)
         self.button.disabled, self.result.value = True, "<i>running each route in a worker process…</i>"
         try:

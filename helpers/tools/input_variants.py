@@ -5,8 +5,9 @@ a ``tuple`` is one entry per argument; a ``list`` or a ``dict`` is ONE structure
 detection model's list of images, a dict of features). ``H.vary_inputs(example)`` changes every
 tensor inside, whatever its dtype, in ways that keep it valid:
 - floating-point tensors: ``negated``, ``x0.1``, ``x10``, ``zeros``;
-- integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around)
-  and ``ints shifted`` (each value moved to the next one within the example's own range);
+- integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around),
+  ``ints shifted`` (each value moved to the next one within the example's own range) and ``ints, max lowered``
+  (the largest value replaced by the smallest, so that a size computed from the largest changes);
 - boolean tensors (masks): ``bools flipped``;
 - number arguments (an ``int`` or ``float`` passed as an argument of its own): ``numbers changed``;
 - ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
@@ -132,6 +133,11 @@ def _shifted(t):
     return ((t - low + 1) % (high - low + 1) + low).to(t.dtype)
 
 
+def _max_lowered(t):
+    """``t`` with its largest value replaced by its smallest: still within the example's range."""
+    return torch.where(t == t.max(), t.min(), t)
+
+
 def _value_variants(args, floats, ints, bools):
     """Sign, scale and value variants; (candidates, skipped)."""
     candidates, skipped = {}, {}
@@ -154,9 +160,12 @@ def _value_variants(args, floats, ints, bools):
             skipped["ints permuted"] = "every integer tensor holds a single value: moving values around changes nothing"
         if any(t.numel() and t.min() < t.max() for t in ints):
             candidates["ints shifted"] = rebuild(args, lambda t: _shifted(t) if _is_int(t) and t.numel() else t)
+            # shifting keeps the largest value whenever the one below it is there too: this one never does
+            candidates["ints, max lowered"] = rebuild(args, lambda t: _max_lowered(t) if _is_int(t) and t.numel() else t)
         else:
-            skipped["ints shifted"] = ("every integer tensor holds one value, so no other value is known to be "
-                                       "valid (a token id, an index): pass inputs=[...] with other values")
+            skipped["ints shifted, max lowered"] = ("every integer tensor holds one value, so no other value is "
+                                                    "known to be valid (a token id, an index): pass inputs=[...] "
+                                                    "with other values")
     if bools:
         candidates["bools flipped"] = rebuild(args, lambda t: ~t if t.dtype == torch.bool else t)
     numbers = [i for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
