@@ -278,3 +278,57 @@ def test_halving_cap_endless_loop_and_dtype(model, words, capsys):
 def test_count_kind_rejects_a_text_count(capsys):
     assert not H.check_count_kind(lambda graph, kind: str(graph).count(kind))
     assert "aten::mul_ is another kind" in capsys.readouterr().out
+
+
+def count_text_of_calls(graph, kind):
+    return str(graph).count(kind + "(")  # "aten::mul(" is not in "aten::mul_(": only a string constant catches it
+
+
+def test_count_kind_rejects_a_text_count_of_calls(capsys):
+    assert not H.check_count_kind(count_text_of_calls)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "a string constant that spells aten::mul" in out, out
+    assert "A count of text (str(graph) or str(node)) counts that string too" in out, out
+
+
+def count_with_find_all_nodes(graph, kind):
+    return len(graph.findAllNodes(kind))
+
+
+def test_count_kind_says_findallnodes_did_the_walk(capsys):
+    assert H.check_count_kind(count_with_find_all_nodes)  # torch's own recursive search is a right answer
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "graph.findAllNodes(kind) did the walk for you" in out, out
+    assert H.check_count_kind(SOL02.count_kind)  # a walk written out is not told findAllNodes did it
+    assert "findAllNodes" not in capsys.readouterr().out
+
+
+first_or_zero_lambda = lambda x: x[0] if x.numel() > 0 else torch.zeros(())  # noqa: E731 (the learner's attempt)
+
+
+def first_or_zero_open(x):
+    if x.numel() == 0:
+        return torch.zeros(())
+    print(open)  # a Python builtin TorchScript does not support: an error about no return
+    return x[0]
+
+
+def test_type_fix_names_a_lambda_and_diagnoses_only_return_errors(capsys):
+    assert not H.check_type_fix(first_or_zero_lambda)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "That is a lambda" in out and "must give a Tensor" not in out, out
+    assert not H.check_type_fix(first_or_zero_open)
+    out = capsys.readouterr().out
+    assert "TorchScript still rejects it" in out and "must give a Tensor" not in out, out
+
+
+def first_or_zero_min(x):
+    if x.numel() == 0:
+        return torch.zeros(())
+    return x.min()
+
+
+def test_type_fix_catches_the_smallest_value(capsys):
+    assert not H.check_type_fix(first_or_zero_min)  # equal to x[0] whenever the first element is the smallest
+    out = capsys.readouterr().out
+    assert "for tensor([4., 3.])" in out and "x's smallest value" in out and "expected 4.0" in out, out

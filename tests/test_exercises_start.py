@@ -1,5 +1,8 @@
 """The 00 exercise checker accepts the worked solution and explains a wrong answer."""
 
+import io
+
+import pytest
 import torch
 
 import helpers as H
@@ -27,7 +30,7 @@ def test_wrong_answers_get_feedback(capsys):
     assert "sum(x) = 1 > 0" in capsys.readouterr().out
     assert not H.check_gate_probe(scripted, [1.0])
     assert "should be a tensor" in capsys.readouterr().out
-    assert H.check_gate_probe(scripted, torch.tensor([-1, -2]))  # integer tensors take the branch too
+    assert H.check_gate_probe(scripted, torch.tensor([-1, -3]))  # integer tensors take the branch too
 
 
 def test_odd_inputs_get_feedback_without_a_crash(capsys):
@@ -45,7 +48,7 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         assert expected in out, (x, out)
         assert result == (expected == "✔")
     assert not H.check_gate_probe(Gate, torch.tensor([-1.0]))
-    assert "the class itself" in capsys.readouterr().out
+    assert "you gave the class Gate" in capsys.readouterr().out
     assert not H.check_gate_probe(None, torch.tensor([-1.0]))
     assert "should be the loaded model" in capsys.readouterr().out
 
@@ -62,3 +65,64 @@ def test_the_eager_model_and_the_input_tried_above_are_named(capsys):
     assert "the input tried above" in capsys.readouterr().out
     assert not H.check_gate_probe(torch.jit.script(Gate()), torch.Tensor)
     assert "the class Tensor" in capsys.readouterr().out
+
+
+class AlwaysNegates(torch.nn.Module):
+    """Negates every input: scripted, it has no branch for the probe to find."""
+    def forward(self, x):
+        return -x
+
+
+def saved_and_loaded(module):
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    buffer.seek(0)
+    return torch.jit.load(buffer)
+
+
+def test_a_model_that_does_not_branch_is_told_only_true_things(capsys):
+    right_x = torch.tensor([-1.0, 0.5])
+    with pytest.warns(torch.jit.TracerWarning):  # the trace keeps the doubling path only: that is the point
+        trace = torch.jit.trace(Gate(), torch.tensor([1.0, 2.0]))
+    loaded_trace = saved_and_loaded(trace)  # a loaded program that always doubles
+    assert not H.check_gate_probe(loaded_trace, right_x)
+    out = capsys.readouterr().out
+    assert "sum(x) = -0.5 is not positive" in out and "> 0" not in out, out  # the old "-0.5 > 0" was false
+    assert "returned [-2.0, 1.0] instead of -x = [1.0, -0.5]" in out, out
+    assert not H.check_gate_probe(trace, right_x)
+    assert "That is a traced module" in capsys.readouterr().out
+    assert not H.check_gate_probe(torch.jit.script(AlwaysNegates()), right_x)  # right output, but no branch taken
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "no `if`" in out, out
+
+
+@pytest.mark.parametrize("x, dressed", [
+    (torch.tensor([[-1.0, -2.0]]), "shape (1, 2)"),
+    (torch.tensor([-1.0, -2.0], dtype=torch.float64), "dtype torch.float64"),
+    (torch.tensor([-1, -2]), "dtype torch.int64"),
+])
+def test_the_input_tried_above_is_named_in_any_shape_or_dtype(x, dressed, capsys):
+    assert not H.check_gate_probe(torch.jit.script(Gate()), x)
+    out = capsys.readouterr().out
+    assert "the input tried above" in out and dressed in out, out
+
+
+def test_praise_claims_a_load_only_where_there_was_one(capsys):
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-1.0, 0.5]))  # scripted, never loaded
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "loaded" not in out and "TorchScript program took its else branch" in out, out
+    assert H.check_gate_probe(saved_and_loaded(torch.jit.script(Gate())), torch.tensor([-1.0, 0.5]))
+    assert capsys.readouterr().out.startswith("✔")
+
+
+def test_the_class_is_pointed_at_the_loaded_model(capsys):
+    assert not H.check_gate_probe(Gate, torch.tensor([-1.0, 0.5]))
+    out = capsys.readouterr().out
+    assert "check_gate_probe(loaded, x)" in out and "parentheses" not in out, out  # Gate() is eager: rejected too
+
+
+def test_infinities_are_rejected_as_such(capsys):
+    for x in (torch.tensor([float("inf"), float("-inf")]), torch.tensor([float("-inf"), 1.0])):
+        assert not H.check_gate_probe(torch.jit.script(Gate()), x)
+        out = capsys.readouterr().out
+        assert "infinite value" in out and "= nan" not in out, out

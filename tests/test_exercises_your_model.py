@@ -1,6 +1,8 @@
 """11_your_model's checkers accept the worked solutions and reject the mistakes learners really make."""
 import dataclasses
 import io
+import re
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -289,3 +291,55 @@ def test_the_tracer_warning_is_told_in_the_feedback_not_shown_raw(recwarn, capsy
     ok, out = verdict(H.check_shipped_pool, traced, capsys)
     assert not ok and "the tracer warned of it as it traced" in out
     assert not [w for w in recwarn if issubclass(w.category, torch.jit.TracerWarning)]
+
+
+class _FloatTop(nn.Module):
+    """A learner's own Summary whose "top" came out float: torch.equal alone would call it equal to eager's ints."""
+    def forward(self, x):
+        return {"mean": x.mean(-1), "top": x.argmax(-1).float()}
+
+
+def traces_a_float_top(model, example):
+    return torch.jit.trace(_FloatTop(), example, strict=False)
+
+
+def test_dict_trace_compares_dtypes(capsys):
+    assert torch.equal(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]))  # why the dtype needs a check of its own
+    ok, out = verdict(H.check_dict_trace, traces_a_float_top, capsys)
+    assert not ok and out.startswith("✘"), out
+    assert "'top' has dtype torch.float32, eager's torch.int64" in out, out
+
+
+class _NT(NamedTuple):
+    scale: float
+    clip: float
+    activation: str
+
+
+class AsNamedTuple(nn.Module):
+    """A NamedTuple config: TorchScript types it as a plain Tuple, whose fields have no names."""
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.cfg = _NT(cfg.scale, cfg.clip, cfg.activation)
+        self.lin = nn.Linear(6, 3)
+
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.cfg.activation == "relu" else y.tanh()
+        return (y * self.cfg.scale).clamp(-self.cfg.clip, self.cfg.clip)
+
+
+class _FreshDataclass(H.ConfiguredHead):
+    """A class of its own: once a class failed to script in this process, torch says only "failed earlier"."""
+
+
+class _FreshDict(AsDict):
+    """A class of its own, as above; its message is cut just after a full stop."""
+
+
+@pytest.mark.parametrize("answer", [AsNamedTuple, _FreshDataclass, _FreshDict])
+def test_configured_head_messages_have_no_stray_punctuation(answer, capsys):
+    ok, out = verdict(H.check_configured_head, answer, capsys)
+    assert not ok and out.startswith("✘"), out
+    assert "failed earlier" not in out, out  # the message under test is torch's first one
+    assert not re.search(r"[.:;,]\s*[.:;,]|[.:;,]…|…[.:;,]", out.replace("(...)", "")), out  # e.g. "'activation'.:."

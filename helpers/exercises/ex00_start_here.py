@@ -2,20 +2,37 @@
 import torch
 
 from ..course.failures import short_message
+from ._common import shortened, values
 
 __all__ = ["check_gate_probe"]
+
+_TRIED_ABOVE = [-1.0, -2.0]  # the negative input notebook 00 already ran through `loaded`
+
+
+def _has_branch(model) -> bool:
+    """Whether ``model``'s forward program holds a prim::If (a scripted Gate does; a trace of it does not)."""
+    try:
+        return bool(model.graph.findAllNodes("prim::If"))
+    except Exception:  # no forward, or no graph to read: then nothing says it branches
+        return False
 
 
 def check_gate_probe(model, x) -> bool:
     """00: ``x`` must make the loaded gate model take its ``else`` branch (output == -x)."""
     if not isinstance(model, torch.nn.Module):
-        extra = " (the class itself: build it with parentheses)" if isinstance(model, type) else ""
-        print(f"✘ The first argument should be the loaded model, e.g. check_gate_probe(loaded, x); "
-              f"you gave a {type(model).__name__}{extra}.")
+        # Building the class would give the eager Gate, which is not the question: point at `loaded` directly.
+        what = f"the class {model.__name__}" if isinstance(model, type) else f"a {type(model).__name__}"
+        print("✘ The first argument should be the loaded model (the file read back with torch.jit.load), as in "
+              f"check_gate_probe(loaded, x); you gave {what}.")
         return False
     if not isinstance(model, torch.jit.ScriptModule):
         print(f"✘ That is the eager {type(model).__name__}: pass the model loaded from the file, "
               "check_gate_probe(loaded, x). The question is whether the loaded program still branches.")
+        return False
+    if isinstance(model, torch.jit.TopLevelTracedModule):
+        print("✘ That is a traced module: tracing records the one path its example took, so a Python `if` does not "
+              "survive in it and there is no branch to probe. Pass the model loaded from the file, "
+              "check_gate_probe(loaded, x).")
         return False
     if not isinstance(x, torch.Tensor):
         what = f"the class {x.__name__}" if isinstance(x, type) else f"a {type(x).__name__}"
@@ -25,9 +42,13 @@ def check_gate_probe(model, x) -> bool:
         print("✘ x is complex: `x.sum() > 0` has no meaning for complex numbers. Use real numbers, like "
               "torch.tensor([-1.0, 0.5]).")
         return False
-    if x.dtype == torch.float32 and x.shape == (2,) and torch.equal(x, torch.tensor([-1.0, -2.0])):
-        print("✘ That is the input tried above. Find another whose sum is not positive, for instance one mixing "
-              "positive and negative values, or one whose sum is exactly 0.")
+    # The branch depends only on the values: the same two numbers in another shape or dtype are the same probe.
+    if x.dtype != torch.bool and x.numel() == 2 and x.flatten().tolist() == _TRIED_ABOVE:
+        dressed = [f"shape {tuple(x.shape)}"] if x.shape != (2,) else []
+        dressed += [f"dtype {x.dtype}"] if x.dtype != torch.float32 else []
+        other = f" (here as {' and '.join(dressed)}, which changes nothing for `x.sum() > 0`)" if dressed else ""
+        print(f"✘ That is the input tried above, -1 and -2{other}. Find another input whose sum is not positive, "
+              "for instance one mixing positive and negative values, or one whose sum is exactly 0.")
         return False
     if x.dtype == torch.bool:
         print("✘ x is a bool tensor: its sum counts the Trues, and `-x` (the else branch) is not defined for bools. "
@@ -37,16 +58,34 @@ def check_gate_probe(model, x) -> bool:
         print("✘ x holds NaN: the model negates it (NaN > 0 is false), but -NaN never equals anything, so no "
               "check can confirm the branch. Use ordinary numbers whose sum is ≤ 0.")
         return False
+    if x.is_floating_point() and torch.isinf(x).any():
+        print(f"✘ x holds an infinite value ({values(x)}), so its sum is ±inf or NaN rather than a number to compare "
+              "with 0. Use finite numbers whose sum is ≤ 0, like torch.tensor([-1.0, 0.5]).")
+        return False
     try:
-        out = model(x)
+        out = model(x.clone())  # a copy: -x below must be the negation of the input as the learner gave it
     except Exception as error:  # e.g. a bool tensor: `-x` is not defined for bools
         print(f"✘ The model fails on your x ({type(error).__name__}: {short_message(error)}). "
               "Use a float tensor, like torch.tensor([-1.0, 0.5]).")
         return False
     total = x.sum().item()
-    if isinstance(out, torch.Tensor) and out.shape == x.shape and torch.equal(out, -x):
-        print(f"✔ Right: sum(x) = {total:g} is not positive, so the loaded program took its else branch and negated x, "
-              "as the eager Gate does.")
-        return True
-    print(f"✘ Not yet: sum(x) = {total:g} > 0, so the model doubled x. Try an input whose sum is ≤ 0.")
-    return False
+    if total > 0:
+        print(f"✘ Not yet: sum(x) = {total:g} > 0, so Gate takes its if branch and doubles x. "
+              "Try an input whose sum is ≤ 0.")
+        return False
+    negated = isinstance(out, torch.Tensor) and out.shape == x.shape and torch.equal(out, -x)
+    if not negated:
+        # The input is right; the model is not the loaded Gate (whatever it is, say only what it returned).
+        print(f"✘ Your x is right: sum(x) = {total:g} is not positive, so Gate negates it. But this model returned "
+              f"{shortened(values(out))} instead of -x = {values(-x)}: it is not the Gate loaded above. "
+              "Pass that one, check_gate_probe(loaded, x).")
+        return False
+    if not _has_branch(model):
+        print(f"✘ Your x is right: sum(x) = {total:g} is not positive. But this model's program has no `if` "
+              "(no prim::If in its graph), so it negates every input and took no branch: it is not the scripted "
+              "Gate. Pass the model loaded from the file, check_gate_probe(loaded, x).")
+        return False
+    # Whether the module came from torch.jit.load cannot be told reliably, so the praise names TorchScript only.
+    print(f"✔ Right: sum(x) = {total:g} is not positive, so the TorchScript program took its else branch and negated "
+          "x, as the eager Gate does.")
+    return True

@@ -21,7 +21,7 @@ __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check
 def _gist(error) -> str:
     """The line of an error that says what went wrong, as a sentence ending in a full stop."""
     line = re.sub(r"^\w+(Error|Exception): ", "", short_message(error)).rstrip(":. ")
-    return line + "."
+    return line if line.endswith(("…", "?", "!")) else line + "."  # a cut line ends in "…" already
 
 
 # ---------------------------------------------------------------- 01, exercise 1: read the path
@@ -173,7 +173,8 @@ def check_halving_model(model) -> bool:
 
 # ---------------------------------------------------------------- 02, exercise 1: a type error
 
-_FIRST_INPUTS = [torch.tensor([3.0, 4.0]), torch.tensor([-1.0]), torch.zeros(0)]
+# [4., 3.]: the first element is not the smallest, so x.min() (which equals x[0] on the others) is caught.
+_FIRST_INPUTS = [torch.tensor([3.0, 4.0]), torch.tensor([-1.0]), torch.tensor([4.0, 3.0]), torch.zeros(0)]
 
 
 def _first_or_zero(x):
@@ -182,18 +183,35 @@ def _first_or_zero(x):
     return x[0]
 
 
+def _which_value(got, x) -> str:
+    """", which is x's smallest value" and the like, when ``got`` is one of x's other values (else '')."""
+    if x.numel() < 2:
+        return ""
+    named = [name for name, value in (("smallest value", x.min()), ("largest value", x.max()),
+                                      ("last element", x[-1]), ("sum", x.sum()), ("mean", x.mean()))
+             if torch.equal(got, value)]
+    return f", which is x's {' and its '.join(named)}" if named else ""
+
+
 def check_type_fix(fn) -> bool:
     """02: ``fn`` returns x[0], or a zero tensor for an empty x, and compiles with torch.jit.script."""
     if not callable(fn) or isinstance(fn, type):
         what = f"the class {fn.__name__}" if isinstance(fn, type) else f"a {type(fn).__name__}"
         print(f"✘ Pass your function itself, e.g. check_type_fix(first_or_zero); you gave {what}.")
         return False
+    if getattr(fn, "__name__", "") == "<lambda>":
+        # torch.jit.script reads a function's source as one `def`: a lambda never compiles, whatever it returns
+        print("✘ That is a lambda: torch.jit.script compiles only functions written with def. Write "
+              "first_or_zero as a def with an if, as given, and change the return that TorchScript cannot type.")
+        return False
     try:
         with deprecations_hidden():
             scripted = torch.jit.script(fn)
     except Exception as error:  # a compile error is the feedback this exercise is about
-        print(f"✘ TorchScript still rejects it: {_gist(error)} Every return must give a Tensor: "
-              "change the one that does not.")
+        # only a complaint about return types is the mistake this exercise sets; any other is named as it is
+        gist = _gist(error)  # the message line only: the quoted source below it always holds a `return`
+        advice = " Every return must give a Tensor: change the one that does not." if "return" in gist else ""
+        print(f"✘ TorchScript still rejects it: {gist}{advice}")
         return False
     for x in _FIRST_INPUTS:
         want = _first_or_zero(x)
@@ -220,7 +238,7 @@ def check_type_fix(fn) -> bool:
         if not torch.equal(got, want):
             what = ("For an empty x return a zero, torch.zeros(())." if x.numel() == 0 else
                     "Keep x[0] for a non-empty input.")
-            print(f"✘ It compiles, but for {x} it returns {got}; expected {want}. {what}")
+            print(f"✘ It compiles, but for {x} it returns {got}{_which_value(got, x)}; expected {want}. {what}")
             return False
     print("✔ Right: every return gives a Tensor now, so the compiler accepts it, and it gives x[0], or a scalar zero "
           "for an empty x.")
@@ -245,17 +263,30 @@ def _count_cases():
         loop = torch.jit.script(LoopModel()).graph
         nested = torch.jit.script(_nested).graph
         in_place = torch.jit.script(_mul_and_mul_).graph
+        spelled = torch.jit.script(_mul_by_name).graph
     return [("BranchModel", branch, "aten::mul"), ("BranchModel", branch, "aten::sum"),
             ("LoopModel", loop, "aten::add"), ("LoopModel", loop, "prim::Loop"),
             ("a loop inside a branch", nested, "aten::mul"), ("BranchModel", branch, "aten::conv2d"),
             # aten::mul_ is another kind than aten::mul: a count of text or of a part of the name is too high
-            ("aten::mul beside aten::mul_", in_place, "aten::mul")]
+            ("aten::mul beside aten::mul_", in_place, "aten::mul"),
+            # a string constant that reads like a node: any count of str(graph)'s text takes it for one
+            (_SPELLED_LABEL, spelled, "aten::mul")]
 
 
 def _mul_and_mul_(x: torch.Tensor) -> torch.Tensor:
     y = x * 3
     y.mul_(2)
     return y.mul_(2)
+
+
+_SPELLED = "y = aten::mul(x, 2)"
+_SPELLED_LABEL = "a string constant that spells aten::mul"
+
+
+def _mul_by_name(x: torch.Tensor, op: str) -> torch.Tensor:
+    if op == "y = aten::mul(x, 2)":  # the text of _SPELLED (a constant here, so that it sits in the graph)
+        return x * 2
+    return x
 
 
 def _nested(x: torch.Tensor) -> torch.Tensor:
@@ -267,12 +298,24 @@ def _nested(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _names_used(fn) -> set:
+    """The attribute and global names ``fn``'s code (its nested functions included) refers to."""
+    found, codes = set(), [getattr(fn, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            found.update(code.co_names)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    return found
+
+
 def check_count_kind(fn) -> bool:
     """02: ``fn(graph, kind)`` counts the nodes of ``kind``, including those nested in If/Loop blocks."""
     if not callable(fn) or isinstance(fn, type):
         print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave {with_article(type(fn).__name__)}.")
         return False
-    for label, graph, kind in _count_cases():
+    cases = _count_cases()
+    for label, graph, kind in cases:
         want = _reference_count(graph, kind)
         try:
             got = fn(graph, kind)
@@ -284,12 +327,25 @@ def check_count_kind(fn) -> bool:
                   f"returned {shortened(repr(got))} ({type(got).__name__}).")
             return False
         if got != want:
-            hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes of "
-                    "its node.blocks(), walked the same way." if got < want else
-                    f" That is too many: does the count match text (str(graph)) or part of a kind's name? "
-                    f"{kind}_ is another kind than {kind}: compare node.kind() == kind.")
+            if got < want:
+                hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
+                        "of its node.blocks(), walked the same way.")
+            elif label == _SPELLED_LABEL:
+                hint = (f" That is too many: this graph has {want} {kind} node, and a prim::Constant holding the string "
+                        f"{_SPELLED!r}, which is no node. A count of text (str(graph) or str(node)) counts that "
+                        "string too: compare node.kind() == kind.")
+            else:
+                hint = (f" That is too many: does the count match text (str(graph)) or part of a kind's name? "
+                        f"{kind}_ is another kind than {kind}: compare node.kind() == kind.")
             print(f"✘ Not yet: count_kind(graph of {label}, {kind!r}) gave {got!r}, expected {want}.{hint}")
             return False
-    print(f"✔ Right: your count matches on all {len(_count_cases())} cases, the nodes inside prim::If and prim::Loop "
-          "blocks included, and it tells aten::mul from aten::mul_.")
+    names = _names_used(fn)
+    if "findAllNodes" in names and "blocks" not in names:
+        # torch's own search is a right answer, but the walk it does is the exercise's lesson: say whose it was
+        print(f"✔ Right: your count matches on all {len(cases)} cases. graph.findAllNodes(kind) did the walk for you "
+              "(it looks inside every node.blocks(), recursively, by default), which is fine; the solution writes "
+              "that walk out, in solutions/02_what_is_torchscript.py.")
+        return True
+    print(f"✔ Right: your count matches on all {len(cases)} cases, the nodes inside prim::If and prim::Loop "
+          "blocks included, and it tells aten::mul from aten::mul_ and from a string that spells it.")
     return True

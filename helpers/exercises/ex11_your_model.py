@@ -21,6 +21,18 @@ __all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configu
            "check_shipped_pool", "check_dict_trace"]
 
 
+def _sentence(error, limit: int = 160) -> str:
+    """An error's informative line as one sentence, with no stray punctuation at its end.
+
+    TorchScript ends a line with ':' before quoting the code ("... method 'activation'.:"), which as_sentence
+    would turn into ".:."; and a line cut just after a full stop ends ".…", where the full stop alone is true.
+    """
+    text = short_message(error, limit)
+    if text.endswith("…") and text[:-1].rstrip().endswith((".", ":", ";", ",")):
+        text = text[:-1]
+    return as_sentence(text.rstrip(" :;,"))
+
+
 # ---------------------------------------------------------------- exercise 1: a dataclass config
 
 @dataclasses.dataclass
@@ -85,7 +97,7 @@ def _eager_mistake(model, x, expected, cfg) -> str:
         with torch.no_grad():
             got = model(given)
     except Exception as error:
-        return f"Your model fails in eager with {cfg}: {type(error).__name__}: {short_message(error, 120)}"
+        return f"Your model fails in eager with {cfg}: {type(error).__name__}: {_sentence(error, 120)}"
     if not torch.equal(given, x):
         return (f"With {cfg} your forward changes its input in place (a method ending in _, such as clamp_): "
                 "ConfiguredHead leaves x alone; use the form without the underscore.")
@@ -132,7 +144,7 @@ def check_configured_head(model_class) -> bool:
             else:
                 kept = _untypeable_attribute(model)
                 why = f" TorchScript cannot type the attribute {kept}." if kept else ""
-                print(f"✘ torch.jit.script still fails: {as_sentence(short_message(error))}{why} Copy the fields forward "
+                print(f"✘ torch.jit.script still fails: {_sentence(error)}{why} Copy the fields forward "
                       "reads (scale, clip, activation) into attributes of their own in __init__.")
             return False
         try:
@@ -143,7 +155,7 @@ def check_configured_head(model_class) -> bool:
                       "uncompiled, and torch.jit.save stores no Python. Copy the config's fields into attributes "
                       "instead.")
             else:
-                print(f"✘ The saved model fails when called: {short_message(error)}")
+                print(f"✘ The saved model fails when called: {_sentence(error)}")
             return False
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-6):
             print(f"✘ With {cfg} the saved model gives other numbers than your eager model, which is right: "
@@ -185,7 +197,7 @@ def check_shipped_pool(ship) -> bool:
                 " A Dim must stay free, but the `if x.shape[-1] > 8` ties the length to one side of 8: make the "
                 "branch part of the program (torch.cond, or torch.jit.script)."
                 if "Constraints violated" in str(error) else "")
-        print(f"✘ ship(...) raised {type(error).__name__}: {as_sentence(short_message(error))}{hint}")
+        print(f"✘ ship(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if copy is None or isinstance(copy, PairPool):
         print("✘ ship(...) must return the converted copy (a scripted, traced or exported module), "
@@ -205,7 +217,7 @@ def check_shipped_pool(ship) -> bool:
             with deprecations_hidden():
                 torch.jit.save(copy, io.BytesIO())
         except Exception as error:
-            print(f"✘ The copy cannot be saved, so it cannot ship: {as_sentence(short_message(error, 140))} "
+            print(f"✘ The copy cannot be saved, so it cannot ship: {_sentence(error, 140)} "
                   "(a @torch.jit.ignore'd method stays Python). Script or export the model itself.")
             return False
     traced = isinstance(copy, torch.jit.TopLevelTracedModule)
@@ -219,7 +231,7 @@ def check_shipped_pool(ship) -> bool:
         try:
             got = copy(x)
         except Exception as error:
-            message = short_message(error, limit=110)
+            message = short_message(error, limit=110).rstrip(" :;,")  # it sits in parentheses below
             if re.search(r"[<>]=?\s*\d", message) and "Guard" in message:  # a bound: export kept one side of `> 8`
                 fixed = (" Export kept the example's side of `x.shape[-1] > 8` as a guard, so lengths on the other "
                          "side are refused: the branch has to be part of the program (torch.cond, or "
@@ -267,7 +279,7 @@ def check_dict_trace(trace_it) -> bool:
             traced = trace_it(Summary(), torch.randn(2, 5))
     except Exception as error:
         hint = (" torch's message names the flag that allows a dict output." if "dict" in str(error).lower() else "")
-        print(f"✘ trace_it(...) raised {type(error).__name__}: {as_sentence(short_message(error))}{hint}")
+        print(f"✘ trace_it(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if isinstance(traced, torch.jit.ScriptFunction):
         print("✘ That is a traced function, not the traced model: trace the module itself, "
@@ -289,8 +301,18 @@ def check_dict_trace(trace_it) -> bool:
         if set(got) != set(want):
             print(f"✘ The keys changed: {sorted(got)} instead of {sorted(want)}.")
             return False
-        if not all(torch.equal(got[k], want[k]) for k in want):
-            print("✘ The traced copy's values differ from eager's on a new input.")
-            return False
-    print("✔ torch.jit.trace accepted the dict output, and the copy answers by key, equal to eager on new inputs.")
+        for key in want:
+            if not isinstance(got[key], torch.Tensor):
+                print(f"✘ The traced copy's {key!r} is {with_article(type(got[key]).__name__)}; eager's is a tensor.")
+                return False
+            # torch.equal ignores dtype (tensor([1., 2.]) equals tensor([1, 2])): the dtype is compared on its own
+            if got[key].dtype != want[key].dtype:
+                print(f"✘ The traced copy's {key!r} has dtype {got[key].dtype}, eager's {want[key].dtype}: callers "
+                      "of the copy would get other types. Trace the model as given, so its outputs keep their dtypes.")
+                return False
+            if got[key].shape != want[key].shape or not torch.equal(got[key], want[key]):
+                print(f"✘ The traced copy's {key!r} differs from eager's on a new input of shape {tuple(x.shape)}.")
+                return False
+    print("✔ torch.jit.trace accepted the dict output, and the copy answers by key, equal to eager (values and dtypes) "
+          "on new inputs.")
     return True
