@@ -282,7 +282,8 @@ def test_int_and_bool_inputs_are_varied_validly_and_nothing_is_dropped_silently(
     assert "negated" not in variants and "no floating-point tensor" in variants.skipped["sign and scale"]
     model = TwoInputs()
     report = H.parity(model, torch.jit.trace(model, (ids, mask)), example=(ids, mask), label="traced")
-    assert report.all_close and len(report.rows) == 7 and "skipped sign and scale" in str(report)
+    assert report.all_close and len(report.rows) == 6 and "skipped sign and scale" in str(report)
+    assert "never decreases" in variants.skipped["ints, max lowered"]  # rows sorted like offsets: said, not dropped
     single = H.vary_inputs((torch.tensor([[3, 3]]), torch.tensor([[True, True]])))
     assert "ints permuted" in single.skipped and "ints shifted, max lowered" in single.skipped  # said, not dropped
 
@@ -691,3 +692,13 @@ def test_a_tuple_given_as_inputs_is_explained_as_several_inputs():
                                          r"inputs=\[\(x, y\)\]"):
         H.parity(TwoIn(), TwoIn(), inputs=(x, y))
     assert H.parity(TwoIn(), TwoIn(), inputs=[(x, y)])
+
+
+def test_integer_variants_keep_offsets_sorted_and_take_full_range_bytes():
+    ids, offsets = torch.tensor([4, 1, 2, 0, 3, 1]), torch.tensor([0, 3, 5])
+    variants = H.vary_inputs((ids, offsets))
+    lowered = variants["ints, max lowered"]
+    assert torch.equal(lowered[1], offsets) and int(lowered[0].max()) < 4  # offsets stay non-decreasing
+    image = torch.arange(256, dtype=torch.uint8).reshape(16, 16)  # 0..255: max - min + 1 wraps to 0 in uint8
+    shifted = H.vary_inputs(image)["ints shifted"][0]
+    assert shifted.dtype == torch.uint8 and int(shifted[0, 0]) == 1 and int(shifted[-1, -1]) == 0

@@ -7,7 +7,8 @@ tensor inside, whatever its dtype, in ways that keep it valid:
 - floating-point tensors: ``negated``, ``x0.1``, ``x10``, ``zeros``;
 - integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around),
   ``ints shifted`` (each value moved to the next one within the example's own range) and ``ints, max lowered``
-  (the largest value replaced by the smallest, so that a size computed from the largest changes);
+  (the largest value replaced by the smallest, so that a size computed from the largest changes; tensors that
+  never decrease, like offsets, are left alone);
 - boolean tensors (masks): ``bools flipped``;
 - number arguments (an ``int`` or ``float`` passed as an argument of its own): ``numbers changed``;
 - ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
@@ -129,12 +130,21 @@ def _permuted(t):
 
 def _shifted(t):
     """Each value moved to the next within [min, max] of the tensor (max wraps round to min)."""
-    low, high = t.min(), t.max()
-    return ((t - low + 1) % (high - low + 1) + low).to(t.dtype)
+    wide = t.long()  # in int64: for a uint8 image spanning 0..255, max - min + 1 would wrap to 0 in its own dtype
+    low, high = wide.min(), wide.max()
+    return ((wide - low + 1) % (high - low + 1) + low).to(t.dtype)
+
+
+def _sorted_rows(t) -> bool:
+    """True if ``t`` never decreases along its last dimension (offsets, row pointers, cumulative lengths)."""
+    return t.dim() > 0 and t.shape[-1] > 1 and bool((t[..., 1:] >= t[..., :-1]).all())
 
 
 def _max_lowered(t):
-    """``t`` with its largest value replaced by its smallest: still within the example's range."""
+    """``t`` with its largest value replaced by its smallest: still within the example's range. A tensor that never
+    decreases (offsets such as EmbeddingBag's) is left as it is: lowering its last value would make it invalid."""
+    if _sorted_rows(t):
+        return t
     return torch.where(t == t.max(), t.min(), t)
 
 
@@ -161,7 +171,11 @@ def _value_variants(args, floats, ints, bools):
         if any(t.numel() and t.min() < t.max() for t in ints):
             candidates["ints shifted"] = rebuild(args, lambda t: _shifted(t) if _is_int(t) and t.numel() else t)
             # shifting keeps the largest value whenever the one below it is there too: this one never does
-            candidates["ints, max lowered"] = rebuild(args, lambda t: _max_lowered(t) if _is_int(t) and t.numel() else t)
+            if any(t.numel() and t.min() < t.max() and not _sorted_rows(t) for t in ints):
+                candidates["ints, max lowered"] = rebuild(args, lambda t: _max_lowered(t) if _is_int(t) and t.numel() else t)
+            else:
+                skipped["ints, max lowered"] = ("every integer tensor that varies never decreases along its last "
+                                                "dimension, like offsets, which lowering its largest value would break")
         else:
             skipped["ints shifted, max lowered"] = ("every integer tensor holds one value, so no other value is "
                                                     "known to be valid (a token id, an index): pass inputs=[...] "
