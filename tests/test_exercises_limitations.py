@@ -564,3 +564,23 @@ def test_standardize_accepts_an_optional_last_mean(capsys):
     assert capsys.readouterr().out.startswith("✔")
     with pytest.raises(RuntimeError, match="found type 'Optional\\[Tensor\\]'"):
         torch.jit.script(StandardizeOptionalUsed())
+
+
+def test_last_mean_kept_only_in_training_mode_is_named(capsys):
+    def clip3(t: torch.Tensor) -> torch.Tensor:
+        return t.clamp(-3.0, 3.0)
+
+    class TrainingOnly(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.last_mean = torch.zeros(0)
+
+        def forward(self, x, eps: float = 1e-5):
+            mean = x.mean(dim=-1, keepdim=True)
+            if self.training:
+                self.last_mean = mean
+            return clip3((x - mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+    assert not H.check_standardize_scriptable(TrainingOnly)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "in eval mode" in out and "✔" not in out, out

@@ -201,6 +201,19 @@ def check_standardize_scriptable(model) -> bool:
             print(f"✘ Scripts and computes the right values, but {wrong}")
             return False
         earlier.append((label, mean))
+    # A deployed model runs in eval mode: last_mean must be kept there too, not only while training
+    try:
+        deployed = _script(copy.deepcopy(model)).eval()
+        label, x, kwargs = _STANDARDIZE_CASES[0]
+        deployed(x.clone(), **kwargs)
+        kept = getattr(deployed, "last_mean", None)
+    except Exception:  # a model that cannot be copied or run again was judged above: no second pass
+        kept, x = None, None
+    if x is not None and not _same_tensor(kept, _standardize(x)[1]):
+        print("✘ Scripts and computes the right values in training mode, but in eval mode (`model.eval()`, as a "
+              "deployed model runs) `last_mean` is not updated: keep the mean on every call, whatever "
+              "`self.training` says.")
+        return False
     print("✔ Right: it scripts, matches the original on every input, takes eps=..., and still keeps last_mean.")
     return True
 
