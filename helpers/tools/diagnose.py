@@ -71,6 +71,9 @@ _HINTS = (
 )
 
 
+_TRACER_NOTE = "the tracer warned: "  # how _convert's note on a TracerWarning begins
+
+
 @dataclasses.dataclass
 class RouteResult:
     """One route's verdict, with what a learner needs to act on it."""
@@ -87,9 +90,13 @@ class RouteResult:
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
-    tracer_warned: bool = False  # the tracer fixed something Python computed from the data: agreeing proves less
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
+
+    @property
+    def tracer_warned(self) -> bool:
+        """The tracer fixed something Python computed from the data (its warning is in the notes): agreeing proves less."""
+        return any(note.startswith(_TRACER_NOTE) for note in self.notes)
 
     @property
     def mark(self) -> str:
@@ -434,9 +441,6 @@ def _to_bytes(save, obj) -> bytes:
     return buffer.getvalue()
 
 
-_TRACER_NOTE = "the tracer warned: "
-
-
 def _convert(route, model, args, folder, notes):
     """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
     if route == "trace":
@@ -644,7 +648,6 @@ def _run_route(route, model, example, inputs, folder, training_note):
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
-    flags["tracer_warned"] = any(n.startswith(_TRACER_NOTE) for n in notes)
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
                        fix=_argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)
