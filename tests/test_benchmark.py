@@ -62,11 +62,20 @@ def test_describe_and_compare_gains_follow_the_numbers():
     assert "faster than eager" in mlp.describe("script") and "0.41× eager's time" in mlp.describe("script")
     assert "so were 7 of 7 rounds" in mlp.describe("script")
     assert "no clear difference" in big.describe("script")
-    assert H.compare_gains(mlp, big, "script").startswith("script: a bigger gain on mlp than on big")
-    assert H.compare_gains(big, mlp, "script").startswith("script: a bigger gain on mlp than on big")
+    # big's row straddles 1: ranked below mlp, but not called a gain
+    for pair in ((mlp, big), (big, mlp)):
+        said = H.compare_gains(*pair, "script")
+        assert said.startswith("script: a lower time ratio on mlp than on big") and "bigger gain" not in said
+        assert "faster on mlp, no clear difference on big" in said
+    faster = report_with("faster", {"eager": [1] * 7, "script": [0.8, 0.82, 0.79, 0.81, 0.85, 0.83, 0.8]})
+    assert H.compare_gains(mlp, faster, "script").startswith("script: a bigger gain on mlp than on faster")
+    few = report_with("few", {"eager": [1] * 5, "script": [0.8, 0.82, 0.79, 0.81, 0.85]})  # 5 of 5: 6%, not called
+    assert few.verdict("script") == "too few rounds"
+    said = H.compare_gains(mlp, few, "script")
+    assert "bigger gain" not in said and "too few rounds to call on few" in said
     close = report_with("close", {"eager": [1, 1, 1, 1, 1], "script": [0.38, 0.5, 0.44, 0.47, 0.36]})
     assert "the spreads overlap" in H.compare_gains(mlp, close, "script")
-    slow = report_with("slow", {"eager": [1, 1, 1, 1, 1], "script": [1.12, 1.2, 1.15, 1.18, 1.23]})
+    slow = report_with("slow", {"eager": [1] * 7, "script": [1.12, 1.2, 1.15, 1.18, 1.23, 1.16, 1.19]})
     assert H.compare_gains(mlp, slow, "script").startswith("script: slower than eager on slow")  # no "gain" there
     with pytest.raises(KeyError, match="was not benchmarked"):
         mlp.describe("torch.compile")
@@ -126,6 +135,10 @@ def test_a_few_runs_are_judged_by_their_whole_range_not_by_quartiles():
     three = report_with("m", {"eager": [1] * 3, "C++": [0.3, 0.35, 0.34]})
     assert three.verdict("C++") == "too few rounds"  # three of three: a coin does that a quarter of the time
     assert "too few rounds to call" in three.describe("C++") and "25% of the time" in three.describe("C++")
+    # more rounds cannot help the C++ row: its runs are set by cpp_runs=, and six is the fewest that can be called
+    assert "cpp_runs= of at least 6 (it made 3)" in three.describe("C++") and "more rounds" not in three.describe("C++")
+    assert H.fewest_for_a_verdict() == 6
+    assert report_with("m", {"eager": [1] * 6, "C++": [0.3] * 6}).verdict("C++") == "faster"
     many = report_with("m", {"eager": [1] * 10, "script": [0.5] * 9 + [1.2]})
     assert not many["script"].few_runs and many.verdict("script") == "faster"
     assert "its interquartile range is below 1, and so were 9 of 10 rounds" in many.describe("script")
@@ -207,7 +220,8 @@ def test_the_time_budget_caps_the_rounds_but_not_below_the_minimum():
     assert report.rounds == H.QUICK_SETTINGS["min_rounds"]
     assert len(report["script"].ratios) == report.rounds
     # the title says that the minimum, not seconds=, set the time, and how to trade it for a rougher figure
-    assert "rounds took" in str(report) and "beyond seconds=1e-06" in str(report) and "rounds=3" in str(report)
+    assert "rounds took" in str(report) and "beyond seconds=1e-06" in str(report) and "rounds=6" in str(report)
+    assert " 0 s," not in str(report)  # a fraction of a second is written as one
 
 
 def test_torch_compile_row_with_a_quick_backend():
@@ -469,3 +483,17 @@ def test_a_bool_output_is_measured_not_a_crash():
     report = H.benchmark_model(Positive().eval(), torch.randn(4, 8), variants=["eager", "script"], progress=False,
                                rounds=2, seconds=0.2)
     assert not report.rows["script"].wrong and not report.failures
+
+
+def test_ratios_near_one_never_print_as_one():
+    from helpers.tools.benchmark_report import _x
+    assert _x(0.9996) == "0.9996" and _x(1.0004) == "1.0004" and _x(0.998) == "0.998" and _x(0.5) == "0.50"
+    assert _x(1) == "1.00" and _x(1.3) == "1.30"
+    row = report_with("m", {"eager": [1] * 7, "script": [0.9996] * 7})
+    assert "0.9996× eager's time" in row.describe("script") and "faster" in row.describe("script")
+
+
+def test_eager_with_a_handful_of_times_gets_no_quartiles():
+    r = report_with("m", {"eager": [1] * 3, "C++": [0.8, 0.85, 1.05]})
+    assert "IQR" not in r.describe("eager") and "the median of 3 times" in r.describe("eager")
+    assert "IQR" in report_with("m", {"eager": [1] * 7, "script": [0.5] * 7}).describe("eager")

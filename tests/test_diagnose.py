@@ -527,6 +527,30 @@ class OneHotOfMax(nn.Module):
         return nn.functional.one_hot(ids, int(ids.max()) + 1).float().sum(1)
 
 
+class ConstantTensor(nn.Module):
+    """torch.tensor of a constant: torch's TracerWarning says that case is safe, so the caveat must not say otherwise."""
+    def forward(self, x):
+        return x * torch.tensor(0.5)
+
+
+def test_the_tracer_warning_caveat_does_not_claim_the_value_came_from_the_data():
+    report = H.diagnose(ConstantTensor(), torch.randn(2, 3), routes=["trace"], progress=False)
+    assert report.results["trace"].tracer_warned, str(report)
+    said = report.recommend()
+    assert "recorded a value as a constant" in said and "if that value comes from the input" in said
+    assert "computed from the data" not in said
+
+
+def test_a_size_read_from_a_value_gets_a_hint_that_names_it_not_only_if_and_while():
+    report = H.diagnose(OneHotOfMax(), torch.tensor([[0, 2, 1]]), routes=["export"], progress=False)
+    export = report.results["export"]
+    text = export.detail() + str(report)
+    if export.status == "fails":  # torch.export refuses a size read from a value (torch 2.14); say so if it stops
+        assert "int(t.max())" in text and "sets a size" in text, text
+    else:
+        pytest.fail(f"torch.export now takes a size read from a value: update this test and the hint ({export.status})")
+
+
 def test_an_int_variant_changes_the_largest_value_so_a_size_read_from_it_is_caught():
     ids = torch.tensor([[5, 0, 1], [2, 3, 4]])  # shifting keeps the max (4 becomes 5): only "max lowered" changes it
     report = H.diagnose(OneHotOfMax(), ids, routes=["trace", "script"], progress=False)

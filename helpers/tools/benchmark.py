@@ -22,7 +22,7 @@ from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import as_args, leaves, shapes, vary_inputs
 from .parity import eager_failure, fresh_copy, output_scale, parity, python_state, state_changes
-from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult
+from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
     # The CUDA build of torch logs "No CUDA runtime is found" when torch.utils.benchmark imports its
@@ -199,8 +199,8 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         took = time.perf_counter() - started
         over = ""
         if 3 < done == settings["min_rounds"] and took > 2 * settings["seconds"]:  # the floor on rounds set the time
-            over = (f"{done} rounds took {took:.0f} s, beyond seconds={settings['seconds']:g}: the fewest whose "
-                    f"quartiles mean something; rounds=3 gives a rougher figure sooner")
+            over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: the fewest quick mode "
+                    f"allows; rounds={fewest_for_a_verdict()} is the fewest that can still call a difference")
     finally:
         torch.set_num_threads(old_threads)
         bar.close()

@@ -5,7 +5,7 @@ import statistics
 from dataclasses import dataclass, field
 
 __all__ = ["BENCHMARK_VARIANTS", "FEW_RUNS", "CHANCE_LIMIT", "VariantResult", "BenchmarkReport", "plot_benchmark",
-           "ratio_verdict", "sign_test", "compare_gains"]
+           "ratio_verdict", "sign_test", "fewest_for_a_verdict", "compare_gains"]
 
 # Every variant the benchmark knows, in the order the tables and plots show them.
 BENCHMARK_VARIANTS = ("eager", "trace", "script", "script+freeze", "optimize_for_inference", "torch.compile", "C++")
@@ -149,6 +149,22 @@ class VariantResult:
         return bool(self.ratios) and ratio_verdict(*self.spread) in ("faster", "slower") and self.chance >= CHANCE_LIMIT
 
 
+def fewest_for_a_verdict() -> int:
+    """The fewest rounds, all on one side of 1, that the sign test can call (6: a split of 6 to 0 happens 3% of the time)."""
+    n = 1
+    while sign_test([0.5] * n)[2] >= CHANCE_LIMIT:
+        n += 1
+    return n
+
+
+def _more(name, runs) -> str:
+    """What gives a row more rounds: the C++ row counts whole runs of its program (``cpp_runs``), the others rounds."""
+    if name == "C++":
+        return (f"more runs of the program: cpp_runs= of at least {fewest_for_a_verdict()} (it made {runs}), "
+                "or thorough=True")
+    return "more rounds: a larger rounds= and seconds=, or thorough=True"
+
+
 def _ms(seconds) -> str:
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return "–"
@@ -160,8 +176,12 @@ def _ms(seconds) -> str:
 
 
 def _x(ratio) -> str:
-    """A ratio with two decimals, or three near 1, so that 0.998 never prints as 1.00 beside the word 'faster'."""
-    return f"{ratio:.3f}" if abs(ratio - 1) < 0.005 and ratio != 1 else f"{ratio:.2f}"
+    """A ratio with two decimals, or as many more as it takes near 1, so that 0.9996 never prints as 1.00 (or
+    1.000) beside the word 'faster'."""
+    digits = 3 if abs(ratio - 1) < 0.005 and ratio != 1 else 2
+    while ratio != 1 and digits < 9 and f"{ratio:.{digits}f}" == f"{1:.{digits}f}":
+        digits += 1
+    return f"{ratio:.{digits}f}"
 
 
 class BenchmarkReport:
@@ -217,6 +237,8 @@ class BenchmarkReport:
         if r.wrong is not None:
             return f"{name} computes something else: it {r.wrong}, so its speed is not compared"
         if name == "eager":
+            if len(r.times) < FEW_RUNS:  # no quartiles from a handful of times (as in the table)
+                return f"eager takes {_ms(r.median)} per call (the median of {len(r.times)} times)"
             return f"eager takes {_ms(r.median)} per call (IQR {_ms(r.iqr)})"
         if not r.ratios:
             return f"{name} takes {_ms(r.median)} per call; no eager time to compare with"
@@ -227,7 +249,7 @@ class BenchmarkReport:
             where, count = ("below", below) if ratio_verdict(*r.spread) == "faster" else ("above", above)
             meaning = (f"too few rounds to call: the spread is {where} 1, but two equally fast variants would put "
                        f"{count} of {below + above} rounds {where} 1 (or a split as uneven) {p:.0%} of the time; a "
-                       f"verdict needs under {CHANCE_LIMIT:.0%}, so more rounds")
+                       f"verdict needs under {CHANCE_LIMIT:.0%}, so {_more(name, below + above)}")
         else:
             meaning = ("no clear difference from eager: the spread straddles 1" if side is None else
                        f"{r.verdict} than eager: its interquartile range is {side} 1, and so were "
@@ -298,17 +320,24 @@ def compare_gains(first, second, variant) -> str:
 
     both = f"{show(first, a)}, {show(second, b)}"
     (a_low, a_high), (b_low, b_high) = a.spread, b.spread
-    def ranked(better, worse, worse_low):
-        # "a bigger gain" only if the worse one gains too; past 1× in its whole spread it is a loss
-        if worse_low > 1:
-            return (f"{variant}: slower than eager on {worse.label} (its whole spread above 1×), better on "
-                    f"{better.label}, beyond both spreads: {both}")
-        return f"{variant}: a bigger gain on {better.label} than on {worse.label}, beyond both spreads: {both}"
+    def ranked(better, worse):
+        # The ranking is between the two spreads; what each row is against eager is its own verdict (sign test
+        # included). "A bigger gain" only when both rows are faster; a row straddling 1, or with too few rounds to
+        # call, is named as such rather than counted as a gain.
+        said = {"too few rounds": "too few rounds to call"}
+        good, bad = (said.get(r[variant].verdict, r[variant].verdict) for r in (better, worse))
+        if good == bad == "faster":
+            return f"{variant}: a bigger gain on {better.label} than on {worse.label}, beyond both spreads: {both}"
+        if bad == "slower":
+            return (f"{variant}: slower than eager on {worse.label} (its whole spread above 1×, in enough rounds), "
+                    f"{good} on {better.label}, and lower there beyond both spreads: {both}")
+        return (f"{variant}: a lower time ratio on {better.label} than on {worse.label}, beyond both spreads; against "
+                f"eager: {good} on {better.label}, {bad} on {worse.label}: {both}")
 
     if a_high < b_low:  # even a's worst quarter beats b's best quarter
-        return ranked(first, second, b_low)
+        return ranked(first, second)
     if b_high < a_low:
-        return ranked(second, first, a_low)
+        return ranked(second, first)
     return f"{variant}: the spreads overlap, so this run cannot rank the two: {both}"
 
 

@@ -50,7 +50,10 @@ _TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep  # the separato
 
 # First-line fragments of export and ONNX errors that have a known fix. The limitations gallery (06)
 # covers torch.jit.script's errors; these cover the routes the gallery does not.
-_DATA_DEPENDENT = ("a Python `if` or `while` on a tensor's value: for an `if`, torch.cond (or torch.where to compute both sides); for a `while`, tensor operations of a fixed shape, or torch.jit.script, which keeps the loop")
+_DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it, or a number taken from it (`int(t.max())`, "
+                   "`.item()`) that sets a size. For an `if`, torch.cond (or torch.where to compute both sides); for a "
+                   "size, pass it in (a constructor argument); for a `while`, tensor operations of a fixed shape; or "
+                   "torch.jit.script, which keeps the Python logic")
 _HINTS = (
     ("data-dependent", _DATA_DEPENDENT),
     ("guardondatadependent", _DATA_DEPENDENT),
@@ -95,7 +98,8 @@ class RouteResult:
 
     @property
     def tracer_warned(self) -> bool:
-        """The tracer fixed something Python computed from the data (its warning is in the notes): agreeing proves less."""
+        """The tracer recorded a value as a constant (its warning is in the notes): if the value came from the input,
+        agreeing proves less."""
         return any(note.startswith(_TRACER_NOTE) for note in self.notes)
 
     @property
@@ -172,8 +176,8 @@ class Diagnosis:
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
                if ran[r].tiny else "")
-            + (" The tracer warned that it fixed a value Python computed from the data: inputs that change that "
-               "value may disagree." if ran[r].tracer_warned else ""))
+            + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
+               "value comes from the input, inputs that change it may disagree." if ran[r].tracer_warned else ""))
         best = ok[0] if ok else None
         if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
