@@ -113,6 +113,30 @@ class FlatLimiter(torch.nn.Module):
         return WhereLimiter()(x).flatten()
 
 
+class PerRowLimiter(torch.nn.Module):  # each row by its own peak: right on one row, wrong on two
+    def forward(self, x):
+        p = x.abs().amax(dim=1, keepdim=True)
+        return torch.cond(p.max() > 1, lambda x, p: x / p, lambda x, p: x.clone(), (x, p))
+
+
+class AlwaysTrueCond(torch.nn.Module):  # torch.cond around the one-formula answer: the condition never changes
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak >= 0, lambda x, p: x / p.clamp(min=1), lambda x, p: x.clone(), (x, peak))
+
+
+class CondRanks(torch.nn.Module):  # branches of two ranks: torch.cond refuses to merge them
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x, p: (x / p).squeeze(0), lambda x, p: x.clone(), (x, peak))
+
+
+class CondSlice(torch.nn.Module):  # a branch returns a slice: torch.cond refuses a result that is not dense
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x, p: (x / p)[:, :2], lambda x, p: x[:, :2].clone(), (x, peak))
+
+
 @pytest.fixture(scope="module")
 def solution():
     return load_solution()
@@ -147,6 +171,10 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (PositiveSideOnly(), "measure x's size in both directions"),
     (MaxWithoutAbs(), "measure x's size in both directions"),
     (BoolCond(), "or bool(...) of one"),
+    (PerRowLimiter(), "scales each row by that row's own largest value"),
+    (AlwaysTrueCond(), "the condition is True on all"),
+    (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),
+    (CondSlice(), "a slice or view that is not dense in memory"),
 ])
 def test_limiter_feedback_names_the_mistake(model, says, capsys):
     assert not H.check_limiter_exports(model)

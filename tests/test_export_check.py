@@ -376,3 +376,15 @@ def test_a_list_of_another_length_gets_cause_lines_that_say_something():
     text = str(table)
     assert "Expected 3 elements in a list but found 2" in text and "nests differently" in text
     assert "The following operation failed" not in text
+
+
+class ShiftByTensor(torch.nn.Module):
+    """A number taken out of a tensor with int(): not an `if`, so the hint must name int()/item()."""
+    def forward(self, x, k):
+        return x.roll(int(k), 1)
+
+
+def test_a_number_taken_out_of_a_tensor_gets_its_own_hint(tmp_path):
+    checks = H.export_roundtrip_checks(ShiftByTensor(), [(torch.randn(2, 5), torch.tensor(2))], methods=("export",),
+                                       folder=tmp_path)
+    assert not checks["export"].ok and "int(t)" in checks["export"].hint and "`if`" not in checks["export"].hint

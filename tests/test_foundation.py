@@ -408,3 +408,11 @@ def test_time_limit_stops_an_endless_loop_and_leaves_an_outer_limit_in_charge():
             pass
         assert signal.getitimer(signal.ITIMER_REAL)[0] > 0
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+def test_short_message_keeps_onnxruntimes_line_with_the_sizes():
+    error = RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid dimensions for input: tokens for the "
+                         "following indices\n index: 0 Got: 3 Expected: 2\n Please fix either the inputs/outputs or the "
+                         "model.")
+    said = H.short_message(error, limit=300)
+    assert said.endswith("for the following indices index: 0 Got: 3 Expected: 2"), said

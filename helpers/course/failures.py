@@ -54,7 +54,10 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
         pick = lines[-1]
     if pick is None:
         pick = next((ln for ln in lines if not ln.startswith(_GENERIC_OPENERS)), lines[0] if lines else "(no message)")
-    after = lines[lines.index(pick) + 1] if pick.endswith((":", ",")) and pick in lines[:-1] else ""
+    # a line that goes on in the next: it ends in a colon or comma, or it is onnxruntime's "for the following
+    # indices", whose next line holds the dimension, the size given and the size the file expects
+    goes_on = pick.endswith((":", ",", "for the following indices"))
+    after = lines[lines.index(pick) + 1] if goes_on and pick in lines[:-1] else ""
     if after and not re.match(r'(File |Traceback|at |[~^])', after) and '.py", line' not in after:
         pick = f"{pick} {after}"  # a line that ends in a colon or comma goes on in the next (unless that is a place in code)
     if len(pick) <= limit:

@@ -19,6 +19,8 @@ LIMITER_INPUTS = {
     "large negative": torch.tensor([[-10.0, 2.0, -0.5]]),
     "large only below -1": torch.tensor([[-3.0, 0.5, 0.2]]),  # a test on x.max() alone, or on x > 1, misses it
     "exactly 1": torch.tensor([[1.0, -1.0, 0.5]]),
+    # the peak is the whole input's, not each row's: a limiter per row scales the second row up to 1
+    "two rows, one large": torch.tensor([[3.0, 0.0, 0.0], [0.5, 0.0, 0.0]]),
 }
 
 
@@ -43,7 +45,12 @@ def _torch_cause(error) -> str:
     merged = re.search(r"expected same (\w+) but got ([\w.]+) and ([\w.]+?)\.?[\"')]", text)
     if merged:
         what, one, other = merged.groups()
+        what = {"dim": "number of dimensions"}.get(what, what)  # torch says "dim" for the tensors' ranks
         return f"the two branches of torch.cond must return the same {what} (section 1); yours give {one} and {other}"
+    fake = re.search(r"got RuntimeError\(['\"](.+?)['\"]\)", text, re.S)
+    if fake and "stride" in fake.group(1):  # torch's own reason sits inside its "making fake tensor call" message
+        return ("a torch.cond branch returns a slice or view that is not dense in memory, which torch.cond refuses: "
+                "return the whole result, or .contiguous() of the slice")
     if "aliasing" in text:
         return ("a torch.cond branch returns its input itself, which torch.cond refuses (aliasing): "
                 "return a new tensor instead, e.g. x.clone()")
@@ -59,6 +66,13 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     if mistake:
         return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
+        row_peaks = x.abs().amax(dim=-1, keepdim=True)
+        per_row = [x / row_peaks, x / row_peaks.clamp(min=1)]  # every row scaled, or only the rows above 1
+        if x.shape[0] > 1 and got.shape == x.shape and any(torch.allclose(got, p, rtol=1e-5, atol=1e-6)
+                                                             for p in per_row):
+            return (f"{who} gives {values(got)} for the {label} input {values(x)}: it scales each row by that row's "
+                    f"own largest value, but the limiter divides the whole x by its one largest absolute value, "
+                    f"x.abs().max(), giving {values(want)}")
         if torch.equal(got, x) and x.max() <= 1 < x.abs().max():  # the only value beyond 1 is below -1
             return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value is "
                     f"{x.abs().max().item():g}: the condition must measure x's size in both directions, as "
@@ -97,7 +111,9 @@ def check_limiter_exports(model) -> bool:
             print(f"✘ torch.export fails: {type(error).__name__}: {short_message(error, 160)}")
         return False
     exported = program.module()
-    for label, x in LIMITER_INPUTS.items():
+    # the program was exported for the example's shape (no dynamic shapes in this exercise): it runs those inputs
+    same_shape = {label: x for label, x in LIMITER_INPUTS.items() if x.shape == example.shape}
+    for label, x in same_shape.items():
         mistake = _limiter_mistake(exported, label, x, "It exports, but the exported program")
         if mistake:
             print(f"✘ {mistake}")
@@ -111,9 +127,37 @@ def check_limiter_exports(model) -> bool:
               "exercise practises torch.cond: rewrite the `if` as "
               "torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
         return False
-    print(f"✔ Exported, and the program is right on all {len(LIMITER_INPUTS)} inputs, both regimes: the graph holds a "
-          "torch.cond, so both branches travel with the program and only one runs.")
+    conditions = _conditions(exported, same_shape)
+    if conditions is not None and all(len(set(seen)) == 1 for seen in conditions):
+        side = "True" if conditions[0][0] else "False"
+        print(f"✘ Right on every input, and it exports with torch.cond, but the condition is {side} on all "
+              f"{len(same_shape)} inputs, large and small alike: one branch does all the work and the other never runs. "
+              "Make the condition tell the two regimes apart: torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
+        return False
+    print(f"✔ Right on all {len(LIMITER_INPUTS)} inputs, and exported: the graph holds a torch.cond whose condition "
+          "picks one branch for the large inputs and the other for the small ones; both branches travel with the "
+          "program.")
     return True
+
+
+def _conditions(program_module, inputs):
+    """For each torch.cond in the exported graph, its condition's value on each input, in order; None if the graph
+    cannot be run node by node here (then that check is left out rather than guessed)."""
+    seen = {}
+
+    class Recorder(torch.fx.Interpreter):
+        def run_node(self, node):
+            if node.op == "call_function" and getattr(node.target, "__name__", "") == "cond":
+                condition = self.env[node.args[0]] if isinstance(node.args[0], torch.fx.Node) else node.args[0]
+                seen.setdefault(node.name, []).append(bool(condition))
+            return super().run_node(node)
+
+    try:
+        for x in inputs.values():
+            Recorder(program_module).run(x.clone())
+    except Exception:
+        return None
+    return list(seen.values()) or None
 
 
 class TemperedDigits(torch.nn.Module):

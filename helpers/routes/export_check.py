@@ -302,6 +302,10 @@ def torch_suggestion(text) -> str:
 
 def _export_hint(method, error) -> str:
     name = type(error).__name__
+    if "extract specialized integer" in str(error):  # int(t) or t.item() of a tensor used as a Python number
+        return ("Python takes a number out of a tensor (`int(t)`, `t.item()`) and uses it as a plain number, which "
+                "export cannot know ahead: pass it as a constructor argument, keep the computation in tensors, or use "
+                "method='script'")
     if name == "GuardOnDataDependentSymNode":
         return ("a Python decision on tensor values (an `if`, or a loop's condition): rewrite an `if` with "
                 "torch.cond (09) and a loop with tensor operations, or use method='script'")
