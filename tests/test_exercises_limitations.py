@@ -584,3 +584,296 @@ def test_last_mean_kept_only_in_training_mode_is_named(capsys):
     assert not H.check_standardize_scriptable(TrainingOnly)
     out = capsys.readouterr().out
     assert out.startswith("✘") and "in eval mode" in out and "✔" not in out, out
+
+
+# ---------------------------------------------------------------- eps: its annotation and its default
+
+def clip3(t: torch.Tensor) -> torch.Tensor:
+    return t.clamp(-3.0, 3.0)
+
+
+class EpsIntZero(StandardizeGood):  # `eps: int = 0`: eager PyTorch ignores the annotation, TorchScript does not
+    def forward(self, x, eps: int = 0):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsIntOne(StandardizeGood):
+    def forward(self, x, eps: int = 1):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsBool(StandardizeGood):
+    def forward(self, x, eps: bool = False):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsFloatZero(StandardizeGood):
+    def forward(self, x, eps: float = 0.0):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsFloatSmall(StandardizeGood):
+    def forward(self, x, eps: float = 1e-6):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsNoDefault(StandardizeGood):
+    def forward(self, x, eps: float):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsIntFloatDefault(StandardizeGood):  # refused by torch.jit.script itself
+    def forward(self, x, eps: int = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsOptionalUnrefined(StandardizeGood):
+    def forward(self, x, eps: Optional[float] = None):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsOptionalZero(StandardizeGood):  # None stands for 0.0, not for the original's 1e-5
+    def forward(self, x, eps: Optional[float] = None):
+        if eps is None:
+            eps = 0.0
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsOptionalRight(EpsOptionalZero):  # a fair answer: None stands for 1e-5
+    def forward(self, x, eps: Optional[float] = None):
+        if eps is None:
+            eps = 1e-5
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class EpsUnderTheRoot(StandardizeGood):  # another formula: eps under the square root of the variance
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / torch.sqrt(x.var(dim=-1, keepdim=True) + eps))
+
+
+def test_torch_really_refuses_a_float_for_an_int_eps_and_turns_it_into_true_for_a_bool():
+    """What the feedback says happens, on this torch; eager PyTorch takes 0.5 either way."""
+    x = torch.linspace(-1.0, 1.0, 8).reshape(2, 4)
+    with pytest.raises(RuntimeError, match="Expected a value of type 'int' for argument 'eps'"):
+        torch.jit.script(EpsIntZero())(x, eps=0.5)
+    as_bool = torch.jit.script(EpsBool())
+    assert torch.equal(as_bool(x, eps=0.5), as_bool(x, eps=True))
+    assert torch.equal(EpsIntZero()(x, eps=0.5), SOL06.Standardize()(x, eps=0.5))
+
+
+def test_the_nearly_equal_row_shows_another_default_for_eps():
+    from helpers.exercises import ex06_limitations as ex06
+    x = dict((label, x) for label, x, _ in ex06._STANDARDIZE_CASES)[ex06._NEARLY_EQUAL]
+    want = SOL06.Standardize()(x)
+    for other in (0.0, 1e-6):
+        assert not torch.allclose(SOL06.Standardize()(x, eps=other), want, atol=1e-6)
+
+
+@pytest.mark.parametrize("model, present, absent", [
+    (EpsIntZero, ["`eps` is annotated `int`", "refuses a float", "Expected a value of type 'int' for argument 'eps'",
+                  "Its default, 0, also differs from the original's 1e-5", "`eps: float = 1e-5`"],
+     ["Keep `eps` as an argument", "result changed"]),
+    (EpsIntOne, ["`eps` is annotated `int`", "Its default, 1, also differs"], ["keep the maths"]),
+    (EpsBool, ["`eps` is annotated `bool`", "turns eps=0.5 into a bool, True", "Its default, False"],
+     ["keep the maths"]),
+    (EpsFloatZero, ["the default of `eps` is 0.0, where the original's is 1e-5"], []),
+    (EpsFloatSmall, ["the default of `eps` is 1e-06"], []),
+    (EpsNoDefault, ["`eps` has no default", "`eps: float = 1e-5`"], ["Keep `eps` as an argument"]),
+    (EpsIntFloatDefault, ["still fails", "1e-5 is a float", "`eps: float = 1e-5`"], ["points at"]),
+    (EpsOptionalUnrefined, ["still fails", "Optional[float]", "`if eps is None: eps = 1e-5`"], ["points at"]),
+    (EpsOptionalZero, ["a row of nearly equal values", "without eps=..., add 1e-5"], []),
+    (EpsUnderTheRoot, ["the result changed on a row of nearly equal values", "keep the maths"], ["add 1e-5"]),
+])
+def test_standardize_names_what_is_wrong_with_eps(capsys, model, present, absent):
+    assert not H.check_standardize_scriptable(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert all(words in out for words in present) and not any(words in out for words in absent), out
+
+
+def test_standardize_accepts_an_optional_eps_that_stands_for_the_default(capsys):
+    assert H.check_standardize_scriptable(EpsOptionalRight)
+    assert capsys.readouterr().out.startswith("✔")
+
+
+# ---------------------------------------------------------------- the peak: types TorchScript keeps, and the division
+
+class PeakItem(PeakInPlace):
+    def forward(self, x):
+        self.peak = max(self.peak, x.abs().max().item())
+        return x / self.peak
+
+
+class PeakTensorIntoFloat(PeakInPlace):
+    def forward(self, x):
+        self.peak = torch.max(torch.tensor(self.peak), x.abs().max())
+        return x / self.peak
+
+
+class PeakBufferGivenFloat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("peak", torch.tensor(0.0))
+
+    def forward(self, x):
+        self.peak = max(float(self.peak), float(x.abs().max()))
+        return x / self.peak
+
+
+class PeakInClassBody(nn.Module):
+    peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()))
+        return x / self.peak
+
+
+class PeakDividesFirst(PeakInPlace):  # divides by the peak from before the call, then updates it
+    def forward(self, x):
+        out = x / max(self.peak, 1e-12)
+        self.peak = max(self.peak, float(x.abs().max()))
+        return out
+
+
+@pytest.mark.parametrize("model, present", [
+    (PeakItem, ["`.item()` as a number", "float(x.abs().max())"]),
+    (PeakTensorIntoFloat, ["starts as a float", "not a Tensor"]),
+    (PeakBufferGivenFloat, ["starts as a Tensor", "torch.maximum"]),
+    (PeakInClassBody, ["`__init__`", "`self.peak = 0.0`"]),
+    (PeakDividesFirst, ["`self.peak` is right after the call (2)", "then return `x / self.peak`"]),
+])
+def test_running_peak_names_the_real_mistake(capsys, model, present):
+    assert not H.check_running_peak(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert all(words in out for words in present) and "global" not in out, out
+
+
+# ---------------------------------------------------------------- the debug helper: name the part that changed
+
+def _counted(self, x: torch.Tensor) -> int:
+    return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperGuardInHelper(ClipperAsGiven):  # forward as given; the helper hides its NumPy from the compiler
+    def count_outside(self, x: torch.Tensor) -> int:
+        if torch.jit.is_scripting():
+            return 0
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperCallDropped(ClipperAsGiven):  # the helper as given, decorated; forward no longer calls it
+    def forward(self, x):
+        return x.clamp(-1.0, 1.0)
+
+    count_outside = torch.jit.unused(_counted)
+
+
+class ClipperDebugDropped(ClipperAsGiven):  # forward and helper as they should be; __init__ forgets debug
+    def __init__(self, debug: bool = False):
+        super().__init__()
+        self.debug = False
+        self.outside = 0
+
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperStartsAtOne(ClipperDebugDropped):
+    def __init__(self, debug: bool = False):
+        super().__init__()
+        self.debug = debug
+        self.outside = 1
+
+
+class ClipperAssigns(ClipperDebugDropped):  # `=` for `+=`: one call counts 2, the next replaces the count
+    def __init__(self, debug: bool = False):
+        super().__init__()
+        self.debug = debug
+
+    def forward(self, x):
+        if self.debug:
+            self.outside = self.count_outside(x)
+        return x.clamp(-1.0, 1.0)
+
+
+class ClipperReturnsMask(ClipperAsGiven):  # the sum left out: `outside` becomes an array
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return np.abs(x.numpy()) > 1
+
+
+@pytest.mark.parametrize("model, present, absent", [
+    (ClipperGuardInHelper, ["`count_outside` skips the count when scripted", "Keep the helper's body as it was",
+                            "@torch.jit.unused"], ["call the helper as the original does", "forward skips"]),
+    (ClipperGuardedUnused, ["forward skips the call", "Drop the guard", "already carries @torch.jit.unused"],
+     ["decorate the helper"]),
+    (ClipperCallDropped, ["`outside` is 0", "`count_outside` alone counts 2", "lost in forward",
+                          "`if self.debug: self.outside += self.count_outside(x)`"], ["helper's body"]),
+    (ClipperDebugDropped, ["`self.debug` = False", "keep `self.debug = debug` in `__init__`"], ["helper's body"]),
+    (ClipperStartsAtOne, ["`outside` starts at 1", "start it at 0 in `__init__`"], ["helper's body"]),
+    (ClipperAssigns, ["after a second call `outside` is 2, not 4"], ["✔"]),
+    (ClipperReturnsMask, ["`count_outside` alone returns [True, False", "not 2", "keep the helper's body as it was"], []),
+])
+def test_debug_helper_hint_names_the_part_that_changed(capsys, model, present, absent):
+    assert not H.check_saveable_debug_helper(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert all(words in out for words in present), out
+    assert not any(words.lower() in out.lower() for words in absent), out
+
+
+class ClipperExported(ClipperAsGiven):
+    @torch.jit.export
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperUnusedFString(ClipperAsGiven):  # the helper is right; forward has another construct TorchScript refuses
+    def forward(self, x):
+        if self.debug:
+            self.outside += self.count_outside(x)
+        print(f"{x.sum():.2f}")
+        return x.clamp(-1.0, 1.0)
+
+    count_outside = torch.jit.unused(_counted)
+
+
+class ClipperFloatCount(ClipperAsGiven):  # outside started as 0.0, the helper left unannotated
+    def __init__(self, debug: bool = False):
+        super().__init__(debug)
+        self.outside = 0.0
+
+    @torch.jit.unused
+    def count_outside(self, x):
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperTorchTensorCount(ClipperAsGiven):  # no decorator, the count in torch, but a Tensor returned
+    def count_outside(self, x: torch.Tensor):
+        return (x.abs() > 1).sum()
+
+
+@pytest.mark.parametrize("model, present, absent", [
+    (ClipperExported, ["@torch.jit.export", "@torch.jit.unused"], ["Decorate the helper that"]),
+    (ClipperUnusedFString, ["Don't support formatting"], ["-> int", "annotat"]),
+    (ClipperFloatCount, ["Expected float but got Tensor", "-> float`"], ["is an int", "-> int"]),
+    (ClipperTorchTensorCount, ["compiled as it is, returns a Tensor", "`int(...)`"], ["decorated helper"]),
+])
+def test_debug_helper_script_hints_say_only_what_is_so(capsys, model, present, absent):
+    assert not H.check_saveable_debug_helper(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ torch.jit.script still fails") and out.count("\n") == 1, out
+    assert all(words in out for words in present) and not any(words in out for words in absent), out

@@ -1,7 +1,14 @@
 """The 05 exercise checkers accept the worked solutions and explain wrong answers."""
+import functools
 import json
+import pickle
+import sys
 
+import pytest
 import torch
+import torch as t
+from torch import load
+from torch.serialization import load as serialization_load
 
 import helpers as H
 
@@ -333,3 +340,85 @@ def test_other_payload_is_real_and_shares_no_name_with_the_first(tmp_path):
     finally:
         if "ran" in _Tripwire.__dict__:
             del _Tripwire.ran
+
+
+# ---------------------------------------------------------------- torch.load under another name
+
+# Names bound when this module was imported, as a learner's `from torch import load` cell binds them: before the checker
+# runs, so the checker cannot swap them for anything of its own.
+_unsafe_load = functools.partial(torch.load, weights_only=False)
+
+
+def _falls_back_with(loader):
+    def load_weights(path):
+        try:
+            state = loader(path, weights_only=True)
+        except Exception:
+            state = loader(path, weights_only=False)["weights"]
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+    return load_weights
+
+
+def _from_import_trusting(path):
+    model = H.DigitsCNN()
+    model.load_state_dict(load(path, weights_only=False))
+    return model
+
+
+def _alias_trusting(path):
+    model = H.DigitsCNN()
+    model.load_state_dict(t.load(path, weights_only=False))
+    return model
+
+
+def _partial_trusting(path):
+    model = H.DigitsCNN()
+    model.load_state_dict(_unsafe_load(path))
+    return model
+
+
+@pytest.mark.parametrize("loader", [load, t.load, serialization_load], ids=["from torch import load", "t.load",
+                                                                             "torch.serialization.load"])
+def test_safe_loader_names_a_fallback_under_any_name(capsys, loader):
+    assert not H.check_safe_weights_loader(_falls_back_with(loader))
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "refused the file" in out and "Drop the fallback" in out, out
+    assert "weights_only=False" in out and "use torch.load(path, weights_only=True)" not in out, out
+
+
+@pytest.mark.parametrize("load_weights", [_from_import_trusting, _alias_trusting, _partial_trusting])
+def test_safe_loader_names_an_unsafe_load_under_any_name(capsys, load_weights):
+    assert not H.check_safe_weights_loader(load_weights)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "loaded it with torch.load(..., weights_only=False)" in out, out
+
+
+def test_safe_loader_names_a_fallback_through_pickle_module(capsys):
+    def falls_back(path):  # no weights_only at all: a pickle_module turns it off
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            state = torch.load(path, pickle_module=pickle)["weights"]
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    assert not H.check_safe_weights_loader(falls_back)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "Drop the fallback" in out and "pickle_module" in out, out
+    assert "weights_only=False" not in out and "use torch.load(path, weights_only=True)" not in out, out
+
+
+def test_safe_loader_hands_tracing_back():
+    def tracer(frame, event, arg):
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        assert H.check_safe_weights_loader(_falls_back_with(load)) is False
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)

@@ -4,10 +4,11 @@ Each checker prints one line starting with ✔ or ✘ that says what is right or
 and returns True or False.
 """
 import contextlib
-import functools
 import json
+import os
 import re
 import pathlib
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -174,44 +175,77 @@ class OtherPayload:
         return (setattr, (_Tripwire, "ran", self.token))  # builtins.setattr: harmless, and visible afterwards
 
 
+class _Load:
+    """One torch.load call: ``passed`` is the weights_only the caller wrote (None when left out), ``unsafe`` whether
+    the load ran with weights_only off, ``pickle_module`` whether one was given, ``error`` what it raised (or None)."""
+
+    def __init__(self, passed, pickle_module):
+        self.passed, self.pickle_module = passed, pickle_module
+        self.unsafe, self.error = passed is False, None
+
+
 @contextlib.contextmanager
 def _recorded_loads():
-    """Record each torch.load call made inside, as ``(weights_only, error)``: the function is wrapped, not changed.
+    """Record each torch.load call made inside, as a ``_Load``, in the order the calls began.
 
-    ``weights_only`` is what the caller passed (None when left out); ``error`` is the exception it raised, or None.
+    The calls are seen by their code, not by the name ``torch.load``: a learner's ``from torch import load``,
+    ``import torch as t``, ``torch.serialization.load`` or a ``functools.partial`` of it all bound the function
+    before the checker ran, and a replaced ``torch.load`` attribute would miss every one of them.
     """
-    calls, original = [], torch.load
+    calls, code = [], torch.serialization.load.__code__
 
-    @functools.wraps(original)
-    def load(*args, **kwargs):
-        try:
-            result = original(*args, **kwargs)
-        except Exception as error:
-            calls.append((kwargs.get("weights_only"), error))
-            raise
-        calls.append((kwargs.get("weights_only"), None))
-        return result
+    def on_call(frame, event, arg):
+        if frame.f_code is not code:
+            return None  # every other function runs untraced
+        call = _Load(frame.f_locals.get("weights_only"), frame.f_locals.get("pickle_module") is not None)
+        calls.append(call)
+        raised = []
 
-    torch.load = torch.serialization.load = load
+        def in_load(frame, event, arg):
+            if event == "exception":
+                raised[:] = [arg[1]]
+            elif event == "return":
+                # torch.load sets weights_only itself when it is left out (off with a pickle_module): read what it ran
+                call.unsafe = frame.f_locals.get("weights_only") is False or call.passed is False
+                # A frame left by an exception "returns" None, and torch.load of the checker's files never returns
+                # None (they hold a dict): so None after an exception means the last exception left torch.load.
+                call.error = raised[0] if raised and arg is None else None
+            return in_load
+        return in_load
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
     try:
         yield calls
     finally:
-        torch.load = torch.serialization.load = original
+        sys.settrace(previous)  # hand tracing back (a debugger may have been using it)
+
+
+def _unsafe_words(call) -> str:
+    """How the learner's words turned weights_only off for ``call``."""
+    if call.passed is False:
+        return "torch.load(..., weights_only=False)"
+    if call.pickle_module:
+        return "torch.load(..., pickle_module=...) without weights_only, which turns weights_only off"
+    if os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in ("1", "y", "yes", "true"):
+        return "torch.load without weights_only, which TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (set here) turns off"
+    return "torch.load with weights_only off"
 
 
 def _how_it_ran(calls) -> str:
     """What the recorded torch.load calls show about the load that ran the payload ('' when they show nothing)."""
-    unsafe = [i for i, (weights_only, _) in enumerate(calls) if weights_only is False]
+    unsafe = [i for i, call in enumerate(calls) if call.unsafe]
     if not unsafe:
         return ""
-    refusals = [weights_only for weights_only, error in calls[:unsafe[0]] if weights_only is not False and error]
+    words = _unsafe_words(calls[unsafe[0]])
+    refusals = [call for call in calls[:unsafe[0]] if not call.unsafe and call.error]
     if refusals:
-        safe = "weights_only=True" if refusals[0] else "weights_only=True, the default"
+        safe = "weights_only=True" if refusals[0].passed else "weights_only=True, the default"
         return (f"your function's first torch.load ({safe}) refused the file, then it loaded the file again with "
-                "weights_only=False, and that second load ran the code. Drop the fallback: let the refusal raise, "
+                f"{words}, and that second load ran the code. Drop the fallback: let the refusal raise, "
                 "so the caller knows the file was refused.")
-    return ("your function loaded it with torch.load(..., weights_only=False), which runs whatever the file "
-            "asks. Use weights_only=True, which refuses anything but tensors and plain data.")
+    return (f"your function loaded it with {words}: such a load runs whatever the file asks. Use "
+            "weights_only=True, which refuses anything but tensors and plain data.")
 
 
 def _not_a_model(returned) -> str:

@@ -7,13 +7,14 @@ returns True or False. A wrong answer never raises: the notebook keeps running.
 import copy
 import inspect
 import io
+import math
 import re
 
 import torch
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
-from ..course.guards import model_instance
+from ..course.guards import model_instance, with_article
 from ..tools.gallery import script_error_line
 from ._common import on_copies, tensor_answer, values
 
@@ -74,12 +75,16 @@ def _standardize(x, eps=1e-5):
     return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0), mean
 
 
-# Outliers on both sides, so that a clip on one side only shows; eps=0.5 so that a dropped eps shows.
+# Outliers on both sides, so that a clip on one side only shows; eps=0.5 so that a dropped eps shows. In the row of
+# nearly equal values the standard deviation (about 1.6e-5) is as small as eps itself, so another default for eps
+# (0, 1e-6) changes the result there; on the other rows it changes it by less than the comparison sees.
+_NEARLY_EQUAL = "a row of nearly equal values"
 _STANDARDIZE_CASES = [
     ("a 3x5 batch", torch.linspace(-4.0, 6.0, 15).reshape(3, 5), {}),
     ("a row with a large outlier", torch.cat([torch.linspace(-0.5, 0.5, 19), torch.tensor([10.0])]).reshape(1, 20), {}),
     ("a row with a negative outlier", torch.cat([torch.linspace(-0.5, 0.5, 19), torch.tensor([-10.0])]).reshape(1, 20),
      {}),
+    (_NEARLY_EQUAL, torch.linspace(-2e-5, 2e-5, 5).reshape(1, 5), {}),
     ("eps=0.5", torch.linspace(-1.0, 1.0, 8).reshape(2, 4), {"eps": 0.5}),
 ]
 
@@ -163,14 +168,66 @@ def _takes_eps(scripted) -> bool:
         return True
 
 
+def _eps_mistake(scripted) -> str:
+    """What is wrong with the compiled ``eps`` argument's type or default ("" when nothing shows there).
+
+    Eager PyTorch ignores annotations, but TorchScript holds the scripted forward to them: ``eps: int`` refuses
+    eps=0.5 and ``eps: bool`` turns it into True, so the annotation, not the maths, is what the learner must change.
+    A default other than 1e-5 changes the result only where the rows vary as little as eps, so it is named here.
+    """
+    try:
+        eps = next((a for a in scripted.forward.schema.arguments if a.name == "eps"), None)
+    except (AttributeError, RuntimeError):  # no schema to read: the calls below say what is wrong
+        return ""
+    if eps is None:  # said by the check of the eps=0.5 case, with the signature TorchScript compiled
+        return ""
+    kind = str(eps.type)
+    default = eps.default_value if eps.has_default_value() else None
+    other_default = isinstance(default, (int, float)) and not math.isclose(default, 1e-5, rel_tol=1e-6)
+    if kind not in ("float", "Optional[float]"):
+        x = next(x for _, x, kwargs in _STANDARDIZE_CASES if "eps" in kwargs)
+        try:  # on a copy: the cases after this one judge last_mean from its first value
+            probe = copy.deepcopy(scripted)
+        except Exception:  # a model that cannot be copied is probed itself
+            probe = scripted
+        try:
+            got = probe(x.clone(), eps=0.5)
+        except Exception as error:  # what the annotation does to a float: say it with TorchScript's words
+            if "argument 'eps'" not in str(error):
+                return ""  # another failure: the cases show it
+            what = f"refuses a float: called with eps=0.5, it raises {as_sentence(script_error_line(error))}"
+        else:
+            if kind != "bool" or _same_tensor(got, _standardize(x, eps=0.5)[0]):
+                return ""  # a type that takes 0.5 as it is (or a result the cases judge)
+            what = "turns eps=0.5 into a bool, True, and the result changes."
+        also = f" Its default, {default!r}, also differs from the original's 1e-5." if other_default else ""
+        return (f"`eps` is annotated `{kind}`, and TorchScript holds the scripted forward to its annotations (eager "
+                f"PyTorch ignores them): the scripted model {what}{also} Annotate it as a float: "
+                "`eps: float = 1e-5`.")
+    if not eps.has_default_value():
+        return ("`eps` has no default, so the scripted model cannot be called without eps=...: give it the "
+                "original's default, `eps: float = 1e-5`.")
+    if other_default:
+        return (f"the default of `eps` is {default!r}, where the original's is 1e-5: a call without eps=... gives "
+                "other results wherever the rows vary as little as eps (a standard deviation near 1e-5). "
+                "Write `eps: float = 1e-5`.")
+    return ""
+
+
 def check_standardize_scriptable(model) -> bool:
     """06 exercise 1: ``Standardize`` scripts, gives the same result, takes ``eps=...`` and keeps ``last_mean``."""
     model = _answer(model, "check_standardize_scriptable")
     if model is None:
         return False
     scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.",
-                           hints={"Wrong type for attribute assignment": _attribute_type_hint})
+                           hints={"Wrong type for attribute assignment": _attribute_type_hint,
+                                  'on parameter "eps"': _EPS_DEFAULT_TYPE,
+                                  "found type 'Optional[float]'": _optional_eps_hint})
     if scripted is None or not _compiled_forward(model, scripted):
+        return False
+    eps_mistake = _eps_mistake(scripted)
+    if eps_mistake:
+        print(f"✘ Scripts, but {eps_mistake}")
         return False
     initial = getattr(scripted, "last_mean", None)
     if isinstance(initial, torch.Tensor):
@@ -193,8 +250,10 @@ def check_standardize_scriptable(model) -> bool:
         if not _same_tensor(got, want):
             low, high = float(want.min()), float(want.max())
             clip = (" The original clips on both sides, to [-3, 3]." if low <= -3.0 or high >= 3.0 else "")
+            small = (" There the standard deviation is as small as eps, so eps matters: without eps=..., add 1e-5, "
+                     "as the original does." if label == _NEARLY_EQUAL and _right_with_eps(scripted, x) else "")
             print(f"✘ Scripts, but the result changed on {label}: keep the maths of Standardize as it is "
-                  f"and change only what TorchScript rejects.{clip}")
+                  f"and change only what TorchScript rejects.{clip}{small}")
             return False
         wrong = _wrong_mean(getattr(scripted, "last_mean", None), mean, initial, earlier)
         if wrong:
@@ -218,6 +277,14 @@ def check_standardize_scriptable(model) -> bool:
     return True
 
 
+def _right_with_eps(scripted, x) -> bool:
+    """True if ``scripted`` gives the original's result on ``x`` when eps=1e-5 is passed: then its default is wrong."""
+    try:
+        return _same_tensor(scripted(x.clone(), eps=1e-5), _standardize(x)[0])
+    except Exception:  # it cannot take eps=1e-5: the maths, not the default, is what to look at
+        return False
+
+
 def _signature(scripted) -> str:
     """``forward(x)``: the compiled forward's arguments, without ``self`` and types."""
     names = [a.name for a in scripted.forward.schema.arguments if a.name != "self"]
@@ -226,8 +293,21 @@ def _signature(scripted) -> str:
 
 def _call_error(error) -> str:
     """The one line to show for a failed call, with a hint when ``eps`` is the cause."""
-    hint = " Keep `eps` as an argument: `eps: float = 1e-5`." if "eps" in str(error) else ""
+    hint = " Write `eps` as the original takes it: `eps: float = 1e-5`." if "eps" in str(error) else ""
     return as_sentence(script_error_line(error)) + hint
+
+
+# TorchScript checks a default against the annotation, and types an argument without one as a Tensor
+_EPS_DEFAULT_TYPE = ("The default 1e-5 is a float, and TorchScript checks it against the annotation (a missing one "
+                     "means Tensor): write `eps: float = 1e-5`.")
+
+
+def _optional_eps_hint(error) -> str:
+    """For an ``Optional[float]`` added to a tensor: TorchScript wants the None case handled first."""
+    if "eps" not in str(error):
+        return "Fix the construct the message points at, then run this cell again."
+    return ("`eps` is an Optional[float], and TorchScript adds only a number to a tensor: write `eps: float = 1e-5`, "
+            "or replace None first, `if eps is None: eps = 1e-5`.")
 
 
 # ---------------------------------------------------------------- exercise 2: state without globals
@@ -261,7 +341,31 @@ def _peak_hint(got, call, kept) -> str:
     signed = max(0.0, *(float(i.max()) for i in inputs))
     if signed and _same_tensor(got, x / signed):
         return "It divides by the largest signed value: the peak is the largest absolute value, `x.abs().max()`."
+    if kept == max(float(i.abs().max()) for i in inputs):
+        return (f"`self.peak` is right after the call ({kept:g}), but forward did not divide by it: update "
+                "`self.peak` first, then return `x / self.peak`.")
     return "Keep the largest absolute value seen over all calls: `max(self.peak, float(x.abs().max()))`."
+
+
+def _peak_type_hint(error) -> str:
+    """For "Wrong type for attribute assignment": the peak is already on the model, its values' types disagree."""
+    found = re.search(r"Expected ([\w\[\]]+) but got ([\w\[\]]+)", str(error))
+    kept, given = found.groups() if found else ("", "")
+    name = _assigned_attribute(error) or "peak"
+    if (kept, given) == ("int", "float"):
+        return f"TorchScript gives `self.{name}` the type of its value in `__init__`, and 0 is an int: start it at 0.0."
+    if kept == "float" and given == "number":  # what .item() gives in TorchScript: a Scalar of unknown kind
+        what = "`.item()`" if ".item()" in str(error) else "the value assigned"
+        return (f"`self.{name}` is a float, and TorchScript types {what} as a number, not a float: "
+                "convert with `float(x.abs().max())`.")
+    if kept == "float" and given == "Tensor":
+        return (f"`self.{name}` starts as a float, so TorchScript keeps it a float: assign a float, "
+                f"`self.{name} = max(self.{name}, float(x.abs().max()))`, not a Tensor.")
+    if kept == "Tensor":
+        return (f"`self.{name}` starts as a Tensor, so TorchScript keeps it a Tensor: assign a Tensor, "
+                f"`torch.maximum(self.{name}, x.abs().max())`, or start it as a float, `self.{name} = 0.0`.")
+    return (f"TorchScript gives `self.{name}` the type of its value in `__init__`: assign it values of that type, "
+            f"or start it as a float, `self.{name} = 0.0`.")
 
 
 def _peak_calls(scripted, mode) -> bool:
@@ -305,8 +409,9 @@ def check_running_peak(model) -> bool:
     if model is None:
         return False
     scripted = _try_script(model, "Keep the peak on the model (`self.peak`), not in a global.", hints={
-        "Expected int but got float": "TorchScript gives `self.peak` the type of its value in `__init__`, "
-                                      "and 0 is an int: start it at 0.0."})
+        "Wrong type for attribute assignment": _peak_type_hint,
+        "has no attribute 'peak'": "TorchScript knows the attributes that `__init__` sets on the model (not those "
+                                   "of the class body): create it there, `self.peak = 0.0`."})
     if scripted is None or not _compiled_forward(model, scripted):
         return False
     if _peak_value(scripted) is None:
@@ -360,14 +465,17 @@ def check_saveable_debug_helper(model_class) -> bool:
     model = _answer(model_class, "check_saveable_debug_helper", debug=False)
     if model is None:
         return False
-    decorated = _MODIFIERS.get(getattr(getattr(model_class, "count_outside", None), "_torchscript_modifier", None))
-    hint = ("Decorate the helper that TorchScript cannot compile." if decorated is None else
-            f"The helper already carries {decorated}, so TorchScript now checks forward against its annotations: "
-            "`self.outside` is an int, so `count_outside` must be annotated `-> int`.")
+    modifier = getattr(getattr(model_class, "count_outside", None), "_torchscript_modifier", None)
+    decorated = _MODIFIERS.get(modifier)
+    if modifier == torch._jit_internal.FunctionModifiers.EXPORT:
+        hint = ("The helper carries @torch.jit.export, which asks TorchScript to compile its body, NumPy and all: "
+                "use @torch.jit.unused, which leaves the body out.")
+    elif decorated is None:
+        hint = "Decorate the helper that TorchScript cannot compile."
+    else:
+        hint = "Fix the construct the message points at, then run this cell again."
     scripted = _try_script(model, hint, hints={
-        "Expected int but got Tensor": "TorchScript does not compile a decorated helper's body, so it trusts "
-                                       "the helper's signature, and without annotations it assumes Tensors in "
-                                       "and out. Annotate it: `(self, x: torch.Tensor) -> int`."})
+        "Wrong type for attribute assignment": lambda error: _count_type_hint(error, decorated)})
     if scripted is None or not _compiled_forward(model, scripted):
         return False
     try:
@@ -397,20 +505,33 @@ def check_saveable_debug_helper(model_class) -> bool:
     debugging = _answer(model_class, "check_saveable_debug_helper", debug=True)
     if debugging is None:
         return False
+    start = getattr(debugging, "outside", None)
     try:
         _, changed = on_copies(debugging, _CLIPPER_X)
     except Exception as error:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` fails: "
-              f"{as_sentence(script_error_line(error))} Keep the helper's body as it was.")
+              f"{as_sentence(script_error_line(error))} {_count_mistake(model_class, debugging, start)}")
         return False
     if changed:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` changes its input "
               "in place: compute a new tensor, `x.clamp(-1.0, 1.0)`, as the original does.")
         return False
-    if getattr(debugging, "outside", None) != 2:
+    if _as_count(getattr(debugging, "outside", None)) != 2:
         print(f"✘ It scripts and saves, but in eager PyTorch `{model_class.__name__}(debug=True)` should count the "
-              f"2 values of {values(_CLIPPER_X)} outside [-1, 1]; `outside` is {getattr(debugging, 'outside', None)}. "
-              "Keep the helper's body as it was.")
+              f"2 values of {values(_CLIPPER_X)} outside [-1, 1]; `outside` is "
+              f"{_shown(getattr(debugging, 'outside', None))}. {_count_mistake(model_class, debugging, start)}")
+        return False
+    try:  # `outside` counts over calls: a second call must add to it, not replace it
+        on_copies(debugging, _CLIPPER_X)
+        twice = getattr(debugging, "outside", None)
+    except Exception as error:
+        print(f"✘ It scripts and saves, but in eager PyTorch a second call of `{model_class.__name__}(debug=True)` "
+              f"fails: {as_sentence(script_error_line(error))}")
+        return False
+    if _as_count(twice) != 4:
+        print(f"✘ It scripts and saves, and in eager PyTorch `{model_class.__name__}(debug=True)` counts 2 on one "
+              f"call, but after a second call `outside` is {_shown(twice)}, not 4: the count should add up over "
+              "calls, as the original's `self.outside += self.count_outside(x)` does.")
         return False
     how = _how_the_helper_was_handled(model_class, scripted)
     if how is None:
@@ -418,6 +539,67 @@ def check_saveable_debug_helper(model_class) -> bool:
     print(f"✔ Right: {how + ' ' if how else ''}The model scripts, saves, loads and clamps, "
           "and in eager PyTorch it still counts.")
     return True
+
+
+def _count_type_hint(error, decorated) -> str:
+    """For "Wrong type for attribute assignment" on ``self.outside += self.count_outside(x)``: the helper's return
+    type and the attribute's type disagree; what TorchScript takes the return type from depends on the decorator."""
+    found = re.search(r"Expected ([\w\[\]]+) but got ([\w\[\]]+)", str(error))
+    kept, given = found.groups() if found else ("", "")
+    if not kept:
+        return "TorchScript gives `self.outside` the type of its value in `__init__`: add values of that type."
+    if decorated is None:  # the body is compiled: its own return value is what TorchScript typed
+        return (f"`self.outside` is {with_article(kept)}, and `count_outside`, compiled as it is, returns "
+                f"{with_article(given)}: return {with_article(kept)}, e.g. `{kept}(...)` around the count.")
+    if given == "Tensor":
+        return (f"TorchScript does not compile a decorated helper's body, so it trusts the helper's signature, and "
+                f"without annotations it assumes Tensors in and out. Annotate it: "
+                f"`(self, x: torch.Tensor) -> {kept}`.")
+    return (f"The helper already carries {decorated}, so TorchScript now checks forward against its annotations: "
+            f"`self.outside` is {with_article(kept)}, so `count_outside` must be annotated `-> {kept}`.")
+
+
+def _shown(value) -> str:
+    """``value`` for a message: a tensor's or a NumPy array's values as a list, anything else as its repr."""
+    if isinstance(value, torch.Tensor):
+        return values(value)
+    if hasattr(value, "tolist") and hasattr(value, "shape"):  # a NumPy array or number, without NumPy's repr
+        return repr(value.tolist())
+    return repr(value)
+
+
+def _as_count(value):
+    """``value`` as a float when it is one number (Python, NumPy, or a one-value tensor), else None."""
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):  # several values, or no number at all
+        return None
+
+
+def _count_mistake(model_class, model, start) -> str:
+    """Which part of the class to change when an eager ``debug=True`` model does not count 2: the one that differs
+    from the original. ``start`` is its ``outside`` before the call. The helper is called alone: if it counts 2,
+    the count is lost in forward, and the hint must not send the learner back to a helper they left as it was."""
+    if _as_count(start) != 0:
+        return f"`outside` starts at {_shown(start)}: start it at 0 in `__init__`, as the original does."
+    if vars(model).get("debug") is False:
+        return (f"`{model_class.__name__}(debug=True)` has `self.debug` = {model.debug!r}, so forward never counts: "
+                "keep `self.debug = debug` in `__init__`, as the original does.")
+    helper = getattr(model_class, "count_outside", None)
+    if not callable(helper):
+        return "It has no `count_outside` any more: keep the helper, with its body as it was."
+    try:
+        alone = helper(model, _CLIPPER_X.clone())
+    except Exception as error:
+        return (f"`count_outside` alone fails on x = {values(_CLIPPER_X)}: {as_sentence(script_error_line(error))} "
+                "Keep the helper's body as it was.")
+    if _as_count(alone) != 2:
+        return (f"`count_outside` alone returns {_shown(alone)} for x = {values(_CLIPPER_X)}, not 2: keep the "
+                "helper's body as it was.")
+    return ("`count_outside` alone counts 2, so the count is lost in forward: keep its "
+            "`if self.debug: self.outside += self.count_outside(x)` as the original has it.")
 
 
 def _scripted_debug_count(model_class):
@@ -441,13 +623,29 @@ def _how_the_helper_was_handled(model_class, scripted):
     helper = getattr(model_class, "count_outside", None)
     modifier = getattr(helper, "_torchscript_modifier", None)
     outside, error = _scripted_debug_count(model_class)
-    if error is None and outside != 2:
-        guard = "is_scripting" in _source(getattr(model_class, "forward", None))
-        skipped = " (forward skips the call when scripted, `torch.jit.is_scripting()`)" if guard else ""
+    if error is None and _as_count(outside) != 2:
+        # Name the guard where the learner put it: the other part is as the original has it
+        in_forward = "is_scripting" in _source(getattr(model_class, "forward", None))
+        in_helper = "is_scripting" in _source(helper)
+        unused = modifier == torch._jit_internal.FunctionModifiers.UNUSED
+        decorate = ("it already carries @torch.jit.unused, which is all it needs" if unused else
+                    "decorate the helper with @torch.jit.unused")
+        if in_forward and in_helper:
+            why, fix = ("forward and `count_outside` both skip the count when scripted, `torch.jit.is_scripting()`",
+                        f"Drop both guards, so that forward calls the helper and the helper counts; {decorate}")
+        elif in_helper:
+            why, fix = ("`count_outside` skips the count when scripted, `torch.jit.is_scripting()` in its body",
+                        f"Keep the helper's body as it was, and {decorate}")
+        elif in_forward:
+            why, fix = ("forward skips the call when scripted, `torch.jit.is_scripting()`",
+                        f"Drop the guard and call the helper as the original does; {decorate}")
+        else:
+            why, fix = ("", "Keep forward's call and the helper's body as the original has them, and decorate the "
+                            "helper with @torch.jit.unused")
         print(f"✘ It scripts and saves, but a scripted `{model_class.__name__}(debug=True)` runs without a word and "
-              f"leaves `outside` at {outside}{skipped}, where eager PyTorch counts 2. Call the helper as the "
-              "original does and decorate it with @torch.jit.unused: the deployed model still never counts, and a "
-              "scripted model that reaches the helper raises instead of skipping the count.")
+              f"leaves `outside` at {_shown(outside)}, where eager PyTorch counts 2{f' ({why})' if why else ''}. "
+              f"{fix}: the deployed model still never counts, and a scripted model that reaches the helper raises "
+              "instead of skipping the count.")
         return None
     if modifier == torch._jit_internal.FunctionModifiers.UNUSED:
         return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
