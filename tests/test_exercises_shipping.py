@@ -1,4 +1,5 @@
 """The 10 exercise checkers accept the worked solutions and reject the mistakes learners really make."""
+import re
 import warnings
 
 import pytest
@@ -115,6 +116,21 @@ class FirstEightRows(torch.nn.Module):  # a bound taken from the sizes the noteb
         return x[:8].sum(0)
 
 
+class ThreeColumns(torch.nn.Module):  # right only for rows of 3 values
+    def forward(self, x):
+        return torch.zeros(3) + x.sum(0)
+
+
+class OnesTimes(torch.nn.Module):  # a matrix product: right only for 2-D inputs
+    def forward(self, x):
+        return torch.ones(x.size(0)) @ x
+
+
+class FlattenedRows(torch.nn.Module):  # rows flattened: the sum loses the rows' own shape
+    def forward(self, x):
+        return x.reshape(x.size(0), -1).sum(0)
+
+
 def reference_loop(x):
     total = torch.zeros_like(x[0])
     for i in range(x.size(0)):
@@ -136,6 +152,9 @@ def reference_loop(x):
     (FirstEightRows(), "the sum of the first 8 rows only on the 12 rows input"),
     (StackedRows(), "a list made from the rows (x.unbind(0)"),
     (FixedEight(), "a loop over a fixed number of rows, such as range(8)"),
+    (ThreeColumns(), "on the 6 rows of 4 values input"),
+    (OnesTimes(), "on the 4 rows of 2 × 5 values input"),
+    (FlattenedRows(), "on the 4 rows of 2 × 5 values input"),
 ])
 def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False
@@ -237,3 +256,16 @@ def test_tempered_onnx_given_a_folder_or_a_file_that_is_not_onnx(tmp_path, capsy
     assert H.check_tempered_onnx(junk) is False
     out = capsys.readouterr().out
     assert out.startswith("✘ onnx cannot read notes.onnx") and out.count("\n") == 1, out
+
+
+def test_a_traced_copy_is_named_and_its_error_is_not_repeated(capsys):
+    traced = torch.jit.trace(LoopAsGiven(), torch.randn(5, 3))
+    assert not H.check_running_sum_migrates(traced)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ This is a traced copy") and "Pass the Python model itself" in out, out
+    from helpers.exercises.ex10_shipping import _fixed_count_cause
+    try:
+        traced(torch.randn(1, 3))
+    except Exception as error:
+        said = _fixed_count_cause(error)
+    assert not re.search(r"(\w+Error): \1:", said) and "a loop over a fixed number of rows" in said, said
