@@ -242,3 +242,12 @@ def test_a_number_argument_fixed_by_export_is_called_a_number_not_a_shape(tmp_pa
     text = str(report)
     assert report.status == "restricted" and "number refused (numbers changed)" in text
     assert "shape refused" not in text and "keeps an int argument as a constant" in text
+
+
+def test_a_model_saved_in_training_mode_is_told_to_call_eval():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)).train()
+    report = H.migrate(torch.jit.script(model), torch.randn(3, 4))
+    assert report.status == "fails" and "training mode" in report.failure.advice and ".eval()" in report.failure.advice
+    # the block that failed and the node inside it are both named, as such
+    assert report.failure.node_kind == "prim::If" and report.failure.cause.startswith("inside it,")
+    assert H.migrate(torch.jit.script(model).eval(), torch.randn(3, 4)).status == "ok"  # the advice works

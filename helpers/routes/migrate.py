@@ -248,6 +248,9 @@ def _failure(error, converter) -> MigrationFailure:
         except Exception:
             pass
     kind = kind or type(error).__name__
+    inner = re.search(r"failed for node (\S+)", cause)
+    if inner and inner.group(1) != kind:  # a block (prim::If) failed because of a node inside it (prim::Loop)
+        cause = f"inside it, {cause}"
     advice = _ADVICE.get(kind, _GENERIC_ADVICE)
     file = _FILE_LINE.search(str(node.sourceRange())) if node is not None else None
     if file and "/torch/" in file.group(1).replace("\\", "/"):  # torch's own module (nn.LSTM's rnn.py): not yours to edit
@@ -340,6 +343,11 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
                 program = converter.convert()
         except Exception as error:
             failure = _failure(error, converter)
+            if getattr(model, "training", False):  # `if self.training:` branches stay in a module saved in training mode
+                failure.advice = ("the TorchScript model is in training mode (its `training` flag is True), so the "
+                                  "branches batch norm and dropout take while training are in its code: call .eval() "
+                                  "on it and migrate again, e.g. H.migrate(torch.jit.load(path).eval(), example). If "
+                                  "that fails too: " + failure.advice)
             return MigrationReport("fails", name, args, failure=failure, notes=notes,
                                    seconds=time.monotonic() - start)
     dims = _dynamic_dims(program, args)
