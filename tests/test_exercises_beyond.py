@@ -131,6 +131,25 @@ class CondRanks(torch.nn.Module):  # branches of two ranks: torch.cond refuses t
         return torch.cond(peak > 1, lambda x, p: (x / p).squeeze(0), lambda x, p: x.clone(), (x, peak))
 
 
+class FirstRowPeak(torch.nn.Module):  # measures the first row only
+    def forward(self, x):
+        peak = x[0].abs().max()
+        return torch.cond(peak > 1, lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+class RowsAboveOne(torch.nn.Module):  # scales only the rows whose own peak is above 1
+    def forward(self, x):
+        p = x.abs().amax(dim=1, keepdim=True)
+        return torch.cond((p > 1).any(), lambda x, p: x / p.clamp(min=1), lambda x, p: x.clone(), (x, p))
+
+
+class CondColumns(torch.nn.Module):  # branches return different columns: same shape, another storage offset
+    def forward(self, x):
+        peak = x.abs().max()
+        b = torch.stack([x / peak, x], dim=-1)
+        return torch.cond(peak > 1, lambda b: b[..., 0], lambda b: b[..., 1], (b,))
+
+
 class CondSlice(torch.nn.Module):  # a branch returns a slice: torch.cond refuses a result that is not dense
     def forward(self, x):
         peak = x.abs().max()
@@ -175,6 +194,9 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (AlwaysTrueCond(), "the condition is True on all"),
     (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),
     (CondSlice(), "a slice or view that is not dense in memory"),
+    (FirstRowPeak(), "is in a later row: the condition must measure the whole of x"),
+    (RowsAboveOne(), "it scales each row above 1 by that row's own largest value"),
+    (CondColumns(), "laid out differently in memory"),
 ])
 def test_limiter_feedback_names_the_mistake(model, says, capsys):
     assert not H.check_limiter_exports(model)
@@ -310,3 +332,9 @@ def test_values_in_messages_are_short_floats_and_whole_ints():
     assert values(torch.tensor([[0.2, -0.5, 1 / 3]])) == "[[0.2, -0.5, 0.3333]]"
     assert values(torch.tensor([1.0, 2.0])) == "[1.0, 2.0]" and values(torch.tensor([3, 4])) == "[3, 4]"
     assert values(torch.tensor(True)) == "True" and values(None) == "None"
+
+
+def test_an_exported_module_is_named_as_such(capsys):
+    module = torch.export.export(load_solution().Limiter(), (H.LIMITER_INPUTS["small"],)).module()
+    assert not H.check_limiter_exports(module)
+    assert "an exported program's module" in capsys.readouterr().out

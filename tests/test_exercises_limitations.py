@@ -1,4 +1,5 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
+import warnings
 
 from typing import Optional
 
@@ -877,3 +878,14 @@ def test_debug_helper_script_hints_say_only_what_is_so(capsys, model, present, a
     out = capsys.readouterr().out
     assert out.startswith("✘ torch.jit.script still fails") and out.count("\n") == 1, out
     assert all(words in out for words in present) and not any(words in out for words in absent), out
+
+
+def test_a_traced_copy_is_named_not_told_to_create_what_its_class_creates(capsys):
+    for check, model in ((H.check_standardize_scriptable, SOL06.Standardize()),
+                         (H.check_running_peak, SOL06.PeakNormalize())):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(model, torch.randn(2, 4))
+        assert check(traced) is False
+        out = capsys.readouterr().out
+        assert out.startswith("✘ This is a traced copy") and "__init__" not in out, out

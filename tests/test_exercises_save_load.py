@@ -422,3 +422,70 @@ def test_safe_loader_hands_tracing_back():
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(previous)
+
+
+def test_safe_loader_names_a_refusal_caught_and_replaced_by_another_value(capsys):
+    def returns_a_message(path):
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            return "refused: this file is not safe"
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    assert not H.check_safe_weights_loader(returns_a_message)
+    out = capsys.readouterr().out
+    assert "caught that and returned a str" in out and "loaded without an error" not in out, out
+
+
+def test_safe_loader_survives_a_model_in_another_dtype(capsys):
+    def doubles(path):
+        model = H.DigitsCNN()
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.double()
+
+    assert not H.check_safe_weights_loader(doubles)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ The returned model fails on the 297 test digits") and "float32" in out, out
+
+
+def test_safe_loader_names_an_allowlist_that_lets_the_code_through(capsys):
+    import pathlib
+    from helpers.exercises.ex05_save_and_load import _Tripwire
+
+    def allows_everything(path):
+        with torch.serialization.safe_globals([pathlib.Path.touch, pathlib.PosixPath, setattr, _Tripwire]):
+            state = torch.load(path, weights_only=True)
+        state = state.get("weights", state)
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    assert not H.check_safe_weights_loader(allows_everything)
+    out = capsys.readouterr().out
+    assert "an allowlist" in out and "use torch.load(path, weights_only=True)" not in out, out
+
+
+def test_safe_loader_meets_the_payload_before_the_tensors(capsys):
+    import io
+    import zipfile
+
+    class StopsAtTensors(pickle.Unpickler):  # an unpickler of one's own, which cannot rebuild tensors
+        def persistent_load(self, pid):
+            return None
+
+    def falls_back_by_hand(path):
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                state = StopsAtTensors(io.BytesIO(archive.read(name))).load()
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    assert not H.check_safe_weights_loader(falls_back_by_hand)
+    out = capsys.readouterr().out
+    assert "ran its code" in out and "read it another way" in out and "allowlist" not in out, out

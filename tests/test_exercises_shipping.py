@@ -269,3 +269,16 @@ def test_a_traced_copy_is_named_and_its_error_is_not_repeated(capsys):
     except Exception as error:
         said = _fixed_count_cause(error)
     assert not re.search(r"(\w+Error): \1:", said) and "a loop over a fixed number of rows" in said, said
+
+
+def test_a_traced_copy_without_a_loop_is_not_said_to_have_one(capsys):
+    traced = torch.jit.trace(solution().RunningSum(), torch.randn(5, 3))  # x.sum(0): right on every input
+    assert not H.check_running_sum_migrates(traced)
+    out = capsys.readouterr().out
+    assert "traced copy" in out and "loop" not in out and "has none" in out, out
+
+
+def test_an_exported_module_is_named_as_such(capsys):
+    module = torch.export.export(solution().RunningSum(), (torch.randn(5, 3),)).module()
+    assert not H.check_running_sum_migrates(module)
+    assert "an exported program's module" in capsys.readouterr().out

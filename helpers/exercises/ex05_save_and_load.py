@@ -195,8 +195,8 @@ def _recorded_loads():
     calls, code = [], torch.serialization.load.__code__
 
     def on_call(frame, event, arg):
-        if frame.f_code is not code:
-            return None  # every other function runs untraced
+        if frame.f_code is not code:  # every other function: as the tracer before ours would have it (a debugger)
+            return previous(frame, event, arg) if previous is not None else None
         call = _Load(frame.f_locals.get("weights_only"), frame.f_locals.get("pickle_module") is not None)
         calls.append(call)
         raised = []
@@ -248,6 +248,19 @@ def _how_it_ran(calls) -> str:
             "weights_only=True, which refuses anything but tensors and plain data.")
 
 
+def _how_it_ran_anyway(calls) -> str:
+    """What to change when the payload ran although no recorded torch.load turned weights_only off."""
+    if not calls:
+        return ("your function unpickled the file without torch.load (pickle, or an unpickler of its own), and "
+                "unpickling runs whatever the file asks: use torch.load(path, weights_only=True).")
+    if all(call.error is not None for call in calls):  # every torch.load refused: the code ran some other way
+        return ("torch.load (weights_only on) refused the file, then your function read it another way (pickle, or "
+                "an unpickler of its own), which ran the code. Drop the fallback: let the refusal raise.")
+    return ("your function's torch.load kept weights_only on and loaded the file, code and all: an allowlist "
+            "(torch.serialization.add_safe_globals or safe_globals) let the file's functions through. Allow only "
+            "what your weights need, never a function that acts (Path.touch, setattr); a state_dict needs nothing.")
+
+
 def _not_a_model(returned) -> str:
     """What to change when ``load_weights`` returned something other than a DigitsCNN: a hint, not the answer."""
     if returned is None:
@@ -267,7 +280,8 @@ def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
 
     ``effect`` says what the payload does, ``ran()`` whether it did; ``n`` counts the payloads before this one.
     """
-    torch.save({"weights": trained.state_dict(), "note": payload}, path)
+    # the payload first: an unpickler of the learner's own that stops at the tensors must still meet it
+    torch.save({"note": payload, "weights": trained.state_dict()}, path)
     returned, refused = None, False
     with _recorded_loads() as calls:
         try:
@@ -275,12 +289,17 @@ def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
         except Exception:
             refused = True
     if ran():
-        how = _how_it_ran(calls) or ("use torch.load(path, weights_only=True), which refuses anything but tensors "
-                                     "and plain data.")
+        how = _how_it_ran(calls) or _how_it_ran_anyway(calls)
         if n == 0:
             return f"Loading the untrusted file ran its code ({effect}): {how}"
         return (f"Your function refused the first untrusted file, but loading a second one ran its code ({effect}): "
                 f"whatever refused the first let this one through; {how}")
+    caught = next((call.error for call in calls if call.error is not None), None)
+    if not refused and caught is not None and not (returned is None or isinstance(returned, DigitsCNN)):
+        # torch.load refused the file, and the learner's code swallowed that and returned something else
+        what = with_article(type(returned).__name__)
+        return (f"For the file carrying code, torch.load refused it ({type(caught).__name__}), but your function "
+                f"caught that and returned {what}: let the error through, so the caller knows the file was refused.")
     if not refused and (returned is None or isinstance(returned, DigitsCNN)):
         return (f"For the file carrying code your function returned {'None' if returned is None else 'a model'} "
                 "instead of raising: torch.load(path, weights_only=True) raises on this file; if your code "
@@ -330,7 +349,13 @@ def check_safe_weights_loader(load_weights) -> bool:
             return _fail(_not_a_model(model))
         x, _ = load_digits("test")
         with torch.inference_mode():
-            answers = model.eval()(x)
+            try:
+                answers = model.eval()(x)
+            except Exception as error:  # e.g. a model made .double(): the digits are float32
+                hint = (" The test digits are float32: return the model in float32, as built."
+                        if re.search(r"double|Double|float64", str(error)) else "")
+                return _fail(f"The returned model fails on the {len(x)} test digits: {type(error).__name__}: "
+                             f"{as_sentence(short_message(error, 120))}{hint}")
             if not torch.equal(answers, trained(x)):
                 if torch.equal(answers, load_digits_cnn()(x)):
                     return _fail("The returned model gives the course's trained CNN's answers, not those of the "

@@ -45,6 +45,10 @@ def _try_script(model, hint, hints=None):
 
 def _answer(model, who, **kwargs):
     """The learner's model as an instance, or None after printing one ✘ line saying what to pass."""
+    if isinstance(model, torch.jit.TopLevelTracedModule):  # tracing keeps no attribute updates: hints would mislead
+        print("✘ This is a traced copy (torch.jit.trace's result): tracing records tensor operations only, so the "
+              "attributes forward updates are not kept. Pass your Python model (or its class); the check scripts it.")
+        return None
     try:
         return model_instance(model, who, **kwargs)
     except TypeError as error:  # a wrong kind of argument: say what to pass, never a traceback

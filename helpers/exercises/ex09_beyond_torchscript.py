@@ -21,6 +21,7 @@ LIMITER_INPUTS = {
     "exactly 1": torch.tensor([[1.0, -1.0, 0.5]]),
     # the peak is the whole input's, not each row's: a limiter per row scales the second row up to 1
     "two rows, one large": torch.tensor([[3.0, 0.0, 0.0], [0.5, 0.0, 0.0]]),
+    "two rows, the large one second": torch.tensor([[0.5, 0.0, 0.0], [3.0, 0.0, 0.0]]),  # a peak of x[0] alone misses it
 }
 
 
@@ -45,8 +46,11 @@ def _torch_cause(error) -> str:
     merged = re.search(r"expected same (\w+) but got ([\w.]+) and ([\w.]+?)\.?[\"')]", text)
     if merged:
         what, one, other = merged.groups()
-        what = {"dim": "number of dimensions"}.get(what, what)  # torch says "dim" for the tensors' ranks
-        return f"the two branches of torch.cond must return the same {what} (section 1); yours give {one} and {other}"
+        if what in ("dtype", "dim"):  # the two rules section 1 shows; torch says "dim" for the tensors' ranks
+            what = {"dim": "number of dimensions"}.get(what, what)
+            return f"the two branches of torch.cond must return the same {what} (section 1); yours give {one} and {other}"
+        return (f"the two branches of torch.cond return tensors laid out differently in memory (their {what} is {one} "
+                f"and {other}): return new tensors, e.g. .clone() of each")
     fake = re.search(r"got RuntimeError\(['\"](.+?)['\"]\)", text, re.S)
     if fake and "stride" in fake.group(1):  # torch's own reason sits inside its "making fake tensor call" message
         return ("a torch.cond branch returns a slice or view that is not dense in memory, which torch.cond refuses: "
@@ -67,15 +71,20 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
         return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
         row_peaks = x.abs().amax(dim=-1, keepdim=True)
-        per_row = [x / row_peaks, x / row_peaks.clamp(min=1)]  # every row scaled, or only the rows above 1
-        if x.shape[0] > 1 and got.shape == x.shape and any(torch.allclose(got, p, rtol=1e-5, atol=1e-6)
-                                                             for p in per_row):
-            return (f"{who} gives {values(got)} for the {label} input {values(x)}: it scales each row by that row's "
-                    f"own largest value, but the limiter divides the whole x by its one largest absolute value, "
-                    f"x.abs().max(), giving {values(want)}")
+        per_row = {"it scales each row by that row's own largest value":  x / row_peaks,
+                   "it scales each row above 1 by that row's own largest value, and leaves the others":
+                       x / row_peaks.clamp(min=1)}
+        for did, result in per_row.items():
+            if x.shape[0] > 1 and got.shape == x.shape and torch.allclose(got, result, rtol=1e-5, atol=1e-6):
+                return (f"{who} gives {values(got)} for the {label} input {values(x)}: {did}, but the limiter "
+                        f"divides the whole x by its one largest absolute value, x.abs().max(), giving {values(want)}")
         if torch.equal(got, x) and x.max() <= 1 < x.abs().max():  # the only value beyond 1 is below -1
             return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value is "
                     f"{x.abs().max().item():g}: the condition must measure x's size in both directions, as "
+                    "x.abs().max() does")
+        if torch.equal(got, x) and x.dim() > 1 and x.shape[0] > 1 and x[0].abs().max() <= 1 < x.abs().max():
+            return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value, "
+                    f"{x.abs().max().item():g}, is in a later row: the condition must measure the whole of x, as "
                     "x.abs().max() does")
         return (f"{who} gives {values(got)} for the {label} input {values(x)}, but the limiter must give {values(want)}"
                 + (". Keep what it computes; change only how." if who == "In eager mode your model" else
@@ -89,6 +98,10 @@ def check_limiter_exports(model) -> bool:
         require_module(model, "check_limiter_exports")
     except TypeError as error:  # a wrong kind of argument: one line saying what to pass, not a traceback
         print(f"✘ {error}")
+        return False
+    if isinstance(model, torch.fx.GraphModule):  # program.module(): shapes fixed at export, and not eager code
+        print("✘ This is an exported program's module (program.module()), not your Python model: the check runs your "
+              "model in eager mode, then exports it itself. Pass the Python model.")
         return False
     for label, x in LIMITER_INPUTS.items():
         mistake = _limiter_mistake(model, label, x, "In eager mode your model")

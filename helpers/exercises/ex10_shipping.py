@@ -47,6 +47,18 @@ def _fixed_count_cause(error) -> str:
     return line
 
 
+def _gives_the_sum(run, x) -> bool:
+    """True if ``run(x)`` is the running sum of ``x`` (False on any error or other shape)."""
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            got = run(x.clone())
+        return isinstance(got, torch.Tensor) and got.shape == x.shape[1:] and bool(
+            torch.allclose(got, reference_running_sum(x), atol=1e-5))
+    except Exception:
+        return False
+
+
 def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: bool):
     """Why ``run`` (eager or scripted) does not give the running sum of ``x``, or None when it does."""
     want = reference_running_sum(x)
@@ -133,9 +145,15 @@ def check_running_sum_migrates(model) -> bool:
         print(f"✘ Pass your model (a torch.nn.Module), not {_describe(model)}.")
         return False
     if isinstance(model, torch.jit.TopLevelTracedModule):
-        print("✘ This is a traced copy: tracing ran the loop once for the example's rows and recorded that many "
-              "additions, so it fits only inputs with that number of rows. Pass the Python model itself; the check "
-              "scripts it.")
+        wrong = [label for label, x in RUNNING_SUM_INPUTS.items() if not _gives_the_sum(model, x)]
+        why = ("it gives other sums, or fails, on the " + ", ".join(wrong[:2]) + " input" + ("s" if len(wrong) > 1 else "")
+               + ": tracing records the operations the example ran, a loop's as many times as the example's rows"
+               if wrong else "the check scripts your model from its Python code, and a traced copy has none")
+        print(f"✘ This is a traced copy (torch.jit.trace's result): {why}. Pass the Python model itself.")
+        return False
+    if isinstance(model, torch.fx.GraphModule):  # program.module(): an exported program, shapes fixed at export
+        print("✘ This is an exported program's module (program.module()), not your Python model: the check scripts "
+              "your model and migrates its .pt. Pass the Python model itself.")
         return False
     if _reports_a_mistake(model, "Your model"):
         return False
