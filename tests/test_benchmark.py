@@ -1,4 +1,5 @@
 """The benchmark helper measures what runs, reports what fails, and never claims more than its spread shows."""
+import warnings
 import math
 import shutil
 
@@ -497,3 +498,27 @@ def test_eager_with_a_handful_of_times_gets_no_quartiles():
     r = report_with("m", {"eager": [1] * 3, "C++": [0.8, 0.85, 1.05]})
     assert "IQR" not in r.describe("eager") and "the median of 3 times" in r.describe("eager")
     assert "IQR" in report_with("m", {"eager": [1] * 7, "script": [0.5] * 7}).describe("eager")
+
+
+def test_a_wrong_small_output_beside_a_large_one_marks_the_row_wrong():
+    from test_parity import LargeBesideSmall
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = H.benchmark_model(LargeBesideSmall().eval(), torch.tensor([[2.0, 1.0, 0.5], [1.5, -0.3, 0.2]]),
+                                   variants=["eager", "trace"], **FAST)
+    assert report["trace"].wrong is not None, str(report)
+
+
+def test_empty_outputs_are_said_to_compare_nothing():
+    from test_export_check import FindsNothing
+    report = H.benchmark_model(FindsNothing().eval(), torch.randn(2, 4), variants=["eager", "script"], **FAST)
+    assert "every output eager gave was empty" in report["script"].note, str(report)
+
+
+def test_torch_compile_giving_up_on_recompiles_is_said_in_one_line(capsys):
+    from models_with_state import CountsCalls
+    report = H.benchmark_model(CountsCalls().eval(), X, variants=["eager", "torch.compile"], compile_backend="eager",
+                               **FAST)
+    captured = capsys.readouterr()
+    assert "hit config." not in captured.err + captured.out  # dynamo's multi-line warning is kept out
+    assert "recompile limit" in report["torch.compile"].note, str(report)

@@ -421,9 +421,10 @@ def test_float_rounding_on_large_outputs_is_not_a_divergence_but_a_real_differen
     model = nn.Linear(4, 4).eval()
     inputs = {"example": (torch.randn(8, 4),), "x10": (torch.randn(8, 4) * 10,)}
 
-    class Rounded(nn.Module):  # a compiled copy's float32 rounding: 3e-5 apart where eager's values reach ~10
-        def forward(self, x):
-            return model(x) + 3e-5
+    class Rounded(nn.Module):  # a compiled copy's float32 rounding: it grows with the size of the numbers
+        def forward(self, x):  # on x10, ~1e-4 apart near zero: beyond atol=1e-5 unless atol scales with the output
+            out = model(x)
+            return out + 3e-6 * out.abs().max()
 
     class Off(nn.Module):
         def forward(self, x):
@@ -575,3 +576,10 @@ def test_a_buffer_the_tracing_run_changed_is_named():
     report = H.diagnose(BufferCounter(), torch.ones(2, 3), routes=["trace"], progress=False)
     assert report.status("trace") == "diverges"
     assert "tracing ran forward once, which changed the buffer calls" in report.results["trace"].detail()
+
+
+def test_a_wrong_small_output_beside_a_large_one_is_not_hidden_by_its_tolerance():
+    from test_parity import LargeBesideSmall
+    report = H.diagnose(LargeBesideSmall(), torch.tensor([[2.0, 1.0, 0.5], [1.5, -0.3, 0.2]]), routes=["trace"],
+                        progress=False)
+    assert report.results["trace"].status == "diverges", str(report)

@@ -388,3 +388,15 @@ def test_a_number_taken_out_of_a_tensor_gets_its_own_hint(tmp_path):
     checks = H.export_roundtrip_checks(ShiftByTensor(), [(torch.randn(2, 5), torch.tensor(2))], methods=("export",),
                                        folder=tmp_path)
     assert not checks["export"].ok and "int(t)" in checks["export"].hint and "`if`" not in checks["export"].hint
+
+
+class FindsNothing(torch.nn.Module):
+    """A detector with nothing to report: every output is empty, so agreeing compares no numbers."""
+    def forward(self, x):
+        return x[x > 1e9].reshape(-1, 4)
+
+
+def test_a_round_trip_on_empty_outputs_gets_no_plain_tick(tmp_path):
+    checks = H.export_roundtrip_checks(FindsNothing(), [torch.randn(2, 4)], methods=("script",), folder=tmp_path)
+    assert checks["script"].ok and "nothing was compared" in checks["script"].caveat
+    assert checks["script"].summary.startswith("⚠")

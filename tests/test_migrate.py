@@ -251,3 +251,29 @@ def test_a_model_saved_in_training_mode_is_told_to_call_eval():
     # the block that failed and the node inside it are both named, as such
     assert report.failure.node_kind == "prim::If" and report.failure.cause.startswith("inside it,")
     assert H.migrate(torch.jit.script(model).eval(), torch.randn(3, 4)).status == "ok"  # the advice works
+
+
+def test_a_model_in_training_mode_without_such_layers_is_not_told_to_call_eval():
+    class WhileLoop(torch.nn.Module):
+        def forward(self, x):
+            while x.sum() < 10:
+                x = x * 2
+            return x
+
+    report = H.migrate(torch.jit.script(WhileLoop()), torch.ones(2, 3))  # training mode, but no dropout or batch norm
+    assert report.status == "fails" and "training mode" not in report.failure.advice, report.failure.advice
+
+
+def test_state_lost_in_the_conversion_is_said_even_when_the_answers_match():
+    class CountsCalls(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x * 2
+
+    report = H.migrate(torch.jit.script(CountsCalls()), torch.randn(3, 2))
+    assert report.status == "ok" and report.summary.startswith("⚠"), report.summary
+    assert any("the answers matched here, but that state is lost" in note for note in report.notes)

@@ -702,3 +702,34 @@ def test_integer_variants_keep_offsets_sorted_and_take_full_range_bytes():
     image = torch.arange(256, dtype=torch.uint8).reshape(16, 16)  # 0..255: max - min + 1 wraps to 0 in uint8
     shifted = H.vary_inputs(image)["ints shifted"][0]
     assert shifted.dtype == torch.uint8 and int(shifted[0, 0]) == 1 and int(shifted[-1, -1]) == 0
+
+
+class LargeBesideSmall(torch.nn.Module):
+    """Two outputs of very different sizes: sums in the thousands, and probabilities whose shift depends on the data."""
+    def forward(self, x):
+        small = torch.sigmoid(x[:, 0])
+        if small.max() > 0.6:  # traced: the example's side is kept
+            small = small + 0.05
+        return x.sum(1) * 1000, small
+
+
+def test_scale_atol_scales_each_output_by_its_own_size_not_by_the_largest():
+    x = torch.tensor([[2.0, 1.0, 0.5], [1.5, -0.3, 0.2]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(LargeBesideSmall(), x)
+    report = H.parity(LargeBesideSmall(), traced, example=x, scale_atol=True)
+    assert not report.all_close and report.first_divergence == "negated", report.summary
+    assert "× each output's size" in report.summary
+    # the large output's float32 rounding is still within the scaled tolerance
+    big = torch.full((2, 3), 3e4)
+    assert H.parity(lambda t: t * 1.0000001, lambda t: t * 1.0, inputs=[big], rtol=0, atol=1e-5, scale_atol=True).all_close
+    assert not H.parity(lambda t: t * 1.0000001, lambda t: t * 1.0, inputs=[big], rtol=0, atol=1e-5).all_close
+
+
+def test_a_copy_returning_another_dtype_gets_a_warning_in_the_summary():
+    report = H.parity(lambda x: x.argmax(1), lambda x: x.argmax(1).int(), inputs=[torch.randn(3, 4)])
+    assert report.all_close and "⚠" in report.summary, report.summary
+    assert any("another dtype (dtype torch.int64 vs torch.int32" in w for w in report.warnings), report.warnings
+    plain = H.parity(lambda x: x * 2, lambda x: x * 2, inputs=[torch.randn(3)])
+    assert not any("dtype" in w for w in plain.warnings)

@@ -125,6 +125,8 @@ class MigrationReport:
     @property
     def summary(self) -> str:
         mark = {"ok": "✔", "restricted": "⚠", "diverges": "✘", "fails": "✘"}[self.status]
+        if mark == "✔" and any("keeps no such state" in note for note in self.notes):
+            mark = "⚠"  # the answers match, but the state the model keeps is gone: read the notes
         if self.status == "fails":
             return f"{mark} {self.source}: conversion fails at {self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
@@ -263,6 +265,16 @@ def _failure(error, converter) -> MigrationFailure:
     return MigrationFailure(kind, location, code, cause, advice)
 
 
+def _train_time_layers(model) -> list:
+    """The names of the dropout and batch-norm layers of a TorchScript module (they act otherwise in training mode)."""
+    kinds = []
+    for _, module in model.named_modules():
+        kind = getattr(module, "original_name", type(module).__name__)
+        if re.match(r"(Dropout|AlphaDropout|FeatureAlphaDropout|BatchNorm|SyncBatchNorm|InstanceNorm)", kind):
+            kinds.append(kind)
+    return kinds
+
+
 def _sets_attributes(model) -> bool:
     """True when the scripted forward writes an attribute of the module (``self.calls += 1``)."""
     try:
@@ -343,7 +355,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
                 program = converter.convert()
         except Exception as error:
             failure = _failure(error, converter)
-            if getattr(model, "training", False):  # `if self.training:` branches stay in a module saved in training mode
+            if getattr(model, "training", False) and _train_time_layers(model):  # their `if training:` stays in
                 failure.advice = ("the TorchScript model is in training mode (its `training` flag is True), so the "
                                   "branches batch norm and dropout take while training are in its code: call .eval() "
                                   "on it and migrate again, e.g. H.migrate(torch.jit.load(path).eval(), example). If "
@@ -363,9 +375,11 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
     refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
-    if diverging and _sets_attributes(model):
+    if _sets_attributes(model):  # lost even when the answers match: a counter others read is gone
         notes.append("the TorchScript model changes its own attributes as it runs (prim::SetAttr, e.g. a call "
-                     "counter), and the converted program keeps no such state: answers that depend on it differ")
+                     "counter), and the converted program keeps no such state: "
+                     + ("answers that depend on it differ" if diverging else
+                        "the answers matched here, but that state is lost"))
     numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
     if len(refused) > len(numbers):
         notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "

@@ -21,7 +21,7 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import as_args, leaves, shapes, vary_inputs
-from .parity import eager_failure, fresh_copy, output_scale, parity, python_state, state_changes
+from .parity import eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
@@ -34,6 +34,22 @@ class _DropNoCudaNotice(logging.Filter):
 logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
 
 from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
+
+
+class _RecompileLimit(logging.Filter):
+    """Keeps dynamo's multi-line "hit config.recompile_limit" warning out of the output and remembers it: the
+    benchmark says it in one line on the torch.compile row instead."""
+
+    def __init__(self):
+        super().__init__()
+        self.hit = ""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if message.startswith("torch._dynamo hit config."):
+            self.hit = message.split("\n")[0].replace("torch._dynamo hit ", "")
+            return False
+        return True
 
 __all__ = ["QUICK_SETTINGS", "THOROUGH_SETTINGS", "QUICK_COMPILE_MAX_PARAMETERS", "benchmark_model"]
 
@@ -187,6 +203,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     bar = _progress_bar(2 * len(variants) + len(variants) * settings["rounds"], label, progress)
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
+    recompiles = _RecompileLimit()
+    dynamo_log = logging.getLogger("torch._dynamo.convert_frame")
+    dynamo_log.addFilter(recompiles)
     try:
         reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label)
         if want_cpp:
@@ -202,10 +221,17 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
             over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: the fewest quick mode "
                     f"allows; rounds={fewest_for_a_verdict()} is the fewest that can still call a difference")
     finally:
+        dynamo_log.removeFilter(recompiles)
         torch.set_num_threads(old_threads)
         bar.close()
         if scratch is not None:
             scratch.cleanup()
+    compiled = rows.get("torch.compile")
+    if recompiles.hit and compiled is not None and compiled.error is None:
+        gave_up = (f"torch.compile hit its recompile limit ({recompiles.hit}): it recompiled on every call (the model "
+                   "changes something dynamo guards on, such as a Python attribute), then ran the model uncompiled, "
+                   "so this row times eager Python")
+        compiled.note = f"{compiled.note}; {gave_up}" if compiled.note else gave_up
     return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in leaves(example)], threads=threads,
                            rounds=done, block_seconds=settings["block_seconds"], budget_note=over)
 
@@ -258,8 +284,11 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
                   if [tuple(t.shape) for t in leaves(v)] == [tuple(t.shape) for t in leaves(inputs["example"])]}
     if name == "torch.compile":
         inputs = same_shape  # another shape would recompile, which is the compile's cost, not its answer
-    report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4 * output_scale(reference), label=name)
+    report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4, label=name, scale_atol=True)
     row.parity, row.checked_on = report, [r.label for r in report.rows]
+    if report.all_close and report.rows and all(r.empty for r in report.rows):  # nothing to compare: no detections
+        row.note = "answers not compared: every output eager gave was empty (no detections?)"
+        return True
     if report.all_close and report.tiny:  # every eager output lay within the tolerance of zero: zeros would pass too
         row.note = (f"answers hardly compared: eager's outputs are at most "
                     f"{max(r.tiny for r in report.rows):.2g} in size, within the check's tolerance of zero")

@@ -37,7 +37,7 @@ import torch
 
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
-from .parity import argument_hint, fresh_copy, output_scale, parity, vary_inputs
+from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -543,20 +543,6 @@ RTOL, ATOL = 1e-4, 1e-5
 _STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
-def _output_scale(eager, inputs) -> float:
-    """The largest finite |value| eager gives over the inputs, at least 1: the absolute tolerance grows with it, so
-    that a compiled copy's float32 rounding on large outputs (the x10 variant) is not taken for a divergence."""
-    largest = 1.0
-    model = fresh_copy(eager)  # eager itself must start the comparison in the state it is in now
-    with torch.no_grad():
-        for args in (inputs.values() if isinstance(inputs, dict) else inputs):
-            try:
-                largest = max(largest, output_scale(model(*args)))
-            except Exception:  # an input eager rejects is parity's to report
-                continue
-    return largest
-
-
 def _refusal_advice(route, refused) -> str:
     """What to do about a copy that refuses sizes eager takes; a Dim is advised only where one can help."""
     error = refused[0].error
@@ -581,7 +567,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     and that becomes a note. A refusal of the learner's own inputs or of a value variant counts as a divergence:
     the copy does not do what eager does on them; a refusal of the example itself is a failure.
     """
-    report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL * _output_scale(eager, inputs))
+    report = parity(eager, copy_, inputs=inputs, label=label, rtol=RTOL, atol=ATOL, scale_atol=True)
     notes = [str(n) for n in getattr(report, "warnings", []) or []]
     text = str(report)
     example_raises = any(r.label == "example" and r.diverges and getattr(r, "error", None) for r in report.rows)

@@ -204,7 +204,8 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
     exact, close, worst, notes = True, True, 0.0, []
     for (path, x), (_, y) in zip(left, right):
-        e, c, d, n = _compare_leaf(x, y, rtol, atol, names)
+        # a callable atol scales with each eager leaf (parity's scale_atol): boxes in pixels beside probabilities
+        e, c, d, n = _compare_leaf(x, y, rtol, atol(x) if callable(atol) else atol, names)
         exact, close, worst = exact and e, close and c, max(worst, d)
         if n:
             notes.append(n if len(left) == 1 else f"{path}: {n}")
@@ -458,6 +459,7 @@ class ParityReport:
     self_divergent: bool = False  # eager gave two different answers to the same input
     state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
     state_settled: bool = False  # they changed on the first call only (a lazy cache), not on every call
+    atol_scaled: bool = False  # atol was multiplied by each output's largest |value| (parity's scale_atol)
     state_lost: list = field(default_factory=list)  # how the copy fails to keep those changes (empty: it keeps them)
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
@@ -525,6 +527,11 @@ class ParityReport:
         elif any(r.empty for r in self.rows):
             empty = [r.label for r in self.rows if r.empty]
             notes.append(f"the output was empty on {', '.join(repr(e) for e in empty)}: those rows prove little")
+        dtypes = sorted({m.group(0) for r in self.rows if r.close and r.note
+                         for m in re.finditer(r"dtype torch\.\w+ vs torch\.\w+", r.note)})
+        if dtypes:  # close in value, but a caller that relies on the dtype (int64 ids, float64 sums) gets another
+            notes.append(f"the values agree, but the {self.names[1]} copy returns another dtype ({'; '.join(dtypes)}, "
+                         f"{self.names[0]} first): code that relies on the dtype gets another one")
         nan = [r.label for r in self.rows if r.nan and not r.diverges]
         if nan:
             notes.append(f"every output number was NaN on {', '.join(repr(n) for n in nan)}: NaN counts as equal to "
@@ -592,7 +599,7 @@ class ParityReport:
     @property
     def summary(self) -> str:
         n = len(self.rows)
-        tol = f"rtol={self.rtol:g}, atol={self.atol:g}"
+        tol = f"rtol={self.rtol:g}, atol={self.atol:g}" + (" × each output's size" if self.atol_scaled else "")
         notes = []
         if self.skipped:
             notes.append(f"{len(self.skipped)} variant{'s' if len(self.skipped) > 1 else ''} not built, see below")
@@ -744,7 +751,8 @@ def crashing_inputs(model, labelled, time_limit: float = 60.0) -> dict:
     return found
 
 
-def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None) -> ParityReport:
+def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None,
+           scale_atol=False) -> ParityReport:
     """Run ``eager`` and ``exported`` (the copy to check) on each input and compare their outputs.
 
     ``inputs``: a list of inputs, or a dict label -> input. Each input is a tensor, a tuple (one
@@ -756,6 +764,9 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     "exported", ...); by default "converted", or "loaded" for a path.
     An input on which the checked model raises counts as a divergence; one on which the eager
     model raises is a mistake in the inputs and raises ValueError.
+    ``scale_atol=True`` multiplies ``atol`` by the largest |value| of each eager output tensor, on each input
+    (at least 1): float32 rounding grows with the numbers, and one scale for the whole model would let a
+    wrong small output (a score beside boxes in pixels) pass under a large one's tolerance.
     """
     if label is None:
         label = "loaded" if isinstance(exported, (str, Path)) else DEFAULT_LABEL
@@ -770,6 +781,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
     labelled, skipped = _labelled_inputs(inputs, example)
+    tolerance = (lambda leaf: atol * output_scale(leaf)) if scale_atol else atol
 
     # the word for the reference: a TorchScript file or module is no eager model (10 compares with a legacy .pt)
     scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
@@ -833,7 +845,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
             detections = detections_of(eager, expected, got)
             if detections is not None:
                 got, detections_only = detections, True
-            exact, close, max_diff, note = _compare_outputs(expected, got, rtol, atol, names)
+            exact, close, max_diff, note = _compare_outputs(expected, got, rtol, tolerance, names)
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
@@ -843,7 +855,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         if training and rows and any(r.diverges for r in rows):
             first = rows[0].args  # does eager even agree with itself? (dropout: no)
             try:
-                again = _compare_outputs(eager(*first), eager(*first), rtol, atol)
+                again = _compare_outputs(eager(*first), eager(*first), rtol, tolerance)
                 self_divergent = not again[1]
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
@@ -854,7 +866,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                                                  copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
-                        detections_only=detections_only)
+                        detections_only=detections_only, atol_scaled=bool(scale_atol))
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
