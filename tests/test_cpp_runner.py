@@ -379,3 +379,10 @@ def test_readme_commands_are_the_ones_the_helpers_run():
         source = str(cpp_build._target(program).source.relative_to(H.CPP_BUILD_DIR.parent.parent))
         expected = [source if word == str(cpp_build._target(program).source) else word for word in expected]
         assert sorted(documented[name]) == sorted(expected), name
+
+
+def test_a_torch_export_file_is_pointed_to_the_aoti_runner(tmp_path):
+    pt2 = tmp_path / "program.pt2"
+    torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.randn(1, 2),)), str(pt2))
+    with pytest.raises(H.TorchScriptFileError, match="H.run_aoti_cpp"):
+        H.run_cpp(pt2, torch.randn(1, 2))

@@ -256,3 +256,11 @@ def test_an_unannotated_argument_used_as_a_list_gets_a_note_a_plain_x_does_not()
     assert "TorchScript took `xs` for a Tensor" in looped.note and "List[torch.Tensor]" in looped.note
     plain = H.WillItScript("def forward(self, x):\n    return x * 2\n").update()
     assert "no annotation" not in plain.note
+
+
+def test_an_unannotated_list_or_int_argument_gets_the_annotation_to_add():
+    listed = H.attempt_script("def forward(self, xs):\n    return xs[0] + xs[1]",
+                              inputs=[([torch.randn(2), torch.randn(2)],)])
+    assert listed.verdict == "fails when run" and "`xs: List[torch.Tensor]`" in listed.note, listed.note
+    counted = H.attempt_script("def forward(self, x, n):\n    return x * n", inputs=[(torch.randn(2), 3)])
+    assert counted.verdict == "fails when run" and "`n: int`" in counted.note, counted.note

@@ -178,9 +178,11 @@ def _failure(program, code, stderr, model_path, kind):
                             "operator from a library: pass libraries=[path of its .so]")
     if code == 3:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")
+        pt2 = (" A .pt2 is torch.export's or AOTInductor's: an AOTInductor package runs in C++ with "
+               "H.run_aoti_cpp (10)." if model_path.suffix == ".pt2" else "")
         return TorchScriptFileError(f"the {program} program cannot load {model_path.name}, it is not a "
                                     f"TorchScript archive ({reason}): save the model with torch.jit.save, and "
-                                    "H.load_torchscript(path) tells you what the file is instead")
+                                    f"H.load_torchscript(path) tells you what the file is instead.{pt2}")
     return RuntimeError(f"the {program} program failed (exit {code}): {message}")
 
 

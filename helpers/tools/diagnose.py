@@ -37,6 +37,7 @@ import torch
 
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
+from .gallery import argument_type_fix
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -639,23 +640,8 @@ def _run_route(route, model, example, inputs, folder, training_note):
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
-                       fix=_argument_type_fix(reason) if route == "script" else "",
+                       fix=argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)
-
-
-_ANNOTATIONS = {"list": "List[torch.Tensor]", "dict": "Dict[str, torch.Tensor]", "tuple": "Tuple[torch.Tensor, ...]",
-                "int": "int", "float": "float", "bool": "bool", "str": "str"}
-
-
-def _argument_type_fix(reason: str) -> str:
-    """The annotation to add when the scripted copy was given another type than the one TorchScript assumed."""
-    found = re.search(r"Expected a value of type '([^']+)' for argument '(\w+)' but instead found type '(\w+)", reason)
-    if not found:
-        return ""
-    expected, argument, given = found.groups()
-    annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
-    return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
-            f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
 
 
 # ---------------------------------------------------------------- the worker process

@@ -38,7 +38,7 @@ from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
-           "script_error_line", "script_signature",
+           "script_error_line", "argument_type_fix", "script_signature",
            "EntryCheck", "GalleryReport", "gallery_entry", "check_gallery_entry",
            "check_gallery"]
 
@@ -164,6 +164,21 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
 _OVERLOAD_LINES = ("The following variants are available", "aten::")
 # Python objects print with their memory address, which changes on every run and says nothing.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+_ANNOTATIONS = {"list": "List[torch.Tensor]", "dict": "Dict[str, torch.Tensor]", "tuple": "Tuple[torch.Tensor, ...]",
+                "int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+def argument_type_fix(reason: str) -> str:
+    """The annotation to add when the scripted copy was given another type than the one TorchScript assumed."""
+    found = re.search(r"Expected a value of type '([^']+)' for argument '(\w+)' but instead found type '(\w+)", reason)
+    if not found:
+        return ""
+    expected, argument, given = found.groups()
+    annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
+    return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
+            f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
 
 
 def script_error_line(error, fragment: str = "", limit: int = 160) -> str:

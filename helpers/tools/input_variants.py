@@ -161,7 +161,8 @@ def _value_variants(args, floats, ints, bools):
     elif ints or bools:
         kinds = " and ".join(k for k, present in (("integer", ints), ("boolean", bools)) if present)
         skipped["sign and scale"] = (f"no floating-point tensor to negate or scale; {kinds} tensors are "
-                                     "varied only in ways that keep them valid (below)")
+                                     "varied only in ways that keep them valid (their variants, if any, are "
+                                     "listed with the others)")
     if ints:
         varied = [t for t in ints if t.numel() > 1 and t.unique().numel() > 1]
         if varied:

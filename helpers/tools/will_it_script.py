@@ -27,7 +27,7 @@ from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
 from .parity import detections_of, fresh_copy
 from .gallery_entries import _Call
-from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line,
+from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
                       snippet_model)
 
 __all__ = ["ScriptAttempt", "attempt_script", "WillItScript", "WillItScriptWidget", "will_it_script",
@@ -215,8 +215,9 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                 got = call(scripted)
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the scripted model on test input {i}")
-        except Exception as exc:
-            return done("fails when run", exc, warning=warning, code=code, note=note.strip())
+        except Exception as exc:  # an unannotated list or int argument: TorchScript took it for a Tensor
+            fix = argument_type_fix(str(exc))
+            return done("fails when run", exc, warning=warning, code=code, note=f"{note} {fix}".strip())
         detections = detections_of(eager, expected, got)  # a scripted detector adds its losses, by design
         same, why = _same_outputs(expected, got if detections is None else detections)
         if not same:
