@@ -400,3 +400,22 @@ def test_a_round_trip_on_empty_outputs_gets_no_plain_tick(tmp_path):
     checks = H.export_roundtrip_checks(FindsNothing(), [torch.randn(2, 4)], methods=("script",), folder=tmp_path)
     assert checks["script"].ok and "nothing was compared" in checks["script"].caveat
     assert checks["script"].summary.startswith("⚠")
+
+
+class CountsOnly(torch.nn.Module):
+    """A call counter that the output does not use: the copies agree, and lose it."""
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 2
+
+
+def test_state_a_trace_loses_is_said_even_when_the_answers_match(tmp_path):
+    checks = H.export_roundtrip_checks(CountsOnly(), [torch.randn(2, 3), torch.randn(2, 3)],
+                                       methods=("script", "trace"), folder=tmp_path)
+    assert checks["trace"].ok and "that state is lost" in checks["trace"].caveat
+    assert checks["trace"].summary.startswith("⚠")
+    assert "state is lost" not in checks["script"].caveat  # the scripted copy keeps its attribute

@@ -423,6 +423,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
     pristine = fresh_copy(model)
     eager = fresh_copy(pristine)
     expected = []
+    from ..tools.parity import python_state, state_changes
+    state_before = python_state(eager)
     with torch.no_grad():
         for i, args in enumerate(args_list):
             try:
@@ -430,6 +432,10 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             except Exception as error:
                 raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
                                  f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
+    # attributes eager changes as it runs (a call counter): trace and export keep none, script keeps its own
+    changed = state_changes(state_before, python_state(eager))
+    state_lost = (f"eager changes its own Python attributes as it runs ({'; '.join(changed[:2])}), and a traced or "
+                  "exported copy keeps no such state: the answers matched, but that state is lost") if changed else ""
 
     reports, jobs, caveats = {}, {}, {}
     for method in dict.fromkeys(methods):
@@ -500,6 +506,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                 empty = ("every output eager gave was empty (no detections?), so nothing was compared: pass inputs "
                          "on which the model answers with numbers (trained weights, a real image)")
                 caveat = f"{caveat}; {empty}" if caveat else empty
+            if state_lost and method in ("trace", "export"):
+                caveat = f"{caveat}; {state_lost}" if caveat else state_lost
             reports[method] = RoundtripReport(method, "passed", max_diffs=diffs, path=path, caveat=caveat)
     return RoundtripTable(reports[m] for m in dict.fromkeys(methods))
 
