@@ -419,3 +419,22 @@ def test_state_a_trace_loses_is_said_even_when_the_answers_match(tmp_path):
     assert checks["trace"].ok and "that state is lost" in checks["trace"].caveat
     assert checks["trace"].summary.startswith("⚠")
     assert "state is lost" not in checks["script"].caveat  # the scripted copy keeps its attribute
+
+
+class AddsCalls(torch.nn.Module):
+    """Uses its call counter in the output: export bakes the count in."""
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x + self.calls
+
+
+def test_inputs_that_ran_and_disagree_are_named_beside_a_later_refusal(tmp_path):
+    inputs = [torch.randn(2, 3), torch.randn(2, 3), torch.randn(5, 3)]
+    checks = H.export_roundtrip_checks(AddsCalls(), inputs, methods=("export",), folder=tmp_path)
+    export = checks["export"]
+    assert export.stage == "run" and export.failed_inputs == [2], export
+    assert "input 1, which ran, already disagrees" in export.hint and "self.calls" in export.hint, export.hint

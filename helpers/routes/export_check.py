@@ -472,6 +472,14 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that vary"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
             hint = library_hint(first) or hint
+            # the inputs that did run may already disagree (export baked a counter in): say so beside the failure
+            ran_wrong = [i for i, (want, got) in enumerate(zip(expected, result["outputs"]))
+                         if i not in failed and got is not None and not _max_diff(want, got, rtol, atol)[0]]
+            if ran_wrong:
+                one = len(ran_wrong) == 1
+                why = f" ({state_lost})" if state_lost and method != "script" else ": compare them with H.parity"
+                hint += (f"; and input{'' if one else 's'} {', '.join(map(str, ran_wrong))}, which ran, already "
+                         f"{'disagrees' if one else 'disagree'} with eager{why}")
             reports[method] = RoundtripReport(method, "run", cause_line(first), failed_inputs=failed,
                                               path=path, hint=hint)
             continue
