@@ -438,3 +438,24 @@ def test_inputs_that_ran_and_disagree_are_named_beside_a_later_refusal(tmp_path)
     export = checks["export"]
     assert export.stage == "run" and export.failed_inputs == [2], export
     assert "input 1, which ran, already disagrees" in export.hint and "self.calls" in export.hint, export.hint
+
+
+def test_a_number_argument_to_trace_and_a_model_in_training_mode_get_their_own_hints(tmp_path):
+    class IntArg(torch.nn.Module):
+        def forward(self, x, n: int):
+            return x * n
+
+    traced = H.export_roundtrip_checks(IntArg(), [(torch.randn(2), 3)], methods=("trace",), folder=tmp_path)
+    assert "pass the number as a tensor" in traced["trace"].hint, traced["trace"].hint
+
+    class Drop(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.d = torch.nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.d(x)
+
+    exported = H.export_roundtrip_checks(Drop(), [torch.randn(2, 3), torch.randn(4, 3)], methods=("export",),
+                                         folder=tmp_path)
+    assert exported["export"].hint.startswith("the model is in training mode"), exported["export"].hint

@@ -333,6 +333,9 @@ def _export_hint(method, error) -> str:
         return "fix the first error this class's scripting gave, then restart the kernel (torch keeps the half-made class)"
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
+    if method == "trace" and re.search(r"only tensors|Type '.*' cannot be traced", str(error)):
+        return ("torch.jit.trace takes tensors only: pass the number as a tensor, make it a constructor argument of "
+                "the model, or use method='script'")
     return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
@@ -471,13 +474,17 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             first = result["errors"][failed[0]]
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that vary"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
+            from ..tools.parity import training_layers
+            if training_layers(model):  # dropout or batch norm in training mode: eval() first, whatever else fails
+                hint = (f"the model is in training mode ({', '.join(training_layers(model))}): call model.eval() "
+                        f"before exporting; then: {hint}")
             hint = library_hint(first) or hint
             # the inputs that did run may already disagree (export baked a counter in): say so beside the failure
             ran_wrong = [i for i, (want, got) in enumerate(zip(expected, result["outputs"]))
                          if i not in failed and got is not None and not _max_diff(want, got, rtol, atol)[0]]
             if ran_wrong:
                 one = len(ran_wrong) == 1
-                why = f" ({state_lost})" if state_lost and method != "script" else ": compare them with H.parity"
+                why = f" ({state_lost})" if state_lost and method != "script" else ": compare with H.parity"
                 hint += (f"; and input{'' if one else 's'} {', '.join(map(str, ran_wrong))}, which ran, already "
                          f"{'disagrees' if one else 'disagree'} with eager{why}")
             reports[method] = RoundtripReport(method, "run", cause_line(first), failed_inputs=failed,
