@@ -354,8 +354,12 @@ class DivergenceExplorer:
             verdict = f"✔ agree: the {name} model matches the eager output (largest difference {max_diff:.2g})"
         else:
             verdict = f"✘ disagree: the {name} model answers differently (largest difference {note or f'{max_diff:.3g}'})"
+        changed = state_changes(before, python_state(eager))
+        if close and changed and self.method != "script":  # the answers match, the counter does not travel
+            verdict = (f"⚠{verdict[1:]}; but eager changes its own attributes as it runs ({'; '.join(changed[:2])}), "
+                       f"which the {name} copy does not keep")
+        if not close:
             training = training_layers(eager)
-            changed = state_changes(before, python_state(eager))
             if changed:  # a counter: eager's answer depends on how often it ran, and the copy froze the count
                 verdict += (f"; eager changes its own attributes as it runs ({'; '.join(changed[:2])}), which the "
                             f"{name} copy does not keep: H.parity(model, copy, inputs=...) shows it")
