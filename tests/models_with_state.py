@@ -12,3 +12,11 @@ class CountsCalls(torch.nn.Module):
     def forward(self, x):
         self.calls += 1
         return x + self.calls
+
+
+class CountsOnly(CountsCalls):
+    """Counts its calls but leaves the count out of the output: copies agree, and lose the counter."""
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 2

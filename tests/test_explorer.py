@@ -270,13 +270,7 @@ def test_a_counter_is_named_in_the_verdict_and_the_learners_model_is_left_alone(
 
 
 def test_a_copy_that_agrees_but_loses_a_counter_gets_no_plain_tick():
-    from models_with_state import CountsCalls
-
-    class CountsOnly(CountsCalls):  # the counter stays out of the output: the answers agree
-        def forward(self, x):
-            self.calls += 1
-            return x * 2
-
+    from models_with_state import CountsOnly
     ex = H.DivergenceExplorer(CountsOnly(), "trace", example=(torch.tensor([1.0, 2.0]),))
     assert ex.state.agree and ex.state.verdict.startswith("⚠") and "does not keep" in ex.state.verdict, ex.state.verdict
     assert ex.set(method="script").verdict.startswith("✔")  # a scripted copy keeps its attribute

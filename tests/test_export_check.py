@@ -9,7 +9,7 @@ import helpers as H
 from outside_models import NamedTupleOut
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
-from models_with_state import CountsCalls
+from models_with_state import CountsCalls, CountsOnly
 
 
 class LocalGate(torch.nn.Module):
@@ -402,17 +402,6 @@ def test_a_round_trip_on_empty_outputs_gets_no_plain_tick(tmp_path):
     assert checks["script"].summary.startswith("⚠")
 
 
-class CountsOnly(torch.nn.Module):
-    """A call counter that the output does not use: the copies agree, and lose it."""
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x * 2
-
-
 def test_state_a_trace_loses_is_said_even_when_the_answers_match(tmp_path):
     checks = H.export_roundtrip_checks(CountsOnly(), [torch.randn(2, 3), torch.randn(2, 3)],
                                        methods=("script", "trace"), folder=tmp_path)
@@ -421,20 +410,9 @@ def test_state_a_trace_loses_is_said_even_when_the_answers_match(tmp_path):
     assert "state is lost" not in checks["script"].caveat  # the scripted copy keeps its attribute
 
 
-class AddsCalls(torch.nn.Module):
-    """Uses its call counter in the output: export bakes the count in."""
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x + self.calls
-
-
 def test_inputs_that_ran_and_disagree_are_named_beside_a_later_refusal(tmp_path):
     inputs = [torch.randn(2, 3), torch.randn(2, 3), torch.randn(5, 3)]
-    checks = H.export_roundtrip_checks(AddsCalls(), inputs, methods=("export",), folder=tmp_path)
+    checks = H.export_roundtrip_checks(CountsCalls(), inputs, methods=("export",), folder=tmp_path)
     export = checks["export"]
     assert export.stage == "run" and export.failed_inputs == [2], export
     assert "input 1, which ran, already disagrees" in export.hint and "self.calls" in export.hint, export.hint
