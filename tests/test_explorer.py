@@ -274,3 +274,58 @@ def test_a_copy_that_agrees_but_loses_a_counter_gets_no_plain_tick():
     ex = H.DivergenceExplorer(CountsOnly(), "trace", example=(torch.tensor([1.0, 2.0]),))
     assert ex.state.agree and ex.state.verdict.startswith("⚠") and "does not keep" in ex.state.verdict, ex.state.verdict
     assert ex.set(method="script").verdict.startswith("✔")  # a scripted copy keeps its attribute
+
+
+class SumsOverRows(torch.nn.Module):
+    def forward(self, x):
+        if x.shape[0] > 1:
+            return x.sum(0)
+        return x[0] * 2
+
+
+def test_a_branch_on_the_batch_size_shows_when_the_batch_changes():
+    ex = H.DivergenceExplorer(SumsOverRows(), "trace", example=torch.randn(3, 4))
+    assert ex.batch == 3 and ex.state.agree and ex.state.batch == 3
+    for scale in (-2.0, 0.5, 2.0):  # scaling the values never reaches the other branch
+        assert ex.set(scale=scale).agree
+    state = ex.set(batch=1)
+    assert not state.agree and state.inputs[0].shape == (1, 4) and state.batch == 1
+    assert "another path" in state.path and "`return x[0] * 2`" in state.path
+    assert "batch=1" in repr(ex)
+    assert ex.set(batch=5).agree and ex.state.inputs[0].shape == (5, 4)
+    w = H.divergence_explorer(SumsOverRows(), "trace", example=torch.randn(3, 4))
+    assert w.batch_slider.layout.display == "" and w.batch_slider.value == 3
+    w.batch_slider.value = 1
+    assert "✘ disagree" in w.result.value and "batch = 1 (the example's: 3)" in w.result.value
+    w.model_picker.value = "branch"
+    assert w.batch_slider.layout.display == "none"
+
+
+def test_the_batch_resizes_every_input_sharing_it_and_a_list_of_images_by_items():
+    from typing import List
+
+    x, mask = torch.tensor([[1.0, -2.0], [3.0, 4.0]]), torch.tensor([[True, False], [False, True]])
+    ex = H.DivergenceExplorer(Masked(), "trace", example=(x, mask))
+    state = ex.set(batch=3)
+    assert state.inputs[0].shape == (3, 2) and state.inputs[1].shape == (3, 2) and state.agree
+
+    class CountsImages(torch.nn.Module):
+        def forward(self, images: List[torch.Tensor]):
+            return torch.stack([im.mean() for im in images])
+
+    ex = H.DivergenceExplorer(CountsImages(), "script", example=([torch.ones(3, 4, 4)],))
+    assert ex.batch == 1 and len(ex.set(batch=2).inputs[0]) == 2 and ex.state.agree
+
+
+@pytest.mark.parametrize("model, example, batch, fragment", [
+    ("branch", None, 2, "the sample models take length="),
+    (SumsOverRows(), torch.randn(3, 4), 0, "batch must be a whole number from 1 to 64"),
+    (SumsOverRows(), torch.randn(3, 4), 2.5, "batch must be a whole number"),
+    (SumsOverRows(), torch.randn(3, 4), True, "batch must be a whole number"),
+    (H.sample_model("branch"), torch.tensor(2.0), 2, "example has no dimension 0 to resize"),
+])
+def test_a_bad_batch_gets_one_line(model, example, batch, fragment):
+    ex = H.DivergenceExplorer(model, "trace", example=example) if example is not None else H.DivergenceExplorer(model)
+    with pytest.raises(ValueError, match=fragment) as info:
+        ex.set(batch=batch)
+    assert "\n" not in str(info.value)

@@ -4,8 +4,9 @@
 "rnn_cell"), a method ("trace" or "script") and an input ``scale * base`` (plus a sequence length for
 the loop model); it runs the eager model and its traced or scripted copy and says whether they agree.
 It also takes your own model: ``DivergenceExplorer(my_model, "trace", example=(x, mask))`` gives
-every input a scale of its own (``set(scales=[...])``; only floating-point tensors are scaled) and
-says which lines of your Python ran, against the path the trace example took.
+every input a scale of its own (``set(scales=[...])``; only floating-point tensors are scaled), a batch
+size (``set(batch=n)``: the rows of dimension 0, as ``H.vary_inputs`` resizes them), and says which lines
+of your Python ran, against the path the trace example took.
 Each copy is made once per (model, method) and cached, so moving a slider only reruns the models.
 ``divergence_explorer()`` is the thin ipywidgets view over it.
 """
@@ -23,7 +24,7 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import as_args, describe, leaves, rebuild
+from .input_variants import as_args, batch_of, describe, leaves, rebuild, with_batch
 from .parity import (_compare_outputs, _one_line, _within_atol_of_zero, detections_of, fresh_copy, python_state,
                      state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -86,6 +87,7 @@ class ExplorerState:
     path: str            # e.g. "x.sum() = -6 → eager Python negates x"
     example_path: str    # the same for the trace example: the path a trace has baked in
     error: str = ""
+    batch: object = None  # your own model's batch size (None for the samples, or inputs without one)
 
     @property
     def name(self) -> str:
@@ -119,6 +121,7 @@ class _YourModel:
         model = self.model
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
+        self.batch = batch_of(self.example)  # a branch on the batch size only shows when the batch changes
         self.coverage = LineCoverage(model)
         try:
             with torch.no_grad(), self.coverage.watch("example"):
@@ -127,9 +130,10 @@ class _YourModel:
             raise ValueError(f"DivergenceExplorer: {self.name} fails on the example "
                              f"({_one_line(error)}): pass an example it accepts") from None
 
-    def inputs(self, scales):
-        return tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
-                     for arg, s, ok in zip(self.example, scales, self.scalable))
+    def inputs(self, scales, batch=None):
+        scaled = tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
+                       for arg, s, ok in zip(self.example, scales, self.scalable))
+        return with_batch(scaled, batch) if batch else scaled
 
     def call(self, eager, inputs):
         """``eager(*inputs)``, recording which lines of the model's Python ran, for ``path()``. One call per input:
@@ -160,7 +164,8 @@ class _YourModel:
         def lines(keys):
             texts = [linecache.getline(f, n).strip() for f, n in sorted(keys)]
             shown = "; ".join(f"`{x}`" for x in texts[:2] if x) + (" …" if len(texts) > 2 else "")
-            return shown
+            # a model typed where Python keeps no source (python -c, exec) still gets a sentence
+            return shown if any(texts[:2]) else f"{len(texts)} line{'s' if len(texts) != 1 else ''} (source not available)"
 
         parts = ([f"runs {lines(now - example)}"] if now - example else []) + \
                 ([f"skips {lines(example - now)}"] if example - now else [])
@@ -177,6 +182,7 @@ class DivergenceExplorer:
         self.model, self.method, self.scale, self.length = "branch", "trace", 1.0, EXAMPLE_LENGTH
         self.yours = None         # a learner's model (_YourModel), when one was passed
         self.scales = [1.0]
+        self.batch = None         # your own model's batch size: the example's, until set(batch=n)
         self.state = None
         if isinstance(model, str):
             if model not in EXPLORER_MODELS:
@@ -190,6 +196,7 @@ class DivergenceExplorer:
             self.yours = _YourModel(model, example)
             self.model = model = self.yours.name
             self.scales = [1.0] * len(self.yours.example)
+            self.batch = self.yours.batch
         self.set(model=model, method=method, scale=scale, length=length)
 
     @property
@@ -213,9 +220,10 @@ class DivergenceExplorer:
     def methods(self):
         return list(METHODS)
 
-    def set(self, model=None, method=None, scale=None, length=None, scales=None) -> ExplorerState:
+    def set(self, model=None, method=None, scale=None, length=None, scales=None, batch=None) -> ExplorerState:
         """Change any of the settings, rerun both models and return the new state. ``scale`` is the
-        first input's scale; ``scales`` gives one per input (your own model's)."""
+        first input's scale; ``scales`` gives one per input (your own model's); ``batch`` your own model's
+        batch size (the sample models take ``length`` for the loop's rows)."""
         if model is not None:
             if not isinstance(model, str) or model not in self.models:
                 shown = model if isinstance(model, str) else describe(model)
@@ -242,6 +250,14 @@ class DivergenceExplorer:
             if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 64:
                 raise ValueError(f"DivergenceExplorer: length must be a whole number of rows from 1 to 64, got {length!r}")
             self.length = length
+        if batch is not None:
+            if self.yours is None or self.yours.batch is None:
+                what = (f"{self.yours.name}'s example has no dimension 0 to resize" if self.yours else
+                        "the sample models take length= (the loop's rows) instead")
+                raise ValueError(f"DivergenceExplorer: batch= changes the batch of your own model's inputs; {what}")
+            if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 64:
+                raise ValueError(f"DivergenceExplorer: batch must be a whole number from 1 to 64, got {batch!r}"[:300])
+            self.batch = batch
         self.state = self._run()
         return self.state
 
@@ -308,13 +324,18 @@ class DivergenceExplorer:
         return show_code(copy)
 
     def _run(self) -> ExplorerState:
+        state = self._compare()
+        state.batch = self.batch if self._is_yours() else None
+        return state
+
+    def _compare(self) -> ExplorerState:
         copy = self.torchscript()
         eager = self._cache[(self.model, self.method)][0]
         name = _copy_name(self.method)
         before = python_state(eager)  # to see whether eager changes its own attributes (a call counter)
         with torch.no_grad():
             if self._is_yours():
-                inputs = self.yours.inputs(self.scales)
+                inputs = self.yours.inputs(self.scales, self.batch)
                 try:
                     expected, answered = call_within(EAGER_SECONDS, self.yours.call, eager, inputs)
                     message = "" if answered else (f"the eager model did not finish on this input within "
@@ -370,8 +391,11 @@ class DivergenceExplorer:
                              close, max_diff, verdict, path, example_path)
 
     def __repr__(self):
-        scales = ", ".join(f"{s:g}" for s in self.scales) if self._is_yours() else f"{self.scale:g}"
-        return (f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · "
+        if self._is_yours():
+            scales = ", ".join(f"{s:g}" for s in self.scales)
+            size = f"batch={self.batch}" if self.batch is not None else "no batch"
+            return f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · {size}: {self.verdict}>"
+        return (f"<DivergenceExplorer {self.model} · {self.method} · scale={self.scale:g} · "
                 f"length={self.length}: {self.verdict}>")
 
 
@@ -413,6 +437,9 @@ class DivergenceExplorerWidget(widgets.VBox):
         self.scale_slider = self.scale_sliders[0]
         self.length_slider = widgets.IntSlider(value=explorer.length, min=1, max=8, description="rows",
                                                continuous_update=True)
+        # your own model's batch: a branch on x.shape[0] never shows while only the values move
+        self.batch_slider = widgets.IntSlider(value=explorer.batch or 1, min=1, max=max(8, explorer.batch or 1),
+                                              description="batch", continuous_update=True)
         self.result = widgets.HTML()
         self.graph_out, self.code_out = widgets.Output(), widgets.Output()
         tabs = widgets.Tab(children=[self.graph_out, self.code_out])
@@ -420,16 +447,17 @@ class DivergenceExplorerWidget(widgets.VBox):
         tabs.set_title(1, "code")
         for control in (self.model_picker, self.method_picker):
             control.observe(self._on_method_change, names="value")
-        for control in (*self.scale_sliders, self.length_slider):
+        for control in (*self.scale_sliders, self.length_slider, self.batch_slider):
             control.observe(self._on_input_change, names="value")
         super().__init__([widgets.HBox([self.model_picker, self.method_picker]),
-                          widgets.HBox([*self.scale_sliders, self.length_slider]), self.result, tabs])
+                          widgets.HBox([*self.scale_sliders, self.length_slider, self.batch_slider]), self.result, tabs])
         self._on_method_change()
 
     def _on_method_change(self, _change=None):
         self.explorer.set(model=self.model_picker.value, method=self.method_picker.value)
         self.length_slider.layout.display = "" if self.explorer.model == "loop" else "none"
         yours = self.explorer._is_yours()
+        self.batch_slider.layout.display = "" if yours and self.explorer.batch is not None else "none"
         for index, slider in enumerate(self.scale_sliders):  # a sample model has one scaled input
             slider.layout.display = "" if (index == 0 or yours) and self.explorer.scalable[min(
                 index, len(self.explorer.scalable) - 1)] else "none"
@@ -444,7 +472,8 @@ class DivergenceExplorerWidget(widgets.VBox):
 
     def _on_input_change(self, _change=None):
         if self.explorer._is_yours():
-            self.explorer.set(scales=[s.value for s in self.scale_sliders], length=self.length_slider.value)
+            batch = self.batch_slider.value if self.explorer.batch is not None else None
+            self.explorer.set(scales=[s.value for s in self.scale_sliders], batch=batch)
         else:
             self.explorer.set(scale=self.scale_slider.value, length=self.length_slider.value)
         self._show_result()
@@ -463,9 +492,11 @@ class DivergenceExplorerWidget(widgets.VBox):
                          for i, value in enumerate(s.inputs)) if len(s.inputs) > 1 else \
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
+        batch = (f"<div>batch = {s.batch} (the example's: {self.explorer.yours.batch})</div>"
+                 if s.batch is not None else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
-            f"{inputs}{path}"
+            f"{inputs}{batch}{path}"
             f"{baked}{warned}"
             f"<pre style='margin:4px 0'>eager   : {html.escape(_fmt(s.eager_output))}\n"
             f"{name:8s}: {html.escape(_fmt(s.torchscript_output) if s.torchscript_output is not None else s.error)}</pre>"

@@ -196,6 +196,30 @@ def _other_number(value):
     return value * 1.5 + 1.0 if math.isfinite(value) else value
 
 
+def batch_of(args):
+    """The example's batch: the first argument's length if it is a list of tensors (a list of images), else the
+    first tensor's dimension 0; None when there is none to change (a 0-d tensor, no tensor, an empty dimension)."""
+    first = args[0] if args else None
+    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+        return len(first)
+    tensors = leaves(args)
+    if not tensors or tensors[0].dim() == 0 or tensors[0].shape[0] == 0:
+        return None
+    return tensors[0].shape[0]
+
+
+def with_batch(args, size: int):
+    """``args`` with a batch of ``size`` (see ``batch_of``): tensors sharing the first one's dimension 0 get ``size``
+    rows, reusing their own; a list of images gets ``size`` items. ``args`` itself when it has no batch."""
+    lead = batch_of(args)
+    if lead is None or size == lead:
+        return args
+    first = args[0]
+    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+        return ([first[i % lead] for i in range(size)], *args[1:])
+    return rebuild(args, lambda t: _resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t)
+
+
 def _batch_variants(args, batch_sizes):
     candidates, skipped = {}, {}
     first = args[0]
@@ -204,19 +228,16 @@ def _batch_variants(args, batch_sizes):
         sizes = batch_sizes if batch_sizes is not None else ([1, count + 1] if count != 1 else [2, 3])
         for size in _checked_sizes(sizes):
             if size != count:
-                items = [first[i % count] for i in range(size)]
-                candidates[f"{size} item{'s' if size > 1 else ''}"] = (items, *args[1:])
+                candidates[f"{size} item{'s' if size > 1 else ''}"] = with_batch(args, size)
         return candidates, skipped
-    tensors = leaves(args)
-    lead = tensors[0].shape[0] if tensors[0].dim() > 0 else None
-    if lead is None or lead == 0:
+    lead = batch_of(args)
+    if lead is None:
         skipped["batch"] = "the first tensor has no leading dimension to change"
         return candidates, skipped
     sizes = batch_sizes if batch_sizes is not None else ([1, lead + 2] if lead != 1 else [2, 3])
     for size in _checked_sizes(sizes):
         if size != lead:
-            candidates[f"batch {size}"] = rebuild(
-                args, lambda t: _resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t)
+            candidates[f"batch {size}"] = with_batch(args, size)
     return candidates, skipped
 
 
