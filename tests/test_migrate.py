@@ -277,3 +277,14 @@ def test_state_lost_in_the_conversion_is_said_even_when_the_answers_match():
     report = H.migrate(torch.jit.script(CountsCalls()), torch.randn(3, 2))
     assert report.status == "ok" and report.summary.startswith("⚠"), report.summary
     assert any("the answers matched here, but that state is lost" in note for note in report.notes)
+
+
+def test_a_range_starting_at_2_that_runs_size_1_is_explained():
+    report = H.migrate(LEGACY, torch.rand(4, 1, 8, 8))
+    assert report.dynamic_dims["dim 0"] == "dynamic [2, ∞]"
+    note = next(n for n in report.notes if "recorded range starts at 2" in n)
+    assert note.startswith("dim 0's") and "'batch 1', of size 1 there, ran and matches" in note
+    assert "dim 2" not in " ".join(report.notes)  # height starts at 4 here: nothing to explain
+    assert report.status == "ok" and report.summary.startswith("✔")
+    fixed = H.migrate(LEGACY, torch.rand(1, 1, 8, 8))  # fixed to 1: no range to explain
+    assert not any("recorded range" in n for n in fixed.notes)

@@ -306,6 +306,25 @@ def _dynamic_dims(program, args) -> dict:
     return out
 
 
+def _size_one_notes(dims: dict, rows) -> list:
+    """A note for each dimension recorded as ``dynamic [2, …]`` on which an input of size 1 ran anyway: the
+    recorded range alone would suggest size 1 is refused."""
+    notes = []
+    for label, text in dims.items():
+        if not text.startswith("dynamic [2,"):
+            continue
+        numbers = [int(n) for n in re.findall(r"\d+", label)]  # "dim d" or "input i dim d"
+        i, d = (0, numbers[0]) if len(numbers) == 1 else numbers
+        ran = next((r for r in rows if not r.error and len(r.args) > i and isinstance(r.args[i], torch.Tensor)
+                    and r.args[i].dim() > d and r.args[i].shape[d] == 1), None)
+        if ran is not None:
+            outcome = "differs" if ran.diverges else "matches"
+            notes.append(f"{label}'s recorded range starts at 2 (torch.export keeps sizes 0 and 1 out of a dynamic "
+                         f"range), yet the input '{ran.label}', of size 1 there, ran and {outcome}: check the sizes "
+                         "you need by running them, not by reading the range")
+    return notes
+
+
 def _range(program, size):
     expr = size.node.expr
     constraint = program.range_constraints.get(expr)
@@ -384,6 +403,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if len(refused) > len(numbers):
         notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
                      "(fixed dimensions); see the dims above")
+    notes += _size_one_notes(dims, check.rows)
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
                      "model accepts: export keeps an int argument as a constant")
