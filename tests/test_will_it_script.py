@@ -264,3 +264,15 @@ def test_an_unannotated_list_or_int_argument_gets_the_annotation_to_add():
     assert listed.verdict == "fails when run" and "`xs: List[torch.Tensor]`" in listed.note, listed.note
     counted = H.attempt_script("def forward(self, x, n):\n    return x * n", inputs=[(torch.randn(2), 3)])
     assert counted.verdict == "fails when run" and "`n: int`" in counted.note, counted.note
+
+
+@pytest.mark.parametrize("layer, name", [("nn.Dropout(0.5)", "Dropout 'layer'"), ("nn.BatchNorm1d(4)", "BatchNorm1d 'layer'")])
+def test_a_model_in_training_mode_is_told_to_script_it_after_eval(layer, name):
+    source = (f"class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              f"        self.layer = {layer}\n\n    def forward(self, x):\n        return self.layer(x)\n")
+    attempt = H.attempt_script(source, inputs=[torch.randn(3, 4)])
+    assert attempt.verdict == "scripts" and f"training mode here ({name} active)" in attempt.note
+    assert "seeded alike" in attempt.note and "Model().eval()" in attempt.note
+    evaluated = source.replace(f"self.layer = {layer}\n", f"self.layer = {layer}\n        self.eval()\n")
+    quiet = H.attempt_script(evaluated, inputs=[torch.randn(3, 4)])
+    assert quiet.verdict == "scripts" and "training mode" not in quiet.note

@@ -222,12 +222,25 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         same, why = _same_outputs(expected, got if detections is None else detections)
         if not same:
             return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
-                        code=code, note=note.strip())
+                        code=code, note=f"{note}{_training_note(model, calls)}".strip())
     else:
         if calls:
             note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
-        note += _unannotated_note(model)
+        note += _unannotated_note(model) + _training_note(model, calls)
     return done("scripts", warning=warning, code=code, note=note.strip())
+
+
+def _training_note(model, calls) -> str:
+    """A sentence when Model() is in training mode with layers that act differently then (Dropout, BatchNorm):
+    the comparison seeds both sides alike, so a match says nothing about the model a learner would ship."""
+    from .parity import training_layers
+    layers = training_layers(model)
+    if not layers:
+        return ""
+    compared = " Both sides were seeded alike for the comparison." if calls else ""
+    return (f" Model() is in training mode here ({', '.join(layers[:3])} active), and so is its scripted copy."
+            f"{compared} To ship it, script Model().eval(): dropout then passes its input through and batch norm "
+            "uses its running statistics.")
 
 
 def _unannotated_note(model) -> str:
