@@ -13,7 +13,9 @@ A module is imported the first time one of its names is used, so ``import helper
 """
 import ast
 import difflib
+import functools
 import importlib
+import re
 from pathlib import Path
 
 __all__ = []
@@ -37,10 +39,31 @@ def _module_files():
             yield f"{part}.{package.name}", package / "__init__.py"  # a small package, e.g. tools/graph/
 
 
+# The first top-level ``__all__ = ...``, and a literal list or tuple after it: read without parsing the whole module,
+# which for the fifty-odd helper modules took a fifth of a second of every notebook's start.
+_ALL_STARTS = re.compile(r"^__all__\s*=\s*", re.MULTILINE)
+_LITERAL = re.compile(r"(\[[^\]]*\]|\([^)]*\))\s*$", re.MULTILINE)
+
+
 def _declared_names(path):
     """A module's ``__all__``, read from its source: importing every module up front would cost
     every notebook the import of onnx, ipywidgets, torch.export and the rest before its first line."""
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    text = path.read_text(encoding="utf-8")
+    start = _ALL_STARTS.search(text)
+    literal = _LITERAL.match(text, start.end()) if start else None
+    if literal:
+        try:
+            names = ast.literal_eval(literal.group(1))
+        except (ValueError, SyntaxError):
+            names = None
+        if isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names):
+            return list(names)
+    return _parsed_names(text)  # anything else (no __all__ there, or one built by code): the whole parse
+
+
+def _parsed_names(text):
+    """``__all__`` from the parsed module: for one the pattern above does not read."""
+    for node in ast.parse(text).body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             return list(ast.literal_eval(node.value))
     return []
@@ -49,14 +72,19 @@ def _declared_names(path):
 def _defining_module(package_init, name):
     """In a package that re-exports its modules' names, the module whose top level defines ``name``."""
     for path in sorted(package_init.parent.glob("*.py")):
-        if path.stem.startswith("_"):
-            continue
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            defined = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
-                       [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
-            if name in defined:
-                return path.stem
+        if not path.stem.startswith("_") and name in _top_level_names(path):
+            return path.stem
     return None
+
+
+@functools.cache
+def _top_level_names(path):
+    """The names a module's top level defines (functions, classes, assignments): each file parsed once."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        names.update([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                     [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+    return names
 
 
 for _dotted, _path in _module_files():

@@ -49,3 +49,25 @@ print(len(built))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "2"
+
+
+def test_the_helper_index_reads_each_modules_all_as_a_full_parse_would():
+    # `import helpers` reads every module's __all__ with a pattern, not a parse: it must find the same names
+    import helpers
+    read = {dotted: helpers._declared_names(path) for dotted, path in helpers._module_files()}
+    parsed = {dotted: helpers._parsed_names(path.read_text(encoding="utf-8")) for dotted, path in helpers._module_files()}
+    assert read == parsed and sum(map(len, read.values())) == len(helpers.__all__) > 200
+
+
+def test_the_helper_index_falls_back_to_a_parse_when_all_is_not_one_literal(tmp_path):
+    import helpers
+    listed = tmp_path / "listed.py"
+    listed.write_text('"""__all__ = ["not", "this"] in a docstring"""\n__all__ = (\n    "x",  # a comment\n    "y",\n)\n')
+    assert helpers._declared_names(listed) == ["x", "y"]
+    built = tmp_path / "built.py"
+    built.write_text('__all__ = ["a"] + ["b"]\n__all__ = ["c"]\n')  # the parse reads the first: not a literal
+    with pytest.raises(ValueError, match="malformed node"):
+        helpers._declared_names(built)
+    annotated = tmp_path / "annotated.py"
+    annotated.write_text('__all__: list = ["a"]\n')  # not an assignment the index reads, by either way
+    assert helpers._declared_names(annotated) == helpers._parsed_names(annotated.read_text()) == []
