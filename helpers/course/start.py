@@ -4,6 +4,7 @@ import gc
 gc.disable()  # importing torch makes about 300,000 objects and no garbage: collecting meanwhile is wasted work
 try:
     import torch
+    gc.freeze()  # ...and so is walking them at the first collection after it: they stay for the kernel's life
 finally:
     gc.enable()
 
