@@ -416,22 +416,3 @@ def test_short_message_keeps_onnxruntimes_line_with_the_sizes():
                          "model.")
     said = H.short_message(error, limit=300)
     assert said.endswith("for the following indices index: 0 Got: 3 Expected: 2"), said
-
-
-def test_start_makes_the_collector_run_less_often_and_still_collects_cycles(tmp_path):
-    code = """
-import gc, weakref, helpers as H
-H.start("00_gc")
-print(gc.get_threshold() == H.course.start.GC_THRESHOLDS)
-class Node: pass
-a, b = Node(), Node()
-a.other, b.other = b, a  # a cycle: only the collector frees it
-gone = weakref.ref(a)
-del a, b
-kept = [[] for _ in range(3 * H.course.start.GC_THRESHOLDS[0])]  # objects a notebook makes: the collector comes round
-print(gone() is None)
-"""
-    env = {**os.environ, "TS_WORKBOOK_WORK": str(tmp_path), "PYTHONPATH": str(H.REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-2:] == ["True", "True"]

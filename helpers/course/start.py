@@ -16,12 +16,8 @@ from .workdir import REPO_ROOT, work_dir
 __all__ = ["start"]
 
 
-GC_THRESHOLDS = (20_000, 20, 10)  # the kernel's collector thresholds after start() (Python's default: 700, 10, 10)
-
-
 def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads: int = 1):
-    """Seed everything, hide only the TorchScript deprecation notices, let the garbage collector run less often
-    (``GC_THRESHOLDS``), and return this kernel's work folder.
+    """Seed everything, hide only the TorchScript deprecation notices, and return this kernel's work folder.
 
     The work folder (``work/<user>/<notebook>/``) is kept across kernel restarts: files saved there
     in an earlier session are still there.
@@ -43,9 +39,6 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     # collection, which torch.export and the ONNX exporter trigger often (a fifth to a third of their time with
     # torch 2.14 on this course's machines).
     gc.freeze()
-    # Collect less often: the exporters' imports and graphs make objects by the million, and with Python's default
-    # (700, 10, 10) 09 spent 1.4 s in the collector, 0.6 s with this, at the same peak memory (measured in-process).
-    gc.set_threshold(*GC_THRESHOLDS)
     start_in_background(notebook)  # the waiting torch process for this notebook's fresh processes, if it has any
     note = "hidden (explained in 02)" if hide_deprecations else "shown"
     print(f"torch {torch.__version__} · seed {seed} · {threads} thread{'s' if threads != 1 else ''} · files go to {shown} · TorchScript deprecation notices {note}")
