@@ -94,3 +94,31 @@ def test_path_map_splits_the_plane_along_the_sum():
         result.plot(line=(1, 2))
     with pytest.raises(TypeError, match="1-D tensor"):
         H.path_map(H.sample_model("branch"), "return x * 2", [1, 2])
+
+
+class SetsItsOwnTracer(torch.nn.Module):
+    """A forward that starts a debugger's tracer (as breakpoint() does): the line recorder is replaced mid-call."""
+
+    def forward(self, x):
+        import sys
+
+        def debugger(frame, event, arg):
+            return None
+
+        sys.settrace(debugger)
+        if x.sum() > 0:
+            return x * 2
+        return -x
+
+
+def test_a_recorder_replaced_mid_call_says_so_rather_than_miss_lines():
+    import sys
+    before = sys.gettrace()
+    with pytest.raises(RuntimeError, match="another tracer .* replaced the course's line recorder"):
+        H.record_path(SetsItsOwnTracer(), torch.ones(2))
+    assert sys.gettrace() is before  # handed back all the same
+    traced = torch.jit.trace(SetsItsOwnTracer(), torch.ones(2))
+    sys.settrace(before)
+    report = H.parity(SetsItsOwnTracer(), traced, example=torch.ones(2))
+    sys.settrace(before)
+    assert "replaced the course's line recorder" in report.coverage_note and report.uncovered == []

@@ -489,3 +489,73 @@ def test_safe_loader_meets_the_payload_before_the_tensors(capsys):
     assert not H.check_safe_weights_loader(falls_back_by_hand)
     out = capsys.readouterr().out
     assert "ran its code" in out and "read it another way" in out and "allowlist" not in out, out
+
+
+@pytest.mark.parametrize("env", [None, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_WEIGHTS_ONLY_LOAD"])
+@pytest.mark.parametrize("pickle_module", [None, pickle], ids=["no pickle_module", "pickle_module"])
+@pytest.mark.parametrize("passed", [None, True, False], ids=["left out", "True", "False"])
+def test_the_checkers_rule_for_an_unsafe_load_is_torchs_own(tmp_path, monkeypatch, env, pickle_module, passed):
+    """The recorder computes whether a load runs with weights_only off: check it against what torch.load does."""
+    from helpers.exercises.ex05_save_and_load import _runs_unsafe
+    if env:
+        monkeypatch.setenv(env, "1")
+    marker = tmp_path / "ran.txt"
+    torch.save({"note": H.UntrustedPayload(marker)}, tmp_path / "bait.pt")
+    kwargs = {} if passed is None else {"weights_only": passed}
+    if pickle_module is not None:
+        kwargs["pickle_module"] = pickle_module
+    try:
+        torch.load(tmp_path / "bait.pt", **kwargs)
+    except Exception:
+        pass  # refused (weights_only on), or weights_only with a pickle_module: nothing ran either way
+    assert _runs_unsafe(passed, pickle_module) == marker.exists()
+
+
+def test_safe_loader_records_loads_under_a_tracer_that_reinstalls_itself(tmp_path):
+    """coverage (as a debugger may) puts its own tracer back at every call: the recorder must not depend on tracing."""
+    script = tmp_path / "check_under_coverage.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(H.REPO_ROOT)!r})
+import torch, helpers as H
+
+def falls_back(path):
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception:
+        state = torch.load(path, weights_only=False)["weights"]
+    model = H.DigitsCNN()
+    model.load_state_dict(state)
+    return model
+
+H.check_safe_weights_loader(falls_back)
+print("restored:", torch.load.__code__ is torch.serialization.load.__code__ and "_workbook_record" not in
+      (torch.load.__kwdefaults__ or {{}}))
+""")
+    env = {**__import__("os").environ, "TS_WORKBOOK_WORK": str(tmp_path / "work")}
+    done = __import__("subprocess").run([sys.executable, "-m", "coverage", "run", "--data-file", str(tmp_path / "cov"),
+                                         str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused the file, then it loaded the file again with torch.load(..., weights_only=False)" in done.stdout
+    assert "restored: True" in done.stdout
+
+
+def test_torch_load_is_itself_again_after_a_check_that_was_interrupted():
+    code, kwdefaults = torch.load.__code__, dict(torch.load.__kwdefaults__)
+
+    swapped = []
+
+    def interrupted(path):  # loads the real weights; on the file carrying code, the learner presses stop
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception:
+            swapped.append(torch.load.__code__ is not code)
+            raise KeyboardInterrupt from None
+        model = H.DigitsCNN()
+        model.load_state_dict(state)
+        return model
+
+    with pytest.raises(KeyboardInterrupt):
+        H.check_safe_weights_loader(interrupted)
+    assert swapped == [True]  # the interruption came while the recording code stood in
+    assert torch.load.__code__ is code and torch.load.__kwdefaults__ == kwdefaults

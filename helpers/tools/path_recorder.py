@@ -30,6 +30,9 @@ from ..course.failures import short_message
 
 __all__ = ["record_path", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
+# Why lines could not be recorded when another tracer (coverage, a debugger) replaced ours during the call
+DISPLACED = "another tracer (a debugger, or coverage measurement) replaced the course's line recorder"
+
 
 @dataclass
 class PathRecord:
@@ -149,7 +152,11 @@ def record_path(model, *inputs, source=None) -> PathRecord:
     try:
         output = model(*inputs)
     finally:
+        displaced = sys.gettrace() is not on_call
         sys.settrace(previous)  # hand tracing back (a debugger may have been using it)
+    if displaced:  # coverage, or a debugger, put its own tracer back mid-call: the counts miss lines that ran
+        raise RuntimeError(f"record_path: {DISPLACED} while {function.__qualname__} ran, so its lines were not all "
+                           "recorded: call it again without the debugger or coverage")
     return PathRecord(function.__qualname__, lines, counts, order, output)
 
 
@@ -410,7 +417,7 @@ class _Watch:
                 return local
             return None
 
-        self.previous = sys.gettrace()
+        self.previous, self.on_call = sys.gettrace(), on_call
         self.active = not self.coverage.reason and bool(codes)  # nothing to watch: no tracer, no slowdown
         if self.active:
             sys.settrace(on_call)
@@ -418,6 +425,9 @@ class _Watch:
 
     def __exit__(self, *exc):
         if self.active:
+            displaced = sys.gettrace() is not self.on_call
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
             self.coverage.counts[self.label] = dict(self.lines)
+            if displaced:  # the counts miss lines that ran: say nothing about lines rather than something false
+                self.coverage.reason = DISPLACED
         return False
