@@ -296,7 +296,7 @@ def test_a_branch_on_the_batch_size_shows_when_the_batch_changes():
     w = H.divergence_explorer(SumsOverRows(), "trace", example=torch.randn(3, 4))
     assert w.batch_slider.layout.display == "" and w.batch_slider.value == 3
     w.batch_slider.value = 1
-    assert "✘ disagree" in w.result.value and "batch = 1 (the example's: 3)" in w.result.value
+    assert "✘ disagree" in w.result.value and "batch (dimension 0) = 1, the example's 3; resized: input 1" in w.result.value
     w.model_picker.value = "branch"
     assert w.batch_slider.layout.display == "none"
 
@@ -322,10 +322,37 @@ def test_the_batch_resizes_every_input_sharing_it_and_a_list_of_images_by_items(
     (SumsOverRows(), torch.randn(3, 4), 0, "batch must be a whole number from 1 to 64"),
     (SumsOverRows(), torch.randn(3, 4), 2.5, "batch must be a whole number"),
     (SumsOverRows(), torch.randn(3, 4), True, "batch must be a whole number"),
-    (H.sample_model("branch"), torch.tensor(2.0), 2, "example has no dimension 0 to resize"),
+    (H.sample_model("branch"), torch.tensor(2.0), 2, "example has no tensor with a dimension 0 to resize"),
+    (H.sample_model("branch"), torch.zeros(0, 3), 2, "example has an empty dimension 0 .size 0.: there are no rows"),
+    (SumsOverRows(), torch.randn(100, 3), 101, "batch must be a whole number from 1 to 100"),
 ])
 def test_a_bad_batch_gets_one_line(model, example, batch, fragment):
     ex = H.DivergenceExplorer(model, "trace", example=example) if example is not None else H.DivergenceExplorer(model)
     with pytest.raises(ValueError, match=fragment) as info:
         ex.set(batch=batch)
     assert "\n" not in str(info.value)
+
+
+def test_the_panel_names_the_inputs_the_batch_resizes_and_a_coincidence_is_explained():
+    class WithBias(torch.nn.Module):
+        def forward(self, x, bias):
+            return x + bias
+
+    ex = H.DivergenceExplorer(WithBias(), "trace", example=(torch.randn(3, 3), torch.randn(3)))
+    state = ex.set(batch=2)  # the bias's size matched the batch by chance: both were resized
+    assert not state.agree and "the batch changed dimension 0 of input 1, input 2" in state.verdict
+    assert "only matched the batch by chance" in state.verdict
+    big = H.DivergenceExplorer(SumsOverRows(), "trace", example=torch.randn(100, 3))
+    assert big.set(batch=100, scale=0.5).agree and big.set(batch=64).agree  # the example's own batch is allowed
+    w = H.divergence_explorer(SumsOverRows(), "trace", example=torch.randn(100, 3))
+    w.scale_sliders[0].value = 0.5  # no error: the slider starts at the example's batch of 100
+    assert "✔ agree" in w.result.value
+
+
+def test_empty_outputs_get_no_tick():
+    class NothingFound(torch.nn.Module):
+        def forward(self, x):
+            return x[x > 100]
+
+    ex = H.DivergenceExplorer(NothingFound(), "trace", example=torch.randn(4))
+    assert ex.state.verdict.startswith("⚠ agree only on empty outputs") and "nothing was compared" in ex.state.verdict

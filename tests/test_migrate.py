@@ -288,3 +288,16 @@ def test_a_range_starting_at_2_that_runs_size_1_is_explained():
     assert report.status == "ok" and report.summary.startswith("✔")
     fixed = H.migrate(LEGACY, torch.rand(1, 1, 8, 8))  # fixed to 1: no range to explain
     assert not any("recorded range" in n for n in fixed.notes)
+
+
+def test_an_empty_batch_and_a_size_1_dimension_are_named_and_a_list_input_is_labelled_by_tensor(tmp_path):
+    from migrate_models import ListAndBias, SequenceMean, Square  # noqa: E402  (files: scripting needs source)
+    empty = H.migrate(torch.jit.script(Square()), torch.zeros(0, 3))
+    assert empty.summary.startswith("⚠") and any("batch size 0" in n for n in empty.notes)
+    sequence = H.migrate(torch.jit.script(SequenceMean()), torch.randn(4, 1, 3))
+    assert any(n.startswith("dim 1 is fixed at 1, the example's size") for n in sequence.notes), sequence.notes
+    listed = H.migrate(torch.jit.script(ListAndBias()), ([torch.randn(3, 4), torch.randn(5, 4)], torch.randn(1, 4)))
+    assert listed.status == "restricted" and "3 items" in listed.refused  # a refusal, not another answer
+    assert "tensor 2 dim 0" in listed.dynamic_dims and "input 1 dim 0" not in listed.dynamic_dims
+    assert not any("batch size 1" in n for n in listed.notes)  # the batch is the list's length, 2
+    assert not any("recorded range starts at 2" in n and "'example'" in n for n in listed.notes)

@@ -272,7 +272,17 @@ def test_a_model_in_training_mode_is_told_to_script_it_after_eval(layer, name):
               f"        self.layer = {layer}\n\n    def forward(self, x):\n        return self.layer(x)\n")
     attempt = H.attempt_script(source, inputs=[torch.randn(3, 4)])
     assert attempt.verdict == "scripts" and f"training mode here ({name} active)" in attempt.note
-    assert "seeded alike" in attempt.note and "Model().eval()" in attempt.note
+    assert ("seeded alike" in attempt.note) == ("Dropout" in layer) and "Model().eval()" in attempt.note
     evaluated = source.replace(f"self.layer = {layer}\n", f"self.layer = {layer}\n        self.eval()\n")
     quiet = H.attempt_script(evaluated, inputs=[torch.randn(3, 4)])
     assert quiet.verdict == "scripts" and "training mode" not in quiet.note
+
+
+def test_the_training_note_names_only_what_the_model_has_and_shows_when_eager_fails():
+    norm_only = ("class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                 "        self.norm = nn.BatchNorm1d(8)\n\n    def forward(self, x):\n        return self.norm(x)\n")
+    attempt = H.attempt_script(norm_only, inputs=[torch.randn(1, 8)])  # one value per channel: eager refuses
+    assert "the eager model fails on it too" in attempt.note and "training mode here (BatchNorm1d 'norm'" in attempt.note
+    assert "dropout" not in attempt.note and "seeded" not in attempt.note
+    idle = norm_only.replace("nn.BatchNorm1d(8)", "nn.Dropout(p=0.0)")
+    assert "training mode" not in H.attempt_script(idle, inputs=[torch.randn(2, 8)]).note

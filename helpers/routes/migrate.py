@@ -30,6 +30,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import model_args, odd_input
+from ..tools.input_variants import leaves
 
 
 def _readable(path) -> None:
@@ -127,6 +128,8 @@ class MigrationReport:
         mark = {"ok": "✔", "restricted": "⚠", "diverges": "✘", "fails": "✘"}[self.status]
         if mark == "✔" and any("keeps no such state" in note for note in self.notes):
             mark = "⚠"  # the answers match, but the state the model keeps is gone: read the notes
+        if mark == "✔" and any("fixed the batch to 0" in note for note in self.notes):
+            mark = "⚠"  # a program for empty batches only, and nothing was compared
         if self.status == "fails":
             return f"{mark} {self.source}: conversion fails at {self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
@@ -291,13 +294,16 @@ def _dynamic_dims(program, args) -> dict:
     user_inputs = [s.arg.name for s in program.graph_signature.input_specs
                    if s.kind == torch.export.graph_signature.InputKind.USER_INPUT]
     by_name = {n.name: n for n in placeholders}
+    # the program's inputs are the example's tensors flattened: one per argument only when every argument is one
+    plain = all(isinstance(a, torch.Tensor) for a in args)
     out = {}
     for i, name in enumerate(user_inputs):
         value = by_name[name].meta.get("val") if name in by_name else None
         if not isinstance(value, torch.Tensor):
             continue
         for d, size in enumerate(value.shape):
-            label = f"input {i} dim {d}" if len(user_inputs) > 1 else f"dim {d}"
+            label = (f"dim {d}" if len(user_inputs) == 1 and plain else
+                     f"input {i} dim {d}" if plain else f"tensor {i} dim {d}")
             if isinstance(size, torch.SymInt) and not getattr(size.node.expr, "is_number", False):
                 lo, hi = _range(program, size)
                 out[label] = f"dynamic [{lo}, {hi}]"
@@ -313,10 +319,14 @@ def _size_one_notes(dims: dict, rows) -> list:
     for label, text in dims.items():
         if not text.startswith("dynamic [2,"):
             continue
-        numbers = [int(n) for n in re.findall(r"\d+", label)]  # "dim d" or "input i dim d"
+        numbers = [int(n) for n in re.findall(r"\d+", label)]  # "dim d", "input i dim d" or "tensor i dim d"
         i, d = (0, numbers[0]) if len(numbers) == 1 else numbers
-        ran = next((r for r in rows if not r.error and len(r.args) > i and isinstance(r.args[i], torch.Tensor)
-                    and r.args[i].dim() > d and r.args[i].shape[d] == 1), None)
+        ran = None
+        for r in rows:  # the i-th tensor of the row's input, in the order the program flattened them
+            tensors = leaves(r.args)
+            if not r.error and len(tensors) > i and tensors[i].dim() > d and tensors[i].shape[d] == 1:
+                ran = r
+                break
         if ran is not None:
             outcome = "differs" if ran.diverges else "matches"
             notes.append(f"{label}'s recorded range starts at 2 (torch.export keeps sizes 0 and 1 out of a dynamic "
@@ -335,7 +345,8 @@ def _range(program, size):
     return lo, hi
 
 
-_REFUSAL = re.compile(r"Guard failed|Expected input at|to be equal to|but got", re.IGNORECASE)
+_REFUSAL = re.compile(r"Guard failed|Expected input at|to be equal to|but got|not structured like the example",
+                      re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- the migration
@@ -382,11 +393,17 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
             return MigrationReport("fails", name, args, failure=failure, notes=notes,
                                    seconds=time.monotonic() - start)
     dims = _dynamic_dims(program, args)
-    first = next((a for a in args if isinstance(a, torch.Tensor) and a.dim() > 0), None)
-    if first is not None and first.shape[0] == 1:
-        notes.append("the example has batch size 1, so the converter fixed the batch to 1 (torch.export treats sizes "
-                     "0 and 1 as constants); migrate again with a batch of 2 or more to keep it dynamic, then "
-                     "report.reexport(...) with your own Dim if you need bounds")
+    first = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].dim() > 0 else None
+    if first is not None and first.shape[0] in (0, 1):
+        notes.append(f"the example has batch size {first.shape[0]}, so the converter fixed the batch to "
+                     f"{first.shape[0]} (torch.export treats sizes 0 and 1 as constants); migrate again with a batch "
+                     "of 2 or more to keep it dynamic, then report.reexport(...) with your own Dim if you need bounds")
+    fixed = [f"{label} is fixed at {text.split()[1]}" for label, text in dims.items()
+             if text in ("fixed 0", "fixed 1") and not (first is not None and label in ("dim 0", "input 0 dim 0"))]
+    if fixed:
+        notes.append(f"{'; '.join(fixed)}, the example's size (torch.export keeps sizes 0 and 1 as constants): if "
+                     f"{'that dimension varies' if len(fixed) == 1 else 'one of them varies'} in use (a sequence "
+                     "length, say, not a channel count), migrate again with an example of size 2 or more there")
     step("checking")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -402,7 +419,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
     if len(refused) > len(numbers):
         notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
-                     "(fixed dimensions); see the dims above")
+                     "(fixed dimensions, or a fixed number of items in a list); see the dims above")
     notes += _size_one_notes(dims, check.rows)
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "

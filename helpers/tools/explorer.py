@@ -24,7 +24,7 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import as_args, batch_of, describe, leaves, rebuild, with_batch
+from .input_variants import as_args, batch_of, batched_inputs, describe, leaves, rebuild, with_batch
 from .parity import (_compare_outputs, _one_line, _within_atol_of_zero, detections_of, fresh_copy, python_state,
                      state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -122,6 +122,7 @@ class _YourModel:
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
         self.batch = batch_of(self.example)  # a branch on the batch size only shows when the batch changes
+        self.batched = batched_inputs(self.example)  # the inputs a batch change resizes (their indexes)
         self.coverage = LineCoverage(model)
         try:
             with torch.no_grad(), self.coverage.watch("example"):
@@ -252,11 +253,15 @@ class DivergenceExplorer:
             self.length = length
         if batch is not None:
             if self.yours is None or self.yours.batch is None:
-                what = (f"{self.yours.name}'s example has no dimension 0 to resize" if self.yours else
-                        "the sample models take length= (the loop's rows) instead")
+                empty = self.yours is not None and any(t.dim() > 0 for t in leaves(self.yours.example))
+                what = ("the sample models take length= (the loop's rows) instead" if self.yours is None else
+                        f"{self.yours.name}'s example has an empty dimension 0 (size 0): there are no rows to "
+                        "repeat, so pass an example with rows" if empty else
+                        f"{self.yours.name}'s example has no tensor with a dimension 0 to resize")
                 raise ValueError(f"DivergenceExplorer: batch= changes the batch of your own model's inputs; {what}")
-            if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 64:
-                raise ValueError(f"DivergenceExplorer: batch must be a whole number from 1 to 64, got {batch!r}"[:300])
+            most = max(64, self.yours.batch)
+            if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= most:
+                raise ValueError(f"DivergenceExplorer: batch must be a whole number from 1 to {most}, got {batch!r}"[:300])
             self.batch = batch
         self.state = self._run()
         return self.state
@@ -342,6 +347,9 @@ class DivergenceExplorer:
                                                    f"{EAGER_SECONDS:g} s: a loop that never ends here?")
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
+                    if self.batch != self.yours.batch:  # perhaps an input whose dimension 0 only looked like the batch
+                        message += (f"; the batch changed dimension 0 of {_inputs_named(self.yours.batched)}: if one "
+                                    "of them has no batch dimension, its size only matched the batch by chance")
                 if message:
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
                                          False, float("inf"), f"? {message}", "", "", message)
@@ -366,7 +374,11 @@ class DivergenceExplorer:
         got = got if detections is None else detections
         exact, close, max_diff, note = _compare_outputs(expected, got, self.rtol, self.atol, ("eager", name))
         tiny = None if exact else _within_atol_of_zero(expected, self.atol)
-        if exact:
+        empty = _holds_no_numbers(expected)
+        if close and empty:  # nothing was compared: an empty output matches any other empty output
+            verdict = (f"⚠ agree only on empty outputs: the eager output holds no numbers here, so nothing was "
+                       f"compared; give an input for which the model returns some")
+        elif exact:
             verdict = f"✔ agree: the {name} model gives exactly the eager output"
         elif close and tiny is not None:  # any numbers that small would match: no ✔
             verdict = (f"⚠ agree only within atol={self.atol:g} of zero: the eager output is at most {tiny:.2g} in "
@@ -399,6 +411,16 @@ class DivergenceExplorer:
                 f"length={self.length}: {self.verdict}>")
 
 
+def _holds_no_numbers(output) -> bool:
+    """True when every tensor in ``output`` is empty (and there is at least one): e.g. a detector finding nothing."""
+    tensors = [t for t in leaves(output) if isinstance(t, torch.Tensor)]
+    return bool(tensors) and all(t.numel() == 0 for t in tensors)
+
+
+def _inputs_named(indexes) -> str:
+    return ", ".join(f"input {i + 1}" for i in indexes) or "no input"
+
+
 class _CannotConvert:
     """Stands in for a copy that torch.jit could not make; ``reason`` says why in one line."""
 
@@ -413,7 +435,8 @@ def _is_scale(value) -> bool:
 def _fmt(value) -> str:
     """Tensors (or tuples of them) as short rounded arrays."""
     if isinstance(value, (tuple, list)):
-        return value and _fmt(value[0]) + (f"  (+{len(value) - 1} more output)" if len(value) > 1 else "")
+        more = len(value) - 1
+        return value and _fmt(value[0]) + (f"  (+{more} more output{'s' if more > 1 else ''})" if more else "")
     if isinstance(value, torch.Tensor):
         return np.array2string(value.detach().numpy(), precision=3, suppress_small=True, max_line_width=70)
     return repr(value)
@@ -492,8 +515,9 @@ class DivergenceExplorerWidget(widgets.VBox):
                          for i, value in enumerate(s.inputs)) if len(s.inputs) > 1 else \
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
-        batch = (f"<div>batch = {s.batch} (the example's: {self.explorer.yours.batch})</div>"
-                 if s.batch is not None else "")
+        yours = self.explorer.yours
+        batch = (f"<div>batch (dimension 0) = {s.batch}, the example's {yours.batch}; resized: "
+                 f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
             f"{inputs}{batch}{path}"

@@ -197,15 +197,28 @@ def _other_number(value):
 
 
 def batch_of(args):
-    """The example's batch: the first argument's length if it is a list of tensors (a list of images), else the
-    first tensor's dimension 0; None when there is none to change (a 0-d tensor, no tensor, an empty dimension)."""
+    """The example's batch: the first argument's length if it is a list of tensors (a list of images), else
+    dimension 0 of the first tensor that has one (0-d tensors, a scale say, are passed over); None when there is
+    none to change (no such tensor, or its dimension 0 is empty)."""
     first = args[0] if args else None
     if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
         return len(first)
-    tensors = leaves(args)
-    if not tensors or tensors[0].dim() == 0 or tensors[0].shape[0] == 0:
+    tensor = next((t for t in leaves(args) if t.dim() > 0), None)
+    if tensor is None or tensor.shape[0] == 0:
         return None
-    return tensors[0].shape[0]
+    return tensor.shape[0]
+
+
+def batched_inputs(args) -> list:
+    """Which positional arguments ``with_batch`` resizes (their indexes): those holding a tensor whose dimension 0
+    is the batch (for a list of images, the list itself)."""
+    lead = batch_of(args)
+    if lead is None:
+        return []
+    first = args[0]
+    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+        return [0]
+    return [i for i, arg in enumerate(args) if any(t.dim() > 0 and t.shape[0] == lead for t in leaves(arg))]
 
 
 def with_batch(args, size: int):
@@ -232,7 +245,7 @@ def _batch_variants(args, batch_sizes):
         return candidates, skipped
     lead = batch_of(args)
     if lead is None:
-        skipped["batch"] = "the first tensor has no leading dimension to change"
+        skipped["batch"] = "no tensor has a non-empty dimension 0 to change"
         return candidates, skipped
     sizes = batch_sizes if batch_sizes is not None else ([1, lead + 2] if lead != 1 else [2, 3])
     for size in _checked_sizes(sizes):

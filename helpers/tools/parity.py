@@ -400,6 +400,8 @@ def training_layers(model) -> list:
             random = kind in _RANDOM_NAMES and getattr(m, "training", False)
         else:
             kind, random = type(m).__name__, isinstance(m, _RANDOM_IN_TRAINING) and m.training
+        if random and "Dropout" in kind and getattr(m, "p", None) == 0:
+            random = False  # a dropout of probability 0 drops nothing, in training too
         if random:
             found.append(f"{kind} {name!r}" if name else kind)
     return found

@@ -209,6 +209,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         except (Exception, SystemExit) as exc:
             note += (f" Not run on the test input: the eager model fails on it too "
                      f"({script_error_line(exc)}), so that is not a TorchScript problem.")
+            note += _training_note(model, [])  # batch norm in training mode refuses one value per channel
             break
         try:
             with _time_limit(limit):
@@ -237,10 +238,12 @@ def _training_note(model, calls) -> str:
     layers = training_layers(model)
     if not layers:
         return ""
-    compared = " Both sides were seeded alike for the comparison." if calls else ""
+    dropout, norm = any("Dropout" in name for name in layers), any("Norm" in name for name in layers)
+    seeded = " Both sides were seeded alike for the comparison." if calls and dropout else ""
+    then = " and ".join((["dropout then passes its input through"] if dropout else []) +
+                        (["batch norm uses its running statistics"] if norm else []))
     return (f" Model() is in training mode here ({', '.join(layers[:3])} active), and so is its scripted copy."
-            f"{compared} To ship it, script Model().eval(): dropout then passes its input through and batch norm "
-            "uses its running statistics.")
+            f"{seeded} To ship it, script Model().eval(): {then}.")
 
 
 def _unannotated_note(model) -> str:

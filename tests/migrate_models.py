@@ -1,0 +1,23 @@
+"""Small TorchScript-able models for tests/test_migrate.py (in a file: torch.jit.script reads their source)."""
+from typing import List
+
+import torch
+
+
+class Square(torch.nn.Module):
+    def forward(self, x):
+        return x * x
+
+
+class SequenceMean(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 4)
+
+    def forward(self, x):  # (batch, time, 3): the mean over time
+        return self.lin(x).mean(1)
+
+
+class ListAndBias(torch.nn.Module):
+    def forward(self, xs: List[torch.Tensor], y):
+        return xs[0].sum(0) + xs[1].sum(0) + y
