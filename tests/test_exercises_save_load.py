@@ -516,19 +516,11 @@ def test_safe_loader_records_loads_under_a_tracer_that_reinstalls_itself(tmp_pat
     script = tmp_path / "check_under_coverage.py"
     script.write_text(f"""
 import sys
-sys.path.insert(0, {str(H.REPO_ROOT)!r})
+sys.path[:0] = [{str(H.REPO_ROOT)!r}, {str(H.REPO_ROOT / "tests")!r}]
 import torch, helpers as H
+from test_exercises_save_load import _falls_back_with
 
-def falls_back(path):
-    try:
-        state = torch.load(path, weights_only=True)
-    except Exception:
-        state = torch.load(path, weights_only=False)["weights"]
-    model = H.DigitsCNN()
-    model.load_state_dict(state)
-    return model
-
-H.check_safe_weights_loader(falls_back)
+H.check_safe_weights_loader(_falls_back_with(torch.load))
 print("restored:", torch.load.__code__ is torch.serialization.load.__code__ and "_workbook_record" not in
       (torch.load.__kwdefaults__ or {{}}))
 """)
