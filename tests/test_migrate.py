@@ -295,7 +295,11 @@ def test_an_empty_batch_and_a_size_1_dimension_are_named_and_a_list_input_is_lab
     empty = H.migrate(torch.jit.script(Square()), torch.zeros(0, 3))
     assert empty.summary.startswith("⚠") and any("batch size 0" in n for n in empty.notes)
     sequence = H.migrate(torch.jit.script(SequenceMean()), torch.randn(4, 1, 3))
-    assert any(n.startswith("dim 1 is fixed at 1, the example's size") for n in sequence.notes), sequence.notes
+    assert any(n.startswith("dim 1 was fixed at the example's size of 1") and "refuses a size of 2" in n
+               for n in sequence.notes), sequence.notes
+    assert sequence.status == "restricted" and "dim 1 of size 2" in sequence.refused
+    channels = H.migrate(LEGACY, torch.rand(4, 1, 8, 8))  # a channel count of 1 the convolution needs: nothing to say
+    assert channels.status == "ok" and not any("fixed at the example's size" in n for n in channels.notes)
     listed = H.migrate(torch.jit.script(ListAndBias()), ([torch.randn(3, 4), torch.randn(5, 4)], torch.randn(1, 4)))
     assert listed.status == "restricted" and "3 items" in listed.refused  # a refusal, not another answer
     assert "tensor 2 dim 0" in listed.dynamic_dims and "input 1 dim 0" not in listed.dynamic_dims

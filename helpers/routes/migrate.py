@@ -335,6 +335,33 @@ def _size_one_notes(dims: dict, rows) -> list:
     return notes
 
 
+def _widened_refusals(model, program, args, dims, skip=()) -> dict:
+    """Label -> the program's refusal, for each dimension fixed at 1 (other than ``skip``, the batch: its own note
+    says so) where an input of size 2 there runs in the TorchScript model and is refused by the program. A channel
+    count the model's layers need is fixed in both, and so is not named."""
+    from ..tools.input_variants import rebuild
+    found = {}
+    for label, text in dims.items():
+        if text != "fixed 1" or label in skip:
+            continue
+        numbers = [int(n) for n in re.findall(r"\d+", label)]
+        i, d = (0, numbers[0]) if len(numbers) == 1 else numbers
+        seen = iter(range(len(leaves(args))))
+        wide = rebuild(args, lambda t: torch.cat([t, t], dim=d) if next(seen) == i and t.dim() > d else t)
+        try:
+            with torch.no_grad():
+                model(*wide)
+        except Exception:  # the TorchScript model needs that size too: nothing lost
+            continue
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                program.module()(*wide)
+        except Exception as error:
+            found[label] = short_message(error, limit=120)
+    return found
+
+
 def _range(program, size):
     expr = size.node.expr
     constraint = program.range_constraints.get(expr)
@@ -398,12 +425,6 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
         notes.append(f"the example has batch size {first.shape[0]}, so the converter fixed the batch to "
                      f"{first.shape[0]} (torch.export treats sizes 0 and 1 as constants); migrate again with a batch "
                      "of 2 or more to keep it dynamic, then report.reexport(...) with your own Dim if you need bounds")
-    fixed = [f"{label} is fixed at {text.split()[1]}" for label, text in dims.items()
-             if text in ("fixed 0", "fixed 1") and not (first is not None and label in ("dim 0", "input 0 dim 0"))]
-    if fixed:
-        notes.append(f"{'; '.join(fixed)}, the example's size (torch.export keeps sizes 0 and 1 as constants): if "
-                     f"{'that dimension varies' if len(fixed) == 1 else 'one of them varies'} in use (a sequence "
-                     "length, say, not a channel count), migrate again with an example of size 2 or more there")
     step("checking")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -411,6 +432,13 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
     refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
+    all_refused = len(refused) == len(check.rows)
+    widened = _widened_refusals(model, program, args, dims, skip=("dim 0", "input 0 dim 0") if first is not None else ())
+    if widened:
+        notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
+                     "(torch.export keeps sizes 0 and 1 as constants), and the program refuses a size of 2 there, which "
+                     "the TorchScript model runs: migrate again with an example of size 2 or more there")
+        refused.update({f"{label} of size 2": why for label, why in widened.items()})
     if _sets_attributes(model):  # lost even when the answers match: a counter others read is gone
         notes.append("the TorchScript model changes its own attributes as it runs (prim::SetAttr, e.g. a call "
                      "counter), and the converted program keeps no such state: "
@@ -424,6 +452,6 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
                      "model accepts: export keeps an int argument as a constant")
-    status = "diverges" if diverging or len(refused) == len(check.rows) else "restricted" if refused else "ok"
+    status = "diverges" if diverging or all_refused else "restricted" if refused else "ok"
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)
