@@ -184,14 +184,18 @@ class _Load:
         self.unsafe, self.error = passed is False, None
 
 
+def _env_on(name) -> bool:
+    """An environment switch as torch.load reads it."""
+    return os.getenv(name, "0").lower() in ("1", "y", "yes", "true")
+
+
 def _runs_unsafe(passed, pickle_module) -> bool:
     """Whether torch.load runs with weights_only off, given the caller's weights_only (None when left out) and
     pickle_module: torch 2.14's own rule (tests/test_exercises_save_load.py checks it against real loads)."""
-    true_values = ("1", "y", "yes", "true")
-    if os.getenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "0").lower() in true_values:
+    if _env_on("TORCH_FORCE_WEIGHTS_ONLY_LOAD"):
         return False
     if passed is None:
-        if os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in true_values:
+        if _env_on("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
             return True
         default = getattr(torch.serialization, "_default_to_weights_only", lambda module: module is None)
         return not default(pickle_module)
@@ -244,7 +248,7 @@ def _unsafe_words(call) -> str:
         return "torch.load(..., weights_only=False)"
     if call.pickle_module:
         return "torch.load(..., pickle_module=...) without weights_only, which turns weights_only off"
-    if os.getenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "0").lower() in ("1", "y", "yes", "true"):
+    if _env_on("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
         return "torch.load without weights_only, which TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (set here) turns off"
     return "torch.load with weights_only off"
 

@@ -475,8 +475,9 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that vary"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
             from ..tools.parity import training_layers
-            if training_layers(model):  # dropout or batch norm in training mode: eval() first, whatever else fails
-                hint = (f"the model is in training mode ({', '.join(training_layers(model))}): call model.eval() "
+            training = training_layers(model)
+            if training:  # dropout or batch norm in training mode: eval() first, whatever else fails
+                hint = (f"the model is in training mode ({', '.join(training)}): call model.eval() "
                         f"before exporting; then: {hint}")
             hint = library_hint(first) or hint
             # the inputs that did run may already disagree (export baked a counter in): say so beside the failure

@@ -30,7 +30,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import model_args, odd_input
-from ..tools.input_variants import leaves
+from ..tools.input_variants import leaves, rebuild
 
 
 def _readable(path) -> None:
@@ -319,8 +319,7 @@ def _size_one_notes(dims: dict, rows) -> list:
     for label, text in dims.items():
         if not text.startswith("dynamic [2,"):
             continue
-        numbers = [int(n) for n in re.findall(r"\d+", label)]  # "dim d", "input i dim d" or "tensor i dim d"
-        i, d = (0, numbers[0]) if len(numbers) == 1 else numbers
+        i, d = _position(label)
         ran = None
         for r in rows:  # the i-th tensor of the row's input, in the order the program flattened them
             tensors = leaves(r.args)
@@ -335,17 +334,22 @@ def _size_one_notes(dims: dict, rows) -> list:
     return notes
 
 
-def _widened_refusals(model, program, args, dims, skip=()) -> dict:
+def _position(label: str):
+    """(i, d) of a ``_dynamic_dims`` label: dimension d of the program's i-th tensor input ("dim d", "input i dim d"
+    or "tensor i dim d")."""
+    numbers = [int(n) for n in re.findall(r"\d+", label)]
+    return (0, numbers[0]) if len(numbers) == 1 else tuple(numbers)
+
+
+def _widened_refusals(model, converted, args, dims, skip=()) -> dict:
     """Label -> the program's refusal, for each dimension fixed at 1 (other than ``skip``, the batch: its own note
     says so) where an input of size 2 there runs in the TorchScript model and is refused by the program. A channel
     count the model's layers need is fixed in both, and so is not named."""
-    from ..tools.input_variants import rebuild
     found = {}
     for label, text in dims.items():
         if text != "fixed 1" or label in skip:
             continue
-        numbers = [int(n) for n in re.findall(r"\d+", label)]
-        i, d = (0, numbers[0]) if len(numbers) == 1 else numbers
+        i, d = _position(label)
         seen = iter(range(len(leaves(args))))
         wide = rebuild(args, lambda t: torch.cat([t, t], dim=d) if next(seen) == i and t.dim() > d else t)
         try:
@@ -356,7 +360,7 @@ def _widened_refusals(model, program, args, dims, skip=()) -> dict:
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                program.module()(*wide)
+                converted(*wide)
         except Exception as error:
             found[label] = short_message(error, limit=120)
     return found
@@ -428,12 +432,13 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     step("checking")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check = parity(model, program.module(), example=args if len(args) > 1 else args[0], label="converted")
+        converted = program.module()
+        check = parity(model, converted, example=args if len(args) > 1 else args[0], label="converted")
     check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
     refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
     all_refused = len(refused) == len(check.rows)
-    widened = _widened_refusals(model, program, args, dims, skip=("dim 0", "input 0 dim 0") if first is not None else ())
+    widened = _widened_refusals(model, converted, args, dims, skip=("dim 0", "input 0 dim 0") if first is not None else ())
     if widened:
         notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
                      "(torch.export keeps sizes 0 and 1 as constants), and the program refuses a size of 2 there, which "

@@ -25,8 +25,8 @@ from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import as_args, batch_of, batched_inputs, describe, leaves, rebuild, with_batch
-from .parity import (_compare_outputs, _one_line, _within_atol_of_zero, detections_of, fresh_copy, python_state,
-                     state_changes, training_layers)
+from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
+                     python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -374,8 +374,7 @@ class DivergenceExplorer:
         got = got if detections is None else detections
         exact, close, max_diff, note = _compare_outputs(expected, got, self.rtol, self.atol, ("eager", name))
         tiny = None if exact else _within_atol_of_zero(expected, self.atol)
-        empty = _holds_no_numbers(expected)
-        if close and empty:  # nothing was compared: an empty output matches any other empty output
+        if close and _is_empty(expected):  # nothing was compared: an empty output matches any other empty output
             verdict = (f"⚠ agree only on empty outputs: the eager output holds no numbers here, so nothing was "
                        f"compared; give an input for which the model returns some")
         elif exact:
@@ -409,12 +408,6 @@ class DivergenceExplorer:
             return f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · {size}: {self.verdict}>"
         return (f"<DivergenceExplorer {self.model} · {self.method} · scale={self.scale:g} · "
                 f"length={self.length}: {self.verdict}>")
-
-
-def _holds_no_numbers(output) -> bool:
-    """True when every tensor in ``output`` is empty (and there is at least one): e.g. a detector finding nothing."""
-    tensors = [t for t in leaves(output) if isinstance(t, torch.Tensor)]
-    return bool(tensors) and all(t.numel() == 0 for t in tensors)
 
 
 def _inputs_named(indexes) -> str:

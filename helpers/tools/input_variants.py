@@ -196,12 +196,17 @@ def _other_number(value):
     return value * 1.5 + 1.0 if math.isfinite(value) else value
 
 
+def _is_image_list(value) -> bool:
+    """A non-empty list of tensors as an argument (a detection model's images): its length is the batch."""
+    return isinstance(value, list) and bool(value) and all(isinstance(t, torch.Tensor) for t in value)
+
+
 def batch_of(args):
     """The example's batch: the first argument's length if it is a list of tensors (a list of images), else
     dimension 0 of the first tensor that has one (0-d tensors, a scale say, are passed over); None when there is
     none to change (no such tensor, or its dimension 0 is empty)."""
     first = args[0] if args else None
-    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+    if _is_image_list(first):
         return len(first)
     tensor = next((t for t in leaves(args) if t.dim() > 0), None)
     if tensor is None or tensor.shape[0] == 0:
@@ -216,7 +221,7 @@ def batched_inputs(args) -> list:
     if lead is None:
         return []
     first = args[0]
-    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+    if _is_image_list(first):
         return [0]
     return [i for i, arg in enumerate(args) if any(t.dim() > 0 and t.shape[0] == lead for t in leaves(arg))]
 
@@ -228,7 +233,7 @@ def with_batch(args, size: int):
     if lead is None or size == lead:
         return args
     first = args[0]
-    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+    if _is_image_list(first):
         return ([first[i % lead] for i in range(size)], *args[1:])
     return rebuild(args, lambda t: _resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t)
 
@@ -236,7 +241,7 @@ def with_batch(args, size: int):
 def _batch_variants(args, batch_sizes):
     candidates, skipped = {}, {}
     first = args[0]
-    if isinstance(first, list) and first and all(isinstance(t, torch.Tensor) for t in first):
+    if _is_image_list(first):
         count = len(first)  # a list of images: its length is the batch
         sizes = batch_sizes if batch_sizes is not None else ([1, count + 1] if count != 1 else [2, 3])
         for size in _checked_sizes(sizes):

@@ -25,7 +25,7 @@ import torch
 
 from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
-from .parity import detections_of, fresh_copy
+from .parity import detections_of, fresh_copy, training_layers
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
                       snippet_model)
@@ -234,7 +234,6 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
 def _training_note(model, calls) -> str:
     """A sentence when Model() is in training mode with layers that act differently then (Dropout, BatchNorm):
     the comparison seeds both sides alike, so a match says nothing about the model a learner would ship."""
-    from .parity import training_layers
     layers = training_layers(model)
     if not layers:
         return ""
