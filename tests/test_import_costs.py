@@ -71,3 +71,60 @@ def test_the_helper_index_falls_back_to_a_parse_when_all_is_not_one_literal(tmp_
     annotated = tmp_path / "annotated.py"
     annotated.write_text('__all__: list = ["a"]\n')  # not an assignment the index reads, by either way
     assert helpers._declared_names(annotated) == helpers._parsed_names(annotated.read_text()) == []
+
+
+def _run(code, timeout=180):
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+def test_after_start_the_trace_check_no_longer_imports_dtensors_package():
+    # what H.start does: the trace still checks its outputs (a wrong trace still warns), without the import
+    code = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import torch
+from helpers.course.comparison_import import skip_needless_dtensor_import
+print(skip_needless_dtensor_import(), skip_needless_dtensor_import())
+torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2))
+print("torch.distributed.tensor" in sys.modules)
+calls = []
+def counted(x):  # its second run (the trace's check) records another constant, which the check compares
+    calls.append(1)
+    return x * len(calls)
+try:
+    torch.jit.trace(counted, torch.ones(1))
+except torch.jit.TracingCheckError as error:
+    print("Absolute difference: 1" in str(error))
+try:
+    torch.testing.assert_close(torch.ones(2), torch.zeros(2))
+except AssertionError:
+    print("mismatch-caught")
+"""
+    assert _run(code) == ["True", "True", "False", "True", "mismatch-caught"]
+
+
+def test_once_dtensors_package_is_imported_the_comparison_is_torchs_own():
+    # a DTensor against a plain tensor is still refused, as torch refuses it; one process, one rank, no network
+    code = """
+import warnings
+warnings.simplefilter("ignore")
+import torch
+import torch.distributed as dist
+from helpers.course.comparison_import import skip_needless_dtensor_import
+skip_needless_dtensor_import()
+from torch.distributed.tensor import DTensor, Replicate
+from torch.distributed.device_mesh import init_device_mesh
+dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+mesh = init_device_mesh("cpu", (1,))
+d = DTensor.from_local(torch.ones(2), mesh, [Replicate()])
+try:
+    torch.testing.assert_close(d, torch.ones(2))
+except TypeError as e:
+    print("refused" if "ambiguous" in str(e) else "other")
+torch.testing.assert_close(d, DTensor.from_local(torch.ones(2), mesh, [Replicate()]))
+print("equal")
+dist.destroy_process_group()
+"""
+    assert _run(code) == ["refused", "equal"]

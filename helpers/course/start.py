@@ -8,6 +8,7 @@ try:
 finally:
     gc.enable()
 
+from .comparison_import import skip_needless_dtensor_import
 from .deprecations import hide_deprecation_warnings
 from .seeding import seed_everything
 from .warm_torch import start_in_background
@@ -28,6 +29,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     """
     seed_everything(seed)
     torch.set_num_threads(threads)
+    skip_needless_dtensor_import()  # the first torch.jit.trace's check would import DTensor's package (0.7 s) for nothing
     if hide_deprecations:
         hide_deprecation_warnings()
     folder = work_dir(notebook)
