@@ -112,6 +112,9 @@ def test_constant_loop_converts():
 def test_two_inputs():
     report = H.migrate(scripted(TwoInputs()), (torch.randn(3, 2), torch.randn(3, 2)))
     assert report.status == "ok" and "input 1 dim 0" in report.dynamic_dims
+    # both batches ran at size 1 in the same input: one note names both dimensions
+    ranges = [n for n in report.notes if "recorded range" in n]
+    assert len(ranges) == 1 and ranges[0].startswith("the recorded ranges of input 0 dim 0 and input 1 dim 0 start at 2")
 
 
 def test_torchvision_resnet18(tmp_path):

@@ -26,6 +26,10 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     ``hide_deprecations=False`` keeps the deprecation FutureWarnings visible (00 and 02 show
     them once before hiding them). ``threads=1``: the workbook's models are small, and on a shared
     server (or a 2-core laptop) extra torch threads only fight each other and make timings erratic.
+
+    It also spares the first ``torch.jit.trace`` an import that answers nothing here: torch's tensor comparison
+    (which the trace's check uses) imports ``torch.distributed.tensor`` only to ask whether a tensor is a DTensor,
+    and none can be before that package is imported (``skip_needless_dtensor_import``; results are unchanged).
     """
     seed_everything(seed)
     torch.set_num_threads(threads)

@@ -313,24 +313,26 @@ def _dynamic_dims(program, args) -> dict:
 
 
 def _size_one_notes(dims: dict, rows) -> list:
-    """A note for each dimension recorded as ``dynamic [2, …]`` on which an input of size 1 ran anyway: the
-    recorded range alone would suggest size 1 is refused."""
-    notes = []
+    """A note for the dimensions recorded as ``dynamic [2, …]`` on which an input of size 1 ran anyway: the
+    recorded range alone would suggest size 1 is refused. Dimensions that the same input showed together (the batch
+    of two inputs) share one note."""
+    found = {}  # (the input's label, its outcome) -> the dimensions it ran at size 1
     for label, text in dims.items():
         if not text.startswith("dynamic [2,"):
             continue
         i, d = _position(label)
-        ran = None
         for r in rows:  # the i-th tensor of the row's input, in the order the program flattened them
             tensors = leaves(r.args)
             if not r.error and len(tensors) > i and tensors[i].dim() > d and tensors[i].shape[d] == 1:
-                ran = r
+                found.setdefault((r.label, "differs" if r.diverges else "matches"), []).append(label)
                 break
-        if ran is not None:
-            outcome = "differs" if ran.diverges else "matches"
-            notes.append(f"{label}'s recorded range starts at 2 (torch.export keeps sizes 0 and 1 out of a dynamic "
-                         f"range), yet the input '{ran.label}', of size 1 there, ran and {outcome}: check the sizes "
-                         "you need by running them, not by reading the range")
+    notes = []
+    for (row_label, outcome), labels in found.items():
+        subject = (f"{labels[0]}'s recorded range starts" if len(labels) == 1 else
+                   f"the recorded ranges of {', '.join(labels[:-1])} and {labels[-1]} start")
+        notes.append(f"{subject} at 2 (torch.export keeps sizes 0 and 1 out of a dynamic range), yet the input "
+                     f"'{row_label}', of size 1 there, ran and {outcome}: check the sizes you need by running them, "
+                     "not by reading the range")
     return notes
 
 
