@@ -286,3 +286,40 @@ def test_the_training_note_names_only_what_the_model_has_and_shows_when_eager_fa
     assert "dropout" not in attempt.note and "seeded" not in attempt.note
     idle = norm_only.replace("nn.BatchNorm1d(8)", "nn.Dropout(p=0.0)")
     assert "training mode" not in H.attempt_script(idle, inputs=[torch.randn(2, 8)]).note
+
+
+FUNCTIONAL = ("import torch.nn.functional as F\nclass Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.lin = nn.Linear(4, 4)\n{extra}\n    def forward(self, x):\n        return {call}\n")
+
+
+@pytest.mark.parametrize("call, left_at_default", [
+    ("F.dropout(self.lin(x), 0.5)", True),
+    ("torch.nn.functional.dropout2d(self.lin(x).unsqueeze(0))", True),
+    ("torch.dropout(self.lin(x), 0.5, True)", False),
+    ("F.dropout(self.lin(x), p=0.5, training=True)", False),
+])
+def test_a_functional_dropout_that_drops_in_eval_mode_too_is_named(call, left_at_default):
+    source = FUNCTIONAL.format(extra="        self.eval()", call=call)
+    attempt = H.attempt_script(source, inputs=[torch.randn(3, 4)])
+    written = call.split("(")[0]
+    assert attempt.verdict == "scripts" and f"`{written}` in forward drops values in eval mode too" in attempt.note
+    assert ("left at its default, True" in attempt.note) == left_at_default and "`self.training`" in attempt.note
+    assert "training mode here" not in attempt.note  # the model is in eval mode: no layer is named
+    namespace = {}  # the note is true: the eval-mode model gives two answers to one input
+    exec("import torch\nfrom torch import nn\n" + source, namespace)
+    model, x = namespace["Model"](), torch.ones(3, 4)
+    assert not model.training and not torch.equal(model(x), model(x))
+
+
+def test_a_functional_dropout_given_self_training_is_named_only_in_training_mode():
+    call = "F.dropout(self.lin(x), 0.5, training=self.training)"
+    trained = H.attempt_script(FUNCTIONAL.format(extra="", call=call), inputs=[torch.randn(3, 4)])
+    assert "training mode here (F.dropout given self.training active)" in trained.note, trained.note
+    assert "seeded alike" in trained.note and "dropout then passes its input through" in trained.note
+    assert "drops values in eval mode too" not in trained.note
+    positional = FUNCTIONAL.format(extra="        self.eval()", call=call.replace("training=self.training", "self.training"))
+    quiet = H.attempt_script(positional, inputs=[torch.randn(3, 4)])
+    assert quiet.verdict == "scripts" and "dropout" not in quiet.note.lower(), quiet.note
+    layer = H.attempt_script(FUNCTIONAL.format(extra="        self.drop = nn.Dropout(0.5)\n        self.eval()",
+                                               call="self.drop(self.lin(x))"), inputs=[torch.randn(3, 4)])
+    assert "dropout" not in layer.note.lower(), layer.note  # a layer turned off by eval(): nothing to say

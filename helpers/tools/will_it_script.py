@@ -223,21 +223,67 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         same, why = _same_outputs(expected, got if detections is None else detections)
         if not same:
             return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
-                        code=code, note=f"{note}{_training_note(model, calls)}".strip())
+                        code=code, note=f"{note}{_training_note(model, calls)}{_functional_dropout_note(model)}".strip())
     else:
         if calls:
             note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
-        note += _unannotated_note(model) + _training_note(model, calls)
+        note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
     return done("scripts", warning=warning, code=code, note=note.strip())
 
 
+# torch.nn.functional's dropouts (and torch.dropout): called as functions, they are no layer training_layers sees
+_FUNCTIONAL_DROPOUTS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
+
+
+def _functional_dropouts(model) -> tuple:
+    """(calls that drop in eval mode too, calls that follow ``self.training``) among forward's functional dropouts,
+    each as written (``F.dropout``). A call is the first kind, as (written, left at the default), when its training
+    argument is left at its default (True) or is ``True``; a layer called as ``self.drop(x)`` is neither
+    (``training_layers`` names it)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
+    except (TypeError, ValueError, OSError, SyntaxError):
+        return [], []
+    always, follows = [], []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name not in _FUNCTIONAL_DROPOUTS or (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                                                and func.value.id == "self"):
+            continue
+        written = ast.unparse(func)
+        training = next((k.value for k in node.keywords if k.arg in ("training", "train")),
+                        node.args[2] if len(node.args) > 2 else None)
+        if training is None or (isinstance(training, ast.Constant) and training.value is True):
+            if written not in [w for w, _ in always]:
+                always.append((written, training is None))
+        elif ast.unparse(training) == "self.training" and written not in follows:
+            follows.append(written)
+    return always, follows
+
+
+def _functional_dropout_note(model) -> str:
+    """A sentence when forward calls a functional dropout that drops in eval mode too (``F.dropout(x, p)``: its
+    ``training`` defaults to True), whatever mode Model() is in: ``Model().eval()`` does not turn it off."""
+    always, _ = _functional_dropouts(model)
+    sentences = [f" `{written}` in forward drops values in eval mode too: its training argument is "
+                 f"{'left at its default, True' if default else 'True'}, and `eval()` does not change an argument. "
+                 "Pass `self.training` as that argument." for written, default in always]
+    return "".join(sentences)
+
+
 def _training_note(model, calls) -> str:
-    """A sentence when Model() is in training mode with layers that act differently then (Dropout, BatchNorm):
-    the comparison seeds both sides alike, so a match says nothing about the model a learner would ship."""
+    """A sentence when Model() is in training mode with layers that act differently then (Dropout, BatchNorm, or a
+    functional dropout given ``training=self.training``): the comparison seeds both sides alike, so a match says
+    nothing about the model a learner would ship."""
     layers = training_layers(model)
+    if getattr(model, "training", False):
+        layers += [f"{name} given self.training" for name in _functional_dropouts(model)[1]]
     if not layers:
         return ""
-    dropout, norm = any("Dropout" in name for name in layers), any("Norm" in name for name in layers)
+    dropout, norm = any("ropout" in name for name in layers), any("Norm" in name for name in layers)
     seeded = " Both sides were seeded alike for the comparison." if calls and dropout else ""
     then = " and ".join((["dropout then passes its input through"] if dropout else []) +
                         (["batch norm uses its running statistics"] if norm else []))
