@@ -12,7 +12,7 @@ def skip_needless_dtensor_import() -> bool:
     """Make ``torch.testing.assert_close`` skip importing ``torch.distributed.tensor`` while nothing has imported it.
 
     With torch 2.14, the first ``assert_close`` in a process imports that package (and sympy with it) only to ask
-    whether either tensor is a ``DTensor``: about 0.7 s on this course's machines, paid by the first
+    whether either tensor is a ``DTensor``: about half a CPU-second on this course's machines, paid by the first
     ``torch.jit.trace`` of a notebook, whose trace check compares with ``assert_close``. A ``DTensor`` is an instance
     of a class defined inside that package, so before the package is imported no object can be one, and the answer
     is known without the import. Once anything has imported the package, torch's own function runs unchanged.

@@ -1,7 +1,7 @@
 """The first call of every notebook (introduced in 00_start_here): ``WORK = H.start("03_tracing")``."""
 import gc
 
-gc.disable()  # importing torch makes about 300,000 objects and no garbage: collecting meanwhile is wasted work
+gc.disable()  # importing torch makes about 275,000 objects and almost no garbage: collecting meanwhile is wasted work
 try:
     import torch
     gc.freeze()  # ...and so is walking them at the first collection after it: they stay for the kernel's life
@@ -18,7 +18,7 @@ __all__ = ["start"]
 
 
 def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads: int = 1):
-    """Seed everything, hide only the TorchScript deprecation notices, and return this kernel's work folder.
+    """Seed everything, hide only the TorchScript deprecation FutureWarnings, and return this kernel's work folder.
 
     The work folder (``work/<user>/<notebook>/``) is kept across kernel restarts: files saved there
     in an earlier session are still there.
@@ -33,7 +33,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     """
     seed_everything(seed)
     torch.set_num_threads(threads)
-    skip_needless_dtensor_import()  # the first torch.jit.trace's check would import DTensor's package (0.7 s) for nothing
+    skip_needless_dtensor_import()  # the first torch.jit.trace's check would import DTensor's package (about half a second) for nothing
     if hide_deprecations:
         hide_deprecation_warnings()
     folder = work_dir(notebook)
