@@ -195,7 +195,8 @@ def test_shipped_pool_solutions(answer, capsys):
 
 @pytest.mark.parametrize("answer, words", [
     (traced, "takes the other side of the branch: eager does not pool there (`4 > 8` is False), your copy does "
-             "(a trace records the one path its example took; the tracer warned of it"),  # the trace pools every input, short ones too
+             "(a trace records the one path its example took; as it traced, the tracer warned about the `if` on the shape: "
+             "\"Converting a tensor to a Python boolean might cause the trace to be incorrect\")"),  # the trace pools every input, short ones too
     (exported_static, "fails on length 4 (Guard failed"),
     (exported_auto, "kept the example's side of `x.shape[-1] > 8` as a guard"),  # dynamic, but one side only
     (exported_strict, "A Dim must stay free"),
@@ -247,6 +248,19 @@ def as_tuple(model, example):
     return torch.jit.trace(Tupled(), example)
 
 
+class MeanTop(NamedTuple):
+    mean: torch.Tensor
+    top: torch.Tensor
+
+
+def as_named_tuple(model, example):  # torch's message suggests a NamedTuple: its trace returns a plain tuple
+    class Named(nn.Module):
+        def forward(self, x):
+            out = model(x)
+            return MeanTop(out["mean"], out["top"])
+    return torch.jit.trace(Named(), example)
+
+
 def renamed(model, example):
     class Renamed(nn.Module):
         def forward(self, x):
@@ -272,14 +286,16 @@ def test_dict_trace_solution(capsys):
 
 
 @pytest.mark.parametrize("answer, words", [
-    (strict_trace, "names the flag"),
+    (strict_trace, 'It ends: "If you absolutely need this and know the side effects, pass strict=False to trace()'),
     (scripted, "not the module torch.jit.trace returns"),
     (saved_and_loaded, "saved and loaded again"),
     (traced_function, "a traced function, not the traced model"),
     (as_tuple, "must stay a dict"),
+    (as_named_tuple, "returns a tuple (a NamedTuple's trace returns a plain tuple too)"),
     (renamed, "keys changed"),
     (returns_eager, "return what torch.jit.trace gives you"),
     (H.Summary(), "Pass your function"),
+    (H.Summary, "(Summary is a class)"),
     ("trace", "Pass your function"),
 ])
 def test_dict_trace_rejects(answer, words, capsys):
@@ -289,7 +305,7 @@ def test_dict_trace_rejects(answer, words, capsys):
 
 def test_the_tracer_warning_is_told_in_the_feedback_not_shown_raw(recwarn, capsys):
     ok, out = verdict(H.check_shipped_pool, traced, capsys)
-    assert not ok and "the tracer warned of it as it traced" in out
+    assert not ok and "as it traced, the tracer warned about the `if` on the shape" in out
     assert not [w for w in recwarn if issubclass(w.category, torch.jit.TracerWarning)]
 
 

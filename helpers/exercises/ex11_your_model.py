@@ -162,7 +162,7 @@ def check_configured_head(model_class) -> bool:
                   "scripting changed what forward computes. Compare the two on this config to find the line.")
             return False
     print("✔ Your head scripts and saves, and it follows each config it was built with "
-          f"({len(_CONFIGS)} configs, relu and tanh): the fields forward reads are now plain attributes.")
+          f"({len(_CONFIGS)} configs, relu and tanh).")
     return True
 
 
@@ -221,10 +221,10 @@ def check_shipped_pool(ship) -> bool:
                   "(a @torch.jit.ignore'd method stays Python). Script or export the model itself.")
             return False
     traced = isinstance(copy, torch.jit.TopLevelTracedModule)
-    warned = any(issubclass(w.category, torch.jit.TracerWarning)
-                 and "x.shape[-1] > 8" in linecache.getline(w.filename, w.lineno) for w in caught)
-    why = ("" if not traced else " (a trace records the one path its example took; the tracer warned of it as it "
-           "traced, about the `if` on the shape)" if warned else " (a trace records the one path its example took)")
+    warning = next((str(w.message).split(". ")[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)
+                    and "x.shape[-1] > 8" in linecache.getline(w.filename, w.lineno)), None)
+    why = ("" if not traced else f" (a trace records the one path its example took; as it traced, the tracer warned "
+           f"about the `if` on the shape: \"{warning}\")" if warning else " (a trace records the one path its example took)")
     torch.manual_seed(1)
     for n in _LENGTHS:
         x = torch.randn(3, n)
@@ -257,7 +257,7 @@ def check_shipped_pool(ship) -> bool:
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
     print(f"✔ Your {kind} copy agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]}, on "
-          "both sides of `> 8`: the branch on the shape went with the model.")
+          "both sides of `> 8`: the branch on the shape is part of the copy.")
     return True
 
 
@@ -270,15 +270,19 @@ class Summary(nn.Module):
 
 def check_dict_trace(trace_it) -> bool:
     """11 exercise 3: ``trace_it(model, example)`` returns a *traced* copy whose dict output matches eager."""
-    if not callable(trace_it) or isinstance(trace_it, nn.Module):
-        print("✘ Pass your function, e.g. check_dict_trace(trace_it): it takes (model, example) and returns the trace.")
+    if not callable(trace_it) or isinstance(trace_it, (nn.Module, type)):
+        what = f" ({trace_it.__name__} is a class)" if isinstance(trace_it, type) else ""
+        print(f"✘ Pass your function, e.g. check_dict_trace(trace_it){what}: it takes (model, example) and returns "
+              "the trace.")
         return False
     model = Summary()
     try:
         with deprecations_hidden():
             traced = trace_it(Summary(), torch.randn(2, 5))
     except Exception as error:
-        hint = (" torch's message names the flag that allows a dict output." if "dict" in str(error).lower() else "")
+        # the flag is at the end of torch's message, past what one line shows: quote that sentence
+        way_out = next((f" It ends: \"{part.strip()}\"" for part in str(error).split(". ") if "strict=False" in part), "")
+        hint = (way_out or " torch's message names the flag that allows a dict output.") if "dict" in str(error).lower() else ""
         print(f"✘ trace_it(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if isinstance(traced, torch.jit.ScriptFunction):
@@ -296,7 +300,9 @@ def check_dict_trace(trace_it) -> bool:
     for x in (torch.randn(3, 5), torch.randn(1, 7)):
         got, want = traced(x), model(x)
         if not isinstance(got, dict):
-            print(f"✘ The traced copy returns a {type(got).__name__}: callers index it by key, so it must stay a dict.")
+            named = " (a NamedTuple's trace returns a plain tuple too)" if isinstance(got, tuple) else ""
+            print(f"✘ The traced copy returns a {type(got).__name__}{named}: callers index it by key, so it must stay "
+                  "a dict.")
             return False
         if set(got) != set(want):
             print(f"✘ The keys changed: {sorted(got)} instead of {sorted(want)}.")
