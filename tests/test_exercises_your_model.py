@@ -98,6 +98,18 @@ class ClampBeforeScale(SOLUTION.ConfiguredHead):
         return y.clamp(-self.clip, self.clip) * self.scale
 
 
+class AlwaysRelu(SOLUTION.ConfiguredHead):  # reads scale and clip, but not the activation
+    def forward(self, x):
+        return (self.lin(x).relu() * self.scale).clamp(-self.clip, self.clip)
+
+
+class FixedClip(SOLUTION.ConfiguredHead):  # reads the activation and scale, but clips at the default bound
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.activation == "relu" else y.tanh()
+        return (y * self.scale).clamp(-1.0, 1.0)
+
+
 def test_configured_head_solution(capsys):
     ok, out = verdict(H.check_configured_head, SOLUTION.ConfiguredHead, capsys)
     assert ok and out.startswith("✔") and "relu and tanh" in out
@@ -108,6 +120,8 @@ def test_configured_head_solution(capsys):
     (HardCoded, "gives the default config's numbers"),
     (OneSidedClamp, "still in eager, computes something else than ConfiguredHead"),
     (ClampBeforeScale, "still in eager, computes something else than ConfiguredHead"),
+    (AlwaysRelu, "computes with activation='relu', not 'tanh': forward does not read the config's activation"),
+    (FixedClip, "computes with clip=1.0, not 0.5: forward does not read the config's clip"),
     (IgnoredForward, "has no forward"),
     (UnusedForward, "@torch.jit.ignore or @torch.jit.unused on forward"),
     (ClampsInPlace, "changes its input in place"),

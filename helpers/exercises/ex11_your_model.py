@@ -109,6 +109,12 @@ def _eager_mistake(model, x, expected, cfg) -> str:
     if torch.allclose(got, _reference(HeadConfig(), x), atol=1e-6):
         return (f"With {cfg} your model gives the default config's numbers: forward no longer reads the config "
                 "(a hard-coded scale, clip or activation).")
+    for field, other in (("activation", "tanh" if cfg.activation == "relu" else "relu"),
+                         ("scale", HeadConfig.scale), ("clip", HeadConfig.clip)):
+        if getattr(cfg, field) != other and torch.allclose(
+                got, _reference(dataclasses.replace(cfg, **{field: other}), x), atol=1e-6):
+            return (f"With {cfg} your model computes with {field}={other!r}, not {getattr(cfg, field)!r}: forward "
+                    f"does not read the config's {field} (hard-coded, or taken from another field).")
     i, j = divmod(int((got - expected).abs().argmax()), got.shape[1])
     return (f"With {cfg} your forward, still in eager, computes something else than ConfiguredHead: at [{i}, {j}] it "
             f"gives {got[i, j].item():.4g}, ConfiguredHead {expected[i, j].item():.4g}. Keep the maths (both bounds "
