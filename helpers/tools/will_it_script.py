@@ -235,14 +235,21 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
 _FUNCTIONAL_DROPOUTS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"}
 
 
+def _forward_tree(model):
+    """The syntax tree of ``type(model).forward``, or None when its source cannot be read or parsed."""
+    try:
+        return ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
+    except (TypeError, ValueError, OSError, SyntaxError):
+        return None
+
+
 def _functional_dropouts(model) -> tuple:
     """(calls that drop in eval mode too, calls that follow ``self.training``) among forward's functional dropouts,
     each as written (``F.dropout``). A call is the first kind, as (written, left at the default), when its training
     argument is left at its default (True) or is ``True``; a layer called as ``self.drop(x)`` is neither
     (``training_layers`` names it)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
-    except (TypeError, ValueError, OSError, SyntaxError):
+    tree = _forward_tree(model)
+    if tree is None:
         return [], []
     always, follows = [], []
     for node in ast.walk(tree):
@@ -283,7 +290,7 @@ def _training_note(model, calls) -> str:
         layers += [f"{name} given self.training" for name in _functional_dropouts(model)[1]]
     if not layers:
         return ""
-    dropout, norm = any("ropout" in name for name in layers), any("Norm" in name for name in layers)
+    dropout, norm = any("dropout" in name.lower() for name in layers), any("Norm" in name for name in layers)
     seeded = " Both sides were seeded alike for the comparison." if calls and dropout else ""
     then = " and ".join((["dropout then passes its input through"] if dropout else []) +
                         (["batch norm uses its running statistics"] if norm else []))
@@ -297,8 +304,10 @@ def _unannotated_note(model) -> str:
     to be a list or a dict ('' otherwise: a plain ``x`` used as a tensor needs no note)."""
     try:
         parameters = inspect.signature(model.forward).parameters.values()
-        tree = ast.parse(textwrap.dedent(inspect.getsource(type(model).forward)))
-    except (TypeError, ValueError, OSError, SyntaxError):
+    except (TypeError, ValueError):
+        return ""
+    tree = _forward_tree(model)
+    if tree is None:
         return ""
     bare = {p.name for p in parameters if p.annotation is inspect.Parameter.empty
             and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
