@@ -4,12 +4,15 @@ The floor is a kernel that only runs ``import helpers as H; H.start("floor")``. 
 and timed between the notebooks of the same run, so the ratios hold on a busy machine as well as
 a quiet one (the absolute seconds do not). A kernel that only runs ``import torch`` is timed too:
 the floor should stay within 1.2x of it. Each notebook runs in a fresh kernel with nbclient,
-kernel start included, cell by cell as "Restart & Run All" does.
+kernel start included, cell by cell as "Restart & Run All" does. After each notebook, its imports
+kernel runs the floor's code and then imports every module the notebook's kernel ended with, running
+nothing of the notebook: what its libraries alone cost, below which no cut of its own work can go.
 
     make bench                                 # every notebook in notebooks/
     make bench NOTEBOOKS="00 07"               # a cheap subset (numbers or names)
     python scripts/course_bench.py 03_tracing  # the same without make
     make bench REPEAT=3                        # the whole plan three times: each notebook's median, and its spread
+    python scripts/course_bench.py --no-imports   # without the imports kernels (a shorter run)
     python scripts/course_bench.py --show build/bench/course_bench.json --markdown   # the docs' table
 
 It reports and never fails on time: the exit code is 0 unless a notebook raised an error
@@ -23,7 +26,7 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
     machine           {"cpus", "load_avg_start": [1, 5, 15 min], "load_avg_end", "platform", "python", "torch"}
     settings          {"notebooks": [file names asked for], "timeout_s", "warmup": bool, "repeat" (the whole
                        plan run this many times, floors and all), "reruns": ["label: why", ...] (kernel steps
-                       run again because the kernel left a request unread)}
+                       run again because the kernel left a request unread), "imports": bool (imports kernels ran)}
     floor             a reference kernel, see below; code 'import helpers as H; H.start("floor")'
     torch_only        a reference kernel, see below; code 'import torch'
       reference kernel: {"code", "runs": [measurement...], "wall_s" (median of runs), "wall_s_min",
@@ -44,11 +47,19 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
                       when it ran more than once, move the ratio), "call" ("within", "over", or "too close
                       to call" when the target lies between ratio_low and ratio_high), "runs" (how many
                       times it ran: settings.repeat), "wall_s_runs" (each run's wall_s); with repeat > 1,
-                      wall_s, start_s and cpu_s are medians of the runs and the memory figures the largest}
+                      wall_s, start_s and cpu_s are medians of the runs and the memory figures the largest;
+                      from its imports kernels (null when none ran): "imports_s" (their median wall_s),
+                      "imports_s_runs" (each one's), "imports_ratio" (imports_s / floor.wall_s),
+                      "imports_ratio_low" (the fastest over the floor's third quartile), "imports_over_target"
+                      (imports_ratio_low > target_ratio: the target lies below what the imports alone cost),
+                      "libraries" ({library: seconds its imports took in the last imports kernel}, the six
+                      largest; a module is charged to the library whose import brought it in first, torch's own
+                      subpackages named one level down, as "torch._dynamo")}
     course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
                        "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
                        "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
                        "work_beyond_floor_today_range" ([low, high]: the same from ratio_low and ratio_high),
+                       "imports_beyond_floor_today" (sum of imports_ratio - 1 over those notebooks, or null),
                        "cpu_s_per_learner" (sum of cpu_s: one learner running every notebook run once),
                        "peak_rss_mb_max" (the largest notebook's peak)}
     targets           {"notebook_ratio": 3.0, "per_notebook": {key: ratio}, "new_notebook_ratio": 2.0,
@@ -63,6 +74,7 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
 """
 import argparse
 import datetime
+import inspect
 import json
 import os
 import platform
@@ -71,7 +83,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -103,6 +115,15 @@ class Measurement:
     ok: bool = True
     error: str = None
     cells: int = 0
+    # The modules the kernel had imported when its last cell ended, in import order (sys.modules): kept in memory
+    # for the imports kernel (see imports_code), never written to the report.
+    modules: list = field(default=None, repr=False, compare=False)
+    # An imports kernel's seconds per library (see imports_code), also kept out of the report's runs.
+    import_seconds: dict = field(default=None, repr=False, compare=False)
+
+
+def _as_dict(m: Measurement) -> dict:
+    return {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("modules", "import_seconds")}
 
 
 # ---------------------------------------------------------------- choosing notebooks
@@ -270,12 +291,72 @@ def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
             cpu = tree_cpu_seconds(process, skip=warm.get("pids", []))  # before shutdown: counters go with it
             cpu += max(0.0, warm.get("cpu_s", 0.0) - warm_before)
             hwm = peak_rss_bytes(pid)
+            modules, seconds = _kernel_modules(client) if ok else (None, None)  # after the figures: not timed
         finally:
             if sampler.is_alive():
                 sampler.stop()
     peak_self = max(hwm or 0, sampler.peak_self)
     return Measurement(wall_s=done - start, start_s=started - start, cpu_s=cpu, peak_rss_mb=peak_self / MB,
-                       peak_tree_rss_mb=max(sampler.peak_tree, peak_self) / MB, ok=ok, error=error, cells=cells)
+                       peak_tree_rss_mb=max(sampler.peak_tree, peak_self) / MB, ok=ok, error=error, cells=cells,
+                       modules=modules, import_seconds=seconds)
+
+
+def _kernel_modules(client) -> tuple:
+    """(the names in the kernel's sys.modules in the order they were imported, an imports kernel's seconds per
+    library or None); (None, None) if the kernel does not say."""
+    import nbformat
+    probe = nbformat.v4.new_code_cell("import json as _json, sys as _sys\n"
+                                      "print(_json.dumps([list(_sys.modules), globals().get('_import_seconds')]))")
+    client.nb.cells.append(probe)  # nbclient keeps each executed cell in its notebook: give it a place
+    try:
+        client.execute_cell(probe, len(client.nb.cells) - 1)
+    except Exception:  # the report must not fail over this extra figure
+        return None, None
+    finally:
+        client.nb.cells.pop()
+    text = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")
+    try:
+        modules, seconds = json.loads(text.strip().splitlines()[-1])
+    except (ValueError, IndexError, TypeError):
+        return None, None
+    return modules or None, seconds
+
+
+def imports_code(modules: list) -> str:
+    """The imports kernel's code: the floor, then every module a notebook's kernel ended with, in its import order.
+
+    Its time is what the notebook's libraries cost to import and nothing of its own work (the processes it
+    forked, the files it loaded, the code it ran): no notebook can run in less while it uses those libraries.
+    A module that cannot be imported by name (made at run time, an alias) is skipped.
+    Each import is timed and charged to library_of(its name) in ``_import_seconds``: what a module's import
+    brings in with it is charged to that module's library.
+    """
+    names = [name for name in modules if name != "__main__"]
+    return (FLOOR_CODE + "\nimport importlib as _importlib, sys as _sys, time as _time\n"
+            + inspect.getsource(library_of) +
+            "_import_seconds = {}\n"
+            f"for _name in {names!r}:\n"
+            "    if _name not in _sys.modules:\n"
+            "        _start = _time.perf_counter()\n"
+            "        try:\n"
+            "            _importlib.import_module(_name)\n"
+            "        except Exception:\n"
+            "            pass\n"
+            "        _library = library_of(_name)\n"
+            "        _import_seconds[_library] = _import_seconds.get(_library, 0.0) + _time.perf_counter() - _start\n")
+
+
+def library_of(name: str) -> str:
+    """The library a module belongs to: its top-level package, or for torch's own modules the subpackage one
+    level down ('torch._dynamo.utils' -> 'torch._dynamo')."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "torch" and len(parts) > 1 else parts[0]
+
+
+def largest_libraries(seconds: dict, top: int = 6) -> dict:
+    """The ``top`` libraries that took longest to import, rounded to hundredths: {'torch._dynamo': 0.61, ...}."""
+    ranked = sorted((seconds or {}).items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {library: round(value, 2) for library, value in ranked if round(value, 2) > 0}
 
 
 def measure_floor(timeout: float = 600) -> Measurement:
@@ -285,13 +366,13 @@ def measure_floor(timeout: float = 600) -> Measurement:
 
 # ---------------------------------------------------------------- the run and its summary
 
-def plan(notebooks: list, warmup: bool = True) -> list:
+def plan(notebooks: list, warmup: bool = True, imports: bool = True) -> list:
     """The order of kernels: (kind, notebook or None). Floors sit between notebooks, torch-only at both ends
-    and after every fourth notebook."""
+    and after every fourth notebook; with ``imports``, each notebook's imports kernel right after it."""
     steps = [("warmup", None)] if warmup else []
     steps += [("torch", None), ("floor", None)]
     for i, path in enumerate(notebooks, 1):
-        steps += [("notebook", path), ("floor", None)]
+        steps += [("notebook", path)] + ([("imports", path)] if imports else []) + [("floor", None)]
         if i % 4 == 0 and i < len(notebooks):  # more torch-only runs on a long run: its median steadies
             steps.append(("torch", None))
     steps.append(("torch", None))
@@ -310,7 +391,7 @@ def _quartiles(values: list) -> tuple:
 def _reference(code: str, runs: list) -> dict:
     walls = [m.wall_s for m in runs]
     q1, q3 = _quartiles(walls)
-    return {"code": code, "runs": [asdict(m) for m in runs], "wall_s": statistics.median(walls),
+    return {"code": code, "runs": [_as_dict(m) for m in runs], "wall_s": statistics.median(walls),
             "wall_s_min": min(walls), "wall_s_max": max(walls), "wall_s_q1": q1, "wall_s_q3": q3,
             "start_s": statistics.median(m.start_s for m in runs), "cpu_s": statistics.median(m.cpu_s for m in runs),
             "peak_rss_mb": statistics.median(m.peak_rss_mb for m in runs)}
@@ -340,13 +421,17 @@ def target_call(low: float, high: float, target: float) -> str:
     return "too close to call"
 
 
-def summarise(results: list, floors: list, torches: list, *, all_names=None, settings=None,
-              load_start=None, load_end=None) -> dict:
-    """The report (see the schema above) from measurements: results is [(notebook file name, Measurement)]."""
+def summarise(results: list, floors: list, torches: list, *, imports=(), libraries=None, all_names=None,
+              settings=None, load_start=None, load_end=None) -> dict:
+    """The report (see the schema above) from measurements: results is [(notebook file name, Measurement)],
+    imports the same for the notebooks' imports kernels, libraries {file name: largest_libraries(...)}."""
     floor, torch_only = _reference(FLOOR_CODE, floors), _reference(TORCH_CODE, torches)
-    rows, runs_of = [], {}
+    rows, runs_of, imports_of = [], {}, {}
     for name, m in results:  # a repeated run: each notebook once, from the median of its runs
         runs_of.setdefault(name, []).append(m)
+    for name, m in imports:
+        if m.ok:
+            imports_of.setdefault(name, []).append(m.wall_s)
     for name, runs in runs_of.items():
         m = _median_run(runs)
         key = notebook_key(name)
@@ -359,12 +444,15 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
                      "peak_rss_mb": m.peak_rss_mb, "peak_tree_rss_mb": m.peak_tree_rss_mb,
                      "target_ratio": target_for(key), "within_target": ratio <= target_for(key),
                      "ratio_low": low, "ratio_high": high, "call": target_call(low, high, target_for(key)),
-                     "runs": len(runs), "wall_s_runs": walls})
+                     "runs": len(runs), "wall_s_runs": walls, **_imports_fields(imports_of.get(name), floor, key),
+                     "libraries": (libraries or {}).get(name)})
     ran = {r["name"] for r in rows}
     today = [r for r in rows if r["key"] in TODAY]
     all_today = {k for k in TODAY} <= {r["key"] for r in rows}
     work_today = sum(r["ratio"] - 1 for r in today)
     work_today_range = [sum(r["ratio_low"] - 1 for r in today), sum(r["ratio_high"] - 1 for r in today)]
+    imports_today = (sum(r["imports_ratio"] - 1 for r in today)
+                     if today and all(r["imports_ratio"] is not None for r in today) else None)
     floor_over_torch = floor["wall_s"] / torch_only["wall_s"]
     floor_over_torch_range = [floor["wall_s_q1"] / torch_only["wall_s_max"], floor["wall_s_q3"] / torch_only["wall_s_min"]]
     try:  # the installed version, without importing torch into this process
@@ -389,6 +477,7 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
                    "work_beyond_floor": sum(r["ratio"] - 1 for r in rows),
                    "work_beyond_floor_today": work_today,
                    "work_beyond_floor_today_range": work_today_range,
+                   "imports_beyond_floor_today": imports_today,
                    "cpu_s_per_learner": round(sum(r["cpu_s"] for r in rows), 2),
                    "peak_rss_mb_max": max((r["peak_rss_mb"] for r in rows), default=0.0)},
         "targets": TARGETS,
@@ -400,6 +489,16 @@ def summarise(results: list, floors: list, torches: list, *, all_names=None, set
     }
 
 
+def _imports_fields(walls, floor: dict, key: str) -> dict:
+    """A row's imports figures: the median imports kernel over the floor, and whether even that exceeds the target."""
+    if not walls:
+        return {"imports_s": None, "imports_ratio": None, "imports_ratio_low": None, "imports_s_runs": [],
+                "imports_over_target": None}
+    low = min(walls) / floor["wall_s_q3"]
+    return {"imports_s": statistics.median(walls), "imports_ratio": statistics.median(walls) / floor["wall_s"],
+            "imports_ratio_low": low, "imports_s_runs": list(walls), "imports_over_target": low > target_for(key)}
+
+
 def resummarise(report: dict) -> dict:
     """The summary made again from the measurements a written report keeps (for --show: older reports
     get the fields added since); when it was made, on what machine, and the waiting process's figures stay."""
@@ -407,8 +506,11 @@ def resummarise(report: dict) -> dict:
     measured = lambda row: Measurement(**{name: row.get(name) for name in fields})
     runs = [(r["name"], measured({**r, "wall_s": wall})) for r in report["notebooks"]
             for wall in r.get("wall_s_runs") or [r["wall_s"]]]  # a repeated run keeps each run's time
+    imports = [(r["name"], Measurement(wall_s=wall, start_s=0.0, cpu_s=0.0, peak_rss_mb=0.0, peak_tree_rss_mb=0.0))
+               for r in report["notebooks"] for wall in r.get("imports_s_runs") or []]
     again = summarise(runs,
                       [measured(m) for m in report["floor"]["runs"]], [measured(m) for m in report["torch_only"]["runs"]],
+                      imports=imports, libraries={r["name"]: r.get("libraries") for r in report["notebooks"]},
                       all_names=[r["name"] for r in report["notebooks"]] if report["course"]["complete"] else None,
                       settings=report.get("settings"))
     again.update({key: report[key] for key in ("created", "machine", "warm_torch") if key in report})
@@ -416,19 +518,25 @@ def resummarise(report: dict) -> dict:
 
 
 def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runner=run_kernel, log=print,
-               repeat: int = 1, before_pass=lambda: None) -> dict:
+               repeat: int = 1, before_pass=lambda: None, imports: bool = True) -> dict:
     """Run the plan (floors interleaved) ``repeat`` times and return the summary. ``runner(nb, timeout=...)``
-    runs one kernel; ``before_pass()`` runs before each pass (one learner's way through the course)."""
+    runs one kernel; ``before_pass()`` runs before each pass (one learner's way through the course);
+    ``imports``: after each notebook, time a kernel that only imports what that notebook's kernel ended with."""
     import nbformat
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    floors, torches, results, reruns = [], [], [], []
-    passes = [plan(notebooks, warmup)] + [plan(notebooks, warmup=False) for _ in range(repeat - 1)]
+    floors, torches, results, reruns, imported = [], [], [], [], []
+    modules_of, libraries = {}, {}
+    passes = [plan(notebooks, warmup, imports)] + [plan(notebooks, False, imports) for _ in range(repeat - 1)]
     steps = [step for one in passes for step in [("pass", None), *one]]
     for kind, path in steps:
         if kind == "pass":
             before_pass()
             continue
-        if kind == "notebook":
+        if kind == "imports":
+            if not modules_of.get(path.name):  # the notebook stopped, or its kernel did not list its modules
+                continue
+            label, nb = f"  its imports alone", one_cell_notebook(imports_code(modules_of[path.name]))
+        elif kind == "notebook":
             label, nb = path.name, nbformat.read(path, as_version=4)
         else:
             label, nb = kind, one_cell_notebook(TORCH_CODE if kind == "torch" else FLOOR_CODE)
@@ -443,14 +551,20 @@ def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runne
         log(f"  {label:<34} {m.wall_s:6.1f} s{'' if m.ok else '  ✘ ' + str(m.error)}", flush=True)
         if kind == "notebook":
             results.append((path.name, m))
+            modules_of[path.name] = m.modules if m.ok else None
+        elif kind == "imports":
+            imported.append((path.name, m))
+            if m.import_seconds:
+                libraries[path.name] = largest_libraries(m.import_seconds)
         elif kind == "floor":
             floors.append(m)
         elif kind == "torch":
             torches.append(m)
     load_end = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     settings = {"notebooks": [p.name for p in notebooks], "timeout_s": timeout, "warmup": warmup, "repeat": repeat,
-                "reruns": reruns}
-    return summarise(results, floors, torches, all_names=[p.name for p in sorted(NOTEBOOK_DIR.glob("*.ipynb"))],
+                "reruns": reruns, "imports": imports}
+    return summarise(results, floors, torches, imports=imported, libraries=libraries,
+                     all_names=[p.name for p in sorted(NOTEBOOK_DIR.glob("*.ipynb"))],
                      settings=settings, load_start=load_start, load_end=load_end)
 
 
@@ -459,15 +573,17 @@ def run_course(notebooks: list, timeout: float = 600, warmup: bool = True, runne
 def format_table(report: dict) -> str:
     """The report as the table `make bench` prints."""
     floor, torch_only, course = report["floor"], report["torch_only"], report["course"]
-    lines = [f"{'notebook':<34} {'wall s':>7} {'× floor':>8} {'range':>11} {'target':>7} {'CPU s':>7} {'peak MB':>8}"]
+    lines = [f"{'notebook':<34} {'wall s':>7} {'× floor':>8} {'range':>11} {'target':>7} {'imports ×':>10} "
+             f"{'CPU s':>7} {'peak MB':>8}"]
     marks = {"within": "✔", "over": "✘", "too close to call": "≈"}
     for r in report["notebooks"]:
         mark, spread = marks[r["call"]], f"{r['ratio_low']:.2f}–{r['ratio_high']:.2f}"
         lines.append(f"{r['name']:<34} {r['wall_s']:7.1f} {r['ratio']:8.2f} {spread:>11} "
-                     f"{'≤' + format(r['target_ratio'], 'g'):>6}"
-                     f"{mark} {r['cpu_s']:7.1f} {r['peak_rss_mb']:8.0f}" + ("" if r["ok"] else f"  ✘ {r['error']}"))
+                     f"{'≤' + format(r['target_ratio'], 'g'):>6}{mark} {_imports_text(r):>10} "
+                     f"{r['cpu_s']:7.1f} {r['peak_rss_mb']:8.0f}" + ("" if r["ok"] else f"  ✘ {r['error']}"))
     lines.append("range: the notebook's fastest and slowest run over the floor's interquartile range in this run; "
                  "✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)")
+    lines += _imports_lines(report)
     lines.append("")
     lines.append(f"floor ({floor['code'].replace(chr(10), '; ')}): {floor['wall_s']:.2f} s "
                  f"(median of {len(floor['runs'])}, {floor['wall_s_min']:.2f}–{floor['wall_s_max']:.2f}; "
@@ -496,6 +612,33 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _imports_text(row: dict) -> str:
+    """'3.41' (the imports kernel over the floor), with '!' when even its fastest run is over the target."""
+    if row.get("imports_ratio") is None:
+        return "–"
+    return f"{row['imports_ratio']:.2f}" + ("!" if row.get("imports_over_target") else "")
+
+
+def _imports_lines(report: dict) -> list:
+    """What the imports column means, and which targets lie below what a notebook's imports alone cost."""
+    rows = [r for r in report["notebooks"] if r.get("imports_ratio") is not None]
+    if not rows:
+        return []
+    lines = ["imports ×: a kernel that runs H.start, then imports every module the notebook's kernel ended with and "
+             "runs nothing of the notebook, over the floor: the notebook cannot take less while it uses those libraries"]
+    below = [r for r in rows if r["imports_over_target"]]
+    if below:
+        lines.append("! target below the imports alone (their fastest run over the floor's third quartile): "
+                     + ", ".join(f"{r['key']} ({r['imports_ratio_low']:.2f} > {r['target_ratio']:g}; "
+                                 + ", ".join(f"{lib} {sec:.1f} s" for lib, sec in list((r.get("libraries") or {}).items())[:3])
+                                 + ")" for r in below))
+    today = report["course"].get("imports_beyond_floor_today")
+    if today is not None and report["verdicts"].get("work_beyond_floor_today_within") is not None:
+        lines.append(f"notebooks 00–09: their imports alone are Σ(imports × − 1) = {today:.1f} of the "
+                     f"Σ(ratio − 1) = {report['course']['work_beyond_floor_today']:.1f}")
+    return lines
+
+
 def markdown_table(report: dict) -> str:
     """The per-notebook figures as a Markdown table, for docs/INSTRUCTORS.md (made from the JSON, not typed)."""
     floor = report["floor"]
@@ -504,21 +647,28 @@ def markdown_table(report: dict) -> str:
              f"{floor['cpu_s']:.1f} CPU-s, {floor['peak_rss_mb']:.0f} MB"
              + (f"; load average {report['machine']['load_avg_start'][0]:.1f} at the start."
                 if report["machine"].get("load_avg_start") else "."), "",
-             "| notebook | × floor | range | target | wall s | CPU s | peak MB |", "|---|---|---|---|---|---|---|"]
+             "| notebook | × floor | range | target | imports × | wall s | CPU s | peak MB |",
+             "|---|---|---|---|---|---|---|---|"]
     marks = {"within": "✔", "over": "✘", "too close to call": "≈"}
     for r in report["notebooks"]:
         name = Path(r["name"]).stem + ("" if r["ok"] else " (stopped by an error)")
+        imports = "–" if r.get("imports_ratio") is None else f"{r['imports_ratio']:.1f}" + \
+            (" (over the target)" if r.get("imports_over_target") else "")
         lines.append(f"| {name} | {r['ratio']:.1f} | {r['ratio_low']:.1f}–{r['ratio_high']:.1f} | "
-                     f"≤{r['target_ratio']:g} {marks[r['call']]} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
+                     f"≤{r['target_ratio']:g} {marks[r['call']]} | {imports} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | "
                      f"{r['peak_rss_mb']:.0f} |")
     course = report["course"]
-    lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | | | "
+    lines.append(f"| **{'course' if course['complete'] else 'these notebooks'}** | {course['ratio_total']:.1f} | | | | "
                  f"{course['wall_s']:.1f} | {course['cpu_s_per_learner']:.1f} | {course['peak_rss_mb_max']:.0f} (max) |")
     repeat = (report.get("settings") or {}).get("repeat") or 1
     lines += ["", ("Range: the notebook's fastest and slowest run" if repeat > 1 else "Range: the ratio")
               + " over the floor's interquartile range in this run"
               + (f" ({repeat} runs of each notebook; the ratio is their median)" if repeat > 1 else "")
               + ". ✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)."]
+    if any(r.get("imports_ratio") is not None for r in report["notebooks"]):
+        lines += ["", "Imports ×: a kernel that runs `H.start`, then imports every module the notebook's kernel ended "
+                      "with and runs nothing of the notebook, timed in the same run. No notebook takes less while it "
+                      "uses those libraries; *over the target* marks one whose target lies below even that."]
     warm = report.get("warm_torch") or {}
     if warm.get("running"):
         two = warm.get("processes", 1) > 1
@@ -579,6 +729,8 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     parser.add_argument("--no-warmup", action="store_true", help="skip the uncounted first kernel")
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("REPEAT") or 1),
                         help="run the whole plan this many times (default: $REPEAT, else 1)")
+    parser.add_argument("--no-imports", action="store_true",
+                        help="skip each notebook's imports kernel (what its libraries alone cost to import)")
     parser.add_argument("--show", metavar="JSON", help="print the table of a report already written; run nothing")
     parser.add_argument("--markdown", action="store_true", help="with --show: as a Markdown table")
     args = parser.parse_args(argv)
@@ -611,7 +763,7 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
     # learner's first does, in every pass.
     before_pass = stop_warm_torch if runner is run_kernel else (lambda: None)
     report = run_course(notebooks, timeout=args.timeout, warmup=not args.no_warmup, runner=runner, repeat=args.repeat,
-                        before_pass=before_pass)
+                        before_pass=before_pass, imports=not args.no_imports)
     warm = warm_torch_status() if runner is run_kernel else {}
     # One per learner, shared by their notebooks: its memory is counted once in the hub sizing.
     report["warm_torch"] = {"running": bool(warm), "processes": len(warm.get("pids", [])), "rss_mb": warm.get("rss_mb"),

@@ -34,10 +34,13 @@ def test_notebooks_are_chosen_by_number_stem_or_file_name():
 
 
 def test_floors_sit_between_the_notebooks_and_torch_only_at_both_ends():
-    steps = bench.plan(["a", "b"], warmup=True)
+    steps = bench.plan(["a", "b"], warmup=True, imports=False)
     assert steps == [("warmup", None), ("torch", None), ("floor", None), ("notebook", "a"), ("floor", None),
                      ("notebook", "b"), ("floor", None), ("torch", None)]
     assert bench.plan([], warmup=False)[0] == ("torch", None)
+    # by default each notebook's imports kernel follows it, before the next floor
+    assert bench.plan(["a"], warmup=False) == [("torch", None), ("floor", None), ("notebook", "a"), ("imports", "a"),
+                                               ("floor", None), ("torch", None)]
 
 
 # ---------------------------------------------------------------- the summary
@@ -119,7 +122,7 @@ def test_a_written_report_is_shown_again_as_a_markdown_table(tmp_path, capsys):
     capsys.readouterr()
     assert bench.main(["--show", str(tmp_path / "course_bench.json"), "--markdown"]) == 0
     table = capsys.readouterr().out
-    assert f"| {ALL[0][:-6]} | 2.5 | 2.5–2.5 | ≤3 ✔ | 10.0 | 10.0 | 500 |" in table and "floor (kernel start + `H.start`) 4.0 s" in table
+    assert f"| {ALL[0][:-6]} | 2.5 | 2.5–2.5 | ≤3 ✔ | – | 10.0 | 10.0 | 500 |" in table and "floor (kernel start + `H.start`) 4.0 s" in table
     (tmp_path / "other.json").write_text('{"schema": "something else"}')
     assert bench.main(["--show", str(tmp_path / "other.json")]) == 2
 
@@ -187,7 +190,7 @@ def test_show_makes_the_summary_again_from_an_older_report(tmp_path):
 
 
 def test_a_long_run_has_torch_only_kernels_after_every_fourth_notebook_too():
-    steps = bench.plan([f"n{i}" for i in range(9)], warmup=False)
+    steps = bench.plan([f"n{i}" for i in range(9)], warmup=False, imports=False)
     torch_at = [i for i, step in enumerate(steps) if step == ("torch", None)]
     assert len(torch_at) == 4 and steps[torch_at[1] - 2] == ("notebook", "n3")  # after n3's floor, after n7's, and the ends
     assert steps.count(("floor", None)) == 10
@@ -215,7 +218,8 @@ def test_repeat_runs_the_whole_plan_again_without_a_second_warmup(tmp_path):
 
     report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, repeat=2, log=lambda *a, **k: None,
                               before_pass=before_pass)
-    first, second = len(bench.plan(["x"], warmup=True)), len(bench.plan(["x"], warmup=False))
+    # the fake notebook lists no modules, so no imports kernel runs after it
+    first, second = len(bench.plan(["x"], True, imports=False)), len(bench.plan(["x"], False, imports=False))
     assert len(seen) == 2 + first + second
     assert seen[0] == seen[1 + first] == "-- pass --" and seen.count("-- pass --") == 2
     assert report["notebooks"][0]["runs"] == 2 and report["settings"]["repeat"] == 2
@@ -247,3 +251,77 @@ def test_a_kernel_that_leaves_a_request_unread_is_run_again_once_and_said_so(tmp
     assert len(runs) == 2 and report["notebooks"][0]["wall_s"] == 8.0
     assert report["settings"]["reruns"] == [f"{ALL[0]}: cell 3: {bench.LOST} within 600 s"]
     assert any("running it again" in line for line in logged)
+
+
+# ---------------------------------------------------------------- what the libraries alone cost
+
+def test_the_imports_kernel_imports_the_notebooks_modules_in_order_and_times_each_library():
+    code = bench.imports_code(["__main__", "json", "json.decoder", "no_such_module_here", "colorsys"])
+    assert code.startswith(bench.FLOOR_CODE) and "'__main__'" not in code
+    # run it without the floor's line: every importable name ends in sys.modules, the unknown one is skipped
+    body = code[len(bench.FLOOR_CODE):] + "\nimport json\nprint(json.dumps([sorted({'json', 'colorsys'} & set(_sys.modules)), _import_seconds]))"
+    done = subprocess.run([sys.executable, "-c", body], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    found, seconds = json.loads(done.stdout)
+    assert found == ["colorsys", "json"] and set(seconds) <= {"json", "no_such_module_here", "colorsys"}
+    assert "colorsys" in seconds and all(value >= 0 for value in seconds.values())
+
+
+def test_modules_belong_to_their_library_torch_by_subpackage_and_the_slowest_are_kept():
+    assert [bench.library_of(n) for n in ("torch._dynamo.utils", "torch", "onnx.helper", "sympy")] == \
+        ["torch._dynamo", "torch", "onnx", "sympy"]
+    assert bench.largest_libraries({"a": 0.001, "b": 0.5, "c": 1.234, "d": 0.2}, top=2) == {"c": 1.23, "b": 0.5}
+    assert bench.largest_libraries({"a": 0.001}) == {} and bench.largest_libraries(None) == {}
+
+
+def test_the_report_says_when_a_target_lies_below_the_imports_alone(tmp_path, capsys):
+    results = [("10_new.ipynb", fake(12.0)), ("00_a.ipynb", fake(5.0))]
+    imports = [("10_new.ipynb", fake(9.0)), ("10_new.ipynb", fake(10.0)), ("00_a.ipynb", fake(4.4))]
+    report = bench.summarise(results, floors=[fake(4.0)] * 4, torches=[fake(4.0)], imports=imports,
+                             libraries={"10_new.ipynb": {"torch._dynamo": 0.92, "onnx": 0.31}})
+    rows = {r["key"]: r for r in report["notebooks"]}
+    assert rows["10"]["imports_s"] == 9.5 and rows["10"]["imports_ratio"] == pytest.approx(2.375)
+    assert rows["10"]["imports_over_target"] is True  # 9.0 / 4.0 = 2.25 > 2: no cut-free way under the target
+    assert rows["00"]["imports_over_target"] is False and rows["00"]["imports_ratio"] == pytest.approx(1.1)
+    table = bench.format_table(report)
+    assert "2.38!" in table and "10 (2.25 > 2; torch._dynamo 0.9 s, onnx 0.3 s)" in table
+    markdown = bench.markdown_table(report)
+    assert "| 2.4 (over the target) |" in markdown and "| 1.1 |" in markdown
+    # --show makes the same figures again from the written report
+    again = bench.resummarise(json.loads(json.dumps(report)))
+    assert {r["key"]: r["imports_ratio"] for r in again["notebooks"]} == {r["key"]: r["imports_ratio"]
+                                                                         for r in report["notebooks"]}
+    assert again["notebooks"][0]["libraries"] == {"torch._dynamo": 0.92, "onnx": 0.31}
+
+
+def test_a_run_times_each_notebooks_imports_kernel_from_the_modules_its_kernel_listed():
+    seen = []
+
+    def runner(nb, timeout):
+        code = nb.cells[0].source
+        seen.append(code)
+        if code in (bench.FLOOR_CODE, bench.TORCH_CODE):
+            return fake(4.0)
+        if code.startswith(bench.FLOOR_CODE):  # the imports kernel
+            m = fake(5.0)
+            m.import_seconds = {"colorsys": 0.04, "json": 0.0001}
+            return m
+        m = fake(8.0)
+        m.modules = ["sys", "json", "colorsys"]
+        return m
+
+    report = bench.run_course(bench.select_notebooks(ALL[0][:2]), runner=runner, warmup=False, log=lambda *a, **k: None)
+    imports_kernels = [c for c in seen if c.startswith(bench.FLOOR_CODE) and c != bench.FLOOR_CODE]
+    assert len(imports_kernels) == 1 and "'colorsys'" in imports_kernels[0]
+    row = report["notebooks"][0]
+    assert row["imports_s"] == 5.0 and row["imports_ratio"] == 1.25 and row["libraries"] == {"colorsys": 0.04}
+    assert "modules" not in json.dumps(report)  # the module lists stay out of the report
+
+
+def test_a_real_kernel_lists_the_modules_it_imported_after_its_figures():
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("import colorsys"))
+    m = bench.run_kernel(nb, timeout=300)
+    assert m.ok and m.cells == 1 and "colorsys" in m.modules and m.modules.index("sys") < m.modules.index("colorsys")
+    assert m.import_seconds is None  # only an imports kernel times its libraries
+    assert len(nb.cells) == 1  # the listing request left the notebook as it was
