@@ -50,6 +50,25 @@ class SwappedCond(torch.nn.Module):  # torch.cond with the branches the wrong wa
         return torch.cond(peak > 1, lambda x, p: x.clone(), lambda x, p: x / p, (x, peak))
 
 
+class SwappedIf(torch.nn.Module):  # the plain `if` with its branches the wrong way round
+    def forward(self, x):
+        peak = x.abs().max()
+        if peak > 1:
+            return x
+        return x / peak
+
+
+class DividesByMax(torch.nn.Module):  # forgets abs() everywhere: the largest value, not the largest size
+    def forward(self, x):
+        peak = x.max()
+        return torch.cond(peak > 1, lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+class DividesByMaxAbsCondition(torch.nn.Module):  # the right condition, but divides by x.max()
+    def forward(self, x):
+        return torch.cond(x.abs().max() > 1, lambda x: x / x.max(), lambda x: x.clone(), (x,))
+
+
 class MaskLimiter(torch.nn.Module):  # an odd answer: a bool tensor must not crash the checker
     def forward(self, x):
         return x.abs() > 1
@@ -170,10 +189,7 @@ def test_limiter_solution_passes(solution, capsys):
 @pytest.mark.parametrize("model, says", [
     (PlainLimiter(), "Replace the `if` with torch.cond"),
     (AliasingLimiter(), "x.clone()"),
-    (AlwaysScales(), "Keep what it computes"),
     (ScalesOnlyWhenExported(), "kept only one branch"),
-    (ClampLimiter(), "Keep what it computes"),
-    (SwappedCond(), "Keep what it computes"),
     (MaskLimiter(), "returns torch.bool"),
 ])
 def test_limiter_wrong_answers_get_feedback(model, says, capsys):
@@ -197,6 +213,12 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (FirstRowPeak(), "is in a later row: the condition must measure the whole of x"),
     (RowsAboveOne(), "it scales each row above 1 by that row's own largest value"),
     (CondColumns(), "laid out differently in memory"),
+    (AlwaysScales(), "also when that value is at most 1, which scales small inputs up"),
+    (ClampLimiter(), "clips each value into [-1, 1], as clamp does"),
+    (SwappedCond(), "has the two branches swapped"),
+    (SwappedIf(), "has the two branches swapped"),
+    (DividesByMax(), "divides by x.max(), the largest value"),
+    (DividesByMaxAbsCondition(), "divides by x.max(), the largest value"),
 ])
 def test_limiter_feedback_names_the_mistake(model, says, capsys):
     assert not H.check_limiter_exports(model)
@@ -338,3 +360,15 @@ def test_an_exported_module_is_named_as_such(capsys):
     module = torch.export.export(load_solution().Limiter(), (H.LIMITER_INPUTS["small"],)).module()
     assert not H.check_limiter_exports(module)
     assert "an exported program's module" in capsys.readouterr().out
+
+
+def test_a_wrong_formula_is_named_only_when_it_gives_every_answer(capsys):
+    class SwappedOnTheFirstInputOnly(torch.nn.Module):  # swapped on one input, right on the others: no name fits
+        def forward(self, x):
+            if torch.equal(x, H.LIMITER_INPUTS["large, mixed signs"]):
+                return x.clone()
+            return H.reference_limiter(x)
+
+    assert not H.check_limiter_exports(SwappedOnTheFirstInputOnly())
+    out = capsys.readouterr().out
+    assert "swapped" not in out and "Keep what it computes" in out, out

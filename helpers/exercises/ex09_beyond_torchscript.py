@@ -61,6 +61,47 @@ def _torch_cause(error) -> str:
     return ""
 
 
+def _peak(x):
+    return x.abs().max()
+
+
+# Wrong answers a learner writes, each as what it computes and what it does wrong. One is named only when it gives the
+# model's answer on every input of LIMITER_INPUTS, so the name is never a guess from a single input.
+_LIMITER_PATTERNS = [
+    (lambda x: x if _peak(x) > 1 else x / _peak(x),
+     "has the two branches swapped: it leaves x unchanged when its largest absolute value is above 1, and divides "
+     "when that value is at most 1 (scaling small inputs up). Swap them: divide when peak > 1"),
+    (lambda x: x / _peak(x),
+     "divides every input by its largest absolute value, also when that value is at most 1, which scales small "
+     "inputs up: the limiter leaves those unchanged, so it needs the condition peak > 1"),
+    (lambda x: x.clamp(-1.0, 1.0),
+     "clips each value into [-1, 1], as clamp does: the limiter divides the whole of x by its largest absolute "
+     "value instead, so that the values keep their proportions"),
+    (lambda x: x / x.max() if _peak(x) > 1 else x,
+     "divides by x.max(), the largest value, where the limiter divides by the largest absolute value, x.abs().max()"),
+    (lambda x: x / x.max() if x.max() > 1 else x,
+     "divides by x.max(), the largest value, where the limiter divides by the largest absolute value, x.abs().max()"),
+]
+
+
+def _limiter_pattern(model):
+    """'In eager mode your model <what it does wrong>' when its answers on all the inputs are one known wrong
+    formula's, else None (then each input is checked on its own, with its own message)."""
+    answers = []
+    for x in LIMITER_INPUTS.values():
+        try:
+            with torch.no_grad():
+                answers.append(model(x.clone()))
+        except Exception:  # the per-input check reports it
+            return None
+    for formula, does in _LIMITER_PATTERNS:
+        wanted = [formula(x) for x in LIMITER_INPUTS.values()]
+        if all(_close(a, w) for a, w in zip(answers, wanted)) and not all(
+                _close(w, reference_limiter(x)) for w, x in zip(wanted, LIMITER_INPUTS.values())):
+            return f"In eager mode your model {does}."
+    return None
+
+
 def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     """Why ``run`` (the eager model or the exported program) does not compute the limiter on ``x``, or None."""
     want = reference_limiter(x)
@@ -102,6 +143,10 @@ def check_limiter_exports(model) -> bool:
     if isinstance(model, torch.fx.GraphModule):  # program.module(): shapes fixed at export, and not eager code
         print("✘ This is an exported program's module (program.module()), not your Python model: the check runs your "
               "model in eager mode, then exports it itself. Pass the Python model.")
+        return False
+    pattern = _limiter_pattern(model)
+    if pattern:
+        print(f"✘ {pattern}")
         return False
     for label, x in LIMITER_INPUTS.items():
         mistake = _limiter_mistake(model, label, x, "In eager mode your model")
