@@ -147,6 +147,23 @@ def _quartile_verdict(ratios, method="inclusive", strict=True):
     # the mean and a tolerance: still no spread
     (lambda r: "faster" if statistics.mean(r) < 0.95 else "slower" if statistics.mean(r) > 1.05
      else "no clear difference", "strictly on one side of 1"),
+    # the mean plus or minus one standard deviation
+    (lambda r: "faster" if statistics.mean(r) + statistics.stdev(r) < 1 else "slower"
+     if statistics.mean(r) - statistics.stdev(r) > 1 else "no clear difference", "the mean plus or minus one standard"),
+    # a share of the rounds on one side
+    (lambda r: "faster" if sum(x < 1 for x in r) >= 0.9 * len(r) else "slower" if sum(x > 1 for x in r) >= 0.9 * len(r)
+     else "no clear difference", "a share of the rounds below (or above) 1"),
+    # the range without its lowest and highest round
+    (lambda r: "faster" if max(sorted(r)[1:-1]) < 1 else "slower" if min(sorted(r)[1:-1]) > 1
+     else "no clear difference", "without its lowest and highest round"),
+    # the upper quartile for both sides
+    (lambda r: "faster" if _quartile_verdict(r) == "faster" else "slower"
+     if statistics.quantiles(r, n=4, method="inclusive")[2] > 1 else "no clear difference", "compare the lower quartile"),
+    # never "slower"
+    (lambda r: "faster" if _quartile_verdict(r) == "faster" else "no clear difference", "never says 'slower'"),
+    # the ratio read the wrong way round
+    (lambda r: {"faster": "slower", "slower": "faster"}.get(_quartile_verdict(r), "no clear difference"),
+     "the wrong way round"),
 ])
 def test_wrong_verdicts_are_rejected_and_named(capsys, answer, named):
     assert not H.check_honest_verdict(answer)
@@ -223,3 +240,25 @@ def test_offending_line_must_be_stripped(capsys):
 
     assert not H.check_offending_line(unstripped)
     assert "right line, but strip it" in capsys.readouterr().out
+
+
+def test_a_mistake_is_named_only_when_no_other_gives_the_same_answers():
+    mistakes = H.exercises.ex07_optimize_and_debug._MISTAKES
+    cases = H.exercises.ex07_optimize_and_debug._VERDICT_CASES
+    answers = {}
+    for mistake, why in mistakes:
+        answers.setdefault(tuple(mistake(list(r)) for _, r in cases), set()).add(why)
+    assert all(len(whys) == 1 for whys in answers.values())  # the cases tell every named mistake apart
+    assert tuple(SOL07.verdict(list(r)) for _, r in cases) not in answers
+
+
+@pytest.mark.parametrize("answer, says", [
+    (lambda message: "both = torch.cat([x, y.t()], dim=0)", "that same text for all 3 messages"),
+    (lambda message: "", "that same text for all 3 messages"),
+    (lambda message: H.exercises.ex07_optimize_and_debug._marked_lines(message)[-1].split("=")[-1].split("(")[0].strip()
+     or "x", "only part of the line"),
+])
+def test_a_hard_coded_or_partial_line_is_named(answer, says, capsys):
+    assert not H.check_offending_line(answer)
+    line = last_line(capsys)
+    assert line.startswith("✘") and says in line, line

@@ -276,3 +276,10 @@ def test_script_signature_hides_the_generated_class_name(tmp_path):
         H.script_signature(fixed, "backward")
     with pytest.raises(AttributeError, match="no compiled method"):
         H.script_signature(fixed, "training")
+
+
+def test_one_entry_name_alone_is_checked_as_that_entry_not_letter_by_letter(tmp_path):
+    report = H.check_gallery("try_except", folder=tmp_path)
+    assert "try_except" in repr(report) and "try blocks aren't supported" in repr(report)
+    with pytest.raises(KeyError, match="no gallery entry 'try_excep'"):
+        H.check_gallery("try_excep", folder=tmp_path)  # a typo names the whole name

@@ -247,14 +247,21 @@ def check_offending_line(offending_line) -> bool:
     if not _require_function(offending_line, "check_offending_line", "offending_line"):
         return False
     cases = offending_line_cases()
-    for label, message, expected in cases:
+    answers = []
+    for label, message, _ in cases:
         try:
-            got = offending_line(message)
+            answers.append(offending_line(message))
         except Exception as error:
             print(f"✘ On {label}, offending_line raised {type(error).__name__}: {short_message(error)}")
             return False
+    same_for_all = len({repr(a) for a in answers}) == 1
+    for (label, message, expected), got in zip(cases, answers):
         if not isinstance(got, str):
             print(f"✘ Return the line as a string, got {type(got).__name__} on {label}.")
+            return False
+        if got != expected and same_for_all:
+            print(f"✘ On {label} you returned {got!r}, expected {expected!r}: your function returns that same text "
+                  f"for all {len(cases)} messages. Read the line from the message it is given.")
             return False
         if got != expected:
             marked = _marked_lines(message)
@@ -267,6 +274,9 @@ def check_offending_line(offending_line) -> bool:
                 hint = "the marker `~~~ <--- HERE` sits on the line *below* the code it points at"
             elif got.strip() in marked:
                 hint = "that frame called the failing one: the most recent call is the last frame"
+            elif got.strip() and got.strip() in expected:
+                hint = ("that is only part of the line: return the whole code line above the marker, from its "
+                        "first character to its last, stripped")
             else:
                 hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
             print(f"✘ On {label} you returned {got!r}, expected {expected!r}: {hint}.")
@@ -289,6 +299,11 @@ _VERDICT_CASES = [
     ("a lower quartile of exactly 1", [0.9, 1.0, 1.1, 1.2, 1.3]),
     ("seven rounds, upper quartile just below 1", [0.6, 0.7, 0.8, 0.85, 0.9, 1.05, 1.2]),
     ("seven rounds, lower quartile just above 1", [0.8, 0.95, 1.1, 1.15, 1.2, 1.3, 1.4]),
+    # These three tell apart mistakes the ones above cannot: a range without its lowest and highest round, the mean
+    # plus or minus one standard deviation, a count of the rounds below 1, and exclusive quartiles.
+    ("five rounds, the slowest above 1", [0.7, 0.8, 0.9, 0.95, 1.2]),
+    ("six fast rounds and one just above 1", [0.50, 0.52, 0.49, 0.51, 0.50, 0.48, 1.02]),
+    ("ten rounds, one just above 1", [0.80, 0.82, 0.78, 0.81, 0.79, 0.83, 0.80, 0.77, 0.82, 1.05]),
 ]
 
 
@@ -301,6 +316,15 @@ def _by_quartiles(ratios, method="inclusive", strict=True):
 
 def _reference_verdict(ratios):
     return _by_quartiles(ratios)
+
+
+def _sides(faster: bool, slower: bool) -> str:
+    return "faster" if faster else "slower" if slower else "no clear difference"
+
+
+def _quartiles(ratios):
+    q25, _, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return q25, q75
 
 
 # The mistakes a learner really makes, each as the verdict it gives, with what to say about it.
@@ -320,6 +344,24 @@ _MISTAKES = [
     (lambda r: _by_quartiles(r, method="exclusive"),
      "your answers are the ones 'exclusive' quartiles give (statistics.quantiles' default, or a count of rounds "
      "by position): the benchmark uses method='inclusive', numpy's default"),
+    (lambda r: _sides(max(sorted(r)[1:-1]) < 1, min(sorted(r)[1:-1]) > 1),
+     "your answers are the ones the range without its lowest and highest round gives: the quartiles leave out a "
+     "quarter of the rounds at each end, whatever their number"),
+    (lambda r: _sides(statistics.mean(r) + statistics.stdev(r) < 1, statistics.mean(r) - statistics.stdev(r) > 1),
+     "your answers are the ones the mean plus or minus one standard deviation gives: one odd round moves both and "
+     "can block a claim the other rounds support. Use the quartiles, the middle half of the rounds"),
+    (lambda r: _sides(sum(x < 1 for x in r) >= 0.9 * len(r), sum(x > 1 for x in r) >= 0.9 * len(r)),
+     "your answers are the ones a share of the rounds below (or above) 1 gives: this exercise's claim rests on the "
+     "interquartile range alone (the benchmark's count of rounds is a second condition, left out here)"),
+    (lambda r: _sides(_quartiles(r)[1] < 1, _quartiles(r)[1] > 1),
+     "for 'slower' the whole interquartile range must lie above 1: compare the lower quartile with 1 (q25 > 1), "
+     "not the upper one"),
+    (lambda r: _sides(_quartiles(r)[1] < 1, False),
+     "your verdict never says 'slower': when the whole interquartile range lies above 1 (q25 > 1), the variant "
+     "took longer than eager"),
+    (lambda r: _sides(_quartiles(r)[0] > 1, _quartiles(r)[1] < 1),
+     "you read the ratio the wrong way round: it is the variant's time divided by eager's, so below 1 means the "
+     "variant took less time, faster"),
 ]
 
 
@@ -353,9 +395,11 @@ def check_honest_verdict(verdict) -> bool:
         print(f"✔ Right on all {len(_VERDICT_CASES)} cases, quartile ties and one-off rounds included: "
               "your verdict claims a difference only when the interquartile range is on one side of 1.")
         return True
-    hint = next((why for mistake, why in _MISTAKES if [mistake(r) for _, r in _VERDICT_CASES] == answers),
-                "claim a difference only when the whole interquartile range, computed with "
-                "method='inclusive', is strictly on one side of 1")
+    # A mistake is named only when it alone gives every one of the answers: two that give the same ones would make
+    # the name a guess.
+    named = {why for mistake, why in _MISTAKES if [mistake(list(r)) for _, r in _VERDICT_CASES] == answers}
+    hint = named.pop() if len(named) == 1 else ("claim a difference only when the whole interquartile range, "
+                                                "computed with method='inclusive', is strictly on one side of 1")
     i = next(i for i, (a, w) in enumerate(zip(answers, wanted)) if a != w)
     label, ratios = _VERDICT_CASES[i]
     q25, median, q75 = statistics.quantiles(ratios, n=4, method="inclusive")

@@ -423,5 +423,7 @@ class GalleryReport(list):
 
 def check_gallery(entries=None, folder=None) -> GalleryReport:
     """Check every gallery entry (or the given ones) live; raises AssertionError naming the first that fails."""
+    if entries is not None and not isinstance(entries, (list, tuple)):  # one name or entry, not a list of them
+        entries = [entries]
     entries = GALLERY if entries is None else [gallery_entry(e) for e in entries]
     return GalleryReport(check_gallery_entry(e, folder) for e in entries)
