@@ -37,8 +37,8 @@ venv: $(STAMP)
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
 $(STAMP): requirements.txt requirements-shipping.txt
-	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' \
-	    || { echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the workbook needs 3.10 to 3.13 (torch 2.14's TorchScript is not supported on 3.14+): pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
+	    || { echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the workbook needs 3.11 to 3.13 (torch 2.14's TorchScript is not supported on 3.14+, and the pinned numpy needs 3.11): pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifneq ($(TORCH_INDEX),)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --index-url $(TORCH_INDEX) \

@@ -7,7 +7,7 @@ optimize_for_inference, fork, wait, ...) warn ``FutureWarning: `torch.jit.X` is 
 ``ScriptModule.save()`` do not warn (02 computes this list). The workbook shows the notice once,
 explains it, and then hides exactly that FutureWarning and nothing else: TracerWarnings and every
 other warning that teaches stay visible. On Python 3.14+ torch words it differently ("is not
-supported in Python 3.14+"), which this pattern does not hide: the workbook supports 3.10-3.13.
+supported in Python 3.14+"), which this pattern does not hide: the workbook supports 3.11-3.13.
 """
 import contextlib
 import re
