@@ -12,3 +12,39 @@ class Pair(NamedTuple):
 class NamedTupleOut(torch.nn.Module):
     def forward(self, x) -> Pair:
         return Pair(x * 2, x.sum())
+
+
+class DoublesInPlace(torch.nn.Module):
+    """Changes its input in place and returns it: the output is the input tensor itself."""
+
+    def forward(self, x):
+        x.mul_(2)
+        return x
+
+
+class TriplesInPlace(torch.nn.Module):
+    """Like DoublesInPlace with another factor: a wrong copy of it."""
+
+    def forward(self, x):
+        x.mul_(3)
+        return x
+
+
+class InPlaceBySign(torch.nn.Module):
+    """Changes its input in place by a factor that depends on the input's sign: a trace keeps one factor."""
+
+    def forward(self, x):
+        if x.sum() > 0:
+            x.mul_(2)
+        else:
+            x.mul_(3)
+        return x
+
+
+IN_PLACE_BRANCH_SOURCE = '''class Model(nn.Module):
+    def forward(self, x):
+        y = x.add_(1)
+        if y.sum() > 0:
+            return y * 3
+        return y
+'''

@@ -26,6 +26,7 @@ from ..course.failures import short_message
 from ..course.guards import model_args, odd_input, require_module
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
+from ..tools.input_variants import own_copy
 from ..tools.parity import fresh_copy
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
@@ -85,6 +86,8 @@ for method, path in jobs.items():
     with torch.no_grad():
         for args in inputs:
             try:
+                # a copy of the inputs for each model: a forward that changes its input in place changes that copy only
+                args = torch.utils._pytree.tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t, args)
                 outputs.append(plain(model(*args))); errors.append("")
             except Exception as error:
                 outputs.append(None); errors.append(f"{type(error).__name__}: {error}")
@@ -431,7 +434,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
     with torch.no_grad():
         for i, args in enumerate(args_list):
             try:
-                expected.append(eager(*args))
+                expected.append(eager(*own_copy(args)))  # own_copy: forward may change its input in place
             except Exception as error:
                 raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
                                  f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
@@ -445,7 +448,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
         path = folder / f"roundtrip_{method}{_SUFFIX[method]}"
         path.unlink(missing_ok=True)
         try:
-            caveats[method] = _export_and_save(fresh_copy(pristine), args_list[0], method, path, dynamic_shapes)
+            caveats[method] = _export_and_save(fresh_copy(pristine), own_copy(args_list[0]), method, path, dynamic_shapes)
         except Exception as error:  # a failed export is a finding of the check, not a crash
             reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))

@@ -38,6 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
+from .input_variants import own_copy
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -613,8 +614,9 @@ def _run_route(route, model, example, inputs, folder, training_note):
     eager = fresh_copy(model)           # state (counters, buffers) equal on both sides before the comparison
     subject = fresh_copy(model)
     try:
-        spec = _eager_spec(fresh_copy(model), example)
-        data, suffix = _convert(route, subject, example, folder, notes)
+        # own copies: a forward that changes its input in place would otherwise change the example under the others
+        spec = _eager_spec(fresh_copy(model), own_copy(example))
+        data, suffix = _convert(route, subject, own_copy(example), folder, notes)
         copy_ = _load(route, data, suffix, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):
@@ -815,7 +817,8 @@ def _labelled_inputs(model, example, inputs):
         for label, args in labelled.items():
             started = time.perf_counter()
             try:
-                _, answered = call_within(limit, probe, *args)  # None until the example, which comes first, has run
+                # own_copy: a forward that changes its input in place must leave the inputs the routes get alone
+                _, answered = call_within(limit, probe, *own_copy(args))  # no limit until the example has run
             except Exception as error:
                 if label == "example":
                     raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
@@ -829,7 +832,7 @@ def _labelled_inputs(model, example, inputs):
             if label == "example":
                 limit = variant_seconds(time.perf_counter() - started)
             usable[label] = args
-        random = not _same_answers(fresh_copy(model)(*example), fresh_copy(model)(*example))
+        random = not _same_answers(fresh_copy(model)(*own_copy(example)), fresh_copy(model)(*own_copy(example)))
     return usable, skipped, random
 
 

@@ -24,7 +24,7 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import as_args, batch_of, batched_inputs, describe, leaves, rebuild, with_batch
+from .input_variants import as_args, batch_of, batched_inputs, describe, leaves, own_copy, rebuild, with_batch
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -126,7 +126,7 @@ class _YourModel:
         self.coverage = LineCoverage(model)
         try:
             with torch.no_grad(), self.coverage.watch("example"):
-                model(*self.example)
+                model(*own_copy(self.example))  # a forward that changes its input in place leaves the example alone
         except Exception as error:  # one line: never the model's repr
             raise ValueError(f"DivergenceExplorer: {self.name} fails on the example "
                              f"({_one_line(error)}): pass an example it accepts") from None
@@ -300,7 +300,7 @@ class DivergenceExplorer:
 
     def _example(self, model):
         if self._is_yours(model):
-            return self.yours.example
+            return own_copy(self.yours.example)  # tracing runs forward, which may change its input in place
         return EXPLORER_MODELS[model][1](1.0, EXAMPLE_LENGTH)
 
     @property
@@ -342,7 +342,8 @@ class DivergenceExplorer:
             if self._is_yours():
                 inputs = self.yours.inputs(self.scales, self.batch)
                 try:
-                    expected, answered = call_within(EAGER_SECONDS, self.yours.call, eager, inputs)
+                    # each side its own copy: a forward that changes its input in place must not reach the other's
+                    expected, answered = call_within(EAGER_SECONDS, self.yours.call, eager, own_copy(inputs))
                     message = "" if answered else (f"the eager model did not finish on this input within "
                                                    f"{EAGER_SECONDS:g} s: a loop that never ends here?")
                 except Exception as error:  # these scales give an input the model itself rejects
@@ -357,14 +358,14 @@ class DivergenceExplorer:
             else:
                 _, make_inputs, path_of = EXPLORER_MODELS[self.model]
                 inputs = make_inputs(self.scale, self.length)
-                expected = eager(*inputs)
-                path = "{} → eager Python {}".format(*path_of(eager, *inputs))
+                expected = eager(*own_copy(inputs))
+                path = "{} → eager Python {}".format(*path_of(eager, *own_copy(inputs)))
                 example_path = "{} → {}".format(*path_of(eager, *self._example(self.model)))
             if isinstance(copy, _CannotConvert):
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
                                      False, float("inf"), f"✘ {copy.reason}", path, example_path, copy.reason)
             try:
-                got = copy(*inputs)
+                got = copy(*own_copy(inputs))
             except Exception as error:  # a copy that fails is a result to show, not a crash
                 message = _one_line(error)
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,

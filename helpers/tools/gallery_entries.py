@@ -12,6 +12,8 @@ from typing import Callable, List, Optional
 
 import torch
 
+from .input_variants import own_copy
+
 __all__ = ["GalleryEntry", "GALLERY"]
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class _Call:
     def __call__(self, model):
         # Models that draw random numbers draw the same ones in eager and script; fork_rng puts the
         # caller's random state back afterwards, so checking a model never shifts a notebook's numbers.
+        # Each call gets its own copy of the inputs: a forward that changes its input in place changes that copy only.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return model(*self.args, **self.kwargs)
+            return model(*own_copy(self.args), **own_copy(self.kwargs))
 
 
 def _calls(items) -> List[_Call]:

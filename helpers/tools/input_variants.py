@@ -56,6 +56,18 @@ def rebuild(value, fn):
     return value
 
 
+def own_copy(args):
+    """``args`` with every tensor cloned: a model that changes its input in place (``x.mul_(2)``) changes this copy
+    only, so the next model, or the next call, still gets the input as it was."""
+    return rebuild(args, lambda t: t.clone())
+
+
+def changed_in_place(before, after) -> bool:
+    """True when a tensor of ``after`` (a copy the model was called with) no longer equals the one in ``before``."""
+    return any(a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b)
+               for a, b in zip(leaves(before), leaves(after)) if a.layout == torch.strided and not a.is_meta)
+
+
 def describe(value) -> str:
     """A few words naming what ``value`` is, never its whole repr (a model's repr is hundreds of lines)."""
     if isinstance(value, torch.Tensor):

@@ -27,7 +27,7 @@ import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
 from ..course.guards import call_within, variant_seconds
-from .input_variants import InputVariants, as_args, describe, leaves, shapes, vary_inputs
+from .input_variants import InputVariants, as_args, changed_in_place, describe, leaves, own_copy, shapes, vary_inputs
 from .path_recorder import LineCoverage
 
 __all__ = ["parity", "ParityReport", "ParityRow", "compare"]
@@ -465,6 +465,7 @@ class ParityReport:
     state_lost: list = field(default_factory=list)  # how the copy fails to keep those changes (empty: it keeps them)
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
+    changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
 
     @property
     def all_close(self) -> bool:
@@ -557,6 +558,9 @@ class ParityReport:
                          f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
         if self.coverage_note:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        if self.changes_input:
+            notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
+                         "copy of each input here; a caller that uses the input again after the call sees it changed")
         if self.detections_only:
             notes.append(f"{self.names[1]} returns (losses, detections), as torchvision's detection models do when "
                          "scripted; its detections, [1], were compared with eager's output: index [1] where you "
@@ -805,15 +809,17 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
-    rows, unkeyed = [], ""
+    rows, unkeyed, changes_input = [], "", False
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
         for row_label, args in labelled:
             started = time.perf_counter()
             try:
                 guarded = example is not None and row_label != "example"
+                eager_args = own_copy(args)  # a forward that changes its input in place must not reach the copy's
                 with coverage.watch(row_label):
-                    expected, answered = call_within(variant_limit if guarded else None, eager, *args)
+                    expected, answered = call_within(variant_limit if guarded else None, eager, *eager_args)
+                changes_input = changes_input or changed_in_place(args, eager_args)
                 if not answered:
                     coverage.forget(row_label)
                     skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a "
@@ -839,7 +845,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
             empty, nan = _is_empty(expected), _only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
             try:
-                got = exported(*args)
+                got = exported(*own_copy(args))
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
                                       error=_one_line(error), empty=empty, nan=nan, tiny=tiny, args=args))
@@ -857,7 +863,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         if training and rows and any(r.diverges for r in rows):
             first = rows[0].args  # does eager even agree with itself? (dropout: no)
             try:
-                again = _compare_outputs(eager(*first), eager(*first), rtol, tolerance)
+                again = _compare_outputs(eager(*own_copy(first)), eager(*own_copy(first)), rtol, tolerance)
                 self_divergent = not again[1]
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
@@ -868,7 +874,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                                                  copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
-                        detections_only=detections_only, atol_scaled=bool(scale_atol))
+                        detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input)
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:

@@ -1,0 +1,42 @@
+"""Models that change their input in place: every tool gives each side its own copy of each input, so a wrong copy
+is still caught and a right one still passes (one shared tensor would be changed by one side under the other)."""
+import warnings
+
+import torch
+
+import helpers as H
+from outside_models import IN_PLACE_BRANCH_SOURCE, DoublesInPlace, InPlaceBySign, TriplesInPlace
+
+
+def test_parity_catches_a_wrong_copy_of_an_in_place_model_and_says_the_input_changes():
+    x = torch.randn(3, 4)
+    before = x.clone()
+    wrong = H.parity(DoublesInPlace(), TriplesInPlace(), example=x)
+    assert not wrong.all_close and "changes its input in place" in " ".join(wrong.warnings)
+    assert H.parity(DoublesInPlace(), torch.jit.script(DoublesInPlace()), example=x).all_close
+    assert torch.equal(x, before)  # the caller's example is left as it was
+
+
+def test_parity_and_diagnose_see_a_trace_keep_one_branch_of_an_in_place_model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(InPlaceBySign(), torch.ones(3, 4))
+    assert H.parity(InPlaceBySign(), traced, example=torch.ones(3, 4)).divergences == ["negated"]
+    report = H.diagnose(InPlaceBySign(), torch.ones(3, 4), routes=["trace", "script"], progress=False)
+    assert report.status("trace") == "diverges" and report.status("script") == "ok"
+    assert "randomness" not in str(report)  # changing the input is not randomness
+
+
+def test_the_explorer_says_disagree_for_the_trace_on_the_other_sign_and_agree_on_the_example():
+    explorer = H.DivergenceExplorer(InPlaceBySign(), "trace", example=torch.ones(3, 4))
+    explorer.set(scales=[-1.0])
+    assert explorer.state.verdict.startswith("✘ disagree")
+    explorer.set(scales=[1.0])
+    assert explorer.state.verdict.startswith("✔ agree")
+
+
+def test_the_round_trip_and_will_it_script_agree_with_a_right_copy():
+    checks = H.export_roundtrip_checks(DoublesInPlace(), [torch.randn(3, 4)], methods=("script", "trace"))
+    assert checks.all_ok and len(checks) == 2, checks
+    attempt = H.attempt_script(IN_PLACE_BRANCH_SOURCE, inputs=[torch.ones(2, 3)])
+    assert attempt.verdict == "scripts", attempt
