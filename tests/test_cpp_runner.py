@@ -386,3 +386,10 @@ def test_a_torch_export_file_is_pointed_to_the_aoti_runner(tmp_path):
     torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.randn(1, 2),)), str(pt2))
     with pytest.raises(H.TorchScriptFileError, match="H.run_aoti_cpp"):
         H.run_cpp(pt2, torch.randn(1, 2))
+
+
+def test_run_cpp_without_inputs_names_run_cpp(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
+    with pytest.raises(H.CppInputError, match=r"^run_cpp needs the model's inputs after the path, e\.g\. run_cpp\(path, x\)"):
+        H.run_cpp(path)

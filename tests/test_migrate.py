@@ -308,3 +308,30 @@ def test_an_empty_batch_and_a_size_1_dimension_are_named_and_a_list_input_is_lab
     assert "tensor 2 dim 0" in listed.dynamic_dims and "input 1 dim 0" not in listed.dynamic_dims
     assert not any("batch size 1" in n for n in listed.notes)  # the batch is the list's length, 2
     assert not any("recorded range starts at 2" in n and "'example'" in n for n in listed.notes)
+
+
+def test_a_list_example_for_two_arguments_shows_its_shapes_and_how_arguments_map(tmp_path):
+    class Two(torch.nn.Module):
+        def forward(self, x, y):
+            return x + y
+
+    path = tmp_path / "two.pt"
+    torch.jit.script(Two()).save(str(path))
+    with pytest.raises(ValueError, match=r"with shape \[\(2, 3\), \(2, 3\)\] .*found type 'list'; a list is one "
+                                         r"argument, a tuple \(x, y\) is two\): pass an input"):
+        H.migrate(path, [torch.ones(2, 3), torch.ones(2, 3)])
+
+
+def test_a_detector_whose_attribute_the_converter_cannot_take_gets_a_clean_line(tmp_path):
+    import torchvision
+    detector = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
+                                                                                  weights_backbone=None).eval()
+    path = tmp_path / "detector.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.script(detector).save(str(path))
+        report = H.migrate(path, ([torch.rand(3, 240, 320)],))
+    line = report.summary
+    assert report.status == "fails" and "conversion fails: Unknown type" in line and "BoxCoder" in line, line
+    assert "0x" not in line and "…" not in line and "fails at RuntimeError" not in line
+    assert "scripted class BoxCoder" in line and "torch.export.export" in line

@@ -323,3 +323,14 @@ def test_a_functional_dropout_given_self_training_is_named_only_in_training_mode
     layer = H.attempt_script(FUNCTIONAL.format(extra="        self.drop = nn.Dropout(0.5)\n        self.eval()",
                                                call="self.drop(self.lin(x))"), inputs=[torch.randn(3, 4)])
     assert "dropout" not in layer.note.lower(), layer.note  # a layer turned off by eval(): nothing to say
+
+
+@pytest.mark.parametrize("make", [lambda cls: cls, lambda cls: cls()])
+def test_a_class_or_a_model_instead_of_its_source_gets_the_call_that_gives_the_source(make):
+    class Counter(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    for call, name in ((H.will_it_script, "will_it_script"), (H.attempt_script, "attempt_script")):
+        with pytest.raises(TypeError, match=rf"^{name} takes the model's source code as text, .*inspect\.getsource\(Counter\)"):
+            call(make(Counter))

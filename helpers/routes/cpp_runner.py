@@ -247,6 +247,7 @@ def run_cpp(model_path, *inputs, libraries=(), binary=None, timeout: float = 120
     ``libraries=[H.custom_op_library()]`` loads operator libraries first.
     """
     model_path = _check_model_path(model_path, "run_cpp")
+    _check_inputs(tuple(inputs), "run_cpp")  # named after the call the learner made
     return time_cpp(model_path, tuple(inputs), repeats=1, libraries=libraries, binary=binary, timeout=timeout).output
 
 

@@ -30,7 +30,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import model_args, odd_input
-from ..tools.input_variants import leaves, rebuild
+from ..tools.input_variants import leaves, rebuild, shapes
 
 
 def _readable(path) -> None:
@@ -72,7 +72,10 @@ class MigrationFailure:
 
     def __str__(self):
         where = f" at {self.location}: {self.source_line}" if self.location else ""
-        return f"{self.node_kind}{where} — {self.cause}. What to do: {self.advice}"
+        end = "" if self.cause.endswith(("…", ".")) else "."
+        if "::" not in self.node_kind:  # it failed before any node: the kind is only the exception's name
+            return f"{self.cause}{end} What to do: {self.advice}"
+        return f"{self.node_kind}{where} — {self.cause}{end} What to do: {self.advice}"
 
 
 @dataclass
@@ -131,7 +134,8 @@ class MigrationReport:
         if mark == "✔" and any("fixed the batch to 0" in note for note in self.notes):
             mark = "⚠"  # a program for empty batches only, and nothing was compared
         if self.status == "fails":
-            return f"{mark} {self.source}: conversion fails at {self.failure}"
+            at = " at " if self.failure is not None and "::" in self.failure.node_kind else ": "
+            return f"{mark} {self.source}: conversion fails{at}{self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
         # the ranges are the program's records; its shape checks (a Linear's input size) can refuse more
         checks = " (the program's shape checks may refuse more)" if "dynamic" in dyn else ""
@@ -239,10 +243,15 @@ def _unsupported_nodes(converter) -> list:
         return []
 
 
+_MEMORY_ADDRESS = re.compile(r" \(of Python compilation unit at: 0x[0-9a-f]+\)")
+_FOREIGN_ATTRIBUTE = re.compile(r"Unknown type __torch__\.(?:[\w.]+\.)?(\w+) encountered in handling model params")
+
+
 def _failure(error, converter) -> MigrationFailure:
     match = re.search(r"failed for node (\S+)", str(error))
     kind = match.group(1) if match else ""
     cause = (short_message(error.__cause__) if error.__cause__ is not None else short_message(error)).rstrip(".")
+    cause = _MEMORY_ADDRESS.sub("", cause)  # "(of Python compilation unit at: 0x55…)": an address says nothing
     location = code = ""
     nodes = _unsupported_nodes(converter) if converter is not None else []
     node = next((n for n in nodes if n.kind() == kind), nodes[0] if nodes else None)
@@ -257,6 +266,12 @@ def _failure(error, converter) -> MigrationFailure:
     if inner and inner.group(1) != kind:  # a block (prim::If) failed because of a node inside it (prim::Loop)
         cause = f"inside it, {cause}"
     advice = _ADVICE.get(kind, _GENERIC_ADVICE)
+    attribute = _FOREIGN_ATTRIBUTE.search(cause)
+    if attribute:  # before any node: an attribute of a type the converter cannot take (a torchvision BoxCoder)
+        cause = cause[:attribute.end()]  # torch's next sentence is cut short anyway; the advice says the rest
+        advice = (f"the converter cannot take an attribute of this model that holds an object of the scripted class "
+                  f"{attribute.group(1)}: export the model from its Python class with torch.export.export instead, "
+                  "or keep it on LibTorch")
     file = _FILE_LINE.search(str(node.sourceRange())) if node is not None else None
     if file and "/torch/" in file.group(1).replace("\\", "/"):  # torch's own module (nn.LSTM's rnn.py): not yours to edit
         module = Path(file.group(1)).stem
@@ -391,7 +406,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     should stay dynamic. ``progress``: optional function called with the name of each step.
     Uses the private ``torch._export.converter.TS2EPConverter`` (see ``H.CONVERTER_IS_PRIVATE``).
     """
-    from ..tools.parity import parity
+    from ..tools.parity import argument_hint, parity
 
     step = progress if callable(progress) else (lambda name: None)
     start = time.monotonic()
@@ -402,8 +417,8 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
         with torch.no_grad():
             model(*args)
     except Exception as error:
-        raise ValueError(f"migrate: the TorchScript model itself fails on the example "
-                         f"{[tuple(a.shape) for a in args if isinstance(a, torch.Tensor)]} ({short_message(error)}): "
+        raise ValueError(f"migrate: the TorchScript model itself fails on the example with shape {shapes(args)} "
+                         f"({short_message(error).rstrip('.')}{argument_hint(args, error)}): "
                          "pass an input the deployed model accepts") from None
     notes = []
     step("converting")

@@ -364,8 +364,9 @@ def eager_failure(model, args):
 
 def argument_hint(args, error) -> str:
     """A word on how inputs map to arguments, when forward missed one and the input was a list: '' otherwise."""
-    if re.search(r"missing \d+ required positional argument", str(error)) and len(args) == 1 \
-            and isinstance(args[0], list):
+    # Python's "missing 1 required positional argument", TorchScript's "... but instead found type 'list'"
+    if re.search(r"missing \d+ required positional argument|but instead found type 'list'", str(error)) \
+            and len(args) == 1 and isinstance(args[0], list):
         return "; a list is one argument, a tuple (x, y) is two"
     return ""
 

@@ -140,14 +140,25 @@ def _argument_tuples(inputs) -> list:
     return [item if type(item) is tuple or isinstance(item, _Call) else (item,) for item in inputs]
 
 
+def _check_source(source, who: str):
+    """The code to try must be text: a class or a model gets one line saying how to pass its source."""
+    if isinstance(source, str):
+        return
+    if isinstance(source, type) or isinstance(source, torch.nn.Module):
+        cls = source if isinstance(source, type) else type(source)
+        raise TypeError(f"{who} takes the model's source code as text, not the "
+                        f"{'class' if source is cls else 'model'} {cls.__name__}: pass inspect.getsource({cls.__name__}) "
+                        "(the class must be defined in a file or a notebook cell)")
+    raise TypeError(f"{who} takes the model's source code as a str, got {type(source).__name__}")
+
+
 def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=None) -> ScriptAttempt:
     """Try to script ``source`` (a ``class Model(nn.Module)`` or just ``def forward(self, ...)``).
 
     With ``inputs`` (a list of inputs, each a tensor or a tuple of arguments) the scripted model is also
     called on each and compared with eager PyTorch. Every outcome is returned as a ``ScriptAttempt``, never raised.
     """
-    if not isinstance(source, str):
-        raise TypeError(f"attempt_script expects the code as a str, got {type(source).__name__}")
+    _check_source(source, "attempt_script")
     time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
 
@@ -363,8 +374,7 @@ class WillItScript:
     """The editor's state: current text, test inputs, presets (every gallery entry, broken and fixed)."""
 
     def __init__(self, source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0, folder=None):
-        if not isinstance(source, str):
-            raise TypeError(f"WillItScript expects the starting code as a str, got {type(source).__name__}")
+        _check_source(source, "WillItScript")
         self.source, self.time_limit, self.folder = source, check_time_limit(time_limit, "WillItScript"), folder
         self.inputs = inputs if inputs is not None else _default_inputs()
         self.presets = {}
@@ -438,5 +448,6 @@ class WillItScriptWidget(widgets.VBox):
 
 def will_it_script(source: str = STARTER_FORWARD, inputs=None, time_limit: float = 5.0) -> WillItScriptWidget:
     """An editor that says whether a small model scripts, why not, and what TorchScript made of it."""
+    _check_source(source, "will_it_script")
     check_time_limit(time_limit, "will_it_script")
     return WillItScriptWidget(WillItScript(source, inputs, time_limit))
