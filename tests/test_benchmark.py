@@ -522,3 +522,19 @@ def test_torch_compile_giving_up_on_recompiles_is_said_in_one_line(capsys):
     captured = capsys.readouterr()
     assert "hit config." not in captured.err + captured.out  # dynamo's multi-line warning is kept out
     assert "recompile limit" in report["torch.compile"].note, str(report)
+
+
+def test_what_a_variant_warns_goes_into_its_row_in_one_line_not_onto_stderr(capsys):
+    class ShapeBranch(torch.nn.Module):
+        def forward(self, x):
+            if x.shape[0] > 4:
+                return x.sum(0, keepdim=True)
+            return x * 2
+
+    report = H.benchmark_model(ShapeBranch().eval(), torch.randn(3, 5), variants=["eager", "trace"], seconds=0.2,
+                               progress=False)
+    err = capsys.readouterr().err
+    assert "TracerWarning" not in err and "Converting a tensor" not in err
+    row = [r for r in report.table_rows() if r[0] == "trace"][0]
+    assert row[-1].startswith("wrong: ") and "the tracer warned: Converting a tensor to a Python boolean" in row[-1]
+    assert "\n" not in row[-1]

@@ -583,3 +583,15 @@ def test_a_wrong_small_output_beside_a_large_one_is_not_hidden_by_its_tolerance(
     report = H.diagnose(LargeBesideSmall(), torch.tensor([[2.0, 1.0, 0.5], [1.5, -0.3, 0.2]]), routes=["trace"],
                         progress=False)
     assert report.results["trace"].status == "diverges", str(report)
+
+
+def test_a_copy_that_agrees_on_empty_outputs_only_is_recommended_with_that_caveat():
+    class FindsNothing(torch.nn.Module):  # a detector with random weights: nothing passes its threshold
+        def forward(self, x):
+            return x[x > 1e6]
+
+    report = H.diagnose(FindsNothing(), torch.randn(3, 4), routes=["script"], progress=False)
+    advice = report.recommend()
+    assert report.status("script") == "ok" and report.results["script"].mark.startswith("⚠")
+    assert "Every output was empty, so it agreed on emptiness only" in advice
+    assert "paths the inputs took" not in advice

@@ -1,4 +1,5 @@
 """The export round-trip check of 09 (helpers/routes/export_check.py and templates/test_export_roundtrip.py) on the sample models."""
+import warnings
 import importlib.util
 import typing
 
@@ -439,3 +440,12 @@ def test_a_number_argument_to_trace_and_a_model_in_training_mode_get_their_own_h
     exported = H.export_roundtrip_checks(Drop(), [torch.randn(2, 3), torch.randn(4, 3)], methods=("export",),
                                          folder=tmp_path)
     assert exported["export"].hint.startswith("the model is in training mode"), exported["export"].hint
+
+
+def test_the_trace_checks_own_many_line_warning_is_shown_in_one_line():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5)).train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        H.export_roundtrip_checks(model, [torch.randn(6, 3)], methods=("trace",))
+    shown = [str(w.message) for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    assert shown and all("\n" not in message for message in shown), shown

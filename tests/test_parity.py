@@ -159,7 +159,7 @@ def test_output_structure_and_shape_mismatches_are_divergences(branch):
     report = H.parity(model, lambda t: (model(t), model(t)), inputs=[x])
     assert not report.all_close and "nests differently: eager tensor, converted tuple(tensor, tensor)" in report.rows[0].note
     report = H.parity(model, lambda t: model(t)[:2], inputs=[x])
-    assert report.rows[0].diff_text == "shape (3,) vs (2,)" and math.isinf(report.max_diff)
+    assert report.rows[0].diff_text == "shape (3,) (eager) vs (2,) (converted)" and math.isinf(report.max_diff)
 
 
 def test_vary_inputs_skips_what_the_eager_model_rejects_and_says_why():

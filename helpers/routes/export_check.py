@@ -342,6 +342,11 @@ def _export_hint(method, error) -> str:
     return "this row shows the error's first line; run the export by hand to see the full traceback"
 
 
+def _first_line(message) -> str:
+    lines = [line for line in str(message).splitlines() if line.strip()]
+    return (lines[0] + (" …" if len(lines) > 1 else "")) if lines else ""
+
+
 def _export_and_save(model, example, method, path, dynamic_shapes) -> str:
     """Export and save; returns a caveat for a copy that may hold one path only ('' if none)."""
     caveat = ""
@@ -352,7 +357,8 @@ def _export_and_save(model, example, method, path, dynamic_shapes) -> str:
             warnings.simplefilter("always", torch.jit.TracerWarning)  # recorded for the caveat, then shown
             exported = torch.jit.trace(model, example)
         told = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
-        for key in dict.fromkeys((str(w.message), w.filename, w.lineno) for w in told):  # still shown, once each
+        # still shown, once each, in one line: the trace check's own warning lists whole tensors over many lines
+        for key in dict.fromkeys((_first_line(w.message), w.filename, w.lineno) for w in told):
             warnings.warn_explicit(key[0], torch.jit.TracerWarning, key[1], key[2])
         container = next((w for w in told if "at the output of the tracer" in str(w.message)), None)
         torch_dir = str(Path(torch.__file__).resolve().parent)

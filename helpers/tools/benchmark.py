@@ -14,6 +14,7 @@ import math
 import re
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -229,8 +230,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     compiled = rows.get("torch.compile")
     if recompiles.hit and compiled is not None and compiled.error is None:
         gave_up = (f"torch.compile hit its recompile limit ({recompiles.hit}): it recompiled on every call (the model "
-                   "changes something dynamo guards on, such as a Python attribute), then ran the model uncompiled, "
-                   "so this row times eager Python")
+                   "changes something dynamo guards on, such as a Python attribute), then ran the model uncompiled: this "
+                   "row times eager Python plus dynamo's own work on every call before it falls back (checking its "
+                   "compiled versions' guards), not compiled code")
         compiled.note = f"{compiled.note}; {gave_up}" if compiled.note else gave_up
     return BenchmarkReport(label, rows, input_shapes=[tuple(t.shape) for t in leaves(example)], threads=threads,
                            rounds=done, block_seconds=settings["block_seconds"], budget_note=over)
@@ -318,20 +320,25 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
         row = rows[name]
         if row.stage == "skipped":
             continue
-        try:
-            start = time.perf_counter()
-            fn = _prepare(name, model, example, compile_backend)
-            row.prepare_s = None if name == "eager" else time.perf_counter() - start  # eager has nothing to prepare
-        except Exception as error:  # any failure is a result to report, not a reason to stop
-            _fail(row, error, "prepare")
-            continue
-        try:
-            with torch.inference_mode():
-                out, row.first_call_s = _timed_call(fn, example)
-                _, row.second_call_s = _timed_call(fn, example)
-        except Exception as error:
-            _fail(row, error, "first call")
-            continue
+        # What torch and the model's libraries warn while a variant is built and first called goes into its row's
+        # note, in one line, instead of lines of stderr above the table.
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                start = time.perf_counter()
+                fn = _prepare(name, model, example, compile_backend)
+                row.prepare_s = None if name == "eager" else time.perf_counter() - start  # eager prepares nothing
+            except Exception as error:  # any failure is a result to report, not a reason to stop
+                _fail(row, error, "prepare")
+                continue
+            try:
+                with torch.inference_mode():
+                    out, row.first_call_s = _timed_call(fn, example)
+                    _, row.second_call_s = _timed_call(fn, example)
+            except Exception as error:
+                _fail(row, error, "first call")
+                continue
+            finally:
+                _note_warnings(row, caught)
         if name == "eager":
             reference = out
         elif reference is not None:
@@ -349,13 +356,28 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
     return reference
 
 
+def _note_warnings(row, caught):
+    """Add to ``row.note`` what was warned, in one line: the first warning's first line, and how many more."""
+    told = [w for w in caught if str(w.message).strip()]
+    told.sort(key=lambda w: not issubclass(w.category, torch.jit.TracerWarning))  # the tracer's first: it teaches
+    seen = list(dict.fromkeys(str(w.message).strip().splitlines()[0] for w in told))
+    if not seen:
+        return
+    tracer = issubclass(told[0].category, torch.jit.TracerWarning)
+    first = seen[0] if len(seen[0]) <= 90 else seen[0][:89] + "…"
+    said = (f"{'the tracer' if tracer else 'it'} warned: {first}"
+            + (f" (and {len(seen) - 1} other warning{'s' * (len(seen) > 2)})" if len(seen) > 1 else ""))
+    row.note = f"{row.note}; {said}" if row.note else said
+
+
 def _check_output(row, out, reference):
     # A variant that computes something else is not a faster version of the model: say so in the table.
     row.max_abs_diff = _max_diff(out, reference)
     scale = max((t.abs().max().item() for t in leaves(reference)
                  if t.numel() and t.dtype != torch.bool), default=1.0)  # abs() has no bool kernel
     if not row.max_abs_diff <= 1e-4 * max(1.0, scale):
-        row.note = f"output differs from eager by {row.max_abs_diff:.3g}"
+        differs = f"output differs from eager by {row.max_abs_diff:.3g}"
+        row.note = f"{differs}; {row.note}" if row.note else differs
 
 
 def _measure_rounds(fns, rows, example, settings, bar, label, extra):

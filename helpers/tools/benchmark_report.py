@@ -235,7 +235,8 @@ class BenchmarkReport:
         if r.error is not None:
             return f"{name} could not be measured ({r.stage}): {r.error}"
         if r.wrong is not None:
-            return f"{name} computes something else: it {r.wrong}, so its speed is not compared"
+            return (f"{name} computes something else: it {r.wrong}, so its speed is not compared"
+                    + (f" ({r.note})" if r.note else ""))
         if name == "eager":
             if len(r.times) < FEW_RUNS:  # no quartiles from a handful of times (as in the table)
                 return f"eager takes {_ms(r.median)} per call (the median of {len(r.times)} times)"
@@ -267,7 +268,7 @@ class BenchmarkReport:
                 continue
             if r.wrong is not None:
                 rows.append((name, _ms(r.prepare_s), _ms(r.first_call_s), _ms(r.second_call_s), "–", "–", "–",
-                             f"wrong: {r.wrong}"))
+                             f"wrong: {r.wrong}" + (f" · {r.note}" if r.note else "")))
                 continue
             low, high = r.spread if r.ratios else (None, None)
             ratio = "–" if not r.ratios else (f"{_x(r.ratio)} ({_x(low)}–{_x(high)}, {len(r.ratios)} runs)"

@@ -95,6 +95,7 @@ class RouteResult:
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
+    empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -106,7 +107,7 @@ class RouteResult:
 
     @property
     def mark(self) -> str:
-        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.tracer_warned):
+        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -176,6 +177,7 @@ class Diagnosis:
                     f"({', '.join(diverging)}) may differ because of that, not because of the route.")
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+            + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
                if ran[r].tiny else "")
             + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
@@ -580,7 +582,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     if refused:
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused))
-    flags = {"untested": bool(getattr(report, "uncovered", None)) or bool(getattr(report, "empty", False)),
+    flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy

@@ -159,7 +159,7 @@ def _compare_leaf(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
         return same, same, (0.0 if same else math.inf), ("" if same else f"{a!r} vs {b!r}")
     a, b = a.detach(), b.detach()
     if a.shape != b.shape:
-        return False, False, math.inf, f"shape {tuple(a.shape)} vs {tuple(b.shape)}"
+        return False, False, math.inf, f"shape {tuple(a.shape)} ({names[0]}) vs {tuple(b.shape)} ({names[1]})"
     note = "" if a.dtype == b.dtype else f"dtype {a.dtype} vs {b.dtype}"
     if a.numel() == 0:
         return not note, True, 0.0, note
