@@ -9,6 +9,7 @@ so a busy machine slows them all alike, and each round gives a ratio against eag
 the table, ``H.plot_benchmark``). The C++ program runs as a separate process in only a few of the
 rounds: with fewer than ``FEW_RUNS`` ratios a row shows (and judges by) their whole range.
 """
+import hashlib
 import logging
 import math
 import re
@@ -21,8 +22,8 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, leaves, shapes, vary_inputs
-from .parity import eager_failure, fresh_copy, parity, python_state, state_changes
+from .input_variants import as_args, leaves, rebuild, shapes, vary_inputs
+from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
@@ -251,16 +252,31 @@ def _parity_inputs(model, example):
 
 class _EagerOnce:
     """The eager model with its answer to each checking input kept: every variant is compared with
-    the same eager outputs, computed once (the inputs are the same tuple objects each time)."""
+    the same eager outputs, computed once. Parity hands each call its own copy of the input, so an input is
+    known by its contents (shapes, dtypes and bytes), not by which tensor objects hold them."""
 
     def __init__(self, model):
         self.model, self.answers = model, {}
 
     def __call__(self, *args):
-        key = id(args[0]) if len(args) == 1 else tuple(map(id, args))
+        key = _fingerprint(args)
+        if key is None:  # contents that cannot be read as bytes: no reuse, eager runs again
+            return self.model(*args)
         if key not in self.answers:
-            self.answers[key] = (args, self.model(*args))  # keeps args alive, so no id is reused
-        return self.answers[key][1]
+            self.answers[key] = self.model(*args)
+        return self.answers[key]
+
+
+def _fingerprint(args):
+    """A key for the contents of ``args`` (tensors by shape, dtype and a hash of their bytes), or None."""
+    def tensor_key(t):
+        t = t.detach().cpu().contiguous()
+        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        return ("tensor", tuple(t.shape), str(t.dtype), hashlib.blake2b(data, digest_size=16).hexdigest())
+    try:
+        return repr(rebuild(args, tensor_key))
+    except Exception:  # a sparse or meta tensor, an exotic dtype
+        return None
 
 
 def _settled(model, example) -> bool:
@@ -289,18 +305,25 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     report = parity(eager, fn, inputs=inputs, rtol=1e-4, atol=1e-4, label=name, scale_atol=True)
     row.parity, row.checked_on = report, [r.label for r in report.rows]
     if report.all_close and report.rows and all(r.empty for r in report.rows):  # nothing to compare: no detections
-        row.note = "answers not compared: every output eager gave was empty (no detections?)"
+        _add_note(row, "answers not compared: every output eager gave was empty (no detections?)")
         return True
     if report.all_close and report.tiny:  # every eager output lay within the tolerance of zero: zeros would pass too
-        row.note = (f"answers hardly compared: eager's outputs are at most "
-                    f"{max(r.tiny for r in report.rows):.2g} in size, within the check's tolerance of zero")
+        _add_note(row, f"answers hardly compared: eager's outputs are at most "
+                       f"{max(r.tiny for r in report.rows):.2g} in size, within the check's tolerance of zero")
         return True
     if report.all_close:
+        changed = state_changes(state_before, python_state(model))
+        if changed and not _settled(model, inputs["example"]):  # a counter: does the copy have it at all?
+            names = [c.split(":")[0].removeprefix("self.") for c in changed]
+            missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
+            if missing:
+                _add_note(row, f"same answers, but it does not keep the state eager changes as it runs "
+                               f"(self.{missing[0]} is not in this copy)")
         return True
     changed = state_changes(state_before, python_state(model))
     if changed and not _settled(model, inputs["example"]):  # a cache filled once is no reason to doubt the answers
-        row.note = (f"answers not compared: the model changes its own Python attributes as it runs "
-                    f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
+        _add_note(row, f"answers not compared: the model changes its own Python attributes as it runs "
+                       f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
         return True
     first = report[report.first_divergence]
     how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"
@@ -354,6 +377,11 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
                 continue
         fns[name] = fn
     return reference
+
+
+def _add_note(row, text):
+    """Add ``text`` to the row's note (what it warned while being built may be there already)."""
+    row.note = f"{text}; {row.note}" if row.note else text
 
 
 def _note_warnings(row, caught):
