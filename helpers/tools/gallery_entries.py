@@ -798,7 +798,8 @@ GALLERY = [
                     return heads
             """),
         error_type=torch.jit.frontend.NotSupportedError, fragment="Don't support formatting in JoinedStr",
-        why="A plain f-string (`f'{i} values'`) compiles; a format spec after the colon (`:02d`, "
+        why="A plain f-string (`f'{i} values'`) compiles, though it writes a float or a shape its own way (2.0 as "
+            "`2.`); a format spec after the colon (`:02d`, "
             "`:.3f`) does not, and neither does a conversion (`!r`). Build the text with string "
             "methods TorchScript has (`str`, `zfill`, `+`), or format outside the model.",
         inputs=lambda: [(_x(),)]),
