@@ -541,16 +541,9 @@ def test_what_a_variant_warns_goes_into_its_row_in_one_line_not_onto_stderr(caps
 
 
 def test_a_trace_that_loses_a_counter_says_so_and_a_script_that_keeps_it_does_not(capsys):
-    class Counter(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.calls = 0
+    from models_with_state import CountsOnly  # same answers from every copy; only the script keeps the count
 
-        def forward(self, x):
-            self.calls += 1
-            return x * 2
-
-    report = H.benchmark_model(Counter().eval(), torch.randn(3, 5), variants=["eager", "trace", "script"],
+    report = H.benchmark_model(CountsOnly().eval(), torch.randn(3, 5), variants=["eager", "trace", "script"],
                                seconds=0.2, progress=False)
     rows = {r[0]: r[-1] for r in report.table_rows()[1:]}
     assert "does not keep the state eager changes as it runs (self.calls is not in this copy)" in rows["trace"]
