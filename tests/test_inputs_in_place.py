@@ -40,3 +40,15 @@ def test_the_round_trip_and_will_it_script_agree_with_a_right_copy():
     assert checks.all_ok and len(checks) == 2, checks
     attempt = H.attempt_script(IN_PLACE_BRANCH_SOURCE, inputs=[torch.ones(2, 3)])
     assert attempt.verdict == "scripts", attempt
+
+
+def test_the_benchmark_compares_first_calls_of_an_in_place_model_on_the_same_input():
+    class AddsOne(torch.nn.Module):  # changes its input, returns a new tensor: a shared input would drift per variant
+        def forward(self, x):
+            x.add_(1)
+            return x * 2
+
+    report = H.benchmark_model(AddsOne().eval(), torch.zeros(3, 4), variants=["eager", "trace", "script"],
+                               seconds=0.2, progress=False)
+    verdicts = {row[0]: row[-1] for row in report.table_rows()[1:]}
+    assert not any("output differs" in v or v.startswith("wrong") for v in verdicts.values()), verdicts

@@ -22,7 +22,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, leaves, rebuild, shapes, vary_inputs
+from .input_variants import as_args, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
@@ -285,7 +285,7 @@ def _settled(model, example) -> bool:
     before = python_state(model)
     try:
         with torch.no_grad():
-            model(*example)
+            model(*own_copy(example))
     except Exception:  # it ran this example already; a failure now says nothing about settling
         return False
     return python_state(model) == before
@@ -348,15 +348,17 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
         with warnings.catch_warnings(record=True) as caught:
             try:
                 start = time.perf_counter()
-                fn = _prepare(name, model, example, compile_backend)
+                # own copies of the example for tracing and the first calls: a forward that changes its input in
+                # place would otherwise hand each variant another input, and the outputs compared below would differ
+                fn = _prepare(name, model, own_copy(example), compile_backend)
                 row.prepare_s = None if name == "eager" else time.perf_counter() - start  # eager prepares nothing
             except Exception as error:  # any failure is a result to report, not a reason to stop
                 _fail(row, error, "prepare")
                 continue
             try:
                 with torch.inference_mode():
-                    out, row.first_call_s = _timed_call(fn, example)
-                    _, row.second_call_s = _timed_call(fn, example)
+                    out, row.first_call_s = _timed_call(fn, own_copy(example))  # copied before the clock starts
+                    _, row.second_call_s = _timed_call(fn, own_copy(example))
             except Exception as error:
                 _fail(row, error, "first call")
                 continue

@@ -353,10 +353,11 @@ def require_callable(obj, who, role):
 
 
 def eager_failure(model, args):
-    """None if ``model(*args)`` runs, else a one-line description of the error."""
+    """None if ``model(*args)`` runs, else a one-line description of the error. The model gets a copy of ``args``:
+    a forward that changes its input in place must leave the caller's input as it was."""
     try:
         with torch.no_grad():
-            model(*args)
+            model(*own_copy(args))
     except Exception as error:  # any failure means: this input is not one the model accepts
         return _one_line(error) + argument_hint(args, error)
     return None
