@@ -70,10 +70,15 @@ class MigrationFailure:
     cause: str             # torch's own reason, one line
     advice: str
 
+    @property
+    def at_node(self) -> bool:
+        """False when it failed before any node (then node_kind is only the exception's name)."""
+        return "::" in self.node_kind
+
     def __str__(self):
         where = f" at {self.location}: {self.source_line}" if self.location else ""
         end = "" if self.cause.endswith(("…", ".")) else "."
-        if "::" not in self.node_kind:  # it failed before any node: the kind is only the exception's name
+        if not self.at_node:
             return f"{self.cause}{end} What to do: {self.advice}"
         return f"{self.node_kind}{where} — {self.cause}{end} What to do: {self.advice}"
 
@@ -134,7 +139,7 @@ class MigrationReport:
         if mark == "✔" and any("fixed the batch to 0" in note for note in self.notes):
             mark = "⚠"  # a program for empty batches only, and nothing was compared
         if self.status == "fails":
-            at = " at " if self.failure is not None and "::" in self.failure.node_kind else ": "
+            at = " at " if self.failure is not None and self.failure.at_node else ": "
             return f"{mark} {self.source}: conversion fails{at}{self.failure}"
         dyn = ", ".join(f"{k}: {v}" for k, v in self.dynamic_dims.items()) or "none"
         # the ranges are the program's records; its shape checks (a Linear's input size) can refuse more

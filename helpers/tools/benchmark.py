@@ -311,17 +311,16 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
         _add_note(row, f"answers hardly compared: eager's outputs are at most "
                        f"{max(r.tiny for r in report.rows):.2g} in size, within the check's tolerance of zero")
         return True
-    if report.all_close:
-        changed = state_changes(state_before, python_state(model))
-        if changed and not _settled(model, inputs["example"]):  # a counter: does the copy have it at all?
-            names = [c.split(":")[0].removeprefix("self.") for c in changed]
-            missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
-            if missing:
-                _add_note(row, f"same answers, but it does not keep the state eager changes as it runs "
-                               f"(self.{missing[0]} is not in this copy)")
-        return True
     changed = state_changes(state_before, python_state(model))
-    if changed and not _settled(model, inputs["example"]):  # a cache filled once is no reason to doubt the answers
+    counts = changed and not _settled(model, inputs["example"])  # a counter, not a cache filled once
+    if report.all_close:
+        names = [c.split(":")[0].removeprefix("self.") for c in changed] if counts else []
+        missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
+        if missing:  # same answers, but the copy has no such attribute at all
+            _add_note(row, f"same answers, but it does not keep the state eager changes as it runs "
+                           f"(self.{missing[0]} is not in this copy)")
+        return True
+    if counts:
         _add_note(row, f"answers not compared: the model changes its own Python attributes as it runs "
                        f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
         return True
@@ -382,7 +381,7 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
 
 
 def _add_note(row, text):
-    """Add ``text`` to the row's note (what it warned while being built may be there already)."""
+    """Put ``text`` first in the row's note (what it warned while being built may be there already)."""
     row.note = f"{text}; {row.note}" if row.note else text
 
 
@@ -395,9 +394,8 @@ def _note_warnings(row, caught):
         return
     tracer = issubclass(told[0].category, torch.jit.TracerWarning)
     first = seen[0] if len(seen[0]) <= 90 else seen[0][:89] + "…"
-    said = (f"{'the tracer' if tracer else 'it'} warned: {first}"
-            + (f" (and {len(seen) - 1} other warning{'s' * (len(seen) > 2)})" if len(seen) > 1 else ""))
-    row.note = f"{row.note}; {said}" if row.note else said
+    _add_note(row, f"{'the tracer' if tracer else 'it'} warned: {first}"
+                   + (f" (and {len(seen) - 1} other warning{'s' * (len(seen) > 2)})" if len(seen) > 1 else ""))
 
 
 def _check_output(row, out, reference):
@@ -406,8 +404,7 @@ def _check_output(row, out, reference):
     scale = max((t.abs().max().item() for t in leaves(reference)
                  if t.numel() and t.dtype != torch.bool), default=1.0)  # abs() has no bool kernel
     if not row.max_abs_diff <= 1e-4 * max(1.0, scale):
-        differs = f"output differs from eager by {row.max_abs_diff:.3g}"
-        row.note = f"{differs}; {row.note}" if row.note else differs
+        _add_note(row, f"output differs from eager by {row.max_abs_diff:.3g}")
 
 
 def _measure_rounds(fns, rows, example, settings, bar, label, extra):
