@@ -335,3 +335,14 @@ def test_a_detector_whose_attribute_the_converter_cannot_take_gets_a_clean_line(
     assert report.status == "fails" and "conversion fails: Unknown type" in line and "BoxCoder" in line, line
     assert "0x" not in line and "…" not in line and "fails at RuntimeError" not in line
     assert "scripted class BoxCoder" in line and "torch.export.export" in line
+
+
+def test_a_size_1_first_dimension_the_model_itself_needs_gets_no_batch_advice():
+    from migrate_models import OneRow, Square  # noqa: E402  (a file: scripting needs source)
+    report = H.migrate(torch.jit.script(OneRow()), torch.randn(1, 4))
+    assert report.dynamic_dims["dim 0"] == "fixed 1"
+    assert not any("batch size 1" in n for n in report.notes), report.notes  # a size of 2 fails in TorchScript too
+    batched = H.migrate(torch.jit.script(Square()), torch.randn(1, 3))
+    note = next(n for n in batched.notes if "batch size 1" in n)
+    assert "dim 0 of its first input" in note and "refuses a size of 2 there" in note
+    assert "dim 0 of size 2" in batched.refused and batched.status == "restricted"

@@ -136,7 +136,7 @@ class MigrationReport:
         mark = {"ok": "✔", "restricted": "⚠", "diverges": "✘", "fails": "✘"}[self.status]
         if mark == "✔" and any("keeps no such state" in note for note in self.notes):
             mark = "⚠"  # the answers match, but the state the model keeps is gone: read the notes
-        if mark == "✔" and any("fixed the batch to 0" in note for note in self.notes):
+        if mark == "✔" and any("batch size 0 " in note for note in self.notes):
             mark = "⚠"  # a program for empty batches only, and nothing was compared
         if self.status == "fails":
             at = " at " if self.failure is not None and self.failure.at_node else ": "
@@ -447,19 +447,26 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
                                    seconds=time.monotonic() - start)
     dims = _dynamic_dims(program, args)
     first = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].dim() > 0 else None
-    if first is not None and first.shape[0] in (0, 1):
-        notes.append(f"the example has batch size {first.shape[0]}, so the converter fixed the batch to "
-                     f"{first.shape[0]} (torch.export treats sizes 0 and 1 as constants); migrate again with a batch "
-                     "of 2 or more to keep it dynamic, then report.reexport(...) with your own Dim if you need bounds")
     step("checking")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = program.module()
         check = parity(model, converted, example=args if len(args) > 1 else args[0], label="converted")
+    batch_label = next((label for label in dims if _position(label) == (0, 0)), None) if first is not None else None
+    batch_refusal = {}
+    if batch_label is not None and first.shape[0] == 1:  # only if the TorchScript model runs a size of 2 there
+        batch_refusal = _widened_refusals(model, converted, args, {batch_label: "fixed 1"})
+    if batch_refusal or (first is not None and first.shape[0] == 0):
+        notes.append(f"the example has batch size {first.shape[0]} (dim 0 of its first input, the batch in most "
+                     f"models), so the converter fixed that dimension to {first.shape[0]} (torch.export treats sizes "
+                     "0 and 1 as constants)" + (", and the program refuses a size of 2 there, which the TorchScript "
+                     "model runs" if batch_refusal else "") + ": migrate again with 2 or more there to keep it "
+                     "dynamic, then report.reexport(...) with your own Dim if you need bounds")
     check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
     refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
     all_refused = len(refused) == len(check.rows)
+    refused.update({f"{label} of size 2": why for label, why in batch_refusal.items()})
     widened = _widened_refusals(model, converted, args, dims, skip=("dim 0", "input 0 dim 0") if first is not None else ())
     if widened:
         notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
