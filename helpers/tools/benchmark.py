@@ -22,7 +22,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, leaves, own_copy, rebuild, shapes, vary_inputs
+from .input_variants import as_args, check_batch_dim, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
@@ -145,7 +145,7 @@ def _check_example(example):
 
 def benchmark_model(model, example, *, label=None, variants=None, thorough=False, rounds=None,
                     seconds=None, block_seconds=None, threads=1, compile_backend="inductor", cpp_runs=None,
-                    work_dir=None, progress=True) -> BenchmarkReport:
+                    work_dir=None, progress=True, batch_dim=0) -> BenchmarkReport:
     """Measure ``model`` on ``example`` as each of ``variants``, all in one run; return a BenchmarkReport.
 
     Every variant is prepared and called twice (both calls timed: the one-off costs), calibrated
@@ -157,10 +157,12 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     ``work_dir`` is where the model file it loads is written. ``thorough=True`` measures longer.
     By default every Python variant is measured, except that quick mode leaves torch.compile out for
     a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
-    ``variants`` or pass ``thorough=True`` to include it.
+    ``variants`` or pass ``thorough=True`` to include it. ``batch_dim``: where the example's batch sits (1 for a
+    sequence-first model), for the other batch sizes each variant's answers are checked on.
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
+    check_batch_dim(batch_dim, "benchmark_model")
     compile_left_out = None
     if variants is None:
         variants = list(_PYTHON_VARIANTS)
@@ -209,7 +211,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     dynamo_log = logging.getLogger("torch._dynamo.convert_frame")
     dynamo_log.addFilter(recompiles)
     try:
-        reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label)
+        reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim)
         if want_cpp:
             # The C++ program loads a file: the frozen module (already built above, if it was asked for).
             scratch = tempfile.TemporaryDirectory(prefix="bench-") if work_dir is None else None
@@ -239,12 +241,12 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
                            rounds=done, block_seconds=settings["block_seconds"], budget_note=over)
 
 
-def _parity_inputs(model, example):
+def _parity_inputs(model, example, batch_dim=0):
     """The inputs every variant is checked on: the example and its variants the model accepts, both
     other batch sizes included (a branch on the size can sit on either side of the example's), but
     not x0.1 (it adds little beside x10 and zeros; every input costs a call per variant)."""
     try:
-        variants = vary_inputs(example, model=model)
+        variants = vary_inputs(example, model=model, batch_dim=batch_dim)
     except ValueError:  # the model rejects the example itself: eager's own row says why
         return {"example": example}
     return {label: args for label, args in variants.items() if label != "x0.1"}
@@ -330,7 +332,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     return False
 
 
-def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label):
+def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim=0):
     """Build every variant, check it against eager, time its first two calls; return eager's output
     (None if eager failed). A variant that diverges is kept out of the timed rounds."""
     reference = None
@@ -368,7 +370,7 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
         elif reference is not None:
             _check_output(row, out, reference)
             if inputs is None:
-                inputs, eager = _parity_inputs(model, example), _EagerOnce(model)
+                inputs, eager = _parity_inputs(model, example, batch_dim), _EagerOnce(model)
             bar.set_description(f"{label}: checking {name} against eager")
             try:
                 if not _check_parity(eager, name, fn, inputs, reference, row, model, state_before):

@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import own_copy
+from .input_variants import check_batch_dim, own_copy
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -403,12 +403,12 @@ def _cause(error: BaseException) -> BaseException:
 
 # ---------------------------------------------------------------- the routes (run inside the worker)
 
-def _dynamic_batch(args):
-    """dynamic_shapes that let export decide each tensor's first dimension (AUTO specialises where it must)."""
+def _dynamic_batch(args, batch_dim=0):
+    """dynamic_shapes that let export decide each tensor's batch dimension (AUTO specialises where it must)."""
     from torch.export import Dim
     def spec(a):
         if isinstance(a, torch.Tensor):
-            return {0: Dim.AUTO} if a.dim() >= 1 else None
+            return {batch_dim: Dim.AUTO} if a.dim() > batch_dim else None
         if isinstance(a, (list, tuple)):
             return type(a)(spec(x) for x in a)
         if isinstance(a, dict):
@@ -417,29 +417,29 @@ def _dynamic_batch(args):
     return tuple(spec(a) for a in args)
 
 
-def _batch_one(args) -> bool:
-    tensors = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 1]
-    return bool(tensors) and all(t.shape[0] == 1 for t in tensors)
+def _batch_one(args, batch_dim=0) -> bool:
+    tensors = [a for a in args if isinstance(a, torch.Tensor) and a.dim() > batch_dim]
+    return bool(tensors) and all(t.shape[batch_dim] == 1 for t in tensors)
 
 
-def _export_program(model, args, notes):
+def _export_program(model, args, notes, batch_dim=0):
     try:
-        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args))
+        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args, batch_dim))
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
-    if _batch_one(args):  # only once it exported: a failure for another reason is not the batch's fault
+    if _batch_one(args, batch_dim):  # only once it exported: a failure for another reason is not the batch's fault
         notes.append("the example has batch 1, which torch.export fixes at 1: give an example with a batch "
                      "of 2 or more for a copy that takes any batch")
     return program
 
 
-def _onnx_batch_fixed_at_one(path) -> bool:
-    """True if every tensor input of the ONNX file at ``path`` has a first dimension fixed at 1 (not a symbol)."""
+def _onnx_batch_fixed_at_one(path, batch_dim=0) -> bool:
+    """True if every tensor input of the ONNX file at ``path`` has its batch dimension fixed at 1 (not a symbol)."""
     import onnx  # already imported by torch.onnx.export, which wrote the file
     inputs = onnx.load(str(path), load_external_data=False).graph.input
     dims = [i.type.tensor_type.shape.dim for i in inputs if i.type.HasField("tensor_type")]
-    firsts = [d[0] for d in dims if len(d)]
+    firsts = [d[batch_dim] for d in dims if len(d) > batch_dim]
     return bool(firsts) and all(d.HasField("dim_value") and d.dim_value == 1 for d in firsts)
 
 
@@ -449,7 +449,7 @@ def _to_bytes(save, obj) -> bytes:
     return buffer.getvalue()
 
 
-def _convert(route, model, args, folder, notes):
+def _convert(route, model, args, folder, notes, batch_dim=0):
     """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
     if route == "trace":
         buffers = {name: b.clone() for name, b in model.named_buffers()}
@@ -469,7 +469,7 @@ def _convert(route, model, args, folder, notes):
     if route == "script":
         return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
     if route == "export":
-        return _to_bytes(torch.export.save, _export_program(model, args, notes)), ".pt2"
+        return _to_bytes(torch.export.save, _export_program(model, args, notes, batch_dim)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
         with warnings.catch_warnings():
@@ -477,14 +477,14 @@ def _convert(route, model, args, folder, notes):
             # torch.onnx.export reads a dict at the end of args as keyword arguments: an empty one after it
             # keeps a dict argument positional, as its documentation says
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
-            torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args),
+            torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args, batch_dim),
                               verbose=False, external_data=False)
-        if _batch_one(args) and _onnx_batch_fixed_at_one(path):
-            notes.append("the example has batch 1, and the ONNX file fixes its inputs' first dimension at 1: give an "
+        if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, batch_dim):
+            notes.append("the example has batch 1, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
-        program = _export_program(model, args, notes)
+        program = _export_program(model, args, notes, batch_dim)
         path = Path(folder) / "model_aoti.pt2"
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
         return path.read_bytes(), ".pt2"
@@ -609,7 +609,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     return "diverges", reason, row.label, notes, text, report, flags
 
 
-def _run_route(route, model, example, inputs, folder, training_note):
+def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0):
     """Everything one route does, in the worker. Returns a RouteResult without its copy, and the file bytes."""
     start = time.perf_counter()
     notes = []
@@ -618,7 +618,7 @@ def _run_route(route, model, example, inputs, folder, training_note):
     try:
         # own copies: a forward that changes its input in place would otherwise change the example under the others
         spec = _eager_spec(fresh_copy(model), own_copy(example))
-        data, suffix = _convert(route, subject, own_copy(example), folder, notes)
+        data, suffix = _convert(route, subject, own_copy(example), folder, notes, batch_dim)
         copy_ = _load(route, data, suffix, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):
@@ -796,15 +796,15 @@ def _eager_notes(model, example):
     return notes, training
 
 
-def _labelled_inputs(model, example, inputs):
+def _labelled_inputs(model, example, inputs, batch_dim=0):
     """Label -> argument tuple: the example, its variants the eager model accepts, and the learner's own."""
     labelled = {}
     skipped = {}
     try:
-        batch = next((a.shape[0] for a in example if isinstance(a, torch.Tensor) and a.dim() >= 1), None)
+        batch = next((a.shape[batch_dim] for a in example if isinstance(a, torch.Tensor) and a.dim() > batch_dim), None)
         # batch 1 alone hides shape branches whose two sides agree on one row (sum vs mean): try 2 and 3 too
         sizes = sorted({1, 2, 3, batch + 2}) if batch else None
-        variants = vary_inputs(example, batch_sizes=sizes) if sizes else vary_inputs(example)
+        variants = vary_inputs(example, batch_sizes=sizes, batch_dim=batch_dim)
         labelled.update({k: tuple(v) for k, v in variants.items()})
         skipped.update(getattr(variants, "skipped", {}) or {})
     except (TypeError, ValueError) as error:  # inputs vary_inputs cannot vary: keep the example alone
@@ -838,14 +838,14 @@ def _labelled_inputs(model, example, inputs):
     return usable, skipped, random
 
 
-def _skipped_note(skipped: dict) -> str:
+def _skipped_note(skipped: dict, batch_dim=0) -> str:
     """One note for the inputs not compared; the batch sizes eager rejected share one explanation."""
     rejected = [k for k, v in skipped.items() if k.startswith("batch ") and v.startswith("the eager model rejects")]
     parts = [f"{k} ({v})" for k, v in skipped.items() if k not in rejected]
     if rejected:
         sizes = ", ".join(k.removeprefix("batch ") for k in rejected)
         parts.append(f"batch {sizes} ({skipped[rejected[0]]}{' for the first' if len(rejected) > 1 else ''}: only "
-                     "tensors whose dimension 0 is the example's batch were resized, so pass inputs=[...] of other "
+                     f"tensors whose dimension {batch_dim} is the example's batch were resized, so pass inputs=[...] of other "
                      "sizes yourself)")
     return "not compared: " + "; ".join(parts)
 
@@ -893,15 +893,17 @@ def _warm_up(routes):
             import torch._inductor  # noqa: F401
 
 
-def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress=True) -> Diagnosis:
+def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress=True, batch_dim=0) -> Diagnosis:
     """Run ``model`` through every export route and check each copy against eager.
 
     ``example``: one input, or a tuple with one input per argument (tensors, lists, dicts, ints).
     ``inputs``: more inputs to compare on, each like ``example``. ``routes``: some of
     ``trace, script, export, onnx, aoti`` (default: all but aoti). ``time_limit``: seconds per
-    route (default: 60 s plus 10 s per million parameters).
+    route (default: 60 s plus 10 s per million parameters). ``batch_dim``: the dimension that holds
+    the batch (1 for a sequence-first model): the other batch sizes are made there, and export keeps it dynamic.
     """
     _check_model(model)
+    batch_dim = check_batch_dim(batch_dim, "diagnose")
     routes = _routes(routes)
     limit = _time_limit(time_limit) or _default_limit(model)
     example = _as_call(example)
@@ -909,7 +911,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
         try:
-            kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs)
+            kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim)
         except _Stopped:
             raise TimeoutError(f"diagnose: the eager model did not finish on the example and the variants made from "
                                f"it within {limit:.0f} s (time_limit): does forward loop forever on some input?") from None
@@ -925,14 +927,15 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
                          "no copy can match it exactly")
         notes.append(training_note)
     if skipped:
-        notes.append(_skipped_note(skipped))
+        notes.append(_skipped_note(skipped, batch_dim))
     results = []
     _warm_up(routes)
     bar = _Progress(routes, progress)
     with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
         # The routes run side by side, each in its own worker (forked, one torch thread): on a machine with
         # two cores the diagnosis takes about half as long, and no route sees another's state.
-        ended = _run_workers({route: (folder, limit, _run_route, route, model, example, labelled, folder, training_note)
+        ended = _run_workers({route: (folder, limit, _run_route, route, model, example, labelled, folder, training_note,
+                                      batch_dim)
                               for route in routes}, _parallel_workers(), on_end=bar.ended)
         for route in routes:
             result, saved = _route_result(route, ended[route], limit)

@@ -5,7 +5,8 @@
 the loop model); it runs the eager model and its traced or scripted copy and says whether they agree.
 It also takes your own model: ``DivergenceExplorer(my_model, "trace", example=(x, mask))`` gives
 every input a scale of its own (``set(scales=[...])``; only floating-point tensors are scaled), a batch
-size (``set(batch=n)``: the rows of dimension 0, as ``H.vary_inputs`` resizes them), and says which lines
+size (``set(batch=n)``: the rows of dimension 0, as ``H.vary_inputs`` resizes them; ``batch_dim=1`` for a
+sequence-first model), and says which lines
 of your Python ran, against the path the trace example took.
 Each copy is made once per (model, method) and cached, so moving a slider only reruns the models.
 ``divergence_explorer()`` is the thin ipywidgets view over it.
@@ -24,7 +25,8 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import as_args, batch_of, batched_inputs, describe, leaves, own_copy, rebuild, with_batch
+from .input_variants import (as_args, batch_of, batched_inputs, check_batch_dim, describe, leaves, own_copy, rebuild,
+                             with_batch)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -106,7 +108,7 @@ def _is_float(t):
 class _YourModel:
     """A learner's model and example: inputs at any scales, and which lines of its Python ran."""
 
-    def __init__(self, model, example):
+    def __init__(self, model, example, batch_dim=0):
         if isinstance(model, type):
             raise TypeError(f"DivergenceExplorer got the class {model.__name__}: pass an instance, "
                             f"e.g. DivergenceExplorer({model.__name__}(), 'trace', example=x)")
@@ -121,8 +123,9 @@ class _YourModel:
         model = self.model
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
-        self.batch = batch_of(self.example)  # a branch on the batch size only shows when the batch changes
-        self.batched = batched_inputs(self.example)  # the inputs a batch change resizes (their indexes)
+        self.batch_dim = batch_dim
+        self.batch = batch_of(self.example, batch_dim)  # a branch on the batch size only shows when the batch changes
+        self.batched = batched_inputs(self.example, batch_dim)  # the inputs a batch change resizes (their indexes)
         self.coverage = LineCoverage(model)
         try:
             with torch.no_grad(), self.coverage.watch("example"):
@@ -134,7 +137,7 @@ class _YourModel:
     def inputs(self, scales, batch=None):
         scaled = tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
                        for arg, s, ok in zip(self.example, scales, self.scalable))
-        return with_batch(scaled, batch) if batch else scaled
+        return with_batch(scaled, batch, self.batch_dim) if batch else scaled
 
     def call(self, eager, inputs):
         """``eager(*inputs)``, recording which lines of the model's Python ran, for ``path()``. One call per input:
@@ -177,7 +180,7 @@ class DivergenceExplorer:
     """Eager vs traced or scripted outputs for a chosen model, method and input; the copies are cached."""
 
     def __init__(self, model="branch", method: str = "trace", scale: float = 1.0,
-                 length: int = EXAMPLE_LENGTH, rtol: float = 1e-5, atol: float = 1e-6, *, example=None):
+                 length: int = EXAMPLE_LENGTH, rtol: float = 1e-5, atol: float = 1e-6, *, example=None, batch_dim=0):
         self._cache = {}          # (model, method) -> (eager model, traced/scripted copy, warnings while making it)
         self.rtol, self.atol = rtol, atol
         self.model, self.method, self.scale, self.length = "branch", "trace", 1.0, EXAMPLE_LENGTH
@@ -190,11 +193,11 @@ class DivergenceExplorer:
                 raise ValueError(f"DivergenceExplorer: model must be one of {', '.join(EXPLORER_MODELS)} (got "
                                  f"{model!r}); for your own model pass the model object itself (a file path is not "
                                  "one), with example=...")
-            if example is not None:
-                raise ValueError(f"DivergenceExplorer: example= is for your own model; the sample {model!r} "
-                                 "brings its own example")
+            if example is not None or batch_dim != 0:
+                raise ValueError(f"DivergenceExplorer: example= and batch_dim= are for your own model; the sample "
+                                 f"{model!r} brings its own example")
         else:
-            self.yours = _YourModel(model, example)
+            self.yours = _YourModel(model, example, check_batch_dim(batch_dim, "DivergenceExplorer"))
             self.model = model = self.yours.name
             self.scales = [1.0] * len(self.yours.example)
             self.batch = self.yours.batch
@@ -253,11 +256,12 @@ class DivergenceExplorer:
             self.length = length
         if batch is not None:
             if self.yours is None or self.yours.batch is None:
-                empty = self.yours is not None and any(t.dim() > 0 for t in leaves(self.yours.example))
+                d = self.yours.batch_dim if self.yours is not None else 0
+                empty = self.yours is not None and any(t.dim() > d for t in leaves(self.yours.example))
                 what = ("the sample models take length= (the loop's rows) instead" if self.yours is None else
-                        f"{self.yours.name}'s example has an empty dimension 0 (size 0): there are no rows to "
+                        f"{self.yours.name}'s example has an empty dimension {d} (size 0): there are no rows to "
                         "repeat, so pass an example with rows" if empty else
-                        f"{self.yours.name}'s example has no tensor with a dimension 0 to resize")
+                        f"{self.yours.name}'s example has no tensor with a dimension {d} to resize")
                 raise ValueError(f"DivergenceExplorer: batch= changes the batch of your own model's inputs; {what}")
             most = max(64, self.yours.batch)
             if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= most:
@@ -348,9 +352,10 @@ class DivergenceExplorer:
                                                    f"{EAGER_SECONDS:g} s: a loop that never ends here?")
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
-                    if self.batch != self.yours.batch:  # perhaps an input whose dimension 0 only looked like the batch
-                        message += (f"; the batch changed dimension 0 of {_inputs_named(self.yours.batched)}: if one "
-                                    "of them has no batch dimension, its size only matched the batch by chance")
+                    if self.batch != self.yours.batch:  # perhaps an input whose batch dimension only looked like one
+                        message += (f"; the batch changed dimension {self.yours.batch_dim} of "
+                                    f"{_inputs_named(self.yours.batched)}: if one of them has no batch there, its size "
+                                    "only matched the batch by chance (batch_dim= says where the batch is)")
                 if message:
                     return ExplorerState(self.model, self.method, self.scale, self.length, inputs, None, None,
                                          False, float("inf"), f"? {message}", "", "", message)
@@ -510,7 +515,7 @@ class DivergenceExplorerWidget(widgets.VBox):
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
         yours = self.explorer.yours
-        batch = (f"<div>batch (dimension 0) = {s.batch}, the example's {yours.batch}; resized: "
+        batch = (f"<div>batch (dimension {yours.batch_dim}) = {s.batch}, the example's {yours.batch}; resized: "
                  f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
@@ -527,7 +532,8 @@ def _fmt_input(value) -> str:
     return describe(value)
 
 
-def divergence_explorer(model="branch", method: str = "trace", *, example=None) -> DivergenceExplorerWidget:
+def divergence_explorer(model="branch", method: str = "trace", *, example=None, batch_dim=0) -> DivergenceExplorerWidget:
     """Sliders over a model's inputs: do the eager model and its traced or scripted copy agree?
-    ``model`` is a sample name, or your own nn.Module with ``example=`` (one input it accepts)."""
-    return DivergenceExplorerWidget(DivergenceExplorer(model=model, method=method, example=example))
+    ``model`` is a sample name, or your own nn.Module with ``example=`` (one input it accepts) and, for a
+    sequence-first model, ``batch_dim=1``."""
+    return DivergenceExplorerWidget(DivergenceExplorer(model=model, method=method, example=example, batch_dim=batch_dim))

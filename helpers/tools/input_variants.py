@@ -12,7 +12,8 @@ tensor inside, whatever its dtype, in ways that keep it valid:
 - boolean tensors (masks): ``bools flipped``;
 - number arguments (an ``int`` or ``float`` passed as an argument of its own): ``numbers changed``;
 - ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
-  rows (for a list of tensors: a list of N items).
+  rows (for a list of tensors: a list of N items). ``batch_dim=1`` puts the batch in dimension 1
+  instead, for sequence-first models (``nn.LSTM`` and ``nn.Transformer`` without ``batch_first=True``).
 A variant that cannot be built is listed in ``.skipped`` with the reason, never dropped silently.
 """
 import math
@@ -121,10 +122,18 @@ class InputVariants(dict):
         return f"<InputVariants {described}{skipped}>"
 
 
-def _resized(t: torch.Tensor, size: int) -> torch.Tensor:
-    """``t`` with ``size`` rows on dim 0, repeating its own rows so the values stay like the example's."""
-    reps = math.ceil(size / t.shape[0])
-    return torch.cat([t] * reps, dim=0)[:size]
+def _resized(t: torch.Tensor, size: int, dim: int = 0) -> torch.Tensor:
+    """``t`` with ``size`` rows on ``dim``, repeating its own rows so the values stay like the example's."""
+    reps = math.ceil(size / t.shape[dim])
+    return torch.cat([t] * reps, dim=dim).narrow(dim, 0, size)
+
+
+def check_batch_dim(batch_dim, who: str) -> int:
+    """``batch_dim`` itself if it is a dimension number (0, 1, ...); a one-line ValueError naming ``who`` if not."""
+    if not isinstance(batch_dim, int) or isinstance(batch_dim, bool) or batch_dim < 0:
+        raise ValueError(f"{who}: batch_dim is the dimension that holds the batch, 0 or more (1 for a sequence-first "
+                         f"model), got {describe(batch_dim) if not isinstance(batch_dim, int) else batch_dim}"[:300])
+    return batch_dim
 
 
 def _is_int(t):
@@ -213,44 +222,49 @@ def _is_image_list(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(t, torch.Tensor) for t in value)
 
 
-def batch_of(args):
+def batch_of(args, batch_dim: int = 0):
     """The example's batch: the first argument's length if it is a list of tensors (a list of images), else
-    dimension 0 of the first tensor that has one (0-d tensors, a scale say, are passed over); None when there is
-    none to change (no such tensor, or its dimension 0 is empty)."""
+    dimension ``batch_dim`` of the first tensor that has one (0-d tensors, a scale say, are passed over); None when
+    there is none to change (no such tensor, or that dimension is empty)."""
     first = args[0] if args else None
     if _is_image_list(first):
         return len(first)
-    tensor = next((t for t in leaves(args) if t.dim() > 0), None)
-    if tensor is None or tensor.shape[0] == 0:
+    tensor = next((t for t in leaves(args) if t.dim() > batch_dim), None)
+    if tensor is None or tensor.shape[batch_dim] == 0:
         return None
-    return tensor.shape[0]
+    return tensor.shape[batch_dim]
 
 
-def batched_inputs(args) -> list:
-    """Which positional arguments ``with_batch`` resizes (their indexes): those holding a tensor whose dimension 0
-    is the batch (for a list of images, the list itself)."""
-    lead = batch_of(args)
+def _holds_batch(t, lead, batch_dim):
+    return t.dim() > batch_dim and t.shape[batch_dim] == lead
+
+
+def batched_inputs(args, batch_dim: int = 0) -> list:
+    """Which positional arguments ``with_batch`` resizes (their indexes): those holding a tensor whose dimension
+    ``batch_dim`` is the batch (for a list of images, the list itself)."""
+    lead = batch_of(args, batch_dim)
     if lead is None:
         return []
     first = args[0]
     if _is_image_list(first):
         return [0]
-    return [i for i, arg in enumerate(args) if any(t.dim() > 0 and t.shape[0] == lead for t in leaves(arg))]
+    return [i for i, arg in enumerate(args) if any(_holds_batch(t, lead, batch_dim) for t in leaves(arg))]
 
 
-def with_batch(args, size: int):
-    """``args`` with a batch of ``size`` (see ``batch_of``): tensors sharing the first one's dimension 0 get ``size``
-    rows, reusing their own; a list of images gets ``size`` items. ``args`` itself when it has no batch."""
-    lead = batch_of(args)
+def with_batch(args, size: int, batch_dim: int = 0):
+    """``args`` with a batch of ``size`` (see ``batch_of``): tensors sharing the first one's dimension ``batch_dim``
+    get ``size`` rows there, reusing their own; a list of images gets ``size`` items. ``args`` itself when it has no
+    batch."""
+    lead = batch_of(args, batch_dim)
     if lead is None or size == lead:
         return args
     first = args[0]
     if _is_image_list(first):
         return ([first[i % lead] for i in range(size)], *args[1:])
-    return rebuild(args, lambda t: _resized(t, size) if t.dim() > 0 and t.shape[0] == lead else t)
+    return rebuild(args, lambda t: _resized(t, size, batch_dim) if _holds_batch(t, lead, batch_dim) else t)
 
 
-def _batch_variants(args, batch_sizes):
+def _batch_variants(args, batch_sizes, batch_dim=0):
     candidates, skipped = {}, {}
     first = args[0]
     if _is_image_list(first):
@@ -260,14 +274,14 @@ def _batch_variants(args, batch_sizes):
             if size != count:
                 candidates[f"{size} item{'s' if size > 1 else ''}"] = with_batch(args, size)
         return candidates, skipped
-    lead = batch_of(args)
+    lead = batch_of(args, batch_dim)
     if lead is None:
-        skipped["batch"] = "no tensor has a non-empty dimension 0 to change"
+        skipped["batch"] = f"no tensor has a non-empty dimension {batch_dim} to change"
         return candidates, skipped
     sizes = batch_sizes if batch_sizes is not None else ([1, lead + 2] if lead != 1 else [2, 3])
     for size in _checked_sizes(sizes):
         if size != lead:
-            candidates[f"batch {size}"] = with_batch(args, size)
+            candidates[f"batch {size}"] = with_batch(args, size, batch_dim)
     return candidates, skipped
 
 
@@ -278,14 +292,16 @@ def _checked_sizes(sizes):
     return sizes
 
 
-def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
+def vary_inputs(example, model=None, batch_sizes=None, batch_dim=0) -> InputVariants:
     """The example and variants of it, each a tuple of model arguments (see the module's docstring).
 
-    ``batch_sizes`` defaults to 1 and the example's size + 2. With ``model`` given, variants the
-    model itself rejects are dropped, and ``.skipped`` says which and why.
+    ``batch_sizes`` defaults to 1 and the example's size + 2; ``batch_dim`` is the dimension they change
+    (1 for a sequence-first model). With ``model`` given, variants the model itself rejects are dropped,
+    and ``.skipped`` says which and why.
     """
     from .parity import eager_failure, require_callable  # parity imports this module
 
+    check_batch_dim(batch_dim, "vary_inputs")
     args = as_args(example, "vary_inputs", "example")
     tensors = leaves(args)
     floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
@@ -293,7 +309,7 @@ def vary_inputs(example, model=None, batch_sizes=None) -> InputVariants:
     bools = [t for t in tensors if t.dtype == torch.bool]
     variants = InputVariants(example=args)
     candidates, skipped = _value_variants(args, floats, ints, bools)
-    more, more_skipped = _batch_variants(args, batch_sizes)
+    more, more_skipped = _batch_variants(args, batch_sizes, batch_dim)
     candidates.update(more)
     variants.skipped.update(skipped)
     variants.skipped.update(more_skipped)

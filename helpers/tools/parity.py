@@ -667,13 +667,17 @@ class ParityReport:
                 + (f"<ul style='margin:0'>{skipped}</ul>" if skipped else "") + warnings + "</div>")
 
 
-def _labelled_inputs(inputs, example):
+def _labelled_inputs(inputs, example, batch_dim=0):
     if inputs is not None and example is not None:
         raise ValueError("parity takes inputs=[...] or example=x, not both: "
                          "put the example in the inputs list if you want it checked too")
+    if batch_dim != 0 and example is None:
+        raise ValueError("parity: batch_dim= says where example='s variants change the batch; with inputs=[...] "
+                         "you choose the sizes yourself: leave batch_dim out")
     if example is not None:
         try:
-            variants = vary_inputs(example)  # variants the eager model rejects are skipped by parity
+            # variants the eager model rejects are skipped by parity
+            variants = vary_inputs(example, batch_dim=batch_dim)
         except (TypeError, ValueError) as error:  # said as parity's, the function the learner called
             raise type(error)(str(error).replace("vary_inputs: input 'example'", "parity: example=", 1)
                               .replace("vary_inputs:", "parity:", 1)) from None
@@ -760,13 +764,14 @@ def crashing_inputs(model, labelled, time_limit: float = 60.0) -> dict:
 
 
 def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, label=None,
-           scale_atol=False) -> ParityReport:
+           scale_atol=False, batch_dim=0) -> ParityReport:
     """Run ``eager`` and ``exported`` (the copy to check) on each input and compare their outputs.
 
     ``inputs``: a list of inputs, or a dict label -> input. Each input is a tensor, a tuple (one
     entry per model argument), or a list / dict (ONE structured argument, e.g. a list of images).
     ``example``: one input, from which ``vary_inputs`` makes variants (those the eager model rejects
-    are skipped and listed). Pass one of the two.
+    are skipped and listed). Pass one of the two. ``batch_dim``: where the example's batch sits (1 for a
+    sequence-first model), so that its "batch N" variants change that dimension.
     ``exported`` may be a traced or scripted model, a torch.export module, any function, or the path
     of a saved TorchScript file. ``label`` is the word the verdict uses for it ("traced", "scripted",
     "exported", ...); by default "converted", or "loaded" for a path.
@@ -788,7 +793,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
-    labelled, skipped = _labelled_inputs(inputs, example)
+    labelled, skipped = _labelled_inputs(inputs, example, batch_dim)
     tolerance = (lambda leaf: atol * output_scale(leaf)) if scale_atol else atol
 
     # the word for the reference: a TorchScript file or module is no eager model (10 compares with a legacy .pt)

@@ -1,0 +1,83 @@
+"""batch_dim=: the tools vary, resize and export the batch where a sequence-first model keeps it (dimension 1)."""
+import warnings
+
+import pytest
+import torch
+
+import helpers as H
+from seq_first_models import SeqFirstPool
+
+
+@pytest.fixture(scope="module")
+def pool():
+    torch.manual_seed(0)
+    return SeqFirstPool().eval(), torch.randn(5, 2, 4)
+
+
+def traced(model, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warning about the size branch
+        return torch.jit.trace(model, x)
+
+
+def test_vary_inputs_resizes_the_batch_dimension_of_every_input_that_shares_it(pool):
+    _, x = pool
+    mask = torch.ones(5, 2, dtype=torch.bool)  # (time, batch): the same batch in dimension 1
+    variants = H.vary_inputs((x, mask), batch_dim=1)
+    assert [tuple(t.shape) for t in variants["batch 1"]] == [(5, 1, 4), (5, 1)]
+    assert [tuple(t.shape) for t in variants["batch 4"]] == [(5, 4, 4), (5, 4)]
+    assert torch.equal(variants["batch 4"][0][:, 2:], x)  # its own rows again, not new values
+    assert H.vary_inputs(x)["batch 1"][0].shape == (1, 2, 4)  # the default: dimension 0
+    assert H.vary_inputs(x, batch_dim=3).skipped["batch"] == "no tensor has a non-empty dimension 3 to change"
+
+
+@pytest.mark.parametrize("bad", ["1", -1, 1.0, True, None])
+def test_a_bad_batch_dim_gets_one_line_naming_the_function(pool, bad):
+    model, x = pool
+    for call, name in ((lambda: H.vary_inputs(x, batch_dim=bad), "vary_inputs"),
+                       (lambda: H.parity(model, model, example=x, batch_dim=bad), "parity"),
+                       (lambda: H.diagnose(model, x, routes=["script"], batch_dim=bad, progress=False), "diagnose"),
+                       (lambda: H.DivergenceExplorer(model, "trace", example=x, batch_dim=bad), "DivergenceExplorer"),
+                       (lambda: H.benchmark_model(model, x, batch_dim=bad, progress=False), "benchmark_model")):
+        with pytest.raises(ValueError, match=f"^{name}: batch_dim is the dimension that holds the batch") as error:
+            call()
+        assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="leave batch_dim out"):
+        H.parity(model, model, inputs=[x], batch_dim=1)
+
+
+def test_parity_finds_the_trace_wrong_on_another_batch_only_where_the_batch_is(pool):
+    model, x = pool
+    copy = traced(model, x)
+    found = H.parity(model, copy, example=x, batch_dim=1)
+    assert not found.all_close and [r.label for r in found.rows if r.diverges] == ["batch 1"]
+    # dimension 0 is time here: the default changes the sequence's length, and the batch branch never moves
+    assert H.parity(model, copy, example=x).all_close
+
+
+def test_diagnose_varies_and_exports_the_batch_in_dimension_1(pool):
+    model, x = pool
+    report = H.diagnose(model, x, routes=["trace", "export"], batch_dim=1, progress=False)
+    assert report.status("trace") == "diverges" and report.results["trace"].first_divergence == "batch 1"
+    # dimension 1 kept dynamic: other batches run. Its range starts at 2 (sizes 0 and 1 are special to torch.export),
+    # so `x.size(1) > 1` was decided as true, and yet the program runs a batch of 1: a wrong answer, not a refusal
+    export = report.results["export"]
+    assert report.status("export") == "diverges" and export.first_divergence == "batch 1"
+    rows = {row.label: row for row in export.parity.rows}
+    assert rows["batch 3"].close and rows["batch 4"].close and not rows["batch 1"].error
+
+
+def test_the_explorer_moves_the_batch_in_dimension_1(pool):
+    model, x = pool
+    explorer = H.DivergenceExplorer(model, "trace", example=x, batch_dim=1)
+    assert explorer.batch == 2 and explorer.state.agree
+    state = explorer.set(batch=1)
+    assert tuple(state.inputs[0].shape) == (5, 1, 4) and not state.agree
+
+
+def test_the_benchmark_checks_each_variant_on_the_other_batch_sizes(pool):
+    model, x = pool
+    report = H.benchmark_model(model, x, variants=["eager", "trace"], batch_dim=1, rounds=3, seconds=0.2,
+                               progress=False)
+    trace = report.rows["trace"]
+    assert trace.wrong and "batch 1" in trace.wrong, trace
