@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import helpers as H
-from seq_first_models import SeqFirstPool
+from seq_first_models import SeqFirstPool, SeqFirstWithLengths
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,9 @@ def test_vary_inputs_resizes_the_batch_dimension_of_every_input_that_shares_it(p
     assert [tuple(t.shape) for t in variants["batch 4"]] == [(5, 4, 4), (5, 4)]
     assert torch.equal(variants["batch 4"][0][:, 2:], x)  # its own rows again, not new values
     assert H.vary_inputs(x)["batch 1"][0].shape == (1, 2, 4)  # the default: dimension 0
-    assert H.vary_inputs(x, batch_dim=3).skipped["batch"] == "no tensor has a non-empty dimension 3 to change"
 
 
-@pytest.mark.parametrize("bad", ["1", -1, 1.0, True, None])
+@pytest.mark.parametrize("bad", ["1", -1, 1.0, True, None, 3, (1, 0)])
 def test_a_bad_batch_dim_gets_one_line_naming_the_function(pool, bad):
     model, x = pool
     for call, name in ((lambda: H.vary_inputs(x, batch_dim=bad), "vary_inputs"),
@@ -39,9 +38,15 @@ def test_a_bad_batch_dim_gets_one_line_naming_the_function(pool, bad):
                        (lambda: H.diagnose(model, x, routes=["script"], batch_dim=bad, progress=False), "diagnose"),
                        (lambda: H.DivergenceExplorer(model, "trace", example=x, batch_dim=bad), "DivergenceExplorer"),
                        (lambda: H.benchmark_model(model, x, batch_dim=bad, progress=False), "benchmark_model")):
-        with pytest.raises(ValueError, match=f"^{name}: batch_dim is the dimension that holds the batch") as error:
+        with pytest.raises(ValueError, match=f"^{name}: batch_dim") as error:
             call()
-        assert "\n" not in str(error.value)
+        assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
+        if bad is None:
+            assert "leave batch_dim out for dimension 0" in str(error.value)
+        elif bad == 3:  # a dimension the (5, 2, 4) example does not have: a mistake, never a check skipped
+            assert "no tensor of the example has that dimension (the largest has 3 dimensions)" in str(error.value)
+        elif isinstance(bad, tuple):
+            assert "one entry per input, 1 here" in str(error.value) or "no tensor of the example" in str(error.value)
     with pytest.raises(ValueError, match="leave batch_dim out"):
         H.parity(model, model, inputs=[x], batch_dim=1)
 
@@ -81,3 +86,42 @@ def test_the_benchmark_checks_each_variant_on_the_other_batch_sizes(pool):
                                progress=False)
     trace = report.rows["trace"]
     assert trace.wrong and "batch 1" in trace.wrong, trace
+
+
+def test_numpy_and_0_d_tensor_integers_are_dimensions_too(pool):
+    import numpy as np
+    _, x = pool
+    for d in (np.int64(1), torch.tensor(1)):
+        assert H.vary_inputs(x, batch_dim=d)["batch 1"][0].shape == (5, 1, 4)
+
+
+def test_a_batch_also_held_in_dimension_0_of_another_input_needs_one_entry_per_input():
+    torch.manual_seed(0)
+    model, example = SeqFirstWithLengths().eval(), (torch.randn(5, 3, 4), torch.tensor([5, 3, 2]))
+    copy = traced(model, example)
+    # one number for both: lengths (3,) has no dimension 1, so "batch N" would resize x alone and still be batch 3
+    variants = H.vary_inputs(example, batch_dim=1)
+    assert not [k for k in variants if k.startswith("batch ")]
+    assert variants.skipped["batch"] == ("input 1 ((3,)) has the batch size 3 in dimension 0 and no dimension 1: "
+                                         "say where each input's batch is, one entry per input, e.g. batch_dim=(1, 0)")
+    # ...and the suggestion works: the trace is caught on batch 1, each input resized where its batch is
+    found = H.parity(model, copy, example=example, batch_dim=(1, 0))
+    assert [r.label for r in found.rows if r.diverges] == ["batch 1"]
+    assert [tuple(t.shape) for t in H.vary_inputs(example, batch_dim=(1, 0))["batch 5"]] == [(5, 5, 4), (5,)]
+    report = H.diagnose(model, example, routes=["trace"], batch_dim=(1, 0), progress=False)
+    assert report.status("trace") == "diverges" and report.results["trace"].first_divergence == "batch 1"
+    explorer = H.DivergenceExplorer(model, "trace", example=example, batch_dim=1)
+    with pytest.raises(ValueError, match=r"input 1 \(\(3,\)\) has the batch size 3 in dimension 0"):
+        explorer.set(batch=1)
+    explorer = H.DivergenceExplorer(model, "trace", example=example, batch_dim=(1, 0))
+    assert explorer.yours.batched == [0, 1] and not explorer.set(batch=1).agree
+
+
+def test_when_eager_rejects_every_batch_the_note_asks_where_the_batch_is():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(0), torch.nn.Linear(8, 3)).eval()  # exactly (2, 4): no batch at all
+    report = H.diagnose(model, torch.randn(2, 4), routes=["trace"], progress=False)
+    note = next(n for n in report.notes if n.startswith("not compared"))
+    assert "batch 1, 3, 4 (the first: the eager model rejects this variant" in note
+    assert note.endswith("or batch_dim= if the batch is in another dimension (1 for a sequence-first model; one entry "
+                         "per input where they differ))")

@@ -22,7 +22,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, check_batch_dim, leaves, own_copy, rebuild, shapes, vary_inputs
+from .input_variants import as_args, batch_dims, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
@@ -158,11 +158,11 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     By default every Python variant is measured, except that quick mode leaves torch.compile out for
     a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
     ``variants`` or pass ``thorough=True`` to include it. ``batch_dim``: where the example's batch sits (1 for a
-    sequence-first model), for the other batch sizes each variant's answers are checked on.
+    sequence-first model, or one entry per input), for the other batch sizes each variant's answers are checked on.
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
-    check_batch_dim(batch_dim, "benchmark_model")
+    batch_dims(example, batch_dim, "benchmark_model")  # a one-line error now, not a check skipped later
     compile_left_out = None
     if variants is None:
         variants = list(_PYTHON_VARIANTS)

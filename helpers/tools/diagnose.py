@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import check_batch_dim, own_copy
+from .input_variants import _per_arg, batch_dims, batch_of, own_copy
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -406,20 +406,21 @@ def _cause(error: BaseException) -> BaseException:
 def _dynamic_batch(args, batch_dim=0):
     """dynamic_shapes that let export decide each tensor's batch dimension (AUTO specialises where it must)."""
     from torch.export import Dim
-    def spec(a):
+    def spec(a, d):
         if isinstance(a, torch.Tensor):
-            return {batch_dim: Dim.AUTO} if a.dim() > batch_dim else None
+            return {d: Dim.AUTO} if d is not None and a.dim() > d else None
         if isinstance(a, (list, tuple)):
-            return type(a)(spec(x) for x in a)
+            return type(a)(spec(x, d) for x in a)
         if isinstance(a, dict):
-            return {k: spec(v) for k, v in a.items()}
+            return {k: spec(v, d) for k, v in a.items()}
         return None
-    return tuple(spec(a) for a in args)
+    return tuple(spec(a, d) for a, d in zip(args, _per_arg(args, batch_dim)))
 
 
 def _batch_one(args, batch_dim=0) -> bool:
-    tensors = [a for a in args if isinstance(a, torch.Tensor) and a.dim() > batch_dim]
-    return bool(tensors) and all(t.shape[batch_dim] == 1 for t in tensors)
+    found = [(a, d) for a, d in zip(args, _per_arg(args, batch_dim))
+             if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
+    return bool(found) and all(a.shape[d] == 1 for a, d in found)
 
 
 def _export_program(model, args, notes, batch_dim=0):
@@ -434,12 +435,15 @@ def _export_program(model, args, notes, batch_dim=0):
     return program
 
 
-def _onnx_batch_fixed_at_one(path, batch_dim=0) -> bool:
+def _onnx_batch_fixed_at_one(path, args, batch_dim=0) -> bool:
     """True if every tensor input of the ONNX file at ``path`` has its batch dimension fixed at 1 (not a symbol)."""
     import onnx  # already imported by torch.onnx.export, which wrote the file
     inputs = onnx.load(str(path), load_external_data=False).graph.input
     dims = [i.type.tensor_type.shape.dim for i in inputs if i.type.HasField("tensor_type")]
-    firsts = [d[batch_dim] for d in dims if len(d) > batch_dim]
+    wanted = [d for a, d in zip(args, _per_arg(args, batch_dim)) if isinstance(a, torch.Tensor)]
+    if len(wanted) != len(dims):  # the file's inputs are not the example's tensors one for one: nothing to say
+        return False
+    firsts = [shape[d] for shape, d in zip(dims, wanted) if d is not None and len(shape) > d]
     return bool(firsts) and all(d.HasField("dim_value") and d.dim_value == 1 for d in firsts)
 
 
@@ -479,7 +483,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args, batch_dim),
                               verbose=False, external_data=False)
-        if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, batch_dim):
+        if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim):
             notes.append("the example has batch 1, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
@@ -801,7 +805,7 @@ def _labelled_inputs(model, example, inputs, batch_dim=0):
     labelled = {}
     skipped = {}
     try:
-        batch = next((a.shape[batch_dim] for a in example if isinstance(a, torch.Tensor) and a.dim() > batch_dim), None)
+        batch = batch_of(example, batch_dim)
         # batch 1 alone hides shape branches whose two sides agree on one row (sum vs mean): try 2 and 3 too
         sizes = sorted({1, 2, 3, batch + 2}) if batch else None
         variants = vary_inputs(example, batch_sizes=sizes, batch_dim=batch_dim)
@@ -838,15 +842,18 @@ def _labelled_inputs(model, example, inputs, batch_dim=0):
     return usable, skipped, random
 
 
-def _skipped_note(skipped: dict, batch_dim=0) -> str:
+def _skipped_note(skipped: dict, batch_dim=0, labelled=()) -> str:
     """One note for the inputs not compared; the batch sizes eager rejected share one explanation."""
     rejected = [k for k, v in skipped.items() if k.startswith("batch ") and v.startswith("the eager model rejects")]
     parts = [f"{k} ({v})" for k, v in skipped.items() if k not in rejected]
     if rejected:
         sizes = ", ".join(k.removeprefix("batch ") for k in rejected)
-        parts.append(f"batch {sizes} ({skipped[rejected[0]]}{' for the first' if len(rejected) > 1 else ''}: only "
-                     f"tensors whose dimension {batch_dim} is the example's batch were resized, so pass inputs=[...] of other "
-                     "sizes yourself)")
+        where = f"dimension {batch_dim}" if isinstance(batch_dim, int) else "batch dimension"
+        every = not any(k.startswith("batch ") for k in labelled)  # no other batch size ran at all
+        parts.append(f"batch {sizes} ({'the first: ' if len(rejected) > 1 else ''}{skipped[rejected[0]]}; only "
+                     f"tensors whose {where} is the example's batch were resized: pass inputs=[...] of other sizes "
+                     "yourself" + (", or batch_dim= if the batch is in another dimension (1 for a sequence-first "
+                                   "model; one entry per input where they differ)" if every else "") + ")")
     return "not compared: " + "; ".join(parts)
 
 
@@ -900,13 +907,14 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     ``inputs``: more inputs to compare on, each like ``example``. ``routes``: some of
     ``trace, script, export, onnx, aoti`` (default: all but aoti). ``time_limit``: seconds per
     route (default: 60 s plus 10 s per million parameters). ``batch_dim``: the dimension that holds
-    the batch (1 for a sequence-first model): the other batch sizes are made there, and export keeps it dynamic.
+    the batch (1 for a sequence-first model, or one entry per input): the other batch sizes are made there, and
+    export keeps it dynamic.
     """
     _check_model(model)
-    batch_dim = check_batch_dim(batch_dim, "diagnose")
     routes = _routes(routes)
     limit = _time_limit(time_limit) or _default_limit(model)
     example = _as_call(example)
+    batch_dims(example, batch_dim, "diagnose")  # here: a mistake must not become a skipped check in the worker
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
@@ -927,7 +935,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
                          "no copy can match it exactly")
         notes.append(training_note)
     if skipped:
-        notes.append(_skipped_note(skipped, batch_dim))
+        notes.append(_skipped_note(skipped, batch_dim, labelled))
     results = []
     _warm_up(routes)
     bar = _Progress(routes, progress)

@@ -25,8 +25,8 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import (as_args, batch_of, batched_inputs, check_batch_dim, describe, leaves, own_copy, rebuild,
-                             with_batch)
+from .input_variants import (as_args, batch_ambiguity, batch_dims, batch_of, batched_inputs, describe, leaves, own_copy,
+                             rebuild, with_batch)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -97,6 +97,11 @@ class ExplorerState:
         return _copy_name(self.method)
 
 
+def _batch_where(batch_dim) -> str:
+    """Where the batch is, in words: "dimension 1", or "dimensions (1, 0)" for one entry per input."""
+    return f"dimension {batch_dim}" if isinstance(batch_dim, int) else f"dimensions {tuple(batch_dim)}"
+
+
 def _copy_name(method: str) -> str:
     return "traced" if method == "trace" else "scripted"
 
@@ -123,8 +128,12 @@ class _YourModel:
         model = self.model
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
+        batch_dims(self.example, batch_dim, "DivergenceExplorer")  # a one-line error for a dimension no input has
         self.batch_dim = batch_dim
-        self.batch = batch_of(self.example, batch_dim)  # a branch on the batch size only shows when the batch changes
+        # an input whose batch sits elsewhere would keep its size: no batch to change then, and set(batch=) says why
+        self.batch_problem = batch_ambiguity(self.example, batch_dim)
+        # a branch on the batch size only shows when the batch changes
+        self.batch = None if self.batch_problem else batch_of(self.example, batch_dim)
         self.batched = batched_inputs(self.example, batch_dim)  # the inputs a batch change resizes (their indexes)
         self.coverage = LineCoverage(model)
         try:
@@ -197,7 +206,7 @@ class DivergenceExplorer:
                 raise ValueError(f"DivergenceExplorer: example= and batch_dim= are for your own model; the sample "
                                  f"{model!r} brings its own example")
         else:
-            self.yours = _YourModel(model, example, check_batch_dim(batch_dim, "DivergenceExplorer"))
+            self.yours = _YourModel(model, example, batch_dim)
             self.model = model = self.yours.name
             self.scales = [1.0] * len(self.yours.example)
             self.batch = self.yours.batch
@@ -257,8 +266,10 @@ class DivergenceExplorer:
         if batch is not None:
             if self.yours is None or self.yours.batch is None:
                 d = self.yours.batch_dim if self.yours is not None else 0
+                d = d if isinstance(d, int) else 0  # one entry per input: batch_dims checked that one fits
                 empty = self.yours is not None and any(t.dim() > d for t in leaves(self.yours.example))
                 what = ("the sample models take length= (the loop's rows) instead" if self.yours is None else
+                        self.yours.batch_problem if self.yours.batch_problem else
                         f"{self.yours.name}'s example has an empty dimension {d} (size 0): there are no rows to "
                         "repeat, so pass an example with rows" if empty else
                         f"{self.yours.name}'s example has no tensor with a dimension {d} to resize")
@@ -353,7 +364,7 @@ class DivergenceExplorer:
                 except Exception as error:  # these scales give an input the model itself rejects
                     message = f"the eager model itself fails on this input ({_one_line(error)})"
                     if self.batch != self.yours.batch:  # perhaps an input whose batch dimension only looked like one
-                        message += (f"; the batch changed dimension {self.yours.batch_dim} of "
+                        message += (f"; the batch changed {_batch_where(self.yours.batch_dim)} of "
                                     f"{_inputs_named(self.yours.batched)}: if one of them has no batch there, its size "
                                     "only matched the batch by chance (batch_dim= says where the batch is)")
                 if message:
@@ -515,7 +526,8 @@ class DivergenceExplorerWidget(widgets.VBox):
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
         yours = self.explorer.yours
-        batch = (f"<div>batch (dimension {yours.batch_dim}) = {s.batch}, the example's {yours.batch}; resized: "
+        where = "" if yours is None else _batch_where(yours.batch_dim)
+        batch = (f"<div>batch ({where}) = {s.batch}, the example's {yours.batch}; resized: "
                  f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"

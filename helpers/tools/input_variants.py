@@ -17,6 +17,7 @@ tensor inside, whatever its dtype, in ways that keep it valid:
 A variant that cannot be built is listed in ``.skipped`` with the reason, never dropped silently.
 """
 import math
+import operator
 import time
 
 import torch
@@ -128,12 +129,46 @@ def _resized(t: torch.Tensor, size: int, dim: int = 0) -> torch.Tensor:
     return torch.cat([t] * reps, dim=dim).narrow(dim, 0, size)
 
 
-def check_batch_dim(batch_dim, who: str) -> int:
-    """``batch_dim`` itself if it is a dimension number (0, 1, ...); a one-line ValueError naming ``who`` if not."""
-    if not isinstance(batch_dim, int) or isinstance(batch_dim, bool) or batch_dim < 0:
-        raise ValueError(f"{who}: batch_dim is the dimension that holds the batch, 0 or more (1 for a sequence-first "
-                         f"model), got {describe(batch_dim) if not isinstance(batch_dim, int) else batch_dim}"[:300])
-    return batch_dim
+def _one_dim(d, who, allow_none):
+    if d is None and allow_none:
+        return None
+    if d is None:
+        raise ValueError(f"{who}: batch_dim=None: leave batch_dim out for dimension 0, or give one entry per input "
+                         "with None for an input that has no batch, e.g. batch_dim=(1, None)")
+    try:
+        number = operator.index(d) if not isinstance(d, bool) else None  # numpy and 0-d torch ints count too
+    except TypeError:
+        number = None
+    if number is None or number < 0:
+        shown = d if isinstance(d, (int, float, str)) else describe(d)
+        raise ValueError(f"{who}: batch_dim is the dimension that holds the batch, a whole number 0 or more (1 for a "
+                         f"sequence-first model), or one per input; got {shown!r}"[:300])
+    return number
+
+
+def batch_dims(args, batch_dim, who: str) -> tuple:
+    """One batch dimension per positional argument of ``args`` (None: that argument has no batch), from
+    ``batch_dim``: one number for every argument, or a tuple with one entry per argument. A one-line ValueError
+    naming ``who`` for a value that is no dimension, or that no tensor of the example has."""
+    if isinstance(batch_dim, (tuple, list)):
+        if len(batch_dim) != len(args):
+            raise ValueError(f"{who}: batch_dim=(...) has one entry per input, {len(args)} here, got "
+                             f"{len(batch_dim)}: e.g. batch_dim=({', '.join(['1'] + ['None'] * (len(args) - 1))})")
+        dims = tuple(_one_dim(d, who, allow_none=True) for d in batch_dim)
+    else:
+        dims = (_one_dim(batch_dim, who, allow_none=False),) * len(args)
+    explicit = not (isinstance(batch_dim, int) and batch_dim == 0)
+    if explicit and not any(t.dim() > d for arg, d in zip(args, dims) if d is not None for t in leaves(arg)):
+        largest = max((t.dim() for t in leaves(args)), default=0)
+        raise ValueError(f"{who}: batch_dim={batch_dim!r}, but no tensor of the example has that dimension (the "
+                         f"largest has {largest} dimension{'s' * (largest != 1)}): pass the dimension that holds the "
+                         "batch"[:300])
+    return dims
+
+
+def _per_arg(args, batch_dim):
+    """``batch_dim`` as one entry per argument (a number repeated, or the tuple itself)."""
+    return tuple(batch_dim) if isinstance(batch_dim, (tuple, list)) else (batch_dim,) * len(args)
 
 
 def _is_int(t):
@@ -222,24 +257,44 @@ def _is_image_list(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(t, torch.Tensor) for t in value)
 
 
-def batch_of(args, batch_dim: int = 0):
+def batch_of(args, batch_dim=0):
     """The example's batch: the first argument's length if it is a list of tensors (a list of images), else
-    dimension ``batch_dim`` of the first tensor that has one (0-d tensors, a scale say, are passed over); None when
-    there is none to change (no such tensor, or that dimension is empty)."""
+    dimension ``batch_dim`` (one number, or one per argument) of the first tensor that has it (0-d tensors, a
+    scale say, are passed over); None when there is none to change (no such tensor, or that dimension is empty)."""
     first = args[0] if args else None
     if _is_image_list(first):
         return len(first)
-    tensor = next((t for t in leaves(args) if t.dim() > batch_dim), None)
-    if tensor is None or tensor.shape[batch_dim] == 0:
+    found = next(((t, d) for arg, d in zip(args, _per_arg(args, batch_dim)) if d is not None
+                  for t in leaves(arg) if t.dim() > d), None)
+    if found is None or found[0].shape[found[1]] == 0:
         return None
-    return tensor.shape[batch_dim]
+    return found[0].shape[found[1]]
 
 
-def _holds_batch(t, lead, batch_dim):
-    return t.dim() > batch_dim and t.shape[batch_dim] == lead
+def _holds_batch(t, lead, d):
+    return d is not None and t.dim() > d and t.shape[d] == lead
 
 
-def batched_inputs(args, batch_dim: int = 0) -> list:
+def batch_ambiguity(args, batch_dim=0) -> str:
+    """Why a batch cannot be changed safely with one ``batch_dim`` for every argument, or "": a tensor that has the
+    batch size in dimension 0 but no dimension ``batch_dim`` (the lengths of a sequence-first model's batch) would
+    be left as it is, and the variant would not be the batch it says."""
+    if isinstance(batch_dim, (tuple, list)) or batch_dim == 0:
+        return ""  # one entry per argument: the caller said where each batch is
+    lead = batch_of(args, batch_dim)
+    if lead is None:
+        return ""
+    for i, arg in enumerate(args):
+        odd = next((t for t in leaves(arg) if 0 < t.dim() <= batch_dim and t.shape[0] == lead), None)
+        if odd is not None:
+            suggest = tuple(batch_dim if any(t.dim() > batch_dim for t in leaves(a)) else
+                            0 if any(t.dim() > 0 and t.shape[0] == lead for t in leaves(a)) else None for a in args)
+            return (f"input {i} ({tuple(odd.shape)}) has the batch size {lead} in dimension 0 and no dimension "
+                    f"{batch_dim}: say where each input's batch is, one entry per input, e.g. batch_dim={suggest}")
+    return ""
+
+
+def batched_inputs(args, batch_dim=0) -> list:
     """Which positional arguments ``with_batch`` resizes (their indexes): those holding a tensor whose dimension
     ``batch_dim`` is the batch (for a list of images, the list itself)."""
     lead = batch_of(args, batch_dim)
@@ -248,10 +303,11 @@ def batched_inputs(args, batch_dim: int = 0) -> list:
     first = args[0]
     if _is_image_list(first):
         return [0]
-    return [i for i, arg in enumerate(args) if any(_holds_batch(t, lead, batch_dim) for t in leaves(arg))]
+    return [i for i, (arg, d) in enumerate(zip(args, _per_arg(args, batch_dim)))
+            if any(_holds_batch(t, lead, d) for t in leaves(arg))]
 
 
-def with_batch(args, size: int, batch_dim: int = 0):
+def with_batch(args, size: int, batch_dim=0):
     """``args`` with a batch of ``size`` (see ``batch_of``): tensors sharing the first one's dimension ``batch_dim``
     get ``size`` rows there, reusing their own; a list of images gets ``size`` items. ``args`` itself when it has no
     batch."""
@@ -261,7 +317,8 @@ def with_batch(args, size: int, batch_dim: int = 0):
     first = args[0]
     if _is_image_list(first):
         return ([first[i % lead] for i in range(size)], *args[1:])
-    return rebuild(args, lambda t: _resized(t, size, batch_dim) if _holds_batch(t, lead, batch_dim) else t)
+    return tuple(rebuild(arg, lambda t, d=d: _resized(t, size, d) if _holds_batch(t, lead, d) else t)
+                 for arg, d in zip(args, _per_arg(args, batch_dim)))
 
 
 def _batch_variants(args, batch_sizes, batch_dim=0):
@@ -276,7 +333,12 @@ def _batch_variants(args, batch_sizes, batch_dim=0):
         return candidates, skipped
     lead = batch_of(args, batch_dim)
     if lead is None:
-        skipped["batch"] = f"no tensor has a non-empty dimension {batch_dim} to change"
+        where = f"dimension {batch_dim}" if not isinstance(batch_dim, (tuple, list)) else "batch dimension"
+        skipped["batch"] = f"no tensor has a non-empty {where} to change"
+        return candidates, skipped
+    ambiguous = batch_ambiguity(args, batch_dim)
+    if ambiguous:
+        skipped["batch"] = ambiguous
         return candidates, skipped
     sizes = batch_sizes if batch_sizes is not None else ([1, lead + 2] if lead != 1 else [2, 3])
     for size in _checked_sizes(sizes):
@@ -301,8 +363,10 @@ def vary_inputs(example, model=None, batch_sizes=None, batch_dim=0) -> InputVari
     """
     from .parity import eager_failure, require_callable  # parity imports this module
 
-    check_batch_dim(batch_dim, "vary_inputs")
     args = as_args(example, "vary_inputs", "example")
+    dims = batch_dims(args, batch_dim, "vary_inputs")  # checked against the example: a one-line error if no fit
+    # one number stays one number: batch_ambiguity then checks for inputs whose batch sits elsewhere
+    batch_dim = dims if isinstance(batch_dim, (tuple, list)) else _one_dim(batch_dim, "vary_inputs", allow_none=False)
     tensors = leaves(args)
     floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
     ints = [t for t in tensors if _is_int(t)]
