@@ -125,3 +125,20 @@ def test_when_eager_rejects_every_batch_the_note_asks_where_the_batch_is():
     assert "batch 1, 3, 4 (the first: the eager model rejects this variant" in note
     assert note.endswith("or batch_dim= if the batch is in another dimension (1 for a sequence-first model; one entry "
                          "per input where they differ))")
+
+
+class AtLeastThree(torch.nn.Module):
+    def forward(self, x):  # (time, batch, features): another formula from a batch of 3 on
+        if x.shape[1] >= 3:
+            return x * 2
+        return x - 1
+
+
+def test_an_export_that_fixed_the_batch_gets_the_branch_advice_not_a_dim():
+    x = torch.randn(5, 2, 4)
+    report = H.diagnose(AtLeastThree(), x, routes=["export"], batch_dim=1, progress=False)
+    note = next(n for n in report.results["export"].notes if n.startswith("refuses"))
+    assert "Guard failed" in note and "==" in note and "a Dim cannot free it" in note and "torch.cond" in note
+    # what the advice says of a Dim, checked: a named Dim on that size only raises
+    with pytest.raises(Exception, match="specialized it to be a constant"):
+        torch.export.export(AtLeastThree(), (x,), dynamic_shapes=({1: torch.export.Dim("batch")},))

@@ -562,6 +562,11 @@ def _refusal_advice(route, refused) -> str:
     if re.search(r"Guard failed: .*(>=|<=|>|<) ", error) and "==" not in error:
         return ("its guard keeps one side of a condition on the size (a branch on it): a Dim cannot keep both "
                 "sides; torch.cond can (09), or torch.jit.script")
+    if route in ("export", "aoti") and re.search(r"Guard failed: .*==", error):
+        # Dim.AUTO gave way: forward needs this size fixed, and a named Dim would only raise "specialized it"
+        return ("torch.export fixed that size at the example's: something in forward needs it fixed (a branch on the "
+                "size, or a reshape to fixed numbers), so a Dim cannot free it; a branch can become torch.cond (09), "
+                "or use torch.jit.script")
     return ("its shape checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
             "(dynamic_shapes with a Dim for torch.export)")
 
