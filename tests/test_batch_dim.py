@@ -102,8 +102,9 @@ def test_a_batch_also_held_in_dimension_0_of_another_input_needs_one_entry_per_i
     # one number for both: lengths (3,) has no dimension 1, so "batch N" would resize x alone and still be batch 3
     variants = H.vary_inputs(example, batch_dim=1)
     assert not [k for k in variants if k.startswith("batch ")]
-    assert variants.skipped["batch"] == ("input 1 ((3,)) has the batch size 3 in dimension 0 and no dimension 1: "
-                                         "say where each input's batch is, one entry per input, e.g. batch_dim=(1, 0)")
+    assert variants.skipped["batch"] == ("input 1 ((3,)) has the batch's size, 3, in dimension 0 and no dimension 1: "
+                                         "say where each input's batch is, one entry per input: batch_dim=(1, 0) if "
+                                         "it holds the batch, batch_dim=(1, None) if it has none")
     # ...and the suggestion works: the trace is caught on batch 1, each input resized where its batch is
     found = H.parity(model, copy, example=example, batch_dim=(1, 0))
     assert [r.label for r in found.rows if r.diverges] == ["batch 1"]
@@ -111,7 +112,7 @@ def test_a_batch_also_held_in_dimension_0_of_another_input_needs_one_entry_per_i
     report = H.diagnose(model, example, routes=["trace"], batch_dim=(1, 0), progress=False)
     assert report.status("trace") == "diverges" and report.results["trace"].first_divergence == "batch 1"
     explorer = H.DivergenceExplorer(model, "trace", example=example, batch_dim=1)
-    with pytest.raises(ValueError, match=r"input 1 \(\(3,\)\) has the batch size 3 in dimension 0"):
+    with pytest.raises(ValueError, match=r"input 1 \(\(3,\)\) has the batch's size, 3, in dimension 0"):
         explorer.set(batch=1)
     explorer = H.DivergenceExplorer(model, "trace", example=example, batch_dim=(1, 0))
     assert explorer.yours.batched == [0, 1] and not explorer.set(batch=1).agree
@@ -142,3 +143,42 @@ def test_an_export_that_fixed_the_batch_gets_the_branch_advice_not_a_dim():
     # what the advice says of a Dim, checked: a named Dim on that size only raises
     with pytest.raises(Exception, match="specialized it to be a constant"):
         torch.export.export(AtLeastThree(), (x,), dynamic_shapes=({1: torch.export.Dim("batch")},))
+
+
+def test_each_entry_of_a_tuple_must_fit_its_own_input():
+    example = (torch.randn(5, 3, 4), torch.tensor([5, 3, 2]))
+    for call, name in ((lambda: H.vary_inputs(example, batch_dim=(1, 1)), "vary_inputs"),
+                       (lambda: H.parity(SeqFirstWithLengths(), SeqFirstWithLengths(), example=example,
+                                         batch_dim=(1, 1)), "parity")):
+        with pytest.raises(ValueError, match=f"^{name}: batch_dim's entry 1 is 1, but input 1 has no tensor with a "
+                                             "dimension 1: give its batch dimension, or None if it has no batch$"):
+            call()
+    with pytest.raises(ValueError, match=r"e\.g\. batch_dim=\(1,\)$"):  # a tuple of one, written as one
+        H.vary_inputs(torch.randn(2, 3), batch_dim=())
+    skipped = H.vary_inputs(example, batch_dim=(None, None)).skipped  # said outright: no input has a batch
+    assert skipped["batch"] == "batch_dim says that no input has a batch"
+
+
+def test_numpy_and_tensor_numbers_reach_export_and_the_widget_as_plain_ints(pool):
+    import numpy as np
+    model, x = pool
+    for d in (np.int64(1), torch.tensor(1)):
+        report = H.diagnose(model, x, routes=["export"], batch_dim=d, progress=False)
+        assert report.status("export") == "diverges" and report.results["export"].first_divergence == "batch 1"
+        assert not any("a dynamic batch failed" in n for n in report.results["export"].notes)
+        widget = H.divergence_explorer(model, "trace", example=x, batch_dim=d)
+        assert "batch (dimension 1) = 2" in widget.result.value
+
+
+def test_the_explorer_names_the_tuples_empty_dimension_and_shows_why_there_is_no_slider():
+    class SeqBias(torch.nn.Module):
+        def forward(self, x, bias):
+            return x + bias
+
+    explorer = H.DivergenceExplorer(SeqBias(), "trace", example=(torch.randn(5, 0, 4), torch.randn(4)),
+                                    batch_dim=(1, None))
+    with pytest.raises(ValueError, match=r"has an empty batch \(dimensions \(1, None\), size 0\)"):
+        explorer.set(batch=2)
+    widget = H.divergence_explorer(SeqBias(), "trace", example=(torch.randn(5, 4, 4), torch.randn(4)), batch_dim=1)
+    assert "no batch slider: input 1 ((4,)) has the batch&#x27;s size, 4, in dimension 0" in widget.result.value
+    assert widget.batch_slider.layout.display == "none"

@@ -322,8 +322,8 @@ def test_the_batch_resizes_every_input_sharing_it_and_a_list_of_images_by_items(
     (SumsOverRows(), torch.randn(3, 4), 0, "batch must be a whole number from 1 to 64"),
     (SumsOverRows(), torch.randn(3, 4), 2.5, "batch must be a whole number"),
     (SumsOverRows(), torch.randn(3, 4), True, "batch must be a whole number"),
-    (H.sample_model("branch"), torch.tensor(2.0), 2, "example has no tensor with a dimension 0 to resize"),
-    (H.sample_model("branch"), torch.zeros(0, 3), 2, "example has an empty dimension 0 .size 0.: there are no rows"),
+    (H.sample_model("branch"), torch.tensor(2.0), 2, "example has no tensor with a batch .dimension 0. to resize"),
+    (H.sample_model("branch"), torch.zeros(0, 3), 2, "example has an empty batch .dimension 0, size 0.: there are no rows"),
     (SumsOverRows(), torch.randn(100, 3), 101, "batch must be a whole number from 1 to 100"),
 ])
 def test_a_bad_batch_gets_one_line(model, example, batch, fragment):

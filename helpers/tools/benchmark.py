@@ -22,7 +22,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, batch_dims, leaves, own_copy, rebuild, shapes, vary_inputs
+from .input_variants import as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
@@ -162,7 +162,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
-    batch_dims(example, batch_dim, "benchmark_model")  # a one-line error now, not a check skipped later
+    batch_dim = batch_dim_for(example, batch_dim, "benchmark_model")  # a one-line error now, not a skipped check
     compile_left_out = None
     if variants is None:
         variants = list(_PYTHON_VARIANTS)

@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import _per_arg, batch_dims, batch_of, own_copy
+from .input_variants import _per_arg, batch_dim_for, batch_of, own_copy
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -564,9 +564,10 @@ def _refusal_advice(route, refused) -> str:
                 "sides; torch.cond can (09), or torch.jit.script")
     if route in ("export", "aoti") and re.search(r"Guard failed: .*==", error):
         # Dim.AUTO gave way: forward needs this size fixed, and a named Dim would only raise "specialized it"
-        return ("torch.export fixed that size at the example's: something in forward needs it fixed (a branch on the "
-                "size, or a reshape to fixed numbers), so a Dim cannot free it; a branch can become torch.cond (09), "
-                "or use torch.jit.script")
+        return ("torch.export fixed that size at the example's, so a Dim cannot free it: forward ties it to a fixed "
+                "number (a branch on the size, a reshape to fixed numbers, or another size it must match). If that "
+                "input has no batch, say so with batch_dim= (None for it); a branch can become torch.cond (09), or "
+                "use torch.jit.script")
     return ("its shape checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
             "(dynamic_shapes with a Dim for torch.export)")
 
@@ -919,7 +920,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     routes = _routes(routes)
     limit = _time_limit(time_limit) or _default_limit(model)
     example = _as_call(example)
-    batch_dims(example, batch_dim, "diagnose")  # here: a mistake must not become a skipped check in the worker
+    # checked here, where a mistake is an error and not a skipped check in the worker; plain ints from here on
+    batch_dim = batch_dim_for(example, batch_dim, "diagnose")
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:

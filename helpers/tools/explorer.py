@@ -25,7 +25,7 @@ from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
-from .input_variants import (as_args, batch_ambiguity, batch_dims, batch_of, batched_inputs, describe, leaves, own_copy,
+from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              rebuild, with_batch)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
@@ -128,8 +128,8 @@ class _YourModel:
         model = self.model
         self.example = as_args(example, "DivergenceExplorer", "example")
         self.scalable = [any(_is_float(t) for t in leaves(arg)) for arg in self.example]
-        batch_dims(self.example, batch_dim, "DivergenceExplorer")  # a one-line error for a dimension no input has
-        self.batch_dim = batch_dim
+        # a one-line error for a dimension the inputs do not have; plain ints from here on
+        self.batch_dim = batch_dim = batch_dim_for(self.example, batch_dim, "DivergenceExplorer")
         # an input whose batch sits elsewhere would keep its size: no batch to change then, and set(batch=) says why
         self.batch_problem = batch_ambiguity(self.example, batch_dim)
         # a branch on the batch size only shows when the batch changes
@@ -265,14 +265,18 @@ class DivergenceExplorer:
             self.length = length
         if batch is not None:
             if self.yours is None or self.yours.batch is None:
-                d = self.yours.batch_dim if self.yours is not None else 0
-                d = d if isinstance(d, int) else 0  # one entry per input: batch_dims checked that one fits
-                empty = self.yours is not None and any(t.dim() > d for t in leaves(self.yours.example))
+                dims = () if self.yours is None else (self.yours.batch_dim if isinstance(self.yours.batch_dim, tuple)
+                                                      else (self.yours.batch_dim,) * len(self.yours.example))
+                empty = any(t.dim() > d for arg, d in zip(self.yours.example, dims) if d is not None
+                            for t in leaves(arg)) if self.yours is not None else False
+                where = "" if self.yours is None else _batch_where(self.yours.batch_dim)
                 what = ("the sample models take length= (the loop's rows) instead" if self.yours is None else
                         self.yours.batch_problem if self.yours.batch_problem else
-                        f"{self.yours.name}'s example has an empty dimension {d} (size 0): there are no rows to "
+                        f"batch_dim={self.yours.batch_dim} says that no input has a batch" if not any(
+                            d is not None for d in dims) else
+                        f"{self.yours.name}'s example has an empty batch ({where}, size 0): there are no rows to "
                         "repeat, so pass an example with rows" if empty else
-                        f"{self.yours.name}'s example has no tensor with a dimension {d} to resize")
+                        f"{self.yours.name}'s example has no tensor with a batch ({where}) to resize")
                 raise ValueError(f"DivergenceExplorer: batch= changes the batch of your own model's inputs; {what}")
             most = max(64, self.yours.batch)
             if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= most:
@@ -528,7 +532,9 @@ class DivergenceExplorerWidget(widgets.VBox):
         yours = self.explorer.yours
         where = "" if yours is None else _batch_where(yours.batch_dim)
         batch = (f"<div>batch ({where}) = {s.batch}, the example's {yours.batch}; resized: "
-                 f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else "")
+                 f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else
+                 f"<div>no batch slider: {html.escape(yours.batch_problem)}</div>" if yours and yours.batch_problem
+                 else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
             f"{inputs}{batch}{path}"

@@ -149,21 +149,33 @@ def _one_dim(d, who, allow_none):
 def batch_dims(args, batch_dim, who: str) -> tuple:
     """One batch dimension per positional argument of ``args`` (None: that argument has no batch), from
     ``batch_dim``: one number for every argument, or a tuple with one entry per argument. A one-line ValueError
-    naming ``who`` for a value that is no dimension, or that no tensor of the example has."""
+    naming ``who`` for a value that is no dimension, or that the example's tensors do not have."""
     if isinstance(batch_dim, (tuple, list)):
         if len(batch_dim) != len(args):
+            shown = ", ".join(["1"] + ["None"] * (len(args) - 1)) + ("," if len(args) == 1 else "")
             raise ValueError(f"{who}: batch_dim=(...) has one entry per input, {len(args)} here, got "
-                             f"{len(batch_dim)}: e.g. batch_dim=({', '.join(['1'] + ['None'] * (len(args) - 1))})")
+                             f"{len(batch_dim)}: e.g. batch_dim=({shown})")
         dims = tuple(_one_dim(d, who, allow_none=True) for d in batch_dim)
-    else:
-        dims = (_one_dim(batch_dim, who, allow_none=False),) * len(args)
-    explicit = not (isinstance(batch_dim, int) and batch_dim == 0)
-    if explicit and not any(t.dim() > d for arg, d in zip(args, dims) if d is not None for t in leaves(arg)):
+        for i, (arg, d) in enumerate(zip(args, dims)):  # each entry must fit its own input: never a silent skip
+            if d is not None and not any(t.dim() > d for t in leaves(arg)):
+                raise ValueError(f"{who}: batch_dim's entry {i} is {d}, but input {i} has no tensor with a dimension "
+                                 f"{d}: give its batch dimension, or None if it has no batch"[:300])
+        return dims
+    d = _one_dim(batch_dim, who, allow_none=False)
+    if d != 0 and not any(t.dim() > d for t in leaves(args)):
         largest = max((t.dim() for t in leaves(args)), default=0)
-        raise ValueError(f"{who}: batch_dim={batch_dim!r}, but no tensor of the example has that dimension (the "
-                         f"largest has {largest} dimension{'s' * (largest != 1)}): pass the dimension that holds the "
-                         "batch"[:300])
-    return dims
+        raise ValueError(f"{who}: batch_dim={d}, but no tensor of the example has that dimension (the largest has "
+                         f"{largest} dimension{'s' * (largest != 1)}): pass the dimension that holds the batch"[:300])
+    return (d,) * len(args)
+
+
+def batch_dim_for(args, batch_dim, who: str):
+    """``batch_dim`` checked against the example (see ``batch_dims``) and made plain: one ``int``, or a tuple of ints
+    and None, one per argument. What the tools pass on, so that numpy or 0-d tensor numbers reach nothing else."""
+    dims = batch_dims(args, batch_dim, who)
+    if isinstance(batch_dim, (tuple, list)):
+        return dims
+    return dims[0] if dims else _one_dim(batch_dim, who, allow_none=False)
 
 
 def _per_arg(args, batch_dim):
@@ -289,8 +301,10 @@ def batch_ambiguity(args, batch_dim=0) -> str:
         if odd is not None:
             suggest = tuple(batch_dim if any(t.dim() > batch_dim for t in leaves(a)) else
                             0 if any(t.dim() > 0 and t.shape[0] == lead for t in leaves(a)) else None for a in args)
-            return (f"input {i} ({tuple(odd.shape)}) has the batch size {lead} in dimension 0 and no dimension "
-                    f"{batch_dim}: say where each input's batch is, one entry per input, e.g. batch_dim={suggest}")
+            without = tuple(None if d == 0 and j == i else d for j, d in enumerate(suggest))
+            return (f"input {i} ({tuple(odd.shape)}) has the batch's size, {lead}, in dimension 0 and no dimension "
+                    f"{batch_dim}: say where each input's batch is, one entry per input: batch_dim={suggest} if it "
+                    f"holds the batch, batch_dim={without} if it has none")
     return ""
 
 
@@ -323,6 +337,9 @@ def with_batch(args, size: int, batch_dim=0):
 
 def _batch_variants(args, batch_sizes, batch_dim=0):
     candidates, skipped = {}, {}
+    if isinstance(batch_dim, tuple) and all(d is None for d in batch_dim):
+        skipped["batch"] = "batch_dim says that no input has a batch"
+        return candidates, skipped
     first = args[0]
     if _is_image_list(first):
         count = len(first)  # a list of images: its length is the batch
@@ -364,9 +381,9 @@ def vary_inputs(example, model=None, batch_sizes=None, batch_dim=0) -> InputVari
     from .parity import eager_failure, require_callable  # parity imports this module
 
     args = as_args(example, "vary_inputs", "example")
-    dims = batch_dims(args, batch_dim, "vary_inputs")  # checked against the example: a one-line error if no fit
-    # one number stays one number: batch_ambiguity then checks for inputs whose batch sits elsewhere
-    batch_dim = dims if isinstance(batch_dim, (tuple, list)) else _one_dim(batch_dim, "vary_inputs", allow_none=False)
+    # checked against the example (a one-line error if it does not fit); one number stays one number, so that
+    # batch_ambiguity can look for inputs whose batch sits elsewhere
+    batch_dim = batch_dim_for(args, batch_dim, "vary_inputs")
     tensors = leaves(args)
     floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
     ints = [t for t in tensors if _is_int(t)]
