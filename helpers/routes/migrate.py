@@ -455,7 +455,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     batch_label = next((label for label in dims if _position(label) == (0, 0)), None) if first is not None else None
     batch_refusal = {}
     if batch_label is not None and first.shape[0] == 1:  # only if the TorchScript model runs a size of 2 there
-        batch_refusal = _widened_refusals(model, converted, args, {batch_label: "fixed 1"})
+        batch_refusal = _widened_refusals(model, converted, args, {batch_label: dims[batch_label]})
     if batch_refusal or (first is not None and first.shape[0] == 0):
         notes.append(f"the example has batch size {first.shape[0]} (dim 0 of its first input, the batch in most "
                      f"models), so the converter fixed that dimension to {first.shape[0]} (torch.export treats sizes "
@@ -467,7 +467,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
     all_refused = len(refused) == len(check.rows)
     refused.update({f"{label} of size 2": why for label, why in batch_refusal.items()})
-    widened = _widened_refusals(model, converted, args, dims, skip=("dim 0", "input 0 dim 0") if first is not None else ())
+    widened = _widened_refusals(model, converted, args, dims, skip=(batch_label,))  # the batch has its own note
     if widened:
         notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
                      "(torch.export keeps sizes 0 and 1 as constants), and the program refuses a size of 2 there, which "

@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import _per_arg, batch_dim_for, batch_of, own_copy
+from .input_variants import batch_dim_for, batch_of, own_copy, per_input_dims
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -414,11 +414,11 @@ def _dynamic_batch(args, batch_dim=0):
         if isinstance(a, dict):
             return {k: spec(v, d) for k, v in a.items()}
         return None
-    return tuple(spec(a, d) for a, d in zip(args, _per_arg(args, batch_dim)))
+    return tuple(spec(a, d) for a, d in zip(args, per_input_dims(args, batch_dim)))
 
 
 def _batch_one(args, batch_dim=0) -> bool:
-    found = [(a, d) for a, d in zip(args, _per_arg(args, batch_dim))
+    found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
              if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
     return bool(found) and all(a.shape[d] == 1 for a, d in found)
 
@@ -440,7 +440,7 @@ def _onnx_batch_fixed_at_one(path, args, batch_dim=0) -> bool:
     import onnx  # already imported by torch.onnx.export, which wrote the file
     inputs = onnx.load(str(path), load_external_data=False).graph.input
     dims = [i.type.tensor_type.shape.dim for i in inputs if i.type.HasField("tensor_type")]
-    wanted = [d for a, d in zip(args, _per_arg(args, batch_dim)) if isinstance(a, torch.Tensor)]
+    wanted = [d for a, d in zip(args, per_input_dims(args, batch_dim)) if isinstance(a, torch.Tensor)]
     if len(wanted) != len(dims):  # the file's inputs are not the example's tensors one for one: nothing to say
         return False
     firsts = [shape[d] for shape, d in zip(dims, wanted) if d is not None and len(shape) > d]

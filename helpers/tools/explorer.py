@@ -26,7 +26,7 @@ from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
-                             rebuild, with_batch)
+                             per_input_dims, rebuild, with_batch)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -142,6 +142,19 @@ class _YourModel:
         except Exception as error:  # one line: never the model's repr
             raise ValueError(f"DivergenceExplorer: {self.name} fails on the example "
                              f"({_one_line(error)}): pass an example it accepts") from None
+
+    def no_batch_reason(self) -> str:
+        """Why this example has no batch to change (when ``self.batch`` is None)."""
+        if self.batch_problem:
+            return self.batch_problem
+        dims = per_input_dims(self.example, self.batch_dim)
+        if all(d is None for d in dims):
+            return f"batch_dim={self.batch_dim} says that no input has a batch"
+        where = _batch_where(self.batch_dim)
+        if any(t.dim() > d for arg, d in zip(self.example, dims) if d is not None for t in leaves(arg)):
+            return (f"{self.name}'s example has an empty batch ({where}, size 0): there are no rows to repeat, so pass "
+                    "an example with rows")
+        return f"{self.name}'s example has no tensor with a batch ({where}) to resize"
 
     def inputs(self, scales, batch=None):
         scaled = tuple(rebuild(arg, lambda t, s=s: t * s if _is_float(t) else t) if ok else arg
@@ -265,18 +278,8 @@ class DivergenceExplorer:
             self.length = length
         if batch is not None:
             if self.yours is None or self.yours.batch is None:
-                dims = () if self.yours is None else (self.yours.batch_dim if isinstance(self.yours.batch_dim, tuple)
-                                                      else (self.yours.batch_dim,) * len(self.yours.example))
-                empty = any(t.dim() > d for arg, d in zip(self.yours.example, dims) if d is not None
-                            for t in leaves(arg)) if self.yours is not None else False
-                where = "" if self.yours is None else _batch_where(self.yours.batch_dim)
                 what = ("the sample models take length= (the loop's rows) instead" if self.yours is None else
-                        self.yours.batch_problem if self.yours.batch_problem else
-                        f"batch_dim={self.yours.batch_dim} says that no input has a batch" if not any(
-                            d is not None for d in dims) else
-                        f"{self.yours.name}'s example has an empty batch ({where}, size 0): there are no rows to "
-                        "repeat, so pass an example with rows" if empty else
-                        f"{self.yours.name}'s example has no tensor with a batch ({where}) to resize")
+                        self.yours.no_batch_reason())
                 raise ValueError(f"DivergenceExplorer: batch= changes the batch of your own model's inputs; {what}")
             most = max(64, self.yours.batch)
             if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= most:

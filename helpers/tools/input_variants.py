@@ -146,10 +146,11 @@ def _one_dim(d, who, allow_none):
     return number
 
 
-def batch_dims(args, batch_dim, who: str) -> tuple:
-    """One batch dimension per positional argument of ``args`` (None: that argument has no batch), from
-    ``batch_dim``: one number for every argument, or a tuple with one entry per argument. A one-line ValueError
-    naming ``who`` for a value that is no dimension, or that the example's tensors do not have."""
+def batch_dim_for(args, batch_dim, who: str):
+    """``batch_dim`` checked against the example and made plain: one ``int`` for every argument, or a tuple with one
+    entry per argument (an ``int``, or None for an argument without a batch). What the tools pass on, so that numpy
+    or 0-d tensor numbers reach nothing else. A one-line ValueError naming ``who`` for a value that is no dimension,
+    or that the example's tensors do not have."""
     if isinstance(batch_dim, (tuple, list)):
         if len(batch_dim) != len(args):
             shown = ", ".join(["1"] + ["None"] * (len(args) - 1)) + ("," if len(args) == 1 else "")
@@ -166,19 +167,10 @@ def batch_dims(args, batch_dim, who: str) -> tuple:
         largest = max((t.dim() for t in leaves(args)), default=0)
         raise ValueError(f"{who}: batch_dim={d}, but no tensor of the example has that dimension (the largest has "
                          f"{largest} dimension{'s' * (largest != 1)}): pass the dimension that holds the batch"[:300])
-    return (d,) * len(args)
+    return d
 
 
-def batch_dim_for(args, batch_dim, who: str):
-    """``batch_dim`` checked against the example (see ``batch_dims``) and made plain: one ``int``, or a tuple of ints
-    and None, one per argument. What the tools pass on, so that numpy or 0-d tensor numbers reach nothing else."""
-    dims = batch_dims(args, batch_dim, who)
-    if isinstance(batch_dim, (tuple, list)):
-        return dims
-    return dims[0] if dims else _one_dim(batch_dim, who, allow_none=False)
-
-
-def _per_arg(args, batch_dim):
+def per_input_dims(args, batch_dim) -> tuple:
     """``batch_dim`` as one entry per argument (a number repeated, or the tuple itself)."""
     return tuple(batch_dim) if isinstance(batch_dim, (tuple, list)) else (batch_dim,) * len(args)
 
@@ -276,7 +268,7 @@ def batch_of(args, batch_dim=0):
     first = args[0] if args else None
     if _is_image_list(first):
         return len(first)
-    found = next(((t, d) for arg, d in zip(args, _per_arg(args, batch_dim)) if d is not None
+    found = next(((t, d) for arg, d in zip(args, per_input_dims(args, batch_dim)) if d is not None
                   for t in leaves(arg) if t.dim() > d), None)
     if found is None or found[0].shape[found[1]] == 0:
         return None
@@ -317,7 +309,7 @@ def batched_inputs(args, batch_dim=0) -> list:
     first = args[0]
     if _is_image_list(first):
         return [0]
-    return [i for i, (arg, d) in enumerate(zip(args, _per_arg(args, batch_dim)))
+    return [i for i, (arg, d) in enumerate(zip(args, per_input_dims(args, batch_dim)))
             if any(_holds_batch(t, lead, d) for t in leaves(arg))]
 
 
@@ -332,7 +324,7 @@ def with_batch(args, size: int, batch_dim=0):
     if _is_image_list(first):
         return ([first[i % lead] for i in range(size)], *args[1:])
     return tuple(rebuild(arg, lambda t, d=d: _resized(t, size, d) if _holds_batch(t, lead, d) else t)
-                 for arg, d in zip(args, _per_arg(args, batch_dim)))
+                 for arg, d in zip(args, per_input_dims(args, batch_dim)))
 
 
 def _batch_variants(args, batch_sizes, batch_dim=0):
