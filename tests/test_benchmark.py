@@ -221,7 +221,7 @@ def test_the_time_budget_caps_the_rounds_but_not_below_the_minimum():
     assert report.rounds == H.QUICK_SETTINGS["min_rounds"]
     assert len(report["script"].ratios) == report.rounds
     # the title says that the minimum, not seconds=, set the time, and how to trade it for a rougher figure
-    assert "rounds took" in str(report) and "beyond seconds=1e-06" in str(report) and "below 6 rounds" in str(report)
+    assert "rounds took" in str(report) and "beyond seconds=1e-06" in str(report) and "at least 6 rounds on one side" in str(report)
     assert " 0 s," not in str(report)  # a fraction of a second is written as one
 
 

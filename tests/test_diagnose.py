@@ -598,3 +598,69 @@ def test_a_copy_that_agrees_on_empty_outputs_only_is_recommended_with_that_cavea
     assert report.status("script") == "ok" and report.results["script"].mark.startswith("⚠")
     assert "Every output was empty, so it agreed on emptiness only" in advice
     assert "paths the inputs took" not in advice
+
+
+# ---------------------------------------------------------------- what a ✔ is worth
+
+class TrainingBatchNorm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear, self.norm = nn.Linear(8, 4), nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        return self.norm(self.linear(x))
+
+
+def test_a_model_in_training_mode_gets_no_plain_tick_and_the_fix_comes_first():
+    # every route agrees with eager in training mode (batch statistics), which is not the model anyone ships
+    report = H.diagnose(TrainingBatchNorm(), torch.randn(4, 8), routes=["script", "export"], progress=False)
+    assert all(r.status == "ok" and r.mark == "⚠" and "training mode" in r.detail() for r in report.results.values())
+    assert report.recommend().startswith("Fix the eager model first") and "would not ship" in report.recommend()
+    evaluated = H.diagnose(TrainingBatchNorm().eval(), torch.randn(4, 8), routes=["script"], progress=False)
+    assert evaluated.results["script"].mark == "✔" and "training mode" not in str(evaluated)
+
+
+class TimeFirstGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru, self.head = nn.GRU(4, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.head(out.sum(0) / x.shape[0])
+
+
+def test_the_export_row_names_the_sizes_it_fixed():
+    # batch_dim=1: only the batch is dynamic; nn.GRU's export holds the sequence's length at the example's 5
+    report = H.diagnose(TimeFirstGRU().eval(), torch.randn(5, 3, 4), routes=["export"], batch_dim=1, progress=False)
+    export = report.results["export"]
+    assert export.status == "ok" and "5×·×4" in export.detail() and "a Dim for each other size" in export.detail()
+    program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
+    with pytest.raises(Exception, match="size"):  # the note is true: another length is refused
+        program.module()(torch.randn(7, 3, 4))
+
+
+def test_time_first_layers_at_the_default_batch_dim_get_a_note():
+    gru = TimeFirstGRU().eval()
+    x = torch.randn(5, 3, 4)
+    default = H.diagnose(gru, x, routes=["export"], progress=False)
+    assert any("pass batch_dim=1" in note and "gru (GRU)" in note for note in default.notes)
+    assert not any("batch_dim=1" in note for note in H.diagnose(gru, x, routes=["export"], batch_dim=1,
+                                                                  progress=False).notes)
+    traced = torch.jit.trace(gru, x)
+    assert any("pass batch_dim=1" in w for w in H.parity(gru, traced, example=x).warnings)
+    assert not any("batch_dim=1" in w for w in H.parity(gru, traced, example=x, batch_dim=1).warnings)
+    batch_first = nn.GRU(4, 8, batch_first=True)
+    assert not H.parity(batch_first, batch_first, example=x).warnings  # batch_first=True: nothing to say
+
+
+def test_a_batch_one_example_is_blamed_for_the_refused_batches_not_forward():
+    class Flat(nn.Module):
+        def forward(self, x):
+            return x.flatten(1).sum(1)
+
+    report = H.diagnose(Flat(), torch.randn(1, 3, 4), routes=["script", "export"], progress=False)
+    export = report.results["export"]
+    assert export.refuses_sizes and export.batch_one and "convert again with an example batch of 2" in export.detail()
+    assert "ties it" not in export.detail()
+    assert report.recommend().startswith("Use torch.export") and "only because the example has batch 1" in report.recommend()

@@ -110,6 +110,31 @@ class FixedClip(SOLUTION.ConfiguredHead):  # reads the activation and scale, but
         return (y * self.scale).clamp(-1.0, 1.0)
 
 
+class EndsInFloat64(nn.Module):
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.scale, self.clip, self.relu = cfg.scale, cfg.clip, cfg.activation == "relu"
+
+    def forward(self, x):
+        y = (self.lin(x) * self.scale).clamp(-self.clip, self.clip)
+        return (y.relu() if self.relu else y.tanh()).double()
+
+
+class TypoInInit(nn.Module):
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.scale = cfg.scal
+
+
+class WrongTypeInInit(nn.Module):
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.scale = cfg.scale + "x"
+
+
 def test_configured_head_solution(capsys):
     ok, out = verdict(H.check_configured_head, SOLUTION.ConfiguredHead, capsys)
     assert ok and out.startswith("✔") and "relu and tanh" in out
@@ -127,6 +152,9 @@ def test_configured_head_solution(capsys):
     (ClampsInPlace, "changes its input in place"),
     (AsDict, "self.cfg (a dict whose values have different types)"),
     (NoCfgArgument, "keep the constructor taking the config"),
+    (EndsInFloat64, "returns torch.float64, ConfiguredHead torch.float32"),  # right numbers, wrong dtype: no crash
+    (TypoInInit, "fails in its __init__: AttributeError: 'HeadConfig' object has no attribute 'scal'"),
+    (WrongTypeInInit, "fails in its __init__: TypeError"),  # it does take the config: no word of the constructor's arguments
     (SOLUTION.ConfiguredHead(), "Pass your class itself"),
     (None, "Pass your class itself"),
     (torch.tensor([True]), "Pass your class itself"),
@@ -135,6 +163,8 @@ def test_configured_head_rejects(answer, words, capsys):
     ok, out = verdict(H.check_configured_head, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
     assert out.count("onstructor") <= 1 and ("dataclass" in out) == (answer is H.ConfiguredHead), out
+    if answer in (TypoInInit, WrongTypeInInit):
+        assert "constructor" not in out and ".." not in out, out
     if answer in (OneSidedClamp, ClampBeforeScale):
         assert "hard-coded" not in out, out  # the config is read: the feedback must not say otherwise
 
@@ -200,6 +230,21 @@ def wrapped(model, example):
     return lambda x: model(x)
 
 
+def exported_from_ten(model, example):  # only lengths above 8: the branch is constant, torch objects to odd ones
+    return torch.export.export(model, (example,), dynamic_shapes=({1: Dim("n", min=10)},))
+
+
+def scripted_float64(model, example):
+    class AsDouble(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, x):
+            return self.inner(x).double()
+    return torch.jit.script(AsDouble())
+
+
 @pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_scripted])
 def test_shipped_pool_solutions(answer, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
@@ -222,13 +267,18 @@ def test_shipped_pool_solutions(answer, capsys):
     (compiled, "torch.compile keeps running your Python class"),  # agrees on every length, but ships nothing
     (wrapped, "a function, not a converted copy"),
     (PairPool(), "Pass your function"),
+    (PairPool, "Pass your function, e.g. check_shipped_pool(ship) (PairPool is a class)"),
     (None, "Pass your function"),
+    (exported_from_ten, "torch's own suggestion: `_n = Dim('_n', min=5, max=oo)`; `n = 2*_n`"),  # not a word of `> 8` guards
+    (scripted_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # no crash in allclose
 ])
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
     if answer is cond_at_eight:
         assert "trace" not in out, out
+    if answer is exported_from_ten:
+        assert "ties the length to one side of 8" not in out, out
 
 
 def test_a_trace_that_is_silently_wrong_is_named(capsys):

@@ -5,6 +5,7 @@ starting with ✔ or ✘ that names what happened, and returns True or False. A 
 raises: the notebook keeps running.
 """
 import dataclasses
+import inspect
 import io
 import linecache
 import re
@@ -15,7 +16,7 @@ from torch import nn
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
-from ..course.guards import model_instance, with_article
+from ..course.guards import with_article
 
 __all__ = ["HeadConfig", "ConfiguredHead", "PairPool", "Summary", "check_configured_head",
            "check_shipped_pool", "check_dict_trace"]
@@ -59,10 +60,13 @@ class ConfiguredHead(nn.Module):
 _CONFIGS = [HeadConfig(), HeadConfig(scale=3.0, clip=0.5, activation="tanh"), HeadConfig(scale=0.5, clip=4.0)]
 
 
-def _build(model_class, cfg, who):
-    """The learner's model for ``cfg``, with the same weights as the reference (same seed, same layers)."""
-    torch.manual_seed(0)
-    return model_instance(model_class, who, cfg=cfg)
+def _takes_cfg(model_class) -> bool:
+    """Whether ``model_class(cfg=...)`` can be called (a signature torch cannot read counts as yes)."""
+    try:
+        parameters = inspect.signature(model_class).parameters
+    except (TypeError, ValueError):
+        return True
+    return "cfg" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _script_save_load(model):
@@ -104,6 +108,9 @@ def _eager_mistake(model, x, expected, cfg) -> str:
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         what = f"shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else with_article(type(got).__name__)
         return f"Your model returns {what} with {cfg}; ConfiguredHead returns shape {tuple(expected.shape)}."
+    if got.dtype != expected.dtype:
+        return (f"With {cfg} your model returns {got.dtype}, ConfiguredHead {expected.dtype}: keep the dtype "
+                "(no .double(), .half() or .long() at the end).")
     if torch.allclose(got, expected, atol=1e-6):
         return ""
     if torch.allclose(got, _reference(HeadConfig(), x), atol=1e-6):
@@ -130,11 +137,16 @@ def check_configured_head(model_class) -> bool:
     x = torch.linspace(-3.0, 3.0, 24).reshape(4, 6)
     for cfg in _CONFIGS:
         expected = _reference(cfg, x)
+        if not _takes_cfg(model_class):
+            print(f"✘ {model_class.__name__}(cfg=HeadConfig(...)) cannot be called: keep the constructor taking the "
+                  "config as given (cfg); only what forward reads from it should change.")
+            return False
         try:
-            model = _build(model_class, cfg, "check_configured_head")
-        except TypeError:
-            print(f"✘ {model_class.__name__}(cfg=HeadConfig(...)) fails: keep the constructor taking the config "
-                  "as given; only what forward reads from it should change.")
+            torch.manual_seed(0)  # the same weights as the reference (same seed, same layers)
+            model = model_class(cfg=cfg)
+        except Exception as error:  # a typo or a wrong type inside the learner's __init__
+            print(f"✘ {model_class.__name__}(cfg={cfg}) fails in its __init__: {type(error).__name__}: "
+                  f"{_sentence(error).rstrip('.')}. Check the lines that read the config there.")
             return False
         mistake = _eager_mistake(model, x, expected, cfg)
         if mistake:
@@ -163,7 +175,8 @@ def check_configured_head(model_class) -> bool:
             else:
                 print(f"✘ The saved model fails when called: {_sentence(error)}")
             return False
-        if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-6):
+        if (not isinstance(got, torch.Tensor) or got.shape != expected.shape or got.dtype != expected.dtype
+                or not torch.allclose(got, expected, atol=1e-6)):
             print(f"✘ With {cfg} the saved model gives other numbers than your eager model, which is right: "
                   "scripting changed what forward computes. Compare the two on this config to find the line.")
             return False
@@ -186,10 +199,26 @@ class PairPool(nn.Module):
 _LENGTHS = tuple(range(4, 21, 2))  # both sides of `> 8`, and the boundary itself (even: pairs)
 
 
+def _suggested_fix(error) -> str:
+    """The 'Suggested fixes' lines of torch.export's constraint error, on one line; "none given" when there are none."""
+    text = str(error)
+    if "Suggested fixes:" not in text:
+        return "none given"
+    lines = text.split("Suggested fixes:", 1)[1].lstrip("\n").split("\n")
+    fixes = []
+    for line in lines:
+        if not line.startswith("  ") or not line.strip():
+            break
+        fixes.append(line.strip())
+    return "; ".join(f"`{f}`" for f in fixes) or "none given"
+
+
 def check_shipped_pool(ship) -> bool:
     """11 exercise 2: ``ship(model, example)`` returns a copy that agrees with eager on every length."""
-    if not callable(ship) or isinstance(ship, nn.Module):
-        print("✘ Pass your function, e.g. check_shipped_pool(ship): it takes (model, example) and returns the copy.")
+    if not callable(ship) or isinstance(ship, (nn.Module, type)):
+        what = f" ({ship.__name__} is a class)" if isinstance(ship, type) else ""
+        print(f"✘ Pass your function, e.g. check_shipped_pool(ship){what}: it takes (model, example) and returns "
+              "the copy.")
         return False
     model, example = PairPool(), torch.randn(3, 12)
     try:
@@ -202,7 +231,10 @@ def check_shipped_pool(ship) -> bool:
                 "warning to listen to." if "TracingCheckError" in type(error).__name__ else
                 " A Dim must stay free, but the `if x.shape[-1] > 8` ties the length to one side of 8: make the "
                 "branch part of the program (torch.cond, or torch.jit.script)."
-                if "Constraints violated" in str(error) else "")
+                if "Constraints violated" in str(error) and re.search(r"\b9 <=|<= ?8\b|[<>]=? ?[89]\b", str(error)) else
+                f" torch's own suggestion: {_suggested_fix(error)}. Even so, an export keeps one side of "
+                "`x.shape[-1] > 8`, and the lengths checked run from 4 to 20: make the branch part of the program "
+                "(torch.cond, or torch.jit.script)." if "Constraints violated" in str(error) else "")
         print(f"✘ ship(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if copy is None or isinstance(copy, PairPool):
@@ -250,6 +282,10 @@ def check_shipped_pool(ship) -> bool:
             print(f"✘ The copy fails on length {n} ({message}).{fixed}")
             return False
         want = model(x)
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype != want.dtype:
+            print(f"✘ On length {n} the copy returns {got.dtype}, eager {want.dtype}: ship the model as it is, "
+                  "without a change of dtype.")
+            return False
         if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
             pools = n > 8
             other = x.cumsum(-1) if pools else x.unflatten(-1, (-1, 2)).mean(-1).cumsum(-1)

@@ -222,8 +222,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         took = time.perf_counter() - started
         over = ""
         if 3 < done == settings["min_rounds"] and took > 2 * settings["seconds"]:  # the floor on rounds set the time
-            over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: the fewest this run "
-                    f"allows (below {fewest_for_a_verdict()} rounds no difference can ever be called)")
+            over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: {done} is the least this run "
+                    f"measures (its minimum number of rounds); a difference needs at least {fewest_for_a_verdict()} "
+                    "rounds on one side of 1 to be called at all")
     finally:
         dynamo_log.removeFilter(recompiles)
         torch.set_num_threads(old_threads)

@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import batch_dim_for, batch_of, own_copy, per_input_dims
+from .input_variants import batch_dim_for, batch_of, own_copy, per_input_dims, time_first_note
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -96,6 +96,8 @@ class RouteResult:
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
     empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
+    model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
+    batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -107,7 +109,8 @@ class RouteResult:
 
     @property
     def mark(self) -> str:
-        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned):
+        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
+                                    or self.model_problem):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -165,17 +168,21 @@ class Diagnosis:
         ok = [r for r in ("export", "aoti", "script", "onnx", "trace") if r in ran and ran[r].status == "ok"]
         # a route that takes every size eager takes comes before one that refuses some (script before an export
         # that keeps one side of a branch on the batch); the trace, right only on the paths it recorded, comes last
-        ok = ([r for r in ok if r != "trace" and not ran[r].refuses_sizes]
-              + [r for r in ok if r != "trace" and ran[r].refuses_sizes] + [r for r in ok if r == "trace"])
+        refuses = lambda r: ran[r].refuses_sizes and not ran[r].batch_one  # a batch-1 example is fixed by a new example
+        ok = ([r for r in ok if r != "trace" and not refuses(r)]
+              + [r for r in ok if r != "trace" and refuses(r)] + [r for r in ok if r == "trace"])
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
         one = len(diverging) == 1
         warn = (f" Do not ship {' or '.join(diverging)}: {'its copy gives' if one else 'their copies give'} other "
                 f"answers than eager, {'refuses' if one else 'refuse'} inputs eager takes, or "
                 f"{'loses' if one else 'lose'} state eager keeps." if diverging else "")
-        if self.model_problem and diverging:  # the model, not the routes, explains the divergences: say that first
-            return (f"Fix the eager model first, then diagnose again: {self.model_problem}. The routes that diverge "
-                    f"({', '.join(diverging)}) may differ because of that, not because of the route.")
-        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if ran[r].refuses_sizes else "")
+        if self.model_problem:  # the model, not the routes, explains the verdicts: say that first
+            tail = (f" The routes that diverge ({', '.join(diverging)}) may differ because of that, not because of the "
+                    "route." if diverging else " Until then, each route was compared with a model you would not ship.")
+            return f"Fix the eager model first, then diagnose again: {self.model_problem}.{tail}"
+        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if refuses(r) else "")
+            + (" Its copy refuses other batches only because the example has batch 1: convert again with a batch of "
+               "2 or more." if ran[r].refuses_sizes and ran[r].batch_one else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
@@ -417,6 +424,49 @@ def _dynamic_batch(args, batch_dim=0):
     return tuple(spec(a, d) for a, d in zip(args, per_input_dims(args, batch_dim)))
 
 
+_BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 example begin
+
+
+def _sizes_note(shapes) -> str:
+    """What a converted copy holds fixed, from its inputs' shapes (None for a dynamic size), or "" when nothing is."""
+    shown = ["×".join("·" if n is None else str(n) for n in shape) for shape in shapes if shape]
+    if not any(n is not None for shape in shapes for n in shape):
+        return ""
+    listed = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+    if all(n is not None for shape in shapes for n in shape):
+        return f"the copy takes the example's sizes only, every one of them fixed: {listed}"
+    return (f"the copy takes the example's sizes only, except where · stands (a dynamic size): {listed}; "
+            "export with a Dim for each other size you ship")
+
+
+def _program_shapes(program) -> list:
+    """The shapes of an ExportedProgram's tensor inputs (the learner's, not its weights), None for a symbolic size."""
+    user = set(program.graph_signature.user_inputs)
+    ranges = program.range_constraints
+
+    def size(n):  # a symbol whose range holds one value (a guard pinned it) is a fixed size too
+        if isinstance(n, int):
+            return n
+        expr = getattr(getattr(n, "node", None), "expr", None)
+        if getattr(expr, "is_number", False):  # a symbol torch has already replaced by its one value
+            return int(expr)
+        bounds = ranges.get(expr)
+        if bounds is not None and bounds.lower == bounds.upper:
+            return int(bounds.lower)
+        return None
+
+    return [tuple(size(n) for n in node.meta["val"].shape) for node in program.graph.nodes
+            if node.op == "placeholder" and node.name in user and isinstance(node.meta.get("val"), torch.Tensor)]
+
+
+def _onnx_shapes(path) -> list:
+    """The shapes of an ONNX file's inputs, None for a named (dynamic) size."""
+    import onnx  # already imported by torch.onnx.export, which wrote the file
+    inputs = onnx.load(str(path), load_external_data=False).graph.input
+    return [tuple(d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim)
+            for i in inputs if i.type.HasField("tensor_type")]
+
+
 def _batch_one(args, batch_dim=0) -> bool:
     found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
              if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
@@ -429,8 +479,11 @@ def _export_program(model, args, notes, batch_dim=0):
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
+    fixed = _sizes_note(_program_shapes(program))
+    if fixed:
+        notes.append(fixed)
     if _batch_one(args, batch_dim):  # only once it exported: a failure for another reason is not the batch's fault
-        notes.append("the example has batch 1, which torch.export fixes at 1: give an example with a batch "
+        notes.append(f"{_BATCH_ONE_NOTE}, which torch.export fixes at 1: give an example with a batch "
                      "of 2 or more for a copy that takes any batch")
     return program
 
@@ -483,8 +536,11 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args, batch_dim),
                               verbose=False, external_data=False)
+        fixed = _sizes_note(_onnx_shapes(path))
+        if fixed:
+            notes.append(fixed)
         if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim):
-            notes.append("the example has batch 1, and the ONNX file fixes its inputs' batch dimension at 1: give an "
+            notes.append(f"{_BATCH_ONE_NOTE}, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
@@ -551,9 +607,11 @@ RTOL, ATOL = 1e-4, 1e-5
 _STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
-def _refusal_advice(route, refused) -> str:
+def _refusal_advice(route, refused, batch_one=False) -> str:
     """What to do about a copy that refuses sizes eager takes; a Dim is advised only where one can help."""
     error = refused[0].error
+    if batch_one and all(r.label.startswith("batch ") for r in refused):
+        return "the example's batch of 1 was fixed (see the note on it): convert again with an example batch of 2 or more"
     if all(r.label.endswith(("item", "items")) for r in refused):
         return ("the copy fixed the list's length to the example's; no dynamic size changes that, so convert with the "
                 "length you will ship, or keep the list out of the converted part")
@@ -564,15 +622,16 @@ def _refusal_advice(route, refused) -> str:
                 "sides; torch.cond can (09), or torch.jit.script")
     if route in ("export", "aoti") and re.search(r"Guard failed: .*==", error):
         # Dim.AUTO gave way: forward needs this size fixed, and a named Dim would only raise "specialized it"
-        return ("torch.export fixed that size at the example's, so a Dim cannot free it: forward ties it to a fixed "
-                "number (a branch on the size, a reshape to fixed numbers, or another size it must match). If that "
+        return ("torch.export fixed that size at the example's, so a Dim cannot free it: the model's code (yours, or "
+                "a layer's) ties it to a fixed number (a branch on the size, a reshape to fixed numbers, or another "
+                "size it must match). If that "
                 "input has no batch, say so with batch_dim= (None for it); a branch can become torch.cond (09), or "
                 "use torch.jit.script")
     return ("its shape checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
             "(dynamic_shapes with a Dim for torch.export)")
 
 
-def _parity_verdict(eager, copy_, inputs, label, training_note):
+def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False):
     """(status, reason, first divergence, notes, text, report, flags) from the course's parity checker;
     ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes). A copy whose outputs
     match but which loses state eager changes as it runs (a call counter) diverges.
@@ -591,15 +650,19 @@ def _parity_verdict(eager, copy_, inputs, label, training_note):
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
-                     + _refusal_advice(label, refused))
+                     + _refusal_advice(label, refused, batch_one))
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False))}
+             "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False)),
+             "batch_one": bool(refused) and batch_one}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep them" not in n]  # the reason says it
         return ("diverges", f"does not keep the state eager changes as it runs: {lost[0]}", "", notes, text, report,
                 flags)
     if not wrong:
+        if training_note:  # agreeing with a model in training mode says nothing about the one you will ship
+            notes.insert(0, f"it agrees with eager as eager is now, but {training_note}")
+            flags["model_problem"] = True
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]
     if example_raises:  # not a divergence on some inputs: the copy cannot run the one input it was made from
@@ -647,8 +710,9 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         return RouteResult(route, "fails", reason=message, fix=fix,
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
+    batch_one = any(note.startswith(_BATCH_ONE_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
-                                                                               training_note)
+                                                                               training_note, batch_one)
     try:
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
@@ -943,6 +1007,9 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         notes.append(training_note)
     if skipped:
         notes.append(_skipped_note(skipped, batch_dim, labelled))
+    time_first = time_first_note(model, batch_dim)
+    if time_first:
+        notes.append(time_first)
     results = []
     _warm_up(routes)
     bar = _Progress(routes, progress)

@@ -300,6 +300,29 @@ def batch_ambiguity(args, batch_dim=0) -> str:
     return ""
 
 
+def time_first_layers(model) -> list:
+    """Names of the layers in ``model`` that take time first, batch second (nn.LSTM, nn.GRU, nn.RNN,
+    nn.MultiheadAttention and nn.Transformer* built without ``batch_first=True``), at most three."""
+    seq_first = (torch.nn.RNNBase, torch.nn.MultiheadAttention, torch.nn.Transformer,
+                 torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
+    modules = model.named_modules() if isinstance(model, torch.nn.Module) else ()
+    found = [f"{name or 'the model'} ({type(m).__name__})" for name, m in modules
+             if isinstance(m, seq_first) and not getattr(m, "batch_first", True)]
+    return found[:3]
+
+
+def time_first_note(model, batch_dim=0) -> str:
+    """A note when the batch variants change dimension 0 of a model that holds time-first layers, or ""."""
+    if not (batch_dim == 0 or batch_dim is None):
+        return ""
+    layers = time_first_layers(model)
+    if not layers:
+        return ""
+    return (f"{', '.join(layers)} take{'s' * (len(layers) == 1)} time first and the batch in dimension 1, and the "
+            "\"batch\" variants changed dimension 0: if your inputs keep the batch in dimension 1, pass batch_dim=1 "
+            "(or one entry per input)")
+
+
 def batched_inputs(args, batch_dim=0) -> list:
     """Which positional arguments ``with_batch`` resizes (their indexes): those holding a tensor whose dimension
     ``batch_dim`` is the batch (for a list of images, the list itself)."""

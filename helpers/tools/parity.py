@@ -27,7 +27,8 @@ import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
 from ..course.guards import call_within, variant_seconds
-from .input_variants import InputVariants, as_args, changed_in_place, describe, leaves, own_copy, shapes, vary_inputs
+from .input_variants import (InputVariants, as_args, changed_in_place, describe, leaves, own_copy, shapes,
+                             time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
 
 __all__ = ["parity", "ParityReport", "ParityRow", "compare"]
@@ -468,6 +469,7 @@ class ParityReport:
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
+    time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
 
     @property
     def all_close(self) -> bool:
@@ -560,6 +562,8 @@ class ParityReport:
                          f"{'that path' if len(self.uncovered) == 1 else 'those paths'}")
         if self.coverage_note:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
+        if self.time_first:
+            notes.append(self.time_first)
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
@@ -607,7 +611,7 @@ class ParityReport:
     @property
     def summary(self) -> str:
         n = len(self.rows)
-        tol = f"rtol={self.rtol:g}, atol={self.atol:g}" + (" × each output's size" if self.atol_scaled else "")
+        tol = f"rtol={self.rtol:g}, atol={self.atol:g}" + (" × each output's largest |value| (at least 1)" if self.atol_scaled else "")
         notes = []
         if self.skipped:
             notes.append(f"{len(self.skipped)} variant{'s' if len(self.skipped) > 1 else ''} not built, see below")
@@ -881,7 +885,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                                                  copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
-                        detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input)
+                        detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
+                        time_first=time_first_note(eager, batch_dim) if example is not None else "")
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
