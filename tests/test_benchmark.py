@@ -2,6 +2,7 @@
 import warnings
 import math
 import shutil
+import typing
 
 import matplotlib
 
@@ -548,3 +549,21 @@ def test_a_trace_that_loses_a_counter_says_so_and_a_script_that_keeps_it_does_no
     rows = {r[0]: r[-1] for r in report.table_rows()[1:]}
     assert "does not keep the state eager changes as it runs (self.calls is not in this copy)" in rows["trace"]
     assert "does not keep" not in rows["script"]
+
+
+class _SumOfList(torch.nn.Module):
+    def forward(self, xs: typing.List[torch.Tensor]):
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+
+def test_a_copy_that_refuses_other_list_lengths_is_timed_with_a_note_not_called_wrong():
+    # a trace fixes the list's length: it refuses other lengths (an error, never a wrong number), as diagnose says
+    xs = [torch.randn(2, 3), torch.randn(2, 3)]
+    report = H.benchmark_model(_SumOfList().eval(), (xs,), variants=["eager", "trace", "script"], **FAST)
+    trace = report["trace"]
+    assert trace.wrong is None and trace.verdict != "wrong" and trace.ratios, str(report)
+    assert "refuses '1 item'" in trace.note and "timed on those" in trace.note
+    assert not report["script"].note or "refuses" not in report["script"].note

@@ -316,6 +316,18 @@ def test_command_line(tmp_path):
                           "--example", "eval('1')"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
     assert bad.returncode != 0 and "not allowed" in bad.stderr and "Traceback" not in bad.stderr
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)}
+    plain = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/my_model.py:make_model",
+                            "--example", "randn(3)", "--routes", "script"], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=300, env=env)
+    assert plain.returncode == 0 and "✔ script" in plain.stdout, plain.stdout + plain.stderr[-2000:]
+    (tmp_path / "tiny.py").write_text("import torch\nfrom torch import nn\n\nclass Tiny(nn.Module):\n"
+                                      "    def forward(self, x):\n        return x * 1e-9\n\n"
+                                      "def make_model():\n    return Tiny()\n")
+    caveat = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/tiny.py:make_model",
+                             "--example", "randn(3)", "--routes", "script"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300, env=env)
+    assert caveat.returncode == 2 and "⚠ script" in caveat.stdout, caveat.stdout + caveat.stderr[-2000:]
 
 
 def test_editor_logic_runs_and_explains_bad_input(tmp_path):
@@ -664,3 +676,12 @@ def test_a_batch_one_example_is_blamed_for_the_refused_batches_not_forward():
     assert export.refuses_sizes and export.batch_one and "convert again with an example batch of 2" in export.detail()
     assert "ties it" not in export.detail()
     assert report.recommend().startswith("Use torch.export") and "only because the example has batch 1" in report.recommend()
+
+
+def test_the_editor_says_in_one_line_when_the_eager_model_crashes_its_process():
+    source = ("import os\nclass Model(nn.Module):\n    def forward(self, x):\n        if x.sum() == 0:\n"
+              "            os.abort()\n        return x * 2\n")  # the zeros variant kills the process
+    editor = H.diagnose_editor(source, "randn(3, 4)")
+    editor._on_button()
+    assert editor.logic.report is None and "crashed the process" in editor.logic.error
+    assert "on the example or on a variant" in editor.logic.error and "running" not in editor.result.value

@@ -1,6 +1,7 @@
 """The parity checker finds where an export diverges, says so in its table, and refuses bad input clearly."""
 import math
 import warnings
+import typing
 
 import pytest
 import torch
@@ -733,3 +734,27 @@ def test_a_copy_returning_another_dtype_gets_a_warning_in_the_summary():
     assert any("another dtype (dtype torch.int64 vs torch.int32" in w for w in report.warnings), report.warnings
     plain = H.parity(lambda x: x * 2, lambda x: x * 2, inputs=[torch.randn(3)])
     assert not any("dtype" in w for w in plain.warnings)
+
+
+def test_a_copy_that_loses_state_or_agrees_on_nothing_gets_no_tick():
+    x = torch.randn(3, 4)
+    counting = _CountingLinear()
+    lost = H.parity(counting, torch.jit.trace(__import__("copy").deepcopy(counting), x), example=x, label="traced")
+    assert lost.all_close and lost.loses_state and lost.summary.startswith("⚠ traced gives eager's outputs")
+    assert counting.calls == 0  # parity ran a copy of the learner's model: its counter is where it was
+    kept = H.parity(counting, torch.jit.script(counting), example=x, label="scripted")
+    assert not kept.loses_state and kept.summary.startswith("✔")
+    empty = H.parity(lambda t: t[:0], lambda t: t[:0] * 2, inputs=[x])
+    assert empty.empty and empty.summary.startswith("⚠") and "emptiness only" in empty.summary
+
+
+def test_a_tuple_meant_as_one_list_argument_gets_the_hint():
+    class SumList(torch.nn.Module):
+        def forward(self, xs: typing.List[torch.Tensor]):
+            return torch.stack(xs).sum(0)
+
+    xs = [torch.randn(2, 3), torch.randn(2, 3)]
+    with pytest.raises(ValueError, match=r"these 2 tensors were 2 arguments: if forward takes them as one list, "
+                                         r"pass a list \[x, y\]"):
+        H.parity(SumList(), torch.jit.script(SumList()), example=tuple(xs))
+    assert H.parity(SumList(), torch.jit.script(SumList()), example=xs).all_close

@@ -334,3 +334,17 @@ def test_a_class_or_a_model_instead_of_its_source_gets_the_call_that_gives_the_s
     for call, name in ((H.will_it_script, "will_it_script"), (H.attempt_script, "attempt_script")):
         with pytest.raises(TypeError, match=rf"^{name} takes the model's source code as text, .*inspect\.getsource\(Counter\)"):
             call(make(Counter))
+
+
+def test_matching_outputs_that_hold_nothing_are_not_called_a_match():
+    # scripted, the model returns five times eager's numbers; they are so small that allclose cannot tell
+    fooled = ("class Model(nn.Module):\n    def forward(self, x):\n        y = x * 1e-9\n"
+              "        if torch.jit.is_scripting():\n            return y * 5\n        return y\n")
+    result = H.attempt_script(fooled, inputs=[torch.randn(2, 3)])
+    assert "matches" not in result.note and "within 1e-6 of zero" in result.note and "proves little" in result.note
+    empty = H.attempt_script("class Model(nn.Module):\n    def forward(self, x):\n        return x[:0]\n",
+                             inputs=[torch.randn(2, 3)])
+    assert "empty (no numbers at all)" in empty.note and "matches" not in empty.note
+    plain = H.attempt_script("class Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n",
+                             inputs=[torch.randn(2, 3)])
+    assert "Runs and matches eager PyTorch on 1 test input." in plain.note

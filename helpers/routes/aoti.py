@@ -11,7 +11,8 @@ and dtypes, the dynamic shapes and torch's version: change any of them and it co
 the compiled library into a fresh ``aotinductor_*`` folder under ``$TMPDIR``; torch removes it when
 the model is freed or Python exits normally, but a process that ends abruptly leaves it behind (10
 shows both). This helper points ``$TMPDIR`` at a private folder for the load and removes that folder
-at once (the library is already mapped into the process, so nothing needs it any more).
+at once (for a CPU package the library is already mapped into the process, so nothing needs it any more;
+a CUDA package may load kernel files on its first call, which the course, without a GPU, does not check).
 
 The CUDA build of torch logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
 ``torch.utils.cpp_extension`` is first imported on a machine that has a CUDA toolkit (``nvcc``) but no

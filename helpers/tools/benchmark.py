@@ -22,7 +22,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import require_module
-from .input_variants import as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
+from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
@@ -326,6 +326,11 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     if counts:
         _add_note(row, f"answers not compared: the model changes its own Python attributes as it runs "
                        f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
+        return True
+    diverging = [r for r in report.rows if r.diverges]
+    if all(r.error and SIZE_VARIANT.match(r.label) for r in diverging):  # refuses other sizes, right on the example's
+        _add_note(row, f"refuses {', '.join(repr(r.label) for r in diverging[:3])} ({diverging[0].error}): it took "
+                       "the example's sizes only, and is timed on those")
         return True
     first = report[report.first_divergence]
     how = first.diff_text if first.error else f"largest |diff| {first.diff_text}"

@@ -38,7 +38,7 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import batch_dim_for, batch_of, own_copy, per_input_dims, time_first_note
+from .input_variants import SIZE_VARIANT, batch_dim_for, batch_of, own_copy, per_input_dims, time_first_note
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -602,9 +602,6 @@ def _eager_spec(model, args):
 # 1e-6 apart is the same answer. A divergence that matters is orders of magnitude larger.
 RTOL, ATOL = 1e-4, 1e-5
 
-# Variants that change a shape or a list's length ("batch 3", "3 items"): a copy fixed to the example's
-# structure refuses them with an error, which is not silently wrong. Those rows become notes.
-_STRUCTURAL = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
 def _refusal_advice(route, refused, batch_one=False) -> str:
@@ -646,7 +643,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     example_raises = any(r.label == "example" and r.diverges and getattr(r, "error", None) for r in report.rows)
     # a copy that refuses the example itself refuses more than sizes: its other refusals are the same failure
     refused = [] if example_raises else [r for r in report.rows if r.diverges and getattr(r, "error", None)
-                                         and _STRUCTURAL.match(r.label)]
+                                         and SIZE_VARIANT.match(r.label)]
     wrong = [r for r in report.rows if r.diverges and r not in refused]
     if refused:
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
@@ -995,7 +992,9 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
             raise TimeoutError(f"diagnose: the eager model did not finish on the example and the variants made from "
                                f"it within {limit:.0f} s (time_limit): does forward loop forever on some input?") from None
         except _Crashed as crash:
-            raise RuntimeError(f"diagnose: the eager model crashed the process{crash} on the example") from None
+            raise RuntimeError(f"diagnose: the eager model crashed the process{crash} on the example or on a variant "
+                               "made from it (zeros, another batch ...): pass inputs= of your own, or fix the "
+                               "crash") from None
     if kind == "error":
         raise ValueError(value.split(": ", 1)[1] if value.startswith(("ValueError: ", "TypeError: ")) else
                          f"diagnose: the eager model fails on the example ({value}): pass an input it accepts")

@@ -79,8 +79,8 @@ class DiagnoseEditor:
             return None
         try:
             self.report = diagnose(model, example, routes=self.routes, progress=False)
-        except (TypeError, ValueError) as error:
-            self.error = str(error)
+        except (TypeError, ValueError, TimeoutError, RuntimeError) as error:  # diagnose's one-line errors: a crash
+            self.error = str(error)                                        # or a hang of the eager model included
         return self.report
 
     def html(self) -> str:
@@ -116,6 +116,8 @@ class DiagnoseEditorWidget(widgets.VBox):
         self.button.disabled, self.result.value = True, "<i>running each route in a worker process…</i>"
         try:
             self.logic.run()
+        except Exception as error:  # never leave "running…" on screen: whatever escaped is said in one line
+            self.logic.report, self.logic.error = None, f"{type(error).__name__}: {short_message(error)}"
         finally:
             self.button.disabled = False
         self.result.value = self.logic.html()

@@ -18,6 +18,7 @@ A variant that cannot be built is listed in ``.skipped`` with the reason, never 
 """
 import math
 import operator
+import re
 import time
 
 import torch
@@ -298,6 +299,11 @@ def batch_ambiguity(args, batch_dim=0) -> str:
                     f"{batch_dim}: say where each input's batch is, one entry per input: batch_dim={suggest} if it "
                     f"holds the batch, batch_dim={without} if it has none")
     return ""
+
+
+# The labels of variants that change a shape or a list's length ("batch 3", "3 items"): a copy fixed to the example's
+# structure refuses them with an error, which is not silently wrong (diagnose and the benchmark say "refuses").
+SIZE_VARIANT = re.compile(r"^(batch \d+|\d+ items?)$")
 
 
 def time_first_layers(model) -> list:

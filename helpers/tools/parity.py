@@ -370,6 +370,11 @@ def argument_hint(args, error) -> str:
     if re.search(r"missing \d+ required positional argument|but instead found type 'list'", str(error)) \
             and len(args) == 1 and isinstance(args[0], list):
         return "; a list is one argument, a tuple (x, y) is two"
+    # Python's "takes 2 positional arguments but 3 were given": a tuple of tensors meant as one list argument
+    if re.search(r"takes \d+ positional arguments? but \d+ (were|was) given", str(error)) \
+            and len(args) > 1 and all(isinstance(a, torch.Tensor) for a in args):
+        return (f"; a tuple is one argument per entry, so these {len(args)} tensors were {len(args)} arguments: "
+                "if forward takes them as one list, pass a list [x, y]")
     return ""
 
 
@@ -513,6 +518,11 @@ class ParityReport:
                 or self.tiny)
 
     @property
+    def loses_state(self) -> bool:
+        """True when eager changed its own attributes on every call and the copy does not keep those changes."""
+        return bool(self.state_changes and self.state_lost and not self.state_settled)
+
+    @property
     def tiny(self) -> bool:
         """True when on every input eager's outputs all lay within atol of zero: a copy returning zeros agrees."""
         return bool(self.rows) and all(r.tiny is not None for r in self.rows)
@@ -623,6 +633,12 @@ class ParityReport:
             if self.tiny:  # no ✔: zeros would have agreed as well
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only as numbers within "
                         f"atol of zero, as eager's outputs are{tail}")
+            if self.empty:  # no ✔: any copy returning nothing agrees with nothing
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
+                        f"empty: it agreed on emptiness only{tail}")
+            if self.loses_state:  # the outputs match, the state eager keeps does not travel
+                return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but not the state "
+                        f"{self.names[0]} changes as it runs{tail}")
             return f"✔ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}){tail}"
         inputs = f"input{'s' if n > 1 else ''}"
         failed = [r for r in self.rows if r.error]
@@ -781,6 +797,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     "exported", ...); by default "converted", or "loaded" for a path.
     An input on which the checked model raises counts as a divergence; one on which the eager
     model raises is a mistake in the inputs and raises ValueError.
+    The eager model runs as a deep copy, so that its runs leave your model as it was (a call counter, batch norm's
+    running statistics in training mode).
     ``scale_atol=True`` multiplies ``atol`` by the largest |value| of each eager output tensor, on each input
     (at least 1): float32 rounding grows with the numbers, and one scale for the whole model would let a
     wrong small output (a score beside boxes in pixels) pass under a large one's tolerance.
@@ -794,6 +812,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
     eager = require_callable(eager, "parity", "eager model")
     exported = require_callable(exported, "parity", "model to check")
+    if isinstance(eager, torch.nn.Module) and not isinstance(eager, torch.jit.ScriptModule):
+        eager = fresh_copy(eager)  # the runs change this copy's state (a counter, batch norm's statistics), not yours
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")

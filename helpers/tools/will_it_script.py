@@ -25,7 +25,7 @@ import torch
 
 from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
-from .parity import detections_of, fresh_copy, training_layers
+from .parity import _is_empty, _only_nan, _within_atol_of_zero, detections_of, fresh_copy, training_layers
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
                       snippet_model)
@@ -211,6 +211,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     except Exception as exc:  # e.g. a Tensor argument defaulting to None cannot be printed
         note += f"It scripted, but printing its `.code` fails: {as_sentence(script_error_line(exc))}"
     limit = _scaled(time_limit, model)
+    hollow = []  # per test input, why matching eager there proves little ('' when it proves something)
     for i, call in enumerate(calls):
         try:
             with _time_limit(limit):
@@ -232,12 +233,22 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             return done("fails when run", exc, warning=warning, code=code, note=f"{note} {fix}".strip())
         detections = detections_of(eager, expected, got)  # a scripted detector adds its losses, by design
         same, why = _same_outputs(expected, got if detections is None else detections)
+        tiny = None if _is_empty(expected) else _within_atol_of_zero(expected, 1e-6)
+        hollow.append("empty" if _is_empty(expected) else "NaN" if _only_nan(expected) else
+                      "tiny" if tiny is not None else "")
         if not same:
             return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
                         code=code, note=f"{note}{_training_note(model, calls)}{_functional_dropout_note(model)}".strip())
     else:
-        if calls:
-            note += f" Runs and matches eager PyTorch on {len(calls)} test input{'s' * (len(calls) != 1)}."
+        inputs = f"{len(calls)} test input{'s' * (len(calls) != 1)}"
+        if calls and hollow and all(hollow):  # no ✔ for agreeing on nothing (parity says the same)
+            what = {"empty": "empty (no numbers at all)", "NaN": "all NaN",
+                    "tiny": "all within 1e-6 of zero, where any tiny numbers, zeros included, would match"}
+            were = what[hollow[0]] if len(set(hollow)) == 1 else "empty, NaN or within 1e-6 of zero"
+            note += (f" Runs on {inputs}, but eager's outputs were {were}, so matching them proves little: use "
+                     "inputs and weights that give other numbers.")
+        elif calls:
+            note += f" Runs and matches eager PyTorch on {inputs}."
         note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
     return done("scripts", warning=warning, code=code, note=note.strip())
 
