@@ -5,6 +5,7 @@ import typing
 
 import pytest
 import torch
+import torchvision
 
 import helpers as H
 from outside_models import NamedTupleOut
@@ -449,3 +450,20 @@ def test_the_trace_checks_own_many_line_warning_is_shown_in_one_line():
         H.export_roundtrip_checks(model, [torch.randn(6, 3)], methods=("trace",))
     shown = [str(w.message) for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
     assert shown and all("\n" not in message for message in shown), shown
+
+
+class _KeepConfident(torch.nn.Module):
+    """How many boxes pass depends on the data; torchvision's batched_nms then decides on that count."""
+
+    def forward(self, boxes, scores):
+        keep = scores > 0.5
+        return torchvision.ops.batched_nms(boxes[keep], scores[keep], torch.zeros_like(scores[keep], dtype=torch.long), 0.5)
+
+
+def test_a_decision_inside_a_library_is_not_blamed_on_the_learners_code(tmp_path):
+    boxes = torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]])
+    checks = H.export_roundtrip_checks(_KeepConfident(), [(boxes, torch.tensor([0.9, 0.8, 0.3]))], methods=("export",),
+                                       folder=tmp_path)
+    hint = checks["export"].hint
+    assert "inside torchvision (torchvision/ops/boxes.py:" in hint and "reached from your line (" in hint
+    assert "torch.cond" not in hint, hint

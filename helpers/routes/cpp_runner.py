@@ -183,6 +183,9 @@ def _failure(program, code, stderr, model_path, kind):
         return TorchScriptFileError(f"the {program} program cannot load {model_path.name}, it is not a "
                                     f"TorchScript archive ({reason}): save the model with torch.jit.save, and "
                                     f"H.load_torchscript(path) tells you what the file is instead.{pt2}")
+    if kind == "aoti" and re.search(r"expected it to be >= 2", message):
+        message += (" (the package's compiled checks hold each dynamic size at 2 or more: torch.export keeps the sizes "
+                    "0 and 1 apart, as 10's section 1 shows; pass at least 2 there, or compile a package for that size)")
     return RuntimeError(f"the {program} program failed (exit {code}): {message}")
 
 

@@ -310,6 +310,19 @@ def _export_hint(method, error) -> str:
                 "export cannot know ahead: pass it as a constructor argument, keep the computation in tensors, or use "
                 "method='script'")
     if name == "GuardOnDataDependentSymNode":
+        from ..tools.diagnose import _learner_line, _library_of  # where the decision is: the learner's code or not
+        where = _learner_line(error)
+        package = _library_of(where)
+        if package:
+            return (f"a Python decision on tensor values in {package}'s own code ({where}), not yours: this model "
+                    f"does not take torch.export as it is; use method='script', or what {package} documents for "
+                    "exporting it")
+        cause = re.search(r"Caused by: \(([\w./-]+\.py:\d+)", str(error))  # torch names where the guard arose
+        package = _library_of(cause.group(1) + ":") if cause else ""
+        if package:
+            return (f"a Python decision on tensor values inside {package} ({cause.group(1)}), reached from your line "
+                    f"({where or 'not found'}): torch.export cannot take that call as it is; keep it out of the "
+                    "exported part, or use method='script'")
         return ("a Python decision on tensor values (an `if`, or a loop's condition): rewrite an `if` with "
                 "torch.cond (09) and a loop with tensor operations, or use method='script'")
     if "Constraints violated" in str(error):
