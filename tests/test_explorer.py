@@ -1,4 +1,6 @@
 """The divergence explorer: the verdict a learner reads flips where a trace goes wrong, and updates are instant."""
+import typing
+
 import pytest
 import torch
 
@@ -356,3 +358,18 @@ def test_empty_outputs_get_no_tick():
 
     ex = H.DivergenceExplorer(NothingFound(), "trace", example=torch.randn(4))
     assert ex.state.verdict.startswith("⚠ agree only on empty outputs") and "nothing was compared" in ex.state.verdict
+
+
+class _SumOfItems(torch.nn.Module):
+    def forward(self, xs: typing.List[torch.Tensor]):
+        return torch.stack(xs).sum(0)
+
+
+def test_a_list_input_has_an_items_slider_and_says_what_it_changes():
+    xs = [torch.randn(3, 4), torch.randn(3, 4)]
+    widget = H.divergence_explorer(_SumOfItems(), "script", example=(xs,))
+    assert widget.batch_slider.description == "items"
+    widget.batch_slider.value = 3
+    assert "batch (the list's length) = 3" in widget.result.value
+    tensor_widget = H.divergence_explorer(torch.nn.Linear(4, 2), "trace", example=torch.randn(3, 4))
+    assert tensor_widget.batch_slider.description == "batch"

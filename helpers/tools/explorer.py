@@ -26,7 +26,7 @@ from ..course.failures import short_message
 from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
-                             per_input_dims, rebuild, with_batch)
+                             per_input_dims, rebuild, with_batch, _is_image_list)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
                      python_state, state_changes, training_layers)
 from .path_recorder import LineCoverage
@@ -135,6 +135,8 @@ class _YourModel:
         # a branch on the batch size only shows when the batch changes
         self.batch = None if self.batch_problem else batch_of(self.example, batch_dim)
         self.batched = batched_inputs(self.example, batch_dim)  # the inputs a batch change resizes (their indexes)
+        # a list of tensors as the first input is a batch of items (a detector's images): its length is what changes
+        self.batch_is_items = _is_image_list(self.example[0]) if self.example else False
         self.coverage = LineCoverage(model)
         try:
             with torch.no_grad(), self.coverage.watch("example"):
@@ -479,7 +481,8 @@ class DivergenceExplorerWidget(widgets.VBox):
                                                continuous_update=True)
         # your own model's batch: a branch on x.shape[0] never shows while only the values move
         self.batch_slider = widgets.IntSlider(value=explorer.batch or 1, min=1, max=max(8, explorer.batch or 1),
-                                              description="batch", continuous_update=True)
+                                              description="items" if explorer.yours and explorer.yours.batch_is_items
+                                              else "batch", continuous_update=True)
         self.result = widgets.HTML()
         self.graph_out, self.code_out = widgets.Output(), widgets.Output()
         tabs = widgets.Tab(children=[self.graph_out, self.code_out])
@@ -533,7 +536,7 @@ class DivergenceExplorerWidget(widgets.VBox):
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
         yours = self.explorer.yours
-        where = "" if yours is None else _batch_where(yours.batch_dim)
+        where = "" if yours is None else ("the list's length" if yours.batch_is_items else _batch_where(yours.batch_dim))
         batch = (f"<div>batch ({where}) = {s.batch}, the example's {yours.batch}; resized: "
                  f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else
                  f"<div>no batch slider: {html.escape(yours.batch_problem)}</div>" if yours and yours.batch_problem
