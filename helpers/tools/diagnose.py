@@ -38,7 +38,8 @@ import torch
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
-from .input_variants import SIZE_VARIANT, batch_dim_for, batch_of, own_copy, per_input_dims, time_first_note
+from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, own_copy, per_input_dims,
+                             time_first_note)
 from .parity import argument_hint, fresh_copy, parity, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -98,6 +99,7 @@ class RouteResult:
     empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
     model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
+    fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -110,7 +112,7 @@ class RouteResult:
     @property
     def mark(self) -> str:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
-                                    or self.model_problem):
+                                    or self.model_problem or self.fixed_sizes):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -183,6 +185,8 @@ class Diagnosis:
         caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if refuses(r) else "")
             + (" Its copy refuses other batches only because the example has batch 1: convert again with a batch of "
                "2 or more." if ran[r].refuses_sizes and ran[r].batch_one else "")
+            + (" Its copy takes only the example's size in a dimension where eager takes others: see its notes."
+               if ran[r].fixed_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
@@ -427,16 +431,34 @@ def _dynamic_batch(args, batch_dim=0):
 _BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 example begin
 
 
-def _sizes_note(shapes) -> str:
-    """What a converted copy holds fixed, from its inputs' shapes (None for a dynamic size), or "" when nothing is."""
-    shown = ["×".join("·" if n is None else str(n) for n in shape) for shape in shapes if shape]
-    if not any(n is not None for shape in shapes for n in shape):
+_FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on sizes the copy fixed begins
+
+
+def _sizes_note(model, args, shapes) -> str:
+    """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
+    size), with each fixed size tried one larger on a copy of eager. A size eager refuses too (a Linear's features)
+    is no restriction of the copy, so it goes unsaid."""
+    if len(shapes) != len(args) or not all(isinstance(a, torch.Tensor) for a in args):
+        return ""  # lists or dicts: their tensors are not the arguments one for one, so nothing is said
+    free = []
+    for i, (arg, shape) in enumerate(zip(args, shapes)):
+        for d, n in enumerate(shape):
+            if n is None or n == 0:
+                continue
+            varied = tuple(_resized(a, n + 1, d) if j == i else a for j, a in enumerate(own_copy(args)))
+            try:
+                with torch.no_grad():
+                    fresh_copy(model)(*varied)
+            except Exception:  # eager needs this size too
+                continue
+            free.append(f"{d} of input {i}" if len(args) > 1 else str(d))
+    if not free:
         return ""
-    listed = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
-    if all(n is not None for shape in shapes for n in shape):
-        return f"the copy takes the example's sizes only, every one of them fixed: {listed}"
-    return (f"the copy takes the example's sizes only, except where · stands (a dynamic size): {listed}; "
-            "export with a Dim for each other size you ship")
+    dims = free[0] if len(free) == 1 else ", ".join(free[:-1]) + " and " + free[-1]
+    shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
+    dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
+    return (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {dims} (tried one more), but the copy "
+            f"takes the example's there: {shown}{dot}; export with a Dim for each size you ship")
 
 
 def _program_shapes(program) -> list:
@@ -479,7 +501,7 @@ def _export_program(model, args, notes, batch_dim=0):
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
-    fixed = _sizes_note(_program_shapes(program))
+    fixed = _sizes_note(model, args, _program_shapes(program))
     if fixed:
         notes.append(fixed)
     if _batch_one(args, batch_dim):  # only once it exported: a failure for another reason is not the batch's fault
@@ -536,7 +558,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args, batch_dim),
                               verbose=False, external_data=False)
-        fixed = _sizes_note(_onnx_shapes(path))
+        fixed = _sizes_note(model, args, _onnx_shapes(path))
         if fixed:
             notes.append(fixed)
         if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim):
@@ -708,6 +730,7 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
     batch_one = any(note.startswith(_BATCH_ONE_NOTE) for note in notes)
+    fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
                                                                                training_note, batch_one)
     try:
@@ -716,7 +739,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
                        fix=argument_type_fix(reason) if route == "script" else "",
-                       seconds=time.perf_counter() - start, parity_text=text, parity=report, **flags), (data, suffix)
+                       seconds=time.perf_counter() - start, parity_text=text, parity=report,
+                       fixed_sizes=fixed_sizes and status == "ok", **flags), (data, suffix)
 
 
 # ---------------------------------------------------------------- the worker process
