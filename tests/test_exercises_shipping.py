@@ -111,6 +111,11 @@ class FixedEight(torch.nn.Module):  # a loop over a fixed count
         return total
 
 
+class FirstTwelveRows(torch.nn.Module):  # stops at the largest size the notebook names
+    def forward(self, x):
+        return x[:12].sum(0)
+
+
 class FirstEightRows(torch.nn.Module):  # a bound taken from the sizes the notebook shows
     def forward(self, x):
         return x[:8].sum(0)
@@ -150,6 +155,7 @@ def reference_loop(x):
     (LoopHiddenFromScript(), "a loop over the rows is still there"),
     (BranchOnRows(), "Does forward branch on the number of rows"),
     (FirstEightRows(), "the sum of the first 8 rows only on the 12 rows input"),
+    (FirstTwelveRows(), "the sum of the first 12 rows only on the "),  # the largest size the text names: one more is drawn
     (StackedRows(), "a list made from the rows (x.unbind(0)"),
     (FixedEight(), "a loop over a fixed number of rows, such as range(8)"),
     (ThreeColumns(), "on the 6 rows of 4 values input"),

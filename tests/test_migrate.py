@@ -346,3 +346,11 @@ def test_a_size_1_first_dimension_the_model_itself_needs_gets_no_batch_advice():
     note = next(n for n in batched.notes if "batch size 1" in n)
     assert "dim 0 of its first input" in note and "refuses a size of 2 there" in note
     assert "dim 0 of size 2" in batched.refused and batched.status == "restricted"
+
+
+def test_a_line_in_a_notebook_cell_is_named_as_such_not_by_ipykernels_hash():
+    from helpers.routes.migrate import _source_line
+    marked = "        for i in range(x.size(0)):\n        ~~~~~~~~~~~~~~~~~~~~~~~~~~\n"
+    assert _source_line(f'  File "/tmp/ipykernel_2110/124315999.py", line 5\n        total = x[0]\n{marked}') == (
+        "a notebook cell, line 5", "for i in range(x.size(0)):")
+    assert _source_line(f'  File "/home/me/model.py", line 5\n{marked}')[0] == "model.py, line 5"

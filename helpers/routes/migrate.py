@@ -225,7 +225,10 @@ def _source_line(range_text: str):
     location = ""
     match = _FILE_LINE.search(range_text)
     if match:
-        location = f'{Path(match.group(1)).name}, line {match.group(2)}'
+        # a notebook cell's code sits in a file ipykernel names after a hash (/tmp/ipykernel_123/4567.py): say "a cell"
+        cell = re.search(r"[/\\]ipykernel_\d+[/\\]\d+\.py$", match.group(1))
+        where = "a notebook cell" if cell else Path(match.group(1)).name
+        location = f'{where}, line {match.group(2)}'
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() and set(line.strip()) <= set("~^") and i > 1:
             # The first marked line is the range's start, and the number after "line" is already its own: the
