@@ -234,8 +234,15 @@ def test_an_in_place_answer_leaves_the_checkers_inputs_as_they_were(capsys):
     assert "Keep what it computes" in capsys.readouterr().out
 
 
+class ConstantCondition(torch.nn.Module):  # torch.cond written, but on a Python bool: export inlines one branch
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(x.numel() > 1, lambda x, p: x / p.clamp(min=1), lambda x, p: x.clone(), (x, peak))
+
+
 @pytest.mark.parametrize("model, did", [
     (WhereLimiter(), "selects with torch.where"), (ClampedPeak(), "one formula serves both cases"),
+    (ConstantCondition(), "your torch.cond's condition is a plain Python bool"),
 ])
 def test_a_right_answer_without_torch_cond_is_refused_for_what_it_did(model, did, capsys):
     assert H.check_limiter_exports(model) is False
@@ -334,6 +341,11 @@ def test_tempered_mistakes_in_the_dims_and_shapes_are_named(capsys):
     assert "your Dim's max= leaves a batch of 297 out" in capsys.readouterr().out
     assert not H.check_tempered_digits_program(program.module())
     assert "not program.module()" in capsys.readouterr().out
+    from_two = Dim("from_two", min=2)  # every batch runs (torch adds no check for min=2), yet 1 is declared out
+    program = torch.export.export(H.TemperedDigits(), (images, temperature),
+                                  dynamic_shapes={"images": {0: from_two}, "temperature": {0: from_two}})
+    assert not H.check_tempered_digits_program(program)
+    assert "declares batches of 2 and more only" in capsys.readouterr().out
     batch = Dim("batch")
     column = torch.export.export(H.TemperedDigits(), (images, temperature[:, None]),
                                  dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})

@@ -1,4 +1,5 @@
 """Exercise checkers for 09_beyond_torchscript: make a model exportable; export a two-input model for every batch size."""
+import inspect
 import re
 
 import torch
@@ -56,8 +57,8 @@ def _torch_cause(error) -> str:
         return ("a torch.cond branch returns a slice or view that is not dense in memory, which torch.cond refuses: "
                 "return the whole result, or .contiguous() of the slice")
     if "aliasing" in text:
-        return ("a torch.cond branch returns its input itself, which torch.cond refuses (aliasing): "
-                "return a new tensor instead, e.g. x.clone()")
+        return ("a torch.cond branch returns its input itself or a view of it (x[:], x.detach(), a reshape), which "
+                "torch.cond refuses (aliasing): return a new tensor instead, e.g. x.clone()")
     return ""
 
 
@@ -133,6 +134,14 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     return None
 
 
+def _calls_cond(model) -> bool:
+    """Whether the source of ``model``'s forward calls torch.cond (False when it cannot be read)."""
+    try:
+        return bool(re.search(r"\bcond\s*\(", inspect.getsource(type(model).forward)))
+    except (TypeError, OSError):
+        return False
+
+
 def check_limiter_exports(model) -> bool:
     """09: ``model`` computes ``reference_limiter`` and torch.export captures it for inputs in both regimes."""
     try:
@@ -180,7 +189,10 @@ def check_limiter_exports(model) -> bool:
     if not uses_cond:  # right, but the exercise practises torch.cond: say what the answer did, and what it skipped
         kinds = {getattr(node.target, "__name__", "") for node in program.graph.nodes if node.op == "call_function"}
         how = ("it computes both sides and selects with torch.where, so both always run"
-               if any(k.startswith("where") for k in kinds) else "one formula serves both cases")
+               if any(k.startswith("where") for k in kinds) else
+               "your torch.cond's condition is a plain Python bool, so export kept one branch and no cond (the "
+               "condition must be a tensor, e.g. peak > 1)" if _calls_cond(model) else
+               "one formula serves both cases")
         print(f"✘ Right on all {len(LIMITER_INPUTS)} inputs and it exports, but without torch.cond: {how}. This "
               "exercise practises torch.cond: rewrite the `if` as "
               "torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
@@ -308,6 +320,27 @@ def check_tempered_digits_program(program) -> bool:
                 print(f"✘ A batch of {size} runs but gives other probabilities than the eager model: "
                       "export H.TemperedDigits() itself, with its trained weights.")
                 return False
+    narrow = _declared_range_mistake(program, largest)
+    if narrow:
+        print(f"✘ {narrow}")
+        return False
     print(f"✔ One program, two inputs, every batch size: {', '.join(map(str, sizes[:-1]))} and {largest} "
           "all match the eager model.")
     return True
+
+
+def _declared_range_mistake(program, largest):
+    """Why the batch range the program declares leaves out some of 1 to ``largest`` (sizes that may have run only
+    because torch adds no check for them), or "": read from its range_constraints."""
+    try:
+        ranges = list(program.range_constraints.values())
+    except Exception:  # a program this reading does not understand: the calls above judged it
+        return ""
+    for bounds in ranges:
+        low, high = bounds.lower, bounds.upper
+        if low > 1 or high < largest:
+            declared = f"of {low} and more" if str(high) in ("int_oo", "oo") else f"from {low} to {high}"
+            return (f"Every batch ran, but the program declares batches {declared} only (its range_constraints); "
+                    "torch does not check every bound at run time, so a batch outside them runs by accident, if at "
+                    f"all: give the Dim a range that holds 1 to {largest}, or none.")
+    return ""

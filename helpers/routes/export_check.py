@@ -495,8 +495,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
         if failed:
             first = result["errors"][failed[0]]
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that "
-                    "vary (if export then says your code specialized a dim to a constant, forward uses that size in "
-                    "Python, a loop over it say: write it as tensor operations, or script the model)"
+                    "vary; if export then says your code specialized a dim to a constant, forward uses that size in "
+                    "Python (a loop over it, say): write it as tensor operations, or script the model"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
             from ..tools.parity import training_layers
             training = training_layers(model)
