@@ -142,3 +142,10 @@ def test_containers_without_forward_and_torch_errors():
     with pytest.raises(RuntimeError, match="undefined Tensor"):  # torch's own error is not disguised
         H.show_code(broken)
     assert H.draw_graph(broken).kinds["aten::add"] == 1  # the graph itself is fine to draw
+
+
+def test_show_source_highlights_text_and_refuses_anything_else():
+    listing = H.show_source("class Model(nn.Module):\n    def forward(self, x):\n        return x\n", "broken")
+    assert listing.title == "broken" and listing.code.startswith("class Model") and "<pre" in listing._repr_html_()
+    with pytest.raises(TypeError, match="show_source takes the source as text"):
+        H.show_source(None)

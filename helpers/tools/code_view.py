@@ -13,7 +13,7 @@ from pygments import lex
 from pygments.lexers import PythonLexer
 from pygments.styles import get_style_by_name
 
-__all__ = ["show_code", "compare_code", "CodeListing", "CodeComparison"]
+__all__ = ["show_code", "show_source", "compare_code", "CodeListing", "CodeComparison"]
 
 _STYLE = get_style_by_name("default")
 _PRE = ("font-family:var(--jp-code-font-family, monospace);font-size:12px;line-height:1.45;"
@@ -132,6 +132,14 @@ class CodeListing:
 
     def __repr__(self):
         return f"{self.title}\n{self.code}"
+
+
+def show_source(source: str, title: str = "source") -> CodeListing:
+    """Python source held as text (a gallery entry's ``.broken`` or ``.fixed``), syntax-highlighted under ``title``."""
+    if not isinstance(source, str) or not isinstance(title, str):
+        raise TypeError(f"show_source takes the source as text and a title, e.g. "
+                        f"H.show_source(H.gallery_entry('none_default').broken, 'broken'); got {type(source).__name__}")
+    return CodeListing(title, [("", source.strip("\n"))])
 
 
 def show_code(obj, *, submodules: bool = False) -> CodeListing:
