@@ -39,8 +39,8 @@ from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
 from .gallery import argument_type_fix
 from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, own_copy, per_input_dims,
-                             time_first_note)
-from .parity import argument_hint, fresh_copy, parity, vary_inputs
+                             time_first_note, with_batch)
+from .parity import argument_hint, fresh_copy, parity, training_layers, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -436,29 +436,54 @@ _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on siz
 
 def _sizes_note(model, args, shapes) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
-    size), with each fixed size tried one larger on a copy of eager. A size eager refuses too (a Linear's features)
-    is no restriction of the copy, so it goes unsaid."""
+    size), with each fixed size tried one and two larger on a copy of eager. A size eager refuses too (a Linear's
+    features, a size pooling must halve) is no restriction of the copy, so it goes unsaid. For the sizes eager takes,
+    one more export with Dim.AUTO on them tells whether a Dim can free them, or the code ties them to the example's."""
     if len(shapes) != len(args) or not all(isinstance(a, torch.Tensor) for a in args):
         return ""  # lists or dicts: their tensors are not the arguments one for one, so nothing is said
-    free = []
-    for i, (arg, shape) in enumerate(zip(args, shapes)):
+    free = []  # (input, dimension)
+    for i, shape in enumerate(shapes):
         for d, n in enumerate(shape):
-            if n is None or n == 0:
+            if n is None or n <= 1:  # export fixes a size of 0 or 1 itself: the batch-1 note says what to do
                 continue
-            varied = tuple(_resized(a, n + 1, d) if j == i else a for j, a in enumerate(own_copy(args)))
             try:
                 with torch.no_grad():
-                    fresh_copy(model)(*varied)
+                    for more in (1, 2):
+                        fresh_copy(model)(*(_resized(a, n + more, d) if j == i else a for j, a in enumerate(own_copy(args))))
             except Exception:  # eager needs this size too
                 continue
-            free.append(f"{d} of input {i}" if len(args) > 1 else str(d))
+            free.append((i, d))
     if not free:
         return ""
-    dims = free[0] if len(free) == 1 else ", ".join(free[:-1]) + " and " + free[-1]
+    freed = _freed_by_auto(model, args, shapes, free)
+    words = lambda dims: (lambda names: names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])(
+        [f"{d} of input {i}" if len(args) > 1 else str(d) for i, d in dims])
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    return (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {dims} (tried one more), but the copy "
-            f"takes the example's there: {shown}{dot}; export with a Dim for each size you ship")
+    note = (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {words(free)} (tried one and two more), but the copy takes the "
+            f"example's there: {shown}{dot}")
+    tied = [f for f in free if f not in freed]
+    if freed:
+        note += f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(freed)} (Dim.AUTO did here): export with one"
+    if tied:
+        note += (f"; even with Dim.AUTO, export keeps dimension{'s' * (len(tied) > 1)} {words(tied)} at the example's "
+                 "size: the code (yours, or a layer's) ties it, so export one program per size you ship, or use "
+                 "torch.jit.script")
+    return note
+
+
+def _freed_by_auto(model, args, shapes, free) -> list:
+    """Which of ``free`` (input, dimension) an export with Dim.AUTO on them (and on the sizes already dynamic) leaves
+    dynamic; [] when that export fails."""
+    from torch.export import Dim
+    wanted = [{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
+              for i, shape in enumerate(shapes)]
+    try:
+        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=tuple(wanted))
+        again = _program_shapes(program)
+    except Exception:
+        return []
+    return [(i, d) for i, d in free if i < len(again) and again[i][d] is None]
 
 
 def _program_shapes(program) -> list:
@@ -495,6 +520,16 @@ def _batch_one(args, batch_dim=0) -> bool:
     return bool(found) and all(a.shape[d] == 1 for a, d in found)
 
 
+def _eager_takes_two(model, args, batch_dim=0) -> bool:
+    """Whether a copy of eager runs the example with a batch of 2 (its rows repeated)."""
+    try:
+        with torch.no_grad():
+            fresh_copy(model)(*with_batch(own_copy(args), 2, batch_dim))
+        return True
+    except Exception:
+        return False
+
+
 def _export_program(model, args, notes, batch_dim=0):
     try:
         program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args, batch_dim))
@@ -504,7 +539,8 @@ def _export_program(model, args, notes, batch_dim=0):
     fixed = _sizes_note(model, args, _program_shapes(program))
     if fixed:
         notes.append(fixed)
-    if _batch_one(args, batch_dim):  # only once it exported: a failure for another reason is not the batch's fault
+    if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
+        # for another reason is not the batch's fault; and only if eager takes a batch of 2 (a reshape to 1 may not)
         notes.append(f"{_BATCH_ONE_NOTE}, which torch.export fixes at 1: give an example with a batch "
                      "of 2 or more for a copy that takes any batch")
     return program
@@ -561,7 +597,8 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
         fixed = _sizes_note(model, args, _onnx_shapes(path))
         if fixed:
             notes.append(fixed)
-        if _batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim):
+        if (_batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
+                and _eager_takes_two(model, args, batch_dim)):
             notes.append(f"{_BATCH_ONE_NOTE}, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
@@ -646,6 +683,9 @@ def _refusal_advice(route, refused, batch_one=False) -> str:
                 "size it must match). If that "
                 "input has no batch, say so with batch_dim= (None for it); a branch can become torch.cond (09), or "
                 "use torch.jit.script")
+    if route == "onnx":
+        return ("the ONNX file refuses sizes eager takes, whatever its inputs declare (its graph can fix a size "
+                "inside): compare with the export row, and ship only the sizes you checked")
     return ("its shape checks accept fewer sizes than eager does; if you ship those sizes, say so when converting "
             "(dynamic_shapes with a Dim for torch.export)")
 
@@ -680,8 +720,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
                 flags)
     if not wrong:
         if training_note:  # agreeing with a model in training mode says nothing about the one you will ship
-            notes.insert(0, f"it agrees with eager as eager is now, but {training_note}")
-            flags["model_problem"] = True
+            flags["model_problem"] = True  # (parity's own note, among the notes, says why)
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]
     if example_raises:  # not a divergence on some inputs: the copy cannot run the one input it was made from
@@ -881,12 +920,12 @@ def _eager_notes(model, example):
     """Things about the eager model itself that explain divergences on every route."""
     notes = []
     training = ""
-    active = sorted({type(m).__name__ for m in model.modules()
-                     if m.training and isinstance(m, (torch.nn.modules.dropout._DropoutNd,
-                                                      torch.nn.modules.batchnorm._BatchNorm))})
-    if model.training and active:
-        training = (f"the model is in training mode ({', '.join(active)} active): call model.eval() "
-                    "before exporting")
+    # every layer that is random or uses the batch's own statistics in training mode, whatever mode the model as a
+    # whole says (one batch norm left in train()); a dropout of probability 0 drops nothing and is left out
+    active = training_layers(model)
+    if active:
+        shown = ", ".join(active[:3]) + (f" and {len(active) - 3} more" if len(active) > 3 else "")
+        training = f"the model is in training mode ({shown} active): call model.eval() before exporting"
         notes.append(training)
     return notes, training
 
@@ -1030,7 +1069,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         notes.append(training_note)
     if skipped:
         notes.append(_skipped_note(skipped, batch_dim, labelled))
-    time_first = time_first_note(model, batch_dim)
+    time_first = time_first_note(model, batch_dim, example)
     if time_first:
         notes.append(time_first)
     results = []

@@ -309,20 +309,49 @@ SIZE_VARIANT = re.compile(r"^(batch \d+|\d+ items?)$")
 def time_first_layers(model) -> list:
     """Names of the layers in ``model`` that take time first, batch second (nn.LSTM, nn.GRU, nn.RNN,
     nn.MultiheadAttention and nn.Transformer* built without ``batch_first=True``), at most three."""
+    return [f"{name or 'the model'} ({type(m).__name__})" for name, m in _time_first_modules(model)][:3]
+
+
+def _time_first_modules(model) -> list:
     seq_first = (torch.nn.RNNBase, torch.nn.MultiheadAttention, torch.nn.Transformer,
                  torch.nn.TransformerEncoderLayer, torch.nn.TransformerDecoderLayer)
     modules = model.named_modules() if isinstance(model, torch.nn.Module) else ()
-    found = [f"{name or 'the model'} ({type(m).__name__})" for name, m in modules
-             if isinstance(m, seq_first) and not getattr(m, "batch_first", True)]
-    return found[:3]
+    return [(name, m) for name, m in modules if isinstance(m, seq_first) and not getattr(m, "batch_first", True)]
 
 
-def time_first_note(model, batch_dim=0) -> str:
-    """A note when the batch variants change dimension 0 of a model that holds time-first layers, or ""."""
-    if not (batch_dim == 0 or batch_dim is None):
+def _fed_as_given(model, args) -> bool:
+    """Whether the time-first layers receive the first input's two leading sizes in the order it has them (False
+    when forward transposes first, so that the input itself is batch-first); True when this cannot be told."""
+    import copy
+    first = next((t for t in leaves(args) if t.dim() >= 2), None) if args else None
+    if first is None or first.shape[0] == first.shape[1]:
+        return True  # no way to tell the two dimensions apart by their sizes
+    try:
+        probe = copy.deepcopy(model)
+    except Exception:
+        return True
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda mod, inputs: seen.append(
+        tuple(inputs[0].shape[:2]) if inputs and isinstance(inputs[0], torch.Tensor) else None))
+        for _, m in _time_first_modules(probe)]
+    try:
+        with torch.no_grad():
+            probe(*own_copy(args))
+    except Exception:
+        return True
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return not seen or any(shape == tuple(first.shape[:2]) for shape in seen)
+
+
+def time_first_note(model, batch_dim=0, args=None) -> str:
+    """A note when the batch variants change dimension 0 of a model whose time-first layers receive its input as
+    it is (not transposed first), or ""."""
+    if not (isinstance(batch_dim, int) and batch_dim == 0):
         return ""
     layers = time_first_layers(model)
-    if not layers:
+    if not layers or (args is not None and not _fed_as_given(model, args)):
         return ""
     return (f"{', '.join(layers)} take{'s' * (len(layers) == 1)} time first and the batch in dimension 1, and the "
             "\"batch\" variants changed dimension 0: if your inputs keep the batch in dimension 1, pass batch_dim=1 "

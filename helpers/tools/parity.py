@@ -289,9 +289,18 @@ def python_state(model) -> dict:
     """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
         return {}
-    # a plain value as its repr; any other (a list of objects, a function) by its type: a change of kind shows too
-    return {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else f"<a {type(value).__name__}>"
+    # a plain value as its repr; any other (a list of objects, a function) by its type, and its length when it has
+    # one: a change of kind shows, and so does a list that grows on every call (a history of outputs)
+    return {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else _kind_and_size(value)
             for path, module in model.named_modules() for key, value in _own_attributes(module).items()}
+
+
+def _kind_and_size(value) -> str:
+    """``<a list of 3>`` for a container, ``<a function>`` for anything without a length."""
+    try:
+        return f"<a {type(value).__name__} of {len(value)}>"
+    except Exception:  # no len(), or one that fails
+        return f"<a {type(value).__name__}>"
 
 
 _MISSING = "<missing>"
@@ -538,6 +547,10 @@ class ParityReport:
         elif self.training_mode and not self.all_close:
             notes.append(f"{self.names[0]} is in training mode ({', '.join(self.training_mode)}): call model.eval() "
                          f"first; the {self.names[1]} copy may not be to blame")
+        elif self.training_mode:
+            notes.append(f"{self.names[0]} is in training mode ({', '.join(self.training_mode)}): the two agree as "
+                         "they are now, which says nothing about the model in eval mode, the one you ship; call "
+                         "model.eval() and compare again")
         if self.empty:
             notes.append("every output was empty (e.g. no detections): the copy agreed on emptiness only; "
                          "use inputs that give results (trained weights, real data)")
@@ -633,6 +646,9 @@ class ParityReport:
             if self.tiny:  # no ✔: zeros would have agreed as well
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only as numbers within "
                         f"atol of zero, as eager's outputs are{tail}")
+            if self.training_mode and not self.self_divergent:  # no ✔: agreeing with a model you would not ship
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {self.names[0]} is in "
+                        f"training mode{tail}")
             if self.empty:  # no ✔: any copy returning nothing agrees with nothing
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
                         f"empty: it agreed on emptiness only{tail}")
@@ -900,13 +916,29 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 pass
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
                         state_changes=state_changes(state_before, state_after := python_state(eager)),
-                        state_settled=len(rows) > 1 and state_first == state_after,
+                        state_settled=_settled(eager, rows, state_first, state_after),
                         state_lost=state_on_copy(state_before, state_after, copy_before,
                                                  copy_state(exported, set(state_before) | set(state_after))),
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
-                        time_first=time_first_note(eager, batch_dim) if example is not None else "")
+                        time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
+                        if example is not None else "")
+
+
+def _settled(eager, rows, state_first, state_after) -> bool:
+    """Whether eager's attributes changed on its first call only (a cache filled once), not on every call: with one
+    input, eager runs it once more to tell."""
+    if len(rows) > 1:
+        return state_first == state_after
+    if not rows or state_first is None:
+        return False
+    try:
+        with torch.no_grad():
+            eager(*own_copy(rows[0].args))
+    except Exception:  # it ran this input already; a failure now says nothing about settling
+        return False
+    return python_state(eager) == state_after
 
 
 def compare(name, a, b, rtol=1e-5, atol=1e-6) -> bool:
