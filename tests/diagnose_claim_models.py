@@ -85,3 +85,14 @@ class CachesOnce(nn.Module):
         if self.scale is None:
             self.scale = 2.0
         return self.fc(x) * 2.0
+
+
+class CountsInABuffer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x)

@@ -74,3 +74,12 @@ def test_the_time_first_note_is_left_out_when_forward_transposes_first():
     model = TransposesFirst().eval()
     assert not any("batch_dim=1" in n for n in _export(model, x).notes)
     assert not any("batch_dim=1" in w for w in H.parity(model, model, example=x).warnings)
+
+
+def test_a_counter_kept_in_a_buffer_is_state_a_copy_can_lose():
+    from diagnose_claim_models import CountsInABuffer
+    report = H.diagnose(CountsInABuffer().eval(), torch.randn(2, 4), routes=["script", "export", "onnx"],
+                        progress=False)
+    assert report.status("script") == "ok" and report.status("export") == "ok"  # both keep the buffer, and count
+    onnx = report.results["onnx"]
+    assert onnx.status == "diverges" and "self.calls: the copy has no such attribute" in onnx.reason

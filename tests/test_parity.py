@@ -479,7 +479,7 @@ def test_a_python_side_effect_a_function_cannot_keep_is_named():
     model = Counter()
     report = H.parity(model, lambda t: t * 2, inputs=[torch.ones(3), torch.zeros(2)], label="traced")
     assert report.all_close and report.state_changes == ["self.calls: 0 → 2"]
-    assert any("changed its own Python attributes" in w and "does not keep them" in w for w in report.warnings)
+    assert any("changed its own state (attributes or buffers)" in w and "does not keep it" in w for w in report.warnings)
     plain = H.parity(lambda t: t * 2, lambda t: t * 2, inputs=[torch.ones(3)])
     assert plain.state_changes == [] and not any("Python attributes" in w for w in plain.warnings)
 
@@ -535,7 +535,7 @@ def test_a_scripted_detector_is_compared_on_its_detections_and_its_lazy_cache_is
         torch.set_num_threads(threads)
     assert report.all_close and report.detections_only, report
     assert any("(losses, detections)" in w for w in report.warnings)
-    assert report.state_settled and any("first call and left them alone" in w for w in report.warnings)
+    assert report.state_settled and any("first call and left it alone" in w for w in report.warnings)
     assert not any("<a LevelMapper>" in w and "unset" in w for w in report.warnings)
 
 
@@ -598,7 +598,7 @@ def test_parity_checks_eager_state_on_the_copy():
     traced = _CountingLinear()
     lost = H.parity(traced, torch.jit.trace(traced, x), example=x, label="traced")
     assert lost.all_close and lost.state_lost == ["self.calls: the copy has no such attribute"]
-    assert any("does not keep them" in note for note in lost.warnings)
+    assert any("does not keep it" in note for note in lost.warnings)
     scripted = _CountingLinear()
     kept = H.parity(scripted, torch.jit.script(scripted), example=x, label="scripted")
     assert kept.all_close and kept.state_lost == [] and kept.state_changes
@@ -656,7 +656,7 @@ def test_the_lost_state_note_says_match_only_when_the_outputs_match():
     traced = torch.jit.trace(CountsCalls(), x, check_trace=False)
     report = H.parity(CountsCalls(), traced, inputs=[x, x, x], label="traced")
     assert not report.all_close
-    note = next(w for w in report.warnings if "does not keep them" in w)
+    note = next(w for w in report.warnings if "does not keep it" in w)
     assert "outputs above match" not in note and "differ as well" in note
 
 

@@ -324,7 +324,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
                            f"(self.{missing[0]} is not in this copy)")
         return True
     if counts:
-        _add_note(row, f"answers not compared: the model changes its own Python attributes as it runs "
+        _add_note(row, f"answers not compared: the model changes its own state (attributes or buffers) as it runs "
                        f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
         return True
     diverging = [r for r in report.rows if r.diverges]

@@ -715,7 +715,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "batch_one": bool(refused) and batch_one}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
-        notes = [n for n in notes if "does not keep them" not in n]  # the reason says it
+        notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it
         return ("diverges", f"does not keep the state eager changes as it runs: {lost[0]}", "", notes, text, report,
                 flags)
     if not wrong:

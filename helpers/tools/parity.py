@@ -291,8 +291,20 @@ def python_state(model) -> dict:
         return {}
     # a plain value as its repr; any other (a list of objects, a function) by its type, and its length when it has
     # one: a change of kind shows, and so does a list that grows on every call (a history of outputs)
-    return {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else _kind_and_size(value)
-            for path, module in model.named_modules() for key, value in _own_attributes(module).items()}
+    state = {f"{path}.{key}" if path else key: repr(value) if plain_value(value) else _kind_and_size(value)
+             for path, module in model.named_modules() for key, value in _own_attributes(module).items()}
+    # buffers are state too (a call counter kept as a tensor, batch norm's running statistics in training mode)
+    state.update({name: _tensor_text(buffer) for name, buffer in model.named_buffers() if buffer is not None})
+    return state
+
+
+def _tensor_text(t) -> str:
+    """A buffer's value as text that changes when any of its numbers does: the numbers of a small one, a sum of
+    a large one's."""
+    t = t.detach()
+    if t.numel() <= 4:
+        return f"tensor {t.tolist()}"
+    return f"<a tensor {tuple(t.shape)}, sum {t.double().sum().item():.17g}>"
 
 
 def _kind_and_size(value) -> str:
@@ -320,7 +332,8 @@ def copy_state(copy_, keys) -> dict:
             except Exception:  # no such attribute (a ScriptModule raises AttributeError, others may raise more)
                 value = _MISSING
                 break
-        found[key] = value if value is _MISSING else repr(value) if plain_value(value) else f"<a {type(value).__name__}>"
+        found[key] = (value if value is _MISSING else _tensor_text(value) if isinstance(value, torch.Tensor) else
+                      repr(value) if plain_value(value) else _kind_and_size(value))
     return found
 
 
@@ -600,19 +613,19 @@ class ParityReport:
                          "the copy (its keys or fields, in eager's order)")
         if self.state_changes and self.state_settled:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
-            notes.append(f"{self.names[0]} set some of its own Python attributes on its first call and left them "
-                         f"alone after ({shown}): a one-time set-up, such as a cache filled lazily, not a change "
-                         "on every call")
+            notes.append(f"{self.names[0]} set some of its own state (attributes or buffers) on its first call and "
+                         f"left it alone after ({shown}): a one-time set-up, such as a cache filled lazily, not a "
+                         "change on every call")
         elif self.state_changes and self.state_lost:
             shown = "; ".join(self.state_lost[:3]) + ("; ..." if len(self.state_lost) > 3 else "")
-            notes.append(f"{self.names[0]} changed its own Python attributes while running, and the {self.names[1]} "
-                         f"copy does not keep them ({shown}): "
+            notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running, and the "
+                         f"{self.names[1]} copy does not keep it ({shown}): "
                          + ("the outputs above match, the state does not travel" if self.all_close else
                             "the state does not travel, and the outputs above differ as well"))
         elif self.state_changes:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
-            notes.append(f"{self.names[0]} changed its own Python attributes while running ({shown}), and the "
-                         f"{self.names[1]} copy's attributes of the same names changed the same way")
+            notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running ({shown}), and "
+                         f"the {self.names[1]} copy's state of the same names changed the same way")
         return notes
 
     def __bool__(self):  # so that `assert H.parity(...)` means what it says
