@@ -249,7 +249,16 @@ class ClipperClampsWrong(ClipperAsGiven):
         return int(np.sum(np.abs(x.numpy()) > 1))
 
 
+class ClipperDropped(ClipperAsGiven):
+    @torch.jit.ignore(drop=True)
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
 def test_debug_helper_praise_names_what_was_done(capsys):
+    with pytest.warns(FutureWarning):  # torch's own word on the deprecated form
+        assert H.check_saveable_debug_helper(ClipperDropped)
+    assert "ignore(drop=True) does that too, and is deprecated: write @torch.jit.unused" in capsys.readouterr().out
     assert H.check_saveable_debug_helper(SOL06.Clipper)
     assert "@torch.jit.unused" in capsys.readouterr().out
     assert H.check_saveable_debug_helper(ClipperTorchCount)
@@ -593,6 +602,12 @@ def clip3(t: torch.Tensor) -> torch.Tensor:
     return t.clamp(-3.0, 3.0)
 
 
+class EpsTakenNotUsed(StandardizeGood):  # keeps the argument, drops it from the formula
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return clip3((x - self.last_mean) / x.std(dim=-1, keepdim=True))
+
+
 class EpsIntZero(StandardizeGood):  # `eps: int = 0`: eager PyTorch ignores the annotation, TorchScript does not
     def forward(self, x, eps: int = 0):
         self.last_mean = x.mean(dim=-1, keepdim=True)
@@ -695,6 +710,7 @@ def test_the_nearly_equal_row_shows_another_default_for_eps():
     (EpsOptionalUnrefined, ["still fails", "Optional[float]", "`if eps is None: eps = 1e-5`"], ["points at"]),
     (EpsOptionalZero, ["a row of nearly equal values", "without eps=..., add 1e-5"], []),
     (EpsUnderTheRoot, ["the result changed on a row of nearly equal values", "keep the maths"], ["add 1e-5"]),
+    (EpsTakenNotUsed, ["the formula gives without eps: keep `+ eps` in the denominator"], ["add 1e-5"]),
 ])
 def test_standardize_names_what_is_wrong_with_eps(capsys, model, present, absent):
     assert not H.check_standardize_scriptable(model)

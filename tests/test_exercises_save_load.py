@@ -38,7 +38,8 @@ def test_labelled_export_wrong_answers(tmp_path, capsys):
     cases = {
         "nolabels.pt": ({}, "no extra file 'labels.json'"),
         "notjson.pt": ({"labels.json": "zero, one"}, "not valid JSON"),
-        "short.pt": ({"labels.json": json.dumps(["a", "b"])}, "list of 10 non-empty strings"),
+        "short.pt": ({"labels.json": json.dumps(["a", "b"])},
+                     "list of 10 non-empty strings, one name per digit 0-9; it holds a list of 2"),
         "dupes.pt": ({"labels.json": json.dumps(["x"] * 10)}, "share a name"),
     }
     for name, (extra, hint) in cases.items():

@@ -64,7 +64,8 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}).{why} Write it with json.dumps(labels).")
     if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x.strip() for x in labels):
         return _fail(as_sentence(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
-                     f"it holds {type(labels).__name__} {shortened(str(labels))}"))
+                     f"it holds {'a list of ' + str(len(labels)) if isinstance(labels, list) else type(labels).__name__} "
+                     f"{shortened(str(labels))}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
     x, truth = load_digits("test")

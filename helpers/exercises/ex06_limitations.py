@@ -255,7 +255,9 @@ def check_standardize_scriptable(model) -> bool:
             low, high = float(want.min()), float(want.max())
             clip = (" The original clips on both sides, to [-3, 3]." if low <= -3.0 or high >= 3.0 else "")
             small = (" There the standard deviation is as small as eps, so eps matters: without eps=..., add 1e-5, "
-                     "as the original does." if label == _NEARLY_EQUAL and _right_with_eps(scripted, x) else "")
+                     "as the original does." if label == _NEARLY_EQUAL and _right_with_eps(scripted, x) else
+                     " The result is what the formula gives without eps: keep `+ eps` in the denominator, as the "
+                     "original has it." if _same_tensor(got, _standardize(x, eps=0.0)[0]) else "")
             print(f"✘ Scripts, but the result changed on {label}: keep the maths of Standardize as it is "
                   f"and change only what TorchScript rejects.{clip}{small}")
             return False
@@ -652,8 +654,10 @@ def _how_the_helper_was_handled(model_class, scripted):
               "instead of skipping the count.")
         return None
     if modifier == torch._jit_internal.FunctionModifiers.UNUSED:
+        drop = (" (@torch.jit.ignore(drop=True) does that too, and is deprecated: write @torch.jit.unused)"
+                if re.search(r"ignore\(\s*drop\s*=\s*True", _source(helper)) else "")
         return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
-                "let forward type-check around the call.")
+                f"let forward type-check around the call.{drop}")
     if modifier is not None or helper is None:
         return ""
     if scripted._c._has_method("count_outside"):
