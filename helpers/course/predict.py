@@ -136,8 +136,8 @@ class Prediction:
             return bool(self.answer(value))
         if self.numeric:
             number = self._number_in(text)
-            return number is not None and math.isclose(number, self.answer, rel_tol=self.tolerance,
-                                                       abs_tol=self.tolerance)
+            return (number is not None and not _NEGATION.search(text)  # "not 6" does not answer 6
+                    and math.isclose(number, self.answer, rel_tol=self.tolerance, abs_tol=self.tolerance))
         want = normalise_answer(self.answer)
         if text == want:
             return True

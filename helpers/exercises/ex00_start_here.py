@@ -59,8 +59,8 @@ def check_gate_probe(model, x) -> bool:
               "check can confirm the branch. Use ordinary numbers whose sum is ≤ 0.")
         return False
     if x.is_floating_point() and torch.isinf(x).any():
-        print(f"✘ x holds an infinite value ({values(x)}), so its sum is ±inf or NaN rather than a number to compare "
-              "with 0. Use finite numbers whose sum is ≤ 0, like torch.tensor([-1.0, 0.5]).")
+        print(f"✘ x holds an infinite value ({values(x)}): this exercise asks for finite numbers whose sum is ≤ 0, "
+              "like torch.tensor([-1.0, 0.5]) (an inf and a -inf together would sum to NaN).")
         return False
     try:
         out = model(x.clone())  # a copy: -x below must be the negation of the input as the learner gave it

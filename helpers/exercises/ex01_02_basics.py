@@ -8,7 +8,7 @@ import re
 
 import torch
 
-from ..tools.path_recorder import record_path
+from ..tools.path_recorder import class_line_counts, record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..course.guards import TimeLimitReached, time_limit, with_article
@@ -66,7 +66,9 @@ def check_path_answers(answers) -> bool:
                 except (TypeError, RuntimeError, ValueError):
                     number = None
             if number != right:
-                hint = ("count the rows: the loop is `for i in range(x.size(0))`"
+                hint = ("that is how often the `for` line runs (its last test leaves the loop); the body runs once "
+                        "per row" if number is not None and number == right + 1 else
+                        "count the rows: the loop is `for i in range(x.size(0))`"
                         if number is not None else "answer with a whole number")
                 print(f"✘ Not yet: {question!r} — you said {given!r}; {hint}. "
                       "Check with H.record_path.")
@@ -98,7 +100,8 @@ def _halve_until_small(x):
 # a large negative value (the abs matters) halves six times.
 _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.tensor([1.5, 0.0]),
                    torch.tensor([3.0, 1.0]), torch.tensor([2.0, -0.5]), torch.tensor([-40.0, 2.0]),
-                   torch.tensor([-3.0, 0.5]), torch.tensor([5000.0, 0.0])]  # 13 halvings: no cap of 10 passes
+                   torch.tensor([-3.0, 0.5]), torch.tensor([5000.0, 0.0]),  # 13 halvings: no cap of 10 passes
+                   torch.tensor([1e30, 0.0])]  # 100 halvings: nor does a cap of 20, or of any round number below
 
 
 def _halvings(x) -> int:
@@ -143,7 +146,7 @@ def check_halving_model(model) -> bool:
             return False
     counts = {}
     for x in _HALVING_INPUTS:
-        counts[tuple(x.tolist())] = record_path(model, x.clone()).counts
+        counts[tuple(x.tolist())] = class_line_counts(model, x.clone())  # forward, and any method it calls
     # The loop: some line of forward whose run count follows the number of halvings the input needs, and
     # grows with it. A closed form (one division by a computed power of 2) has no such line.
     lines = set().union(*(c.keys() for c in counts.values()))

@@ -4,7 +4,8 @@ An *input* is the tuple of positional arguments a model is called with. A tensor
 a ``tuple`` is one entry per argument; a ``list`` or a ``dict`` is ONE structured argument (a
 detection model's list of images, a dict of features). ``H.vary_inputs(example)`` changes every
 tensor inside, whatever its dtype, in ways that keep it valid:
-- floating-point tensors: ``negated``, ``x0.1``, ``x10``, ``zeros``;
+- floating-point tensors: ``negated``, ``x0.1``, ``x10``, ``zeros``, and with two or more floating-point
+  arguments ``zeros in input i`` for each (zeroing all at once can take a path where every output is 0);
 - integer tensors (token ids, indices, counts): ``ints permuted`` (the same values, moved around),
   ``ints shifted`` (each value moved to the next one within the example's own range) and ``ints, max lowered``
   (the largest value replaced by the smallest, so that a size computed from the largest changes; tensors that
@@ -219,6 +220,14 @@ def _value_variants(args, floats, ints, bools):
         candidates["x0.1"] = on_floats(lambda t: t * 0.1)
         candidates["x10"] = on_floats(lambda t: t * 10)
         candidates["zeros"] = on_floats(torch.zeros_like)
+        # With two or more floating-point arguments, each one zeroed on its own too: zeroing all at once can send
+        # the model down a path where every output is 0 (x * mask), on which any copy agrees
+        holding = [i for i, a in enumerate(args) if any(t.is_floating_point() for t in leaves(a))]
+        if len(holding) > 1:
+            for i in holding:
+                candidates[f"zeros in input {i}"] = tuple(
+                    rebuild(a, lambda t: torch.zeros_like(t) if t.is_floating_point() else t) if j == i else a
+                    for j, a in enumerate(args))
     elif ints or bools:
         kinds = " and ".join(k for k, present in (("integer", ints), ("boolean", bools)) if present)
         skipped["sign and scale"] = (f"no floating-point tensor to negate or scale; {kinds} tensors are "

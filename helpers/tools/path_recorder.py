@@ -28,7 +28,7 @@ import torch
 
 from ..course.failures import short_message
 
-__all__ = ["record_path", "PathRecord", "path_map", "PathMap", "LineCoverage"]
+__all__ = ["record_path", "class_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
 # Why lines could not be recorded when another tracer (coverage, a debugger) replaced ours during the call
 DISPLACED = "another tracer (a debugger, or coverage measurement) replaced the course's line recorder"
@@ -98,7 +98,12 @@ class PathRecord:
 
 
 def _python_function(model, source):
-    """The plain Python function whose lines to watch, with a one-line error if there is none."""
+    """The plain Python function whose lines to watch, with a one-line error if there is none. A decorated
+    function (``@torch.no_grad()``) is unwrapped: its own code is what runs the lines its source shows."""
+    return inspect.unwrap(_function_of(model, source))
+
+
+def _function_of(model, source):
     if source is not None:
         function = getattr(source, "__func__", source)
         if not hasattr(function, "__code__"):
@@ -147,17 +152,49 @@ def record_path(model, *inputs, source=None) -> PathRecord:
         # Only frames running the watched code get a line tracer; every other call runs untraced.
         return local if frame.f_code is code else None
 
+    output = _traced_call(lambda: model(*inputs), on_call, function.__qualname__)
+    return PathRecord(function.__qualname__, lines, counts, order, output)
+
+
+def _traced_call(call, tracer, what):
+    """``call()`` with ``tracer`` as Python's trace function, handed back after; a one-line error if another tracer
+    displaced it meanwhile (then some lines that ran were not counted)."""
     previous = sys.gettrace()
-    sys.settrace(on_call)
+    sys.settrace(tracer)
     try:
-        output = model(*inputs)
+        result = call()
     finally:
-        displaced = sys.gettrace() is not on_call
+        displaced = sys.gettrace() is not tracer
         sys.settrace(previous)  # hand tracing back (a debugger may have been using it)
     if displaced:  # coverage, or a debugger, put its own tracer back mid-call: the counts miss lines that ran
-        raise RuntimeError(f"record_path: {DISPLACED} while {function.__qualname__} ran, so its lines were not all "
-                           "recorded: call it again without the debugger or coverage")
-    return PathRecord(function.__qualname__, lines, counts, order, output)
+        raise RuntimeError(f"record_path: {DISPLACED} while {what} ran, so its lines were not all recorded: "
+                           "call it again without the debugger or coverage")
+    return result
+
+
+def class_line_counts(model, *inputs) -> dict:
+    """``{(method name, line number): runs}`` over every method the model's own class (and its parents below
+    nn.Module) defines, decorated ones unwrapped, for one call ``model(*inputs)``: a loop that forward hands to a
+    helper method counts too."""
+    codes = {}
+    for klass in type(model).__mro__:
+        if klass in (torch.nn.Module, object) or klass.__module__.startswith("torch."):
+            continue
+        for name, value in vars(klass).items():
+            function = inspect.unwrap(getattr(value, "__func__", value)) if callable(value) else None
+            if function is not None and hasattr(function, "__code__"):
+                codes.setdefault(function.__code__, name)
+    counts = {}
+
+    def local(frame, event, arg):
+        if event == "line":
+            key = (codes[frame.f_code], frame.f_lineno)
+            counts[key] = counts.get(key, 0) + 1
+        return local
+
+    _traced_call(lambda: model(*inputs), lambda frame, event, arg: local if frame.f_code in codes else None,
+                 type(model).__name__)
+    return counts
 
 
 @dataclass
