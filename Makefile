@@ -37,6 +37,8 @@ venv: $(STAMP)
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
 $(STAMP): requirements.txt requirements-shipping.txt
+	@test -x $(BIN)/python || command -v $(PYTHON) > /dev/null \
+	    || { echo "make venv: no $(PYTHON) on this machine: install Python 3.11 to 3.13, or pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
 	    || { echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the workbook needs 3.11 to 3.13 (torch 2.14's TorchScript is not supported on 3.14+, and the pinned numpy needs 3.11): pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -128,6 +130,6 @@ clean-notebooks: venv
 # The only command that deletes learners' files: nothing else, no kernel and no helper, removes them.
 clean:
 	@echo "deleting work/  (every learner's work folders: the files the notebooks saved, kept across restarts)"
-	@echo "deleting build/ (benchmark reports, HTML renders, browser screenshots)"
+	@echo "deleting build/ (benchmark reports, HTML renders, browser screenshots, and the AOTInductor and ExecuTorch caches: make aoti rebuilds them, in minutes)"
 	@echo "keeping  cpp/build/ (the compiled C++ runner) and .venv/"
 	rm -rf work build

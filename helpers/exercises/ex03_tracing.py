@@ -12,6 +12,7 @@ from ._common import dtype_mistake, on_copies, same_tensor as _same, torchscript
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
 _BOOL_WARNING = "Converting a tensor to a Python boolean"
+_NUMBER_WARNING = "Converting a tensor to a Python number"
 
 
 def _branch_test_inputs():
@@ -61,6 +62,11 @@ def check_branch_without_if(model) -> bool:
     if any(_BOOL_WARNING in str(w.message) for w in seen):
         print("✘ Not yet: tracing still warned “Converting a tensor to a Python boolean”, so forward still "
               "decides in Python (an `if` on a tensor). Compute both results and let torch.where(condition, a, b) pick.")
+        return False
+    if any(_NUMBER_WARNING in str(w.message) for w in seen):
+        print("✘ Not yet: tracing warned “Converting a tensor to a Python number”: `.item()` or `float(...)` takes a "
+              "number out of the tensor, and the decision made on it is Python's too, taken once while tracing. Keep "
+              "the condition a tensor and let torch.where(condition, a, b) pick.")
         return False
     reference = BranchModel()
     for label, x in _branch_test_inputs().items():
@@ -128,8 +134,9 @@ def check_catching_inputs(check_inputs) -> bool:
               "Put your tuple in a list.")
         return False
     if not isinstance(check_inputs, list) or not check_inputs:
+        gave = "an empty list" if isinstance(check_inputs, list) else type(check_inputs).__name__
         print("✘ check_inputs is a non-empty list of argument tuples, e.g. [(x1, h1), (x2, h2)]; "
-              f"you gave {type(check_inputs).__name__}.")
+              f"you gave {gave}.")
         return False
     for i, args in enumerate(check_inputs):
         if not (isinstance(args, tuple) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):

@@ -35,6 +35,8 @@ _CENTRE_CASES = [
     ("without mean", (torch.tensor([1.0, 2.0, 6.0]),)),
     ("with mean", (torch.tensor([1.0, 2.0, 6.0]), torch.tensor(1.0))),
     ("with a mean per column", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]), torch.tensor([1.0, 4.0]))),
+    # 2-D, without mean: x.mean() is the mean of every value, which x.mean(0) (a mean per column) is not
+    ("without mean, on a 2-D x", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]),)),
 ]
 
 
@@ -42,6 +44,9 @@ def _mean_type_hint(model, scripted) -> str:
     """A hint fitted to the type the compiler gave ``mean``: missing annotation, or the wrong one."""
     arguments = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}
     compiled = arguments.get("mean")
+    if compiled == "Optional[Tensor]" and not any(a.name == "mean" and a.has_default_value()
+                                                  for a in scripted.forward.schema.arguments):
+        return " `mean` has the right type but no default: give it one, `mean: Optional[torch.Tensor] = None`."
     if compiled is None or compiled == "Optional[Tensor]":
         return ""  # no `mean` argument, or already the right type: the failure lies elsewhere
     try:

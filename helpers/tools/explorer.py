@@ -102,6 +102,17 @@ def _batch_where(batch_dim) -> str:
     return f"dimension {batch_dim}" if isinstance(batch_dim, int) else f"dimensions {tuple(batch_dim)}"
 
 
+def _trace(model, example):
+    """(torch.jit.trace of ``model``, whether it took ``strict=False``): a dict output is traced with it, as torch's
+    own error advises (the explorer then compares the dicts key by key)."""
+    try:
+        return torch.jit.trace(model, example, check_trace=False), False
+    except RuntimeError as error:
+        if "dict at the output of the tracer" not in str(error):
+            raise
+        return torch.jit.trace(model, example, check_trace=False, strict=False), True
+
+
 def _copy_name(method: str) -> str:
     return "traced" if method == "trace" else "scripted"
 
@@ -304,16 +315,17 @@ class DivergenceExplorer:
                 warnings.simplefilter("always")  # record the tracer's warnings even if shown before
                 try:
                     if method == "trace":
-                        copy = torch.jit.trace(eager, self._example(model), check_trace=False)
+                        copy, relaxed = _trace(eager, self._example(model))
                     else:
                         copy = torch.jit.script(eager)
                 except Exception as error:  # one line (a scripting error can quote pages of source)
-                    fix = (": torch.jit.trace(model, x, strict=False) accepts a dict output whose keys never change"
-                           if "dict at the output of the tracer" in str(error) else "")
-                    copy = _CannotConvert(f"torch.jit.{method} cannot convert {type(eager).__name__}"
-                                          f"{fix}. torch says: {short_message(error, 160)}")
+                    copy = _CannotConvert(f"torch.jit.{method} cannot convert {type(eager).__name__}. "
+                                          f"torch says: {short_message(error, 160)}")
             notes = list(dict.fromkeys(str(w.message).split(". ")[0] for w in seen
                                        if not is_deprecation_warning(w.message)))
+            if method == "trace" and not isinstance(copy, _CannotConvert) and relaxed:
+                notes.append("traced with strict=False, as torch advises for a dict output: right while its keys "
+                             "never change with the input")
             self._cache[key] = (eager, copy, notes)
         return self._cache[key][1]
 
