@@ -83,3 +83,8 @@ def test_a_counter_kept_in_a_buffer_is_state_a_copy_can_lose():
     assert report.status("script") == "ok" and report.status("export") == "ok"  # both keep the buffer, and count
     onnx = report.results["onnx"]
     assert onnx.status == "diverges" and "self.calls: the copy has no such attribute" in onnx.reason
+
+
+def test_a_tracer_warning_from_torchs_own_layers_says_where_it_came_from():
+    report = H.diagnose(BatchFirstLSTM().eval(), torch.randn(2, 7, 6), routes=["trace"], progress=False)
+    assert "(in torch's own nn/modules/rnn.py:" in report.results["trace"].detail()

@@ -564,6 +564,15 @@ def _to_bytes(save, obj) -> bytes:
     return buffer.getvalue()
 
 
+def _warned_where(warning) -> str:
+    """`` (in torch's own nn/modules/rnn.py:361)`` when a warning came from inside torch, so that a learner can tell
+    a check in torch's layers from a decision in their own code; "" otherwise."""
+    path = (warning.filename or "").replace("\\", "/")
+    if "/torch/" not in path:
+        return ""
+    return f" (in torch's own {path.rsplit('/torch/', 1)[1]}:{warning.lineno})"
+
+
 def _convert(route, model, args, folder, notes, batch_dim=0):
     """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
     if route == "trace":
@@ -576,7 +585,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
         if moved:
             notes.append(f"tracing ran forward once, which changed the buffer{'s' * (len(moved) > 1)} "
                          f"{', '.join(moved[:3])}: the traced copy starts from those values, eager from the start")
-        tracer = sorted({short_message(w.message, limit=110) for w in caught
+        tracer = sorted({short_message(w.message, limit=110) + _warned_where(w) for w in caught
                          if issubclass(w.category, torch.jit.TracerWarning)})
         if tracer:
             notes.append(f"{_TRACER_NOTE}{tracer[0]}" + (f" (+{len(tracer) - 1} more)" if len(tracer) > 1 else ""))
