@@ -456,8 +456,10 @@ def _sizes_note(model, args, shapes) -> str:
     if not free:
         return ""
     freed = _freed_by_auto(model, args, shapes, free)
-    words = lambda dims: (lambda names: names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])(
-        [f"{d} of input {i}" if len(args) > 1 else str(d) for i, d in dims])
+    def words(dims):  # "1", "0 and 2", "1 of input 0 and 2 of input 1"
+        names = [f"{d} of input {i}" if len(args) > 1 else str(d) for i, d in dims]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
     note = (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {words(free)} (tried one and two more), but the copy takes the "

@@ -233,9 +233,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             return done("fails when run", exc, warning=warning, code=code, note=f"{note} {fix}".strip())
         detections = detections_of(eager, expected, got)  # a scripted detector adds its losses, by design
         same, why = _same_outputs(expected, got if detections is None else detections)
-        tiny = None if _is_empty(expected) else _within_atol_of_zero(expected, 1e-6)
         hollow.append("empty" if _is_empty(expected) else "NaN" if _only_nan(expected) else
-                      "tiny" if tiny is not None else "")
+                      "tiny" if _within_atol_of_zero(expected, 1e-6) is not None else "")
         if not same:
             return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
                         code=code, note=f"{note}{_training_note(model, calls)}{_functional_dropout_note(model)}".strip())
