@@ -37,6 +37,7 @@ import torch
 
 from ..course.failures import as_sentence, short_message
 from ..course.guards import call_within, variant_seconds
+from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix
 from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, own_copy, per_input_dims,
                              time_first_note, with_batch)
@@ -598,6 +599,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
         return _to_bytes(torch.export.save, _export_program(model, args, notes, batch_dim)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
+        keep_onnx_function_table()  # as H.start does: diagnosing in a plain script exports to ONNX as often
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # torch.onnx.export reads a dict at the end of args as keyword arguments: an empty one after it
