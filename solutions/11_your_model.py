@@ -24,7 +24,9 @@ class ConfiguredHead(nn.Module):
 
 # Exercise 2. A trace keeps one side of `x.shape[-1] > 8`, and an export specialises to one side. Two ways
 # keep both: torch.jit.script compiles the `if` (LibTorch), or torch.cond carries it into torch.export
-# with the length marked dynamic. This one takes the export route.
+# with the length marked dynamic. This one takes the export route. Its two branches return different lengths
+# (n/2 and n): torch 2.14 takes that, but torch.cond's documentation asks for the same shape (09), so the
+# scripted answer below is the one with a promise behind it.
 class PairPoolCond(nn.Module):
     def forward(self, x):
         return torch.cond(x.shape[-1] > 8,

@@ -175,6 +175,18 @@ class CondSlice(torch.nn.Module):  # a branch returns a slice: torch.cond refuse
         return torch.cond(peak > 1, lambda x, p: (x / p)[:, :2], lambda x, p: x[:, :2].clone(), (x, peak))
 
 
+class CondOneOperandTwoParameters(torch.nn.Module):  # the functions take (x, peak), torch.cond is given (x,)
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x, peak: x / peak, lambda x, peak: x.clone(), (x,))
+
+
+class CondTwoOperandsOneParameter(torch.nn.Module):  # torch.cond is given (x, peak), the functions take x alone
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > 1, lambda x: x / x.abs().max(), lambda x: x.clone(), (x, peak))
+
+
 @pytest.fixture(scope="module")
 def solution():
     return load_solution()
@@ -207,7 +219,9 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (MaxWithoutAbs(), "measure x's size in both directions"),
     (BoolCond(), "or bool(...) of one"),
     (PerRowLimiter(), "scales each row by that row's own largest value"),
-    (AlwaysTrueCond(), "the condition is True on all"),
+    (AlwaysTrueCond(), "the condition is True on all 5 inputs of the example's shape"),
+    (CondOneOperandTwoParameters(), "yours do not match (missing required positional argument: peak)"),
+    (CondTwoOperandsOneParameter(), "yours do not match (Too many positional arguments: got 2, expected 1)"),
     (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),
     (CondSlice(), "a slice or view that is not dense in memory"),
     (FirstRowPeak(), "is in a later row: the condition must measure the whole of x"),
@@ -346,6 +360,12 @@ def test_tempered_mistakes_in_the_dims_and_shapes_are_named(capsys):
                                   dynamic_shapes={"images": {0: from_two}, "temperature": {0: from_two}})
     assert not H.check_tempered_digits_program(program)
     assert "declares batches of 2 and more only" in capsys.readouterr().out
+    for hint in (Dim.AUTO, Dim.DYNAMIC):  # torch picks a range from 2: the message says why, and what declares 1
+        program = torch.export.export(H.TemperedDigits(), (images, temperature),
+                                      dynamic_shapes={"images": {0: hint}, "temperature": {0: hint}})
+        assert not H.check_tempered_digits_program(program)
+        out = capsys.readouterr().out
+        assert "declares batches of 2 and more only" in out and "If you used Dim.AUTO or Dim.DYNAMIC" in out, out
     batch = Dim("batch")
     column = torch.export.export(H.TemperedDigits(), (images, temperature[:, None]),
                                  dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})

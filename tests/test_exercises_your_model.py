@@ -75,6 +75,14 @@ class OneSidedClamp(SOLUTION.ConfiguredHead):  # reads the config, but forgets t
         return (y * self.scale).clamp(max=self.clip)
 
 
+class ExtraLayerFirst(SOLUTION.ConfiguredHead):  # right maths, but a layer built before lin changes lin's weights
+    def __init__(self, cfg=H.HeadConfig()):
+        nn.Module.__init__(self)
+        self.extra = nn.Linear(6, 6)  # unused in forward; it draws random numbers before lin does
+        self.lin = nn.Linear(6, 3)
+        self.scale, self.clip, self.activation = cfg.scale, cfg.clip, cfg.activation
+
+
 class ClampsInPlace(SOLUTION.ConfiguredHead):  # clamps its input in place, where the head clamps its output
     def forward(self, x):
         x.clamp_(-self.clip, self.clip)
@@ -145,6 +153,7 @@ def test_configured_head_solution(capsys):
     (HardCoded, "gives the default config's numbers"),
     (OneSidedClamp, "still in eager, computes something else than ConfiguredHead"),
     (ClampBeforeScale, "still in eager, computes something else than ConfiguredHead"),
+    (ExtraLayerFirst, "your model's Linear holds other weights than ConfiguredHead's"),
     (AlwaysRelu, "computes with activation='relu', not 'tanh': forward does not read the config's activation"),
     (FixedClip, "computes with clip=1.0, not 0.5: forward does not read the config's clip"),
     (IgnoredForward, "has no forward"),
@@ -234,6 +243,10 @@ def exported_from_ten(model, example):  # only lengths above 8: the branch is co
     return torch.export.export(model, (example,), dynamic_shapes=({1: Dim("n", min=10)},))
 
 
+def cond_with_named_dim(model, example):  # the branch is in the program, but a plain Dim allows odd lengths
+    return torch.export.export(SOLUTION.PairPoolCond(), (example,), dynamic_shapes=({1: Dim("n")},))
+
+
 def scripted_float64(model, example):
     class AsDouble(nn.Module):
         def __init__(self):
@@ -271,6 +284,7 @@ def test_shipped_pool_solutions(answer, capsys):
     (None, "Pass your function"),
     (exported_from_ten, "torch's own suggestion: `_n = Dim('_n', min=5, max=oo)`; `n = 2*_n`"),  # not a word of `> 8` guards
     (scripted_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # no crash in allclose
+    (cond_with_named_dim, "the length must be even, and a Dim that says so (`2 * Dim(\"_n\")`) is what torch asks for"),
 ])
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
@@ -279,6 +293,9 @@ def test_shipped_pool_rejects(answer, words, capsys):
         assert "trace" not in out, out
     if answer is exported_from_ten:
         assert "ties the length to one side of 8" not in out, out
+        assert "this Dim starts at 10: give it no min" in out, out
+    if answer is cond_with_named_dim:  # its branch is already in the program: no claim that it is not
+        assert "Even so" not in out and "this Dim starts" not in out, out
 
 
 def test_a_trace_that_is_silently_wrong_is_named(capsys):

@@ -56,6 +56,11 @@ def _torch_cause(error) -> str:
     if fake and "stride" in fake.group(1):  # torch's own reason sits inside its "making fake tensor call" message
         return ("a torch.cond branch returns a slice or view that is not dense in memory, which torch.cond refuses: "
                 "return the whole result, or .contiguous() of the slice")
+    operands = re.search(r"(missing (?:a )?required positional argument|Too many positional arguments)[^'\"\n]*", text)
+    if operands:  # torch's reason sits inside its "captured completely with torch.compile" message
+        return (f"torch.cond calls true_fn and false_fn with exactly the operands you pass it, in order, and yours do "
+                f"not match ({operands.group(0)}): give both functions one parameter per operand, e.g. "
+                "lambda x, peak: ... with (x, peak)")
     if "aliasing" in text:
         return ("a torch.cond branch returns its input itself or a view of it (x[:], x.detach(), a reshape), which "
                 "torch.cond refuses (aliasing): return a new tensor instead, e.g. x.clone()")
@@ -171,7 +176,8 @@ def check_limiter_exports(model) -> bool:
         if type(error).__name__ == "GuardOnDataDependentSymNode":
             print("✘ Not yet: torch.export still stops where Python needs a tensor's value as True or False "
                   "(GuardOnDataDependentSymNode): an `if` on a tensor, or bool(...) of one. Replace the `if` with "
-                  "torch.cond(condition, true_fn, false_fn, (x,)), and give it the condition tensor itself.")
+                  "torch.cond(peak > 1, true_fn, false_fn, (x, peak)), where true_fn and false_fn each take (x, peak), "
+                  "and give it the condition tensor itself.")
         elif cause:
             print(f"✘ Almost: {cause}.")
         else:
@@ -201,7 +207,7 @@ def check_limiter_exports(model) -> bool:
     if conditions is not None and all(len(set(seen)) == 1 for seen in conditions):
         side = "True" if conditions[0][0] else "False"
         print(f"✘ Right on every input, and it exports with torch.cond, but the condition is {side} on all "
-              f"{len(same_shape)} inputs, large and small alike: one branch does all the work and the other never runs. "
+              f"{len(same_shape)} inputs of the example's shape, large and small alike: one branch does all the work and the other never runs. "
               "Make the condition tell the two regimes apart: torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
         return False
     print(f"✔ Right on all {len(LIMITER_INPUTS)} inputs, and exported: the graph holds a torch.cond whose condition "
@@ -340,7 +346,12 @@ def _declared_range_mistake(program, largest):
         low, high = bounds.lower, bounds.upper
         if low > 1 or high < largest:
             declared = f"of {low} and more" if str(high) in ("int_oo", "oo") else f"from {low} to {high}"
+            # Dim.AUTO and Dim.DYNAMIC start at 2: torch keeps sizes 0 and 1 apart (they broadcast, and 1 is often
+            # a special case), so a range torch picks never holds them
+            picked = (" If you used Dim.AUTO or Dim.DYNAMIC, torch picked that range: it starts at 2 (torch keeps "
+                      "sizes 0 and 1 apart). A named torch.export.Dim(\"batch\") declares batches from 0 up."
+                      if low == 2 else "")
             return (f"Every batch ran, but the program declares batches {declared} only (its range_constraints); "
                     "torch does not check every bound at run time, so a batch outside them runs by accident, if at "
-                    f"all: give the Dim a range that holds 1 to {largest}, or none.")
+                    f"all: give the Dim a range that holds 1 to {largest}, or none.{picked}")
     return ""

@@ -122,6 +122,13 @@ def _eager_mistake(model, x, expected, cfg) -> str:
                 got, _reference(dataclasses.replace(cfg, **{field: other}), x), atol=1e-6):
             return (f"With {cfg} your model computes with {field}={other!r}, not {getattr(cfg, field)!r}: forward "
                     f"does not read the config's {field} (hard-coded, or taken from another field).")
+    torch.manual_seed(0)
+    weights = ConfiguredHead(cfg).lin.weight
+    linears = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    if linears and not any(w.shape == weights.shape and torch.equal(w, weights) for w in linears):
+        return (f"With {cfg} your model's Linear holds other weights than ConfiguredHead's: the checker builds both "
+                "after torch.manual_seed(0), so build `self.lin = nn.Linear(6, 3)` first in __init__, before any other "
+                "layer or random number.")
     i, j = divmod(int((got - expected).abs().argmax()), got.shape[1])
     return (f"With {cfg} your forward, still in eager, computes something else than ConfiguredHead: at [{i}, {j}] it "
             f"gives {got[i, j].item():.4g}, ConfiguredHead {expected[i, j].item():.4g}. Keep the maths (both bounds "
@@ -213,6 +220,27 @@ def _suggested_fix(error) -> str:
     return "; ".join(f"`{f}`" for f in fixes) or "none given"
 
 
+def _short_lengths_left_out(fix) -> str:
+    """A sentence if the Dim torch suggests starts above the shortest length checked (4 = 2 * 2)."""
+    low = re.search(r"_n', min=(\d+)", fix)
+    if low and 2 * int(low.group(1)) > _LENGTHS[0]:
+        return (f" The lengths checked run from {_LENGTHS[0]} to {_LENGTHS[-1]}, and this Dim starts at "
+                f"{2 * int(low.group(1))}: give it no min, or one of {_LENGTHS[0]} or less.")
+    return ""
+
+
+def _constraint_hint(error) -> str:
+    """What to do about a violated constraint that is not the `> 8` bound: torch's suggestion, read for this model."""
+    fix = _suggested_fix(error)
+    if "2*_n" in fix.replace(" ", ""):  # unflatten(-1, (-1, 2)) pairs values, in either branch
+        return (f" torch's own suggestion: {fix}: pooling pairs the values, so the length must be even, and a Dim "
+                "that says so (`2 * Dim(\"_n\")`) is what torch asks for. If `forward` still has the plain `if`, an "
+                "export keeps one side of `x.shape[-1] > 8` even then: the branch has to be part of the program "
+                "(torch.cond, or torch.jit.script)." + _short_lengths_left_out(fix))
+    return (f" torch's own suggestion: {fix}. Even so, an export keeps one side of `x.shape[-1] > 8`, and the "
+            "lengths checked run from 4 to 20: make the branch part of the program (torch.cond, or torch.jit.script).")
+
+
 def check_shipped_pool(ship) -> bool:
     """11 exercise 2: ``ship(model, example)`` returns a copy that agrees with eager on every length."""
     if not callable(ship) or isinstance(ship, (nn.Module, type)):
@@ -232,9 +260,7 @@ def check_shipped_pool(ship) -> bool:
                 " A Dim must stay free, but the `if x.shape[-1] > 8` ties the length to one side of 8: make the "
                 "branch part of the program (torch.cond, or torch.jit.script)."
                 if "Constraints violated" in str(error) and re.search(r"\b9 <=|<= ?8\b|[<>]=? ?[89]\b", str(error)) else
-                f" torch's own suggestion: {_suggested_fix(error)}. Even so, an export keeps one side of "
-                "`x.shape[-1] > 8`, and the lengths checked run from 4 to 20: make the branch part of the program "
-                "(torch.cond, or torch.jit.script)." if "Constraints violated" in str(error) else "")
+                _constraint_hint(error) if "Constraints violated" in str(error) else "")
         print(f"✘ ship(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if copy is None or isinstance(copy, PairPool):

@@ -30,7 +30,7 @@ from ..tools.input_variants import own_copy
 from ..tools.parity import fresh_copy
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
-           "export_roundtrip_checks"]
+           "export_roundtrip_checks", "torch_suggestion"]
 
 ROUNDTRIP_METHODS = ("script", "trace", "export")
 _SUFFIX = {"script": ".pt", "trace": ".pt", "export": ".pt2"}
