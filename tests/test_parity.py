@@ -758,3 +758,29 @@ def test_a_tuple_meant_as_one_list_argument_gets_the_hint():
                                          r"pass a list \[x, y\]"):
         H.parity(SumList(), torch.jit.script(SumList()), example=tuple(xs))
     assert H.parity(SumList(), torch.jit.script(SumList()), example=xs).all_close
+
+
+class OneLineBranch(torch.nn.Module):  # both sides of the branch on one line: a line count cannot tell them apart
+    def forward(self, x):
+        return x * 2 if x.sum() > 50 else x - 1
+
+
+def test_a_side_of_a_one_line_conditional_that_no_input_ran_is_named():
+    small = torch.full((3, 4), 0.1)  # x10 sums to 12: no variant reaches the `if` side
+    report = H.parity(OneLineBranch(), torch.jit.trace(OneLineBranch(), small), example=small)
+    assert report.all_close
+    assert report.summary.startswith("✔") and "⚠" in report.summary, report.summary
+    assert any("no input ran `x * 2`" in w and "the `if` side of `x * 2 if x.sum() > 50 else x - 1`" in w
+               for w in report.warnings), report.warnings
+    both = H.parity(OneLineBranch(), torch.jit.script(OneLineBranch()), inputs=[small, small + 10])
+    assert both.all_close and not any("no input ran" in w for w in both.warnings), both.warnings
+    assert not both.same_path  # the two inputs took the two sides of one line
+
+
+def test_the_explorer_tells_the_two_sides_of_one_line_apart():
+    ex = H.DivergenceExplorer(OneLineBranch(), "trace", example=torch.ones(3, 4))
+    assert ex.state.path == "eager Python takes the same path as the example"
+    state = ex.set(scale=10.0)
+    assert not state.agree
+    assert state.path == ("eager Python takes another path than the example: in `x * 2 if x.sum() > 50 else x - 1` it "
+                          "runs the `if` side, `x * 2`, which the example skipped")

@@ -328,6 +328,58 @@ def _nested_codes(code):
             yield from _nested_codes(const)
 
 
+@dataclass(frozen=True)
+class ConditionalSide:
+    """One side of a conditional expression (``a if test else b``) on one line of the learner's Python."""
+    filename: str
+    line: int
+    column: int          # where the whole expression starts on its line: two on one line stay apart
+    side: str            # "if" (``a``) or "else" (``b``)
+    text: str            # the side's source, e.g. "x * 2"
+    whole: str           # the whole expression's source
+
+
+@functools.lru_cache(maxsize=64)
+def _conditional_nodes(filename: str, source: str) -> tuple:
+    """Every ``a if test else b`` of a file's source, as (node, source of a, source of b, source of the whole)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    return tuple((node, ast.get_source_segment(source, node.body) or "",
+                  ast.get_source_segment(source, node.orelse) or "", ast.get_source_segment(source, node) or "")
+                 for node in ast.walk(tree) if isinstance(node, ast.IfExp))
+
+
+def _inside(position, node) -> bool:
+    line, end_line, column, end_column = position
+    if None in position:
+        return False
+    return ((line, column) >= (node.lineno, node.col_offset)
+            and (end_line, end_column) <= (node.end_lineno, node.end_col_offset))
+
+
+@functools.lru_cache(maxsize=256)
+def _conditional_sides(code) -> dict:
+    """{instruction offset: the ConditionalSides it belongs to} for the conditional expressions ``code`` evaluates.
+
+    Line tracing cannot tell which side of ``a if test else b`` ran when both sit on one line; the instructions
+    can: Python 3.11 records the columns each one came from (``co_positions``).
+    """
+    source = "".join(linecache.getlines(code.co_filename))
+    positions = list(code.co_positions())
+    table = collections.defaultdict(set)
+    for node, body, orelse, whole in _conditional_nodes(code.co_filename, source):
+        if not any(_inside(p, node.test) for p in positions):
+            continue  # evaluated by another code object (a lambda or comprehension inside this one)
+        for part, side, text in ((node.body, "if", body), (node.orelse, "else", orelse)):
+            key = ConditionalSide(code.co_filename, node.lineno, node.col_offset, side, text, whole)
+            for index, position in enumerate(positions):
+                if _inside(position, part):
+                    table[2 * index].add(key)
+    return dict(table)
+
+
 _LIBRARY_DIRS = tuple({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
                        for p in [sysconfig.get_paths().get(key)] if p})
 
@@ -388,15 +440,27 @@ class LineCoverage:
         else:
             self.reason = f"a {type(model).__name__} has no Python source to watch"
         self.counts = {}  # label -> {(filename, line number): how many times it ran}
+        self.offsets = {}  # label -> {(code, instruction offset)} run inside conditional expressions
         self.ran_codes = set()
+        # code objects holding `a if test else b`: only their frames trace instructions (line tracing cannot
+        # tell the two sides of one line apart), so a model without one pays nothing more
+        self.conditional_codes = {code for code in self.codes if _conditional_sides(code)}
 
     @property
     def paths(self) -> dict:
         """label -> frozenset of the (filename, line number) that call ran."""
         return {label: frozenset(lines) for label, lines in self.counts.items()}
 
+    def sides(self, label) -> frozenset:
+        """The ConditionalSides (``a`` or ``b`` of ``a if test else b``) the call ``label`` ran."""
+        taken = set()
+        for code, offset in self.offsets.get(label, ()):
+            taken.update(_conditional_sides(code).get(offset, ()))
+        return frozenset(taken)
+
     def forget(self, label) -> dict:
         """Drop the record of the call ``label`` (a call that failed, a probe); returns its counts ({} if none)."""
+        self.offsets.pop(label, None)
         return self.counts.pop(label, {})
 
     def watch(self, label):
@@ -428,12 +492,21 @@ class LineCoverage:
                     text = linecache.getline(code.co_filename, line).strip()
                     if text and not text.startswith(("#", "@")):
                         missing[(code.co_filename, line)] = (where, line, text)
-        return [missing[key] for key in sorted(missing)]
+            # a side of `a if test else b` that no call took, on a line that ran (else the line is named above)
+            taken = set().union(*(self.sides(label) for label in self.counts))
+            for side in sorted({k for keys in _conditional_sides(code).values() for k in keys},
+                               key=lambda k: (k.line, k.column, k.side)):
+                if (side.filename, side.line) in ran and side not in taken and side.text:
+                    missing[(side.filename, side.line, side.column, side.side)] = (
+                        f"{where}, the `{side.side}` side of `{side.whole}`", side.line, side.text)
+        return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:]))]
 
     @property
     def same_path(self) -> bool:
-        """True when two or more calls were watched and every one ran exactly the same lines."""
-        return len(self.paths) > 1 and len(set(self.paths.values())) == 1
+        """True when two or more calls were watched and every one ran exactly the same lines (and the same sides
+        of every conditional expression)."""
+        paths = {label: (lines, self.sides(label)) for label, lines in self.paths.items()}
+        return len(paths) > 1 and len(set(paths.values())) == 1
 
 
 class _Watch:
@@ -442,15 +515,21 @@ class _Watch:
 
     def __enter__(self):
         codes, lines, ran = self.coverage.codes, self.lines, self.coverage.ran_codes
+        conditional = self.coverage.conditional_codes
+        offsets = self.offsets = set()
 
         def local(frame, event, arg):
             if event == "line":
                 lines[(frame.f_code.co_filename, frame.f_lineno)] += 1  # how often, too: a loop's turns
+            elif event == "opcode":
+                offsets.add((frame.f_code, frame.f_lasti))
             return local
 
         def on_call(frame, event, arg):
             if frame.f_code in codes:
                 ran.add(frame.f_code)
+                if frame.f_code in conditional:
+                    frame.f_trace_opcodes = True  # which side of `a if test else b` runs
                 return local
             return None
 
@@ -465,6 +544,7 @@ class _Watch:
             displaced = sys.gettrace() is not self.on_call
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
             self.coverage.counts[self.label] = dict(self.lines)
+            self.coverage.offsets[self.label] = self.offsets
             if displaced:  # the counts miss lines that ran: say nothing about lines rather than something false
                 self.coverage.reason = DISPLACED
         return False
