@@ -1,4 +1,5 @@
 """The parity checker finds where an export diverges, says so in its table, and refuses bad input clearly."""
+import copy
 import math
 import warnings
 import typing
@@ -784,3 +785,69 @@ def test_the_explorer_tells_the_two_sides_of_one_line_apart():
     assert not state.agree
     assert state.path == ("eager Python takes another path than the example: in `x * 2 if x.sum() > 50 else x - 1` it "
                           "runs the `if` side, `x * 2`, which the example skipped")
+
+
+class RunningTotal(torch.nn.Module):  # state in a buffer that the outputs show
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(4))
+
+    def forward(self, x):
+        self.total += x.sum(0)
+        return x + self.total
+
+
+class QuietCounter(torch.nn.Module):  # state in a buffer that the outputs do not show
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 2
+
+
+class HiddenState:  # a runner that keeps the model's state where parity cannot read it, as AOTInductor's does
+    def __init__(self, model):
+        self._inner = copy.deepcopy(model)
+
+    def __call__(self, x):
+        return self._inner(x)
+
+
+class Forgetful:  # a runner that starts from the saved state at every call
+    def __init__(self, model):
+        self._saved = copy.deepcopy(model)
+
+    def __call__(self, x):
+        return copy.deepcopy(self._saved)(x)
+
+
+def test_a_runner_whose_outputs_follow_the_state_keeps_it():
+    x = torch.linspace(-1, 2, 12).reshape(3, 4)
+    report = H.parity(RunningTotal(), HiddenState(RunningTotal()), example=x)
+    assert report.all_close and report.summary.startswith("✔") and not report.loses_state, report.summary
+    assert any("cannot be read, but its outputs followed eager's on every call" in w for w in report.warnings)
+    forgetful = H.parity(RunningTotal(), Forgetful(RunningTotal()), example=x)
+    assert not forgetful.all_close  # the state shows in the outputs, so losing it is a divergence
+
+
+def test_a_runner_whose_outputs_do_not_show_the_state_gets_no_tick():
+    report = H.parity(QuietCounter(), HiddenState(QuietCounter()), example=torch.ones(2, 4))
+    assert report.all_close and report.summary.startswith("⚠") and "cannot be read" in report.summary
+    assert any("cannot tell whether the copy keeps it" in w for w in report.warnings)
+
+
+def test_parity_leaves_the_callers_scripted_models_as_they_were():
+    class Calls(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x * self.calls
+
+    eager, scripted = torch.jit.script(Calls()), torch.jit.script(Calls())
+    H.parity(eager, scripted, example=torch.ones(2))
+    assert eager.calls == 0 and scripted.calls == 0

@@ -88,6 +88,8 @@ def _onnx_file(path, who) -> Path:
 class OnnxRunner:
     """An ONNX file in onnxruntime, called like a torch model: ``runner(x)`` takes and returns tensors."""
 
+    keeps_state = False  # an ONNX graph holds no values from one call to the next (H.parity reads this)
+
     def __init__(self, path):
         import onnxruntime as ort  # imported here: only 09 needs it
         self.path = _onnx_file(path, "onnx_runner")

@@ -101,6 +101,7 @@ class RouteResult:
     model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
     fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
+    state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -113,7 +114,7 @@ class RouteResult:
     @property
     def mark(self) -> str:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
-                                    or self.model_problem or self.fixed_sizes):
+                                    or self.model_problem or self.fixed_sizes or self.state_unknown):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -626,6 +627,8 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
 class _OnnxCopy:
     """An ONNX file in onnxruntime, answering in the eager model's output structure (dicts by key)."""
 
+    keeps_state = False  # an ONNX graph holds no values from one call to the next (H.parity reads this)
+
     def __init__(self, path, spec):
         import onnxruntime as ort  # imported here: only the onnx route needs it
         # spec is (treespec, kinds): ONNX drops None outputs, so they are put back where eager had them
@@ -725,7 +728,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
                      + _refusal_advice(label, refused, batch_one))
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False)),
-             "batch_one": bool(refused) and batch_one}
+             "batch_one": bool(refused) and batch_one,
+             "state_unknown": getattr(report, "state_unreadable", "") == "unknown"}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it

@@ -14,6 +14,7 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 import copy
 import html
 import io
+import inspect
 import math
 import os
 import re
@@ -276,6 +277,26 @@ def plain_attributes(module) -> dict:
     return {key: value for key, value in _own_attributes(module).items() if plain_value(value)}
 
 
+def _copy_or_none(model):
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # nothing to compare with then: the state stays unread
+        return None
+
+
+def _outputs_show_state(pristine, last, rtol, tolerance) -> bool:
+    """Whether eager from before any call answers the last input otherwise than eager after all of them did."""
+    if pristine is None or last is None:
+        return False
+    args, expected = last
+    try:
+        with torch.no_grad():
+            alone = pristine(*own_copy(args))
+        return not _compare_outputs(alone, expected, rtol, tolerance)[1]
+    except Exception:  # it ran this input before: a failure now says nothing either way
+        return False
+
+
 def fresh_copy(model):
     """A deep copy of ``model`` as it is now, so that running one copy cannot change another's state (a call
     counter, a cache); the model itself if it cannot be copied."""
@@ -493,6 +514,9 @@ class ParityReport:
     state_settled: bool = False  # they changed on the first call only (a lazy cache), not on every call
     atol_scaled: bool = False  # atol was multiplied by each output's largest |value| (parity's scale_atol)
     state_lost: list = field(default_factory=list)  # how the copy fails to keep those changes (empty: it keeps them)
+    # a copy whose state cannot be read (an AOTInductor or ExecuTorch runner): "shown" when its outputs followed
+    # eager's as the state changed (so it keeps an equivalent), "unknown" when the outputs do not depend on it
+    state_unreadable: str = ""
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
@@ -616,6 +640,13 @@ class ParityReport:
             notes.append(f"{self.names[0]} set some of its own state (attributes or buffers) on its first call and "
                          f"left it alone after ({shown}): a one-time set-up, such as a cache filled lazily, not a "
                          "change on every call")
+        elif self.state_changes and self.state_unreadable:
+            shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
+            notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running ({shown}); the "
+                         f"{self.names[1]} copy's state cannot be read, "
+                         + ("but its outputs followed eager's on every call as that state changed: it keeps an "
+                            "equivalent" if self.state_unreadable == "shown" else
+                            "and the outputs do not depend on it, so this check cannot tell whether the copy keeps it"))
         elif self.state_changes and self.state_lost:
             shown = "; ".join(self.state_lost[:3]) + ("; ..." if len(self.state_lost) > 3 else "")
             notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running, and the "
@@ -665,6 +696,9 @@ class ParityReport:
             if self.empty:  # no ✔: any copy returning nothing agrees with nothing
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
                         f"empty: it agreed on emptiness only{tail}")
+            if self.state_changes and self.state_unreadable == "unknown" and not self.state_settled:
+                return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but whether it keeps "
+                        f"the state {self.names[0]} changes as it runs cannot be read{tail}")
             if self.loses_state:  # the outputs match, the state eager keeps does not travel
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but not the state "
                         f"{self.names[0]} changes as it runs{tail}")
@@ -841,8 +875,16 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
     eager = require_callable(eager, "parity", "eager model")
     exported = require_callable(exported, "parity", "model to check")
-    if isinstance(eager, torch.nn.Module) and not isinstance(eager, torch.jit.ScriptModule):
+    if isinstance(eager, torch.nn.Module):
         eager = fresh_copy(eager)  # the runs change this copy's state (a counter, batch norm's statistics), not yours
+    if isinstance(exported, torch.nn.Module):
+        exported = fresh_copy(exported)  # likewise for a scripted copy's counter
+    # A runner object (AOTInductor's, ExecuTorch's) may keep state out of reach: eager as it is before any call then
+    # shows whether the outputs depend on that state. A module's state is read by name; a function has nowhere to
+    # keep a module's state, and an ONNX runner says it keeps none.
+    readable = (isinstance(exported, (torch.nn.Module, torch.jit.ScriptFunction)) or inspect.isfunction(exported)
+                or inspect.ismethod(exported) or getattr(exported, "keeps_state", None) is False)
+    pristine = None if readable else _copy_or_none(eager)
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
@@ -870,6 +912,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
     rows, unkeyed, changes_input = [], "", False
+    last = None  # (arguments, eager's output) of the last input compared
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
         for row_label, args in labelled:
@@ -904,6 +947,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 variant_limit = variant_seconds(time.perf_counter() - started)
             empty, nan = _is_empty(expected), _only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
+            last = (args, expected)
             try:
                 got = exported(*own_copy(args))
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
@@ -927,11 +971,17 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
                 self_divergent = not again[1]
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
+    state_after = python_state(eager)
+    lost = state_on_copy(state_before, state_after, copy_before, copy_state(exported, set(state_before) | set(state_after)))
+    unreadable = ""
+    if lost and not readable and all(line.endswith("the copy has no such attribute") for line in lost) \
+            and rows and all(r.close and not r.error for r in rows):
+        unreadable = "shown" if _outputs_show_state(pristine, last, rtol, tolerance) else "unknown"
+        lost = []
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
-                        state_changes=state_changes(state_before, state_after := python_state(eager)),
+                        state_changes=state_changes(state_before, state_after),
                         state_settled=_settled(eager, rows, state_first, state_after),
-                        state_lost=state_on_copy(state_before, state_after, copy_before,
-                                                 copy_state(exported, set(state_before) | set(state_after))),
+                        state_lost=lost, state_unreadable=unreadable,
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
