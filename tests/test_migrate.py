@@ -354,3 +354,18 @@ def test_a_line_in_a_notebook_cell_is_named_as_such_not_by_ipykernels_hash():
     assert _source_line(f'  File "/tmp/ipykernel_2110/124315999.py", line 5\n        total = x[0]\n{marked}') == (
         "a notebook cell, line 5", "for i in range(x.size(0)):")
     assert _source_line(f'  File "/home/me/model.py", line 5\n{marked}')[0] == "model.py, line 5"
+
+
+def test_migrate_leaves_the_callers_scripted_model_as_it_was():
+    class Total(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("total", torch.zeros(4))
+
+        def forward(self, x):
+            self.total += x.sum(0)
+            return x + self.total
+
+    scripted = torch.jit.script(Total())
+    H.migrate(scripted, torch.ones(3, 4))
+    assert torch.equal(scripted.total, torch.zeros(4))

@@ -851,3 +851,16 @@ def test_parity_leaves_the_callers_scripted_models_as_they_were():
     eager, scripted = torch.jit.script(Calls()), torch.jit.script(Calls())
     H.parity(eager, scripted, example=torch.ones(2))
     assert eager.calls == 0 and scripted.calls == 0
+
+
+def test_a_deep_copy_of_an_exported_module_drops_its_input_structure_check():
+    # why parity runs program.module() as it is instead of a copy: the copy takes a list of another length
+    class Joined(torch.nn.Module):
+        def forward(self, xs: typing.List[torch.Tensor]):
+            return torch.cat(xs)
+
+    module = torch.export.export(Joined(), ([torch.ones(3, 4), torch.ones(5, 4)],)).module()
+    three = [torch.ones(3, 4), torch.ones(5, 4), torch.ones(2, 4)]
+    with pytest.raises(Exception, match="input tree spec"):
+        module(three)
+    assert copy.deepcopy(module)(three).shape == (10, 4)

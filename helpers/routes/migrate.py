@@ -414,16 +414,18 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     should stay dynamic. ``progress``: optional function called with the name of each step.
     Uses the private ``torch._export.converter.TS2EPConverter`` (see ``H.CONVERTER_IS_PRIVATE``).
     """
-    from ..tools.parity import argument_hint, parity
+    from ..tools.parity import argument_hint, fresh_copy, parity
 
     step = progress if callable(progress) else (lambda name: None)
     start = time.monotonic()
     step("loading")
     model, name = _load(source)
+    if model is source:  # a ScriptModule of yours: its state (a counter, a buffer) is left as it was
+        model = fresh_copy(model)
     args = _example_args(example)
     try:
         with torch.no_grad():
-            model(*args)
+            fresh_copy(model)(*args)  # a trial run on a copy: the program is converted from the state as it is
     except Exception as error:
         raise ValueError(f"migrate: the TorchScript model itself fails on the example with shape {shapes(args)} "
                          f"({short_message(error).rstrip('.')}{argument_hint(args, error)}): "
