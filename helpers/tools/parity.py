@@ -880,7 +880,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     if isinstance(exported, torch.jit.ScriptModule):
         exported = fresh_copy(exported)  # likewise for a scripted copy's counter. Not program.module(): with torch
         # 2.14 a deep copy of it drops the check of the inputs' structure (a list of 3 items where the program took
-        # 2 then runs, and answers wrongly), so an exported module is run as it is
+        # 2 then runs, its third item silently left out), so an exported module is run as it is
     # A runner object (AOTInductor's, ExecuTorch's) may keep state out of reach: eager as it is before any call then
     # shows whether the outputs depend on that state. A module's state is read by name; a function has nowhere to
     # keep a module's state, and an ONNX runner says it keeps none.
