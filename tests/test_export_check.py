@@ -467,3 +467,51 @@ def test_a_decision_inside_a_library_is_not_blamed_on_the_learners_code(tmp_path
     hint = checks["export"].hint
     assert "inside torchvision (torchvision/ops/boxes.py:" in hint and "reached from your line (" in hint
     assert "torch.cond" not in hint, hint
+
+
+class KeepsTotal(torch.nn.Module):  # state in a buffer: an exported copy updates its own
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(4))
+
+    def forward(self, x):
+        self.total += x.sum(0)
+        return x + self.total
+
+
+class CountsCalls(torch.nn.Module):  # state in a plain attribute: an exported copy bakes its value in
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+def test_state_in_buffers_is_not_called_lost_and_a_trace_that_moved_them_is_named(tmp_path):
+    x = torch.linspace(-1, 1, 12).reshape(3, 4)
+    table = H.export_roundtrip_checks(KeepsTotal(), [(x,), (x,)], methods=("trace", "export"), folder=tmp_path)
+    export, trace = table["export"], table["trace"]
+    assert export.stage == "passed" and "lost" not in export.caveat and "Python attributes" not in export.caveat
+    assert trace.stage != "passed" and "tracing ran forward" in trace.hint and "buffer total" in trace.hint
+
+
+def test_a_plain_attribute_export_bakes_in_is_named(tmp_path):
+    x = torch.ones(2, 4)
+    table = H.export_roundtrip_checks(CountsCalls(), [(x,), (x,)], methods=("export",), folder=tmp_path)
+    assert table["export"].stage == "compare" and "self.calls: 0 → 2" in table["export"].hint
+    assert "baked in" in table["export"].hint
+
+
+def test_a_first_input_of_batch_one_is_named_whatever_the_dynamic_shapes(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()
+    inputs = [torch.ones(1, 4), torch.ones(2, 4)]
+    Dim = torch.export.Dim
+    for shapes in (None, ({0: Dim.AUTO},), ({0: Dim("batch")},)):
+        report = H.export_roundtrip_checks(model, inputs, methods=("export",), folder=tmp_path,
+                                           dynamic_shapes=shapes)["export"]
+        assert report.stage != "passed" and "put an input with 2 or more there first" in report.hint, (shapes, report)
+    turned = H.export_roundtrip_checks(model, inputs[::-1], methods=("export",), folder=tmp_path,
+                                       dynamic_shapes=({0: Dim("batch")},))["export"]
+    assert turned.stage == "passed"

@@ -325,6 +325,10 @@ def _export_hint(method, error) -> str:
                     "exported part, or use method='script'")
         return ("a Python decision on tensor values (an `if`, or a loop's condition): rewrite an `if` with "
                 "torch.cond (09) and a loop with tensor operations, or use method='script'")
+    if "Constraints violated" in str(error) and re.search(r"specialized it to be a constant \(1\)|= 1\s*$",
+                                                          str(error).split("Suggested fixes:")[-1].split("\n\n")[0]):
+        return ("the first input has a size of 1 in a dimension marked dynamic, and torch.export treats 1 as a "
+                "constant (it broadcasts): put an input with 2 or more there first in the list")
     if "Constraints violated" in str(error):
         fixes = torch_suggestion(error)
         return ("a dimension marked dynamic is fixed by the model or the example: "
@@ -457,10 +461,15 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             except Exception as error:
                 raise ValueError(f"export_roundtrip_check: the eager model itself fails on input {i} "
                                  f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
-    # attributes eager changes as it runs (a call counter): trace and export keep none, script keeps its own
-    changed = state_changes(state_before, python_state(eager))
-    state_lost = (f"eager changes its own Python attributes as it runs ({'; '.join(changed[:2])}), and a traced or "
-                  "exported copy keeps no such state: the answers matched, but that state is lost") if changed else ""
+    # plain attributes eager changes as it runs (a call counter): trace and export keep none, script keeps its own.
+    # Buffers are another matter: a traced or exported copy updates its own buffers as eager does, so no loss is
+    # claimed for them; but tracing runs forward, so a traced copy starts from buffers that call moved.
+    buffers = {name for name, _ in pristine.named_buffers()} if isinstance(pristine, torch.nn.Module) else set()
+    changed = state_changes(state_before, state_after := python_state(eager))
+    attributes = [line for line in changed if line.removeprefix("self.").split(":")[0] not in buffers]
+    moved_buffers = sorted(name for name in buffers if state_before.get(name) != state_after.get(name))
+    state_lost = (f"eager changes its own Python attributes as it runs ({'; '.join(attributes[:2])}), and a traced "
+                  "or exported copy keeps no such state: the answers matched, but that state is lost") if attributes else ""
 
     reports, jobs, caveats = {}, {}, {}
     for method in dict.fromkeys(methods):
@@ -498,6 +507,10 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                     "vary; if export then says your code specialized a dim to a constant, forward uses that size in "
                     "Python (a loop over it, say): write it as tensor operations, or script the model"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
+            if method == "export" and re.search(r"Guard failed: .*\] == 1\b", first):
+                hint = ("the program was exported from input 0, which has a size of 1 where other inputs differ, and "
+                        "torch.export treats 1 as a constant (it broadcasts), even with dynamic_shapes: put an input "
+                        "with 2 or more there first in the list, and pass dynamic_shapes=... for that dimension")
             from ..tools.parity import training_layers
             training = training_layers(model)
             if training:  # dropout or batch norm in training mode: eval() first, whatever else fails
@@ -527,9 +540,18 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             if random_layers:  # eager itself answers differently each call: no copy can match it
                 hint = (f"the model is in training mode ({', '.join(random_layers)}): call model.eval() "
                         "before exporting")
+            elif method == "trace" and moved_buffers:
+                hint = (f"eager changes its buffer{'s' * (len(moved_buffers) > 1)} {', '.join(moved_buffers[:3])} as it "
+                        "runs, and tracing ran forward (once, and again for its check), so the traced copy starts from "
+                        "buffers those calls moved, eager from the start: export the model, or trace a copy and reset "
+                        "its buffers before saving")
             elif method == "trace":
                 hint = ("the trace recorded only what input 0 ran (its branches, its loop counts): script the model, "
                         "or write a data-dependent if with torch.cond")
+            elif attributes and method == "export":
+                hint = (f"eager changes its own Python attributes as it runs ({'; '.join(attributes[:2])}), and an "
+                        "exported copy keeps no such state: the value from the call export ran is baked in, so every call "
+                        "answers as that one did. Keep such state in a registered buffer, or out of forward")
             else:
                 hint = "compare the outputs input by input with H.parity to find where they part"
             reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)
