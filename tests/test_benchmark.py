@@ -567,3 +567,26 @@ def test_a_copy_that_refuses_other_list_lengths_is_timed_with_a_note_not_called_
     assert trace.wrong is None and trace.verdict != "wrong" and trace.ratios, str(report)
     assert "refuses '1 item'" in trace.note and "timed on those" in trace.note
     assert not report["script"].note or "refuses" not in report["script"].note
+
+
+def test_a_layer_left_in_training_mode_inside_an_eval_model_is_refused_by_name():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).eval()
+    model[1].train()
+    with pytest.raises(ValueError, match=r"call model.eval\(\) first \(Dropout '1' in training mode\)"):
+        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)
+
+
+def test_a_cpp_run_that_answers_otherwise_is_marked_wrong_and_not_timed(monkeypatch, tmp_path):
+    from helpers.tools import benchmark
+    model = torch.nn.Linear(4, 2).eval()
+    x = torch.ones(3, 4)
+    runs = []
+
+    def off_by_one(binary, path, example, repeats, threads):  # a C++ program whose answers are not eager's
+        runs.append(repeats)
+        return 1e-5, 0.01, model(*example).detach() + 1
+    monkeypatch.setattr(benchmark, "_cpp_binary", lambda: tmp_path / "load_ts")
+    monkeypatch.setattr(benchmark, "_time_cpp_once", off_by_one)
+    report = H.benchmark_model(model, x, variants=["eager", "C++"], progress=False, work_dir=tmp_path, seconds=0.2)
+    row = report["C++"]
+    assert row.wrong is not None and "largest |diff| 1" in row.wrong and not row.times and runs == [1]

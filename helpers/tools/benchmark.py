@@ -23,7 +23,8 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
-from .parity import _MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes
+from .parity import (_MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes,
+                     training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
@@ -177,9 +178,11 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
                                 "call compiles for minutes): pass thorough=True or name it in variants=")
     if isinstance(variants, str):
         variants = [variants]
-    if model.training:
-        raise ValueError("benchmark_model times inference: call model.eval() first (freezing needs it, and "
-                         "dropout or batch-norm updates would change what is measured)")
+    active = training_layers(model)  # the model's own flag, or one layer left in train() inside an eval() model
+    if model.training or active:
+        which = f" ({', '.join(active[:3])} in training mode)" if active else ""
+        raise ValueError(f"benchmark_model times inference: call model.eval() first{which}: freezing needs it, and "
+                         "dropout or batch-norm updates would change what is measured")
     unknown = [v for v in variants if v not in BENCHMARK_VARIANTS]
     if unknown or not variants:
         raise ValueError(f"unknown variant(s) {unknown}: choose from {', '.join(BENCHMARK_VARIANTS)}")
@@ -423,6 +426,8 @@ def _check_output(row, out, reference):
                  if t.numel() and t.dtype != torch.bool), default=1.0)  # abs() has no bool kernel
     if not row.max_abs_diff <= 1e-4 * max(1.0, scale):
         _add_note(row, f"output differs from eager by {row.max_abs_diff:.3g}")
+        return False
+    return True
 
 
 def _measure_rounds(fns, rows, example, settings, bar, label, extra):
@@ -529,10 +534,13 @@ def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label
             torch.jit.save(frozen, str(temporary))
         row.prepare_s = time.perf_counter() - start
         # One run of a single call: the whole process (start, load, first call), like a first call.
-        first, row.first_call_s, _ = _time_cpp_once(binary, path, example, 1, threads)
+        first, row.first_call_s, out = _time_cpp_once(binary, path, example, 1, threads)
     except Exception as error:
         _fail(row, error, "prepare" if row.prepare_s is None else "first call")
         return {}
+    if reference is not None and not _check_output(row, out, reference):
+        row.wrong = f"gives another output than eager (largest |diff| {row.max_abs_diff:.3g})"
+        return {}  # not the model: its speed is not compared
     eager = rows.get("eager")
     one_call = eager.second_call_s if eager is not None and eager.second_call_s else first
     repeats = int(min(2000, max(10, 0.05 / max(one_call, 1e-9))))  # about 0.05 s of calls per run
