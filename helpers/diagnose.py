@@ -6,22 +6,25 @@ never eval), or the file may define ``EXAMPLE``. The code lives in ``helpers/too
 
 Exit status, for a CI gate: 0 when every route tried is a plain ✔; 2 when every route converts and agrees but some
 with a caveat (⚠: it refuses sizes eager takes, agreed on near-zero or empty outputs, the model is in training
-mode ...); 1 when a route fails or diverges.
+mode ...); 1 when a route fails or diverges; 3 for a mistake on the command line (no such file or function, an
+example that does not parse, an unknown route, a file or function that fails before any route runs), so that a
+gate can tell a mistake in the call from a model that does not convert.
 """
-import argparse
 import importlib.util
 import sys
 import warnings
 from pathlib import Path
 
+from .tools.command_line import CommandLineParser, usage_error
+
 
 def _load(spec_text):
     if ":" not in spec_text:
-        raise SystemExit(f"diagnose: write FILE.py:FUNCTION, e.g. my_model.py:make_model (got {spec_text!r})")
+        usage_error(f"diagnose: write FILE.py:FUNCTION, e.g. my_model.py:make_model (got {spec_text!r})")
     file_part, func_name = spec_text.rsplit(":", 1)
     path = Path(file_part)
     if not path.is_file():
-        raise SystemExit(f"diagnose: no file {file_part!r}")
+        usage_error(f"diagnose: no file {file_part!r}")
     sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -29,19 +32,19 @@ def _load(spec_text):
     try:
         spec.loader.exec_module(module)
     except Exception as error:
-        raise SystemExit(f"diagnose: {path.name} fails on import: {type(error).__name__}: {error}") from None
+        usage_error(f"diagnose: {path.name} fails on import: {type(error).__name__}: {error}")
     factory = getattr(module, func_name, None)
     if not callable(factory):
-        raise SystemExit(f"diagnose: {path.name} has no function {func_name!r}")
+        usage_error(f"diagnose: {path.name} has no function {func_name!r}")
     return module, factory
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m helpers.diagnose",
+    parser = CommandLineParser(prog="python -m helpers.diagnose",
                                      description="Does my model trace, script, export and run in ONNX, "
                                                  "and do the copies compute what eager computes?",
                                      epilog="Exit status: 0 every route ✔; 2 every route agrees, some with a caveat "
-                                            "(⚠); 1 a route fails or diverges.")
+                                            "(⚠); 1 a route fails or diverges; 3 a mistake on the command line.")
     parser.add_argument("target", help="FILE.py:FUNCTION returning a model or a (model, example) pair")
     parser.add_argument("--example", help='the input, e.g. "randn(1,3,64,64)" or "(randn(2,4), arange(2))"')
     parser.add_argument("--routes", help="comma-separated, from trace,script,export,onnx,aoti (default: all but aoti)")
@@ -56,22 +59,26 @@ def main(argv=None):
     hide_deprecation_warnings()
     warnings.filterwarnings("ignore", category=UserWarning)
     module, factory = _load(args.target)
-    made = factory()
+    func_name = args.target.rsplit(":", 1)[1]
+    try:
+        made = factory()
+    except Exception as error:
+        usage_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
     model, example = made if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module) \
         else (made, None)
     if args.example:
         try:
             example = parse_example(args.example)
         except ExampleSyntaxError as error:
-            raise SystemExit(f"diagnose: --example: {error}") from None
+            usage_error(f"diagnose: --example: {error}")
     if example is None:
         example = getattr(module, "EXAMPLE", None)
     if example is None:
-        raise SystemExit('diagnose: give an input: --example "randn(1,3,64,64)", or return (model, example)')
+        usage_error('diagnose: give an input: --example "randn(1,3,64,64)", or return (model, example)')
     try:
         report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit)
     except (TypeError, ValueError, TimeoutError, RuntimeError) as error:
-        raise SystemExit(f"diagnose: {str(error).removeprefix('diagnose: ')}") from None
+        usage_error(f"diagnose: {str(error).removeprefix('diagnose: ')}")
     print(report)
     results = report.results.values()
     if not all(r.status == "ok" for r in results):

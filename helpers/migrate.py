@@ -9,25 +9,15 @@ number arguments and the dtype keyword, numbers, and tuples, lists and dicts of 
 matching; 1: converted but different, or refusing input shapes the .pt takes; 2: the conversion fails; 3: a
 mistake on the command line.
 """
-import argparse
 import sys
 from pathlib import Path
 
+from helpers.tools.command_line import CommandLineParser as _Parser
 from helpers.tools.example_parser import ExampleSyntaxError, parse_example
 
 # The example is read by the same whitelist parser as the diagnosis's command line (tensors, numbers, lists,
 # dicts), never evaluated.
 ExampleError = ExampleSyntaxError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake on the command line exits with 3, as the docstring says (argparse's own is 2, the
-    code for a conversion that fails)."""
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(3)
 
 
 def _load_example(value: str):

@@ -400,3 +400,14 @@ def test_a_torchvision_model(folder, load_ts):
     with torch.inference_mode():
         expected = model(x)
     torch.testing.assert_close(H.run_cpp(path, x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_cpp_run_that_does_not_finish_in_time_says_so_in_one_line(tmp_path, monkeypatch):
+    from helpers.routes import cpp_runner
+
+    def slow(argv, timeout, **options):  # what subprocess.run raises for a program that runs on past timeout=
+        raise subprocess.TimeoutExpired(argv, timeout)
+    monkeypatch.setattr(cpp_runner.subprocess, "run", slow)
+    with pytest.raises(TimeoutError) as caught:
+        cpp_runner._within("load_ts", 5, ["load_ts", "while.pt"])
+    assert str(caught.value).startswith("the load_ts program did not finish within 5 s") and "\n" not in str(caught.value)

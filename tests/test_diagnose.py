@@ -315,7 +315,15 @@ def test_command_line(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/my_model.py:make_model",
                           "--example", "eval('1')"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
-    assert bad.returncode != 0 and "not allowed" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 3 and "not allowed" in bad.stderr and "Traceback" not in bad.stderr
+    for mistake in ([f"{tmp_path}/my_model.py:nope", "--example", "randn(3)"],  # no such function
+                    [f"{tmp_path}/missing.py:make_model", "--example", "randn(3)"],  # no such file
+                    [f"{tmp_path}/my_model.py:make_model", "--example", "randn(3", "--routes", "script"],
+                    [f"{tmp_path}/my_model.py:make_model", "--example", "randn(3)", "--routes", "bogus"],
+                    [f"{tmp_path}/my_model.py:make_model", "--time-limit", "soon"]):  # argparse's own refusal
+        wrong = subprocess.run([sys.executable, "-m", "helpers.diagnose", *mistake], capture_output=True, text=True,
+                               cwd=tmp_path, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
+        assert wrong.returncode == 3 and "Traceback" not in wrong.stderr, (mistake, wrong.returncode, wrong.stderr[-500:])
     env = {**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)}
     plain = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/my_model.py:make_model",
                             "--example", "randn(3)", "--routes", "script"], capture_output=True, text=True,

@@ -189,6 +189,15 @@ def _failure(program, code, stderr, model_path, kind):
     return RuntimeError(f"the {program} program failed (exit {code}): {message}")
 
 
+def _within(program, timeout, argv, **options):
+    """``subprocess.run(argv, **options)``, stopped after ``timeout`` seconds with a one-line TimeoutError."""
+    try:
+        return subprocess.run(argv, timeout=timeout, **options)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"the {program} program did not finish within {timeout:g} s (a loop that never ends on "
+                           "this input?): pass a larger timeout= if it needs longer") from None
+
+
 def _run_program(program, command, model_path, arguments, timeout, kind="ts"):
     """Write the inputs, run ``command(inputs, output)`` with an empty environment, read the output back."""
     with tempfile.TemporaryDirectory(prefix="cpp-run-") as scratch:
@@ -197,7 +206,7 @@ def _run_program(program, command, model_path, arguments, timeout, kind="ts"):
         start = time.perf_counter()
         # env={}: nothing from this Python process leaks in (no PYTHONPATH, no LD_LIBRARY_PATH); the
         # binary finds libtorch through its rpath, and libtorch finds its own dependencies through its rpath.
-        done = subprocess.run(command(inp, out), env={}, cwd=scratch, capture_output=True, text=True, timeout=timeout)
+        done = _within(program, timeout, command(inp, out), env={}, cwd=scratch, capture_output=True, text=True)
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise _failure(program, done.returncode, done.stderr, model_path, kind)
@@ -308,8 +317,8 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
                             "float32 values")
     binary = Path(binary) if binary is not None else build_cpp(program=program, quiet=True).path
     body = x.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes()
-    done = subprocess.run([str(binary), str(model_path), *map(str, x.shape)], input=body, env={},
-                          capture_output=True, timeout=timeout)
+    done = _within(_STARTERS[program], timeout, [str(binary), str(model_path), *map(str, x.shape)], input=body, env={},
+                   capture_output=True)
     stderr = done.stderr.decode(errors="replace")
     if done.returncode != 0:
         raise _failure(_STARTERS[program], done.returncode, stderr, model_path, program)
