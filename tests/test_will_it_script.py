@@ -348,3 +348,24 @@ def test_matching_outputs_that_hold_nothing_are_not_called_a_match():
     plain = H.attempt_script("class Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n",
                              inputs=[torch.randn(2, 3)])
     assert "Runs and matches eager PyTorch on 1 test input." in plain.note
+
+
+def test_the_source_of_one_class_not_named_model_is_scripted():
+    source = "class MyNet(nn.Module):\n    def forward(self, x):\n        return x * 2\n"
+    attempt = H.attempt_script(source, [torch.ones(2)])
+    assert attempt.verdict == "scripts", attempt
+    two = H.attempt_script(source + "\n\nclass Other(nn.Module):\n    def forward(self, x):\n        return x\n")
+    assert two.verdict == "no model" and "your code defines MyNet, Other: name the one to script `Model`" in two.short_error
+
+
+def test_a_file_name_given_as_source_is_named():
+    with pytest.raises(TypeError, match="looks like a file name"):
+        H.attempt_script("/nope/model.pt")
+
+
+def test_an_embedding_model_with_trainable_outputs_warns_nothing(recwarn):
+    source = ("class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.emb = nn.Embedding(10, 3)\n\n    def forward(self, ids):\n        return self.emb(ids)\n")
+    attempt = H.attempt_script(source, [torch.arange(4)])
+    assert attempt.verdict == "scripts", attempt
+    assert not [w for w in recwarn if "requires_grad" in str(w.message)]

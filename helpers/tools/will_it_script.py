@@ -14,6 +14,7 @@ inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script(
 import ast
 import html
 import inspect
+import re
 import textwrap
 import time
 import traceback
@@ -113,6 +114,10 @@ def _module_source(source: str):
     top = ast.parse(source).body
     if any(isinstance(n, ast.ClassDef) and n.name == "Model" for n in top):
         return source
+    modules = [n.name for n in top if isinstance(n, ast.ClassDef)
+               and any(ast.unparse(b).split(".")[-1] == "Module" for b in n.bases)]
+    if len(modules) == 1:  # inspect.getsource(MyNet): the one torch model it defines is the one to script
+        return source.rstrip("\n") + f"\n\n\nModel = {modules[0]}\n"
     is_def = lambda n: isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     if not any(is_def(n) and n.name == "forward" for n in top):
         return None
@@ -143,6 +148,10 @@ def _argument_tuples(inputs) -> list:
 def _check_source(source, who: str):
     """The code to try must be text: a class or a model gets one line saying how to pass its source."""
     if isinstance(source, str):
+        if re.fullmatch(r"[\w./\\~:-]+\.(py|pt|pt2|pth|onnx|pte)", source.strip()):
+            raise TypeError(f"{who} takes the model's source code as text, and {source.strip()!r} looks like a file "
+                            "name: pass its text, e.g. Path(name).read_text() for a .py file (a saved model has "
+                            "already taken its route: load it instead)")
         return
     if isinstance(source, type) or isinstance(source, torch.nn.Module):
         cls = source if isinstance(source, type) else type(source)
@@ -180,8 +189,11 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes, absurdly nested code
         return done("not valid Python", exc)
     if wrapped is None:
+        classes = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)]
+        named = (f" (your code defines {', '.join(classes)}: name the one to script `Model`)" if len(classes) > 1
+                 else "")
         return done("no model", short_error="Define `class Model(nn.Module)`, or write just "
-                                            "`def forward(self, x): ...` (imports and helper defs may go with it)")
+                                            "`def forward(self, x): ...` (imports and helper defs may go with it)" + named)
     calls = _calls(_argument_tuples(inputs))
 
     def stopped(exc, limit, while_doing):
