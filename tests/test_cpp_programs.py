@@ -411,3 +411,16 @@ def test_a_cpp_run_that_does_not_finish_in_time_says_so_in_one_line(tmp_path, mo
     with pytest.raises(TimeoutError) as caught:
         cpp_runner._within("load_ts", 5, ["load_ts", "while.pt"])
     assert str(caught.value).startswith("the load_ts program did not finish within 5 s") and "\n" not in str(caught.value)
+
+
+def test_cpp_failures_name_dtypes_and_what_a_file_is(tmp_path):
+    from helpers.routes import cpp_runner
+    error = cpp_runner._failure("C++ AOTI", 5, "aoti_run: error: expected: 6(at::kFloat), but got: 7\n",
+                                tmp_path / "m.pt2", "aoti")
+    assert "but got: 7(at::kDouble)" in str(error) and "6(at::kFloat)" in str(error)
+    scripted = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(scripted))
+    exported = tmp_path / "exported.pt2"
+    torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),)), str(exported))
+    assert cpp_runner._archive_kind(scripted) == "torchscript" and cpp_runner._archive_kind(exported) == "export"
+    assert cpp_runner._archive_kind(tmp_path) == ""

@@ -156,6 +156,25 @@ def _check_inputs(inputs, who) -> tuple:
     return arguments
 
 
+_SCALAR_TYPES = {0: "Byte", 1: "Char", 2: "Short", 3: "Int", 4: "Long", 5: "Half", 6: "Float", 7: "Double",
+                 11: "Bool", 15: "BFloat16"}  # c10::ScalarType's numbers, as torch's C++ checks print them
+
+
+def _archive_kind(path) -> str:
+    """"torchscript" or "export" for a zip that torch.jit.save or torch.export.save wrote, else ""."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except Exception:  # not a zip, or unreadable: nothing to say about who wrote it
+        return ""
+    if any(n.split("/")[1:2] == ["code"] for n in names):
+        return "torchscript"
+    if any(n.endswith("models/model.json") for n in names):
+        return "export"
+    return ""
+
+
 def _failure(program, code, stderr, model_path, kind):
     last = (stderr.strip().splitlines() or ["(no message)"])[-1]
     message = short_message(re.sub(r"^[\w.]+: error: ", "", last), limit=10 ** 6)
@@ -163,9 +182,11 @@ def _failure(program, code, stderr, model_path, kind):
         reason = message.split("as an AOTInductor package: ", 1)[-1].rstrip(". ")
         if "Failed to find a generated cpp file" not in reason:  # e.g. a library missing on this machine
             return RuntimeError(f"the {program} program cannot load {model_path.name}: {reason}")
+        made_by = {"torchscript": "it is a TorchScript file (torch.jit.save), which H.run_cpp runs",
+                   "export": "torch.export.save writes a graph, not compiled code"}.get(_archive_kind(model_path),
+                                                                                      "it holds no compiled model")
         return AotiPackageError(f"the {program} program cannot load {model_path.name}, it is not an AOTInductor package "
-                                f"({reason}): torch.export.save writes a graph, not compiled code; compile it with "
-                                "torch._inductor.aoti_compile_and_package")
+                                f"({reason}): {made_by}; compile one with torch._inductor.aoti_compile_and_package")
     if code == 3 and "Unknown builtin op" in message:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")
         if "torchvision::" in reason:  # the pip wheel's library is built against Python torch, not bare LibTorch
@@ -183,6 +204,9 @@ def _failure(program, code, stderr, model_path, kind):
         return TorchScriptFileError(f"the {program} program cannot load {model_path.name}, it is not a "
                                     f"TorchScript archive ({reason}): save the model with torch.jit.save, and "
                                     f"H.load_torchscript(path) tells you what the file is instead.{pt2}")
+    # torch's C++ checks name a dtype by its number ("expected: 6(at::kFloat), but got: 7"): name it
+    message = re.sub(r"(expected: \d+\(at::k\w+\), but got: )(\d+)\b(?!\()", lambda m: f"{m.group(1)}{m.group(2)}(at::k"
+                     f"{_SCALAR_TYPES.get(int(m.group(2)), '?')})", message)
     if kind == "aoti" and re.search(r"expected it to be >= 2", message):
         message += (" (the package's compiled checks hold each dynamic size at 2 or more: torch.export keeps the sizes "
                     "0 and 1 apart, as 10's section 1 shows; pass at least 2 there, or compile a package for that size)")
@@ -209,7 +233,11 @@ def _run_program(program, command, model_path, arguments, timeout, kind="ts"):
         done = _within(program, timeout, command(inp, out), env={}, cwd=scratch, capture_output=True, text=True)
         wall = time.perf_counter() - start
         if done.returncode != 0:
-            raise _failure(program, done.returncode, done.stderr, model_path, kind)
+            error = _failure(program, done.returncode, done.stderr, model_path, kind)
+            if "Tuple" in str(error) and any(type(a) is tuple for a in arguments):  # (x, mask) given as one argument
+                error = type(error)(f"{error} (a tuple is one argument: pass forward's arguments one by one, "
+                                    "H.run_cpp(path, a, b))")
+            raise error
         match = _OK_LINE.search(done.stdout)
         if match is None:
             raise RuntimeError(f"the {program} program printed something unexpected: {done.stdout.strip()[:200]!r}")
