@@ -165,7 +165,7 @@ def test_dropout_in_training_mode_is_named_as_the_cause():
     assert "training mode" in report.results["trace"].reason
     assert any("model.eval()" in n for n in report.notes)
     assert report.recommend().startswith("Fix the eager model first") and "model.eval()" in report.recommend()
-    assert report.model_problem.startswith("the model is in training mode")
+    assert report.model_problem.startswith("the model has layers in training mode")
     evaluated = H.diagnose(Dropping().eval(), torch.randn(2, 4), routes=("trace", "script"), progress=False)
     assert statuses(evaluated) == {"trace": "ok", "script": "ok"}
 

@@ -440,7 +440,7 @@ def test_a_number_argument_to_trace_and_a_model_in_training_mode_get_their_own_h
 
     exported = H.export_roundtrip_checks(Drop(), [torch.randn(2, 3), torch.randn(4, 3)], methods=("export",),
                                          folder=tmp_path)
-    assert exported["export"].hint.startswith("the model is in training mode"), exported["export"].hint
+    assert exported["export"].hint.startswith("the model has layers in training mode"), exported["export"].hint
 
 
 def test_the_trace_checks_own_many_line_warning_is_shown_in_one_line():

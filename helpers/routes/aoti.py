@@ -209,7 +209,7 @@ def refuse_training_mode(model, who):
     active = training_layers(model)
     if active:
         shown = ", ".join(active[:3]) + (", ..." if len(active) > 3 else "")
-        raise ValueError(f"{who}: the model is in training mode ({shown} active): call model.eval() first, or the "
+        raise ValueError(f"{who}: the model has layers in training mode ({shown}): call model.eval() first, or the "
                          "file would compute training's random or per-batch answers")
 
 

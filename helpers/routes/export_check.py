@@ -514,7 +514,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             from ..tools.parity import training_layers
             training = training_layers(model)
             if training:  # dropout or batch norm in training mode: eval() first, whatever else fails
-                hint = (f"the model is in training mode ({', '.join(training)}): call model.eval() "
+                hint = (f"the model has layers in training mode ({', '.join(training)}): call model.eval() "
                         f"before exporting; then: {hint}")
             hint = library_hint(first) or hint
             # the inputs that did run may already disagree (export baked a counter in): say so beside the failure
@@ -538,7 +538,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
             from ..tools.parity import training_layers
             random_layers = training_layers(model)
             if random_layers:  # eager itself answers differently each call: no copy can match it
-                hint = (f"the model is in training mode ({', '.join(random_layers)}): call model.eval() "
+                hint = (f"the model has layers in training mode ({', '.join(random_layers)}): call model.eval() "
                         "before exporting")
             elif method == "trace" and moved_buffers:
                 hint = (f"eager changes its buffer{'s' * (len(moved_buffers) > 1)} {', '.join(moved_buffers[:3])} as it "

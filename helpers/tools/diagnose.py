@@ -942,7 +942,7 @@ def _eager_notes(model, example):
     active = training_layers(model)
     if active:
         shown = ", ".join(active[:3]) + (f" and {len(active) - 3} more" if len(active) > 3 else "")
-        training = f"the model is in training mode ({shown} active): call model.eval() before exporting"
+        training = f"the model has layers in training mode ({shown}): call model.eval() before exporting"
         notes.append(training)
     return notes, training
 

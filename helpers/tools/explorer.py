@@ -442,7 +442,7 @@ class DivergenceExplorer:
                 verdict += (f"; eager changes its own attributes as it runs ({'; '.join(changed[:2])}), which the "
                             f"{name} copy does not keep: H.parity(model, copy, inputs=...) shows it")
             if training:  # a random layer draws anew on each call: eager differs even from itself
-                verdict += (f"; but the model is in training mode ({', '.join(training[:3])}), so each call draws "
+                verdict += (f"; but the model has layers in training mode ({', '.join(training[:3])}), so each call draws "
                             "anew: pass model.eval() to compare what was converted")
         return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, got,
                              close, max_diff, verdict, path, example_path)

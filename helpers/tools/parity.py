@@ -578,14 +578,14 @@ class ParityReport:
         """Plain sentences saying why this check may prove less than it seems; [] when none applies."""
         notes = []
         if self.self_divergent:
-            notes.append(f"{self.names[0]} gives two different answers to the same input: it is in training "
-                         f"mode ({', '.join(self.training_mode) or 'a random layer is active'}); call "
+            notes.append(f"{self.names[0]} gives two different answers to the same input: it has layers in "
+                         f"training mode ({', '.join(self.training_mode) or 'a random layer is active'}); call "
                          f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
         elif self.training_mode and not self.all_close:
-            notes.append(f"{self.names[0]} is in training mode ({', '.join(self.training_mode)}): call model.eval() "
+            notes.append(f"{self.names[0]} has layers in training mode ({', '.join(self.training_mode)}): call model.eval() "
                          f"first; the {self.names[1]} copy may not be to blame")
         elif self.training_mode:
-            notes.append(f"{self.names[0]} is in training mode ({', '.join(self.training_mode)}): the two agree as "
+            notes.append(f"{self.names[0]} has layers in training mode ({', '.join(self.training_mode)}): the two agree as "
                          "they are now, which says nothing about the model in eval mode, the one you ship; call "
                          "model.eval() and compare again")
         if self.empty:
@@ -691,8 +691,8 @@ class ParityReport:
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only as numbers within "
                         f"atol of zero, as eager's outputs are{tail}")
             if self.training_mode and not self.self_divergent:  # no ✔: agreeing with a model you would not ship
-                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {self.names[0]} is in "
-                        f"training mode{tail}")
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {self.names[0]} has layers "
+                        f"in training mode{tail}")
             if self.empty:  # no ✔: any copy returning nothing agrees with nothing
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
                         f"empty: it agreed on emptiness only{tail}")

@@ -327,7 +327,7 @@ def _training_note(model, calls) -> str:
     seeded = " Both sides were seeded alike for the comparison." if calls and dropout else ""
     then = " and ".join((["dropout then passes its input through"] if dropout else []) +
                         (["batch norm uses its running statistics"] if norm else []))
-    return (f" Model() is in training mode here ({', '.join(layers[:3])} active), and so is its scripted copy."
+    return (f" Model() has layers in training mode here ({', '.join(layers[:3])} active), and so is its scripted copy."
             f"{seeded} To ship it, script Model().eval(): {then}.")
 
 
