@@ -210,6 +210,11 @@ class PathMap:
         """Share of the grid's inputs that ran the line."""
         return self.taken.float().mean().item()
 
+    def __repr__(self):  # one line, not the grid's tensors
+        low, high = self.values.min().item(), self.values.max().item()
+        return (f"<PathMap of {self.name}: `{self.fragment}` ran for {self.fraction:.0%} of a {len(self.values)}×"
+                f"{len(self.values)} grid of inputs tensor([a, b]), a and b from {low:g} to {high:g}>")
+
     def plot(self, line=None):
         """A picture (SVG) of the grid: one colour where the line ran, another where it did not.
 
