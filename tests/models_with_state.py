@@ -20,3 +20,27 @@ class CountsOnly(CountsCalls):
     def forward(self, x):
         self.calls += 1
         return x * 2
+
+
+class RunningTotal(torch.nn.Module):
+    """Keeps a running total in a buffer and adds it: the outputs show the state, and a copy keeps it or not."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(4))
+
+    def forward(self, x):
+        self.total += x.sum(0)
+        return x + self.total
+
+
+class CountsInBuffer(torch.nn.Module):
+    """Counts its calls in a buffer the outputs do not show: only reading the copy's state can tell it is kept."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 2

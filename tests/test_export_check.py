@@ -11,7 +11,7 @@ import helpers as H
 from outside_models import NamedTupleOut
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
-from models_with_state import CountsCalls, CountsOnly
+from models_with_state import CountsCalls, CountsOnly, RunningTotal
 
 
 class LocalGate(torch.nn.Module):
@@ -469,29 +469,9 @@ def test_a_decision_inside_a_library_is_not_blamed_on_the_learners_code(tmp_path
     assert "torch.cond" not in hint, hint
 
 
-class KeepsTotal(torch.nn.Module):  # state in a buffer: an exported copy updates its own
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("total", torch.zeros(4))
-
-    def forward(self, x):
-        self.total += x.sum(0)
-        return x + self.total
-
-
-class CountsCalls(torch.nn.Module):  # state in a plain attribute: an exported copy bakes its value in
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x * self.calls
-
-
 def test_state_in_buffers_is_not_called_lost_and_a_trace_that_moved_them_is_named(tmp_path):
     x = torch.linspace(-1, 1, 12).reshape(3, 4)
-    table = H.export_roundtrip_checks(KeepsTotal(), [(x,), (x,)], methods=("trace", "export"), folder=tmp_path)
+    table = H.export_roundtrip_checks(RunningTotal(), [(x,), (x,)], methods=("trace", "export"), folder=tmp_path)
     export, trace = table["export"], table["trace"]
     assert export.stage == "passed" and "lost" not in export.caveat and "Python attributes" not in export.caveat
     assert trace.stage != "passed" and "tracing ran forward" in trace.hint and "buffer total" in trace.hint

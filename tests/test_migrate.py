@@ -357,15 +357,7 @@ def test_a_line_in_a_notebook_cell_is_named_as_such_not_by_ipykernels_hash():
 
 
 def test_migrate_leaves_the_callers_scripted_model_as_it_was():
-    class Total(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.register_buffer("total", torch.zeros(4))
-
-        def forward(self, x):
-            self.total += x.sum(0)
-            return x + self.total
-
-    scripted = torch.jit.script(Total())
+    from models_with_state import RunningTotal
+    scripted = torch.jit.script(RunningTotal())
     H.migrate(scripted, torch.ones(3, 4))
     assert torch.equal(scripted.total, torch.zeros(4))

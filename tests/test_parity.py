@@ -787,26 +787,6 @@ def test_the_explorer_tells_the_two_sides_of_one_line_apart():
                           "runs the `if` side, `x * 2`, which the example skipped")
 
 
-class RunningTotal(torch.nn.Module):  # state in a buffer that the outputs show
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("total", torch.zeros(4))
-
-    def forward(self, x):
-        self.total += x.sum(0)
-        return x + self.total
-
-
-class QuietCounter(torch.nn.Module):  # state in a buffer that the outputs do not show
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("calls", torch.zeros(()))
-
-    def forward(self, x):
-        self.calls += 1
-        return x * 2
-
-
 class HiddenState:  # a runner that keeps the model's state where parity cannot read it, as AOTInductor's does
     def __init__(self, model):
         self._inner = copy.deepcopy(model)
@@ -824,6 +804,7 @@ class Forgetful:  # a runner that starts from the saved state at every call
 
 
 def test_a_runner_whose_outputs_follow_the_state_keeps_it():
+    from models_with_state import RunningTotal
     x = torch.linspace(-1, 2, 12).reshape(3, 4)
     report = H.parity(RunningTotal(), HiddenState(RunningTotal()), example=x)
     assert report.all_close and report.summary.startswith("✔") and not report.loses_state, report.summary
@@ -833,22 +814,15 @@ def test_a_runner_whose_outputs_follow_the_state_keeps_it():
 
 
 def test_a_runner_whose_outputs_do_not_show_the_state_gets_no_tick():
-    report = H.parity(QuietCounter(), HiddenState(QuietCounter()), example=torch.ones(2, 4))
+    from models_with_state import CountsInBuffer
+    report = H.parity(CountsInBuffer(), HiddenState(CountsInBuffer()), example=torch.ones(2, 4))
     assert report.all_close and report.summary.startswith("⚠") and "cannot be read" in report.summary
     assert any("cannot tell whether the copy keeps it" in w for w in report.warnings)
 
 
 def test_parity_leaves_the_callers_scripted_models_as_they_were():
-    class Calls(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            return x * self.calls
-
-    eager, scripted = torch.jit.script(Calls()), torch.jit.script(Calls())
+    from models_with_state import CountsCalls
+    eager, scripted = torch.jit.script(CountsCalls()), torch.jit.script(CountsCalls())
     H.parity(eager, scripted, example=torch.ones(2))
     assert eager.calls == 0 and scripted.calls == 0
 
