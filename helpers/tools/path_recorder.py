@@ -486,6 +486,7 @@ class LineCoverage:
         if self.reason:
             return []
         ran = set().union(*self.counts.values())
+        taken = set().union(*(self.sides(label) for label in self.counts))  # sides of `a if test else b` that ran
         missing = {}
         for code, where in self.codes.items():
             owner = code if code in self.ran_codes else None
@@ -498,7 +499,6 @@ class LineCoverage:
                     if text and not text.startswith(("#", "@")):
                         missing[(code.co_filename, line)] = (where, line, text)
             # a side of `a if test else b` that no call took, on a line that ran (else the line is named above)
-            taken = set().union(*(self.sides(label) for label in self.counts))
             for side in sorted({k for keys in _conditional_sides(code).values() for k in keys},
                                key=lambda k: (k.line, k.column, k.side)):
                 if (side.filename, side.line) in ran and side not in taken and side.text:
