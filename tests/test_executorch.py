@@ -48,9 +48,20 @@ def test_bad_input_is_explained(tmp_path):
 def test_startup_figures_are_read_from_the_build(tmp_path):
     import json
     path = tmp_path / "startup.json"
-    path.write_text(json.dumps({"torch": torch.__version__, "startup_seconds": {"python (eager)": 1.0}}))
+    from helpers.routes.ship_costs import _SNIPPETS_KEY
+    path.write_text(json.dumps({"torch": torch.__version__, "snippets": _SNIPPETS_KEY,
+                                "startup_seconds": {"python (eager)": 1.0}}))
     assert H.startup_figures(path)["startup_seconds"] == {"python (eager)": 1.0}
     assert H.startup_figures(tmp_path / "missing.json", measure_if_missing=False) == {}
+    # figures measured by other snippets (an older course) are measured again, not shown
+    path.write_text(json.dumps({"torch": torch.__version__, "startup_seconds": {"python (eager)": 1.0}}))
+    assert H.startup_figures(path, measure_if_missing=False) == {}
+
+
+def test_the_onnx_runtime_start_up_imports_no_torch():
+    from helpers.routes.ship_costs import STARTUP_SNIPPETS, _PRELUDES
+    code = _PRELUDES["ONNX Runtime .onnx"] + STARTUP_SNIPPETS["ONNX Runtime .onnx"]
+    assert "torch" not in code  # a deployment with ONNX Runtime needs none
 
 
 def test_a_dynamic_size_without_a_bound_is_refused_before_lowering(tmp_path):

@@ -4,9 +4,11 @@ Start-up needs a new process per route (a warm kernel hides import and load cost
 ``make aoti`` measures it ahead with ``measure_startups()`` and writes ``build/shipping_startup.json``
 (atomically); the notebook reads it with ``startup_figures()``, which measures again only if the
 file is missing or was made for another torch. Each figure is the wall time of a fresh Python
-process that imports what the route needs, loads the file and runs one batch; the fastest of a few
+process that imports what the route needs (torch for every route but ONNX Runtime, whose process imports numpy and
+onnxruntime only), loads the file and runs one batch; the fastest of a few
 runs is kept, since a busy machine only ever adds time.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -43,10 +45,17 @@ STARTUP_SNIPPETS = {
                                  "m = torch._inductor.aoti_load_package({path!r})\nm(x)",
     "ExecuTorch .pte (Python runtime)": "import torch\nfrom executorch.runtime import Runtime\n"
                                         "m = Runtime.get().load_program({path!r}).load_method('forward')\nm.execute([x])",
-    "ONNX Runtime .onnx": "import torch, onnxruntime as ort\ns = ort.InferenceSession({path!r}, providers=['CPUExecutionProvider'])\n"
-                          "s.run(None, {{s.get_inputs()[0].name: x.numpy()}})",
+    # an ONNX Runtime deployment has no torch: numpy makes the input, one thread as torch has
+    "ONNX Runtime .onnx": "import onnxruntime as ort\noptions = ort.SessionOptions()\noptions.intra_op_num_threads = 1\n"
+                          "s = ort.InferenceSession({path!r}, options, providers=['CPUExecutionProvider'])\n"
+                          "s.run(None, {{s.get_inputs()[0].name: x}})",
 }
 _PRELUDE = "import warnings; warnings.simplefilter('ignore')\nimport torch\ntorch.set_num_threads(1)\nx = torch.rand(4, 1, 8, 8)\n"
+# The figures on file are kept only if they were measured by these very snippets (and this torch)
+_PRELUDES = {"ONNX Runtime .onnx": "import warnings; warnings.simplefilter('ignore')\nimport numpy as np\n"
+                                   "x = np.random.rand(4, 1, 8, 8).astype(np.float32)\n"}
+# figures on file are kept only if these very snippets measured them (and this torch)
+_SNIPPETS_KEY = hashlib.sha256(repr((STARTUP_SNIPPETS, _PRELUDE, _PRELUDES)).encode()).hexdigest()[:12]
 
 
 def measure_startup(route: str, path, runs: int = 2, timeout: float = 120) -> float:
@@ -55,7 +64,8 @@ def measure_startup(route: str, path, runs: int = 2, timeout: float = 120) -> fl
         raise ValueError(f"measure_startup: route must be one of {list(STARTUP_SNIPPETS)}, got {route!r}")
     import inspect
     from ..digits import DigitsCNN
-    code = _PRELUDE + STARTUP_SNIPPETS[route].format(path=str(path), model_source=inspect.getsource(DigitsCNN))
+    code = _PRELUDES.get(route, _PRELUDE) + STARTUP_SNIPPETS[route].format(path=str(path),
+                                                                            model_source=inspect.getsource(DigitsCNN))
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     best = float("inf")
     for _ in range(max(1, runs)):
@@ -133,7 +143,7 @@ def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
     floor_code = _PRELUDE
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", floor_code], capture_output=True, timeout=120)
-    result = {"torch": torch.__version__, "measured": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
+    result = {"torch": torch.__version__, "snippets": _SNIPPETS_KEY, "measured": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
               "import torch only": round(time.perf_counter() - start, 2), "startup_seconds": figures,
               "cpp_per_call_ms": cpp_per_call}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,11 +156,12 @@ def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
 
 
 def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
-    """The start-up figures ``make aoti`` wrote; measured now (slowly) if absent or made for another torch."""
+    """The start-up figures ``make aoti`` wrote; measured now (slowly) if absent, or made for another torch or by other
+    snippets."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-        if data.get("torch") == torch.__version__:
+        if data.get("torch") == torch.__version__ and data.get("snippets") == _SNIPPETS_KEY:
             data["source"] = f"read from {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}, made by `make aoti`"
             return data
     except (OSError, ValueError):
