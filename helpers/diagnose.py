@@ -27,11 +27,13 @@ def _load(spec_text):
         usage_error(f"diagnose: no file {file_part!r}")
     sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
     spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        usage_error(f"diagnose: {path.name} is not a Python file: write FILE.py:FUNCTION")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module  # TorchScript reads classes' source through their module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit or argparse at import: a mistake in the call, not a verdict
         usage_error(f"diagnose: {path.name} fails on import: {type(error).__name__}: {error}")
     factory = getattr(module, func_name, None)
     if not callable(factory):
@@ -62,7 +64,7 @@ def main(argv=None):
     func_name = args.target.rsplit(":", 1)[1]
     try:
         made = factory()
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         usage_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
     model, example = made if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module) \
         else (made, None)

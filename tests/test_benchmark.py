@@ -590,3 +590,14 @@ def test_a_cpp_run_that_answers_otherwise_is_marked_wrong_and_not_timed(monkeypa
     report = H.benchmark_model(model, x, variants=["eager", "C++"], progress=False, work_dir=tmp_path, seconds=0.2)
     row = report["C++"]
     assert row.wrong is not None and "largest |diff| 1" in row.wrong and not row.times and runs == [1]
+
+
+def test_any_submodule_left_in_training_mode_is_refused_by_name():
+    class Noisy(torch.nn.Module):  # not one of torch's random layers: it reads self.training itself
+        def forward(self, x):
+            return x + torch.randn_like(x) if self.training else x
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), Noisy()).eval()
+    model[1].train()
+    with pytest.raises(ValueError, match=r"call model.eval\(\) first \(Noisy '1' in training mode\)"):
+        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)

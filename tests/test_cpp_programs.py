@@ -424,3 +424,10 @@ def test_cpp_failures_name_dtypes_and_what_a_file_is(tmp_path):
     torch.export.save(torch.export.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),)), str(exported))
     assert cpp_runner._archive_kind(scripted) == "torchscript" and cpp_runner._archive_kind(exported) == "export"
     assert cpp_runner._archive_kind(tmp_path) == ""
+
+
+def test_a_timeout_that_is_not_a_positive_number_is_named():
+    from helpers.routes import cpp_runner
+    for bad in (0, -1, "1", None):
+        with pytest.raises(ValueError, match="timeout= is a number of seconds above 0"):
+            cpp_runner._within("load_ts", bad, ["load_ts"])

@@ -320,7 +320,11 @@ def test_command_line(tmp_path):
                     [f"{tmp_path}/missing.py:make_model", "--example", "randn(3)"],  # no such file
                     [f"{tmp_path}/my_model.py:make_model", "--example", "randn(3", "--routes", "script"],
                     [f"{tmp_path}/my_model.py:make_model", "--example", "randn(3)", "--routes", "bogus"],
-                    [f"{tmp_path}/my_model.py:make_model", "--time-limit", "soon"]):  # argparse's own refusal
+                    [f"{tmp_path}/my_model.py:make_model", "--time-limit", "soon"],  # argparse's own refusal
+                    [f"{tmp_path}/notes.txt:make_model", "--example", "randn(3)"],  # not a Python file
+                    [f"{tmp_path}/exits.py:make_model", "--example", "randn(3)"]):  # sys.exit(0) at import: no pass
+        (tmp_path / "notes.txt").write_text("not python")
+        (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
         wrong = subprocess.run([sys.executable, "-m", "helpers.diagnose", *mistake], capture_output=True, text=True,
                                cwd=tmp_path, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
         assert wrong.returncode == 3 and "Traceback" not in wrong.stderr, (mistake, wrong.returncode, wrong.stderr[-500:])

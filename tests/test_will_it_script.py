@@ -369,3 +369,12 @@ def test_an_embedding_model_with_trainable_outputs_warns_nothing(recwarn):
     attempt = H.attempt_script(source, [torch.arange(4)])
     assert attempt.verdict == "scripts", attempt
     assert not [w for w in recwarn if "requires_grad" in str(w.message)]
+
+
+def test_the_most_derived_model_class_is_the_one_scripted():
+    source = ("class Base(nn.Module):\n    def forward(self, x):\n        return x\n\n"
+              "class Net(Base):\n    def forward(self, x):\n        if x.sum() > 0:\n            return [x]\n"
+              "        return x * 2\n")
+    assert H.attempt_script(source, [torch.ones(2)]).verdict == "fails to script"  # Net's forward, not Base's
+    sequential = "class Net(nn.Sequential):\n    def __init__(self):\n        super().__init__(nn.Linear(2, 2))\n"
+    assert H.attempt_script(sequential, [torch.ones(2)]).verdict != "no model"

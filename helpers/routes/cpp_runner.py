@@ -215,6 +215,8 @@ def _failure(program, code, stderr, model_path, kind):
 
 def _within(program, timeout, argv, **options):
     """``subprocess.run(argv, **options)``, stopped after ``timeout`` seconds with a one-line TimeoutError."""
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ValueError(f"timeout= is a number of seconds above 0, got {timeout!r}")
     try:
         return subprocess.run(argv, timeout=timeout, **options)
     except subprocess.TimeoutExpired:

@@ -178,7 +178,10 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
                                 "call compiles for minutes): pass thorough=True or name it in variants=")
     if isinstance(variants, str):
         variants = [variants]
-    active = training_layers(model)  # the model's own flag, or one layer left in train() inside an eval() model
+    # the model's own flag, or a layer left in train() inside an eval() model: torch's random layers by name, and
+    # any other submodule whose flag is on (its forward may read self.training)
+    active = training_layers(model) or [f"{type(m).__name__} {name!r}" for name, m in model.named_modules()
+                                        if name and getattr(m, "training", False)]
     if model.training or active:
         which = f" ({', '.join(active[:3])} in training mode)" if active else ""
         raise ValueError(f"benchmark_model times inference: call model.eval() first{which}: freezing needs it, and "

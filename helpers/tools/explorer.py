@@ -187,19 +187,26 @@ class _YourModel:
         """(what eager Python did in the last ``call``, what it did on the example), from the lines that ran."""
         if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.counts:
             return "", ""
-        now_sides, example_sides = self.coverage.sides("now"), self.coverage.sides("example")
+        now_sides, example_sides = self.coverage.side_counts("now"), self.coverage.side_counts("example")
         now_counts, example_counts = self.coverage.forget("now"), self.coverage.counts["example"]
         now, example = set(now_counts), set(example_counts)
         if now == example:
             differ = [(key, now_counts[key], example_counts[key]) for key in sorted(now)
                       if now_counts[key] != example_counts[key]]
             if not differ and now_sides != example_sides:  # one line, `a if test else b`: another side ran
-                side = min(now_sides - example_sides or example_sides - now_sides,
+                only = (set(now_sides) - set(example_sides)) or (set(example_sides) - set(now_sides))
+                if only:  # a side this input ran and the example did not comes first: it is what the input did
+                    side = min(only, key=lambda k: (k.line, k.column, k.side))
+                    ran = side in now_sides
+                    return (f"eager Python takes another path than the example: in `{side.whole}` it "
+                            f"{'runs' if ran else 'skips'} the `{side.side}` side, `{side.text}`, which the example "
+                            f"{'skipped' if ran else 'ran'}"), "the example you passed"
+                side = min((k for k in now_sides if now_sides[k] != example_sides[k]),
                            key=lambda k: (k.line, k.column, k.side))
-                ran = side in now_sides
-                return (f"eager Python takes another path than the example: in `{side.whole}` it "
-                        f"{'runs' if ran else 'skips'} the `{side.side}` side, `{side.text}`, which the example "
-                        f"{'skipped' if ran else 'ran'}"), "the example you passed"
+                here, there = now_sides[side], example_sides[side]
+                return (f"eager Python takes another path than the example: in `{side.whole}` it runs the "
+                        f"`{side.side}` side, `{side.text}`, {here} time{'s' if here != 1 else ''} here, {there} on the "
+                        "example"), "the example you passed"
             if not differ:
                 return "eager Python takes the same path as the example", "the example you passed"
             (where, line), here, there = max(differ, key=lambda d: (abs(d[1] - d[2]), d[0][1]))  # the loop's body

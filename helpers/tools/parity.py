@@ -11,6 +11,7 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 ``assert H.parity(m, traced, example=x).all_close``, ``report.assert_close()``, ``report.status``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
 """
+import contextlib
 import copy
 import html
 import io
@@ -642,11 +643,16 @@ class ParityReport:
                          "change on every call")
         elif self.state_changes and self.state_unreadable:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
-            notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running ({shown}); the "
-                         f"{self.names[1]} copy's state cannot be read, "
-                         + ("but its outputs followed eager's on every call as that state changed: it keeps an "
-                            "equivalent" if self.state_unreadable == "shown" else
-                            "and the outputs do not depend on it, so this check cannot tell whether the copy keeps it"))
+            copy_ = f"the {self.names[1]} copy"
+            why = {"shown": f"{copy_}'s state cannot be read, but its outputs followed eager's on every call as that "
+                            "state changed: it keeps an equivalent",
+                   "unknown": f"{copy_}'s state cannot be read, and the outputs do not depend on it, so this check "
+                              "cannot tell whether the copy keeps it",
+                   "differs": f"{copy_}'s state cannot be read, and its outputs differ from eager's (above), so this "
+                              "check cannot tell whether the state is part of why",
+                   "refused": f"{copy_} refused some inputs, so it ran fewer calls than eager: the two states were "
+                              "not compared"}[self.state_unreadable]
+            notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running ({shown}); {why}")
         elif self.state_changes and self.state_lost:
             shown = "; ".join(self.state_lost[:3]) + ("; ..." if len(self.state_lost) > 3 else "")
             notes.append(f"{self.names[0]} changed its own state (attributes or buffers) while running, and the "
@@ -884,9 +890,29 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     # A runner object (AOTInductor's, ExecuTorch's) may keep state out of reach: eager as it is before any call then
     # shows whether the outputs depend on that state. A module's state is read by name; a function has nowhere to
     # keep a module's state, and an ONNX runner says it keeps none.
-    readable = (isinstance(exported, (torch.nn.Module, torch.jit.ScriptFunction)) or inspect.isfunction(exported)
-                or inspect.ismethod(exported) or getattr(exported, "keeps_state", None) is False)
+    readable = isinstance(exported, torch.nn.Module) or getattr(exported, "keeps_state", None) is False
     pristine = None if readable else _copy_or_none(eager)
+    with _buffers_restored(exported):  # program.module() runs as it is: its buffers are put back afterwards
+        return _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, batch_dim, readable, pristine)
+
+
+@contextlib.contextmanager
+def _buffers_restored(module):
+    """Put ``module``'s buffers back as they were on leaving (a running count, statistics): parity runs the caller's
+    exported module itself, and its program would otherwise be saved with the count parity left in it."""
+    saved = ({name: b.detach().clone() for name, b in module.named_buffers()}
+             if isinstance(module, torch.nn.Module) and not isinstance(module, torch.jit.ScriptModule) else {})
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, buffer in (module.named_buffers() if saved else ()):
+                if name in saved and buffer.shape == saved[name].shape:
+                    buffer.copy_(saved[name])
+
+
+def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, batch_dim, readable, pristine):
+    """The body of ``parity``, once its arguments are checked and its models copied."""
     for name, tol in (("rtol", rtol), ("atol", atol)):
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
@@ -897,15 +923,16 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
     names = ("the TorchScript model" if scripted_reference else "eager", label.strip())
     if scripted_reference and example is not None:  # variants only: the example is the caller's own input
+        probe = fresh_copy(eager)  # timed and probed on a copy: a counter in the reference must not move here
         started = time.perf_counter()
         with torch.no_grad():
             try:
-                eager(*labelled[0][1])  # the example, first of the variants
+                probe(*own_copy(labelled[0][1]))  # the example, first of the variants
             except Exception:  # reported below, as for any reference
                 pass
         limit = variant_seconds(time.perf_counter() - started)
         variants = [(k, a) for k, a in labelled if k != "example"]
-        for row_label, why in crashing_inputs(eager, variants, time_limit=limit).items():
+        for row_label, why in crashing_inputs(probe, variants, time_limit=limit).items():
             skipped[row_label] = f"the TorchScript model cannot run it: {why}"
         labelled = [(k, a) for k, a in labelled if k not in skipped]
     coverage = LineCoverage(eager)
@@ -976,9 +1003,13 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     state_after = python_state(eager)
     lost = state_on_copy(state_before, state_after, copy_before, copy_state(exported, set(state_before) | set(state_after)))
     unreadable = ""
-    if lost and not readable and all(line.endswith("the copy has no such attribute") for line in lost) \
-            and rows and all(r.close and not r.error for r in rows):
-        unreadable = "shown" if _outputs_show_state(pristine, last, rtol, tolerance) else "unknown"
+    if lost and any(r.error for r in rows):  # the copy refused some inputs, so its state saw fewer calls than eager's
+        unreadable, lost = "refused", []
+    elif lost and not readable and all(line.endswith("the copy has no such attribute") for line in lost):
+        if rows and all(r.close and not r.error for r in rows):
+            unreadable = "shown" if _outputs_show_state(pristine, last, rtol, tolerance) else "unknown"
+        else:
+            unreadable = "differs"  # the outputs already differ; whether the state is part of why cannot be read
         lost = []
     return ParityReport(rows, rtol, atol, skipped, names, uncovered=coverage.uncovered(),
                         state_changes=state_changes(state_before, state_after),

@@ -434,6 +434,7 @@ class LineCoverage:
             for cls in _own_classes(model):
                 for name, member in vars(cls).items():
                     member = getattr(member, "__func__", member)
+                    member = inspect.unwrap(member) if callable(member) else member  # @torch.no_grad() and the like
                     code = getattr(member, "__code__", None)
                     if isinstance(code, types.CodeType) and name != "__init__":
                         for inner in _nested_codes(code):
@@ -445,7 +446,7 @@ class LineCoverage:
         else:
             self.reason = f"a {type(model).__name__} has no Python source to watch"
         self.counts = {}  # label -> {(filename, line number): how many times it ran}
-        self.offsets = {}  # label -> {(code, instruction offset)} run inside conditional expressions
+        self.offsets = {}  # label -> {(code, instruction offset): times run} in code with conditional expressions
         self.ran_codes = set()
         # code objects holding `a if test else b`: only their frames trace instructions (line tracing cannot
         # tell the two sides of one line apart), so a model without one pays nothing more
@@ -458,10 +459,15 @@ class LineCoverage:
 
     def sides(self, label) -> frozenset:
         """The ConditionalSides (``a`` or ``b`` of ``a if test else b``) the call ``label`` ran."""
-        taken = set()
-        for code, offset in self.offsets.get(label, ()):
-            taken.update(_conditional_sides(code).get(offset, ()))
-        return frozenset(taken)
+        return frozenset(self.side_counts(label))
+
+    def side_counts(self, label) -> dict:
+        """ConditionalSide -> how many times the call ``label`` ran it (a side in a loop runs once per turn)."""
+        counts = {}
+        for (code, offset), times in self.offsets.get(label, {}).items():
+            for side in _conditional_sides(code).get(offset, ()):
+                counts[side] = max(counts.get(side, 0), times)  # each of a side's instructions runs once per visit
+        return counts
 
     def forget(self, label) -> dict:
         """Drop the record of the call ``label`` (a call that failed, a probe); returns its counts ({} if none)."""
@@ -510,7 +516,7 @@ class LineCoverage:
     def same_path(self) -> bool:
         """True when two or more calls were watched and every one ran exactly the same lines (and the same sides
         of every conditional expression)."""
-        paths = {label: (lines, self.sides(label)) for label, lines in self.paths.items()}
+        paths = {label: (lines, frozenset(self.side_counts(label).items())) for label, lines in self.paths.items()}
         return len(paths) > 1 and len(set(paths.values())) == 1
 
 
@@ -521,13 +527,13 @@ class _Watch:
     def __enter__(self):
         codes, lines, ran = self.coverage.codes, self.lines, self.coverage.ran_codes
         conditional = self.coverage.conditional_codes
-        offsets = self.offsets = set()
+        offsets = self.offsets = collections.Counter()
 
         def local(frame, event, arg):
             if event == "line":
                 lines[(frame.f_code.co_filename, frame.f_lineno)] += 1  # how often, too: a loop's turns
             elif event == "opcode":
-                offsets.add((frame.f_code, frame.f_lasti))
+                offsets[(frame.f_code, frame.f_lasti)] += 1
             return local
 
         def on_call(frame, event, arg):

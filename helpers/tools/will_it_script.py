@@ -14,6 +14,7 @@ inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script(
 import ast
 import html
 import inspect
+import os
 import re
 import textwrap
 import time
@@ -104,6 +105,9 @@ def _scaled(time_limit, model):
     return time_limit * max(1.0, size / PARAMETERS_PER_LIMIT)
 
 
+_TORCH_BASES = {"Module", "Sequential", "ModuleList", "ModuleDict"}
+
+
 def _module_source(source: str):
     """The source to import, or None if there is nothing to script.
 
@@ -114,10 +118,16 @@ def _module_source(source: str):
     top = ast.parse(source).body
     if any(isinstance(n, ast.ClassDef) and n.name == "Model" for n in top):
         return source
-    modules = [n.name for n in top if isinstance(n, ast.ClassDef)
-               and any(ast.unparse(b).split(".")[-1] == "Module" for b in n.bases)]
-    if len(modules) == 1:  # inspect.getsource(MyNet): the one torch model it defines is the one to script
-        return source.rstrip("\n") + f"\n\n\nModel = {modules[0]}\n"
+    # the torch models it defines: a base from torch.nn (Module, Sequential, ...) or another of its own models
+    classes = [n for n in top if isinstance(n, ast.ClassDef)]
+    modules = set()
+    for _ in classes:  # enough passes for any chain of subclasses
+        modules |= {n.name for n in classes if any(ast.unparse(b).split(".")[-1] in _TORCH_BASES | modules
+                                                  for b in n.bases)}
+    bases = {ast.unparse(b).split(".")[-1] for n in classes if n.name in modules for b in n.bases}
+    leaves = [name for name in modules if name not in bases]  # the most derived: the model, not its base class
+    if len(leaves) == 1:  # inspect.getsource(MyNet): the one torch model it defines is the one to script
+        return source.rstrip("\n") + f"\n\n\nModel = {leaves[0]}\n"
     is_def = lambda n: isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     if not any(is_def(n) and n.name == "forward" for n in top):
         return None
@@ -148,7 +158,7 @@ def _argument_tuples(inputs) -> list:
 def _check_source(source, who: str):
     """The code to try must be text: a class or a model gets one line saying how to pass its source."""
     if isinstance(source, str):
-        if re.fullmatch(r"[\w./\\~:-]+\.(py|pt|pt2|pth|onnx|pte)", source.strip()):
+        if re.fullmatch(r"[\w ./\\~:-]+\.(py|pt|pt2|pth|onnx|pte|ts)", source.strip(), re.IGNORECASE):
             raise TypeError(f"{who} takes the model's source code as text, and {source.strip()!r} looks like a file "
                             "name: pass its text, e.g. Path(name).read_text() for a .py file (a saved model has "
                             "already taken its route: load it instead)")
@@ -158,6 +168,8 @@ def _check_source(source, who: str):
         raise TypeError(f"{who} takes the model's source code as text, not the "
                         f"{'class' if source is cls else 'model'} {cls.__name__}: pass inspect.getsource({cls.__name__}) "
                         "(the class must be defined in a file or a notebook cell)")
+    if isinstance(source, os.PathLike):
+        raise TypeError(f"{who} takes the model's source code as text, not a path: pass Path(...).read_text()")
     raise TypeError(f"{who} takes the model's source code as a str, got {type(source).__name__}")
 
 
