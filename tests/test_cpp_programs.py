@@ -431,3 +431,10 @@ def test_a_timeout_that_is_not_a_positive_number_is_named():
     for bad in (0, -1, "1", None):
         with pytest.raises(ValueError, match="timeout= is a number of seconds above 0"):
             cpp_runner._within("load_ts", bad, ["load_ts"])
+
+
+def test_an_aoti_input_count_mismatch_says_how_inputs_are_counted(tmp_path):
+    from helpers.routes import cpp_runner
+    error = cpp_runner._failure("C++ AOTI", 5, "aoti_run: error: expected inputs vector size to be 1, but got 2\n",
+                                tmp_path / "m.pt2", "aoti")
+    assert "the package takes 1 tensor, forward's arguments flattened in order" in str(error)

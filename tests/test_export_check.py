@@ -495,3 +495,10 @@ def test_a_first_input_of_batch_one_is_named_whatever_the_dynamic_shapes(tmp_pat
     turned = H.export_roundtrip_checks(model, inputs[::-1], methods=("export",), folder=tmp_path,
                                        dynamic_shapes=({0: Dim("batch")},))["export"]
     assert turned.stage == "passed"
+
+
+def test_a_trace_that_moved_a_buffer_the_output_ignores_gets_a_caveat(tmp_path):
+    from models_with_state import CountsInBuffer
+    x = torch.ones(2, 4)
+    report = H.export_roundtrip_checks(CountsInBuffer(), [(x,), (x,)], methods=("trace",), folder=tmp_path)["trace"]
+    assert report.stage == "passed" and "tracing ran forward, which moved the buffer calls" in report.caveat

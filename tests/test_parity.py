@@ -891,3 +891,17 @@ def test_a_decorated_forward_and_a_side_taken_more_often_are_seen():
     ex = H.DivergenceExplorer(LoopedConditional(), "trace", example=torch.tensor([1.0, -1.0, 1.0]))
     state = ex.set(scale=-1.0)
     assert not state.agree and "runs the `else` side, `h - x[i]`, 2 times here, 1 on the example" in state.path
+
+
+def test_a_conditional_over_several_lines_is_named_on_one():
+    class Spread(torch.nn.Module):
+        def forward(self, x):
+            y = (x * 2
+                 if x.sum() > 50
+                 else x - 1)
+            return y
+
+    x = torch.full((3, 4), 0.1)
+    warnings_ = H.parity(Spread(), torch.jit.trace(Spread(), x), example=x).warnings
+    named = [w for w in warnings_ if "no input ran" in w]
+    assert len(named) == 1 and "the `if` side of `x * 2 if x.sum() > 50 else x - 1`" in named[0], warnings_

@@ -207,6 +207,10 @@ def _failure(program, code, stderr, model_path, kind):
     # torch's C++ checks name a dtype by its number ("expected: 6(at::kFloat), but got: 7"): name it
     message = re.sub(r"(expected: \d+\(at::k\w+\), but got: )(\d+)\b(?!\()", lambda m: f"{m.group(1)}{m.group(2)}(at::k"
                      f"{_SCALAR_TYPES.get(int(m.group(2)), '?')})", message)
+    count = re.search(r"expected inputs vector size to be (\d+), but got (\d+)", message)
+    if kind == "aoti" and count:
+        message += (f" (the package takes {count.group(1)} tensor{'s' * (count.group(1) != '1')}, forward's arguments "
+                    "flattened in order: a tuple or list given as one argument counts each tensor in it)")
     if kind == "aoti" and re.search(r"expected it to be >= 2", message):
         message += (" (the package's compiled checks hold each dynamic size at 2 or more: torch.export keeps the sizes "
                     "0 and 1 apart, as 10's section 1 shows; pass at least 2 there, or compile a package for that size)")

@@ -351,8 +351,9 @@ def _conditional_nodes(filename: str, source: str) -> tuple:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return ()
-    return tuple((node, ast.get_source_segment(source, node.body) or "",
-                  ast.get_source_segment(source, node.orelse) or "", ast.get_source_segment(source, node) or "")
+    def text(part):  # on one line: an expression spread over several is shown with single spaces
+        return " ".join((ast.get_source_segment(source, part) or "").split())
+    return tuple((node, text(node.body), text(node.orelse), text(node))
                  for node in ast.walk(tree) if isinstance(node, ast.IfExp))
 
 
