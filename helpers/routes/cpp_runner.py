@@ -162,13 +162,12 @@ _SCALAR_TYPES = {0: "Byte", 1: "Char", 2: "Short", 3: "Int", 4: "Long", 5: "Half
 
 def _archive_kind(path) -> str:
     """"torchscript" or "export" for a zip that torch.jit.save or torch.export.save wrote, else ""."""
-    import zipfile
+    from .export_bridge import archive_names
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+        names = archive_names(path, top_folder=False)
     except Exception:  # not a zip, or unreadable: nothing to say about who wrote it
         return ""
-    if any(n.split("/")[1:2] == ["code"] for n in names):
+    if any(n.startswith("code/") for n in names):
         return "torchscript"
     if any(n.endswith("models/model.json") for n in names):
         return "export"

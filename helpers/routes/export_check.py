@@ -465,8 +465,9 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
     # Buffers are another matter: a traced or exported copy updates its own buffers as eager does, so no loss is
     # claimed for them; but tracing runs forward, so a traced copy starts from buffers that call moved.
     buffers = {name for name, _ in pristine.named_buffers()} if isinstance(pristine, torch.nn.Module) else set()
-    changed = state_changes(state_before, state_after := python_state(eager))
-    attributes = [line for line in changed if line.removeprefix("self.").split(":")[0] not in buffers]
+    state_after = python_state(eager)
+    without_buffers = lambda state: {name: value for name, value in state.items() if name not in buffers}
+    attributes = state_changes(without_buffers(state_before), without_buffers(state_after))
     moved_buffers = sorted(name for name in buffers if state_before.get(name) != state_after.get(name))
     state_lost = (f"eager changes its own Python attributes as it runs ({'; '.join(attributes[:2])}), and a traced "
                   "or exported copy keeps no such state: the answers matched, but that state is lost") if attributes else ""

@@ -15,7 +15,6 @@ import contextlib
 import copy
 import html
 import io
-import inspect
 import math
 import os
 import re
@@ -239,7 +238,7 @@ def _within_atol_of_zero(output, atol: float):
                if t.numel() and (t.is_floating_point() or t.is_complex())]
     if not tensors:
         return None
-    finite = [t.detach()[~t.detach().isnan()].abs() for t in tensors]  # detach: no autograd warning for a scalar
+    finite = [t[~t.isnan()].abs() for t in (t.detach() for t in tensors)]  # detached: no autograd warning for a scalar
     finite = [t for t in finite if t.numel()]
     if not finite:
         return None
