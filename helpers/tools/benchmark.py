@@ -2,8 +2,8 @@
 
 ``H.benchmark_model(model, example)`` prepares every variant and checks it with ``H.parity`` on
 varied inputs: a variant that computes something else is shown as wrong, with the first input where
-it diverges, and is never timed or called faster. It then times the first calls, and measures all
-variants in one run with ``torch.utils.benchmark.Timer``: rounds that visit every variant in turn,
+it diverges, and is never timed or called faster. It then times the first calls, calibrates each variant
+with ``torch.utils.benchmark.Timer``, and measures all variants in one run: rounds that visit every variant in turn,
 so a busy machine slows them all alike, and each round gives a ratio against eager. The result is a
 ``BenchmarkReport`` (benchmark_report.py: medians and interquartile ranges of the times and ratios,
 the table, ``H.plot_benchmark``). The C++ program runs as a separate process in only a few of the
@@ -15,6 +15,7 @@ import math
 import re
 import tempfile
 import time
+import timeit
 import warnings
 from pathlib import Path
 
@@ -448,10 +449,12 @@ def _measure_rounds(fns, rows, example, settings, bar, label, extra):
             except Exception as error:
                 _fail(rows[name], error, "measure")
                 continue
-            timers[name] = timer
+            # The rounds time with the standard library's timeit (which torch's Timer wraps, collector off as
+            # there), after one warm-up call each: torch's Timer.timeit would make two, and a round of a slow model
+            # is mostly one call.
+            timers[name] = timeit.Timer("fn(*example)", globals={"fn": fn, "example": example}, timer=time.perf_counter)
             numbers[name] = max(1, round(block / max(one_call, 1e-9)))
-            # Timer.timeit(n) makes max(n // 100, 2) warm-up calls before its n timed ones.
-            per_round += (numbers[name] + max(numbers[name] // 100, 2)) * one_call
+            per_round += (numbers[name] + 1) * one_call
         cpp_total = sum(settings["cpp_runs"] * run.seconds_per_run for run in extra.values())
         affordable = int(max(0.0, settings["seconds"] - cpp_total) / max(per_round, 1e-9))
         rounds = max(settings["min_rounds"], min(settings["rounds"], affordable))
@@ -471,7 +474,8 @@ def _measure_rounds(fns, rows, example, settings, bar, label, extra):
                 if rows[name].error is not None:
                     continue
                 try:
-                    this_round[name] = timers[name].timeit(numbers[name]).median
+                    fns[name](*example)  # warm up again: the variant timed just before may have evicted its caches
+                    this_round[name] = timers[name].timeit(numbers[name]) / numbers[name]
                 except Exception as error:
                     _fail(rows[name], error, "measure")
             for name, run in extra.items():
