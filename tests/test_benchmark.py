@@ -175,6 +175,45 @@ def test_a_model_that_does_not_script_fails_only_where_it_must():
     assert texts.count("u: failed at prepare") == 2 * 3  # in both panels, for each of the three variants
 
 
+class DictOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return {"scores": self.lin(x), "total": x.sum()}
+
+
+def test_a_dict_output_is_traced_as_torch_advises_and_the_row_says_so():
+    report = H.benchmark_model(DictOut().eval(), X, label="d", variants=["eager", "trace"], **FAST)
+    assert report.measured == ["eager", "trace"] and len(report["trace"].ratios) == 3
+    assert report["trace"].note.startswith("traced with strict=False, as torch advises for a dict output")
+    assert "strict=False" in str(report)
+
+
+def test_rounds_make_one_warm_up_call_before_each_timed_block(monkeypatch):
+    calls, blocks = [], []  # blocks: (calls made before the block, calls made after it)
+
+    class Counted(nn.Module):
+        def forward(self, x):
+            calls.append(1)
+            return x + 1
+
+    class Watched(benchmark.timeit.Timer):
+        def timeit(self, number=1):
+            before = len(calls)
+            seconds = super().timeit(number)
+            blocks.append((before, len(calls)))
+            assert len(calls) - before == number  # every call in the block is timed
+            return seconds
+
+    monkeypatch.setattr(benchmark.timeit, "Timer", Watched)
+    report = H.benchmark_model(Counted().eval(), X, label="c", variants=["eager"], **FAST)
+    assert report.rounds == len(blocks) == 3
+    # between two timed blocks, exactly one untimed call: the warm-up (torch's Timer.timeit would make two)
+    assert [start - end for (_, end), (start, _) in zip(blocks, blocks[1:])] == [1, 1]
+
+
 def test_a_wrong_input_shape_is_one_line_before_any_copy_is_built():
     with pytest.raises(ValueError) as info:
         H.benchmark_model(tiny(), torch.ones(1, 5), label="wrong", variants=["eager", "trace", "script"], **FAST)

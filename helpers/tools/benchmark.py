@@ -25,7 +25,7 @@ from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import (_MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes,
-                     training_layers)
+                     trace_copy, training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
@@ -84,18 +84,23 @@ def _fresh_script(model):
     return torch.jit.script(model)
 
 
+_RELAXED_TRACE = "traced with strict=False, as torch advises for a dict output: right while its keys never change"
+
+
 def _prepare(name, model, example, compile_backend, scripted=None):
     """Build the callable for one variant (eager is the model itself).
 
     ``scripted``: the "script" variant's module, if this run built one. Freezing and ``optimize_for_inference``
     work on a copy of it (each makes a module of its own, with its own first calls), so they start from it
-    instead of scripting the model again; their rows add the scripting time to their own.
+    instead of scripting the model again; their rows add the scripting time to their own. The trace comes with
+    a note, or None: ``(traced, note)``.
     """
     if name == "eager":
         return model
     if name == "trace":
         # no check_trace: the parity check that follows runs the trace on more inputs than it would
-        return torch.jit.trace(model, example, check_trace=False)
+        traced, relaxed = trace_copy(model, example)
+        return traced, (_RELAXED_TRACE if relaxed else None)
     if name == "script":
         return _fresh_script(model)
     if name == "script+freeze":
@@ -376,6 +381,10 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
                 row.prepare_s = None if name == "eager" else time.perf_counter() - start + (script_s if derived else 0.0)
                 if name == "script":
                     scripted, script_s = fn, row.prepare_s
+                if name == "trace":  # the trace comes with a note on how it was made, or None
+                    fn, how = fn
+                    if how:
+                        _add_note(row, how)
             except Exception as error:  # any failure is a result to report, not a reason to stop
                 _fail(row, error, "prepare")
                 continue

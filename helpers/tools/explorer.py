@@ -28,7 +28,7 @@ from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              per_input_dims, rebuild, with_batch, _is_image_list)
 from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
-                     python_state, state_changes, training_layers)
+                     python_state, state_changes, trace_copy, training_layers)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -100,17 +100,6 @@ class ExplorerState:
 def _batch_where(batch_dim) -> str:
     """Where the batch is, in words: "dimension 1", or "dimensions (1, 0)" for one entry per input."""
     return f"dimension {batch_dim}" if isinstance(batch_dim, int) else f"dimensions {tuple(batch_dim)}"
-
-
-def _trace(model, example):
-    """(torch.jit.trace of ``model``, whether it took ``strict=False``): a dict output is traced with it, as torch's
-    own error advises (the explorer then compares the dicts key by key)."""
-    try:
-        return torch.jit.trace(model, example, check_trace=False), False
-    except RuntimeError as error:
-        if "dict at the output of the tracer" not in str(error):
-            raise
-        return torch.jit.trace(model, example, check_trace=False, strict=False), True
 
 
 def _copy_name(method: str) -> str:
@@ -330,7 +319,7 @@ class DivergenceExplorer:
                 warnings.simplefilter("always")  # record the tracer's warnings even if shown before
                 try:
                     if method == "trace":
-                        copy, relaxed = _trace(eager, self._example(model))
+                        copy, relaxed = trace_copy(eager, self._example(model))
                     else:
                         copy = torch.jit.script(eager)
                 except Exception as error:  # one line (a scripting error can quote pages of source)

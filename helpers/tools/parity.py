@@ -306,6 +306,17 @@ def fresh_copy(model):
         return model
 
 
+def trace_copy(model, example):
+    """(torch.jit.trace of ``model``, whether it took ``strict=False``): a dict output is traced with it, as torch's
+    own error advises (the explorer then compares the dicts key by key, the benchmark says so in its row)."""
+    try:
+        return torch.jit.trace(model, example, check_trace=False), False
+    except RuntimeError as error:
+        if "dict at the output of the tracer" not in str(error):
+            raise
+        return torch.jit.trace(model, example, check_trace=False, strict=False), True
+
+
 def python_state(model) -> dict:
     """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
