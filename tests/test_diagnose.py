@@ -680,7 +680,10 @@ def test_time_first_layers_at_the_default_batch_dim_get_a_note():
     assert any("pass batch_dim=1" in w for w in H.parity(gru, traced, example=x).warnings)
     assert not any("batch_dim=1" in w for w in H.parity(gru, traced, example=x, batch_dim=1).warnings)
     batch_first = nn.GRU(4, 8, batch_first=True)
-    assert not H.parity(batch_first, batch_first, example=x).warnings  # batch_first=True: nothing to say
+    # batch_first=True: nothing to say about the batch; only that no input passed the hidden state
+    assert H.parity(batch_first, batch_first, example=x).warnings == [
+        "every input left forward's `hx=None` at its default: other values were not checked, and a trace fixes it "
+        "into its graph; pass it in inputs to check other values"]
 
 
 def test_a_batch_one_example_is_blamed_for_the_refused_batches_not_forward():

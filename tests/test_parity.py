@@ -905,3 +905,29 @@ def test_a_conditional_over_several_lines_is_named_on_one():
     warnings_ = H.parity(Spread(), torch.jit.trace(Spread(), x), example=x).warnings
     named = [w for w in warnings_ if "no input ran" in w]
     assert len(named) == 1 and "the `if` side of `x * 2 if x.sum() > 50 else x - 1`" in named[0], warnings_
+
+
+class WithOptions(torch.nn.Module):
+    def forward(self, x, scale: int = 2, *, shift: float = 0.0):
+        return x * scale + shift
+
+
+class WithScale(torch.nn.Module):
+    def forward(self, x, scale: int = 2):
+        return x * scale
+
+
+def test_options_no_input_passed_are_named_and_passed_ones_are_not():
+    traced = torch.jit.trace(WithOptions(), (torch.ones(3),))
+    report = H.parity(WithOptions(), traced, example=torch.ones(3), label="traced")
+    assert report.all_close  # the defaults are what the trace fixed, so nothing differs ...
+    assert report.defaults_kept == ["scale=2", "shift=0.0 (keyword-only)"]  # ... and the report says what was not tried
+    assert any(w.startswith("every input left forward's `scale=2`, `shift=0.0 (keyword-only)` at their defaults")
+               and "a keyword-only one through a wrapper module" in w for w in report.warnings)
+    assert H.parity(WithOptions(), traced, inputs=[(torch.ones(3), 2)]).defaults_kept == ["shift=0.0 (keyword-only)"]
+    # the trace refuses the option it fixed, which the note warns of; a scripted copy keeps it as an argument
+    assert not H.parity(WithOptions(), traced, inputs=[(torch.ones(3), 3)], label="traced").all_close
+    scripted = torch.jit.script(WithScale())
+    passed = H.parity(WithScale(), scripted, inputs=[(torch.ones(3), 3)], label="scripted")
+    assert passed.all_close and passed.defaults_kept == [] and not passed.warnings
+    assert H.parity(scripted, scripted, example=torch.ones(3)).defaults_kept == []  # a TorchScript reference: its own

@@ -14,6 +14,7 @@ model in training mode. It displays as a table in JupyterLab, and works in tests
 import contextlib
 import copy
 import html
+import inspect
 import io
 import math
 import os
@@ -532,6 +533,7 @@ class ParityReport:
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
+    defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
 
     @property
     def all_close(self) -> bool:
@@ -635,6 +637,14 @@ class ParityReport:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
         if self.time_first:
             notes.append(self.time_first)
+        if self.defaults_kept:
+            kept = ", ".join(f"`{d}`" for d in self.defaults_kept)
+            one = len(self.defaults_kept) == 1
+            how = ("pass it in inputs" if one else "pass them in inputs") + (
+                " (a keyword-only one through a wrapper module that sets it)" if "keyword-only" in kept else "")
+            notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}: other "
+                         f"values were not checked, and a trace fixes {'it' if one else 'them'} into its graph; {how} "
+                         "to check other values")
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
@@ -1029,7 +1039,31 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
-                        if example is not None else "")
+                        if example is not None else "",
+                        defaults_kept=defaults_left(eager, [a for _, a in labelled]))
+
+
+def defaults_left(model, argument_lists) -> list:
+    """``["scale=2", "shift=0.0"]``: the parameters of ``model``'s forward that have a default and that no input
+    passed. Keyword-only ones too: the inputs are positional. Empty for a signature Python cannot read."""
+    forward = getattr(model, "forward", model) if isinstance(model, torch.nn.Module) else model
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        return []  # its defaults are the scripted code's; the eager model's are what a learner would vary
+    try:
+        parameters = list(inspect.signature(forward).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    passed = max((len(a) for a in argument_lists if isinstance(a, tuple)), default=0)
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    left = [p for i, p in enumerate(parameters) if p.default is not inspect.Parameter.empty
+            and (p.kind == inspect.Parameter.KEYWORD_ONLY or (p.kind in positional and i >= passed))]
+    return [f"{p.name}={_short_repr(p.default)}" + (" (keyword-only)" if p.kind == inspect.Parameter.KEYWORD_ONLY else "")
+            for p in left]
+
+
+def _short_repr(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:29] + "…"
 
 
 def _settled(eager, rows, state_first, state_after) -> bool:
