@@ -931,3 +931,39 @@ def test_options_no_input_passed_are_named_and_passed_ones_are_not():
     passed = H.parity(WithScale(), scripted, inputs=[(torch.ones(3), 3)], label="scripted")
     assert passed.all_close and passed.defaults_kept == [] and not passed.warnings
     assert H.parity(scripted, scripted, example=torch.ones(3)).defaults_kept == []  # a TorchScript reference: its own
+
+
+class ShortCircuit(torch.nn.Module):  # `and` decides on its first operand for small inputs: the second never runs
+    def forward(self, x):
+        big = x.sum() > 50 and x.max() > 10
+        return x * 2 if big else x - 1
+
+
+class OneLineIfStatement(torch.nn.Module):  # the test and the body on one line: a line count cannot tell them apart
+    def forward(self, x):
+        y = x + 1
+        if x.sum() > 50: y = y * 3; y = y - 2
+        return y
+
+
+def test_an_operand_and_skipped_and_a_one_line_if_body_are_named():
+    small = torch.full((3, 4), 0.1)
+    for model, expected in ((ShortCircuit(), "no input ran `x.max() > 10` (ShortCircuit.forward, the operand of "
+                                             "`x.sum() > 50 and x.max() > 10`"),
+                            (OneLineIfStatement(), "no input ran `y = y * 3; y = y - 2` (OneLineIfStatement.forward, "
+                                                   "the body of `if x.sum() > 50: y = y * 3; y = y - 2`")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            traced = torch.jit.trace(model, small)
+        report = H.parity(model, traced, example=small, label="traced")
+        assert report.all_close and any(expected in w for w in report.warnings), report.warnings
+        both = H.parity(model, model, inputs={"small": small, "big": torch.full((3, 4), 20.0)})
+        assert not both.uncovered and not both.same_path  # each part ran on one input: nothing left to name
+
+
+def test_the_explorer_sees_a_one_line_if_body_run():
+    ex = H.DivergenceExplorer(OneLineIfStatement(), "trace", example=torch.full((3, 4), 0.1))
+    state = ex.set(scale=200.0)
+    assert not state.agree
+    assert state.path == ("eager Python takes another path than the example: in `if x.sum() > 50: y = y * 3; y = y - 2` "
+                          "it runs the body, `y = y * 3; y = y - 2`, which the example skipped")

@@ -182,19 +182,19 @@ class _YourModel:
         if now == example:
             differ = [(key, now_counts[key], example_counts[key]) for key in sorted(now)
                       if now_counts[key] != example_counts[key]]
-            if not differ and now_sides != example_sides:  # one line, `a if test else b`: another side ran
+            if not differ and now_sides != example_sides:  # same lines, another part of one ran (a side, an operand, a body)
                 only = (set(now_sides) - set(example_sides)) or (set(example_sides) - set(now_sides))
                 if only:  # a side this input ran and the example did not comes first: it is what the input did
-                    side = min(only, key=lambda k: (k.line, k.column, k.side))
+                    side = min(only, key=lambda k: (k.line, k.column, k.side, k.text))
                     ran = side in now_sides
                     return (f"eager Python takes another path than the example: in `{side.whole}` it "
-                            f"{'runs' if ran else 'skips'} the `{side.side}` side, `{side.text}`, which the example "
+                            f"{'runs' if ran else 'skips'} {side.label}, `{side.text}`, which the example "
                             f"{'skipped' if ran else 'ran'}"), "the example you passed"
                 side = min((k for k in now_sides if now_sides[k] != example_sides[k]),
-                           key=lambda k: (k.line, k.column, k.side))
+                           key=lambda k: (k.line, k.column, k.side, k.text))
                 here, there = now_sides[side], example_sides[side]
-                return (f"eager Python takes another path than the example: in `{side.whole}` it runs the "
-                        f"`{side.side}` side, `{side.text}`, {here} time{'s' if here != 1 else ''} here, {there} on the "
+                return (f"eager Python takes another path than the example: in `{side.whole}` it runs "
+                        f"{side.label}, `{side.text}`, {here} time{'s' if here != 1 else ''} here, {there} on the "
                         "example"), "the example you passed"
             if not differ:
                 return "eager Python takes the same path as the example", "the example you passed"

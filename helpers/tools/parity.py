@@ -6,8 +6,9 @@
 ``label`` names the copy in the verdict ("✘ traced diverges from eager …"); without it the copy is
 called "converted" ("loaded" for a file). Outputs may be tensors, numbers, None, or nested tuples,
 lists, NamedTuples and dicts (compared by key). The report also says when the comparison proves
-little: outputs that are all empty, a line of the eager model's Python that no input ran, an eager
-model in training mode. It displays as a table in JupyterLab, and works in tests:
+little: outputs that are all empty, a line of the eager model's Python that no input ran (or a part of one:
+a side of ``a if c else b``, an operand ``and``/``or`` skipped, a one-line ``if``'s body), an eager model in
+training mode. It displays as a table in JupyterLab, and works in tests:
 ``assert H.parity(m, traced, example=x).all_close``, ``report.assert_close()``, ``report.status``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
 """

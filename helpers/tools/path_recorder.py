@@ -335,26 +335,53 @@ def _nested_codes(code):
 
 @dataclass(frozen=True)
 class ConditionalSide:
-    """One side of a conditional expression (``a if test else b``) on one line of the learner's Python."""
+    """A part of one line of the learner's Python that may or may not run when the line does: a side of
+    ``a if test else b``, an operand that ``and`` / ``or`` may skip, or the body of a one-line ``if test: body``."""
     filename: str
     line: int
     column: int          # where the whole expression starts on its line: two on one line stay apart
-    side: str            # "if" (``a``) or "else" (``b``)
-    text: str            # the side's source, e.g. "x * 2"
-    whole: str           # the whole expression's source
+    side: str            # "if" (``a``) or "else" (``b``), "operand", or "body"
+    text: str            # the part's source, e.g. "x * 2"
+    whole: str           # the whole expression's (or one-line statement's) source
+
+    @property
+    def label(self) -> str:
+        """``the `if` side``, ``the operand``, ``the body``: how a sentence names this part."""
+        return f"the `{self.side}` side" if self.side in ("if", "else") else f"the {self.side}"
+
+
+class _Span:
+    """Where a run of statements starts and ends, like an ast node's own positions."""
+
+    def __init__(self, first, last):
+        self.lineno, self.col_offset = first.lineno, first.col_offset
+        self.end_lineno, self.end_col_offset = last.end_lineno, last.end_col_offset
 
 
 @functools.lru_cache(maxsize=64)
 def _conditional_nodes(filename: str, source: str) -> tuple:
-    """Every ``a if test else b`` of a file's source, as (node, source of a, source of b, source of the whole)."""
+    """The parts of a file's source that may not run when their line does, as (test: what always runs first,
+    start: (line, column) of the whole, source of the whole, ((part node, side, source of the part), ...))."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return ()
     def text(part):  # on one line: an expression spread over several is shown with single spaces
         return " ".join((ast.get_source_segment(source, part) or "").split())
-    return tuple((node, text(node.body), text(node.orelse), text(node))
-                 for node in ast.walk(tree) if isinstance(node, ast.IfExp))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.IfExp):
+            found.append((node.test, (node.lineno, node.col_offset), text(node),
+                          ((node.body, "if", text(node.body)), (node.orelse, "else", text(node.orelse)))))
+        elif isinstance(node, ast.BoolOp):  # `a and b`: b runs only when a does not decide
+            found.append((node.values[0], (node.lineno, node.col_offset), text(node),
+                          tuple((value, "operand", text(value)) for value in node.values[1:])))
+        elif isinstance(node, ast.If) and node.body[0].lineno == node.test.end_lineno:  # `if test: body` on one line
+            body = _Span(node.body[0], node.body[-1])
+            shown = "; ".join(text(statement) for statement in node.body)
+            found.append((node.test, (node.lineno, node.col_offset), f"if {text(node.test)}: {shown}",
+                          ((body, "body", shown),)))
+    return tuple(found)
 
 
 def _inside(position, node) -> bool:
@@ -367,19 +394,20 @@ def _inside(position, node) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _conditional_sides(code) -> dict:
-    """{instruction offset: the ConditionalSides it belongs to} for the conditional expressions ``code`` evaluates.
+    """{instruction offset: the ConditionalSides it belongs to} for the parts of lines ``code`` may skip.
 
-    Line tracing cannot tell which side of ``a if test else b`` ran when both sit on one line; the instructions
-    can: Python 3.11 records the columns each one came from (``co_positions``).
+    Line tracing cannot tell which side of ``a if test else b`` ran when both sit on one line, nor whether ``and``
+    skipped its operand or a one-line ``if`` its body; the instructions can: Python 3.11 records the columns each
+    one came from (``co_positions``).
     """
     source = "".join(linecache.getlines(code.co_filename))
     positions = list(code.co_positions())
     table = collections.defaultdict(set)
-    for node, body, orelse, whole in _conditional_nodes(code.co_filename, source):
-        if not any(_inside(p, node.test) for p in positions):
+    for test, (line, column), whole, parts in _conditional_nodes(code.co_filename, source):
+        if not any(_inside(p, test) for p in positions):
             continue  # evaluated by another code object (a lambda or comprehension inside this one)
-        for part, side, text in ((node.body, "if", body), (node.orelse, "else", orelse)):
-            key = ConditionalSide(code.co_filename, node.lineno, node.col_offset, side, text, whole)
+        for part, side, text in parts:
+            key = ConditionalSide(code.co_filename, line, column, side, text, whole)
             for index, position in enumerate(positions):
                 if _inside(position, part):
                     table[2 * index].add(key)
@@ -505,12 +533,13 @@ class LineCoverage:
                     text = linecache.getline(code.co_filename, line).strip()
                     if text and not text.startswith(("#", "@")):
                         missing[(code.co_filename, line)] = (where, line, text)
-            # a side of `a if test else b` that no call took, on a line that ran (else the line is named above)
+            # a side of `a if test else b` (an operand `and` skipped, a one-line if's body) that no call took, on a
+            # line that ran (else the line is named above)
             for side in sorted({k for keys in _conditional_sides(code).values() for k in keys},
-                               key=lambda k: (k.line, k.column, k.side)):
+                               key=lambda k: (k.line, k.column, k.side, k.text)):
                 if (side.filename, side.line) in ran and side not in taken and side.text:
-                    missing[(side.filename, side.line, side.column, side.side)] = (
-                        f"{where}, the `{side.side}` side of `{side.whole}`", side.line, side.text)
+                    missing[(side.filename, side.line, side.column, side.side, side.text)] = (
+                        f"{where}, {side.label} of `{side.whole}`", side.line, side.text)
         return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:]))]
 
     @property
