@@ -2,6 +2,7 @@
 import copy
 import math
 import warnings
+import threading
 import typing
 
 import pytest
@@ -967,3 +968,24 @@ def test_the_explorer_sees_a_one_line_if_body_run():
     assert not state.agree
     assert state.path == ("eager Python takes another path than the example: in `if x.sum() > 50: y = y * 3; y = y - 2` "
                           "it runs the body, `y = y * 3; y = y - 2`, which the example skipped")
+
+
+class HoldsALock(torch.nn.Module):  # a deep copy fails on the lock, so parity must run this model itself
+    def __init__(self):
+        super().__init__()
+        self.lock, self.calls = threading.Lock(), 0
+
+    def forward(self, x):
+        with self.lock:
+            self.calls += 1
+        return x + 1
+
+
+def test_a_model_that_cannot_be_copied_is_run_itself_and_the_report_says_so():
+    model = HoldsALock()
+    report = H.parity(model, lambda x: x + 1, inputs=[torch.ones(2), torch.zeros(2)], label="wrapped")
+    assert model.calls == 2  # it really ran the caller's model ...
+    assert report.uncopied.startswith("TypeError: cannot pickle '_thread.lock' object")
+    assert any(w.startswith("eager could not be copied (TypeError: cannot pickle '_thread.lock' object), so parity ran "
+                            "your model itself") for w in report.warnings)  # ... and says so
+    assert H.parity(torch.nn.ReLU(), torch.nn.ReLU(), example=torch.ones(2)).uncopied == ""

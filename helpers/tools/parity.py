@@ -534,6 +534,7 @@ class ParityReport:
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
+    uncopied: str = ""  # why the eager model could not be copied, so that parity ran it itself ('' when copied)
     defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
 
     @property
@@ -638,6 +639,9 @@ class ParityReport:
             notes.append(f"which lines ran could not be recorded: {self.coverage_note}")
         if self.time_first:
             notes.append(self.time_first)
+        if self.uncopied:
+            notes.append(f"{self.names[0]} could not be copied ({self.uncopied}), so parity ran your model itself: "
+                         "any state it keeps (a counter, running statistics) moved with these runs")
         if self.defaults_kept:
             kept = ", ".join(f"`{d}`" for d in self.defaults_kept)
             one = len(self.defaults_kept) == 1
@@ -902,8 +906,12 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
     eager = require_callable(eager, "parity", "eager model")
     exported = require_callable(exported, "parity", "model to check")
+    uncopied = ""
     if isinstance(eager, torch.nn.Module):
-        eager = fresh_copy(eager)  # the runs change this copy's state (a counter, batch norm's statistics), not yours
+        try:
+            eager = copy.deepcopy(eager)  # the runs change this copy's state (a counter, batch norm's statistics), not yours
+        except Exception as error:  # a lock, an open file: run the model itself, and say so
+            uncopied = _one_line(error)
     if isinstance(exported, torch.jit.ScriptModule):
         exported = fresh_copy(exported)  # likewise for a scripted copy's counter. Not program.module(): with torch
         # 2.14 a deep copy of it drops the check of the inputs' structure (a list of 3 items where the program took
@@ -914,7 +922,9 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     readable = isinstance(exported, torch.nn.Module) or getattr(exported, "keeps_state", None) is False
     pristine = None if readable else _copy_or_none(eager)
     with _buffers_restored(exported):  # program.module() runs as it is: its buffers are put back afterwards
-        return _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, batch_dim, readable, pristine)
+        report = _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, batch_dim, readable, pristine)
+    report.uncopied = uncopied
+    return report
 
 
 @contextlib.contextmanager
