@@ -705,3 +705,23 @@ def test_the_editor_says_in_one_line_when_the_eager_model_crashes_its_process():
     editor._on_button()
     assert editor.logic.report is None and "crashed the process" in editor.logic.error
     assert "on the example or on a variant" in editor.logic.error and "running" not in editor.result.value
+
+
+class ScaledBy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, scale: float = 2.0):
+        return self.lin(x) * scale
+
+
+def test_an_option_no_input_passed_is_a_caveat_not_a_plain_tick():
+    report = H.diagnose(ScaledBy().eval(), torch.ones(2, 4), routes=["trace", "script"], progress=False)
+    for route in ("trace", "script"):
+        result = report.results[route]
+        assert result.status == "ok" and result.defaults_kept and result.mark == "⚠"
+        assert any("`scale=2.0` at its default" in note for note in result.notes)
+    assert "checked with forward's options at their defaults only" in report.recommend()
+    passed = H.diagnose(ScaledBy().eval(), (torch.ones(2, 4), 3.0), routes=["script"], progress=False)
+    assert not passed.results["script"].defaults_kept

@@ -102,6 +102,7 @@ class RouteResult:
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
     fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
     state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
+    defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -114,7 +115,8 @@ class RouteResult:
     @property
     def mark(self) -> str:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
-                                    or self.model_problem or self.fixed_sizes or self.state_unknown):
+                                    or self.model_problem or self.fixed_sizes or self.state_unknown
+                                    or self.defaults_kept):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -190,6 +192,8 @@ class Diagnosis:
             + (" Its copy takes only the example's size in a dimension where eager takes others: see its notes."
                if ran[r].fixed_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
+            + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
+               else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
                if ran[r].tiny else "")
@@ -729,7 +733,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False)),
              "batch_one": bool(refused) and batch_one,
-             "state_unknown": getattr(report, "state_unreadable", "") == "unknown"}
+             "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
+             "defaults_kept": bool(getattr(report, "defaults_kept", None))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it
