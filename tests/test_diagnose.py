@@ -682,8 +682,8 @@ def test_time_first_layers_at_the_default_batch_dim_get_a_note():
     batch_first = nn.GRU(4, 8, batch_first=True)
     # batch_first=True: nothing to say about the batch; only that no input passed the hidden state
     assert H.parity(batch_first, batch_first, example=x).warnings == [
-        "every input left forward's `hx=None` at its default: other values were not checked, and a trace fixes it "
-        "into its graph; pass it in inputs to check other values"]
+        "every input left forward's `hx=None` at its default: other values were not checked, and a trace or an export "
+        "fixes it into its graph; pass it in inputs to check other values"]
 
 
 def test_a_batch_one_example_is_blamed_for_the_refused_batches_not_forward():

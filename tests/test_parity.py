@@ -928,6 +928,8 @@ def test_options_no_input_passed_are_named_and_passed_ones_are_not():
     assert H.parity(WithOptions(), traced, inputs=[(torch.ones(3), 2)]).defaults_kept == ["shift=0.0 (keyword-only)"]
     # the trace refuses the option it fixed, which the note warns of; a scripted copy keeps it as an argument
     assert not H.parity(WithOptions(), traced, inputs=[(torch.ones(3), 3)], label="traced").all_close
+    exported = torch.export.export(WithScale(), (torch.ones(3),)).module()  # an export fixes it too
+    assert not H.parity(WithScale(), exported, inputs=[(torch.ones(3), 3)], label="exported").all_close
     scripted = torch.jit.script(WithScale())
     passed = H.parity(WithScale(), scripted, inputs=[(torch.ones(3), 3)], label="scripted")
     assert passed.all_close and passed.defaults_kept == [] and not passed.warnings
@@ -989,3 +991,36 @@ def test_a_model_that_cannot_be_copied_is_run_itself_and_the_report_says_so():
     assert any(w.startswith("eager could not be copied (TypeError: cannot pickle '_thread.lock' object), so parity ran "
                             "your model itself") for w in report.warnings)  # ... and says so
     assert H.parity(torch.nn.ReLU(), torch.nn.ReLU(), example=torch.ones(2)).uncopied == ""
+
+
+def _no_wraps(function):  # a decorator that forgets functools.wraps: forward is a closure's function
+    def wrapper(self, *args, **kwargs):
+        return function(self, *args, **kwargs)
+    return wrapper
+
+
+class DecoratedWithoutWraps(torch.nn.Module):
+    @_no_wraps
+    def forward(self, x):
+        big = x.sum() > 100 and x.max() > 10
+        return x * 3 if big else x
+
+
+def test_a_forward_behind_a_decorator_without_wraps_is_still_watched():
+    small = torch.full((3, 4), 0.1)
+    report = H.parity(DecoratedWithoutWraps(), DecoratedWithoutWraps(), inputs={"small": small})
+    assert [text for _, _, text in report.uncovered] == ["x.max() > 10", "x * 3"]
+    state = H.DivergenceExplorer(DecoratedWithoutWraps(), "trace", example=small).set(scale=200.0)
+    assert not state.agree and state.path.startswith("eager Python takes another path than the example")
+
+
+class OperandOnItsOwnLine(torch.nn.Module):
+    def forward(self, x):
+        big = (x.sum() > 0
+               and x.max() > 100)
+        return x * 3 if big else x
+
+
+def test_an_operand_on_a_line_of_its_own_is_named_once():
+    report = H.parity(OperandOnItsOwnLine(), OperandOnItsOwnLine(), inputs={"negative": torch.full((2,), -20.0)})
+    assert [text for _, _, text in report.uncovered] == ["x.max() > 100", "x * 3"]

@@ -648,7 +648,7 @@ class ParityReport:
             how = ("pass it in inputs" if one else "pass them in inputs") + (
                 " (a keyword-only one through a wrapper module that sets it)" if "keyword-only" in kept else "")
             notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}: other "
-                         f"values were not checked, and a trace fixes {'it' if one else 'them'} into its graph; {how} "
+                         f"values were not checked, and a trace or an export fixes {'it' if one else 'them'} into its graph; {how} "
                          "to check other values")
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "

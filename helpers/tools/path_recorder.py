@@ -343,6 +343,7 @@ class ConditionalSide:
     side: str            # "if" (``a``) or "else" (``b``), "operand", or "body"
     text: str            # the part's source, e.g. "x * 2"
     whole: str           # the whole expression's (or one-line statement's) source
+    lines: tuple = ()    # the lines the part itself spans (one, unless it continues on the next)
 
     @property
     def label(self) -> str:
@@ -407,7 +408,8 @@ def _conditional_sides(code) -> dict:
         if not any(_inside(p, test) for p in positions):
             continue  # evaluated by another code object (a lambda or comprehension inside this one)
         for part, side, text in parts:
-            key = ConditionalSide(code.co_filename, line, column, side, text, whole)
+            key = ConditionalSide(code.co_filename, line, column, side, text, whole,
+                                  tuple(range(part.lineno, part.end_lineno + 1)))
             for index, position in enumerate(positions):
                 if _inside(position, part):
                     table[2 * index].add(key)
@@ -443,6 +445,36 @@ def _own_classes(model):
     return seen
 
 
+def _functions_behind(member, depth=0):
+    """``member`` if it is a function, and the functions a decorator wrapped in it: the one ``__wrapped__`` names
+    (functools.wraps, @torch.no_grad()) and, for a decorator without functools.wraps, the functions its closure
+    holds, when they are the learner's own (not a library's)."""
+    if depth > 3 or not callable(member):
+        return []
+    found = [member] if isinstance(getattr(member, "__code__", None), types.CodeType) else []
+    inner = [getattr(member, "__wrapped__", None)] + [
+        cell.cell_contents for cell in (getattr(member, "__closure__", None) or ())
+        if _has_contents(cell) and isinstance(cell.cell_contents, types.FunctionType)]
+    for function in inner:
+        if function is not None and function is not member and not _in_library(function):
+            found += [f for f in _functions_behind(function, depth + 1) if f not in found]
+    return found
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell: the closure's variable was never set
+        return False
+    return True
+
+
+def _in_library(function) -> bool:
+    filename = getattr(getattr(function, "__code__", None), "co_filename", "")
+    resolved = str(Path(filename).resolve()) if filename and not filename.startswith("<") else filename
+    return resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved or "dist-packages" in resolved
+
+
 class LineCoverage:
     """Which lines of a model's Python (its class's methods and its submodules') ran over several calls.
 
@@ -462,11 +494,10 @@ class LineCoverage:
         elif isinstance(model, torch.nn.Module):
             for cls in _own_classes(model):
                 for name, member in vars(cls).items():
-                    member = getattr(member, "__func__", member)
-                    member = inspect.unwrap(member) if callable(member) else member  # @torch.no_grad() and the like
-                    code = getattr(member, "__code__", None)
-                    if isinstance(code, types.CodeType) and name != "__init__":
-                        for inner in _nested_codes(code):
+                    if name == "__init__":
+                        continue
+                    for function in _functions_behind(getattr(member, "__func__", member)):
+                        for inner in _nested_codes(function.__code__):
                             self.codes[inner] = f"{cls.__name__}.{name}"
             # no codes: built only from torch's own layers, so no Python of its own to branch in
         elif callable(function) and hasattr(function, "__code__"):
@@ -521,6 +552,7 @@ class LineCoverage:
         if self.reason:
             return []
         ran = set().union(*self.counts.values())
+        part_lines = {}  # a named part's key -> the lines it spans
         taken = set().union(*(self.sides(label) for label in self.counts))  # sides of `a if test else b` that ran
         missing = {}
         for code, where in self.codes.items():
@@ -538,9 +570,12 @@ class LineCoverage:
             for side in sorted({k for keys in _conditional_sides(code).values() for k in keys},
                                key=lambda k: (k.line, k.column, k.side, k.text)):
                 if (side.filename, side.line) in ran and side not in taken and side.text:
-                    missing[(side.filename, side.line, side.column, side.side, side.text)] = (
-                        f"{where}, {side.label} of `{side.whole}`", side.line, side.text)
-        return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:]))]
+                    key = (side.filename, side.line, side.column, side.side, side.text)
+                    missing[key] = (f"{where}, {side.label} of `{side.whole}`", side.line, side.text)
+                    part_lines[key] = side.lines
+        # a named part that continues on lines of its own: those lines are the part, not further paths
+        within = {(k[0], line) for k in missing if len(k) > 2 for line in part_lines.get(k, ()) if line != k[1]}
+        return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in within]
 
     @property
     def same_path(self) -> bool:
