@@ -640,3 +640,26 @@ def test_any_submodule_left_in_training_mode_is_refused_by_name():
     model[1].train()
     with pytest.raises(ValueError, match=r"call model.eval\(\) first \(Noisy '1' in training mode\)"):
         H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)
+
+
+class DictWithIntKeys(nn.Module):
+    def forward(self, x):
+        return {0: x * 2, 1: x + 1}
+
+
+class DictOfMixedValues(nn.Module):
+    def forward(self, x):
+        return {"a": x * 2, "b": [x + 1, (x - 1, x * 3)]}
+
+
+def test_a_dict_torch_cannot_trace_is_one_line_without_its_tensors():
+    report = H.benchmark_model(DictWithIntKeys().eval(), X, label="d", variants=["eager", "trace"], **FAST)
+    assert report.failures["trace"] == ("prepare: RuntimeError: a traced model cannot return this dict: its keys "
+                                        "must be strings or tensors, and its values tensors or tuples of tensors")
+    mixed = H.benchmark_model(DictOfMixedValues().eval(), X, label="m", variants=["eager", "trace"], **FAST)
+    assert mixed.failures["trace"] == ("prepare: RuntimeError: a traced model cannot have this output: List inputs to "
+                                       "traced functions must have consistent element type. Found Tensor and "
+                                       "Tuple[Tensor, Tensor]")
+    # torch printed the output into its message while still tracing: the warnings of that printing are not the model's
+    assert "warned" not in mixed["trace"].note
+    assert H.DivergenceExplorer(DictOfMixedValues(), "trace", example=X).conversion_warnings() == []

@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,12 +312,43 @@ def fresh_copy(model):
 def trace_copy(model, example):
     """(torch.jit.trace of ``model``, whether it took ``strict=False``): a dict output is traced with it, as torch's
     own error advises (the explorer then compares the dicts key by key, the benchmark says so in its row)."""
-    try:
-        return torch.jit.trace(model, example, check_trace=False), False
-    except RuntimeError as error:
-        if "dict at the output of the tracer" not in str(error):
-            raise
-        return torch.jit.trace(model, example, check_trace=False, strict=False), True
+    result, failure = None, None
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            try:
+                result = torch.jit.trace(model, example, check_trace=False), False
+            except RuntimeError as error:
+                if "dict at the output of the tracer" not in str(error):
+                    raise
+                result = torch.jit.trace(model, example, check_trace=False, strict=False), True
+        except RuntimeError as error:
+            failure = _output_error(error)
+    # Passed on to the caller's own filters. When the trace failed, torch printed the output into its message while
+    # still tracing: the tracer's warnings from torch's own printing code are not the model's.
+    for w in seen:
+        if not (failure and issubclass(w.category, torch.jit.TracerWarning) and _in_torch(w.filename)):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if failure is not None:
+        raise failure from None
+    return result
+
+
+def _in_torch(filename) -> bool:
+    return os.path.dirname(os.path.abspath(torch.__file__)) in os.path.abspath(filename or "")
+
+
+def _output_error(error):
+    """torch's refusal of a traced output in one line, without the tensors it prints inside its message."""
+    text = str(error)
+    matching = re.search(r"only outputs matching (.+?) can be a dictionary output", text)
+    if "cannot be understood by the tracer" in text and matching:
+        return RuntimeError("a traced model cannot return this dict: its keys must be strings or tensors, and its "
+                            "values tensors or tuples of tensors")
+    if text.startswith("Tracer cannot infer type of") and "\n:" in text:
+        why = text.split("\n:", 1)[1].strip()  # after the printed value: torch's reason
+        return RuntimeError(f"a traced model cannot have this output: {why}")
+    return error
 
 
 def python_state(model) -> dict:
