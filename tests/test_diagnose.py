@@ -725,3 +725,17 @@ def test_an_option_no_input_passed_is_a_caveat_not_a_plain_tick():
     assert "checked with forward's options at their defaults only" in report.recommend()
     passed = H.diagnose(ScaledBy().eval(), (torch.ones(2, 4), 3.0), routes=["script"], progress=False)
     assert not passed.results["script"].defaults_kept
+
+
+class TakesAnyNumber(torch.nn.Module):
+    def forward(self, *inputs):
+        return inputs[0] * 2 + inputs[1]
+
+
+def test_a_forward_of_star_inputs_gets_dynamic_shapes_in_its_own_structure():
+    report = H.diagnose(TakesAnyNumber(), (torch.ones(2, 3), torch.ones(2, 3)), routes=["export", "onnx"],
+                        progress=False)
+    for route in ("export", "onnx"):
+        result = report.results[route]
+        assert result.status == "ok", result.detail()
+        assert not any("a dynamic batch failed" in note or "ties it" in note for note in result.notes), result.notes

@@ -20,6 +20,7 @@ line does the same: ``python -m helpers.diagnose my_model.py:make_model``.
 import dataclasses
 import functools
 import html
+import inspect
 import io
 import linecache
 import os
@@ -420,7 +421,20 @@ def _cause(error: BaseException) -> BaseException:
 
 # ---------------------------------------------------------------- the routes (run inside the worker)
 
-def _dynamic_batch(args, batch_dim=0):
+def _as_signature(model, specs) -> tuple:
+    """``specs`` (one per argument) grouped as forward's parameters: the arguments a ``*inputs`` parameter collects
+    get one tuple of specs, as torch.export matches dynamic_shapes to the signature."""
+    try:
+        parameters = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        return tuple(specs)
+    star = next((i for i, p in enumerate(parameters) if p.kind == inspect.Parameter.VAR_POSITIONAL), None)
+    if star is None or star > len(specs):
+        return tuple(specs)
+    return tuple(specs[:star]) + (tuple(specs[star:]),)
+
+
+def _dynamic_batch(model, args, batch_dim=0):
     """dynamic_shapes that let export decide each tensor's batch dimension (AUTO specialises where it must)."""
     from torch.export import Dim
     def spec(a, d):
@@ -431,7 +445,7 @@ def _dynamic_batch(args, batch_dim=0):
         if isinstance(a, dict):
             return {k: spec(v, d) for k, v in a.items()}
         return None
-    return tuple(spec(a, d) for a, d in zip(args, per_input_dims(args, batch_dim)))
+    return _as_signature(model, [spec(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))])
 
 
 _BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 example begin
@@ -487,7 +501,7 @@ def _freed_by_auto(model, args, shapes, free) -> list:
     wanted = [{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
               for i, shape in enumerate(shapes)]
     try:
-        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=tuple(wanted))
+        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
         again = _program_shapes(program)
     except Exception:
         return []
@@ -540,7 +554,7 @@ def _eager_takes_two(model, args, batch_dim=0) -> bool:
 
 def _export_program(model, args, notes, batch_dim=0):
     try:
-        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(args, batch_dim))
+        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(model, args, batch_dim))
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
@@ -610,7 +624,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             # torch.onnx.export reads a dict at the end of args as keyword arguments: an empty one after it
             # keeps a dict argument positional, as its documentation says
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
-            torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(args, batch_dim),
+            torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(model, args, batch_dim),
                               verbose=False, external_data=False)
         fixed = _sizes_note(model, args, _onnx_shapes(path))
         if fixed:
