@@ -1024,3 +1024,16 @@ class OperandOnItsOwnLine(torch.nn.Module):
 def test_an_operand_on_a_line_of_its_own_is_named_once():
     report = H.parity(OperandOnItsOwnLine(), OperandOnItsOwnLine(), inputs={"negative": torch.full((2,), -20.0)})
     assert [text for _, _, text in report.uncovered] == ["x.max() > 100", "x * 3"]
+
+
+class ReturnsEarlyOnOneLine(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 50: return x * 3
+        return x + 1
+
+
+def test_the_explorer_names_the_one_line_body_that_ran_beside_the_line_it_skipped():
+    state = H.DivergenceExplorer(ReturnsEarlyOnOneLine(), "trace", example=torch.full((3, 4), 0.1)).set(scale=200.0)
+    assert not state.agree
+    assert state.path == ("eager Python takes another path than the example: it skips `return x + 1` and runs the body, "
+                          "`return x * 3`, of `if x.sum() > 50: return x * 3`")

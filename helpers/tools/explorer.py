@@ -212,6 +212,12 @@ class _YourModel:
 
         parts = ([f"runs {lines(now - example)}"] if now - example else []) + \
                 ([f"skips {lines(example - now)}"] if example - now else [])
+        # a part of a line both calls ran (a one-line if's body, a side, an operand) that only this input ran: the
+        # line sets cannot show it. A body says most, so it comes first.
+        hidden = [k for k in set(now_sides) - set(example_sides) if (k.filename, k.line) in example]
+        if hidden:
+            side = min(hidden, key=lambda k: (k.side != "body", k.side == "operand", k.line, k.column, k.text))
+            parts.append(f"runs {side.label}, `{side.text}`, of `{side.whole}`")
         return f"eager Python takes another path than the example: it {' and '.join(parts)}", "the example you passed"
 
 
