@@ -426,6 +426,11 @@ def _is_library(cls) -> bool:
     path = getattr(module, "__file__", None)
     if not path:
         return cls.__module__ == "builtins"
+    return _installed(path)
+
+
+def _installed(path) -> bool:
+    """True for a file installed with Python or a package."""
     resolved = str(Path(path).resolve())
     return resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved or "dist-packages" in resolved
 
@@ -471,8 +476,7 @@ def _has_contents(cell) -> bool:
 
 def _in_library(function) -> bool:
     filename = getattr(getattr(function, "__code__", None), "co_filename", "")
-    resolved = str(Path(filename).resolve()) if filename and not filename.startswith("<") else filename
-    return resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved or "dist-packages" in resolved
+    return bool(filename) and not filename.startswith("<") and _installed(filename)
 
 
 class LineCoverage:
