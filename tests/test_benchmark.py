@@ -663,3 +663,19 @@ def test_a_dict_torch_cannot_trace_is_one_line_without_its_tensors():
     # torch printed the output into its message while still tracing: the warnings of that printing are not the model's
     assert "warned" not in mixed["trace"].note
     assert H.DivergenceExplorer(DictOfMixedValues(), "trace", example=X).conversion_warnings() == []
+
+
+class FormatsThenIntKeys(nn.Module):
+    def forward(self, x):
+        self.last = f"mean {x.mean():.3f}"  # the model's own conversion to a number: the tracer warns of it
+        return {0: x * 2, 1: x + 1}
+
+
+def test_the_models_own_tracer_warning_stays_when_the_trace_fails_on_its_output():
+    warned = H.DivergenceExplorer(FormatsThenIntKeys(), "trace", example=X).conversion_warnings()
+    assert warned == ["Converting a tensor to a Python number might cause the trace to be incorrect"]
+
+
+def test_parity_inside_the_benchmark_says_nothing_false_about_lines():
+    report = H.benchmark_model(tiny(), X, label="t", variants=["eager", "trace"], **FAST)
+    assert not any("no Python source to watch" in w for w in report["trace"].parity.warnings)

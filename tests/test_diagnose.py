@@ -739,3 +739,16 @@ def test_a_forward_of_star_inputs_gets_dynamic_shapes_in_its_own_structure():
         result = report.results[route]
         assert result.status == "ok", result.detail()
         assert not any("a dynamic batch failed" in note or "ties it" in note for note in result.notes), result.notes
+
+
+class XAndRest(torch.nn.Module):
+    def forward(self, x, *rest):
+        return x * 2
+
+
+def test_an_empty_star_rest_adds_no_entry_to_the_dynamic_shapes():
+    report = H.diagnose(XAndRest(), torch.randn(3, 4), routes=["export", "onnx"], progress=False)
+    for route in ("export", "onnx"):
+        result = report.results[route]
+        assert result.status == "ok", result.detail()
+        assert not any("a dynamic batch failed" in note or "ties it" in note for note in result.notes), result.notes

@@ -1037,3 +1037,73 @@ def test_the_explorer_names_the_one_line_body_that_ran_beside_the_line_it_skippe
     assert not state.agree
     assert state.path == ("eager Python takes another path than the example: it skips `return x + 1` and runs the body, "
                           "`return x * 3`, of `if x.sum() > 50: return x * 3`")
+
+
+def _registered(function):  # keeps forward in a dict: no closure cell holds it directly
+    table = {"f": function}
+
+    def wrapper(self, *args, **kwargs):
+        return table["f"](self, *args, **kwargs)
+    return wrapper
+
+
+LOGGED = []
+
+
+def _log(message, level=0):
+    if level > 5:
+        print("LOG", message)
+    LOGGED.append(message)
+
+
+def _logged_with(logger):  # a decorator closing over a helper with a branch of its own
+    def decorate(function):
+        def wrapper(self, *args, **kwargs):
+            logger("forward")
+            return function(self, *args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def _by_default(function):  # the wrapper takes forward through a default argument
+    def wrapper(self, *args, _fn=function, **kwargs):
+        return _fn(self, *args, **kwargs)
+    return wrapper
+
+
+class RegisteredForward(torch.nn.Module):
+    @_registered
+    def forward(self, x):
+        if x.sum() > 100: return x * 3
+        return x + 1
+
+
+class LoggedForward(torch.nn.Module):
+    @_logged_with(_log)
+    def forward(self, x):
+        return x * 2 + 1
+
+
+class DefaultArgForward(torch.nn.Module):
+    @_by_default
+    def forward(self, x):
+        if x.sum() > 100: return x * 3
+        return x + 1
+
+
+class LibraryDecorated(torch.nn.Module):
+    @torch.compiler.disable
+    def forward(self, x):
+        if x.sum() > 100: return x * 3
+        return x + 1
+
+
+def test_the_body_behind_any_decorator_is_watched_and_only_the_body():
+    small, big = torch.full((3, 4), 0.1), torch.full((3, 4), 20.0)
+    for model in (RegisteredForward(), DefaultArgForward(), LibraryDecorated()):
+        report = H.parity(model, model, inputs={"small": small})
+        assert [text for _, _, text in report.uncovered] == ["return x * 3"], (type(model), report.uncovered)
+        assert report.defaults_kept == []  # `_fn=forward` is the wrapper's plumbing, not an option
+        assert not H.parity(model, model, inputs={"small": small, "big": big}).same_path
+    # the logger the decorator calls, and its branch, are not the model's paths
+    assert H.parity(LoggedForward(), LoggedForward(), example=small).uncovered == []

@@ -429,7 +429,7 @@ def _as_signature(model, specs) -> tuple:
     except (TypeError, ValueError, AttributeError):
         return tuple(specs)
     star = next((i for i, p in enumerate(parameters) if p.kind == inspect.Parameter.VAR_POSITIONAL), None)
-    if star is None or star > len(specs):
+    if star is None or star >= len(specs):  # nothing for *inputs to collect: no entry for it either
         return tuple(specs)
     return tuple(specs[:star]) + (tuple(specs[star:]),)
 

@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,9 +326,12 @@ def trace_copy(model, example):
         except RuntimeError as error:
             failure = _output_error(error)
     # Passed on to the caller's own filters. When the trace failed, torch printed the output into its message while
-    # still tracing: the tracer's warnings from torch's own printing code are not the model's.
-    for w in seen:
-        if not (failure and issubclass(w.category, torch.jit.TracerWarning) and _in_torch(w.filename)):
+    # still tracing: from the first warning of its tensor printing on, the tracer's warnings from torch's own files
+    # are that printing's, not the model's (which came before it).
+    printing = next((i for i, w in enumerate(seen) if w.filename.endswith(os.path.join("torch", "_tensor_str.py"))),
+                    len(seen)) if failure else len(seen)
+    for i, w in enumerate(seen):
+        if not (i >= printing and issubclass(w.category, torch.jit.TracerWarning) and _in_torch(w.filename)):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if failure is not None:
         raise failure from None
@@ -1098,7 +1102,9 @@ def defaults_left(model, argument_lists) -> list:
         return []
     passed = max((len(a) for a in argument_lists if isinstance(a, tuple)), default=0)
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    # a function as a default is a wrapper's plumbing (``_fn=fn``), not an option of the model
     left = [p for i, p in enumerate(parameters) if p.default is not inspect.Parameter.empty
+            and not isinstance(p.default, (types.FunctionType, types.BuiltinFunctionType, type))
             and (p.kind == inspect.Parameter.KEYWORD_ONLY or (p.kind in positional and i >= passed))]
     return [f"{p.name}={_short_repr(p.default)}" + (" (keyword-only)" if p.kind == inspect.Parameter.KEYWORD_ONLY else "")
             for p in left]

@@ -450,19 +450,39 @@ def _own_classes(model):
     return seen
 
 
-def _functions_behind(member, depth=0):
-    """``member`` if it is a function, and the functions a decorator wrapped in it: the one ``__wrapped__`` names
-    (functools.wraps, @torch.no_grad()) and, for a decorator without functools.wraps, the functions its closure
-    holds, when they are the learner's own (not a library's)."""
-    if depth > 3 or not callable(member):
-        return []
-    found = [member] if isinstance(getattr(member, "__code__", None), types.CodeType) else []
-    inner = [getattr(member, "__wrapped__", None)] + [
-        cell.cell_contents for cell in (getattr(member, "__closure__", None) or ())
-        if _has_contents(cell) and isinstance(cell.cell_contents, types.FunctionType)]
-    for function in inner:
-        if function is not None and function is not member and not _in_library(function):
-            found += [f for f in _functions_behind(function, depth + 1) if f not in found]
+def _functions_behind(member, name):
+    """The learner's functions that the class attribute ``name`` runs as its own body.
+
+    Behind decorators, that is the function defined as ``def name`` (its code's own name, which functools.wraps does
+    not change), wherever the wrappers keep it: ``__wrapped__``, a closure, a default argument, an attribute of a
+    decorator object, a partial's ``func``, a dict or list they hold. Wrappers and the helpers they call (a logger) are not the model's body, and
+    a library's wrapper (torch.compiler.disable) is not the learner's. With no such function (``forward = make()``),
+    the attribute's own function, if the learner wrote it."""
+    found, seen, todo = [], set(), [(member, 0)]
+    while todo:
+        item, depth = todo.pop(0)
+        if id(item) in seen or depth > 8:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types.FunctionType):
+            if item.__code__.co_name == name and not _in_library(item):
+                found.append(item)
+                continue  # the body itself: what it calls is not searched
+            inner = [cell.cell_contents for cell in (item.__closure__ or ()) if _has_contents(cell)]
+            inner += list(item.__defaults__ or ()) + list((item.__kwdefaults__ or {}).values())
+        elif isinstance(item, (dict, list, tuple)):  # a table of registered functions
+            inner = list(item.values()) if isinstance(item, dict) else list(item)
+        else:
+            inner = [getattr(item, attribute, None) for attribute in ("__func__", "func")]
+            if not isinstance(item, (type, types.ModuleType)):
+                inner += list(getattr(item, "__dict__", {}).values())  # a decorator object keeps the function
+        wrapped = getattr(item, "__wrapped__", None)
+        todo += [(x, depth + 1) for x in [wrapped] + inner[:100]
+                 if x is not None and (callable(x) or hasattr(x, "func") or isinstance(x, (dict, list, tuple)))]
+    if not found:
+        own = getattr(member, "__func__", member)
+        if isinstance(own, types.FunctionType) and not _in_library(own):
+            found.append(own)
     return found
 
 
@@ -500,10 +520,12 @@ class LineCoverage:
                 for name, member in vars(cls).items():
                     if name == "__init__":
                         continue
-                    for function in _functions_behind(getattr(member, "__func__", member)):
+                    for function in _functions_behind(member, name):
                         for inner in _nested_codes(function.__code__):
                             self.codes[inner] = f"{cls.__name__}.{name}"
             # no codes: built only from torch's own layers, so no Python of its own to branch in
+        elif getattr(model, "unwatched", False):
+            pass  # the caller knows its lines cannot be read (answers kept from earlier calls): no codes, no note
         elif callable(function) and hasattr(function, "__code__"):
             for inner in _nested_codes(function.__code__):
                 self.codes[inner] = function.__qualname__
