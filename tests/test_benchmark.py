@@ -2,6 +2,7 @@
 import warnings
 import math
 import shutil
+import threading
 import typing
 
 import matplotlib
@@ -679,3 +680,20 @@ def test_the_models_own_tracer_warning_stays_when_the_trace_fails_on_its_output(
 def test_parity_inside_the_benchmark_says_nothing_false_about_lines():
     report = H.benchmark_model(tiny(), X, label="t", variants=["eager", "trace"], **FAST)
     assert not any("no Python source to watch" in w for w in report["trace"].parity.warnings)
+
+
+class HoldsALockBeforeItsLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.lock = nn.Linear(4, 4), threading.Lock()
+
+    def forward(self, x):
+        with self.lock:
+            pass
+        return self.lin(x)
+
+
+def test_a_scripting_error_that_ends_in_source_is_named_by_its_first_line():
+    report = H.benchmark_model(HoldsALockBeforeItsLayer().eval(), X, label="l", variants=["eager", "script"], **FAST)
+    assert report.failures["script"].startswith("prepare: RuntimeError: Module 'HoldsALockBeforeItsLayer' has no "
+                                                "attribute 'lock'")

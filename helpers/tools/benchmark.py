@@ -509,7 +509,9 @@ def _measure_rounds(fns, rows, example, settings, bar, label, extra):
 def _why(error) -> str:
     """One line saying why: for an error inside TorchScript, the underlying error is the last line."""
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-    if lines and "TorchScript" in lines[0] and len(lines) > 1:
+    # an error raised inside TorchScript's interpreter ends with the underlying one ("RuntimeError: ..."); other
+    # TorchScript errors end with the quoted source line, and say what went wrong on their first line
+    if lines and "TorchScript" in lines[0] and len(lines) > 1 and re.match(r"^[\w.]*(Error|Exception)\b", lines[-1]):
         last = lines[-1]
         return last if len(last) <= 200 else last[:199] + "…"
     return f"{type(error).__name__}: {short_message(error, limit=200).rstrip(':')}"
