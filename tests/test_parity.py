@@ -1107,3 +1107,10 @@ def test_the_body_behind_any_decorator_is_watched_and_only_the_body():
         assert not H.parity(model, model, inputs={"small": small, "big": big}).same_path
     # the logger the decorator calls, and its branch, are not the model's paths
     assert H.parity(LoggedForward(), LoggedForward(), example=small).uncovered == []
+
+
+def test_the_explorer_names_the_one_line_body_the_example_ran_and_this_input_skipped():
+    state = H.DivergenceExplorer(ReturnsEarlyOnOneLine(), "trace", example=torch.full((3, 4), 20.0)).set(scale=0.001)
+    assert not state.agree
+    assert state.path == ("eager Python takes another path than the example: it runs `return x + 1` and skips the body, "
+                          "`return x * 3`, of `if x.sum() > 50: return x * 3`, which the example ran")

@@ -214,10 +214,15 @@ class _YourModel:
                 ([f"skips {lines(example - now)}"] if example - now else [])
         # a part of a line both calls ran (a one-line if's body, a side, an operand) that only this input ran: the
         # line sets cannot show it. A body says most, so it comes first.
+        first = lambda keys: min(keys, key=lambda k: (k.side != "body", k.side == "operand", k.line, k.column, k.text))
         hidden = [k for k in set(now_sides) - set(example_sides) if (k.filename, k.line) in example]
         if hidden:
-            side = min(hidden, key=lambda k: (k.side != "body", k.side == "operand", k.line, k.column, k.text))
+            side = first(hidden)
             parts.append(f"runs {side.label}, `{side.text}`, of `{side.whole}`")
+        missed = [k for k in set(example_sides) - set(now_sides) if (k.filename, k.line) in now]
+        if missed and not hidden:  # the other way round: the example ran it, this input did not
+            side = first(missed)
+            parts.append(f"skips {side.label}, `{side.text}`, of `{side.whole}`, which the example ran")
         return f"eager Python takes another path than the example: it {' and '.join(parts)}", "the example you passed"
 
 
