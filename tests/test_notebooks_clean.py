@@ -53,6 +53,15 @@ def test_links_to_notebooks_exist(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_folded_cell_is_left_out_of_the_html_too(path):
+    """A cell folded in JupyterLab carries the hide-input tag, which `make html` reads: folded in both, or in neither."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden"):
+            assert "hide-input" in cell.metadata.get("tags", []), f"{path.name} cell {i}: folded without hide-input"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_prediction_code_is_folded(path):
     """The code of a prediction holds its answer, so it is folded in JupyterLab and left out of `make html`."""
     nb = nbformat.read(path, as_version=4)

@@ -8,10 +8,13 @@
 * otherwise prints the error as one short line, and keeps the full text and traceback on the
   returned object (``.message``, ``.show_traceback()``) for whoever wants them.
 """
+import contextlib
+import logging
 import re
 import traceback
+import warnings
 
-__all__ = ["expect_failure", "CaughtFailure", "short_message"]
+__all__ = ["expect_failure", "CaughtFailure", "short_message", "torch_warnings", "TorchWarnings"]
 
 
 # TorchScript often opens its messages with a generic line; the cause comes later.
@@ -134,3 +137,53 @@ def expect_failure(error_type, match=None, fn=None, *args, quiet=False, **kwargs
     with caught:
         fn(*args, **kwargs)
     return caught
+
+
+class TorchWarnings:
+    """What torch warned in a ``with H.torch_warnings() as said:`` block: ``said.warnings`` (Python warnings) and
+    ``said.logs`` (log records of WARNING or above). ``bool(said)`` is whether there was anything."""
+
+    def __init__(self):
+        self.warnings, self.logs = [], []
+
+    def __bool__(self):
+        return bool(self.warnings or self.logs)
+
+    def __repr__(self):
+        shown = [str(w.message).splitlines()[0] for w in self.warnings] + [r.getMessage() for r in self.logs]
+        return f"<torch_warnings: {len(self.warnings)} warnings, {len(self.logs)} log records{': ' if shown else ''}" \
+               f"{'; '.join(shown[:3])}>"
+
+
+@contextlib.contextmanager
+def torch_warnings():
+    """Record what torch warns in the block: every Python warning (ResourceWarnings aside: they are the collector's
+    notes on unrelated objects) and every WARNING record of a torch logger. Several of torch's loggers (torch.export's,
+    torch._inductor's) do not pass their records up to "torch", and some are made only when their module is imported
+    inside the block, so the records are read where every logger handles them (``Logger.handle``), after the
+    logger's own filters (this course's, on the "no CUDA runtime" notice, still apply)."""
+    said = TorchWarnings()
+    original = logging.Logger.handle
+
+    def handle(logger, record):
+        if (record.levelno >= logging.WARNING and (logger.name == "torch" or logger.name.startswith("torch."))
+                and not logger.disabled and logger.filter(record)):
+            said.logs.append(record)
+        return original(logger, record)
+
+    # a logger set quieter than WARNING would drop its warnings before they became records
+    quiet = [(logger, logger.level) for name, logger in list(logging.root.manager.loggerDict.items())
+             if isinstance(logger, logging.Logger) and (name == "torch" or name.startswith("torch."))
+             and logger.level > logging.WARNING]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logging.Logger.handle = handle
+        for logger, _ in quiet:
+            logger.setLevel(logging.WARNING)
+        try:
+            yield said
+        finally:
+            logging.Logger.handle = original
+            for logger, level in quiet:
+                logger.setLevel(level)
+            said.warnings[:] = [w for w in caught if not issubclass(w.category, ResourceWarning)]
