@@ -1114,3 +1114,18 @@ def test_the_explorer_names_the_one_line_body_the_example_ran_and_this_input_ski
     assert not state.agree
     assert state.path == ("eager Python takes another path than the example: it runs `return x + 1` and skips the body, "
                           "`return x * 3`, of `if x.sum() > 50: return x * 3`, which the example ran")
+
+
+class HoldsOddClassAttributes(torch.nn.Module):  # none of these is a decorator: the search passes them by quickly
+    op = torch.ops.aten.add
+    shared = torch.nn.Linear(4, 4)
+    table = {i: str(i) for i in range(10000)}
+
+    def forward(self, x):
+        if x.sum() > 100: return x * 3
+        return self.op(x, 1)
+
+
+def test_class_attributes_that_are_no_decorators_do_not_stop_the_coverage():
+    report = H.parity(HoldsOddClassAttributes(), HoldsOddClassAttributes(), inputs={"small": torch.ones(2)})
+    assert [text for _, _, text in report.uncovered] == ["return x * 3"]

@@ -459,31 +459,40 @@ def _functions_behind(member, name):
     a library's wrapper (torch.compiler.disable) is not the learner's. With no such function (``forward = make()``),
     the attribute's own function, if the learner wrote it."""
     found, seen, todo = [], set(), [(member, 0)]
-    while todo:
+    while todo and len(seen) < 500:  # a class attribute holding a whole model is no decorator: stop looking
         item, depth = todo.pop(0)
-        if id(item) in seen or depth > 8:
+        if id(item) in seen or depth > 8 or isinstance(item, torch.nn.Module):
             continue
         seen.add(id(item))
         if isinstance(item, types.FunctionType):
             if item.__code__.co_name == name and not _in_library(item):
                 found.append(item)
                 continue  # the body itself: what it calls is not searched
-            inner = [cell.cell_contents for cell in (item.__closure__ or ()) if _has_contents(cell)]
-            inner += list(item.__defaults__ or ()) + list((item.__kwdefaults__ or {}).values())
-        elif isinstance(item, (dict, list, tuple)):  # a table of registered functions
-            inner = list(item.values()) if isinstance(item, dict) else list(item)
-        else:
-            inner = [getattr(item, attribute, None) for attribute in ("__func__", "func")]
-            if not isinstance(item, (type, types.ModuleType)):
-                inner += list(getattr(item, "__dict__", {}).values())  # a decorator object keeps the function
-        wrapped = getattr(item, "__wrapped__", None)
-        todo += [(x, depth + 1) for x in [wrapped] + inner[:100]
-                 if x is not None and (callable(x) or hasattr(x, "func") or isinstance(x, (dict, list, tuple)))]
+        try:
+            inner = _held_by(item)
+            inner.append(getattr(item, "__wrapped__", None))
+            todo += [(x, depth + 1) for x in inner[:100]
+                     if x is not None and (callable(x) or hasattr(x, "func") or isinstance(x, (dict, list, tuple)))]
+        except Exception:  # an object whose attributes raise (a lazy namespace): nothing behind it to watch
+            continue
     if not found:
         own = getattr(member, "__func__", member)
         if isinstance(own, types.FunctionType) and not _in_library(own):
             found.append(own)
     return found
+
+
+def _held_by(item) -> list:
+    """The objects a wrapper may keep the wrapped function in."""
+    if isinstance(item, types.FunctionType):
+        held = [cell.cell_contents for cell in (item.__closure__ or ()) if _has_contents(cell)]
+        return held + list(item.__defaults__ or ()) + list((item.__kwdefaults__ or {}).values())
+    if isinstance(item, (dict, list, tuple)):  # a table of registered functions
+        return list(item.values()) if isinstance(item, dict) else list(item)
+    held = [getattr(item, attribute, None) for attribute in ("__func__", "func")]
+    if not isinstance(item, (type, types.ModuleType)):
+        held += list(getattr(item, "__dict__", {}).values())  # a decorator object keeps the function
+    return held
 
 
 def _has_contents(cell) -> bool:
