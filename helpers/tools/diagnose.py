@@ -624,8 +624,8 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             # torch.onnx.export reads a dict at the end of args as keyword arguments: an empty one after it
             # keeps a dict argument positional, as its documentation says
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
-            torch.onnx.export(model, positional, str(path), dynamo=True, dynamic_shapes=_dynamic_batch(model, args, batch_dim),
-                              verbose=False, external_data=False)
+            torch.onnx.export(model, positional, str(path), dynamo=True,
+                              dynamic_shapes=_dynamic_batch(model, args, batch_dim), verbose=False, external_data=False)
         fixed = _sizes_note(model, args, _onnx_shapes(path))
         if fixed:
             notes.append(fixed)

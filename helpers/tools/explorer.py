@@ -182,7 +182,7 @@ class _YourModel:
         if now == example:
             differ = [(key, now_counts[key], example_counts[key]) for key in sorted(now)
                       if now_counts[key] != example_counts[key]]
-            if not differ and now_sides != example_sides:  # same lines, another part of one ran (a side, an operand, a body)
+            if not differ and now_sides != example_sides:  # same lines, another part of one ran (a side, a body)
                 only = (set(now_sides) - set(example_sides)) or (set(example_sides) - set(now_sides))
                 if only:  # a side this input ran and the example did not comes first: it is what the input did
                     side = min(only, key=lambda k: (k.line, k.column, k.side, k.text))

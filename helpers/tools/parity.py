@@ -684,8 +684,8 @@ class ParityReport:
             how = ("pass it in inputs" if one else "pass them in inputs") + (
                 " (a keyword-only one through a wrapper module that sets it)" if "keyword-only" in kept else "")
             notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}: other "
-                         f"values were not checked, and a trace or an export fixes {'it' if one else 'them'} into its graph; {how} "
-                         "to check other values")
+                         f"values were not checked, and a trace or an export fixes {'it' if one else 'them'} into its "
+                         f"graph; {how} to check other values")
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
@@ -945,7 +945,7 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     uncopied = ""
     if isinstance(eager, torch.nn.Module):
         try:
-            eager = copy.deepcopy(eager)  # the runs change this copy's state (a counter, batch norm's statistics), not yours
+            eager = copy.deepcopy(eager)  # the runs change this copy's state (a counter, batch norm's statistics)
         except Exception as error:  # a lock, an open file: run the model itself, and say so
             uncopied = _one_line(error)
     if isinstance(exported, torch.jit.ScriptModule):
@@ -1106,8 +1106,8 @@ def defaults_left(model, argument_lists) -> list:
     left = [p for i, p in enumerate(parameters) if p.default is not inspect.Parameter.empty
             and not isinstance(p.default, (types.FunctionType, types.BuiltinFunctionType, type))
             and (p.kind == inspect.Parameter.KEYWORD_ONLY or (p.kind in positional and i >= passed))]
-    return [f"{p.name}={_short_repr(p.default)}" + (" (keyword-only)" if p.kind == inspect.Parameter.KEYWORD_ONLY else "")
-            for p in left]
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    return [f"{p.name}={_short_repr(p.default)}" + (" (keyword-only)" if p.kind == keyword_only else "") for p in left]
 
 
 def _short_repr(value) -> str:

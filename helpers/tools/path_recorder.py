@@ -455,9 +455,9 @@ def _functions_behind(member, name):
 
     Behind decorators, that is the function defined as ``def name`` (its code's own name, which functools.wraps does
     not change), wherever the wrappers keep it: ``__wrapped__``, a closure, a default argument, an attribute of a
-    decorator object, a partial's ``func``, a dict or list they hold. Wrappers and the helpers they call (a logger) are not the model's body, and
-    a library's wrapper (torch.compiler.disable) is not the learner's. With no such function (``forward = make()``),
-    the attribute's own function, if the learner wrote it."""
+    decorator object, a partial's ``func``, a dict or list they hold. Wrappers and the helpers they call (a logger)
+    are not the model's body, and a library's wrapper (torch.compiler.disable) is not the learner's. With no such
+    function (``forward = make()``), the attribute's own function, if the learner wrote it."""
     found, seen, todo = [], set(), [(member, 0)]
     while todo and len(seen) < 500:  # a class attribute holding a whole model is no decorator: stop looking
         item, depth = todo.pop(0)
