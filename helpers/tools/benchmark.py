@@ -24,8 +24,8 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
-from .parity import (_MISSING, copy_state, eager_failure, fresh_copy, parity, python_state, state_changes,
-                     trace_copy, training_layers)
+from .parity import (_MISSING, RELAXED_TRACE_NOTE, copy_state, eager_failure, fresh_copy, parity, python_state,
+                     state_changes, trace_copy, training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
 class _DropNoCudaNotice(logging.Filter):
@@ -84,34 +84,31 @@ def _fresh_script(model):
     return torch.jit.script(model)
 
 
-_RELAXED_TRACE = "traced with strict=False, as torch advises for a dict output: right while its keys never change"
-
-
 def _prepare(name, model, example, compile_backend, scripted=None):
-    """Build the callable for one variant (eager is the model itself).
+    """Build the callable for one variant (eager is the model itself), with a note on how it was made or None:
+    ``(callable, note)``.
 
     ``scripted``: the "script" variant's module, if this run built one. Freezing and ``optimize_for_inference``
     work on a copy of it (each makes a module of its own, with its own first calls), so they start from it
-    instead of scripting the model again; their rows add the scripting time to their own. The trace comes with
-    a note, or None: ``(traced, note)``.
+    instead of scripting the model again; their rows add the scripting time to their own.
     """
     if name == "eager":
-        return model
+        return model, None
     if name == "trace":
         # no check_trace: the parity check that follows runs the trace on more inputs than it would
         traced, relaxed = trace_copy(model, example)
-        return traced, (_RELAXED_TRACE if relaxed else None)
+        return traced, (RELAXED_TRACE_NOTE if relaxed else None)
     if name == "script":
-        return _fresh_script(model)
+        return _fresh_script(model), None
     if name == "script+freeze":
-        return torch.jit.freeze(scripted if scripted is not None else _fresh_script(model))
+        return torch.jit.freeze(scripted if scripted is not None else _fresh_script(model)), None
     if name == "optimize_for_inference":
-        return torch.jit.optimize_for_inference(scripted if scripted is not None else _fresh_script(model))
+        return torch.jit.optimize_for_inference(scripted if scripted is not None else _fresh_script(model)), None
     if name == "torch.compile":
         # A fresh start: earlier compilations in this kernel (a rerun of the cell) would otherwise be
         # reused, or pile up until dynamo gives up recompiling and silently runs eager.
         torch._dynamo.reset()
-        return torch.compile(model, backend=compile_backend)
+        return torch.compile(model, backend=compile_backend), None
     raise ValueError(name)
 
 
@@ -379,15 +376,13 @@ def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, labe
                 # own copies of the example for tracing and the first calls: a forward that changes its input in
                 # place would otherwise hand each variant another input, and the outputs compared below would differ
                 derived = name in ("script+freeze", "optimize_for_inference") and scripted is not None
-                fn = _prepare(name, model, own_copy(example), compile_backend, scripted if derived else None)
+                fn, how = _prepare(name, model, own_copy(example), compile_backend, scripted if derived else None)
                 # eager prepares nothing; a variant built from the scripted module counts the scripting too
                 row.prepare_s = None if name == "eager" else time.perf_counter() - start + (script_s if derived else 0.0)
                 if name == "script":
                     scripted, script_s = fn, row.prepare_s
-                if name == "trace":  # the trace comes with a note on how it was made, or None
-                    fn, how = fn
-                    if how:
-                        _add_note(row, how)
+                if how:  # how the variant was made (a trace with strict=False)
+                    _add_note(row, how)
             except Exception as error:  # any failure is a result to report, not a reason to stop
                 _fail(row, error, "prepare")
                 continue

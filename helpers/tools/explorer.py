@@ -27,8 +27,8 @@ from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              per_input_dims, rebuild, with_batch, _is_image_list)
-from .parity import (_compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of, fresh_copy,
-                     python_state, state_changes, trace_copy, training_layers)
+from .parity import (RELAXED_TRACE_NOTE, _compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of,
+                     fresh_copy, python_state, state_changes, trace_copy, training_layers)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -339,8 +339,7 @@ class DivergenceExplorer:
             notes = list(dict.fromkeys(str(w.message).split(". ")[0] for w in seen
                                        if not is_deprecation_warning(w.message)))
             if method == "trace" and not isinstance(copy, _CannotConvert) and relaxed:
-                notes.append("traced with strict=False, as torch advises for a dict output: right while its keys "
-                             "never change with the input")
+                notes.append(RELAXED_TRACE_NOTE)
             self._cache[key] = (eager, copy, notes)
         return self._cache[key][1]
 

@@ -310,6 +310,10 @@ def fresh_copy(model):
         return model
 
 
+RELAXED_TRACE_NOTE = ("traced with strict=False, as torch advises for a dict output: right while its keys never change "
+                      "with the input")
+
+
 def trace_copy(model, example):
     """(torch.jit.trace of ``model``, whether it took ``strict=False``): a dict output is traced with it, as torch's
     own error advises (the explorer then compares the dicts key by key, the benchmark says so in its row)."""

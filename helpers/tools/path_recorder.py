@@ -587,7 +587,7 @@ class LineCoverage:
         if self.reason:
             return []
         ran = set().union(*self.counts.values())
-        part_lines = {}  # a named part's key -> the lines it spans
+        continued = set()  # (file, line) of the lines a named part continues on: the part, not further paths
         taken = set().union(*(self.sides(label) for label in self.counts))  # sides of `a if test else b` that ran
         missing = {}
         for code, where in self.codes.items():
@@ -607,10 +607,8 @@ class LineCoverage:
                 if (side.filename, side.line) in ran and side not in taken and side.text:
                     key = (side.filename, side.line, side.column, side.side, side.text)
                     missing[key] = (f"{where}, {side.label} of `{side.whole}`", side.line, side.text)
-                    part_lines[key] = side.lines
-        # a named part that continues on lines of its own: those lines are the part, not further paths
-        within = {(k[0], line) for k in missing if len(k) > 2 for line in part_lines.get(k, ()) if line != k[1]}
-        return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in within]
+                    continued.update((side.filename, line) for line in side.lines if line != side.line)
+        return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in continued]
 
     @property
     def same_path(self) -> bool:
