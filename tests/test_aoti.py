@@ -147,6 +147,17 @@ def test_no_cuda_notice_is_explained():
     assert notice["function"] == "_find_cuda_home" and "No CUDA runtime is found" in notice["line"]
 
 
+def test_loading_a_package_imports_the_module_that_logs_the_notice(digits_package, tmp_path):
+    # 10 says a load meets the notice too, not only a compile: a fresh torch imports cpp_extension when it loads
+    probe = ("import os, sys, torch\n"
+             "os.environ['TMPDIR'] = sys.argv[2]\n"
+             "before = 'torch.utils.cpp_extension' in sys.modules\n"
+             "torch._inductor.aoti_load_package(sys.argv[1])\n"
+             "print(before, 'torch.utils.cpp_extension' in sys.modules)")
+    done = H.run_python(["-c", probe, str(digits_package[1].path), str(tmp_path)], timeout=300)
+    assert done.stdout.split() == ["False", "True"], done.stderr[-500:]
+
+
 @pytest.mark.parametrize("bad, error, fragment", [
     (H.DigitsCNN, TypeError, "not the class"),
     ("model.pt", TypeError, "torch.nn.Module"),

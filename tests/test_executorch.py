@@ -72,6 +72,19 @@ def test_a_dynamic_size_without_a_bound_is_refused_before_lowering(tmp_path):
     assert not list(tmp_path.glob("*.json"))  # not recorded as a lowering failure
 
 
+def test_torch_lowers_a_size_without_a_bound_and_the_pte_holds_only_the_example_size(tmp_path):
+    # why lower_to_pte refuses it (10's snippet says so): executorch itself lowers it without a word
+    from executorch.exir import to_edge_transform_and_lower
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
+    program = torch.export.export(model, (torch.randn(2, 4),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    path = tmp_path / "unbounded.pte"
+    path.write_bytes(to_edge_transform_and_lower(program).to_executorch().buffer)
+    runner = H.pte_runner(path)
+    assert torch.allclose(runner(torch.ones(2, 4)), model(torch.ones(2, 4)), atol=1e-6)
+    with pytest.raises(RuntimeError, match=r"maximum capacity of 8 elements"):
+        runner(torch.ones(50, 4))
+
+
 def test_a_list_argument_reaches_the_program_as_its_tensors(tmp_path):
     class ListIn(torch.nn.Module):
         def forward(self, xs):
