@@ -7,7 +7,8 @@ from helpers.exercises.ex11_your_model import HeadConfig
 
 
 # Exercise 1. TorchScript types every attribute; it has no type for a dataclass instance kept on the
-# module. Copy the fields forward reads into attributes of their own: float, float and str all script.
+# module unless the dataclass has been compiled first (torch.jit.script(HeadConfig) also works, for the whole
+# process). Copy the fields forward reads into attributes of their own: float, float and str all script.
 class ConfiguredHead(nn.Module):
     def __init__(self, cfg: HeadConfig = HeadConfig()):
         super().__init__()

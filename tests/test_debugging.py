@@ -99,7 +99,7 @@ def test_node_sources_lists_kind_line_and_marked_piece():
 
 
 def test_code_from_a_notebook_cell_shows_as_cell_and_line():
-    from helpers.tools.debugging import _place
+    from helpers.course.failures import code_place as _place
     assert _place("/tmp/ipykernel_19622/286445649.py", 8) == "cell:8"
     assert _place("/work/main/.venv/lib/python3.11/site-packages/torch/nn/modules/linear.py", 134) == "linear.py:134"
     one = H.NodeSources([H.NodeSource("aten::sum", "/tmp/ipykernel_7/123.py", 3, "if h.sum() > 0:", "h.sum")])

@@ -654,12 +654,27 @@ class TimeFirstGRU(nn.Module):
         return self.head(out.sum(0) / x.shape[0])
 
 
+def test_a_size_eager_takes_only_some_of_is_still_named_as_fixed():
+    # PairPool pools pairs past length 8: eager refuses an odd length, so the sizes tried must go past it (a false
+    # ✔ came from stopping at the first one eager refused, 13)
+    report = H.diagnose(H.PairPool(), torch.randn(3, 12), routes=["export"], progress=False)
+    export = report.results["export"]
+    assert export.mark == "⚠" and export.fixed_sizes, export.detail()
+    assert "dimension 1 (14 and 16 ran)" in export.detail()
+    # a Dim frees it only on the example's side of `> 8`, and the note gives that range
+    assert "Dim.AUTO did here, for sizes 9 to ∞; a test in the code on that size keeps it to the example side" \
+        in export.detail()
+    program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
+    with pytest.raises(Exception, match="size"):  # the note is true: another even length is refused
+        program.module()(torch.randn(3, 14))
+
+
 def test_the_export_row_names_the_sizes_it_fixed():
     # batch_dim=1: only the batch is dynamic; nn.GRU's export holds the sequence's length at the example's 5
     report = H.diagnose(TimeFirstGRU().eval(), torch.randn(5, 3, 4), routes=["export"], batch_dim=1, progress=False)
     export = report.results["export"]
     assert export.status == "ok" and export.mark == "⚠" and export.fixed_sizes
-    assert "eager also takes other sizes in dimension 0 (tried one and two more)" in export.detail() and "5×·×4" in export.detail()
+    assert "eager also takes other sizes in dimension 0 (6 and 7 ran)" in export.detail() and "5×·×4" in export.detail()
     assert "Its copy takes only the example's size" in report.recommend()
     # a size eager cannot change either (Linear's 8 features) is no restriction of the copy: nothing said, a plain tick
     linear = H.diagnose(nn.Linear(8, 4), torch.randn(4, 8), routes=["export"], progress=False).results["export"]
@@ -752,3 +767,10 @@ def test_an_empty_star_rest_adds_no_entry_to_the_dynamic_shapes():
         result = report.results[route]
         assert result.status == "ok", result.detail()
         assert not any("a dynamic batch failed" in note or "ties it" in note for note in result.notes), result.notes
+
+
+def test_a_line_typed_in_a_notebook_cell_is_named_as_the_cells():
+    # ipykernel keeps a cell's code in a temporary file named by a number, which means nothing to a learner
+    from helpers.tools.diagnose import _source_line
+    assert _source_line("/tmp/ipykernel_2110/3771620375.py", 8) == "cell:8"
+    assert _source_line("/home/me/model.py", 5) == "model.py:5"

@@ -172,6 +172,9 @@ def test_configured_head_rejects(answer, words, capsys):
     ok, out = verdict(H.check_configured_head, answer, capsys)
     assert not ok and out.startswith("✘") and words in out, out
     assert out.count("onstructor") <= 1 and ("dataclass" in out) == (answer is H.ConfiguredHead), out
+    assert out.count("(") == out.count(")"), out  # torch's long parenthesis is not cut open
+    if answer is H.ConfiguredHead:  # both ways out, the second checked in the test below
+        assert "has not compiled" in out and "or compile the class first with torch.jit.script(HeadConfig)" in out
     if answer in (TypoInInit, WrongTypeInInit):
         assert "constructor" not in out and ".." not in out, out
     if answer in (OneSidedClamp, ClampBeforeScale):
@@ -247,6 +250,10 @@ def cond_with_named_dim(model, example):  # the branch is in the program, but a 
     return torch.export.export(SOLUTION.PairPoolCond(), (example,), dynamic_shapes=({1: Dim("n")},))
 
 
+def cond_from_six(model, example):  # the branch is in the program, but the learner's min leaves length 4 out
+    return torch.export.export(SOLUTION.PairPoolCond(), (example,), dynamic_shapes=({1: 2 * Dim("_n", min=3)},))
+
+
 def scripted_float64(model, example):
     class AsDouble(nn.Module):
         def __init__(self):
@@ -285,6 +292,7 @@ def test_shipped_pool_solutions(answer, capsys):
     (exported_from_ten, "torch's own suggestion: `_n = Dim('_n', min=5, max=oo)`; `n = 2*_n`"),  # not a word of `> 8` guards
     (scripted_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # no crash in allclose
     (cond_with_named_dim, "the length must be even, and a Dim that says so (`2 * Dim(\"_n\")`) is what torch asks for"),
+    (cond_from_six, "fails on length 4 (Guard failed: x.size()[1] >= 6"),
 ])
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
@@ -294,6 +302,9 @@ def test_shipped_pool_rejects(answer, words, capsys):
     if answer is exported_from_ten:
         assert "ties the length to one side of 8" not in out, out
         assert "this Dim starts at 10: give it no min" in out, out
+    if answer is cond_from_six:  # its branch is already in the program: the bound is the learner's own range
+        assert "holds the branch (a torch.cond)" in out and "min or max leaves length 4 out" in out, out
+        assert "kept the example's side" not in out and "has to be part of the program" not in out, out
     if answer is cond_with_named_dim:  # its branch is already in the program: no claim that it is not
         assert "Even so" not in out and "this Dim starts" not in out, out
 
@@ -440,3 +451,12 @@ def test_configured_head_messages_have_no_stray_punctuation(answer, capsys):
     assert not ok and out.startswith("✘"), out
     assert "failed earlier" not in out, out  # the message under test is torch's first one
     assert not re.search(r"[.:;,]\s*[.:;,]|[.:;,]…|…[.:;,]", out.replace("(...)", "")), out  # e.g. "'activation'.:."
+
+
+def test_scripting_the_dataclass_first_is_a_fix_the_feedback_rightly_offers():
+    # in a process of its own: a class scripted once stays compiled for the whole process
+    code = ("import io, torch, helpers as H\n"
+            "torch.jit.script(H.HeadConfig)\n"
+            "print(H.check_configured_head(H.ConfiguredHead))")
+    done = H.run_python(["-c", code], timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "True", done.stdout + done.stderr[-500:]

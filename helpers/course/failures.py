@@ -31,6 +31,13 @@ def as_sentence(text: str) -> str:
     return text if text.endswith((".", "…", "?", "!")) else text + "."
 
 
+def code_place(file: str, line: int) -> str:
+    """``name.py:line``; code typed in a notebook cell lives in a temporary file named by a number: ``cell:line``."""
+    if re.search(r"ipykernel_\d+", file):
+        return f"cell:{line}"
+    return f"{file.replace(chr(92), '/').rsplit('/', 1)[-1]}:{line}"
+
+
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     """One informative line of an error message, cut to ``limit`` characters.
 

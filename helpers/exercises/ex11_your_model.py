@@ -168,9 +168,16 @@ def check_configured_head(model_class) -> bool:
                       "Copy the config's fields into plain attributes instead.")
             else:
                 kept = _untypeable_attribute(model)
-                why = f" TorchScript cannot type the attribute {kept}." if kept else ""
-                print(f"✘ torch.jit.script still fails: {_sentence(error)}{why} Copy the fields forward "
-                      "reads (scale, clip, activation) into attributes of their own in __init__.")
+                if not kept:
+                    print(f"✘ torch.jit.script still fails: {_sentence(error)} Copy the fields forward "
+                          "reads (scale, clip, activation) into attributes of their own in __init__.")
+                else:  # torch's own sentence up to its long parenthesis, which a one-line cut would leave open
+                    said = as_sentence(text.strip().splitlines()[0].split(" (")[0].rstrip(" :."))
+                    dataclass = "(a dataclass" in kept
+                    print(f"✘ torch.jit.script still fails: {said} TorchScript cannot type the attribute {kept}"
+                          f"{', whose class it has not compiled' if dataclass else ''}. Copy the fields forward "
+                          "reads (scale, clip, activation) into attributes of their own in __init__"
+                          f"{', or compile the class first with torch.jit.script(HeadConfig)' if dataclass else ''}.")
             return False
         try:
             got = loaded(x.clone())
@@ -241,6 +248,14 @@ def _constraint_hint(error) -> str:
             "lengths checked run from 4 to 20: make the branch part of the program (torch.cond, or torch.jit.script).")
 
 
+def _holds_cond(copy) -> bool:
+    """Whether an exported copy's graph (or one of its submodules') calls torch.cond."""
+    cond = getattr(torch.ops.higher_order, "cond", None)
+    graphs = [m.graph for m in copy.modules() if isinstance(m, torch.fx.GraphModule)] \
+        if isinstance(copy, torch.fx.GraphModule) else []
+    return any(node.target is cond for graph in graphs for node in graph.nodes)
+
+
 def check_shipped_pool(ship) -> bool:
     """11 exercise 2: ``ship(model, example)`` returns a copy that agrees with eager on every length."""
     if not callable(ship) or isinstance(ship, (nn.Module, type)):
@@ -296,7 +311,12 @@ def check_shipped_pool(ship) -> bool:
             got = copy(x)
         except Exception as error:
             message = short_message(error, limit=110).rstrip(" :;,")  # it sits in parentheses below
-            if re.search(r"[<>]=?\s*\d", message) and "Guard" in message:  # a bound: export kept one side of `> 8`
+            bound = re.search(r"[<>]=?\s*\d", message) and "Guard" in message
+            if bound and _holds_cond(copy):  # the branch is in the program: the bound is the learner's Dim range
+                fixed = (f" Your program holds the branch (a torch.cond), so this bound is its range of lengths: the "
+                         f"Dim's min or max leaves length {n} out. The lengths checked run from {_LENGTHS[0]} to "
+                         f"{_LENGTHS[-1]}.")
+            elif bound:  # export kept one side of `> 8`
                 fixed = (" Export kept the example's side of `x.shape[-1] > 8` as a guard, so lengths on the other "
                          "side are refused: the branch has to be part of the program (torch.cond, or "
                          "torch.jit.script).")

@@ -548,7 +548,7 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                         "its buffers before saving")
             elif method == "trace":
                 hint = ("the trace recorded only what input 0 ran (its branches, its loop counts): script the model, "
-                        "or write a data-dependent if with torch.cond")
+                        "or export it (a data-dependent if as torch.cond); the tracer cannot take a torch.cond")
             elif attributes and method == "export":
                 hint = (f"eager changes its own Python attributes as it runs ({'; '.join(attributes[:2])}), and an "
                         "exported copy keeps no such state: the value from the call export ran is baked in, so every call "

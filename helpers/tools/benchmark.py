@@ -199,7 +199,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     failure = eager_failure(fresh_copy(model), example)
     if failure:
         raise ValueError(f"benchmark_model: the eager model itself fails on the example with shape {shapes(example)} "
-                         f"({failure}): pass an input it accepts")
+                         f"({failure}): fix the model, or pass an input it accepts")
     settings = dict(THOROUGH_SETTINGS if thorough else QUICK_SETTINGS)
     for key, value in (("rounds", rounds), ("seconds", seconds), ("block_seconds", block_seconds),
                        ("cpp_runs", cpp_runs)):

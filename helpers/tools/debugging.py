@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.failures import code_place
 from ..course.warm_torch import run_python
 from ..course.workdir import REPO_ROOT
 
@@ -138,13 +139,6 @@ def _parse_range(text: str):
     return header["file"], int(header["line"]), "", ""
 
 
-def _place(file: str, line: int) -> str:
-    """``name.py:line``; code typed in a notebook cell lives in a temporary file named by a number: ``cell:line``."""
-    if re.search(r"ipykernel_\d+", file):
-        return f"cell:{line}"
-    return f"{Path(file).name}:{line}"
-
-
 class NodeSources(list):
     """A list of :class:`NodeSource` that prints as a table: kind, file:line, the marked code, the whole line.
 
@@ -154,7 +148,7 @@ class NodeSources(list):
     def __str__(self):
         if not self:
             return "(no node carries a source range)"
-        places = [_place(s.file, s.line) for s in self]
+        places = [code_place(s.file, s.line) for s in self]
         width, place, mark = (max(len(t) for t in texts) for texts in ([s.kind for s in self], places,
                                                                        [s.marked for s in self]))
         return "\n".join(f"{s.kind.ljust(width)}  {at.ljust(place)}  {s.marked.ljust(mark)}  ← {s.code}"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import as_sentence, short_message
+from ..course.failures import as_sentence, code_place, short_message
 from ..course.guards import call_within, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix
@@ -329,8 +329,8 @@ def _is_learner_file(filename: str) -> bool:
 
 def _source_line(filename, lineno) -> str:
     text = linecache.getline(filename, lineno).strip()
-    short = Path(filename).name if filename.startswith("/") else filename
-    return f"{short}:{lineno}" + (f": {text}" if text else "")
+    place = code_place(filename, lineno) if filename.startswith("/") else f"{filename}:{lineno}"
+    return place + (f": {text}" if text else "")
 
 
 def _learner_line(error: BaseException) -> str:
@@ -456,23 +456,21 @@ _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on siz
 
 def _sizes_note(model, args, shapes) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
-    size), with each fixed size tried one and two larger on a copy of eager. A size eager refuses too (a Linear's
-    features, a size pooling must halve) is no restriction of the copy, so it goes unsaid. For the sizes eager takes,
-    one more export with Dim.AUTO on them tells whether a Dim can free them, or the code ties them to the example's."""
+    size), with each fixed size n tried larger on a copy of eager (n+1 to n+4, then 2n) until eager takes two of them.
+    A size eager refuses at all of these (a Linear's features) is no restriction of the copy, so it goes unsaid; a
+    size eager takes only some of (even lengths, for a model that pools in pairs) is. For the sizes eager takes, one
+    more export with Dim.AUTO on them tells whether a Dim can free them, or the code ties them to the example's."""
     if len(shapes) != len(args) or not all(isinstance(a, torch.Tensor) for a in args):
         return ""  # lists or dicts: their tensors are not the arguments one for one, so nothing is said
-    free = []  # (input, dimension)
+    free, taken = [], {}  # (input, dimension); the other sizes eager took there
     for i, shape in enumerate(shapes):
         for d, n in enumerate(shape):
             if n is None or n <= 1:  # export fixes a size of 0 or 1 itself: the batch-1 note says what to do
                 continue
-            try:
-                with torch.no_grad():
-                    for more in (1, 2):
-                        fresh_copy(model)(*(_resized(a, n + more, d) if j == i else a for j, a in enumerate(own_copy(args))))
-            except Exception:  # eager needs this size too
-                continue
-            free.append((i, d))
+            sizes = _sizes_eager_takes(model, args, i, d, n)
+            if sizes:
+                free.append((i, d))
+                taken[i, d] = sizes
     if not free:
         return ""
     freed = _freed_by_auto(model, args, shapes, free)
@@ -482,11 +480,16 @@ def _sizes_note(model, args, shapes) -> str:
 
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    note = (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {words(free)} (tried one and two more), but the copy takes the "
+    tried = "; ".join(" and ".join(map(str, taken[f])) for f in free)
+    note = (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {words(free)} ({tried} ran), but the copy takes the "
             f"example's there: {shown}{dot}")
     tied = [f for f in free if f not in freed]
     if freed:
-        note += f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(freed)} (Dim.AUTO did here): export with one"
+        ranges = ", ".join(f"{lo} to {'∞' if hi is None else hi}" for lo, hi in freed.values())
+        narrowed = any(lo == "?" or lo > 2 or hi is not None for lo, hi in freed.values())  # 2: 0/1 specialization
+        note += (f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(list(freed))} (Dim.AUTO did here, for "
+                 f"sizes {ranges}{'; a test in the code on that size keeps it to the example side' * narrowed}): "
+                 "export with one")
     if tied:
         note += (f"; even with Dim.AUTO, export keeps dimension{'s' * (len(tied) > 1)} {words(tied)} at the example's "
                  "size: the code (yours, or a layer's) ties it, so export one program per size you ship, or use "
@@ -494,18 +497,52 @@ def _sizes_note(model, args, shapes) -> str:
     return note
 
 
-def _freed_by_auto(model, args, shapes, free) -> list:
+def _sizes_eager_takes(model, args, i, d, n) -> list:
+    """Up to two sizes other than ``n`` that eager takes in dimension ``d`` of input ``i``, each run on a copy."""
+    taken = []
+    for size in (n + 1, n + 2, n + 3, n + 4, 2 * n):
+        try:
+            with torch.no_grad():
+                fresh_copy(model)(*(_resized(a, size, d) if j == i else a for j, a in enumerate(own_copy(args))))
+        except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
+            continue
+        taken.append(size)
+        if len(taken) == 2:
+            break
+    return taken
+
+
+def _freed_by_auto(model, args, shapes, free) -> dict:
     """Which of ``free`` (input, dimension) an export with Dim.AUTO on them (and on the sizes already dynamic) leaves
-    dynamic; [] when that export fails."""
+    dynamic, each with the range that export kept (low, high or None): a test in the code on that size (``> 8``)
+    narrows it to the example's side. {} when that export fails."""
     from torch.export import Dim
     wanted = [{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
               for i, shape in enumerate(shapes)]
     try:
         program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
         again = _program_shapes(program)
+        sizes = _program_sizes(program)
     except Exception:
-        return []
-    return [(i, d) for i, d in free if i < len(again) and again[i][d] is None]
+        return {}
+    return {(i, d): _size_range(program, sizes[i][d]) for i, d in free if i < len(again) and again[i][d] is None}
+
+
+def _program_sizes(program) -> list:
+    """The sizes (ints or torch's symbols) of an ExportedProgram's tensor inputs, in ``_program_shapes``' order."""
+    user = set(program.graph_signature.user_inputs)
+    return [tuple(node.meta["val"].shape) for node in program.graph.nodes
+            if node.op == "placeholder" and node.name in user and isinstance(node.meta.get("val"), torch.Tensor)]
+
+
+def _size_range(program, size) -> tuple:
+    """(low, high) of a symbolic size in ``program``'s ranges, high None when unbounded; ("?", None) if unread."""
+    expr = getattr(getattr(size, "node", None), "expr", None)
+    bounds = program.range_constraints.get(expr)
+    if bounds is None:  # a size torch wrote as an expression (2*s0): no range of its own to quote
+        return ("?", None)
+    high = bounds.upper
+    return int(bounds.lower), (None if not getattr(high, "is_finite", True) or str(high) in ("int_oo", "oo") else int(high))
 
 
 def _program_shapes(program) -> list:
@@ -994,7 +1031,7 @@ def _labelled_inputs(model, example, inputs, batch_dim=0):
             except Exception as error:
                 if label == "example":
                     raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
-                                     f"{argument_hint(args, error)}): pass an input it accepts") from None
+                                     f"{argument_hint(args, error)}): fix the model, or pass an input it accepts") from None
                 skipped[label] = f"the eager model rejects this variant: {short_message(error, limit=90)}"
                 continue
             if not answered:
@@ -1096,7 +1133,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
                                "crash") from None
     if kind == "error":
         raise ValueError(value.split(": ", 1)[1] if value.startswith(("ValueError: ", "TypeError: ")) else
-                         f"diagnose: the eager model fails on the example ({value}): pass an input it accepts")
+                         f"diagnose: the eager model fails on the example ({value}): fix the model, or pass an input it accepts")
     labelled, skipped, random = value
     notes, training_note = _eager_notes(model, example)
     if random and not training_note:
