@@ -662,8 +662,8 @@ def test_a_size_eager_takes_only_some_of_is_still_named_as_fixed():
     assert export.mark == "⚠" and export.fixed_sizes, export.detail()
     assert "dimension 1 (14 and 16 ran)" in export.detail()
     # a Dim frees it only on the example's side of `> 8`, and the note gives that range
-    assert "Dim.AUTO did here, for sizes 9 to ∞; a test in the code on that size keeps it to the example side" \
-        in export.detail()
+    assert "Dim.AUTO did here, though its program declares only sizes 9 to ∞): export with one, then run each size " \
+        "you ship through the program" in export.detail()
     program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
     with pytest.raises(Exception, match="size"):  # the note is true: another even length is refused
         program.module()(torch.randn(3, 14))
@@ -774,3 +774,43 @@ def test_a_line_typed_in_a_notebook_cell_is_named_as_the_cells():
     from helpers.tools.diagnose import _source_line
     assert _source_line("/tmp/ipykernel_2110/3771620375.py", 8) == "cell:8"
     assert _source_line("/home/me/model.py", 5) == "model.py:5"
+
+
+class LengthOne(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(8, 3)  # 8 features: the last size is not free
+
+    def forward(self, x):  # any length: a sum over it
+        return self.head(x.sum(1))
+
+
+def test_a_size_of_one_outside_the_batch_is_named_and_no_dim_is_promised():
+    # export fixes a size of 1 (0/1 specialization): the copy refuses length 3, which eager takes; a false ✔ before
+    report = H.diagnose(LengthOne().eval(), torch.randn(2, 1, 8), routes=["export"], progress=False)
+    export = report.results["export"]
+    assert export.mark == "⚠" and "dimension 1 (2 and 3 ran)" in export.detail(), export.detail()
+    assert "no Dim frees dimension 1 from this example: give an example with a size of 2 or more there" \
+        in export.detail() and "a Dim frees" not in export.detail()
+    program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
+    with pytest.raises(Exception, match="size"):
+        program.module()(torch.randn(2, 3, 8))
+
+
+class SumsAList(nn.Module):
+    def forward(self, xs):  # any length, in each tensor of the list
+        return xs[0].sum(1) + xs[1].sum(1)
+
+
+def test_sizes_fixed_inside_a_list_input_are_named_too():
+    # the tensors of a list are the copy's inputs in order; before, a list input got no sizes note at all
+    report = H.diagnose(SumsAList(), [torch.randn(2, 10), torch.randn(2, 10)], routes=["export"], progress=False)
+    detail = report.results["export"].detail()
+    assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12; 11 and 12 ran)" in detail, detail
+    assert "a Dim frees dimensions 1 of tensor 0 and 1 of tensor 1 (Dim.AUTO did here)" in detail, detail
+    program = torch.export.load(__import__("io").BytesIO(report.results["export"]._saved[0]))
+    with pytest.raises(Exception, match="size"):  # the copy refuses a length eager takes
+        program.module()([torch.randn(2, 12), torch.randn(2, 12)])
+    auto = ([{0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO}] * 2,)
+    freed = torch.export.export(SumsAList(), ([torch.randn(2, 10), torch.randn(2, 10)],), dynamic_shapes=auto)
+    assert freed.module()([torch.randn(2, 20), torch.randn(2, 11)]).shape == (2,)  # what "a Dim frees" says

@@ -1,4 +1,5 @@
-"""One place for torch 2.14's TorchScript deprecation warnings (explained in 00 and 02).
+"""One place for the notices the workbook hides: torch 2.14's TorchScript deprecation warnings (explained in 00
+and 02), and the CUDA build's "No CUDA runtime is found" log line (explained in 10).
 
 The ``torch.jit`` calls that do TorchScript work (trace, script, save, load, freeze,
 optimize_for_inference, fork, wait, ...) warn ``FutureWarning: `torch.jit.X` is deprecated``;
@@ -10,11 +11,12 @@ other warning that teaches stay visible. On Python 3.14+ torch words it differen
 supported in Python 3.14+"), which this pattern does not hide: the workbook supports 3.11-3.13.
 """
 import contextlib
+import logging
 import re
 import warnings
 
 __all__ = ["DEPRECATION_PATTERN", "hide_deprecation_warnings", "show_deprecation_warnings",
-           "is_deprecation_warning", "deprecations_hidden"]
+           "is_deprecation_warning", "deprecations_hidden"]  # and, for the helpers only, drop_no_cuda_notice
 
 # Matches "`torch.jit.trace` is deprecated. Please switch to ..." and its siblings.
 DEPRECATION_PATTERN = r"`torch\.jit\.[A-Za-z_.]+` is deprecated"
@@ -46,3 +48,23 @@ def deprecations_hidden(record: bool = False):
             warnings.simplefilter("always")
         hide_deprecation_warnings()
         yield seen
+
+
+NO_CUDA_NOTICE = "No CUDA runtime is found"
+
+
+class _DropNoCudaNotice(logging.Filter):
+    def filter(self, record):
+        return NO_CUDA_NOTICE not in record.getMessage()
+
+
+def drop_no_cuda_notice() -> None:
+    """Drop only the 'No CUDA runtime is found' record, at the logger that emits it, once per process.
+
+    A CUDA build of torch logs it when torch.utils.cpp_extension is first imported on a machine with a CUDA
+    toolkit and no GPU (the benchmark's Timer and AOTInductor import it); the workbook runs on the CPU on
+    purpose, so it only distracts. 10 shows where it comes from.
+    """
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _DropNoCudaNotice) for f in logger.filters):
+        logger.addFilter(_DropNoCudaNotice())

@@ -22,7 +22,6 @@ harmless for a CPU build, and is dropped at that logger, nowhere else.
 import hashlib
 import inspect
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress
@@ -45,33 +45,20 @@ __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key"
 
 AOTI_CACHE_DIR = REPO_ROOT / "build" / "aoti"
 _DEFAULT_SECONDS = 35.0  # a first guess at one compile, for the progress bar, until one is measured
-_NOTICE = "No CUDA runtime is found"
 
 
 class AotiCompileError(RuntimeError):
     """The AOTInductor compile failed; the message quotes its cause and where the full log is."""
 
 
-class _DropNoCudaNotice(logging.Filter):
-    def filter(self, record):
-        return _NOTICE not in record.getMessage()
-
-
-def _silence_cuda_notice():
-    """Drop only the 'No CUDA runtime is found' record, at the logger that emits it."""
-    logger = logging.getLogger("torch.utils.cpp_extension")
-    if not any(isinstance(f, _DropNoCudaNotice) for f in logger.filters):
-        logger.addFilter(_DropNoCudaNotice())
-
-
-_silence_cuda_notice()
+drop_no_cuda_notice()  # Inductor imports torch's C++-extension module, which logs it
 
 
 def no_cuda_notice_source() -> dict:
     """Where the 'No CUDA runtime is found' notice comes from, and whether this machine triggers it."""
     import torch.utils.cpp_extension as ext  # already filtered above
     source = inspect.getsource(ext._find_cuda_home)
-    line = next(ln.strip() for ln in source.splitlines() if _NOTICE in ln)
+    line = next(ln.strip() for ln in source.splitlines() if NO_CUDA_NOTICE in ln)
     return {"module": ext.__name__, "function": "_find_cuda_home", "line": line,
             "cuda_build": bool(torch.version.cuda), "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
             "triggers": bool(torch.version.cuda) and ext.CUDA_HOME is not None and not torch.cuda.is_available()}
@@ -490,7 +477,7 @@ def _input_specs(program) -> list:
 
 def _compile_main(exported: str, output: str) -> None:
     """Run in a child process: load an exported program and compile it to ``output``."""
-    _silence_cuda_notice()
+    drop_no_cuda_notice()
     program = torch.export.load(exported)
     torch._inductor.aoti_compile_and_package(program, package_path=output)
 

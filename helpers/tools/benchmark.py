@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..course.deprecations import drop_no_cuda_notice
 from ..course.failures import short_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
@@ -28,14 +29,7 @@ from .parity import (_MISSING, RELAXED_TRACE_NOTE, copy_state, eager_failure, fr
                      state_changes, trace_copy, training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
 
-class _DropNoCudaNotice(logging.Filter):
-    # The CUDA build of torch logs "No CUDA runtime is found" when torch.utils.benchmark imports its
-    # C++-extension module; the workbook runs on the CPU on purpose, so that notice only distracts.
-    def filter(self, record):
-        return "No CUDA runtime is found" not in record.getMessage()
-
-
-logging.getLogger("torch.utils.cpp_extension").addFilter(_DropNoCudaNotice())
+drop_no_cuda_notice()  # torch.utils.benchmark imports torch's C++-extension module, which logs it
 
 from torch.utils.benchmark import Timer  # noqa: E402  (after the filter above, which it would trigger)
 

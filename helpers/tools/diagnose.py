@@ -40,8 +40,8 @@ from ..course.failures import as_sentence, code_place, short_message
 from ..course.guards import call_within, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix
-from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, own_copy, per_input_dims,
-                             time_first_note, with_batch)
+from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, leaves, own_copy, per_input_dims,
+                             rebuild, time_first_note, with_batch)
 from .parity import argument_hint, fresh_copy, parity, training_layers, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -454,56 +454,75 @@ _BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 exampl
 _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on sizes the copy fixed begins
 
 
-def _sizes_note(model, args, shapes) -> str:
+def _sizes_note(model, args, shapes, batch_dim=0) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
     size), with each fixed size n tried larger on a copy of eager (n+1 to n+4, then 2n) until eager takes two of them.
-    A size eager refuses at all of these (a Linear's features) is no restriction of the copy, so it goes unsaid; a
-    size eager takes only some of (even lengths, for a model that pools in pairs) is. For the sizes eager takes, one
-    more export with Dim.AUTO on them tells whether a Dim can free them, or the code ties them to the example's."""
-    if len(shapes) != len(args) or not all(isinstance(a, torch.Tensor) for a in args):
-        return ""  # lists or dicts: their tensors are not the arguments one for one, so nothing is said
-    free, taken = [], {}  # (input, dimension); the other sizes eager took there
+    A size eager takes fewer than two of these (a Linear's features; 33 but not 34 after a floor pooling) is no
+    restriction worth a Dim, so it goes unsaid; one eager takes only some of (even lengths, for a model that pools in
+    pairs) is said. For those sizes, one more export with Dim.AUTO on them tells whether a Dim can free them, or the
+    code ties them to the example's. A size of 1 (not the batch's, which has a note of its own) cannot be freed from
+    this example at all: export fixes 0 and 1 (0/1 specialization)."""
+    flat = leaves(list(args))  # the copy's inputs are the tensors inside lists and dicts, in this order
+    if len(shapes) != len(flat) or any(t.dim() != len(shape) for t, shape in zip(flat, shapes)):
+        return ""  # the copy's inputs are not the example's tensors one for one: nothing is said
+    free, ones, taken = [], [], {}  # (tensor, dimension); the other sizes eager took there
+    batch_dims = [d for a, d in zip(args, per_input_dims(args, batch_dim)) for _ in leaves(a)]
     for i, shape in enumerate(shapes):
         for d, n in enumerate(shape):
-            if n is None or n <= 1:  # export fixes a size of 0 or 1 itself: the batch-1 note says what to do
+            if n is None or n == 0 or (n == 1 and d == batch_dims[i]):  # the batch-1 note speaks of a batch of 1
                 continue
             sizes = _sizes_eager_takes(model, args, i, d, n)
-            if sizes:
-                free.append((i, d))
+            if len(sizes) == 2:
+                (free if n > 1 else ones).append((i, d))
                 taken[i, d] = sizes
-    if not free:
+    if not free and not ones:
         return ""
-    freed = _freed_by_auto(model, args, shapes, free)
+    freed = _freed_by_auto(model, args, shapes, free) if free else {}
+
+    one_for_one = len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args)
+    whose = "input" if one_for_one else "tensor"  # in a list or dict: the tensors counted in order
+
     def words(dims):  # "1", "0 and 2", "1 of input 0 and 2 of input 1"
-        names = [f"{d} of input {i}" if len(args) > 1 else str(d) for i, d in dims]
+        names = [f"{d} of {whose} {i}" if len(flat) > 1 else str(d) for i, d in dims]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
+    said = sorted(free + ones)
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    tried = "; ".join(" and ".join(map(str, taken[f])) for f in free)
-    note = (f"{_FIXED_NOTE}{'s' * (len(free) > 1)} {words(free)} ({tried} ran), but the copy takes the "
+    tried = "; ".join(" and ".join(map(str, taken[f])) for f in said)
+    note = (f"{_FIXED_NOTE}{'s' * (len(said) > 1)} {words(said)} ({tried} ran), but the copy takes the "
             f"example's there: {shown}{dot}")
     tied = [f for f in free if f not in freed]
     if freed:
-        ranges = ", ".join(f"{lo} to {'∞' if hi is None else hi}" for lo, hi in freed.values())
-        narrowed = any(lo == "?" or lo > 2 or hi is not None for lo, hi in freed.values())  # 2: 0/1 specialization
-        note += (f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(list(freed))} (Dim.AUTO did here, for "
-                 f"sizes {ranges}{'; a test in the code on that size keeps it to the example side' * narrowed}): "
-                 "export with one")
+        narrowed = [f"{lo} to {'∞' if hi is None else hi}" for lo, hi in freed.values()
+                    if lo == "?" or lo > 2 or hi is not None]  # from 2 up is every Dim's range (0/1 specialization)
+        only = f", though its program declares only sizes {', '.join(narrowed)}" if narrowed else ""
+        note += (f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(list(freed))} (Dim.AUTO did here{only}): "
+                 "export with one, then run each size you ship through the program, which may still refuse some "
+                 "that eager takes")
     if tied:
         note += (f"; even with Dim.AUTO, export keeps dimension{'s' * (len(tied) > 1)} {words(tied)} at the example's "
                  "size: the code (yours, or a layer's) ties it, so export one program per size you ship, or use "
                  "torch.jit.script")
+    if ones:
+        note += (f"; export fixes a size of 1 (0/1 specialization), so no Dim frees dimension{'s' * (len(ones) > 1)} "
+                 f"{words(ones)} from this example: give an example with a size of 2 or more there")
     return note
 
 
+def _with_tensor_resized(args, i, size, d):
+    """``args`` (a copy) with the ``i``-th tensor inside them, counted as ``leaves`` does, given ``size`` on ``d``."""
+    count = iter(range(len(leaves(list(args)))))
+    return tuple(rebuild(list(own_copy(args)), lambda t: _resized(t, size, d) if next(count) == i else t))
+
+
 def _sizes_eager_takes(model, args, i, d, n) -> list:
-    """Up to two sizes other than ``n`` that eager takes in dimension ``d`` of input ``i``, each run on a copy."""
+    """Up to two sizes other than ``n`` that eager takes in dimension ``d`` of tensor ``i``, each run on a copy."""
     taken = []
     for size in (n + 1, n + 2, n + 3, n + 4, 2 * n):
         try:
             with torch.no_grad():
-                fresh_copy(model)(*(_resized(a, size, d) if j == i else a for j, a in enumerate(own_copy(args))))
+                fresh_copy(model)(*_with_tensor_resized(args, i, size, d))
         except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
             continue
         taken.append(size)
@@ -517,8 +536,9 @@ def _freed_by_auto(model, args, shapes, free) -> dict:
     dynamic, each with the range that export kept (low, high or None): a test in the code on that size (``> 8``)
     narrows it to the example's side. {} when that export fails."""
     from torch.export import Dim
-    wanted = [{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
-              for i, shape in enumerate(shapes)]
+    specs = iter([{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
+                  for i, shape in enumerate(shapes)])
+    wanted = rebuild(list(args), lambda t: next(specs))  # each tensor's spec, where the tensor sits
     try:
         program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
         again = _program_shapes(program)
@@ -595,7 +615,7 @@ def _export_program(model, args, notes, batch_dim=0):
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
-    fixed = _sizes_note(model, args, _program_shapes(program))
+    fixed = _sizes_note(model, args, _program_shapes(program), batch_dim)
     if fixed:
         notes.append(fixed)
     if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
@@ -663,7 +683,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True,
                               dynamic_shapes=_dynamic_batch(model, args, batch_dim), verbose=False, external_data=False)
-        fixed = _sizes_note(model, args, _onnx_shapes(path))
+        fixed = _sizes_note(model, args, _onnx_shapes(path), batch_dim)
         if fixed:
             notes.append(fixed)
         if (_batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
