@@ -279,7 +279,16 @@ def check_standardize_scriptable(model) -> bool:
               "deployed model runs) `last_mean` is not updated: keep the mean on every call, whatever "
               "`self.training` says.")
         return False
-    print("✔ Right: it scripts, matches the original on every input, takes eps=..., and still keeps last_mean.")
+    try:  # shipping means saving: a helper left as Python (@torch.jit.ignore) cannot be
+        _save_and_load(scripted)
+    except Exception as error:
+        python_call = re.search(r"Could not export Python function call '\w+'", str(error))
+        print("✘ Scripts and computes the right values, but torch.jit.save refuses it"
+              + (f" ({python_call.group(0)}): a method marked @torch.jit.ignore stays a Python call, which no .pt "
+                 "can hold. Rewrite the construct TorchScript rejects instead of hiding it."
+                 if python_call else f": {as_sentence(script_error_line(error))}"))
+        return False
+    print("✔ Right: it scripts, matches the original on every input, takes eps=..., still keeps last_mean, and saves.")
     return True
 
 
@@ -320,7 +329,10 @@ def _optional_eps_hint(error) -> str:
 
 # Inputs whose peaks go up, stay, then go up again, so that a peak reset on every call shows; the first has its
 # largest absolute value on the negative side, so that a peak without abs() shows.
-_PEAK_INPUTS = [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, -0.25]), torch.tensor([-4.0, 1.0, 3.0])]
+# A first peak below 1 (a floor such as max(self.peak, 1.0) shows), then a larger one, a smaller input after it (a
+# peak that is not kept shows), and a larger one again.
+_PEAK_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.25, -1.0]),
+                torch.tensor([-4.0, 1.0, 3.0])]
 _PEAK_AFTER_LOAD = torch.tensor([2.0, -1.0])
 
 
@@ -344,6 +356,10 @@ def _peak_hint(got, call, kept) -> str:
                 "each call starts again from 0.0. Store it: `self.peak = max(self.peak, ...)`.")
     if _same_tensor(got, x / x.abs().max()):
         return "It divides by this call's own peak: keep the largest value seen over all calls, `max(self.peak, ...)`."
+    running = max(float(i.abs().max()) for i in inputs)
+    if running < 1.0 and _same_tensor(got, x / 1.0):
+        return (f"It divides by 1, not by the peak {running:g}: a floor such as `max(self.peak, 1.0)` changes every "
+                "answer while the peak is below 1. Divide by the peak itself.")
     signed = max(0.0, *(float(i.max()) for i in inputs))
     if signed and _same_tensor(got, x / signed):
         return "It divides by the largest signed value: the peak is the largest absolute value, `x.abs().max()`."
@@ -408,6 +424,18 @@ def _peak_calls(scripted, mode) -> bool:
     return True
 
 
+def _used_instance(model) -> str:
+    """Advice when ``model`` is an instance whose class builds one with peak 0.0: it has run before the check."""
+    try:
+        fresh = type(model)()
+    except Exception:  # a class that needs arguments: nothing to compare with
+        return ""
+    if _peak_value(fresh) != 0.0:
+        return ""
+    return (f"the {type(model).__name__} you passed has run before the check (a new one starts at 0.0), so pass a "
+            f"new one, check_running_peak({type(model).__name__}()), or the class itself")
+
+
 def check_running_peak(model) -> bool:
     """06 exercise 2: divides by the largest absolute value seen so far, kept in ``peak``, which survives save/load;
     in eval mode too, since that is how a deployed model runs."""
@@ -424,7 +452,9 @@ def check_running_peak(model) -> bool:
         print("✘ The scripted model has no number `peak`: create `self.peak = 0.0` in `__init__`.")
         return False
     if _peak_value(scripted) != 0.0:
-        print(f"✘ `peak` starts at {_peak_value(scripted)}: start it at 0.0, since nothing has been seen yet.")
+        used = _used_instance(model)
+        print(f"✘ `peak` starts at {_peak_value(scripted)}: "
+              f"{used or 'start it at 0.0, since nothing has been seen yet'}.")
         return False
     try:  # the scripted model shares its tensors with the eager one: an in-place update (peak.copy_) reaches both
         spare = copy.deepcopy(model)
