@@ -432,7 +432,9 @@ def test_a_variant_that_diverges_is_shown_wrong_and_never_timed():
 
 def test_a_model_that_changes_its_own_state_is_not_called_wrong_but_not_compared_either():
     from test_diagnose import SideEffect  # scales by how often it has run: copies that ran less answer otherwise
-    report = H.benchmark_model(SideEffect().eval(), torch.ones(3), variants=["eager", "script"], **FAST)
+    model = SideEffect().eval()
+    report = H.benchmark_model(model, torch.ones(3), variants=["eager", "script"], **FAST)
+    assert model.calls == 0  # the timed calls ran on a copy: the learner's counter did not move
     script = report["script"]
     assert script.wrong is None and script.ok and report.wrong == {}
     assert script.note.startswith("answers not compared") and "self.calls: 0 → " in script.note

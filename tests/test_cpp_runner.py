@@ -300,7 +300,7 @@ def test_each_program_and_the_library_build_and_cache_apart(tmp_path):
     assert library.path.name.startswith("libworkbook_ops-") and library.path.name.endswith(".so")
     assert len({b.path for b in builds.values()} | {library.path}) == len(H.CPP_PROGRAMS) + 1
     assert not any(b.compiled for b in (H.build_cpp(program="aoti_run", **kwargs), H.custom_op_library(**kwargs)))
-    assert H.cached_cpp_binary(str(compiler), build_dir=tmp_path / "build", program="main") == builds["main"].path
+    assert H.cached_cpp_binary("main", compiler=str(compiler), build_dir=tmp_path / "build") == builds["main"].path
     assert os.readlink(tmp_path / "build" / "libworkbook_ops.so") == library.path.name
 
 
@@ -328,7 +328,7 @@ def test_read_only_repository_builds_into_the_home_cache(monkeypatch, tmp_path):
     ahead = H.build_cpp(program="load_ts", compiler=str(compiler), build_dir=repo_build, progress=False, quiet=True)
     again = H.build_cpp(program="load_ts", compiler=str(compiler), progress=False, quiet=True)
     assert not again.compiled and again.path == ahead.path
-    assert H.cached_cpp_binary(str(compiler), program="load_ts") == ahead.path
+    assert H.cached_cpp_binary("load_ts", compiler=str(compiler)) == ahead.path
 
 
 # ---------------------------------------------------------------- value files (the structured format)
@@ -393,3 +393,12 @@ def test_run_cpp_without_inputs_names_run_cpp(tmp_path):
     torch.jit.script(torch.nn.Linear(2, 2)).save(str(path))
     with pytest.raises(H.CppInputError, match=r"^run_cpp needs the model's inputs after the path, e\.g\. run_cpp\(path, x\)"):
         H.run_cpp(path)
+
+
+def test_the_program_is_the_first_argument_of_both_build_helpers(tmp_path):
+    # a positional name once went to `force` (rebuilding load_ts) or to `compiler` (None for a build that exists)
+    assert H.cached_cpp_binary("load_ts") == H.cached_cpp_binary(program="load_ts") is not None
+    with pytest.raises(ValueError, match="unknown C\\+\\+ program 'aoti'"):
+        H.cached_cpp_binary("aoti")
+    with pytest.raises(TypeError):
+        H.build_cpp("aoti_run", True)  # force is keyword-only: no positional flag rebuilds by surprise

@@ -502,3 +502,15 @@ def test_a_trace_that_moved_a_buffer_the_output_ignores_gets_a_caveat(tmp_path):
     x = torch.ones(2, 4)
     report = H.export_roundtrip_checks(CountsInBuffer(), [(x,), (x,)], methods=("trace",), folder=tmp_path)["trace"]
     assert report.stage == "passed" and "tracing ran forward, which moved the buffer calls" in report.caveat
+
+
+class DictOut(torch.nn.Module):
+    def forward(self, x):
+        return {"double": x * 2}
+
+
+def test_a_conversion_that_fails_is_named_by_its_method(tmp_path):
+    # a trace that fails (a dict output) said "export failed" before
+    checks = H.export_roundtrip_checks(DictOut(), BOTH_SIGNS, methods=("trace",), folder=tmp_path)
+    assert checks["trace"].stage == "export" and checks["trace"].summary.startswith("✘ trace: tracing failed: "), \
+        checks["trace"].summary

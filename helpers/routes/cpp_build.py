@@ -196,7 +196,7 @@ def _build_target(compiler: str, compiler_path: str, source: Path, build_dir: Pa
     return Path(build_dir) / target.file_name(key), key
 
 
-def cached_cpp_binary(compiler=None, source=None, build_dir=None, *, program="load_ts"):
+def cached_cpp_binary(program="load_ts", *, compiler=None, source=None, build_dir=None):
     """The build of ``program`` already made from today's source with this compiler and torch, or None; compiles nothing.
 
     ``program`` is one of :data:`CPP_PROGRAMS` or ``"custom_op"`` (the operator library).
@@ -341,7 +341,7 @@ def _build(program: str, force: bool, compiler, source, build_dir, progress: boo
     return CppBuild(built, True, seconds, key)
 
 
-def build_cpp(force: bool = False, *, program="load_ts", compiler=None, source=None, build_dir=None,
+def build_cpp(program="load_ts", *, force: bool = False, compiler=None, source=None, build_dir=None,
               progress: bool = True, quiet: bool = False) -> CppBuild:
     """Compile a C++ program of ``cpp/`` once and return the binary; later calls reuse it until the source changes.
 
@@ -369,6 +369,6 @@ def custom_op_library(force: bool = False, *, compiler=None, build_dir=None, pro
 
 def build_all_cpp(force: bool = False, *, progress: bool = True, quiet: bool = False) -> dict:
     """Build every C++ program and the operator library ahead (``make cpp``), so notebooks only load the cache."""
-    built = {program: build_cpp(force, program=program, progress=progress, quiet=quiet) for program in CPP_PROGRAMS}
+    built = {program: build_cpp(program, force=force, progress=progress, quiet=quiet) for program in CPP_PROGRAMS}
     built["custom_op"] = custom_op_library(force, progress=progress, quiet=quiet)
     return built

@@ -131,7 +131,8 @@ class RoundtripReport:
                     + (f"; but {self.caveat}" if self.caveat else ""))
         inputs = ", ".join(str(i) for i in self.failed_inputs)
         plural = "s" if len(self.failed_inputs) > 1 else ""
-        where = {"export": "export failed", "load": "the fresh process could not load the file",
+        converting = {"trace": "tracing", "script": "scripting"}.get(self.method, self.method)  # "export" stays
+        where = {"export": f"{converting} failed", "load": "the fresh process could not load the file",
                  "run": f"the reloaded model fails on input{plural} {inputs}",
                  "compare": f"the reloaded model disagrees with eager on input{plural} {inputs}"}[self.stage]
         return where + (f": {self.error}" if self.error else "")

@@ -138,6 +138,8 @@ class MigrationReport:
             mark = "⚠"  # the answers match, but the state the model keeps is gone: read the notes
         if mark == "✔" and any("batch size 0 " in note for note in self.notes):
             mark = "⚠"  # a program for empty batches only, and nothing was compared
+        if mark == "✔" and any(note.startswith("the comparison: ") for note in self.notes):
+            mark = "⚠"  # the answers matched, but the comparison proves little (tiny outputs, training mode ...)
         if self.status == "fails":
             at = " at " if self.failure is not None and self.failure.at_node else ": "
             return f"{mark} {self.source}: conversion fails{at}{self.failure}"
@@ -491,6 +493,9 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
                      "model accepts: export keeps an int argument as a constant")
+    # what the comparison itself could not show (outputs within atol of zero, a model in training mode, empty or NaN
+    # outputs): a match then proves little, and the summary says ⚠ instead of ✔
+    notes += [f"the comparison: {warning}" for warning in check.warnings]
     status = "diverges" if diverging or all_refused else "restricted" if refused else "ok"
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)

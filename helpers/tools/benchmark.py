@@ -60,7 +60,7 @@ QUICK_SETTINGS = {"rounds": 15, "min_rounds": 7, "seconds": 2.5, "block_seconds"
 THOROUGH_SETTINGS = {"rounds": 41, "min_rounds": 21, "seconds": 30.0, "block_seconds": 0.05, "cpp_runs": 7}
 
 # In quick mode, torch.compile is left out of the default variants for models bigger than this many
-# parameters: its first call compiles for minutes on a mobilenet-sized model on a small machine.
+# parameters: its first call compiles for half a minute (23-32 s measured) on a mobilenet-sized model on a 2-core machine.
 QUICK_COMPILE_MAX_PARAMETERS = 1_000_000
 
 
@@ -162,6 +162,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
     ``variants`` or pass ``thorough=True`` to include it. ``batch_dim``: where the example's batch sits (1 for a
     sequence-first model, or one entry per input), for the other batch sizes each variant's answers are checked on.
+    The runs use a copy of ``model``: one that keeps state (a call counter) is left as it was.
     """
     require_module(model, "benchmark_model")
     example = _check_example(example)
@@ -172,7 +173,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         size = sum(p.numel() for p in model.parameters())
         if not thorough and size > QUICK_COMPILE_MAX_PARAMETERS:
             compile_left_out = (f"left out of quick mode for a model of {size / 1e6:.1f} M parameters (its first "
-                                "call compiles for minutes): pass thorough=True or name it in variants=")
+                                "call compiles for tens of seconds or more): pass thorough=True or name it in variants=")
     if isinstance(variants, str):
         variants = [variants]
     # the model's own flag, or a layer left in train() inside an eval() model: torch's random layers by name, and
@@ -190,6 +191,8 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         raise ValueError(f"threads must be a whole number of at least 1, got {threads!r}")
     # The example must suit the model before any copy is built: a scripted or frozen copy fed a wrong input can take
     # the whole process down in torch's own code (a crash, not an exception), which no row could report.
+    model = fresh_copy(model)  # the thousands of timed calls change a model that keeps state (a call counter): on a
+    # copy, the learner's model stays as it was, as H.parity leaves it
     failure = eager_failure(fresh_copy(model), example)
     if failure:
         raise ValueError(f"benchmark_model: the eager model itself fails on the example with shape {shapes(example)} "
