@@ -207,3 +207,26 @@ def test_inputs_that_share_one_dim_must_agree_and_each_stays_in_its_range():
     mismatch = inputs_problem([torch.ones(2, 5, dtype=torch.long), torch.ones(3, 4)], specs)
     assert "input 1 has size 3 at dimension 0, input 0 has size 2" in mismatch and "one Dim for both" in mismatch
     assert "outside the range" in inputs_problem([torch.ones(65, 5, dtype=torch.long), torch.ones(65, 4)], specs)
+
+
+def test_the_cpp_runner_checks_inputs_as_load_aoti_does(digits_package):
+    # C++'s own message for these is "expected size 3==2, stride ..." or nothing at all: say it in words first
+    model, package = digits_package
+    with pytest.raises(TypeError, match=r"input 0: dtype torch.float64, compiled for torch.float32"):
+        H.run_aoti_cpp(package.path, torch.zeros(3, 1, 8, 8, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"input 0: size 9 at dimension 2, compiled for 8"):
+        H.run_aoti_cpp(package.path, torch.zeros(3, 1, 9, 8))
+
+
+class LoopsOnData(torch.nn.Module):
+    def forward(self, x):
+        while x.sum() < 10:  # a loop count from the data: torch.export refuses it
+            x = x * 2
+        return x
+
+
+def test_a_model_export_refuses_gets_a_way_forward_not_only_torchs_words(tmp_path):
+    with pytest.raises(H.AotiCompileError, match=r"torch.export failed before AOTInductor could start: .*"
+                                                 r"fix the export first: H.diagnose\(model, example, routes=\['export'\]\)") as caught:
+        H.aoti_package(LoopsOnData(), torch.ones(2), name="loops", cache_dir=tmp_path, quiet=True)
+    assert "\n" not in str(caught.value)

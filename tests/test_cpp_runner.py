@@ -402,3 +402,12 @@ def test_the_program_is_the_first_argument_of_both_build_helpers(tmp_path):
         H.cached_cpp_binary("aoti")
     with pytest.raises(TypeError):
         H.build_cpp("aoti_run", True)  # force is keyword-only: no positional flag rebuilds by surprise
+
+
+def test_the_cpp_program_runs_a_file_saved_in_training_mode_as_in_eval_mode(tmp_path):
+    # what run_cpp's docstring says: load_ts.cpp calls model.eval(), so dropout is off in C++
+    path = tmp_path / "dropout.pt"
+    torch.jit.script(torch.nn.Dropout(0.5).train()).save(str(path))
+    x = torch.ones(1000)
+    assert torch.equal(H.run_cpp(path, x), x)
+    assert torch.jit.load(str(path)).training and (torch.jit.load(str(path))(x) == 0).any()

@@ -270,7 +270,9 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             with quiet_export():
                 program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
         except Exception as error:
-            raise AotiCompileError(f"torch.export failed before AOTInductor could start: {short_message(error)}") from error
+            raise AotiCompileError(f"torch.export failed before AOTInductor could start: {short_message(error)} "
+                                   "(fix the export first: H.diagnose(model, example, routes=['export']) names the "
+                                   "line and a way out, e.g. torch.cond for an if on the data, 09)") from error
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
         try:
             exported = work / "exported.pt2"
@@ -356,11 +358,18 @@ def load_aoti(path, *, scratch=None):
             else:
                 os.environ["TMPDIR"] = old
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
-    try:
-        specs = json.loads(_meta_path(path).read_text()).get("inputs")
-    except (OSError, ValueError, AttributeError):
-        specs = None  # a package made elsewhere: nothing recorded to check against
+    specs = recorded_inputs(path)
     return CheckedPackage(compiled, specs, path.name) if isinstance(specs, list) else compiled
+
+
+def recorded_inputs(path):
+    """The input specs ``aoti_package`` recorded beside the package at ``path`` (see ``inputs_problem``), or None for
+    a package made elsewhere: nothing recorded to check against."""
+    try:
+        specs = json.loads(_meta_path(Path(path)).read_text()).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return specs if isinstance(specs, list) else None
 
 
 class CheckedPackage:

@@ -289,7 +289,9 @@ def run_cpp(model_path, *inputs, libraries=(), binary=None, timeout: float = 120
     """What the TorchScript file at ``model_path`` returns for ``inputs``, computed by the C++ program.
 
     ``H.run_cpp(path, x)``, ``H.run_cpp(path, x, lengths)``, ``H.run_cpp(path, [a, b])`` (one list argument);
-    ``libraries=[H.custom_op_library()]`` loads operator libraries first.
+    ``libraries=[H.custom_op_library()]`` loads operator libraries first. The program calls ``model.eval()``
+    after loading, as a deployed model runs: a file saved in training mode (dropout on) answers here as in eval
+    mode, unlike ``torch.jit.load(path)(x)`` in Python.
     """
     model_path = _check_model_path(model_path, "run_cpp")
     _check_inputs(tuple(inputs), "run_cpp")  # named after the call the learner made
@@ -313,6 +315,10 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
     if odd is not None:
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold a {type(odd).__name__}: numbers "
                             "were fixed into the compiled code when it was exported")
+    from .aoti import inputs_problem, recorded_inputs  # what H.load_aoti checks, in words, before C++'s own checks
+    problem = inputs_problem(list(leaves), recorded_inputs(package_path))
+    if problem:
+        raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = Path(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
     run, stdout = _run_program("C++ AOTI", lambda inp, out: [str(binary), str(package_path), str(inp), str(out),
                                                              str(repeats), str(threads)],

@@ -280,16 +280,18 @@ def _failure(error, converter) -> MigrationFailure:
     if attribute:  # before any node: an attribute of a type the converter cannot take (a torchvision BoxCoder)
         cause = cause[:attribute.end()]  # torch's next sentence is cut short anyway; the advice says the rest
         advice = (f"the converter cannot take an attribute of this model that holds an object of the scripted class "
-                  f"{attribute.group(1)}: export the model from its Python class with torch.export.export instead, "
-                  "or keep it on LibTorch")
+                  f"{attribute.group(1)}: export the model from its Python class with torch.export.export instead "
+                  "(H.diagnose(model, example, routes=['export']) tells whether it exports), or keep it on LibTorch")
     file = _FILE_LINE.search(str(node.sourceRange())) if node is not None else None
     if file and "/torch/" in file.group(1).replace("\\", "/"):  # torch's own module (nn.LSTM's rnn.py): not yours to edit
         module = Path(file.group(1)).stem
         advice = (f"the construct is inside torch's own {module}.py, a module the converter cannot take as it is: "
-                  "export the model from its Python class with torch.export.export instead, or keep it on LibTorch")
+                  "export the model from its Python class with torch.export.export instead (H.diagnose(model, example, "
+                  "routes=['export']) tells whether it exports), or keep it on LibTorch")
     elif "INTERNAL ASSERT FAILED" in str(error) or "INTERNAL ASSERT FAILED" in cause:
         advice = ("torch's private converter failed inside itself (a bug of the converter, not of your model): "
-                  "export the model from its Python class with torch.export.export instead, or keep it on LibTorch")
+                  "export the model from its Python class with torch.export.export instead (H.diagnose(model, example, "
+                  "routes=['export']) tells whether it exports), or keep it on LibTorch")
     return MigrationFailure(kind, location, code, cause, advice)
 
 
