@@ -411,3 +411,9 @@ def test_the_cpp_program_runs_a_file_saved_in_training_mode_as_in_eval_mode(tmp_
     x = torch.ones(1000)
     assert torch.equal(H.run_cpp(path, x), x)
     assert torch.jit.load(str(path)).training and (torch.jit.load(str(path))(x) == 0).any()
+
+
+def test_a_program_name_of_another_type_gets_the_worded_error():
+    for odd in (["main"], {"p": 1}, None, 3):
+        with pytest.raises(ValueError, match="unknown C\\+\\+ program"):
+            H.cached_cpp_binary(odd)

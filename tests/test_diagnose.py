@@ -662,8 +662,8 @@ def test_a_size_eager_takes_only_some_of_is_still_named_as_fixed():
     assert export.mark == "⚠" and export.fixed_sizes, export.detail()
     assert "dimension 1 (14 and 16 ran)" in export.detail()
     # a Dim frees it only on the example's side of `> 8`, and the note gives that range
-    assert "Dim.AUTO did here, though its program declares only sizes 9 to ∞): export with one, then run each size " \
-        "you ship through the program" in export.detail()
+    assert "Dim.AUTO did here, and its program ran those sizes, though it declares only sizes 9 to ∞): export with " \
+        "one, then run each size you ship through the program" in export.detail()
     program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
     with pytest.raises(Exception, match="size"):  # the note is true: another even length is refused
         program.module()(torch.randn(3, 14))
@@ -807,10 +807,61 @@ def test_sizes_fixed_inside_a_list_input_are_named_too():
     report = H.diagnose(SumsAList(), [torch.randn(2, 10), torch.randn(2, 10)], routes=["export"], progress=False)
     detail = report.results["export"].detail()
     assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12; 11 and 12 ran)" in detail, detail
-    assert "a Dim frees dimensions 1 of tensor 0 and 1 of tensor 1 (Dim.AUTO did here)" in detail, detail
+    assert "a Dim frees dimensions 1 of tensor 0 and 1 of tensor 1 (Dim.AUTO did here, and its program ran those " \
+        "sizes)" in detail, detail
     program = torch.export.load(__import__("io").BytesIO(report.results["export"]._saved[0]))
     with pytest.raises(Exception, match="size"):  # the copy refuses a length eager takes
         program.module()([torch.randn(2, 12), torch.randn(2, 12)])
     auto = ([{0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO}] * 2,)
     freed = torch.export.export(SumsAList(), ([torch.randn(2, 10), torch.randn(2, 10)],), dynamic_shapes=auto)
     assert freed.module()([torch.randn(2, 20), torch.randn(2, 11)]).shape == (2,)  # what "a Dim frees" says
+
+
+class PairDot(nn.Module):
+    def forward(self, q, k):  # q and k must share their length: eager refuses either one changed alone
+        return (q * k).sum(1)
+
+
+class WindowsOfEight(nn.Module):
+    def forward(self, x):  # any multiple of 8: n+1 to n+4 all fail, 2n and 3n run
+        return x.reshape(x.shape[0], -1, 8).mean(-1)
+
+
+class TimesANumber(nn.Module):
+    def forward(self, x, k: int):
+        return x.mean(1) * k
+
+
+class FoursOnly(nn.Module):
+    def forward(self, x):  # from an example of 4, Dim.AUTO's program checks `// 4 == 1`: it refuses 8, eager does not
+        return x.reshape(x.shape[0], -1, 4).mean(-1)
+
+
+def _export_detail(model, example):
+    report = H.diagnose(model, example, routes=["export"], progress=False)
+    return report.results["export"], report.results["export"].detail()
+
+
+def test_sizes_two_inputs_share_are_tried_together_and_larger_multiples_too():
+    # each was a false ✔ before: the copy refused sizes eager takes, and nothing was said
+    pair, detail = _export_detail(PairDot(), (torch.randn(4, 6), torch.randn(4, 6)))
+    assert pair.mark == "⚠" and "dimensions 1 of input 0 and 1 of input 1 together (7 and 8 ran)" in detail, detail
+    program = torch.export.load(__import__("io").BytesIO(pair._saved[0]))
+    with pytest.raises(Exception, match="size"):
+        program.module()(torch.randn(4, 7), torch.randn(4, 7))
+    windows, detail = _export_detail(WindowsOfEight(), torch.randn(3, 16))
+    assert windows.mark == "⚠" and "dimension 1 (32 and 48 ran)" in detail, detail
+
+
+def test_a_number_argument_does_not_make_a_free_size_look_tied():
+    _, detail = _export_detail(TimesANumber(), (torch.randn(3, 5), 2))
+    assert "a Dim frees dimension 1" in detail and "ties it" not in detail, detail
+    program = torch.export.export(TimesANumber(), (torch.randn(3, 5), 2),
+                                  dynamic_shapes=({0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO}, None))
+    assert program.module()(torch.randn(3, 7), 2).shape == (3,)  # what the note says
+
+
+def test_a_dim_is_said_to_free_a_size_only_if_its_program_ran_the_sizes_eager_took():
+    _, detail = _export_detail(FoursOnly(), torch.randn(3, 4))
+    assert "a Dim frees" not in detail, detail
+    assert "its program still refuses 8 and 12, which eager takes" in detail, detail

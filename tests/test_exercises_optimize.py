@@ -285,3 +285,13 @@ def test_a_hard_coded_or_partial_line_is_named(answer, says, capsys):
     assert not H.check_offending_line(answer)
     line = last_line(capsys)
     assert line.startswith("✘") and says in line, line
+
+
+def test_quartiles_by_numpys_midpoint_method_are_not_taken_for_inclusive_ones(capsys):
+    import numpy as np
+
+    def verdict(r):
+        q25, q75 = np.percentile(r, [25, 75], method="midpoint")
+        return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
+    assert not H.check_honest_verdict(verdict)
+    assert capsys.readouterr().out.startswith("✘")

@@ -552,3 +552,16 @@ def test_torch_load_is_itself_again_after_a_check_that_was_interrupted():
         H.check_safe_weights_loader(interrupted)
     assert swapped == [True]  # the interruption came while the recording code stood in
     assert torch.load.__code__ is code and torch.load.__kwdefaults__ == kwdefaults
+
+
+def test_a_model_passed_for_the_function_and_plain_pickle_are_named(tmp_path, capsys):
+    import pickle as plain
+
+    def with_pickle(path):
+        with open(path, "rb") as f:
+            return plain.load(f)
+    assert not H.check_safe_weights_loader(H.DigitsCNN())  # what load_weights(path) returned, passed by mistake
+    out = capsys.readouterr().out
+    assert "not what it returned (a DigitsCNN)" in out and "conv2d" not in out, out
+    assert not H.check_safe_weights_loader(with_pickle)
+    assert "load it with torch.load" in capsys.readouterr().out

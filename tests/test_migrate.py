@@ -380,3 +380,20 @@ def test_a_match_on_outputs_within_atol_of_zero_is_no_tick(tmp_path):
     assert any(n.startswith("the comparison: ") and "within atol=1e-06 of zero" in n for n in report.notes), report
     from helpers.migrate import main
     assert main([str(path), "--example", "randn(3, 4)", "--no-save"]) == 1  # the command line's code says it too
+
+
+class OwnTrainingBranch(nn.Module):
+    def forward(self, x):
+        if self.training:  # no dropout or batch norm: parity sees no random layer
+            return x * 2
+        return x
+
+
+def test_a_file_saved_in_training_mode_is_no_tick_even_without_random_layers(tmp_path):
+    path = tmp_path / "own.pt"
+    torch.jit.script(OwnTrainingBranch().train()).save(str(path))
+    report = H.migrate(path, torch.randn(3, 4))
+    assert report.summary.startswith("⚠") and any("is in training mode" in n for n in report.notes), report
+    assert torch.equal(report.program.module()(torch.ones(2)), torch.full((2,), 2.0))  # the training branch, as said
+    torch.jit.script(OwnTrainingBranch().eval()).save(str(path))
+    assert H.migrate(path, torch.randn(3, 4)).summary.startswith("✔")

@@ -353,6 +353,9 @@ def check_safe_weights_loader(load_weights) -> bool:
     if isinstance(load_weights, type):
         return _fail(f"Pass your function load_weights, not the class {load_weights.__name__}: the function builds "
                      "the model and fills it.")
+    if isinstance(load_weights, torch.nn.Module):  # callable too, but a model: the function was called already
+        return _fail(f"Pass the function itself, check_safe_weights_loader(load_weights), not what it returned "
+                     f"({with_article(type(load_weights).__name__)}): the checker calls it with files of its own.")
     if not callable(load_weights):
         return _fail(f"Pass the function itself (no parentheses), not {with_article(type(load_weights).__name__)}.")
     with tempfile.TemporaryDirectory(prefix="check05-") as folder:
@@ -364,7 +367,10 @@ def check_safe_weights_loader(load_weights) -> bool:
             model = load_weights(good)
         except Exception as error:  # any failure is the learner's to see, as one line
             hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
-                    "torch.load." if "constants.pkl" in str(error) else "")
+                    "torch.load." if "constants.pkl" in str(error) else
+                    " torch.save writes a zip with the tensors kept apart, which plain pickle cannot read: load it with "
+                    "torch.load, whose weights_only=True also refuses code." if "persistent" in str(error).lower()
+                    else "")
             return _fail(f"Loading a real state_dict failed: {type(error).__name__}: "
                          f"{as_sentence(short_message(error, 120))}{hint}")
         if not isinstance(model, DigitsCNN):

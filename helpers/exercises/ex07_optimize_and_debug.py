@@ -321,6 +321,9 @@ _VERDICT_CASES = [
     ("eight rounds, two slow ones", [0.50, 0.60, 0.70, 0.80, 0.85, 0.90, 1.02, 1.30]),
     # Skewed: the median sits near the fast quartile, so median ± half the interquartile range is not the range.
     ("skewed rounds", [0.50, 0.50, 0.50, 0.55, 1.02, 1.02, 1.02]),
+    # Six rounds where numpy's other quartile methods ("midpoint" among them) put the lower quartile above 1 and the
+    # inclusive method does not.
+    ("six rounds, the lower quartile near 1", [0.97, 1.04, 1.08, 0.96, 1.06, 1.09]),
 ]
 
 

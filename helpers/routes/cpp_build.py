@@ -85,7 +85,7 @@ def torch_dir() -> Path:
 
 
 def _target(program) -> _Target:
-    if program not in _TARGETS:
+    if not isinstance(program, str) or program not in _TARGETS:
         raise ValueError(f"unknown C++ program {program!r}: choose one of {', '.join(map(repr, _TARGETS))}")
     return _TARGETS[program]
 

@@ -83,6 +83,9 @@ class MigrationFailure:
         return f"{self.node_kind}{where} — {self.cause}{end} What to do: {self.advice}"
 
 
+_TRAINING_NOTE = "the TorchScript model is in training mode (its `training` flag is True)"
+
+
 @dataclass
 class MigrationReport:
     """What ``migrate`` found. ``status``: "ok", "restricted" (matches where it runs, but refuses input shapes
@@ -138,7 +141,7 @@ class MigrationReport:
             mark = "⚠"  # the answers match, but the state the model keeps is gone: read the notes
         if mark == "✔" and any("batch size 0 " in note for note in self.notes):
             mark = "⚠"  # a program for empty batches only, and nothing was compared
-        if mark == "✔" and any(note.startswith("the comparison: ") for note in self.notes):
+        if mark == "✔" and any(note.startswith(("the comparison: ", _TRAINING_NOTE)) for note in self.notes):
             mark = "⚠"  # the answers matched, but the comparison proves little (tiny outputs, training mode ...)
         if self.status == "fails":
             at = " at " if self.failure is not None and self.failure.at_node else ": "
@@ -498,6 +501,10 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     # what the comparison itself could not show (outputs within atol of zero, a model in training mode, empty or NaN
     # outputs): a match then proves little, and the summary says ⚠ instead of ✔
     notes += [f"the comparison: {warning}" for warning in check.warnings]
+    if getattr(model, "training", False) and not check.training_mode:  # its own `if self.training:` (no dropout)
+        notes.append(f"{_TRAINING_NOTE}: the converted program does what forward does in training (any `if "
+                     "self.training:` branch), and it matched the file as it is; if you ship the model in eval mode, "
+                     "call .eval() on the loaded model and migrate that")
     status = "diverges" if diverging or all_refused else "restricted" if refused else "ok"
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)

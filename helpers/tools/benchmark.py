@@ -27,7 +27,7 @@ from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import (_MISSING, RELAXED_TRACE_NOTE, copy_state, eager_failure, fresh_copy, parity, python_state,
                      state_changes, trace_copy, training_layers)
-from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, fewest_for_a_verdict
+from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, _fewest_of, fewest_for_a_verdict
 
 drop_no_cuda_notice()  # torch.utils.benchmark imports torch's C++-extension module, which logs it
 
@@ -165,7 +165,8 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     The runs use a copy of ``model``: one that keeps state (a call counter) is left as it was.
     """
     require_module(model, "benchmark_model")
-    example = _check_example(example)
+    example = own_copy(_check_example(example))  # a model that changes its input in place (x.mul_) changes this
+    # copy over the thousands of calls, not the learner's tensor
     batch_dim = batch_dim_for(example, batch_dim, "benchmark_model")  # a one-line error now, not a skipped check
     compile_left_out = None
     if variants is None:
@@ -234,8 +235,11 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         over = ""
         if 3 < done == settings["min_rounds"] and took > 2 * settings["seconds"]:  # the floor on rounds set the time
             over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: {done} is the least this run "
-                    f"measures (its minimum number of rounds); a difference needs at least {fewest_for_a_verdict()} "
-                    "rounds on one side of 1 to be called at all")
+                    f"measures (its minimum number of rounds); a difference is called only when "
+                    "a fair coin would rarely split the rounds as unevenly: "
+                    + (f"with {done} rounds, {_fewest_of(done)} of {done} on one side of 1" if _fewest_of(done) else
+                       f"no split of {done} rounds is that rare; it takes {fewest_for_a_verdict()} of "
+                       f"{fewest_for_a_verdict()} at the least"))
     finally:
         dynamo_log.removeFilter(recompiles)
         torch.set_num_threads(old_threads)

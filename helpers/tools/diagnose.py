@@ -456,73 +456,97 @@ _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on siz
 
 def _sizes_note(model, args, shapes, batch_dim=0) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
-    size), with each fixed size n tried larger on a copy of eager (n+1 to n+4, then 2n) until eager takes two of them.
+    size), with each fixed size n tried on a copy of eager at other sizes (n+1 to n+4, 2n, 3n) until eager takes two
+    of them; alone first, then together with every other fixed size n (two inputs that must agree, q and k).
     A size eager takes fewer than two of these (a Linear's features; 33 but not 34 after a floor pooling) is no
     restriction worth a Dim, so it goes unsaid; one eager takes only some of (even lengths, for a model that pools in
-    pairs) is said. For those sizes, one more export with Dim.AUTO on them tells whether a Dim can free them, or the
-    code ties them to the example's. A size of 1 (not the batch's, which has a note of its own) cannot be freed from
-    this example at all: export fixes 0 and 1 (0/1 specialization)."""
+    pairs) is said. For those sizes, one more export with Dim.AUTO on them, run on the sizes eager took, tells whether
+    a Dim frees them, or the code ties them to the example's. A size of 1 (not the batch's, which has a note of its
+    own) cannot be freed from this example at all: export fixes 0 and 1 (0/1 specialization)."""
     flat = leaves(list(args))  # the copy's inputs are the tensors inside lists and dicts, in this order
     if len(shapes) != len(flat) or any(t.dim() != len(shape) for t, shape in zip(flat, shapes)):
         return ""  # the copy's inputs are not the example's tensors one for one: nothing is said
-    free, ones, taken = [], [], {}  # (tensor, dimension); the other sizes eager took there
     batch_dims = [d for a, d in zip(args, per_input_dims(args, batch_dim)) for _ in leaves(a)]
-    for i, shape in enumerate(shapes):
-        for d, n in enumerate(shape):
-            if n is None or n == 0 or (n == 1 and d == batch_dims[i]):  # the batch-1 note speaks of a batch of 1
-                continue
-            sizes = _sizes_eager_takes(model, args, i, d, n)
+    fixed = {(i, d): n for i, shape in enumerate(shapes) for d, n in enumerate(shape)
+             if n is not None and n != 0 and not (n == 1 and d == batch_dims[i])}  # the batch-1 note: a batch of 1
+    free, ones, taken, seen = [], [], {}, set()  # groups of (tensor, dimension); the other sizes eager took there
+    for position, n in fixed.items():
+        if position in seen:
+            continue
+        together = tuple(p for p, m in fixed.items() if m == n and p not in seen)  # q and k's shared length
+        for group in ((position,), together) if len(together) > 1 else ((position,),):
+            sizes = _sizes_eager_takes(model, args, group, n)
             if len(sizes) == 2:
-                (free if n > 1 else ones).append((i, d))
-                taken[i, d] = sizes
+                (free if n > 1 else ones).append(group)
+                taken[group] = sizes
+                seen.update(group)
+                break
     if not free and not ones:
         return ""
-    freed = _freed_by_auto(model, args, shapes, free) if free else {}
+    freed = _freed_by_auto(model, args, shapes, free, taken) if free else {}
 
     one_for_one = len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args)
     whose = "input" if one_for_one else "tensor"  # in a list or dict: the tensors counted in order
 
-    def words(dims):  # "1", "0 and 2", "1 of input 0 and 2 of input 1"
-        names = [f"{d} of {whose} {i}" if len(flat) > 1 else str(d) for i, d in dims]
+    def words(groups):  # "1", "0 and 2", "1 of input 0 and 2 of input 1", "1 of input 0 and 1 of input 1 together"
+        names = [" and ".join(f"{d} of {whose} {i}" if len(flat) > 1 else str(d) for i, d in group)
+                 + (" together" if len(group) > 1 else "") for group in groups]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def plural(groups):
+        return "s" * (len(groups) > 1 or len(groups[0]) > 1)
 
     said = sorted(free + ones)
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    tried = "; ".join(" and ".join(map(str, taken[f])) for f in said)
-    note = (f"{_FIXED_NOTE}{'s' * (len(said) > 1)} {words(said)} ({tried} ran), but the copy takes the "
+    tried = "; ".join(" and ".join(map(str, taken[g])) for g in said)
+    note = (f"{_FIXED_NOTE}{plural(said)} {words(said)} ({tried} ran), but the copy takes the "
             f"example's there: {shown}{dot}")
-    tied = [f for f in free if f not in freed]
-    if freed:
-        narrowed = [f"{lo} to {'∞' if hi is None else hi}" for lo, hi in freed.values()
+    ran = {g: r for g, r in freed.items() if not r[2]}
+    refused = {g: r for g, r in freed.items() if r[2]}
+    tied = [g for g in free if g not in freed]
+    if ran:
+        narrowed = [f"{lo} to {'∞' if hi is None else hi}" for lo, hi, _ in ran.values()
                     if lo == "?" or lo > 2 or hi is not None]  # from 2 up is every Dim's range (0/1 specialization)
-        only = f", though its program declares only sizes {', '.join(narrowed)}" if narrowed else ""
-        note += (f"; a Dim frees dimension{'s' * (len(freed) > 1)} {words(list(freed))} (Dim.AUTO did here{only}): "
-                 "export with one, then run each size you ship through the program, which may still refuse some "
-                 "that eager takes")
+        only = f", though it declares only sizes {', '.join(narrowed)}" if narrowed else ""
+        note += (f"; a Dim frees dimension{plural(list(ran))} {words(list(ran))} (Dim.AUTO did here, and its program "
+                 f"ran those sizes{only}): export with one, then run each size you ship through the program")
+    if refused:
+        sizes = "; ".join(" and ".join(map(str, r[2])) for r in refused.values())
+        note += (f"; with Dim.AUTO, export makes dimension{plural(list(refused))} {words(list(refused))} dynamic, but "
+                 f"its program still refuses {sizes}, which eager takes: the code's own checks on that size tie it, so "
+                 "run each size you ship, export one program per size, or use torch.jit.script")
     if tied:
-        note += (f"; even with Dim.AUTO, export keeps dimension{'s' * (len(tied) > 1)} {words(tied)} at the example's "
+        note += (f"; even with Dim.AUTO, export keeps dimension{plural(tied)} {words(tied)} at the example's "
                  "size: the code (yours, or a layer's) ties it, so export one program per size you ship, or use "
                  "torch.jit.script")
     if ones:
-        note += (f"; export fixes a size of 1 (0/1 specialization), so no Dim frees dimension{'s' * (len(ones) > 1)} "
+        note += (f"; export fixes a size of 1 (0/1 specialization), so no Dim frees dimension{plural(ones)} "
                  f"{words(ones)} from this example: give an example with a size of 2 or more there")
     return note
 
 
-def _with_tensor_resized(args, i, size, d):
-    """``args`` (a copy) with the ``i``-th tensor inside them, counted as ``leaves`` does, given ``size`` on ``d``."""
+def _with_resized(args, group, size):
+    """A copy of ``args`` with each (tensor, dimension) of ``group`` given ``size``; tensors counted as ``leaves``."""
     count = iter(range(len(leaves(list(args)))))
-    return tuple(rebuild(list(own_copy(args)), lambda t: _resized(t, size, d) if next(count) == i else t))
+
+    def resize(t):
+        i = next(count)
+        for j, d in group:
+            if j == i:
+                t = _resized(t, size, d)
+        return t
+    return tuple(rebuild(list(own_copy(args)), resize))
 
 
-def _sizes_eager_takes(model, args, i, d, n) -> list:
-    """Up to two sizes other than ``n`` that eager takes in dimension ``d`` of tensor ``i``, each run on a copy."""
+def _sizes_eager_takes(model, args, group, n) -> list:
+    """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size, each run on a
+    copy of eager."""
     taken = []
-    for size in (n + 1, n + 2, n + 3, n + 4, 2 * n):
+    for size in dict.fromkeys((n + 1, n + 2, n + 3, n + 4, 2 * n, 3 * n)):  # in order, once each (n + 4 == 2n at 4)
         try:
             with torch.no_grad():
-                fresh_copy(model)(*_with_tensor_resized(args, i, size, d))
+                fresh_copy(model)(*_with_resized(args, group, size))
         except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
             continue
         taken.append(size)
@@ -531,21 +555,49 @@ def _sizes_eager_takes(model, args, i, d, n) -> list:
     return taken
 
 
-def _freed_by_auto(model, args, shapes, free) -> dict:
-    """Which of ``free`` (input, dimension) an export with Dim.AUTO on them (and on the sizes already dynamic) leaves
-    dynamic, each with the range that export kept (low, high or None): a test in the code on that size (``> 8``)
-    narrows it to the example's side. {} when that export fails."""
+def _spec_tree(value, specs):
+    """``value``'s structure with each tensor replaced by the next of ``specs``, anything else by None."""
+    if isinstance(value, torch.Tensor):
+        return next(specs)
+    if isinstance(value, dict):
+        return {k: _spec_tree(v, specs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_spec_tree(v, specs) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_spec_tree(v, specs) for v in value)
+    return None  # a number argument: no dynamic shapes of its own
+
+
+def _freed_by_auto(model, args, shapes, groups, taken) -> dict:
+    """Which of ``groups`` an export with Dim.AUTO on them (and on the sizes already dynamic) leaves dynamic, each
+    with the range that export declares (low, high or None) and the sizes eager took there that its program still
+    refuses (a `// 4 == 1` check of the code's own). {} when that export fails."""
     from torch.export import Dim
-    specs = iter([{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in free} or None
+    positions = {p for group in groups for p in group}
+    specs = iter([{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in positions} or None
                   for i, shape in enumerate(shapes)])
-    wanted = rebuild(list(args), lambda t: next(specs))  # each tensor's spec, where the tensor sits
+    wanted = [_spec_tree(a, specs) for a in args]  # each tensor's spec, where the tensor sits
     try:
         program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
         again = _program_shapes(program)
         sizes = _program_sizes(program)
+        module = program.module()
     except Exception:
         return {}
-    return {(i, d): _size_range(program, sizes[i][d]) for i, d in free if i < len(again) and again[i][d] is None}
+    freed = {}
+    for group in groups:
+        if not all(i < len(again) and again[i][d] is None for i, d in group):
+            continue
+        refused = []
+        for size in taken[group]:
+            try:
+                with torch.no_grad():
+                    module(*_with_resized(args, group, size))
+            except Exception:  # the program's own check on that size
+                refused.append(size)
+        i, d = group[0]
+        freed[group] = (*_size_range(program, sizes[i][d]), refused)
+    return freed
 
 
 def _program_sizes(program) -> list:
