@@ -205,3 +205,24 @@ def test_traced_branches_names_an_in_place_change_and_keeps_its_inputs(capsys):
     assert torch.equal(ex04._LARGE, before)
     assert not H.check_traced_branches(ClipUndecorated())  # and the untouched starting code is still judged right
     assert "Decorate the helper" in capsys.readouterr().out
+
+
+def soft_clip_by_item(x):
+    peak = x.abs().max()
+    if peak.item() > 1:  # a Python number, not a bool: the tracer words its warning otherwise
+        return x / peak
+    return x
+
+
+class ClipByItem(nn.Module):
+    def forward(self, x):
+        return soft_clip_by_item(x) * 3
+
+
+def test_the_tracer_warning_is_quoted_as_it_was_raised(capsys):
+    assert not H.check_traced_branches(ClipUndecorated())
+    assert 'The tracer warned ("Converting a tensor to a Python boolean might cause the trace to be incorrect")' \
+        in capsys.readouterr().out
+    assert not H.check_traced_branches(ClipByItem())
+    out = capsys.readouterr().out
+    assert '"Converting a tensor to a Python number' in out and "boolean" not in out, out

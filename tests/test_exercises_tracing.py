@@ -194,5 +194,14 @@ def test_a_check_input_of_one_tensor_is_counted(capsys):
     x, h = H.example_input("rnn_cell")
     assert not H.check_catching_inputs([(-x,)])
     assert "you gave a tuple of 1 item." in capsys.readouterr().out
-    assert not H.check_catching_inputs([[-x, h]])
-    assert "you gave a list." in capsys.readouterr().out
+    assert H.check_catching_inputs([[-x, h]])  # torch.jit.trace takes a list [x, h] as the arguments, as a tuple
+    capsys.readouterr()
+    assert not H.check_catching_inputs([(x.tolist(), h.tolist())])
+    assert "a tuple of 2 items, list rather than tensors" in capsys.readouterr().out
+
+
+def test_a_threshold_just_above_zero_is_caught():
+    class SmallThreshold(torch.nn.Module):
+        def forward(self, x):
+            return torch.where(x.sum() > 1e-3, x * 2, -x)
+    assert not H.check_branch_without_if(SmallThreshold)

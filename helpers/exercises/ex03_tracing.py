@@ -22,7 +22,9 @@ def _branch_test_inputs():
             "[1, -1]": torch.tensor([1.0, -1.0]), "zeros(4)": torch.zeros(4),
             # sums just above and below 0 (0.01 and -0.01): a condition on another threshold, such as
             # x.sum() > 0.5 or x.mean() >= 0.3, agrees on every input above and fails on one of these
-            "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25])}
+            "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25]),
+            # a sum of 0.0005: a threshold between 0 and 0.01 (x.sum() > 1e-3) passes every case above, not this one
+            "[0.0005]": torch.tensor([0.0005])}
 
 
 def _instantiate(model, who):
@@ -139,9 +141,14 @@ def check_catching_inputs(check_inputs) -> bool:
               f"you gave {gave}.")
         return False
     for i, args in enumerate(check_inputs):
-        if not (isinstance(args, tuple) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
-            gave = (f"a tuple of {len(args)} item{'s' * (len(args) != 1)}" if isinstance(args, tuple) else
-                    f"a {type(args).__name__}")
+        # a list [x, h] is taken as the arguments too, as torch.jit.trace takes it
+        if not (isinstance(args, (tuple, list)) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
+            kind = type(args).__name__
+            inside = sorted({type(t).__name__ for t in args if not isinstance(t, torch.Tensor)}) \
+                if isinstance(args, (tuple, list)) and len(args) == 2 else []
+            gave = (f"a {kind} of 2 items, {' and '.join(inside)} rather than tensors (torch.tensor(...) makes one)"
+                    if inside else f"a {kind} of {len(args)} item{'s' * (len(args) != 1)}"
+                    if isinstance(args, (tuple, list)) else f"a {kind}")
             print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
                   f"two arguments; you gave {gave}.")
             return False

@@ -168,10 +168,10 @@ def check_traced_branches(model) -> bool:
         for other in others:
             got, want = traced(other.clone()), _soft_clip_times_three(other)
             if not _same(got, want):
-                froze = any(issubclass(w.category, torch.jit.TracerWarning) for w in seen)
+                warned = next((str(w.message).split(".")[0] for w in seen
+                               if issubclass(w.category, torch.jit.TracerWarning)), "")
                 print(f"✘ Not yet: traced on {example}, the model gives {got} for {other}, but eager gives {want}. "
-                      + ("The tracer warned that it turned a tensor into a Python bool: the `if` was frozen. "
-                         if froze else "")
+                      + (f"The tracer warned (\"{warned}\"): the `if` was frozen. " if warned else "")
                       + "Decorate the helper that holds the `if` so that it is compiled, not traced (section 5).")
                 return False
     traced = traces[tuple(_SMALL.tolist())]
