@@ -1,6 +1,6 @@
 """The 04 checkers accept the worked solutions and explain wrong answers."""
 
-from typing import Optional
+from typing import Any, Optional
 
 import warnings
 
@@ -226,3 +226,16 @@ def test_the_tracer_warning_is_quoted_as_it_was_raised(capsys):
     assert not H.check_traced_branches(ClipByItem())
     out = capsys.readouterr().out
     assert '"Converting a tensor to a Python number' in out and "boolean" not in out, out
+
+
+class MeanAsAny(nn.Module):
+    def forward(self, x, mean: Any = None):
+        if mean is None:
+            mean = x.mean()
+        return x - mean
+
+
+def test_a_mean_typed_any_is_named_by_the_type_torch_found(capsys):
+    assert not H.check_optional_input(MeanAsAny)
+    out = capsys.readouterr().out
+    assert "but instead found type 'Any'" in out and "The following variants" not in out, out

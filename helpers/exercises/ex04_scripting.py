@@ -4,6 +4,7 @@ Each checker scripts or traces the learner's code itself, runs it on inputs it p
 with the expected behaviour, and prints one line starting with ✔ or ✘ that says what to do next.
 """
 import inspect
+import re
 import warnings
 
 import torch
@@ -69,7 +70,13 @@ def check_optional_input(model) -> bool:
     try:
         scripted, _ = _quiet_jit(torch.jit.script, model)
     except Exception as error:  # the compile error is the feedback
-        print(f"✘ torch.jit.script rejects it: {_gist(error)} Keep forward as given and change only "
+        # for "Arguments for call are not valid", torch's first line lists variants; the line that names the type
+        # it found (`Any`, `Optional[Tensor]` ...) says what to change
+        found = re.search(r"Expected a value of type '[^']+' for argument '\w+' but instead found type '[^']+'",
+                          str(error))
+        said = f"arguments for the call are not valid: {found.group(0)[0].lower()}{found.group(0)[1:]}." if found \
+            else _gist(error)
+        print(f"✘ torch.jit.script rejects it: {said} Keep forward as given and change only "
               "the type of `mean` (section 3).")
         return False
     if not scripted._c._has_method("forward"):
