@@ -446,7 +446,7 @@ def user_input_values(program) -> list:
     return [values.get(name) for name in program.graph_signature.user_inputs]
 
 
-def _size_range(program, size):
+def size_range(program, size):
     """[lowest, highest or None] that ``program`` was exported for at a dynamic ``size``; None if unknown."""
     try:
         allowed = program.range_constraints[size.node.expr]
@@ -475,7 +475,7 @@ def _input_specs(program) -> list:
         if isinstance(value, torch.Tensor):
             specs.append({"dtype": str(value.dtype).replace("torch.", ""),
                           "shape": [size if isinstance(size, int) else None for size in value.shape],
-                          "ranges": [None if isinstance(size, int) else _size_range(program, size)
+                          "ranges": [None if isinstance(size, int) else size_range(program, size)
                                      for size in value.shape],
                           # the dynamic sizes' symbols: inputs that share one (one Dim) must agree on it
                           "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})

@@ -237,7 +237,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
             over = (f"{done} rounds took {took:.1f} s, beyond seconds={settings['seconds']:g}: {done} is the least this run "
                     f"measures (its minimum number of rounds); a difference is called only when "
                     "a fair coin would rarely split the rounds as unevenly: "
-                    + (f"with {done} rounds, {_fewest_of(done)} of {done} on one side of 1" if _fewest_of(done) else
+                    + (f"with {done} rounds, {fewest} of {done} on one side of 1" if (fewest := _fewest_of(done)) else
                        f"no split of {done} rounds is that rare; it takes {fewest_for_a_verdict()} of "
                        f"{fewest_for_a_verdict()} at the least"))
     finally:

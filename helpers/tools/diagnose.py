@@ -573,14 +573,15 @@ def _freed_by_auto(model, args, shapes, groups, taken) -> dict:
     with the range that export declares (low, high or None) and the sizes eager took there that its program still
     refuses (a `// 4 == 1` check of the code's own). {} when that export fails."""
     from torch.export import Dim
+    from ..routes.aoti import size_range  # the range H.aoti_package records, read the same way
     positions = {p for group in groups for p in group}
     specs = iter([{d: Dim.AUTO for d, n in enumerate(shape) if n is None or (i, d) in positions} or None
                   for i, shape in enumerate(shapes)])
     wanted = [_spec_tree(a, specs) for a in args]  # each tensor's spec, where the tensor sits
     try:
         program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
-        again = _program_shapes(program)
         sizes = _program_sizes(program)
+        again = _program_shapes(program, sizes)
         module = program.module()
     except Exception:
         return {}
@@ -596,7 +597,8 @@ def _freed_by_auto(model, args, shapes, groups, taken) -> dict:
             except Exception:  # the program's own check on that size
                 refused.append(size)
         i, d = group[0]
-        freed[group] = (*_size_range(program, sizes[i][d]), refused)
+        low, high = size_range(program, sizes[i][d]) or ("?", None)  # a size torch wrote as 2*s0 has no range
+        freed[group] = (low, high, refused)
     return freed
 
 
@@ -607,19 +609,9 @@ def _program_sizes(program) -> list:
             if node.op == "placeholder" and node.name in user and isinstance(node.meta.get("val"), torch.Tensor)]
 
 
-def _size_range(program, size) -> tuple:
-    """(low, high) of a symbolic size in ``program``'s ranges, high None when unbounded; ("?", None) if unread."""
-    expr = getattr(getattr(size, "node", None), "expr", None)
-    bounds = program.range_constraints.get(expr)
-    if bounds is None:  # a size torch wrote as an expression (2*s0): no range of its own to quote
-        return ("?", None)
-    high = bounds.upper
-    return int(bounds.lower), (None if not getattr(high, "is_finite", True) or str(high) in ("int_oo", "oo") else int(high))
-
-
-def _program_shapes(program) -> list:
-    """The shapes of an ExportedProgram's tensor inputs (the learner's, not its weights), None for a symbolic size."""
-    user = set(program.graph_signature.user_inputs)
+def _program_shapes(program, sizes=None) -> list:
+    """The shapes of an ExportedProgram's tensor inputs (the learner's, not its weights), None for a symbolic size;
+    from ``sizes`` (``_program_sizes(program)``) when the caller has them already."""
     ranges = program.range_constraints
 
     def size(n):  # a symbol whose range holds one value (a guard pinned it) is a fixed size too
@@ -633,8 +625,7 @@ def _program_shapes(program) -> list:
             return int(bounds.lower)
         return None
 
-    return [tuple(size(n) for n in node.meta["val"].shape) for node in program.graph.nodes
-            if node.op == "placeholder" and node.name in user and isinstance(node.meta.get("val"), torch.Tensor)]
+    return [tuple(size(n) for n in shape) for shape in (_program_sizes(program) if sizes is None else sizes)]
 
 
 def _onnx_shapes(path) -> list:
