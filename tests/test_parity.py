@@ -1129,3 +1129,23 @@ class HoldsOddClassAttributes(torch.nn.Module):  # none of these is a decorator:
 def test_class_attributes_that_are_no_decorators_do_not_stop_the_coverage():
     report = H.parity(HoldsOddClassAttributes(), HoldsOddClassAttributes(), inputs={"small": torch.ones(2)})
     assert [text for _, _, text in report.uncovered] == ["return x * 3"]
+
+
+class _BigAndTiny(torch.nn.Module):
+    def forward(self, x):
+        return x * 3, x * 1e-9
+
+
+def test_one_part_within_atol_beside_a_larger_part_gets_no_tick():
+    x = torch.randn(3, 4)
+    zeros_there = H.parity(_BigAndTiny(), lambda t: (t * 3, torch.zeros_like(t)), example=x, label="zeros")
+    assert zeros_there.all_close and not zeros_there.tiny and zeros_there.tiny_parts == ["out[1]"]
+    assert zeros_there.summary.startswith("⚠ zeros agrees") and "out[1] only as numbers within atol" in zeros_there.summary
+    assert any(w.startswith("out[1] of eager's output lay within atol=1e-06 of zero") for w in zeros_there.warnings)
+    assert zeros_there.proves_little
+    # a part that is small on one input only is no cause for a note; dict parts are named by their key
+    mixed = H.parity(lambda t: {"a": t, "b": t * t.sum()}, lambda t: {"a": t, "b": t * t.sum()},
+                     inputs=[torch.zeros(2), torch.ones(2)])
+    assert mixed.tiny_parts == [] and mixed.summary.startswith("✔")
+    keyed = H.parity(lambda t: {"a": t, "b": t * 1e-9}, lambda t: {"a": t, "b": t * 0}, inputs=[torch.ones(2)])
+    assert keyed.tiny_parts == ["out['b']"] and keyed.summary.startswith("⚠")

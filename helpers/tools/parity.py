@@ -250,6 +250,18 @@ def _within_atol_of_zero(output, atol: float):
     return largest if largest <= atol else None
 
 
+def _tiny_parts(output, atol: float) -> tuple:
+    """The paths (``out[1]``, ``out['b']``) of an output's floating tensors whose numbers all lie within ``atol`` of
+    zero while some other part's do not: a copy returning zeros there agrees on that part. () for one tensor, or
+    when every part is that small (the whole output is then called tiny)."""
+    parts = [(path, leaf) for path, leaf in _flatten(output)
+             if isinstance(leaf, torch.Tensor) and leaf.numel() and (leaf.is_floating_point() or leaf.is_complex())]
+    if len(parts) < 2:
+        return ()
+    small = tuple(path for path, leaf in parts if _within_atol_of_zero(leaf, atol) is not None)
+    return small if len(small) < len(parts) else ()
+
+
 def _only_nan(output) -> bool:
     """True when every number an output holds is NaN (NaN counts as equal to NaN here, so agreeing proves nothing)."""
     tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output]) if t.numel()]
@@ -526,6 +538,7 @@ class ParityRow:
     empty: bool = False   # the eager output holds no numbers (e.g. no detections): agreeing proves little
     nan: bool = False     # every number of the eager output is NaN: agreeing proves nothing
     tiny: float = None    # the eager output's largest |value| when all lie within atol of zero: zeros would agree
+    tiny_parts: tuple = ()  # paths of output parts within atol of zero while other parts are not
     args: tuple = field(default=(), repr=False)  # the model arguments of this input
 
     @property
@@ -616,7 +629,7 @@ class ParityReport:
     def proves_little(self) -> bool:
         """True when the inputs left a line of the eager model unrun, or every output was empty or all NaN."""
         return (self.empty or bool(self.uncovered) or (bool(self.rows) and all(r.nan for r in self.rows))
-                or self.tiny)
+                or self.tiny or bool(self.tiny_parts))
 
     @property
     def loses_state(self) -> bool:
@@ -627,6 +640,16 @@ class ParityReport:
     def tiny(self) -> bool:
         """True when on every input eager's outputs all lay within atol of zero: a copy returning zeros agrees."""
         return bool(self.rows) and all(r.tiny is not None for r in self.rows)
+
+    @property
+    def tiny_parts(self) -> list:
+        """Parts of the output (``out[1]``) within atol of zero on every input while others are larger: a copy
+        returning zeros for those parts agrees. [] when none (or when the whole output is tiny)."""
+        if not self.rows or self.tiny:
+            return []
+        named = dict.fromkeys(p for r in self.rows for p in r.tiny_parts)  # in order, once each
+        # a row whose whole output was that small (the zeros input) counts for every part
+        return [p for p in named if all(r.tiny is not None or p in r.tiny_parts for r in self.rows)]
 
     @property
     def warnings(self) -> list:
@@ -669,6 +692,11 @@ class ParityReport:
                              f"atol={self.atol:g} of zero: any copy returning numbers that small agrees there, zeros "
                              "included; compare with H.parity and an atol below the outputs' size, or use weights "
                              "and inputs that give larger outputs")
+        if self.tiny_parts:
+            parts = ", ".join(self.tiny_parts)
+            notes.append(f"{parts} of {self.names[0]}'s output lay within atol={self.atol:g} of zero on every input, "
+                         f"while other parts did not: any copy returning numbers that small there agrees, zeros "
+                         "included; compare that part on its own with an atol below its size")
         if self.uncovered:
             shown = "; ".join(f"`{text}` ({where}, line {line})" for where, line, text in self.uncovered[:3])
             more = f" and {len(self.uncovered) - 3} more lines" if len(self.uncovered) > 3 else ""
@@ -761,6 +789,9 @@ class ParityReport:
             if self.tiny:  # no ✔: zeros would have agreed as well
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only as numbers within "
                         f"atol of zero, as eager's outputs are{tail}")
+            if self.tiny_parts:  # no ✔: zeros in those parts would have agreed as well
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {', '.join(self.tiny_parts)} "
+                        f"only as numbers within atol of zero{tail}")
             if self.training_mode and not self.self_divergent:  # no ✔: agreeing with a model you would not ship
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {self.names[0]} has layers "
                         f"in training mode{tail}")
@@ -1047,12 +1078,14 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                 variant_limit = variant_seconds(time.perf_counter() - started)
             empty, nan = _is_empty(expected), _only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
+            tiny_parts = () if empty or nan or tiny is not None else _tiny_parts(expected, atol)
             last = (args, expected)
             try:
                 got = exported(*own_copy(args))
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
-                                      error=_one_line(error), empty=empty, nan=nan, tiny=tiny, args=args))
+                                      error=_one_line(error), empty=empty, nan=nan, tiny=tiny,
+                                      tiny_parts=tiny_parts, args=args))
                 continue
             detections = detections_of(eager, expected, got)
             if detections is not None:
@@ -1061,7 +1094,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
-                                  tiny=tiny, args=args))
+                                  tiny=tiny, tiny_parts=tiny_parts, args=args))
         training = training_layers(eager)
         self_divergent = False
         if training and rows and any(r.diverges for r in rows):
