@@ -54,6 +54,20 @@ class CentreUnscriptable(nn.Module):
             return x - x.mean()
 
 
+class CentrePerColumn(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        if mean is None:
+            return x - x.mean(0)
+        return x - mean
+
+
+class CentrePerRow(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        if mean is None:
+            return x - x.mean(-1, keepdim=True)
+        return x - mean
+
+
 def test_optional_feedback(capsys):
     assert not H.check_optional_input(CentreNoAnnotation)
     out = capsys.readouterr().out
@@ -68,6 +82,10 @@ def test_optional_feedback(capsys):
     assert "fails with mean" in capsys.readouterr().out
     assert not H.check_optional_input(CentreUnscriptable)
     assert "torch.jit.script rejects it: try blocks aren't supported" in capsys.readouterr().out
+    for model, which in ((CentrePerColumn, "a mean per column"), (CentrePerRow, "a mean per row")):
+        assert not H.check_optional_input(model)
+        out = capsys.readouterr().out
+        assert which in out and "subtract x.mean(), the mean of every value" in out and "tensor(" not in out
     assert not H.check_optional_input(lambda x: x)
     assert "nn.Module class or an instance" in capsys.readouterr().out
     assert not H.check_optional_input(None)

@@ -41,6 +41,19 @@ _CENTRE_CASES = [
 ]
 
 
+def _per_axis_note(args, got) -> str:
+    """" That is x minus a mean along dimension d" when the answer subtracted one, else ""."""
+    if len(args) != 1 or args[0].dim() < 2 or not isinstance(got, torch.Tensor):
+        return ""
+    x = args[0]
+    for dim in range(x.dim()):
+        if _same(got, x - x.mean(dim, keepdim=True)):
+            which = {0: " (a mean per column)", x.dim() - 1: " (a mean per row)"}.get(dim, "")
+            return (f" That is x minus its mean along dimension {dim}{which}: without `mean`, subtract x.mean(), "
+                    "the mean of every value.")
+    return ""
+
+
 def _mean_type_hint(model, scripted) -> str:
     """A hint fitted to the type the compiler gave ``mean``: missing annotation, or the wrong one."""
     arguments = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}
@@ -100,8 +113,8 @@ def check_optional_input(model) -> bool:
             print(f"✘ {wrong_dtype}")
             return False
         if not _same(got, want):
-            print(f"✘ Not yet: {label}, x = {values(args[0])} gives {got}, expected {want}. "
-                  "Subtract the given mean, or x.mean() when none is given.")
+            print(f"✘ Not yet: {label}, x = {values(args[0])} gives {values(got)}, expected {values(want)}."
+                  f"{_per_axis_note(args, got) or ' Subtract the given mean, or x.mean() when none is given.'}")
             return False
     compiled = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}.get("mean", "?")
     print(f"✔ Right: `mean` compiles as {compiled}, so the scripted model takes the second input or leaves it "
