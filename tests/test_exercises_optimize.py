@@ -44,6 +44,11 @@ def test_the_notebook_starting_point_is_told_about_eval_mode(capsys):
     (lambda m: torch.jit.freeze(torch.jit.script(copy.copy(m).eval())), "switched the model it was given"),
     (lambda m: torch.jit.freeze(torch.jit.script(m).eval()), "Freeze a deep copy"),
     (lambda m: torch.jit.freeze(torch.jit.script(type(m)().eval())), "other answers than the model"),
+    # a sanity call in training mode: on the original it moves batch norm's statistics, on the copy it freezes them in
+    (lambda m: (m(torch.ones(2, 1, 8, 8)), torch.jit.freeze(torch.jit.script(copy.deepcopy(m).eval())))[1],
+     "its batch norm statistics changed (norm.running_mean"),
+    (lambda m: (lambda c: (c(torch.ones(2, 1, 8, 8)), torch.jit.freeze(torch.jit.script(c.eval())))[1])(
+        copy.deepcopy(m)), "a forward call in training mode before .eval() updates batch norm's running statistics"),
 ])
 def test_wrong_serving_answers_get_a_reason(capsys, answer, message):
     assert not H.check_prepare_for_serving(answer)

@@ -82,6 +82,10 @@ def _what_changed(before: dict, after: dict) -> str:
         return "it switched off requires_grad on its parameters, so the training loop would stop learning"
     changed = [k for k, v in before["state"].items()
                if k not in after["state"] or not torch.equal(after["state"][k], v)]
+    statistics = [k for k in changed if k.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")]
+    if changed and statistics == changed:  # what a forward call in training mode does, and nothing else
+        return (f"its batch norm statistics changed ({', '.join(changed[:3])}), as a forward call in training mode "
+                "updates them: do not run the model you were given")
     if changed:
         return f"it changed its weights or buffers ({', '.join(changed[:3])})"
     return ""
@@ -160,7 +164,9 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print(f"✘ The module you returned fails on a batch of two 8×8 images: {_one_error(error)}")
         return False
     if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, rtol=1e-4, atol=1e-5):
-        print("✘ The frozen module gives other answers than the model in eval mode: freeze the model you were given.")
+        print("✘ The frozen module gives other answers than the model you were given, in eval mode. Freeze an "
+              "untouched copy: a forward call in training mode before .eval() updates batch norm's running "
+              "statistics, and any change to the weights is frozen in with them.")
         return False
     with torch.no_grad():
         for parameter in model.parameters():
