@@ -209,6 +209,38 @@ def test_inputs_that_share_one_dim_must_agree_and_each_stays_in_its_range():
     assert "outside the range" in inputs_problem([torch.ones(65, 5, dtype=torch.long), torch.ones(65, 4)], specs)
 
 
+class _Doubled(torch.nn.Module):
+    def forward(self, x, y):
+        return torch.cat([x, x], 0) + y
+
+
+class _OnlyDerived(torch.nn.Module):
+    def forward(self, a, b):
+        return a[1:].sum() + b[2:].sum()
+
+
+def test_a_size_derived_from_a_dim_must_follow_it():
+    from helpers.routes.aoti import _input_specs, inputs_problem
+    t = torch.export.Dim("t", min=2, max=64)
+    program = torch.export.export(_Doubled(), (torch.ones(3, 4), torch.ones(6, 4)),
+                                  dynamic_shapes={"x": {0: t}, "y": {0: 2 * t}})
+    specs = _input_specs(program)
+    assert specs[1]["derived"][0][1:] == [2, 0] and specs[1]["ranges"][0] == [4, 128]
+    assert inputs_problem([torch.ones(5, 4), torch.ones(10, 4)], specs) == ""
+    wrong = inputs_problem([torch.ones(5, 4), torch.ones(8, 4)], specs)
+    assert wrong == ("input 1 has size 8 at dimension 0, but the program was exported with that size as 2 × input "
+                     "0's size at dimension 0 (here 2 × 5): it must be 10")
+    assert "outside the range it was exported for (4 to 128)" in inputs_problem([torch.ones(5, 4), torch.ones(130, 4)],
+                                                                                specs)
+    # the Dim itself is no input's size: two derived sizes must agree with one whole number
+    program = torch.export.export(_OnlyDerived(), (torch.ones(4), torch.ones(5)),
+                                  dynamic_shapes={"a": {0: t + 1}, "b": {0: t + 2}})
+    specs = _input_specs(program)
+    assert inputs_problem([torch.ones(6), torch.ones(7)], specs) == ""
+    assert "exported with that size as input 0's size" not in inputs_problem([torch.ones(6), torch.ones(9)], specs)
+    assert inputs_problem([torch.ones(6), torch.ones(9)], specs).endswith("it must be 7")
+
+
 def test_the_cpp_runner_checks_inputs_as_load_aoti_does(digits_package):
     # C++'s own message for these is "expected size 3==2, stride ..." or nothing at all: say it in words first
     model, package = digits_package

@@ -123,6 +123,11 @@ def _as_args(example) -> tuple:
     return example if isinstance(example, tuple) else (example,)
 
 
+# What the record beside each package holds (see _input_specs); raised when it records more, so that packages
+# recorded before are made again rather than checked against less than the helpers now check
+_RECORD_FORMAT = 2
+
+
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
     """16 hex digits that change when the model (its classes' source, structure and settings: see
     ``model_description``), its weights, the example's shapes, the dynamic shapes or torch change."""
@@ -142,6 +147,7 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
     add(repr(dynamic_shapes))
     add(torch.__version__)
     add(model.training)
+    add(f"record {_RECORD_FORMAT}")  # a package recorded by an older course is made again, with today's record
     return digest.hexdigest()[:16]
 
 
@@ -413,6 +419,31 @@ def inputs_problem(leaves, specs) -> str:
                 return (f"input {i} has size {value.shape[dim]} at dimension {dim}, input {first[0]} has size "
                         f"{first[2]} at dimension {first[1]}: the program was exported with one Dim for both, so "
                         "they must be equal")
+    for i, (value, spec) in enumerate(zip(leaves, specs)):
+        derived = (spec.get("derived") or []) if isinstance(spec, dict) else []
+        for dim, form in enumerate(derived):
+            if not form or dim >= value.dim():
+                continue
+            symbol, scale, offset = form
+            size = int(value.shape[dim])
+            if symbol not in seen:  # the Dim itself is no input's size: the first size derived from it fixes it
+                if scale and (size - offset) % scale == 0:
+                    seen[symbol] = (i, dim, (size - offset) // scale, form)
+                    continue
+                return (f"input {i} has size {size} at dimension {dim}, but the program was exported with that size "
+                        f"as {_derived_text(form, 'a whole number')}")
+            first = seen[symbol]
+            want = scale * first[2] + offset
+            if size == want:
+                continue
+            if len(first) == 3:  # the Dim is input first[0]'s size itself
+                base = f"input {first[0]}'s size at dimension {first[1]}"
+                tie = f"{_derived_text(form, base)} (here {_derived_text(form, str(first[2]))})"
+            else:  # both sizes are derived from one Dim that no input has as its size
+                tie = (f"{_derived_text(form, 'd')}, where input {first[0]}'s size at dimension {first[1]} is "
+                       f"{_derived_text(first[3], 'd')} (so d = {first[2]})")
+            return (f"input {i} has size {size} at dimension {dim}, but the program was exported with that size as "
+                    f"{tie}: it must be {want}")
     return ""
 
 
@@ -449,8 +480,16 @@ def user_input_values(program) -> list:
 def size_range(program, size):
     """[lowest, highest or None] that ``program`` was exported for at a dynamic ``size``; None if unknown."""
     try:
-        allowed = program.range_constraints[size.node.expr]
-    except (AttributeError, KeyError, TypeError):
+        return size_range_of(program, size.node.expr)
+    except AttributeError:
+        return None
+
+
+def size_range_of(program, symbol):
+    """[lowest, highest or None] of ``program.range_constraints[symbol]``; None if it has no such entry."""
+    try:
+        allowed = program.range_constraints[symbol]
+    except (KeyError, TypeError):
         return None
     bounds = []
     for bound in (allowed.lower, allowed.upper):
@@ -467,6 +506,36 @@ def _plain_symbol(size):
     return text if text.isidentifier() else None
 
 
+def _derived(size):
+    """[symbol, scale, offset] when a dynamic size is scale * symbol + offset of one symbol (a derived Dim such as
+    ``2 * t`` or ``t + 1``), else None."""
+    expr = getattr(getattr(size, "node", None), "expr", None)
+    try:
+        (symbol,) = expr.free_symbols
+        scale, offset = expr.coeff(symbol), expr.subs(symbol, 0)
+        if (expr - (scale * symbol + offset)).expand() != 0 or str(expr) == str(symbol):
+            return None
+        return [str(symbol), int(scale), int(offset)]
+    except (AttributeError, TypeError, ValueError):  # a fixed size, several symbols, or a non-integer form
+        return None
+
+
+def _derived_range(program, derived):
+    """The range a derived size takes over its symbol's exported range: [lowest, highest or None]; None if unknown."""
+    symbol, scale, offset = derived
+    bounds = next((size_range_of(program, key) for key in program.range_constraints if str(key) == symbol), None)
+    if bounds is None or scale <= 0:
+        return None
+    return [scale * bounds[0] + offset, None if bounds[1] is None else scale * bounds[1] + offset]
+
+
+def _derived_text(derived, base) -> str:
+    """``2 × base + 1``: a derived size's form, with ``base`` standing for its Dim."""
+    _, scale, offset = derived
+    text = f"{scale} × {base}" if scale != 1 else base
+    return text + (f" + {offset}" if offset > 0 else f" - {-offset}" if offset < 0 else "")
+
+
 def _input_specs(program) -> list:
     """Each user input of ``program``: its dtype, sizes (None where the size is dynamic) and each dynamic size's
     exported range (``ranges``: [lowest, highest or None], None for a fixed size); None for a non-tensor."""
@@ -476,7 +545,10 @@ def _input_specs(program) -> list:
             specs.append({"dtype": str(value.dtype).replace("torch.", ""),
                           "shape": [size if isinstance(size, int) else None for size in value.shape],
                           "ranges": [None if isinstance(size, int) else size_range(program, size)
+                                     or (_derived(size) and _derived_range(program, _derived(size)))
                                      for size in value.shape],
+                          # sizes derived from a Dim (2 * t): [symbol, scale, offset], checked against that Dim
+                          "derived": [None if isinstance(size, int) else _derived(size) for size in value.shape],
                           # the dynamic sizes' symbols: inputs that share one (one Dim) must agree on it
                           "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})
         else:
