@@ -669,6 +669,15 @@ def test_a_size_eager_takes_only_some_of_is_still_named_as_fixed():
         program.module()(torch.randn(3, 14))
 
 
+def test_a_size_of_the_learners_own_that_the_dim_auto_program_refuses_is_named_and_no_dim_is_promised():
+    # the learner's own length 4 is on the other side of PairPool's `> 8`: Dim.AUTO's program refuses it
+    report = H.diagnose(H.PairPool(), torch.randn(3, 12), inputs=[torch.randn(3, 4), torch.randn(3, 20)],
+                        routes=["export"], progress=False)
+    detail = report.results["export"].detail()
+    assert "its program still refuses 4, which eager takes: the code's own checks on that size tie it" in detail
+    assert "a Dim frees" not in detail
+
+
 def test_the_export_row_names_the_sizes_it_fixed():
     # batch_dim=1: only the batch is dynamic; nn.GRU's export holds the sequence's length at the example's 5
     report = H.diagnose(TimeFirstGRU().eval(), torch.randn(5, 3, 4), routes=["export"], batch_dim=1, progress=False)

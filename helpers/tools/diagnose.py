@@ -454,7 +454,7 @@ _BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 exampl
 _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on sizes the copy fixed begins
 
 
-def _sizes_note(model, args, shapes, batch_dim=0) -> str:
+def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
     size), with each fixed size n tried on a copy of eager at other sizes (n+1 to n+4, 2n, 3n) until eager takes two
     of them; alone first, then together with every other fixed size n (two inputs that must agree, q and k).
@@ -462,7 +462,8 @@ def _sizes_note(model, args, shapes, batch_dim=0) -> str:
     restriction worth a Dim, so it goes unsaid; one eager takes only some of (even lengths, for a model that pools in
     pairs) is said. For those sizes, one more export with Dim.AUTO on them, run on the sizes eager took, tells whether
     a Dim frees them, or the code ties them to the example's. A size of 1 (not the batch's, which has a note of its
-    own) cannot be freed from this example at all: export fixes 0 and 1 (0/1 specialization)."""
+    own) cannot be freed from this example at all: export fixes 0 and 1 (0/1 specialization). ``others``: the
+    learner's own inputs (argument tuples eager ran); the Dim.AUTO program runs those too, as they are."""
     flat = leaves(list(args))  # the copy's inputs are the tensors inside lists and dicts, in this order
     if len(shapes) != len(flat) or any(t.dim() != len(shape) for t, shape in zip(flat, shapes)):
         return ""  # the copy's inputs are not the example's tensors one for one: nothing is said
@@ -483,7 +484,7 @@ def _sizes_note(model, args, shapes, batch_dim=0) -> str:
                 break
     if not free and not ones:
         return ""
-    freed = _freed_by_auto(model, args, shapes, free, taken) if free else {}
+    freed = _freed_by_auto(model, args, shapes, free, taken, others) if free else {}
 
     one_for_one = len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args)
     whose = "input" if one_for_one else "tensor"  # in a list or dict: the tensors counted in order
@@ -568,10 +569,12 @@ def _spec_tree(value, specs):
     return None  # a number argument: no dynamic shapes of its own
 
 
-def _freed_by_auto(model, args, shapes, groups, taken) -> dict:
+def _freed_by_auto(model, args, shapes, groups, taken, others=()) -> dict:
     """Which of ``groups`` an export with Dim.AUTO on them (and on the sizes already dynamic) leaves dynamic, each
     with the range that export declares (low, high or None) and the sizes eager took there that its program still
-    refuses (a `// 4 == 1` check of the code's own). {} when that export fails."""
+    refuses (a `// 4 == 1` check of the code's own, or a branch on the size). The sizes tried are ``taken`` and
+    those of the learner's own inputs ``others`` at that group, each of those run as it is. {} when the export
+    fails."""
     from torch.export import Dim
     from ..routes.aoti import size_range  # the range H.aoti_package records, read the same way
     positions = {p for group in groups for p in group}
@@ -596,10 +599,32 @@ def _freed_by_auto(model, args, shapes, groups, taken) -> dict:
                     module(*_with_resized(args, group, size))
             except Exception:  # the program's own check on that size
                 refused.append(size)
+        for size, other in _own_sizes(others, group, len(shapes)):
+            if size in refused:
+                continue
+            try:
+                with torch.no_grad():
+                    module(*own_copy(other))
+            except Exception:  # a size of the learner's own that the program refuses (a branch on it)
+                refused.append(size)
         i, d = group[0]
         low, high = size_range(program, sizes[i][d]) or ("?", None)  # a size torch wrote as 2*s0 has no range
         freed[group] = (low, high, refused)
     return freed
+
+
+def _own_sizes(others, group, count) -> list:
+    """(size, arguments) for each of the learner's inputs ``others`` whose tensors all have one size at ``group``'s
+    positions, other than the example's sizes: at most one input per size. Inputs of another structure are left out."""
+    found = {}
+    for other in others:
+        flat = leaves(list(other))
+        if len(flat) != count or any(d >= flat[i].dim() for i, d in group):
+            continue
+        sizes = {int(flat[i].shape[d]) for i, d in group}
+        if len(sizes) == 1:
+            found.setdefault(sizes.pop(), other)
+    return list(found.items())
 
 
 def _program_sizes(program) -> list:
@@ -652,13 +677,13 @@ def _eager_takes_two(model, args, batch_dim=0) -> bool:
         return False
 
 
-def _export_program(model, args, notes, batch_dim=0):
+def _export_program(model, args, notes, batch_dim=0, others=()):
     try:
         program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(model, args, batch_dim))
     except Exception:
         program = torch.export.export(model, args)
         notes.append("exported for the example's shapes only (a dynamic batch failed)")
-    fixed = _sizes_note(model, args, _program_shapes(program), batch_dim)
+    fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others)
     if fixed:
         notes.append(fixed)
     if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
@@ -695,8 +720,9 @@ def _warned_where(warning) -> str:
     return f" (in torch's own {path.rsplit('/torch/', 1)[1]}:{warning.lineno})"
 
 
-def _convert(route, model, args, folder, notes, batch_dim=0):
-    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix)."""
+def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
+    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix). ``others``: the
+    learner's own inputs, which the notes on fixed sizes try too."""
     if route == "trace":
         buffers = {name: b.clone() for name, b in model.named_buffers()}
         with warnings.catch_warnings(record=True) as caught:
@@ -715,7 +741,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
     if route == "script":
         return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
     if route == "export":
-        return _to_bytes(torch.export.save, _export_program(model, args, notes, batch_dim)), ".pt2"
+        return _to_bytes(torch.export.save, _export_program(model, args, notes, batch_dim, others)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
         keep_onnx_function_table()  # as H.start does: diagnosing in a plain script exports to ONNX as often
@@ -726,7 +752,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
             positional = (*args, {}) if args and isinstance(args[-1], dict) else args
             torch.onnx.export(model, positional, str(path), dynamo=True,
                               dynamic_shapes=_dynamic_batch(model, args, batch_dim), verbose=False, external_data=False)
-        fixed = _sizes_note(model, args, _onnx_shapes(path), batch_dim)
+        fixed = _sizes_note(model, args, _onnx_shapes(path), batch_dim, others)
         if fixed:
             notes.append(fixed)
         if (_batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
@@ -735,7 +761,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0):
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
-        program = _export_program(model, args, notes, batch_dim)
+        program = _export_program(model, args, notes, batch_dim, others)
         path = Path(folder) / "model_aoti.pt2"
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
         return path.read_bytes(), ".pt2"
@@ -885,7 +911,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     try:
         # own copies: a forward that changes its input in place would otherwise change the example under the others
         spec = _eager_spec(fresh_copy(model), own_copy(example))
-        data, suffix = _convert(route, subject, own_copy(example), folder, notes, batch_dim)
+        own = [a for label, a in inputs.items() if label.startswith("your input")]  # the learner's, eager ran them
+        data, suffix = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
         copy_ = _load(route, data, suffix, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):
