@@ -24,10 +24,14 @@ class ConfiguredHead(nn.Module):
 
 
 # Exercise 2. A trace keeps one side of `x.shape[-1] > 8`, and an export specialises to one side. Two ways
-# keep both: torch.jit.script compiles the `if` (LibTorch), or torch.cond carries it into torch.export
-# with the length marked dynamic. This one takes the export route. Its two branches return different lengths
-# (n/2 and n): torch 2.14 takes that, but torch.cond's documentation asks for the same shape (09), so the
-# scripted answer below is the one with a promise behind it.
+# keep both. The one with a promise behind it: torch.jit.script compiles the `if` (LibTorch).
+def ship(model, example):
+    return torch.jit.script(model)
+
+
+# The torch.export route: torch.cond carries the branch into the program, with the length marked dynamic. Its
+# two branches return different lengths (n/2 and n): torch 2.14 takes that, but torch.cond's documentation asks
+# for the same shape (09), so no later torch promises to.
 class PairPoolCond(nn.Module):
     def forward(self, x):
         return torch.cond(x.shape[-1] > 8,
@@ -35,13 +39,9 @@ class PairPoolCond(nn.Module):
                           lambda t: t.cumsum(-1), (x,))
 
 
-def ship(model, example):
+def ship_exported(model, example):
     program = torch.export.export(PairPoolCond(), (example,), dynamic_shapes=({1: Dim.AUTO},))
     return program.module()
-
-
-def ship_scripted(model, example):
-    return torch.jit.script(model)
 
 
 # Exercise 3. strict=False lets the tracer return a dict, on the promise that its keys never depend on the input.

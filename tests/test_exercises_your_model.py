@@ -118,6 +118,13 @@ class FixedClip(SOLUTION.ConfiguredHead):  # reads the activation and scale, but
         return (y * self.scale).clamp(-1.0, 1.0)
 
 
+class ClipsAtScale(SOLUTION.ConfiguredHead):  # reads the config, but the clamp's bounds from the wrong field
+    def forward(self, x):
+        y = self.lin(x)
+        y = y.relu() if self.activation == "relu" else y.tanh()
+        return (y * self.scale).clamp(-self.scale, self.scale)
+
+
 class EndsInFloat64(nn.Module):
     def __init__(self, cfg: HeadConfig = HeadConfig()):
         super().__init__()
@@ -156,6 +163,7 @@ def test_configured_head_solution(capsys):
     (ExtraLayerFirst, "your model's Linear holds other weights than ConfiguredHead's"),
     (AlwaysRelu, "computes with activation='relu', not 'tanh': forward does not read the config's activation"),
     (FixedClip, "computes with clip=1.0, not 0.5: forward does not read the config's clip"),
+    (ClipsAtScale, "read each setting from its own field (scale, clip, activation)"),
     (IgnoredForward, "has no forward"),
     (UnusedForward, "@torch.jit.ignore or @torch.jit.unused on forward"),
     (ClampsInPlace, "changes its input in place"),
@@ -265,7 +273,7 @@ def scripted_float64(model, example):
     return torch.jit.script(AsDouble())
 
 
-@pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_scripted])
+@pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_exported])
 def test_shipped_pool_solutions(answer, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
     assert ok and out.startswith("✔") and "both sides" in out and "from 4 to 20" in out
@@ -293,6 +301,7 @@ def test_shipped_pool_solutions(answer, capsys):
     (scripted_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # no crash in allclose
     (cond_with_named_dim, "the length must be even, and a Dim that says so (`2 * Dim(\"_n\")`) is what torch asks for"),
     (cond_from_six, "fails on length 4 (Guard failed: x.size()[1] >= 6"),
+    (lambda model, example: torch.jit.script(model.forward), "scripted the method forward on its own"),
 ])
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)

@@ -176,8 +176,7 @@ def check_limiter_exports(model) -> bool:
         if type(error).__name__ == "GuardOnDataDependentSymNode":
             print("✘ Not yet: torch.export still stops where Python needs a tensor's value as True or False "
                   "(GuardOnDataDependentSymNode): an `if` on a tensor, or bool(...) of one. Replace the `if` with "
-                  "torch.cond(peak > 1, true_fn, false_fn, (x, peak)), where true_fn and false_fn each take (x, peak), "
-                  "and give it the condition tensor itself.")
+                  "torch.cond, as section 1 wrote BranchModel's `if` (mind what it says about the operands).")
         elif cause:
             print(f"✘ Almost: {cause}.")
         else:

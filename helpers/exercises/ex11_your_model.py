@@ -132,7 +132,8 @@ def _eager_mistake(model, x, expected, cfg) -> str:
     i, j = divmod(int((got - expected).abs().argmax()), got.shape[1])
     return (f"With {cfg} your forward, still in eager, computes something else than ConfiguredHead: at [{i}, {j}] it "
             f"gives {got[i, j].item():.4g}, ConfiguredHead {expected[i, j].item():.4g}. Keep the maths (both bounds "
-            "of the clamp, scale before clamp) and change only where forward reads the config from.")
+            "of the clamp, scale before clamp), change only where forward reads the config from, and read each "
+            "setting from its own field (scale, clip, activation).")
 
 
 def check_configured_head(model_class) -> bool:
@@ -299,6 +300,10 @@ def check_shipped_pool(ship) -> bool:
             print(f"✘ The copy cannot be saved, so it cannot ship: {_sentence(error, 140)} "
                   "(a @torch.jit.ignore'd method stays Python). Script or export the model itself.")
             return False
+    if isinstance(copy, torch.jit.ScriptFunction) and any(a.name == "self" for a in copy.schema.arguments):
+        print("✘ ship(...) scripted the method forward on its own, which still wants `self` as an argument: "
+              "script the model itself, torch.jit.script(model).")
+        return False
     traced = isinstance(copy, torch.jit.TopLevelTracedModule)
     warning = next((str(w.message).split(". ")[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)
                     and "x.shape[-1] > 8" in linecache.getline(w.filename, w.lineno)), None)
