@@ -48,3 +48,18 @@ IN_PLACE_BRANCH_SOURCE = '''class Model(nn.Module):
             return y * 3
         return y
 '''
+
+
+class TinyUnrolled(torch.nn.Module):
+    """A large output beside one of about 1e-9, whose loop over the batch a trace unrolls without a warning."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.lin(x)
+        total = torch.zeros(4)
+        for i in range(x.shape[0]):
+            total = total + h[i:i + 1].sum(0)
+        return h, total * 1e-9

@@ -97,7 +97,7 @@ class RouteResult:
     parity: object = None       # the ParityReport of the comparison (a table in JupyterLab)
     untested: bool = False      # ok, but some of the model's own lines ran for no input: a caveat
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
-    tiny: bool = False          # eager's outputs all lay within the tolerance of zero: a copy of zeros would agree
+    tiny: bool = False          # eager's outputs (or a part) lay within the tolerance of zero: zeros would agree there
     empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
     model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
@@ -196,8 +196,8 @@ class Diagnosis:
             + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
                else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
-            + (" Eager's outputs were all within the tolerance of zero, so agreeing says little: see its notes."
-               if ran[r].tiny else "")
+            + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
+               "see its notes." if ran[r].tiny else "")
             + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
                "value comes from the input, inputs that change it may disagree." if ran[r].tracer_warned else ""))
         best = ok[0] if ok else None
@@ -871,7 +871,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused, batch_one))
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
-             "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False)),
+             "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False) or getattr(report, "tiny_parts", None)),
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
              "defaults_kept": bool(getattr(report, "defaults_kept", None))}
