@@ -241,6 +241,21 @@ def test_a_size_derived_from_a_dim_must_follow_it():
     assert inputs_problem([torch.ones(6), torch.ones(9)], specs).endswith("it must be 7")
 
 
+def test_a_relation_dim_auto_adds_between_two_inputs_is_recorded_and_checked():
+    from helpers.routes.aoti import relations_problem, size_relations
+    from outside_models import InterleavedPair
+    x, y = torch.ones(3, 4), torch.ones(6, 4)
+    program = torch.export.export(InterleavedPair(), (x, y),
+                                  dynamic_shapes=({0: torch.export.Dim.AUTO}, {0: torch.export.Dim.AUTO}))
+    relations = size_relations(program, (x, y), ["x", "y"])
+    assert ["T[0].size()[0] == ((1 + T[1].size()[0]) // 2)", "x.size()[0] == ((1 + y.size()[0]) // 2)"] in relations
+    assert relations_problem([torch.ones(5, 4), torch.ones(10, 4)], relations) == ""
+    wrong = relations_problem([torch.ones(5, 4), torch.ones(12, 4)], relations)
+    assert wrong.startswith("the inputs break a relation between their sizes that the program was exported with: "
+                            "x.size()[0] == ((1 + y.size()[0]) // 2) (here 5 and 6)")
+    assert size_relations(object(), (x, y), ["x", "y"]) == []  # a torch without the private record: nothing checked
+
+
 def test_the_cpp_runner_checks_inputs_as_load_aoti_does(digits_package):
     # C++'s own message for these is "expected size 3==2, stride ..." or nothing at all: say it in words first
     model, package = digits_package

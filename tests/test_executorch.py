@@ -183,3 +183,15 @@ def test_the_runner_refuses_a_batch_outside_the_exported_range(tmp_path):
     with pytest.raises(ValueError, match=r"input 0: size 1 at dimension 0, outside the range it was exported for "
                                          r"\(3 to 8\)"):
         runner(torch.ones(1, 4))
+
+
+def test_the_pte_runner_checks_a_relation_dim_auto_added_between_two_inputs(tmp_path):
+    from outside_models import InterleavedPair
+    x, y = torch.ones(3, 4), torch.ones(6, 4)
+    pte = H.lower_to_pte(InterleavedPair(), (x, y), ({0: torch.export.Dim.AUTO(max=32)}, {0: torch.export.Dim.AUTO(max=64)}),
+                         name="interleaved", cache_dir=tmp_path)
+    runner = H.pte_runner(pte)
+    assert torch.equal(runner(torch.ones(5, 4), torch.ones(10, 4)), InterleavedPair()(torch.ones(5, 4), torch.ones(10, 4)))
+    with pytest.raises(ValueError, match=r"break a relation between their sizes .*x.size\(\)\[0\] == \(\(1 \+ "
+                                         r"y.size\(\)\[0\]\) // 2\) \(here 5 and 6\)"):
+        runner(torch.ones(5, 4), torch.ones(12, 4))

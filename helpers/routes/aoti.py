@@ -19,10 +19,12 @@ The CUDA build of torch logs ``No CUDA runtime is found, using CUDA_HOME=...`` w
 GPU (``_find_cuda_home`` in that module). Inductor imports that module to compile; the notice is
 harmless for a CPU build, and is dropped at that logger, nowhere else.
 """
+import ast
 import hashlib
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,7 +127,7 @@ def _as_args(example) -> tuple:
 
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
 # recorded before are made again rather than checked against less than the helpers now check
-_RECORD_FORMAT = 2
+_RECORD_FORMAT = 3
 
 
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
@@ -301,7 +303,8 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
                     "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)],
-                    "inputs": _input_specs(program)}  # what load_aoti checks each call against
+                    "inputs": _input_specs(program),  # what load_aoti checks each call against
+                    "relations": size_relations(program, args, _argument_names(model))}
             meta_tmp = work / "meta.json"
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, _meta_path(target))
@@ -365,7 +368,25 @@ def load_aoti(path, *, scratch=None):
                 os.environ["TMPDIR"] = old
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
     specs = recorded_inputs(path)
-    return CheckedPackage(compiled, specs, path.name) if isinstance(specs, list) else compiled
+    return CheckedPackage(compiled, specs, path.name, recorded_relations(path)) if isinstance(specs, list) else compiled
+
+
+def _argument_names(model) -> list:
+    """forward's positional parameter names, in order (what torch's checks call L['x'])."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def recorded_relations(path) -> list:
+    """The size relations ``aoti_package`` recorded beside the package at ``path`` (``size_relations``), or []."""
+    try:
+        relations = json.loads(_meta_path(Path(path)).read_text()).get("relations")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return relations if isinstance(relations, list) else []
 
 
 def recorded_inputs(path):
@@ -382,11 +403,12 @@ class CheckedPackage:
     """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
     exported for."""
 
-    def __init__(self, compiled, specs: list, name: str):
-        self._compiled, self._specs, self._name = compiled, specs, name
+    def __init__(self, compiled, specs: list, name: str, relations=()):
+        self._compiled, self._specs, self._name, self._relations = compiled, specs, name, list(relations)
 
     def __call__(self, *args, **kwargs):
-        problem = inputs_problem(torch.utils._pytree.tree_leaves((args, kwargs)), self._specs)
+        leaves = torch.utils._pytree.tree_leaves((args, kwargs))
+        problem = inputs_problem(leaves, self._specs) or relations_problem(leaves, self._relations)
         if problem:
             raise ValueError(f"{self._name}, {problem}")
         return self._compiled(*args, **kwargs)
@@ -396,6 +418,85 @@ class CheckedPackage:
 
     def __repr__(self):
         return f"<AOTInductor package {self._name}, inputs checked>"
+
+
+# ---------------------------------------------------------------- size relations between inputs
+
+_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+              ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+_COMPARISONS = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+                ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b}
+
+
+def _size_value(node, leaves):
+    """The integer a size expression over ``T[i].size()[d]`` gives; ValueError for anything else (never eval)."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_size_value(node.left, leaves), _size_value(node.right, leaves))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_size_value(node.operand, leaves)
+    if (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and type(node.slice.value) is int
+            and isinstance(node.value, ast.Call) and not node.value.args and not node.value.keywords
+            and isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "size"
+            and isinstance(node.value.func.value, ast.Subscript)
+            and isinstance(node.value.func.value.value, ast.Name) and node.value.func.value.value.id == "T"
+            and isinstance(node.value.func.value.slice, ast.Constant)):
+        tensor = leaves[node.value.func.value.slice.value]
+        return int(tensor.shape[node.slice.value])
+    raise ValueError(f"not a size expression: {ast.dump(node)[:60]}")
+
+
+def _relation_holds(text: str, leaves):
+    """(holds, the two sides' values) of one relation over T[i]'s sizes; (True, None) when it cannot be read."""
+    try:
+        node = ast.parse(text, mode="eval").body
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARISONS):
+            return True, None
+        left, right = _size_value(node.left, leaves), _size_value(node.comparators[0], leaves)
+    except (SyntaxError, ValueError, IndexError, AttributeError, TypeError, ZeroDivisionError):
+        return True, None
+    return _COMPARISONS[type(node.ops[0])](left, right), (left, right)
+
+
+def size_relations(program, args, names) -> list:
+    """The checks an exported program keeps on its inputs' sizes together (``x.size()[0] == (y.size()[0] + 1) // 2``,
+    which Dim.AUTO can add), as [text over the flat inputs ``T[i]``, text over the argument names], for arguments
+    that are tensors themselves. Neither a compiled package nor a .pte checks these; a call that breaks one gives
+    wrong numbers. Read from ``program._guards_code``, which torch keeps privately: [] when it is not there."""
+    lines = getattr(program, "_guards_code", None)
+    if not isinstance(lines, (list, tuple)):
+        return []
+    where = {}  # argument name -> its index among the flat inputs, for tensor arguments
+    for i, (name, value) in enumerate(zip(names, args)):
+        if isinstance(value, torch.Tensor):
+            where[name] = len(torch.utils._pytree.tree_leaves(tuple(args[:i])))
+    relations = []
+    for line in lines:
+        if not isinstance(line, str):
+            continue
+        named = re.findall(r"L\['(\w+)'\]", line)
+        if len(set(named)) < 2 or not all(n in where for n in named):  # one input's own sizes: its range says it
+            continue
+        flat = re.sub(r"L\['(\w+)'\]", lambda m: f"T[{where[m.group(1)]}]", line)
+        if "L[" in flat:
+            continue
+        try:
+            ast.parse(flat, mode="eval")
+        except SyntaxError:
+            continue
+        relations.append([flat, re.sub(r"L\['(\w+)'\]", r"\1", line)])
+    return relations
+
+
+def relations_problem(leaves, relations) -> str:
+    """The first recorded size relation (``size_relations``) the call's flat inputs break, in words; ""."""
+    for flat, named in relations or []:
+        holds, sides = _relation_holds(flat, list(leaves))
+        if not holds:
+            return (f"the inputs break a relation between their sizes that the program was exported with: {named} "
+                    f"(here {sides[0]} and {sides[1]}): give sizes that keep it, as eager needs them")
+    return ""
 
 
 def inputs_problem(leaves, specs) -> str:

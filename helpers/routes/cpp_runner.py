@@ -315,8 +315,10 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
     if odd is not None:
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold a {type(odd).__name__}: numbers "
                             "were fixed into the compiled code when it was exported")
-    from .aoti import inputs_problem, recorded_inputs  # what H.load_aoti checks, in words, before C++'s own checks
-    problem = inputs_problem(list(leaves), recorded_inputs(package_path))
+    from .aoti import inputs_problem, recorded_inputs, recorded_relations, relations_problem
+    # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
+    problem = (inputs_problem(list(leaves), recorded_inputs(package_path))
+               or relations_problem(list(leaves), recorded_relations(package_path)))
     if problem:
         raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = Path(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path

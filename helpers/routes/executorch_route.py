@@ -37,7 +37,8 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import _input_specs, aoti_cache_key, inputs_problem, refuse_training_mode, user_input_values
+from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, inputs_problem, refuse_training_mode,
+                   relations_problem, size_relations, user_input_values)
 from .cpp_build import BuiltFile
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -239,6 +240,17 @@ def _inputs_of(program):
         return None
 
 
+def _relations_of(program, source, example) -> list:
+    """The size relations between inputs ``program`` checks (``size_relations``), for a model lowered with its
+    example; [] for a program passed in (its argument names are not at hand) or one that cannot be read."""
+    if not _is_program(program) or not isinstance(source, torch.nn.Module) or example is None:
+        return []
+    try:
+        return size_relations(program, _as_args(example), _argument_names(source))
+    except Exception:  # an unreadable program: the runner checks the inputs one by one only, as before
+        return []
+
+
 def _write_record(target, record) -> None:
     atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
@@ -259,7 +271,8 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
         executorch_program.write_to_file(out)
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
     _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program),
-                           "inputs": _inputs_of(_exported if _exported is not None else source), **_stamp(backend)})
+                           "inputs": _inputs_of(_exported if _exported is not None else source),
+                           "relations": _relations_of(_exported, source, example), **_stamp(backend)})
     return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
 
 
@@ -397,6 +410,7 @@ class PteRunner:
         self.load_seconds = time.perf_counter() - start
         record = _record(self.path)
         self.input_specs = record.get("inputs")  # the export's dtypes, sizes and Dim ranges, recorded when lowered
+        self.relations = record.get("relations") or []  # and the checks tying sizes of several inputs together
         text = record.get("out_spec")  # the model's output structure, recorded when it was lowered
         try:
             self.out_spec = torch.utils._pytree.treespec_loads(text) if text else None
@@ -408,7 +422,7 @@ class PteRunner:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it
                 leaves = torch.utils._pytree.tree_leaves(inputs)
-                problem = inputs_problem(leaves, self.input_specs)
+                problem = inputs_problem(leaves, self.input_specs) or relations_problem(leaves, self.relations)
                 if problem:  # the .pte would run it, and answer for another branch or size than eager
                     raise ValueError(f"{self.path.name}, {problem}")
                 outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
