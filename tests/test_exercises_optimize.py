@@ -187,6 +187,9 @@ def _quartile_verdict(ratios, method="inclusive", strict=True):
     # the upper quartile for both sides
     (lambda r: "faster" if _quartile_verdict(r) == "faster" else "slower"
      if statistics.quantiles(r, n=4, method="inclusive")[2] > 1 else "no clear difference", "compare the lower quartile"),
+    # the quartiles, and the mean on the same side as well
+    (lambda r: _quartile_verdict(r) if (statistics.mean(r) < 1) == (_quartile_verdict(r) == "faster")
+     or _quartile_verdict(r) == "no clear difference" else "no clear difference", "also ask the mean to lie"),
     # never "slower"
     (lambda r: "faster" if _quartile_verdict(r) == "faster" else "no clear difference", "never says 'slower'"),
     # the ratio read the wrong way round
@@ -221,7 +224,7 @@ def test_optimize_for_inference_on_a_copy_is_a_right_answer_too(capsys):
     """It freezes (after calling eval() on the scripted copy), folds batch norm and drops dropout: all the check asks."""
     assert H.check_prepare_for_serving(lambda m: torch.jit.optimize_for_inference(torch.jit.script(copy.deepcopy(m))))
     line = last_line(capsys)
-    assert line.startswith("✔") and "cannot be saved and loaded again" in line  # section 2's lesson, named
+    assert line.startswith("✔ Right in this process:") and "cannot be saved and loaded again" in line  # section 2
     assert H.check_prepare_for_serving(SOL07.prepare_for_serving)
     assert "cannot be saved" not in last_line(capsys)  # a plain frozen module reloads: no note
 

@@ -24,7 +24,7 @@ COURSE_MAP = [
     Stop("04_scripting.ipynb", "torch.jit.script", 40, "compiles the code itself"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 70, "what a .pt holds; running it from C++"),
     Stop("06_limitations.ipynb", "Limitations", 65, "what TorchScript rejects, and the fixes"),
-    Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 80, "freeze, measure, profile, debug"),
+    Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 95, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 55, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 75, "torch.export, ONNX, production patterns"),
     Stop("10_shipping.ipynb", "Shipping in 2026", 120, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),

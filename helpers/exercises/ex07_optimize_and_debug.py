@@ -4,11 +4,17 @@ Each checker calls the learner's function on cases it builds itself (real models
 error messages, measured-looking ratios), compares with what is expected, and prints one line
 starting with ✔ or ✘ that says what to do next. A wrong answer never raises: it explains.
 """
+import atexit
 import collections
 import copy
+import importlib.util
 import io
 import secrets
+import shutil
 import statistics
+import sys
+import tempfile
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -176,9 +182,10 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print("✘ An in-place update of the original model (as the next optimizer step makes) changed what the "
               "frozen module computes: it shares the weights freezing left alone. Freeze a deep copy.")
         return False
-    print(f"✔ Right: {sum(kinds.values())} nodes, no attribute reads, batch norm folded into the convolution, "
-          "dropout gone, same answers as the model in eval mode, and training can go on without touching it."
-          + _reload_note(served))
+    note = _reload_note(served)
+    print(f"✔ Right{' in this process' if note else ''}: {sum(kinds.values())} nodes, no attribute reads, batch norm "
+          "folded into the convolution, dropout gone, same answers as the model in eval mode, and training can go on "
+          "without touching it." + note)
     return True
 
 
@@ -191,8 +198,8 @@ def _reload_note(served) -> str:
             buffer.seek(0)
             torch.jit.load(buffer)
     except Exception as error:  # the module works in this process: worth a note, not a ✘
-        return (f" One note: it cannot be saved and loaded again ({_one_error(error)}), so ship the frozen module "
-                "and run torch.jit.optimize_for_inference after loading, in the serving process (section 2).")
+        return (f" But it cannot be saved and loaded again ({_one_error(error)}): to ship it, return the frozen "
+                "module, and run torch.jit.optimize_for_inference after loading, in the serving process (section 2).")
     return ""
 
 
@@ -229,7 +236,8 @@ class _Reshape(nn.Module):
 
 
 def offending_line_cases() -> list:
-    """(label, error message, expected line) for three real TorchScript errors: two runtime, one compile."""
+    """(label, error message, expected line) for three real TorchScript errors (two at run time, one at compile
+    time), and the first again from the same code with other names, in a file of its own."""
     cases = []
     try:
         _quiet(torch.jit.script, _Outer())(torch.ones(2, 3))
@@ -243,14 +251,53 @@ def offending_line_cases() -> list:
         _quiet(torch.jit.script, _WithTry())
     except Exception as error:  # torch.jit.frontend.NotSupportedError
         cases.append(("a compile error", str(error), "try:"))
-    if cases and cases[0][2] in cases[0][1]:
-        # The first error again, with a variable name a hard-coded answer cannot know and trailing spaces on the
-        # code line (the editor left them): the message's form is torch's, only the names and spaces differ.
-        name = f"joined_{secrets.token_hex(2)}"
-        label, message, expected = cases[0]
-        renamed = expected.replace("both", name)
-        text = message.replace(expected, renamed + "   ").replace("both.sum()", f"{name}.sum()")
-        cases.append(("the same shape error, in code with other names", text, renamed))
+    renamed = _renamed_case()
+    if renamed:
+        cases.append(renamed)
+    return cases
+
+
+_RENAMED_SOURCE = """import torch
+from torch import nn
+
+
+class Stack(nn.Module):
+    def forward(self, x, y):
+        {name} = torch.cat([x, y.t()], dim=0){spaces}
+        return {name}.sum()
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stack = Stack()
+
+    def forward(self, x):
+        doubled = x * 2
+        return self.stack(doubled, x)
+"""
+
+
+def _renamed_case():
+    """The first error again, from real code in a file of its own, with a variable name a hard-coded answer cannot
+    know and trailing spaces on its line (an editor left them): ("label", message, expected line), or None."""
+    name = f"joined_{secrets.token_hex(2)}"
+    folder = Path(tempfile.mkdtemp(prefix="which-line-"))  # removed when Python exits: the message names the file
+    atexit.register(shutil.rmtree, folder, True)
+    module_name = f"_which_line_{secrets.token_hex(4)}"
+    path = folder / f"{module_name}.py"
+    path.write_text(_RENAMED_SOURCE.format(name=name, spaces="   "), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # torch.jit.script reads the classes' source through their module
+    try:
+        spec.loader.exec_module(module)
+        _quiet(torch.jit.script, module.Outer())(torch.ones(2, 3))
+    except RuntimeError as error:
+        return ("the same shape error, in code with other names", str(error), f"{name} = torch.cat([x, y.t()], dim=0)")
+    finally:
+        sys.modules.pop(module_name, None)
+    return None
     return cases
 
 
@@ -298,7 +345,8 @@ def check_offending_line(offending_line) -> bool:
                 hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
             print(f"✘ On {label} you returned {got!r}, expected {expected!r}: {hint}.")
             return False
-    print(f"✔ Right on all {len(cases)} real errors: the marked line is where to look first.")
+    print(f"✔ Right on all {len(cases)} real errors (three, and the first again in renamed code): the marked line "
+          "is where to look first.")
     return True
 
 
@@ -330,6 +378,8 @@ _VERDICT_CASES = [
     # Six rounds where numpy's other quartile methods ("midpoint" among them) put the lower quartile above 1 and the
     # inclusive method does not.
     ("six rounds, the lower quartile near 1", [0.97, 1.04, 1.08, 0.96, 1.06, 1.09]),
+    # One round far out pulls the mean across 1, which the quartiles ignore: a rule that also asks for the mean fails
+    ("faster, with one very slow round", [0.50, 0.50, 0.50, 0.50, 0.50, 0.50, 10.0]),
 ]
 
 
@@ -386,6 +436,9 @@ _MISTAKES = [
                       statistics.median(r) - (_quartiles(r)[1] - _quartiles(r)[0]) / 2 > 1),
      "your answers are the ones the median plus or minus half the interquartile range gives: the quartiles need not "
      "sit evenly around the median (skewed rounds), so compare the quartiles themselves with 1"),
+    (lambda r: _sides(_quartiles(r)[1] < 1 and statistics.mean(r) < 1, _quartiles(r)[0] > 1 and statistics.mean(r) > 1),
+     "your answers also ask the mean to lie on the same side of 1: one very slow (or fast) round pulls the mean "
+     "across 1 and blocks a claim the interquartile range supports. Use the quartiles alone"),
     (lambda r: _sides(_quartiles(r)[1] < 1, _quartiles(r)[1] > 1),
      "for 'slower' the whole interquartile range must lie above 1: compare the lower quartile with 1 (q25 > 1), "
      "not the upper one"),
