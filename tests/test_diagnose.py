@@ -660,10 +660,11 @@ def test_a_size_eager_takes_only_some_of_is_still_named_as_fixed():
     report = H.diagnose(H.PairPool(), torch.randn(3, 12), routes=["export"], progress=False)
     export = report.results["export"]
     assert export.mark == "⚠" and export.fixed_sizes, export.detail()
-    assert "dimension 1 (14 and 16 ran)" in export.detail()
-    # a Dim frees it only on the example's side of `> 8`, and the note gives that range
-    assert "Dim.AUTO did here, and its program ran those sizes, though it declares only sizes 9 to ∞): export with " \
-        "one, then run each size you ship through the program" in export.detail()
+    assert "dimension 1 (14 and 16 ran, 13 and 15 did not)" in export.detail()  # only even lengths: said
+    # Dim.AUTO frees it only on the example's side of `> 8`, and the note gives that range
+    assert "Dim.AUTO frees dimension 1 (its program ran those sizes, though it declares only sizes 9 to ∞): export " \
+        "with Dim.AUTO there" in export.detail()
+    assert "then run each size you ship through the program" in export.detail()
     program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
     with pytest.raises(Exception, match="size"):  # the note is true: another even length is refused
         program.module()(torch.randn(3, 14))
@@ -675,7 +676,7 @@ def test_a_size_of_the_learners_own_that_the_dim_auto_program_refuses_is_named_a
                         routes=["export"], progress=False)
     detail = report.results["export"].detail()
     assert "its program still refuses 4, which eager takes: the code's own checks on that size tie it" in detail
-    assert "a Dim frees" not in detail
+    assert "Dim.AUTO frees" not in detail
 
 
 def test_the_export_row_names_the_sizes_it_fixed():
@@ -800,7 +801,7 @@ def test_a_size_of_one_outside_the_batch_is_named_and_no_dim_is_promised():
     export = report.results["export"]
     assert export.mark == "⚠" and "dimension 1 (2 and 3 ran)" in export.detail(), export.detail()
     assert "no Dim frees dimension 1 from this example: give an example with a size of 2 or more there" \
-        in export.detail() and "a Dim frees" not in export.detail()
+        in export.detail() and "Dim.AUTO frees" not in export.detail()
     program = torch.export.load(__import__("io").BytesIO(export._saved[0]))
     with pytest.raises(Exception, match="size"):
         program.module()(torch.randn(2, 3, 8))
@@ -815,9 +816,8 @@ def test_sizes_fixed_inside_a_list_input_are_named_too():
     # the tensors of a list are the copy's inputs in order; before, a list input got no sizes note at all
     report = H.diagnose(SumsAList(), [torch.randn(2, 10), torch.randn(2, 10)], routes=["export"], progress=False)
     detail = report.results["export"].detail()
-    assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12; 11 and 12 ran)" in detail, detail
-    assert "a Dim frees dimensions 1 of tensor 0 and 1 of tensor 1 (Dim.AUTO did here, and its program ran those " \
-        "sizes)" in detail, detail
+    assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12 ran; 11 and 12 ran)" in detail, detail
+    assert "Dim.AUTO frees dimensions 1 of tensor 0 and 1 of tensor 1 (its program ran those sizes)" in detail, detail
     program = torch.export.load(__import__("io").BytesIO(report.results["export"]._saved[0]))
     with pytest.raises(Exception, match="size"):  # the copy refuses a length eager takes
         program.module()([torch.randn(2, 12), torch.randn(2, 12)])
@@ -859,12 +859,12 @@ def test_sizes_two_inputs_share_are_tried_together_and_larger_multiples_too():
     with pytest.raises(Exception, match="size"):
         program.module()(torch.randn(4, 7), torch.randn(4, 7))
     windows, detail = _export_detail(WindowsOfEight(), torch.randn(3, 16))
-    assert windows.mark == "⚠" and "dimension 1 (32 and 48 ran)" in detail, detail
+    assert windows.mark == "⚠" and "dimension 1 (32 and 48 ran, 17, 18, 19 and 20 did not)" in detail, detail
 
 
 def test_a_number_argument_does_not_make_a_free_size_look_tied():
     _, detail = _export_detail(TimesANumber(), (torch.randn(3, 5), 2))
-    assert "a Dim frees dimension 1" in detail and "ties it" not in detail, detail
+    assert "Dim.AUTO frees dimension 1" in detail and "ties it" not in detail, detail
     program = torch.export.export(TimesANumber(), (torch.randn(3, 5), 2),
                                   dynamic_shapes=({0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO}, None))
     assert program.module()(torch.randn(3, 7), 2).shape == (3,)  # what the note says
@@ -872,5 +872,13 @@ def test_a_number_argument_does_not_make_a_free_size_look_tied():
 
 def test_a_dim_is_said_to_free_a_size_only_if_its_program_ran_the_sizes_eager_took():
     _, detail = _export_detail(FoursOnly(), torch.randn(3, 4))
-    assert "a Dim frees" not in detail, detail
+    assert "Dim.AUTO frees" not in detail, detail
     assert "its program still refuses 8 and 12, which eager takes" in detail, detail
+
+
+def test_a_variant_that_breaks_a_tie_between_two_inputs_sizes_is_named_as_such():
+    from outside_models import InterleavedPair  # y has two rows for each of x's
+    report = H.diagnose(InterleavedPair(), (torch.randn(3, 4), torch.randn(6, 4)), routes=["export"], progress=False)
+    detail = report.results["export"].detail()
+    assert "the program ties the sizes of x and y together (its guard: x.size()[0] == (1 + y.size()[0]) // 2)" in detail
+    assert "so a Dim cannot free it" not in detail, detail

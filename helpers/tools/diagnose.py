@@ -471,15 +471,18 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     fixed = {(i, d): n for i, shape in enumerate(shapes) for d, n in enumerate(shape)
              if n is not None and n != 0 and not (n == 1 and d == batch_dims[i])}  # the batch-1 note: a batch of 1
     free, ones, taken, seen = [], [], {}, set()  # groups of (tensor, dimension); the other sizes eager took there
+    eager_refused = {}  # group -> the sizes eager refused among those tried (odd ones, for a model that pools pairs)
     for position, n in fixed.items():
         if position in seen:
             continue
         together = tuple(p for p, m in fixed.items() if m == n and p not in seen)  # q and k's shared length
         for group in ((position,), together) if len(together) > 1 else ((position,),):
-            sizes = _sizes_eager_takes(model, args, group, n)
+            not_taken = []
+            sizes = _sizes_eager_takes(model, args, group, n, not_taken)
             if len(sizes) == 2:
                 (free if n > 1 else ones).append(group)
                 taken[group] = sizes
+                eager_refused[group] = [m for m in not_taken if m < max(sizes)]  # those tried before the second
                 seen.update(group)
                 break
     if not free and not ones:
@@ -500,8 +503,10 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     said = sorted(free + ones)
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    tried = "; ".join(" and ".join(map(str, taken[g])) for g in said)
-    note = (f"{_FIXED_NOTE}{plural(said)} {words(said)} ({tried} ran), but the copy takes the "
+    tried = "; ".join(" and ".join(map(str, taken[g])) + " ran"  # "14 and 16 ran, 13 and 15 did not"
+                      + (f", {_and(eager_refused[g])} did not" if eager_refused.get(g) else "")
+                      for g in said)
+    note = (f"{_FIXED_NOTE}{plural(said)} {words(said)} ({tried}), but the copy takes the "
             f"example's there: {shown}{dot}")
     ran = {g: r for g, r in freed.items() if not r[2]}
     refused = {g: r for g, r in freed.items() if r[2]}
@@ -510,8 +515,9 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
         narrowed = [f"{lo} to {'∞' if hi is None else hi}" for lo, hi, _ in ran.values()
                     if lo == "?" or lo > 2 or hi is not None]  # from 2 up is every Dim's range (0/1 specialization)
         only = f", though it declares only sizes {', '.join(narrowed)}" if narrowed else ""
-        note += (f"; a Dim frees dimension{plural(list(ran))} {words(list(ran))} (Dim.AUTO did here, and its program "
-                 f"ran those sizes{only}): export with one, then run each size you ship through the program")
+        note += (f"; Dim.AUTO frees dimension{plural(list(ran))} {words(list(ran))} (its program ran those "
+                 f"sizes{only}): export with Dim.AUTO there (a Dim of your own must fit the code's rules on that size, "
+                 "and torch's error says when it does not), then run each size you ship through the program")
     if refused:
         sizes = "; ".join(" and ".join(map(str, r[2])) for r in refused.values())
         note += (f"; with Dim.AUTO, export makes dimension{plural(list(refused))} {words(list(refused))} dynamic, but "
@@ -527,6 +533,12 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     return note
 
 
+def _and(numbers) -> str:
+    """'13', '13 and 15', '17, 18, 19 and 20'."""
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _with_resized(args, group, size):
     """A copy of ``args`` with each (tensor, dimension) of ``group`` given ``size``; tensors counted as ``leaves``."""
     count = iter(range(len(leaves(list(args)))))
@@ -540,15 +552,17 @@ def _with_resized(args, group, size):
     return tuple(rebuild(list(own_copy(args)), resize))
 
 
-def _sizes_eager_takes(model, args, group, n) -> list:
+def _sizes_eager_takes(model, args, group, n, refused=None) -> list:
     """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size, each run on a
-    copy of eager."""
+    copy of eager; the sizes it refused before those go into ``refused`` (a list) when one is given."""
     taken = []
     for size in dict.fromkeys((n + 1, n + 2, n + 3, n + 4, 2 * n, 3 * n)):  # in order, once each (n + 4 == 2n at 4)
         try:
             with torch.no_grad():
                 fresh_copy(model)(*_with_resized(args, group, size))
         except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
+            if refused is not None:
+                refused.append(size)
             continue
         taken.append(size)
         if len(taken) == 2:
@@ -836,6 +850,12 @@ def _refusal_advice(route, refused, batch_one=False) -> str:
     if re.search(r"Guard failed: .*(>=|<=|>|<) ", error) and "==" not in error:
         return ("its guard keeps one side of a condition on the size (a branch on it): a Dim cannot keep both "
                 "sides; torch.cond can (09), or torch.jit.script")
+    guard = re.search(r"Guard failed: (.*)", error)
+    tied = sorted(set(re.findall(r"(\w+)\.size\(\)", guard.group(1)))) if guard else []
+    if route in ("export", "aoti") and "==" in error and len(tied) > 1:  # two inputs' sizes tied together
+        return (f"the program ties the sizes of {' and '.join(tied)} together (its guard: {guard.group(1).strip()}), "
+                "and this variant changed one without the other: pass inputs= of your own whose sizes keep that "
+                "relation; to name it when exporting, derive one Dim from the other (2 * Dim('n'), say)")
     if route in ("export", "aoti") and re.search(r"Guard failed: .*==", error):
         # Dim.AUTO gave way: forward needs this size fixed, and a named Dim would only raise "specialized it"
         return ("torch.export fixed that size at the example's, so a Dim cannot free it: the model's code (yours, or "
