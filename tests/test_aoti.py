@@ -277,3 +277,17 @@ def test_a_model_export_refuses_gets_a_way_forward_not_only_torchs_words(tmp_pat
                                                  r"fix the export first: H.diagnose\(model, example, routes=\['export'\]\)") as caught:
         H.aoti_package(LoopsOnData(), torch.ones(2), name="loops", cache_dir=tmp_path, quiet=True)
     assert "\n" not in str(caught.value)
+
+
+def test_a_failure_inside_the_compiled_code_is_one_line_not_a_stack_of_frames():
+    from helpers.routes.aoti import CheckedPackage
+
+    def compiled(x):  # as the compiled library raises for a token outside the vocabulary
+        raise RuntimeError("Error: index out of bounds: 0 <= tmp2 < 100L\n" +
+                           "".join(f"frame #{i}: 0x7f00 in libtorch.so\n" for i in range(30)))
+
+    package = CheckedPackage(compiled, [{"dtype": "int64", "shape": [None], "ranges": [None]}], "tokens.pt2")
+    with pytest.raises(RuntimeError) as raised:
+        package(torch.tensor([1000]))
+    assert str(raised.value) == ("tokens.pt2: the compiled model failed on this input: Error: index out of bounds: "
+                                 "0 <= tmp2 < 100L")

@@ -411,7 +411,11 @@ class CheckedPackage:
         problem = inputs_problem(leaves, self._specs) or relations_problem(leaves, self._relations)
         if problem:
             raise ValueError(f"{self._name}, {problem}")
-        return self._compiled(*args, **kwargs)
+        try:
+            return self._compiled(*args, **kwargs)
+        except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
+            raise RuntimeError(f"{self._name}: the compiled model failed on this input: "
+                               f"{short_message(error, 200)}") from None
 
     def __getattr__(self, attribute):
         return getattr(self._compiled, attribute)
