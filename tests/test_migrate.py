@@ -105,6 +105,17 @@ def test_data_dependent_loop_fails_with_node_and_line(tmp_path):
         report.save(tmp_path / "loop.pt2")
 
 
+def test_a_while_loop_on_the_data_gets_while_advice_not_a_constant_count(tmp_path):
+    from migrate_models import HalveUntilSmall
+    path = tmp_path / "halve.pt"
+    scripted(HalveUntilSmall()).save(str(path))
+    report = H.migrate(path, torch.randn(5, 3) * 10)
+    assert report.status == "fails" and report.failure.node_kind == "prim::Loop"
+    assert "a `while` loop whose condition reads the data" in report.failure.advice
+    assert "constant count" not in report.failure.advice and "torch.while_loop" in report.failure.advice
+    assert "prototype" in torch.while_loop.__doc__  # as the advice says
+
+
 def test_constant_loop_converts():
     assert H.migrate(scripted(ConstantLoop()), torch.randn(2, 3)).status == "ok"
 

@@ -49,6 +49,9 @@ _ADVICE = {
     "prim::Loop": ("a loop whose trip count depends on the input (e.g. `for i in range(x.size(0))`): rewrite it "
                    "with tensor operations (or a constant count such as range(3)), script and save again, then migrate; "
                    "or keep this model on LibTorch, where the .pt runs as it is"),
+    "while": ("a `while` loop whose condition reads the data: the converter takes only loops it can count. Keep this "
+              "model on LibTorch, where the .pt runs as it is, or export its Python class instead, with the loop "
+              "rewritten in tensor operations or with torch.while_loop (a prototype, as torch.cond is: 09)"),
     "prim::If": ("a branch the converter could not turn into torch.cond: make both branches return tensors of the "
                  "same shape, or keep this model on LibTorch"),
 }
@@ -279,6 +282,8 @@ def _failure(error, converter) -> MigrationFailure:
     if inner and inner.group(1) != kind:  # a block (prim::If) failed because of a node inside it (prim::Loop)
         cause = f"inside it, {cause}"
     advice = _ADVICE.get(kind, _GENERIC_ADVICE)
+    if kind == "prim::Loop" and code.lstrip().startswith("while"):  # a count rewrite would change what it computes
+        advice = _ADVICE["while"]
     attribute = _FOREIGN_ATTRIBUTE.search(cause)
     if attribute:  # before any node: an attribute of a type the converter cannot take (a torchvision BoxCoder)
         cause = cause[:attribute.end()]  # torch's next sentence is cut short anyway; the advice says the rest
