@@ -68,6 +68,24 @@ class ArithmeticChoice(torch.nn.Module):
         return positive * (x * 2) + (1 - positive) * (-x)
 
 
+class PerRow(torch.nn.Module):
+    """The sum per row: right on every 1-D input, wrong on a 2-D one."""
+    def forward(self, x):
+        return torch.where(x.sum(-1, keepdim=True) > 0, x * 2, -x)
+
+
+class FloatOfSum(torch.nn.Module):
+    def forward(self, x):
+        return x * 2 if float(x.sum()) > 0 else -x
+
+
+def test_a_sum_per_row_and_float_are_named(capsys):
+    assert not H.check_branch_without_if(PerRow)
+    assert "yours decides on a sum per row, BranchModel on the sum of the whole input" in capsys.readouterr().out
+    assert not H.check_branch_without_if(FloatOfSum)
+    assert "tracing warned “Converting a tensor to a Python float" in capsys.readouterr().out
+
+
 def test_branch_more_wrong_solutions(capsys):
     assert not H.check_branch_without_if(Elementwise)
     assert "for x = [2, -3] it should return [-2.0, 3.0]" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from ._common import dtype_mistake, on_copies, same_tensor as _same, torchscript
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
 _BOOL_WARNING = "Converting a tensor to a Python boolean"
-_NUMBER_WARNING = "Converting a tensor to a Python number"
+_NUMBER_WARNING = "Converting a tensor to a Python "  # number (.item()), float (float()), integer (int()), index ...
 
 
 def _branch_test_inputs():
@@ -24,7 +24,21 @@ def _branch_test_inputs():
             # x.sum() > 0.5 or x.mean() >= 0.3, agrees on every input above and fails on one of these
             "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25]),
             # a sum of 0.0005: a threshold between 0 and 0.01 (x.sum() > 1e-3) passes every case above, not this one
-            "[0.0005]": torch.tensor([0.0005])}
+            "[0.0005]": torch.tensor([0.0005]),
+            # 2-D: BranchModel decides on the sum of the whole input; a sum per row or per column decides otherwise
+            "[[1, 2], [-3, -4]]": torch.tensor([[1.0, 2.0], [-3.0, -4.0]]),
+            "[[-1, 3], [-2, 1]]": torch.tensor([[-1.0, 3.0], [-2.0, 1.0]])}
+
+
+def _per_axis(x, got) -> str:
+    """" (a sum per row)" or " (a sum per column)" when ``got`` is BranchModel's rule applied along one axis, else ""."""
+    if x.dim() != 2 or not isinstance(got, torch.Tensor) or got.shape != x.shape:
+        return ""
+    for dim, which in ((-1, "per row"), (0, "per column")):
+        if _same(got, torch.where(x.sum(dim, keepdim=True) > 0, x * 2, -x)):
+            return (f": yours decides on a sum {which}, BranchModel on the sum of the whole input (x.sum(), "
+                    "with no dimension)")
+    return ""
 
 
 def _instantiate(model, who):
@@ -65,8 +79,10 @@ def check_branch_without_if(model) -> bool:
         print("✘ Not yet: tracing still warned “Converting a tensor to a Python boolean”, so forward still "
               "decides in Python (an `if` on a tensor). Compute both results and let torch.where(condition, a, b) pick.")
         return False
-    if any(_NUMBER_WARNING in str(w.message) for w in seen):
-        print("✘ Not yet: tracing warned “Converting a tensor to a Python number”: `.item()` or `float(...)` takes a "
+    number = next((str(w.message) for w in seen if _NUMBER_WARNING in str(w.message)), None)
+    if number:
+        said = number[number.index(_NUMBER_WARNING):].split(".")[0]  # "Converting a tensor to a Python float"
+        print(f"✘ Not yet: tracing warned “{said}”: `.item()`, `float(...)` or `int(...)` takes a "
               "number out of the tensor, and the decision made on it is Python's too, taken once while tracing. Keep "
               "the condition a tensor and let torch.where(condition, a, b) pick.")
         return False
@@ -93,7 +109,7 @@ def check_branch_without_if(model) -> bool:
         if not _same(got, want):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
                   f"(sum {x.sum().item():.3g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
-                  f"yours returned {values(got)}.")
+                  f"yours returned {values(got)}{_per_axis(x, got)}.")
             return False
     compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
                 if traced.inlined_graph.findNode(k) is not None]
@@ -108,7 +124,7 @@ def check_branch_without_if(model) -> bool:
               "something in forward is still decided in Python while tracing.")
         return False
     print(f"✔ Right: no tracer warning, and the traced copy agrees with BranchModel on all {len(report.rows)} "
-          "inputs, both signs, a zero sum and sums of ±0.01 included: the choice is now a tensor operation in the recorded "
+          "inputs, both signs, a zero sum, sums of ±0.01 and 2-D inputs included: the choice is now a tensor operation in the recorded "
           "graph, not a decision Python made once for the example.")
     return True
 
