@@ -257,3 +257,10 @@ def test_a_mean_typed_any_is_named_by_the_type_torch_found(capsys):
     assert not H.check_optional_input(MeanAsAny)
     out = capsys.readouterr().out
     assert "but instead found type 'Any'" in out and "The following variants" not in out, out
+
+
+def test_a_traced_or_scripted_centre_is_named_as_such(capsys):
+    traced = torch.jit.trace(SOL04.Centre(), torch.ones(3), check_trace=False)
+    assert not H.check_optional_input(traced)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ That is already a") and "traced" in out and "fails with mean" not in out

@@ -80,6 +80,10 @@ def check_optional_input(model) -> bool:
     model = _as_model(model, "check_optional_input")
     if model is None:
         return False
+    if isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):  # a trace would fail the calls below
+        print(f"✘ That is already a {_torchscript_kind(model)}: pass your nn.Module class (Centre) itself; the check "
+              "scripts it, with and without `mean`.")
+        return False
     try:
         scripted, _ = _quiet_jit(torch.jit.script, model)
     except Exception as error:  # the compile error is the feedback
