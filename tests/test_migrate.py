@@ -116,6 +116,18 @@ def test_a_while_loop_on_the_data_gets_while_advice_not_a_constant_count(tmp_pat
     assert "prototype" in torch.while_loop.__doc__  # as the advice says
 
 
+def test_reexport_with_a_dim_the_program_cannot_take_is_one_line_with_a_way_on(tmp_path):
+    from migrate_models import BranchOnBatch
+    path = tmp_path / "branch.pt"
+    scripted(BranchOnBatch()).save(str(path))
+    report = H.migrate(path, torch.randn(3, 4))
+    with pytest.raises(ValueError) as raised:
+        report.reexport(({0: torch.export.Dim("b")},))
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("reexport: torch.export refused these dynamic shapes")
+    assert "torch suggests: b = 3" in message and "export the model's Python class instead" in message
+
+
 def test_constant_loop_converts():
     assert H.migrate(scripted(ConstantLoop()), torch.randn(2, 3)).status == "ok"
 

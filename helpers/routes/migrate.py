@@ -135,7 +135,15 @@ class MigrationReport:
         if self.program is None:
             raise ValueError(f"nothing to re-export: the conversion {self.status}")
         args = self.example if example is None else _example_args(example)
-        return torch.export.export(self.program.module(), args, dynamic_shapes=dynamic_shapes)
+        try:
+            return torch.export.export(self.program.module(), args, dynamic_shapes=dynamic_shapes)
+        except Exception as error:  # torch's constraint report runs to many lines: its first sentence, and a way on
+            from .export_check import torch_suggestion
+            suggestion = torch_suggestion(error)
+            raise ValueError(f"reexport: torch.export refused these dynamic shapes ({short_message(error, 200)})"
+                             + (f"; {suggestion}" if suggestion else "")
+                             + ". A size the converted program fixed (by a branch on it in the TorchScript code, say) stays "
+                               "fixed: keep it, or export the model's Python class instead") from None
 
     @property
     def summary(self) -> str:
