@@ -1149,3 +1149,11 @@ def test_one_part_within_atol_beside_a_larger_part_gets_no_tick():
     assert mixed.tiny_parts == [] and mixed.summary.startswith("✔")
     keyed = H.parity(lambda t: {"a": t, "b": t * 1e-9}, lambda t: {"a": t, "b": t * 0}, inputs=[torch.ones(2)])
     assert keyed.tiny_parts == ["out['b']"] and keyed.summary.startswith("⚠")
+
+
+def test_a_detectors_training_only_targets_is_no_option_left_unchecked_in_eval_mode():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)
+    from helpers.tools.parity import defaults_left
+    assert defaults_left(model.eval(), [([torch.rand(3, 64, 64)],)]) == []
+    assert defaults_left(model.train(), [([torch.rand(3, 64, 64)],)]) == ["targets=None"]  # in training it is used

@@ -1140,8 +1140,12 @@ def defaults_left(model, argument_lists) -> list:
     passed = max((len(a) for a in argument_lists if isinstance(a, tuple)), default=0)
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     # a function as a default is a wrapper's plumbing (``_fn=fn``), not an option of the model
+    # a torchvision detector's `targets` is for training (it computes the losses): in eval mode nothing varies it
+    training_only = {"targets"} if isinstance(model, torch.nn.Module) and not model.training \
+        and _holds_detector(model) else set()
     left = [p for i, p in enumerate(parameters) if p.default is not inspect.Parameter.empty
             and not isinstance(p.default, (types.FunctionType, types.BuiltinFunctionType, type))
+            and p.name not in training_only
             and (p.kind == inspect.Parameter.KEYWORD_ONLY or (p.kind in positional and i >= passed))]
     keyword_only = inspect.Parameter.KEYWORD_ONLY
     return [f"{p.name}={_short_repr(p.default)}" + (" (keyword-only)" if p.kind == keyword_only else "") for p in left]
