@@ -641,6 +641,18 @@ class ParityReport:
         """True when on every input eager's outputs all lay within atol of zero: a copy returning zeros agrees."""
         return bool(self.rows) and all(r.tiny is not None for r in self.rows)
 
+    def _one_integer_value(self) -> bool:
+        """True when the inputs hold integer tensors, and all of them, on every input, hold one and the same value."""
+        seen = set()
+        for row in self.rows:
+            for leaf in leaves(list(row.args)):
+                if isinstance(leaf, torch.Tensor) and leaf.numel() and not leaf.is_floating_point() \
+                        and not leaf.is_complex() and leaf.dtype != torch.bool:
+                    seen.update(leaf.unique().tolist())
+                    if len(seen) > 1:
+                        return False
+        return len(seen) == 1
+
     @property
     def tiny_parts(self) -> list:
         """Parts of the output (``out[1]``) within atol of zero on every input while others are larger: a copy
@@ -692,6 +704,9 @@ class ParityReport:
                              f"atol={self.atol:g} of zero: any copy returning numbers that small agrees there, zeros "
                              "included; compare with H.parity and an atol below the outputs' size, or use weights "
                              "and inputs that give larger outputs")
+        if self._one_integer_value():
+            notes.append("every integer tensor held one and the same value on every input: the model was checked on "
+                         "that value only (one row of an embedding, one index); pass inputs with other integers")
         if self.tiny_parts:
             parts = ", ".join(self.tiny_parts)
             notes.append(f"{parts} of {self.names[0]}'s output lay within atol={self.atol:g} of zero on every input, "
