@@ -49,3 +49,10 @@ def test_keyboard_interrupt_is_not_swallowed():
     except KeyboardInterrupt:
         return
     raise AssertionError("KeyboardInterrupt was swallowed")
+
+
+def test_a_type_torch_repeats_twice_is_said_once():
+    with H.attempt("call") as run:
+        raise RuntimeError("The following operation failed in the TorchScript interpreter.\n"
+                           "RuntimeError: RuntimeError: Tensor on device cpu is not on the expected device meta!")
+    assert run.lines() == ["call: raised  RuntimeError: Tensor on device cpu is not on the expected device meta!"]

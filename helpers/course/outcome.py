@@ -57,7 +57,9 @@ class Attempt:
         shown = [f"warned  {line}" + (f"  (×{n})" if n > 1 else "") for line, n in out]
         if self.error is not None:
             name = type(self.error).__name__
-            text = short_message(self.error, limit=200).removeprefix(f"{name}: ")  # torch often repeats the type
+            text = short_message(self.error, limit=200)
+            while text.startswith(f"{name}: "):  # torch often repeats the type, sometimes twice
+                text = text.removeprefix(f"{name}: ")
             shown.append(f"raised  {name}: {text}")
             shown += [f"note    {one_line(note)}" for note in getattr(self.error, "__notes__", ())]
         shown = shown or ["no error, no warning"]
