@@ -181,6 +181,25 @@ def first_or_zero_slice(x):
     return x[:1]
 
 
+def first_or_zero_empty(x):
+    if x.numel() == 0:
+        return torch.empty(())
+    return x[0]
+
+
+def first_or_zero_empty_like(x):
+    if x.numel() == 0:
+        return torch.empty_like(x.sum())
+    return x[0]
+
+
+def test_uninitialised_memory_is_refused_whatever_it_holds(capsys):
+    for answer, kind in ((first_or_zero_empty, "aten::empty"), (first_or_zero_empty_like, "aten::empty_like")):
+        assert not H.check_type_fix(answer)
+        out = capsys.readouterr().out
+        assert out.startswith(f"✘ It compiles, but it returns {kind}'s tensor for an empty x: uninitialised memory")
+
+
 def test_type_fix_wrong_shapes_and_dtypes_are_rejected(capsys):
     assert not H.check_type_fix(first_or_zero_vector)
     out = capsys.readouterr().out

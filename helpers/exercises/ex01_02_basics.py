@@ -216,6 +216,13 @@ def check_type_fix(fn) -> bool:
         advice = " Every return must give a Tensor: change the one that does not." if "return" in gist else ""
         print(f"✘ TorchScript still rejects it: {gist}{advice}")
         return False
+    uninitialised = sorted({n.kind() for n in scripted.graph.findAllNodes("aten::empty")
+                            + scripted.graph.findAllNodes("aten::empty_like")
+                            + scripted.graph.findAllNodes("aten::new_empty")})
+    if uninitialised:  # what memory happens to hold is zero often enough to pass by luck: never a right answer
+        print(f"✘ It compiles, but it returns {uninitialised[0]}'s tensor for an empty x: uninitialised memory, which "
+              "holds whatever was there (zero, by luck, as often as not). Return a real zero, torch.zeros(()).")
+        return False
     for x in _FIRST_INPUTS:
         want = _first_or_zero(x)
         if x.numel() == 0:
