@@ -351,3 +351,17 @@ def test_type_fix_catches_the_smallest_value(capsys):
     assert not H.check_type_fix(first_or_zero_min)  # equal to x[0] whenever the first element is the smallest
     out = capsys.readouterr().out
     assert "for tensor([4., 3.])" in out and "x's smallest value" in out and "expected 4.0" in out, out
+
+
+class FixedLengthLoop(nn.Module):
+    def forward(self, x):
+        for _ in range(200):
+            if x.abs().max() > 1:
+                x = x / 2
+        return x
+
+
+def test_a_loop_of_fixed_length_with_an_if_inside_is_not_a_loop_the_data_decides(capsys):
+    assert not H.check_halving_model(FixedLengthLoop)
+    out = capsys.readouterr().out
+    assert "ran 201 times on every input" in out and "the loop's length is fixed" in out

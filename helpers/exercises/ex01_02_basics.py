@@ -165,8 +165,17 @@ def check_halving_model(model) -> bool:
     if not any(follows_halvings(line) for line in lines):
         most = max((max(c.values(), default=0) for c in counts.values()), default=0)
         print("✘ The outputs are right, but no line of forward ran more often when more halvings were needed "
-              f"(the busiest line ran at most {most} times, while [-40, 2] needs 6 halvings): the answer is "
-              "computed without a loop the data controls. Write `while x.abs().max() > 1:` and halve inside it.")
+              f"(the busiest line ran at most {most} time{'s' * (most != 1)}, while [-40, 2] needs 6 halvings): the "
+              "answer is computed without a loop the data controls. Write `while x.abs().max() > 1:` and halve "
+              "inside it.")
+        return False
+    most_needed = max(_halvings(x) for x in _HALVING_INPUTS)
+    fixed = [runs for line in lines for runs in [{c.get(line, 0) for c in counts.values()}]
+             if len(runs) == 1 and next(iter(runs)) > most_needed + 1]
+    if fixed:  # a `for` of fixed length with an `if` inside: the data picks which rounds halve, not how many run
+        print(f"✘ The outputs are right, but a line of your loop ran {next(iter(fixed[0]))} times on every input, "
+              "small or large: the loop's length is fixed, and an `if` inside it does the deciding. Let the data "
+              "decide the length itself: `while x.abs().max() > 1:`.")
         return False
     print(f"✔ Right: a line of your forward ran more often the more halvings the input needed (0 to "
           f"{max(_halvings(x) for x in _HALVING_INPUTS)}), and the caller's tensor was left untouched. "
