@@ -365,3 +365,18 @@ def test_a_loop_of_fixed_length_with_an_if_inside_is_not_a_loop_the_data_decides
     assert not H.check_halving_model(FixedLengthLoop)
     out = capsys.readouterr().out
     assert "ran 201 times on every input" in out and "the loop's length is fixed" in out
+
+
+def count_every_node_in_blocks(graph, kind):
+    total = 0
+    for node in graph.nodes():
+        if node.kind() == kind:
+            total += 1
+        for block in node.blocks():
+            total += len(list(block.nodes()))  # the slip: no kind test inside the block
+    return total
+
+
+def test_a_walk_that_counts_every_node_inside_blocks_is_told_so(capsys):
+    assert not H.check_count_kind(count_every_node_in_blocks)
+    assert "inside the blocks your walk counts every node" in capsys.readouterr().out

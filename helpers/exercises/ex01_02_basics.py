@@ -279,6 +279,16 @@ def _reference_count(graph, kind):
     return total
 
 
+def _every_node_in_blocks(graph, kind, top=True):
+    """The count a walk gives that compares kinds at the top level only, and counts every node inside blocks."""
+    total = 0
+    for node in graph.nodes():
+        total += (node.kind() == kind) if top else 1
+        for block in node.blocks():
+            total += _every_node_in_blocks(block, kind, top=False)
+    return total
+
+
 def _count_cases():
     """(label, graph, kind) triples; nested blocks are what a flat walk misses."""
     with deprecations_hidden():
@@ -353,6 +363,9 @@ def check_count_kind(fn) -> bool:
             if got < want:
                 hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
                         "of its node.blocks(), walked the same way.")
+            elif got == _every_node_in_blocks(graph, kind) != want:
+                hint = (" That is too many: inside the blocks your walk counts every node; compare node.kind() == kind "
+                        "there too, as at the top.")
             elif label == _SPELLED_LABEL:
                 hint = (f" That is too many: this graph has {want} {kind} node, and a prim::Constant holding the string "
                         f"{_SPELLED!r}, which is no node. A count of text (str(graph) or str(node)) counts that "
