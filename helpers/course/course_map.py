@@ -23,7 +23,7 @@ COURSE_MAP = [
     Stop("03_tracing.ipynb", "torch.jit.trace", 65, "records one run"),
     Stop("04_scripting.ipynb", "torch.jit.script", 40, "compiles the code itself"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 70, "what a .pt holds; running it from C++"),
-    Stop("06_limitations.ipynb", "Limitations", 65, "what TorchScript rejects, and the fixes"),
+    Stop("06_limitations.ipynb", "Limitations", 75, "what TorchScript rejects, and the fixes"),
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 95, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 55, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 75, "torch.export, ONNX, production patterns"),
