@@ -947,3 +947,32 @@ def test_standardize_that_cannot_be_saved_is_refused(capsys):
     assert out.startswith("✘ Scripts and computes the right values, but torch.jit.save refuses it") and \
         "Could not export Python function call 'clip'" in out and out.count("\n") == 1, out
     assert H.check_standardize_scriptable(StandardizeGood) and "and saves" in capsys.readouterr().out
+
+
+class ClipperTensorCount(nn.Module):
+    def __init__(self, debug: bool = False):
+        super().__init__()
+        self.debug = debug
+        self.outside = torch.zeros(())
+
+    def forward(self, x):
+        if self.debug:
+            self.outside += self.count_outside(x)
+        return x.clamp(-1.0, 1.0)
+
+    @torch.jit.unused
+    def count_outside(self, x):
+        return torch.tensor(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperDebugByDefault(SOL06.Clipper):
+    def __init__(self, debug: bool = True):
+        super().__init__(debug)
+
+
+def test_praise_names_annotations_only_where_there_are_some_and_debug_stays_off_by_default(capsys):
+    assert H.check_saveable_debug_helper(ClipperTensorCount)
+    out = capsys.readouterr().out
+    assert "its annotations let forward" not in out and "with no annotations TorchScript takes its result" in out
+    assert not H.check_saveable_debug_helper(ClipperDebugByDefault)
+    assert "`debug` defaults to True now" in capsys.readouterr().out

@@ -59,7 +59,7 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
                                                                     r"[\w.]*?(\w+) ", ln)] if found), None)
     if pick is None and redefined:  # torch keeps a class whose scripting failed: later attempts all say only this
         pick = (f"scripting {redefined.group(1)} failed earlier in this kernel and torch kept the half-made class: "
-                "restart the kernel, then fix the first error")
+                f"run the cell defining {redefined.group(1)} again to see the first error")
     if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
         pick = lines[-1]
     if pick is None:

@@ -498,6 +498,15 @@ def check_saveable_debug_helper(model_class) -> bool:
             f"a {type(model_class).__name__}"
         print(f"✘ check_saveable_debug_helper expects your class itself, `Clipper`; you gave {what}.")
         return False
+    try:
+        default = inspect.signature(model_class.__init__).parameters.get("debug")
+    except (TypeError, ValueError):
+        default = None
+    if default is not None and default.default is not inspect.Parameter.empty and default.default is not False:
+        print(f"✘ `debug` defaults to {default.default!r} now: a `{model_class.__name__}()` built without arguments, "
+              "as a deployment builds it, would count on every call (and, scripted, raise). Keep `debug: bool = "
+              "False` and change only the helper.")
+        return False
     model = _answer(model_class, "check_saveable_debug_helper", debug=False)
     if model is None:
         return False
@@ -686,8 +695,18 @@ def _how_the_helper_was_handled(model_class, scripted):
     if modifier == torch._jit_internal.FunctionModifiers.UNUSED:
         drop = (" (@torch.jit.ignore(drop=True) does that too, and is deprecated: write @torch.jit.unused)"
                 if re.search(r"ignore\(\s*drop\s*=\s*True", _source(helper)) else "")
-        return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
-                f"let forward type-check around the call.{drop}")
+        try:
+            annotated = any(p.annotation is not inspect.Parameter.empty
+                            for p in inspect.signature(helper).parameters.values()) \
+                or inspect.signature(helper).return_annotation is not inspect.Signature.empty
+        except (TypeError, ValueError):
+            annotated = False
+        if annotated:
+            return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
+                    f"let forward type-check around the call.{drop}")
+        return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no annotations "
+                "TorchScript takes its result for a Tensor, which fits `outside` as you typed it (annotating the "
+                f"helper, `-> int`, would keep the original int count).{drop}")
     if modifier is not None or helper is None:
         return ""
     if scripted._c._has_method("count_outside"):

@@ -351,7 +351,8 @@ def _export_hint(method, error) -> str:
                 "a random draw, a path chosen by whether autograd is on: the tracer's check runs without it): a "
                 "trace cannot hold that; keep such state out of forward, trace under torch.no_grad(), or script it")
     if method == "script" and "failed earlier in this kernel" in short_message(error):
-        return "fix the first error this class's scripting gave, then restart the kernel (torch keeps the half-made class)"
+        return ("run the cell (or import) that defines the class again to see the first error its scripting gave, and "
+                "fix that (torch keeps the half-made class of the failed attempt)")
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
     if method == "trace" and re.search(r"only tensors|Type '.*' cannot be traced", str(error)):
