@@ -173,7 +173,7 @@ def check_halving_model(model) -> bool:
     fixed = [runs for line in lines for runs in [{c.get(line, 0) for c in counts.values()}]
              if len(runs) == 1 and next(iter(runs)) > most_needed + 1]
     if fixed:  # a `for` of fixed length with an `if` inside: the data picks which rounds halve, not how many run
-        print(f"✘ The outputs are right, but a line of your loop ran {next(iter(fixed[0]))} times on every input, "
+        print(f"✘ The outputs are right, but a line of your loop ran {max(max(r) for r in fixed)} times on every input, "
               "small or large: the loop's length is fixed, and an `if` inside it does the deciding. Let the data "
               "decide the length itself: `while x.abs().max() > 1:`.")
         return False

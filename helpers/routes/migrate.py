@@ -140,10 +140,13 @@ class MigrationReport:
         except Exception as error:  # torch's constraint report runs to many lines: its first sentence, and a way on
             from .export_check import torch_suggestion
             suggestion = torch_suggestion(error)
+            way_on = ("the example's size of 1 there was fixed (torch specialized it to be a constant, as it does "
+                      "with 0 and 1): migrate again with an example of 2 or more in that dimension"
+                      if re.search(r"specialized it to be a constant \([01]\)", str(error)) else
+                      "a size the converted program fixed (by a branch on it in the TorchScript code, say) stays "
+                      "fixed: keep it, or export the model's Python class instead")
             raise ValueError(f"reexport: torch.export refused these dynamic shapes ({short_message(error, 200)})"
-                             + (f"; {suggestion}" if suggestion else "")
-                             + ". A size the converted program fixed (by a branch on it in the TorchScript code, say) stays "
-                               "fixed: keep it, or export the model's Python class instead") from None
+                             + (f"; {suggestion}" if suggestion else "") + f". {way_on[0].upper()}{way_on[1:]}") from None
 
     @property
     def summary(self) -> str:
