@@ -87,5 +87,5 @@ def check_gate_probe(model, x) -> bool:
         return False
     # Whether the module came from torch.jit.load cannot be told reliably, so the praise names TorchScript only.
     print(f"✔ Right: sum(x) = {total:g} is not positive, so the TorchScript program took its else branch and negated "
-          "x, as the eager Gate does.")
+          "x, as the else branch of Gate's source says.")
     return True
