@@ -251,9 +251,18 @@ def test_a_relation_dim_auto_adds_between_two_inputs_is_recorded_and_checked():
     assert ["T[0].size()[0] == ((1 + T[1].size()[0]) // 2)", "x.size()[0] == ((1 + y.size()[0]) // 2)"] in relations
     assert relations_problem([torch.ones(5, 4), torch.ones(10, 4)], relations) == ""
     wrong = relations_problem([torch.ones(5, 4), torch.ones(12, 4)], relations)
-    assert wrong.startswith("the inputs break a relation between their sizes that the program was exported with: "
-                            "x.size()[0] == ((1 + y.size()[0]) // 2) (here 5 and 6)")
+    assert wrong.startswith("the inputs break a rule on their sizes that the program was exported with: "
+                            "x.size()[0] == ((1 + y.size()[0]) // 2) (here x.size()[0] = 5, y.size()[0] = 12)")
     assert size_relations(object(), (x, y), ["x", "y"]) == []  # a torch without the private record: nothing checked
+    # a rule on one input's own sizes (pairs: an even length), which no range says
+    from outside_models import PairsSummed
+    program = torch.export.export(PairsSummed(), (torch.ones(3, 8),), dynamic_shapes=({0: torch.export.Dim.AUTO,
+                                                                                       1: torch.export.Dim.AUTO},))
+    relations = size_relations(program, (torch.ones(3, 8),), ["x"])
+    assert relations_problem([torch.ones(3, 6)], relations) == ""
+    odd = relations_problem([torch.ones(3, 7)], relations)
+    assert odd.startswith("the inputs break a rule on its sizes that the program was exported with:") and "x.size()[1] = 7" in odd
+    assert not any("!=" in named for _, named in relations)  # "not 1" rules are the range's
 
 
 def test_the_cpp_runner_checks_inputs_as_load_aoti_does(digits_package):

@@ -192,6 +192,6 @@ def test_the_pte_runner_checks_a_relation_dim_auto_added_between_two_inputs(tmp_
                          name="interleaved", cache_dir=tmp_path)
     runner = H.pte_runner(pte)
     assert torch.equal(runner(torch.ones(5, 4), torch.ones(10, 4)), InterleavedPair()(torch.ones(5, 4), torch.ones(10, 4)))
-    with pytest.raises(ValueError, match=r"break a relation between their sizes .*x.size\(\)\[0\] == \(\(1 \+ "
-                                         r"y.size\(\)\[0\]\) // 2\) \(here 5 and 6\)"):
+    with pytest.raises(ValueError, match=r"break a rule on their sizes .*x.size\(\)\[0\] == \(\(1 \+ "
+                                         r"y.size\(\)\[0\]\) // 2\) \(here x.size\(\)\[0\] = 5, y.size\(\)\[0\] = 12\)"):
         runner(torch.ones(5, 4), torch.ones(12, 4))

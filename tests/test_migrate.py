@@ -421,3 +421,13 @@ def test_a_file_saved_in_training_mode_is_no_tick_even_without_random_layers(tmp
     assert torch.equal(report.program.module()(torch.ones(2)), torch.full((2,), 2.0))  # the training branch, as said
     torch.jit.script(OwnTrainingBranch().eval()).save(str(path))
     assert H.migrate(path, torch.randn(3, 4)).summary.startswith("✔")
+
+
+def test_reexport_with_malformed_dynamic_shapes_says_so_not_that_a_size_was_fixed(tmp_path):
+    from migrate_models import Square
+    path = tmp_path / "square.pt"
+    scripted(Square()).save(str(path))
+    report = H.migrate(path, torch.randn(3, 4))
+    with pytest.raises(ValueError) as raised:
+        report.reexport(({0: torch.export.Dim("b")}, {0: torch.export.Dim("c")}))  # two specs for one input
+    assert "give one entry per input" in str(raised.value) and "stays fixed" not in str(raised.value)

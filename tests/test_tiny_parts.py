@@ -29,3 +29,29 @@ def test_will_it_script_says_a_tiny_part_is_hardly_checked():
     attempt = H.attempt_script("def forward(self, x):\n    return x, x.sum() * 1e-9 * (1 if torch.jit.is_scripting() else 2)\n",
                                inputs=[torch.randn(3, 4)])
     assert attempt.verdict == "scripts" and "out[1] of eager's output lay within 1e-6 of zero" in attempt.note
+
+
+class _Lookup(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(10, 3)
+
+    def forward(self, tokens):
+        return self.emb(tokens)
+
+
+def test_integer_inputs_of_one_value_are_flagged_by_every_helper():
+    tokens = torch.full((2, 5), 7)
+    checks = H.export_roundtrip_checks(_Lookup(), [tokens, tokens[:1]], methods=["script"])
+    assert checks["script"].summary.startswith("⚠") and "one and the same value" in checks["script"].summary
+    report = H.benchmark_model(_Lookup().eval(), tokens, variants=["eager", "script"], rounds=3, seconds=0.05,
+                               progress=False)
+    assert "one integer value only" in report["script"].note
+    attempt = H.attempt_script("def forward(self, tokens):\n    return tokens * 2\n", inputs=[torch.full((3,), 4)])
+    assert "one and the same value" in attempt.note
+
+
+def test_diagnose_marks_a_route_checked_on_one_integer_value_with_a_caveat():
+    report = H.diagnose(_Lookup(), torch.full((2, 5), 7), routes=["script"], progress=False)
+    script = report.results["script"]
+    assert script.status == "ok" and script.mark == "⚠" and "one and the same value" in script.detail()

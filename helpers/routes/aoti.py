@@ -127,7 +127,7 @@ def _as_args(example) -> tuple:
 
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
 # recorded before are made again rather than checked against less than the helpers now check
-_RECORD_FORMAT = 3
+_RECORD_FORMAT = 4
 
 
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
@@ -464,9 +464,9 @@ def _relation_holds(text: str, leaves):
 
 
 def size_relations(program, args, names) -> list:
-    """The checks an exported program keeps on its inputs' sizes together (``x.size()[0] == (y.size()[0] + 1) // 2``,
-    which Dim.AUTO can add), as [text over the flat inputs ``T[i]``, text over the argument names], for arguments
-    that are tensors themselves. Neither a compiled package nor a .pte checks these; a call that breaks one gives
+    """The checks an exported program keeps on its inputs' sizes (``x.size()[0] == (y.size()[0] + 1) // 2``, or
+    ``x.size()[1] % 2 == 0``, which Dim.AUTO can add), as [text over the flat inputs ``T[i]``, text over the argument
+    names], for arguments that are tensors themselves; a rule that a size is not 0 or 1 is left to the range. Neither a compiled package nor a .pte checks these; a call that breaks one gives
     wrong numbers. Read from ``program._guards_code``, which torch keeps privately: [] when it is not there."""
     lines = getattr(program, "_guards_code", None)
     if not isinstance(lines, (list, tuple)):
@@ -480,8 +480,10 @@ def size_relations(program, args, names) -> list:
         if not isinstance(line, str):
             continue
         named = re.findall(r"L\['(\w+)'\]", line)
-        if len(set(named)) < 2 or not all(n in where for n in named):  # one input's own sizes: its range says it
+        if not named or not all(n in where for n in named):
             continue
+        if len(set(named)) == 1 and "!=" in line:  # a size that must not be 0 or 1 (0/1 specialization): the range
+            continue                               # says that, and the compiled code may take it all the same
         flat = re.sub(r"L\['(\w+)'\]", lambda m: f"T[{where[m.group(1)]}]", line)
         if "L[" in flat:
             continue
@@ -496,10 +498,13 @@ def size_relations(program, args, names) -> list:
 def relations_problem(leaves, relations) -> str:
     """The first recorded size relation (``size_relations``) the call's flat inputs break, in words; ""."""
     for flat, named in relations or []:
-        holds, sides = _relation_holds(flat, list(leaves))
+        holds, _ = _relation_holds(flat, list(leaves))
         if not holds:
-            return (f"the inputs break a relation between their sizes that the program was exported with: {named} "
-                    f"(here {sides[0]} and {sides[1]}): give sizes that keep it, as eager needs them")
+            sizes = dict.fromkeys(f"{name} = {int(leaves[int(i)].shape[int(d)])}" for name, (i, d) in zip(
+                re.findall(r"\w+\.size\(\)\[\d+\]", named), re.findall(r"T\[(\d+)\]\.size\(\)\[(\d+)\]", flat)))
+            what = "their sizes" if len(set(re.findall(r"T\[(\d+)\]", flat))) > 1 else "its sizes"
+            return (f"the inputs break a rule on {what} that the program was exported with: {named} (here "
+                    f"{', '.join(sizes)}): give sizes that keep it, as eager needs them")
     return ""
 
 

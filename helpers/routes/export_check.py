@@ -574,7 +574,9 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                     tiny = (f"{', '.join(small)} of eager's outputs lay within atol={atol:g} of zero on every input, "
                             "so any numbers that small agree there: compare that part with a smaller atol")
                     caveat = f"{caveat}; {tiny}" if caveat else tiny
-            from ..tools.parity import _is_empty
+            from ..tools.parity import ONE_INTEGER_NOTE, _is_empty, one_integer_value
+            if one_integer_value(args_list):
+                caveat = f"{caveat}; {ONE_INTEGER_NOTE}" if caveat else ONE_INTEGER_NOTE
             if all(_is_empty(want) for want in expected):  # no numbers compared (a detector finding nothing)
                 empty = ("every output eager gave was empty (no detections?), so nothing was compared: pass inputs "
                          "on which the model answers with numbers (trained weights, a real image)")

@@ -140,11 +140,15 @@ class MigrationReport:
         except Exception as error:  # torch's constraint report runs to many lines: its first sentence, and a way on
             from .export_check import torch_suggestion
             suggestion = torch_suggestion(error)
-            way_on = ("the example's size of 1 there was fixed (torch specialized it to be a constant, as it does "
-                      "with 0 and 1): migrate again with an example of 2 or more in that dimension"
-                      if re.search(r"specialized it to be a constant \([01]\)", str(error)) else
-                      "a size the converted program fixed (by a branch on it in the TorchScript code, say) stays "
-                      "fixed: keep it, or export the model's Python class instead")
+            if re.search(r"specialized it to be a constant \([01]\)", str(error)):
+                way_on = ("the example's size of 1 there was fixed (torch specialized it to be a constant, as it does "
+                          "with 0 and 1): migrate again with an example of 2 or more in that dimension")
+            elif "Constraints violated" in str(error):
+                way_on = ("a size the converted program fixed (by a branch on it in the TorchScript code, say) stays "
+                          "fixed: keep it, or export the model's Python class instead")
+            else:  # not torch's verdict on a Dim: the dynamic shapes themselves are malformed
+                way_on = ("give one entry per input of the program, in order, each naming dimensions the input has "
+                          "(report.program.module() takes the same arguments as the example)")
             raise ValueError(f"reexport: torch.export refused these dynamic shapes ({short_message(error, 200)})"
                              + (f"; {suggestion}" if suggestion else "") + f". {way_on[0].upper()}{way_on[1:]}") from None
 

@@ -104,6 +104,7 @@ class RouteResult:
     fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
     state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
     defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
+    one_integer: bool = False   # every integer input held one and the same value: only that value was checked
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -117,7 +118,7 @@ class RouteResult:
     def mark(self) -> str:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
                                     or self.model_problem or self.fixed_sizes or self.state_unknown
-                                    or self.defaults_kept):
+                                    or self.defaults_kept or self.one_integer):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -196,6 +197,8 @@ class Diagnosis:
             + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
                else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
+            + (" Every integer input held one value, so it was checked on that value only: see its notes."
+               if ran[r].one_integer else "")
             + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
                "see its notes." if ran[r].tiny else "")
             + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
@@ -894,7 +897,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False) or getattr(report, "tiny_parts", None)),
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
-             "defaults_kept": bool(getattr(report, "defaults_kept", None))}
+             "defaults_kept": bool(getattr(report, "defaults_kept", None)),
+             "one_integer": bool(getattr(report, "_one_integer_value", lambda: False)())}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it

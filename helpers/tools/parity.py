@@ -262,6 +262,24 @@ def _tiny_parts(output, atol: float) -> tuple:
     return small if len(small) < len(parts) else ()
 
 
+ONE_INTEGER_NOTE = ("every integer tensor held one and the same value on every input: the model was checked on "
+                    "that value only (one row of an embedding, one index); pass inputs with other integers")
+
+
+def one_integer_value(argument_lists) -> bool:
+    """True when the inputs (argument tuples) hold integer tensors, and all of them, on every input, hold one and the
+    same value: a comparison then says nothing of the other values (an embedding's other rows)."""
+    seen = set()
+    for args in argument_lists:
+        for leaf in leaves(list(args) if isinstance(args, (tuple, list)) else [args]):
+            if isinstance(leaf, torch.Tensor) and leaf.numel() and not leaf.is_floating_point() \
+                    and not leaf.is_complex() and leaf.dtype != torch.bool:
+                seen.update(leaf.unique().tolist())
+                if len(seen) > 1:
+                    return False
+    return len(seen) == 1
+
+
 def _only_nan(output) -> bool:
     """True when every number an output holds is NaN (NaN counts as equal to NaN here, so agreeing proves nothing)."""
     tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output]) if t.numel()]
@@ -643,15 +661,7 @@ class ParityReport:
 
     def _one_integer_value(self) -> bool:
         """True when the inputs hold integer tensors, and all of them, on every input, hold one and the same value."""
-        seen = set()
-        for row in self.rows:
-            for leaf in leaves(list(row.args)):
-                if isinstance(leaf, torch.Tensor) and leaf.numel() and not leaf.is_floating_point() \
-                        and not leaf.is_complex() and leaf.dtype != torch.bool:
-                    seen.update(leaf.unique().tolist())
-                    if len(seen) > 1:
-                        return False
-        return len(seen) == 1
+        return one_integer_value([row.args for row in self.rows])
 
     @property
     def tiny_parts(self) -> list:
@@ -705,8 +715,7 @@ class ParityReport:
                              "included; compare with H.parity and an atol below the outputs' size, or use weights "
                              "and inputs that give larger outputs")
         if self._one_integer_value():
-            notes.append("every integer tensor held one and the same value on every input: the model was checked on "
-                         "that value only (one row of an embedding, one index); pass inputs with other integers")
+            notes.append(ONE_INTEGER_NOTE)
         if self.tiny_parts:
             parts = ", ".join(self.tiny_parts)
             notes.append(f"{parts} of {self.names[0]}'s output lay within atol={self.atol:g} of zero on every input, "

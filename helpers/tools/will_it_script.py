@@ -27,7 +27,8 @@ import torch
 
 from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
-from .parity import _is_empty, _only_nan, _tiny_parts, _within_atol_of_zero, detections_of, fresh_copy, training_layers
+from .parity import (ONE_INTEGER_NOTE, _is_empty, _only_nan, _tiny_parts, _within_atol_of_zero, detections_of,
+                     fresh_copy, one_integer_value, training_layers)
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
                       snippet_model)
@@ -206,7 +207,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                  else "")
         return done("no model", short_error="Define `class Model(nn.Module)`, or write just "
                                             "`def forward(self, x): ...` (imports and helper defs may go with it)" + named)
-    calls = _calls(_argument_tuples(inputs))
+    argument_tuples = _argument_tuples(inputs)
+    calls = _calls(argument_tuples)
 
     def stopped(exc, limit, while_doing):
         return done("timed out", short_error=f"Stopped after {limit:g} s while {while_doing}: does the code loop forever?",
@@ -276,6 +278,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             note += f" Runs and matches eager PyTorch on {inputs}."
             parts = [p for p in small_parts if p is not None]
             small = sorted(set.intersection(*parts)) if parts and len(parts) == len(small_parts) else []
+            if one_integer_value(argument_tuples):
+                note += f" But {ONE_INTEGER_NOTE}."
             if small:  # one part that small beside larger ones: zeros there would have matched too
                 note += (f" But {', '.join(small)} of eager's output lay within 1e-6 of zero on every input, where "
                          "any tiny numbers, zeros included, would match: that part is hardly checked.")
