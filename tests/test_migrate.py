@@ -430,4 +430,4 @@ def test_reexport_with_malformed_dynamic_shapes_says_so_not_that_a_size_was_fixe
     report = H.migrate(path, torch.randn(3, 4))
     with pytest.raises(ValueError) as raised:
         report.reexport(({0: torch.export.Dim("b")}, {0: torch.export.Dim("c")}))  # two specs for one input
-    assert "give one entry per input" in str(raised.value) and "stays fixed" not in str(raised.value)
+    assert "Give one entry per input" in str(raised.value) and "stays fixed" not in str(raised.value)
