@@ -300,3 +300,17 @@ def test_a_failure_inside_the_compiled_code_is_one_line_not_a_stack_of_frames():
         package(torch.tensor([1000]))
     assert str(raised.value) == ("tokens.pt2: the compiled model failed on this input: Error: index out of bounds: "
                                  "0 <= tmp2 < 100L")
+
+
+def test_a_token_past_the_table_fails_in_one_line_with_no_stack_on_stderr(tmp_path, capfd):
+    from outside_models import TokenMean
+    tokens = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    model = TokenMean().eval()
+    package = H.aoti_package(model, tokens, name="token_mean", cache_dir=tmp_path, quiet=True, progress=False)
+    compiled = H.load_aoti(package)
+    assert torch.allclose(compiled(tokens), model(tokens), atol=1e-6)
+    capfd.readouterr()
+    with pytest.raises(RuntimeError) as raised:
+        compiled(torch.tensor([[1, 2, 30], [4, 5, 6]]))
+    assert "\n" not in str(raised.value) and "the compiled model failed on this input" in str(raised.value)
+    assert "frame #" not in capfd.readouterr().err

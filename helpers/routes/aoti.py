@@ -399,6 +399,34 @@ def recorded_inputs(path):
     return specs if isinstance(specs, list) else None
 
 
+class _Said:
+    drop = False
+
+
+@contextmanager
+def _native_stderr():
+    """What C++ writes to file descriptor 2 during the block goes to a temporary file, and is written back to
+    stderr afterwards unless the block set ``drop`` (a failure whose message the exception already carries)."""
+    said = _Said()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (an embedded interpreter): leave it alone
+        yield said
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode(errors="replace")
+            if text and not said.drop:
+                sys.stderr.write(text)
+
+
 class CheckedPackage:
     """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
     exported for."""
@@ -411,11 +439,13 @@ class CheckedPackage:
         problem = inputs_problem(leaves, self._specs) or relations_problem(leaves, self._relations)
         if problem:
             raise ValueError(f"{self._name}, {problem}")
-        try:
-            return self._compiled(*args, **kwargs)
-        except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
-            raise RuntimeError(f"{self._name}: the compiled model failed on this input: "
-                               f"{short_message(error, 200)}") from None
+        with _native_stderr() as said:
+            try:
+                return self._compiled(*args, **kwargs)
+            except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
+                said.drop = True  # the runtime wrote the same error, with its stack, to stderr: the line says it
+                raise RuntimeError(f"{self._name}: the compiled model failed on this input: "
+                                   f"{short_message(error, 200)}") from None
 
     def __getattr__(self, attribute):
         return getattr(self._compiled, attribute)
