@@ -1159,17 +1159,9 @@ def test_a_detectors_training_only_targets_is_no_option_left_unchecked_in_eval_m
     assert defaults_left(model.train(), [([torch.rand(3, 64, 64)],)]) == ["targets=None"]  # in training it is used
 
 
-class _Lookup(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb = torch.nn.Embedding(10, 3)
-
-    def forward(self, tokens):
-        return self.emb(tokens)
-
-
 def test_integer_inputs_of_one_value_only_are_said_to_check_that_value_only():
-    model = _Lookup()
+    from outside_models import Lookup
+    model = Lookup()
     zeros = H.parity(model, model, example=torch.zeros(2, 4, dtype=torch.long))
     assert zeros.all_close and any("every integer tensor held one and the same value" in w for w in zeros.warnings)
     varied = H.parity(model, model, inputs=[torch.zeros(2, 4, dtype=torch.long), torch.arange(8).reshape(2, 4)])

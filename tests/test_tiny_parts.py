@@ -3,7 +3,7 @@ a copy returning zeros (or the wrong tiny numbers) there would pass too."""
 import torch
 
 import helpers as H
-from outside_models import TinyUnrolled
+from outside_models import Lookup, TinyUnrolled
 
 
 def test_diagnose_marks_a_route_that_agreed_on_a_tiny_part_with_a_caveat():
@@ -31,20 +31,11 @@ def test_will_it_script_says_a_tiny_part_is_hardly_checked():
     assert attempt.verdict == "scripts" and "out[1] of eager's output lay within 1e-6 of zero" in attempt.note
 
 
-class _Lookup(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.emb = torch.nn.Embedding(10, 3)
-
-    def forward(self, tokens):
-        return self.emb(tokens)
-
-
 def test_integer_inputs_of_one_value_are_flagged_by_every_helper():
     tokens = torch.full((2, 5), 7)
-    checks = H.export_roundtrip_checks(_Lookup(), [tokens, tokens[:1]], methods=["script"])
+    checks = H.export_roundtrip_checks(Lookup(), [tokens, tokens[:1]], methods=["script"])
     assert checks["script"].summary.startswith("⚠") and "one and the same value" in checks["script"].summary
-    report = H.benchmark_model(_Lookup().eval(), tokens, variants=["eager", "script"], rounds=3, seconds=0.05,
+    report = H.benchmark_model(Lookup().eval(), tokens, variants=["eager", "script"], rounds=3, seconds=0.05,
                                progress=False)
     assert "one integer value only" in report["script"].note
     attempt = H.attempt_script("def forward(self, tokens):\n    return tokens * 2\n", inputs=[torch.full((3,), 4)])
@@ -52,6 +43,6 @@ def test_integer_inputs_of_one_value_are_flagged_by_every_helper():
 
 
 def test_diagnose_marks_a_route_checked_on_one_integer_value_with_a_caveat():
-    report = H.diagnose(_Lookup(), torch.full((2, 5), 7), routes=["script"], progress=False)
+    report = H.diagnose(Lookup(), torch.full((2, 5), 7), routes=["script"], progress=False)
     script = report.results["script"]
     assert script.status == "ok" and script.mark == "⚠" and "one and the same value" in script.detail()
