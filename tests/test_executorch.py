@@ -195,3 +195,13 @@ def test_the_pte_runner_checks_a_relation_dim_auto_added_between_two_inputs(tmp_
     with pytest.raises(ValueError, match=r"break a rule on their sizes .*x.size\(\)\[0\] == \(\(1 \+ "
                                          r"y.size\(\)\[0\]\) // 2\) \(here x.size\(\)\[0\] = 5, y.size\(\)\[0\] = 12\)"):
         runner(torch.ones(5, 4), torch.ones(12, 4))
+
+
+def test_a_pte_lowered_from_a_program_checks_the_programs_size_rules_too(tmp_path):
+    from outside_models import PairsSummed
+    program = torch.export.export(PairsSummed(), (torch.ones(3, 8),),
+                                  dynamic_shapes=({0: torch.export.Dim.AUTO(max=16), 1: torch.export.Dim.AUTO(max=32)},))
+    runner = H.pte_runner(H.lower_to_pte(program, name="pairs", cache_dir=tmp_path))
+    assert torch.equal(runner(torch.ones(3, 6)), PairsSummed()(torch.ones(3, 6)))
+    with pytest.raises(ValueError, match=r"break a rule on its sizes .*\(here x.size\(\)\[1\] = 7"):
+        runner(torch.ones(3, 7))

@@ -87,7 +87,9 @@ def test_batch_one_is_fixed_and_explained():
 
 def test_reexport_with_learner_dims():
     report = H.migrate(LEGACY, torch.rand(4, 1, 8, 8))
-    program = report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a reexport that frees the batch says nothing
+        program = report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
     assert [(c.lower, c.upper) for c in program.range_constraints.values()] == [(1, 64)]
 
 
@@ -431,3 +433,13 @@ def test_reexport_with_malformed_dynamic_shapes_says_so_not_that_a_size_was_fixe
     with pytest.raises(ValueError) as raised:
         report.reexport(({0: torch.export.Dim("b")}, {0: torch.export.Dim("c")}))  # two specs for one input
     assert "Give one entry per input" in str(raised.value) and "stays fixed" not in str(raised.value)
+
+
+def test_reexport_that_frees_nothing_says_so(tmp_path):
+    from migrate_models import BranchOnBatch
+    path = tmp_path / "branch.pt"
+    scripted(BranchOnBatch()).save(str(path))
+    report = H.migrate(path, torch.randn(3, 4))
+    with pytest.warns(UserWarning, match="every input size of the new program is fixed"):
+        program = report.reexport(({0: torch.export.Dim.AUTO},))
+    assert program.module()(torch.ones(3, 4)).shape == (3, 4)

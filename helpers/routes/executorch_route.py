@@ -241,12 +241,17 @@ def _inputs_of(program):
 
 
 def _relations_of(program, source, example) -> list:
-    """The size relations between inputs ``program`` checks (``size_relations``), for a model lowered with its
-    example; [] for a program passed in (its argument names are not at hand) or one that cannot be read."""
-    if not _is_program(program) or not isinstance(source, torch.nn.Module) or example is None:
+    """The rules on input sizes ``program`` checks (``size_relations``): for a model lowered with its example, named
+    by forward's parameters; for a program passed in, by its inputs' own names (the placeholders torch named after
+    them). [] for one that cannot be read."""
+    if _is_program(source) and program is None:
+        program = source
+    if not _is_program(program):
         return []
     try:
-        return size_relations(program, _as_args(example), _argument_names(source))
+        if isinstance(source, torch.nn.Module) and example is not None:
+            return size_relations(program, _as_args(example), _argument_names(source))
+        return size_relations(program, tuple(user_input_values(program)), list(program.graph_signature.user_inputs))
     except Exception:  # an unreadable program: the runner checks the inputs one by one only, as before
         return []
 

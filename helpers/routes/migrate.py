@@ -136,7 +136,14 @@ class MigrationReport:
             raise ValueError(f"nothing to re-export: the conversion {self.status}")
         args = self.example if example is None else _example_args(example)
         try:
-            return torch.export.export(self.program.module(), args, dynamic_shapes=dynamic_shapes)
+            program = torch.export.export(self.program.module(), args, dynamic_shapes=dynamic_shapes)
+            from ..tools.diagnose import _program_shapes  # a symbol whose range holds one value counts as fixed
+            sizes = [size for shape in _program_shapes(program) for size in shape]
+            if dynamic_shapes is not None and sizes and None not in sizes:
+                warnings.warn("reexport: every input size of the new program is fixed at the example's: the converted "
+                              "program's own checks pinned the sizes you asked to free (see report.dynamic_dims)",
+                              stacklevel=2)
+            return program
         except Exception as error:  # torch's constraint report runs to many lines: its first sentence, and a way on
             from .export_check import torch_suggestion
             suggestion = torch_suggestion(error)
