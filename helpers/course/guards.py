@@ -4,7 +4,10 @@ Each raises a one-line error that says what to pass instead, so a typo in a note
 gives a sentence to act on rather than a traceback from deep inside torch.
 """
 import contextlib
+import os
 import signal
+import sys
+import tempfile
 import threading
 
 import torch
@@ -151,3 +154,32 @@ def call_within(seconds, fn, *args):
             if reached.limit is not own:
                 raise
     return None, False
+
+
+class NativeText:
+    """What C++ wrote to file descriptor 2 during a ``native_stderr`` block: ``text``, set when the block ends."""
+    text = ""
+
+
+@contextlib.contextmanager
+def native_stderr():
+    """Send what C++ code writes to file descriptor 2 during the block to a temporary file, out of Python's reach
+    (``sys.stderr`` and ``warnings`` never see it); yields a ``NativeText`` whose ``text`` holds it once the block
+    ends. Where descriptor 2 cannot be redirected (no real one), nothing is captured."""
+    captured = NativeText()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    with tempfile.TemporaryFile() as tmp:
+        if saved is not None:
+            os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+            tmp.seek(0)
+            captured.text = tmp.read().decode("utf-8", errors="replace")

@@ -20,6 +20,7 @@ GPU (``_find_cuda_home`` in that module). Inductor imports that module to compil
 harmless for a CPU build, and is dropped at that logger, nowhere else.
 """
 import ast
+import functools
 import hashlib
 import inspect
 import json
@@ -39,6 +40,7 @@ import torch
 
 from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
+from ..course.guards import native_stderr
 from ..course.workdir import REPO_ROOT, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress
 
@@ -399,34 +401,6 @@ def recorded_inputs(path):
     return specs if isinstance(specs, list) else None
 
 
-class _Said:
-    drop = False
-
-
-@contextmanager
-def _native_stderr():
-    """What C++ writes to file descriptor 2 during the block goes to a temporary file, and is written back to
-    stderr afterwards unless the block set ``drop`` (a failure whose message the exception already carries)."""
-    said = _Said()
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr (an embedded interpreter): leave it alone
-        yield said
-        return
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield said
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            text = caught.read().decode(errors="replace")
-            if text and not said.drop:
-                sys.stderr.write(text)
-
-
 class CheckedPackage:
     """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
     exported for."""
@@ -439,13 +413,17 @@ class CheckedPackage:
         problem = inputs_problem(leaves, self._specs) or relations_problem(leaves, self._relations)
         if problem:
             raise ValueError(f"{self._name}, {problem}")
-        with _native_stderr() as said:
+        failure = None
+        with native_stderr() as native:
             try:
-                return self._compiled(*args, **kwargs)
+                result = self._compiled(*args, **kwargs)
             except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
-                said.drop = True  # the runtime wrote the same error, with its stack, to stderr: the line says it
-                raise RuntimeError(f"{self._name}: the compiled model failed on this input: "
-                                   f"{short_message(error, 200)}") from None
+                failure = short_message(error, 200)
+        if failure is not None:  # the runtime wrote the same error, with its stack, to stderr: the line says it
+            raise RuntimeError(f"{self._name}: the compiled model failed on this input: {failure}") from None
+        if native.text:
+            sys.stderr.write(native.text)  # anything else it wrote is passed on
+        return result
 
     def __getattr__(self, attribute):
         return getattr(self._compiled, attribute)
@@ -481,10 +459,16 @@ def _size_value(node, leaves):
     raise ValueError(f"not a size expression: {ast.dump(node)[:60]}")
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str):
+    """The syntax tree of a relation's text: parsed once, not on every call of the model."""
+    return ast.parse(text, mode="eval").body
+
+
 def _relation_holds(text: str, leaves):
     """(holds, the two sides' values) of one relation over T[i]'s sizes; (True, None) when it cannot be read."""
     try:
-        node = ast.parse(text, mode="eval").body
+        node = _parsed(text)
         if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARISONS):
             return True, None
         left, right = _size_value(node.left, leaves), _size_value(node.comparators[0], leaves)
@@ -518,7 +502,7 @@ def size_relations(program, args, names) -> list:
         if "L[" in flat:
             continue
         try:
-            ast.parse(flat, mode="eval")
+            _parsed(flat)
         except SyntaxError:
             continue
         relations.append([flat, re.sub(r"L\['(\w+)'\]", r"\1", line)])

@@ -567,9 +567,8 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                         "any numbers that small agree: pass a smaller atol")
                 caveat = f"{caveat}; {tiny}" if caveat else tiny
             elif any(diffs):  # one part of the outputs that small, beside larger ones: zeros would pass there
-                from ..tools.parity import _tiny_parts
-                parts = [set(_tiny_parts(want, atol)) for want in expected]
-                small = sorted(set.intersection(*parts)) if parts else []
+                from ..tools.parity import tiny_in_every
+                small = tiny_in_every(expected, atol)
                 if small:
                     tiny = (f"{', '.join(small)} of eager's outputs lay within atol={atol:g} of zero on every input, "
                             "so any numbers that small agree there: compare that part with a smaller atol")

@@ -898,7 +898,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
              "defaults_kept": bool(getattr(report, "defaults_kept", None)),
-             "one_integer": bool(getattr(report, "_one_integer_value", lambda: False)())}
+             "one_integer": bool(getattr(report, "one_integer", False))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it

@@ -22,7 +22,6 @@ import itertools
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ from torch import nn
 
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.guards import native_stderr
 from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
 
@@ -100,27 +100,13 @@ def captured_native_warnings():
     text once the block ends. The TorchScript deprecation notice is left out.
     """
     box = []
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable file descriptor 2: fall back to Python warnings only
-        saved = None
-    tmp = tempfile.TemporaryFile()
-    try:
-        if saved is not None:
-            os.dup2(tmp.fileno(), 2)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with native_stderr() as native, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             yield box
-    finally:
-        if saved is not None:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        native = tmp.read().decode("utf-8", errors="replace")
-        tmp.close()
-        python = [f"{w.category.__name__}: {w.message}" for w in caught if not is_deprecation_warning(w.message)]
-        box.append("\n".join(t for t in [native.strip(), *python] if t))
+        finally:
+            python = [f"{w.category.__name__}: {w.message}" for w in caught if not is_deprecation_warning(w.message)]
+    box.append("\n".join(t for t in [native.text.strip(), *python] if t))
 
 
 def _is_namedtuple(value) -> bool:

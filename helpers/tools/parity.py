@@ -262,6 +262,12 @@ def _tiny_parts(output, atol: float) -> tuple:
     return small if len(small) < len(parts) else ()
 
 
+def tiny_in_every(outputs, atol: float) -> list:
+    """The parts (``out[1]``) that lie within ``atol`` of zero, beside larger parts, in every one of ``outputs``."""
+    parts = [set(_tiny_parts(output, atol)) for output in outputs]
+    return sorted(set.intersection(*parts)) if parts else []
+
+
 ONE_INTEGER_NOTE = ("every integer tensor held one and the same value on every input: the model was checked on "
                     "that value only (one row of an embedding, one index); pass inputs with other integers")
 
@@ -659,7 +665,8 @@ class ParityReport:
         """True when on every input eager's outputs all lay within atol of zero: a copy returning zeros agrees."""
         return bool(self.rows) and all(r.tiny is not None for r in self.rows)
 
-    def _one_integer_value(self) -> bool:
+    @property
+    def one_integer(self) -> bool:
         """True when the inputs hold integer tensors, and all of them, on every input, hold one and the same value."""
         return one_integer_value([row.args for row in self.rows])
 
@@ -714,7 +721,7 @@ class ParityReport:
                              f"atol={self.atol:g} of zero: any copy returning numbers that small agrees there, zeros "
                              "included; compare with H.parity and an atol below the outputs' size, or use weights "
                              "and inputs that give larger outputs")
-        if self._one_integer_value():
+        if self.one_integer:
             notes.append(ONE_INTEGER_NOTE)
         if self.tiny_parts:
             parts = ", ".join(self.tiny_parts)

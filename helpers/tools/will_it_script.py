@@ -27,8 +27,8 @@ import torch
 
 from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
-from .parity import (ONE_INTEGER_NOTE, _is_empty, _only_nan, _tiny_parts, _within_atol_of_zero, detections_of,
-                     fresh_copy, one_integer_value, training_layers)
+from .parity import (ONE_INTEGER_NOTE, _is_empty, _only_nan, _within_atol_of_zero, detections_of, fresh_copy,
+                     one_integer_value, tiny_in_every, training_layers)
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
                       snippet_model)
@@ -238,7 +238,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         note += f"It scripted, but printing its `.code` fails: {as_sentence(script_error_line(exc))}"
     limit = _scaled(time_limit, model)
     hollow = []  # per test input, why matching eager there proves little ('' when it proves something)
-    small_parts = []  # per test input, the output parts within 1e-6 of zero beside larger ones (None: whole output)
+    outputs = []  # eager's answer to each test input
     for i, call in enumerate(calls):
         try:
             with _time_limit(limit):
@@ -262,7 +262,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         same, why = _same_outputs(expected, got if detections is None else detections)
         hollow.append("empty" if _is_empty(expected) else "NaN" if _only_nan(expected) else
                       "tiny" if _within_atol_of_zero(expected, 1e-6) is not None else "")
-        small_parts.append(set(_tiny_parts(expected, 1e-6)) if not hollow[-1] else None)
+        outputs.append(expected)
         if not same:
             return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
                         code=code, note=f"{note}{_training_note(model, calls)}{_functional_dropout_note(model)}".strip())
@@ -276,8 +276,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                      "inputs and weights that give other numbers.")
         elif calls:
             note += f" Runs and matches eager PyTorch on {inputs}."
-            parts = [p for p in small_parts if p is not None]
-            small = sorted(set.intersection(*parts)) if parts and len(parts) == len(small_parts) else []
+            small = [] if any(hollow) else tiny_in_every(outputs, 1e-6)  # a part that small beside larger ones
             if one_integer_value(argument_tuples):
                 note += f" But {ONE_INTEGER_NOTE}."
             if small:  # one part that small beside larger ones: zeros there would have matched too
