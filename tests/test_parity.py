@@ -1166,3 +1166,41 @@ def test_integer_inputs_of_one_value_only_are_said_to_check_that_value_only():
     assert zeros.all_close and any("every integer tensor held one and the same value" in w for w in zeros.warnings)
     varied = H.parity(model, model, inputs=[torch.zeros(2, 4, dtype=torch.long), torch.arange(8).reshape(2, 4)])
     assert not any("one and the same value" in w for w in varied.warnings)
+
+
+class _Detections(torch.nn.Module):
+    """Boxes and scores sorted by score, as a detector gives them; ``flip`` lists tied boxes the other way round."""
+    def __init__(self, flip=False):
+        super().__init__()
+        self.flip = flip
+
+    def forward(self, x):
+        boxes = torch.stack([x, x + 1, x + 2, x + 3], dim=1)
+        scores = torch.full((x.shape[0],), 0.5)  # every score ties, as with random weights
+        labels = torch.arange(x.shape[0])
+        order = torch.arange(x.shape[0] - 1, -1, -1) if self.flip else torch.arange(x.shape[0])
+        return {"boxes": boxes[order], "scores": scores[order], "labels": labels[order]}
+
+
+def test_tied_rows_listed_in_another_order_are_named_not_left_as_a_bare_difference():
+    report = H.parity(_Detections(), _Detections(flip=True), [(torch.tensor([1.0, 5.0, 9.0]),)])
+    assert not report  # another order is another answer to a caller that takes the first box
+    note = report.rows[0].note
+    assert "'boxes'" in note and "the same rows in another order" in note
+    assert "'labels'" in note and "the same values in another order" in note  # integers: values, one per row
+    assert "'scores'" not in note  # equal ties stay equal: nothing to say
+
+
+def test_different_values_get_no_reorder_note():
+    class Plus(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+    report = H.parity(torch.nn.Identity(), Plus(), [(torch.tensor([1.0, 2.0, 3.0]),)])
+    assert not report and "another order" not in report.rows[0].note
+    shuffled = H.parity(torch.nn.Identity(), _Shuffle(), [(torch.tensor([[1.0, 2.0], [3.0, 4.0]]),)])
+    assert "the same values in another order" in shuffled.rows[0].note  # numbers moved across rows
+
+
+class _Shuffle(torch.nn.Module):
+    def forward(self, x):
+        return x.flatten().flip(0).reshape(x.shape[1], x.shape[0]).t()

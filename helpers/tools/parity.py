@@ -178,8 +178,11 @@ def _compare_leaf(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     exact = not note and bool(((a64 == b64) | both_nan).all())
     if not (a.is_floating_point() or a.is_complex() or b.is_floating_point() or b.is_complex()):
         # integers (class indices, counts, ids) and bools: no tolerance, a neighbouring value is another answer
-        return exact, bool((a64 == b64).all()), max_diff, note
+        same = bool((a64 == b64).all())
+        return exact, same, max_diff, note if same else _join(note, _reordered(a64, b64, rtol, 0.0, names))
     close = bool(torch.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=True).all())
+    if not close:
+        note = _join(note, _reordered(a64, b64, rtol, atol, names))
     nan_a, nan_b = torch.isnan(a64), torch.isnan(b64)
     if not close and (nan_a != nan_b).any():  # say which side gave NaN: an "inf" alone hides it
         only_a, only_b = int((nan_a & ~nan_b).sum()), int((nan_b & ~nan_a).sum())
@@ -187,6 +190,25 @@ def _compare_leaf(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
                  for count, name, other in ((only_a, *names), (only_b, *names[::-1])) if count]
         note = "; ".join(filter(None, [note, *where]))
     return exact, close, max_diff, note
+
+
+def _join(*notes) -> str:
+    return "; ".join(filter(None, notes))
+
+
+def _reordered(a64, b64, rtol, atol, names) -> str:
+    """A note when two tensors that differ hold the same values in another order (boxes or scores that tie,
+    sorted one way by eager and another by the copy), else "". Complex and NaN-holding tensors are left alone."""
+    if a64.numel() < 2 or a64.is_complex() or torch.isnan(a64).any() or torch.isnan(b64).any():
+        return ""
+    if not torch.isclose(a64.flatten().sort().values, b64.flatten().sort().values, rtol=rtol, atol=atol).all():
+        return ""
+    if a64.dim() >= 2:  # say whether whole rows moved (a detection's box) or the numbers were shuffled
+        rows_a = sorted(map(tuple, a64.flatten(1).tolist()))
+        rows_b = sorted(map(tuple, b64.flatten(1).tolist()))
+        if all(math.isclose(x, y, rel_tol=rtol, abs_tol=atol) for ra, rb in zip(rows_a, rows_b) for x, y in zip(ra, rb)):
+            return f"the same rows in another order ({names[1]}'s; tied scores sorted otherwise?)"
+    return f"the same values in another order ({names[1]}'s; ties sorted otherwise?)"
 
 
 def _containers(value):
