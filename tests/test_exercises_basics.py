@@ -380,3 +380,19 @@ def count_every_node_in_blocks(graph, kind):
 def test_a_walk_that_counts_every_node_inside_blocks_is_told_so(capsys):
     assert not H.check_count_kind(count_every_node_in_blocks)
     assert "inside the blocks your walk counts every node" in capsys.readouterr().out
+
+
+def count_twice_in_blocks(graph, kind):
+    total = 0
+    for node in graph.nodes():
+        total += node.kind() == kind
+        for block in node.blocks():
+            total += sum(inner.kind() == kind for inner in block.nodes())  # the slip: this loop and the
+            total += count_twice_in_blocks(block, kind)                     # recursion both count the block
+    return total
+
+
+def test_a_walk_that_counts_block_nodes_twice_is_told_so_not_told_to_compare_kinds(capsys):
+    assert not H.check_count_kind(count_twice_in_blocks)
+    out = capsys.readouterr().out
+    assert "counts each node inside a block twice" in out and "compare node.kind() == kind there too" not in out

@@ -264,3 +264,32 @@ def test_a_traced_or_scripted_centre_is_named_as_such(capsys):
     assert not H.check_optional_input(traced)
     out = capsys.readouterr().out
     assert out.startswith("✘ That is already a") and "traced" in out and "fails with mean" not in out
+
+
+def _peak_clip(x):
+    peak = x.abs().max()
+    if peak > 1:
+        return x / peak
+    return x
+
+
+ignored_clip = torch.jit.ignore(lambda x: _peak_clip(x))  # a new function: the marker stays off _peak_clip
+unused_clip = torch.jit.unused(lambda x: _peak_clip(x))
+
+
+class ClipIgnored(nn.Module):
+    def forward(self, x):
+        return ignored_clip(x) * 3
+
+
+class ClipUnused(nn.Module):
+    def forward(self, x):
+        return unused_clip(x) * 3
+
+
+@pytest.mark.parametrize("model, marker", [(ClipIgnored, "ignore"), (ClipUnused, "unused")])
+def test_traced_branches_names_ignore_or_unused_taken_for_the_compiling_decorator(model, marker, capsys):
+    assert not H.check_traced_branches(model)
+    out = capsys.readouterr().out
+    assert f"marked @torch.jit.{marker}" in out and "Use @torch.jit.script_if_tracing instead" in out, out
+    assert "Decorate the helper" not in out  # they did decorate it: the advice names the decorator

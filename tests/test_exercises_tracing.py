@@ -223,3 +223,19 @@ def test_a_threshold_just_above_zero_is_caught():
         def forward(self, x):
             return torch.where(x.sum() > 1e-3, x * 2, -x)
     assert not H.check_branch_without_if(SmallThreshold)
+
+
+@pytest.mark.parametrize("epsilon", [1e-6, 1e-9])
+def test_a_float_safety_epsilon_is_caught_and_named(epsilon, capsys):
+    class Epsilon(torch.nn.Module):
+        def forward(self, x):
+            return torch.where(x.sum() > epsilon, x * 2, -x)  # "for float safety": differs on sums in (0, epsilon]
+    assert not H.check_branch_without_if(Epsilon)
+    assert "compares with a number above 0 (an epsilon" in capsys.readouterr().out
+
+
+def test_a_mean_for_the_sum_is_right_and_not_told_otherwise(capsys):
+    class Mean(torch.nn.Module):
+        def forward(self, x):
+            return torch.where(x.mean() > 0, x * 2, -x)  # the same sign as the sum: the same branch
+    assert H.check_branch_without_if(Mean)

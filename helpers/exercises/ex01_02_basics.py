@@ -289,6 +289,35 @@ def _every_node_in_blocks(graph, kind, top=True):
     return total
 
 
+def _counted_twice_in_blocks(graph, kind, depth=0):
+    """The count a walk gives that counts a node inside a block once per level of blocks around it and once
+    more (a loop over ``block.nodes()`` beside the recursive call into the same block)."""
+    total = 0
+    for node in graph.nodes():
+        total += (node.kind() == kind) * (1 if depth == 0 else 2)
+        for block in node.blocks():
+            total += _counted_twice_in_blocks(block, kind, depth + 1)
+    return total
+
+
+def _block_slip(fn, cases) -> str:
+    """Which slip inside blocks ``fn``'s counts follow, judged on the cases where the two slips give different
+    numbers: "twice" (each node inside a block counted twice), "every" (every node there counted, a count
+    above the right one that is not the doubled one), or "" when those cases do not say."""
+    apart = [(graph, kind) for _, graph, kind in cases
+             if _counted_twice_in_blocks(graph, kind) != _every_node_in_blocks(graph, kind)]
+    try:
+        got = [fn(graph, kind) for graph, kind in apart]
+        if apart and all(g == _counted_twice_in_blocks(*case) for g, case in zip(got, apart)):
+            return "twice"
+        if any(isinstance(g, int) and g > _reference_count(*case) and g != _counted_twice_in_blocks(*case)
+               for g, case in zip(got, apart)):
+            return "every"
+    except Exception:  # the learner's function failed on a later case: then the hint names both slips
+        pass
+    return ""
+
+
 def _count_cases():
     """(label, graph, kind) triples; nested blocks are what a flat walk misses."""
     with deprecations_hidden():
@@ -363,6 +392,14 @@ def check_count_kind(fn) -> bool:
             if got < want:
                 hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
                         "of its node.blocks(), walked the same way.")
+            elif got == _counted_twice_in_blocks(graph, kind) and _block_slip(fn, cases) == "twice":
+                hint = (" That is too many: your walk counts each node inside a block twice, once in a loop over "
+                        "block.nodes() and once in the recursive call on the same block; keep one of the two.")
+            elif got == _every_node_in_blocks(graph, kind) == _counted_twice_in_blocks(graph, kind) and (
+                    _block_slip(fn, cases) != "every"):
+                hint = (" That is too many, inside the blocks: either your walk counts every node there (compare "
+                        "node.kind() == kind there too, as at the top), or it counts each one twice (a loop over "
+                        "block.nodes() beside a recursive call on the same block: keep one).")
             elif got == _every_node_in_blocks(graph, kind) != want:
                 hint = (" That is too many: inside the blocks your walk counts every node; compare node.kind() == kind "
                         "there too, as at the top.")

@@ -15,6 +15,12 @@ _BOOL_WARNING = "Converting a tensor to a Python boolean"
 _NUMBER_WARNING = "Converting a tensor to a Python "  # number (.item()), float (float()), integer (int()), index ...
 
 
+def _tiny_positive_sum():
+    """Two values of 0.001, the second one float32 step smaller in size: their sum is about 1.2e-10 and positive."""
+    a = torch.tensor(1e-3)
+    return torch.stack([a, -torch.nextafter(a, torch.tensor(0.0))])
+
+
 def _branch_test_inputs():
     """Inputs on both sides of BranchModel's `if`: the boundary (sum exactly 0) and sums just either side of it."""
     return {"[1, 2, 3]": torch.tensor([1.0, 2.0, 3.0]), "[-1, -2, -3]": torch.tensor([-1.0, -2.0, -3.0]),
@@ -25,6 +31,9 @@ def _branch_test_inputs():
             "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25]),
             # a sum of 0.0005: a threshold between 0 and 0.01 (x.sum() > 1e-3) passes every case above, not this one
             "[0.0005]": torch.tensor([0.0005]),
+            # a sum of about 1e-10 from two values of 0.001 that differ by one step of float32: a "float safety"
+            # epsilon (x.sum() > 1e-6 or 1e-9) takes the other branch, and the outputs differ by 0.003
+            "[0.001, -0.001 + one float step]": _tiny_positive_sum(),
             # 2-D: BranchModel decides on the sum of the whole input; a sum per row or per column decides otherwise
             "[[1, 2], [-3, -4]]": torch.tensor([[1.0, 2.0], [-3.0, -4.0]]),
             "[[-1, 3], [-2, 1]]": torch.tensor([[-1.0, 3.0], [-2.0, 1.0]])}
@@ -38,6 +47,15 @@ def _per_axis(x, got) -> str:
         if _same(got, torch.where(x.sum(dim, keepdim=True) > 0, x * 2, -x)):
             return (f": yours decides on a sum {which}, BranchModel on the sum of the whole input (x.sum(), "
                     "with no dimension)")
+    return ""
+
+
+def _above_zero(x, got) -> str:
+    """A hint when a small positive sum was negated: the condition compares with a number above 0."""
+    total = x.sum().item()
+    if 0 < total < 0.01 and isinstance(got, torch.Tensor) and _same(got, -x):
+        return (f": yours negated a sum of {total:.3g}, so its condition compares with a number above 0 (an "
+                "epsilon, or a threshold); BranchModel doubles every sum above 0, however small")
     return ""
 
 
@@ -109,7 +127,7 @@ def check_branch_without_if(model) -> bool:
         if not _same(got, want):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
                   f"(sum {x.sum().item():.3g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
-                  f"yours returned {values(got)}{_per_axis(x, got)}.")
+                  f"yours returned {values(got)}{_per_axis(x, got) or _above_zero(x, got)}.")
             return False
     compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
                 if traced.inlined_graph.findNode(k) is not None]

@@ -149,6 +149,19 @@ def _kinds(graph) -> set:
     return found
 
 
+def _ignored_helpers(model) -> list:
+    """(name, "ignore" or "unused") for each function ``forward`` calls by a global name that carries one of those
+    two markers: the decorators that keep a function out of the compiler, mistaken for the one that compiles it."""
+    forward = getattr(type(model), "forward", None)
+    code, names = getattr(forward, "__code__", None), getattr(forward, "__globals__", {})
+    found = []
+    for name in (code.co_names if code else ()):
+        modifier = torch._jit_internal.get_torchscript_modifier(names.get(name)) if callable(names.get(name)) else None
+        if modifier in (torch._jit_internal.FunctionModifiers.IGNORE, torch._jit_internal.FunctionModifiers.UNUSED):
+            found.append((name, "ignore" if modifier is torch._jit_internal.FunctionModifiers.IGNORE else "unused"))
+    return found
+
+
 def check_traced_branches(model) -> bool:
     """04: the model traced on a small input must still clip a large one, by calling a compiled helper."""
     model = _as_model(model, "check_traced_branches")
@@ -194,9 +207,14 @@ def check_traced_branches(model) -> bool:
             if not _same(got, want):
                 warned = next((str(w.message).split(".")[0] for w in seen
                                if issubclass(w.category, torch.jit.TracerWarning)), "")
+                marked = _ignored_helpers(model)
+                advice = (f"{marked[0][0]} is marked @torch.jit.{marked[0][1]}, which keeps it out of TorchScript's "
+                          "compiler: the tracer still runs it as Python and records the one path it took. Use "
+                          "@torch.jit.script_if_tracing instead, which compiles it when a trace calls it (section 5)."
+                          if marked else
+                          "Decorate the helper that holds the `if` so that it is compiled, not traced (section 5).")
                 print(f"✘ Not yet: traced on {example}, the model gives {got} for {other}, but eager gives {want}. "
-                      + (f"The tracer warned (\"{warned}\"): the `if` was frozen. " if warned else "")
-                      + "Decorate the helper that holds the `if` so that it is compiled, not traced (section 5).")
+                      + (f"The tracer warned (\"{warned}\"): the `if` was frozen. " if warned else "") + advice)
                 return False
     traced = traces[tuple(_SMALL.tolist())]
     calls = [node for node in traced.graph.nodes() if node.kind() == "prim::CallFunction"]
