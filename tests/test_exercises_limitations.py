@@ -976,3 +976,26 @@ def test_praise_names_annotations_only_where_there_are_some_and_debug_stays_off_
     assert "its annotations let forward" not in out and "with no annotations TorchScript takes its result" in out
     assert not H.check_saveable_debug_helper(ClipperDebugByDefault)
     assert "`debug` defaults to True now" in capsys.readouterr().out
+
+
+class StandardizeWithUnusedClip(nn.Module):
+    """A right eps, and the clip moved into a helper marked unused: every call reaches it and raises."""
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        z = (x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)
+        return self.clip(z)
+
+    @torch.jit.unused
+    def clip(self, z: torch.Tensor) -> torch.Tensor:
+        clip = lambda t: t.clamp(-3.0, 3.0)
+        return clip(z)
+
+
+def test_standardize_unused_helper_is_named_and_eps_is_not_blamed(capsys):
+    assert not H.check_standardize_scriptable(StandardizeWithUnusedClip)
+    out = capsys.readouterr().out
+    assert "marked @torch.jit.unused raises when forward reaches it" in out and "Write `eps`" not in out, out

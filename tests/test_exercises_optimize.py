@@ -37,6 +37,9 @@ def test_the_notebook_starting_point_is_told_about_eval_mode(capsys):
     (lambda m: torch.jit.script(copy.deepcopy(m).eval()), "either it is not frozen"),
     (lambda m: torch.jit.freeze(torch.jit.script(copy.deepcopy(m).eval()), preserved_attrs=["head"]),
      "or freeze was told to keep them (preserved_attrs=...)"),
+    # the convolution kept: batch norm cannot fold into it and stays, in eval mode; no training mode to blame
+    (lambda m: torch.jit.freeze(torch.jit.script(copy.deepcopy(m).eval()), preserved_attrs=["conv"]),
+     "or freeze was told to keep them (preserved_attrs=...)"),
     (lambda m: torch.jit.freeze(torch.jit.script(copy.deepcopy(m).eval()), optimize_numerics=False),
      "aten::batch_norm survived: keep freeze's default optimize_numerics=True"),
     (lambda m: m.eval(), "not a _SmallConvNet"),

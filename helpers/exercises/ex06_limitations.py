@@ -307,8 +307,17 @@ def _signature(scripted) -> str:
 
 
 def _call_error(error) -> str:
-    """The one line to show for a failed call, with a hint when ``eps`` is the cause."""
-    hint = " Write `eps` as the original takes it: `eps: float = 1e-5`." if "eps" in str(error) else ""
+    """The one line to show for a failed call, with a hint when ``eps`` is the cause, or a helper marked unused ran.
+    TorchScript's message quotes the source around the failing line, which names ``eps`` whatever failed: only a
+    message about the argument itself (``argument 'eps'``) is about ``eps``."""
+    text = str(error)
+    if "annotated to be ignored and cannot be run" in text:
+        hint = (" A helper marked @torch.jit.unused raises when forward reaches it, as every call here does: "
+                "rewrite what it holds in a form TorchScript compiles, and call that instead.")
+    elif "argument 'eps'" in text:
+        hint = " Write `eps` as the original takes it: `eps: float = 1e-5`."
+    else:
+        hint = ""
     return as_sentence(script_error_line(error)) + hint
 
 

@@ -135,7 +135,9 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
     kinds = collections.Counter(n.kind() for n in served.graph.nodes())
     if kinds["prim::GetAttr"]:
         read = {n.s("name") for n in served.graph.findAllNodes("prim::GetAttr")}
-        if read & {"running_mean", "running_var", "num_batches_tracked"} or kinds["aten::batch_norm"]:
+        # training mode shows as reads of batch norm's statistics; a batch norm left beside other reads is one that
+        # could not be folded, because freeze was told to keep what it folds into (preserved_attrs)
+        if read & {"running_mean", "running_var", "num_batches_tracked"}:
             print("✘ The graph still reads batch norm's statistics with prim::GetAttr: a submodule was still in "
                   "training mode when it was frozen, and freeze keeps what training mode updates. Call .eval() "
                   "on the whole copy (module.eval() switches every submodule), then script and freeze it.")
