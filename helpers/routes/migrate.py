@@ -387,7 +387,7 @@ def _size_one_notes(dims: dict, rows) -> list:
     for (row_label, outcome), labels in found.items():
         subject = (f"{labels[0]}'s recorded range starts" if len(labels) == 1 else
                    f"the recorded ranges of {', '.join(labels[:-1])} and {labels[-1]} start")
-        notes.append(f"{subject} at 2 (torch.export keeps sizes 0 and 1 out of a dynamic range), yet the input "
+        notes.append(f"{subject} at 2 (a range torch.export picks itself, as with Dim.AUTO, leaves out sizes 0 and 1), yet the input "
                      f"'{row_label}', of size 1 there, ran and {outcome}: check the sizes you need by running them, "
                      "not by reading the range")
     return notes
@@ -509,7 +509,7 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     widened = _widened_refusals(model, converted, args, dims, skip=(batch_label,))  # the batch has its own note
     if widened:
         notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
-                     "(torch.export keeps sizes 0 and 1 as constants), and the program refuses a size of 2 there, which "
+                     "(with Dim.AUTO, torch.export makes a size of 1 in the example a constant), and the program refuses a size of 2 there, which "
                      "the TorchScript model runs: migrate again with an example of size 2 or more there")
         refused.update({f"{label} of size 2": why for label, why in widened.items()})
     if _sets_attributes(model):  # lost even when the answers match: a counter others read is gone
