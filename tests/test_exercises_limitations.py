@@ -999,3 +999,12 @@ def test_standardize_unused_helper_is_named_and_eps_is_not_blamed(capsys):
     assert not H.check_standardize_scriptable(StandardizeWithUnusedClip)
     out = capsys.readouterr().out
     assert "marked @torch.jit.unused raises when forward reaches it" in out and "Write `eps`" not in out, out
+
+
+def test_saveable_debug_helper_names_a_scripted_model_not_parentheses(capsys):
+    class Clipper(nn.Module):
+        def forward(self, x):
+            return x.clamp(-1.0, 1.0)
+    assert not H.check_saveable_debug_helper(torch.jit.script(Clipper()))
+    out = capsys.readouterr().out
+    assert "a scripted model: pass the class" in out and "parentheses" not in out

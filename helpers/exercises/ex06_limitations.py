@@ -503,8 +503,10 @@ _CLIPPER_X = torch.tensor([-3.0, -1.0, -0.5, 0.25, 1.0, 2.0])
 def check_saveable_debug_helper(model_class) -> bool:
     """06 exercise 3: Clipper scripts, saves, loads and clamps; in eager PyTorch its debug count still works."""
     if not (isinstance(model_class, type) and issubclass(model_class, torch.nn.Module)):
-        what = "an instance: drop the parentheses" if isinstance(model_class, torch.nn.Module) else \
-            f"a {type(model_class).__name__}"
+        what = ("a scripted model: pass the class you scripted, `Clipper`, not torch.jit.script(...)"
+                if isinstance(model_class, torch.jit.ScriptModule) else
+                "an instance: drop the parentheses" if isinstance(model_class, torch.nn.Module) else
+                f"a {type(model_class).__name__}")
         print(f"✘ check_saveable_debug_helper expects your class itself, `Clipper`; you gave {what}.")
         return False
     try:
