@@ -314,3 +314,21 @@ def test_a_token_past_the_table_fails_in_one_line_with_no_stack_on_stderr(tmp_pa
         compiled(torch.tensor([[1, 2, 30], [4, 5, 6]]))
     assert "\n" not in str(raised.value) and "the compiled model failed on this input" in str(raised.value)
     assert "frame #" not in capfd.readouterr().err
+
+
+def test_an_input_laid_out_otherwise_is_refused_not_read_wrong(digits_package):
+    model, package = digits_package
+    compiled = H.load_aoti(package)
+    view = torch.randn(4, 1, 8, 8).transpose(2, 3)  # the same sizes, another order in memory
+    with pytest.raises(ValueError, match=r"laid out strided in memory, compiled for contiguous.*x\.contiguous\(\)"):
+        compiled(view)
+    assert torch.allclose(compiled(view.contiguous()), model(view), atol=1e-5)
+
+
+def test_the_key_follows_the_examples_layout_and_takes_quantized_layers():
+    conv = torch.nn.Conv2d(3, 4, 3).eval()
+    x = torch.randn(2, 3, 8, 8)
+    assert H.aoti_cache_key(conv, x) != H.aoti_cache_key(conv, x.to(memory_format=torch.channels_last))
+    quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(4, 4)), {torch.nn.Linear},
+                                                       dtype=torch.qint8)
+    assert len(H.aoti_cache_key(quantized, torch.randn(2, 4))) == 16  # packed parameters are no tensors: no crash

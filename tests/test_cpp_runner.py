@@ -417,3 +417,19 @@ def test_a_program_name_of_another_type_gets_the_worded_error():
     for odd in (["main"], {"p": 1}, None, 3):
         with pytest.raises(ValueError, match="unknown C\\+\\+ program"):
             H.cached_cpp_binary(odd)
+
+
+class _ReadsLayout(torch.nn.Module):
+    """Answers by its input's memory layout, as code with a fast path for contiguous tensors may."""
+    def forward(self, x):
+        if x.is_contiguous():
+            return x.reshape(x.shape[0], -1) * 2
+        return x.reshape(x.shape[0], -1) * 3
+
+
+def test_a_channels_last_input_reaches_cpp_in_its_layout(real_binary, tmp_path):
+    path = tmp_path / "layout.pt"
+    torch.jit.script(_ReadsLayout()).save(str(path))
+    x = torch.randn(2, 3, 4, 4).to(memory_format=torch.channels_last)
+    assert torch.equal(H.run_cpp(path, x), torch.jit.load(str(path))(x))  # the layout's answer, not a copy's
+    assert torch.equal(H.run_cpp(path, x.contiguous()), x.reshape(2, -1) * 2)

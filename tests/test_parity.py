@@ -1204,3 +1204,54 @@ def test_different_values_get_no_reorder_note():
 class _Shuffle(torch.nn.Module):
     def forward(self, x):
         return x.flatten().flip(0).reshape(x.shape[1], x.shape[0]).t()
+
+
+class _SparseTimesDense(torch.nn.Module):
+    def forward(self, adjacency, x):
+        return torch.sparse.mm(adjacency, x)
+
+
+class _Dequantize(torch.nn.Module):
+    def forward(self, q):
+        return q.dequantize() * 2
+
+
+def _sparse_example():
+    indices = torch.tensor([[0, 1, 2], [1, 0, 2]])
+    return torch.sparse_coo_tensor(indices, torch.ones(3), (3, 3)).coalesce(), torch.randn(3, 4)
+
+
+def test_sparse_and_quantized_inputs_are_checked_on_the_example_with_a_note_not_a_crash():
+    quantized = torch.quantize_per_tensor(torch.randn(3, 4), 0.1, 0, torch.qint8)
+    for model, example, kind in ((_SparseTimesDense(), _sparse_example(), "sparse"),
+                                 (_Dequantize(), (quantized,), "quantized")):
+        variants = H.vary_inputs(example, model=model)
+        assert list(variants) == ["example"] and f"holds a {kind} tensor" in variants.skipped["variants"]
+        report = H.parity(model, torch.jit.script(model), inputs=[example])
+        assert report.all_close and not report.one_integer  # a qint8 tensor is no integer input to count
+
+
+class _OneStepUp(torch.nn.Module):
+    def forward(self, x):
+        return torch.nextafter(x, torch.full_like(x, float("inf")))  # one rounding step of x's own dtype
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_outputs_a_rounding_step_apart_are_close_and_say_why(dtype):
+    x = (torch.randn(4, 8) * 3).to(dtype)
+    report = H.parity(torch.nn.Identity(), _OneStepUp(), inputs=[(x,)])
+    assert report.all_close and f"close within {dtype}'s precision" in report.rows[0].note
+    far = H.parity(torch.nn.Identity(), _Shifted(), inputs=[(x,)])
+    assert not far.all_close  # a real difference is still one
+    # a float32 output a float16 step apart is a difference: the wider tolerance is for half-precision outputs only
+    assert not H.parity(torch.nn.Identity(), _HalfStepUp(), inputs=[(x.float(),)]).all_close
+
+
+class _HalfStepUp(torch.nn.Module):
+    def forward(self, x):
+        return x * (1 + 2 ** -10)
+
+
+class _Shifted(torch.nn.Module):
+    def forward(self, x):
+        return x + 0.25

@@ -123,13 +123,51 @@ def _flat_tensors(value, prefix="input"):
         yield prefix, value
 
 
+_LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last,
+            "channels_last_3d": torch.channels_last_3d}
+
+
+def memory_layout(tensor) -> str:
+    """How ``tensor`` lies in memory: "contiguous" (row-major), "channels_last" (or "_3d"), else "strided"."""
+    if tensor.is_contiguous():
+        return "contiguous"
+    for name in ("channels_last", "channels_last_3d"):
+        if tensor.dim() == (4 if name == "channels_last" else 5) and tensor.is_contiguous(memory_format=_LAYOUTS[name]):
+            return name
+    return "strided"
+
+
+def layout_problem(value, layout) -> str:
+    """What is wrong with ``value``'s memory layout for code compiled for ``layout`` (see ``memory_layout``), or ""."""
+    if layout not in _LAYOUTS or value.is_contiguous(memory_format=_LAYOUTS[layout]):
+        return ""  # a "strided" example is recorded as such and not checked: no one call puts an input in that order
+    fix = "x.contiguous()" if layout == "contiguous" else f"x.contiguous(memory_format=torch.{layout})"
+    return (f"laid out {memory_layout(value)} in memory, compiled for {layout}: the compiled code reads memory in the "
+            f"example's order and does not check it, so it would give wrong numbers; pass {fix}")
+
+
 def _as_args(example) -> tuple:
     return example if isinstance(example, tuple) else (example,)
 
 
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
 # recorded before are made again rather than checked against less than the helpers now check
-_RECORD_FORMAT = 4
+_RECORD_FORMAT = 5
+
+
+def _tensor_bytes(tensor) -> bytes:
+    """The values of ``tensor`` as bytes, for a hash: dense, plain dtypes (quantized ones as their integers and scale)."""
+    tensor = tensor.detach().cpu()
+    if tensor.layout != torch.strided:
+        tensor = tensor.to_dense()
+    if tensor.is_quantized:
+        scales = f"{tensor.q_scale()}:{tensor.q_zero_point()}" if tensor.qscheme() in (
+            torch.per_tensor_affine, torch.per_tensor_symmetric) else repr(tensor.q_per_channel_scales().tolist())
+        return tensor.int_repr().contiguous().numpy().tobytes() + scales.encode()
+    try:
+        return tensor.contiguous().numpy().tobytes()
+    except TypeError:  # a dtype NumPy has not (bfloat16, float8): its values as float32
+        return tensor.float().contiguous().numpy().tobytes()
 
 
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
@@ -141,13 +179,19 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
         digest.update(str(text).encode("utf-8") + b"\0\1")
 
     add(model_description(model))
-    for name, tensor in model.state_dict().items():
-        add(name)
-        add(f"{tuple(tensor.shape)}{tensor.dtype}")
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes() if tensor.dtype != torch.bfloat16
-                      else tensor.detach().float().numpy().tobytes())
+    for name, entry in model.state_dict().items():
+        # an entry may be no tensor (a quantized layer's packed parameters: a dtype, a tuple of tensors)
+        for part, tensor in _flat_tensors(entry, name):
+            add(part)
+            if not isinstance(tensor, torch.Tensor):
+                add(repr(tensor))
+                continue
+            add(f"{tuple(tensor.shape)}{tensor.dtype}")
+            digest.update(_tensor_bytes(tensor))
     for name, value in _flat_tensors(_as_args(example)):
-        add(f"{name}:{tuple(value.shape)}:{value.dtype}" if isinstance(value, torch.Tensor) else f"{name}:{value!r}")
+        # the layout too: the compiled code reads memory in the example's order (channels_last is another package)
+        add(f"{name}:{tuple(value.shape)}:{value.dtype}:{memory_layout(value)}" if isinstance(value, torch.Tensor)
+            else f"{name}:{value!r}")
     add(repr(dynamic_shapes))
     add(torch.__version__)
     add(model.training)
@@ -305,7 +349,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
                     "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)],
-                    "inputs": _input_specs(program),  # what load_aoti checks each call against
+                    "inputs": _with_layouts(_input_specs(program), args),  # what load_aoti checks each call against
                     "relations": size_relations(program, args, _argument_names(model))}
             meta_tmp = work / "meta.json"
             meta_tmp.write_text(json.dumps(meta, indent=1))
@@ -586,6 +630,9 @@ def _input_problem(value, spec) -> str:
         if want is not None and size != want:
             wanted = "(" + ", ".join("any" if w is None else str(w) for w in shape) + ")"
             return f"size {size} at dimension {dim}, compiled for {want}: shape {tuple(value.shape)}, expected {wanted}"
+    layout = layout_problem(value, spec.get("layout"))
+    if layout:
+        return layout
     ranges = spec.get("ranges") or []  # packages built before ranges were recorded have none
     for dim, (size, allowed) in enumerate(zip(value.shape, ranges)):
         if allowed and not (allowed[0] <= size and (allowed[1] is None or size <= allowed[1])):
@@ -677,6 +724,17 @@ def _input_specs(program) -> list:
                           "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})
         else:
             specs.append(None)
+    return specs
+
+
+def _with_layouts(specs, args) -> list:
+    """``specs`` with each tensor input's memory layout in the example (``layout``), read from ``args`` in the order
+    torch.export flattens them; unchanged when the counts differ."""
+    leaves = torch.utils._pytree.tree_leaves(args)
+    if len(leaves) == len(specs):
+        for spec, value in zip(specs, leaves):
+            if isinstance(spec, dict) and isinstance(value, torch.Tensor):
+                spec["layout"] = memory_layout(value)
     return specs
 
 

@@ -35,12 +35,14 @@ def _atomic_write_bytes(path, data: bytes) -> Path:
 # ------------------------------------------------------------------ the structured format
 
 def _plain(value, where: str):
-    """``value`` as the C++ side should receive it: tensors detached, on the CPU and compact; containers rebuilt."""
+    """``value`` as the C++ side should receive it: tensors detached, on the CPU and compact, in their memory layout;
+    containers rebuilt."""
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.layout != torch.strided:
             raise CppInputError(f"{where} is a {value.dtype} {value.layout} tensor: pass a dense real or bool tensor")
         # clone(): torch.save writes a view's whole storage; a compact copy writes only the values seen.
-        return value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+        # preserve_format: a channels_last tensor stays channels_last (a model may read its strides), yet compact
+        return value.detach().to("cpu").clone(memory_format=torch.preserve_format)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):

@@ -423,6 +423,13 @@ def _batch_variants(args, batch_sizes, batch_dim=0):
     return candidates, skipped
 
 
+def _unusual(t) -> str:
+    """"sparse" (any layout but strided) or "quantized" for a tensor the variants leave alone, else ""."""
+    if t.layout != torch.strided:
+        return "sparse"
+    return "quantized" if t.is_quantized else ""
+
+
 def _checked_sizes(sizes):
     for size in sizes:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
@@ -444,15 +451,22 @@ def vary_inputs(example, model=None, batch_sizes=None, batch_dim=0) -> InputVari
     # batch_ambiguity can look for inputs whose batch sits elsewhere
     batch_dim = batch_dim_for(args, batch_dim, "vary_inputs")
     tensors = leaves(args)
-    floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
-    ints = [t for t in tensors if _is_int(t)]
-    bools = [t for t in tensors if t.dtype == torch.bool]
     variants = InputVariants(example=args)
-    candidates, skipped = _value_variants(args, floats, ints, bools)
-    more, more_skipped = _batch_variants(args, batch_sizes, batch_dim)
-    candidates.update(more)
-    variants.skipped.update(skipped)
-    variants.skipped.update(more_skipped)
+    unusual = sorted({_unusual(t) for t in tensors if _unusual(t)})
+    if unusual:  # negating, scaling, resizing or counting values does not apply to them as it does to dense tensors
+        candidates = {}
+        variants.skipped["variants"] = (f"the example holds a {' and a '.join(unusual)} tensor, which these variants "
+                                        "cannot resize or change: only the example itself is checked; pass more "
+                                        "inputs yourself (inputs=[...])")
+    else:
+        floats = [t for t in tensors if t.is_floating_point() or t.is_complex()]
+        ints = [t for t in tensors if _is_int(t)]
+        bools = [t for t in tensors if t.dtype == torch.bool]
+        candidates, skipped = _value_variants(args, floats, ints, bools)
+        more, more_skipped = _batch_variants(args, batch_sizes, batch_dim)
+        candidates.update(more)
+        variants.skipped.update(skipped)
+        variants.skipped.update(more_skipped)
 
     limit = None
     if model is not None:
