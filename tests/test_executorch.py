@@ -205,3 +205,20 @@ def test_a_pte_lowered_from_a_program_checks_the_programs_size_rules_too(tmp_pat
     assert torch.equal(runner(torch.ones(3, 6)), PairsSummed()(torch.ones(3, 6)))
     with pytest.raises(ValueError, match=r"break a rule on its sizes .*\(here x.size\(\)\[1\] = 7"):
         runner(torch.ones(3, 7))
+
+
+class _Bag(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bag = torch.nn.EmbeddingBag(20, 4, mode="sum")
+
+    def forward(self, tokens, offsets):
+        return self.bag(tokens, offsets)
+
+
+def test_a_pte_whose_operator_has_no_kernel_says_which_not_only_a_code(tmp_path):
+    example = (torch.tensor([1, 2, 3, 4]), torch.tensor([0, 2]))
+    pte = H.lower_to_pte(_Bag().eval(), example, name="bag", cache_dir=tmp_path)
+    with pytest.raises(RuntimeError, match=r"did not load .*0x:14.*no kernel in this runtime.*_embedding_bag") as caught:
+        H.pte_runner(pte)
+    assert "\n" not in str(caught.value)

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import time
 import zipfile
@@ -390,6 +391,25 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                     _exported=exported)
 
 
+# ExecuTorch's error codes (runtime/core/error.h) that a load reports as "error: 0x:NN", in words
+_LOAD_ERRORS = {0x14: "an operator the program calls has no kernel in this runtime (OperatorMissing): lower it "
+                      "with a back end that takes that operator, or rewrite it with operators that have one",
+                0x23: "the file is no valid program for this runtime (InvalidProgram): lower it again with this "
+                      "executorch",
+                0x10: "the program needs something this runtime does not support (NotSupported)"}
+
+
+def _load_failure(path, error, log_text) -> str:
+    """One line for a .pte that will not load: the runtime's code in words, and the reason its log gave."""
+    code = re.search(r"0x:?([0-9a-fA-F]+)", str(error))
+    meaning = _LOAD_ERRORS.get(int(code.group(1), 16), "") if code else ""
+    reason = [r for r in (ln.split("] ", 1)[-1].strip() for ln in log_text.splitlines() if "] " in ln)
+              if len(r) > 2]  # a line that held only a bracket says nothing
+    text = f"pte_runner: {path.name} did not load ({short_message(error, 80)})"
+    text += f": {meaning}" if meaning else ""
+    return text + (f"; the runtime's log: {'; '.join(reason[-3:])}" if reason else "")
+
+
 class PteRunner:
     """A ``.pte`` loaded in ExecuTorch's runtime, called like a model: ``runner(x)``."""
 
@@ -405,13 +425,20 @@ class PteRunner:
             raise ValueError(f"pte_runner: {self.path.name} is a zip archive (a TorchScript .pt or a .pt2), not an "
                              "ExecuTorch .pte: lower the model with H.lower_to_pte(model, example, ...)")
         start = time.perf_counter()
-        with _quiet_native():
+        with _quiet_native() as log:
             # executorch.runtime.Runtime is a thin wrapper over this C++ extension, but importing it runs
             # executorch/exir/__init__ (all of the lowering side, seconds). Running a .pte needs only the
             # extension: the same loader, the same verification, a fraction of a second.
             from executorch.extension.pybindings import _C
-            program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
-            self.method = program.load_method("forward")
+            try:
+                program = _C._load_program(str(self.path), program_verification=_C.Verification.InternalConsistency)
+                self.method = program.load_method("forward")
+            except RuntimeError as error:
+                failure = error
+            else:
+                failure = None
+        if failure is not None:  # outside the block: the log is complete, and the message reaches the screen
+            raise RuntimeError(_load_failure(self.path, failure, log.getvalue())) from None
         self.load_seconds = time.perf_counter() - start
         record = _record(self.path)
         self.input_specs = record.get("inputs")  # the export's dtypes, sizes and Dim ranges, recorded when lowered
