@@ -443,3 +443,30 @@ def test_reexport_that_frees_nothing_says_so(tmp_path):
     with pytest.warns(UserWarning, match="every input size of the new program is fixed"):
         program = report.reexport(({0: torch.export.Dim.AUTO},))
     assert program.module()(torch.ones(3, 4)).shape == (3, 4)
+
+
+class _RunningMean(torch.nn.Module):
+    """Tensor state it updates on every call: a count (written back, prim::SetAttr) and a mean (in place)."""
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(6))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        self.count += 1
+        self.mean.mul_(0.9).add_(0.1 * x.mean(0))
+        return x - self.mean
+
+
+def test_tensor_state_the_program_updates_is_called_kept_and_saved_as_converted(tmp_path):
+    path = tmp_path / "running.pt"
+    torch.jit.script(_RunningMean().eval()).save(str(path))
+    report = H.migrate(path, torch.randn(4, 6), progress=False)
+    assert report.status == "ok" and not any("keeps no such state" in note for note in report.notes)
+    assert any("the converted program updates them too" in note for note in report.notes)
+    saved = torch.export.load(report.save(tmp_path / "running.pt2")).module()
+    assert dict(saved.named_buffers())["count"].item() == 0  # the checks' calls did not move what is saved
+    legacy = torch.jit.load(str(path))
+    for _ in range(3):
+        x = torch.randn(4, 6)
+        assert torch.allclose(legacy(x), saved(x))  # and the state moves on alike

@@ -335,12 +335,14 @@ def _train_time_layers(model) -> list:
     return kinds
 
 
-def _sets_attributes(model) -> bool:
-    """True when the scripted forward writes an attribute of the module (``self.calls += 1``)."""
+def _set_attributes(model) -> dict:
+    """The attributes the scripted forward writes (``self.calls += 1``): name -> True when the value is a tensor."""
     try:
-        return any(node.kind() == "prim::SetAttr" for node in model.inlined_graph.nodes())
+        graph = model.inlined_graph  # held: its nodes are invalid once the graph object is freed
+        return {node.s("name"): isinstance(node.inputsAt(1).type(), torch._C.TensorType)
+                for node in graph.findAllNodes("prim::SetAttr")}
     except Exception:  # a model whose graph cannot be read is judged by its answers alone
-        return False
+        return {}
 
 
 # ---------------------------------------------------------------- dynamic dims
@@ -487,6 +489,10 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     dims = _dynamic_dims(program, args)
     first = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].dim() > 0 else None
     step("checking")
+    # a program that updates buffers in place keeps what calls do to them, and saves it: they are put back as
+    # converted once the checks below are done
+    converted_state = {key: value.clone() for key, value in program.state_dict.items()
+                       if isinstance(value, torch.Tensor)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = program.module()
@@ -512,11 +518,32 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
                      "(with Dim.AUTO, torch.export makes a size of 1 in the example a constant), and the program refuses a size of 2 there, which "
                      "the TorchScript model runs: migrate again with an example of size 2 or more there")
         refused.update({f"{label} of size 2": why for label, why in widened.items()})
-    if _sets_attributes(model):  # lost even when the answers match: a counter others read is gone
-        notes.append("the TorchScript model changes its own attributes as it runs (prim::SetAttr, e.g. a call "
-                     "counter), and the converted program keeps no such state: "
+    # which of the program's tensors the checks' calls changed: the converter keeps a buffer's update as an
+    # in-place operation on it (not in graph_signature.buffers_to_mutate), so the calls tell
+    if converted_state and _set_attributes(model):  # parity called copies: one call of the program itself tells
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                converted(*args)
+        except Exception:  # a program that refuses its own example has told its story in the rows above
+            pass
+    moved = [key for key, value in converted_state.items() if not torch.equal(program.state_dict[key], value)]
+    with torch.no_grad():  # the state as converted, not as the checks' calls left it
+        for key, value in converted_state.items():
+            program.state_dict[key].copy_(value)
+    written = _set_attributes(model)
+    kept = moved or program.graph_signature.buffers_to_mutate
+    plain = sorted(name for name, tensor in written.items() if not tensor or not kept)
+    if plain:  # lost even when the answers match: a counter others read is gone
+        notes.append(f"the TorchScript model changes its own attributes as it runs (prim::SetAttr on "
+                     f"{', '.join(plain[:3])}), and the converted program keeps no such state: "
                      + ("answers that depend on it differ" if diverging else
                         "the answers matched here, but that state is lost"))
+    elif written:  # tensors the program updates in place, as buffers: kept, and moved by every call
+        notes.append(f"the TorchScript model updates tensors it holds as it runs ({', '.join(sorted(written)[:3])}); "
+                     "the converted program updates them too, as buffers it changes in place, so every call of "
+                     "report.program.module() moves them, and report.save() writes them as they are then "
+                     "(this check left them as converted)")
     numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
     if len(refused) > len(numbers):
         notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
