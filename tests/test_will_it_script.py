@@ -378,3 +378,25 @@ def test_the_most_derived_model_class_is_the_one_scripted():
     assert H.attempt_script(source, [torch.ones(2)]).verdict == "fails to script"  # Net's forward, not Base's
     sequential = "class Net(nn.Sequential):\n    def __init__(self):\n        super().__init__(nn.Linear(2, 2))\n"
     assert H.attempt_script(sequential, [torch.ones(2)]).verdict != "no model"
+
+
+_LSTM_STATE_UNANNOTATED = """
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 5, batch_first=True)
+
+    def forward(self, x, state):
+        out, (h, c) = self.lstm(x, state)
+        return out
+"""
+
+
+def test_an_unannotated_tuple_state_names_the_annotation_not_the_list_of_overloads():
+    attempt = H.attempt_script(_LSTM_STATE_UNANNOTATED)
+    assert not attempt.ok
+    assert "Optional[Tuple[Tensor, Tensor]]" in attempt.short_error and "variants" not in attempt.short_error
+    assert "annotate that argument as `Optional[Tuple[Tensor, Tensor]]`" in attempt.note
+    fixed = _LSTM_STATE_UNANNOTATED.replace("def forward(self, x, state):",
+                                            "def forward(self, x, state: Tuple[torch.Tensor, torch.Tensor]):")
+    assert H.attempt_script("from typing import Tuple\n" + fixed).ok  # the annotation named is enough

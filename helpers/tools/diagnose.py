@@ -39,7 +39,7 @@ import torch
 from ..course.failures import as_sentence, code_place, short_message
 from ..course.guards import call_within, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
-from .gallery import argument_type_fix
+from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, leaves, own_copy, per_input_dims,
                              rebuild, time_first_note, with_batch)
 from .parity import argument_hint, fresh_copy, parity, training_layers, vary_inputs
@@ -948,6 +948,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
             message = f"{type(cause).__name__}: {message}"
         where = _learner_line(cause) or _learner_line(error)
         fix = _gallery_fix(str(cause), where)
+        if route == "script" and inferred_argument_line(str(cause)):  # the list of overloads says less than this
+            message, fix = f"{type(cause).__name__}: {inferred_argument_line(str(cause))}", argument_type_fix(str(cause))
         package = _library_of(where)
         if package and fix:  # the fix would mean editing the library's code: say so instead
             fix = (f"the failing line is in {package}'s own code, not yours: this model does not take the {route} "

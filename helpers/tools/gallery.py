@@ -38,7 +38,7 @@ from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
 
 __all__ = ["SNIPPET_GLOBALS", "load_snippet", "snippet_model", "captured_native_warnings",
-           "script_error_line", "argument_type_fix", "script_signature",
+           "script_error_line", "argument_type_fix", "inferred_argument_line", "script_signature",
            "EntryCheck", "GalleryReport", "gallery_entry", "check_gallery_entry",
            "check_gallery"]
 
@@ -156,8 +156,25 @@ _ANNOTATIONS = {"list": "List[torch.Tensor]", "dict": "Dict[str, torch.Tensor]",
                 "int": "int", "float": "float", "bool": "bool", "str": "str"}
 
 
+_INFERRED = re.compile(r"Expected a value of type '([^']+)' for argument '(\w+)' but instead found type "
+                       r"'Tensor \(inferred\)'")
+
+
+def inferred_argument_line(text: str) -> str:
+    """The line of a compile error that says a value passed on was taken for a Tensor for want of an annotation
+    (``Expected a value of type 'Optional[Tuple[Tensor, Tensor]]' for argument 'hx' ...``), or ""."""
+    found = _INFERRED.search(str(text))
+    return found.group(0) + "." if found else ""
+
+
 def argument_type_fix(reason: str) -> str:
     """The annotation to add when the scripted copy was given another type than the one TorchScript assumed."""
+    inferred = _INFERRED.search(reason)
+    if inferred:  # at compile time: a value of the learner's, unannotated, passed where another type is wanted
+        expected, argument = inferred.groups()
+        return (f"the value passed for `{argument}` was taken as a Tensor, because the argument of your forward that "
+                f"holds it has no type annotation: annotate that argument as `{expected}` (from typing import "
+                "Optional, Tuple, List)")
     found = re.search(r"Expected a value of type '([^']+)' for argument '(\w+)' but instead found type '(\w+)", reason)
     if not found:
         return ""
@@ -179,7 +196,9 @@ def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
         raise TypeError(f"script_error_line expects an exception, got {type(error).__name__}")
     text = _ADDRESS.sub("", str(error))
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not (fragment and fragment.lower() in text.lower()):
+    if not fragment and inferred_argument_line(text):  # a list of overloads: the line that names the cause
+        text = inferred_argument_line(text)
+    elif not (fragment and fragment.lower() in text.lower()):
         inner = [ln for ln in lines if ln.startswith("RuntimeError: ")]
         if inner and INTERPRETER_OPENER in text:
             text = inner[-1][len("RuntimeError:"):].strip()  # the interpreter's own message, whatever the type

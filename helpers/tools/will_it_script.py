@@ -229,8 +229,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     compile_seconds = time.perf_counter() - compile_start
     slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
-    if error is not None:
-        return done("fails to script", error, warning=warning, note=slow.strip())
+    if error is not None:  # an unannotated value passed where a tuple or list is wanted gets its annotation named
+        return done("fails to script", error, warning=warning, note=f"{slow}{argument_type_fix(str(error))}".strip())
     code, note = None, slow
     try:
         code = scripted.code
