@@ -1255,3 +1255,39 @@ class _HalfStepUp(torch.nn.Module):
 class _Shifted(torch.nn.Module):
     def forward(self, x):
         return x + 0.25
+
+
+class _Encoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+
+    def forward(self, x, pad):
+        return self.layer(x, src_key_padding_mask=pad)
+
+
+class _WithGrad(torch.nn.Module):
+    """The encoder run with gradients on: its ordinary path, as a copy of it would compute."""
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, pad):
+        with torch.enable_grad():
+            return self.model(x, pad).detach()
+
+
+def test_eager_nan_from_its_no_grad_fast_path_is_not_the_copys_divergence():
+    model = _Encoder().eval()
+    x, pad = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.bool)  # every key masked
+    with torch.no_grad():
+        assert torch.isnan(model(x, pad)).any()  # the fast path's answer (a future torch that fixes it fails here)
+    report = H.parity(model, _WithGrad(model), inputs=[(x, pad)])
+    assert report.all_close and "under torch.no_grad, where a fast path of its own runs" in report.rows[0].note
+    assert not H.parity(model, _Zeros(), inputs=[(x, pad)]).all_close  # numbers that are not eager's: still ✘
+
+
+class _Zeros(torch.nn.Module):
+    def forward(self, x, pad):
+        return torch.zeros_like(x)
