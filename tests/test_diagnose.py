@@ -882,3 +882,30 @@ def test_a_variant_that_breaks_a_tie_between_two_inputs_sizes_is_named_as_such()
     detail = report.results["export"].detail()
     assert "the program ties the sizes of x and y together (its guard: x.size()[0] == (1 + y.size()[0]) // 2)" in detail
     assert "so a Dim cannot free it" not in detail, detail
+
+
+def test_command_line_takes_the_batch_dimension(tmp_path):
+    (tmp_path / "seq_first.py").write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+
+        class SeqFirst(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(4, 5)  # (time, batch, features)
+
+            def forward(self, x):
+                return self.rnn(x)[0]
+
+        def make_model():
+            return SeqFirst().eval()
+        """))
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)}
+    run = lambda *more: subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/seq_first.py:make_model",
+                                        "--example", "randn(6,3,4)", "--routes", "script", *more],
+                                       capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    along = run("--batch-dim", "1")
+    assert along.returncode in (0, 2) and ("✔ script" in along.stdout or "⚠ script" in along.stdout), along.stderr[-2000:]
+    assert "batch_dim=" not in along.stdout  # the batch was found where it is: no advice to pass it
+    wrong = run("--batch-dim", "one")
+    assert wrong.returncode == 3 and "--batch-dim takes whole numbers" in wrong.stderr and "Traceback" not in wrong.stderr
