@@ -470,3 +470,29 @@ def test_tensor_state_the_program_updates_is_called_kept_and_saved_as_converted(
     for _ in range(3):
         x = torch.randn(4, 6)
         assert torch.allclose(legacy(x), saved(x))  # and the state moves on alike
+
+
+class _LstmWithState(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lstm = torch.nn.LSTM(4, 6, batch_first=True)
+
+    def forward(self, x, state: Tuple[torch.Tensor, torch.Tensor]):
+        out, (h, c) = self.lstm(x, state)
+        return out, (h, c)
+
+
+def test_a_state_whose_batch_sits_in_dimension_1_is_varied_with_the_input_given_batch_dim(tmp_path):
+    example = (torch.randn(3, 5, 4), (torch.randn(1, 3, 6), torch.randn(1, 3, 6)))
+    path = tmp_path / "lstm.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.jit.trace(_LstmWithState().eval(), example).save(str(path))  # (the converter fails on a scripted LSTM)
+    report = H.migrate(path, example, progress=False, batch_dim=(0, 1))
+    assert report.status in ("ok", "restricted"), report
+    batches = [r for r in report.parity.rows if r.label.startswith("batch")]
+    assert batches and all(r.close for r in batches)  # x and the state resized together: each batch ran and matched
+    assert not [label for label in report.refused if label.startswith("batch")], report.refused
+    with pytest.raises(ValueError, match="migrate: batch_dim"):
+        H.migrate(path, example, progress=False, batch_dim=(0, 1, 2))

@@ -443,11 +443,14 @@ _REFUSAL = re.compile(r"Guard failed|Expected input at|to be equal to|but got|no
 
 # ---------------------------------------------------------------- the migration
 
-def migrate(source, example, *, progress=None) -> MigrationReport:
+def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     """Convert a TorchScript model (``.pt`` path or ScriptModule) to an ``ExportedProgram`` and check it.
 
     ``example``: one input (tensor) or a tuple of inputs, with a batch size of 2 or more if the batch
     should stay dynamic. ``progress``: optional function called with the name of each step.
+    ``batch_dim``: where the batch sits, as for ``H.parity`` (1 for a sequence-first model, or one per input:
+    an LSTM's state holds its batch in dimension 1, ``batch_dim=(0, 1)``), so that the variants the check
+    tries change every input's batch together.
     Uses the private ``torch._export.converter.TS2EPConverter`` (see ``H.CONVERTER_IS_PRIVATE``).
     """
     from ..tools.parity import argument_hint, fresh_copy, parity
@@ -459,6 +462,8 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     if model is source:  # a ScriptModule of yours: its state (a counter, a buffer) is left as it was
         model = fresh_copy(model)
     args = _example_args(example)
+    from ..tools.input_variants import batch_dim_for
+    batch_dim = batch_dim_for(args, batch_dim, "migrate")  # a one-line error when it does not fit the example
     try:
         with torch.no_grad():
             fresh_copy(model)(*args)  # a trial run on a copy: the program is converted from the state as it is
@@ -496,8 +501,11 @@ def migrate(source, example, *, progress=None) -> MigrationReport:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = program.module()
-        check = parity(model, converted, example=args if len(args) > 1 else args[0], label="converted")
-    batch_label = next((label for label in dims if _position(label) == (0, 0)), None) if first is not None else None
+        check = parity(model, converted, example=args if len(args) > 1 else args[0], label="converted",
+                       batch_dim=batch_dim)
+    # the batch's own note speaks of dimension 0 of the first input: with the batch placed elsewhere, it is left out
+    batch_label = (next((label for label in dims if _position(label) == (0, 0)), None)
+                   if first is not None and batch_dim == 0 else None)
     batch_refusal = {}
     if batch_label is not None and first.shape[0] == 1:  # only if the TorchScript model runs a size of 2 there
         batch_refusal = _widened_refusals(model, converted, args, {batch_label: dims[batch_label]})
