@@ -30,8 +30,8 @@ def _describe_bad_input(obj, who):
         return f"{who} got the class {obj.__name__}: create an instance, then pass torch.jit.script(instance)"
     if isinstance(obj, torch.nn.Module):
         name = type(obj).__name__
-        return (f"{who} got a plain nn.Module ({name}) that has no graph yet: pass torch.jit.script(model) "
-                f"or torch.jit.trace(model, example_input)")
+        return (f"{who} got a plain nn.Module ({name}) that has no graph yet: pass torch.jit.script(model), "
+                f"torch.jit.trace(model, example_input) or torch.export.export(model, (example_input,))")
     if type(obj).__name__ == "_OnnxCopy":  # H.diagnose's copy for the onnx route
         return (f"{who} got an ONNX copy, which runs in onnxruntime and has no TorchScript graph: "
                 "H.onnx_op_types(path) counts the operators of an .onnx file")
