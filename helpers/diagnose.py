@@ -15,7 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .tools.command_line import CommandLineParser, usage_error
+from .tools.command_line import BATCH_DIM_HELP, CommandLineParser, parse_batch_dim, usage_error
 
 
 def _load(spec_text):
@@ -41,18 +41,6 @@ def _load(spec_text):
     return module, factory
 
 
-def _batch_dim(text):
-    """``--batch-dim``'s text as diagnose's ``batch_dim``: 0 when absent, one int, or a tuple with None entries."""
-    if text is None:
-        return 0
-    parts = [part.strip().lower() for part in text.split(",")]
-    if not all(part == "none" or part.lstrip("-").isdigit() for part in parts):
-        usage_error(f'diagnose: --batch-dim takes whole numbers or "none", comma-separated, e.g. 1 or "1,none" '
-                    f"(got {text!r})")
-    values = [None if part == "none" else int(part) for part in parts]
-    return values[0] if len(values) == 1 and values[0] is not None else tuple(values)
-
-
 def main(argv=None):
     parser = CommandLineParser(prog="python -m helpers.diagnose",
                                      description="Does my model trace, script, export and run in ONNX, "
@@ -63,10 +51,9 @@ def main(argv=None):
     parser.add_argument("--example", help='the input, e.g. "randn(1,3,64,64)" or "(randn(2,4), arange(2))"')
     parser.add_argument("--routes", help="comma-separated, from trace,script,export,onnx,aoti (default: all but aoti)")
     parser.add_argument("--time-limit", type=float, help="seconds per route")
-    parser.add_argument("--batch-dim", help='the dimension that holds the batch (default 0): "1" for a sequence-first '
-                                            'model, or one per input, "none" for an input without one, e.g. "1,none"')
+    parser.add_argument("--batch-dim", help=BATCH_DIM_HELP)
     args = parser.parse_args(argv)
-    batch_dim = _batch_dim(args.batch_dim)
+    batch_dim = parse_batch_dim(args.batch_dim, "diagnose")
 
     import torch  # noqa: F401 - imported after argument errors, which should be instant
     from .course.deprecations import hide_deprecation_warnings

@@ -13,7 +13,7 @@ mistake on the command line.
 import sys
 from pathlib import Path
 
-from helpers.tools.command_line import CommandLineParser as _Parser
+from helpers.tools.command_line import BATCH_DIM_HELP, CommandLineParser as _Parser, parse_batch_dim
 from helpers.tools.example_parser import ExampleSyntaxError, parse_example
 
 # The example is read by the same whitelist parser as the diagnosis's command line (tensors, numbers, lists,
@@ -43,7 +43,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="where to write the .pt2 (default: beside the model, same name)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--no-save", action="store_true", help="check only; write nothing")
+    parser.add_argument("--batch-dim", help=BATCH_DIM_HELP)
     options = parser.parse_args(argv)
+    batch_dim = parse_batch_dim(options.batch_dim, "migrate")
 
     try:
         example = _load_example(options.example)
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
                 bar.update(1)
             bar.set_postfix_str(name)
         try:
-            report = migrate(model, example, progress=step)
+            report = migrate(model, example, progress=step, batch_dim=batch_dim)
         except (ValueError, TypeError, FileNotFoundError) as error:
             bar.close()
             print(f"error: {error}", file=sys.stderr)

@@ -496,3 +496,13 @@ def test_a_state_whose_batch_sits_in_dimension_1_is_varied_with_the_input_given_
     assert not [label for label in report.refused if label.startswith("batch")], report.refused
     with pytest.raises(ValueError, match="migrate: batch_dim"):
         H.migrate(path, example, progress=False, batch_dim=(0, 1, 2))
+
+
+def test_cli_takes_the_batch_dimension(tmp_path):
+    command = [sys.executable, "-m", "helpers.migrate", str(LEGACY), "--example", "rand(4, 1, 8, 8)", "--no-save"]
+    done = subprocess.run(command + ["--batch-dim", "0"], capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert done.returncode == 0 and "✔ digits_cnn_legacy.pt" in done.stdout, done.stderr[-1000:]
+    for wrong, said in (("one", "--batch-dim takes whole numbers"), ("0,1", "batch_dim=(...) has one entry per input")):
+        refused = subprocess.run(command + ["--batch-dim", wrong], capture_output=True, text=True, cwd=H.REPO_ROOT,
+                                 timeout=600)
+        assert refused.returncode == 3 and said in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
