@@ -389,18 +389,19 @@ def check_count_kind(fn) -> bool:
                   f"returned {shortened(repr(got))} ({type(got).__name__}).")
             return False
         if got != want:
+            twice, every = _counted_twice_in_blocks(graph, kind), _every_node_in_blocks(graph, kind)
+            slip = _block_slip(fn, cases) if got in (twice, every) else ""  # calls fn on every case: only if needed
             if got < want:
                 hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
                         "of its node.blocks(), walked the same way.")
-            elif got == _counted_twice_in_blocks(graph, kind) and _block_slip(fn, cases) == "twice":
+            elif got == twice and slip == "twice":
                 hint = (" That is too many: your walk counts each node inside a block twice, once in a loop over "
                         "block.nodes() and once in the recursive call on the same block; keep one of the two.")
-            elif got == _every_node_in_blocks(graph, kind) == _counted_twice_in_blocks(graph, kind) and (
-                    _block_slip(fn, cases) != "every"):
+            elif got == every == twice and slip != "every":
                 hint = (" That is too many, inside the blocks: either your walk counts every node there (compare "
                         "node.kind() == kind there too, as at the top), or it counts each one twice (a loop over "
                         "block.nodes() beside a recursive call on the same block: keep one).")
-            elif got == _every_node_in_blocks(graph, kind) != want:
+            elif got == every:
                 hint = (" That is too many: inside the blocks your walk counts every node; compare node.kind() == kind "
                         "there too, as at the top.")
             elif label == _SPELLED_LABEL:

@@ -399,12 +399,17 @@ _LOAD_ERRORS = {0x14: "an operator the program calls has no kernel in this runti
                 0x10: "the program needs something this runtime does not support (NotSupported)"}
 
 
+def _log_reasons(log_text) -> list:
+    """The messages of the runtime's log lines (``[... file:line] message``); a line that held only a bracket says
+    nothing and is left out."""
+    return [r for r in (ln.split("] ", 1)[-1].strip() for ln in log_text.splitlines() if "] " in ln) if len(r) > 2]
+
+
 def _load_failure(path, error, log_text) -> str:
     """One line for a .pte that will not load: the runtime's code in words, and the reason its log gave."""
     code = re.search(r"0x:?([0-9a-fA-F]+)", str(error))
     meaning = _LOAD_ERRORS.get(int(code.group(1), 16), "") if code else ""
-    reason = [r for r in (ln.split("] ", 1)[-1].strip() for ln in log_text.splitlines() if "] " in ln)
-              if len(r) > 2]  # a line that held only a bracket says nothing
+    reason = _log_reasons(log_text)
     text = f"pte_runner: {path.name} did not load ({short_message(error, 80)})"
     text += f": {meaning}" if meaning else ""
     return text + (f"; the runtime's log: {'; '.join(reason[-3:])}" if reason else "")
@@ -460,7 +465,7 @@ class PteRunner:
                 outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
             except RuntimeError as error:
                 # the runtime's reason is in its log, not in the exception: put it there
-                reason = [ln.split("] ", 1)[-1].strip() for ln in log.getvalue().splitlines() if "] " in ln]
+                reason = _log_reasons(log.getvalue())
                 raise RuntimeError(f"{error}: {'; '.join(reason)}" if reason else str(error)) from None
         if self.out_spec is not None and self.out_spec.num_leaves == len(outputs):
             return torch.utils._pytree.tree_unflatten(list(outputs), self.out_spec)  # a dict comes back a dict

@@ -528,7 +528,8 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
         refused.update({f"{label} of size 2": why for label, why in widened.items()})
     # which of the program's tensors the checks' calls changed: the converter keeps a buffer's update as an
     # in-place operation on it (not in graph_signature.buffers_to_mutate), so the calls tell
-    if converted_state and _set_attributes(model):  # parity called copies: one call of the program itself tells
+    written = _set_attributes(model)
+    if converted_state and written:  # parity called copies: one call of the program itself tells
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -539,7 +540,6 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     with torch.no_grad():  # the state as converted, not as the checks' calls left it
         for key, value in converted_state.items():
             program.state_dict[key].copy_(value)
-    written = _set_attributes(model)
     kept = moved or program.graph_signature.buffers_to_mutate
     plain = sorted(name for name, tensor in written.items() if not tensor or not kept)
     if plain:  # lost even when the answers match: a counter others read is gone

@@ -949,8 +949,9 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
             message = f"{type(cause).__name__}: {message}"
         where = _learner_line(cause) or _learner_line(error)
         fix = _gallery_fix(str(cause), where)
-        if route == "script" and inferred_argument_line(str(cause)):  # the list of overloads says less than this
-            message, fix = f"{type(cause).__name__}: {inferred_argument_line(str(cause))}", argument_type_fix(str(cause))
+        inferred = inferred_argument_line(str(cause)) if route == "script" else ""
+        if inferred:  # the list of overloads says less than this line
+            message, fix = f"{type(cause).__name__}: {inferred}", argument_type_fix(str(cause))
         package = _library_of(where)
         if package and fix:  # the fix would mean editing the library's code: say so instead
             fix = (f"the failing line is in {package}'s own code, not yours: this model does not take the {route} "

@@ -178,7 +178,8 @@ def per_input_dims(args, batch_dim) -> tuple:
 
 
 def _is_int(t):
-    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool
+    """An integer tensor (ids, counts), dense: a quantized or sparse one is none of the values the variants change."""
+    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool and not _unusual(t)
 
 
 def _permuted(t):

@@ -32,7 +32,7 @@ import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
 from ..course.guards import call_within, variant_seconds
-from .input_variants import (InputVariants, as_args, changed_in_place, describe, leaves, own_copy, shapes,
+from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
 
@@ -314,9 +314,7 @@ def one_integer_value(argument_lists) -> bool:
     seen = set()
     for args in argument_lists:
         for leaf in leaves(list(args) if isinstance(args, (tuple, list)) else [args]):
-            if isinstance(leaf, torch.Tensor) and leaf.numel() and not leaf.is_floating_point() \
-                    and not leaf.is_complex() and leaf.dtype != torch.bool and not leaf.is_quantized \
-                    and leaf.layout == torch.strided:
+            if isinstance(leaf, torch.Tensor) and leaf.numel() and _is_int(leaf):
                 seen.update(leaf.unique().tolist())
                 if len(seen) > 1:
                     return False
