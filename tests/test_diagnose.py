@@ -909,3 +909,78 @@ def test_command_line_takes_the_batch_dimension(tmp_path):
     assert "batch_dim=" not in along.stdout  # the batch was found where it is: no advice to pass it
     wrong = run("--batch-dim", "one")
     assert wrong.returncode == 3 and "--batch-dim takes whole numbers" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+class PackedGRU(nn.Module):
+    """A GRU over a packed batch: pack_padded_sequence turns the lengths tensor into sizes."""
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(4, 8, batch_first=True)
+
+    def forward(self, x, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        return self.rnn(packed)[1][0]
+
+
+class PaddedGRU(nn.Module):
+    """The hint's rewrite: the GRU on the padded batch, then each sequence's last valid step."""
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x, lengths):
+        return self.rnn(x)[0][torch.arange(len(x)), lengths - 1]
+
+
+def test_a_packed_sequence_export_failure_gets_the_padded_rewrite_and_the_rewrite_is_right():
+    torch.manual_seed(0)
+    packed, x, lengths = PackedGRU().eval(), torch.randn(3, 5, 4), torch.tensor([5, 3, 2])
+    report = H.diagnose(packed, (x, lengths), routes=["script", "export"], progress=False)
+    export = report.results["export"]
+    assert report.results["script"].status == "ok" and export.status == "fails", str(report)
+    assert "pack_padded_sequence" in export.fix and "lengths - 1" in export.fix, export.fix
+    rewrite = PaddedGRU(packed.rnn).eval()  # what the hint advises agrees with the packed model, and exports
+    assert torch.allclose(rewrite(x, lengths), packed(x, lengths), atol=1e-6)
+    program = torch.export.export(rewrite, (x, lengths))
+    assert torch.allclose(program.module()(x, lengths), packed(x, lengths), atol=1e-6)
+
+
+class SmallLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x))
+
+
+def test_onnx_runtime_without_a_bfloat16_kernel_gets_the_float32_hint():
+    model = SmallLinear().eval().to(torch.bfloat16)
+    report = H.diagnose(model, torch.randn(2, 6, dtype=torch.bfloat16), routes=["onnx"], progress=False)
+    onnx = report.results["onnx"]
+    assert onnx.status == "fails" and "Could not find an implementation for Gemm" in onnx.reason, str(report)
+    assert "model.float()" in onnx.fix, onnx.fix
+    # the advice holds: the float32 copy goes through
+    assert H.diagnose(model.float(), torch.randn(2, 6), routes=["onnx"], progress=False).results["onnx"].status == "ok"
+
+
+def test_a_dynamically_quantized_model_gets_the_pt2e_hint_and_that_flow_exports():
+    import warnings
+    float_model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's deprecation notice for quantized tensors
+        quantized = torch.ao.quantization.quantize_dynamic(float_model, {nn.Linear}, dtype=torch.qint8)
+    x = torch.randn(2, 6)
+    report = H.diagnose(quantized, x, routes=["export"], progress=False)
+    export = report.results["export"]
+    assert export.status == "fails" and "prepare_pt2e" in export.fix, str(report)
+    pytest.importorskip("executorch", reason="make venv installs executorch (requirements-shipping.txt), torchao with it")
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                         get_symmetric_quantization_config)
+    prepared = prepare_pt2e(torch.export.export(float_model, (x,)).module(),
+                            XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_dynamic=True)))
+    prepared(x)
+    converted = convert_pt2e(prepared)
+    assert (converted(x) - float_model(x)).abs().max() < 0.05  # 8-bit weights: close, not equal
+    torch.export.export(converted, (x,))  # the quantized program exports

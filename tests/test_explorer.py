@@ -149,7 +149,7 @@ def test_only_floating_point_inputs_are_scaled_and_every_input_is_shown():
     assert torch.equal(state.inputs[1], mask) and torch.equal(state.inputs[0], 2 * x) and state.agree
     w = H.divergence_explorer(Masked(), "trace", example=(x, mask))
     assert len(w.scale_sliders) == 2 and w.scale_sliders[1].layout.display == "none"
-    assert "input 1 =" in w.result.value and "input 2 =" in w.result.value
+    assert "input 0 =" in w.result.value and "input 1 =" in w.result.value
     w.scale_sliders[0].value = -1.0
     assert "✔ agree" in w.result.value
 
@@ -299,7 +299,7 @@ def test_a_branch_on_the_batch_size_shows_when_the_batch_changes():
     w = H.divergence_explorer(SumsOverRows(), "trace", example=torch.randn(3, 4))
     assert w.batch_slider.layout.display == "" and w.batch_slider.value == 3
     w.batch_slider.value = 1
-    assert "✘ disagree" in w.result.value and "batch (dimension 0) = 1, the example's 3; resized: input 1" in w.result.value
+    assert "✘ disagree" in w.result.value and "batch (dimension 0) = 1, the example's 3; resized: input 0" in w.result.value
     w.model_picker.value = "branch"
     assert w.batch_slider.layout.display == "none"
 
@@ -343,7 +343,7 @@ def test_the_panel_names_the_inputs_the_batch_resizes_and_a_coincidence_is_expla
 
     ex = H.DivergenceExplorer(WithBias(), "trace", example=(torch.randn(3, 3), torch.randn(3)))
     state = ex.set(batch=2)  # the bias's size matched the batch by chance: both were resized
-    assert not state.agree and "the batch changed dimension 0 of input 1, input 2" in state.verdict
+    assert not state.agree and "the batch changed dimension 0 of input 0, input 1" in state.verdict
     assert "only matched the batch by chance" in state.verdict
     big = H.DivergenceExplorer(SumsOverRows(), "trace", example=torch.randn(100, 3))
     assert big.set(batch=100, scale=0.5).agree and big.set(batch=64).agree  # the example's own batch is allowed

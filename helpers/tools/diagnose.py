@@ -76,6 +76,22 @@ _HINTS = (
                                          "NamedTuple where you load the program"),
     ("cannot be traced. only tensors", "torch.jit.trace takes tensors only: pass the number as a tensor, make it a "
                                        "constructor argument of the model, or script the model"),
+    # torch.export traces with fake tensors, which have no values: a call that makes sizes from a tensor fails
+    ("but got faketensor", "torch needs plain integers here (a size) and got a tensor, which has no values while "
+                           "torch.export traces. `pack_padded_sequence` is one such call (its lengths become sizes): "
+                           "run the RNN on the padded batch and take each sequence's last valid step, "
+                           "`out[torch.arange(len(x)), lengths - 1]` for a one-way RNN with batch_first, or keep "
+                           "torch.jit.script, which runs it"),
+    ("could not find an implementation for", "ONNX Runtime has no kernel for this operator with these input types "
+                                             "here (its CPU Gemm, a Linear layer, takes no bfloat16, for one): export "
+                                             "a float32 copy (`model.float()`, float32 inputs), or run the file where "
+                                             "such a kernel exists"),
+    ("does not have a field with name '__obj_flatten__'", "an eager-mode quantized module (`quantize_dynamic`) keeps "
+                                                          "its weights in a TorchScript class that torch.export cannot "
+                                                          "trace: export the float model and quantize the exported "
+                                                          "program (torchao's `prepare_pt2e`/`convert_pt2e` with "
+                                                          "ExecuTorch's `XNNPACKQuantizer`), or keep torch.jit.script "
+                                                          "or trace for this model"),
 )
 
 

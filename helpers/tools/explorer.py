@@ -463,7 +463,7 @@ class DivergenceExplorer:
 
 
 def _inputs_named(indexes) -> str:
-    return ", ".join(f"input {i + 1}" for i in indexes) or "no input"
+    return ", ".join(f"input {i}" for i in indexes) or "no input"
 
 
 class _CannotConvert:
@@ -497,7 +497,7 @@ class DivergenceExplorerWidget(widgets.VBox):
         # step 0.25 keeps every value, 0 included, exact in binary: the branch flips exactly at 0
         self.scale_sliders = [
             widgets.FloatSlider(value=explorer.scales[i] if i < len(explorer.scales) else 1.0, min=-2.0, max=2.0,
-                                step=0.25, description="scale s" if explorer.input_count == 1 else f"scale of {i + 1}",
+                                step=0.25, description="scale s" if explorer.input_count == 1 else f"input {i} ×",
                                 continuous_update=True)
             for i in range(explorer.input_count)]
         for slider, scalable in zip(self.scale_sliders, explorer.scalable):
@@ -557,7 +557,7 @@ class DivergenceExplorerWidget(widgets.VBox):
         baked = (f"<div><i>Trace example: {html.escape(s.example_path)}. The trace replays that path for every input.</i></div>"
                  if s.method == "trace" else "")
         what = EXPLORER_MODELS[s.model][0] if s.model in EXPLORER_MODELS else "your model"
-        inputs = "".join(f"<div>input {i + 1} = <code>{html.escape(_fmt_input(value))}</code></div>"
+        inputs = "".join(f"<div>input {i} = <code>{html.escape(_fmt_input(value))}</code></div>"
                          for i, value in enumerate(s.inputs)) if len(s.inputs) > 1 else \
             f"<div>input = {s.scale:g} × base = <code>{html.escape(_fmt_input(s.inputs[0]))}</code></div>"
         path = f"<div>{html.escape(s.path)}</div>" if s.path else ""
