@@ -7,6 +7,10 @@ import subprocess
 import sys
 import textwrap
 import typing
+import tempfile
+import warnings
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -984,3 +988,42 @@ def test_a_dynamically_quantized_model_gets_the_pt2e_hint_and_that_flow_exports(
     converted = convert_pt2e(prepared)
     assert (converted(x) - float_model(x)).abs().max() < 0.05  # 8-bit weights: close, not equal
     torch.export.export(converted, (x,))  # the quantized program exports
+
+
+class ScoredOutput(NamedTuple):
+    logits: torch.Tensor
+    score: torch.Tensor
+
+
+class ScoredHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.fc(x)
+        return ScoredOutput(y, y.sum(1))
+
+
+class TwoPlain(nn.Module):
+    def forward(self, x):
+        return x + 1, x * 2
+
+
+def test_the_onnx_row_says_when_onnx_runtime_flattens_eager_structured_output():
+    import onnxruntime as ort
+    report = H.diagnose(ScoredHead().eval(), torch.randn(2, 4), routes=["onnx"], progress=False)
+    onnx = report.results["onnx"]
+    assert onnx.status == "ok", str(report)
+    note = next(n for n in onnx.notes if n.startswith("ONNX Runtime returns a flat list"))
+    assert "2 arrays" in note and "NamedTuple ScoredOutput" in note, note
+    # what the note says of the file: a plain list, in eager's order (logits (2, 3), then score (2,))
+    path = Path(tempfile.mkdtemp()) / "scored.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ScoredHead().eval(), (torch.randn(2, 4),), str(path), dynamo=True, verbose=False)
+    outputs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {
+        "x": torch.randn(2, 4).numpy()})
+    assert isinstance(outputs, list) and [o.shape for o in outputs] == [(2, 3), (2,)]
+    plain = H.diagnose(TwoPlain(), torch.randn(2, 3), routes=["onnx"], progress=False).results["onnx"]
+    assert not any(n.startswith("ONNX Runtime returns a flat list") for n in plain.notes), plain.notes

@@ -42,7 +42,7 @@ from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, leaves, own_copy, per_input_dims,
                              rebuild, time_first_note, with_batch)
-from .parity import argument_hint, fresh_copy, parity, training_layers, vary_inputs
+from .parity import _nesting, argument_hint, fresh_copy, parity, training_layers, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -828,6 +828,23 @@ class _OnnxCopy:
         return tree_unflatten([None if kind == "none" else next(outs, None) for kind in kinds], treespec)
 
 
+def _onnx_structure_note(spec) -> list:
+    """A note when ONNX Runtime's flat list of arrays is not the shape of eager's output (a dict, a NamedTuple,
+    nesting, a None), which _OnnxCopy rebuilt for the comparison: the learner's own calling code must rebuild it too."""
+    from torch.utils._pytree import tree_unflatten
+    treespec, kinds = spec
+    shaped = tree_unflatten([torch.empty(0) if kind == "value" else None for kind in kinds], treespec)
+    flat = isinstance(shaped, torch.Tensor) or (type(shaped) in (tuple, list)
+                                                and all(isinstance(v, torch.Tensor) for v in shaped))
+    if flat:
+        return []
+    count = kinds.count("value")
+    dropped = " (None outputs left out)" if "none" in kinds else ""
+    return [f"ONNX Runtime returns a flat list of {count} array{'s' if count != 1 else ''}{dropped}, where eager "
+            f"returns {_nesting(shaped)}: this row put eager's structure back around them to compare; code that "
+            "runs the .onnx file must do the same (its outputs come in eager's order, flattened)"]
+
+
 def _load(route, data, suffix, folder, eager_out_spec):
     path = Path(folder) / f"copy_{route}{suffix}"
     path.write_bytes(data)
@@ -975,6 +992,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         return RouteResult(route, "fails", reason=message, fix=fix,
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
+    if route == "onnx":
+        notes.extend(_onnx_structure_note(spec))
     batch_one = any(note.startswith(_BATCH_ONE_NOTE) for note in notes)
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
