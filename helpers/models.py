@@ -104,7 +104,11 @@ def _check_name(name):
 
 
 def sample_model(name: str, seed: int = 0) -> nn.Module:
-    """A fresh instance of the sample model ``name``, its random weights fixed by ``seed``."""
+    """A fresh instance of the sample model ``name``, its random weights fixed by ``seed``.
+
+    The models whose layers behave differently in training (``dropout_bn``, ``digits_cnn`` and the torchvision
+    ones) come in eval mode; the others in nn.Module's default, training mode. Call ``.eval()`` before freezing.
+    """
     _check_name(name)
     torch.manual_seed(seed)  # the same weights on every run, so printed numbers never change
     return SAMPLE_MODELS[name][0]()

@@ -416,3 +416,10 @@ def test_short_message_keeps_onnxruntimes_line_with_the_sizes():
                          "model.")
     said = H.short_message(error, limit=300)
     assert said.endswith("for the following indices index: 0 Got: 3 Expected: 2"), said
+
+
+def test_sample_models_come_in_the_mode_their_docstring_says():
+    in_eval = {"dropout_bn", "digits_cnn", "resnet18", "mobilenet_v3_small"}
+    from helpers.models import SAMPLE_MODELS
+    for name in SAMPLE_MODELS:
+        assert H.sample_model(name).training == (name not in in_eval), name

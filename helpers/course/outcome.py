@@ -1,4 +1,4 @@
-"""Run an experiment and show what happened, error and warnings included (introduced in 00_start_here).
+"""Run an experiment and show what happened, error and warnings included (introduced in 02_what_is_torchscript).
 
 ``with H.attempt() as run: torch.jit.script(f)`` runs the block, prints the warnings it raised (in the
 order they came, one line each, whole words) and the error if any, one line, then lets the notebook
