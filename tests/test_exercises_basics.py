@@ -254,7 +254,8 @@ def test_count_kind_wrong_solutions(capsys):
     assert not H.check_count_kind(one_level_count)
     assert "a loop inside a branch" in capsys.readouterr().out
     assert not H.check_count_kind(found_or_not)
-    assert "whole number" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Python int" in out and "wrap" not in out  # int(True) would still be found-or-not: no such advice
     assert not H.check_count_kind(lambda graph, kind: None)
     assert "returned None" in capsys.readouterr().out
     assert not H.check_count_kind(None)
@@ -396,3 +397,27 @@ def test_a_walk_that_counts_block_nodes_twice_is_told_so_not_told_to_compare_kin
     assert not H.check_count_kind(count_twice_in_blocks)
     out = capsys.readouterr().out
     assert "counts each node inside a block twice" in out and "compare node.kind() == kind there too" not in out
+
+
+def test_count_kind_told_to_wrap_a_numpy_or_tensor_count_in_int_not_a_float_one(capsys):
+    import numpy as np
+    for wrong in (lambda graph, kind: np.int64(SOL02.count_kind(graph, kind)),
+                  lambda graph, kind: torch.tensor(SOL02.count_kind(graph, kind))):
+        assert not H.check_count_kind(wrong)
+        out = capsys.readouterr().out
+        assert "Python int" in out and "wrap the count in int(...)" in out, out
+    assert not H.check_count_kind(lambda graph, kind: float(SOL02.count_kind(graph, kind)))
+    out = capsys.readouterr().out
+    assert "Python int" in out and "wrap" not in out, out
+
+
+def first_or_nan(x):
+    if x.numel() == 0:
+        return torch.tensor(float("nan"))
+    return x[0]
+
+
+def test_type_fix_a_nan_for_an_empty_input_is_told_to_return_a_zero_without_blaming_torch_empty(capsys):
+    assert not H.check_type_fix(first_or_nan)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "return a zero, torch.zeros(())" in out and "torch.empty" not in out, out

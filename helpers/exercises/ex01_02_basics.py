@@ -3,6 +3,7 @@
 Each checker prints one line starting with ✔ or ✘ that says what to do next, and returns True or
 False. The right answers are computed here from the models themselves, never typed in.
 """
+import numbers
 import operator
 import re
 
@@ -259,8 +260,7 @@ def check_type_fix(fn) -> bool:
                   f"{want.dtype}. Make the zero {want.dtype} too, e.g. torch.zeros(()).")
             return False
         if not torch.equal(got, want):
-            what = ("For an empty x return a zero, torch.zeros(()) (torch.empty(()) is uninitialised memory: it "
-                    "holds whatever was there)." if x.numel() == 0 else "Keep x[0] for a non-empty input.")
+            what = "For an empty x return a zero, torch.zeros(())." if x.numel() == 0 else "Keep x[0] for a non-empty input."
             print(f"✘ It compiles, but for {x} it returns {got}{_which_value(got, x)}; expected {want}. {what}")
             return False
     print("✔ Right: every return gives a Tensor now, so the compiler accepts it, and it gives x[0], or a scalar zero "
@@ -385,8 +385,12 @@ def check_count_kind(fn) -> bool:
             print(f"✘ count_kind(graph of {label}, {kind!r}) failed: {type(error).__name__}: {_gist(error)}")
             return False
         if isinstance(got, bool) or not isinstance(got, int):
-            print(f"✘ count_kind should return a whole number (an int); for the graph of {label} and {kind!r} it "
-                  f"returned {shortened(repr(got))} ({type(got).__name__}).")
+            integral = isinstance(got, numbers.Integral) and not isinstance(got, bool) or (
+                isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point()
+                and got.dtype != torch.bool)
+            wrap = " It is an integer of another type: wrap the count in int(...)." if integral else ""
+            print(f"✘ count_kind should return a Python int; for the graph of {label} and {kind!r} it "
+                  f"returned {shortened(repr(got))} ({type(got).__name__}).{wrap}")
             return False
         if got != want:
             twice, every = _counted_twice_in_blocks(graph, kind), _every_node_in_blocks(graph, kind)
