@@ -68,8 +68,13 @@ def main(argv=None):
         made = factory()
     except (Exception, SystemExit) as error:
         usage_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
-    model, example = made if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module) \
-        else (made, None)
+    if isinstance(made, type):
+        usage_error(f"diagnose: {func_name}() returned the class {made.__name__}: return an instance, {made.__name__}()")
+    if isinstance(made, (tuple, list)) and not (isinstance(made, tuple) and len(made) == 2
+                                                and isinstance(made[0], torch.nn.Module)):
+        usage_error(f"diagnose: {func_name}() returned a {type(made).__name__} of {len(made)}: return the model, or "
+                    "the tuple (model, example)")
+    model, example = made if isinstance(made, tuple) else (made, None)
     if args.example:
         try:
             example = parse_example(args.example)

@@ -344,6 +344,16 @@ def test_command_line(tmp_path):
                              "--example", "randn(3)", "--routes", "script"], capture_output=True, text=True,
                             cwd=tmp_path, timeout=300, env=env)
     assert caveat.returncode == 2 and "⚠ script" in caveat.stdout, caveat.stdout + caveat.stderr[-2000:]
+    (tmp_path / "shapes.py").write_text("import torch\nfrom torch import nn\n\n"
+                                        "def the_class():\n    return nn.Identity\n\n"
+                                        "def three():\n    return nn.Identity(), torch.randn(2), 'x'\n\n"
+                                        "def as_list():\n    return [nn.Identity(), torch.randn(2)]\n")
+    for factory, words in (("the_class", "returned the class Identity: return an instance, Identity()"),
+                           ("three", "returned a tuple of 3: return the model, or the tuple (model, example)"),
+                           ("as_list", "returned a list of 2")):
+        told = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/shapes.py:{factory}",
+                               "--routes", "script"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+        assert told.returncode == 3 and words in told.stderr and "Traceback" not in told.stderr, told.stderr[-500:]
 
 
 def test_editor_logic_runs_and_explains_bad_input(tmp_path):
@@ -536,6 +546,24 @@ def test_the_copy_of_a_failed_route_is_refused_with_its_reason_and_an_onnx_copy_
 def test_a_path_given_to_diagnose_gets_told_to_pass_the_model(tmp_path):
     with pytest.raises(TypeError, match="takes the eager model itself, not a file"):
         H.diagnose(str(tmp_path / "model.pt"), torch.randn(2))
+
+
+class HalvesWhileLarge(nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x = x / 2
+        return x
+
+
+def test_a_scripted_or_traced_copy_or_an_exported_program_is_refused_not_checked_against_itself():
+    x = torch.tensor([3.0, -5.0])
+    for copy_ in (torch.jit.script(HalvesWhileLarge()), torch.jit.trace(HalvesWhileLarge(), x, check_trace=False)):
+        with pytest.raises(TypeError, match=r"already a TorchScript copy .* H.migrate\(copy, example\)"):
+            H.diagnose(copy_, x, progress=False)
+    with pytest.raises(TypeError, match="already an ExportedProgram"):
+        H.diagnose(torch.export.export(nn.Linear(2, 2), (torch.randn(2, 2),)), torch.randn(2, 2), progress=False)
+    # the eager model itself: the trace's wrong answer is found
+    assert H.diagnose(HalvesWhileLarge(), x, routes=["trace"], progress=False).status("trace") == "diverges"
 
 
 class AlwaysTrueBranch(nn.Module):
@@ -1027,3 +1055,31 @@ def test_the_onnx_row_says_when_onnx_runtime_flattens_eager_structured_output():
     assert isinstance(outputs, list) and [o.shape for o in outputs] == [(2, 3), (2,)]
     plain = H.diagnose(TwoPlain(), torch.randn(2, 3), routes=["onnx"], progress=False).results["onnx"]
     assert not any(n.startswith("ONNX Runtime returns a flat list") for n in plain.notes), plain.notes
+
+
+def _route_after(go_file, route):
+    """A worker's function: waits for go_file (when given), then reports route ok."""
+    import os
+    import time
+    from helpers.tools.diagnose import RouteResult
+    while go_file and not os.path.exists(go_file):
+        time.sleep(0.01)
+    return RouteResult(route, "ok"), None
+
+
+def test_each_route_time_ends_when_its_own_worker_ends_not_when_the_last_one_does(tmp_path):
+    import time
+    from helpers.tools.diagnose import _route_result, _run_workers
+    go = tmp_path / "go"
+
+    def on_end(name):  # the slow worker may end only 0.3 s after the quick one was seen to end
+        if name == "quick":
+            time.sleep(0.3)
+            go.write_text("go")
+
+    workers = _run_workers({"quick": (tmp_path, 120, _route_after, None, "quick"),
+                            "slow": (tmp_path, 120, _route_after, str(go), "slow")}, 2, on_end)
+    assert workers["slow"].ended - workers["quick"].ended >= 0.3
+    for name, worker in workers.items():
+        result, _ = _route_result(name, worker, 120)
+        assert result.status == "ok" and result.seconds == pytest.approx(worker.ended - worker.start), name

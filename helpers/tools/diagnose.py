@@ -285,6 +285,14 @@ def _check_model(model):
     if isinstance(model, (str, os.PathLike)):
         raise TypeError("diagnose takes the eager model itself, not a file: a saved TorchScript file has already "
                         "taken a route (H.migrate(path, example) checks one against torch.export)")
+    if isinstance(model, torch.jit.ScriptModule):  # tracing one hands it back unchanged: a trace row would compare it with itself
+        raise TypeError("diagnose takes the eager model, and this one is already a TorchScript copy (scripted or traced): "
+                        "pass the nn.Module it was made from, or check the copy against torch.export with "
+                        "H.migrate(copy, example)")
+    exported = sys.modules.get("torch.export")  # not imported here for this: no ExportedProgram exists without it
+    if exported is not None and isinstance(model, exported.ExportedProgram):
+        raise TypeError("diagnose takes the eager model, and this is already an ExportedProgram: pass the nn.Module it "
+                        "was exported from")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: wrap a function in a small nn.Module")
 
@@ -1032,6 +1040,7 @@ class _Worker:
         self.result_path = Path(folder) / f"result_{name}.pkl"
         self.time_limit, self.status, self.stopped = time_limit, None, False
         self.start = time.perf_counter()
+        self.ended = None  # when poll() saw it end: each route's own time, though the routes run side by side
         self.pid = os.fork()
         if self.pid == 0:  # the worker: never return into the caller's code
             self._run(fn, args, folder)
@@ -1064,7 +1073,7 @@ class _Worker:
             return True
         done, status = os.waitpid(self.pid, os.WNOHANG)
         if done:
-            self.pid, self.status = None, status
+            self.pid, self.status, self.ended = None, status, time.perf_counter()
             return True
         if time.perf_counter() - self.start > self.time_limit:
             self.stopped = True
@@ -1077,7 +1086,7 @@ class _Worker:
         if self.pid is not None:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-            self.pid = None
+            self.pid, self.ended = None, time.perf_counter()
 
     def result(self):
         if self.stopped:
@@ -1116,7 +1125,7 @@ def _forked(name, folder, time_limit, fn, *args):
 
 def _route_result(route, worker, time_limit):
     """The RouteResult (and the file's bytes, or None) of one route's ended worker."""
-    seconds = time.perf_counter() - worker.start
+    seconds = (worker.ended or time.perf_counter()) - worker.start
     try:
         kind, value = worker.result()
     except _Stopped:
