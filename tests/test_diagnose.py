@@ -1083,3 +1083,18 @@ def test_each_route_time_ends_when_its_own_worker_ends_not_when_the_last_one_doe
     for name, worker in workers.items():
         result, _ = _route_result(name, worker, 120)
         assert result.status == "ok" and result.seconds == pytest.approx(worker.ended - worker.start), name
+
+
+class ConvMeanPool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x).mean((2, 3))
+
+
+def test_sizes_tried_alike_in_height_and_width_are_said_once():
+    report = H.diagnose(ConvMeanPool().eval(), torch.randn(2, 3, 16, 16), routes=["export"], progress=False)
+    note = next(n for n in report.results["export"].notes if "eager also takes other sizes" in n)
+    assert "dimensions 2 and 3" in note and " ran, in each)" in note and " ran; " not in note, note

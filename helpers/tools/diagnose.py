@@ -530,9 +530,9 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     said = sorted(free + ones)
     shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
-    tried = "; ".join(" and ".join(map(str, taken[g])) + " ran"  # "14 and 16 ran, 13 and 15 did not"
-                      + (f", {_and(eager_refused[g])} did not" if eager_refused.get(g) else "")
-                      for g in said)
+    each = [" and ".join(map(str, taken[g])) + " ran"  # "14 and 16 ran, 13 and 15 did not"
+            + (f", {_and(eager_refused[g])} did not" if eager_refused.get(g) else "") for g in said]
+    tried = f"{each[0]}, in each" if len(each) > 1 and len(set(each)) == 1 else "; ".join(each)  # height and width alike
     note = (f"{_FIXED_NOTE}{plural(said)} {words(said)} ({tried}), but the copy takes the "
             f"example's there: {shown}{dot}")
     ran = {g: r for g, r in freed.items() if not r[2]}
