@@ -6,7 +6,7 @@
 
 The example is parsed, never evaluated: calls of randn, rand, zeros, ones, full, arange and randint with
 number arguments and the dtype keyword, numbers, and tuples, lists and dicts of these are accepted. Exit code 0: converted and
-matching; 1: converted but different, refusing input shapes the .pt takes, or matching where the notes say a
+matching; 1: converted but different (the .pt2 is then not written, unless --save-anyway), refusing input shapes the .pt takes, or matching where the notes say a
 match proves little (outputs within atol of zero, training mode, lost state); 2: the conversion fails; 3: a
 mistake on the command line.
 """
@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="where to write the .pt2 (default: beside the model, same name)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--no-save", action="store_true", help="check only; write nothing")
+    parser.add_argument("--save-anyway", action="store_true",
+                        help="write the .pt2 even when it computes other numbers than the model (to inspect it)")
     parser.add_argument("--batch-dim", help=BATCH_DIM_HELP)
     options = parser.parse_args(argv)
     batch_dim = parse_batch_dim(options.batch_dim, "migrate")
@@ -74,14 +76,19 @@ def main(argv=None) -> int:
             bar.close()
             print(f"error: {error}", file=sys.stderr)
             return 3
-        if report.program is not None and not options.no_save:
+        # a program that computes other numbers is no migration: a script that only looks for the file must not find one
+        save = report.program is not None and not options.no_save and (report.status != "diverges" or options.save_anyway)
+        if save:
             step("saving")
             report.save(output)
         bar.update(bar.total - bar.n)
 
     print(str(report))
-    if report.program is not None and not options.no_save:
+    if save:
         print(f"  saved {output} (load it with torch.export.load)")
+    elif report.status == "diverges" and not options.no_save:
+        print(f"  not saved: the program computes other numbers than {model.name}; pass --save-anyway to write it "
+              "for a closer look")
     print(f"  note: {CONVERTER_IS_PRIVATE}")
     if report.status == "ok" and not report.summary.startswith("✔"):
         return 1  # it matched, but the notes say what that proves little about (or the state it lost)

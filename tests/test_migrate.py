@@ -199,6 +199,15 @@ def test_cli_ok_and_fails(tmp_path):
     assert refused.returncode == 3 and "eval() is not allowed" in refused.stderr
     missing = subprocess.run(env_python + [str(loop)], capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
     assert missing.returncode == 3 and "--example" in missing.stderr  # a command-line mistake, not a failed conversion
+    from models_with_state import CountsCalls  # its program drops the count: other numbers, so no file unless asked
+    counting, counted = tmp_path / "counting.pt", tmp_path / "counting.pt2"
+    scripted(CountsCalls()).save(str(counting))
+    kept_back = subprocess.run(env_python + [str(counting), "--example", "randn(4, 4)"],
+                               capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert kept_back.returncode == 1 and "not saved" in kept_back.stdout and not counted.exists(), kept_back.stdout
+    anyway = subprocess.run(env_python + [str(counting), "--example", "randn(4, 4)", "--save-anyway"],
+                            capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert anyway.returncode == 1 and f"saved {counted}" in anyway.stdout and counted.is_file(), anyway.stdout
 
 
 def test_cli_example_takes_numbers_and_lists_as_the_diagnosis_does():
