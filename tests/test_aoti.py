@@ -332,3 +332,15 @@ def test_the_key_follows_the_examples_layout_and_takes_quantized_layers():
     quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(4, 4)), {torch.nn.Linear},
                                                        dtype=torch.qint8)
     assert len(H.aoti_cache_key(quantized, torch.randn(2, 4))) == 16  # packed parameters are no tensors: no crash
+
+
+def test_the_key_follows_the_cpu_the_code_is_compiled_for(monkeypatch):
+    from helpers.routes.aoti import aoti_cache_key, build_target
+    model, example = torch.nn.Linear(4, 2), torch.randn(2, 4)
+    monkeypatch.delenv("TORCHINDUCTOR_CPP_MARCH", raising=False)
+    native = aoti_cache_key(model, example)
+    here = build_target()
+    assert here.startswith(f"{__import__('platform').machine()} {torch.backends.cpu.get_cpu_capability()} march=")
+    assert "march=native" not in here or not __import__("shutil").which("g++")  # resolved by the compiler when it can
+    monkeypatch.setenv("TORCHINDUCTOR_CPP_MARCH", "x86-64-v2")  # Inductor compiles for that CPU instead
+    assert build_target("x86-64-v2").endswith("march=x86-64-v2") and aoti_cache_key(model, example) != native

@@ -139,6 +139,11 @@ class FlattenedRows(torch.nn.Module):  # rows flattened: the sum loses the rows'
         return x.reshape(x.size(0), -1).sum(0)
 
 
+class SkipsNaN(torch.nn.Module):  # a "safer" sum: differs from the loop wherever a row holds NaN
+    def forward(self, x):
+        return torch.nansum(x, 0)
+
+
 def reference_loop(x):
     total = torch.zeros_like(x[0])
     for i in range(x.size(0)):
@@ -164,6 +169,7 @@ def reference_loop(x):
     (ThreeColumns(), "on the 6 rows of 4 values input"),
     (OnesTimes(), "on the 4 rows of 2 × 5 values input"),
     (FlattenedRows(), "on the 4 rows of 2 × 5 values input"),
+    (SkipsNaN(), "gives numbers where the running sum is NaN, on the 3 rows, one NaN input"),
 ])
 def test_running_sum_wrong_answers_rejected(model, feedback, capsys):
     assert H.check_running_sum_migrates(model) is False

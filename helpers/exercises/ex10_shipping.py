@@ -26,6 +26,8 @@ RUNNING_SUM_INPUTS = {
     # rows of other sizes: the loop adds rows of any shape, so a sum built for rows of 3 values must not pass
     "6 rows of 4 values": torch.linspace(-2, 3, 24).reshape(6, 4),
     "4 rows of 2 × 5 values": torch.linspace(-1, 2, 40).reshape(4, 2, 5),
+    # a NaN in a row: the loop's sum of that column is NaN, so a sum that skips NaN (torch.nansum) must not pass
+    "3 rows, one NaN": torch.tensor([[1.0, float("nan"), 2.0], [0.5, 1.0, -1.0], [2.0, 3.0, 4.0]]),
 }
 
 
@@ -62,7 +64,7 @@ def _gives_the_sum(run, x) -> bool:
             warnings.simplefilter("ignore")
             got = run(x.clone())
         return isinstance(got, torch.Tensor) and got.shape == x.shape[1:] and bool(
-            torch.allclose(got, reference_running_sum(x), atol=1e-5))
+            torch.allclose(got, reference_running_sum(x), atol=1e-5, equal_nan=True))
     except Exception:
         return False
 
@@ -80,7 +82,11 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
         error_cause=_fixed_count_cause)
     if mistake:
         return mistake
-    if not torch.allclose(got, want, atol=1e-5):
+    if not torch.allclose(got, want, atol=1e-5, equal_nan=True):
+        if want.isnan().any() and not got.isnan().any():  # e.g. torch.nansum, or NaN replaced by 0
+            return (f"{who} gives numbers where the running sum is NaN, on the {label} input: the loop adds a NaN like "
+                    "any value, so its column's sum is NaN; a sum that skips NaN (torch.nansum) computes something "
+                    "else. Add up the rows as they are, e.g. x.sum(0).")
         partial = next((k for k in range(1, x.size(0)) if torch.allclose(got, x[:k].sum(0), atol=1e-5)), None)
         if partial is not None:  # e.g. x[:8].sum(0): a bound taken from the sizes tried so far
             return (f"{who} gives the sum of the first {partial} rows only on the {label} input: add up every row, "

@@ -155,6 +155,27 @@ def _as_args(example) -> tuple:
 _RECORD_FORMAT = 5
 
 
+@functools.lru_cache(maxsize=None)
+def build_target(march=None) -> str:
+    """The CPU the compiled code is made for, e.g. "x86_64 AVX512 march=cooperlake".
+
+    Inductor compiles a package's C++ with ``-march=native`` (or ``$TORCHINDUCTOR_CPP_MARCH``) and the vector
+    instructions torch found on this CPU: a package built on one CPU may not run on another, so it is part of the
+    cache key. ``native`` is resolved by asking the C++ compiler what it means here.
+    """
+    march = march if march is not None else os.environ.get("TORCHINDUCTOR_CPP_MARCH")
+    if march is None:
+        try:
+            out = subprocess.run([os.environ.get("CXX", "g++"), "-march=native", "-Q", "--help=target"],
+                                 capture_output=True, text=True, timeout=60).stdout
+            march = next((line.split()[-1] for line in out.splitlines() if line.strip().startswith("-march=")),
+                         "native")
+        except (OSError, subprocess.SubprocessError):  # no compiler: no package can be built here either
+            march = "native"
+    import platform
+    return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} march={march}"
+
+
 def _tensor_bytes(tensor) -> bytes:
     """The values of ``tensor`` as bytes, for a hash: dense, plain dtypes (quantized ones as their integers and scale)."""
     tensor = tensor.detach().cpu()
@@ -172,7 +193,8 @@ def _tensor_bytes(tensor) -> bytes:
 
 def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
     """16 hex digits that change when the model (its classes' source, structure and settings: see
-    ``model_description``), its weights, the example's shapes, the dynamic shapes or torch change."""
+    ``model_description``), its weights, the example's shapes, the dynamic shapes, torch or the CPU the code is
+    compiled for (``build_target``) change."""
     digest = hashlib.sha256()
 
     def add(text):
@@ -194,6 +216,7 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
             else f"{name}:{value!r}")
     add(repr(dynamic_shapes))
     add(torch.__version__)
+    add(build_target(os.environ.get("TORCHINDUCTOR_CPP_MARCH")))  # the CPU the code is compiled for
     add(model.training)
     add(f"record {_RECORD_FORMAT}")  # a package recorded by an older course is made again, with today's record
     return digest.hexdigest()[:16]
