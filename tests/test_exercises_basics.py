@@ -50,6 +50,15 @@ def test_path_answers_feedback(capsys):
         assert "answer with a whole number" in capsys.readouterr().out
     assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 7.0}))
     capsys.readouterr()
+    import numpy as np
+    for whole in ("7.0", " 7 ", torch.tensor(7.0), torch.tensor([7]), np.int64(7)):  # 7 in any dress is 7
+        assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": whole}))
+    capsys.readouterr()
+    assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": "-7"}))
+    assert "count the rows" in capsys.readouterr().out  # a whole number, the wrong one
+    for odd in ("inf", torch.tensor(7.5), torch.ones(2), "seven"):
+        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": odd}))
+        assert "answer with a whole number" in capsys.readouterr().out
 
 
 class DoesNothing(nn.Module):
@@ -284,8 +293,17 @@ class _HalvesIntoDouble(nn.Module):
         return x.double()
 
 
+class _HundredRounds(nn.Module):  # exactly the halvings the largest test input needs: right outputs, fixed length
+    def forward(self, x):
+        for _ in range(100):
+            if x.abs().max() > 1:
+                x = x / 2
+        return x
+
+
 @pytest.mark.parametrize("model, words", [
     (_CappedHalving, "for tensor([5000.,    0.])"),
+    (_HundredRounds, "the loop's length is fixed"),
     (_ForgetsTheAssignment, "did not finish"),
     (_HalvesIntoDouble, "returns torch.float64"),
 ])

@@ -40,6 +40,7 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         (torch.tensor([0.5, -0.5]), "✔"),                            # the boundary: a zero sum is not positive
         (torch.tensor([True, False]), "bool tensor"),                # -x is not defined for bools
         (torch.tensor([float("nan"), -1.0]), "holds NaN"),           # -NaN never equals anything
+        (torch.tensor([]), "x is empty"),                            # its negation shows nothing
         (None, "you gave a NoneType"),
     ]
     for x, expected in cases:

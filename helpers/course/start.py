@@ -50,7 +50,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     # torch 2.14 on this course's machines).
     gc.freeze()
     start_in_background(notebook)  # the waiting torch process for this notebook's fresh processes, if it has any
-    note = "hidden (explained in 02)" if hide_deprecations else "shown"
+    note = "hidden (explained in 00, listed in 02)" if hide_deprecations else "shown"
     print(f"torch {torch.__version__} · seed {seed} · {threads} thread{'s' if threads != 1 else ''} · files go to {shown} · TorchScript deprecation notices {note}")
     if folder.name != notebook:  # work_dir gave a second folder: another kernel holds the first
         print(f"another kernel of {notebook} is running and holds {folder.parent.name}/{notebook}/, "

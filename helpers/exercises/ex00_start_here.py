@@ -54,6 +54,10 @@ def check_gate_probe(model, x) -> bool:
         print("✘ x is a bool tensor: its sum counts the Trues, and `-x` (the else branch) is not defined for bools. "
               "Use numbers, like torch.tensor([-1.0, 0.5]).")
         return False
+    if x.numel() == 0:
+        print(f"✘ x is empty (shape {tuple(x.shape)}): its sum is 0, so Gate negates it, but negating no numbers shows "
+              "nothing. Give at least one number, like torch.tensor([-1.0, 0.5]).")
+        return False
     if x.is_floating_point() and torch.isnan(x).any():
         print("✘ x holds NaN: the model negates it (NaN > 0 is false), but -NaN never equals anything, so no "
               "check can confirm the branch. Use ordinary numbers whose sum is ≤ 0.")

@@ -44,6 +44,28 @@ def _true_path_answer(question):
     return "double" if record.ran(fragment) else "negate"
 
 
+def _whole_number(given):
+    """``given`` as an int when it is a whole number in any dress (7, "7", "7.0", 7.0, a NumPy integer, a one-value
+    tensor holding 7 or 7.0), else None (a bool, NaN, 7.5, words)."""
+    if isinstance(given, bool):
+        return None
+    if isinstance(given, torch.Tensor):
+        if given.numel() != 1 or given.dtype == torch.bool:
+            return None
+        given = given.item()
+    if isinstance(given, str):
+        try:
+            given = float(given.strip())
+        except ValueError:
+            return None
+    if isinstance(given, float):
+        return int(given) if given.is_integer() else None  # 7.0 is a whole number too (NaN, inf and 7.5 are not)
+    try:  # an int, or a NumPy integer
+        return operator.index(given)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_path_answers(answers) -> bool:
     """01: ``answers`` maps each question of ``PATH_QUESTIONS`` to a number of runs or 'double'/'negate'."""
     if not isinstance(answers, dict):
@@ -56,16 +78,7 @@ def check_path_answers(answers) -> bool:
     for question in PATH_QUESTIONS:
         given, right = answers[question], _true_path_answer(question)
         if isinstance(right, int):
-            number = given if isinstance(given, int) and not isinstance(given, bool) else None
-            if number is None and isinstance(given, str) and given.strip().isdigit():
-                number = int(given)
-            if number is None and isinstance(given, float) and given.is_integer():
-                number = int(given)  # 7.0 is a whole number too (NaN and 7.5 are not)
-            if number is None and not isinstance(given, (bool, str, float)):
-                try:  # a NumPy integer or a one-value integer tensor is a whole number too
-                    number = operator.index(given)
-                except (TypeError, RuntimeError, ValueError):
-                    number = None
+            number = _whole_number(given)
             if number != right:
                 hint = ("that is how often the `for` line runs (its last test leaves the loop); the body runs once "
                         "per row" if number is not None and number == right + 1 else
@@ -172,7 +185,7 @@ def check_halving_model(model) -> bool:
         return False
     most_needed = max(_halvings(x) for x in _HALVING_INPUTS)
     fixed = [runs for line in lines for runs in [{c.get(line, 0) for c in counts.values()}]
-             if len(runs) == 1 and next(iter(runs)) > most_needed + 1]
+             if len(runs) == 1 and next(iter(runs)) >= most_needed]  # range(100): its `if` runs 100 times on every input
     if fixed:  # a `for` of fixed length with an `if` inside: the data picks which rounds halve, not how many run
         print(f"✘ The outputs are right, but a line of your loop ran {max(max(r) for r in fixed)} times on every input, "
               "small or large: the loop's length is fixed, and an `if` inside it does the deciding. Let the data "
