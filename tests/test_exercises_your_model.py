@@ -273,6 +273,19 @@ def scripted_float64(model, example):
     return torch.jit.script(AsDouble())
 
 
+def traced_float64(model, example):  # a traced function: the short lengths give another shape and another dtype
+    return torch.jit.trace(lambda x: model(x).double(), example)
+
+
+def fx_with_leaf(model, example):  # an fx graph that keeps the model whole as one call: its Python still runs
+    class KeepsUserModules(torch.fx.Tracer):
+        def is_leaf_module(self, module, name):
+            return True
+
+    root = nn.Sequential(model)
+    return torch.fx.GraphModule(root, KeepsUserModules().trace(root))
+
+
 @pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_exported])
 def test_shipped_pool_solutions(answer, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
@@ -299,6 +312,8 @@ def test_shipped_pool_solutions(answer, capsys):
     (None, "Pass your function"),
     (exported_from_ten, "torch's own suggestion: `_n = Dim('_n', min=5, max=oo)`; `n = 2*_n`"),  # not a word of `> 8` guards
     (scripted_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # no crash in allclose
+    (traced_float64, "On length 4 the copy returns torch.float64, eager torch.float32"),  # another shape too: no crash
+    (fx_with_leaf, "calls your module '0' (PairPool) as one step"),
     (cond_with_named_dim, "the length must be even, and a Dim that says so (`2 * Dim(\"_n\")`) is what torch asks for"),
     (cond_from_six, "fails on length 4 (Guard failed: x.size()[1] >= 6"),
     (lambda model, example: torch.jit.script(model.forward), "scripted the method forward on its own"),

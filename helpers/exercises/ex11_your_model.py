@@ -292,6 +292,14 @@ def check_shipped_pool(ship) -> bool:
               "torch.jit.script, torch.jit.trace or torch.export.export gives you: a copy that runs without the "
               "Python class.")
         return False
+    if isinstance(copy, torch.fx.GraphModule):  # an fx graph that calls a module of your own as a leaf still runs its Python
+        leaf = next((node.target for node in copy.graph.nodes if node.op == "call_module"
+                     and not type(copy.get_submodule(node.target)).__module__.startswith("torch.")), None)
+        if leaf is not None:
+            print(f"✘ The copy's graph calls your module {leaf!r} ({type(copy.get_submodule(leaf)).__name__}) as one "
+                  "step, so that step still runs its Python forward: nothing was converted there. Return what "
+                  "torch.jit.script or torch.export.export gives you.")
+            return False
     if isinstance(copy, torch.jit.ScriptModule):  # shipping means saving: Python left in the copy cannot go
         try:
             with deprecations_hidden():
@@ -333,7 +341,7 @@ def check_shipped_pool(ship) -> bool:
             print(f"✘ The copy fails on length {n} ({message}).{fixed}")
             return False
         want = model(x)
-        if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype != want.dtype:
+        if isinstance(got, torch.Tensor) and got.dtype != want.dtype:  # before any comparison: allclose needs one dtype
             print(f"✘ On length {n} the copy returns {got.dtype}, eager {want.dtype}: ship the model as it is, "
                   "without a change of dtype.")
             return False
