@@ -1291,3 +1291,11 @@ def test_eager_nan_from_its_no_grad_fast_path_is_not_the_copys_divergence():
 class _Zeros(torch.nn.Module):
     def forward(self, x, pad):
         return torch.zeros_like(x)
+
+
+def test_an_exported_program_gets_one_line_that_names_module_not_a_row_per_input():
+    model = torch.nn.Linear(3, 2)
+    program = torch.export.export(model, (torch.randn(2, 3),))
+    with pytest.raises(TypeError, match=r"an ExportedProgram is not called directly: pass program.module\(\)"):
+        H.parity(model, program, example=torch.randn(2, 3))
+    assert H.parity(model, program.module(), example=torch.randn(2, 3)).all_close

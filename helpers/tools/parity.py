@@ -514,6 +514,10 @@ def require_callable(obj, who, role):
     if isinstance(obj, type):
         raise TypeError(f"{who} expects the {role}, got the class {obj.__name__}: "
                         f"pass an instance, e.g. {obj.__name__}()")
+    exported = sys.modules.get("torch.export")  # an ExportedProgram is callable, but every call raises
+    if exported is not None and isinstance(obj, exported.ExportedProgram):
+        raise TypeError(f"{who} expects the {role} as something to call, and an ExportedProgram is not called "
+                        "directly: pass program.module()")
     if not callable(obj):
         raise TypeError(f"{who} expects the {role} (an nn.Module, a traced or scripted model, "
                         f"or a function), got {describe(obj)}")
