@@ -719,3 +719,10 @@ def test_the_learners_example_is_left_as_it_was():
     x = torch.arange(8.0).reshape(2, 4)
     H.benchmark_model(DoublesItsInput().eval(), x, variants=["eager", "script"], **FAST)
     assert torch.equal(x, torch.arange(8.0).reshape(2, 4))  # the timed calls doubled a copy, not x
+
+
+def test_a_model_in_training_mode_without_random_layers_is_told_so_without_blaming_a_layer():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())  # training mode, nothing random in it
+    with pytest.raises(ValueError, match=r"call model.eval\(\) first \(the model is in training mode\): freezing "
+                                         r"needs it$"):
+        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)

@@ -179,12 +179,16 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         variants = [variants]
     # the model's own flag, or a layer left in train() inside an eval() model: torch's random layers by name, and
     # any other submodule whose flag is on (its forward may read self.training)
-    active = training_layers(model) or [f"{type(m).__name__} {name!r}" for name, m in model.named_modules()
-                                        if name and getattr(m, "training", False)]
+    random = training_layers(model)
+    active = random or [f"{type(m).__name__} {name!r}" for name, m in model.named_modules()
+                        if name and getattr(m, "training", False)]
     if model.training or active:
-        which = f" ({', '.join(active[:3])} in training mode)" if active else ""
-        raise ValueError(f"benchmark_model times inference: call model.eval() first{which}: freezing needs it, and "
-                         "dropout or batch-norm updates would change what is measured")
+        # name the layers only where they tell something: the random ones, or those left in train() in an eval() model
+        which = (f" ({', '.join(active[:3])} in training mode)" if random or not model.training
+                 else " (the model is in training mode)")
+        effect = (", and dropout or batch-norm updates would change what is measured" if random else
+                  ", and a forward that reads self.training may compute something else" if not model.training else "")
+        raise ValueError(f"benchmark_model times inference: call model.eval() first{which}: freezing needs it{effect}")
     unknown = [v for v in variants if v not in BENCHMARK_VARIANTS]
     if unknown or not variants:
         raise ValueError(f"unknown variant(s) {unknown}: choose from {', '.join(BENCHMARK_VARIANTS)}")
