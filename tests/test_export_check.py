@@ -514,3 +514,19 @@ def test_a_conversion_that_fails_is_named_by_its_method(tmp_path):
     checks = H.export_roundtrip_checks(DictOut(), BOTH_SIGNS, methods=("trace",), folder=tmp_path)
     assert checks["trace"].stage == "export" and checks["trace"].summary.startswith("✘ trace: tracing failed: "), \
         checks["trace"].summary
+
+
+class ScaledByDefault(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, scale: float = 2.0):
+        return self.lin(x) * scale
+
+
+def test_an_input_with_more_arguments_than_the_exported_one_is_told_so(tmp_path):
+    report = H.export_roundtrip_check(ScaledByDefault().eval(), [(torch.randn(2, 4),), (torch.randn(2, 4), 3.0)],
+                                      method="export", folder=tmp_path)
+    assert not report.ok and report.failed_inputs == [1], str(report)
+    assert "input 1 passes 2 arguments and input 0, which the program was exported from, 1" in report.hint, report.hint

@@ -510,6 +510,11 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                     "vary; if export then says your code specialized a dim to a constant, forward uses that size in "
                     "Python (a loop over it, say): write it as tensor operations, or script the model"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
+            counts = (len(args_list[failed[0]]), len(args_list[0]))
+            if method == "export" and "Trying to flatten user inputs" in first and counts[0] != counts[1]:
+                hint = (f"input {failed[0]} passes {counts[0]} argument{'s' * (counts[0] != 1)} and input 0, which "
+                        f"the program was exported from, {counts[1]}: an exported program takes exactly input 0's "
+                        "arguments (one that input 0 left at its default is part of the program, not an input)")
             if method == "export" and re.search(r"Guard failed: .*\] == 1\b", first):
                 hint = ("the program was exported from input 0, which has a size of 1 where other inputs differ, and "
                         "torch.export treats 1 as a constant (it broadcasts), even with dynamic_shapes: put an input "
