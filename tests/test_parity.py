@@ -1299,3 +1299,18 @@ def test_an_exported_program_gets_one_line_that_names_module_not_a_row_per_input
     with pytest.raises(TypeError, match=r"an ExportedProgram is not called directly: pass program.module\(\)"):
         H.parity(model, program, example=torch.randn(2, 3))
     assert H.parity(model, program.module(), inputs=[torch.randn(2, 3)]).all_close  # its fixed batch of 2
+
+
+class ScaledByDefault(torch.nn.Module):
+    def forward(self, x, scale: float = 2.0):
+        return x * scale
+
+
+def test_a_default_no_input_passed_is_said_fixed_only_for_a_copy_that_fixed_it():
+    x = torch.randn(2, 3)
+    scripted = H.parity(ScaledByDefault(), torch.jit.script(ScaledByDefault()), inputs=[x])
+    traced = H.parity(ScaledByDefault(), torch.jit.trace(ScaledByDefault(), x), inputs=[x])
+    said = {name: next(n for n in report.warnings if "at its default" in n) for name, report in
+            (("scripted", scripted), ("traced", traced))}
+    assert "`scale=2.0`" in said["scripted"] and "fixes it into its graph" not in said["scripted"], said
+    assert "a trace or an export fixes it into its graph" in said["traced"], said

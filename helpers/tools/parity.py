@@ -652,6 +652,7 @@ class ParityReport:
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
     uncopied: str = ""  # why the eager model could not be copied, so that parity ran it itself ('' when copied)
     defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
+    copy_arguments: object = None  # the names a TorchScript copy's forward takes (None: not known)
 
     @property
     def all_close(self) -> bool:
@@ -785,9 +786,11 @@ class ParityReport:
             one = len(self.defaults_kept) == 1
             how = ("pass it in inputs" if one else "pass them in inputs") + (
                 " (a keyword-only one through a wrapper module that sets it)" if "keyword-only" in kept else "")
+            names = {d.split("=")[0].split()[-1] for d in self.defaults_kept}  # "scale=2" -> "scale"
+            fixed = ("" if self.copy_arguments is not None and names <= self.copy_arguments else  # a script keeps them
+                     f", and a trace or an export fixes {'it' if one else 'them'} into its graph")
             notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}: other "
-                         f"values were not checked, and a trace or an export fixes {'it' if one else 'them'} into its "
-                         f"graph; {how} to check other values")
+                         f"values were not checked{fixed}; {how} to check other values")
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
@@ -1214,7 +1217,18 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
                         if example is not None else "",
-                        defaults_kept=defaults_left(eager, [a for _, a in labelled]))
+                        defaults_kept=defaults_left(eager, [a for _, a in labelled]),
+                        copy_arguments=_forward_arguments(exported))
+
+
+def _forward_arguments(model):
+    """The argument names of a TorchScript copy's forward (a scripted one keeps forward's options, a trace has only
+    the inputs it was traced with); None for anything else."""
+    try:
+        function = model if isinstance(model, torch.jit.ScriptFunction) else model.forward
+        return {a.name for a in function.schema.arguments}
+    except Exception:  # not TorchScript, or no schema to read
+        return None
 
 
 def defaults_left(model, argument_lists) -> list:
