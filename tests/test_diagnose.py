@@ -848,7 +848,7 @@ def test_sizes_fixed_inside_a_list_input_are_named_too():
     # the tensors of a list are the copy's inputs in order; before, a list input got no sizes note at all
     report = H.diagnose(SumsAList(), [torch.randn(2, 10), torch.randn(2, 10)], routes=["export"], progress=False)
     detail = report.results["export"].detail()
-    assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12 ran; 11 and 12 ran)" in detail, detail
+    assert "dimensions 1 of tensor 0 and 1 of tensor 1 (11 and 12 ran, in each)" in detail, detail
     assert "Dim.AUTO frees dimensions 1 of tensor 0 and 1 of tensor 1 (its program ran those sizes)" in detail, detail
     program = torch.export.load(__import__("io").BytesIO(report.results["export"]._saved[0]))
     with pytest.raises(Exception, match="size"):  # the copy refuses a length eager takes
