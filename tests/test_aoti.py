@@ -2,6 +2,7 @@
 import glob
 import os
 import re
+import typing
 
 import pytest
 import torch
@@ -344,3 +345,38 @@ def test_the_key_follows_the_cpu_the_code_is_compiled_for(monkeypatch):
     assert "march=native" not in here or not __import__("shutil").which("g++")  # resolved by the compiler when it can
     monkeypatch.setenv("TORCHINDUCTOR_CPP_MARCH", "x86-64-v2")  # Inductor compiles for that CPU instead
     assert build_target("x86-64-v2").endswith("march=x86-64-v2") and aoti_cache_key(model, example) != native
+
+
+class _DictAndNumber(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, d: typing.Dict[str, torch.Tensor], n: int):
+        return self.lin(d["a"]) * n - d["b"]
+
+
+def test_a_dict_in_another_key_order_is_put_in_the_compiled_order_and_another_number_is_refused():
+    from helpers.routes.aoti import CheckedPackage, _input_specs, in_recorded_order
+    model, a, b = _DictAndNumber().eval(), torch.randn(2, 4), torch.randn(2, 4)
+    example = ({"a": a, "b": b}, 3)
+    program = torch.export.export(model, example)
+    specs = _input_specs(program)
+    assert specs[2] == {"number": 3} and specs[0]["shape"] == [2, 4]  # the number is recorded, as the code fixed it
+    structure = torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(example)[1])
+
+    def compiled(*args):  # what the compiled code does: its tensors flat, in the order it was compiled for
+        first, second = torch.utils._pytree.tree_leaves(args)[:2]
+        return model({"a": first, "b": second}, 3)
+
+    package = CheckedPackage(compiled, specs, "p.pt2", structure=structure)
+    assert torch.equal(package({"b": b, "a": a}, 3), model({"a": a, "b": b}, 3))  # reordered: eager's answer
+    with pytest.raises(ValueError, match=r"input 2: 5, but the program was exported with 3 there"):
+        package({"a": a, "b": b}, 5)
+    with pytest.raises(ValueError, match=r"input 0 is list, compiled for dict\('a', 'b'\)"):
+        package([a, b], 3)
+    with pytest.raises(ValueError, match=r"input 0 is a dict with keys 'a', compiled for dict\('a', 'b'\)"):
+        package({"a": a}, 3)
+    # the C++ program takes tensors only: with the number left out, the dict is still put in order
+    reordered = in_recorded_order(({"b": b, "a": a},), structure, "p.pt2", specs)
+    assert list(reordered[0]) == ["a", "b"]

@@ -152,7 +152,7 @@ def _as_args(example) -> tuple:
 
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
 # recorded before are made again rather than checked against less than the helpers now check
-_RECORD_FORMAT = 5
+_RECORD_FORMAT = 6
 
 
 @functools.lru_cache(maxsize=None)
@@ -373,7 +373,9 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
                     "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)],
                     "inputs": _with_layouts(_input_specs(program), args),  # what load_aoti checks each call against
-                    "relations": size_relations(program, args, _argument_names(model))}
+                    "relations": size_relations(program, args, _argument_names(model)),
+                    # the nesting of forward's arguments, dict keys in order: the compiled code takes them flat
+                    "structure": torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(args)[1])}
             meta_tmp = work / "meta.json"
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, _meta_path(target))
@@ -437,7 +439,8 @@ def load_aoti(path, *, scratch=None):
                 os.environ["TMPDIR"] = old
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
     specs = recorded_inputs(path)
-    return CheckedPackage(compiled, specs, path.name, recorded_relations(path)) if isinstance(specs, list) else compiled
+    return (CheckedPackage(compiled, specs, path.name, recorded_relations(path), recorded_structure(path))
+            if isinstance(specs, list) else compiled)
 
 
 def _argument_names(model) -> list:
@@ -458,6 +461,64 @@ def recorded_relations(path) -> list:
     return relations if isinstance(relations, list) else []
 
 
+def recorded_structure(path):
+    """The nesting of forward's arguments ``aoti_package`` recorded (a pytree spec, as text), or None."""
+    try:
+        structure = json.loads(_meta_path(Path(path)).read_text()).get("structure")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return structure if isinstance(structure, str) else None
+
+
+def _nesting_words(spec) -> str:
+    """A pytree spec in a few words: ``tuple(dict('a', 'b'), leaf)``."""
+    if spec.is_leaf():
+        return "a value"
+    if spec.type is dict:
+        return "dict(" + ", ".join(repr(k) for k in spec.context) + ")"
+    return f"{spec.type.__name__} of {spec.num_children}"
+
+
+def in_recorded_order(args: tuple, structure, name: str = "the package", specs=None) -> tuple:
+    """``args`` with every dict rebuilt in the key order recorded in ``structure`` (see ``recorded_structure``).
+
+    The compiled code takes its inputs flat, in the order the example's dicts held their keys; eager reads a dict by
+    key. So another key order would silently feed each tensor to another input: reordered here. Another nesting
+    (other keys, a list where a dict was) raises a one-line ValueError. No structure recorded: ``args`` as they are.
+    With ``specs`` (``recorded_inputs``), arguments that were numbers at export may be left out of ``args`` (the C++
+    program takes tensors only)."""
+    if not structure:
+        return args
+    pytree = torch.utils._pytree
+    spec = pytree.treespec_loads(structure)
+
+    def ordered(value, spec, where):
+        if spec.is_leaf():
+            return value
+        if spec.type is dict:
+            if not isinstance(value, dict) or set(value) != set(spec.context):
+                got = (f"a dict with keys {', '.join(sorted(map(repr, value)))}" if isinstance(value, dict)
+                       else f"{type(value).__name__}")
+                raise ValueError(f"{name}: {where} is {got}, compiled for {_nesting_words(spec)}")
+            return {k: ordered(value[k], child, f"{where}[{k!r}]") for k, child in zip(spec.context, spec.children())}
+        if spec.type in (tuple, list) and isinstance(value, (tuple, list)) and len(value) == spec.num_children:
+            return type(value)(ordered(v, child, f"{where}[{i}]")
+                               for i, (v, child) in enumerate(zip(value, spec.children())))
+        return value  # a NamedTuple or another container: torch's own flattening decides
+
+    if spec.type is not tuple:
+        return args
+    children = spec.children()
+    if len(args) != len(children) and specs is not None:  # numbers left out: pair the rest with the other arguments
+        starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
+        kept = [child for child, start in zip(children, starts) if not (
+            child.is_leaf() and start < len(specs) and isinstance(specs[start], dict) and "number" in specs[start])]
+        children = kept if len(kept) == len(args) else children
+    if len(args) != len(children):
+        return args  # another number of arguments: the checks after this one say so
+    return tuple(ordered(value, child, f"input {i}") for i, (value, child) in enumerate(zip(args, children)))
+
+
 def recorded_inputs(path):
     """The input specs ``aoti_package`` recorded beside the package at ``path`` (see ``inputs_problem``), or None for
     a package made elsewhere: nothing recorded to check against."""
@@ -472,10 +533,13 @@ class CheckedPackage:
     """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
     exported for."""
 
-    def __init__(self, compiled, specs: list, name: str, relations=()):
+    def __init__(self, compiled, specs: list, name: str, relations=(), structure=None):
         self._compiled, self._specs, self._name, self._relations = compiled, specs, name, list(relations)
+        self._structure = structure
 
     def __call__(self, *args, **kwargs):
+        if not kwargs:  # a dict in another key order: put in the order the code was compiled for, as eager reads by key
+            args = in_recorded_order(args, self._structure, self._name)
         leaves = torch.utils._pytree.tree_leaves((args, kwargs))
         problem = inputs_problem(leaves, self._specs) or relations_problem(leaves, self._relations)
         if problem:
@@ -642,6 +706,12 @@ def _input_problem(value, spec) -> str:
     """What is wrong with ``value`` for an input compiled as ``spec`` ({dtype, shape with None = dynamic}); ""."""
     if not isinstance(spec, dict):
         return ""
+    if "number" in spec:  # the compiled code holds this number as a constant: another would be ignored, silently
+        number = spec["number"]
+        if isinstance(value, torch.Tensor) or isinstance(value, bool) != isinstance(number, bool) or value != number:
+            return (f"{value!r}, but the program was exported with {number!r} there, fixed into its code: it computes "
+                    f"for {number!r} only (export another program for {value!r})")
+        return ""
     if not isinstance(value, torch.Tensor):
         return f"got {type(value).__name__}, compiled for a tensor"
     dtype, shape = spec.get("dtype"), spec.get("shape") or []
@@ -668,7 +738,8 @@ def _input_problem(value, spec) -> str:
 def user_input_values(program) -> list:
     """The example value (a fake tensor, or a number) of each user input of an ``ExportedProgram``, in order."""
     values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
-    return [values.get(name) for name in program.graph_signature.user_inputs]
+    # a number passed at export is listed as itself, not by a placeholder's name: it was fixed into the program
+    return [values.get(name) if isinstance(name, str) else name for name in program.graph_signature.user_inputs]
 
 
 def size_range(program, size):
@@ -745,6 +816,8 @@ def _input_specs(program) -> list:
                           "derived": [None if isinstance(size, int) else _derived(size) for size in value.shape],
                           # the dynamic sizes' symbols: inputs that share one (one Dim) must agree on it
                           "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})
+        elif type(value) in (int, float, bool):  # a number: fixed into the compiled code at export
+            specs.append({"number": value})
         else:
             specs.append(None)
     return specs

@@ -28,6 +28,7 @@ from .archive import TorchScriptFileError
 from .cpp_build import build_cpp, cached_cpp_binary  # noqa: F401  (cached_cpp_binary: older code imports it here)
 from .cpp_io import CppInputError, read_value_file, write_value_file
 from ..course.failures import as_sentence, short_message
+from ..course.guards import with_article
 
 __all__ = ["ProgramRun", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN", "run_aoti_cpp", "time_aoti_cpp",
            "run_main_cpp", "AotiPackageError"]
@@ -310,14 +311,24 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
     package_path = _check_model_path(package_path, "time_aoti_cpp", "an AOTInductor package (.pt2)",
                                      "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
     threads = _check_counts(repeats, threads)
-    leaves = pytree.tree_leaves(_check_inputs(inputs, "time_aoti_cpp"))
+    from .aoti import in_recorded_order, inputs_problem, recorded_inputs, recorded_relations, recorded_structure
+    # dicts in the key order the code was compiled for (it takes its inputs flat): as eager, which reads by key
+    specs = recorded_inputs(package_path)
+    arguments = in_recorded_order(_check_inputs(inputs, "time_aoti_cpp"), recorded_structure(package_path),
+                                  Path(package_path).name, specs)
+    leaves = pytree.tree_leaves(arguments)
+    numbers = [spec["number"] for spec in specs or [] if isinstance(spec, dict) and "number" in spec]
     odd = next((leaf for leaf in leaves if not isinstance(leaf, torch.Tensor)), None)
     if odd is not None:
-        raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold a {type(odd).__name__}: numbers "
-                            "were fixed into the compiled code when it was exported")
-    from .aoti import inputs_problem, recorded_inputs, recorded_relations, relations_problem
+        fixed = f" (this package's with {', '.join(map(repr, numbers))})" if numbers else ""
+        raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold {with_article(type(odd).__name__)}, "
+                            f"{odd!r}: numbers were fixed into the compiled code when it was exported{fixed}; leave "
+                            "them out of the call")
+    if specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
+        specs = [spec for spec in specs if not (isinstance(spec, dict) and "number" in spec)]
+    from .aoti import relations_problem
     # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
-    problem = (inputs_problem(list(leaves), recorded_inputs(package_path))
+    problem = (inputs_problem(list(leaves), specs)
                or relations_problem(list(leaves), recorded_relations(package_path)))
     if problem:
         raise CppInputError(f"{Path(package_path).name}, {problem}")
