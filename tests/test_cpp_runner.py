@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import typing
 from pathlib import Path
 
 import pytest
@@ -433,3 +434,19 @@ def test_a_channels_last_input_reaches_cpp_in_its_layout(real_binary, tmp_path):
     x = torch.randn(2, 3, 4, 4).to(memory_format=torch.channels_last)
     assert torch.equal(H.run_cpp(path, x), torch.jit.load(str(path))(x))  # the layout's answer, not a copy's
     assert torch.equal(H.run_cpp(path, x.contiguous()), x.reshape(2, -1) * 2)
+
+
+class AddsInts(torch.nn.Module):
+    def forward(self, x, n: int, extra: typing.Dict[str, int]):
+        return x + n + extra["k"]
+
+
+def test_ints_beyond_32_bits_reach_the_cpp_program_and_beyond_64_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "adds_ints.pt"
+    scripted = torch.jit.script(AddsInts())
+    scripted.save(str(path))
+    x = torch.zeros(2, dtype=torch.int64)
+    for n in (5, 2**31, -2**31 - 1, 2**40, -2**62):  # Python writes these in 5 or 6 bytes; C++ reads 8
+        assert torch.equal(H.run_cpp(path, x, n, {"k": 2**35}), scripted(x, n, {"k": 2**35})), n
+    with pytest.raises(H.CppInputError, match="beyond what a 64-bit integer holds"):
+        H.run_cpp(path, x, 2**70, {"k": 1})

@@ -9,7 +9,9 @@ after a text header ``f32 <ndim> <sizes...>``, is still written and read by ``wr
 and ``read_tensor_file``.
 """
 import os
+import pickle
 import tempfile
+import types
 from pathlib import Path
 
 import torch
@@ -43,6 +45,8 @@ def _plain(value, where: str):
         # clone(): torch.save writes a view's whole storage; a compact copy writes only the values seen.
         # preserve_format: a channels_last tensor stays channels_last (a model may read its strides), yet compact
         return value.detach().to("cpu").clone(memory_format=torch.preserve_format)
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        raise CppInputError(f"{where} is {value}, beyond what a 64-bit integer holds: C++ reads ints as int64")
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):
@@ -59,6 +63,37 @@ def _plain(value, where: str):
     raise CppInputError(f"{where} is a {type(value).__name__}, which a C++ program cannot receive{hint}")
 
 
+_INT32 = range(-2**31, 2**31)
+_INT64 = range(-2**63, 2**63)
+
+
+class _Int64Pickler(pickle._Pickler):
+    """Python's pickler, but an int beyond 32 bits is written in 8 bytes: LibTorch's reader takes a long of exactly 8
+    bytes (Python writes as few as the number needs, and the C++ program then refused the file)."""
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_long(self, obj):
+        if self.bin and obj not in _INT32:
+            self.write(pickle.LONG1 + b"\x08" + obj.to_bytes(8, "little", signed=True))
+        else:
+            pickle._Pickler.save_long(self, obj)
+
+    dispatch[int] = save_long
+
+
+_INT64_PICKLE = types.SimpleNamespace(Pickler=_Int64Pickler, __name__="pickle")  # what torch.save reads of a module
+
+
+def _has_wide_int(value) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value not in _INT32
+    if isinstance(value, (tuple, list)):
+        return any(_has_wide_int(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_wide_int(k) or _has_wide_int(v) for k, v in value.items())
+    return False
+
+
 def write_value_file(path, inputs) -> Path:
     """Write ``inputs`` (the tuple of forward's arguments; anything else is one argument) for the C++ programs."""
     if not isinstance(inputs, tuple):
@@ -68,7 +103,7 @@ def write_value_file(path, inputs) -> Path:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
-        torch.save(values, temporary)
+        torch.save(values, temporary, **({"pickle_module": _INT64_PICKLE} if _has_wide_int(values) else {}))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
