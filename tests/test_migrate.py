@@ -515,3 +515,10 @@ def test_cli_takes_the_batch_dimension(tmp_path):
         refused = subprocess.run(command + ["--batch-dim", wrong], capture_output=True, text=True, cwd=H.REPO_ROOT,
                                  timeout=600)
         assert refused.returncode == 3 and said in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_training_mode_alone_is_no_caveat_when_no_code_reads_it(tmp_path):
+    path = tmp_path / "embed.pt"
+    torch.jit.script(nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2)).train()).save(str(path))  # training flag on
+    report = H.migrate(path, torch.randint(0, 10, (3, 5)))
+    assert report.summary.startswith("✔") and not any("is in training mode" in n for n in report.notes), report

@@ -325,6 +325,19 @@ def _failure(error, converter) -> MigrationFailure:
     return MigrationFailure(kind, location, code, cause, advice)
 
 
+def _reads_training(model) -> bool:
+    """True when some TorchScript code of ``model`` (or of a submodule) reads ``self.training``: only then does its
+    training flag change what it computes. Code that cannot be printed counts as reading it."""
+    for module in model.modules():
+        try:
+            code = module.code
+        except Exception:  # no forward to print (a container), or code torch cannot write out
+            code = "" if not hasattr(module, "forward") else "training"
+        if "training" in code:
+            return True
+    return False
+
+
 def _train_time_layers(model) -> list:
     """The names of the dropout and batch-norm layers of a TorchScript module (they act otherwise in training mode)."""
     kinds = []
@@ -563,7 +576,7 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     # what the comparison itself could not show (outputs within atol of zero, a model in training mode, empty or NaN
     # outputs): a match then proves little, and the summary says ⚠ instead of ✔
     notes += [f"the comparison: {warning}" for warning in check.warnings]
-    if getattr(model, "training", False) and not check.training_mode:  # its own `if self.training:` (no dropout)
+    if getattr(model, "training", False) and not check.training_mode and _reads_training(model):  # its own `if self.training:`
         notes.append(f"{_TRAINING_NOTE}: the converted program does what forward does in training (any `if "
                      "self.training:` branch), and it matched the file as it is; if you ship the model in eval mode, "
                      "call .eval() on the loaded model and migrate that")
