@@ -726,3 +726,9 @@ def test_a_model_in_training_mode_without_random_layers_is_told_so_without_blami
     with pytest.raises(ValueError, match=r"call model.eval\(\) first \(the model is in training mode\): freezing "
                                          r"needs it$"):
         H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)
+
+
+def test_a_torchscript_copy_is_refused_as_the_eager_model():
+    scripted = torch.jit.script(torch.nn.Linear(4, 2).eval())
+    with pytest.raises(TypeError, match="already a TorchScript copy"):
+        H.benchmark_model(scripted, torch.ones(2, 4), variants=["eager"], progress=False)

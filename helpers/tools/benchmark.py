@@ -165,6 +165,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     The runs use a copy of ``model``: one that keeps state (a call counter) is left as it was.
     """
     require_module(model, "benchmark_model")
+    if isinstance(model, torch.jit.ScriptModule):  # its "eager" row would time TorchScript, and "script" it again
+        raise TypeError("benchmark_model times the eager model against its copies, and this one is already a "
+                        "TorchScript copy (scripted, traced or loaded): pass the nn.Module it was made from")
     example = own_copy(_check_example(example))  # a model that changes its input in place (x.mul_) changes this
     # copy over the thousands of calls, not the learner's tensor
     batch_dim = batch_dim_for(example, batch_dim, "benchmark_model")  # a one-line error now, not a skipped check
