@@ -65,7 +65,9 @@ def main(argv=None) -> int:
     from helpers.routes.migrate import CONVERTER_IS_PRIVATE, migrate
 
     steps = ["loading", "converting", "checking"] + ([] if options.no_save else ["saving"])
-    with tqdm(total=len(steps), desc="migrate", bar_format="{desc}: {bar} {n}/{total} {postfix}", file=sys.stderr) as bar:
+    # no bar where stderr is a file or a pipe: its redraws would fill the log with carriage returns
+    with tqdm(total=len(steps), desc="migrate", bar_format="{desc}: {bar} {n}/{total} {postfix}", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
         def step(name):
             if bar.n or name != "loading":
                 bar.update(1)

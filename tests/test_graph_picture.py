@@ -291,6 +291,8 @@ def test_labels_are_escaped_for_mermaid():
 @pytest.mark.parametrize("bad, fragment", [
     (None, "got None"),
     ("model", "got a string"),
+    ("model.pt", "got a path: load the file first, e.g. "),
+    ("model.pt2", "(torch.export.load(path))"),
     (H.sample_model("branch"), "torch.jit.script(model)"),
     (H.BranchModel, "create an instance"),
     (len, "torch.jit.script(len)"),

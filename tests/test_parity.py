@@ -1314,3 +1314,15 @@ def test_a_default_no_input_passed_is_said_fixed_only_for_a_copy_that_fixed_it()
             (("scripted", scripted), ("traced", traced))}
     assert "`scale=2.0`" in said["scripted"] and "fixes it into its graph" not in said["scripted"], said
     assert "a trace or an export fixes it into its graph" in said["traced"], said
+
+
+def test_a_nesting_that_differs_inside_a_dict_is_named_where_it_differs():
+    def eager(x):
+        return {"parts": [x, x + 1, x + 2], "total": x * 3}
+
+    def copy_(x):  # a number fixed at 2 where eager made 3 parts
+        return {"parts": [x, x + 1], "total": x * 3}
+
+    report = H.parity(eager, copy_, inputs=[torch.ones(2)])
+    note = report.rows[0].note
+    assert "out['parts'] is list(tensor, tensor, tensor) in eager, list(tensor, tensor) in converted" in note, note

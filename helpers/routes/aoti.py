@@ -330,6 +330,10 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
     start = time.monotonic()
     _check_model(model, "aoti_package")
     _check_name(name)
+    if example is None or not any(isinstance(v, torch.Tensor) for _, v in _flat_tensors(_as_args(example))):
+        raise TypeError(f"aoti_package needs an example input to export with (a tensor, or a tuple of forward's "
+                        f"arguments holding one), got {type(example).__name__}: e.g. H.aoti_package(model, "
+                        "torch.randn(4, 3, 32, 32))")
     args = _as_args(example)
     cache_dir = Path(cache_dir) if cache_dir is not None else AOTI_CACHE_DIR
     key = aoti_cache_key(model, example, dynamic_shapes)
@@ -409,8 +413,9 @@ def load_aoti(path, *, scratch=None):
     the digits CNN), refusing batches the compiled code computes right (10 shows it with the C++ program, which turns the switch on).
     """
     if not isinstance(path, (str, os.PathLike)):
+        got = f"the class {path.__name__}" if isinstance(path, type) else type(path).__name__
         raise TypeError(f"load_aoti takes the path of a .pt2 package (or what H.aoti_package returned), got "
-                        f"{type(path).__name__}: compile one first with H.aoti_package(model, example, ...)")
+                        f"{got}: compile one first with H.aoti_package(model, example, ...)")
     path = Path(os.fspath(path))
     if path.suffix != ".pt2":
         raise ValueError(f"load_aoti takes a .pt2 package made by aoti_compile_and_package, got {path.name!r}")

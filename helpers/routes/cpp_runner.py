@@ -117,8 +117,8 @@ def _as_arguments(inputs) -> tuple:
 
 def _check_model_path(model_path, who, what="a saved TorchScript file", how="torch.jit.save(model, WORK / 'model.pt')"):
     if not isinstance(model_path, (str, os.PathLike)):  # os.PathLike: also a package or build object with a path
-        raise TypeError(f"{who} takes the path of {what}, got {type(model_path).__name__}: save the model first with "
-                        f"{how}")
+        got = f"the class {model_path.__name__}" if isinstance(model_path, type) else type(model_path).__name__
+        raise TypeError(f"{who} takes the path of {what}, got {got}: save the model first with {how}")
     model_path = Path(model_path).resolve()
     if not model_path.is_file():
         raise FileNotFoundError(f"no file at {model_path}: save the model first with {how}")

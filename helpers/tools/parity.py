@@ -234,13 +234,34 @@ def _containers(value):
     return "leaf"
 
 
+def _where_nesting_differs(a, b, names, path="out") -> str:
+    """The first place inside two outputs where their nesting differs, in words ("out['parts'] is list(tensor,
+    tensor, tensor) in eager, list(tensor, tensor) in onnx"), or "" when it differs only at the top."""
+    def both(x, y):
+        return f"{path} is {_nesting(x)} in {names[0]}, {_nesting(y)} in {names[1]}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        return next((w for k in a if k in b for w in [_where_nesting_differs(a[k], b[k], names, f"{path}[{k!r}]")] if w),
+                    "")
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        if len(a) != len(b):
+            return both(a, b) if path != "out" else ""
+        return next((w for i, (x, y) in enumerate(zip(a, b))
+                     for w in [_where_nesting_differs(x, y, names, f"{path}[{i}]")] if w), "")
+    if isinstance(a, torch.Tensor) != isinstance(b, torch.Tensor) or isinstance(a, (dict, tuple, list)) != \
+            isinstance(b, (dict, tuple, list)):
+        return both(a, b) if path != "out" else ""
+    return ""
+
+
 def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     # keys are worth naming only where the containers around them match: otherwise the nesting is the news
     keys = _key_note(a, b) if _containers(a) == _containers(b) else ""
     if keys:
         return False, False, math.inf, keys
     if not _same_nesting(a, b):  # the same leaves wrapped otherwise: a caller indexing the output breaks
-        return False, False, math.inf, f"the output nests differently: {names[0]} {_nesting(a)}, {names[1]} {_nesting(b)}"
+        where = _where_nesting_differs(a, b, names)
+        return False, False, math.inf, (f"the output nests differently: {where}" if where else
+                                        f"the output nests differently: {names[0]} {_nesting(a)}, {names[1]} {_nesting(b)}")
     left, right = _flatten(a), _flatten(_align(a, b))
     if len(left) != len(right):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"

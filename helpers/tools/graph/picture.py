@@ -1,5 +1,6 @@
 """draw_graph, count_nodes and GraphPicture: what a learner calls to see a graph (02_what_is_torchscript)."""
 import collections
+import os
 from pathlib import Path
 
 import torch
@@ -24,7 +25,10 @@ _ACCEPTS = ("a scripted or traced model or function (torch.jit.script / torch.ji
 def _describe_bad_input(obj, who):
     if obj is None:
         return f"{who} got None: pass {_ACCEPTS}"
-    if isinstance(obj, str):
+    if isinstance(obj, (str, os.PathLike)):
+        if str(obj).endswith((".pt", ".pt2")):  # a saved file: load it first, as its kind wants
+            load = "torch.export.load(path)" if str(obj).endswith(".pt2") else "torch.jit.load(path)"
+            return f"{who} got a path: load the file first, e.g. {who}({load})"
         return f"{who} got a string: pass the model itself, e.g. {who}(torch.jit.script(model))"
     if isinstance(obj, type):
         return f"{who} got the class {obj.__name__}: create an instance, then pass torch.jit.script(instance)"
@@ -189,8 +193,11 @@ class GraphPicture:
             atomic_write_text(path, self.mermaid)
         elif path.suffix.lower() == ".svg":
             atomic_write_text(path, self.svg())
-        else:
+        elif path.suffix.lower() == ".png":
             atomic_write_bytes(path, self.png())
+        else:  # a .jpg would hold PNG bytes under a name that says otherwise
+            raise ValueError(f"save() writes .png, .svg or .mmd (Mermaid text): give a path with one of those endings, "
+                             f"such as WORK / 'graph.png' (got {path.name!r:.80})")
         return path
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
