@@ -374,3 +374,19 @@ def test_a_list_input_has_an_items_slider_and_says_what_it_changes():
     assert "batch (the list's length) = 3" in widget.result.value
     tensor_widget = H.divergence_explorer(torch.nn.Linear(4, 2), "trace", example=torch.randn(3, 4))
     assert tensor_widget.batch_slider.description == "batch"
+
+
+class _IdsOnly(torch.nn.Module):
+    def forward(self, ids):
+        if ids.max() > 5:
+            return ids * 2
+        return ids
+
+
+def test_a_scale_on_an_input_with_no_floating_point_values_is_refused_not_ignored():
+    explorer = H.DivergenceExplorer(_IdsOnly(), "trace", example=torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="input 0 holds no floating-point values"):
+        explorer.set(scale=-1)
+    with pytest.raises(ValueError, match="input 0 holds no floating-point values"):
+        explorer.set(scales=[3])
+    assert explorer.set(scale=1).agree is not None  # 1 changes nothing, and is allowed

@@ -274,6 +274,16 @@ class DivergenceExplorer:
     def methods(self):
         return list(METHODS)
 
+    def _check_scalable(self, scales):
+        """Scales that change nothing (other than 1 only on inputs with no floating-point values: token ids, a mask)
+        are refused, rather than rerun to show the same verdict. Beside a scaled input, such an entry is ignored."""
+        pairs = list(zip(scales, self.scalable))
+        odd = next((i for i, (s, ok) in enumerate(pairs) if s != 1.0 and not ok), None)
+        if odd is not None and not any(s != 1.0 and ok for s, ok in pairs):
+            raise ValueError(f"DivergenceExplorer: input {odd} holds no floating-point values (integers or bools), so "
+                             "a scale does not change it; to explore other values there, build the explorer with "
+                             "another example")
+
     def set(self, model=None, method=None, scale=None, length=None, scales=None, batch=None) -> ExplorerState:
         """Change any of the settings, rerun both models and return the new state. ``scale`` is the
         first input's scale; ``scales`` gives one per input (your own model's); ``batch`` your own model's
@@ -289,6 +299,7 @@ class DivergenceExplorer:
                     or not all(_is_scale(s) for s in scales)):
                 raise ValueError(f"DivergenceExplorer: scales must be a list of {self.input_count} number(s), "
                                  f"one per input, got {scales!r}"[:300])
+            self._check_scalable([float(s) for s in scales])
             self.scales = [float(s) for s in scales]
             self.scale = self.scales[0]
         if method is not None:
@@ -298,6 +309,7 @@ class DivergenceExplorer:
         if scale is not None:
             if not _is_scale(scale):
                 raise ValueError(f"DivergenceExplorer: scale must be a number such as -1.5 or 2, got {scale!r}"[:300])
+            self._check_scalable([float(scale)])
             self.scale = float(scale)
             self.scales = [self.scale] + list(self.scales[1:])
         if length is not None:
