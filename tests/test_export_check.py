@@ -350,6 +350,9 @@ def test_a_transformer_whose_trace_fails_its_check_gets_the_grad_mode_cause(tmp_
                                       folder=tmp_path)[0]
     assert check.stage == "export" and "Tracing failed sanity checks" in check.error
     assert "fast path" in check.hint and "torch.no_grad()" in check.hint and "counter" not in check.hint
+    # what the hint says of the diagnosis: its trace (check_trace=False) goes through and agrees on the same input
+    report = H.diagnose(_Encoder().eval(), (torch.randn(2, 5, 16), mask), routes=["trace"], progress=False)
+    assert report.status("trace") == "ok", str(report)
 
 
 def test_an_exported_namedtuple_output_that_cannot_be_saved_gets_a_public_fix(tmp_path):

@@ -345,7 +345,8 @@ def _export_hint(method, error) -> str:
         return suggestion
     if "Tracing failed sanity checks" in str(error) and "transformer.py" in str(error):
         return ("the tracer's check runs without autograd, and nn.Transformer layers then take their fast path, so "
-                "the two traces differ: trace under torch.no_grad(), or script the model")
+                "the two traces differ: trace under torch.no_grad(), or script the model (H.diagnose traces with "
+                "check_trace=False and compares the outputs itself, so its trace row can agree where this check fails)")
     if "Tracing failed sanity checks" in str(error):
         return ("two traces of input 0 differ, so the model computes differently on each call (a counter it updates, "
                 "a random draw, a path chosen by whether autograd is on: the tracer's check runs without it): a "
