@@ -25,6 +25,7 @@ import hashlib
 import inspect
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -159,11 +160,11 @@ _RECORD_FORMAT = 6
 def build_target(march=None) -> str:
     """The CPU the compiled code is made for, e.g. "x86_64 AVX512 march=cooperlake".
 
-    Inductor compiles a package's C++ with ``-march=native`` (or ``$TORCHINDUCTOR_CPP_MARCH``) and the vector
-    instructions torch found on this CPU: a package built on one CPU may not run on another, so it is part of the
-    cache key. ``native`` is resolved by asking the C++ compiler what it means here.
+    Inductor compiles a package's C++ with ``-march=native`` (or ``march``, the value of
+    ``$TORCHINDUCTOR_CPP_MARCH``) and the vector instructions torch found on this CPU: a package built on one CPU may
+    not run on another, so it is part of the cache key. ``native`` is resolved by asking the C++ compiler what it
+    means here.
     """
-    march = march if march is not None else os.environ.get("TORCHINDUCTOR_CPP_MARCH")
     if march is None:
         try:
             out = subprocess.run([os.environ.get("CXX", "g++"), "-march=native", "-Q", "--help=target"],
@@ -172,7 +173,6 @@ def build_target(march=None) -> str:
                          "native")
         except (OSError, subprocess.SubprocessError):  # no compiler: no package can be built here either
             march = "native"
-    import platform
     return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} march={march}"
 
 
@@ -443,9 +443,9 @@ def load_aoti(path, *, scratch=None):
             else:
                 os.environ["TMPDIR"] = old
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
-    specs = recorded_inputs(path)
-    return (CheckedPackage(compiled, specs, path.name, recorded_relations(path), recorded_structure(path))
-            if isinstance(specs, list) else compiled)
+    record = package_record(path)
+    return (CheckedPackage(compiled, record.inputs, path.name, record.relations, record.structure)
+            if record.inputs is not None else compiled)
 
 
 def _argument_names(model) -> list:
@@ -457,22 +457,33 @@ def _argument_names(model) -> list:
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def recorded_relations(path) -> list:
-    """The size relations ``aoti_package`` recorded beside the package at ``path`` (``size_relations``), or []."""
-    try:
-        relations = json.loads(_meta_path(Path(path)).read_text()).get("relations")
-    except (OSError, ValueError, AttributeError):
-        return []
-    return relations if isinstance(relations, list) else []
+@dataclass(frozen=True)
+class PackageRecord:
+    """What ``aoti_package`` recorded beside a package: ``inputs``, the input specs (see ``inputs_problem``; None for
+    a package made elsewhere: nothing to check against), ``relations``, the size relations (``size_relations``), and
+    ``structure``, the nesting of forward's arguments (a pytree spec as text, or None)."""
+    inputs: object = None
+    relations: tuple = ()
+    structure: object = None
 
 
-def recorded_structure(path):
-    """The nesting of forward's arguments ``aoti_package`` recorded (a pytree spec, as text), or None."""
+def package_record(path) -> PackageRecord:
+    """The record beside the package at ``path``, read once; an empty one when there is none or it cannot be read."""
     try:
-        structure = json.loads(_meta_path(Path(path)).read_text()).get("structure")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return structure if isinstance(structure, str) else None
+        meta = json.loads(_meta_path(Path(path)).read_text())
+    except (OSError, ValueError):
+        return PackageRecord()
+    if not isinstance(meta, dict):
+        return PackageRecord()
+    inputs, relations, structure = meta.get("inputs"), meta.get("relations"), meta.get("structure")
+    return PackageRecord(inputs if isinstance(inputs, list) else None,
+                         tuple(relations) if isinstance(relations, list) else (),
+                         structure if isinstance(structure, str) else None)
+
+
+def is_fixed_number(spec) -> bool:
+    """True for the spec of an argument that was a number at export (fixed into the program's code)."""
+    return isinstance(spec, dict) and "number" in spec
 
 
 def _nesting_words(spec) -> str:
@@ -485,12 +496,12 @@ def _nesting_words(spec) -> str:
 
 
 def in_recorded_order(args: tuple, structure, name: str = "the package", specs=None) -> tuple:
-    """``args`` with every dict rebuilt in the key order recorded in ``structure`` (see ``recorded_structure``).
+    """``args`` with every dict rebuilt in the key order recorded in ``structure`` (see ``PackageRecord``).
 
     The compiled code takes its inputs flat, in the order the example's dicts held their keys; eager reads a dict by
     key. So another key order would silently feed each tensor to another input: reordered here. Another nesting
     (other keys, a list where a dict was) raises a one-line ValueError. No structure recorded: ``args`` as they are.
-    With ``specs`` (``recorded_inputs``), arguments that were numbers at export may be left out of ``args`` (the C++
+    With ``specs`` (``PackageRecord.inputs``), arguments that were numbers at export may be left out of ``args`` (the C++
     program takes tensors only)."""
     if not structure:
         return args
@@ -516,22 +527,12 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
     children = spec.children()
     if len(args) != len(children) and specs is not None:  # numbers left out: pair the rest with the other arguments
         starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
-        kept = [child for child, start in zip(children, starts) if not (
-            child.is_leaf() and start < len(specs) and isinstance(specs[start], dict) and "number" in specs[start])]
+        kept = [child for child, start in zip(children, starts)
+                if not (child.is_leaf() and start < len(specs) and is_fixed_number(specs[start]))]
         children = kept if len(kept) == len(args) else children
     if len(args) != len(children):
         return args  # another number of arguments: the checks after this one say so
     return tuple(ordered(value, child, f"input {i}") for i, (value, child) in enumerate(zip(args, children)))
-
-
-def recorded_inputs(path):
-    """The input specs ``aoti_package`` recorded beside the package at ``path`` (see ``inputs_problem``), or None for
-    a package made elsewhere: nothing recorded to check against."""
-    try:
-        specs = json.loads(_meta_path(Path(path)).read_text()).get("inputs")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return specs if isinstance(specs, list) else None
 
 
 class CheckedPackage:
@@ -711,7 +712,7 @@ def _input_problem(value, spec) -> str:
     """What is wrong with ``value`` for an input compiled as ``spec`` ({dtype, shape with None = dynamic}); ""."""
     if not isinstance(spec, dict):
         return ""
-    if "number" in spec:  # the compiled code holds this number as a constant: another would be ignored, silently
+    if is_fixed_number(spec):  # the compiled code holds this number as a constant: another would be ignored, silently
         number = spec["number"]
         if isinstance(value, torch.Tensor) or isinstance(value, bool) != isinstance(number, bool) or value != number:
             return (f"{value!r}, but the program was exported with {number!r} there, fixed into its code: it computes "

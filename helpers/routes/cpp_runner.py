@@ -311,13 +311,14 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
     package_path = _check_model_path(package_path, "time_aoti_cpp", "an AOTInductor package (.pt2)",
                                      "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
     threads = _check_counts(repeats, threads)
-    from .aoti import in_recorded_order, inputs_problem, recorded_inputs, recorded_relations, recorded_structure
+    from .aoti import in_recorded_order, inputs_problem, is_fixed_number, package_record, relations_problem
+    record = package_record(package_path)
+    specs = record.inputs
     # dicts in the key order the code was compiled for (it takes its inputs flat): as eager, which reads by key
-    specs = recorded_inputs(package_path)
-    arguments = in_recorded_order(_check_inputs(inputs, "time_aoti_cpp"), recorded_structure(package_path),
-                                  Path(package_path).name, specs)
+    arguments = in_recorded_order(_check_inputs(inputs, "time_aoti_cpp"), record.structure, Path(package_path).name,
+                                  specs)
     leaves = pytree.tree_leaves(arguments)
-    numbers = [spec["number"] for spec in specs or [] if isinstance(spec, dict) and "number" in spec]
+    numbers = [spec["number"] for spec in specs or [] if is_fixed_number(spec)]
     odd = next((leaf for leaf in leaves if not isinstance(leaf, torch.Tensor)), None)
     if odd is not None:
         fixed = f" (this package's with {', '.join(map(repr, numbers))})" if numbers else ""
@@ -325,11 +326,9 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
                             f"{odd!r}: numbers were fixed into the compiled code when it was exported{fixed}; leave "
                             "them out of the call")
     if specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
-        specs = [spec for spec in specs if not (isinstance(spec, dict) and "number" in spec)]
-    from .aoti import relations_problem
+        specs = [spec for spec in specs if not is_fixed_number(spec)]
     # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
-    problem = (inputs_problem(list(leaves), specs)
-               or relations_problem(list(leaves), recorded_relations(package_path)))
+    problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
     if problem:
         raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = Path(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path

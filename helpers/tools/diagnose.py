@@ -42,7 +42,7 @@ from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, leaves, own_copy, per_input_dims,
                              rebuild, time_first_note, with_batch)
-from .parity import _nesting, argument_hint, fresh_copy, parity, training_layers, vary_inputs
+from .parity import _nesting, argument_hint, fresh_copy, is_exported_program, parity, training_layers, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -289,8 +289,7 @@ def _check_model(model):
         raise TypeError("diagnose takes the eager model, and this one is already a TorchScript copy (scripted or traced): "
                         "pass the nn.Module it was made from, or check the copy against torch.export with "
                         "H.migrate(copy, example)")
-    exported = sys.modules.get("torch.export")  # not imported here for this: no ExportedProgram exists without it
-    if exported is not None and isinstance(model, exported.ExportedProgram):
+    if is_exported_program(model):
         raise TypeError("diagnose takes the eager model, and this is already an ExportedProgram: pass the nn.Module it "
                         "was exported from")
     if not isinstance(model, torch.nn.Module):

@@ -528,6 +528,12 @@ def state_changes(before: dict, after: dict) -> list:
             for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
+def is_exported_program(obj) -> bool:
+    """True for a torch.export ExportedProgram; torch.export is not imported for this (none exists without it)."""
+    exported = sys.modules.get("torch.export")
+    return exported is not None and isinstance(obj, exported.ExportedProgram)
+
+
 def require_callable(obj, who, role):
     """``obj`` if it can be called (a saved TorchScript path is loaded); a one-line TypeError otherwise."""
     if isinstance(obj, (str, Path)) and role == "model to check":
@@ -539,8 +545,7 @@ def require_callable(obj, who, role):
     if isinstance(obj, type):
         raise TypeError(f"{who} expects the {role}, got the class {obj.__name__}: "
                         f"pass an instance, e.g. {obj.__name__}()")
-    exported = sys.modules.get("torch.export")  # an ExportedProgram is callable, but every call raises
-    if exported is not None and isinstance(obj, exported.ExportedProgram):
+    if is_exported_program(obj):  # callable, but every call raises
         raise TypeError(f"{who} expects the {role} as something to call, and an ExportedProgram is not called "
                         "directly: pass program.module()")
     if not callable(obj):
