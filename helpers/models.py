@@ -2,7 +2,8 @@
 
 Each one is small, deterministic once seeded, and shows one thing: a data-dependent branch, a
 loop whose length comes from the input, an RNN-like cell, dropout plus batch norm, a deep
-straight-line MLP, and torchvision networks built with random weights (nothing downloaded).
+straight-line MLP, torchvision's resnet18 (rebuilt here, layer for layer, without importing torchvision) and
+torchvision's mobilenet_v3_small, with random weights (nothing downloaded).
 ``sample_model(name)`` returns a fresh instance and ``example_input(name)`` an input for it.
 """
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 from .digits import load_digits_cnn
 
 __all__ = ["BranchModel", "LoopModel", "RNNCellModel", "DropoutBNModel", "DeepMLP",
-           "SAMPLE_MODELS", "sample_model", "example_input", "torchvision_model"]
+           "ResNet", "SAMPLE_MODELS", "sample_model", "example_input", "torchvision_model"]
 
 
 class BranchModel(nn.Module):
@@ -74,6 +75,87 @@ class DeepMLP(nn.Module):
         return self.layers(x)
 
 
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm, added to the block's input: torchvision's ResNet block."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None  # a 1x1 convolution when the block changes the size, so the sum fits
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(planes))
+        self.stride = stride
+
+    def forward(self, x):
+        identity = x
+        out = self.conv1(x)  # one call per line, as torchvision writes it: the same TorchScript graph, node for node
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet(nn.Module):
+    """torchvision's resnet18, layer for layer, built without importing torchvision.
+
+    ``import torchvision`` imports ``torch._dynamo`` (for ``torchvision.ops``), about a second of every learner's
+    kernel in the notebooks that only need this network (03, 07). The layers, their order, names and settings and
+    the weight initialisation are torchvision's, so the same seed gives the same weights and the same outputs
+    (``tests/test_foundation.py`` checks both against ``torchvision.models.resnet18``).
+    """
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(64, stride=1)
+        self.layer2 = self._make_layer(128, stride=2)
+        self.layer3 = self._make_layer(256, stride=2)
+        self.layer4 = self._make_layer(512, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, num_classes)
+        for module in self.modules():  # torchvision's initialisation, in the same order: the same random numbers
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.constant_(module.weight, 1)
+                nn.init.constant_(module.bias, 0)
+
+    def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
+        first = BasicBlock(self.inplanes, planes, stride)
+        self.inplanes = planes
+        return nn.Sequential(first, BasicBlock(planes, planes))
+
+    def _forward_impl(self, x):
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        x = self.fc(x)
+        return x
+
+    def forward(self, x):
+        return self._forward_impl(x)
+
+
 def torchvision_model(name: str) -> nn.Module:
     """resnet18 or mobilenet_v3_small from torchvision with random weights, in eval mode."""
     import torchvision  # imported here: it costs a second and only some notebooks need it
@@ -92,7 +174,7 @@ SAMPLE_MODELS = {
     "dropout_bn": (lambda: DropoutBNModel().eval(), lambda: (torch.linspace(-2, 2, 32).reshape(4, 8),)),
     "deep_mlp": (DeepMLP, lambda: (torch.linspace(-1, 1, 32).reshape(1, 32),)),
     "digits_cnn": (load_digits_cnn, lambda: (torch.linspace(0, 1, 64).reshape(1, 1, 8, 8),)),
-    "resnet18": (lambda: torchvision_model("resnet18"), lambda: (torch.linspace(-1, 1, 3 * 64 * 64).reshape(1, 3, 64, 64),)),
+    "resnet18": (lambda: ResNet().eval(), lambda: (torch.linspace(-1, 1, 3 * 64 * 64).reshape(1, 3, 64, 64),)),
     "mobilenet_v3_small": (lambda: torchvision_model("mobilenet_v3_small"),
                            lambda: (torch.linspace(-1, 1, 3 * 64 * 64).reshape(1, 3, 64, 64),)),
 }

@@ -423,3 +423,30 @@ def test_sample_models_come_in_the_mode_their_docstring_says():
     from helpers.models import SAMPLE_MODELS
     for name in SAMPLE_MODELS:
         assert H.sample_model(name).training == (name not in in_eval), name
+
+
+def test_the_course_resnet18_is_torchvisions_weight_for_weight_and_node_for_node():
+    # 03 and 07 build resnet18 without importing torchvision (whose import brings torch._dynamo): it must stay
+    # torchvision's network, so the same seed gives the same weights, the same outputs and the same graph
+    import torchvision
+    ours = H.sample_model("resnet18")
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet18(weights=None).eval()
+    mine, reference = ours.state_dict(), theirs.state_dict()
+    assert list(mine) == list(reference)
+    assert all(torch.equal(mine[key], reference[key]) for key in mine)
+    x = H.example_input("resnet18")[0]
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    kinds = [[node.kind() for node in torch.jit.script(model).inlined_graph.nodes()] for model in (ours, theirs)]
+    assert kinds[0] == kinds[1]
+    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in theirs.modules()]
+
+
+def test_building_the_course_resnet18_imports_neither_torchvision_nor_dynamo():
+    code = ("import sys, helpers as H; H.sample_model('resnet18'); "
+            "print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=str(H.REPO_ROOT))
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == "[]"

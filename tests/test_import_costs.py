@@ -14,6 +14,9 @@ CASES = {
         "torch.zeros(2, device='meta') * 2", "torch._dynamo"),
     "torch.export imports torch._dynamo": (
         "torch.export.export(torch.nn.Linear(2, 2), (torch.ones(1, 2),))", "torch._dynamo"),
+    "torch.profiler.profile imports torch._inductor when it starts": (
+        "with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]):\n    torch.ones(2) * 2",
+        "torch._inductor"),
     "the check in torch.jit.trace imports torch.distributed.tensor": (
         "torch.jit.trace(torch.nn.Linear(2, 2), torch.ones(1, 2))", "torch.distributed.tensor"),
 }
@@ -27,6 +30,40 @@ def test_a_lesson_line_imports(what):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", "True"]  # not loaded by `import torch`; loaded by the line
+
+
+def test_the_autograd_profiler_records_what_torch_profiler_records_without_importing_inductor(tmp_path):
+    # 07 profiles with torch.autograd.profiler.profile, the recorder torch.profiler.profile starts underneath
+    code = """
+import os, sys, warnings
+os.environ["KINETO_LOG_LEVEL"] = "6"
+warnings.simplefilter("ignore")
+import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    def forward(self, x):
+        return self.layers(x).softmax(-1)
+model, x = torch.jit.script(Net()), torch.ones(3, 4)
+def counts(recorder):
+    with torch.inference_mode():
+        for _ in range(3):
+            model(x)
+        with recorder as prof:
+            for _ in range(4):
+                model(x)
+    return {e.key: e.count for e in prof.key_averages()}
+plain = counts(torch.autograd.profiler.profile())
+print(sorted(m for m in ("torch._inductor", "torch._dynamo") if m in sys.modules))
+wrapped = counts(torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]))
+print(plain == wrapped, plain.get("aten::linear"), plain.get("aten::softmax"))
+"""
+    probe = tmp_path / "profile_probe.py"  # a file: TorchScript reads the class's source
+    probe.write_text(code)
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "True 8 4"]
 
 
 def test_the_onnx_exporter_builds_its_operator_table_on_every_export(tmp_path):
