@@ -179,7 +179,24 @@ class PeakNotUpdated(nn.Module):  # divides by the running max but never stores 
         return x / max(self.peak, float(x.abs().max()))
 
 
+class PeakInAnIgnoredHelper(nn.Module):  # the global kept, hidden in a helper TorchScript leaves to Python
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    @torch.jit.ignore
+    def update(self, x: torch.Tensor) -> float:
+        global PEAK
+        PEAK = max(PEAK, float(x.abs().max()))
+        return PEAK
+
+    def forward(self, x):
+        self.peak = self.update(x)
+        return x / self.peak
+
+
 @pytest.mark.parametrize("model, words", [
+    (PeakInAnIgnoredHelper, "forward still calls Python (Could not export Python function call 'update')"),
     (PeakStartsAtOne, "start it at 0.0"),
     (PeakNotUpdated, "max(self.peak, ...)"),
     (PeakWithGlobal, "global variables aren't supported"),
@@ -1008,3 +1025,19 @@ def test_saveable_debug_helper_names_a_scripted_model_not_parentheses(capsys):
     assert not H.check_saveable_debug_helper(torch.jit.script(Clipper()))
     out = capsys.readouterr().out
     assert "a scripted model: pass the class" in out and "parentheses" not in out
+
+
+def test_a_clipper_that_calls_its_unused_helper_unguarded_is_told_to_keep_the_debug_guard(capsys):
+    class ClipperUnguarded(ClipperAsGiven):
+        def forward(self, x):
+            self.outside += self.count_outside(x)  # the `if self.debug:` dropped
+            return x.clamp(-1.0, 1.0)
+
+        @torch.jit.unused
+        def count_outside(self, x: torch.Tensor) -> int:
+            return int(np.sum(np.abs(x.numpy()) > 1))
+
+    assert not H.check_saveable_debug_helper(ClipperUnguarded)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and out.count("\n") == 1, out
+    assert "built with debug=False" in out and "keep that call under `if self.debug:`" in out, out

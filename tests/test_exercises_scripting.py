@@ -169,10 +169,27 @@ def test_traced_branches_wrong_solutions(capsys):
     assert "got NoneType" in capsys.readouterr().out
 
 
+class ClipScriptedInTheCall(nn.Module):
+    def forward(self, x):
+        return torch.jit.script(soft_clip_no_abs_kept)(x) * 3
+
+
+def soft_clip_no_abs_kept(x):
+    peak = x.abs().max()
+    if peak > 1:
+        return x / peak
+    return x
+
+
 def test_traced_branches_praise_names_what_was_done(capsys):
     assert H.check_traced_branches(ClipScriptedHelper)
     out = capsys.readouterr().out
     assert out.startswith("✔") and "prim::CallFunction" in out
+    assert "You compiled it with torch.jit.script" in out and out.count("\n") == 1
+    assert H.check_traced_branches(ClipScriptedInTheCall)
+    assert "You compiled it with torch.jit.script" in capsys.readouterr().out
+    assert H.check_traced_branches(SOL04.ClipTimesThree)
+    assert "torch.jit.script," not in capsys.readouterr().out  # the decorator the exercise asks for: no aside
 
 
 # ---------------------------------------------------------------- in place, dtype, a decorated forward

@@ -450,3 +450,65 @@ def test_building_the_course_resnet18_imports_neither_torchvision_nor_dynamo():
                           cwd=str(H.REPO_ROOT))
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.strip() == "[]"
+
+
+KEPT_ERROR_MODELS = '''
+from dataclasses import dataclass
+import torch
+from torch import nn
+
+
+@dataclass
+class Out:
+    logits: torch.Tensor
+
+
+class ReturnsDataclass(nn.Module):
+    def forward(self, x):
+        return Out(x * 2)
+
+
+class CallsAMissingMethod(nn.Module):
+    def forward(self, x):
+        return self.nowhere(x)
+'''
+
+
+@pytest.mark.parametrize("keeper", ["attempt", "expect_failure", "gallery script"])
+def test_a_kept_scripting_error_does_not_leak_into_later_torchscript_errors(tmp_path, keeper):
+    # torch appends the call chain of a failed compile whose frames are still alive to every later TorchScript
+    # error ("... is being compiled since it was called from ..."): kept errors must not hold their frames
+    code = f"""
+import sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, {str(tmp_path)!r})
+import torch, helpers as H
+from helpers.tools.gallery import _script
+import kept_error_models as M
+if {keeper!r} == "attempt":
+    with H.attempt(show=False) as kept:
+        torch.jit.script(M.ReturnsDataclass())
+elif {keeper!r} == "expect_failure":
+    kept = H.expect_failure(Exception, quiet=True)
+    with kept:
+        torch.jit.script(M.ReturnsDataclass())
+else:
+    kept = _script(M.ReturnsDataclass())
+try:
+    torch.jit.script(M.CallsAMissingMethod())
+except Exception as error:
+    print("stale" if "being compiled since it was called from" in str(error) else "clean")
+"""
+    (tmp_path / "kept_error_models.py").write_text(KEPT_ERROR_MODELS)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=str(H.REPO_ROOT))
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.strip() == "clean"
+
+
+def test_expect_failure_still_shows_the_traceback_it_caught(capsys):
+    with H.expect_failure(ZeroDivisionError, quiet=True) as caught:
+        1 / 0
+    assert caught.error.__traceback__ is None
+    caught.show_traceback()
+    assert "ZeroDivisionError" in capsys.readouterr().out

@@ -25,6 +25,25 @@ _GENERIC_OPENERS = ("Arguments for call are not valid", INTERPRETER_OPENER, "Tra
 _CPP_BOOKKEEPING = re.compile(r"\[enforce fail at [^\]]*\]\s*\.?\s*| This is an internal miniz error.*")
 
 
+def release_frames(error: BaseException) -> BaseException:
+    """Drop the tracebacks along ``error``'s chain (its causes and contexts) and return it.
+
+    An error kept after ``except`` keeps its frames alive. For a failed ``torch.jit.script``, one of those frames
+    still holds the compiler's record of the call it was compiling, and torch appends that record ("... is being
+    compiled since it was called from ...") to every later TorchScript error in the process, pointing at the wrong
+    code. Errors the helpers keep go through here first; what the learner reads (type, message) stays.
+    """
+    stack, seen = [error], set()
+    while stack:
+        link = stack.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        link.__traceback__ = None
+        stack += [link.__cause__, link.__context__]
+    return error
+
+
 def as_sentence(text: str) -> str:
     """``text`` ending in one full stop: a message that already ends in one (or in "…", "?", "!") gets none more."""
     text = text.rstrip()
@@ -87,7 +106,7 @@ class CaughtFailure:
         if match is not None and not isinstance(match, str):
             raise TypeError("expect_failure's match must be a piece of the message (a str) or None")
         self.error_type, self.match, self.quiet = types, match, quiet
-        self.error = None
+        self.error, self._traceback = None, ""
 
     @property
     def expected(self) -> str:
@@ -100,11 +119,8 @@ class CaughtFailure:
         return str(self.error) if self.error is not None else ""
 
     def show_traceback(self) -> None:
-        """Print the full traceback of the caught error."""
-        if self.error is None:
-            print("Nothing was caught yet.")
-        else:
-            print("".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
+        """Print the full traceback of the caught error (written down when it was caught)."""
+        print(self._traceback or "Nothing was caught yet.")
 
     def __enter__(self):
         return self
@@ -117,7 +133,8 @@ class CaughtFailure:
             raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
         if self.match and not re.search(re.escape(self.match), str(exc), flags=re.IGNORECASE):
             raise AssertionError(f"Expected {self.expected}, got {type(exc).__name__}: {short_message(exc)}") from exc
-        self.error = exc
+        self._traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.error = release_frames(exc)  # a kept compile error would leak into later TorchScript errors
         if not self.quiet:
             # torch often repeats the type inside its message and ends a line on ':' before quoting code
             line = short_message(exc, fragment=self.match).rstrip(":")

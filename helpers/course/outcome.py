@@ -9,7 +9,7 @@ import os
 import warnings
 
 from .deprecations import is_deprecation_warning
-from .failures import short_message
+from .failures import release_frames, short_message
 
 __all__ = ["attempt", "Attempt", "one_line"]
 
@@ -76,7 +76,7 @@ class Attempt:
         self.warnings = [w for w in self._seen if self.keep_deprecations or not is_deprecation_warning(w.message)]
         if exc is not None and not isinstance(exc, Exception):
             return False  # KeyboardInterrupt and the like are not part of the experiment
-        self.error = exc
+        self.error = release_frames(exc) if exc is not None else None  # see release_frames: no stale call chains
         if self.show:
             print("\n".join(self.lines()))
         return True

@@ -223,6 +223,19 @@ def check_traced_branches(model) -> bool:
               "`if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. That is a "
               "fine fix in general; this exercise asks you to keep the `if` and add one decorator to its helper.")
         return False
+    scripted_anyway = (" You compiled it with torch.jit.script, which works too, and compiles it in eager mode as well: "
+                       "eager calls then run TorchScript. @torch.jit.script_if_tracing leaves eager mode plain Python "
+                       "and compiles the helper only when a trace calls it." if _scripted_helper(model) else "")
     print("✔ Right: the traced graph calls your compiled helper (a prim::CallFunction whose graph holds the prim::If), "
-          "so traced on a small input it still clips large ones, and the other way round.")
+          "so traced on a small input it still clips large ones, and the other way round." + scripted_anyway)
     return True
+
+
+def _scripted_helper(model) -> bool:
+    """True if ``forward`` calls a function compiled with torch.jit.script (decorated, or scripted in the call)."""
+    forward = getattr(type(model), "forward", None)
+    code, names = getattr(forward, "__code__", None), getattr(forward, "__globals__", {})
+    if code is None:
+        return False
+    return "script" in code.co_names or any(isinstance(names.get(name), torch.jit.ScriptFunction)
+                                            for name in code.co_names)

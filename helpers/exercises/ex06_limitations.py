@@ -72,6 +72,16 @@ def _save_and_load(scripted):
     return torch.jit.load(buffer)
 
 
+def _python_call(scripted) -> str:
+    """torch.jit.save's words for a Python call left in ``scripted`` (a method marked @torch.jit.ignore), or ""."""
+    try:
+        torch.jit.save(scripted, io.BytesIO())
+    except Exception as error:
+        found = re.search(r"Could not export Python function call '\w+'", str(error))
+        return found.group(0) if found else ""
+    return ""
+
+
 # ---------------------------------------------------------------- exercise 1: make it scriptable
 
 def _standardize(x, eps=1e-5):
@@ -457,6 +467,12 @@ def check_running_peak(model) -> bool:
                                    "of the class body): create it there, `self.peak = 0.0`."})
     if scripted is None or not _compiled_forward(model, scripted):
         return False
+    python_call = _python_call(scripted)
+    if python_call:  # checked first: such a helper keeps the peak in Python, where the passes below cannot see it
+        print(f"✘ It scripts, but forward still calls Python ({python_call}): a method marked @torch.jit.ignore runs "
+              "as Python, so what it keeps lives in Python, not in the compiled model, and torch.jit.save refuses "
+              "the model. Keep the peak on the model, `self.peak = max(self.peak, ...)`, in forward itself.")
+        return False
     if _peak_value(scripted) is None:
         print("✘ The scripted model has no number `peak`: create `self.peak = 0.0` in `__init__`.")
         return False
@@ -550,7 +566,7 @@ def check_saveable_debug_helper(model_class) -> bool:
                                  ("Saved and loaded, the model", f"on x = {values(_CLIPPER_X)}"),
                                  in_place="compute a new tensor, `x.clamp(-1.0, 1.0)`, as the original does.",
                                  one_tensor="return the clamped tensor.",
-                                 error_cause=lambda error: script_error_line(error))
+                                 error_cause=_unguarded_helper_cause)
     if mistake:
         print(f"✘ {as_sentence(mistake)}")
         return False
@@ -595,6 +611,16 @@ def check_saveable_debug_helper(model_class) -> bool:
     print(f"✔ Right: {how + ' ' if how else ''}The model scripts, saves, loads and clamps, "
           "and in eager PyTorch it still counts.")
     return True
+
+
+def _unguarded_helper_cause(error) -> str:
+    """The error of the loaded Clipper (built with debug=False), and, when it ran a helper left out of the
+    compiled code, why: the call no longer sits under ``if self.debug:``."""
+    line = script_error_line(error)
+    if "annotated to be ignored and cannot be run" in str(error):
+        line = (f"{as_sentence(line)} It was built with debug=False, as a deployment builds it, and still called "
+                "the helper left out of the compiled code: keep that call under `if self.debug:`")
+    return line
 
 
 def _count_type_hint(error, decorated) -> str:

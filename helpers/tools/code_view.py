@@ -64,6 +64,12 @@ def _code_of(obj, who: str) -> str:
         except AttributeError:  # a scripted container (ModuleList) has no forward, hence no code
             raise TypeError(f"{who}: this {type(obj).__name__} has no forward method, so it has no code; "
                             "pass the module that defines forward") from None
+        except RuntimeError as error:  # a Tensor argument whose default is None: its default cannot be written out
+            if "undefined Tensor" not in str(error):
+                raise
+            return (f"# .code cannot be written out here ({str(error).splitlines()[0].strip()}): a Tensor argument\n"
+                    "# has the default None, stored as an undefined Tensor (annotate it Optional[Tensor]).\n"
+                    f"# Its graph instead:\n{obj.graph}")
     if obj is None:
         problem = "got None"
     elif isinstance(obj, str):

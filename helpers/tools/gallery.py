@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..course.deprecations import is_deprecation_warning
-from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.failures import INTERPRETER_OPENER, release_frames, short_message
 from ..course.guards import native_stderr
 from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
@@ -250,7 +250,7 @@ def _script(model):
         try:
             scripted, error = torch.jit.script(model), None
         except Exception as exc:  # every kind of scripting failure is data here
-            scripted, error = None, exc
+            scripted, error = None, release_frames(exc)  # kept: its frames must not leak into later errors
     return scripted, error, box[0]
 
 
@@ -356,7 +356,7 @@ def check_gallery_entry(entry, folder=None) -> EntryCheck:
         try:
             calls[0](scripted)
         except Exception as exc:
-            error = exc
+            error = release_frames(exc)
         else:
             raise AssertionError(f"{name}: expected the scripted broken model to fail on its first test input "
                                  f"with {_expected(entry)}, but it ran: update the gallery")
