@@ -86,7 +86,8 @@ test-robust: venv
 
 # The course benchmark: each notebook's time, CPU-seconds and memory as ratios to a floor kernel
 # (import helpers; H.start) timed between the notebooks in the same run. Reports; never fails on time.
-# Writes build/bench/course_bench.json (read by docs/INSTRUCTORS.md's tables and the hub sizing) and a plot.
+# Writes build/bench/course_bench.json and a plot; docs/INSTRUCTORS.md's table is printed from it
+# (scripts/course_bench.py --show ... --markdown) and scripts/hub_sizing.py sizes the hub from it.
 bench: venv
 	$(BIN)/python scripts/course_bench.py $(if $(REPEAT),--repeat $(REPEAT)) $(NOTEBOOKS)
 
@@ -98,7 +99,7 @@ $(CHP_STAMP): | $(STAMP)
 	npm install --prefix $(VENV)/hub-proxy --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
 	@touch $(CHP_STAMP)
 
-hub: venv cpp $(LAB_SETTINGS) $(CHP_STAMP)
+hub: venv cpp aoti $(LAB_SETTINGS) $(CHP_STAMP)
 	$(BIN)/jupyterhub -f hub/jupyterhub_config.py
 
 # Classroom load test: LOAD_LEARNERS simulated learners run notebooks on a real hub at once; writes

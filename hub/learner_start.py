@@ -2,7 +2,7 @@
 
 Before the server starts: files it creates are private (umask 077); the course notebooks are copied
 into ``~/notebooks`` when missing (a learner's own copy is never overwritten, so autosave never
-writes into a shared file); work folders go to ``~/work``. Then it becomes ``jupyterhub-singleuser``,
+writes into a shared file), and ``~/solutions`` links to the worked solutions; work folders go to ``~/work``. Then it becomes ``jupyterhub-singleuser``,
 with kernels that talk to the server over Unix sockets in a private folder rather than TCP ports.
 """
 import os
@@ -37,10 +37,23 @@ def copy_missing_notebooks(source: Path, target: Path) -> list:
     return copied
 
 
+def link_solutions(source: Path, target: Path) -> bool:
+    """``target`` as a link to the course's worked solutions (read-only for learners), unless something is there
+    already: the notebooks send a stuck learner to ``solutions/``, which sits beside ``~/notebooks`` this way."""
+    if os.path.lexists(target):
+        return False
+    try:
+        os.symlink(source, target, target_is_directory=True)
+    except FileExistsError:  # made meanwhile by another start of the same server
+        return False
+    return True
+
+
 def main() -> None:
     os.umask(0o077)
     home = Path(os.environ.get("HOME") or Path.home())
     copy_missing_notebooks(REPO / "notebooks", home / "notebooks")
+    link_solutions(REPO / "solutions", home / "solutions")
     work = home / "work"
     work.mkdir(exist_ok=True)
     os.environ["TS_WORKBOOK_WORK"] = str(work)

@@ -88,6 +88,23 @@ def inputs_from(bench: dict, load: dict) -> dict:
     }
 
 
+# the figures the formula sizes from; a source named in "<name>_from" is carried along with its figure
+_SIZED_FROM = ("kernel_mb", "kernel_tree_mb", "warm_torch_mb", "heavy_cpu_s", "server_mb", "hub_mb")
+
+
+def keep_larger(inputs: dict, earlier: dict) -> dict:
+    """``inputs`` with each figure raised to the earlier sizing's where that was larger: one quiet run must not
+    shrink a sizing made from a busier one (the hub is a busy machine); ``--fresh`` sizes from this run alone."""
+    kept = dict(inputs)
+    when = ((earlier.get("benchmark") or {}).get("created") or "?")[:10]
+    for name in _SIZED_FROM:
+        if (earlier.get(name) or 0) > (kept.get(name) or 0):
+            kept[name] = earlier[name]
+            if f"{name}_from" in kept:
+                kept[f"{name}_from"] = f"{earlier.get(f'{name}_from', 'an earlier run')}, sizing of {when}"
+    return kept
+
+
 def ceil_to(value: float, step: float) -> float:
     return round(math.ceil(value / step - 1e-9) * step, 3)
 
@@ -167,11 +184,16 @@ def main(argv=None) -> int:
     parser.add_argument("--update", action="store_true", help="rewrite hub/sizing.json, the doc's table and hub/z2jh-config.yaml")
     parser.add_argument("--bench", type=Path, default=BENCH)
     parser.add_argument("--load", type=Path, default=LOAD)
+    parser.add_argument("--fresh", action="store_true",
+                        help="size from these measurements alone, not keeping the committed sizing's larger figures")
     args = parser.parse_args(argv)
     bench, load = load_json(args.bench), load_json(args.load)
     if bench is None:
         print(f"hub_sizing: no course benchmark at {args.bench} (`make bench`): sizing from the load test's notebooks alone")
     inputs = inputs_from(bench, load)
+    earlier = (load_json(COMMITTED) or {}).get("inputs")
+    if earlier and not args.fresh:
+        inputs = keep_larger(inputs, earlier)
     sized = size(inputs)
     result = {"schema": "hub_sizing/1", "formula": __doc__.split("The formula", 1)[1].strip(), "assumptions": ASSUMPTIONS,
               "inputs": inputs, **sized}

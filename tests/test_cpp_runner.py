@@ -450,3 +450,36 @@ def test_ints_beyond_32_bits_reach_the_cpp_program_and_beyond_64_are_refused_in_
         assert torch.equal(H.run_cpp(path, x, n, {"k": 2**35}), scripted(x, n, {"k": 2**35})), n
     with pytest.raises(H.CppInputError, match="beyond what a 64-bit integer holds"):
         H.run_cpp(path, x, 2**70, {"k": 1})
+
+
+def test_a_read_only_repository_keeps_aoti_executorch_and_figure_caches_in_the_learners_own(monkeypatch, tmp_path):
+    # On a hub the learners cannot write build/: what make built there is used, anything new goes to their cache.
+    import json
+    from helpers.routes import aoti, executorch_route, ship_costs
+    shared = tmp_path / "repo" / "build"
+    monkeypatch.setattr(aoti, "AOTI_CACHE_DIR", shared / "aoti")
+    monkeypatch.setattr(executorch_route, "PTE_CACHE_DIR", shared / "executorch")
+    monkeypatch.setattr(cpp_build, "_writable", lambda folder: not str(folder).startswith(str(shared)))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    own = tmp_path / "cache" / "torchscript-workbook"
+
+    target, write = aoti._cached_target("net", "k1", None)
+    assert write == own / "aoti" and target == own / "aoti" / "net-k1.pt2"
+    (shared / "aoti").mkdir(parents=True)
+    (shared / "aoti" / "net-k1.pt2").write_bytes(b"built ahead")
+    target, write = aoti._cached_target("net", "k1", None)
+    assert target == shared / "aoti" / "net-k1.pt2" and write == own / "aoti"
+
+    model, example = torch.nn.Linear(2, 2).eval(), torch.ones(1, 2)
+    folder, key, target = executorch_route._lookup(model, example, None, "portable", "lin", False, None, "test")
+    assert folder == own / "executorch" and target.parent == folder
+    (shared / "executorch").mkdir(parents=True)
+    (shared / "executorch" / target.name).write_bytes(b"lowered ahead")
+    folder, _, target = executorch_route._lookup(model, example, None, "portable", "lin", False, None, "test")
+    assert folder == shared / "executorch" and target.is_file()
+
+    figures = {"torch": torch.__version__, "snippets": ship_costs._SNIPPETS_KEY, "startup_seconds": {}}
+    (own / "figures").mkdir(parents=True)
+    (own / "figures" / "startup.json").write_text(json.dumps(figures))
+    read = ship_costs.startup_figures(shared / "startup.json", measure_if_missing=False)
+    assert read["source"].startswith("read from") and str(own) in read["source"]

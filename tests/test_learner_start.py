@@ -65,3 +65,16 @@ def test_a_runtime_folder_someone_else_can_enter_is_not_used(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(folder)
     assert learner_start.private_dir(link, os.getuid()) not in (link, folder)
+
+
+def test_the_solutions_appear_beside_the_notebooks_and_a_learners_own_folder_is_kept(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    assert learner_start.link_solutions(REPO / "solutions", home / "solutions")
+    assert (home / "solutions" / "04_scripting.py").is_file()
+    assert not learner_start.link_solutions(REPO / "solutions", home / "solutions")  # already there: left alone
+    own = tmp_path / "other"
+    (own / "solutions").mkdir(parents=True)
+    (own / "solutions" / "mine.py").write_text("x = 1\n")
+    assert not learner_start.link_solutions(REPO / "solutions", own / "solutions")
+    assert (own / "solutions" / "mine.py").read_text() == "x = 1\n"

@@ -43,7 +43,7 @@ from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
 from ..course.guards import native_stderr
 from ..course.workdir import REPO_ROOT, repo_relative
-from .cpp_build import BuiltFile, _compile_with_progress
+from .cpp_build import BuiltFile, _compile_with_progress, cache_folders
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
            "cached_aoti_package", "load_aoti", "no_cuda_notice_source"]
@@ -281,10 +281,17 @@ def cached_aoti_package(model, example, dynamic_shapes=None, *, name="model", ca
     """The package already compiled for this model, example and torch, or None; compiles nothing."""
     _check_model(model, "cached_aoti_package")
     _check_name(name)
-    cache_dir = Path(cache_dir) if cache_dir is not None else AOTI_CACHE_DIR
     key = aoti_cache_key(model, example, dynamic_shapes)
-    target = _target(name, key, cache_dir)
+    target = _cached_target(name, key, cache_dir)[0]
     return _package(target, key, False, time.monotonic()) if target.is_file() else None
+
+
+def _cached_target(name: str, key: str, cache_dir):
+    """(the package's path, the folder to compile into): the first folder that holds it already, else the
+    folder a new one goes to (``build/aoti``, or the learner's own cache when the repository is read-only)."""
+    look, write = cache_folders(AOTI_CACHE_DIR, "aoti", cache_dir)
+    found = next((_target(name, key, folder) for folder in look if _target(name, key, folder).is_file()), None)
+    return found or _target(name, key, write), write
 
 
 @contextmanager
@@ -335,9 +342,10 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
                         f"arguments holding one), got {type(example).__name__}: e.g. H.aoti_package(model, "
                         "torch.randn(4, 3, 32, 32))")
     args = _as_args(example)
-    cache_dir = Path(cache_dir) if cache_dir is not None else AOTI_CACHE_DIR
     key = aoti_cache_key(model, example, dynamic_shapes)
-    target = _target(name, key, cache_dir)
+    target, cache_dir = _cached_target(name, key, cache_dir)
+    if force:
+        target = _target(name, key, cache_dir)  # compiled anew where this learner may write
     if target.is_file() and not force:
         package = _package(target, key, False, start)
         if not quiet:

@@ -144,19 +144,26 @@ def _writable(folder: Path) -> bool:
     return os.access(probe, os.W_OK | os.X_OK)
 
 
-def _user_build_dir() -> Path:
+def _user_build_dir(kind: str = "cpp") -> Path:
     """Where builds go when the repository cannot be written (a shared hub): the learner's cache folder."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "torchscript-workbook" / "cpp"
+    return cache / "torchscript-workbook" / kind
+
+
+def cache_folders(shared: Path, kind: str, chosen=None):
+    """(the folders to look in for a cached build, the folder to write a new one to), for the C++ programs,
+    AOTInductor packages and ExecuTorch files alike: the repository's ``build/`` folder; on a shared hub, where
+    learners cannot write the repository, what ``make`` built there first, then the learner's own cache folder."""
+    if chosen is not None:
+        return [Path(chosen)], Path(chosen)
+    if _writable(shared):
+        return [shared], shared
+    return [shared, _user_build_dir(kind)], _user_build_dir(kind)
 
 
 def _build_dirs(build_dir):
     """(the folders to look in for a cached build, the folder to build into)."""
-    if build_dir is not None:
-        return [Path(build_dir)], Path(build_dir)
-    if _writable(CPP_BUILD_DIR):
-        return [CPP_BUILD_DIR], CPP_BUILD_DIR
-    return [CPP_BUILD_DIR, _user_build_dir()], _user_build_dir()
+    return cache_folders(CPP_BUILD_DIR, "cpp", build_dir)
 
 
 class BuiltFile:

@@ -40,7 +40,7 @@ from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, inputs_problem, refuse_training_mode,
                    relations_problem, size_relations, user_input_values)
-from .cpp_build import BuiltFile
+from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
            "lower_to_pte", "cached_pte", "save_pte", "PteRunner", "pte_runner", "BACKENDS"]
@@ -204,9 +204,14 @@ def _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
     if example is not None and not isinstance(example, (torch.Tensor, tuple, list, dict)):
         raise TypeError(f"{who}: example is the model's input (a tensor, or a tuple with one per argument), got a "
                         f"{type(example).__name__}; pass the name as name=...")
-    cache_dir = Path(cache_dir) if cache_dir is not None else PTE_CACHE_DIR
     key = pte_cache_key(model, example, dynamic_shapes)
-    return cache_dir, key, _target(name, backend, key, cache_dir, decompose)
+    # build/executorch, or, on a hub where learners cannot write the repository, what make built there, then their own
+    look, write = cache_folders(PTE_CACHE_DIR, "executorch", cache_dir)
+    for folder in look:
+        target = _target(name, backend, key, folder, decompose)
+        if target.is_file() or target.with_suffix(".json").is_file():  # a file, or a recorded failure
+            return folder, key, target
+    return write, key, _target(name, backend, key, write, decompose)
 
 
 def cached_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
@@ -331,6 +336,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     the file came from. Each dynamic size needs an upper bound (``Dim("batch", min=1, max=64)``):
     ExecuTorch plans memory for the largest size, so without one this raises a ValueError saying so.
     """
+    if force:  # lowered anew: into the folder this learner may write, whatever the shared cache holds
+        cache_dir = cache_folders(PTE_CACHE_DIR, "executorch", cache_dir)[1]
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
     if not _is_program(model):

@@ -159,16 +159,21 @@ def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
     """The start-up figures ``make aoti`` wrote; measured now (slowly) if absent, or made for another torch or by other
     snippets."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
+    # on a hub whose learners cannot write the repository, a figure measured here goes to their own cache folder
+    from .cpp_build import cache_folders
+    look, write = cache_folders(path.parent, "figures")
+    for candidate in (folder / path.name for folder in look):
+        try:
+            data = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
         if data.get("torch") == torch.__version__ and data.get("snippets") == _SNIPPETS_KEY:
-            data["source"] = f"read from {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}, made by `make aoti`"
+            where = candidate.relative_to(REPO_ROOT) if candidate.is_relative_to(REPO_ROOT) else candidate
+            data["source"] = f"read from {where}, made by `make aoti`" if candidate == path else f"read from {where}"
             return data
-    except (OSError, ValueError):
-        pass
     if not measure_if_missing:
         return {}
-    data = measure_startups(path, runs=1)
+    data = measure_startups(write / path.name, runs=1)
     data["source"] = "measured just now (run `make aoti` to have them ready)"
     return data
 

@@ -34,7 +34,7 @@ def test_the_image_reads_binder_and_the_course_python(dockerfile):
 
 def test_binder_requirements_are_the_pinned_course(dockerfile):
     lines = [l.strip() for l in (REPO / "binder" / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert "-r ../requirements.txt" in lines
+    assert "-r ../requirements.txt" in lines and "-r ../requirements-shipping.txt" in lines  # 10 needs ExecuTorch
     assert all(l.startswith(("-r ", "--extra-index-url ")) for l in lines), "pins belong in requirements.txt alone"
     pins = [l.split("#")[0].strip() for l in (REPO / "requirements.txt").read_text().splitlines() if "==" in l.split("#")[0]]
     assert any(p.startswith("torch==") for p in pins) and any(p.startswith("jupyterhub==") for p in pins)
@@ -48,8 +48,9 @@ def test_post_build_links_the_helpers_and_builds_ahead(dockerfile):
     text = post_build.read_text()
     assert "python scripts/link_helpers.py" in text  # `import helpers` from any folder
     assert "hub/lab_settings.py" in text  # no news question in the image's JupyterLab
-    assert "build_cpp" in text  # learners cannot write the repo: notebook 05's program is built in the image
-    for script in ("scripts/link_helpers.py", "hub/lab_settings.py"):
+    assert "H.build_all_cpp()" in text  # learners cannot write the repo: 05's and 10's programs are built in the image
+    assert "python scripts/ship_ahead.py" in text  # and 10's AOTInductor packages and .pte files, as `make aoti` does
+    for script in ("scripts/link_helpers.py", "hub/lab_settings.py", "scripts/ship_ahead.py"):
         assert (REPO / script).exists()
 
 

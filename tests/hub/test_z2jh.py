@@ -50,3 +50,13 @@ def test_valid_against_the_charts_schema_when_given():
         pytest.skip("the chart's schema is not available offline; set Z2JH_VALUES_SCHEMA=path/to/values.schema.json")
     import jsonschema
     jsonschema.validate(CONFIG, json.loads(Path(schema_path).read_text()))
+
+
+def test_a_new_sizing_keeps_the_larger_figures_of_the_committed_one():
+    earlier = dict(SIZING["inputs"])
+    quieter = dict(earlier, heavy_cpu_s=earlier["heavy_cpu_s"] / 2, kernel_mb=earlier["kernel_mb"] + 50,
+                   heavy_cpu_s_from="benchmark 10", kernel_mb_from="benchmark 07")
+    kept = hub_sizing.keep_larger(quieter, earlier)
+    assert kept["heavy_cpu_s"] == earlier["heavy_cpu_s"] and "sizing of" in kept["heavy_cpu_s_from"]
+    assert kept["kernel_mb"] == earlier["kernel_mb"] + 50 and kept["kernel_mb_from"] == "benchmark 07"
+    assert hub_sizing.size(kept)["per_learner"]["memory_mb"] > hub_sizing.size(earlier)["per_learner"]["memory_mb"]
