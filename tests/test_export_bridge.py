@@ -180,3 +180,21 @@ def test_a_numpy_array_inside_an_input_is_named():
     import numpy as np
     with pytest.raises(TypeError, match="a tuple holding a numpy ndarray .torch.from_numpy"):
         H.export_roundtrip_check(torch.nn.Linear(2, 2), [(np.zeros(2),)])
+
+
+class TwoByName(torch.nn.Module):
+    def forward(self, d):
+        return d["a"] * 2 + d["b"]
+
+
+def test_onnx_runner_feeds_a_dict_by_key_whatever_order_the_caller_wrote(tmp_path):
+    example = ({"a": torch.ones(2, 3), "b": torch.arange(6.0).reshape(2, 3)},)
+    path = tmp_path / "by_name.onnx"
+    with H.quiet_export():
+        program = torch.export.export(TwoByName(), example)  # a program: onnx.export would take the dict as kwargs
+        torch.onnx.export(program, f=path, dynamo=True, verbose=False)
+    runner = H.onnx_runner(path)
+    swapped = {"b": torch.full((2, 3), 10.0), "a": torch.full((2, 3), 1.0)}
+    assert torch.equal(runner(swapped), TwoByName()(swapped))  # 12 everywhere, not 2 * 10 + 1
+    report = H.parity(TwoByName(), runner, inputs=[(swapped,), example])
+    assert report.all_close, report

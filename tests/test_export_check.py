@@ -533,3 +533,20 @@ def test_an_input_with_more_arguments_than_the_exported_one_is_told_so(tmp_path)
                                       method="export", folder=tmp_path)
     assert not report.ok and report.failed_inputs == [1], str(report)
     assert "input 1 passes 2 arguments and input 0, which the program was exported from, 1" in report.hint, report.hint
+
+
+def test_an_operator_of_an_unknown_namespace_is_not_promised_an_import_of_that_name():
+    hint = export_check.library_hint("RuntimeError: Unknown builtin op: revlib::twice.")
+    assert "registers revlib::" in hint and "must run `import revlib` first" not in hint
+    known = export_check.library_hint("Unknown builtin op: torchvision::nms.")
+    assert "must run `import torchvision` first" in known
+
+
+class CondForTrace(torch.nn.Module):
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda x: x * 2, lambda x: -x, (x,))
+
+
+def test_tracing_a_torch_cond_model_names_the_cond(tmp_path):
+    row = H.export_roundtrip_check(CondForTrace(), [torch.ones(3)], method="trace", folder=tmp_path)
+    assert row.stage == "export" and "the tracer cannot take a torch.cond" in row.hint, row.hint

@@ -101,7 +101,9 @@ class OnnxRunner:
 
     def __call__(self, *args):
         if len(args) != len(self.input_names) or not all(isinstance(a, torch.Tensor) for a in args):
-            # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order
+            # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order; a dict's
+            # in the file's order of its keys (named "<argument>_<key>"), whatever order the caller wrote them in
+            args = _in_file_order(args, self.input_names)
             tensors = [leaf for leaf in torch.utils._pytree.tree_leaves(args) if isinstance(leaf, torch.Tensor)]
             if len(tensors) == len(self.input_names):
                 args = tuple(tensors)
@@ -117,6 +119,22 @@ class OnnxRunner:
 
     def __repr__(self):
         return f"<OnnxRunner {self.path.name}: inputs {self.input_names} -> outputs {self.output_names}>"
+
+
+def _in_file_order(value, names):
+    """``value`` with each dict's keys in the order the ONNX file's input names hold them (the exporter names a dict
+    argument's tensors "<argument>_<key>"); a dict whose keys do not all match one name each is left as it is."""
+    if isinstance(value, dict):
+        def place(key):
+            found = [i for i, name in enumerate(names) if name == str(key) or name.endswith(f"_{key}")]
+            return found[0] if found else None
+        places = {key: place(key) for key in value}
+        if None not in places.values() and len(set(places.values())) == len(places):
+            value = {key: value[key] for key in sorted(value, key=places.get)}
+        return {key: _in_file_order(item, names) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):  # a NamedTuple is kept as it is
+        return type(value)(_in_file_order(item, names) for item in value)
+    return value
 
 
 def onnx_runner(path) -> OnnxRunner:

@@ -286,9 +286,14 @@ def library_hint(text) -> str:
     if not found:
         return ""
     namespace, operator = found
-    python, cpp = _IMPORTS.get(namespace, (f"import {namespace}", f"the library that defines {namespace}::"))
-    return (f"the file calls {namespace}::{operator}, an operator of another library: the process that loads it "
-            f"must run `{python}` first (a C++ program must link {cpp})")
+    if namespace in _IMPORTS:
+        python, cpp = _IMPORTS[namespace]
+        return (f"the file calls {namespace}::{operator}, an operator of another library: the process that loads it "
+                f"must run `{python}` first (a C++ program must link {cpp})")
+    # a namespace the course does not know: it may be a library's, or the learner's own torch.library op
+    return (f"the file calls {namespace}::{operator}, an operator registered outside torch: the process that loads it "
+            f"must first import the module that registers {namespace}:: (its library's, e.g. `import {namespace}` "
+            f"if named so, or your own file), and a C++ program must link the library that defines it")
 
 
 def torch_suggestion(text) -> str:
@@ -356,6 +361,9 @@ def _export_hint(method, error) -> str:
                 "fix that (torch keeps the half-made class of the failed attempt)")
     if method == "script":
         return "the code uses Python TorchScript cannot compile: see 06 for rewrites, or try method='export'"
+    if method == "trace" and "dynamo-optimized function" in str(error):
+        return ("the tracer cannot take a torch.cond (nor another call compiled by torch.compile): export the model "
+                "(torch.export keeps both branches), or trace a version without it")
     if method == "trace" and re.search(r"only tensors|Type '.*' cannot be traced", str(error)):
         return ("torch.jit.trace takes tensors only: pass the number as a tensor, make it a constructor argument of "
                 "the model, or use method='script'")
@@ -498,8 +506,11 @@ def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic
                 namespace = foreign_operator(text)[0]
                 if namespace not in cause:  # the vague error hid the operator: name it
                     cause = next((cause_line(ln) for ln in text.splitlines() if "failed to resolve" in ln), cause)
-                module = _IMPORTS.get(namespace, (f"import {namespace}",))[0].removeprefix("import ")
-                library += f"; here, pass imports=({module!r},)"
+                if namespace in _IMPORTS:
+                    module = _IMPORTS[namespace][0].removeprefix("import ")
+                    library += f"; here, pass imports=({module!r},)"
+                else:
+                    library += "; here, pass imports=('that_module',), the name of that module"
             reports[method] = RoundtripReport(
                 method, "load", cause, path=path,
                 hint=library or torch_suggestion(text) or "the file does not load on its own: the cause is above")
