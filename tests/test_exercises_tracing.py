@@ -239,3 +239,19 @@ def test_a_mean_for_the_sum_is_right_and_not_told_otherwise(capsys):
         def forward(self, x):
             return torch.where(x.mean() > 0, x * 2, -x)  # the same sign as the sum: the same branch
     assert H.check_branch_without_if(Mean)
+
+
+def test_a_tuple_of_argument_tuples_is_taken_as_torch_takes_it(solution, capsys):
+    as_tuple = tuple(solution.catching_check_inputs)  # ((x, h),): torch.jit.trace refuses the trace with it too
+    assert H.check_catching_inputs(as_tuple)
+    assert capsys.readouterr().out.startswith("✔")
+
+
+def test_a_class_that_is_not_a_module_is_not_told_to_add_parentheses(capsys):
+    class NotAModel:
+        def forward(self, x):
+            return x
+
+    assert not H.check_branch_without_if(NotAModel)
+    out = capsys.readouterr().out
+    assert "not an nn.Module" in out and "add parentheses" not in out, out

@@ -19,7 +19,10 @@ def require_module(obj, who: str = "this helper"):
     """Return ``obj`` if it is a torch model (``nn.Module`` or ``ScriptModule``), else raise TypeError."""
     if isinstance(obj, torch.nn.Module):
         return obj
-    hint = " (did you pass the class instead of an instance? add parentheses)" if isinstance(obj, type) else ""
+    hint = ""
+    if isinstance(obj, type):  # a model class wants its parentheses; any other class is not a model at all
+        hint = (" (did you pass the class instead of an instance? add parentheses)" if issubclass(obj, torch.nn.Module)
+                else f" (the class {obj.__name__}, which is not an nn.Module: write class {obj.__name__}(nn.Module))")
     raise TypeError(f"{who} expects a torch model (an nn.Module instance), got {type(obj).__name__}{hint}")
 
 

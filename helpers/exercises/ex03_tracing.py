@@ -169,6 +169,8 @@ def check_catching_inputs(check_inputs) -> bool:
               f"h as two separate check inputs and calls the cell with one argument each; {what}. "
               "Put your tuple in a list.")
         return False
+    if isinstance(check_inputs, tuple) and check_inputs and all(isinstance(a, (tuple, list)) for a in check_inputs):
+        check_inputs = list(check_inputs)  # a tuple of argument tuples: torch.jit.trace takes it as it takes a list
     if not isinstance(check_inputs, list) or not check_inputs:
         gave = "an empty list" if isinstance(check_inputs, list) else type(check_inputs).__name__
         print("✘ check_inputs is a non-empty list of argument tuples, e.g. [(x1, h1), (x2, h2)]; "
