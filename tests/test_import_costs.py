@@ -1,5 +1,5 @@
 """What the notebooks' torch lines import, as the instructor guide states it (docs/INSTRUCTORS.md, the
-per-notebook table): the costs left in 03, 05, 07, 09, 10 and 11 are these imports, which the lessons
+per-notebook table): the costs left in 03, 05, 09, 10 and 11 are these imports, which the lessons
 need. Each is checked in a fresh process, so a torch that stops importing them fails here and the
 guide gets rewritten. Only which modules load is asserted, never how long they take."""
 import subprocess
