@@ -1,6 +1,7 @@
 """Fresh interpreters for switches read at import, and graph nodes traced back to their source lines."""
 import pytest
 import torch
+from typing import Dict
 from torch import nn
 
 import helpers as H
@@ -149,3 +150,22 @@ def test_path_map_on_a_model_of_two_inputs_says_so_in_one_line():
     with pytest.raises(ValueError) as info:
         H.path_map(TwoInputs(), "x + y")
     assert "one tensor of two numbers" in str(info.value) and "\n" not in str(info.value)
+
+
+class EndsInBrackets(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(2, 2)
+        self.b = torch.nn.Linear(2, 2)
+
+    def forward(self, x, d: Dict[str, torch.Tensor]):
+        h = self.a(x) + self.b(x)
+        return h * d["scale"]
+
+
+def test_a_marked_piece_that_ends_in_a_bracket_is_whole():
+    # torch's underline stops one character short of a closing bracket: the marked piece closes it
+    sources = H.node_sources(torch.jit.script(EndsInBrackets()))
+    assert [s.marked for s in sources.for_kind("aten::add")] == ["self.a(x) + self.b(x)"]
+    assert [s.marked for s in sources.for_kind("aten::__getitem__")] == ['d["scale"]']
+    assert [s.marked for s in sources.for_kind("aten::mul")] == ['h * d["scale"]']

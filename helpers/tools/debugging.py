@@ -134,7 +134,12 @@ def _parse_range(text: str):
         stripped = below.replace("<--- HERE", "").rstrip()
         if "~" in stripped and set(stripped.strip()) == {"~"}:
             columns = [i for i, ch in enumerate(stripped) if ch == "~"]
-            marked = above[columns[0]:columns[-1] + 1]
+            end = columns[-1] + 1
+            # torch's underline of an expression that ends in a bracket stops one short of it ("d["scale"")
+            while end < len(above) and any(above[columns[0]:end].count(a) > above[columns[0]:end].count(b)
+                                           and above[end] == b for a, b in ("()", "[]", "{}")):
+                end += 1
+            marked = above[columns[0]:end]
             return header["file"], int(header["line"]), above.strip(), marked.strip()
     return header["file"], int(header["line"]), "", ""
 
