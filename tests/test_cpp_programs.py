@@ -438,3 +438,20 @@ def test_an_aoti_input_count_mismatch_says_how_inputs_are_counted(tmp_path):
     error = cpp_runner._failure("C++ AOTI", 5, "aoti_run: error: expected inputs vector size to be 1, but got 2\n",
                                 tmp_path / "m.pt2", "aoti")
     assert "the package takes 1 tensor, forward's arguments flattened in order" in str(error)
+
+
+def test_the_cpp_runner_says_what_a_file_it_cannot_load_is(folder, load_ts):
+    path = scripted(folder, TwoInputs(), "for_damage")
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    newer = H.copy_archive_with_changes(path, folder / "newer.pt", {"version": "99\n"})
+    with pytest.raises(H.TorchScriptFileError, match="newer PyTorch .file format 99"):
+        H.run_cpp(newer, x, y)
+    cut = folder / "cut.pt"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(H.TorchScriptFileError, match="copy or download it again") as caught:
+        H.run_cpp(cut, x, y)
+    assert "save the model with torch.jit.save" not in str(caught.value)
+    weights = folder / "weights.pt"
+    torch.save(TwoInputs().state_dict(), weights)
+    with pytest.raises(H.TorchScriptFileError, match="written by torch.save"):
+        H.run_cpp(weights, x, y)

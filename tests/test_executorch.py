@@ -222,3 +222,17 @@ def test_a_pte_whose_operator_has_no_kernel_says_which_not_only_a_code(tmp_path)
     with pytest.raises(RuntimeError, match=r"did not load .*0x:14.*no kernel in this runtime.*_embedding_bag") as caught:
         H.pte_runner(pte)
     assert "\n" not in str(caught.value)
+
+
+class DictIn(torch.nn.Module):
+    def forward(self, batch):
+        return batch["a"] - 2 * batch["b"]
+
+
+def test_a_dict_argument_in_another_key_order_reaches_the_right_inputs(tmp_path):
+    example = ({"a": torch.ones(3), "b": torch.zeros(3)},)
+    run = H.pte_runner(H.lower_to_pte(DictIn(), example, name="dict_in", cache_dir=tmp_path))
+    swapped = {"b": torch.zeros(3), "a": torch.ones(3)}
+    assert torch.equal(run(swapped), DictIn()(swapped))  # 1, not -2: each tensor to its key
+    with pytest.raises(ValueError, match=r"input 0 is a dict with keys 'a', 'c', compiled for dict\('a', 'b'\)"):
+        run({"a": torch.ones(3), "c": torch.zeros(3)})

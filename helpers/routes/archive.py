@@ -321,7 +321,30 @@ def load_torchscript(path, map_location="cpu"):
     every entry passes its checksum; it holds TorchScript code (not a ``torch.save`` checkpoint);
     then lets torch load it and rewrites the "file from a newer torch" error.
     """
-    path = _check_path(path, "load_torchscript")
+    path = check_torchscript_file(path, "load_torchscript")
+    try:
+        return torch.jit.load(str(path), map_location=map_location)
+    except RuntimeError as error:
+        raise TorchScriptFileError(torch_load_failure(path, error)) from error
+
+
+def torch_load_failure(path, error) -> str:
+    """What to do about torch's refusal to load a TorchScript file that passed the checks: a newer torch's, or torch's line."""
+    too_new = _TOO_NEW.search(str(error))
+    if too_new:
+        return (f"{Path(path).name} was written by a newer PyTorch (file format {too_new.group(1)}; this torch "
+                f"{torch.__version__} reads up to {too_new.group(2)}): upgrade torch, or re-export the model "
+                "with this version")
+    return f"torch could not load {Path(path).name}: {torch_error_line(error)}"
+
+
+def check_torchscript_file(path, who: str):
+    """``path`` as a Path if it looks like a TorchScript file, else a one-line TorchScriptFileError saying what it is.
+
+    Checks, in order: the file exists; it is a zip; its zip directory is intact (not truncated); every entry passes
+    its checksum; it holds TorchScript code (not a ``torch.save`` checkpoint).
+    """
+    path = _check_path(path, who)
     with _open_zip(path) as archive:
         names = archive.namelist()
         try:
@@ -344,13 +367,4 @@ def load_torchscript(path, map_location="cpu"):
                                        "model.load_state_dict(...), which needs the model's class")
         raise TorchScriptFileError(f"{path.name} is a zip archive but not a PyTorch file: check that you picked "
                                    "the right file")
-    try:
-        return torch.jit.load(str(path), map_location=map_location)
-    except RuntimeError as error:
-        too_new = _TOO_NEW.search(str(error))
-        if too_new:
-            raise TorchScriptFileError(
-                f"{path.name} was written by a newer PyTorch (file format {too_new.group(1)}; this torch "
-                f"{torch.__version__} reads up to {too_new.group(2)}): upgrade torch, or re-export the model "
-                "with this version") from error
-        raise TorchScriptFileError(f"torch could not load {path.name}: {torch_error_line(error)}") from error
+    return path

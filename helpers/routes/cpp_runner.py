@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
-from .archive import TorchScriptFileError
+from .archive import TorchScriptFileError, check_torchscript_file, torch_load_failure
 from .cpp_build import build_cpp, cached_cpp_binary  # noqa: F401  (cached_cpp_binary: older code imports it here)
 from .cpp_io import CppInputError, read_value_file, write_value_file
 from ..course.failures import as_sentence, short_message
@@ -197,6 +197,13 @@ def _failure(program, code, stderr, model_path, kind):
                                 "LibTorch (its CMake build), passed as libraries=[path of that .so]")
         return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The model calls an "
                             "operator from a library: pass libraries=[path of its .so]")
+    if code == 3 and model_path.suffix != ".pt2":
+        try:  # the Python-side checks say what the file is: damaged, cut short, a checkpoint, a newer torch's ...
+            check_torchscript_file(model_path, "run_cpp")
+        except (TorchScriptFileError, OSError) as error:
+            return TorchScriptFileError(f"the {program} program cannot load {model_path.name}: {error}")
+        if "supported" in message and "version" in message:
+            return TorchScriptFileError(f"the {program} program cannot load it: {torch_load_failure(model_path, message)}")
     if code == 3:
         reason = message.split("can load: ", 1)[-1].rstrip(". ")
         pt2 = (" A .pt2 is torch.export's or AOTInductor's: an AOTInductor package runs in C++ with "

@@ -38,8 +38,8 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, inputs_problem, refuse_training_mode,
-                   relations_problem, size_relations, user_input_values)
+from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, in_recorded_order, inputs_problem,
+                   refuse_training_mode, relations_problem, size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -266,6 +266,19 @@ def _write_record(target, record) -> None:
     atomic_write_text(target.with_suffix(".json"), json.dumps(record, indent=1))
 
 
+def _structure_of(program, example):
+    """How forward's arguments nest, dict keys in the order the .pte takes them flat (pytree spec text), or None."""
+    pytree = torch.utils._pytree
+    try:
+        if _is_program(program):
+            return pytree.treespec_dumps(program.call_spec.in_spec.children()[0])  # (args, kwargs): the args
+        if example is not None:
+            return pytree.treespec_dumps(pytree.tree_flatten(_as_args(example))[1])
+    except (AttributeError, IndexError, TypeError, ValueError):  # a structure this torch cannot write: none kept
+        pass
+    return None
+
+
 def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, backend="portable", name="model",
              decompose=False, lower_seconds=float("nan"), cache_dir=None, _exported=None) -> PteFile:
     """File ``executorch_program`` (what ``.to_executorch()`` returned) in the cache under ``source``'s key.
@@ -283,7 +296,9 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
     _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program),
                            "inputs": _inputs_of(_exported if _exported is not None else source),
-                           "relations": _relations_of(_exported, source, example), **_stamp(backend)})
+                           "relations": _relations_of(_exported, source, example),
+                           "structure": _structure_of(_exported if _exported is not None else source, example),
+                           **_stamp(backend)})
     return PteFile(target, backend, True, float("nan") if seconds is None else seconds, key, _versions())
 
 
@@ -380,7 +395,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
             raise UnboundedSizeError(
                 f"lower_to_pte: the dynamic size{'s' if len(unbounded) > 1 else ''} {', '.join(unbounded)} "
                 "ha{} no upper bound; ExecuTorch plans memory for the largest size, and without a bound the .pte "
-                "holds only the example's size: give each Dim a max, e.g. Dim('batch', min=1, max=64)".format(
+                "plans its memory for the example's size, so larger inputs can fail: give each Dim a max, e.g. Dim('batch', min=1, max=64)".format(
                     "ve" if len(unbounded) > 1 else "s"))
         with _quiet_native():
             edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
@@ -455,6 +470,7 @@ class PteRunner:
         record = _record(self.path)
         self.input_specs = record.get("inputs")  # the export's dtypes, sizes and Dim ranges, recorded when lowered
         self.relations = record.get("relations") or []  # and the checks tying sizes of several inputs together
+        self.structure = record.get("structure")  # the arguments' nesting, dict keys in the order the .pte takes them
         text = record.get("out_spec")  # the model's output structure, recorded when it was lowered
         try:
             self.out_spec = torch.utils._pytree.treespec_loads(text) if text else None
@@ -464,7 +480,9 @@ class PteRunner:
     def __call__(self, *inputs):
         with _quiet_native() as log:
             try:
-                # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it
+                # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it:
+                # a dict in another key order is put in the recorded one (eager reads by key), another nesting refused
+                inputs = in_recorded_order(inputs, self.structure, self.path.name)
                 leaves = torch.utils._pytree.tree_leaves(inputs)
                 problem = inputs_problem(leaves, self.input_specs) or relations_problem(leaves, self.relations)
                 if problem:  # the .pte would run it, and answer for another branch or size than eager
