@@ -202,3 +202,16 @@ def test_class_code_entry_finds_the_class(saved, tmp_path):
         H.class_code_entry(path, "Nope")
     with pytest.raises(TypeError, match="class name"):
         H.class_code_entry(path, "not a name")
+
+
+class _Doubler(torch.nn.Module):  # a class of its own: scripting torch's layers here would rename their code entries
+    def forward(self, x):
+        return x * 2
+
+
+def test_a_binary_extra_file_comes_back_as_its_bytes(tmp_path):
+    path = tmp_path / "with_picture.pt"
+    picture = b"\x89PNG\xff\x00"
+    torch.jit.save(torch.jit.script(_Doubler()), str(path), _extra_files={"icon.png": picture, "note.txt": "hi"})
+    extras = H.read_extra_files(path)
+    assert extras == {"icon.png": picture, "note.txt": "hi"}

@@ -483,3 +483,11 @@ def test_a_read_only_repository_keeps_aoti_executorch_and_figure_caches_in_the_l
     (own / "figures" / "startup.json").write_text(json.dumps(figures))
     read = ship_costs.startup_figures(shared / "startup.json", measure_if_missing=False)
     assert read["source"].startswith("read from") and str(own) in read["source"]
+
+
+def test_a_size_above_the_packages_compiled_bound_is_explained(tmp_path):
+    from helpers.routes import cpp_runner
+    stderr = ("aoti_run: error: the model failed on the input: dim value is too large at 0, expected to be <= 15, "
+              "but got: 16")
+    error = cpp_runner._failure("C++", 5, stderr, tmp_path / "net.pt2", "aoti")
+    assert "expected to be <= 15, but got: 16" in str(error) and "pass at most 15 there" in str(error)

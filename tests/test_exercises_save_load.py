@@ -565,3 +565,12 @@ def test_a_model_passed_for_the_function_and_plain_pickle_are_named(tmp_path, ca
     assert "not what it returned (a DigitsCNN)" in out and "conv2d" not in out, out
     assert not H.check_safe_weights_loader(with_pickle)
     assert "load it with torch.load" in capsys.readouterr().out
+
+
+def test_a_loader_that_returns_what_load_state_dict_returns_is_told_so(capsys):
+    def returns_the_report(path):
+        return H.DigitsCNN().load_state_dict(torch.load(path, weights_only=True))
+
+    assert not H.check_safe_weights_loader(returns_the_report)
+    out = capsys.readouterr().out
+    assert "what load_state_dict returns" in out and "then return the model" in out, out

@@ -297,3 +297,14 @@ def test_an_exported_module_is_named_as_such(capsys):
     module = torch.export.export(solution().RunningSum(), (torch.randn(5, 3),)).module()
     assert not H.check_running_sum_migrates(module)
     assert "an exported program's module" in capsys.readouterr().out
+
+
+class RunningSumBySlicingTheShape(torch.nn.Module):
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1).sum(0).reshape(x.shape[1:])
+
+
+def test_a_sum_the_converter_cannot_take_is_named_with_its_cause(capsys):
+    assert not H.check_running_sum_migrates(RunningSumBySlicingTheShape())
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "aten::slice" in out and "x.sum(0)" in out and "unknown line" not in out, out

@@ -291,6 +291,9 @@ def _not_a_model(returned) -> str:
     if isinstance(returned, dict):
         return ("Your function returned the state_dict itself, a dict of named tensors: a dict cannot read digits, "
                 "so put those weights into a model and return the model.")
+    if type(returned).__name__ == "_IncompatibleKeys":  # what load_state_dict returns: a report, not the model
+        return ("Your function returned what load_state_dict returns, a report of missing and unexpected keys, not "
+                "the model: call model.load_state_dict(...) on its own line, then return the model.")
     if isinstance(returned, type):
         return (f"Your function returned the class {returned.__name__} itself: return a model built from it, "
                 "holding the saved weights.")

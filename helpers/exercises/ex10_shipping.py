@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import short_message
+from ..course.failures import as_sentence, short_message
 from ..digits import load_digits
 from ._common import describe as _describe, tensor_answer
 from .ex09_beyond_torchscript import TemperedDigits, tempered_inputs
@@ -195,7 +195,12 @@ def check_running_sum_migrates(model) -> bool:
         kind = report.failure.node_kind
         hint = (" The loop's trip count still depends on the input: replace the loop by one tensor operation."
                 if kind == "prim::Loop" else "")
-        print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
+        if kind == "prim::Loop":
+            print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
+        else:  # another construct the converter cannot take: its own reason and advice name it
+            slicing = (" Slicing the shape (`x.shape[1:]`) is one such construct: reshape with sizes read one by one, "
+                       "or sum over dimension 0 directly (`x.sum(0)`)." if "slice" in report.failure.cause else "")
+            print(f"✘ The .pt still does not convert: {as_sentence(str(report.failure))}{slicing}")
         return False
     refused = list(report.refused)
     if report.status == "diverges" and not refused:

@@ -244,7 +244,8 @@ def read_extra_files(path, *names) -> dict:
     """The extra files saved with ``_extra_files``, as ``{name: text}``; a missing name is an error.
 
     ``torch.jit.load(p, _extra_files={"x": ""})`` silently leaves ``""`` for a name the file lacks;
-    this says so instead. With no names, every extra file is returned.
+    this says so instead. With no names, every extra file is returned. An extra file that is not UTF-8 text (an
+    image, say) comes back as its bytes, unchanged, as ``torch.jit.load`` gives it.
     """
     path = _check_path(path, "read_extra_files")
     with _open_zip(path) as archive:
@@ -255,7 +256,14 @@ def read_extra_files(path, *names) -> dict:
             have = ", ".join(sorted(extras)) or "none"
             raise ArchiveEntryError(f"{path.name} has no extra file {missing[0]!r} (it has: {have}): attach it "
                                     "when saving, with torch.jit.save(m, path, _extra_files={name: text})")
-        return {n: archive.read(extras[n]).decode("utf-8", errors="replace") for n in wanted}
+        return {n: _text_or_bytes(archive.read(extras[n])) for n in wanted}
+
+
+def _text_or_bytes(data: bytes):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:  # binary: replacing its bytes would corrupt it silently
+        return data
 
 
 def copy_archive_with_changes(source, destination, changes: dict):

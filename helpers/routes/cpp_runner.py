@@ -221,6 +221,11 @@ def _failure(program, code, stderr, model_path, kind):
     if kind == "aoti" and re.search(r"expected it to be >= 2", message):
         message += (" (the package's compiled checks hold each dynamic size at 2 or more: torch.export keeps the sizes "
                     "0 and 1 apart, as 10's section 1 shows; pass at least 2 there, or compile a package for that size)")
+    upper = re.search(r"expected (?:it )?to be <= (\d+)", message)
+    if kind == "aoti" and upper:
+        message += (f" (the package's compiled checks hold this size at {upper.group(1)} or less: the Dim's max, or a "
+                    "bound torch derived for this model when it was compiled, written in the package's wrapper.cpp; "
+                    f"pass at most {upper.group(1)} there, or compile a package with a larger max)")
     return RuntimeError(f"the {program} program failed (exit {code}): {message}")
 
 
