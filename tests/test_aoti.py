@@ -398,3 +398,11 @@ def test_odd_arguments_get_one_line_that_names_them(tmp_path):
     with pytest.raises(ValueError, match=r"save\(\) writes .png, .svg or .mmd"):
         picture.save(tmp_path / "graph.jpg")
     assert not (tmp_path / "graph.jpg").exists()
+
+
+def test_a_named_argument_gets_one_line_saying_to_pass_it_by_position(digits_package):
+    _, package = digits_package
+    compiled = H.load_aoti(package)
+    images, _ = H.load_digits("test")
+    with pytest.raises(TypeError, match=r"by position.*not with x="):
+        compiled(x=images[:2])

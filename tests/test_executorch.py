@@ -236,3 +236,10 @@ def test_a_dict_argument_in_another_key_order_reaches_the_right_inputs(tmp_path)
     assert torch.equal(run(swapped), DictIn()(swapped))  # 1, not -2: each tensor to its key
     with pytest.raises(ValueError, match=r"input 0 is a dict with keys 'a', 'c', compiled for dict\('a', 'b'\)"):
         run({"a": torch.ones(3), "c": torch.zeros(3)})
+
+
+def test_a_named_argument_gets_one_line_saying_to_pass_it_by_position(tmp_path):
+    example = ({"a": torch.ones(3), "b": torch.zeros(3)},)
+    run = H.pte_runner(H.lower_to_pte(DictIn(), example, name="dict_in", cache_dir=tmp_path))
+    with pytest.raises(TypeError, match=r"by position.*not with batch="):
+        run(batch=example[0])

@@ -552,6 +552,10 @@ class CheckedPackage:
         self._structure = structure
 
     def __call__(self, *args, **kwargs):
+        if kwargs and self._structure:  # H.aoti_package exports forward's arguments by position: none has a name here
+            raise TypeError(f"{self._name} takes forward's arguments by position, in forward's order (the package "
+                            f"was exported from positional ones and keeps no names): call it as compiled(x, ...), not "
+                            f"with {', '.join(f'{k}=' for k in kwargs)}")
         if not kwargs:  # a dict in another key order: put in the order the code was compiled for, as eager reads by key
             args = in_recorded_order(args, self._structure, self._name)
         leaves = torch.utils._pytree.tree_leaves((args, kwargs))

@@ -477,7 +477,10 @@ class PteRunner:
         except (ValueError, TypeError, KeyError):  # a spec this torch cannot read: the flat outputs, as before
             self.out_spec = None
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs, **named):
+        if named:  # a .pte's forward takes its inputs flat, by position: it keeps no argument names
+            raise TypeError(f"{self.path.name} takes forward's arguments by position, in forward's order (a .pte keeps "
+                            f"no argument names): call it as runner(x, ...), not with {', '.join(f'{k}=' for k in named)}")
         with _quiet_native() as log:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it:
