@@ -491,3 +491,11 @@ def test_a_size_above_the_packages_compiled_bound_is_explained(tmp_path):
               "but got: 16")
     error = cpp_runner._failure("C++", 5, stderr, tmp_path / "net.pt2", "aoti")
     assert "expected to be <= 15, but got: 16" in str(error) and "pass at most 15 there" in str(error)
+
+
+def test_a_list_where_forward_takes_tensors_gets_the_way_to_pass_them(tmp_path):
+    from helpers.routes import cpp_runner
+    stderr = ("load_ts: error: the model failed on the input: forward() Expected a value of type 'Tensor' for "
+              "argument 'a' but instead found type 'List[Any]'.")
+    error = cpp_runner._failure("C++", 5, stderr, tmp_path / "two.pt", "torchscript")
+    assert "time_cpp(path, (a, b))" in str(error) and "run_cpp(path, a, b)" in str(error)

@@ -221,6 +221,9 @@ def _failure(program, code, stderr, model_path, kind):
     if kind == "aoti" and re.search(r"expected it to be >= 2", message):
         message += (" (the package's compiled checks hold each dynamic size at 2 or more: torch.export keeps the sizes "
                     "0 and 1 apart, as 10's section 1 shows; pass at least 2 there, or compile a package for that size)")
+    if kind != "aoti" and re.search(r"Expected a value of type 'Tensor' for argument '\w+' but instead found type 'List\[", message):
+        message += (" (a list given where forward takes tensors: forward's arguments go one by one, run_cpp(path, a, b), "
+                    "or as a tuple, time_cpp(path, (a, b)); a list stays a list argument)")
     upper = re.search(r"expected (?:it )?to be <= (\d+)", message)
     if kind == "aoti" and upper:
         message += (f" (the package's compiled checks hold this size at {upper.group(1)} or less: the Dim's max, or a "
