@@ -1098,3 +1098,25 @@ def test_sizes_tried_alike_in_height_and_width_are_said_once():
     report = H.diagnose(ConvMeanPool().eval(), torch.randn(2, 3, 16, 16), routes=["export"], progress=False)
     note = next(n for n in report.results["export"].notes if "eager also takes other sizes" in n)
     assert "dimensions 2 and 3" in note and " ran, in each)" in note and " ran; " not in note, note
+
+
+class DictOfImages(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(3, 2)
+
+    def forward(self, d):
+        return self.a(d["img"]) + d["bias"]
+
+
+def test_a_dict_argument_without_an_annotation_gets_the_annotation_as_its_fix():
+    report = H.diagnose(DictOfImages().eval(), ({"img": torch.ones(2, 3), "bias": torch.zeros(2, 2)},),
+                        routes=["script"], progress=False)
+    assert report.status("script") == "fails" and "Dict[str, Tensor]" in report.results["script"].fix
+
+
+def test_an_input_holding_a_nan_is_not_said_to_be_changed_in_place():
+    x = torch.ones(2, 3)
+    x[0, 1] = float("nan")
+    report = H.diagnose(torch.nn.Linear(3, 2).eval(), x, routes=["trace"], progress=False)
+    assert "in place" not in str(report)

@@ -62,6 +62,9 @@ _DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it
 _HINTS = (
     ("data-dependent", _DATA_DEPENDENT),
     ("guardondatadependent", _DATA_DEPENDENT),
+    ("unsupported index type 'str'", "TorchScript takes an argument without an annotation for a Tensor, so "
+                                     "`d[\"key\"]` indexes a tensor with a string: annotate the dict argument, "
+                                     "`d: Dict[str, Tensor]` (from typing)"),
     ("could not guard on data-dependent", _DATA_DEPENDENT),
     ("constraints violated", "a dimension you marked dynamic is fixed by the code: drop it from dynamic_shapes"),
     ("unsupported operator", "this operator has no ONNX translation: rewrite it with common ops, or stay on torch.export"),

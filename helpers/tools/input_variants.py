@@ -68,8 +68,17 @@ def own_copy(args):
 
 def changed_in_place(before, after) -> bool:
     """True when a tensor of ``after`` (a copy the model was called with) no longer equals the one in ``before``."""
-    return any(a.shape != b.shape or a.dtype != b.dtype or not torch.equal(a, b)
+    return any(a.shape != b.shape or a.dtype != b.dtype or not _same_values(a, b)
                for a, b in zip(leaves(before), leaves(after)) if a.layout == torch.strided and not a.is_meta)
+
+
+def _same_values(a, b) -> bool:
+    """Equal values, a NaN equal to a NaN in the same place (torch.equal says NaN != NaN: a false "changed")."""
+    if torch.equal(a, b):
+        return True
+    if not (a.is_floating_point() or a.is_complex()):
+        return False
+    return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num()))
 
 
 def describe(value) -> str:
