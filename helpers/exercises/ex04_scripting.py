@@ -152,11 +152,9 @@ def _kinds(graph) -> set:
 def _ignored_helpers(model) -> list:
     """(name, "ignore" or "unused") for each function ``forward`` calls by a global name that carries one of those
     two markers: the decorators that keep a function out of the compiler, mistaken for the one that compiles it."""
-    forward = getattr(type(model), "forward", None)
-    code, names = getattr(forward, "__code__", None), getattr(forward, "__globals__", {})
     found = []
-    for name in (code.co_names if code else ()):
-        modifier = torch._jit_internal.get_torchscript_modifier(names.get(name)) if callable(names.get(name)) else None
+    for name, value in _forward_names(model).items():
+        modifier = torch._jit_internal.get_torchscript_modifier(value) if callable(value) else None
         if modifier in (torch._jit_internal.FunctionModifiers.IGNORE, torch._jit_internal.FunctionModifiers.UNUSED):
             found.append((name, "ignore" if modifier is torch._jit_internal.FunctionModifiers.IGNORE else "unused"))
     return found
@@ -233,9 +231,12 @@ def check_traced_branches(model) -> bool:
 
 def _scripted_helper(model) -> bool:
     """True if ``forward`` calls a function compiled with torch.jit.script (decorated, or scripted in the call)."""
+    names = _forward_names(model)
+    return "script" in names or any(isinstance(value, torch.jit.ScriptFunction) for value in names.values())
+
+
+def _forward_names(model) -> dict:
+    """The names ``forward``'s code uses (globals and attributes), each with the global of that name or None."""
     forward = getattr(type(model), "forward", None)
     code, names = getattr(forward, "__code__", None), getattr(forward, "__globals__", {})
-    if code is None:
-        return False
-    return "script" in code.co_names or any(isinstance(names.get(name), torch.jit.ScriptFunction)
-                                            for name in code.co_names)
+    return {name: names.get(name) for name in (code.co_names if code else ())}

@@ -290,8 +290,8 @@ def _cached_target(name: str, key: str, cache_dir):
     """(the package's path, the folder to compile into): the first folder that holds it already, else the
     folder a new one goes to (``build/aoti``, or the learner's own cache when the repository is read-only)."""
     look, write = cache_folders(AOTI_CACHE_DIR, "aoti", cache_dir)
-    found = next((_target(name, key, folder) for folder in look if _target(name, key, folder).is_file()), None)
-    return found or _target(name, key, write), write
+    candidates = (_target(name, key, folder) for folder in look)
+    return next((path for path in candidates if path.is_file()), _target(name, key, write)), write
 
 
 @contextmanager
@@ -489,6 +489,12 @@ def package_record(path) -> PackageRecord:
                          structure if isinstance(structure, str) else None)
 
 
+def by_position(name: str, why: str, call: str, named) -> str:
+    """The one-line refusal of named arguments by a compiled file that takes forward's arguments flat."""
+    return (f"{name} takes forward's arguments by position, in forward's order ({why}): call it as {call}(x, ...), "
+            f"not with {', '.join(f'{k}=' for k in named)}")
+
+
 def is_fixed_number(spec) -> bool:
     """True for the spec of an argument that was a number at export (fixed into the program's code)."""
     return isinstance(spec, dict) and "number" in spec
@@ -553,9 +559,8 @@ class CheckedPackage:
 
     def __call__(self, *args, **kwargs):
         if kwargs and self._structure:  # H.aoti_package exports forward's arguments by position: none has a name here
-            raise TypeError(f"{self._name} takes forward's arguments by position, in forward's order (the package "
-                            f"was exported from positional ones and keeps no names): call it as compiled(x, ...), not "
-                            f"with {', '.join(f'{k}=' for k in kwargs)}")
+            raise TypeError(by_position(self._name, "the package was exported from positional ones and keeps no "
+                                               "names", "compiled", kwargs))
         if not kwargs:  # a dict in another key order: put in the order the code was compiled for, as eager reads by key
             args = in_recorded_order(args, self._structure, self._name)
         leaves = torch.utils._pytree.tree_leaves((args, kwargs))

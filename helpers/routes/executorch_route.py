@@ -38,8 +38,8 @@ import torch
 
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, in_recorded_order, inputs_problem,
-                   refuse_training_mode, relations_problem, size_relations, user_input_values)
+from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
+                   inputs_problem, refuse_training_mode, relations_problem, size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -479,8 +479,7 @@ class PteRunner:
 
     def __call__(self, *inputs, **named):
         if named:  # a .pte's forward takes its inputs flat, by position: it keeps no argument names
-            raise TypeError(f"{self.path.name} takes forward's arguments by position, in forward's order (a .pte keeps "
-                            f"no argument names): call it as runner(x, ...), not with {', '.join(f'{k}=' for k in named)}")
+            raise TypeError(by_position(self.path.name, "a .pte keeps no argument names", "runner", named))
         with _quiet_native() as log:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it:
