@@ -1345,3 +1345,63 @@ def test_a_model_that_differs_from_itself_gets_no_guess_about_ties_sorted_otherw
     report = H.parity(_FlipsEachCall(), lambda x: torch.arange(6.0).reshape(3, 2).flip(0), inputs=[torch.ones(2)])
     assert report.self_divergent and "gives two different answers to the same input" in " ".join(report.warnings)
     assert all("in another order" not in row.note for row in report.rows), [row.note for row in report.rows]
+
+
+class _DivideByItself(torch.nn.Module):
+    """x / x.abs().min(): ±inf wherever the smallest |value| is 0, numbers elsewhere."""
+
+    def forward(self, x):
+        return x / x.abs().min()
+
+
+class _NegateInfinities(torch.nn.Module):
+    def forward(self, x):
+        y = x / x.abs().min()
+        return torch.where(torch.isinf(y), -y, y)
+
+
+def test_the_same_infinity_on_both_sides_is_no_difference_and_is_said():
+    x = torch.tensor([[0.0, 1.0, -2.0]])
+    report = H.parity(_DivideByItself(), _DivideByItself(), inputs={"with a zero": x, "no zero": x + 4})
+    # inf - inf is NaN: a row of equal infinities once read "largest |diff| inf" beside ✔
+    assert report.all_close and report.rows[0].exact and report.rows[0].max_diff == 0
+    assert report.rows[0].diff_text == "0"
+    assert [w for w in report.warnings if "holds ±inf (2 places on 'with a zero')" in w], report.warnings
+    assert not [w for w in report.warnings if "'no zero'" in w]  # finite outputs: nothing said of them
+    flipped = H.parity(_DivideByItself(), _NegateInfinities(), inputs={"with a zero": x})
+    assert not flipped.all_close and flipped.rows[0].max_diff == float("inf")  # +inf vs -inf differs
+    assert not [w for w in flipped.warnings if "±inf" in w]  # a diverging row gets no "agree" note
+
+
+class _TopTwo(torch.nn.Module):
+    def forward(self, x):
+        return torch.topk(x, 2)
+
+
+class _TopTwoReversed(torch.nn.Module):
+    """topk's values, with the indices of equal values taken from the other end of the row."""
+
+    def forward(self, x):
+        values, indices = torch.topk(x.flip(-1), 2)
+        return values, x.shape[-1] - 1 - indices
+
+
+def test_indices_that_differ_only_where_their_values_tie_are_explained():
+    ties, distinct = torch.zeros(2, 5), torch.arange(10.0).reshape(2, 5)
+    report = H.parity(_TopTwo(), _TopTwoReversed(), inputs={"zeros": ties, "distinct": distinct})
+    zeros, numbers = report.rows
+    assert zeros.diverges and "ties with another value in its row" in zeros.note, zeros.note  # still a divergence
+    assert not numbers.diverges  # no ties: the same indices
+    # indices that differ where nothing ties get no such excuse
+    other = H.parity(_TopTwo(), _TopTwo(), inputs={"zeros": ties})
+    assert other.all_close
+
+
+def test_tied_indices_note_needs_the_values_to_tie():
+    class Wrong(torch.nn.Module):
+        def forward(self, x):
+            values, indices = torch.topk(x, 2)
+            return values, (indices + 1) % x.shape[-1]
+    x = torch.arange(10.0).reshape(2, 5)
+    row = H.parity(_TopTwo(), Wrong(), inputs={"distinct": x}).rows[0]
+    assert row.diverges and "ties" not in row.note

@@ -172,7 +172,8 @@ def _compare_leaf(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     wide = torch.complex128 if (a.is_complex() or b.is_complex()) else torch.float64
     a64, b64 = a.to(wide), b.to(wide)
     both_nan = torch.isnan(a64) & torch.isnan(b64)
-    diff = torch.where(both_nan, torch.zeros_like(a64), a64 - b64).abs()
+    # equal places count 0: the same infinity on both sides is no difference (inf - inf would read as NaN, then inf)
+    diff = torch.where(both_nan | (a64 == b64), torch.zeros_like(a64), a64 - b64).abs()
     max_diff = diff.max().item()
     max_diff = math.inf if math.isnan(max_diff) else max_diff
     exact = not note and bool(((a64 == b64) | both_nan).all())
@@ -270,13 +271,40 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     if len(left) != len(right):
         return False, False, math.inf, f"{names[0]} gives {len(left)} outputs, {names[1]} {len(right)}"
     exact, close, worst, notes = True, True, 0.0, []
+    compared = []
     for (path, x), (_, y) in zip(left, right):
         # a callable atol scales with each eager leaf (parity's scale_atol): boxes in pixels beside probabilities
         e, c, d, n = _compare_leaf(x, y, rtol, atol(x) if callable(atol) else atol, names)
         exact, close, worst = exact and e, close and c, max(worst, d)
+        compared.append((path, x, y, c, n))
         if n:
             notes.append(n if len(left) == 1 else f"{path}: {n}")
+    if not close:
+        notes.extend(_tied_indices(compared))
     return exact, close, worst, "; ".join(notes)
+
+
+def _tied_indices(compared) -> list:
+    """Notes for integer outputs that differ only where the float output beside them (same shape, agreeing) holds
+    a value that ties with another in its row: topk or sort of equal numbers may return either index. The row still
+    diverges (a caller may use the index); the note says why it may not matter. Not for a leaf already said to hold
+    the same values in another order (a detection's labels beside tied scores)."""
+    notes = []
+    for path, x, y, same, said in compared:
+        if same or "in another order" in said or not all(isinstance(t, torch.Tensor) for t in (x, y)) or x.shape != y.shape or x.dim() == 0 \
+                or x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            continue
+        differ = x != y
+        for values_path, v, _, v_same, _ in compared:
+            if not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape):
+                continue
+            rows = v.reshape(-1, v.shape[-1])
+            counts = (rows.unsqueeze(-1) == rows.unsqueeze(-2)).sum(-1).reshape(v.shape)  # equal values in the row
+            if bool((counts[differ] > 1).all()):
+                notes.append(f"{path} differs only at places where {values_path} ties with another value in its row: "
+                             "a topk or sort of equal numbers may return either index")
+                break
+    return notes
 
 
 def _is_empty(output) -> bool:
@@ -344,6 +372,12 @@ def one_integer_value(argument_lists) -> bool:
                 if len(seen) > 1:
                     return False
     return len(seen) == 1
+
+
+def _infinities(output) -> int:
+    """How many places of an output's floating-point tensors hold ±inf."""
+    tensors = leaves(output) if not isinstance(output, torch.Tensor) else [output]
+    return sum(int(torch.isinf(t).sum()) for t in tensors if t.is_floating_point() or t.is_complex())
 
 
 def _only_nan(output) -> bool:
@@ -630,6 +664,7 @@ class ParityRow:
     error: str = ""
     empty: bool = False   # the eager output holds no numbers (e.g. no detections): agreeing proves little
     nan: bool = False     # every number of the eager output is NaN: agreeing proves nothing
+    infinite: int = 0     # places where the eager output holds ±inf: equal there says only that both overflow alike
     tiny: float = None    # the eager output's largest |value| when all lie within atol of zero: zeros would agree
     tiny_parts: tuple = ()  # paths of output parts within atol of zero while other parts are not
     args: tuple = field(default=(), repr=False)  # the model arguments of this input
@@ -776,6 +811,12 @@ class ParityReport:
         if dtypes:  # close in value, but a caller that relies on the dtype (int64 ids, float64 sums) gets another
             notes.append(f"the values agree, but the {self.names[1]} copy returns another dtype ({'; '.join(dtypes)}, "
                          f"{self.names[0]} first): code that relies on the dtype gets another one")
+        infinite = [r for r in self.rows if r.infinite and not r.diverges]
+        if infinite:  # inf equals inf: those places agree without telling how close the numbers behind them were
+            places = ", ".join(f"{r.infinite} place{'s' if r.infinite != 1 else ''} on {r.label!r}" for r in infinite[:3])
+            notes.append(f"{self.names[0]}'s output holds ±inf ({places}{', ...' if len(infinite) > 3 else ''}), and the "
+                         f"{self.names[1]} copy the same infinity there: those places show only that both reach the same infinity; "
+                         "the finite numbers were compared as usual")
         nan = [r.label for r in self.rows if r.nan and not r.diverges]
         if nan:
             notes.append(f"every output number was NaN on {', '.join(repr(n) for n in nan)}: NaN counts as equal to "
@@ -1217,7 +1258,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
-                                  tiny=tiny, tiny_parts=tiny_parts, args=args))
+                                  tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected)))
         training = training_layers(eager)
         self_divergent = False
         if training and rows and any(r.diverges for r in rows):
