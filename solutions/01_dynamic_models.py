@@ -7,7 +7,7 @@ from torch import nn
 path_answers = {
     "loop, input of shape (7, 2): runs of the loop body": 7,
     "loop, input of shape (1, 10): runs of the loop body": 1,
-    "branch, tensor([2., -5.]): 'double' or 'negate'": "negate",
+    "branch, tensor([5., -2.]): 'double' or 'negate'": "double",
     "branch, tensor([0., 0.]): 'double' or 'negate'": "negate",
 }
 

@@ -28,11 +28,12 @@ def test_path_answers_feedback(capsys):
     answers["branch, tensor([0., 0.]): 'double' or 'negate'"] = "double"
     assert not H.check_path_answers(answers)
     assert "is 0 greater than 0?" in capsys.readouterr().out
-    answers = dict(SOL01.path_answers, **{"branch, tensor([2., -5.]): 'double' or 'negate'": "double"})
-    assert not H.check_path_answers(answers)
+    answers = dict(SOL01.path_answers, **{"branch, tensor([5., -2.]): 'double' or 'negate'": "negate"})
+    assert not H.check_path_answers(answers)  # "negate" everywhere: the branch questions do not share an answer
     out = capsys.readouterr().out
     assert "work out the sum and compare it with 0" in out and "0 greater than 0" not in out  # not a tie
-    answers = dict(SOL01.path_answers, **{"branch, tensor([2., -5.]): 'double' or 'negate'": "negative"})
+    assert len({v for k, v in SOL01.path_answers.items() if k.startswith("branch")}) == 2
+    answers = dict(SOL01.path_answers, **{"branch, tensor([5., -2.]): 'double' or 'negate'": "negative"})
     assert not H.check_path_answers(answers)
     assert "'double' or 'negate'" in capsys.readouterr().out.split("you said")[1]  # names the accepted words
     answers = dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 2})

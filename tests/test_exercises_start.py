@@ -122,8 +122,15 @@ def test_the_class_is_pointed_at_the_loaded_model(capsys):
     assert "check_gate_probe(loaded, x)" in out and "parentheses" not in out, out  # Gate() is eager: rejected too
 
 
-def test_infinities_are_rejected_as_such(capsys):
-    for x in (torch.tensor([float("inf"), float("-inf")]), torch.tensor([float("-inf"), 1.0])):
-        assert not H.check_gate_probe(torch.jit.script(Gate()), x)
-        out = capsys.readouterr().out
-        assert "infinite value" in out and "= nan" not in out, out
+def test_inf_and_minus_inf_together_are_rejected_as_such(capsys):
+    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("inf"), float("-inf")]))
+    out = capsys.readouterr().out
+    assert "their sum is NaN" in out and "= nan" not in out, out
+
+
+def test_a_minus_infinity_is_a_right_probe_and_plus_infinity_doubles(capsys):
+    # the task asks only for a sum that is not positive: -inf is one, and the loaded model negates it to inf
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("-inf"), 1.0]))
+    assert "✔" in capsys.readouterr().out
+    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("inf"), -1.0]))
+    assert "sum(x) = inf > 0" in capsys.readouterr().out

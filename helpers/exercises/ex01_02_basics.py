@@ -31,7 +31,7 @@ def _gist(error) -> str:
 PATH_QUESTIONS = {
     "loop, input of shape (7, 2): runs of the loop body": (LoopModel, lambda: torch.ones(7, 2), "h = h + x[i]", "count"),
     "loop, input of shape (1, 10): runs of the loop body": (LoopModel, lambda: torch.ones(1, 10), "h = h + x[i]", "count"),
-    "branch, tensor([2., -5.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([2.0, -5.0]), "return x * 2", "branch"),
+    "branch, tensor([5., -2.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([5.0, -2.0]), "return x * 2", "branch"),
     "branch, tensor([0., 0.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([0.0, 0.0]), "return x * 2", "branch"),
 }
 
@@ -269,8 +269,10 @@ def check_type_fix(fn) -> bool:
                   f"{tuple(want.shape)} (a 0-dimensional scalar). Give both returns the same shape: a scalar zero.")
             return False
         if got.dtype != want.dtype:
-            print(f"✘ It compiles, but for {x} it returns dtype {got.dtype}, where x[0] of this float input is "
-                  f"{want.dtype}. Make the zero {want.dtype} too, e.g. torch.zeros(()).")
+            where = (f"where x is {x.dtype}, as x[0] is for a non-empty x" if x.numel() == 0 else
+                     f"where x[0] of this float input is {want.dtype}")
+            print(f"✘ It compiles, but for {x} it returns dtype {got.dtype}, {where}. Make the zero {want.dtype} "
+                  "too, e.g. torch.zeros(()).")
             return False
         if not torch.equal(got, want):
             what = "For an empty x return a zero, torch.zeros(())." if x.numel() == 0 else "Keep x[0] for a non-empty input."
@@ -412,8 +414,10 @@ def check_count_kind(fn) -> bool:
                 hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
                         "of its node.blocks(), walked the same way.")
             elif got == twice and slip == "twice":
-                hint = (" That is too many: your walk counts each node inside a block twice, once in a loop over "
-                        "block.nodes() and once in the recursive call on the same block; keep one of the two.")
+                # read from the counts alone, not the code: say what usually gives them, as a likelihood
+                hint = (" That is too many: your walk counts each node inside a block twice, on every graph tried; "
+                        "the usual cause is a loop over block.nodes() beside a recursive call on the same block (or "
+                        "findAllNodes, which already looks inside blocks, added to a walk of your own): keep one.")
             elif got == every == twice and slip != "every":
                 hint = (" That is too many, inside the blocks: either your walk counts every node there (compare "
                         "node.kind() == kind there too, as at the top), or it counts each one twice (a loop over "
