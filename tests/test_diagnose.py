@@ -1120,3 +1120,98 @@ def test_an_input_holding_a_nan_is_not_said_to_be_changed_in_place():
     x[0, 1] = float("nan")
     report = H.diagnose(torch.nn.Linear(3, 2).eval(), x, routes=["trace"], progress=False)
     assert "in place" not in str(report)
+
+
+# ---------------------------------------------------------------- other sizes outside the batch
+
+class Steps(nn.Module):
+    def forward(self, x):  # x: (batch, time, features); a trace writes in the example's number of steps
+        h = torch.zeros(x.shape[0], x.shape[2])
+        for t in range(x.shape[1]):
+            h = torch.tanh(h + x[:, t])
+        return h
+
+
+class PerStepLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)  # 6 features: eager takes no other size there
+
+    def forward(self, x):
+        return self.fc(x).sum(1)
+
+
+class PooledConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.pool, self.fc = nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.conv(x)).flatten(1))
+
+
+class FlattensSteps(nn.Module):
+    def forward(self, x):  # int(): the trace writes in the example's 5, so its reshape refuses another length
+        steps = int(x.shape[1])
+        return x.reshape(x.shape[0], steps * x.shape[2]).sum(1)
+
+
+def test_a_loop_over_time_that_a_trace_wrote_in_diverges_on_another_length():
+    # a false ✔ before: no input had another size in dimension 1, and the trace had the example's 5 steps written in
+    report = H.diagnose(Steps(), torch.randn(2, 5, 4), routes=FAST, progress=False)
+    assert [k for k in report.inputs if k.startswith("size ")] == ["size 6 in dim 1", "size 5 in dim 2"]
+    trace = report.results["trace"]
+    assert trace.status == "diverges" and trace.first_divergence == "size 6 in dim 1", str(report)
+    assert "differs from eager on input 'size 6 in dim 1'" in trace.reason
+    assert report.status("script") == "ok" and report.results["script"].mark == "✔", str(report)
+    # export is compared without them: its copy refuses other sizes, which its note on fixed sizes says already
+    export = report.results["export"]
+    assert export.status == "ok" and export.fixed_sizes and not export.refuses_sizes, export.detail()
+    assert not any(row.label.startswith("size ") for row in report.parity("export").rows)
+    assert "10 input(s), 2 of them with another size outside the batch (trace and script only)" in str(report)
+    copy = report.copy("trace")
+    x = torch.randn(2, 6, 4)
+    assert not torch.allclose(copy(x), Steps()(x))  # what the row says
+
+
+def test_a_dimension_eager_takes_at_no_other_size_gets_no_variant_and_no_word():
+    report = H.diagnose(PerStepLinear().eval(), torch.randn(2, 5, 6), routes=["trace", "script"], progress=False)
+    assert [k for k in report.inputs if k.startswith("size ")] == ["size 6 in dim 1"]  # the length, not the features
+    assert statuses(report) == {"trace": "ok", "script": "ok"} and "dim 2" not in str(report), str(report)
+    assert not any("not compared" in n for n in report.notes), report.notes
+
+
+def test_height_and_width_each_get_another_size_and_an_adaptive_pool_traces_right():
+    report = H.diagnose(PooledConv().eval(), torch.randn(2, 3, 8, 8), routes=["trace", "script"], progress=False)
+    assert [k for k in report.inputs if k.startswith("size ")] == ["size 9 in dim 2", "size 9 in dim 3"]
+    assert report.inputs["size 9 in dim 2"][0].shape == (2, 3, 9, 8)
+    assert {r: (report.status(r), report.results[r].mark) for r in report.results} == {
+        "trace": ("ok", "✔"), "script": ("ok", "✔")}, str(report)
+
+
+def test_a_length_two_inputs_share_is_changed_in_both_at_once():
+    report = H.diagnose(PairDot(), (torch.randn(4, 6), torch.randn(4, 6)), routes=FAST, progress=False)
+    assert [k for k in report.inputs if k.startswith("size ")] == ["size 7 in dim 1 of inputs 0 and 1"]
+    q, k = report.inputs["size 7 in dim 1 of inputs 0 and 1"]
+    assert q.shape == k.shape == (4, 7)
+    assert statuses(report) == {"trace": "ok", "script": "ok", "export": "ok"}, str(report)
+
+
+def test_a_trace_that_refuses_another_length_gets_a_note_not_a_divergence():
+    report = H.diagnose(FlattensSteps(), torch.randn(2, 5, 4), routes=["trace", "script"], progress=False)
+    trace = report.results["trace"]
+    assert trace.status == "ok" and trace.refuses_sizes and trace.mark == "⚠", str(report)
+    note = next(n for n in trace.notes if n.startswith("refuses"))
+    assert note.startswith("refuses 'size 6 in dim 1'") and "torch.jit.script computes them" in note, note
+    assert report.status("script") == "ok" and report.recommend().startswith("Use torch.jit.script"), str(report)
+    with pytest.raises(Exception):  # the note is true: the traced copy raises on a length eager takes
+        report.copy("trace")(torch.randn(2, 6, 4))
+    FlattensSteps()(torch.randn(2, 6, 4))
+
+
+def test_dimension_variants_are_labelled_by_tensor_inside_a_list_and_capped():
+    from helpers.tools.diagnose import _dim_variants
+    made = _dim_variants(SumsAList(), ([torch.randn(2, 10), torch.randn(2, 10)],))
+    assert list(made) == ["size 11 in dim 1 of tensor 0", "size 11 in dim 1 of tensor 1"]
+    wide = _dim_variants(nn.Identity(), (torch.randn(2, 3, 4, 5, 6, 7),))
+    assert list(wide) == ["size 4 in dim 1", "size 5 in dim 2", "size 6 in dim 3", "size 7 in dim 4"]  # at most 4

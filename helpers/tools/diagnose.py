@@ -9,7 +9,8 @@ per core. For each route it reports:
   the learner's source that triggered it when one can be found, and the fix from the limitations
   gallery (06) or from a short table of export hints.
 - ``"diverges"``: the copy converted (and survived a save and a reload) but gives other answers
-  than the eager model on at least one varied input (``H.vary_inputs``).
+  than the eager model on at least one varied input (``H.vary_inputs``; for trace and script also
+  another size eager takes in each dimension outside the batch, "size 6 in dim 1", at most four).
 - ``"ok"``: the copy agrees with eager on every input that was tried, with any caveat the
   comparison raised (for example: no input took the other side of a branch).
 
@@ -160,7 +161,7 @@ class Diagnosis:
         self.results = {r.route: r for r in results}
         self.notes = list(notes)
         self.model_problem = model_problem  # the eager model's own trouble (training mode, randomness), if any
-        self.inputs = inputs  # label -> tuple of arguments, as compared
+        self.inputs = inputs  # label -> tuple of arguments, as compared ("size N in dim D" by trace and script only)
 
     def status(self, route: str) -> str:
         if route not in self.results:
@@ -248,8 +249,18 @@ class Diagnosis:
     def rows(self):
         return [(r.route, r.status, r.detail(), r.seconds) for r in self.results.values()]
 
+    def _inputs_text(self) -> str:
+        """'9 input(s)', and how many of them only some routes compared (another size outside the batch)."""
+        resized = sum(1 for label in self.inputs if _DIM_VARIANT.match(label))
+        others = [r for r in self.results if r not in _ROUTES_ON_OTHER_DIMS]
+        if not resized or not others:
+            return f"{len(self.inputs)} input(s)"
+        ran = [r for r in self.results if r in _ROUTES_ON_OTHER_DIMS]
+        return (f"{len(self.inputs)} input(s), {resized} of them with another size outside the batch "
+                f"({' and '.join(ran)} only)")
+
     def __str__(self):
-        head = f"Diagnosis of {self.model_name} on {len(self.inputs)} input(s)"
+        head = f"Diagnosis of {self.model_name} on {self._inputs_text()}"
         lines = [head, "-" * len(head)]
         for r in self.results.values():
             lines.append(f"{r.mark} {r.route:<7} {r.status:<9} {r.seconds:5.1f} s  {r.detail()}")
@@ -268,7 +279,7 @@ class Diagnosis:
             f"<td style='text-align:left'>{html.escape(r.detail())}</td>"
             f"<td style='text-align:right'>{r.seconds:.1f} s</td></tr>" for r in self.results.values())
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
-        return (f"<div><b>Diagnosis of {html.escape(self.model_name)}</b> on {len(self.inputs)} input(s)"
+        return (f"<div><b>Diagnosis of {html.escape(self.model_name)}</b> on {html.escape(self._inputs_text())}"
                 "<table><thead><tr><th>route</th><th>verdict</th><th style='text-align:left'>why</th>"
                 f"<th>time</th></tr></thead><tbody>{rows}</tbody></table>"
                 + (f"<ul style='margin:0'>{notes}</ul>" if notes else "")
@@ -581,11 +592,16 @@ def _with_resized(args, group, size):
     return tuple(rebuild(list(own_copy(args)), resize))
 
 
+def _other_sizes(n) -> list:
+    """The sizes tried in place of a size ``n``, in order, once each (n + 4 == 2n at 4)."""
+    return list(dict.fromkeys((n + 1, n + 2, n + 3, n + 4, 2 * n, 3 * n)))
+
+
 def _sizes_eager_takes(model, args, group, n, refused=None) -> list:
     """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size, each run on a
     copy of eager; the sizes it refused before those go into ``refused`` (a list) when one is given."""
     taken = []
-    for size in dict.fromkeys((n + 1, n + 2, n + 3, n + 4, 2 * n, 3 * n)):  # in order, once each (n + 4 == 2n at 4)
+    for size in _other_sizes(n):
         try:
             with torch.no_grad():
                 fresh_copy(model)(*_with_resized(args, group, size))
@@ -878,6 +894,12 @@ def _eager_spec(model, args):
     return treespec, ["none" if leaf is None else "value" for leaf in leaves]
 
 
+# The label of a variant with another size in a dimension outside the batch ("size 6 in dim 1"), and the routes
+# compared on it: their copies can be silently wrong there (a trace's loop count). Export's, ONNX's and AOTInductor's
+# hold that size static and refuse another, which their note on fixed sizes (_FIXED_NOTE) tells where it matters.
+_DIM_VARIANT = re.compile(r"^size \d+ in dims? ")
+_ROUTES_ON_OTHER_DIMS = ("trace", "script")
+
 # Copies compiled by other kernels (oneDNN, onnxruntime, Inductor) round float32 differently from eager:
 # 1e-6 apart is the same answer. A divergence that matters is orders of magnitude larger.
 RTOL, ATOL = 1e-4, 1e-5
@@ -892,6 +914,10 @@ def _refusal_advice(route, refused, batch_one=False) -> str:
     if all(r.label.endswith(("item", "items")) for r in refused):
         return ("the copy fixed the list's length to the example's; no dynamic size changes that, so convert with the "
                 "length you will ship, or keep the list out of the converted part")
+    if route == "trace" and any(_DIM_VARIANT.match(r.label) for r in refused):
+        return ("the trace recorded sizes its code computes from the input (a reshape or view to the example's sizes, "
+                "say): torch.jit.script computes them on each call; torch.export keeps the batch free, and another "
+                "dimension only where a Dim frees it")
     if route == "trace":
         return "the trace recorded the example's sizes; torch.jit.script or torch.export keep them free"
     if re.search(r"Guard failed: .*(>=|<=|>|<) ", error) and "==" not in error:
@@ -1004,6 +1030,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                            seconds=time.perf_counter() - start), None
     if route == "onnx":
         notes.extend(_onnx_structure_note(spec))
+    if route not in _ROUTES_ON_OTHER_DIMS:  # its copy guards the example's sizes there, as its sizes note says
+        inputs = {label: args for label, args in inputs.items() if not _DIM_VARIANT.match(label)}
     batch_one = any(note.startswith(_BATCH_ONE_NOTE) for note in notes)
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
@@ -1167,10 +1195,73 @@ def _eager_notes(model, example):
     return notes, training
 
 
-def _labelled_inputs(model, example, inputs, batch_dim=0):
-    """Label -> argument tuple: the example, its variants the eager model accepts, and the learner's own."""
+# At most this many variants change a dimension outside the batch (each costs the trace and script rows one more
+# comparison), found in at most this many runs of eager, whatever it refuses
+_MOST_DIM_VARIANTS, _MOST_DIM_TRIES = 4, 24
+
+
+def _dims_words(group, count, whose) -> str:
+    """'dim 1', 'dims 2 and 3', 'dim 1 of inputs 0 and 1', 'dim 2 of tensor 0 and dim 1 of tensor 1'."""
+    dims, tensors = sorted({d for _, d in group}), sorted({i for i, _ in group})
+    if count == 1:
+        return f"dim{'s' * (len(dims) > 1)} {_and(dims)}"
+    if len(dims) == 1:
+        return f"dim {dims[0]} of {whose}{'s' * (len(tensors) > 1)} {_and(tensors)}"
+    return " and ".join(f"dim {d} of {whose} {i}" for i, d in group)
+
+
+def _first_size_taken(model, args, group, n, limit, runs):
+    """The first of ``_other_sizes(n)`` eager takes at every position of ``group``, or None; each size tried goes into
+    ``runs`` (a list), and none is tried once it holds _MOST_DIM_TRIES."""
+    for size in _other_sizes(n):
+        if len(runs) >= _MOST_DIM_TRIES:
+            return None
+        runs.append(size)
+        try:
+            with torch.no_grad():  # a fresh copy each time, as _sizes_eager_takes: no state carried between sizes
+                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size))
+        except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
+            continue
+        return size if answered else None  # a size that never ends would cost `limit` again for each one after it
+    return None
+
+
+def _dim_variants(model, args, batch_dim=0, limit=None) -> dict:
+    """Label -> arguments: the example with another size eager takes in a dimension outside the batch, per dimension."""
+    # Each dimension of size 2 or more is tried alone, then (if eager refuses it alone) with every position of that
+    # size at once, as q and k must share a length. One where eager takes no other size (a Linear's features) is left
+    # out unsaid: no copy can be asked about a size eager itself refuses.
+    flat = leaves(list(args))  # counted as the sizes note counts them: the tensors inside lists and dicts, in order
+    if any(t.layout != torch.strided or t.is_quantized or t.is_nested for t in flat):
+        return {}  # vary_inputs leaves these alone and says so
+    batch_dims = [d for a, d in zip(args, per_input_dims(args, batch_dim)) for _ in leaves(a)]
+    positions = {(i, d): n for i, t in enumerate(flat) for d, n in enumerate(t.shape) if d != batch_dims[i] and n >= 2}
+    whose = "input" if len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args) else "tensor"
+    variants, seen, tried, runs = {}, set(), set(), []
+    for position, n in positions.items():
+        if len(variants) >= _MOST_DIM_VARIANTS:
+            break
+        if position in seen:
+            continue
+        together = tuple(p for p, m in positions.items() if m == n and p not in seen)  # q and k's shared length
+        for group in ((position,), together) if len(together) > 1 else ((position,),):
+            if group in tried:  # the same positions together, refused for an earlier one
+                continue
+            tried.add(group)
+            size = _first_size_taken(model, args, group, n, limit, runs)
+            if size is not None:
+                variants[f"size {size} in {_dims_words(group, len(flat), whose)}"] = _with_resized(args, group, size)
+                seen.update(group)
+                break
+    return variants
+
+
+def _labelled_inputs(model, example, inputs, batch_dim=0, other_dims=True):
+    """Label -> argument tuple: the example, its variants the eager model accepts (values, batch sizes, then, with
+    ``other_dims``, other sizes outside the batch), and the learner's own."""
     labelled = {}
     skipped = {}
+    varied = True
     try:
         batch = batch_of(example, batch_dim)
         # batch 1 alone hides shape branches whose two sides agree on one row (sum vs mean): try 2 and 3 too
@@ -1181,6 +1272,7 @@ def _labelled_inputs(model, example, inputs, batch_dim=0):
     except (TypeError, ValueError) as error:  # inputs vary_inputs cannot vary: keep the example alone
         labelled["example"] = example
         skipped["variants"] = short_message(error, limit=120)
+        varied = False
     for i, extra in enumerate(inputs or []):
         labelled[f"your input {i}"] = _as_call(extra)
     usable = {}
@@ -1206,6 +1298,12 @@ def _labelled_inputs(model, example, inputs, batch_dim=0):
                 limit = variant_seconds(time.perf_counter() - started)
             usable[label] = args
         random = not _same_answers(fresh_copy(model)(*own_copy(example)), fresh_copy(model)(*own_copy(example)))
+    # a trace writes in a loop's count or a view's sizes from the example: only another size outside the batch shows
+    # it. Each was run by eager as it was found; they go before the learner's own inputs
+    resized = _dim_variants(model, usable["example"], batch_dim, limit) if varied and other_dims else {}
+    if resized:
+        own = {label: args for label, args in usable.items() if label.startswith("your input")}
+        usable = {**{k: v for k, v in usable.items() if k not in own}, **resized, **own}
     return usable, skipped, random
 
 
@@ -1275,7 +1373,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     ``trace, script, export, onnx, aoti`` (default: all but aoti). ``time_limit``: seconds per
     route (default: 60 s plus 10 s per million parameters). ``batch_dim``: the dimension that holds
     the batch (1 for a sequence-first model, or one entry per input): the other batch sizes are made there, and
-    export keeps it dynamic.
+    export keeps it dynamic; trace and script are also compared on another size in each other dimension eager allows.
     """
     _check_model(model)
     routes = _routes(routes)
@@ -1287,7 +1385,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
         try:
-            kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim)
+            kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim,
+                                  any(route in _ROUTES_ON_OTHER_DIMS for route in routes))
         except _Stopped:
             raise TimeoutError(f"diagnose: the eager model did not finish on the example and the variants made from "
                                f"it within {limit:.0f} s (time_limit): does forward loop forever on some input?") from None

@@ -320,9 +320,10 @@ def batch_ambiguity(args, batch_dim=0) -> str:
     return ""
 
 
-# The labels of variants that change a shape or a list's length ("batch 3", "3 items"): a copy fixed to the example's
-# structure refuses them with an error, which is not silently wrong (diagnose and the benchmark say "refuses").
-SIZE_VARIANT = re.compile(r"^(batch \d+|\d+ items?)$")
+# The labels of variants that change a shape or a list's length ("batch 3", "3 items", and diagnose's "size 6 in dim 1"
+# outside the batch): a copy fixed to the example's structure refuses them with an error, which is not silently wrong
+# (diagnose and the benchmark say "refuses").
+SIZE_VARIANT = re.compile(r"^(batch \d+|\d+ items?|size \d+ in dims? .+)$")
 
 
 def time_first_layers(model) -> list:
