@@ -215,3 +215,19 @@ def test_a_binary_extra_file_comes_back_as_its_bytes(tmp_path):
     torch.jit.save(torch.jit.script(_Doubler()), str(path), _extra_files={"icon.png": picture, "note.txt": "hi"})
     extras = H.read_extra_files(path)
     assert extras == {"icon.png": picture, "note.txt": "hi"}
+
+
+def test_a_pt2_is_named_for_what_it_is_and_how_to_load_it(tmp_path):
+    program = torch.export.export(_Doubler(), (torch.ones(2),))
+    exported = tmp_path / "doubler.pt2"
+    torch.export.save(program, exported)
+    with pytest.raises(H.TorchScriptFileError, match=r"a torch.export program \(.pt2\).*torch.export.load"):
+        H.load_torchscript(exported)
+    # an AOTInductor package has the same layout, with compiled code under data/aotinductor (made by hand here:
+    # a compile takes a minute, and only the listing is read)
+    package = tmp_path / "compiled.pt2"
+    with zipfile.ZipFile(package, "w") as archive:
+        for name in ("archive_format", "archive_version", "data/aotinductor/model/m.wrapper.so"):
+            archive.writestr(f"compiled/{name}", b"x")
+    with pytest.raises(H.TorchScriptFileError, match=r"an AOTInductor package \(.pt2\).*H.load_aoti"):
+        H.parity(_Doubler(), package, inputs=[torch.ones(2)])

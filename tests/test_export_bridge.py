@@ -198,3 +198,66 @@ def test_onnx_runner_feeds_a_dict_by_key_whatever_order_the_caller_wrote(tmp_pat
     assert torch.equal(runner(swapped), TwoByName()(swapped))  # 12 everywhere, not 2 * 10 + 1
     report = H.parity(TwoByName(), runner, inputs=[(swapped,), example])
     assert report.all_close, report
+
+
+def test_onnx_runner_refuses_a_dict_whose_keys_the_input_names_do_not_carry(tmp_path):
+    # the legacy exporter names inputs by position: a dict in another key order would give wrong numbers silently
+    example = ({"a": torch.ones(2, 3), "b": torch.arange(6.0).reshape(2, 3)}, {})
+    path = tmp_path / "legacy_dict.onnx"
+    with H.quiet_export():
+        torch.onnx.export(TwoByName(), example, path, dynamo=False)
+    runner = H.onnx_runner(path)
+    swapped = {"b": example[0]["b"], "a": example[0]["a"]}
+    with pytest.raises(ValueError, match="do not carry the dict's keys.*separate arguments"):
+        runner(swapped)
+    assert torch.equal(runner(example[0]["a"], example[0]["b"]), TwoByName()(example[0]))  # by position: right
+
+
+class TwoLinear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.a(x)
+
+
+def test_onnx_runner_says_what_is_wrong_with_an_input_in_one_line(tmp_path):
+    path = tmp_path / "linear.onnx"
+    with H.quiet_export():
+        torch.onnx.export(TwoLinear(), (torch.randn(3, 4),), path, dynamo=False)
+    runner = H.onnx_runner(path)
+    for bad, words in ((torch.randn(3, 4).double(), "is torch.float64, and the file takes torch.float32"),
+                       (torch.randn(3, 6), "has size 6 in dimension 1, and the file holds that size fixed at 4"),
+                       (torch.randn(4), "has 1 dimension(s) (4,), and the file takes 2")):
+        with pytest.raises(ValueError) as caught:
+            runner(bad)
+        assert words in str(caught.value) and "\n" not in str(caught.value), caught.value
+    with pytest.raises(TypeError, match=r"takes 1 input\(s\) .*got 3 tensors in 1 argument"):
+        runner([torch.randn(3, 4)] * 3)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a protobuf at all" * 10)
+    with pytest.raises(ValueError, match="onnxruntime cannot load junk.onnx") as caught:
+        H.onnx_runner(junk)
+    assert "\n" not in str(caught.value)
+
+
+class LookUp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Embedding(5, 2)
+
+    def forward(self, ids):
+        return self.table(ids)
+
+
+def test_onnx_runner_turns_a_failure_inside_onnxruntime_into_one_line(tmp_path, capfd):
+    path = tmp_path / "lookup.onnx"
+    with H.quiet_export():
+        torch.onnx.export(LookUp(), (torch.tensor([0, 1]),), path, dynamo=False, dynamic_axes={"ids": {0: "n"}},
+                          input_names=["ids"])
+    runner = H.onnx_runner(path)
+    with pytest.raises(RuntimeError, match="lookup.onnx: onnxruntime failed") as caught:
+        runner(torch.tensor([0, 9]))  # 9 is outside the table
+    assert "\n" not in str(caught.value) and "[ONNXRuntimeError]" not in str(caught.value)
+    assert "onnxruntime" not in capfd.readouterr().err.lower()  # no red log line besides the exception

@@ -1405,3 +1405,19 @@ def test_tied_indices_note_needs_the_values_to_tie():
     x = torch.arange(10.0).reshape(2, 5)
     row = H.parity(_TopTwo(), Wrong(), inputs={"distinct": x}).rows[0]
     assert row.diverges and "ties" not in row.note
+
+
+class _LoopsWhileNegative(torch.nn.Module):
+    def forward(self, x):
+        while x.sum() < 0:
+            x = x * 1.0
+        return x
+
+
+def test_an_input_of_your_own_that_eager_never_finishes_is_an_error_not_a_hang():
+    import time
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"did not finish on input 'input 1' within 5 s.*never ends") as caught:
+        H.parity(_LoopsWhileNegative(), _LoopsWhileNegative(), inputs=[torch.ones(3), -torch.ones(3)])
+    assert "\n" not in str(caught.value)
+    assert time.perf_counter() - started < 120  # stopped at its limit (5 s here), not left to run forever

@@ -373,6 +373,13 @@ def check_torchscript_file(path, who: str):
             raise TorchScriptFileError(f"{path.name} was written by torch.save (tensors or a state_dict), not "
                                        "torch.jit.save: load it with torch.load(path, weights_only=True) and "
                                        "model.load_state_dict(...), which needs the model's class")
+        if "archive_format" in inner:  # torch's .pt2 layout: an AOTInductor package holds compiled code under data/aotinductor
+            if any("/aotinductor/" in n for n in names):
+                raise TorchScriptFileError(f"{path.name} is an AOTInductor package (.pt2), not TorchScript: load it with "
+                                           "H.load_aoti(path) or torch._inductor.aoti_load_package(path), or run it in "
+                                           "C++ with H.run_aoti_cpp (10)")
+            raise TorchScriptFileError(f"{path.name} is a torch.export program (.pt2), not TorchScript: load it with "
+                                       "torch.export.load(path).module()")
         raise TorchScriptFileError(f"{path.name} is a zip archive but not a PyTorch file: check that you picked "
                                    "the right file")
     return path

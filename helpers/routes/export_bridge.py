@@ -94,36 +94,54 @@ class OnnxRunner:
         import onnxruntime as ort  # imported here: only 09 needs it
         self.path = _onnx_file(path, "onnx_runner")
         options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: onnxruntime's notes on its own graph rewrites are not for learners
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
+        # fatal only: its errors reach the learner in the exception, once, not also as red log lines
+        options.log_severity_level = 4
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # a file that is not ONNX, or cut short: onnxruntime's own text is a protobuf error
+            raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name} ({_first_line(error)}): is it an "
+                             "ONNX file written completely by torch.onnx.export?") from None
+        self.inputs = self.session.get_inputs()
+        self.input_names = [i.name for i in self.inputs]
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, *args):
+        given = len(args)
         if len(args) != len(self.input_names) or not all(isinstance(a, torch.Tensor) for a in args):
             # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order; a dict's
             # in the file's order of its keys (named "<argument>_<key>"), whatever order the caller wrote them in
-            args = _in_file_order(args, self.input_names)
+            args = _in_file_order(args, self.input_names, self.path.name)
             tensors = [leaf for leaf in torch.utils._pytree.tree_leaves(args) if isinstance(leaf, torch.Tensor)]
+            given = len(tensors) if len(tensors) != len(args) else len(args)
             if len(tensors) == len(self.input_names):
                 args = tuple(tensors)
-        if len(args) != len(self.input_names):
+        if len(args) != len(self.input_names) or (given and given != len(self.input_names)):
+            counted = f"{given} tensors in {len(args)} argument(s)" if given != len(args) else str(len(args))
             raise TypeError(f"{self.path.name} takes {len(self.input_names)} input(s) "
-                            f"({', '.join(self.input_names)}), got {len(args)}")
-        for name, value in zip(self.input_names, args):
+                            f"({', '.join(self.input_names)}), got {counted}")
+        for spec, value in zip(self.inputs, args):
             if not isinstance(value, torch.Tensor):
-                raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(value).__name__}")
+                raise TypeError(f"input {spec.name!r} must be a torch.Tensor, got {type(value).__name__}")
+            problem = _input_problem(spec, value)
+            if problem:  # onnxruntime would say it in three lines of its own words
+                raise ValueError(f"{self.path.name}: input {spec.name!r} {problem}")
         feed = {name: t.detach().cpu().numpy() for name, t in zip(self.input_names, args)}
-        outputs = [torch.from_numpy(o) for o in self.session.run(None, feed)]
+        try:
+            results = self.session.run(None, feed)
+        except Exception as error:  # e.g. an index out of range in a Gather: onnxruntime's first line says which node
+            raise RuntimeError(f"{self.path.name}: onnxruntime failed ({_first_line(error)})") from None
+        outputs = [torch.from_numpy(o) for o in results]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def __repr__(self):
         return f"<OnnxRunner {self.path.name}: inputs {self.input_names} -> outputs {self.output_names}>"
 
 
-def _in_file_order(value, names):
+def _in_file_order(value, names, file_name="the file"):
     """``value`` with each dict's keys in the order the ONNX file's input names hold them (the exporter names a dict
-    argument's tensors "<argument>_<key>"); a dict whose keys do not all match one name each is left as it is."""
+    argument's tensors "<argument>_<key>"). A dict of several keys whose keys the names do not carry (the legacy
+    exporter names inputs by position, "onnx::Mul_0") is refused: its tensors would go in by the caller's key order,
+    which may not be the export's, and give wrong numbers without an error."""
     if isinstance(value, dict):
         def place(key):
             found = [i for i, name in enumerate(names) if name == str(key) or name.endswith(f"_{key}")]
@@ -131,10 +149,46 @@ def _in_file_order(value, names):
         places = {key: place(key) for key in value}
         if None not in places.values() and len(set(places.values())) == len(places):
             value = {key: value[key] for key in sorted(value, key=places.get)}
-        return {key: _in_file_order(item, names) for key, item in value.items()}
+        elif len(value) > 1:
+            raise ValueError(f"{file_name}: its input names ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
+                             f"do not carry the dict's keys, so the order of {list(value)} cannot be checked: pass the "
+                             "tensors as separate arguments, in the key order of the dict you exported with")
+        return {key: _in_file_order(item, names, file_name) for key, item in value.items()}
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):  # a NamedTuple is kept as it is
-        return type(value)(_in_file_order(item, names) for item in value)
+        return type(value)(_in_file_order(item, names, file_name) for item in value)
     return value
+
+
+# ONNX's names for the element types torch tensors come in ("tensor(float)"), as torch names them
+_ONNX_DTYPES = {"tensor(float)": torch.float32, "tensor(double)": torch.float64, "tensor(float16)": torch.float16,
+                "tensor(bfloat16)": torch.bfloat16, "tensor(int64)": torch.int64, "tensor(int32)": torch.int32,
+                "tensor(int16)": torch.int16, "tensor(int8)": torch.int8, "tensor(uint8)": torch.uint8,
+                "tensor(bool)": torch.bool}
+
+
+def _input_problem(spec, tensor) -> str:
+    """What is wrong with ``tensor`` for the ONNX input ``spec`` (its dtype, rank or a fixed size), or ""."""
+    wanted = _ONNX_DTYPES.get(spec.type)
+    if wanted is not None and tensor.dtype != wanted:
+        return f"is {tensor.dtype}, and the file takes {wanted}: convert it, e.g. x.to({wanted})"
+    shape = list(spec.shape or [])
+    if shape and len(shape) != tensor.dim():
+        return (f"has {tensor.dim()} dimension(s) {tuple(tensor.shape)}, and the file takes {len(shape)} "
+                f"({'×'.join(str(n) if isinstance(n, int) else str(n) for n in shape)})")
+    fixed = [(d, n, m) for d, (n, m) in enumerate(zip(shape, tensor.shape)) if isinstance(n, int) and n != m]
+    if fixed:
+        d, n, m = fixed[0]
+        return (f"has size {m} in dimension {d}, and the file holds that size fixed at {n} (if the model takes other "
+                "sizes there, export with it dynamic: dynamic_shapes=, or dynamic_axes= for the legacy exporter)")
+    return ""
+
+
+def _first_line(error) -> str:
+    """onnxruntime's message without its "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :" prefix, first line only."""
+    import re
+    text = re.sub(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*", "", str(error).strip())
+    line = text.splitlines()[0].strip() if text else type(error).__name__
+    return line if len(line) <= 200 else line[:199] + "…"
 
 
 def onnx_runner(path) -> OnnxRunner:

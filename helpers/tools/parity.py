@@ -1170,6 +1170,10 @@ def _buffers_restored(module):
                     buffer.copy_(saved[name])
 
 
+class EagerDidNotFinish(ValueError):
+    """Eager did not finish on an input of the learner's own within its limit: said as it is, not as a failure."""
+
+
 def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, batch_dim, readable, pristine):
     """The body of ``parity``, once its arguments are checked and its models copied."""
     for name, tol in (("rtol", rtol), ("atol", atol)):
@@ -1206,18 +1210,25 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
         for row_label, args in labelled:
             started = time.perf_counter()
             try:
-                guarded = example is not None and row_label != "example"
+                # every input after the first gets a limit from the first one's time: a loop that never ends on
+                # zeros (a variant) or on an input of the learner's own must not hang the kernel
                 eager_args = own_copy(args)  # a forward that changes its input in place must not reach the copy's
                 with coverage.watch(row_label):
-                    expected, answered = call_within(variant_limit if guarded else None, eager, *eager_args)
+                    expected, answered = call_within(variant_limit, eager, *eager_args)
                 changes_input = changes_input or changed_in_place(args, eager_args)
                 if not answered:
                     coverage.forget(row_label)
+                    if example is None:  # the learner's own input: not one to leave out quietly
+                        raise EagerDidNotFinish(f"parity: the eager model did not finish on input {row_label!r} within "
+                                         f"{variant_limit:.0f} s (50 times its time on the first input, at least 5 s): "
+                                         "a loop that never ends on it? Pass inputs it finishes on") from None
                     skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a "
                                           "loop that never ends on this input?")
                     continue
                 if state_first is None:
                     state_first = python_state(eager)
+            except EagerDidNotFinish:
+                raise
             except Exception as error:
                 coverage.forget(row_label)
                 if example is not None and row_label != "example":
@@ -1231,7 +1242,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                           "pass inputs the eager model accepts")
                 raise ValueError(f"parity: the eager model itself fails on {what} with shape "
                                  f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): {advice}") from None
-            if row_label == "example":
+            if variant_limit is None:  # the first input eager ran: the example, or the first of inputs=
                 variant_limit = variant_seconds(time.perf_counter() - started)
             empty, nan = _is_empty(expected), _only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
