@@ -732,3 +732,76 @@ def test_a_torchscript_copy_is_refused_as_the_eager_model():
     scripted = torch.jit.script(torch.nn.Linear(4, 2).eval())
     with pytest.raises(TypeError, match="already a TorchScript copy"):
         H.benchmark_model(scripted, torch.ones(2, 4), variants=["eager"], progress=False)
+
+
+# ---------------------------------------------------------------- the model as given is the reference, timed or not
+
+class BranchBelowThree(nn.Module):  # a branch on the batch size: a trace at batch 4 is wrong at batch 1
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            return self.lin(x).relu()
+        return self.lin(x) * 2
+
+
+def test_without_eager_in_variants_every_copy_is_still_checked_against_the_model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warning about the branch: the row says it
+        report = H.benchmark_model(BranchBelowThree().eval(), torch.randn(4, 4), variants=["trace", "script"], **FAST)
+    assert list(report.rows) == ["trace", "script"]  # eager answered, but was not timed
+    trace = report["trace"]
+    assert trace.verdict == "wrong" and "diverges from eager at 'batch 1'" in trace.wrong and not trace.times
+    script = report["script"]
+    assert script.ok and script.parity.all_close and "batch 1" in script.checked_on and not script.ratios
+    # timed, with nothing to divide by: never "not measured" beside the times it shows
+    assert script.verdict == "no eager time to compare with" and "not measured" not in str(report)
+    assert "no eager time to compare with" in report.describe("script")
+
+
+def test_variants_as_one_name_or_any_iterable_of_names_are_a_list_of_names():
+    one = H.benchmark_model(tiny(), X, variants="script+freeze", **FAST)
+    assert list(one.rows) == ["script+freeze"]  # not "script" as well, which the string contains
+    assert one["script+freeze"].parity.all_close
+    generated = H.benchmark_model(tiny(), X, variants=(v for v in ("eager", "script")), **FAST)
+    assert generated.measured == ["eager", "script"]
+
+
+class CountsInItsAnswer(nn.Module):  # its answer moves with every call: copies that ran apart never agree
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        self.calls += 1
+        return self.lin(x) + self.calls
+
+
+def test_the_cpp_row_of_a_model_that_counts_its_calls_is_not_compared_like_the_other_rows(monkeypatch, tmp_path):
+    def program(binary, path, example, repeats, threads):  # the C++ program as 05 runs it: the saved file, loaded
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return 1e-5, 0.01, torch.jit.load(str(path))(*example)
+    monkeypatch.setattr(benchmark, "_cpp_binary", lambda: tmp_path / "load_ts")
+    monkeypatch.setattr(benchmark, "_time_cpp_once", program)
+    report = H.benchmark_model(CountsInItsAnswer().eval(), torch.randn(2, 4), variants=["eager", "script", "C++"],
+                               work_dir=tmp_path, **FAST)
+    cpp = report["C++"]
+    assert cpp.wrong is None and report.wrong == {} and cpp.ok and cpp.times, cpp
+    assert cpp.note.startswith("answers not compared: the model changes its own state") and "self.calls" in cpp.note
+    assert "1st call = a whole process" in cpp.note  # how it was timed, after what it answered
+    assert report["script"].note.startswith("answers not compared")
+    assert "answers not compared" in report.describe("C++") and "1st call" not in report.describe("C++")
+
+
+def test_the_cpp_row_is_checked_against_the_model_without_eager_in_variants(monkeypatch, tmp_path):
+    model = torch.nn.Linear(4, 2).eval()
+    monkeypatch.setattr(benchmark, "_cpp_binary", lambda: tmp_path / "load_ts")
+    monkeypatch.setattr(benchmark, "_time_cpp_once", lambda binary, path, example, repeats, threads:
+                        (1e-5, 0.01, model(*example).detach() + 1))  # a program whose answers are not the model's
+    report = H.benchmark_model(model, torch.ones(3, 4), variants=["C++"], work_dir=tmp_path, **FAST)
+    assert report["C++"].wrong is not None and "largest |diff| 1" in report["C++"].wrong

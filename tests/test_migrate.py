@@ -522,3 +522,36 @@ def test_training_mode_alone_is_no_caveat_when_no_code_reads_it(tmp_path):
     torch.jit.script(nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2)).train()).save(str(path))  # training flag on
     report = H.migrate(path, torch.randint(0, 10, (3, 5)))
     assert report.summary.startswith("✔") and not any("is in training mode" in n for n in report.notes), report
+
+
+class _SmallEncoder(nn.Module):
+    """Traced, then converted: the program asserts a size torch.export recorded (u1 >= 4), and batch 1 fails it."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+
+    def forward(self, x):
+        return self.enc(x)
+
+
+def test_a_runtime_assertion_on_another_size_is_a_refused_shape_not_a_divergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(_SmallEncoder().eval(), torch.randn(2, 5, 8), check_trace=False)
+    report = H.migrate(traced, torch.randn(2, 5, 8))
+    assert report.status == "restricted" and not report and report.summary.startswith("⚠"), report
+    assert "Runtime assertion failed for expression" in report.refused["batch 1"]
+    text = str(report)
+    assert "  shape refused (batch 1): RuntimeError: Runtime assertion failed for expression" in text
+    assert "differs from the TorchScript model" not in text and "largest |diff|" in report.verdict
+    assert "input    shape" not in text  # no parity table: nothing diverged
+
+
+def test_a_runtime_assertion_is_a_refusal_only_on_an_input_that_changes_a_size():
+    from helpers.routes.migrate import _refusal
+    asserted = "RuntimeError: Runtime assertion failed for expression u1 >= 4 on node 'ge_1'"
+    assert _refusal("batch 1", asserted) and _refusal("3 items", asserted) and _refusal("size 3 in dim 1", asserted)
+    assert not _refusal("zeros", asserted) and not _refusal("example", asserted)  # same sizes: the data tripped it
+    assert _refusal("zeros", "AssertionError: Guard failed: x.size()[0] == 2") and not _refusal("batch 1", "")

@@ -30,7 +30,7 @@ import torch
 
 from ..course.failures import short_message
 from ..course.guards import model_args, odd_input
-from ..tools.input_variants import leaves, rebuild, shapes
+from ..tools.input_variants import SIZE_VARIANT, leaves, rebuild, shapes
 
 
 def _readable(path) -> None:
@@ -452,6 +452,15 @@ def _range(program, size):
 
 _REFUSAL = re.compile(r"Guard failed|Expected input at|to be equal to|but got|not structured like the example",
                       re.IGNORECASE)
+# A check torch.export wrote into the program on a symbolic size ("Runtime assertion failed for expression u1 >= 4",
+# from a traced nn.TransformerEncoder at batch 1): on an input that differs from the example only in a size, the
+# program refuses that size as a guard would, and computes nothing else. On other inputs it is not called a refusal.
+_SIZE_ASSERTION = re.compile(r"Runtime assertion failed for expression")
+
+
+def _refusal(label, error) -> bool:
+    """True when the program's error on the input ``label`` is a refusal of its shape, not a wrong computation."""
+    return bool(error) and bool(_REFUSAL.search(error) or (_SIZE_ASSERTION.search(error) and SIZE_VARIANT.match(label)))
 
 
 # ---------------------------------------------------------------- the migration
@@ -529,7 +538,7 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
                      "model runs" if batch_refusal else "") + ": migrate again with 2 or more there to keep it "
                      "dynamic, then report.reexport(...) with your own Dim if you need bounds")
     check.coverage_note = ""  # the reference is TorchScript, which runs no Python lines: saying so every time is noise
-    refused = {r.label: r.error for r in check.rows if r.error and _REFUSAL.search(r.error)}
+    refused = {r.label: r.error for r in check.rows if _refusal(r.label, r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
     all_refused = len(refused) == len(check.rows)
     refused.update({f"{label} of size 2": why for label, why in batch_refusal.items()})
@@ -568,7 +577,8 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
     if len(refused) > len(numbers):
         notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
-                     "(fixed dimensions, or a fixed number of items in a list); see the dims above")
+                     "(fixed dimensions, a fixed number of items in a list, or a check the program makes on a size); "
+                     "see the dims above")
     notes += _size_one_notes(dims, check.rows)
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "

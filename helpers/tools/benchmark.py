@@ -162,6 +162,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     a model of more than ``QUICK_COMPILE_MAX_PARAMETERS`` parameters (its row says so): name it in
     ``variants`` or pass ``thorough=True`` to include it. ``batch_dim``: where the example's batch sits (1 for a
     sequence-first model, or one entry per input), for the other batch sizes each variant's answers are checked on.
+    Every variant's answers are checked against ``model`` itself, whether or not ``"eager"`` is in ``variants``
+    (without it, nothing is timed to compare speeds with: the rows give their times only). ``variants`` is a list of
+    names; a single name as a string is taken as a list of that one name.
     The runs use a copy of ``model``: one that keeps state (a call counter) is left as it was.
     """
     require_module(model, "benchmark_model")
@@ -178,8 +181,8 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
         if not thorough and size > QUICK_COMPILE_MAX_PARAMETERS:
             compile_left_out = (f"left out of quick mode for a model of {size / 1e6:.1f} M parameters (its first "
                                 "call compiles for tens of seconds or more): pass thorough=True or name it in variants=")
-    if isinstance(variants, str):
-        variants = [variants]
+    # one name as a string is a list of that name, never a string whose parts ("script" in "script+freeze") match
+    variants = [variants] if isinstance(variants, str) else list(variants)
     # the model's own flag, or a layer left in train() inside an eval() model: torch's random layers by name, and
     # any other submodule whose flag is on (its forward may read self.training)
     random = training_layers(model)
@@ -229,13 +232,15 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     recompiles = _RecompileLimit()
     dynamo_log = logging.getLogger("torch._dynamo.convert_frame")
     dynamo_log.addFilter(recompiles)
+    state_before = python_state(model)  # what the model keeps, before any call: a counter shows in every row
     try:
-        reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim)
+        reference = _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim,
+                                 state_before)
         if want_cpp:
             # The C++ program loads a file: the frozen module (already built above, if it was asked for).
             scratch = tempfile.TemporaryDirectory(prefix="bench-") if work_dir is None else None
             extra = _prepare_cpp(model, fns.get("script+freeze"), example, rows, reference,
-                                 threads, work_dir if scratch is None else scratch.name, label)
+                                 threads, work_dir if scratch is None else scratch.name, label, state_before)
         started = time.perf_counter()
         done = _measure_rounds(fns, rows, example, settings, bar, label, extra)
         took = time.perf_counter() - started
@@ -319,6 +324,19 @@ def _settled(model, example) -> bool:
     return python_state(model) == before
 
 
+def _counting(model, example, state_before) -> list:
+    """What the model changed in its own state since ``state_before`` (``["self.calls: 0 → 5"]``), if it keeps
+    changing it (a counter); [] if nothing changed or the change was a one-time set-up (a cache filled once)."""
+    changed = state_changes(state_before, python_state(model))
+    return changed if changed and not _settled(model, example) else []
+
+
+def _not_compared(row, changed):
+    """Say on the row that its answers were not compared, because the model changes ``changed`` as it runs."""
+    _add_note(row, f"answers not compared: the model changes its own state (attributes or buffers) as it runs "
+                   f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
+
+
 def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     """Check ``fn`` against eager before timing it; mark the row wrong when it diverges.
 
@@ -346,18 +364,16 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
         _add_note(row, f"answers hardly compared in {', '.join(report.tiny_parts)}: eager gave numbers within the "
                        "check's tolerance of zero there")
         return True
-    changed = state_changes(state_before, python_state(model))
-    counts = changed and not _settled(model, inputs["example"])  # a counter, not a cache filled once
+    counts = _counting(model, inputs["example"], state_before)  # a counter, not a cache filled once
     if report.all_close:
-        names = [c.split(":")[0].removeprefix("self.") for c in changed] if counts else []
+        names = [c.split(":")[0].removeprefix("self.") for c in counts]
         missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
         if missing:  # same answers, but the copy has no such attribute at all
             _add_note(row, f"same answers, but it does not keep the state eager changes as it runs "
                            f"(self.{missing[0]} is not in this copy)")
         return True
     if counts:
-        _add_note(row, f"answers not compared: the model changes its own state (attributes or buffers) as it runs "
-                       f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
+        _not_compared(row, counts)
         return True
     diverging = [r for r in report.rows if r.diverges]
     if all(r.error and SIZE_VARIANT.match(r.label) for r in diverging):  # refuses other sizes, right on the example's
@@ -370,13 +386,22 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     return False
 
 
-def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim=0):
+def _prepare_all(model, example, variants, rows, fns, compile_backend, bar, label, batch_dim=0, state_before=None):
     """Build every variant, check it against eager, time its first two calls; return eager's output
-    (None if eager failed). A variant that diverges is kept out of the timed rounds."""
+    (None if eager failed). A variant that diverges is kept out of the timed rounds. ``state_before``: the model's
+    state before any call (``python_state``), taken here if not given."""
     reference = None
     inputs = None
     scripted, script_s = None, 0.0  # the "script" variant's module and how long scripting took, once built
-    state_before = python_state(model)
+    state_before = python_state(model) if state_before is None else state_before
+    if "eager" not in variants:
+        # The model as given is what every copy must answer like, timed or not: without its answer here no copy
+        # would be checked, and a wrong one would be timed as if it computed the model.
+        try:
+            with torch.inference_mode():
+                reference = model(*own_copy(example))
+        except Exception:  # it ran on a copy of the example before (eager_failure): nothing to check against
+            pass
     for name in variants:
         bar.set_description(f"{label}: preparing {name}")
         bar.update(2)
@@ -548,8 +573,12 @@ class _CppRun:
         return seconds
 
 
-def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label):
-    """Save the frozen model, time one run of the C++ program; return the hook that times it, or {}."""
+def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label, state_before=None):
+    """Save the frozen model, time one run of the C++ program; return the hook that times it, or {}.
+
+    ``state_before``: the model's state before the benchmark called it; a model that keeps changing it (a call
+    counter) makes the program's answer differ by how often each ran, so its row says the answers were not compared,
+    as the other rows do, instead of calling it wrong."""
     row = rows["C++"] = VariantResult("C++")
     binary = _cpp_binary()
     if binary is None:
@@ -570,12 +599,16 @@ def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label
         _fail(row, error, "prepare" if row.prepare_s is None else "first call")
         return {}
     if reference is not None and not _check_output(row, out, reference):
-        row.wrong = f"gives another output than eager (largest |diff| {row.max_abs_diff:.3g})"
-        return {}  # not the model: its speed is not compared
+        counts = _counting(model, example, state_before) if state_before is not None else []
+        if not counts:
+            row.wrong = f"gives another output than eager (largest |diff| {row.max_abs_diff:.3g})"
+            return {}  # not the model: its speed is not compared
+        _not_compared(row, counts)  # the program started from the state eager had reached, and ran a count of its own
     eager = rows.get("eager")
     one_call = eager.second_call_s if eager is not None and eager.second_call_s else first
     repeats = int(min(2000, max(10, 0.05 / max(one_call, 1e-9))))  # about 0.05 s of calls per run
-    row.note = f"1st call = a whole process (start, load, 1 call); then median of {repeats} calls per run"
+    timing = f"1st call = a whole process (start, load, 1 call); then median of {repeats} calls per run"
+    row.note = f"{row.note}; {timing}" if row.note else timing  # what it answered first, as on the other rows
     return {"C++": _CppRun(binary, path, repeats, threads, row, reference, row.first_call_s + repeats * one_call)}
 
 

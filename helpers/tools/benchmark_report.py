@@ -127,13 +127,15 @@ class VariantResult:
     @property
     def verdict(self) -> str:
         """'faster' or 'slower' (the spread on that side of 1, in enough rounds), 'no clear difference' (the spread
-        straddles 1), 'too few rounds' (on one side, but a split chance gives too often), or why it was not measured."""
+        straddles 1), 'too few rounds' (on one side, but a split chance gives too often), 'no eager time to compare
+        with' (timed in a run without eager), or why it was not measured."""
         if self.error is not None:
             return "skipped" if self.stage == "skipped" else "failed"
         if self.wrong is not None:
             return "wrong"
         if not self.ratios:
-            return "not measured"
+            # timed, but eager was not: "not measured" would deny the times the row shows
+            return "no eager time to compare with" if self.times else "not measured"
         if self.too_few_rounds:
             return "too few rounds"  # the spread is on one side of 1, but chance alone does that too often
         return ratio_verdict(*self.spread)
@@ -266,8 +268,9 @@ class BenchmarkReport:
             meaning = ("no clear difference from eager: the spread straddles 1" if side is None else
                        f"{r.verdict} than eager: its interquartile range is {side} 1, and so were "
                        f"{sign_test(r.ratios)[0 if side == 'below' else 1]} of {len(r.ratios)} rounds")
-        about_answers = r.note and name != "C++"  # the C++ row's note says how it was timed, not what it answered
-        return f"{name}: {spread}, {meaning}" + (f" ({r.note})" if about_answers else "")
+        # the C++ row's note ends with how it was timed, which is no news about its answers: only what comes before
+        about_answers = "; ".join(part for part in r.note.split("; ") if not part.startswith("1st call = "))
+        return f"{name}: {spread}, {meaning}" + (f" ({about_answers})" if about_answers else "")
 
     def table_rows(self) -> list:
         """The table as rows of strings (header first), used by both the text and the HTML views."""
