@@ -396,6 +396,15 @@ def test_run_cpp_without_inputs_names_run_cpp(tmp_path):
         H.run_cpp(path)
 
 
+def test_run_aoti_cpp_names_run_aoti_cpp_not_the_helper_it_calls(tmp_path):
+    with pytest.raises(TypeError, match=r"^run_aoti_cpp takes the path of an AOTInductor package"):
+        H.run_aoti_cpp(None, torch.ones(2))
+    package = tmp_path / "m.pt2"
+    package.write_bytes(b"")  # no inputs is refused before the file is read
+    with pytest.raises(H.CppInputError, match=r"^run_aoti_cpp needs the model's inputs after the path"):
+        H.run_aoti_cpp(package)
+
+
 def test_the_program_is_the_first_argument_of_both_build_helpers(tmp_path):
     # a positional name once went to `force` (rebuilding load_ts) or to `compiler` (None for a build that exists)
     assert H.cached_cpp_binary("load_ts") == H.cached_cpp_binary(program="load_ts") is not None

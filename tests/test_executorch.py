@@ -113,6 +113,27 @@ def test_a_model_torch_export_refuses_gets_one_line_and_no_record(tmp_path):
     assert not list(tmp_path.glob("*.json"))  # the model's problem, not a lowering outcome: nothing recorded
 
 
+class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch narrows the Dim to min=3
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            return self.lin(x).relu()
+        return self.lin(x) * 2
+
+
+def test_a_dim_the_model_contradicts_gets_torchs_suggested_dim(tmp_path):
+    with pytest.raises(ValueError, match="torch.export failed before ExecuTorch") as caught:
+        H.lower_to_pte(NarrowsBatch().eval(), (torch.randn(4, 4),), ({0: torch.export.Dim("batch", max=16)},),
+                       name="shape_branch", cache_dir=tmp_path)
+    message = str(caught.value)
+    assert "torch suggests: batch = Dim('batch', min=3, max=16)" in message and "\n" not in message
+    from helpers.routes import export_check  # the one reader of torch's message, shared with the round trip
+    assert export_check.dim_conflict("no such error") == ""
+
+
 def test_a_model_in_training_mode_is_refused_with_the_fix(tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).train()
     with pytest.raises(ValueError, match=r"training mode \(.*Dropout.*\): call model.eval\(\) first"):
@@ -222,6 +243,36 @@ def test_a_pte_whose_operator_has_no_kernel_says_which_not_only_a_code(tmp_path)
     with pytest.raises(RuntimeError, match=r"did not load .*0x:14.*no kernel in this runtime.*_embedding_bag") as caught:
         H.pte_runner(pte)
     assert "\n" not in str(caught.value)
+
+
+class TwoIn(torch.nn.Module):
+    def forward(self, x, y):
+        return x + y
+
+
+class Lookup(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Embedding(10, 3)
+
+    def forward(self, ids):
+        return self.table(ids)
+
+
+def test_the_runner_counts_the_inputs_and_cuts_the_runtimes_message_to_its_cause(tmp_path):
+    two = H.pte_runner(H.lower_to_pte(TwoIn(), (torch.ones(3), torch.ones(3)), name="two_in", cache_dir=tmp_path))
+    with pytest.raises(TypeError, match=r"takes 2 inputs \(float32 \(3\), float32 \(3\)\), got 1$"):
+        two(torch.ones(3))
+    two.input_specs = None  # a .pte lowered elsewhere, with no record: the runtime's own count, in the same words
+    with pytest.raises(RuntimeError, match=r"takes 2 inputs, got 3$"):
+        two(torch.ones(3), torch.ones(3), torch.ones(3))
+    lookup = H.pte_runner(H.lower_to_pte(Lookup().eval(), (torch.tensor([1, 2]),), name="lookup", cache_dir=tmp_path))
+    with pytest.raises(RuntimeError) as caught:
+        lookup(torch.tensor([1, 12]))
+    message = str(caught.value)
+    assert "12 >= weight.size(0) 10" in message and "aten::embedding" in message  # what is wrong, and where
+    assert "type id" not in message and "\n" not in message and len(message) < 300
+    assert "index is out of range" in message and "pass ids from 0 to 9" in message
 
 
 class DictIn(torch.nn.Module):

@@ -117,6 +117,41 @@ def test_inputs_and_options_are_validated(tmp_path):
         H.export_roundtrip_check(LocalGate, BOTH_SIGNS, folder=tmp_path)
     with pytest.raises(ValueError, match="eager model itself fails on input 0"):
         H.export_roundtrip_check(H.sample_model("deep_mlp"), [torch.ones(1, 3)], folder=tmp_path)
+    # each message names the function the learner called
+    with pytest.raises(ValueError, match=r"^export_roundtrip_check: inputs is empty"):
+        H.export_roundtrip_check(gate, [], folder=tmp_path)
+    with pytest.raises(ValueError, match=r"^export_roundtrip_checks: inputs is empty"):
+        H.export_roundtrip_checks(gate, [], folder=tmp_path)
+    with pytest.raises(TypeError, match=r"^export_roundtrip_checks: input 1 must be a tensor"):
+        H.export_roundtrip_checks(gate, [BOTH_SIGNS[0], [1.0]], folder=tmp_path)
+
+
+def test_a_torchscript_model_is_refused_up_front(tmp_path):
+    gate = LocalGate()
+    for made in (torch.jit.trace(torch.nn.Linear(3, 3), BOTH_SIGNS[0]), torch.jit.script(gate)):
+        with pytest.raises(TypeError, match=r"^export_roundtrip_checks exports the eager model .* already a "
+                                            r"TorchScript copy .*: pass the nn.Module it was made from$") as caught:
+            H.export_roundtrip_checks(made, BOTH_SIGNS, folder=tmp_path)
+        assert "\n" not in str(caught.value)
+    with pytest.raises(TypeError, match=r"^export_roundtrip_check exports the eager model"):
+        H.export_roundtrip_check(torch.jit.script(gate), BOTH_SIGNS, method="export", folder=tmp_path)
+
+
+class LoopsWhileNegative(torch.nn.Module):
+    def forward(self, x):
+        while x.sum() < 0:  # never ends on a negative input
+            x = x * 1.0
+        return x
+
+
+def test_eager_that_never_finishes_on_a_later_input_is_stopped_and_named(tmp_path):
+    import time
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"^export_roundtrip_checks: the eager model did not finish on input 1 "
+                                         r"within 5 s .*a loop that never ends on it\?") as caught:
+        H.export_roundtrip_checks(LoopsWhileNegative(), [torch.ones(3), -torch.ones(3)], methods=("script",),
+                                  folder=tmp_path, timeout=10)
+    assert "\n" not in str(caught.value) and time.perf_counter() - started < 30
 
 
 # ---------------------------------------------------------------- templates/test_export_roundtrip.py
@@ -176,19 +211,35 @@ def test_an_operator_from_another_library_keeps_its_cause_and_names_the_import(t
 
 
 def test_torch_suggested_fixes_are_kept(tmp_path):
-    class DictOut(torch.nn.Module):
-        def forward(self, x):
-            return {"a": x * 2, "b": x + 1}
-
     class Reshape(torch.nn.Module):
         def forward(self, x):
             return x.reshape(4, -1)
 
-    trace = H.export_roundtrip_check(DictOut(), [torch.ones(2)], method="trace", folder=tmp_path)
-    assert trace.stage == "export" and "strict=False" in trace.hint and trace.hint.startswith("torch suggests")
+    advice = ("Encountering a dict at the output of the tracer might cause the trace to be incorrect. If you absolutely "
+              "need this and know the side effects, pass strict=False to trace() to allow this behavior.")
+    assert export_check.torch_suggestion(advice).startswith("torch suggests: If you absolutely need this")
     fixed = H.export_roundtrip_check(Reshape(), [torch.ones(8, 2)], method="export", folder=tmp_path,
                                      dynamic_shapes={"x": {0: torch.export.Dim("n")}})
     assert fixed.stage == "export" and "torch suggests: " in fixed.hint and "n = 4*_n" in fixed.hint
+
+
+class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch narrows the Dim to min=3
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            return self.lin(x).relu()
+        return self.lin(x) * 2
+
+
+def test_a_dim_the_model_contradicts_gets_torchs_suggested_dim(tmp_path):
+    report = H.export_roundtrip_check(NarrowsBatch().eval(), [torch.randn(4, 4)], folder=tmp_path,
+                                      dynamic_shapes=({0: torch.export.Dim("batch", max=16)},))
+    assert report.stage == "export" and "torch suggests: batch = Dim('batch', min=3, max=16)" in report.hint
+    # the same reader words it for lower_to_pte and aoti_package, whose messages are tested with them
+    assert export_check.dim_conflict(RuntimeError("x")) == ""
 
 
 def test_cause_line_reads_past_a_bare_error_name():
@@ -513,10 +564,17 @@ class DictOut(torch.nn.Module):
 
 
 def test_a_conversion_that_fails_is_named_by_its_method(tmp_path):
-    # a trace that fails (a dict output) said "export failed" before
-    checks = H.export_roundtrip_checks(DictOut(), BOTH_SIGNS, methods=("trace",), folder=tmp_path)
+    # a trace that fails (two traces differ) said "export failed" before
+    checks = H.export_roundtrip_checks(CountsCalls(), [torch.randn(3)], methods=("trace",), folder=tmp_path)
     assert checks["trace"].stage == "export" and checks["trace"].summary.startswith("✘ trace: tracing failed: "), \
         checks["trace"].summary
+
+
+def test_a_dict_output_is_traced_with_strict_false_as_torch_advises(tmp_path):
+    # torch's advice for a dict output (strict=False) cannot be passed to the check: it takes it, and says so
+    checks = H.export_roundtrip_checks(DictOut(), BOTH_SIGNS, methods=("trace",), folder=tmp_path)
+    assert checks["trace"].ok and checks["trace"].summary.startswith("⚠ trace"), checks["trace"]
+    assert "traced with strict=False" in checks["trace"].caveat and "keys never change" in checks["trace"].caveat
 
 
 class ScaledByDefault(torch.nn.Module):

@@ -359,6 +359,10 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             with quiet_export():
                 program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
         except Exception as error:
+            from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
+            conflict = dim_conflict(error, "the example", "give an example with 2 or more there")
+            if conflict:  # a Dim the model contradicts: torch's fix, not H.diagnose (which exports without the Dims)
+                raise AotiCompileError(f"torch.export failed before AOTInductor could start: {conflict}") from error
             raise AotiCompileError(f"torch.export failed before AOTInductor could start: {short_message(error)} "
                                    "(fix the export first: H.diagnose(model, example, routes=['export']) names the "
                                    "line and a way out, e.g. torch.cond for an if on the data, 09)") from error

@@ -362,6 +362,10 @@ def run_aoti_cpp(package_path, *inputs, binary=None, timeout: float = 120):
 
     The same nesting as ``torch._inductor.aoti_load_package(path)(*inputs)``, with no Python in the run.
     """
+    # checked here too, so that a message names the call the learner made, not time_aoti_cpp that it calls
+    package_path = _check_model_path(package_path, "run_aoti_cpp", "an AOTInductor package (.pt2)",
+                                     "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
+    _check_inputs(tuple(inputs), "run_aoti_cpp")
     return time_aoti_cpp(package_path, tuple(inputs), repeats=1, binary=binary, timeout=timeout).output
 
 

@@ -385,8 +385,10 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 try:
                     program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
                 except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
+                    from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
+                    why = dim_conflict(error, "the example", "give an example with 2 or more there")
                     raise PteExportError("lower_to_pte: torch.export failed before ExecuTorch could lower the "
-                                         f"model: {short_message(error)}") from None
+                                         f"model: {why or short_message(error)}") from None
             exported = program  # its ranges are what the runner checks inputs against
             if decompose:
                 program = program.run_decompositions()
@@ -435,6 +437,55 @@ def _load_failure(path, error, log_text) -> str:
     text = f"pte_runner: {path.name} did not load ({short_message(error, 80)})"
     text += f": {meaning}" if meaning else ""
     return text + (f"; the runtime's log: {'; '.join(reason[-3:])}" if reason else "")
+
+
+def _spec_words(spec) -> str:
+    """One recorded input in a few words: ``float32 (any, 4)``, or the number fixed at export."""
+    if not isinstance(spec, dict):
+        return "?"
+    if "number" in spec:
+        return repr(spec["number"])
+    shape = ", ".join("any" if size is None else str(size) for size in spec.get("shape") or [])
+    return f"{spec.get('dtype', '?')} ({shape})"
+
+
+def _count_problem(name, got, specs, arguments) -> str:
+    """"takes N inputs (...), got M" when a call passes another number of tensors than the program takes; "".
+    The runtime's own word for it is "error 0x12: Invalid number of inputs provided", without saying which."""
+    if not isinstance(specs, list) or got == len(specs):
+        return ""
+    flat = " (counting each tensor in a list or dict)" if arguments != got else ""
+    shown = ", ".join(_spec_words(spec) for spec in specs[:4]) + (", ..." if len(specs) > 4 else "")
+    return f"{name} takes {len(specs)} input{'s' * (len(specs) != 1)} ({shown}), got {got}{flat}"
+
+
+# what an index past the end of a table looks like in a kernel's check: "indices_ptr[1] 12 >= weight.size(0) 10"
+_INDEX_OUT_OF_RANGE = re.compile(r"\bind(?:ex|ices)\w*(?:\[\w+\])?\s+-?\d+\s*(?:>=|<\s*0\b)|index out of (?:range|bounds)",
+                                 re.IGNORECASE)
+
+
+def _run_failure(name, error, log_text) -> str:
+    """One line for a call the runtime refused: the first line of its log that says what is wrong, and the operator
+    that said it, without the argument type ids a failed kernel call logs after it (``arg 0 with type id 1; ...``);
+    with a hint when an index was out of range."""
+    reasons = [r for r in _log_reasons(log_text) if not re.match(r"arg \d+ with type id", r)]
+    operator = next((found.group(1) for r in reasons
+                     for found in [re.search(r"KernelCall failed .* in operator (\w+(?:::[\w.]+)?)", r)] if found), "")
+    reasons = [r for r in reasons if not r.startswith("KernelCall failed")]
+    counted = next((found for r in reasons for found in [re.search(r"Expected (\d+), but got (\d+)", r)] if found), None)
+    if counted and "number of inputs" in " ".join(reasons):  # a .pte lowered elsewhere: no record to count against
+        wanted = int(counted.group(1))
+        return f"{name} takes {wanted} input{'s' * (wanted != 1)}, got {counted.group(2)}"
+    what = reasons[0] if reasons else short_message(error, 160)
+    where = next((r for r in reasons[1:] if re.search(r"\bat input \d+", r)), "")  # which input, if the log says
+    text = f"{name}: ExecuTorch failed on this input{f' in {operator}' if operator else ''}: {what.rstrip('.')}"
+    text += f" ({where[0].lower()}{where[1:]})" if where else ""
+    if _INDEX_OUT_OF_RANGE.search(what):
+        rows = re.search(r"weight\.size\(0\)\s+(\d+)", what)
+        text += ("; an index is out of range (a token id the vocabulary does not hold?): "
+                 + (f"the table has {rows.group(1)} rows, so pass ids from 0 to {int(rows.group(1)) - 1}" if rows
+                    else "pass indices from 0 to one less than the size they index"))
+    return text
 
 
 class PteRunner:
@@ -486,14 +537,19 @@ class PteRunner:
                 # a dict in another key order is put in the recorded one (eager reads by key), another nesting refused
                 inputs = in_recorded_order(inputs, self.structure, self.path.name)
                 leaves = torch.utils._pytree.tree_leaves(inputs)
+                count = _count_problem(self.path.name, len(leaves), self.input_specs, len(inputs))
+                if count:  # counted here: the runtime says only "Invalid number of inputs", after a failed call
+                    raise TypeError(count)
                 problem = inputs_problem(leaves, self.input_specs) or relations_problem(leaves, self.relations)
                 if problem:  # the .pte would run it, and answer for another branch or size than eager
                     raise ValueError(f"{self.path.name}, {problem}")
                 outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
             except RuntimeError as error:
-                # the runtime's reason is in its log, not in the exception: put it there
-                reason = _log_reasons(log.getvalue())
-                raise RuntimeError(f"{error}: {'; '.join(reason)}" if reason else str(error)) from None
+                failure = error
+            else:
+                failure = None
+        if failure is not None:  # the runtime's reason is in its log, not in the exception: read once the log is whole
+            raise RuntimeError(_run_failure(self.path.name, failure, log.getvalue())) from None
         if self.out_spec is not None and self.out_spec.num_leaves == len(outputs):
             return torch.utils._pytree.tree_unflatten(list(outputs), self.out_spec)  # a dict comes back a dict
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
