@@ -379,7 +379,8 @@ def check_torchscript_file(path, who: str):
                                            "H.load_aoti(path) or torch._inductor.aoti_load_package(path), or run it in "
                                            "C++ with H.run_aoti_cpp (10)")
             raise TorchScriptFileError(f"{path.name} is a torch.export program (.pt2), not TorchScript: load it with "
-                                       "torch.export.load(path).module()")
+                                       "torch.export.load(path).module(); for C++, compile it with AOTInductor and run "
+                                       "the package with H.run_aoti_cpp (10)")
         raise TorchScriptFileError(f"{path.name} is a zip archive but not a PyTorch file: check that you picked "
                                    "the right file")
     return path

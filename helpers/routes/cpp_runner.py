@@ -197,8 +197,8 @@ def _failure(program, code, stderr, model_path, kind):
                                 "LibTorch (its CMake build), passed as libraries=[path of that .so]")
         return RuntimeError(f"the {program} program cannot load {model_path.name}: {as_sentence(reason)} The model calls an "
                             "operator from a library: pass libraries=[path of its .so]")
-    if code == 3 and model_path.suffix != ".pt2":
-        try:  # the Python-side checks say what the file is: damaged, cut short, a checkpoint, a newer torch's ...
+    if code == 3:
+        try:  # the Python-side checks say what the file is: damaged, cut short, a checkpoint, a .pt2, a newer torch's ...
             check_torchscript_file(model_path, "run_cpp")
         except (TorchScriptFileError, OSError) as error:
             return TorchScriptFileError(f"the {program} program cannot load {model_path.name}: {error}")
