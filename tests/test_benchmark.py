@@ -794,6 +794,7 @@ def test_the_cpp_row_of_a_model_that_counts_its_calls_is_not_compared_like_the_o
     assert cpp.wrong is None and report.wrong == {} and cpp.ok and cpp.times, cpp
     assert cpp.note.startswith("answers not compared: the model changes its own state") and "self.calls" in cpp.note
     assert "1st call = a whole process" in cpp.note  # how it was timed, after what it answered
+    assert "output differs" not in cpp.note  # the count explains the difference: no second, contradicting word
     assert report["script"].note.startswith("answers not compared")
     assert "answers not compared" in report.describe("C++") and "1st call" not in report.describe("C++")
 
@@ -805,3 +806,8 @@ def test_the_cpp_row_is_checked_against_the_model_without_eager_in_variants(monk
                         (1e-5, 0.01, model(*example).detach() + 1))  # a program whose answers are not the model's
     report = H.benchmark_model(model, torch.ones(3, 4), variants=["C++"], work_dir=tmp_path, **FAST)
     assert report["C++"].wrong is not None and "largest |diff| 1" in report["C++"].wrong
+
+
+def test_an_empty_list_of_variants_is_said_to_be_empty():
+    with pytest.raises(ValueError, match="variants is empty: name at least one of"):
+        H.benchmark_model(torch.nn.Identity().eval(), (torch.ones(2, 2),), variants=[])

@@ -1215,3 +1215,55 @@ def test_dimension_variants_are_labelled_by_tensor_inside_a_list_and_capped():
     assert list(made) == ["size 11 in dim 1 of tensor 0", "size 11 in dim 1 of tensor 1"]
     wide = _dim_variants(nn.Identity(), (torch.randn(2, 3, 4, 5, 6, 7),))
     assert list(wide) == ["size 4 in dim 1", "size 5 in dim 2", "size 6 in dim 3", "size 7 in dim 4"]  # at most 4
+
+
+class SeenIds(torch.nn.Module):
+    """Which of 10 ids occur in each row, step by step: a longer row made of copies of its own steps adds nothing."""
+
+    def forward(self, ids):
+        seen = torch.zeros(ids.shape[0], 10)
+        for t in range(ids.shape[1]):
+            seen = torch.maximum(seen, torch.nn.functional.one_hot(ids[:, t], 10).float())
+        return seen
+
+
+class ImageMetaSequence(torch.nn.Module):
+    """An image and features (whose other sizes eager refuses) beside a sequence the forward loops over."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.side = torch.nn.Linear(3 * 8 * 8, 8), torch.nn.Linear(16, 8)
+
+    def forward(self, img, meta, seq):
+        v = self.fc(img.flatten(1)) + self.side(meta)
+        h = torch.zeros_like(v)
+        for t in range(seq.shape[1]):
+            h = torch.tanh(h + seq[:, t])
+        return v + h
+
+
+class VideoAndSteps(torch.nn.Module):
+    def forward(self, video, seq):
+        h = video.mean(dim=(1, 2, 3, 4)).unsqueeze(1).expand(-1, seq.shape[2])
+        for t in range(seq.shape[1]):
+            h = torch.tanh(h + seq[:, t])
+        return h
+
+
+def test_a_longer_input_holds_new_values_so_a_loop_that_only_gathers_still_diverges():
+    report = H.diagnose(SeenIds(), torch.randint(0, 10, (2, 6)), routes=["trace", "script"], progress=False)
+    assert report.status("trace") == "diverges" and "size 7 in dim 1" in report.results["trace"].reason
+    assert report.status("script") == "ok"
+
+
+def test_every_tensor_gets_its_first_dimension_tried_before_any_gets_a_second():
+    example = (torch.randn(2, 3, 8, 8), torch.randn(2, 16), torch.randn(2, 5, 8))
+    report = H.diagnose(ImageMetaSequence(), example, routes=["trace", "script"], progress=False)
+    assert report.status("trace") == "diverges" and "dim 1 of input 2" in report.results["trace"].reason
+
+
+def test_dimensions_the_limits_left_untried_are_named():
+    example = (torch.randn(2, 3, 4, 8, 8), torch.randn(2, 5, 6))
+    report = H.diagnose(VideoAndSteps(), example, routes=["trace", "script"], progress=False)
+    assert report.status("trace") == "diverges"  # the sequence's length is among the first tried
+    assert [n for n in report.notes if "was not tried (at most 4 variants" in n and "inputs=[...]" in n], report.notes

@@ -261,3 +261,21 @@ def test_onnx_runner_turns_a_failure_inside_onnxruntime_into_one_line(tmp_path, 
         runner(torch.tensor([0, 9]))  # 9 is outside the table
     assert "\n" not in str(caught.value) and "[ONNXRuntimeError]" not in str(caught.value)
     assert "onnxruntime" not in capfd.readouterr().err.lower()  # no red log line besides the exception
+
+
+class TwoDicts(torch.nn.Module):
+    def forward(self, d1, d2):
+        return d1["a"] * 2 - d1["b"] + 10 * d2["a"] - 100 * d2["b"] + d2["attention_mask"] - 7 * d2["mask"]
+
+
+def test_onnx_runner_matches_each_dict_among_its_own_inputs_longer_keys_first(tmp_path):
+    # two dicts with the same keys, and a key that ends with another ("attention_mask", "mask"): each tensor must
+    # reach its own input, whatever the key order the caller wrote
+    d1 = {"a": torch.randn(2, 3), "b": torch.randn(2, 3)}
+    d2 = {"b": torch.randn(2, 3), "a": torch.randn(2, 3), "mask": torch.randn(2, 3), "attention_mask": torch.randn(2, 3)}
+    path = tmp_path / "two_dicts.onnx"
+    with H.quiet_export():
+        torch.onnx.export(torch.export.export(TwoDicts(), (d1, d2)), f=path, dynamo=True, verbose=False)
+    runner = H.onnx_runner(path)
+    reordered = ({"b": d1["b"], "a": d1["a"]}, {k: d2[k] for k in ("attention_mask", "a", "mask", "b")})
+    assert torch.allclose(runner(*reordered), TwoDicts()(d1, d2), atol=1e-5)

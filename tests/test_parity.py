@@ -1421,3 +1421,15 @@ def test_an_input_of_your_own_that_eager_never_finishes_is_an_error_not_a_hang()
         H.parity(_LoopsWhileNegative(), _LoopsWhileNegative(), inputs=[torch.ones(3), -torch.ones(3)])
     assert "\n" not in str(caught.value)
     assert time.perf_counter() - started < 120  # stopped at its limit (5 s here), not left to run forever
+
+
+def test_the_first_input_has_a_limit_too(monkeypatch):
+    # nothing to measure against yet: the first input's limit is a fixed one (60 s and more for big models),
+    # shortened here so the test is quick
+    import helpers.tools.parity as parity_module
+    monkeypatch.setattr(parity_module, "first_call_seconds", lambda model: 2.0)
+    with pytest.raises(ValueError, match=r"did not finish on input 'input 0' within 2 s \(the first input's limit"):
+        H.parity(_LoopsWhileNegative(), _LoopsWhileNegative(), inputs=[-torch.ones(3)])
+    with pytest.raises(ValueError, match=r"did not finish on the example within 2 s"):
+        H.parity(_LoopsWhileNegative(), _LoopsWhileNegative(), example=-torch.ones(3))
+    assert H.course.guards.first_call_seconds(torch.nn.Linear(1000, 1000)) == pytest.approx(70.01)

@@ -147,6 +147,17 @@ def variant_seconds(example_seconds: float) -> float:
     return max(5.0, 50 * example_seconds)
 
 
+def first_call_seconds(model) -> float:
+    """How long a model may take on the first input it is given, with nothing yet to measure against: 60 s, plus
+    10 s per million parameters (a big detector's first call takes seconds)."""
+    parameters = getattr(model, "parameters", None)
+    try:
+        count = sum(p.numel() for p in parameters()) if callable(parameters) else 0
+    except Exception:  # not a module's parameters after all
+        count = 0
+    return 60.0 + 10.0 * count / 1e6
+
+
 def call_within(seconds, fn, *args):
     """``(fn(*args), True)``, or ``(None, False)`` when ``seconds`` ran out first (None: no limit). An outer time
     limit reached meanwhile is passed on, not taken for this one."""

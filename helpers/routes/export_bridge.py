@@ -137,25 +137,46 @@ class OnnxRunner:
         return f"<OnnxRunner {self.path.name}: inputs {self.input_names} -> outputs {self.output_names}>"
 
 
-def _in_file_order(value, names, file_name="the file"):
+def _in_file_order(value, names, file_name="the file", offset=None):
     """``value`` with each dict's keys in the order the ONNX file's input names hold them (the exporter names a dict
     argument's tensors "<argument>_<key>"). A dict of several keys whose keys the names do not carry (the legacy
     exporter names inputs by position, "onnx::Mul_0") is refused: its tensors would go in by the caller's key order,
-    which may not be the export's, and give wrong numbers without an error."""
+    which may not be the export's, and give wrong numbers without an error. The arguments' tensors sit in the file
+    one argument after another, so each dict is matched among its own stretch of names only (two dicts with the
+    same keys), and longer keys first ("attention_mask" before "mask", which it ends with)."""
+    top = offset is None
+    if top:  # the call's arguments: each one's stretch of names starts where the one before it ended
+        offset, placed = 0, []
+        for item in value:
+            placed.append(_in_file_order(item, names, file_name, offset))
+            offset += len(torch.utils._pytree.tree_leaves(item))
+        return type(value)(placed)
     if isinstance(value, dict):
-        def place(key):
-            found = [i for i, name in enumerate(names) if name == str(key) or name.endswith(f"_{key}")]
-            return found[0] if found else None
-        places = {key: place(key) for key in value}
-        if None not in places.values() and len(set(places.values())) == len(places):
+        stretch = names[offset:offset + len(torch.utils._pytree.tree_leaves(value))]
+        places, free = {}, list(range(len(stretch)))
+        if all(isinstance(v, torch.Tensor) for v in value.values()):  # one name each: nested values keep their order
+            for key in sorted(value, key=lambda k: -len(str(k))):
+                found = [i for i in free if stretch[i] == str(key) or stretch[i].endswith(f"_{key}")]
+                if found:
+                    places[key] = found[0]
+                    free.remove(found[0])
+        if len(places) == len(value):
             value = {key: value[key] for key in sorted(value, key=places.get)}
         elif len(value) > 1:
             raise ValueError(f"{file_name}: its input names ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}) "
                              f"do not carry the dict's keys, so the order of {list(value)} cannot be checked: pass the "
                              "tensors as separate arguments, in the key order of the dict you exported with")
-        return {key: _in_file_order(item, names, file_name) for key, item in value.items()}
+        ordered = {}
+        for key, item in value.items():
+            ordered[key] = _in_file_order(item, names, file_name, offset)
+            offset += len(torch.utils._pytree.tree_leaves(item))
+        return ordered
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):  # a NamedTuple is kept as it is
-        return type(value)(_in_file_order(item, names, file_name) for item in value)
+        placed = []
+        for item in value:
+            placed.append(_in_file_order(item, names, file_name, offset))
+            offset += len(torch.utils._pytree.tree_leaves(item))
+        return type(value)(placed)
     return value
 
 

@@ -24,6 +24,7 @@ import html
 import inspect
 import io
 import linecache
+import math
 import os
 import pickle
 import re
@@ -579,17 +580,41 @@ def _and(numbers) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _with_resized(args, group, size):
-    """A copy of ``args`` with each (tensor, dimension) of ``group`` given ``size``; tensors counted as ``leaves``."""
+def _with_resized(args, group, size, fresh=False):
+    """A copy of ``args`` with each (tensor, dimension) of ``group`` given ``size``; tensors counted as ``leaves``.
+    ``fresh``: the resized tensors get new values in the example's range (``_fresh_like``), not copies of its own."""
     count = iter(range(len(leaves(list(args)))))
 
     def resize(t):
         i = next(count)
+        resized = False
         for j, d in group:
             if j == i:
-                t = _resized(t, size, d)
-        return t
+                t, resized = _resized(t, size, d), True
+        return _fresh_like(t, seed=i) if fresh and resized else t
     return tuple(rebuild(list(own_copy(args)), resize))
+
+
+def _fresh_like(t, seed=0):
+    """``t`` with new values in the range of its own (floats uniform between its least and greatest, integers drawn
+    from that range, bools at random), from a seeded generator: the same on every run. A longer input made of copies
+    of the example's own steps agrees with a trace that stopped early on any loop whose later steps add nothing new
+    (a running max, the set of ids seen); new values do not."""
+    if t.numel() == 0 or t.is_complex() or not (t.is_floating_point() or t.dtype == torch.bool or _is_integer(t)):
+        return t
+    generator = torch.Generator().manual_seed(1234 + seed)
+    if t.dtype == torch.bool:
+        return torch.rand(t.shape, generator=generator) < 0.5
+    low, high = t.min().item(), t.max().item()
+    if t.is_floating_point():
+        if not (math.isfinite(low) and math.isfinite(high)) or low == high:
+            return t  # NaN, inf or one value throughout: its values may be the point (a mask, a constant)
+        return (torch.rand(t.shape, generator=generator, dtype=torch.float64) * (high - low) + low).to(t.dtype)
+    return torch.randint(int(low), int(high) + 1, t.shape, generator=generator, dtype=t.dtype)
+
+
+def _is_integer(t) -> bool:
+    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool
 
 
 def _other_sizes(n) -> list:
@@ -1197,7 +1222,7 @@ def _eager_notes(model, example):
 
 # At most this many variants change a dimension outside the batch (each costs the trace and script rows one more
 # comparison), found in at most this many runs of eager, whatever it refuses
-_MOST_DIM_VARIANTS, _MOST_DIM_TRIES = 4, 24
+_MOST_DIM_VARIANTS, _MOST_DIM_TRIES = 4, 36
 
 
 def _dims_words(group, count, whose) -> str:
@@ -1219,29 +1244,37 @@ def _first_size_taken(model, args, group, n, limit, runs):
         runs.append(size)
         try:
             with torch.no_grad():  # a fresh copy each time, as _sizes_eager_takes: no state carried between sizes
-                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size))
+                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size, fresh=True))
         except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
             continue
         return size if answered else None  # a size that never ends would cost `limit` again for each one after it
     return None
 
 
-def _dim_variants(model, args, batch_dim=0, limit=None) -> dict:
-    """Label -> arguments: the example with another size eager takes in a dimension outside the batch, per dimension."""
+def _dim_variants(model, args, batch_dim=0, limit=None, untried=None) -> dict:
+    """Label -> arguments: the example with another size eager takes in a dimension outside the batch, per dimension,
+    the resized tensors holding new values (``_fresh_like``). ``untried`` (a list), when given, receives the words for
+    the dimensions the limits left untried."""
     # Each dimension of size 2 or more is tried alone, then (if eager refuses it alone) with every position of that
     # size at once, as q and k must share a length. One where eager takes no other size (a Linear's features) is left
-    # out unsaid: no copy can be asked about a size eager itself refuses.
+    # out unsaid: no copy can be asked about a size eager itself refuses. The first such dimension of every tensor
+    # comes before the second of any, so that an image's height and width do not use up the limits before the
+    # sequence beside it is tried.
     flat = leaves(list(args))  # counted as the sizes note counts them: the tensors inside lists and dicts, in order
     if any(t.layout != torch.strided or t.is_quantized or t.is_nested for t in flat):
         return {}  # vary_inputs leaves these alone and says so
     batch_dims = [d for a, d in zip(args, per_input_dims(args, batch_dim)) for _ in leaves(a)]
-    positions = {(i, d): n for i, t in enumerate(flat) for d, n in enumerate(t.shape) if d != batch_dims[i] and n >= 2}
+    found = [(rank, i, d, n) for i, t in enumerate(flat)
+             for rank, (d, n) in enumerate((d, n) for d, n in enumerate(t.shape) if d != batch_dims[i] and n >= 2)]
+    positions = {(i, d): n for _, i, d, n in sorted(found)}
     whose = "input" if len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args) else "tensor"
     variants, seen, tried, runs = {}, set(), set(), []
+    left = []  # positions never tried: a limit came first
     for position, n in positions.items():
-        if len(variants) >= _MOST_DIM_VARIANTS:
-            break
         if position in seen:
+            continue
+        if len(variants) >= _MOST_DIM_VARIANTS or len(runs) >= _MOST_DIM_TRIES:
+            left.append(position)
             continue
         together = tuple(p for p, m in positions.items() if m == n and p not in seen)  # q and k's shared length
         for group in ((position,), together) if len(together) > 1 else ((position,),):
@@ -1250,9 +1283,12 @@ def _dim_variants(model, args, batch_dim=0, limit=None) -> dict:
             tried.add(group)
             size = _first_size_taken(model, args, group, n, limit, runs)
             if size is not None:
-                variants[f"size {size} in {_dims_words(group, len(flat), whose)}"] = _with_resized(args, group, size)
+                variants[f"size {size} in {_dims_words(group, len(flat), whose)}"] = _with_resized(args, group, size,
+                                                                                                 fresh=True)
                 seen.update(group)
                 break
+    if left and untried is not None:
+        untried.append(_dims_words(tuple(left), len(flat), whose))
     return variants
 
 
@@ -1300,7 +1336,12 @@ def _labelled_inputs(model, example, inputs, batch_dim=0, other_dims=True):
         random = not _same_answers(fresh_copy(model)(*own_copy(example)), fresh_copy(model)(*own_copy(example)))
     # a trace writes in a loop's count or a view's sizes from the example: only another size outside the batch shows
     # it. Each was run by eager as it was found; they go before the learner's own inputs
-    resized = _dim_variants(model, usable["example"], batch_dim, limit) if varied and other_dims else {}
+    untried = []
+    resized = _dim_variants(model, usable["example"], batch_dim, limit, untried) if varied and other_dims else {}
+    if untried:  # said, so that a ✔ on the trace is not read as covering those sizes too
+        skipped["other sizes"] = (f"another size in {untried[0]} was not tried (at most {_MOST_DIM_VARIANTS} variants "
+                                  f"of other sizes outside the batch, found in at most {_MOST_DIM_TRIES} runs of eager): "
+                                  "pass inputs=[...] with other sizes there yourself")
     if resized:
         own = {label: args for label, args in usable.items() if label.startswith("your input")}
         usable = {**{k: v for k, v in usable.items() if k not in own}, **resized, **own}

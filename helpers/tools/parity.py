@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message
-from ..course.guards import call_within, variant_seconds
+from ..course.guards import call_within, first_call_seconds, variant_seconds
 from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
@@ -1213,15 +1213,18 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                 # every input after the first gets a limit from the first one's time: a loop that never ends on
                 # zeros (a variant) or on an input of the learner's own must not hang the kernel
                 eager_args = own_copy(args)  # a forward that changes its input in place must not reach the copy's
+                limit = variant_limit if variant_limit is not None else first_call_seconds(eager)
                 with coverage.watch(row_label):
-                    expected, answered = call_within(variant_limit, eager, *eager_args)
+                    expected, answered = call_within(limit, eager, *eager_args)
                 changes_input = changes_input or changed_in_place(args, eager_args)
                 if not answered:
                     coverage.forget(row_label)
-                    if example is None:  # the learner's own input: not one to leave out quietly
-                        raise EagerDidNotFinish(f"parity: the eager model did not finish on input {row_label!r} within "
-                                         f"{variant_limit:.0f} s (50 times its time on the first input, at least 5 s): "
-                                         "a loop that never ends on it? Pass inputs it finishes on") from None
+                    if example is None or variant_limit is None:  # the learner's own input: not left out quietly
+                        what = "the example" if example is not None else f"input {row_label!r}"
+                        why = ("50 times its time on the first input, at least 5 s" if variant_limit is not None else
+                               "the first input's limit: 60 s, plus 10 s per million parameters")
+                        raise EagerDidNotFinish(f"parity: the eager model did not finish on {what} within {limit:.0f} s "
+                                                f"({why}): a loop that never ends on it? Pass inputs it finishes on") from None
                     skipped[row_label] = (f"the eager model did not finish on it within {variant_limit:.0f} s: a "
                                           "loop that never ends on this input?")
                     continue
