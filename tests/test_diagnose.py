@@ -1267,3 +1267,15 @@ def test_dimensions_the_limits_left_untried_are_named():
     report = H.diagnose(VideoAndSteps(), example, routes=["trace", "script"], progress=False)
     assert report.status("trace") == "diverges"  # the sequence's length is among the first tried
     assert [n for n in report.notes if "was not tried (at most 4 variants" in n and "inputs=[...]" in n], report.notes
+
+
+class WaitsForWidth4(torch.nn.Module):
+    def forward(self, x):
+        while x.shape[1] != 4:  # never ends on any other width
+            pass
+        return x * 2
+
+
+def test_eager_that_never_finishes_on_another_size_does_not_make_export_fail():
+    report = H.diagnose(WaitsForWidth4(), torch.randn(2, 4), routes=["export"], progress=False, time_limit=40)
+    assert report.status("export") == "ok", report.results["export"]

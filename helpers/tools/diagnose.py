@@ -512,6 +512,7 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     fixed = {(i, d): n for i, shape in enumerate(shapes) for d, n in enumerate(shape)
              if n is not None and n != 0 and not (n == 1 and d == batch_dims[i])}  # the batch-1 note: a batch of 1
     free, ones, taken, seen = [], [], {}, set()  # groups of (tensor, dimension); the other sizes eager took there
+    limit = None  # seconds eager may take on a resized example
     eager_refused = {}  # group -> the sizes eager refused among those tried (odd ones, for a model that pools pairs)
     for position, n in fixed.items():
         if position in seen:
@@ -519,7 +520,9 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
         together = tuple(p for p, m in fixed.items() if m == n and p not in seen)  # q and k's shared length
         for group in ((position,), together) if len(together) > 1 else ((position,),):
             not_taken = []
-            sizes = _sizes_eager_takes(model, args, group, n, not_taken)
+            if limit is None:  # measured once, for every size tried below
+                limit = _example_limit(model, args)
+            sizes = _sizes_eager_takes(model, args, group, n, not_taken, limit)
             if len(sizes) == 2:
                 (free if n > 1 else ones).append(group)
                 taken[group] = sizes
@@ -622,18 +625,31 @@ def _other_sizes(n) -> list:
     return list(dict.fromkeys((n + 1, n + 2, n + 3, n + 4, 2 * n, 3 * n)))
 
 
-def _sizes_eager_takes(model, args, group, n, refused=None) -> list:
+def _example_limit(model, args) -> float:
+    """Seconds eager may take on a resized example: 50 times its time on the example itself, at least 5 s."""
+    started = time.perf_counter()
+    with torch.no_grad():
+        fresh_copy(model)(*own_copy(args))
+    return variant_seconds(time.perf_counter() - started)
+
+
+def _sizes_eager_takes(model, args, group, n, refused=None, limit=None) -> list:
     """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size, each run on a
-    copy of eager; the sizes it refused before those go into ``refused`` (a list) when one is given."""
+    copy of eager; the sizes it refused before those go into ``refused`` (a list) when one is given. A size eager does
+    not finish within 50 times the example's time (a loop that waits for the example's size) is not taken, and
+    none after it is tried: the route's own time limit is not spent on eager."""
+    limit = _example_limit(model, args) if limit is None else limit
     taken = []
     for size in _other_sizes(n):
         try:
             with torch.no_grad():
-                fresh_copy(model)(*_with_resized(args, group, size))
+                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size))
         except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
             if refused is not None:
                 refused.append(size)
             continue
+        if not answered:
+            break
         taken.append(size)
         if len(taken) == 2:
             break
