@@ -99,3 +99,14 @@ class Lookup(torch.nn.Module):
 
     def forward(self, tokens):
         return self.emb(tokens)
+
+
+class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch.export narrows a batch Dim to min=3
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            return self.lin(x).relu()
+        return self.lin(x) * 2

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import helpers as H
+from outside_models import NarrowsBatch
 
 
 @pytest.fixture(scope="module")
@@ -289,20 +290,10 @@ def test_a_model_export_refuses_gets_a_way_forward_not_only_torchs_words(tmp_pat
     assert "\n" not in str(caught.value)
 
 
-class ShapeBranch(torch.nn.Module):  # a branch on the batch size: torch narrows the Dim to min=3
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 3)
-
-    def forward(self, x):
-        if x.shape[0] > 2:
-            return self.lin(x).relu()
-        return self.lin(x) * 2
-
 
 def test_a_dim_the_model_contradicts_gets_torchs_suggested_dim_not_torch_cond(tmp_path):
     with pytest.raises(H.AotiCompileError) as caught:  # refused by torch.export: nothing compiles
-        H.aoti_package(ShapeBranch().eval(), torch.randn(4, 4), ({0: torch.export.Dim("batch", max=16)},),
+        H.aoti_package(NarrowsBatch().eval(), torch.randn(4, 4), ({0: torch.export.Dim("batch", max=16)},),
                        cache_dir=tmp_path, quiet=True, progress=False)
     message = str(caught.value)
     assert "torch suggests: batch = Dim('batch', min=3, max=16)" in message and "\n" not in message

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import helpers as H
+from outside_models import NarrowsBatch
 
 pytestmark = pytest.mark.skipif(not H.executorch_available(),
                                 reason="executorch not installed: make venv installs requirements-shipping.txt")
@@ -112,16 +113,6 @@ def test_a_model_torch_export_refuses_gets_one_line_and_no_record(tmp_path):
     assert "\n" not in str(caught.value) and caught.value.__suppress_context__
     assert not list(tmp_path.glob("*.json"))  # the model's problem, not a lowering outcome: nothing recorded
 
-
-class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch narrows the Dim to min=3
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 3)
-
-    def forward(self, x):
-        if x.shape[0] > 2:
-            return self.lin(x).relu()
-        return self.lin(x) * 2
 
 
 def test_a_dim_the_model_contradicts_gets_torchs_suggested_dim(tmp_path):

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 import helpers as H
-from outside_models import NamedTupleOut
+from outside_models import NamedTupleOut, NarrowsBatch
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
 from models_with_state import CountsCalls, CountsOnly, RunningTotal
@@ -222,16 +222,6 @@ def test_torch_suggested_fixes_are_kept(tmp_path):
                                      dynamic_shapes={"x": {0: torch.export.Dim("n")}})
     assert fixed.stage == "export" and "torch suggests: " in fixed.hint and "n = 4*_n" in fixed.hint
 
-
-class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch narrows the Dim to min=3
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 3)
-
-    def forward(self, x):
-        if x.shape[0] > 2:
-            return self.lin(x).relu()
-        return self.lin(x) * 2
 
 
 def test_a_dim_the_model_contradicts_gets_torchs_suggested_dim(tmp_path):
