@@ -316,6 +316,10 @@ def run_cpp(model_path, *inputs, libraries=(), binary=None, timeout: float = 120
 
 # ------------------------------------------------------------------ AOTInductor packages
 
+# what an AOTInductor package is, and how one is made, for the messages about a wrong path
+_AOTI_PACKAGE = ("an AOTInductor package (.pt2)", "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
+
+
 def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, binary=None,
                   timeout: float = 120) -> ProgramRun:
     """Run ``cpp/aoti_run`` on an AOTInductor package: ``output`` is nested as the exported model returns it.
@@ -323,14 +327,18 @@ def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, bina
     ``inputs``: one tensor or a tuple of forward's arguments; nested lists/tuples/dicts of tensors are
     flattened in the order torch.export uses, since the compiled model takes a flat list of tensors.
     """
-    package_path = _check_model_path(package_path, "time_aoti_cpp", "an AOTInductor package (.pt2)",
-                                     "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
+    return _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, "time_aoti_cpp")
+
+
+def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who) -> ProgramRun:
+    """``time_aoti_cpp``; ``who`` is the function the learner called, which the messages on its arguments name."""
+    package_path = _check_model_path(package_path, who, *_AOTI_PACKAGE)
     threads = _check_counts(repeats, threads)
     from .aoti import in_recorded_order, inputs_problem, is_fixed_number, package_record, relations_problem
     record = package_record(package_path)
     specs = record.inputs
     # dicts in the key order the code was compiled for (it takes its inputs flat): as eager, which reads by key
-    arguments = in_recorded_order(_check_inputs(inputs, "time_aoti_cpp"), record.structure, Path(package_path).name,
+    arguments = in_recorded_order(_check_inputs(inputs, who), record.structure, Path(package_path).name,
                                   specs)
     leaves = pytree.tree_leaves(arguments)
     numbers = [spec["number"] for spec in specs or [] if is_fixed_number(spec)]
@@ -362,11 +370,7 @@ def run_aoti_cpp(package_path, *inputs, binary=None, timeout: float = 120):
 
     The same nesting as ``torch._inductor.aoti_load_package(path)(*inputs)``, with no Python in the run.
     """
-    # checked here too, so that a message names the call the learner made, not time_aoti_cpp that it calls
-    package_path = _check_model_path(package_path, "run_aoti_cpp", "an AOTInductor package (.pt2)",
-                                     "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
-    _check_inputs(tuple(inputs), "run_aoti_cpp")
-    return time_aoti_cpp(package_path, tuple(inputs), repeats=1, binary=binary, timeout=timeout).output
+    return _time_aoti_cpp(package_path, tuple(inputs), 1, None, binary, timeout, "run_aoti_cpp").output
 
 
 # ------------------------------------------------------------------ the starter for a C++ service
@@ -380,8 +384,7 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
     ``program="aoti_main"`` (``cpp/aoti_main.cpp``) an AOTInductor package, and returns its first output."""
     if program not in _STARTERS:
         raise ValueError(f"run_main_cpp runs one of the starters {', '.join(map(repr, _STARTERS))}, not {program!r}")
-    model_path = _check_model_path(model_path, "run_main_cpp", *(() if program == "main" else (
-        "an AOTInductor package (.pt2)", "torch._inductor.aoti_compile_and_package(exported, package_path=...)")))
+    model_path = _check_model_path(model_path, "run_main_cpp", *(() if program == "main" else _AOTI_PACKAGE))
     if not isinstance(x, torch.Tensor) or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
         raise CppInputError(f"run_main_cpp takes one real-valued tensor, got {type(x).__name__}: the starter reads "
                             "float32 values")

@@ -39,11 +39,11 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, code_place, short_message
-from ..course.guards import call_within, variant_seconds
+from ..course.guards import call_within, first_call_seconds, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
-from .input_variants import (SIZE_VARIANT, _resized, batch_dim_for, batch_of, leaves, own_copy, per_input_dims,
-                             rebuild, time_first_note, with_batch)
+from .input_variants import (SIZE_VARIANT, _is_int, _resized, batch_dim_for, batch_of, leaves, own_copy,
+                             per_input_dims, rebuild, time_first_note, with_batch)
 from .parity import _nesting, argument_hint, fresh_copy, is_exported_program, parity, training_layers, vary_inputs
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -331,12 +331,6 @@ def _time_limit(value):
     return float(value)
 
 
-def _default_limit(model) -> float:
-    """More time for bigger models: 60 s, plus 10 s per million parameters (export of a detector takes tens)."""
-    params = sum(p.numel() for p in model.parameters())
-    return 60.0 + 10.0 * params / 1e6
-
-
 def _routes(routes) -> tuple:
     if routes is None:
         return DEFAULT_ROUTES
@@ -603,7 +597,7 @@ def _fresh_like(t, seed=0):
     from that range, bools at random), from a seeded generator: the same on every run. A longer input made of copies
     of the example's own steps agrees with a trace that stopped early on any loop whose later steps add nothing new
     (a running max, the set of ids seen); new values do not."""
-    if t.numel() == 0 or t.is_complex() or not (t.is_floating_point() or t.dtype == torch.bool or _is_integer(t)):
+    if t.numel() == 0 or t.is_complex() or not (t.is_floating_point() or t.dtype == torch.bool or _is_int(t)):
         return t
     generator = torch.Generator().manual_seed(1234 + seed)
     if t.dtype == torch.bool:
@@ -614,10 +608,6 @@ def _fresh_like(t, seed=0):
             return t  # NaN, inf or one value throughout: its values may be the point (a mask, a constant)
         return (torch.rand(t.shape, generator=generator, dtype=torch.float64) * (high - low) + low).to(t.dtype)
     return torch.randint(int(low), int(high) + 1, t.shape, generator=generator, dtype=t.dtype)
-
-
-def _is_integer(t) -> bool:
-    return not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool
 
 
 def _other_sizes(n) -> list:
@@ -633,26 +623,36 @@ def _example_limit(model, args) -> float:
     return variant_seconds(time.perf_counter() - started)
 
 
-def _sizes_eager_takes(model, args, group, n, refused=None, limit=None) -> list:
-    """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size, each run on a
-    copy of eager; the sizes it refused before those go into ``refused`` (a list) when one is given. A size eager does
-    not finish within 50 times the example's time (a loop that waits for the example's size) is not taken, and
-    none after it is tried: the route's own time limit is not spent on eager."""
-    limit = _example_limit(model, args) if limit is None else limit
-    taken = []
+def _sizes_tried(model, args, group, n, limit, fresh=False):
+    """Each of ``_other_sizes(n)`` in turn, at every position of ``group``, run on a fresh copy of eager (no state
+    carried between sizes): (size, True) when eager took it, (size, False) when it refused it (odd, when it pools in
+    pairs), and (size, None) when it did not finish within ``limit``, after which none is tried (a loop that waits for
+    the example's size would cost ``limit`` again for each). ``fresh``: as for ``_with_resized``."""
     for size in _other_sizes(n):
         try:
             with torch.no_grad():
-                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size))
-        except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
-            if refused is not None:
-                refused.append(size)
+                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size, fresh))
+        except Exception:
+            yield size, False
             continue
+        yield size, (True if answered else None)
         if not answered:
-            break
-        taken.append(size)
-        if len(taken) == 2:
-            break
+            return
+
+
+def _sizes_eager_takes(model, args, group, n, refused=None, limit=None) -> list:
+    """Up to two sizes other than ``n`` that eager takes with every position of ``group`` at that size; the sizes it
+    refused before those go into ``refused`` (a list) when one is given. A size eager does not finish within 50 times
+    the example's time is not taken, and none after it is tried: the route's own time limit is not spent on eager."""
+    limit = _example_limit(model, args) if limit is None else limit
+    taken = []
+    for size, took in _sizes_tried(model, args, group, n, limit):
+        if took is False and refused is not None:
+            refused.append(size)
+        if took:
+            taken.append(size)
+            if len(taken) == 2:
+                break
     return taken
 
 
@@ -1252,18 +1252,16 @@ def _dims_words(group, count, whose) -> str:
 
 
 def _first_size_taken(model, args, group, n, limit, runs):
-    """The first of ``_other_sizes(n)`` eager takes at every position of ``group``, or None; each size tried goes into
-    ``runs`` (a list), and none is tried once it holds _MOST_DIM_TRIES."""
-    for size in _other_sizes(n):
-        if len(runs) >= _MOST_DIM_TRIES:
+    """The first of ``_other_sizes(n)`` eager takes at every position of ``group``, with new values, or None; each
+    size tried goes into ``runs`` (a list), and none is tried once it holds _MOST_DIM_TRIES."""
+    tries = _sizes_tried(model, args, group, n, limit, fresh=True)
+    while len(runs) < _MOST_DIM_TRIES:
+        size, took = next(tries, (None, None))
+        if size is None:
             return None
         runs.append(size)
-        try:
-            with torch.no_grad():  # a fresh copy each time, as _sizes_eager_takes: no state carried between sizes
-                _, answered = call_within(limit, fresh_copy(model), *_with_resized(args, group, size, fresh=True))
-        except Exception:  # eager refuses this size (odd, when it pools in pairs): try the next
-            continue
-        return size if answered else None  # a size that never ends would cost `limit` again for each one after it
+        if took is not False:  # taken, or it did not finish (then no other size is tried)
+            return size if took else None
     return None
 
 
@@ -1434,7 +1432,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     """
     _check_model(model)
     routes = _routes(routes)
-    limit = _time_limit(time_limit) or _default_limit(model)
+    limit = _time_limit(time_limit) or first_call_seconds(model)  # 60 s, more for big models
     example = _as_call(example)
     # checked here, where a mistake is an error and not a skipped check in the worker; plain ints from here on
     batch_dim = batch_dim_for(example, batch_dim, "diagnose")

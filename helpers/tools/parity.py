@@ -284,6 +284,17 @@ def _compare_outputs(a, b, rtol, atol, names=("eager", DEFAULT_LABEL)):
     return exact, close, worst, "; ".join(notes)
 
 
+def _tied_in_row(values) -> torch.Tensor:
+    """True where a value equals another in its last-dimension row: sorted, a tie is a neighbour's equal (n log n,
+    where comparing every pair of a segmentation's rows would take memory by the row's length squared)."""
+    ordered, order = values.sort(dim=-1)
+    equal_next = ordered[..., 1:] == ordered[..., :-1]
+    tied = torch.zeros_like(ordered, dtype=torch.bool)
+    tied[..., 1:] |= equal_next
+    tied[..., :-1] |= equal_next
+    return torch.zeros_like(tied).scatter_(-1, order, tied)
+
+
 def _tied_indices(compared) -> list:
     """Notes for integer outputs that differ only where the float output beside them (same shape, agreeing) holds
     a value that ties with another in its row: topk or sort of equal numbers may return either index. The row still
@@ -298,9 +309,7 @@ def _tied_indices(compared) -> list:
         for values_path, v, _, v_same, _ in compared:
             if not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape):
                 continue
-            rows = v.reshape(-1, v.shape[-1])
-            counts = (rows.unsqueeze(-1) == rows.unsqueeze(-2)).sum(-1).reshape(v.shape)  # equal values in the row
-            if bool((counts[differ] > 1).all()):
+            if bool(_tied_in_row(v)[differ].all()):
                 notes.append(f"{path} differs only at places where {values_path} ties with another value in its row: "
                              "a topk or sort of equal numbers may return either index")
                 break
