@@ -1,9 +1,9 @@
 """The benchmark helper measures what runs, reports what fails, and never claims more than its spread shows."""
-import warnings
 import math
 import shutil
 import threading
 import typing
+import warnings
 
 import matplotlib
 
@@ -314,10 +314,14 @@ def test_cpp_program_is_timed_beside_eager_when_built(tmp_path):
     if shutil.which("g++") is None:
         pytest.skip("no C++ compiler to build the program of 05")
     H.build_cpp(progress=False, quiet=True)  # cached: instant once 05 or test_cpp_runner built it
-    report = H.benchmark_model(tiny(), X[:1], variants=["eager", "C++"], cpp_runs=1, work_dir=tmp_path, **FAST)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        report = H.benchmark_model(tiny(), X[:1], variants=["eager", "C++"], cpp_runs=1, work_dir=tmp_path, **FAST)
     row = report["C++"]
     assert row.ok and len(row.times) == len(row.ratios) == 1 and row.max_abs_diff < 1e-5
     assert "whole process" in row.note
+    # scripting, freezing and saving for the program warn of TorchScript's deprecation: in the row, not on stderr
+    assert "deprecated" in row.note and not [w for w in escaped if issubclass(w.category, FutureWarning)]
 
 
 def test_cpp_program_takes_two_inputs_as_time_cpp_does(tmp_path):

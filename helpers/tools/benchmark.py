@@ -587,19 +587,23 @@ def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label
         row.error, row.stage = ("the C++ program is not built (or older than its source): run notebook 05 or "
                                 "`make cpp`, then rerun"), "skipped"
         return {}
-    try:
-        start = time.perf_counter()
-        path = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}_frozen_for_cpp.pt"
-        frozen = frozen if frozen is not None else torch.jit.freeze(torch.jit.script(model))
-        from ..course.workdir import atomic_path
-        with atomic_path(path) as temporary:  # a failed save leaves no partial file for the C++ run
-            torch.jit.save(frozen, str(temporary))
-        row.prepare_s = time.perf_counter() - start
-        # One run of a single call: the whole process (start, load, first call), like a first call.
-        first, row.first_call_s, out = _time_cpp_once(binary, path, example, 1, threads)
-    except Exception as error:
-        _fail(row, error, "prepare" if row.prepare_s is None else "first call")
-        return {}
+    # what scripting, freezing and saving warn goes into the row's note, as for the other rows, not to stderr
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            start = time.perf_counter()
+            path = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', label)}_frozen_for_cpp.pt"
+            frozen = frozen if frozen is not None else torch.jit.freeze(torch.jit.script(model))
+            from ..course.workdir import atomic_path
+            with atomic_path(path) as temporary:  # a failed save leaves no partial file for the C++ run
+                torch.jit.save(frozen, str(temporary))
+            row.prepare_s = time.perf_counter() - start
+            # One run of a single call: the whole process (start, load, first call), like a first call.
+            first, row.first_call_s, out = _time_cpp_once(binary, path, example, 1, threads)
+        except Exception as error:
+            _fail(row, error, "prepare" if row.prepare_s is None else "first call")
+            return {}
+        finally:
+            _note_warnings(row, caught)
     if reference is not None and not _check_output(row, out, reference):
         counts = _counting(model, example, state_before) if state_before is not None else []
         if not counts:
