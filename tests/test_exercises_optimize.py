@@ -306,3 +306,31 @@ def test_quartiles_by_numpys_midpoint_method_are_not_taken_for_inclusive_ones(ca
         return "faster" if q75 < 1 else "slower" if q25 > 1 else "no clear difference"
     assert not H.check_honest_verdict(verdict)
     assert capsys.readouterr().out.startswith("✘")
+
+
+def test_a_table_of_the_listed_cases_is_not_a_verdict(capsys):
+    from helpers.exercises.ex07_optimize_and_debug import _VERDICT_CASES, _reference_verdict
+    table = {tuple(r): _reference_verdict(r) for _, r in _VERDICT_CASES}  # read off the cases the notebook shows
+    assert not H.check_honest_verdict(lambda r: table[tuple(r)])
+    line = last_line(capsys)
+    assert "Right on the 19 listed cases, but on new rounds" in line and "raised KeyError" in line
+    assert "not only the listed ones" in line
+
+
+def test_a_verdict_right_only_on_the_listed_cases_is_named(capsys):
+    from helpers.exercises.ex07_optimize_and_debug import _VERDICT_CASES, _reference_verdict
+    listed = {tuple(r) for _, r in _VERDICT_CASES}
+    # right where it was shown the answers, a median elsewhere: the fresh rounds always hold a case whose answer is
+    # 'no clear difference', which a median never gives
+    def overfit(r):
+        return SOL07.verdict(r) if tuple(r) in listed else ("faster" if statistics.median(r) < 1 else "slower")
+
+    assert not H.check_honest_verdict(overfit)
+    line = last_line(capsys)
+    assert "but on new rounds" in line and "not from the listed cases" in line
+
+
+def test_the_right_verdict_passes_the_fresh_rounds_every_time(capsys):
+    for _ in range(50):  # the fresh rounds differ at each call: the reference solution passes them all
+        assert H.check_honest_verdict(SOL07.verdict)
+    assert "12 new sets of rounds" in last_line(capsys)

@@ -464,6 +464,43 @@ def _answers(verdict):
     return answers, None
 
 
+def _fresh_rounds(count=12):
+    """New per-round ratios at each call, drawn around 0.6, 1 and 1.4: the listed cases are on screen, and a verdict
+    that looks them up instead of computing from the ratios must meet rounds it has never seen."""
+    draw = secrets.SystemRandom()
+    while True:
+        cases = []
+        for i in range(count):
+            centre, spread = (0.6, 1.0, 1.4)[i % 3], draw.choice((0.05, 0.2, 0.5))
+            cases.append([round(max(0.05, draw.gauss(centre, spread)), 2) for _ in range(draw.randint(5, 11))])
+        if len({_reference_verdict(r) for r in cases}) == 3:  # each verdict is needed at least once
+            return cases
+
+
+def _check_fresh_rounds(verdict, allowed) -> bool:
+    """After the listed cases: the same verdict on fresh rounds, named as such when it fails there only."""
+    for ratios in _fresh_rounds():
+        q25, median, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
+        shown = f"{ratios} (median {median:.2f}, interquartile range {q25:.2f}–{q75:.2f})"
+        try:
+            answer = verdict(list(ratios))
+        except Exception as error:  # noqa: BLE001 - the learner's error, as one line
+            print(f"✘ Right on the {len(_VERDICT_CASES)} listed cases, but on new rounds {shown} verdict raised "
+                  f"{type(error).__name__}: {short_message(error)}: it must compute from any list of ratios, "
+                  "not only the listed ones.")
+            return False
+        if answer != _reference_verdict(ratios):
+            got = f"{answer!r}" if isinstance(answer, str) and answer in allowed else f"{answer!r} (not one of the three strings)"
+            print(f"✘ Right on the {len(_VERDICT_CASES)} listed cases, but on new rounds {shown} you said {got}, "
+                  f"expected {_reference_verdict(ratios)!r}: compute the verdict from the quartiles of the ratios it "
+                  "is given, not from the listed cases.")
+            return False
+    print(f"✔ Right on all {len(_VERDICT_CASES)} listed cases, quartile ties and one-off rounds included, and on "
+          "12 new sets of rounds drawn for this check: your verdict claims a difference only when the interquartile "
+          "range is on one side of 1.")
+    return True
+
+
 def check_honest_verdict(verdict) -> bool:
     """07: ``verdict(ratios)`` says 'faster', 'slower' or 'no clear difference' from per-round ratios' quartiles."""
     if not _require_function(verdict, "check_honest_verdict", "verdict"):
@@ -480,9 +517,7 @@ def check_honest_verdict(verdict) -> bool:
         return False
     wanted = [_reference_verdict(r) for _, r in _VERDICT_CASES]
     if answers == wanted:
-        print(f"✔ Right on all {len(_VERDICT_CASES)} cases, quartile ties and one-off rounds included: "
-              "your verdict claims a difference only when the interquartile range is on one side of 1.")
-        return True
+        return _check_fresh_rounds(verdict, allowed)
     # A mistake is named only when it alone gives every one of the answers: two that give the same ones would make
     # the name a guess.
     named = {why for mistake, why in _MISTAKES if [mistake(list(r)) for _, r in _VERDICT_CASES] == answers}
