@@ -15,11 +15,12 @@ def test_map_lists_every_notebook_on_disk_in_order():
 
 
 def test_agenda_sessions_each_fit_three_hours_and_cover_the_map():
-    """docs/INSTRUCTORS.md splits the course into sessions; each ends within 3 hours, breaks included."""
+    """docs/INSTRUCTORS.md splits the course into sessions; each ends 20 minutes or more within 3 hours, breaks
+    included, as the kit says (the times are a careful learner's at the low end: a class needs the spare minutes)."""
     import re
     text = (NOTEBOOK_DIR.parent / "docs" / "INSTRUCTORS.md").read_text(encoding="utf-8")
     ends = [int(h) * 60 + int(m) for h, m in re.findall(r"^\| (\d+):(\d\d) \| \*end\* \|", text, re.M)]
-    assert len(ends) >= 2 and all(end <= 180 for end in ends), f"session lengths in minutes: {ends}"
+    assert len(ends) >= 2 and all(end <= 160 for end in ends), f"session lengths in minutes: {ends}"
     listed = re.findall(r"^\| \d+:\d\d \| (\d\d) ", text, re.M)
     assert sorted(listed) == sorted(s.notebook[:2] for s in H.COURSE_MAP), "each notebook once in the agenda"
 
@@ -65,3 +66,13 @@ def test_readme_and_instructor_kit_state_the_map_times(document, row):
     wrong = {f"{n:02d}": (stated[n], expected[n]) for n in stated if stated[n] != expected.get(n)}
     assert not wrong, f"{document} states other times than the course map (stated, map): {wrong}"
     assert set(stated) == set(expected), f"{document} lacks rows for {sorted(set(expected) - set(stated))}"
+
+
+def test_each_notebook_and_the_readme_use_the_map_title():
+    """One title per notebook: its heading starts with the map's title, and the README links it under that title."""
+    import nbformat
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for number, stop in enumerate(H.COURSE_MAP):
+        heading = nbformat.read(NOTEBOOK_DIR / stop.notebook, as_version=4).cells[0].source.splitlines()[0]
+        assert heading.startswith(f"# {number:02d} · {stop.title}"), (stop.notebook, heading, stop.title)
+        assert f"[{stop.title}](notebooks/{stop.notebook})" in readme, (stop.notebook, stop.title)

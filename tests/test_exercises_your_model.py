@@ -286,10 +286,33 @@ def fx_with_leaf(model, example):  # an fx graph that keeps the model whole as o
     return torch.fx.GraphModule(root, KeepsUserModules().trace(root))
 
 
+class IgnoredForward(PairPool):
+    @torch.jit.ignore
+    def forward(self, x):  # stays Python: the copy in memory runs it, the saved file has no forward
+        return super().forward(x)
+
+
+def scripted_ignored_forward(model, example):
+    return torch.jit.script(IgnoredForward())
+
+
+class ReluFirst(nn.Module):  # a rewrite that changes its input in place first: eager, given the changed input, agrees
+    def forward(self, x):
+        x.relu_()
+        if x.shape[-1] > 8:
+            x = x.unflatten(-1, (-1, 2)).mean(-1)
+        return x.cumsum(-1)
+
+
+def scripted_in_place(model, example):
+    return torch.jit.script(ReluFirst())
+
+
 @pytest.mark.parametrize("answer", [SOLUTION.ship, SOLUTION.ship_exported])
 def test_shipped_pool_solutions(answer, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
     assert ok and out.startswith("✔") and "both sides" in out and "from 4 to 20" in out
+    assert "batches of 3, as the example" in out  # the check changes only the length, and says so
     assert ex11_your_model._LENGTHS == tuple(range(4, 21, 2))  # "every even length" is true
 
 
@@ -317,6 +340,8 @@ def test_shipped_pool_solutions(answer, capsys):
     (cond_with_named_dim, "the length must be even, and a Dim that says so (`2 * Dim(\"_n\")`) is what torch asks for"),
     (cond_from_six, "fails on length 4 (Guard failed: x.size()[1] >= 6"),
     (lambda model, example: torch.jit.script(model.forward), "scripted the method forward on its own"),
+    (scripted_ignored_forward, "The saved file has no forward"),  # the copy in memory runs Python and agrees
+    (scripted_in_place, "On length 4 the copy changes its input in place"),
 ])
 def test_shipped_pool_rejects(answer, words, capsys):
     ok, out = verdict(H.check_shipped_pool, answer, capsys)
@@ -396,6 +421,16 @@ def traced_function(model, example):
     return torch.jit.trace(lambda x: tuple(model(x).values()), example)
 
 
+class AbsFirst(nn.Module):
+    def forward(self, x):
+        x.abs_()
+        return {"mean": x.mean(-1), "top": x.argmax(-1)}
+
+
+def traced_in_place(model, example):
+    return torch.jit.trace(AbsFirst(), example, strict=False)
+
+
 def test_dict_trace_solution(capsys):
     ok, out = verdict(H.check_dict_trace, SOLUTION.trace_it, capsys)
     assert ok and out.startswith("✔")
@@ -413,6 +448,8 @@ def test_dict_trace_solution(capsys):
     (H.Summary(), "Pass your function"),
     (H.Summary, "(Summary is a class)"),
     ("trace", "Pass your function"),
+    (traced_in_place, "changes its input in place"),
+    (lambda model, example: None, "returned None (a missing return?)"),
 ])
 def test_dict_trace_rejects(answer, words, capsys):
     ok, out = verdict(H.check_dict_trace, answer, capsys)

@@ -19,16 +19,16 @@ class Stop:
 COURSE_MAP = [
     Stop("00_start_here.ipynb", "Start here", 10, "how the workbook works; a first script-save-load"),
     Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 30, "a model is a Python program"),
-    Stop("02_what_is_torchscript.ipynb", "What TorchScript is", 55, "a static, typed program: .graph and .code"),
-    Stop("03_tracing.ipynb", "torch.jit.trace", 65, "records one run"),
-    Stop("04_scripting.ipynb", "torch.jit.script", 40, "compiles the code itself"),
+    Stop("02_what_is_torchscript.ipynb", "What is TorchScript?", 55, "a static, typed program: .graph and .code"),
+    Stop("03_tracing.ipynb", "Tracing", 65, "records one run"),
+    Stop("04_scripting.ipynb", "Scripting", 40, "compiles the code itself"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 70, "what a .pt holds; running it from C++"),
     Stop("06_limitations.ipynb", "Limitations", 75, "what TorchScript rejects, and the fixes"),
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 95, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 55, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 75, "torch.export, ONNX, production patterns"),
     Stop("10_shipping.ipynb", "Shipping in 2026", 120, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),
-    Stop("11_your_model.ipynb", "Your own model", 50, "diagnose any model across every route; fix what it finds"),
+    Stop("11_your_model.ipynb", "Your own model", 60, "diagnose any model across every route; fix what it finds"),
 ]
 
 

@@ -300,19 +300,26 @@ def check_shipped_pool(ship) -> bool:
                   "step, so that step still runs its Python forward: nothing was converted there. Return what "
                   "torch.jit.script or torch.export.export gives you.")
             return False
+    traced = isinstance(copy, torch.jit.TopLevelTracedModule)
     if isinstance(copy, torch.jit.ScriptModule):  # shipping means saving: Python left in the copy cannot go
+        buffer = io.BytesIO()
         try:
             with deprecations_hidden():
-                torch.jit.save(copy, io.BytesIO())
+                torch.jit.save(copy, buffer)
         except Exception as error:
             print(f"✘ The copy cannot be saved, so it cannot ship: {_sentence(error, 140)} "
                   "(a @torch.jit.ignore'd method stays Python). Script or export the model itself.")
+            return False
+        buffer.seek(0)
+        copy = torch.jit.load(buffer)  # what ships is the file: the copy in memory may still call Python
+        if not hasattr(copy, "forward"):
+            print("✘ The saved file has no forward: @torch.jit.ignore or @torch.jit.unused on forward leaves it "
+                  "uncompiled, and torch.jit.save stores no Python. Script the model with its forward compiled.")
             return False
     if isinstance(copy, torch.jit.ScriptFunction) and any(a.name == "self" for a in copy.schema.arguments):
         print("✘ ship(...) scripted the method forward on its own, which still wants `self` as an argument: "
               "script the model itself, torch.jit.script(model).")
         return False
-    traced = isinstance(copy, torch.jit.TopLevelTracedModule)
     warning = next((str(w.message).split(". ")[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)
                     and "x.shape[-1] > 8" in linecache.getline(w.filename, w.lineno)), None)
     why = ("" if not traced else f" (a trace records the one path its example took; as it traced, the tracer warned "
@@ -320,8 +327,9 @@ def check_shipped_pool(ship) -> bool:
     torch.manual_seed(1)
     for n in _LENGTHS:
         x = torch.randn(3, n)
+        given = x.clone()  # the copy gets its own input: eager below must see the values the copy was given
         try:
-            got = copy(x)
+            got = copy(given)
         except Exception as error:
             message = short_message(error, limit=110).rstrip(" :;,")  # it sits in parentheses below
             bound = re.search(r"[<>]=?\s*\d", message) and "Guard" in message
@@ -340,6 +348,11 @@ def check_shipped_pool(ship) -> bool:
                 fixed = ""
             print(f"✘ The copy fails on length {n} ({message}).{fixed}")
             return False
+        if not torch.equal(given, x):
+            print(f"✘ On length {n} the copy changes its input in place (a method ending in _, such as relu_): "
+                  "PairPool leaves x alone, and the caller's tensor must stay as it was; use the form without the "
+                  "underscore.")
+            return False
         want = model(x)
         if isinstance(got, torch.Tensor) and got.dtype != want.dtype:  # before any comparison: allclose needs one dtype
             print(f"✘ On length {n} the copy returns {got.dtype}, eager {want.dtype}: ship the model as it is, "
@@ -357,8 +370,10 @@ def check_shipped_pool(ship) -> bool:
             return False
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
-    print(f"✔ Your {kind} copy agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]}, on "
-          "both sides of `> 8`: the branch on the shape is part of the copy.")
+    saved = " saved and loaded again," if isinstance(copy, torch.jit.ScriptModule) else ""
+    print(f"✔ Your {kind} copy,{saved} agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]} "
+          "(batches of 3, as the example: the check changes only the length), on both sides of `> 8`: the branch on "
+          "the shape is part of the copy.")
     return True
 
 
@@ -396,10 +411,16 @@ def check_dict_trace(trace_it) -> bool:
               "saved and loaded again, or frozen): return torch.jit.trace's own result.")
         return False
     if not isinstance(traced, torch.jit.TopLevelTracedModule):
-        print(f"✘ trace_it(...) returned {with_article(type(traced).__name__)}; return what torch.jit.trace gives you.")
+        what = "None (a missing return?)" if traced is None else with_article(type(traced).__name__)
+        print(f"✘ trace_it(...) returned {what}; return what torch.jit.trace gives you.")
         return False
     for x in (torch.randn(3, 5), torch.randn(1, 7)):
-        got, want = traced(x), model(x)
+        given = x.clone()  # the trace gets its own input: eager must see the values the trace was given
+        got, want = traced(given), model(x)
+        if not torch.equal(given, x):
+            print("✘ The traced copy changes its input in place (a method ending in _, such as abs_): Summary leaves "
+                  "x alone; trace the model as given.")
+            return False
         if not isinstance(got, dict):
             named = " (a NamedTuple's trace returns a plain tuple too)" if isinstance(got, tuple) else ""
             print(f"✘ The traced copy returns a {type(got).__name__}{named}: callers index it by key, so it must stay "
