@@ -335,9 +335,32 @@ def test_an_input_laid_out_otherwise_is_refused_not_read_wrong(digits_package):
     model, package = digits_package
     compiled = H.load_aoti(package)
     view = torch.randn(4, 1, 8, 8).transpose(2, 3)  # the same sizes, another order in memory
-    with pytest.raises(ValueError, match=r"laid out strided in memory, compiled for contiguous.*x\.contiguous\(\)"):
+    with pytest.raises(ValueError, match=r"laid out strided in memory .*compiled for contiguous.*"
+                                         r"x\.clone\(memory_format=torch\.contiguous_format\)"):
         compiled(view)
     assert torch.allclose(compiled(view.contiguous()), model(view), atol=1e-5)
+
+
+def test_one_channel_images_in_channels_last_are_refused_though_is_contiguous_says_yes(digits_package):
+    model, package = digits_package
+    compiled = H.load_aoti(package)
+    images = torch.randn(8, 1, 8, 8)
+    last = images.to(memory_format=torch.channels_last)  # strides (64, 1, 8, 1): C is 1, so is_contiguous() is True
+    assert last.is_contiguous() and last.contiguous() is last  # .contiguous() would change nothing
+    # what the check prevents: the compiled code, called with these strides, gives other numbers than eager
+    assert not torch.allclose(compiled._compiled(last), model(images), atol=1e-3)  # the package, unchecked
+    with pytest.raises(ValueError, match=r"strides \(64, 1, 8, 1\).*x\.clone\(memory_format=torch\.contiguous_format\)"):
+        compiled(last)
+    assert torch.allclose(compiled(last.clone(memory_format=torch.contiguous_format)), model(images), atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, layout", [((2, 3, 4), "contiguous"), ((0, 3), "contiguous"), ((3, 0, 2), "contiguous"),
+                                           ((2, 1, 8, 8), "contiguous"), ((2, 1, 8, 8), "channels_last"),
+                                           ((2, 3, 1, 5), "channels_last"), ((2, 3, 4, 1, 5), "channels_last_3d"),
+                                           ((), "contiguous")])
+def test_layout_strides_are_torchs_own(shape, layout):
+    from helpers.routes.aoti import _LAYOUTS, layout_strides
+    assert layout_strides(shape, layout) == torch.empty(shape, memory_format=_LAYOUTS[layout]).stride()
 
 
 def test_the_key_follows_the_examples_layout_and_takes_quantized_layers():
@@ -420,3 +443,19 @@ def test_a_named_argument_gets_one_line_saying_to_pass_it_by_position(digits_pac
     images, _ = H.load_digits("test")
     with pytest.raises(TypeError, match=r"by position.*not with x="):
         compiled(x=images[:2])
+
+
+def test_the_key_follows_the_convolution_kernels_switched_off(monkeypatch):
+    """A build made with mkldnn or nnpack switched off keeps other size limits (10): it is another build; the keys
+    made with torch's defaults stay those of the cached builds."""
+    from helpers.routes.aoti import aoti_cache_key
+    from helpers.routes.executorch_route import pte_cache_key
+    model, example = torch.nn.Conv2d(1, 2, 3).eval(), torch.randn(4, 1, 8, 8)
+    program = torch.export.export(model, (example,))
+    defaults = aoti_cache_key(model, example), pte_cache_key(model, example), pte_cache_key(program)
+    with torch.backends.mkldnn.flags(enabled=False), torch.backends.nnpack.flags(enabled=False):
+        off = aoti_cache_key(model, example), pte_cache_key(model, example), pte_cache_key(program)
+    with torch.backends.nnpack.flags(enabled=False):
+        nnpack_off = aoti_cache_key(model, example)
+    assert all(a != b for a, b in zip(defaults, off)) and nnpack_off not in (defaults[0], off[0])
+    assert (aoti_cache_key(model, example), pte_cache_key(program)) == (defaults[0], defaults[2])  # back on: as before

@@ -156,7 +156,8 @@ def test_a_dict_output_comes_back_a_dict(tmp_path):
 @pytest.mark.parametrize("batch, takes_16", [(15, False), (16, True)])
 def test_the_xnnpack_bound_follows_the_examples_side_of_16(tmp_path, batch, takes_16):
     # what 10 says: torch's CPU convolution tests "batch >= 16" to choose a kernel, and the lowering writes down
-    # the example's side of that test: an example of 15 gives the bound of 15, one of 16 a file that takes 297
+    # the example's side of that test: an example of 15 gives the bound of 15, one of 16 a file that takes every
+    # batch tried, from 1 to the Dim's 1024
     model, _, dynamic = H.ship_spec("digits_cnn")
     images, _ = H.load_digits("test")
     pte = H.lower_to_pte(model, images[:batch], dynamic, backend="xnnpack", name=f"example_{batch}",
@@ -164,7 +165,8 @@ def test_the_xnnpack_bound_follows_the_examples_side_of_16(tmp_path, batch, take
     runner = H.pte_runner(pte)
     assert H.parity(model, runner, inputs=[images[:1], images[:15]], rtol=1e-4, atol=1e-5).all_close
     if takes_16:
-        assert H.parity(model, runner, inputs=[images[:16], images], rtol=1e-4, atol=1e-5).all_close
+        assert H.parity(model, runner, inputs=[images[:16], images, images.repeat(4, 1, 1, 1)[:1024]],
+                        rtol=1e-4, atol=1e-5).all_close
     else:
         with pytest.raises(RuntimeError, match=r"maximum capacity of 960 elements"):
             runner(images[:16])

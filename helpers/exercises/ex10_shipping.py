@@ -287,7 +287,7 @@ def check_tempered_onnx(path) -> bool:
                      if any("_dynamic_axes_" in dim for dim in batch_names.values()) else "")
         print(f"✘ Both batches are dynamic, under two names ({shown}){generated}: nothing in the file then says that "
               "the images and the temperatures come in the same number. Give dimension 0 of both one name, e.g. "
-              "{0: 'batch'} for each, as 09 gave both inputs one Dim.")
+              "{0: 'batch'} for each: the file then records that the two batches are one size.")
         return False
     model = TemperedDigits()
     with torch.no_grad():

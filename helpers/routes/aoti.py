@@ -128,23 +128,42 @@ _LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channe
             "channels_last_3d": torch.channels_last_3d}
 
 
+def layout_strides(shape, layout) -> tuple:
+    """The strides torch gives a new tensor of ``shape`` in ``layout`` ("contiguous", "channels_last", "_3d")."""
+    sizes = [max(int(n), 1) for n in shape]  # torch counts a dimension of size 0 as 1 when it lays out strides
+    order = list(range(len(sizes)))[::-1]  # innermost first
+    if layout == "channels_last":
+        order = [1, 3, 2, 0]
+    elif layout == "channels_last_3d":
+        order = [1, 4, 3, 2, 0]
+    strides, step = [0] * len(sizes), 1
+    for dim in order:
+        strides[dim], step = step, step * sizes[dim]
+    return tuple(strides)
+
+
 def memory_layout(tensor) -> str:
-    """How ``tensor`` lies in memory: "contiguous" (row-major), "channels_last" (or "_3d"), else "strided"."""
-    if tensor.is_contiguous():
-        return "contiguous"
-    for name in ("channels_last", "channels_last_3d"):
-        if tensor.dim() == (4 if name == "channels_last" else 5) and tensor.is_contiguous(memory_format=_LAYOUTS[name]):
+    """How ``tensor`` lies in memory: "contiguous" (row-major), "channels_last" (or "_3d"), else "strided".
+
+    Judged by the exact strides, not ``is_contiguous()``: that ignores the stride of a dimension of size 1, so a batch
+    of one-channel images in channels_last passes it, and the AOTInductor code compiled for the usual strides gave
+    wrong numbers on one (every digit wrong, checked in tests/test_aoti.py)."""
+    for name in ("contiguous", "channels_last", "channels_last_3d"):
+        if (name == "contiguous" or tensor.dim() == (4 if name == "channels_last" else 5)) and \
+                tuple(tensor.stride()) == layout_strides(tensor.shape, name):
             return name
     return "strided"
 
 
 def layout_problem(value, layout) -> str:
     """What is wrong with ``value``'s memory layout for code compiled for ``layout`` (see ``memory_layout``), or ""."""
-    if layout not in _LAYOUTS or value.is_contiguous(memory_format=_LAYOUTS[layout]):
+    if layout not in _LAYOUTS or memory_layout(value) == layout:
         return ""  # a "strided" example is recorded as such and not checked: no one call puts an input in that order
-    fix = "x.contiguous()" if layout == "contiguous" else f"x.contiguous(memory_format=torch.{layout})"
-    return (f"laid out {memory_layout(value)} in memory, compiled for {layout}: the compiled code reads memory in the "
-            f"example's order and does not check it, so it would give wrong numbers; pass {fix}")
+    # clone, not .contiguous(): that returns the tensor itself when only a size-1 dimension's stride differs
+    fix = f"x.clone(memory_format=torch.{'contiguous_format' if layout == 'contiguous' else layout})"
+    return (f"laid out {memory_layout(value)} in memory (strides {tuple(value.stride())}), compiled for {layout}: the "
+            f"compiled code reads memory in the example's order and does not check it, so it would give wrong "
+            f"numbers; pass {fix}")
 
 
 def _as_args(example) -> tuple:
@@ -219,7 +238,20 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
     add(build_target(os.environ.get("TORCHINDUCTOR_CPP_MARCH")))  # the CPU the code is compiled for
     add(model.training)
     add(f"record {_RECORD_FORMAT}")  # a package recorded by an older course is made again, with today's record
+    switches = kernel_switches()
+    if switches:  # added only when one is off, so that keys made with torch's defaults stay as they were
+        add(switches)
     return digest.hexdigest()[:16]
+
+
+def kernel_switches() -> str:
+    """Which of torch's CPU convolution kernels are switched off ("" when none is): the compile and the ExecuTorch
+    lowering ask which kernel a batch would take, and keep the answers as size limits (10 explains why), so a build
+    made with one switched off is another build."""
+    # nnpack's switch has no module attribute in this torch: torch.backends.nnpack.flags sets what this reads
+    on = {"mkldnn": torch.backends.mkldnn.enabled, "nnpack": torch._C._get_nnpack_enabled()}
+    off = [name for name, enabled in on.items() if not enabled]
+    return f"kernels off: {', '.join(off)}" if off else ""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ import torch
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
-                   inputs_problem, refuse_training_mode, relations_problem, size_relations, user_input_values)
+                   inputs_problem, kernel_switches, refuse_training_mode, relations_problem, size_relations,
+                   user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -164,6 +165,9 @@ def pte_cache_key(model, example=None, dynamic_shapes=None) -> str:
     """16 hex digits that change with the model (classes, layers, settings and weights) or program, the example's
     shapes, the dynamic shapes, torch's version and executorch's version."""
     base = _program_key(model) if _is_program(model) else aoti_cache_key(model, example, dynamic_shapes)
+    switches = kernel_switches()  # the lowering keeps size limits made from them; "" with torch's defaults
+    if switches and _is_program(model):  # aoti_cache_key has them already
+        base = f"{base}\0{switches}"
     return hashlib.sha256(f"{base}\0executorch {executorch_version()}".encode("utf-8")).hexdigest()[:16]
 
 
