@@ -114,7 +114,7 @@ test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
 cpp: venv
 	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
 
-# Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, ~30-60 s each the first time),
+# Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, 10-40 s each the first time on 2 cores),
 # ExecuTorch .pte files and the error of the lowering 10 shows failing (build/executorch/) and the start-up time
 # of each route (build/shipping_startup.json). Cached and keyed on sources and torch's (and executorch's) version:
 # a second run only checks the keys.

@@ -1279,3 +1279,30 @@ class WaitsForWidth4(torch.nn.Module):
 def test_eager_that_never_finishes_on_another_size_does_not_make_export_fail():
     report = H.diagnose(WaitsForWidth4(), torch.randn(2, 4), routes=["export"], progress=False, time_limit=40)
     assert report.status("export") == "ok", report.results["export"]
+
+
+class SizeFromItem(nn.Module):
+    """int() of a tensor's .item() as a size: torch.export's default refuses it, strict=True exports it."""
+
+    def forward(self, x):
+        k = int((x.abs() > 0.5).sum().item()) % 3 + 1
+        return x[:, :k].sum(-1)
+
+
+def test_export_retries_strict_as_the_onnx_exporter_does_and_says_so():
+    report = H.diagnose(SizeFromItem(), torch.randn(4, 8), routes=["export"], progress=False)
+    export = report.results["export"]
+    assert export.status == "ok", export
+    assert any("default (strict=False) failed" in note and "pass strict=True" in note for note in export.notes)
+    with pytest.raises(Exception, match="specialized integer"):  # what the note says of the default
+        torch.export.export(SizeFromItem(), (torch.randn(4, 8),))
+
+
+def test_a_model_both_export_modes_refuse_fails_with_the_default_modes_message():
+    class Branch(nn.Module):
+        def forward(self, x):
+            return x * 2 if x.sum() > 0 else -x
+
+    export = H.diagnose(Branch(), torch.randn(4, 8), routes=["export"], progress=False).results["export"]
+    assert export.status == "fails" and "GuardOnDataDependentSymNode" in export.reason, export
+    assert not any("strict=True" in note for note in export.notes)

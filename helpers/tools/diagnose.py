@@ -777,12 +777,32 @@ def _eager_takes_two(model, args, batch_dim=0) -> bool:
         return False
 
 
+def _exported(model, args, batch_dim, notes, strict=False):
+    """torch.export with a dynamic batch, else with the example's shapes (and a note saying so)."""
+    try:
+        return torch.export.export(model, args, dynamic_shapes=_dynamic_batch(model, args, batch_dim), strict=strict)
+    except Exception:
+        program = torch.export.export(model, args, strict=strict)
+        notes.append("exported for the example's shapes only (a dynamic batch failed)")
+        return program
+
+
 def _export_program(model, args, notes, batch_dim=0, others=()):
     try:
-        program = torch.export.export(model, args, dynamic_shapes=_dynamic_batch(model, args, batch_dim))
-    except Exception:
-        program = torch.export.export(model, args)
-        notes.append("exported for the example's shapes only (a dynamic batch failed)")
+        program = _exported(model, args, batch_dim, notes)
+    except Exception as default_error:
+        # strict=True traces forward's bytecode instead of running it, and takes some code the default refuses (an
+        # int() of a tensor's .item() used as a size); torch.onnx.export retries that way too, so the ONNX row of the
+        # same model would otherwise pass where this one failed without a word
+        strict_notes = []
+        try:
+            program = _exported(model, args, batch_dim, strict_notes, strict=True)
+        except Exception:
+            raise default_error from None
+        first = short_message(default_error, limit=120).splitlines()[0]
+        notes.extend(strict_notes)
+        notes.append(f"torch.export's default (strict=False) failed ({first}); strict=True, which traces forward's "
+                     "bytecode instead of running it, exported it: pass strict=True to torch.export.export")
     fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others)
     if fixed:
         notes.append(fixed)
