@@ -11,6 +11,7 @@ example that does not parse, an unknown route, a file or function that fails bef
 gate can tell a mistake in the call from a model that does not convert.
 """
 import importlib.util
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -68,6 +69,8 @@ def main(argv=None):
         made = factory()
     except (Exception, SystemExit) as error:
         usage_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
+    if made is None:
+        usage_error(f"diagnose: {func_name}() returned None: end it with `return model` (or `return model, example`)")
     if isinstance(made, type):
         usage_error(f"diagnose: {func_name}() returned the class {made.__name__}: return an instance, {made.__name__}()")
     if isinstance(made, (tuple, list)) and not (isinstance(made, tuple) and len(made) == 2
@@ -87,7 +90,8 @@ def main(argv=None):
     try:
         report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit, batch_dim=batch_dim)
     except (TypeError, ValueError, TimeoutError, RuntimeError) as error:
-        usage_error(f"diagnose: {str(error).removeprefix('diagnose: ')}")
+        # the helper's messages name it already ("diagnose expects ..."): one prefix is enough
+        usage_error(f"diagnose: {re.sub(r'^diagnose:? ', '', str(error))}")
     print(report)
     results = report.results.values()
     if not all(r.status == "ok" for r in results):

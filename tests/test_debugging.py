@@ -101,10 +101,11 @@ def test_node_sources_lists_kind_line_and_marked_piece():
 
 def test_code_from_a_notebook_cell_shows_as_cell_and_line():
     from helpers.course.failures import code_place as _place
-    assert _place("/tmp/ipykernel_19622/286445649.py", 8) == "cell:8"
+    assert _place("/tmp/ipykernel_19622/286445649.py", 8) == "line 8 of a cell"
+    assert _place("/tmp/work/snippet_99bd9b70a67bce8a.py", 8) == "line 8 of your code"  # the editor's code
     assert _place("/work/main/.venv/lib/python3.11/site-packages/torch/nn/modules/linear.py", 134) == "linear.py:134"
     one = H.NodeSources([H.NodeSource("aten::sum", "/tmp/ipykernel_7/123.py", 3, "if h.sum() > 0:", "h.sum")])
-    assert str(one) == "aten::sum  cell:3  h.sum  ← if h.sum() > 0:"
+    assert str(one) == "aten::sum  line 3 of a cell  h.sum  ← if h.sum() > 0:"
     assert str(one.for_kind("aten::sum")) == str(one) and isinstance(one.for_kind("aten::mul"), H.NodeSources)
 
 

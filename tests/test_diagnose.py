@@ -347,13 +347,18 @@ def test_command_line(tmp_path):
     (tmp_path / "shapes.py").write_text("import torch\nfrom torch import nn\n\n"
                                         "def the_class():\n    return nn.Identity\n\n"
                                         "def three():\n    return nn.Identity(), torch.randn(2), 'x'\n\n"
-                                        "def as_list():\n    return [nn.Identity(), torch.randn(2)]\n")
+                                        "def as_list():\n    return [nn.Identity(), torch.randn(2)]\n\n"
+                                        "def forgot_return():\n    model = nn.Identity()\n\n"
+                                        "def a_function():\n    return torch.relu\n\nEXAMPLE = torch.randn(2)\n")
     for factory, words in (("the_class", "returned the class Identity: return an instance, Identity()"),
+                           ("forgot_return", "returned None: end it with `return model`"),
+                           ("a_function", "diagnose: expects an nn.Module, got builtin_function_or_method"),
                            ("three", "returned a tuple of 3: return the model, or the tuple (model, example)"),
                            ("as_list", "returned a list of 2")):
         told = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/shapes.py:{factory}",
                                "--routes", "script"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
         assert told.returncode == 3 and words in told.stderr and "Traceback" not in told.stderr, told.stderr[-500:]
+        assert "diagnose: diagnose" not in told.stderr, told.stderr[-500:]  # one prefix
 
 
 def test_editor_logic_runs_and_explains_bad_input(tmp_path):
@@ -814,7 +819,7 @@ def test_an_empty_star_rest_adds_no_entry_to_the_dynamic_shapes():
 def test_a_line_typed_in_a_notebook_cell_is_named_as_the_cells():
     # ipykernel keeps a cell's code in a temporary file named by a number, which means nothing to a learner
     from helpers.tools.diagnose import _source_line
-    assert _source_line("/tmp/ipykernel_2110/3771620375.py", 8) == "cell:8"
+    assert _source_line("/tmp/ipykernel_2110/3771620375.py", 8) == "line 8 of a cell"
     assert _source_line("/home/me/model.py", 5) == "model.py:5"
 
 
@@ -1306,3 +1311,23 @@ def test_a_model_both_export_modes_refuse_fails_with_the_default_modes_message()
     export = H.diagnose(Branch(), torch.randn(4, 8), routes=["export"], progress=False).results["export"]
     assert export.status == "fails" and "GuardOnDataDependentSymNode" in export.reason, export
     assert not any("strict=True" in note for note in export.notes)
+
+
+def test_a_network_in_training_mode_is_named_in_three_layers_and_advised_once_per_row():
+    layers = [m for _ in range(6) for m in (nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.1))]
+    report = H.diagnose(nn.Sequential(*layers), torch.randn(8, 4), routes=["trace", "script"], progress=False)
+    for route in ("trace", "script"):
+        row = report.results[route]
+        text = " — ".join([row.reason, *row.notes])
+        assert "and 9 more" in text and "BatchNorm1d '16'" not in text, text  # 12 such layers: three names, a count
+        assert text.count("training mode (") == 1, text  # the advice once, not again in parity's note
+
+
+def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
+    class TakeK(nn.Module):
+        def forward(self, x, k: int):
+            return x[:, :k] * 2
+
+    export = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
+    assert export.status == "diverges" and "'numbers changed'" in export.reason, export
+    assert "keeps an int argument as a constant" in export.reason

@@ -1433,3 +1433,12 @@ def test_the_first_input_has_a_limit_too(monkeypatch):
     with pytest.raises(ValueError, match=r"did not finish on the example within 2 s"):
         H.parity(_LoopsWhileNegative(), _LoopsWhileNegative(), example=-torch.ones(3))
     assert H.course.guards.first_call_seconds(torch.nn.Linear(1000, 1000)) == pytest.approx(70.01)
+
+
+def test_a_long_list_of_training_layers_is_cut_to_three_and_a_count():
+    layers = [m for _ in range(5) for m in (torch.nn.Linear(4, 4), torch.nn.Dropout(0.2))]
+    model, x = torch.nn.Sequential(*layers), torch.randn(6, 4)
+    report = H.parity(model, model, inputs=[x])
+    assert len(report.training_mode) == 5
+    note = next(n for n in report.warnings if "training mode" in n)
+    assert "Dropout '1', Dropout '3', Dropout '5' and 2 more" in note and "Dropout '9'" not in note, note

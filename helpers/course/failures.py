@@ -51,10 +51,15 @@ def as_sentence(text: str) -> str:
 
 
 def code_place(file: str, line: int) -> str:
-    """``name.py:line``; code typed in a notebook cell lives in a temporary file named by a number: ``cell:line``."""
+    """``name.py:line``; code typed in a notebook cell lives in a temporary file named by a number, so it is
+    ``line N of a cell`` (not ``cell:N``, which reads as a cell's number); code from the diagnosis editor or the
+    gallery is ``line N of your code``."""
+    name = file.replace(chr(92), '/').rsplit('/', 1)[-1]
     if re.search(r"ipykernel_\d+", file):
-        return f"cell:{line}"
-    return f"{file.replace(chr(92), '/').rsplit('/', 1)[-1]}:{line}"
+        return f"line {line} of a cell"
+    if re.fullmatch(r"snippet_[0-9a-f]+\.py", name):
+        return f"line {line} of your code"
+    return f"{name}:{line}"
 
 
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:

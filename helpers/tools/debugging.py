@@ -147,7 +147,7 @@ def _parse_range(text: str):
 class NodeSources(list):
     """A list of :class:`NodeSource` that prints as a table: kind, file:line, the marked code, the whole line.
 
-    Code from a notebook cell shows as ``cell:line`` (its file is a temporary one with a numbered name).
+    Code from a notebook cell shows as ``line N of a cell`` (its file is a temporary one with a numbered name).
     """
 
     def __str__(self):

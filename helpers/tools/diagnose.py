@@ -1004,6 +1004,10 @@ def _refusal_advice(route, refused, batch_one=False) -> str:
             "(dynamic_shapes with a Dim for torch.export)")
 
 
+# parity's notes that say the eager model has layers in training mode (see ParityReport.warnings)
+_TRAINING_WARNING = re.compile(r"^\S+ (gives two different answers to the same input: it )?has layers in training mode")
+
+
 def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False):
     """(status, reason, first divergence, notes, text, report, flags) from the course's parity checker;
     ``flags``: RouteResult's caveats that do not change the verdict (untested, refuses_sizes). A copy whose outputs
@@ -1048,12 +1052,17 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
         return "fails", reason, "example", notes, text, report, flags
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
+        if row.label == "numbers changed" and label in ("export", "onnx", "aoti"):
+            reason += (" (torch.export keeps an int argument as a constant, the example's value: make one program "
+                       "per value you use)")
     else:
         gap = (f"output {row.diff_text}" if str(row.diff_text).startswith("shape") else
                f"largest |diff| {row.diff_text}")
         reason = f"differs from eager on input {row.label!r} ({gap})"
     if training_note:
         reason += f"; {training_note}"
+        # the reason gives the training-mode advice: parity's note would say it a second time in the same row
+        notes = [n for n in notes if not _TRAINING_WARNING.search(n)]
     return "diverges", reason, row.label, notes, text, report, flags
 
 

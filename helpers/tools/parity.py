@@ -798,15 +798,18 @@ class ParityReport:
     def warnings(self) -> list:
         """Plain sentences saying why this check may prove less than it seems; [] when none applies."""
         notes = []
+        # a whole network in training mode has dozens of such layers: three names and a count say it
+        layers = ", ".join(self.training_mode[:3]) + (f" and {len(self.training_mode) - 3} more"
+                                                       if len(self.training_mode) > 3 else "")
         if self.self_divergent:
             notes.append(f"{self.names[0]} gives two different answers to the same input: it has layers in "
-                         f"training mode ({', '.join(self.training_mode) or 'a random layer is active'}); call "
+                         f"training mode ({layers or 'a random layer is active'}); call "
                          f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
         elif self.training_mode and not self.all_close:
-            notes.append(f"{self.names[0]} has layers in training mode ({', '.join(self.training_mode)}): call model.eval() "
+            notes.append(f"{self.names[0]} has layers in training mode ({layers}): call model.eval() "
                          f"first; the {self.names[1]} copy may not be to blame")
         elif self.training_mode:
-            notes.append(f"{self.names[0]} has layers in training mode ({', '.join(self.training_mode)}): the two agree as "
+            notes.append(f"{self.names[0]} has layers in training mode ({layers}): the two agree as "
                          "they are now, which says nothing about the model in eval mode, the one you ship; call "
                          "model.eval() and compare again")
         if self.empty:
