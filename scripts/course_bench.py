@@ -663,7 +663,7 @@ def markdown_table(report: dict) -> str:
     repeat = (report.get("settings") or {}).get("repeat") or 1
     lines += ["", ("Range: the notebook's fastest and slowest run" if repeat > 1 else "Range: the ratio")
               + " over the floor's interquartile range in this run"
-              + (f" ({repeat} runs of each notebook; the ratio is their median)" if repeat > 1 else "")
+              + (f" (`make bench REPEAT={repeat}`: {repeat} runs of each notebook; the ratio is their median)" if repeat > 1 else "")
               + ". ✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)."]
     if any(r.get("imports_ratio") is not None for r in report["notebooks"]):
         lines += ["", "Imports ×: a kernel that runs `H.start`, then imports every module the notebook's kernel ended "

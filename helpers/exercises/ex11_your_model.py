@@ -114,14 +114,16 @@ def _eager_mistake(model, x, expected, cfg) -> str:
     if torch.allclose(got, expected, atol=1e-6):
         return ""
     if torch.allclose(got, _reference(HeadConfig(), x), atol=1e-6):
-        return (f"With {cfg} your model gives the default config's numbers: forward no longer reads the config "
-                "(a hard-coded scale, clip or activation).")
+        return (f"With {cfg} your model gives the default config's numbers: the config it was built with does not "
+                "reach forward (a hard-coded scale, clip or activation, or an __init__ that does not keep the "
+                "config it is given).")
     for field, other in (("activation", "tanh" if cfg.activation == "relu" else "relu"),
                          ("scale", HeadConfig.scale), ("clip", HeadConfig.clip)):
         if getattr(cfg, field) != other and torch.allclose(
                 got, _reference(dataclasses.replace(cfg, **{field: other}), x), atol=1e-6):
-            return (f"With {cfg} your model computes with {field}={other!r}, not {getattr(cfg, field)!r}: forward "
-                    f"does not read the config's {field} (hard-coded, or taken from another field).")
+            return (f"With {cfg} your model computes with {field}={other!r}, not {getattr(cfg, field)!r}: the "
+                    f"config's {field} does not reach forward (hard-coded, taken from another field, or not kept by "
+                    "__init__).")
     torch.manual_seed(0)
     weights = ConfiguredHead(cfg).lin.weight
     linears = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
