@@ -1331,3 +1331,21 @@ def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
     export = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
     assert export.status == "diverges" and "'numbers changed'" in export.reason, export
     assert "keeps an int argument as a constant" in export.reason
+
+
+def test_an_export_that_answers_a_batch_of_one_otherwise_says_its_range_starts_at_two():
+    class OneApart(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(5, 3)
+
+        def forward(self, x):
+            if x.shape[0] == 1:
+                return self.lin(x) * 2
+            return self.lin(x)
+
+    export = H.diagnose(OneApart().eval(), torch.randn(4, 5), routes=["export"], progress=False).results["export"]
+    assert export.status == "diverges" and export.first_divergence == "batch 1", export
+    assert any("dynamic sizes start at 2" in note and "without a check" in note for note in export.notes), export.notes
+    program = torch.export.export(OneApart().eval(), (torch.randn(4, 5),), dynamic_shapes=({0: torch.export.Dim.AUTO},))
+    assert [int(r.lower) for r in program.range_constraints.values()] == [2]  # what the note reads

@@ -287,3 +287,19 @@ def test_a_named_argument_gets_one_line_saying_to_pass_it_by_position(tmp_path):
     run = H.pte_runner(H.lower_to_pte(DictIn(), example, name="dict_in", cache_dir=tmp_path))
     with pytest.raises(TypeError, match=r"by position.*not with batch="):
         run(batch=example[0])
+
+
+def test_the_runtime_wrapper_imports_the_lowering_side_and_the_extension_does_not():
+    """What 10 says of H.pte_runner's choice: importing executorch.runtime imports executorch.exir and torch's compiler
+    stack, which running a .pte never needs; the C++ extension it wraps imports none of them."""
+    import subprocess
+    import sys
+    probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+             "print(sorted(m for m in ('executorch.exir', 'torch._inductor', 'torch._dynamo') if m in sys.modules))")
+    seen = {}
+    for module in ("executorch.extension.pybindings._C", "executorch.runtime"):
+        done = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-1000:]
+        seen[module] = done.stdout.strip().splitlines()[-1]
+    assert seen["executorch.extension.pybindings._C"] == "[]"
+    assert seen["executorch.runtime"] == "['executorch.exir', 'torch._dynamo', 'torch._inductor']"

@@ -947,6 +947,19 @@ def _load(route, data, suffix, folder, eager_out_spec):
     raise ValueError(route)
 
 
+def _batch_one_unchecked(path) -> str:
+    """Why an exported copy can answer a batch of 1 otherwise than eager, read from its saved program."""
+    try:
+        lows = [int(r.lower) for r in torch.export.load(str(path)).range_constraints.values()]
+    except Exception:  # noqa: BLE001 - the note is an aid; without the program there is nothing to read
+        return ""
+    if not lows or min(lows) < 2:
+        return ""
+    return ("the program's dynamic sizes start at 2 (torch.export assumes a size it keeps dynamic is neither 0 nor 1), "
+            "yet it ran a batch of 1 without a check and answered otherwise: code that treats a batch of 1 apart "
+            "(an `if x.shape[0] == 1`, say) keeps the side of larger batches there; check batch 1 on its own")
+
+
 def _eager_spec(model, args):
     """The structure of eager's output, and which leaves are None (ONNX has no output for those)."""
     from torch.utils._pytree import tree_flatten
@@ -1106,6 +1119,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
                                                                                training_note, batch_one)
+    if route == "export" and status == "diverges" and first == "batch 1":
+        parity_notes += [n for n in [_batch_one_unchecked(Path(folder) / f"copy_{route}{suffix}")] if n]
     try:
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
