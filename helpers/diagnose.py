@@ -73,6 +73,10 @@ def main(argv=None):
         usage_error(f"diagnose: {func_name}() returned None: end it with `return model` (or `return model, example`)")
     if isinstance(made, type):
         usage_error(f"diagnose: {func_name}() returned the class {made.__name__}: return an instance, {made.__name__}()")
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[1], torch.nn.Module) \
+            and not isinstance(made[0], torch.nn.Module):
+        usage_error(f"diagnose: {func_name}() returned (example, model): return them the other way round, "
+                    "(model, example)")
     if isinstance(made, (tuple, list)) and not (isinstance(made, tuple) and len(made) == 2
                                                 and isinstance(made[0], torch.nn.Module)):
         usage_error(f"diagnose: {func_name}() returned a {type(made).__name__} of {len(made)}: return the model, or "

@@ -459,3 +459,28 @@ def test_the_key_follows_the_convolution_kernels_switched_off(monkeypatch):
         nnpack_off = aoti_cache_key(model, example)
     assert all(a != b for a, b in zip(defaults, off)) and nnpack_off not in (defaults[0], off[0])
     assert (aoti_cache_key(model, example), pte_cache_key(program)) == (defaults[0], defaults[2])  # back on: as before
+
+
+def test_a_batch_of_one_from_numpy_or_a_slice_is_taken_and_an_empty_input_is_not_judged(digits_package):
+    model, package = digits_package
+    compiled = H.load_aoti(package)
+    image = torch.randn(1, 8, 8)
+    from_numpy = torch.from_numpy(image.numpy()[None])  # numpy's new axis has stride 0: never read for a batch of 1
+    assert from_numpy.stride()[0] == 0
+    assert torch.allclose(compiled(from_numpy), model(image[None]), atol=1e-5)
+    sliced = torch.randn(5, 1, 8, 8)[2:3]
+    assert torch.allclose(compiled(sliced), model(sliced), atol=1e-5)
+    from helpers.routes.aoti import layout_problem
+    assert layout_problem(torch.empty(0, 1, 8, 8).to(memory_format=torch.channels_last), "contiguous") == ""
+
+
+def test_a_strided_example_is_compiled_from_a_contiguous_copy_so_calls_are_checked(tmp_path):
+    model = torch.nn.Linear(4, 3).eval()
+    wide = torch.randn(4, 5, 8)[:, :, :4]  # strides (40, 8, 1): neither contiguous nor channels_last
+    package = H.aoti_package(model, wide, ({0: torch.export.Dim("batch", min=2, max=64)},), name="from_a_slice",
+                             cache_dir=tmp_path, quiet=True, progress=False)
+    assert package.key == H.aoti_cache_key(model, wide.contiguous(), ({0: torch.export.Dim("batch", min=2, max=64)},))
+    compiled = H.load_aoti(package)
+    assert torch.allclose(compiled(wide.contiguous()), model(wide), atol=1e-5)
+    with pytest.raises(ValueError, match=r"laid out strided in memory .*compiled for contiguous.*may give wrong"):
+        compiled(wide)

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy
 import pytest
 import torch
 from torch import nn
@@ -349,10 +350,12 @@ def test_command_line(tmp_path):
                                         "def three():\n    return nn.Identity(), torch.randn(2), 'x'\n\n"
                                         "def as_list():\n    return [nn.Identity(), torch.randn(2)]\n\n"
                                         "def forgot_return():\n    model = nn.Identity()\n\n"
-                                        "def a_function():\n    return torch.relu\n\nEXAMPLE = torch.randn(2)\n")
+                                        "def a_function():\n    return torch.relu\n\nEXAMPLE = torch.randn(2)\n\n"
+                                        "def swapped():\n    return torch.randn(2), nn.Identity()\n")
     for factory, words in (("the_class", "returned the class Identity: return an instance, Identity()"),
                            ("forgot_return", "returned None: end it with `return model`"),
                            ("a_function", "diagnose: expects an nn.Module, got builtin_function_or_method"),
+                           ("swapped", "returned (example, model): return them the other way round"),
                            ("three", "returned a tuple of 3: return the model, or the tuple (model, example)"),
                            ("as_list", "returned a list of 2")):
         told = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/shapes.py:{factory}",
@@ -1330,7 +1333,7 @@ def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
 
     export = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
     assert export.status == "diverges" and "'numbers changed'" in export.reason, export
-    assert "keeps an int argument as a constant" in export.reason
+    assert "keeps a number argument, an int or a float, as a constant" in export.reason
 
 
 def test_an_export_that_answers_a_batch_of_one_otherwise_says_its_range_starts_at_two():
@@ -1349,3 +1352,52 @@ def test_an_export_that_answers_a_batch_of_one_otherwise_says_its_range_starts_a
     assert any("dynamic sizes start at 2" in note and "without a check" in note for note in export.notes), export.notes
     program = torch.export.export(OneApart().eval(), (torch.randn(4, 5),), dynamic_shapes=({0: torch.export.Dim.AUTO},))
     assert [int(r.lower) for r in program.range_constraints.values()] == [2]  # what the note reads
+
+
+class NumpyTanh(nn.Module):
+    """Only strict=True exports it (the default cannot call .numpy() on its fake tensors)."""
+
+    def forward(self, x):
+        return torch.from_numpy(numpy.tanh(x.numpy()))
+
+
+def test_a_strict_only_export_is_probed_for_dim_auto_in_strict_mode_too():
+    export = H.diagnose(NumpyTanh(), torch.randn(4, 6), routes=["export"], progress=False).results["export"]
+    notes = " ".join(export.notes)
+    assert export.status == "ok" and "pass strict=True" in notes, export
+    assert "(unhinted" not in notes and "Size-like symbols" not in notes  # torch's bookkeeping left out
+    assert "even with Dim.AUTO, export keeps dimension" not in notes, notes  # strict Dim.AUTO frees it: not "tied"
+    assert torch.export.export(NumpyTanh(), (torch.randn(4, 6),), strict=True,
+                               dynamic_shapes=({0: torch.export.Dim.AUTO, 1: torch.export.Dim.AUTO},)).module()(
+        torch.randn(5, 7)).shape == (5, 7)
+
+
+def test_the_aoti_route_does_not_retry_strict_as_h_aoti_package_does_not():
+    import helpers.tools.diagnose as diagnosis
+    notes = []
+    with pytest.raises(Exception):
+        diagnosis._export_program(NumpyTanh(), (torch.randn(4, 6),), notes, strict_retry=False)
+
+
+def test_the_batch_one_note_is_left_out_when_other_batches_diverge_too():
+    class CacheFirst(nn.Module):  # remembers the first batch size it saw: every batch differs, not batch 1 alone
+        def __init__(self):
+            super().__init__()
+            self.n = None
+
+        def forward(self, x):
+            if self.n is None:
+                self.n = x.shape[0]
+            return x * self.n
+
+    export = H.diagnose(CacheFirst(), torch.randn(4, 5), routes=["export"], progress=False).results["export"]
+    assert not any("dynamic sizes start at 2" in note for note in export.notes), export.notes
+
+
+def test_a_float_argument_is_named_a_number_kept_as_a_constant():
+    class Scaled(nn.Module):
+        def forward(self, x, scale: float):
+            return x * scale
+
+    export = H.diagnose(Scaled(), (torch.randn(4, 6), 0.5), routes=["export"], progress=False).results["export"]
+    assert "a number argument, an int or a float, as a constant" in export.reason, export

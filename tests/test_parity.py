@@ -1442,3 +1442,38 @@ def test_a_long_list_of_training_layers_is_cut_to_three_and_a_count():
     assert len(report.training_mode) == 5
     note = next(n for n in report.warnings if "training mode" in n)
     assert "Dropout '1', Dropout '3', Dropout '5' and 2 more" in note and "Dropout '9'" not in note, note
+
+
+@pytest.mark.parametrize("make", [lambda: torch.nn.LSTM(8, 8, num_layers=3, dropout=0.5, batch_first=True),
+                                  torch.nn.RReLU])
+def test_randomness_of_other_layers_in_training_is_eagers_not_the_copys(make):
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = make()  # each model its own layer: eval() on the copy must not reach the model's
+
+        def forward(self, x):
+            out = self.layer(x)
+            return out[0] if isinstance(out, tuple) else out
+
+    model, x = Head().train(), torch.randn(4, 5, 8)
+    copy = Head().eval()
+    copy.load_state_dict(model.state_dict())
+    report = H.parity(model, copy, inputs=[x])
+    assert report.self_divergent and not report.all_close, report
+    note = next(n for n in report.warnings if "two different answers" in n)
+    assert type(model.layer).__name__ in note, note  # named, not "a random layer is active"
+
+
+def test_a_counter_in_training_mode_is_not_called_random():
+    class Counts(torch.nn.Module):  # training mode by default, no random layer: its answers move with its counter
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x + self.calls
+
+    report = H.parity(Counts(), lambda x: x + 100, inputs=[torch.zeros(3)])
+    assert not report.self_divergent and not any("two different answers" in n for n in report.warnings), report

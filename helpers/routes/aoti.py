@@ -149,20 +149,35 @@ def memory_layout(tensor) -> str:
     of one-channel images in channels_last passes it, and the AOTInductor code compiled for the usual strides gave
     wrong numbers on one (every digit wrong, checked in tests/test_aoti.py)."""
     for name in ("contiguous", "channels_last", "channels_last_3d"):
-        if (name == "contiguous" or tensor.dim() == (4 if name == "channels_last" else 5)) and \
-                tuple(tensor.stride()) == layout_strides(tensor.shape, name):
+        if (name == "contiguous" or tensor.dim() == (4 if name == "channels_last" else 5)) and _same_layout(tensor, name):
             return name
     return "strided"
 
 
+def _plain_layout(example):
+    """``example`` with every tensor laid out neither contiguous nor channels_last made contiguous."""
+    from torch.utils._pytree import tree_map
+    return tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor) and memory_layout(v) == "strided" else v,
+                    example)
+
+
+def _same_layout(value, layout) -> bool:
+    """``value``'s strides are those of ``layout``, but for a batch (dimension 0) of size 1, whose stride is never
+    used (numpy's ``a[None]`` gives it 0); an empty tensor has nothing to read in any order."""
+    if value.numel() == 0:
+        return True
+    want, have = layout_strides(value.shape, layout), tuple(value.stride())
+    return all(w == h for d, (w, h) in enumerate(zip(want, have)) if not (d == 0 and value.shape[0] == 1))
+
+
 def layout_problem(value, layout) -> str:
     """What is wrong with ``value``'s memory layout for code compiled for ``layout`` (see ``memory_layout``), or ""."""
-    if layout not in _LAYOUTS or memory_layout(value) == layout:
-        return ""  # a "strided" example is recorded as such and not checked: no one call puts an input in that order
+    if layout not in _LAYOUTS or _same_layout(value, layout):
+        return ""  # packages recorded from a "strided" example before it was made contiguous are not checked
     # clone, not .contiguous(): that returns the tensor itself when only a size-1 dimension's stride differs
     fix = f"x.clone(memory_format=torch.{'contiguous_format' if layout == 'contiguous' else layout})"
     return (f"laid out {memory_layout(value)} in memory (strides {tuple(value.stride())}), compiled for {layout}: the "
-            f"compiled code reads memory in the example's order and does not check it, so it would give wrong "
+            f"compiled code reads memory in the example's order and does not check it, so it may give wrong "
             f"numbers; pass {fix}")
 
 
@@ -373,6 +388,9 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
         raise TypeError(f"aoti_package needs an example input to export with (a tensor, or a tuple of forward's "
                         f"arguments holding one), got {type(example).__name__}: e.g. H.aoti_package(model, "
                         "torch.randn(4, 3, 32, 32))")
+    # an example laid out neither contiguous nor channels_last (a slice, a transpose) would make code that reads
+    # memory in that one order, which no call could be checked against: it is compiled from a contiguous copy
+    example = _plain_layout(example)
     args = _as_args(example)
     key = aoti_cache_key(model, example, dynamic_shapes)
     target, cache_dir = _cached_target(name, key, cache_dir)

@@ -489,7 +489,7 @@ _BATCH_ONE_NOTE = "the example has batch 1"  # how the notes on a batch-1 exampl
 _FIXED_NOTE = "eager also takes other sizes in dimension"  # how the note on sizes the copy fixed begins
 
 
-def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
+def _sizes_note(model, args, shapes, batch_dim=0, others=(), strict=False) -> str:
     """What a converted copy holds fixed that eager does not, or "": from the copy's input shapes (None for a dynamic
     size), with each fixed size n tried on a copy of eager at other sizes (n+1 to n+4, 2n, 3n) until eager takes two
     of them; alone first, then together with every other fixed size n (two inputs that must agree, q and k).
@@ -498,7 +498,8 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     pairs) is said. For those sizes, one more export with Dim.AUTO on them, run on the sizes eager took, tells whether
     a Dim frees them, or the code ties them to the example's. A size of 1 (not the batch's, which has a note of its
     own) cannot be freed from this example at all: export fixes 0 and 1 (0/1 specialization). ``others``: the
-    learner's own inputs (argument tuples eager ran); the Dim.AUTO program runs those too, as they are."""
+    learner's own inputs (argument tuples eager ran); the Dim.AUTO program runs those too, as they are. ``strict``:
+    the export mode that worked for the copy, which the Dim.AUTO export uses too."""
     flat = leaves(list(args))  # the copy's inputs are the tensors inside lists and dicts, in this order
     if len(shapes) != len(flat) or any(t.dim() != len(shape) for t, shape in zip(flat, shapes)):
         return ""  # the copy's inputs are not the example's tensors one for one: nothing is said
@@ -525,7 +526,7 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
                 break
     if not free and not ones:
         return ""
-    freed = _freed_by_auto(model, args, shapes, free, taken, others) if free else {}
+    freed = _freed_by_auto(model, args, shapes, free, taken, others, strict) if free else {}
 
     one_for_one = len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args)
     whose = "input" if one_for_one else "tensor"  # in a list or dict: the tensors counted in order
@@ -546,9 +547,10 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=()) -> str:
     tried = f"{each[0]}, in each" if len(each) > 1 and len(set(each)) == 1 else "; ".join(each)  # height and width alike
     note = (f"{_FIXED_NOTE}{plural(said)} {words(said)} ({tried}), but the copy takes the "
             f"example's there: {shown}{dot}")
-    ran = {g: r for g, r in freed.items() if not r[2]}
-    refused = {g: r for g, r in freed.items() if r[2]}
-    tied = [g for g in free if g not in freed]
+    # None: the Dim.AUTO export itself failed, so nothing is known of what ties those sizes (not "tied")
+    tied = [] if freed is None else [g for g in free if g not in freed]
+    ran = {g: r for g, r in (freed or {}).items() if not r[2]}
+    refused = {g: r for g, r in (freed or {}).items() if r[2]}
     if ran:
         narrowed = [f"{lo} to {'∞' if hi is None else hi}" for lo, hi, _ in ran.values()
                     if lo == "?" or lo > 2 or hi is not None]  # from 2 up is every Dim's range (0/1 specialization)
@@ -669,12 +671,12 @@ def _spec_tree(value, specs):
     return None  # a number argument: no dynamic shapes of its own
 
 
-def _freed_by_auto(model, args, shapes, groups, taken, others=()) -> dict:
+def _freed_by_auto(model, args, shapes, groups, taken, others=(), strict=False):
     """Which of ``groups`` an export with Dim.AUTO on them (and on the sizes already dynamic) leaves dynamic, each
     with the range that export declares (low, high or None) and the sizes eager took there that its program still
     refuses (a `// 4 == 1` check of the code's own, or a branch on the size). The sizes tried are ``taken`` and
-    those of the learner's own inputs ``others`` at that group, each of those run as it is. {} when the export
-    fails."""
+    those of the learner's own inputs ``others`` at that group, each of those run as it is. None when the export
+    fails (in ``strict`` mode when that is the one that exported the copy)."""
     from torch.export import Dim
     from ..routes.aoti import size_range  # the range H.aoti_package records, read the same way
     positions = {p for group in groups for p in group}
@@ -682,12 +684,13 @@ def _freed_by_auto(model, args, shapes, groups, taken, others=()) -> dict:
                   for i, shape in enumerate(shapes)])
     wanted = [_spec_tree(a, specs) for a in args]  # each tensor's spec, where the tensor sits
     try:
-        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted))
+        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted),
+                                      strict=strict)
         sizes = _program_sizes(program)
         again = _program_shapes(program, sizes)
         module = program.module()
     except Exception:
-        return {}
+        return None
     freed = {}
     for group in groups:
         if not all(i < len(again) and again[i][d] is None for i, d in group):
@@ -787,10 +790,15 @@ def _exported(model, args, batch_dim, notes, strict=False):
         return program
 
 
-def _export_program(model, args, notes, batch_dim=0, others=()):
+def _export_program(model, args, notes, batch_dim=0, others=(), strict_retry=True):
+    """The exported program of the copy, with its notes; ``strict_retry``: try strict=True when the default fails
+    (the export route: torch.export.export takes the flag; H.aoti_package does not, so its route does not retry)."""
+    strict = False
     try:
         program = _exported(model, args, batch_dim, notes)
     except Exception as default_error:
+        if not strict_retry:
+            raise
         # strict=True traces forward's bytecode instead of running it, and takes some code the default refuses (an
         # int() of a tensor's .item() used as a size); torch.onnx.export retries that way too, so the ONNX row of the
         # same model would otherwise pass where this one failed without a word
@@ -799,11 +807,12 @@ def _export_program(model, args, notes, batch_dim=0, others=()):
             program = _exported(model, args, batch_dim, strict_notes, strict=True)
         except Exception:
             raise default_error from None
-        first = short_message(default_error, limit=120).splitlines()[0]
+        strict = True
+        first = _TORCH_NOISE.sub("", short_message(default_error, limit=160).splitlines()[0]).strip()[:120]
         notes.extend(strict_notes)
         notes.append(f"torch.export's default (strict=False) failed ({first}); strict=True, which traces forward's "
                      "bytecode instead of running it, exported it: pass strict=True to torch.export.export")
-    fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others)
+    fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others, strict)
     if fixed:
         notes.append(fixed)
     if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
@@ -881,7 +890,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
                          "example with a batch of 2 or more for a file that takes any batch")
         return path.read_bytes(), ".onnx"
     if route == "aoti":
-        program = _export_program(model, args, notes, batch_dim, others)
+        program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
         path = Path(folder) / "model_aoti.pt2"
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
         return path.read_bytes(), ".pt2"
@@ -1066,8 +1075,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
         if row.label == "numbers changed" and label in ("export", "onnx", "aoti"):
-            reason += (" (torch.export keeps an int argument as a constant, the example's value: make one program "
-                       "per value you use)")
+            reason += (" (torch.export keeps a number argument, an int or a float, as a constant, the example's "
+                       "value: make one program per value you use)")
     else:
         gap = (f"output {row.diff_text}" if str(row.diff_text).startswith("shape") else
                f"largest |diff| {row.diff_text}")
@@ -1119,7 +1128,9 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
                                                                                training_note, batch_one)
-    if route == "export" and status == "diverges" and first == "batch 1":
+    other_batches = [r for r in getattr(report, "rows", []) if r.label.startswith("batch ") and r.label != "batch 1"]
+    if route == "export" and status == "diverges" and first == "batch 1" and other_batches \
+            and not any(r.diverges for r in other_batches):  # batch 1 alone: not a state or value problem
         parity_notes += [n for n in [_batch_one_unchecked(Path(folder) / f"copy_{route}{suffix}")] if n]
     try:
         pickle.dumps(report)

@@ -632,11 +632,21 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {short_message(error, 120)}"
 
 
-_RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
+_RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm, torch.nn.RReLU)
 
 
 _RANDOM_NAMES = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
-                 "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")
+                 "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "RReLU")
+
+
+def _acts_otherwise_in_training(m) -> bool:
+    """Layers outside _RANDOM_IN_TRAINING that do something else in training: a recurrent layer's dropout between
+    its layers, and an instance norm that keeps running statistics (eval mode uses them, training the input's own)."""
+    if isinstance(m, torch.nn.RNNBase):
+        return m.training and m.dropout > 0 and m.num_layers > 1
+    if isinstance(m, torch.nn.modules.instancenorm._InstanceNorm):
+        return m.training and m.track_running_stats
+    return False
 
 
 def training_layers(model) -> list:
@@ -651,7 +661,8 @@ def training_layers(model) -> list:
             kind = getattr(m, "original_name", "")
             random = kind in _RANDOM_NAMES and getattr(m, "training", False)
         else:
-            kind, random = type(m).__name__, isinstance(m, _RANDOM_IN_TRAINING) and m.training
+            kind = type(m).__name__
+            random = (isinstance(m, _RANDOM_IN_TRAINING) and m.training) or _acts_otherwise_in_training(m)
         if random and "Dropout" in kind and getattr(m, "p", None) == 0:
             random = False  # a dropout of probability 0 drops nothing, in training too
         if random:
@@ -1287,11 +1298,16 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                                   tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected)))
         training = training_layers(eager)
         self_divergent = False
-        if training and rows and any(r.diverges for r in rows):
+        # in training mode randomness can sit in any layer (or in forward itself): eager is asked to agree with
+        # itself whenever the model is in training mode and a row diverges, not only when a known layer is found
+        if (training or getattr(eager, "training", False) is True) and rows and any(r.diverges for r in rows):
             first = rows[0].args  # does eager even agree with itself? (dropout: no)
+            kept = python_state(eager)
             try:
                 again = _compare_outputs(eager(*own_copy(first)), eager(*own_copy(first)), rtol, tolerance)
-                self_divergent = not again[1]
+                # with no layer known to be random, two answers from a model whose state moved between the calls (a
+                # counter) say nothing of randomness: the state note speaks for that
+                self_divergent = not again[1] and (bool(training) or python_state(eager) == kept)
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
             if self_divergent:  # random outputs that happen to match in another order are no tie sorted otherwise
