@@ -1466,14 +1466,6 @@ def test_randomness_of_other_layers_in_training_is_eagers_not_the_copys(make):
 
 
 def test_a_counter_in_training_mode_is_not_called_random():
-    class Counts(torch.nn.Module):  # training mode by default, no random layer: its answers move with its counter
-        def __init__(self):
-            super().__init__()
-            self.calls = 0
-
-        def forward(self, x):
-            self.calls += 1
-            return x + self.calls
-
-    report = H.parity(Counts(), lambda x: x + 100, inputs=[torch.zeros(3)])
+    from models_with_state import CountsCalls  # training mode by default, no random layer: answers move with a count
+    report = H.parity(CountsCalls(), lambda x: x + 100, inputs=[torch.zeros(3)])
     assert not report.self_divergent and not any("two different answers" in n for n in report.warnings), report
