@@ -1401,3 +1401,10 @@ def test_a_float_argument_is_named_a_number_kept_as_a_constant():
 
     export = H.diagnose(Scaled(), (torch.randn(4, 6), 0.5), routes=["export"], progress=False).results["export"]
     assert "a number argument, an int or a float, as a constant" in export.reason, export
+
+
+@pytest.mark.parametrize("model, advice", [({"a": 1}, "pass the model itself"),
+                                           (torch.relu, "wrap a function in a small nn.Module")])
+def test_something_that_is_not_a_module_gets_advice_that_fits_it(model, advice):
+    with pytest.raises(TypeError, match=advice):
+        H.diagnose(model, torch.randn(2), progress=False)

@@ -150,6 +150,16 @@ class WrongTypeInInit(nn.Module):
         self.scale = cfg.scale + "x"
 
 
+class NoActivation(nn.Module):
+    def __init__(self, cfg: HeadConfig = HeadConfig()):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.scale, self.clip = cfg.scale, cfg.clip
+
+    def forward(self, x):
+        return (self.lin(x) * self.scale).clamp(-self.clip, self.clip)
+
+
 def test_configured_head_solution(capsys):
     ok, out = verdict(H.check_configured_head, SOLUTION.ConfiguredHead, capsys)
     assert ok and out.startswith("✔") and "relu and tanh" in out
@@ -163,6 +173,7 @@ def test_configured_head_solution(capsys):
     (ExtraLayerFirst, "your model's Linear holds other weights than ConfiguredHead's"),
     (AlwaysRelu, "computes with activation='relu', not 'tanh': the config's activation does not reach forward"),
     (FixedClip, "computes with clip=1.0, not 0.5: the config's clip does not reach forward"),
+    (NoActivation, "applies no relu: forward leaves the activation out"),
     (ClipsAtScale, "read each setting from its own field (scale, clip, activation)"),
     (IgnoredForward, "has no forward"),
     (UnusedForward, "@torch.jit.ignore or @torch.jit.unused on forward"),

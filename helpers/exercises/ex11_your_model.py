@@ -125,6 +125,13 @@ def _eager_mistake(model, x, expected, cfg) -> str:
                     f"config's {field} does not reach forward (hard-coded, taken from another field, or not kept by "
                     "__init__).")
     torch.manual_seed(0)
+    lin = ConfiguredHead(cfg).lin
+    with torch.no_grad():
+        bare = (lin(x) * cfg.scale).clamp(-cfg.clip, cfg.clip)  # the head with its activation left out
+    if torch.allclose(got, bare, atol=1e-6) and not torch.allclose(bare, expected, atol=1e-6):
+        return (f"With {cfg} your model applies no {cfg.activation}: forward leaves the activation out (keep "
+                "`y.relu() if ... else y.tanh()` between the layer and the scale).")
+    torch.manual_seed(0)
     weights = ConfiguredHead(cfg).lin.weight
     linears = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
     if linears and not any(w.shape == weights.shape and torch.equal(w, weights) for w in linears):

@@ -308,7 +308,9 @@ def _check_model(model):
         raise TypeError("diagnose takes the eager model, and this is already an ExportedProgram: pass the nn.Module it "
                         "was exported from")
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: wrap a function in a small nn.Module")
+        advice = ("wrap a function in a small nn.Module" if callable(model) else
+                  "pass the model itself (an nn.Module instance)")
+        raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: {advice}")
 
 
 def _as_call(example) -> tuple:
