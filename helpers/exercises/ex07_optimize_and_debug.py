@@ -489,10 +489,11 @@ def _check_fresh_rounds(verdict, allowed) -> bool:
                   f"{type(error).__name__}: {short_message(error)}: it must compute from any list of ratios, "
                   "not only the listed ones.")
             return False
-        if answer != _reference_verdict(ratios):
+        wanted = _reference_verdict(ratios)
+        if answer != wanted:
             got = f"{answer!r}" if isinstance(answer, str) and answer in allowed else f"{answer!r} (not one of the three strings)"
             print(f"✘ Right on the {len(_VERDICT_CASES)} listed cases, but on new rounds {shown} you said {got}, "
-                  f"expected {_reference_verdict(ratios)!r}: compute the verdict from the quartiles of the ratios it "
+                  f"expected {wanted!r}: compute the verdict from the quartiles of the ratios it "
                   "is given, not from the listed cases.")
             return False
     print(f"✔ Right on all {len(_VERDICT_CASES)} listed cases, quartile ties and one-off rounds included, and on "

@@ -158,6 +158,9 @@ def _program_key(program) -> str:
         digest.update(value.detach().cpu().contiguous().numpy().tobytes() if isinstance(value, torch.Tensor)
                       else repr(value).encode("utf-8"))
     digest.update(torch.__version__.encode("utf-8"))
+    switches = kernel_switches()  # the lowering keeps size limits made from them; only when one is off, so that
+    if switches:                  # keys made with torch's defaults stay as they were
+        digest.update(switches.encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -165,9 +168,6 @@ def pte_cache_key(model, example=None, dynamic_shapes=None) -> str:
     """16 hex digits that change with the model (classes, layers, settings and weights) or program, the example's
     shapes, the dynamic shapes, torch's version and executorch's version."""
     base = _program_key(model) if _is_program(model) else aoti_cache_key(model, example, dynamic_shapes)
-    switches = kernel_switches()  # the lowering keeps size limits made from them; "" with torch's defaults
-    if switches and _is_program(model):  # aoti_cache_key has them already
-        base = f"{base}\0{switches}"
     return hashlib.sha256(f"{base}\0executorch {executorch_version()}".encode("utf-8")).hexdigest()[:16]
 
 

@@ -44,7 +44,8 @@ from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _is_int, _resized, batch_dim_for, batch_of, leaves, own_copy,
                              per_input_dims, rebuild, time_first_note, with_batch)
-from .parity import _nesting, argument_hint, fresh_copy, is_exported_program, parity, training_layers, vary_inputs
+from .parity import (_nesting, argument_hint, few_layers, fresh_copy, is_exported_program, parity, training_layers,
+                     vary_inputs)
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
 
@@ -1287,7 +1288,7 @@ def _eager_notes(model, example):
     # whole says (one batch norm left in train()); a dropout of probability 0 drops nothing and is left out
     active = training_layers(model)
     if active:
-        shown = ", ".join(active[:3]) + (f" and {len(active) - 3} more" if len(active) > 3 else "")
+        shown = few_layers(active)
         training = f"the model has layers in training mode ({shown}): call model.eval() before exporting"
         notes.append(training)
     return notes, training

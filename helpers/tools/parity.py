@@ -649,6 +649,11 @@ def _acts_otherwise_in_training(m) -> bool:
     return False
 
 
+def few_layers(names) -> str:
+    """The first three of ``names`` and a count of the rest: a whole network in training mode has dozens."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def training_layers(model) -> list:
     """Names of the Dropout / BatchNorm layers of ``model`` that are in training mode (random, or
     using the batch's own statistics): why an eager model can differ from itself, or from a copy.
@@ -809,9 +814,7 @@ class ParityReport:
     def warnings(self) -> list:
         """Plain sentences saying why this check may prove less than it seems; [] when none applies."""
         notes = []
-        # a whole network in training mode has dozens of such layers: three names and a count say it
-        layers = ", ".join(self.training_mode[:3]) + (f" and {len(self.training_mode) - 3} more"
-                                                       if len(self.training_mode) > 3 else "")
+        layers = few_layers(self.training_mode)
         if self.self_divergent:
             notes.append(f"{self.names[0]} gives two different answers to the same input: it has layers in "
                          f"training mode ({layers or 'a random layer is active'}); call "
