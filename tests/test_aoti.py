@@ -414,9 +414,23 @@ def test_a_dict_in_another_key_order_is_put_in_the_compiled_order_and_another_nu
         package([a, b], 3)
     with pytest.raises(ValueError, match=r"input 0 is a dict with keys 'a', compiled for dict\('a', 'b'\)"):
         package({"a": a}, 3)
+    with pytest.raises(ValueError, match=r"input 0\['a'\] is list, compiled for one tensor or number there"):
+        package({"a": [a], "b": b}, 3)  # eager would fail on the list; the flat code would have taken its tensor
     # the C++ program takes tensors only: with the number left out, the dict is still put in order
     reordered = in_recorded_order(({"b": b, "a": a},), structure, "p.pt2", specs)
     assert list(reordered[0]) == ["a", "b"]
+
+
+def test_a_list_where_a_tensor_was_exported_is_refused_as_eager_would_and_a_tensor_where_a_list_was():
+    from helpers.routes.aoti import in_recorded_order
+    x = torch.randn(2, 4)
+    one_tensor = torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten((x,))[1])
+    assert in_recorded_order((x,), one_tensor)[0] is x
+    with pytest.raises(ValueError, match=r"p.pt2: input 0 is list, compiled for one tensor or number there"):
+        in_recorded_order(([x],), one_tensor, "p.pt2")
+    a_list = torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(([x, x],))[1])
+    with pytest.raises(ValueError, match=r"p.pt2: input 0 is Tensor, compiled for list of 2"):
+        in_recorded_order((x,), a_list, "p.pt2")
 
 
 def _plus_one(x):

@@ -578,6 +578,8 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
 
     def ordered(value, spec, where):
         if spec.is_leaf():
+            if isinstance(value, (list, tuple, dict)):  # eager would refuse it; the flat code would take its leaves
+                raise ValueError(f"{name}: {where} is {type(value).__name__}, compiled for one tensor or number there")
             return value
         if spec.type is dict:
             if not isinstance(value, dict) or set(value) != set(spec.context):
@@ -588,6 +590,8 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
         if spec.type in (tuple, list) and isinstance(value, (tuple, list)) and len(value) == spec.num_children:
             return type(value)(ordered(v, child, f"{where}[{i}]")
                                for i, (v, child) in enumerate(zip(value, spec.children())))
+        if spec.type in (tuple, list) and isinstance(value, (torch.Tensor, dict)):
+            raise ValueError(f"{name}: {where} is {type(value).__name__}, compiled for {_nesting_words(spec)}")
         return value  # a NamedTuple or another container: torch's own flattening decides
 
     if spec.type is not tuple:
