@@ -574,3 +574,43 @@ def test_a_loader_that_returns_what_load_state_dict_returns_is_told_so(capsys):
     assert not H.check_safe_weights_loader(returns_the_report)
     out = capsys.readouterr().out
     assert "what load_state_dict returns" in out and "then return the model" in out, out
+
+
+def _exits_on_refusal(path):
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception:
+        sys.exit("refusing untrusted weights")
+    model = H.DigitsCNN()
+    model.load_state_dict(state)
+    return model
+
+
+def _exits_always(path):
+    sys.exit("no")
+
+
+def test_safe_loader_names_a_refusal_by_sys_exit(capsys):
+    assert H.check_safe_weights_loader(_exits_on_refusal) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "sys.exit()" in out and "Raise an exception instead" in out
+    assert H.check_safe_weights_loader(_exits_always) is False
+    assert "Loading a real state_dict called sys.exit()" in capsys.readouterr().out
+
+
+class _FixedBatchCNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cnn = H.load_digits_cnn()
+
+    def forward(self, x):
+        return self.cnn(x.reshape(297, 1, 8, 8))
+
+
+def test_labelled_export_names_a_file_fixed_to_one_batch(tmp_path, capsys):
+    path = tmp_path / "fixed.pt"
+    torch.jit.save(torch.jit.script(_FixedBatchCNN().eval()), str(path),
+                   _extra_files={"labels.json": json.dumps([f"digit {i}" for i in range(10)])})
+    assert H.check_labelled_export(path) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "not a batch of one digit" in out and "✔" not in out

@@ -68,6 +68,70 @@ class CentrePerRow(nn.Module):
         return x - mean
 
 
+class CentreZeroMeansNone(nn.Module):
+    def forward(self, x, mean: torch.Tensor = torch.zeros(())):
+        if bool(mean.eq(0).all()):
+            mean = x.mean()
+        return x - mean
+
+
+class CentreEmptyMeansNone(nn.Module):
+    def forward(self, x, mean: torch.Tensor = torch.empty(0)):
+        if mean.numel() == 0:
+            return x - x.mean()
+        return x - mean
+
+
+class CentreOneRow(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        return (x - (x.mean() if mean is None else mean)).unsqueeze(0)
+
+
+class CentreAndMean(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        if mean is None:
+            mean = x.mean()
+        return x - mean, mean
+
+
+class CentreNoSuper(nn.Module):
+    def __init__(self):
+        self.two = nn.Parameter(torch.tensor(2.0))  # before Module.__init__: nn.Module refuses it
+
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        return x
+
+
+@pytest.mark.parametrize("model, words", [
+    (CentreZeroMeansNone, "A given mean of zero must give x back"),
+    (CentreEmptyMeansNone, "Right answers, but `mean` compiles as Tensor"),
+    (CentreOneRow, "gives shape (1, 3)"),
+    (CentreAndMean, "returns a tuple of 2"),
+    (CentreNoSuper, "Building your model failed: AttributeError"),
+])
+def test_optional_input_names_a_stand_in_for_none_a_shape_a_tuple_and_a_failing_init(model, words, capsys):
+    assert H.check_optional_input(model) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and "✔" not in out and "tensor(" not in out
+
+
+@torch.jit.script_if_tracing
+def soft_clip_by_where(x):
+    peak = x.abs().max()
+    return torch.where(peak > 1, x / peak, x)
+
+
+class ClipDecoratedWhere(nn.Module):
+    def forward(self, x):
+        return soft_clip_by_where(x) * 3
+
+
+def test_traced_branches_says_the_compiled_helper_is_called_but_holds_no_if(capsys):
+    assert not H.check_traced_branches(ClipDecoratedWhere())
+    out = capsys.readouterr().out
+    assert "calls your compiled helper, but the helper holds no `if`" in out and "holds no call" not in out
+
+
 def test_optional_feedback(capsys):
     assert not H.check_optional_input(CentreNoAnnotation)
     out = capsys.readouterr().out

@@ -151,8 +151,14 @@ def reference_loop(x):
     return total
 
 
+class KeptDimension(torch.nn.Module):
+    def forward(self, x):
+        return x.sum(0, keepdim=True)
+
+
 @pytest.mark.parametrize("model, feedback", [
     (LoopAsGiven(), "prim::Loop"),
+    (KeptDimension(), "keepdim=True keeps dimension 0 as a size of 1"),
     (BuiltinSum(), "TorchScript reads Python's sum(x) as torch.sum(x)"),
     (Float64Sum(), "keep the input's dtype"),
     (LoopLeftInPython(), "cannot be saved"),
@@ -226,6 +232,9 @@ def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
      "under two names"),                                                                # nothing ties the batches
     ({"input_names": ["images", "temperature"], "dynamic_axes": {"images": [0], "temperature": [0]}},
      "the list form, [0], gives each input a generated name"),
+    ({"input_names": ["images", "temperature"],                      # the channels named as the batch: a false claim
+      "dynamic_axes": {"images": {0: "batch", 1: "batch"}, "temperature": {0: "batch"}}},
+     "images dimension 1 carries the batch's name too ('batch')"),
 ])
 def test_tempered_onnx_wrong_exports_rejected(tmp_path, options, feedback, capsys):
     path = _legacy_export(tmp_path / "wrong.onnx", **options)

@@ -255,3 +255,32 @@ def test_a_class_that_is_not_a_module_is_not_told_to_add_parentheses(capsys):
     assert not H.check_branch_without_if(NotAModel)
     out = capsys.readouterr().out
     assert "not an nn.Module" in out and "add parentheses" not in out, out
+
+
+class _FirstThreeValues(torch.nn.Module):  # decides on the first three values only
+    def forward(self, x):
+        return torch.where(x[:3].sum() > 0, x * 2, -x)
+
+
+class _OneTensorInATuple(torch.nn.Module):
+    def forward(self, x):
+        return (torch.where(x.sum() > 0, x * 2, -x),)
+
+
+class _NoSuperInit(torch.nn.Module):
+    def __init__(self):
+        self.two = torch.nn.Parameter(torch.tensor(2.0))  # before Module.__init__: nn.Module refuses it
+
+    def forward(self, x):
+        return x
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_FirstThreeValues, "for x = [1, 1, 1, -5] it should return [-1.0, -1.0, -1.0, 5.0]"),
+    (_OneTensorInATuple, "returns a tuple: return one tensor"),
+    (_NoSuperInit, "Building your model failed: AttributeError"),
+])
+def test_a_rule_on_the_first_values_a_tuple_and_a_failing_init_are_named(answer, words, capsys):
+    assert H.check_branch_without_if(answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and "✔" not in out and "tensor(" not in out

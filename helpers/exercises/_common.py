@@ -55,13 +55,17 @@ def values(t) -> str:
     return tidy(t.tolist()) if isinstance(t, torch.Tensor) else repr(t)
 
 
-def as_model(model, who):
-    """The learner's answer as a module instance, or None after printing what to pass instead."""
+def as_model(model, who, **kwargs):
+    """The learner's answer as a module instance (a class is built with ``kwargs``), or None after printing one ✘
+    line: what to pass instead, or why the learner's own ``__init__`` failed (never a traceback)."""
     try:
-        return model_instance(model, who)
-    except TypeError as error:
+        return model_instance(model, who, **kwargs)
+    except TypeError as error:  # a wrong kind of argument, or a constructor that wants arguments
         print(f"✘ {as_sentence(str(error))}")
-        return None
+    except Exception as error:  # the learner's own __init__ failed (a missing super().__init__(), say)
+        print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
+              "Fix __init__ and run the cell again.")
+    return None
 
 
 def describe(obj) -> str:

@@ -7,7 +7,7 @@ from ..course.guards import require_module
 from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
-from ._common import dtype_mistake, on_copies, same_tensor as _same, torchscript_kind as _torchscript_kind, values
+from ._common import describe, dtype_mistake, on_copies, same_tensor as _same, torchscript_kind as _torchscript_kind, values
 
 __all__ = ["check_branch_without_if", "check_catching_inputs"]
 
@@ -26,6 +26,8 @@ def _branch_test_inputs():
     return {"[1, 2, 3]": torch.tensor([1.0, 2.0, 3.0]), "[-1, -2, -3]": torch.tensor([-1.0, -2.0, -3.0]),
             "[2, -3]": torch.tensor([2.0, -3.0]), "[-1, 4, -2]": torch.tensor([-1.0, 4.0, -2.0]),
             "[1, -1]": torch.tensor([1.0, -1.0]), "zeros(4)": torch.zeros(4),
+            # the sign set by the last value: a rule read from the first few values (x[:3].sum()) decides otherwise
+            "[1, 1, 1, -5]": torch.tensor([1.0, 1.0, 1.0, -5.0]),
             # sums just above and below 0 (0.01 and -0.01): a condition on another threshold, such as
             # x.sum() > 0.5 or x.mean() >= 0.3, agrees on every input above and fails on one of these
             "[0.26, -0.25]": torch.tensor([0.26, -0.25]), "[-0.26, 0.25]": torch.tensor([-0.26, 0.25]),
@@ -67,6 +69,10 @@ def _instantiate(model, who):
         except TypeError as error:
             print(f"✘ {who}: could not build {model.__name__}() without arguments ({error}); "
                   "pass an instance instead")
+            return None
+        except Exception as error:  # the learner's own __init__ failed (a missing super().__init__(), say)
+            print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
+                  "Fix __init__ and run the cell again.")
             return None
     try:
         return require_module(model, who)
@@ -120,7 +126,11 @@ def check_branch_without_if(model) -> bool:
         if wrong_dtype:
             print(f"✘ {wrong_dtype}")
             return False
-        if isinstance(got, torch.Tensor) and got.shape != want.shape:
+        if not isinstance(got, torch.Tensor):
+            print(f"✘ For x = {label} your model returns {describe(got)}: return one tensor, as BranchModel does "
+                  "(a tuple of one tensor is not a tensor).")
+            return False
+        if got.shape != want.shape:
             print(f"✘ For x = {label} your model returns shape {tuple(got.shape)}; BranchModel returns shape "
                   f"{tuple(want.shape)}, one value per input value.")
             return False

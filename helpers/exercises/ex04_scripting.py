@@ -35,6 +35,8 @@ def _centre(x, mean=None):
 _CENTRE_CASES = [
     ("without mean", (torch.tensor([1.0, 2.0, 6.0]),)),
     ("with mean", (torch.tensor([1.0, 2.0, 6.0]), torch.tensor(1.0))),
+    # a given mean of zero is a mean like any other: x comes back (a zero tensor standing for "none" fails here)
+    ("with a mean of zero", (torch.tensor([1.0, 2.0, 6.0]), torch.tensor(0.0))),
     ("with a mean per column", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]), torch.tensor([1.0, 4.0]))),
     # 2-D, without mean: x.mean() is the mean of every value, which x.mean(0) (a mean per column) is not
     ("without mean, on a 2-D x", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]),)),
@@ -116,11 +118,24 @@ def check_optional_input(model) -> bool:
         if wrong_dtype:
             print(f"✘ {wrong_dtype}")
             return False
+        if isinstance(got, tuple):
+            print(f"✘ The scripted model returns a tuple of {len(got)} ({label}); return one tensor, x minus the mean.")
+            return False
+        if isinstance(got, torch.Tensor) and got.shape != want.shape:
+            print(f"✘ The scripted model gives shape {tuple(got.shape)} ({label}, x of shape {tuple(args[0].shape)}); "
+                  f"x minus a mean keeps x's shape, {tuple(want.shape)}: drop the extra reshaping.")
+            return False
         if not _same(got, want):
+            zero = (" A given mean of zero must give x back: do not let a zero tensor stand for \"no mean\"; None "
+                    "does that." if label == "with a mean of zero" else "")
             print(f"✘ Not yet: {label}, x = {values(args[0])} gives {values(got)}, expected {values(want)}."
-                  f"{_per_axis_note(args, got) or ' Subtract the given mean, or x.mean() when none is given.'}")
+                  f"{zero or _per_axis_note(args, got) or ' Subtract the given mean, or x.mean() when none is given.'}")
             return False
     compiled = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}.get("mean", "?")
+    if compiled != "Optional[Tensor]":  # right answers, yet a caller cannot pass None for "no mean"
+        print(f"✘ Right answers, but `mean` compiles as {compiled}, so a caller cannot pass None for \"no mean\" as "
+              "eager's callers do. Fix the signature instead: `mean: Optional[torch.Tensor] = None` (section 3).")
+        return False
     print(f"✔ Right: `mean` compiles as {compiled}, so the scripted model takes the second input or leaves it "
           "out, and gives eager's answers with and without it.")
     return True
@@ -216,6 +231,11 @@ def check_traced_branches(model) -> bool:
                 return False
     traced = traces[tuple(_SMALL.tolist())]
     calls = [node for node in traced.graph.nodes() if node.kind() == "prim::CallFunction"]
+    if calls and "prim::If" not in _kinds(traced.inlined_graph):
+        print("✘ Both traces give the right answers, and the traced graph calls your compiled helper, but the helper "
+              "holds no `if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. "
+              "That is a fine fix in general; this exercise asks you to keep the `if` inside the helper.")
+        return False
     if not calls or "prim::If" not in _kinds(traced.inlined_graph):
         print("✘ Both traces give the right answers, but the traced graph holds no call to a compiled helper and no "
               "`if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. That is a "

@@ -84,6 +84,17 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     if not torch.equal(ours.argmax(1), expected.argmax(1)):
         return _fail("The saved model does not give the trained CNN's answers: export H.load_digits_cnn() (trained, "
                      "eval mode), not a fresh DigitsCNN().")
+    with torch.inference_mode():  # one digit too: a file that only takes the batch it was made with is no model
+        try:
+            one = model(x[:1])
+            one_ok = isinstance(one, torch.Tensor) and one.shape == expected[:1].shape and \
+                torch.equal(one.argmax(1), expected[:1].argmax(1))
+            why = "" if one_ok else f"it returns {getattr(one, 'shape', type(one).__name__)}"
+        except Exception as error:  # noqa: BLE001 - the learner's file: any failure is feedback
+            one_ok, why = False, f"{type(error).__name__}: {short_message(error, 100)}"
+    if not one_ok:
+        return _fail(f"The saved model reads the {len(x)} test digits, but not a batch of one digit ({why}): it is "
+                     "fixed to one batch size. Export the trained CNN as it is, so that it takes any batch.")
     read = ours.argmax(1)
     out_of_order = _out_of_order(labels, read, truth)
     if out_of_order:
@@ -300,6 +311,9 @@ def _not_a_model(returned) -> str:
     return f"Your function returned {with_article(type(returned).__name__)}: it should return the model, a H.DigitsCNN holding the saved weights."
 
 
+_EXITED = "exited"  # how _refuses records a refusal by sys.exit()
+
+
 def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
     """What is wrong when ``load_weights`` meets a file carrying ``payload`` ('' when it raised and nothing ran).
 
@@ -313,12 +327,17 @@ def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
             returned = load_weights(path)
         except Exception:
             refused = True
+        except SystemExit:  # refusing by ending the process would end the server (or the kernel) that loads
+            refused = _EXITED
     if ran():
         how = _how_it_ran(calls) or _how_it_ran_anyway(calls)
         if n == 0:
             return f"Loading the untrusted file ran its code ({effect}): {how}"
         return (f"Your function refused the first untrusted file, but loading a second one ran its code ({effect}): "
                 f"whatever refused the first let this one through; {how}")
+    if refused is _EXITED:
+        return ("Your function refused the file carrying code by calling sys.exit(), which ends the whole process: a "
+                "server would stop, and here the kernel. Raise an exception instead (or let torch.load's own through).")
     caught = next((call.error for call in calls if call.error is not None), None)
     if not refused and caught is not None and not (returned is None or isinstance(returned, DigitsCNN)):
         # torch.load refused the file, and the learner's code swallowed that and returned something else
@@ -368,6 +387,9 @@ def check_safe_weights_loader(load_weights) -> bool:
         torch.save(trained.state_dict(), good)
         try:
             model = load_weights(good)
+        except SystemExit:
+            return _fail("Loading a real state_dict called sys.exit(), which ends the whole process (here the "
+                         "kernel): return the model, and raise an exception only to refuse a file.")
         except Exception as error:  # any failure is the learner's to see, as one line
             hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
                     "torch.load." if "constants.pkl" in str(error) else

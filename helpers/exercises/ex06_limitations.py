@@ -14,9 +14,9 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
-from ..course.guards import model_instance, with_article
+from ..course.guards import with_article
 from ..tools.gallery import script_error_line
-from ._common import on_copies, tensor_answer, values
+from ._common import as_model, on_copies, tensor_answer, values
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
@@ -49,14 +49,7 @@ def _answer(model, who, **kwargs):
         print("✘ This is a traced copy (torch.jit.trace's result): tracing records tensor operations only, so the "
               "attributes forward updates are not kept. Pass your Python model (or its class); the check scripts it.")
         return None
-    try:
-        return model_instance(model, who, **kwargs)
-    except TypeError as error:  # a wrong kind of argument: say what to pass, never a traceback
-        print(f"✘ {error}")
-    except Exception as error:  # the learner's own __init__ failed
-        print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
-              "Fix __init__ and run the cell again.")
-    return None
+    return as_model(model, who, **kwargs)
 
 
 def _same_tensor(got, want) -> bool:

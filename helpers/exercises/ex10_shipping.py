@@ -77,8 +77,10 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
         in_place="an in-place `+=` or `_` method on x, or on a row of it, changes the caller's tensor; add up into a "
                  "new tensor instead, e.g. x.sum(0).",
         one_tensor="return one tensor, the sum of the rows.",
-        shape_hint=lambda got: (" (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)"
-                                if scripted and got.dim() == 0 else "") + ": add up the rows, i.e. over dimension 0",
+        shape_hint=lambda got: (": the rows are added up, but keepdim=True keeps dimension 0 as a size of 1; drop it "
+                                "(x.sum(0))" if tuple(got.shape) == (1, *want.shape) else
+                                (" (TorchScript reads Python's sum(x) as torch.sum(x), which adds up every element)"
+                                 if scripted and got.dim() == 0 else "") + ": add up the rows, i.e. over dimension 0"),
         error_cause=_fixed_count_cause)
     if mistake:
         return mistake
@@ -288,6 +290,14 @@ def check_tempered_onnx(path) -> bool:
         print(f"✘ Both batches are dynamic, under two names ({shown}){generated}: nothing in the file then says that "
               "the images and the temperatures come in the same number. Give dimension 0 of both one name, e.g. "
               "{0: 'batch'} for each: the file then records that the two batches are one size.")
+        return False
+    batch = next(iter(batch_names.values()))
+    tied = [f"{v.name} dimension {i}" for v in graph.input for i, d in enumerate(v.type.tensor_type.shape.dim)
+            if i > 0 and d.HasField("dim_param") and d.dim_param == batch]
+    if tied:  # the shared name is a claim: those sizes equal the batch, which they do not
+        print(f"✘ {', '.join(tied)} carries the batch's name too ({batch!r}), so the file says that size equals the "
+              "batch, which it does not (an image has 1 channel of 8x8 whatever the batch). Name only dimension 0 of "
+              "each input in dynamic_axes.")
         return False
     model = TemperedDigits()
     with torch.no_grad():
