@@ -195,7 +195,40 @@ class PeakInAnIgnoredHelper(nn.Module):  # the global kept, hidden in a helper T
         return x / self.peak
 
 
+class PeakTruncated(nn.Module):  # an int peak, to match TorchScript's type of 0: int() drops the fraction
+    def __init__(self):
+        super().__init__()
+        self.peak = 0
+
+    def forward(self, x):
+        self.peak = max(self.peak, int(x.abs().max()))
+        return x / self.peak
+
+
+class PeakRoundedUp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = 0
+
+    def forward(self, x):
+        self.peak = max(self.peak, int(torch.ceil(x.abs().max())))
+        return x / self.peak
+
+
+class PeakWithEpsilon(nn.Module):  # a guard against dividing by zero
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()))
+        return x / (self.peak + 1e-3)
+
+
 @pytest.mark.parametrize("model, words", [
+    (PeakTruncated, "`self.peak` is 0 after 1 call, while the largest absolute value seen is 0.5: it was rounded"),
+    (PeakRoundedUp, "`self.peak` is 1 after 1 call, while the largest absolute value seen is 0.5: it was rounded"),
+    (PeakWithEpsilon, "an epsilon added to the peak"),
     (PeakInAnIgnoredHelper, "forward still calls Python (Could not export Python function call 'update')"),
     (PeakStartsAtOne, "start it at 0.0"),
     (PeakNotUpdated, "max(self.peak, ...)"),

@@ -358,24 +358,33 @@ def _peak_value(model):
     return None
 
 
-def _peak_hint(got, call, kept) -> str:
+def _peak_hint(got, call, kept, whole=False) -> str:
     """Which common mistake ``got`` (the answer to ``_PEAK_INPUTS[call]``) matches, as what to change; ``kept`` is
-    the scripted model's ``peak`` after the call."""
+    the scripted model's ``peak`` after the call, ``whole`` whether that attribute is an int."""
     inputs = _PEAK_INPUTS[: call + 1]
     x = inputs[-1]
+    running = max(float(i.abs().max()) for i in inputs)
+    rounded = kept is not None and kept != running and kept in (math.floor(running), math.ceil(running))
+    if rounded and (whole or kept != 0.0):  # int(...) or a ceil: the peak is stored, without its fraction
+        return (f"`self.peak` is {kept:g} after {call + 1} call{'s' * (call > 0)}, while the largest absolute value "
+                f"seen is {running:g}: it was rounded to a whole number ({'an int attribute, ' if whole else ''}int(), "
+                "floor or ceil). Keep it a float: start at 0.0 and store `float(x.abs().max())`.")
     if kept == 0.0:  # nothing was stored, whatever forward divided by
         return (f"After {call + 1} calls `self.peak` is still 0.0, so the running peak is not kept on the model and "
                 "each call starts again from 0.0. Store it: `self.peak = max(self.peak, ...)`.")
     if _same_tensor(got, x / x.abs().max()):
         return "It divides by this call's own peak: keep the largest value seen over all calls, `max(self.peak, ...)`."
-    running = max(float(i.abs().max()) for i in inputs)
     if running < 1.0 and _same_tensor(got, x / 1.0):
         return (f"It divides by 1, not by the peak {running:g}: a floor such as `max(self.peak, 1.0)` changes every "
                 "answer while the peak is below 1. Divide by the peak itself.")
     signed = max(0.0, *(float(i.max()) for i in inputs))
     if signed and _same_tensor(got, x / signed):
         return "It divides by the largest signed value: the peak is the largest absolute value, `x.abs().max()`."
-    if kept == max(float(i.abs().max()) for i in inputs):
+    if kept == running:
+        if isinstance(got, torch.Tensor) and got.shape == x.shape and bool(torch.allclose(got, x / running, rtol=1e-2)):
+            return (f"`self.peak` is right after the call ({kept:g}), and forward divides by nearly that: an epsilon "
+                    "added to the peak (`self.peak + 1e-3`) changes every answer. Divide by `self.peak` itself: it is "
+                    "above 0 from the first input on.")
         return (f"`self.peak` is right after the call ({kept:g}), but forward did not divide by it: update "
                 "`self.peak` first, then return `x / self.peak`.")
     return "Keep the largest absolute value seen over all calls: `max(self.peak, float(x.abs().max()))`."
@@ -430,8 +439,9 @@ def _peak_calls(scripted, mode) -> bool:
                       f"gives {values(got)} instead of {values(want)}: it should divide by the largest absolute "
                       "value seen so far in both modes.")
             else:
+                whole = isinstance(getattr(scripted, "peak", None), int)  # an int attribute: fractions dropped
                 print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so "
-                      f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept)}")
+                      f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept, whole)}")
             return False
     return True
 
