@@ -303,3 +303,10 @@ def test_the_notebooks_that_fork_fresh_processes_are_the_ones_started_in_backgro
         if loaders or "run_python(" in code or "run_fresh_python(" in code:
             found[path.stem] = loaders
     assert found == warm_torch.NOTEBOOKS_WITH_FRESH_PROCESSES
+
+
+def test_a_socket_folder_that_does_not_exist_yet_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_WARM_TORCH_DIR", str(tmp_path / "not" / "yet"))
+    done = run_python(["-c", "print(1)"])
+    assert done.warm and done.stdout == "1\n"
+    assert stop_warm_torch()

@@ -69,7 +69,7 @@ NOTEBOOKS_WITH_FRESH_PROCESSES = {"02_what_is_torchscript": False, "05_save_and_
 
 def _folder() -> Path:
     folder = Path(os.environ.get("WORKBOOK_WARM_TORCH_DIR") or tempfile.gettempdir()) / f"workbook-warm-torch-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
 
