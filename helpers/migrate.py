@@ -56,6 +56,13 @@ def main(argv=None) -> int:
         return 3
     model = Path(options.model)
     output = Path(options.output) if options.output else model.with_suffix(".pt2")
+    if not options.no_save and (output.suffix != ".pt2" or output.is_dir()):  # said now, not after the conversion
+        print(f"error: --output {output} is {'a folder' if output.is_dir() else 'not a .pt2 file'}: name the file "
+              "to write, e.g. --output model.pt2", file=sys.stderr)
+        return 3
+    if not options.no_save and not output.parent.is_dir():
+        print(f"error: --output {output}: the folder {output.parent} does not exist", file=sys.stderr)
+        return 3
     if not options.no_save and output.exists() and not options.overwrite:
         print(f"error: {output} exists; pass --overwrite to replace it or --output to choose another name",
               file=sys.stderr)

@@ -498,3 +498,23 @@ def test_a_strided_example_is_compiled_from_a_contiguous_copy_so_calls_are_check
     assert torch.allclose(compiled(wide.contiguous()), model(wide), atol=1e-5)
     with pytest.raises(ValueError, match=r"laid out strided in memory .*compiled for contiguous.*may give wrong"):
         compiled(wide)
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, y):
+        return self.lin(x) + y
+
+
+def test_an_example_eager_refuses_is_named_before_any_export_or_compile(tmp_path):
+    bools = (torch.ones(2, 4, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"aoti_package: the eager model fails on the example \(RuntimeError: .*\): "
+                                         r"fix the model, or pass an input it accepts"):
+        H.aoti_package(_TwoInputs().eval(), bools, cache_dir=tmp_path, quiet=True, progress=False)
+    assert not list(tmp_path.glob("*.pt2"))
+    with pytest.raises(ValueError, match=r"lower_to_pte: the eager model fails on the example"):
+        H.lower_to_pte(_TwoInputs().eval(), bools, cache_dir=tmp_path)
+    assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.pte"))  # no failure recorded in the cache

@@ -1333,7 +1333,20 @@ def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
 
     export = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
     assert export.status == "diverges" and "'numbers changed'" in export.reason, export
-    assert "keeps a number argument, an int or a float, as a constant" in export.reason
+    assert "keeps a number argument as a constant" in export.reason and "Dim.DYNAMIC or Dim.AUTO" in export.reason
+    # the way out it names works in this torch: an int marked Dim.DYNAMIC stays an input (a named Dim is refused)
+    program = torch.export.export(TakeK(), (torch.randn(4, 6), 3), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
+    x = torch.randn(4, 6)
+    assert torch.equal(program.module()(x, 5), TakeK()(x, 5))
+    with pytest.raises(Exception, match="Unable to specify input integers as dynamic through named Dims"):
+        torch.export.export(TakeK(), (x, 3), dynamic_shapes=(None, torch.export.Dim("k")))
+    with pytest.raises(Exception, match="non-tensor type <class 'float'>"):  # and a float cannot be marked
+        torch.export.export(_FloatScale(), (x, 2.5), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
+
+
+class _FloatScale(nn.Module):
+    def forward(self, x, k: float):
+        return x * k
 
 
 def test_an_export_that_answers_a_batch_of_one_otherwise_says_its_range_starts_at_two():
@@ -1400,7 +1413,7 @@ def test_a_float_argument_is_named_a_number_kept_as_a_constant():
             return x * scale
 
     export = H.diagnose(Scaled(), (torch.randn(4, 6), 0.5), routes=["export"], progress=False).results["export"]
-    assert "a number argument, an int or a float, as a constant" in export.reason, export
+    assert "keeps a number argument as a constant" in export.reason and "a float stays a constant" in export.reason, export
 
 
 @pytest.mark.parametrize("model, advice", [({"a": 1}, "pass the model itself"),
@@ -1408,3 +1421,33 @@ def test_a_float_argument_is_named_a_number_kept_as_a_constant():
 def test_something_that_is_not_a_module_gets_advice_that_fits_it(model, advice):
     with pytest.raises(TypeError, match=advice):
         H.diagnose(model, torch.randn(2), progress=False)
+
+
+class _AlwaysNaN(nn.Module):
+    def forward(self, x):
+        return (x * 0) / (x * 0)  # 0 / 0 for every finite input, NaN for the rest
+
+
+def test_a_copy_that_agrees_only_on_nan_outputs_gets_no_tick():
+    report = H.diagnose(_AlwaysNaN(), torch.randn(3, 4), routes=["script"], progress=False)
+    script = report.results["script"]
+    assert script.status == "ok" and script.nan and script.mark == "⚠", script
+    assert "agreed on NaN only" in report.recommend()
+
+
+class _MaskWithoutAnnotation(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x, mask=None):
+        y = self.lin(x)
+        if mask is not None:
+            y = y.masked_fill(mask, 0.0)
+        return y
+
+
+def test_an_argument_defaulting_to_none_without_annotation_is_told_to_be_optional():
+    x, mask = torch.randn(2, 4), torch.rand(2, 4) > 0.5
+    script = H.diagnose(_MaskWithoutAnnotation().eval(), (x, mask), routes=["script"], progress=False).results["script"]
+    assert script.status == "fails" and "Optional[torch.Tensor] = None" in script.fix, script

@@ -279,7 +279,7 @@ def test_a_number_argument_fixed_by_export_is_called_a_number_not_a_shape(tmp_pa
     report = H.migrate(path, (torch.randn(2, 3), 3))
     text = str(report)
     assert report.status == "restricted" and "number refused (numbers changed)" in text
-    assert "shape refused" not in text and "keeps an int argument as a constant" in text
+    assert "shape refused" not in text and "keeps a number argument as a constant unless dynamic_shapes marks an int" in text
 
 
 def test_a_model_saved_in_training_mode_is_told_to_call_eval():
@@ -555,3 +555,15 @@ def test_a_runtime_assertion_is_a_refusal_only_on_an_input_that_changes_a_size()
     assert _refusal("batch 1", asserted) and _refusal("3 items", asserted) and _refusal("size 3 in dim 1", asserted)
     assert not _refusal("zeros", asserted) and not _refusal("example", asserted)  # same sizes: the data tripped it
     assert _refusal("zeros", "AssertionError: Guard failed: x.size()[0] == 2") and not _refusal("batch 1", "")
+
+
+def test_an_output_that_is_no_pt2_file_is_a_usage_error_before_any_conversion(tmp_path, capsys):
+    from helpers.migrate import main
+    path = tmp_path / "tiny.pt"
+    torch.jit.script(TinyOutputs().eval()).save(str(path))
+    for output, said in ((tmp_path / "out.txt", "not a .pt2 file"), (tmp_path, "is a folder"),
+                         (tmp_path / "missing" / "out.pt2", "does not exist")):
+        assert main([str(path), "--example", "randn(3, 4)", "--output", str(output)]) == 3
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err
+    assert not (tmp_path / "out.txt").exists()

@@ -440,6 +440,7 @@ def test_outputs_that_are_all_nan_prove_nothing_and_say_so():
     assert [w for w in report.warnings if "NaN on 'nan'" in w and "proves nothing" in w], report.warnings
     only_nan = H.parity(model, model, inputs=[nan])
     assert only_nan.proves_little and "⚠ read the notes below" in only_nan.summary
+    assert only_nan.summary.startswith("⚠") and "every output was NaN: it agreed on NaN only" in only_nan.summary
     assert not H.parity(model, model, inputs=[torch.ones(2, 3)]).warnings  # numbers: no note
 
 
@@ -1469,3 +1470,35 @@ def test_a_counter_in_training_mode_is_not_called_random():
     from models_with_state import CountsCalls  # training mode by default, no random layer: answers move with a count
     report = H.parity(CountsCalls(), lambda x: x + 100, inputs=[torch.zeros(3)])
     assert not report.self_divergent and not any("two different answers" in n for n in report.warnings), report
+
+
+class _TrainingFlag(torch.nn.Module):  # no Dropout or BatchNorm: the mode is read in forward itself
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if self.training:
+            return y * 0.5
+        return y
+
+
+class _FunctionalDropout(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(self.lin(x), 0.5, self.training)
+
+
+def test_a_forward_that_reads_self_training_counts_as_a_layer_in_training_mode():
+    from helpers.tools.parity import training_layers
+    model, x = _TrainingFlag(), torch.randn(2, 4)
+    assert training_layers(model) == ["_TrainingFlag, whose forward reads self.training"]
+    assert training_layers(torch.nn.Sequential(_FunctionalDropout())) == [
+        "_FunctionalDropout '0', whose forward reads self.training"]
+    report = H.parity(model, torch.jit.trace(model, x), inputs=[x, -x])  # agrees, on the training-mode path
+    assert report.all_close and report.summary.startswith("⚠") and "training mode" in report.summary
+    assert training_layers(model.eval()) == [] and training_layers(torch.nn.Linear(2, 2)) == []  # train() alone: no

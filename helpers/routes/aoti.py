@@ -313,6 +313,20 @@ def _check_model(model, who):
     refuse_training_mode(model, who)
 
 
+def refuse_what_eager_refuses(model, args: tuple, who: str):
+    """A one-line ValueError when the eager model itself fails on the example: said before seconds of exporting and
+    compiling end in a message about the compiler or the export (a bool input, a wrong shape). A copy of the model
+    runs, so a counter or a running statistic of the learner's model does not move."""
+    from ..tools.input_variants import own_copy
+    from ..tools.parity import fresh_copy
+    try:
+        with torch.no_grad():
+            fresh_copy(model)(*own_copy(args))
+    except Exception as error:  # noqa: BLE001 - whatever eager raises is the learner's to see, in one line
+        raise ValueError(f"{who}: the eager model fails on the example ({type(error).__name__}: "
+                         f"{short_message(error, 150)}): fix the model, or pass an input it accepts") from None
+
+
 def refuse_training_mode(model, who):
     """A one-line ValueError for a model whose Dropout or BatchNorm layers are in training mode: compiled or
     lowered so, the file would draw new dropout masks (or use each batch's statistics) on every call."""
@@ -404,6 +418,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
     with _lock(cache_dir):
         if target.is_file() and not force:
             return _package(target, key, False, start)
+        refuse_what_eager_refuses(model, args, "aoti_package")
         from .export_bridge import quiet_export
         try:
             with quiet_export():

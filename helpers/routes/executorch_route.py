@@ -39,8 +39,8 @@ import torch
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
-                   inputs_problem, kernel_switches, refuse_training_mode, relations_problem, size_relations,
-                   user_input_values)
+                   inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
+                   size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -377,6 +377,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     first = "executorch.exir" not in sys.modules
     print(f"lowering {name} for ExecuTorch ({backend}{', decomposed first' if decompose else ''}), not in "
           f"{repo_relative(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
+    if not _is_program(model):  # before the seconds of lowering: a failure of eager itself, in one line
+        refuse_what_eager_refuses(model, example if isinstance(example, tuple) else (example,), "lower_to_pte")
     lower, partitioner = _import_executorch()
     from .export_bridge import quiet_export
     start = time.monotonic()

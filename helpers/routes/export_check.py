@@ -28,7 +28,7 @@ from ..course.guards import call_within, model_args, odd_input, require_module, 
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.input_variants import own_copy
-from ..tools.parity import fresh_copy
+from ..tools.parity import few_layers, fresh_copy
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks", "torch_suggestion"]
@@ -587,7 +587,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             from ..tools.parity import training_layers
             training = training_layers(model)
             if training:  # dropout or batch norm in training mode: eval() first, whatever else fails
-                hint = (f"the model has layers in training mode ({', '.join(training)}): call model.eval() "
+                hint = (f"the model has layers in training mode ({few_layers(training)}): call model.eval() "
                         f"before exporting; then: {hint}")
             hint = library_hint(first) or hint
             # the inputs that did run may already disagree (export baked a counter in): say so beside the failure
@@ -611,7 +611,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             from ..tools.parity import training_layers
             random_layers = training_layers(model)
             if random_layers:  # eager itself answers differently each call: no copy can match it
-                hint = (f"the model has layers in training mode ({', '.join(random_layers)}): call model.eval() "
+                hint = (f"the model has layers in training mode ({few_layers(random_layers)}): call model.eval() "
                         "before exporting")
             elif method == "trace" and moved_buffers:
                 hint = (f"eager changes its buffer{'s' * (len(moved_buffers) > 1)} {', '.join(moved_buffers[:3])} as it "
@@ -646,6 +646,16 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             from ..tools.parity import ONE_INTEGER_NOTE, _is_empty, one_integer_value
             if one_integer_value(args_list):
                 caveat = f"{caveat}; {ONE_INTEGER_NOTE}" if caveat else ONE_INTEGER_NOTE
+            from ..tools.parity import only_nan, training_layers
+            training = training_layers(model)
+            if training:  # agreeing with a model in training mode says nothing of the one you ship
+                mode = (f"the model has layers in training mode ({few_layers(training)}), so the copy was made from "
+                        "its training-mode path and compared with it: call model.eval() and check again")
+                caveat = f"{caveat}; {mode}" if caveat else mode
+            if expected and all(only_nan(want) for want in expected):  # NaN equals NaN here: no number was compared
+                nan = ("every output eager gave was NaN, so the copy agreed on NaN only: pass inputs on which the "
+                       "model gives numbers")
+                caveat = f"{caveat}; {nan}" if caveat else nan
             if all(_is_empty(want) for want in expected):  # no numbers compared (a detector finding nothing)
                 empty = ("every output eager gave was empty (no detections?), so nothing was compared: pass inputs "
                          "on which the model answers with numbers (trained weights, a real image)")

@@ -582,7 +582,8 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     notes += _size_one_notes(dims, check.rows)
     if numbers:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
-                     "model accepts: export keeps an int argument as a constant")
+                     "model accepts: export keeps a number argument as a constant unless dynamic_shapes marks an int "
+                     "one Dim.DYNAMIC or Dim.AUTO (a named Dim is refused for an int; a float stays a constant)")
     # what the comparison itself could not show (outputs within atol of zero, a model in training mode, empty or NaN
     # outputs): a match then proves little, and the summary says ⚠ instead of ✔
     notes += [f"the comparison: {warning}" for warning in check.warnings]

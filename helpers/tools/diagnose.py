@@ -77,6 +77,14 @@ _HINTS = (
     ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
                                                         "output, if its keys never change with the input"),
     ("is not a module", "use an nn.Module, or wrap the function in one"),
+    # an argument whose default is None, without an annotation: TorchScript types it Tensor, and None becomes an
+    # undefined tensor, which fails when the code (or the save) touches it
+    ("expected a proper tensor but got none", "an argument with the default None and no annotation compiles as a "
+                                              "plain Tensor: annotate it, `mask: Optional[torch.Tensor] = None` "
+                                              "(from typing)"),
+    ("called on an undefined tensor", "an argument with the default None and no annotation compiles as a plain "
+                                      "Tensor (None becomes an undefined tensor): annotate it, "
+                                      "`mask: Optional[torch.Tensor] = None` (from typing)"),
     ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),
@@ -121,6 +129,7 @@ class RouteResult:
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs (or a part) lay within the tolerance of zero: zeros would agree there
     empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
+    nan: bool = False           # every eager output was all NaN: agreed on NaN only (NaN counts as equal to NaN)
     model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
     fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
@@ -138,7 +147,8 @@ class RouteResult:
 
     @property
     def mark(self) -> str:
-        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.tracer_warned
+        if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.nan
+                                    or self.tracer_warned
                                     or self.model_problem or self.fixed_sizes or self.state_unknown
                                     or self.defaults_kept or self.one_integer):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
@@ -219,6 +229,7 @@ class Diagnosis:
             + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
                else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
+            + (" Every output was NaN, so it agreed on NaN only: see its notes." if ran[r].nan else "")
             + (" Every integer input held one value, so it was checked on that value only: see its notes."
                if ran[r].one_integer else "")
             + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
@@ -1053,7 +1064,9 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     if refused:
         notes.append(f"refuses {', '.join(repr(r.label) for r in refused)} ({refused[0].error}): "
                      + _refusal_advice(label, refused, batch_one))
+    rows = getattr(report, "rows", None) or []
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
+             "nan": bool(rows) and all(getattr(r, "nan", False) for r in rows),
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False) or getattr(report, "tiny_parts", None)),
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
@@ -1078,8 +1091,9 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     if getattr(row, "error", None):
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
         if row.label == "numbers changed" and label in ("export", "onnx", "aoti"):
-            reason += (" (torch.export keeps a number argument, an int or a float, as a constant, the example's "
-                       "value: make one program per value you use)")
+            reason += (" (torch.export keeps a number argument as a constant, the example's value, unless "
+                       "dynamic_shapes marks an int one Dim.DYNAMIC or Dim.AUTO: a named Dim is refused for an int, and "
+                       "a float stays a constant, so for a float make one program per value you use)")
     else:
         gap = (f"output {row.diff_text}" if str(row.diff_text).startswith("shape") else
                f"largest |diff| {row.diff_text}")

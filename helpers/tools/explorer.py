@@ -27,7 +27,7 @@ from ..course.guards import call_within
 from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              per_input_dims, rebuild, with_batch, _is_image_list)
-from .parity import (RELAXED_TRACE_NOTE, _compare_outputs, _is_empty, _one_line, _within_atol_of_zero, detections_of,
+from .parity import (RELAXED_TRACE_NOTE, _compare_outputs, _is_empty, _one_line, only_nan, _within_atol_of_zero, detections_of,
                      fresh_copy, python_state, state_changes, trace_copy, training_layers)
 from .path_recorder import LineCoverage
 
@@ -441,6 +441,9 @@ class DivergenceExplorer:
         if close and _is_empty(expected):  # nothing was compared: an empty output matches any other empty output
             verdict = (f"⚠ agree only on empty outputs: the eager output holds no numbers here, so nothing was "
                        f"compared; give an input for which the model returns some")
+        elif close and only_nan(expected):  # NaN counts as equal to NaN: no number was compared
+            verdict = (f"⚠ agree only on NaN: every number of the eager output is NaN here, so nothing was compared; "
+                       f"move the input to one for which the model gives numbers")
         elif exact:
             verdict = f"✔ agree: the {name} model gives exactly the eager output"
         elif close and tiny is not None:  # any numbers that small would match: no ✔

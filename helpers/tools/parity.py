@@ -389,7 +389,7 @@ def _infinities(output) -> int:
     return sum(int(torch.isinf(t).sum()) for t in tensors if t.is_floating_point() or t.is_complex())
 
 
-def _only_nan(output) -> bool:
+def only_nan(output) -> bool:
     """True when every number an output holds is NaN (NaN counts as equal to NaN here, so agreeing proves nothing)."""
     tensors = [t for t in (leaves(output) if not isinstance(output, torch.Tensor) else [output]) if t.numel()]
     numbers = [leaf for _, leaf in _flatten(output) if isinstance(leaf, (int, float)) and not isinstance(leaf, bool)]
@@ -654,24 +654,44 @@ def few_layers(names) -> str:
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
+def _reads_training(code) -> bool:
+    """True if ``code`` (or a function or lambda defined in it) reads an attribute named ``training``."""
+    return "training" in code.co_names or any(_reads_training(c) for c in code.co_consts if hasattr(c, "co_names"))
+
+
+def _forward_reads_training(m) -> bool:
+    """A module of your own (not one of torch's layers) whose forward reads ``self.training``: a branch on the mode,
+    or a functional dropout given it (``F.dropout(x, p, self.training)``)."""
+    if type(m).__module__.startswith("torch."):
+        return False  # torch's own layers: the ones that act otherwise in training are named above
+    code = getattr(getattr(type(m), "forward", None), "__code__", None)
+    return code is not None and _reads_training(code)
+
+
 def training_layers(model) -> list:
-    """Names of the Dropout / BatchNorm layers of ``model`` that are in training mode (random, or
-    using the batch's own statistics): why an eager model can differ from itself, or from a copy.
+    """Names of the layers of ``model`` that act otherwise in training mode and are in it: Dropout, BatchNorm and
+    the like (random, or using the batch's own statistics), and modules of your own whose forward reads
+    ``self.training``: why an eager model can differ from itself, or from a copy, or a copy from the model you ship.
     A scripted or loaded TorchScript model keeps each layer's class name and training flag too."""
     if not isinstance(model, torch.nn.Module):
         return []
     found = []
     for name, m in model.named_modules():
+        own = False
         if isinstance(m, torch.jit.ScriptModule):
             kind = getattr(m, "original_name", "")
             random = kind in _RANDOM_NAMES and getattr(m, "training", False)
         else:
             kind = type(m).__name__
             random = (isinstance(m, _RANDOM_IN_TRAINING) and m.training) or _acts_otherwise_in_training(m)
+            own = not random and m.training and _forward_reads_training(m)
         if random and "Dropout" in kind and getattr(m, "p", None) == 0:
             random = False  # a dropout of probability 0 drops nothing, in training too
         if random:
             found.append(f"{kind} {name!r}" if name else kind)
+        elif own:
+            found.append(f"{kind} {name!r}, whose forward reads self.training" if name
+                         else f"{kind}, whose forward reads self.training")
     return found
 
 
@@ -965,6 +985,9 @@ class ParityReport:
             if self.training_mode and not self.self_divergent:  # no ✔: agreeing with a model you would not ship
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but {self.names[0]} has layers "
                         f"in training mode{tail}")
+            if self.rows and all(r.nan for r in self.rows):  # no ✔: NaN counts as equal to NaN
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
+                        f"NaN: it agreed on NaN only{tail}")
             if self.empty:  # no ✔: any copy returning nothing agrees with nothing
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
                         f"empty: it agreed on emptiness only{tail}")
@@ -1273,7 +1296,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                                  f"{shapes(args)} ({_one_line(error)}{argument_hint(args, error)}): {advice}") from None
             if variant_limit is None:  # the first input eager ran: the example, or the first of inputs=
                 variant_limit = variant_seconds(time.perf_counter() - started)
-            empty, nan = _is_empty(expected), _only_nan(expected)
+            empty, nan = _is_empty(expected), only_nan(expected)
             tiny = None if empty or nan else _within_atol_of_zero(expected, atol)
             tiny_parts = () if empty or nan or tiny is not None else _tiny_parts(expected, atol)
             last = (args, expected)

@@ -27,7 +27,7 @@ import torch
 
 from ..course.failures import as_sentence
 from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
-from .parity import (ONE_INTEGER_NOTE, _is_empty, _only_nan, _within_atol_of_zero, detections_of, fresh_copy,
+from .parity import (ONE_INTEGER_NOTE, _is_empty, only_nan, _within_atol_of_zero, detections_of, fresh_copy,
                      one_integer_value, tiny_in_every, training_layers)
 from .gallery_entries import _Call
 from .gallery import (GALLERY, _calls, _highlight, _script, _same_outputs, script_error_line, argument_type_fix,
@@ -260,7 +260,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             return done("fails when run", exc, warning=warning, code=code, note=f"{note} {fix}".strip())
         detections = detections_of(eager, expected, got)  # a scripted detector adds its losses, by design
         same, why = _same_outputs(expected, got if detections is None else detections)
-        hollow.append("empty" if _is_empty(expected) else "NaN" if _only_nan(expected) else
+        hollow.append("empty" if _is_empty(expected) else "NaN" if only_nan(expected) else
                       "tiny" if _within_atol_of_zero(expected, 1e-6) is not None else "")
         outputs.append(expected)
         if not same:
