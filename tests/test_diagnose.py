@@ -380,6 +380,8 @@ def test_editor_logic_runs_and_explains_bad_input(tmp_path):
         assert editor.run() is None and words in editor.error and words in editor.html()
     with pytest.raises(ValueError, match="routes are some of"):
         editor.edit(routes=["jit"])
+    with pytest.raises(TypeError, match=r"example is text, as typed in the editor .* got Tensor; .* H.diagnose"):
+        H.DiagnoseEditor(H.STARTER_MODEL, torch.randn(2, 4))
 
 
 def test_the_editor_widget_with_no_route_ticked_says_so_and_runs_nothing(tmp_path):

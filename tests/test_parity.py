@@ -1502,3 +1502,17 @@ def test_a_forward_that_reads_self_training_counts_as_a_layer_in_training_mode()
     report = H.parity(model, torch.jit.trace(model, x), inputs=[x, -x])  # agrees, on the training-mode path
     assert report.all_close and report.summary.startswith("⚠") and "training mode" in report.summary
     assert training_layers(model.eval()) == [] and training_layers(torch.nn.Linear(2, 2)) == []  # train() alone: no
+
+
+def test_a_copy_that_changes_its_input_in_place_where_eager_does_not_gets_no_tick():
+    model, x = torch.nn.Linear(3, 2).eval(), torch.randn(4, 3)
+
+    def zeroes_its_input(t):
+        out = model(t.clone())
+        t.zero_()
+        return out
+
+    report = H.parity(model, zeroes_its_input, inputs=[x])
+    assert report.all_close and report.copy_changes_input and report.summary.startswith("⚠")
+    assert "changes its input in place where eager does not" in report.summary
+    assert not H.parity(model, model, inputs=[x]).copy_changes_input

@@ -32,6 +32,11 @@ class DiagnoseEditor:
 
     def __init__(self, source: str = STARTER_MODEL, example: str = "randn(4, 8)", routes=("trace", "script", "export"),
                  folder=None):
+        for name, value in (("source", source), ("example", example)):
+            if not isinstance(value, str):  # the editor reads both as text, as typed in its boxes
+                raise TypeError(f"DiagnoseEditor: {name} is text, as typed in the editor (e.g. example=\"randn(4, 8)\"), "
+                                f"got {type(value).__name__}; for a model and tensors in hand, call "
+                                "H.diagnose(model, example)")
         self.source, self.example, self.folder = source, example, folder
         self.routes = tuple(routes)
         self.report = None

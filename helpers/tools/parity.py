@@ -759,6 +759,7 @@ class ParityReport:
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
+    copy_changes_input: bool = False  # the copy changed its input in place where eager did not
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
     uncopied: str = ""  # why the eager model could not be copied, so that parity ran it itself ('' when copied)
     defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
@@ -908,6 +909,10 @@ class ParityReport:
                      f", and a trace or an export fixes {'it' if one else 'them'} into its graph")
             notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}: other "
                          f"values were not checked{fixed}; {how} to check other values")
+        if self.copy_changes_input:
+            notes.append(f"the {self.names[1]} copy changes its input in place where {self.names[0]} does not: each model "
+                         "got its own copy of each input here; a caller that uses the input again after calling the "
+                         "copy sees it changed")
         if self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
@@ -994,6 +999,9 @@ class ParityReport:
             if self.state_changes and self.state_unreadable == "unknown" and not self.state_settled:
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but whether it keeps "
                         f"the state {self.names[0]} changes as it runs cannot be read{tail}")
+            if self.copy_changes_input:  # the outputs match, but the copy alters what its caller passed
+                return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but changes its input "
+                        f"in place where {self.names[0]} does not{tail}")
             if self.loses_state:  # the outputs match, the state eager keeps does not travel
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but not the state "
                         f"{self.names[0]} changes as it runs{tail}")
@@ -1252,7 +1260,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
-    rows, unkeyed, changes_input = [], "", False
+    rows, unkeyed, changes_input, copy_changes_input = [], "", False, False
     last = None  # (arguments, eager's output) of the last input compared
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
@@ -1301,7 +1309,10 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             tiny_parts = () if empty or nan or tiny is not None else _tiny_parts(expected, atol)
             last = (args, expected)
             try:
-                got = exported(*own_copy(args))
+                copy_args = own_copy(args)
+                got = exported(*copy_args)
+                copy_changes_input = copy_changes_input or (changed_in_place(args, copy_args)
+                                                            and not changed_in_place(args, eager_args))
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
                                       error=_one_line(error), empty=empty, nan=nan, tiny=tiny,
@@ -1357,6 +1368,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
+                        copy_changes_input=copy_changes_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
                         if example is not None else "",
                         defaults_kept=defaults_left(eager, [a for _, a in labelled]),
