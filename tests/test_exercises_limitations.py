@@ -1,7 +1,7 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
 import warnings
 
-from typing import Optional
+from typing import Final, Optional
 
 import numpy as np
 import pytest
@@ -101,7 +101,20 @@ def test_the_cases_reach_both_sides_of_the_clip():
     assert (sol(x_outlier).abs() == 3).any()  # the outlier is clipped
 
 
+class StandardizeMeanInDouble(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0, dtype=torch.float64)
+
+    def forward(self, x, eps: float = 1e-5):
+        mean = x.mean(dim=-1, keepdim=True)
+        self.last_mean = mean.double()
+        return ((x - mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
 @pytest.mark.parametrize("model, words", [
+    (StandardizeMeanInDouble, "`last_mean` is torch.float64, with the right values, where the mean of this input is "
+                              "torch.float32"),
     (StandardizeIgnoresEps, "the result changed on eps=0.5"),
     (StandardizeMeanNeverUpdated, "last_mean"),
     (StandardizeReturnsMask, "returns torch.bool"),
@@ -303,6 +316,19 @@ class ClipperDropped(ClipperAsGiven):
     @torch.jit.ignore(drop=True)
     def count_outside(self, x: torch.Tensor) -> int:
         return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+class ClipperFinalDebug(ClipperAsGiven):  # debug a Final constant: the branch is pruned when False, no decorator
+    debug: Final[bool]
+
+
+def test_a_final_debug_flag_is_praised_for_what_it_does_and_not_more(capsys):
+    assert H.check_saveable_debug_helper(ClipperFinalDebug)
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "with debug=True the model does not script at all" in out
+    assert "raises rather than skip" not in out
+    with pytest.raises(Exception):  # as said: scripting a debug=True one compiles the NumPy helper, and fails
+        torch.jit.script(ClipperFinalDebug(debug=True))
 
 
 def test_debug_helper_praise_names_what_was_done(capsys):

@@ -450,6 +450,13 @@ def test_safe_loader_survives_a_model_in_another_dtype(capsys):
     out = capsys.readouterr().out
     assert out.startswith("✘ The returned model fails on the 297 test digits") and "float32" in out, out
 
+    def halves(path):
+        return doubles(path).half()
+
+    assert not H.check_safe_weights_loader(halves)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ The returned model fails on the 297 test digits") and "float32" in out, out
+
 
 def test_safe_loader_names_an_allowlist_that_lets_the_code_through(capsys):
     import pathlib

@@ -374,3 +374,17 @@ def test_traced_branches_names_ignore_or_unused_taken_for_the_compiling_decorato
     out = capsys.readouterr().out
     assert f"marked @torch.jit.{marker}" in out and "Use @torch.jit.script_if_tracing instead" in out, out
     assert "Decorate the helper" not in out  # they did decorate it: the advice names the decorator
+
+
+class ClipReturnsPair(nn.Module):
+    def forward(self, x):
+        return SOL04.soft_clip(x) * 3, x
+
+
+@pytest.mark.parametrize("model, words", [(ClipUndecorated(), "Not yet: traced on [0.5, -0.25, 0.1]"),
+                                          (ClipChangedMaths(), "Keep the model's maths as given: eager on"),
+                                          (ClipReturnsPair(), "returns a tuple")])
+def test_traced_branches_shows_values_not_tensor_reprs(model, words, capsys):
+    assert not H.check_traced_branches(model)
+    out = capsys.readouterr().out
+    assert words in out and "tensor(" not in out, out

@@ -11,7 +11,7 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from .ex01_02_basics import _gist
-from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, values
+from ._common import as_model as _as_model, describe, dtype_mistake, on_copies, same_tensor as _same, values
 from ._common import torchscript_kind as _torchscript_kind
 
 __all__ = ["check_optional_input", "check_traced_branches"]
@@ -191,19 +191,23 @@ def check_traced_branches(model) -> bool:
         try:
             got, changed = on_copies(model, x)
         except Exception as error:
-            print(f"✘ Your eager model fails on {x}: {type(error).__name__}: {_gist(error)}")
+            print(f"✘ Your eager model fails on {values(x)}: {type(error).__name__}: {_gist(error)}")
             return False
         if changed:
-            print(f"✘ Your model changes its input in place (on {x}): `x /= peak` alters the caller's tensor. Keep "
+            print(f"✘ Your model changes its input in place (on {values(x)}): `x /= peak` alters the caller's tensor. Keep "
                   "the model's maths as given, which makes a new tensor (x / peak), and only add the decorator.")
             return False
         wrong_dtype = dtype_mistake(got, want, "Your model")
         if wrong_dtype:
             print(f"✘ {wrong_dtype}")
             return False
+        if not isinstance(got, torch.Tensor):
+            print(f"✘ Your model returns {describe(got)} on {values(x)}; keep the model's maths as "
+                  "given, which returns one tensor, and only add the decorator.")
+            return False
         if not _same(got, want):
-            print(f"✘ Keep the model's maths as given: eager on {x} gives {got}, "
-                  f"expected {want}. Only add the decorator.")
+            print(f"✘ Keep the model's maths as given: eager on {values(x)} gives {values(got)}, "
+                  f"expected {values(want)}. Only add the decorator.")
             return False
     traces = {}
     for example, others in ((_SMALL, [_LARGE] + _EDGES), (_LARGE, [_SMALL] + _EDGES)):
@@ -226,7 +230,8 @@ def check_traced_branches(model) -> bool:
                           "@torch.jit.script_if_tracing instead, which compiles it when a trace calls it (section 5)."
                           if marked else
                           "Decorate the helper that holds the `if` so that it is compiled, not traced (section 5).")
-                print(f"✘ Not yet: traced on {example}, the model gives {got} for {other}, but eager gives {want}. "
+                print(f"✘ Not yet: traced on {values(example)}, the model gives {values(got)} for {values(other)}, but "
+                      f"eager gives {values(want)}. "
                       + (f"The tracer warned (\"{warned}\"): the `if` was frozen. " if warned else "") + advice)
                 return False
     traced = traces[tuple(_SMALL.tolist())]

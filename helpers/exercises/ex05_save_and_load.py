@@ -406,7 +406,7 @@ def check_safe_weights_loader(load_weights) -> bool:
                 answers = model.eval()(x)
             except Exception as error:  # e.g. a model made .double(): the digits are float32
                 hint = (" The test digits are float32: return the model in float32, as built."
-                        if re.search(r"double|Double|float64", str(error)) else "")
+                        if re.search(r"double|Double|float64|half|Half|float16|bfloat16|BFloat16", str(error)) else "")
                 return _fail(f"The returned model fails on the {len(x)} test digits: {type(error).__name__}: "
                              f"{as_sentence(short_message(error, 120))}{hint}")
             if not torch.equal(answers, trained(x)):

@@ -139,6 +139,10 @@ def _wrong_mean(last, mean, initial, earlier) -> str:
                     f"shape {tuple(mean.shape)} here.")
         return (f"`last_mean` has shape {tuple(last.shape)}, and the mean of this input, "
                 f"`x.mean(dim=-1, keepdim=True)`, has shape {tuple(mean.shape)}: keep that mean in it.")
+    if last.dtype != mean.dtype:
+        same = _same_tensor(last.to(mean.dtype), mean)
+        return (f"`last_mean` is {last.dtype}{', with the right values,' if same else ''} where the mean of this input "
+                f"is {mean.dtype}: keep `x.mean(dim=-1, keepdim=True)` as it comes, without converting it.")
     return "`last_mean` holds other values than the mean of the last input: keep `x.mean(dim=-1, keepdim=True)`."
 
 
@@ -692,6 +696,10 @@ def _scripted_debug_count(model_class):
     try:
         with deprecations_hidden():
             scripted = torch.jit.script(model_class(debug=True))
+    except Exception as error:  # debug=True does not even script (a Final flag kept the helper out for False only)
+        error.at_script = True
+        return None, error
+    try:
         on_copies(scripted, _CLIPPER_X)
     except Exception as error:  # raising is what @torch.jit.unused makes a reached helper do
         return None, error
@@ -751,6 +759,10 @@ def _how_the_helper_was_handled(model_class, scripted):
         return ""
     if scripted._c._has_method("count_outside"):
         return "count_outside now compiles as it is, so no decorator was needed."
+    if error is not None and getattr(error, "at_script", False):
+        return ("count_outside is left out of the compiled model when debug is False; with debug=True the model does "
+                "not script at all (TorchScript then compiles the helper), so only debug=False deploys, which is what "
+                "a deployment builds (@torch.jit.unused would leave the helper out whatever debug says).")
     if error is not None:
         return ("count_outside is left out of the compiled model, and a scripted debug=True model raises rather "
                 "than skip the count.")
