@@ -185,7 +185,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     variants = [variants] if isinstance(variants, str) else list(variants)
     # the model's own flag, or a layer left in train() inside an eval() model: torch's random layers by name, and
     # any other submodule whose flag is on (its forward may read self.training)
-    random = training_layers(model)
+    random = training_layers(model, own_forwards=False)  # modules of your own in train() are named just below
     active = random or [f"{type(m).__name__} {name!r}" for name, m in model.named_modules()
                         if name and getattr(m, "training", False)]
     if model.training or active:

@@ -668,11 +668,12 @@ def _forward_reads_training(m) -> bool:
     return code is not None and _reads_training(code)
 
 
-def training_layers(model) -> list:
+def training_layers(model, own_forwards: bool = True) -> list:
     """Names of the layers of ``model`` that act otherwise in training mode and are in it: Dropout, BatchNorm and
     the like (random, or using the batch's own statistics), and modules of your own whose forward reads
     ``self.training``: why an eager model can differ from itself, or from a copy, or a copy from the model you ship.
-    A scripted or loaded TorchScript model keeps each layer's class name and training flag too."""
+    A scripted or loaded TorchScript model keeps each layer's class name and training flag too.
+    ``own_forwards=False``: torch's layers only (for a caller that names the modules of your own otherwise)."""
     if not isinstance(model, torch.nn.Module):
         return []
     found = []
@@ -684,7 +685,7 @@ def training_layers(model) -> list:
         else:
             kind = type(m).__name__
             random = (isinstance(m, _RANDOM_IN_TRAINING) and m.training) or _acts_otherwise_in_training(m)
-            own = not random and m.training and _forward_reads_training(m)
+            own = own_forwards and not random and m.training and _forward_reads_training(m)
         if random and "Dropout" in kind and getattr(m, "p", None) == 0:
             random = False  # a dropout of probability 0 drops nothing, in training too
         if random:

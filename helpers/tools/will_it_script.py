@@ -340,7 +340,7 @@ def _training_note(model, calls) -> str:
     """A sentence when Model() is in training mode with layers that act differently then (Dropout, BatchNorm, or a
     functional dropout given ``training=self.training``): the comparison seeds both sides alike, so a match says
     nothing about the model a learner would ship."""
-    layers = training_layers(model)
+    layers = training_layers(model, own_forwards=False)  # a forward of your own is named by what it calls, below
     if getattr(model, "training", False):
         layers += [f"{name} given self.training" for name in _functional_dropouts(model)[1]]
     if not layers:
