@@ -110,3 +110,22 @@ class NarrowsBatch(torch.nn.Module):  # a branch on the batch size: torch.export
         if x.shape[0] > 2:
             return self.lin(x).relu()
         return self.lin(x) * 2
+
+
+class TrainingFlag(torch.nn.Module):
+    """No Dropout or BatchNorm: forward reads the mode itself, so a copy made in training mode keeps that path."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if self.training:
+            return y * 0.5
+        return y
+
+
+class AlwaysNaN(torch.nn.Module):
+    def forward(self, x):
+        return (x * 0) / (x * 0)  # 0 / 0 for every finite input, NaN for the rest

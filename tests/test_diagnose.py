@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import helpers as H
+from outside_models import AlwaysNaN
 from helpers.course.workdir import REPO_ROOT
 from helpers.tools.example_parser import ExampleSyntaxError, parse_example
 
@@ -1425,13 +1426,9 @@ def test_something_that_is_not_a_module_gets_advice_that_fits_it(model, advice):
         H.diagnose(model, torch.randn(2), progress=False)
 
 
-class _AlwaysNaN(nn.Module):
-    def forward(self, x):
-        return (x * 0) / (x * 0)  # 0 / 0 for every finite input, NaN for the rest
-
 
 def test_a_copy_that_agrees_only_on_nan_outputs_gets_no_tick():
-    report = H.diagnose(_AlwaysNaN(), torch.randn(3, 4), routes=["script"], progress=False)
+    report = H.diagnose(AlwaysNaN(), torch.randn(3, 4), routes=["script"], progress=False)
     script = report.results["script"]
     assert script.status == "ok" and script.nan and script.mark == "⚠", script
     assert "agreed on NaN only" in report.recommend()

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import helpers as H
+from outside_models import AlwaysNaN
 
 
 def test_traced_branch_flips_when_the_slider_crosses_zero():
@@ -392,11 +393,7 @@ def test_a_scale_on_an_input_with_no_floating_point_values_is_refused_not_ignore
     assert explorer.set(scale=1).agree is not None  # 1 changes nothing, and is allowed
 
 
-class _AlwaysNaN(torch.nn.Module):
-    def forward(self, x):
-        return (x * 0) / (x * 0)  # 0 / 0 for every finite input
-
 
 def test_outputs_that_are_all_nan_get_no_tick():
-    ex = H.DivergenceExplorer(_AlwaysNaN(), "script", example=torch.randn(2, 3))
+    ex = H.DivergenceExplorer(AlwaysNaN(), "script", example=torch.randn(2, 3))
     assert ex.state.verdict.startswith("⚠ agree only on NaN") and "nothing was compared" in ex.state.verdict

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 import helpers as H
-from outside_models import NamedTupleOut, NarrowsBatch
+from outside_models import NamedTupleOut, NarrowsBatch, TrainingFlag
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
 from models_with_state import CountsCalls, CountsOnly, RunningTotal
@@ -600,20 +600,9 @@ def test_tracing_a_torch_cond_model_names_the_cond(tmp_path):
     assert row.stage == "export" and "the tracer cannot take a torch.cond" in row.hint, row.hint
 
 
-class _TrainingFlag(torch.nn.Module):  # no Dropout or BatchNorm: the mode is read in forward itself
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        y = self.lin(x)
-        if self.training:
-            return y * 0.5
-        return y
-
 
 def test_a_copy_of_the_training_mode_path_passes_with_a_caveat_not_a_plain_check(tmp_path):
-    checks = H.export_roundtrip_checks(_TrainingFlag(), [torch.randn(2, 4)], methods=("trace",), folder=tmp_path)
+    checks = H.export_roundtrip_checks(TrainingFlag(), [torch.randn(2, 4)], methods=("trace",), folder=tmp_path)
     assert checks["trace"].ok and checks["trace"].summary.startswith("⚠")
     assert "whose forward reads self.training" in checks["trace"].caveat and "model.eval()" in checks["trace"].caveat
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import helpers as H
-from outside_models import NamedTupleOut
+from outside_models import NamedTupleOut, TrainingFlag
 
 
 @pytest.fixture(scope="module")
@@ -1472,17 +1472,6 @@ def test_a_counter_in_training_mode_is_not_called_random():
     assert not report.self_divergent and not any("two different answers" in n for n in report.warnings), report
 
 
-class _TrainingFlag(torch.nn.Module):  # no Dropout or BatchNorm: the mode is read in forward itself
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        y = self.lin(x)
-        if self.training:
-            return y * 0.5
-        return y
-
 
 class _FunctionalDropout(torch.nn.Module):
     def __init__(self):
@@ -1495,8 +1484,8 @@ class _FunctionalDropout(torch.nn.Module):
 
 def test_a_forward_that_reads_self_training_counts_as_a_layer_in_training_mode():
     from helpers.tools.parity import training_layers
-    model, x = _TrainingFlag(), torch.randn(2, 4)
-    assert training_layers(model) == ["_TrainingFlag, whose forward reads self.training"]
+    model, x = TrainingFlag(), torch.randn(2, 4)
+    assert training_layers(model) == ["TrainingFlag, whose forward reads self.training"]
     assert training_layers(torch.nn.Sequential(_FunctionalDropout())) == [
         "_FunctionalDropout '0', whose forward reads self.training"]
     report = H.parity(model, torch.jit.trace(model, x), inputs=[x, -x])  # agrees, on the training-mode path
