@@ -1450,3 +1450,9 @@ def test_an_argument_defaulting_to_none_without_annotation_is_told_to_be_optiona
     x, mask = torch.randn(2, 4), torch.rand(2, 4) > 0.5
     script = H.diagnose(_MaskWithoutAnnotation().eval(), (x, mask), routes=["script"], progress=False).results["script"]
     assert script.status == "fails" and "Optional[torch.Tensor] = None" in script.fix, script
+
+
+def test_a_trace_diagnosed_alone_is_not_said_to_be_the_only_route_that_agrees():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
+    alone = H.diagnose(model, torch.randn(2, 4), routes=["trace"], progress=False).recommend()
+    assert alone.startswith("The trace, the one route tried, agrees") and "Only the trace" not in alone

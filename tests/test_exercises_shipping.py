@@ -2,6 +2,7 @@
 import re
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -151,6 +152,11 @@ def reference_loop(x):
     return total
 
 
+class NumpySum(torch.nn.Module):
+    def forward(self, x):
+        return torch.from_numpy(np.sum(x.numpy(), axis=0))
+
+
 class KeptDimension(torch.nn.Module):
     def forward(self, x):
         return x.sum(0, keepdim=True)
@@ -159,6 +165,7 @@ class KeptDimension(torch.nn.Module):
 @pytest.mark.parametrize("model, feedback", [
     (LoopAsGiven(), "prim::Loop"),
     (KeptDimension(), "keepdim=True keeps dimension 0 as a size of 1"),
+    (NumpySum(), "TorchScript cannot compile NumPy calls"),
     (BuiltinSum(), "TorchScript reads Python's sum(x) as torch.sum(x)"),
     (Float64Sum(), "keep the input's dtype"),
     (LoopLeftInPython(), "cannot be saved"),

@@ -179,7 +179,9 @@ def check_running_sum_migrates(model) -> bool:
             warnings.simplefilter("ignore")
             scripted = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model)
     except Exception as error:
-        print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}")
+        numpy = (" TorchScript cannot compile NumPy calls (the message names a NumPy object, not that limit): add up "
+                 "with torch, e.g. x.sum(0)." if "weak reference" in str(error) and "numpy" in str(error) else "")
+        print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}{numpy}")
         return False
     # the .pt holds the scripted code, which can compute something else than the Python it came from
     if _reports_a_mistake(scripted, "Scripted, your model", scripted=True, inputs=inputs):

@@ -251,7 +251,9 @@ class Diagnosis:
         if best == "onnx":
             return "ONNX agrees: ship it with ONNX Runtime." + caveat("onnx") + warn
         if best == "trace":
-            return ("Only the trace agrees, and only on the inputs tried: add inputs that take every branch "
+            alone = ("Only the trace agrees" if len(ran) > 1 else
+                     "The trace, the one route tried, agrees (pass routes= with more to compare them)")
+            return (f"{alone}, and only on the inputs tried: add inputs that take every branch "
                     "before trusting it." + caveat("trace") + warn)
         failing = [res for res in ran.values() if res.status == "fails"]
         first = ran.get("export") if "export" in ran and ran["export"].status == "fails" else (failing[0] if failing else None)
