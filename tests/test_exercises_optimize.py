@@ -334,3 +334,16 @@ def test_the_right_verdict_passes_the_fresh_rounds_every_time(capsys):
     for _ in range(50):  # the fresh rounds differ at each call: the reference solution passes them all
         assert H.check_honest_verdict(SOL07.verdict)
     assert "12 new sets of rounds" in last_line(capsys)
+
+
+def _verdict_sorting_in_place(ratios):
+    ratios.sort()  # the caller's list loses its order
+    return SOL07.verdict(ratios)
+
+
+def test_a_right_verdict_that_sorts_the_callers_list_is_told_so(capsys):
+    assert H.check_honest_verdict(_verdict_sorting_in_place)
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "reorders the list it is given" in out
+    assert H.check_honest_verdict(SOL07.verdict)
+    assert "reorders" not in capsys.readouterr().out

@@ -496,9 +496,18 @@ def _check_fresh_rounds(verdict, allowed) -> bool:
                   f"expected {wanted!r}: compute the verdict from the quartiles of the ratios it "
                   "is given, not from the listed cases.")
             return False
+    given = [1.3, 0.8, 1.1, 0.9, 1.0]
+    kept = list(given)
+    try:
+        verdict(given)
+    except Exception:  # noqa: BLE001 - it ran on every case above: a side effect is all this call looks for
+        pass
+    sorts = ("" if given == kept else " One thing to change: it reorders the list it is given (ratios.sort() "
+             "works in place, so the caller's rounds lose their order); sorted(ratios) leaves the caller's list as "
+             "it was.")
     print(f"✔ Right on all {len(_VERDICT_CASES)} listed cases, quartile ties and one-off rounds included, and on "
           "12 new sets of rounds drawn for this check: your verdict claims a difference only when the interquartile "
-          "range is on one side of 1.")
+          f"range is on one side of 1.{sorts}")
     return True
 
 
