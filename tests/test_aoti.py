@@ -518,3 +518,10 @@ def test_an_example_eager_refuses_is_named_before_any_export_or_compile(tmp_path
     with pytest.raises(ValueError, match=r"lower_to_pte: the eager model fails on the example"):
         H.lower_to_pte(_TwoInputs().eval(), bools, cache_dir=tmp_path)
     assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.pte"))  # no failure recorded in the cache
+
+
+def test_a_forward_of_your_own_that_reads_self_training_is_refused_in_training_mode(tmp_path):
+    from outside_models import TrainingFlag
+    with pytest.raises(ValueError, match=r"training mode \(TrainingFlag, whose forward reads self.training\): call "
+                                         r"model.eval\(\) first"):
+        H.aoti_package(TrainingFlag(), torch.randn(2, 4), cache_dir=tmp_path, quiet=True, progress=False)

@@ -328,14 +328,16 @@ def refuse_what_eager_refuses(model, args: tuple, who: str):
 
 
 def refuse_training_mode(model, who):
-    """A one-line ValueError for a model whose Dropout or BatchNorm layers are in training mode: compiled or
-    lowered so, the file would draw new dropout masks (or use each batch's statistics) on every call."""
+    """A one-line ValueError for a model with layers in training mode (Dropout, BatchNorm, a forward of your own that
+    reads ``self.training``): compiled or lowered so, the file would draw new dropout masks, use each batch's
+    statistics, or keep the training-mode path, on every call."""
     from ..tools.parity import training_layers
     active = training_layers(model)
     if active:
         shown = ", ".join(active[:3]) + (", ..." if len(active) > 3 else "")
         raise ValueError(f"{who}: the model has layers in training mode ({shown}): call model.eval() first, or the "
-                         "file would compute training's random or per-batch answers")
+                         "file would compute what the model does in training (random, per batch, or the path a "
+                         "forward takes when self.training is True)")
 
 
 def cached_aoti_package(model, example, dynamic_shapes=None, *, name="model", cache_dir=None):
