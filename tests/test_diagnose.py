@@ -1431,7 +1431,7 @@ def test_a_copy_that_agrees_only_on_nan_outputs_gets_no_tick():
     report = H.diagnose(AlwaysNaN(), torch.randn(3, 4), routes=["script"], progress=False)
     script = report.results["script"]
     assert script.status == "ok" and script.nan and script.mark == "⚠", script
-    assert "agreed on NaN only" in report.recommend()
+    assert "agreed on no number that tells" in report.recommend()
 
 
 class _MaskWithoutAnnotation(nn.Module):
@@ -1456,3 +1456,15 @@ def test_a_trace_diagnosed_alone_is_not_said_to_be_the_only_route_that_agrees():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU()).eval()
     alone = H.diagnose(model, torch.randn(2, 4), routes=["trace"], progress=False).recommend()
     assert alone.startswith("The trace, the one route tried, agrees") and "Only the trace" not in alone
+
+
+
+class _NaNUnlessZero(nn.Module):
+    def forward(self, x):
+        return torch.where(x == 0, x, x * float("nan"))  # zeros in, zeros out; NaN for any other input
+
+
+def test_a_copy_that_agrees_only_on_nan_and_on_zeros_gets_no_tick():
+    report = H.diagnose(_NaNUnlessZero(), torch.randn(3, 4), routes=["script"], progress=False)
+    script = report.results["script"]
+    assert script.status == "ok" and script.nan and script.mark == "⚠", script

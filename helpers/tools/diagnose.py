@@ -129,7 +129,7 @@ class RouteResult:
     refuses_sizes: bool = False  # its shape checks refused another batch size or list length eager takes
     tiny: bool = False          # eager's outputs (or a part) lay within the tolerance of zero: zeros would agree there
     empty: bool = False         # every eager output was empty (a detector with no detections): agreed on emptiness
-    nan: bool = False           # every eager output was all NaN: agreed on NaN only (NaN counts as equal to NaN)
+    nan: bool = False           # eager's outputs were NaN (the rest within atol of zero): no telling number compared
     model_problem: bool = False  # agrees, but with an eager model in training mode (or random): not the one you ship
     batch_one: bool = False     # its copy refuses other batches because the example's batch of 1 was fixed
     fixed_sizes: bool = False   # its copy takes only the example's size in a dimension where eager takes others
@@ -229,7 +229,8 @@ class Diagnosis:
             + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
                else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
-            + (" Every output was NaN, so it agreed on NaN only: see its notes." if ran[r].nan else "")
+            + (" Its outputs were NaN (or within the tolerance of zero), so it agreed on no number that tells: see "
+               "its notes." if ran[r].nan else "")
             + (" Every integer input held one value, so it was checked on that value only: see its notes."
                if ran[r].one_integer else "")
             + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
@@ -1068,7 +1069,11 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
                      + _refusal_advice(label, refused, batch_one))
     rows = getattr(report, "rows", None) or []
     flags = {"untested": bool(getattr(report, "uncovered", None)), "empty": bool(getattr(report, "empty", False)),
-             "nan": bool(rows) and all(getattr(r, "nan", False) for r in rows),
+             # NaN on every input, or on every input but those whose outputs lay within the tolerance of zero
+             # (zeros in, zeros out): no number that tells was compared
+             "nan": any(getattr(r, "nan", False) for r in rows)
+             and all(getattr(r, "nan", False) or getattr(r, "tiny", None) is not None or getattr(r, "empty", False)
+                     for r in rows),
              "refuses_sizes": bool(refused), "tiny": bool(getattr(report, "tiny", False) or getattr(report, "tiny_parts", None)),
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
