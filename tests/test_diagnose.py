@@ -293,9 +293,12 @@ def test_html_and_text_views():
 def test_example_parser_whitelist():
     x = parse_example("(randn(2,3), arange(2), {'k': zeros(1, dtype=int64)}, [ones(2)], 3)")
     assert x[0].shape == (2, 3) and x[1].dtype == torch.int64 and x[2]["k"].dtype == torch.int64 and x[4] == 3
-    for evil in ("__import__('os').system('true')", "randn(2).numpy()", "open('f')", "randn(2, dtype=object)"):
+    for evil in ("__import__('os').system('true')", "randn(2).numpy()", "open('f')", "randn(2, dtype=object)",
+                 "os", "nan()"):
         with pytest.raises(ExampleSyntaxError):
             parse_example(evil)
+    odd = parse_example("(full((2, 4), nan), full((1,), -inf))")  # the values a learner tests a model's edges with
+    assert odd[0].isnan().all() and odd[1].item() == float("-inf")
 
 
 def test_command_line(tmp_path):

@@ -2,7 +2,8 @@
 
 ``parse_example("(randn(2,4), arange(2))")`` returns a tuple of tensors. Allowed: the torch
 factories ``randn rand zeros ones arange randint full`` with literal arguments and an optional
-``dtype=int64`` (or ``"int64"``), Python numbers, tuples, lists and dicts of these.
+``dtype=int64`` (or ``"int64"``), Python numbers (``nan`` and ``inf`` too, e.g. ``full((2, 4), nan)``), tuples,
+lists and dicts of these.
 """
 import ast
 
@@ -34,9 +35,14 @@ def _dtype(node):
     return _DTYPES[name]
 
 
+_NUMBERS = {"nan": float("nan"), "inf": float("inf")}  # the floats Python writes without a literal
+
+
 def _value(node):
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
         return node.value
+    if isinstance(node, ast.Name) and node.id in _NUMBERS:
+        return _NUMBERS[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         value = _value(node.operand)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -67,7 +73,7 @@ def _value(node):
         except (TypeError, RuntimeError, ValueError) as error:
             raise ExampleSyntaxError(f"{ast.unparse(node)}: {str(error).splitlines()[0]}") from None
     raise ExampleSyntaxError(f"{ast.unparse(node)!r} is not allowed: write tensors as randn(1,3,64,64), "
-                             "numbers, and tuples/lists/dicts of them")
+                             "numbers (nan and inf too), and tuples/lists/dicts of them")
 
 
 def parse_example(text: str):
