@@ -611,3 +611,11 @@ def test_outputs_that_are_all_nan_pass_with_a_caveat(tmp_path):
     model = torch.nn.Linear(3, 2).eval()
     checks = H.export_roundtrip_checks(model, [torch.full((2, 3), float("nan"))], methods=("script",), folder=tmp_path)
     assert checks["script"].ok and checks["script"].summary.startswith("⚠") and "NaN only" in checks["script"].caveat
+
+
+def test_a_trace_given_lists_of_other_lengths_is_told_that_it_keeps_the_first_length(tmp_path):
+    x = torch.randn(3, 4)
+    checks = H.export_roundtrip_checks(ListIn(), [([x, x],), ([x, x, x],)], methods=("trace",), folder=tmp_path)
+    trace = checks["trace"]
+    assert trace.stage == "run" and trace.failed_inputs == [1]
+    assert "whose list holds 2 tensors, and a trace keeps that length (this input's holds 3)" in trace.hint

@@ -580,6 +580,11 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                 hint = (f"input {failed[0]} passes {counts[0]} argument{'s' * (counts[0] != 1)} and input 0, which "
                         f"the program was exported from, {counts[1]}: an exported program takes exactly input 0's "
                         "arguments (one that input 0 left at its default is part of the program, not an input)")
+            listed = re.search(r"Expected (\d+) elements in a list but found (\d+)", first)
+            if method == "trace" and listed:  # a trace flattens a list argument into that many inputs
+                hint = (f"the trace was made from input 0, whose list holds {listed.group(1)} tensors, and a trace keeps "
+                        f"that length (this input's holds {listed.group(2)}): script the model, whose List[Tensor] "
+                        "takes any length, or trace one copy per length you use")
             if method == "export" and re.search(r"Guard failed: .*\] == 1\b", first):
                 hint = ("the program was exported from input 0, which has a size of 1 where other inputs differ, and "
                         "torch.export treats 1 as a constant (it broadcasts), even with dynamic_shapes: put an input "
