@@ -567,3 +567,10 @@ def test_an_output_that_is_no_pt2_file_is_a_usage_error_before_any_conversion(tm
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_state_dict_file_is_named_for_what_it_is(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(nn.Linear(2, 2).state_dict(), path)
+    with pytest.raises(ValueError, match=r"migrate: weights.pt was written by torch.save \(tensors or a state_dict\)"):
+        H.migrate(path, torch.randn(2, 2))

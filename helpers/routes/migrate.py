@@ -227,6 +227,12 @@ def _load(source):
             raise ValueError(f"{path.name} is already a .pt2 (torch.export or AOTInductor): there is nothing to migrate")
         if not path.is_file():
             raise FileNotFoundError(f"migrate: no file at {path}")
+        from .archive import TorchScriptFileError, check_torchscript_file
+        try:  # what the file is, when it is no TorchScript file (a state_dict, a pickled model, a .pt2 ...)
+            check_torchscript_file(path, "migrate")
+        except TorchScriptFileError as error:
+            message = str(error)
+            raise ValueError(message if message.startswith("migrate") else f"migrate: {message}") from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice (explained in 02)
