@@ -20,7 +20,7 @@ COURSE_MAP = [
     Stop("00_start_here.ipynb", "Start here", 10, "how the workbook works; a first script-save-load"),
     Stop("01_dynamic_models.ipynb", "PyTorch models are dynamic", 30, "a model is a Python program"),
     Stop("02_what_is_torchscript.ipynb", "What is TorchScript?", 55, "a static, typed program: .graph and .code"),
-    Stop("03_tracing.ipynb", "Tracing", 65, "records one run"),
+    Stop("03_tracing.ipynb", "Tracing", 80, "records one run"),
     Stop("04_scripting.ipynb", "Scripting", 40, "compiles the code itself"),
     Stop("05_save_and_load.ipynb", "Saving and loading", 70, "what a .pt holds; running it from C++"),
     Stop("06_limitations.ipynb", "Limitations", 75, "what TorchScript rejects, and the fixes"),
