@@ -621,3 +621,67 @@ def test_labelled_export_names_a_file_fixed_to_one_batch(tmp_path, capsys):
     assert H.check_labelled_export(path) is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and "not a batch of one digit" in out and "✔" not in out
+
+
+def _scan_then_unsafe(path):
+    """A loader a learner might write: refuse any global from outside torch, then unpickle the file anyway."""
+    import pickletools
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        raw = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    ops = list(pickletools.genops(raw))
+    for i, (op, arg, _) in enumerate(ops):
+        module = arg.split()[0] if op.name == "GLOBAL" else ops[i - 2][1] if op.name == "STACK_GLOBAL" else None
+        if module is not None and str(module).split(".")[0] not in ("torch", "collections"):
+            raise ValueError(f"untrusted global {module}")
+    model = H.DigitsCNN()
+    model.load_state_dict(torch.load(path, weights_only=False))
+    return model
+
+
+def _meta_loader(path):
+    model = H.DigitsCNN()
+    model.load_state_dict(torch.load(path, weights_only=True, map_location="meta"))
+    return model
+
+
+def _loads_into_the_class(path):
+    H.DigitsCNN.load_state_dict(torch.load(path, weights_only=True))
+    return H.DigitsCNN()
+
+
+@pytest.mark.parametrize("loader, words", [
+    (_scan_then_unsafe, "it called torch.save, a function of torch's own, which wrote a file"),
+    (_meta_loader, "map_location='meta' gives tensors with no data"),
+    (_loads_into_the_class, "load_state_dict was called on the class"),
+])
+def test_safe_loader_names_a_torch_allowlist_a_meta_load_and_the_class(loader, words, capsys):
+    assert H.check_safe_weights_loader(loader) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out
+
+
+def test_labels_pickled_instead_of_json_are_named(tmp_path, capsys):
+    path = tmp_path / "pickled_labels.pt"
+    torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(path),
+                   _extra_files={"labels.json": pickle.dumps([f"digit {i}" for i in range(10)])})
+    assert H.check_labelled_export(path) is False
+    out = capsys.readouterr().out
+    assert "holds pickled bytes (pickle.dumps), not text" in out and "latin-1" not in out
+
+
+def test_the_torch_payload_is_real_and_only_torchs_own_names_carry_it(tmp_path):
+    import pickletools
+    import zipfile
+    from helpers.exercises.ex05_save_and_load import TorchPayload
+    marker = tmp_path / "written.pt"
+    torch.save({"note": TorchPayload(marker)}, tmp_path / "bait.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "bait.pt", weights_only=True)
+    assert not marker.exists()
+    with zipfile.ZipFile(tmp_path / "bait.pt") as archive:
+        raw = archive.read(next(n for n in archive.namelist() if n.endswith("data.pkl")))
+    modules = [arg.split()[0] for op, arg, _ in pickletools.genops(raw) if op.name == "GLOBAL"]
+    assert modules and all(m.startswith("torch") for m in modules), modules  # a scan for torch's names lets it by
+    torch.load(tmp_path / "bait.pt", weights_only=False)
+    assert marker.exists()

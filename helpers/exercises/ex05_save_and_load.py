@@ -144,6 +144,9 @@ def _not_utf8(path, name) -> str:
             archive.read(entry).decode("utf-8")
     except UnicodeDecodeError as error:
         byte = error.object[error.start]
+        if error.object[:1] == b"\x80":  # pickle's first byte (its PROTO opcode): not text at all
+            return (f"{name} holds pickled bytes (pickle.dumps), not text: torch.jit.save stores what you pass as it "
+                    "is. Pass the str json.dumps(labels), which it writes as UTF-8.")
         return (f"{name} is not UTF-8 text: its byte 0x{byte:02x} at position {error.start} is not UTF-8, so the "
                 "text was encoded another way (for example with .encode('latin-1')). JSON is UTF-8: pass the str "
                 "json.dumps(labels), which torch.jit.save writes as UTF-8.")
@@ -185,6 +188,17 @@ class OtherPayload:
 
     def __reduce__(self):
         return (setattr, (_Tripwire, "ran", self.token))  # builtins.setattr: harmless, and visible afterwards
+
+
+class TorchPayload:
+    """A third stand-in, calling a function of torch's own: ``torch.save``, which writes the file ``marker``. A loader
+    that lets torch's names through a scan of its own, then unpickles the file anyway, is caught by this one."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (torch.save, ({"written": "while loading"}, self.marker))
 
 
 class _Load:
@@ -333,8 +347,9 @@ def _refuses(load_weights, path, trained, payload, effect, ran, n) -> str:
         how = _how_it_ran(calls) or _how_it_ran_anyway(calls)
         if n == 0:
             return f"Loading the untrusted file ran its code ({effect}): {how}"
-        return (f"Your function refused the first untrusted file, but loading a second one ran its code ({effect}): "
-                f"whatever refused the first let this one through; {how}")
+        earlier, which = ("the first untrusted file", "a second") if n == 1 else (f"the first {n} untrusted files", "another")
+        return (f"Your function refused {earlier}, but loading {which} one ran its code ({effect}): "
+                f"whatever refused {'the first' if n == 1 else 'them'} let this one through; {how}")
     if refused is _EXITED:
         return ("Your function refused the file carrying code by calling sys.exit(), which ends the whole process: a "
                 "server would stop, and here the kernel. Raise an exception instead (or let torch.load's own through).")
@@ -391,10 +406,16 @@ def check_safe_weights_loader(load_weights) -> bool:
             return _fail("Loading a real state_dict called sys.exit(), which ends the whole process (here the "
                          "kernel): return the model, and raise an exception only to refuse a file.")
         except Exception as error:  # any failure is the learner's to see, as one line
+            text = str(error)
             hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
-                    "torch.load." if "constants.pkl" in str(error) else
+                    "torch.load." if "constants.pkl" in text else
+                    " map_location='meta' gives tensors with no data, which cannot fill a model: load to the CPU "
+                    "(the default)." if "meta tensor" in text else
+                    " load_state_dict was called on the class: build the model first, model = DigitsCNN(), then "
+                    "model.load_state_dict(state)." if "load_state_dict() missing 1 required positional argument" in text
+                    else
                     " torch.save writes a zip with the tensors kept apart, which plain pickle cannot read: load it with "
-                    "torch.load, whose weights_only=True also refuses code." if "persistent" in str(error).lower()
+                    "torch.load, whose weights_only=True also refuses code." if "persistent" in text.lower()
                     else "")
             return _fail(f"Loading a real state_dict failed: {type(error).__name__}: "
                          f"{as_sentence(short_message(error, 120))}{hint}")
@@ -416,10 +437,14 @@ def check_safe_weights_loader(load_weights) -> bool:
                                  "load the file's state_dict into it.")
                 return _fail("The returned model does not give the answers of the weights in the file: did you load "
                              "the state_dict into it with model.load_state_dict(state)?")
-        # Two payloads, each with its own function and module, so that no check of one payload's names will do
+        # Three payloads, each with its own function and module (the third one torch's own), so that no check of
+        # one payload's names, and no allowlist of torch's, will do
         baits = [(UntrustedPayload(marker), "it called pathlib's Path.touch, which created a file", marker.exists),
                  (OtherPayload(folder.name), "it called builtins.setattr instead of pathlib's Path.touch, and set an "
-                  "attribute of a class of the checker's", lambda: _Tripwire.__dict__.get("ran") == folder.name)]
+                  "attribute of a class of the checker's", lambda: _Tripwire.__dict__.get("ran") == folder.name),
+                 (TorchPayload(folder / "written_by_torch_save.pt"), "it called torch.save, a function of torch's own, "
+                  "which wrote a file: a name from torch is no proof that a file is safe",
+                  (folder / "written_by_torch_save.pt").exists)]
         try:
             for n, (payload, effect, ran) in enumerate(baits):
                 mistake = _refuses(load_weights, folder / f"untrusted{n + 1}.pt", trained, payload, effect, ran, n)
@@ -428,6 +453,7 @@ def check_safe_weights_loader(load_weights) -> bool:
         finally:
             if "ran" in _Tripwire.__dict__:
                 del _Tripwire.ran
-    print("✔ Real weights load into a DigitsCNN, and both files carrying code (each through another function) were "
+    print("✔ Real weights load into a DigitsCNN, and all three files carrying code (each through another function, "
+          "one of them torch's own) were "
           "refused before their code could run.")
     return True
