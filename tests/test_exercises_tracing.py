@@ -284,3 +284,14 @@ def test_a_rule_on_the_first_values_a_tuple_and_a_failing_init_are_named(answer,
     assert H.check_branch_without_if(answer) is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and words in out and "✔" not in out and "tensor(" not in out
+
+
+class _WithCond(torch.nn.Module):
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda t: t * 2, lambda t: -t, (x,))
+
+
+def test_a_torch_cond_answer_is_told_that_the_tracer_cannot_take_it(capsys):
+    assert H.check_branch_without_if(_WithCond) is False
+    out = capsys.readouterr().out
+    assert "torch.jit.trace cannot trace torch.cond" in out and "torch.where" in out
