@@ -1,4 +1,6 @@
 """H.measure_load_memory (05): each map_location loaded in its own process, memory read from Linux's counters."""
+import gc
+
 import pytest
 import torch
 
@@ -60,3 +62,23 @@ def test_what_meta_keeps_is_torch_library_code(tmp_path):
     assert 0 <= meta.kept_library_mb <= meta.kept_mb + 1
     assert meta.kept_mb - meta.kept_library_mb < 2   # no more than scraps besides the library pages
     assert "torch's own library code" in str(meta)
+
+
+def test_memory_freed_before_the_measurement_is_not_taken_for_the_loads(tmp_path):
+    """Many mid-sized tensors: freed in this process first, glibc would hand the same blocks to the load unseen."""
+    class Many(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = torch.nn.ParameterList([torch.nn.Parameter(torch.randn(256, 512)) for _ in range(64)])
+
+        def forward(self, x):
+            return x
+
+    path = tmp_path / "many.pt"
+    model = torch.jit.script(Many())
+    model.save(str(path))
+    del model
+    gc.collect()
+    cpu = H.measure_load_memory(path, ["cpu"])["cpu"]
+    assert cpu.data_bytes == 64 * 256 * 512 * 4
+    assert cpu.peak_mb >= 0.9 * cpu.data_bytes / 2**20, cpu  # the data the model holds was counted

@@ -29,6 +29,15 @@ def _library_kib(folder: str) -> int:
     return total
 
 
+def _trim() -> None:
+    """Hand the memory this process freed back to the system (glibc's malloc_trim); nothing on another allocator."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _measure_in_child(path: str, where: str, report_fd: int) -> None:
     """Runs in a forked child: load the file once, write what memory did as JSON, and never return."""
     try:
@@ -37,6 +46,9 @@ def _measure_in_child(path: str, where: str, report_fd: int) -> None:
         # reference cycle) would be freed whenever the load's allocations trigger Python's collector, and
         # that would subtract from the figures, even below zero. Collect them before the baseline.
         gc.collect()
+        # Memory the parent freed but its allocator kept (glibc keeps freed blocks for reuse) would hold the load's
+        # tensors without a new page, so the figures would miss them: hand it back to the system first.
+        _trim()
         libraries = os.path.join(os.path.dirname(os.path.realpath(torch.__file__)), "lib")
         # Reset this process's peak resident memory (VmHWM) to what it holds now: the peak it reaches
         # from here on is the load's own, not the parent's history.
@@ -44,7 +56,9 @@ def _measure_in_child(path: str, where: str, report_fd: int) -> None:
             f.write("5")
         before, libraries_before = _kib("VmRSS:"), _library_kib(libraries)
         model = torch.jit.load(path, map_location=where)
-        row = {"where": where, "peak_kib": _kib("VmHWM:") - before, "kept_kib": _kib("VmRSS:") - before,
+        peak = _kib("VmHWM:") - before
+        _trim()  # what the load freed (the CPU copies a "meta" load makes first) is not what the model keeps
+        row = {"where": where, "peak_kib": peak, "kept_kib": _kib("VmRSS:") - before,
                "library_kib": _library_kib(libraries) - libraries_before,
                "data_bytes": sum(p.untyped_storage().nbytes() for p in model.parameters() if not p.is_meta),
                "all_meta": all(p.is_meta for p in model.parameters())}
@@ -58,7 +72,8 @@ def _measure_in_child(path: str, where: str, report_fd: int) -> None:
 
 @dataclass(frozen=True)
 class LoadMemory:
-    """One load of a file: how far resident memory rose (``peak_mb``), what it still held after (``kept_mb``),
+    """One load of a file: how far resident memory rose (``peak_mb``), what it still held after, once what the load
+    freed was handed back to the system (``kept_mb``),
     how much of that is pages of torch's own library files the load ran (``kept_library_mb``), the bytes of
     parameter data the loaded model holds, and whether every parameter is a meta tensor."""
     where: str
