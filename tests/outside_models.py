@@ -129,3 +129,13 @@ class TrainingFlag(torch.nn.Module):
 class AlwaysNaN(torch.nn.Module):
     def forward(self, x):
         return (x * 0) / (x * 0)  # 0 / 0 for every finite input, NaN for the rest
+
+
+class NoSuperInit(torch.nn.Module):
+    """A learner's class that forgot super().__init__(): building it raises, before any checker sees a model."""
+
+    def __init__(self):
+        self.two = torch.nn.Parameter(torch.tensor(2.0))  # before Module.__init__: nn.Module refuses it
+
+    def forward(self, x):
+        return x

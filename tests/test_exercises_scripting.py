@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import helpers as H
+from outside_models import NoSuperInit
 
 SOL04 = H.load_solution("04_scripting")
 
@@ -94,20 +95,12 @@ class CentreAndMean(nn.Module):
         return x - mean, mean
 
 
-class CentreNoSuper(nn.Module):
-    def __init__(self):
-        self.two = nn.Parameter(torch.tensor(2.0))  # before Module.__init__: nn.Module refuses it
-
-    def forward(self, x, mean: Optional[torch.Tensor] = None):
-        return x
-
-
 @pytest.mark.parametrize("model, words", [
     (CentreZeroMeansNone, "A given mean of zero must give x back"),
     (CentreEmptyMeansNone, "Right answers, but `mean` compiles as Tensor"),
     (CentreOneRow, "gives shape (1, 3)"),
     (CentreAndMean, "returns a tuple of 2"),
-    (CentreNoSuper, "Building your model failed: AttributeError"),
+    (NoSuperInit, "Building your model failed: AttributeError"),
 ])
 def test_optional_input_names_a_stand_in_for_none_a_shape_a_tuple_and_a_failing_init(model, words, capsys):
     assert H.check_optional_input(model) is False

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import helpers as H
+from outside_models import NoSuperInit
 
 
 @pytest.fixture(scope="module")
@@ -267,18 +268,10 @@ class _OneTensorInATuple(torch.nn.Module):
         return (torch.where(x.sum() > 0, x * 2, -x),)
 
 
-class _NoSuperInit(torch.nn.Module):
-    def __init__(self):
-        self.two = torch.nn.Parameter(torch.tensor(2.0))  # before Module.__init__: nn.Module refuses it
-
-    def forward(self, x):
-        return x
-
-
 @pytest.mark.parametrize("answer, words", [
     (_FirstThreeValues, "for x = [1, 1, 1, -5] it should return [-1.0, -1.0, -1.0, 5.0]"),
     (_OneTensorInATuple, "returns a tuple: return one tensor"),
-    (_NoSuperInit, "Building your model failed: AttributeError"),
+    (NoSuperInit, "Building your model failed: AttributeError"),
 ])
 def test_a_rule_on_the_first_values_a_tuple_and_a_failing_init_are_named(answer, words, capsys):
     assert H.check_branch_without_if(answer) is False

@@ -692,18 +692,18 @@ def _count_mistake(model_class, model, start) -> str:
 
 
 def _scripted_debug_count(model_class):
-    """``(outside, error)`` after one call of the scripted ``model_class(debug=True)`` on a copy of the input."""
+    """``(outside, error, scripts)`` after one call of the scripted ``model_class(debug=True)`` on a copy of the
+    input; ``scripts`` is False when ``debug=True`` does not even script (the error is then the compiler's)."""
     try:
         with deprecations_hidden():
             scripted = torch.jit.script(model_class(debug=True))
-    except Exception as error:  # debug=True does not even script (a Final flag kept the helper out for False only)
-        error.at_script = True
-        return None, error
+    except Exception as error:  # a Final flag kept the helper out for debug=False only
+        return None, error, False
     try:
         on_copies(scripted, _CLIPPER_X)
     except Exception as error:  # raising is what @torch.jit.unused makes a reached helper do
-        return None, error
-    return getattr(scripted, "outside", None), None
+        return None, error, True
+    return getattr(scripted, "outside", None), None, True
 
 
 def _how_the_helper_was_handled(model_class, scripted):
@@ -715,7 +715,7 @@ def _how_the_helper_was_handled(model_class, scripted):
     """
     helper = getattr(model_class, "count_outside", None)
     modifier = getattr(helper, "_torchscript_modifier", None)
-    outside, error = _scripted_debug_count(model_class)
+    outside, error, scripts = _scripted_debug_count(model_class)
     if error is None and _as_count(outside) != 2:
         # Name the guard where the learner put it: the other part is as the original has it
         in_forward = "is_scripting" in _source(getattr(model_class, "forward", None))
@@ -759,7 +759,7 @@ def _how_the_helper_was_handled(model_class, scripted):
         return ""
     if scripted._c._has_method("count_outside"):
         return "count_outside now compiles as it is, so no decorator was needed."
-    if error is not None and getattr(error, "at_script", False):
+    if not scripts:
         return ("count_outside is left out of the compiled model when debug is False; with debug=True the model does "
                 "not script at all (TorchScript then compiles the helper), so only debug=False deploys, which is what "
                 "a deployment builds (@torch.jit.unused would leave the helper out whatever debug says).")

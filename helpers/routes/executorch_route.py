@@ -378,7 +378,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     print(f"lowering {name} for ExecuTorch ({backend}{', decomposed first' if decompose else ''}), not in "
           f"{repo_relative(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
     if not _is_program(model):  # before the seconds of lowering: a failure of eager itself, in one line
-        refuse_what_eager_refuses(model, example if isinstance(example, tuple) else (example,), "lower_to_pte")
+        refuse_what_eager_refuses(model, _as_args(example), "lower_to_pte")
     lower, partitioner = _import_executorch()
     from .export_bridge import quiet_export
     start = time.monotonic()

@@ -634,44 +634,37 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                 hint = "compare the outputs input by input with H.parity to find where they part"
             reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)
         else:
-            from ..tools.parity import _within_atol_of_zero
-            caveat = caveats.get(method, "")
+            from ..tools.parity import (ONE_INTEGER_NOTE, _is_empty, _within_atol_of_zero, one_integer_value, only_nan,
+                                        tiny_in_every, training_layers)
+            notes = [caveats.get(method, "")]  # why agreeing may prove less than it seems, joined into one caveat
             sizes = [_within_atol_of_zero(want, atol) for want in expected]
             if all(size is not None for size in sizes) and any(diffs):  # zeros would have passed as well
-                tiny = (f"eager's outputs are at most {max(sizes):.2g} in size, within atol={atol:g} of zero, so "
-                        "any numbers that small agree: pass a smaller atol")
-                caveat = f"{caveat}; {tiny}" if caveat else tiny
+                notes.append(f"eager's outputs are at most {max(sizes):.2g} in size, within atol={atol:g} of zero, so "
+                             "any numbers that small agree: pass a smaller atol")
             elif any(diffs):  # one part of the outputs that small, beside larger ones: zeros would pass there
-                from ..tools.parity import tiny_in_every
                 small = tiny_in_every(expected, atol)
                 if small:
-                    tiny = (f"{', '.join(small)} of eager's outputs lay within atol={atol:g} of zero on every input, "
-                            "so any numbers that small agree there: compare that part with a smaller atol")
-                    caveat = f"{caveat}; {tiny}" if caveat else tiny
-            from ..tools.parity import ONE_INTEGER_NOTE, _is_empty, one_integer_value
+                    notes.append(f"{', '.join(small)} of eager's outputs lay within atol={atol:g} of zero on every "
+                                 "input, so any numbers that small agree there: compare that part with a smaller atol")
             if one_integer_value(args_list):
-                caveat = f"{caveat}; {ONE_INTEGER_NOTE}" if caveat else ONE_INTEGER_NOTE
-            from ..tools.parity import only_nan, training_layers
+                notes.append(ONE_INTEGER_NOTE)
             training = training_layers(model)
             if training:  # agreeing with a model in training mode says nothing of the one you ship
-                mode = (f"the model has layers in training mode ({few_layers(training)}), so the copy was made from "
-                        "its training-mode path and compared with it: call model.eval() and check again")
-                caveat = f"{caveat}; {mode}" if caveat else mode
+                notes.append(f"the model has layers in training mode ({few_layers(training)}), so the copy was made "
+                             "from its training-mode path and compared with it: call model.eval() and check again")
             if expected and all(only_nan(want) for want in expected):  # NaN equals NaN here: no number was compared
-                nan = ("every output eager gave was NaN, so the copy agreed on NaN only: pass inputs on which the "
-                       "model gives numbers")
-                caveat = f"{caveat}; {nan}" if caveat else nan
+                notes.append("every output eager gave was NaN, so the copy agreed on NaN only: pass inputs on which "
+                             "the model gives numbers")
             if all(_is_empty(want) for want in expected):  # no numbers compared (a detector finding nothing)
-                empty = ("every output eager gave was empty (no detections?), so nothing was compared: pass inputs "
-                         "on which the model answers with numbers (trained weights, a real image)")
-                caveat = f"{caveat}; {empty}" if caveat else empty
+                notes.append("every output eager gave was empty (no detections?), so nothing was compared: pass "
+                             "inputs on which the model answers with numbers (trained weights, a real image)")
             if state_lost and method in ("trace", "export"):
-                caveat = f"{caveat}; {state_lost}" if caveat else state_lost
+                notes.append(state_lost)
             if moved_buffers and method == "trace":  # the answers agree, but the saved file starts elsewhere
-                moved = (f"tracing ran forward, which moved the buffer{'s' * (len(moved_buffers) > 1)} "
-                         f"{', '.join(moved_buffers[:3])}: the saved trace starts from the moved values, eager from the "
-                         "start, which these answers do not show")
-                caveat = f"{caveat}; {moved}" if caveat else moved
+                notes.append(f"tracing ran forward, which moved the buffer{'s' * (len(moved_buffers) > 1)} "
+                             f"{', '.join(moved_buffers[:3])}: the saved trace starts from the moved values, eager "
+                             "from the start, which these answers do not show")
+            caveat = "; ".join(note for note in notes if note)
             reports[method] = RoundtripReport(method, "passed", max_diffs=diffs, path=path, caveat=caveat)
     return RoundtripTable(reports[m] for m in dict.fromkeys(methods))
 
