@@ -106,7 +106,8 @@ def _one_error(error) -> str:
 
 def check_prepare_for_serving(prepare_for_serving) -> bool:
     """07: ``prepare_for_serving(model)`` returns a frozen TorchScript module computing what the model does in
-    eval mode, and leaves the model it was given as it was (the training loop still owns it)."""
+    eval mode, which saves and loads again, and leaves the model it was given as it was (the training loop still
+    owns it)."""
     if isinstance(prepare_for_serving, nn.Module):
         print("✘ check_prepare_for_serving expects your function prepare_for_serving, which takes a model; you "
               "passed a model itself.")
@@ -184,24 +185,29 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print("✘ An in-place update of the original model (as the next optimizer step makes) changed what the "
               "frozen module computes: it shares the weights freezing left alone. Freeze a deep copy.")
         return False
-    note = _reload_note(served)
-    print(f"✔ Right{' in this process' if note else ''}: {sum(kinds.values())} nodes, no attribute reads, batch norm "
-          "folded into the convolution, dropout gone, same answers as the model in eval mode, and training can go on "
-          "without touching it." + note)
+    unsaved = _reload_failure(served)
+    if unsaved:
+        print(f"✘ It runs in this process, with the same answers as the model in eval mode, but it cannot be saved and "
+              f"loaded again ({unsaved}), so it cannot be shipped: return the frozen module, and run "
+              "torch.jit.optimize_for_inference after loading, in the serving process (section 2).")
+        return False
+    print(f"✔ Right: {sum(kinds.values())} nodes, no attribute reads, batch norm folded into the convolution, dropout "
+          "gone, same answers as the model in eval mode, it saves and loads again, and training can go on without "
+          "touching it.")
     return True
 
 
-def _reload_note(served) -> str:
-    """'' if the served module survives a save and a load; else a note (optimize_for_inference's result does not)."""
+def _reload_failure(served) -> str:
+    """'' if the served module survives a save and a load; else the error in one line (optimize_for_inference's
+    result does not survive one)."""
     buffer = io.BytesIO()
     try:
         with deprecations_hidden():
             torch.jit.save(served, buffer)
             buffer.seek(0)
             torch.jit.load(buffer)
-    except Exception as error:  # the module works in this process: worth a note, not a ✘
-        return (f" But it cannot be saved and loaded again ({_one_error(error)}): to ship it, return the frozen "
-                "module, and run torch.jit.optimize_for_inference after loading, in the serving process (section 2).")
+    except Exception as error:
+        return _one_error(error)
     return ""
 
 
