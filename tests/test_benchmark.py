@@ -446,6 +446,16 @@ def test_a_model_that_changes_its_own_state_is_not_called_wrong_but_not_compared
     assert "answers not compared" in str(report) and "answers not compared" in report.describe("script")
 
 
+def test_a_trace_of_a_counter_whose_answers_follow_the_count_is_wrong_not_uncompared():
+    """A trace writes the count it saw into its code: however often it runs, it cannot answer as eager does."""
+    from test_diagnose import SideEffect
+    report = H.benchmark_model(SideEffect().eval(), torch.ones(3), variants=["eager", "trace", "script"], **FAST)
+    trace, script = report["trace"], report["script"]
+    assert trace.verdict == "wrong" and trace.times == [] and "trace" not in report.measured
+    assert "this copy has no self.calls" in trace.wrong and "computes something else" in report.describe("trace")
+    assert script.wrong is None and script.note.startswith("answers not compared")  # the script keeps its count
+
+
 def test_a_nan_in_the_example_raises_no_false_alarm():
     x = torch.linspace(-1, 1, 8).reshape(2, 4)
     x[0, 1] = math.nan

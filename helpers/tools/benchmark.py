@@ -367,13 +367,19 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
                        "check's tolerance of zero there")
         return True
     counts = _counting(model, inputs["example"], state_before)  # a counter, not a cache filled once
+    names = [c.split(":")[0].removeprefix("self.") for c in counts]
+    missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
     if report.all_close:
-        names = [c.split(":")[0].removeprefix("self.") for c in counts]
-        missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]
         if missing:  # same answers, but the copy has no such attribute at all
             _add_note(row, f"same answers, but it does not keep the state eager changes as it runs "
                            f"(self.{missing[0]} is not in this copy)")
         return True
+    if missing:
+        # eager's answers follow a count this copy does not have (a trace wrote the value it saw into its code): the
+        # difference is not a matter of how often each ran, so the copy computes something else
+        row.wrong = (f"answers otherwise, and cannot follow eager: eager's answers change with self.{missing[0]}, "
+                     f"which it changes as it runs, and this copy has no self.{missing[0]}")
+        return False
     if counts:
         _not_compared(row, counts)
         return True
