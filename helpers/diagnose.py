@@ -7,8 +7,9 @@ never eval), or the file may define ``EXAMPLE``. The code lives in ``helpers/too
 Exit status, for a CI gate: 0 when every route tried is a plain ✔; 2 when every route converts and agrees but some
 with a caveat (⚠: it refuses sizes eager takes, agreed on near-zero or empty outputs, the model is in training
 mode ...); 1 when a route fails or diverges; 3 for a mistake on the command line (no such file or function, an
-example that does not parse, an unknown route, a file or function that fails before any route runs), so that a
-gate can tell a mistake in the call from a model that does not convert.
+example that does not parse, an unknown route, a file that fails on import); 4 when the model itself fails before
+any route runs (``make_model()`` raises, or the eager model fails, hangs or crashes on the example), so that a gate
+can tell a mistake in the call, and a model broken in eager PyTorch, from a model that does not convert.
 """
 import importlib.util
 import re
@@ -47,7 +48,8 @@ def main(argv=None):
                                      description="Does my model trace, script, export and run in ONNX, "
                                                  "and do the copies compute what eager computes?",
                                      epilog="Exit status: 0 every route ✔; 2 every route agrees, some with a caveat "
-                                            "(⚠); 1 a route fails or diverges; 3 a mistake on the command line.")
+                                            "(⚠); 1 a route fails or diverges; 3 a mistake on the command line; 4 the "
+                                            "model fails in eager PyTorch, before any route runs.")
     parser.add_argument("target", help="FILE.py:FUNCTION returning a model or a (model, example) pair")
     parser.add_argument("--example", help='the input, e.g. "randn(1,3,64,64)" or "(randn(2,4), arange(2))"')
     parser.add_argument("--routes", help="comma-separated, from trace,script,export,onnx,aoti (default: all but aoti)")
@@ -67,8 +69,8 @@ def main(argv=None):
     func_name = args.target.rsplit(":", 1)[1]
     try:
         made = factory()
-    except (Exception, SystemExit) as error:
-        usage_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
+    except (Exception, SystemExit) as error:  # the learner's model code, not the command line
+        _model_error(f"diagnose: {func_name}() fails: {type(error).__name__}: {error}")
     if made is None:
         usage_error(f"diagnose: {func_name}() returned None: end it with `return model` (or `return model, example`)")
     if isinstance(made, type):
@@ -95,12 +97,24 @@ def main(argv=None):
         report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit, batch_dim=batch_dim)
     except (TypeError, ValueError, TimeoutError, RuntimeError) as error:
         # the helper's messages name it already ("diagnose expects ..."): one prefix is enough
-        usage_error(f"diagnose: {re.sub(r'^diagnose:? ', '', str(error))}")
+        said = f"diagnose: {re.sub(r'^diagnose:? ', '', str(error))}"
+        if "the eager model" in said and not isinstance(error, TypeError):  # fails, hangs or crashes in eager PyTorch
+            _model_error(said)
+        usage_error(said)
     print(report)
     results = report.results.values()
     if not all(r.status == "ok" for r in results):
         return 1
     return 0 if all(r.mark == "✔" for r in results) else 2  # converts and agrees, with a caveat: not a plain pass
+
+
+MODEL_EXIT = 4  # the model fails in eager PyTorch before any route runs: neither a usage mistake nor a verdict
+
+
+def _model_error(message: str):
+    """Print ``message`` on stderr and exit with ``MODEL_EXIT``."""
+    print(message, file=sys.stderr)
+    sys.exit(MODEL_EXIT)
 
 
 class _CallableModule(type(sys)):

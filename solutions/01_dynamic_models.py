@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 # Exercise 1. The loop body runs once per row (x.size(0)), whatever the number of columns.
-# The branch tests x.sum() > 0: 2 + (-5) = -3 is not positive, and 0 is not greater than 0 either.
+# The branch tests x.sum() > 0: 5 + (-2) = 3 is positive (double), and 0 is not greater than 0 (negate).
 path_answers = {
     "loop, input of shape (7, 2): runs of the loop body": 7,
     "loop, input of shape (1, 10): runs of the loop body": 1,

@@ -366,6 +366,15 @@ def test_command_line(tmp_path):
                                "--routes", "script"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
         assert told.returncode == 3 and words in told.stderr and "Traceback" not in told.stderr, told.stderr[-500:]
         assert "diagnose: diagnose" not in told.stderr, told.stderr[-500:]  # one prefix
+    # a model that fails in eager PyTorch is neither a mistake in the call (3) nor a verdict (1): status 4
+    (tmp_path / "broken.py").write_text("import torch\nfrom torch import nn\n\n"
+                                        "def raises():\n    raise ValueError('no weights here')\n\n"
+                                        "def wrong_size():\n    return nn.Linear(4, 2), torch.randn(2, 3)\n")
+    for factory, words in (("raises", "raises() fails: ValueError: no weights here"),
+                           ("wrong_size", "the eager model fails on the example")):
+        told = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/broken.py:{factory}",
+                               "--routes", "script"], capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+        assert told.returncode == 4 and words in told.stderr and "Traceback" not in told.stderr, told.stderr[-500:]
 
 
 def test_editor_logic_runs_and_explains_bad_input(tmp_path):
@@ -386,6 +395,18 @@ def test_editor_logic_runs_and_explains_bad_input(tmp_path):
         editor.edit(routes=["jit"])
     with pytest.raises(TypeError, match=r"example is text, as typed in the editor .* got Tensor; .* H.diagnose"):
         H.DiagnoseEditor(H.STARTER_MODEL, torch.randn(2, 4))
+
+
+def test_the_editor_names_a_sys_exit_and_stops_an_endless_loop_while_building_the_model(tmp_path, monkeypatch):
+    from helpers.tools import diagnose_editor
+    monkeypatch.setattr(diagnose_editor, "_BUILD_SECONDS", 0.5)
+    editor = H.DiagnoseEditor(folder=tmp_path, routes=("script",))
+    forever = "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        while True:\n            pass\n"
+    for source, words in [("import sys\nsys.exit(1)\n", "called sys.exit(1)"),
+                          ("while True:\n    pass\n", "ran for more than 0.5 s"),
+                          (forever, "Model() ran for more than 0.5 s")]:
+        editor.edit(source=source, example="randn(2)")
+        assert editor.run() is None and words in editor.error, editor.error
 
 
 def test_the_editor_widget_with_no_route_ticked_says_so_and_runs_nothing(tmp_path):
@@ -649,6 +670,21 @@ def test_a_buffer_the_tracing_run_changed_is_named():
     report = H.diagnose(BufferCounter(), torch.ones(2, 3), routes=["trace"], progress=False)
     assert report.status("trace") == "diverges"
     assert "tracing ran forward once, which changed the buffer calls" in report.results["trace"].detail()
+
+
+class RunningMean(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(3))
+
+    def forward(self, x):
+        self.mean = 0.9 * self.mean + 0.1 * x.mean(0)  # a new tensor each call: the trace keeps the one from before
+        return x - self.mean
+
+
+def test_a_buffer_the_tracing_run_replaced_is_not_said_to_be_where_the_copy_starts():
+    report = H.diagnose(RunningMean(), torch.ones(2, 3), routes=["trace"], progress=False)
+    assert "starts from those values" not in report.results["trace"].detail()
 
 
 def test_a_wrong_small_output_beside_a_large_one_is_not_hidden_by_its_tolerance():
@@ -1471,3 +1507,9 @@ def test_a_copy_that_agrees_only_on_nan_and_on_zeros_gets_no_tick():
     report = H.diagnose(_NaNUnlessZero(), torch.randn(3, 4), routes=["script"], progress=False)
     script = report.results["script"]
     assert script.status == "ok" and script.nan and script.mark == "⚠", script
+
+
+def test_the_gallerys_numpy_call_gets_its_fix():
+    source = H.gallery_entry("numpy_call").broken
+    report = H.diagnose(H.snippet_model(source), torch.randn(2, 3), routes=["script"], progress=False)
+    assert report.status("script") == "fails" and "entry 'numpy_call'" in report.results["script"].detail()

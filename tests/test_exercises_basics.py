@@ -1,5 +1,8 @@
 """The 01 and 02 checkers accept the worked solutions and explain wrong answers."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -440,3 +443,60 @@ def test_type_fix_a_nan_for_an_empty_input_is_told_to_return_a_zero_without_blam
     assert not H.check_type_fix(first_or_nan)
     out = capsys.readouterr().out
     assert out.startswith("✘") and "return a zero, torch.zeros(())" in out and "torch.empty" not in out, out
+
+
+def test_count_kind_slips_that_count_too_many_are_named_for_what_they_did(capsys):
+    def plus_top_level(graph, kind):  # thinks findAllNodes searches only inside the blocks
+        return len(graph.findAllNodes(kind)) + sum(node.kind() == kind for node in graph.nodes())
+
+    assert not H.check_count_kind(plus_top_level)
+    out = capsys.readouterr().out
+    assert "top-level nodes of that kind" in out and "aten::sum_" not in out, out
+
+    def by_text(graph, kind):  # a walk that counts the kind's name in each node's text
+        def walk(block):
+            total = 0
+            for node in block.nodes():
+                total += str(node).count(kind)
+                for inner in node.blocks():
+                    total += walk(inner)
+            return total
+        return walk(graph)
+
+    assert not H.check_count_kind(by_text)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "counts every node" not in out and "twice" not in out, out
+    assert "a test on text" in out or "aten::mul_ is another kind" in out, out
+
+
+def test_a_class_whose_init_skips_super_init_is_told_to_call_it(capsys):
+    class Halving(torch.nn.Module):
+        def __init__(self):  # no super().__init__(): a plain attribute is accepted, the call fails later
+            self.limit = 1.0
+
+        def forward(self, x):
+            while x.abs().max() > self.limit:
+                x = x / 2
+            return x
+
+    for answer in (Halving, Halving()):
+        assert not H.check_halving_model(answer)
+        out = capsys.readouterr().out
+        assert "does not call super().__init__()" in out and "_backward_hooks" not in out, out
+
+
+def test_a_type_fix_with_an_argument_torchscript_does_not_know_gets_the_reason_not_the_variant_list(capsys):
+    import textwrap
+    source = textwrap.dedent('''
+        def first_or_zero(x):
+            if x.numel() > 0:
+                return x[0]
+            return torch.zeros((), requires_grad=True)
+    ''')
+    namespace = {"torch": torch, "__name__": "answer"}
+    path = Path(tempfile.mkdtemp()) / "answer.py"  # TorchScript reads a function's source from its file
+    path.write_text(source)
+    exec(compile(source, str(path), "exec"), namespace)
+    assert not H.check_type_fix(namespace["first_or_zero"])
+    out = capsys.readouterr().out
+    assert "aten::zeros: Keyword argument requires_grad unknown" in out and "variants are available" not in out, out

@@ -39,7 +39,9 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         (torch.tensor([2.0, -1.0]), "sum(x) = 1 > 0"),              # one side of the threshold
         (torch.tensor([0.5, -0.5]), "✔"),                            # the boundary: a zero sum is not positive
         (torch.tensor([True, False]), "bool tensor"),                # -x is not defined for bools
-        (torch.tensor([float("nan"), -1.0]), "holds NaN"),           # -NaN never equals anything
+        (torch.tensor([float("nan"), -1.0]), "✔"),                   # NaN > 0 is false; -1 shows the negation
+        (torch.tensor([float("nan")] * 2), "holds only NaN"),       # doubled or negated, NaN looks the same
+        (torch.tensor([-1.0, 0.5], device="meta"), "meta device"),   # no values to read
         (torch.tensor([]), "x is empty"),                            # its negation shows nothing
         (None, "you gave a NoneType"),
     ]
@@ -122,10 +124,17 @@ def test_the_class_is_pointed_at_the_loaded_model(capsys):
     assert "check_gate_probe(loaded, x)" in out and "parentheses" not in out, out  # Gate() is eager: rejected too
 
 
-def test_inf_and_minus_inf_together_are_rejected_as_such(capsys):
-    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("inf"), float("-inf")]))
+def test_inf_and_minus_inf_together_take_the_else_branch_and_the_praise_says_why(capsys):
+    # their sum is NaN, which is not positive (NaN > 0 is false): the loaded model negates them, to -inf and inf
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("inf"), float("-inf")]))
     out = capsys.readouterr().out
-    assert "their sum is NaN" in out and "= nan" not in out, out
+    assert "sum(x) is NaN, and NaN > 0 is false" in out and "= nan" not in out, out
+
+
+def test_a_non_tensor_is_pointed_at_an_example_that_passes(capsys):
+    assert not H.check_gate_probe(torch.jit.script(Gate()), [1.0])
+    out = capsys.readouterr().out
+    assert "torch.tensor([-1.0, 0.5])" in out and "[1.0, 2.0]" not in out
 
 
 def test_a_minus_infinity_is_a_right_probe_and_plus_infinity_doubles(capsys):

@@ -532,3 +532,9 @@ def test_scripting_the_dataclass_first_is_a_fix_the_feedback_rightly_offers():
             "print(H.check_configured_head(H.ConfiguredHead))")
     done = H.run_python(["-c", code], timeout=300)
     assert done.stdout.strip().splitlines()[-1] == "True", done.stdout + done.stderr[-500:]
+
+
+def test_dict_trace_without_the_example_is_told_the_example_is_missing(capsys):
+    assert not H.check_dict_trace(lambda model, example: torch.jit.trace(model))
+    out = capsys.readouterr().out
+    assert "The example is missing" in out and "dict output" not in out, out

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
@@ -512,3 +513,24 @@ def test_expect_failure_still_shows_the_traceback_it_caught(capsys):
     assert caught.error.__traceback__ is None
     caught.show_traceback()
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_time_limit_without_sigalrm_stops_an_endless_loop_with_a_timer_thread(monkeypatch):
+    """Windows has no SIGALRM: there a timer thread interrupts the main thread, read as the limit."""
+    import signal
+    from helpers.course import guards
+    from helpers.course.guards import TimeLimitReached, time_limit
+
+    monkeypatch.setattr(guards, "_ALARM", False)
+    with pytest.raises(TimeLimitReached) as stopped:
+        with time_limit(0.2) as token:
+            while True:
+                pass
+    assert stopped.value.limit is token
+    with time_limit(30):          # the outer limit
+        with time_limit(0.1):     # an inner one leaves the outer in charge: nothing fires at 0.1 s
+            time.sleep(0.3)
+    with pytest.raises(KeyboardInterrupt):  # the learner's own interrupt stays one
+        with time_limit(30):
+            raise KeyboardInterrupt
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0 and guards._timer_depth == [0]

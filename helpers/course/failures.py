@@ -84,6 +84,12 @@ def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     if pick is None and redefined:  # torch keeps a class whose scripting failed: later attempts all say only this
         pick = (f"scripting {redefined.group(1)} failed earlier in this kernel and torch kept the half-made class: "
                 f"run the cell defining {redefined.group(1)} again to see the first error")
+    if pick is None and lines and lines[0].startswith("Arguments for call are not valid"):
+        # TorchScript lists each variant of the operator with why it did not fit: the first one's reason says it
+        variant = next((i for i, ln in enumerate(lines[:-1]) if re.match(r"[\w:]+(\.\w+)?\(.*:$", ln)), None)
+        if variant is not None:
+            name = lines[variant].split("(", 1)[0]
+            pick = f"Arguments for call are not valid: {name}: {lines[variant + 1]}"
     if pick is None and lines and lines[0].startswith(INTERPRETER_OPENER):
         pick = lines[-1]
     if pick is None:

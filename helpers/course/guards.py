@@ -46,6 +46,15 @@ def model_instance(model, who: str = "this checker", **kwargs):
                             "keep the constructor as given") from None
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):  # TorchScript's own: the checkers say what to pass instead
+        return model
+    if type(model).forward is torch.nn.Module.forward:  # nn.Module's own forward only raises "not implemented"
+        own = [name for name, value in vars(type(model)).items() if callable(value) and not name.startswith("_")]
+        seen = f" (it has {', '.join(own[:3])})" if own else ""
+        raise TypeError(f"{who}: {type(model).__name__} defines no forward{seen}: check the spelling of `def forward`")
+    if "_parameters" not in vars(model):  # nn.Module.__init__ never ran: every call would fail on its missing fields
+        raise TypeError(f"{who}: {type(model).__name__}.__init__ does not call super().__init__(), so nn.Module never "
+                        "set the model up (any call fails): make super().__init__() the first line of __init__")
     return model
 
 
@@ -113,17 +122,28 @@ class TimeLimitReached(BaseException):
         self.limit = limit
 
 
+# POSIX has SIGALRM; elsewhere (Windows) a timer thread interrupts the main thread instead
+_ALARM = hasattr(signal, "setitimer")
+_timer_depth = [0]  # time limits open under the timer thread: an inner one leaves the outer in charge
+
+
 @contextlib.contextmanager
 def time_limit(seconds):
     """Stop Python code that runs longer than ``seconds`` with TimeLimitReached (a learner's endless loop).
 
     Yields a token: ``error.limit is token`` tells that this block's limit was reached, not an outer one.
-    Only the main thread receives signals, and only POSIX has SIGALRM: elsewhere (a worker thread, Windows),
-    or with ``seconds`` None or 0, the code runs unguarded. Inside another time limit, that one keeps guarding.
+    Only the main thread can be stopped: in a worker thread, or with ``seconds`` None or 0, the code runs unguarded.
+    Inside another time limit, that one keeps guarding. On POSIX a SIGALRM stops the code; elsewhere (Windows) a
+    timer thread interrupts the main thread, which stops Python code between two of its steps (a single long call
+    into torch's C++ ends first).
     """
     token = object()
-    if not (seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()):
+    if not (seconds and threading.current_thread() is threading.main_thread()):
         yield token
+        return
+    if not _ALARM:
+        with _timer_limit(seconds, token):
+            yield token
         return
     if signal.getitimer(signal.ITIMER_REAL)[0] > 0:  # inside another time limit: that one keeps guarding, untouched
         yield token
@@ -139,6 +159,44 @@ def time_limit(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _timer_limit(seconds, token):
+    """time_limit without SIGALRM: a timer thread raises KeyboardInterrupt in the main thread, taken here for the
+    limit (a learner's own interrupt, with the timer not yet fired, stays a KeyboardInterrupt)."""
+    import _thread
+    if _timer_depth[0]:  # inside another time limit: that one keeps guarding
+        yield
+        return
+    lock, state = threading.Lock(), {"fired": False, "done": False}
+
+    def fire():
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    _timer_depth[0] += 1
+    timer.start()
+    try:
+        try:
+            yield
+        finally:
+            with lock:
+                state["done"] = True
+            timer.cancel()
+            if state["fired"]:  # fired: its interrupt is raised in the block, or at the latest in these few steps
+                for _ in range(1000):
+                    pass
+    except KeyboardInterrupt:
+        if state["fired"]:
+            raise TimeLimitReached(f"stopped after {seconds:g} s", token) from None
+        raise
+    finally:
+        _timer_depth[0] -= 1
 
 
 def variant_seconds(example_seconds: float) -> float:

@@ -36,7 +36,11 @@ def check_gate_probe(model, x) -> bool:
         return False
     if not isinstance(x, torch.Tensor):
         what = f"the class {x.__name__}" if isinstance(x, type) else f"a {type(x).__name__}"
-        print(f"✘ x should be a tensor, like torch.tensor([1.0, 2.0]); you gave {what}.")
+        print(f"✘ x should be a tensor, like torch.tensor([-1.0, 0.5]); you gave {what}.")
+        return False
+    if x.device.type != "cpu":
+        print(f"✘ x is on the {x.device.type} device: the loaded model runs on the CPU, so make x there, like "
+              "torch.tensor([-1.0, 0.5]).")
         return False
     if x.is_complex():
         print("✘ x is complex: `x.sum() > 0` has no meaning for complex numbers. Use real numbers, like "
@@ -58,13 +62,9 @@ def check_gate_probe(model, x) -> bool:
         print(f"✘ x is empty (shape {tuple(x.shape)}): its sum is 0, so Gate negates it, but negating no numbers shows "
               "nothing. Give at least one number, like torch.tensor([-1.0, 0.5]).")
         return False
-    if x.is_floating_point() and torch.isnan(x).any():
-        print("✘ x holds NaN: the model negates it (NaN > 0 is false), but -NaN never equals anything, so no "
-              "check can confirm the branch. Use ordinary numbers whose sum is ≤ 0.")
-        return False
-    if x.is_floating_point() and torch.isnan(x.sum()):  # inf and -inf together: no sum to compare with 0
-        print(f"✘ x holds inf and -inf ({values(x)}): their sum is NaN, which is neither > 0 nor ≤ 0 in a way that "
-              "shows the branch. Use numbers whose sum is ≤ 0, like torch.tensor([-1.0, 0.5]).")
+    if x.is_floating_point() and torch.isnan(x).all():
+        print("✘ x holds only NaN: doubled or negated, NaN stays NaN, so the output cannot show which branch ran. "
+              "Give at least one ordinary number, like torch.tensor([-1.0, 0.5]).")
         return False
     try:
         out = model(x.clone())  # a copy: -x below must be the negation of the input as the learner gave it
@@ -77,7 +77,9 @@ def check_gate_probe(model, x) -> bool:
         print(f"✘ Not yet: sum(x) = {total:g} > 0, so Gate takes its if branch and doubles x. "
               "Try an input whose sum is ≤ 0.")
         return False
-    negated = isinstance(out, torch.Tensor) and out.shape == x.shape and torch.equal(out, -x)
+    # equal_nan: a NaN beside ordinary numbers stays NaN either way, and the ordinary numbers show the branch
+    negated = isinstance(out, torch.Tensor) and out.shape == x.shape and out.dtype == x.dtype and (
+        torch.equal(out, -x) or (x.is_floating_point() and torch.allclose(out, -x, rtol=0, atol=0, equal_nan=True)))
     if not negated:
         # The input is right; the model is not the loaded Gate (whatever it is, say only what it returned).
         print(f"✘ Your x is right: sum(x) = {total:g} is not positive, so Gate negates it. But this model returned "
@@ -90,6 +92,7 @@ def check_gate_probe(model, x) -> bool:
               "Gate. Pass the model loaded from the file, check_gate_probe(loaded, x).")
         return False
     # Whether the module came from torch.jit.load cannot be told reliably, so the praise names TorchScript only.
-    print(f"✔ Right: sum(x) = {total:g} is not positive, so the TorchScript program took its else branch and negated "
-          "x, as the else branch of Gate's source says.")
+    why = ("sum(x) is NaN, and NaN > 0 is false" if total != total else f"sum(x) = {total:g} is not positive")
+    print(f"✔ Right: {why}, so the TorchScript program took its else branch and negated x, as the else branch of "
+          "Gate's source says.")
     return True

@@ -40,6 +40,9 @@ _CENTRE_CASES = [
     ("with a mean per column", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]), torch.tensor([1.0, 4.0]))),
     # 2-D, without mean: x.mean() is the mean of every value, which x.mean(0) (a mean per column) is not
     ("without mean, on a 2-D x", (torch.tensor([[1.0, 2.0], [3.0, 8.0]]),)),
+    # means that are not whole numbers: a mean rounded (or made an integer) on the way shows
+    ("with a mean of 0.4", (torch.tensor([1.0, 2.0, 6.0]), torch.tensor(0.4))),
+    ("without mean, whose mean is 7/3", (torch.tensor([1.0, 2.0, 4.0]),)),
 ]
 
 
@@ -118,8 +121,9 @@ def check_optional_input(model) -> bool:
         if wrong_dtype:
             print(f"✘ {wrong_dtype}")
             return False
-        if isinstance(got, tuple):
-            print(f"✘ The scripted model returns a tuple of {len(got)} ({label}); return one tensor, x minus the mean.")
+        if isinstance(got, (tuple, list)):
+            print(f"✘ The scripted model returns a {type(got).__name__} of {len(got)} ({label}); return one tensor, "
+                  "x minus the mean, without brackets around it.")
             return False
         if isinstance(got, torch.Tensor) and got.shape != want.shape:
             print(f"✘ The scripted model gives shape {tuple(got.shape)} ({label}, x of shape {tuple(args[0].shape)}); "
@@ -128,10 +132,21 @@ def check_optional_input(model) -> bool:
         if not _same(got, want):
             zero = (" A given mean of zero must give x back: do not let a zero tensor stand for \"no mean\"; None "
                     "does that." if label == "with a mean of zero" else "")
+            mean = args[1] if len(args) > 1 else args[0].mean()
+            whole = isinstance(got, torch.Tensor) and any(_same(got, args[0] - m) for m in (mean.round(), mean.trunc()))
+            rounded = (" That is x minus the mean made a whole number: subtract the mean as it is, without round() "
+                       "or a conversion to an integer." if whole else "")
             print(f"✘ Not yet: {label}, x = {values(args[0])} gives {values(got)}, expected {values(want)}."
-                  f"{zero or _per_axis_note(args, got) or ' Subtract the given mean, or x.mean() when none is given.'}")
+                  f"{zero or rounded or _per_axis_note(args, got) or ' Subtract the given mean, or x.mean() when none is given.'}")
             return False
-    compiled = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}.get("mean", "?")
+    arguments = {arg.name: str(arg.type) for arg in scripted.forward.schema.arguments}
+    if "mean" not in arguments:  # callers pass it by name, as mean=...: a renamed argument breaks them
+        others = [name for name in arguments if name not in ("self", "x")]
+        called = f"is called {others[0]}" if others else "is missing"
+        print(f"✘ Right answers, but forward's second argument {called}: keep its name, `mean`, since callers may "
+              "pass it as mean=..., and change only its type (section 3).")
+        return False
+    compiled = arguments["mean"]
     if compiled != "Optional[Tensor]":  # right answers, yet a caller cannot pass None for "no mean"
         print(f"✘ Right answers, but `mean` compiles as {compiled}, so a caller cannot pass None for \"no mean\" as "
               "eager's callers do. Fix the signature instead: `mean: Optional[torch.Tensor] = None` (section 3).")

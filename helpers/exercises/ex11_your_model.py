@@ -407,7 +407,12 @@ def check_dict_trace(trace_it) -> bool:
     except Exception as error:
         # the flag is at the end of torch's message, past what one line shows: quote that sentence
         way_out = next((f" It ends: \"{part.strip()}\"" for part in str(error).split(". ") if "strict=False" in part), "")
-        hint = (way_out or " torch's message names the flag that allows a dict output.") if "dict" in str(error).lower() else ""
+        if "example_kwarg_inputs" in str(error):  # trace called without an example: torch asks for keyword inputs
+            hint = " The example is missing: torch.jit.trace(model, example, ...) records a run on it."
+        elif "Encountering a dict at the output" in str(error):
+            hint = way_out or " torch's message names the flag that allows a dict output."
+        else:
+            hint = ""
         print(f"✘ trace_it(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
         return False
     if isinstance(traced, torch.jit.ScriptFunction):

@@ -62,7 +62,11 @@ _DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it
                    "`.item()`) that sets a size. For an `if`, torch.cond (or torch.where to compute both sides); for a "
                    "size, pass it in (a constructor argument); for a `while`, tensor operations of a fixed shape; or "
                    "torch.jit.script, which keeps the Python logic")
+_NUMPY = ("a NumPy call: a scripted model runs without Python, so it cannot call NumPy, and its tensors have no "
+          ".numpy(); use the torch function of the same name (see the gallery in 06, entry 'numpy_call')")
 _HINTS = (
+    ("cannot create weak reference to 'numpy", _NUMPY),  # np.tanh(...): TorchScript's message names NumPy's object
+    ("has no attribute or method 'numpy'", _NUMPY),      # x.numpy()
     ("data-dependent", _DATA_DEPENDENT),
     ("guardondatadependent", _DATA_DEPENDENT),
     ("unsupported index type 'str'", "TorchScript takes an argument without an annotation for a Tensor, so "
@@ -874,8 +878,11 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             traced = torch.jit.trace(model, args, check_trace=False)
-        # tracing runs forward once: a buffer that call changes (a counter) is where the traced copy starts from
-        moved = [name for name, b in model.named_buffers() if name in buffers and not torch.equal(buffers[name], b)]
+        # tracing runs forward once: a buffer that call changes in place (a counter) is where the traced copy
+        # starts from; a buffer the call replaces (self.mean = ...) leaves the copy holding the tensor from before
+        copies = dict(traced.named_buffers())
+        moved = [name for name, b in model.named_buffers() if name in buffers and not torch.equal(buffers[name], b)
+                 and name in copies and copies[name].shape == b.shape and torch.equal(copies[name], b)]
         if moved:
             notes.append(f"tracing ran forward once, which changed the buffer{'s' * (len(moved) > 1)} "
                          f"{', '.join(moved[:3])}: the traced copy starts from those values, eager from the start")
