@@ -1100,3 +1100,39 @@ def test_a_clipper_that_calls_its_unused_helper_unguarded_is_told_to_keep_the_de
     out = capsys.readouterr().out
     assert out.startswith("✘") and out.count("\n") == 1, out
     assert "built with debug=False" in out and "keep that call under `if self.debug:`" in out, out
+
+
+class StandardizeOnDim1(nn.Module):
+    """Right on every 2-D input: dim=1 is the last dimension there."""
+
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class PeakComparedWithoutAbs(nn.Module):
+    """Keeps abs() for the new peak, but compares the largest value, not the largest absolute value."""
+
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        if float(x.max()) > self.peak:
+            self.peak = float(x.abs().max())
+        return x / self.peak
+
+
+def test_standardize_on_dim_1_is_caught_on_a_3d_batch(capsys):
+    assert not H.check_standardize_scriptable(StandardizeOnDim1)
+    assert "the result changed on a 2x3x4 batch" in capsys.readouterr().out
+
+
+def test_a_peak_compared_without_abs_is_caught(capsys):
+    assert not H.check_running_peak(PeakComparedWithoutAbs)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Call 4") and "largest absolute value so far is 4" in out, out

@@ -381,3 +381,41 @@ def test_traced_branches_shows_values_not_tensor_reprs(model, words, capsys):
     assert not H.check_traced_branches(model)
     out = capsys.readouterr().out
     assert words in out and "tensor(" not in out, out
+
+
+class MeanRenamed(nn.Module):
+    def forward(self, x, mu: Optional[torch.Tensor] = None):
+        if mu is None:
+            mu = x.mean()
+        return x - mu
+
+
+class MeanRounded(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        if mean is None:
+            mean = x.mean()
+        return x - mean.round()
+
+
+class CentreInAList(nn.Module):
+    def forward(self, x, mean: Optional[torch.Tensor] = None):
+        if mean is None:
+            mean = x.mean()
+        return [x - mean]
+
+
+class ForwardMisspelled(nn.Module):
+    def foward(self, x, mean: Optional[torch.Tensor] = None):
+        return x
+
+
+@pytest.mark.parametrize("answer, words", [
+    (MeanRenamed, "forward's second argument is called mu: keep its name, `mean`"),
+    (MeanRounded, "the mean made a whole number"),
+    (CentreInAList, "returns a list of 1"),
+    (ForwardMisspelled, "ForwardMisspelled defines no forward (it has foward): check the spelling"),
+])
+def test_optional_input_names_a_renamed_argument_a_rounded_mean_a_list_and_a_misspelled_forward(answer, words, capsys):
+    assert not H.check_optional_input(answer)
+    out = capsys.readouterr().out
+    assert words in out and "@torch.jit.ignore" not in out and "compiles as ?" not in out, out
