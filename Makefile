@@ -28,7 +28,7 @@ NOTEBOOKS ?=
 # PYTHONPATH the shell had and whichever checkout the venv was first linked to.
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: venv lab test test-unit test-notebooks clean-notebooks cpp aoti html test-browser test-robust bench hub test-hub clean
+.PHONY: venv constraints lab test test-unit test-notebooks clean-notebooks cpp aoti html test-browser test-robust bench hub test-hub clean
 
 # Then the helpers' bytecode, so that no kernel compiles them again: kernels cannot write it where the checkout is
 # read-only (a classroom hub) or PYTHONDONTWRITEBYTECODE is set. compileall rewrites only what a source change made stale.
@@ -36,22 +36,32 @@ venv: $(STAMP)
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q helpers hub > /dev/null
 
 # Reinstall only when requirements.txt changes: a second `make test` installs nothing.
-$(STAMP): requirements.txt requirements-shipping.txt
+$(STAMP): requirements.txt requirements-shipping.txt constraints.txt
+	@if [ -x $(BIN)/python ] && ! $(BIN)/python -m pip --version > /dev/null 2>&1; then \
+	    echo "make venv: $(VENV) has no pip (it was made without Python's venv module, python3-venv on Debian): making it again"; \
+	    rm -rf $(VENV); fi
 	@test -x $(BIN)/python || command -v $(PYTHON) > /dev/null \
 	    || { echo "make venv: no $(PYTHON) on this machine: install Python 3.11 to 3.13, or pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
 	    || { echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the workbook needs 3.11 to 3.13 (torch 2.14's TorchScript is not supported on 3.14+, and the pinned numpy needs 3.11): pass one, e.g. make venv PYTHON=python3.12"; exit 1; }
+	@test -x $(BIN)/python || scripts/need_system.sh python3-venv "making .venv with $(PYTHON) (pip comes from its ensurepip)" \
+	    $(PYTHON) -c 'import ensurepip'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifneq ($(TORCH_INDEX),)
-	$(BIN)/python -m pip install $(PIP_FLAGS) --index-url $(TORCH_INDEX) \
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt --index-url $(TORCH_INDEX) \
 	    "$$(grep '^torch==' requirements.txt | cut -d' ' -f1)" \
 	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
 endif
-	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) -r requirements-shipping.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-shipping.txt
 	$(BIN)/python scripts/link_helpers.py
 	$(BIN)/python hub/lab_settings.py
 	@touch $(STAMP)
+
+# After a change to a pin: write constraints.txt again from what .venv now holds (every indirect dependency too).
+constraints: venv
+	@{ sed -n '1,/^# ---$$/p' constraints.txt; $(BIN)/python -m pip freeze; } > constraints.txt.part && mv constraints.txt.part constraints.txt
+	@echo "constraints.txt: $$(grep -c '==' constraints.txt) packages"
 
 # JupyterLab's news pop-up and update checks off, for `make lab` and the hub (see hub/lab_settings.py).
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -77,6 +87,8 @@ test-notebooks: venv
 # Every notebook in a real JupyterLab driven by headless Chromium (Debian's `chromium` package);
 # screenshots land in build/browser/screenshots/.
 test-browser: venv
+	@test -n "$$CHROMIUM" || scripts/need_system.sh chromium "make test-browser (headless Chromium; or set CHROMIUM=/path/to/it)" \
+	    test -x /usr/bin/chromium
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -v
 
 # Classroom robustness: each notebook twice in one kernel; two users at once, one offline;
@@ -93,9 +105,11 @@ bench: venv
 
 # The classroom JupyterHub on http://127.0.0.1:8000 (docs/INSTRUCTORS.md); Ctrl-C stops it and every
 # learner's server. configurable-http-proxy comes from npm into .venv/hub-proxy (pinned below).
+# 5.3.0: the version the course's hub and its load test run with (tests/hub), pinned so that a new release cannot change them.
 CHP_VERSION := 5.3.0
 CHP_STAMP := $(VENV)/hub-proxy/.installed-$(CHP_VERSION)
 $(CHP_STAMP): | $(STAMP)
+	@scripts/need_system.sh npm "make hub (its proxy, configurable-http-proxy, is a Node.js program from npm)" command -v npm
 	npm install --prefix $(VENV)/hub-proxy --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION)
 	@touch $(CHP_STAMP)
 
@@ -112,6 +126,7 @@ test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
 
 # Build the C++ programs of notebooks 05 and 10 and the operator library once (cached in cpp/build/ until a source changes).
 cpp: venv
+	@scripts/need_system.sh g++ "make cpp (the C++ programs of 05 and 10, C++20: GCC 10 or later)" command -v g++
 	$(BIN)/python -c "import helpers as H; H.build_all_cpp()"
 
 # Build ahead what 10_shipping loads: AOTInductor packages (build/aoti/, 10-40 s each the first time on 2 cores),
@@ -131,6 +146,6 @@ clean-notebooks: venv
 # The only command that deletes learners' files: nothing else, no kernel and no helper, removes them.
 clean:
 	@echo "deleting work/  (every learner's work folders: the files the notebooks saved, kept across restarts)"
-	@echo "deleting build/ (benchmark reports, HTML renders, browser screenshots, and the AOTInductor and ExecuTorch caches: make aoti rebuilds them, in minutes)"
+	@echo "deleting build/ (benchmark reports, HTML renders, browser screenshots, the AOTInductor and ExecuTorch caches: make aoti rebuilds them, in minutes; and the trial hub's state, passwords and learner homes in build/hub/)"
 	@echo "keeping  cpp/build/ (the compiled C++ runner) and .venv/"
 	rm -rf work build

@@ -691,7 +691,7 @@ def write_report(report: dict, out_dir: Path = OUT_DIR) -> tuple:
 
 
 def plot(report: dict, path):
-    """Bars: each notebook's ratio to the floor, with its target as a tick; the floor is the line at 1."""
+    """Bars: each notebook's ratio to the floor, with its range and its target as a tick; the floor is the line at 1."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -700,6 +700,11 @@ def plot(report: dict, path):
     xs = range(len(rows))
     colours = [{"within": "#2f6fb0", "over": "#cf5a2a"}.get(r["call"], "#9a8fb0") for r in rows]
     bars = ax.bar(xs, [r["ratio"] for r in rows], color=colours)
+    ranged = [(x, r) for x, r in zip(xs, rows) if r.get("ratio_low") is not None and r.get("ratio_high") is not None]
+    if ranged:  # the range each median is read with (the table's Range column)
+        ax.errorbar([x for x, _ in ranged], [r["ratio"] for _, r in ranged],
+                    yerr=[[r["ratio"] - r["ratio_low"] for _, r in ranged], [r["ratio_high"] - r["ratio"] for _, r in ranged]],
+                    fmt="none", ecolor="#333333", elinewidth=1, capsize=3, label="range")
     for bar, r in zip(bars, rows):
         if not r["ok"]:  # stopped by an error: its time covers only the cells before it
             bar.set_hatch("//")
@@ -709,8 +714,12 @@ def plot(report: dict, path):
     ax.set_xticks(list(xs), [r["key"] for r in rows])
     ax.set_ylabel("× floor (kernel start + H.start)")
     course = report["course"]
+    today = course.get("work_beyond_floor_today")  # notebooks 00-09, the ones the Σ target speaks of
+    today_text = (f" ({today:.1f} for 00-09, target {TARGETS['work_beyond_floor_today']:g})"
+                  if today is not None and course["complete"] else "")
     ax.set_title(f"course benchmark{'' if course['complete'] else ' (a subset)'}: Σ(ratio − 1) = "
-                 f"{course['work_beyond_floor']:.1f}\n{course['cpu_s_per_learner']:.0f} CPU-s per learner · "
+                 f"{course['work_beyond_floor']:.1f}{today_text}"
+                 f"\n{course['cpu_s_per_learner']:.0f} CPU-s per learner · "
                  f"load {report['machine']['load_avg_start'][0]:.1f} on {report['machine']['cpus']} CPUs"
                  if report["machine"].get("load_avg_start") else
                  f"course benchmark: Σ(ratio − 1) = {course['work_beyond_floor']:.1f}", fontsize=9)
@@ -733,6 +742,7 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
                         help="skip each notebook's imports kernel (what its libraries alone cost to import)")
     parser.add_argument("--show", metavar="JSON", help="print the table of a report already written; run nothing")
     parser.add_argument("--markdown", action="store_true", help="with --show: as a Markdown table")
+    parser.add_argument("--plot", metavar="PNG", help="with --show: draw the report's plot again into this file")
     args = parser.parse_args(argv)
     if args.show:
         try:
@@ -745,6 +755,8 @@ def main(argv=None, runner=run_kernel, out_dir: Path = OUT_DIR) -> int:
             return 2
         report = resummarise(report)
         print(markdown_table(report) if args.markdown else format_table(report))
+        if args.plot:  # draw the report's picture again, e.g. after a change to the plot
+            plot(report, args.plot)
         return 0
     try:
         notebooks = select_notebooks(args.notebooks or os.environ.get("NOTEBOOKS"))

@@ -1513,3 +1513,17 @@ def test_the_gallerys_numpy_call_gets_its_fix():
     source = H.gallery_entry("numpy_call").broken
     report = H.diagnose(H.snippet_model(source), torch.randn(2, 3), routes=["script"], progress=False)
     assert report.status("script") == "fails" and "entry 'numpy_call'" in report.results["script"].detail()
+
+
+def test_route_workers_are_capped_by_the_cgroups_cpu_limit(tmp_path, monkeypatch):
+    """A hub container sees every core of its node; its CPU limit, not the core count, bounds the workers forked."""
+    from helpers.tools import diagnose as module
+    limit = tmp_path / "cpu.max"
+    for text, cores in (("150000 100000\n", 1.5), ("max 100000\n", None), ("garbled", None)):
+        limit.write_text(text)
+        assert module._cgroup_cpu_limit(str(limit)) == cores
+    monkeypatch.setattr(module.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(module, "_cgroup_cpu_limit", lambda: 1.5)
+    assert module._parallel_workers() == 2
+    monkeypatch.setattr(module, "_cgroup_cpu_limit", lambda: None)
+    assert module._parallel_workers() == 16

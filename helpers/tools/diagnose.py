@@ -1301,11 +1301,26 @@ def _route_result(route, worker, time_limit):
 
 
 def _parallel_workers() -> int:
-    """How many route workers run at once: one per core this process may use (each runs torch on one thread)."""
+    """How many route workers run at once: one per core this process may use (each runs torch on one thread).
+
+    On a hub node a learner's container usually sees every core of the node but may use only its CPU limit (a
+    cgroup quota, which the affinity does not show): the quota, rounded up, caps the count, so that the memory
+    of the workers forked at once stays what the sizing measured on a small machine."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_limit()
+    return max(1, min(cores, math.ceil(quota)) if quota else cores)
+
+
+def _cgroup_cpu_limit(path: str = "/sys/fs/cgroup/cpu.max"):
+    """The CPU limit of this process's cgroup (v2) in cores, e.g. 1.5; None when there is none or it cannot be read."""
+    try:
+        quota, period = Path(path).read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
 
 
 def _eager_notes(model, example):

@@ -35,7 +35,8 @@ def test_the_image_reads_binder_and_the_course_python(dockerfile):
 def test_binder_requirements_are_the_pinned_course(dockerfile):
     lines = [l.strip() for l in (REPO / "binder" / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert "-r ../requirements.txt" in lines and "-r ../requirements-shipping.txt" in lines  # 10 needs ExecuTorch
-    assert all(l.startswith(("-r ", "--extra-index-url ")) for l in lines), "pins belong in requirements.txt alone"
+    assert "-c ../constraints.txt" in lines  # the indirect dependencies at the versions CI tested
+    assert all(l.startswith(("-r ", "-c ", "--extra-index-url ")) for l in lines), "pins belong in requirements.txt alone"
     pins = [l.split("#")[0].strip() for l in (REPO / "requirements.txt").read_text().splitlines() if "==" in l.split("#")[0]]
     assert any(p.startswith("torch==") for p in pins) and any(p.startswith("jupyterhub==") for p in pins)
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.+]+", p) for p in pins), pins
