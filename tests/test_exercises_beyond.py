@@ -221,7 +221,7 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (MaxWithoutAbs(), "measure x's size in both directions"),
     (BoolCond(), "or bool(...) of one"),
     (PerRowLimiter(), "scales each row by that row's own largest value"),
-    (AlwaysTrueCond(), "the condition is True on all 5 inputs of the example's shape"),
+    (AlwaysTrueCond(), "the condition is True on all 6 inputs of the example's shape"),
     (CondOneOperandTwoParameters(), "yours do not match (missing required positional argument: peak)"),
     (CondTwoOperandsOneParameter(), "yours do not match (Too many positional arguments: got 2, expected 1)"),
     (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),
@@ -406,3 +406,36 @@ def test_a_wrong_formula_is_named_only_when_it_gives_every_answer(capsys):
     assert not H.check_limiter_exports(SwappedOnTheFirstInputOnly())
     out = capsys.readouterr().out
     assert "swapped" not in out and "Keep what it computes" in out, out
+
+
+@pytest.mark.parametrize("condition", ["x.norm() > 1", "x.abs().sum() > 1", "peak > 0.5"])
+def test_a_limiter_whose_condition_is_not_the_peak_above_1_is_caught(condition, tmp_path, capsys):
+    source = f'''import torch
+from torch import nn
+
+
+class Limiter(nn.Module):
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond({condition}, lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+'''
+    path = tmp_path / "limiter_answer.py"
+    path.write_text(source)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("limiter_answer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert not H.check_limiter_exports(module.Limiter())
+    assert "for the small, sum above 1 input" in capsys.readouterr().out
+
+
+def test_a_tempered_program_exported_with_keyword_inputs_is_judged_by_its_batches(capsys):
+    from torch.export import Dim
+    batch = Dim("batch")
+    images, temperature = H.tempered_inputs(4)
+    with H.quiet_export():
+        program = torch.export.export(H.TemperedDigits(), (), kwargs={"images": images, "temperature": temperature},
+                                      dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})
+    assert H.check_tempered_digits_program(program)
+    assert H.check_tempered_digits_program(program.run_decompositions())  # stale symbols in range_constraints
+    assert capsys.readouterr().out.count("✔") == 2

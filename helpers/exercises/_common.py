@@ -1,8 +1,36 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
+import contextlib
+
 import torch
 
 from ..course.failures import as_sentence, short_message
-from ..course.guards import model_instance, with_article
+from ..course.guards import TimeLimitReached, model_instance, time_limit, with_article
+
+
+class LearnerCodeStopped(Exception):
+    """The learner's code called sys.exit, raised a BaseException that is no Exception, or ran past the checker's
+    time limit: an Exception, so that a checker's ``except Exception`` names it in one line like any other error."""
+
+
+@contextlib.contextmanager
+def learner_code(seconds: float = 20.0):
+    """Run the learner's code inside: what would end or hang the kernel (sys.exit, a BaseException of its own, an
+    endless loop) becomes LearnerCodeStopped, whose message says which. KeyboardInterrupt stays the learner's."""
+    try:
+        with time_limit(seconds) as token:
+            yield
+    except TimeLimitReached as error:
+        if error.limit is not token:  # an outer limit's: not this block's business
+            raise
+        raise LearnerCodeStopped(f"it ran for more than {seconds:g} s and was stopped (a loop that never ends?)") from None
+    except SystemExit as error:
+        raise LearnerCodeStopped(f"it called sys.exit({error.code!r}), which would end the kernel: return a value, or "
+                                 "raise an Exception") from None
+    except (KeyboardInterrupt, Exception):
+        raise
+    except BaseException as error:  # GeneratorExit, or a class of the learner's own
+        raise LearnerCodeStopped(f"it raised {type(error).__name__}, which is not an Exception: raise an Exception "
+                                 "(ValueError, RuntimeError ...) instead") from None
 
 
 def same_tensor(got, want) -> bool:
@@ -35,7 +63,8 @@ def on_copies(run, *args):
     """``(run(*copies of args), changed)``: the learner's code gets copies, so an in-place change cannot alter the
     course's inputs; ``changed`` says whether it altered one. Errors from ``run`` propagate."""
     copies = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
-    got = run(*copies)
+    with learner_code():  # sys.exit or an endless loop in the learner's forward: one line, not a dead kernel
+        got = run(*copies)
     changed = any(isinstance(a, torch.Tensor) and not _unchanged(a, c) for a, c in zip(args, copies))
     return got, changed
 
@@ -88,6 +117,8 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     try:
         with torch.no_grad():
             got, changed = on_copies(run, x)  # a copy: an in-place change must not alter the course's inputs
+    except LearnerCodeStopped as error:
+        return None, f"{who} fails {on}: {error}"
     except Exception as error:
         cause = error_cause(error) or f"{type(error).__name__}: {short_message(error, 120)}"
         return None, f"{who} fails {on}: {cause}"
