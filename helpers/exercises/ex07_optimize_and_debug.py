@@ -135,7 +135,7 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
     finally:
         grad_after = torch.is_grad_enabled()
         torch.set_grad_enabled(grad_before)  # whatever the answer did to it, the kernel gets its mode back
-    if grad_after != grad_before:
+    if grad_before and not grad_after:
         print("✘ prepare_for_serving switched autograd off for the whole process (torch.set_grad_enabled(False) as "
               "a statement): the training loop that goes on after it would compute no gradients. Freezing needs no "
               "change to the grad mode; use `with torch.no_grad():` around a block if you need one.")
