@@ -101,7 +101,9 @@ def keep_larger(inputs: dict, earlier: dict) -> dict:
         if (earlier.get(name) or 0) > (kept.get(name) or 0):
             kept[name] = earlier[name]
             if f"{name}_from" in kept:
-                kept[f"{name}_from"] = f"{earlier.get(f'{name}_from', 'an earlier run')}, sizing of {when}"
+                source = earlier.get(f"{name}_from", "an earlier run")
+                # a figure kept twice keeps the date of the sizing that measured it, not the one that kept it
+                kept[f"{name}_from"] = source if "sizing of " in source else f"{source}, sizing of {when}"
     return kept
 
 

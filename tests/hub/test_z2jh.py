@@ -60,3 +60,12 @@ def test_a_new_sizing_keeps_the_larger_figures_of_the_committed_one():
     assert kept["heavy_cpu_s"] == earlier["heavy_cpu_s"] and "sizing of" in kept["heavy_cpu_s_from"]
     assert kept["kernel_mb"] == earlier["kernel_mb"] + 50 and kept["kernel_mb_from"] == "benchmark 07"
     assert hub_sizing.size(kept)["per_learner"]["memory_mb"] > hub_sizing.size(earlier)["per_learner"]["memory_mb"]
+
+
+def test_a_figure_kept_twice_keeps_the_date_of_the_sizing_that_measured_it():
+    earlier = {"heavy_cpu_s": 13.5, "heavy_cpu_s_from": "benchmark 09, sizing of 2026-12-04",
+               "kernel_mb": 1000.0, "kernel_mb_from": "benchmark 07", "benchmark": {"created": "2026-12-06T08:00"}}
+    quieter = {"heavy_cpu_s": 9.0, "heavy_cpu_s_from": "benchmark 10", "kernel_mb": 900.0, "kernel_mb_from": "benchmark 05"}
+    kept = hub_sizing.keep_larger(quieter, earlier)
+    assert kept["heavy_cpu_s_from"] == "benchmark 09, sizing of 2026-12-04"  # not "..., sizing of 2026-12-06" too
+    assert kept["kernel_mb_from"] == "benchmark 07, sizing of 2026-12-06"
