@@ -264,8 +264,8 @@ def check_traced_branches(model) -> bool:
     scripted_anyway = (" You compiled it with torch.jit.script, which works too, and compiles it in eager mode as well: "
                        "eager calls then run TorchScript. @torch.jit.script_if_tracing leaves eager mode plain Python "
                        "and compiles the helper only when a trace calls it." if _scripted_helper(model) else "")
-    print("✔ Right: the traced graph calls your compiled helper (a prim::CallFunction whose graph holds the prim::If), "
-          "so traced on a small input it still clips large ones, and the other way round." + scripted_anyway)
+    print("✔ Right: the traced graph calls your compiled helper (a prim::CallFunction whose graph holds a prim::If), "
+          "and traced on a small input it still clips large ones, and the other way round." + scripted_anyway)
     return True
 
 
