@@ -1,36 +1,8 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
-import contextlib
-
 import torch
 
 from ..course.failures import as_sentence, short_message
-from ..course.guards import TimeLimitReached, model_instance, time_limit, with_article
-
-
-class LearnerCodeStopped(Exception):
-    """The learner's code called sys.exit, raised a BaseException that is no Exception, or ran past the checker's
-    time limit: an Exception, so that a checker's ``except Exception`` names it in one line like any other error."""
-
-
-@contextlib.contextmanager
-def learner_code(seconds: float = 20.0):
-    """Run the learner's code inside: what would end or hang the kernel (sys.exit, a BaseException of its own, an
-    endless loop) becomes LearnerCodeStopped, whose message says which. KeyboardInterrupt stays the learner's."""
-    try:
-        with time_limit(seconds) as token:
-            yield
-    except TimeLimitReached as error:
-        if error.limit is not token:  # an outer limit's: not this block's business
-            raise
-        raise LearnerCodeStopped(f"it ran for more than {seconds:g} s and was stopped (a loop that never ends?)") from None
-    except SystemExit as error:
-        raise LearnerCodeStopped(f"it called sys.exit({error.code!r}), which would end the kernel: return a value, or "
-                                 "raise an Exception") from None
-    except (KeyboardInterrupt, Exception):
-        raise
-    except BaseException as error:  # GeneratorExit, or a class of the learner's own
-        raise LearnerCodeStopped(f"it raised {type(error).__name__}, which is not an Exception: raise an Exception "
-                                 "(ValueError, RuntimeError ...) instead") from None
+from ..course.guards import LearnerCodeStopped, learner_code, model_instance, with_article  # noqa: F401 - checkers import both from here
 
 
 def same_tensor(got, want) -> bool:

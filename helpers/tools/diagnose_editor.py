@@ -8,7 +8,7 @@ import html
 import ipywidgets as widgets
 
 from ..course.failures import short_message
-from ..course.guards import TimeLimitReached, time_limit
+from ..course.guards import LearnerCodeStopped, learner_code
 from .diagnose import ALL_ROUTES, DEFAULT_ROUTES, diagnose
 from .example_parser import ExampleSyntaxError, parse_example
 from .gallery import load_snippet
@@ -63,21 +63,21 @@ class DiagnoseEditor:
         """Build ``Model()`` from the source, read the example, diagnose. Errors become ``self.error``."""
         self.report, self.error = None, ""
         try:
-            with time_limit(_BUILD_SECONDS):  # the learner's module-level code runs here, in this kernel
+            with learner_code(_BUILD_SECONDS):  # the learner's module-level code runs here, in this kernel
                 module = load_snippet(self.source, folder=self.folder)
         except SyntaxError as error:
             self.error = f"The code does not parse: line {error.lineno}: {error.msg}"
             return None
-        except (Exception, SystemExit, TimeLimitReached) as error:  # the learner's module-level code raised or hung
+        except Exception as error:  # the learner's module-level code raised, exited or hung
             self.error = f"The code {_stopped(error)} while defining the model"
             return None
         if not hasattr(module, "Model"):
             self.error = "Define `class Model(nn.Module)`: the editor builds `Model()` and diagnoses it."
             return None
         try:
-            with time_limit(_BUILD_SECONDS):  # __init__ runs here too, before any worker process
+            with learner_code(_BUILD_SECONDS):  # __init__ runs here too, before any worker process
                 model = module.Model()
-        except (Exception, SystemExit, TimeLimitReached) as error:
+        except Exception as error:
             self.error = f"Model() {_stopped(error)}"
             return None
         try:
@@ -102,10 +102,8 @@ _BUILD_SECONDS = 20  # defining the class and building Model(): far more than an
 
 def _stopped(error) -> str:
     """What stopped the learner's code, as the end of a sentence: raised ..., called sys.exit, or ran too long."""
-    if isinstance(error, TimeLimitReached):
-        return f"ran for more than {_BUILD_SECONDS} s and was stopped (an endless loop?)"
-    if isinstance(error, SystemExit):
-        return f"called sys.exit({error.code!r}): the editor needs the code to define Model and return"
+    if isinstance(error, LearnerCodeStopped):  # its message starts "it called sys.exit ..." or "it ran for more ..."
+        return str(error).removeprefix("it ")
     return f"raised {type(error).__name__}: {short_message(error)}"
 
 
