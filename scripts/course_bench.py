@@ -54,7 +54,9 @@ JSON schema ("schema": "course_bench/1"); seconds are wall-clock unless named cp
                       (imports_ratio_low > target_ratio: the target lies below what the imports alone cost),
                       "libraries" ({library: seconds its imports took in the last imports kernel}, the six
                       largest; a module is charged to the library whose import brought it in first, torch's own
-                      subpackages named one level down, as "torch._dynamo")}
+                      subpackages named one level down, as "torch._dynamo"), "cell_s" ([[cell index in the
+                      notebook, seconds from request to reply, its first line], ...] for each code cell run, the
+                      median of the runs that reached it; the tables list each notebook's heaviest beyond the floor)}
     course            {"notebooks_run", "complete" (every notebook of notebooks/ ran), "all_ok", "wall_s" (sum),
                        "ratio_total" (sum of ratios), "work_beyond_floor" (sum of ratio - 1),
                        "work_beyond_floor_today" (the same over the ten notebooks 00-09 that ran),
@@ -120,10 +122,18 @@ class Measurement:
     modules: list = field(default=None, repr=False, compare=False)
     # An imports kernel's seconds per library (see imports_code), also kept out of the report's runs.
     import_seconds: dict = field(default=None, repr=False, compare=False)
+    # A notebook's code cells: [[index in the notebook, seconds from request to reply, first line], ...] (see heaviest_cells)
+    cell_s: list = field(default=None, repr=False, compare=False)
 
 
 def _as_dict(m: Measurement) -> dict:
-    return {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("modules", "import_seconds")}
+    return {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("modules", "import_seconds", "cell_s")}
+
+
+def first_line(source: str, width: int = 70) -> str:
+    """A cell's first non-empty line, shortened: how the tables name a cell beside its index."""
+    line = next((l.strip() for l in source.splitlines() if l.strip()), "")
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 # ---------------------------------------------------------------- choosing notebooks
@@ -257,7 +267,7 @@ LOST = "no reply"  # how a run whose request the kernel never read is marked (se
 def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
     import psutil
     from helpers.course.warm_torch import warm_torch_status
-    ok, error, cells = True, None, 0
+    ok, error, cells, cell_s = True, None, 0, []
     warm_before = warm_torch_status().get("cpu_s", 0.0)
     start = time.perf_counter()
     with client.setup_kernel(stderr=kernel_log):
@@ -270,8 +280,10 @@ def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
+                asked = time.perf_counter()
                 try:
                     client.execute_cell(cell, index)
+                    cell_s.append([index, round(time.perf_counter() - asked, 3), first_line(cell.source)])
                 except CellExecutionError as exc:
                     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", "")
                     first = (str(evalue).splitlines() or [""])[0]
@@ -298,7 +310,7 @@ def _run_in_kernel(client, nb, kernel_log, CellExecutionError) -> Measurement:
     peak_self = max(hwm or 0, sampler.peak_self)
     return Measurement(wall_s=done - start, start_s=started - start, cpu_s=cpu, peak_rss_mb=peak_self / MB,
                        peak_tree_rss_mb=max(sampler.peak_tree, peak_self) / MB, ok=ok, error=error, cells=cells,
-                       modules=modules, import_seconds=seconds)
+                       modules=modules, import_seconds=seconds, cell_s=cell_s)
 
 
 def _kernel_modules(client) -> tuple:
@@ -409,7 +421,33 @@ def _median_run(runs: list) -> "Measurement":
     return Measurement(wall_s=statistics.median(r.wall_s for r in runs), start_s=statistics.median(r.start_s for r in runs),
                        cpu_s=statistics.median(r.cpu_s for r in runs), peak_rss_mb=max(r.peak_rss_mb for r in runs),
                        peak_tree_rss_mb=max(r.peak_tree_rss_mb for r in runs), ok=not failed,
-                       error=failed[0].error if failed else None, cells=runs[0].cells)
+                       error=failed[0].error if failed else None, cells=runs[0].cells, cell_s=_median_cells(runs))
+
+
+def _median_cells(runs: list):
+    """Each code cell's median seconds over the runs that reached it, in the first run's order (None if untimed)."""
+    timed = [r.cell_s for r in runs if r.cell_s]
+    if not timed:
+        return None
+    seconds = {}
+    for cells in timed:
+        for index, took, _ in cells:
+            seconds.setdefault(index, []).append(took)
+    lines = {index: line for cells in timed for index, _, line in cells}
+    return [[index, round(statistics.median(seconds[index]), 3), lines[index]] for index in sorted(seconds)]
+
+
+def heaviest_cells(row: dict, floor: dict, top: int = 3) -> list:
+    """A notebook's ``top`` costliest code cells beyond the floor, as [(index, floors, seconds, first line)]. The
+    first code cell (which runs H.start) is counted beyond the floor's own cell (its wall time less its kernel start)."""
+    cells = row.get("cell_s") or []
+    if not cells or not floor.get("wall_s"):
+        return []
+    floor_cell = floor["wall_s"] - floor["start_s"]
+    beyond = [(index, took - floor_cell if position == 0 else took, line)
+              for position, (index, took, line) in enumerate(cells)]
+    beyond.sort(key=lambda cell: -cell[1])
+    return [(index, took / floor["wall_s"], took, line) for index, took, line in beyond[:top] if took > 0]
 
 
 def target_call(low: float, high: float, target: float) -> str:
@@ -445,7 +483,7 @@ def summarise(results: list, floors: list, torches: list, *, imports=(), librari
                      "target_ratio": target_for(key), "within_target": ratio <= target_for(key),
                      "ratio_low": low, "ratio_high": high, "call": target_call(low, high, target_for(key)),
                      "runs": len(runs), "wall_s_runs": walls, **_imports_fields(imports_of.get(name), floor, key),
-                     "libraries": (libraries or {}).get(name)})
+                     "libraries": (libraries or {}).get(name), "cell_s": m.cell_s})
     ran = {r["name"] for r in rows}
     today = [r for r in rows if r["key"] in TODAY]
     all_today = {k for k in TODAY} <= {r["key"] for r in rows}
@@ -584,6 +622,7 @@ def format_table(report: dict) -> str:
     lines.append("range: the notebook's fastest and slowest run over the floor's interquartile range in this run; "
                  "✔ within the target, ✘ over it, ≈ too close to call (the target lies inside the range)")
     lines += _imports_lines(report)
+    lines += _heaviest_lines(report)
     lines.append("")
     lines.append(f"floor ({floor['code'].replace(chr(10), '; ')}): {floor['wall_s']:.2f} s "
                  f"(median of {len(floor['runs'])}, {floor['wall_s_min']:.2f}–{floor['wall_s_max']:.2f}; "
@@ -639,6 +678,24 @@ def _imports_lines(report: dict) -> list:
     return lines
 
 
+def _over(report: dict) -> list:
+    """The rows not within their target (over it, or too close to call) that have their cells' times."""
+    return [r for r in report["notebooks"] if r["call"] != "within" and heaviest_cells(r, report["floor"])]
+
+
+def _heaviest_lines(report: dict) -> list:
+    """Where the notebooks over their target spend their time: their three heaviest cells, in floors."""
+    over = _over(report)
+    if not over:
+        return []
+    lines = ["heaviest cells of the notebooks over their target ([cell index] floors: first line; the first cell "
+             "counted beyond the floor's own):"]
+    for r in over:
+        lines.append(f"  {r['key']}: " + " · ".join(f"[{index}] {floors:.2f}: {line[:40]}"
+                                                  for index, floors, _, line in heaviest_cells(r, report["floor"])))
+    return lines
+
+
 def markdown_table(report: dict) -> str:
     """The per-notebook figures as a Markdown table, for docs/INSTRUCTORS.md (made from the JSON, not typed)."""
     floor = report["floor"]
@@ -669,6 +726,16 @@ def markdown_table(report: dict) -> str:
         lines += ["", "Imports ×: a kernel that runs `H.start`, then imports every module the notebook's kernel ended "
                       "with and runs nothing of the notebook, timed in the same run. No notebook takes less while it "
                       "uses those libraries; *over the target* marks one whose target lies below even that."]
+    over = _over(report)
+    if over:
+        lines += ["", "Where the notebooks over their target spend their time: their three heaviest cells beyond the "
+                      "floor (the cell's index among all the notebook's cells, from 0; the first cell counted beyond "
+                      "the floor's own), in floors and seconds of this run.", "",
+                  "| notebook | cell | × floor | s | first line |", "|---|---|---|---|---|"]
+        for r in over:
+            for index, floors, took, line in heaviest_cells(r, report["floor"]):
+                lines.append(f"| {r['key']} | {index} | {floors:.2f} | {took:.2f} | "
+                             f"`{line.replace('|', '¦').replace('`', '')}` |")
     warm = report.get("warm_torch") or {}
     if warm.get("running"):
         two = warm.get("processes", 1) > 1

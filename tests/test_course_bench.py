@@ -149,6 +149,9 @@ def test_a_real_kernel_counts_its_childrens_cpu_and_reports_a_failed_cell():
     # the kernel's count includes what its finished child burnt (0.5 CPU-s at least): a sum, not a speed
     assert m.cpu_s >= 0.5
     assert m.peak_rss_mb > 0 and m.peak_tree_rss_mb >= m.peak_rss_mb and 0 < m.start_s <= m.wall_s
+    # each code cell that ran is timed, by its index among all the notebook's cells, with its first line
+    ((index, took, line),) = m.cell_s
+    assert index == 1 and line == "import subprocess, sys" and 0 < took <= m.wall_s - m.start_s
 
 
 def test_the_script_runs_from_any_folder_without_pythonpath(tmp_path):
@@ -325,3 +328,41 @@ def test_a_real_kernel_lists_the_modules_it_imported_after_its_figures():
     assert m.ok and m.cells == 1 and "colorsys" in m.modules and m.modules.index("sys") < m.modules.index("colorsys")
     assert m.import_seconds is None  # only an imports kernel times its libraries
     assert len(nb.cells) == 1  # the listing request left the notebook as it was
+
+
+def with_cells(wall, cells):
+    m = fake(wall)
+    m.cell_s = cells
+    return m
+
+
+def test_the_heaviest_cells_are_the_median_runs_counted_beyond_the_floor_and_shown_for_notebooks_over_target(
+        tmp_path, capsys):
+    floor = fake(4.0)  # its one cell: 4.0 s of wall less 1.0 s of kernel start
+    runs = [("05_a.ipynb", with_cells(16.0, [[1, 5.0, "import helpers as H"], [3, 2.0, "x = 1"], [4, 8.0, "slow()"]])),
+            ("05_a.ipynb", with_cells(18.0, [[1, 5.4, "import helpers as H"], [3, 4.0, "x = 1"], [4, 8.0, "slow()"]])),
+            ("05_a.ipynb", with_cells(14.0, [[1, 4.6, "import helpers as H"], [3, 1.0, "x = 1"]])),  # stopped early
+            ("00_b.ipynb", with_cells(5.0, [[1, 4.5, "import helpers as H"]]))]
+    report = bench.summarise(runs, floors=[floor], torches=[fake(4.0)], settings={"repeat": 3})
+    rows = {r["key"]: r for r in report["notebooks"]}
+    assert rows["05"]["cell_s"] == [[1, 5.0, "import helpers as H"], [3, 2.0, "x = 1"], [4, 8.0, "slow()"]]
+    # the first cell is counted beyond the floor's cell (5.0 - 3.0 = 2.0 s, tied with cell 3), heaviest first
+    assert bench.heaviest_cells(rows["05"], report["floor"]) == [(4, 2.0, 8.0, "slow()"),
+                                                                (1, 0.5, 2.0, "import helpers as H"),
+                                                                (3, 0.5, 2.0, "x = 1")]
+    assert bench.heaviest_cells(rows["00"], report["floor"]) == [(1, 0.375, 1.5, "import helpers as H")]
+    table = bench.format_table(report)
+    assert "  05: [4] 2.00: slow() · [1] 0.50" in table and "  00:" not in table  # 00 is within its target
+    markdown = bench.markdown_table(report)
+    assert "| 05 | 4 | 2.00 | 8.00 | `slow()` |" in markdown and "| 00 |" not in markdown
+    # kept in the JSON, and shown again from it
+    bench.write_report(report, tmp_path)
+    assert bench.main(["--show", str(tmp_path / "course_bench.json"), "--markdown"]) == 0
+    assert "| 05 | 4 | 2.00 | 8.00 | `slow()` |" in capsys.readouterr().out
+
+
+def test_a_cells_first_line_is_its_first_non_empty_line_shortened():
+    assert bench.first_line("\n  \n# Runs the probe\nx = 1") == "# Runs the probe"
+    assert bench.first_line("") == ""
+    long = bench.first_line("y = " + "a" * 200)
+    assert len(long) == 70 and long.endswith("…")
