@@ -216,6 +216,19 @@ def _legacy_export(path, **options):
     return path
 
 
+def test_tempered_onnx_from_the_plain_model_passes_with_a_note_that_it_was_traced(tmp_path, capsys):
+    names = {"input_names": ["images", "temperature"],
+             "dynamic_axes": {"images": {0: "batch"}, "temperature": {0: "batch"}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(H.TemperedDigits(), H.tempered_inputs(4), str(tmp_path / "plain.onnx"), dynamo=False, **names)
+    assert H.check_tempered_onnx(tmp_path / "plain.onnx")  # the same computation: right, with a note
+    out = capsys.readouterr().out
+    assert "✔" in out and "came from the plain model, which the legacy exporter traces" in out
+    assert H.check_tempered_onnx(_legacy_export(tmp_path / "scripted.onnx", **names))  # the cell's way: no note
+    assert "plain model" not in capsys.readouterr().out
+
+
 def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
     batch = torch.export.Dim("batch")
     path = tmp_path / "dynamo.onnx"

@@ -318,4 +318,9 @@ def check_tempered_onnx(path) -> bool:
                 return False
     print("✔ Both inputs have a dynamic batch, under one name: onnxruntime matches TemperedDigits on batches of 1, 7 "
           "and 297.")
+    if any(re.search(r"/[A-Za-z_]\w*\.\d+/", name) for name in names):
+        # a plain nn.Module given to the legacy exporter is traced, which names each node by the module's full name
+        # (/cnn/features/features.0/Conv); a scripted or traced copy names it by its place (/cnn/features/0/Conv)
+        print("  Note: this file came from the plain model, which the legacy exporter traces: the same file here, "
+              "since TemperedDigits has no branch, but a scripted model keeps its `if`s; the cell exports tempered_script.")
     return True
