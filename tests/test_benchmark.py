@@ -825,3 +825,21 @@ def test_the_cpp_row_is_checked_against_the_model_without_eager_in_variants(monk
 def test_an_empty_list_of_variants_is_said_to_be_empty():
     with pytest.raises(ValueError, match="variants is empty: name at least one of"):
         H.benchmark_model(torch.nn.Identity().eval(), (torch.ones(2, 2),), variants=[])
+
+
+class _TiedDetections(torch.nn.Module):
+    """Keeps two of four candidate boxes whose scores all tie, breaking the tie by the input's sign."""
+    def forward(self, x):
+        boxes = torch.stack([x + i for i in range(4)])
+        scores = torch.full((4,), 0.5)
+        kept = torch.topk(scores, 2).indices
+        if x.sum() > 0:  # a trace keeps the example's way of breaking the tie
+            kept = 3 - kept
+        return {"boxes": boxes[kept], "scores": scores[kept]}
+
+
+def test_a_copy_that_keeps_other_boxes_among_tied_scores_is_wrong_and_says_where_the_ties_are():
+    report = H.benchmark_model(_TiedDetections().eval(), torch.ones(4), variants=["eager", "trace"], **FAST)
+    trace = report["trace"]
+    assert trace.verdict == "wrong" and "diverges from eager at 'negated'" in trace.wrong
+    assert "differs only in rows whose out['scores'] ties with another score" in trace.wrong, trace.wrong

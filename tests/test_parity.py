@@ -1505,3 +1505,39 @@ def test_a_copy_that_changes_its_input_in_place_where_eager_does_not_gets_no_tic
     assert report.all_close and report.copy_changes_input and report.summary.startswith("⚠")
     assert "changes its input in place where eager does not" in report.summary
     assert not H.parity(model, model, inputs=[x]).copy_changes_input
+
+
+class _KeepBest(torch.nn.Module):
+    """Keeps the two best of four candidate boxes by score, as a detector does; ``other_end`` breaks ties the other way."""
+    def __init__(self, scores, other_end=False):
+        super().__init__()
+        self.register_buffer("scores", scores)
+        self.other_end = other_end
+
+    def forward(self, x):
+        boxes = torch.stack([x + i for i in range(4)])  # candidate i: four coordinates
+        scores = self.scores.flip(0) if self.other_end else self.scores
+        kept = torch.topk(scores, 2).indices
+        if self.other_end:
+            kept = 3 - kept
+        return {"boxes": boxes[kept], "scores": self.scores[kept]}
+
+
+def test_boxes_kept_differently_among_tied_scores_are_explained_and_still_diverge():
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    tied = torch.full((4,), 0.5)
+    row = H.parity(_KeepBest(tied), _KeepBest(tied, other_end=True), inputs={"x": x}).rows[0]
+    assert row.diverges and "differs only in rows whose out['scores'] ties with another score" in row.note, row.note
+    # distinct scores keep the same boxes either way: nothing differs, nothing to explain
+    distinct = torch.tensor([0.1, 0.9, 0.3, 0.7])
+    assert H.parity(_KeepBest(distinct), _KeepBest(distinct, other_end=True), inputs={"x": x}).all_close
+
+
+def test_boxes_that_differ_beside_untied_scores_get_no_tie_note():
+    class Shifted(_KeepBest):
+        def forward(self, x):
+            out = super().forward(x)
+            return {"boxes": out["boxes"] + 1, "scores": out["scores"]}
+    distinct = torch.tensor([0.1, 0.9, 0.3, 0.7])
+    row = H.parity(_KeepBest(distinct), Shifted(distinct), inputs={"x": torch.ones(4)}).rows[0]
+    assert row.diverges and "ties" not in row.note

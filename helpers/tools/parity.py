@@ -303,17 +303,39 @@ def _tied_indices(compared) -> list:
     notes = []
     for path, x, y, same, said in compared:
         if same or "in another order" in said or not all(isinstance(t, torch.Tensor) for t in (x, y)) or x.shape != y.shape or x.dim() == 0 \
-                or x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+                or x.is_complex() or x.dtype == torch.bool:
             continue
-        differ = x != y
-        for values_path, v, _, v_same, _ in compared:
-            if not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape):
-                continue
-            if bool(_tied_in_row(v)[differ].all()):
-                notes.append(f"{path} differs only at places where {values_path} ties with another value in its row: "
-                             "a topk or sort of equal numbers may return either index")
-                break
+        if not x.is_floating_point():
+            differ = x != y
+            for values_path, v, _, v_same, _ in compared:
+                if not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape):
+                    continue
+                if bool(_tied_in_row(v)[differ].all()):
+                    notes.append(f"{path} differs only at places where {values_path} ties with another value in its "
+                                 "row: a topk or sort of equal numbers may return either index")
+                    break
+            else:
+                notes.extend(_kept_among_ties(path, x, y, compared))
+            continue
+        notes.extend(_kept_among_ties(path, x, y, compared))
     return notes
+
+
+def _kept_among_ties(path, x, y, compared) -> list:
+    """A note when the rows of ``x`` and ``y`` differ only where a 1-D float output beside them, one score per row and
+    the same in both, ties with another score: a detector that keeps its best boxes keeps either of two boxes that
+    score the same (random weights tie many scores), so the two may keep different ones."""
+    if x.dim() < 1 or x.shape[0] < 2:
+        return []
+    differ = (x != y).reshape(x.shape[0], -1).any(dim=1)
+    for scores_path, v, _, v_same, _ in compared:
+        if scores_path == path or not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point()
+                                       and v.dim() == 1 and v.shape[0] == x.shape[0]):
+            continue
+        if bool(_tied_in_row(v)[differ].all()):
+            return [f"{path} differs only in rows whose {scores_path} ties with another score: a top-k or sort of "
+                    "equal scores may keep either row (random weights tie many scores)"]
+    return []
 
 
 def _is_empty(output) -> bool:
