@@ -316,3 +316,35 @@ def test_a_socket_folder_that_does_not_exist_yet_is_made(monkeypatch):
         assert stop_warm_torch()
     finally:
         shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.mark.parametrize("gone", [FileNotFoundError, ConnectionRefusedError])
+def test_a_waiting_process_that_ends_between_the_ping_and_the_request_is_asked_again(monkeypatch, gone):
+    # another session's waiting process, found by the ping, ends (with the server that owned it) before the request
+    import helpers.course.warm_torch as warm_torch
+    real, calls = warm_torch._request, []
+
+    def vanishing(path, message, timeout):
+        if "args" in message:
+            calls.append(path)
+            if len(calls) == 1:
+                raise gone(2, "No such file or directory")
+        return real(path, message, timeout)
+
+    monkeypatch.setattr(warm_torch, "_request", vanishing)
+    done = run_python(["-c", "print(6 * 7)"])
+    assert done.stdout.strip() == "42" and done.warm and len(calls) == 2
+
+
+def test_when_no_waiting_process_answers_twice_the_process_starts_cold(monkeypatch):
+    import helpers.course.warm_torch as warm_torch
+    real = warm_torch._request
+
+    def always_gone(path, message, timeout):
+        if "args" in message:
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(path, message, timeout)
+
+    monkeypatch.setattr(warm_torch, "_request", always_gone)
+    done = run_python(["-c", "print(6 * 7)"])
+    assert done.stdout.strip() == "42" and not done.warm and done.returncode == 0

@@ -228,20 +228,30 @@ def run_python(args, *, env=None, cwd=None, input: str = "", timeout: float = 12
             and not any(k.startswith(COLD_PREFIXES) for k in env) and _parse_args(list(args)) is not None)
     if not isinstance(export_loaders, bool):
         raise TypeError(f"run_python(export_loaders=...) takes True or False, got {export_loaders!r}")
+    reply = None
     if warm:
-        path, answer = _ensure_server(env, EXPORT_LOADERS if export_loaders else ())
-        warm = bool(answer)
-    if not warm:
+        with tempfile.TemporaryDirectory(prefix="warm-torch-") as folder:
+            files = {name: os.path.join(folder, name) for name in ("stdin", "stdout", "stderr")}
+            Path(files["stdin"]).write_text(input, encoding="utf-8")
+            message = {"args": list(args), "env": env, "cwd": cwd, "files": files, "timeout": timeout}
+            # Another session's waiting process can end (with the server that owned it) between the ping that found
+            # it and the request: nothing was sent then, so ask again, which starts one of our own, then go cold.
+            for _ in range(2):
+                path, answer = _ensure_server(env, EXPORT_LOADERS if export_loaders else ())
+                if not answer:
+                    break
+                try:
+                    reply = _request(path, message, timeout=timeout + 30)
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    continue
+            if reply is not None:
+                out, err = (Path(files[n]).read_text(encoding="utf-8", errors="replace") for n in ("stdout", "stderr"))
+    if reply is None:
         done = subprocess.run([sys.executable, *args], env=env, cwd=cwd, input=input, capture_output=True,
                               text=True, timeout=timeout)
         done.warm = False
         return done
-    with tempfile.TemporaryDirectory(prefix="warm-torch-") as folder:
-        files = {name: os.path.join(folder, name) for name in ("stdin", "stdout", "stderr")}
-        Path(files["stdin"]).write_text(input, encoding="utf-8")
-        reply = _request(path, {"args": list(args), "env": env, "cwd": cwd, "files": files, "timeout": timeout},
-                         timeout=timeout + 30)
-        out, err = (Path(files[n]).read_text(encoding="utf-8", errors="replace") for n in ("stdout", "stderr"))
     if reply.get("timed_out"):
         raise subprocess.TimeoutExpired([sys.executable, *args], timeout, output=out, stderr=err)
     done = subprocess.CompletedProcess([sys.executable, *args], reply["returncode"], out, err)
