@@ -263,6 +263,26 @@ class _FirstThreeValues(torch.nn.Module):  # decides on the first three values o
         return torch.where(x[:3].sum() > 0, x * 2, -x)
 
 
+class _SkipsSuperInit(torch.nn.Module):
+    def __init__(self):  # builds without error, but nn.Module never set it up
+        self.k = 2
+
+    def forward(self, x):
+        return torch.where(x.sum() > 0, x * 2, -x)
+
+
+class _MisspelledForward(torch.nn.Module):
+    def foward(self, x):
+        return torch.where(x.sum() > 0, x * 2, -x)
+
+
+class _DecidesOnAList(torch.nn.Module):
+    def forward(self, x):
+        if sum(x.tolist()) > 0:
+            return x * 2
+        return -x
+
+
 class _OneTensorInATuple(torch.nn.Module):
     def forward(self, x):
         return (torch.where(x.sum() > 0, x * 2, -x),)
@@ -272,6 +292,10 @@ class _OneTensorInATuple(torch.nn.Module):
     (_FirstThreeValues, "for x = [1, 1, 1, -5] it should return [-1.0, -1.0, -1.0, 5.0]"),
     (_OneTensorInATuple, "returns a tuple: return one tensor"),
     (NoSuperInit, "Building your model failed: AttributeError"),
+    (_SkipsSuperInit, "does not call super().__init__()"),
+    (torch.nn.Module, "not nn.Module itself"),
+    (_MisspelledForward, "defines no forward (it has foward)"),
+    (_DecidesOnAList, "`.tolist()` takes the numbers out of the tensor"),
 ])
 def test_a_rule_on_the_first_values_a_tuple_and_a_failing_init_are_named(answer, words, capsys):
     assert H.check_branch_without_if(answer) is False

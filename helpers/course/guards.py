@@ -48,6 +48,8 @@ def model_instance(model, who: str = "this checker", **kwargs):
         raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
     if isinstance(model, torch.jit.ScriptModule):  # TorchScript's own: the checkers say what to pass instead
         return model
+    if type(model) is torch.nn.Module:
+        raise TypeError(f"{who} expects your own model, a subclass of nn.Module with a forward, not nn.Module itself")
     if type(model).forward is torch.nn.Module.forward:  # nn.Module's own forward only raises "not implemented"
         own = [name for name, value in vars(type(model)).items() if callable(value) and not name.startswith("_")]
         seen = f" (it has {', '.join(own[:3])})" if own else ""

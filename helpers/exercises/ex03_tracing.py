@@ -3,7 +3,7 @@ import warnings
 
 import torch
 
-from ..course.guards import require_module
+from ..course.guards import model_instance, require_module
 from ..course.failures import as_sentence, short_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
@@ -70,12 +70,12 @@ def _instantiate(model, who):
             print(f"✘ {who}: could not build {model.__name__}() without arguments ({error}); "
                   "pass an instance instead")
             return None
-        except Exception as error:  # the learner's own __init__ failed (a missing super().__init__(), say)
+        except Exception as error:  # the learner's own __init__ failed (a Parameter set before super().__init__())
             print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
                   "Fix __init__ and run the cell again.")
             return None
-    try:
-        return require_module(model, who)
+    try:  # then what model_instance names: nn.Module itself, a misspelled forward, an __init__ without super()
+        return model_instance(require_module(model, who), who)
     except TypeError as error:
         print(f"✘ {as_sentence(str(error))}")
         return None
@@ -108,8 +108,9 @@ def check_branch_without_if(model) -> bool:
     number = next((str(w.message) for w in seen if _NUMBER_WARNING in str(w.message)), None)
     if number:
         said = number[number.index(_NUMBER_WARNING):].split(".")[0]  # "Converting a tensor to a Python float"
-        print(f"✘ Not yet: tracing warned “{said}”: `.item()`, `float(...)` or `int(...)` takes a "
-              "number out of the tensor, and the decision made on it is Python's too, taken once while tracing. Keep "
+        how = ("`.tolist()` takes the numbers out of the tensor, and a decision made on them" if "Python list" in said
+               else "`.item()`, `float(...)` or `int(...)` takes a number out of the tensor, and the decision made on it")
+        print(f"✘ Not yet: tracing warned “{said}”: {how} is Python's too, taken once while tracing. Keep "
               "the condition a tensor and let torch.where(condition, a, b) pick.")
         return False
     reference = BranchModel()
