@@ -1,7 +1,9 @@
 """AOTInductor route of 10_shipping: cached packages, clean loading, the two kinds of .pt2."""
 import glob
 import os
+import platform
 import re
+import sys
 import typing
 
 import pytest
@@ -525,3 +527,23 @@ def test_a_forward_of_your_own_that_reads_self_training_is_refused_in_training_m
     with pytest.raises(ValueError, match=r"training mode \(TrainingFlag, whose forward reads self.training\): call "
                                          r"model.eval\(\) first"):
         H.aoti_package(TrainingFlag(), torch.randn(2, 4), cache_dir=tmp_path, quiet=True, progress=False)
+
+
+def _cpp_bounds(package) -> tuple:
+    """The batch bounds the package's generated C++ checks its input against (its wrapper's messages)."""
+    import zipfile
+    with zipfile.ZipFile(package.path) as archive:
+        wrapper = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("wrapper.cpp"))
+    return (set(re.findall(r"expected it to be >= (\d+)", wrapper)), set(re.findall(r"expected to be <= (\d+)", wrapper)))
+
+
+@pytest.mark.skipif(not (sys.platform == "linux" and platform.machine() == "x86_64"),
+                    reason="10's figures are those of x86-64 Linux")
+def test_an_example_batch_of_16_moves_the_cpp_checks_lower_bound_to_16(digits_package):
+    # what 10 says after "Why 15?": the lowering keeps the example's side of the convolution's "batch >= 16" test,
+    # which sets the lower bound of the package's C++ checks too: an example of 4 gives 2 to 15, one of 16 gives 16 to 1024
+    model, package = digits_package
+    assert _cpp_bounds(package) == ({"2"}, {"15"})
+    images, _ = H.load_digits("test")
+    sixteen = H.aoti_package(model, images[:16], H.batch_dim(), name="digits_cnn_example16", quiet=True)
+    assert _cpp_bounds(sixteen) == ({"16"}, {"1024"})

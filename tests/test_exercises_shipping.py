@@ -209,6 +209,17 @@ def test_tempered_onnx_solution_passes(tmp_path, capsys):
     assert "✔" in capsys.readouterr().out
 
 
+def test_the_shared_batch_name_is_not_checked_by_onnxruntime(tmp_path):
+    # what 10's exercise 2 says: one name for both batches is a statement in the file, which onnxruntime does not
+    # enforce: 5 images with 1 temperature still run (the temperature broadcasts)
+    import onnxruntime
+    path = solution().export_tempered_onnx(tmp_path / "tempered.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images, temperature = H.tempered_inputs(5)
+    (scores,) = session.run(None, {"images": images.numpy(), "temperature": temperature[:1].numpy()})
+    assert scores.shape == (5, 10)
+
+
 def _legacy_export(path, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

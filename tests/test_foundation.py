@@ -534,3 +534,20 @@ def test_time_limit_without_sigalrm_stops_an_endless_loop_with_a_timer_thread(mo
         with time_limit(30):
             raise KeyboardInterrupt
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0 and guards._timer_depth == [0]
+
+
+def test_typed_message_says_the_type_once_for_errors_from_inside_torchscript():
+    from helpers.course.failures import typed_message
+
+    @torch.jit.script
+    def reshape(x):
+        return x.view(297, 64)
+
+    try:
+        reshape(torch.zeros(3, 8))
+    except Exception as error:
+        inside = error
+    assert typed_message(inside).startswith("RuntimeError: shape '[297, 64]' is invalid")
+    assert "RuntimeError: RuntimeError" not in typed_message(inside)
+    assert typed_message(ValueError("wrong size")) == "ValueError: wrong size"
+    assert typed_message(RuntimeError("RuntimeError: said twice")) == "RuntimeError: said twice"

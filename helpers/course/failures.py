@@ -62,6 +62,17 @@ def code_place(file: str, line: int) -> str:
     return f"{name}:{line}"
 
 
+def typed_message(error: BaseException, limit: int = 160) -> str:
+    """``Type: message`` in one line (``short_message``), the type said once: the last line of an error raised inside
+    TorchScript's interpreter already names the error it raised ("RuntimeError: shape '[297, 64]' is invalid ...")."""
+    text, name = short_message(error, limit), type(error).__name__
+    while text.startswith(f"{name}: "):
+        text = text[len(name) + 2:]
+    if re.match(r"[A-Z]\w*(?:Error|Exception): ", text):  # the interpreter's own type, under torch.jit.Error's
+        return text
+    return f"{name}: {text}"
+
+
 def short_message(error: BaseException, limit: int = 160, fragment=None) -> str:
     """One informative line of an error message, cut to ``limit`` characters.
 

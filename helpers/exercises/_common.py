@@ -1,7 +1,7 @@
 """What several notebooks' checkers share (not re-exported as H.*)."""
 import torch
 
-from ..course.failures import as_sentence, short_message
+from ..course.failures import as_sentence, typed_message
 from ..course.guards import LearnerCodeStopped, learner_code, model_instance, with_article  # noqa: F401 - checkers import both from here
 
 
@@ -64,7 +64,7 @@ def as_model(model, who, **kwargs):
     except TypeError as error:  # a wrong kind of argument, or a constructor that wants arguments
         print(f"✘ {as_sentence(str(error))}")
     except Exception as error:  # the learner's own __init__ failed (a missing super().__init__(), say)
-        print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
+        print(f"✘ Building your model failed: {as_sentence(typed_message(error, 120))} "
               "Fix __init__ and run the cell again.")
     return None
 
@@ -92,7 +92,7 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     except LearnerCodeStopped as error:
         return None, f"{who} fails {on}: {error}"
     except Exception as error:
-        cause = error_cause(error) or f"{type(error).__name__}: {short_message(error, 120)}"
+        cause = error_cause(error) or f"{typed_message(error, 120)}"
         return None, f"{who} fails {on}: {cause}"
     if changed:
         return got, f"{who} changed its input in place {on}: {in_place}"

@@ -1,7 +1,7 @@
 """Exercise checker for 00_start_here."""
 import torch
 
-from ..course.failures import short_message
+from ..course.failures import typed_message
 from ._common import shortened, values
 
 __all__ = ["check_gate_probe"]
@@ -69,7 +69,7 @@ def check_gate_probe(model, x) -> bool:
     try:
         out = model(x.clone())  # a copy: -x below must be the negation of the input as the learner gave it
     except Exception as error:  # e.g. a bool tensor: `-x` is not defined for bools
-        print(f"✘ The model fails on your x ({type(error).__name__}: {short_message(error)}). "
+        print(f"✘ The model fails on your x ({typed_message(error)}). "
               "Use a float tensor, like torch.tensor([-1.0, 0.5]).")
         return False
     total = x.sum().item()

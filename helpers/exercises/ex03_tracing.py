@@ -4,7 +4,7 @@ import warnings
 import torch
 
 from ..course.guards import model_instance, require_module
-from ..course.failures import as_sentence, short_message
+from ..course.failures import as_sentence, typed_message
 from ..models import BranchModel, sample_model, example_input
 from ..tools.parity import parity, _one_line
 from ._common import describe, dtype_mistake, on_copies, same_tensor as _same, torchscript_kind as _torchscript_kind, values
@@ -71,7 +71,7 @@ def _instantiate(model, who):
                   "pass an instance instead")
             return None
         except Exception as error:  # the learner's own __init__ failed (a Parameter set before super().__init__())
-            print(f"✘ Building your model failed: {type(error).__name__}: {as_sentence(short_message(error, 120))} "
+            print(f"✘ Building your model failed: {as_sentence(typed_message(error, 120))} "
                   "Fix __init__ and run the cell again.")
             return None
     try:  # then what model_instance names: nn.Module itself, a misspelled forward, an __init__ without super()
@@ -177,7 +177,7 @@ def check_catching_inputs(check_inputs) -> bool:
                 torch.jit.trace(model, example, check_inputs=check_inputs)
                 what = "it ran without refusing"
             except Exception as error:
-                what = f"it raised {type(error).__name__}: {short_message(error)}"
+                what = f"it raised {typed_message(error)}"
         print("✘ check_inputs is a list of argument tuples: [(x, h)]. Given the bare tuple (x, h), trace takes x and "
               f"h as two separate check inputs and calls the cell with one argument each; {what}. "
               "Put your tuple in a list.")

@@ -6,7 +6,7 @@ import torch
 
 from ..digits import load_digits, load_digits_cnn
 from ..routes.export_bridge import quiet_export
-from ..course.failures import short_message
+from ..course.failures import short_message, typed_message
 from ..course.guards import require_module
 from ._common import tensor_answer, values
 
@@ -183,7 +183,7 @@ def check_limiter_exports(model) -> bool:
         elif cause:
             print(f"✘ Almost: {cause}.")
         else:
-            print(f"✘ torch.export fails: {type(error).__name__}: {short_message(error, 160)}")
+            print(f"✘ torch.export fails: {typed_message(error, 160)}")
         return False
     exported = program.module()
     # the program was exported for the example's shape (no dynamic shapes in this exercise): it runs those inputs

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .export_bridge import quiet_export
-from ..course.failures import short_message
+from ..course.failures import short_message, typed_message
 from ..course.guards import call_within, model_args, odd_input, require_module, variant_seconds
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
@@ -517,7 +517,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                 output, answered = call_within(limit, eager, *own_copy(args))
             except Exception as error:
                 raise ValueError(f"{who}: the eager model itself fails on input {i} "
-                                 f"({type(error).__name__}: {short_message(error, 120)}): pass inputs it accepts") from None
+                                 f"({typed_message(error, 120)}): pass inputs it accepts") from None
             if not answered:
                 raise ValueError(f"{who}: the eager model did not finish on input {i} within {limit:.0f} s (50 times "
                                  "its time on input 0, at least 5 s): a loop that never ends on it? Pass inputs it "

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ..course.deprecations import drop_no_cuda_notice
-from ..course.failures import short_message
+from ..course.failures import typed_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import (_MISSING, RELAXED_TRACE_NOTE, copy_state, eager_failure, fresh_copy, parity, python_state,
@@ -557,7 +557,7 @@ def _why(error) -> str:
     if lines and "TorchScript" in lines[0] and len(lines) > 1 and re.match(r"^[\w.]*(Error|Exception)\b", lines[-1]):
         last = lines[-1]
         return last if len(last) <= 200 else last[:199] + "…"
-    return f"{type(error).__name__}: {short_message(error, limit=200).rstrip(':')}"
+    return f"{typed_message(error, 200).rstrip(':')}"
 
 
 def _fail(row, error, stage):

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import as_sentence, code_place, short_message
+from ..course.failures import as_sentence, code_place, short_message, typed_message
 from ..course.guards import call_within, first_call_seconds, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
@@ -1215,7 +1215,7 @@ class _Worker:
                 outcome = ("ok", fn(*args))
                 pickle.dumps(outcome)
             except Exception as error:  # noqa: BLE001 - reported to the parent, never raised there
-                outcome = ("error", f"{type(error).__name__}: {short_message(error, limit=300)}")
+                outcome = ("error", f"{typed_message(error, 300)}")
             tmp = self.result_path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(outcome, f)

@@ -7,7 +7,7 @@ import html
 
 import ipywidgets as widgets
 
-from ..course.failures import short_message
+from ..course.failures import typed_message
 from ..course.guards import LearnerCodeStopped, learner_code
 from .diagnose import ALL_ROUTES, DEFAULT_ROUTES, diagnose
 from .example_parser import ExampleSyntaxError, parse_example
@@ -104,7 +104,7 @@ def _stopped(error) -> str:
     """What stopped the learner's code, as the end of a sentence: raised ..., called sys.exit, or ran too long."""
     if isinstance(error, LearnerCodeStopped):  # its message starts "it called sys.exit ..." or "it ran for more ..."
         return str(error).removeprefix("it ")
-    return f"raised {type(error).__name__}: {short_message(error)}"
+    return f"raised {typed_message(error)}"
 
 
 class DiagnoseEditorWidget(widgets.VBox):
@@ -135,7 +135,7 @@ class DiagnoseEditorWidget(widgets.VBox):
         try:
             self.logic.run()
         except Exception as error:  # never leave "running…" on screen: whatever escaped is said in one line
-            self.logic.report, self.logic.error = None, f"{type(error).__name__}: {short_message(error)}"
+            self.logic.report, self.logic.error = None, f"{typed_message(error)}"
         finally:
             self.button.disabled = False
         self.result.value = self.logic.html()

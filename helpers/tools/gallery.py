@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..course.deprecations import is_deprecation_warning
-from ..course.failures import INTERPRETER_OPENER, release_frames, short_message
+from ..course.failures import INTERPRETER_OPENER, release_frames, short_message, typed_message
 from ..course.guards import native_stderr
 from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
@@ -351,7 +351,7 @@ def check_gallery_entry(entry, folder=None) -> EntryCheck:
                                  "scripted: this torch version accepts the construct, so update the gallery")
     elif error is not None:
         raise AssertionError(f"{name}: expected the broken model to script, but torch.jit.script raised "
-                             f"{type(error).__name__}: {short_message(error)}")
+                             f"{typed_message(error)}")
     if entry.stage == "run":
         try:
             calls[0](scripted)

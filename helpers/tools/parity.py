@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import INTERPRETER_OPENER, short_message
+from ..course.failures import INTERPRETER_OPENER, short_message, typed_message
 from ..course.guards import call_within, first_call_seconds, variant_seconds
 from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
@@ -651,7 +651,7 @@ def _one_line(error: BaseException) -> str:
     """``Type: message`` in one line; for TorchScript interpreter errors, the real cause on their last line."""
     if str(error).lstrip().startswith(INTERPRETER_OPENER):
         return short_message(error, 140)  # its last line already reads "RuntimeError: select(): index 1 out of range ..."
-    return f"{type(error).__name__}: {short_message(error, 120)}"
+    return f"{typed_message(error, 120)}"
 
 
 _RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm, torch.nn.RReLU)
