@@ -442,7 +442,7 @@ def _widened_refusals(model, converted, args, dims, skip=()) -> dict:
                 warnings.simplefilter("ignore")
                 converted(*wide)
         except Exception as error:
-            found[label] = short_message(error, limit=120)
+            found[label] = (short_message(error, limit=120), shapes(wide))
     return found
 
 
@@ -547,13 +547,21 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     refused = {r.label: r.error for r in check.rows if _refusal(r.label, r.error)}
     diverging = [r for r in check.rows if r.diverges and r.label not in refused]
     all_refused = len(refused) == len(check.rows)
-    refused.update({f"{label} of size 2": why for label, why in batch_refusal.items()})
+    # a shape the parity rows already tried and saw refused (their "batch 2") is counted and listed once
+    refused_shapes = {r.shapes for r in check.rows if r.label in refused}
+
+    def add_refusals(found):
+        for label, (why, shape) in found.items():
+            if shape not in refused_shapes:
+                refused[f"{label} of size 2"] = why
+                refused_shapes.add(shape)
+    add_refusals(batch_refusal)
     widened = _widened_refusals(model, converted, args, dims, skip=(batch_label,))  # the batch has its own note
     if widened:
         notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
                      "(with Dim.AUTO, torch.export makes a size of 1 in the example a constant), and the program refuses a size of 2 there, which "
                      "the TorchScript model runs: migrate again with an example of size 2 or more there")
-        refused.update({f"{label} of size 2": why for label, why in widened.items()})
+        add_refusals(widened)
     # which of the program's tensors the checks' calls changed: the converter keeps a buffer's update as an
     # in-place operation on it (not in graph_signature.buffers_to_mutate), so the calls tell
     written = _set_attributes(model)
