@@ -92,7 +92,7 @@ def tensor_answer(run, x, want, said, *, in_place, one_tensor, shape_hint=lambda
     except LearnerCodeStopped as error:
         return None, f"{who} fails {on}: {error}"
     except Exception as error:
-        cause = error_cause(error) or f"{typed_message(error, 120)}"
+        cause = error_cause(error) or typed_message(error, 120)
         return None, f"{who} fails {on}: {cause}"
     if changed:
         return got, f"{who} changed its input in place {on}: {in_place}"

@@ -91,7 +91,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
                 torch.equal(one.argmax(1), expected[:1].argmax(1))
             why = "" if one_ok else f"it returns {getattr(one, 'shape', type(one).__name__)}"
         except Exception as error:  # noqa: BLE001 - the learner's file: any failure is feedback
-            one_ok, why = False, f"{typed_message(error, 100)}"
+            one_ok, why = False, typed_message(error, 100)
     if not one_ok:
         return _fail(f"The saved model reads the {len(x)} test digits, but not a batch of one digit ({why}): it is "
                      "fixed to one batch size. Export the trained CNN as it is, so that it takes any batch.")

@@ -557,7 +557,7 @@ def _why(error) -> str:
     if lines and "TorchScript" in lines[0] and len(lines) > 1 and re.match(r"^[\w.]*(Error|Exception)\b", lines[-1]):
         last = lines[-1]
         return last if len(last) <= 200 else last[:199] + "…"
-    return f"{typed_message(error, 200).rstrip(':')}"
+    return typed_message(error, 200).rstrip(':')
 
 
 def _fail(row, error, stage):

@@ -1215,7 +1215,7 @@ class _Worker:
                 outcome = ("ok", fn(*args))
                 pickle.dumps(outcome)
             except Exception as error:  # noqa: BLE001 - reported to the parent, never raised there
-                outcome = ("error", f"{typed_message(error, 300)}")
+                outcome = ("error", typed_message(error, 300))
             tmp = self.result_path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
                 pickle.dump(outcome, f)

@@ -135,7 +135,7 @@ class DiagnoseEditorWidget(widgets.VBox):
         try:
             self.logic.run()
         except Exception as error:  # never leave "running…" on screen: whatever escaped is said in one line
-            self.logic.report, self.logic.error = None, f"{typed_message(error)}"
+            self.logic.report, self.logic.error = None, typed_message(error)
         finally:
             self.button.disabled = False
         self.result.value = self.logic.html()

@@ -351,7 +351,7 @@ def check_gallery_entry(entry, folder=None) -> EntryCheck:
                                  "scripted: this torch version accepts the construct, so update the gallery")
     elif error is not None:
         raise AssertionError(f"{name}: expected the broken model to script, but torch.jit.script raised "
-                             f"{typed_message(error)}")
+                             + typed_message(error))
     if entry.stage == "run":
         try:
             calls[0](scripted)

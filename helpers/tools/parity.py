@@ -305,20 +305,20 @@ def _tied_indices(compared) -> list:
         if same or "in another order" in said or not all(isinstance(t, torch.Tensor) for t in (x, y)) or x.shape != y.shape or x.dim() == 0 \
                 or x.is_complex() or x.dtype == torch.bool:
             continue
-        if not x.is_floating_point():
-            differ = x != y
-            for values_path, v, _, v_same, _ in compared:
-                if not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape):
-                    continue
-                if bool(_tied_in_row(v)[differ].all()):
-                    notes.append(f"{path} differs only at places where {values_path} ties with another value in its "
-                                 "row: a topk or sort of equal numbers may return either index")
-                    break
-            else:
-                notes.extend(_kept_among_ties(path, x, y, compared))
-            continue
-        notes.extend(_kept_among_ties(path, x, y, compared))
+        index_note = None if x.is_floating_point() else _tied_index_note(path, x, y, compared)
+        notes.extend([index_note] if index_note else _kept_among_ties(path, x, y, compared))
     return notes
+
+
+def _tied_index_note(path, x, y, compared):
+    """The note for integer indices that differ only where the float values beside them (same shape) tie, or None."""
+    differ = x != y
+    for values_path, v, _, v_same, _ in compared:
+        if v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape \
+                and bool(_tied_in_row(v)[differ].all()):
+            return (f"{path} differs only at places where {values_path} ties with another value in its row: "
+                    "a topk or sort of equal numbers may return either index")
+    return None
 
 
 def _kept_among_ties(path, x, y, compared) -> list:
@@ -651,7 +651,7 @@ def _one_line(error: BaseException) -> str:
     """``Type: message`` in one line; for TorchScript interpreter errors, the real cause on their last line."""
     if str(error).lstrip().startswith(INTERPRETER_OPENER):
         return short_message(error, 140)  # its last line already reads "RuntimeError: select(): index 1 out of range ..."
-    return f"{typed_message(error, 120)}"
+    return typed_message(error, 120)
 
 
 _RANDOM_IN_TRAINING = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm, torch.nn.RReLU)
