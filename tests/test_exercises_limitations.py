@@ -256,6 +256,36 @@ def test_peak_wrong_answers(capsys, model, words):
     assert out.startswith("✘") and words in out and out.count("\n") == 1
 
 
+class PeakFloatIntoTorchMax(nn.Module):  # the peak on the model already, a float given to torch.max
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = torch.max(self.peak, x.abs().max())
+        return x / self.peak
+
+
+class PeakSetThroughData(nn.Module):  # the peak a tensor on the model, updated through .data
+    def __init__(self):
+        super().__init__()
+        self.peak = torch.zeros(())
+
+    def forward(self, x):
+        self.peak.data = torch.maximum(self.peak, x.abs().max())
+        return x / self.peak
+
+
+@pytest.mark.parametrize("model, words", [
+    (PeakFloatIntoTorchMax, "torch.max / torch.maximum take tensors"),
+    (PeakSetThroughData, "`.data` cannot be assigned in TorchScript"),
+])
+def test_peak_compile_errors_without_a_global_never_mention_one(capsys, model, words):
+    assert not H.check_running_peak(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and "global" not in out, out
+
+
 def test_peak_accepts_a_buffer(capsys):
     assert H.check_running_peak(PeakAsBuffer)
     assert capsys.readouterr().out.startswith("✔")
@@ -322,11 +352,12 @@ class ClipperFinalDebug(ClipperAsGiven):  # debug a Final constant: the branch i
     debug: Final[bool]
 
 
-def test_a_final_debug_flag_is_praised_for_what_it_does_and_not_more(capsys):
-    assert H.check_saveable_debug_helper(ClipperFinalDebug)
+def test_a_final_debug_flag_is_named_and_refused_as_skipping_the_decorator(capsys):
+    # it works, but it is not the choice the exercise asks for (04's checker treats torch.where the same way)
+    assert not H.check_saveable_debug_helper(ClipperFinalDebug)
     out = capsys.readouterr().out
-    assert out.startswith("✔") and "with debug=True the model does not script at all" in out
-    assert "raises rather than skip" not in out
+    assert out.startswith("✘") and "constant now (Final)" in out and "fine technique in general" in out
+    assert "@torch.jit.unused" in out and "✔" not in out
     with pytest.raises(Exception):  # as said: scripting a debug=True one compiles the NumPy helper, and fails
         torch.jit.script(ClipperFinalDebug(debug=True))
 
@@ -337,9 +368,9 @@ def test_debug_helper_praise_names_what_was_done(capsys):
     assert "ignore(drop=True) does that too, and is deprecated: write @torch.jit.unused" in capsys.readouterr().out
     assert H.check_saveable_debug_helper(SOL06.Clipper)
     assert "@torch.jit.unused" in capsys.readouterr().out
-    assert H.check_saveable_debug_helper(ClipperTorchCount)
+    assert not H.check_saveable_debug_helper(ClipperTorchCount)  # the NumPy helper rewritten: fine, but not the lesson
     out = capsys.readouterr().out
-    assert out.startswith("✔") and "@torch.jit.unused" not in out and "no decorator was needed" in out
+    assert out.startswith("✘") and "you rewrote the NumPy count in torch" in out and "fine fix in general" in out
 
 
 @pytest.mark.parametrize("model, words", [

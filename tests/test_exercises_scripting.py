@@ -125,6 +125,23 @@ def test_traced_branches_says_the_compiled_helper_is_called_but_holds_no_if(caps
     assert "calls your compiled helper, but the helper holds no `if`" in out and "holds no call" not in out
 
 
+@torch.jit.script_if_tracing
+def is_big(x) -> bool:  # the condition compiled alone: the `if` itself stays in traced Python
+    return bool(x.abs().max() > 1)
+
+
+class ClipDecoratedCondition(nn.Module):
+    def forward(self, x):
+        peak = x.abs().max()
+        return (x / peak if is_big(x) else x) * 3
+
+
+def test_traced_branches_says_where_the_decorator_goes_when_the_condition_alone_is_compiled(capsys):
+    assert not H.check_traced_branches(ClipDecoratedCondition())
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "decorate the helper that holds the whole `if` and returns the tensor" in out
+
+
 def test_optional_feedback(capsys):
     assert not H.check_optional_input(CentreNoAnnotation)
     out = capsys.readouterr().out

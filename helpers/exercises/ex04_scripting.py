@@ -230,7 +230,10 @@ def check_traced_branches(model) -> bool:
             traced, seen = _quiet_jit(torch.jit.trace, model, example)
         except Exception as error:
             on_method = (" The decorator goes on the free function that holds the `if` (soft_clip), not on a method "
-                         "of the model." if "argument 'self'" in str(error) else "")
+                         "of the model." if "argument 'self'" in str(error) else
+                         " A compiled helper may not hand a bool back to the trace: decorate the helper that holds the "
+                         "whole `if` and returns the tensor (soft_clip), not one that returns the condition."
+                         if "value trace for type Bool" in str(error) else "")
             print(f"✘ torch.jit.trace fails: {type(error).__name__}: {_gist(error)}{on_method}")
             return False
         traces[tuple(example.tolist())] = traced

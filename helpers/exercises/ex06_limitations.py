@@ -419,6 +419,14 @@ def _peak_type_hint(error) -> str:
             f"or start it as a float, `self.{name} = 0.0`.")
 
 
+def _peak_fallback_hint(model) -> str:
+    """The hint for a compile error no other hint names: the global one only while forward still uses a global."""
+    forward = getattr(type(model), "forward", None)
+    if "global" in _source(forward):
+        return "Keep the peak on the model (`self.peak`), not in a global."
+    return "Read the line it points at: TorchScript keeps `self.peak` one type, the type of its value in `__init__`."
+
+
 def _peak_calls(scripted, mode) -> bool:
     """Call ``scripted`` on ``_PEAK_INPUTS`` and compare with the running peak; print one ✘ line on a mistake.
 
@@ -472,8 +480,14 @@ def check_running_peak(model) -> bool:
     model = _answer(model, "check_running_peak")
     if model is None:
         return False
-    scripted = _try_script(model, "Keep the peak on the model (`self.peak`), not in a global.", hints={
+    scripted = _try_script(model, _peak_fallback_hint(model), hints={
+        "global variables aren't supported": "Keep the peak on the model (`self.peak`), not in a global.",
         "Wrong type for attribute assignment": _peak_type_hint,
+        "for argument 'self' but instead found type 'float'": (
+            "`self.peak` is a float, and torch.max / torch.maximum take tensors: use Python's "
+            "`max(self.peak, float(x.abs().max()))`, or start the peak as a tensor."),
+        "attribute: data on a non-class": (
+            "`.data` cannot be assigned in TorchScript: assign the attribute itself, `self.peak = ...`."),
         "has no attribute 'peak'": "TorchScript knows the attributes that `__init__` sets on the model (not those "
                                    "of the class body): create it there, `self.peak = 0.0`."})
     if scripted is None or not _compiled_forward(model, scripted):
@@ -761,12 +775,19 @@ def _how_the_helper_was_handled(model_class, scripted):
                 f"helper, `-> int`, would keep the original int count).{drop}")
     if modifier is not None or helper is None:
         return ""
+    # Two fixes that work and skip the choice this exercise is about: said as such, like 04's torch.where answer
     if scripted._c._has_method("count_outside"):
-        return "count_outside now compiles as it is, so no decorator was needed."
+        print("✘ It scripts, saves and clamps, and `count_outside` now compiles as it is: you rewrote the NumPy count "
+              "in torch. That is a fine fix in general; this exercise keeps the helper as the debugging tool it is "
+              "(NumPy, which TorchScript cannot compile) and asks which decorator lets the model script and save "
+              "around it: @torch.jit.ignore or @torch.jit.unused.")
+        return None
     if not scripts:
-        return ("count_outside is left out of the compiled model when debug is False; with debug=True the model does "
-                "not script at all (TorchScript then compiles the helper), so only debug=False deploys, which is what "
-                "a deployment builds (@torch.jit.unused would leave the helper out whatever debug says).")
+        print("✘ It scripts, saves and clamps with debug=False, without a decorator: TorchScript takes `debug` for "
+              "a constant now (Final), so it drops the branch that calls `count_outside`, and a scripted debug=True "
+              "model does not script at all. That is a fine technique in general; this exercise asks which "
+              "decorator on the helper lets any `Clipper` script and save: @torch.jit.ignore or @torch.jit.unused.")
+        return None
     if error is not None:
         return ("count_outside is left out of the compiled model, and a scripted debug=True model raises rather "
                 "than skip the count.")
