@@ -1527,3 +1527,12 @@ def test_route_workers_are_capped_by_the_cgroups_cpu_limit(tmp_path, monkeypatch
     assert module._parallel_workers() == 2
     monkeypatch.setattr(module, "_cgroup_cpu_limit", lambda: None)
     assert module._parallel_workers() == 16
+
+
+def test_the_recommendation_says_what_agreed_when_only_the_package_was_tried():
+    from helpers.tools.diagnose import Diagnosis, RouteResult
+    alone = Diagnosis("M", [RouteResult("aoti", "ok"), RouteResult("onnx", "fails", reason="RuntimeError: no.")], [], {})
+    both = Diagnosis("M", [RouteResult("export", "ok"), RouteResult("aoti", "ok")], [], {})
+    assert "AOTInductor's package, built from torch.export, agrees" in alone.recommend()
+    assert "the export itself was not tried alone" in alone.recommend()
+    assert both.recommend().startswith("Use torch.export: it agrees") and "not tried" not in both.recommend()

@@ -88,3 +88,32 @@ def test_a_counter_kept_in_a_buffer_is_state_a_copy_can_lose():
 def test_a_tracer_warning_from_torchs_own_layers_says_where_it_came_from():
     report = H.diagnose(BatchFirstLSTM().eval(), torch.randn(2, 7, 6), routes=["trace"], progress=False)
     assert "(in torch's own nn/modules/rnn.py:" in report.results["trace"].detail()
+
+
+class _BranchOnBatch(torch.nn.Module):  # export guards the batch: refuses batch 5, which eager takes
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.lin(x) * 2 if x.shape[0] > 4 else self.lin(x)
+
+
+class _ScaledBy(torch.nn.Module):  # export guards the integer argument: refuses another k
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, k: int):
+        return self.lin(x) * k
+
+
+def test_the_key_of_11_a_refused_batch_is_ok_any_other_refusal_diverges_and_parity_lists_both_as_fails():
+    # 11's "How to read the table": a refused batch size is ⚠ ok, a refused integer argument ⚠ diverges, and
+    # report.parity(route) counts every refused input as one it fails on
+    batch = _export(_BranchOnBatch().eval(), torch.randn(3, 4))
+    assert batch.status("export") == "ok" and "batch 5" in batch.results["export"].detail()
+    assert "fails on" in batch.parity("export").summary
+    scaled = _export(_ScaledBy().eval(), (torch.randn(3, 4), 3), inputs=[(torch.randn(3, 4), 5)])
+    assert scaled.status("export") == "diverges"
+    assert any(row.error for row in scaled.parity("export").rows) and "fails on" in scaled.parity("export").summary

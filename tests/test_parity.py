@@ -1466,6 +1466,20 @@ def test_randomness_of_other_layers_in_training_is_eagers_not_the_copys(make):
     assert type(model.layer).__name__ in note, note  # named, not "a random layer is active"
 
 
+class _NoiseInForward(torch.nn.Module):  # random in forward itself: no layer to name, in either mode
+    def forward(self, x):
+        return x + torch.randn_like(x)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_randomness_in_forward_itself_is_said_as_such_in_either_mode(mode):
+    model = getattr(_NoiseInForward(), mode)()
+    report = H.parity(model, torch.jit.script(model), inputs=[torch.randn(2, 4)])
+    assert report.self_divergent and not report.all_close, report
+    note = next(n for n in report.warnings if "two different answers" in n)
+    assert "randomness in forward?" in note and "training mode" not in note and "eval()" not in note, note
+
+
 def test_a_counter_in_training_mode_is_not_called_random():
     from models_with_state import CountsCalls  # training mode by default, no random layer: answers move with a count
     report = H.parity(CountsCalls(), lambda x: x + 100, inputs=[torch.zeros(3)])

@@ -379,8 +379,8 @@ def check_shipped_pool(ship) -> bool:
             return False
     kind = ("scripted" if isinstance(copy, torch.jit.ScriptModule) else
             "exported" if isinstance(copy, torch.fx.GraphModule) else "converted")
-    saved = " saved and loaded again," if isinstance(copy, torch.jit.ScriptModule) else ""
-    print(f"✔ Your {kind} copy,{saved} agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]} "
+    saved = ", saved and loaded again," if isinstance(copy, torch.jit.ScriptModule) else ""
+    print(f"✔ Your {kind} copy{saved} agrees with eager on every even length from {_LENGTHS[0]} to {_LENGTHS[-1]} "
           "(batches of 3, as the example: the check changes only the length), on both sides of `> 8`: the branch on "
           "the shape is part of the copy.")
     return True

@@ -242,6 +242,10 @@ class Diagnosis:
             + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
                "value comes from the input, inputs that change it may disagree." if ran[r].tracer_warned else ""))
         best = ok[0] if ok else None
+        if best == "aoti" and "export" not in ran:  # only the package was tried: say what agreed, built on export
+            return ("Use torch.export: AOTInductor's package, built from torch.export, agrees with eager on every input "
+                    "it accepts (the export itself was not tried alone: pass routes= with export to see its row), and "
+                    "it is the route PyTorch develops." + caveat(best) + warn)
         if best in ("export", "aoti"):
             return ("Use torch.export: it agrees with eager on every input it accepts, and it is the route PyTorch develops, "
                     "on to AOTInductor (server) or ExecuTorch (device)." + caveat(best) + warn)

@@ -859,10 +859,13 @@ class ParityReport:
         """Plain sentences saying why this check may prove less than it seems; [] when none applies."""
         notes = []
         layers = few_layers(self.training_mode)
-        if self.self_divergent:
+        if self.self_divergent and layers:
             notes.append(f"{self.names[0]} gives two different answers to the same input: it has layers in "
-                         f"training mode ({layers or 'a random layer is active'}); call "
+                         f"training mode ({layers}); call "
                          f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
+        elif self.self_divergent:  # no random layer in training mode: the randomness is the model's own
+            notes.append(f"{self.names[0]} gives two different answers to the same input (randomness in forward?): "
+                         f"no copy can match it exactly, and the differences are not the {self.names[1]} copy's fault")
         elif self.training_mode and not self.all_close:
             notes.append(f"{self.names[0]} has layers in training mode ({layers}): call model.eval() "
                          f"first; the {self.names[1]} copy may not be to blame")
@@ -1358,9 +1361,9 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                                   tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected)))
         training = training_layers(eager)
         self_divergent = False
-        # in training mode randomness can sit in any layer (or in forward itself): eager is asked to agree with
-        # itself whenever the model is in training mode and a row diverges, not only when a known layer is found
-        if (training or getattr(eager, "training", False) is True) and rows and any(r.diverges for r in rows):
+        # randomness can sit in any layer, or in forward itself (torch.randn_like, in eval mode too): whenever a row
+        # diverges, eager is asked to agree with itself, not only when a known random layer is found
+        if rows and any(r.diverges for r in rows):
             first = rows[0].args  # does eager even agree with itself? (dropout: no)
             kept = python_state(eager)
             try:
