@@ -1,5 +1,6 @@
 """The 01 and 02 checkers accept the worked solutions and explain wrong answers."""
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -147,6 +148,85 @@ def test_halving_right_in_any_style(capsys):
         assert H.check_halving_model(model), model
         out = capsys.readouterr().out
         assert out.startswith("✔") and "0 to 100" in out
+
+
+class HalvesOnFirst(nn.Module):
+    """Watches x[0] only: right while the first value is the largest."""
+    def forward(self, x):
+        while x[0].abs() > 1:
+            x = x / 2
+        return x
+
+
+class HalvesOnSum(nn.Module):
+    """BranchModel's x.sum() as the condition: values that cancel never start the loop."""
+    def forward(self, x):
+        while x.sum().abs() > 1:
+            x = x / 2
+        return x
+
+
+def halve(x):  # the loop in a function of the learner's file, outside the class
+    while x.abs().max() > 1:
+        x = x / 2
+    return x
+
+
+class LoopInAFunction(nn.Module):
+    def forward(self, x):
+        return halve(x)
+
+
+class LoopInANestedFunction(nn.Module):
+    def forward(self, x):
+        def inner(y):
+            while y.abs().max() > 1:
+                y = y / 2
+            return y
+        return inner(x)
+
+
+class _Halver(nn.Module):
+    def forward(self, x):
+        return halve(x)
+
+
+class LoopInASubmodule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = _Halver()
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("model, words", [
+    (HalvesOnFirst, "for tensor([ 0.5000, -3.0000]) you return tensor([ 0.5000, -3.0000])"),
+    (HalvesOnSum, "for tensor([ 3., -3.]) you return tensor([ 3., -3.])"),
+])
+def test_halving_conditions_on_one_value_or_on_the_sum_are_caught(model, words, capsys):
+    assert not H.check_halving_model(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Not yet") and words in out, out
+
+
+@pytest.mark.parametrize("model", [LoopInAFunction, LoopInANestedFunction, LoopInASubmodule])
+def test_halving_loop_anywhere_in_the_learners_code_counts(model, capsys):
+    assert H.check_halving_model(model)
+    assert capsys.readouterr().out.startswith("✔ Right")
+
+
+class ClosedFormByLog2(nn.Module):
+    """2 ** k with k from math.log2: torch cannot turn 2 ** 100, a Python int, into a float tensor's scalar."""
+    def forward(self, x):
+        peak = float(x.abs().max())
+        return x if peak <= 1 else x / 2 ** math.ceil(math.log2(peak))
+
+
+def test_halving_closed_form_that_overflows_is_named(capsys):
+    assert not H.check_halving_model(ClosedFormByLog2)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "OverflowError" in out and "A closed form" in out and "while" in out, out
 
 
 def test_halving_odd_input_does_not_crash(capsys):

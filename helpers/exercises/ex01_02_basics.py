@@ -9,7 +9,7 @@ import re
 
 import torch
 
-from ..tools.path_recorder import class_line_counts, record_path
+from ..tools.path_recorder import own_line_counts, record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..course.guards import TimeLimitReached, time_limit, with_article
@@ -115,7 +115,10 @@ def _halve_until_small(x):
 _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.tensor([1.5, 0.0]),
                    torch.tensor([3.0, 1.0]), torch.tensor([2.0, -0.5]), torch.tensor([-40.0, 2.0]),
                    torch.tensor([-3.0, 0.5]), torch.tensor([5000.0, 0.0]),  # 13 halvings: no cap of 10 passes
-                   torch.tensor([1e30, 0.0])]  # 100 halvings: nor does a cap of 20, or of any round number below
+                   torch.tensor([1e30, 0.0]),  # 100 halvings: nor does a cap of 20, or of any round number below
+                   # the largest value second: a loop on x[0] alone stops at once; values that cancel: one on
+                   # x.sum() (BranchModel's condition) never starts
+                   torch.tensor([0.5, -3.0]), torch.tensor([3.0, -3.0])]
 
 
 def _halvings(x) -> int:
@@ -143,6 +146,11 @@ def check_halving_model(model) -> bool:
             print(f"✘ Your model did not finish on {x} within 5 s: does the loop change x? `x / 2` alone computes a "
                   "value and drops it; write `x = x / 2`.")
             return False
+        except OverflowError as error:  # 2 ** k with k from math.log2: the closed form, and a number too big
+            print(f"✘ Your model failed on {x}: OverflowError: {_gist(error)} A closed form (2 ** k, with k worked out "
+                  "from a logarithm) overflows here, and this exercise asks for a loop the data controls: "
+                  "`while x.abs().max() > 1:` and halve inside it.")
+            return False
         except Exception as error:  # the learner's code failing is feedback, not a crash
             print(f"✘ Your model failed on {x}: {type(error).__name__}: {_gist(error)}")
             return False
@@ -160,7 +168,7 @@ def check_halving_model(model) -> bool:
             return False
     counts = {}
     for x in _HALVING_INPUTS:
-        counts[tuple(x.tolist())] = class_line_counts(model, x.clone())  # forward, and any method it calls
+        counts[tuple(x.tolist())] = own_line_counts(model, x.clone())  # forward, and any code of yours it calls
     # The loop: some line of forward whose run count follows the number of halvings the input needs, and
     # grows with it. A closed form (one division by a computed power of 2) has no such line.
     lines = set().union(*(c.keys() for c in counts.values()))
@@ -178,7 +186,7 @@ def check_halving_model(model) -> bool:
 
     if not any(follows_halvings(line) for line in lines):
         most = max((max(c.values(), default=0) for c in counts.values()), default=0)
-        print("✘ The outputs are right, but no line of forward ran more often when more halvings were needed "
+        print("✘ The outputs are right, but no line of your code ran more often when more halvings were needed "
               f"(the busiest line ran at most {most} time{'s' * (most != 1)}, while [-40, 2] needs 6 halvings): the "
               "answer is computed without a loop the data controls. Write `while x.abs().max() > 1:` and halve "
               "inside it.")
@@ -191,7 +199,7 @@ def check_halving_model(model) -> bool:
               "small or large: the loop's length is fixed, and an `if` inside it does the deciding. Let the data "
               "decide the length itself: `while x.abs().max() > 1:`.")
         return False
-    print(f"✔ Right: a line of your forward ran more often the more halvings the input needed (0 to "
+    print(f"✔ Right: a line of your code ran more often the more halvings the input needed (0 to "
           f"{max(_halvings(x) for x in _HALVING_INPUTS)}), and the caller's tensor was left untouched. "
           "Python decided the count each time, as it ran.")
     return True

@@ -28,7 +28,7 @@ import torch
 
 from ..course.failures import short_message
 
-__all__ = ["record_path", "class_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
+__all__ = ["record_path", "own_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
 # Why lines could not be recorded when another tracer (coverage, a debugger) replaced ours during the call
 DISPLACED = "another tracer (a debugger, or coverage measurement) replaced the course's line recorder"
@@ -172,27 +172,31 @@ def _traced_call(call, tracer, what):
     return result
 
 
-def class_line_counts(model, *inputs) -> dict:
-    """``{(method name, line number): runs}`` over every method the model's own class (and its parents below
-    nn.Module) defines, decorated ones unwrapped, for one call ``model(*inputs)``: a loop that forward hands to a
-    helper method counts too."""
-    codes = {}
-    for klass in type(model).__mro__:
-        if klass in (torch.nn.Module, object) or klass.__module__.startswith("torch."):
-            continue
-        for name, value in vars(klass).items():
-            function = inspect.unwrap(getattr(value, "__func__", value)) if callable(value) else None
-            if function is not None and hasattr(function, "__code__"):
-                codes.setdefault(function.__code__, name)
+def own_line_counts(model, *inputs) -> dict:
+    """``{(function's qualified name, line number): runs}`` for one call ``model(*inputs)``, over every line of the
+    learner's own code that ran: forward, the methods and functions it calls, nested ones, submodules' forwards,
+    wherever they were defined (a notebook cell, a file). Installed code (torch, the standard library) and the
+    workbook's helpers are left out: a loop that forward hands to a helper counts, wherever the helper lives."""
+    own = {}  # code object -> True when it is the learner's: decided once per code, not once per line
+    helpers_dir = str(Path(__file__).resolve().parents[1])
+
+    def is_own(code) -> bool:
+        known = own.get(code)
+        if known is None:
+            filename = code.co_filename
+            known = own[code] = not (filename.startswith("<frozen") or _installed(filename)
+                                     or str(Path(filename).resolve()).startswith(helpers_dir))
+        return known
+
     counts = {}
 
     def local(frame, event, arg):
         if event == "line":
-            key = (codes[frame.f_code], frame.f_lineno)
+            key = (frame.f_code.co_qualname, frame.f_lineno)
             counts[key] = counts.get(key, 0) + 1
         return local
 
-    _traced_call(lambda: model(*inputs), lambda frame, event, arg: local if frame.f_code in codes else None,
+    _traced_call(lambda: model(*inputs), lambda frame, event, arg: local if is_own(frame.f_code) else None,
                  type(model).__name__)
     return counts
 
