@@ -331,7 +331,7 @@ def test_tempered_wrong_answers_get_feedback(capsys):
     assert not H.check_tempered_digits_program(H.TemperedDigits)
     assert "you gave the class TemperedDigits" in capsys.readouterr().out
     assert not H.check_tempered_digits_program(None)
-    assert "you gave a NoneType" in capsys.readouterr().out
+    assert "you gave None" in capsys.readouterr().out
     untrained = H.TemperedDigits()
     untrained.cnn = H.DigitsCNN().eval()
     batch = Dim("batch")

@@ -66,6 +66,8 @@ def test_the_cases_are_real_torchscript_errors():
     assert [label for label, _, _ in cases] == ["a shape error inside a submodule", "a reshape that cannot work",
                                                "a compile error",
                                                "the same shape error, in code with other names (its file since deleted)",
+                                               "the same shape error, in code with other names (its file edited "
+                                               "since: two lines added at its top)",
                                                "a view, with a `~` in the line after it"]
     for _, message, expected in cases:
         assert expected in message and "<--- HERE" in message
@@ -259,6 +261,10 @@ def test_serving_checker_catches_changes_to_the_original(capsys):
         model.drop = torch.nn.Identity()
         return torch.jit.freeze(torch.jit.script(copy.deepcopy(model).eval()))
 
+    def zeroes_the_dropout(model):
+        model.drop.p = 0.0
+        return torch.jit.freeze(torch.jit.script(copy.deepcopy(model).eval()))
+
     def flips_only_the_top_flag(model):
         served = copy.deepcopy(model)
         served.training = False
@@ -266,6 +272,7 @@ def test_serving_checker_catches_changes_to_the_original(capsys):
 
     for answer, words in ((freezes_and_stops_learning, "requires_grad"),
                           (freezes_and_drops_dropout, "replaced or reconfigured"),
+                          (zeroes_the_dropout, "changed a dropout's probability"),
                           (flips_only_the_top_flag, "still in training mode")):
         assert not H.check_prepare_for_serving(answer)
         out = capsys.readouterr().out
@@ -292,8 +299,8 @@ def test_a_mistake_is_named_only_when_no_other_gives_the_same_answers():
 
 
 @pytest.mark.parametrize("answer, says", [
-    (lambda message: "both = torch.cat([x, y.t()], dim=0)", "that same text for all 5 messages"),
-    (lambda message: "", "that same text for all 5 messages"),
+    (lambda message: "both = torch.cat([x, y.t()], dim=0)", "that same text for all 6 messages"),
+    (lambda message: "", "that same text for all 6 messages"),
     (lambda message: H.exercises.ex07_optimize_and_debug._marked_lines(message)[-1].split("=")[-1].split("(")[0].strip()
      or "x", "only part of the line"),
 ])
@@ -318,7 +325,7 @@ def test_a_table_of_the_listed_cases_is_not_a_verdict(capsys):
     table = {tuple(r): _reference_verdict(r) for _, r in _VERDICT_CASES}  # read off the cases the notebook shows
     assert not H.check_honest_verdict(lambda r: table[tuple(r)])
     line = last_line(capsys)
-    assert "Right on the 20 listed cases, but on new rounds" in line and "raised KeyError" in line
+    assert "Right on the 22 listed cases, but on new rounds" in line and "raised KeyError" in line
     assert "not only the listed ones" in line
 
 
@@ -346,12 +353,23 @@ def _verdict_sorting_in_place(ratios):
     return SOL07.verdict(ratios)
 
 
-def test_a_right_verdict_that_sorts_the_callers_list_is_told_so(capsys):
-    assert H.check_honest_verdict(_verdict_sorting_in_place)
+def test_a_right_verdict_that_sorts_the_callers_list_is_refused_and_told_so(capsys):
+    assert not H.check_honest_verdict(_verdict_sorting_in_place)
     out = capsys.readouterr().out
-    assert out.startswith("✔") and "reorders the list it is given" in out
+    assert out.startswith("✘") and "reorders the list it is given" in out and "✔" not in out
     assert H.check_honest_verdict(SOL07.verdict)
     assert "reorders" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("low, high", [(0.99, 1.01), (0.995, 1.005), (0.998, 1.002), (1.0, 1.01)])
+def test_a_margin_around_1_is_refused_on_the_listed_cases(low, high, capsys):
+    def verdict(r):
+        q25, _, q75 = statistics.quantiles(r, n=4, method="inclusive")
+        return "faster" if q75 < low else "slower" if q25 > high else "no clear difference"
+    for _ in range(5):  # never left to the fresh rounds' luck
+        assert not H.check_honest_verdict(verdict)
+        line = last_line(capsys)
+        assert line.startswith("✘ On ") and "a hair" in line, line
 
 
 def test_a_line_read_from_the_file_the_message_names_is_not_the_messages(capsys):
@@ -365,6 +383,14 @@ def test_a_line_read_from_the_file_the_message_names_is_not_the_messages(capsys)
 
     assert not H.check_offending_line(from_the_file)
     assert "an empty line: read the line from the message itself" in last_line(capsys)
+
+    def from_the_file_while_it_exists(message):  # the message only where the file is gone
+        found = from_the_file(message)
+        return found or [a for a, b in zip(message.splitlines(), message.splitlines()[1:]) if "HERE" in b][-1].strip()
+
+    assert not H.check_offending_line(from_the_file_while_it_exists)
+    line = last_line(capsys)
+    assert "edited since" in line and "read the line from the message itself" in line, line
 
 
 def test_a_line_above_any_tilde_is_not_the_marked_line(capsys):

@@ -60,6 +60,22 @@ def test_safe_loader_solution_passes(capsys):
     assert capsys.readouterr().out.startswith("✔")
 
 
+def test_a_loader_that_widens_the_process_wide_allowlist_is_refused_and_the_list_restored(capsys):
+    import pathlib
+
+    def widening(path):  # refuses every payload still, but every later torch.load in the kernel would trust these
+        torch.serialization.add_safe_globals([pathlib.Path.touch, pathlib.PosixPath])
+        model = H.DigitsCNN()
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model
+
+    before = set(torch.serialization.get_safe_globals())
+    assert not H.check_safe_weights_loader(widening)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Every file was handled right") and "for the whole process" in out and "safe_globals([...])" in out
+    assert set(torch.serialization.get_safe_globals()) == before  # the checker took its additions back
+
+
 def test_safe_loader_wrong_answers(capsys):
     def trusting(path):  # the mistake the exercise is about
         model = H.DigitsCNN()
@@ -247,7 +263,12 @@ def test_labelled_export_names_a_pickled_model_and_a_dtype(tmp_path, capsys):
     torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(blank),
                    _extra_files={"labels.json": json.dumps([" " * (i + 1) for i in range(10)])})
     assert not H.check_labelled_export(blank)
-    assert "non-empty strings" in capsys.readouterr().out
+    assert "The name of digit 0 is ' ', blank" in capsys.readouterr().out
+    one_empty = tmp_path / "one_empty.pt"  # a long list shortened in a message could hide it: named by its digit
+    torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(one_empty),
+                   _extra_files={"labels.json": json.dumps([f"digit number {i}" for i in range(9)] + [""])})
+    assert not H.check_labelled_export(one_empty)
+    assert "The name of digit 9 is '', blank" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- a reviewer's cases

@@ -43,7 +43,9 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         (torch.tensor([float("nan")] * 2), "holds only NaN"),       # doubled or negated, NaN looks the same
         (torch.tensor([-1.0, 0.5], device="meta"), "meta device"),   # no values to read
         (torch.tensor([]), "x is empty"),                            # its negation shows nothing
-        (None, "you gave a NoneType"),
+        (torch.zeros(3), "holds only zeros"),                        # doubled or negated, 0 looks the same (as NaN)
+        (torch.tensor([-1.0, 0.5]).to_sparse(), "sparse_coo tensor"),  # no raw error from the loaded program
+        (None, "you gave None"),
     ]
     for x, expected in cases:
         result = H.check_gate_probe(scripted, x)

@@ -127,7 +127,12 @@ def test_a_bare_tuple_is_not_praised(solution, capsys):
 def test_catching_inputs_odd_values(capsys):
     x, h = H.example_input("rnn_cell")
     assert not H.check_catching_inputs([(torch.full_like(x, float("nan")), h)])
-    assert "NaN or infinity" in capsys.readouterr().out
+    assert "holds NaN: NaN never equals NaN" in capsys.readouterr().out
+    assert not H.check_catching_inputs([(torch.full_like(x, float("inf")), h)])  # inf - inf inside the layer: NaN out
+    assert "output holds NaN or infinity" in capsys.readouterr().out
+    # an infinity that tanh takes to -1 leaves the outputs finite: that input is judged like any other (sum -12 ≤ 0)
+    assert H.check_catching_inputs([(x, torch.full_like(h, float("-inf")))])
+    assert capsys.readouterr().out.startswith("✔ Right")
     assert not H.check_catching_inputs([(x > 0, h > 0)])        # bool tensors
     assert "eager model itself fails" in capsys.readouterr().out
     assert not H.check_catching_inputs(None)
@@ -226,7 +231,7 @@ def test_a_threshold_just_above_zero_is_caught():
     assert not H.check_branch_without_if(SmallThreshold)
 
 
-@pytest.mark.parametrize("epsilon", [1e-6, 1e-9])
+@pytest.mark.parametrize("epsilon", [1e-6, 1e-9, 1e-10, 1e-12, torch.finfo(torch.float32).tiny])
 def test_a_float_safety_epsilon_is_caught_and_named(epsilon, capsys):
     class Epsilon(torch.nn.Module):
         def forward(self, x):

@@ -2,6 +2,7 @@
 import torch
 
 from ..course.failures import typed_message
+from ..course.guards import what_given
 from ._common import shortened, values
 
 __all__ = ["check_gate_probe"]
@@ -21,7 +22,7 @@ def check_gate_probe(model, x) -> bool:
     """00: ``x`` must make the loaded gate model take its ``else`` branch (output == -x)."""
     if not isinstance(model, torch.nn.Module):
         # Building the class would give the eager Gate, which is not the question: point at `loaded` directly.
-        what = f"the class {model.__name__}" if isinstance(model, type) else f"a {type(model).__name__}"
+        what = what_given(model)
         print("✘ The first argument should be the loaded model (the file read back with torch.jit.load), as in "
               f"check_gate_probe(loaded, x); you gave {what}.")
         return False
@@ -35,8 +36,12 @@ def check_gate_probe(model, x) -> bool:
               "check_gate_probe(loaded, x).")
         return False
     if not isinstance(x, torch.Tensor):
-        what = f"the class {x.__name__}" if isinstance(x, type) else f"a {type(x).__name__}"
+        what = what_given(x)
         print(f"✘ x should be a tensor, like torch.tensor([-1.0, 0.5]); you gave {what}.")
+        return False
+    if x.layout != torch.strided:  # sparse and other layouts: the loaded program takes ordinary tensors
+        print(f"✘ x is a {str(x.layout).replace('torch.', '')} tensor: give an ordinary (dense) tensor, like "
+              "torch.tensor([-1.0, 0.5]).")
         return False
     if x.device.type != "cpu":
         print(f"✘ x is on the {x.device.type} device: the loaded model runs on the CPU, so make x there, like "
@@ -61,6 +66,10 @@ def check_gate_probe(model, x) -> bool:
     if x.numel() == 0:
         print(f"✘ x is empty (shape {tuple(x.shape)}): its sum is 0, so Gate negates it, but negating no numbers shows "
               "nothing. Give at least one number, like torch.tensor([-1.0, 0.5]).")
+        return False
+    if x.dtype != torch.bool and bool((x == 0).all()):
+        print("✘ x holds only zeros: doubled or negated, 0 stays 0, so the output cannot show which branch ran. "
+              "Give numbers that are not all 0, such as two that cancel, like torch.tensor([-1.0, 1.0]).")
         return False
     if x.is_floating_point() and torch.isnan(x).all():
         print("✘ x holds only NaN: doubled or negated, NaN stays NaN, so the output cannot show which branch ran. "

@@ -36,9 +36,20 @@ def _branch_test_inputs():
             # a sum of about 1e-10 from two values of 0.001 that differ by one step of float32: a "float safety"
             # epsilon (x.sum() > 1e-6 or 1e-9) takes the other branch, and the outputs differ by 0.003
             "[0.001, -0.001 + one float step]": _tiny_positive_sum(),
+            # sums far below that, down to the smallest float32 above 0: an epsilon of 1e-10, 1e-12 or
+            # torch.finfo(x.dtype).tiny (about 1.2e-38) still negates one of these
+            "[1e-30]": torch.tensor([1e-30]), "[1e-45]": torch.tensor([1e-45]),
             # 2-D: BranchModel decides on the sum of the whole input; a sum per row or per column decides otherwise
             "[[1, 2], [-3, -4]]": torch.tensor([[1.0, 2.0], [-3.0, -4.0]]),
             "[[-1, 3], [-2, 1]]": torch.tensor([[-1.0, 3.0], [-2.0, 1.0]])}
+
+
+def _same_relative(got, want) -> bool:
+    """``got`` has ``want``'s shape and dtype, and values within 1e-5 of their own size (no absolute tolerance)."""
+    try:
+        return got.shape == want.shape and got.dtype == want.dtype and bool(torch.allclose(got, want, atol=0.0))
+    except (RuntimeError, TypeError):
+        return False
 
 
 def _per_axis(x, got) -> str:
@@ -137,7 +148,9 @@ def check_branch_without_if(model) -> bool:
             print(f"✘ For x = {label} your model returns shape {tuple(got.shape)}; BranchModel returns shape "
                   f"{tuple(want.shape)}, one value per input value.")
             return False
-        if not _same(got, want):
+        # values this small sit within allclose's atol of zero, whichever branch ran: compared relative to their size
+        tiny = isinstance(got, torch.Tensor) and bool(x.abs().max() < 1e-6) and x.abs().max() > 0
+        if not (_same_relative(got, want) if tiny else _same(got, want)):
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
                   f"(sum {x.sum().item():.3g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
                   f"yours returned {values(got)}{_per_axis(x, got) or _above_zero(x, got)}.")
@@ -201,16 +214,22 @@ def check_catching_inputs(check_inputs) -> bool:
             print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
                   f"two arguments; you gave {gave}.")
             return False
-        if any(t.is_floating_point() and not torch.isfinite(t).all() for t in args):
-            print(f"✘ Check input {i} holds NaN or infinity: its outputs can never match, whatever branch runs, so "
-                  "a refusal would prove nothing. Use finite values.")
+        if any(t.is_floating_point() and t.isnan().any() for t in args):
+            print(f"✘ Check input {i} holds NaN: NaN never equals NaN, so its outputs can never match, whatever "
+                  "branch runs, and a refusal would prove nothing. Use finite values.")
             return False
         try:
             with torch.no_grad():
-                model(*args)
+                out = model(*args)
         except Exception as error:
             print(f"✘ The eager model itself fails on check input {i} ({_one_line(error)}): "
                   "use float32 tensors shaped like the example's, x and h both (3, 4).")
+            return False
+        # an infinity in the input is fine where tanh takes it to ±1; one that reaches the output is not
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        if any(isinstance(o, torch.Tensor) and o.is_floating_point() and not torch.isfinite(o).all() for o in outs):
+            print(f"✘ On check input {i} the cell's output holds NaN or infinity (from the infinity in your input): "
+                  "such outputs never match, whatever branch runs, so a refusal would prove nothing. Use finite values.")
             return False
     sums = [_gate_sum(model, *args) for args in check_inputs]
     with warnings.catch_warnings():

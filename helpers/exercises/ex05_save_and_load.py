@@ -16,12 +16,17 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message, typed_message
-from ..course.guards import with_article
+from ..course.guards import what_given, with_article
 from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
 from ..digits import DigitsCNN, load_digits, load_digits_cnn
 from ._common import shortened
 
 __all__ = ["check_labelled_export", "check_safe_weights_loader", "UntrustedPayload"]
+
+
+def _a_digit(digit: int) -> str:
+    """"a 7", "an 8": a digit with the article its spoken name takes."""
+    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 def _fail(message: str) -> bool:
@@ -37,7 +42,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     if path is None:
         return _fail("Save your model first, then pass the path: check_labelled_export(WORK / 'labelled_digits.pt').")
     if not isinstance(path, (str, pathlib.PurePath)):
-        what = f"the class {path.__name__}" if isinstance(path, type) else f"a {type(path).__name__}"
+        what = what_given(path)
         return _fail(f"Pass the path you saved the model to (a str or pathlib.Path, e.g. labelled_path), not {what}.")
     try:
         model = load_torchscript(path)
@@ -62,6 +67,10 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         looks_like_repr = text.lstrip().startswith(("[", "{", "(")) and "'" in text
         why = " That is Python's str() of a list (single quotes), not JSON." if looks_like_repr else ""
         return _fail(f"{labels_file} is not valid JSON (it starts {text[:30]!r}).{why} Write it with json.dumps(labels).")
+    if isinstance(labels, list) and len(labels) == 10 and all(isinstance(x, str) for x in labels) \
+            and not all(x.strip() for x in labels):  # name the blank one: a shortened list may not show it
+        blank = next(i for i, x in enumerate(labels) if not x.strip())
+        return _fail(f"The name of digit {blank} is {labels[blank]!r}, blank: give every digit a name you can read.")
     if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x.strip() for x in labels):
         return _fail(as_sentence(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
                      f"it holds {'a list of ' + str(len(labels)) if isinstance(labels, list) else type(labels).__name__} "
@@ -100,7 +109,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     if out_of_order:
         return _fail(out_of_order)
     first = labels[int(read[0])]
-    print(f"✔ The file carries the model and its labels: the first test digit, a {int(truth[0])}, reads as "
+    print(f"✔ The file carries the model and its labels: the first test digit, {_a_digit(int(truth[0]))}, reads as "
           f"{first!r}, with no Python class and no separate label file needed.")
     return True
 
@@ -131,7 +140,7 @@ def _out_of_order(labels, read, truth) -> str:
         k = misread[0]
         which = "the first test digit" if k == 0 else f"test digit #{k + 1}"
         example = (f" With it, {len(misread)} of the {len(truth)} test digits show another digit's name "
-                   f"({which}, a {int(truth[k])}, reads as {labels[int(read[k])]!r}).")
+                   f"({which}, {_a_digit(int(truth[k]))}, reads as {labels[int(read[k])]!r}).")
     return (f"labels.json is not in the digits' order: the name at position i is shown for digit i, from 0, but it "
             f"names {shown}{'' if shown.endswith('…') else '.'}{example} List the names from digit 0 to digit 9.")
 
@@ -395,6 +404,15 @@ def check_safe_weights_loader(load_weights) -> bool:
                      f"({with_article(type(load_weights).__name__)}): the checker calls it with files of its own.")
     if not callable(load_weights):
         return _fail(f"Pass the function itself (no parentheses), not {with_article(type(load_weights).__name__)}.")
+    allowed_before = list(torch.serialization.get_safe_globals())
+    try:
+        return _check_safe_weights_loader(load_weights, allowed_before)
+    finally:  # whatever the loader added to the process-wide allowlist is taken back: the kernel keeps no trace of it
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(allowed_before)
+
+
+def _check_safe_weights_loader(load_weights, allowed_before) -> bool:
     with tempfile.TemporaryDirectory(prefix="check05-") as folder:
         folder = Path(folder)
         good, marker = folder / "weights.pt", folder / "code_ran.txt"
@@ -453,6 +471,13 @@ def check_safe_weights_loader(load_weights) -> bool:
         finally:
             if "ran" in _Tripwire.__dict__:
                 del _Tripwire.ran
+    added = [g for g in torch.serialization.get_safe_globals() if g not in allowed_before]
+    if added:
+        names = ", ".join(getattr(g, "__qualname__", None) or repr(g) for g in added[:3])
+        return _fail(f"Every file was handled right, but the loader added {names} to torch's allowlist for the whole "
+                     "process (torch.serialization.add_safe_globals): every later torch.load in this kernel trusts "
+                     "them too. A state_dict needs no allowlist; if a file of yours does, scope it with the "
+                     "torch.serialization.safe_globals([...]) context manager.")
     print("✔ Real weights load into a DigitsCNN, and all three files carrying code (each through another function, "
           "one of them torch's own) were "
           "refused before their code could run.")

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
+from ..course.guards import what_given
 from ._common import LearnerCodeStopped, learner_code
 
 __all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_verdict", "offending_line_cases"]
@@ -34,7 +35,7 @@ def _require_function(fn, who, example):
         return False
     if not callable(fn):
         print(f"✘ {who} expects your function itself, e.g. {who}({example}), without parentheses after its "
-              f"name; you passed a {type(fn).__name__}.")
+              f"name; you passed {what_given(fn)}.")
         return False
     return True
 
@@ -77,15 +78,16 @@ def _fingerprint(model) -> dict:
     return {"repr": repr(model), "training": [m.training for m in model.modules()],
             "requires_grad": [p.requires_grad for p in model.parameters()],
             "state": {k: v.clone() for k, v in model.state_dict().items()},
-            "dropout_p": [m.p for m in model.modules() if isinstance(m, nn.Dropout)]}
+            "dropout_p": {name: m.p for name, m in model.named_modules() if isinstance(m, nn.Dropout)}}
 
 
 def _what_changed(before: dict, after: dict) -> str:
     """How ``prepare_for_serving`` changed the model it was given, in words ('' if it did not)."""
+    # the same dropout layers with another p: said first, as the layer's repr shows p too and this is the precise word
+    if after["dropout_p"].keys() == before["dropout_p"].keys() and after["dropout_p"] != before["dropout_p"]:
+        return "it changed a dropout's probability"
     if after["repr"] != before["repr"]:
         return "it replaced or reconfigured one of its layers"
-    if after["dropout_p"] != before["dropout_p"]:
-        return "it changed a dropout's probability"
     if after["requires_grad"] != before["requires_grad"]:
         return "it switched off requires_grad on its parameters, so the training loop would stop learning"
     changed = [k for k, v in before["state"].items()
@@ -141,7 +143,7 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
               "change to the grad mode; use `with torch.no_grad():` around a block if you need one.")
         return False
     if not isinstance(served, torch.jit.ScriptModule):
-        print(f"✘ Return the frozen TorchScript module, not a {type(served).__name__}: "
+        print(f"✘ Return the frozen TorchScript module, not {what_given(served)}: "
               "torch.jit.freeze(torch.jit.script(...)).")
         return False
     if not served._c._has_method("forward"):
@@ -304,9 +306,10 @@ def offending_line_cases() -> list:
         _quiet(torch.jit.script, _WithTry())
     except Exception as error:  # torch.jit.frontend.NotSupportedError
         cases.append(("a compile error", str(error), "try:"))
-    renamed = _renamed_case()
-    if renamed:
-        cases.append(renamed)
+    for edited in (False, True):  # its file deleted since, or edited since: either way the line is the message's
+        renamed = _renamed_case(edited)
+        if renamed:
+            cases.append(renamed)
     try:
         _quiet(torch.jit.script, _ViewThenInvert())(torch.ones(4, 4), torch.ones(3, dtype=torch.bool))
     except RuntimeError as error:
@@ -335,9 +338,14 @@ class Outer(nn.Module):
 """
 
 
-def _renamed_case():
+_RENAMED_SOURCE_LINES = {line.strip() for line in ("import math\n\n" + _RENAMED_SOURCE).splitlines()}
+
+
+def _renamed_case(edited=False):
     """The first error again, from real code in a file of its own, with a variable name a hard-coded answer cannot
-    know and trailing spaces on its line (an editor left them): ("label", message, expected line), or None."""
+    know and trailing spaces on its line (an editor left them): ("label", message, expected line), or None. The file
+    is deleted once the error is made, or, ``edited``, gets two lines at its top, so that the line number the message
+    names now points at another line of the file."""
     name = f"joined_{secrets.token_hex(2)}"
     folder = Path(tempfile.mkdtemp(prefix="which-line-"))  # removed when Python exits: the message names the file
     atexit.register(shutil.rmtree, folder, True)
@@ -353,9 +361,13 @@ def _renamed_case():
     except RuntimeError as error:
         # the file is gone once the error is made, as the source of a logged error or a loaded .pt usually is: the
         # line must come from the message, not from the file it names
-        path.unlink()
+        if edited:  # someone added an import and a blank line since: the file's line N is another line now
+            path.write_text("import math\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+        else:
+            path.unlink()
         linecache.checkcache(str(path))
-        return ("the same shape error, in code with other names (its file since deleted)", str(error),
+        since = "edited since: two lines added at its top" if edited else "since deleted"
+        return (f"the same shape error, in code with other names (its file {since})", str(error),
                 f"{name} = torch.cat([x, y.t()], dim=0)")
     finally:
         sys.modules.pop(module_name, None)
@@ -401,6 +413,9 @@ def check_offending_line(offending_line) -> bool:
                         "whitespace, as str.strip() does")
             elif "~" in got or "HERE" in got:
                 hint = "the marker `~~~ <--- HERE` sits on the line *below* the code it points at"
+            elif "edited since" in label and got.strip() in _RENAMED_SOURCE_LINES:
+                hint = ("that is the line the file holds now at the number the message names, but the file was "
+                        "edited since the error: read the line from the message itself")
             elif got.strip() in marked:
                 hint = "that frame called the failing one: the most recent call is the last frame"
             elif got.strip() and got.strip() in expected:
@@ -410,8 +425,8 @@ def check_offending_line(offending_line) -> bool:
                 hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
             print(f"✘ On {label} you returned {got!r}, expected {expected!r}: {hint}.")
             return False
-    print(f"✔ Right on all {len(cases)} real errors (four, and the first again in renamed code whose file was "
-          "deleted): the marked line is where to look first.")
+    print(f"✔ Right on all {len(cases)} real errors (four, and the first again twice, in renamed code whose file "
+          "was deleted or edited since): the marked line is where to look first.")
     return True
 
 
@@ -448,6 +463,9 @@ _VERDICT_CASES = [
     # The quartiles of the speed-ups (1 / ratio) are not 1 over the ratios' quartiles: interpolation between rounds
     # differs. Here the ratios' upper quartile is 1.05, and the speed-ups' lower quartile is 1.31.
     ("four fast rounds, two very slow", [0.3, 0.3, 0.3, 0.3, 0.5, 1.6, 1.7]),
+    # Quartiles a hair from 1, on each side: "strictly below / above 1" means no margin (0.99, 1.01 ...) around it.
+    ("an upper quartile a hair below 1", [0.90, 0.95, 0.97, 0.999, 1.10]),
+    ("a lower quartile a hair above 1", [0.90, 1.001, 1.05, 1.10, 1.20]),
 ]
 
 
@@ -464,6 +482,11 @@ def _reference_verdict(ratios):
 
 def _sides(faster: bool, slower: bool) -> str:
     return "faster" if faster else "slower" if slower else "no clear difference"
+
+
+def _q(value) -> str:
+    """A quartile in two decimals, or in four figures where two decimals would round it to 1 (0.999 is not 1)."""
+    return f"{value:.2f}" if round(value, 2) != 1 or value == 1 else f"{value:.4g}"
 
 
 def _quartiles(ratios):
@@ -517,6 +540,9 @@ _MISTAKES = [
      "your answers are the ones the quartiles of the speed-ups (1 / ratio) give: a quartile interpolates between two "
      "rounds, so the quartiles of 1 / ratio are not 1 over the ratios' quartiles. Take the quartiles of the ratios "
      "themselves"),
+    (lambda r: _sides(_quartiles(r)[1] < 0.99, _quartiles(r)[0] > 1.01),
+     "your answers are the ones a margin around 1 gives (0.99 and 1.01, say): the claim needs the interquartile range "
+     "strictly on one side of 1, and 1 itself is the line, with no margin"),
     (lambda r: _sides(_quartiles(r)[0] > 1, _quartiles(r)[1] < 1),
      "you read the ratio the wrong way round: it is the variant's time divided by eager's, so below 1 means the "
      "variant took less time, faster"),
@@ -554,7 +580,7 @@ def _check_fresh_rounds(verdict, allowed) -> bool:
     """After the listed cases: the same verdict on fresh rounds, named as such when it fails there only."""
     for ratios in _fresh_rounds():
         q25, median, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
-        shown = f"{ratios} (median {median:.2f}, interquartile range {q25:.2f}–{q75:.2f})"
+        shown = f"{ratios} (median {median:.2f}, interquartile range {_q(q25)}–{_q(q75)})"
         try:
             with learner_code():
                 answer = verdict(list(ratios))
@@ -566,8 +592,8 @@ def _check_fresh_rounds(verdict, allowed) -> bool:
         if answer != wanted:
             got = f"{answer!r}" if isinstance(answer, str) and answer in allowed else f"{answer!r} (not one of the three strings)"
             print(f"✘ Right on the {len(_VERDICT_CASES)} listed cases, but on new rounds {shown} you said {got}, "
-                  f"expected {wanted!r}: compute the verdict from the quartiles of the ratios it "
-                  "is given, not from the listed cases.")
+                  f"expected {wanted!r}: compute the verdict from the quartiles of the ratios it is given, not from "
+                  "the listed cases, and compare them with 1 itself (strictly below or above it, with no margin).")
             return False
     given = [1.3, 0.8, 1.1, 0.9, 1.0]
     kept = list(given)
@@ -576,17 +602,16 @@ def _check_fresh_rounds(verdict, allowed) -> bool:
             verdict(given)
     except Exception:  # noqa: BLE001 - it ran on every case above: a side effect is all this call looks for
         pass
-    if given == kept:
-        sorts = ""
-    elif sorted(given) == sorted(kept):
-        sorts = (" One thing to change: it reorders the list it is given (ratios.sort() works in place, so the "
-                 "caller's rounds lose their order); sorted(ratios) leaves the caller's list as it was.")
-    else:
-        sorts = (" One thing to change: it changes the list it is given (the caller's rounds are not what they were "
-                 "after the call): compute from the list without altering it.")
+    if given != kept:  # the right answers, but the caller's data changed: as the other checkers, a ✘
+        change = ("reorders the list it is given (ratios.sort() works in place, so the caller's rounds lose their "
+                  "order); sorted(ratios) leaves the caller's list as it was" if sorted(given) == sorted(kept) else
+                  "changes the list it is given (the caller's rounds are not what they were after the call): compute "
+                  "from the list without altering it")
+        print(f"✘ The right verdict on every case, but it {change}.")
+        return False
     print(f"✔ Right on all {len(_VERDICT_CASES)} listed cases, quartile ties and one-off rounds included, and on "
           "12 new sets of rounds drawn for this check: your verdict claims a difference only when the interquartile "
-          f"range is on one side of 1.{sorts}")
+          "range is on one side of 1.")
     return True
 
 
@@ -615,6 +640,6 @@ def check_honest_verdict(verdict) -> bool:
     i = next(i for i, (a, w) in enumerate(zip(answers, wanted)) if a != w)
     label, ratios = _VERDICT_CASES[i]
     q25, median, q75 = statistics.quantiles(ratios, n=4, method="inclusive")
-    print(f"✘ On {label} {ratios} (median {median:.2f}, interquartile range {q25:.2f}–{q75:.2f}) you said "
+    print(f"✘ On {label} {ratios} (median {median:.2f}, interquartile range {_q(q25)}–{_q(q75)}) you said "
           f"{answers[i]!r}, expected {wanted[i]!r}: {hint}.")
     return False
