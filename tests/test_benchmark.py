@@ -843,3 +843,20 @@ def test_a_copy_that_keeps_other_boxes_among_tied_scores_is_wrong_and_says_where
     trace = report["trace"]
     assert trace.verdict == "wrong" and "diverges from eager at 'negated'" in trace.wrong
     assert "differs only in rows whose out['scores'] ties with another score" in trace.wrong, trace.wrong
+
+
+class _DropsAlways(torch.nn.Module):  # F.dropout's training=True default: random even after eval()
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(self.lin(x), 0.5)
+
+
+def test_randomness_in_forward_itself_is_not_called_a_wrong_copy():
+    report = H.benchmark_model(_DropsAlways().eval(), torch.randn(3, 4), variants=["eager", "trace", "script"], **FAST)
+    for variant in ("trace", "script"):
+        row = report[variant]
+        assert row.wrong is None, row.wrong
+        assert "eager itself gives two different answers" in row.note, row.note

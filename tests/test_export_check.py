@@ -619,3 +619,36 @@ def test_a_trace_given_lists_of_other_lengths_is_told_that_it_keeps_the_first_le
     trace = checks["trace"]
     assert trace.stage == "run" and trace.failed_inputs == [1]
     assert "whose list holds 2 tensors, and a trace keeps that length (this input's holds 3)" in trace.hint
+
+
+class _DropsAlways(torch.nn.Module):  # F.dropout's training=True default: random even after eval()
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(self.lin(x), 0.5)
+
+
+def test_randomness_in_forward_itself_is_named_not_blamed_on_the_copy(tmp_path):
+    checks = H.export_roundtrip_checks(_DropsAlways().eval(), [torch.randn(3, 4), torch.randn(2, 4)],
+                                       methods=("script", "trace"), folder=tmp_path)
+    for method in ("script", "trace"):
+        assert checks[method].stage == "compare", checks[method]
+        assert "eager itself gives two different answers" in checks[method].hint
+        assert "recorded only what input 0 ran" not in checks[method].hint
+
+
+class _BranchOnRows(torch.nn.Module):
+    def forward(self, x):
+        return x * 2 if x.shape[0] > 2 else x - 1
+
+
+def test_a_guard_that_dynamic_shapes_cannot_lift_is_not_told_to_pass_dynamic_shapes(tmp_path):
+    rows = torch.export.Dim.AUTO
+    checks = H.export_roundtrip_checks(_BranchOnRows(), [torch.randn(3, 4), torch.randn(5, 4), torch.randn(1, 4)],
+                                       methods="export", dynamic_shapes={"x": {0: rows}}, folder=tmp_path)
+    report = checks["export"]
+    assert report.stage == "run" and "Guard failed" in report.error, report
+    assert "exported with dynamic_shapes and still guards" in report.hint and "torch.cond" in report.hint
+    assert "pass dynamic_shapes" not in report.hint

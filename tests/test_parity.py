@@ -1555,3 +1555,22 @@ def test_boxes_that_differ_beside_untied_scores_get_no_tie_note():
     distinct = torch.tensor([0.1, 0.9, 0.3, 0.7])
     row = H.parity(_KeepBest(distinct), Shifted(distinct), inputs={"x": torch.ones(4)}).rows[0]
     assert row.diverges and "ties" not in row.note
+
+
+class _CountsCallsScripted(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.lin(x) * self.calls
+
+
+def test_a_scripted_reference_that_keeps_state_is_not_called_random():
+    # its attributes are not Python ones, but its graph writes one (prim::SetAttr): a moving count, not randomness
+    eager = _CountsCallsScripted().eval()
+    report = H.parity(torch.jit.script(eager), lambda x: eager.lin(x) * 1, example=torch.randn(3, 4))
+    assert not report.all_close and not report.self_divergent
+    assert not any("randomness" in note or "two different answers" in note for note in report.warnings), report.warnings

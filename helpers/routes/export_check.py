@@ -28,7 +28,7 @@ from ..course.guards import call_within, model_args, odd_input, require_module, 
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.input_variants import own_copy
-from ..tools.parity import few_layers, fresh_copy
+from ..tools.parity import few_layers, fresh_copy, random_in_forward
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks", "torch_suggestion"]
@@ -574,6 +574,10 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             hint = ("the program was exported for the example's shapes: pass dynamic_shapes=... for the dims that "
                     "vary; if export then says your code specialized a dim to a constant, forward uses that size in "
                     "Python (a loop over it, say): write it as tensor operations, or script the model"
+                    if "Guard failed" in first and dynamic_shapes is None else
+                    "the program was exported with dynamic_shapes and still guards this size: forward branches on it "
+                    "(or needs it in a range), and a Dim cannot keep both sides of a branch on a size: write the "
+                    "branch with torch.cond (09), or script the model"
                     if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
             counts = (len(args_list[failed[0]]), len(args_list[0]))
             if method == "export" and "Trying to flatten user inputs" in first and counts[0] != counts[1]:
@@ -618,6 +622,10 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             if random_layers:  # eager itself answers differently each call: no copy can match it
                 hint = (f"the model has layers in training mode ({few_layers(random_layers)}): call model.eval() "
                         "before exporting")
+            elif random_in_forward(pristine, args_list[0], rtol, atol):
+                hint = ("eager itself gives two different answers to the same input (randomness in forward, such as "
+                        "F.dropout with its default training=True?): no copy can match it, and the differences are "
+                        "not this copy's fault")
             elif method == "trace" and moved_buffers:
                 hint = (f"eager changes its buffer{'s' * (len(moved_buffers) > 1)} {', '.join(moved_buffers[:3])} as it "
                         "runs, and tracing ran forward (once, and again for its check), so the traced copy starts from "

@@ -354,16 +354,6 @@ def _train_time_layers(model) -> list:
     return kinds
 
 
-def _set_attributes(model) -> dict:
-    """The attributes the scripted forward writes (``self.calls += 1``): name -> True when the value is a tensor."""
-    try:
-        graph = model.inlined_graph  # held: its nodes are invalid once the graph object is freed
-        return {node.s("name"): isinstance(node.inputsAt(1).type(), torch._C.TensorType)
-                for node in graph.findAllNodes("prim::SetAttr")}
-    except Exception:  # a model whose graph cannot be read is judged by its answers alone
-        return {}
-
-
 # ---------------------------------------------------------------- dynamic dims
 
 def _dynamic_dims(program, args) -> dict:
@@ -564,7 +554,8 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
         add_refusals(widened)
     # which of the program's tensors the checks' calls changed: the converter keeps a buffer's update as an
     # in-place operation on it (not in graph_signature.buffers_to_mutate), so the calls tell
-    written = _set_attributes(model)
+    from ..tools.parity import script_set_attributes  # imported here as parity is above (it loads lazily)
+    written = script_set_attributes(model)
     if converted_state and written:  # parity called copies: one call of the program itself tells
         try:
             with torch.no_grad(), warnings.catch_warnings():

@@ -520,6 +520,32 @@ def _output_error(error):
     return error
 
 
+def random_in_forward(model, args, rtol=1e-5, atol=1e-6) -> bool:
+    """True when two fresh copies of ``model``, each called once on ``args``, answer differently: randomness in
+    forward itself (F.dropout left at training=True, torch.randn_like). A counter starts anew in each copy and answers
+    the same both times; a model that cannot be copied or fails says nothing (False)."""
+    try:
+        with torch.no_grad():
+            first = fresh_copy(model)(*own_copy(args))
+            second = fresh_copy(model)(*own_copy(args))
+        return not _compare_outputs(first, second, rtol, atol)[1]
+    except Exception:  # it ran on these inputs already: a failure now says nothing of randomness
+        return False
+
+
+def script_set_attributes(model) -> dict:
+    """The attributes a TorchScript model's forward writes (``self.calls += 1`` compiled to prim::SetAttr): name ->
+    True when the value is a tensor; {} for any other model, or one whose graph cannot be read."""
+    if not isinstance(model, torch.jit.ScriptModule):
+        return {}
+    try:
+        graph = model.inlined_graph  # held: its nodes are invalid once the graph object is freed
+        return {node.s("name"): isinstance(node.inputsAt(1).type(), torch._C.TensorType)
+                for node in graph.findAllNodes("prim::SetAttr")}
+    except Exception:  # a model whose graph cannot be read is judged by its answers alone
+        return {}
+
+
 def python_state(model) -> dict:
     """``{"block.calls": "3", ...}``: the plain Python attributes of a module and its submodules, as text."""
     if not isinstance(model, torch.nn.Module) or isinstance(model, torch.jit.ScriptModule):
@@ -1369,8 +1395,10 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             try:
                 again = _compare_outputs(eager(*own_copy(first)), eager(*own_copy(first)), rtol, tolerance)
                 # with no layer known to be random, two answers from a model whose state moved between the calls (a
-                # counter) say nothing of randomness: the state note speaks for that
-                self_divergent = not again[1] and (bool(training) or python_state(eager) == kept)
+                # counter) say nothing of randomness: the state note speaks for that. A TorchScript model's state is
+                # not readable as Python attributes, but its graph says whether forward writes any (prim::SetAttr)
+                self_divergent = not again[1] and (bool(training) or (python_state(eager) == kept
+                                                                       and not script_set_attributes(eager)))
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
             if self_divergent:  # random outputs that happen to match in another order are no tie sorted otherwise
