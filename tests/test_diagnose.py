@@ -1536,3 +1536,27 @@ def test_the_recommendation_says_what_agreed_when_only_the_package_was_tried():
     assert "AOTInductor's package, built from torch.export, agrees" in alone.recommend()
     assert "the export itself was not tried alone" in alone.recommend()
     assert both.recommend().startswith("Use torch.export: it agrees") and "not tried" not in both.recommend()
+
+
+def test_the_recommendation_of_script_names_operators_of_another_library():
+    from helpers.tools.diagnose import Diagnosis, RouteResult
+    with_nms = Diagnosis("M", [RouteResult("script", "ok", foreign_ops=["torchvision::nms"]),
+                               RouteResult("export", "fails", reason="RuntimeError: no.")], [], {})
+    plain = Diagnosis("M", [RouteResult("script", "ok"), RouteResult("export", "fails", reason="RuntimeError: no.")],
+                      [], {})
+    assert "calls torchvision::nms, an operator of another library" in with_nms.recommend()
+    assert "another library" not in plain.recommend()
+
+
+def test_foreign_operators_are_read_from_a_scripted_copy_branches_included():
+    import torchvision
+    from helpers.tools.diagnose import _foreign_ops
+
+    class KeepsBest(nn.Module):
+        def forward(self, boxes, scores):
+            if scores.numel() > 0:
+                return torchvision.ops.nms(boxes, scores, 0.5)
+            return scores.long()
+
+    assert _foreign_ops(torch.jit.script(KeepsBest())) == ["torchvision::nms"]
+    assert _foreign_ops(torch.jit.script(nn.ReLU())) == [] and _foreign_ops(nn.ReLU()) == []

@@ -140,6 +140,7 @@ class RouteResult:
     state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
     defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
     one_integer: bool = False   # every integer input held one and the same value: only that value was checked
+    foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
 
@@ -255,8 +256,13 @@ class Diagnosis:
                      if export and export.status == "ok" else
                      f"torch.export {'fails' if export.status == 'fails' else 'diverges'} here (see its row)"
                      if export else "torch.export was not tried")
+            foreign = ran["script"].foreign_ops
+            what = "an operator of another library" if len(foreign) == 1 else "operators of other libraries"
+            linked = (f" Its program calls {', '.join(foreign[:3])}, {what}: the C++ program "
+                      f"must link that library's C++ build too (for torchvision::, libtorchvision built against "
+                      f"LibTorch), as Python must import it before loading." if foreign else "")
             return ("Use torch.jit.script for a LibTorch deployment today, and plan the move to torch.export: "
-                    f"{state}." + caveat("script") + warn)
+                    f"{state}." + linked + caveat("script") + warn)
         if best == "onnx":
             return "ONNX agrees: ship it with ONNX Runtime." + caveat("onnx") + warn
         if best == "trace":
@@ -1174,7 +1180,32 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
                        fix=argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report,
-                       fixed_sizes=fixed_sizes and status == "ok", **flags), (data, suffix)
+                       fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix)
+
+
+def _foreign_ops(copy) -> list:
+    """The operators of other libraries a TorchScript copy calls ("torchvision::nms"): a LibTorch program must link
+    those libraries too. [] for any other copy, or when its graph cannot be read."""
+    if not isinstance(copy, torch.jit.ScriptModule):
+        return []
+    from ..routes.export_check import _TORCH_NAMESPACES  # the namespaces torch itself registers
+    try:
+        graph = copy.inlined_graph  # held: its nodes are invalid once the graph object is freed
+        kinds = _all_kinds(graph)
+    except Exception:
+        return []
+    return sorted(k for k in kinds if "::" in k and k.split("::")[0] not in _TORCH_NAMESPACES
+                  and not k.split("::")[0].startswith("_"))
+
+
+def _all_kinds(graph) -> set:
+    """Every node kind in ``graph``, inside its blocks too (an operator in a branch or a loop)."""
+    kinds = set()
+    for node in graph.nodes():
+        kinds.add(node.kind())
+        for block in node.blocks():
+            kinds |= _all_kinds(block)
+    return kinds
 
 
 # ---------------------------------------------------------------- the worker process
