@@ -40,3 +40,14 @@ class BranchOnBatch(torch.nn.Module):
         if x.shape[0] > 100:
             return x * 2
         return x
+
+
+class MaskedConstantLoop(torch.nn.Module):
+    """A loop of constant count (64) whose body the converter fails on: not a trip count that depends on the input."""
+    def forward(self, x):
+        n = x.size(0)
+        total = torch.zeros_like(x[0])
+        for i in range(64):
+            j = min(i, n - 1)
+            total = total + x[j] * float(i < n)
+        return total

@@ -212,6 +212,33 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
         assert "(x, peak)" not in out
 
 
+class _ThresholdLimiter(torch.nn.Module):  # torch.cond on peak > threshold: right only for a threshold of 1
+    def __init__(self, threshold):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak > self.threshold, lambda x, peak: x / peak, lambda x, peak: x.clone(), (x, peak))
+
+
+class _NormLimiter(torch.nn.Module):  # the norm, not the largest |value|: passes 1 for a small input
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(x.norm() > 1, lambda x, peak: x / peak, lambda x, peak: x.clone(), (x, peak))
+
+
+@pytest.mark.parametrize("model, says", [
+    (_ThresholdLimiter(2.0), "its largest absolute value is 1.2, above 1: the condition must be x.abs().max() > 1"),
+    (_ThresholdLimiter(0.5), "at most 1: the condition must be x.abs().max() > 1, not a sum, a norm"),
+    (_NormLimiter(), "at most 1: the condition must be x.abs().max() > 1, not a sum, a norm"),
+])
+def test_limiter_thresholds_other_than_1_are_caught_and_named(model, says, capsys):
+    assert not H.check_limiter_exports(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out, out
+
+
 @pytest.mark.parametrize("model, says", [
     (InPlaceLimiter(), "changed its input in place"),
     (CondDtypes(), "must return the same dtype (section 1); yours give torch.float16 and torch.float32"),
@@ -221,7 +248,7 @@ def test_limiter_wrong_answers_get_feedback(model, says, capsys):
     (MaxWithoutAbs(), "measure x's size in both directions"),
     (BoolCond(), "or bool(...) of one"),
     (PerRowLimiter(), "scales each row by that row's own largest value"),
-    (AlwaysTrueCond(), "the condition is True on all 6 inputs of the example's shape"),
+    (AlwaysTrueCond(), "the condition is True on all 7 inputs of the example's shape"),
     (CondOneOperandTwoParameters(), "yours do not match (missing required positional argument: peak)"),
     (CondTwoOperandsOneParameter(), "yours do not match (Too many positional arguments: got 2, expected 1)"),
     (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),
@@ -426,7 +453,8 @@ class Limiter(nn.Module):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert not H.check_limiter_exports(module.Limiter())
-    assert "for the small, sum above 1 input" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "scales up the small, sum above 1 input" in out and "not a sum, a norm or a threshold below 1" in out
 
 
 def test_a_tempered_program_exported_with_keyword_inputs_is_judged_by_its_batches(capsys):
@@ -439,3 +467,17 @@ def test_a_tempered_program_exported_with_keyword_inputs_is_judged_by_its_batche
     assert H.check_tempered_digits_program(program)
     assert H.check_tempered_digits_program(program.run_decompositions())  # stale symbols in range_constraints
     assert capsys.readouterr().out.count("✔") == 2
+
+
+
+def test_a_tempered_program_in_another_dtype_or_a_torchscript_copy_is_named(capsys):
+    images, temperature = H.tempered_inputs(4)
+    batch = torch.export.Dim("batch", min=1, max=297)
+    doubled = torch.export.export(H.TemperedDigits().double(), (images.double(), temperature.double()),
+                                  dynamic_shapes=({0: batch}, {0: batch}))
+    assert not H.check_tempered_digits_program(doubled)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "exported on torch.float64 inputs" in out, out
+    assert not H.check_tempered_digits_program(torch.jit.trace(H.TemperedDigits(), (images, temperature)))
+    out = capsys.readouterr().out
+    assert "TorchScript copy" in out and "not the model itself" not in out, out

@@ -252,6 +252,36 @@ def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):
     assert "made by the default exporter" in out and "dynamo=False" in out and "✔" not in out
 
 
+def test_tempered_onnx_with_initializers_listed_as_inputs_is_right(tmp_path, capsys):
+    names = {"input_names": ["images", "temperature"],
+             "dynamic_axes": {"images": {0: "batch"}, "temperature": {0: "batch"}}}
+    assert H.check_tempered_onnx(_legacy_export(tmp_path / "listed.onnx", keep_initializers_as_inputs=True, **names))
+    assert capsys.readouterr().out.startswith("✔")
+    assert not H.check_tempered_onnx(_legacy_export(tmp_path / "bare.onnx", export_params=False, **names))
+    assert "and no weights" in capsys.readouterr().out
+
+
+def test_tempered_onnx_temperature_of_another_shape_is_not_called_a_swap(tmp_path, capsys):
+    images, temperature = H.tempered_inputs(4)
+    path = tmp_path / "column.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.jit.script(H.TemperedDigits()), (images, temperature.unsqueeze(1)), str(path),
+                          dynamo=False, input_names=["images", "temperature"],
+                          dynamic_axes={"images": {0: "batch"}, "temperature": {0: "batch"}})
+    assert not H.check_tempered_onnx(path)
+    out = capsys.readouterr().out
+    assert "temperature was exported with 2 dimension(s)" in out and "swap" not in out, out
+
+
+def test_tempered_onnx_image_sizes_declared_dynamic_are_refused(tmp_path, capsys):
+    path = _legacy_export(tmp_path / "hw.onnx", input_names=["images", "temperature"],
+                          dynamic_axes={"images": {0: "batch", 2: "h", 3: "w"}, "temperature": {0: "batch"}})
+    assert not H.check_tempered_onnx(path)
+    out = capsys.readouterr().out
+    assert "images dimension 2 ('h')" in out and "declared dynamic" in out and "✔" not in out, out
+
+
 @pytest.mark.parametrize("options, feedback", [
     ({"input_names": ["images", "temperature"]}, "images (batch fixed at 4)"),                     # no dynamic_axes
     ({"input_names": ["images", "temperature"], "dynamic_axes": {"images": {0: "batch"}}},
@@ -348,3 +378,22 @@ def test_a_sum_the_converter_cannot_take_is_named_with_its_cause(capsys):
     assert not H.check_running_sum_migrates(RunningSumBySlicingTheShape())
     out = capsys.readouterr().out
     assert out.startswith("✘") and "aten::slice" in out and "x.sum(0)" in out and "unknown line" not in out, out
+
+
+def test_a_constant_count_loop_that_fails_to_convert_is_not_said_to_depend_on_the_input(capsys):
+    from migrate_models import MaskedConstantLoop
+    assert not H.check_running_sum_migrates(MaskedConstantLoop())
+    out = capsys.readouterr().out
+    assert out.startswith("✘ The .pt still does not convert") and "not for its count" in out, out
+    assert "trip count still depends on the input" not in out and "depends on the input (e.g." not in out
+
+
+def test_an_import_inside_forward_is_named_in_a_whole_sentence(capsys):
+    class ImportsInForward(torch.nn.Module):
+        def forward(self, x):
+            import numpy
+            return torch.from_numpy(numpy.asarray(x.numpy()).sum(0))
+
+    assert not H.check_running_sum_migrates(ImportsInForward())
+    out = capsys.readouterr().out
+    assert "import statements aren't supported." in out and "no import inside forward" in out, out

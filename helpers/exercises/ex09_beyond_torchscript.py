@@ -26,6 +26,8 @@ LIMITER_INPUTS = {
     # a peak below 1 whose other measures pass 1: a test on x.norm() or x.abs().sum(), or a threshold below 1,
     # scales it up (the example's shape, so the exported program meets it too)
     "small, sum above 1": torch.tensor([[0.9, -0.9, 0.9]]),
+    # a peak just above 1: a threshold above 1 (peak > 2), a norm or a range above 2, or a rounded peak leaves it
+    "just above 1": torch.tensor([[1.2, -0.3, 0.1]]),
 }
 
 
@@ -132,6 +134,15 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
             return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value is "
                     f"{x.abs().max().item():g}: the condition must measure x's size in both directions, as "
                     "x.abs().max() does")
+        peak = x.abs().max().item()
+        eager = who == "In eager mode your model"  # an exported program's own mistakes are named by the caller
+        if eager and torch.equal(got, x) and 1 < peak < 2:  # left alone though its peak passes 1: the threshold is too high
+            return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value is "
+                    f"{peak:g}, above 1: the condition must be x.abs().max() > 1 (not a higher threshold, a rounded "
+                    "peak, a norm or a range)")
+        if eager and peak <= 1 and got.shape == x.shape and torch.allclose(got, x / peak, rtol=1e-5, atol=1e-6):
+            return (f"{who} scales up the {label} input {values(x)}, whose largest absolute value is {peak:g}, at "
+                    "most 1: the condition must be x.abs().max() > 1, not a sum, a norm or a threshold below 1")
         if torch.equal(got, x) and x.dim() > 1 and x.shape[0] > 1 and x[0].abs().max() <= 1 < x.abs().max():
             return (f"{who} leaves the {label} input {values(x)} unchanged, but its largest absolute value, "
                     f"{x.abs().max().item():g}, is in a later row: the condition must measure the whole of x, as "
@@ -272,8 +283,13 @@ def _argument_shape_mistake(program):
                  if s.kind == torch.export.graph_signature.InputKind.USER_INPUT]
         values = {n.name: n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder"}
         shapes = [tuple(values[name].shape) for name in specs if isinstance(values.get(name), torch.Tensor)]
+        dtypes = [values[name].dtype for name in specs if isinstance(values.get(name), torch.Tensor)]
     except Exception:  # a program this reading does not understand: let the calls below judge it
         return None
+    other = next((d for d in dtypes if d != torch.float32), None)
+    if other is not None:  # a model made .double() (or .half()), exported on inputs of that dtype
+        return (f"The program was exported on {other} inputs; the exercise's images and temperatures are float32: "
+                "export H.TemperedDigits() as built, with the float32 example H.tempered_inputs(4) gives.")
     if len(shapes) != 2:
         return None  # another model (one argument, say): the calls below say so
     wanted = {"images": 4, "temperature": 1}
@@ -291,6 +307,10 @@ def check_tempered_digits_program(program) -> bool:
     if isinstance(program, torch.fx.GraphModule):
         print("✘ Pass the ExportedProgram itself, as torch.export.export returns it, not program.module() "
               "(a module made from it).")
+        return False
+    if isinstance(program, torch.jit.ScriptModule):
+        print("✘ That is a TorchScript copy (traced, scripted or loaded): this exercise exports with torch.export; "
+              "pass what torch.export.export(H.TemperedDigits(), ...) returns.")
         return False
     if isinstance(program, torch.nn.Module):
         print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")

@@ -12,6 +12,7 @@ import torch
 
 from ..course.failures import as_sentence, short_message
 from ..digits import load_digits
+from ..tools.gallery import script_error_line
 from ._common import describe as _describe, tensor_answer
 from .ex09_beyond_torchscript import TemperedDigits, tempered_inputs
 
@@ -153,7 +154,7 @@ def _reports_a_mistake(run, who: str, scripted: bool = False, inputs=None) -> bo
 
 def check_running_sum_migrates(model) -> bool:
     """10, exercise 1: ``model`` adds up the rows of its input, and its scripted ``.pt`` migrates to torch.export."""
-    from ..routes.migrate import migrate
+    from ..routes.migrate import DYNAMIC_LOOP, migrate
     if isinstance(model, type):
         print(f"✘ Pass an instance, e.g. {model.__name__}(), not the class itself.")
         return False
@@ -180,8 +181,12 @@ def check_running_sum_migrates(model) -> bool:
             scripted = model if isinstance(model, torch.jit.ScriptModule) else torch.jit.script(model)
     except Exception as error:
         numpy = (" TorchScript cannot compile NumPy calls (the message names a NumPy object, not that limit): add up "
-                 "with torch, e.g. x.sum(0)." if "weak reference" in str(error) and "numpy" in str(error) else "")
-        print(f"✘ torch.jit.script refuses your model: {short_message(error, 160)}{numpy}")
+                 "with torch, e.g. x.sum(0)." if "weak reference" in str(error) and "numpy" in str(error) else
+                 " TorchScript compiles no import inside forward (nor the NumPy it would bring): add up with torch, "
+                 "e.g. x.sum(0)."
+                 if "import statements aren't supported" in str(error) else "")
+        said = as_sentence(script_error_line(error) or short_message(error, 160))
+        print(f"✘ torch.jit.script refuses your model: {said}{numpy}")
         return False
     # the .pt holds the scripted code, which can compute something else than the Python it came from
     if _reports_a_mistake(scripted, "Scripted, your model", scripted=True, inputs=inputs):
@@ -197,9 +202,10 @@ def check_running_sum_migrates(model) -> bool:
         report = migrate(path, RUNNING_SUM_INPUTS["5 rows"])
     if report.status == "fails":
         kind = report.failure.node_kind
-        hint = (" The loop's trip count still depends on the input: replace the loop by one tensor operation."
-                if kind == "prim::Loop" else "")
-        if kind == "prim::Loop":
+        # the trip-count sentence only where torch says so: a loop of constant count can fail for another reason
+        dynamic = DYNAMIC_LOOP.search(report.failure.cause)
+        hint = " The loop's trip count still depends on the input: replace the loop by one tensor operation."
+        if kind == "prim::Loop" and dynamic:
             print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
         else:  # another construct the converter cannot take: its own reason and advice name it
             slicing = (" Slicing the shape (`x.shape[1:]`) is one such construct: reshape with sizes read one by one, "
@@ -247,7 +253,10 @@ def check_tempered_onnx(path) -> bool:
     except Exception as error:
         print(f"✘ onnx cannot read {path.name}: {short_message(error, 120)}")
         return False
-    kinds = {onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type) for value in graph.input}
+    # the inputs a caller feeds: an initializer listed among the inputs (keep_initializers_as_inputs=True) is a weight
+    weights = {init.name for init in graph.initializer}
+    inputs = [value for value in graph.input if value.name not in weights]
+    kinds = {onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type) for value in inputs}
     if kinds - {"FLOAT"}:  # e.g. a model made .double() first: onnxruntime has no float64 Conv to run it with
         print(f"✘ {path.name} takes {', '.join(sorted(kinds))} inputs; TemperedDigits works in float32: export "
               "the model as it is, without .double() or .half().")
@@ -263,28 +272,43 @@ def check_tempered_onnx(path) -> bool:
         print(f"✘ {path.name} was made by the default exporter (torch.export based): this exercise is the legacy "
               "one, torch.onnx.export(tempered_script, ..., dynamo=False) with input_names and dynamic_axes.")
         return False
-    if len(graph.input) != 2:
-        print(f"✘ The file has {len(graph.input)} input(s); TemperedDigits takes two (images, temperature).")
+    if len(inputs) > 2 and not weights:  # weight-shaped inputs with no values in the file: export_params=False
+        print(f"✘ The file has {len(inputs)} inputs and no weights: the layers' weights became inputs a caller would "
+              "have to feed. Export with the weights in the file (export_params=True, the default).")
         return False
-    ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in graph.input}
+    if len(inputs) != 2:
+        print(f"✘ The file has {len(inputs)} input(s); TemperedDigits takes two (images, temperature).")
+        return False
+    ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in inputs}
+    wanted_rank = {"images": 4, "temperature": 1}
+    said = {name: ("images" if re.search(r"image|img", name, re.I) else
+                   "temperature" if re.search(r"temp", name, re.I) else None) for name in ranks}
     for name, rank in ranks.items():  # names follow forward's order: a caller feeding by name trusts them
-        says = ("images" if re.search(r"image|img", name, re.I) else
-                "temperature" if re.search(r"temp", name, re.I) else None)
-        if says and rank != {"images": 4, "temperature": 1}[says]:
+        says = said[name]
+        if not says or rank == wanted_rank[says]:
+            continue
+        other = next((n for n in ranks if n != name), None)
+        swapped = other is not None and said[other] not in (None, says) and rank == wanted_rank[said[other]] \
+            and ranks[other] == wanted_rank[says]
+        if swapped:  # each name sits on the other's input: the ranks are exactly exchanged
             print(f"✘ The input named {name} has {rank} dimension(s), so it is not the {says}: input_names follow "
                   "forward's order, (images, temperature). A caller feeding by name would swap them.")
-            return False
+        else:  # the right name, an example of another shape: temperature as (N, 1), say
+            shape = "(N, 1, 8, 8)" if says == "images" else "(N,), one number per image"
+            print(f"✘ The input named {name} was exported with {rank} dimension(s); TemperedDigits takes {says} "
+                  f"shaped {shape}: export with the example H.tempered_inputs(4) gives.")
+        return False
     fixed = []
-    for value in graph.input:
+    for value in inputs:
         first = value.type.tensor_type.shape.dim[0] if value.type.tensor_type.shape.dim else None
         if first is not None and first.HasField("dim_value"):
             fixed.append(f"{value.name} (batch fixed at {first.dim_value})")
     if fixed:
-        names = [v.name for v in graph.input]
+        names = [v.name for v in inputs]
         print(f"✘ Not every batch is dynamic: {', '.join(fixed)}. List each input, under the name the file gives it "
               f"({', '.join(names)}: set them with input_names), in dynamic_axes with its dimension 0.")
         return False
-    batch_names = {v.name: v.type.tensor_type.shape.dim[0].dim_param for v in graph.input}
+    batch_names = {v.name: v.type.tensor_type.shape.dim[0].dim_param for v in inputs}
     if len(set(batch_names.values())) > 1:
         shown = ", ".join(f"{name}: {dim!r}" for name, dim in batch_names.items())
         generated = (" (the list form, [0], gives each input a generated name of its own)"
@@ -294,11 +318,18 @@ def check_tempered_onnx(path) -> bool:
               "{0: 'batch'} for each: the file then records that the two batches are one size.")
         return False
     batch = next(iter(batch_names.values()))
-    tied = [f"{v.name} dimension {i}" for v in graph.input for i, d in enumerate(v.type.tensor_type.shape.dim)
+    tied = [f"{v.name} dimension {i}" for v in inputs for i, d in enumerate(v.type.tensor_type.shape.dim)
             if i > 0 and d.HasField("dim_param") and d.dim_param == batch]
+    loose = [f"{v.name} dimension {i} ({d.dim_param!r})" for v in inputs
+             for i, d in enumerate(v.type.tensor_type.shape.dim) if i > 0 and d.HasField("dim_param") and d.dim_param != batch]
     if tied:  # the shared name is a claim: those sizes equal the batch, which they do not
         print(f"✘ {', '.join(tied)} carries the batch's name too ({batch!r}), so the file says that size equals the "
               "batch, which it does not (an image has 1 channel of 8x8 whatever the batch). Name only dimension 0 of "
+              "each input in dynamic_axes.")
+        return False
+    if loose:  # a claim of any size where the model takes one: an image is 1 channel of 8x8
+        print(f"✘ {', '.join(loose[:3])} is declared dynamic, so the file says it takes any size there, but "
+              "TemperedDigits takes only 1 channel of 8x8 (its Linear layer fixes them). Name only dimension 0 of "
               "each input in dynamic_axes.")
         return False
     model = TemperedDigits()

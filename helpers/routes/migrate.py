@@ -59,6 +59,10 @@ _GENERIC_ADVICE = ("rewrite that construct in the model's Python source with pla
                    "torch.export.export; or keep this model on LibTorch, where the .pt runs as it is")
 
 
+# torch's words when a loop's trip count depends on the input ("dynamic value of number of iterations")
+DYNAMIC_LOOP = re.compile(r"number of iterations|trip count", re.I)
+
+
 def loop_advice() -> str:
     """What to do about a data-dependent loop (the most common reason a conversion fails)."""
     return _ADVICE["prim::Loop"]
@@ -312,6 +316,10 @@ def _failure(error, converter) -> MigrationFailure:
     advice = _ADVICE.get(kind, _GENERIC_ADVICE)
     if kind == "prim::Loop" and code.lstrip().startswith("while"):  # a count rewrite would change what it computes
         advice = _ADVICE["while"]
+    elif kind == "prim::Loop" and not DYNAMIC_LOOP.search(cause):  # a loop of constant count failed for another reason
+        advice = ("the converter failed inside this loop for the reason above, not for its count: rewrite the loop "
+                  "with tensor operations, script and save again, then migrate; or keep this model on LibTorch, where "
+                  "the .pt runs as it is")
     attribute = _FOREIGN_ATTRIBUTE.search(cause)
     if attribute:  # before any node: an attribute of a type the converter cannot take (a torchvision BoxCoder)
         cause = cause[:attribute.end()]  # torch's next sentence is cut short anyway; the advice says the rest
