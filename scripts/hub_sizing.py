@@ -104,6 +104,8 @@ def keep_larger(inputs: dict, earlier: dict) -> dict:
                 source = earlier.get(f"{name}_from", "an earlier run")
                 # a figure kept twice keeps the date of the sizing that measured it, not the one that kept it
                 kept[f"{name}_from"] = source if "sizing of " in source else f"{source}, sizing of {when}"
+            else:  # a figure with no source of its own (the server, the waiting processes): its date, said
+                kept[f"{name}_kept"] = earlier.get(f"{name}_kept") or when
     return kept
 
 
@@ -129,16 +131,23 @@ def size(inputs: dict, assumptions: dict = ASSUMPTIONS) -> dict:
     }
 
 
+def _kept(inputs: dict, name: str, before: str = " ") -> str:
+    """' (sizing of 2026-12-04)' when ``name`` was kept from an earlier sizing (larger there), '' when measured now."""
+    when = inputs.get(f"{name}_kept")
+    return "" if not when else (f"{before}sizing of {when}" if before != " " else f" (sizing of {when})")
+
+
 def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
     p, a = sized["per_learner"], assumptions
     lines = ["| learners | cores | memory |", "|---:|---:|---:|"]
     lines += [f"| {c['learners']} | {c['cores']} | {c['memory_gb']} GB |" for c in sized["classes"]]
     lines += ["",
-              f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB, {a['kernels_open']} kernels open "
+              f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB{_kept(inputs, 'server_mb')}, "
+              f"{a['kernels_open']} kernels open "
               f"(the largest peak {inputs['kernel_mb']:.0f} MB, {inputs['kernel_mb_from']}), one of them with the processes it starts "
               f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']})"
               + (f", and the waiting torch processes fresh processes fork from ({inputs['warm_torch_mb']:.0f} MB, "
-                 "each page counted once)"
+                 f"each page counted once{_kept(inputs, 'warm_torch_mb', ', ')})"
                  if inputs.get("warm_torch_mb") else "")
               + f"; {p['learners_per_core']} learners per core "
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "

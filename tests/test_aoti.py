@@ -149,6 +149,8 @@ def test_the_two_pt2_files_are_not_interchangeable(digits_package, tmp_path, mon
 def test_no_cuda_notice_is_explained():
     notice = H.no_cuda_notice_source()
     assert notice["function"] == "_find_cuda_home" and "No CUDA runtime is found" in notice["line"]
+    assert notice["condition"] == "if cuda_home and not torch.cuda.is_available():"  # no word of the build type
+    assert notice["triggers"] == (notice["cuda_home"] is not None and not notice["gpu"])
 
 
 def test_loading_a_package_imports_the_module_that_logs_the_notice(digits_package, tmp_path):

@@ -54,6 +54,13 @@ def test_startup_figures_are_read_from_the_build(tmp_path):
                                 "startup_seconds": {"python (eager)": 1.0}}))
     assert H.startup_figures(path)["startup_seconds"] == {"python (eager)": 1.0}
     assert H.startup_figures(tmp_path / "missing.json", measure_if_missing=False) == {}
+    assert "on a machine it does not name" in H.startup_figures(path)["source"]
+    # figures made on another machine (a hub image built elsewhere) are kept, and said to be that machine's
+    from helpers.routes.ship_costs import this_machine
+    for made_on, says in ((this_machine(), "on this machine"), ("x86_64 Elsewhere CPU, 64 CPUs", "on another machine")):
+        path.write_text(json.dumps({"torch": torch.__version__, "snippets": _SNIPPETS_KEY, "machine": made_on,
+                                    "startup_seconds": {"python (eager)": 1.0}}))
+        assert says in H.startup_figures(path)["source"]
     # figures measured by other snippets (an older course) are measured again, not shown
     path.write_text(json.dumps({"torch": torch.__version__, "startup_seconds": {"python (eager)": 1.0}}))
     assert H.startup_figures(path, measure_if_missing=False) == {}

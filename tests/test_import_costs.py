@@ -198,3 +198,19 @@ print(KEEP, len(read), names(lazy.onnxscript_apis.get_torchlib_ops()) == names(o
     assert plain == ["False", "3", "True"]  # without it, one read at each export
     for name in "abc":
         assert (tmp_path / f"kept_{name}.onnx").read_bytes() == (tmp_path / f"plain_{name}.onnx").read_bytes()
+
+
+def test_eager_cond_compiles_on_its_first_call_and_once_more_for_the_first_new_shape():
+    # the kit's "where the rest goes": dynamo's counters, one graph per compile, in a process of its own
+    probe = ("import torch, torch._dynamo\n"
+             "from torch._dynamo.utils import counters\n"
+             "class C(torch.nn.Module):\n"
+             "    def forward(self, x):\n"
+             "        return torch.cond(x.sum() > 0, lambda x: x * 2, lambda x: -x, (x,))\n"
+             "m, seen = C(), []\n"
+             "for rows in (4, 4, 5, 6, 7):\n"
+             "    m(torch.randn(rows, 3))\n"
+             "    seen.append(counters['stats']['unique_graphs'])\n"
+             "print(*seen)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["1", "1", "2", "2", "2"], (done.stdout, done.stderr[-500:])

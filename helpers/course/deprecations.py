@@ -1,5 +1,5 @@
 """One place for the notices the workbook hides: torch 2.14's TorchScript deprecation warnings (explained in 00
-and 02), and the CUDA build's "No CUDA runtime is found" log line (explained in 10).
+and 02), and torch's "No CUDA runtime is found" log line (explained in 10).
 
 The ``torch.jit`` calls that do TorchScript work (trace, script, save, load, freeze,
 optimize_for_inference, fork, wait, ...) warn ``FutureWarning: `torch.jit.X` is deprecated``;
@@ -61,7 +61,7 @@ class _DropNoCudaNotice(logging.Filter):
 def drop_no_cuda_notice() -> None:
     """Drop only the 'No CUDA runtime is found' record, at the logger that emits it, once per process.
 
-    A CUDA build of torch logs it when torch.utils.cpp_extension is first imported on a machine with a CUDA
+    Torch logs it when torch.utils.cpp_extension is first imported on a machine with a CUDA
     toolkit and no GPU (the benchmark's Timer and AOTInductor import it); the workbook runs on the CPU on
     purpose, so it only distracts. 10 shows where it comes from.
     """

@@ -14,7 +14,7 @@ shows both). This helper points ``$TMPDIR`` at a private folder for the load and
 at once (for a CPU package the library is already mapped into the process, so nothing needs it any more;
 a CUDA package may load kernel files on its first call, which the course, without a GPU, does not check).
 
-The CUDA build of torch logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
+Torch (any build) logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
 ``torch.utils.cpp_extension`` is first imported on a machine that has a CUDA toolkit (``nvcc``) but no
 GPU (``_find_cuda_home`` in that module). Inductor imports that module to compile; the notice is
 harmless for a CPU build, and is dropped at that logger, nowhere else.
@@ -64,9 +64,12 @@ def no_cuda_notice_source() -> dict:
     import torch.utils.cpp_extension as ext  # already filtered above
     source = inspect.getsource(ext._find_cuda_home)
     line = next(ln.strip() for ln in source.splitlines() if NO_CUDA_NOTICE in ln)
+    # what decides it, as the function reads: a CUDA toolkit found (CUDA_HOME) and no GPU; the build plays no part
+    # (a CPU-only wheel logs it too, wherever nvcc or /usr/local/cuda is found)
     return {"module": ext.__name__, "function": "_find_cuda_home", "line": line,
-            "cuda_build": bool(torch.version.cuda), "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
-            "triggers": bool(torch.version.cuda) and ext.CUDA_HOME is not None and not torch.cuda.is_available()}
+            "condition": next(ln.strip() for ln in source.splitlines() if "is_available()" in ln and "if" in ln),
+            "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
+            "triggers": ext.CUDA_HOME is not None and not torch.cuda.is_available()}
 
 
 # ---------------------------------------------------------------- cache key

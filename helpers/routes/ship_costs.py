@@ -11,6 +11,7 @@ runs is kept, since a busy machine only ever adds time.
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -143,7 +144,8 @@ def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
     floor_code = _PRELUDE
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", floor_code], capture_output=True, timeout=120)
-    result = {"torch": torch.__version__, "snippets": _SNIPPETS_KEY, "measured": time.strftime("%Y-%m-%d %H:%M"), "runs": runs,
+    result = {"torch": torch.__version__, "snippets": _SNIPPETS_KEY, "measured": time.strftime("%Y-%m-%d %H:%M"),
+              "machine": this_machine(), "runs": runs,
               "import torch only": round(time.perf_counter() - start, 2), "startup_seconds": figures,
               "cpp_per_call_ms": cpp_per_call}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,17 @@ def measure_startups(path=STARTUP_FILE, runs: int = 2) -> dict:
     _readable(temporary)
     os.replace(temporary, path)
     return result
+
+
+def this_machine() -> str:
+    """The CPU these figures were measured on, e.g. "x86_64 Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz, 2 CPUs"."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:  # not Linux: the platform's own word
+        model = platform.processor()
+    return f"{platform.machine()} {model or 'CPU'}, {os.cpu_count()} CPUs".replace("  ", " ")
 
 
 def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
@@ -170,6 +183,12 @@ def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
         if data.get("torch") == torch.__version__ and data.get("snippets") == _SNIPPETS_KEY:
             where = candidate.relative_to(REPO_ROOT) if candidate.is_relative_to(REPO_ROOT) else candidate
             data["source"] = f"read from {where}, made by `make aoti`" if candidate == path else f"read from {where}"
+            # a hub image is built on another machine: its figures are kept (measuring again takes minutes), and said
+            # to be that machine's
+            made_on = data.get("machine")
+            data["source"] += (" on this machine" if made_on == this_machine() else
+                               f" on another machine ({made_on}), not this one ({this_machine()})" if made_on else
+                               " on a machine it does not name")
             return data
     if not measure_if_missing:
         return {}

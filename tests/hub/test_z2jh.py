@@ -69,3 +69,15 @@ def test_a_figure_kept_twice_keeps_the_date_of_the_sizing_that_measured_it():
     kept = hub_sizing.keep_larger(quieter, earlier)
     assert kept["heavy_cpu_s_from"] == "benchmark 09, sizing of 2026-12-04"  # not "..., sizing of 2026-12-06" too
     assert kept["kernel_mb_from"] == "benchmark 07, sizing of 2026-12-06"
+
+
+def test_a_kept_figure_without_a_source_of_its_own_is_dated_in_the_table():
+    earlier = dict(SIZING["inputs"], server_mb=500.0, warm_torch_mb=900.0, benchmark={"created": "2026-12-01T08:00"})
+    quieter = dict(earlier, server_mb=100.0, warm_torch_mb=100.0)
+    for key in ("server_mb_kept", "warm_torch_mb_kept"):
+        earlier.pop(key, None), quieter.pop(key, None)
+    kept = hub_sizing.keep_larger(quieter, earlier)
+    assert kept["server_mb"] == 500.0 and kept["server_mb_kept"] == "2026-12-01"
+    table = hub_sizing.table(kept, hub_sizing.size(kept))
+    assert "a server of 500 MB (sizing of 2026-12-01)" in table and "900 MB, each page counted once, sizing of 2026-12-01" in table
+    assert "(sizing of" not in hub_sizing.table(quieter, hub_sizing.size(quieter)).split("kernels open")[0]
