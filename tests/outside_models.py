@@ -139,3 +139,13 @@ class NoSuperInit(torch.nn.Module):
 
     def forward(self, x):
         return x
+
+
+class DropsAlways(torch.nn.Module):
+    """F.dropout left at its default training=True: random even after eval(), with no layer in training mode."""
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.nn.functional.dropout(self.lin(x), 0.5)

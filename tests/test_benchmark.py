@@ -13,6 +13,7 @@ from torch import nn
 
 import helpers as H
 import helpers.tools.benchmark as benchmark
+from outside_models import DropsAlways
 
 matplotlib.use("Agg")
 
@@ -845,17 +846,10 @@ def test_a_copy_that_keeps_other_boxes_among_tied_scores_is_wrong_and_says_where
     assert "differs only in rows whose out['scores'] ties with another score" in trace.wrong, trace.wrong
 
 
-class _DropsAlways(torch.nn.Module):  # F.dropout's training=True default: random even after eval()
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        return torch.nn.functional.dropout(self.lin(x), 0.5)
 
 
 def test_randomness_in_forward_itself_is_not_called_a_wrong_copy():
-    report = H.benchmark_model(_DropsAlways().eval(), torch.randn(3, 4), variants=["eager", "trace", "script"], **FAST)
+    report = H.benchmark_model(DropsAlways().eval(), torch.randn(3, 4), variants=["eager", "trace", "script"], **FAST)
     for variant in ("trace", "script"):
         row = report[variant]
         assert row.wrong is None, row.wrong

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 import helpers as H
-from outside_models import NamedTupleOut, NarrowsBatch, TrainingFlag
+from outside_models import DropsAlways, NamedTupleOut, NarrowsBatch, TrainingFlag
 from helpers.routes import export_check
 from helpers.course.workdir import REPO_ROOT
 from models_with_state import CountsCalls, CountsOnly, RunningTotal
@@ -621,17 +621,10 @@ def test_a_trace_given_lists_of_other_lengths_is_told_that_it_keeps_the_first_le
     assert "whose list holds 2 tensors, and a trace keeps that length (this input's holds 3)" in trace.hint
 
 
-class _DropsAlways(torch.nn.Module):  # F.dropout's training=True default: random even after eval()
-    def __init__(self):
-        super().__init__()
-        self.lin = torch.nn.Linear(4, 4)
-
-    def forward(self, x):
-        return torch.nn.functional.dropout(self.lin(x), 0.5)
 
 
 def test_randomness_in_forward_itself_is_named_not_blamed_on_the_copy(tmp_path):
-    checks = H.export_roundtrip_checks(_DropsAlways().eval(), [torch.randn(3, 4), torch.randn(2, 4)],
+    checks = H.export_roundtrip_checks(DropsAlways().eval(), [torch.randn(3, 4), torch.randn(2, 4)],
                                        methods=("script", "trace"), folder=tmp_path)
     for method in ("script", "trace"):
         assert checks[method].stage == "compare", checks[method]

@@ -65,15 +65,6 @@ def with_article(name: str) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-def what_given(value) -> str:
-    """What a learner passed, as feedback names it: ``"None"``, ``"the class Gate"``, ``"an int"``."""
-    if value is None:
-        return "None"
-    if isinstance(value, type):
-        return f"the class {value.__name__}"
-    return with_article(type(value).__name__)
-
-
 def _tensor_tree(value, depth: int = 0) -> bool:
     """A tensor, a number, or a list / tuple / dict (string keys) of them: what a forward argument may be."""
     if isinstance(value, (torch.Tensor, bool, int, float)):

@@ -2,8 +2,7 @@
 import torch
 
 from ..course.failures import typed_message
-from ..course.guards import what_given
-from ._common import shortened, values
+from ._common import describe, shortened, values
 
 __all__ = ["check_gate_probe"]
 
@@ -22,7 +21,7 @@ def check_gate_probe(model, x) -> bool:
     """00: ``x`` must make the loaded gate model take its ``else`` branch (output == -x)."""
     if not isinstance(model, torch.nn.Module):
         # Building the class would give the eager Gate, which is not the question: point at `loaded` directly.
-        what = what_given(model)
+        what = describe(model)
         print("✘ The first argument should be the loaded model (the file read back with torch.jit.load), as in "
               f"check_gate_probe(loaded, x); you gave {what}.")
         return False
@@ -36,7 +35,7 @@ def check_gate_probe(model, x) -> bool:
               "check_gate_probe(loaded, x).")
         return False
     if not isinstance(x, torch.Tensor):
-        what = what_given(x)
+        what = describe(x)
         print(f"✘ x should be a tensor, like torch.tensor([-1.0, 0.5]); you gave {what}.")
         return False
     if x.layout != torch.strided:  # sparse and other layouts: the loaded program takes ordinary tensors

@@ -12,9 +12,9 @@ import torch
 from ..tools.path_recorder import own_line_counts, record_path
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
-from ..course.guards import TimeLimitReached, time_limit, what_given, with_article
+from ..course.guards import TimeLimitReached, time_limit, with_article
 from ..models import BranchModel, LoopModel
-from ._common import as_model as _as_model, dtype_mistake, on_copies, same_tensor as _same, shortened
+from ._common import as_model as _as_model, describe, dtype_mistake, on_copies, same_tensor as _same, shortened
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -69,7 +69,7 @@ def _whole_number(given):
 def check_path_answers(answers) -> bool:
     """01: ``answers`` maps each question of ``PATH_QUESTIONS`` to a number of runs or 'double'/'negate'."""
     if not isinstance(answers, dict):
-        print(f"✘ Give a dict from each question to your answer; you gave {what_given(answers)}.")
+        print(f"✘ Give a dict from each question to your answer; you gave {describe(answers)}.")
         return False
     missing = [q for q in PATH_QUESTIONS if answers.get(q) is None]
     if missing:
@@ -230,7 +230,7 @@ def _which_value(got, x) -> str:
 def check_type_fix(fn) -> bool:
     """02: ``fn`` returns x[0], or a zero tensor for an empty x, and compiles with torch.jit.script."""
     if not callable(fn) or isinstance(fn, type):
-        what = what_given(fn)
+        what = describe(fn)
         print(f"✘ Pass your function itself, e.g. check_type_fix(first_or_zero); you gave {what}.")
         return False
     if getattr(fn, "__name__", "") == "<lambda>":

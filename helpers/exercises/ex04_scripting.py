@@ -10,6 +10,7 @@ import warnings
 import torch
 
 from ..course.deprecations import deprecations_hidden
+from ..tools.graph.read_torchscript import node_kinds
 from .ex01_02_basics import _gist
 from ._common import as_model as _as_model, describe, dtype_mistake, on_copies, same_tensor as _same, values
 from ._common import torchscript_kind as _torchscript_kind
@@ -170,15 +171,6 @@ _LARGE = torch.tensor([4.0, -2.0, 1.0])
 _EDGES = [torch.tensor([1.0, -0.5]), torch.tensor([-1.5, 0.5, 0.2])]
 
 
-def _kinds(graph) -> set:
-    found = set()
-    for node in graph.nodes():
-        found.add(node.kind())
-        for block in node.blocks():
-            found |= _kinds(block)
-    return found
-
-
 def _ignored_helpers(model) -> list:
     """(name, "ignore" or "unused") for each function ``forward`` calls by a global name that carries one of those
     two markers: the decorators that keep a function out of the compiler, mistaken for the one that compiles it."""
@@ -254,12 +246,12 @@ def check_traced_branches(model) -> bool:
                 return False
     traced = traces[tuple(_SMALL.tolist())]
     calls = [node for node in traced.graph.nodes() if node.kind() == "prim::CallFunction"]
-    if calls and "prim::If" not in _kinds(traced.inlined_graph):
+    if calls and "prim::If" not in node_kinds(traced.inlined_graph):
         print("✘ Both traces give the right answers, and the traced graph calls your compiled helper, but the helper "
               "holds no `if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. "
               "That is a fine fix in general; this exercise asks you to keep the `if` inside the helper.")
         return False
-    if not calls or "prim::If" not in _kinds(traced.inlined_graph):
+    if not calls or "prim::If" not in node_kinds(traced.inlined_graph):
         print("✘ Both traces give the right answers, but the traced graph holds no call to a compiled helper and no "
               "`if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. That is a "
               "fine fix in general; this exercise asks you to keep the `if` and add one decorator to its helper.")

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, short_message, typed_message
-from ..course.guards import what_given, with_article
+from ..course.guards import with_article
 from ..routes.archive import ArchiveEntryError, TorchScriptFileError, load_torchscript, read_extra_files
 from ..digits import DigitsCNN, load_digits, load_digits_cnn
-from ._common import shortened
+from ._common import describe, shortened
 
 __all__ = ["check_labelled_export", "check_safe_weights_loader", "UntrustedPayload"]
 
@@ -42,7 +42,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     if path is None:
         return _fail("Save your model first, then pass the path: check_labelled_export(WORK / 'labelled_digits.pt').")
     if not isinstance(path, (str, pathlib.PurePath)):
-        what = what_given(path)
+        what = describe(path)
         return _fail(f"Pass the path you saved the model to (a str or pathlib.Path, e.g. labelled_path), not {what}.")
     try:
         model = load_torchscript(path)

@@ -22,8 +22,7 @@ from torch import nn
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
-from ..course.guards import what_given
-from ._common import LearnerCodeStopped, learner_code
+from ._common import LearnerCodeStopped, describe, learner_code
 
 __all__ = ["check_prepare_for_serving", "check_offending_line", "check_honest_verdict", "offending_line_cases"]
 
@@ -35,7 +34,7 @@ def _require_function(fn, who, example):
         return False
     if not callable(fn):
         print(f"✘ {who} expects your function itself, e.g. {who}({example}), without parentheses after its "
-              f"name; you passed {what_given(fn)}.")
+              f"name; you passed {describe(fn)}.")
         return False
     return True
 
@@ -143,7 +142,7 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
               "change to the grad mode; use `with torch.no_grad():` around a block if you need one.")
         return False
     if not isinstance(served, torch.jit.ScriptModule):
-        print(f"✘ Return the frozen TorchScript module, not {what_given(served)}: "
+        print(f"✘ Return the frozen TorchScript module, not {describe(served)}: "
               "torch.jit.freeze(torch.jit.script(...)).")
         return False
     if not served._c._has_method("forward"):

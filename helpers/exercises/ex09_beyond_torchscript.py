@@ -7,8 +7,8 @@ import torch
 from ..digits import load_digits, load_digits_cnn
 from ..routes.export_bridge import quiet_export
 from ..course.failures import short_message, typed_message
-from ..course.guards import require_module, what_given
-from ._common import tensor_answer, values
+from ..course.guards import require_module
+from ._common import describe, tensor_answer, values
 
 __all__ = ["LIMITER_INPUTS", "reference_limiter", "check_limiter_exports",
            "TemperedDigits", "tempered_inputs", "check_tempered_digits_program"]
@@ -316,7 +316,7 @@ def check_tempered_digits_program(program) -> bool:
         print("✘ Pass the ExportedProgram that torch.export.export returns, not the model itself.")
         return False
     if not isinstance(program, torch.export.ExportedProgram):
-        what = what_given(program)
+        what = describe(program)
         print(f"✘ Pass the ExportedProgram that torch.export.export returns; you gave {what}.")
         return False
     shape_mistake = _argument_shape_mistake(program)

@@ -1189,23 +1189,14 @@ def _foreign_ops(copy) -> list:
     if not isinstance(copy, torch.jit.ScriptModule):
         return []
     from ..routes.export_check import _TORCH_NAMESPACES  # the namespaces torch itself registers
+    from .graph.read_torchscript import node_kinds
     try:
         graph = copy.inlined_graph  # held: its nodes are invalid once the graph object is freed
-        kinds = _all_kinds(graph)
+        kinds = node_kinds(graph)
     except Exception:
         return []
     return sorted(k for k in kinds if "::" in k and k.split("::")[0] not in _TORCH_NAMESPACES
                   and not k.split("::")[0].startswith("_"))
-
-
-def _all_kinds(graph) -> set:
-    """Every node kind in ``graph``, inside its blocks too (an operator in a branch or a loop)."""
-    kinds = set()
-    for node in graph.nodes():
-        kinds.add(node.kind())
-        for block in node.blocks():
-            kinds |= _all_kinds(block)
-    return kinds
 
 
 # ---------------------------------------------------------------- the worker process

@@ -8,6 +8,16 @@ from .builder import _Group, _attach_group, _op_label, _short_name, _short_type,
 _CONSTANT_LISTS = {"prim::ListConstruct", "prim::TupleConstruct"}
 
 
+def node_kinds(graph) -> set:
+    """Every node kind in a TorchScript ``graph``, inside its blocks too (an operator in a branch or a loop)."""
+    kinds = set()
+    for node in graph.nodes():
+        kinds.add(node.kind())
+        for block in node.blocks():
+            kinds |= node_kinds(block)
+    return kinds
+
+
 class _TorchScriptWalker:
     def __init__(self, builder, hide_constants, collapse_calls, hide_getattr):
         self.b = builder
