@@ -645,3 +645,22 @@ def test_a_guard_that_dynamic_shapes_cannot_lift_is_not_told_to_pass_dynamic_sha
     assert report.stage == "run" and "Guard failed" in report.error, report
     assert "exported with dynamic_shapes and still guards" in report.hint and "torch.cond" in report.hint
     assert "pass dynamic_shapes" not in report.hint
+
+
+class _TopTwo(torch.nn.Module):
+    def forward(self, x):
+        return torch.topk(x, 2)
+
+
+def test_a_copy_that_differs_only_where_scores_tie_is_told_so(tmp_path, monkeypatch):
+    # stand-in for the fresh process: the copy returns the indices of equal values from the other end of the row
+    def reversed_ties(jobs, inputs, folder, timeout, imports=()):
+        def other(x):
+            values, indices = torch.topk(x.flip(-1), 2)
+            return values, x.shape[-1] - 1 - indices
+        return {m: {"stage": "ran", "outputs": [other(*a) for a in inputs], "errors": [""] * len(inputs)} for m in jobs}
+
+    monkeypatch.setattr(export_check, "_run_fresh", reversed_ties)
+    report = H.export_roundtrip_check(_TopTwo(), [torch.zeros(2, 5)], method="script", folder=tmp_path)
+    assert report.stage == "compare" and "ties with another value in its row" in report.hint, report.hint
+    assert "says nothing against the copy" in report.hint
