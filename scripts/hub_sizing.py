@@ -131,10 +131,10 @@ def size(inputs: dict, assumptions: dict = ASSUMPTIONS) -> dict:
     }
 
 
-def _kept(inputs: dict, name: str, before: str = " ") -> str:
-    """' (sizing of 2026-12-04)' when ``name`` was kept from an earlier sizing (larger there), '' when measured now."""
+def _kept(inputs: dict, name: str, wording: str) -> str:
+    """``wording`` with the date of the earlier sizing ``name`` was kept from (larger there), '' when measured now."""
     when = inputs.get(f"{name}_kept")
-    return "" if not when else (f"{before}sizing of {when}" if before != " " else f" (sizing of {when})")
+    return wording.format(when) if when else ""
 
 
 def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
@@ -142,12 +142,12 @@ def table(inputs: dict, sized: dict, assumptions: dict = ASSUMPTIONS) -> str:
     lines = ["| learners | cores | memory |", "|---:|---:|---:|"]
     lines += [f"| {c['learners']} | {c['cores']} | {c['memory_gb']} GB |" for c in sized["classes"]]
     lines += ["",
-              f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB{_kept(inputs, 'server_mb')}, "
+              f"Per learner: {p['memory_mb'] / 1000:.2f} GB: a server of {inputs['server_mb']:.0f} MB{_kept(inputs, 'server_mb', ' (sizing of {})')}, "
               f"{a['kernels_open']} kernels open "
               f"(the largest peak {inputs['kernel_mb']:.0f} MB, {inputs['kernel_mb_from']}), one of them with the processes it starts "
               f"({inputs['kernel_tree_mb']:.0f} MB, {inputs['kernel_tree_mb_from']})"
               + (f", and the waiting torch processes fresh processes fork from ({inputs['warm_torch_mb']:.0f} MB, "
-                 f"each page counted once{_kept(inputs, 'warm_torch_mb', ', ')})"
+                 f"each page counted once{_kept(inputs, 'warm_torch_mb', ', sizing of {}')})"
                  if inputs.get("warm_torch_mb") else "")
               + f"; {p['learners_per_core']} learners per core "
               f"(the heaviest notebook, {inputs['heavy_cpu_s_from']}, takes {inputs['heavy_cpu_s']:.1f} CPU-seconds with its kernel start; "

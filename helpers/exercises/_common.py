@@ -5,12 +5,13 @@ from ..course.failures import as_sentence, typed_message
 from ..course.guards import LearnerCodeStopped, learner_code, model_instance, with_article  # noqa: F401 - checkers import both from here
 
 
-def same_tensor(got, want) -> bool:
-    """``got`` is a tensor with ``want``'s shape, dtype and values (never raises, whatever the learner returned)."""
+def same_tensor(got, want, atol: float = 1e-8) -> bool:
+    """``got`` is a tensor with ``want``'s shape, dtype and values (never raises, whatever the learner returned);
+    ``atol=0`` compares tiny values relative to their own size."""
     if not isinstance(got, torch.Tensor) or got.shape != want.shape or got.dtype != want.dtype:
         return False
     try:
-        return bool(torch.allclose(got, want))
+        return bool(torch.allclose(got, want, atol=atol))
     except (RuntimeError, TypeError):
         return False
 

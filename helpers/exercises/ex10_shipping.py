@@ -203,10 +203,9 @@ def check_running_sum_migrates(model) -> bool:
     if report.status == "fails":
         kind = report.failure.node_kind
         # the trip-count sentence only where torch says so: a loop of constant count can fail for another reason
-        dynamic = DYNAMIC_LOOP.search(report.failure.cause)
-        hint = " The loop's trip count still depends on the input: replace the loop by one tensor operation."
-        if kind == "prim::Loop" and dynamic:
-            print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}.{hint}")
+        if kind == "prim::Loop" and DYNAMIC_LOOP.search(report.failure.cause):
+            print(f"✘ The .pt still does not convert: {kind} at {report.failure.location or 'an unknown line'}. The "
+                  "loop's trip count still depends on the input: replace the loop by one tensor operation.")
         else:  # another construct the converter cannot take: its own reason and advice name it
             slicing = (" Slicing the shape (`x.shape[1:]`) is one such construct: reshape with sizes read one by one, "
                        "or sum over dimension 0 directly (`x.sum(0)`)." if "slice" in report.failure.cause else "")

@@ -185,9 +185,9 @@ def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
             data["source"] = f"read from {where}, made by `make aoti`" if candidate == path else f"read from {where}"
             # a hub image is built on another machine: its figures are kept (measuring again takes minutes), and said
             # to be that machine's
-            made_on = data.get("machine")
-            data["source"] += (" on this machine" if made_on == this_machine() else
-                               f" on another machine ({made_on}), not this one ({this_machine()})" if made_on else
+            made_on, here = data.get("machine"), this_machine()
+            data["source"] += (" on this machine" if made_on == here else
+                               f" on another machine ({made_on}), not this one ({here})" if made_on else
                                " on a machine it does not name")
             return data
     if not measure_if_missing:
