@@ -126,6 +126,43 @@ def test_traced_branches_says_the_compiled_helper_is_called_but_holds_no_if(caps
 
 
 @torch.jit.script_if_tracing
+def soft_clip_where_behind_a_shape_if(x):
+    peak = x.abs().max()
+    if x.dim() > 5:  # an `if` the compiler keeps, on a dimension: the scaling itself is torch.where
+        return x
+    return torch.where(peak > 1, x / peak, x)
+
+
+class ClipShapeIf(nn.Module):
+    def forward(self, x):
+        return soft_clip_where_behind_a_shape_if(x) * 3
+
+
+@torch.jit.script_if_tracing
+def soft_clip_on_a_number(x):
+    peak = x.abs().max()
+    if peak.item() > 1:  # the values read into a number inside the compiled helper: still decided at run time
+        return x / peak
+    return x
+
+
+class ClipOnANumber(nn.Module):
+    def forward(self, x):
+        return soft_clip_on_a_number(x) * 3
+
+
+def test_traced_branches_refuses_an_if_on_a_shape_beside_a_where(capsys):
+    assert not H.check_traced_branches(ClipShapeIf())
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "decides on something other than the values" in out and "✔" not in out
+
+
+def test_traced_branches_takes_an_if_on_a_number_read_from_the_tensor(capsys):
+    assert H.check_traced_branches(ClipOnANumber())
+    assert capsys.readouterr().out.startswith("✔")
+
+
+@torch.jit.script_if_tracing
 def is_big(x) -> bool:  # the condition compiled alone: the `if` itself stays in traced Python
     return bool(x.abs().max() > 1)
 

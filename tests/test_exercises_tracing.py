@@ -247,6 +247,24 @@ def test_a_mean_for_the_sum_is_right_and_not_told_otherwise(capsys):
     assert H.check_branch_without_if(Mean)
 
 
+def test_a_nan_cleanup_is_caught_and_named(capsys):
+    class Cleaned(torch.nn.Module):
+        def forward(self, x):
+            return torch.where(x.sum() > 0, x * 2, -x).nan_to_num()  # "for safety": NaN becomes 0
+    assert not H.check_branch_without_if(Cleaned)
+    out = capsys.readouterr().out
+    assert "x = [nan]" in out and "turned a NaN into a number" in out and "sum nan is not > 0" in out
+
+
+@pytest.mark.parametrize("rule", [lambda x: torch.where(x.sum() <= 0, -x, 2 * x),
+                                  lambda x: (x.sum() > 0).float() * 2 * x - (x.sum() <= 0).float() * x])
+def test_nan_passed_through_by_either_written_rule_is_right(rule, capsys):
+    class Rule(torch.nn.Module):
+        def forward(self, x):
+            return rule(x)
+    assert H.check_branch_without_if(Rule), capsys.readouterr().out
+
+
 def test_a_tuple_of_argument_tuples_is_taken_as_torch_takes_it(solution, capsys):
     as_tuple = tuple(solution.catching_check_inputs)  # ((x, h),): torch.jit.trace refuses the trace with it too
     assert H.check_catching_inputs(as_tuple)

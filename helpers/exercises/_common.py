@@ -5,13 +5,13 @@ from ..course.failures import as_sentence, typed_message
 from ..course.guards import LearnerCodeStopped, learner_code, model_instance, with_article  # noqa: F401 - checkers import both from here
 
 
-def same_tensor(got, want, atol: float = 1e-8) -> bool:
+def same_tensor(got, want, atol: float = 1e-8, equal_nan: bool = False) -> bool:
     """``got`` is a tensor with ``want``'s shape, dtype and values (never raises, whatever the learner returned);
-    ``atol=0`` compares tiny values relative to their own size."""
+    ``atol=0`` compares tiny values relative to their own size; ``equal_nan`` counts NaN as equal to NaN."""
     if not isinstance(got, torch.Tensor) or got.shape != want.shape or got.dtype != want.dtype:
         return False
     try:
-        return bool(torch.allclose(got, want, atol=atol))
+        return bool(torch.allclose(got, want, atol=atol, equal_nan=equal_nan))
     except (RuntimeError, TypeError):
         return False
 

@@ -41,7 +41,10 @@ def _branch_test_inputs():
             "[1e-30]": torch.tensor([1e-30]), "[1e-45]": torch.tensor([1e-45]),
             # 2-D: BranchModel decides on the sum of the whole input; a sum per row or per column decides otherwise
             "[[1, 2], [-3, -4]]": torch.tensor([[1.0, 2.0], [-3.0, -4.0]]),
-            "[[-1, 3], [-2, 1]]": torch.tensor([[-1.0, 3.0], [-2.0, 1.0]])}
+            "[[-1, 3], [-2, 1]]": torch.tensor([[-1.0, 3.0], [-2.0, 1.0]]),
+            # NaN: its sum is not > 0, so BranchModel negates it and returns NaN; a cleanup such as .nan_to_num()
+            # returns a number instead (a NaN-free sign rule, x.sum() <= 0 picking -x, returns NaN too: accepted)
+            "[nan]": torch.tensor([float("nan")])}
 
 
 def _per_axis(x, got) -> str:
@@ -61,6 +64,15 @@ def _above_zero(x, got) -> str:
     if 0 < total < 0.01 and isinstance(got, torch.Tensor) and _same(got, -x):
         return (f": yours negated a sum of {total:.3g}, so its condition compares with a number above 0 (an "
                 "epsilon, or a threshold); BranchModel doubles every sum above 0, however small")
+    return ""
+
+
+def _nan_replaced(want, got) -> str:
+    """A hint when BranchModel's answer holds NaN where the learner's holds a number."""
+    if isinstance(got, torch.Tensor) and got.shape == want.shape and got.is_floating_point():
+        if bool((want.isnan() & ~got.isnan()).any()):
+            return (": yours turned a NaN into a number (.nan_to_num(), or a mask that zeroes it); BranchModel "
+                    "passes NaN through, as any arithmetic does")
     return ""
 
 
@@ -142,10 +154,12 @@ def check_branch_without_if(model) -> bool:
             return False
         # values this small sit within allclose's atol of zero, whichever branch ran: compared relative to their size
         tiny = 0 < x.abs().max().item() < 1e-6
-        if not _same(got, want, atol=0.0 if tiny else 1e-8):
+        if not _same(got, want, atol=0.0 if tiny else 1e-8, equal_nan=True):
+            total = x.sum().item()
+            rule = "> 0: double" if total > 0 else "≤ 0: negate" if total <= 0 else "is not > 0: negate"
             print(f"✘ Not the same answers as BranchModel: for x = {label} it should return {values(want)} "
-                  f"(sum {x.sum().item():.3g} {'> 0: double' if x.sum() > 0 else '≤ 0: negate'}), "
-                  f"yours returned {values(got)}{_per_axis(x, got) or _above_zero(x, got)}.")
+                  f"(sum {total:.3g} {rule}), "
+                  f"yours returned {values(got)}{_per_axis(x, got) or _above_zero(x, got) or _nan_replaced(want, got)}.")
             return False
     compiled = [k for k in ("prim::If", "prim::CallFunction", "prim::CallMethod", "prim::Loop")
                 if traced.inlined_graph.findNode(k) is not None]
