@@ -706,3 +706,15 @@ def test_the_torch_payload_is_real_and_only_torchs_own_names_carry_it(tmp_path):
     assert modules and all(m.startswith("torch") for m in modules), modules  # a scan for torch's names lets it by
     torch.load(tmp_path / "bait.pt", weights_only=False)
     assert marker.exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("", "is in the file but empty"),  # the read pattern ({"labels.json": ""}) copied into the save call
+    (json.dumps(["a", "a ", "b", "c", "d", "e", "f", "g", "h", "i"]), "Digits 0 and 1 are named 'a' and 'a '"),
+])
+def test_labels_empty_or_named_alike_but_for_spaces_are_named(tmp_path, capsys, extra, words):
+    path = tmp_path / "labelled.pt"
+    torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(path), _extra_files={"labels.json": extra})
+    assert H.check_labelled_export(path) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out, out

@@ -61,6 +61,9 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
     not_utf8 = _not_utf8(path, labels_file)
     if not_utf8:
         return _fail(not_utf8)
+    if not text.strip():
+        return _fail(f"{labels_file} is in the file but empty: _extra_files maps each name to the text to store, so "
+                     "pass json.dumps(labels) as its value (an empty string is what you pass to read one back).")
     try:
         labels = json.loads(text)
     except json.JSONDecodeError:
@@ -77,6 +80,13 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
                      f"{shortened(str(labels))}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
+    # names that differ only in spaces around them display alike
+    seen = {}
+    for digit, name in enumerate(labels):
+        if name.strip() in seen:
+            return _fail(f"Digits {seen[name.strip()]} and {digit} are named {labels[seen[name.strip()]]!r} and "
+                         f"{name!r}, the same name but for spaces around it: give each digit a name of its own.")
+        seen[name.strip()] = digit
     x, truth = load_digits("test")
     with torch.inference_mode():
         try:

@@ -647,7 +647,9 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                         "its buffers before saving")
             elif method == "trace":
                 hint = ("the trace recorded only what input 0 ran (its branches, its loop counts): script the model, "
-                        "or export it (a data-dependent if as torch.cond); the tracer cannot take a torch.cond")
+                        "or export it after a rewrite (a data-dependent if as torch.cond; a loop over a size as one tensor "
+                        "operation over that dimension, such as a sum or an amax: export fixes a loop's count too); "
+                        "the tracer cannot take a torch.cond")
             elif attributes and method == "export":
                 hint = (f"eager changes its own Python attributes as it runs ({'; '.join(attributes[:2])}), and an "
                         "exported copy keeps no such state: the value from the call export ran is baked in, so every call "
