@@ -187,6 +187,41 @@ class CondTwoOperandsOneParameter(torch.nn.Module):  # torch.cond is given (x, p
         return torch.cond(peak > 1, lambda x: x / x.abs().max(), lambda x: x.clone(), (x, peak))
 
 
+class IfInsideABranch(torch.nn.Module):  # the `if` moved into true_fn instead of replaced
+    def forward(self, x):
+        peak = x.abs().max()
+
+        def scale(x, p):
+            if p > 1:
+                return x / p
+            return x.clone()
+        return torch.cond(peak > 1, scale, lambda x, p: x.clone(), (x, peak))
+
+
+class BranchClosesOverItem(torch.nn.Module):  # a branch uses a Python number from .item(), not an operand
+    def forward(self, x):
+        peak = x.abs().max().item()
+        return torch.cond(peak > 1, lambda x: x / peak, lambda x: x.clone(), (x,))
+
+
+class DecorativeCond(torch.nn.Module):  # both branches are the same torch.where: the cond chooses nothing
+    def forward(self, x):
+        peak = x.abs().max()
+        both = lambda x, p: torch.where(p > 1, x / p, x)  # noqa: E731 - the learner's own style
+        return torch.cond(peak > 1, both, both, (x, peak))
+
+
+@pytest.mark.parametrize("model, says", [
+    (IfInsideABranch(), "a branch of torch.cond decides in Python on a tensor"),
+    (BranchClosesOverItem(), "a Python number taken out of a tensor"),
+    (DecorativeCond(), "its two branches give the same answer"),
+])
+def test_limiter_cond_used_wrongly_is_named(model, says, capsys):
+    assert not H.check_limiter_exports(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out and "UncapturedHigherOrderOpError" not in out, out
+
+
 @pytest.fixture(scope="module")
 def solution():
     return load_solution()
@@ -246,7 +281,7 @@ def test_limiter_thresholds_other_than_1_are_caught_and_named(model, says, capsy
     (FlatLimiter(), "gives shape (3,)"),
     (PositiveSideOnly(), "measure x's size in both directions"),
     (MaxWithoutAbs(), "measure x's size in both directions"),
-    (BoolCond(), "or bool(...) of one"),
+    (BoolCond(), "your forward calls torch.cond, but torch.export still stops"),
     (PerRowLimiter(), "scales each row by that row's own largest value"),
     (AlwaysTrueCond(), "the condition is True on all 7 inputs of the example's shape"),
     (CondOneOperandTwoParameters(), "yours do not match (missing required positional argument: peak)"),

@@ -66,6 +66,14 @@ def _torch_cause(error) -> str:
         return (f"torch.cond calls true_fn and false_fn with exactly the operands you pass it, in order, and yours do "
                 f"not match ({operands.group(0)}): give both functions one parameter per operand, e.g. "
                 "lambda x, peak: ... with (x, peak)")
+    if "Data-dependent branching" in text and "torch.cond" in text:
+        return ("a branch of torch.cond decides in Python on a tensor (an `if` on it), which torch.cond cannot "
+                "capture: inside true_fn and false_fn keep to tensor operations; the choice is torch.cond's own "
+                "condition")
+    if "Failed to convert args/kwargs to proxy" in text and re.search(r"Sym(Float|Int|Bool)", text):
+        return ("a branch of torch.cond uses a Python number taken out of a tensor (.item(), float(...)) from outside "
+                "the branch: keep it a tensor and pass it as an operand, e.g. torch.cond(peak > 1, true_fn, false_fn, "
+                "(x, peak)) with peak = x.abs().max()")
     if "aliasing" in text:
         return ("a torch.cond branch returns its input itself or a view of it (x[:], x.detach(), a reshape), which "
                 "torch.cond refuses (aliasing): return a new tensor instead, e.g. x.clone()")
@@ -118,7 +126,8 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     want = reference_limiter(x)
     got, mistake = tensor_answer(run, x, want, (who, f"on the {label} input {values(x)}"),
                                  in_place="compute a new tensor instead (not `x /= peak` or a `_` method), e.g. x / peak.",
-                                 one_tensor="return one tensor, the input limited.", error_cause=_torch_cause)
+                                 one_tensor="return one tensor, the input limited.",
+                                 error_cause=lambda error: _torch_cause(error) and _torch_cause(error) + ".")
     if mistake:
         return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):
@@ -187,7 +196,12 @@ def check_limiter_exports(model) -> bool:
             program = torch.export.export(model, (example,))
     except Exception as error:
         cause = _torch_cause(error)
-        if type(error).__name__ == "GuardOnDataDependentSymNode":
+        if type(error).__name__ == "GuardOnDataDependentSymNode" and _calls_cond(model):
+            print("✘ Not yet: your forward calls torch.cond, but torch.export still stops where Python needs a tensor's "
+                  "value as True or False (GuardOnDataDependentSymNode): a condition wrapped in bool(...) or .item(), "
+                  "or an `if` left beside the cond. Pass the tensor itself as the condition: torch.cond(peak > 1, "
+                  "true_fn, false_fn, (x, peak)).")
+        elif type(error).__name__ == "GuardOnDataDependentSymNode":
             print("✘ Not yet: torch.export still stops where Python needs a tensor's value as True or False "
                   "(GuardOnDataDependentSymNode): an `if` on a tensor, or bool(...) of one. Replace the `if` with "
                   "torch.cond, as section 1 wrote BranchModel's `if` (mind what it says about the operands).")
@@ -216,7 +230,12 @@ def check_limiter_exports(model) -> bool:
               "exercise practises torch.cond: rewrite the `if` as "
               "torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
         return False
-    conditions = _conditions(exported, same_shape)
+    conditions, branches_differ = _conditions(exported, same_shape)
+    if conditions is not None and not branches_differ:
+        print(f"✘ Right on every input, and it exports with torch.cond, but its two branches give the same answer on "
+              f"all {len(same_shape)} inputs of the example's shape: the choice is made inside them (torch.where, "
+              "say), not by torch.cond. Let torch.cond choose: true_fn scales (x / peak), false_fn returns x.clone().")
+        return False
     if conditions is not None and all(len(set(seen)) == 1 for seen in conditions):
         side = "True" if conditions[0][0] else "False"
         print(f"✘ Right on every input, and it exports with torch.cond, but the condition is {side} on all "
@@ -230,23 +249,27 @@ def check_limiter_exports(model) -> bool:
 
 
 def _conditions(program_module, inputs):
-    """For each torch.cond in the exported graph, its condition's value on each input, in order; None if the graph
-    cannot be run node by node here (then that check is left out rather than guessed)."""
-    seen = {}
+    """(for each torch.cond in the exported graph, its condition's value on each input, in order; whether its two
+    branches gave different answers on any input). (None, True) if the graph cannot be run node by node here (then
+    those checks are left out rather than guessed)."""
+    seen, differ = {}, False
 
     class Recorder(torch.fx.Interpreter):
         def run_node(self, node):
+            nonlocal differ
             if node.op == "call_function" and getattr(node.target, "__name__", "") == "cond":
-                condition = self.env[node.args[0]] if isinstance(node.args[0], torch.fx.Node) else node.args[0]
+                condition, true_fn, false_fn, operands = self.map_nodes_to_values(node.args[:4], node)
                 seen.setdefault(node.name, []).append(bool(condition))
+                one, other = true_fn(*operands), false_fn(*operands)  # both sides, on this input's operands
+                differ = differ or any(not torch.equal(a, b) for a, b in zip(one, other))
             return super().run_node(node)
 
     try:
         for x in inputs.values():
             Recorder(program_module).run(x.clone())
     except Exception:
-        return None
-    return list(seen.values()) or None
+        return None, True
+    return (list(seen.values()) or None), differ
 
 
 class TemperedDigits(torch.nn.Module):
