@@ -400,3 +400,17 @@ def test_an_unannotated_tuple_state_names_the_annotation_not_the_list_of_overloa
     fixed = _LSTM_STATE_UNANNOTATED.replace("def forward(self, x, state):",
                                             "def forward(self, x, state: Tuple[torch.Tensor, torch.Tensor]):")
     assert H.attempt_script("from typing import Tuple\n" + fixed).ok  # the annotation named is enough
+
+
+def test_printed_text_that_differs_is_named_beside_a_matching_verdict(tmp_path):
+    # eager prints torch.Size([2, 3]) and 0.1, the scripted copy [2, 3] and 0.10000000000000001: same returned values
+    attempt = H.attempt_script('def forward(self, x):\n    print(f"{x.shape}", 0.1)\n    return x * 2\n', x(),
+                               folder=tmp_path)
+    assert attempt.verdict == "scripts" and "matches eager" in attempt.note
+    assert "what forward printed differs: eager printed 'torch.Size([2, 3]) 0.1', the scripted copy '[2, 3] " \
+           "0.10000000000000001'" in attempt.note, attempt.note
+
+
+def test_printed_text_that_agrees_adds_no_note(tmp_path):
+    attempt = H.attempt_script('def forward(self, x):\n    print("calling")\n    return x * 2\n', x(), folder=tmp_path)
+    assert attempt.verdict == "scripts" and "printed" not in attempt.note

@@ -793,7 +793,7 @@ class ParityReport:
     atol: float
     skipped: dict = field(default_factory=dict)
     names: tuple = ("eager", DEFAULT_LABEL)
-    uncovered: list = field(default_factory=list)   # (where, line number, source text)
+    uncovered: list = field(default_factory=list)   # (where, place: 'line N of a cell' or 'file.py:N', source text)
     coverage_note: str = ""
     same_path: bool = False
     training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
@@ -939,7 +939,7 @@ class ParityReport:
                          f"while other parts did not: any copy returning numbers that small there agrees, zeros "
                          "included; compare that part on its own with an atol below its size")
         if self.uncovered:
-            shown = "; ".join(f"`{text}` ({where}, line {line})" for where, line, text in self.uncovered[:3])
+            shown = "; ".join(f"`{text}` ({where}, {place})" for where, place, text in self.uncovered[:3])
             more = f" and {len(self.uncovered) - 3} more lines" if len(self.uncovered) > 3 else ""
             path = "every input took the same path, and " if self.same_path else ""
             notes.append(f"{path}no input ran {shown}{more}: the copy was not tested on "

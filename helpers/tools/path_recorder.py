@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import short_message
+from ..course.failures import code_place, short_message
 
 __all__ = ["record_path", "own_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
@@ -583,7 +583,7 @@ class LineCoverage:
                 if line is not None and line != code.co_firstlineno}
 
     def uncovered(self):
-        """``(where, line number, source text)`` of lines no call ran, in methods that ran at least once.
+        """``(where, place, source text)`` of lines no call ran (place: ``line N of a cell`` or ``file.py:N``), in methods that ran at least once.
 
         Lines that only a compiler runs (under ``if torch.jit.is_scripting():`` or ``is_tracing()``)
         are left out: no eager call can run them, whatever the input.
@@ -603,14 +603,15 @@ class LineCoverage:
                 if (code.co_filename, line) not in ran and line not in compiler_only:
                     text = linecache.getline(code.co_filename, line).strip()
                     if text and not text.startswith(("#", "@")):
-                        missing[(code.co_filename, line)] = (where, line, text)
+                        missing[(code.co_filename, line)] = (where, code_place(code.co_filename, line), text)
             # a side of `a if test else b` (an operand `and` skipped, a one-line if's body) that no call took, on a
             # line that ran (else the line is named above)
             for side in sorted({k for keys in _conditional_sides(code).values() for k in keys},
                                key=lambda k: (k.line, k.column, k.side, k.text)):
                 if (side.filename, side.line) in ran and side not in taken and side.text:
                     key = (side.filename, side.line, side.column, side.side, side.text)
-                    missing[key] = (f"{where}, {side.label} of `{side.whole}`", side.line, side.text)
+                    missing[key] = (f"{where}, {side.label} of `{side.whole}`", code_place(side.filename, side.line),
+                                    side.text)
                     continued.update((side.filename, line) for line in side.lines if line != side.line)
         return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in continued]
 

@@ -12,7 +12,9 @@ with state (a counter, a running buffer) gets the same history on both sides.
 inputs); ``WillItScriptWidget`` is its thin ipywidgets view; ``H.will_it_script()`` builds both.
 """
 import ast
+import contextlib
 import html
+import io
 import inspect
 import os
 import re
@@ -239,9 +241,10 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     limit = _scaled(time_limit, model)
     hollow = []  # per test input, why matching eager there proves little ('' when it proves something)
     outputs = []  # eager's answer to each test input
+    printed = {"eager": io.StringIO(), "scripted": io.StringIO()}  # what forward prints: compared, not only shown
     for i, call in enumerate(calls):
         try:
-            with _time_limit(limit):
+            with _time_limit(limit), contextlib.redirect_stdout(printed["eager"]):
                 expected = call(eager)
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the eager model on test input {i}")
@@ -251,7 +254,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             note += _training_note(model, [])  # batch norm in training mode refuses one value per channel
             break
         try:
-            with _time_limit(limit):
+            with _time_limit(limit), contextlib.redirect_stdout(printed["scripted"]):
                 got = call(scripted)
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the scripted model on test input {i}")
@@ -282,8 +285,21 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             if small:  # one part that small beside larger ones: zeros there would have matched too
                 note += (f" But {', '.join(small)} of eager's output lay within 1e-6 of zero on every input, where "
                          "any tiny numbers, zeros included, would match: that part is hardly checked.")
+        note += _printed_note(*(text.getvalue() for text in printed.values()))
         note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
     return done("scripts", warning=warning, code=code, note=note.strip())
+
+
+def _printed_note(eager: str, scripted: str) -> str:
+    """A sentence when what forward printed differs between eager and the scripted copy ('' otherwise): the verdict
+    compares only what forward returns, and TorchScript writes sizes and numbers its own way."""
+    if eager == scripted:
+        return ""
+    def first(text):
+        line = next((line for line in text.splitlines() if line.strip()), "nothing")
+        return repr(line if len(line) <= 60 else line[:59] + "…")
+    return (f" But what forward printed differs: eager printed {first(eager)}, the scripted copy {first(scripted)} "
+            "(the verdict compares what forward returns; TorchScript writes sizes and numbers its own way, as 06 shows).")
 
 
 # torch.nn.functional's dropouts (and torch.dropout): called as functions, they are no layer training_layers sees
