@@ -27,7 +27,7 @@ COURSE_MAP = [
     Stop("07_optimize_and_debug.ipynb", "Optimize and debug", 95, "freeze, measure, profile, debug"),
     Stop("08_myth_busters.ipynb", "Myths and pitfalls", 55, "four myths, three pitfalls, a self-check quiz"),
     Stop("09_beyond_torchscript.ipynb", "Beyond TorchScript", 90, "torch.export, ONNX, production patterns"),
-    Stop("10_shipping.ipynb", "Shipping in 2026", 120, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),
+    Stop("10_shipping.ipynb", "Shipping in 2026", 140, "AOTInductor, ExecuTorch, ONNX traps, migrating .pt files, custom ops"),
     Stop("11_your_model.ipynb", "Your own model", 60, "diagnose any model across every route; fix what it finds"),
 ]
 
