@@ -127,7 +127,9 @@ def test_a_bare_tuple_is_not_praised(solution, capsys):
 def test_catching_inputs_odd_values(capsys):
     x, h = H.example_input("rnn_cell")
     assert not H.check_catching_inputs([(torch.full_like(x, float("nan")), h)])
-    assert "holds NaN: NaN never equals NaN" in capsys.readouterr().out
+    assert "holds NaN: the new state's sum is then NaN, and every comparison with NaN is False" in capsys.readouterr().out
+    with pytest.raises(torch.jit.TracingCheckError):  # what the message says: torch refuses it, for NaN's rule
+        torch.jit.trace(H.sample_model("rnn_cell"), (x, h), check_inputs=[(torch.full_like(x, float("nan")), h)])
     assert not H.check_catching_inputs([(torch.full_like(x, float("inf")), h)])  # inf - inf inside the layer: NaN out
     assert "output holds NaN or infinity" in capsys.readouterr().out
     # an infinity that tanh takes to -1 leaves the outputs finite: that input is judged like any other (sum -12 ≤ 0)

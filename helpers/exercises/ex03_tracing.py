@@ -221,8 +221,10 @@ def check_catching_inputs(check_inputs) -> bool:
                   f"two arguments; you gave {gave}.")
             return False
         if any(t.is_floating_point() and t.isnan().any() for t in args):
-            print(f"✘ Check input {i} holds NaN: NaN never equals NaN, so its outputs can never match, whatever "
-                  "branch runs, and a refusal would prove nothing. Use finite values.")
+            print(f"✘ Check input {i} holds NaN: the new state's sum is then NaN, and every comparison with NaN is "
+                  "False, so the cell skips the halving whatever its weights do. torch would refuse the trace, but for "
+                  "NaN's rule, not for an input the cell meets on the other side of its `if`. Use finite values whose "
+                  "new state sums to 0 or less.")
             return False
         try:
             with torch.no_grad():
@@ -234,8 +236,9 @@ def check_catching_inputs(check_inputs) -> bool:
         # an infinity in the input is fine where tanh takes it to ±1; one that reaches the output is not
         outs = out if isinstance(out, (tuple, list)) else (out,)
         if any(isinstance(o, torch.Tensor) and o.is_floating_point() and not torch.isfinite(o).all() for o in outs):
-            print(f"✘ On check input {i} the cell's output holds NaN or infinity (from the infinity in your input): "
-                  "such outputs never match, whatever branch runs, so a refusal would prove nothing. Use finite values.")
+            print(f"✘ On check input {i} the cell's output holds NaN or infinity (from the infinity in your input), "
+                  "so its `if` decided on a sum of NaN or infinity: which way that goes says nothing about the finite "
+                  "inputs the cell meets. Use finite values whose new state sums to 0 or less.")
             return False
     sums = [_gate_sum(model, *args) for args in check_inputs]
     with warnings.catch_warnings():
