@@ -94,7 +94,8 @@ def main(argv=None):
     if example is None:
         usage_error('diagnose: give an input: --example "randn(1,3,64,64)", or return (model, example)')
     try:
-        report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit, batch_dim=batch_dim)
+        report = diagnose(model, example, routes=args.routes, time_limit=args.time_limit, batch_dim=batch_dim,
+                          progress=sys.stderr.isatty())  # no bar in a pipe or a log: its redraws are noise there
     except (TypeError, ValueError, TimeoutError, RuntimeError) as error:
         # the helper's messages name it already ("diagnose expects ..."): one prefix is enough
         said = f"diagnose: {re.sub(r'^diagnose:? ', '', str(error))}"

@@ -3,6 +3,7 @@
     python -m helpers.migrate model.pt --example "randn(4, 3, 64, 64)"
     python -m helpers.migrate model.pt --example "randn(2, 8), zeros(2, dtype=int64)" --output model.pt2
     python -m helpers.migrate model.pt --example inputs.pt      # a file written by torch.save(tuple_of_inputs)
+    python -m helpers.migrate detector.pt --example "[rand(3, 160, 160)]" --import torchvision   # its operators
 
 The example is parsed, never evaluated: calls of randn, rand, zeros, ones, full, arange and randint with
 number arguments and the dtype keyword, numbers, and tuples, lists and dicts of these are accepted. Exit code 0: converted and
@@ -10,6 +11,7 @@ matching; 1: converted but different (the .pt2 is then not written, unless --sav
 match proves little (outputs within atol of zero, training mode, lost state); 2: the conversion fails; 3: a
 mistake on the command line.
 """
+import importlib
 import sys
 from pathlib import Path
 
@@ -46,8 +48,17 @@ def main(argv=None) -> int:
     parser.add_argument("--save-anyway", action="store_true",
                         help="write the .pt2 even when it computes other numbers than the model (to inspect it)")
     parser.add_argument("--batch-dim", help=BATCH_DIM_HELP)
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first, for a file that calls its operators (e.g. --import torchvision); "
+                             "may be given more than once")
     options = parser.parse_args(argv)
     batch_dim = parse_batch_dim(options.batch_dim, "migrate")
+    for module in options.imports:  # registers the library's operators (torchvision::nms ...) before the load
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # noqa: BLE001 - a missing or broken module is the user's to fix: one line
+            print(f"error: --import {module}: {type(error).__name__}: {error}", file=sys.stderr)
+            return 3
 
     try:
         example = _load_example(options.example)

@@ -321,6 +321,7 @@ def test_command_line(tmp_path):
                           env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})
     assert done.returncode == 1, done.stderr[-2000:]  # not every route is ok
     assert "trace" in done.stdout and "diverges" in done.stdout and "script" in done.stdout
+    assert "\r" not in done.stderr and "route/s" not in done.stderr  # no progress bar into a pipe
     bad = subprocess.run([sys.executable, "-m", "helpers.diagnose", f"{tmp_path}/my_model.py:make_model",
                           "--example", "eval('1')"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO_ROOT)})

@@ -664,3 +664,21 @@ def test_a_copy_that_differs_only_where_scores_tie_is_told_so(tmp_path, monkeypa
     report = H.export_roundtrip_check(_TopTwo(), [torch.zeros(2, 5)], method="script", folder=tmp_path)
     assert report.stage == "compare" and "ties with another value in its row" in report.hint, report.hint
     assert "says nothing against the copy" in report.hint
+
+
+class KeywordDefault(torch.nn.Module):  # `scale` left at its default by every input: a trace or an export fixes it
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, scale: float = 2.0):
+        return self.lin(x) * scale
+
+
+def test_a_default_no_input_passed_is_named_for_trace_and_export_not_script(tmp_path):
+    inputs = [torch.randn(3, 4), torch.randn(3, 4)]
+    table = H.export_roundtrip_checks(KeywordDefault().eval(), inputs, folder=tmp_path)
+    assert all(report.ok for report in table)
+    for method in ("trace", "export"):
+        assert f"`scale=2.0` at its default, and the {method} fixed it into its graph" in table[method].caveat
+    assert "scale" not in table["script"].caveat

@@ -576,3 +576,25 @@ def test_a_state_dict_file_is_named_for_what_it_is(tmp_path):
     torch.save(nn.Linear(2, 2).state_dict(), path)
     with pytest.raises(ValueError, match=r"migrate: weights.pt was written by torch.save \(tensors or a state_dict\)"):
         H.migrate(path, torch.randn(2, 2))
+
+
+def test_a_file_calling_another_librarys_operator_is_named_and_the_command_line_imports_it(tmp_path):
+    import torchvision
+
+    class Suppress(nn.Module):  # calls torchvision::nms: a sound TorchScript file, loadable once torchvision is imported
+        def forward(self, boxes, scores):
+            return torchvision.ops.nms(boxes, scores, 0.5)
+
+    path = tmp_path / "suppress.pt"
+    scripted(Suppress()).save(str(path))
+    command = [sys.executable, "-m", "helpers.migrate", str(path), "--example", "rand(4, 4), rand(4)", "--no-save"]
+    plain = subprocess.run(command, capture_output=True, text=True, cwd=H.REPO_ROOT, timeout=600)
+    assert plain.returncode == 3 and "calls torchvision::nms" in plain.stderr and "--import torchvision" in plain.stderr
+    assert "is not a TorchScript file" not in plain.stderr
+    imported = subprocess.run(command + ["--import", "torchvision"], capture_output=True, text=True,
+                              cwd=H.REPO_ROOT, timeout=600)
+    assert imported.returncode != 3 and "could not be loaded" not in imported.stderr, imported.stderr
+    assert "suppress.pt" in imported.stdout
+    missing = subprocess.run(command + ["--import", "no_such_module_here"], capture_output=True, text=True,
+                             cwd=H.REPO_ROOT, timeout=600)
+    assert missing.returncode == 3 and "--import no_such_module_here: ModuleNotFoundError" in missing.stderr

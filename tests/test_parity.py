@@ -1574,3 +1574,28 @@ def test_a_scripted_reference_that_keeps_state_is_not_called_random():
     report = H.parity(torch.jit.script(eager), lambda x: eager.lin(x) * 1, example=torch.randn(3, 4))
     assert not report.all_close and not report.self_divergent
     assert not any("randomness" in note or "two different answers" in note for note in report.warnings), report.warnings
+
+
+class _Thousand(torch.nn.Module):
+    def forward(self, x):
+        return x * 1000
+
+
+class _ThousandNudged(torch.nn.Module):  # 1e-4 off everywhere: beside 0 that exceeds atol=1e-6, beside 1000 it is rounding
+    def forward(self, x):
+        return x * 1000 + 1e-4
+
+
+class _ThousandOff(torch.nn.Module):
+    def forward(self, x):
+        return x * 1000 + 1
+
+
+def test_a_difference_only_the_absolute_atol_calls_one_points_to_scale_atol():
+    x = torch.tensor([0.0, 1.0])
+    report = H.parity(_Thousand(), _ThousandNudged(), inputs=[x])
+    assert not report.all_close
+    assert any("scale_atol=True multiplies atol" in w and "and with it they agree" in w for w in report.warnings)
+    assert H.parity(_Thousand(), _ThousandNudged(), inputs=[x], scale_atol=True).all_close  # what the note promises
+    really_off = H.parity(_Thousand(), _ThousandOff(), inputs=[x])
+    assert not really_off.all_close and not any("scale_atol" in w for w in really_off.warnings)

@@ -659,8 +659,8 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                     "compare the outputs input by input with H.parity to find where they part"
             reports[method] = RoundtripReport(method, "compare", max_diffs=diffs, failed_inputs=bad, path=path, hint=hint)
         else:
-            from ..tools.parity import (ONE_INTEGER_NOTE, _is_empty, _within_atol_of_zero, one_integer_value, only_nan,
-                                        tiny_in_every, training_layers)
+            from ..tools.parity import (ONE_INTEGER_NOTE, _is_empty, _within_atol_of_zero, defaults_left,
+                                        one_integer_value, only_nan, tiny_in_every, training_layers)
             notes = [caveats.get(method, "")]  # why agreeing may prove less than it seems, joined into one caveat
             sizes = [_within_atol_of_zero(want, atol) for want in expected]
             if all(size is not None for size in sizes) and any(diffs):  # zeros would have passed as well
@@ -685,6 +685,12 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                              "inputs on which the model answers with numbers (trained weights, a real image)")
             if state_lost and method in ("trace", "export"):
                 notes.append(state_lost)
+            left = defaults_left(model, args_list) if method in ("trace", "export") else []
+            if left:  # a trace or an export writes the default into its graph: other values were never tried
+                kept, one = ", ".join(f"`{d}`" for d in left), len(left) == 1
+                notes.append(f"every input left forward's {kept} at {'its default' if one else 'their defaults'}, "
+                             f"and the {method} fixed {'it' if one else 'them'} into its graph: a call with another "
+                             "value was not checked (a scripted copy keeps it an argument)")
             if moved_buffers and method == "trace":  # the answers agree, but the saved file starts elsewhere
                 notes.append(f"tracing ran forward, which moved the buffer{'s' * (len(moved_buffers) > 1)} "
                              f"{', '.join(moved_buffers[:3])}: the saved trace starts from the moved values, eager "

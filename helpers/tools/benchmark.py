@@ -335,6 +335,8 @@ def _counting(model, example, state_before) -> list:
 
 def _not_compared(row, changed):
     """Say on the row that its answers were not compared, because the model changes ``changed`` as it runs."""
+    # "output differs from eager by ...", said by the first-call check: true, and explained by the count instead
+    row.note = "; ".join(part for part in row.note.split("; ") if not part.startswith("output differs from eager"))
     _add_note(row, f"answers not compared: the model changes its own state (attributes or buffers) as it runs "
                    f"({'; '.join(changed[:2])}), so each copy's answers depend on how often it ran")
 
@@ -621,8 +623,6 @@ def _prepare_cpp(model, frozen, example, rows, reference, threads, folder, label
         if not counts:
             row.wrong = f"gives another output than eager (largest |diff| {row.max_abs_diff:.3g})"
             return {}  # not the model: its speed is not compared
-        # "output differs from eager by ...": true, and explained by the count, which the note below says instead
-        row.note = "; ".join(part for part in row.note.split("; ") if not part.startswith("output differs from eager"))
         _not_compared(row, counts)  # the program started from the state eager had reached, and ran a count of its own
     eager = rows.get("eager")
     one_call = eager.second_call_s if eager is not None and eager.second_call_s else first

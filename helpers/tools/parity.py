@@ -762,6 +762,8 @@ class ParityRow:
     tiny: float = None    # the eager output's largest |value| when all lie within atol of zero: zeros would agree
     tiny_parts: tuple = ()  # paths of output parts within atol of zero while other parts are not
     args: tuple = field(default=(), repr=False)  # the model arguments of this input
+    close_if_scaled: bool = False  # not close, but close with atol scaled to the output's size (scale_atol=True)
+    scale: float = 1.0  # the eager output's largest finite |value| (at least 1)
 
     @property
     def diverges(self) -> bool:
@@ -899,6 +901,12 @@ class ParityReport:
             notes.append(f"{self.names[0]} has layers in training mode ({layers}): the two agree as "
                          "they are now, which says nothing about the model in eval mode, the one you ship; call "
                          "model.eval() and compare again")
+        diverging = [r for r in self.rows if r.diverges]
+        if diverging and all(r.close_if_scaled for r in diverging):
+            notes.append(f"every difference (at most {max(r.max_diff for r in diverging):.2g}) is small beside outputs "
+                         f"up to {max(r.scale for r in diverging):.3g} in size: atol={self.atol:g} is absolute, tight "
+                         "beside numbers that large, whose last digits float32 rounding alone can move; "
+                         "scale_atol=True multiplies atol by each output's largest |value|, and with it they agree")
         if self.empty:
             notes.append("every output was empty (e.g. no detections): the copy agreed on emptiness only; "
                          "use inputs that give results (trained weights, real data)")
@@ -1383,8 +1391,13 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                             f"{names[1]} copy gives")
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
+            # a difference that only the absolute atol calls one: float rounding beside large outputs (scale_atol)
+            close_if_scaled = (not close and not scale_atol and not empty and not nan
+                               and _compare_outputs(expected, got, rtol, lambda leaf: atol * output_scale(leaf),
+                                                    names)[1])
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
-                                  tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected)))
+                                  tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected),
+                                  close_if_scaled=bool(close_if_scaled), scale=output_scale(expected)))
         training = training_layers(eager)
         self_divergent = False
         # randomness can sit in any layer, or in forward itself (torch.randn_like, in eval mode too): whenever a row
