@@ -3,12 +3,12 @@ import torch
 from torch import nn
 
 # Exercise 1. The loop body runs once per row (x.size(0)), whatever the number of columns.
-# The branch tests x.sum() > 0: 5 + (-2) = 3 is positive (double), and 0 is not greater than 0 (negate).
+# The branch tests x.sum() > 0: 5 + (-2) = 3 is positive (double); -3 + 1 + 2 = 0 is not greater than 0 (negate).
 path_answers = {
-    "loop, input of shape (7, 2): runs of the loop body": 7,
-    "loop, input of shape (1, 10): runs of the loop body": 1,
+    "loop, input of shape (12, 3): runs of the loop body": 12,
+    "loop, input of shape (3, 40): runs of the loop body": 3,
     "branch, tensor([5., -2.]): 'double' or 'negate'": "double",
-    "branch, tensor([0., 0.]): 'double' or 'negate'": "negate",
+    "branch, tensor([-3., 1., 2.]): 'double' or 'negate'": "negate",
 }
 
 

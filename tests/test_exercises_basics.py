@@ -29,7 +29,7 @@ def test_solutions_pass(capsys):
 
 def test_path_answers_feedback(capsys):
     answers = dict(SOL01.path_answers)
-    answers["branch, tensor([0., 0.]): 'double' or 'negate'"] = "double"
+    answers["branch, tensor([-3., 1., 2.]): 'double' or 'negate'"] = "double"
     assert not H.check_path_answers(answers)
     assert "is 0 greater than 0?" in capsys.readouterr().out
     answers = dict(SOL01.path_answers, **{"branch, tensor([5., -2.]): 'double' or 'negate'": "negate"})
@@ -40,10 +40,10 @@ def test_path_answers_feedback(capsys):
     answers = dict(SOL01.path_answers, **{"branch, tensor([5., -2.]): 'double' or 'negate'": "negative"})
     assert not H.check_path_answers(answers)
     assert "'double' or 'negate'" in capsys.readouterr().out.split("you said")[1]  # names the accepted words
-    answers = dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 2})
+    answers = dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": 3})
     assert not H.check_path_answers(answers)
     assert "count the rows" in capsys.readouterr().out
-    answers = dict(SOL01.path_answers, **{"loop, input of shape (1, 10): runs of the loop body": "1"})
+    answers = dict(SOL01.path_answers, **{"loop, input of shape (3, 40): runs of the loop body": "3"})
     assert H.check_path_answers(answers)  # a number typed as text is fine
     capsys.readouterr()
     assert not H.check_path_answers({q: None for q in H.PATH_QUESTIONS})
@@ -51,18 +51,18 @@ def test_path_answers_feedback(capsys):
     assert not H.check_path_answers([7, 1])
     assert "Give a dict" in capsys.readouterr().out
     for odd in (float("nan"), True, 7.5):
-        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": odd}))
+        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": odd}))
         assert "answer with a whole number" in capsys.readouterr().out
-    assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": 7.0}))
+    assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": 12.0}))
     capsys.readouterr()
     import numpy as np
-    for whole in ("7.0", " 7 ", torch.tensor(7.0), torch.tensor([7]), np.int64(7)):  # 7 in any dress is 7
-        assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": whole}))
+    for whole in ("12.0", " 12 ", "12 times", "12 runs", torch.tensor(12.0), torch.tensor([12]), np.int64(12)):  # 12 in any dress is 12
+        assert H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": whole}))
     capsys.readouterr()
-    assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": "-7"}))
+    assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": "-12"}))
     assert "count the rows" in capsys.readouterr().out  # a whole number, the wrong one
-    for odd in ("inf", torch.tensor(7.5), torch.ones(2), "seven"):
-        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (7, 2): runs of the loop body": odd}))
+    for odd in ("inf", torch.tensor(12.5), torch.ones(2), "twelve"):
+        assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": odd}))
         assert "answer with a whole number" in capsys.readouterr().out
 
 
@@ -226,7 +226,58 @@ class ClosedFormByLog2(nn.Module):
 def test_halving_closed_form_that_overflows_is_named(capsys):
     assert not H.check_halving_model(ClosedFormByLog2)
     out = capsys.readouterr().out
-    assert out.startswith("✘") and "OverflowError" in out and "A closed form" in out and "while" in out, out
+    assert out.startswith("✘") and "OverflowError" in out and "A power of 2 computed as a Python number" in out \
+        and "while" in out, out
+
+
+class CountedPower(torch.nn.Module):
+    """A loop the data controls, counting n, then one division by 2 ** n: 2 ** 100 overflows the same way."""
+    def forward(self, x):
+        n = 0
+        while x.abs().max() / 2 ** n > 1:
+            n += 1
+        return x / 2 ** n
+
+
+class AbsInPlace(torch.nn.Module):
+    def forward(self, x):
+        while x.abs_().max() > 1:  # the in-place call is in the condition, not in the halving
+            x = x / 2
+        return x
+
+
+class ThresholdAboveOne(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1.2:
+            x = x / 2
+        return x
+
+
+class RightLoopWrongReturn(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x = x / 2
+        return x.unsqueeze(0)
+
+
+class RightLoopReturnsAList(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1:
+            x = x / 2
+        return x.tolist()
+
+
+@pytest.mark.parametrize("model, words, never", [
+    (CountedPower, "A power of 2 computed as a Python number", "logarithm"),
+    (AbsInPlace, "x.abs_()", "write `x = x / 2`, which"),
+    (ThresholdAboveOne, "its largest |value| is 1.01, above 1", "✔"),
+    (RightLoopWrongReturn, "returns shape (1, 2), where x has shape (2,)", "Halve while"),
+    (RightLoopReturnsAList, "returns a list", "Halve while"),
+])
+def test_halving_mistakes_beside_a_right_loop_are_named(model, words, never, capsys):
+    assert not H.check_halving_model(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and words in out and never not in out, out
 
 
 def test_halving_odd_input_does_not_crash(capsys):

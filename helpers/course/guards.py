@@ -61,8 +61,13 @@ def model_instance(model, who: str = "this checker", **kwargs):
 
 
 def with_article(name: str) -> str:
-    """``"an int"``, ``"a Tensor"``: a type name as a checker's feedback says it."""
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    """``"an int"``, ``"a Tensor"``, ``"an ndarray"``: a type name as a checker's feedback says it (by its sound where
+    the letter misleads)."""
+    vowel_sound = name[:1].lower() in "aeiou" or name.lower() in _SAID_WITH_AN
+    return f"{'an' if vowel_sound else 'a'} {name}"
+
+
+_SAID_WITH_AN = {"ndarray"}  # "an en-dee-array"
 
 
 def _tensor_tree(value, depth: int = 0) -> bool:

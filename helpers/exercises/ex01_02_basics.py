@@ -29,10 +29,10 @@ def _gist(error) -> str:
 
 # question -> (model class, input, line to watch, how the answer is phrased)
 PATH_QUESTIONS = {
-    "loop, input of shape (7, 2): runs of the loop body": (LoopModel, lambda: torch.ones(7, 2), "h = h + x[i]", "count"),
-    "loop, input of shape (1, 10): runs of the loop body": (LoopModel, lambda: torch.ones(1, 10), "h = h + x[i]", "count"),
+    "loop, input of shape (12, 3): runs of the loop body": (LoopModel, lambda: torch.ones(12, 3), "h = h + x[i]", "count"),
+    "loop, input of shape (3, 40): runs of the loop body": (LoopModel, lambda: torch.ones(3, 40), "h = h + x[i]", "count"),
     "branch, tensor([5., -2.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([5.0, -2.0]), "return x * 2", "branch"),
-    "branch, tensor([0., 0.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([0.0, 0.0]), "return x * 2", "branch"),
+    "branch, tensor([-3., 1., 2.]): 'double' or 'negate'": (BranchModel, lambda: torch.tensor([-3.0, 1.0, 2.0]), "return x * 2", "branch"),
 }
 
 
@@ -45,7 +45,7 @@ def _true_path_answer(question):
 
 
 def _whole_number(given):
-    """``given`` as an int when it is a whole number in any dress (7, "7", "7.0", 7.0, a NumPy integer, a one-value
+    """``given`` as an int when it is a whole number in any dress (7, "7", "7 times", "7.0", 7.0, a NumPy integer, a one-value
     tensor holding 7 or 7.0), else None (a bool, NaN, 7.5, words)."""
     if isinstance(given, bool):
         return None
@@ -54,6 +54,7 @@ def _whole_number(given):
             return None
         given = given.item()
     if isinstance(given, str):
+        given = re.sub(r"\s*\b(times?|runs?)\s*$", "", given.strip())  # "12 times" says 12 too
         try:
             given = float(given.strip())
         except ValueError:
@@ -118,7 +119,9 @@ _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.
                    torch.tensor([1e30, 0.0]),  # 100 halvings: nor does a cap of 20, or of any round number below
                    # the largest value second: a loop on x[0] alone stops at once; values that cancel: one on
                    # x.sum() (BranchModel's condition) never starts
-                   torch.tensor([0.5, -3.0]), torch.tensor([3.0, -3.0])]
+                   torch.tensor([0.5, -3.0]), torch.tensor([3.0, -3.0]),
+                   # just above 1: halved once; a threshold above 1 (> 1.2, say) leaves it alone
+                   torch.tensor([1.01, 0.0])]
 
 
 def _halvings(x) -> int:
@@ -146,23 +149,38 @@ def check_halving_model(model) -> bool:
             print(f"✘ Your model did not finish on {x} within 5 s: does the loop change x? `x / 2` alone computes a "
                   "value and drops it; write `x = x / 2`.")
             return False
-        except OverflowError as error:  # 2 ** k with k from math.log2: the closed form, and a number too big
-            print(f"✘ Your model failed on {x}: OverflowError: {_gist(error)} A closed form (2 ** k, with k worked out "
-                  "from a logarithm) overflows here, and this exercise asks for a loop the data controls: "
-                  "`while x.abs().max() > 1:` and halve inside it.")
+        except OverflowError as error:  # 2 ** k as a Python number (k from a logarithm, or counted): too big here
+            print(f"✘ Your model failed on {x}: OverflowError: {_gist(error)} A power of 2 computed as a Python number "
+                  "(2 ** k) overflows on an input this large; halve the tensor itself instead, in the loop: "
+                  "`while x.abs().max() > 1: x = x / 2`.")
             return False
         except Exception as error:  # the learner's code failing is feedback, not a crash
             print(f"✘ Your model failed on {x}: {type(error).__name__}: {_gist(error)}")
             return False
         if not torch.equal(given, x):
             print(f"✘ Your forward changed the caller's tensor: after the call, the input {x} had become {given}. "
-                  "`x /= 2` (or x.div_(2)) halves in place; write `x = x / 2`, which makes a new tensor.")
+                  "An operation in place did it: `x /= 2`, or a method ending in _ (x.div_(2), x.abs_()). Write ones "
+                  "that make new tensors: `x = x / 2`, x.abs().")
             return False
         want = _halve_until_small(x)
+        if not isinstance(got, torch.Tensor):
+            print(f"✘ For {x} your model returns {describe(got)}: return the halved tensor itself, one tensor shaped "
+                  "like x.")
+            return False
+        if got.shape != want.shape:
+            print(f"✘ For {x} your model returns shape {tuple(got.shape)}, where x has shape {tuple(x.shape)}: return "
+                  "x itself, halved, with no dimension added or removed.")
+            return False
         if dtype_mistake(got, want, "Your model"):
             print(f"✘ {dtype_mistake(got, want, 'Your model')}")
             return False
         if not _same(got, want):
+            # the input just above 1 comes last: a model right on every other one, that leaves this one alone,
+            # compares with a threshold above 1
+            if x is _HALVING_INPUTS[-1] and torch.equal(got, x):
+                print(f"✘ Not yet: you leave {x} unchanged, but its largest |value| is {x.abs().max().item():g}, above 1 "
+                      "(every other input was right): halve while x.abs().max() > 1, with 1 itself as the threshold.")
+                return False
             print(f"✘ Not yet: for {x} you return {got}, expected {want}. "
                   "Halve while any |value| is above 1 (a `while` loop), and leave small inputs alone.")
             return False
