@@ -438,7 +438,7 @@ def _check_safe_weights_loader(load_weights, allowed_before) -> bool:
             hint = (" torch.jit.load reads TorchScript files; a state_dict is written by torch.save and read by "
                     "torch.load." if "constants.pkl" in text else
                     " map_location='meta' gives tensors with no data, which cannot fill a model: load to the CPU "
-                    "(the default)." if "meta tensor" in text else
+                    "(map_location='cpu', or leave it out for a file saved on the CPU)." if "meta tensor" in text else
                     " load_state_dict was called on the class: build the model first, model = DigitsCNN(), then "
                     "model.load_state_dict(state)." if "load_state_dict() missing 1 required positional argument" in text
                     else

@@ -41,10 +41,11 @@ class ArchiveEntryError(KeyError):
 # (pattern on the name inside the top folder, what the entry is for). First match wins.
 _ROLES = [
     (r"version", "format version: a reader refuses numbers outside the range it supports"),
-    (r"\.data/version", "format version of a torch.save file"),
+    (r"\.data/version", "format version (the name a writer gives the record from format 6 on): a reader refuses numbers outside its range"),
     (r"byteorder", "byte order of the tensor bytes"),
     (r"data\.pkl", "the module tree as a pickle: attributes, submodules, references to tensors"),
-    (r"constants\.pkl", "tensors the code uses as constants"),
+    (r"constants\.pkl", "tensors the code uses as constants, as a pickle of references"),
+    (r"constants/\d+", "raw bytes of one tensor constant of the code"),
     (r"bytecode\.pkl", "bytecode for the lite interpreter (.ptl files)"),
     (r"data/\d+", "raw bytes of one tensor (a weight or a buffer)"),
     (r"code/.*\.py\.debug_pkl", "debug info: maps the code back to your source lines, for error messages"),
