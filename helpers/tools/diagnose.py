@@ -81,6 +81,10 @@ _HINTS = (
     ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
                                                         "output, if its keys never change with the input"),
     ("is not a module", "use an nn.Module, or wrap the function in one"),
+    # an attribute holding an object of a Python class TorchScript has not compiled (a config dataclass, say)
+    ("failed to convert python type", "TorchScript cannot type an attribute that holds an object of a Python class "
+                                      "it has not compiled: copy the fields forward reads into plain attributes in "
+                                      "__init__, or compile the class first (torch.jit.script(ConfigClass))"),
     # an argument whose default is None, without an annotation: TorchScript types it Tensor, and None becomes an
     # undefined tensor, which fails when the code (or the save) touches it
     ("expected a proper tensor but got none", "an argument with the default None and no annotation compiles as a "
