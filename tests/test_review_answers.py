@@ -25,7 +25,7 @@ def test_record_path_follows_a_decorated_forward():
 
 def test_the_loop_count_hint_names_the_for_lines_last_test(capsys):
     from helpers.exercises.ex01_02_basics import PATH_QUESTIONS
-    answers = dict(zip(PATH_QUESTIONS, [8, 1, "double", "negate"]))  # 8 for 7 rows: the `for` line's count
+    answers = dict(zip(PATH_QUESTIONS, [13, 3, "double", "negate"]))  # 13 for 12 rows: the `for` line's count
     assert not H.check_path_answers(answers)
     assert "that is how often the `for` line runs (its last test leaves the loop)" in capsys.readouterr().out
 
