@@ -100,7 +100,7 @@ test-robust: venv
 # (import helpers; H.start) timed between the notebooks in the same run. Reports; never fails on time.
 # Writes build/bench/course_bench.json and a plot; docs/INSTRUCTORS.md's table is printed from it
 # (scripts/course_bench.py --show ... --markdown) and scripts/hub_sizing.py sizes the hub from it.
-bench: venv
+bench: venv cpp aoti
 	$(BIN)/python scripts/course_bench.py $(if $(REPEAT),--repeat $(REPEAT)) $(NOTEBOOKS)
 
 # The classroom JupyterHub on http://127.0.0.1:8000 (docs/INSTRUCTORS.md); Ctrl-C stops it and every
@@ -118,7 +118,7 @@ hub: venv cpp aoti $(LAB_SETTINGS) $(CHP_STAMP)
 
 # Classroom load test: LOAD_LEARNERS simulated learners run notebooks on a real hub at once; writes
 # build/hub/load_report.json and a plot, then prints the sizing table (scripts/hub_sizing.py).
-test-hub: venv $(LAB_SETTINGS) $(CHP_STAMP)
+test-hub: venv cpp aoti $(LAB_SETTINGS) $(CHP_STAMP)
 	TS_HUB_TESTS=1 $(BIN)/python -m pytest -p no:cacheprovider tests/hub -v; status=$$?; \
 	if [ -f build/hub/load_report.json ]; then \
 	    $(BIN)/python tests/hub/loadtest.py --table && $(BIN)/python scripts/hub_sizing.py; fi; \

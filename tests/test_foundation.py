@@ -74,6 +74,13 @@ def test_work_dir_is_per_user_and_notebook(tmp_path, monkeypatch):
     assert (folder / ".kernel.lock").read_text().strip() == str(os.getpid())
 
 
+def test_work_dir_setting_may_name_the_home_folder_as_a_spawner_passes_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for written in ("~/ts-work", "$HOME/ts-work"):  # passed as written, unexpanded, by a hub's spawner
+        monkeypatch.setenv("TS_WORKBOOK_WORK", written)
+        assert H.work_dir("00_home_test").parent.parent == tmp_path / "ts-work", written
+
+
 def test_default_work_folder_is_git_ignored():
     repo = H.REPO_ROOT
     if not (repo / ".git").exists():

@@ -119,8 +119,9 @@ def _alive(pid: int) -> bool:
 
 
 def _base() -> Path:
+    # a hub's spawner passes the value as written: "~/ts-work" or "$HOME/ts-work" means the learner's own home
     root = os.environ.get("TS_WORKBOOK_WORK")
-    return Path(root) if root else REPO_ROOT / "work"
+    return Path(os.path.expanduser(os.path.expandvars(root))) if root else REPO_ROOT / "work"
 
 
 def _holder(lock: Path):
