@@ -1028,6 +1028,18 @@ def test_a_floor_of_one_under_the_peak_is_named(capsys):
     assert out.startswith("✘ Call 1") and "It divides by 1, not by the peak 0.5" in out and out.count("\n") == 1, out
 
 
+class PeakStoredWithAFloorOfOne(PeakInPlace):  # the floor stored in the peak itself: 1.0 is no rounding of 0.5
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max()), 1.0)
+        return x / self.peak
+
+
+def test_a_floor_of_one_stored_in_the_peak_is_named_not_called_rounding(capsys):
+    assert not H.check_running_peak(PeakStoredWithAFloorOfOne)
+    out = capsys.readouterr().out
+    assert "It divides by 1, not by the peak 0.5" in out and "rounded" not in out, out
+
+
 def test_an_instance_that_ran_before_the_check_is_told_so_not_blamed_on_init(capsys):
     used = PeakInPlace()
     used(torch.tensor([2.0, -1.0]))
@@ -1167,3 +1179,13 @@ def test_a_peak_compared_without_abs_is_caught(capsys):
     assert not H.check_running_peak(PeakComparedWithoutAbs)
     out = capsys.readouterr().out
     assert out.startswith("✘ Call 4") and "largest absolute value so far is 4" in out, out
+
+
+def test_a_decorator_on_forward_in_exercise_3_points_to_the_helper(capsys):
+    class ClipperUnusedForward(SOL06.Clipper):
+        @torch.jit.unused
+        def forward(self, x):
+            return super().forward(x)
+    assert not H.check_saveable_debug_helper(ClipperUnusedForward)
+    out = capsys.readouterr().out
+    assert "decorate the NumPy helper that forward calls instead" in out and "change the constructs" not in out, out

@@ -451,3 +451,11 @@ def test_a_served_module_that_answers_in_another_dtype_is_named_not_a_crash(caps
     assert not H.check_prepare_for_serving(
         lambda m: torch.jit.freeze(torch.jit.script(Doubled(copy.deepcopy(m).eval())).eval()))
     assert "dtype torch.float64" in last_line(capsys)
+
+
+def test_offending_line_read_from_the_last_marker_is_right(capsys):
+    # the checker's own cases once carried the marker's text in a source comment, which such a reader took for a marker
+    def offending_line(message):
+        lines = message.splitlines()
+        return [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line][-1]
+    assert H.check_offending_line(offending_line), capsys.readouterr().out

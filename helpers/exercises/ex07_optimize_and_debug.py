@@ -280,7 +280,7 @@ class _WithTry(nn.Module):
 class _ViewThenInvert(nn.Module):
     def forward(self, x, mask):
         y = x.view(3, -1)
-        return y[~mask]  # a `~` in the line after the marked one: only the `<--- HERE` row marks
+        return y[~mask]  # a `~` in the line after the marked one: only the row of the arrow marks
 
 
 class _Reshape(nn.Module):
