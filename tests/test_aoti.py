@@ -149,8 +149,11 @@ def test_the_two_pt2_files_are_not_interchangeable(digits_package, tmp_path, mon
 def test_no_cuda_notice_is_explained():
     notice = H.no_cuda_notice_source()
     assert notice["function"] == "_find_cuda_home" and "No CUDA runtime is found" in notice["line"]
-    assert notice["condition"] == "if cuda_home and not torch.cuda.is_available():"  # no word of the build type
+    assert notice["condition"] == "if cuda_home and not torch.cuda.is_available():"
+    # ...but the module calls the function only in a torch built with CUDA: a CPU-only torch never logs the notice
+    assert "torch.cuda._is_compiled()" in notice["guard"] and "torch.version.cuda" in notice["guard"]
     assert notice["triggers"] == (notice["cuda_home"] is not None and not notice["gpu"])
+    assert notice["cuda_build"] or not notice["triggers"]
 
 
 def test_loading_a_package_imports_the_module_that_logs_the_notice(digits_package, tmp_path):

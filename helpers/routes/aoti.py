@@ -14,9 +14,9 @@ shows both). This helper points ``$TMPDIR`` at a private folder for the load and
 at once (for a CPU package the library is already mapped into the process, so nothing needs it any more;
 a CUDA package may load kernel files on its first call, which the course, without a GPU, does not check).
 
-Torch (any build) logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
+A torch built with CUDA logs ``No CUDA runtime is found, using CUDA_HOME=...`` when
 ``torch.utils.cpp_extension`` is first imported on a machine that has a CUDA toolkit (``nvcc``) but no
-GPU (``_find_cuda_home`` in that module). Inductor imports that module to compile; the notice is
+GPU (``_find_cuda_home`` in that module, which a CPU-only torch never calls). Inductor imports that module to compile; the notice is
 harmless for a CPU build, and is dropped at that logger, nowhere else.
 """
 import ast
@@ -64,11 +64,12 @@ def no_cuda_notice_source() -> dict:
     import torch.utils.cpp_extension as ext  # already filtered above
     source = inspect.getsource(ext._find_cuda_home)
     line = next(ln.strip() for ln in source.splitlines() if NO_CUDA_NOTICE in ln)
-    # what decides it, as the function reads: a CUDA toolkit found (CUDA_HOME) and no GPU; the build plays no part
-    # (a CPU-only wheel logs it too, wherever nvcc or /usr/local/cuda is found)
-    return {"module": ext.__name__, "function": "_find_cuda_home", "line": line,
+    # what decides it: the module calls the function only in a torch built with CUDA (the guard), and the function
+    # logs when it finds a toolkit (CUDA_HOME) but no GPU (the condition)
+    guard = next(ln.strip() for ln in inspect.getsource(ext).splitlines() if ln.startswith("CUDA_HOME = _find_cuda_home()"))
+    return {"module": ext.__name__, "function": "_find_cuda_home", "line": line, "guard": guard,
             "condition": next(ln.strip() for ln in source.splitlines() if "is_available()" in ln and "if" in ln),
-            "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
+            "cuda_build": torch.version.cuda is not None, "gpu": torch.cuda.is_available(), "cuda_home": ext.CUDA_HOME,
             "triggers": ext.CUDA_HOME is not None and not torch.cuda.is_available()}
 
 
