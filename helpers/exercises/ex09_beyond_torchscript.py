@@ -6,7 +6,7 @@ import torch
 
 from ..digits import load_digits, load_digits_cnn
 from ..routes.export_bridge import quiet_export
-from ..course.failures import short_message, typed_message
+from ..course.failures import as_sentence, short_message, typed_message
 from ..course.guards import require_module
 from ._common import describe, tensor_answer, values
 
@@ -80,6 +80,12 @@ def _torch_cause(error) -> str:
     return ""
 
 
+def _torch_cause_sentence(error) -> str:
+    """``_torch_cause`` as a sentence ending in a full stop ('' for any other error)."""
+    cause = _torch_cause(error)
+    return as_sentence(cause) if cause else ""
+
+
 def _peak(x):
     return x.abs().max()
 
@@ -127,7 +133,7 @@ def _limiter_mistake(run, label: str, x: torch.Tensor, who: str):
     got, mistake = tensor_answer(run, x, want, (who, f"on the {label} input {values(x)}"),
                                  in_place="compute a new tensor instead (not `x /= peak` or a `_` method), e.g. x / peak.",
                                  one_tensor="return one tensor, the input limited.",
-                                 error_cause=lambda error: _torch_cause(error) and _torch_cause(error) + ".")
+                                 error_cause=_torch_cause_sentence)
     if mistake:
         return mistake
     if not torch.allclose(got, want, rtol=1e-5, atol=1e-6):

@@ -281,6 +281,11 @@ def foreign_operator(text):
     return None
 
 
+def import_name(namespace) -> str:
+    """The module to import for an operator namespace: ``fbgemm`` -> ``fbgemm_gpu``, else the namespace itself."""
+    return _IMPORTS[namespace][0].removeprefix("import ") if namespace in _IMPORTS else namespace
+
+
 def library_hint(text) -> str:
     """What the loading process needs for an operator of another library; "" if none is named."""
     found = foreign_operator(text)

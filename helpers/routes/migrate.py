@@ -242,11 +242,10 @@ def _load(source):
                 warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice (explained in 02)
                 return torch.jit.load(str(path), map_location="cpu"), path.name
         except Exception as error:
-            from .export_check import foreign_operator, library_hint
+            from .export_check import foreign_operator, import_name, library_hint
             hint = library_hint(str(error))
             if hint:  # a sound file whose operators another library registers: say so, not "not TorchScript"
-                namespace = foreign_operator(str(error))[0]
-                module = "fbgemm_gpu" if namespace == "fbgemm" else namespace
+                module = import_name(foreign_operator(str(error))[0])
                 raise ValueError(f"migrate: {path.name} could not be loaded here: {hint} (from the command line, "
                                  f"pass --import {module})") from None
             raise ValueError(f"migrate: {path.name} is not a TorchScript file torch.jit.load can read "
