@@ -1297,7 +1297,10 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
         if not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0:
             raise ValueError(f"parity: {name} must be a number >= 0, got {tol!r}")
     labelled, skipped = _labelled_inputs(inputs, example, batch_dim)
-    tolerance = (lambda leaf: atol * output_scale(leaf)) if scale_atol else atol
+
+    def scaled(leaf):  # scale_atol's tolerance; also tried when it is off, to say a difference is only rounding
+        return atol * output_scale(leaf)
+    tolerance = scaled if scale_atol else atol
 
     # the word for the reference: a TorchScript file or module is no eager model (10 compares with a legacy .pt)
     scripted_reference = isinstance(eager, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
@@ -1393,7 +1396,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             # a difference that only the absolute atol calls one: float rounding beside large outputs (scale_atol)
             close_if_scaled = (not close and not scale_atol and not empty and not nan
-                               and _compare_outputs(expected, got, rtol, lambda leaf: atol * output_scale(leaf),
+                               and _compare_outputs(expected, got, rtol, scaled,
                                                     names)[1])
             rows.append(ParityRow(row_label, shapes(args), exact, close, max_diff, note, empty=empty, nan=nan,
                                   tiny=tiny, tiny_parts=tiny_parts, args=args, infinite=_infinities(expected),
