@@ -397,3 +397,17 @@ def test_a_scale_on_an_input_with_no_floating_point_values_is_refused_not_ignore
 def test_outputs_that_are_all_nan_get_no_tick():
     ex = H.DivergenceExplorer(AlwaysNaN(), "script", example=torch.randn(2, 3))
     assert ex.state.verdict.startswith("⚠ agree only on NaN") and "nothing was compared" in ex.state.verdict
+
+
+class _DictOut(torch.nn.Module):
+    def forward(self, x):
+        return {"doubled": x * 2, "total": x.sum(1)}
+
+
+def test_a_dict_output_trace_carries_the_strict_false_caveat_beside_its_verdict():
+    explorer = H.DivergenceExplorer(_DictOut(), "trace", example=torch.randn(2, 3))
+    assert explorer.state.agree
+    assert "strict=False" in repr(explorer) and "keys never change" in repr(explorer)
+    widget = H.divergence_explorer(_DictOut(), "trace", example=torch.randn(2, 3))
+    assert "⚠ traced with strict=False" in widget.result.value and "tracing warned: traced" not in widget.result.value
+    assert "strict=False" not in repr(H.DivergenceExplorer(_DictOut(), "script", example=torch.randn(2, 3)))

@@ -472,7 +472,10 @@ class DivergenceExplorer:
         if self._is_yours():
             scales = ", ".join(f"{s:g}" for s in self.scales)
             size = f"batch={self.batch}" if self.batch is not None else "no batch"
-            return f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · {size}: {self.verdict}>"
+            # a dict output's trace agrees only while its keys stay the same: the caveat goes with the verdict
+            relaxed = f" ({RELAXED_TRACE_NOTE})" if self.method == "trace" and RELAXED_TRACE_NOTE in \
+                self.conversion_warnings() else ""
+            return f"<DivergenceExplorer {self.model} · {self.method} · scale={scales} · {size}: {self.verdict}{relaxed}>"
         return (f"<DivergenceExplorer {self.model} · {self.method} · scale={self.scale:g} · "
                 f"length={self.length}: {self.verdict}>")
 
@@ -567,8 +570,10 @@ class DivergenceExplorerWidget(widgets.VBox):
         name = s.name
         colour = "#1a7f37" if s.agree else "#cf222e"
         notes = self.explorer.conversion_warnings()
-        warned = (f"<div style='color:#9a6700'>⚠ tracing warned: {html.escape(notes[0])}</div>"
-                  if notes and s.method == "trace" else "")
+        warned = "".join(f"<div style='color:#9a6700'>⚠ {'' if note == RELAXED_TRACE_NOTE else 'tracing warned: '}"
+                         f"{html.escape(note)}</div>"
+                         for note in ([notes[0]] + [n for n in notes[1:] if n == RELAXED_TRACE_NOTE]
+                                      if notes and s.method == "trace" else []))
         baked = (f"<div><i>Trace example: {html.escape(s.example_path)}. The trace replays that path for every input.</i></div>"
                  if s.method == "trace" else "")
         what = EXPLORER_MODELS[s.model][0] if s.model in EXPLORER_MODELS else "your model"
