@@ -1189,3 +1189,38 @@ def test_a_decorator_on_forward_in_exercise_3_points_to_the_helper(capsys):
     assert not H.check_saveable_debug_helper(ClipperUnusedForward)
     out = capsys.readouterr().out
     assert "decorate the NumPy helper that forward calls instead" in out and "change the constructs" not in out, out
+
+
+class StandardizeMeanAsParameter(nn.Module):
+    """Scripts and passes every scripted check, but Python refuses to put a plain tensor in a Parameter's place."""
+    def __init__(self):
+        super().__init__()
+        self.last_mean = nn.Parameter(torch.zeros(0), requires_grad=False)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return ((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)).clamp(-3.0, 3.0)
+
+
+class PeakAsParameter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = nn.Parameter(torch.tensor(0.0), requires_grad=False)
+
+    def forward(self, x):
+        self.peak = torch.maximum(self.peak, x.abs().max())
+        return x / self.peak
+
+
+@pytest.mark.parametrize("checker, model", [
+    (H.check_standardize_scriptable, StandardizeMeanAsParameter),
+    (H.check_running_peak, PeakAsParameter),
+])
+def test_a_model_that_scripts_but_fails_in_python_is_refused(capsys, checker, model):
+    with pytest.raises(TypeError, match="as parameter"):  # the class itself cannot run
+        model()(torch.ones(2, 3))
+    assert torch.jit.script(model())(torch.ones(2, 3)) is not None  # while its scripted copy runs
+    assert not checker(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ It scripts, but your model itself fails in Python") and "nn.Parameter" in out, out
+    assert "register_buffer" in out and "✔" not in out

@@ -83,6 +83,13 @@ class CentreEmptyMeansNone(nn.Module):
         return x - mean
 
 
+class CentreZeroNumberMeansNone(nn.Module):  # a number, not a tensor, stands for "no mean"
+    def forward(self, x, mean: float = 0.0):
+        if mean == 0.0:
+            return x - x.mean()
+        return x - mean
+
+
 class CentreOneRow(nn.Module):
     def forward(self, x, mean: Optional[torch.Tensor] = None):
         return (x - (x.mean() if mean is None else mean)).unsqueeze(0)
@@ -97,6 +104,7 @@ class CentreAndMean(nn.Module):
 
 @pytest.mark.parametrize("model, words", [
     (CentreZeroMeansNone, "A given mean of zero must give x back"),
+    (CentreZeroNumberMeansNone, "do not let a zero (a tensor or a number) stand for"),
     (CentreEmptyMeansNone, "Right answers, but `mean` compiles as Tensor"),
     (CentreOneRow, "gives shape (1, 3)"),
     (CentreAndMean, "returns a tuple of 2"),

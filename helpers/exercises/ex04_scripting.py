@@ -131,8 +131,8 @@ def check_optional_input(model) -> bool:
                   f"x minus a mean keeps x's shape, {tuple(want.shape)}: drop the extra reshaping.")
             return False
         if not _same(got, want):
-            zero = (" A given mean of zero must give x back: do not let a zero tensor stand for \"no mean\"; None "
-                    "does that." if label == "with a mean of zero" else "")
+            zero = (" A given mean of zero must give x back: do not let a zero (a tensor or a number) stand for "
+                    "\"no mean\"; None does that." if label == "with a mean of zero" else "")
             mean = args[1] if len(args) > 1 else args[0].mean()
             whole = isinstance(got, torch.Tensor) and any(_same(got, args[0] - m) for m in (mean.round(), mean.trunc()))
             rounded = (" That is x minus the mean made a whole number: subtract the mean as it is, without round() "

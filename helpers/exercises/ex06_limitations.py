@@ -14,7 +14,7 @@ import torch
 
 from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
-from ..course.guards import with_article
+from ..course.guards import learner_code, with_article
 from ..tools.gallery import script_error_line
 from ._common import as_model, on_copies, tensor_answer, values
 
@@ -72,6 +72,29 @@ def _python_call(scripted) -> str:
     except Exception as error:
         found = re.search(r"Could not export Python function call '\w+'", str(error))
         return found.group(0) if found else ""
+    return ""
+
+
+def _eager_failure(model, x, **kwargs) -> str:
+    """A ✘ line if the learner's model itself raises in Python on ``x`` (a copy of it is called), else "".
+
+    TorchScript checks some things less than Python does: an ``nn.Parameter`` attribute that forward reassigns
+    with a plain tensor compiles and runs scripted, but Python refuses the assignment, so the model no longer
+    runs as the class it is."""
+    try:
+        spare = copy.deepcopy(model)
+    except Exception:  # a model that cannot be copied is judged by its scripted copy alone
+        return ""
+    try:
+        with learner_code(), torch.no_grad():
+            spare(x.clone(), **kwargs)
+    except Exception as error:  # LearnerCodeStopped too: an endless loop or sys.exit, named in one line
+        hint = ("In Python an `nn.Parameter` attribute can only be replaced by a Parameter (TorchScript does not "
+                "enforce that): keep the state as a plain tensor attribute, `self.name = torch.zeros(...)`, or a "
+                "buffer (`self.register_buffer(...)`)." if "as parameter" in str(error)
+                else "The class must still run in Python, as it did before: fix it there first.")
+        return (f"✘ It scripts, but your model itself fails in Python on {tuple(x.shape)}-shaped input: "
+                f"{as_sentence(short_message(error))} {hint}")
     return ""
 
 
@@ -297,6 +320,10 @@ def check_standardize_scriptable(model) -> bool:
               + (f" ({python_call.group(0)}): a method marked @torch.jit.ignore stays a Python call, which no .pt "
                  "can hold. Rewrite the construct TorchScript rejects instead of hiding it."
                  if python_call else f": {as_sentence(script_error_line(error))}"))
+        return False
+    eager_failure = _eager_failure(model, _STANDARDIZE_CASES[0][1])  # last: the scripted checks name more mistakes
+    if eager_failure:
+        print(eager_failure)
         return False
     print("✔ Right: it scripts, matches the original on every input the check tries (2-D and 3-D), takes eps=..., still keeps last_mean, and saves.")
     return True
@@ -532,6 +559,10 @@ def check_running_peak(model) -> bool:
     if _peak_value(loaded) != peak or not _same_tensor(got, _PEAK_AFTER_LOAD / peak):
         print(f"✘ Saved and loaded, the model should still divide by {peak:g}, the peak seen before saving; "
               f"its `peak` is {_peak_value(loaded)}.")
+        return False
+    eager_failure = _eager_failure(model, _PEAK_INPUTS[0])  # last: the scripted checks name more mistakes
+    if eager_failure:
+        print(eager_failure)
         return False
     modes = " kept in training and eval mode alike," if deployed is not None else ""
     print(f"✔ Right: the peak lives on the model, so it is compiled, typed,{modes} and saved and loaded with it.")
