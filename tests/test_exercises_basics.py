@@ -631,3 +631,15 @@ def test_a_type_fix_with_an_argument_torchscript_does_not_know_gets_the_reason_n
     assert not H.check_type_fix(namespace["first_or_zero"])
     out = capsys.readouterr().out
     assert "aten::zeros: Keyword argument requires_grad unknown" in out and "variants are available" not in out, out
+
+
+def first_or_none(x):
+    if x.numel() == 0:
+        return None
+    return x[0]
+
+
+def test_type_fix_names_a_none_return_as_none(capsys):
+    assert not H.check_type_fix(first_or_none)
+    out = capsys.readouterr().out
+    assert "it returns None; expected the tensor 0.0" in out and "NoneType" not in out, out

@@ -44,7 +44,7 @@ def test_the_notebook_starting_point_is_told_about_eval_mode(capsys):
      "aten::batch_norm survived: keep freeze's default optimize_numerics=True"),
     (lambda m: m.eval(), "not a _SmallConvNet"),
     (lambda m: torch.jit.freeze(torch.jit.script(m.eval())), "switched the model it was given to eval mode"),
-    (lambda m: torch.jit.freeze(torch.jit.script(copy.copy(m).eval())), "switched the model it was given"),
+    (lambda m: torch.jit.freeze(torch.jit.script(copy.copy(m).eval())), "a shallow one (`copy.copy`) shares the submodules"),
     (lambda m: torch.jit.freeze(torch.jit.script(m).eval()), "Freeze a deep copy"),
     (lambda m: torch.jit.freeze(torch.jit.script(type(m)().eval())), "other answers than the model"),
     # a sanity call in training mode: on the original it moves batch norm's statistics, on the copy it freezes them in

@@ -63,6 +63,8 @@ def model_instance(model, who: str = "this checker", **kwargs):
 def with_article(name: str) -> str:
     """``"an int"``, ``"a Tensor"``, ``"an ndarray"``: a type name as a checker's feedback says it (by its sound where
     the letter misleads)."""
+    if name == "NoneType":  # the type of None reads as the value itself: "returns None", not "a NoneType"
+        return "None"
     vowel_sound = name[:1].lower() in "aeiou" or name.lower() in _SAID_WITH_AN
     return f"{'an' if vowel_sound else 'a'} {name}"
 

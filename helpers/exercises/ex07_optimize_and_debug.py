@@ -180,7 +180,8 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
     if switched:
         print(f"✘ prepare_for_serving switched the model it was given to eval mode ({', '.join(switched[:3])}): "
               "the training loop that still uses it would go on without dropout. Leave the original as it is "
-              "and prepare a copy.")
+              "and prepare a deep copy, `copy.deepcopy(model)`: a shallow one (`copy.copy`) shares the submodules, "
+              "so its .eval() switches the original's too.")
         return False
     try:
         with torch.no_grad(), learner_code():
