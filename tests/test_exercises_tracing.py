@@ -337,3 +337,4 @@ def test_a_torch_cond_answer_is_told_that_the_tracer_cannot_take_it(capsys):
     assert H.check_branch_without_if(_WithCond) is False
     out = capsys.readouterr().out
     assert "torch.jit.trace cannot trace torch.cond" in out and "torch.where" in out
+    assert "Keep forward(x) to tensor operations" not in out  # torch.cond is a tensor operation

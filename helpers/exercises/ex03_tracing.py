@@ -114,7 +114,8 @@ def check_branch_without_if(model) -> bool:
         except Exception as error:
             cond = (" torch.jit.trace cannot trace torch.cond (09 exports it): here, compute both results and let "
                     "torch.where(condition, a, b) pick." if "dynamo-optimized" in str(error) else "")
-            print(f"✘ Tracing your model failed ({_one_line(error)}). Keep forward(x) to tensor operations.{cond}")
+            keep = "" if cond else " Keep forward(x) to tensor operations."  # torch.cond is one, but the tracer refuses it
+            print(f"✘ Tracing your model failed ({_one_line(error)}).{keep}{cond}")
             return False
     if any(_BOOL_WARNING in str(w.message) for w in seen):
         print("✘ Not yet: tracing still warned “Converting a tensor to a Python boolean”, so forward still "
