@@ -283,3 +283,11 @@ def test_one_entry_name_alone_is_checked_as_that_entry_not_letter_by_letter(tmp_
     assert "try_except" in repr(report) and "try blocks aren't supported" in repr(report)
     with pytest.raises(KeyError, match="no gallery entry 'try_excep'"):
         H.check_gallery("try_excep", folder=tmp_path)  # a typo names the whole name
+
+
+def test_the_text_listing_keeps_its_columns_for_long_keys(tmp_path):
+    report = H.check_gallery(["mixed_list", "format_spec_ignored", "none_default"], folder=tmp_path)
+    lines = repr(report).splitlines()
+    where_starts = {line.index(check.where) for line, check in zip(lines, report)}
+    short_starts = {line.index(check.short, line.index(check.where) + len(check.where)) for line, check in zip(lines, report)}
+    assert len(where_starts) == 1 and len(short_starts) == 1, lines

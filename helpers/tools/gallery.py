@@ -417,7 +417,9 @@ class GalleryReport(list):
         return super().__getitem__(key)
 
     def __repr__(self):
-        return "\n".join(f"✔ {c.entry.key:15} {c.where:33} {c.short}" for c in self)
+        key_width = max((len(c.entry.key) for c in self), default=0)  # the longest of each sets its column
+        where_width = max((len(c.where) for c in self), default=0)
+        return "\n".join(f"✔ {c.entry.key:{key_width}} {c.where:{where_width}} {c.short}" for c in self)
 
     def _repr_html_(self):
         rows = "".join(f"<details><summary>✔ <b>{html.escape(c.entry.title)}</b> — {html.escape(c.where)}: "
