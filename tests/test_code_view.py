@@ -72,7 +72,7 @@ def test_show_code_highlights_and_keeps_the_text(branch):
     text_only = re.sub(r"<[^>]+>", "", page)
     assert "&gt;" in text_only and ">" not in text_only  # the code's "->" is escaped, not read as HTML
     assert scripted.code.strip() in plain(page)
-    assert "BranchModel · scripted · .code" in page
+    assert "BranchModel · TorchScript · .code" in page
 
 
 def test_highlight_lines_gives_one_html_line_per_code_line(branch):

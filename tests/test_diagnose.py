@@ -1561,3 +1561,82 @@ def test_foreign_operators_are_read_from_a_scripted_copy_branches_included():
 
     assert _foreign_ops(torch.jit.script(KeepsBest())) == ["torchvision::nms"]
     assert _foreign_ops(torch.jit.script(nn.ReLU())) == [] and _foreign_ops(nn.ReLU()) == []
+
+
+class FlexibleRank(nn.Module):
+    """Takes (B, 8) or (B, T, 8): an `if` with no `else` that every (B, 8) example enters."""
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 4)
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        return self.lin(x).mean(1)
+
+
+def test_an_if_whose_body_every_input_ran_is_a_caveat_not_a_plain_pass():
+    model = FlexibleRank().eval()
+    report = H.diagnose(model, torch.randn(4, 8), routes=["trace", "script"], progress=False)
+    trace = report.results["trace"]
+    assert trace.status == "ok" and trace.mark == "⚠" and trace.untested, str(report)
+    assert any("no input ran `if x.dim() == 2:`" in n and "with its condition false" in n for n in trace.notes), trace.notes
+    # and the caveat is earned: on the path no input took, the trace answers otherwise
+    three_d = torch.randn(4, 5, 8)
+    assert report.copy("trace")(three_d).shape != model(three_d).shape
+    # an input that skips the body clears it
+    both = H.diagnose(model, torch.randn(4, 8), inputs=[torch.randn(4, 5, 8)], routes=["script"], progress=False)
+    assert not any("with its condition false" in n for n in both.results["script"].notes), str(both)
+
+
+class NamedScores(nn.Module):
+    def forward(self, x):
+        return ScoredOutput(x * 2, x.sum(1))
+
+
+class CountOut(nn.Module):
+    def forward(self, x):
+        return x * 2, x.shape[0]
+
+
+@pytest.mark.parametrize("model, words", [
+    (NamedScores(), "where eager returns NamedTuple ScoredOutput"),
+    (CountOut(), "a tensor at out[1] where eager returns the int 4"),
+])
+def test_a_trace_that_changes_the_output_types_is_a_caveat(model, words):
+    report = H.diagnose(model, torch.randn(4, 3), routes=["trace", "script"], progress=False)
+    trace = report.results["trace"]
+    assert trace.status == "ok" and trace.mark == "⚠" and trace.retyped, str(report)
+    assert any(words in n for n in trace.notes), trace.notes
+    assert report.results["script"].mark == "✔"  # scripting keeps both types
+
+
+GLOBAL_CALLS = [0]
+
+
+class GlobalCounter(nn.Module):
+    def forward(self, x):
+        GLOBAL_CALLS[0] += 1
+        return x * GLOBAL_CALLS[0]
+
+
+def test_a_global_counter_is_named_beside_randomness_and_the_copy_is_not_cleared():
+    traced = torch.jit.trace(GlobalCounter(), torch.ones(2), check_trace=False)  # the check would call eager again
+    report = H.parity(GlobalCounter(), traced, inputs=[torch.ones(2)])
+    note = next(n for n in report.warnings if "two different answers" in n)
+    assert "a global it changes" in note and "not the" not in note and "cannot be blamed" in note, note
+
+
+def test_a_numpy_example_or_input_gets_one_line_naming_from_numpy():
+    with pytest.raises(TypeError, match=r"the example holds a NumPy ndarray.*torch.from_numpy"):
+        H.diagnose(nn.Linear(4, 2), numpy.ones((2, 4), dtype=numpy.float32), progress=False)
+    with pytest.raises(TypeError, match=r"inputs\[1\] holds a NumPy ndarray"):
+        H.diagnose(nn.Linear(4, 2), torch.ones(2, 4), inputs=[torch.ones(3, 4), [numpy.ones(4)]], progress=False)
+
+
+def test_an_onnx_copy_hands_out_its_model_for_counting_operators():
+    report = H.diagnose(nn.Sequential(nn.Linear(4, 3), nn.ReLU()), torch.randn(2, 4), routes=["onnx"], progress=False)
+    copy = report.copy("onnx")
+    assert H.onnx_op_types(copy.proto) == {"Gemm": 1, "Relu": 1}
+    with pytest.raises(TypeError, match=r"H.onnx_op_types\(copy.proto\)"):
+        H.draw_graph(copy)

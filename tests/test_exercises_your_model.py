@@ -539,3 +539,13 @@ def test_dict_trace_without_the_example_is_told_the_example_is_missing(capsys):
     assert not H.check_dict_trace(lambda model, example: torch.jit.trace(model))
     out = capsys.readouterr().out
     assert "The example is missing" in out and "dict output" not in out, out
+
+
+def _ship_swapped(example, model):  # the arguments the other way round
+    return torch.jit.script(model)
+
+
+def test_shipped_pool_names_swapped_arguments(capsys):
+    assert not H.check_shipped_pool(_ship_swapped)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ ship(...) raised TypeError") and "your function takes (example, model): swap" in out, out

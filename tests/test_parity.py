@@ -1477,7 +1477,7 @@ def test_randomness_in_forward_itself_is_said_as_such_in_either_mode(mode):
     report = H.parity(model, torch.jit.script(model), inputs=[torch.randn(2, 4)])
     assert report.self_divergent and not report.all_close, report
     note = next(n for n in report.warnings if "two different answers" in n)
-    assert "randomness in forward?" in note and "training mode" not in note and "eval()" not in note, note
+    assert "randomness in forward, or state kept outside the model" in note and "training mode" not in note and "eval()" not in note, note
 
 
 def test_a_counter_in_training_mode_is_not_called_random():
@@ -1599,3 +1599,21 @@ def test_a_difference_only_the_absolute_atol_calls_one_points_to_scale_atol():
     assert H.parity(_Thousand(), _ThousandNudged(), inputs=[x], scale_atol=True).all_close  # what the note promises
     really_off = H.parity(_Thousand(), _ThousandOff(), inputs=[x])
     assert not really_off.all_close and not any("scale_atol" in w for w in really_off.warnings)
+
+
+class AlwaysEntered(torch.nn.Module):  # an `if` with no `else`: the way past it runs no line of its own
+    def forward(self, x):
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        if torch.jit.is_scripting():  # compiler-only: never a caveat
+            x = x + 0
+        return x * 2
+
+
+def test_an_if_every_input_entered_is_named_with_its_condition_false_and_cleared_by_one_that_skips():
+    model = AlwaysEntered()
+    report = H.parity(model, torch.jit.script(model), inputs=[torch.ones(3), torch.ones(2)])
+    assert [text for _where, _place, text in report.uncovered] == ["if x.dim() == 1:"], report.uncovered
+    assert report.uncovered[0][0] == "AlwaysEntered.forward, with its condition false" and report.proves_little
+    both = H.parity(model, torch.jit.script(model), inputs=[torch.ones(3), torch.ones(2, 3)])
+    assert not both.uncovered, both.uncovered

@@ -266,6 +266,19 @@ def _holds_cond(copy) -> bool:
     return any(node.target is cond for graph in graphs for node in graph.nodes)
 
 
+def _argument_order_hint(ship) -> str:
+    """A hint when ``ship`` names its arguments the other way round, (example, model): the check passes (model, example)."""
+    try:
+        names = list(inspect.signature(ship).parameters)
+    except (TypeError, ValueError):
+        return ""
+    if len(names) >= 2 and names[1].lower() in ("model", "module", "net", "m", "eager") \
+            and names[0].lower() not in ("model", "module", "net", "m", "eager"):
+        return (f" The check calls ship(model, example), in that order, and your function takes ({names[0]}, "
+                f"{names[1]}): swap its arguments.")
+    return ""
+
+
 def check_shipped_pool(ship) -> bool:
     """11 exercise 2: ``ship(model, example)`` returns a copy that agrees with eager on every length."""
     if not callable(ship) or isinstance(ship, (nn.Module, type)):
@@ -286,7 +299,7 @@ def check_shipped_pool(ship) -> bool:
                 "branch part of the program (torch.cond, or torch.jit.script)."
                 if "Constraints violated" in str(error) and re.search(r"\b9 <=|<= ?8\b|[<>]=? ?[89]\b", str(error)) else
                 _constraint_hint(error) if "Constraints violated" in str(error) else "")
-        print(f"✘ ship(...) raised {type(error).__name__}: {_sentence(error)}{hint}")
+        print(f"✘ ship(...) raised {type(error).__name__}: {_sentence(error)}{hint or _argument_order_hint(ship)}")
         return False
     if copy is None or isinstance(copy, PairPool):
         print("✘ ship(...) must return the converted copy (a scripted, traced or exported module), "
@@ -351,7 +364,10 @@ def check_shipped_pool(ship) -> bool:
                          "side are refused: the branch has to be part of the program (torch.cond, or "
                          "torch.jit.script).")
             elif any(w in message for w in ("Guard", "size", "shape", "Expected")):
-                fixed = (" It was fixed to the example's shape: the length has to stay free, and the branch has to "
+                fixed = (" It was fixed to the example's shape: your program holds the branch (a torch.cond), so what "
+                         "is left is the length, which has to stay free (dynamic_shapes with a Dim)."
+                         if _holds_cond(copy) else
+                         " It was fixed to the example's shape: the length has to stay free, and the branch has to "
                          "travel with the model.")
             else:
                 fixed = ""

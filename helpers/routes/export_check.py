@@ -643,8 +643,9 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                         "before exporting")
             elif random_in_forward(pristine, args_list[0], rtol, atol):
                 hint = ("eager itself gives two different answers to the same input (randomness in forward, such as "
-                        "F.dropout with its default training=True?): no copy can match it, and the differences are "
-                        "not this copy's fault")
+                        "F.dropout with its default training=True, or state kept outside the model, such as a global "
+                        "it changes?): no copy can match it, so these differences cannot be blamed on this copy, nor "
+                        "can it be cleared by them")
             elif method == "trace" and moved_buffers:
                 hint = (f"eager changes its buffer{'s' * (len(moved_buffers) > 1)} {', '.join(moved_buffers[:3])} as it "
                         "runs, and tracing ran forward (once, and again for its check), so the traced copy starts from "

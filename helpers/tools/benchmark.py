@@ -389,7 +389,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     # each, so two fresh copies are asked too): no copy can match it, and none is to blame
     if report.self_divergent or (not report.all_close and random_in_forward(model, inputs["example"], 1e-4, 1e-4)):
         _add_note(row, "answers not compared: eager itself gives two different answers to the same input "
-                       "(randomness in forward?)")
+                       "(randomness in forward, or state kept outside the model, such as a global it changes?)")
         return True
     diverging = [r for r in report.rows if r.diverges]
     if all(r.error and SIZE_VARIANT.match(r.label) for r in diverging):  # refuses other sizes, right on the example's

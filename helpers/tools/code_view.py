@@ -90,7 +90,8 @@ def _code_of(obj, who: str) -> str:
 
 def _title_of(obj) -> str:
     if isinstance(obj, torch.jit.ScriptModule):
-        how = "traced" if isinstance(obj, torch.jit.TracedModule) else "scripted"
+        # a trace reloaded from a file is a plain ScriptModule, like a scripted one: only a live trace is known as one
+        how = "traced" if isinstance(obj, torch.jit.TracedModule) else "TorchScript"
         return f"{getattr(obj, 'original_name', type(obj).__name__)} · {how} · .code"
     return f"{getattr(obj, 'name', 'function')} · .code"
 

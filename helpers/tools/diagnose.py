@@ -144,6 +144,7 @@ class RouteResult:
     state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
     defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
     one_integer: bool = False   # every integer input held one and the same value: only that value was checked
+    retyped: bool = False       # agrees in value, but returns other types (a dict's keys lost, a number as a tensor)
     foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
@@ -159,7 +160,7 @@ class RouteResult:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.nan
                                     or self.tracer_warned
                                     or self.model_problem or self.fixed_sizes or self.state_unknown
-                                    or self.defaults_kept or self.one_integer):
+                                    or self.defaults_kept or self.one_integer or self.retyped):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -242,6 +243,8 @@ class Diagnosis:
                "its notes." if ran[r].nan else "")
             + (" Every integer input held one value, so it was checked on that value only: see its notes."
                if ran[r].one_integer else "")
+            + (" Its copy returns other types than eager (keys lost, or a tensor for a number): see its notes."
+               if ran[r].retyped else "")
             + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
                "see its notes." if ran[r].tiny else "")
             + (" The tracer warned that it recorded a value as a constant (its message is in the notes): if that "
@@ -351,11 +354,22 @@ def _as_call(example) -> tuple:
     if example is None or isinstance(example, (str, bytes)):
         raise TypeError(f"diagnose: the example is an input for the model (a tensor, a list or dict of them, or a "
                         f"tuple with one per argument), got {type(example).__name__}")
-    if isinstance(example, tuple):
-        if not example:
-            raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
-        return example
-    return (example,)
+    if isinstance(example, tuple) and not example:
+        raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
+    array = _numpy_part(example)
+    if array is not None:  # the routes take tensors: a NumPy array would fail later, in a comparison, with numpy's words
+        raise TypeError(f"diagnose: the example holds a NumPy {type(array).__name__}; the export routes take tensors: "
+                        "convert it with torch.from_numpy(...)")
+    return example if isinstance(example, tuple) else (example,)
+
+
+def _numpy_part(value, depth: int = 0):
+    """The first NumPy array (or NumPy number) inside a tuple, list or dict input, or None."""
+    if type(value).__module__.split(".")[0] == "numpy":
+        return value
+    parts = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((part for part in (_numpy_part(v, depth + 1) for v in parts) if part is not None), None) \
+        if depth < 4 else None
 
 
 def _time_limit(value):
@@ -575,7 +589,7 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=(), strict=False) -> st
         return "s" * (len(groups) > 1 or len(groups[0]) > 1)
 
     said = sorted(free + ones)
-    shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) for shape in shapes)
+    shown = ", ".join("×".join("·" if n is None else str(n) for n in shape) or "() (no dimensions)" for shape in shapes)
     dot = " (· a dynamic size)" if any(n is None for shape in shapes for n in shape) else ""
     each = [" and ".join(map(str, taken[g])) + " ran"  # "14 and 16 ran, 13 and 15 did not"
             + (f", {_and(eager_refused[g])} did not" if eager_refused.get(g) else "") for g in said]
@@ -947,9 +961,17 @@ class _OnnxCopy:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.spec = spec
+        self._bytes = Path(path).read_bytes()  # the file is a temporary one: its contents stay for .proto
+
+    @property
+    def proto(self):
+        """The ONNX model itself (an onnx.ModelProto): ``H.onnx_op_types(copy.proto)`` counts its operators."""
+        import onnx  # imported here: only the onnx route needs it
+        return onnx.load_from_string(self._bytes)
 
     def __repr__(self):
-        return "<an ONNX copy in onnxruntime: call it like the model; it has no TorchScript graph or code>"
+        return ("<an ONNX copy in onnxruntime: call it like the model; it has no TorchScript graph or code "
+                "(H.onnx_op_types(copy.proto) counts its ONNX operators)>")
 
     def __call__(self, *args):
         from torch.utils._pytree import tree_flatten, tree_unflatten
@@ -1099,7 +1121,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "batch_one": bool(refused) and batch_one,
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
              "defaults_kept": bool(getattr(report, "defaults_kept", None)),
-             "one_integer": bool(getattr(report, "one_integer", False))}
+             "one_integer": bool(getattr(report, "one_integer", False)),
+             "retyped": bool(getattr(report, "unkeyed", "") or getattr(report, "retyped", ""))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it
@@ -1569,6 +1592,11 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     batch_dim = batch_dim_for(example, batch_dim, "diagnose")
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
+    for index, given in enumerate(inputs or ()):
+        array = _numpy_part(given)
+        if array is not None:
+            raise TypeError(f"diagnose: inputs[{index}] holds a NumPy {type(array).__name__}; the export routes take "
+                            "tensors: convert it with torch.from_numpy(...)")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
         try:
             kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim,
@@ -1586,8 +1614,9 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     labelled, skipped, random = value
     notes, training_note = _eager_notes(model, example)
     if random and not training_note:
-        training_note = ("eager itself gives two answers to one input (randomness in forward?): "
-                         "no copy can match it exactly")
+        training_note = ("eager itself gives two answers to one input (randomness in forward, or state kept "
+                         "outside the model, such as a global it changes?): no copy can match it exactly, and what "
+                         "each copy does with that state is not checked")
         notes.append(training_note)
     if skipped:
         notes.append(_skipped_note(skipped, batch_dim, labelled))

@@ -103,6 +103,19 @@ def _dict_as_sequence(a, b) -> bool:
     return False
 
 
+def _numbers_as_tensors(a, b, path="out") -> str:
+    """Where ``a`` holds a Python number (int, float, bool) and ``b`` a tensor in its place, in words; "" if nowhere."""
+    if isinstance(a, (bool, int, float)) and isinstance(b, torch.Tensor):
+        return f"a tensor at {path} where eager returns the {type(a).__name__} {a!r}" if path != "out" else \
+            f"a tensor where eager returns the {type(a).__name__} {a!r}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        return next((n for k in a if k in b for n in [_numbers_as_tensors(a[k], b[k], f"{path}[{k!r}]")] if n), "")
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_numbers_as_tensors(x, y, f"{path}[{i}]")] if n),
+                    "")
+    return ""
+
+
 def _losses_and_detections(expected, got) -> bool:
     """True for a scripted torchvision detector's answer: (losses dict, detections) where eager gives detections."""
     return (isinstance(expected, list) and isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], dict)
@@ -808,6 +821,7 @@ class ParityReport:
     # eager's as the state changed (so it keeps an equivalent), "unknown" when the outputs do not depend on it
     state_unreadable: str = ""
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
+    retyped: str = ""  # where the copy returns a tensor in place of eager's Python number ('' when it does not)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     copy_changes_input: bool = False  # the copy changed its input in place where eager did not
@@ -892,8 +906,10 @@ class ParityReport:
                          f"training mode ({layers}); call "
                          f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
         elif self.self_divergent:  # no random layer in training mode: the randomness is the model's own
-            notes.append(f"{self.names[0]} gives two different answers to the same input (randomness in forward?): "
-                         f"no copy can match it exactly, and the differences are not the {self.names[1]} copy's fault")
+            notes.append(f"{self.names[0]} gives two different answers to the same input (randomness in forward, "
+                         "or state kept outside the model, such as a global it changes?): no copy can match it "
+                         f"exactly, so these differences cannot be blamed on the {self.names[1]} copy, nor can it be "
+                         "cleared by them")
         elif self.training_mode and not self.all_close:
             notes.append(f"{self.names[0]} has layers in training mode ({layers}): call model.eval() "
                          f"first; the {self.names[1]} copy may not be to blame")
@@ -984,6 +1000,10 @@ class ParityReport:
             notes.append(f"{self.names[1]} returns {self.unkeyed}: the values match in order, but code that reads "
                          "the output by key or field name (out.logits) breaks; rebuild the dict or NamedTuple around "
                          "the copy (its keys or fields, in eager's order)")
+        if self.retyped:
+            notes.append(f"{self.names[1]} returns {self.retyped}: the values match, but code that uses it as a "
+                         "number (range(n), an index, a JSON field) gets a tensor; convert it where you call the copy "
+                         "(int(...), .item())")
         if self.state_changes and self.state_settled:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} set some of its own state (attributes or buffers) on its first call and "
@@ -1323,7 +1343,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
-    rows, unkeyed, changes_input, copy_changes_input = [], "", False, False
+    rows, unkeyed, retyped, changes_input, copy_changes_input = [], "", "", False, False
     last = None  # (arguments, eager's output) of the last input compared
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
@@ -1394,6 +1414,8 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                             f"{names[1]} copy gives")
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
+            if close and not retyped:
+                retyped = _numbers_as_tensors(expected, got)
             # a difference that only the absolute atol calls one: float rounding beside large outputs (scale_atol)
             close_if_scaled = (not close and not scale_atol and not empty and not nan
                                and _compare_outputs(expected, got, rtol, scaled,
@@ -1436,7 +1458,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         state_settled=_settled(eager, rows, state_first, state_after),
                         state_lost=lost, state_unreadable=unreadable,
                         coverage_note=coverage.reason, same_path=coverage.same_path,
-                        training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed,
+                        training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed, retyped=retyped,
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
                         copy_changes_input=copy_changes_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))

@@ -420,6 +420,42 @@ def _conditional_sides(code) -> dict:
     return dict(table)
 
 
+@functools.lru_cache(maxsize=64)
+def _skippable_if_nodes(filename: str, source: str) -> tuple:
+    """(test, body's first statement, the test's source) of each ``if`` with no ``else`` (nor ``elif``) in a file:
+    the way past it that skips the body runs no line of its own, so line tracing cannot tell that no call took it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    # a body that ends in return, raise, break or continue leaves the `if` another way: the lines after it are the
+    # skipping path, and line tracing already names them when no call ran them
+    leaves = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+    return tuple((node.test, node.body[0], " ".join((ast.get_source_segment(source, node.test) or "").split()))
+                 for node in ast.walk(tree)
+                 if isinstance(node, ast.If) and not node.orelse and not _is_compiler_check(node.test)
+                 and not isinstance(node.body[-1], leaves))
+
+
+@functools.lru_cache(maxsize=256)
+def _skippable_ifs(code) -> tuple:
+    """(ConditionalSide of side "skip", offset of the test's first instruction, offset of the body's first) for each
+    ``if`` without ``else`` that ``code`` evaluates: the test runs on every visit, the body's first instruction only
+    when the condition holds, so equal counts mean no call skipped the body."""
+    source = "".join(linecache.getlines(code.co_filename))
+    positions = list(code.co_positions())
+    found = []
+    for test, first, shown in _skippable_if_nodes(code.co_filename, source):
+        test_at = next((2 * i for i, p in enumerate(positions) if _inside(p, test)), None)
+        body_at = next((2 * i for i, p in enumerate(positions) if _inside(p, first)), None)
+        if test_at is None or body_at is None:
+            continue  # evaluated by another code object (a nested function holds it)
+        text = f"if {shown}:"
+        found.append((ConditionalSide(code.co_filename, test.lineno, test.col_offset, "skip", text, text,
+                                      (test.lineno,)), test_at, body_at))
+    return tuple(found)
+
+
 _LIBRARY_DIRS = tuple({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
                        for p in [sysconfig.get_paths().get(key)] if p})
 
@@ -549,7 +585,7 @@ class LineCoverage:
         self.ran_codes = set()
         # code objects holding `a if test else b`: only their frames trace instructions (line tracing cannot
         # tell the two sides of one line apart), so a model without one pays nothing more
-        self.conditional_codes = {code for code in self.codes if _conditional_sides(code)}
+        self.conditional_codes = {code for code in self.codes if _conditional_sides(code) or _skippable_ifs(code)}
 
     @property
     def paths(self) -> dict:
@@ -613,6 +649,13 @@ class LineCoverage:
                     missing[key] = (f"{where}, {side.label} of `{side.whole}`", code_place(side.filename, side.line),
                                     side.text)
                     continued.update((side.filename, line) for line in side.lines if line != side.line)
+            # an `if` with no `else` whose condition held on every visit: no call took the way that skips its body
+            for side, test_at, body_at in _skippable_ifs(code):
+                tested = sum(counts.get((code, test_at), 0) for counts in self.offsets.values())
+                entered = sum(counts.get((code, body_at), 0) for counts in self.offsets.values())
+                if tested and tested == entered:
+                    missing[(side.filename, side.line, side.column, side.side, side.text)] = (
+                        f"{where}, with its condition false", code_place(side.filename, side.line), side.text)
         return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in continued]
 
     @property

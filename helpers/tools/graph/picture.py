@@ -38,7 +38,7 @@ def _describe_bad_input(obj, who):
                 f"torch.jit.trace(model, example_input) or torch.export.export(model, (example_input,))")
     if type(obj).__name__ == "_OnnxCopy":  # H.diagnose's copy for the onnx route
         return (f"{who} got an ONNX copy, which runs in onnxruntime and has no TorchScript graph: "
-                "H.onnx_op_types(path) counts the operators of an .onnx file")
+                "H.onnx_op_types(copy.proto) counts its ONNX operators (H.onnx_op_types(path) those of an .onnx file)")
     if callable(obj):
         name = getattr(obj, "__name__", type(obj).__name__)
         if name == "<lambda>":
@@ -65,7 +65,8 @@ def _source(obj, inlined, who):
                 raise
             raise TypeError(f"{who}: this ScriptModule has no forward method to draw; "
                             "pass a module that defines forward") from None
-        how = "traced" if isinstance(obj, torch.jit.TracedModule) else "scripted"
+        # a trace reloaded from a file is a plain ScriptModule, like a scripted one: only a live trace is known as one
+        how = "traced" if isinstance(obj, torch.jit.TracedModule) else "TorchScript"
         name = getattr(obj, "original_name", type(obj).__name__)
         return "ts", obj, graph, f"{name} · {how} · {'inlined_graph' if inlined else 'graph'}"
     if isinstance(obj, torch.jit.ScriptFunction):
