@@ -1628,7 +1628,7 @@ def test_a_global_counter_is_named_beside_randomness_and_the_copy_is_not_cleared
 
 
 def test_a_numpy_example_or_input_gets_one_line_naming_from_numpy():
-    with pytest.raises(TypeError, match=r"the example holds a NumPy ndarray.*torch.from_numpy"):
+    with pytest.raises(TypeError, match=r"the example holds a NumPy ndarray.*torch.as_tensor"):
         H.diagnose(nn.Linear(4, 2), numpy.ones((2, 4), dtype=numpy.float32), progress=False)
     with pytest.raises(TypeError, match=r"inputs\[1\] holds a NumPy ndarray"):
         H.diagnose(nn.Linear(4, 2), torch.ones(2, 4), inputs=[torch.ones(3, 4), [numpy.ones(4)]], progress=False)
@@ -1640,3 +1640,23 @@ def test_an_onnx_copy_hands_out_its_model_for_counting_operators():
     assert H.onnx_op_types(copy.proto) == {"Gemm": 1, "Relu": 1}
     with pytest.raises(TypeError, match=r"H.onnx_op_types\(copy.proto\)"):
         H.draw_graph(copy)
+    with pytest.raises(TypeError, match=r"onnx_op_types\(copy.proto\)"):
+        H.onnx_op_types(copy)
+
+
+class UnusedHelperAlwaysEntered(nn.Module):
+    @torch.jit.unused
+    def helper(self, x):
+        return x * 2
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x + 1
+        return self.helper(x)
+
+
+def test_a_copy_that_fails_on_the_example_carries_no_note_about_untried_paths():
+    report = H.diagnose(UnusedHelperAlwaysEntered(), torch.randn(2, 3), routes=["script"], progress=False)
+    script = report.results["script"]
+    assert script.status == "fails" and "raises on the example itself" in script.reason, str(report)
+    assert not any("no input ran" in n for n in script.notes), script.notes

@@ -1617,3 +1617,65 @@ def test_an_if_every_input_entered_is_named_with_its_condition_false_and_cleared
     assert report.uncovered[0][0] == "AlwaysEntered.forward, with its condition false" and report.proves_little
     both = H.parity(model, torch.jit.script(model), inputs=[torch.ones(3), torch.ones(2, 3)])
     assert not both.uncovered, both.uncovered
+
+
+class ManyIfs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.use_norm = True
+
+    def forward(self, x, mask=None):
+        if self.use_norm:  # a flag of the model: every input answers alike, no caveat
+            x = x * 2
+        if not self.training:
+            x = x + 1
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():  # a compiler decides: no caveat
+            x = x * 1
+        if torch.compiler.is_compiling() or torch.jit.is_scripting():  # compiler-only body: not a missed line
+            x = x * 1
+        if (x.dim() == 1  # a vector
+                and x.shape[-1] > 0):  # not empty
+            x = x * 1
+        if x.dim() == 3:
+            x = x + 0
+        elif x.dim() == 1:
+            x = x - 0
+        for i in range(3):
+            x = x + 1
+            if x.dim() == 1:  # the loop's last statement: its break leaves nothing after it to show the other way
+                break
+        if x.dim() == 1:
+            return x
+
+
+def test_the_caveat_names_what_inputs_could_change_as_written_and_skips_flags_and_compiler_checks():
+    from helpers.tools.path_recorder import LineCoverage
+    model = ManyIfs().eval()
+    coverage = LineCoverage(model)
+    with coverage.watch("a vector"):
+        model(torch.ones(3))
+    named = [(where.split(", ", 1)[-1], text) for where, _place, text in coverage.uncovered()]
+    assert named == [("with its condition false", "if x.dim() == 1 and x.shape[-1] > 0:"),
+                     ("ManyIfs.forward", "x = x + 0"),
+                     ("with its condition false", "elif x.dim() == 1:"),
+                     ("with its condition false", "if x.dim() == 1:"),
+                     ("with its condition false", "if x.dim() == 1:")], named
+    with coverage.watch("a matrix"):  # takes every way past those ifs, and none of their bodies
+        model(torch.ones(2, 3))
+    assert [text for _w, _p, text in coverage.uncovered()] == ["x = x + 0"]
+
+
+class PythonLoop(torch.nn.Module):
+    def forward(self, x, scale: float = 1.0):
+        if scale > 0.5:
+            scale = 1.0
+        total = 0.0
+        for v in x.tolist() * 500:
+            total = total + v * scale
+        return x * 0 + total
+
+
+def test_an_if_with_no_else_does_not_switch_on_instruction_tracing():
+    from helpers.tools.path_recorder import LineCoverage
+    coverage = LineCoverage(PythonLoop())
+    assert not coverage.conditional_codes and coverage.skippable  # watched line by line, as any other function

@@ -74,6 +74,8 @@ def quiet_export() -> QuietExport:
 
 def _onnx_file(path, who) -> Path:
     if not isinstance(path, (str, os.PathLike)):
+        if hasattr(type(path), "proto"):  # H.diagnose's ONNX copy: it holds its model, not a file
+            raise TypeError(f"{who} takes an .onnx file or an ONNX model: pass the copy's model, {who}(copy.proto)")
         raise TypeError(f"{who} takes the path of an .onnx file, got {type(path).__name__}: "
                         "save the model first, e.g. torch.onnx.export(model, args, WORK / 'model.onnx')")
     path = Path(os.fspath(path))

@@ -359,7 +359,7 @@ def _as_call(example) -> tuple:
     array = _numpy_part(example)
     if array is not None:  # the routes take tensors: a NumPy array would fail later, in a comparison, with numpy's words
         raise TypeError(f"diagnose: the example holds a NumPy {type(array).__name__}; the export routes take tensors: "
-                        "convert it with torch.from_numpy(...)")
+                        "convert it with torch.as_tensor(...)")
     return example if isinstance(example, tuple) else (example,)
 
 
@@ -1134,6 +1134,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
         return "ok", "", "", notes, text, report, flags
     row = wrong[0]
     if example_raises:  # not a divergence on some inputs: the copy cannot run the one input it was made from
+        notes = [n for n in notes if "no input ran" not in n]  # which paths were tried says nothing of a failure
         example = next(r for r in report.rows if r.label == "example")
         reason = f"converts, but the copy raises on the example itself, which eager runs: {example.error}"
         if training_note:
@@ -1596,7 +1597,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         array = _numpy_part(given)
         if array is not None:
             raise TypeError(f"diagnose: inputs[{index}] holds a NumPy {type(array).__name__}; the export routes take "
-                            "tensors: convert it with torch.from_numpy(...)")
+                            "tensors: convert it with torch.as_tensor(...)")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
         try:
             kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim,

@@ -1002,8 +1002,8 @@ class ParityReport:
                          "the copy (its keys or fields, in eager's order)")
         if self.retyped:
             notes.append(f"{self.names[1]} returns {self.retyped}: the values match, but code that uses it as a "
-                         "number (range(n), an index, a JSON field) gets a tensor; convert it where you call the copy "
-                         "(int(...), .item())")
+                         "Python value (range(n), an index, an `if`, a JSON field) gets a tensor; convert it where you "
+                         "call the copy (int(...), bool(...), .item())")
         if self.state_changes and self.state_settled:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} set some of its own state (attributes or buffers) on its first call and "

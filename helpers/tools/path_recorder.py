@@ -293,12 +293,20 @@ def path_map(model, fragment: str, values=None) -> PathMap:
 
 # ---------------------------------------------------------------- every submodule's Python, over many calls
 
-_COMPILER_CHECKS = ("is_scripting", "is_tracing")  # False in eager: their branch runs only inside a compiler
+# False in eager: their branch runs only inside a compiler or an exporter (torch.jit, torch.compiler, torch.onnx)
+_COMPILER_CHECKS = ("is_scripting", "is_tracing", "is_compiling", "is_dynamo_compiling", "is_exporting",
+                    "is_in_onnx_export")
+
+
+def _is_compiler_call(node) -> bool:
+    return (isinstance(node, ast.Call) and not node.args
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in _COMPILER_CHECKS)
 
 
 def _is_compiler_check(test) -> bool:
-    return (isinstance(test, ast.Call) and not test.args
-            and getattr(test.func, "attr", getattr(test.func, "id", None)) in _COMPILER_CHECKS)
+    """A test that is False in eager Python: a compiler check, or several joined by `or`."""
+    return _is_compiler_call(test) or (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or)
+                                       and all(_is_compiler_check(v) for v in test.values))
 
 
 def _compiler_only_lines(filename: str) -> frozenset:
@@ -420,40 +428,78 @@ def _conditional_sides(code) -> dict:
     return dict(table)
 
 
+_LEAVES = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+
+
+def _blocks_ifs(block, followed=False):
+    """(if node, whether a statement follows it) for each ``if`` in a list of statements and the blocks inside them;
+    an ``elif`` is followed when its whole chain is."""
+    for index, statement in enumerate(block):
+        after = index + 1 < len(block) or followed
+        if isinstance(statement, ast.If):
+            yield statement, after
+            yield from _blocks_ifs(statement.body)
+            is_elif = len(statement.orelse) == 1 and isinstance(statement.orelse[0], ast.If)
+            yield from _blocks_ifs(statement.orelse, after if is_elif else False)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                yield from _blocks_ifs(inner)
+        for part in list(getattr(statement, "handlers", None) or []) + list(getattr(statement, "cases", None) or []):
+            yield from _blocks_ifs(part.body)
+
+
 @functools.lru_cache(maxsize=64)
 def _skippable_if_nodes(filename: str, source: str) -> tuple:
-    """(test, body's first statement, the test's source) of each ``if`` with no ``else`` (nor ``elif``) in a file:
-    the way past it that skips the body runs no line of its own, so line tracing cannot tell that no call took it."""
+    """(if node, the names its test reads, "if" or "elif") of each multi-line ``if`` with no ``else`` in a file.
+
+    The way past such an ``if`` that skips its body runs no line of its own, so line counts cannot tell that no
+    call took it; the step from its test to the next line can (``LineCoverage`` watches it). Left out: tests a
+    compiler decides (``torch.jit.is_scripting()`` ...); and bodies that leave with return, raise, break or continue
+    when a statement follows the ``if``, since that statement is then the skipping path, named by line coverage.
+    """
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return ()
-    # a body that ends in return, raise, break or continue leaves the `if` another way: the lines after it are the
-    # skipping path, and line tracing already names them when no call ran them
-    leaves = (ast.Return, ast.Raise, ast.Break, ast.Continue)
-    return tuple((node.test, node.body[0], " ".join((ast.get_source_segment(source, node.test) or "").split()))
-                 for node in ast.walk(tree)
-                 if isinstance(node, ast.If) and not node.orelse and not _is_compiler_check(node.test)
-                 and not isinstance(node.body[-1], leaves))
+    lines = source.splitlines()
+    found = []
+    for node, followed in _blocks_ifs(tree.body):
+        if node.orelse or node.body[0].lineno <= node.test.end_lineno:
+            continue  # an else, or a one-line `if test: body` (its body is a ConditionalSide)
+        if any(_is_compiler_call(part) for part in ast.walk(node.test)):
+            continue
+        if followed and isinstance(node.body[-1], _LEAVES):
+            continue
+        names = frozenset(part.id for part in ast.walk(node.test) if isinstance(part, ast.Name))
+        keyword = "elif" if lines[node.lineno - 1].lstrip().startswith("elif") else "if"
+        found.append((node, names, keyword))
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=256)
-def _skippable_ifs(code) -> tuple:
-    """(ConditionalSide of side "skip", offset of the test's first instruction, offset of the body's first) for each
-    ``if`` without ``else`` that ``code`` evaluates: the test runs on every visit, the body's first instruction only
-    when the condition holds, so equal counts mean no call skipped the body."""
+def _skippable_ifs(code) -> dict:
+    """{a line of the test: [(ConditionalSide of side "skip", the test's lines, body's first line, body's last), ...]}
+    for each ``if`` without ``else`` that ``code`` runs and whose test reads one of its arguments or locals: a test
+    on attributes or globals only (``if self.use_norm:``, ``if not self.training:``) gives every input the same
+    answer, so no input could take the other way."""
     source = "".join(linecache.getlines(code.co_filename))
-    positions = list(code.co_positions())
-    found = []
-    for test, first, shown in _skippable_if_nodes(code.co_filename, source):
-        test_at = next((2 * i for i, p in enumerate(positions) if _inside(p, test)), None)
-        body_at = next((2 * i for i, p in enumerate(positions) if _inside(p, first)), None)
-        if test_at is None or body_at is None:
-            continue  # evaluated by another code object (a nested function holds it)
-        text = f"if {shown}:"
-        found.append((ConditionalSide(code.co_filename, test.lineno, test.col_offset, "skip", text, text,
-                                      (test.lineno,)), test_at, body_at))
-    return tuple(found)
+    own = set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
+    first, last = code.co_firstlineno, max((line for _s, _e, line in code.co_lines() if line), default=0)
+    table = collections.defaultdict(list)
+    for node, names, keyword in _skippable_if_nodes(code.co_filename, source):
+        if not first < node.lineno <= last or not names & own:
+            continue
+        if not any(_inside(p, node.test) for p in code.co_positions()):
+            continue  # a nested function's `if`: its own code object watches it
+        text = f"{keyword} {ast.unparse(node.test)}:"
+        side = ConditionalSide(code.co_filename, node.lineno, node.col_offset, "skip", text, text, (node.lineno,))
+        test_lines = frozenset(range(node.test.lineno, node.test.end_lineno + 1))
+        entry = (side, test_lines, node.body[0].lineno, node.body[-1].end_lineno)
+        for line in test_lines:
+            table[line].append(entry)
+    return dict(table)
 
 
 _LIBRARY_DIRS = tuple({str(Path(p).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")
@@ -585,7 +631,9 @@ class LineCoverage:
         self.ran_codes = set()
         # code objects holding `a if test else b`: only their frames trace instructions (line tracing cannot
         # tell the two sides of one line apart), so a model without one pays nothing more
-        self.conditional_codes = {code for code in self.codes if _conditional_sides(code) or _skippable_ifs(code)}
+        self.conditional_codes = {code for code in self.codes if _conditional_sides(code)}
+        self.skippable = {code: table for code in self.codes for table in [_skippable_ifs(code)] if table}
+        self.transitions = {}  # label -> {(ConditionalSide, entered?): times}: the step from an if's test onwards
 
     @property
     def paths(self) -> dict:
@@ -607,6 +655,7 @@ class LineCoverage:
     def forget(self, label) -> dict:
         """Drop the record of the call ``label`` (a call that failed, a probe); returns its counts ({} if none)."""
         self.offsets.pop(label, None)
+        self.transitions.pop(label, None)
         return self.counts.pop(label, {})
 
     def watch(self, label):
@@ -650,10 +699,9 @@ class LineCoverage:
                                     side.text)
                     continued.update((side.filename, line) for line in side.lines if line != side.line)
             # an `if` with no `else` whose condition held on every visit: no call took the way that skips its body
-            for side, test_at, body_at in _skippable_ifs(code):
-                tested = sum(counts.get((code, test_at), 0) for counts in self.offsets.values())
-                entered = sum(counts.get((code, body_at), 0) for counts in self.offsets.values())
-                if tested and tested == entered:
+            for side in {entry[0] for entries in self.skippable.get(code, {}).values() for entry in entries}:
+                steps = [counts for counts in self.transitions.values()]
+                if any(c.get((side, True)) for c in steps) and not any(c.get((side, False)) for c in steps):
                     missing[(side.filename, side.line, side.column, side.side, side.text)] = (
                         f"{where}, with its condition false", code_place(side.filename, side.line), side.text)
         return [missing[key] for key in sorted(missing, key=lambda k: (k[0], k[1], k[2:])) if key not in continued]
@@ -672,14 +720,32 @@ class _Watch:
 
     def __enter__(self):
         codes, lines, ran = self.coverage.codes, self.lines, self.coverage.ran_codes
-        conditional = self.coverage.conditional_codes
+        conditional, skippable = self.coverage.conditional_codes, self.coverage.skippable
         offsets = self.offsets = collections.Counter()
+        steps = self.steps = collections.Counter()
+        last = {}  # id(frame) -> its last line, in code holding an `if` with no `else`
+
+        def step(frame, line):
+            """Count where the frame went from an `if`'s test: into its body, or past it (line None: it returned)."""
+            previous = last.get(id(frame))
+            last[id(frame)] = line
+            for side, test_lines, body_first, body_last in skippable[frame.f_code].get(previous, ()):
+                if line is None or line not in test_lines:  # a test over several lines moves within itself first
+                    steps[(side, line is not None and body_first <= line <= body_last)] += 1
 
         def local(frame, event, arg):
             if event == "line":
                 lines[(frame.f_code.co_filename, frame.f_lineno)] += 1  # how often, too: a loop's turns
+                if frame.f_code in skippable:
+                    step(frame, frame.f_lineno)
             elif event == "opcode":
                 offsets[(frame.f_code, frame.f_lasti)] += 1
+            elif frame.f_code in skippable:
+                if event == "exception":  # raised while testing: neither way was taken
+                    last[id(frame)] = None
+                elif event == "return":
+                    step(frame, None)
+                    last.pop(id(frame), None)
             return local
 
         def on_call(frame, event, arg):
@@ -702,6 +768,7 @@ class _Watch:
             sys.settrace(self.previous)  # hand tracing back (a debugger may have been using it)
             self.coverage.counts[self.label] = dict(self.lines)
             self.coverage.offsets[self.label] = self.offsets
+            self.coverage.transitions[self.label] = self.steps
             if displaced:  # the counts miss lines that ran: say nothing about lines rather than something false
                 self.coverage.reason = DISPLACED
         return False
