@@ -1679,3 +1679,19 @@ def test_an_if_with_no_else_does_not_switch_on_instruction_tracing():
     from helpers.tools.path_recorder import LineCoverage
     coverage = LineCoverage(PythonLoop())
     assert not coverage.conditional_codes and coverage.skippable  # watched line by line, as any other function
+
+
+class ReturnsShape(torch.nn.Module):
+    def forward(self, x):
+        return x * 2, x.shape
+
+
+def test_a_scripted_size_that_comes_back_a_list_is_named_and_a_kept_tuple_is_not():
+    model = ReturnsShape()
+    report = H.parity(model, torch.jit.script(model), example=torch.randn(3, 4))
+    assert report.all_close and report.retyped == "a list at out[1] where eager returns a torch.Size", report.retyped
+    assert any("a list compared with == to a tuple" in w for w in report.warnings)
+    traced = H.parity(model, torch.jit.trace(model, torch.randn(3, 4)), example=torch.randn(3, 4))
+    assert traced.retyped == "a tensor at out[1][0] where eager returns the int 3", traced.retyped
+    pair = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    assert not H.parity(pair, torch.jit.script(pair), example=torch.randn(3, 4)).retyped

@@ -144,7 +144,7 @@ class RouteResult:
     state_unknown: bool = False  # eager changes state that the copy (a runner) hides, and the outputs do not show it
     defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
     one_integer: bool = False   # every integer input held one and the same value: only that value was checked
-    retyped: bool = False       # agrees in value, but returns other types (a dict's keys lost, a number as a tensor)
+    retyped: bool = False       # agrees in value, but returns other types (keys lost, a number as a tensor, a list)
     foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
@@ -243,7 +243,8 @@ class Diagnosis:
                "its notes." if ran[r].nan else "")
             + (" Every integer input held one value, so it was checked on that value only: see its notes."
                if ran[r].one_integer else "")
-            + (" Its copy returns other types than eager (keys lost, or a tensor for a number): see its notes."
+            + (" Its copy returns other types than eager (keys lost, a tensor for a number, a list for a tuple): see "
+               "its notes."
                if ran[r].retyped else "")
             + (" Eager's outputs (or a part of them) were within the tolerance of zero, so agreeing there says little: "
                "see its notes." if ran[r].tiny else "")

@@ -7,7 +7,8 @@
 called "converted" ("loaded" for a file). Outputs may be tensors, numbers, None, or nested tuples,
 lists, NamedTuples and dicts (compared by key). The report also says when the comparison proves
 little: outputs that are all empty, a line of the eager model's Python that no input ran (or a part of one:
-a side of ``a if c else b``, an operand ``and``/``or`` skipped, a one-line ``if``'s body), an eager model in
+a side of ``a if c else b``, an operand ``and``/``or`` skipped, a one-line ``if``'s body; or the way past an ``if``
+with no ``else`` that every input entered), a copy that returns other types than eager, an eager model in
 training mode. It displays as a table in JupyterLab, and works in tests:
 ``assert H.parity(m, traced, example=x).all_close``, ``report.assert_close()``, ``report.status``.
 ``H.compare(name, a, b)`` is the one-line version for two tensors you already have.
@@ -31,7 +32,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message, typed_message
-from ..course.guards import call_within, first_call_seconds, variant_seconds
+from ..course.guards import call_within, first_call_seconds, variant_seconds, with_article
 from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
@@ -104,10 +105,16 @@ def _dict_as_sequence(a, b) -> bool:
 
 
 def _numbers_as_tensors(a, b, path="out") -> str:
-    """Where ``a`` holds a Python number (int, float, bool) and ``b`` a tensor in its place, in words; "" if nowhere."""
+    """Where ``a`` holds a Python number (int, float, bool) and ``b`` a tensor in its place, or ``a`` a tuple (a
+    torch.Size) and ``b`` a list, in words; "" if nowhere."""
+    at = f" at {path}" if path != "out" else ""
     if isinstance(a, (bool, int, float)) and isinstance(b, torch.Tensor):
-        return f"a tensor at {path} where eager returns the {type(a).__name__} {a!r}" if path != "out" else \
-            f"a tensor where eager returns the {type(a).__name__} {a!r}"
+        return f"a tensor{at} where eager returns the {type(a).__name__} {a!r}"
+    if isinstance(a, tuple) and type(b) is list and not _is_namedtuple(a):  # a torch.Size scripted is a List[int]
+        inner = next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_numbers_as_tensors(x, y, f"{path}[{i}]")]
+                      if n), "")
+        kind = "a torch.Size" if isinstance(a, torch.Size) else with_article(type(a).__name__)
+        return f"a list{at} where eager returns {kind}" + (f", and {inner}" if inner else "")
     if isinstance(a, dict) and isinstance(b, dict):
         return next((n for k in a if k in b for n in [_numbers_as_tensors(a[k], b[k], f"{path}[{k!r}]")] if n), "")
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
@@ -1001,9 +1008,10 @@ class ParityReport:
                          "the output by key or field name (out.logits) breaks; rebuild the dict or NamedTuple around "
                          "the copy (its keys or fields, in eager's order)")
         if self.retyped:
-            notes.append(f"{self.names[1]} returns {self.retyped}: the values match, but code that uses it as a "
-                         "Python value (range(n), an index, an `if`, a JSON field) gets a tensor; convert it where you "
-                         "call the copy (int(...), bool(...), .item())")
+            notes.append(f"{self.names[1]} returns {self.retyped}: the values match, but code that relies on the "
+                         "type sees another (a tensor used in range(n), an index, an `if` or a JSON field; a list "
+                         "compared with == to a tuple); convert it where you call the copy (int(...), .item(), "
+                         "tuple(...))")
         if self.state_changes and self.state_settled:
             shown = "; ".join(self.state_changes[:3]) + ("; ..." if len(self.state_changes) > 3 else "")
             notes.append(f"{self.names[0]} set some of its own state (attributes or buffers) on its first call and "

@@ -7,7 +7,8 @@ calls the model on a grid of two-number inputs and pictures which of them ran th
 Pass ``source=SomeClass.forward`` to watch a function other than the model's own forward:
 02 uses it to show that a scripted model never runs its Python source.
 ``H.LineCoverage(model)`` watches every method of the model's own classes and of its submodules'
-(installed libraries such as torch.nn and torchvision excepted) over several calls, and says which lines no call ran:
+(installed libraries such as torch.nn and torchvision excepted) over several calls, and says which lines no call ran,
+and which ``if`` with no ``else`` every call entered (the way past it has no line of its own):
 ``H.parity`` uses it to tell when a check never exercised a branch.
 """
 import ast
@@ -598,7 +599,8 @@ class LineCoverage:
     """Which lines of a model's Python (its class's methods and its submodules') ran over several calls.
 
     ``with coverage.watch(label): model(x)`` records one call; ``coverage.uncovered()`` lists
-    ``(where, line number, text)`` of each line, in a method that ran, that no call ran;
+    ``(where, line number, text)`` of each line, in a method that ran, that no call ran (and of each ``if`` with no
+    ``else`` whose test reads the call's values and that every call entered: ``where`` ends "with its condition false");
     ``coverage.counts`` maps each label to how often each line ran, ``coverage.paths`` to the set of those
     lines; ``coverage.forget(label)`` drops one call's record. ``coverage.reason`` is set
     (and nothing is recorded) when there is no Python to watch, e.g. for a scripted model.
