@@ -75,8 +75,8 @@ def _python_call(scripted) -> str:
     return ""
 
 
-def _eager_failure(model, x, **kwargs) -> str:
-    """A ✘ line if the learner's model itself raises in Python on ``x`` (a copy of it is called), else "".
+def _runs_in_python(model, x, **kwargs) -> bool:
+    """True if the learner's model itself runs in Python on ``x`` (a copy of it is called); else print why.
 
     TorchScript checks some things less than Python does: an ``nn.Parameter`` attribute that forward reassigns
     with a plain tensor compiles and runs scripted, but Python refuses the assignment, so the model no longer
@@ -84,7 +84,7 @@ def _eager_failure(model, x, **kwargs) -> str:
     try:
         spare = copy.deepcopy(model)
     except Exception:  # a model that cannot be copied is judged by its scripted copy alone
-        return ""
+        return True
     try:
         with learner_code(), torch.no_grad():
             spare(x.clone(), **kwargs)
@@ -93,9 +93,10 @@ def _eager_failure(model, x, **kwargs) -> str:
                 "enforce that): keep the state as a plain tensor attribute, `self.name = torch.zeros(...)`, or a "
                 "buffer (`self.register_buffer(...)`)." if "as parameter" in str(error)
                 else "The class must still run in Python, as it did before: fix it there first.")
-        return (f"✘ It scripts, but your model itself fails in Python on {tuple(x.shape)}-shaped input: "
-                f"{as_sentence(short_message(error))} {hint}")
-    return ""
+        print(f"✘ It scripts, but your model itself fails in Python on {tuple(x.shape)}-shaped input: "
+              f"{as_sentence(short_message(error))} {hint}")
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- exercise 1: make it scriptable
@@ -321,9 +322,7 @@ def check_standardize_scriptable(model) -> bool:
                  "can hold. Rewrite the construct TorchScript rejects instead of hiding it."
                  if python_call else f": {as_sentence(script_error_line(error))}"))
         return False
-    eager_failure = _eager_failure(model, _STANDARDIZE_CASES[0][1])  # last: the scripted checks name more mistakes
-    if eager_failure:
-        print(eager_failure)
+    if not _runs_in_python(model, _STANDARDIZE_CASES[0][1]):  # last: the scripted checks name more mistakes
         return False
     print("✔ Right: it scripts, matches the original on every input the check tries (2-D and 3-D), takes eps=..., still keeps last_mean, and saves.")
     return True
@@ -560,9 +559,7 @@ def check_running_peak(model) -> bool:
         print(f"✘ Saved and loaded, the model should still divide by {peak:g}, the peak seen before saving; "
               f"its `peak` is {_peak_value(loaded)}.")
         return False
-    eager_failure = _eager_failure(model, _PEAK_INPUTS[0])  # last: the scripted checks name more mistakes
-    if eager_failure:
-        print(eager_failure)
+    if not _runs_in_python(model, _PEAK_INPUTS[0]):  # last: the scripted checks name more mistakes
         return False
     modes = " kept in training and eval mode alike," if deployed is not None else ""
     print(f"✔ Right: the peak lives on the model, so it is compiled, typed,{modes} and saved and loaded with it.")

@@ -266,14 +266,16 @@ def _holds_cond(copy) -> bool:
     return any(node.target is cond for graph in graphs for node in graph.nodes)
 
 
+_MODEL_NAMES = ("model", "module", "net", "m", "eager")  # what a parameter holding the model is usually called
+
+
 def _argument_order_hint(ship) -> str:
     """A hint when ``ship`` names its arguments the other way round, (example, model): the check passes (model, example)."""
     try:
         names = list(inspect.signature(ship).parameters)
     except (TypeError, ValueError):
         return ""
-    if len(names) >= 2 and names[1].lower() in ("model", "module", "net", "m", "eager") \
-            and names[0].lower() not in ("model", "module", "net", "m", "eager"):
+    if len(names) >= 2 and names[1].lower() in _MODEL_NAMES and names[0].lower() not in _MODEL_NAMES:
         return (f" The check calls ship(model, example), in that order, and your function takes ({names[0]}, "
                 f"{names[1]}): swap its arguments.")
     return ""

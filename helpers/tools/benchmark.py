@@ -25,7 +25,7 @@ from ..course.deprecations import drop_no_cuda_notice
 from ..course.failures import typed_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
-from .parity import (_MISSING, RELAXED_TRACE_NOTE, copy_state, eager_failure, fresh_copy, parity, python_state,
+from .parity import (_MISSING, RELAXED_TRACE_NOTE, TWO_ANSWERS_CAUSES, copy_state, eager_failure, fresh_copy, parity, python_state,
                      random_in_forward, state_changes, trace_copy, training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, _fewest_of, fewest_for_a_verdict
 
@@ -389,7 +389,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     # each, so two fresh copies are asked too): no copy can match it, and none is to blame
     if report.self_divergent or (not report.all_close and random_in_forward(model, inputs["example"], 1e-4, 1e-4)):
         _add_note(row, "answers not compared: eager itself gives two different answers to the same input "
-                       "(randomness in forward, or state kept outside the model, such as a global it changes?)")
+                       f"({TWO_ANSWERS_CAUSES})")
         return True
     diverging = [r for r in report.rows if r.diverges]
     if all(r.error and SIZE_VARIANT.match(r.label) for r in diverging):  # refuses other sizes, right on the example's

@@ -44,7 +44,7 @@ from ..course.onnx_table import keep_onnx_function_table
 from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _is_int, _resized, batch_dim_for, batch_of, leaves, own_copy,
                              per_input_dims, rebuild, time_first_note, with_batch)
-from .parity import (_nesting, argument_hint, few_layers, fresh_copy, is_exported_program, parity, training_layers,
+from .parity import (TWO_ANSWERS_CAUSES, _nesting, argument_hint, few_layers, fresh_copy, is_exported_program, parity, training_layers,
                      vary_inputs)
 
 __all__ = ["diagnose", "Diagnosis", "RouteResult", "DEFAULT_ROUTES", "ALL_ROUTES"]
@@ -357,11 +357,16 @@ def _as_call(example) -> tuple:
                         f"tuple with one per argument), got {type(example).__name__}")
     if isinstance(example, tuple) and not example:
         raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
-    array = _numpy_part(example)
-    if array is not None:  # the routes take tensors: a NumPy array would fail later, in a comparison, with numpy's words
-        raise TypeError(f"diagnose: the example holds a NumPy {type(array).__name__}; the export routes take tensors: "
-                        "convert it with torch.as_tensor(...)")
+    _refuse_numpy(example, "the example")
     return example if isinstance(example, tuple) else (example,)
+
+
+def _refuse_numpy(value, what):
+    """The routes take tensors: a NumPy array would fail later, in a comparison, with numpy's words; say it now."""
+    array = _numpy_part(value)
+    if array is not None:
+        raise TypeError(f"diagnose: {what} holds a NumPy {type(array).__name__}; the export routes take tensors: "
+                        "convert it with torch.as_tensor(...)")
 
 
 def _numpy_part(value, depth: int = 0):
@@ -955,14 +960,14 @@ class _OnnxCopy:
 
     keeps_state = False  # an ONNX graph holds no values from one call to the next (H.parity reads this)
 
-    def __init__(self, path, spec):
+    def __init__(self, path, spec, data: bytes):
         import onnxruntime as ort  # imported here: only the onnx route needs it
         # spec is (treespec, kinds): ONNX drops None outputs, so they are put back where eager had them
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.spec = spec
-        self._bytes = Path(path).read_bytes()  # the file is a temporary one: its contents stay for .proto
+        self._bytes = data  # the file's contents (the file itself is a temporary one): for .proto
 
     @property
     def proto(self):
@@ -1010,7 +1015,7 @@ def _load(route, data, suffix, folder, eager_out_spec):
     if route == "export":
         return torch.export.load(str(path)).module()
     if route == "onnx":
-        return _OnnxCopy(path, eager_out_spec)
+        return _OnnxCopy(path, eager_out_spec, data)
     if route == "aoti":  # the course's loader: no aotinductor_* folder left behind, and no "No CUDA" notice
         from ..routes.aoti import load_aoti
         return load_aoti(path)
@@ -1595,10 +1600,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     for index, given in enumerate(inputs or ()):
-        array = _numpy_part(given)
-        if array is not None:
-            raise TypeError(f"diagnose: inputs[{index}] holds a NumPy {type(array).__name__}; the export routes take "
-                            "tensors: convert it with torch.as_tensor(...)")
+        _refuse_numpy(given, f"inputs[{index}]")
     with tempfile.TemporaryDirectory(prefix="diagnose-") as probe_folder:
         try:
             kind, value = _forked("eager", probe_folder, limit, _labelled_inputs, model, example, inputs, batch_dim,
@@ -1616,9 +1618,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     labelled, skipped, random = value
     notes, training_note = _eager_notes(model, example)
     if random and not training_note:
-        training_note = ("eager itself gives two answers to one input (randomness in forward, or state kept "
-                         "outside the model, such as a global it changes?): no copy can match it exactly, and what "
-                         "each copy does with that state is not checked")
+        training_note = (f"eager itself gives two answers to one input ({TWO_ANSWERS_CAUSES}): no copy can match it "
+                         "exactly, and what each copy does with that state is not checked")
         notes.append(training_note)
     if skipped:
         notes.append(_skipped_note(skipped, batch_dim, labelled))

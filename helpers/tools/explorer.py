@@ -570,10 +570,10 @@ class DivergenceExplorerWidget(widgets.VBox):
         name = s.name
         colour = "#1a7f37" if s.agree else "#cf222e"
         notes = self.explorer.conversion_warnings()
-        warned = "".join(f"<div style='color:#9a6700'>⚠ {'' if note == RELAXED_TRACE_NOTE else 'tracing warned: '}"
-                         f"{html.escape(note)}</div>"
-                         for note in ([notes[0]] + [n for n in notes[1:] if n == RELAXED_TRACE_NOTE]
-                                      if notes and s.method == "trace" else []))
+        traced = s.method == "trace"
+        shown = ([f"tracing warned: {n}" for n in notes if n != RELAXED_TRACE_NOTE][:1]
+                 + [n for n in notes if n == RELAXED_TRACE_NOTE]) if traced else []
+        warned = "".join(f"<div style='color:#9a6700'>⚠ {html.escape(n)}</div>" for n in shown)
         baked = (f"<div><i>Trace example: {html.escape(s.example_path)}. The trace replays that path for every input.</i></div>"
                  if s.method == "trace" else "")
         what = EXPLORER_MODELS[s.model][0] if s.model in EXPLORER_MODELS else "your model"

@@ -104,23 +104,25 @@ def _dict_as_sequence(a, b) -> bool:
     return False
 
 
-def _numbers_as_tensors(a, b, path="out") -> str:
-    """Where ``a`` holds a Python number (int, float, bool) and ``b`` a tensor in its place, or ``a`` a tuple (a
-    torch.Size) and ``b`` a list, in words; "" if nowhere."""
+def _retyped_part(a, b, path="out") -> str:
+    """Where the copy's output ``b`` holds another type than eager's ``a`` with the same values, in words: a tensor in
+    place of a Python number (int, float, bool), or a list in place of a tuple (a torch.Size); "" if nowhere."""
     at = f" at {path}" if path != "out" else ""
     if isinstance(a, (bool, int, float)) and isinstance(b, torch.Tensor):
         return f"a tensor{at} where eager returns the {type(a).__name__} {a!r}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        return next((n for k in a if k in b for n in [_retyped_part(a[k], b[k], f"{path}[{k!r}]")] if n), "")
+    if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list))):
+        return ""
+    inner = next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_retyped_part(x, y, f"{path}[{i}]")] if n), "")
     if isinstance(a, tuple) and type(b) is list and not _is_namedtuple(a):  # a torch.Size scripted is a List[int]
-        inner = next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_numbers_as_tensors(x, y, f"{path}[{i}]")]
-                      if n), "")
         kind = "a torch.Size" if isinstance(a, torch.Size) else with_article(type(a).__name__)
         return f"a list{at} where eager returns {kind}" + (f", and {inner}" if inner else "")
-    if isinstance(a, dict) and isinstance(b, dict):
-        return next((n for k in a if k in b for n in [_numbers_as_tensors(a[k], b[k], f"{path}[{k!r}]")] if n), "")
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_numbers_as_tensors(x, y, f"{path}[{i}]")] if n),
-                    "")
-    return ""
+    return inner
+
+
+# Why eager may give two answers to one input: said by parity, the diagnosis and the benchmark alike
+TWO_ANSWERS_CAUSES = "randomness in forward, or state kept outside the model, such as a global it changes?"
 
 
 def _losses_and_detections(expected, got) -> bool:
@@ -828,7 +830,7 @@ class ParityReport:
     # eager's as the state changed (so it keeps an equivalent), "unknown" when the outputs do not depend on it
     state_unreadable: str = ""
     unkeyed: str = ""  # how eager's dict came back as a plain sequence from the copy ('' when it did not)
-    retyped: str = ""  # where the copy returns a tensor in place of eager's Python number ('' when it does not)
+    retyped: str = ""  # where the copy returns another type than eager (a tensor for a number, a list for a tuple)
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     copy_changes_input: bool = False  # the copy changed its input in place where eager did not
@@ -913,9 +915,8 @@ class ParityReport:
                          f"training mode ({layers}); call "
                          f"model.eval() before comparing: the differences are not the {self.names[1]} copy's fault")
         elif self.self_divergent:  # no random layer in training mode: the randomness is the model's own
-            notes.append(f"{self.names[0]} gives two different answers to the same input (randomness in forward, "
-                         "or state kept outside the model, such as a global it changes?): no copy can match it "
-                         f"exactly, so these differences cannot be blamed on the {self.names[1]} copy, nor can it be "
+            notes.append(f"{self.names[0]} gives two different answers to the same input ({TWO_ANSWERS_CAUSES}): "
+                         f"no copy can match it exactly, so these differences cannot be blamed on the {self.names[1]} copy, nor can it be "
                          "cleared by them")
         elif self.training_mode and not self.all_close:
             notes.append(f"{self.names[0]} has layers in training mode ({layers}): call model.eval() "
@@ -1423,7 +1424,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             if close and not retyped:
-                retyped = _numbers_as_tensors(expected, got)
+                retyped = _retyped_part(expected, got)
             # a difference that only the absolute atol calls one: float rounding beside large outputs (scale_atol)
             close_if_scaled = (not close and not scale_atol and not empty and not nan
                                and _compare_outputs(expected, got, rtol, scaled,

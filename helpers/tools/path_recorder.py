@@ -487,13 +487,11 @@ def _skippable_ifs(code) -> dict:
     answer, so no input could take the other way."""
     source = "".join(linecache.getlines(code.co_filename))
     own = set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
-    first, last = code.co_firstlineno, max((line for _s, _e, line in code.co_lines() if line), default=0)
+    positions = list(code.co_positions())
     table = collections.defaultdict(list)
     for node, names, keyword in _skippable_if_nodes(code.co_filename, source):
-        if not first < node.lineno <= last or not names & own:
-            continue
-        if not any(_inside(p, node.test) for p in code.co_positions()):
-            continue  # a nested function's `if`: its own code object watches it
+        if not names & own or not any(_inside(p, node.test) for p in positions):
+            continue  # a test on flags or globals, or one another code object evaluates (a nested function's)
         text = f"{keyword} {ast.unparse(node.test)}:"
         side = ConditionalSide(code.co_filename, node.lineno, node.col_offset, "skip", text, text, (node.lineno,))
         test_lines = frozenset(range(node.test.lineno, node.test.end_lineno + 1))
@@ -702,7 +700,7 @@ class LineCoverage:
                     continued.update((side.filename, line) for line in side.lines if line != side.line)
             # an `if` with no `else` whose condition held on every visit: no call took the way that skips its body
             for side in {entry[0] for entries in self.skippable.get(code, {}).values() for entry in entries}:
-                steps = [counts for counts in self.transitions.values()]
+                steps = self.transitions.values()
                 if any(c.get((side, True)) for c in steps) and not any(c.get((side, False)) for c in steps):
                     missing[(side.filename, side.line, side.column, side.side, side.text)] = (
                         f"{where}, with its condition false", code_place(side.filename, side.line), side.text)
