@@ -44,6 +44,7 @@ from ..course.failures import short_message
 from ..course.guards import native_stderr
 from ..course.workdir import REPO_ROOT, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress, cache_folders
+from .export_bridge import save_program
 
 __all__ = ["AOTI_CACHE_DIR", "AotiPackage", "AotiCompileError", "aoti_cache_key", "aoti_package",
            "cached_aoti_package", "load_aoti", "no_cuda_notice_source"]
@@ -440,7 +441,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
         try:
             exported = work / "exported.pt2"
-            torch.export.save(program, exported)
+            save_program(program, exported)
             timing = cache_dir / "compile_seconds.txt"
             try:
                 estimate = float(timing.read_text())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["QuietExport", "quiet_export", "OnnxRunner", "onnx_runner", "onnx_op_types",
+__all__ = ["QuietExport", "quiet_export", "save_program", "OnnxRunner", "onnx_runner", "onnx_op_types",
            "archive_names", "FactTable", "fact_table", "SideBySide", "side_by_side"]
 
 
@@ -68,6 +68,30 @@ class QuietExport:
 def quiet_export() -> QuietExport:
     """``with H.quiet_export(): torch.export.export(...)``: exporter chatter hidden, warnings kept."""
     return QuietExport()
+
+
+def _symbolic_bool_outputs(program) -> list:
+    """The outputs of an ExportedProgram's graph that are symbolic bools (a comparison of sizes)."""
+    try:
+        output = next(node for node in program.graph.nodes if node.op == "output")
+    except (AttributeError, StopIteration):
+        return []
+    return [node for node in output.all_input_nodes if isinstance(node.meta.get("val"), torch.SymBool)]
+
+
+def save_program(program, f) -> None:
+    """``torch.export.save(program, f)``, with a sentence for the one failure it gives no words to.
+
+    In this torch, saving a program that returns a bool computed from sizes (``x.shape[0] > 2`` with a dynamic
+    batch) stops on ``AssertionError: TODO`` in the serializer; a symbolic int or float output saves.
+    """
+    try:
+        torch.export.save(program, f)
+    except AssertionError as error:
+        if str(error) != "TODO" or not _symbolic_bool_outputs(program):
+            raise
+        raise ValueError("torch.export.save cannot store a bool computed from sizes (`x.shape[0] > 2`, a dynamic "
+                         "size): return it as a tensor or compute it after loading (torch: AssertionError: TODO)") from None
 
 
 # ---------------------------------------------------------------- ONNX

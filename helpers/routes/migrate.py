@@ -31,6 +31,7 @@ import torch
 from ..course.failures import short_message
 from ..course.guards import model_args, odd_input
 from ..tools.input_variants import SIZE_VARIANT, leaves, rebuild, shapes
+from .export_bridge import save_program
 
 
 def _readable(path) -> None:
@@ -126,7 +127,7 @@ class MigrationReport:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".pt2", dir=path.parent)
         os.close(handle)
         try:
-            torch.export.save(self.program, temporary)
+            save_program(self.program, temporary)
             _readable(temporary)
             os.replace(temporary, path)  # readers see the old file or the whole new one
         except BaseException:

@@ -41,6 +41,7 @@ import torch
 from ..course.failures import as_sentence, code_place, short_message, typed_message
 from ..course.guards import call_within, first_call_seconds, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
+from ..routes.export_bridge import save_program
 from .gallery import argument_type_fix, inferred_argument_line
 from .input_variants import (SIZE_VARIANT, _is_int, _resized, batch_dim_for, batch_of, leaves, own_copy,
                              per_input_dims, rebuild, time_first_note, with_batch)
@@ -928,7 +929,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
     if route == "script":
         return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
     if route == "export":
-        return _to_bytes(torch.export.save, _export_program(model, args, notes, batch_dim, others)), ".pt2"
+        return _to_bytes(save_program, _export_program(model, args, notes, batch_dim, others)), ".pt2"
     if route == "onnx":
         path = Path(folder) / "model.onnx"
         keep_onnx_function_table()  # as H.start does: diagnosing in a plain script exports to ONNX as often
