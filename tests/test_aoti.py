@@ -3,6 +3,7 @@ import glob
 import os
 import platform
 import re
+import subprocess
 import sys
 import typing
 
@@ -552,3 +553,19 @@ def test_an_example_batch_of_16_moves_the_cpp_checks_lower_bound_to_16(digits_pa
     images, _ = H.load_digits("test")
     sixteen = H.aoti_package(model, images[:16], H.batch_dim(), name="digits_cnn_example16", quiet=True)
     assert _cpp_bounds(sixteen) == ({"16"}, {"1024"})
+
+
+def test_a_load_into_a_chosen_scratch_folder_leaves_python_its_own_temp_folder(digits_package, tmp_path):
+    # In a fresh process nothing has asked Python for its temp folder yet: the first ask must not happen inside
+    # the load, where $TMPDIR points at the private folder that is removed right after.
+    probe = ("import sys, tempfile, torch\n"
+             "import helpers as H\n"
+             "compiled = H.load_aoti(sys.argv[1], scratch=sys.argv[2])\n"
+             "print(compiled(torch.rand(3, 1, 8, 8)).shape[1], tempfile.gettempdir() != sys.argv[2])\n"
+             "with tempfile.TemporaryDirectory() as folder:\n"
+             "    print('temp ok')\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(digits_package[1].path), str(tmp_path / "scratch")],
+                          cwd=H.REPO_ROOT, env={**os.environ, "PYTHONPATH": str(H.REPO_ROOT)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["10", "True", "temp", "ok"], done.stderr[-800:]
+    assert list((tmp_path / "scratch").iterdir()) == []

@@ -511,6 +511,9 @@ def load_aoti(path, *, scratch=None):
     folder = Path(tempfile.mkdtemp(prefix="aoti-load-", dir=base))
     with _load_lock:  # $TMPDIR is process-wide: one load at a time
         old = os.environ.get("TMPDIR")
+        # Python's tempfile reads $TMPDIR once, at its first use, and keeps the answer: a first use inside the
+        # load would keep the folder removed below. Settle it now, and put it back after.
+        python_tmp = tempfile.gettempdir()
         os.environ["TMPDIR"] = str(folder)  # the C++ loader unpacks under $TMPDIR (read at each load)
         try:
             compiled = torch._inductor.aoti_load_package(str(path))
@@ -526,6 +529,7 @@ def load_aoti(path, *, scratch=None):
                 os.environ.pop("TMPDIR", None)
             else:
                 os.environ["TMPDIR"] = old
+            tempfile.tempdir = python_tmp
             shutil.rmtree(folder, ignore_errors=True)  # the library is mapped already; the files are not needed
     record = package_record(path)
     return (CheckedPackage(compiled, record.inputs, path.name, record.relations, record.structure)
