@@ -1,4 +1,6 @@
 """AOTInductor route of 10_shipping: cached packages, clean loading, the two kinds of .pt2."""
+import copy
+import dataclasses
 import glob
 import os
 import platform
@@ -569,3 +571,92 @@ def test_a_load_into_a_chosen_scratch_folder_leaves_python_its_own_temp_folder(d
                           capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == ["10", "True", "temp", "ok"], done.stderr[-800:]
     assert list((tmp_path / "scratch").iterdir()) == []
+
+
+class _Difference(torch.nn.Module):
+    def forward(self, x, y):
+        return x - y
+
+
+def test_torch_export_reads_one_tensor_given_for_two_arguments_as_one_input():
+    # why aoti_package and lower_to_pte export from copies: a future torch that keeps them apart fails here
+    x, y = torch.randn(3), torch.randn(3)
+    program = torch.export.export(_Difference(), (x, x))
+    assert torch.equal(program.module()(x, y), torch.zeros(3))
+
+
+def test_an_example_giving_one_tensor_for_two_arguments_compiles_two_inputs(tmp_path):
+    x, y = torch.randn(3), torch.randn(3)
+    package = H.aoti_package(_Difference(), (x, x), name="difference", cache_dir=tmp_path, quiet=True, progress=False)
+    assert torch.allclose(H.load_aoti(package)(x, y), x - y)
+
+
+@dataclasses.dataclass
+class _Scale:
+    value: float = 2.0
+
+
+class _Configured(torch.nn.Module):
+    """Keeps what forward reads where plain attributes do not: a config object, a private float, a plain tensor."""
+    def __init__(self, config, private=1.0, offset=None):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        self.config, self._private = config, private
+        self.offset = torch.zeros(4) if offset is None else offset
+
+    def forward(self, x):
+        return self.lin(x) * self.config.value * self._private + self.offset
+
+
+@pytest.mark.parametrize("change", ["config", "private", "offset"])
+def test_the_cache_key_follows_what_forward_reads_outside_the_state_dict(change):
+    torch.manual_seed(0)
+    model = _Configured(_Scale(2.0))
+    x = torch.randn(2, 4)
+    before = H.aoti_cache_key(model, x)
+    if change == "config":
+        model.config = _Scale(3.0)
+    elif change == "private":
+        model._private = 3.0
+    else:
+        model.offset = torch.ones(4)
+    assert H.aoti_cache_key(model, x) != before
+    assert H.aoti_cache_key(copy.deepcopy(model), x) == H.aoti_cache_key(model, x)  # the same in another copy
+
+
+def test_torch_layers_keep_their_keys_whatever_their_private_attributes():
+    # a Conv2d keeps derived private attributes (_reversed_padding_repeated_twice): its settings are in extra_repr,
+    # and the keys of packages cached before stay as they were
+    from helpers.routes.aoti import model_description
+    assert "~" not in model_description(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1)))
+
+
+class _Counts(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+class _AlwaysDrops(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.dropout(x, 0.5, training=True)
+
+
+@pytest.mark.parametrize("model, words", [(_Counts(), r"changes its own state on each call \(self\.calls: 0 → 1\)"),
+                                          (_AlwaysDrops(), r"two eager calls on the example gave two answers")])
+def test_a_model_that_moves_between_calls_is_named_before_it_is_compiled(model, words, capsys):
+    from helpers.routes.aoti import refuse_what_eager_refuses
+    refuse_what_eager_refuses(model, (torch.ones(64),), "aoti_package")
+    assert re.search(words, capsys.readouterr().out)
+    if isinstance(model, _Counts):
+        assert model.calls == 0  # a copy ran
+
+
+def test_a_model_that_stays_put_gets_no_warning(capsys):
+    from helpers.routes.aoti import refuse_what_eager_refuses
+    refuse_what_eager_refuses(torch.nn.Linear(3, 2).eval(), (torch.ones(2, 3),), "aoti_package")
+    assert capsys.readouterr().out == ""

@@ -455,3 +455,33 @@ def test_the_cpp_runner_says_what_a_file_it_cannot_load_is(folder, load_ts):
     torch.save(TwoInputs().state_dict(), weights)
     with pytest.raises(H.TorchScriptFileError, match="written by torch.save"):
         H.run_cpp(weights, x, y)
+
+
+def test_aoti_package_compiles_a_model_calling_a_loaded_operator_library(ops_library, tmp_path):
+    # the compile runs in a child process: it loads the libraries this one loaded, or the operator would not resolve
+    package = H.aoti_package(ClipReLU(), torch.randn(4, 8), name="clip_relu", cache_dir=tmp_path, quiet=True,
+                             progress=False)
+    x = torch.randn(4, 8) * 4  # a batch of 4, as exported (no dynamic shapes)
+    assert torch.allclose(H.load_aoti(package)(x), ClipReLU()(x))
+
+
+@torch.library.custom_op("workbook_tests::doubled", mutates_args=())
+def _doubled(x: torch.Tensor) -> torch.Tensor:
+    return x * 2
+
+
+@_doubled.register_fake
+def _(x):
+    return torch.empty_like(x)
+
+
+class _CallsPythonOp(nn.Module):
+    def forward(self, x):
+        return torch.ops.workbook_tests.doubled(x) + 1
+
+
+def test_aoti_package_says_why_an_operator_defined_in_python_cannot_be_compiled_apart(tmp_path):
+    with pytest.raises(H.AotiCompileError, match=r"torch\.ops\.workbook_tests\.doubled\S* is not registered .*"
+                                                 r"aoti_compile_and_package"):
+        H.aoti_package(_CallsPythonOp(), torch.randn(3), name="python_op", cache_dir=tmp_path, quiet=True,
+                       progress=False)

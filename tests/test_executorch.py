@@ -310,3 +310,14 @@ def test_the_runtime_wrapper_imports_the_lowering_side_and_the_extension_does_no
         seen[module] = done.stdout.strip().splitlines()[-1]
     assert seen["executorch.extension.pybindings._C"] == "[]"
     assert seen["executorch.runtime"] == "['executorch.exir', 'torch._dynamo', 'torch._inductor']"
+
+
+class _Difference(torch.nn.Module):
+    def forward(self, x, y):
+        return x - y
+
+
+def test_an_example_giving_one_tensor_for_two_arguments_lowers_two_inputs(tmp_path):
+    x, y = torch.randn(3), torch.randn(3)
+    pte = H.lower_to_pte(_Difference(), (x, x), backend="portable", name="difference", cache_dir=tmp_path, quiet=True)
+    assert torch.allclose(H.pte_runner(pte)(x, y), x - y)

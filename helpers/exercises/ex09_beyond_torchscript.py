@@ -204,8 +204,8 @@ def check_limiter_exports(model) -> bool:
         cause = _torch_cause(error)
         if type(error).__name__ == "GuardOnDataDependentSymNode" and _calls_cond(model):
             print("✘ Not yet: your forward calls torch.cond, but torch.export still stops where Python needs a tensor's "
-                  "value as True or False (GuardOnDataDependentSymNode): a condition wrapped in bool(...) or .item(), "
-                  "or an `if` left beside the cond. Pass the tensor itself as the condition: torch.cond(peak > 1, "
+                  "value as True or False (GuardOnDataDependentSymNode): a condition turned into a Python number or bool "
+                  "first (float(...), int(...), bool(...)), or an `if` left beside the cond. Pass the tensor itself as the condition: torch.cond(peak > 1, "
                   "true_fn, false_fn, (x, peak)).")
         elif type(error).__name__ == "GuardOnDataDependentSymNode":
             print("✘ Not yet: torch.export still stops where Python needs a tensor's value as True or False "
@@ -381,8 +381,8 @@ def check_tempered_digits_program(program) -> bool:
     if narrow:
         print(f"✘ {narrow}")
         return False
-    print(f"✔ One program, two inputs, every batch size: {', '.join(map(str, sizes[:-1]))} and {largest} "
-          "all match the eager model.")
+    print(f"✔ One program, two inputs, a dynamic batch: batches of {', '.join(map(str, sizes[:-1]))} and {largest} "
+          f"all match the eager model, and its declared range holds 1 to {largest}.")
     return True
 
 

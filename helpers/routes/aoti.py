@@ -20,6 +20,8 @@ GPU (``_find_cuda_home`` in that module, which a CPU-only torch never calls). In
 harmless for a CPU build, and is dropped at that logger, nowhere else.
 """
 import ast
+import dataclasses
+import enum
 import functools
 import hashlib
 import inspect
@@ -91,9 +93,44 @@ def _class_source(cls) -> str:
         return f"{cls.__module__}.{cls.__qualname__}\n" + "\n".join(methods)
 
 
+_MODULE_INTERNALS = frozenset(vars(torch.nn.Module()))  # what every module holds: its parameters, buffers, hooks...
+
+
+def _value_text(value, depth: int = 0) -> str:
+    """``value`` as text that changes when it changes and is the same in every process: a tensor by its values, a
+    dataclass or a plain object by its fields, a function by its name; an object it cannot read, by its class."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, torch.dtype, torch.device)):
+        return repr(value)
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)}{value.dtype}:{hashlib.sha256(_tensor_bytes(value)).hexdigest()[:16]}"
+    if isinstance(value, torch.nn.Module):
+        return f"module {type(value).__qualname__}"  # a submodule, described on its own line
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if depth >= 3:
+        return kind
+    if isinstance(value, (tuple, list, set, frozenset)):
+        items = [_value_text(v, depth + 1) for v in value]
+        return f"{kind}[{', '.join(sorted(items) if isinstance(value, (set, frozenset)) else items)}]"
+    if isinstance(value, dict):
+        return f"{kind}{{{', '.join(f'{_value_text(k, depth + 1)}: {_value_text(v, depth + 1)}' for k, v in value.items())}}}"
+    if isinstance(value, enum.Enum):
+        return f"{kind}.{value.name}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {field.name: getattr(value, field.name, None) for field in dataclasses.fields(value)}
+    else:
+        fields = getattr(value, "__dict__", None)
+    if isinstance(fields, dict):  # a dataclass, a config object: by its fields
+        return f"{kind}({', '.join(f'{k}={_value_text(v, depth + 1)}' for k, v in sorted(fields.items()))})"
+    return kind
+
+
 def model_description(model) -> str:
     """What compiled code depends on besides weights and inputs, as text: each submodule's class and settings
-    (``extra_repr`` and plain attributes, such as a scale kept as a float), the code of a scripted one, and the
+    (``extra_repr`` and plain attributes, such as a scale kept as a float; in the user's own classes every other
+    attribute too: a private one, a config object by its fields, a tensor outside the state_dict by its values), the
+    code of a scripted one, and the
     source of every class in the tree that is not an installed library's, base classes included.
     Python outside the classes (a module-level function that ``forward`` calls) is not in it: after changing
     one, pass ``force=True``."""
@@ -103,7 +140,13 @@ def model_description(model) -> str:
     for path, module in model.named_modules():
         cls = type(module)
         parts.append(f"{path or '.'}: {cls.__module__}.{cls.__qualname__}({module.extra_repr()})")
-        parts += [f"  {key}={value!r}" for key, value in sorted(plain_attributes(module).items())]
+        plain = plain_attributes(module)
+        parts += [f"  {key}={value!r}" for key, value in sorted(plain.items())]
+        if not isinstance(module, torch.jit.ScriptModule) and not _is_library(cls):
+            # the rest of what a class of the user's forward may read: private settings, config objects, tensors kept
+            # outside the state_dict (torch's own layers show theirs in extra_repr; a scripted module, in its code)
+            parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
+                      if key not in plain and key not in _MODULE_INTERNALS and key != "training"]
         if isinstance(module, torch.jit.ScriptModule):
             try:
                 parts.append(module.code)
@@ -188,6 +231,13 @@ def layout_problem(value, layout) -> str:
 
 def _as_args(example) -> tuple:
     return example if isinstance(example, tuple) else (example,)
+
+
+def separate_tensors(args) -> tuple:
+    """``args`` with each tensor its own copy, for torch.export: given one tensor for two arguments, ``(x, x)``, its
+    program keeps both inputs but computes with the second one in place of both (tests/test_aoti.py shows it)."""
+    from ..tools.input_variants import own_copy
+    return own_copy(args)
 
 
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
@@ -323,13 +373,36 @@ def refuse_what_eager_refuses(model, args: tuple, who: str):
     compiling end in a message about the compiler or the export (a bool input, a wrong shape). A copy of the model
     runs, so a counter or a running statistic of the learner's model does not move."""
     from ..tools.input_variants import own_copy
-    from ..tools.parity import fresh_copy
+    from ..tools.parity import fresh_copy, python_state
+    copy_ = fresh_copy(model)
+    before = python_state(copy_)
     try:
         with torch.no_grad():
-            fresh_copy(model)(*own_copy(args))
+            first = copy_(*own_copy(args))
     except Exception as error:  # noqa: BLE001 - whatever eager raises is the learner's to see, in one line
         raise ValueError(f"{who}: the eager model fails on the example ({type(error).__name__}: "
                          f"{short_message(error, 150)}): fix the model, or pass an input it accepts") from None
+    warn_if_eager_moves(copy_, args, first, before, who)
+
+
+def warn_if_eager_moves(copy_, args, first, before, who):
+    """A ⚠ line when a second call of the eager copy on the example changes its Python state or gives another answer:
+    the file holds what one export saw, fixed (a counter stays at its first value, dropout draws anew or not at all)."""
+    from ..tools.input_variants import own_copy
+    from ..tools.parity import _compare_outputs, python_state, state_changes, TWO_ANSWERS_CAUSES
+    middle = python_state(copy_)
+    try:
+        with torch.no_grad():
+            second = copy_(*own_copy(args))
+    except Exception:  # noqa: BLE001 - a second call that fails says nothing more here
+        return
+    changed = state_changes(before, middle)
+    if changed:
+        print(f"⚠ {who}: the eager model changes its own state on each call ({', '.join(changed[:2])}): the file "
+              "keeps what the export saw, fixed; compare it with eager, H.parity(model, copy, ...), before you ship")
+    elif not _compare_outputs(first, second, 1e-5, 1e-6)[1]:
+        print(f"⚠ {who}: two eager calls on the example gave two answers ({TWO_ANSWERS_CAUSES}): the file computes "
+              "one of them; compare it with eager, H.parity(model, copy, ...), before you ship")
 
 
 def refuse_training_mode(model, who):
@@ -429,7 +502,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
         from .export_bridge import quiet_export
         try:
             with quiet_export():
-                program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+                program = torch.export.export(model, separate_tensors(args), dynamic_shapes=dynamic_shapes)
         except Exception as error:
             from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
             conflict = dim_conflict(error, "the example", "give an example with 2 or more there")
@@ -450,11 +523,20 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             temporary = work / "package.pt2"
             log_path = cache_dir / f"last_compile_{name}.log"
             compile_start = time.monotonic()
-            code = _run_with_progress([sys.executable, "-c", _CHILD, str(exported), str(temporary)],
-                                      log_path, estimate, progress, name)
+            code = _run_with_progress([sys.executable, "-c", _CHILD, str(exported), str(temporary),
+                                       *sorted(torch.ops.loaded_libraries)], log_path, estimate, progress, name)
             compile_seconds = time.monotonic() - compile_start
             if code != 0 or not temporary.is_file():
-                raise AotiCompileError(f"AOTInductor failed (exit {code}): {_last_error(log_path.read_text(errors='replace'))}"
+                log = log_path.read_text(errors="replace")
+                unresolved = re.search(r"failed to resolve (torch\.ops\.[\w.]+)", log)
+                if unresolved:  # an operator defined in this process only: by torch.library, in Python
+                    raise AotiCompileError(
+                        f"AOTInductor compiles in a separate Python process, where {unresolved.group(1)} is not "
+                        "registered (an operator defined in Python, with torch.library, exists only in the process "
+                        "that ran its definition): compile in this process, without the cache, with "
+                        "torch._inductor.aoti_compile_and_package(torch.export.export(model, args)) "
+                        f"— full log in {repo_relative(log_path)}")
+                raise AotiCompileError(f"AOTInductor failed (exit {code}): {_last_error(log)}"
                                        f" — full log in {repo_relative(log_path)}")
             os.replace(temporary, target)  # atomic: readers see no package or the whole package
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
@@ -941,11 +1023,17 @@ def _with_layouts(specs, args) -> list:
     return specs
 
 
-def _compile_main(exported: str, output: str) -> None:
-    """Run in a child process: load an exported program and compile it to ``output``."""
+def _compile_main(exported: str, output: str, *libraries: str) -> None:
+    """Run in a child process: load an exported program and compile it to ``output``, after loading the operator
+    libraries the parent had loaded (``torch.ops.load_library``), so that their custom operators resolve."""
     drop_no_cuda_notice()
+    for library in libraries:
+        try:
+            torch.ops.load_library(library)
+        except (OSError, RuntimeError):  # one the program does not use may need what only its package sets up
+            pass
     program = torch.export.load(exported)
     torch._inductor.aoti_compile_and_package(program, package_path=output)
 
 
-_CHILD = "import sys; from helpers.routes.aoti import _compile_main; _compile_main(sys.argv[1], sys.argv[2])"
+_CHILD = "import sys; from helpers.routes.aoti import _compile_main; _compile_main(*sys.argv[1:])"

@@ -39,6 +39,7 @@ import torch
 from ..course.failures import short_message
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
+                   separate_tensors,
                    inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
@@ -389,7 +390,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
             else:
                 args = example if isinstance(example, tuple) else (example,)
                 try:
-                    program = torch.export.export(model, args, dynamic_shapes=dynamic_shapes)
+                    program = torch.export.export(model, separate_tensors(args), dynamic_shapes=dynamic_shapes)
                 except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
                     from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
                     why = dim_conflict(error, "the example", "give an example with 2 or more there")
