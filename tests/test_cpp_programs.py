@@ -485,3 +485,11 @@ def test_aoti_package_says_why_an_operator_defined_in_python_cannot_be_compiled_
                                                  r"aoti_compile_and_package"):
         H.aoti_package(_CallsPythonOp(), torch.randn(3), name="python_op", cache_dir=tmp_path, quiet=True,
                        progress=False)
+
+
+def test_aoti_runner_refuses_a_numpy_array_in_one_line(aoti_package):
+    import numpy as np
+    _, package = aoti_package
+    with pytest.raises(H.CppInputError, match=r"^an AOTI model takes tensors, not NumPy arrays: convert with "
+                                              r"torch\.from_numpy\(array\) \(got an ndarray\)$"):
+        H.run_aoti_cpp(package, np.ones((2, 4), dtype=np.float32), torch.ones(2, 3))

@@ -78,6 +78,10 @@ def test_a_dynamic_size_without_a_bound_is_refused_before_lowering(tmp_path):
         H.lower_to_pte(model, torch.randn(2, 4), ({0: torch.export.Dim("batch")},), name="unbounded",
                        cache_dir=tmp_path)
     assert not list(tmp_path.glob("*.json"))  # not recorded as a lowering failure
+    # a program has no Dims to pass here: the advice is to export it again with a bounded one
+    program = torch.export.export(model, (torch.randn(2, 4),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    with pytest.raises(ValueError, match=r"no upper bound.*export it again with a bounded Dim.*report\.reexport"):
+        H.lower_to_pte(program, name="unbounded_program", cache_dir=tmp_path)
 
 
 def test_torch_lowers_a_size_without_a_bound_and_the_pte_holds_only_the_example_size(tmp_path):

@@ -401,6 +401,8 @@ def test_odd_inputs_to_the_path_tools_the_explorer_parity_and_the_pte_cache_get_
         H.parity(linear, linear, example=np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"^cached_pte: example is the model's input .* pass the name as name="):
         H.cached_pte(linear, "hello")
+    with pytest.raises(TypeError, match=r"^lower_to_pte: example .* got an ndarray; convert it with torch\.from_numpy"):
+        H.lower_to_pte(linear, np.ones((2, 3), dtype=np.float32))
 
 
 def test_time_limit_stops_an_endless_loop_and_leaves_an_outer_limit_in_charge():

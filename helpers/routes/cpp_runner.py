@@ -343,6 +343,9 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who)
     leaves = pytree.tree_leaves(arguments)
     numbers = [spec["number"] for spec in specs or [] if is_fixed_number(spec)]
     odd = next((leaf for leaf in leaves if not isinstance(leaf, torch.Tensor)), None)
+    if odd is not None and type(odd).__module__.split(".")[0] == "numpy":
+        raise CppInputError(f"an AOTI model takes tensors, not NumPy arrays: convert with torch.from_numpy(array) "
+                            f"(got {with_article(type(odd).__name__)})")
     if odd is not None:
         fixed = f" (this package's with {', '.join(map(repr, numbers))})" if numbers else ""
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold {with_article(type(odd).__name__)}, "

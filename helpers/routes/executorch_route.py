@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
+from ..course.guards import with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
                    separate_tensors,
@@ -207,8 +208,10 @@ def _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
     _check(model, backend, who)
     _check_name(name, who)
     if example is not None and not isinstance(example, (torch.Tensor, tuple, list, dict)):
-        raise TypeError(f"{who}: example is the model's input (a tensor, or a tuple with one per argument), got a "
-                        f"{type(example).__name__}; pass the name as name=...")
+        hint = ("convert it with torch.from_numpy(array)" if type(example).__module__.split(".")[0] == "numpy" else
+                "pass the name as name=..." if isinstance(example, str) else "pass a tensor")
+        raise TypeError(f"{who}: example is the model's input (a tensor, or a tuple with one per argument), got "
+                        f"{with_article(type(example).__name__)}; {hint}")
     key = pte_cache_key(model, example, dynamic_shapes)
     # build/executorch, or, on a hub where learners cannot write the repository, what make built there, then their own
     look, write = cache_folders(PTE_CACHE_DIR, "executorch", cache_dir)
@@ -401,11 +404,14 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 program = program.run_decompositions()
         unbounded = _unbounded_sizes(program)
         if unbounded:
+            fix = ("export it again with a bounded Dim: torch.export.export(program.module(), args, dynamic_shapes="
+                   "...) with Dim('batch', min=1, max=64), or report.reexport(...) for a program from H.migrate"
+                   if _is_program(model) else "give each Dim a max, e.g. Dim('batch', min=1, max=64)")
             raise UnboundedSizeError(
                 f"lower_to_pte: the dynamic size{'s' if len(unbounded) > 1 else ''} {', '.join(unbounded)} "
                 "ha{} no upper bound; ExecuTorch plans memory for the largest size, and without a bound the .pte "
-                "plans its memory for the example's size, so larger inputs can fail: give each Dim a max, e.g. Dim('batch', min=1, max=64)".format(
-                    "ve" if len(unbounded) > 1 else "s"))
+                "plans its memory for the example's size, so larger inputs can fail: {}".format(
+                    "ve" if len(unbounded) > 1 else "s", fix))
         with _quiet_native():
             edge = lower(program, partitioner=[partitioner()] if backend == "xnnpack" else [])
             executorch_program = edge.to_executorch()
