@@ -1660,3 +1660,23 @@ def test_a_copy_that_fails_on_the_example_carries_no_note_about_untried_paths():
     script = report.results["script"]
     assert script.status == "fails" and "raises on the example itself" in script.reason, str(report)
     assert not any("no input ran" in n for n in script.notes), script.notes
+
+
+class _SizeBranch(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if x.shape[0] > 4:
+            return y * 2
+        return y + 1
+
+
+def test_the_aoti_copy_refuses_the_sizes_its_program_refuses_instead_of_computing_them_wrong():
+    # the compiled code checks none of the program's ranges: unchecked, it ran batch 5 down the other branch
+    torch.manual_seed(0)
+    report = H.diagnose(_SizeBranch().eval(), torch.randn(3, 4), routes=["export", "aoti"], progress=False)
+    assert report.status("export") == report.status("aoti") == "ok"
+    assert "refuses 'batch 1', 'batch 5'" in str(report) and "Do not ship aoti" not in report.recommend()

@@ -44,7 +44,7 @@ import torch
 from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
 from ..course.guards import native_stderr
-from ..course.workdir import REPO_ROOT, repo_relative
+from ..course.workdir import REPO_ROOT, atomic_write_text, repo_relative
 from .cpp_build import BuiltFile, _compile_with_progress, cache_folders
 from .export_bridge import save_program
 
@@ -542,10 +542,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",
                     "example": [list(t.shape) for _, t in _flat_tensors(args) if isinstance(t, torch.Tensor)],
-                    "inputs": _with_layouts(_input_specs(program), args),  # what load_aoti checks each call against
-                    "relations": size_relations(program, args, _argument_names(model)),
-                    # the nesting of forward's arguments, dict keys in order: the compiled code takes them flat
-                    "structure": torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(args)[1])}
+                    **input_record(program, args, model)}
             meta_tmp = work / "meta.json"
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, _meta_path(target))
@@ -635,6 +632,20 @@ class PackageRecord:
     inputs: object = None
     relations: tuple = ()
     structure: object = None
+
+
+def input_record(program, args, model) -> dict:
+    """What ``load_aoti`` checks each call of a package compiled from ``program`` against, for its ``.json``: the
+    inputs' specs, the size relations between them, and the nesting of forward's arguments (dict keys in order: the
+    compiled code takes them flat)."""
+    return {"inputs": _with_layouts(_input_specs(program), args),
+            "relations": size_relations(program, args, _argument_names(model)),
+            "structure": torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(args)[1])}
+
+
+def write_input_record(package_path, record: dict) -> None:
+    """Put ``record`` (``input_record``) beside the package at ``package_path``, where ``load_aoti`` reads it."""
+    atomic_write_text(_meta_path(Path(package_path)), json.dumps(record, indent=1))
 
 
 def package_record(path) -> PackageRecord:

@@ -148,7 +148,7 @@ class RouteResult:
     retyped: bool = False       # agrees in value, but returns other types (keys lost, a number as a tensor, a list)
     foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
-    _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix) of the saved copy
+    _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix, record) of the saved copy
 
     @property
     def tracer_warned(self) -> bool:
@@ -210,7 +210,7 @@ class Diagnosis:
         if result.copy is None:
             with tempfile.TemporaryDirectory(prefix="diagnose-") as folder:
                 spec = self._spec() if route == "onnx" and self._spec else None
-                result.copy = _load(route, result._saved[0], result._saved[1], folder, spec)
+                result.copy = _load(route, *result._saved, folder, spec)
         return result.copy
 
     def recommend(self) -> str:
@@ -906,7 +906,8 @@ def _warned_where(warning) -> str:
 
 
 def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
-    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix). ``others``: the
+    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix), and for an
+    AOTInductor package its input record. ``others``: the
     learner's own inputs, which the notes on fixed sizes try too."""
     if route == "trace":
         buffers = {name: b.clone() for name, b in model.named_buffers()}
@@ -952,7 +953,10 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
         program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
         path = Path(folder) / "model_aoti.pt2"
         torch._inductor.aoti_compile_and_package(program, package_path=str(path))
-        return path.read_bytes(), ".pt2"
+        # what H.aoti_package keeps beside a package, so that the copy checks its inputs as H.load_aoti's do: the
+        # compiled code itself checks none of the program's ranges (10 shows torch's own loader running others)
+        from ..routes.aoti import input_record
+        return path.read_bytes(), ".pt2", input_record(program, args, model)
     raise ValueError(route)
 
 
@@ -1008,9 +1012,12 @@ def _onnx_structure_note(spec) -> list:
             "runs the .onnx file must do the same (its outputs come in eager's order, flattened)"]
 
 
-def _load(route, data, suffix, folder, eager_out_spec):
+def _load(route, data, suffix, record, folder, eager_out_spec):
     path = Path(folder) / f"copy_{route}{suffix}"
     path.write_bytes(data)
+    if record is not None:  # an AOTInductor package's input record, read by load_aoti beside the package
+        from ..routes.aoti import write_input_record
+        write_input_record(path, record)
     if route in ("trace", "script"):
         return torch.jit.load(str(path))
     if route == "export":
@@ -1174,8 +1181,9 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         # own copies: a forward that changes its input in place would otherwise change the example under the others
         spec = _eager_spec(fresh_copy(model), own_copy(example))
         own = [a for label, a in inputs.items() if label.startswith("your input")]  # the learner's, eager ran them
-        data, suffix = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
-        copy_ = _load(route, data, suffix, folder, spec)
+        data, suffix, *extra = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
+        record = extra[0] if extra else None
+        copy_ = _load(route, data, suffix, record, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):
             raise
@@ -1215,7 +1223,7 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
                        fix=argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report,
-                       fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix)
+                       fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix, record)
 
 
 def _foreign_ops(copy) -> list:
