@@ -1680,3 +1680,9 @@ def test_the_aoti_copy_refuses_the_sizes_its_program_refuses_instead_of_computin
     report = H.diagnose(_SizeBranch().eval(), torch.randn(3, 4), routes=["export", "aoti"], progress=False)
     assert report.status("export") == report.status("aoti") == "ok"
     assert "refuses 'batch 1', 'batch 5'" in str(report) and "Do not ship aoti" not in report.recommend()
+
+
+def test_an_example_of_the_wrong_dtype_keeps_the_dtype_it_got_in_the_message():
+    model = torch.nn.Sequential(torch.nn.Embedding(10, 8), torch.nn.Flatten(), torch.nn.Linear(40, 2))
+    with pytest.raises(ValueError, match=r"eager model fails on the example .*but got torch\.FloatTensor instead"):
+        H.diagnose(model, torch.randn(3, 5), progress=False)

@@ -1506,7 +1506,7 @@ def _labelled_inputs(model, example, inputs, batch_dim=0, other_dims=True):
                 _, answered = call_within(limit, probe, *own_copy(args))  # no limit until the example has run
             except Exception as error:
                 if label == "example":
-                    raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=120)}"
+                    raise ValueError(f"diagnose: the eager model fails on the example ({short_message(error, limit=200)}"
                                      f"{argument_hint(args, error)}): fix the model, or pass an input it accepts") from None
                 skipped[label] = f"the eager model rejects this variant: {short_message(error, limit=90)}"
                 continue
