@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import helpers as H
+from models_with_state import CountsCalls
 from outside_models import NarrowsBatch
 
 
@@ -631,28 +632,18 @@ def test_torch_layers_keep_their_keys_whatever_their_private_attributes():
     assert "~" not in model_description(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1)))
 
 
-class _Counts(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, x):
-        self.calls += 1
-        return x * self.calls
-
-
 class _AlwaysDrops(torch.nn.Module):
     def forward(self, x):
         return torch.nn.functional.dropout(x, 0.5, training=True)
 
 
-@pytest.mark.parametrize("model, words", [(_Counts(), r"changes its own state on each call \(self\.calls: 0 → 1\)"),
+@pytest.mark.parametrize("model, words", [(CountsCalls(), r"changes its own state on each call \(self\.calls: 0 → 1\)"),
                                           (_AlwaysDrops(), r"two eager calls on the example gave two answers")])
 def test_a_model_that_moves_between_calls_is_named_before_it_is_compiled(model, words, capsys):
     from helpers.routes.aoti import refuse_what_eager_refuses
     refuse_what_eager_refuses(model, (torch.ones(64),), "aoti_package")
     assert re.search(words, capsys.readouterr().out)
-    if isinstance(model, _Counts):
+    if isinstance(model, CountsCalls):
         assert model.calls == 0  # a copy ran
 
 
