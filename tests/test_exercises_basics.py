@@ -50,6 +50,11 @@ def test_path_answers_feedback(capsys):
     assert "4 still empty" in capsys.readouterr().out
     assert not H.check_path_answers([7, 1])
     assert "Give a dict" in capsys.readouterr().out
+    edited = {key.replace("(12, 3)", "(12,3)"): value for key, value in SOL01.path_answers.items()}
+    assert not H.check_path_answers(edited)  # an edited key: named, not reported as an empty question
+    out = capsys.readouterr().out
+    assert "'loop, input of shape (12,3): runs of the loop body' is not one of the questions" in out
+    assert "still empty" not in out
     for odd in (float("nan"), True, 7.5):
         assert not H.check_path_answers(dict(SOL01.path_answers, **{"loop, input of shape (12, 3): runs of the loop body": odd}))
         assert "answer with a whole number" in capsys.readouterr().out
@@ -140,7 +145,8 @@ def test_halving_wrong_solutions_are_rejected_with_the_mistake_named(capsys):
     assert not H.check_halving_model(NoAbs)
     assert "Halve while any |value| is above 1" in capsys.readouterr().out
     assert not H.check_halving_model(AtLeastOne)
-    assert "for tensor([ 1., -1.])" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "for tensor([ 1., -1.])" in out and "1 is not above 1" in out and "(with `>`, not `>=`)" in out
 
 
 def test_halving_right_in_any_style(capsys):

@@ -81,7 +81,7 @@ def mental_model_picture():
             canvas.text(x, y, label, 11, family=MONO)
 
     box(0.2, 1.3, 2.4, 1.4, "nn.Module\n(Python code,\ndecides each path\nat run time)", "#ffe9b3")
-    box(4.0, 1.3, 2.4, 1.4, "TorchScript program\n(static, typed graph\n+ weights)", "#cfe8ff")
+    box(4.0, 1.3, 2.4, 1.4, "TorchScript program\n(typed code that runs\nwithout Python,\n+ weights)", "#cfe8ff")
     arrow(2.7, 2.25, 3.9, 2.25, "trace")
     arrow(2.7, 1.75, 3.9, 1.75, "script")
     targets = [("Python\n(torch.jit.load)", 3.0), ("C++ / LibTorch\n(no Python)", 1.7),

@@ -72,6 +72,11 @@ def check_path_answers(answers) -> bool:
     if not isinstance(answers, dict):
         print(f"✘ Give a dict from each question to your answer; you gave {describe(answers)}.")
         return False
+    unknown = [key for key in answers if key not in PATH_QUESTIONS]
+    if unknown:  # an edited key: its answer would be ignored, and its question reported empty
+        print(f"✘ {unknown[0]!r} is not one of the questions: keep each key exactly as given (copy it from the "
+              "exercise cell), and change only the answers.")
+        return False
     missing = [q for q in PATH_QUESTIONS if answers.get(q) is None]
     if missing:
         print(f"✘ Answer every question first: {len(missing)} still empty, e.g. {missing[0]!r}.")
@@ -180,6 +185,11 @@ def check_halving_model(model) -> bool:
             if x is _HALVING_INPUTS[-1] and torch.equal(got, x):
                 print(f"✘ Not yet: you leave {x} unchanged, but its largest |value| is {x.abs().max().item():g}, above 1 "
                       "(every other input was right): halve while x.abs().max() > 1, with 1 itself as the threshold.")
+                return False
+            if want.abs().max() == 1 and _same(got, want / 2):  # one halving too many, exactly where |value| is 1
+                print(f"✘ Not yet: for {x} you return {got}, expected {want}: you halved once more when the largest "
+                      "|value| was exactly 1. 1 is not above 1: keep halving while x.abs().max() > 1 (with `>`, not "
+                      "`>=`).")
                 return False
             print(f"✘ Not yet: for {x} you return {got}, expected {want}. "
                   "Halve while any |value| is above 1 (a `while` loop), and leave small inputs alone.")
