@@ -18,6 +18,8 @@
 PYTHON ?= python3
 TORCH_INDEX ?=
 PORT ?= 8888
+# the address JupyterLab listens on: 127.0.0.1 keeps it to this machine; in a container, `make lab IP=0.0.0.0` and publish PORT
+IP ?= 127.0.0.1
 PIP_FLAGS ?=
 VENV := .venv
 BIN := $(VENV)/bin
@@ -53,7 +55,9 @@ ifneq ($(TORCH_INDEX),)
 	    "$$(grep '^torchvision==' requirements.txt | cut -d' ' -f1)"
 endif
 	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements.txt
-	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-shipping.txt
+	@if $(BIN)/python -c 'import platform as p, sys; sys.exit(not ((p.system(), p.machine()) in {("Linux", "x86_64"), ("Linux", "aarch64"), ("Darwin", "arm64")}))'; then \
+	    $(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -r requirements-shipping.txt; \
+	else echo "make venv: executorch publishes wheels for Linux (x86-64, aarch64) and Apple-silicon macOS only: not installed here, so 10's ExecuTorch sections cannot run (WSL2 runs them on Windows)"; fi
 	$(BIN)/python scripts/link_helpers.py
 	$(BIN)/python hub/lab_settings.py
 	@touch $(STAMP)
@@ -72,7 +76,7 @@ $(LAB_SETTINGS): hub/lab_settings.py | $(STAMP)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 lab: venv $(LAB_SETTINGS)
-	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) \
+	$(BIN)/jupyter lab --ip=$(IP) --port=$(PORT) --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) \
 	    notebooks/00_start_here.ipynb
 
 test: venv cpp aoti
