@@ -718,3 +718,23 @@ def test_labels_empty_or_named_alike_but_for_spaces_are_named(tmp_path, capsys, 
     assert H.check_labelled_export(path) is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and words in out, out
+
+
+def test_labelled_export_names_it_cannot_read_are_left_to_the_learner(tmp_path, capsys):
+    # Spanish names spell no digit the check reads: the ✔ praises the file, and leaves the names' order to confirm
+    spanish = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"]
+    shuffled = spanish[1:] + spanish[:1]
+    path = tmp_path / "spanish.pt"
+    torch.jit.save(torch.jit.script(H.load_digits_cnn()), str(path),
+                   _extra_files={"labels.json": json.dumps(shuffled)})
+    assert H.check_labelled_export(path)
+    out = capsys.readouterr().out
+    assert "their order is yours to confirm" in out and "carries the model and its labels" not in out
+
+
+def test_labelled_export_a_save_that_stopped_half_way_is_named(tmp_path, capsys):
+    path = tmp_path / "half.pt"
+    with pytest.raises(RuntimeError):
+        torch.save(torch.jit.script(H.load_digits_cnn()), path)  # torch.save cannot pickle a ScriptModule
+    assert not H.check_labelled_export(path)
+    assert "the save that wrote it did not finish" in capsys.readouterr().out

@@ -382,6 +382,10 @@ def check_torchscript_file(path, who: str):
             raise TorchScriptFileError(f"{path.name} is a torch.export program (.pt2), not TorchScript: load it with "
                                        "torch.export.load(path).module(); for C++, compile it with AOTInductor and run "
                                        "the package with H.run_aoti_cpp (10)")
+        if "version" in inner:  # torch's zip writer began it, and the save stopped before any data went in
+            raise TorchScriptFileError(f"{path.name} holds only the start of a PyTorch file: the save that wrote it "
+                                       "did not finish (torch.save cannot pickle a scripted model, for one). Save "
+                                       "a TorchScript model with torch.jit.save(scripted, path)")
         raise TorchScriptFileError(f"{path.name} is a zip archive but not a PyTorch file: check that you picked "
                                    "the right file")
     return path
