@@ -414,3 +414,11 @@ def test_printed_text_that_differs_is_named_beside_a_matching_verdict(tmp_path):
 def test_printed_text_that_agrees_adds_no_note(tmp_path):
     attempt = H.attempt_script('def forward(self, x):\n    print("calling")\n    return x * 2\n', x(), folder=tmp_path)
     assert attempt.verdict == "scripts" and "printed" not in attempt.note
+
+
+def test_a_numpy_test_input_is_refused_before_it_is_blamed_on_annotations(tmp_path):
+    import numpy as np
+    with pytest.raises(TypeError, match=r"takes tensors, not NumPy arrays: convert each with torch\.from_numpy"):
+        H.attempt_script(H.STARTER_FORWARD, [np.ones((2, 3), np.float32)], folder=tmp_path)
+    with pytest.raises(TypeError, match="NumPy"):
+        H.attempt_script(H.STARTER_FORWARD, [(torch.ones(2, 3), np.ones(3))], folder=tmp_path)

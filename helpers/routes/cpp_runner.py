@@ -276,6 +276,8 @@ def time_cpp(model_path, inputs, repeats: int = 20, *, threads=None, libraries=(
     ``inputs``: one tensor, or a tuple of forward's arguments (tensors of any dtype, lists, dicts,
     numbers). ``threads`` defaults to this process's ``torch.get_num_threads()``, so C++ computes
     like Python here. ``libraries``: operator libraries (.so) to load before the model.
+    ``output`` is what the last of the ``repeats`` calls returned: for a model that keeps state between calls (a
+    counter), compare it with Python's answer after as many calls, or use ``run_cpp`` (one call).
     """
     model_path = _check_model_path(model_path, "time_cpp")
     threads = _check_counts(repeats, threads)

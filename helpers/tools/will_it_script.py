@@ -155,7 +155,13 @@ def _argument_tuples(inputs) -> list:
         raise TypeError(f"attempt_script(inputs=...) takes a list of inputs, each a tensor or a tuple of arguments, "
                         f"got {type(inputs).__name__}")
     # as parity reads them: a plain tuple is one entry per argument; a tensor, list or dict is one argument
-    return [item if type(item) is tuple or isinstance(item, _Call) else (item,) for item in inputs]
+    calls = [item if type(item) is tuple or isinstance(item, _Call) else (item,) for item in inputs]
+    for call in calls:
+        for value in (call if type(call) is tuple else ()):
+            if type(value).__module__.split(".")[0] == "numpy":  # eager takes one where torch.* tolerates it
+                raise TypeError("attempt_script(inputs=...): a scripted model takes tensors, not NumPy arrays: "
+                                "convert each with torch.from_numpy(array)")
+    return calls
 
 
 def _check_source(source, who: str):
