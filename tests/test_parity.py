@@ -1695,3 +1695,20 @@ def test_a_scripted_size_that_comes_back_a_list_is_named_and_a_kept_tuple_is_not
     assert traced.retyped == "a tensor at out[1][0] where eager returns the int 3", traced.retyped
     pair = torch.nn.Sequential(torch.nn.Linear(4, 4))
     assert not H.parity(pair, torch.jit.script(pair), example=torch.randn(3, 4)).retyped
+
+
+class _TwoImages(torch.nn.Module):
+    """A detector's answer for two images: the first image's scores tie, the second's do not."""
+
+    def __init__(self, shift=0.0):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, x):
+        return [{"boxes": x[:3], "scores": torch.full((3,), 0.5)},
+                {"boxes": x[3:] + self.shift, "scores": torch.tensor([0.9, 0.5, 0.1])}]
+
+
+def test_another_images_tied_scores_do_not_explain_this_images_boxes():
+    row = H.parity(_TwoImages(), _TwoImages(shift=7.0), inputs={"x": torch.randn(6, 4)}).rows[0]
+    assert row.diverges and "ties with another score" not in row.note, row.note

@@ -332,11 +332,17 @@ def _tied_indices(compared) -> list:
     return notes
 
 
+def _container(path: str) -> str:
+    """The path of the container an output leaf sits in: ``out[1]`` for ``out[1]['boxes']``, ``out`` for ``out[0]``."""
+    return path[:path.rfind("[")] if path.endswith("]") and "[" in path else ""
+
+
 def _tied_index_note(path, x, y, compared):
-    """The note for integer indices that differ only where the float values beside them (same shape) tie, or None."""
+    """The note for integer indices that differ only where the float values beside them (same shape, in the same
+    container: another image's scores say nothing of this one's) tie, or None."""
     differ = x != y
     for values_path, v, _, v_same, _ in compared:
-        if v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape \
+        if _container(values_path) == _container(path) and v_same and isinstance(v, torch.Tensor) and v.is_floating_point() and v.shape == x.shape \
                 and bool(_tied_in_row(v)[differ].all()):
             return (f"{path} differs only at places where {values_path} ties with another value in its row: "
                     "a topk or sort of equal numbers may return either index")
@@ -351,7 +357,9 @@ def _kept_among_ties(path, x, y, compared) -> list:
         return []
     differ = (x != y).reshape(x.shape[0], -1).any(dim=1)
     for scores_path, v, _, v_same, _ in compared:
-        if scores_path == path or not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point()
+        # the scores beside the rows, in the same container: another image's scores say nothing of these rows
+        if scores_path == path or _container(scores_path) != _container(path) \
+                or not (v_same and isinstance(v, torch.Tensor) and v.is_floating_point()
                                        and v.dim() == 1 and v.shape[0] == x.shape[0]):
             continue
         if bool(_tied_in_row(v)[differ].all()):
