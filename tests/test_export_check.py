@@ -682,3 +682,14 @@ def test_a_default_no_input_passed_is_named_for_trace_and_export_not_script(tmp_
     for method in ("trace", "export"):
         assert f"`scale=2.0` at its default, and the {method} fixed it into its graph" in table[method].caveat
     assert "scale" not in table["script"].caveat
+
+
+def test_a_static_export_checked_on_one_size_only_passes_with_a_caveat(tmp_path):
+    images, _ = H.load_digits("test")
+    report = H.export_roundtrip_check(H.load_digits_cnn(), [images[:4], images[4:8]], method="export", folder=tmp_path)
+    assert report.stage == "passed" and "exported without dynamic_shapes" in report.caveat
+    assert str(report).startswith("⚠ export")
+    batch = {"x": {0: torch.export.Dim("batch", min=1, max=64)}}
+    freed = H.export_roundtrip_check(H.load_digits_cnn(), [images[:4], images[4:8]], method="export",
+                                     dynamic_shapes=batch, folder=tmp_path / "freed")
+    assert freed.stage == "passed" and "dynamic_shapes" not in freed.caveat

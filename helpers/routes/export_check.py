@@ -480,6 +480,12 @@ def _tie_note(model, want, got, rtol, atol) -> str:
             "the copy (trained weights tie far less often)") if tie else ""
 
 
+def _sizes(args) -> tuple:
+    """The shapes of a call's tensors, in order: what a program exported without dynamic_shapes fixes."""
+    from ..tools.input_variants import leaves
+    return tuple(tuple(t.shape) for t in leaves(args))
+
+
 def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic_shapes=None,
                             rtol=1e-5, atol=1e-6, folder=None, timeout=120.0, imports=()) -> RoundtripTable:
     """Export ``model`` with each of ``methods``, reload every file in one fresh process, compare with eager.
@@ -691,6 +697,11 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                              "inputs on which the model answers with numbers (trained weights, a real image)")
             if state_lost and method in ("trace", "export"):
                 notes.append(state_lost)
+            if method == "export" and dynamic_shapes is None and len({_sizes(args) for args in args_list}) == 1:
+                # no dynamic_shapes: every size is fixed in the program, and no input tried another
+                notes.append("the program was exported without dynamic_shapes, so it takes the example's sizes only, "
+                             "and every input had them: a call with other sizes fails (pass dynamic_shapes for the "
+                             "sizes you ship, and inputs of those sizes)")
             left = defaults_left(model, args_list) if method in ("trace", "export") else []
             if left:  # a trace or an export writes the default into its graph: other values were never tried
                 kept, one = ", ".join(f"`{d}`" for d in left), len(left) == 1
