@@ -855,3 +855,19 @@ def test_randomness_in_forward_itself_is_not_called_a_wrong_copy():
         row = report[variant]
         assert row.wrong is None, row.wrong
         assert "eager itself gives two different answers" in row.note, row.note
+
+
+class _RareBranch(torch.nn.Module):
+    """A branch no checking input takes: a trace holds the other side, and times like a right copy."""
+
+    def forward(self, x):
+        if x.max() > 1000:
+            return x * 0
+        return x + 1
+
+
+def test_a_row_checked_on_one_path_only_says_what_went_unrun():
+    report = H.benchmark_model(_RareBranch().eval(), torch.randn(3, 4), variants=["eager", "trace"], seconds=0.2,
+                               progress=False)
+    note = report.rows["trace"].note
+    assert "no input ran `return x * 0`" in note and "timed on a path it computes wrongly" in note, note

@@ -141,8 +141,11 @@ def test_without_a_label_the_word_is_neutral(tmp_path, branch):
     assert H.parity(model, traced, example=x).summary.startswith("✘ converted diverges from eager")
     path = tmp_path / "branch.pt"
     torch.jit.script(model).save(str(path))
-    assert H.parity(model, path, inputs=[x]).summary.startswith("✔ loaded agrees with eager on its 1 input (")
-    assert H.parity(model, str(path), inputs=[x], label="scripted").summary.startswith("✔ scripted agrees")
+    assert H.parity(model, path, inputs=[x, -x]).summary.startswith("✔ loaded agrees with eager on all 2 inputs (")
+    assert H.parity(model, str(path), inputs=[x, -x], label="scripted").summary.startswith("✔ scripted agrees")
+    # one input, one path: agreeing there leaves the other side untested, and the headline says so
+    assert H.parity(model, path, inputs=[x]).summary.startswith(
+        "⚠ loaded agrees with eager on its 1 input (rtol=1e-05, atol=1e-06), but only on the path it took")
 
 
 def test_labelled_inputs_tolerances_and_a_saved_file(tmp_path, branch):
@@ -773,7 +776,7 @@ def test_a_side_of_a_one_line_conditional_that_no_input_ran_is_named():
     small = torch.full((3, 4), 0.1)  # x10 sums to 12: no variant reaches the `if` side
     report = H.parity(OneLineBranch(), torch.jit.trace(OneLineBranch(), small), example=small)
     assert report.all_close
-    assert report.summary.startswith("✔") and "⚠" in report.summary, report.summary
+    assert report.summary.startswith("⚠") and "but only on the paths they took" in report.summary, report.summary
     assert any("no input ran `x * 2`" in w and "the `if` side of `x * 2 if x.sum() > 50 else x - 1`" in w
                for w in report.warnings), report.warnings
     both = H.parity(OneLineBranch(), torch.jit.script(OneLineBranch()), inputs=[small, small + 10])
@@ -1712,3 +1715,15 @@ class _TwoImages(torch.nn.Module):
 def test_another_images_tied_scores_do_not_explain_this_images_boxes():
     row = H.parity(_TwoImages(), _TwoImages(shift=7.0), inputs={"x": torch.randn(6, 4)}).rows[0]
     assert row.diverges and "ties with another score" not in row.note, row.note
+
+
+def test_assert_close_refuses_an_agreement_that_proves_little_unless_told(branch):
+    model, _, x = branch
+    one_path = H.parity(model, torch.jit.script(model), inputs=[x])  # `return -x` never ran
+    assert one_path and one_path.proves_little  # `assert report` checks agreement only
+    with pytest.raises(AssertionError, match=r"^converted agrees with eager, but that proves little .*allow_caveats"):
+        one_path.assert_close()
+    assert one_path.assert_close(allow_caveats=True) is one_path
+    tiny = H.parity(lambda t: t * 1e-9, lambda t: torch.zeros_like(t), inputs=[x])
+    with pytest.raises(AssertionError, match="proves little"):
+        tiny.assert_close()

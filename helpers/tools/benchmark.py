@@ -291,15 +291,25 @@ class _EagerOnce:
     unwatched = True
 
     def __init__(self, model):
+        from .path_recorder import LineCoverage
         self.model, self.answers = model, {}
+        self.coverage = LineCoverage(model)  # which lines eager ran, read here once per input: see uncovered()
 
     def __call__(self, *args):
         key = _fingerprint(args)
         if key is None:  # contents that cannot be read as bytes: no reuse, eager runs again
             return self.model(*args)
         if key not in self.answers:
-            self.answers[key] = self.model(*args)
+            with self.coverage.watch(key):
+                self.answers[key] = self.model(*args)
         return self.answers[key]
+
+    def uncovered(self) -> list:
+        """Lines of the model's own Python that no checking input ran (as ``ParityReport.uncovered``)."""
+        try:
+            return self.coverage.uncovered()
+        except Exception:  # noqa: BLE001 - a note the row can do without
+            return []
 
 
 def _fingerprint(args):
@@ -368,6 +378,12 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
         _add_note(row, f"answers hardly compared in {', '.join(report.tiny_parts)}: eager gave numbers within the "
                        "check's tolerance of zero there")
         return True
+    uncovered = report.uncovered or (eager.uncovered() if isinstance(eager, _EagerOnce) else [])
+    if report.all_close and uncovered:  # a wrong trace times as fast as a right one: say what went unrun
+        where, place, text = uncovered[0]
+        more = f" (+{len(uncovered) - 1} more)" if len(uncovered) > 1 else ""
+        _add_note(row, f"answers compared on the paths the inputs took only: no input ran `{text}` ({place}){more}, "
+                       "so this copy may be timed on a path it computes wrongly (H.parity with inputs that take it)")
     counts = _counting(model, inputs["example"], state_before)  # a counter, not a cache filled once
     names = [c.split(":")[0].removeprefix("self.") for c in counts]
     missing = [n for n, value in copy_state(fn, names).items() if value == _MISSING]

@@ -1059,11 +1059,17 @@ class ParityReport:
                 return row
         raise KeyError(f"no input labelled {label!r}: the labels are {[r.label for r in self.rows]}")
 
-    def assert_close(self):
-        """Raise AssertionError showing the table unless every input agrees; return the report otherwise."""
+    def assert_close(self, allow_caveats: bool = False):
+        """Raise AssertionError showing the table unless every input agrees, and also, unless ``allow_caveats``, when
+        agreeing proves little (``proves_little``: a line no input ran, outputs all empty, NaN or within atol of
+        zero), so that a test cannot pass on a comparison of nothing; return the report otherwise.
+        ``assert report`` checks agreement only."""
         if not self.all_close:
             raise AssertionError(f"{self.names[1]} diverges from {self.names[0]} "
                                  f"first at {self.first_divergence!r}:\n{self}")
+        if self.proves_little and not allow_caveats:
+            raise AssertionError(f"{self.names[1]} agrees with {self.names[0]}, but that proves little (see the notes): "
+                                 f"pass inputs that exercise it, or assert_close(allow_caveats=True) to accept it:\n{self}")
         return self
 
     @property
@@ -1093,6 +1099,10 @@ class ParityReport:
             if self.empty:  # no ✔: any copy returning nothing agrees with nothing
                 return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but every output was "
                         f"empty: it agreed on emptiness only{tail}")
+            if self.uncovered:  # no ✔: a part of forward no input ran was never compared (a trace may hold the other)
+                took = "the path it took" if n == 1 else "the paths they took"
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only on {took}: no "
+                        f"input ran a part of forward{tail}")
             if self.state_changes and self.state_unreadable == "unknown" and not self.state_settled:
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but whether it keeps "
                         f"the state {self.names[0]} changes as it runs cannot be read{tail}")
