@@ -1,4 +1,5 @@
 """The divergence explorer: the verdict a learner reads flips where a trace goes wrong, and updates are instant."""
+import time
 import typing
 
 import pytest
@@ -411,3 +412,22 @@ def test_a_dict_output_trace_carries_the_strict_false_caveat_beside_its_verdict(
     widget = H.divergence_explorer(_DictOut(), "trace", example=torch.randn(2, 3))
     assert "⚠ traced with strict=False" in widget.result.value and "tracing warned: traced" not in widget.result.value
     assert "strict=False" not in repr(H.DivergenceExplorer(_DictOut(), "script", example=torch.randn(2, 3)))
+
+
+class _SlowModel(torch.nn.Module):
+    """Takes 0.3 s a call, as a detector takes seconds: an update is slower than a drag step."""
+
+    def forward(self, x):
+        time.sleep(0.3)
+        return x * 2
+
+
+def test_a_slow_models_sliders_update_on_release_only():
+    widget = H.divergence_explorer(_SlowModel(), "trace", example=torch.ones(2, 3))  # eager sleeps on each call
+    assert widget.scale_sliders[0].continuous_update  # until an update shows it is slow
+    widget.scale_sliders[0].value = -1.0
+    assert not widget.scale_sliders[0].continuous_update and not widget.batch_slider.continuous_update
+    # the threshold decides (no timing of a fast model here: a busy machine could slow it past the threshold)
+    fast = H.divergence_explorer(torch.nn.ReLU(), "script", example=torch.ones(2, 3))
+    fast._settle_sliders(0.01)
+    assert fast.scale_sliders[0].continuous_update

@@ -1727,3 +1727,26 @@ def test_assert_close_refuses_an_agreement_that_proves_little_unless_told(branch
     tiny = H.parity(lambda t: t * 1e-9, lambda t: torch.zeros_like(t), inputs=[x])
     with pytest.raises(AssertionError, match="proves little"):
         tiny.assert_close()
+
+
+class _Drops(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.drop = torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(self.lin(x))
+
+
+def test_a_copy_made_before_eval_is_named_as_the_cause():
+    torch.manual_seed(0)
+    model = _Drops()
+    scripted = torch.jit.script(model)  # made while the model was still in training mode
+    model.eval()
+    report = H.parity(model, scripted, example=torch.randn(3, 4), label="scripted")
+    assert not report.all_close
+    assert any("the scripted copy has layers in training mode (Dropout 'drop') where eager has none" in w
+               for w in report.warnings), report.warnings
+    scripted.eval()
+    assert not any("copy has layers in training mode" in w
+                   for w in H.parity(model, scripted, example=torch.randn(3, 4)).warnings)

@@ -13,6 +13,7 @@ Each copy is made once per (model, method) and cached, so moving a slider only r
 """
 import html
 import linecache
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -505,6 +506,9 @@ def _fmt(value) -> str:
     return repr(value)
 
 
+SLOW_UPDATE_SECONDS = 0.25  # an update slower than this no longer follows the slider while it is dragged
+
+
 class DivergenceExplorerWidget(widgets.VBox):
     """The view: model and method pickers, input sliders, both outputs, the verdict, graph and code."""
 
@@ -558,12 +562,21 @@ class DivergenceExplorerWidget(widgets.VBox):
                     print(f"(cannot draw this view: {_one_line(error)})")
 
     def _on_input_change(self, _change=None):
+        started = time.perf_counter()
         if self.explorer._is_yours():
             batch = self.batch_slider.value if self.explorer.batch is not None else None
             self.explorer.set(scales=[s.value for s in self.scale_sliders], batch=batch)
         else:
             self.explorer.set(scale=self.scale_slider.value, length=self.length_slider.value)
         self._show_result()
+        self._settle_sliders(time.perf_counter() - started)
+
+    def _settle_sliders(self, seconds):
+        """For a model whose update takes longer than a drag step (a detector: seconds), update on release only:
+        otherwise every tick of a drag queues another run of both models."""
+        if seconds > SLOW_UPDATE_SECONDS:
+            for slider in (*self.scale_sliders, self.length_slider, self.batch_slider):
+                slider.continuous_update = False
 
     def _show_result(self):
         s = self.explorer.state

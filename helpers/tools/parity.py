@@ -829,6 +829,7 @@ class ParityReport:
     coverage_note: str = ""
     same_path: bool = False
     training_mode: list = field(default_factory=list)  # active Dropout / BatchNorm layers of eager
+    copy_training: list = field(default_factory=list)  # the copy's, when eager has none: made before model.eval()
     self_divergent: bool = False  # eager gave two different answers to the same input
     state_changes: list = field(default_factory=list)  # "name: before → after" of eager's Python attributes
     state_settled: bool = False  # they changed on the first call only (a lazy cache), not on every call
@@ -933,6 +934,10 @@ class ParityReport:
             notes.append(f"{self.names[0]} has layers in training mode ({layers}): the two agree as "
                          "they are now, which says nothing about the model in eval mode, the one you ship; call "
                          "model.eval() and compare again")
+        if self.copy_training and not self.training_mode:  # a copy keeps the flags it was made with
+            notes.append(f"the {self.names[1]} copy has layers in training mode ({few_layers(self.copy_training)}) "
+                         f"where {self.names[0]} has none: it was made before model.eval(), or set back to training (a "
+                         "scripted or traced copy keeps its own flags); call .eval() on the copy")
         diverging = [r for r in self.rows if r.diverges]
         if diverging and all(r.close_if_scaled for r in diverging):
             notes.append(f"every difference (at most {max(r.max_diff for r in diverging):.2g}) is small beside outputs "
@@ -1486,6 +1491,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         state_lost=lost, state_unreadable=unreadable,
                         coverage_note=coverage.reason, same_path=coverage.same_path,
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed, retyped=retyped,
+                        copy_training=[] if training else training_layers(exported),
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
                         copy_changes_input=copy_changes_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
