@@ -122,3 +122,32 @@ def test_a_recorder_replaced_mid_call_says_so_rather_than_miss_lines():
     report = H.parity(SetsItsOwnTracer(), traced, example=torch.ones(2))
     sys.settrace(before)
     assert "replaced the course's line recorder" in report.coverage_note and report.uncovered == []
+
+
+class _OneLineIf(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0: x = x * 2  # noqa: E701 - the one-line form is what this test is about
+        return x
+
+
+class _Delegates(torch.nn.Module):
+    def forward(self, x):
+        return self._impl(x)
+
+    def _impl(self, x):
+        for _ in range(3):
+            x = x + 1
+        return x
+
+
+def test_a_line_holding_a_condition_and_its_body_is_not_counted_as_the_body():
+    record = H.record_path(_OneLineIf(), -torch.ones(3))
+    with pytest.raises(ValueError, match="holds a condition and what it chooses on one line"):
+        record.ran("x = x * 2")  # the line ran (its test did), the body did not
+    assert record.ran("return x")
+
+
+def test_a_forward_that_hands_its_work_on_says_which_method_to_record():
+    with pytest.raises(ValueError, match=r"forward hands its work to self\._impl: .*source=type\(model\)\._impl"):
+        H.record_path(_Delegates(), torch.ones(2)).count("x = x + 1")
+    assert H.record_path(_Delegates(), torch.ones(2), source=_Delegates._impl).count("x = x + 1") == 3

@@ -18,6 +18,7 @@ import html
 import inspect
 import linecache
 import math
+import re
 import sys
 import sysconfig
 import textwrap
@@ -33,6 +34,10 @@ __all__ = ["record_path", "own_line_counts", "PathRecord", "path_map", "PathMap"
 
 # Why lines could not be recorded when another tracer (coverage, a debugger) replaced ours during the call
 DISPLACED = "another tracer (a debugger, or coverage measurement) replaced the course's line recorder"
+
+
+# A condition and what it chooses on one line: `if c: y = 1`, `while c: x = f(x)`, `a if c else b`
+_ONE_LINE_CHOICE = re.compile(r"^(if|elif|while)\b.*:\s*[^\s#]|\bif\b.*\belse\b")
 
 
 @dataclass
@@ -55,9 +60,17 @@ class PathRecord:
         hits = [number for number, text in self.lines if fragment in text]
         if not hits:
             shown = "; ".join(text.strip() for _, text in self.lines)
-            raise ValueError(f"no line of {self.name} contains {fragment!r}: its lines are: {shown}")
+            handed = next((m.group(1) for _, text in self.lines
+                           for m in [re.search(r"return self\.(\w+)\(", text)] if m), None)
+            hint = (f" (forward hands its work to self.{handed}: record that method, "
+                    f"H.record_path(model, x, source=type(model).{handed}))" if handed else "")
+            raise ValueError(f"no line of {self.name} contains {fragment!r}: its lines are: {shown}{hint}")
         if len(hits) > 1:
             raise ValueError(f"{len(hits)} lines of {self.name} contain {fragment!r}: give a longer piece of one line")
+        text = dict(self.lines)[hits[0]].strip()
+        if _ONE_LINE_CHOICE.search(text):  # the line runs whether or not the side asked about does
+            raise ValueError(f"the line {text!r} holds a condition and what it chooses on one line: a line count "
+                             "cannot tell which side ran. Put each side on its own line to count it")
         return hits[0]
 
     def count(self, fragment: str) -> int:
