@@ -325,7 +325,8 @@ def test_a_failure_inside_the_compiled_code_is_one_line_not_a_stack_of_frames():
     with pytest.raises(RuntimeError) as raised:
         package(torch.tensor([1000]))
     assert str(raised.value) == ("tokens.pt2: the compiled model failed on this input: Error: index out of bounds: "
-                                 "0 <= tmp2 < 100L")
+                                 "0 <= tmp2 < 100L; an index is out of range (a token id the vocabulary does not "
+                                 "hold?): pass indices from 0 to 99")
 
 
 def test_a_token_past_the_table_fails_in_one_line_with_no_stack_on_stderr(tmp_path, capfd):

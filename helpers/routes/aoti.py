@@ -751,7 +751,10 @@ class CheckedPackage:
             except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
                 failure = short_message(error, 200)
         if failure is not None:  # the runtime wrote the same error, with its stack, to stderr: the line says it
-            raise RuntimeError(f"{self._name}: the compiled model failed on this input: {failure}") from None
+            bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", failure)
+            hint = (f"; an index is out of range (a token id the vocabulary does not hold?): pass indices from 0 to "
+                    f"{int(bound.group(1)) - 1}" if bound else "")
+            raise RuntimeError(f"{self._name}: the compiled model failed on this input: {failure}{hint}") from None
         if native.text:
             sys.stderr.write(native.text)  # anything else it wrote is passed on
         return result
