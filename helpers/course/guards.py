@@ -94,6 +94,15 @@ def model_args(value):
     return args if args and all(_tensor_tree(v) for v in args) and _holds_tensor(args) else None
 
 
+def numpy_part(value, depth: int = 0):
+    """The first NumPy array (or NumPy number) in ``value`` or inside its tuples, lists and dicts, or None."""
+    if type(value).__module__.split(".")[0] == "numpy":
+        return value
+    parts = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((part for part in (numpy_part(v, depth + 1) for v in parts) if part is not None), None) \
+        if depth < 4 else None
+
+
 def odd_input(value) -> str:
     """What makes ``value`` no model input, in a few words: "a tuple holding a numpy ndarray (torch.from_numpy(...)
     converts it)", "a list with no tensor in it" ..."""
@@ -107,7 +116,7 @@ def odd_input(value) -> str:
     odd = first_odd(value)
     if odd is None:
         return f"{with_article(type(value).__name__)} with no tensor in it"
-    numpy = type(odd).__module__.split(".")[0] == "numpy"
+    numpy = numpy_part(odd) is odd
     kind = f"{'numpy ' if numpy else ''}{type(odd).__name__}"
     hint = " (torch.from_numpy(...) converts it)" if numpy else ""
     return with_article(kind) + hint if odd is value else \

@@ -45,6 +45,7 @@ from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
 from ..course.guards import native_stderr
 from ..course.workdir import REPO_ROOT, atomic_write_text, repo_relative
+from ..tools.input_variants import own_copy
 from .cpp_build import BuiltFile, _compile_with_progress, cache_folders
 from .export_bridge import save_program
 
@@ -233,13 +234,6 @@ def _as_args(example) -> tuple:
     return example if isinstance(example, tuple) else (example,)
 
 
-def separate_tensors(args) -> tuple:
-    """``args`` with each tensor its own copy, for torch.export: given one tensor for two arguments, ``(x, x)``, its
-    program keeps both inputs but computes with the second one in place of both (tests/test_aoti.py shows it)."""
-    from ..tools.input_variants import own_copy
-    return own_copy(args)
-
-
 # What the record beside each package holds (see _input_specs); raised when it records more, so that packages
 # recorded before are made again rather than checked against less than the helpers now check
 _RECORD_FORMAT = 6
@@ -371,9 +365,11 @@ def _check_model(model, who):
 def refuse_what_eager_refuses(model, args: tuple, who: str):
     """A one-line ValueError when the eager model itself fails on the example: said before seconds of exporting and
     compiling end in a message about the compiler or the export (a bool input, a wrong shape). A copy of the model
-    runs, so a counter or a running statistic of the learner's model does not move."""
-    from ..tools.input_variants import own_copy
-    from ..tools.parity import fresh_copy, python_state
+    runs, so a counter or a running statistic of the learner's model does not move.
+    A second call of the copy follows: a ⚠ line when it changed the copy's Python state or gives another answer,
+    since the file holds what one export saw, fixed (a counter stays at its first value, dropout draws anew or not at
+    all)."""
+    from ..tools.parity import TWO_ANSWERS_CAUSES, _compare_outputs, fresh_copy, python_state, state_changes
     copy_ = fresh_copy(model)
     before = python_state(copy_)
     try:
@@ -382,14 +378,6 @@ def refuse_what_eager_refuses(model, args: tuple, who: str):
     except Exception as error:  # noqa: BLE001 - whatever eager raises is the learner's to see, in one line
         raise ValueError(f"{who}: the eager model fails on the example ({type(error).__name__}: "
                          f"{short_message(error, 150)}): fix the model, or pass an input it accepts") from None
-    warn_if_eager_moves(copy_, args, first, before, who)
-
-
-def warn_if_eager_moves(copy_, args, first, before, who):
-    """A ⚠ line when a second call of the eager copy on the example changes its Python state or gives another answer:
-    the file holds what one export saw, fixed (a counter stays at its first value, dropout draws anew or not at all)."""
-    from ..tools.input_variants import own_copy
-    from ..tools.parity import _compare_outputs, python_state, state_changes, TWO_ANSWERS_CAUSES
     middle = python_state(copy_)
     try:
         with torch.no_grad():
@@ -502,7 +490,9 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
         from .export_bridge import quiet_export
         try:
             with quiet_export():
-                program = torch.export.export(model, separate_tensors(args), dynamic_shapes=dynamic_shapes)
+                # from copies: given one tensor for two arguments, (x, x), torch.export keeps both inputs but
+                # computes with the second in place of both (tests/test_aoti.py shows it)
+                program = torch.export.export(model, own_copy(args), dynamic_shapes=dynamic_shapes)
         except Exception as error:
             from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
             conflict = dim_conflict(error, "the example", "give an example with 2 or more there")
@@ -726,6 +716,9 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
     return tuple(ordered(value, child, f"input {i}") for i, (value, child) in enumerate(zip(args, children)))
 
 
+INDEX_OUT_OF_RANGE = "an index is out of range (a token id the vocabulary does not hold?): "  # both runners say it
+
+
 class CheckedPackage:
     """A loaded AOTInductor package that refuses inputs of another dtype, fixed size or size range than it was
     exported for."""
@@ -752,8 +745,7 @@ class CheckedPackage:
                 failure = short_message(error, 200)
         if failure is not None:  # the runtime wrote the same error, with its stack, to stderr: the line says it
             bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", failure)
-            hint = (f"; an index is out of range (a token id the vocabulary does not hold?): pass indices from 0 to "
-                    f"{int(bound.group(1)) - 1}" if bound else "")
+            hint = f"; {INDEX_OUT_OF_RANGE}pass indices from 0 to {int(bound.group(1)) - 1}" if bound else ""
             raise RuntimeError(f"{self._name}: the compiled model failed on this input: {failure}{hint}") from None
         if native.text:
             sys.stderr.write(native.text)  # anything else it wrote is passed on

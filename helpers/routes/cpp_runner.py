@@ -28,7 +28,7 @@ from .archive import TorchScriptFileError, check_torchscript_file, torch_load_fa
 from .cpp_build import build_cpp, cached_cpp_binary  # noqa: F401  (cached_cpp_binary: older code imports it here)
 from .cpp_io import CppInputError, read_value_file, write_value_file
 from ..course.failures import as_sentence, short_message
-from ..course.guards import with_article
+from ..course.guards import numpy_part, with_article
 
 __all__ = ["ProgramRun", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN", "run_aoti_cpp", "time_aoti_cpp",
            "run_main_cpp", "AotiPackageError"]
@@ -345,7 +345,7 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who)
     leaves = pytree.tree_leaves(arguments)
     numbers = [spec["number"] for spec in specs or [] if is_fixed_number(spec)]
     odd = next((leaf for leaf in leaves if not isinstance(leaf, torch.Tensor)), None)
-    if odd is not None and type(odd).__module__.split(".")[0] == "numpy":
+    if odd is not None and numpy_part(odd) is odd:
         raise CppInputError(f"an AOTI model takes tensors, not NumPy arrays: convert with torch.from_numpy(array) "
                             f"(got {with_article(type(odd).__name__)})")
     if odd is not None:

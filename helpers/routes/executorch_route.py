@@ -37,10 +37,10 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import with_article
+from ..course.guards import numpy_part, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
-from .aoti import (_argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
-                   separate_tensors,
+from ..tools.input_variants import own_copy
+from .aoti import (INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
                    inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
@@ -208,7 +208,7 @@ def _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
     _check(model, backend, who)
     _check_name(name, who)
     if example is not None and not isinstance(example, (torch.Tensor, tuple, list, dict)):
-        hint = ("convert it with torch.from_numpy(array)" if type(example).__module__.split(".")[0] == "numpy" else
+        hint = ("convert it with torch.from_numpy(array)" if numpy_part(example) is example else
                 "pass the name as name=..." if isinstance(example, str) else "pass a tensor")
         raise TypeError(f"{who}: example is the model's input (a tensor, or a tuple with one per argument), got "
                         f"{with_article(type(example).__name__)}; {hint}")
@@ -393,7 +393,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
             else:
                 args = example if isinstance(example, tuple) else (example,)
                 try:
-                    program = torch.export.export(model, separate_tensors(args), dynamic_shapes=dynamic_shapes)
+                    # from copies, as aoti_package: one tensor given for two arguments would become one input
+                    program = torch.export.export(model, own_copy(args), dynamic_shapes=dynamic_shapes)
                 except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
                     from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
                     why = dim_conflict(error, "the example", "give an example with 2 or more there")
@@ -495,7 +496,7 @@ def _run_failure(name, error, log_text) -> str:
     text += f" ({where[0].lower()}{where[1:]})" if where else ""
     if _INDEX_OUT_OF_RANGE.search(what):
         rows = re.search(r"weight\.size\(0\)\s+(\d+)", what)
-        text += ("; an index is out of range (a token id the vocabulary does not hold?): "
+        text += (f"; {INDEX_OUT_OF_RANGE}"
                  + (f"the table has {rows.group(1)} rows, so pass ids from 0 to {int(rows.group(1)) - 1}" if rows
                     else "pass indices from 0 to one less than the size they index"))
     return text

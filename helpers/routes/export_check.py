@@ -27,7 +27,7 @@ from ..course.failures import short_message, typed_message
 from ..course.guards import call_within, model_args, odd_input, require_module, variant_seconds
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
-from ..tools.input_variants import own_copy
+from ..tools.input_variants import own_copy, shapes
 from ..tools.parity import few_layers, fresh_copy, random_in_forward
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
@@ -480,12 +480,6 @@ def _tie_note(model, want, got, rtol, atol) -> str:
             "the copy (trained weights tie far less often)") if tie else ""
 
 
-def _sizes(args) -> tuple:
-    """The shapes of a call's tensors, in order: what a program exported without dynamic_shapes fixes."""
-    from ..tools.input_variants import leaves
-    return tuple(tuple(t.shape) for t in leaves(args))
-
-
 def export_roundtrip_checks(model, inputs, methods=ROUNDTRIP_METHODS, *, dynamic_shapes=None,
                             rtol=1e-5, atol=1e-6, folder=None, timeout=120.0, imports=()) -> RoundtripTable:
     """Export ``model`` with each of ``methods``, reload every file in one fresh process, compare with eager.
@@ -697,7 +691,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                              "inputs on which the model answers with numbers (trained weights, a real image)")
             if state_lost and method in ("trace", "export"):
                 notes.append(state_lost)
-            if method == "export" and dynamic_shapes is None and len({_sizes(args) for args in args_list}) == 1:
+            if method == "export" and dynamic_shapes is None and len({shapes(args) for args in args_list}) == 1:
                 # no dynamic_shapes: every size is fixed in the program, and no input tried another
                 notes.append("the program was exported without dynamic_shapes, so it takes the example's sizes only, "
                              "and every input had them: a call with other sizes fails (pass dynamic_shapes for the "

@@ -293,7 +293,7 @@ class _EagerOnce:
     def __init__(self, model):
         from .path_recorder import LineCoverage
         self.model, self.answers = model, {}
-        self.coverage = LineCoverage(model)  # which lines eager ran, read here once per input: see uncovered()
+        self.coverage = LineCoverage(model)  # which lines eager ran, read here once per input
 
     def __call__(self, *args):
         key = _fingerprint(args)
@@ -303,13 +303,6 @@ class _EagerOnce:
             with self.coverage.watch(key):
                 self.answers[key] = self.model(*args)
         return self.answers[key]
-
-    def uncovered(self) -> list:
-        """Lines of the model's own Python that no checking input ran (as ``ParityReport.uncovered``)."""
-        try:
-            return self.coverage.uncovered()
-        except Exception:  # noqa: BLE001 - a note the row can do without
-            return []
 
 
 def _fingerprint(args):
@@ -378,7 +371,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
         _add_note(row, f"answers hardly compared in {', '.join(report.tiny_parts)}: eager gave numbers within the "
                        "check's tolerance of zero there")
         return True
-    uncovered = report.uncovered or (eager.uncovered() if isinstance(eager, _EagerOnce) else [])
+    uncovered = eager.coverage.uncovered() if isinstance(eager, _EagerOnce) else report.uncovered
     if report.all_close and uncovered:  # a wrong trace times as fast as a right one: say what went unrun
         where, place, text = uncovered[0]
         more = f" (+{len(uncovered) - 1} more)" if len(uncovered) > 1 else ""

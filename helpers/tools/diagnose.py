@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, code_place, short_message, typed_message
-from ..course.guards import call_within, first_call_seconds, variant_seconds
+from ..course.guards import call_within, first_call_seconds, numpy_part, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from ..routes.export_bridge import save_program
 from .gallery import argument_type_fix, inferred_argument_line
@@ -364,19 +364,10 @@ def _as_call(example) -> tuple:
 
 def _refuse_numpy(value, what):
     """The routes take tensors: a NumPy array would fail later, in a comparison, with numpy's words; say it now."""
-    array = _numpy_part(value)
+    array = numpy_part(value)
     if array is not None:
         raise TypeError(f"diagnose: {what} holds a NumPy {type(array).__name__}; the export routes take tensors: "
                         "convert it with torch.as_tensor(...)")
-
-
-def _numpy_part(value, depth: int = 0):
-    """The first NumPy array (or NumPy number) inside a tuple, list or dict input, or None."""
-    if type(value).__module__.split(".")[0] == "numpy":
-        return value
-    parts = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    return next((part for part in (_numpy_part(v, depth + 1) for v in parts) if part is not None), None) \
-        if depth < 4 else None
 
 
 def _time_limit(value):
@@ -906,8 +897,8 @@ def _warned_where(warning) -> str:
 
 
 def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
-    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix), and for an
-    AOTInductor package its input record. ``others``: the
+    """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix, record): the
+    record is an AOTInductor package's input record, None for the other routes. ``others``: the
     learner's own inputs, which the notes on fixed sizes try too."""
     if route == "trace":
         buffers = {name: b.clone() for name, b in model.named_buffers()}
@@ -926,11 +917,11 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
                          if issubclass(w.category, torch.jit.TracerWarning)})
         if tracer:
             notes.append(f"{_TRACER_NOTE}{tracer[0]}" + (f" (+{len(tracer) - 1} more)" if len(tracer) > 1 else ""))
-        return _to_bytes(torch.jit.save, traced), ".pt"
+        return _to_bytes(torch.jit.save, traced), ".pt", None
     if route == "script":
-        return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt"
+        return _to_bytes(torch.jit.save, torch.jit.script(model)), ".pt", None
     if route == "export":
-        return _to_bytes(save_program, _export_program(model, args, notes, batch_dim, others)), ".pt2"
+        return _to_bytes(save_program, _export_program(model, args, notes, batch_dim, others)), ".pt2", None
     if route == "onnx":
         path = Path(folder) / "model.onnx"
         keep_onnx_function_table()  # as H.start does: diagnosing in a plain script exports to ONNX as often
@@ -948,7 +939,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
                 and _eager_takes_two(model, args, batch_dim)):
             notes.append(f"{_BATCH_ONE_NOTE}, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more for a file that takes any batch")
-        return path.read_bytes(), ".onnx"
+        return path.read_bytes(), ".onnx", None
     if route == "aoti":
         program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
         path = Path(folder) / "model_aoti.pt2"
@@ -1181,8 +1172,7 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         # own copies: a forward that changes its input in place would otherwise change the example under the others
         spec = _eager_spec(fresh_copy(model), own_copy(example))
         own = [a for label, a in inputs.items() if label.startswith("your input")]  # the learner's, eager ran them
-        data, suffix, *extra = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
-        record = extra[0] if extra else None
+        data, suffix, record = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
         copy_ = _load(route, data, suffix, record, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):

@@ -28,7 +28,7 @@ import ipywidgets as widgets
 import torch
 
 from ..course.failures import as_sentence
-from ..course.guards import TimeLimitReached as _TimeLimit, time_limit as _time_limit
+from ..course.guards import TimeLimitReached as _TimeLimit, numpy_part, time_limit as _time_limit
 from .parity import (ONE_INTEGER_NOTE, _is_empty, only_nan, _within_atol_of_zero, detections_of, fresh_copy,
                      one_integer_value, tiny_in_every, training_layers)
 from .gallery_entries import _Call
@@ -156,11 +156,9 @@ def _argument_tuples(inputs) -> list:
                         f"got {type(inputs).__name__}")
     # as parity reads them: a plain tuple is one entry per argument; a tensor, list or dict is one argument
     calls = [item if type(item) is tuple or isinstance(item, _Call) else (item,) for item in inputs]
-    for call in calls:
-        for value in (call if type(call) is tuple else ()):
-            if type(value).__module__.split(".")[0] == "numpy":  # eager takes one where torch.* tolerates it
-                raise TypeError("attempt_script(inputs=...): a scripted model takes tensors, not NumPy arrays: "
-                                "convert each with torch.from_numpy(array)")
+    if numpy_part([call for call in calls if type(call) is tuple]) is not None:  # eager takes one; script does not
+        raise TypeError("attempt_script(inputs=...): a scripted model takes tensors, not NumPy arrays: "
+                        "convert each with torch.from_numpy(array)")
     return calls
 
 
