@@ -145,6 +145,12 @@ def test_a_line_holding_a_condition_and_its_body_is_not_counted_as_the_body():
     with pytest.raises(ValueError, match="holds a condition and what it chooses on one line"):
         record.ran("x = x * 2")  # the line ran (its test did), the body did not
     assert record.ran("return x")
+    # the views mark that line as "test ran, side unknown", not as a body that ran
+    page = record._repr_html_()
+    assert "#fbe7c6" in page and "amber" in page and page.count("#fbe7c6") == 1
+    assert "1×?" in str(record) and "a line count cannot tell" in str(record)
+    plain = H.record_path(H.sample_model("branch"), torch.tensor([1.0]))
+    assert "#fbe7c6" not in plain._repr_html_() and "?" not in str(plain)
 
 
 def test_a_forward_that_hands_its_work_on_says_which_method_to_record():

@@ -87,14 +87,22 @@ class PathRecord:
         texts = dict(self.lines)
         return [texts[number].strip() for number in self.order]
 
+    def _choice_ran(self, text: str, runs: int) -> bool:
+        """A line that ran and holds a condition with what it chooses (`if c: body`, `a if c else b`): its count
+        says the test ran, not which side did."""
+        return bool(runs) and bool(_ONE_LINE_CHOICE.search(text.strip()))
+
     def __str__(self):
-        width = max(len(str(c)) for c in list(self.counts.values()) + [0]) + 1
-        body = []
+        width = max(len(str(c)) for c in list(self.counts.values()) + [0]) + 2
+        body, unsure = [], False
         for number, text in self.lines:
             runs = self.counts.get(number, 0)
-            gutter = f"{runs}×" if runs else "·"
+            gutter = (f"{runs}×?" if self._choice_ran(text, runs) else f"{runs}×") if runs else "·"
+            unsure = unsure or gutter.endswith("?")
             body.append(f"{gutter:>{width}}  {text}")
-        return f"{self.name}: {self.total} line runs\n" + "\n".join(body)
+        note = ("\n?: the line ran, but it holds a condition and what it chooses: which side ran, a line count cannot "
+                "tell (put each side on its own line)") if unsure else ""
+        return f"{self.name}: {self.total} line runs\n" + "\n".join(body) + note
 
     def __repr__(self):
         return str(self)
@@ -103,12 +111,17 @@ class PathRecord:
         rows = []
         for number, text in self.lines:
             runs = self.counts.get(number, 0)
-            style = "background:#dff5e1" if runs else "color:#999"
+            unsure = self._choice_ran(text, runs)
+            style = "background:#fbe7c6" if unsure else "background:#dff5e1" if runs else "color:#999"
+            gutter = f"{runs}×?" if unsure else f"{runs}×" if runs else "·"
             rows.append(f"<tr style='{style}'><td style='text-align:right;padding-right:8px'>"
-                        f"<b>{f'{runs}×' if runs else '·'}</b></td>"
+                        f"<b>{gutter}</b></td>"
                         f"<td style='text-align:left'><pre style='margin:0'>{html.escape(text)}</pre></td></tr>")
+        amber = any(self._choice_ran(text, self.counts.get(number, 0)) for number, text in self.lines)
+        legend = "green: ran, grey: skipped" + (", amber: its test ran, which side cannot be told from one line"
+                                                 if amber else "")
         return (f"<div><b>{html.escape(self.name)}</b>: {self.total} line runs "
-                "(green: ran, grey: skipped)<table>" + "".join(rows) + "</table></div>")
+                f"({legend})<table>" + "".join(rows) + "</table></div>")
 
 
 def _python_function(model, source):
