@@ -1,6 +1,6 @@
 // aoti_run: run an AOTInductor package (.pt2) from C++, with no Python anywhere (notebook 10_shipping).
 //
-//   aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]]
+//   aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]...
 //
 // PACKAGE.pt2 is what torch._inductor.aoti_compile_and_package writes: the model compiled ahead of
 // time into a shared library, plus its weights. (torch.export.save also writes a .pt2, but that one
@@ -14,6 +14,8 @@
 // "out_spec <text>": the package's description of how Python nests the flat outputs (a pytree spec).
 // Errors: one line starting with "aoti_run: error:", exit codes as load_ts's (cpp/README.md).
 // It turns on the compiled model's input checks (AOTI_RUNTIME_CHECK_INPUTS=1, see below).
+// --load-library LIB.so (repeatable) opens an operator library before the package is loaded, as in
+// load_ts: compiled code that calls a custom operator reaches it through the dispatcher, by name.
 //
 // The first call is slower than the next ones (memory is allocated, caches are cold), but there is no
 // profiling executor: the code was compiled and optimised before the package was written.
@@ -25,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <dlfcn.h>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -53,14 +56,31 @@ void flatten(const c10::IValue& value, std::vector<at::Tensor>& tensors) {
 
 int run(int argc, char** argv) {
     const auto main_start = std::chrono::steady_clock::now();
-    if (argc < 4 || argc > 6) throw Failure{kUsage, "usage: aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]]"};
-    const std::string package_path = argv[1], input_path = argv[2], output_path = argv[3];
-    const int repeats = argc >= 5 ? whole_number(argv[4]) : 1;
+    std::vector<std::string> positional, libraries;
+    for (int i = 1; i < argc; ++i) {
+        const std::string argument = argv[i];
+        if (argument == "--load-library") {
+            if (i + 1 == argc) throw Failure{kUsage, "--load-library needs the path of a shared library after it"};
+            libraries.push_back(argv[++i]);
+        } else {
+            positional.push_back(argument);
+        }
+    }
+    if (positional.size() < 3 || positional.size() > 5)
+        throw Failure{kUsage, "usage: aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]..."};
+    const std::string package_path = positional[0], input_path = positional[1], output_path = positional[2];
+    const int repeats = positional.size() >= 4 ? whole_number(positional[3].c_str()) : 1;
     if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
-    if (argc == 6) {
-        const int threads = whole_number(argv[5]);
+    if (positional.size() == 5) {
+        const int threads = whole_number(positional[4].c_str());
         if (threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
         at::set_num_threads(threads);
+    }
+    // Before the package: its loader looks up every operator the compiled code calls, and stops at one
+    // nobody registered ("Could not find schema for workbook::clip_relu").
+    for (const auto& library : libraries) {
+        if (!dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL))
+            throw Failure{kBadLibrary, "cannot load the operator library " + library + ": " + dlerror()};
     }
 
     if (!std::ifstream(package_path)) throw Failure{kBadModel, "no readable file at " + package_path};

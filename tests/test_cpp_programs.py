@@ -463,6 +463,29 @@ def test_aoti_package_compiles_a_model_calling_a_loaded_operator_library(ops_lib
                              progress=False)
     x = torch.randn(4, 8) * 4  # a batch of 4, as exported (no dynamic shapes)
     assert torch.allclose(H.load_aoti(package)(x), ClipReLU()(x))
+    # the C++ runner too: it loads the library before the package, or names the operator it misses
+    assert torch.allclose(H.run_aoti_cpp(package, x, libraries=[ops_library]), ClipReLU()(x))
+    with pytest.raises(RuntimeError, match=r"calls the operator workbook::clip_relu, which no loaded library "
+                                           r"registers: pass libraries=\[path of its \.so\]$"):
+        H.run_aoti_cpp(package, x)
+    with pytest.raises(FileNotFoundError, match="no operator library at"):
+        H.run_aoti_cpp(package, x, libraries=[tmp_path / "missing.so"])
+
+
+class Lookup(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = nn.Embedding(10, 3)
+
+    def forward(self, ids):
+        return self.table(ids)
+
+
+def test_aoti_runner_names_an_index_out_of_range_with_its_range():
+    _, package = compiled_package(Lookup, (torch.tensor([1, 2, 3]),))
+    with pytest.raises(RuntimeError, match=r"exit 5\): .*index out of bounds.*; an index is out of range \(a token id "
+                                           r"the vocabulary does not hold\?\): pass indices from 0 to 9$"):
+        H.run_aoti_cpp(package, torch.tensor([1, 12, 3]))
 
 
 @torch.library.custom_op("workbook_tests::doubled", mutates_args=())

@@ -180,6 +180,11 @@ def _failure(program, code, stderr, model_path, kind):
     message = short_message(re.sub(r"^[\w.]+: error: ", "", last), limit=10 ** 6)
     if code == 3 and kind == "aoti":
         reason = message.split("as an AOTInductor package: ", 1)[-1].rstrip(". ")
+        unknown = re.search(r"Could not find schema for (\S+)", reason)
+        if unknown:  # the compiled code calls an operator that no library loaded so far registered
+            return RuntimeError(f"the {program} program cannot load {model_path.name}: the compiled model calls the "
+                                f"operator {unknown.group(1)}, which no loaded library registers: pass "
+                                "libraries=[path of its .so]")
         if "Failed to find a generated cpp file" not in reason:  # e.g. a library missing on this machine
             return RuntimeError(f"the {program} program cannot load {model_path.name}: {reason}")
         made_by = {"torchscript": "it is a TorchScript file (torch.jit.save), which H.run_cpp runs",
@@ -224,6 +229,10 @@ def _failure(program, code, stderr, model_path, kind):
     if kind != "aoti" and re.search(r"Expected a value of type 'Tensor' for argument '\w+' but instead found type 'List\[", message):
         message += (" (a list given where forward takes tensors: forward's arguments go one by one, run_cpp(path, a, b), "
                     "or as a tuple, time_cpp(path, (a, b)); a list stays a list argument)")
+    bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", message)
+    if kind == "aoti" and bound:  # the compiled code's own bound check: say what it means, as H.load_aoti does
+        from .aoti import INDEX_OUT_OF_RANGE
+        message += f"; {INDEX_OUT_OF_RANGE}pass indices from 0 to {int(bound.group(1)) - 1}"
     upper = re.search(r"expected (?:it )?to be <= (\d+)", message)
     if kind == "aoti" and upper:
         message += (f" (the package's compiled checks hold this size at {upper.group(1)} or less: the Dim's max, or a "
@@ -322,20 +331,22 @@ def run_cpp(model_path, *inputs, libraries=(), binary=None, timeout: float = 120
 _AOTI_PACKAGE = ("an AOTInductor package (.pt2)", "torch._inductor.aoti_compile_and_package(exported, package_path=...)")
 
 
-def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, binary=None,
+def time_aoti_cpp(package_path, inputs, repeats: int = 20, *, threads=None, libraries=(), binary=None,
                   timeout: float = 120) -> ProgramRun:
     """Run ``cpp/aoti_run`` on an AOTInductor package: ``output`` is nested as the exported model returns it.
 
     ``inputs``: one tensor or a tuple of forward's arguments; nested lists/tuples/dicts of tensors are
     flattened in the order torch.export uses, since the compiled model takes a flat list of tensors.
+    ``libraries``: operator libraries (.so) to load before the package, for a model that calls a custom operator.
     """
-    return _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, "time_aoti_cpp")
+    return _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, "time_aoti_cpp", libraries)
 
 
-def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who) -> ProgramRun:
+def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who, libraries=()) -> ProgramRun:
     """``time_aoti_cpp``; ``who`` is the function the learner called, which the messages on its arguments name."""
     package_path = _check_model_path(package_path, who, *_AOTI_PACKAGE)
     threads = _check_counts(repeats, threads)
+    libraries = _check_libraries(libraries)
     from .aoti import in_recorded_order, inputs_problem, is_fixed_number, package_record, relations_problem
     record = package_record(package_path)
     specs = record.inputs
@@ -360,8 +371,9 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who)
     if problem:
         raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = Path(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
+    extra = [flag for library in libraries for flag in ("--load-library", library)]
     run, stdout = _run_program("C++ AOTI", lambda inp, out: [str(binary), str(package_path), str(inp), str(out),
-                                                             str(repeats), str(threads)],
+                                                             str(repeats), str(threads), *extra],
                                package_path, tuple(leaves), timeout, kind="aoti")
     spec = next((line[len("out_spec "):] for line in stdout.splitlines() if line.startswith("out_spec ")), "")
     flat = list(run.output)
@@ -370,12 +382,13 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who)
                       run.first_ms)
 
 
-def run_aoti_cpp(package_path, *inputs, binary=None, timeout: float = 120):
+def run_aoti_cpp(package_path, *inputs, libraries=(), binary=None, timeout: float = 120):
     """What the AOTInductor package at ``package_path`` returns for ``inputs``, computed by ``cpp/aoti_run``.
 
     The same nesting as ``torch._inductor.aoti_load_package(path)(*inputs)``, with no Python in the run.
+    ``libraries=[H.custom_op_library()]`` loads operator libraries first, for a model that calls a custom operator.
     """
-    return _time_aoti_cpp(package_path, tuple(inputs), 1, None, binary, timeout, "run_aoti_cpp").output
+    return _time_aoti_cpp(package_path, tuple(inputs), 1, None, binary, timeout, "run_aoti_cpp", libraries).output
 
 
 # ------------------------------------------------------------------ the starter for a C++ service
