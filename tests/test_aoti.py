@@ -5,6 +5,7 @@ import glob
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import typing
@@ -591,6 +592,28 @@ def test_an_example_giving_one_tensor_for_two_arguments_compiles_two_inputs(tmp_
     x, y = torch.randn(3), torch.randn(3)
     package = H.aoti_package(_Difference(), (x, x), name="difference", cache_dir=tmp_path, quiet=True, progress=False)
     assert torch.allclose(H.load_aoti(package)(x, y), x - y)
+    # the two arguments as one tuple: eager refuses it, and so do both runners (the flat code would take it)
+    with pytest.raises(TypeError, match=r"takes 2 arguments, got one tuple of 2: a tuple is one argument"):
+        H.load_aoti(package)((x, y))
+    if shutil.which(os.environ.get("CXX") or "g++"):
+        with pytest.raises(TypeError, match=r"takes 2 arguments, got one tuple of 2"):
+            H.run_aoti_cpp(package, (x, y))
+
+
+def test_arguments_given_as_one_tuple_or_one_tuple_given_as_arguments_are_refused_as_eager_would():
+    from helpers.routes.aoti import in_recorded_order
+    x, y = torch.randn(2), torch.randn(2)
+    spec = lambda example: torch.utils._pytree.treespec_dumps(torch.utils._pytree.tree_flatten(example)[1])
+    two = spec((x, y))
+    assert in_recorded_order((x, y), two) == (x, y)
+    for wrong in [((x, y),), ([x, y],)]:
+        with pytest.raises(TypeError, match=r"^p\.pt2 takes 2 arguments, got one \w+ of 2: .* pass them one by one"):
+            in_recorded_order(wrong, two, "p.pt2")
+    one_pair = spec(((x, y),))
+    assert in_recorded_order(((x, y),), one_pair)[0] == (x, y)
+    with pytest.raises(TypeError, match=r"^p\.pt2 takes one argument, a tuple of 2, got 2 arguments: pass them as one "
+                                        r"tuple, as in eager, run\(\(a, b\)\)$"):
+        in_recorded_order((x, y), one_pair, "p.pt2")
 
 
 @dataclasses.dataclass

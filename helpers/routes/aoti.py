@@ -712,8 +712,24 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
                 if not (child.is_leaf() and start < len(specs) and is_fixed_number(specs[start]))]
         children = kept if len(kept) == len(args) else children
     if len(args) != len(children):
+        _tuple_for_arguments(args, children, name)
         return args  # another number of arguments: the checks after this one say so
     return tuple(ordered(value, child, f"input {i}") for i, (value, child) in enumerate(zip(args, children)))
+
+
+def _tuple_for_arguments(args: tuple, children: list, name: str):
+    """Raise where eager would: forward's arguments given as one tuple, or forward's one tuple given as arguments.
+    The compiled code takes the same flat tensors either way, so without this it would answer as if called right."""
+    container = lambda spec: not spec.is_leaf() and spec.type in (tuple, list)
+    if (len(args) == 1 and type(args[0]) in (tuple, list) and len(args[0]) == len(children) > 1
+            and not container(children[0])):
+        raise TypeError(f"{name} takes {len(children)} arguments, got one {type(args[0]).__name__} of "
+                        f"{len(children)}: a {type(args[0]).__name__} is one argument, as in eager; pass them one "
+                        f"by one, run(a, b)")
+    if len(children) == 1 and container(children[0]) and len(args) == children[0].num_children > 1:
+        kind = children[0].type.__name__
+        raise TypeError(f"{name} takes one argument, a {kind} of {len(args)}, got {len(args)} arguments: pass them "
+                        f"as one {kind}, as in eager, run(({', '.join('abcdefgh'[:min(len(args), 8)])}))")
 
 
 INDEX_OUT_OF_RANGE = "an index is out of range (a token id the vocabulary does not hold?): "  # both runners say it
