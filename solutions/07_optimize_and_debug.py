@@ -19,15 +19,17 @@ def prepare_for_serving(model):
 
 
 # Exercise 2. Each frame of a TorchScript error shows a few lines of source and, under the line
-# it means, a row of ~ ending in "<--- HERE". The most recent call is the last frame, so the last
-# marker wins; the code line is the one just above it.
+# it means, a row of ~ ending in "<--- HERE"; the code line is the one just above it. A runtime
+# traceback lists the most recent call last, so there the last marker wins. A compile error lists
+# the frame where compiling failed first, then "... is being compiled since it was called from ..."
+# and its callers: there the first marker wins.
 def offending_line(message):
     lines = message.splitlines()
-    found = None
-    for above, below in zip(lines, lines[1:]):
-        if "~" in below and below.replace("<--- HERE", "").strip().strip("~") == "":
-            found = above.strip()
-    return found
+    marked = [above.strip() for above, below in zip(lines, lines[1:])
+              if "~" in below and below.replace("<--- HERE", "").strip().strip("~") == ""]
+    if not marked:
+        return None
+    return marked[0] if "is being compiled since it was called from" in message else marked[-1]
 
 
 # Exercise 3. Faster when the upper quartile of the ratios is below 1 (roughly three rounds in four below 1),

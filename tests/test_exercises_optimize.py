@@ -68,12 +68,17 @@ def test_the_cases_are_real_torchscript_errors():
                                                "the same shape error, in code with other names (its file since deleted)",
                                                "the same shape error, in code with other names (its file edited "
                                                "since: two lines added at its top)",
-                                               "a view, with a `~` in the line after it"]
+                                               "a view, with a `~` in the line after it",
+                                               "a compile error in a method forward calls"]
     for _, message, expected in cases:
         assert expected in message and "<--- HERE" in message
     renamed = cases[3]
     assert "both" not in renamed[2] and f"{renamed[2]}   \n" in renamed[1]  # another name, and trailing spaces
     assert renamed[2] != H.offending_line_cases()[3][2]  # a name drawn anew on each check: no answer can know it
+    # the compile error in a called method: the failing frame first, its caller after torch's "called from" line
+    called = cases[-1][1]
+    assert called.index("x.no_such_method()") < called.index("is being compiled since it was called from") \
+        < called.index("self.scaled(x) + 1")
 
 
 def test_an_answer_keyed_on_the_three_known_messages_is_rejected(capsys):
@@ -90,7 +95,10 @@ def test_an_answer_keyed_on_the_three_known_messages_is_rejected(capsys):
 @pytest.mark.parametrize("answer, hint", [
     (lambda m: m.splitlines()[0], "return the code line just above it"),
     (lambda m: [ln for ln in m.splitlines() if "HERE" in ln][-1], "sits on the line *below*"),
-    (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][0], "most recent call is the last"),
+    (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][0].strip(),
+     "in a runtime traceback the most recent call is the last frame"),
+    (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][-1].strip(),
+     "a compile error names where compiling failed first"),
     (lambda m: "".join(SOL07.offending_line(m).split()), "keep the spaces inside it"),
     (lambda m: None, "Return the line as a string"),
     (lambda m: 1 / 0, "raised ZeroDivisionError"),
@@ -299,8 +307,8 @@ def test_a_mistake_is_named_only_when_no_other_gives_the_same_answers():
 
 
 @pytest.mark.parametrize("answer, says", [
-    (lambda message: "both = torch.cat([x, y.t()], dim=0)", "that same text for all 6 messages"),
-    (lambda message: "", "that same text for all 6 messages"),
+    (lambda message: "both = torch.cat([x, y.t()], dim=0)", "that same text for all 7 messages"),
+    (lambda message: "", "that same text for all 7 messages"),
     (lambda message: H.exercises.ex07_optimize_and_debug._marked_lines(message)[-1].split("=")[-1].split("(")[0].strip()
      or "x", "only part of the line"),
 ])
@@ -453,9 +461,20 @@ def test_a_served_module_that_answers_in_another_dtype_is_named_not_a_crash(caps
     assert "dtype torch.float64" in last_line(capsys)
 
 
-def test_offending_line_read_from_the_last_marker_is_right(capsys):
+def test_offending_line_read_from_the_marker_of_the_failing_frame_is_right(capsys):
     # the checker's own cases once carried the marker's text in a source comment, which such a reader took for a marker
     def offending_line(message):
         lines = message.splitlines()
-        return [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line][-1]
+        marked = [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line]
+        return marked[0] if "since it was called from" in message else marked[-1]
     assert H.check_offending_line(offending_line), capsys.readouterr().out
+
+
+def test_offending_line_read_from_the_last_marker_always_misses_a_compile_error_in_a_called_method(capsys):
+    def offending_line(message):  # right for runtime tracebacks only
+        lines = message.splitlines()
+        return [lines[i - 1].strip() for i, line in enumerate(lines) if "<--- HERE" in line][-1]
+    assert not H.check_offending_line(offending_line)
+    said = last_line(capsys)
+    assert "On a compile error in a method forward calls you returned 'return self.scaled(x) + 1'" in said
+    assert "a compile error names where compiling failed first" in said

@@ -7,6 +7,7 @@ starting with ✔ or ✘ that says what to do next. A wrong answer never raises:
 import atexit
 import collections
 import copy
+import functools
 import importlib.util
 import io
 import linecache
@@ -278,6 +279,15 @@ class _WithTry(nn.Module):
             return x
 
 
+class _CallsBadHelper(nn.Module):
+    # a compile error in a method forward calls: torch reports this frame first, its caller after
+    def scaled(self, x):
+        return x.no_such_method() * 2
+
+    def forward(self, x):
+        return self.scaled(x) + 1
+
+
 class _ViewThenInvert(nn.Module):
     def forward(self, x, mask):
         y = x.view(3, -1)
@@ -290,9 +300,25 @@ class _Reshape(nn.Module):
         return flat.reshape(3, 5)
 
 
+# how a compile error introduces the frames of the calls that led to the failing one (torch's wording)
+_CALLED_FROM = "is being compiled since it was called from"
+
+
+@functools.lru_cache(maxsize=None)
+def _called_method_error() -> str:
+    """The message of scripting ``_CallsBadHelper``, made once per process: torch keeps the class's half-compiled
+    ``forward`` after the failure, so a second attempt fails otherwise ("Can't redefine method")."""
+    try:
+        _quiet(torch.jit.script, _CallsBadHelper())
+    except RuntimeError as error:
+        return str(error)
+    return ""
+
+
 def offending_line_cases() -> list:
-    """(label, error message, expected line) for four real TorchScript errors (three at run time, one at compile
-    time), and the first again from the same code with other names, in a file of its own deleted since."""
+    """(label, error message, expected line) for five real TorchScript errors (three at run time, two at compile
+    time: one with the callers of the failing method after it), and the first again from the same code with other
+    names, in a file of its own deleted since, and edited since."""
     cases = []
     try:
         _quiet(torch.jit.script, _Outer())(torch.ones(2, 3))
@@ -314,6 +340,9 @@ def offending_line_cases() -> list:
         _quiet(torch.jit.script, _ViewThenInvert())(torch.ones(4, 4), torch.ones(3, dtype=torch.bool))
     except RuntimeError as error:
         cases.append(("a view, with a `~` in the line after it", str(error), "y = x.view(3, -1)"))
+    message = _called_method_error()  # last: the cases before it stay the first a wrong answer meets
+    if message:
+        cases.append(("a compile error in a method forward calls", message, "return x.no_such_method() * 2"))
     return cases
 
 
@@ -416,8 +445,11 @@ def check_offending_line(offending_line) -> bool:
             elif "edited since" in label and got.strip() in _RENAMED_SOURCE_LINES:
                 hint = ("that is the line the file holds now at the number the message names, but the file was "
                         "edited since the error: read the line from the message itself")
+            elif got.strip() in marked and _CALLED_FROM in message:
+                hint = (f"that frame called the failing one: a compile error names where compiling failed first, and "
+                        f"after '{_CALLED_FROM}' the calls that led there, the reverse of a runtime traceback")
             elif got.strip() in marked:
-                hint = "that frame called the failing one: the most recent call is the last frame"
+                hint = "that frame called the failing one: in a runtime traceback the most recent call is the last frame"
             elif got.strip() and got.strip() in expected:
                 hint = ("that is only part of the line: return the whole code line above the marker, from its "
                         "first character to its last, stripped")
@@ -425,8 +457,8 @@ def check_offending_line(offending_line) -> bool:
                 hint = "find the row of `~~~ <--- HERE` and return the code line just above it, stripped"
             print(f"✘ On {label} you returned {got!r}, expected {expected!r}: {hint}.")
             return False
-    print(f"✔ Right on all {len(cases)} real errors (four, and the first again twice, in renamed code whose file "
-          "was deleted or edited since): the marked line is where to look first.")
+    print(f"✔ Right on all {len(cases)} real errors (five, two of them compile errors, and the first again twice, in "
+          "renamed code whose file was deleted or edited since): the marked line is where to look first.")
     return True
 
 
