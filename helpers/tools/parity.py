@@ -1106,8 +1106,8 @@ class ParityReport:
                         f"empty: it agreed on emptiness only{tail}")
             if self.uncovered:  # no ✔: a part of forward no input ran was never compared (a trace may hold the other)
                 took = "the path it took" if n == 1 else "the paths they took"
-                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only on {took}: no "
-                        f"input ran a part of forward{tail}")
+                return (f"⚠ {self.names[1]} agrees with {self.names[0]} on {where} ({tol}), but only on {took}: a part "
+                        f"of forward ran on no input{tail}")
             if self.state_changes and self.state_unreadable == "unknown" and not self.state_settled:
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but whether it keeps "
                         f"the state {self.names[0]} changes as it runs cannot be read{tail}")
