@@ -803,7 +803,66 @@ def test_a_batch_one_example_is_blamed_for_the_refused_batches_not_forward():
     export = report.results["export"]
     assert export.refuses_sizes and export.batch_one and "convert again with an example batch of 2" in export.detail()
     assert "ties it" not in export.detail()
-    assert report.recommend().startswith("Use torch.export") and "only because the example has batch 1" in report.recommend()
+    # a copy that refuses batches ranks after one that takes them all, and the advice checks the new copy too
+    said = report.recommend()
+    assert said.startswith("Use torch.jit.script") and "because the example has batch 1" in said
+    assert "diagnose that copy" in said and "only because" not in said
+
+
+class _BranchesOnBatchOne(nn.Module):
+    def forward(self, x):
+        if x.shape[0] == 1:
+            return x * 2
+        return x - x.mean(0)
+
+
+def test_a_batch_one_example_is_not_called_the_only_cause_when_forward_branches_on_the_batch():
+    report = H.diagnose(_BranchesOnBatchOne(), torch.randn(1, 3), routes=["script", "export"], progress=False)
+    said = report.recommend()
+    assert report.results["script"].mark == "✔" and said.startswith("Use torch.jit.script")
+    assert "may answer a batch of 1 from the other branch" in report.results["export"].detail()
+    # the advice, followed: a batch-2 example gives a copy that answers batch 1 from the other branch
+    again = H.diagnose(_BranchesOnBatchOne(), torch.randn(2, 3), routes=["export"], progress=False)
+    assert again.status("export") == "diverges" and again.results["export"].first_divergence == "batch 1"
+
+
+def test_a_python_attribute_eager_changes_is_lost_by_the_aoti_copy_whatever_it_refuses():
+    # the package refuses batch 1 (its range starts at 2), so the states cannot be compared call for call; the
+    # compiled code holds no Python attribute at all, so the copy loses the counter whatever it refuses
+    report = H.diagnose(Counter(), torch.randn(2, 3), routes=["aoti"], progress=False)
+    assert report.status("aoti") == "diverges"
+    assert "self.calls is a Python attribute, which the compiled code cannot hold" in report.results["aoti"].detail()
+    assert not report.recommend().startswith("Use")
+
+
+def test_a_buffer_is_not_taken_for_a_python_attribute():
+    from helpers.tools.diagnose import _python_attribute
+    assert _python_attribute(Counter(), "calls") and not _python_attribute(BufferCounter(), "calls")
+    assert not _python_attribute(Counter(), "missing.path")
+
+
+class _DictOut(nn.Module):
+    def forward(self, x):
+        return {"a": x * 2, "b": x + 1}
+
+
+def test_an_onnx_file_that_returns_a_flat_list_for_a_dict_gets_a_caveat_not_a_plain_tick():
+    report = H.diagnose(_DictOut(), torch.randn(2, 4), routes=["onnx"], progress=False)
+    onnx = report.results["onnx"]
+    assert onnx.status == "ok" and onnx.retyped and onnx.mark == "⚠"
+    assert "returns other types than eager" in report.recommend()
+
+
+class _SlicesByLength(nn.Module):
+    def forward(self, x, lengths):
+        return x[:, :int(lengths.max())].sum(1)
+
+
+def test_reloading_an_export_copy_prints_no_log_line_of_torchs_bookkeeping(capfd):
+    report = H.diagnose(_SlicesByLength(), (torch.randn(2, 6), torch.tensor([3, 4])), routes=["export"], progress=False)
+    capfd.readouterr()
+    report.copy("export")
+    assert "did not appear in the graph" not in capfd.readouterr().err
 
 
 def test_the_editor_says_in_one_line_when_the_eager_model_crashes_its_process():

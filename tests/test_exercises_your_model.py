@@ -166,7 +166,7 @@ def test_configured_head_solution(capsys):
 
 
 @pytest.mark.parametrize("answer, words", [
-    (H.ConfiguredHead, "torch.jit.script still fails"),
+    (H.ConfiguredHead, "torch.jit.script fails on it"),
     (HardCoded, "gives the default config's numbers"),
     (OneSidedClamp, "still in eager, computes something else than ConfiguredHead"),
     (ClampBeforeScale, "still in eager, computes something else than ConfiguredHead"),

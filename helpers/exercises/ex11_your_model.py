@@ -179,12 +179,12 @@ def check_configured_head(model_class) -> bool:
             else:
                 kept = _untypeable_attribute(model)
                 if not kept:
-                    print(f"✘ torch.jit.script still fails: {_sentence(error)} Copy the fields forward "
+                    print(f"✘ torch.jit.script fails on it: {_sentence(error)} Copy the fields forward "
                           "reads (scale, clip, activation) into attributes of their own in __init__.")
                 else:  # torch's own sentence up to its long parenthesis, which a one-line cut would leave open
                     said = as_sentence(text.strip().splitlines()[0].split(" (")[0].rstrip(" :."))
                     dataclass = "(a dataclass" in kept
-                    print(f"✘ torch.jit.script still fails: {said} TorchScript cannot type the attribute {kept}"
+                    print(f"✘ torch.jit.script fails on it: {said} TorchScript cannot type the attribute {kept}"
                           f"{', whose class it has not compiled' if dataclass else ''}. Copy the fields forward "
                           "reads (scale, clip, activation) into attributes of their own in __init__"
                           f"{', or compile the class first with torch.jit.script(HeadConfig)' if dataclass else ''}.")

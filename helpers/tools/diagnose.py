@@ -24,6 +24,7 @@ import html
 import inspect
 import io
 import linecache
+import logging
 import math
 import os
 import pickle
@@ -219,7 +220,7 @@ class Diagnosis:
         ok = [r for r in ("export", "aoti", "script", "onnx", "trace") if r in ran and ran[r].status == "ok"]
         # a route that takes every size eager takes comes before one that refuses some (script before an export
         # that keeps one side of a branch on the batch); the trace, right only on the paths it recorded, comes last
-        refuses = lambda r: ran[r].refuses_sizes and not ran[r].batch_one  # a batch-1 example is fixed by a new example
+        refuses = lambda r: ran[r].refuses_sizes  # a batch-1 example's copy too: a new example may branch otherwise
         ok = ([r for r in ok if r != "trace" and not refuses(r)]
               + [r for r in ok if r != "trace" and refuses(r)] + [r for r in ok if r == "trace"])
         diverging = [r for r, res in ran.items() if res.status == "diverges"]
@@ -231,9 +232,11 @@ class Diagnosis:
             tail = (f" The routes that diverge ({', '.join(diverging)}) may differ because of that, not because of the "
                     "route." if diverging else " Until then, each route was compared with a model you would not ship.")
             return f"Fix the eager model first, then diagnose again: {self.model_problem}.{tail}"
-        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if refuses(r) else "")
-            + (" Its copy refuses other batches only because the example has batch 1: convert again with a batch of "
-               "2 or more." if ran[r].refuses_sizes and ran[r].batch_one else "")
+        caveat = lambda r: ((" It refuses some input sizes eager takes: see its notes." if refuses(r) and not ran[r].batch_one
+                             else "")
+            + (" Its copy refuses other batches because the example has batch 1, which torch.export fixes: convert "
+               "again with a batch of 2 or more, and diagnose that copy (a forward that branches on the batch size "
+               "may then take the other branch at batch 1)." if ran[r].refuses_sizes and ran[r].batch_one else "")
             + (" Its copy takes only the example's size in a dimension where eager takes others: see its notes."
                if ran[r].fixed_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
@@ -261,7 +264,9 @@ class Diagnosis:
                     "on to AOTInductor (server) or ExecuTorch (device)." + caveat(best) + warn)
         if best == "script":
             export = ran.get("export")
-            state = ("torch.export refuses some input sizes eager takes here (see its row)"
+            state = ("torch.export refuses other batches here, because the example has batch 1: convert again with "
+                     "a batch of 2 or more, and diagnose that copy" if export and export.status == "ok" and export.batch_one
+                     else "torch.export refuses some input sizes eager takes here (see its row)"
                      if export and export.status == "ok" else
                      f"torch.export {'fails' if export.status == 'fails' else 'diverges'} here (see its row)"
                      if export else "torch.export was not tried")
@@ -865,7 +870,8 @@ def _export_program(model, args, notes, batch_dim=0, others=(), strict_retry=Tru
     if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
         # for another reason is not the batch's fault; and only if eager takes a batch of 2 (a reshape to 1 may not)
         notes.append(f"{_BATCH_ONE_NOTE}, which torch.export fixes at 1: give an example with a batch "
-                     "of 2 or more for a copy that takes any batch")
+                     "of 2 or more, then diagnose that copy (its batch range starts at 2, and a forward that branches "
+                     "on the batch size may answer a batch of 1 from the other branch, with no error)")
     return program
 
 
@@ -938,7 +944,8 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
         if (_batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
                 and _eager_takes_two(model, args, batch_dim)):
             notes.append(f"{_BATCH_ONE_NOTE}, and the ONNX file fixes its inputs' batch dimension at 1: give an "
-                         "example with a batch of 2 or more for a file that takes any batch")
+                         "example with a batch of 2 or more, then diagnose that file (a forward that branches on the "
+                         "batch size may answer a batch of 1 from the other branch)")
         return path.read_bytes(), ".onnx", None
     if route == "aoti":
         program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
@@ -1012,13 +1019,33 @@ def _load(route, data, suffix, record, folder, eager_out_spec):
     if route in ("trace", "script"):
         return torch.jit.load(str(path))
     if route == "export":
-        return torch.export.load(str(path)).module()
+        with _without_unused_symbol_notes():
+            return torch.export.load(str(path)).module()
     if route == "onnx":
         return _OnnxCopy(path, eager_out_spec, data)
     if route == "aoti":  # the course's loader: no aotinductor_* folder left behind, and no "No CUDA" notice
         from ..routes.aoti import load_aoti
         return load_aoti(path)
     raise ValueError(route)
+
+
+class _without_unused_symbol_notes:
+    """Drop one log line of torch.export.load, "Symbol u2 did not appear in the graph that was deserialized": a size
+    the program computed from data (an unbacked symbol) that its saved graph no longer names. It is about torch's
+    bookkeeping, not the copy, and would reach the learner as a red line under the cell. Every other record passes."""
+
+    _LOGGER = "torch._export.serde.serialize"
+
+    @staticmethod
+    def filter(record) -> bool:
+        return not str(record.msg).startswith("Symbol %s did not appear in the graph that was deserialized")
+
+    def __enter__(self):
+        logging.getLogger(self._LOGGER).addFilter(self.filter)
+
+    def __exit__(self, *exc):
+        logging.getLogger(self._LOGGER).removeFilter(self.filter)
+        return False
 
 
 def _batch_one_unchecked(path) -> str:
@@ -1202,6 +1229,16 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
                                                                                training_note, batch_one)
+    if route == "onnx" and any(note.startswith("ONNX Runtime returns a flat list") for note in notes):
+        flags["retyped"] = True  # the row compared eager's structure rebuilt around the file's flat list: a caveat
+    if route == "aoti" and status == "ok" and getattr(report, "state_unreadable", "") in ("refused", "unknown"):
+        in_python = [key for key in _changed_keys(report) if _python_attribute(eager, key)]
+        if in_python:  # the package's state cannot be read, but compiled code holds no Python attribute at all
+            status, first = "diverges", ""
+            reason = (f"does not keep the state eager changes as it runs: self.{in_python[0]} is a Python attribute, "
+                      "which the compiled code cannot hold (torch.export made it a constant)")
+            parity_notes = [n for n in parity_notes if "changed its own state" not in n]
+            flags["state_unknown"] = False
     other_batches = [r for r in getattr(report, "rows", []) if r.label.startswith("batch ") and r.label != "batch 1"]
     if route == "export" and status == "diverges" and first == "batch 1" and other_batches \
             and not any(r.diverges for r in other_batches):  # batch 1 alone: not a state or value problem
@@ -1214,6 +1251,25 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                        fix=argument_type_fix(reason) if route == "script" else "",
                        seconds=time.perf_counter() - start, parity_text=text, parity=report,
                        fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix, record)
+
+
+def _changed_keys(report) -> list:
+    """The attribute paths eager changed while parity ran ("calls", "head.seen"), from its report."""
+    return [line.split(":", 1)[0].removeprefix("self.") for line in getattr(report, "state_changes", None) or []]
+
+
+def _python_attribute(model, key: str) -> bool:
+    """Whether ``model``'s attribute at the dotted ``key`` holds a plain Python value (a number, a list), not a tensor:
+    a buffer changed in place is kept by torch.export's program, a Python value is not."""
+    value = model
+    for part in key.split("."):
+        value = getattr(value, part, _MISSING_ATTRIBUTE)
+        if value is _MISSING_ATTRIBUTE:
+            return False
+    return not isinstance(value, torch.Tensor)
+
+
+_MISSING_ATTRIBUTE = object()
 
 
 def _foreign_ops(copy) -> list:
