@@ -37,6 +37,29 @@ class NeedsArgument(torch.nn.Module):
         super().__init__()
 
 
+class GuardsEmpty(torch.nn.Module):  # a learner's empty-batch guard: len(x) is a Python number while tracing
+    def forward(self, x):
+        if len(x) == 0:
+            return x
+        return torch.where(x.sum() > 0, x * 2, -x)
+
+
+class WhereWithConstants(torch.nn.Module):  # right: torch.tensor constants warn, and are constant
+    def forward(self, x):
+        return torch.where(x.sum() > 0, x * torch.tensor(2.0), -x)
+
+
+@pytest.mark.parametrize("model, warned", [
+    (GuardsEmpty, "Using len to get tensor shape might cause the trace to be incorrect"),
+    (WhereWithConstants, "torch.tensor results are registered as constants in the trace"),
+])
+def test_another_tracer_warning_is_named_in_the_praise_not_denied(model, warned, capsys):
+    assert H.check_branch_without_if(model)  # the sign is a tensor operation, and the copy agrees everywhere
+    out = capsys.readouterr().out
+    assert out.startswith("✔ Right on the sign") and f"The tracer did warn “{warned}”" in out
+    assert "no tracer warning" not in out
+
+
 def test_branch_wrong_answers_get_feedback(capsys):
     assert not H.check_branch_without_if(StillBranching)
     assert "Converting a tensor to a Python boolean" in capsys.readouterr().out

@@ -12,8 +12,8 @@ ends (a static HTML export, VS Code) get an SVG written here as plain text, and 
 Reading a graph is apart from drawing it:
 - ``read_torchscript`` and ``read_fx`` walk a graph into ``builder``'s nodes and regions;
 - ``layout`` places them, ``svg`` and ``png`` paint them, ``mermaid`` writes them as text;
-- ``picture`` holds what a learner calls: ``draw_graph``, ``count_nodes``, ``GraphPicture``.
+- ``picture`` holds what a learner calls: ``draw_graph``, ``count_nodes``, ``constant_argument``, ``GraphPicture``.
 """
-from .picture import GraphPicture, count_nodes, draw_graph
+from .picture import GraphPicture, constant_argument, count_nodes, draw_graph
 
-__all__ = ["draw_graph", "count_nodes", "GraphPicture"]
+__all__ = ["draw_graph", "count_nodes", "constant_argument", "GraphPicture"]

@@ -148,6 +148,26 @@ def count_nodes(obj, *, inlined=False) -> int:
     return count(graph.nodes())
 
 
+def constant_argument(module, kind: str, name: str):
+    """The value of the argument ``name`` of the first ``kind`` node in a TorchScript module's inlined graph, when
+    the graph holds it as a constant: ``H.constant_argument(traced, "aten::batch_norm", "training")`` -> True."""
+    if not isinstance(module, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        raise TypeError(f"constant_argument reads a traced or scripted module's graph, got {type(module).__name__}: "
+                        "pass torch.jit.trace(model, x) or torch.jit.script(model)")
+    graph = module.inlined_graph if isinstance(module, torch.jit.ScriptModule) else module.graph
+    node = next((n for n in graph.nodes() if n.kind() == kind), None)  # top level: a constant sits outside blocks
+    if node is None:
+        raise ValueError(f"the graph has no {kind} node at its top level")
+    schema = node.schema()
+    names = [] if schema == "(no schema)" else [a.name for a in torch._C.parse_schema(schema).arguments]
+    if name not in names:
+        raise ValueError(f"{kind} has no argument {name!r}: its arguments are {', '.join(names) or 'unknown'}")
+    value = list(node.inputs())[names.index(name)]
+    if value.node().kind() != "prim::Constant":
+        raise ValueError(f"the argument {name!r} of {kind} is computed in the graph, not a constant")
+    return value.toIValue()
+
+
 class GraphPicture:
     """A drawn graph: ``.mermaid`` text, ``.svg()`` text, ``.png()`` bytes, ``.save(path)``, and what was drawn.
 
