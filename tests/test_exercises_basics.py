@@ -343,6 +343,20 @@ def first_or_zero_empty_like(x):
     return x[0]
 
 
+def first_or_zero_raises(x):
+    if x.numel() == 0:
+        raise ValueError("empty")
+    return x[0]
+
+
+def test_a_partial_and_a_raise_in_the_compiled_code_get_one_plain_line(capsys):
+    import functools
+    assert not H.check_type_fix(functools.partial(SOL02.first_or_zero))  # script hands a partial back: no graph
+    assert capsys.readouterr().out.startswith("✘ torch.jit.script compiled nothing from a partial")
+    assert not H.check_type_fix(first_or_zero_raises)
+    assert capsys.readouterr().out == "✘ It compiles, but fails on tensor([]): your function raised ValueError: empty.\n"
+
+
 def test_uninitialised_memory_is_refused_whatever_it_holds(capsys):
     for answer, kind in ((first_or_zero_empty, "aten::empty"), (first_or_zero_empty_like, "aten::empty_like")):
         assert not H.check_type_fix(answer)

@@ -275,6 +275,10 @@ def check_type_fix(fn) -> bool:
         advice = " Every return must give a Tensor: change the one that does not." if "return" in gist else ""
         print(f"✘ TorchScript still rejects it: {gist}{advice}")
         return False
+    if not isinstance(scripted, torch.jit.ScriptFunction):  # a partial, a callable object: script hands it back
+        print(f"✘ torch.jit.script compiled nothing from {describe(fn)}: pass the function you wrote with def "
+              "itself, check_type_fix(first_or_zero).")
+        return False
     uninitialised = sorted({n.kind() for n in scripted.graph.findAllNodes("aten::empty")
                             + scripted.graph.findAllNodes("aten::empty_like")
                             + scripted.graph.findAllNodes("aten::new_empty")})
@@ -291,7 +295,10 @@ def check_type_fix(fn) -> bool:
         try:
             got, changed = on_copies(scripted, x)
         except Exception as error:
-            print(f"✘ It compiles, but fails on {x}: {type(error).__name__}: {_gist(error)}")
+            raised = re.match(r"builtins\.(\w+): (.*)", _gist(error))  # a raise in the compiled code: torch.jit.Error
+            said = (f"your function raised {raised.group(1)}: {raised.group(2)}" if raised
+                    else f"{type(error).__name__}: {_gist(error)}")
+            print(f"✘ It compiles, but fails on {x}: {said}")
             return False
         if changed:
             print(f"✘ It compiles, but it changes its input in place (on {x}): the caller's tensor is altered. "
