@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <dlfcn.h>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -56,32 +55,14 @@ void flatten(const c10::IValue& value, std::vector<at::Tensor>& tensors) {
 
 int run(int argc, char** argv) {
     const auto main_start = std::chrono::steady_clock::now();
-    std::vector<std::string> positional, libraries;
-    for (int i = 1; i < argc; ++i) {
-        const std::string argument = argv[i];
-        if (argument == "--load-library") {
-            if (i + 1 == argc) throw Failure{kUsage, "--load-library needs the path of a shared library after it"};
-            libraries.push_back(argv[++i]);
-        } else {
-            positional.push_back(argument);
-        }
-    }
-    if (positional.size() < 3 || positional.size() > 5)
-        throw Failure{kUsage, "usage: aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]..."};
-    const std::string package_path = positional[0], input_path = positional[1], output_path = positional[2];
-    const int repeats = positional.size() >= 4 ? whole_number(positional[3].c_str()) : 1;
-    if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
-    if (positional.size() == 5) {
-        const int threads = whole_number(positional[4].c_str());
-        if (threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
-        at::set_num_threads(threads);
-    }
+    const auto line = read_command_line(
+        argc, argv, "usage: aoti_run PACKAGE.pt2 INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]...");
+    const std::string &package_path = line.model_path, &input_path = line.input_path, &output_path = line.output_path;
+    const int repeats = line.repeats;
+    if (line.threads > 0) at::set_num_threads(line.threads);
     // Before the package: its loader looks up every operator the compiled code calls, and stops at one
     // nobody registered ("Could not find schema for workbook::clip_relu").
-    for (const auto& library : libraries) {
-        if (!dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL))
-            throw Failure{kBadLibrary, "cannot load the operator library " + library + ": " + dlerror()};
-    }
+    load_libraries(line.libraries);
 
     if (!std::ifstream(package_path)) throw Failure{kBadModel, "no readable file at " + package_path};
     // By default the compiled model trusts its inputs: given a batch of 2 and a batch of 3 where the

@@ -26,7 +26,6 @@
 #include "value_io.h"
 
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -72,34 +71,13 @@ double ms_since(std::chrono::steady_clock::time_point start) {
 
 int run(int argc, char** argv) {
     const auto main_start = std::chrono::steady_clock::now();
-    std::vector<std::string> positional, libraries;
-    for (int i = 1; i < argc; ++i) {
-        const std::string argument = argv[i];
-        if (argument == "--load-library") {
-            if (i + 1 == argc) throw Failure{kUsage, "--load-library needs the path of a shared library after it"};
-            libraries.push_back(argv[++i]);
-        } else {
-            positional.push_back(argument);
-        }
-    }
-    if (positional.size() < 3 || positional.size() > 5)
-        throw Failure{kUsage, "usage: load_ts MODEL.pt INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]..."};
-    const std::string model_path = positional[0], input_path = positional[1], output_path = positional[2];
-    const int repeats = positional.size() >= 4 ? whole_number(positional[3].c_str()) : 1;
-    if (repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
-    if (positional.size() == 5) {
-        const int threads = whole_number(positional[4].c_str());
-        if (threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
-        // Set before any work, so a comparison with Python can use the same thread count as Python.
-        at::set_num_threads(threads);
-    }
-
-    // RTLD_NOW: fail here, with the loader's message, if a symbol is missing. The library's static
-    // initialisers (TORCH_LIBRARY) run during dlopen and register its operators with the dispatcher.
-    for (const auto& library : libraries) {
-        if (!dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL))
-            throw Failure{kBadLibrary, "cannot load the operator library " + library + ": " + dlerror()};
-    }
+    const auto line = read_command_line(
+        argc, argv, "usage: load_ts MODEL.pt INPUTS.pt OUTPUT.pt [REPEATS [THREADS]] [--load-library LIB.so]...");
+    const std::string &model_path = line.model_path, &input_path = line.input_path, &output_path = line.output_path;
+    const int repeats = line.repeats;
+    // Set before any work, so a comparison with Python can use the same thread count as Python.
+    if (line.threads > 0) at::set_num_threads(line.threads);
+    load_libraries(line.libraries);
 
     if (!std::ifstream(model_path)) throw Failure{kBadModel, "no readable file at " + model_path};
     auto start = std::chrono::steady_clock::now();

@@ -1,4 +1,5 @@
-// value_io.h: what load_ts.cpp and aoti_run.cpp share: reading inputs, writing outputs, one-line errors.
+// value_io.h: what load_ts.cpp and aoti_run.cpp share: the command line, operator libraries, reading inputs,
+// writing outputs, one-line errors.
 //
 // The input file is what Python's torch.save writes for a tuple of the forward arguments, e.g.
 // torch.save((x, lengths, [a, b]), "inputs.pt"); torch::pickle_load reads that format (a zip holding a
@@ -10,6 +11,8 @@
 
 #include <torch/script.h>
 #include <torch/serialize.h>
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <bit>
@@ -163,6 +166,46 @@ inline int whole_number(const char* text) {
         return text[used] == '\0' ? value : 0;
     } catch (const std::exception&) {
         return 0;
+    }
+}
+
+// FILE INPUTS OUTPUT [REPEATS [THREADS]] [--load-library LIB.so]...: the positional arguments, the libraries,
+// and REPEATS and THREADS read (1, and 0 for "leave torch's default"). `usage` is the program's usage line.
+struct CommandLine {
+    std::string model_path, input_path, output_path;
+    int repeats = 1, threads = 0;
+    std::vector<std::string> libraries;
+};
+
+inline CommandLine read_command_line(int argc, char** argv, const std::string& usage) {
+    std::vector<std::string> positional;
+    CommandLine line;
+    for (int i = 1; i < argc; ++i) {
+        const std::string argument = argv[i];
+        if (argument == "--load-library") {
+            if (i + 1 == argc) throw Failure{kUsage, "--load-library needs the path of a shared library after it"};
+            line.libraries.push_back(argv[++i]);
+        } else {
+            positional.push_back(argument);
+        }
+    }
+    if (positional.size() < 3 || positional.size() > 5) throw Failure{kUsage, usage};
+    line.model_path = positional[0], line.input_path = positional[1], line.output_path = positional[2];
+    if (positional.size() >= 4) line.repeats = whole_number(positional[3].c_str());
+    if (line.repeats < 1) throw Failure{kUsage, "REPEATS must be a whole number of at least 1"};
+    if (positional.size() == 5) {
+        line.threads = whole_number(positional[4].c_str());
+        if (line.threads < 1) throw Failure{kUsage, "THREADS must be a whole number of at least 1"};
+    }
+    return line;
+}
+
+// RTLD_NOW: fail here, with the loader's message, if a symbol is missing. A library's static initialisers
+// (TORCH_LIBRARY) run during dlopen and register its operators with the dispatcher, before any model is loaded.
+inline void load_libraries(const std::vector<std::string>& libraries) {
+    for (const auto& library : libraries) {
+        if (!dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL))
+            throw Failure{kBadLibrary, "cannot load the operator library " + library + ": " + dlerror()};
     }
 }
 
