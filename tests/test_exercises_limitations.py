@@ -1,4 +1,5 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
+import math
 import warnings
 
 from typing import Final, Optional
@@ -1224,3 +1225,27 @@ def test_a_model_that_scripts_but_fails_in_python_is_refused(capsys, checker, mo
     out = capsys.readouterr().out
     assert out.startswith("✘ It scripts, but your model itself fails in Python") and "nn.Parameter" in out, out
     assert "register_buffer" in out and "✔" not in out
+
+
+class _FlooredPeak(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(self.peak, float(math.floor(float(x.abs().max()))))
+        return x / self.peak
+
+
+class _CeiledPeak(_FlooredPeak):
+    def forward(self, x):
+        self.peak = max(self.peak, float(math.ceil(float(x.abs().max()))))
+        return x / self.peak
+
+
+def test_a_peak_rounded_down_to_zero_is_named_a_rounding_not_a_peak_never_stored(capsys):
+    assert not H.check_running_peak(_FlooredPeak)
+    out = capsys.readouterr().out
+    assert "it was rounded to a whole number" in out and "not kept on the model" not in out
+    assert not H.check_running_peak(_CeiledPeak)
+    assert "or a rounding up (ceil)" in capsys.readouterr().out

@@ -344,7 +344,7 @@ def test_matching_outputs_that_hold_nothing_are_not_called_a_match():
     assert "matches" not in result.note and "within 1e-6 of zero" in result.note and "proves little" in result.note
     empty = H.attempt_script("class Model(nn.Module):\n    def forward(self, x):\n        return x[:0]\n",
                              inputs=[torch.randn(2, 3)])
-    assert "empty (no numbers at all)" in empty.note and "matches" not in empty.note
+    assert "empty (no values at all)" in empty.note and "matches" not in empty.note
     plain = H.attempt_script("class Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n",
                              inputs=[torch.randn(2, 3)])
     assert "Runs and matches eager PyTorch on 1 test input." in plain.note
@@ -422,3 +422,29 @@ def test_a_numpy_test_input_is_refused_before_it_is_blamed_on_annotations(tmp_pa
         H.attempt_script(H.STARTER_FORWARD, [np.ones((2, 3), np.float32)], folder=tmp_path)
     with pytest.raises(TypeError, match="NumPy"):
         H.attempt_script(H.STARTER_FORWARD, [(torch.ones(2, 3), np.ones(3))], folder=tmp_path)
+
+
+def test_an_operations_own_argument_gets_no_advice_to_annotate_forward():
+    # aten::sum's `self` given a list: not one of forward's arguments, so no annotation of forward fixes it
+    summed = H.attempt_script("def forward(self, x):\n    return sum([x, x * 2])\n", inputs=[(torch.randn(2, 3),)])
+    assert summed.verdict == "fails to script" and "annotate" not in summed.note
+    annotated = H.attempt_script("def forward(self, x: int):\n    return x + 1\n", inputs=[(torch.randn(2, 3),)])
+    assert annotated.verdict == "fails when run"
+    assert annotated.note.startswith("forward's `x` is annotated as int, and the call passed a Tensor")
+
+
+@pytest.mark.parametrize("body", ["return bool(x.sum() > 0)", "return 'pos'", "return 'a  b'.split()"])
+def test_a_bool_or_a_string_is_a_value_not_an_empty_output(body):
+    attempt = H.attempt_script(f"def forward(self, x):\n    {body}\n", inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "scripts" and "empty" not in attempt.note and "Runs and matches eager" in attempt.note
+
+
+def test_a_differing_type_says_which_side_is_which():
+    attempt = H.attempt_script("def forward(self, x):\n    return round(2.5)\n", inputs=[(torch.randn(2, 3),)])
+    assert attempt.short_error == "test input 0: an int against a float (eager's first, the scripted copy's second)"
+
+
+def test_code_that_scripts_with_a_warning_says_so_in_the_verdict():
+    attempt = H.attempt_script("def forward(self, x):\n    return [1, 2, x]\n", inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "scripts" and attempt.warning
+    assert attempt.note.startswith("TorchScript warned while compiling it")

@@ -16,6 +16,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import as_sentence, short_message
 from ..course.guards import learner_code, with_article
 from ..tools.gallery import script_error_line
+from ..tools.parity import script_set_attributes
 from ._common import as_model, on_copies, tensor_answer, values
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
@@ -393,16 +394,18 @@ def _peak_value(model):
     return None
 
 
-def _peak_hint(got, call, kept, whole=False) -> str:
+def _peak_hint(got, call, kept, whole=False, stores=True) -> str:
     """Which common mistake ``got`` (the answer to ``_PEAK_INPUTS[call]``) matches, as what to change; ``kept`` is
-    the scripted model's ``peak`` after the call, ``whole`` whether that attribute is an int."""
+    the scripted model's ``peak`` after the call, ``whole`` whether that attribute is an int, ``stores`` whether its
+    forward writes ``peak`` at all (a prim::SetAttr in its graph)."""
     inputs = _PEAK_INPUTS[: call + 1]
     x = inputs[-1]
     running = max(float(i.abs().max()) for i in inputs)
     rounded = kept is not None and kept != running and kept in (math.floor(running), math.ceil(running))
     # a peak of 1 while the running peak is below 1 and the answer is x / 1: a floor of 1.0, not a rounding
     floored = kept == 1.0 and running < 1.0 and _same_tensor(got, x / 1.0) and not whole
-    if rounded and not floored and (whole or kept != 0.0):  # int(...) or a ceil: the peak is stored, without its fraction
+    # int(...), a floor or a ceil: the peak is stored, without its fraction (a floor of a peak below 1 stores 0.0)
+    if rounded and not floored and (whole or kept != 0.0 or stores):
         return (f"`self.peak` is {kept:g} after {call + 1} call{'s' * (call > 0)}, while the largest absolute value "
                 f"seen is {running:g}: it was rounded to a whole number ({'an int attribute, ' if whole else ''}int(), "
                 "floor or ceil). Keep it a float: start at 0.0 and store `float(x.abs().max())`.")
@@ -412,8 +415,9 @@ def _peak_hint(got, call, kept, whole=False) -> str:
     if _same_tensor(got, x / x.abs().max()):
         return "It divides by this call's own peak: keep the largest value seen over all calls, `max(self.peak, ...)`."
     if running < 1.0 and _same_tensor(got, x / 1.0):
-        return (f"It divides by 1, not by the peak {running:g}: a floor such as `max(self.peak, 1.0)` changes every "
-                "answer while the peak is below 1. Divide by the peak itself.")
+        return (f"It divides by 1, not by the peak {running:g}: `self.peak` is 1 after the call, as a floor such as "
+                "`max(self.peak, 1.0)` or a rounding up (ceil) leaves it while the peak is below 1. Divide by the "
+                "peak itself, kept as a float.")
     signed = max(0.0, *(float(i.max()) for i in inputs))
     if signed and _same_tensor(got, x / signed):
         return "It divides by the largest signed value: the peak is the largest absolute value, `x.abs().max()`."
@@ -485,8 +489,9 @@ def _peak_calls(scripted, mode) -> bool:
                       "value seen so far in both modes.")
             else:
                 whole = isinstance(getattr(scripted, "peak", None), int)  # an int attribute: fractions dropped
+                stores = "peak" in script_set_attributes(scripted)  # forward writes it: a 0.0 there was computed
                 print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so "
-                      f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept, whole)}")
+                      f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept, whole, stores)}")
             return False
     return True
 

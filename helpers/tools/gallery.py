@@ -33,7 +33,7 @@ from torch import nn
 
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import INTERPRETER_OPENER, release_frames, short_message, typed_message
-from ..course.guards import native_stderr
+from ..course.guards import native_stderr, with_article
 from ..course.workdir import work_dir
 from .gallery_entries import GALLERY, STAGES, GalleryEntry, _Call, _calls  # the entries are data
 
@@ -117,7 +117,7 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
     """Compare two model outputs (tensors, numbers, or lists/tuples/dicts of them): ``(equal, reason)``."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
-            return False, f"a {type(a).__name__} against a {type(b).__name__}"
+            return False, f"{with_article(type(a).__name__)} against {with_article(type(b).__name__)}"
         if a.shape != b.shape or a.dtype != b.dtype:
             return False, f"{a.dtype}{list(a.shape)} against {b.dtype}{list(b.shape)}"
         if not torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
@@ -126,7 +126,7 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
     if _is_namedtuple(a) and _is_namedtuple(b) and (type(a).__name__, a._fields) == (type(b).__name__, b._fields):
         pass  # TorchScript hands back its own class for a NamedTuple: same name and fields is the same type
     elif type(a) is not type(b):
-        return False, f"a {type(a).__name__} against a {type(b).__name__}"
+        return False, f"{with_article(type(a).__name__)} against {with_article(type(b).__name__)}"
     if isinstance(a, (list, tuple)):
         if len(a) != len(b):
             return False, f"{len(a)} items against {len(b)}"
@@ -179,6 +179,11 @@ def argument_type_fix(reason: str) -> str:
     if not found:
         return ""
     expected, argument, given = found.groups()
+    if argument == "self" or "Arguments for call are not valid" in reason:
+        return ""  # an operation's own argument (aten::sum's `self`), not one of forward's: the marked line says which
+    if not expected.startswith("Tensor"):  # annotated already (one without is "Tensor (inferred)"): the value differs
+        return (f"forward's `{argument}` is annotated as {expected}, and the call passed a {given}: pass a value of "
+                "that type, or change the annotation to the type you pass")
     annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
     return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
             f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")

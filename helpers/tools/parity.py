@@ -369,10 +369,11 @@ def _kept_among_ties(path, x, y, compared) -> list:
 
 
 def _is_empty(output) -> bool:
-    """True when an output holds no numbers at all (no detections, empty tensors, only None)."""
+    """True when an output holds no values at all (no detections, empty tensors, only None): a bool, a number or a
+    string is a value, compared exactly."""
     tensors = leaves(output) if not isinstance(output, torch.Tensor) else [output]
-    numbers = [leaf for _, leaf in _flatten(output) if isinstance(leaf, (int, float)) and not isinstance(leaf, bool)]
-    return not numbers and all(t.numel() == 0 for t in tensors)
+    values = [leaf for _, leaf in _flatten(output) if isinstance(leaf, (int, float, str))]
+    return not values and all(t.numel() == 0 for t in tensors)
 
 
 def output_scale(output) -> float:

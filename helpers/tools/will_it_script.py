@@ -271,12 +271,12 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                       "tiny" if _within_atol_of_zero(expected, 1e-6) is not None else "")
         outputs.append(expected)
         if not same:
-            return done("differs from eager", short_error=f"test input {i}: {why}", warning=warning,
+            return done("differs from eager", short_error=f"test input {i}: {why} (eager's first, the scripted copy's second)", warning=warning,
                         code=code, note=f"{note}{_training_note(model, calls)}{_functional_dropout_note(model)}".strip())
     else:
         inputs = f"{len(calls)} test input{'s' * (len(calls) != 1)}"
         if calls and hollow and all(hollow):  # no ✔ for agreeing on nothing (parity says the same)
-            what = {"empty": "empty (no numbers at all)", "NaN": "all NaN",
+            what = {"empty": "empty (no values at all)", "NaN": "all NaN",
                     "tiny": "all within 1e-6 of zero, where any tiny numbers, zeros included, would match"}
             were = what[hollow[0]] if len(set(hollow)) == 1 else "empty, NaN or within 1e-6 of zero"
             note += (f" Runs on {inputs}, but eager's outputs were {were}, so matching them proves little: use "
@@ -291,6 +291,9 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                          "any tiny numbers, zeros included, would match: that part is hardly checked.")
         note += _printed_note(*(text.getvalue() for text in printed.values()))
         note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
+    if warning:  # the gallery files such code as "scripts with a warning": the verdict says so, not only the panel
+        note = ("TorchScript warned while compiling it (the warning is shown with the verdict): read it before you "
+                "rely on this copy. " + note)
     return done("scripts", warning=warning, code=code, note=note.strip())
 
 
