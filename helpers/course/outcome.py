@@ -57,7 +57,7 @@ class Attempt:
         shown = [f"warned  {line}" + (f"  (×{n})" if n > 1 else "") for line, n in out]
         if self.error is not None:
             name = type(self.error).__name__
-            text = short_message(self.error, limit=200)
+            text = short_message(self.error, limit=200).rstrip(" :")  # a colon that led to the quoted source, left out
             while text.startswith(f"{name}: "):  # torch often repeats the type, sometimes twice
                 text = text.removeprefix(f"{name}: ")
             shown.append(f"raised  {name}: {text}")
