@@ -693,3 +693,35 @@ def test_a_static_export_checked_on_one_size_only_passes_with_a_caveat(tmp_path)
     freed = H.export_roundtrip_check(H.load_digits_cnn(), [images[:4], images[4:8]], method="export",
                                      dynamic_shapes=batch, folder=tmp_path / "freed")
     assert freed.stage == "passed" and "dynamic_shapes" not in freed.caveat
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 3)
+
+    def forward(self, a, b):
+        return self.linear(a) * b
+
+
+def test_a_dim_torch_would_pin_names_what_fixes_the_size_not_only_its_pin():
+    # the second input shares the batch but was given no Dim: torch's fix (b = 2) would pin the size
+    b = torch.export.Dim("b")
+    report = H.export_roundtrip_check(_TwoInputs(), [(torch.randn(2, 3), torch.randn(2, 3)),
+                                                      (torch.randn(5, 3), torch.randn(5, 3))],
+                                      dynamic_shapes=({0: b}, None), method="export")
+    assert report.stage == "export" and "which pins it instead of freeing it" in report.hint
+    assert "an input of the same size given no Dim" in report.hint
+
+
+class _Scaled(torch.nn.Module):
+    def forward(self, idx, scale: float = 1.0):
+        return idx * scale
+
+
+def test_a_number_fixed_at_export_is_named_not_taken_for_a_size():
+    idx = torch.arange(4)
+    report = H.export_roundtrip_check(_Scaled(), [(idx, 2.0), (idx, 3.0)], method="export")
+    assert "Guard failed: scale == 2.0" in str(report)
+    assert report.hint.startswith("the program fixed the number `scale` at input 0's value, 2.0")
+    assert "dims that vary" not in report.hint

@@ -332,6 +332,12 @@ def dim_conflict(error, example="the first input",
         return (f"{example} has a size of 1 in a dimension marked dynamic{dims and f' ({dims.strip()})'}, and "
                 f"torch.export treats 1 as a constant (it broadcasts): {instead}")
     fixes = torch_suggestion(text)
+    pinned = re.fullmatch(r"torch suggests: (\w+) = (\d+)", fixes)
+    if pinned:  # torch's fix gives up the Dim: the size is fixed somewhere, often by an input left without the Dim
+        return (f"torch.export found the size{dims} fixed at {pinned.group(2)} for this example, and torch suggests "
+                f"{pinned.group(1)} = {pinned.group(2)}, which pins it instead of freeing it. If the model takes other "
+                "sizes there, look for what fixes it: an input of the same size given no Dim (give every input "
+                "that shares the size the same Dim), or a line that uses the size as a Python number")
     # a branch on the size (if x.shape[0] > 2) narrows the Dim's range; a reshape to a fixed multiple derives it
     return (f"the model does not take every size {'their' if several else 'its'} Dim{'s' * several}{dims} "
             f"allow{'' if several else 's'} (a branch on that size, or a shape it fixes): "
@@ -360,7 +366,8 @@ def _export_hint(method, error) -> str:
                     f"({where or 'not found'}): torch.export cannot take that call as it is; keep it out of the "
                     "exported part, or use method='script'")
         return ("a Python decision on tensor values (an `if`, or a loop's condition): rewrite an `if` with "
-                "torch.cond (09) and a loop with tensor operations, or use method='script'")
+                "torch.cond (09) and a loop with tensor operations or torch.while_loop (a prototype, as torch.cond "
+                "is), or use method='script'")
     conflict = dim_conflict(error)
     if conflict:
         return conflict
@@ -608,6 +615,12 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                 hint = (f"the trace was made from input 0, whose list holds {listed.group(1)} tensors, and a trace keeps "
                         f"that length (this input's holds {listed.group(2)}): script the model, whose List[Tensor] "
                         "takes any length, or trace one copy per length you use")
+            number = re.search(r"Guard failed: (\w+) == (-?[\d.]+(?:e-?\d+)?)\s*$", first.strip())
+            if method == "export" and number:  # a guard on an argument's value, not on a size
+                hint = (f"the program fixed the number `{number.group(1)}` at input 0's value, {number.group(2)}: "
+                        "torch.export keeps a Python number argument as a constant, and dynamic_shapes for sizes does "
+                        "not change that (an int can be marked Dim.DYNAMIC; a float cannot): export one program per "
+                        "value you use, or pass the number as a tensor")
             if method == "export" and re.search(r"Guard failed: .*\] == 1\b", first):
                 hint = ("the program was exported from input 0, which has a size of 1 where other inputs differ, and "
                         "torch.export treats 1 as a constant (it broadcasts), even with dynamic_shapes: put an input "
