@@ -82,3 +82,10 @@ def test_memory_freed_before_the_measurement_is_not_taken_for_the_loads(tmp_path
     cpu = H.measure_load_memory(path, ["cpu"])["cpu"]
     assert cpu.data_bytes == 64 * 256 * 512 * 4
     assert cpu.peak_mb >= 0.9 * cpu.data_bytes / 2**20, cpu  # the data the model holds was counted
+
+
+def test_a_checkpoint_is_named_for_what_it_is_not_blamed_as_corrupted(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save(torch.nn.Linear(3, 3).state_dict(), path)
+    with pytest.raises(H.TorchScriptFileError, match=r"^weights\.pt was written by torch\.save"):
+        H.measure_load_memory(path, ["cpu"])

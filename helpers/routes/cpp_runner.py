@@ -317,8 +317,9 @@ def run_cpp(model_path, *inputs, libraries=(), binary=None, timeout: float = 120
 
     ``H.run_cpp(path, x)``, ``H.run_cpp(path, x, lengths)``, ``H.run_cpp(path, [a, b])`` (one list argument);
     ``libraries=[H.custom_op_library()]`` loads operator libraries first. The program calls ``model.eval()``
-    after loading, as a deployed model runs: a file saved in training mode (dropout on) answers here as in eval
-    mode, unlike ``torch.jit.load(path)(x)`` in Python.
+    after loading, as a deployed model runs: a scripted file saved in training mode (dropout on) answers here as in
+    eval mode, unlike ``torch.jit.load(path)(x)`` in Python. A traced file keeps the mode it was traced in whatever
+    ``eval()`` says: tracing wrote dropout's training flag into the graph as a constant (03).
     """
     model_path = _check_model_path(model_path, "run_cpp")
     _check_inputs(tuple(inputs), "run_cpp")  # named after the call the learner made

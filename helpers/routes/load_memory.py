@@ -97,6 +97,8 @@ def measure_load_memory(path, locations=("meta", "cpu")) -> dict:
     """
     if not isinstance(path, (str, Path)) or not Path(path).is_file():
         raise FileNotFoundError(f"measure_load_memory needs the path of a saved TorchScript file, got {path!r}")
+    from .archive import check_torchscript_file
+    check_torchscript_file(path, "measure_load_memory")  # a checkpoint or a .pt2 says what it is, in one line
     if isinstance(locations, str):
         locations = [locations]
     if not all(isinstance(w, str) for w in locations) or not locations:
