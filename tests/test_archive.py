@@ -3,6 +3,7 @@ import json
 import re
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -235,3 +236,45 @@ def test_a_pt2_is_named_for_what_it_is_and_how_to_load_it(tmp_path):
             archive.writestr(f"compiled/{name}", b"x")
     with pytest.raises(H.TorchScriptFileError, match=r"an AOTInductor package \(.pt2\).*H.load_aoti"):
         H.parity(_Doubler(), package, inputs=[torch.ones(2)])
+
+
+def _with_one_byte_flipped(path, out, deflate_code=False):
+    """A copy of the TorchScript file ``path`` at ``out`` with one byte flipped inside its first stored weight, or,
+    with ``deflate_code``, inside a code entry written compressed."""
+    source = Path(path)
+    if deflate_code:
+        with zipfile.ZipFile(source) as original, zipfile.ZipFile(out, "w") as copy_:
+            for info in original.infolist():
+                deflated = "/code/" in info.filename and info.filename.endswith(".py")
+                copy_.writestr(info.filename, original.read(info.filename),
+                               compress_type=zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED)
+        source = Path(out)
+    with zipfile.ZipFile(source) as archive:
+        info = next(i for i in archive.infolist() if (i.compress_type == zipfile.ZIP_DEFLATED if deflate_code
+                                                      else "/data/" in i.filename and i.file_size > 16))
+    raw = bytearray(source.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    raw[info.header_offset + 30 + name_length + extra_length + 5] ^= 0xFF
+    Path(out).write_bytes(raw)
+    return info.filename
+
+
+def test_a_flipped_byte_is_named_by_its_entry_whether_stored_or_compressed(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(8, 4)), str(path))
+    stored = _with_one_byte_flipped(path, tmp_path / "flipped.pt")
+    torch.jit.load(str(tmp_path / "flipped.pt"))  # torch itself checks no checksum
+    with pytest.raises(H.TorchScriptFileError, match=f"entry {stored} fails its checksum"):
+        H.load_torchscript(tmp_path / "flipped.pt")
+    deflated = _with_one_byte_flipped(path, tmp_path / "deflated.pt", deflate_code=True)
+    with pytest.raises(H.TorchScriptFileError, match=f"entry {deflated} no longer decompresses"):
+        H.load_torchscript(tmp_path / "deflated.pt")
+
+
+def test_a_cuda_map_location_without_a_gpu_blames_the_argument_not_the_file(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    path = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(ValueError, match=r"^map_location='cuda' names a device this machine does not have"):
+        H.load_torchscript(path, map_location="cuda")

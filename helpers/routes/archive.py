@@ -331,6 +331,10 @@ def load_torchscript(path, map_location="cpu"):
     then lets torch load it and rewrites the "file from a newer torch" error.
     """
     path = check_torchscript_file(path, "load_torchscript")
+    device = str(map_location) if isinstance(map_location, (str, torch.device)) else ""
+    if device.startswith("cuda") and not torch.cuda.is_available():  # the argument, not the file, is the problem
+        raise ValueError(f"map_location={device!r} names a device this machine does not have (no CUDA GPU): "
+                         "pass map_location='cpu'")
     try:
         return torch.jit.load(str(path), map_location=map_location)
     except RuntimeError as error:
@@ -356,13 +360,20 @@ def check_torchscript_file(path, who: str):
     path = _check_path(path, who)
     with _open_zip(path) as archive:
         names = archive.namelist()
-        try:
-            bad = archive.testzip()  # reads every entry: cheap next to loading, and catches flipped bytes
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
-            bad = "?"
+        bad, how = None, "fails its checksum"
+        for info in archive.infolist():  # every entry read: cheap next to loading, and catches flipped bytes
+            try:
+                with archive.open(info) as entry:
+                    while entry.read(1 << 20):
+                        pass
+            except zipfile.BadZipFile:  # the checksum of what was read does not match the one stored
+                bad = info.filename
+            except (zlib.error, OSError, EOFError):  # a compressed entry that no longer decompresses
+                bad, how = info.filename, "no longer decompresses"
+            if bad is not None:
+                break
         if bad is not None:
-            raise TorchScriptFileError(f"{path.name} is damaged (entry {bad} fails its checksum): "
-                                       "copy or download it again")
+            raise TorchScriptFileError(f"{path.name} is damaged (entry {bad} {how}): copy or download it again")
         inner = {_inner(n) for n in names}
         pickled_module = "data.pkl" in inner and _pickles_a_module(archive, names)
     if not any(n.startswith("code/") for n in inner) or "constants.pkl" not in inner:
