@@ -43,11 +43,12 @@ _ROLES = [
     (r"version", "format version: a reader refuses numbers outside the range it supports"),
     (r"\.data/version", "format version (the name a writer gives the record from format 6 on): a reader refuses numbers outside its range"),
     (r"byteorder", "byte order of the tensor bytes"),
-    (r"data\.pkl", "the module tree as a pickle: attributes, submodules, references to tensors"),
+    (r"data\.pkl", "the saved object as a pickle, tensors by reference: a TorchScript file's module tree (attributes, "
+                   "submodules), or whatever torch.save was given (a state_dict's names and tensors)"),
     (r"constants\.pkl", "tensors the code uses as constants, as a pickle of references"),
     (r"constants/\d+", "raw bytes of one tensor constant of the code"),
     (r"bytecode\.pkl", "bytecode for the lite interpreter (.ptl files)"),
-    (r"data/\d+", "raw bytes of one tensor (a weight or a buffer)"),
+    (r"data/\d+", "raw bytes of one storage: a weight or a buffer (tensors that share memory share one entry)"),
     (r"code/.*\.py\.debug_pkl", "debug info: maps the code back to your source lines, for error messages"),
     (r"code/.*\.py", "TorchScript source of the classes and functions the model calls"),
     (r"extra/.+", "an extra file you attached with _extra_files"),
@@ -153,7 +154,7 @@ class ArchiveTable:
         for e in self.entries:
             key = role = None
             if self.collapse and re.fullmatch(r"data/\d+", e.inner):
-                key, role = "data/0, data/1, ...", "raw bytes of the tensors (weights, buffers), one entry each"
+                key, role = "data/0, data/1, ...", "raw bytes of the tensors (weights, buffers), one entry per storage"
             elif self.collapse and e.inner.endswith(".debug_pkl"):
                 key, role = "code/....py.debug_pkl", e.role
             if key is None:
@@ -248,7 +249,7 @@ def read_extra_files(path, *names) -> dict:
     this says so instead. With no names, every extra file is returned. An extra file that is not UTF-8 text (an
     image, say) comes back as its bytes, unchanged, as ``torch.jit.load`` gives it.
     """
-    path = _check_path(path, "read_extra_files")
+    path = check_torchscript_file(path, "read_extra_files")  # a checkpoint or a .pt2 says what it is, not "attach it"
     with _open_zip(path) as archive:
         extras = {n.split("/extra/", 1)[1]: n for n in archive.namelist() if "/extra/" in n}
         wanted = names or tuple(extras)
