@@ -20,7 +20,7 @@ def export_tempered_any_batch():
     """Exercise 2: one ExportedProgram of the two-input TemperedDigits for every batch size.
 
     Both arguments carry the batch in dimension 0, so both get the *same* Dim: with two different
-    Dims, torch.export finds that they must always be equal and refuses ("Suggested fixes: m = n").
+    Dims, torch.export finds that they must always be equal and refuses ("Suggested fixes: n = m").
     The example batch has 4 images: with a batch of 1, torch.export would treat the size as the
     constant 1 and refuse the dynamic dimension.
     """

@@ -560,3 +560,13 @@ def test_typed_message_says_the_type_once_for_errors_from_inside_torchscript():
     assert "RuntimeError: RuntimeError" not in typed_message(inside)
     assert typed_message(ValueError("wrong size")) == "ValueError: wrong size"
     assert typed_message(RuntimeError("RuntimeError: said twice")) == "RuntimeError: said twice"
+
+
+def test_the_courses_own_one_line_errors_are_shown_whole_by_expect_failure(capsys, tmp_path):
+    import torch
+    path = tmp_path / "weights.pt"
+    torch.save({"w": torch.ones(1)}, path)
+    with H.expect_failure(H.TorchScriptFileError, "written by torch.save"):
+        H.load_torchscript(path)
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("which needs the model's class") and "…" not in out
