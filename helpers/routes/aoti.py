@@ -729,10 +729,17 @@ def _tuple_for_arguments(args: tuple, children: list, name: str):
     if len(children) == 1 and container(children[0]) and len(args) == children[0].num_children > 1:
         kind = children[0].type.__name__
         raise TypeError(f"{name} takes one argument, a {kind} of {len(args)}, got {len(args)} arguments: pass them "
-                        f"as one {kind}, as in eager, run(({', '.join('abcdefgh'[:min(len(args), 8)])}))")
+                        f"as one {kind}, as in eager, run(({', '.join('abcdefgh'[:len(args)])}))")
 
 
 INDEX_OUT_OF_RANGE = "an index is out of range (a token id the vocabulary does not hold?): "  # both runners say it
+
+
+def compiled_index_hint(message: str) -> str:
+    """"; an index is out of range ...: pass indices from 0 to N-1" for the compiled code's own bound check
+    ("index out of bounds: 0 <= tmp2 < 10L"), "" for any other message: H.load_aoti and the C++ runner say the same."""
+    bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", message)
+    return f"; {INDEX_OUT_OF_RANGE}pass indices from 0 to {int(bound.group(1)) - 1}" if bound else ""
 
 
 class CheckedPackage:
@@ -760,8 +767,7 @@ class CheckedPackage:
             except RuntimeError as error:  # the compiled code's own check: one line, not its C++ stack of frames
                 failure = short_message(error, 200)
         if failure is not None:  # the runtime wrote the same error, with its stack, to stderr: the line says it
-            bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", failure)
-            hint = f"; {INDEX_OUT_OF_RANGE}pass indices from 0 to {int(bound.group(1)) - 1}" if bound else ""
+            hint = compiled_index_hint(failure)
             raise RuntimeError(f"{self._name}: the compiled model failed on this input: {failure}{hint}") from None
         if native.text:
             sys.stderr.write(native.text)  # anything else it wrote is passed on

@@ -229,10 +229,9 @@ def _failure(program, code, stderr, model_path, kind):
     if kind != "aoti" and re.search(r"Expected a value of type 'Tensor' for argument '\w+' but instead found type 'List\[", message):
         message += (" (a list given where forward takes tensors: forward's arguments go one by one, run_cpp(path, a, b), "
                     "or as a tuple, time_cpp(path, (a, b)); a list stays a list argument)")
-    bound = re.search(r"index out of bounds: 0 <= \w+ < (\d+)", message)
-    if kind == "aoti" and bound:  # the compiled code's own bound check: say what it means, as H.load_aoti does
-        from .aoti import INDEX_OUT_OF_RANGE
-        message += f"; {INDEX_OUT_OF_RANGE}pass indices from 0 to {int(bound.group(1)) - 1}"
+    if kind == "aoti":  # the compiled code's own bound check: say what it means, as H.load_aoti does
+        from .aoti import compiled_index_hint
+        message += compiled_index_hint(message)
     upper = re.search(r"expected (?:it )?to be <= (\d+)", message)
     if kind == "aoti" and upper:
         message += (f" (the package's compiled checks hold this size at {upper.group(1)} or less: the Dim's max, or a "

@@ -1221,15 +1221,15 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         return RouteResult(route, "fails", reason=message, fix=fix,
                            where=where, notes=notes,
                            seconds=time.perf_counter() - start), None
-    if route == "onnx":
-        notes.extend(_onnx_structure_note(spec))
+    restructured = _onnx_structure_note(spec) if route == "onnx" else []  # eager's structure rebuilt around a flat list
+    notes.extend(restructured)
     if route not in _ROUTES_ON_OTHER_DIMS:  # its copy guards the example's sizes there, as its sizes note says
         inputs = {label: args for label, args in inputs.items() if not _DIM_VARIANT.match(label)}
     batch_one = any(note.startswith(_BATCH_ONE_NOTE) for note in notes)
     fixed_sizes = any(note.startswith(_FIXED_NOTE) for note in notes)
     status, reason, first, parity_notes, text, report, flags = _parity_verdict(eager, copy_, inputs, route,
                                                                                training_note, batch_one)
-    if route == "onnx" and any(note.startswith("ONNX Runtime returns a flat list") for note in notes):
+    if restructured:
         flags["retyped"] = True  # the row compared eager's structure rebuilt around the file's flat list: a caveat
     if route == "aoti" and status == "ok" and getattr(report, "state_unreadable", "") in ("refused", "unknown"):
         in_python = [key for key in _changed_keys(report) if _python_attribute(eager, key)]
