@@ -413,7 +413,34 @@ def test_tempered_wrong_answers_get_feedback(capsys):
     other = torch.export.export(untrained, H.tempered_inputs(4),
                                 dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})
     assert not H.check_tempered_digits_program(other)
-    assert "other probabilities than the eager model" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "other probabilities than the eager model" in out and "weights or its forward differ" in out
+
+
+class _IgnoresTemperature(torch.nn.Module):  # a learner's own copy, each with one change
+    def __init__(self, change):
+        super().__init__()
+        self.cnn, self.change = H.load_digits_cnn().eval(), change
+
+    def forward(self, images, temperature):
+        scores = self.cnn(images)
+        if self.change == "ignores":
+            return torch.softmax(scores, dim=1)
+        if self.change == "multiplies":
+            return torch.softmax(scores * temperature.unsqueeze(1), dim=1)
+        return scores / temperature.unsqueeze(1)
+
+
+@pytest.mark.parametrize("change, named", [("ignores", "ignores its temperature argument"),
+                                           ("multiplies", "times the temperature, not divided"),
+                                           ("no softmax", "with no softmax")])
+def test_a_tempered_copy_that_handles_temperature_wrongly_is_told_which_way(change, named, capsys):
+    batch = Dim("batch")
+    program = torch.export.export(_IgnoresTemperature(change), H.tempered_inputs(4),
+                                  dynamic_shapes={"images": {0: batch}, "temperature": {0: batch}})
+    assert not H.check_tempered_digits_program(program)
+    out = capsys.readouterr().out
+    assert named in out and "weights" not in out, out
 
 
 def test_tempered_separate_dims_are_refused_by_torch_with_the_fix():

@@ -447,4 +447,4 @@ def test_a_differing_type_says_which_side_is_which():
 def test_code_that_scripts_with_a_warning_says_so_in_the_verdict():
     attempt = H.attempt_script("def forward(self, x):\n    return [1, 2, x]\n", inputs=[(torch.randn(2, 3),)])
     assert attempt.verdict == "scripts" and attempt.warning
-    assert attempt.note.startswith("TorchScript warned while compiling it")
+    assert attempt.note.startswith("TorchScript warned while compiling it") and "  " not in attempt.note

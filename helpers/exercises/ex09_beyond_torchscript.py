@@ -375,7 +375,7 @@ def check_tempered_digits_program(program) -> bool:
                 return False
             if not _close(got, eager(images, temperature)):
                 print(f"✘ A batch of {size} runs but gives other probabilities than the eager model: "
-                      "export H.TemperedDigits() itself, with its trained weights.")
+                      f"{_what_differs(got, eager, images, temperature)}.")
                 return False
     narrow = _declared_range_mistake(program, largest)
     if narrow:
@@ -384,6 +384,24 @@ def check_tempered_digits_program(program) -> bool:
     print(f"✔ One program, two inputs, a dynamic batch: batches of {', '.join(map(str, sizes[:-1]))} and {largest} "
           f"all match the eager model, and its declared range holds 1 to {largest}.")
     return True
+
+
+def _what_differs(got, eager, images, temperature) -> str:
+    """Why an exported program's answer differs from TemperedDigits', as far as its numbers tell (a sentence that
+    ends with the way out)."""
+    scores = eager.cnn(images)
+    mistakes = {  # what a copy that someone changed would return, and the change
+        "the same as the CNN with no temperature: your program ignores its temperature argument":
+            torch.softmax(scores, dim=1),
+        "the probabilities of the scores times the temperature, not divided by it": torch.softmax(
+            scores * temperature.unsqueeze(1), dim=1),
+        "scores divided by the temperature with no softmax after them": scores / temperature.unsqueeze(1),
+    }
+    for what, answer in mistakes.items():
+        if _close(got, answer):
+            return f"they are {what} → export H.TemperedDigits() itself"
+    return ("its weights or its forward differ from H.TemperedDigits()'s (it loads the trained CNN) → export "
+            "H.TemperedDigits() itself, not a copy you changed")
 
 
 def _call_as_exported(program, exported, images, temperature):

@@ -293,7 +293,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
     if warning:  # the gallery files such code as "scripts with a warning": the verdict says so, not only the panel
         note = ("TorchScript warned while compiling it (the warning is shown with the verdict): read it before you "
-                "rely on this copy. " + note)
+                "rely on this copy. " + note.lstrip())
     return done("scripts", warning=warning, code=code, note=note.strip())
 
 
