@@ -37,7 +37,7 @@ export PYTHONPATH := $(CURDIR)
 venv: $(STAMP)
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q helpers hub > /dev/null
 
-# Reinstall only when requirements.txt changes: a second `make test` installs nothing.
+# Reinstall only when requirements.txt, requirements-shipping.txt or constraints.txt changes: a second `make test` installs nothing.
 $(STAMP): requirements.txt requirements-shipping.txt constraints.txt
 	@if [ -x $(BIN)/python ] && ! $(BIN)/python -m pip --version > /dev/null 2>&1; then \
 	    echo "make venv: $(VENV) has no pip (it was made without Python's venv module, python3-venv on Debian): making it again"; \

@@ -48,6 +48,10 @@ def test_path_answers_feedback(capsys):
     capsys.readouterr()
     assert not H.check_path_answers({q: None for q in H.PATH_QUESTIONS})
     assert "4 still empty" in capsys.readouterr().out
+    fewer = dict(SOL01.path_answers)
+    del fewer["loop, input of shape (12, 3): runs of the loop body"]
+    assert not H.check_path_answers(fewer)  # a deleted question is missing, not empty
+    assert "1 missing (copy the exercise cell's dict again)" in capsys.readouterr().out
     assert not H.check_path_answers([7, 1])
     assert "Give a dict" in capsys.readouterr().out
     edited = {key.replace("(12, 3)", "(12,3)"): value for key, value in SOL01.path_answers.items()}

@@ -79,7 +79,10 @@ def check_path_answers(answers) -> bool:
         return False
     missing = [q for q in PATH_QUESTIONS if answers.get(q) is None]
     if missing:
-        print(f"✘ Answer every question first: {len(missing)} still empty, e.g. {missing[0]!r}.")
+        gone = [q for q in missing if q not in answers]  # a deleted line is missing, not empty
+        state = ("missing (copy the exercise cell's dict again)" if len(gone) == len(missing) else
+                 "still empty" if not gone else "missing or still empty")
+        print(f"✘ Answer every question first: {len(missing)} {state}, e.g. {missing[0]!r}.")
         return False
     for question in PATH_QUESTIONS:
         given, right = answers[question], _true_path_answer(question)
