@@ -744,9 +744,12 @@ def test_the_learners_example_is_left_as_it_was():
 
 def test_a_model_in_training_mode_without_random_layers_is_told_so_without_blaming_a_layer():
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())  # training mode, nothing random in it
+    with pytest.raises(ValueError, match=r"call model.eval\(\) first \(the model is in training mode\)$"):
+        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)
+    # freezing is a reason only when a freezing variant is asked for
     with pytest.raises(ValueError, match=r"call model.eval\(\) first \(the model is in training mode\): freezing "
                                          r"needs it$"):
-        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script"], progress=False)
+        H.benchmark_model(model, torch.ones(2, 4), variants=["eager", "script+freeze"], progress=False)
 
 
 def test_a_torchscript_copy_is_refused_as_the_eager_model():

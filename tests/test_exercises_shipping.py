@@ -157,6 +157,11 @@ class NumpySum(torch.nn.Module):
         return torch.from_numpy(np.sum(x.numpy(), axis=0))
 
 
+class AxisSum(torch.nn.Module):  # NumPy's keyword: eager takes it, TorchScript does not
+    def forward(self, x):
+        return x.sum(axis=0)
+
+
 class KeptDimension(torch.nn.Module):
     def forward(self, x):
         return x.sum(0, keepdim=True)
@@ -166,6 +171,7 @@ class KeptDimension(torch.nn.Module):
     (LoopAsGiven(), "prim::Loop"),
     (KeptDimension(), "keepdim=True keeps dimension 0 as a size of 1"),
     (NumpySum(), "TorchScript cannot compile NumPy calls"),
+    (AxisSum(), "TorchScript takes `dim=`, not NumPy's `axis=`"),
     (BuiltinSum(), "TorchScript reads Python's sum(x) as torch.sum(x)"),
     (Float64Sum(), "keep the input's dtype"),
     (LoopLeftInPython(), "cannot be saved"),
@@ -397,3 +403,11 @@ def test_an_import_inside_forward_is_named_in_a_whole_sentence(capsys):
     assert not H.check_running_sum_migrates(ImportsInForward())
     out = capsys.readouterr().out
     assert "import statements aren't supported." in out and "no import inside forward" in out, out
+
+
+def test_a_fixed_range_that_breaks_at_the_rows_is_told_its_stop_depends_on_the_input(capsys):
+    from migrate_models import BreakOnRows
+    assert not H.check_running_sum_migrates(BreakOnRows())
+    out = capsys.readouterr().out
+    assert out.startswith("✘ The .pt still does not convert") and "a `break` or a condition that reads" in out, out
+    assert "not for its count" not in out

@@ -398,7 +398,7 @@ def test_a_transformer_whose_trace_fails_its_check_gets_the_grad_mode_cause(tmp_
 
 def test_an_exported_namedtuple_output_that_cannot_be_saved_gets_a_public_fix(tmp_path):
     check = H.export_roundtrip_checks(NamedTupleOut(), [torch.randn(2, 4)], methods=("export",), folder=tmp_path)[0]
-    assert check.stage == "export" and "return a tuple or a dict from forward" in check.hint
+    assert check.stage == "save" and "return a tuple or a dict from forward" in check.hint
     assert "_register_namedtuple" not in check.hint
 
 
@@ -725,3 +725,17 @@ def test_a_number_fixed_at_export_is_named_not_taken_for_a_size():
     assert "Guard failed: scale == 2.0" in str(report)
     assert report.hint.startswith("the program fixed the number `scale` at input 0's value, 2.0")
     assert "dims that vary" not in report.hint
+
+
+class _NoneDefaultMask(torch.nn.Module):  # scripts; its save fails on the undefined Tensor None became
+    def forward(self, x, scale: float = 2.0, mask=None):
+        if mask is not None:
+            x = x * mask
+        return x * scale
+
+
+def test_a_copy_that_scripts_but_cannot_be_saved_is_not_called_a_scripting_failure():
+    report = H.export_roundtrip_check(_NoneDefaultMask(), [torch.randn(2, 3)], method="script")
+    assert not report.ok and report.stage == "save"
+    assert "scripting worked, and saving the copy failed" in report.summary
+    assert "Optional[torch.Tensor]" in report.hint and "cannot compile" not in report.hint

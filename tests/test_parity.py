@@ -376,6 +376,10 @@ def test_coverage_reaches_into_submodules_and_says_when_it_cannot_be_recorded():
     assert "scripted or traced model runs no Python" in note
     plain = torch.nn.Sequential(torch.nn.Linear(3, 3))  # nothing of its own: nothing to report
     assert H.parity(plain, plain, example=torch.ones(2, 3)).warnings == []
+    # a TorchScript reference with no if and no loop in its code has one path: no note that lines went unrecorded
+    one_path = torch.jit.script(plain)
+    report = H.parity(one_path, plain, example=torch.ones(2, 3))
+    assert report.coverage_note == "" and report.summary.startswith("✔") and "read the notes" not in report.summary
 
 
 def test_training_mode_is_named_as_the_cause():
@@ -1750,3 +1754,43 @@ def test_a_copy_made_before_eval_is_named_as_the_cause():
     scripted.eval()
     assert not any("copy has layers in training mode" in w
                    for w in H.parity(model, scripted, example=torch.randn(3, 4)).warnings)
+
+
+def _gate_outside_the_class(x):  # a plain function forward calls: its branch is a path of the model too
+    if x.abs().max() > 1000:
+        return x * 0
+    return x
+
+
+class CallsAPlainFunction(torch.nn.Module):
+    def forward(self, x):
+        return _gate_outside_the_class(x) + 1
+
+
+def test_a_branch_in_a_plain_function_that_forward_calls_is_watched():
+    example = torch.randn(2, 3)
+    model = CallsAPlainFunction().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warning on the if: what parity must not depend on
+        traced = torch.jit.trace(model, example)
+    report = H.parity(model, traced, example=example)
+    assert [text for _, _, text in report.uncovered] == ["return x * 0"]
+    assert report.summary.startswith("⚠")
+    state = H.DivergenceExplorer(model, "trace", example=example).set(scale=1e4)
+    assert not state.agree and state.path.startswith("eager Python takes another path than the example")
+
+
+class _BoolBeside(torch.nn.Module):
+    def forward(self, x):
+        return x, bool(x.sum() > 0)
+
+
+class _BoolAsTensor(torch.nn.Module):
+    def forward(self, x):
+        return x, x.sum() > 0
+
+
+def test_a_retyped_output_names_a_torchscript_reference_as_such():
+    reference = torch.jit.script(_BoolBeside())
+    report = H.parity(reference, _BoolAsTensor(), inputs={"x": torch.ones(2, 3)}, label="converted")
+    assert report.retyped == "a tensor at out[1] where the TorchScript model returns the bool True"

@@ -448,3 +448,9 @@ def test_code_that_scripts_with_a_warning_says_so_in_the_verdict():
     attempt = H.attempt_script("def forward(self, x):\n    return [1, 2, x]\n", inputs=[(torch.randn(2, 3),)])
     assert attempt.verdict == "scripts" and attempt.warning
     assert attempt.note.startswith("TorchScript warned while compiling it") and "  " not in attempt.note
+
+
+def test_a_none_default_without_optional_gets_the_annotation_to_write():
+    attempt = H.attempt_script("def forward(self, x, mask=None):\n    if mask is not None:\n        x = x * mask\n"
+                               "    return x * 2\n", inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "fails when run" and "Optional[torch.Tensor] = None" in attempt.note

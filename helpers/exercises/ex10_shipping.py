@@ -129,6 +129,14 @@ def _still_loops(run) -> str:
             "operations whose number does not depend on the rows.")
 
 
+def _uses_axis(model) -> bool:
+    """True when forward's source passes NumPy's ``axis=`` (eager accepts it as ``dim=``; TorchScript does not)."""
+    try:
+        return bool(re.search(r"\baxis\s*=", inspect.getsource(type(model).forward)))
+    except (OSError, TypeError):
+        return False
+
+
 def _size_branch_hint(model) -> str:
     """A question about a branch on the number of rows, when forward's source reads it; '' otherwise."""
     try:
@@ -184,7 +192,9 @@ def check_running_sum_migrates(model) -> bool:
                  "with torch, e.g. x.sum(0)." if "weak reference" in str(error) and "numpy" in str(error) else
                  " TorchScript compiles no import inside forward (nor the NumPy it would bring): add up with torch, "
                  "e.g. x.sum(0)."
-                 if "import statements aren't supported" in str(error) else "")
+                 if "import statements aren't supported" in str(error) else
+                 " TorchScript takes `dim=`, not NumPy's `axis=`, which eager PyTorch also accepts: x.sum(0) or "
+                 "x.sum(dim=0)." if _uses_axis(model) else "")
         said = as_sentence(script_error_line(error) or short_message(error, 160))
         print(f"✘ torch.jit.script refuses your model: {said}{numpy}")
         return False

@@ -104,7 +104,7 @@ finally:
 
 @dataclass
 class RoundtripReport:
-    """One method's round trip. ``stage`` is where it stopped: export, load, run, compare, or passed."""
+    """One method's round trip. ``stage`` is where it stopped: export, save, load, run, compare, or passed."""
     method: str
     stage: str
     error: str = ""
@@ -133,7 +133,8 @@ class RoundtripReport:
         inputs = ", ".join(str(i) for i in self.failed_inputs)
         plural = "s" if len(self.failed_inputs) > 1 else ""
         converting = {"trace": "tracing", "script": "scripting"}.get(self.method, self.method)  # "export" stays
-        where = {"export": f"{converting} failed", "load": "the fresh process could not load the file",
+        where = {"export": f"{converting} failed", "save": f"{converting} worked, and saving the copy failed",
+                 "load": "the fresh process could not load the file",
                  "run": f"the reloaded model fails on input{plural} {inputs}",
                  "compare": f"the reloaded model disagrees with eager on input{plural} {inputs}"}[self.stage]
         return where + (f": {self.error}" if self.error else "")
@@ -345,6 +346,13 @@ def dim_conflict(error, example="the first input",
                "(run torch.export.export(...) by hand) and change the Dim to match"))
 
 
+def _save_hint(method, error) -> str:
+    """What to do when the copy was made but could not be saved."""
+    from ..tools.diagnose import known_hint
+    return known_hint(str(error)) or (f"the {'scripted' if method == 'script' else 'traced' if method == 'trace' else 'exported'} "
+                                      "copy was made, and saving it failed: the error names what the file cannot hold")
+
+
 def _export_hint(method, error) -> str:
     name = type(error).__name__
     if "extract specialized integer" in str(error):  # int(t) or t.item() of a tensor used as a Python number
@@ -446,9 +454,20 @@ def _export_and_save(model, example, method, path, dynamic_shapes) -> str:
     else:
         with quiet_export():  # hides the partial graph torch prints on failure; warnings still show
             exported = torch.export.export(model, example, dynamic_shapes=dynamic_shapes)
-    with atomic_path(path) as temporary:  # a save that fails half-way leaves no partial file
-        (torch.export.save if method == "export" else torch.jit.save)(exported, str(temporary))
+    try:
+        with atomic_path(path) as temporary:  # a save that fails half-way leaves no partial file
+            (torch.export.save if method == "export" else torch.jit.save)(exported, str(temporary))
+    except Exception as error:  # the copy was made: its save is what failed, and the report must say so
+        raise _SaveFailed(error) from error
     return caveat
+
+
+class _SaveFailed(Exception):
+    """The copy was made, and saving it failed: ``error`` is the save's own error."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _run_fresh(jobs: dict, inputs, folder: Path, timeout: float, imports=()) -> dict:
@@ -568,6 +587,11 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
         path.unlink(missing_ok=True)
         try:
             caveats[method] = _export_and_save(fresh_copy(pristine), own_copy(args_list[0]), method, path, dynamic_shapes)
+        except _SaveFailed as failed:  # made, but not saved: e.g. a None default compiled as an undefined Tensor
+            error = failed.error
+            reports[method] = RoundtripReport(method, "save", cause_line(f"{type(error).__name__}: {error}"),
+                                              path=None, hint=_save_hint(method, error))
+            continue
         except Exception as error:  # a failed export is a finding of the check, not a crash
             reports[method] = RoundtripReport(method, "export", cause_line(f"{type(error).__name__}: {error}"),
                                               path=None, hint=_export_hint(method, error))

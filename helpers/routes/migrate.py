@@ -48,8 +48,9 @@ CONVERTER_IS_PRIVATE = ("torch._export.converter.TS2EPConverter is a private tor
 
 _ADVICE = {
     "prim::Loop": ("a loop whose trip count depends on the input (e.g. `for i in range(x.size(0))`): rewrite it "
-                   "with tensor operations (or a constant count such as range(3)), script and save again, then migrate; "
-                   "or keep this model on LibTorch, where the .pt runs as it is"),
+                   "with tensor operations that need no count, script and save again, then migrate (a loop converts "
+                   "only when it runs the same number of times for every input, such as range(3) over three fixed "
+                   "parts); or keep this model on LibTorch, where the .pt runs as it is"),
     "while": ("a `while` loop whose condition reads the data: the converter takes only loops it can count. Keep this "
               "model on LibTorch, where the .pt runs as it is, or export its Python class instead, with the loop "
               "rewritten in tensor operations or with torch.while_loop (a prototype, as torch.cond is: 09)"),
@@ -323,6 +324,11 @@ def _failure(error, converter) -> MigrationFailure:
     advice = _ADVICE.get(kind, _GENERIC_ADVICE)
     if kind == "prim::Loop" and code.lstrip().startswith("while"):  # a count rewrite would change what it computes
         advice = _ADVICE["while"]
+    elif kind == "prim::Loop" and "dynamic value of condition" in cause:  # a fixed range with a break on the data
+        advice = ("the loop's count is fixed, but whether it goes on is decided from the input (a `break` or a "
+                  "condition that reads a size or a value), so it still runs as many times as the input says, which "
+                  "the converter cannot take: rewrite it with tensor operations that need no count, script and save "
+                  "again, then migrate; or keep this model on LibTorch, where the .pt runs as it is")
     elif kind == "prim::Loop" and not DYNAMIC_LOOP.search(cause):  # a loop of constant count failed for another reason
         advice = ("the converter failed inside this loop for the reason above, not for its count: rewrite the loop "
                   "with tensor operations, script and save again, then migrate; or keep this model on LibTorch, where "

@@ -194,7 +194,9 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
                  else " (the model is in training mode)")
         effect = (", and dropout or batch-norm updates would change what is measured" if random else
                   ", and a forward that reads self.training may compute something else" if not model.training else "")
-        raise ValueError(f"benchmark_model times inference: call model.eval() first{which}: freezing needs it{effect}")
+        # freezing refuses a model in train(): a reason only when a freezing variant is asked for
+        need = ": freezing needs it" if {"script+freeze", "optimize_for_inference"} & set(variants) else ""
+        raise ValueError(f"benchmark_model times inference: call model.eval() first{which}{need}{effect}")
     unknown = [v for v in variants if v not in BENCHMARK_VARIANTS]
     if not variants:
         raise ValueError(f"variants is empty: name at least one of {', '.join(BENCHMARK_VARIANTS)}")

@@ -90,11 +90,11 @@ _HINTS = (
     # an argument whose default is None, without an annotation: TorchScript types it Tensor, and None becomes an
     # undefined tensor, which fails when the code (or the save) touches it
     ("expected a proper tensor but got none", "an argument with the default None and no annotation compiles as a "
-                                              "plain Tensor: annotate it, `mask: Optional[torch.Tensor] = None` "
+                                              "plain Tensor: annotate it, e.g. `mask: Optional[torch.Tensor] = None` "
                                               "(from typing)"),
     ("called on an undefined tensor", "an argument with the default None and no annotation compiles as a plain "
                                       "Tensor (None becomes an undefined tensor): annotate it, "
-                                      "`mask: Optional[torch.Tensor] = None` (from typing)"),
+                                      "e.g. `mask: Optional[torch.Tensor] = None` (from typing)"),
     ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),
@@ -117,6 +117,12 @@ _HINTS = (
                                                           "ExecuTorch's `XNNPACKQuantizer`), or keep torch.jit.script "
                                                           "or trace for this model"),
 )
+
+
+def known_hint(message: str) -> str:
+    """The hint of the table above whose fragment is in ``message`` (torch's error), or ''."""
+    lowered = message.lower()
+    return next((hint for fragment, hint in _HINTS if fragment in lowered), "")
 
 
 _TRACER_NOTE = "the tracer warned: "  # how _convert's note on a TracerWarning begins
@@ -480,10 +486,7 @@ def _gallery_fix(message: str, where: str = "") -> str:
         specific = len(fragment) > 45 or (construct and construct in line)
         if specific:
             return f"{entry.title} (see the gallery in 06, entry {entry.key!r})"
-    for fragment, hint in _HINTS:
-        if fragment in lowered:
-            return hint
-    return ""
+    return known_hint(message)
 
 
 # Messages of errors that only wrap the real one (the ONNX exporter's, the converter's).

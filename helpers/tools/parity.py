@@ -104,20 +104,22 @@ def _dict_as_sequence(a, b) -> bool:
     return False
 
 
-def _retyped_part(a, b, path="out") -> str:
-    """Where the copy's output ``b`` holds another type than eager's ``a`` with the same values, in words: a tensor in
-    place of a Python number (int, float, bool), or a list in place of a tuple (a torch.Size); "" if nowhere."""
+def _retyped_part(a, b, path="out", reference="eager") -> str:
+    """Where the copy's output ``b`` holds another type than the reference's ``a`` (eager's, or a TorchScript
+    model's) with the same values, in words: a tensor in place of a Python number (int, float, bool), or a list in
+    place of a tuple (a torch.Size); "" if nowhere."""
     at = f" at {path}" if path != "out" else ""
     if isinstance(a, (bool, int, float)) and isinstance(b, torch.Tensor):
-        return f"a tensor{at} where eager returns the {type(a).__name__} {a!r}"
+        return f"a tensor{at} where {reference} returns the {type(a).__name__} {a!r}"
     if isinstance(a, dict) and isinstance(b, dict):
-        return next((n for k in a if k in b for n in [_retyped_part(a[k], b[k], f"{path}[{k!r}]")] if n), "")
+        return next((n for k in a if k in b for n in [_retyped_part(a[k], b[k], f"{path}[{k!r}]", reference)] if n), "")
     if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list))):
         return ""
-    inner = next((n for i, (x, y) in enumerate(zip(a, b)) for n in [_retyped_part(x, y, f"{path}[{i}]")] if n), "")
+    inner = next((n for i, (x, y) in enumerate(zip(a, b))
+                  for n in [_retyped_part(x, y, f"{path}[{i}]", reference)] if n), "")
     if isinstance(a, tuple) and type(b) is list and not _is_namedtuple(a):  # a torch.Size scripted is a List[int]
         kind = "a torch.Size" if isinstance(a, torch.Size) else with_article(type(a).__name__)
-        return f"a list{at} where eager returns {kind}" + (f", and {inner}" if inner else "")
+        return f"a list{at} where {reference} returns {kind}" + (f", and {inner}" if inner else "")
     return inner
 
 
@@ -1448,7 +1450,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             if close and not unkeyed and _dict_as_sequence(expected, got):
                 unkeyed = f"{_nesting(got)} where eager returns {_nesting(expected)}"
             if close and not retyped:
-                retyped = _retyped_part(expected, got)
+                retyped = _retyped_part(expected, got, reference=names[0])
             # a difference that only the absolute atol calls one: float rounding beside large outputs (scale_atol)
             close_if_scaled = (not close and not scale_atol and not empty and not nan
                                and _compare_outputs(expected, got, rtol, scaled,

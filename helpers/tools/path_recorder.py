@@ -619,8 +619,43 @@ def _in_library(function) -> bool:
     return bool(filename) and not filename.startswith("<") and _installed(filename)
 
 
+def _functions_called_by(functions, limit=50) -> list:
+    """The learner's plain functions that ``functions`` call by a global name (``gate(x)``, ``utils.gate(x)``), and
+    those they call in turn: a branch in a helper function outside the class is a path of the model too. Found by
+    name in each function's globals; installed libraries' functions are left out, as their classes are."""
+    found, seen, todo = [], {id(f) for f in functions}, list(functions)
+    while todo and len(found) < limit:
+        function = todo.pop(0)
+        namespace = getattr(function, "__globals__", {})
+        names = {name for code in _nested_codes(function.__code__) for name in code.co_names}
+        candidates = []
+        for name in names:
+            value = namespace.get(name)
+            if isinstance(value, types.ModuleType) and not _installed(getattr(value, "__file__", None) or "/"):
+                candidates += [getattr(value, attribute, None) for attribute in names]  # utils.gate: a module of yours
+            else:
+                candidates.append(value)
+        for value in candidates:
+            if isinstance(value, types.FunctionType) and id(value) not in seen and not _in_library(value):
+                seen.add(id(value))
+                found.append(value)
+                todo.append(value)
+    return found
+
+
+def _branches_or_loops(program) -> bool:
+    """True unless a TorchScript program's code, its submodules' inlined, holds no ``if`` and no loop (True too when
+    it cannot be read)."""
+    try:
+        graph = program.inlined_graph
+        return any(graph.findAllNodes(kind, True) for kind in ("prim::If", "prim::Loop"))
+    except Exception:
+        return True
+
+
 class LineCoverage:
-    """Which lines of a model's Python (its class's methods and its submodules') ran over several calls.
+    """Which lines of a model's Python (its class's methods, its submodules' and the plain functions they call by
+    name) ran over several calls.
 
     ``with coverage.watch(label): model(x)`` records one call; ``coverage.uncovered()`` lists
     ``(where, line number, text)`` of each line, in a method that ran, that no call ran (and of each ``if`` with no
@@ -635,21 +670,28 @@ class LineCoverage:
         self.reason = ""
         function = getattr(model, "__func__", model)
         if isinstance(model, torch.jit.ScriptModule) or isinstance(model, torch.jit.ScriptFunction):
-            self.reason = "a scripted or traced model runs no Python, so there are no lines to watch"
+            if _branches_or_loops(model):  # its paths exist, but in TorchScript's code, not in Python lines
+                self.reason = "a scripted or traced model runs no Python, so there are no lines to watch"
+            # none: one path only, whatever the input, so there is nothing that inputs could leave untried
         elif isinstance(model, torch.nn.Module):
+            methods = []
             for cls in _own_classes(model):
                 for name, member in vars(cls).items():
                     if name == "__init__":
                         continue
                     for function in _functions_behind(member, name):
+                        methods.append(function)
                         for inner in _nested_codes(function.__code__):
                             self.codes[inner] = f"{cls.__name__}.{name}"
+            self._watch_called(methods)
             # no codes: built only from torch's own layers, so no Python of its own to branch in
         elif getattr(model, "unwatched", False):
             pass  # the caller knows its lines cannot be read (answers kept from earlier calls): no codes, no note
         elif callable(function) and hasattr(function, "__code__"):
             for inner in _nested_codes(function.__code__):
                 self.codes[inner] = function.__qualname__
+            if isinstance(function, types.FunctionType):
+                self._watch_called([function])
         else:
             self.reason = f"a {type(model).__name__} has no Python source to watch"
         self.counts = {}  # label -> {(filename, line number): how many times it ran}
@@ -660,6 +702,13 @@ class LineCoverage:
         self.conditional_codes = {code for code in self.codes if _conditional_sides(code)}
         self.skippable = {code: table for code in self.codes for table in [_skippable_ifs(code)] if table}
         self.transitions = {}  # label -> {(ConditionalSide, entered?): times}: the step from an if's test onwards
+
+    def _watch_called(self, functions):
+        """Watch the plain functions that ``functions`` call by name too (a method's code stays under its method's
+        name: a function is also a class attribute at times)."""
+        for called in _functions_called_by(functions):
+            for inner in _nested_codes(called.__code__):
+                self.codes.setdefault(inner, called.__qualname__)
 
     @property
     def paths(self) -> dict:

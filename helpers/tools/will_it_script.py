@@ -263,7 +263,9 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the scripted model on test input {i}")
         except Exception as exc:  # an unannotated list or int argument: TorchScript took it for a Tensor
-            fix = argument_type_fix(str(exc))
+            from .diagnose import known_hint  # e.g. a None default without Optional: an undefined Tensor
+            known = known_hint(str(exc))
+            fix = argument_type_fix(str(exc)) or (as_sentence(known[:1].upper() + known[1:]) if known else "")
             return done("fails when run", exc, warning=warning, code=code, note=f"{note} {fix}".strip())
         detections = detections_of(eager, expected, got)  # a scripted detector adds its losses, by design
         same, why = _same_outputs(expected, got if detections is None else detections)
