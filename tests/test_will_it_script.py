@@ -454,3 +454,10 @@ def test_a_none_default_without_optional_gets_the_annotation_to_write():
     attempt = H.attempt_script("def forward(self, x, mask=None):\n    if mask is not None:\n        x = x * mask\n"
                                "    return x * 2\n", inputs=[(torch.randn(2, 3),)])
     assert attempt.verdict == "fails when run" and "Optional[torch.Tensor] = None" in attempt.note
+
+
+def test_a_forgotten_self_is_named_with_the_signature_to_write():
+    attempt = H.attempt_script("def forward(x, y):\n    return x * y\n", inputs=[(torch.randn(2, 3), torch.randn(2, 3))])
+    assert attempt.verdict == "fails to script"
+    assert "`x` holds the Model" in attempt.note and "def forward(self, x, y)" in attempt.note
+    assert "0x" not in attempt.short_error  # no memory address in the one line shown

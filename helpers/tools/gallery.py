@@ -149,7 +149,8 @@ def _same_outputs(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> Tuple[bool, s
 # Lines of an overload error that list candidates rather than say what went wrong.
 _OVERLOAD_LINES = ("The following variants are available", "aten::")
 # Python objects print with their memory address, which changes on every run and says nothing.
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+# " at 0x55…", and TorchScript's " (of Python compilation unit at: 0x55…)": an address says nothing to a reader
+_ADDRESS = re.compile(r" \(of Python compilation unit at: 0x[0-9a-fA-F]+\)| at 0x[0-9a-fA-F]+")
 
 
 _ANNOTATIONS = {"list": "List[torch.Tensor]", "dict": "Dict[str, torch.Tensor]", "tuple": "Tuple[torch.Tensor, ...]",

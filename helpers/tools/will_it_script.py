@@ -236,7 +236,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
     if error is not None:  # an unannotated value passed where a tuple or list is wanted gets its annotation named
-        return done("fails to script", error, warning=warning, note=f"{slow}{argument_type_fix(str(error))}".strip())
+        return done("fails to script", error, warning=warning,
+                    note=f"{slow}{argument_type_fix(str(error)) or _forgotten_self(model)}".strip())
     code, note = None, slow
     try:
         code = scripted.code
@@ -297,6 +298,19 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         note = ("TorchScript warned while compiling it (the warning is shown with the verdict): read it before you "
                 "rely on this copy. " + note.lstrip())
     return done("scripts", warning=warning, code=code, note=note.strip())
+
+
+def _forgotten_self(model) -> str:
+    """A sentence when forward's first parameter is not ``self``: Python passes the module there, so the name the
+    learner meant for the input holds the Model ('' otherwise)."""
+    try:
+        names = list(inspect.signature(type(model).forward).parameters)
+    except (TypeError, ValueError):
+        return ""
+    if not names or names[0] == "self":
+        return ""
+    return (f"forward's first parameter is the module itself (Python passes it), so `{names[0]}` holds the Model, "
+            f"not your input: write `def forward(self, {', '.join(names)})`.")
 
 
 def _printed_note(eager: str, scripted: str) -> str:
