@@ -47,15 +47,17 @@ def test_each_notebook_states_the_time_the_map_gives():
         path = NOTEBOOK_DIR / stop.notebook
         if path.exists():
             intro = nbformat.read(path, as_version=4).cells[0].source
-            stated = re.search(r"\*\*Time:\*\* about (\d+) minutes", intro)
+            stated = re.search(r"\*\*Time:\*\* about (\d+) minutes(?: \(up to (\d+) if you try several wrong "
+                               r"answers at each exercise\))?", intro)
             assert stated and int(stated.group(1)) == stop.minutes, f"{stop.notebook} and the course map disagree"
+            assert int(stated.group(2) or stated.group(1)) == stop.upper, f"{stop.notebook}: the slower pace's time"
 
 
 ROOT = NOTEBOOK_DIR.parent
 
 
 @pytest.mark.parametrize("document, row", [
-    ("README.md", r"^\| (\d\d) \|.*\| (\d+) min \|\s*$"),
+    ("README.md", r"^\| (\d\d) \|.*\| (\d+)(?:-\d+)? min \|\s*$"),
     ("docs/INSTRUCTORS.md", r"^\| \d+:\d\d \| (\d\d) [^|]*\| (\d+) min \|"),
 ])
 def test_readme_and_instructor_kit_state_the_map_times(document, row):
@@ -76,3 +78,9 @@ def test_each_notebook_and_the_readme_use_the_map_title():
         heading = nbformat.read(NOTEBOOK_DIR / stop.notebook, as_version=4).cells[0].source.splitlines()[0]
         assert heading.startswith(f"# {number:02d} · {stop.title}"), (stop.notebook, heading, stop.title)
         assert f"[{stop.title}](notebooks/{stop.notebook})" in readme, (stop.notebook, stop.title)
+
+
+def test_the_readme_states_both_paces_as_the_map_does():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for number, stop in enumerate(H.COURSE_MAP):
+        assert re.search(rf"^\| {number:02d} \|.*\| {stop.time} \|\s*$", readme, re.M), (stop.notebook, stop.time)
