@@ -12,8 +12,11 @@
 #   REPEAT=3               `make bench` runs the whole plan three times and reports each notebook's median
 #   HUB_IP=0.0.0.0 HUB_PORT=8000 ...
 #                          `make hub` settings, listed at the top of hub/jupyterhub_config.py
-#   LOAD_LEARNERS=8 LOAD_NOTEBOOKS=00,01,02
-#                          `make test-hub`: how many simulated learners, which notebooks they run
+#   LOAD_LEARNERS=8 LOAD_NOTEBOOKS=00,01,02 LOAD_STAGGER=4 LOAD_KERNELS_OPEN=2 LOAD_TIMEOUT=1800
+#                          `make test-hub`: how many simulated learners, which notebooks they run, seconds between
+#                          logins, kernels each keeps open, seconds before the test gives up
+#   IP=0.0.0.0             the address `make lab` listens on (default 127.0.0.1: this machine only)
+#   CHROMIUM=/path/to/it   the browser `make test-browser` drives (default: the one on PATH)
 
 PYTHON ?= python3
 TORCH_INDEX ?=
