@@ -197,7 +197,9 @@ GALLERY = [
         why="The generator expression is not the problem: TorchScript compiles it like a list "
             "comprehension (the message speaks of a `List[Tensor]`). The built-in `sum` is: "
             "TorchScript maps it to `aten::sum`, which takes one tensor or a list of numbers, not "
-            "a list of tensors. Stack the tensors, then sum over the new dimension. (Given one tensor, the "
+            "a list of tensors. Stack the tensors, then sum over the new dimension (on integers narrower than "
+            "int64, pass `dtype=x.dtype`: torch's sum answers in int64, where Python's wraps around in the "
+            "input's dtype; 08 checks it). (Given one tensor, the "
             "scripted `sum` adds up all its elements, where Python's adds its rows: 06 shows it.)",
         inputs=lambda: [(_x(),)]),
     GalleryEntry(
