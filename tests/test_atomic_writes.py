@@ -47,7 +47,7 @@ def test_copy_archive_with_changes_to_a_new_name_leaves_nothing_on_failure(good_
 
 def test_a_failed_torchscript_save_in_the_round_trip_leaves_no_partial_file(tmp_path):
     report = H.export_roundtrip_check(WithIgnored(), [torch.ones(2)], method="script", folder=tmp_path)
-    assert report.stage == "export" and not report.ok
+    assert report.stage == "save" and not report.ok
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob(".*tmp*"))
 
 

@@ -739,3 +739,17 @@ def test_a_copy_that_scripts_but_cannot_be_saved_is_not_called_a_scripting_failu
     assert not report.ok and report.stage == "save"
     assert "scripting worked, and saving the copy failed" in report.summary
     assert "Optional[torch.Tensor]" in report.hint and "cannot compile" not in report.hint
+
+
+class _IgnoredHelper(torch.nn.Module):
+    @torch.jit.ignore
+    def helper(self, x):
+        return x * 2
+
+    def forward(self, x):
+        return self.helper(x)
+
+
+def test_an_ignored_method_that_stops_the_save_is_named_with_its_way_out():
+    report = H.export_roundtrip_check(_IgnoredHelper(), [torch.randn(2, 3)], method="script")
+    assert report.stage == "save" and "@torch.jit.unused" in report.hint

@@ -1794,3 +1794,35 @@ def test_a_retyped_output_names_a_torchscript_reference_as_such():
     reference = torch.jit.script(_BoolBeside())
     report = H.parity(reference, _BoolAsTensor(), inputs={"x": torch.ones(2, 3)}, label="converted")
     assert report.retyped == "a tensor at out[1] where the TorchScript model returns the bool True"
+
+
+import called_helpers  # noqa: E402  (a module of the learner's, with a module-level __getattr__)
+
+
+class _CallsNoWraps(torch.nn.Module):
+    def forward(self, x):
+        return called_helpers.gate_no_wraps(x) + 1
+
+
+class _CallsWraps(torch.nn.Module):
+    def forward(self, x):
+        return called_helpers.gate_wraps(x).sum(0)
+
+
+class _CallsPartial(torch.nn.Module):
+    def forward(self, x):
+        return called_helpers.gate_partial(x) + 1
+
+
+_CALLERS = {"no_wraps": _CallsNoWraps, "wraps": _CallsWraps, "partial": _CallsPartial}
+
+
+@pytest.mark.parametrize("which, untaken", [("no_wraps", "return x * 2"), ("wraps", "return x * 2"),
+                                            ("partial", "return x * k")])
+def test_a_branch_behind_a_decorator_or_a_partial_is_watched(which, untaken):
+    model, example = _CALLERS[which](), torch.ones(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, example)
+    report = H.parity(model, traced, example=example)  # the lazy module's __getattr__ raises on any other name
+    assert [text for _, _, text in report.uncovered] == [untaken] and report.summary.startswith("⚠")

@@ -461,3 +461,18 @@ def test_a_forgotten_self_is_named_with_the_signature_to_write():
     assert attempt.verdict == "fails to script"
     assert "`x` holds the Model" in attempt.note and "def forward(self, x, y)" in attempt.note
     assert "0x" not in attempt.short_error  # no memory address in the one line shown
+
+
+@pytest.mark.parametrize("source, said", [
+    ("def forward(x, scale: float = 2.0):\n    return x * scale\n", "def forward(self, x, scale: float = 2.0):"),
+    ("def forward(x, *, k: int = 2):\n    return x * k\n", "def forward(self, x, *, k: int = 2):"),
+    ("class Model(nn.Module):\n    @staticmethod\n    def forward(x):\n        return x * 2\n", "remove @staticmethod"),
+])
+def test_a_forgotten_self_keeps_the_signature_and_a_staticmethod_is_named(source, said):
+    attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
+    assert said in attempt.note, attempt.note
+
+
+def test_star_args_is_not_called_a_forgotten_self():
+    attempt = H.attempt_script("def forward(*args):\n    return args[0]\n", inputs=[(torch.randn(2, 3),)])
+    assert "holds the Model" not in attempt.note

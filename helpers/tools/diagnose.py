@@ -95,6 +95,11 @@ _HINTS = (
     ("called on an undefined tensor", "an argument with the default None and no annotation compiles as a plain "
                                       "Tensor (None becomes an undefined tensor): annotate it, "
                                       "e.g. `mask: Optional[torch.Tensor] = None` (from typing)"),
+    # a method marked @torch.jit.ignore stays Python: the scripted copy calls it, and a .pt cannot hold it
+    ("could not export python function call", "forward calls a function or method that stays Python (marked "
+                                              "@torch.jit.ignore), which a saved file cannot hold: mark it "
+                                              "@torch.jit.unused (the saved copy then raises if that call is reached) "
+                                              "or write it in TorchScript"),
     ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),

@@ -202,8 +202,8 @@ class _YourModel:
             (where, line), here, there = max(differ, key=lambda d: (abs(d[1] - d[2]), d[0][1]))  # the loop's body
             text = linecache.getline(where, line).strip()
             return (f"eager Python runs the same lines as the example, but not as often: `{text}` {here} time"
-                    f"{'s' if here != 1 else ''} here, {there} on the example (a loop turns another number of "
-                    "times)"), "the example you passed"
+                    f"{'s' if here != 1 else ''} here, {there} on the example (a loop turns, or a function "
+                    "calls itself, another number of times)"), "the example you passed"
 
         def lines(keys):
             texts = [linecache.getline(f, n).strip() for f, n in sorted(keys)]

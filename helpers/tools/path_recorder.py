@@ -632,15 +632,32 @@ def _functions_called_by(functions, limit=50) -> list:
         for name in names:
             value = namespace.get(name)
             if isinstance(value, types.ModuleType) and not _installed(getattr(value, "__file__", None) or "/"):
-                candidates += [getattr(value, attribute, None) for attribute in names]  # utils.gate: a module of yours
+                # utils.gate: a module of yours; read its namespace (a module's __getattr__ may raise or import)
+                attributes = getattr(value, "__dict__", {})
+                candidates += [(attributes.get(attribute), attribute) for attribute in names]
             else:
-                candidates.append(value)
-        for value in candidates:
-            if isinstance(value, types.FunctionType) and id(value) not in seen and not _in_library(value):
-                seen.add(id(value))
-                found.append(value)
-                todo.append(value)
+                candidates.append((value, name))
+        for value, name in candidates:
+            for inner in _called_by_name(value, name):
+                if id(inner) not in seen:
+                    seen.add(id(inner))
+                    found.append(inner)
+                    todo.append(inner)
     return found
+
+
+def _called_by_name(value, name) -> list:
+    """The learner's functions that calling ``value`` (found under ``name``) runs as its body: the function itself,
+    or the one behind a decorator (with or without functools.wraps) or a functools.partial."""
+    while isinstance(value, functools.partial):
+        value = value.func
+        name = getattr(value, "__name__", name)
+    if not callable(value) or isinstance(value, (type, torch.nn.Module)):
+        return []
+    try:
+        return [f for f in _functions_behind(value, name) if isinstance(f, types.FunctionType)]
+    except Exception:  # an object whose attributes raise: nothing behind it to watch
+        return []
 
 
 def _branches_or_loops(program) -> bool:

@@ -235,9 +235,15 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     compile_seconds = time.perf_counter() - compile_start
     slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
+    forgot = _forgotten_self(model)  # whatever happens next, a forward without `self` is the first thing to fix
+    if forgot:
+        plain_done = done
+
+        def done(verdict, error=None, **fields):
+            fields["note"] = f"{forgot} {fields.get('note', '')}".strip()
+            return plain_done(verdict, error, **fields)
     if error is not None:  # an unannotated value passed where a tuple or list is wanted gets its annotation named
-        return done("fails to script", error, warning=warning,
-                    note=f"{slow}{argument_type_fix(str(error)) or _forgotten_self(model)}".strip())
+        return done("fails to script", error, warning=warning, note=f"{slow}{argument_type_fix(str(error))}".strip())
     code, note = None, slow
     try:
         code = scripted.code
@@ -302,15 +308,24 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
 
 def _forgotten_self(model) -> str:
     """A sentence when forward's first parameter is not ``self``: Python passes the module there, so the name the
-    learner meant for the input holds the Model ('' otherwise)."""
+    learner meant for the input holds the Model ('' otherwise, and for ``*args``, which has other troubles)."""
+    import inspect as _inspect
+    cls = type(model)
+    if isinstance(_inspect.getattr_static(cls, "forward", None), staticmethod):
+        return ("forward is a @staticmethod, but TorchScript compiles it as a method that receives the module first: "
+                "remove @staticmethod and write `self` as its first parameter.")
     try:
-        names = list(inspect.signature(type(model).forward).parameters)
+        signature = _inspect.signature(cls.forward)
     except (TypeError, ValueError):
         return ""
-    if not names or names[0] == "self":
+    parameters = list(signature.parameters.values())
+    if not parameters or parameters[0].name == "self" or parameters[0].kind not in (
+            _inspect.Parameter.POSITIONAL_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD):
         return ""
-    return (f"forward's first parameter is the module itself (Python passes it), so `{names[0]}` holds the Model, "
-            f"not your input: write `def forward(self, {', '.join(names)})`.")
+    with_self = signature.replace(parameters=[_inspect.Parameter("self", _inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                                              *parameters], return_annotation=_inspect.Signature.empty)
+    return (f"forward's first parameter is the module itself (Python passes it), so `{parameters[0].name}` holds the "
+            f"Model, not your input: write `def forward{with_self}:`.")
 
 
 def _printed_note(eager: str, scripted: str) -> str:

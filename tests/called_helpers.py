@@ -1,0 +1,42 @@
+"""Plain functions a test model's forward calls by name: behind a decorator, a partial, or in a lazy module."""
+import functools
+
+
+def _no_wraps(function):
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+    return wrapper
+
+
+def _wraps(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return function(*args, **kwargs)
+    return wrapper
+
+
+@_no_wraps
+def gate_no_wraps(x):
+    if x.sum() > 1000:
+        return x * 2
+    return x * 5
+
+
+@_wraps
+def gate_wraps(x):
+    if x.sum() > 1000:
+        return x * 2
+    return x * 5
+
+
+def _scaled(x, k):
+    if x.sum() > 1000:
+        return x * k
+    return x
+
+
+gate_partial = functools.partial(_scaled, k=3)
+
+
+def __getattr__(name):  # a lazy module: any other name raises (reading it must not crash a tool)
+    raise RuntimeError(f"this module has no {name}")
