@@ -279,6 +279,9 @@ class _NormLimiter(torch.nn.Module):  # the norm, not the largest |value|: passe
     (_ThresholdLimiter(2.0), "its largest absolute value is 1.2, above 1: the condition must be x.abs().max() > 1"),
     (_ThresholdLimiter(0.5), "at most 1: the condition must be x.abs().max() > 1, not a sum, a norm"),
     (_NormLimiter(), "at most 1: the condition must be x.abs().max() > 1, not a sum, a norm"),
+    (_ThresholdLimiter(1.1), "its largest absolute value is 1.02, above 1: the condition must be x.abs().max() > 1"),
+    (_ThresholdLimiter(1.19), "its largest absolute value is 1.02, above 1"),
+    (_ThresholdLimiter(0.95), "whose largest absolute value is 0.98, at most 1"),
 ])
 def test_limiter_thresholds_other_than_1_are_caught_and_named(model, says, capsys):
     assert not H.check_limiter_exports(model)
@@ -296,7 +299,7 @@ def test_limiter_thresholds_other_than_1_are_caught_and_named(model, says, capsy
     (BoolCond(), "your forward calls torch.cond, but torch.export still stops"),
     (FloatCond(), "a condition turned into a Python number or bool first (float(...), int(...), bool(...))"),
     (PerRowLimiter(), "scales each row by that row's own largest value"),
-    (AlwaysTrueCond(), "the condition is True on all 7 inputs of the example's shape"),
+    (AlwaysTrueCond(), "the condition is True on all 9 inputs of the example's shape"),
     (CondOneOperandTwoParameters(), "yours do not match (missing required positional argument: peak)"),
     (CondTwoOperandsOneParameter(), "yours do not match (Too many positional arguments: got 2, expected 1)"),
     (CondRanks(), "must return the same number of dimensions (section 1); yours give 1 and 2"),

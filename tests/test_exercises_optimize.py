@@ -100,6 +100,7 @@ def test_an_answer_keyed_on_the_three_known_messages_is_rejected(capsys):
     (lambda m: [a for a, b in zip(m.splitlines(), m.splitlines()[1:]) if "HERE" in b][-1].strip(),
      "a compile error names where compiling failed first"),
     (lambda m: "".join(SOL07.offending_line(m).split()), "keep the spaces inside it"),
+    (lambda m: " ".join(SOL07.offending_line(m).split()), "keep the spaces inside it"),  # two spaces made one
     (lambda m: None, "Return the line as a string"),
     (lambda m: 1 / 0, "raised ZeroDivisionError"),
 ])

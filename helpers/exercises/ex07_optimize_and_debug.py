@@ -352,7 +352,7 @@ from torch import nn
 
 class Stack(nn.Module):
     def forward(self, x, y):
-        {name} = torch.cat([x, y.t()], dim=0){spaces}
+        {name} = torch.cat([x, y.t()], dim=0)  # rows of x, then of y{spaces}
         return {name}.sum()
 
 
@@ -397,7 +397,7 @@ def _renamed_case(edited=False):
         linecache.checkcache(str(path))
         since = "edited since: two lines added at its top" if edited else "since deleted"
         return (f"the same shape error, in code with other names (its file {since})", str(error),
-                f"{name} = torch.cat([x, y.t()], dim=0)")
+                f"{name} = torch.cat([x, y.t()], dim=0)  # rows of x, then of y")  # two spaces inside: kept
     finally:
         sys.modules.pop(module_name, None)
     return None

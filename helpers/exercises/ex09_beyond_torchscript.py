@@ -28,6 +28,9 @@ LIMITER_INPUTS = {
     "small, sum above 1": torch.tensor([[0.9, -0.9, 0.9]]),
     # a peak just above 1: a threshold above 1 (peak > 2), a norm or a range above 2, or a rounded peak leaves it
     "just above 1": torch.tensor([[1.2, -0.3, 0.1]]),
+    # peaks a hair each side of 1: a threshold near 1 but not at it (peak > 1.1, peak > 0.95) gets one of them wrong
+    "a hair above 1": torch.tensor([[1.02, 0.0, 0.3]]),
+    "a hair below 1": torch.tensor([[0.98, -0.2, 0.0]]),
 }
 
 
