@@ -278,3 +278,34 @@ def test_a_cuda_map_location_without_a_gpu_blames_the_argument_not_the_file(tmp_
     torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
     with pytest.raises(ValueError, match=r"^map_location='cuda' names a device this machine does not have"):
         H.load_torchscript(path, map_location="cuda")
+
+
+class _OnlyParameters(torch.nn.Module):  # a class of one's own, no torch.nn layer inside: its pickle names none
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(3))
+
+
+def test_a_pickled_module_of_ones_own_is_named_as_a_pickled_model(tmp_path):
+    path = tmp_path / "pickled_custom.pt"
+    torch.save(_OnlyParameters(), path)
+    with pytest.raises(H.TorchScriptFileError, match="holds a whole pickled model"):
+        H.load_torchscript(path)
+    weights = tmp_path / "weights.pt"  # its state_dict is still tensors, told apart
+    torch.save(_OnlyParameters().state_dict(), weights)
+    with pytest.raises(H.TorchScriptFileError, match=r"written by torch.save \(tensors or a state_dict\)"):
+        H.load_torchscript(weights)
+
+
+def test_a_zip_not_in_one_folder_is_shown_whole_and_an_empty_zip_named(tmp_path):
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as z:
+        z.writestr("a/x.txt", "hi")
+        z.writestr("b/y.txt", "hi")
+    shown = str(H.show_archive(two))
+    assert "not in one folder" in shown and "a/x.txt" in shown and "b/y.txt" in shown
+    assert "all inside the folder" not in shown
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with pytest.raises(H.TorchScriptFileError, match="an empty zip archive"):
+        H.load_torchscript(empty)

@@ -414,6 +414,19 @@ def one_level_count(graph, kind):
     return total
 
 
+def two_level_count(graph, kind):
+    """Looks inside blocks and inside their blocks, but no deeper: a fixed depth, not a walk."""
+    total = 0
+    for node in graph.nodes():
+        total += node.kind() == kind
+        for block in node.blocks():
+            for inner in block.nodes():
+                total += inner.kind() == kind
+                for deeper in inner.blocks():
+                    total += sum(n.kind() == kind for n in deeper.nodes())
+    return total
+
+
 def found_or_not(graph, kind):
     return any(node.kind() == kind for node in graph.nodes())
 
@@ -421,6 +434,8 @@ def found_or_not(graph, kind):
 def test_count_kind_wrong_solutions(capsys):
     assert not H.check_count_kind(one_level_count)
     assert "a loop inside a branch" in capsys.readouterr().out
+    assert not H.check_count_kind(two_level_count)  # passes every case two blocks deep: not the one three deep
+    assert "three blocks deep" in capsys.readouterr().out
     assert not H.check_count_kind(found_or_not)
     out = capsys.readouterr().out
     assert "Python int" in out and "wrap" not in out  # int(True) would still be found-or-not: no such advice

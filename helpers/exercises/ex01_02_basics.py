@@ -389,11 +389,14 @@ def _count_cases():
         branch = torch.jit.script(BranchModel()).graph
         loop = torch.jit.script(LoopModel()).graph
         nested = torch.jit.script(_nested).graph
+        deep = torch.jit.script(_three_deep).graph
         in_place = torch.jit.script(_mul_and_mul_).graph
         spelled = torch.jit.script(_mul_by_name).graph
     return [("BranchModel", branch, "aten::mul"), ("BranchModel", branch, "aten::sum"),
             ("LoopModel", loop, "aten::add"), ("LoopModel", loop, "prim::Loop"),
             ("a loop inside a branch", nested, "aten::mul"), ("BranchModel", branch, "aten::conv2d"),
+            # a walk of fixed depth (a loop over blocks, and one over their blocks) stops short of this one
+            (_DEEP_LABEL, deep, "aten::mul"),
             # aten::mul_ is another kind than aten::mul: a count of text or of a part of the name is too high
             ("aten::mul beside aten::mul_", in_place, "aten::mul"),
             # a string constant that reads like a node: any count of str(graph)'s text takes it for one
@@ -422,6 +425,17 @@ def _nested(x: torch.Tensor) -> torch.Tensor:
             x = x * 2
     else:
         x = x * -1
+    return x
+
+
+_DEEP_LABEL = "an if in a loop in an if (three blocks deep)"
+
+
+def _three_deep(x: torch.Tensor, n: int) -> torch.Tensor:
+    if n > 0:
+        for i in range(n):
+            if i > 1:
+                x = x * 2
     return x
 
 
@@ -460,7 +474,11 @@ def check_count_kind(fn) -> bool:
         if got != want:
             twice, every = _counted_twice_in_blocks(graph, kind), _every_node_in_blocks(graph, kind)
             slip = _block_slip(fn, cases) if got in (twice, every) else ""  # calls fn on every case: only if needed
-            if got < want:
+            if got < want and label == _DEEP_LABEL:
+                hint = (" Your walk stops short of this node, three blocks deep: a loop for each level reaches only "
+                        "as deep as you wrote loops. Walk each block with the same function, so that it goes as deep "
+                        "as the blocks do.")
+            elif got < want:
                 hint = (" A full count takes the graph's own nodes and, inside each prim::If or prim::Loop, the nodes "
                         "of its node.blocks(), walked the same way.")
             elif got == twice and slip == "twice":

@@ -109,6 +109,9 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         if head[:1] == b"\x80":  # pickle protocol marker: torch.save(..., _use_new_zipfile_serialization=False)
             raise TorchScriptFileError(f"{path.name} is a plain pickle (old torch.save format), not TorchScript: "
                                        "load it with torch.load(path, weights_only=True)")
+        if head == b"PK\x05\x06":  # a zip's end record first: a zip with no entries at all
+            raise TorchScriptFileError(f"{path.name} is an empty zip archive (no entries), not a TorchScript file: "
+                                       "check that you picked the right file")
         raise TorchScriptFileError(f"{path.name} is not a zip archive (it starts with {head!r}), so it is not a "
                                    "TorchScript file: check that you picked the right file")
     try:
@@ -157,8 +160,8 @@ class ArchiveTable:
                 key, role = "data/0, data/1, ...", "raw bytes of the tensors (weights, buffers), one entry per storage"
             elif self.collapse and e.inner.endswith(".debug_pkl"):
                 key, role = "code/....py.debug_pkl", e.role
-            if key is None:
-                rows.append([e.inner, e.size, e.role])
+            if key is None:  # in a zip that is not one folder, the whole name: dropping its first part would hide it
+                rows.append([e.inner if self._one_folder() else e.name, e.size, e.role])
             elif key in groups:
                 groups[key][1] += e.size
                 groups[key][3] += 1
@@ -167,13 +170,18 @@ class ArchiveTable:
                 rows.append(groups[key])  # the group row sits where its first member was
         return [(f"{r[0]} ({r[3]} entries)", r[1], r[2]) if len(r) == 4 else tuple(r) for r in rows]
 
+    def _one_folder(self) -> bool:
+        """Every entry sits in one top folder, as in every archive torch writes."""
+        return len({e.name.split("/")[0] for e in self.entries}) == 1 and all("/" in e.name for e in self.entries)
+
     def _title(self) -> str:
         # Two totals that differ, each named: the zip adds headers and compresses some entries, so the
         # file on disk is not the sum of the unpacked entries.
-        top = self.entries[0].name.split("/")[0] if self.entries else ""
         disk = f"{self.file_size:,} bytes on disk · " if self.file_size is not None else ""
+        where = (f"all inside the folder {self.entries[0].name.split('/')[0]}/" if self._one_folder() else
+                 "not in one folder, as every PyTorch archive's entries are: not a file torch wrote")
         return (f"{self.path.name}: {disk}{len(self.entries)} entries holding {self.total_size:,} bytes unpacked, "
-                f"all inside the folder {top}/")
+                f"{where}")
 
     def __str__(self):
         rows = self.rows()
@@ -314,14 +322,16 @@ _TOO_NEW = re.compile(r"version (\d+), but the maximum supported version for rea
 
 
 def _pickles_a_module(archive, names) -> bool:
-    """The archive's ``data.pkl`` names a class from ``torch.nn.modules``: a whole model, not tensors or a dict."""
+    """The archive's ``data.pkl`` holds a module: a class from ``torch.nn.modules``, or any object pickled with a
+    module's own state (its ``_parameters`` and ``_modules``: a class of yours with only ``nn.Parameter``s), not
+    tensors or a dict."""
     import pickletools
     entry = next(n for n in names if _inner(n) == "data.pkl")
     try:
         strings = [arg for _, arg, _ in pickletools.genops(archive.read(entry)) if isinstance(arg, str)]
     except Exception:  # an unreadable pickle is not evidence of a model
         return False
-    return any(s.startswith("torch.nn.modules") for s in strings)
+    return any(s.startswith("torch.nn.modules") for s in strings) or {"_parameters", "_modules"} <= set(strings)
 
 
 def load_torchscript(path, map_location="cpu"):
