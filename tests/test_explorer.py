@@ -152,6 +152,7 @@ def test_only_floating_point_inputs_are_scaled_and_every_input_is_shown():
     w = H.divergence_explorer(Masked(), "trace", example=(x, mask))
     assert len(w.scale_sliders) == 2 and w.scale_sliders[1].layout.display == "none"
     assert "input 0 =" in w.result.value and "input 1 =" in w.result.value
+    assert "no value slider for input 1: integers or bools" in w.result.value  # a hidden slider is said, not silent
     w.scale_sliders[0].value = -1.0
     assert "✔ agree" in w.result.value
 

@@ -600,9 +600,13 @@ class DivergenceExplorerWidget(widgets.VBox):
                  f"{_inputs_named(yours.batched)}</div>" if s.batch is not None else
                  f"<div>no batch slider: {html.escape(yours.batch_problem)}</div>" if yours and yours.batch_problem
                  else "")
+        unscaled = [i for i, ok in enumerate(self.explorer.scalable) if not ok] if yours is not None else []
+        fixed = (f"<div>no value slider for input{'s' * (len(unscaled) > 1)} {', '.join(map(str, unscaled))}: "
+                 "integers or bools, which a scale would not change; to try other values there, build the explorer "
+                 "with another example</div>" if unscaled else "")
         self.result.value = (
             f"<div><b>{html.escape(s.model)}</b>: {html.escape(what)}</div>"
-            f"{inputs}{batch}{path}"
+            f"{inputs}{batch}{fixed}{path}"
             f"{baked}{warned}"
             f"<pre style='margin:4px 0'>eager   : {html.escape(_fmt(s.eager_output))}\n"
             f"{name:8s}: {html.escape(_fmt(s.torchscript_output) if s.torchscript_output is not None else s.error)}</pre>"
