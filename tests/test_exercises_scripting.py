@@ -481,3 +481,43 @@ def test_optional_input_names_a_renamed_argument_a_rounded_mean_a_list_and_a_mis
     assert not H.check_optional_input(answer)
     out = capsys.readouterr().out
     assert words in out and "@torch.jit.ignore" not in out and "compiles as ?" not in out, out
+
+
+class _SoftClip(nn.Module):
+    def forward(self, x):
+        peak = x.abs().max()
+        if peak > 1:
+            return x / peak
+        return x
+
+
+class ClipInScriptedSubmodule(nn.Module):  # the `if` kept in a scripted submodule (section 5): right by another road
+    def __init__(self):
+        super().__init__()
+        self.clip = torch.jit.script(_SoftClip())
+
+    def forward(self, x):
+        return self.clip(x) * 3
+
+
+class WhereInScriptedSubmodule(nn.Module):  # a scripted submodule with no `if`: still the tensor-operations rewrite
+    def __init__(self):
+        super().__init__()
+        self.clip = torch.jit.script(_WhereClip())
+
+    def forward(self, x):
+        return self.clip(x) * 3
+
+
+class _WhereClip(nn.Module):
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.where(peak > 1, x / peak, x)
+
+
+def test_an_if_kept_in_a_scripted_submodule_is_not_called_a_rewrite(capsys):
+    assert H.check_traced_branches(ClipInScriptedSubmodule())
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "scripted submodule" in out and "tensor operations" not in out
+    assert not H.check_traced_branches(WhereInScriptedSubmodule())
+    assert "no `if`" in capsys.readouterr().out

@@ -454,7 +454,7 @@ def test_dict_trace_solution(capsys):
     (saved_and_loaded, "saved and loaded again"),
     (traced_function, "a traced function, not the traced model"),
     (as_tuple, "must stay a dict"),
-    (as_named_tuple, "returns a tuple (a NamedTuple's trace returns a plain tuple too)"),
+    (as_named_tuple, "returns a tuple (a wrapper returning a NamedTuple would give a plain tuple here too)"),
     (renamed, "keys changed"),
     (returns_eager, "return what torch.jit.trace gives you"),
     (H.Summary(), "Pass your function"),

@@ -284,6 +284,12 @@ def check_traced_branches(model) -> bool:
               "holds no `if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. "
               "That is a fine fix in general; this exercise asks you to keep the `if` inside the helper.")
         return False
+    methods = [node for node in traced.graph.nodes() if node.kind() == "prim::CallMethod"]
+    if not calls and methods and value_ifs:  # the `if` kept in a scripted submodule: right, by another road
+        print("✔ Right: the traced graph calls a scripted submodule (a prim::CallMethod whose graph holds the `if` on "
+              "the peak), and traced on a small input it still clips large ones, and the other way round. "
+              "@torch.jit.script_if_tracing on soft_clip does the same in one line, and leaves eager mode plain Python.")
+        return True
     if not calls or not value_ifs:
         print("✘ Both traces give the right answers, but the traced graph holds no call to a compiled helper and no "
               "`if`: you replaced the branch with tensor operations (torch.where or arithmetic), as in 03. That is a "

@@ -454,7 +454,8 @@ def check_dict_trace(trace_it) -> bool:
                   "x alone; trace the model as given.")
             return False
         if not isinstance(got, dict):
-            named = " (a NamedTuple's trace returns a plain tuple too)" if isinstance(got, tuple) else ""
+            # a wrapper may have returned a plain tuple or a NamedTuple: the trace gives a plain tuple for both
+            named = " (a wrapper returning a NamedTuple would give a plain tuple here too)" if isinstance(got, tuple) else ""
             print(f"✘ The traced copy returns a {type(got).__name__}{named}: callers index it by key, so it must stay "
                   "a dict.")
             return False
