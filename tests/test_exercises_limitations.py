@@ -1,7 +1,7 @@
 """The 06 checkers accept the worked solutions and explain wrong answers."""
+import io
 import math
 import warnings
-
 from typing import Final, Optional
 
 import numpy as np
@@ -379,7 +379,7 @@ def test_debug_helper_praise_names_what_was_done(capsys):
     (ClipperAsGiven, "Decorate the helper"),
     (ClipperUnusedNoAnnotations, "-> int"),
     (ClipperIgnored, "@torch.jit.unused"),
-    (ClipperHelperEmptied, "should count the 2 values"),
+    (ClipperHelperEmptied, "should count the 3 values"),
 ])
 def test_debug_helper_wrong_answers(capsys, model, words):
     assert not H.check_saveable_debug_helper(model)
@@ -529,7 +529,7 @@ def _count_as_float(self, x: torch.Tensor) -> float:
 
 def test_clipper_second_round(capsys):
     assert not H.check_saveable_debug_helper(_clipper(torch.jit.unused, _count_at_least))  # >= counts the limits
-    assert "should count the 2 values" in capsys.readouterr().out
+    assert "should count the 3 values" in capsys.readouterr().out
     assert not H.check_saveable_debug_helper(_clipper(torch.jit.unused, _count_as_float))
     out = capsys.readouterr().out
     assert "already carries @torch.jit.unused" in out and "-> int" in out and "Decorate the helper" not in out
@@ -945,12 +945,12 @@ class ClipperReturnsMask(ClipperAsGiven):  # the sum left out: `outside` becomes
                             "@torch.jit.unused"], ["call the helper as the original does", "forward skips"]),
     (ClipperGuardedUnused, ["forward skips the call", "Drop the guard", "already carries @torch.jit.unused"],
      ["decorate the helper"]),
-    (ClipperCallDropped, ["`outside` is 0", "`count_outside` alone counts 2", "lost in forward",
+    (ClipperCallDropped, ["`outside` is 0", "`count_outside` alone counts 3", "lost in forward",
                           "`if self.debug: self.outside += self.count_outside(x)`"], ["helper's body"]),
     (ClipperDebugDropped, ["`self.debug` = False", "keep `self.debug = debug` in `__init__`"], ["helper's body"]),
     (ClipperStartsAtOne, ["`outside` starts at 1", "start it at 0 in `__init__`"], ["helper's body"]),
-    (ClipperAssigns, ["after a second call `outside` is 2, not 4"], ["✔"]),
-    (ClipperReturnsMask, ["`count_outside` alone returns [True, False", "not 2", "keep the helper's body as it was"], []),
+    (ClipperAssigns, ["after a second call `outside` is 3, not 6"], ["✔"]),
+    (ClipperReturnsMask, ["`count_outside` alone returns [True, False", "not 3", "keep the helper's body as it was"], []),
 ])
 def test_debug_helper_hint_names_the_part_that_changed(capsys, model, present, absent):
     assert not H.check_saveable_debug_helper(model)
@@ -1249,3 +1249,67 @@ def test_a_peak_rounded_down_to_zero_is_named_a_rounding_not_a_peak_never_stored
     assert "it was rounded to a whole number" in out and "not kept on the model" not in out
     assert not H.check_running_peak(_CeiledPeak)
     assert "or a rounding up (ceil)" in capsys.readouterr().out
+
+
+class ClipperFinalIgnored(ClipperAsGiven):  # Final lets debug=False save; the ignored call is still Python
+    debug: Final[bool]
+
+    @torch.jit.ignore
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+def test_ignore_behind_a_final_flag_is_not_praised(capsys):
+    assert not H.check_saveable_debug_helper(ClipperFinalIgnored)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "only because `debug` is Final" in out and "Use @torch.jit.unused" in out
+    with pytest.raises(RuntimeError, match="Could not export Python function"):  # as said: debug=True cannot save
+        torch.jit.save(torch.jit.script(ClipperFinalIgnored(debug=True)), io.BytesIO())
+
+
+class ClipperCountsPastOneAndAHalf(ClipperAsGiven):  # another threshold in the helper: 1.25 tells it apart
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> int:
+        return int(np.sum(np.abs(x.numpy()) > 1.5))
+
+
+def test_a_count_with_another_threshold_is_caught(capsys):
+    assert not H.check_saveable_debug_helper(ClipperCountsPastOneAndAHalf)
+    assert "should count the 3 values" in capsys.readouterr().out
+
+
+class PeakReadsTheGlobal(nn.Module):  # self.peak kept, but the module-level number still read
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(PEAK, self.peak, float(x.abs().max()))
+        return x / self.peak
+
+
+PEAK = 0.0
+
+
+class PeakHelperUnused(nn.Module):  # the update moved into a helper marked unused: every call reaches it
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    @torch.jit.unused
+    def update(self, x: torch.Tensor) -> float:
+        return max(self.peak, float(x.abs().max()))
+
+    def forward(self, x):
+        self.peak = self.update(x)
+        return x / self.peak
+
+
+@pytest.mark.parametrize("model, says", [
+    (PeakReadsTheGlobal, "forward still reads the module-level `PEAK`"),
+    (PeakHelperUnused, "A helper marked @torch.jit.unused raises when forward reaches it"),
+])
+def test_running_peak_hints_name_the_global_read_and_the_unused_helper(model, says, capsys):
+    assert not H.check_running_peak(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out, out

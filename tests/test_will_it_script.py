@@ -476,3 +476,10 @@ def test_a_forgotten_self_keeps_the_signature_and_a_staticmethod_is_named(source
 def test_star_args_is_not_called_a_forgotten_self():
     attempt = H.attempt_script("def forward(*args):\n    return args[0]\n", inputs=[(torch.randn(2, 3),)])
     assert "holds the Model" not in attempt.note
+
+
+def test_an_ignored_helper_that_stops_the_save_is_said_beside_the_verdict():
+    source = ("class Model(nn.Module):\n    @torch.jit.ignore\n    def helper(self, x: torch.Tensor) -> torch.Tensor:\n"
+              "        return x * 2\n\n    def forward(self, x):\n        return self.helper(x)\n")
+    attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "scripts" and "But it cannot be saved" in attempt.note and "@torch.jit.unused" in attempt.note

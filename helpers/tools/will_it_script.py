@@ -299,11 +299,25 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
                 note += (f" But {', '.join(small)} of eager's output lay within 1e-6 of zero on every input, where "
                          "any tiny numbers, zeros included, would match: that part is hardly checked.")
         note += _printed_note(*(text.getvalue() for text in printed.values()))
+        note += _save_note(scripted)
         note += _unannotated_note(model) + _training_note(model, calls) + _functional_dropout_note(model)
     if warning:  # the gallery files such code as "scripts with a warning": the verdict says so, not only the panel
         note = ("TorchScript warned while compiling it (the warning is shown with the verdict): read it before you "
                 "rely on this copy. " + note.lstrip())
     return done("scripts", warning=warning, code=code, note=note.strip())
+
+
+def _save_note(scripted) -> str:
+    """A sentence when the scripted copy runs but cannot be saved ('' otherwise): a method marked
+    @torch.jit.ignore stays a Python call, which torch.jit.save refuses (06 section 3)."""
+    try:
+        torch.jit.save(scripted, io.BytesIO())
+    except Exception as error:
+        if "Could not export Python function" in str(error):
+            return (" But it cannot be saved: a function it calls is marked @torch.jit.ignore and stays Python, which "
+                    "a .pt file cannot hold (mark it @torch.jit.unused to save a copy that raises if it is reached).")
+        return f" But it cannot be saved: {as_sentence(script_error_line(error))}"
+    return ""
 
 
 def _forgotten_self(model) -> str:
