@@ -352,7 +352,7 @@ def test_limiter_messages_show_inputs_without_float_noise(capsys):
 
 
 @pytest.mark.parametrize("answer, says", [
-    (PlainLimiter, "add parentheses"), (None, "got NoneType"), (torch.tensor([float("nan")]), "got Tensor"),
+    (PlainLimiter, "add parentheses"), (None, "got None"), (torch.tensor([float("nan")]), "got Tensor"),
 ])
 def test_limiter_check_answers_odd_arguments_with_one_line(answer, says, capsys):
     assert H.check_limiter_exports(answer) is False

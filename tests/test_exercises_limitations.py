@@ -395,10 +395,10 @@ class BrokenInit(nn.Module):
 
 @pytest.mark.parametrize("checker, answer, words", [
     (H.check_standardize_scriptable, "Standardize", "nn.Module class"),
-    (H.check_standardize_scriptable, None, "got NoneType"),
+    (H.check_standardize_scriptable, None, "got None"),
     (H.check_standardize_scriptable, torch.tensor([True]), "got Tensor"),
     (H.check_saveable_debug_helper, SOL06.Clipper(), "drop the parentheses"),
-    (H.check_saveable_debug_helper, None, "you gave a NoneType"),
+    (H.check_saveable_debug_helper, None, "you gave None"),
     (H.check_saveable_debug_helper, BrokenInit, "ValueError: oops"),
     (H.check_running_peak, type("NeedsArgs", (nn.Module,), {"__init__": lambda self, n: None}), "constructor"),
     (H.check_running_peak, BrokenInit, "Building your model failed"),
@@ -1313,3 +1313,20 @@ def test_running_peak_hints_name_the_global_read_and_the_unused_helper(model, sa
     assert not H.check_running_peak(model)
     out = capsys.readouterr().out
     assert out.startswith("✘") and says in out, out
+
+
+class StandardizeCastsToFloat(nn.Module):  # casts to float32 first: right numbers, the wrong dtype on float64 input
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        x = x.float()
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        z = (x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps)
+        return SOL06.clip3(z)
+
+
+def test_a_standardize_that_casts_to_float32_is_caught_on_float64(capsys):
+    assert not H.check_standardize_scriptable(StandardizeCastsToFloat())
+    assert "returns torch.float32 on a float64 batch" in capsys.readouterr().out

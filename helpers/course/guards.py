@@ -23,7 +23,8 @@ def require_module(obj, who: str = "this helper"):
     if isinstance(obj, type):  # a model class wants its parentheses; any other class is not a model at all
         hint = (" (did you pass the class instead of an instance? add parentheses)" if issubclass(obj, torch.nn.Module)
                 else f" (the class {obj.__name__}, which is not an nn.Module: write class {obj.__name__}(nn.Module))")
-    raise TypeError(f"{who} expects a torch model (an nn.Module instance), got {type(obj).__name__}{hint}")
+    raise TypeError(f"{who} expects a torch model (an nn.Module instance), got "
+                    f"{'None' if obj is None else type(obj).__name__}{hint}")
 
 
 def require_tensor(obj, who: str = "this helper"):
@@ -45,7 +46,8 @@ def model_instance(model, who: str = "this checker", **kwargs):
             raise TypeError(f"{who}: {model.__name__}() needs no arguments for this exercise ({error}); "
                             "keep the constructor as given") from None
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {type(model).__name__}")
+        got = "None" if model is None else type(model).__name__
+        raise TypeError(f"{who} expects your nn.Module class or an instance of it, got {got}")
     if isinstance(model, torch.jit.ScriptModule):  # TorchScript's own: the checkers say what to pass instead
         return model
     if type(model) is torch.nn.Module:

@@ -17,7 +17,7 @@ from ..course.failures import as_sentence, short_message
 from ..course.guards import learner_code, with_article
 from ..tools.gallery import script_error_line
 from ..tools.parity import script_set_attributes
-from ._common import as_model, on_copies, tensor_answer, values
+from ._common import as_model, describe, on_copies, tensor_answer, values
 
 __all__ = ["check_standardize_scriptable", "check_running_peak", "check_saveable_debug_helper"]
 
@@ -120,6 +120,8 @@ _STANDARDIZE_CASES = [
     ("eps=0.5", torch.linspace(-1.0, 1.0, 8).reshape(2, 4), {"eps": 0.5}),
     # three dimensions: dim=1 in place of dim=-1 agrees on every 2-D input, not here
     ("a 2x3x4 batch", torch.linspace(-3.0, 3.0, 24).reshape(2, 3, 4) ** 3, {}),
+    # float64: a forward that casts to float32 first answers in another dtype
+    ("a float64 batch", torch.linspace(-2.0, 5.0, 12, dtype=torch.float64).reshape(3, 4), {}),
 ]
 
 _MODIFIERS = {torch._jit_internal.FunctionModifiers.IGNORE: "@torch.jit.ignore",
@@ -589,7 +591,7 @@ def check_saveable_debug_helper(model_class) -> bool:
         what = ("a scripted model: pass the class you scripted, `Clipper`, not torch.jit.script(...)"
                 if isinstance(model_class, torch.jit.ScriptModule) else
                 "an instance: drop the parentheses" if isinstance(model_class, torch.nn.Module) else
-                f"a {type(model_class).__name__}")
+                describe(model_class))
         print(f"✘ check_saveable_debug_helper expects your class itself, `Clipper`; you gave {what}.")
         return False
     try:
