@@ -4,6 +4,7 @@ The real build is cached in cpp/build/ (the first run of this file compiles for 
 reuse it). The caching, locking and error paths are also checked with a stand-in compiler, a
 small shell script, so they run in a fraction of a second.
 """
+import json
 import os
 import re
 import shutil
@@ -508,3 +509,19 @@ def test_a_list_where_forward_takes_tensors_gets_the_way_to_pass_them(tmp_path):
               "argument 'a' but instead found type 'List[Any]'.")
     error = cpp_runner._failure("C++", 5, stderr, tmp_path / "two.pt", "torchscript")
     assert "time_cpp(path, (a, b))" in str(error) and "run_cpp(path, a, b)" in str(error)
+
+
+@pytest.mark.parametrize("recorded, said, not_said", [
+    ([1, 1024], "torch derived a bound of 15 when it compiled", "compile a package with a larger max"),
+    ([1, 15], "the Dim's max it was exported with", "torch derived"),
+    (None, "a larger max helps only in the first case", "exported for"),
+])
+def test_the_upper_bound_advice_follows_the_range_the_package_was_exported_for(tmp_path, recorded, said, not_said):
+    from helpers.routes import cpp_runner
+    package = tmp_path / "net.pt2"
+    if recorded:  # what H.aoti_package writes beside a package
+        package.with_suffix(".json").write_text(json.dumps({"inputs": [{"ranges": [recorded, None]}]}))
+    stderr = ("aoti_run: error: the model failed on the input: input_handles[0]: dim value is too large at 0, expected "
+              "to be <= 15, but got: 16")
+    error = str(cpp_runner._failure("C++", 5, stderr, package, "aoti"))
+    assert said in error and not_said not in error and "pass at most 15 there" in error.lower()

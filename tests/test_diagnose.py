@@ -1745,3 +1745,17 @@ def test_an_example_of_the_wrong_dtype_keeps_the_dtype_it_got_in_the_message():
     model = torch.nn.Sequential(torch.nn.Embedding(10, 8), torch.nn.Flatten(), torch.nn.Linear(40, 2))
     with pytest.raises(ValueError, match=r"eager model fails on the example .*but got torch\.FloatTensor instead"):
         H.diagnose(model, torch.randn(3, 5), progress=False)
+
+
+class _CondGate(torch.nn.Module):  # torch.cond: exports, and TorchScript refuses torch's own cond code
+    def __init__(self):
+        super().__init__()
+        self.up, self.down = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return torch.cond(x.mean() > 0, self.up, self.down, (x,))
+
+
+def test_a_scripted_torch_cond_gets_the_scripting_guard_as_its_fix():
+    report = H.diagnose(_CondGate(), torch.randn(2, 4), routes=["script"])
+    assert report.status("script") == "fails" and "torch.jit.is_scripting()" in report.results["script"].fix

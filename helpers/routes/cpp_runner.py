@@ -11,6 +11,7 @@ and ``cpp/aoti_main.cpp``.
 Every program runs with an empty environment: no PYTHONPATH, no LD_LIBRARY_PATH; the rpath
 recorded at build time finds LibTorch. Building and caching: ``cpp_build.py``; the files: ``cpp_io.py``.
 """
+import json
 import os
 import re
 import subprocess
@@ -234,10 +235,34 @@ def _failure(program, code, stderr, model_path, kind):
         message += compiled_index_hint(message)
     upper = re.search(r"expected (?:it )?to be <= (\d+)", message)
     if kind == "aoti" and upper:
-        message += (f" (the package's compiled checks hold this size at {upper.group(1)} or less: the Dim's max, or a "
-                    "bound torch derived for this model when it was compiled, written in the package's wrapper.cpp; "
-                    f"pass at most {upper.group(1)} there, or compile a package with a larger max)")
+        message += _upper_bound_hint(model_path, message, int(upper.group(1)))
     return RuntimeError(f"the {program} program failed (exit {code}): {message}")
+
+
+def _upper_bound_hint(package, message, bound) -> str:
+    """Why the package's compiled checks refuse sizes above ``bound``, and what helps: a larger Dim max only when the
+    bound is the Dim's own; one torch derived when compiling (below the range H.aoti_package recorded) needs another
+    example."""
+    where = re.search(r"input_handles\[(\d+)\]: dim value is too large at (\d+)", message)
+    recorded = None
+    try:  # H.aoti_package records each input's Dim ranges beside the package
+        inputs = json.loads(Path(package).with_suffix(".json").read_text())["inputs"]
+        recorded = inputs[int(where.group(1))]["ranges"][int(where.group(2))] if where else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        pass
+    if recorded and recorded[1] > bound:
+        return (f" (the package was exported for {recorded[0]} to {recorded[1]} there, but torch derived a bound of "
+                f"{bound} when it compiled, written in its wrapper.cpp: a larger Dim max changes nothing. 10's section 3 "
+                "shows one: a convolution's kernel choice, taken for the example's batch; an example of 16 lifted it, and "
+                f"raised the lower bound to 16. Pass at most {bound} there, compile from another example, or ship one "
+                "package per range of sizes)")
+    if recorded:
+        return (f" (the package's compiled checks hold this size at {bound} or less, the Dim's max it was exported "
+                f"with: pass at most {bound} there, or compile a package with a larger max)")
+    return (f" (the package's compiled checks hold this size at {bound} or less: the Dim's max, or a bound torch "
+            "derived for this model when it was compiled, written in the package's wrapper.cpp; pass at most "
+            f"{bound} there; a larger max helps only in the first case, another example in the second, as 10's "
+            "section 3 shows)")
 
 
 def _within(program, timeout, argv, **options):

@@ -494,6 +494,12 @@ def _run_failure(name, error, log_text) -> str:
     where = next((r for r in reasons[1:] if re.search(r"\bat input \d+", r)), "")  # which input, if the log says
     text = f"{name}: ExecuTorch failed on this input{f' in {operator}' if operator else ''}: {what.rstrip('.')}"
     text += f" ({where[0].lower()}{where[1:]})" if where else ""
+    capacity = re.search(r"maximum capacity of (\d+) elements to (\d+) elements", what)
+    if capacity:  # a buffer sized when the file was lowered: the call needs more room than it has
+        text += (f"; a tensor inside the program holds at most {capacity.group(1)} values, sized when the file was "
+                 "lowered (from the example's sizes, or a Dim's max: 10's section 3), and this input needs "
+                 f"{capacity.group(2)}: pass a smaller input, or lower again from an example (and Dims with a max) as "
+                 "large as the largest input you will ship")
     if _INDEX_OUT_OF_RANGE.search(what):
         rows = re.search(r"weight\.size\(0\)\s+(\d+)", what)
         text += (f"; {INDEX_OUT_OF_RANGE}"

@@ -67,6 +67,11 @@ _DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it
 _NUMPY = ("a NumPy call: a scripted model runs without Python, so it cannot call NumPy, and its tensors have no "
           ".numpy(); use the torch function of the same name (see the gallery in 06, entry 'numpy_call')")
 _HINTS = (
+    # torch.cond scripted: the compiler reads torch's own cond.py, whose nested function it refuses
+    ("_higher_order_ops/cond.py", "TorchScript cannot compile torch.cond (the nested function is in torch's own "
+                                  "cond code, not yours): keep torch.cond for export and AOTInductor, and give the "
+                                  "scripted copy a plain `if` behind `torch.jit.is_scripting()`, as 10's "
+                                  "H.DualRouteNet does"),
     ("cannot create weak reference to 'numpy", _NUMPY),  # np.tanh(...): TorchScript's message names NumPy's object
     ("has no attribute or method 'numpy'", _NUMPY),      # x.numpy()
     ("data-dependent", _DATA_DEPENDENT),
