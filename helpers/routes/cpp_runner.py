@@ -11,7 +11,6 @@ and ``cpp/aoti_main.cpp``.
 Every program runs with an empty environment: no PYTHONPATH, no LD_LIBRARY_PATH; the rpath
 recorded at build time finds LibTorch. Building and caching: ``cpp_build.py``; the files: ``cpp_io.py``.
 """
-import json
 import os
 import re
 import subprocess
@@ -243,12 +242,12 @@ def _upper_bound_hint(package, message, bound) -> str:
     """Why the package's compiled checks refuse sizes above ``bound``, and what helps: a larger Dim max only when the
     bound is the Dim's own; one torch derived when compiling (below the range H.aoti_package recorded) needs another
     example."""
+    from .aoti import package_record  # H.aoti_package records each input's Dim ranges beside the package
     where = re.search(r"input_handles\[(\d+)\]: dim value is too large at (\d+)", message)
     recorded = None
-    try:  # H.aoti_package records each input's Dim ranges beside the package
-        inputs = json.loads(Path(package).with_suffix(".json").read_text())["inputs"]
-        recorded = inputs[int(where.group(1))]["ranges"][int(where.group(2))] if where else None
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    try:
+        recorded = package_record(package).inputs[int(where.group(1))]["ranges"][int(where.group(2))] if where else None
+    except (KeyError, IndexError, TypeError):  # no record, or one without this input's ranges
         pass
     if recorded and recorded[1] > bound:
         return (f" (the package was exported for {recorded[0]} to {recorded[1]} there, but torch derived a bound of "

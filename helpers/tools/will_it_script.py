@@ -323,21 +323,20 @@ def _save_note(scripted) -> str:
 def _forgotten_self(model) -> str:
     """A sentence when forward's first parameter is not ``self``: Python passes the module there, so the name the
     learner meant for the input holds the Model ('' otherwise, and for ``*args``, which has other troubles)."""
-    import inspect as _inspect
     cls = type(model)
-    if isinstance(_inspect.getattr_static(cls, "forward", None), staticmethod):
+    if isinstance(inspect.getattr_static(cls, "forward", None), staticmethod):
         return ("forward is a @staticmethod, but TorchScript compiles it as a method that receives the module first: "
                 "remove @staticmethod and write `self` as its first parameter.")
     try:
-        signature = _inspect.signature(cls.forward)
+        signature = inspect.signature(cls.forward)
     except (TypeError, ValueError):
         return ""
     parameters = list(signature.parameters.values())
     if not parameters or parameters[0].name == "self" or parameters[0].kind not in (
-            _inspect.Parameter.POSITIONAL_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
         return ""
-    with_self = signature.replace(parameters=[_inspect.Parameter("self", _inspect.Parameter.POSITIONAL_OR_KEYWORD),
-                                              *parameters], return_annotation=_inspect.Signature.empty)
+    with_self = signature.replace(parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                                              *parameters], return_annotation=inspect.Signature.empty)
     return (f"forward's first parameter is the module itself (Python passes it), so `{parameters[0].name}` holds the "
             f"Model, not your input: write `def forward{with_self}:`.")
 
