@@ -682,3 +682,21 @@ def test_type_fix_names_a_none_return_as_none(capsys):
     assert not H.check_type_fix(first_or_none)
     out = capsys.readouterr().out
     assert "it returns None; expected the tensor 0.0" in out and "NoneType" not in out, out
+
+
+def test_every_checker_given_none_says_none_in_words(capsys):
+    """A checker handed None (a cell run before the answer was defined) says "None", never the type's name "NoneType"."""
+    import inspect
+    checkers = [getattr(H, name) for name in dir(H) if name.startswith("check_") and name != "check_gallery"]
+    assert len(checkers) > 20
+    for check in checkers:
+        needed = [p for p in inspect.signature(check).parameters.values()
+                  if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        try:
+            verdict = check(*[None] * len(needed))
+        except KeyError as error:  # the gallery's card lookup: a one-line KeyError naming the cards
+            verdict, out = False, str(error)
+        else:
+            out = capsys.readouterr().out
+        assert verdict is False or verdict is None, check.__name__
+        assert "NoneType" not in out and out.strip(), (check.__name__, out)

@@ -142,7 +142,7 @@ def test_labelled_export_names_the_real_mistake(tmp_path, capsys):
         # str() of a list instead of json.dumps: single quotes
         "repr.pt": ({"labels.json": str(names)}, "Python's str() of a list"),
         # a dict from digit to name instead of a list
-        "dict.pt": ({"labels.json": json.dumps({i: n for i, n in enumerate(names)})}, "it holds dict"),
+        "dict.pt": ({"labels.json": json.dumps({i: n for i, n in enumerate(names)})}, "it holds a dict"),
         # numbers instead of names
         "numbers.pt": ({"labels.json": json.dumps(list(range(10)))}, "list of 10 non-empty strings"),
     }

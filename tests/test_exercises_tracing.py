@@ -161,7 +161,7 @@ def test_catching_inputs_odd_values(capsys):
     assert not H.check_catching_inputs([(x > 0, h > 0)])        # bool tensors
     assert "eager model itself fails" in capsys.readouterr().out
     assert not H.check_catching_inputs(None)
-    assert "you gave NoneType" in capsys.readouterr().out
+    assert "you gave None." in capsys.readouterr().out
     assert not H.check_catching_inputs([(x, None)])
     assert "tuple (x, h) of two tensors" in capsys.readouterr().out
 

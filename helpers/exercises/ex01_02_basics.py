@@ -308,7 +308,7 @@ def check_type_fix(fn) -> bool:
                   "Read x[0] without writing into x.")
             return False
         if not isinstance(got, torch.Tensor):
-            print(f"✘ It compiles, but for {x} it returns {with_article(type(got).__name__)}; expected the tensor {want}.")
+            print(f"✘ It compiles, but for {x} it returns {describe(got)}; expected the tensor {want}.")
             return False
         if got.shape != want.shape:
             print(f"✘ It compiles, but for {x} it returns shape {tuple(got.shape)}, where x[0] has shape "
@@ -453,7 +453,7 @@ def _names_used(fn) -> set:
 def check_count_kind(fn) -> bool:
     """02: ``fn(graph, kind)`` counts the nodes of ``kind``, including those nested in If/Loop blocks."""
     if not callable(fn) or isinstance(fn, type):
-        print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave {with_article(type(fn).__name__)}.")
+        print(f"✘ Pass your function itself, e.g. check_count_kind(count_kind); you gave {describe(fn)}.")
         return False
     cases = _count_cases()
     for label, graph, kind in cases:

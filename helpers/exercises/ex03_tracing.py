@@ -214,7 +214,7 @@ def check_catching_inputs(check_inputs) -> bool:
     if isinstance(check_inputs, tuple) and check_inputs and all(isinstance(a, (tuple, list)) for a in check_inputs):
         check_inputs = list(check_inputs)  # a tuple of argument tuples: torch.jit.trace takes it as it takes a list
     if not isinstance(check_inputs, list) or not check_inputs:
-        gave = "an empty list" if isinstance(check_inputs, list) else type(check_inputs).__name__
+        gave = "an empty list" if isinstance(check_inputs, list) else describe(check_inputs)
         print("✘ check_inputs is a non-empty list of argument tuples, e.g. [(x1, h1), (x2, h2)]; "
               f"you gave {gave}.")
         return False
@@ -222,11 +222,11 @@ def check_catching_inputs(check_inputs) -> bool:
         # a list [x, h] is taken as the arguments too, as torch.jit.trace takes it
         if not (isinstance(args, (tuple, list)) and len(args) == 2 and all(isinstance(t, torch.Tensor) for t in args)):
             kind = type(args).__name__
-            inside = sorted({type(t).__name__ for t in args if not isinstance(t, torch.Tensor)}) \
+            inside = sorted({'None' if t is None else type(t).__name__ for t in args if not isinstance(t, torch.Tensor)}) \
                 if isinstance(args, (tuple, list)) and len(args) == 2 else []
             gave = (f"a {kind} of 2 items, {' and '.join(inside)} rather than tensors (torch.tensor(...) makes one)"
                     if inside else f"a {kind} of {len(args)} item{'s' * (len(args) != 1)}"
-                    if isinstance(args, (tuple, list)) else f"a {kind}")
+                    if isinstance(args, (tuple, list)) else describe(args))
             print(f"✘ Check input {i} should be a tuple (x, h) of two tensors, because the cell's forward takes "
                   f"two arguments; you gave {gave}.")
             return False

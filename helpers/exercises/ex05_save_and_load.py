@@ -76,8 +76,8 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         return _fail(f"The name of digit {blank} is {labels[blank]!r}, blank: give every digit a name you can read.")
     if not isinstance(labels, list) or len(labels) != 10 or not all(isinstance(x, str) and x.strip() for x in labels):
         return _fail(as_sentence(f"{labels_file} should hold a list of 10 non-empty strings, one name per digit 0-9; "
-                     f"it holds {'a list of ' + str(len(labels)) if isinstance(labels, list) else type(labels).__name__} "
-                     f"{shortened(str(labels))}"))
+                     f"it holds {'a list of ' + str(len(labels)) if isinstance(labels, list) else describe(labels)}"
+                     f"{'' if labels is None else ' ' + shortened(str(labels))}"))
     if len(set(labels)) != 10:
         return _fail("Two digits share a name: give each of the 10 digits its own label.")
     # names that differ only in spaces around them display alike
@@ -99,7 +99,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
         expected = load_digits_cnn()(x)
     if not isinstance(ours, torch.Tensor) or ours.shape != expected.shape:
         return _fail(f"The saved model should return scores of shape {tuple(expected.shape)} for the test digits, "
-                     f"it returns {getattr(ours, 'shape', type(ours).__name__)}: export H.load_digits_cnn() itself.")
+                     f"it returns {getattr(ours, 'shape', None) or describe(ours)}: export H.load_digits_cnn() itself.")
     if not torch.equal(ours.argmax(1), expected.argmax(1)):
         return _fail("The saved model does not give the trained CNN's answers: export H.load_digits_cnn() (trained, "
                      "eval mode), not a fresh DigitsCNN().")
@@ -108,7 +108,7 @@ def check_labelled_export(path, labels_file: str = "labels.json") -> bool:
             one = model(x[:1])
             one_ok = isinstance(one, torch.Tensor) and one.shape == expected[:1].shape and \
                 torch.equal(one.argmax(1), expected[:1].argmax(1))
-            why = "" if one_ok else f"it returns {getattr(one, 'shape', type(one).__name__)}"
+            why = "" if one_ok else f"it returns {getattr(one, 'shape', None) or describe(one)}"
         except Exception as error:  # noqa: BLE001 - the learner's file: any failure is feedback
             one_ok, why = False, typed_message(error, 100)
     if not one_ok:
@@ -420,7 +420,7 @@ def check_safe_weights_loader(load_weights) -> bool:
         return _fail(f"Pass the function itself, check_safe_weights_loader(load_weights), not what it returned "
                      f"({with_article(type(load_weights).__name__)}): the checker calls it with files of its own.")
     if not callable(load_weights):
-        return _fail(f"Pass the function itself (no parentheses), not {with_article(type(load_weights).__name__)}.")
+        return _fail(f"Pass the function itself (no parentheses), not {describe(load_weights)}.")
     allowed_before = list(torch.serialization.get_safe_globals())
     try:
         return _check_safe_weights_loader(load_weights, allowed_before)
