@@ -479,3 +479,27 @@ def test_offending_line_read_from_the_last_marker_always_misses_a_compile_error_
     said = last_line(capsys)
     assert "On a compile error in a method forward calls you returned 'return self.scaled(x) + 1'" in said
     assert "a compile error names where compiling failed first" in said
+
+
+def _eval_then_train(model):  # the original switched to eval for the copy, then "restored" with .train()
+    model.eval()
+    served = torch.jit.freeze(torch.jit.script(copy.deepcopy(model)))
+    model.train()
+    return served
+
+
+def _modes_saved_and_restored(model):  # the same, restoring each submodule's own mode: nothing changed, so right
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    served = torch.jit.freeze(torch.jit.script(copy.deepcopy(model)))
+    for m, mode in zip(model.modules(), modes):
+        m.training = mode
+    return served
+
+
+def test_serving_checker_catches_train_undoing_a_submodule_kept_in_eval(capsys):
+    assert not H.check_prepare_for_serving(_eval_then_train)
+    line = last_line(capsys)
+    assert line.startswith("✘") and "keeps in eval mode" in line and "(norm)" in line
+    assert H.check_prepare_for_serving(_modes_saved_and_restored)
+    assert last_line(capsys).startswith("✔")

@@ -212,6 +212,10 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
         print("✘ An in-place update of the original model (as the next optimizer step makes) changed what the "
               "frozen module computes: it shares the weights freezing left alone. Freeze a deep copy.")
         return False
+    restored = _modes_restored_wrongly(prepare_for_serving)
+    if restored:
+        print(restored)
+        return False
     unsaved = _reload_failure(served)
     if unsaved:
         print(f"✘ It runs in this process, with the same answers as the model in eval mode, but it cannot be saved and "
@@ -222,6 +226,28 @@ def check_prepare_for_serving(prepare_for_serving) -> bool:
           "gone, same answers as the model in eval mode, it saves and loads again, and training can go on without "
           "touching it.")
     return True
+
+
+def _modes_restored_wrongly(prepare_for_serving) -> str:
+    """'' unless the answer hands back a model whose modes differ from the ones it came with, when one submodule was
+    kept in eval mode by the training loop (a frozen batch norm, as fine-tuning keeps it): `.eval()` on the original
+    and `.train()` after it restore a model that was all in training mode, and no other."""
+    model, _ = _serving_case()
+    model.norm.eval()  # frozen statistics while the rest trains
+    modes = [m.training for m in model.modules()]
+    try:
+        with learner_code(), torch.enable_grad():
+            _quiet(prepare_for_serving, model)
+    except Exception as error:  # noqa: BLE001 - the learner's function: any failure is feedback
+        return (f"✘ prepare_for_serving raised {_one_error(error)} on a model whose batch norm the training loop keeps "
+                "in eval mode (frozen statistics, as fine-tuning does); it should serve any model in training mode.")
+    if [m.training for m in model.modules()] != modes:
+        flipped = [name or "the model" for (name, m), was in zip(model.named_modules(), modes) if m.training != was]
+        return ("✘ Handed a model whose batch norm the training loop keeps in eval mode (frozen statistics, as "
+                f"fine-tuning does), prepare_for_serving gave it back with other modes ({', '.join(flipped[:3])}): "
+                "`.train()` switches every submodule, so switching the original to eval and back does not restore it. "
+                "Leave the original alone and switch a deep copy to eval mode.")
+    return ""
 
 
 def _other_answers_cause(model, x, got) -> str:
