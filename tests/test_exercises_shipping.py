@@ -242,8 +242,18 @@ def test_tempered_onnx_from_the_plain_model_passes_with_a_note_that_it_was_trace
     assert H.check_tempered_onnx(tmp_path / "plain.onnx")  # the same computation: right, with a note
     out = capsys.readouterr().out
     assert "✔" in out and "came from the plain model, which the legacy exporter traces" in out
-    assert H.check_tempered_onnx(_legacy_export(tmp_path / "scripted.onnx", **names))  # the cell's way: no note
-    assert "plain model" not in capsys.readouterr().out
+    assert H.check_tempered_onnx(_legacy_export(tmp_path / "scripted.onnx", **names))  # the cell's way
+    out = capsys.readouterr().out
+    assert "plain model" not in out and "a scripted copy and a torch.jit.trace copy give the same ONNX operations here" in out
+    with warnings.catch_warnings():  # a traced copy: the same file as the scripted one, so the same note
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(H.TemperedDigits(), H.tempered_inputs(4))
+        torch.onnx.export(traced, H.tempered_inputs(4), str(tmp_path / "traced.onnx"), dynamo=False, **names)
+    import onnx
+    nodes = [[n.op_type for n in onnx.load(tmp_path / name).graph.node] for name in ("traced.onnx", "scripted.onnx")]
+    assert nodes[0] == nodes[1] and "Conv" in nodes[0]  # the note's claim: the same operations
+    assert H.check_tempered_onnx(tmp_path / "traced.onnx")
+    assert "a scripted copy and a torch.jit.trace copy give the same ONNX operations here" in capsys.readouterr().out
 
 
 def test_tempered_onnx_from_the_default_exporter_is_named(tmp_path, capsys):

@@ -363,4 +363,7 @@ def check_tempered_onnx(path) -> bool:
         # (/cnn/features/features.0/Conv); a scripted or traced copy names it by its place (/cnn/features/0/Conv)
         print("  Note: this file came from the plain model, which the legacy exporter traces: the same file here, "
               "since TemperedDigits has no branch, but a scripted model keeps its `if`s; the cell exports tempered_script.")
+    else:  # a scripted and a traced copy give the same operations: say what tells them apart
+        print("  Note: a scripted copy and a torch.jit.trace copy give the same ONNX operations here, since "
+              "TemperedDigits has no branch; for a model with an `if`, only the scripted copy keeps it.")
     return True
