@@ -1330,3 +1330,34 @@ class StandardizeCastsToFloat(nn.Module):  # casts to float32 first: right numbe
 def test_a_standardize_that_casts_to_float32_is_caught_on_float64(capsys):
     assert not H.check_standardize_scriptable(StandardizeCastsToFloat())
     assert "returns torch.float32 on a float64 batch" in capsys.readouterr().out
+
+
+_module_clip = lambda t: t.clamp(-3.0, 3.0)  # noqa: E731 - the mistake under test: the lambda moved to the module
+
+
+class StandardizeModuleLambda(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return _module_clip((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+class StandardizeAttributeLambda(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.last_mean = torch.zeros(0)
+        self.clip = lambda t: t.clamp(-3.0, 3.0)
+
+    def forward(self, x, eps: float = 1e-5):
+        self.last_mean = x.mean(dim=-1, keepdim=True)
+        return self.clip((x - self.last_mean) / (x.std(dim=-1, keepdim=True) + eps))
+
+
+@pytest.mark.parametrize("model", [StandardizeModuleLambda, StandardizeAttributeLambda])
+def test_standardize_lambda_moved_out_of_forward_is_named(model, capsys):
+    assert not H.check_standardize_scriptable(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and "moved out of forward" in out and "module-level `def`" in out, out

@@ -255,13 +255,21 @@ def _eps_mistake(scripted) -> str:
     return ""
 
 
+# a lambda moved out of forward (to the module, or to an attribute) still is a lambda: TorchScript compiles a
+# function from its source, and a lambda's line is not a function definition it can compile
+_LAMBDA_OUTSIDE = ("That is the lambda, moved out of forward: TorchScript compiles a function from its source, and a "
+                   "lambda still is no `def`, wherever it sits. Write the clip as a module-level `def` (or inline "
+                   "the clamp in forward).")
+
+
 def check_standardize_scriptable(model) -> bool:
     """06 exercise 1: ``Standardize`` scripts, gives the same result, takes ``eps=...`` and keeps ``last_mean``."""
     model = _answer(model, "check_standardize_scriptable")
     if model is None:
         return False
     scripted = _try_script(model, "Fix the construct the message points at, then run this cell again.",
-                           hints={"Wrong type for attribute assignment": _attribute_type_hint,
+                           hints={"Expected a single top-level function": _LAMBDA_OUTSIDE,
+                                  "Wrong type for attribute assignment": _attribute_type_hint,
                                   'on parameter "eps"': _EPS_DEFAULT_TYPE,
                                   "found type 'Optional[float]'": _optional_eps_hint})
     if scripted is None or not _compiled_forward(model, scripted):
