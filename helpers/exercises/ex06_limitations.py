@@ -257,7 +257,7 @@ def _eps_mistake(scripted) -> str:
 
 # a lambda moved out of forward (to the module, or to an attribute) still is a lambda: TorchScript compiles a
 # function from its source, and a lambda's line is not a function definition it can compile
-_LAMBDA_OUTSIDE = ("That is the lambda, moved out of forward: TorchScript compiles a function from its source, and a "
+_LAMBDA_OUTSIDE = ("That is a lambda moved out of forward: TorchScript compiles a function from its source, and a "
                    "lambda still is no `def`, wherever it sits. Write the clip as a module-level `def` (or inline "
                    "the clamp in forward).")
 
