@@ -473,6 +473,13 @@ def test_a_forgotten_self_keeps_the_signature_and_a_staticmethod_is_named(source
     assert said in attempt.note, attempt.note
 
 
+def test_a_forgotten_self_that_scripts_gets_no_tick():
+    # forward(x) compiles (x is the module), but eager cannot be called with an input: the headline says so
+    attempt = H.attempt_script("def forward(x):\n    return x\n", inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "eager fails" and attempt.headline.startswith("✘ scripts, but the eager model")
+    assert attempt.note.startswith("forward's first parameter is the module itself") and "takes 1 positional" in attempt.short_error
+
+
 def test_star_args_is_not_called_a_forgotten_self():
     attempt = H.attempt_script("def forward(*args):\n    return args[0]\n", inputs=[(torch.randn(2, 3),)])
     assert "holds the Model" not in attempt.note

@@ -45,6 +45,7 @@ VERDICTS = {
     "differs from eager": "✘ scripts and runs, but differs from eager PyTorch",
     "not valid Python": "✘ not valid Python (a SyntaxError, before TorchScript is even asked)",
     "Python error": "✘ the code fails as plain Python, before TorchScript is asked",
+    "eager fails": "✘ scripts, but the eager model itself cannot be called on the test input",
     "no model": "✘ nothing to script",
     "timed out": "✘ stopped: the code ran longer than the time limit",
 }
@@ -260,6 +261,8 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the eager model on test input {i}")
         except (Exception, SystemExit) as exc:
+            if forgot:  # the module sits where the input should: eager cannot be called, whatever TorchScript said
+                return done("eager fails", exc, warning=warning, code=code)
             note += (f" Not run on the test input: the eager model fails on it too "
                      f"({script_error_line(exc)}), so that is not a TorchScript problem.")
             note += _training_note(model, [])  # batch norm in training mode refuses one value per channel
