@@ -382,6 +382,30 @@ def test_coverage_reaches_into_submodules_and_says_when_it_cannot_be_recorded():
     assert report.coverage_note == "" and report.summary.startswith("✔") and "read the notes" not in report.summary
 
 
+class _Attends(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attention = torch.nn.MultiheadAttention(8, 2)
+
+    def forward(self, x):
+        return self.attention(x, x, x)[0]
+
+
+def test_a_torchscript_reference_whose_only_branches_are_torchs_own_gets_no_note(tmp_path):
+    # MultiheadAttention's scripted code holds many ifs, all in torch's files: the eager side leaves those out too
+    model = _Attends().eval()
+    scripted = torch.jit.script(model)
+    assert scripted.inlined_graph.findAllNodes("prim::If", True)
+    x = torch.randn(3, 1, 8)
+    assert H.parity(scripted, model, example=x).coverage_note == ""
+    scripted.save(str(tmp_path / "attends.pt"))  # a saved file keeps where each line came from
+    assert H.parity(torch.jit.load(str(tmp_path / "attends.pt")), model, example=x).coverage_note == ""
+    # an if of the model's own beside them still gets the note
+    torch.jit.script(RareBranch()).save(str(tmp_path / "rare.pt"))
+    assert "runs no Python" in H.parity(torch.jit.load(str(tmp_path / "rare.pt")), RareBranch(),
+                                        example=torch.ones(3)).coverage_note
+
+
 def test_training_mode_is_named_as_the_cause():
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)).train()
     torch.manual_seed(0)

@@ -661,13 +661,27 @@ def _called_by_name(value, name) -> list:
 
 
 def _branches_or_loops(program) -> bool:
-    """True unless a TorchScript program's code, its submodules' inlined, holds no ``if`` and no loop (True too when
-    it cannot be read)."""
+    """True unless a TorchScript program's code, its submodules' inlined, holds no ``if`` and no loop outside
+    installed libraries (True too when it cannot be read). torch's own layers branch (MultiheadAttention's checks),
+    and are left out here as the eager side leaves them out (``_own_classes``); a saved file keeps the source ranges."""
     try:
-        graph = program.inlined_graph
-        return any(graph.findAllNodes(kind, True) for kind in ("prim::If", "prim::Loop"))
+        graph = program.inlined_graph  # kept in a name: its nodes are invalid once the graph is freed
+        ranges = [node.sourceRange() for kind in ("prim::If", "prim::Loop") for node in graph.findAllNodes(kind, True)]
+        # an if the compiler added itself has no range; when no node has one, nothing tells whose they are
+        named = [where for where in ranges if where.strip()]
+        return bool(ranges) and (not named or any(not _library_source(where) for where in named))
     except Exception:
         return True
+
+
+def _library_source(source_range: str) -> bool:
+    """True when a TorchScript node's source range names a file installed with a package (torch.nn's own code)."""
+    serialized = re.search(r'File "code/__torch__/([^/".]+)', source_range)  # code a loaded file wrote itself
+    if serialized:  # named by the Python module it came from: code/__torch__/torch/nn/... is torch's
+        package = getattr(sys.modules.get(serialized.group(1)), "__file__", None)
+        return bool(package) and _installed(package)
+    found = re.search(r'File "([^"]+)"', source_range)
+    return bool(found) and _installed(found.group(1))
 
 
 class LineCoverage:
