@@ -33,6 +33,8 @@ def test_xnnpack_inside_cond_fails_and_decomposing_first_works(tmp_path):
     with pytest.raises(RuntimeError, match="was not decomposed or delegated") as recorded:  # the record, no lowering
         H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="cond_net", cache_dir=tmp_path)
     assert str(recorded.value) == str(lowered.value)
+    for error in (lowered.value, recorded.value):  # the way out, named beside ExecuTorch's own message
+        assert any("pass decompose=True" in note for note in error.__notes__)
     pte = H.lower_to_pte(model, example, dynamic, backend="xnnpack", name="cond_net", decompose=True)
     assert H.parity(model, H.pte_runner(pte), inputs=[example.abs(), -example.abs(), torch.randn(6, 4)]).all_close
 

@@ -322,6 +322,16 @@ def _replay(record, target):
     return error
 
 
+def _add_fix(error, decompose):
+    """The error, with one line naming the way out when ExecuTorch's message does not: an operation a partitioner
+    kept whole for its back end and then did not take (a `linear` inside a torch.cond branch, which XNNPACK does
+    not look into) lowers once decomposed."""
+    if not decompose and "was not decomposed or delegated" in str(error):
+        error.add_note("lower_to_pte: a back end asked to keep that operation whole, then did not take it (XNNPACK does "
+                       "not look inside a torch.cond branch): pass decompose=True, and the portable kernels run it.")
+    return error
+
+
 class PteExportError(ValueError):
     """torch.export refused the model before any lowering: the message says why, in one line."""
 
@@ -354,8 +364,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     ``decompose=True`` runs ``program.run_decompositions()`` before lowering: ops such as ``linear``
     become core ATen ops (``permute`` + ``addmm``) that the portable kernels run wherever XNNPACK does
     not reach (inside a ``torch.cond`` branch). Cached in ``build/executorch/`` by ``pte_cache_key``
-    and the backend. A lowering error propagates unchanged, and is recorded: the next call with the same
-    key raises it again without lowering (``force=True`` lowers anyway). ``quiet=False`` prints where
+    and the backend. A lowering error propagates with its type and message (a note names ``decompose=True`` when
+    that is the way out), and is recorded: the next call with the same key raises it again without lowering (``force=True`` lowers anyway). ``quiet=False`` prints where
     the file came from. Each dynamic size needs an upper bound (``Dim("batch", min=1, max=64)``):
     ExecuTorch plans memory for the largest size, so without one this raises a ValueError saying so.
     """
@@ -377,7 +387,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
         record = _record(target)
         if record.get("failed"):
             say(f"✘ this lowering failed when it was recorded ({record.get('versions', '?')}); raising its error again")
-            raise _replay(record, target)
+            raise _add_fix(_replay(record, target), decompose)
     first = "executorch.exir" not in sys.modules
     print(f"lowering {name} for ExecuTorch ({backend}{', decomposed first' if decompose else ''}), not in "
           f"{repo_relative(cache_dir)} yet{'; importing executorch.exir first takes seconds' if first else ''} ...", flush=True)
@@ -423,6 +433,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
         _write_record(target, {"failed": True, "error_type": type(error).__name__,
                                "error_module": type(error).__module__, "error": str(error),
                                "lower_seconds": round(time.monotonic() - start, 2), **_stamp(backend)})
+        _add_fix(error, decompose)
         raise
     return save_pte(executorch_program, model, example, dynamic_shapes, backend=backend, name=name,
                     decompose=decompose, lower_seconds=time.monotonic() - start, cache_dir=cache_dir,
