@@ -1759,3 +1759,30 @@ class _CondGate(torch.nn.Module):  # torch.cond: exports, and TorchScript refuse
 def test_a_scripted_torch_cond_gets_the_scripting_guard_as_its_fix():
     report = H.diagnose(_CondGate(), torch.randn(2, 4), routes=["script"])
     assert report.status("script") == "fails" and "torch.jit.is_scripting()" in report.results["script"].fix
+
+
+class _Doubles(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.linear(x) * 2
+
+
+def test_the_aoti_route_compiles_once_per_model_and_keeps_the_package(tmp_path, monkeypatch):
+    model, x = _Doubles().eval(), torch.randn(3, 4)
+    first = H.diagnose(model, x, routes=["aoti"], progress=False, cache_dir=tmp_path)
+    assert first.status("aoti") == "ok", first
+    kept = list(tmp_path.glob("diagnose-*.pt2"))
+    assert len(kept) == 1 and not list(tmp_path.glob(".*partial"))  # renamed into place, no leftover
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    # the workers are forked from this process, so they inherit the patch: an ok route here read the cache
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", no_compile)
+    again = H.diagnose(model, x, routes=["aoti"], progress=False, cache_dir=tmp_path)
+    assert again.status("aoti") == "ok", again
+    changed = _Doubles().eval()  # other weights: another key, so a compile, which the patch refuses
+    assert H.diagnose(changed, x, routes=["aoti"], progress=False, cache_dir=tmp_path).status("aoti") != "ok"

@@ -915,7 +915,7 @@ def _warned_where(warning) -> str:
     return f" (in torch's own {path.rsplit('/torch/', 1)[1]}:{warning.lineno})"
 
 
-def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
+def _convert(route, model, args, folder, notes, batch_dim=0, others=(), cache_dir=None):
     """Convert, save and reload: what a deployment does. Returns (bytes of the saved file, suffix, record): the
     record is an AOTInductor package's input record, None for the other routes. ``others``: the
     learner's own inputs, which the notes on fixed sizes try too."""
@@ -962,13 +962,34 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=()):
         return path.read_bytes(), ".onnx", None
     if route == "aoti":
         program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
-        path = Path(folder) / "model_aoti.pt2"
-        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
         # what H.aoti_package keeps beside a package, so that the copy checks its inputs as H.load_aoti's do: the
         # compiled code itself checks none of the program's ranges (10 shows torch's own loader running others)
         from ..routes.aoti import input_record
-        return path.read_bytes(), ".pt2", input_record(program, args, model)
+        return _aoti_bytes(program, model, args, batch_dim, folder, cache_dir), ".pt2", input_record(program, args, model)
     raise ValueError(route)
+
+
+def _aoti_bytes(program, model, args, batch_dim, folder, cache_dir) -> bytes:
+    """The compiled package's bytes: from the course's AOTInductor cache when this model, example and torch were
+    compiled there before (a diagnosis run again on an unchanged model takes seconds, not a compile), else compiled
+    now and kept there, under a temporary name renamed into place when complete."""
+    from ..routes.aoti import aoti_cache_key, _cached_target
+    # the key of H.aoti_package, with what decides this route's export in place of dynamic_shapes
+    key = aoti_cache_key(model, args, ("diagnose", batch_dim))
+    target, write = _cached_target("diagnose", key, cache_dir)
+    if target.is_file():
+        return target.read_bytes()
+    path = Path(folder) / "model_aoti.pt2"
+    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    data = path.read_bytes()
+    try:
+        write.mkdir(parents=True, exist_ok=True)
+        partial = write / f".{target.name}.{os.getpid()}.partial"
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    except OSError:  # a cache that cannot be written costs the next diagnosis a compile, nothing more
+        pass
+    return data
 
 
 class _OnnxCopy:
@@ -1202,7 +1223,7 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
     return "diverges", reason, row.label, notes, text, report, flags
 
 
-def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0):
+def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0, cache_dir=None):
     """Everything one route does, in the worker. Returns a RouteResult without its copy, and the file bytes."""
     start = time.perf_counter()
     notes = []
@@ -1212,7 +1233,7 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         # own copies: a forward that changes its input in place would otherwise change the example under the others
         spec = _eager_spec(fresh_copy(model), own_copy(example))
         own = [a for label, a in inputs.items() if label.startswith("your input")]  # the learner's, eager ran them
-        data, suffix, record = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own)
+        data, suffix, record = _convert(route, subject, own_copy(example), folder, notes, batch_dim, own, cache_dir)
         copy_ = _load(route, data, suffix, record, folder, spec)
     except BaseException as error:  # noqa: BLE001 - every failure is the finding
         if isinstance(error, KeyboardInterrupt):
@@ -1649,7 +1670,8 @@ def _warm_up(routes):
             import torch._inductor  # noqa: F401
 
 
-def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress=True, batch_dim=0) -> Diagnosis:
+def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress=True, batch_dim=0,
+             cache_dir=None) -> Diagnosis:
     """Run ``model`` through every export route and check each copy against eager.
 
     ``example``: one input, or a tuple with one input per argument (tensors, lists, dicts, ints).
@@ -1658,6 +1680,8 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     route (default: 60 s plus 10 s per million parameters). ``batch_dim``: the dimension that holds
     the batch (1 for a sequence-first model, or one entry per input): the other batch sizes are made there, and
     export keeps it dynamic; trace and script are also compared on another size in each other dimension eager allows.
+    ``cache_dir``: where the aoti route keeps its compiled packages (default: the course's AOTInductor cache,
+    ``build/aoti``, or your own when that is read-only), so that diagnosing an unchanged model again compiles nothing.
     """
     _check_model(model)
     routes = _routes(routes)
@@ -1701,7 +1725,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
         # The routes run side by side, each in its own worker (forked, one torch thread): on a machine with
         # two cores the diagnosis takes about half as long, and no route sees another's state.
         ended = _run_workers({route: (folder, limit, _run_route, route, model, example, labelled, folder, training_note,
-                                      batch_dim)
+                                      batch_dim, cache_dir)
                               for route in routes}, _parallel_workers(), on_end=bar.ended)
         for route in routes:
             result, saved = _route_result(route, ended[route], limit)
