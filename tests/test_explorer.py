@@ -432,3 +432,25 @@ def test_a_slow_models_sliders_update_on_release_only():
     fast = H.divergence_explorer(torch.nn.ReLU(), "script", example=torch.ones(2, 3))
     fast._settle_sliders(0.01)
     assert fast.scale_sliders[0].continuous_update
+
+
+def test_the_path_names_the_helper_function_a_line_is_in():
+    import warnings
+    from test_parity import _CallsPartial  # forward calls a partial of a module-level function with an if
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ex = H.DivergenceExplorer(model=_CallsPartial(), method="trace", example=torch.ones(2, 3))
+    path = ex.set(scale=2000.0).path
+    assert "runs `return x * k` (in `_scaled`)" in path, path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = H.DivergenceExplorer(model=_OwnIf(), method="trace", example=torch.ones(2, 3))
+    path = own.set(scale=-1.0).path  # lines of forward itself: no function named
+    assert "runs `return -x`" in path and "(in `" not in path, path
+
+
+class _OwnIf(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return -x

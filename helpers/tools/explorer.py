@@ -173,6 +173,15 @@ class _YourModel:
         with self.coverage.watch("now"):
             return eager(*inputs)
 
+    def _function_of(self, filename, line) -> str:
+        """The watched function a line belongs to ("Model.forward", "gate"), the innermost one; '' if none."""
+        holders = [(code, name) for code, name in self.coverage.codes.items() if code.co_filename == filename
+                   and any(start == line for _, _, start in code.co_lines())]
+        if not holders:
+            return ""
+        code, name = min(holders, key=lambda held: len({n for *_, n in held[0].co_lines()}))
+        return name
+
     def path(self):
         """(what eager Python did in the last ``call``, what it did on the example), from the lines that ran."""
         if self.coverage.reason or not self.coverage.codes or "now" not in self.coverage.counts:
@@ -207,7 +216,10 @@ class _YourModel:
 
         def lines(keys):
             texts = [linecache.getline(f, n).strip() for f, n in sorted(keys)]
-            shown = "; ".join(f"`{x}`" for x in texts[:2] if x) + (" …" if len(texts) > 2 else "")
+            places = [self._function_of(f, n) for f, n in sorted(keys)]
+            # a line outside forward (a method, a helper function forward calls) is named with its function
+            shown = "; ".join(f"`{x}`" + (f" (in `{where}`)" if where and not where.endswith(".forward") else "")
+                              for x, where in list(zip(texts, places))[:2] if x) + (" …" if len(texts) > 2 else "")
             # a model typed where Python keeps no source (python -c, exec) still gets a sentence
             return shown if any(texts[:2]) else f"{len(texts)} line{'s' if len(texts) != 1 else ''} (source not available)"
 
