@@ -1850,3 +1850,23 @@ def test_a_branch_behind_a_decorator_or_a_partial_is_watched(which, untaken):
         traced = torch.jit.trace(model, example)
     report = H.parity(model, traced, example=example)  # the lazy module's __getattr__ raises on any other name
     assert [text for _, _, text in report.uncovered] == [untaken] and report.summary.startswith("⚠")
+
+
+class _HoldsGate(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gate = called_helpers.make_gate(1000)  # a closure kept on the model
+
+    def forward(self, x):
+        return self.gate(x) + 1
+
+
+@pytest.mark.parametrize("make, untaken", [(_HoldsGate, "return x * 2"),
+                                           (called_helpers.model_with_inner_helper, "return x / 2")])
+def test_a_branch_in_a_helper_held_by_a_closure_or_an_attribute_is_watched(make, untaken):
+    model, example = make(), torch.ones(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, example)
+    report = H.parity(model, traced, example=example)
+    assert [text for _, _, text in report.uncovered] == [untaken] and report.summary.startswith("⚠"), report

@@ -637,6 +637,13 @@ def _functions_called_by(functions, limit=50) -> list:
                 candidates += [(attributes.get(attribute), attribute) for attribute in names]
             else:
                 candidates.append((value, name))
+        # a helper held in a closure (a forward defined inside a function, a function a factory returned) is
+        # called by a free variable's name, which the globals do not hold
+        for name, cell in zip(function.__code__.co_freevars, getattr(function, "__closure__", None) or ()):
+            try:
+                candidates.append((cell.cell_contents, name))
+            except ValueError:  # a cell not filled yet
+                pass
         for value, name in candidates:
             for inner in _called_by_name(value, name):
                 if id(inner) not in seen:
@@ -714,6 +721,14 @@ class LineCoverage:
                         methods.append(function)
                         for inner in _nested_codes(function.__code__):
                             self.codes[inner] = f"{cls.__name__}.{name}"
+            # a function kept on the model itself (self.gate = make_gate(...)), called as self.gate(x)
+            held = [(value, name) for module in model.modules() if not isinstance(module, torch.jit.ScriptModule)
+                    for name, value in vars(module).items() if isinstance(value, (types.FunctionType, functools.partial))]
+            for value, name in held:
+                for function in _called_by_name(value, name):
+                    methods.append(function)
+                    for inner in _nested_codes(function.__code__):
+                        self.codes.setdefault(inner, function.__qualname__)
             self._watch_called(methods)
             # no codes: built only from torch's own layers, so no Python of its own to branch in
         elif getattr(model, "unwatched", False):
