@@ -763,30 +763,28 @@ def _count_mistake(model_class, model, start) -> str:
 
 
 def _scripted_debug_count(model_class):
-    """``(outside, error, scripts)`` after one call of the scripted ``model_class(debug=True)`` on a copy of the
-    input; ``scripts`` is False when ``debug=True`` does not even script (the error is then the compiler's)."""
+    """``(outside, error, debug_scripted)`` after one call of the scripted ``model_class(debug=True)`` on a copy of
+    the input; ``debug_scripted`` is that scripted model, None when ``debug=True`` does not even script (the error is
+    then the compiler's)."""
     try:
         with deprecations_hidden():
             scripted = torch.jit.script(model_class(debug=True))
     except Exception as error:  # a Final flag kept the helper out for debug=False only
-        return None, error, False
+        return None, error, None
     try:
         on_copies(scripted, _CLIPPER_X)
     except Exception as error:  # raising is what @torch.jit.unused makes a reached helper do
-        return None, error, True
-    return getattr(scripted, "outside", None), None, True
+        return None, error, scripted
+    return getattr(scripted, "outside", None), None, scripted
 
 
-def _debug_model_saves(model_class) -> bool:
-    """Whether a scripted ``model_class(debug=True)`` can be saved (True when it does not even script: that case is
-    named elsewhere)."""
-    try:
-        with deprecations_hidden():
-            scripted = torch.jit.script(model_class(debug=True))
-    except Exception:
+def _saves(debug_scripted) -> bool:
+    """Whether a scripted ``Clipper(debug=True)`` can be saved (True when there is none, as it does not even script:
+    that case is named elsewhere)."""
+    if debug_scripted is None:
         return True
     try:
-        torch.jit.save(scripted, io.BytesIO())
+        torch.jit.save(debug_scripted, io.BytesIO())
     except Exception:
         return False
     return True
@@ -801,7 +799,7 @@ def _how_the_helper_was_handled(model_class, scripted):
     """
     helper = getattr(model_class, "count_outside", None)
     modifier = getattr(helper, "_torchscript_modifier", None)
-    outside, error, scripts = _scripted_debug_count(model_class)
+    outside, error, debug_scripted = _scripted_debug_count(model_class)
     if error is None and _as_count(outside) != _OUTSIDE:
         # Name the guard where the learner put it: the other part is as the original has it
         in_forward = "is_scripting" in _source(getattr(model_class, "forward", None))
@@ -845,7 +843,7 @@ def _how_the_helper_was_handled(model_class, scripted):
         return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no annotations "
                 "TorchScript takes its result for a Tensor, which fits `outside` as you typed it (annotating the "
                 f"helper, `-> int`, would keep the original int count).{drop}")
-    if modifier == torch._jit_internal.FunctionModifiers.IGNORE and not _debug_model_saves(model_class):
+    if modifier == torch._jit_internal.FunctionModifiers.IGNORE and not _saves(debug_scripted):
         # Final dropped the branch for debug=False, so that model saves; the ignored call is still Python
         print("✘ It scripts and saves with debug=False, but only because `debug` is Final: TorchScript drops the "
               "branch that calls `count_outside`. A scripted `Clipper(debug=True)` keeps the call, and "
@@ -862,7 +860,7 @@ def _how_the_helper_was_handled(model_class, scripted):
               "(NumPy, which TorchScript cannot compile) and asks which decorator lets the model script and save "
               "around it: @torch.jit.ignore or @torch.jit.unused.")
         return None
-    if not scripts:
+    if debug_scripted is None:
         print("✘ It scripts, saves and clamps with debug=False, without a decorator: TorchScript takes `debug` for "
               "a constant now (Final), so it drops the branch that calls `count_outside`, and a scripted debug=True "
               "model does not script at all. That is a fine technique in general; this exercise asks which "

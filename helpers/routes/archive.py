@@ -154,6 +154,7 @@ class ArchiveTable:
     def rows(self) -> list:
         """(name, size, role) rows; with ``collapse``, tensors and debug info become one summary row each."""
         rows, groups = [], {}
+        one_folder = self._one_folder()
         for e in self.entries:
             key = role = None
             if self.collapse and re.fullmatch(r"data/\d+", e.inner):
@@ -161,7 +162,7 @@ class ArchiveTable:
             elif self.collapse and e.inner.endswith(".debug_pkl"):
                 key, role = "code/....py.debug_pkl", e.role
             if key is None:  # in a zip that is not one folder, the whole name: dropping its first part would hide it
-                rows.append([e.inner if self._one_folder() else e.name, e.size, e.role])
+                rows.append([e.inner if one_folder else e.name, e.size, e.role])
             elif key in groups:
                 groups[key][1] += e.size
                 groups[key][3] += 1

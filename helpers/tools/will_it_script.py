@@ -190,8 +190,11 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     _check_source(source, "attempt_script")
     time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
+    first_fix = ""  # said before any other note: set once a forward without `self` is found
 
     def done(verdict, error=None, **fields):
+        if first_fix:
+            fields["note"] = f"{first_fix} {fields.get('note', '')}".strip()
         if error is not None:
             fields.setdefault("short_error", script_error_line(error))
             fields.setdefault("full_error", "".join(traceback.format_exception_only(type(error), error))
@@ -236,13 +239,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     compile_seconds = time.perf_counter() - compile_start
     slow = (f"Scripting took {compile_seconds:.1f} s (a big model compiles slowly; it did not loop). "
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
-    forgot = _forgotten_self(model)  # whatever happens next, a forward without `self` is the first thing to fix
-    if forgot:
-        plain_done = done
-
-        def done(verdict, error=None, **fields):
-            fields["note"] = f"{forgot} {fields.get('note', '')}".strip()
-            return plain_done(verdict, error, **fields)
+    first_fix = _forgotten_self(model)  # whatever happens next, a forward without `self` is the first thing to fix
     if error is not None:  # an unannotated value passed where a tuple or list is wanted gets its annotation named
         return done("fails to script", error, warning=warning, note=f"{slow}{argument_type_fix(str(error))}".strip())
     code, note = None, slow
@@ -261,7 +258,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
         except _TimeLimit as exc:
             return stopped(exc, limit, f"calling the eager model on test input {i}")
         except (Exception, SystemExit) as exc:
-            if forgot:  # the module sits where the input should: eager cannot be called, whatever TorchScript said
+            if first_fix:  # the module sits where the input should: eager cannot be called, whatever TorchScript said
                 return done("eager fails", exc, warning=warning, code=code)
             note += (f" Not run on the test input: the eager model fails on it too "
                      f"({script_error_line(exc)}), so that is not a TorchScript problem.")
