@@ -738,3 +738,22 @@ def test_labelled_export_a_save_that_stopped_half_way_is_named(tmp_path, capsys)
         torch.save(torch.jit.script(H.load_digits_cnn()), path)  # torch.save cannot pickle a ScriptModule
     assert not H.check_labelled_export(path)
     assert "the save that wrote it did not finish" in capsys.readouterr().out
+
+
+def test_a_loader_that_skips_missing_weights_is_refused(capsys):
+    def lenient(path):  # strict=False: a file that does not fit the model loads, with that layer left random
+        model = H.DigitsCNN()
+        model.load_state_dict(torch.load(path, weights_only=True), strict=False)
+        return model
+
+    assert not H.check_safe_weights_loader(lenient)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Every file carrying code was refused, but given a state_dict with one weight missing") and "strict=False" in out
+
+    def lenient_assign(path):  # assign=True with the default strict: still refuses a missing key, so right
+        model = H.DigitsCNN()
+        model.load_state_dict(torch.load(path, weights_only=True, mmap=True), assign=True)
+        return model
+
+    assert H.check_safe_weights_loader(lenient_assign)
+    assert capsys.readouterr().out.startswith("✔")

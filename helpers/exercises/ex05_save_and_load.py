@@ -405,6 +405,9 @@ def _weights_of_our_own():
     return model
 
 
+_REFUSED = object()  # what the checker notes when the loader raised
+
+
 def check_safe_weights_loader(load_weights) -> bool:
     """05, exercise 2: ``load_weights(path)`` returns a DigitsCNN with the saved weights, and refuses code.
 
@@ -488,6 +491,27 @@ def _check_safe_weights_loader(load_weights, allowed_before) -> bool:
         finally:
             if "ran" in _Tripwire.__dict__:
                 del _Tripwire.ran
+        # A state_dict with a weight missing (a file from another version of the model): no DigitsCNN holds its
+        # weights, so the loader must say so; load_state_dict(..., strict=False) would leave that layer random
+        partial = {k: v for k, v in trained.state_dict().items() if not k.endswith("classifier.bias")}
+        torch.save(partial, folder / "partial.pt")
+        try:
+            incomplete = load_weights(folder / "partial.pt")
+        except SystemExit:
+            return _fail("Given a state_dict with a weight missing, your function called sys.exit(), which ends the "
+                         "whole process: raise an exception (or let load_state_dict's own through).")
+        except Exception:  # refused: right, whatever the words
+            incomplete = _REFUSED
+        if incomplete is None:
+            return _fail("Every file carrying code was refused, but given a state_dict with one weight missing "
+                         "(classifier.bias), your function returned None instead of raising: let load_state_dict's "
+                         "error through, so the caller knows the file does not fit the model.")
+        if incomplete is not _REFUSED:
+            return _fail("Every file carrying code was refused, but given a state_dict with one weight missing "
+                         "(classifier.bias), your function returned a model without a word, and that layer keeps the "
+                         "random values it was built with. load_state_dict(state, strict=False) skips missing keys, "
+                         "and so does catching its error: keep the default strict=True and let its error through, "
+                         "so that a file that does not fit the model is refused.")
     added = [g for g in torch.serialization.get_safe_globals() if g not in allowed_before]
     if added:
         names = ", ".join(getattr(g, "__qualname__", None) or repr(g) for g in added[:3])
