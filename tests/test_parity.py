@@ -1870,3 +1870,26 @@ def test_a_branch_in_a_helper_held_by_a_closure_or_an_attribute_is_watched(make,
         traced = torch.jit.trace(model, example)
     report = H.parity(model, traced, example=example)
     assert [text for _, _, text in report.uncovered] == [untaken] and report.summary.startswith("⚠"), report
+
+
+class _CountsCalls(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.linear = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        self.calls += 1
+        return self.linear(x)
+
+
+def test_a_diverging_copy_that_keeps_the_counter_is_told_it_keeps_it():
+    # the check whether eager agrees with itself must not count as calls of the learner's model
+    model = _CountsCalls().eval()
+    scripted = torch.jit.script(copy.deepcopy(model))
+    with torch.no_grad():
+        scripted.linear.bias.add_(0.5)  # the copy answers otherwise, and still counts its calls
+    x = torch.randn(2, 4)
+    report = H.parity(model, scripted, inputs=[x, x, x])
+    assert not report.all_close and model.calls == 0  # parity ran copies of it
+    assert "changed the same way" in str(report) and "does not keep" not in str(report), str(report)

@@ -1460,24 +1460,25 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                                   close_if_scaled=bool(close_if_scaled), scale=output_scale(expected)))
         training = training_layers(eager)
         self_divergent = False
+        state_after = python_state(eager)  # read before the probe below: its two calls are not the comparison's
         # randomness can sit in any layer, or in forward itself (torch.randn_like, in eval mode too): whenever a row
         # diverges, eager is asked to agree with itself, not only when a known random layer is found
         if rows and any(r.diverges for r in rows):
             first = rows[0].args  # does eager even agree with itself? (dropout: no)
-            kept = python_state(eager)
+            probe = fresh_copy(eager)  # asked on a copy: a counter in the learner's model must not move twice more
+            kept = python_state(probe)
             try:
-                again = _compare_outputs(eager(*own_copy(first)), eager(*own_copy(first)), rtol, tolerance)
+                again = _compare_outputs(probe(*own_copy(first)), probe(*own_copy(first)), rtol, tolerance)
                 # with no layer known to be random, two answers from a model whose state moved between the calls (a
                 # counter) say nothing of randomness: the state note speaks for that. A TorchScript model's state is
                 # not readable as Python attributes, but its graph says whether forward writes any (prim::SetAttr)
-                self_divergent = not again[1] and (bool(training) or (python_state(eager) == kept
+                self_divergent = not again[1] and (bool(training) or (python_state(probe) == kept
                                                                        and not script_set_attributes(eager)))
             except Exception:  # it ran once already; a second failure says nothing new
                 pass
             if self_divergent:  # random outputs that happen to match in another order are no tie sorted otherwise
                 for row in rows:
                     row.note = _REORDER_GUESS.sub("", row.note).strip(" ;")
-    state_after = python_state(eager)
     lost = state_on_copy(state_before, state_after, copy_before, copy_state(exported, set(state_before) | set(state_after)))
     unreadable = ""
     if lost and any(r.error for r in rows):  # the copy refused some inputs, so its state saw fewer calls than eager's
