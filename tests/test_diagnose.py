@@ -1786,3 +1786,11 @@ def test_the_aoti_route_compiles_once_per_model_and_keeps_the_package(tmp_path, 
     assert again.status("aoti") == "ok", again
     changed = _Doubles().eval()  # other weights: another key, so a compile, which the patch refuses
     assert H.diagnose(changed, x, routes=["aoti"], progress=False, cache_dir=tmp_path).status("aoti") != "ok"
+
+
+def test_the_aoti_route_explains_a_batch_of_one_below_exports_range(tmp_path):
+    report = H.diagnose(_Doubles().eval(), torch.randn(3, 4), routes=["export", "aoti"], progress=False,
+                        cache_dir=tmp_path)
+    assert report.status("export") == "ok"
+    said = report.results["aoti"].detail()
+    assert "refuses 'batch 1'" in said and "sizes from 2 up" in said and "min=1" in said, said

@@ -1145,6 +1145,13 @@ def _refusal_advice(route, refused, batch_one=False) -> str:
                 "size it must match). If that "
                 "input has no batch, say so with batch_dim= (None for it); a branch can become torch.cond (09), or "
                 "use torch.jit.script")
+    if route == "aoti" and all(re.search(r"size 1 at dimension \d+, outside the range it was exported for \(2 to", r.error or "")
+                               for r in refused):
+        # torch.export's range for a free size starts at 2 (it treats 0 and 1 apart); the course's loader keeps to it
+        return ("the package was compiled for sizes from 2 up, the range torch.export gives a free size (it treats 0 "
+                "and 1 as special), and the course's loader keeps to that range. To serve a size of 1, compile with "
+                "a Dim whose min is 1 for that dimension, torch.export.Dim('batch', min=1, max=64), in "
+                "H.aoti_package's dynamic_shapes=")
     if route == "onnx":
         return ("the ONNX file refuses sizes eager takes, whatever its inputs declare (its graph can fix a size "
                 "inside): compare with the export row, and ship only the sizes you checked")
