@@ -490,3 +490,14 @@ def test_an_ignored_helper_that_stops_the_save_is_said_beside_the_verdict():
               "        return x * 2\n\n    def forward(self, x):\n        return self.helper(x)\n")
     attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
     assert attempt.verdict == "scripts" and "But it cannot be saved" in attempt.note and "@torch.jit.unused" in attempt.note
+
+
+@pytest.mark.parametrize("source", [
+    "def forward(this, x):\n    return x * 2\n",
+    "class Model(nn.Module):\n    @classmethod\n    def forward(cls, x):\n        return x * 2\n",
+    "class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.lin = nn.Linear(3, 3)\n\n"
+    "    def forward(this, x):\n        return this.lin(x)\n",
+])
+def test_self_under_another_name_is_not_called_forgotten(source):
+    attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "scripts" and "holds the Model" not in attempt.note, attempt.note

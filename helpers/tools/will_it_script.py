@@ -324,6 +324,8 @@ def _forgotten_self(model) -> str:
     """A sentence when forward's first parameter is not ``self``: Python passes the module there, so the name the
     learner meant for the input holds the Model ('' otherwise, and for ``*args``, which has other troubles)."""
     cls = type(model)
+    if isinstance(inspect.getattr_static(cls, "forward", None), classmethod):
+        return ""  # the class comes first, the input second: nothing forgotten
     if isinstance(inspect.getattr_static(cls, "forward", None), staticmethod):
         return ("forward is a @staticmethod, but TorchScript compiles it as a method that receives the module first: "
                 "remove @staticmethod and write `self` as its first parameter.")
@@ -335,10 +337,31 @@ def _forgotten_self(model) -> str:
     if not parameters or parameters[0].name == "self" or parameters[0].kind not in (
             inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
         return ""
+    if _used_as_the_module(cls.forward, parameters[0].name, model):
+        return ""  # `this.linear`, or never read at all: another name for self, not a forgotten one
     with_self = signature.replace(parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
                                               *parameters], return_annotation=inspect.Signature.empty)
     return (f"forward's first parameter is the module itself (Python passes it), so `{parameters[0].name}` holds the "
             f"Model, not your input: write `def forward{with_self}:`.")
+
+
+def _used_as_the_module(function, name: str, model) -> bool:
+    """Whether forward's first parameter, ``name``, reads like the module under another name: never read in the
+    body, or read for an attribute the model has (``this.linear``); an input is read, for tensor work."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return False  # no source to read: the signature alone speaks
+    body = [node for top in tree.body for statement in getattr(top, "body", []) for node in ast.walk(statement)]
+    reads = [node for node in body if isinstance(node, ast.Name) and node.id == name]
+    if not reads:
+        return True
+    own = set(vars(model)) | set(dict(model.named_children())) | set(dict(model.named_parameters(recurse=False)))
+    own |= set(dict(model.named_buffers(recurse=False))) | {n for c in type(model).__mro__[:-1]
+                                                            if c.__module__ != "torch.nn.modules.module" for n in vars(c)}
+    attributes = {node.attr for node in body if isinstance(node, ast.Attribute)
+                  and isinstance(node.value, ast.Name) and node.value.id == name}
+    return bool(attributes & own)
 
 
 def _printed_note(eager: str, scripted: str) -> str:
