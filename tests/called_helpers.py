@@ -65,3 +65,10 @@ def model_with_inner_helper():
             return halve_big(x) + 1
 
     return Inner()
+
+
+def make_scale(k):
+    """A function a factory returns: its body reads the factory's k (a closure), which TorchScript cannot capture."""
+    def scale(x):
+        return x * k
+    return scale

@@ -1794,3 +1794,32 @@ def test_the_aoti_route_explains_a_batch_of_one_below_exports_range(tmp_path):
     assert report.status("export") == "ok"
     said = report.results["aoti"].detail()
     assert "refuses 'batch 1'" in said and "sizes from 2 up" in said and "min=1" in said, said
+
+
+import called_helpers  # noqa: E402
+
+
+class _KeepsScale(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = called_helpers.make_scale(3.0)  # a closure kept on the module
+
+    def forward(self, x):
+        return self.scale(x)
+
+
+_triple = lambda t: t * 3  # noqa: E731 - a lambda at module level, which a forward calls
+
+
+class _CallsLambda(torch.nn.Module):
+    def forward(self, x):
+        return _triple(x)
+
+
+def test_a_kept_closure_and_a_module_level_lambda_get_their_cause_and_fix():
+    report = H.diagnose(_KeepsScale(), torch.randn(2, 3), routes=["script"], progress=False)
+    result = report.results["script"]
+    assert result.reason.startswith("RuntimeError: scale (a function kept on _KeepsScale) does not compile: python value")
+    assert "self.k = 3.0" in result.fix and "module-level number" not in result.fix
+    report = H.diagnose(_CallsLambda(), torch.randn(2, 3), routes=["script"], progress=False)
+    assert "a lambda outside forward" in report.results["script"].fix

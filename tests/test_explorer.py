@@ -454,3 +454,23 @@ class _OwnIf(torch.nn.Module):
         if x.sum() > 0:
             return x * 2
         return -x
+
+
+class _InnerDef(torch.nn.Module):
+    def forward(self, x):
+        def inner(t):
+            if t.sum() > 0:
+                return t * 3
+            return t + 1
+        return inner(x)
+
+
+def test_a_def_inside_forward_is_named_by_its_own_name():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ex = H.DivergenceExplorer(model=_InnerDef(), method="trace", example=torch.ones(2, 3))
+        path = ex.set(scale=-1.0).path
+        report = H.parity(_InnerDef(), torch.jit.trace(_InnerDef(), torch.ones(2, 3)), inputs=[torch.ones(2, 3)])
+    assert "(in `_InnerDef.forward.<locals>.inner`)" in path, path
+    assert [where for where, _, _ in report.uncovered] == ["_InnerDef.forward.<locals>.inner"]

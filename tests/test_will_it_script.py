@@ -501,3 +501,11 @@ def test_an_ignored_helper_that_stops_the_save_is_said_beside_the_verdict():
 def test_self_under_another_name_is_not_called_forgotten(source):
     attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
     assert attempt.verdict == "scripts" and "holds the Model" not in attempt.note, attempt.note
+
+
+def test_a_lambda_kept_as_an_attribute_is_named_with_its_fix():
+    source = ("class Model(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.act = lambda t: t * 2\n\n    def forward(self, x):\n        return self.act(x)\n")
+    attempt = H.attempt_script(source, inputs=[(torch.randn(2, 3),)])
+    assert attempt.verdict == "fails to script" and "act (a function kept on Model) does not compile" in attempt.short_error
+    assert not attempt.short_error.endswith(")") and "module-level `def`" in attempt.note

@@ -43,7 +43,7 @@ from ..course.failures import as_sentence, code_place, short_message, typed_mess
 from ..course.guards import call_within, first_call_seconds, numpy_part, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from ..routes.export_bridge import save_program
-from .gallery import argument_type_fix, inferred_argument_line
+from .gallery import argument_type_fix, inferred_argument_line, kept_function_cause
 from .input_variants import (SIZE_VARIANT, _is_int, _resized, batch_dim_for, batch_of, leaves, own_copy,
                              per_input_dims, rebuild, time_first_note, with_batch)
 from .parity import (TWO_ANSWERS_CAUSES, _nesting, argument_hint, few_layers, fresh_copy, is_exported_program, parity, training_layers,
@@ -66,7 +66,17 @@ _DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it
                    "torch.jit.script, which keeps the Python logic")
 _NUMPY = ("a NumPy call: a scripted model runs without Python, so it cannot call NumPy, and its tensors have no "
           ".numpy(); use the torch function of the same name (see the gallery in 06, entry 'numpy_call')")
+# a function kept on the module (self.gate = make_gate(3.0)) whose body reads a variable of the function that made
+# it: torch asks whether it is "a closed over global variable"; here it is a closure's
+_CLOSED_OVER = ("a function kept on the module reads a number from outside its body (a variable of the function that "
+                "made it, or a module-level one), which TorchScript cannot capture: keep the number as an attribute "
+                "(self.k = 3.0) and make the function a method that reads self.k")
 _HINTS = (
+    # a lambda outside forward (module level, or kept as an attribute): its line is no function definition to compile
+    ("expected a single top-level function", "a lambda outside forward (at module level, or kept as an attribute): "
+                                             "TorchScript compiles a function from its source, and a lambda is no "
+                                             "`def` wherever it sits; write it as a module-level `def` (see the "
+                                             "gallery in 06, entry 'lambda')"),
     # torch.cond scripted: the compiler reads torch's own cond.py, whose nested function it refuses
     ("_higher_order_ops/cond.py", "TorchScript cannot compile torch.cond (the nested function is in torch's own "
                                   "cond code, not yours): keep torch.cond for export and AOTInductor, and give the "
@@ -483,6 +493,8 @@ def _gallery_fix(message: str, where: str = "") -> str:
     errors share ("is currently not supported"), when the entry's construct is on the failing line too.
     """
     lowered = message.lower()
+    if "this function exists as an attribute on the python module" in lowered and "closed over" in lowered:
+        return _CLOSED_OVER
     try:
         from .gallery import GALLERY
     except Exception:  # the gallery is a nice-to-have here; a diagnosis must not fail for it
@@ -1246,7 +1258,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         if isinstance(error, KeyboardInterrupt):
             raise
         cause = _cause(error)
-        message = _TORCH_NOISE.sub("", _ANSI.sub("", short_message(cause, limit=400))).strip()
+        kept = kept_function_cause(str(cause))  # a function kept on the module: its own cause
+        message = _TORCH_NOISE.sub("", _ANSI.sub("", kept or short_message(cause, limit=400))).strip()
         message = message if len(message) <= 200 else message[:199] + "…"
         if message and type(cause).__name__ not in message:
             message = f"{type(cause).__name__}: {message}"

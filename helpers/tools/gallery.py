@@ -190,6 +190,21 @@ def argument_type_fix(reason: str) -> str:
             f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
 
 
+def kept_function_cause(text: str) -> str:
+    """For a function kept on a module (``self.gate = make_gate(3.0)``) that does not compile, torch's message opens
+    with "Module ... has no attribute 'gate'" and gives the cause two lines below: that cause, said of the function
+    ('' for any other message)."""
+    kept = re.search(r"Module '(\w+)' has no attribute '(\w+)' \(This function exists as an attribute on the Python "
+                     r"module, but we failed to compile it.*?The error stack is reproduced here:\s*\n\s*(\S[^\n]*)",
+                     text, re.S)
+    if not kept:
+        return ""
+    cause = kept.group(3).strip().rstrip(":")
+    if cause.endswith(")") and cause.count(")") > cause.count("("):  # the parenthesis torch opened before the stack
+        cause = cause[:-1].rstrip(":")
+    return f"{kept.group(2)} (a function kept on {kept.group(1)}) does not compile: {cause}"
+
+
 def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
     """One informative line of a (TorchScript) error: ``"Type: the line"``.
 
@@ -201,6 +216,8 @@ def script_error_line(error, fragment: str = "", limit: int = 160) -> str:
     if not isinstance(error, BaseException):
         raise TypeError(f"script_error_line expects an exception, got {type(error).__name__}")
     text = _ADDRESS.sub("", str(error))
+    if not fragment:
+        text = kept_function_cause(text) or text
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not fragment and inferred_argument_line(text):  # a list of overloads: the line that names the cause
         text = inferred_argument_line(text)

@@ -364,6 +364,14 @@ def _compiler_only_lines_of(filename: str, source: str) -> frozenset:
     return frozenset(lines)
 
 
+def _code_name(inner, outer, name: str) -> str:
+    """How a line's function is named: a def inside a method by its own name (``Model.forward.<locals>.helper``);
+    a comprehension, a generator or a lambda by the function it sits in."""
+    if inner is outer or inner.co_name.startswith("<"):
+        return name
+    return f"{name}.<locals>.{inner.co_name}"
+
+
 def _nested_codes(code):
     """``code`` and the code objects defined inside it (comprehensions, lambdas, inner functions)."""
     yield code
@@ -720,7 +728,7 @@ class LineCoverage:
                     for function in _functions_behind(member, name):
                         methods.append(function)
                         for inner in _nested_codes(function.__code__):
-                            self.codes[inner] = f"{cls.__name__}.{name}"
+                            self.codes[inner] = _code_name(inner, function.__code__, f"{cls.__name__}.{name}")
             # a function kept on the model itself (self.gate = make_gate(...)), called as self.gate(x)
             held = [(value, name) for module in model.modules() if not isinstance(module, torch.jit.ScriptModule)
                     for name, value in vars(module).items() if isinstance(value, (types.FunctionType, functools.partial))]
@@ -735,7 +743,7 @@ class LineCoverage:
             pass  # the caller knows its lines cannot be read (answers kept from earlier calls): no codes, no note
         elif callable(function) and hasattr(function, "__code__"):
             for inner in _nested_codes(function.__code__):
-                self.codes[inner] = function.__qualname__
+                self.codes[inner] = _code_name(inner, function.__code__, function.__qualname__)
             if isinstance(function, types.FunctionType):
                 self._watch_called([function])
         else:

@@ -241,7 +241,10 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             if compile_seconds > SLOW_COMPILE_SECONDS else "")
     first_fix = _forgotten_self(model)  # whatever happens next, a forward without `self` is the first thing to fix
     if error is not None:  # an unannotated value passed where a tuple or list is wanted gets its annotation named
-        return done("fails to script", error, warning=warning, note=f"{slow}{argument_type_fix(str(error))}".strip())
+        from .diagnose import known_hint  # e.g. a lambda outside forward: torch names no construct, the hint does
+        fix = argument_type_fix(str(error)) or known_hint(str(error))
+        fix = as_sentence(fix[:1].upper() + fix[1:]) if fix else ""
+        return done("fails to script", error, warning=warning, note=f"{slow}{fix}".strip())
     code, note = None, slow
     try:
         code = scripted.code
