@@ -1823,3 +1823,14 @@ def test_a_kept_closure_and_a_module_level_lambda_get_their_cause_and_fix():
     assert "self.k = 3.0" in result.fix and "module-level number" not in result.fix
     report = H.diagnose(_CallsLambda(), torch.randn(2, 3), routes=["script"], progress=False)
     assert "a lambda outside forward" in report.results["script"].fix
+
+
+class _ListOfDicts(torch.nn.Module):
+    def forward(self, x):
+        return [{"boxes": x * 2, "scores": x.sum(1)}]
+
+
+def test_a_list_of_dicts_output_gets_the_tracing_rule_and_a_way_out():
+    report = H.diagnose(_ListOfDicts(), torch.randn(2, 3), routes=["trace", "script"], progress=False)
+    assert report.status("trace") == "fails" and "not a deeper nesting such as a list of dicts" in report.results["trace"].fix
+    assert report.status("script") == "ok"  # the way out it names

@@ -328,3 +328,19 @@ def test_an_example_giving_one_tensor_for_two_arguments_lowers_two_inputs(tmp_pa
     x, y = torch.randn(3), torch.randn(3)
     pte = H.lower_to_pte(_Difference(), (x, x), backend="portable", name="difference", cache_dir=tmp_path, quiet=True)
     assert torch.allclose(H.pte_runner(pte)(x, y), x - y)
+
+
+class _Doubling(torch.nn.Module):
+    def forward(self, x):
+        while x.sum() < 10:
+            x = x * 2
+        return x
+
+
+def test_an_export_failure_names_the_line_and_a_fix_that_leads_to_a_pte(tmp_path):
+    from helpers.routes.executorch_route import PteExportError  # a ValueError, in one line
+    with pytest.raises(PteExportError) as refused:
+        H.lower_to_pte(_Doubling(), torch.ones(2, 3), name="doubling", cache_dir=tmp_path)
+    said = str(refused.value)
+    assert "while x.sum() < 10" in said and "tensor operations of a fixed shape" in said
+    assert "torch.jit.script" not in said  # no .pte comes from TorchScript

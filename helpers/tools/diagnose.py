@@ -118,6 +118,11 @@ _HINTS = (
     ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),
+    # a detection model's list of dicts: tracing takes one level of list, tuple or dict around tensors, no deeper
+    ("can be output from traced functions", "torch.jit.trace takes an output of tensors, or one list, tuple or dict "
+                                            "of them, not a deeper nesting such as a list of dicts (what detection "
+                                            "models return), and strict=False does not change that: script the model, "
+                                            "or wrap it so that forward returns tensors (one per key)"),
     ("cannot be traced. only tensors", "torch.jit.trace takes tensors only: pass the number as a tensor, make it a "
                                        "constructor argument of the model, or script the model"),
     # torch.export traces with fake tensors, which have no values: a call that makes sizes from a tensor fails
