@@ -549,3 +549,29 @@ def test_shipped_pool_names_swapped_arguments(capsys):
     assert not H.check_shipped_pool(_ship_swapped)
     out = capsys.readouterr().out
     assert out.startswith("✘ ship(...) raised TypeError") and "your function takes (example, model): swap" in out, out
+
+
+class _CondPool(torch.nn.Module):
+    def forward(self, x):
+        return torch.cond(x.shape[-1] > 8, lambda t: t.unflatten(-1, (-1, 2)).mean(-1).cumsum(-1),
+                          lambda t: t.cumsum(-1), (x,))
+
+
+@pytest.mark.parametrize("name", ["n", "length"])
+def test_the_even_length_suggestion_is_read_whatever_the_dim_is_called(name, capsys):
+    def ship(model, example):
+        return torch.export.export(_CondPool(), (example,), dynamic_shapes=({1: torch.export.Dim(name)},)).module()
+
+    assert not H.check_shipped_pool(ship)
+    out = capsys.readouterr().out
+    assert f'`2 * Dim("_{name}")`' in out and "the length must be even" in out and "Even so" not in out, out
+
+
+def test_a_derived_dim_as_torch_suggests_ships_the_cond_pool(capsys):
+    # the exercise's sentence: dynamic_shapes takes 2 * Dim(...) like a Dim, and then the cond model exports
+    def ship(model, example):
+        length = 2 * torch.export.Dim("_length")
+        return torch.export.export(_CondPool(), (example,), dynamic_shapes=({1: length},)).module()
+
+    assert H.check_shipped_pool(ship)
+    assert capsys.readouterr().out.startswith("✔")

@@ -136,11 +136,16 @@ def _ensure_server(env: dict, preload: tuple = ()):
         server_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         # Its owner is whatever started the asking process (a kernel's Jupyter server, the benchmark, pytest): when
         # the owner ends, so does the waiting process, and a stopped hub server leaves nothing behind.
-        subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path), str(owner),
-                          _start_time(owner)], env=server_env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         cwd="/", start_new_session=True)  # a session of its own: it outlives this kernel
+        # kept in a list: a Popen dropped while its process runs warns (ResourceWarning) when it is collected, and
+        # the first H.attempt of a notebook would report that warning as its own
+        _STARTED.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(path), str(owner),
+                                          _start_time(owner)], env=server_env,
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         cwd="/", start_new_session=True))  # a session of its own: it outlives this kernel
         return _wait_for(path)
+
+
+_STARTED = []  # the waiting processes this process started (see above)
 
 
 def start_in_background(notebook: str):

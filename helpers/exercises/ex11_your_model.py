@@ -239,7 +239,7 @@ def _suggested_fix(error) -> str:
 
 def _short_lengths_left_out(fix) -> str:
     """A sentence if the Dim torch suggests starts above the shortest length checked (4 = 2 * 2)."""
-    low = re.search(r"_n', min=(\d+)", fix)
+    low = re.search(r"Dim\(['\"]\w+['\"], min=(\d+)", fix)
     if low and 2 * int(low.group(1)) > _LENGTHS[0]:
         return (f" The lengths checked run from {_LENGTHS[0]} to {_LENGTHS[-1]}, and this Dim starts at "
                 f"{2 * int(low.group(1))}: give it no min, or one of {_LENGTHS[0]} or less.")
@@ -249,13 +249,15 @@ def _short_lengths_left_out(fix) -> str:
 def _constraint_hint(error) -> str:
     """What to do about a violated constraint that is not the `> 8` bound: torch's suggestion, read for this model."""
     fix = _suggested_fix(error)
-    if "2*_n" in fix.replace(" ", ""):  # unflatten(-1, (-1, 2)) pairs values, in either branch
+    derived = re.search(r"=\s*2\s*\*\s*(\w+)", fix)  # whatever the Dim is called: length = 2*_length
+    if derived:  # unflatten(-1, (-1, 2)) pairs values, in either branch
         return (f" torch's own suggestion: {fix}: pooling pairs the values, so the length must be even, and a Dim "
-                "that says so (`2 * Dim(\"_n\")`) is what torch asks for. If `forward` still has the plain `if`, an "
-                "export keeps one side of `x.shape[-1] > 8` even then: the branch has to be part of the program "
-                "(torch.cond, or torch.jit.script)." + _short_lengths_left_out(fix))
-    return (f" torch's own suggestion: {fix}. Even so, an export keeps one side of `x.shape[-1] > 8`, and the "
-            "lengths checked run from 4 to 20: make the branch part of the program (torch.cond, or torch.jit.script).")
+                f"that says so (`2 * Dim(\"{derived.group(1)}\")`) is what torch asks for. If `forward` still has the "
+                "plain `if`, an export keeps one side of `x.shape[-1] > 8` even then: the branch has to be part of "
+                "the program (torch.cond, or torch.jit.script)." + _short_lengths_left_out(fix))
+    return (f" torch's own suggestion: {fix}. The lengths checked run from 4 to 20; if `forward` still has the plain "
+            "`if`, an export keeps one side of `x.shape[-1] > 8`: make the branch part of the program (torch.cond, "
+            "or torch.jit.script).")
 
 
 def _holds_cond(copy) -> bool:
