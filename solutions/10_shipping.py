@@ -24,7 +24,10 @@ def export_tempered_onnx(path):
     name leaves that input's batch fixed at the example's size.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the deprecation notices of torch.jit.script and the legacy exporter
+        # the deprecation notices of torch.jit.script (FutureWarning) and the legacy exporter (DeprecationWarning);
+        # other warnings stay: a wrong dynamic_axes key shows only as a UserWarning (section 4)
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(H.TemperedDigits())
         torch.onnx.export(scripted, H.tempered_inputs(4), str(path), dynamo=False,
                           input_names=["images", "temperature"], output_names=["probabilities"],

@@ -421,3 +421,21 @@ def test_a_fixed_range_that_breaks_at_the_rows_is_told_its_stop_depends_on_the_i
     out = capsys.readouterr().out
     assert out.startswith("✘ The .pt still does not convert") and "a `break` or a condition that reads" in out, out
     assert "not for its count" not in out
+
+
+class _HalfSum(torch.nn.Module):
+    def forward(self, x):
+        return x.half().sum(0).float()
+
+
+class _AbsSum(torch.nn.Module):
+    def forward(self, x):
+        return x.abs().sum(0)
+
+
+@pytest.mark.parametrize("model, says", [(_HalfSum(), "narrower type (half, bfloat16)"),
+                                         (_AbsSum(), "absolute values")])
+def test_a_running_sum_in_half_or_of_absolute_values_is_named(model, says, capsys):
+    assert not H.check_running_sum_migrates(model)
+    out = capsys.readouterr().out
+    assert out.startswith("✘") and says in out and "over dimension 0" not in out, out

@@ -94,7 +94,14 @@ def _running_sum_mistake(run, label: str, x: torch.Tensor, who: str, scripted: b
         if partial is not None:  # e.g. x[:8].sum(0): a bound taken from the sizes tried so far
             return (f"{who} gives the sum of the first {partial} rows only on the {label} input: add up every row, "
                     "whatever their number.")
-        return (f"{who} gives {got} on the {label} input; the running sum is {want}: add up the rows, "
+        if torch.allclose(got, want, rtol=1e-2, atol=1e-2, equal_nan=True):  # the sum, rounded on the way
+            return (f"{who} gives {got} on the {label} input, close to the running sum {want} but not within float32 "
+                    "rounding: part of the sum ran in a narrower type (half, bfloat16) or was rounded. Add up in the "
+                    "input's own dtype, x.sum(0).")
+        if torch.allclose(got, x.abs().sum(0), atol=1e-5):  # the sizes of the values, not the values
+            return (f"{who} gives the sum of the rows' absolute values on the {label} input: the running sum adds the "
+                    "values as they are, signs included, e.g. x.sum(0).")
+        return (f"{who} gives {got} on the {label} input; the running sum is {want}: add up the rows as they are, "
                 "i.e. over dimension 0.")
     return None
 
