@@ -361,5 +361,5 @@ def test_starting_the_waiting_process_leaves_no_resource_warning(tmp_path):
             "from helpers.course.warm_torch import stop_warm_torch\nstop_warm_torch()\nprint('clean')")
     ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    # (a warning as the interpreter exits, after the last cell, reaches no attempt: it is not looked at here)
     assert ran.returncode == 0 and ran.stdout.strip().endswith("clean"), ran.stderr[-2000:]
+    assert "ResourceWarning" not in ran.stderr, ran.stderr[-2000:]  # nor as the interpreter exits

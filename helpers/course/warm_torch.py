@@ -33,6 +33,7 @@ in the notebook that used it, and the hub sizing counts its memory once per lear
 
 This file uses the standard library only, because it is also the waiting process's program.
 """
+import atexit
 import contextlib
 import hashlib
 import json
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 __all__ = ["run_python", "warm_torch_status", "stop_warm_torch"]
@@ -146,6 +148,14 @@ def _ensure_server(env: dict, preload: tuple = ()):
 
 
 _STARTED = []  # the waiting processes this process started (see above)
+
+
+@atexit.register
+def _let_go():
+    """The waiting process outlives this one on purpose: its Popen goes without the exit-time ResourceWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        _STARTED.clear()
 
 
 def start_in_background(notebook: str):
