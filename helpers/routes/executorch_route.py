@@ -408,10 +408,9 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
                 except Exception as error:  # the model's own export problem, in one line: nothing lowered yet
                     from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
                     why = dim_conflict(error, "the example", "give an example with 2 or more there")
-                    from ..tools.diagnose import _learner_line, known_hint  # as diagnose says it: the line, the fix
+                    from ..tools.diagnose import _learner_line, export_hint  # as diagnose says it: the line, the fix
                     where = "" if why else _learner_line(error)
-                    # TorchScript keeps Python logic, but no .pte comes from it: that way out is left unsaid here
-                    hint = "" if why else known_hint(str(error)).split("; or torch.jit.script")[0]
+                    hint = "" if why else export_hint(str(error))
                     raise PteExportError("lower_to_pte: torch.export failed before ExecuTorch could lower the "
                                          f"model: {why or short_message(error)}{f' at {where}' if where else ''}"
                                          f"{f' ({hint})' if hint else ''}") from None

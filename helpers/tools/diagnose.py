@@ -60,10 +60,12 @@ _TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep  # the separato
 
 # First-line fragments of export and ONNX errors that have a known fix. The limitations gallery (06)
 # covers torch.jit.script's errors; these cover the routes the gallery does not.
+# the way out that keeps Python logic but leads to TorchScript only: export_hint leaves it out
+_SCRIPT_WAY = "; or torch.jit.script, which keeps the Python logic"
 _DATA_DEPENDENT = ("Python reads a tensor's value here: an `if` or `while` on it, or a number taken from it (`int(t.max())`, "
                    "`.item()`) that sets a size. For an `if`, torch.cond (or torch.where to compute both sides); for a "
-                   "size, pass it in (a constructor argument); for a `while`, tensor operations of a fixed shape; or "
-                   "torch.jit.script, which keeps the Python logic")
+                   "size, pass it in (a constructor argument); for a `while`, tensor operations of a fixed shape"
+                   + _SCRIPT_WAY)
 _NUMPY = ("a NumPy call: a scripted model runs without Python, so it cannot call NumPy, and its tensors have no "
           ".numpy(); use the torch function of the same name (see the gallery in 06, entry 'numpy_call')")
 # a function kept on the module (self.gate = make_gate(3.0)) whose body reads a variable of the function that made
@@ -148,6 +150,12 @@ def known_hint(message: str) -> str:
     """The hint of the table above whose fragment is in ``message`` (torch's error), or ''."""
     lowered = message.lower()
     return next((hint for fragment, hint in _HINTS if fragment in lowered), "")
+
+
+def export_hint(message: str) -> str:
+    """``known_hint`` for a route that must end in an exported program (ExecuTorch, AOTInductor): without the
+    TorchScript way out, which makes no such file."""
+    return known_hint(message).replace(_SCRIPT_WAY, "")
 
 
 _TRACER_NOTE = "the tracer warned: "  # how _convert's note on a TracerWarning begins
@@ -990,20 +998,18 @@ def _aoti_bytes(program, model, args, batch_dim, folder, cache_dir) -> bytes:
     """The compiled package's bytes: from the course's AOTInductor cache when this model, example and torch were
     compiled there before (a diagnosis run again on an unchanged model takes seconds, not a compile), else compiled
     now and kept there, under a temporary name renamed into place when complete."""
+    from ..course.workdir import atomic_write_bytes
     from ..routes.aoti import aoti_cache_key, _cached_target
     # the key of H.aoti_package, with what decides this route's export in place of dynamic_shapes
     key = aoti_cache_key(model, args, ("diagnose", batch_dim))
-    target, write = _cached_target("diagnose", key, cache_dir)
+    target, _ = _cached_target("diagnose", key, cache_dir)
     if target.is_file():
         return target.read_bytes()
     path = Path(folder) / "model_aoti.pt2"
     torch._inductor.aoti_compile_and_package(program, package_path=str(path))
     data = path.read_bytes()
     try:
-        write.mkdir(parents=True, exist_ok=True)
-        partial = write / f".{target.name}.{os.getpid()}.partial"
-        partial.write_bytes(data)
-        os.replace(partial, target)
+        atomic_write_bytes(target, data)  # not there: the path is in the folder to write
     except OSError:  # a cache that cannot be written costs the next diagnosis a compile, nothing more
         pass
     return data

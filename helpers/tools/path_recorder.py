@@ -727,23 +727,20 @@ class LineCoverage:
                         continue
                     for function in _functions_behind(member, name):
                         methods.append(function)
-                        for inner in _nested_codes(function.__code__):
-                            self.codes[inner] = _code_name(inner, function.__code__, f"{cls.__name__}.{name}")
+                        self._add_codes(function, f"{cls.__name__}.{name}", replace=True)
             # a function kept on the model itself (self.gate = make_gate(...)), called as self.gate(x)
             held = [(value, name) for module in model.modules() if not isinstance(module, torch.jit.ScriptModule)
                     for name, value in vars(module).items() if isinstance(value, (types.FunctionType, functools.partial))]
             for value, name in held:
                 for function in _called_by_name(value, name):
                     methods.append(function)
-                    for inner in _nested_codes(function.__code__):
-                        self.codes.setdefault(inner, function.__qualname__)
+                    self._add_codes(function, function.__qualname__)
             self._watch_called(methods)
             # no codes: built only from torch's own layers, so no Python of its own to branch in
         elif getattr(model, "unwatched", False):
             pass  # the caller knows its lines cannot be read (answers kept from earlier calls): no codes, no note
         elif callable(function) and hasattr(function, "__code__"):
-            for inner in _nested_codes(function.__code__):
-                self.codes[inner] = _code_name(inner, function.__code__, function.__qualname__)
+            self._add_codes(function, function.__qualname__, replace=True)
             if isinstance(function, types.FunctionType):
                 self._watch_called([function])
         else:
@@ -761,8 +758,14 @@ class LineCoverage:
         """Watch the plain functions that ``functions`` call by name too (a method's code stays under its method's
         name: a function is also a class attribute at times)."""
         for called in _functions_called_by(functions):
-            for inner in _nested_codes(called.__code__):
-                self.codes.setdefault(inner, called.__qualname__)
+            self._add_codes(called, called.__qualname__)
+
+    def _add_codes(self, function, name: str, replace: bool = False):
+        """Watch ``function``'s code and the code defined inside it, under ``name`` (a def inside it by its own name,
+        see ``_code_name``); ``replace=False`` keeps a name given before (a method's, when a function is also one)."""
+        for inner in _nested_codes(function.__code__):
+            if replace or inner not in self.codes:
+                self.codes[inner] = _code_name(inner, function.__code__, name)
 
     @property
     def paths(self) -> dict:
