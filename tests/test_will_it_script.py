@@ -44,6 +44,25 @@ def test_bare_forward_with_helpers_becomes_a_model(tmp_path, source):
     assert attempt.ok and "matches eager" in attempt.note, attempt.full_error
 
 
+@pytest.mark.parametrize("source", [
+    "def double(t):\n    return t * 2\n\ndef forward(self, x):\n    return double(x)\n",
+    "def forward(self, x):\n    return double(x)\n\ndef double(t):\n    return t * 2\n",
+    "def forward(self, x):\n    return self.twice(x)\n\n@torch.jit.export\ndef twice(self, t):\n    return 2 * t",
+])
+def test_a_plain_function_beside_forward_stays_a_function(tmp_path, source):
+    # `double(x)` is called by name: made a method of Model it was "undefined value double"
+    attempt = H.attempt_script(source, x(), folder=tmp_path)
+    assert attempt.ok and "matches eager" in attempt.note, attempt.full_error
+
+
+def test_the_full_message_names_the_learners_own_lines(tmp_path):
+    source = "import math\n\ndef helper(x):\n    return x.foo()\n\ndef forward(self, x):\n    return helper(x)\n"
+    attempt = H.attempt_script(source, x(), folder=tmp_path)
+    assert attempt.verdict == "fails to script", attempt
+    assert "snippet_" not in attempt.full_error and str(tmp_path) not in attempt.full_error
+    assert "your code, line 4" in attempt.full_error and "your code, line 7" in attempt.full_error
+
+
 @pytest.mark.parametrize("source, verdict, words", [
     ("", "no model", "empty"),
     ("y = 1\n", "no model", "class Model"),

@@ -113,15 +113,19 @@ _TORCH_BASES = {"Module", "Sequential", "ModuleList", "ModuleDict"}
 
 
 def _module_source(source: str):
-    """The source to import, or None if there is nothing to script.
+    """The source to import and, for each of its lines, the line of ``source`` it came from (None for a line
+    added); ``(None, [])`` if there is nothing to script.
 
     A snippet that defines ``class Model`` is used as it is. Otherwise, if it defines a top-level
-    ``forward``, its top-level functions become the methods of a ``class Model(nn.Module)``, and
-    everything else (imports, constants) stays at module level, above the class.
+    ``forward``, that ``forward`` and the top-level functions written as methods (a first parameter ``self``, or a
+    decorator such as ``@torch.jit.export``) become the methods of a ``class Model(nn.Module)``; everything else
+    (imports, constants, plain helper functions that ``forward`` calls by name) stays at module level, above the
+    class.
     """
     top = ast.parse(source).body
+    own = list(range(1, len(source.splitlines()) + 1))
     if any(isinstance(n, ast.ClassDef) and n.name == "Model" for n in top):
-        return source
+        return source, own
     # the torch models it defines: a base from torch.nn (Module, Sequential, ...) or another of its own models
     classes = [n for n in top if isinstance(n, ast.ClassDef)]
     modules = set()
@@ -131,18 +135,42 @@ def _module_source(source: str):
     bases = {ast.unparse(b).split(".")[-1] for n in classes if n.name in modules for b in n.bases}
     leaves = [name for name in modules if name not in bases]  # the most derived: the model, not its base class
     if len(leaves) == 1:  # inspect.getsource(MyNet): the one torch model it defines is the one to script
-        return source.rstrip("\n") + f"\n\n\nModel = {leaves[0]}\n"
+        return source.rstrip("\n") + f"\n\n\nModel = {leaves[0]}\n", own
     is_def = lambda n: isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     if not any(is_def(n) and n.name == "forward" for n in top):
-        return None
-    lines = source.splitlines(keepends=True)
+        return None, []
+    lines = [line if line.endswith("\n") else line + "\n" for line in source.splitlines(keepends=True)]
     module_part, class_part, done = [], [], 0
+    def is_method(node):  # `def helper(x)` beside forward is called as `helper(x)`: a function, not a method
+        if not is_def(node):
+            return False
+        first = (node.args.posonlyargs + node.args.args)[:1]
+        return node.name == "forward" or bool(node.decorator_list) or (first and first[0].arg == "self")
+
     for node in top:  # each piece takes the comments and blank lines just above it along
-        (class_part if is_def(node) else module_part).append("".join(lines[done:node.end_lineno]))
+        (class_part if is_method(node) else module_part).append(range(done, node.end_lineno))
         done = node.end_lineno
-    class_part.append("".join(lines[done:]))
-    body = "".join(class_part)
-    return "".join(module_part) + "class Model(nn.Module):\n" + textwrap.indent(body, "    ")
+    class_part.append(range(done, len(lines)))
+    module_lines = [i for piece in module_part for i in piece]
+    class_lines = [i for piece in class_part for i in piece]
+    body = "".join(lines[i] for i in class_lines)
+    if body and not body.endswith("\n"):
+        body += "\n"
+    wrapped = ("".join(lines[i] for i in module_lines) + "class Model(nn.Module):\n" + textwrap.indent(body, "    "))
+    return wrapped, [i + 1 for i in module_lines] + [None] + [i + 1 for i in class_lines]
+
+
+_SNIPPET_PLACE = re.compile(r'File "[^"]*snippet_[0-9a-f]+\.py", line (\d+)')
+
+
+def _in_your_lines(text: str, origin: list) -> str:
+    """TorchScript's places in the module made from the learner's code, named by the learner's own line numbers
+    (``your code, line 3``) instead of the hidden file's path and its shifted lines."""
+    def place(match):
+        line = int(match.group(1))
+        mine = origin[line - 1] if 0 < line <= len(origin) else None
+        return f"your code, line {mine}" if mine else "the class line added around your code"
+    return _SNIPPET_PLACE.sub(place, text)
 
 
 def _argument_tuples(inputs) -> list:
@@ -191,6 +219,7 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
     time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
     first_fix = ""  # said before any other note: set once a forward without `self` is found
+    origin = []  # the learner's line for each line of the module actually imported
 
     def done(verdict, error=None, **fields):
         if first_fix:
@@ -199,13 +228,14 @@ def attempt_script(source: str, inputs=None, time_limit: float = 5.0, folder=Non
             fields.setdefault("short_error", script_error_line(error))
             fields.setdefault("full_error", "".join(traceback.format_exception_only(type(error), error))
                               if isinstance(error, SyntaxError) else str(error))
+            fields["full_error"] = _in_your_lines(fields["full_error"], origin)
         return ScriptAttempt(source, verdict, seconds=time.perf_counter() - start, **fields)
 
     if not source.strip():
         return done("no model", short_error="The editor is empty: write a `def forward(self, x): ...`")
     try:
         compile(source, "<your code>", "exec")
-        wrapped = _module_source(source)
+        wrapped, origin = _module_source(source)
     except SyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return done("not valid Python", exc, short_error=f"SyntaxError: {exc.msg}{where}")
