@@ -588,10 +588,11 @@ def load_aoti(path, *, scratch=None):
             compiled = torch._inductor.aoti_load_package(str(path))
         except RuntimeError as error:
             if "Failed to find a generated cpp file or so file" in str(error):
-                # what to do first, torch's own words last: a message cut to one line keeps the advice
-                raise ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file. Load it "
-                                 "with torch.export.load, or compile it with H.aoti_package(...) "
-                                 f"(torch: {short_message(error, 100)})") from None
+                # what to do in the message, torch's own first line whole in a note: one line each, neither cut
+                refused = ValueError(f"{path.name} holds no compiled code: it is a torch.export.save file. Load it "
+                                     "with torch.export.load, or compile it with H.aoti_package(...)")
+                refused.add_note(f"torch said: {short_message(error, 200)}")
+                raise refused from None
             raise
         finally:
             if old is None:
