@@ -147,7 +147,7 @@ def test_halving_wrong_solutions_are_rejected_with_the_mistake_named(capsys):
     out = capsys.readouterr().out
     assert "without a loop the data controls" in out and "✔" not in out
     assert not H.check_halving_model(NoAbs)
-    assert "Halve while any |value| is above 1" in capsys.readouterr().out
+    assert "without abs(), so a large negative value such as -40 is not counted" in capsys.readouterr().out
     assert not H.check_halving_model(AtLeastOne)
     out = capsys.readouterr().out
     assert "for tensor([ 1., -1.])" in out and "1 is not above 1" in out and "(with `>`, not `>=`)" in out
@@ -277,7 +277,40 @@ class RightLoopReturnsAList(torch.nn.Module):
         return x.tolist()
 
 
+class ThresholdJustAboveOne(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1 + 1e-3:  # an epsilon "for safety": 1.0001 is left alone
+            x = x / 2
+        return x
+
+
+class HalvesOnNorm(torch.nn.Module):
+    def forward(self, x):
+        while x.norm() > 1:
+            x = x / 2
+        return x
+
+
+class HalvesOnAbsSum(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().sum() > 1:
+            x = x / 2
+        return x
+
+
+class ConditionWorkedOutOnce(torch.nn.Module):
+    def forward(self, x):
+        big = x.abs().max() > 1
+        while big:
+            x = x / 2
+        return x
+
+
 @pytest.mark.parametrize("model, words, never", [
+    (ThresholdJustAboveOne, "its largest |value| is 1.0000001, above 1", "✔"),
+    (HalvesOnNorm, "compares the norm of x", "`>=`"),
+    (HalvesOnAbsSum, "compares the sum of the |values|", "`>=`"),
+    (ConditionWorkedOutOnce, "a condition worked out once before the loop", "✔"),
     (CountedPower, "A power of 2 computed as a Python number", "logarithm"),
     (AbsInPlace, "x.abs_()", "write `x = x / 2`, which"),
     (ThresholdAboveOne, "its largest |value| is 1.01, above 1", "✔"),

@@ -44,6 +44,8 @@ def test_odd_inputs_get_feedback_without_a_crash(capsys):
         (torch.tensor([-1.0, 0.5], device="meta"), "meta device"),   # no values to read
         (torch.tensor([]), "x is empty"),                            # its negation shows nothing
         (torch.zeros(3), "holds only zeros"),                        # doubled or negated, 0 looks the same (as NaN)
+        (torch.tensor([float("nan"), 0.0]), "only zeros and NaN"),  # [nan, -0.] and [nan, 0.] show no branch
+        (torch.tensor([float("nan"), -0.0]), "only zeros and NaN"),
         (torch.tensor([-1.0, 0.5]).to_sparse(), "sparse_coo tensor"),  # no raw error from the loaded program
         (None, "you gave None"),
     ]
@@ -145,3 +147,15 @@ def test_a_minus_infinity_is_a_right_probe_and_plus_infinity_doubles(capsys):
     assert "✔" in capsys.readouterr().out
     assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([float("inf"), -1.0]))
     assert "sum(x) = inf > 0" in capsys.readouterr().out
+
+
+def test_an_integer_sum_that_wraps_around_is_named(capsys):
+    # 2**62 + 2**62 is 2**63, one past int64's largest: x.sum() wraps to -2**63, "not positive" only by overflow
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([2**62, 2**62]))
+    out = capsys.readouterr().out
+    assert "wrapped around" in out and "9.22337e+18" in out and "Right" not in out, out
+
+
+def test_the_praise_shows_what_the_program_returned(capsys):
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
+    assert "It returned [3.0, -1.0], which is -x." in capsys.readouterr().out

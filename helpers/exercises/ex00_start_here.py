@@ -74,6 +74,10 @@ def check_gate_probe(model, x) -> bool:
         print("✘ x holds only NaN: doubled or negated, NaN stays NaN, so the output cannot show which branch ran. "
               "Give at least one ordinary number, like torch.tensor([-1.0, 0.5]).")
         return False
+    if x.is_floating_point() and not bool(((x != 0) & ~torch.isnan(x)).any()):
+        print("✘ x holds only zeros and NaN: doubled or negated, each stays what it was, so the output cannot show "
+              "which branch ran. Give at least one number other than 0, like torch.tensor([-1.0, 0.5]).")
+        return False
     try:
         out = model(x.clone())  # a copy: -x below must be the negation of the input as the learner gave it
     except Exception as error:  # e.g. a bool tensor: `-x` is not defined for bools
@@ -100,7 +104,16 @@ def check_gate_probe(model, x) -> bool:
               "Gate. Pass the model loaded from the file, check_gate_probe(loaded, x).")
         return False
     # Whether the module came from torch.jit.load cannot be told reliably, so the praise names TorchScript only.
+    shown = f"It returned {shortened(values(out), 80)}, which is -x."
+    if not x.is_floating_point():
+        exact = sum(int(v) for v in x.flatten().tolist())  # Python's ints do not wrap around
+        if exact != total:
+            print(f"✔ The program negated x, but by accident: the true sum of x, {exact:g}, is past the largest "
+                  f"{str(x.dtype).replace('torch.', '')}, so x.sum() wrapped around to {total:g}, which is not positive, "
+                  f"and the program took its else branch. {shown} An input whose true sum is ≤ 0 shows the branch "
+                  "without the overflow.")
+            return True
     why = ("sum(x) is NaN, and NaN > 0 is false" if total != total else f"sum(x) = {total:g} is not positive")
     print(f"✔ Right: {why}, so the TorchScript program took its else branch and negated x, as the else branch of "
-          "Gate's source says.")
+          f"Gate's source says. {shown}")
     return True

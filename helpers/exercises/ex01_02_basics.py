@@ -128,8 +128,40 @@ _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.
                    # the largest value second: a loop on x[0] alone stops at once; values that cancel: one on
                    # x.sum() (BranchModel's condition) never starts
                    torch.tensor([0.5, -3.0]), torch.tensor([3.0, -3.0]),
-                   # just above 1: halved once; a threshold above 1 (> 1.2, say) leaves it alone
-                   torch.tensor([1.01, 0.0])]
+                   # no |value| above 1, its norm not either (0.99), the sum of its |values| is: left alone
+                   torch.tensor([0.7, 0.7]),
+                   # just above 1: halved once; a threshold above 1 (> 1.2, say) leaves it alone, and the float32
+                   # just above 1 is left alone by any threshold above 1 (> 1 + 1e-3, > 1.005)
+                   torch.tensor([1.01, 0.0]), torch.tensor([1 + 2 ** -23, 0.0])]  # float32's next value after 1
+_JUST_ABOVE_ONE = _HALVING_INPUTS[-2:]
+
+# Conditions a learner writes instead of `x.abs().max() > 1`, each named when the outputs follow it on every input.
+_OTHER_CONDITIONS = [
+    (lambda x: x.abs().max() >= 1, "you halved once more when the largest |value| was exactly 1. 1 is not above 1: "
+                                   "keep halving while x.abs().max() > 1 (with `>`, not `>=`)."),
+    (lambda x: x.norm() > 1, "your loop compares the norm of x (the square root of the sum of squares) with 1, which "
+                             "is above 1 for [1, -1] although no |value| is: compare the largest |value|, "
+                             "x.abs().max() > 1."),
+    (lambda x: x.abs().sum() > 1, "your loop compares the sum of the |values| with 1, which is above 1 for [1, -1] "
+                                  "although no |value| is: compare the largest |value|, x.abs().max() > 1."),
+    (lambda x: x.max() > 1, "your loop compares the largest value with 1, without abs(), so a large negative value "
+                            "such as -40 is not counted: compare the largest |value|, x.abs().max() > 1."),
+]
+
+
+def _halved_while(condition, x):
+    while condition(x):
+        x = x / 2
+    return x
+
+
+def _follows(model, condition) -> bool:
+    """Whether ``model`` gives, on every test input, what halving while ``condition`` gives (never raises)."""
+    try:
+        with time_limit(5.0):
+            return all(_same(model(x.clone()), _halved_while(condition, x)) for x in _HALVING_INPUTS)
+    except (Exception, TimeLimitReached):
+        return False
 
 
 def _halvings(x) -> int:
@@ -154,8 +186,9 @@ def check_halving_model(model) -> bool:
             with time_limit(5.0):
                 got = model(given)
         except TimeLimitReached:
-            print(f"✘ Your model did not finish on {x} within 5 s: does the loop change x? `x / 2` alone computes a "
-                  "value and drops it; write `x = x / 2`.")
+            print(f"✘ Your model did not finish on {x} within 5 s: does each pass change what the condition reads? "
+                  "`x / 2` alone computes a value and drops it (write `x = x / 2`), and a condition worked out once "
+                  "before the loop (`big = ...`, then `while big:`) never changes: write the test in the `while` line.")
             return False
         except OverflowError as error:  # 2 ** k as a Python number (k from a logarithm, or counted): too big here
             print(f"✘ Your model failed on {x}: OverflowError: {_gist(error)} A power of 2 computed as a Python number "
@@ -185,14 +218,14 @@ def check_halving_model(model) -> bool:
         if not _same(got, want):
             # the input just above 1 comes last: a model right on every other one, that leaves this one alone,
             # compares with a threshold above 1
-            if x is _HALVING_INPUTS[-1] and torch.equal(got, x):
-                print(f"✘ Not yet: you leave {x} unchanged, but its largest |value| is {x.abs().max().item():g}, above 1 "
-                      "(every other input was right): halve while x.abs().max() > 1, with 1 itself as the threshold.")
+            if any(x is near for near in _JUST_ABOVE_ONE) and torch.equal(got, x):
+                print(f"✘ Not yet: you leave {x} unchanged, but its largest |value| is {x.abs().max().item():.8g}, "
+                      "above 1 (every input before it was right): halve while x.abs().max() > 1, with 1 itself as the "
+                      "threshold.")
                 return False
-            if want.abs().max() == 1 and _same(got, want / 2):  # one halving too many, exactly where |value| is 1
-                print(f"✘ Not yet: for {x} you return {got}, expected {want}: you halved once more when the largest "
-                      "|value| was exactly 1. 1 is not above 1: keep halving while x.abs().max() > 1 (with `>`, not "
-                      "`>=`).")
+            named = next((why for condition, why in _OTHER_CONDITIONS if _follows(model, condition)), None)
+            if named:
+                print(f"✘ Not yet: for {x} you return {got}, expected {want}: {named}")
                 return False
             print(f"✘ Not yet: for {x} you return {got}, expected {want}. "
                   "Halve while any |value| is above 1 (a `while` loop), and leave small inputs alone.")
