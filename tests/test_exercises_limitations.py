@@ -1361,3 +1361,40 @@ def test_standardize_lambda_moved_out_of_forward_is_named(model, capsys):
     assert not H.check_standardize_scriptable(model)
     out = capsys.readouterr().out
     assert out.startswith("✘") and "moved out of forward" in out and "module-level `def`" in out, out
+
+
+class PeakOfTheLastCallOnly(nn.Module):  # right outputs on every call checked, yet `peak` drops after a smaller one
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        current = float(x.abs().max())
+        out = x / max(self.peak, current)
+        self.peak = current
+        return out
+
+
+def test_a_peak_that_keeps_only_the_last_call_is_named(capsys):
+    assert not H.check_running_peak(PeakOfTheLastCallOnly)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Call 3") and "afterwards `peak` is 1" in out and "largest over all calls" in out, out
+    assert "Saved and loaded" not in out
+
+
+class ClipperCountsInFloats(ClipperAsGiven):  # the count retyped: 0.0 and -> float
+    def __init__(self, debug: bool = False):
+        super().__init__(debug)
+        self.outside = 0.0
+
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor) -> float:
+        return float(np.sum(np.abs(x.numpy()) > 1))
+
+
+def test_a_count_retyped_as_float_is_said_beside_the_praise(capsys):
+    assert H.check_saveable_debug_helper(ClipperCountsInFloats)  # it still counts the same values
+    out = capsys.readouterr().out
+    assert "Your `outside` is a float now, where the original counts in ints" in out, out
+    assert H.check_saveable_debug_helper(SOL06.Clipper)
+    assert "is a float now" not in capsys.readouterr().out

@@ -507,6 +507,15 @@ def _peak_calls(scripted, mode) -> bool:
                 print(f"✘ Call {i + 1}, x = {values(x)}: expected {values(want)} (the largest absolute value so "
                       f"far is {peak:g}), got {values(got)}. {_peak_hint(got, i, kept, whole, stores)}")
             return False
+        kept = _peak_value(scripted)  # right outputs so far, but what the next call (or a saved file) will divide by
+        if kept is not None and kept not in (peak, 0.0):  # 0.0: never stored, named by the next call's output
+            last = kept == float(x.abs().max())
+            print(f"✘ Call {i + 1}{mode}, x = {values(x)}, gives the right {values(got)}, but afterwards `peak` is "
+                  f"{kept:g}, where the largest absolute value seen so far is {peak:g}"
+                  + (": it keeps this call's largest value, not the largest over all calls. Keep the larger of the "
+                     "two, `self.peak = max(self.peak, float(x.abs().max()))`." if last else
+                     ": keep in `peak` the largest absolute value seen over all calls."))
+            return False
     return True
 
 
@@ -570,13 +579,18 @@ def check_running_peak(model) -> bool:
         return False
     try:
         loaded = _save_and_load(scripted)
+        loaded_peak = _peak_value(loaded)  # read before the call below, which may change it
         got = loaded(_PEAK_AFTER_LOAD.clone())
     except Exception as error:
         print(f"✘ It runs, but saving, loading and calling it again fails: {script_error_line(error)}")
         return False
-    if _peak_value(loaded) != peak or not _same_tensor(got, _PEAK_AFTER_LOAD / peak):
-        print(f"✘ Saved and loaded, the model should still divide by {peak:g}, the peak seen before saving; "
-              f"its `peak` is {_peak_value(loaded)}.")
+    if loaded_peak != peak:
+        print(f"✘ Saved and loaded, the model should still hold {peak:g}, the peak seen before saving; "
+              f"its `peak` is {loaded_peak}.")
+        return False
+    if not _same_tensor(got, _PEAK_AFTER_LOAD / peak):
+        print(f"✘ Saved and loaded, its `peak` is {peak:g}, but on x = {values(_PEAK_AFTER_LOAD)} it gives "
+              f"{values(got)}, not x / {peak:g} = {values(_PEAK_AFTER_LOAD / peak)}.")
         return False
     if not _runs_in_python(model, _PEAK_INPUTS[0]):  # last: the scripted checks name more mistakes
         return False
@@ -834,8 +848,12 @@ def _how_the_helper_was_handled(model_class, scripted):
         except (TypeError, ValueError):
             annotated = False
         if annotated:
+            kept = getattr(scripted, "outside", None)
+            retyped = ("" if isinstance(kept, int) and not isinstance(kept, bool) else
+                       f" Your `outside` is a {type(kept).__name__} now, where the original counts in ints: "
+                       "`self.outside = 0` and `-> int` keep what it computes.")
             return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
-                    f"let forward type-check around the call.{drop}")
+                    f"let forward type-check around the call.{retyped}{drop}")
         if isinstance(getattr(scripted, "outside", None), int):  # int(...) around the call kept the int count
             return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no annotations "
                     "TorchScript takes its result for a Tensor, and your int(...) around the call keeps `outside` "
