@@ -880,3 +880,22 @@ def test_a_row_checked_on_one_path_only_says_what_went_unrun():
                                progress=False)
     note = report.rows["trace"].note
     assert "no input ran `return x * 0`" in note and "timed on a path it computes wrongly" in note, note
+
+
+class _PaddedEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True), 2)
+
+    def forward(self, x, pad):
+        return self.encoder(x, src_key_padding_mask=pad)
+
+
+def test_a_trace_of_a_padded_encoder_is_not_called_wrong_for_eagers_fast_path_zeros():
+    x, pad = torch.randn(3, 5, 16), torch.zeros(3, 5, dtype=torch.bool)
+    pad[0, 3:] = pad[2, 1:] = True
+    report = H.benchmark_model(_PaddedEncoder().eval(), (x, pad), variants=("eager", "trace"), seconds=0.2)
+    trace = report["trace"]
+    assert not trace.wrong and "output differs from eager" not in trace.note, trace.note
+    assert "nn.TransformerEncoder's fast path, which writes zeros where the mask pads" in trace.note

@@ -525,3 +525,11 @@ def test_the_upper_bound_advice_follows_the_range_the_package_was_exported_for(t
               "to be <= 15, but got: 16")
     error = str(cpp_runner._failure("C++", 5, stderr, package, "aoti"))
     assert said in error and not_said not in error and "pass at most 15 there" in error.lower()
+
+
+def test_a_median_of_few_calls_is_said_to_maybe_hold_the_first_optimising_ones():
+    from helpers.routes.cpp_runner import ProgramRun
+    few = ProgramRun("C++", None, load_ms=1.0, run_ms=80.0, runs=5, threads=1, work_ms=500.0, wall_s=1.0)
+    enough = ProgramRun("C++", None, load_ms=1.0, run_ms=0.4, runs=20, threads=1, work_ms=500.0, wall_s=1.0)
+    assert "⚠ only 5 calls" in str(few) and "repeats=20 or more" in str(few)
+    assert "⚠" not in str(enough)

@@ -273,6 +273,7 @@ def test_randomness_in_forward_is_named():
     (dict(model=DataLoop(), example=torch.randn(2), time_limit=0), "time_limit"),
     (dict(model=DataLoop(), example=torch.randn(2), time_limit="5"), "time_limit"),
     (dict(model=TwoInputs(), example=torch.randn(2)), "fails on the example"),
+    (dict(model=nn.Linear(4, 3), example=torch.randn(0, 4)), "has a batch of 0"),  # an export would take 0 rows only
 ])
 def test_bad_input_gets_one_line(bad, message):
     with pytest.raises((TypeError, ValueError)) as caught:
@@ -1832,5 +1833,21 @@ class _ListOfDicts(torch.nn.Module):
 
 def test_a_list_of_dicts_output_gets_the_tracing_rule_and_a_way_out():
     report = H.diagnose(_ListOfDicts(), torch.randn(2, 3), routes=["trace", "script"], progress=False)
-    assert report.status("trace") == "fails" and "not a deeper nesting such as a list of dicts" in report.results["trace"].fix
+    assert report.status("trace") == "fails" and "a list in a traced output may hold tensors only, so a list of dicts" \
+        in report.results["trace"].fix
     assert report.status("script") == "ok"  # the way out it names
+
+
+class _EnablesGrad(torch.nn.Module):
+    def forward(self, x):
+        with torch.enable_grad():
+            return x * 2
+
+
+def test_an_unknown_operator_of_torchs_own_is_not_sent_to_import_a_library():
+    report = H.diagnose(_EnablesGrad(), torch.randn(2, 3), routes=["script"], progress=False)
+    assert report.status("script") == "fails" and "aten::enable_grad" in report.results["script"].reason, report
+    fix = report.results["script"].fix
+    assert "Python-only torch function" in fix and "import that library" not in fix
+    from helpers.tools.diagnose import known_hint
+    assert "import that library" in known_hint("Unknown builtin op: torchvision::nms.")

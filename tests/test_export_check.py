@@ -753,3 +753,47 @@ class _IgnoredHelper(torch.nn.Module):
 def test_an_ignored_method_that_stops_the_save_is_named_with_its_way_out():
     report = H.export_roundtrip_check(_IgnoredHelper(), [torch.randn(2, 3)], method="script")
     assert report.stage == "save" and "@torch.jit.unused" in report.hint
+
+
+class _PaddedEncoder(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        layer = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x, pad):
+        return self.encoder(x, src_key_padding_mask=pad)
+
+
+def test_an_exported_padded_encoder_is_compared_with_eagers_ordinary_path_and_says_so():
+    x, pad = torch.randn(3, 5, 16), torch.zeros(3, 5, dtype=torch.bool)
+    pad[0, 3:] = pad[2, 1:] = True
+    report = H.export_roundtrip_checks(_PaddedEncoder().eval(), [(x, pad)], methods=("export",))["export"]
+    assert report.stage == "passed", report
+    assert "nn.TransformerEncoder's fast path, which writes zeros where the mask pads" in report.caveat
+
+
+class _OptionalBias(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+
+    def forward(self, x, bias: typing.Optional[torch.Tensor] = None):
+        y = self.lin(x)
+        return y if bias is None else y + bias
+
+
+def test_an_optional_argument_given_none_is_an_input_and_the_trace_hint_names_none():
+    table = H.export_roundtrip_checks(_OptionalBias().eval(), [(torch.randn(2, 4), None)],
+                                      methods=("script", "trace"))
+    assert table["script"].stage == "passed", table
+    assert table["trace"].stage == "export" and "None is not one" in table["trace"].hint, table
+    assert "number" not in table["trace"].hint
+
+
+def test_odd_input_names_a_none_inside_and_takes_one_as_a_whole_argument():
+    from helpers.course.guards import model_args, odd_input
+    x = torch.randn(2)
+    assert model_args((x, None)) == (x, None) and model_args((None, None)) is None
+    assert odd_input(([None], x)) == "a tuple holding None" and odd_input((None, None)) == "a tuple with no tensor in it"

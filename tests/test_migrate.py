@@ -598,3 +598,15 @@ def test_a_file_calling_another_librarys_operator_is_named_and_the_command_line_
     missing = subprocess.run(command + ["--import", "no_such_module_here"], capture_output=True, text=True,
                              cwd=H.REPO_ROOT, timeout=600)
     assert missing.returncode == 3 and "--import no_such_module_here: ModuleNotFoundError" in missing.stderr
+
+
+@pytest.mark.parametrize("example", [
+    (torch.randn(2, 4), None),          # the Optional argument given None: accepted as an example, not "no tensor"
+    (torch.randn(2, 4),),               # left out
+    (torch.randn(2, 4), torch.zeros(4)),  # given a tensor
+])
+def test_an_optional_tensor_argument_is_named_as_what_the_converter_cannot_take(example):
+    report = H.migrate(torch.jit.script(_OptionalBias().eval()), example)
+    assert report.status == "fails", report  # a torch whose converter takes Optional[Tensor] fails this test
+    assert "forward has an Optional[Tensor] argument (bias), which torch's converter does not take" in \
+        report.failure.advice

@@ -1325,6 +1325,50 @@ class _Zeros(torch.nn.Module):
         return torch.zeros_like(x)
 
 
+class _Encoders(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        layer = torch.nn.TransformerEncoderLayer(16, 2, dim_feedforward=32, dropout=0.0, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, 2)
+
+    def forward(self, x, pad):
+        return self.encoder(x, src_key_padding_mask=pad)
+
+
+def test_eager_zeros_at_padded_positions_from_its_fast_path_are_not_the_copys_divergence():
+    model = _Encoders().eval()
+    x, pad = torch.randn(3, 5, 16), torch.zeros(3, 5, dtype=torch.bool)
+    pad[0, 3:] = pad[2, 1:] = True
+    with torch.no_grad():
+        fast = model(x, pad)
+    ordinary = model(x, pad).detach()
+    assert (fast[pad] == 0).all() and not torch.allclose(fast, ordinary)  # zeros where it pads, only under no_grad
+    assert torch.allclose(fast[~pad], ordinary[~pad], atol=1e-5)
+    report = H.parity(model, _WithGrad(model), inputs=[(x, pad)])
+    assert report.all_close and "nn.TransformerEncoder's fast path runs" in report.rows[0].note, report
+
+
+class _GradSwitch(torch.nn.Module):  # a model of one's own that answers otherwise under no_grad: not excused
+    def forward(self, x):
+        return x * 2 if torch.is_grad_enabled() else x * 3
+
+
+def test_a_model_of_ones_own_that_branches_on_grad_mode_still_diverges():
+    model = _GradSwitch()
+    report = H.parity(model, _WithGrad(_GradSwitchOneArg(model)), inputs=[(torch.ones(2),)])
+    assert not report.all_close
+
+
+class _GradSwitchOneArg(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, pad=None):
+        return self.model(x)
+
+
 def test_an_exported_program_gets_one_line_that_names_module_not_a_row_per_input():
     model = torch.nn.Linear(3, 2)
     program = torch.export.export(model, (torch.randn(2, 3),))

@@ -267,9 +267,10 @@ def test_start_in_background_returns_at_once_and_the_first_fresh_process_finds_i
     from helpers.course import warm_torch
     monkeypatch.setenv("WORKBOOK_WARM_TORCH_DIR", str(tmp_path))  # nothing waits here yet
     assert warm_torch_status() == {}
-    began = time.monotonic()
     thread = warm_torch.start_in_background("09_beyond_torchscript")
-    assert time.monotonic() - began < 0.5 and thread.is_alive()  # importing torch takes the waiting process seconds
+    # it returned while its thread still waits for the process, which takes seconds to import torch (no clock read:
+    # a busy machine only makes that wait longer)
+    assert thread.is_alive()
     thread.join(timeout=120)
     running = [answer for _, answer in warm_torch._running()]
     assert [tuple(a["preload"]) for a in running] in ([(), warm_torch.EXPORT_LOADERS], [warm_torch.EXPORT_LOADERS, ()])

@@ -93,7 +93,8 @@ def model_args(value):
     tensors, is the one argument (``[x1, x2]`` is one argument that is a list).
     """
     args = value if type(value) is tuple else (value,)
-    return args if args and all(_tensor_tree(v) for v in args) and _holds_tensor(args) else None
+    # None as a whole argument: an Optional argument left out (forward(x, bias=None) called as (x, None))
+    return args if args and all(v is None or _tensor_tree(v) for v in args) and _holds_tensor(args) else None
 
 
 def numpy_part(value, depth: int = 0):
@@ -108,17 +109,19 @@ def numpy_part(value, depth: int = 0):
 def odd_input(value) -> str:
     """What makes ``value`` no model input, in a few words: "a tuple holding a numpy ndarray (torch.from_numpy(...)
     converts it)", "a list with no tensor in it" ..."""
+    fine = object()  # what first_odd gives for a part that is fine (None may be the odd part itself)
+
     def first_odd(v, depth=0):  # the first part that is neither a tensor, a number nor a non-empty container
-        if isinstance(v, (torch.Tensor, bool, int, float)):
-            return None
+        if isinstance(v, (torch.Tensor, bool, int, float)) or (v is None and depth == 1 and type(value) is tuple):
+            return fine  # None as a whole argument of a tuple is fine: an Optional argument left out
         parts = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else None
         if depth < 4 and parts:
-            return next((odd for odd in (first_odd(x, depth + 1) for x in parts) if odd is not None), None)
+            return next((odd for odd in (first_odd(x, depth + 1) for x in parts) if odd is not fine), fine)
         return v
     odd = first_odd(value)
-    if odd is None:
+    if odd is fine:
         return f"{with_article(type(value).__name__)} with no tensor in it"
-    numpy = numpy_part(odd) is odd
+    numpy = odd is not None and numpy_part(odd) is odd
     kind = f"{'numpy ' if numpy else ''}{type(odd).__name__}"
     hint = " (torch.from_numpy(...) converts it)" if numpy else ""
     return with_article(kind) + hint if odd is value else \

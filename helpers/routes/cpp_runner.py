@@ -68,7 +68,17 @@ class ProgramRun:
     def __str__(self):
         return (f"{self.program}: start-up {self.startup_s:.2f} s · load {self.load_ms:.1f} ms · one forward "
                 f"{self.run_ms:.3f} ms (median of {self.runs}, {self.threads} thread{'s' * (self.threads != 1)}) · "
-                f"whole process {self.wall_s:.2f} s")
+                f"whole process {self.wall_s:.2f} s{self.few_calls_note}")
+
+    @property
+    def few_calls_note(self) -> str:
+        """A caveat when the median may be one of the first, optimising calls: fewer than FEW_CALLS calls."""
+        return (f" · ⚠ only {self.runs} call{'s' * (self.runs != 1)}: TorchScript optimises a model during its first "
+                f"calls, so this median may be one of them (repeats={FEW_CALLS} or more gives the steady figure)"
+                if self.runs < FEW_CALLS else "")
+
+
+FEW_CALLS = 20  # the course's default: a median of 20 calls lies past the first, optimising ones
 
 
 _OK_LINE = re.compile(r"^ok shape=(\S*)((?: \w+=\S+)+)\s*$", re.MULTILINE)

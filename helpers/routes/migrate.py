@@ -303,7 +303,7 @@ _MEMORY_ADDRESS = re.compile(r" \(of Python compilation unit at: 0x[0-9a-f]+\)")
 _FOREIGN_ATTRIBUTE = re.compile(r"Unknown type __torch__\.(?:[\w.]+\.)?(\w+) encountered in handling model params")
 
 
-def _failure(error, converter) -> MigrationFailure:
+def _failure(error, converter, model=None) -> MigrationFailure:
     match = re.search(r"failed for node (\S+)", str(error))
     kind = match.group(1) if match else ""
     cause = (short_message(error.__cause__) if error.__cause__ is not None else short_message(error)).rstrip(".")
@@ -349,7 +349,25 @@ def _failure(error, converter) -> MigrationFailure:
         advice = ("torch's private converter failed inside itself (a bug of the converter, not of your model): "
                   "export the model from its Python class with torch.export.export instead (H.diagnose(model, example, "
                   "routes=['export']) tells whether it exports), or keep it on LibTorch")
+    optional = _optional_tensor_arguments(converter.ts_graph if converter is not None else getattr(model, "graph", None))
+    if optional and (advice == _GENERIC_ADVICE or "INTERNAL ASSERT FAILED" in str(error) + cause):
+        inside = ("torch's private converter failed inside itself (a bug of the converter, not of your model): "
+                  if "INTERNAL ASSERT FAILED" in str(error) + cause else "")
+        advice = (f"{inside}forward has an Optional[Tensor] argument ({', '.join(optional)}), which torch's converter "
+                  "does not take (given None, left out or given a tensor, it fails): export the model from its Python "
+                  "class with torch.export.export instead (H.diagnose(model, example, routes=['export']) tells whether "
+                  "it exports), or keep it on LibTorch")
     return MigrationFailure(kind, location, code, cause, advice)
+
+
+def _optional_tensor_arguments(graph) -> list:
+    """The names of the scripted forward's Optional[Tensor] arguments (``Tensor?`` in its ``graph``), if any."""
+    try:
+        return [value.debugName().split(".")[0] for value in list(graph.inputs())[1:]
+                if isinstance(value.type(), torch._C.OptionalType)
+                and isinstance(value.type().getElementType(), torch._C.TensorType)]
+    except Exception:  # no graph to read: nothing to say
+        return []
 
 
 def _reads_training(model) -> bool:
@@ -522,7 +540,7 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
                 converter = TS2EPConverter(model, args)
                 program = converter.convert()
         except Exception as error:
-            failure = _failure(error, converter)
+            failure = _failure(error, converter, model)
             if getattr(model, "training", False) and _train_time_layers(model):  # their `if training:` stays in
                 failure.advice = ("the TorchScript model is in training mode (its `training` flag is True), so the "
                                   "branches batch norm and dropout take while training are in its code: call .eval() "

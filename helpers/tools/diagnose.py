@@ -94,6 +94,12 @@ _HINTS = (
     ("could not guard on data-dependent", _DATA_DEPENDENT),
     ("constraints violated", "a dimension you marked dynamic is fixed by the code: drop it from dynamic_shapes"),
     ("unsupported operator", "this operator has no ONNX translation: rewrite it with common ops, or stay on torch.export"),
+    # torch's own namespaces: no library to import, the name is a Python-only torch function (torch.enable_grad)
+    ("unknown builtin op: aten::", "TorchScript has no operator of that name: a Python-only torch function (such as "
+                                   "`torch.enable_grad`) cannot be compiled: take it out of forward, or keep that "
+                                   "code outside the scripted model"),
+    ("unknown builtin op: prim::", "TorchScript has no operator of that name: a Python-only torch function cannot be "
+                                   "compiled: take it out of forward, or keep that code outside the scripted model"),
     ("unknown builtin op", "an operator from another library: import that library (e.g. `import torchvision`) before loading"),
     ("failed to get source", "TorchScript cannot read this class's source (a dataclass or a class made at run time): "
                              "pass plain values, or mark the method @torch.jit.ignore"),
@@ -121,10 +127,13 @@ _HINTS = (
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),
     # a detection model's list of dicts: tracing takes one level of list, tuple or dict around tensors, no deeper
-    ("can be output from traced functions", "torch.jit.trace takes an output of tensors, or one list, tuple or dict "
-                                            "of them, not a deeper nesting such as a list of dicts (what detection "
-                                            "models return), and strict=False does not change that: script the model, "
-                                            "or wrap it so that forward returns tensors (one per key)"),
+    ("can be output from traced functions", "a list in a traced output may hold tensors only, so a list of dicts "
+                                            "or of tuples (what detection models return) is refused, with or without "
+                                            "strict=False (tuples, and with strict=False dicts, may nest): script the "
+                                            "model, or wrap it so that forward returns tensors (one per key)"),
+    ("nonetype]' cannot be traced", "torch.jit.trace takes tensors only, and None is not one: trace a "
+                                    "wrapper whose forward calls the model with that argument left out (or given a "
+                                    "tensor), or script the model, which keeps an Optional argument"),
     ("cannot be traced. only tensors", "torch.jit.trace takes tensors only: pass the number as a tensor, make it a "
                                        "constructor argument of the model, or script the model"),
     # torch.export traces with fake tensors, which have no values: a call that makes sizes from a tensor fails
@@ -858,6 +867,12 @@ def _batch_one(args, batch_dim=0) -> bool:
     found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
              if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
     return bool(found) and all(a.shape[d] == 1 for a, d in found)
+
+
+def _batch_zero(args, batch_dim=0) -> bool:
+    found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
+             if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
+    return bool(found) and all(a.shape[d] == 0 for a, d in found)
 
 
 def _eager_takes_two(model, args, batch_dim=0) -> bool:
@@ -1720,6 +1735,10 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     example = _as_call(example)
     # checked here, where a mistake is an error and not a skipped check in the worker; plain ints from here on
     batch_dim = batch_dim_for(example, batch_dim, "diagnose")
+    if _batch_zero(example, batch_dim):  # no rows: nothing to compare, no batch to vary, export would fix it at 0
+        raise ValueError("diagnose: the example has a batch of 0 (no rows), so its outputs hold no numbers to compare, "
+                         "no other batch can be made from it, and torch.export would take a batch of 0 only: give "
+                         "an example with 2 or more rows")
     if inputs is not None and not isinstance(inputs, (list, tuple)):
         raise TypeError("diagnose: inputs= is a list of more inputs, each like the example")
     for index, given in enumerate(inputs or ()):
