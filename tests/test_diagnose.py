@@ -1409,6 +1409,21 @@ def test_export_retries_strict_as_the_onnx_exporter_does_and_says_so():
         torch.export.export(SizeFromItem(), (torch.randn(4, 8),))
 
 
+def test_the_aoti_route_retries_strict_too_and_the_fix_it_names_compiles(tmp_path):
+    report = H.diagnose(SizeFromItem(), torch.randn(4, 8), routes=["aoti"], progress=False, cache_dir=tmp_path)
+    aoti = report.results["aoti"]
+    assert aoti.status == "ok", aoti
+    assert any("pass strict=True to H.aoti_package" in note for note in aoti.notes), aoti.notes
+    with pytest.raises(Exception, match="specialized integer"):  # the default, as the note says
+        H.aoti_package(SizeFromItem(), torch.randn(4, 8), cache_dir=tmp_path, quiet=True, progress=False)
+    package = H.aoti_package(SizeFromItem(), torch.randn(4, 8), cache_dir=tmp_path, quiet=True, progress=False,
+                             strict=True)  # what the note says to do
+    x = torch.randn(4, 8)
+    assert torch.allclose(H.load_aoti(package)(x), SizeFromItem()(x))
+    with pytest.raises(TypeError, match="strict is True or False"):
+        H.aoti_package(SizeFromItem(), torch.randn(4, 8), cache_dir=tmp_path, strict="yes")
+
+
 def test_a_model_both_export_modes_refuse_fails_with_the_default_modes_message():
     class Branch(nn.Module):
         def forward(self, x):

@@ -456,13 +456,16 @@ def _last_error(log_text: str) -> str:
 
 
 def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=False, progress=True, quiet=False,
-                 cache_dir=None) -> AotiPackage:
+                 cache_dir=None, strict=False) -> AotiPackage:
     """Export ``model`` on ``example`` and compile it with AOTInductor, once; later calls reuse the package.
 
-    ``example``: one tensor or a tuple of the model's positional arguments. ``dynamic_shapes`` is
-    passed to ``torch.export.export`` (e.g. ``({0: torch.export.Dim("batch")},)``). ``name`` starts
+    ``example``: one tensor or a tuple of the model's positional arguments. ``dynamic_shapes`` and ``strict`` are
+    passed to ``torch.export.export`` (e.g. ``({0: torch.export.Dim("batch")},)``; ``strict=True`` traces forward's
+    bytecode, and takes some code the default refuses, as H.diagnose says when it does). ``name`` starts
     the cached file's name. ``force=True`` compiles again. Returns an ``AotiPackage`` (path-like).
     """
+    if not isinstance(strict, bool):
+        raise TypeError(f"aoti_package: strict is True or False, got {type(strict).__name__}")
     start = time.monotonic()
     _check_model(model, "aoti_package")
     _check_name(name)
@@ -474,7 +477,8 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
     # memory in that one order, which no call could be checked against: it is compiled from a contiguous copy
     example = _plain_layout(example)
     args = _as_args(example)
-    key = aoti_cache_key(model, example, dynamic_shapes)
+    # a strict export is another program: its own key (the default's keys stay as they were)
+    key = aoti_cache_key(model, example, (dynamic_shapes, "strict") if strict else dynamic_shapes)
     target, cache_dir = _cached_target(name, key, cache_dir)
     if force:
         target = _target(name, key, cache_dir)  # compiled anew where this learner may write
@@ -492,7 +496,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             with quiet_export():
                 # from copies: given one tensor for two arguments, (x, x), torch.export keeps both inputs but
                 # computes with the second in place of both (tests/test_aoti.py shows it)
-                program = torch.export.export(model, own_copy(args), dynamic_shapes=dynamic_shapes)
+                program = torch.export.export(model, own_copy(args), dynamic_shapes=dynamic_shapes, strict=strict)
         except Exception as error:
             from .export_check import dim_conflict  # torch's suggested Dim, lines below its first
             conflict = dim_conflict(error, "the example", "give an example with 2 or more there")

@@ -895,15 +895,13 @@ def _exported(model, args, batch_dim, notes, strict=False):
         return program
 
 
-def _export_program(model, args, notes, batch_dim=0, others=(), strict_retry=True):
-    """The exported program of the copy, with its notes; ``strict_retry``: try strict=True when the default fails
-    (the export route: torch.export.export takes the flag; H.aoti_package does not, so its route does not retry)."""
+def _export_program(model, args, notes, batch_dim=0, others=(), to="torch.export.export"):
+    """The exported program of the copy, with its notes: strict=True is tried when the default fails, and the note
+    says to pass it ``to`` the call that exports (torch.export.export, or H.aoti_package, which takes it too)."""
     strict = False
     try:
         program = _exported(model, args, batch_dim, notes)
     except Exception as default_error:
-        if not strict_retry:
-            raise
         # strict=True traces forward's bytecode instead of running it, and takes some code the default refuses (an
         # int() of a tensor's .item() used as a size); torch.onnx.export retries that way too, so the ONNX row of the
         # same model would otherwise pass where this one failed without a word
@@ -916,7 +914,7 @@ def _export_program(model, args, notes, batch_dim=0, others=(), strict_retry=Tru
         first = _TORCH_NOISE.sub("", short_message(default_error, limit=160).splitlines()[0]).strip()[:120]
         notes.extend(strict_notes)
         notes.append(f"torch.export's default (strict=False) failed ({first}); strict=True, which traces forward's "
-                     "bytecode instead of running it, exported it: pass strict=True to torch.export.export")
+                     f"bytecode instead of running it, exported it: pass strict=True to {to}")
     fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others, strict)
     if fixed:
         notes.append(fixed)
@@ -925,6 +923,7 @@ def _export_program(model, args, notes, batch_dim=0, others=(), strict_retry=Tru
         notes.append(f"{_BATCH_ONE_NOTE}, which torch.export fixes at 1: give an example with a batch "
                      "of 2 or more, then diagnose that copy (its batch range starts at 2, and a forward that branches "
                      "on the batch size may answer a batch of 1 from the other branch, with no error)")
+    program.course_strict = strict  # read by the aoti route: a strict export is another package in its cache
     return program
 
 
@@ -1001,7 +1000,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=(), cache_di
                          "batch size may answer a batch of 1 from the other branch)")
         return path.read_bytes(), ".onnx", None
     if route == "aoti":
-        program = _export_program(model, args, notes, batch_dim, others, strict_retry=False)  # as H.aoti_package
+        program = _export_program(model, args, notes, batch_dim, others, to="H.aoti_package")
         # what H.aoti_package keeps beside a package, so that the copy checks its inputs as H.load_aoti's do: the
         # compiled code itself checks none of the program's ranges (10 shows torch's own loader running others)
         from ..routes.aoti import input_record
@@ -1016,7 +1015,8 @@ def _aoti_bytes(program, model, args, batch_dim, folder, cache_dir) -> bytes:
     from ..course.workdir import atomic_write_bytes
     from ..routes.aoti import aoti_cache_key, _cached_target
     # the key of H.aoti_package, with what decides this route's export in place of dynamic_shapes
-    key = aoti_cache_key(model, args, ("diagnose", batch_dim))
+    key = aoti_cache_key(model, args, ("diagnose", batch_dim, "strict") if getattr(program, "course_strict", False)
+                         else ("diagnose", batch_dim))
     target, _ = _cached_target("diagnose", key, cache_dir)
     if target.is_file():
         return target.read_bytes()
