@@ -1866,3 +1866,16 @@ def test_an_unknown_operator_of_torchs_own_is_not_sent_to_import_a_library():
     assert "Python-only torch function" in fix and "import that library" not in fix
     from helpers.tools.diagnose import known_hint
     assert "import that library" in known_hint("Unknown builtin op: torchvision::nms.")
+
+
+class _MaskByName(nn.Module):
+    def forward(self, x, *, mask):
+        return x * mask
+
+
+def test_a_required_keyword_only_argument_gets_the_wrapper_not_an_impossible_fix():
+    for example in (torch.randn(2, 3), (torch.randn(2, 3), torch.ones(2, 3))):
+        with pytest.raises(TypeError) as caught:
+            H.diagnose(_MaskByName(), example, progress=False)
+        text = str(caught.value)
+        assert "keyword-only argument mask" in text and "wrap the model" in text and "\n" not in text, text

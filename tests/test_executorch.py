@@ -1,4 +1,5 @@
 """ExecuTorch route of 10_shipping: .pte files from the portable kernels and XNNPACK, run in ExecuTorch's runtime."""
+import typing
 import pytest
 import torch
 
@@ -344,3 +345,25 @@ def test_an_export_failure_names_the_line_and_a_fix_that_leads_to_a_pte(tmp_path
     said = str(refused.value)
     assert "while x.sum() < 10" in said and "tensor operations of a fixed shape" in said
     assert "torch.jit.script" not in said  # no .pte comes from TorchScript
+
+
+class _Pair(typing.NamedTuple):
+    a: torch.Tensor
+    b: torch.Tensor
+
+
+class _NamedTupleOut(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.lin(x)
+        return _Pair(y, 2 * y)
+
+
+def test_a_namedtuple_output_gets_the_way_out_beside_torchs_private_advice(tmp_path):
+    for attempt in ("lowered", "recorded"):  # the second raises from the record, with the same note
+        with pytest.raises(NotImplementedError, match="_register_namedtuple") as caught:
+            H.lower_to_pte(_NamedTupleOut().eval(), (torch.randn(2, 4),), backend="portable", cache_dir=tmp_path)
+        assert any("return a tuple or a dict from forward" in note for note in caught.value.__notes__), attempt

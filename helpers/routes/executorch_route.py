@@ -329,6 +329,10 @@ def _add_fix(error, decompose):
     if not decompose and "was not decomposed or delegated" in str(error):
         error.add_note("lower_to_pte: a back end asked to keep that operation whole, then did not take it (XNNPACK does "
                        "not look inside a torch.cond branch): pass decompose=True, and the portable kernels run it.")
+    if "serialize TreeSpec of namedtuple" in str(error):  # torch's own advice names a private function
+        error.add_note("lower_to_pte: the .pte stores the structure of forward's output, and a NamedTuple's class "
+                       "cannot be stored: return a tuple or a dict from forward, and rebuild the NamedTuple where "
+                       "you run the program.")
     return error
 
 

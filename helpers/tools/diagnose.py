@@ -402,6 +402,22 @@ def _check_model(model):
         advice = ("wrap a function in a small nn.Module" if callable(model) else
                   "pass the model itself (an nn.Module instance)")
         raise TypeError(f"diagnose expects an nn.Module, got {type(model).__name__}: {advice}")
+    required = _required_keyword_only(model)
+    if required:  # no example can reach it: every route (and the check) calls forward with positional arguments
+        names = ", ".join(required)
+        raise TypeError(f"diagnose: forward's keyword-only argument{'s' * (len(required) > 1)} {names} "
+                        f"(after the *) must be given by name, and the routes call forward with positional arguments "
+                        f"only: wrap the model in a module whose forward takes {names} positionally and passes "
+                        f"{'them' if len(required) > 1 else 'it'} on by name")
+
+
+def _required_keyword_only(model) -> list:
+    """The names of forward's keyword-only parameters that have no default."""
+    try:
+        parameters = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: nothing to say
+        return []
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
 
 
 def _as_call(example) -> tuple:
