@@ -1444,6 +1444,44 @@ def test_a_network_in_training_mode_is_named_in_three_layers_and_advised_once_pe
         assert text.count("training mode (") == 1, text  # the advice once, not again in parity's note
 
 
+class _Ranker(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(6, 4)
+
+    def forward(self, x, descending: bool):
+        return self.lin(x).sort(-1, descending=descending).values
+
+
+def test_a_bool_argument_is_flipped_and_the_copies_that_fixed_it_are_not_called_right():
+    x = torch.randn(3, 6)
+    report = H.diagnose(_Ranker().eval(), (x, True), routes=["script", "export", "onnx"], progress=False)
+    assert "flags flipped" in report.inputs
+    assert report.status("script") == "ok"
+    export, onnx = report.results["export"], report.results["onnx"]
+    assert export.status == "diverges" and "'flags flipped'" in export.reason and "bool argument" in export.reason
+    assert onnx.status == "diverges" and "'flags flipped'" in onnx.reason  # its file has no input for the flag
+    with pytest.raises(Exception, match="Guard failed"):  # as the export row says
+        torch.export.export(_Ranker().eval(), (x, True)).module()(x, False)
+
+
+class _HeadByIndex(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict({"0": nn.Linear(4, 2), "1": nn.Linear(4, 2)})
+
+    def forward(self, x, idx: int):
+        return self.heads[str(idx)](x)
+
+
+def test_the_dim_for_an_int_is_said_to_fail_where_the_int_picks_a_module():
+    export = H.diagnose(_HeadByIndex(), (torch.randn(3, 4), 0), routes=["export"], progress=False).results["export"]
+    assert "fails where the code picks a module or a list entry by the int" in export.reason, export
+    with pytest.raises(Exception):  # what that clause says
+        torch.export.export(_HeadByIndex(), (torch.randn(3, 4), 0), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
+
+
 def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
     class TakeK(nn.Module):
         def forward(self, x, k: int):

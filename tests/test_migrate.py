@@ -282,6 +282,21 @@ def test_a_number_argument_fixed_by_export_is_called_a_number_not_a_shape(tmp_pa
     assert "shape refused" not in text and "keeps a number argument as a constant unless dynamic_shapes marks an int" in text
 
 
+class FlagArg(torch.nn.Module):
+    def forward(self, x, flag: bool):
+        y = x * 2
+        if flag:
+            y = y.softmax(-1)
+        return y
+
+
+def test_a_bool_argument_fixed_by_export_is_called_a_flag_not_a_shape():
+    report = H.migrate(torch.jit.script(FlagArg()), (torch.randn(2, 3), True))
+    text = str(report)
+    assert report.status == "restricted" and "flag refused (flags flipped)" in text, text
+    assert "shape refused" not in text and "input shape(s)" not in text and "keeps a bool argument as a constant" in text
+
+
 def test_a_model_saved_in_training_mode_is_told_to_call_eval():
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)).train()
     report = H.migrate(torch.jit.script(model), torch.randn(3, 4))

@@ -1937,3 +1937,9 @@ def test_a_diverging_copy_that_keeps_the_counter_is_told_it_keeps_it():
     report = H.parity(model, scripted, inputs=[x, x, x])
     assert not report.all_close and model.calls == 0  # parity ran copies of it
     assert "changed the same way" in str(report) and "does not keep" not in str(report), str(report)
+
+
+def test_a_bool_argument_gets_its_other_value_and_a_number_beside_it_keeps_its_own_variant():
+    x = torch.randn(2, 3)
+    variants = H.vary_inputs((x, True, 3))
+    assert variants["flags flipped"][1:] == (False, 3) and variants["numbers changed"][1:] == (True, 4)

@@ -196,7 +196,7 @@ class MigrationReport:
 
     def __str__(self):
         lines = [self.summary]
-        lines += [f"  {'number' if 'number' in label else 'shape'} refused ({label}): {why}"
+        lines += [f"  {'number' if 'number' in label else 'flag' if 'flag' in label else 'shape'} refused ({label}): {why}"
                   for label, why in self.refused.items()]
         lines += [f"  note: {n}" for n in self.notes]
         if self.status == "diverges" and self.parity is not None:
@@ -619,8 +619,9 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
                      "report.program.module() moves them, and report.save() writes them as they are then "
                      "(this check left them as converted)")
     numbers = [label for label in refused if "number" in label]  # an int argument fixed to the example's value
-    if len(refused) > len(numbers):
-        notes.append(f"the program refuses {len(refused) - len(numbers)} input shape(s) the TorchScript model accepts "
+    flags = [label for label in refused if "flag" in label]  # a bool argument, the same
+    if len(refused) > len(numbers) + len(flags):
+        notes.append(f"the program refuses {len(refused) - len(numbers) - len(flags)} input shape(s) the TorchScript model accepts "
                      "(fixed dimensions, a fixed number of items in a list, or a check the program makes on a size); "
                      "see the dims above")
     notes += _size_one_notes(dims, check.rows)
@@ -628,6 +629,10 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
         notes.append("the program fixed a number argument to the example's value and refuses others the TorchScript "
                      "model accepts: export keeps a number argument as a constant unless dynamic_shapes marks an int "
                      "one Dim.DYNAMIC or Dim.AUTO (a named Dim is refused for an int; a float stays a constant)")
+    if flags:
+        notes.append("the program fixed a bool argument to the example's value and refuses the other one, which the "
+                     "TorchScript model accepts: export keeps a bool argument as a constant, so make one program per "
+                     "value you use, or pass the flag as a tensor and choose with torch.cond")
     # what the comparison itself could not show (outputs within atol of zero, a model in training mode, empty or NaN
     # outputs): a match then proves little, and the summary says ⚠ instead of ✔
     notes += [f"the comparison: {warning}" for warning in check.warnings]

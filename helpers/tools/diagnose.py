@@ -1271,8 +1271,12 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
         if row.label == "numbers changed" and label in ("export", "onnx", "aoti"):
             reason += (" (torch.export keeps a number argument as a constant, the example's value, unless "
-                       "dynamic_shapes marks an int one Dim.DYNAMIC or Dim.AUTO: a named Dim is refused for an int, and "
+                       "dynamic_shapes marks an int one Dim.DYNAMIC or Dim.AUTO, which fails where the code picks a "
+                       "module or a list entry by the int: a named Dim is refused for an int, and "
                        "a float stays a constant, so for a float make one program per value you use)")
+        if row.label == "flags flipped" and label in ("export", "onnx", "aoti"):
+            reason += (" (torch.export keeps a bool argument as a constant, the example's value: make one program "
+                       "per value you use, or pass the flag as a tensor and choose with torch.cond)")
     else:
         gap = (f"output {row.diff_text}" if str(row.diff_text).startswith("shape") else
                f"largest |diff| {row.diff_text}")

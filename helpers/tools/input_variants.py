@@ -12,6 +12,7 @@ tensor inside, whatever its dtype, in ways that keep it valid:
   never decrease, like offsets, are left alone);
 - boolean tensors (masks): ``bools flipped``;
 - number arguments (an ``int`` or ``float`` passed as an argument of its own): ``numbers changed``;
+- flag arguments (a ``bool`` passed as an argument of its own): ``flags flipped``;
 - ``batch N``: every tensor sharing the first one's leading dimension gets N rows, reusing its own
   rows (for a list of tensors: a list of N items). ``batch_dim=1`` puts the batch in dimension 1
   instead, for sequence-first models (``nn.LSTM`` and ``nn.Transformer`` without ``batch_first=True``).
@@ -266,6 +267,9 @@ def _value_variants(args, floats, ints, bools):
     numbers = [i for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if numbers:  # a number argument: a trace, torch.export or ONNX may have written the example's value in
         candidates["numbers changed"] = tuple(_other_number(a) if i in numbers else a for i, a in enumerate(args))
+    flags = [i for i, a in enumerate(args) if isinstance(a, bool)]
+    if flags:  # a bool argument: the same, and the other value is the only other one there is
+        candidates["flags flipped"] = tuple(not a if i in flags else a for i, a in enumerate(args))
     return candidates, skipped
 
 
