@@ -899,3 +899,15 @@ def test_a_trace_of_a_padded_encoder_is_not_called_wrong_for_eagers_fast_path_ze
     trace = report["trace"]
     assert not trace.wrong and "output differs from eager" not in trace.note, trace.note
     assert "nn.TransformerEncoder's fast path, which writes zeros where the mask pads" in trace.note
+
+
+def test_bfloat16_rounding_is_not_called_an_output_difference():
+    from helpers.tools.benchmark import _check_output
+    from types import SimpleNamespace
+    reference = torch.tensor([0.75, -0.5, 0.25], dtype=torch.bfloat16)
+    one_step = reference + torch.tensor([2 ** -8, 0.0, 0.0], dtype=torch.bfloat16)  # one rounding step at 0.75
+    row = SimpleNamespace(note="", max_abs_diff=None)
+    assert _check_output(row, one_step, reference) and "output differs" not in row.note
+    assert not _check_output(row, reference + 0.5, reference)  # a real difference still is one
+    row32 = SimpleNamespace(note="", max_abs_diff=None)
+    assert not _check_output(row32, one_step.float(), reference.float())  # in float32 that gap is a difference

@@ -1886,7 +1886,7 @@ class _ListOfDicts(torch.nn.Module):
 
 def test_a_list_of_dicts_output_gets_the_tracing_rule_and_a_way_out():
     report = H.diagnose(_ListOfDicts(), torch.randn(2, 3), routes=["trace", "script"], progress=False)
-    assert report.status("trace") == "fails" and "a list in a traced output may hold tensors only, so a list of dicts" \
+    assert report.status("trace") == "fails" and "a list may hold tensors only, so a list of dicts" \
         in report.results["trace"].fix
     assert report.status("script") == "ok"  # the way out it names
 
@@ -1917,3 +1917,56 @@ def test_a_required_keyword_only_argument_gets_the_wrapper_not_an_impossible_fix
             H.diagnose(_MaskByName(), example, progress=False)
         text = str(caught.value)
         assert "keyword-only argument mask" in text and "wrap the model" in text and "\n" not in text, text
+
+
+class _NoneInOutput(nn.Module):
+    def forward(self, x):
+        return x * 2, None
+
+
+def test_a_none_in_a_traced_output_is_named_among_the_rules():
+    trace = H.diagnose(_NoneInOutput(), torch.randn(2, 3), routes=["trace"], progress=False).results["trace"]
+    assert trace.status == "fails" and "a None or a number in it is refused" in trace.fix, trace
+
+
+class _SpectralNormed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.utils.parametrizations.spectral_norm(nn.Linear(8, 3))
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_a_script_failure_inside_torchs_own_code_names_that_file():
+    report = H.diagnose(_SpectralNormed().eval(), torch.randn(2, 8), routes=["script"], progress=False)
+    script = report.results["script"]
+    assert script.status == "fails" and script.where.startswith("torch's own nn/utils/parametrizations.py:"), script
+    assert "yet:." not in report.recommend()
+
+
+class _ClipFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clamp(-1, 1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class _UsesAFunction(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return _ClipFunction.apply(self.lin(x))
+
+
+def test_a_custom_autograd_function_gets_the_export_way_out_not_only_the_ignore_advice():
+    report = H.diagnose(_UsesAFunction().eval(), torch.randn(3, 4), routes=["trace", "script", "export"],
+                        progress=False)
+    assert "custom torch.autograd.Function (torch.export traces through its forward" in report.results["trace"].fix
+    assert report.results["script"].fix.startswith("a custom torch.autograd.Function cannot be scripted")
+    assert report.status("export") == "ok"  # the way out both name

@@ -797,3 +797,34 @@ def test_odd_input_names_a_none_inside_and_takes_one_as_a_whole_argument():
     x = torch.randn(2)
     assert model_args((x, None)) == (x, None) and model_args((None, None)) is None
     assert odd_input(([None], x)) == "a tuple holding None" and odd_input((None, None)) == "a tuple with no tensor in it"
+
+
+class _IntKeys(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, feats):
+        return self.lin(feats[0]) + feats[1]
+
+
+def test_a_dict_with_int_keys_is_an_input_and_the_annotation_named_fits_it():
+    t = torch.randn(2, 4)
+    table = H.export_roundtrip_checks(_IntKeys().eval(), [{0: t, 1: t}], methods=("export", "script"))
+    assert table["export"].stage == "passed", table
+    assert table["script"].stage == "run" and "`Dict[int, torch.Tensor]` for int keys" in table["script"].hint, table
+
+
+class _WeightNormed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(8, 8))
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_an_error_raised_from_python_code_torchscript_ran_keeps_its_cause():
+    table = H.export_roundtrip_checks(_WeightNormed().eval(), [torch.randn(2, 8)], methods=("script",))
+    assert table["script"].stage == "run", table
+    assert table["script"].error == "RuntimeError: Parametrization is not working with scripting.", table

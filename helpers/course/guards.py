@@ -80,8 +80,9 @@ def _tensor_tree(value, depth: int = 0) -> bool:
         return True
     if depth < 4 and isinstance(value, (list, tuple)) and value:
         return all(_tensor_tree(v, depth + 1) for v in value)
-    if depth < 4 and isinstance(value, dict) and value:
-        return all(isinstance(k, str) and _tensor_tree(v, depth + 1) for k, v in value.items())
+    if depth < 4 and isinstance(value, dict) and value:  # str or int keys: TorchScript's Dict[str, ...], Dict[int, ...]
+        return all(isinstance(k, (str, int)) and not isinstance(k, bool) and _tensor_tree(v, depth + 1)
+                   for k, v in value.items())
     return False
 
 

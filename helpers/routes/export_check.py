@@ -28,6 +28,7 @@ from ..course.guards import call_within, model_args, odd_input, require_module, 
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.input_variants import own_copy, shapes
+from ..tools.gallery import argument_type_fix
 from ..tools.parity import _fast_path_layers, few_layers, fresh_copy, random_in_forward
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
@@ -263,9 +264,9 @@ def cause_line(text, limit=200) -> str:
                 "length?): an exported program takes only that structure")
     if any("The following operation failed in the TorchScript interpreter" in ln for ln in lines):
         # the interpreter's own cause is on its last error line, after the traceback of TorchScript frames
-        last = next((ln for ln in reversed(lines) if re.match(r"^\w+(Error|Exception):", ln)), None)
-        if last:
-            return short_message(last, limit)
+        last = next((ln for ln in reversed(lines) if re.match(r"^(?:\w+\.)*\w+(Error|Exception):", ln)), None)
+        if last:  # raised from Python code TorchScript ran, it is named "builtins.RuntimeError: ..."
+            return short_message(last.removeprefix("builtins."), limit)
     name = re.match(r"^(\w+(?:\.\w+)*):\s*$", lines[0])
     first = f"{name.group(1)}: {lines[1]}" if name and len(lines) > 1 else lines[0]
     if first.endswith("Tracing failed sanity checks!") and len(lines) > 1 and lines[1].startswith("ERROR:"):
@@ -631,7 +632,8 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                     "the program was exported with dynamic_shapes and still guards this size: forward branches on it "
                     "(or needs it in a range), and a Dim cannot keep both sides of a branch on a size: write the "
                     "branch with torch.cond (09), or script the model"
-                    if "Guard failed" in first else "run the reloaded model on that input by hand to see the traceback")
+                    if "Guard failed" in first else
+                    argument_type_fix(first) or "run the reloaded model on that input by hand to see the traceback")
             counts = (len(args_list[failed[0]]), len(args_list[0]))
             if method == "export" and "Trying to flatten user inputs" in first and counts[0] != counts[1]:
                 hint = (f"input {failed[0]} passes {counts[0]} argument{'s' * (counts[0] != 1)} and input 0, which "

@@ -119,18 +119,22 @@ _HINTS = (
                                       "Tensor (None becomes an undefined tensor): annotate it, "
                                       "e.g. `mask: Optional[torch.Tensor] = None` (from typing)"),
     # a method marked @torch.jit.ignore stays Python: the scripted copy calls it, and a .pt cannot hold it
-    ("could not export python function call", "forward calls a function or method that stays Python (marked "
-                                              "@torch.jit.ignore), which a saved file cannot hold: mark it "
-                                              "@torch.jit.unused (the saved copy then raises if that call is reached) "
-                                              "or write it in TorchScript"),
+    ("could not export python function call", "forward calls Python code that a saved file cannot hold: a method "
+                                              "marked @torch.jit.ignore (mark it @torch.jit.unused instead: the saved "
+                                              "copy then raises if that call is reached; or write it in TorchScript), "
+                                              "or a custom torch.autograd.Function (torch.export traces through its "
+                                              "forward: export the model)"),
+    ("apply of functionmeta", "a custom torch.autograd.Function cannot be scripted: torch.export traces through its "
+                              "forward (export the model), or move its forward's operations into the model's forward"),
     ("serialize treespec of namedtuple", "torch.export.save cannot store a NamedTuple output (its class is not "
                                          "registered): return a tuple or a dict from forward, and rebuild the "
                                          "NamedTuple where you load the program"),
     # a detection model's list of dicts: tracing takes one level of list, tuple or dict around tensors, no deeper
-    ("can be output from traced functions", "a list in a traced output may hold tensors only, so a list of dicts "
-                                            "or of tuples (what detection models return) is refused, with or without "
+    ("can be output from traced functions", "a traced output holds tensors only: a None or a number in it is "
+                                            "refused, and a list may hold tensors only, so a list of dicts or of "
+                                            "tuples (what detection models return) is refused, with or without "
                                             "strict=False (tuples, and with strict=False dicts, may nest): script the "
-                                            "model, or wrap it so that forward returns tensors (one per key)"),
+                                            "model, or wrap it so that forward returns tensors only (one per key)"),
     ("nonetype]' cannot be traced", "torch.jit.trace takes tensors only, and None is not one: trace a "
                                     "wrapper whose forward calls the model with that argument left out (or given a "
                                     "tensor), or script the model, which keeps an Optional argument"),
@@ -334,7 +338,7 @@ class Diagnosis:
                     "before trusting it." + caveat("trace") + warn)
         failing = [res for res in ran.values() if res.status == "fails"]
         first = ran.get("export") if "export" in ran and ran["export"].status == "fails" else (failing[0] if failing else None)
-        hint = f" Start with {first.route}'s failure: {as_sentence(first.reason)}" if first else ""
+        hint = f" Start with {first.route}'s failure: {as_sentence(first.reason.rstrip(' :'))}" if first else ""
         return "No route agrees with eager yet." + hint + warn
 
     # ---------------------------------------------------------------- display
@@ -508,6 +512,15 @@ def _learner_line(error: BaseException) -> str:
         shown = f.filename.split("site-packages/", 1)[1]
         text = linecache.getline(f.filename, f.lineno).strip()
         return f"{shown}:{f.lineno}" + (f": {text}" if text else "")
+    # torch's own code the message points into (a parametrization, a layer's forward): no line of the learner's,
+    # but the file says which part of torch the model used there
+    own = [(f, n) for f, n in _FILE_LINE.findall(str(error))
+           if os.path.realpath(f).startswith(_TORCH_DIR) and not f.replace(os.sep, "/").split("/torch/")[-1].startswith("jit/")]
+    if own:
+        filename, lineno = own[-1]
+        shown = filename.replace(os.sep, "/").split("/torch/", 1)[-1]
+        text = linecache.getline(filename, int(lineno)).strip()
+        return f"torch's own {shown}:{lineno}" + (f": {text}" if text else "")
     return ""
 
 

@@ -186,8 +186,10 @@ def argument_type_fix(reason: str) -> str:
         return (f"forward's `{argument}` is annotated as {expected}, and the call passed a {given}: pass a value of "
                 "that type, or change the annotation to the type you pass")
     annotation = _ANNOTATIONS.get(given.lower(), "the type you pass")
+    keys = ", or `Dict[int, torch.Tensor]` for int keys" if given.lower() == "dict" else ""
     return (f"TorchScript took `{argument}` as {expected} (an argument without a type annotation is taken as a "
-            f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}` (from typing import List, Dict, Tuple)")
+            f"Tensor): annotate it in forward, e.g. `{argument}: {annotation}`{keys} (from typing import List, Dict, "
+            "Tuple)")
 
 
 def kept_function_cause(text: str) -> str:
