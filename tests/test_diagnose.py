@@ -1970,3 +1970,13 @@ def test_a_custom_autograd_function_gets_the_export_way_out_not_only_the_ignore_
     assert "custom torch.autograd.Function (torch.export traces through its forward" in report.results["trace"].fix
     assert report.results["script"].fix.startswith("a custom torch.autograd.Function cannot be scripted")
     assert report.status("export") == "ok"  # the way out both name
+
+
+def test_a_complex_input_onnxruntime_cannot_take_gets_a_fix():
+    class ComplexSquare(nn.Module):
+        def forward(self, z):
+            return (z * z.conj()).real
+
+    onnx = H.diagnose(ComplexSquare(), torch.randn(3, 4, dtype=torch.complex64), routes=["onnx"],
+                      progress=False).results["onnx"]
+    assert onnx.status == "fails" and "onnxruntime has no type for one of the inputs' dtypes" in onnx.fix, onnx

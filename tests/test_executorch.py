@@ -367,3 +367,14 @@ def test_a_namedtuple_output_gets_the_way_out_beside_torchs_private_advice(tmp_p
         with pytest.raises(NotImplementedError, match="_register_namedtuple") as caught:
             H.lower_to_pte(_NamedTupleOut().eval(), (torch.randn(2, 4),), backend="portable", cache_dir=tmp_path)
         assert any("return a tuple or a dict from forward" in note for note in caught.value.__notes__), attempt
+
+
+class _ComplexSquare(torch.nn.Module):
+    def forward(self, z):
+        return (z * z.conj()).real
+
+
+def test_a_complex_input_gets_the_way_out_beside_the_edge_dialects_dtype_error(tmp_path):
+    with pytest.raises(Exception, match="mismatched dtypes") as caught:
+        H.lower_to_pte(_ComplexSquare(), (torch.randn(3, 4, dtype=torch.complex64),), cache_dir=tmp_path)
+    assert any("torch.view_as_real" in note for note in caught.value.__notes__)

@@ -1943,3 +1943,22 @@ def test_a_bool_argument_gets_its_other_value_and_a_number_beside_it_keeps_its_o
     x = torch.randn(2, 3)
     variants = H.vary_inputs((x, True, 3))
     assert variants["flags flipped"][1:] == (False, 3) and variants["numbers changed"][1:] == (True, 4)
+
+
+class _OneLineIf(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.use_softmax = True
+
+    def forward(self, x):
+        y = x * 2
+        if x.shape[0] < 1000: y = y.softmax(-1)  # noqa: E701 (the one-line form is the case)
+        if self.use_softmax: y = y + 1  # noqa: E701 (a flag: every input answers it alike)
+        return y
+
+
+def test_a_one_line_if_whose_body_always_ran_is_named_as_the_multi_line_one_is():
+    model = _OneLineIf()
+    report = H.parity(model, torch.jit.trace(model, torch.randn(3, 4)), example=torch.randn(3, 4))
+    assert [u[2] for u in report.uncovered] == ["if x.shape[0] < 1000:"], report.uncovered
+    assert report.uncovered[0][0].endswith("with its condition false")

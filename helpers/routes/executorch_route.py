@@ -329,6 +329,9 @@ def _add_fix(error, decompose):
     if not decompose and "was not decomposed or delegated" in str(error):
         error.add_note("lower_to_pte: a back end asked to keep that operation whole, then did not take it (XNNPACK does "
                        "not look inside a torch.cond branch): pass decompose=True, and the portable kernels run it.")
+    if "mismatched dtypes" in str(error) and "complex" in str(error):  # the edge dialect's dtype table
+        error.add_note("lower_to_pte: ExecuTorch's edge dialect lists no complex dtype for that operator: pass the "
+                       "real and imaginary parts as one float tensor (torch.view_as_real) and compute on those.")
     if "serialize TreeSpec of namedtuple" in str(error):  # torch's own advice names a private function
         error.add_note("lower_to_pte: the .pte stores the structure of forward's output, and a NamedTuple's class "
                        "cannot be stored: return a tuple or a dict from forward, and rebuild the NamedTuple where "

@@ -94,6 +94,10 @@ _HINTS = (
     ("could not guard on data-dependent", _DATA_DEPENDENT),
     ("constraints violated", "a dimension you marked dynamic is fixed by the code: drop it from dynamic_shapes"),
     ("unsupported operator", "this operator has no ONNX translation: rewrite it with common ops, or stay on torch.export"),
+    # onnxruntime's message for an input dtype it has no type for (a complex tensor: NumPy's type 14, complex64)
+    ("can't be converted to mldatatype", "onnxruntime has no type for one of the inputs' dtypes (a complex one, say): "
+                                         "pass the real and imaginary parts as one float tensor (torch.view_as_real), "
+                                         "or stay on torch.export"),
     # torch's own namespaces: no library to import, the name is a Python-only torch function (torch.enable_grad)
     ("unknown builtin op: aten::", "TorchScript has no operator of that name: a Python-only torch function (such as "
                                    "`torch.enable_grad`) cannot be compiled: take it out of forward, or keep that "
@@ -1361,7 +1365,8 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     except Exception:  # the text is enough where the report holds something unpicklable
         report = None
     return RouteResult(route, status, reason=reason, first_divergence=first, notes=notes + parity_notes,
-                       fix=argument_type_fix(reason) if route == "script" else "",
+                       fix=(argument_type_fix(reason) if route == "script" else "")
+                       or (known_hint(reason) if status == "fails" else ""),  # a copy that cannot run the example
                        seconds=time.perf_counter() - start, parity_text=text, parity=report,
                        fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix, record)
 

@@ -463,6 +463,30 @@ def _conditional_sides(code) -> dict:
     return dict(table)
 
 
+@functools.lru_cache(maxsize=256)
+def _one_line_if_tests(code) -> dict:
+    """{the body's ConditionalSide: (the instruction offsets of its test, ``if test:``)} for each one-line
+    ``if test: body`` that ``code`` runs: how often the test ran, beside how often the body did, tells whether a
+    call ever took the way past the body, which has no line and no instruction of its own."""
+    source = "".join(linecache.getlines(code.co_filename))
+    positions = list(code.co_positions())
+    own = set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
+    found = {}
+    for test, (line, column), whole, parts in _conditional_nodes(code.co_filename, source):
+        if len(parts) != 1 or parts[0][1] != "body" or any(_is_compiler_call(p) for p in ast.walk(test)):
+            continue
+        if not {p.id for p in ast.walk(test) if isinstance(p, ast.Name)} & own:
+            continue  # a test on flags or globals only (`if self.use_norm: ...`): every input answers it alike
+        offsets = tuple(2 * index for index, position in enumerate(positions) if _inside(position, test))
+        if not offsets:
+            continue  # evaluated by another code object
+        part, side, text = parts[0]
+        key = ConditionalSide(code.co_filename, line, column, side, text, whole,
+                              tuple(range(part.lineno, part.end_lineno + 1)))
+        found[key] = (offsets, f"if {' '.join((ast.get_source_segment(source, test) or '').split())}:")
+    return found
+
+
 _LEAVES = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
 
@@ -830,6 +854,14 @@ class LineCoverage:
                     missing[key] = (f"{where}, {side.label} of `{side.whole}`", code_place(side.filename, side.line),
                                     side.text)
                     continued.update((side.filename, line) for line in side.lines if line != side.line)
+            # a one-line `if test: body` whose body ran on every visit of its test: no call took the way past it
+            for body, (offsets, text) in _one_line_if_tests(code).items():
+                tested = [max((self.offsets.get(label, {}).get((code, o), 0) for o in offsets), default=0)
+                          for label in self.counts]
+                bodied = [self.side_counts(label).get(body, 0) for label in self.counts]
+                if any(tested) and tested == bodied:
+                    missing[(body.filename, body.line, body.column, "skip", text)] = (
+                        f"{where}, with its condition false", code_place(body.filename, body.line), text)
             # an `if` with no `else` whose condition held on every visit: no call took the way that skips its body
             for side in {entry[0] for entries in self.skippable.get(code, {}).values() for entry in entries}:
                 steps = self.transitions.values()
