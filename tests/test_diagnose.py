@@ -274,6 +274,7 @@ def test_randomness_in_forward_is_named():
     (dict(model=DataLoop(), example=torch.randn(2), time_limit="5"), "time_limit"),
     (dict(model=TwoInputs(), example=torch.randn(2)), "fails on the example"),
     (dict(model=nn.Linear(4, 3), example=torch.randn(0, 4)), "has a batch of 0"),  # an export would take 0 rows only
+    (dict(model=nn.Linear(4, 3), example=(t for t in [torch.randn(2, 4)])), "which gives its items once"),
 ])
 def test_bad_input_gets_one_line(bad, message):
     with pytest.raises((TypeError, ValueError)) as caught:

@@ -435,6 +435,9 @@ def _as_call(example) -> tuple:
                         f"tuple with one per argument), got {type(example).__name__}")
     if isinstance(example, tuple) and not example:
         raise ValueError("diagnose: the example is an empty tuple: pass one input, or a tuple with one input per argument")
+    if inspect.isgenerator(example) or isinstance(example, (map, filter, zip, range)):  # read once, then empty
+        raise TypeError(f"diagnose: the example is a {type(example).__name__}, which gives its items once: pass the "
+                        "input itself, or tuple(...) of the arguments")
     _refuse_numpy(example, "the example")
     return example if isinstance(example, tuple) else (example,)
 
