@@ -284,6 +284,13 @@ class ThresholdJustAboveOne(torch.nn.Module):
         return x
 
 
+class ThresholdJustBelowOne(torch.nn.Module):
+    def forward(self, x):
+        while x.abs().max() > 1 - 1e-3:  # the mirror epsilon: 0.9999999 is halved
+            x = x / 2
+        return x
+
+
 class HalvesOnNorm(torch.nn.Module):
     def forward(self, x):
         while x.norm() > 1:
@@ -308,6 +315,7 @@ class ConditionWorkedOutOnce(torch.nn.Module):
 
 @pytest.mark.parametrize("model, words, never", [
     (ThresholdJustAboveOne, "its largest |value| is 1.0000001, above 1", "✔"),
+    (ThresholdJustBelowOne, "even 0.99999994, so your threshold is below 1", "`>=`"),
     (HalvesOnNorm, "compares the norm of x", "`>=`"),
     (HalvesOnAbsSum, "compares the sum of the |values|", "`>=`"),
     (ConditionWorkedOutOnce, "a condition worked out once before the loop", "✔"),

@@ -1398,3 +1398,36 @@ def test_a_count_retyped_as_float_is_said_beside_the_praise(capsys):
     assert "Your `outside` is a float now, where the original counts in ints" in out, out
     assert H.check_saveable_debug_helper(SOL06.Clipper)
     assert "is a float now" not in capsys.readouterr().out
+
+
+class PeakWithAnEpsilon(nn.Module):  # right outputs, but the kept peak is nudged by an epsilon "for safety"
+    def __init__(self):
+        super().__init__()
+        self.peak = 0.0
+
+    def forward(self, x):
+        self.peak = max(self.peak, float(x.abs().max())) + 1e-8
+        return x / self.peak
+
+
+def test_an_epsilon_added_to_the_kept_peak_is_named_not_shown_as_two_equal_numbers(capsys):
+    assert not H.check_running_peak(PeakWithAnEpsilon)
+    out = capsys.readouterr().out
+    assert "afterwards `peak` is 0.50000001" in out and "with nothing added" in out, out
+
+
+class ClipperParameterAnnotatedOnly(ClipperAsGiven):  # x annotated, no return type: int(...) does the typing
+    def forward(self, x):
+        if self.debug:
+            self.outside += int(self.count_outside(x))
+        return x.clamp(-1.0, 1.0)
+
+    @torch.jit.unused
+    def count_outside(self, x: torch.Tensor):
+        return int(np.sum(np.abs(x.numpy()) > 1))
+
+
+def test_the_praise_credits_the_int_call_when_only_a_parameter_is_annotated(capsys):
+    assert H.check_saveable_debug_helper(ClipperParameterAnnotatedOnly)
+    out = capsys.readouterr().out
+    assert "your int(...) around the call keeps `outside` an int" in out and "its annotations let" not in out, out

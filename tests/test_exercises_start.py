@@ -159,3 +159,12 @@ def test_an_integer_sum_that_wraps_around_is_named(capsys):
 def test_the_praise_shows_what_the_program_returned(capsys):
     assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-3.0, 1.0]))
     assert "It returned [3.0, -1.0], which is -x." in capsys.readouterr().out
+
+
+def test_an_integer_sum_that_wraps_downward_is_named_either_way(capsys):
+    assert H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-2**62] * 4))  # true sum -2**64, wraps to 0
+    out = capsys.readouterr().out
+    assert "the true sum of x, -1.84467e+19, is not positive" in out and "by accident" not in out, out
+    assert not H.check_gate_probe(torch.jit.script(Gate()), torch.tensor([-2**63, -1]))  # wraps up to 2**63 - 1
+    out = capsys.readouterr().out
+    assert "past the smallest int64" in out and "wrapped around to 9.22337e+18 > 0" in out, out

@@ -85,7 +85,15 @@ def check_gate_probe(model, x) -> bool:
               "Use a float tensor, like torch.tensor([-1.0, 0.5]).")
         return False
     total = x.sum().item()
+    # Python's ints do not wrap around; the tensor's integer sum may (int64 past ±9.2e18, int8 past ±127)
+    exact = sum(int(v) for v in x.flatten().tolist()) if not x.is_floating_point() else total
+    wrapped = not x.is_floating_point() and exact != total
+    kind = str(x.dtype).replace("torch.", "")
     if total > 0:
+        if wrapped:
+            print(f"✘ Not yet: the true sum of x, {exact:g}, is ≤ 0, but it is past the smallest {kind}, so x.sum() "
+                  f"wrapped around to {total:g} > 0, and Gate takes its if branch and doubles x. Try smaller numbers.")
+            return False
         print(f"✘ Not yet: sum(x) = {total:g} > 0, so Gate takes its if branch and doubles x. "
               "Try an input whose sum is ≤ 0.")
         return False
@@ -105,14 +113,15 @@ def check_gate_probe(model, x) -> bool:
         return False
     # Whether the module came from torch.jit.load cannot be told reliably, so the praise names TorchScript only.
     shown = f"It returned {shortened(values(out), 80)}, which is -x."
-    if not x.is_floating_point():
-        exact = sum(int(v) for v in x.flatten().tolist())  # Python's ints do not wrap around
-        if exact != total:
-            print(f"✔ The program negated x, but by accident: the true sum of x, {exact:g}, is past the largest "
-                  f"{str(x.dtype).replace('torch.', '')}, so x.sum() wrapped around to {total:g}, which is not positive, "
-                  f"and the program took its else branch. {shown} An input whose true sum is ≤ 0 shows the branch "
-                  "without the overflow.")
-            return True
+    if wrapped and exact > 0:
+        print(f"✔ The program negated x, but by accident: the true sum of x, {exact:g}, is past the largest {kind}, so "
+              f"x.sum() wrapped around to {total:g}, which is not positive, and the program took its else branch. "
+              f"{shown} An input whose true sum is ≤ 0 shows the branch without the overflow.")
+        return True
+    if wrapped:  # past the smallest, and still not positive: the branch is right, the printed sum is not the true one
+        print(f"✔ Right: the true sum of x, {exact:g}, is not positive (x.sum() wrapped around to {total:g} in {kind}, "
+              f"not positive either), so the TorchScript program took its else branch and negated x. {shown}")
+        return True
     why = ("sum(x) is NaN, and NaN > 0 is false" if total != total else f"sum(x) = {total:g} is not positive")
     print(f"✔ Right: {why}, so the TorchScript program took its else branch and negated x, as the else branch of "
           f"Gate's source says. {shown}")

@@ -132,8 +132,10 @@ _HALVING_INPUTS = [torch.tensor([0.5, -0.25]), torch.tensor([1.0, -1.0]), torch.
                    torch.tensor([0.7, 0.7]),
                    # just above 1: halved once; a threshold above 1 (> 1.2, say) leaves it alone, and the float32
                    # just above 1 is left alone by any threshold above 1 (> 1 + 1e-3, > 1.005)
+                   # float32's last value below 1: left alone, though any threshold below 1 (> 1 - 1e-3) halves it
+                   torch.tensor([1 - 2 ** -24, 0.0]),
                    torch.tensor([1.01, 0.0]), torch.tensor([1 + 2 ** -23, 0.0])]  # float32's next value after 1
-_JUST_ABOVE_ONE = _HALVING_INPUTS[-2:]
+_JUST_BELOW_ONE, _JUST_ABOVE_ONE = _HALVING_INPUTS[-3], _HALVING_INPUTS[-2:]
 
 # Conditions a learner writes instead of `x.abs().max() > 1`, each named when the outputs follow it on every input.
 _OTHER_CONDITIONS = [
@@ -160,6 +162,15 @@ def _follows(model, condition) -> bool:
     try:
         with time_limit(5.0):
             return all(_same(model(x.clone()), _halved_while(condition, x)) for x in _HALVING_INPUTS)
+    except (Exception, TimeLimitReached):
+        return False
+
+
+def _halves_just_below_one(model) -> bool:
+    """Whether ``model`` halves float32's last value below 1, which is not above 1 (never raises)."""
+    try:
+        with time_limit(5.0):
+            return _same(model(_JUST_BELOW_ONE.clone()), _JUST_BELOW_ONE / 2)
     except (Exception, TimeLimitReached):
         return False
 
@@ -222,6 +233,11 @@ def check_halving_model(model) -> bool:
                 print(f"✘ Not yet: you leave {x} unchanged, but its largest |value| is {x.abs().max().item():.8g}, "
                       "above 1 (every input before it was right): halve while x.abs().max() > 1, with 1 itself as the "
                       "threshold.")
+                return False
+            if want.abs().max() <= 1 and _halves_just_below_one(model):  # 1, and even 0.99999994, halved
+                print(f"✘ Not yet: for {x} you return {got}, expected {want}: you halve values that are not above 1, "
+                      f"even {_JUST_BELOW_ONE.abs().max().item():.8g}, so your threshold is below 1 (an epsilon "
+                      "\"for safety\"?): halve while x.abs().max() > 1, with 1 itself as the threshold.")
                 return False
             named = next((why for condition, why in _OTHER_CONDITIONS if _follows(model, condition)), None)
             if named:

@@ -510,10 +510,13 @@ def _peak_calls(scripted, mode) -> bool:
         kept = _peak_value(scripted)  # right outputs so far, but what the next call (or a saved file) will divide by
         if kept is not None and kept not in (peak, 0.0):  # 0.0: never stored, named by the next call's output
             last = kept == float(x.abs().max())
+            nudged = abs(kept - peak) <= 1e-4 * peak  # an epsilon "for safety" added to the stored peak
             print(f"✘ Call {i + 1}{mode}, x = {values(x)}, gives the right {values(got)}, but afterwards `peak` is "
-                  f"{kept:g}, where the largest absolute value seen so far is {peak:g}"
+                  f"{kept!r}, where the largest absolute value seen so far is {peak:g}"
                   + (": it keeps this call's largest value, not the largest over all calls. Keep the larger of the "
                      "two, `self.peak = max(self.peak, float(x.abs().max()))`." if last else
+                     f", {kept - peak:+.2g} off: store the largest value itself, with nothing added (an epsilon "
+                     "guards a division by zero where you divide, not in what you keep)." if nudged else
                      ": keep in `peak` the largest absolute value seen over all calls."))
             return False
     return True
@@ -847,6 +850,12 @@ def _how_the_helper_was_handled(model_class, scripted):
                 or inspect.signature(helper).return_annotation is not inspect.Signature.empty
         except (TypeError, ValueError):
             annotated = False
+        try:
+            returns = inspect.signature(helper).return_annotation is not inspect.Signature.empty
+        except (TypeError, ValueError):
+            returns = False
+        if annotated and not returns and isinstance(getattr(scripted, "outside", None), int):
+            annotated = False  # a parameter annotated, no return type: the int(...) around the call did the typing
         if annotated:
             kept = getattr(scripted, "outside", None)
             retyped = ("" if isinstance(kept, int) and not isinstance(kept, bool) else
@@ -855,9 +864,9 @@ def _how_the_helper_was_handled(model_class, scripted):
             return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does), and its annotations "
                     f"let forward type-check around the call.{retyped}{drop}")
         if isinstance(getattr(scripted, "outside", None), int):  # int(...) around the call kept the int count
-            return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no annotations "
-                    "TorchScript takes its result for a Tensor, and your int(...) around the call keeps `outside` "
-                    f"an int.{drop}")
+            return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no return "
+                    "annotation TorchScript takes its result for a Tensor, and your int(...) around the call keeps "
+                    f"`outside` an int.{drop}")
         return ("count_outside is compiled as 'raise an error' (what @torch.jit.unused does); with no annotations "
                 "TorchScript takes its result for a Tensor, which fits `outside` as you typed it (annotating the "
                 f"helper, `-> int`, would keep the original int count).{drop}")
