@@ -29,7 +29,7 @@ from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.input_variants import own_copy, shapes
 from ..tools.gallery import argument_type_fix
-from ..tools.parity import _fast_path_layers, few_layers, fresh_copy, random_in_forward
+from ..tools.parity import FAST_PATH_ZEROS, _fast_path_layers, few_layers, fresh_copy, random_in_forward
 
 __all__ = ["ROUNDTRIP_METHODS", "RoundtripReport", "RoundtripTable", "export_roundtrip_check",
            "export_roundtrip_checks", "torch_suggestion"]
@@ -682,8 +682,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                 except Exception:  # it ran under no_grad: a failure with gradients on says nothing about the copy
                     pass
                 fast_path = fast_path or (close and "compared with eager run with gradients on, since under no_grad "
-                                          "eager takes nn.TransformerEncoder's fast path, which writes zeros where the "
-                                          "mask pads, and the copy computes numbers there")
+                                          f"eager takes {FAST_PATH_ZEROS}, and the copy computes numbers there")
             diffs.append(diff)
             if not close:
                 bad.append(i)

@@ -25,7 +25,7 @@ from ..course.deprecations import drop_no_cuda_notice
 from ..course.failures import typed_message
 from ..course.guards import require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
-from .parity import (_MISSING, RELAXED_TRACE_NOTE, TWO_ANSWERS_CAUSES, copy_state, eager_failure, fresh_copy, parity, python_state,
+from .parity import (_MISSING, FAST_PATH_ZEROS, RELAXED_TRACE_NOTE, TWO_ANSWERS_CAUSES, copy_state, eager_failure, fresh_copy, parity, python_state,
                      random_in_forward, state_changes, trace_copy, training_layers)
 from .benchmark_report import BENCHMARK_VARIANTS, BenchmarkReport, VariantResult, _fewest_of, fewest_for_a_verdict
 
@@ -377,8 +377,7 @@ def _check_parity(eager, name, fn, inputs, reference, row, model, state_before):
     if fast_path:  # the first-call check's difference is eager's own no-grad path: said once, as parity found it
         row.note = "; ".join(part for part in row.note.split("; ") if not part.startswith("output differs from eager"))
         _add_note(row, "answers compared with eager run with gradients on: under no_grad, eager's timed runs take "
-                       "nn.TransformerEncoder's fast path, which writes zeros where the mask pads, and this copy "
-                       "computes numbers there")
+                       f"{FAST_PATH_ZEROS}, and this copy computes numbers there")
     uncovered = eager.coverage.uncovered() if isinstance(eager, _EagerOnce) else report.uncovered
     if report.all_close and uncovered:  # a wrong trace times as fast as a right one: say what went unrun
         where, place, text = uncovered[0]

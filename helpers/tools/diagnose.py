@@ -899,16 +899,11 @@ def _onnx_shapes(path) -> list:
             for i in inputs if i.type.HasField("tensor_type")]
 
 
-def _batch_one(args, batch_dim=0) -> bool:
+def _batch_is(size, args, batch_dim=0) -> bool:
+    """Whether every tensor argument that has the batch dimension holds ``size`` rows there."""
     found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
              if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
-    return bool(found) and all(a.shape[d] == 1 for a, d in found)
-
-
-def _batch_zero(args, batch_dim=0) -> bool:
-    found = [(a, d) for a, d in zip(args, per_input_dims(args, batch_dim))
-             if isinstance(a, torch.Tensor) and d is not None and a.dim() > d]
-    return bool(found) and all(a.shape[d] == 0 for a, d in found)
+    return bool(found) and all(a.shape[d] == size for a, d in found)
 
 
 def _eager_takes_two(model, args, batch_dim=0) -> bool:
@@ -954,7 +949,7 @@ def _export_program(model, args, notes, batch_dim=0, others=(), to="torch.export
     fixed = _sizes_note(model, args, _program_shapes(program), batch_dim, others, strict)
     if fixed:
         notes.append(fixed)
-    if _batch_one(args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
+    if _batch_is(1, args, batch_dim) and _eager_takes_two(model, args, batch_dim):  # once it exported: a failure
         # for another reason is not the batch's fault; and only if eager takes a batch of 2 (a reshape to 1 may not)
         notes.append(f"{_BATCH_ONE_NOTE}, which torch.export fixes at 1: give an example with a batch "
                      "of 2 or more, then diagnose that copy (its batch range starts at 2, and a forward that branches "
@@ -1029,7 +1024,7 @@ def _convert(route, model, args, folder, notes, batch_dim=0, others=(), cache_di
         fixed = _sizes_note(model, args, _onnx_shapes(path), batch_dim, others)
         if fixed:
             notes.append(fixed)
-        if (_batch_one(args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
+        if (_batch_is(1, args, batch_dim) and _onnx_batch_fixed_at_one(path, args, batch_dim)
                 and _eager_takes_two(model, args, batch_dim)):
             notes.append(f"{_BATCH_ONE_NOTE}, and the ONNX file fixes its inputs' batch dimension at 1: give an "
                          "example with a batch of 2 or more, then diagnose that file (a forward that branches on the "
@@ -1776,7 +1771,7 @@ def diagnose(model, example, inputs=None, routes=None, time_limit=None, progress
     example = _as_call(example)
     # checked here, where a mistake is an error and not a skipped check in the worker; plain ints from here on
     batch_dim = batch_dim_for(example, batch_dim, "diagnose")
-    if _batch_zero(example, batch_dim):  # no rows: nothing to compare, no batch to vary, export would fix it at 0
+    if _batch_is(0, example, batch_dim):  # no rows: nothing to compare, no batch to vary, export would fix it at 0
         raise ValueError("diagnose: the example has a batch of 0 (no rows), so its outputs hold no numbers to compare, "
                          "no other batch can be made from it, and torch.export would take a batch of 0 only: give "
                          "an example with 2 or more rows")

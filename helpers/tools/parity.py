@@ -1314,6 +1314,11 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
     return report
 
 
+# what nn.TransformerEncoder's no-grad fast path does that a copy does not (the notes of parity, the benchmark and
+# the round trip say it in these words)
+FAST_PATH_ZEROS = "nn.TransformerEncoder's fast path, which writes zeros where the mask pads"
+
+
 def _fast_path_layers(model) -> str:
     """"nn.TransformerEncoder" when ``model`` holds one, else ''. Under no_grad, with a padding mask, its fast path
     turns the batch into a nested tensor and writes zeros at the padded positions, where its ordinary path, and any

@@ -463,6 +463,12 @@ def _conditional_sides(code) -> dict:
     return dict(table)
 
 
+def _own_names(code) -> set:
+    """The names ``code`` binds itself (arguments, locals, closures), ``self`` aside: a test that reads none of them
+    reads only attributes or globals, which every input answers alike."""
+    return set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
+
+
 @functools.lru_cache(maxsize=256)
 def _one_line_if_tests(code) -> dict:
     """{the body's ConditionalSide: (the instruction offsets of its test, ``if test:``)} for each one-line
@@ -470,7 +476,7 @@ def _one_line_if_tests(code) -> dict:
     call ever took the way past the body, which has no line and no instruction of its own."""
     source = "".join(linecache.getlines(code.co_filename))
     positions = list(code.co_positions())
-    own = set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
+    own = _own_names(code)
     found = {}
     for test, (line, column), whole, parts in _conditional_nodes(code.co_filename, source):
         if len(parts) != 1 or parts[0][1] != "body" or any(_is_compiler_call(p) for p in ast.walk(test)):
@@ -544,7 +550,7 @@ def _skippable_ifs(code) -> dict:
     on attributes or globals only (``if self.use_norm:``, ``if not self.training:``) gives every input the same
     answer, so no input could take the other way."""
     source = "".join(linecache.getlines(code.co_filename))
-    own = set(code.co_varnames + code.co_cellvars + code.co_freevars) - {"self", "cls"}
+    own = _own_names(code)
     positions = list(code.co_positions())
     table = collections.defaultdict(list)
     for node, names, keyword in _skippable_if_nodes(code.co_filename, source):
@@ -833,7 +839,8 @@ class LineCoverage:
             return []
         ran = set().union(*self.counts.values())
         continued = set()  # (file, line) of the lines a named part continues on: the part, not further paths
-        taken = set().union(*(self.sides(label) for label in self.counts))  # sides of `a if test else b` that ran
+        side_counts = {label: self.side_counts(label) for label in self.counts}  # read once, used per code below
+        taken = set().union(*side_counts.values())  # sides of `a if test else b` that ran
         missing = {}
         for code, where in self.codes.items():
             owner = code if code in self.ran_codes else None
@@ -858,7 +865,7 @@ class LineCoverage:
             for body, (offsets, text) in _one_line_if_tests(code).items():
                 tested = [max((self.offsets.get(label, {}).get((code, o), 0) for o in offsets), default=0)
                           for label in self.counts]
-                bodied = [self.side_counts(label).get(body, 0) for label in self.counts]
+                bodied = [side_counts[label].get(body, 0) for label in self.counts]
                 if any(tested) and tested == bodied:
                     missing[(body.filename, body.line, body.column, "skip", text)] = (
                         f"{where}, with its condition false", code_place(body.filename, body.line), text)
