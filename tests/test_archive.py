@@ -39,6 +39,26 @@ def test_archive_lists_the_expected_entries(saved):
     assert tensor_bytes == sum(p.numel() * p.element_size() for p in cnn.parameters())
 
 
+def test_the_serialization_id_follows_the_contents_not_chance(saved, tmp_path):
+    """Its role says "computed from the entries": two saves of one model agree, other weights change it."""
+    path, _, cnn = saved
+
+    def serialization_id(file):
+        entry = next(e for e in H.archive_contents(file) if e.inner == ".data/serialization_id")
+        assert "computed from" in entry.role and "random" not in entry.role
+        with zipfile.ZipFile(file) as archive:
+            return archive.read(entry.name)
+
+    again, other = tmp_path / "digits.pt", tmp_path / "other.pt"  # the same file name: the entries' names match
+    torch.jit.save(torch.jit.script(cnn), str(again), _extra_files={"labels.json": json.dumps(list("0123456789"))})
+    assert serialization_id(again) == serialization_id(path)
+    changed = H.load_digits_cnn()
+    with torch.no_grad():
+        changed.fc.bias.add_(1.0) if hasattr(changed, "fc") else next(changed.parameters()).add_(1.0)
+    torch.jit.save(torch.jit.script(changed), str(other), _extra_files={"labels.json": json.dumps(list("0123456789"))})
+    assert serialization_id(other) != serialization_id(path)
+
+
 def test_show_archive_collapses_and_renders(saved):
     path, _, _ = saved
     table = H.show_archive(path)

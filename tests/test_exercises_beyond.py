@@ -243,6 +243,21 @@ def test_limiter_solution_passes(solution, capsys):
     assert H.check_limiter_exports(solution.Limiter())
     out = capsys.readouterr().out
     assert out.startswith("✔") and "torch.cond" in out
+    assert "exactly 1" not in out  # the solution's `peak > 1` leaves a peak of 1 alone, as the reference does
+
+
+class LimiterAtOrAbove1(torch.nn.Module):
+    """`>= 1`: a peak of exactly 1 takes the dividing branch, which gives the same answer."""
+
+    def forward(self, x):
+        peak = x.abs().max()
+        return torch.cond(peak >= 1, lambda x, p: x / p, lambda x, p: x.clone(), (x, peak))
+
+
+def test_limiter_at_or_above_1_passes_and_is_told_where_a_peak_of_1_went(capsys):
+    assert H.check_limiter_exports(LimiterAtOrAbove1())
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and "A peak of exactly 1 takes the scaling branch here" in out
 
 
 @pytest.mark.parametrize("model, says", [

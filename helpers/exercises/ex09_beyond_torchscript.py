@@ -251,9 +251,16 @@ def check_limiter_exports(model) -> bool:
               f"{len(same_shape)} inputs of the example's shape, large and small alike: one branch does all the work and the other never runs. "
               "Make the condition tell the two regimes apart: torch.cond(peak > 1, true_fn, false_fn, (x, peak)).")
         return False
+    boundary = ""
+    if conditions is not None:  # where a peak of exactly 1 went: `>= 1` sends it with the large inputs
+        order = list(same_shape)
+        sides = conditions[0]
+        if sides[order.index("exactly 1")] == sides[order.index("large, mixed signs")]:
+            boundary = (" A peak of exactly 1 takes the scaling branch here (the reference leaves it alone); dividing "
+                        "by 1 changes nothing, so both are right.")
     print(f"✔ Right on all {len(LIMITER_INPUTS)} inputs, and exported: the graph holds a torch.cond whose condition "
           "picks one branch for the large inputs and the other for the small ones; both branches travel with the "
-          "program.")
+          f"program.{boundary}")
     return True
 
 

@@ -52,7 +52,8 @@ _ROLES = [
     (r"code/.*\.py\.debug_pkl", "debug info: maps the code back to your source lines, for error messages"),
     (r"code/.*\.py", "TorchScript source of the classes and functions the model calls"),
     (r"extra/.+", "an extra file you attached with _extra_files"),
-    (r"\.data/serialization_id", "a random id stamped on each save"),
+    (r"\.data/serialization_id", "an id computed from the other entries' names and contents: the same save gives "
+                                 "the same id"),
 ]
 
 
