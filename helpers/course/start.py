@@ -31,13 +31,13 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     It also spares the first ``torch.jit.trace`` an import that answers nothing here: torch's tensor comparison
     (which the trace's check uses) imports ``torch.distributed.tensor`` only to ask whether a tensor is a DTensor,
     and none can be before that package is imported (``skip_needless_dtensor_import``; results are unchanged).
-    And each ONNX export after the first reuses the first one's list of torchlib functions instead of re-reading
-    their sources (``keep_onnx_function_table``; the exported files are unchanged).
+    And the ONNX exporter's list of torchlib functions is built once per kernel, without parsing their sources,
+    and reused by every export (``keep_onnx_function_table``; the list and the exported files are unchanged).
     """
     seed_everything(seed)
     torch.set_num_threads(threads)
     skip_needless_dtensor_import()  # the first torch.jit.trace's check would import DTensor's package (about half a second) for nothing
-    keep_onnx_function_table()  # each ONNX export would re-parse about 500 torchlib functions' sources (0.3-0.9 s)
+    keep_onnx_function_table()  # each ONNX export would parse about 500 torchlib functions' sources (0.5-0.9 s)
     if hide_deprecations:
         hide_deprecation_warnings()
     folder = work_dir(notebook)
