@@ -149,3 +149,14 @@ class DropsAlways(torch.nn.Module):
 
     def forward(self, x):
         return torch.nn.functional.dropout(self.lin(x), 0.5)
+
+
+class PicksHeadByName(torch.nn.Module):
+    """A str argument that picks a layer: export, ONNX, AOTInductor and ExecuTorch keep the example's string."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = torch.nn.ModuleDict({"a": torch.nn.Linear(4, 2), "b": torch.nn.Linear(4, 3)})
+
+    def forward(self, x, name: str):
+        return self.heads[name](x)

@@ -681,3 +681,14 @@ def test_a_model_that_stays_put_gets_no_warning(capsys):
     from helpers.routes.aoti import refuse_what_eager_refuses
     refuse_what_eager_refuses(torch.nn.Linear(3, 2).eval(), (torch.ones(2, 3),), "aoti_package")
     assert capsys.readouterr().out == ""
+
+
+def test_a_string_argument_is_recorded_as_fixed_and_another_string_refused():
+    # without compiling: the input specs H.aoti_package records, and the check H.load_aoti runs on each call
+    from outside_models import PicksHeadByName
+    from helpers.routes.aoti import _input_specs, inputs_problem
+    x = torch.randn(2, 4)
+    specs = _input_specs(torch.export.export(PicksHeadByName().eval(), (x, "a")))
+    assert specs[1] == {"number": "a"}
+    assert inputs_problem([x, "a"], specs) == ""
+    assert "'b', but the program was exported with 'a' there" in inputs_problem([x, "b"], specs)

@@ -532,6 +532,24 @@ def test_a_number_argument_is_varied_so_a_copy_that_wrote_it_in_is_caught():
     assert "torch.jit.trace takes tensors only" in report.results["trace"].fix
 
 
+def test_a_string_argument_fixed_by_export_and_onnx_is_a_caveat_not_a_plain_tick():
+    # no variant can change a string (no other valid value is known), and export and ONNX keep the example's
+    from outside_models import PicksHeadByName
+    model, x = PicksHeadByName().eval(), torch.randn(2, 4)
+    report = H.diagnose(model, (x, "a"), routes=["export", "onnx"], progress=False)
+    for route in ("export", "onnx"):
+        result = report.results[route]
+        assert result.status == "ok" and result.mark == "⚠" and result.fixed_strings, result
+        assert "only the example's string was checked for argument 1 ('a')" in result.detail()
+    assert "a guard fails" in report.results["export"].detail()
+    assert "has no input for it" in report.results["onnx"].detail()
+    assert "string argument fixed at the example's value" in report.recommend()
+    # what the notes say: the exported program refuses "b", the ONNX file computes head "a" for it, silently
+    with pytest.raises(Exception, match="name == 'a'"):
+        report.copy("export")(x, "b")
+    assert report.copy("onnx")(x, "b").shape == (2, 2) and model(x, "b").shape == (2, 3)
+
+
 def test_batch_sizes_eager_rejects_are_explained_once_with_what_to_do():
     class StatefulLSTM(torch.nn.Module):
         def __init__(self):

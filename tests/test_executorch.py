@@ -378,3 +378,13 @@ def test_a_complex_input_gets_the_way_out_beside_the_edge_dialects_dtype_error(t
     with pytest.raises(Exception, match="mismatched dtypes") as caught:
         H.lower_to_pte(_ComplexSquare(), (torch.randn(3, 4, dtype=torch.complex64),), cache_dir=tmp_path)
     assert any("torch.view_as_real" in note for note in caught.value.__notes__)
+
+
+def test_a_string_argument_runs_with_its_exported_value_and_another_is_refused(tmp_path):
+    from outside_models import PicksHeadByName
+    model, x = PicksHeadByName().eval(), torch.randn(2, 4)
+    runner = H.pte_runner(H.lower_to_pte(model, (x, "a"), cache_dir=tmp_path))
+    with torch.no_grad():
+        assert torch.allclose(runner(x, "a"), model(x, "a"), rtol=1e-5, atol=1e-6)  # the runtime takes no str itself
+    with pytest.raises(ValueError, match="'b', but the program was exported with 'a' there"):
+        runner(x, "b")

@@ -1,5 +1,6 @@
 """Models that change their input in place: every tool gives each side its own copy of each input, so a wrong copy
 is still caught and a right one still passes (one shared tensor would be changed by one side under the other)."""
+import copy
 import warnings
 
 import torch
@@ -52,3 +53,49 @@ def test_the_benchmark_compares_first_calls_of_an_in_place_model_on_the_same_inp
                                seconds=0.2, progress=False)
     verdicts = {row[0]: row[-1] for row in report.table_rows()[1:]}
     assert not any("output differs" in v or v.startswith("wrong") for v in verdicts.values()), verdicts
+
+
+class ScalesInPlaceThenProjects(torch.nn.Module):
+    """Changes its input in place, then returns a new tensor: the outputs alone do not show the change."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        x.mul_(2)
+        return self.fc(x)
+
+
+class ScalesACopy(torch.nn.Module):
+    """The same outputs, and the caller's input left alone: what an ONNX file of the one above does."""
+
+    def __init__(self, original):
+        super().__init__()
+        self.fc = original.fc
+
+    def forward(self, x):
+        return self.fc(x * 2)
+
+
+def test_a_copy_that_leaves_the_input_alone_where_eager_changes_it_is_named():
+    eager = ScalesInPlaceThenProjects().eval()
+    report = H.parity(eager, ScalesACopy(eager), example=torch.randn(2, 4))
+    assert report.copy_keeps_input and report.summary.startswith("⚠")
+    assert "leaves its input unchanged where" in report.summary
+    notes = " ".join(report.warnings)
+    assert "unchanged after the copy" in notes and "sees it changed\"" not in notes
+    # a copy that changes it too says what eager does, with no ⚠ for the input
+    same = H.parity(eager, copy.deepcopy(eager), example=torch.randn(2, 4))
+    assert not same.copy_keeps_input and same.summary.startswith("✔")
+
+
+def test_diagnose_gives_the_onnx_copy_that_drops_the_in_place_change_a_caveat_and_the_trace_none():
+    report = H.diagnose(ScalesInPlaceThenProjects().eval(), torch.randn(2, 4), routes=["trace", "onnx"], progress=False)
+    assert report.results["trace"].mark == "✔" and not report.results["trace"].input_effect
+    onnx = report.results["onnx"]
+    assert onnx.status == "ok" and onnx.mark == "⚠" and onnx.input_effect
+    assert "the onnx copy does not" in onnx.detail()
+    x = torch.ones(2, 4)
+    report.copy("onnx")(x)
+    assert torch.equal(x, torch.ones(2, 4))  # as the note says: the file does not change what it is given

@@ -664,7 +664,7 @@ def by_position(name: str, why: str, call: str, named) -> str:
 
 
 def is_fixed_number(spec) -> bool:
-    """True for the spec of an argument that was a number at export (fixed into the program's code)."""
+    """True for the spec of an argument that was a number (or a string) at export (fixed into the program's code)."""
     return isinstance(spec, dict) and "number" in spec
 
 
@@ -959,9 +959,12 @@ def _input_problem(value, spec) -> str:
 
 def user_input_values(program) -> list:
     """The example value (a fake tensor, or a number) of each user input of an ``ExportedProgram``, in order."""
+    from torch.export.graph_signature import ConstantArgument, InputKind
     values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
-    # a number passed at export is listed as itself, not by a placeholder's name: it was fixed into the program
-    return [values.get(name) if isinstance(name, str) else name for name in program.graph_signature.user_inputs]
+    # a number or a string passed at export is a constant argument, not a placeholder: it was fixed into the program
+    # (user_inputs lists the constant itself, so a string there cannot be told from a placeholder's name)
+    return [spec.arg.value if isinstance(spec.arg, ConstantArgument) else values.get(spec.arg.name)
+            for spec in program.graph_signature.input_specs if spec.kind == InputKind.USER_INPUT]
 
 
 def size_range(program, size):
@@ -1038,7 +1041,7 @@ def _input_specs(program) -> list:
                           "derived": [None if isinstance(size, int) else _derived(size) for size in value.shape],
                           # the dynamic sizes' symbols: inputs that share one (one Dim) must agree on it
                           "symbols": [None if isinstance(size, int) else _plain_symbol(size) for size in value.shape]})
-        elif type(value) in (int, float, bool):  # a number: fixed into the compiled code at export
+        elif type(value) in (int, float, bool, str):  # a number or a string: fixed into the compiled code at export
             specs.append({"number": value})
         else:
             specs.append(None)

@@ -396,7 +396,7 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who,
     if odd is not None:
         fixed = f" (this package's with {', '.join(map(repr, numbers))})" if numbers else ""
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold {with_article(type(odd).__name__)}, "
-                            f"{odd!r}: numbers were fixed into the compiled code when it was exported{fixed}; leave "
+                            f"{odd!r}: numbers and strings were fixed into the compiled code when it was exported{fixed}; leave "
                             "them out of the call")
     if specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
         specs = [spec for spec in specs if not is_fixed_number(spec)]

@@ -585,7 +585,10 @@ class PteRunner:
                 problem = inputs_problem(leaves, self.input_specs) or relations_problem(leaves, self.relations)
                 if problem:  # the .pte would run it, and answer for another branch or size than eager
                     raise ValueError(f"{self.path.name}, {problem}")
-                outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else t for t in leaves])
+                # a string was checked above against the one the program holds as a constant: its slot takes None,
+                # since the runtime takes no Python string
+                outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else None if isinstance(t, str)
+                                       else t for t in leaves])
             except RuntimeError as error:
                 failure = error
             else:

@@ -203,6 +203,8 @@ class RouteResult:
     defaults_kept: bool = False  # no input passed some of forward's options: only their defaults were checked
     one_integer: bool = False   # every integer input held one and the same value: only that value was checked
     retyped: bool = False       # agrees in value, but returns other types (keys lost, a number as a tensor, a list)
+    fixed_strings: bool = False  # a str argument is a constant of the copy: only the example's value was checked
+    input_effect: bool = False  # the copy changes its input in place where eager does not, or the other way round
     foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix, record) of the saved copy
@@ -218,7 +220,8 @@ class RouteResult:
         if self.status == "ok" and (self.refuses_sizes or self.untested or self.tiny or self.empty or self.nan
                                     or self.tracer_warned
                                     or self.model_problem or self.fixed_sizes or self.state_unknown
-                                    or self.defaults_kept or self.one_integer or self.retyped):
+                                    or self.defaults_kept or self.one_integer or self.retyped or self.fixed_strings
+                                    or self.input_effect):
             return "⚠"  # agrees where it ran, with a caveat in its notes: not a plain ✔
         return {"ok": "✔", "diverges": "⚠", "fails": "✘"}[self.status]
 
@@ -297,6 +300,10 @@ class Diagnosis:
                if ran[r].fixed_sizes else "")
             + (" It agreed only on the paths the inputs took: see its notes." if ran[r].untested else "")
             + (" It was checked with forward's options at their defaults only: see its notes." if ran[r].defaults_kept
+               else "")
+            + (" Its copy holds a string argument fixed at the example's value: see its notes." if ran[r].fixed_strings
+               else "")
+            + (" Its copy does not change its input in place as eager does: see its notes." if ran[r].input_effect
                else "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Its outputs were NaN (or within the tolerance of zero), so it agreed on no number that tells: see "
@@ -1264,7 +1271,10 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "state_unknown": getattr(report, "state_unreadable", "") == "unknown",
              "defaults_kept": bool(getattr(report, "defaults_kept", None)),
              "one_integer": bool(getattr(report, "one_integer", False)),
-             "retyped": bool(getattr(report, "unkeyed", "") or getattr(report, "retyped", ""))}
+             "retyped": bool(getattr(report, "unkeyed", "") or getattr(report, "retyped", "")),
+             # eager's in-place change of its input is not the copy's, or the other way round
+             "input_effect": bool(getattr(report, "copy_keeps_input", False)
+                                  or getattr(report, "copy_changes_input", False))}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it
@@ -1358,6 +1368,10 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
     if route == "export" and status == "diverges" and first == "batch 1" and other_batches \
             and not any(r.diverges for r in other_batches):  # batch 1 alone: not a state or value problem
         parity_notes += [n for n in [_batch_one_unchecked(Path(folder) / f"copy_{route}{suffix}")] if n]
+    strings = _string_arguments_note(route, example) if status == "ok" else ""
+    if strings:  # no variant can change a string (no other valid value is known): say what the copy did with it
+        parity_notes.append(strings)
+        flags["fixed_strings"] = True
     try:
         pickle.dumps(report)
     except Exception:  # the text is enough where the report holds something unpicklable
@@ -1367,6 +1381,26 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                        or (known_hint(reason) if status == "fails" else ""),  # a copy that cannot run the example
                        seconds=time.perf_counter() - start, parity_text=text, parity=report,
                        fixed_sizes=fixed_sizes and status == "ok", foreign_ops=_foreign_ops(copy_), **flags), (data, suffix, record)
+
+
+_STRING_FATE = {
+    "export": "torch.export keeps it as a constant: the program refuses any other value (a guard fails)",
+    "onnx": "the ONNX file has no input for it: it computes as for that value whatever string is passed",
+    "aoti": "it is compiled in as a constant: the package computes as for that value (H.load_aoti refuses another)",
+}
+
+
+def _string_arguments_note(route, example) -> str:
+    """A note for a copy that fixed a str argument (export, ONNX, AOTInductor); "" when there is none or the route
+    (trace fails on one; script types it str) takes any value."""
+    fate = _STRING_FATE.get(route)
+    args = example if type(example) is tuple else (example,)
+    found = [(i, a) for i, a in enumerate(args) if isinstance(a, str)]
+    if not fate or not found:
+        return ""
+    which = ", ".join(f"argument {i} ({a!r})" for i, a in found)
+    return (f"only the example's string was checked for {which}, and {fate}: make one copy per value you use, or "
+            "pass the choice as a tensor")
 
 
 def _changed_keys(report) -> list:

@@ -846,6 +846,7 @@ class ParityReport:
     detections_only: bool = False  # a scripted torchvision detector's (losses, detections): its detections compared
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     copy_changes_input: bool = False  # the copy changed its input in place where eager did not
+    copy_keeps_input: bool = False  # eager changed its input in place where the copy did not (an ONNX file, say)
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
     uncopied: str = ""  # why the eager model could not be copied, so that parity ran it itself ('' when copied)
     defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
@@ -1013,7 +1014,11 @@ class ParityReport:
             notes.append(f"the {self.names[1]} copy changes its input in place where {self.names[0]} does not: each model "
                          "got its own copy of each input here; a caller that uses the input again after calling the "
                          "copy sees it changed")
-        if self.changes_input:
+        if self.changes_input and self.copy_keeps_input:
+            notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...) and the {self.names[1]} copy "
+                         "does not: each model got its own copy of each input here; a caller that reads the input "
+                         f"after the call sees it changed after {self.names[0]}, unchanged after the copy")
+        elif self.changes_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...): each model got its own "
                          "copy of each input here; a caller that uses the input again after the call sees it changed")
         if self.detections_only:
@@ -1117,6 +1122,9 @@ class ParityReport:
             if self.copy_changes_input:  # the outputs match, but the copy alters what its caller passed
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but changes its input "
                         f"in place where {self.names[0]} does not{tail}")
+            if self.copy_keeps_input:  # the outputs match, but the caller's input is not changed as eager changes it
+                return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but leaves its input "
+                        f"unchanged where {self.names[0]} changes it in place{tail}")
             if self.loses_state:  # the outputs match, the state eager keeps does not travel
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but not the state "
                         f"{self.names[0]} changes as it runs{tail}")
@@ -1399,7 +1407,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
-    rows, unkeyed, retyped, changes_input, copy_changes_input = [], "", "", False, False
+    rows, unkeyed, retyped, changes_input, copy_changes_input, copy_keeps_input = [], "", "", False, False, False
     last = None  # (arguments, eager's output) of the last input compared
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
@@ -1452,6 +1460,8 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                 got = exported(*copy_args)
                 copy_changes_input = copy_changes_input or (changed_in_place(args, copy_args)
                                                             and not changed_in_place(args, eager_args))
+                copy_keeps_input = copy_keeps_input or (changed_in_place(args, eager_args)
+                                                        and not changed_in_place(args, copy_args))
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
                                       error=_one_line(error), empty=empty, nan=nan, tiny=tiny,
@@ -1522,7 +1532,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         training_mode=training, self_divergent=self_divergent, unkeyed=unkeyed, retyped=retyped,
                         copy_training=[] if training else training_layers(exported),
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
-                        copy_changes_input=copy_changes_input,
+                        copy_changes_input=copy_changes_input, copy_keeps_input=copy_keeps_input,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
                         if example is not None else "",
                         defaults_kept=defaults_left(eager, [a for _, a in labelled]),
