@@ -160,3 +160,10 @@ class PicksHeadByName(torch.nn.Module):
 
     def forward(self, x, name: str):
         return self.heads[name](x)
+
+
+class ReturnsAString(torch.nn.Module):
+    """A (tensor, str) output: it scripts and exports, but a .pt2 of it does not load back."""
+
+    def forward(self, x):
+        return x * 2, "ok"

@@ -828,3 +828,19 @@ def test_an_error_raised_from_python_code_torchscript_ran_keeps_its_cause():
     table = H.export_roundtrip_checks(_WeightNormed().eval(), [torch.randn(2, 8)], methods=("script",))
     assert table["script"].stage == "run", table
     assert table["script"].error == "RuntimeError: Parametrization is not working with scripting.", table
+
+
+def test_a_pt2_that_does_not_load_gives_torchs_reason_not_the_warnings_above(capsys):
+    from outside_models import ReturnsAString
+    report = H.export_roundtrip_checks(ReturnsAString(), [torch.randn(3, 4)], methods=["export"])
+    text = str(report)
+    assert "Unable to deserialize output node Argument(as_string=ok)" in text
+    assert "a .pt2 cannot hold a str output" in text and "warnings above" not in text
+    assert "SerializeError" not in capsys.readouterr().err  # torch's logged traceback is not printed
+
+
+def test_diagnose_names_why_an_exported_copy_does_not_load():
+    from outside_models import ReturnsAString
+    report = H.diagnose(ReturnsAString(), torch.randn(3, 4), routes=["export"], progress=False)
+    assert report.status("export") == "fails"
+    assert "as_string=ok" in report.results["export"].reason and "warnings above" not in report.results["export"].reason

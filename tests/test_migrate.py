@@ -625,3 +625,23 @@ def test_an_optional_tensor_argument_is_named_as_what_the_converter_cannot_take(
     assert report.status == "fails", report  # a torch whose converter takes Optional[Tensor] fails this test
     assert "forward has an Optional[Tensor] argument (bias), which torch's converter does not take" in \
         report.failure.advice
+
+
+def test_a_program_whose_saved_file_does_not_load_back_fails_with_torchs_reason(tmp_path):
+    from outside_models import ReturnsAString
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = H.migrate(torch.jit.script(ReturnsAString()), torch.randn(3, 4))
+    assert report.status == "fails" and report.program is None
+    assert "does not load back" in report.summary and "as_string=ok" in report.summary
+    assert "a .pt2 cannot hold a str output" in report.summary
+    with pytest.raises(ValueError, match="nothing to save"):
+        report.save(tmp_path / "converted.pt2")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_program_that_loads_back_is_not_held_up_by_the_round_trip():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = H.migrate(torch.jit.script(nn.Linear(4, 2).eval()), torch.randn(3, 4))
+    assert report.status == "ok" and report.program is not None

@@ -17,6 +17,7 @@ import html
 import io
 import warnings
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -92,6 +93,56 @@ def save_program(program, f) -> None:
             raise
         raise ValueError("torch.export.save cannot store a bool computed from sizes (`x.shape[0] > 2`, a dynamic "
                          "size): return it as a tensor or compute it after loading (torch: AssertionError: TODO)") from None
+
+
+_STRING_OUTPUT = "a .pt2 cannot hold a str output: return tensors (and numbers) only, and add the string after loading"
+
+
+def serializer_cause(text: str) -> str:
+    """torch's own reason for a ``.pt2`` that does not load, from an error text that holds torch's logged lines.
+
+    ``torch.export.load`` logs the serializer's error (``SerializeError: Unable to deserialize output node
+    Argument(as_string=ok)``) and raises one that says only "Please check the warnings above"; "" when the text
+    has no such line."""
+    if "check the warnings above" not in text:
+        return ""
+    found = [line.strip() for line in text.splitlines() if re.search(r"\b\w*(Serialize)?Error: \S", line)
+             and "check the warnings above" not in line]
+    if not found:
+        return ""
+    cause = found[-1]
+    cause = cause[cause.rfind("SerializeError:"):] if "SerializeError:" in cause else cause
+    return f"{cause} ({_STRING_OUTPUT})" if "as_string=" in cause else cause
+
+
+def load_program(f):
+    """``torch.export.load(f)``, whose error names torch's reason instead of "check the warnings above"."""
+    import logging
+
+    logged = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            error = record.exc_info[1] if record.exc_info else None
+            logged.append(record.getMessage() + (f" {type(error).__name__}: {error}" if error is not None else ""))
+
+    keep = Keep(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("torch.export", "torch._export")]
+    saved = [(logger, logger.handlers, logger.propagate) for logger in loggers]
+    for logger in loggers:  # kept off the screen (torch gives these loggers their own stderr handler): the reason
+        logger.handlers = [keep]  # goes into the error instead
+        logger.propagate = False
+    try:
+        return torch.export.load(f)
+    except Exception as error:
+        cause = serializer_cause("\n".join([str(error)] + logged))
+        if not cause:
+            raise
+        raise RuntimeError(f"torch.export.load failed: {cause}") from None
+    finally:
+        for logger, handlers, propagate in saved:
+            logger.handlers = handlers
+            logger.propagate = propagate
 
 
 # ---------------------------------------------------------------- ONNX

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .export_bridge import quiet_export
+from .export_bridge import quiet_export, serializer_cause
 from ..course.failures import short_message, typed_message
 from ..course.guards import call_within, model_args, odd_input, require_module, variant_seconds
 from ..course.warm_torch import run_python
@@ -608,7 +608,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
         if result["stage"] == "load":
             text = result["error"]
             library = library_hint(text)
-            cause = cause_line(text)
+            cause = serializer_cause(text) or cause_line(text)  # torch's reason, not its "check the warnings above"
             if library:
                 namespace = foreign_operator(text)[0]
                 if namespace not in cause:  # the vague error hid the operator: name it

@@ -174,6 +174,8 @@ class MigrationReport:
             mark = "⚠"  # a program for empty batches only, and nothing was compared
         if mark == "✔" and any(note.startswith(("the comparison: ", _TRAINING_NOTE)) for note in self.notes):
             mark = "⚠"  # the answers matched, but the comparison proves little (tiny outputs, training mode ...)
+        if self.status == "fails" and self.failure is not None and self.failure.node_kind == "torch.export.load":
+            return f"{mark} {self.source}: converted, but the saved .pt2 does not load back: {self.failure}"
         if self.status == "fails":
             at = " at " if self.failure is not None and self.failure.at_node else ": "
             return f"{mark} {self.source}: conversion fails{at}{self.failure}"
@@ -641,5 +643,29 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
                      "self.training:` branch), and it matched the file as it is; if you ship the model in eval mode, "
                      "call .eval() on the loaded model and migrate that")
     status = "diverges" if diverging or all_refused else "restricted" if refused else "ok"
+    unloadable = _round_trip_problem(program)
+    if unloadable:  # it converted and may agree, but the .pt2 that report.save() writes would not load
+        failure = MigrationFailure("torch.export.load", "", "", unloadable,
+                                   "change what the TorchScript model returns (tensors and numbers only), "
+                                   "save it again and migrate that")
+        return MigrationReport("fails", name, args, parity=check, failure=failure, dynamic_dims=dims, refused=refused,
+                               notes=notes, seconds=time.monotonic() - start)
     return MigrationReport(status, name, args, program=program, parity=check, dynamic_dims=dims, refused=refused,
                            notes=notes, seconds=time.monotonic() - start)
+
+
+def _round_trip_problem(program) -> str:
+    """Why ``program`` saved with torch.export.save does not load back (in memory); "" when it does."""
+    import io
+
+    from .export_bridge import load_program
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            save_program(program, buffer)
+            buffer.seek(0)
+            load_program(buffer)
+    except Exception as error:  # noqa: BLE001 - any failure means the saved file is of no use
+        return short_message(error, limit=300).removeprefix("torch.export.load failed: ")
+    return ""

@@ -1129,8 +1129,9 @@ def _load(route, data, suffix, record, folder, eager_out_spec):
     if route in ("trace", "script"):
         return torch.jit.load(str(path))
     if route == "export":
+        from ..routes.export_bridge import load_program  # its error names torch's reason, not "the warnings above"
         with _without_unused_symbol_notes():
-            return torch.export.load(str(path)).module()
+            return load_program(str(path)).module()
     if route == "onnx":
         return _OnnxCopy(path, eager_out_spec, data)
     if route == "aoti":  # the course's loader: no aotinductor_* folder left behind, and no "No CUDA" notice
