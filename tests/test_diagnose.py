@@ -1999,3 +1999,45 @@ def test_a_complex_input_onnxruntime_cannot_take_gets_a_fix():
     onnx = H.diagnose(ComplexSquare(), torch.randn(3, 4, dtype=torch.complex64), routes=["onnx"],
                       progress=False).results["onnx"]
     assert onnx.status == "fails" and "onnxruntime has no type for one of the inputs' dtypes" in onnx.fix, onnx
+
+
+def test_the_sizes_notes_dim_auto_probe_has_its_own_budget_and_says_when_it_ran_out(monkeypatch):
+    # swin_t's export with Dim.AUTO on its image sizes took about 170 s: the note gives up, the route does not
+    from helpers.tools import diagnose as diagnosis
+    model, x = torch.nn.Conv2d(1, 2, 3).eval(), torch.randn(2, 1, 8, 8)
+    program = torch.export.export(model, (x,))
+    shapes = diagnosis._program_shapes(program)
+    assert "Dim.AUTO frees" in diagnosis._sizes_note(model, (x,), shapes)
+    monkeypatch.setattr(diagnosis, "AUTO_PROBE_SECONDS", 1e-3)
+    note = diagnosis._sizes_note(model, (x,), shapes)
+    assert "whether Dim.AUTO frees them was not found out" in note and "Dim.AUTO frees dimension" not in note
+
+
+def test_the_onnx_runtime_kernel_hint_names_autocast_when_the_model_is_already_float32():
+    class Autocast(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.fc(x)
+
+    report = H.diagnose(Autocast().eval(), torch.randn(2, 4), routes=["onnx"], progress=False)
+    assert report.status("onnx") == "fails" and "no `torch.autocast` block in forward" in report.results["onnx"].fix
+
+
+def test_a_distributions_own_argument_check_gets_validate_args_not_torch_cond():
+    class Samples(torch.nn.Module):
+        def forward(self, x):
+            return torch.distributions.Normal(x, 1.0).sample()
+
+    report = H.diagnose(Samples(), torch.randn(2, 4), routes=["export"], progress=False)
+    fix = report.results["export"].fix
+    assert report.status("export") == "fails" and "validate_args=False" in fix and "torch.cond" not in fix
+
+    class SamplesUnchecked(torch.nn.Module):  # what the fix says, exported as it says
+        def forward(self, x):
+            return torch.distributions.Normal(x, 1.0, validate_args=False).sample()
+
+    assert torch.export.export(SamplesUnchecked(), (torch.randn(2, 4),)).module()(torch.randn(2, 4)).shape == (2, 4)

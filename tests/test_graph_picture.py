@@ -381,3 +381,14 @@ def test_showing_a_graph_does_not_import_matplotlib(tmp_path):
                           env={**os.environ, "PYTHONPATH": root})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_an_onnx_program_is_refused_with_the_way_to_its_torch_export_graph():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onnx_program = torch.onnx.export(torch.nn.Linear(2, 2), (torch.randn(1, 2),), dynamo=True, verbose=False)
+    with pytest.raises(TypeError) as info:
+        H.draw_graph(onnx_program)
+    assert "got an ONNXProgram" in str(info.value) and "function" not in str(info.value)
+    assert H.draw_graph(onnx_program.exported_program).kinds  # the way it names works

@@ -107,6 +107,20 @@ def numpy_part(value, depth: int = 0):
         if depth < 4 else None
 
 
+def refuse_meta(value, who: str) -> None:
+    """A one-line ValueError when ``value`` (an input, or a tuple, list or dict of them) holds a tensor on the
+    'meta' device: the tools run the model on numbers, and a meta tensor has none (torch's own error would blame
+    whatever first asks for one, ``.item()`` say)."""
+    def metas(v, depth=0):
+        if isinstance(v, torch.Tensor):
+            return v.is_meta
+        parts = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else ()
+        return depth < 4 and any(metas(x, depth + 1) for x in parts)
+    if metas(value):
+        raise ValueError(f"{who}: an input is a tensor on the 'meta' device, which holds shapes and no numbers, and "
+                         f"{who} runs the model on numbers: pass tensors on the CPU (device='cpu')")
+
+
 def odd_input(value) -> str:
     """What makes ``value`` no model input, in a few words: "a tuple holding a numpy ndarray (torch.from_numpy(...)
     converts it)", "a list with no tensor in it" ..."""

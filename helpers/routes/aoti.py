@@ -43,7 +43,7 @@ import torch
 
 from ..course.deprecations import NO_CUDA_NOTICE, drop_no_cuda_notice
 from ..course.failures import short_message
-from ..course.guards import native_stderr
+from ..course.guards import native_stderr, refuse_meta
 from ..course.workdir import REPO_ROOT, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
 from .cpp_build import BuiltFile, _compile_with_progress, cache_folders
@@ -475,6 +475,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
                         "torch.randn(4, 3, 32, 32))")
     # an example laid out neither contiguous nor channels_last (a slice, a transpose) would make code that reads
     # memory in that one order, which no call could be checked against: it is compiled from a contiguous copy
+    refuse_meta(example, "aoti_package")
     example = _plain_layout(example)
     args = _as_args(example)
     # a strict export is another program: its own key (the default's keys stay as they were)

@@ -28,7 +28,7 @@ from .archive import TorchScriptFileError, check_torchscript_file, torch_load_fa
 from .cpp_build import build_cpp, cached_cpp_binary  # noqa: F401  (cached_cpp_binary: older code imports it here)
 from .cpp_io import CppInputError, read_value_file, write_value_file
 from ..course.failures import as_sentence, short_message
-from ..course.guards import numpy_part, with_article
+from ..course.guards import numpy_part, refuse_meta, with_article
 
 __all__ = ["ProgramRun", "run_cpp", "time_cpp", "time_fresh_python", "PYTHON_TWIN", "run_aoti_cpp", "time_aoti_cpp",
            "run_main_cpp", "AotiPackageError"]
@@ -164,6 +164,7 @@ def _check_inputs(inputs, who) -> tuple:
     arguments = _as_arguments(inputs)
     if not arguments:
         raise CppInputError(f"{who} needs the model's inputs after the path, e.g. {who}(path, x)")
+    refuse_meta(arguments, who)
     return arguments
 
 

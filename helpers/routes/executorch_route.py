@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import short_message
-from ..course.guards import numpy_part, with_article
+from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
 from .aoti import (INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
@@ -378,6 +378,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     """
     if force:  # lowered anew: into the folder this learner may write, whatever the shared cache holds
         cache_dir = cache_folders(PTE_CACHE_DIR, "executorch", cache_dir)[1]
+    refuse_meta(example, "lower_to_pte")
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
     if not _is_program(model):

@@ -40,7 +40,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import as_sentence, code_place, short_message, typed_message
-from ..course.guards import call_within, first_call_seconds, numpy_part, variant_seconds
+from ..course.guards import call_within, first_call_seconds, numpy_part, refuse_meta, variant_seconds
 from ..course.onnx_table import keep_onnx_function_table
 from ..routes.export_bridge import save_program
 from .gallery import argument_type_fix, inferred_argument_line, kept_function_cause
@@ -152,8 +152,9 @@ _HINTS = (
                            "torch.jit.script, which runs it"),
     ("could not find an implementation for", "ONNX Runtime has no kernel for this operator with these input types "
                                              "here (its CPU Gemm, a Linear layer, takes no bfloat16, for one): export "
-                                             "a float32 copy (`model.float()`, float32 inputs), or run the file where "
-                                             "such a kernel exists"),
+                                             "a float32 copy (`model.float()`, float32 inputs, and no `torch.autocast` "
+                                             "block in forward, which computes in its own dtype (bfloat16 on the "
+                                             "CPU by default) whatever the model's), or run the file where such a kernel exists"),
     ("does not have a field with name '__obj_flatten__'", "an eager-mode quantized module (`quantize_dynamic`) keeps "
                                                           "its weights in a TorchScript class that torch.export cannot "
                                                           "trace: export the float model and quantize the exported "
@@ -446,7 +447,22 @@ def _as_call(example) -> tuple:
         raise TypeError(f"diagnose: the example is a {type(example).__name__}, which gives its items once: pass the "
                         "input itself, or tuple(...) of the arguments")
     _refuse_numpy(example, "the example")
+    refuse_meta(example, "diagnose")
     return example if isinstance(example, tuple) else (example,)
+
+
+def _passed_through(error, part) -> bool:
+    """Whether ``error``, or an error it was raised from, passed through a file whose path holds ``part``."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        tb = error.__traceback__
+        while tb is not None:
+            if part in tb.tb_frame.f_code.co_filename.replace(os.sep, "/"):
+                return True
+            tb = tb.tb_next
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _refuse_numpy(value, what):
@@ -669,6 +685,8 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=(), strict=False) -> st
     if not free and not ones:
         return ""
     freed = _freed_by_auto(model, args, shapes, free, taken, others, strict) if free else {}
+    cut = freed is _PROBE_CUT
+    freed = None if cut else freed
 
     one_for_one = len(flat) == len(args) and all(isinstance(a, torch.Tensor) for a in args)
     whose = "input" if one_for_one else "tensor"  # in a list or dict: the tensors counted in order
@@ -691,6 +709,9 @@ def _sizes_note(model, args, shapes, batch_dim=0, others=(), strict=False) -> st
             f"example's there: {shown}{dot}")
     # None: the Dim.AUTO export itself failed, so nothing is known of what ties those sizes (not "tied")
     tied = [] if freed is None else [g for g in free if g not in freed]
+    if cut:
+        note += (f"; whether Dim.AUTO frees {'it' if len(free) == 1 else 'them'} was not found out: that export took "
+                 f"more than {AUTO_PROBE_SECONDS:.0f} s here (try it yourself with dynamic_shapes and Dim.AUTO)")
     ran = {g: r for g, r in (freed or {}).items() if not r[2]}
     refused = {g: r for g, r in (freed or {}).items() if r[2]}
     if ran:
@@ -813,6 +834,10 @@ def _spec_tree(value, specs):
     return None  # a number argument: no dynamic shapes of its own
 
 
+AUTO_PROBE_SECONDS = 30.0  # the sizes note's export with Dim.AUTO: past this, the note says it was not tried
+_PROBE_CUT = "cut"
+
+
 def _freed_by_auto(model, args, shapes, groups, taken, others=(), strict=False):
     """Which of ``groups`` an export with Dim.AUTO on them (and on the sizes already dynamic) leaves dynamic, each
     with the range that export declares (low, high or None) and the sizes eager took there that its program still
@@ -826,8 +851,12 @@ def _freed_by_auto(model, args, shapes, groups, taken, others=(), strict=False):
                   for i, shape in enumerate(shapes)])
     wanted = [_spec_tree(a, specs) for a in args]  # each tensor's spec, where the tensor sits
     try:
-        program = torch.export.export(fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted),
-                                      strict=strict)
+        # a probe for a note: on a large model Dim.AUTO on several sizes can take minutes (swin_t: about 170 s on
+        # 2 cores, its plain export 4 s), which would push the route past its own time limit
+        program, answered = call_within(AUTO_PROBE_SECONDS, lambda: torch.export.export(
+            fresh_copy(model), own_copy(args), dynamic_shapes=_as_signature(model, wanted), strict=strict))
+        if not answered:
+            return _PROBE_CUT
         sizes = _program_sizes(program)
         again = _program_shapes(program, sizes)
         module = program.module()
@@ -1340,6 +1369,10 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         inferred = inferred_argument_line(str(cause)) if route == "script" else ""
         if inferred:  # the list of overloads says less than this line
             message, fix = f"{type(cause).__name__}: {inferred}", argument_type_fix(str(cause))
+        if "data-dependent" in message and _passed_through(error, "torch/distributions/"):
+            # the value read is torch.distributions' own argument check, not a branch of the model's
+            fix = ("the value is read by torch.distributions' own check of its arguments (validate_args): build the "
+                   "distribution with validate_args=False, e.g. Normal(loc, scale, validate_args=False), for export")
         package = _library_of(where)
         if package and fix:  # the fix would mean editing the library's code: say so instead
             fix = (f"the failing line is in {package}'s own code, not yours: this model does not take the {route} "
@@ -1365,6 +1398,12 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                       "which the compiled code cannot hold (torch.export made it a constant)")
             parity_notes = [n for n in parity_notes if "changed its own state" not in n]
             flags["state_unknown"] = False
+    head_start = next((n for n in notes if n.startswith("tracing ran forward once")), "")
+    if status == "diverges" and reason.startswith("does not keep the state") and head_start:
+        # the copy does keep it: it updates the buffers as eager does, from the values tracing's own call left
+        reason = ("keeps the state eager changes, but from other values: "
+                  f"{reason.split(': ', 1)[1]}; {head_start}")
+        notes = [n for n in notes if n is not head_start]
     other_batches = [r for r in getattr(report, "rows", []) if r.label.startswith("batch ") and r.label != "batch 1"]
     if route == "export" and status == "diverges" and first == "batch 1" and other_batches \
             and not any(r.diverges for r in other_batches):  # batch 1 alone: not a state or value problem

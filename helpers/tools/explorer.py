@@ -24,12 +24,12 @@ from IPython.display import display
 
 from ..course.deprecations import is_deprecation_warning
 from ..course.failures import short_message
-from ..course.guards import call_within
+from ..course.guards import call_within, refuse_meta
 from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              per_input_dims, rebuild, with_batch, _is_image_list)
 from .parity import (RELAXED_TRACE_NOTE, _compare_outputs, _is_empty, _one_line, only_nan, _within_atol_of_zero, detections_of,
-                     fresh_copy, python_state, state_changes, trace_copy, training_layers)
+                     fresh_copy, python_state, random_in_forward, state_changes, trace_copy, training_layers, _tensor_text)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -72,6 +72,19 @@ EXPLORER_MODELS = {
     "rnn_cell": ("one RNN step that halves its new state when that state sums positive", _rnn_inputs, _rnn_path),
 }
 METHODS = ("trace", "script")
+
+
+def _buffer_state(module) -> dict:
+    """The buffers of a converted copy (a ScriptModule or an exported program's module), as python_state shows them."""
+    try:
+        return {name: _tensor_text(buffer) for name, buffer in module.named_buffers() if buffer is not None}
+    except Exception:  # noqa: BLE001 - a copy with no buffers to read: none is counted as kept
+        return {}
+
+
+def _changed_keys(before: dict, after: dict) -> list:
+    """The keys whose value differs, in the order state_changes lists them."""
+    return [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
 @dataclass
@@ -124,6 +137,7 @@ class _YourModel:
         if example is None:
             raise TypeError(f"DivergenceExplorer({type(model).__name__}(...)) needs example=: one input the model "
                             "accepts (a tensor, or a tuple with one entry per argument)")
+        refuse_meta(example, "DivergenceExplorer")
         # a copy: the explorer calls the model many times, and a counter in it must not move in the learner's own
         self.model, self.name = fresh_copy(model), type(model).__name__
         model = self.model
@@ -440,6 +454,7 @@ class DivergenceExplorer:
             if isinstance(copy, _CannotConvert):
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
                                      False, float("inf"), f"✘ {copy.reason}", path, example_path, copy.reason)
+            copy_before = _buffer_state(copy)  # a trace or an export updates buffers in place, as eager does
             try:
                 got = copy(*own_copy(inputs))
             except Exception as error:  # a copy that fails is a result to show, not a crash
@@ -466,7 +481,11 @@ class DivergenceExplorer:
             verdict = f"✔ agree: the {name} model matches the eager output (largest difference {max_diff:.2g})"
         else:
             verdict = f"✘ disagree: the {name} model answers differently (largest difference {note or f'{max_diff:.3g}'})"
-        changed = state_changes(before, python_state(eager))
+        after = python_state(eager)
+        copy_changed = _changed_keys(copy_before, _buffer_state(copy))
+        # what eager changed and the copy did not: a Python attribute (a counter) the copy holds as a constant
+        changed = [line for key, line in zip(_changed_keys(before, after), state_changes(before, after))
+                   if key not in copy_changed]
         if close and changed and self.method != "script":  # the answers match, the counter does not travel
             verdict = (f"⚠{verdict[1:]}; but eager changes its own attributes as it runs ({'; '.join(changed[:2])}), "
                        f"which the {name} copy does not keep")
@@ -478,6 +497,14 @@ class DivergenceExplorer:
             if training:  # a random layer draws anew on each call: eager differs even from itself
                 verdict += (f"; but the model has layers in training mode ({', '.join(training[:3])}), so each call draws "
                             "anew: pass model.eval() to compare what was converted")
+            elif random_in_forward(eager, inputs):  # torch.randn, a distribution's sample(): eager differs from itself
+                verdict += ("; but eager itself gives two different answers to this input (randomness in forward: "
+                            "torch.randn, a distribution's .sample(), F.dropout with training=True), so no copy can "
+                            "match it call for call: seed both the same way (torch.manual_seed) before each call to "
+                            "compare them")
+        elif training_layers(eager):  # they agree, on a model you would not ship as it is
+            verdict = (f"⚠{verdict[1:]}; but the model has layers in training mode "
+                       f"({', '.join(training_layers(eager)[:3])}): pass model.eval() to compare the model you ship")
         return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, got,
                              close, max_diff, verdict, path, example_path)
 

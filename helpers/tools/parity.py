@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message, typed_message
-from ..course.guards import call_within, first_call_seconds, variant_seconds, with_article
+from ..course.guards import call_within, first_call_seconds, refuse_meta, variant_seconds, with_article
 from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
@@ -1301,6 +1301,8 @@ def parity(eager, exported, inputs=None, example=None, rtol=1e-5, atol=1e-6, lab
         raise ValueError(f"parity: label must be a short word on one line, e.g. label='traced'; got {label!r}")
     eager = require_callable(eager, "parity", "eager model")
     exported = require_callable(exported, "parity", "model to check")
+    refuse_meta(inputs, "parity")
+    refuse_meta(example, "parity")
     uncopied = ""
     if isinstance(eager, torch.nn.Module):
         try:

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from ..course.failures import code_place, short_message
+from ..course.guards import refuse_meta
 
 __all__ = ["record_path", "own_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
 
@@ -155,6 +156,7 @@ def record_path(model, *inputs, source=None) -> PathRecord:
     """Call ``model(*inputs)`` and count how many times each line of its Python ``forward`` runs."""
     if not inputs:
         raise TypeError("record_path needs the input(s) to call the model with, e.g. record_path(model, x)")
+    refuse_meta(inputs, "record_path")
     foreign = next((type(i) for i in inputs if type(i).__module__ == "numpy"), None)
     if foreign is not None:  # torch's own message names linear() or whatever the first layer is
         raise TypeError(f"record_path: an input is a NumPy {foreign.__name__}; pass tensors, e.g. torch.from_numpy(a)")

@@ -39,6 +39,10 @@ def _describe_bad_input(obj, who):
     if type(obj).__name__ == "_OnnxCopy":  # H.diagnose's copy for the onnx route
         return (f"{who} got an ONNX copy, which runs in onnxruntime and has no TorchScript graph: "
                 "H.onnx_op_types(copy.proto) counts its ONNX operators (H.onnx_op_types(path) those of an .onnx file)")
+    if type(obj).__name__ == "ONNXProgram":  # what torch.onnx.export(..., dynamo=True) returns
+        return (f"{who} got an ONNXProgram (torch.onnx.export's result), whose graph is ONNX's: pass its "
+                f"torch.export program, {who}(onnx_program.exported_program), or count its ONNX operators with "
+                "H.onnx_op_types(path)")
     if callable(obj):
         name = getattr(obj, "__name__", type(obj).__name__)
         if name == "<lambda>":
