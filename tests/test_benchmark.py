@@ -911,3 +911,12 @@ def test_bfloat16_rounding_is_not_called_an_output_difference():
     assert not _check_output(row, reference + 0.5, reference)  # a real difference still is one
     row32 = SimpleNamespace(note="", max_abs_diff=None)
     assert not _check_output(row32, one_step.float(), reference.float())  # in float32 that gap is a difference
+
+
+def test_the_title_names_a_zero_dimensional_input():
+    class Squares(torch.nn.Module):
+        def forward(self, x):
+            return x * x + 1
+
+    report = H.benchmark_model(Squares().eval(), torch.tensor(2.0), variants=["eager"], progress=False, seconds=0.05)
+    assert "input 0-d (one number)," in str(report).splitlines()[0]

@@ -533,3 +533,13 @@ def test_a_median_of_few_calls_is_said_to_maybe_hold_the_first_optimising_ones()
     enough = ProgramRun("C++", None, load_ms=1.0, run_ms=0.4, runs=20, threads=1, work_ms=500.0, wall_s=1.0)
     assert "⚠ only 5 calls" in str(few) and "repeats=20 or more" in str(few)
     assert "⚠" not in str(enough)
+
+
+def test_a_binary_that_is_not_there_is_named_in_one_line(tmp_path):
+    path = tmp_path / "linear.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(FileNotFoundError) as info:
+        H.run_cpp(path, torch.ones(1, 2), binary=tmp_path / "nonexistent")
+    assert "is not a program that can run here" in str(info.value) and "Errno" not in str(info.value)
+    with pytest.raises(TypeError, match="binary= is the path"):
+        H.run_cpp(path, torch.ones(1, 2), binary=3)

@@ -2041,3 +2041,18 @@ def test_a_distributions_own_argument_check_gets_validate_args_not_torch_cond():
             return torch.distributions.Normal(x, 1.0, validate_args=False).sample()
 
     assert torch.export.export(SamplesUnchecked(), (torch.randn(2, 4),)).module()(torch.randn(2, 4)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("example", [3, (3,), (3, 2.0)])
+def test_an_example_of_numbers_only_is_refused_in_one_line_not_failed_on_every_route(example):
+    class NumbersOnly(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.randn(3))
+
+        def forward(self, n: int, scale: float = 1.0):
+            return self.p * n * scale
+
+    with pytest.raises(ValueError) as info:
+        H.diagnose(NumbersOnly(), example, routes=["script", "export"], progress=False)
+    assert "the example holds no tensor" in str(info.value) and "\n" not in str(info.value)

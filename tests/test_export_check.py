@@ -844,3 +844,14 @@ def test_diagnose_names_why_an_exported_copy_does_not_load():
     report = H.diagnose(ReturnsAString(), torch.randn(3, 4), routes=["export"], progress=False)
     assert report.status("export") == "fails"
     assert "as_string=ok" in report.results["export"].reason and "warnings above" not in report.results["export"].reason
+
+
+def test_a_zero_dimensional_input_gets_no_note_about_sizes_it_does_not_have():
+    class Squares(torch.nn.Module):
+        def forward(self, x):
+            return x * x + 1
+
+    report = H.export_roundtrip_checks(Squares(), [torch.tensor(2.0)], methods=["export"])
+    assert "takes the example's sizes only" not in str(report) and str(report).startswith("✔")
+    sized = H.export_roundtrip_checks(Squares(), [torch.ones(3)], methods=["export"])
+    assert "takes the example's sizes only" in str(sized)

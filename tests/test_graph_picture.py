@@ -311,6 +311,8 @@ def test_bad_options_raise_one_line_type_errors():
     with pytest.raises(TypeError, match="inlined_graph"):
         H.draw_graph(model.graph, inlined=True)
     with pytest.raises(TypeError, match="max_nodes"):
+        H.draw_graph(model, max_nodes="3")
+    with pytest.raises(ValueError, match="max_nodes"):  # the right type, a value out of range
         H.draw_graph(model, max_nodes=0)
     with pytest.raises(TypeError, match="title"):
         H.draw_graph(model, title=3)

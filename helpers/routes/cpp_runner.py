@@ -160,6 +160,17 @@ def _check_libraries(libraries) -> list:
     return paths
 
 
+def _check_binary(binary) -> Path:
+    """``binary=`` as a Path to an existing program; a one-line error otherwise (subprocess would say Errno 2)."""
+    if not isinstance(binary, (str, os.PathLike)):
+        raise TypeError(f"binary= is the path of a built C++ program, got {type(binary).__name__}")
+    path = Path(binary)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"binary={str(path)!r} is not a program that can run here: leave binary= out to "
+                                "use the course's (built once, or by make cpp), or pass H.cached_cpp_binary()")
+    return path
+
+
 def _check_inputs(inputs, who) -> tuple:
     arguments = _as_arguments(inputs)
     if not arguments:
@@ -325,7 +336,7 @@ def time_cpp(model_path, inputs, repeats: int = 20, *, threads=None, libraries=(
     model_path = _check_model_path(model_path, "time_cpp")
     threads = _check_counts(repeats, threads)
     libraries, arguments = _check_libraries(libraries), _check_inputs(inputs, "time_cpp")
-    binary = Path(binary) if binary is not None else build_cpp(quiet=True).path
+    binary = _check_binary(binary) if binary is not None else build_cpp(quiet=True).path
     extra = [flag for library in libraries for flag in ("--load-library", library)]
     return _run_program("C++", lambda inp, out: [str(binary), str(model_path), str(inp), str(out), str(repeats),
                                                  str(threads), *extra], model_path, arguments, timeout)[0]
@@ -405,7 +416,7 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who,
     problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
     if problem:
         raise CppInputError(f"{Path(package_path).name}, {problem}")
-    binary = Path(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
+    binary = _check_binary(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
     extra = [flag for library in libraries for flag in ("--load-library", library)]
     run, stdout = _run_program("C++ AOTI", lambda inp, out: [str(binary), str(package_path), str(inp), str(out),
                                                              str(repeats), str(threads), *extra],
@@ -441,7 +452,7 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
     if not isinstance(x, torch.Tensor) or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
         raise CppInputError(f"run_main_cpp takes one real-valued tensor, got {type(x).__name__}: the starter reads "
                             "float32 values")
-    binary = Path(binary) if binary is not None else build_cpp(program=program, quiet=True).path
+    binary = _check_binary(binary) if binary is not None else build_cpp(program=program, quiet=True).path
     body = x.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes()
     done = _within(_STARTERS[program], timeout, [str(binary), str(model_path), *map(str, x.shape)], input=body, env={},
                    capture_output=True)

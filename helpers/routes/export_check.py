@@ -742,7 +742,9 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
                              "inputs on which the model answers with numbers (trained weights, a real image)")
             if state_lost and method in ("trace", "export"):
                 notes.append(state_lost)
-            if method == "export" and dynamic_shapes is None and len({shapes(args) for args in args_list}) == 1:
+            sized = any(isinstance(t, torch.Tensor) and t.dim() > 0
+                        for args in args_list for t in torch.utils._pytree.tree_leaves(args))  # 0-d ones have no size
+            if method == "export" and dynamic_shapes is None and sized and len({shapes(args) for args in args_list}) == 1:
                 # no dynamic_shapes: every size is fixed in the program, and no input tried another
                 notes.append("the program was exported without dynamic_shapes, so it takes the example's sizes only, "
                              "and every input had them: a call with other sizes fails (pass dynamic_shapes for the "

@@ -329,7 +329,7 @@ class BenchmarkReport:
         return rows
 
     def _title(self) -> str:
-        shapes = ", ".join("×".join(map(str, s)) for s in self.input_shapes)
+        shapes = ", ".join("×".join(map(str, s)) if len(s) else "0-d (one number)" for s in self.input_shapes)
         return (f"{self.label}: input {shapes}, {self.threads} thread{'s' if self.threads != 1 else ''}, "
                 f"{self.rounds} interleaved rounds" + (f" ({self.budget_note})" if self.budget_note else ""))
 

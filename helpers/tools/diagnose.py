@@ -448,6 +448,13 @@ def _as_call(example) -> tuple:
                         "input itself, or tuple(...) of the arguments")
     _refuse_numpy(example, "the example")
     refuse_meta(example, "diagnose")
+    if not any(isinstance(leaf, torch.Tensor) for leaf in leaves(list(example if isinstance(example, tuple)
+                                                                         else (example,)))):
+        # the comparisons read tensors: with none, every route would "fail" in the diagnosis itself
+        raise ValueError(f"diagnose: the example holds no tensor ({type(example).__name__} "
+                         f"{repr(example)[:40]}): the diagnosis compares tensors, so it needs one among forward's "
+                         "arguments; for a forward of Python numbers only, call torch.jit.script(model) or "
+                         "torch.export.export(model, (n,)) and compare a few calls yourself")
     return example if isinstance(example, tuple) else (example,)
 
 

@@ -106,8 +106,10 @@ def draw_graph(obj, *, inlined=False, hide_constants=True, collapse_calls=True, 
                         ("hide_getattr", hide_getattr)):
         if not isinstance(value, bool):
             raise TypeError(f"draw_graph({name}=...) takes True or False, got {value!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int):
         raise TypeError(f"draw_graph(max_nodes=...) takes a positive int, got {max_nodes!r}")
+    if max_nodes < 1:
+        raise ValueError(f"draw_graph(max_nodes=...) takes a positive int, got {max_nodes!r}")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"draw_graph(title=...) takes a string, got {type(title).__name__}")
     builder = _Builder(max_nodes)
