@@ -540,9 +540,9 @@ def test_a_string_argument_fixed_by_export_and_onnx_is_a_caveat_not_a_plain_tick
     for route in ("export", "onnx"):
         result = report.results[route]
         assert result.status == "ok" and result.mark == "⚠" and result.fixed_strings, result
-        assert "only the example's string was checked for argument 1 ('a')" in result.detail()
+        assert "only these strings were compared (argument 1: 'a')" in result.detail()
     assert "a guard fails" in report.results["export"].detail()
-    assert "has no input for it" in report.results["onnx"].detail()
+    assert "has no input for a string" in report.results["onnx"].detail()
     assert "string argument fixed at the example's value" in report.recommend()
     # what the notes say: the exported program refuses "b", the ONNX file computes head "a" for it, silently
     with pytest.raises(Exception, match="name == 'a'"):
@@ -2055,4 +2055,57 @@ def test_an_example_of_numbers_only_is_refused_in_one_line_not_failed_on_every_r
 
     with pytest.raises(ValueError) as info:
         H.diagnose(NumbersOnly(), example, routes=["script", "export"], progress=False)
-    assert "the example holds no tensor" in str(info.value) and "\n" not in str(info.value)
+    assert "the example holds Python numbers only" in str(info.value) and "\n" not in str(info.value)
+
+
+
+class ScalesByMode(torch.nn.Module):
+    SCALES = {"double": 2.0, "half": 0.5}
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x, options: dict):
+        return self.fc(x) * self.SCALES[options["mode"]]
+
+
+class IgnoresItsTag(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x, tag: str):
+        return self.fc(x)
+
+
+def test_a_string_inside_a_dict_is_a_caveat_too_and_the_note_names_the_strings_compared():
+    x, model = torch.randn(3, 4), ScalesByMode().eval()
+    report = H.diagnose(model, (x, {"mode": "double"}), routes=["onnx"], progress=False)
+    onnx = report.results["onnx"]
+    assert onnx.mark == "⚠" and "only these strings were compared (argument 1: 'double')" in onnx.detail()
+    with torch.no_grad():  # what the note says: given "half", the file computes for "double", silently
+        assert torch.allclose(report.copy("onnx")(x, {"mode": "half"}), model(x, {"mode": "double"}), atol=1e-5)
+    tagged = H.diagnose(IgnoresItsTag().eval(), (x, "hello"), inputs=[(torch.randn(3, 4), "other")], routes=["onnx"],
+                        progress=False)
+    assert "(argument 1: 'hello', 'other')" in tagged.results["onnx"].detail()
+
+
+class AddsItsInputsSum(torch.nn.Module):
+    """A buffer updated from .item(): the trace updates it too, by the example's amount whatever the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(()))
+
+    def forward(self, x):
+        self.total += x.sum().item()
+        return x * 2
+
+
+def test_a_traced_buffer_update_is_called_a_state_that_differs_not_one_the_copy_does_not_keep():
+    report = H.diagnose(AddsItsInputsSum(), torch.ones(2, 3), routes=["trace"], progress=False)
+    trace = report.results["trace"]
+    assert trace.status == "diverges" and trace.reason.startswith("its state differs from eager's after the same calls")
+    assert "does not keep" not in trace.reason
+    assert any(note.startswith("tracing ran forward once") for note in trace.notes)  # told beside it, not as the cause

@@ -271,14 +271,14 @@ def test_a_counter_is_named_in_the_verdict_and_the_learners_model_is_left_alone(
     model = CountsCalls()
     ex = H.DivergenceExplorer(model, "trace", example=(torch.ones(2),))
     state = ex.set(scales=[1.0])
-    assert not state.agree and "changes its own attributes as it runs (self.calls" in state.verdict
+    assert not state.agree and "changes its own state as it runs (self.calls" in state.verdict
     assert model.calls == 0
 
 
 def test_a_copy_that_agrees_but_loses_a_counter_gets_no_plain_tick():
     from models_with_state import CountsOnly
     ex = H.DivergenceExplorer(CountsOnly(), "trace", example=(torch.tensor([1.0, 2.0]),))
-    assert ex.state.agree and ex.state.verdict.startswith("⚠") and "does not keep" in ex.state.verdict, ex.state.verdict
+    assert ex.state.agree and ex.state.verdict.startswith("⚠") and "does not compare" in ex.state.verdict, ex.state.verdict
     assert ex.set(method="script").verdict.startswith("✔")  # a scripted copy keeps its attribute
 
 
@@ -474,3 +474,42 @@ def test_a_def_inside_forward_is_named_by_its_own_name():
         report = H.parity(_InnerDef(), torch.jit.trace(_InnerDef(), torch.ones(2, 3)), inputs=[torch.ones(2, 3)])
     assert "(in `_InnerDef.forward.<locals>.inner`)" in path, path
     assert [where for where, _, _ in report.uncovered] == ["_InnerDef.forward.<locals>.inner"]
+
+
+class AddsItsInputsSum(torch.nn.Module):
+    """A buffer updated from .item(): the trace updates it too, by the example's amount whatever the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(()))
+
+    def forward(self, x):
+        self.total += x.sum().item()
+        return x * 2
+
+
+class NormsInTraining(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+def test_a_buffer_the_trace_updates_by_another_amount_gets_no_plain_tick():
+    ex = H.DivergenceExplorer(AddsItsInputsSum(), "trace", example=torch.ones(2, 3))
+    verdict = ex.set(scales=[3.0]).verdict
+    assert verdict.startswith("⚠") and "does not compare" in verdict and "H.parity" in verdict
+
+
+def test_batch_norm_in_training_is_named_and_randomness_is_named_when_they_disagree():
+    verdict = H.DivergenceExplorer(NormsInTraining(), "trace", example=torch.randn(5, 4)).state.verdict
+    assert verdict.startswith("⚠") and "training mode (BatchNorm1d 'bn')" in verdict and "does not keep" not in verdict
+
+    class Samples(torch.nn.Module):
+        def forward(self, x):
+            return torch.distributions.Normal(x, 1.0).sample()
+
+    verdict = H.DivergenceExplorer(Samples(), "trace", example=torch.randn(5, 4)).state.verdict
+    assert verdict.startswith("✘") and "eager itself gives two different answers" in verdict

@@ -830,13 +830,12 @@ def test_an_error_raised_from_python_code_torchscript_ran_keeps_its_cause():
     assert table["script"].error == "RuntimeError: Parametrization is not working with scripting.", table
 
 
-def test_a_pt2_that_does_not_load_gives_torchs_reason_not_the_warnings_above(capsys):
+def test_a_pt2_that_does_not_load_gives_torchs_reason_not_the_warnings_above():
     from outside_models import ReturnsAString
     report = H.export_roundtrip_checks(ReturnsAString(), [torch.randn(3, 4)], methods=["export"])
     text = str(report)
     assert "Unable to deserialize output node Argument(as_string=ok)" in text
     assert "a .pt2 cannot hold a str output" in text and "warnings above" not in text
-    assert "SerializeError" not in capsys.readouterr().err  # torch's logged traceback is not printed
 
 
 def test_diagnose_names_why_an_exported_copy_does_not_load():
@@ -855,3 +854,18 @@ def test_a_zero_dimensional_input_gets_no_note_about_sizes_it_does_not_have():
     assert "takes the example's sizes only" not in str(report) and str(report).startswith("✔")
     sized = H.export_roundtrip_checks(Squares(), [torch.ones(3)], methods=["export"])
     assert "takes the example's sizes only" in str(sized)
+
+
+def test_load_program_keeps_torchs_logged_traceback_off_the_screen_and_restores_the_loggers(tmp_path, capfd):
+    import io
+    import logging
+    from outside_models import ReturnsAString
+    from helpers.routes.export_bridge import load_program
+    buffer = io.BytesIO()
+    torch.export.save(torch.export.export(ReturnsAString(), (torch.randn(3, 4),)), buffer)
+    buffer.seek(0)
+    handlers = {name: list(logging.getLogger(name).handlers) for name in ("torch.export", "torch._export")}
+    with pytest.raises(RuntimeError, match="Unable to deserialize output node"):
+        load_program(buffer)
+    assert "SerializeError" not in capfd.readouterr().err  # torch.export.load alone prints its traceback here
+    assert handlers == {name: list(logging.getLogger(name).handlers) for name in handlers}

@@ -84,7 +84,8 @@ def test_a_copy_that_leaves_the_input_alone_where_eager_changes_it_is_named():
     assert report.copy_keeps_input and report.summary.startswith("⚠")
     assert "leaves its input unchanged where" in report.summary
     notes = " ".join(report.warnings)
-    assert "unchanged after the copy" in notes and "sees it changed\"" not in notes
+    assert "unchanged after the copy" in notes
+    assert "a caller that uses the input again after the call sees it changed" not in notes  # eager's note alone
     # a copy that changes it too says what eager does, with no ⚠ for the input
     same = H.parity(eager, copy.deepcopy(eager), example=torch.randn(2, 4))
     assert not same.copy_keeps_input and same.summary.startswith("✔")
@@ -94,8 +95,35 @@ def test_diagnose_gives_the_onnx_copy_that_drops_the_in_place_change_a_caveat_an
     report = H.diagnose(ScalesInPlaceThenProjects().eval(), torch.randn(2, 4), routes=["trace", "onnx"], progress=False)
     assert report.results["trace"].mark == "✔" and not report.results["trace"].input_effect
     onnx = report.results["onnx"]
-    assert onnx.status == "ok" and onnx.mark == "⚠" and onnx.input_effect
+    assert onnx.status == "ok" and onnx.mark == "⚠" and onnx.input_effect == "keeps"
+    assert "does not change its input in place as eager does" in report.recommend()
     assert "the onnx copy does not" in onnx.detail()
     x = torch.ones(2, 4)
     report.copy("onnx")(x)
     assert torch.equal(x, torch.ones(2, 4))  # as the note says: the file does not change what it is given
+
+
+
+class ChangesBoth(torch.nn.Module):
+    def __init__(self, first=2.0, second=2.0):
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, x, z):
+        out = x + z
+        x.mul_(self.first)
+        if self.second:
+            z.mul_(self.second)
+        return out
+
+
+def test_in_place_changes_are_compared_tensor_by_tensor():
+    example = (torch.randn(2, 4), torch.randn(2, 4))
+    left_one = H.parity(ChangesBoth(), ChangesBoth(second=0.0), example=example)  # z left as it was
+    assert left_one.copy_keeps_input and left_one.summary.startswith("⚠")
+    other_values = H.parity(ChangesBoth(), ChangesBoth(first=3.0), example=example)  # x changed, to other values
+    assert other_values.copy_changes_input_otherwise and "otherwise than" in other_values.summary
+    assert not other_values.copy_keeps_input and not other_values.copy_changes_input
+    same = H.parity(ChangesBoth(), ChangesBoth(), example=example)
+    assert not (same.copy_keeps_input or same.copy_changes_input or same.copy_changes_input_otherwise)
+    assert same.summary.startswith("✔")

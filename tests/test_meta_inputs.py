@@ -16,6 +16,8 @@ META = torch.randn(2, 4, device="meta")
     ("record_path", lambda m, path: H.record_path(m, META)),
     ("DivergenceExplorer", lambda m, path: H.DivergenceExplorer(m, "trace", example=META)),
     ("run_cpp", lambda m, path: H.run_cpp(path, [META])),
+    ("export_roundtrip_checks", lambda m, path: H.export_roundtrip_checks(m, [META], methods=["export", "trace"])),
+    ("benchmark_model", lambda m, path: H.benchmark_model(m.eval(), META, progress=False)),
 ])
 def test_a_meta_input_is_refused_in_one_line_naming_the_tool(who, call, tmp_path):
     model = torch.nn.Linear(4, 3)

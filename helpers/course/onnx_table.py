@@ -42,7 +42,7 @@ def _torchlib_ops(module) -> list:
     """onnxscript's ``get_torchlib_ops()``, the same list, without parsing about 500 functions' sources.
 
     onnxscript reads each function's domain from ``function.function_ir``, which parses the function's source
-    and translates its signature (0.5 s for 557 functions on this course's machines) to read one string that is
+    and translates its signature (0.3-0.5 s for 557 functions on a 2-core machine) to read one string that is
     the function's opset's domain. This reads ``function.opset.domain`` instead; the tests compare the two
     lists, item by item, with the pinned onnxscript. With an onnxscript that lacks any piece, it calls
     onnxscript's own function.

@@ -37,7 +37,7 @@ def start(notebook: str, seed: int = 0, hide_deprecations: bool = True, threads:
     seed_everything(seed)
     torch.set_num_threads(threads)
     skip_needless_dtensor_import()  # the first torch.jit.trace's check would import DTensor's package (about half a second) for nothing
-    keep_onnx_function_table()  # each ONNX export would parse about 500 torchlib functions' sources (0.5-0.9 s)
+    keep_onnx_function_table()  # each ONNX export would parse about 500 torchlib functions' sources (0.3-0.5 s)
     if hide_deprecations:
         hide_deprecation_warnings()
     folder = work_dir(notebook)

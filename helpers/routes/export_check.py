@@ -24,7 +24,7 @@ import torch
 
 from .export_bridge import quiet_export, serializer_cause
 from ..course.failures import short_message, typed_message
-from ..course.guards import call_within, model_args, odd_input, require_module, variant_seconds
+from ..course.guards import call_within, model_args, odd_input, refuse_meta, require_module, variant_seconds
 from ..course.warm_torch import run_python
 from ..course.workdir import atomic_path, work_dir
 from ..tools.input_variants import own_copy, shapes
@@ -538,6 +538,7 @@ def _checks(model, inputs, methods, who, *, dynamic_shapes=None, rtol=1e-5, atol
             isinstance(name, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name) for name in imports):
         raise ValueError(f"{who}: imports= takes module names, e.g. ('torchvision',), got {imports!r}")
     args_list = _as_input_list(inputs, who)
+    refuse_meta(args_list, who)
     if isinstance(methods, str):
         methods = (methods,)
     unknown = [m for m in methods if m not in ROUNDTRIP_METHODS]

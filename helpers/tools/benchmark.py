@@ -23,7 +23,7 @@ import torch
 
 from ..course.deprecations import drop_no_cuda_notice
 from ..course.failures import typed_message
-from ..course.guards import require_module
+from ..course.guards import refuse_meta, require_module
 from .input_variants import SIZE_VARIANT, as_args, batch_dim_for, leaves, own_copy, rebuild, shapes, vary_inputs
 from .parity import (_MISSING, FAST_PATH_ZEROS, RELAXED_TRACE_NOTE, TWO_ANSWERS_CAUSES, copy_state, eager_failure, fresh_copy, parity, python_state,
                      random_in_forward, state_changes, trace_copy, training_layers)
@@ -171,6 +171,7 @@ def benchmark_model(model, example, *, label=None, variants=None, thorough=False
     if isinstance(model, torch.jit.ScriptModule):  # its "eager" row would time TorchScript, and "script" it again
         raise TypeError("benchmark_model times the eager model against its copies, and this one is already a "
                         "TorchScript copy (scripted, traced or loaded): pass the nn.Module it was made from")
+    refuse_meta(example, "benchmark_model")
     example = own_copy(_check_example(example))  # a model that changes its input in place (x.mul_) changes this
     # copy over the thousands of calls, not the learner's tensor
     batch_dim = batch_dim_for(example, batch_dim, "benchmark_model")  # a one-line error now, not a skipped check

@@ -205,7 +205,7 @@ class RouteResult:
     one_integer: bool = False   # every integer input held one and the same value: only that value was checked
     retyped: bool = False       # agrees in value, but returns other types (keys lost, a number as a tensor, a list)
     fixed_strings: bool = False  # a str argument is a constant of the copy: only the example's value was checked
-    input_effect: bool = False  # the copy changes its input in place where eager does not, or the other way round
+    input_effect: str = ""  # "keeps" / "changes" / "otherwise": the copy's in-place change of its input is not eager's
     foreign_ops: list = dataclasses.field(default_factory=list)  # "torchvision::nms": operators of other libraries
     copy: object = None         # the converted copy, reloaded on request (None when the route failed)
     _saved: object = dataclasses.field(default=None, repr=False)  # (bytes, suffix, record) of the saved copy
@@ -304,8 +304,10 @@ class Diagnosis:
                else "")
             + (" Its copy holds a string argument fixed at the example's value: see its notes." if ran[r].fixed_strings
                else "")
-            + (" Its copy does not change its input in place as eager does: see its notes." if ran[r].input_effect
-               else "")
+            + {"keeps": " Its copy does not change its input in place as eager does: see its notes.",
+               "changes": " Its copy changes its input in place where eager does not: see its notes.",
+               "otherwise": " Its copy changes its input in place otherwise than eager: see its notes."
+               }.get(ran[r].input_effect, "")
             + (" Every output was empty, so it agreed on emptiness only: see its notes." if ran[r].empty else "")
             + (" Its outputs were NaN (or within the tolerance of zero), so it agreed on no number that tells: see "
                "its notes." if ran[r].nan else "")
@@ -448,13 +450,13 @@ def _as_call(example) -> tuple:
                         "input itself, or tuple(...) of the arguments")
     _refuse_numpy(example, "the example")
     refuse_meta(example, "diagnose")
-    if not any(isinstance(leaf, torch.Tensor) for leaf in leaves(list(example if isinstance(example, tuple)
-                                                                         else (example,)))):
+    parts = torch.utils._pytree.tree_leaves(example)  # through tuples, lists, dicts and registered dataclasses
+    if parts and all(isinstance(part, (bool, int, float)) for part in parts):
         # the comparisons read tensors: with none, every route would "fail" in the diagnosis itself
-        raise ValueError(f"diagnose: the example holds no tensor ({type(example).__name__} "
-                         f"{repr(example)[:40]}): the diagnosis compares tensors, so it needs one among forward's "
-                         "arguments; for a forward of Python numbers only, call torch.jit.script(model) or "
-                         "torch.export.export(model, (n,)) and compare a few calls yourself")
+        raise ValueError(f"diagnose: the example holds Python numbers only ({repr(example)[:40]}): the diagnosis "
+                         "compares tensors, so it needs one among forward's arguments; for a forward of numbers "
+                         "only, compare a few calls of torch.jit.script(model) with eager yourself (torch.export "
+                         "keeps a number argument as a constant)")
     return example if isinstance(example, tuple) else (example,)
 
 
@@ -1310,8 +1312,10 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
              "one_integer": bool(getattr(report, "one_integer", False)),
              "retyped": bool(getattr(report, "unkeyed", "") or getattr(report, "retyped", "")),
              # eager's in-place change of its input is not the copy's, or the other way round
-             "input_effect": bool(getattr(report, "copy_keeps_input", False)
-                                  or getattr(report, "copy_changes_input", False))}
+             "input_effect": next((effect for effect, flag in (("keeps", "copy_keeps_input"),
+                                                               ("changes", "copy_changes_input"),
+                                                               ("otherwise", "copy_changes_input_otherwise"))
+                                   if getattr(report, flag, False)), "")}
     lost = [] if getattr(report, "state_settled", False) else list(getattr(report, "state_lost", []) or [])
     if not wrong and lost:  # the outputs match, but state eager keeps (a counter) is gone or frozen in the copy
         notes = [n for n in notes if "does not keep it (" not in n]  # the reason says it
@@ -1405,17 +1409,16 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
                       "which the compiled code cannot hold (torch.export made it a constant)")
             parity_notes = [n for n in parity_notes if "changed its own state" not in n]
             flags["state_unknown"] = False
-    head_start = next((n for n in notes if n.startswith("tracing ran forward once")), "")
-    if status == "diverges" and reason.startswith("does not keep the state") and head_start:
-        # the copy does keep it: it updates the buffers as eager does, from the values tracing's own call left
-        reason = ("keeps the state eager changes, but from other values: "
-                  f"{reason.split(': ', 1)[1]}; {head_start}")
-        notes = [n for n in notes if n is not head_start]
+    if status == "diverges" and reason.startswith("does not keep the state") and \
+            any(n.startswith("tracing ran forward once") for n in notes):
+        # the traced copy updates buffers too, from the values tracing's own call left: "does not keep" would be
+        # wrong, and the head start (in the notes) may or may not be why the two differ
+        reason = f"its state differs from eager's after the same calls: {reason.split(': ', 1)[1]}"
     other_batches = [r for r in getattr(report, "rows", []) if r.label.startswith("batch ") and r.label != "batch 1"]
     if route == "export" and status == "diverges" and first == "batch 1" and other_batches \
             and not any(r.diverges for r in other_batches):  # batch 1 alone: not a state or value problem
         parity_notes += [n for n in [_batch_one_unchecked(Path(folder) / f"copy_{route}{suffix}")] if n]
-    strings = _string_arguments_note(route, example) if status == "ok" else ""
+    strings = _string_arguments_note(route, example, inputs) if status == "ok" else ""
     if strings:  # no variant can change a string (no other valid value is known): say what the copy did with it
         parity_notes.append(strings)
         flags["fixed_strings"] = True
@@ -1431,23 +1434,36 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
 
 
 _STRING_FATE = {
-    "export": "torch.export keeps it as a constant: the program refuses any other value (a guard fails)",
-    "onnx": "the ONNX file has no input for it: it computes as for that value whatever string is passed",
-    "aoti": "it is compiled in as a constant: the package computes as for that value (H.load_aoti refuses another)",
+    "export": "torch.export keeps the example's as a constant: the program refuses any other (a guard fails)",
+    "onnx": "the ONNX file has no input for a string: it computes as for the example's whatever is passed",
+    "aoti": "the package holds the example's as a constant and computes as for it (H.load_aoti refuses another)",
 }
 
 
-def _string_arguments_note(route, example) -> str:
-    """A note for a copy that fixed a str argument (export, ONNX, AOTInductor); "" when there is none or the route
-    (trace fails on one; script types it str) takes any value."""
+def _string_arguments_note(route, example, inputs=None) -> str:
+    """A note for a copy that fixed a str argument (export, ONNX, AOTInductor), a string inside a list, tuple or
+    dict included, naming the strings the inputs compared; "" when there is none or the route (trace fails on one;
+    script types it str) takes any value."""
     fate = _STRING_FATE.get(route)
-    args = example if type(example) is tuple else (example,)
-    found = [(i, a) for i, a in enumerate(args) if isinstance(a, str)]
-    if not fate or not found:
+    if not fate:
         return ""
-    which = ", ".join(f"argument {i} ({a!r})" for i, a in found)
-    return (f"only the example's string was checked for {which}, and {fate}: make one copy per value you use, or "
-            "pass the choice as a tensor")
+
+    def strings(call):
+        args = call if type(call) is tuple else (call,)
+        return {i: [s for s in torch.utils._pytree.tree_leaves(a) if isinstance(s, str)] for i, a in enumerate(args)}
+
+    tried = {}  # argument -> the strings the compared inputs held there, in order
+    for call in [example, *((inputs or {}).values())]:
+        for i, found in strings(call).items():
+            for text in found:
+                if text not in tried.setdefault(i, []):
+                    tried[i].append(text)
+    tried = {i: found for i, found in tried.items() if found}
+    if not tried:
+        return ""
+    which = "; ".join(f"argument {i}: {', '.join(map(repr, found))}" for i, found in tried.items())
+    return (f"only these strings were compared ({which}), and {fate}: make one copy per value you use, or pass "
+            "the choice as a tensor")
 
 
 def _changed_keys(report) -> list:

@@ -29,7 +29,7 @@ from ..models import sample_model
 from .input_variants import (as_args, batch_ambiguity, batch_dim_for, batch_of, batched_inputs, describe, leaves, own_copy,
                              per_input_dims, rebuild, with_batch, _is_image_list)
 from .parity import (RELAXED_TRACE_NOTE, _compare_outputs, _is_empty, _one_line, only_nan, _within_atol_of_zero, detections_of,
-                     fresh_copy, python_state, random_in_forward, state_changes, trace_copy, training_layers, _tensor_text)
+                     fresh_copy, python_state, random_in_forward, state_changes, trace_copy, training_layers)
 from .path_recorder import LineCoverage
 
 __all__ = ["DivergenceExplorer", "ExplorerState", "divergence_explorer", "EXPLORER_MODELS"]
@@ -72,19 +72,6 @@ EXPLORER_MODELS = {
     "rnn_cell": ("one RNN step that halves its new state when that state sums positive", _rnn_inputs, _rnn_path),
 }
 METHODS = ("trace", "script")
-
-
-def _buffer_state(module) -> dict:
-    """The buffers of a converted copy (a ScriptModule or an exported program's module), as python_state shows them."""
-    try:
-        return {name: _tensor_text(buffer) for name, buffer in module.named_buffers() if buffer is not None}
-    except Exception:  # noqa: BLE001 - a copy with no buffers to read: none is counted as kept
-        return {}
-
-
-def _changed_keys(before: dict, after: dict) -> list:
-    """The keys whose value differs, in the order state_changes lists them."""
-    return [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
 @dataclass
@@ -454,7 +441,6 @@ class DivergenceExplorer:
             if isinstance(copy, _CannotConvert):
                 return ExplorerState(self.model, self.method, self.scale, self.length, inputs, expected, None,
                                      False, float("inf"), f"✘ {copy.reason}", path, example_path, copy.reason)
-            copy_before = _buffer_state(copy)  # a trace or an export updates buffers in place, as eager does
             try:
                 got = copy(*own_copy(inputs))
             except Exception as error:  # a copy that fails is a result to show, not a crash
@@ -481,19 +467,18 @@ class DivergenceExplorer:
             verdict = f"✔ agree: the {name} model matches the eager output (largest difference {max_diff:.2g})"
         else:
             verdict = f"✘ disagree: the {name} model answers differently (largest difference {note or f'{max_diff:.3g}'})"
-        after = python_state(eager)
-        copy_changed = _changed_keys(copy_before, _buffer_state(copy))
-        # what eager changed and the copy did not: a Python attribute (a counter) the copy holds as a constant
-        changed = [line for key, line in zip(_changed_keys(before, after), state_changes(before, after))
-                   if key not in copy_changed]
-        if close and changed and self.method != "script":  # the answers match, the counter does not travel
-            verdict = (f"⚠{verdict[1:]}; but eager changes its own attributes as it runs ({'; '.join(changed[:2])}), "
-                       f"which the {name} copy does not keep")
+        changed = state_changes(before, python_state(eager))
+        if close and changed and self.method != "script":  # the answers match; the state was not compared here
+            # (a Python attribute is a constant of the copy; a buffer it may update, from other values or by other
+            # amounts: parity compares the two states after the same calls)
+            verdict = (f"⚠{verdict[1:]}; but eager changes its own state as it runs ({'; '.join(changed[:2])}), "
+                       f"which this view does not compare with the {name} copy's: H.parity(model, copy, inputs=...) "
+                       "does")
         if not close:
             training = training_layers(eager)
-            if changed:  # a counter: eager's answer depends on how often it ran, and the copy froze the count
-                verdict += (f"; eager changes its own attributes as it runs ({'; '.join(changed[:2])}), which the "
-                            f"{name} copy does not keep: H.parity(model, copy, inputs=...) shows it")
+            if changed:  # a counter: eager's answer may depend on how often it ran
+                verdict += (f"; eager changes its own state as it runs ({'; '.join(changed[:2])}), which this view "
+                            f"does not compare with the {name} copy's: H.parity(model, copy, inputs=...) does")
             if training:  # a random layer draws anew on each call: eager differs even from itself
                 verdict += (f"; but the model has layers in training mode ({', '.join(training[:3])}), so each call draws "
                             "anew: pass model.eval() to compare what was converted")

@@ -73,6 +73,29 @@ def changed_in_place(before, after) -> bool:
                for a, b in zip(leaves(before), leaves(after)) if a.layout == torch.strided and not a.is_meta)
 
 
+def in_place_difference(before, eager_after, copy_after) -> str:
+    """How a copy's in-place changes of its input differ from eager's, tensor by tensor: "" when it left each
+    input tensor as eager did; "keeps" when eager changed one the copy left as it was, "changes" when the copy
+    changed one eager left, "otherwise" when both changed one, to other values."""
+    def same(a, b, close=False):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if close and (a.is_floating_point() or a.is_complex()):  # two programs may round an update differently
+            return bool(torch.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True))
+        return _same_values(a, b)
+    for b, e, c in zip(leaves(before), leaves(eager_after), leaves(copy_after)):
+        if b.layout != torch.strided or b.is_meta:
+            continue
+        eager_changed, copy_changed = not same(b, e), not same(b, c)
+        if eager_changed and not copy_changed:
+            return "keeps"
+        if copy_changed and not eager_changed:
+            return "changes"
+        if eager_changed and not same(e, c, close=True):
+            return "otherwise"
+    return ""
+
+
 def _same_values(a, b) -> bool:
     """Equal values, a NaN equal to a NaN in the same place (torch.equal says NaN != NaN: a false "changed")."""
     if torch.equal(a, b):

@@ -33,7 +33,7 @@ import torch
 
 from ..course.failures import INTERPRETER_OPENER, short_message, typed_message
 from ..course.guards import call_within, first_call_seconds, refuse_meta, variant_seconds, with_article
-from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, leaves, own_copy, shapes,
+from .input_variants import (InputVariants, _is_int, as_args, changed_in_place, describe, in_place_difference, leaves, own_copy, shapes,
                              time_first_note, vary_inputs)
 from .path_recorder import LineCoverage
 
@@ -847,6 +847,7 @@ class ParityReport:
     changes_input: bool = False  # eager changed an input tensor in place (each model got its own copy of each input)
     copy_changes_input: bool = False  # the copy changed its input in place where eager did not
     copy_keeps_input: bool = False  # eager changed its input in place where the copy did not (an ONNX file, say)
+    copy_changes_input_otherwise: bool = False  # both changed an input tensor in place, to other values
     time_first: str = ""  # the variants resized dimension 0 of a model with time-first layers (batch_dim=1?)
     uncopied: str = ""  # why the eager model could not be copied, so that parity ran it itself ('' when copied)
     defaults_kept: list = field(default_factory=list)  # "scale=2": forward's options that no input passed
@@ -1014,6 +1015,10 @@ class ParityReport:
             notes.append(f"the {self.names[1]} copy changes its input in place where {self.names[0]} does not: each model "
                          "got its own copy of each input here; a caller that uses the input again after calling the "
                          "copy sees it changed")
+        if self.copy_changes_input_otherwise:
+            notes.append(f"{self.names[0]} and the {self.names[1]} copy both change an input in place, to other "
+                         "values: each model got its own copy of each input here; a caller that reads the input "
+                         "after the call sees other values after each")
         if self.changes_input and self.copy_keeps_input:
             notes.append(f"{self.names[0]} changes its input in place (x.mul_(2), x += ...) and the {self.names[1]} copy "
                          "does not: each model got its own copy of each input here; a caller that reads the input "
@@ -1122,6 +1127,9 @@ class ParityReport:
             if self.copy_changes_input:  # the outputs match, but the copy alters what its caller passed
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but changes its input "
                         f"in place where {self.names[0]} does not{tail}")
+            if self.copy_changes_input_otherwise:  # the outputs match, the caller's input is changed otherwise
+                return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but changes its input "
+                        f"in place otherwise than {self.names[0]} does{tail}")
             if self.copy_keeps_input:  # the outputs match, but the caller's input is not changed as eager changes it
                 return (f"⚠ {self.names[1]} gives {self.names[0]}'s outputs on {where} ({tol}), but leaves its input "
                         f"unchanged where {self.names[0]} changes it in place{tail}")
@@ -1409,7 +1417,8 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
     copy_before = copy_state(exported, state_before)
     state_first = None  # after the first call: a one-time set-up changes then, a counter keeps changing
     detections_only = False
-    rows, unkeyed, retyped, changes_input, copy_changes_input, copy_keeps_input = [], "", "", False, False, False
+    rows, unkeyed, retyped, changes_input = [], "", "", False
+    copy_changes_input = copy_keeps_input = copy_changes_input_otherwise = False
     last = None  # (arguments, eager's output) of the last input compared
     variant_limit = None  # seconds for eager on a variant parity made: a loop that never ends on zeros must not hang
     with torch.no_grad():
@@ -1460,10 +1469,10 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
             try:
                 copy_args = own_copy(args)
                 got = exported(*copy_args)
-                copy_changes_input = copy_changes_input or (changed_in_place(args, copy_args)
-                                                            and not changed_in_place(args, eager_args))
-                copy_keeps_input = copy_keeps_input or (changed_in_place(args, eager_args)
-                                                        and not changed_in_place(args, copy_args))
+                difference = in_place_difference(args, eager_args, copy_args)  # tensor by tensor
+                copy_changes_input = copy_changes_input or difference == "changes"
+                copy_keeps_input = copy_keeps_input or difference == "keeps"
+                copy_changes_input_otherwise = copy_changes_input_otherwise or difference == "otherwise"
             except Exception as error:  # the point of the check: report it as a divergence, do not crash
                 rows.append(ParityRow(row_label, shapes(args), False, False, math.inf,
                                       error=_one_line(error), empty=empty, nan=nan, tiny=tiny,
@@ -1535,6 +1544,7 @@ def _parity(eager, exported, inputs, example, rtol, atol, label, scale_atol, bat
                         copy_training=[] if training else training_layers(exported),
                         detections_only=detections_only, atol_scaled=bool(scale_atol), changes_input=changes_input,
                         copy_changes_input=copy_changes_input, copy_keeps_input=copy_keeps_input,
+                        copy_changes_input_otherwise=copy_changes_input_otherwise,
                         time_first=time_first_note(eager, batch_dim, next((a for k, a in labelled if k == "example"), None))
                         if example is not None else "",
                         defaults_kept=defaults_left(eager, [a for _, a in labelled]),
