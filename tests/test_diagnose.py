@@ -2032,9 +2032,18 @@ def test_a_distributions_own_argument_check_gets_validate_args_not_torch_cond():
         def forward(self, x):
             return torch.distributions.Normal(x, 1.0).sample()
 
-    report = H.diagnose(Samples(), torch.randn(2, 4), routes=["export"], progress=False)
+    # torch turns the distributions' checks off for the whole process the first time dynamo patches torch
+    # (torch._dynamo.eval_frame.TorchPatcher.patch: an eager torch.cond, say); the diagnosis forks from here
+    Distribution = torch.distributions.Distribution
+    checking = Distribution._validate_args
+    Distribution.set_default_validate_args(True)
+    try:
+        report = H.diagnose(Samples(), torch.randn(2, 4), routes=["export"], progress=False)
+    finally:
+        Distribution.set_default_validate_args(checking)
     fix = report.results["export"].fix
-    assert report.status("export") == "fails" and "validate_args=False" in fix and "torch.cond" not in fix
+    assert report.status("export") == "fails" and "validate_args=False" in fix
+    assert "For an `if`, torch.cond" not in fix  # the generic advice for a value read by the model's own code
 
     class SamplesUnchecked(torch.nn.Module):  # what the fix says, exported as it says
         def forward(self, x):
@@ -2109,3 +2118,13 @@ def test_a_traced_buffer_update_is_called_a_state_that_differs_not_one_the_copy_
     assert trace.status == "diverges" and trace.reason.startswith("its state differs from eager's after the same calls")
     assert "does not keep" not in trace.reason
     assert any(note.startswith("tracing ran forward once") for note in trace.notes)  # told beside it, not as the cause
+
+
+
+def test_an_eager_cond_turns_the_distributions_checks_off_for_the_process_as_the_hint_says():
+    probe = ("import torch\n"
+             "before = torch.distributions.Distribution._validate_args\n"
+             "torch.cond(torch.tensor(1.0) > 0, lambda x: x * 2, lambda x: -x, (torch.ones(2),))\n"
+             "print(before, torch.distributions.Distribution._validate_args)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["True", "False"], done.stderr[-500:]

@@ -1383,7 +1383,9 @@ def _run_route(route, model, example, inputs, folder, training_note, batch_dim=0
         if "data-dependent" in message and _passed_through(error, "torch/distributions/"):
             # the value read is torch.distributions' own argument check, not a branch of the model's
             fix = ("the value is read by torch.distributions' own check of its arguments (validate_args): build the "
-                   "distribution with validate_args=False, e.g. Normal(loc, scale, validate_args=False), for export")
+                   "distribution with validate_args=False, e.g. Normal(loc, scale, validate_args=False), for export (once "
+                   "torch.compile or an eager torch.cond has run in a process, torch has turned these checks off for "
+                   "every distribution there)")
         package = _library_of(where)
         if package and fix:  # the fix would mean editing the library's code: say so instead
             fix = (f"the failing line is in {package}'s own code, not yours: this model does not take the {route} "
