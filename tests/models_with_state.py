@@ -44,3 +44,15 @@ class CountsInBuffer(torch.nn.Module):
     def forward(self, x):
         self.calls += 1
         return x * 2
+
+
+class AddsItsInputsSum(torch.nn.Module):
+    """A buffer updated from .item(): the trace updates it too, by the example's amount whatever the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("total", torch.zeros(()))
+
+    def forward(self, x):
+        self.total += x.sum().item()
+        return x * 2

@@ -2100,19 +2100,9 @@ def test_a_string_inside_a_dict_is_a_caveat_too_and_the_note_names_the_strings_c
     assert "(argument 1: 'hello', 'other')" in tagged.results["onnx"].detail()
 
 
-class AddsItsInputsSum(torch.nn.Module):
-    """A buffer updated from .item(): the trace updates it too, by the example's amount whatever the input."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("total", torch.zeros(()))
-
-    def forward(self, x):
-        self.total += x.sum().item()
-        return x * 2
-
 
 def test_a_traced_buffer_update_is_called_a_state_that_differs_not_one_the_copy_does_not_keep():
+    from models_with_state import AddsItsInputsSum
     report = H.diagnose(AddsItsInputsSum(), torch.ones(2, 3), routes=["trace"], progress=False)
     trace = report.results["trace"]
     assert trace.status == "diverges" and trace.reason.startswith("its state differs from eager's after the same calls")

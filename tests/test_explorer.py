@@ -476,17 +476,6 @@ def test_a_def_inside_forward_is_named_by_its_own_name():
     assert [where for where, _, _ in report.uncovered] == ["_InnerDef.forward.<locals>.inner"]
 
 
-class AddsItsInputsSum(torch.nn.Module):
-    """A buffer updated from .item(): the trace updates it too, by the example's amount whatever the input."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("total", torch.zeros(()))
-
-    def forward(self, x):
-        self.total += x.sum().item()
-        return x * 2
-
 
 class NormsInTraining(torch.nn.Module):
     def __init__(self):
@@ -498,6 +487,7 @@ class NormsInTraining(torch.nn.Module):
 
 
 def test_a_buffer_the_trace_updates_by_another_amount_gets_no_plain_tick():
+    from models_with_state import AddsItsInputsSum
     ex = H.DivergenceExplorer(AddsItsInputsSum(), "trace", example=torch.ones(2, 3))
     verdict = ex.set(scales=[3.0]).verdict
     assert verdict.startswith("⚠") and "does not compare" in verdict and "H.parity" in verdict
