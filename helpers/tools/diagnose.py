@@ -1458,9 +1458,8 @@ def _string_arguments_note(route, example, inputs=None) -> str:
     for call in [example, *((inputs or {}).values())]:
         for i, found in strings(call).items():
             for text in found:
-                if text not in tried.setdefault(i, []):
+                if text not in tried.setdefault(i, []):  # an argument gets a list only once it holds a string
                     tried[i].append(text)
-    tried = {i: found for i, found in tried.items() if found}
     if not tried:
         return ""
     which = "; ".join(f"argument {i}: {', '.join(map(repr, found))}" for i, found in tried.items())
