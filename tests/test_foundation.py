@@ -395,6 +395,20 @@ def test_odd_inputs_to_the_path_tools_the_explorer_parity_and_the_pte_cache_get_
         H.path_map(ListOut, "return")
     with pytest.raises(TypeError, match=r"^record_path: an input is a NumPy ndarray; pass tensors"):
         H.record_path(linear, np.ones((2, 3), dtype=np.float32))
+    # the model's own error: one line naming the helper, the line of forward that raised, and torch's message
+    class Widens(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            y = x * 2
+            return self.fc(y)
+
+    with pytest.raises(RuntimeError, match=r"^record_path: Widens.forward raised at line \d+ \(`return self.fc\(y\)`\): "
+                                           r"RuntimeError: mat1 and mat2 shapes cannot be multiplied.*; fix that line") as raised:
+        H.record_path(Widens(), torch.ones(4))
+    assert "\n" not in str(raised.value)
     with pytest.raises(ValueError, match=r"model must be one of .* \(got 'model.pt'\); .* pass the model object itself"):
         H.DivergenceExplorer("model.pt", "trace", example=torch.ones(2, 3))
     with pytest.raises(TypeError, match=r"^parity: example= must be a tensor"):

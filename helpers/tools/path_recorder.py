@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ..course.failures import code_place, short_message
+from ..course.failures import code_place, short_message, typed_message
 from ..course.guards import refuse_meta
 
 __all__ = ["record_path", "own_line_counts", "PathRecord", "path_map", "PathMap", "LineCoverage"]
@@ -181,7 +181,16 @@ def record_path(model, *inputs, source=None) -> PathRecord:
         # Only frames running the watched code get a line tracer; every other call runs untraced.
         return local if frame.f_code is code else None
 
-    output = _traced_call(lambda: model(*inputs), on_call, function.__qualname__)
+    try:
+        output = _traced_call(lambda: model(*inputs), on_call, function.__qualname__)
+    except Exception as error:
+        if str(error).startswith("record_path:"):
+            raise
+        # The model's own error, in one line, with the last line of the watched function that ran before it
+        text_at = dict(lines)
+        place = (f" at line {order[-1]} (`{text_at[order[-1]].strip()}`)" if order and order[-1] in text_at else "")
+        raise RuntimeError(f"record_path: {function.__qualname__.rsplit('<locals>.', 1)[-1]} raised{place}: {typed_message(error, 140)}; "
+                           "fix that line, or pass inputs the model accepts") from None
     return PathRecord(function.__qualname__, lines, counts, order, output)
 
 
