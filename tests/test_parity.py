@@ -1962,3 +1962,30 @@ def test_a_one_line_if_whose_body_always_ran_is_named_as_the_multi_line_one_is()
     report = H.parity(model, torch.jit.trace(model, torch.randn(3, 4)), example=torch.randn(3, 4))
     assert [u[2] for u in report.uncovered] == ["if x.shape[0] < 1000:"], report.uncovered
     assert report.uncovered[0][0].endswith("with its condition false")
+
+
+def test_the_quick_paths_for_large_outputs_find_what_the_full_comparison_finds():
+    # Equal tensors skip the float64 comparison, and the scale and tiny checks skip their masked copies unless a
+    # NaN or an infinity is there: the answers must be those of the long way round, odd values included.
+    from helpers.tools.parity import _compare_leaf, _within_atol_of_zero, output_scale
+
+    inf, nan = float("inf"), float("nan")
+    odd = [torch.tensor([0.0, -0.0, inf, -inf, 3.5]), torch.tensor([1e-9, -2e-9]), torch.tensor([nan, 2.0, -inf]),
+           torch.tensor([nan, nan]), torch.tensor([inf, -inf]), torch.tensor([1.5, -7.25], dtype=torch.float16),
+           torch.tensor([1 + 2j, nan + 0j]), torch.tensor([3, -4]), torch.tensor([True, False])]
+    for t in odd:
+        floats = t.is_floating_point()
+        if floats:
+            finite = t[torch.isfinite(t)]
+            assert output_scale(t) == max(1.0, finite.abs().max().item() if finite.numel() else 1.0)
+        if floats or t.is_complex():
+            kept = t[~t.isnan()].abs()
+            for atol in (1e-6, 1e-8, 10.0):
+                expected = float(kept.max()) if kept.numel() else None
+                assert _within_atol_of_zero(t, atol) == (expected if expected is not None and expected <= atol else None)
+        assert _compare_leaf(t, t.clone(), 1e-5, 1e-6) == (True, True, 0.0, "")  # NaN where NaN counts as equal
+    # equal but for -0.0 and 0.0: equal numbers, as the full comparison says
+    assert _compare_leaf(torch.tensor([0.0]), torch.tensor([-0.0]), 1e-5, 1e-6) == (True, True, 0.0, "")
+    # another dtype never takes the quick path: its note stays
+    assert _compare_leaf(torch.ones(2), torch.ones(2, dtype=torch.float64), 1e-5, 1e-6) == \
+        (False, True, 0.0, "dtype torch.float32 vs torch.float64")
