@@ -2118,3 +2118,14 @@ def test_an_eager_cond_turns_the_distributions_checks_off_for_the_process_as_the
              "print(before, torch.distributions.Distribution._validate_args)\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == ["True", "False"], done.stderr[-500:]
+
+
+def test_the_fix_for_a_config_object_offers_compiling_its_class_only_for_a_class_from_a_file():
+    # A class defined in a notebook cell has no source TorchScript can read: compiling it first fails there.
+    fix = H.diagnose(H.ConfiguredHead(), torch.randn(2, 6), routes=["script"], progress=False).results["script"].fix
+    assert "copy the fields forward reads into plain attributes" in fix
+    assert "for a class from a .py file, compile it first" in fix and "notebook cell has no source" in fix
+    namespace = {"__name__": "__main__"}
+    exec("from dataclasses import dataclass\n@dataclass\nclass Cfg:\n    scale: float = 1.0\n", namespace)
+    with pytest.raises(OSError, match="source"):  # what the fix warns of: no source for a class without a file
+        torch.jit.script(namespace["Cfg"])

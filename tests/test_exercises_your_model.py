@@ -575,3 +575,19 @@ def test_a_derived_dim_as_torch_suggests_ships_the_cond_pool(capsys):
 
     assert H.check_shipped_pool(ship)
     assert capsys.readouterr().out.startswith("✔")
+
+
+def test_a_cond_exported_without_a_free_length_and_a_graph_module_get_their_own_words(capsys):
+    def cond_static(model, example):  # the branch written with torch.cond, the length left fixed
+        return torch.export.export(_CondPool(), (example,))
+
+    def graph_module(model, example):  # the program's graph_module, whose outputs come in a tuple
+        return torch.export.export(_CondPool(), (example,), dynamic_shapes=({1: 2 * torch.export.Dim("_n")},)).graph_module
+
+    assert not H.check_shipped_pool(cond_static)
+    out = capsys.readouterr().out
+    assert "fails on length 4 (Guard failed: x.size()[1] == 12)" in out and "even of a torch.cond" in out, out
+    assert not H.check_shipped_pool(graph_module)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ On length 4 the copy returns a tuple holding one tensor, where eager returns a tensor") \
+        and "return the program's .module()" in out, out

@@ -184,10 +184,13 @@ def check_configured_head(model_class) -> bool:
                 else:  # torch's own sentence up to its long parenthesis, which a one-line cut would leave open
                     said = as_sentence(text.strip().splitlines()[0].split(" (")[0].rstrip(" :."))
                     dataclass = "(a dataclass" in kept
+                    # HeadConfig comes from a .py file; a class written in a notebook cell could not be compiled
+                    compile_it = (", or compile the class first with torch.jit.script(HeadConfig) (it comes from a "
+                                  ".py file; a class defined in a notebook cell has no source TorchScript can read)")
                     print(f"✘ torch.jit.script fails on it: {said} TorchScript cannot type the attribute {kept}"
                           f"{', whose class it has not compiled' if dataclass else ''}. Copy the fields forward "
                           "reads (scale, clip, activation) into attributes of their own in __init__"
-                          f"{', or compile the class first with torch.jit.script(HeadConfig)' if dataclass else ''}.")
+                          f"{compile_it if dataclass else ''}.")
             return False
         try:
             got = loaded(x.clone())
@@ -372,7 +375,8 @@ def check_shipped_pool(ship) -> bool:
                          "is left is the length, which has to stay free (dynamic_shapes with a Dim)."
                          if _holds_cond(copy) else
                          " It was fixed to the example's shape: the length has to stay free, and the branch has to "
-                         "travel with the model.")
+                         "travel with the model (with the length fixed, export works out `12 > 8` once and keeps that "
+                         "side only, even of a torch.cond: dynamic_shapes with a Dim).")
             else:
                 fixed = ""
             print(f"✘ The copy fails on length {n} ({message}).{fixed}")
@@ -387,7 +391,15 @@ def check_shipped_pool(ship) -> bool:
             print(f"✘ On length {n} the copy returns {got.dtype}, eager {want.dtype}: ship the model as it is, "
                   "without a change of dtype.")
             return False
-        if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
+        if not isinstance(got, torch.Tensor):
+            one = isinstance(got, (tuple, list)) and len(got) == 1 and isinstance(got[0], torch.Tensor)
+            print(f"✘ On length {n} the copy returns {with_article(type(got).__name__)}"
+                  f"{' holding one tensor' if one else ''}, where eager returns a tensor"
+                  + (": an exported program's graph_module returns its outputs in a tuple; return the program's "
+                     ".module(), which gives back eager's output structure." if one and isinstance(copy, torch.fx.GraphModule)
+                     else "."))
+            return False
+        if got.shape != want.shape or not torch.allclose(got, want, atol=1e-5):
             pools = n > 8
             other = x.cumsum(-1) if pools else x.unflatten(-1, (-1, 2)).mean(-1).cumsum(-1)
             if isinstance(got, torch.Tensor) and got.shape == other.shape and torch.allclose(got, other, atol=1e-5):

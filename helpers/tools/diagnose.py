@@ -113,7 +113,9 @@ _HINTS = (
     # an attribute holding an object of a Python class TorchScript has not compiled (a config dataclass, say)
     ("failed to convert python type", "TorchScript cannot type an attribute that holds an object of a Python class "
                                       "it has not compiled: copy the fields forward reads into plain attributes in "
-                                      "__init__, or compile the class first (torch.jit.script(ConfigClass))"),
+                                      "__init__, or, for a class from a .py file, compile it first "
+                                      "(torch.jit.script(ConfigClass)): one defined in a notebook cell has no "
+                                      "source TorchScript can read"),
     # an argument whose default is None, without an annotation: TorchScript types it Tensor, and None becomes an
     # undefined tensor, which fails when the code (or the save) touches it
     ("expected a proper tensor but got none", "an argument with the default None and no annotation compiles as a "
