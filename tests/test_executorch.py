@@ -388,3 +388,22 @@ def test_a_string_argument_runs_with_its_exported_value_and_another_is_refused(t
         assert torch.allclose(runner(x, "a"), model(x, "a"), rtol=1e-5, atol=1e-6)  # the runtime takes no str itself
     with pytest.raises(ValueError, match="'b', but the program was exported with 'a' there"):
         runner(x, "b")
+
+
+def test_a_pte_lowered_from_a_channels_last_example_runs_it_and_refuses_another_layout(tmp_path):
+    # The lowered program reads memory in the example's order without checking it: made contiguous, the input gave
+    # wrong numbers with no error. The runner passes it as it is and refuses another layout, as load_aoti does.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(8, 5)).eval()
+    x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+    run = H.pte_runner(H.lower_to_pte(model, x, name="channels_last", cache_dir=tmp_path, quiet=True))
+    torch.testing.assert_close(run(x), model(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"input 0: laid out contiguous in memory .* compiled for channels_last: .* "
+                                         r"pass x\.clone\(memory_format=torch\.channels_last\)"):
+        run(x.contiguous())
+    # from a contiguous example, a transposed input is refused in the same words
+    plain = H.pte_runner(H.lower_to_pte(model, x.contiguous(), name="plain", cache_dir=tmp_path, quiet=True))
+    torch.testing.assert_close(plain(x.contiguous()), model(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"laid out strided in memory .* compiled for contiguous"):
+        plain(torch.randn(3, 2, 8, 8).transpose(0, 1))

@@ -40,8 +40,8 @@ from ..course.failures import short_message
 from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
-from .aoti import (INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, aoti_cache_key, by_position, in_recorded_order,
-                   inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
+from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _with_layouts, aoti_cache_key,
+                   by_position, in_recorded_order, inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
@@ -254,6 +254,19 @@ def _inputs_of(program):
         return None
 
 
+def _layouts_of(specs, program, example):
+    """``specs`` with each tensor input's memory layout (``layout``), from the example or the program's own example
+    inputs: the lowered program reads memory in that order and does not check it (a channels_last example makes a
+    .pte that gives wrong numbers on a contiguous input), so the runner checks it."""
+    if not isinstance(specs, list):
+        return specs
+    args = _as_args(example) if example is not None else None
+    if args is None and _is_program(program):
+        given = getattr(program, "example_inputs", None)  # (args, kwargs), kept by torch.export
+        args = given[0] if isinstance(given, tuple) and len(given) == 2 else None
+    return _with_layouts(specs, args) if args is not None else specs
+
+
 def _relations_of(program, source, example) -> list:
     """The rules on input sizes ``program`` checks (``size_relations``): for a model lowered with its example, named
     by forward's parameters; for a program passed in, by its inputs' own names (the placeholders torch named after
@@ -303,7 +316,8 @@ def save_pte(executorch_program, source, example=None, dynamic_shapes=None, *, b
         executorch_program.write_to_file(out)
     seconds = round(lower_seconds, 2) if lower_seconds == lower_seconds else None
     _write_record(target, {"lower_seconds": seconds, "out_spec": _out_spec(executorch_program),
-                           "inputs": _inputs_of(_exported if _exported is not None else source),
+                           "inputs": _layouts_of(_inputs_of(_exported if _exported is not None else source),
+                                                 _exported if _exported is not None else source, example),
                            "relations": _relations_of(_exported, source, example),
                            "structure": _structure_of(_exported if _exported is not None else source, example),
                            **_stamp(backend)})
@@ -588,8 +602,13 @@ class PteRunner:
                     raise ValueError(f"{self.path.name}, {problem}")
                 # a string was checked above against the one the program holds as a constant: its slot takes None,
                 # since the runtime takes no Python string
-                outputs = self.method([t.contiguous() if isinstance(t, torch.Tensor) else None if isinstance(t, str)
-                                       else t for t in leaves])
+                # a tensor whose layout was recorded (and checked above) goes as it is; else contiguous, as before
+                # layouts were kept
+                specs = self.input_specs if isinstance(self.input_specs, list) and len(self.input_specs) == len(leaves) \
+                    else [None] * len(leaves)
+                outputs = self.method([(t if isinstance(spec, dict) and spec.get("layout") in _LAYOUTS else t.contiguous())
+                                       if isinstance(t, torch.Tensor) else None if isinstance(t, str) else t
+                                       for t, spec in zip(leaves, specs)])
             except RuntimeError as error:
                 failure = error
             else:
