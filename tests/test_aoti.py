@@ -96,6 +96,27 @@ def test_key_changes_with_what_the_compiled_code_depends_on():
     assert H.aoti_cache_key(relu, x) == H.aoti_cache_key(relu.train().eval(), x)
 
 
+def test_key_changes_with_a_buffer_outside_the_state_dict():
+    # persistent=False keeps a buffer out of the state_dict, yet compiled code holds its values: a stale package
+    # came back with a tick after the buffer changed
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+            self.register_buffer("scale", torch.ones(4), persistent=False)
+
+        def forward(self, x):
+            return self.lin(x) * self.scale
+
+    model, x = Scaled().eval(), torch.rand(2, 4)
+    assert "scale" not in model.state_dict()
+    before = H.aoti_cache_key(model, x)
+    model.scale.fill_(10.0)
+    assert H.aoti_cache_key(model, x) != before
+    model.scale.fill_(1.0)
+    assert H.aoti_cache_key(model, x) == before
+
+
 def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
     compiled = H.load_aoti(digits_package[1])
     x = torch.rand(3, 1, 8, 8)

@@ -284,7 +284,11 @@ def aoti_cache_key(model, example, dynamic_shapes=None) -> str:
         digest.update(str(text).encode("utf-8") + b"\0\1")
 
     add(model_description(model))
-    for name, entry in model.state_dict().items():
+    state = model.state_dict()
+    # buffers registered with persistent=False are not in the state_dict, yet the compiled code holds their values
+    # (a positions table, a scale set after calibration): hashed too, by name
+    extra = [(f"buffer:{name}", value) for name, value in model.named_buffers() if name not in state]
+    for name, entry in [*state.items(), *extra]:
         # an entry may be no tensor (a quantized layer's packed parameters: a dtype, a tuple of tensors)
         for part, tensor in _flat_tensors(entry, name):
             add(part)
