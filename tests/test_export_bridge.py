@@ -94,6 +94,28 @@ def test_onnx_runner_takes_a_list_argument_as_the_file_has_it(tmp_path):
     assert H.parity(ListIn(), runner, inputs=[(xs,)]).all_close
 
 
+def test_onnx_runner_refuses_a_number_argument_the_file_fixed(tmp_path):
+    # torch.onnx.export fixes an int argument at the example's value: dropping it from the call, the runner
+    # answered for top_k=3 when asked for 5, with no error
+    class TopK(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.out = torch.nn.Linear(8, 20)
+
+        def forward(self, x, top_k: int):
+            return torch.topk(self.out(x), top_k, dim=-1).values
+
+    model, x = TopK().eval(), torch.randn(3, 8)
+    path = tmp_path / "topk.onnx"
+    with H.quiet_export():
+        torch.onnx.export(model, (x, 3), path, dynamo=True, verbose=False)
+    runner = H.onnx_runner(path)
+    torch.testing.assert_close(runner(x), model(x, 3), rtol=1e-4, atol=1e-5)  # its tensor inputs only
+    for value in (5, 3, "three"):
+        with pytest.raises(TypeError, match=rf"^topk.onnx: {value!r} is no input of the file: .* with its tensor inputs only \(x\)"):
+            runner(x, value)
+
+
 # ---------------------------------------------------------------- archives
 
 def test_archive_names_tells_code_from_data(tmp_path):

@@ -183,6 +183,15 @@ class OnnxRunner:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, *args):
+        leaves = torch.utils._pytree.tree_leaves(args)
+        fixed = [leaf for leaf in leaves if isinstance(leaf, (int, float, str))]
+        if fixed and sum(isinstance(leaf, torch.Tensor) for leaf in leaves) == len(self.input_names):
+            # the tensors fill the file's inputs, and the numbers beside them have none: dropped, the call would run
+            # the file's own value and answer for it, with no error
+            raise TypeError(f"{self.path.name}: {fixed[0]!r} is no input of the file: torch.onnx.export fixed each "
+                            "number or string argument at its example's value, and the file does not record which. "
+                            f"Call it with its tensor inputs only ({', '.join(self.input_names)}), and export one "
+                            "file per value you need")
         given = len(args)
         if len(args) != len(self.input_names) or not all(isinstance(a, torch.Tensor) for a in args):
             # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order; a dict's
