@@ -347,6 +347,8 @@ def test_an_empty_batch_and_a_size_1_dimension_are_named_and_a_list_input_is_lab
     from migrate_models import ListAndBias, SequenceMean, Square  # noqa: E402  (files: scripting needs source)
     empty = H.migrate(torch.jit.script(Square()), torch.zeros(0, 3))
     assert empty.summary.startswith("⚠") and any("batch size 0" in n for n in empty.notes)
+    # the status says it too (code reads it): the program refuses the batch of 2 the TorchScript model runs
+    assert empty.status == "restricted" and "Guard failed" in empty.refused["dim 0 of size 2"], empty.refused
     sequence = H.migrate(torch.jit.script(SequenceMean()), torch.randn(4, 1, 3))
     assert any(n.startswith("dim 1 was fixed at the example's size of 1") and "refuses a size of 2" in n
                for n in sequence.notes), sequence.notes

@@ -453,16 +453,21 @@ def _position(label: str):
 
 
 def _widened_refusals(model, converted, args, dims, skip=()) -> dict:
-    """Label -> the program's refusal, for each dimension fixed at 1 (other than ``skip``, the batch: its own note
+    """Label -> the program's refusal, for each dimension fixed at 1 or 0 (other than ``skip``, the batch: its own note
     says so) where an input of size 2 there runs in the TorchScript model and is refused by the program. A channel
     count the model's layers need is fixed in both, and so is not named."""
     found = {}
     for label, text in dims.items():
-        if text != "fixed 1" or label in skip:
+        if text not in ("fixed 1", "fixed 0") or label in skip:
             continue
         i, d = _position(label)
         seen = iter(range(len(leaves(args))))
-        wide = rebuild(args, lambda t: torch.cat([t, t], dim=d) if next(seen) == i and t.dim() > d else t)
+
+        def two(t):  # size 2 there: the row doubled, or for an empty dimension two rows of zeros (valid ids too)
+            if t.shape[d] == 0:
+                return t.new_zeros(t.shape[:d] + (2,) + t.shape[d + 1:])
+            return torch.cat([t, t], dim=d)
+        wide = rebuild(args, lambda t: two(t) if next(seen) == i and t.dim() > d else t)
         try:
             with torch.no_grad():
                 model(*wide)
@@ -566,7 +571,7 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     batch_label = (next((label for label in dims if _position(label) == (0, 0)), None)
                    if first is not None and batch_dim == 0 else None)
     batch_refusal = {}
-    if batch_label is not None and first.shape[0] == 1:  # only if the TorchScript model runs a size of 2 there
+    if batch_label is not None and first.shape[0] in (0, 1):  # only if the TorchScript model runs a size of 2 there
         batch_refusal = _widened_refusals(model, converted, args, {batch_label: dims[batch_label]})
     if batch_refusal or (first is not None and first.shape[0] == 0):
         notes.append(f"the example has batch size {first.shape[0]} (dim 0 of its first input, the batch in most "
