@@ -533,6 +533,10 @@ def test_a_median_of_few_calls_is_said_to_maybe_hold_the_first_optimising_ones()
     enough = ProgramRun("C++", None, load_ms=1.0, run_ms=0.4, runs=20, threads=1, work_ms=500.0, wall_s=1.0)
     assert "⚠ only 5 calls" in str(few) and "repeats=20 or more" in str(few)
     assert "⚠" not in str(enough)
+    assert "TorchScript optimises" in str(few)
+    # an AOTInductor package was compiled ahead of time: no word of TorchScript's optimising calls
+    compiled = ProgramRun("C++ AOTI", None, load_ms=1.0, run_ms=80.0, runs=5, threads=1, work_ms=500.0, wall_s=1.0)
+    assert "⚠ only 5 calls" in str(compiled) and "TorchScript" not in str(compiled) and "caches cold" in str(compiled)
 
 
 def test_a_binary_that_is_not_there_is_named_in_one_line(tmp_path):

@@ -73,9 +73,13 @@ class ProgramRun:
     @property
     def few_calls_note(self) -> str:
         """A caveat when the median may be one of the first, optimising calls: fewer than FEW_CALLS calls."""
-        return (f" · ⚠ only {self.runs} call{'s' * (self.runs != 1)}: TorchScript optimises a model during its first "
-                f"calls, so this median may be one of them (repeats={FEW_CALLS} or more gives the steady figure)"
-                if self.runs < FEW_CALLS else "")
+        if self.runs >= FEW_CALLS:
+            return ""
+        # an AOTInductor package was compiled ahead of time: no profiling executor, only cold first calls
+        why = ("a program's first calls are often slower (memory allocated, caches cold)" if "AOTI" in self.program
+               else "TorchScript optimises a model during its first calls")
+        return (f" · ⚠ only {self.runs} call{'s' * (self.runs != 1)}: {why}, so this median may be one of them "
+                f"(repeats={FEW_CALLS} or more gives the steady figure)")
 
 
 FEW_CALLS = 20  # the course's default: a median of 20 calls lies past the first, optimising ones
