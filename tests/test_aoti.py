@@ -713,3 +713,11 @@ def test_a_string_argument_is_recorded_as_fixed_and_another_string_refused():
     assert specs[1] == {"number": "a"}
     assert inputs_problem([x, "a"], specs) == ""
     assert "'b', but the program was exported with 'a' there" in inputs_problem([x, "b"], specs)
+
+
+def test_draw_graph_of_a_loaded_package_points_to_the_program_it_was_made_from(digits_package):
+    import torch._inductor
+    for loaded in (H.load_aoti(digits_package[1]), torch._inductor.aoti_load_package(str(digits_package[1].path))):
+        with pytest.raises(TypeError, match=r"^draw_graph got a compiled AOTInductor package, which holds compiled "
+                                            r"code, not a graph to draw: draw the ExportedProgram"):
+            H.draw_graph(loaded)

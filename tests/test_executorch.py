@@ -407,3 +407,11 @@ def test_a_pte_lowered_from_a_channels_last_example_runs_it_and_refuses_another_
     torch.testing.assert_close(plain(x.contiguous()), model(x), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"laid out strided in memory .* compiled for contiguous"):
         plain(torch.randn(3, 2, 8, 8).transpose(0, 1))
+
+
+def test_draw_graph_of_a_pte_runner_points_to_the_program_it_was_made_from(tmp_path):
+    run = H.pte_runner(H.lower_to_pte(torch.nn.Linear(3, 2).eval(), torch.randn(2, 3), name="drawn", cache_dir=tmp_path,
+                                      quiet=True))
+    with pytest.raises(TypeError, match=r"^draw_graph got an ExecuTorch program \(.pte\), which holds compiled code, "
+                                        r"not a graph to draw: draw the ExportedProgram it was made from"):
+        H.draw_graph(run)

@@ -293,6 +293,8 @@ def test_labels_are_escaped_for_mermaid():
     ("model", "got a string"),
     ("model.pt", "got a path: load the file first, e.g. "),
     ("model.pt2", "(torch.export.load(path))"),
+    ("phone.pte", "got the path of an ExecuTorch program, which holds no graph it can draw: draw the ExportedProgram"),
+    ("model.onnx", "H.onnx_op_types(path)"),
     (H.sample_model("branch"), "torch.jit.script(model)"),
     (H.BranchModel, "create an instance"),
     (len, "torch.jit.script(len)"),

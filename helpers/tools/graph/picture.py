@@ -29,6 +29,11 @@ def _describe_bad_input(obj, who):
         if str(obj).endswith((".pt", ".pt2")):  # a saved file: load it first, as its kind wants
             load = "torch.export.load(path)" if str(obj).endswith(".pt2") else "torch.jit.load(path)"
             return f"{who} got a path: load the file first, e.g. {who}({load})"
+        if str(obj).endswith((".pte", ".onnx")):  # compiled or ONNX files: no graph this picture reads
+            return (f"{who} got the path of an {'ExecuTorch program' if str(obj).endswith('.pte') else 'ONNX file'}, "
+                    "which holds no graph it can draw: draw the ExportedProgram it was made from, "
+                    f"{who}(torch.export.export(model, (example_input,)))"
+                    + (", or count its ONNX operators with H.onnx_op_types(path)" if str(obj).endswith(".onnx") else ""))
         return f"{who} got a string: pass the model itself, e.g. {who}(torch.jit.script(model))"
     if isinstance(obj, type):
         return f"{who} got the class {obj.__name__}: create an instance, then pass torch.jit.script(instance)"
@@ -43,6 +48,14 @@ def _describe_bad_input(obj, who):
         return (f"{who} got an ONNXProgram (torch.onnx.export's result), whose graph is ONNX's: pass its "
                 f"torch.export program, {who}(onnx_program.exported_program), or count its ONNX operators with "
                 "H.onnx_op_types(path)")
+    kind = type(obj).__name__
+    if kind in ("CheckedPackage", "AOTICompiledModel", "PteRunner"):  # H.load_aoti, torch's loader, H.pte_runner
+        made = "an ExecuTorch program (.pte)" if kind == "PteRunner" else "a compiled AOTInductor package"
+        return (f"{who} got {made}, which holds compiled code, not a graph to draw: draw the ExportedProgram it was "
+                f"made from, {who}(torch.export.export(model, (example_input,)))")
+    if kind == "OnnxRunner":  # H.onnx_runner
+        return (f"{who} got an onnxruntime session on an .onnx file, which has no TorchScript graph: "
+                "H.onnx_op_types(path) counts its ONNX operators")
     if callable(obj):
         name = getattr(obj, "__name__", type(obj).__name__)
         if name == "<lambda>":
