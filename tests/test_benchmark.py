@@ -920,3 +920,13 @@ def test_the_title_names_a_zero_dimensional_input():
 
     report = H.benchmark_model(Squares().eval(), torch.tensor(2.0), variants=["eager"], progress=False, seconds=0.05)
     assert "input 0-d (one number)," in str(report).splitlines()[0]
+
+
+def test_a_one_line_failure_keeps_its_fix_at_the_end():
+    # the C++ runner's message for a torchvision operator is about 400 characters, with the way out last
+    from helpers.tools.benchmark import _why
+    long_line = RuntimeError("Unknown builtin op: torchvision::nms. " + "The model calls torchvision's C++ operators; " * 6
+                             + "build torchvision against LibTorch and pass libraries=[...]")
+    assert _why(long_line).endswith("pass libraries=[...]")
+    many_lines = RuntimeError("first line\n" + "x" * 400 + "\nlast")
+    assert len(_why(many_lines)) <= 220
