@@ -547,3 +547,13 @@ def test_a_binary_that_is_not_there_is_named_in_one_line(tmp_path):
     assert "is not a program that can run here" in str(info.value) and "Errno" not in str(info.value)
     with pytest.raises(TypeError, match="binary= is the path"):
         H.run_cpp(path, torch.ones(1, 2), binary=3)
+
+
+def test_per_call_ms_says_in_one_line_what_to_pass():
+    with pytest.raises(TypeError, match=r"^per_call_ms expects the model or function to time, got the class Linear: "
+                                        r"pass an instance"):
+        H.per_call_ms(torch.nn.Linear, torch.ones(2, 3))
+    with pytest.raises(RuntimeError, match=r"^per_call_ms: the call failed before any timing \(RuntimeError: mat1 and "
+                                           r"mat2 shapes cannot be multiplied"):
+        H.per_call_ms(torch.nn.Linear(4, 2), torch.ones(2, 3))
+    assert H.per_call_ms(torch.nn.Linear(3, 2), torch.ones(2, 3), repeats=3) > 0

@@ -200,9 +200,16 @@ def startup_figures(path=STARTUP_FILE, measure_if_missing: bool = True) -> dict:
 def per_call_ms(fn, *inputs, repeats: int = 50) -> float:
     """Median milliseconds of one call of ``fn(*inputs)`` in this process, after two warm-up calls."""
     import statistics
+    from ..course.failures import typed_message
+    from ..tools.parity import require_callable
+    fn = require_callable(fn, "per_call_ms", "model or function to time")
     with torch.no_grad():
-        for _ in range(2):
-            fn(*inputs)
+        try:
+            fn(*inputs)  # the first warm-up call: a failure here is the call's own, said in one line
+        except Exception as error:
+            raise RuntimeError(f"per_call_ms: the call failed before any timing ({typed_message(error, 160)}): pass "
+                               "inputs it accepts, e.g. per_call_ms(model, x)") from None
+        fn(*inputs)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
