@@ -557,3 +557,17 @@ def test_per_call_ms_says_in_one_line_what_to_pass():
                                            r"mat2 shapes cannot be multiplied"):
         H.per_call_ms(torch.nn.Linear(4, 2), torch.ones(2, 3))
     assert H.per_call_ms(torch.nn.Linear(3, 2), torch.ones(2, 3), repeats=3) > 0
+
+
+def test_the_service_starter_names_a_wrong_file_or_input_in_one_line(tmp_path):
+    path = tmp_path / "lin.pt"
+    torch.jit.script(torch.nn.Linear(8, 4).eval()).save(str(path))
+    torch.save(torch.nn.Linear(8, 4).state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(H.CppInputError, match=r"got shape \(0, 8\): .* so pass one row or more"):
+        H.run_main_cpp(path, torch.zeros(0, 8))
+    with pytest.raises(H.CppInputError, match=r"got a 0-d tensor: .* so pass x\.reshape\(1\)"):
+        H.run_main_cpp(path, torch.tensor(1.0))
+    with pytest.raises(H.TorchScriptFileError, match=r"^weights\.pt was written by torch\.save"):
+        H.run_main_cpp(tmp_path / "weights.pt", torch.ones(2, 8))
+    with pytest.raises(H.AotiPackageError, match=r"lin\.pt is not an AOTInductor package: it is a TorchScript file"):
+        H.run_main_cpp(path, torch.ones(2, 8), program="aoti_main")

@@ -456,6 +456,18 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
     if not isinstance(x, torch.Tensor) or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
         raise CppInputError(f"run_main_cpp takes one real-valued tensor, got {type(x).__name__}: the starter reads "
                             "float32 values")
+    if x.dim() == 0 or x.numel() == 0:  # the starter takes the sizes on its command line, each at least 1
+        raise CppInputError(f"run_main_cpp takes a tensor with at least one dimension and no size 0, got "
+                            f"{'a 0-d tensor' if x.dim() == 0 else 'shape ' + str(tuple(x.shape))}: the starter reads "
+                            "its sizes from the command line"
+                            + (", so pass x.reshape(1) for one number" if x.dim() == 0 else ", so pass one row or more"))
+    if program == "main":  # the Python-side check names the file: a checkpoint, a .pt2, a damaged archive ...
+        check_torchscript_file(model_path, "run_main_cpp")
+    elif _archive_kind(model_path):  # a TorchScript file or a torch.export program: no compiled code in it
+        made_by = ("it is a TorchScript file (torch.jit.save): run it with program=\"main\""
+                   if _archive_kind(model_path) == "torchscript" else "torch.export.save writes a graph, not compiled code")
+        raise AotiPackageError(f"run_main_cpp: {model_path.name} is not an AOTInductor package: {made_by}; compile one "
+                               "with torch._inductor.aoti_compile_and_package")
     binary = _check_binary(binary) if binary is not None else build_cpp(program=program, quiet=True).path
     body = x.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes()
     done = _within(_STARTERS[program], timeout, [str(binary), str(model_path), *map(str, x.shape)], input=body, env={},
