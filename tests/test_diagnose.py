@@ -2129,3 +2129,21 @@ def test_the_fix_for_a_config_object_offers_compiling_its_class_only_for_a_class
     exec("from dataclasses import dataclass\n@dataclass\nclass Cfg:\n    scale: float = 1.0\n", namespace)
     with pytest.raises(OSError, match="source"):  # what the fix warns of: no source for a class without a file
         torch.jit.script(namespace["Cfg"])
+
+
+def test_a_submodule_called_meta_gets_the_rename_fix():
+    # torch.fx's GraphModule has a `meta` attribute of its own, which hides the submodule when the program
+    # becomes a module again: torch says only that the attribute does not exist
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.meta = torch.nn.Linear(5, 4)
+
+        def forward(self, x):
+            return self.meta(x)
+
+    result = H.diagnose(Net().eval(), torch.randn(2, 5), routes=["export"], progress=False).results["export"]
+    assert result.status == "fails" and "references nonexistent attribute weight of meta" in result.reason
+    assert "rename that submodule" in result.fix
+    from helpers.tools.diagnose import export_hint  # what the AOTInductor and ExecuTorch errors add
+    assert "rename that submodule" in export_hint(result.reason)

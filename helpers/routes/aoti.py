@@ -535,8 +535,10 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
                         "that ran its definition): compile in this process, without the cache, with "
                         "torch._inductor.aoti_compile_and_package(torch.export.export(model, args)) "
                         f"— full log in {repo_relative(log_path)}")
+                from ..tools.diagnose import export_hint  # a known cause's way out, as the diagnosis words it
+                hint = export_hint(_last_error(log))
                 raise AotiCompileError(f"AOTInductor failed (exit {code}): {_last_error(log)}"
-                                       f" — full log in {repo_relative(log_path)}")
+                                       f"{f' ({hint})' if hint else ''} — full log in {repo_relative(log_path)}")
             os.replace(temporary, target)  # atomic: readers see no package or the whole package
             meta = {"compile_seconds": round(compile_seconds, 1), "torch": torch.__version__,
                     "model": f"{type(model).__module__}.{type(model).__qualname__}",

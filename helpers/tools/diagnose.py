@@ -107,6 +107,11 @@ _HINTS = (
     ("unknown builtin op", "an operator from another library: import that library (e.g. `import torchvision`) before loading"),
     ("failed to get source", "TorchScript cannot read this class's source (a dataclass or a class made at run time): "
                              "pass plain values, or mark the method @torch.jit.ignore"),
+    # a submodule called meta, graph or code: torch.fx's GraphModule has attributes of those names, which hide it
+    # when the exported program is made into a module again (ExportedProgram.module(), AOTInductor, a round trip)
+    ("references nonexistent attribute", "a submodule named like an attribute torch.fx's GraphModule has itself "
+                                         "(meta, graph, code) is hidden by it when the program becomes a module "
+                                         "again: rename that submodule (its state_dict keys change with it)"),
     ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
                                                         "output, if its keys never change with the input"),
     ("is not a module", "use an nn.Module, or wrap the function in one"),
