@@ -343,3 +343,13 @@ def test_diagnose_words_the_symbolic_bool_save_failure():
     report = H.diagnose(SizeFlag(), torch.randn(4, 3), routes=["export"], progress=False)
     text = str(report)
     assert "cannot store a bool computed from sizes" in text and "✘ export" in text
+
+
+def test_onnx_runner_names_a_dtype_an_operator_does_not_take(tmp_path):
+    model, x = torch.nn.Conv2d(3, 4, 3).to(torch.bfloat16).eval(), torch.randn(1, 3, 8, 8, dtype=torch.bfloat16)
+    path = tmp_path / "bf16.onnx"
+    with H.quiet_export():
+        torch.onnx.export(model, (x,), path, dynamo=True, verbose=False)
+    with pytest.raises(ValueError, match=r"^onnx_runner: onnxruntime cannot load bf16\.onnx: its Conv gets a "
+                                         r"tensor\(bfloat16\), .*: export the model in float32"):
+        H.onnx_runner(path)

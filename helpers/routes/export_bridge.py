@@ -176,6 +176,11 @@ class OnnxRunner:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # a file that is not ONNX, or cut short: onnxruntime's own text is a protobuf error
+            typed = re.search(r"Type '(tensor\(\w+\))' of input parameter .* of operator \((\w+)\)", str(error))
+            if typed:  # a whole file, with a dtype the operator's ONNX definition does not take (bfloat16 Conv)
+                raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name}: its {typed.group(2)} gets a "
+                                 f"{typed.group(1)}, a type that operator does not take ({_first_line(error)}): "
+                                 "export the model in float32 (model.float(), and float inputs)") from None
             raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name} ({_first_line(error)}): is it an "
                              "ONNX file written completely by torch.onnx.export?") from None
         self.inputs = self.session.get_inputs()
