@@ -571,3 +571,23 @@ def test_the_service_starter_names_a_wrong_file_or_input_in_one_line(tmp_path):
         H.run_main_cpp(tmp_path / "weights.pt", torch.ones(2, 8))
     with pytest.raises(H.AotiPackageError, match=r"lin\.pt is not an AOTInductor package: it is a TorchScript file"):
         H.run_main_cpp(path, torch.ones(2, 8), program="aoti_main")
+
+
+class _Scaled(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x, n: int):
+        return self.lin(x) * n
+
+
+def test_the_cpp_aoti_runner_takes_the_models_own_call_with_its_number_as_load_aoti_does(tmp_path):
+    model, x = _Scaled().eval(), torch.randn(2, 4)
+    package = H.aoti_package(model, (x, 3), name="scaled", cache_dir=tmp_path, quiet=True)
+    expected = model(x, 3)
+    torch.testing.assert_close(H.load_aoti(package)(x, 3), expected)
+    torch.testing.assert_close(H.run_aoti_cpp(package.path, x, 3), expected)  # as eager is called
+    torch.testing.assert_close(H.run_aoti_cpp(package.path, x), expected)  # the number left out, as C++ takes it
+    with pytest.raises(H.CppInputError, match=r"input 1: 5, but the program was exported with 3 there"):
+        H.run_aoti_cpp(package.path, x, 5)

@@ -409,17 +409,25 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who,
     if odd is not None and numpy_part(odd) is odd:
         raise CppInputError(f"an AOTI model takes tensors, not NumPy arrays: convert with torch.from_numpy(array) "
                             f"(got {with_article(type(odd).__name__)})")
-    if odd is not None:
+    whole = bool(specs) and bool(numbers) and len(leaves) == len(specs)  # the model's own call, numbers included
+    if odd is not None and not whole:
         fixed = f" (this package's with {', '.join(map(repr, numbers))})" if numbers else ""
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold {with_article(type(odd).__name__)}, "
                             f"{odd!r}: numbers and strings were fixed into the compiled code when it was exported{fixed}; leave "
-                            "them out of the call")
-    if specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
+                            "them out of the call, or pass the model's own call with the package's values")
+    if whole:  # as H.load_aoti takes them: each number checked against the one compiled in, then left out for C++
+        problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
+        if problem:
+            raise CppInputError(f"{Path(package_path).name}, {problem}")
+        leaves = [leaf for leaf, spec in zip(leaves, specs) if not is_fixed_number(spec)]
+        specs = [spec for spec in specs if not is_fixed_number(spec)]
+    elif specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
         specs = [spec for spec in specs if not is_fixed_number(spec)]
     # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
-    problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
-    if problem:
-        raise CppInputError(f"{Path(package_path).name}, {problem}")
+    if not whole:
+        problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
+        if problem:
+            raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = _check_binary(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
     extra = [flag for library in libraries for flag in ("--load-library", library)]
     run, stdout = _run_program("C++ AOTI", lambda inp, out: [str(binary), str(package_path), str(inp), str(out),
