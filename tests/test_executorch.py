@@ -390,23 +390,25 @@ def test_a_string_argument_runs_with_its_exported_value_and_another_is_refused(t
         runner(x, "b")
 
 
-def test_a_pte_lowered_from_a_channels_last_example_runs_it_and_refuses_another_layout(tmp_path):
-    # The lowered program reads memory in the example's order without checking it: made contiguous, the input gave
-    # wrong numbers with no error. The runner passes it as it is and refuses another layout, as load_aoti does.
+def test_a_pte_runner_passes_each_input_in_the_layout_its_program_was_lowered_for(tmp_path):
+    # The lowered program reads memory in the example's order without checking it: made contiguous, a channels_last
+    # model's input gave wrong numbers with no error. The runner copies each input into the recorded layout.
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
                                 torch.nn.Flatten(), torch.nn.Linear(8, 5)).eval()
-    x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
-    run = H.pte_runner(H.lower_to_pte(model, x, name="channels_last", cache_dir=tmp_path, quiet=True))
-    torch.testing.assert_close(run(x), model(x), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match=r"input 0: laid out contiguous in memory .* compiled for channels_last: .* "
-                                         r"pass x\.clone\(memory_format=torch\.channels_last\)"):
-        run(x.contiguous())
-    # from a contiguous example, a transposed input is refused in the same words
-    plain = H.pte_runner(H.lower_to_pte(model, x.contiguous(), name="plain", cache_dir=tmp_path, quiet=True))
-    torch.testing.assert_close(plain(x.contiguous()), model(x), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match=r"laid out strided in memory .* compiled for contiguous"):
-        plain(torch.randn(3, 2, 8, 8).transpose(0, 1))
+    x = torch.randn(2, 3, 8, 8)
+    last = x.to(memory_format=torch.channels_last)
+    for example in (last, x):
+        run = H.pte_runner(H.lower_to_pte(model, example, name="layouts", cache_dir=tmp_path, quiet=True))
+        for given in (last, x, x.transpose(2, 3).contiguous().transpose(2, 3)):  # a transposed view too
+            torch.testing.assert_close(run(given), model(given), rtol=1e-5, atol=1e-6)
+    # a channels_last_3d example, which the runtime does not take, is lowered from a contiguous copy
+    scale = torch.nn.Sequential(torch.nn.Identity()).eval()
+    cube = torch.randn(2, 3, 4, 4, 4)
+    run = H.pte_runner(H.lower_to_pte(scale, cube.to(memory_format=torch.channels_last_3d), name="cube",
+                                      cache_dir=tmp_path, quiet=True))
+    for given in (cube, cube.to(memory_format=torch.channels_last_3d)):
+        torch.testing.assert_close(run(given), given)
 
 
 def test_draw_graph_of_a_pte_runner_points_to_the_program_it_was_made_from(tmp_path):

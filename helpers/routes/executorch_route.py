@@ -41,8 +41,9 @@ from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
 from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _with_layouts, aoti_cache_key,
-                   by_position, in_recorded_order, inputs_problem, kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
-                   size_relations, user_input_values)
+                   by_position, in_recorded_order, inputs_problem, kernel_switches, layout_problem, memory_layout,
+                   refuse_training_mode, refuse_what_eager_refuses, relations_problem, size_relations,
+                   user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -377,6 +378,23 @@ def _unbounded_sizes(program) -> list:
     return named + sorted(symbols)
 
 
+def _runtime_layouts(example):
+    """``example`` with each tensor laid out neither contiguous nor channels_last made contiguous."""
+    from torch.utils._pytree import tree_map
+    return tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor)
+                    and memory_layout(v) not in ("contiguous", "channels_last") else v, example)
+
+
+def _in_layout(value, spec):
+    """A tensor input in the memory layout its spec recorded (a copy when it lies otherwise: the runtime reads memory
+    in the recorded order and does not check it); contiguous when none was recorded."""
+    layout = spec.get("layout") if isinstance(spec, dict) else None
+    if layout not in _LAYOUTS:
+        return value.contiguous()
+    # clone, not .contiguous(format): that returns the tensor itself when only a size-1 dimension's stride differs
+    return value if layout_problem(value, layout) == "" else value.clone(memory_format=_LAYOUTS[layout])
+
+
 def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,
                  force=False, cache_dir=None, quiet=True) -> PteFile:
     """Export ``model``, lower it for ExecuTorch (portable kernels, or the XNNPACK delegate), write a ``.pte``.
@@ -393,6 +411,9 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     if force:  # lowered anew: into the folder this learner may write, whatever the shared cache holds
         cache_dir = cache_folders(PTE_CACHE_DIR, "executorch", cache_dir)[1]
     refuse_meta(example, "lower_to_pte")
+    # ExecuTorch's runtime takes inputs contiguous or channels_last only: an example laid out otherwise (a slice,
+    # channels_last_3d) is lowered from a contiguous copy, which makes the same program
+    example = _runtime_layouts(example)
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
     if not _is_program(model):
@@ -597,18 +618,16 @@ class PteRunner:
                 count = _count_problem(self.path.name, len(leaves), self.input_specs, len(inputs))
                 if count:  # counted here: the runtime says only "Invalid number of inputs", after a failed call
                     raise TypeError(count)
+                # each tensor in the layout its program was lowered for (a copy, as eager takes any layout)
+                specs = self.input_specs if isinstance(self.input_specs, list) and len(self.input_specs) == len(leaves) \
+                    else [None] * len(leaves)
+                leaves = [_in_layout(t, spec) if isinstance(t, torch.Tensor) else t for t, spec in zip(leaves, specs)]
                 problem = inputs_problem(leaves, self.input_specs) or relations_problem(leaves, self.relations)
                 if problem:  # the .pte would run it, and answer for another branch or size than eager
                     raise ValueError(f"{self.path.name}, {problem}")
                 # a string was checked above against the one the program holds as a constant: its slot takes None,
                 # since the runtime takes no Python string
-                # a tensor whose layout was recorded (and checked above) goes as it is; else contiguous, as before
-                # layouts were kept
-                specs = self.input_specs if isinstance(self.input_specs, list) and len(self.input_specs) == len(leaves) \
-                    else [None] * len(leaves)
-                outputs = self.method([(t if isinstance(spec, dict) and spec.get("layout") in _LAYOUTS else t.contiguous())
-                                       if isinstance(t, torch.Tensor) else None if isinstance(t, str) else t
-                                       for t, spec in zip(leaves, specs)])
+                outputs = self.method([None if isinstance(t, str) else t for t in leaves])
             except RuntimeError as error:
                 failure = error
             else:
