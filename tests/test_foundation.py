@@ -409,6 +409,9 @@ def test_odd_inputs_to_the_path_tools_the_explorer_parity_and_the_pte_cache_get_
                                            r"RuntimeError: mat1 and mat2 shapes cannot be multiplied.*; fix that line") as raised:
         H.record_path(Widens(), torch.ones(4))
     assert "\n" not in str(raised.value)
+    with pytest.raises(RuntimeError, match=r"^record_path: the call failed before the first line of Widens.forward ran "
+                                           r"\(TypeError: .*\): pass the inputs it takes$"):
+        H.record_path(Widens(), torch.ones(3), torch.ones(3))  # one input too many: no line ran
     with pytest.raises(ValueError, match=r"model must be one of .* \(got 'model.pt'\); .* pass the model object itself"):
         H.DivergenceExplorer("model.pt", "trace", example=torch.ones(2, 3))
     with pytest.raises(TypeError, match=r"^parity: example= must be a tensor"):

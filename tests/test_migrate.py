@@ -349,6 +349,11 @@ def test_an_empty_batch_and_a_size_1_dimension_are_named_and_a_list_input_is_lab
     assert empty.summary.startswith("⚠") and any("batch size 0" in n for n in empty.notes)
     # the status says it too (code reads it): the program refuses the batch of 2 the TorchScript model runs
     assert empty.status == "restricted" and "Guard failed" in empty.refused["dim 0 of size 2"], empty.refused
+    # an empty second input: its note names the size the example had there
+    from migrate_models import CatRows  # noqa: E402
+    second = H.migrate(torch.jit.script(CatRows()), (torch.randn(2, 3), torch.zeros(0, 3)))
+    note = next(n for n in second.notes if "was fixed at the example's size" in n)
+    assert note.startswith("input 1 dim 0 was fixed at the example's size of 0 (") and second.status == "restricted", note
     sequence = H.migrate(torch.jit.script(SequenceMean()), torch.randn(4, 1, 3))
     assert any(n.startswith("dim 1 was fixed at the example's size of 1") and "refuses a size of 2" in n
                for n in sequence.notes), sequence.notes

@@ -1972,7 +1972,8 @@ def test_the_quick_paths_for_large_outputs_find_what_the_full_comparison_finds()
     inf, nan = float("inf"), float("nan")
     odd = [torch.tensor([0.0, -0.0, inf, -inf, 3.5]), torch.tensor([1e-9, -2e-9]), torch.tensor([nan, 2.0, -inf]),
            torch.tensor([nan, nan]), torch.tensor([inf, -inf]), torch.tensor([1.5, -7.25], dtype=torch.float16),
-           torch.tensor([1 + 2j, nan + 0j]), torch.tensor([3, -4]), torch.tensor([True, False])]
+           torch.tensor([1 + 2j, nan + 0j]), torch.tensor([complex(1e-9, 0), complex(inf, nan)]),
+           torch.tensor([3, -4]), torch.tensor([True, False])]
     for t in odd:
         floats = t.is_floating_point()
         if floats:

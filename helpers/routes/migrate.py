@@ -594,9 +594,11 @@ def migrate(source, example, *, progress=None, batch_dim=0) -> MigrationReport:
     add_refusals(batch_refusal)
     widened = _widened_refusals(model, converted, args, dims, skip=(batch_label,))  # the batch has its own note
     if widened:
-        notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of 1 "
-                     "(with Dim.AUTO, torch.export makes a size of 1 in the example a constant), and the program refuses a size of 2 there, which "
-                     "the TorchScript model runs: migrate again with an example of size 2 or more there")
+        sizes = " or ".join(sorted({dims[label].split()[-1] for label in widened}))  # "fixed 1", "fixed 0"
+        notes.append(f"{', '.join(widened)} {'was' if len(widened) == 1 else 'were'} fixed at the example's size of {sizes} "
+                     f"(with Dim.AUTO, torch.export makes a size of 0 or 1 in the example a constant), and the program "
+                     "refuses a size of 2 there, which the TorchScript model runs: migrate again with an example of size "
+                     "2 or more there")
         add_refusals(widened)
     # which of the program's tensors the checks' calls changed: the converter keeps a buffer's update as an
     # in-place operation on it (not in graph_signature.buffers_to_mutate), so the calls tell

@@ -408,7 +408,8 @@ def _within_atol_of_zero(output, atol: float):
     largest = None
     for t in (t.detach() for t in tensors):  # detached: no autograd warning for a scalar
         top = t.abs().max()
-        if top.isnan():  # only then the masked copy, which a large output pays dearly for
+        if not top.isfinite() and t.isnan().any():  # only then the masked copy, which a large output pays dearly for
+            # (a complex inf+nanj has an infinite abs, yet counts as NaN)
             kept = t[~t.isnan()].abs()
             if not kept.numel():
                 continue

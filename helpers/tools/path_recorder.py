@@ -189,7 +189,11 @@ def record_path(model, *inputs, source=None) -> PathRecord:
         # The model's own error, in one line, with the last line of the watched function that ran before it
         text_at = dict(lines)
         place = (f" at line {order[-1]} (`{text_at[order[-1]].strip()}`)" if order and order[-1] in text_at else "")
-        raise RuntimeError(f"record_path: {function.__qualname__.rsplit('<locals>.', 1)[-1]} raised{place}: {typed_message(error, 140)}; "
+        name = function.__qualname__.rsplit('<locals>.', 1)[-1]
+        if not order:  # no line of it ran: the call itself failed (the wrong number of inputs, say)
+            raise RuntimeError(f"record_path: the call failed before the first line of {name} ran "
+                               f"({typed_message(error, 140)}): pass the inputs it takes") from None
+        raise RuntimeError(f"record_path: {name} raised{place}: {typed_message(error, 140)}; "
                            "fix that line, or pass inputs the model accepts") from None
     return PathRecord(function.__qualname__, lines, counts, order, output)
 
