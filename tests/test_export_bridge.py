@@ -353,3 +353,26 @@ def test_onnx_runner_names_a_dtype_an_operator_does_not_take(tmp_path):
     with pytest.raises(ValueError, match=r"^onnx_runner: onnxruntime cannot load bf16\.onnx: its Conv gets a "
                                          r"tensor\(bfloat16\), .*: export the model in float32"):
         H.onnx_runner(path)
+
+
+def test_onnx_runner_feeds_a_number_the_file_takes_as_an_input_and_names_a_missing_kernel(tmp_path):
+    class Repeat(torch.nn.Module):
+        def forward(self, x, n: int):
+            return x * n
+
+    x = torch.randn(2, 3)
+    path = tmp_path / "repeat.onnx"
+    with H.quiet_export():  # a dynamic int: the file takes n as an input
+        torch.onnx.export(Repeat(), (x, 3), path, dynamo=True, verbose=False,
+                          dynamic_shapes=({}, torch.export.Dim.DYNAMIC))
+    runner = H.onnx_runner(path)
+    assert runner.input_names == ["x", "n"]
+    torch.testing.assert_close(runner(x, 5), x * 5)
+    assert H.parity(Repeat(), runner, inputs=[(x, 3), (x, 7)]).all_close
+    # a valid file with no CPU kernel for its dtype: named, with the float32 way out
+    lin = tmp_path / "bf16_linear.onnx"
+    with H.quiet_export():
+        torch.onnx.export(torch.nn.Linear(4, 3).to(torch.bfloat16).eval(), (torch.randn(2, 4, dtype=torch.bfloat16),),
+                          lin, dynamo=True, verbose=False)
+    with pytest.raises(ValueError, match=r"its CPU has no kernel for Gemm \(its version \d+\) .* export it in float32"):
+        H.onnx_runner(lin)

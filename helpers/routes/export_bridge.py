@@ -162,6 +162,11 @@ def _onnx_file(path, who) -> Path:
     return path
 
 
+# onnxruntime's input types, as torch dtypes: a number argument the file takes is fed as a 0-d tensor of its type
+_ONNX_TYPES = {"tensor(int64)": torch.int64, "tensor(int32)": torch.int32, "tensor(float)": torch.float32,
+               "tensor(double)": torch.float64, "tensor(bool)": torch.bool}
+
+
 class OnnxRunner:
     """An ONNX file in onnxruntime, called like a torch model: ``runner(x)`` takes and returns tensors."""
 
@@ -181,6 +186,12 @@ class OnnxRunner:
                 raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name}: its {typed.group(2)} gets a "
                                  f"{typed.group(1)}, a type that operator does not take ({_first_line(error)}): "
                                  "export the model in float32 (model.float(), and float inputs)") from None
+            kernel = re.search(r"Could not find an implementation for (\w+)\((\d+)\)", str(error))
+            if kernel:  # a valid file, but no CPU kernel for that operator with the types it gets (bfloat16 Gemm)
+                raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name}: its CPU has no kernel for "
+                                 f"{kernel.group(1)} (its version {kernel.group(2)}) with the types this file gives it "
+                                 f"({_first_line(error)}): if the model is not float32 (bfloat16, float64 ...), export "
+                                 "it in float32 (model.float(), and float inputs)") from None
             raise ValueError(f"onnx_runner: onnxruntime cannot load {self.path.name} ({_first_line(error)}): is it an "
                              "ONNX file written completely by torch.onnx.export?") from None
         self.inputs = self.session.get_inputs()
@@ -190,13 +201,20 @@ class OnnxRunner:
     def __call__(self, *args):
         leaves = torch.utils._pytree.tree_leaves(args)
         fixed = [leaf for leaf in leaves if isinstance(leaf, (int, float, str))]
-        if fixed and sum(isinstance(leaf, torch.Tensor) for leaf in leaves) == len(self.input_names):
+        if fixed and len(leaves) == len(self.input_names) and not any(isinstance(leaf, str) for leaf in leaves):
+            # a number the file takes as an input (exported with a dynamic int): as a 0-d tensor of that input's type
+            types = iter([_ONNX_TYPES.get(spec.type) for spec in self.inputs])
+            args = torch.utils._pytree.tree_map(
+                lambda leaf: (lambda dtype: torch.tensor(leaf, dtype=dtype) if isinstance(leaf, (int, float))
+                              and dtype is not None else leaf)(next(types)), args)
+        elif fixed and sum(isinstance(leaf, torch.Tensor) for leaf in leaves) == len(self.input_names):
             # the tensors fill the file's inputs, and the numbers beside them have none: dropped, the call would run
             # the file's own value and answer for it, with no error
             raise TypeError(f"{self.path.name}: {fixed[0]!r} is no input of the file: torch.onnx.export fixed each "
                             "number or string argument at its example's value, and the file does not record which. "
                             f"Call it with its tensor inputs only ({', '.join(self.input_names)}), and export one "
-                            "file per value you need")
+                            "file per value you need (H.parity passes eager's arguments: compare with "
+                            "lambda x, k: runner(x) only at the exported value)")
         given = len(args)
         if len(args) != len(self.input_names) or not all(isinstance(a, torch.Tensor) for a in args):
             # a list or dict argument is in the file as its tensors, one ONNX input each, in pytree order; a dict's
