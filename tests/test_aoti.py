@@ -721,3 +721,5 @@ def test_draw_graph_of_a_loaded_package_points_to_the_program_it_was_made_from(d
         with pytest.raises(TypeError, match=r"^draw_graph got a compiled AOTInductor package, which holds compiled "
                                             r"code, not a graph to draw: draw the ExportedProgram"):
             H.draw_graph(loaded)
+    with pytest.raises(TypeError, match=r"^draw_graph got the path of an AOTInductor package, which holds compiled code"):
+        H.draw_graph(digits_package[1].path)

@@ -571,6 +571,8 @@ def test_the_service_starter_names_a_wrong_file_or_input_in_one_line(tmp_path):
         H.run_main_cpp(tmp_path / "weights.pt", torch.ones(2, 8))
     with pytest.raises(H.AotiPackageError, match=r"lin\.pt is not an AOTInductor package: it is a TorchScript file"):
         H.run_main_cpp(path, torch.ones(2, 8), program="aoti_main")
+    with pytest.raises(H.AotiPackageError, match=r"weights\.pt is not an AOTInductor package: it holds no compiled model"):
+        H.run_main_cpp(tmp_path / "weights.pt", torch.ones(2, 8), program="aoti_main")
 
 
 class _Scaled(torch.nn.Module):

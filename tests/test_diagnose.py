@@ -2144,6 +2144,17 @@ def test_a_submodule_called_meta_gets_the_rename_fix():
 
     result = H.diagnose(Net().eval(), torch.randn(2, 5), routes=["export"], progress=False).results["export"]
     assert result.status == "fails" and "references nonexistent attribute weight of meta" in result.reason
-    assert "rename that submodule" in result.fix
+    assert "rename it" in result.fix
     from helpers.tools.diagnose import export_hint  # what the AOTInductor and ExecuTorch errors add
-    assert "rename that submodule" in export_hint(result.reason)
+    assert "rename it" in export_hint(result.reason)
+
+    class Weighted(torch.nn.Module):  # a parameter of that name: torch refuses to register it on the module
+        def __init__(self):
+            super().__init__()
+            self.meta = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.meta
+
+    result = H.diagnose(Weighted().eval(), torch.randn(2, 3), routes=["export"], progress=False).results["export"]
+    assert "attribute 'meta' already exists" in result.reason and "parameter or buffer" in result.fix

@@ -201,6 +201,15 @@ def _archive_kind(path) -> str:
     return ""
 
 
+def _holds_compiled_code(path) -> bool:
+    """True for a zip holding AOTInductor's compiled model (its entries under data/aotinductor/)."""
+    from .export_bridge import archive_names
+    try:
+        return any("data/aotinductor/" in name for name in archive_names(path, top_folder=False))
+    except Exception:  # not a zip, or unreadable
+        return False
+
+
 def _failure(program, code, stderr, model_path, kind):
     last = (stderr.strip().splitlines() or ["(no message)"])[-1]
     message = short_message(re.sub(r"^[\w.]+: error: ", "", last), limit=10 ** 6)
@@ -471,9 +480,11 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
                             + (", so pass x.reshape(1) for one number" if x.dim() == 0 else ", so pass one row or more"))
     if program == "main":  # the Python-side check names the file: a checkpoint, a .pt2, a damaged archive ...
         check_torchscript_file(model_path, "run_main_cpp")
-    elif _archive_kind(model_path):  # a TorchScript file or a torch.export program: no compiled code in it
-        made_by = ("it is a TorchScript file (torch.jit.save): run it with program=\"main\""
-                   if _archive_kind(model_path) == "torchscript" else "torch.export.save writes a graph, not compiled code")
+    elif not _holds_compiled_code(model_path):  # a TorchScript file, a torch.export program, a checkpoint ...
+        kind = _archive_kind(model_path)
+        made_by = ("it is a TorchScript file (torch.jit.save): run it with program=\"main\"" if kind == "torchscript"
+                   else "torch.export.save writes a graph, not compiled code" if kind == "export"
+                   else "it holds no compiled model (a torch.save checkpoint, or another file)")
         raise AotiPackageError(f"run_main_cpp: {model_path.name} is not an AOTInductor package: {made_by}; compile one "
                                "with torch._inductor.aoti_compile_and_package")
     binary = _check_binary(binary) if binary is not None else build_cpp(program=program, quiet=True).path

@@ -73,6 +73,9 @@ _NUMPY = ("a NumPy call: a scripted model runs without Python, so it cannot call
 _CLOSED_OVER = ("a function kept on the module reads a number from outside its body (a variable of the function that "
                 "made it, or a module-level one), which TorchScript cannot capture: keep the number as an attribute "
                 "(self.k = 3.0) and make the function a method that reads self.k")
+_FX_NAME_CLASH = ("a submodule, parameter or buffer named like an attribute torch.fx's GraphModule has itself (meta, "
+                  "graph, code, recompile ...: the name in torch's message) is hidden by it when the program becomes "
+                  "a module again: rename it (its state_dict keys change with it)")
 _HINTS = (
     # a lambda outside forward (module level, or kept as an attribute): its line is no function definition to compile
     ("expected a single top-level function", "a lambda outside forward (at module level, or kept as an attribute): "
@@ -109,9 +112,8 @@ _HINTS = (
                              "pass plain values, or mark the method @torch.jit.ignore"),
     # a submodule called meta, graph or code: torch.fx's GraphModule has attributes of those names, which hide it
     # when the exported program is made into a module again (ExportedProgram.module(), AOTInductor, a round trip)
-    ("references nonexistent attribute", "a submodule named like an attribute torch.fx's GraphModule has itself "
-                                         "(meta, graph, code) is hidden by it when the program becomes a module "
-                                         "again: rename that submodule (its state_dict keys change with it)"),
+    ("references nonexistent attribute", _FX_NAME_CLASH),
+    ("' already exists", _FX_NAME_CLASH),  # a parameter or buffer of such a name: register_parameter refuses it
     ("encountering a dict at the output of the tracer", "torch.jit.trace(model, x, strict=False) accepts a dict "
                                                         "output, if its keys never change with the input"),
     ("is not a module", "use an nn.Module, or wrap the function in one"),
