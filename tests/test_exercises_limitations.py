@@ -15,7 +15,7 @@ SOL06 = H.load_solution("06_limitations")
 
 
 def test_solutions_pass(capsys):
-    assert H.check_standardize_scriptable(SOL06.Standardize)
+    assert H.check_standardize_scriptable(SOL06.StandardizeFixed)
     assert H.check_running_peak(SOL06.PeakNormalize)
     assert H.check_saveable_debug_helper(SOL06.Clipper)
     out = capsys.readouterr().out.splitlines()
@@ -96,7 +96,7 @@ class StandardizeNaN(StandardizeMeanNeverUpdated):
 
 
 def test_the_cases_reach_both_sides_of_the_clip():
-    sol = SOL06.Standardize()
+    sol = SOL06.StandardizeFixed()
     x_plain, x_outlier = H.exercises.ex06_limitations._STANDARDIZE_CASES[0][1], H.exercises.ex06_limitations._STANDARDIZE_CASES[1][1]
     assert sol(x_plain).abs().max() < 3  # nothing clipped
     assert (sol(x_outlier).abs() == 3).any()  # the outlier is clipped
@@ -793,15 +793,15 @@ def test_torch_really_refuses_a_float_for_an_int_eps_and_turns_it_into_true_for_
         torch.jit.script(EpsIntZero())(x, eps=0.5)
     as_bool = torch.jit.script(EpsBool())
     assert torch.equal(as_bool(x, eps=0.5), as_bool(x, eps=True))
-    assert torch.equal(EpsIntZero()(x, eps=0.5), SOL06.Standardize()(x, eps=0.5))
+    assert torch.equal(EpsIntZero()(x, eps=0.5), SOL06.StandardizeFixed()(x, eps=0.5))
 
 
 def test_the_nearly_equal_row_shows_another_default_for_eps():
     from helpers.exercises import ex06_limitations as ex06
     x = dict((label, x) for label, x, _ in ex06._STANDARDIZE_CASES)[ex06._NEARLY_EQUAL]
-    want = SOL06.Standardize()(x)
+    want = SOL06.StandardizeFixed()(x)
     for other in (0.0, 1e-6):
-        assert not torch.allclose(SOL06.Standardize()(x, eps=other), want, atol=1e-6)
+        assert not torch.allclose(SOL06.StandardizeFixed()(x, eps=other), want, atol=1e-6)
 
 
 @pytest.mark.parametrize("model, present, absent", [
@@ -1005,7 +1005,7 @@ def test_debug_helper_script_hints_say_only_what_is_so(capsys, model, present, a
 
 
 def test_a_traced_copy_is_named_not_told_to_create_what_its_class_creates(capsys):
-    for check, model in ((H.check_standardize_scriptable, SOL06.Standardize()),
+    for check, model in ((H.check_standardize_scriptable, SOL06.StandardizeFixed()),
                          (H.check_running_peak, SOL06.PeakNormalize())):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
