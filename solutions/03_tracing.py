@@ -1,6 +1,8 @@
 """Worked solutions for the exercises of 03_tracing."""
 import torch
 
+import helpers as H
+
 
 class BranchWithoutIf(torch.nn.Module):
     """Exercise 1: BranchModel's answers without a Python `if`.
@@ -16,6 +18,6 @@ class BranchWithoutIf(torch.nn.Module):
 # Exercise 2: the trace example (x, h) makes new_h.sum() > 0, so the cell halves new_h. Negating x
 # pushes the sum below zero: Python skips the halving, the check run records another graph, and
 # torch.jit.trace raises TracingCheckError instead of returning a trace that is wrong for such inputs.
-x = torch.linspace(-1, 1, 12).reshape(3, 4)   # the example's x, as in H.example_input("rnn_cell")
-h = torch.zeros(3, 4)
-catching_check_inputs = [(-x, h)]
+# The notebook's names, so that these lines can replace the exercise cell's own.
+cell_x, cell_h = H.example_input("rnn_cell")   # the trace example: x a 3 x 4 ramp from -1 to 1, h zeros
+my_check_inputs = [(-cell_x, cell_h)]

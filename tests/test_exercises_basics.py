@@ -741,3 +741,18 @@ def test_every_checker_given_none_says_none_in_words(capsys):
             out = capsys.readouterr().out
         assert verdict is False or verdict is None, check.__name__
         assert "NoneType" not in out and out.strip(), (check.__name__, out)
+
+
+def test_a_count_kind_walk_that_never_ends_is_stopped_in_one_line(capsys):
+    def count_kind(graph, kind):  # a worklist walk that forgets to move on
+        todo, i, count = list(graph.nodes()), 0, 0
+        while i < len(todo):
+            node = todo[i]
+            count += node.kind() == kind
+            for block in node.blocks():
+                todo.extend(block.nodes())
+        return count
+
+    assert not H.check_count_kind(count_kind)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ count_kind(graph of") and "LearnerCodeStopped: it ran for more than 5 s and was stopped" in out, out

@@ -121,7 +121,7 @@ def test_branch_more_wrong_solutions(capsys):
 
 
 def test_catching_inputs_solution_passes(solution, capsys):
-    assert H.check_catching_inputs(solution.catching_check_inputs)
+    assert H.check_catching_inputs(solution.my_check_inputs)
     out = capsys.readouterr().out
     assert out.startswith("✔") and "TracingCheckError" in out and "≤ 0" in out
 
@@ -140,7 +140,7 @@ def test_catching_inputs_wrong_answers_get_feedback(capsys):
 
 def test_a_bare_tuple_is_not_praised(solution, capsys):
     x, h = H.example_input("rnn_cell")
-    bare = solution.catching_check_inputs[0]          # the right (x, h), without the surrounding list
+    bare = solution.my_check_inputs[0]          # the right (x, h), without the surrounding list
     assert not H.check_catching_inputs(bare)
     out = capsys.readouterr().out
     assert "raised TypeError" in out and "missing 1 required positional argument: 'h'" in out
@@ -291,7 +291,7 @@ def test_nan_passed_through_by_either_written_rule_is_right(rule, capsys):
 
 
 def test_a_tuple_of_argument_tuples_is_taken_as_torch_takes_it(solution, capsys):
-    as_tuple = tuple(solution.catching_check_inputs)  # ((x, h),): torch.jit.trace refuses the trace with it too
+    as_tuple = tuple(solution.my_check_inputs)  # ((x, h),): torch.jit.trace refuses the trace with it too
     assert H.check_catching_inputs(as_tuple)
     assert capsys.readouterr().out.startswith("✔")
 
@@ -361,3 +361,23 @@ def test_a_torch_cond_answer_is_told_that_the_tracer_cannot_take_it(capsys):
     out = capsys.readouterr().out
     assert "torch.jit.trace cannot trace torch.cond" in out and "torch.where" in out
     assert "Keep forward(x) to tensor operations" not in out  # torch.cond is a tensor operation
+
+
+def test_the_catching_inputs_solution_uses_the_names_the_notebook_checks(solution):
+    # pasted over the exercise cell's own line, the solution must define what its check line reads
+    import nbformat
+    from helpers.course.workdir import REPO_ROOT
+    cells = nbformat.read(REPO_ROOT / "notebooks" / "03_tracing.ipynb", 4).cells
+    check = next(c.source for c in cells if "H.check_catching_inputs(" in c.source and c.cell_type == "code")
+    assert "H.check_catching_inputs(my_check_inputs)" in check and "cell_x, cell_h = H.example_input" in check
+    assert isinstance(solution.my_check_inputs, list) and torch.equal(solution.cell_x, H.example_input("rnn_cell")[0])
+
+
+def test_a_trace_that_fails_is_not_blamed_on_a_python_decision(capsys):
+    class WhereTimesLength(torch.nn.Module):  # torch.where, times a Python bool: the trace fails on every call
+        def forward(self, x):
+            return torch.where(x.sum() > 0, x * 2, -x) * (len(x) > 0)
+
+    assert not H.check_branch_without_if(WhereTimesLength)
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Eager is right, but the traced copy fails on x = ") and "decided in Python" not in out, out

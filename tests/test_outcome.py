@@ -56,3 +56,11 @@ def test_a_type_torch_repeats_twice_is_said_once():
         raise RuntimeError("The following operation failed in the TorchScript interpreter.\n"
                            "RuntimeError: RuntimeError: Tensor on device cpu is not on the expected device meta!")
     assert run.lines() == ["call: raised  RuntimeError: Tensor on device cpu is not on the expected device meta!"]
+
+
+def test_a_warning_line_ending_in_a_colon_keeps_the_line_it_announces():
+    from helpers.course.outcome import one_line
+    assert one_line("Output nr 1. of the traced function does not match. Detailed error:\nTensor-likes are not close!\n"
+                    "Mismatched elements: 3 / 3") == ("Output nr 1. of the traced function does not match. Detailed "
+                                                      "error: Tensor-likes are not close!")
+    assert one_line("first line\nsecond") == "first line"

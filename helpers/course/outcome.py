@@ -15,9 +15,12 @@ __all__ = ["attempt", "Attempt", "one_line"]
 
 
 def one_line(text, limit: int = 200) -> str:
-    """The first line of ``text``, cut at a word boundary (never mid-word) when longer than ``limit``."""
+    """The first line of ``text`` (with the next when it ends in a colon), cut at a word boundary (never mid-word)
+    when longer than ``limit``."""
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
     line = lines[0] if lines else ""
+    if line.endswith(":") and len(lines) > 1:  # "... Detailed error:" goes on in the next line: it says what
+        line = f"{line} {lines[1]}"
     if len(line) <= limit:
         return line
     return line[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"

@@ -14,7 +14,7 @@ from ..course.deprecations import deprecations_hidden
 from ..course.failures import short_message
 from ..course.guards import TimeLimitReached, time_limit, with_article
 from ..models import BranchModel, LoopModel
-from ._common import as_model as _as_model, describe, dtype_mistake, on_copies, same_tensor as _same, shortened
+from ._common import as_model as _as_model, describe, dtype_mistake, learner_code, on_copies, same_tensor as _same, shortened
 
 __all__ = ["PATH_QUESTIONS", "check_path_answers", "check_halving_model", "check_type_fix", "check_count_kind"]
 
@@ -410,6 +410,9 @@ def _counted_twice_in_blocks(graph, kind, depth=0):
     return total
 
 
+_COUNT_SECONDS = 5.0  # a count over these small graphs takes milliseconds; a walk that grows its list runs out of memory
+
+
 def _block_slip(fn, cases) -> str:
     """Which slip inside blocks ``fn``'s counts follow, judged on the cases where the two slips give different
     numbers: "twice" (each node inside a block counted twice), "every" (every node there counted, or at least
@@ -417,7 +420,8 @@ def _block_slip(fn, cases) -> str:
     apart = [(graph, kind) for _, graph, kind in cases
              if _counted_twice_in_blocks(graph, kind) != _every_node_in_blocks(graph, kind)]
     try:
-        got = [fn(graph, kind) for graph, kind in apart]
+        with learner_code(_COUNT_SECONDS):
+            got = [fn(graph, kind) for graph, kind in apart]
         if apart and all(g == _counted_twice_in_blocks(*case) for g, case in zip(got, apart)):
             return "twice"
         if apart and all(g == _every_node_in_blocks(*case) for g, case in zip(got, apart)):
@@ -508,7 +512,8 @@ def check_count_kind(fn) -> bool:
     for label, graph, kind in cases:
         want = _reference_count(graph, kind)
         try:
-            got = fn(graph, kind)
+            with learner_code(_COUNT_SECONDS):  # a walk that never ends (a worklist that is never advanced): one line
+                got = fn(graph, kind)
         except Exception as error:
             print(f"✘ count_kind(graph of {label}, {kind!r}) failed: {type(error).__name__}: {_gist(error)}")
             return False

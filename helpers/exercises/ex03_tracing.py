@@ -172,6 +172,11 @@ def check_branch_without_if(model) -> bool:
               "operations only, so that the trace itself has no branch: torch.where(condition, a, b).")
         return False
     report = parity(model, traced, inputs=_branch_test_inputs(), label="traced")
+    failed = next((row for row in report.rows if row.error), None)
+    if failed is not None:  # the copy raised: no Python decision to blame, torch's own error says what went wrong
+        print(f"✘ Eager is right, but the traced copy fails on x = {failed.label} ({failed.error.rstrip('.')}). Trace a forward "
+              "made of tensor operations alone, such as torch.where(condition, a, b).")
+        return False
     if not report.all_close:
         print(f"✘ Eager is right, but the traced copy diverges first at x = {report.first_divergence}: "
               "something in forward is still decided in Python while tracing.")
