@@ -188,26 +188,20 @@ _SCALAR_TYPES = {0: "Byte", 1: "Char", 2: "Short", 3: "Int", 4: "Long", 5: "Half
 
 
 def _archive_kind(path) -> str:
-    """"torchscript" or "export" for a zip that torch.jit.save or torch.export.save wrote, else ""."""
+    """"aoti", "torchscript" or "export" for a zip that AOTInductor, torch.jit.save or torch.export.save wrote,
+    else ""."""
     from .export_bridge import archive_names
     try:
         names = archive_names(path, top_folder=False)
     except Exception:  # not a zip, or unreadable: nothing to say about who wrote it
         return ""
+    if any("data/aotinductor/" in n for n in names):  # AOTInductor's compiled model
+        return "aoti"
     if any(n.startswith("code/") for n in names):
         return "torchscript"
     if any(n.endswith("models/model.json") for n in names):
         return "export"
     return ""
-
-
-def _holds_compiled_code(path) -> bool:
-    """True for a zip holding AOTInductor's compiled model (its entries under data/aotinductor/)."""
-    from .export_bridge import archive_names
-    try:
-        return any("data/aotinductor/" in name for name in archive_names(path, top_folder=False))
-    except Exception:  # not a zip, or unreadable
-        return False
 
 
 def _failure(program, code, stderr, model_path, kind):
@@ -424,19 +418,16 @@ def _time_aoti_cpp(package_path, inputs, repeats, threads, binary, timeout, who,
         raise CppInputError(f"an AOTI model takes tensors only, but the inputs hold {with_article(type(odd).__name__)}, "
                             f"{odd!r}: numbers and strings were fixed into the compiled code when it was exported{fixed}; leave "
                             "them out of the call, or pass the model's own call with the package's values")
+    # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
     if whole:  # as H.load_aoti takes them: each number checked against the one compiled in, then left out for C++
         problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
-        if problem:
-            raise CppInputError(f"{Path(package_path).name}, {problem}")
         leaves = [leaf for leaf, spec in zip(leaves, specs) if not is_fixed_number(spec)]
-        specs = [spec for spec in specs if not is_fixed_number(spec)]
-    elif specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
-        specs = [spec for spec in specs if not is_fixed_number(spec)]
-    # what H.load_aoti checks, in words, before C++'s own checks (which miss the relations)
-    if not whole:
+    else:
+        if specs and numbers and len(leaves) == len(specs) - len(numbers):  # the numbers left out, as C++ takes them
+            specs = [spec for spec in specs if not is_fixed_number(spec)]
         problem = inputs_problem(list(leaves), specs) or relations_problem(list(leaves), record.relations)
-        if problem:
-            raise CppInputError(f"{Path(package_path).name}, {problem}")
+    if problem:
+        raise CppInputError(f"{Path(package_path).name}, {problem}")
     binary = _check_binary(binary) if binary is not None else build_cpp(program="aoti_run", quiet=True).path
     extra = [flag for library in libraries for flag in ("--load-library", library)]
     run, stdout = _run_program("C++ AOTI", lambda inp, out: [str(binary), str(package_path), str(inp), str(out),
@@ -480,8 +471,7 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
                             + (", so pass x.reshape(1) for one number" if x.dim() == 0 else ", so pass one row or more"))
     if program == "main":  # the Python-side check names the file: a checkpoint, a .pt2, a damaged archive ...
         check_torchscript_file(model_path, "run_main_cpp")
-    elif not _holds_compiled_code(model_path):  # a TorchScript file, a torch.export program, a checkpoint ...
-        kind = _archive_kind(model_path)
+    elif (kind := _archive_kind(model_path)) != "aoti":  # a TorchScript file, a torch.export program, a checkpoint ...
         made_by = ("it is a TorchScript file (torch.jit.save): run it with program=\"main\"" if kind == "torchscript"
                    else "torch.export.save writes a graph, not compiled code" if kind == "export"
                    else "it holds no compiled model (a torch.save checkpoint, or another file)")

@@ -41,7 +41,7 @@ from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
 from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _with_layouts, aoti_cache_key,
-                   by_position, in_recorded_order, inputs_problem, kernel_switches, layout_problem, memory_layout,
+                   _same_layout, by_position, in_recorded_order, inputs_problem, kernel_switches, memory_layout,
                    refuse_training_mode, refuse_what_eager_refuses, relations_problem, size_relations,
                    user_input_values)
 from .cpp_build import BuiltFile, cache_folders
@@ -392,7 +392,7 @@ def _in_layout(value, spec):
     if layout not in _LAYOUTS:
         return value.contiguous()
     # clone, not .contiguous(format): that returns the tensor itself when only a size-1 dimension's stride differs
-    return value if layout_problem(value, layout) == "" else value.clone(memory_format=_LAYOUTS[layout])
+    return value if _same_layout(value, layout) else value.clone(memory_format=_LAYOUTS[layout])
 
 
 def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable", name="model", decompose=False,

@@ -203,10 +203,12 @@ class OnnxRunner:
         fixed = [leaf for leaf in leaves if isinstance(leaf, (int, float, str))]
         if fixed and len(leaves) == len(self.input_names) and not any(isinstance(leaf, str) for leaf in leaves):
             # a number the file takes as an input (exported with a dynamic int): as a 0-d tensor of that input's type
-            types = iter([_ONNX_TYPES.get(spec.type) for spec in self.inputs])
-            args = torch.utils._pytree.tree_map(
-                lambda leaf: (lambda dtype: torch.tensor(leaf, dtype=dtype) if isinstance(leaf, (int, float))
-                              and dtype is not None else leaf)(next(types)), args)
+            types = iter([_ONNX_TYPES.get(spec.type) for spec in self.inputs])  # one per leaf, in the file's order
+
+            def as_input(leaf):
+                dtype = next(types)
+                return torch.tensor(leaf, dtype=dtype) if isinstance(leaf, (int, float)) and dtype is not None else leaf
+            args = torch.utils._pytree.tree_map(as_input, args)
         elif fixed and sum(isinstance(leaf, torch.Tensor) for leaf in leaves) == len(self.input_names):
             # the tensors fill the file's inputs, and the numbers beside them have none: dropped, the call would run
             # the file's own value and answer for it, with no error

@@ -27,8 +27,8 @@ def _describe_bad_input(obj, who):
         return f"{who} got None: pass {_ACCEPTS}"
     if isinstance(obj, (str, os.PathLike)):
         if str(obj).endswith(".pt2") and os.path.isfile(obj):
-            from ...routes.cpp_runner import _holds_compiled_code
-            if _holds_compiled_code(obj):  # AOTInductor's package: compiled code, which torch.export.load refuses
+            from ...routes.cpp_runner import _archive_kind
+            if _archive_kind(obj) == "aoti":  # AOTInductor's package: compiled code, which torch.export.load refuses
                 return (f"{who} got the path of an AOTInductor package, which holds compiled code, not a graph to "
                         f"draw: draw the ExportedProgram it was made from, {who}(torch.export.export(model, "
                         "(example_input,)))")
