@@ -413,8 +413,10 @@ def test_type_fix_wrong_shapes_and_dtypes_are_rejected(capsys):
     assert not H.check_type_fix(first_or_zero_vector)
     out = capsys.readouterr().out
     assert "shape (1,)" in out and "0-dimensional scalar" in out and "✔" not in out
-    assert not H.check_type_fix(first_or_zero_slice)
-    assert "shape (1,)" in capsys.readouterr().out
+    assert "zero for an empty x a scalar too: torch.zeros(())" in out and "Keep x[0]" not in out
+    assert not H.check_type_fix(first_or_zero_slice)  # the zero is right here: the slice is the mistake
+    out = capsys.readouterr().out
+    assert "shape (1,)" in out and "Keep x[0] itself for a non-empty x: x[:1]" in out and "zero" not in out
     assert not H.check_type_fix(first_or_zero_int_tensor)
     assert "dtype torch.int64" in capsys.readouterr().out
     assert not H.check_type_fix(None) and not H.check_type_fix(nn.Linear)

@@ -360,8 +360,11 @@ def check_type_fix(fn) -> bool:
             print(f"✘ It compiles, but for {x} it returns {describe(got)}; expected the tensor {want}.")
             return False
         if got.shape != want.shape:
+            # which return to change depends on the input: a non-empty x reaches the x[0] branch, an empty one the zero
+            fix = ("Keep x[0] itself for a non-empty x: x[:1] or x[0:1] keeps a dimension, x[0] does not."
+                   if x.numel() else "Make the zero for an empty x a scalar too: torch.zeros(()).")
             print(f"✘ It compiles, but for {x} it returns shape {tuple(got.shape)}, where x[0] has shape "
-                  f"{tuple(want.shape)} (a 0-dimensional scalar). Give both returns the same shape: a scalar zero.")
+                  f"{tuple(want.shape)} (a 0-dimensional scalar). {fix}")
             return False
         if got.dtype != want.dtype:
             where = (f"where x is {x.dtype}, as x[0] is for a non-empty x" if x.numel() == 0 else
