@@ -715,6 +715,17 @@ def test_a_string_argument_is_recorded_as_fixed_and_another_string_refused():
     assert "'b', but the program was exported with 'a' there" in inputs_problem([x, "b"], specs)
 
 
+def test_a_number_of_another_type_than_the_one_fixed_at_export_is_refused():
+    from helpers.routes.aoti import inputs_problem
+    x, specs = torch.randn(2, 4), [{"dtype": "float32", "shape": [2, 4]}, {"number": 3}]
+    assert inputs_problem([x, 3], specs) == ""
+    # 3.0 == 3 and True == 1: equal, but eager computes with the float (x * 3.0 of an int x is float) or the bool
+    assert inputs_problem([x, 3.0], specs).endswith("3.0 (float), but the program was exported with 3 (int) there, "
+                                                    "fixed into its code: pass 3")
+    assert "True, but the program was exported with 3 there" in inputs_problem([x, True], specs)
+    assert "(int), but the program was exported with 2.0 (float)" in inputs_problem([x, 2], [specs[0], {"number": 2.0}])
+
+
 def test_draw_graph_of_a_loaded_package_points_to_the_program_it_was_made_from(digits_package):
     import torch._inductor
     for loaded in (H.load_aoti(digits_package[1]), torch._inductor.aoti_load_package(str(digits_package[1].path))):

@@ -283,6 +283,28 @@ def test_the_runner_counts_the_inputs_and_cuts_the_runtimes_message_to_its_cause
     assert "index is out of range" in message and "pass ids from 0 to 9" in message
 
 
+class TopK(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Embedding(10, 4)
+
+    def forward(self, ids, k: int = 3):
+        return self.table(ids)[:, :k] * k
+
+
+def test_a_number_fixed_at_export_may_be_left_out_and_another_is_refused(tmp_path):
+    model, ids = TopK().eval(), torch.tensor([[1, 2, 3, 4]])
+    run = H.pte_runner(H.lower_to_pte(model, (ids, 3), name="top_k", cache_dir=tmp_path))
+    assert torch.equal(run(ids, 3), model(ids, 3))
+    assert torch.equal(run(ids), model(ids, 3))  # as H.load_aoti and the C++ runners take it: the number put back
+    with pytest.raises(ValueError, match=r"input 1: 4, but the program was exported with 3 there"):
+        run(ids, 4)
+    with pytest.raises(ValueError, match=r"input 1: 3\.0 \(float\), but the program was exported with 3 \(int\) there.*pass 3$"):
+        run(ids, 3.0)  # equal to 3, but eager's result would be float: the runtime said only "expected type Int"
+    with pytest.raises(TypeError, match=r"takes 2 inputs \(int64 \(1, 4\), 3\), got 3$"):
+        run(ids, 3, 3)
+
+
 class DictIn(torch.nn.Module):
     def forward(self, batch):
         return batch["a"] - 2 * batch["b"]

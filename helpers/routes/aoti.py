@@ -203,10 +203,11 @@ def memory_layout(tensor) -> str:
     return "strided"
 
 
-def _plain_layout(example):
-    """``example`` with every tensor laid out neither contiguous nor channels_last made contiguous."""
+def _plain_layout(example, kept=tuple(_LAYOUTS)):
+    """``example`` with every tensor laid out otherwise than one of the ``kept`` layouts made contiguous (the
+    ExecuTorch runtime keeps fewer than compiled code: its lowering passes ``kept`` without channels_last_3d)."""
     from torch.utils._pytree import tree_map
-    return tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor) and memory_layout(v) == "strided" else v,
+    return tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor) and memory_layout(v) not in kept else v,
                     example)
 
 
@@ -940,6 +941,9 @@ def _input_problem(value, spec) -> str:
         if isinstance(value, torch.Tensor) or isinstance(value, bool) != isinstance(number, bool) or value != number:
             return (f"{value!r}, but the program was exported with {number!r} there, fixed into its code: it computes "
                     f"for {number!r} only (export another program for {value!r})")
+        if type(value) is not type(number):  # 3.0 for 3: equal, but eager gives a float result (or refuses a float)
+            return (f"{value!r} ({type(value).__name__}), but the program was exported with {number!r} "
+                    f"({type(number).__name__}) there, fixed into its code: pass {number!r}")
         return ""
     if not isinstance(value, torch.Tensor):
         return f"got {type(value).__name__}, compiled for a tensor"

@@ -40,10 +40,10 @@ from ..course.failures import short_message
 from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
-from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _with_layouts, aoti_cache_key,
-                   _same_layout, by_position, in_recorded_order, inputs_problem, kernel_switches, memory_layout,
-                   refuse_training_mode, refuse_what_eager_refuses, relations_problem, size_relations,
-                   user_input_values)
+from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _plain_layout, _same_layout,
+                   _with_layouts, aoti_cache_key, by_position, in_recorded_order, inputs_problem, is_fixed_number,
+                   kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
+                   size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
 __all__ = ["PTE_CACHE_DIR", "PteFile", "executorch_available", "executorch_version", "pte_cache_key",
@@ -378,13 +378,6 @@ def _unbounded_sizes(program) -> list:
     return named + sorted(symbols)
 
 
-def _runtime_layouts(example):
-    """``example`` with each tensor laid out neither contiguous nor channels_last made contiguous."""
-    from torch.utils._pytree import tree_map
-    return tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor)
-                    and memory_layout(v) not in ("contiguous", "channels_last") else v, example)
-
-
 def _in_layout(value, spec):
     """A tensor input in the memory layout its spec recorded (a copy when it lies otherwise: the runtime reads memory
     in the recorded order and does not check it); contiguous when none was recorded."""
@@ -413,7 +406,7 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     refuse_meta(example, "lower_to_pte")
     # ExecuTorch's runtime takes inputs contiguous or channels_last only: an example laid out otherwise (a slice,
     # channels_last_3d) is lowered from a contiguous copy, which makes the same program
-    example = _runtime_layouts(example)
+    example = _plain_layout(example, kept=("contiguous", "channels_last"))
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
     if not _is_program(model):
@@ -566,6 +559,18 @@ def _run_failure(name, error, log_text) -> str:
     return text
 
 
+def _with_fixed_numbers(leaves: list, specs) -> list:
+    """``leaves`` with the numbers fixed at export put back where a call left them all out (H.load_aoti and the C++
+    runners take the call either way); any other count is left for the count check to name."""
+    if not isinstance(specs, list) or len(leaves) == len(specs):
+        return leaves
+    fixed = [is_fixed_number(spec) for spec in specs]
+    if not any(fixed) or len(leaves) != fixed.count(False):
+        return leaves
+    given = iter(leaves)
+    return [spec["number"] if is_fixed else next(given) for spec, is_fixed in zip(specs, fixed)]
+
+
 class PteRunner:
     """A ``.pte`` loaded in ExecuTorch's runtime, called like a model: ``runner(x)``."""
 
@@ -613,8 +618,8 @@ class PteRunner:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it:
                 # a dict in another key order is put in the recorded one (eager reads by key), another nesting refused
-                inputs = in_recorded_order(inputs, self.structure, self.path.name)
-                leaves = torch.utils._pytree.tree_leaves(inputs)
+                inputs = in_recorded_order(inputs, self.structure, self.path.name, self.input_specs)
+                leaves = _with_fixed_numbers(torch.utils._pytree.tree_leaves(inputs), self.input_specs)
                 count = _count_problem(self.path.name, len(leaves), self.input_specs, len(inputs))
                 if count:  # counted here: the runtime says only "Invalid number of inputs", after a failed call
                     raise TypeError(count)
