@@ -117,6 +117,25 @@ def test_key_changes_with_a_buffer_outside_the_state_dict():
     assert H.aoti_cache_key(model, x) == before
 
 
+def test_key_changes_with_a_tensor_set_on_one_of_torchs_layers():
+    # a plain tensor attribute on torch's own Linear, read by the user's forward: the stale package came back
+    class Shifted(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+            self.lin.shift = torch.zeros(4)
+
+        def forward(self, x):
+            return self.lin(x) + self.lin.shift
+
+    model, x = Shifted().eval(), torch.rand(2, 4)
+    before = H.aoti_cache_key(model, x)
+    model.lin.shift = torch.full((4,), 10.0)
+    assert H.aoti_cache_key(model, x) != before
+    model.lin.shift = torch.zeros(4)
+    assert H.aoti_cache_key(model, x) == before
+
+
 def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
     compiled = H.load_aoti(digits_package[1])
     x = torch.rand(3, 1, 8, 8)

@@ -305,6 +305,16 @@ def test_a_number_fixed_at_export_may_be_left_out_and_another_is_refused(tmp_pat
         run(ids, 3, 3)
 
 
+def test_an_input_of_another_rank_gets_the_rank_named_before_any_layout_copy(tmp_path):
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1).eval()
+    example = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+    run = H.pte_runner(H.lower_to_pte(conv, example, name="conv_cl", cache_dir=tmp_path))
+    with pytest.raises(ValueError, match=r"input 0: 3 dimensions \(3, 8, 8\), compiled for 4$"):
+        run(torch.randn(3, 8, 8))  # an IndexError from the layout copy before
+    with pytest.raises(ValueError, match=r"input 0: 5 dimensions .*, compiled for 4$"):
+        run(torch.randn(2, 3, 8, 8, 2))  # the copy's own "required rank 4", blamed on ExecuTorch, before
+
+
 class DictIn(torch.nn.Module):
     def forward(self, batch):
         return batch["a"] - 2 * batch["b"]

@@ -130,7 +130,8 @@ def _value_text(value, depth: int = 0) -> str:
 def model_description(model) -> str:
     """What compiled code depends on besides weights and inputs, as text: each submodule's class and settings
     (``extra_repr`` and plain attributes, such as a scale kept as a float; in the user's own classes every other
-    attribute too: a private one, a config object by its fields, a tensor outside the state_dict by its values), the
+    attribute too: a private one, a config object by its fields, a tensor outside the state_dict by its values; in
+    torch's own layers, a tensor set as an attribute), the
     code of a scripted one, and the
     source of every class in the tree that is not an installed library's, base classes included.
     Python outside the classes (a module-level function that ``forward`` calls) is not in it: after changing
@@ -148,6 +149,11 @@ def model_description(model) -> str:
             # outside the state_dict (torch's own layers show theirs in extra_repr; a scripted module, in its code)
             parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
                       if key not in plain and key not in _MODULE_INTERNALS and key != "training"]
+        elif not isinstance(module, torch.jit.ScriptModule):
+            # a tensor set as a plain attribute on one of torch's own layers (``model.lin.shift = ...``), which a
+            # forward of the user's may read: none of torch's layers keeps one there itself
+            parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
+                      if isinstance(value, torch.Tensor) and key not in plain]
         if isinstance(module, torch.jit.ScriptModule):
             try:
                 parts.append(module.code)

@@ -382,6 +382,8 @@ def _in_layout(value, spec):
     """A tensor input in the memory layout its spec recorded (a copy when it lies otherwise: the runtime reads memory
     in the recorded order and does not check it); contiguous when none was recorded."""
     layout = spec.get("layout") if isinstance(spec, dict) else None
+    if isinstance(spec, dict) and isinstance(spec.get("shape"), list) and len(spec["shape"]) != value.dim():
+        return value  # another rank than recorded: the input check after this names it, no layout fits it
     if layout not in _LAYOUTS:
         return value.contiguous()
     # clone, not .contiguous(format): that returns the tensor itself when only a size-1 dimension's stride differs
