@@ -315,6 +315,18 @@ def test_an_input_of_another_rank_gets_the_rank_named_before_any_layout_copy(tmp
         run(torch.randn(2, 3, 8, 8, 2))  # the copy's own "required rank 4", blamed on ExecuTorch, before
 
 
+def test_a_program_exported_from_an_odd_layout_is_refused_in_one_line(tmp_path):
+    linear = torch.nn.Linear(5, 3).eval()
+    program = torch.export.export(linear, (torch.randn(5, 4).t(),))  # a transposed view: every input failed in addmm
+    with pytest.raises(ValueError, match=r"^lower_to_pte: this program was exported from an example whose input 0 is "
+                                         r"laid out strided in memory \(strides \(1, 4\)\).*export it again from "
+                                         r"contiguous copies"):
+        H.lower_to_pte(program, name="transposed", cache_dir=tmp_path)
+    assert not list(tmp_path.glob("*.pte"))
+    run = H.pte_runner(H.lower_to_pte(linear, torch.randn(5, 4).t(), name="transposed", cache_dir=tmp_path))
+    assert H.parity(linear, run, inputs=[torch.randn(4, 5), torch.randn(5, 4).t()]).all_close  # the model: a copy
+
+
 class DictIn(torch.nn.Module):
     def forward(self, batch):
         return batch["a"] - 2 * batch["b"]

@@ -93,6 +93,21 @@ def test_reexport_with_learner_dims():
     assert [(c.lower, c.upper) for c in program.range_constraints.values()] == [(1, 64)]
 
 
+def test_a_transposed_example_is_exported_from_a_contiguous_copy():
+    # the program records its example's strides: a compiled route after it (a .pte) refused or misread every input
+    from helpers.routes.aoti import memory_layout
+    linear = nn.Linear(5, 3).eval()
+    example = torch.randn(5, 4).t()
+    report = H.migrate(torch.jit.script(linear), example)
+    assert report.status == "ok" and memory_layout(report.program.example_inputs[0][0]) == "contiguous"
+    again = report.reexport(({0: torch.export.Dim("batch", min=1, max=64)},))
+    assert memory_layout(again.example_inputs[0][0]) == "contiguous"
+    channels_last = torch.rand(2, 1, 8, 8).to(memory_format=torch.channels_last)  # a layout compiled code keeps
+    kept = H.migrate(LEGACY, channels_last).program.example_inputs[0][0]
+    assert memory_layout(kept) == "channels_last"
+    assert example.stride() == (1, 4)  # the learner's tensor itself untouched
+
+
 def test_data_dependent_loop_fails_with_node_and_line(tmp_path):
     path = tmp_path / "loop.pt"
     scripted(DataLoop()).save(str(path))

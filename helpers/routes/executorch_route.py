@@ -42,7 +42,7 @@ from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_rel
 from ..tools.input_variants import own_copy
 from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _plain_layout, _same_layout,
                    _with_layouts, aoti_cache_key, by_position, in_recorded_order, inputs_problem, is_fixed_number,
-                   kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
+                   kernel_switches, memory_layout, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
@@ -378,6 +378,21 @@ def _unbounded_sizes(program) -> list:
     return named + sorted(symbols)
 
 
+def _refuse_odd_layouts(program):
+    """A ValueError for a program exported from an example that lies in memory otherwise than contiguous or
+    channels_last (a transposed view, channels_last_3d): its .pte would refuse or misread every input."""
+    given = getattr(program, "example_inputs", None)  # (args, kwargs), kept by torch.export
+    leaves = torch.utils._pytree.tree_leaves(given[0]) if isinstance(given, tuple) and len(given) == 2 else []
+    for i, value in enumerate(leaves):
+        layout = memory_layout(value) if isinstance(value, torch.Tensor) else "contiguous"
+        if layout not in ("contiguous", "channels_last"):
+            raise ValueError(f"lower_to_pte: this program was exported from an example whose input {i} is laid out "
+                             f"{layout} in memory (strides {tuple(value.stride())}), and ExecuTorch's runtime reads "
+                             "contiguous or channels_last inputs only: export it again from contiguous copies, "
+                             "torch.export.export(program.module(), (x.contiguous(),), ...), or pass the model and "
+                             "its example to lower_to_pte, which does that")
+
+
 def _in_layout(value, spec):
     """A tensor input in the memory layout its spec recorded (a copy when it lies otherwise: the runtime reads memory
     in the recorded order and does not check it); contiguous when none was recorded."""
@@ -409,6 +424,8 @@ def lower_to_pte(model, example=None, dynamic_shapes=None, *, backend="portable"
     # ExecuTorch's runtime takes inputs contiguous or channels_last only: an example laid out otherwise (a slice,
     # channels_last_3d) is lowered from a contiguous copy, which makes the same program
     example = _plain_layout(example, kept=("contiguous", "channels_last"))
+    if _is_program(model):  # a program keeps its example's layout, which cannot be changed here: refused in one line
+        _refuse_odd_layouts(model)
     cache_dir, key, target = _lookup(model, example, dynamic_shapes, backend, name, decompose, cache_dir,
                                      "lower_to_pte")
     if not _is_program(model):

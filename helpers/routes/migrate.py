@@ -224,7 +224,10 @@ def _example_args(example) -> tuple:
         raise TypeError("migrate: example must be a tensor, a list / dict of tensors (one argument), or a tuple "
                         "with one entry per forward argument (a tensor, a number, or a list / dict of tensors), "
                         f"e.g. torch.randn(4, 3, 64, 64); got {odd_input(example)}")
-    return args
+    # a view laid out otherwise (a transpose) as a contiguous copy: the program records its example's strides, and
+    # the compiled routes after it (AOTInductor, ExecuTorch) would be made for that layout alone
+    from .aoti import _plain_layout
+    return _plain_layout(args)
 
 
 def _load(source):
