@@ -753,3 +753,33 @@ def test_draw_graph_of_a_loaded_package_points_to_the_program_it_was_made_from(d
             H.draw_graph(loaded)
     with pytest.raises(TypeError, match=r"^draw_graph got the path of an AOTInductor package, which holds compiled code"):
         H.draw_graph(digits_package[1].path)
+
+
+class _TakeK(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8, 8)
+
+    def forward(self, x, k: int):
+        return self.lin(x)[:, :k]
+
+
+def test_an_int_marked_dynamic_is_refused_since_the_package_ignores_it(tmp_path):
+    model, x = _TakeK().eval(), torch.randn(3, 8)
+    shapes = ({0: torch.export.Dim("b", min=1, max=64)}, torch.export.Dim.DYNAMIC)
+    program = torch.export.export(model, (x, 4), dynamic_shapes=shapes)
+    assert program.module()(x, 5).shape == (3, 5)  # the program itself takes the int
+    # torch's own package of it, without the helpers: every k answered for none of them (all 8 columns)
+    from torch._inductor import aoti_compile_and_package, aoti_load_package
+    compiled = aoti_load_package(aoti_compile_and_package(program, package_path=str(tmp_path / "direct.pt2")))
+    assert [tuple(compiled(x, k).shape) for k in (4, 5, 2)] == [(3, 8)] * 3
+    with pytest.raises(ValueError, match=r"^aoti_package: input 1 is a number marked dynamic in dynamic_shapes; .*"
+                                         r"ignores the number it is called with .*leave it out of dynamic_shapes"):
+        H.aoti_package(model, (x, 4), shapes, name="take_k", cache_dir=tmp_path / "cache", progress=False)
+    assert not list((tmp_path / "cache").glob("*.pt2"))
+    # without the Dim the int is fixed: the package answers for 4 and refuses 5 (H.load_aoti's check)
+    package = H.aoti_package(model, (x, 4), shapes[:1] + (None,), name="take_k", cache_dir=tmp_path / "cache",
+                             progress=False, quiet=True)
+    assert torch.equal(H.load_aoti(package)(x, 4), model(x, 4))
+    with pytest.raises(ValueError, match="exported with 4 there"):
+        H.load_aoti(package)(x, 5)

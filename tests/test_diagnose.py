@@ -1494,6 +1494,17 @@ class _HeadByIndex(nn.Module):
         return self.heads[str(idx)](x)
 
 
+def test_the_aoti_row_does_not_offer_a_dynamic_int():
+    # an AOTInductor package compiled with the int marked dynamic ignores it (tests/test_aoti.py): not the way out
+    class TakeK(nn.Module):
+        def forward(self, x, k: int):
+            return x[:, :k] * 2
+
+    aoti = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["aoti"], progress=False).results["aoti"]
+    assert aoti.status == "diverges" and "'numbers changed'" in aoti.reason, aoti
+    assert "Dim.DYNAMIC" not in aoti.reason and "make one package per value you use" in aoti.reason
+
+
 def test_the_dim_for_an_int_is_said_to_fail_where_the_int_picks_a_module():
     export = H.diagnose(_HeadByIndex(), (torch.randn(3, 4), 0), routes=["export"], progress=False).results["export"]
     assert "fails where the code picks a module or a list entry by the int" in export.reason, export

@@ -466,6 +466,18 @@ def _last_error(log_text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
+def _refuse_dynamic_numbers(program):
+    """A ValueError for a number argument marked dynamic (``Dim.DYNAMIC`` for an int): the package AOTInductor makes
+    of it (torch 2.14) ignores the number it is called with and answers for none of them, with no error
+    (tests/test_aoti.py shows it)."""
+    for i, value in enumerate(user_input_values(program)):
+        if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            raise ValueError(f"aoti_package: input {i} is a number marked dynamic in dynamic_shapes; a package "
+                             f"compiled from it with torch {torch.__version__.split('+')[0]} ignores the number it is "
+                             "called with (wrong results, no error): leave it out of dynamic_shapes (None there), so "
+                             "the package computes for the example's value and refuses others, one package per value")
+
+
 def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=False, progress=True, quiet=False,
                  cache_dir=None, strict=False) -> AotiPackage:
     """Export ``model`` on ``example`` and compile it with AOTInductor, once; later calls reuse the package.
@@ -517,6 +529,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
             raise AotiCompileError(f"torch.export failed before AOTInductor could start: {short_message(error)} "
                                    "(fix the export first: H.diagnose(model, example, routes=['export']) names the "
                                    "line and a way out, e.g. torch.cond for an if on the data, 09)") from error
+        _refuse_dynamic_numbers(program)
         work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
         try:
             exported = work / "exported.pt2"
