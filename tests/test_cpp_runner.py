@@ -573,6 +573,14 @@ def test_the_service_starter_names_a_wrong_file_or_input_in_one_line(tmp_path):
         H.run_main_cpp(path, torch.ones(2, 8), program="aoti_main")
     with pytest.raises(H.AotiPackageError, match=r"weights\.pt is not an AOTInductor package: it holds no compiled model"):
         H.run_main_cpp(tmp_path / "weights.pt", torch.ones(2, 8), program="aoti_main")
+    # ids converted to float32 rounded above 2**24 (no error), and an Embedding refused floats in C++ words
+    with pytest.raises(H.CppInputError, match=r"^run_main_cpp's starter reads float32 values \(cpp/main\.cpp\), and "
+                                              r"this tensor is int64: .* use H\.run_cpp\(path, x\), which passes any"):
+        H.run_main_cpp(path, torch.tensor([[16777217, 3]]))
+    with pytest.raises(H.CppInputError, match=r"tensor is bool: .* use H\.run_aoti_cpp\(package, x\)"):
+        H.run_main_cpp(path, torch.ones(2, 8, dtype=torch.bool), program="aoti_main")
+    with pytest.raises(H.CppInputError, match=r"got a torch\.complex64 tensor: the starter reads float32"):
+        H.run_main_cpp(path, torch.ones(2, 8, dtype=torch.complex64))
 
 
 class _Scaled(torch.nn.Module):

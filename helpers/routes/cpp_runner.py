@@ -461,9 +461,16 @@ def run_main_cpp(model_path, x, *, program="main", binary=None, timeout: float =
     if program not in _STARTERS:
         raise ValueError(f"run_main_cpp runs one of the starters {', '.join(map(repr, _STARTERS))}, not {program!r}")
     model_path = _check_model_path(model_path, "run_main_cpp", *(() if program == "main" else _AOTI_PACKAGE))
-    if not isinstance(x, torch.Tensor) or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
-        raise CppInputError(f"run_main_cpp takes one real-valued tensor, got {type(x).__name__}: the starter reads "
-                            "float32 values")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        if isinstance(x, torch.Tensor) and not x.is_complex():
+            # converted, ids above 2**24 would round, and a model taking ids would refuse floats in C++ words
+            runner = "H.run_cpp(path, x)" if program == "main" else "H.run_aoti_cpp(package, x)"
+            raise CppInputError(f"run_main_cpp's starter reads float32 values (cpp/{program}.cpp), and this tensor is "
+                                f"{str(x.dtype).replace('torch.', '')}: for a float model pass x.float(); for a model "
+                                f"that takes integers (token ids) use {runner}, which passes any dtype")
+        raise CppInputError(f"run_main_cpp takes one real-valued tensor, got "
+                            f"{'a ' + str(x.dtype) + ' tensor' if isinstance(x, torch.Tensor) else type(x).__name__}: "
+                            "the starter reads float32 values")
     if x.dim() == 0 or x.numel() == 0:  # the starter takes the sizes on its command line, each at least 1
         raise CppInputError(f"run_main_cpp takes a tensor with at least one dimension and no size 0, got "
                             f"{'a 0-d tensor' if x.dim() == 0 else 'shape ' + str(tuple(x.shape))}: the starter reads "
