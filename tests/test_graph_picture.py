@@ -301,11 +301,29 @@ def test_labels_are_escaped_for_mermaid():
     (lambda x: x, "write it with def"),
     (3, "got int"),
 ])
-def test_bad_inputs_raise_one_line_type_errors(bad, fragment):
+def test_bad_inputs_raise_one_line_type_errors(bad, fragment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if isinstance(bad, str) and "." in bad:  # a file that is there: a missing one is named as missing (below)
+        Path(bad).write_bytes(b"")
     for function in (H.draw_graph, H.count_nodes):
         with pytest.raises(TypeError, match=re.escape(fragment)) as caught:
             function(bad)
         assert "\n" not in str(caught.value)
+
+
+def test_a_missing_file_and_onnx_objects_are_named(tmp_path):
+    for name in ("model.pt", "model.pt2", "phone.pte", "model.onnx"):  # "load the file first" sent the learner on
+        with pytest.raises(TypeError, match=r"^draw_graph got the path '.*" + re.escape(name) + r"', where there is "
+                                            r"no file: check the name and folder$"):
+            H.draw_graph(tmp_path / name)
+    onnx, ort = pytest.importorskip("onnx"), pytest.importorskip("onnxruntime")
+    path = tmp_path / "lin.onnx"
+    torch.onnx.export(torch.nn.Linear(3, 2).eval(), (torch.ones(1, 3),), str(path), dynamo=False)
+    for loaded, words in ((ort.InferenceSession(str(path)), "an onnxruntime session on an .onnx file"),
+                          (onnx.load(str(path)), "an ONNX model (onnx.load)")):
+        with pytest.raises(TypeError, match=rf"^draw_graph got {re.escape(words)}, which has no TorchScript graph: "
+                                            r"H\.onnx_op_types"):
+            H.draw_graph(loaded)
 
 
 def test_bad_options_raise_one_line_type_errors():

@@ -203,6 +203,8 @@ def per_call_ms(fn, *inputs, repeats: int = 50) -> float:
     from ..course.failures import typed_message
     from ..tools.parity import require_callable
     fn = require_callable(fn, "per_call_ms", "model or function to time")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"per_call_ms: repeats is how many calls to time, a whole number of 1 or more, got {repeats!r}")
     with torch.no_grad():
         try:
             fn(*inputs)  # the first warm-up call: a failure here is the call's own, said in one line

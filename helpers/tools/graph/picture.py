@@ -32,6 +32,8 @@ def _describe_bad_input(obj, who):
                 return (f"{who} got the path of an AOTInductor package, which holds compiled code, not a graph to "
                         f"draw: draw the ExportedProgram it was made from, {who}(torch.export.export(model, "
                         "(example_input,)))")
+        if str(obj).endswith((".pt", ".pt2", ".pte", ".onnx")) and not os.path.exists(obj):
+            return f"{who} got the path {os.fspath(obj)!r}, where there is no file: check the name and folder"
         if str(obj).endswith((".pt", ".pt2")):  # a saved file: load it first, as its kind wants
             load = "torch.export.load(path)" if str(obj).endswith(".pt2") else "torch.jit.load(path)"
             return f"{who} got a path: load the file first, e.g. {who}({load})"
@@ -59,8 +61,9 @@ def _describe_bad_input(obj, who):
         made = "an ExecuTorch program (.pte)" if kind == "PteRunner" else "a compiled AOTInductor package"
         return (f"{who} got {made}, which holds compiled code, not a graph to draw: draw the ExportedProgram it was "
                 f"made from, {who}(torch.export.export(model, (example_input,)))")
-    if kind == "OnnxRunner":  # H.onnx_runner
-        return (f"{who} got an onnxruntime session on an .onnx file, which has no TorchScript graph: "
+    if kind in ("OnnxRunner", "InferenceSession", "ModelProto"):  # H.onnx_runner, onnxruntime's session, onnx.load
+        what = "an ONNX model (onnx.load)" if kind == "ModelProto" else "an onnxruntime session on an .onnx file"
+        return (f"{who} got {what}, which has no TorchScript graph: "
                 "H.onnx_op_types(path) counts its ONNX operators")
     if callable(obj):
         name = getattr(obj, "__name__", type(obj).__name__)
