@@ -147,6 +147,9 @@ def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
     images, _ = H.load_digits("test")
     # any batch passes, 1 and 297 included: the dynamic size is not bounded by the check
     assert H.parity(digits_package[0], compiled, inputs=[images[:1], images], rtol=1e-4, atol=1e-5).all_close
+    # .unchecked is torch's own loaded package: the same answers, and no check (10 times it alone)
+    assert type(compiled.unchecked).__name__ == "AOTICompiledModel"
+    assert torch.equal(compiled.unchecked(images[:4]), compiled(images[:4]))
 
 
 def test_torchs_own_input_checks_refuse_batches_the_code_computes(digits_package):

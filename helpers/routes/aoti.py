@@ -805,6 +805,12 @@ class CheckedPackage:
             sys.stderr.write(native.text)  # anything else it wrote is passed on
         return result
 
+    @property
+    def unchecked(self):
+        """torch's loaded package itself (``aoti_load_package``), called without these checks: to time the compiled
+        code alone, as 10's decision guide does (a wrong input gives wrong numbers there, with no error)."""
+        return self._compiled
+
     def __getattr__(self, attribute):
         return getattr(self._compiled, attribute)
 

@@ -662,6 +662,12 @@ class PteRunner:
             return torch.utils._pytree.tree_unflatten(list(outputs), self.out_spec)  # a dict comes back a dict
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
+    def unchecked(self, *tensors):
+        """The runtime's own call on flat tensors as they are, without this runner's checks, layout copies, log
+        reading and output structure (a list comes back): what a device's C++ code calls, to time the runtime alone,
+        as 10's decision guide does. A wrong input gives wrong numbers or the runtime's bare error code."""
+        return self.method(list(tensors))
+
     def __repr__(self):
         return f"<PteRunner {self.path.name}>"
 

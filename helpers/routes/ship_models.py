@@ -45,8 +45,8 @@ class DualRouteNet(nn.Module):
     """One source for both routes: a plain ``if`` for TorchScript, ``torch.cond`` for torch.export.
 
     ``torch.jit.is_scripting()`` is a constant True inside the scripting compiler, so the compiler
-    keeps only the first branch (and never reads the ``torch.cond`` line); torch.export runs the
-    Python, where it is False, and records the ``torch.cond``.
+    keeps only the first branch (it still parses the ``torch.cond`` line, so the branches there are methods, not
+    lambdas: 10 shows a lambda refused); torch.export runs the Python, where it is False, and records the ``torch.cond``.
     """
 
     def __init__(self, features: int = 4):
