@@ -463,3 +463,22 @@ def test_draw_graph_of_a_pte_runner_points_to_the_program_it_was_made_from(tmp_p
     with pytest.raises(TypeError, match=r"^draw_graph got an ExecuTorch program \(.pte\), which holds compiled code, "
                                         r"not a graph to draw: draw the ExportedProgram it was made from"):
         H.draw_graph(run)
+
+
+def test_the_runtime_block_hides_pytree_warnings_only_while_it_runs():
+    import logging
+    from helpers.routes.executorch_route import _quiet_native
+    log, seen = logging.getLogger("torch.utils._pytree"), []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    level = log.level
+    log.addHandler(handler)
+    try:
+        with _quiet_native():
+            log.warning("registered an Enum")  # what executorch's import makes torch say
+            log.error("a real error")
+        log.warning("after the block")
+    finally:
+        log.removeHandler(handler)
+    assert seen == ["a real error", "after the block"]
+    assert log.level == level and not log.filters  # left as it was (a level change cleared every logger's cache)

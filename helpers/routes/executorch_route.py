@@ -74,6 +74,11 @@ def _require():
                                   "or `.venv/bin/pip install -r requirements-shipping.txt`")
 
 
+def _below_error(record) -> bool:
+    """A logging filter that lets through only errors and worse."""
+    return record.levelno >= 40  # logging.ERROR
+
+
 @contextlib.contextmanager
 def _quiet_native():
     """Silence what ExecuTorch's C++ prints on file descriptors 1/2 (cpuinfo probes) during the block."""
@@ -94,8 +99,8 @@ def _quiet_native():
         pass
     import logging
     pytree_log = logging.getLogger("torch.utils._pytree")  # executorch's import registers an Enum torch now warns about
-    level = pytree_log.level
-    pytree_log.setLevel(logging.ERROR)
+    # a filter, not setLevel: a level change clears every logger's cache, which made each runner call 0.2 ms slower
+    pytree_log.addFilter(_below_error)
     try:
         # ExecuTorch's runtime also logs through Python's sys.stdout / sys.stderr (piece by piece)
         captured = io.StringIO()
@@ -103,7 +108,7 @@ def _quiet_native():
             warnings.simplefilter("ignore")
             yield captured
     finally:
-        pytree_log.setLevel(level)
+        pytree_log.removeFilter(_below_error)
         for fd, copy in saved:
             os.dup2(copy, fd)
             os.close(copy)
