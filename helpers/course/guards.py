@@ -289,7 +289,20 @@ def call_within(seconds, fn, *args):
         except TimeLimitReached as reached:
             if reached.limit is not own:
                 raise
+        except Exception as error:
+            # the stop landed in torch's cleanup (a `finally` that raised in turn): the stop is the cause
+            if not any(isinstance(e, TimeLimitReached) and e.limit is own for e in _chain(error)):
+                raise
     return None, False
+
+
+def _chain(error):
+    """``error`` and the exceptions it was raised from or during, innermost last."""
+    seen = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return seen
 
 
 class NativeText:
