@@ -134,6 +134,11 @@ def test_key_changes_with_a_tensor_set_on_one_of_torchs_layers():
     assert H.aoti_cache_key(model, x) != before
     model.lin.shift = torch.zeros(4)
     assert H.aoti_cache_key(model, x) == before
+    for held in ([torch.zeros(4)], {"a": torch.zeros(4)}):  # a list or a dict of tensors on the layer as well
+        model.lin.shift = held
+        kept = H.aoti_cache_key(model, x)
+        model.lin.shift = [torch.full((4,), 10.0)] if isinstance(held, list) else {"a": torch.full((4,), 10.0)}
+        assert H.aoti_cache_key(model, x) != kept
 
 
 def test_a_wrong_input_raises_instead_of_giving_wrong_numbers(digits_package):
@@ -746,6 +751,11 @@ def test_a_number_of_another_type_than_the_one_fixed_at_export_is_refused():
                                                     "fixed into its code: pass 3")
     assert "True, but the program was exported with 3 there" in inputs_problem([x, True], specs)
     assert "(int), but the program was exported with 2.0 (float)" in inputs_problem([x, 2], [specs[0], {"number": 2.0}])
+    import numpy as np  # NumPy's scalars are the numbers they stand for: eager computes the same with them
+    assert inputs_problem([x, np.int64(3)], specs) == ""
+    assert inputs_problem([x, np.float64(2.0)], [specs[0], {"number": 2.0}]) == ""
+    assert inputs_problem([x, np.True_], [specs[0], {"number": True}]) == ""
+    assert "np.float64(3.0) (float), but the program was exported with 3 (int)" in inputs_problem([x, np.float64(3.0)], specs)
 
 
 def test_draw_graph_of_a_loaded_package_points_to_the_program_it_was_made_from(digits_package):
@@ -780,6 +790,16 @@ def test_an_int_marked_dynamic_is_refused_since_the_package_ignores_it(tmp_path)
                                          r"ignores the number it is called with .*leave it out of dynamic_shapes"):
         H.aoti_package(model, (x, 4), shapes, name="take_k", cache_dir=tmp_path / "cache", progress=False)
     assert not list((tmp_path / "cache").glob("*.pt2"))
+    # refused from the call itself, before the export and the cache (a package cached before the refusal existed
+    # has the same key), by position or by forward's argument name
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported")
+
+    for given in (shapes, {"x": shapes[0], "k": torch.export.Dim.DYNAMIC}):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(torch.export, "export", no_export)
+            with pytest.raises(ValueError, match=r"^aoti_package: input 1 is a number marked dynamic"):
+                H.aoti_package(model, (x, 4), given, name="take_k", cache_dir=tmp_path / "cache", progress=False)
     # without the Dim the int is fixed: the package answers for 4 and refuses 5 (H.load_aoti's check)
     package = H.aoti_package(model, (x, 4), shapes[:1] + (None,), name="take_k", cache_dir=tmp_path / "cache",
                              progress=False, quiet=True)

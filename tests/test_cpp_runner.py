@@ -560,6 +560,8 @@ def test_per_call_ms_says_in_one_line_what_to_pass():
     for wrong in (0, -1, 2.5, True, "50"):  # a StatisticsError on an empty list, or a TypeError from range, before
         with pytest.raises(ValueError, match=r"^per_call_ms: repeats is how many calls to time, a whole number of 1"):
             H.per_call_ms(torch.nn.Linear(3, 2), torch.ones(2, 3), repeats=wrong)
+    import numpy as np
+    assert H.per_call_ms(torch.nn.Linear(3, 2), torch.ones(2, 3), repeats=np.int64(3)) > 0  # NumPy's int is a count
 
 
 def test_the_service_starter_names_a_wrong_file_or_input_in_one_line(tmp_path):

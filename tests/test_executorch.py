@@ -307,6 +307,28 @@ def test_a_number_fixed_at_export_may_be_left_out_and_another_is_refused(tmp_pat
         run(ids, 3, 3)
 
 
+class Options(torch.nn.Module):
+    def forward(self, x, scale: float, k: int = 3, flag: bool = True):
+        return (x * scale)[:, :k] if flag else x
+
+
+class ListK(torch.nn.Module):
+    def forward(self, xs: typing.List[torch.Tensor], k: int):
+        return (xs[0] + xs[1])[:, :k]
+
+
+def test_the_numbers_at_the_end_may_be_left_out_and_a_short_list_is_counted(tmp_path):
+    model, x = Options().eval(), torch.randn(2, 6)
+    run = H.pte_runner(H.lower_to_pte(model, (x, 2.0, 3, True), name="options", cache_dir=tmp_path))
+    for call in ((x, 2.0, 3, True), (x, 2.0, 3), (x, 2.0), (x,)):  # forward's defaults left out, as load_aoti takes
+        assert torch.equal(run(*call), model(x, 2.0, 3, True)), len(call)
+    a, b = torch.randn(2, 6), torch.randn(2, 6)
+    short = H.pte_runner(H.lower_to_pte(ListK().eval(), ([a, b], 2), name="list_k", cache_dir=tmp_path))
+    assert torch.equal(short([a, b]), ListK()([a, b], 2))
+    with pytest.raises(TypeError, match=r"takes 3 inputs \(float32 \(2, 6\), float32 \(2, 6\), 2\), got 2"):
+        short([a], 2)  # the list is short, not the number: "input 1: got int, compiled for a tensor" before
+
+
 def test_an_input_of_another_rank_gets_the_rank_named_before_any_layout_copy(tmp_path):
     conv = torch.nn.Conv2d(3, 4, 3, padding=1).eval()
     example = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
@@ -317,14 +339,31 @@ def test_an_input_of_another_rank_gets_the_rank_named_before_any_layout_copy(tmp
         run(torch.randn(2, 3, 8, 8, 2))  # the copy's own "required rank 4", blamed on ExecuTorch, before
 
 
+def test_the_orders_of_dimensions_the_runtime_reads():
+    from helpers.routes.executorch_route import _runtime_order
+    image = torch.randn(2, 3, 8, 8)
+    assert _runtime_order(image) and _runtime_order(image.to(memory_format=torch.channels_last))
+    assert _runtime_order(image[:, :2]) and _runtime_order(image[0:1]) and _runtime_order(torch.tensor(1.0))
+    assert not _runtime_order(image.transpose(2, 3)) and not _runtime_order(image[:1].expand(2, 3, 8, 8))
+    assert not _runtime_order(torch.randn(2, 3, 4, 4, 4).to(memory_format=torch.channels_last_3d))
+
+
 def test_a_program_exported_from_an_odd_layout_is_refused_in_one_line(tmp_path):
     linear = torch.nn.Linear(5, 3).eval()
     program = torch.export.export(linear, (torch.randn(5, 4).t(),))  # a transposed view: every input failed in addmm
-    with pytest.raises(ValueError, match=r"^lower_to_pte: this program was exported from an example whose input 0 is "
-                                         r"laid out strided in memory \(strides \(1, 4\)\).*export it again from "
-                                         r"contiguous copies"):
+    with pytest.raises(ValueError, match=r"^lower_to_pte: this program was exported from an example whose input 0 lies "
+                                         r"in memory in another order of dimensions \(strides \(1, 4\) for shape "
+                                         r"\(4, 5\)\).*export it again from contiguous copies"):
         H.lower_to_pte(program, name="transposed", cache_dir=tmp_path)
     assert not list(tmp_path.glob("*.pte"))
+    for sliced in (torch.randn(4, 10)[:, :5], torch.randn(8, 5)[::2], torch.randn(4, 5)[:, :1].expand(4, 5)[:, :5]):
+        if sliced.stride(1) == 0:  # a broadcast: refused as well (the runtime failed on it before)
+            with pytest.raises(ValueError, match="another order of dimensions"):
+                H.lower_to_pte(torch.export.export(linear, (sliced,)), name="broadcast", cache_dir=tmp_path)
+            continue
+        # a slice's gaps keep the order the runtime reads: lowered, and right (refused for a while, wrongly)
+        run = H.pte_runner(H.lower_to_pte(torch.export.export(linear, (sliced,)), name="sliced", cache_dir=tmp_path))
+        assert H.parity(linear, run, inputs=[torch.randn(4, 5), sliced]).all_close
     run = H.pte_runner(H.lower_to_pte(linear, torch.randn(5, 4).t(), name="transposed", cache_dir=tmp_path))
     assert H.parity(linear, run, inputs=[torch.randn(4, 5), torch.randn(5, 4).t()]).all_close  # the model: a copy
 

@@ -26,6 +26,7 @@ import functools
 import hashlib
 import inspect
 import json
+import numbers
 import os
 import platform
 import re
@@ -150,10 +151,10 @@ def model_description(model) -> str:
             parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
                       if key not in plain and key not in _MODULE_INTERNALS and key != "training"]
         elif not isinstance(module, torch.jit.ScriptModule):
-            # a tensor set as a plain attribute on one of torch's own layers (``model.lin.shift = ...``), which a
-            # forward of the user's may read: none of torch's layers keeps one there itself
+            # a tensor (or a list or dict of them) set as a plain attribute on one of torch's own layers
+            # (``model.lin.shift = ...``), which a forward of the user's may read: none of torch's layers keeps one
             parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
-                      if isinstance(value, torch.Tensor) and key not in plain]
+                      if key not in plain and key not in _MODULE_INTERNALS and _holds_tensor(value)]
         if isinstance(module, torch.jit.ScriptModule):
             try:
                 parts.append(module.code)
@@ -164,6 +165,16 @@ def model_description(model) -> str:
                 continue
             sources[base] = _class_source(base)
     return "\n".join(parts + list(sources.values()))
+
+
+def _holds_tensor(value, depth: int = 0) -> bool:
+    """True for a tensor, or a list, tuple or dict holding one (three levels deep at most)."""
+    if isinstance(value, torch.Tensor):
+        return True
+    if depth >= 3:
+        return False
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(_holds_tensor(item, depth + 1) for item in items)
 
 
 def _flat_tensors(value, prefix="input"):
@@ -466,16 +477,39 @@ def _last_error(log_text: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
+def _refuse_dynamic_number_shapes(model, args, dynamic_shapes):
+    """The refusal of ``_refuse_dynamic_numbers``, read from the call before any export or cache lookup (a package
+    compiled before the refusal existed stays in the cache under the same key): an int argument whose entry in
+    ``dynamic_shapes`` (by position, or by forward's argument name) is not None (torch refuses a float there)."""
+    if isinstance(dynamic_shapes, (tuple, list)):
+        entries = list(enumerate(dynamic_shapes))
+    elif isinstance(dynamic_shapes, dict):
+        try:
+            names = list(inspect.signature(model.forward).parameters)
+        except (TypeError, ValueError, AttributeError):
+            return
+        entries = [(names.index(name), entry) for name, entry in dynamic_shapes.items() if name in names]
+    else:
+        return
+    for i, entry in entries:
+        if entry is not None and i < len(args) and _number_kind(args[i]) == "int":
+            _raise_dynamic_number(i)
+
+
+def _raise_dynamic_number(i):
+    raise ValueError(f"aoti_package: input {i} is a number marked dynamic in dynamic_shapes; a package compiled from "
+                     f"it with torch {torch.__version__.split('+')[0]} ignores the number it is called with (wrong "
+                     "results, no error): leave it out of dynamic_shapes (None there), so the package computes for the "
+                     "example's value and refuses others, one package per value")
+
+
 def _refuse_dynamic_numbers(program):
     """A ValueError for a number argument marked dynamic (``Dim.DYNAMIC`` for an int): the package AOTInductor makes
     of it (torch 2.14) ignores the number it is called with and answers for none of them, with no error
     (tests/test_aoti.py shows it)."""
     for i, value in enumerate(user_input_values(program)):
         if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-            raise ValueError(f"aoti_package: input {i} is a number marked dynamic in dynamic_shapes; a package "
-                             f"compiled from it with torch {torch.__version__.split('+')[0]} ignores the number it is "
-                             "called with (wrong results, no error): leave it out of dynamic_shapes (None there), so "
-                             "the package computes for the example's value and refuses others, one package per value")
+            _raise_dynamic_number(i)
 
 
 def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=False, progress=True, quiet=False,
@@ -501,6 +535,7 @@ def aoti_package(model, example, dynamic_shapes=None, *, name="model", force=Fal
     refuse_meta(example, "aoti_package")
     example = _plain_layout(example)
     args = _as_args(example)
+    _refuse_dynamic_number_shapes(model, args, dynamic_shapes)
     # a strict export is another program: its own key (the default's keys stay as they were)
     key = aoti_cache_key(model, example, (dynamic_shapes, "strict") if strict else dynamic_shapes)
     target, cache_dir = _cached_target(name, key, cache_dir)
@@ -957,18 +992,30 @@ def inputs_problem(leaves, specs) -> str:
     return ""
 
 
+def _number_kind(value) -> str:
+    """"bool", "int", "float" or the type's name: NumPy's scalars count as the Python number they stand for."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    return type(value).__name__
+
+
 def _input_problem(value, spec) -> str:
     """What is wrong with ``value`` for an input compiled as ``spec`` ({dtype, shape with None = dynamic}); ""."""
     if not isinstance(spec, dict):
         return ""
     if is_fixed_number(spec):  # the compiled code holds this number as a constant: another would be ignored, silently
         number = spec["number"]
-        if isinstance(value, torch.Tensor) or isinstance(value, bool) != isinstance(number, bool) or value != number:
+        if (isinstance(value, torch.Tensor) or (_number_kind(value) == "bool") != (_number_kind(number) == "bool")
+                or value != number):
             return (f"{value!r}, but the program was exported with {number!r} there, fixed into its code: it computes "
                     f"for {number!r} only (export another program for {value!r})")
-        if type(value) is not type(number):  # 3.0 for 3: equal, but eager gives a float result (or refuses a float)
-            return (f"{value!r} ({type(value).__name__}), but the program was exported with {number!r} "
-                    f"({type(number).__name__}) there, fixed into its code: pass {number!r}")
+        if _number_kind(value) != _number_kind(number):  # 3.0 for 3: equal, but eager computes with a float
+            return (f"{value!r} ({_number_kind(value)}), but the program was exported with {number!r} "
+                    f"({_number_kind(number)}) there, fixed into its code: pass {number!r}")
         return ""
     if not isinstance(value, torch.Tensor):
         return f"got {type(value).__name__}, compiled for a tensor"

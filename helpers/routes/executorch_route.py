@@ -42,7 +42,7 @@ from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_rel
 from ..tools.input_variants import own_copy
 from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _plain_layout, _same_layout,
                    _with_layouts, aoti_cache_key, by_position, in_recorded_order, inputs_problem, is_fixed_number,
-                   kernel_switches, memory_layout, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
+                   kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
 
@@ -383,19 +383,31 @@ def _unbounded_sizes(program) -> list:
     return named + sorted(symbols)
 
 
+def _runtime_order(value) -> bool:
+    """True when ``value``'s dimensions lie in memory in the order of a contiguous or a channels_last tensor, gaps
+    allowed (a slice's strides): what the runtime reads. A transpose, a permutation or a broadcast (stride 0) is not."""
+    dims = [d for d in range(value.dim()) if value.shape[d] > 1]
+    if any(value.stride(d) == 0 for d in dims):
+        return False
+    order = sorted(dims, key=lambda d: -value.stride(d))  # outermost first
+    channels_last = [d for d in (0, 2, 3, 1) if d in dims] if value.dim() == 4 else None
+    return order == dims or order == channels_last
+
+
 def _refuse_odd_layouts(program):
-    """A ValueError for a program exported from an example that lies in memory otherwise than contiguous or
-    channels_last (a transposed view, channels_last_3d): its .pte would refuse or misread every input."""
+    """A ValueError for a program exported from an example whose dimensions lie in memory in another order than a
+    contiguous or channels_last tensor's (a transpose, channels_last_3d, a broadcast): its .pte would refuse or
+    misread every input. A slice's gaps are fine."""
     given = getattr(program, "example_inputs", None)  # (args, kwargs), kept by torch.export
     leaves = torch.utils._pytree.tree_leaves(given[0]) if isinstance(given, tuple) and len(given) == 2 else []
     for i, value in enumerate(leaves):
-        layout = memory_layout(value) if isinstance(value, torch.Tensor) else "contiguous"
-        if layout not in ("contiguous", "channels_last"):
-            raise ValueError(f"lower_to_pte: this program was exported from an example whose input {i} is laid out "
-                             f"{layout} in memory (strides {tuple(value.stride())}), and ExecuTorch's runtime reads "
-                             "contiguous or channels_last inputs only: export it again from contiguous copies, "
-                             "torch.export.export(program.module(), (x.contiguous(),), ...), or pass the model and "
-                             "its example to lower_to_pte, which does that")
+        if isinstance(value, torch.Tensor) and not _runtime_order(value):
+            raise ValueError(f"lower_to_pte: this program was exported from an example whose input {i} lies in memory "
+                             f"in another order of dimensions (strides {tuple(value.stride())} for shape "
+                             f"{tuple(value.shape)}), and ExecuTorch's runtime reads contiguous or channels_last "
+                             "inputs only: export it again from contiguous copies, torch.export.export("
+                             "program.module(), (x.contiguous(),), ...), or pass the model and its example to "
+                             "lower_to_pte, which does that")
 
 
 def _in_layout(value, spec):
@@ -583,16 +595,25 @@ def _run_failure(name, error, log_text) -> str:
     return text
 
 
-def _with_fixed_numbers(leaves: list, specs) -> list:
-    """``leaves`` with the numbers fixed at export put back where a call left them all out (H.load_aoti and the C++
-    runners take the call either way); any other count is left for the count check to name."""
-    if not isinstance(specs, list) or len(leaves) == len(specs):
-        return leaves
-    fixed = [is_fixed_number(spec) for spec in specs]
-    if not any(fixed) or len(leaves) != fixed.count(False):
-        return leaves
-    given = iter(leaves)
-    return [spec["number"] if is_fixed else next(given) for spec, is_fixed in zip(specs, fixed)]
+def _with_fixed_numbers(args: tuple, structure, specs) -> tuple:
+    """``args`` with the numbers fixed at export put back where a call left them out, as H.load_aoti takes such a
+    call: those at the end (forward's defaults), or every one of them. Any other count is left for the count check
+    to name (a list one tensor short is not filled up with a number)."""
+    if not structure or not isinstance(specs, list):
+        return args
+    spec = torch.utils._pytree.treespec_loads(structure)
+    children = spec.children() if spec.type is tuple else []
+    if len(args) >= len(children):
+        return args
+    starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
+    fixed = [child.is_leaf() and start < len(specs) and is_fixed_number(specs[start])
+             for child, start in zip(children, starts)]
+    if all(fixed[len(args):]):  # the last ones left out
+        return tuple(args) + tuple(specs[start]["number"] for start in starts[len(args):])
+    if len(args) == fixed.count(False):  # every number left out
+        given = iter(args)
+        return tuple(specs[start]["number"] if is_fixed else next(given) for start, is_fixed in zip(starts, fixed))
+    return args
 
 
 class PteRunner:
@@ -642,8 +663,9 @@ class PteRunner:
             try:
                 # a list or dict argument reaches the program as its tensors, in pytree order, as export flattened it:
                 # a dict in another key order is put in the recorded one (eager reads by key), another nesting refused
-                inputs = in_recorded_order(inputs, self.structure, self.path.name, self.input_specs)
-                leaves = _with_fixed_numbers(torch.utils._pytree.tree_leaves(inputs), self.input_specs)
+                inputs = _with_fixed_numbers(inputs, self.structure, self.input_specs)
+                inputs = in_recorded_order(inputs, self.structure, self.path.name)
+                leaves = torch.utils._pytree.tree_leaves(inputs)
                 count = _count_problem(self.path.name, len(leaves), self.input_specs, len(inputs))
                 if count:  # counted here: the runtime says only "Invalid number of inputs", after a failed call
                     raise TypeError(count)

@@ -10,6 +10,7 @@ runs is kept, since a busy machine only ever adds time.
 """
 import hashlib
 import json
+import operator
 import os
 import platform
 import subprocess
@@ -203,8 +204,13 @@ def per_call_ms(fn, *inputs, repeats: int = 50) -> float:
     from ..course.failures import typed_message
     from ..tools.parity import require_callable
     fn = require_callable(fn, "per_call_ms", "model or function to time")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+    try:
+        count = operator.index(repeats)  # an int, or NumPy's
+    except TypeError:
+        count = None
+    if isinstance(repeats, bool) or count is None or count < 1:
         raise ValueError(f"per_call_ms: repeats is how many calls to time, a whole number of 1 or more, got {repeats!r}")
+    repeats = count
     with torch.no_grad():
         try:
             fn(*inputs)  # the first warm-up call: a failure here is the call's own, said in one line
