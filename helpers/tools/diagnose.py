@@ -1346,8 +1346,8 @@ def _parity_verdict(eager, copy_, inputs, label, training_note, batch_one=False)
         reason = f"raises on input {row.label!r} where eager does not: {row.error}"
         if row.label == "numbers changed" and label == "aoti":
             reason += (" (torch.export keeps a number argument as a constant, the example's value, and an AOTInductor "
-                       "package compiled with the int marked dynamic ignores the number it is called with, so "
-                       "H.aoti_package refuses that: make one package per value you use)")
+                       "package cannot take one as an input: with an int marked dynamic it ignores the number it is "
+                       "called with, so H.aoti_package refuses that; make one package per value you use)")
         elif row.label == "numbers changed" and label in ("export", "onnx"):
             reason += (" (torch.export keeps a number argument as a constant, the example's value, unless "
                        "dynamic_shapes marks an int one Dim.DYNAMIC or Dim.AUTO, which fails where the code picks a "
