@@ -1494,13 +1494,14 @@ class _HeadByIndex(nn.Module):
         return self.heads[str(idx)](x)
 
 
+class _TakeK(nn.Module):
+    def forward(self, x, k: int):
+        return x[:, :k] * 2
+
+
 def test_the_aoti_row_does_not_offer_a_dynamic_int():
     # an AOTInductor package compiled with the int marked dynamic ignores it (tests/test_aoti.py): not the way out
-    class TakeK(nn.Module):
-        def forward(self, x, k: int):
-            return x[:, :k] * 2
-
-    aoti = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["aoti"], progress=False).results["aoti"]
+    aoti = H.diagnose(_TakeK(), (torch.randn(4, 6), 3), routes=["aoti"], progress=False).results["aoti"]
     assert aoti.status == "diverges" and "'numbers changed'" in aoti.reason, aoti
     assert "Dim.DYNAMIC" not in aoti.reason and "make one package per value you use" in aoti.reason
 
@@ -1513,19 +1514,15 @@ def test_the_dim_for_an_int_is_said_to_fail_where_the_int_picks_a_module():
 
 
 def test_an_int_argument_fixed_by_export_is_named_as_a_constant():
-    class TakeK(nn.Module):
-        def forward(self, x, k: int):
-            return x[:, :k] * 2
-
-    export = H.diagnose(TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
+    export = H.diagnose(_TakeK(), (torch.randn(4, 6), 3), routes=["export"], progress=False).results["export"]
     assert export.status == "diverges" and "'numbers changed'" in export.reason, export
     assert "keeps a number argument as a constant" in export.reason and "Dim.DYNAMIC or Dim.AUTO" in export.reason
     # the way out it names works in this torch: an int marked Dim.DYNAMIC stays an input (a named Dim is refused)
-    program = torch.export.export(TakeK(), (torch.randn(4, 6), 3), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
+    program = torch.export.export(_TakeK(), (torch.randn(4, 6), 3), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
     x = torch.randn(4, 6)
-    assert torch.equal(program.module()(x, 5), TakeK()(x, 5))
+    assert torch.equal(program.module()(x, 5), _TakeK()(x, 5))
     with pytest.raises(Exception, match="Unable to specify input integers as dynamic through named Dims"):
-        torch.export.export(TakeK(), (x, 3), dynamic_shapes=(None, torch.export.Dim("k")))
+        torch.export.export(_TakeK(), (x, 3), dynamic_shapes=(None, torch.export.Dim("k")))
     with pytest.raises(Exception, match="non-tensor type <class 'float'>"):  # and a float cannot be marked
         torch.export.export(_FloatScale(), (x, 2.5), dynamic_shapes=(None, torch.export.Dim.DYNAMIC))
 

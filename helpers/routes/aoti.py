@@ -154,7 +154,8 @@ def model_description(model) -> str:
             # a tensor (or a list or dict of them) set as a plain attribute on one of torch's own layers
             # (``model.lin.shift = ...``), which a forward of the user's may read: none of torch's layers keeps one
             parts += [f"  {key}~{_value_text(value)}" for key, value in sorted(vars(module).items())
-                      if key not in plain and key not in _MODULE_INTERNALS and _holds_tensor(value)]
+                      if key not in plain and key not in _MODULE_INTERNALS
+                      and any(isinstance(leaf, torch.Tensor) for _, leaf in _flat_tensors(value))]
         if isinstance(module, torch.jit.ScriptModule):
             try:
                 parts.append(module.code)
@@ -165,16 +166,6 @@ def model_description(model) -> str:
                 continue
             sources[base] = _class_source(base)
     return "\n".join(parts + list(sources.values()))
-
-
-def _holds_tensor(value, depth: int = 0) -> bool:
-    """True for a tensor, or a list, tuple or dict holding one (three levels deep at most)."""
-    if isinstance(value, torch.Tensor):
-        return True
-    if depth >= 3:
-        return False
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    return any(_holds_tensor(item, depth + 1) for item in items)
 
 
 def _flat_tensors(value, prefix="input"):
@@ -739,6 +730,14 @@ def _nesting_words(spec) -> str:
     return f"{spec.type.__name__} of {spec.num_children}"
 
 
+def fixed_number_children(children: list, specs: list) -> list:
+    """For each argument of a recorded structure (its ``children``), (the index of its first input in ``specs``,
+    whether it is a number fixed at export)."""
+    starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
+    return [(start, child.is_leaf() and start < len(specs) and is_fixed_number(specs[start]))
+            for child, start in zip(children, starts)]
+
+
 def in_recorded_order(args: tuple, structure, name: str = "the package", specs=None) -> tuple:
     """``args`` with every dict rebuilt in the key order recorded in ``structure`` (see ``PackageRecord``).
 
@@ -774,9 +773,7 @@ def in_recorded_order(args: tuple, structure, name: str = "the package", specs=N
         return args
     children = spec.children()
     if len(args) != len(children) and specs is not None:  # numbers left out: pair the rest with the other arguments
-        starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
-        kept = [child for child, start in zip(children, starts)
-                if not (child.is_leaf() and start < len(specs) and is_fixed_number(specs[start]))]
+        kept = [child for child, (_, fixed) in zip(children, fixed_number_children(children, specs)) if not fixed]
         children = kept if len(kept) == len(args) else children
     if len(args) != len(children):
         _tuple_for_arguments(args, children, name)
@@ -1009,13 +1006,13 @@ def _input_problem(value, spec) -> str:
         return ""
     if is_fixed_number(spec):  # the compiled code holds this number as a constant: another would be ignored, silently
         number = spec["number"]
-        if (isinstance(value, torch.Tensor) or (_number_kind(value) == "bool") != (_number_kind(number) == "bool")
-                or value != number):
+        kind, wanted = _number_kind(value), _number_kind(number)
+        if isinstance(value, torch.Tensor) or (kind == "bool") != (wanted == "bool") or value != number:
             return (f"{value!r}, but the program was exported with {number!r} there, fixed into its code: it computes "
                     f"for {number!r} only (export another program for {value!r})")
-        if _number_kind(value) != _number_kind(number):  # 3.0 for 3: equal, but eager computes with a float
-            return (f"{value!r} ({_number_kind(value)}), but the program was exported with {number!r} "
-                    f"({_number_kind(number)}) there, fixed into its code: pass {number!r}")
+        if kind != wanted:  # 3.0 for 3: equal, but eager computes with a float
+            return (f"{value!r} ({kind}), but the program was exported with {number!r} ({wanted}) there, fixed into "
+                    f"its code: pass {number!r}")
         return ""
     if not isinstance(value, torch.Tensor):
         return f"got {type(value).__name__}, compiled for a tensor"

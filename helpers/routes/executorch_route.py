@@ -41,7 +41,7 @@ from ..course.guards import numpy_part, refuse_meta, with_article
 from ..course.workdir import REPO_ROOT, atomic_path, atomic_write_text, repo_relative
 from ..tools.input_variants import own_copy
 from .aoti import (_LAYOUTS, INDEX_OUT_OF_RANGE, _argument_names, _as_args, _input_specs, _plain_layout, _same_layout,
-                   _with_layouts, aoti_cache_key, by_position, in_recorded_order, inputs_problem, is_fixed_number,
+                   _with_layouts, aoti_cache_key, by_position, fixed_number_children, in_recorded_order, inputs_problem,
                    kernel_switches, refuse_training_mode, refuse_what_eager_refuses, relations_problem,
                    size_relations, user_input_values)
 from .cpp_build import BuiltFile, cache_folders
@@ -268,9 +268,14 @@ def _layouts_of(specs, program, example):
         return specs
     args = _as_args(example) if example is not None else None
     if args is None and _is_program(program):
-        given = getattr(program, "example_inputs", None)  # (args, kwargs), kept by torch.export
-        args = given[0] if isinstance(given, tuple) and len(given) == 2 else None
+        args = _program_example(program)
     return _with_layouts(specs, args) if args is not None else specs
+
+
+def _program_example(program):
+    """The positional example a program was exported from (``example_inputs``, kept by torch.export), or None."""
+    given = getattr(program, "example_inputs", None)  # (args, kwargs)
+    return given[0] if isinstance(given, tuple) and len(given) == 2 else None
 
 
 def _relations_of(program, source, example) -> list:
@@ -398,9 +403,7 @@ def _refuse_odd_layouts(program):
     """A ValueError for a program exported from an example whose dimensions lie in memory in another order than a
     contiguous or channels_last tensor's (a transpose, channels_last_3d, a broadcast): its .pte would refuse or
     misread every input. A slice's gaps are fine."""
-    given = getattr(program, "example_inputs", None)  # (args, kwargs), kept by torch.export
-    leaves = torch.utils._pytree.tree_leaves(given[0]) if isinstance(given, tuple) and len(given) == 2 else []
-    for i, value in enumerate(leaves):
+    for i, value in enumerate(torch.utils._pytree.tree_leaves(_program_example(program))):
         if isinstance(value, torch.Tensor) and not _runtime_order(value):
             raise ValueError(f"lower_to_pte: this program was exported from an example whose input {i} lies in memory "
                              f"in another order of dimensions (strides {tuple(value.stride())} for shape "
@@ -605,14 +608,12 @@ def _with_fixed_numbers(args: tuple, structure, specs) -> tuple:
     children = spec.children() if spec.type is tuple else []
     if len(args) >= len(children):
         return args
-    starts = [sum(child.num_leaves for child in children[:i]) for i in range(len(children))]
-    fixed = [child.is_leaf() and start < len(specs) and is_fixed_number(specs[start])
-             for child, start in zip(children, starts)]
-    if all(fixed[len(args):]):  # the last ones left out
-        return tuple(args) + tuple(specs[start]["number"] for start in starts[len(args):])
-    if len(args) == fixed.count(False):  # every number left out
+    slots = fixed_number_children(children, specs)
+    if all(fixed for _, fixed in slots[len(args):]):  # the last ones left out
+        return tuple(args) + tuple(specs[start]["number"] for start, _ in slots[len(args):])
+    if len(args) == sum(not fixed for _, fixed in slots):  # every number left out
         given = iter(args)
-        return tuple(specs[start]["number"] if is_fixed else next(given) for start, is_fixed in zip(starts, fixed))
+        return tuple(specs[start]["number"] if fixed else next(given) for start, fixed in slots)
     return args
 
 
